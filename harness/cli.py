@@ -1,0 +1,62 @@
+"""``harness``: the command line. Each sub-command lives in ``harness/commands/<name>.py`` and
+defines ``register(subparsers)``. A user's mistake is one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from .errors import UserError
+
+COMMANDS = ("list", "run", "runs", "report", "compare", "gate", "theory")
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would print usage + message and exit 2: keep it to one line
+        raise UserError(f"{self.prog}: {message}")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="harness", description="Benchmark asynchronous and distributed optimizers and check "
+                                                "them against their papers' theorems.")
+    parser.add_argument("--store", help="results database (default .harness/results.db or $HARNESS_STORE)")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"harness.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"harness.commands.{name}":
+                continue  # a command not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            if not argv:
+                args = parser.parse_args(["run"])  # `harness` alone runs the default suite, like `harness run`
+            else:
+                parser.print_help()
+                return 2
+        if args.store:
+            os.environ["HARNESS_STORE"] = args.store
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `harness runs | head`
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""``harness list [plugins|workloads|theorems]``."""
+
+from __future__ import annotations
+
+from ..output import console, print_json, table
+from ..registry import plugins, workloads
+
+
+def register(sub):
+    p = sub.add_parser("list", help="list plugins, workloads or theorems")
+    p.add_argument("what", nargs="?", default="plugins", choices=("plugins", "workloads", "theorems"))
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    if args.what == "plugins":
+        reg = plugins()
+        items = [reg.items[n].summary() for n in reg.names()]
+        if args.json:
+            print_json({"plugins": items, "problems": reg.problems})
+            return 0
+        table("plugins", ("name", "family", "backend", "kinds", "theorems", "status"),
+              [(s["name"], s["family"], s["backend"], ",".join(s["kinds"]), ",".join(s["theorems"]) or "-",
+                "ok" if not s["missing"] else "needs " + ",".join(s["missing"])) for s in items])
+    elif args.what == "workloads":
+        reg = workloads()
+        items = [reg.items[n].summary() for n in reg.names()]
+        if args.json:
+            print_json({"workloads": items, "problems": reg.problems})
+            return 0
+        table("workloads", ("name", "kind", "parameters", "description"),
+              [(s["name"], s["kind"], " ".join(f"{k}={v['default']}" for k, v in s["params"].items()),
+                s["description"]) for s in items])
+    else:
+        from ..errors import UserError
+
+        try:
+            from theory.registry import all_theorems
+        except ImportError as exc:
+            raise UserError(f"the theory module is not available: {exc}") from None
+        thms = all_theorems()
+        if args.json:
+            print_json({"theorems": [t.summary() for t in thms]})
+            return 0
+        table("theorems", ("id", "bounds", "rate", "citation"),
+              [(t.id, t.measured, str(t.rate), t.citation.short() if hasattr(t.citation, "short") else str(t.citation))
+               for t in thms])
+        return 0
+    for name, why in sorted(reg.problems.items()):
+        console.print(f"[yellow]broken {reg.kind} entry '{name}': {why}[/yellow]")
+    return 0

@@ -1,0 +1,277 @@
+"""The monitor: decides when to snapshot, evaluates off the clock, and says when to stop.
+
+A plugin's loop, whatever its backend::
+
+    mon = ctx.monitor
+    t = 0
+    while mon.running:
+        k = mon.next_chunk(t)          # updates until the next snapshot is due (respects budget)
+        ... apply k updates ...         # the timed work
+        t += k
+        mon.tick(t, w, samples=t * b)  # snapshot if due; may stop the run
+
+Schedule: geometric over updates (point at 0, then at ``ceil(prev * ratio)``, at least +1), with a
+wall-clock floor (a point at least every ``max_interval_s`` measured seconds; off for
+deterministic backends so their curves depend only on the seed). The clock is paused while the
+monitor copies the iterate and evaluates metrics: ``time_s`` is the algorithm's time only.
+
+Stops on: budget (updates, epochs, seconds), target (suboptimality <= target, or another metric),
+divergence (non-finite metric, or objective > ``diverge_factor`` x its initial value + 1).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .staleness import DelayStats
+
+# statuses (the design's list)
+DONE, TARGET, BUDGET, TIMEOUT, DIVERGED, ERROR, SKIPPED, INTERRUPTED = (
+    "done", "target", "budget", "timeout", "diverged", "error", "skipped", "interrupted")
+STATUSES = (DONE, TARGET, BUDGET, TIMEOUT, DIVERGED, ERROR, SKIPPED, INTERRUPTED)
+FINISHED_OK = (DONE, TARGET, BUDGET)
+
+POINT_FIELDS = ("updates", "samples", "epochs", "time_s", "objective", "subopt", "grad_norm_sq", "dist_sq",
+                "test_loss", "test_acc", "tau_max", "tau_mean", "tau_q50", "tau_q90", "tau_q99")
+
+
+@dataclass
+class Budget:
+    updates: int | None = None
+    epochs: float | None = None
+    seconds: float | None = None
+
+    def is_empty(self) -> bool:
+        return self.updates is None and self.epochs is None and self.seconds is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def parse(cls, text: str | dict | None) -> "Budget":
+        """'updates=1e5,epochs=10,seconds=30' or a dict."""
+        from .errors import UserError
+
+        if text is None or text == "":
+            return cls()
+        items = text if isinstance(text, dict) else dict(
+            part.split("=", 1) if "=" in part else (part, "") for part in str(text).split(","))
+        out = cls()
+        for key, value in items.items():
+            key = str(key).strip()
+            if key not in ("updates", "epochs", "seconds"):
+                raise UserError(f"bad budget key '{key}': expected updates, epochs or seconds")
+            try:
+                num = float(value)
+            except (TypeError, ValueError):
+                raise UserError(f"bad budget value {value!r} for '{key}': expected a positive number") from None
+            if not (num > 0 and math.isfinite(num)):
+                raise UserError(f"bad budget value {value!r} for '{key}': expected a positive number")
+            setattr(out, key, int(num) if key == "updates" else num)
+        return out
+
+
+@dataclass
+class Schedule:
+    ratio: float = 1.3
+    max_interval_s: float | None = 2.0
+    min_gap: int = 1
+
+
+@dataclass
+class Target:
+    metric: str = "subopt"
+    value: float | None = None
+
+    def reached(self, point: dict[str, Any]) -> bool:
+        v = point.get(self.metric)
+        if self.value is None or v is None or not np.isfinite(v):
+            return False
+        if self.metric in ("test_acc",):
+            return v >= self.value
+        return v <= self.value
+
+
+class Monitor:
+    def __init__(self, evaluate: Callable[[Any], dict[str, float]], *, n_samples: int | None = None,
+                 budget: Budget | None = None, target: Target | None = None, schedule: Schedule | None = None,
+                 deterministic: bool = False, diverge_factor: float = 1e6,
+                 copy: Callable[[Any], Any] | None = None,
+                 on_point: Callable[[dict[str, Any], "Monitor"], None] | None = None,
+                 clock: Callable[[], float] = time.perf_counter):
+        self.evaluate = evaluate
+        self.n_samples = n_samples
+        self.budget = budget or Budget()
+        self.target = target or Target()
+        self.schedule = schedule or Schedule()
+        if deterministic:
+            self.schedule = Schedule(self.schedule.ratio, None, self.schedule.min_gap)
+        self.diverge_factor = diverge_factor
+        self.copy = copy or _default_copy
+        self.on_point = on_point
+        self._clock = clock
+        self.points: list[dict[str, Any]] = []
+        self.status: str | None = None
+        self.reason = ""
+        self._paused_total = 0.0
+        self._t0: float | None = None
+        self._next_at = 0
+        self._last_point_time = 0.0
+        self._f0: float | None = None
+        self.eval_seconds = 0.0
+        self.samples_per_update: float = 1.0
+
+    # -- clock --------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the clock (backends call this after their set-up and any barrier)."""
+        if self._t0 is None:
+            self._t0 = self._clock()
+
+    def elapsed(self) -> float:
+        """Measured seconds: wall time since start minus time spent paused in evaluation."""
+        if self._t0 is None:
+            return 0.0
+        return self._clock() - self._t0 - self._paused_total
+
+    @property
+    def running(self) -> bool:
+        if self._t0 is None:
+            self.start()
+        return self.status is None
+
+    # -- schedule -----------------------------------------------------------------------------
+    def next_chunk(self, updates: int, cap: int | None = None) -> int:
+        """How many updates to run before the next tick (>= 1): up to the next scheduled snapshot,
+        within the update/epoch budget, and, with a wall floor, not much longer than the floor."""
+        k = max(self._next_at - updates, 1)
+        limit = self._update_limit()
+        if limit is not None:
+            k = min(k, max(limit - updates, 1))
+        if self.schedule.max_interval_s and updates > 0:
+            rate = updates / max(self.elapsed(), 1e-9)
+            k = min(k, max(int(rate * self.schedule.max_interval_s), 1))
+        if cap is not None:
+            k = min(k, cap)
+        return int(k)
+
+    def _update_limit(self) -> int | None:
+        limits = []
+        if self.budget.updates is not None:
+            limits.append(int(self.budget.updates))
+        if self.budget.epochs is not None and self.n_samples:
+            limits.append(int(math.ceil(self.budget.epochs * self.n_samples / self.samples_per_update)))
+        return min(limits) if limits else None
+
+    def due(self, updates: int) -> bool:
+        if updates >= self._next_at:
+            return True
+        lim = self._update_limit()
+        if lim is not None and updates >= lim:
+            return True
+        if self.budget.seconds is not None and self.elapsed() >= self.budget.seconds:
+            return True
+        floor = self.schedule.max_interval_s
+        return bool(floor) and (self.elapsed() - self._last_point_time) >= floor
+
+    # -- snapshots ----------------------------------------------------------------------------
+    def tick(self, updates: int, iterate: Any, *, samples: float | None = None,
+             delays: DelayStats | None = None, extra: dict[str, Any] | None = None,
+             force: bool = False) -> bool:
+        """Snapshot if due (or forced); returns whether the run should go on."""
+        if self._t0 is None:
+            self.start()
+        if samples is not None and updates > 0:
+            self.samples_per_update = samples / updates
+        if not (force or self.due(updates)):
+            return self.status is None
+        self._snapshot(updates, iterate, samples, delays, extra)
+        return self.status is None
+
+    def finish(self, updates: int, iterate: Any, *, samples: float | None = None,
+               delays: DelayStats | None = None, extra: dict[str, Any] | None = None) -> None:
+        """The plugin's own loop ended (e.g. its epochs are done): a final point, status 'done'."""
+        if not self.points or self.points[-1]["updates"] != updates:
+            self._snapshot(updates, iterate, samples, delays, extra)
+        if self.status is None:
+            self.status = DONE
+
+    def _snapshot(self, updates, iterate, samples, delays, extra) -> None:
+        pause = self._clock()
+        time_s = pause - self._t0 - self._paused_total
+        try:
+            frozen = self.copy(iterate)
+            point: dict[str, Any] = {"updates": int(updates)}
+            samples = float(samples) if samples is not None else updates * self.samples_per_update
+            point["samples"] = samples
+            point["epochs"] = samples / self.n_samples if self.n_samples else None
+            point["time_s"] = time_s
+            try:
+                metrics = self.evaluate(frozen)
+            except FloatingPointError:
+                metrics = {"objective": float("nan")}
+            point.update(metrics)
+            if delays is not None:
+                point.update(delays.summary())
+            if extra:
+                point["extra"] = extra
+            self.points.append(point)
+            self._last_point_time = time_s
+            self._next_at = max(int(math.ceil(updates * self.schedule.ratio)), updates + self.schedule.min_gap)
+            self._check_stop(point)
+            if self.on_point is not None:
+                self.on_point(point, self)
+        finally:
+            now = self._clock()
+            self.eval_seconds += now - pause
+            self._paused_total += now - pause
+
+    def _check_stop(self, p: dict[str, Any]) -> None:
+        if self.status is not None:
+            return
+        obj = p.get("objective")
+        finite = all(np.isfinite(v) for k, v in p.items() if k in POINT_FIELDS and isinstance(v, float))
+        if obj is not None and self._f0 is None and np.isfinite(obj):
+            self._f0 = float(obj)
+        if not finite or (obj is not None and self._f0 is not None and
+                          obj > self.diverge_factor * (abs(self._f0) + 1.0)):
+            self.status, self.reason = DIVERGED, f"metric not finite or blew up at update {p['updates']}"
+            return
+        if self.target.reached(p):
+            self.status, self.reason = TARGET, f"{self.target.metric} <= {self.target.value:g}"
+            return
+        lim = self._update_limit()
+        if lim is not None and p["updates"] >= lim:
+            self.status, self.reason = BUDGET, "update/epoch budget spent"
+        elif self.budget.seconds is not None and p["time_s"] >= self.budget.seconds:
+            self.status, self.reason = BUDGET, "time budget spent"
+
+    # -- for child processes (MPI / torch ranks) -----------------------------------------------
+    def config(self) -> dict[str, Any]:
+        return {"n_samples": self.n_samples, "budget": self.budget.to_dict(),
+                "target": asdict(self.target), "schedule": asdict(self.schedule),
+                "diverge_factor": self.diverge_factor}
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], evaluate, **kw) -> "Monitor":
+        return cls(evaluate, n_samples=cfg.get("n_samples"), budget=Budget(**cfg.get("budget", {})),
+                   target=Target(**cfg.get("target", {})), schedule=Schedule(**cfg.get("schedule", {})),
+                   diverge_factor=cfg.get("diverge_factor", 1e6), **kw)
+
+    def stop(self, status: str, reason: str = "") -> None:
+        if self.status is None:
+            self.status, self.reason = status, reason
+
+
+def _default_copy(iterate: Any) -> Any:
+    if isinstance(iterate, np.ndarray):
+        return iterate.copy()
+    if hasattr(iterate, "state_dict"):  # a torch module: metrics evaluate it directly (clock is paused)
+        return iterate
+    if hasattr(iterate, "clone"):
+        return iterate.detach().clone()
+    return iterate

@@ -1,0 +1,142 @@
+"""Hyperparameters and workload parameters: a name, a default and a domain, parsed from strings.
+
+A value may also be the word ``theory`` where the parameter is marked ``theory=True``: the runner
+then asks the plugin's linked theorem for the largest admissible value (see ``theory.guided``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from .errors import UserError, unknown
+
+THEORY = "theory"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One settable parameter with its domain.
+
+    kind: 'float', 'int', 'bool', 'str' or 'choice'. low/high bound numbers (inclusive unless
+    ``open_low``/``open_high``); ``choices`` lists the allowed strings for 'choice'.
+    """
+
+    name: str
+    default: Any
+    kind: str = "float"
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+    choices: Sequence[str] = ()
+    doc: str = ""
+    theory: bool = False
+    nullable: bool = False
+
+    def domain(self) -> str:
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.choices)
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "str":
+            return "a string"
+        lo = "-inf" if self.low is None else repr(self.low)
+        hi = "inf" if self.high is None else repr(self.high)
+        text = f"{self.kind} in {'(' if self.open_low or self.low is None else '['}{lo}, {hi}{')' if self.open_high or self.high is None else ']'}"
+        if self.theory:
+            text += " or 'theory'"
+        if self.nullable:
+            text += " or 'none'"
+        return text
+
+    def parse(self, value: Any, owner: str = "") -> Any:
+        """Convert (from a string, or check a typed value) and validate against the domain."""
+        where = f"{owner}: " if owner else ""
+        bad = UserError(f"{where}bad value {value!r} for parameter '{self.name}': expected {self.domain()}")
+        if isinstance(value, str) and value.strip().lower() == THEORY:
+            if not self.theory:
+                raise UserError(f"{where}parameter '{self.name}' cannot be chosen by theory: expected {self.domain()}")
+            return THEORY
+        if self.nullable and (value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null"))):
+            return None
+        if self.kind == "bool":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
+                return True
+            if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off"):
+                return False
+            if isinstance(value, int) and value in (0, 1):
+                return bool(value)
+            raise bad
+        if self.kind in ("str", "choice"):
+            if not isinstance(value, str):
+                raise bad
+            if self.kind == "choice" and value not in self.choices:
+                raise bad
+            return value
+        try:
+            if self.kind == "int":
+                if isinstance(value, bool):
+                    raise ValueError
+                num = float(value) if isinstance(value, str) else value
+                if isinstance(num, float):
+                    if not num.is_integer():
+                        raise ValueError
+                    num = int(num)
+                if not isinstance(num, int):
+                    raise ValueError
+            else:
+                if isinstance(value, bool):
+                    raise ValueError
+                num = float(value)
+        except (TypeError, ValueError):
+            raise bad from None
+        if isinstance(num, float) and not math.isfinite(num):
+            raise bad
+        if self.low is not None and (num < self.low or (self.open_low and num == self.low)):
+            raise bad
+        if self.high is not None and (num > self.high or (self.open_high and num == self.high)):
+            raise bad
+        return num
+
+
+@dataclass(frozen=True)
+class ParamSet:
+    """The parameters of a plugin or a workload, resolved against user-given values."""
+
+    params: Sequence[Param] = field(default_factory=tuple)
+
+    def names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+    def get(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def resolve(self, given: Mapping[str, Any] | None, owner: str) -> dict[str, Any]:
+        """Defaults overlaid with the given values, each parsed and checked; unknown names are errors."""
+        out = self.defaults()
+        for key, value in (given or {}).items():
+            if key not in out:
+                raise unknown(f"parameter of {owner}", key, out)
+            out[key] = self.get(key).parse(value, owner)
+        return out
+
+
+def parse_assignments(items: Sequence[str] | None, what: str = "--param") -> dict[str, str]:
+    """['eta=0.1', 'b=8'] -> {'eta': '0.1', 'b': '8'}; a malformed item is a UserError."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        if "=" not in item or not item.split("=", 1)[0].strip():
+            raise UserError(f"{what} expects key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out

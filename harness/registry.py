@@ -1,0 +1,95 @@
+"""Discovery of plugins and workloads through ``importlib.metadata`` entry points.
+
+Groups: ``harness.plugins`` and ``harness.workloads``. An entry point may name one spec or an
+iterable of specs (a catalog module registers a whole backend at once). Loading an entry point
+imports only the lightweight spec module. A broken entry (import error, bad metadata) is recorded
+in ``problems`` with its name and reason; the rest still load.
+
+``HARNESS_EXTRA_PLUGINS`` / ``HARNESS_EXTRA_WORKLOADS`` (comma-separated ``module:attr``) add specs
+without installing a distribution: used by tests and for trying a plugin out.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Iterable
+
+from .errors import unknown
+from .plugin import PluginSpec
+
+PLUGIN_GROUP = "harness.plugins"
+WORKLOAD_GROUP = "harness.workloads"
+
+
+@dataclass
+class Registry:
+    kind: str
+    items: dict[str, Any] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+
+    def add(self, spec: Any, source: str) -> None:
+        if spec.name in self.items and self.items[spec.name] != spec:
+            self.problems[spec.name] = f"duplicate {self.kind} name (also from {source})"
+            return
+        self.items[spec.name] = spec
+
+    def get(self, name: str) -> Any:
+        if name in self.items:
+            return self.items[name]
+        if name in self.problems:
+            from .errors import UserError
+
+            raise UserError(f"{self.kind} '{name}' is broken: {self.problems[name]}")
+        raise unknown(self.kind, name, self.items)
+
+    def names(self) -> list[str]:
+        return sorted(self.items)
+
+
+def _specs_of(obj: Any, expected: type) -> list[Any]:
+    if isinstance(obj, expected):
+        return [obj]
+    if isinstance(obj, dict):
+        obj = list(obj.values())
+    if isinstance(obj, Iterable) and not isinstance(obj, (str, bytes)):
+        items = list(obj)
+        bad = [x for x in items if not isinstance(x, expected)]
+        if bad:
+            raise TypeError(f"expected {expected.__name__} objects, got {type(bad[0]).__name__}")
+        return items
+    raise TypeError(f"expected a {expected.__name__} or a list of them, got {type(obj).__name__}")
+
+
+def _load(group: str, env: str, expected: type, kind: str) -> Registry:
+    reg = Registry(kind)
+    sources: list[tuple[str, Any]] = [(ep.name, ep.load) for ep in entry_points(group=group)]
+    for ref in filter(None, (os.environ.get(env) or "").split(",")):
+        module, _, attr = ref.strip().partition(":")
+        sources.append((ref, lambda m=module, a=attr: getattr(importlib.import_module(m), a)))
+    for name, loader in sources:
+        try:
+            for spec in _specs_of(loader(), expected):
+                reg.add(spec, name)
+        except Exception as exc:  # noqa: BLE001 - any failure of third-party code is reported, not raised
+            reg.problems[name] = f"{type(exc).__name__}: {exc}"
+    return reg
+
+
+_cache: dict[str, Registry] = {}
+
+
+def plugins(refresh: bool = False) -> Registry:
+    if refresh or "plugins" not in _cache:
+        _cache["plugins"] = _load(PLUGIN_GROUP, "HARNESS_EXTRA_PLUGINS", PluginSpec, "plugin")
+    return _cache["plugins"]
+
+
+def workloads(refresh: bool = False) -> Registry:
+    from .workload import WorkloadSpec
+
+    if refresh or "workloads" not in _cache:
+        _cache["workloads"] = _load(WORKLOAD_GROUP, "HARNESS_EXTRA_WORKLOADS", WorkloadSpec, "workload")
+    return _cache["workloads"]

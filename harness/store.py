@@ -1,0 +1,323 @@
+"""The results store: SQLite (stdlib) at ``.harness/results.db`` by default.
+
+Tables: ``runs`` (one row per run, with its content hash and environment manifest), ``points``
+(one row per curve point), ``verdicts`` (the theory checker's verdict per run and theorem).
+Writes are single transactions under ``BEGIN IMMEDIATE`` with a busy timeout, in WAL mode, so
+concurrent runners in several processes lose no rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+from .monitor import FINISHED_OK, POINT_FIELDS
+
+DEFAULT_PATH = Path(".harness") / "results.db"
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    hash TEXT NOT NULL,
+    created REAL NOT NULL,
+    plugin TEXT NOT NULL,
+    plugin_version TEXT,
+    family TEXT,
+    backend TEXT,
+    workload TEXT NOT NULL,
+    workload_params TEXT NOT NULL,
+    params TEXT NOT NULL,
+    workers INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    budget TEXT,
+    target TEXT,
+    status TEXT NOT NULL,
+    reason TEXT,
+    wall_s REAL,
+    constants TEXT,
+    info TEXT,
+    env TEXT,
+    suite TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_hash ON runs(hash);
+CREATE TABLE IF NOT EXISTS points (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    {", ".join(f"{f} REAL" for f in POINT_FIELDS)},
+    extra TEXT,
+    PRIMARY KEY (run_id, idx)
+);
+CREATE TABLE IF NOT EXISTS verdicts (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    theorem TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    detail TEXT,
+    created REAL NOT NULL,
+    PRIMARY KEY (run_id, theorem)
+);
+"""
+
+
+@dataclass
+class RunRecord:
+    """A run as stored: its spec, status and curve (``points``: list of dicts, in update order)."""
+
+    id: int | None
+    hash: str
+    plugin: str
+    workload: str
+    workload_params: dict[str, Any]
+    params: dict[str, Any]
+    workers: int
+    seed: int
+    status: str
+    reason: str = ""
+    plugin_version: str = ""
+    family: str = ""
+    backend: str = ""
+    budget: dict[str, Any] = field(default_factory=dict)
+    target: dict[str, Any] = field(default_factory=dict)
+    wall_s: float | None = None
+    constants: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, Any] = field(default_factory=dict)
+    suite: str | None = None
+    created: float = 0.0
+    points: list[dict[str, Any]] = field(default_factory=list)
+    cached: bool = False
+
+    def curve(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        """(updates, metric) as float arrays, points without the metric dropped."""
+        xs, ys = [], []
+        for p in self.points:
+            v = p.get(metric)
+            if v is not None:
+                xs.append(p["updates"])
+                ys.append(v)
+        return np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+
+    def column(self, name: str) -> np.ndarray:
+        return np.asarray([np.nan if p.get(name) is None else p[name] for p in self.points], dtype=float)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in FINISHED_OK
+
+    def label(self) -> str:
+        return f"#{self.id} {self.plugin} on {self.workload} (workers={self.workers}, seed={self.seed})"
+
+
+class Store:
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.path = Path(path or os.environ.get("HARNESS_STORE") or DEFAULT_PATH)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as con:
+            con.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA busy_timeout=60000")
+            con.execute("PRAGMA foreign_keys=ON")
+            con.row_factory = sqlite3.Row
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as con:
+            for attempt in range(50):
+                try:
+                    con.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError:
+                    time.sleep(0.05 * (attempt + 1))
+            else:
+                raise sqlite3.OperationalError(f"store {self.path} stayed locked")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    # -- writing ------------------------------------------------------------------------------
+    def save(self, rec: RunRecord) -> int:
+        with self._transaction() as con:
+            cur = con.execute(
+                "INSERT INTO runs (hash, created, plugin, plugin_version, family, backend, workload, workload_params,"
+                " params, workers, seed, budget, target, status, reason, wall_s, constants, info, env, suite)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (rec.hash, rec.created or time.time(), rec.plugin, rec.plugin_version, rec.family, rec.backend,
+                 rec.workload, _dumps(rec.workload_params), _dumps(rec.params), rec.workers, rec.seed,
+                 _dumps(rec.budget), _dumps(rec.target), rec.status, rec.reason, rec.wall_s,
+                 _dumps(rec.constants), _dumps(rec.info), _dumps(rec.env), rec.suite))
+            run_id = int(cur.lastrowid)
+            con.executemany(
+                f"INSERT INTO points (run_id, idx, {', '.join(POINT_FIELDS)}, extra) VALUES (?, ?, {', '.join('?' * len(POINT_FIELDS))}, ?)",
+                [(run_id, i, *[_num(p.get(f)) for f in POINT_FIELDS],
+                  _dumps({k: v for k, v in p.items() if k not in POINT_FIELDS}) if set(p) - set(POINT_FIELDS) else None)
+                 for i, p in enumerate(rec.points)])
+        rec.id = run_id
+        return run_id
+
+    def save_verdict(self, run_id: int, theorem: str, verdict: str, detail: dict[str, Any]) -> None:
+        with self._transaction() as con:
+            con.execute("INSERT OR REPLACE INTO verdicts (run_id, theorem, verdict, detail, created) VALUES (?,?,?,?,?)",
+                        (run_id, theorem, verdict, _dumps(detail), time.time()))
+
+    def delete(self, run_ids: Iterable[int]) -> None:
+        with self._transaction() as con:
+            con.executemany("DELETE FROM runs WHERE id = ?", [(int(i),) for i in run_ids])
+
+    # -- reading ------------------------------------------------------------------------------
+    def find_cached(self, content_hash: str) -> RunRecord | None:
+        """The newest successful run with this content hash (failed runs are never cache hits)."""
+        with self._connect() as con:
+            row = con.execute(
+                f"SELECT id FROM runs WHERE hash = ? AND status IN ({','.join('?' * len(FINISHED_OK))})"
+                " ORDER BY id DESC LIMIT 1", (content_hash, *FINISHED_OK)).fetchone()
+        if row is None:
+            return None
+        rec = self.load(int(row["id"]))
+        rec.cached = True
+        return rec
+
+    def load(self, run_id: int) -> RunRecord:
+        with self._connect() as con:
+            row = con.execute("SELECT * FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+            if row is None:
+                from .errors import UserError
+
+                raise UserError(f"no run #{run_id} in {self.path}")
+            pts = con.execute("SELECT * FROM points WHERE run_id = ? ORDER BY idx", (int(run_id),)).fetchall()
+        return _record(row, pts)
+
+    def runs(self, *, plugin: str | None = None, workload: str | None = None, status: str | None = None,
+             suite: str | None = None, ids: Iterable[int] | None = None, with_points: bool = False,
+             limit: int | None = None) -> list[RunRecord]:
+        where, args = [], []
+        for col, val in (("plugin", plugin), ("workload", workload), ("status", status), ("suite", suite)):
+            if val is not None:
+                where.append(f"{col} = ?")
+                args.append(val)
+        if ids is not None:
+            ids = [int(i) for i in ids]
+            where.append(f"id IN ({','.join('?' * len(ids))})" if ids else "0")
+            args.extend(ids)
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        with self._connect() as con:
+            rows = con.execute(sql, args).fetchall()
+            out = []
+            for row in rows:
+                pts = con.execute("SELECT * FROM points WHERE run_id = ? ORDER BY idx", (row["id"],)).fetchall() if with_points else []
+                out.append(_record(row, pts))
+        return out
+
+    def verdicts(self, run_id: int) -> dict[str, dict[str, Any]]:
+        with self._connect() as con:
+            rows = con.execute("SELECT * FROM verdicts WHERE run_id = ? ORDER BY theorem", (int(run_id),)).fetchall()
+        return {r["theorem"]: {"verdict": r["verdict"], **(json.loads(r["detail"]) if r["detail"] else {})} for r in rows}
+
+    def count(self) -> tuple[int, int]:
+        with self._connect() as con:
+            return (con.execute("SELECT COUNT(*) FROM runs").fetchone()[0],
+                    con.execute("SELECT COUNT(*) FROM points").fetchone()[0])
+
+    # -- export -------------------------------------------------------------------------------
+    def export(self, path: str | os.PathLike, fmt: str | None = None, ids: Iterable[int] | None = None) -> Path:
+        """Write runs with their points as JSON (one object per run) or CSV/parquet (one row per point)."""
+        path = Path(path)
+        fmt = fmt or path.suffix.lstrip(".") or "json"
+        recs = self.runs(ids=ids, with_points=True)
+        if fmt == "json":
+            data = {"harness_export": 1, "runs": [run_to_dict(r) | {"verdicts": self.verdicts(r.id)} for r in recs]}
+            path.write_text(json.dumps(data, indent=1, default=_json_default))
+            return path
+        rows = [{"run_id": r.id, "plugin": r.plugin, "workload": r.workload, "backend": r.backend, "workers": r.workers,
+                 "seed": r.seed, "status": r.status, "params": _dumps(r.params), **{f: p.get(f) for f in POINT_FIELDS}}
+                for r in recs for p in r.points]
+        if fmt == "csv":
+            with path.open("w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["run_id"])
+                writer.writeheader()
+                writer.writerows(rows)
+            return path
+        if fmt == "parquet":
+            try:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+            except ImportError:
+                from .errors import MissingDependency
+
+                raise MissingDependency("pyarrow (for parquet export)", "all") from None
+            pq.write_table(pa.Table.from_pylist(rows), path)
+            return path
+        from .errors import UserError
+
+        raise UserError(f"unknown export format '{fmt}': expected json, csv or parquet")
+
+
+def run_to_dict(r: RunRecord) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(r)
+
+
+def record_from_dict(d: dict[str, Any]) -> RunRecord:
+    fields = RunRecord.__dataclass_fields__
+    return RunRecord(**{k: v for k, v in d.items() if k in fields})
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, default=_json_default)
+
+
+def _json_default(o: Any):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _num(v: Any) -> float | None:
+    if v is None:
+        return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _record(row: sqlite3.Row, pts: list[sqlite3.Row]) -> RunRecord:
+    loads = lambda s: json.loads(s) if s else {}  # noqa: E731
+    points = []
+    for p in pts:
+        d = {f: p[f] for f in POINT_FIELDS if p[f] is not None}
+        if "updates" in d:
+            d["updates"] = int(d["updates"])
+        if p["extra"]:
+            d.update(json.loads(p["extra"]))
+        points.append(d)
+    return RunRecord(id=row["id"], hash=row["hash"], plugin=row["plugin"], workload=row["workload"],
+                     workload_params=loads(row["workload_params"]), params=loads(row["params"]), workers=row["workers"],
+                     seed=row["seed"], status=row["status"], reason=row["reason"] or "",
+                     plugin_version=row["plugin_version"] or "", family=row["family"] or "", backend=row["backend"] or "",
+                     budget=loads(row["budget"]), target=loads(row["target"]), wall_s=row["wall_s"],
+                     constants=loads(row["constants"]), info=loads(row["info"]), env=loads(row["env"]),
+                     suite=row["suite"], created=row["created"], points=points)

@@ -1,0 +1,141 @@
+"""numba kernels shared by the linear-model plugins (serial, threads, sim, MPI workers).
+
+Loss codes: 0 = logistic (y in {-1,+1}), 1 = squared. ``dphi`` is d phi / d z at z = x.w.
+Dense rows are ``X[i]``; CSR rows are ``data[indptr[i]:indptr[i+1]]`` at ``indices[...]``.
+All kernels are ``nogil`` (thread backends call them from Python threads) and cached on disk.
+Step-size schedules (code): 0 constant eta; 1 eta / (1 + t / t0); 2 eta / (1 + t / t0) ** beta.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+LOSS_CODES = {"logistic": 0, "squared": 1}
+SCHEDULE_CODES = {"constant": 0, "inv": 1, "poly": 2}
+
+
+def loss_code(workload) -> int:
+    try:
+        return LOSS_CODES[workload.loss]
+    except KeyError:
+        raise ValueError(f"no numba kernel for loss {workload.loss!r}") from None
+
+
+@njit(nogil=True, cache=True, inline="always")
+def dphi(code, z, y):
+    if code == 0:
+        t = y * z
+        if t > 0:
+            e = math.exp(-t)
+            return -y * e / (1.0 + e)
+        return -y / (1.0 + math.exp(t))
+    return z - y
+
+
+@njit(nogil=True, cache=True, inline="always")
+def step_size(schedule, eta, t0, beta, t):
+    if schedule == 0:
+        return eta
+    if schedule == 1:
+        return eta / (1.0 + t / t0)
+    return eta / (1.0 + t / t0) ** beta
+
+
+@njit(nogil=True, cache=True)
+def dense_dot(X, i, w):
+    s = 0.0
+    for j in range(X.shape[1]):
+        s += X[i, j] * w[j]
+    return s
+
+
+@njit(nogil=True, cache=True)
+def csr_dot(data, indices, indptr, i, w):
+    s = 0.0
+    for k in range(indptr[i], indptr[i + 1]):
+        s += data[k] * w[indices[k]]
+    return s
+
+
+@njit(nogil=True, cache=True)
+def sgd_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, t_start, gbuf):
+    """len(idx) // b mini-batch SGD updates (eq.: w <- w - eta_t (1/b) sum_i grad f_i(w)), in place."""
+    d = w.shape[0]
+    n_upd = idx.shape[0] // b
+    for u in range(n_upd):
+        for j in range(d):
+            gbuf[j] = 0.0
+        for r in range(b):
+            i = idx[u * b + r]
+            g = dphi(code, dense_dot(X, i, w), y[i])
+            for j in range(d):
+                gbuf[j] += g * X[i, j]
+        eta_t = step_size(schedule, eta, t0, beta, t_start + u)
+        for j in range(d):
+            w[j] -= eta_t * (gbuf[j] / b + lam * w[j])
+
+
+@njit(nogil=True, cache=True)
+def sgd_csr(w, data, indices, indptr, y, idx, b, code, lam, schedule, eta, t0, beta, t_start, gbuf):
+    """As sgd_dense on CSR rows; the l2 term is applied exactly (a dense O(d) scaling per update)."""
+    d = w.shape[0]
+    n_upd = idx.shape[0] // b
+    for u in range(n_upd):
+        eta_t = step_size(schedule, eta, t0, beta, t_start + u)
+        # the mini-batch gradient is read at w before the update: collect margins first
+        for r in range(b):
+            i = idx[u * b + r]
+            gbuf[r] = dphi(code, csr_dot(data, indices, indptr, i, w), y[i])
+        shrink = 1.0 - eta_t * lam
+        for j in range(d):
+            w[j] *= shrink
+        for r in range(b):
+            i = idx[u * b + r]
+            c = eta_t * gbuf[r] / b
+            for k in range(indptr[i], indptr[i + 1]):
+                w[indices[k]] -= c * data[k]
+
+
+@njit(nogil=True, cache=True)
+def svrg_inner_dense(u_vec, X, y, z0, mu_loss, idx, b, code, lam, eta, gbuf):
+    """SVRG inner updates: v = (1/b) sum_{i in B} (grad f_i(u) - grad f_i(u0)) + grad f(u0);
+    u <- u - eta v.  z0 = X u0 (margins at the snapshot), mu_loss = grad of the loss part at u0,
+    so v = (1/b) sum (dphi(x_i.u) - dphi(z0_i)) x_i + lam u + mu_loss."""
+    d = u_vec.shape[0]
+    n_upd = idx.shape[0] // b
+    for t in range(n_upd):
+        for j in range(d):
+            gbuf[j] = 0.0
+        for r in range(b):
+            i = idx[t * b + r]
+            g = dphi(code, dense_dot(X, i, u_vec), y[i]) - dphi(code, z0[i], y[i])
+            for j in range(d):
+                gbuf[j] += g * X[i, j]
+        for j in range(d):
+            u_vec[j] -= eta * (gbuf[j] / b + lam * u_vec[j] + mu_loss[j])
+
+
+@njit(nogil=True, cache=True)
+def svrg_inner_csr(u_vec, data, indices, indptr, y, z0, mu_loss, idx, b, code, lam, eta, gbuf):
+    """As svrg_inner_dense on CSR rows (the dense part lam u + mu_loss applied exactly, O(d))."""
+    d = u_vec.shape[0]
+    n_upd = idx.shape[0] // b
+    for t in range(n_upd):
+        for r in range(b):
+            i = idx[t * b + r]
+            gbuf[r] = dphi(code, csr_dot(data, indices, indptr, i, u_vec), y[i]) - dphi(code, z0[i], y[i])
+        for j in range(d):
+            u_vec[j] -= eta * (lam * u_vec[j] + mu_loss[j])
+        for r in range(b):
+            i = idx[t * b + r]
+            c = eta * gbuf[r] / b
+            for k in range(indptr[i], indptr[i + 1]):
+                u_vec[indices[k]] -= c * data[k]
+
+
+def loss_gradient(workload, w: np.ndarray) -> np.ndarray:
+    """Full gradient of the loss part (1/n) sum phi_i at w (without the l2 term)."""
+    return workload.gradient(w) - workload.lam * w

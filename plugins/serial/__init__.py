@@ -1,0 +1,1 @@
+"""Reference serial plugins: mini-batch SGD and SVRG, written like the papers' algorithm boxes."""

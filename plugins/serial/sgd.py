@@ -1,0 +1,32 @@
+"""Mini-batch SGD (the baseline of every paper here; e.g. 002 eq. (1)):
+
+    w_{t+1} = w_t - eta_t * (1/b) * sum_{i in B_t} grad f_i(w_t),   B_t ~ uniform, |B_t| = b
+
+with eta_t constant, eta / (1 + t/t0) or eta / (1 + t/t0)^beta.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from plugins.kernels import SCHEDULE_CODES
+
+from .linear import Steps
+
+
+def run(ctx):
+    wl, p, mon = ctx.workload, ctx.params, ctx.monitor
+    n, b = wl.n, p["b"]
+    steps = Steps(wl)
+    schedule = SCHEDULE_CODES[p["schedule"]]
+    t0 = p["t0"] or n / b
+    rng = ctx.rng
+    w = np.zeros(wl.dim)
+    t = 0
+    mon.tick(0, w, samples=0)
+    while mon.running:
+        k = mon.next_chunk(t, cap=max(1, 2_000_000 // b))
+        idx = rng.integers(0, n, size=k * b)      # B_t for the k updates of this chunk
+        steps.sgd(w, idx, b, schedule, p["eta"], t0, p["beta"], t)
+        t += k
+        mon.tick(t, w, samples=t * b)

@@ -1,0 +1,55 @@
+"""Mini-batch SVRG: AsySVRG's Algorithm 1 (000 Sec. 3; thesis 001 Sec. 2.3) with a single worker.
+
+    for t = 0, 1, ...:                                   (outer iterations, "epochs")
+        u_0 = w_t;  mu = grad f(u_0) = (1/n) sum_i grad f_i(w_t)        (full gradient)
+        for m' = 0 .. m-1:
+            pick B_m' of size b uniformly
+            v = (1/b) sum_{i in B} [grad f_i(u_m') - grad f_i(u_0)] + mu
+            u_{m'+1} = u_m' - eta v
+        w_{t+1} = u_m                                    (last inner iterate)
+
+Optional SGD warm start (thesis Sec. 2.5: "SGD->SVRG"): ``warm_epochs`` passes of plain SGD first.
+Updates counted: inner steps (and warm-start SGD steps); samples: n per full gradient, 2b per
+inner step, b per SGD step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .linear import Steps
+
+
+def run(ctx):
+    wl, p, mon = ctx.workload, ctx.params, ctx.monitor
+    n, b, eta = wl.n, p["b"], p["eta"]
+    m = p["m"] or max(1, n // b)
+    steps = Steps(wl)
+    rng = ctx.rng
+    w = np.zeros(wl.dim)
+    t, samples = 0, 0.0
+    mon.tick(0, w, samples=0)
+
+    # SGD -> SVRG: warm start with plain SGD
+    warm_updates = p["warm_epochs"] * max(1, n // b)
+    while mon.running and t < warm_updates:
+        k = min(mon.next_chunk(t), warm_updates - t)
+        steps.sgd(w, rng.integers(0, n, size=k * b), b, 0, p["warm_eta"] or eta, 1.0, 0.0, t)
+        t += k
+        samples += k * b
+        mon.tick(t, w, samples=samples)
+
+    while mon.running:
+        u0 = w.copy()                                   # u_0 = w_t
+        snap = steps.snapshot(u0)                       # mu = grad f(u_0)
+        samples += n
+        inner = 0
+        while inner < m and mon.running:
+            k = min(mon.next_chunk(t), m - inner)
+            idx = rng.integers(0, n, size=k * b)
+            steps.svrg_inner(w, u0, snap, idx, b, eta)  # u <- u - eta v, k times
+            inner += k
+            t += k
+            samples += 2 * k * b
+            mon.tick(t, w, samples=samples)
+        # w_{t+1} = u_m: the inner loop updated w in place

@@ -1,0 +1,122 @@
+"""The linear-model workloads: l2-regularised logistic regression and ridge regression on generated
+data, multinomial / binary logistic regression on scikit-learn's digits, and LIBSVM-format files."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from harness.workload import FiniteSumWorkload
+
+from .synthetic import dense_features, sparse_features, split
+
+
+class _Generated(FiniteSumWorkload):
+    def __init__(self, name, n=2000, d=50, cond=100.0, sparse=False, density=0.01, lam=1e-3, noise=0.1,
+                 test_fraction=0.2, seed=0):
+        super().__init__(name, lam=lam, n=n, d=d, cond=cond, sparse=sparse, density=density, noise=noise,
+                         test_fraction=test_fraction, seed=seed)
+
+    def _features(self, rng, total):
+        p = self.params
+        if p["sparse"]:
+            return sparse_features(total, p["d"], p["density"], rng)
+        return dense_features(total, p["d"], p["cond"], rng)
+
+    def _make_data(self):
+        p = self.params
+        rng = np.random.default_rng(p["seed"])
+        total = int(round(p["n"] / (1.0 - p["test_fraction"])))
+        X = self._features(rng, total)
+        w_true = rng.standard_normal(p["d"]) / np.sqrt(max(1.0, p["d"] * (p["density"] if p["sparse"] else 1.0)))
+        if p["sparse"]:
+            w_true *= np.sqrt(p["d"] * p["density"])  # unit-norm rows: keep margins O(1)
+        y = self._labels(np.asarray(X @ w_true).ravel(), rng)
+        Xtr, ytr, Xte, yte = split(X, y, 1.0 - p["n"] / total, rng)
+        return Xtr, ytr, Xte, yte
+
+
+class LogReg(_Generated):
+    """phi_i(w) = log(1 + exp(-y_i x_i.w)), y in {-1, +1}; labels = sign(margin + noise)."""
+
+    loss, phi_curv = "logistic", 0.25
+
+    def _labels(self, margin, rng):
+        y = np.sign(margin + self.params["noise"] * rng.standard_normal(margin.shape) * margin.std())
+        y[y == 0] = 1.0
+        return y
+
+
+class Ridge(_Generated):
+    """phi_i(w) = (x_i.w - y_i)^2 / 2; y = margin + noise. w* in closed form."""
+
+    loss, phi_curv = "squared", 1.0
+
+    def _labels(self, margin, rng):
+        return margin + self.params["noise"] * rng.standard_normal(margin.shape)
+
+    def _solve_optimum(self) -> np.ndarray:
+        # (X^T X / n + lam I) w = X^T y / n, solved directly (dense) or by tight CG (sparse, wide)
+        X, y, n = self.X, self.y, self.n
+        if self.d <= 3000:
+            G = X.T @ X
+            G = G.toarray() if hasattr(G, "toarray") else G
+            A = G / n + self.lam * np.eye(self.d)
+            return np.linalg.solve(A, np.asarray(X.T @ y).ravel() / n)
+        return super()._solve_optimum()
+
+
+class Digits(FiniteSumWorkload):
+    """scikit-learn's handwritten digits (1797 images 8x8, shipped with the package), pixels / 16.
+    ``binary``: even vs odd digit with the logistic loss; otherwise 10-class multinomial."""
+
+    def __init__(self, name, binary=False, lam=1e-3, test_fraction=0.25, seed=0):
+        super().__init__(name, lam=lam, binary=binary, test_fraction=test_fraction, seed=seed,
+                         n_classes=1 if binary else 10)
+        self.loss = "logistic" if binary else "multinomial"
+        self.phi_curv = 0.25 if binary else 0.5
+
+    def _make_data(self):
+        from sklearn.datasets import load_digits
+
+        data = load_digits()
+        X = data.data / 16.0
+        y = data.target.astype(np.float64)
+        if self.params["binary"]:
+            y = np.where(data.target % 2 == 0, 1.0, -1.0)
+        rng = np.random.default_rng(self.params["seed"])
+        return split(X, y, self.params["test_fraction"], rng)
+
+
+class LibSVM(FiniteSumWorkload):
+    """A LIBSVM-format file a user brings (ijcnn1, covtype, rcv1, ...). Binary labels are mapped to
+    {-1, +1}; rows are kept as read (``normalize`` scales them to unit norm)."""
+
+    def __init__(self, name, path="", loss="logistic", lam=1e-4, test_fraction=0.0, normalize=False,
+                 max_rows=0, seed=0):
+        super().__init__(name, lam=lam, path=path, loss=loss, test_fraction=test_fraction, normalize=normalize,
+                         max_rows=max_rows, seed=seed)
+        self.loss = loss
+        self.phi_curv = 0.25 if loss == "logistic" else 1.0
+
+    def _make_data(self):
+        from harness.errors import UserError
+
+        from .libsvm import load_libsvm
+
+        if not self.params["path"]:
+            raise UserError("workload libsvm needs --workload-param path=FILE (a LIBSVM-format file)")
+        X, y = load_libsvm(self.params["path"], max_rows=self.params["max_rows"] or None)
+        if self.loss == "logistic":
+            labels = np.unique(y)
+            if len(labels) != 2:
+                raise UserError(f"{self.params['path']}: the logistic loss needs 2 classes, found {len(labels)}")
+            y = np.where(y == labels.max(), 1.0, -1.0)
+        if self.params["normalize"]:
+            import scipy.sparse as sp
+
+            norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+            X = sp.diags(1.0 / np.maximum(norms, 1e-300)) @ X
+        rng = np.random.default_rng(self.params["seed"])
+        return split(X.tocsr(), y, self.params["test_fraction"], rng)
