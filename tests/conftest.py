@@ -1,0 +1,63 @@
+"""Shared fixtures: an isolated store and cache per test, and the CLI as a user types it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    """Every test gets its own store; the constants cache is shared across tests (it is keyed by
+    the workload's parameters, so sharing is safe and saves the high-precision solves)."""
+    monkeypatch.setenv("HARNESS_STORE", str(tmp_path / "results.db"))
+    monkeypatch.setenv("HARNESS_CACHE", os.environ.get("HARNESS_TEST_CACHE", str(ROOT / ".harness" / "test-cache")))
+    from harness import registry
+
+    registry._cache.clear()
+    yield
+    registry._cache.clear()
+
+
+@pytest.fixture
+def store(tmp_path):
+    from harness.store import Store
+
+    return Store(tmp_path / "results.db")
+
+
+def run_cli(*args: str, timeout: float = 240, env: dict | None = None, cwd: Path | None = None,
+            check: bool = False) -> subprocess.CompletedProcess:
+    """`harness ARGS...` in a subprocess (the real console entry, same interpreter), with a timeout."""
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=full_env, cwd=cwd or ROOT)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"harness {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+def have(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def mpiexec_path() -> Path | None:
+    p = Path(sys.executable).parent / "mpiexec"
+    return p if p.exists() else None
+
+
+needs_mpi = pytest.mark.skipif(not (have("mpi4py") and mpiexec_path()), reason="mpi4py / the venv's mpiexec missing")
+needs_torch = pytest.mark.skipif(not have("torch"), reason="torch not installed")
