@@ -1,0 +1,289 @@
+"""``network`` workloads: a torch module factory plus data (extra ``torch``).
+
+Architectures are lists of sequential **blocks** so a model can be split into K modules at chosen
+block boundaries (model-parallel DDG / features replay put module k on rank k):
+
+- ``mlp``: Flatten, then ``depth`` blocks of (Linear, ReLU), then a Linear classifier block.
+- ``resnet``: a small residual CNN: a stem conv block, ``depth`` residual blocks (two 3x3 convs with
+  batch-free GroupNorm and an identity or 1x1 shortcut), then a pooling + Linear head.
+
+Data: ``digits`` (scikit-learn's 8x8 handwritten digits, real data shipped with the package),
+``cifar-synth`` (generated 3x32x32 images: a fixed random template per class + noise, learnable,
+deterministic for a seed), ``cifar`` (CIFAR-10 python batches from a directory a user points to:
+``data_batch_1..5`` and ``test_batch``). Everything is deterministic for ``seed``.
+
+``metrics(model)`` accepts an ``nn.Module`` or a list of stage modules (composed in order) and
+returns the full-batch training loss as ``objective``, ``train_acc``, ``grad_norm_sq`` (squared
+norm of the full training-loss gradient), ``test_loss`` and ``test_acc``.
+"""
+
+from __future__ import annotations
+
+import functools
+import pickle
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from harness.params import Param
+from harness.workload import Workload, WorkloadSpec
+
+
+class NetworkWorkload(Workload):
+    kind = "network"
+
+    def __init__(self, name, arch="mlp", data="digits", path="", n_train=0, width=64, depth=2, test_fraction=0.25,
+                 seed=0):
+        super().__init__(name, arch=arch, data=data, path=path, n_train=n_train, width=width, depth=depth,
+                         test_fraction=test_fraction, seed=seed)
+
+    # -- data -----------------------------------------------------------------------------------
+    @cached_property
+    def _tensors(self):
+        import torch
+
+        X, y, Xt, yt = self._arrays()
+        cap = self.params["n_train"]
+        if cap and cap < len(X):
+            X, y = X[:cap], y[:cap]
+        as_t = lambda a, dt: torch.as_tensor(np.ascontiguousarray(a), dtype=dt)  # noqa: E731
+        return (as_t(X, torch.float32), as_t(y, torch.long), as_t(Xt, torch.float32), as_t(yt, torch.long))
+
+    def _arrays(self):
+        p = self.params
+        rng = np.random.default_rng(p["seed"])
+        if p["data"] == "digits":
+            from sklearn.datasets import load_digits
+
+            d = load_digits()
+            X = (d.images / 16.0).astype(np.float32)[:, None, :, :]  # (N, 1, 8, 8)
+            y = d.target.astype(np.int64)
+        elif p["data"] == "cifar-synth":
+            n = max(p["n_train"] or 2048, 64)
+            total = int(round(n / (1 - p["test_fraction"])))
+            templates = rng.standard_normal((10, 3, 32, 32)).astype(np.float32)
+            y = rng.integers(0, 10, size=total)
+            X = (0.5 * templates[y] + rng.standard_normal((total, 3, 32, 32)).astype(np.float32))
+        else:
+            X, y, Xt, yt = load_cifar10(p["path"])
+            X, Xt = _standardise(X, Xt)
+            return X, y, Xt, yt
+        perm = rng.permutation(len(X))
+        n_test = int(round(p["test_fraction"] * len(X)))
+        te, tr = perm[:n_test], perm[n_test:]
+        Xtr, Xte = _standardise(X[tr], X[te])
+        return Xtr, y[tr], Xte, y[te]
+
+    def data(self):
+        """(X_train, y_train, X_test, y_test) as torch tensors (float32 images, long labels)."""
+        return self._tensors
+
+    @property
+    def n(self) -> int:
+        return int(self._tensors[0].shape[0])
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self._tensors[0].shape[1:])
+
+    @property
+    def n_classes(self) -> int:
+        return 10
+
+    # -- model ----------------------------------------------------------------------------------
+    def blocks(self, seed: int | None = None) -> list:
+        """The model as a list of sequential blocks, initialised deterministically from ``seed``."""
+        import torch
+        from torch import nn
+
+        torch.manual_seed(self.params["seed"] if seed is None else seed)
+        c, h, w = self.input_shape
+        width, depth = self.params["width"], self.params["depth"]
+        if self.params["arch"] == "mlp":
+            blocks: list[nn.Module] = []
+            fan_in = c * h * w
+            for k in range(depth):
+                layers = [nn.Flatten()] if k == 0 else []
+                blocks.append(nn.Sequential(*layers, nn.Linear(fan_in, width), nn.ReLU()))
+                fan_in = width
+            head = [nn.Flatten()] if depth == 0 else []
+            blocks.append(nn.Sequential(*head, nn.Linear(fan_in, self.n_classes)))
+            return blocks
+        chans = max(8, width // 4)
+        blocks = [nn.Sequential(nn.Conv2d(c, chans, 3, padding=1, bias=False), nn.GroupNorm(1, chans), nn.ReLU())]
+        residual = _residual_block()
+        for _ in range(depth):
+            blocks.append(residual(chans, chans))
+        blocks.append(nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(chans, self.n_classes)))
+        return blocks
+
+    def build_model(self, seed: int | None = None):
+        from torch import nn
+
+        return nn.Sequential(*self.blocks(seed))
+
+    def split(self, blocks: Sequence, K: int, boundaries: Sequence[int] | None = None) -> list:
+        """Group blocks into K sequential modules. ``boundaries``: the block indices where modules
+        2..K start (default: as even as possible by parameter count)."""
+        from torch import nn
+
+        blocks = list(blocks)
+        if not 1 <= K <= len(blocks):
+            from harness.errors import UserError
+
+            raise UserError(f"cannot split {len(blocks)} blocks into {K} modules (depth too small?)")
+        if boundaries is None:
+            sizes = np.array([sum(p.numel() for p in b.parameters()) + 1 for b in blocks], dtype=float)
+            cum = np.cumsum(sizes) / sizes.sum()
+            boundaries = []
+            for k in range(1, K):
+                cut = int(np.searchsorted(cum, k / K)) + 1
+                lo = (boundaries[-1] + 1) if boundaries else 1
+                cut = min(max(cut, lo), len(blocks) - (K - k))
+                boundaries.append(cut)
+        edges = [0, *boundaries, len(blocks)]
+        if any(a >= b for a, b in zip(edges, edges[1:])):
+            from harness.errors import UserError
+
+            raise UserError(f"bad module boundaries {list(boundaries)} for {len(blocks)} blocks")
+        return [nn.Sequential(*blocks[a:b]) for a, b in zip(edges, edges[1:])]
+
+    # -- metrics --------------------------------------------------------------------------------
+    def loss_fn(self, logits, y):
+        import torch.nn.functional as F
+
+        return F.cross_entropy(logits, y)
+
+    def metrics(self, model: Any) -> dict[str, float]:
+        import torch
+        from torch import nn
+
+        if isinstance(model, (list, tuple)):
+            model = nn.Sequential(*model)
+        X, y, Xt, yt = self._tensors
+        params = [p for p in model.parameters() if p.requires_grad]
+        was_training = model.training
+        model.eval()
+        try:
+            model.zero_grad(set_to_none=True)
+            logits = model(X)
+            loss = self.loss_fn(logits, y)
+            grads = torch.autograd.grad(loss, params, allow_unused=True)
+            gsq = float(sum((g.double() ** 2).sum() for g in grads if g is not None))
+            with torch.no_grad():
+                out = {"objective": float(loss), "train_acc": float((logits.argmax(1) == y).float().mean()),
+                       "grad_norm_sq": gsq}
+                if len(Xt):
+                    lt = model(Xt)
+                    out["test_loss"] = float(self.loss_fn(lt, yt))
+                    out["test_acc"] = float((lt.argmax(1) == yt).float().mean())
+        finally:
+            model.train(was_training)
+        return out
+
+    def constants(self) -> dict[str, float]:
+        n_params = sum(p.numel() for b in self.blocks() for p in b.parameters())
+        return {"n": float(self.n), "d": float(np.prod(self.input_shape)), "n_params": float(n_params),
+                "n_blocks": float(len(self.blocks()))}
+
+
+@functools.lru_cache(maxsize=1)
+def _residual_block():
+    from torch import nn
+
+    class _ResidualBlock(nn.Module):
+        """x + conv(relu(norm(conv(x)))), GroupNorm instead of BatchNorm (no batch statistics, so
+        splitting a batch across ranks or replaying features changes nothing)."""
+
+        def __init__(self, c_in: int, c_out: int):
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.GroupNorm(1, c_out),
+                                      nn.ReLU(), nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
+                                      nn.GroupNorm(1, c_out))
+            self.shortcut = nn.Identity() if c_in == c_out else nn.Conv2d(c_in, c_out, 1, bias=False)
+            self.act = nn.ReLU()
+
+        def forward(self, x):
+            return self.act(self.body(x) + self.shortcut(x))
+
+    return _ResidualBlock
+
+
+def __getattr__(name):  # ResidualBlock without importing torch when the catalog is listed
+    if name == "ResidualBlock":
+        return _residual_block()
+    raise AttributeError(name)
+
+
+def _standardise(X, Xt):
+    mean = X.mean(axis=(0, 2, 3), keepdims=True)
+    std = X.std(axis=(0, 2, 3), keepdims=True) + 1e-8
+    return ((X - mean) / std).astype(np.float32), ((Xt - mean) / std).astype(np.float32)
+
+
+def load_cifar10(path: str | Path):
+    """CIFAR-10 'python version' batches in ``path``: data_batch_1..5 (those present) and test_batch.
+    Returns float32 images (N, 3, 32, 32) in [0, 1] and int64 labels."""
+    from harness.errors import UserError
+
+    root = Path(path) if path else None
+    if root is None or not root.is_dir():
+        raise UserError(f"CIFAR-10 directory not found: {path!r} (give --workload-param path=DIR with data_batch_* files)")
+    train = sorted(root.glob("data_batch_*"))
+    test = root / "test_batch"
+    if not train or not test.exists():
+        raise UserError(f"{root}: expected data_batch_1..5 and test_batch (CIFAR-10 python version)")
+
+    def read(f):
+        with open(f, "rb") as fh:
+            try:
+                d = pickle.load(fh, encoding="bytes")
+            except Exception as exc:  # noqa: BLE001
+                raise UserError(f"{f}: not a CIFAR python batch ({exc})") from None
+        data = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        return data.astype(np.float32) / 255.0, np.asarray(d[b"labels"], dtype=np.int64)
+
+    parts = [read(f) for f in train]
+    X = np.concatenate([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    Xt, yt = read(test)
+    return X, y, Xt, yt
+
+
+def save_cifar10_batch(path: str | Path, images_uint8: np.ndarray, labels: Sequence[int]) -> None:
+    """Write one CIFAR-10 python batch (used by tests to make small files)."""
+    with open(path, "wb") as fh:
+        pickle.dump({b"data": images_uint8.reshape(len(labels), -1), b"labels": list(map(int, labels))}, fh)
+
+
+_net_params = (
+    Param("data", "digits", "choice", choices=("digits", "cifar-synth", "cifar")),
+    Param("path", "", "str", doc="CIFAR-10 python batches directory (data=cifar)"),
+    Param("n_train", 0, "int", low=0, doc="cap on training samples (0: all; cifar-synth: how many to generate)"),
+    Param("width", 64, "int", low=1, doc="hidden width (mlp) / 4x channels (resnet)"),
+    Param("depth", 2, "int", low=0, doc="hidden blocks (mlp) / residual blocks (resnet)"),
+    Param("test_fraction", 0.25, "float", low=0.0, high=0.9),
+    Param("seed", 0, "int", low=0, doc="data and initialisation seed"),
+)
+
+WORKLOADS = [
+    WorkloadSpec("mlp", "network", "suites.network:MLP", _net_params,
+                 "MLP classifier (default: scikit-learn digits), splittable into K modules", needs=("torch",)),
+    WorkloadSpec("resnet", "network", "suites.network:ResNet",
+                 tuple(p if p.name != "data" else Param("data", "cifar-synth", "choice",
+                                                       choices=("digits", "cifar-synth", "cifar")) for p in _net_params),
+                 "small residual CNN (default: generated CIFAR-shaped images), splittable into K modules",
+                 needs=("torch",)),
+]
+
+
+class MLP(NetworkWorkload):
+    def __init__(self, name, **params):
+        super().__init__(name, arch="mlp", **params)
+
+
+class ResNet(NetworkWorkload):
+    def __init__(self, name, **params):
+        super().__init__(name, arch="resnet", **params)
