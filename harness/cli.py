@@ -35,8 +35,9 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        argv = _take_store(argv)
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command is None:
@@ -56,6 +57,25 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `harness runs | head`
         return 0
+
+
+def _take_store(argv: list[str]) -> list[str]:
+    """``--store PATH`` is accepted anywhere on the line (before or after the sub-command)."""
+    out, i = [], 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--store":
+            if i + 1 >= len(argv):
+                raise UserError("--store needs a path")
+            os.environ["HARNESS_STORE"] = argv[i + 1]
+            i += 2
+            continue
+        if a.startswith("--store="):
+            os.environ["HARNESS_STORE"] = a.split("=", 1)[1]
+        else:
+            out.append(a)
+        i += 1
+    return out
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,1 @@
+"""Backend helpers shared by plugins (launching torch.distributed ranks, ...)."""

@@ -1,0 +1,281 @@
+"""torch.distributed launch helper: W ranks as child processes, one code path for CPU and GPU.
+
+Shared by every ``torch``-backend plugin (data-parallel large batch, model-parallel DDG / features
+replay). No ``torchrun``: the parent runs this module as a small launcher under
+:func:`harness.launch.run_job` (own process group, wall-clock limit, ``points.jsonl`` /
+``result.json`` / ``error-<rank>.json`` folded back into the run), and the launcher starts
+``python -m <rank module> [args]`` once per rank.
+
+API
+---
+Parent side (inside a plugin's ``run(ctx)``)::
+
+    from harness.backends import torchdist
+    return torchdist.launch(ctx, "plugins.torch_dp.rank")        # -> the ranks' info dict
+
+``launch(ctx, module, *, workers=None, args=(), timeout_s=None, env=None)`` starts ``workers``
+(default ``ctx.workers``) ranks of ``python -m module *args``. Each rank's environment holds
+``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``HARNESS_SPEC`` (the run's spec, see
+:func:`harness.launch.load_spec`), ``HARNESS_TORCH_INIT`` (a fresh ``file://`` rendezvous in the
+run's workdir), ``GLOO_SOCKET_IFNAME=lo``, ``MASTER_ADDR=127.0.0.1`` and one thread per BLAS.
+Returns what ``run_job`` returns (the ``info`` written by :func:`harness.launch.write_result`);
+raises ``PluginFailure`` if a rank fails and ``RunTimeout`` past the limit (``timeout_s``, else
+``ctx.options['timeout_s']``, else 600 s).
+
+Failure handling: the launcher polls its ranks; the first one to exit non-zero (an exception, or
+killed by a signal) makes it stop every other rank (SIGTERM, then SIGKILL) and exit 1 within about
+a second, so a dead peer never leaves the others blocked in a collective. It records that first
+failure as ``error-!first.json`` (sorted before the ranks' own ``error-<rank>.json`` files, so the
+run's reason names the rank that failed first, not a peer that saw its connection close).
+
+Rank side (inside the rank module)::
+
+    from harness.backends import torchdist
+    from harness.launch import child_context, load_spec, write_result
+
+    def body():
+        spec = load_spec()
+        dist = torchdist.init(spec.get("options", {}).get("device", "auto"))
+        ctx = child_context(spec, owns_monitor=dist.rank == 0)
+        ...  # dist.all_reduce_(t), dist.broadcast_int(k), dist.barrier(), dist.device
+        if dist.rank == 0:
+            write_result(ctx, info)
+
+    if __name__ == "__main__":
+        torchdist.rank_main(body)
+
+``init(prefer="auto", timeout_s=None)`` calls ``torch.set_num_threads(1)`` and
+``init_process_group``: NCCL on ``cuda:LOCAL_RANK`` when ``torch.cuda.device_count() >= WORLD_SIZE``
+(and ``prefer`` is not ``"cpu"``), otherwise gloo on the CPU; ``prefer="cuda"`` without enough
+devices is an error. The returned :class:`Dist` carries ``rank``, ``world``, ``backend`` and
+``device``. ``rank_main(body)`` wraps :func:`harness.launch.child_main` (an exception becomes
+``error-<rank>.json`` and exit 1) and destroys the process group on the way out.
+
+``fault(options, rank, step)``: fault injection for tests. With ``options['fail_rank'] == rank``
+and ``step == options.get('fail_at', 1)`` the rank kills itself with SIGKILL
+(``fail_mode='kill'``, the default) or raises (``fail_mode='raise'``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+FIRST_ERROR = "error-!first.json"
+ENV_INIT = "HARNESS_TORCH_INIT"
+
+
+# -- parent -----------------------------------------------------------------------------------
+def launch(ctx, module: str, *, workers: int | None = None, args: Sequence[str] = (),
+           timeout_s: float | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``workers`` ranks of ``python -m module *args`` for this run (see the module doc)."""
+    from harness.launch import run_job
+
+    world = int(workers or ctx.workers)
+    if world < 1:
+        raise ValueError(f"need at least one rank, got {world}")
+    workdir = Path(ctx.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    init_file = workdir / f"torchdist-{uuid.uuid4().hex[:12]}.init"
+    argv = [sys.executable, "-m", "harness.backends.torchdist", "--module", module, "--world", str(world),
+            "--init", f"file://{init_file}", "--workdir", str(workdir), "--", *map(str, args)]
+    try:
+        return run_job(ctx, argv, timeout_s=timeout_s, env=env)
+    finally:
+        init_file.unlink(missing_ok=True)
+
+
+# -- the launcher process ---------------------------------------------------------------------
+def _launcher(argv: Sequence[str]) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m harness.backends.torchdist")
+    ap.add_argument("--module", required=True)
+    ap.add_argument("--world", type=int, required=True)
+    ap.add_argument("--init", required=True)
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("rest", nargs="*")
+    ns = ap.parse_args(argv)
+    base = {**os.environ, ENV_INIT: ns.init, "WORLD_SIZE": str(ns.world), "GLOO_SOCKET_IFNAME": "lo",
+            "MASTER_ADDR": "127.0.0.1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    procs: list[subprocess.Popen] = []
+    for rank in range(ns.world):
+        env = {**base, "RANK": str(rank), "LOCAL_RANK": str(rank)}
+        procs.append(subprocess.Popen([sys.executable, "-m", ns.module, *ns.rest], env=env))
+
+    def stop_all(*_):
+        _terminate(procs)
+        raise SystemExit(143)
+
+    signal.signal(signal.SIGTERM, stop_all)
+    while True:
+        codes = [p.poll() for p in procs]
+        failed = [(r, c) for r, c in enumerate(codes) if c not in (None, 0)]
+        if failed:
+            rank, code = failed[0]
+            _terminate(procs)
+            _record_first_failure(Path(ns.workdir), rank, code)
+            return 1
+        if all(c == 0 for c in codes):
+            return 0
+        time.sleep(0.05)
+
+
+def _terminate(procs: Sequence[subprocess.Popen]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        alive = [p for p in procs if p.poll() is None]
+        for p in alive:
+            try:
+                p.send_signal(sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 2.0
+        while alive and time.monotonic() < deadline:
+            alive = [p for p in alive if p.poll() is None]
+            time.sleep(0.02)
+        if not alive:
+            return
+
+
+def _record_first_failure(workdir: Path, rank: int, code: int) -> None:
+    own = workdir / f"error-{rank}.json"
+    if own.exists():  # the rank wrote its own exception: that is the first failure's message
+        try:
+            payload = json.loads(own.read_text())
+        except ValueError:
+            payload = {"rank": rank, "message": f"exited with code {code}"}
+    elif code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        payload = {"rank": rank, "message": f"killed by signal {name}; the other ranks were stopped"}
+    else:
+        payload = {"rank": rank, "message": f"exited with code {code}; the other ranks were stopped"}
+    (workdir / FIRST_ERROR).write_text(json.dumps(payload))
+
+
+# -- rank side --------------------------------------------------------------------------------
+@dataclass
+class Dist:
+    """This rank's view of the process group."""
+
+    rank: int
+    world: int
+    backend: str
+    device: Any  # torch.device
+
+    def all_reduce_(self, tensor):
+        """In-place sum over ranks (returns the tensor)."""
+        import torch.distributed as td
+
+        td.all_reduce(tensor, op=td.ReduceOp.SUM)
+        return tensor
+
+    def broadcast_int(self, value: int, src: int = 0) -> int:
+        import torch
+        import torch.distributed as td
+
+        buf = torch.tensor([int(value)], dtype=torch.int64, device=self.device)
+        td.broadcast(buf, src=src)
+        return int(buf.item())
+
+    def barrier(self) -> None:
+        import torch.distributed as td
+
+        if self.backend == "nccl":
+            td.barrier(device_ids=[self.device.index])
+        else:
+            td.barrier()
+
+    def close(self) -> None:
+        import torch.distributed as td
+
+        if td.is_initialized():
+            td.destroy_process_group()
+
+
+def rank_env() -> tuple[int, int, int, str]:
+    """(rank, world size, local rank, init method) from the launcher's environment."""
+    try:
+        return (int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", "0")),
+                os.environ[ENV_INIT])
+    except KeyError as exc:
+        raise RuntimeError(f"not started by harness.backends.torchdist (missing {exc.args[0]})") from None
+
+
+def choose_backend(world: int, prefer: str = "auto") -> str:
+    """'nccl' when this machine has at least ``world`` CUDA devices (and the CPU is not asked for)."""
+    import torch
+
+    enough = torch.cuda.is_available() and torch.cuda.device_count() >= world
+    if prefer == "cpu":
+        return "gloo"
+    if prefer == "cuda" and not enough:
+        raise RuntimeError(f"device=cuda needs {world} CUDA devices, found "
+                           f"{torch.cuda.device_count() if torch.cuda.is_available() else 0}")
+    return "nccl" if enough else "gloo"
+
+
+def init(prefer: str = "auto", timeout_s: float | None = None) -> Dist:
+    import datetime
+
+    import torch
+    import torch.distributed as td
+
+    torch.set_num_threads(1)
+    rank, world, local, method = rank_env()
+    backend = choose_backend(world, prefer)
+    if backend == "nccl":
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+    else:
+        device = torch.device("cpu")
+    td.init_process_group(backend, init_method=method, rank=rank, world_size=world,
+                          timeout=datetime.timedelta(seconds=float(timeout_s or 300)))
+    return Dist(rank, world, backend, device)
+
+
+def rank_main(body) -> None:
+    """Run a rank's body with error capture (``error-<rank>.json``) and process-group teardown."""
+    from harness.launch import child_main, load_spec
+
+    rank = int(os.environ.get("RANK", "0"))
+    workdir = load_spec()["workdir"]
+
+    def wrapped():
+        try:
+            return body()
+        finally:
+            try:
+                import torch.distributed as td
+
+                if td.is_initialized():
+                    td.destroy_process_group()
+            except Exception:  # noqa: BLE001 - teardown after a failure must not mask it
+                pass
+
+    child_main(wrapped, workdir, rank)
+
+
+def fault(options: dict[str, Any], rank: int, step: int) -> None:
+    """Fault injection for tests (see the module doc)."""
+    if options.get("fail_rank") is None or int(options["fail_rank"]) != rank:
+        return
+    if int(step) != int(options.get("fail_at", 1)):
+        return
+    if options.get("fail_mode", "kill") == "raise":
+        raise RuntimeError(f"injected failure on rank {rank} at step {step}")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    sys.exit(_launcher(sys.argv[1:]))

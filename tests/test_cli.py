@@ -1,0 +1,83 @@
+"""The CLI as a user types it: every mistake is one line and exit code 2; runs are stored."""
+
+import json
+import sys
+
+import pytest
+
+from conftest import run_cli
+
+
+def _one_line_error(proc, needle):
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("harness: error:") and needle in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["run", "--plugin", "sgd-serail", "--workload", "logreg"], "did you mean: sgd-serial"),
+    (["run", "--plugin", "sgd-serial", "--workload", "logreg2"], "unknown workload 'logreg2'"),
+    (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--param", "etaa=1"], "did you mean: eta"),
+    (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--param", "eta=-1"], "expected float in (0.0, inf)"),
+    (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--param", "b=0"], "expected int in [1, inf)"),
+    (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--workload-param", "density=3"], "density"),
+    (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--budget", "hours=1"], "bad budget key"),
+    (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--seeds", "x"], "bad seeds"),
+    (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--param", "eta"], "key=value"),
+    (["run", "nonexistent.toml"], "suite file not found"),
+    (["runs", "show", "42"], "no run #42"),
+    (["frobnicate"], "invalid choice"),
+    (["list", "gadgets"], "invalid choice"),
+])
+def test_user_mistakes_are_one_line_exit_2(args, needle):
+    _one_line_error(run_cli(*args, timeout=120), needle)
+
+
+def test_malformed_suite_names_the_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[[run]]\nplugin = "sgd-serial"\nworkload = logreg\n')
+    _one_line_error(run_cli("run", str(bad)), "line 4")
+    meaning = tmp_path / "meaning.toml"
+    meaning.write_text('[[run]]\nplugin = "sgd-serial"\nworkload = "logreg"\nparms = {eta = 1}\n')
+    _one_line_error(run_cli("run", str(meaning)), "[[run]] #1: unknown key 'parms'")
+
+
+def test_missing_optional_dependency_names_the_extra(tmp_path):
+    code = ("import sys; sys.modules['torch'] = None; from harness.cli import main; "
+            "sys.exit(main(['run', '--plugin', 'sgd-serial', '--workload', 'mlp']))")
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    _one_line_error(proc, "pip install 'harness[torch]'")
+
+
+def test_run_store_list_show_export(tmp_path):
+    args = ["run", "--plugin", "svrg-serial", "--workload", "ridge", "--workload-param", "n=300",
+            "--workload-param", "d=10", "--param", "eta=0.02", "--budget", "epochs=5", "--seeds", "2",
+            "--report", str(tmp_path / "rep")]
+    first = run_cli(*args, check=True)
+    assert "svrg-serial" in first.stdout and (tmp_path / "rep" / "index.html").exists()
+    assert list((tmp_path / "rep").glob("*.png")) and (tmp_path / "rep" / "index.md").exists()
+    again = run_cli(*args, "--json", check=True)
+    runs = json.loads(again.stdout)
+    assert [r["cached"] for r in runs] == [True, True]  # same spec: cache hits
+    forced = json.loads(run_cli(*args, "--json", "--force", check=True).stdout)
+    assert [r["cached"] for r in forced] == [False, False]
+    listed = json.loads(run_cli("runs", "--json", check=True).stdout)
+    assert len(listed) == 4 and all(r["status"] == "budget" and r["n_points"] >= 5 for r in listed)
+    shown = json.loads(run_cli("runs", "show", str(listed[0]["id"]), "--json", check=True).stdout)
+    assert shown["env"]["python"] and shown["constants"]["L"] > 0
+    out = tmp_path / "runs.csv"
+    run_cli("runs", "export", str(out), check=True)
+    assert len(out.read_text().splitlines()) > 10
+    rep = run_cli("report", "--out", str(tmp_path / "rep2"), check=True)
+    assert "report:" in rep.stdout
+
+
+def test_default_suite_runs_and_reports(tmp_path):
+    proc = run_cli("run", "--report", str(tmp_path / "r"), "-q", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "report:" in proc.stdout
+    assert (tmp_path / "r" / "index.html").exists()

@@ -1,0 +1,31 @@
+"""Ctrl-C during a run keeps the points measured so far, stored with status 'interrupted'."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import ROOT, run_cli
+
+
+def test_sigint_keeps_points(tmp_path):
+    args = ["run", "--plugin", "sgd-serial", "--workload", "logreg", "--workload-param", "n=3000",
+            "--workload-param", "d=60", "--param", "eta=0.01", "--no-report", "-q"]
+    # a first short run computes (and caches) the workload's constants and compiles the kernels
+    run_cli(*args, "--budget", "updates=10", "--store", str(tmp_path / "warm.db"), check=True)
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", *args, "--budget", "seconds=120"],
+                            cwd=ROOT, env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 90
+    time.sleep(5.0)
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=max(10, deadline - time.time()))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert proc.returncode == 130, err
+    runs = json.loads(run_cli("runs", "--json", check=True).stdout)
+    assert len(runs) == 1
+    assert runs[0]["status"] == "interrupted" and runs[0]["n_points"] >= 1

@@ -1,0 +1,66 @@
+import json
+import multiprocessing as mp
+import sqlite3
+
+import pytest
+
+from harness.store import RunRecord, Store
+
+
+def _rec(i, status="done", h=None):
+    return RunRecord(id=None, hash=h or f"h{i}", plugin="p", workload="w", workload_params={"n": 1},
+                     params={"eta": 0.1}, workers=1, seed=i, status=status,
+                     points=[{"updates": u, "time_s": 0.1 * u, "subopt": 1.0 / (u + 1), "extra": {"k": u}} for u in range(5)])
+
+
+def test_save_load_roundtrip(store):
+    rid = store.save(_rec(0))
+    r = store.load(rid)
+    assert r.params == {"eta": 0.1} and len(r.points) == 5
+    assert r.points[3] == {"updates": 3, "time_s": pytest.approx(0.3), "subopt": 0.25, "extra": {"k": 3}}
+    store.save_verdict(rid, "x.thm-1", "holds", {"slack": 2.0})
+    assert store.verdicts(rid) == {"x.thm-1": {"verdict": "holds", "slack": 2.0}}
+
+
+def test_cache_only_successful_runs(store):
+    store.save(_rec(0, "error", h="same"))
+    assert store.find_cached("same") is None
+    rid = store.save(_rec(1, "budget", h="same"))
+    hit = store.find_cached("same")
+    assert hit.id == rid and hit.cached
+
+
+def test_export_json_csv_parquet(store, tmp_path):
+    for i in range(3):
+        store.save(_rec(i))
+    data = json.loads(store.export(tmp_path / "r.json").read_text())
+    assert len(data["runs"]) == 3 and len(data["runs"][0]["points"]) == 5
+    lines = store.export(tmp_path / "r.csv").read_text().strip().splitlines()
+    assert len(lines) == 1 + 15 and lines[0].startswith("run_id,plugin")
+    pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(store.export(tmp_path / "r.parquet")).num_rows == 15
+
+
+def _writer(path, offset, count):
+    s = Store(path)
+    for i in range(count):
+        s.save(_rec(offset + i))
+
+
+def test_two_processes_writing_lose_no_rows(tmp_path):
+    path = tmp_path / "shared.db"
+    Store(path)
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(path, k * 1000, 40)) for k in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 80
+    assert con.execute("SELECT COUNT(*) FROM points").fetchone()[0] == 400
+    seeds = sorted(r[0] for r in con.execute("SELECT seed FROM runs"))
+    assert seeds == list(range(40)) + list(range(1000, 1040))
