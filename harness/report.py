@@ -29,12 +29,12 @@ def curve_metric(records: Sequence[RunRecord]) -> str:
 
 def seed_band(records: Sequence[RunRecord], x: str, metric: str, grid_points: int = 60):
     """Median and min/max over seeds of ``metric`` on a common grid of ``x`` (log-spaced where it
-    can be); each seed's curve is interpolated in log space between its points."""
+    can be; x = 0 points are dropped then); each seed's curve is interpolated in log space."""
     curves = []
     for r in records:
         xs = r.column(x)
         ys = r.column(metric)
-        ok = np.isfinite(xs) & np.isfinite(ys)
+        ok = np.isfinite(xs) & np.isfinite(ys) & (xs > 0)
         if ok.sum() >= 2:
             curves.append((xs[ok], ys[ok]))
     if not curves:
@@ -46,7 +46,9 @@ def seed_band(records: Sequence[RunRecord], x: str, metric: str, grid_points: in
     rows = []
     for xs, ys in curves:
         yy = np.log(ys) if positive else ys
-        v = np.interp(grid, xs, yy, left=np.nan, right=np.nan)
+        # a run that stopped (target, budget) keeps its last value to the right: the median over
+        # seeds at x is then defined wherever every seed has started
+        v = np.interp(grid, xs, yy, left=np.nan, right=yy[-1])
         rows.append(np.exp(v) if positive else v)
     arr = np.vstack(rows)
     with np.errstate(all="ignore"):
@@ -65,8 +67,9 @@ def plot_workload(records: Sequence[RunRecord], path: Path, title: str) -> Path:
 
     metric = curve_metric(records)
     groups: dict[str, list[RunRecord]] = defaultdict(list)
+    keys = varying_params(records)
     for r in records:
-        groups[label_of(r)].append(r)
+        groups[label_of(r, keys)].append(r)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for (label, runs), color in zip(sorted(groups.items()), _colors()):
         for ax, x in zip(axes, ("updates", "time_s")):
@@ -82,7 +85,8 @@ def plot_workload(records: Sequence[RunRecord], path: Path, title: str) -> Path:
         ax.set_ylabel(_metric_label(metric))
         if metric in ("subopt", "grad_norm_sq", "dist_sq"):
             ax.set_yscale("log")
-        ax.set_xscale("symlog" if xl.startswith("updates") else "linear", **({"linthresh": 1} if xl.startswith("updates") else {}))
+        if xl.startswith("updates"):
+            ax.set_xscale("log")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8, loc="best")
     fig.suptitle(title)
@@ -92,10 +96,25 @@ def plot_workload(records: Sequence[RunRecord], path: Path, title: str) -> Path:
     return path
 
 
-def label_of(r: RunRecord) -> str:
-    ps = ", ".join(f"{k}={v}" for k, v in sorted(r.params.items()) if k in ("eta", "b", "m", "tau_max", "workers"))
+def varying_params(records: Sequence[RunRecord]) -> set[str]:
+    """Parameter names whose values differ between runs of the same plugin (they tell curves apart),
+    plus the step size and batch, which a reader always wants to see."""
+    seen: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in records:
+        for k, v in r.params.items():
+            seen[(r.plugin, k)].add(repr(v))
+    return {k for (_, k), vals in seen.items() if len(vals) > 1} | {"eta", "b"}
+
+
+def label_of(r: RunRecord, keys: set[str] | None = None) -> str:
+    keys = {"eta", "b"} if keys is None else keys
+    ps = ", ".join(f"{k}={_short(v)}" for k, v in sorted(r.params.items()) if k in keys)
     w = f" x{r.workers}" if r.workers > 1 else ""
     return f"{r.plugin}{w}" + (f" [{ps}]" if ps else "")
+
+
+def _short(v) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
 def _metric_label(m: str) -> str:
@@ -139,7 +158,15 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
 
 
 def _workload_key(r: RunRecord) -> str:
-    wp = ", ".join(f"{k}={v}" for k, v in sorted(r.workload_params.items()) if k not in ("seed",) and v not in ("", None))
+    """The workload's name and the parameters that differ from its defaults."""
+    try:
+        from .registry import workloads
+
+        defaults = workloads().get(r.workload).paramset.defaults()
+    except Exception:  # noqa: BLE001 - a run of a workload no longer installed still gets a title
+        defaults = {}
+    wp = ", ".join(f"{k}={v}" for k, v in sorted(r.workload_params.items())
+                   if defaults.get(k, object()) != v and k not in ("n_classes",))
     return f"{r.workload} ({wp})" if wp else r.workload
 
 
