@@ -489,25 +489,26 @@ def summary_line(cmp: Comparison) -> str:
 
 
 def print_table(cmp: Comparison) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from .output import console
 
-    console.print(f"[bold]A[/bold] = {cmp.a.label}   [bold]B[/bold] = {cmp.b.label}")
+    console.print(f"[bold]A[/bold] = {escape(cmp.a.label)}   [bold]B[/bold] = {escape(cmp.b.label)}")
     head = [h.replace("95%", _ci_pct(cmp.alpha)) for h in HEADER]
     for g in cmp.groups:
         tgt = f"target {g.target.metric} <= {g.target.value:g}" if g.target.value is not None else "no target"
-        t = Table(title=f"{g.title}  ({tgt}; {len(g.a_runs)} vs {len(g.b_runs)} seeds)", title_justify="left")
+        t = Table(title=escape(f"{g.title}  ({tgt}; {len(g.a_runs)} vs {len(g.b_runs)} seeds)"), title_justify="left")
         for h in head:
-            t.add_column(h, overflow="fold")
+            t.add_column(escape(h), overflow="fold")
         for row in table_rows(g):
-            t.add_row(*row)
+            t.add_row(*[escape(c) for c in row])
         console.print(t)
         if g.plot:
-            console.print(f"plot: {g.plot}")
-    console.print(summary_line(cmp).replace("**", ""))
-    console.print(MARKS_HELP.replace("`", ""))
+            console.print(escape(f"plot: {g.plot}"))
+    console.print(escape(summary_line(cmp).replace("**", "")))
+    console.print(escape(MARKS_HELP.replace("`", "")))
     for u in cmp.unmatched:
-        console.print(f"not compared: {u}")
+        console.print(escape(f"not compared: {u}"))
     for r in cmp.failed:
-        console.print(f"[red]failed run #{r.id} {r.plugin} ({r.status}): {r.reason}[/red]")
+        console.print(f"[red]{escape(f'failed run #{r.id} {r.plugin} ({r.status}): {r.reason}')}[/red]")

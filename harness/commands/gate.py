@@ -1,0 +1,161 @@
+"""``harness gate``: fail CI on a regression against a committed baseline.
+
+    harness gate suites/gate.toml --save-baseline suites/gate-baseline.json     # write / refresh it
+    harness gate suites/gate.toml --baseline suites/gate-baseline.json          # 0 pass, 1 fail, 2 unjudged
+    harness gate --baseline base.json --fail updates_to_target:0% --fail theory:no-violation
+    harness gate --baseline base.json --current head.json                       # judge two exports
+
+Without a suite the baseline's own runs are rerun (same plugins, parameters, workloads, workers,
+seeds, budget and target). Runs are measured afresh (``--use-cache`` accepts stored results).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..errors import UserError
+from ..output import console, print_json
+
+RULE_HELP = ("METRIC:N%% or METRIC:Nx (time_to_target, updates_to_target, final_subopt) or theory:no-violation / "
+             "theory:no-regression; repeatable or comma-separated (default: time_to_target:25%%, "
+             "updates_to_target:0%%, final_subopt:2x, theory:no-violation)")
+
+
+def register(sub):
+    p = sub.add_parser("gate", help="judge current results against a baseline export (exit 0 ok, 1 regression, 2 unjudged)")
+    p.add_argument("suite", nargs="?", help="suite TOML to run (default: rerun the baseline's runs)")
+    p.add_argument("--baseline", "-b", help="baseline JSON export (written by --save-baseline)")
+    p.add_argument("--fail", action="append", metavar="RULE", help=RULE_HELP)
+    p.add_argument("--current", help="judge this JSON export instead of running anything")
+    p.add_argument("--save-baseline", metavar="FILE", help="run the suite and write its results as the baseline")
+    p.add_argument("--use-cache", action="store_true", help="accept stored results instead of measuring afresh")
+    p.add_argument("--any-machine", action="store_true",
+                   help="judge wall-clock metrics even when the baseline was measured on another machine")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level for noisy metrics (default 0.05)")
+    p.add_argument("--format", choices=("table", "markdown"), default="table")
+    p.add_argument("--json", action="store_true", help="print the checks as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    from ..compare import load_export, run_missing, spec_of
+    from ..gate import UNJUDGED, judge, parse_rules
+    from ..registry import plugins
+    from ..runner import resolve
+    from ..store import Store
+    from ..suite import load_suite
+
+    rules = parse_rules(args.fail)  # a bad rule is exit 2 before anything runs
+    if not 0 < args.alpha < 1:
+        raise UserError(f"--alpha must be in (0, 1), got {args.alpha}")
+    quiet = args.quiet or args.json or args.format == "markdown"
+    store = Store()
+
+    if args.save_baseline:
+        if not args.suite:
+            raise UserError("--save-baseline needs a suite file to run")
+        name, specs, _ = load_suite(args.suite)
+        for s in specs:
+            resolve(s)
+        recs = run_missing(specs, store, force=not args.use_cache, quiet=quiet)
+        _run_theory(store, recs)
+        bad = [r for r in recs if r.status not in ("done", "target", "budget", "skipped")]
+        if bad:
+            raise UserError(f"not saving a baseline: run #{bad[0].id} {bad[0].plugin} ended '{bad[0].status}': "
+                            f"{bad[0].reason}")
+        path = store.export(args.save_baseline, "json", ids=[r.id for r in recs])
+        doc = json.loads(path.read_text())
+        doc["meta"] = {"suite": name, "suite_file": str(args.suite), "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                                            time.gmtime())}
+        path.write_text(json.dumps(doc, indent=1))
+        console.print(f"baseline: {len(recs)} runs of suite '{name}' written to {path}")
+        return 0
+
+    if not args.baseline:
+        raise UserError("give --baseline FILE (write one with: harness gate SUITE --save-baseline FILE)")
+    base = load_export(args.baseline)
+    if args.current:
+        if args.suite:
+            raise UserError("give either a suite to run or --current FILE, not both")
+        cur = load_export(args.current)
+        current, cverd = cur.records, cur.verdicts
+    else:
+        if args.suite:
+            _, specs, _ = load_suite(args.suite)
+        else:
+            specs = [spec_of(r) for r in base.records if r.status in ("done", "target", "budget")]
+        for s in specs:
+            resolve(s)
+        current = run_missing(specs, store, force=not args.use_cache, quiet=quiet) if specs else []
+        _run_theory(store, current)
+        cverd = {id(r): store.verdicts(r.id) for r in current if r.id is not None}
+    deterministic = {}
+    reg = plugins()
+    for r in list(base.records) + list(current):
+        try:
+            deterministic[r.plugin] = bool(reg.get(r.plugin).deterministic)
+        except UserError:
+            deterministic[r.plugin] = False
+    result = judge(base.records, current, rules, deterministic=deterministic, baseline_verdicts=base.verdicts,
+                   current_verdicts=cverd, alpha=args.alpha, any_machine=args.any_machine)
+    if args.json:
+        print_json(result.to_dict())
+    elif args.format == "markdown":
+        print(_markdown(result, args.baseline), end="")
+    else:
+        _print(result, args.baseline)
+    if result.exit_code == UNJUDGED:
+        import sys
+
+        print(result.verdict(), file=sys.stderr)
+    return result.exit_code
+
+
+def _run_theory(store, records) -> None:
+    """Let the theory module record its verdicts for the runs, where it offers a checker."""
+    try:
+        from theory import gate_hook  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    gate_hook(store, records)
+
+
+_OUTCOME_STYLE = {"REGRESSION": "bold red", "VIOLATION": "bold red", "not judged": "yellow", "improved": "green",
+                  "ok": ""}
+COLUMNS = ("outcome", "rule", "what", "baseline", "current", "ratio", "how")
+
+
+def _rows(result):
+    from ..compare import fmt_ratio
+
+    return [(c.outcome, c.rule, c.group, c.baseline, c.current, fmt_ratio(c.ratio), c.how) for c in result.checks]
+
+
+def _print(result, baseline) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    t = Table(title=escape(f"gate against {baseline}"), title_justify="left")
+    for c in COLUMNS:
+        t.add_column(c, overflow="fold")
+    for row in _rows(result):
+        style = _OUTCOME_STYLE.get(row[0], "")
+        t.add_row(*[escape(str(x)) for x in row], style=style or None)
+    console.print(t)
+    for n in result.notes:
+        console.print(escape(f"note: {n}"))
+    for p in result.problems:
+        console.print(f"[yellow]{escape(f'cannot judge: {p}')}[/yellow]")
+    style = {0: "bold green", 1: "bold red", 2: "bold yellow"}[result.exit_code]
+    console.print(f"[{style}]{escape(result.verdict())}[/{style}]")
+
+
+def _markdown(result, baseline) -> str:
+    out = [f"### gate against `{Path(baseline).name}`", "", f"**{result.verdict()}**", "",
+           "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    out += ["| " + " | ".join(str(x).replace("|", "/") for x in row) + " |" for row in _rows(result)]
+    out += [""] + [f"- note: {n}" for n in result.notes] + [f"- cannot judge: {p}" for p in result.problems]
+    return "\n".join(out) + "\n"
