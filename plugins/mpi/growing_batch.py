@@ -1,0 +1,133 @@
+"""Hogwild! over distributed local data sets with increasing mini-batch sizes: 003 Supplement A,
+Algorithms 2 (setup), 3 (server / aggregator) and 4 (compute node), with Table 1's defaults.
+
+Setup (Algorithm 2): round sizes s_i (a i^c + b, a i/ln i + b, or constant), split evenly over the
+nodes (s_{i,c} = s_i / n); round step sizes eta_bar_i = eta_t at t = sum_{j<i} s_j ("diminishing2",
+the theory's choice) with eta_t = eta0/(1+beta t) or eta0/(1+beta sqrt t).
+
+Compute node c (Algorithm 4)::
+
+    i = 0; w^ = v^_0
+    loop:
+        wait while i - k > d                      (practical wait rule, Supp. B.2: i - k <= d)
+        U = 0
+        for h < s_{i,c}:  xi ~ D_c;  g = grad f(w^; xi);  U += g;  w^ = w^ - eta_bar_i g
+        send (i, c, U);  i += 1
+
+Server (Algorithm 3)::
+
+    on (i, c, U):  v^ = v^ - eta_bar_i U;  H.add((i, c))
+                   while H has (k, c) for all c:  k += 1;  broadcast (v^, k)
+
+Here a node receives the server's model at round boundaries only: the reply to its round-i
+message is (v^, k) as soon as i+1-k <= d (deferred until then), and it restarts from v^ (its
+partial round U is empty at that moment, so Alg. 4's ISR w^ = v^ - eta_bar_i U reduces to v^).
+Updates counted: SGD steps aggregated at the server (t = sum of s_{i,c} received); staleness:
+server steps at apply minus steps in the model the node started its round from; the round lag
+i - k at each round start is kept in ``info['round_lag']`` (Theorem 1's invariant: <= d).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from harness.staleness import DelayStats
+
+from .common import eta_t, node_shares, round_size
+from .ps import HELLO, PARAMS, ROUND, STOP
+
+
+class Schedule:
+    """s_i, s_{i,c} and eta_bar_i (Algorithm 2 + Lemma 2's round step sizes)."""
+
+    def __init__(self, params, nodes: int):
+        self.p, self.nodes = params, nodes
+        self.sizes: list[int] = []
+        self.starts: list[int] = [0]                     # T_i = sum_{j<i} s_j
+
+    def _extend(self, i: int) -> None:
+        p = self.p
+        while len(self.sizes) <= i:
+            s = round_size(p["sizes"], p["a"], p["c"], p["b"], len(self.sizes))
+            self.sizes.append(max(s, self.nodes))       # every node does at least one step
+            self.starts.append(self.starts[-1] + self.sizes[-1])
+
+    def share(self, i: int, node: int) -> int:
+        self._extend(i)
+        return node_shares(self.sizes[i], self.nodes)[node]
+
+    def eta(self, i: int) -> float:
+        self._extend(i)
+        return eta_t(self.p["schedule"], self.p["eta0"], self.p["beta"], self.starts[i])
+
+
+def server(rt):
+    wl, p, P = rt.wl, rt.params, rt.P
+    d, lag = wl.dim, p["lag"]
+    sched = Schedule(p, P)
+    ps = rt.server(d, d)
+    v = np.zeros(d)                                      # v^_0
+    rt.ready()
+    rt.observe(ps, v, force=True)
+    k = 0
+    done: dict[int, int] = defaultdict(int)              # H: how many nodes sent round i
+    waiting: dict[int, int] = {}                         # node -> the round it wants to start
+    lags = DelayStats()
+    for _ in range(P):
+        ps.reply(ps.next().source, PARAMS, v, aux=k)     # every node starts round 0 from v^_0
+        lags.add_one(0)
+    rounds_sent = 0
+    while rt.mon.status is None:
+        msg = ps.next()                                  # (i, c, U) from node c
+        i = int(msg.aux)
+        ps.record_delay(msg)
+        v -= sched.eta(i) * msg.payload                  # v^ = v^ - eta_bar_i U_{i,c}
+        ps.version += sched.share(i, msg.source - 1)     # t: SGD steps aggregated so far
+        done[i] += 1
+        rounds_sent += 1
+        while done.get(k, 0) == P:                       # H has (k, c) for all c: k++, broadcast
+            del done[k]
+            k += 1
+        waiting[msg.source] = i + 1
+        if not rt.observe(ps, v):
+            break
+        for node, nxt in list(waiting.items()):          # release the nodes with i - k <= d
+            if nxt - k <= lag:
+                lags.add_one(nxt - k)
+                ps.reply(node, PARAMS, v, aux=k)
+                del waiting[node]
+    dropped = ps.shutdown(list(waiting))
+    facts = rt.gather(None)
+    return {**rt.ps_info(ps, dropped, facts), "broadcast_k": k, "round_lag": lags.to_dict(),
+            "round_lag_max": lags.max, "round_sizes": sched.sizes[:64], "node_rounds": rounds_sent}
+
+
+def worker(rt):
+    from plugins.serial.linear import Steps
+
+    wl, p, P = rt.wl, rt.params, rt.P
+    node = rt.rank - 1
+    sched = Schedule(p, P)
+    local, rng = rt.local, rt.rng
+    steps = Steps(wl)
+    wk = rt.worker(wl.dim, wl.dim)
+    rt.ready()
+    kind = wk.exchange(HELLO)
+    i = 0
+    while kind != STOP:
+        w = wk.payload.copy()                            # w^ = v^_k (the freshest model received)
+        version = wk.version
+        rt.maybe_fail(wk.sent)
+        t0 = time.perf_counter()
+        s_ic, eta_i = sched.share(i, node), sched.eta(i)
+        xi = local[rng.integers(0, len(local), size=s_ic)]
+        start = w.copy()
+        steps.sgd(w, xi, 1, 0, eta_i, 1.0, 0.0, 0)       # s_{i,c} steps w^ -= eta_bar_i grad f(w^; xi)
+        U = (start - w) / eta_i                          # U = sum_h g_h (exact: the step is constant)
+        rt.straggler.after_compute(time.perf_counter() - t0)
+        kind = wk.exchange(ROUND, U, version=version, samples=s_ic, aux=i)
+        i += 1
+    rt.gather({"sent": wk.sent, "slept": rt.straggler.slept})

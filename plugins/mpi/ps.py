@@ -1,0 +1,152 @@
+"""The parameter-server layer shared by the MPI algorithms (rank 0 = server, ranks 1..P = workers).
+
+Messages are float64 buffers ``[kind, version, samples, aux | payload]``. Two-sided and
+asynchronous: the server keeps one pre-posted ``Irecv`` per worker and serves whichever message
+completes first (``Waitany``: updates are applied as they arrive); replies go out with ``Isend``.
+A worker sends with ``Isend`` and waits for the reply with ``Recv``.
+
+Staleness is measured, not assumed: a worker's message carries the version of the iterate it read
+(the ``version`` of the reply it computed from); the server records ``tau = version_now -
+version_read`` at apply time, ``version_now`` being its update counter before the apply.
+
+The server may defer a reply (a synchronous phase: SVRG's full gradient, a CoCoA+ round, the
+growing-batch round lag): the algorithm answers later with :meth:`Server.reply`. On stop the
+server answers every worker ``STOP`` (at once if its reply was deferred, else at its next
+message, which is not applied) so that no rank is left waiting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from mpi4py import MPI
+
+from harness.staleness import DelayStats
+
+HEADER = 4
+TAG_MSG, TAG_REPLY = 11, 12
+
+# message kinds (worker -> server)
+HELLO, UPDATE, GRAD, ROUND = 0, 1, 2, 3
+# reply kinds (server -> worker)
+PARAMS, SNAPSHOT, FULLGRAD, STOP = 10, 11, 12, 13
+
+
+class Message:
+    __slots__ = ("source", "kind", "version", "samples", "aux", "payload")
+
+    def __init__(self, source: int, buf: np.ndarray):
+        self.source = source
+        self.kind = int(buf[0])
+        self.version = int(buf[1])
+        self.samples = float(buf[2])
+        self.aux = float(buf[3])
+        self.payload = buf[HEADER:]  # a view into the receive buffer: copy it to keep it
+
+
+class Server:
+    """Rank 0's side. ``msg_len`` / ``reply_len``: payload lengths (float64 entries)."""
+
+    def __init__(self, comm: MPI.Comm, msg_len: int, reply_len: int):
+        self.comm = comm
+        self.P = comm.Get_size() - 1
+        self.rbuf = np.zeros((self.P, HEADER + msg_len))
+        self.sbuf = np.zeros((self.P, HEADER + reply_len))
+        self.rreq: list[MPI.Request] = [MPI.REQUEST_NULL] * self.P
+        self.sreq: list[MPI.Request] = [MPI.REQUEST_NULL] * self.P
+        self.stopped = [False] * self.P
+        self.version = 0          # server updates applied
+        self.samples = 0.0        # samples processed, as reported by the workers
+        self.delays = DelayStats()
+        self.messages = 0
+        for k in range(self.P):
+            self._post(k)
+
+    def _post(self, k: int) -> None:
+        self.rreq[k] = self.comm.Irecv([self.rbuf[k], MPI.DOUBLE], source=k + 1, tag=TAG_MSG)
+
+    def next(self) -> Message:
+        """Wait for the next message from any worker (the first that completes)."""
+        k = MPI.Request.Waitany(self.rreq)
+        if k == MPI.UNDEFINED:
+            raise RuntimeError("parameter server: no worker left to receive from")
+        self.messages += 1
+        msg = Message(k + 1, self.rbuf[k])
+        self.samples += msg.samples
+        return msg
+
+    def record_delay(self, msg: Message) -> int:
+        """tau = server version at apply minus the version the worker read."""
+        tau = self.version - msg.version
+        self.delays.add_one(tau)
+        return tau
+
+    def reply(self, worker: int, kind: int, payload: np.ndarray | None = None, aux: float = 0.0,
+              version: int | None = None) -> None:
+        """Answer ``worker`` (a rank, 1..P) and re-arm its receive (unless this is STOP)."""
+        k = worker - 1
+        self.sreq[k].Wait()               # the previous reply's buffer is free again
+        buf = self.sbuf[k]
+        buf[0], buf[1], buf[2], buf[3] = kind, self.version if version is None else version, 0.0, aux
+        if payload is not None:
+            buf[HEADER:HEADER + payload.size] = payload
+        if kind == STOP:
+            self.stopped[k] = True
+        elif self.rreq[k] == MPI.REQUEST_NULL:
+            self._post(k)
+        self.sreq[k] = self.comm.Isend([buf, MPI.DOUBLE], dest=worker, tag=TAG_REPLY)
+
+    def broadcast(self, kind: int, payload: np.ndarray | None = None, aux: float = 0.0,
+                  workers: list[int] | None = None) -> None:
+        for r in workers or range(1, self.P + 1):
+            self.reply(r, kind, payload, aux)
+
+    def shutdown(self, deferred: set[int] | list[int] = ()) -> int:
+        """Answer STOP to every worker: the deferred ones now, the others at their next message
+        (which is dropped). Returns how many in-flight updates were dropped."""
+        dropped = 0
+        for r in deferred:                 # aux=1: your last message was handled
+            if not self.stopped[r - 1]:
+                self.reply(r, STOP, aux=1.0)
+        while not all(self.stopped):
+            msg = self.next()
+            if msg.kind in (UPDATE, ROUND):
+                dropped += 1
+            self.reply(msg.source, STOP, aux=0.0)   # aux=0: your last message was dropped
+        MPI.Request.Waitall(self.sreq)
+        return dropped
+
+
+class Worker:
+    """A worker rank's side: ``exchange`` sends one message and returns the server's reply."""
+
+    def __init__(self, comm: MPI.Comm, msg_len: int, reply_len: int):
+        self.comm = comm
+        self.rank = comm.Get_rank()
+        self.sbuf = np.zeros(HEADER + msg_len)
+        self.rbuf = np.zeros(HEADER + reply_len)
+        self.sent = 0
+        self.kind = PARAMS
+        self.version = 0
+        self.aux = 0.0
+        self.payload = self.rbuf[HEADER:]
+
+    def exchange(self, kind: int, payload: np.ndarray | None = None, *, version: int = 0,
+                 samples: float = 0.0, aux: float = 0.0) -> int:
+        """Send a message, wait for the reply; returns the reply's kind (payload in ``self.payload``)."""
+        buf = self.sbuf
+        buf[0], buf[1], buf[2], buf[3] = kind, version, samples, aux
+        if payload is not None:
+            buf[HEADER:HEADER + payload.size] = payload
+        req = self.comm.Isend([buf, MPI.DOUBLE], dest=0, tag=TAG_MSG)
+        self.comm.Recv([self.rbuf, MPI.DOUBLE], source=0, tag=TAG_REPLY)
+        req.Wait()
+        self.sent += 1
+        self.kind, self.version, self.aux = int(self.rbuf[0]), int(self.rbuf[1]), float(self.rbuf[3])
+        return self.kind
+
+
+def final_gather(comm: MPI.Comm, obj: Any) -> list[Any] | None:
+    """Each rank hands one picklable object to the server at the end (None elsewhere)."""
+    return comm.gather(obj, root=0)

@@ -1,0 +1,100 @@
+"""What every MPI rank runs: ``mpiexec -n P+1 python -m plugins.mpi.rank`` (spec in $HARNESS_SPEC).
+
+Each rank is a small supervisor process around the real rank (the same module with
+``HARNESS_MPI_INNER=1``). The supervisor imports nothing heavy; it only waits. If the real rank
+dies without a word (``os._exit``, a signal, a segfault), the supervisor records
+``died-<rank>.json`` (rank, exit code, time) before passing the exit code on to ``mpiexec``, which
+then tears the job down; the launcher turns the earliest such record into the run's error. The
+real rank is bound to its supervisor with ``PR_SET_PDEATHSIG`` so it never outlives it.
+
+The real rank rebuilds the run context (rank 0 owns the monitor and streams the points),
+dispatches to the plugin's algorithm module (``server(rt)`` on rank 0, ``worker(rt)`` elsewhere)
+and records any exception in ``error-<rank>.json`` before ``MPI_Abort``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ALGORITHMS = {
+    "asysvrg-mpi": "plugins.mpi.asysvrg",
+    "asgd-mpi": "plugins.mpi.asgd",
+    "dfsdca-mpi": "plugins.mpi.dfsdca",
+    "cocoa-mpi": "plugins.mpi.cocoa",
+    "hogwild-growing-batch-mpi": "plugins.mpi.growing_batch",
+    "ps-echo-mpi": "plugins.mpi.echo",
+}
+INNER = "HARNESS_MPI_INNER"
+
+
+def _rank_from_env() -> str:
+    for key in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK"):
+        if os.environ.get(key) is not None:
+            return os.environ[key]
+    return "x"
+
+
+def supervise() -> int:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def bind_to_parent():  # PR_SET_PDEATHSIG = 1: die with the supervisor
+        libc.prctl(1, signal.SIGKILL)
+
+    rank = _rank_from_env()
+    proc = subprocess.Popen([sys.executable, "-m", "plugins.mpi.rank"], env={**os.environ, INNER: "1"},
+                            close_fds=False, preexec_fn=bind_to_parent)  # PMI_FD must stay open
+    rc = proc.wait()
+    if rc != 0:
+        try:
+            workdir = Path(json.loads(Path(os.environ["HARNESS_SPEC"]).read_text())["workdir"])
+            if not (workdir / f"error-{rank}.json").exists():
+                what = f"killed by signal {-rc}" if rc < 0 else f"exit code {rc}"
+                (workdir / f"died-{rank}.json").write_text(json.dumps({
+                    "rank": int(rank) if rank.isdigit() else None, "code": rc, "time": time.time(),
+                    "message": f"process died without an error report ({what})"}))
+        except (OSError, ValueError, KeyError):
+            pass
+    return rc if rc >= 0 else 128 - rc
+
+
+def inner() -> None:
+    import importlib
+
+    from mpi4py import MPI
+
+    from harness.launch import child_main, load_spec
+
+    spec = load_spec()
+    comm = MPI.COMM_WORLD
+    rank = comm.Get_rank()
+
+    def body():
+        from .runtime import Runtime
+
+        module = importlib.import_module(ALGORITHMS[spec["plugin"]])
+        rt = Runtime(spec, comm)
+        if rank == 0:
+            info = module.server(rt)
+            rt.finish(info)
+        else:
+            module.worker(rt)
+
+    child_main(body, spec["workdir"], rank, abort=lambda: comm.Abort(1))
+
+
+def main() -> None:
+    if os.environ.get(INNER) is None:
+        sys.exit(supervise())
+    inner()
+
+
+if __name__ == "__main__":
+    main()
