@@ -1,0 +1,323 @@
+"""AsySVRG for non-convex finite sums: Shared-AsySVRG (coordinate-wise lock-free writes, D = d) and
+Distributed-AsySVRG (parameter server, whole-vector updates, D = 1).
+
+Sources: the thesis ``001_5c18eb65c467c540.txt`` Ch. 2 (statements with proofs, Sec. 2.3-2.4) and the
+AAAI paper ``000_8398fe048a11a6b3.txt`` (statements only: Thms 1-4 = thesis Thms 2.3.1, 2.3.2, 2.4.1,
+2.4.2); worked extract in ``notes/asysvrg-dfsdca.md`` Sec. 2, 3 and 9.1.
+
+Both pairs of theorems are one statement with D in {d, 1} (notes Sec. 3.4, checked with sympy):
+
+    X = 2 L^2 Delta^2 eta^2,  kc = 4 L^2 / ((D - X) b),  theta = eta beta / D + kc eta^2,
+    K0 = kc (L^2 Delta^2 eta^3 / (2D) + eta^2 L / 2)
+    c_m = 0,  c_t = c_{t+1} (1 + theta) + K0                       (2.13) / (2.34)
+    Gamma_t = eta/(2D) - 4/(D - X) (L^2 Delta^2 eta^3/(2D) + eta^2 L/2 + c_{t+1} eta^2)   (2.14) / (2.35)
+    (1/T) sum_{s,t} E||grad f(w_t^{s+1})||^2 <= (f(w^0) - f*) / (T gamma),  gamma = min_t Gamma_t   (2.15) / (2.36)
+
+c_t decreases in t, so gamma = Gamma_0 (it uses c_1) and "c_{t+1} <= beta/2 for all t" is c_1 <= beta/2.
+The recursion is encoded as a recursion (:data:`C_RECURSION`) and its closed form
+c_t = K0 ((1 + theta)^(m - t) - 1) / theta is what the bound uses; tests check one against the other.
+
+How a run maps onto the symbols (the adapter): eta, b, m from the plugin's parameters (m = 0 means
+n // b, as ``svrg-serial`` does), Delta = the measured maximum delay (0 for a serial run), L = the
+largest per-sample smoothness ``L_max`` (Assumption 2.2.3 asks every f_i to be L-smooth with the
+same L as f), f(w^0) - f* from the workload (w^0 = 0). ``svrg-serial`` is Algorithm 2/3 with one
+worker: whole-vector updates, snapshot = last inner iterate (w^{s+1} = u_m), so the D = 1 theorems
+apply with Delta = 0; the D = d theorems need coordinate-wise writes (a plugin says so with
+``info["write"] == "coordinate"``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from .core import Citation, Condition, NotApplicable, Recursion, Theorem, sym
+
+PAPER = "AsySVRG (Huo & Huang, AAAI 2017; thesis Ch. 2)"
+THESIS = "001_5c18eb65c467c540.txt"
+AAAI = "000_8398fe048a11a6b3.txt"
+
+L, eta, beta, Delta, b, m, D, F0, T = sym("L eta beta Delta b m D F0 T")
+u0, alpha, n = sym("u0 alpha n")
+X, kc, theta, K0, c1, c0, Gamma0, gamma, sigma = sp.symbols("X kappa_c theta K_0 c_1 c_0 Gamma_0 gamma sigma")
+
+SYMBOLS = {
+    "L": "Lipschitz constant of grad f and of every grad f_i (Assumption 2.2.3); a run uses L_max",
+    "eta": "constant step size", "beta": "free analysis constant beta_t = beta > 0 (Young's inequality)",
+    "Delta": "maximum delay (Assumption 2.2.4): coordinate writes (D = d) or server updates (D = 1)",
+    "b": "mini-batch size |I_t|", "m": "inner iterations per outer iteration", "D": "d (shared) or 1 (distributed)",
+    "F0": "f(w^0) - f* (f* = inf f; for a non-convex f read w* as a lower bound, notes Sec. 1.2)",
+    "T": "total iterations S*m (the cumulative form holds at every T, see the notes Sec. 10.1)",
+    "u0": "step-size constant, eta = u0 b / (L n^alpha)", "alpha": "exponent 0 < alpha <= 1", "n": "samples",
+}
+
+ASSUMPTIONS = [
+    "2.2.1 independence: samples drawn independently",
+    "2.2.2 unbiased gradient: E grad f_i(w) = grad f(w)",
+    "2.2.3 Lipschitz gradient: f and every f_i are L-smooth (same L); f may be non-convex",
+    "2.2.4 maximum delay: tau <= Delta",
+]
+
+
+def _general(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: str, shared: bool) -> Theorem:
+    defs = [
+        (X, 2 * L**2 * Delta**2 * eta**2),
+        (kc, 4 * L**2 / ((D_val - X) * b)),
+        (theta, eta * beta / D_val + kc * eta**2),
+        (K0, kc * (L**2 * Delta**2 * eta**3 / (2 * D_val) + eta**2 * L / 2)),
+        (c1, K0 * ((1 + theta) ** (m - 1) - 1) / theta),
+        (c0, K0 * ((1 + theta) ** m - 1) / theta),
+        (Gamma0, eta / (2 * D_val) - 4 / (D_val - X) * (L**2 * Delta**2 * eta**3 / (2 * D_val) + eta**2 * L / 2 + c1 * eta**2)),
+        (gamma, Gamma0),
+    ]
+    conds = [
+        Condition("D - 2 L^2 Delta^2 eta^2 > 0", sp.StrictGreaterThan(D_val - X, 0),
+                  "Lemma 2.3.1 (2.8) (distributed analogue in the proof of Thm 2.4.1)", implicit=True),
+        Condition("c_1 <= beta/2", sp.LessThan(c1, beta / 2),
+                  "proof of (2.20)/(2.41): c_{t+1} <= beta_t/2 for all t; c_t decreases, so c_1 is the largest",
+                  implicit=True),
+        Condition("gamma = Gamma_0 > 0", sp.StrictGreaterThan(Gamma0, 0), "Gamma_t > 0 for 0 <= t <= m-1; min at t = 0"),
+        Condition("m >= 1", sp.GreaterThan(m, 1), "at least one inner iteration"),
+    ]
+    where = "shared memory, coordinate-wise writes, D = d" if shared else "parameter server, whole-vector updates, D = 1"
+    return Theorem(
+        id=tid, paper=PAPER,
+        title=f"{'Shared' if shared else 'Distributed'}-AsySVRG, general constants ({where})",
+        citation=Citation(THESIS, section, eqs, source, f"{AAAI} {aaai}; notes/asysvrg-dfsdca.md Sec. {'2.4' if shared else '3.4'}, 9.1"),
+        statement=(
+            "Suppose f and the f_i satisfy Assumptions 2.2.1-2.2.4. Let c_m = 0, eta > 0 constant, beta_t = beta > 0, "
+            "b = |I_t|, c_t and Gamma_t as defined, with Gamma_t > 0 for 0 <= t <= m-1 and gamma = min_t Gamma_t. Then "
+            "(1/T) sum_{s=0}^{S-1} sum_{t=0}^{m-1} E||grad f(w_t^{s+1})||^2 <= E[f(w^0) - f(w*)] / (T gamma)."),
+        symbols=SYMBOLS, assumptions=ASSUMPTIONS, conditions=conds, definitions=defs,
+        bound=F0 / (T * gamma),
+        measured="running_mean_grad_norm_sq",
+        measured_doc="running mean over iterations of ||grad f(w_t)||^2",
+        rate=1 / T,
+        recursions=[C_RECURSION],
+        free={"beta": _beta_grid},
+        adapter=lambda run: _adapt(run, shared=shared, explicit=False),
+        guided={"eta": "eta"},
+        errata=(
+            "Encoded with the implicit conditions of the proof (notes Sec. 2.4): D - 2L^2 Delta^2 eta^2 > 0, "
+            "c_1 <= beta/2 (c_{t+1} <= beta_t/2 for all t), and gamma = Gamma_0 > 0. The proof's recursion (2.22) is "
+            "algebraically identical to (2.13) (sympy-checked in the tests). The summed Lemma 2.3.1 is applied with "
+            "t-dependent weights in (2.21); using c_1 (as gamma = Gamma_0 does) makes it rigorous. For a non-convex f, "
+            "f(w*) is read as inf f (a lower bound makes the bound conservative)."),
+        notes=(
+            "beta is a free analysis constant: the statement holds for every admissible beta > 0, so the checker uses "
+            "the admissible beta with the smallest bound (the paper's explicit choice is beta = 2L). The Lyapunov "
+            "argument gives the cumulative form sum_{k<T} ||grad f||^2 <= F0/gamma at every T, also mid-epoch "
+            "(R_0 - R_t <= f(w~) - f* since c_t >= 0), which is what the checker compares at each recorded point."),
+    )
+
+
+def _explicit(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: str, shared: bool) -> Theorem:
+    ub = u0 * b
+    defs = [
+        (sigma, u0 * (sp.Rational(1, 2) - (14 * u0**2 * b**2 * Delta**2 + 14 * u0 * b * D_val) / (3 * D_val))),
+    ]
+    delay_rhs = sp.Min(D_val / (2 * ub), (3 * D_val - 28 * ub * D_val) / (28 * u0**2 * b**2))
+    conds = [
+        Condition("Delta^2 < min{D/(2 u0 b), (3D - 28 u0 b D)/(28 u0^2 b^2)}", sp.StrictLessThan(Delta**2, delay_rhs),
+                  f"the delay condition ({'2.26' if shared else '2.46'})"),
+        Condition("eta = u0 b / (L n^alpha)", sp.Eq(eta, u0 * b / (L * n**alpha)), "the theorem's step size"),
+        Condition("m <= floor(D n^alpha / (6 u0 b))", sp.LessThan(m, sp.floor(D_val * n**alpha / (6 * ub))),
+                  "the theorem sets m = floor(D n^alpha/(6 u0 b)); the proof only uses m theta <= 1, so any smaller m "
+                  "is covered too"),
+        Condition("D n^alpha <= D n^(2 alpha) - 2 Delta^2 u0^2 b^2",
+                  sp.LessThan(D_val * n**alpha, D_val * n**(2 * alpha) - 2 * Delta**2 * u0**2 * b**2),
+                  f"assumed in the proof ({'2.28' if shared else '2.48'})", implicit=True),
+        Condition("u0 b < 3/28", sp.StrictLessThan(ub, sp.Rational(3, 28)),
+                  "positivity of the second term of the delay condition (notes Sec. 2.5): eta < 3/(28 L n^alpha) whatever b",
+                  implicit=True),
+        Condition("0 < u0 < 1", sp.StrictLessThan(u0, 1), "statement"),
+        Condition("0 < alpha <= 1", sp.LessThan(alpha, 1), "statement (the proof uses alpha < 1)"),
+        Condition("sigma > 0", sp.StrictGreaterThan(sigma, 0), "the final inequality of (2.30)/(2.50)", implicit=True),
+    ]
+    return Theorem(
+        id=tid, paper=PAPER,
+        title=f"{'Shared' if shared else 'Distributed'}-AsySVRG, explicit parameters: O(1/T), independent of the delay",
+        citation=Citation(THESIS, section, eqs, source, f"{AAAI} {aaai}; notes/asysvrg-dfsdca.md Sec. {'2.5' if shared else '3.5'}, 9.1"),
+        statement=(
+            f"Let eta = u0 b/(L n^alpha) with 0 < u0 < 1, 0 < alpha <= 1, beta = 2L, m = floor({'d' if shared else ''} n^alpha/(6 u0 b)). "
+            "If the maximum delay satisfies Delta^2 < min{D/(2 u0 b), (3D - 28 u0 b D)/(28 u0^2 b^2)}, there are "
+            "universal constants u0, sigma with gamma >= sigma b/(D L n^alpha) and "
+            "(1/T) sum E||grad f(w_t^{s+1})||^2 <= D L n^alpha E[f(w^0) - f(w*)] / (b T sigma)."),
+        symbols=SYMBOLS, assumptions=ASSUMPTIONS, conditions=conds, definitions=defs,
+        bound=D_val * L * n**alpha * F0 / (b * T * sigma),
+        measured="running_mean_grad_norm_sq", measured_doc="running mean over iterations of ||grad f(w_t)||^2",
+        rate=1 / T, free={"alpha": _alpha_grid},
+        solutions={"Delta": sp.sqrt(delay_rhs)},
+        adapter=lambda run: _adapt(run, shared=shared, explicit=True),
+        errata=(
+            "sigma is never given in the text; the value implied by the proof is encoded (notes Sec. 2.5 / 3.5, "
+            "[DERIVED], sympy-checked): sigma = u0 (1/2 - (14 u0^2 b^2 Delta^2 + 14 u0 b D)/(3D)). The implicit "
+            "conditions D n^alpha <= D n^(2alpha) - 2 Delta^2 u0^2 b^2 and u0 b < 3/28 are enforced. The statement "
+            "says 0 < alpha <= 1, the proof 0 < alpha < 1; the statement's range is encoded. The statement's "
+            "requirement c_0 <= beta/2 = L is what the first term of the delay condition secures (a sufficient choice)."),
+        notes=(
+            "For a run, u0 is read off the step size: u0 = eta L n^alpha / b, and alpha is a free constant of the "
+            "analysis (any alpha in (0, 1] that makes the conditions hold gives a valid bound; the checker takes the "
+            "one with the smallest bound). The delay limit is Delta^2 < 1/(2 eta L n^alpha) for D = 1: a larger step "
+            "size tolerates fewer workers."),
+    )
+
+
+def _beta_grid(v: dict[str, Any]) -> list[float]:
+    Lv = float(v.get("L", 1.0))
+    return [2 * Lv] + list(Lv * np.geomspace(1e-6, 1e6, 121))
+
+
+def _alpha_grid(v: dict[str, Any]) -> list[float]:
+    return [1.0] + list(np.linspace(0.01, 1.0, 100))
+
+
+# c_t recursion (2.13)/(2.34) in the unified form, with its closed form
+def _c_vals(v):
+    Dv, Lv, Dl, et, bt, bb = (float(v[k]) for k in ("D", "L", "Delta", "eta", "beta", "b"))
+    Xv = 2 * Lv**2 * Dl**2 * et**2
+    kcv = 4 * Lv**2 / ((Dv - Xv) * bb)
+    th = et * bt / Dv + kcv * et**2
+    k0 = kcv * (Lv**2 * Dl**2 * et**3 / (2 * Dv) + et**2 * Lv / 2)
+    return th, k0
+
+
+C_RECURSION = Recursion(
+    name="c_t",
+    doc="c_m = 0, c_t = c_{t+1} (1 + eta beta/D + kc eta^2) + kc (L^2 Delta^2 eta^3/(2D) + eta^2 L/2)   (2.13)/(2.34)",
+    step=lambda c_next, v: c_next * (1 + _c_vals(v)[0]) + _c_vals(v)[1],
+    start=lambda v: 0.0,
+    closed=lambda v, t: _c_vals(v)[1] * ((1 + _c_vals(v)[0]) ** (int(v["m"]) - t) - 1) / _c_vals(v)[0],
+    backward=True,
+    sympy_text="c_t = K0 ((1 + theta)^(m - t) - 1) / theta",
+)
+
+
+def c_recursion_as_printed(v: dict[str, Any], t_next_c: float) -> float:
+    """(2.13) exactly as printed (D = d form generalised to D), for the test against (2.22)."""
+    Dv, Lv, Dl, et, bt, bb = (float(v[k]) for k in ("D", "L", "Delta", "eta", "beta", "b"))
+    den = (Dv - 2 * Lv**2 * Dl**2 * et**2) * bb
+    return t_next_c * (1 + et * bt / Dv + 4 * Lv**2 * et**2 / den) + 4 * Lv**2 / den * (Lv**2 * Dl**2 * et**3 / (2 * Dv) + et**2 * Lv / 2)
+
+
+def c_recursion_proof_form(v: dict[str, Any], t_next_c: float) -> float:
+    """(2.22), the proof's form."""
+    Dv, Lv, Dl, et, bt, bb = (float(v[k]) for k in ("D", "L", "Delta", "eta", "beta", "b"))
+    den = (Dv - 2 * Lv**2 * Dl**2 * et**2) * bb
+    return t_next_c * (1 + et * bt / Dv) + 4 * Lv**2 / den * (Lv**2 * Dl**2 * et**3 / (2 * Dv) + et**2 * Lv / 2 + t_next_c * et**2)
+
+
+def delay_limit(u0b: float, D: float = 1.0) -> float:
+    """Largest integer Delta with Delta^2 < min{D/(2 u0 b), (3D - 28 u0 b D)/(28 u0^2 b^2)} (2.26)/(2.46)."""
+    rhs = min(D / (2 * u0b), (3 * D - 28 * u0b * D) / (28 * u0b**2))
+    if rhs <= 0:
+        return -1
+    k = math.isqrt(int(math.floor(rhs)))
+    while k * k >= rhs:
+        k -= 1
+    return k
+
+
+# --------------------------------------------------------------------------------------------------
+def _adapt(run, *, shared: bool, explicit: bool) -> dict[str, Any]:
+    """Map a stored SVRG-family run onto the theorem's symbols."""
+    from .measures import measured_delay, param
+
+    p, c = run.params, run.constants
+    if "error" in c or "L_max" not in c:
+        raise NotApplicable(f"the workload has no known smoothness constant ({c.get('error', 'no L_max')})")
+    if param(p, "warm_epochs", 0):
+        raise NotApplicable(f"warm_epochs = {param(p, 'warm_epochs')} > 0: the theorem covers SVRG started at w^0, "
+                            "not SGD->SVRG")
+    if shared and (run.info or {}).get("write") != "coordinate":
+        raise NotApplicable("D = d needs coordinate-wise writes (Shared-AsySVRG, eq. (2.4)); this run updates whole "
+                            "vectors (use the D = 1 theorem asysvrg.thm-2.4.x)")
+    eta_v = param(p, "eta", None, aliases=("gamma", "lr", "step"))
+    if eta_v is None:
+        raise NotApplicable("the run has no step size parameter eta")
+    n_v = float(c["n"])
+    b_v = int(param(p, "b", 1, aliases=("batch", "batch_size")))
+    m_v = int(param(p, "m", 0) or max(1, int(n_v) // b_v))
+    delta = measured_delay(run)
+    L_v = float(c["L_max"])
+    values = {"L": L_v, "eta": float(eta_v), "Delta": float(delta), "b": float(b_v), "m": float(m_v),
+              "D": float(c.get("dim", c.get("d", 1))) if shared else 1.0, "F0": float(c["f0_minus_fstar"]),
+              "n": n_v}
+    if explicit:
+        values["u0"] = None  # filled per alpha in prepare
+    return values
+
+
+def _explicit_prepare(v: dict[str, Any]) -> dict[str, Any]:
+    """u0 from the step size: u0 = eta L n^alpha / b (for a run, where eta is given and u0 is not)."""
+    if v.get("u0") is None and all(k in v and v[k] is not None for k in ("eta", "L", "n", "b", "alpha")):
+        v = dict(v)
+        v["u0"] = float(v["eta"]) * float(v["L"]) * float(v["n"]) ** float(v["alpha"]) / float(v["b"])
+    elif v.get("eta") is None and all(k in v and v[k] is not None for k in ("u0", "L", "n", "b", "alpha")):
+        v = dict(v)
+        v["eta"] = float(v["u0"]) * float(v["b"]) / (float(v["L"]) * float(v["n"]) ** float(v["alpha"]))
+    return v
+
+
+def _with_free_prepare(thm: Theorem) -> Theorem:
+    """For the explicit theorems, u0 depends on the free alpha: recompute it per candidate."""
+    original_resolve = thm.resolve_free
+
+    def resolve(values):
+        v = thm.prepare(dict(values)) if thm.prepare else dict(values)
+        given_u0 = v.get("u0") is not None and v.get("eta") is None
+        if "alpha" in v and v["alpha"] is not None:
+            return original_resolve(v)
+        best, best_b = None, math.inf
+        Tv = v.get("T", 1.0)
+        for a in _alpha_grid(v):
+            trial = _explicit_prepare({**v, "alpha": a, **({} if given_u0 else {"u0": None})})
+            conds = thm.check_conditions(trial)
+            if all(cd["holds"] for cd in conds if cd["gating"]):
+                bval = float(thm.value(thm.bound, {**trial, "T": Tv}))
+                if bval < best_b:
+                    best, best_b = trial, bval
+        if best is None:
+            best = _explicit_prepare({**v, "alpha": 1.0, **({} if given_u0 else {"u0": None})})
+        best["_free_chosen"] = {"alpha": float(best["alpha"]), "u0": float(best["u0"])}
+        return best
+
+    thm.free = {}
+    thm.resolve_free = resolve  # type: ignore[method-assign]
+    return thm
+
+
+D_d = sp.Symbol("d", positive=True)
+THEOREMS = [
+    _general(D_d, "asysvrg.thm-2.3.1", "Sec. 2.3.2, Theorem 2.3.1", "(2.13)-(2.15)", "Theorem 2.3.1",
+             "Theorem 1, eqs. (10)-(12)", shared=True),
+    _with_free_prepare(_explicit(D_d, "asysvrg.thm-2.3.2", "Sec. 2.3.2, Theorem 2.3.2", "(2.26)-(2.31)", "Theorem 2.3.2",
+                                 "Theorem 2, eqs. (13)-(14)", shared=True)),
+    _general(sp.Integer(1), "asysvrg.thm-2.4.1", "Sec. 2.4.2, Theorem 2.4.1", "(2.34)-(2.45)", "Theorem 2.4.1",
+             "Theorem 3, eqs. (17)-(19)", shared=False),
+    _with_free_prepare(_explicit(sp.Integer(1), "asysvrg.thm-2.4.2", "Sec. 2.4.2, Theorem 2.4.2", "(2.46)-(2.51)",
+                                 "Theorem 2.4.2", "Theorem 4, eqs. (20)-(21)", shared=False)),
+]
+
+# the shared-memory forms use the symbol d for D; the adapters give D, so alias it
+for _t in THEOREMS[:2]:
+    _orig = _t.prepare
+
+    def _alias(v, _o=_orig):
+        v = dict(v)
+        if "d" not in v and "D" in v:
+            v["d"] = v["D"]
+        return _o(v) if _o else v
+
+    _t.prepare = _alias
+for _t in (THEOREMS[1], THEOREMS[3]):
+    _p = _t.prepare
+
+    def _both(v, _o=_p):
+        v = _o(v) if _o else dict(v)
+        return _explicit_prepare(v)
+
+    _t.prepare = _both

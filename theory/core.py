@@ -1,0 +1,473 @@
+"""The objects every paper module builds: :class:`Citation`, :class:`Condition`, :class:`Recursion`
+and :class:`Theorem`.
+
+A theorem holds sympy objects (conditions as relations, the bound as an expression in the horizon
+symbol ``T`` and the constants) plus the numeric machinery built from them:
+
+- ``evaluate(values)``: every condition at the given values (holds, both sides, margin) and the bound;
+- ``bound_fn()``: the bound as a vectorised numpy function (``lambdify``);
+- ``solve(var, values)``: the largest value of one symbol for which every condition holds, the others
+  fixed (a closed form where the module gives one, checked against the numeric search);
+- ``free`` analysis constants (e.g. AsySVRG's ``beta``): the statement holds for *every* admissible
+  value, so the evaluation picks the admissible value with the smallest bound, and says so.
+
+Derived quantities (``definitions``) are kept as named symbols for display (``gamma = Gamma_0``) and
+substituted for numerics.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import sympy as sp
+
+
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Citation:
+    """Where a statement comes from: the seed file in ``../shared/papers``, section, equations."""
+
+    seed: str
+    section: str
+    equations: str = ""
+    source: str = ""  # the paper's own name for it ("Theorem 2.4.1", "Theorem 1 (AAAI)")
+    also: str = ""    # a second source (e.g. the conference paper, or the notes' erratum)
+
+    def short(self) -> str:
+        eq = f", eqs. {self.equations}" if self.equations else ""
+        return f"{self.seed} {self.section}{eq}"
+
+    def text(self) -> str:
+        out = f"{self.source}: " if self.source else ""
+        out += self.short()
+        if self.also:
+            out += f"; also {self.also}"
+        return out
+
+    def to_dict(self) -> dict[str, str]:
+        return {"seed": self.seed, "section": self.section, "equations": self.equations, "source": self.source,
+                "also": self.also}
+
+
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class Condition:
+    """One condition of a theorem, as a sympy relation (``<``, ``<=``, ``>``, ``>=``, ``Eq``).
+
+    ``implicit``: used in the proof but not in the statement (the notes list them; a checker must
+    enforce them all). ``per_layer``: the relation is vectorised over per-layer arrays and must hold
+    for every layer.
+    """
+
+    name: str
+    rel: sp.Basic
+    doc: str = ""
+    implicit: bool = False
+    per_layer: bool = False
+    gating: bool = True   # False: reported (e.g. a paper's 'equivalent' summary) but not required
+
+    def text(self) -> str:
+        return sp.sstr(self.rel)
+
+    def pretty(self) -> str:
+        return sp.pretty(self.rel, use_unicode=True)
+
+
+@dataclass
+class Recursion:
+    """A recursion ``x[t] = step(x[t+1], t)`` (backward, from ``x[end] = start``) or forward, with
+    its closed form where one exists. ``run(values, n)`` iterates it numerically; tests compare with
+    ``closed(values, t)``."""
+
+    name: str
+    doc: str
+    step: Callable[[float, Mapping[str, float]], float]
+    start: Callable[[Mapping[str, float]], float]
+    closed: Callable[[Mapping[str, float], int], float] | None = None
+    backward: bool = True
+    sympy_text: str = ""
+
+    def run(self, values: Mapping[str, float], length: int) -> np.ndarray:
+        """The sequence x[0..length] (backward recursions: x[length] = start, computed down to x[0])."""
+        x = np.empty(length + 1)
+        if self.backward:
+            x[length] = self.start(values)
+            for t in range(length - 1, -1, -1):
+                x[t] = self.step(x[t + 1], values)
+        else:
+            x[0] = self.start(values)
+            for t in range(length):
+                x[t + 1] = self.step(x[t], values)
+        return x
+
+
+class NotApplicable(Exception):
+    """An adapter cannot map this run onto the theorem (the message names what is missing or wrong)."""
+
+
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class Theorem:
+    id: str
+    title: str
+    citation: Citation
+    statement: str
+    symbols: dict[str, str]                       # name -> meaning (inputs and derived)
+    conditions: list[Condition]
+    bound: sp.Expr | None                         # None: an O(.) statement without constants
+    measured: str                                 # key of the measured quantity (see theory.measures)
+    measured_doc: str
+    rate: sp.Expr                                 # in the horizon symbol, e.g. 1/T or rho**T
+    horizon: str = "T"                            # the symbol the bound runs over
+    horizon_doc: str = "iterations (updates applied)"
+    assumptions: list[str] = field(default_factory=list)
+    definitions: list[tuple[sp.Symbol, sp.Expr]] = field(default_factory=list)
+    recursions: list[Recursion] = field(default_factory=list)
+    free: dict[str, Callable[[Mapping[str, float]], Sequence[float]]] = field(default_factory=dict)
+    solutions: dict[str, sp.Expr] = field(default_factory=dict)   # closed-form largest admissible values
+    adapter: Callable[..., dict[str, Any]] | None = None
+    guided: dict[str, str] = field(default_factory=dict)          # plugin param -> theorem symbol it sets
+    errata: str = ""
+    notes: str = ""
+    paper: str = ""
+    extra_bounds: dict[str, sp.Expr] = field(default_factory=dict)  # e.g. the 'as printed' form
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # fills aggregates (e.g. per-layer sums)
+    direction: str = "upper"      # 'upper': measured <= bound; 'lower': a lower bound (not per-instance)
+    asymptotic_from: float = 0.0  # check only points with horizon >= this fraction of the last (uncontrolled O() terms)
+
+    # -- symbolic -------------------------------------------------------------------------------
+    @property
+    def T(self) -> sp.Symbol:
+        return sp.Symbol(self.horizon, positive=True)
+
+    def expand(self, expr: sp.Basic) -> sp.Basic:
+        """Substitute the derived quantities (latest first, so definitions may use earlier ones)."""
+        for sym, val in reversed(self.definitions):
+            expr = expr.subs(sym, val)
+        return expr
+
+    def inputs(self) -> list[str]:
+        """The symbols a user (or an adapter) must give: free symbols of the expanded conditions and bound."""
+        names: set[str] = set()
+        for c in self.conditions:
+            names |= {s.name for s in self.expand(c.rel).free_symbols}
+        if self.bound is not None:
+            names |= {s.name for s in self.expand(self.bound).free_symbols}
+        return sorted(names)
+
+    # -- numeric ----------------------------------------------------------------------------------
+    def _lambdify(self, expr: sp.Basic) -> tuple[Callable, list[str]]:
+        key = ("_lam", sp.srepr(expr))
+        cache = self.__dict__.setdefault("_cache", {})
+        if key not in cache:
+            e = self.expand(expr)
+            syms = sorted(e.free_symbols, key=lambda s: s.name)
+            fn = sp.lambdify(syms, e, modules=[{"floor": np.floor, "ceiling": np.ceil}, "numpy"])
+            cache[key] = (fn, [s.name for s in syms])
+        return cache[key]
+
+    def value(self, expr: sp.Basic, values: Mapping[str, Any]) -> Any:
+        fn, names = self._lambdify(expr)
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise KeyError(f"{self.id}: missing value(s) for {', '.join(missing)}")
+        with np.errstate(all="ignore"):
+            return fn(*[_num(values[n]) for n in names])
+
+    def bound_fn(self) -> Callable[..., Any]:
+        """``f(values, T)``: the bound at horizon(s) ``T`` (array ok) for the given values."""
+        if self.bound is None:
+            raise ValueError(f"{self.id} is an O(.) statement without constants: it has no bound curve")
+
+        def f(values: Mapping[str, Any], T: Any) -> Any:
+            v = dict(values)
+            v[self.horizon] = np.asarray(T, dtype=float)
+            return np.broadcast_to(self.value(self.bound, v), np.shape(v[self.horizon])).astype(float)
+
+        return f
+
+    def check_conditions(self, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        out = []
+        for c in self.conditions:
+            rel = c.rel
+            if isinstance(rel, sp.logic.boolalg.BooleanTrue):
+                out.append({"name": c.name, "holds": True, "lhs": None, "rhs": None, "margin": None,
+                            "relation": c.text(), "implicit": c.implicit, "doc": c.doc, "gating": c.gating})
+                continue
+            try:
+                lhs = np.asarray(self.value(rel.lhs, values), dtype=float)
+                rhs = np.asarray(self.value(rel.rhs, values), dtype=float)
+            except KeyError as exc:
+                out.append({"name": c.name, "holds": False, "lhs": None, "rhs": None, "margin": None,
+                            "relation": c.text(), "implicit": c.implicit, "doc": c.doc, "gating": c.gating,
+                            "error": str(exc)})
+                continue
+            op = rel.rel_op
+            tol = 1e-12 * np.maximum(1.0, np.maximum(np.abs(lhs), np.abs(rhs)))
+            with np.errstate(all="ignore"):
+                if op in ("<", "<="):
+                    ok = lhs < rhs if op == "<" else lhs <= rhs + tol
+                    margin = rhs - lhs
+                elif op in (">", ">="):
+                    ok = lhs > rhs if op == ">" else lhs >= rhs - tol
+                    margin = lhs - rhs
+                elif op == "==":
+                    ok = np.abs(lhs - rhs) <= tol
+                    margin = -np.abs(lhs - rhs)
+                else:  # pragma: no cover
+                    raise ValueError(op)
+            ok = np.asarray(ok) & np.isfinite(lhs) & np.isfinite(rhs)
+            worst = int(np.argmin(margin)) if np.ndim(margin) else None
+            with np.errstate(all="ignore"):
+                rel_margin = float(np.min(margin) / max(float(np.max(np.abs(rhs))), float(np.max(np.abs(lhs))), 1e-300))
+            out.append({
+                "name": c.name, "holds": bool(np.all(ok)), "relation": c.text(), "implicit": c.implicit,
+                "doc": c.doc, "gating": c.gating,
+                "lhs": float(lhs.flat[worst]) if worst is not None else float(lhs),
+                "rhs": float(rhs.flat[worst]) if worst is not None else float(rhs),
+                "margin": float(np.min(margin)),
+                "relative_margin": rel_margin,
+                **({"layer": worst} if worst is not None else {}),
+            })
+        return out
+
+    def resolve_free(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Fill the free analysis constants not given: among candidate values, the one where all
+        conditions hold with the smallest bound (at T = values[T] or 1); if none is admissible, the
+        first candidate (the paper's default), so the failing condition is reported for it."""
+        v = dict(values)
+        if self.prepare is not None:
+            v = self.prepare(v)
+        todo = [k for k in self.free if k not in v or v[k] is None]
+        if not todo:
+            return v
+        import itertools
+
+        grids = [list(self.free[k](v)) for k in todo]
+        Tv = v.get(self.horizon, 1.0)
+        best = None
+        if len(todo) == 1:  # vectorised: all candidates in one numpy evaluation
+            cand = np.asarray(grids[0], dtype=float)
+            trial = {**v, todo[0]: cand}
+            ok = np.ones(len(cand), dtype=bool)
+            for c in self.conditions:
+                if not c.gating or isinstance(c.rel, sp.logic.boolalg.BooleanTrue):
+                    continue
+                with np.errstate(all="ignore"):
+                    lhs = np.broadcast_to(np.asarray(self.value(c.rel.lhs, trial), dtype=float), cand.shape)
+                    rhs = np.broadcast_to(np.asarray(self.value(c.rel.rhs, trial), dtype=float), cand.shape)
+                    tol = 1e-12 * np.maximum(1.0, np.maximum(np.abs(lhs), np.abs(rhs)))
+                    op = c.rel.rel_op
+                    r = {"<": lhs < rhs, "<=": lhs <= rhs + tol, ">": lhs > rhs, ">=": lhs >= rhs - tol,
+                         "==": np.abs(lhs - rhs) <= tol}[op]
+                ok &= r & np.isfinite(lhs) & np.isfinite(rhs)
+            if ok.any():
+                if self.bound is None:
+                    i = int(np.nonzero(ok)[0][0])
+                else:
+                    with np.errstate(all="ignore"):
+                        bv = np.broadcast_to(np.asarray(self.value(self.bound, {**trial, self.horizon: Tv}), dtype=float),
+                                             cand.shape).copy()
+                    bv[~ok | ~np.isfinite(bv)] = np.inf
+                    i = int(np.argmin(bv))
+                best = {**v, todo[0]: float(cand[i])}
+        else:
+            import itertools
+
+            best_val = math.inf
+            for combo in itertools.product(*grids):
+                trial = {**v, **dict(zip(todo, combo))}
+                if not _all_hold(self.check_conditions(trial)):
+                    continue
+                if self.bound is None:
+                    best = trial
+                    break
+                b = float(np.min(self.value(self.bound, {**trial, self.horizon: Tv})))
+                if np.isfinite(b) and b < best_val:
+                    best, best_val = trial, b
+        if best is None:
+            best = {**v, **{k: g[0] for k, g in zip(todo, grids)}}
+        best["_free_chosen"] = {k: float(best[k]) for k in todo}
+        return best
+
+    def evaluate(self, values: Mapping[str, Any], T: Any = None) -> dict[str, Any]:
+        v = self.resolve_free(values)
+        conds = self.check_conditions(v)
+        out_vals = v
+        out: dict[str, Any] = {"theorem": self.id, "values": {k: _jsonable(x) for k, x in v.items() if not k.startswith("_")},
+                               "free_chosen": v.get("_free_chosen", {}), "conditions": conds,
+                               "all_hold": _all_hold(conds)}
+        derived = {}
+        for sym, _ in self.definitions:
+            try:
+                val = self.value(sym, v)
+                derived[sym.name] = _jsonable(val)
+            except (KeyError, TypeError, ValueError):
+                pass
+        out["derived"] = derived
+        if self.bound is not None and (T is not None or self.horizon in v):
+            Tv = np.asarray(T if T is not None else v[self.horizon], dtype=float)
+            out["bound"] = _jsonable(self.bound_fn()(v, Tv))
+        return out
+
+    # -- solving ----------------------------------------------------------------------------------
+    def admissible(self, values: Mapping[str, Any]) -> bool:
+        v = self.resolve_free(values)
+        return _all_hold(self.check_conditions(v))
+
+    def solve(self, var: str, values: Mapping[str, Any], *, lo: float | None = None, hi: float | None = None,
+              integer: bool | None = None) -> dict[str, Any]:
+        """Largest value of ``var`` with every condition holding, the other values fixed.
+
+        Numeric: a log-spaced scan of [lo, hi] for the admissible set, then bisection at its upper
+        edge (the conditions of these theorems define an interval (0, x_max] in each of the step
+        size, delay, batch and worker count, which the scan verifies on its grid). A closed form in
+        ``solutions`` is evaluated too and reported side by side."""
+        if integer is None:
+            integer = var in ("Delta", "tau", "K", "N", "H", "b", "B", "M", "m", "workers", "d_wait", "s")
+        lo = lo if lo is not None else (0.0 if integer else 1e-12)
+        hi = hi if hi is not None else (1e7 if integer else 1e6)
+
+        def ok(x: float) -> bool:
+            return self.admissible({**values, var: x})
+
+        if integer:
+            grid = np.unique(np.concatenate([np.arange(int(lo), min(int(hi), int(lo) + 64) + 1),
+                                             np.round(np.geomspace(max(lo, 1), hi, 200))])).astype(float)
+        else:
+            grid = np.geomspace(lo, hi, 400)
+        flags = np.array([ok(x) for x in grid])
+        result: dict[str, Any] = {"theorem": self.id, "for": var, "given": {k: _jsonable(x) for k, x in values.items()}}
+        if not flags.any():
+            result.update(value=None, reason=f"no admissible {var} in [{lo:g}, {hi:g}]",
+                          failing=[c for c in self.evaluate({**values, var: grid[0]})["conditions"]
+                                   if c["gating"] and not c["holds"]])
+        else:
+            i = int(np.nonzero(flags)[0].max())
+            gaps = not flags[int(np.nonzero(flags)[0].min()): i + 1].all()
+            a = grid[i]
+            if i + 1 < len(grid):
+                b = grid[i + 1]
+                if integer:
+                    while b - a > 1:
+                        mid = math.floor((a + b) / 2)
+                        a, b = (mid, b) if ok(mid) else (a, mid)
+                else:
+                    for _ in range(80):
+                        mid = 0.5 * (a + b)
+                        a, b = (mid, b) if ok(mid) else (a, mid)
+                above = b
+            else:
+                above = None
+            result["value"] = int(a) if integer else float(a)
+            result["interval"] = not gaps
+            if above is not None:
+                ev = self.evaluate({**values, var: above})
+                result["binding"] = [c["name"] for c in ev["conditions"] if c["gating"] and not c["holds"]]
+            else:
+                result["binding"] = []
+                result["note"] = f"admissible up to the search limit {hi:g}"
+            result["free_chosen"] = self.resolve_free({**values, var: a}).get("_free_chosen", {})
+        if var in self.solutions:
+            try:
+                result["closed_form"] = sp.sstr(self.solutions[var])
+                result["closed_form_value"] = _jsonable(self.value(self.solutions[var], values))
+            except KeyError:
+                pass
+        return result
+
+    # -- description ------------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "title": self.title, "paper": self.paper, "citation": self.citation.to_dict(),
+            "citation_text": self.citation.text(), "measured": self.measured, "measured_doc": self.measured_doc,
+            "rate": str(self.rate), "horizon": self.horizon, "bound": None if self.bound is None else sp.sstr(self.bound),
+            "conditions": [{"name": c.name, "relation": c.text(), "implicit": c.implicit, "per_layer": c.per_layer,
+                            "doc": c.doc} for c in self.conditions],
+            "definitions": {s.name: sp.sstr(e) for s, e in self.definitions},
+            "inputs": self.inputs(), "symbols": self.symbols, "assumptions": self.assumptions,
+            "free": sorted(self.free), "solutions": {k: sp.sstr(v) for k, v in self.solutions.items()},
+            "extra_bounds": {k: sp.sstr(v) for k, v in self.extra_bounds.items()},
+            "recursions": [{"name": r.name, "doc": r.doc, "closed_form": r.sympy_text} for r in self.recursions],
+            "errata": self.errata, "notes": self.notes, "statement": self.statement,
+            "checkable": self.adapter is not None,
+        }
+
+    def show(self) -> str:
+        """The statement in readable math (sympy's unicode pretty printer)."""
+        lines = [f"{self.id}: {self.title}", f"  {self.citation.text()}", "", self.statement.strip(), ""]
+        if self.assumptions:
+            lines += ["Assumptions:"] + [f"  - {a}" for a in self.assumptions] + [""]
+        if self.definitions:
+            lines.append("Definitions:")
+            for s, e in self.definitions:
+                lines.append(_indent(sp.pretty(sp.Eq(s, e, evaluate=False), use_unicode=True), f"  "))
+            lines.append("")
+        lines.append("Conditions:")
+        for c in self.conditions:
+            tag = " [implicit in the proof]" if c.implicit else ""
+            tag += " [for every layer k]" if c.per_layer else ""
+            lines.append(f"  ({c.name}){tag}")
+            lines.append(_indent(c.pretty(), "      "))
+            if c.doc:
+                lines.append(f"      {c.doc}")
+        lines.append("")
+        if self.bound is not None:
+            lines.append(f"Bound on {self.measured_doc} after {self.horizon} = {self.horizon_doc}:")
+            lines.append(_indent(sp.pretty(self.bound, use_unicode=True), "  "))
+        else:
+            lines.append(f"Bound: an O(.) statement without constants on {self.measured_doc}.")
+        for k, e in self.extra_bounds.items():
+            lines.append(f"{k}:")
+            lines.append(_indent(sp.pretty(e, use_unicode=True), "  "))
+        lines.append(f"Rate: {sp.sstr(self.rate)}   (in {self.horizon})")
+        if self.recursions:
+            lines.append("")
+            lines.append("Recursions:")
+            for r in self.recursions:
+                lines.append(f"  {r.name}: {r.doc}")
+                if r.sympy_text:
+                    lines.append(f"    closed form: {r.sympy_text}")
+        if self.errata:
+            lines += ["", "Errata / what is encoded:", _indent(self.errata.strip(), "  ")]
+        if self.notes:
+            lines += ["", "Notes:", _indent(self.notes.strip(), "  ")]
+        return "\n".join(lines)
+
+
+def _all_hold(conds: list[dict[str, Any]]) -> bool:
+    return all(c["holds"] for c in conds if c.get("gating", True))
+
+
+def _indent(text: str, pad: str) -> str:
+    return "\n".join(pad + line for line in text.splitlines())
+
+
+def _num(x: Any) -> Any:
+    if isinstance(x, (list, tuple)):
+        return np.asarray(x, dtype=float)
+    return x
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, np.ndarray):
+        return x.tolist() if x.ndim else float(x)
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    if isinstance(x, sp.Basic):
+        try:
+            return float(x)
+        except TypeError:
+            return str(x)
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    return x
+
+
+def sym(names: str, **kw) -> Any:
+    """Positive real symbols by default (all constants of these theorems are positive)."""
+    kw.setdefault("positive", True)
+    return sp.symbols(names, **kw)
