@@ -25,6 +25,6 @@ PLUGINS = [
                needs=("numba",), deterministic=True,
                description="mini-batch SGD with constant, 1/t or polynomial step sizes (one process)"),
     PluginSpec("svrg-serial", "svrg", "serial", "plugins.serial.svrg:run", kinds=("finite-sum",), params=SVRG_PARAMS,
-               needs=("numba",), deterministic=True,
+               needs=("numba",), deterministic=True, theorems=("asysvrg.thm-2.4.1", "asysvrg.thm-2.4.2"),
                description="mini-batch SVRG (AsySVRG's Algorithm 1 with one worker), optional SGD warm start"),
 ]
