@@ -144,6 +144,10 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
         png = plot_workload(runs, outdir / f"curves-{i}.png", wk)
         md += [f"## {wk}", "", f"![{wk}]({png.name})", "", _md_table(runs), ""]
         hb += [f"<h2>{html.escape(wk)}</h2>", f'<img src="{png.name}" style="max-width:100%">', _html_table(runs)]
+    try:
+        import theory.report  # noqa: F401 - registers the theory section (bound envelopes, conditions, verdicts)
+    except ImportError:
+        pass
     for section in SECTIONS:
         for m, h in section(records, outdir, store):
             md.append(m)
