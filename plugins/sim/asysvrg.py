@@ -1,0 +1,83 @@
+"""Shared-AsySVRG, simulated (000 Algorithm 1; thesis 001 Sec. 2.3, Algorithm 1):
+
+    for s = 0, 1, ...:
+        w~ = w^s;  grad f(w~) = (1/n) sum_i grad f_i(w~)                 (full gradient; workers sync)
+        for t = 0 .. m-1:                                               (m iterations, all workers)
+            pick I_t, |I_t| = b
+            v_t = (1/b) sum_{i in I_t} [grad f_i(w_hat_t) - grad f_i(w~)] + grad f(w~)     (2.5)
+            w_hat_t = w_t - sum_{j in J(t)} (w_{j+1} - w_j)                               (2.6)
+            (w_{t+1})_k = (w_t)_k - eta (v_t)_k  for the written coordinates k             (2.4)
+        w^{s+1} = w_m
+
+The inconsistent read (2.6) is simulated with delays tau_t (J(t) = {t-1 .. t-tau_t}, or a
+coordinate-wise subset with ``read=coordinate``), drawn from the chosen distribution and clipped at
+the epoch start. ``coords=0`` writes every coordinate per iteration (the practical form); ``coords=c``
+writes c coordinates (c = 1 is Algorithm 1 as stated: one theory iteration per update, so the delay
+counts coordinate writes as Theorem 2.3.x's Delta does). Optional SGD warm start (thesis Sec. 2.5).
+The loop is ``svrg-serial``'s, draw for draw: with tau = 0 and coords = 0 it reproduces it bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from plugins.serial.linear import Steps
+
+from .common import delays_for, info
+from .engine import coord_key
+from .linear import LinearSim
+
+
+def inner_iterations(p, n, d) -> int:
+    """m: given, else one pass over the data (n/b), times d/c when only c coordinates are written."""
+    if p["m"]:
+        return p["m"]
+    per = max(1, n // p["b"])
+    return per * (-(-d // p["coords"]) if p.get("coords") else 1)
+
+
+def write_kind(coords: int) -> str:
+    """What an iteration writes: one coordinate (Algorithm 1 as stated, D = d), a block, or the whole vector."""
+    return "coordinate" if coords == 1 else ("block" if coords else "vector")
+
+
+def run(ctx):
+    wl, p, mon = ctx.workload, ctx.params, ctx.monitor
+    n, b, eta, coords = wl.n, p["b"], p["eta"], p["coords"]
+    m = inner_iterations(p, n, wl.dim)
+    steps = Steps(wl)
+    delays = delays_for(ctx)
+    sim = LinearSim(wl, delays, p["read"], coord_key(ctx.seed))
+    rng = ctx.rng
+    krng = np.random.default_rng([ctx.seed, 0xC0]) if coords else None   # k_t, a stream of its own
+    w = np.zeros(wl.dim)
+    sim.reset(w)
+    t, samples = 0, 0.0
+    mon.tick(0, w, samples=0, delays=delays.stats)
+
+    # SGD -> SVRG: warm start with (asynchronous) SGD
+    warm_updates = p["warm_epochs"] * max(1, n // b)
+    while mon.running and t < warm_updates:
+        k = min(mon.next_chunk(t), warm_updates - t)
+        sim.sgd(w, rng.integers(0, n, size=k * b), b, 0, p["warm_eta"] or eta, 1.0, 0.0, t)
+        t += k
+        samples += k * b
+        mon.tick(t, w, samples=samples, delays=delays.stats)
+
+    while mon.running:
+        u0 = w.copy()                                   # w~ = w^s
+        snap = steps.snapshot(u0)                       # grad f(w~)
+        samples += n
+        sim.reset(w)                                    # workers synchronise at the epoch start
+        inner = 0
+        while inner < m and mon.running:
+            k = min(mon.next_chunk(t), m - inner)
+            idx = rng.integers(0, n, size=k * b)        # I_t
+            kidx = krng.integers(0, wl.dim, size=k) if coords else None   # k_t
+            sim.svrg_inner(w, snap, idx, b, eta, t, coords, kidx)   # (2.4)-(2.6), k times
+            inner += k
+            t += k
+            samples += 2 * k * b
+            mon.tick(t, w, samples=samples, delays=delays.stats)
+        # w^{s+1} = w_m: the inner loop updated w in place
+    return {**info(delays, p["read"]), "m": m, "coords": coords or wl.dim, "write": write_kind(coords)}

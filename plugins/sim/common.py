@@ -1,0 +1,40 @@
+"""What the sim plugins share: delay parameters, the skip rule, the run's delay source."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.params import Param
+
+from . import engine
+
+DELAY_PARAMS = (
+    Param("delay", "fixed", "choice", choices=engine.DELAY_KINDS,
+          doc="delay distribution: fixed tau | uniform on [0, tau] | geometric, mean tau | trace | measured"),
+    Param("tau", -1, "int", low=-1, doc="the delay (fixed), its maximum (uniform) or mean (geometric); -1: workers - 1"),
+    Param("tau_cap", 0, "int", low=0, doc="geometric: truncation point (0: 10 x the mean)"),
+    Param("read", "whole", "choice", choices=tuple(engine.READ_MODES),
+          doc="whole-vector reads (w_{t-tau}) or coordinate-wise inconsistent reads (each coordinate its own delay <= tau)"),
+    Param("delay_file", "", "str", doc="trace / measured: a JSON list of delays or a delay histogram (DelayStats)"),
+)
+
+
+def skip_linear(workload, params, workers) -> str | None:
+    from plugins.kernels import LOSS_CODES
+
+    if getattr(workload, "loss", None) not in LOSS_CODES:
+        return f"needs a linear loss (logistic or squared), not {getattr(workload, 'loss', workload.kind)!r}"
+    if params.get("coords") and workload.sparse:
+        return "coords > 0 (coordinate-wise writes of Algorithm 1) is implemented for dense data only"
+    return None
+
+
+def delays_for(ctx) -> engine.Delays:
+    p: dict[str, Any] = dict(ctx.params)
+    if p["tau"] < 0:
+        p["tau"] = max(ctx.workers - 1, 0)
+    return engine.from_params(p, ctx.seed)
+
+
+def info(delays: engine.Delays, read: str) -> dict[str, Any]:
+    return {"delays": delays.stats.to_dict(), "delay_model": delays.model.describe(), "read": read}

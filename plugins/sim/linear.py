@@ -1,0 +1,69 @@
+"""The simulator's update steps on the linear workloads: the serial ``Steps`` with stale reads."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.errors import UserError
+from plugins import kernels as K
+
+from . import kernels as SK
+from .engine import READ_MODES, Delays
+
+RING_BYTES_MAX = 1 << 30  # the ring of past iterates: (max delay + 1) x d float64
+
+
+class LinearSim:
+    """Applies simulated-asynchronous SGD / SVRG-inner updates in chunks. Keeps the ring of the
+    last (bound + 1) iterates and the update counters; records every applied delay in
+    ``delays.stats``."""
+
+    def __init__(self, workload, delays: Delays, read: str, key: int):
+        if workload.loss not in K.LOSS_CODES:
+            raise UserError(f"the sim backend has kernels for the logistic and squared losses, not {workload.loss!r}")
+        self.wl = workload
+        self.code = K.loss_code(workload)
+        self.sparse = workload.sparse
+        X = workload.X
+        if self.sparse:
+            self.csr = (X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64))
+        self.y = workload.y
+        self.delays = delays
+        self.mode = READ_MODES[read]
+        self.key = int(key)
+        R = int(delays.model.bound) + 1
+        d = workload.dim
+        if R * d * 8 > RING_BYTES_MAX:
+            raise UserError(f"the delay bound {R - 1} needs a ring of {R} x {d} iterates (> 1 GiB): lower tau")
+        self.ring = np.zeros((R, d))
+        self.s = 0
+
+    def reset(self, w: np.ndarray) -> None:
+        """All workers synchronise here (start, SVRG epoch boundary): the history restarts at w."""
+        self.s = 0
+        self.ring[0] = w
+
+    def sgd(self, w, idx, b, schedule, eta, t0, beta, t_start):
+        taus = self.delays.draw(len(idx) // b)
+        if self.sparse:
+            self.s = SK.sim_sgd_csr(w, *self.csr, self.y, idx, b, self.code, self.wl.lam, schedule, eta, t0, beta,
+                                    t_start, np.empty(b), self.ring, self.s, taus, self.mode, self.key)
+        else:
+            self.s = SK.sim_sgd_dense(w, self.wl.X, self.y, idx, b, self.code, self.wl.lam, schedule, eta, t0, beta,
+                                      t_start, np.empty(w.shape[0]), self.ring, self.s, taus, self.mode, self.key)
+        self.delays.record(taus)
+
+    def svrg_inner(self, u, snap, idx, b, eta, t_start, coords=0, kidx=None):
+        z0, mu_loss, _full = snap
+        taus = self.delays.draw(len(idx) // b)
+        if self.sparse:
+            if coords:
+                raise UserError("coords > 0 needs dense data")
+            self.s = SK.sim_svrg_csr(u, *self.csr, self.y, z0, mu_loss, idx, b, self.code, self.wl.lam, eta,
+                                     np.empty(b), self.ring, self.s, taus, self.mode, self.key, t_start)
+        else:
+            kidx = np.zeros(0, dtype=np.int64) if kidx is None else kidx
+            self.s = SK.sim_svrg_dense(u, self.wl.X, self.y, z0, mu_loss, idx, b, self.code, self.wl.lam, eta,
+                                       np.empty(u.shape[0]), np.empty(b), self.ring, self.s, taus, self.mode,
+                                       self.key, t_start, coords, kidx)
+        self.delays.record(taus)

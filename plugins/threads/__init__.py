@@ -1,0 +1,1 @@
+"""The ``threads`` backend: numba nogil kernels on Python threads sharing the iterate, no locks."""

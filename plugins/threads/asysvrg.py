@@ -1,0 +1,65 @@
+"""Shared-AsySVRG on shared memory (000 Algorithm 1; thesis 001 Sec. 2.3):
+
+    for s = 0, 1, ...:
+        w~ = w^s;  grad f(w~) = (1/n) sum_i grad f_i(w~)        (rows split across the threads; join)
+        parallel on the threads, m iterations in all:
+            pick I_t, |I_t| = b;  read w (inconsistently)  ->  w_hat_t                      (2.6)
+            v_t = (1/b) sum_{i in I_t} [grad f_i(w_hat_t) - grad f_i(w~)] + grad f(w~)      (2.5)
+            (w)_k <- (w)_k - eta (v_t)_k   for the written coordinates k (no locks)         (2.4)
+        w^{s+1} = w_m
+
+``coords = 0`` writes every coordinate of v_t (the practical form); ``coords = c`` a random cyclic
+block of c (c = 1 is Algorithm 1 as stated). Optional SGD warm start: ``warm_epochs`` passes of
+Hogwild! SGD first (thesis Sec. 2.5, SGD->SVRG). Each update's delay is measured (stamp slots).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.staleness import DelayStats
+from plugins.sim.asysvrg import inner_iterations, write_kind
+
+from .linear import CHUNK_CAP, ThreadLinear
+from .team import Team, single_threaded_blas
+
+
+def run(ctx):
+    wl, p, mon = ctx.workload, ctx.params, ctx.monitor
+    n, b, eta, coords = wl.n, p["b"], p["eta"], p["coords"]
+    m = inner_iterations(p, n, wl.dim)
+    stats = DelayStats()
+    with Team(ctx.workers, ctx.seed) as team, single_threaded_blas():
+        lin = ThreadLinear(wl, team)
+        lin.warmup(b, svrg=True)
+        w = np.zeros(wl.dim)                      # the shared iterate
+        t, samples = 0, 0.0
+        mon.tick(0, w, samples=0, delays=stats)
+
+        # SGD -> SVRG: warm start with Hogwild! SGD (constant step)
+        warm_updates = p["warm_epochs"] * max(1, n // b)
+        warm_eta = p["warm_eta"] or eta
+        cap = max(1, min(lin.sgd_cap(warm_eta), 2_000_000 // b))
+        while mon.running and t < warm_updates:
+            k = min(mon.next_chunk(t, cap=cap), warm_updates - t)
+            stats.add(lin.sgd(w, k, b, 0, warm_eta, 1.0, 0.0))
+            t += k
+            samples += k * b
+            mon.tick(t, w, samples=samples, delays=stats)
+
+        cap = max(1, min(CHUNK_CAP, 2_000_000 // b))
+        while mon.running:
+            z0, mu_loss = lin.snapshot(w)           # w~ = w^s, grad f(w~) (loss part; + lam w~ below)
+
+            samples += n
+            inner = 0
+            while inner < m and mon.running:
+                k = min(mon.next_chunk(t, cap=cap), m - inner)
+                stats.add(lin.svrg(w, z0, mu_loss, k, b, eta, coords))   # (2.4)-(2.6), k iterations
+                inner += k
+                t += k
+                samples += 2 * k * b
+                mon.tick(t, w, samples=samples, delays=stats)
+            # w^{s+1} = w_m: the threads updated w in place
+    return {"delays": stats.to_dict(), "threads": ctx.workers, "m": m, "coords": coords or wl.dim, "write": write_kind(coords),
+            "l2": "lazy exact (sparse)" if lin.sparse else "exact"}

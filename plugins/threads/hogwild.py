@@ -1,0 +1,41 @@
+"""Hogwild! SGD on shared memory (the recursion of 003 eq. (2), Niu et al. 2011): every thread loops
+
+    read w (coordinate by coordinate, while others write)  ->  w_hat_t
+    pick B_t, |B_t| = b
+    w <- w - eta_t (1/b) sum_{i in B_t} grad f_i(w_hat_t)          (racy coordinate-wise writes, no locks)
+
+with eta_t constant, eta / (1 + t/t0) or eta / (1 + t/t0)^beta at the global update count t.
+Each update's delay tau = (updates completed when it writes) - (when it read) is measured.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.staleness import DelayStats
+from plugins.kernels import SCHEDULE_CODES
+
+from .linear import ThreadLinear
+from .team import Team, single_threaded_blas
+
+
+def run(ctx):
+    wl, p, mon = ctx.workload, ctx.params, ctx.monitor
+    n, b, eta = wl.n, p["b"], p["eta"]
+    schedule = SCHEDULE_CODES[p["schedule"]]
+    t0 = p["t0"] or n / b
+    stats = DelayStats()
+    with Team(ctx.workers, ctx.seed) as team, single_threaded_blas():
+        lin = ThreadLinear(wl, team)
+        lin.warmup(b, svrg=False)                  # JIT / cache load before the clock starts
+        cap = max(1, min(lin.sgd_cap(eta), 2_000_000 // b))
+        w = np.zeros(wl.dim)                       # the shared iterate
+        t = 0
+        mon.tick(0, w, samples=0, delays=stats)
+        while mon.running:
+            k = mon.next_chunk(t, cap=cap)
+            stats.add(lin.sgd(w, k, b, schedule, eta, t0, p["beta"]))   # k updates across the threads
+            t += k
+            mon.tick(t, w, samples=t * b, delays=stats)
+    return {"delays": stats.to_dict(), "threads": ctx.workers,
+            "l2": "lazy exact (sparse)" if lin.sparse else "exact"}

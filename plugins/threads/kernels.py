@@ -1,0 +1,196 @@
+"""numba ``nogil`` kernels of the shared-memory backend: each call runs one thread's chunk of
+lock-free updates on the shared iterate (the Hogwild! model: coordinate-wise racy reads and writes).
+
+Staleness stamps (no atomics needed): ``slots[r, 0]`` counts the updates thread r has written
+(only thread r writes its slot; rows are 64 bytes apart so threads do not share a cache line).
+The global update count is the sum of the slots. An update reads it when it starts reading the
+iterate (``read``) and again just before it writes (``now``); its delay is tau = now - read, the
+number of other threads' updates completed while it computed. With one thread tau = 0.
+
+Sparse data (CSR): an update touches only the nonzero coordinates of its rows. The l2 term (and
+SVRG's dense correction grad f(w~)) is applied lazily and exactly ("just in time"): ``last[j]`` is
+the global update count up to which coordinate j is current; when an update reads or writes j it
+first applies the skipped steps' dense part in closed form,
+
+    SGD:   w_j <- w_j * prod_{s=last_j}^{t-1} (1 - eta_s lam)         = w_j * P[t] / P[last_j]
+    SVRG:  u_j <- a^k u_j - eta mu_j (1 + a + ... + a^{k-1}),  a = 1 - eta lam,  k = t - last_j
+
+(tables P, A = a^k, S = sum_{s<k} a^s precomputed per chunk / run) and the chunk's end brings every
+coordinate up to date (the monitor then sees the exact iterate). With one thread this is the serial
+exact kernel up to rounding; with several, ``last`` is itself racy (a catch-up may be applied twice
+or skipped, the Hogwild! noise on the dense part, bounded by the delay).
+No allocation, RNG or spin-wait inside the loops: indices are drawn per thread before the call.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from plugins.kernels import csr_dot, dense_dot, dphi, step_size
+
+
+@njit(nogil=True, cache=True, inline="always")
+def global_count(slots):
+    c = 0
+    for r in range(slots.shape[0]):
+        c += slots[r, 0]
+    return c
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _clamp(k, hi):
+    if k < 0:
+        return 0
+    if k > hi:
+        return hi
+    return k
+
+
+@njit(nogil=True, cache=True)
+def hogwild_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, slots, me, taus):
+    """Hogwild! SGD (003 eq. (2)): w <- w - eta_t (1/b) sum_{i in B} grad f_i(w_hat), w_hat = w as read."""
+    d = w.shape[0]
+    for u in range(idx.shape[0] // b):
+        read = global_count(slots)                 # version of the iterate this update reads
+        for j in range(d):
+            gbuf[j] = 0.0
+        for r in range(b):
+            i = idx[u * b + r]
+            g = dphi(code, dense_dot(X, i, w), y[i])
+            for j in range(d):
+                gbuf[j] += g * X[i, j]
+        eta_t = step_size(schedule, eta, t0, beta, read)
+        now = global_count(slots)                  # version it writes onto
+        for j in range(d):                         # racy coordinate-wise writes
+            w[j] -= eta_t * (gbuf[j] / b + lam * w[j])
+        slots[me, 0] += 1
+        taus[u] = now - read
+
+
+@njit(nogil=True, cache=True)
+def hogwild_csr(w, data, indices, indptr, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, last, P, T0, slots,
+                me, taus):
+    """Hogwild! SGD on CSR rows: touches the rows' nonzeros only; l2 lazily, P[s] = prod_{T0 <= r < T0+s} (1 - eta_r lam)."""
+    K = P.shape[0] - 1
+    for u in range(idx.shape[0] // b):
+        read = global_count(slots)
+        t = read
+        for r in range(b):                         # margins at w (coordinates caught up to t)
+            i = idx[u * b + r]
+            z = 0.0
+            for k in range(indptr[i], indptr[i + 1]):
+                j = indices[k]
+                lj = last[j]
+                if lj < t:
+                    w[j] *= P[_clamp(t - T0, K)] / P[_clamp(lj - T0, K)]
+                    last[j] = t
+                z += data[k] * w[j]
+            gbuf[r] = dphi(code, z, y[i])
+        eta_t = step_size(schedule, eta, t0, beta, t)
+        now = global_count(slots)
+        for r in range(b):
+            i = idx[u * b + r]
+            c = eta_t * gbuf[r] / b
+            for k in range(indptr[i], indptr[i + 1]):
+                j = indices[k]
+                lj = last[j]
+                if lj <= t:                        # this update's own shrink (and any skipped ones)
+                    w[j] *= P[_clamp(t + 1 - T0, K)] / P[_clamp(lj - T0, K)]
+                    last[j] = t + 1
+                w[j] -= c * data[k]
+        slots[me, 0] += 1
+        taus[u] = now - read
+
+
+@njit(nogil=True, cache=True)
+def asysvrg_dense(u_vec, X, y, z0, mu_loss, idx, b, code, lam, eta, gbuf, gr, coords, kidx, slots, me, taus):
+    """Shared-AsySVRG inner iterations (000 Alg. 1): v = (1/b) sum [grad f_i(w_hat) - grad f_i(w~)] + grad f(w~)
+    (2.5) at the iterate as read (2.6); write (u)_k -= eta (v)_k (2.4) for every k (coords = 0) or for the
+    cyclic block of ``coords`` coordinates starting at kidx[t]."""
+    d = u_vec.shape[0]
+    for t in range(idx.shape[0] // b):
+        read = global_count(slots)
+        for r in range(b):
+            i = idx[t * b + r]
+            gr[r] = dphi(code, dense_dot(X, i, u_vec), y[i]) - dphi(code, z0[i], y[i])
+        if coords == 0:
+            for j in range(d):
+                gbuf[j] = 0.0
+            for r in range(b):
+                i = idx[t * b + r]
+                g = gr[r]
+                for j in range(d):
+                    gbuf[j] += g * X[i, j]
+            now = global_count(slots)
+            for j in range(d):
+                u_vec[j] -= eta * (gbuf[j] / b + lam * u_vec[j] + mu_loss[j])
+        else:
+            now = global_count(slots)
+            k0 = kidx[t]
+            for c in range(coords):
+                k = (k0 + c) % d
+                acc = 0.0
+                for r in range(b):
+                    acc += gr[r] * X[idx[t * b + r], k]
+                u_vec[k] -= eta * (acc / b + lam * u_vec[k] + mu_loss[k])
+        slots[me, 0] += 1
+        taus[t] = now - read
+
+
+@njit(nogil=True, cache=True)
+def asysvrg_csr(u_vec, data, indices, indptr, y, z0, c_vec, idx, b, code, eta, gr, last, A, S, slots, me, taus):
+    """Shared-AsySVRG on CSR rows, every coordinate of v written lazily: the dense part of v,
+    lam u + grad_loss f(w~), is the affine step u_j <- a u_j - c_j (a = 1 - eta lam, c = eta grad_loss f(w~))
+    applied in closed form for the k skipped updates: u_j <- A[k] u_j - c_j S[k]."""
+    K = A.shape[0] - 1
+    for t_ in range(idx.shape[0] // b):
+        read = global_count(slots)
+        t = read
+        for r in range(b):
+            i = idx[t_ * b + r]
+            z = 0.0
+            for k in range(indptr[i], indptr[i + 1]):
+                j = indices[k]
+                lj = last[j]
+                if lj < t:
+                    kk = _clamp(t - lj, K)
+                    u_vec[j] = A[kk] * u_vec[j] - c_vec[j] * S[kk]
+                    last[j] = t
+                z += data[k] * u_vec[j]
+            gr[r] = dphi(code, z, y[i]) - dphi(code, z0[i], y[i])
+        now = global_count(slots)
+        for r in range(b):
+            i = idx[t_ * b + r]
+            c = eta * gr[r] / b
+            for k in range(indptr[i], indptr[i + 1]):
+                j = indices[k]
+                lj = last[j]
+                if lj <= t:
+                    kk = _clamp(t + 1 - lj, K)
+                    u_vec[j] = A[kk] * u_vec[j] - c_vec[j] * S[kk]
+                    last[j] = t + 1
+                u_vec[j] -= c * data[k]
+        slots[me, 0] += 1
+        taus[t_] = now - read
+
+
+@njit(nogil=True, cache=True)
+def loss_grad_rows_dense(X, y, w, lo, hi, code, z0, gsum):
+    """Rows lo..hi-1 of the full gradient at the snapshot: z0_i = x_i . w, gsum += sum phi'(z0_i) x_i."""
+    d = X.shape[1]
+    for i in range(lo, hi):
+        z = dense_dot(X, i, w)
+        z0[i] = z
+        g = dphi(code, z, y[i])
+        for j in range(d):
+            gsum[j] += g * X[i, j]
+
+
+@njit(nogil=True, cache=True)
+def loss_grad_rows_csr(data, indices, indptr, y, w, lo, hi, code, z0, gsum):
+    for i in range(lo, hi):
+        z = csr_dot(data, indices, indptr, i, w)
+        z0[i] = z
+        g = dphi(code, z, y[i])
+        for k in range(indptr[i], indptr[i + 1]):
+            gsum[indices[k]] += g * data[k]
