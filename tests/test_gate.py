@@ -1,0 +1,217 @@
+"""`harness gate`: the rule grammar, strict vs noisy judgement, and the exit codes 0 / 1 / 2, with
+real runs of a small deterministic suite through the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from harness.errors import UserError
+from harness.gate import judge, parse_rule, parse_rules
+from harness.store import RunRecord, Store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SUITE = """
+name = "tiny-gate"
+[defaults]
+budget = "epochs=30"
+seeds = 2
+workload_params = { n = 200, d = 10, cond = 10.0, lam = 0.01 }
+
+[[run]]
+plugin = "svrg-serial"
+workload = "ridge"
+params = { eta = 0.1, b = 4 }
+target = 1e-5
+
+[[run]]
+plugin = "sgd-serial"
+workload = "ridge"
+params = { eta = 0.3, b = 4, schedule = "inv" }
+target = 2e-3
+"""
+
+STRICT = ("--fail", "updates_to_target:0%", "--fail", "final_subopt:2x", "--fail", "theory:no-violation")
+
+
+def harness(capsys, *args: str) -> tuple[int, str, str]:
+    from harness.cli import main
+
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def baseline(tmp_path, capsys):
+    """The tiny suite run once and saved as a baseline (and left in the test's store)."""
+    suite = tmp_path / "tiny.toml"
+    suite.write_text(SUITE)
+    base = tmp_path / "base.json"
+    code, out, err = harness(capsys, "gate", str(suite), "--save-baseline", str(base), "-q")
+    assert code == 0, err
+    doc = json.loads(base.read_text())
+    assert len(doc["runs"]) == 4 and doc["meta"]["suite"] == "tiny-gate"
+    assert all(r["status"] == "target" for r in doc["runs"])  # every run reaches its target: utt is finite
+    return suite, base
+
+
+# -- grammar --------------------------------------------------------------------------------------
+def test_rule_grammar():
+    assert parse_rule("time_to_target:10%").factor == pytest.approx(1.10)
+    assert parse_rule("ttt:10%").metric == "time_to_target"
+    assert parse_rule("updates_to_target:0%").factor == 1.0
+    assert parse_rule("final_subopt:2x").factor == 2.0
+    assert parse_rule("subopt:1.5x").metric == "final_subopt"
+    assert parse_rule("theory:no-violation").mode == "no-violation"
+    assert [r.metric for r in parse_rules(["utt:0%,theory:no-regression"])] == ["updates_to_target", "theory"]
+    assert len(parse_rules(None)) == 4  # the defaults
+    for bad in ("speed:10%", "ttt", "ttt:10", "ttt:-5%", "ttt:0.5x", "theory:maybe", "final_subopt:abc"):
+        with pytest.raises(UserError, match="bad gate rule"):
+            parse_rule(bad)
+
+
+def _rec(seed, time_s, plugin="p", cpu="cpu A", status="target"):
+    pts = [{"updates": 0, "time_s": 0.0, "subopt": 1.0}, {"updates": 100, "time_s": time_s, "subopt": 1e-6}]
+    return RunRecord(id=seed, hash="h", plugin=plugin, workload="w", workload_params={}, params={}, workers=1,
+                     seed=seed, status=status, target={"metric": "subopt", "value": 1e-5}, points=pts,
+                     env={"cpu": cpu, "cpu_count": 8})
+
+
+def test_wall_clock_fails_only_when_beyond_the_factor_and_significant():
+    rules = [parse_rule("time_to_target:10%")]
+    base = [_rec(s, t) for s, t in enumerate([1.0, 1.02, 0.98, 1.01, 0.99])]
+    slow = [_rec(s, t) for s, t in enumerate([1.5, 1.52, 1.49, 1.51, 1.48])]
+    res = judge(base, slow, rules, deterministic={"p": True})  # time is never deterministic
+    assert res.exit_code == 1 and res.checks[0].outcome == "REGRESSION" and "Mann-Whitney" in res.checks[0].how
+    # 20% slower in the median but the seeds overlap: not significant, so not a regression
+    noisy = [_rec(s, t) for s, t in enumerate([0.7, 1.2, 1.3, 0.9, 1.6])]
+    res = judge(base, noisy, rules, deterministic={"p": True})
+    assert res.checks[0].ratio > 1.1 and res.checks[0].outcome == "ok" and res.exit_code == 0
+    # significant but within the factor
+    bit = [_rec(s, t) for s, t in enumerate([1.05, 1.07, 1.03, 1.06, 1.04])]
+    assert judge(base, bit, rules, deterministic={}).exit_code == 0
+    # seconds from another machine are not judged; with nothing else judged the gate cannot say
+    other = [_rec(s, t, cpu="cpu B") for s, t in enumerate([1.5, 1.52, 1.49, 1.51, 1.48])]
+    res = judge(base, other, rules, deterministic={})
+    assert res.checks[0].outcome == "not judged" and res.exit_code == 2
+    assert judge(base, other, rules, deterministic={}, any_machine=True).exit_code == 1
+
+
+def test_deterministic_metrics_gate_seed_by_seed():
+    rules = [parse_rule("updates_to_target:0%")]
+    base = [_rec(s, 1.0) for s in range(3)]
+    cur = [_rec(s, 1.0) for s in range(3)]
+    cur[2].points[1]["updates"] = 101  # one seed, one update more: strict means it fails
+    assert judge(base, cur, rules, deterministic={"p": True}).exit_code == 1
+    # the same change on a non-deterministic backend is noise unless significant
+    assert judge(base, cur, rules, deterministic={"p": False}).exit_code == 0
+
+
+# -- the CLI, on real runs ------------------------------------------------------------------------
+def test_unchanged_result_passes(baseline, capsys):
+    suite, base = baseline
+    code, out, err = harness(capsys, "gate", str(suite), "--baseline", str(base), *STRICT, "--json")
+    assert code == 0, out + err
+    doc = json.loads(out)
+    judged = [c for c in doc["checks"] if c["outcome"] != "not judged"]
+    assert len(judged) == 4 and all(c["outcome"] == "ok" and c["ratio"] == 1.0 for c in judged)
+    assert Store().count()[0] == 8  # measured afresh, not read from the cache
+    # without a suite the baseline's own runs are rerun
+    code, out, err = harness(capsys, "gate", "--baseline", str(base), *STRICT, "-q")
+    assert code == 0 and "gate: passed" in out
+
+
+def test_planted_slowdown_in_a_deterministic_metric_fails(baseline, capsys):
+    suite, base = baseline
+    doc = json.loads(base.read_text())
+    # plant: the baseline's SVRG seed 1 reached the target in 20% fewer updates than the code does now
+    (run,) = [r for r in doc["runs"] if r["plugin"] == "svrg-serial" and r["seed"] == 1]
+    for p in run["points"]:
+        p["updates"] = int(p["updates"] * 0.8)
+    base.write_text(json.dumps(doc))
+    code, out, err = harness(capsys, "gate", str(suite), "--baseline", str(base), *STRICT, "--json")
+    assert code == 1
+    checks = json.loads(out)["checks"]
+    (bad,) = [c for c in checks if c["outcome"] == "REGRESSION"]
+    assert bad["rule"] == "updates_to_target:0%" and bad["group"].startswith("svrg-serial")
+    assert bad["ratio"] == pytest.approx(1 / 0.8, rel=0.01) and "worst seed 1" in bad["how"]
+    # a looser rule lets the same change through
+    code, out, _ = harness(capsys, "gate", "--current", str(_export(capsys, base.parent / "cur.json")),
+                           "--baseline", str(base), "--fail", "updates_to_target:30%")
+    assert code == 0, out
+
+
+def _export(capsys, path: Path) -> Path:
+    code, _, err = harness(capsys, "runs", "export", str(path))
+    assert code == 0, err
+    return path
+
+
+def test_planted_theory_violation_fails(baseline, capsys, tmp_path):
+    _, base = baseline
+    store = Store()
+    runs = store.runs()
+    store.save_verdict(runs[0].id, "asysvrg.thm-2.3.1", "holds", {"slack": 3.2})
+    cur = _export(capsys, tmp_path / "ok.json")
+    code, out, err = harness(capsys, "gate", "--baseline", str(base), "--current", str(cur), *STRICT, "--json")
+    assert code == 0, out + err
+    assert any(c["rule"] == "theory:no-violation" and c["current"] == "holds" for c in json.loads(out)["checks"])
+    store.save_verdict(runs[1].id, "some.thm", "violated", {"reason": "measured 2.1 > bound 1.7 at T=40"})
+    cur = _export(capsys, tmp_path / "bad.json")
+    code, out, err = harness(capsys, "gate", "--baseline", str(base), "--current", str(cur), *STRICT)
+    assert code == 1
+    assert "VIOLATION" in out and "some.thm" in out and "gate: FAILED" in out
+    # no-regression: a verdict that held in the baseline and no longer holds
+    b2 = tmp_path / "b2.json"
+    doc = json.loads(cur.read_text())
+    for r in doc["runs"]:
+        r["verdicts"] = {}
+    doc["runs"][0]["verdicts"] = {"asysvrg.thm-2.3.1": {"verdict": "holds"}}
+    doc["runs"][1]["verdicts"] = {}
+    b2.write_text(json.dumps(doc))
+    store.save_verdict(runs[0].id, "asysvrg.thm-2.3.1", "not-applicable", {"reason": "eta too large"})
+    cur = _export(capsys, tmp_path / "na.json")
+    code, out, _ = harness(capsys, "gate", "--baseline", str(b2), "--current", str(cur), "--fail",
+                           "theory:no-regression")
+    assert code == 1 and "not-applicable" in out
+
+
+def test_empty_errored_or_missing_runs_cannot_be_judged(baseline, capsys, tmp_path):
+    suite, base = baseline
+    # nothing ran: an empty export
+    empty_store = tmp_path / "empty.db"
+    code, _, _ = harness(capsys, "--store", str(empty_store), "runs", "export", str(tmp_path / "empty.json"))
+    assert code == 0
+    code, out, err = harness(capsys, "gate", "--baseline", str(base), "--current", str(tmp_path / "empty.json"))
+    assert code == 2 and "nothing ran" in err
+    # a run errored
+    doc = json.loads(base.read_text())
+    doc["runs"][0]["status"], doc["runs"][0]["reason"] = "error", "RuntimeError: boom"
+    (tmp_path / "err.json").write_text(json.dumps(doc))
+    code, out, err = harness(capsys, "gate", "--baseline", str(base), "--current", str(tmp_path / "err.json"))
+    assert code == 2 and "boom" in err
+    # a baseline run that did not run now (the suite lost an entry)
+    smaller = tmp_path / "smaller.toml"
+    smaller.write_text(SUITE.split("[[run]]\nplugin = \"sgd-serial\"")[0])
+    code, out, err = harness(capsys, "gate", str(smaller), "--baseline", str(base), *STRICT)
+    assert code == 2 and "no current counterpart" in err
+    # only a theory rule and no verdicts anywhere: nothing judged, never a green gate
+    code, out, err = harness(capsys, "gate", "--baseline", str(base), "--current", str(base), "--fail",
+                             "theory:no-violation")
+    assert code == 2 and "nothing was judged" in err
+    # bad input is a one-line error, exit 2
+    for args in (("--baseline", str(base), "--fail", "ttt:fast"), ("--baseline", str(tmp_path / "nope.json")), ()):
+        code, out, err = harness(capsys, "gate", *args)
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+
+
+def test_committed_gate_baseline_passes_as_ci_runs_it(cli):
+    """`.ci/run`'s command, as CI types it, on the committed suite and baseline."""
+    proc = cli("gate", "suites/gate.toml", "--baseline", "suites/gate-baseline.json", *STRICT, "-q", timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "gate: passed: 8 checks" in proc.stdout
