@@ -257,34 +257,43 @@ def _noisy_check(rule: Rule, title: str, bm: list[float], cm: list[float], alpha
 
 
 def _judge_theory(rule: Rule, base: dict, cur: dict, bverd: dict, cverd: dict, res: GateResult) -> None:
-    seen = 0
+    """One check per (run group, theorem): the checker judges the seeds of a group together, so
+    their verdicts agree; any seed's verdict that breaks the rule fails the check."""
+    rows: dict[tuple, dict[str, Any]] = {}
     for k, r in sorted(cur.items(), key=lambda kv: str(kv[0])):
-        verdicts = cverd.get(id(r), {})
-        seen += len(verdicts)
-        title = f"{r.plugin} on {json.loads(k[2])[0]} workers={r.workers} seed={r.seed}"
-        for thm, v in sorted(verdicts.items()):
-            if rule.mode == "no-violation":
-                bad = v.get("verdict") == "violated"
-                was = "-"
-            else:
-                b = base.get(k)
-                was = (bverd.get(id(b), {}).get(thm) or {}).get("verdict", "-") if b is not None else "-"
-                bad = was == "holds" and v.get("verdict") != "holds"
-            res.checks.append(Check(rule.text, f"{title}: {thm}", "VIOLATION" if bad else "ok", was,
-                                    str(v.get("verdict")), how=_verdict_detail(v)))
-        if rule.mode == "no-regression" and k in base:
-            for thm, v in (bverd.get(id(base[k]), {}) or {}).items():
-                if v.get("verdict") == "holds" and thm not in verdicts:
-                    res.checks.append(Check(rule.text, f"{title}: {thm}", "VIOLATION", "holds", "-",
-                                            how="held in the baseline, no verdict now"))
-    if not seen:
+        verdicts = dict(cverd.get(id(r), {}) or {})
+        b = base.get(k)
+        was_all = (bverd.get(id(b), {}) or {}) if b is not None else {}
+        if rule.mode == "no-regression":
+            for thm, v in was_all.items():
+                verdicts.setdefault(thm, {"verdict": "-"})
+        for thm, v in verdicts.items():
+            row = rows.setdefault(k[:4] + (thm,), {"now": set(), "was": set(), "bad": False, "detail": "",
+                                                   "seeds": 0})
+            now = str(v.get("verdict"))
+            was = str((was_all.get(thm) or {}).get("verdict", "-"))
+            bad = now == "violated" if rule.mode == "no-violation" else (was == "holds" and now != "holds")
+            row["now"].add(now)
+            row["was"].add(was)
+            row["seeds"] += 1
+            if bad or not row["detail"]:
+                row["detail"] = _verdict_detail(v) if now != "-" else "held in the baseline, no verdict now"
+            row["bad"] |= bad
+    for (plugin, _params, wkey, workers, thm), row in rows.items():
+        title = f"{group_title((wkey, workers, plugin, _params))} ({row['seeds']} seeds): {thm}"
+        res.checks.append(Check(rule.text, title, "VIOLATION" if row["bad"] else "ok", "/".join(sorted(row["was"])),
+                                "/".join(sorted(row["now"])), how=row["detail"]))
+    if not rows:
         res.checks.append(Check(rule.text, "all runs", "not judged",
                                 how="no theory verdicts recorded for the current runs"))
 
 
 def _verdict_detail(v: dict[str, Any]) -> str:
-    parts = []
-    for key in ("slack", "slack_ratio", "reason", "failed", "violations"):
-        if key in v and v[key] not in (None, "", []):
-            parts.append(f"{key}={v[key]}")
-    return "; ".join(str(p) for p in parts)[:120]
+    """A short line: the smallest slack (bound / measured) for 'holds', the reason otherwise."""
+    slack = v.get("slack")
+    if v.get("verdict") == "holds" and isinstance(slack, dict) and slack.get("min") is not None:
+        return f"min slack bound/measured {float(slack['min']):.3g}"
+    if isinstance(slack, (int, float)):
+        return f"slack {float(slack):.3g}"
+    reason = str(v.get("reason") or "")
+    return reason if len(reason) <= 90 else reason[:87] + "..."
