@@ -39,6 +39,11 @@ class NetworkWorkload(Workload):
         super().__init__(name, arch=arch, data=data, path=path, n_train=n_train, width=width, depth=depth,
                          test_fraction=test_fraction, seed=seed)
 
+    def spec_dict(self) -> dict[str, Any]:
+        """As the base class, without ``arch`` (implied by the registered name), so that
+        ``build_workload(spec['name'], spec['params'])`` rebuilds it in a child process."""
+        return {"name": self.name, "params": {k: v for k, v in self.params.items() if k != "arch"}}
+
     # -- data -----------------------------------------------------------------------------------
     @cached_property
     def _tensors(self):

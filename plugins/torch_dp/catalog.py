@@ -1,0 +1,58 @@
+"""Large-batch training plugins (entry point ``harness.plugins``: ``torch_dp``).
+
+Thesis ``001_5c18eb65c467c540.txt`` Ch. 4 "Large batch training does not need warmup":
+mNAG / mGD (4.2), LARS (4.3) and CLARS (4.7, Algorithm 8), all as the layer-wise mNAG step (4.6).
+
+- ``mnag-torch``, ``lars-torch``, ``clars-torch``: data parallel over ``workers`` torch.distributed
+  ranks (gloo on the CPU; NCCL when the machine has ``workers`` CUDA devices), each holding a shard
+  of the global batch B.
+- ``mnag-serial``, ``lars-serial``, ``clars-serial``: the same code in one process (the reference).
+
+Metadata only: importing this module does not import torch.
+"""
+
+from harness.params import Param
+from harness.plugin import PluginSpec
+
+THEOREMS = ("large_batch.thm-4.3.1", "large_batch.cor-4.3.1", "large_batch.thm-4.3.2", "large_batch.cor-4.3.2")
+
+COMMON = (
+    Param("lr", 0.1, "float", low=0.0, open_low=True, doc="gamma_base: base learning rate (scaled by B/B_base)"),
+    Param("b", 128, "int", low=0, doc="global batch size B (0: the whole training set)"),
+    Param("b_base", 128, "int", low=1, doc="B_base of the linear scaling rule"),
+    Param("scaling", "linear", "choice", choices=("linear", "none"),
+          doc="gamma_scale = lr * B / b_base (linear, Goyal et al.) or lr as given (none)"),
+    Param("beta", 0.9, "float", low=0.0, high=1.0, open_high=True, doc="momentum of mNAG (0: mGD)"),
+    Param("warmup", 0.0, "float", low=0.0, doc="gradual warmup length in epochs (0: none)"),
+    Param("layers", "tensor", "choice", choices=("tensor", "block"),
+          doc="what a layer k is: each parameter tensor, or each workload block"),
+    Param("measure", "all", "choice", choices=("all", "variance", "off"),
+          doc="snapshot measurements: variance + L_k (all), variance only, or none"),
+    Param("measure_n", 256, "int", low=0, doc="samples in the measurement set (0: all)"),
+    Param("power_iters", 10, "int", low=1, doc="power iterations per layer for L_k"),
+)
+ETA_LARS = Param("eta", 0.001, "float", low=0.0, open_low=True, doc="trust coefficient eta (LARS: 0.001)")
+ETA_CLARS = Param("eta", 0.01, "float", low=0.0, open_low=True, doc="trust coefficient eta (Algorithm 8: 0.01)")
+CHUNK = Param("chunk", 256, "int", low=1, doc="samples per vmap call for the exact per-sample gradient norms")
+
+ALGOS = {
+    "mnag": (COMMON, "mNAG (4.2) with linear LR scaling and optional gradual warmup; beta = 0 is mGD"),
+    "lars": (COMMON + (ETA_LARS,), "LARS (4.3): layer-wise rate eta ||w_k|| / ||mean gradient_k||, in mNAG (4.6)"),
+    "clars": (COMMON + (ETA_CLARS, CHUNK),
+              "CLARS (4.7, Algorithm 8): eta ||w_k|| / mean of per-sample gradient norms_k (exact), in mNAG (4.6)"),
+}
+
+
+def _specs():
+    out = []
+    for family, (params, text) in ALGOS.items():
+        out.append(PluginSpec(f"{family}-torch", family, "torch", "plugins.torch_dp.rank:run", kinds=("network",),
+                              params=params, theorems=THEOREMS, needs=("torch",), min_workers=1,
+                              description=text + "; data parallel over torch.distributed ranks"))
+        out.append(PluginSpec(f"{family}-serial", family, "serial", "plugins.torch_dp.serial:run",
+                              kinds=("network",), params=params, theorems=THEOREMS, needs=("torch",),
+                              max_workers=1, deterministic=True, description=text + "; one process"))
+    return out
+
+
+PLUGINS = _specs()

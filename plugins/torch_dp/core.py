@@ -1,0 +1,243 @@
+"""Large-batch training on a ``network`` workload: mNAG / mGD, LARS and CLARS, one step at a time.
+
+Thesis ``001_5c18eb65c467c540.txt``, Chapter 4 "Large batch training does not need warmup"
+(notes: ``../shared/papers/notes/large-batch-clars.md``). One iteration of every rule here is the
+layer-wise mNAG step (4.6) with ``v_0 = w_0``::
+
+    v_{t+1} = w_t - sum_k gamma_k U_k ( (1/B) sum_{i in I_t} grad_k f_i(w_t) )        (4.6)
+    w_{t+1} = v_{t+1} + beta (v_{t+1} - v_t)
+
+and the rules differ only in the layer-wise learning rates ``gamma_k`` (with ``gamma_t`` the
+maximum learning rate ``gamma_scale = gamma_base * B / B_base`` under the optional gradual warmup):
+
+    mNAG  (4.2):  gamma_k = gamma_t                                                    (beta = 0: mGD)
+    LARS  (4.3):  gamma_k = gamma_t * eta * ||(w_t)_k|| / || (1/B) sum_i grad_k f_i(w_t) ||
+    CLARS (4.7):  gamma_k = gamma_t * eta * ||(w_t)_k|| / ( (1/B) sum_i ||grad_k f_i(w_t)|| )
+
+(if ``||(w_t)_k|| = 0`` or the denominator is 0 the ratio is 1, the TF LARS convention).
+
+Data parallel: the global batch ``I_t`` is drawn identically on every rank (an epoch-wise random
+permutation from the run's seed, batches of ``B`` consecutive indices, the last partial batch of an
+epoch dropped); rank r takes the r-th contiguous shard. Each rank packs its shard's share of the
+sums, ``sum_{i in shard} grad f_i / B`` and, for CLARS, ``sum_{i in shard} ||grad_k f_i|| / B`` per
+layer, into one flat buffer; one all-reduce (sum) gives every rank the global quantities, so the
+layer norms and learning rates above are computed from all-reduced numbers and every rank applies
+the same update. With one process the reduction is the identity: the serial plugins run this very
+code.
+
+The per-sample gradient norms CLARS needs are exact: ``torch.func.vmap(grad(loss of one
+sample))`` over chunks of the shard (``chunk`` samples at a time). Cost: the per-sample gradients
+of a chunk are materialised, ``chunk x d`` floats of memory (d = number of parameters), and the
+weight gradients are formed per sample instead of being accumulated by one matrix product, so a
+CLARS step costs a batched forward/backward plus ``O(B d)`` extra memory traffic; the mean
+gradient is summed from the same per-sample gradients (no second backward pass).
+``benchmarks/torch_dp_step.py`` measures the ratio to an mNAG step at the same batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+RULES = ("mnag", "lars", "clars")
+
+
+# -- layers -----------------------------------------------------------------------------------
+@dataclass
+class Layers:
+    """The K layers ``w = [(w)_1, ..., (w)_K]`` of (4.6): groups of parameter tensors.
+
+    ``mode='tensor'``: every parameter tensor is a layer (weights and biases apart, as in the
+    reference LARS code); ``mode='block'``: the parameters of each top-level block of the workload's
+    ``nn.Sequential`` form one layer."""
+
+    names: list[str]            # one name per layer
+    tensor_names: list[str]     # parameter names, in model.parameters() order
+    layer_of: list[int]         # tensor index -> layer index
+
+    @classmethod
+    def of(cls, model: torch.nn.Module, mode: str = "tensor") -> "Layers":
+        tnames = [n for n, p in model.named_parameters() if p.requires_grad]
+        if mode == "tensor":
+            return cls(list(tnames), tnames, list(range(len(tnames))))
+        if mode != "block":
+            raise ValueError(f"unknown layer mode {mode!r}")
+        heads: list[str] = []
+        layer_of = []
+        for n in tnames:
+            head = n.split(".", 1)[0]
+            if head not in heads:
+                heads.append(head)
+            layer_of.append(heads.index(head))
+        return cls([f"block {h}" for h in heads], tnames, layer_of)
+
+    @property
+    def K(self) -> int:
+        return len(self.names)
+
+    def norms(self, tensors) -> torch.Tensor:
+        """Layer-wise l2 norms (K,) of a list of tensors aligned with the parameters."""
+        sq = torch.zeros(self.K, dtype=torch.float64)
+        for j, t in enumerate(tensors):
+            sq[self.layer_of[j]] += float(t.detach().double().pow(2).sum())
+        return sq.sqrt()
+
+
+# -- per-sample gradients ---------------------------------------------------------------------
+class PerSample:
+    """Exact per-sample gradients with ``torch.func`` (vmap over ``grad`` of one sample's loss)."""
+
+    def __init__(self, model: torch.nn.Module, loss_fn: Callable, layers: Layers):
+        from torch.func import functional_call, grad, vmap
+
+        self.model, self.layers = model, layers
+        self.names = layers.tensor_names
+
+        def loss_one(pdict, x, y):
+            out = functional_call(model, pdict, (x.unsqueeze(0),))
+            return loss_fn(out, y.unsqueeze(0))
+
+        self._vgrad = vmap(grad(loss_one), in_dims=(None, 0, 0))
+
+    def chunks(self, X: torch.Tensor, y: torch.Tensor, chunk: int):
+        """Yield, per chunk, (list of per-sample gradient tensors (c, *shape), per-layer squared
+        norms (c, K))."""
+        named = dict(self.model.named_parameters())
+        pdict = {n: named[n].detach() for n in self.names}
+        for a in range(0, len(X), chunk):
+            per = self._vgrad(pdict, X[a:a + chunk], y[a:a + chunk])
+            grads = [per[n] for n in self.names]
+            c = grads[0].shape[0]
+            sq = torch.zeros(c, self.layers.K, dtype=torch.float64, device=grads[0].device)
+            for j, g in enumerate(grads):
+                sq[:, self.layers.layer_of[j]] += torch.linalg.vector_norm(g.reshape(c, -1), dim=1).double() ** 2
+            yield grads, sq
+
+
+# -- batches ----------------------------------------------------------------------------------
+class Batches:
+    """``I_t``: epoch-wise random permutations of range(n) from the run's seed, cut into batches of
+    B (the last partial batch of an epoch dropped); identical on every rank."""
+
+    def __init__(self, n: int, B: int, seed: int):
+        if not 1 <= B <= n:
+            raise ValueError(f"batch size {B} must be in [1, n={n}]")
+        self.n, self.B, self.seed = n, B, seed
+        self.per_epoch = n // B
+        self._epoch, self._perm = -1, None
+
+    def __call__(self, t: int) -> np.ndarray:
+        e, j = divmod(t, self.per_epoch)
+        if e != self._epoch:
+            self._epoch, self._perm = e, np.random.default_rng([self.seed, e]).permutation(self.n)
+        return self._perm[j * self.B:(j + 1) * self.B]
+
+
+def shard(idx: np.ndarray, rank: int, world: int) -> np.ndarray:
+    """This rank's contiguous part of the global batch."""
+    return np.array_split(idx, world)[rank]
+
+
+# -- the optimizer ----------------------------------------------------------------------------
+class LargeBatch:
+    """Layer-wise mNAG (4.6) with the mNAG / LARS / CLARS learning rates, data parallel.
+
+    ``reduce(buffer)`` sums a flat float64... tensor over ranks in place (identity for one process).
+    """
+
+    def __init__(self, model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Callable, *,
+                 rule: str, p: dict[str, Any], seed: int, rank: int = 0, world: int = 1,
+                 reduce: Callable[[torch.Tensor], Any] | None = None):
+        if rule not in RULES:
+            raise ValueError(f"unknown rule {rule!r}")
+        self.model, self.X, self.y, self.loss_fn = model, X, y, loss_fn
+        self.rule, self.rank, self.world = rule, rank, world
+        self.reduce = reduce or (lambda buf: buf)
+        self.n = int(len(X))
+        self.B = int(p["b"]) if p.get("b") else self.n                      # b = 0: the whole training set
+        self.beta = float(p.get("beta", 0.9))
+        self.eta = float(p.get("eta", 0.001))
+        # gamma_scale = gamma_base * B / B_base (linear scaling, Goyal et al.), or gamma_base as given
+        self.gamma_scale = float(p["lr"]) * (self.B / float(p.get("b_base", 128))
+                                             if p.get("scaling", "linear") == "linear" else 1.0)
+        self.batches = Batches(self.n, self.B, seed)
+        self.warmup_steps = int(round(float(p.get("warmup", 0.0)) * self.batches.per_epoch))
+        self.chunk = int(p.get("chunk", 256))
+        self.params = [q for q in model.parameters() if q.requires_grad]
+        self.layers = Layers.of(model, p.get("layers", "tensor"))
+        self.per_sample = PerSample(model, loss_fn, self.layers) if rule == "clars" else None
+        with torch.no_grad():
+            self.v = [q.detach().clone() for q in self.params]               # v_0 = w_0
+        self.sizes = [q.numel() for q in self.params]
+        self.last: dict[str, Any] = {}
+        self.lr_max = np.zeros(self.layers.K)                                 # largest gamma_k used per layer
+
+    # warmup: gamma_t = gamma_scale * min(1, (t + 1) / warmup_steps) (gradual, linear in steps)
+    def gamma_t(self, t: int) -> float:
+        if self.warmup_steps > 0 and t < self.warmup_steps:
+            return self.gamma_scale * (t + 1) / self.warmup_steps
+        return self.gamma_scale
+
+    def _local_sums(self, idx: np.ndarray) -> torch.Tensor:
+        """This shard's share: [ sum_{i in shard} grad f_i / B  (flat, d) | sum_{i in shard} ||grad_k f_i|| / B (K) ]."""
+        dev = self.params[0].device
+        ii = torch.as_tensor(idx, dtype=torch.long)
+        X, y = self.X[ii].to(dev), self.y[ii].to(dev)
+        K = self.layers.K
+        buf = torch.zeros(sum(self.sizes) + K, dtype=torch.float64, device=dev)
+        if len(idx) == 0:
+            return buf
+        if self.per_sample is None:
+            loss = self.loss_fn(self.model(X), y) * (len(idx) / self.B)      # = sum_i f_i / B over the shard
+            grads = torch.autograd.grad(loss, self.params)
+            buf[:-K] = torch.cat([g.reshape(-1).double() for g in grads])
+            return buf
+        gsum = [torch.zeros_like(q, dtype=torch.float64) for q in self.params]
+        norm_sum = torch.zeros(K, dtype=torch.float64, device=dev)
+        for grads, sq in self.per_sample.chunks(X, y, self.chunk):
+            for acc, g in zip(gsum, grads):
+                acc += g.sum(0).double()
+            norm_sum += sq.sqrt().sum(0)                                      # sum_i ||grad_k f_i(w_t)||
+        buf[:-K] = torch.cat([g.reshape(-1) for g in gsum]) / self.B
+        buf[-K:] = norm_sum / self.B
+        return buf
+
+    def step(self, t: int) -> None:
+        I_t = self.batches(t)                                                  # Alg. 8 line 2
+        buf = self._local_sums(shard(I_t, self.rank, self.world))
+        self.reduce(buf)                                                       # all-reduce: global sums on every rank
+        K = self.layers.K
+        flat, mean_norm = buf[:-K], buf[-K:].cpu()
+        g = [s.view_as(q) for s, q in zip(torch.split(flat, self.sizes), self.params)]  # (1/B) sum_i grad f_i(w_t), line 3
+        g_norm = self.layers.norms(g)                                          # ||(1/B) sum_i grad_k f_i(w_t)||
+        w_norm = self.layers.norms(self.params)                                # ||(w_t)_k||
+        gamma = self.gamma_t(t)
+        if self.rule == "mnag":                                                # (4.2): one rate for all layers
+            lr = torch.full((K,), gamma, dtype=torch.float64)
+        elif self.rule == "lars":                                              # (4.3)
+            lr = gamma * self.eta * _ratio(w_norm, g_norm)
+        else:                                                                  # (4.7), lines 4-5
+            lr = gamma * self.eta * _ratio(w_norm, mean_norm)
+        with torch.no_grad():                                                  # (4.6), line 6
+            for j, (w, v, gj) in enumerate(zip(self.params, self.v, g)):
+                v_next = w.detach().double() - float(lr[self.layers.layer_of[j]]) * gj
+                w.copy_(v_next + self.beta * (v_next - v.double()))
+                v.copy_(v_next)
+        lr_np = lr.numpy()
+        self.lr_max = np.maximum(self.lr_max, lr_np)
+        self.last = {"step": t, "gamma_t": gamma, "grad_norm_k": g_norm.tolist(), "lr_k": lr_np.tolist()}
+        if self.rule == "clars":                                               # rho_k of (4.8), in [0, 1]
+            self.last["rho_k"] = (g_norm / mean_norm.clamp_min(1e-300)).tolist()
+
+
+def _ratio(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
+    ok = (num > 0) & (den > 0)
+    return torch.where(ok, num / torch.where(ok, den, torch.ones_like(den)), torch.ones_like(num))
+
+
+def finite(x: float) -> bool:
+    return x is not None and math.isfinite(x)
