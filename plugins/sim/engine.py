@@ -38,8 +38,10 @@ from numba import njit
 from harness.errors import UserError
 from harness.staleness import DelayStats
 
-DELAY_KINDS = ("fixed", "uniform", "geometric", "trace", "measured")
-READ_MODES = {"whole": 0, "coordinate": 1}
+from .common import DELAY_KINDS
+from .common import READ_MODES as _READ_NAMES
+
+READ_MODES = {name: code for code, name in enumerate(_READ_NAMES)}  # whole: 0, coordinate: 1
 
 
 # -- delay distributions ----------------------------------------------------------------------------

@@ -1,0 +1,190 @@
+"""The threads backend: its kernels against the serial ones (one thread), measured delays with real
+threads, convergence, the CLI, declined workloads, and that two threads really run in parallel."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from harness.monitor import Budget, Schedule
+from harness.registry import workloads
+from harness.runner import RunSpec, execute
+from harness.staleness import DelayStats
+from plugins import kernels as K0
+from plugins.serial.linear import Steps
+from plugins.threads.linear import ThreadLinear
+from plugins.threads.team import Team
+
+SPARSE = {"sparse": True, "n": 600, "d": 800, "density": 0.02}
+DENSE = {"n": 600, "d": 20, "lam": 1e-2}
+# big enough for both threads to be busy at once (50 nonzeros per row), small enough to build fast
+SPEED = {"sparse": True, "n": 4000, "d": 5000, "density": 0.01}
+
+
+def build(wparams):
+    return workloads().get("logreg").build(wparams)
+
+
+def run(plugin, params, wparams, workers, budget, seed=0, ratio=1.3, target=None):
+    from harness.monitor import Target
+
+    rec = execute(RunSpec(plugin, "logreg", params, wparams, workers, seed, Budget.parse(budget),
+                          target=Target(value=target), schedule=Schedule(ratio=ratio)))
+    assert rec.status in ("budget", "done", "target"), (rec.status, rec.reason, rec.info.get("traceback"))
+    return rec
+
+
+def team_indices(seed, k, b, n):
+    """The index stream thread 0 of a one-thread team draws."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    return rng.integers(0, n, size=k * b)
+
+
+# -- one thread = the serial kernels (the lazy sparse l2 is exact) ---------------------------------------
+@pytest.mark.parametrize("wparams", [DENSE, SPARSE], ids=["dense", "sparse"])
+def test_one_thread_hogwild_is_serial_sgd(wparams):
+    wl = build(wparams)
+    k, b = 3000, 2
+    with Team(1, seed=4) as team:
+        lin = ThreadLinear(wl, team)
+        w = np.zeros(wl.dim)
+        taus = lin.sgd(w, k, b, K0.SCHEDULE_CODES["inv"], 0.8, 500.0, 0.5)
+        taus2 = lin.sgd(w, k, b, K0.SCHEDULE_CODES["inv"], 0.8, 500.0, 0.5)   # second chunk: T0 = k
+    assert (taus == 0).all() and (taus2 == 0).all() and team.count == 2 * k
+    ref = np.zeros(wl.dim)
+    steps = Steps(wl)
+    rng = np.random.default_rng(np.random.SeedSequence(4).spawn(1)[0])
+    for t_start in (0, k):
+        steps.sgd(ref, rng.integers(0, wl.n, size=k * b), b, K0.SCHEDULE_CODES["inv"], 0.8, 500.0, 0.5, t_start)
+    np.testing.assert_allclose(w, ref, rtol=1e-10, atol=1e-14)
+    assert np.abs(w).max() > 0.01
+
+
+@pytest.mark.parametrize("wparams", [DENSE, SPARSE], ids=["dense", "sparse"])
+def test_one_thread_asysvrg_is_serial_svrg(wparams):
+    wl = build(wparams)
+    k, b, eta = 2500, 3, 0.4
+    steps = Steps(wl)
+    w0 = np.random.default_rng(1).standard_normal(wl.dim) * 0.1
+    with Team(1, seed=2) as team:
+        lin = ThreadLinear(wl, team)
+        z0, mu_loss = lin.snapshot(w0)
+        ref_z0, ref_mu, _ = steps.snapshot(w0)
+        np.testing.assert_allclose(z0, ref_z0, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(mu_loss, ref_mu, rtol=1e-10, atol=1e-14)
+        w = w0.copy()
+        lin.last[:] = team.count
+        taus = lin.svrg(w, z0, mu_loss, k, b, eta, 0)
+    assert (taus == 0).all()
+    ref = w0.copy()
+    steps.svrg_inner(ref, w0, (ref_z0, ref_mu, None), team_indices(2, k, b, wl.n), b, eta)
+    np.testing.assert_allclose(w, ref, rtol=1e-9, atol=1e-13)
+
+
+# -- real threads: measured delays -----------------------------------------------------------------------------
+def test_one_thread_measures_zero_delay_two_threads_measure_some():
+    one = run("hogwild-threads", {"eta": 0.5}, SPEED, 1, "updates=200000", ratio=3.0)
+    assert one.points[-1]["tau_max"] == 0.0
+    two = run("hogwild-threads", {"eta": 0.5}, SPEED, 2, "updates=400000", ratio=3.0)
+    hist = DelayStats.from_dict(two.info["delays"])
+    assert hist.count == two.points[-1]["updates"] == 400000   # every update measured once
+    assert hist.max > 0 and two.points[-1]["tau_max"] == hist.max
+    assert all(k in two.points[-1] for k in ("tau_mean", "tau_q50", "tau_q90", "tau_q99"))
+    assert two.info["threads"] == 2 and two.points[-1]["subopt"] < 0.8 * two.points[0]["subopt"]
+
+
+@pytest.mark.parametrize("wparams", [DENSE, SPARSE], ids=["dense", "sparse"])
+def test_asysvrg_threads_converges_linearly(wparams):
+    rec = run("asysvrg-threads", {"eta": 0.5 if wparams is SPARSE else 0.08}, wparams, 2, "epochs=80", target=1e-9)
+    assert rec.status == "target", (rec.status, rec.points[-1]["subopt"])
+    assert rec.info["write"] == "vector" and "delays" in rec.info
+
+
+def test_asysvrg_threads_warm_start_and_coordinate_blocks():
+    rec = run("asysvrg-threads", {"eta": 0.08, "warm_epochs": 2, "coords": 5}, DENSE, 2, "epochs=40")
+    assert rec.info["write"] == "block" and rec.info["m"] == 600 * 4
+    assert rec.points[-1]["subopt"] < 1e-3 * rec.points[0]["subopt"]
+
+
+def test_declines_what_it_cannot_run():
+    rec = execute(RunSpec("hogwild-threads", "digits", {}, {}, 2, 0, Budget(epochs=1)))
+    assert rec.status == "skipped" and "linear loss" in rec.reason
+    rec = execute(RunSpec("asysvrg-threads", "logreg", {"coords": 2}, SPARSE, 2, 0, Budget(epochs=1)))
+    assert rec.status == "skipped" and "dense data only" in rec.reason
+
+
+def test_cli_hogwild_threads(cli):
+    proc = cli("run", "--plugin", "hogwild-threads", "--workload", "logreg", "--workers", "2", "--budget",
+               "epochs=5", "--workload-param", "sparse=true", "--workload-param", "n=600",
+               "--workload-param", "d=800", "--workload-param", "density=0.02", timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    from harness.store import Store
+
+    (rec,) = Store().runs(plugin="hogwild-threads", with_points=True)
+    assert rec.status == "budget" and rec.workers == 2 and rec.points[-1]["tau_max"] is not None
+
+
+# -- two threads process about twice the updates per second of one ---------------------------------------------
+def test_kernels_release_the_gil():
+    """While a worker thread runs a kernel, the main thread keeps running Python code: the kernel
+    holds no GIL (with the GIL held the main thread would make no progress until it returned)."""
+    import threading
+    import time
+
+    from plugins.threads import kernels as K
+
+    wl = build(SPEED)
+    X = wl.X
+    csr = (X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64))
+    k = 300_000
+    idx = np.random.default_rng(0).integers(0, wl.n, size=k)
+    args = (np.zeros(wl.dim), *csr, wl.y, idx, 1, 0, wl.lam, 0, 0.5, 1.0, 0.0, np.empty(1),
+            np.zeros(wl.dim, dtype=np.int64), np.ones(k + 1), 0, np.zeros((1, 8), dtype=np.int64), 0,
+            np.empty(k, dtype=np.int64))
+    K.hogwild_csr(*args[:5], idx[:0], *args[6:])            # compiled / loaded before timing
+    window = []
+
+    def work():
+        window.append(time.perf_counter())
+        K.hogwild_csr(*args)
+        window.append(time.perf_counter())
+
+    worker = threading.Thread(target=work)
+    stamps, spins = [], 0
+    worker.start()
+    while worker.is_alive():
+        spins += 1
+        if spins % 256 == 0:
+            stamps.append(time.perf_counter())
+    worker.join()
+    assert args[-3][0, 0] == k                                # the kernel ran all its updates
+    lo, hi = window
+    inside = [s for s in stamps if lo + 0.1 * (hi - lo) < s < hi - 0.1 * (hi - lo)]
+    # with the GIL held, the main thread could not run at all while the kernel did
+    assert hi - lo > 0.01 and len(inside) > 20, (len(inside), hi - lo)
+
+
+def test_two_threads_process_more_updates_per_second():
+    """Best of 3 interleaved runs each; the physical limit is 2x. The tolerance (> 1.2x) is loose
+    because this 2-core machine is shared; the benchmark (benchmarks/threads_vs_sklearn.py) reports
+    the ratio with its spread. When the OS gives the two threads less than 1.6 cores (measured: process
+    CPU time / wall time of the 2-thread runs; other jobs, or a scheduler group share) the speedup
+    cannot show, and a miss is reported as skipped with that figure."""
+    import time
+
+    rates, cores = {1: [], 2: []}, []
+    for _ in range(3):
+        for workers in (1, 2):
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            rec = run("hogwild-threads", {"eta": 0.5}, SPEED, workers, "updates=300000", ratio=4.0)
+            if workers == 2:
+                cores.append((time.process_time() - cpu0) / (time.perf_counter() - wall0))
+            last = rec.points[-1]
+            rates[workers].append(last["updates"] / last["time_s"])
+    ratio = max(rates[2]) / max(rates[1])
+    if ratio <= 1.2 and max(cores) < 1.6:
+        pytest.skip(f"the 2 threads got {max(cores):.2f} cores (load {os.getloadavg()[0]:.1f}): "
+                    f"2 threads / 1 thread = {ratio:.2f}")
+    assert ratio > 1.2, f"2 threads / 1 thread updates per second = {ratio:.2f} ({rates}, cores {cores})"
