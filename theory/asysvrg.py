@@ -149,7 +149,7 @@ def _explicit(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: s
         symbols=SYMBOLS, assumptions=ASSUMPTIONS, conditions=conds, definitions=defs,
         bound=D_val * L * n**alpha * F0 / (b * T * sigma),
         measured="running_mean_grad_norm_sq", measured_doc="running mean over iterations of ||grad f(w_t)||^2",
-        rate=1 / T, free={"alpha": _alpha_grid},
+        rate=1 / T, free={"alpha": _alpha_grid}, derived_inputs=("eta", "u0"),
         solutions={"Delta": sp.sqrt(delay_rhs)},
         adapter=lambda run: _adapt(run, shared=shared, explicit=True),
         errata=(

@@ -135,6 +135,7 @@ class Theorem:
     paper: str = ""
     extra_bounds: dict[str, sp.Expr] = field(default_factory=dict)  # e.g. the 'as printed' form
     prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # fills aggregates (e.g. per-layer sums)
+    derived_inputs: tuple[str, ...] = ()   # inputs the prepare hook can derive from others (u0 <-> eta)
     direction: str = "upper"      # 'upper': measured <= bound; 'lower': a lower bound (not per-instance)
     asymptotic_from: float = 0.0  # check only points with horizon >= this fraction of the last (uncontrolled O() terms)
 
@@ -160,14 +161,14 @@ class Theorem:
 
     # -- numeric ----------------------------------------------------------------------------------
     def _lambdify(self, expr: sp.Basic) -> tuple[Callable, list[str]]:
-        key = ("_lam", sp.srepr(expr))
         cache = self.__dict__.setdefault("_cache", {})
-        if key not in cache:
+        hit = cache.get(id(expr))
+        if hit is None or hit[0] is not expr:
             e = self.expand(expr)
             syms = sorted(e.free_symbols, key=lambda s: s.name)
-            fn = sp.lambdify(syms, e, modules=[{"floor": np.floor, "ceiling": np.ceil}, "numpy"])
-            cache[key] = (fn, [s.name for s in syms])
-        return cache[key]
+            fn = sp.lambdify(syms, e, modules=[{"floor": np.floor, "ceiling": np.ceil, "harmonic": _harmonic}, "scipy", "numpy"])
+            hit = cache[id(expr)] = (expr, fn, [s.name for s in syms])
+        return hit[1], hit[2]
 
     def value(self, expr: sp.Basic, values: Mapping[str, Any]) -> Any:
         fn, names = self._lambdify(expr)
@@ -436,6 +437,18 @@ class Theorem:
         if self.notes:
             lines += ["", "Notes:", _indent(self.notes.strip(), "  ")]
         return "\n".join(lines)
+
+
+def _harmonic(n, m=1):
+    """Generalised harmonic number H_n^(m) for real n >= 0 (m = 1 or 2), vectorised."""
+    from scipy.special import digamma, polygamma
+
+    n = np.asarray(n, dtype=float)
+    if m == 1:
+        return digamma(n + 1) + np.euler_gamma
+    if m == 2:
+        return np.pi**2 / 6 - polygamma(1, n + 1)
+    raise ValueError("harmonic numbers of order 1 or 2 only")
 
 
 def _all_hold(conds: list[dict[str, Any]]) -> bool:

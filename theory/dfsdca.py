@@ -1,0 +1,150 @@
+"""Dis-dfSDCA: asynchronous dual-free SDCA on a parameter server (thesis ``001_5c18eb65c467c540.txt``
+Ch. 3, Sec. 3.4; notes ``asysvrg-dfsdca.md`` Sec. 5 and 9.2).
+
+Problem: P(w) = (1/n) sum_i phi_i(w) + (lam/2)||w||^2, phi_i L-smooth. Workers send sums of H residues
+kappa_i = grad phi_i(w^{d(t)}) + alpha_i; the server steps w <- w - eta v; delays d(t) >= t - tau.
+Lyapunov function C_t = A_t/(2 lam L) + B_t (convex phi_i) or A_t/(4L^2) + B_t (non-convex phi_i,
+convex P), A_t = (1/n) sum ||alpha_i - alpha_i*||^2, B_t = ||w - w*||^2, alpha_i* = -grad phi_i(w*).
+
+What a run maps to: L = max_i L(phi_i) (the data part of the per-sample smoothness, without lam),
+lam, n from the workload; eta, H and the round length (server updates per outer round) from the
+plugin's parameters; tau = the measured maximum delay. With alpha^0 = 0 and w^0 = 0:
+A_0 = (1/n) sum ||grad phi_i(w*)||^2 and B_0 = ||w*||^2 (notes Sec. 5.4, [DERIVED]).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import sympy as sp
+
+from .core import Citation, Condition, NotApplicable, Theorem, sym
+
+PAPER = "Dis-dfSDCA (Huo, Jiang & Huang, ICDM 2018; thesis Ch. 3)"
+THESIS = "001_5c18eb65c467c540.txt"
+
+L, lam, n, H, tau, eta, A0, B0, S, T = sym("L lam n H tau eta A0 B0 S T")
+C0, rho = sp.symbols("C_0 rho")
+
+SYMBOLS = {
+    "L": "Lipschitz constant of every grad phi_i (Assumption 3.4.1)", "lam": "l2 regularisation lambda",
+    "n": "samples", "H": "residues summed per worker message (local steps)", "tau": "maximum delay (Assumption 3.4.2)",
+    "eta": "server step size", "A0": "(1/n) sum ||alpha_i^0 - alpha_i*||^2", "B0": "||w^0 - w*||^2",
+    "S": "outer rounds (each of T server updates)", "T": "server updates within a round",
+}
+ASSUMPTIONS = [
+    "3.4.1 every grad phi_i is L-Lipschitz, so P is (L + lam)-smooth",
+    "3.4.2 maximum delay: d(t) >= t - tau",
+]
+ETA_CVX = 1 / (4 * H * L * tau**2 + lam * n + 2 * L)                                                     # (3.18)
+ETA_NCV = lam**2 / (2 * H * L * tau**2 * lam**2 + 8 * H * L * tau**2 * (L + lam)**2 + 4 * lam * L**2 + n * lam**3)  # (3.30)
+
+
+def _conds(eta_max, eq: str, convex: bool) -> list[Condition]:
+    cs = [Condition(f"eta <= eta_max {eq}", sp.LessThan(eta, eta_max), "the step-size condition of the theorem"),
+          Condition("eta L <= 1", sp.LessThan(eta * L, 1), "used when summing the delay terms ((3.21)/(3.33))",
+                    implicit=True)]
+    if not convex:
+        cs.append(Condition("eta lam n < 1", sp.StrictLessThan(eta * lam * n, 1),
+                            "needed for the alpha-recursion's coefficient in (3.28) (notes Sec. 9.2)", implicit=True))
+    return cs
+
+
+def _adapt(run, *, convex: bool, by_round: bool) -> dict[str, Any]:
+    from .measures import measured_delay, param, workload_facts
+
+    p, c = run.params, run.constants
+    facts = workload_facts(run)
+    if "Lphi_max" not in facts or "lam" not in c:
+        raise NotApplicable("needs a finite-sum workload with a linear model (phi_i smoothness and w* known)")
+    eta_v = param(p, "eta", None, aliases=("gamma", "lr", "step"))
+    if eta_v is None:
+        raise NotApplicable("the run has no step size parameter eta")
+    H_v = param(p, "H", None, aliases=("h", "local_steps", "local"))
+    if H_v is None:
+        raise NotApplicable("the run has no parameter H (residues per message)")
+    values = {"L": facts["Lphi_max"], "lam": float(c["lam"]), "n": float(c["n"]), "H": float(H_v),
+              "tau": measured_delay(run), "eta": float(eta_v), "A0": facts["phi_grad_sq_star"],
+              "B0": float(c["dist0_sq"])}
+    if by_round:
+        per = param(p, "T", None, aliases=("inner", "round", "round_updates", "rounds_len"))
+        if not per:
+            per = (run.info or {}).get("round_updates")
+        if not per:
+            raise NotApplicable("the run does not say how many server updates make an outer round (param T)")
+        values["_round_updates"] = float(per)
+    return values
+
+
+def _one_round(tid, title, eq_cond, eqs, source, convex, Cdef, rho_expr, errata, notes_extra="") -> Theorem:
+    return Theorem(
+        id=tid, paper=PAPER, title=title,
+        citation=Citation(THESIS, "Sec. 3.4", eqs, source, "notes/asysvrg-dfsdca.md Sec. 5.4-5.5, 9.2"),
+        statement=(f"Suppose the phi_i are {'convex' if convex else 'possibly non-convex with P convex'} with "
+                   f"L-Lipschitz gradients; alpha_i* = -grad phi_i(w*), C_t = {Cdef}. As long as eta <= eta_max {eq_cond}, "
+                   "E[C_T] <= (1 - eta lam H) E[C_0]."),
+        symbols=SYMBOLS, assumptions=ASSUMPTIONS + (["3.4.3 the phi_i are convex"] if convex else []),
+        conditions=_conds(ETA_CVX if convex else ETA_NCV, eq_cond, convex),
+        definitions=[(C0, A0 / (2 * lam * L) + B0 if convex else A0 / (4 * L**2) + B0), (rho, rho_expr)],
+        bound=rho * C0, horizon="T", horizon_doc="server updates (any T >= 1)",
+        measured="dist_sq", measured_doc="||w - w*||^2 (= B_t <= C_t)", rate=sp.Integer(1),
+        solutions={"eta": ETA_CVX if convex else ETA_NCV},
+        adapter=lambda run: _adapt(run, convex=convex, by_round=False), guided={"eta": "eta"},
+        errata=errata, notes=("The proof discards the intermediate contraction: one factor rho per round of T server "
+                              "updates, for any T >= 1 (notes Sec. 5.4). The checker compares ||w - w*||^2 <= C_t "
+                              "with rho C_0 at every recorded point after the first update." + notes_extra),
+    )
+
+
+def _rounds(tid, title, eq_cond, eqs, source, convex, Cdef, rho_expr, errata, printed=None) -> Theorem:
+    extra = {}
+    if printed is not None:
+        extra["bound as printed (1 - eta lam H)^S"] = (L + lam) / 2 * printed**S * C0
+    return Theorem(
+        id=tid, paper=PAPER, title=title,
+        citation=Citation(THESIS, "Sec. 3.4", eqs, source, "notes/asysvrg-dfsdca.md Sec. 5.4-5.5, 9.2"),
+        statement=(f"With C^{{s+1,0}} = C^{{s,T}} and C = {Cdef}: E[C_{{S,0}}] <= rho^S E[C_{{0,0}}], hence "
+                   "E[P(w^{S,0}) - P(w*)] <= (L + lam)/2 rho^S C_{0,0} (3.24); eps-accuracy after "
+                   "S >= log((L + lam) C_{0,0}/(2 eps)) / (-log rho) rounds."),
+        symbols=SYMBOLS, assumptions=ASSUMPTIONS + (["3.4.3 the phi_i are convex"] if convex else []),
+        conditions=_conds(ETA_CVX if convex else ETA_NCV, eq_cond, convex),
+        definitions=[(C0, A0 / (2 * lam * L) + B0 if convex else A0 / (4 * L**2) + B0), (rho, rho_expr)],
+        bound=(L + lam) / 2 * rho**S * C0, horizon="S", horizon_doc="outer rounds s = floor(updates / T)",
+        measured="subopt_by_round", measured_doc="P(w) - P* within round s (largest recorded)",
+        rate=rho**S, solutions={"eta": ETA_CVX if convex else ETA_NCV}, extra_bounds=extra,
+        adapter=lambda run: _adapt(run, convex=convex, by_round=True), guided={"eta": "eta"},
+        errata=errata,
+        notes="Within round s every point is covered by rho^s C_{0,0} (C_{s,t} <= rho C_{s,0} for t >= 1 and rho <= 1).",
+    )
+
+
+ERR_CVX = ("Lemma 3.4.1 (3.17) lacks the factor H on its first and third terms (E v^t = H grad P(w^{d(t)})); with it "
+           "the combination (3.20) is consistent; they agree for H = 1. The step-size condition (3.18) is exactly the "
+           "root of the bracket in (3.21) (sympy-checked in the tests). The alpha update must use lam n (eq. 3.7), not "
+           "lam n_k (Algorithm 7), for the primal-dual relation (3.3) to hold.")
+ERR_NCV = ("The stated contraction (1 - eta lam H) does not follow from Lemma 3.4.2 as printed: the coefficient of B_t "
+           "in C_t = A_t/(4L^2) + B_t is 1 + 2 eta lam H L^2/(4L^2) - 3 eta lam H/4 = 1 - eta lam H/4 (notes Sec. 5.5, "
+           "[DERIVED]). The provable factor rho = 1 - eta lam H/4 is encoded as the bound; the printed one is kept as "
+           "'bound as printed'. (3.29)'s '2H tau H^2' is read as 2H tau, as the proof (3.32) uses. Condition (3.30) is "
+           "the root of the bracket in (3.33) (sympy-checked). Implicit: eta L <= 1, eta lam n < 1.")
+
+THEOREMS = [
+    _one_round("dfsdca.thm-3.4.1", "Dis-dfSDCA, convex phi_i: one contraction per round", "(3.18)", "(3.14)-(3.23)",
+               "Theorem 3.4.1", True, "A_t/(2 lam L) + B_t", 1 - eta * lam * H, ERR_CVX),
+    _rounds("dfsdca.thm-3.4.2", "Dis-dfSDCA, convex phi_i: linear convergence over rounds", "(3.18)", "(3.24)-(3.27)",
+            "Theorem 3.4.2", True, "A_t/(2 lam L) + B_t", 1 - eta * lam * H, ERR_CVX),
+    _one_round("dfsdca.thm-3.4.3", "Dis-dfSDCA, non-convex phi_i, convex P: one contraction per round", "(3.30)",
+               "(3.28)-(3.35)", "Theorem 3.4.3", False, "A_t/(4 L^2) + B_t", 1 - eta * lam * H / 4, ERR_NCV,
+               " The stated factor is (1 - eta lam H); the provable (1 - eta lam H/4) is what is checked."),
+    _rounds("dfsdca.thm-3.4.4", "Dis-dfSDCA, non-convex phi_i, convex P: linear convergence over rounds", "(3.30)",
+            "(3.36)-(3.37)", "Theorem 3.4.4", False, "A_t/(4 L^2) + B_t", 1 - eta * lam * H / 4, ERR_NCV,
+            printed=1 - eta * lam * H),
+]
+THEOREMS[2].extra_bounds["bound as printed (1 - eta lam H) C_0"] = (1 - eta * lam * H) * C0
+
+
+def rounds_needed(eta_v: float, lam_v: float, H_v: float, L_v: float, C00: float, eps: float, provable_factor: float = 1.0) -> float:
+    """Exact S from (3.24)-(3.25): S >= log((L + lam) C00 / (2 eps)) / (-log(1 - eta lam H / factor))."""
+    r = 1 - eta_v * lam_v * H_v / provable_factor
+    return math.log((L_v + lam_v) * C00 / (2 * eps)) / (-math.log(r))

@@ -1,0 +1,240 @@
+"""Large-batch training without warmup: convergence of mGD and mNAG with layer-wise step sizes
+gamma_k = gamma / L_k (thesis ``001_5c18eb65c467c540.txt`` Ch. 4, Sec. 4.2-4.3; notes
+``large-batch-clars.md`` Sec. 5 and 10).
+
+Layer-wise constants are numpy arrays (one entry per layer k); conditions marked "for every layer"
+are evaluated element-wise and must hold for all k. Aggregates come from the arrays:
+S = sum_k 1/L_k, kappa = max_k L_g/L_k, K = number of layers. The measured quantity is the running
+mean of G(w) = sum_k q_k ||grad_k f(w)||^2 with q_k = (1/L_k)/S; with one layer (K = 1) that is
+||grad f||^2, which is how a plain mini-batch SGD run (``sgd-serial``) is checked (mGD with K = 1).
+
+Encoded as the notes recommend: the proof's raw per-layer conditions gate the verdict; the paper's
+"equivalent" summary conditions are reported alongside but are not equivalent (counter-example in
+the notes Sec. 5.3), so they do not gate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from .core import Citation, Condition, NotApplicable, Theorem, sym
+
+PAPER = "Large batch training does not need warmup (Huo, Gu & Huang 2020; thesis Ch. 4)"
+THESIS = "001_5c18eb65c467c540.txt"
+
+gamma, Lk, Mk, Lg, Mg, M, B, K, beta, F0, T, Sinv, kappa, MC = sym("gamma L_k M_k L_g M_g M B K beta F0 T S kappa M_C")
+gg = sym("gamma_g")
+gk, Sg, gbar = sp.symbols("gamma_k Sigma_gamma gamma_bar")
+
+SYMBOLS = {
+    "gamma": "global step size; layer k uses gamma_k = gamma / L_k", "L_k": "layer-wise Lipschitz constants (array)",
+    "M_k": "layer-wise variance factors (array)", "L_g": "global Lipschitz constant (Assumption 4.2.1)",
+    "M_g": "global variance factor (Assumption 4.2.2)", "M": "additive variance constant (Assumption 4.3.2)",
+    "B": "batch size", "K": "number of layers (blocks)", "beta": "momentum (0 = mGD)", "F0": "f(w_0) - f_inf",
+    "T": "iterations", "S": "sum_k 1/L_k", "kappa": "max_k L_g/L_k", "M_C": "global additive variance (= K M)",
+    "gamma_g": "the common step size of Cor. 4.3.3",
+}
+ASSUMPTIONS = ["4.3.1 layer-wise Lipschitz gradients L_k (and 4.2.1 globally, L_g >= L_k)",
+               "4.3.2 layer-wise bounded variance E||grad_k f_i - grad_k f||^2 <= M_k ||grad_k f||^2 + M"]
+DEFS = [(gk, gamma / Lk), (Sg, gamma * Sinv), (gbar, Sg / K)]
+Q = sp.Rational
+
+
+def _prepare(v: dict[str, Any]) -> dict[str, Any]:
+    v = dict(v)
+    if "L_k" in v and v["L_k"] is not None:
+        Lk_a = np.atleast_1d(np.asarray(v["L_k"], dtype=float))
+        if Lk_a.size > 1:
+            v["K"] = float(Lk_a.size)
+            v["L_k"] = Lk_a
+            v.setdefault("S", float(np.sum(1 / Lk_a)))
+        elif "K" in v:
+            v.setdefault("S", float(v["K"]) / float(Lk_a[0]))
+        if "L_g" in v:
+            v.setdefault("kappa", float(np.max(float(v["L_g"]) / Lk_a)))
+    if isinstance(v.get("M_k"), (list, tuple)):
+        v["M_k"] = np.asarray(v["M_k"], dtype=float)
+    return v
+
+
+def _raw_431() -> list[Condition]:
+    return [
+        Condition("(4.19) L_k gamma_k <= 1/8", sp.LessThan(Lk * gk, Q(1, 8)), per_layer=True),
+        Condition("(4.20) L_k gamma_k M_k / B <= 1/8", sp.LessThan(Lk * gk * Mk / B, Q(1, 8)), per_layer=True),
+        Condition("(4.21) L_g^2 gamma_k M_k Sum(gamma)/(K B) <= 1/4", sp.LessThan(Lg**2 * gk * Mk * Sg / (K * B), Q(1, 4)),
+                  per_layer=True),
+        Condition("(4.22) L_g^2 gamma_k Sum(gamma)/K <= 1/4", sp.LessThan(Lg**2 * gk * Sg / K, Q(1, 4)), per_layer=True),
+    ]
+
+
+def _stated_431() -> list[Condition]:
+    return [
+        Condition("stated: gamma_k <= min{1/(8L_k), B/(8 L_k M_k)}", sp.LessThan(gk, sp.Min(1 / (8 * Lk), B / (8 * Lk * Mk))),
+                  "the theorem's summary; reported, the raw (4.19)-(4.22) are what the proof uses", per_layer=True,
+                  gating=False),
+        Condition("stated: mean gamma_k <= min{1/(2L_g), sqrt(B/M_g)/(2L_g)}",
+                  sp.LessThan(gbar, sp.Min(1 / (2 * Lg), sp.sqrt(B / Mg) / (2 * Lg))),
+                  "not equivalent to (4.21)-(4.22) (notes Sec. 5.3 counter-example); reported", gating=False),
+    ]
+
+
+def _raw_432() -> list[Condition]:
+    om = 1 - beta
+    return [
+        Condition("(4.52) L_k gamma_k/(1-beta) <= 1/8", sp.LessThan(Lk * gk / om, Q(1, 8)), per_layer=True),
+        Condition("(4.53) L_k gamma_k M_k/((1-beta)B) <= 1/8", sp.LessThan(Lk * gk * Mk / (om * B), Q(1, 8)), per_layer=True),
+        Condition("(4.54) 2 L_g^2 beta^4 gamma_k Sum(gamma)/((1-beta)^4 K) <= 1/8",
+                  sp.LessThan(2 * Lg**2 * beta**4 * gk * Sg / (om**4 * K), Q(1, 8)), per_layer=True),
+        Condition("(4.55) 2 L_g^2 beta^4 gamma_k M_k Sum(gamma)/((1-beta)^4 K B) <= 1/8",
+                  sp.LessThan(2 * Lg**2 * beta**4 * gk * Mk * Sg / (om**4 * K * B), Q(1, 8)),
+                  "corrected: the source prints gamma_k Sum_k M_k gamma_k (notes E5)", per_layer=True),
+        Condition("(4.56) 2 L_g^2 gamma_k M_k Sum(gamma)/((1-beta)^2 K B) <= 1/8",
+                  sp.LessThan(2 * Lg**2 * gk * Mk * Sg / (om**2 * K * B), Q(1, 8)), per_layer=True),
+        Condition("(4.57) 2 L_g^2 gamma_k Sum(gamma)/((1-beta)^2 K) <= 1/8",
+                  sp.LessThan(2 * Lg**2 * gk * Sg / (om**2 * K), Q(1, 8)), per_layer=True),
+        Condition("0 <= beta < 1", sp.StrictLessThan(beta, 1)),
+    ]
+
+
+def _stated_432() -> list[Condition]:
+    om = 1 - beta
+    return [
+        Condition("stated (4.47): gamma_k <= min{(1-beta)/(8L_k), (1-beta)B/(8 L_k M_k)}",
+                  sp.LessThan(gk, sp.Min(om / (8 * Lk), om * B / (8 * Lk * Mk))), per_layer=True, gating=False),
+        Condition("stated (4.48): mean gamma_k <= min{...}",
+                  sp.LessThan(gbar, sp.Min(om**2 / (4 * beta**2 * Lg), om**2 * sp.sqrt(B) / (4 * beta**2 * Lg * sp.sqrt(Mg)),
+                                           om * sp.sqrt(B) / (4 * Lg * sp.sqrt(Mg)), om / (4 * Lg))), gating=False),
+    ]
+
+
+def _adapt(run, *, momentum: bool) -> dict[str, Any]:
+    """A mini-batch SGD run as mGD with one layer (K = 1, L_1 = L_g = L, gamma_1 = eta so gamma = eta L,
+    M_1 = M_g = 0 and M = the variance bound measured on the run); or per-layer constants the plugin
+    recorded (info['L_k'], info['M_k'], info['M'])."""
+    from .measures import param, variance_bound_on_run
+
+    p, c, info = run.params, run.constants, (run.info or {})
+    if param(p, "schedule", "constant") != "constant":
+        raise NotApplicable(f"schedule = {p.get('schedule')}: the theorem is for a constant step size")
+    eta_v = param(p, "eta", None, aliases=("gamma", "lr"))
+    if eta_v is None:
+        raise NotApplicable("the run has no step size parameter eta")
+    b_v = float(param(p, "b", 1, aliases=("batch", "batch_size", "B")))
+    beta_v = float(param(p, "beta", 0.0, aliases=("momentum",))) if momentum else 0.0
+    if not momentum and param(p, "momentum", 0.0):
+        raise NotApplicable("momentum > 0: mNAG, see large_batch.thm-4.3.2")
+    if "L_k" in info:
+        Lk_a = np.asarray(info["L_k"], dtype=float)
+        if "M" not in info:
+            raise NotApplicable("the run records L_k but not the variance constant M (info['M'])")
+        vals = {"L_k": Lk_a, "M_k": np.asarray(info.get("M_k", np.zeros_like(Lk_a)), dtype=float),
+                "L_g": float(info.get("L_g", c.get("L", np.max(Lk_a)))), "M_g": float(info.get("M_g", 0.0)),
+                "M": float(info["M"]), "gamma": float(eta_v) * 1.0}
+    else:
+        if "L" not in c:
+            raise NotApplicable("the workload has no known smoothness constant L")
+        var = variance_bound_on_run(run)
+        if var is None:
+            raise NotApplicable("no variance bound: the workload's per-sample gradients at w* (or the run's distances) "
+                                "are unknown")
+        vals = {"L_k": float(c["L"]), "K": 1.0, "M_k": 0.0, "L_g": float(c["L"]), "M_g": 0.0, "M": var,
+                "gamma": float(eta_v) * float(c["L"])}
+    vals.update({"B": b_v, "F0": float(c["f0_minus_fstar"])})
+    if momentum:
+        vals["beta"] = beta_v
+    return vals
+
+
+def _thm(tid, title, eqs, source, conds, bound, momentum, errata="", notes="", adapter=True, extra=None, defs=None,
+         statement="", measured="running_mean_grad_norm_sq") -> Theorem:
+    return Theorem(
+        id=tid, paper=PAPER, title=title,
+        citation=Citation(THESIS, "Sec. 4.3" if "4.3" in tid else "Sec. 4.2", eqs, source,
+                          "notes/large-batch-clars.md Sec. 5, 10"),
+        statement=statement, symbols=SYMBOLS, assumptions=ASSUMPTIONS, conditions=conds,
+        definitions=defs if defs is not None else DEFS, bound=bound, measured=measured,
+        measured_doc="running mean over iterations of G(w_t) = sum_k q_k ||grad_k f(w_t)||^2 (K = 1: ||grad f||^2)",
+        rate=1 / T, prepare=_prepare, adapter=(lambda run: _adapt(run, momentum=momentum)) if adapter else None,
+        guided={"eta": "gamma"} if adapter else {}, errata=errata, notes=notes, extra_bounds=extra or {},
+    )
+
+
+om = 1 - beta
+THM431_BOUND = 8 * F0 / (T * gamma * Sinv) + (4 + 2 * kappa) * M * gamma / B
+THM432_BOUND = 8 * om * F0 / (T * gamma * Sinv) + M * gamma / (om * B) * (4 + 2 * kappa + 2 * kappa / om)
+COR431_GAMMA = sp.Min(Q(1, 8), sp.sqrt(B * F0 / (T * M * Sinv)))
+COR432_GAMMA = sp.Min(om / 8, sp.sqrt(B * F0 / (T * M * Sinv)))
+
+THEOREMS = [
+    Theorem(
+        id="large_batch.thm-4.2.1", paper=PAPER,
+        title="mNAG with a global step size (prior work, Yang, Lin & Li 2016): an O(.) rate",
+        citation=Citation(THESIS, "Sec. 4.2", "(4.4)-(4.5)", "Theorem 4.2.1", "notes/large-batch-clars.md Sec. 5.1"),
+        statement=("Under Assumptions 4.2.1-4.2.2 with M_g = 0, as long as gamma <= (1 - beta)/(2 L_g), "
+                   "min_t ||grad f(w_t)||^2 converges at the rate O(1/(T gamma) + L_g gamma M_C)."),
+        symbols=SYMBOLS, assumptions=["4.2.1 L_g-Lipschitz gradient", "4.2.2 bounded variance with M_g = 0"],
+        conditions=[Condition("gamma <= (1 - beta)/(2 L_g)", sp.LessThan(gamma, (1 - beta) / (2 * Lg)),
+                              "'L' in the text is L_g (notes E17)")],
+        bound=None, measured="running_mean_grad_norm_sq", measured_doc="min_t ||grad f(w_t)||^2",
+        rate=1 / T, extra_bounds={"shape (no constants)": 1 / (T * gamma) + Lg * gamma * MC},
+        errata="An O(.) statement without constants: only its conditions and the rate's shape can be checked.",
+        notes="No constants: the checker reports it not-applicable for a bound and gives the rate check only.",
+    ),
+    _thm("large_batch.thm-4.3.1", "mGD with layer-wise step sizes gamma_k = gamma/L_k", "(4.12)-(4.25)", "Theorem 4.3.1",
+         _raw_431() + _stated_431() + [Condition("gamma > 0", sp.StrictGreaterThan(gamma, 0))], THM431_BOUND, False,
+         statement=("Under Assumptions 4.3.1-4.3.2 with gamma_k = gamma/L_k, q_k = (1/L_k)/S and the (raw) conditions "
+                    "(4.19)-(4.22): (1/T) sum_t sum_k q_k E||grad_k f(w_t)||^2 <= 8 (f(w_0) - f_inf)/(T gamma S) "
+                    "+ (4 + 2 kappa) M gamma / B."),
+         errata=("The proof's raw per-layer conditions (4.19)-(4.22) gate; the stated summary is reported (it is not "
+                 "equivalent: notes Sec. 5.3). Proof gaps noted in the notes (the 1/K factor in (4.15), the "
+                 "dependence of w_{t:s} on I_t) are the thesis's claims and are kept."),
+         notes="For a mini-batch SGD run: K = 1, gamma = eta L, M_1 = 0, M = the variance bound measured on the run."),
+    _thm("large_batch.cor-4.3.1", "mGD, tuned step size: O(1/sqrt(T B))", "(4.26)-(4.28)", "Corollary 4.3.1",
+         [Condition("B >= M_k (1/(8 L_k) dominates)", sp.GreaterThan(B, Mk), per_layer=True),
+          Condition("gamma = min{1/8, sqrt(B F0/(T M S))}", sp.Eq(gamma, COR431_GAMMA), "(4.27)")],
+         64 * F0 / (T * Sinv) + (12 + 2 * kappa) * sp.sqrt(M * F0 / (T * B * Sinv)), False, adapter=False,
+         statement=("If 1/(8L_k) dominates the bound on gamma_k (B >= M_k) and gamma = min{1/8, sqrt(B F0/(T M S))}, then "
+                    "(1/T) sum_t sum_k q_k E||grad_k f(w_t)||^2 <= 64 F0/(T S) + (12 + 2 kappa) sqrt(M F0/(T B S))."),
+         errata="'Theorem 6.4.2' in the text is Theorem 4.3.1 (notes E3); the gamma-bar condition is ignored by the "
+                "corollary 'for simplicity'.",
+         notes="A statement about the step size tuned to a planned horizon T: evaluated (harness theory show), not "
+               "checked per run."),
+    _thm("large_batch.thm-4.3.2", "mNAG with layer-wise step sizes gamma_k = gamma/L_k", "(4.29)-(4.61)", "Theorem 4.3.2",
+         _raw_432() + _stated_432() + [Condition("gamma > 0", sp.StrictGreaterThan(gamma, 0))], THM432_BOUND, True,
+         statement=("Under Assumptions 4.3.1-4.3.2 with gamma_k = gamma/L_k and the raw conditions (4.52)-(4.57): "
+                    "(1/T) sum_t sum_k q_k E||grad_k f(w_t)||^2 <= 8(1-beta) F0/(T gamma S) + M gamma/((1-beta)B) "
+                    "(4 + 2kappa + 2kappa/(1-beta))."),
+         errata="(4.55) corrected to gamma_k M_k Sum_j gamma_j (notes E5); '(4.50) z_t = w_0' means z_0 = w_0 (E6).",
+         notes="At beta = 0 this bound exceeds Theorem 4.3.1's by 2 kappa M gamma / B (tested)."),
+    _thm("large_batch.cor-4.3.2", "mNAG, tuned step size: O(1/sqrt(T B))", "(4.62)-(4.64)", "Corollary 4.3.2",
+         [Condition("B >= M_k", sp.GreaterThan(B, Mk), per_layer=True),
+          Condition("gamma = min{(1-beta)/8, sqrt(B F0/(T M S))}", sp.Eq(gamma, COR432_GAMMA), "(4.63)")],
+         64 * F0 / (om * T * Sinv) + (8 + (4 + 2 * kappa + 2 * kappa / om) / om) * sp.sqrt(M * F0 / (T * B * Sinv)), True,
+         adapter=False,
+         statement=("With gamma = min{(1-beta)/8, sqrt(B F0/(T M S))}: min_t sum_k q_k E||grad_k f(w_t)||^2 <= "
+                    "64 F0/((1-beta) T S) + (8 + (4 + 2kappa + 2kappa/(1-beta))/(1-beta)) sqrt(M F0/(T B S))."),
+         notes="A statement about the step size tuned to a planned horizon: evaluated, not checked per run."),
+    _thm("large_batch.cor-4.3.3", "mNAG with L_k = L_g and M_k = M_g (a global step size)", "(4.65)", "Corollary 4.3.3",
+         [Condition("gamma_g <= min{...} (corrected)", sp.LessThan(gg, sp.Min(
+             om / (8 * Lg), B * om / (8 * Lg * Mg), om * sp.sqrt(B) / (4 * Lg * sp.sqrt(Mg)),
+             om**2 * sp.sqrt(B) / (4 * beta**2 * Lg * sp.sqrt(Mg)), om**2 / (4 * beta**2 * Lg), om / (4 * Lg))),
+             "the last term corrected to (1-beta)^2/(4 beta^2 L_g) per (4.48) (notes E9)"),
+          Condition("0 <= beta < 1", sp.StrictLessThan(beta, 1))],
+         8 * om * F0 / (T * gg) + MC * Lg * gg / (om * B) * (6 + 2 / om), True, adapter=False, defs=[],
+         extra={"bound as printed (no 1/B)": 8 * om * F0 / (T * gg) + MC * Lg * gg / om * (6 + 2 / om)},
+         statement=("With L_k = L_g, M_k = M_g, M_C = K M and a common gamma_g under the conditions: (1/T) sum_t "
+                    "E||grad f(w_t)||^2 <= 8(1-beta) F0/(T gamma_g) + M_C L_g gamma_g/((1-beta) B) (6 + 2/(1-beta))."),
+         errata=("As printed, (4.65) has (1 - eta) for (1 - beta) and drops the 1/B of the noise term; substituting "
+                 "S = K/L_g, gamma = gamma_g L_g, kappa = 1 into (4.49) and multiplying by K gives the encoded form "
+                 "(sympy-checked in the tests: printed - derived is proportional to (B - 1)). The printed form is kept "
+                 "as 'bound as printed'."),
+         notes="Evaluated, not checked per run (a global-step-size network run would need M_g, M_C measured)."),
+]
+
+
+def layer_lr_ceiling(beta_v: float, L_k: float, M_k: float, B_v: float) -> float:
+    """(1-beta)/(8 L_k) min{1, B/M_k}: linear in B up to the critical batch size B = M_k, then flat."""
+    return (1 - beta_v) / (8 * L_k) * min(1.0, B_v / M_k)
