@@ -27,11 +27,12 @@ def server(rt):
     x = np.zeros(d)
     rt.ready()
     rt.observe(ps, x, force=True)
-    for _ in range(P):                                   # HELLO: each learner pulls x_0
-        ps.reply(ps.next().source, PARAMS, x)
     deferred: set[int] = set()
     while rt.mon.status is None:
         msg = ps.next()                                  # a learner pushes G(x_{k-tau}, z)
+        if msg.kind == HELLO:                            # a learner joins: it pulls x_0
+            ps.reply(msg.source, PARAMS, x)
+            continue
         ps.record_delay(msg)                             # age tau = k - (k - tau)
         x -= eta * msg.payload                           # (6) x_{k+1} = x_k - gamma G (mean form)
         ps.version += 1

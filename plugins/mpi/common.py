@@ -6,8 +6,6 @@
   worker node to the delaying state for m times as long as the normal computing time of other
   normal workers with probability p ... p = 0.2 and m is selected from [0, 10] randomly");
 - test-only fault injection (``fail_rank`` / ``fail_after`` / ``fail_mode`` options);
-- delay distributions for the twins: ``fixed:3``, ``uniform:0-4``, or a measured histogram
-  ``hist:0=120,1=340,2=11`` (what an MPI run stored in ``info["delays"]``);
 - the loss pieces of the linear models (per-sample dphi, margins) the algorithms use.
 """
 
@@ -78,45 +76,6 @@ def maybe_fail(options: dict[str, Any], rank: int, count: int) -> None:
     if options.get("fail_mode", "raise") == "exit":
         os._exit(3)
     raise RuntimeError(f"injected fault on rank {rank} after {count} messages")
-
-
-# -- delay distributions for the sim twins ---------------------------------------------------------
-class DelaySampler:
-    """Draws delays tau from a spec string: 'fixed:K', 'uniform:A-B' or 'hist:tau=count,...'."""
-
-    def __init__(self, spec: str, rng: np.random.Generator):
-        self.spec, self.rng = spec, rng
-        kind, _, rest = str(spec).partition(":")
-        try:
-            if kind == "fixed":
-                self.values, self.p = np.array([int(rest)]), np.array([1.0])
-            elif kind == "uniform":
-                lo, hi = (int(v) for v in rest.split("-"))
-                self.values = np.arange(lo, hi + 1)
-                self.p = np.full(len(self.values), 1.0 / len(self.values))
-            elif kind == "hist":
-                pairs = [item.split("=") for item in rest.split(",") if item]
-                self.values = np.array([int(k) for k, _ in pairs])
-                counts = np.array([float(v) for _, v in pairs])
-                self.p = counts / counts.sum()
-            else:
-                raise ValueError
-        except (ValueError, ZeroDivisionError):
-            raise UserError(f"bad delay spec {spec!r}: expected fixed:K, uniform:A-B or hist:tau=count,...") from None
-        if (self.values < 0).any():
-            raise UserError(f"bad delay spec {spec!r}: delays cannot be negative")
-        self.max = int(self.values.max())
-
-    def draw(self, size: int) -> np.ndarray:
-        if len(self.values) == 1:
-            return np.full(size, int(self.values[0]), dtype=np.int64)
-        return self.rng.choice(self.values, size=size, p=self.p).astype(np.int64)
-
-
-def hist_spec(delays: dict[str, Any]) -> str:
-    """The 'hist:...' spec of a stored DelayStats dict (``info['delays']`` of an MPI run)."""
-    hist = delays.get("hist", {})
-    return "hist:" + ",".join(f"{int(k)}={int(v)}" for k, v in sorted(hist.items(), key=lambda kv: int(kv[0])))
 
 
 # -- linear-model pieces ----------------------------------------------------------------------------

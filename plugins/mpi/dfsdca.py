@@ -65,12 +65,13 @@ def server(rt):
     rt.mon.evaluate = metrics
     rt.ready()
     rt.observe(ps, w, force=True)
-    for _ in range(P):                                   # every worker says HELLO: send it w
-        ps.reply(ps.next().source, PARAMS, w)
     t = rounds = 0
     deferred: set[int] = set()
     while rt.mon.status is None:
         msg = ps.next()                                  # receive v^{s,t} = v_k from worker k
+        if msg.kind == HELLO:                            # a worker joins: send it w
+            ps.reply(msg.source, PARAMS, w)
+            continue
         ps.record_delay(msg)
         v = msg.payload[:d]
         w -= eta * v                                     # (3.5) w^{s,t+1} = w^{s,t} - eta v^{s,t}
@@ -90,7 +91,7 @@ def server(rt):
     for f in facts[1:]:
         final[np.asarray(f["idx"], dtype=np.int64)] = f["ahat"]
     final_err = invariant_error(wl, w, final)
-    return {**rt.ps_info(ps, dropped, facts), "outer_rounds": rounds, "T": T,
+    return {**rt.ps_info(ps, dropped, facts), "outer_rounds": rounds, "T": T, "round_updates": T,
             "invariant_max_err": max(worst[0], final_err), "invariant_final_err": final_err}
 
 

@@ -76,12 +76,13 @@ def server(rt):
     done: dict[int, int] = defaultdict(int)              # H: how many nodes sent round i
     waiting: dict[int, int] = {}                         # node -> the round it wants to start
     lags = DelayStats()
-    for _ in range(P):
-        ps.reply(ps.next().source, PARAMS, v, aux=k)     # every node starts round 0 from v^_0
-        lags.add_one(0)
     rounds_sent = 0
     while rt.mon.status is None:
         msg = ps.next()                                  # (i, c, U) from node c
+        if msg.kind == HELLO:                            # a node joins: it starts round 0 from v^
+            lags.add_one(0)
+            ps.reply(msg.source, PARAMS, v, aux=k)
+            continue
         i = int(msg.aux)
         ps.record_delay(msg)
         v -= sched.eta(i) * msg.payload                  # v^ = v^ - eta_bar_i U_{i,c}

@@ -28,7 +28,6 @@ ALGORITHMS = {
     "dfsdca-mpi": "plugins.mpi.dfsdca",
     "cocoa-mpi": "plugins.mpi.cocoa",
     "hogwild-growing-batch-mpi": "plugins.mpi.growing_batch",
-    "ps-echo-mpi": "plugins.mpi.echo",
 }
 INNER = "HARNESS_MPI_INNER"
 

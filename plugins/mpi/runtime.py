@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.launch import child_context, write_result
+from harness.launch import write_result
 
 from .common import Straggler, maybe_fail, partition
 from .ps import Server, Worker
@@ -20,7 +20,7 @@ class Runtime:
         self.P = comm.Get_size() - 1
         if self.P < 1:
             raise RuntimeError("the mpi backend needs a server and at least one worker (mpiexec -n P+1)")
-        self.ctx = child_context(spec, owns_monitor=self.rank == 0)
+        self.ctx = _child_context(spec, owns_monitor=self.rank == 0)
         self.wl = self.ctx.workload
         self.params = self.ctx.params
         self.options = self.ctx.options
@@ -77,3 +77,34 @@ class Runtime:
             "straggler_slept_s": float(sum(f.get("slept", 0.0) for f in facts)),
             "worker_messages": [f.get("sent", 0) for f in facts],
         }
+
+
+def _child_context(spec: dict[str, Any], *, owns_monitor: bool):
+    """``harness.launch.child_context`` without the plugin registry: the spec comes straight from
+    this backend's catalog, so a rank does not import every installed backend (the registry loads
+    all catalogs, some of which import numba), which cost each rank ~1 s of CPU at start-up."""
+    import json
+    from pathlib import Path
+
+    from harness.context import RunContext
+    from harness.launch import POINTS, _jsonable
+    from harness.monitor import Monitor
+    from harness.workload import build_workload
+
+    from .catalog import PLUGINS
+
+    pspec = next(p for p in PLUGINS if p.name == spec["plugin"])
+    workload = build_workload(spec["workload"]["name"], spec["workload"]["params"])
+    workdir = Path(spec["workdir"])
+    sink = None
+    if owns_monitor:
+        fh = (workdir / POINTS).open("a")
+
+        def sink(point, _mon, fh=fh):
+            fh.write(json.dumps(point, default=_jsonable) + "\n")
+            fh.flush()
+
+    monitor = Monitor.from_config(spec["monitor"], workload.metrics if owns_monitor else (lambda w: {}),
+                                  on_point=sink, deterministic=pspec.deterministic)
+    return RunContext(plugin=pspec, workload=workload, params=spec["params"], workers=spec["workers"],
+                      seed=spec["seed"], monitor=monitor, workdir=workdir, options=spec.get("options", {}))
