@@ -1,0 +1,212 @@
+"""Inefficiency of SGD with larger mini-batches and more learners (Bhardwaj & Cong, ICLR 2017 submission):
+``002_7d1e4027d091576a.txt``; notes ``minibatch-and-growing-batch.md`` Paper A (Sec. A.1-A.3).
+
+The paper's SGD update uses the SUM of the M sample gradients with step gamma; the mean-gradient
+step eta of a plugin is eta = gamma M (notes A.3.1'). Assumptions: unbiased samples, variance
+sigma^2 per sample, L-smooth f. D_f = f(x_1) - inf f.
+
+Lemma 1 and Theorem 4's ASGD bound are checked on runs (sgd-serial is ASGD with N = 1 learner and
+no delay); Theorems 2, 3 and 5 compare optimised guarantees across batch sizes / learner counts and
+are evaluated (exact closed forms from the notes, sympy-verified there) rather than checked per run.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from .core import Citation, Condition, NotApplicable, Theorem, sym
+
+PAPER = "Inefficiency of SGD with larger mini-batches and more learners (Bhardwaj & Cong)"
+SEED = "002_7d1e4027d091576a.txt"
+
+gamma, L, M, sigma2, Df, K, S, N, Ml, Mh, eps = sym("gamma L M sigma2 D_f K S N M_l M_h epsilon")
+alpha = sp.Symbol("alpha")
+
+SYMBOLS = {"gamma": "step size of the SUM-form update (eta = gamma M for a mean-gradient plugin)",
+           "L": "Lipschitz constant of grad f (A.3)", "M": "mini-batch size", "sigma2": "per-sample variance bound (A.2)",
+           "D_f": "f(x_1) - inf f", "K": "iterations (server updates for ASGD)", "S": "samples processed (S = M K)",
+           "N": "learners (the age bound tau <= N)", "M_l": "small batch", "M_h": "large batch", "epsilon": "target"}
+ASSUMPTIONS = ["A.1 unbiased: E G(x, z) = grad f(x)", "A.2 bounded variance: E||G(x,z) - grad f(x)||^2 <= sigma^2",
+               "A.3 L-Lipschitz gradient", "samples in a mini-batch i.i.d. (with replacement)"]
+
+
+def B_star(M_v, S_v, L_v, Df_v, s2):
+    """The optimised Lemma-1 guarantee (notes A.3.2, [DERIVED]): M L D/S + sqrt((M L D/S)^2 + 2 L D sigma^2/S)."""
+    a = M_v * L_v * Df_v / S_v
+    return a + math.sqrt(a * a + 2 * L_v * Df_v * s2 / S_v)
+
+
+def samples_required_sgd(M_v, eps_v, L_v, Df_v, s2):
+    """Theorem 3, quantitative (notes A.3.3): S_req(M, eps) = 2 L D_f (sigma^2 + eps M)/eps^2, linear in M."""
+    return 2 * L_v * Df_v * (s2 + eps_v * M_v) / eps_v**2
+
+
+def asgd_gamma_max(N_v, L_v, M_v):
+    """(8) solved for gamma: (sqrt(1 + 8 N^2) - 1)/(4 L M N^2)."""
+    return (math.sqrt(1 + 8 * N_v**2) - 1) / (4 * L_v * M_v * N_v**2)
+
+
+def asgd_bound(g, K_v, N_v, L_v, M_v, Df_v, s2):
+    """(7): 2 D_f/(M K gamma) + sigma^2 L gamma + 2 sigma^2 L^2 M N gamma^2."""
+    return 2 * Df_v / (M_v * K_v * g) + s2 * L_v * g + 2 * s2 * L_v**2 * M_v * N_v * g**2
+
+
+def asgd_best_bound(K_v, N_v, L_v, M_v, Df_v, s2):
+    """min over 0 < gamma <= gamma_max(N) of (7) (numerically; the minimiser may hit the cap)."""
+    from scipy.optimize import minimize_scalar
+
+    gmax = asgd_gamma_max(N_v, L_v, M_v)
+    res = minimize_scalar(lambda g: asgd_bound(g, K_v, N_v, L_v, M_v, Df_v, s2), bounds=(gmax * 1e-9, gmax),
+                          method="bounded", options={"xatol": gmax * 1e-12})
+    return float(min(res.fun, asgd_bound(gmax, K_v, N_v, L_v, M_v, Df_v, s2)))
+
+
+def samples_required_asgd(N_v, eps_v, L_v, M_v, Df_v, s2, K_hi: float = 1e15) -> float:
+    """Theorem 5 (notes A.3.6): M * min{K : min_gamma (7) <= eps}, by bisection on K (the best bound decreases in K)."""
+    if asgd_best_bound(K_hi, N_v, L_v, M_v, Df_v, s2) > eps_v:
+        return math.inf
+    lo, hi = 1.0, K_hi
+    while hi / lo > 1 + 1e-9:
+        mid = math.sqrt(lo * hi)
+        if asgd_best_bound(mid, N_v, L_v, M_v, Df_v, s2) <= eps_v:
+            hi = mid
+        else:
+            lo = mid
+    return M_v * hi
+
+
+def asgd_ratio(alpha_v: float, N_v: float) -> float:
+    """Theorem 4's exact comparison (notes A.3.5): the optimised (19)-(20) for N learners over 1 learner,
+    in units where gamma = c/(alpha M L): min_c (2/c + c + 2 N c^2/alpha) s.t. 2 N^2 c^2 + alpha c - alpha^2 <= 0."""
+    from scipy.optimize import minimize_scalar
+
+    def best(Nv):
+        cmax = alpha_v / (4 * Nv**2) * (-1 + math.sqrt(1 + 8 * Nv**2))
+        f = lambda c: 2 / c + c + 2 * Nv * c**2 / alpha_v  # noqa: E731
+        r = minimize_scalar(f, bounds=(cmax * 1e-9, cmax), method="bounded", options={"xatol": 1e-12})
+        return min(r.fun, f(cmax))
+
+    return best(N_v) / best(1.0)
+
+
+def _adapt_sgd(run, *, asgd: bool) -> dict[str, Any]:
+    from .measures import measured_delay, param, variance_bound_on_run
+
+    p, c = run.params, run.constants
+    if param(p, "schedule", "constant") != "constant":
+        raise NotApplicable(f"schedule = {p.get('schedule')}: the bound is for a constant step size")
+    eta_v = param(p, "eta", None, aliases=("gamma", "lr"))
+    if eta_v is None or "L" not in c:
+        raise NotApplicable("needs a step size eta and a workload with a known L")
+    b_v = float(param(p, "b", 1, aliases=("batch", "batch_size", "M")))
+    s2 = variance_bound_on_run(run)
+    if s2 is None:
+        raise NotApplicable("no variance bound sigma^2 for this workload (needs w* and per-sample gradients)")
+    vals = {"gamma": float(eta_v) / b_v, "L": float(c["L"]), "M": b_v, "sigma2": s2, "D_f": float(c["f0_minus_fstar"])}
+    if asgd:
+        delay = measured_delay(run)
+        vals["N"] = float(max(run.workers, 1))
+        vals["tau"] = delay
+    return vals
+
+
+tau = sym("tau")
+alpha_expr = sp.sqrt(S * sigma2 / (L * Df))
+LEMMA1 = (Df / S + L * sigma2 * gamma**2 / 2) / (gamma - L * M * gamma**2 / 2)
+BSTAR = M * L * Df / S + sp.sqrt((M * L * Df / S) ** 2 + 2 * L * Df * sigma2 / S)
+ASGD7 = 2 * Df / (M * K * gamma) + sigma2 * L * gamma + 2 * sigma2 * L**2 * M * N * gamma**2
+
+THEOREMS = [
+    Theorem(
+        id="minibatch.lem-1", paper=PAPER, title="Mini-batch SGD with a constant step: the average gradient norm",
+        citation=Citation(SEED, "Sec. 3, Lemma 1", "(1)-(3), (9)-(11)", "Lemma 1", "notes/minibatch-and-growing-batch.md A.3.1"),
+        statement=("With mini-batches of size M and a constant step gamma (sum-form update), after K iterations "
+                   "(S = M K samples): (1/K) sum_k E||grad f(x_k)||^2 <= (D_f/S + L sigma^2 gamma^2/2)/(gamma - L M gamma^2/2)."),
+        symbols=SYMBOLS, assumptions=ASSUMPTIONS,
+        conditions=[Condition("gamma - L M gamma^2/2 > 0", sp.StrictGreaterThan(gamma - L * M * gamma**2 / 2, 0),
+                              "validity of (2): 0 < gamma < 2/(L M), i.e. eta < 2/L for the mean form", implicit=True)],
+        definitions=[(S, M * K)], bound=LEMMA1, horizon="K",
+        horizon_doc="iterations", measured="running_mean_grad_norm_sq",
+        measured_doc="running mean over iterations of ||grad f(x_k)||^2", rate=1 / K,
+        solutions={"gamma": 2 / (L * M)},
+        adapter=lambda run: _adapt_sgd(run, asgd=False), guided={"eta": "gamma"},
+        extra_bounds={"mean form (eta = gamma M)": (Df / (K * gamma * M) + L * sigma2 * gamma * M / (2 * M))
+                      / (1 - L * gamma * M / 2)},
+        errata=("The source's chain for E||delta_k||^2 reads like M sum_i E||delta_ki||^2 <= M sigma^2; the correct "
+                "E||delta_k||^2 = sum_i E||delta_ki||^2 <= M sigma^2 is what (2) uses (notes A.3.1). D_f needs "
+                "f(x*) <= inf_k f(x_k): encoded with f* = inf f."),
+        notes=("A mean-gradient plugin's eta maps to gamma = eta/M. sigma^2 for a finite-sum workload is bounded on the "
+               "region the run visited (theory.measures.variance_bound_on_run)."),
+    ),
+    Theorem(
+        id="minibatch.thm-2", paper=PAPER, title="Same samples, larger mini-batch: a worse guarantee by ~2 M_h/(sqrt2 alpha + M_l)",
+        citation=Citation(SEED, "Sec. 3, Theorem 2", "(4)-(5), (12)-(16)", "Theorem 2", "notes/minibatch-and-growing-batch.md A.3.2"),
+        statement=("Let alpha = sqrt(S sigma^2/(L D_f)) with 4 M_l <= alpha <= M_h/4. The guarantee of SGD with batch M_h "
+                   "after S samples can be worse than with M_l by a factor 2 M_h/(alpha sqrt2 + M_l)."),
+        symbols=SYMBOLS, assumptions=ASSUMPTIONS,
+        conditions=[Condition("4 M_l <= alpha", sp.LessThan(4 * Ml, alpha_expr)),
+                    Condition("alpha <= M_h/4", sp.LessThan(alpha_expr, Mh / 4))],
+        definitions=[], bound=BSTAR.subs(M, Mh) / BSTAR.subs(M, Ml), horizon="S", horizon_doc="samples processed",
+        measured="guarantee_ratio", measured_doc="ratio of the optimised guarantees B*(M_h, S)/B*(M_l, S)",
+        rate=sp.Integer(1),
+        extra_bounds={"factor (paper, approximate)": 2 * Mh / (alpha_expr * sp.sqrt(2) + Ml),
+                      "B*(M, S) (optimised Lemma 1)": BSTAR},
+        errata=("Encoded with the exact optimised guarantee (notes A.3.2, sympy-verified there): the ratio is "
+                "(M_h + sqrt(M_h^2 + 2 alpha^2))/(M_l + sqrt(M_l^2 + 2 alpha^2)); the paper's factor is its "
+                "approximation. The appendix's 'With M = M_l <= alpha/4' in the large-batch case means M = M_h."),
+        notes="Compares guarantees across batch sizes: evaluated (and tested at the paper's numbers), not checked per run.",
+    ),
+    Theorem(
+        id="minibatch.thm-3", paper=PAPER, title="Samples needed for a given guarantee grow with the mini-batch size",
+        citation=Citation(SEED, "Sec. 3, Theorem 3", "(2)", "Theorem 3", "notes/minibatch-and-growing-batch.md A.3.3"),
+        statement=("The number of samples SGD must process to achieve the same convergence guarantee increases as the "
+                   "mini-batch size increases."),
+        symbols=SYMBOLS, assumptions=ASSUMPTIONS, conditions=[Condition("epsilon > 0", sp.StrictGreaterThan(eps, 0))],
+        bound=2 * L * Df * (sigma2 + eps * M) / eps**2, horizon="S", horizon_doc="samples",
+        measured="samples_to_target", measured_doc="samples S_req(M, eps) for the optimised guarantee B*(M, S) <= eps",
+        rate=sp.Integer(1),
+        errata="Quantitative form [DERIVED in the notes]: S_req = 2 L D_f (sigma^2 + eps M)/eps^2, linear in M; K_req "
+               "saturates at 2 L D_f/eps beyond the critical batch sigma^2/eps.",
+        notes="A monotonicity statement about guarantees: evaluated and property-tested, not checked per run.",
+    ),
+    Theorem(
+        id="minibatch.thm-4", paper=PAPER, title="ASGD with N learners (Lian et al.'s bound (7)-(8)): a worse guarantee by ~N/alpha",
+        citation=Citation(SEED, "Sec. 4, Theorem 4", "(6)-(8), (17)-(23)", "Theorem 4", "notes/minibatch-and-growing-batch.md A.3.4-A.3.5"),
+        statement=("With N learners (age tau <= N), batch M, constant gamma with L M gamma + 2 L^2 M^2 N^2 gamma^2 <= 1: "
+                   "(1/K) sum_k E||grad f(x_k)||^2 <= 2 D_f/(M K gamma) + sigma^2 L gamma + 2 sigma^2 L^2 M N gamma^2 (7). "
+                   "For alpha = sqrt(K sigma^2/(M L D_f)) <= N the optimal guarantees for 1 and N learners differ by a "
+                   "factor of about N/alpha."),
+        symbols={**SYMBOLS, "tau": "measured maximum age of an update"}, assumptions=ASSUMPTIONS + ["age tau <= N"],
+        conditions=[Condition("(8) L M gamma + 2 L^2 M^2 N^2 gamma^2 <= 1",
+                              sp.LessThan(L * M * gamma + 2 * L**2 * M**2 * N**2 * gamma**2, 1)),
+                    Condition("tau <= N", sp.LessThan(tau, N), "the age bound of Lian et al. (measured delay)")],
+        bound=ASGD7, horizon="K", horizon_doc="server updates", measured="running_mean_grad_norm_sq",
+        measured_doc="running mean over updates of ||grad f(x_k)||^2", rate=1 / K,
+        solutions={"gamma": (sp.sqrt(1 + 8 * N**2) - 1) / (4 * L * M * N**2)},
+        adapter=lambda run: _adapt_sgd(run, asgd=True), guided={"eta": "gamma"},
+        extra_bounds={"factor N learners / 1 learner (stated, corrected)": N / sp.sqrt(K * sigma2 / (M * L * Df))},
+        errata=("The main-text OCR of (7) shows 2 sigma^2 L M N gamma; the appendix makes it 2 sigma^2 L^2 M N gamma^2 "
+                "(as in Lian et al.). The constraint's OCR 'alpha c - alpha <= 0', '4N' are alpha^2, 4N^2 (sympy-checked "
+                "in the notes). The statement's factor 'approximately N' is N/alpha, as the paper's own discussion says "
+                "(notes A.3.5); the exact optimum is asgd_ratio (tested at the notes' numbers)."),
+        notes="A serial SGD run is ASGD with N = 1 learner and tau = 0.",
+    ),
+    Theorem(
+        id="minibatch.thm-5", paper=PAPER, title="Samples needed grow with the number of learners",
+        citation=Citation(SEED, "Sec. 4, Theorem 5", "(7)-(8)", "Theorem 5", "notes/minibatch-and-growing-batch.md A.3.6"),
+        statement=("For a constant mini-batch size M, the number of samples to process for the same convergence guarantee "
+                   "increases as the number of learners increases."),
+        symbols=SYMBOLS, assumptions=ASSUMPTIONS,
+        conditions=[Condition("(8) at gamma_max(N)", sp.LessThan(L * M * gamma + 2 * L**2 * M**2 * N**2 * gamma**2, 1))],
+        bound=ASGD7, horizon="K", horizon_doc="server updates", measured="samples_to_target",
+        measured_doc="samples M min{K : min_gamma (7) <= eps}", rate=1 / K,
+        solutions={"gamma": (sp.sqrt(1 + 8 * N**2) - 1) / (4 * L * M * N**2)},
+        errata="The full proof is absent from the text; encoded as the notes' checker: S_req(N) = M min{K : min over "
+               "0 < gamma <= gamma_max(N) of (7) <= eps}, non-decreasing in N (samples_required_asgd; property-tested).",
+        notes="A monotonicity statement about guarantees: evaluated and property-tested, not checked per run.",
+    ),
+]
