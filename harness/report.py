@@ -149,7 +149,16 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
     except ImportError:
         pass
     for section in SECTIONS:
-        for m, h in section(records, outdir, store):
+        try:
+            blocks = section(records, outdir, store)
+        except Exception as exc:  # noqa: BLE001 - a failing section is shown loudly, the rest of the report stays
+            name = getattr(section, "__module__", "") + "." + getattr(section, "__name__", "section")
+            msg = f"report section {name} failed: {type(exc).__name__}: {exc}"
+            import sys
+
+            print(f"harness: warning: {msg}", file=sys.stderr)
+            blocks = [(f"> **{msg}**", f"<p style='color:#b00'><b>{html.escape(msg)}</b></p>")]
+        for m, h in blocks:
             md.append(m)
             hb.append(h)
     (outdir / "index.md").write_text("\n".join(md) + "\n")
