@@ -462,6 +462,8 @@ def _indent(text: str, pad: str) -> str:
 def _num(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return np.asarray(x, dtype=float)
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return np.float64(x)  # numpy semantics: 1/0 -> inf (a condition then fails or holds), not ZeroDivisionError
     return x
 
 
