@@ -28,8 +28,10 @@ COMMON = (
           doc="what a layer k is: each parameter tensor, or each workload block"),
     Param("measure", "all", "choice", choices=("all", "variance", "off"),
           doc="snapshot measurements: variance + L_k (all), variance only, or none"),
-    Param("measure_n", 256, "int", low=0, doc="samples in the measurement set (0: all)"),
-    Param("power_iters", 10, "int", low=1, doc="power iterations per layer for L_k"),
+    Param("measure_n", 256, "int", low=0, doc="samples in the variance measurement set S (0: all)"),
+    Param("lk_n", 64, "int", low=0, doc="samples of S used for the L_k power iterations (0: all of S)"),
+    Param("power_iters", 8, "int", low=1, doc="power iterations per layer for L_k"),
+    Param("lk_every", 1, "int", low=1, doc="estimate L_k at every m-th snapshot (the first always)"),
 )
 ETA_LARS = Param("eta", 0.001, "float", low=0.0, open_low=True, doc="trust coefficient eta (LARS: 0.001)")
 ETA_CLARS = Param("eta", 0.01, "float", low=0.0, open_low=True, doc="trust coefficient eta (Algorithm 8: 0.01)")

@@ -13,6 +13,9 @@ def run(ctx):
     """Parent side of ``mnag-torch`` / ``lars-torch`` / ``clars-torch``: launch ``ctx.workers`` ranks."""
     from harness.backends import torchdist
 
+    from .train import check_batch
+
+    check_batch(ctx)
     return torchdist.launch(ctx, "plugins.torch_dp.rank")
 
 

@@ -13,6 +13,16 @@ from typing import Any
 from .core import LargeBatch
 
 
+def check_batch(ctx) -> None:
+    """A batch larger than the training set is the user's mistake (exit 2), caught before launching."""
+    b = ctx.params.get("b")
+    if b and int(b) > ctx.workload.n:
+        from harness.errors import UserError
+
+        raise UserError(f"batch size b={b} exceeds the training set of {ctx.workload.name} (n={ctx.workload.n}); "
+                        "b=0 means the whole set")
+
+
 def train(ctx, rule: str, dist=None) -> dict[str, Any]:
     """Run one large-batch training job; returns the run-level info (rank 0) or {}."""
     import torch
@@ -25,11 +35,8 @@ def train(ctx, rule: str, dist=None) -> dict[str, Any]:
     X, y, _, _ = wl.data()
     if device.type != "cpu":
         X, y = X.to(device), y.to(device)
+    check_batch(ctx)
     model = wl.build_model(seed=ctx.seed).to(device)   # initialisation and batches from the run's seed
-    if p.get("b") and int(p["b"]) > wl.n:
-        from harness.errors import UserError
-
-        raise UserError(f"batch size b={p['b']} exceeds the training set (n={wl.n}); b=0 means the whole set")
     opt = LargeBatch(model, X, y, wl.loss_fn, rule=rule, p=p, seed=ctx.seed, rank=rank, world=world,
                      reduce=dist.all_reduce_ if dist else None)
     owner = rank == 0

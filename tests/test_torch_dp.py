@@ -1,0 +1,182 @@
+"""Large-batch plugins in one process: the step is eq. (4.6) with the mNAG / LARS / CLARS rates
+(4.2), (4.3), (4.7) checked against a per-sample loop written out by hand; linear scaling and
+warmup; the measurements (variance factor, L_k by power iteration against the exact block
+Hessian) and the learning-rate upper bound with its flags, on the MLP and the residual CNN."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from tests.conftest import needs_torch
+
+pytestmark = [needs_torch, pytest.mark.torch]
+
+TINY = {"n_train": 96, "width": 8, "depth": 1}
+
+
+def _mlp(**kw):
+    from suites.network import MLP
+
+    return MLP("mlp", **{**TINY, **kw})
+
+
+def _by_hand(model, X, y, loss_fn, idx):
+    """Per-sample gradients with a Python loop (no torch.func): the reference for the plugin."""
+    import torch
+
+    params = list(model.parameters())
+    per = []
+    for i in idx:
+        loss = loss_fn(model(X[i:i + 1]), y[i:i + 1])
+        per.append([g.detach().double() for g in torch.autograd.grad(loss, params)])
+    mean = [sum(p[j] for p in per) / len(per) for j in range(len(params))]
+    norms = [[float(p[j].norm()) for j in range(len(params))] for p in per]
+    return mean, np.array(norms)
+
+
+@pytest.mark.parametrize("rule", ["mnag", "lars", "clars"])
+def test_step_is_equation_4_6_with_the_rules_rates(rule):
+    import torch
+
+    from plugins.torch_dp.core import LargeBatch
+
+    wl = _mlp()
+    X, y, _, _ = wl.data()
+    model = wl.build_model(seed=1)
+    w0 = [q.detach().double().clone() for q in model.parameters()]
+    p = {"lr": 0.2, "b": 32, "b_base": 16, "beta": 0.9, "eta": 0.05, "warmup": 0.0}
+    opt = LargeBatch(model, X, y, wl.loss_fn, rule=rule, p=p, seed=4)
+    assert opt.gamma_scale == pytest.approx(0.2 * 32 / 16)                      # linear scaling
+    v_prev = [t.clone() for t in w0]
+    w_prev = w0
+    for t in range(3):
+        idx = opt.batches(t)
+        mean, norms = _by_hand(model, X, y, wl.loss_fn, idx)
+        wn = np.array([float(w.norm()) for w in w_prev])
+        gn = np.array([float(g.norm()) for g in mean])
+        if rule == "mnag":
+            lr = np.full(len(wn), opt.gamma_scale)                               # (4.2)
+        elif rule == "lars":
+            lr = opt.gamma_scale * p["eta"] * wn / gn                            # (4.3)
+        else:
+            lr = opt.gamma_scale * p["eta"] * wn / norms.mean(0)                 # (4.7)
+        opt.step(t)
+        np.testing.assert_allclose(opt.last["lr_k"], lr, rtol=1e-5)
+        v_next = [w - a * g for w, a, g in zip(w_prev, lr, mean)]               # (4.6)
+        w_next = [v + 0.9 * (v - vp) for v, vp in zip(v_next, v_prev)]
+        for got, want in zip(model.parameters(), w_next):
+            np.testing.assert_allclose(got.detach().double().numpy(), want.numpy(), rtol=1e-4, atol=1e-6)
+        v_prev, w_prev = v_next, [q.detach().double().clone() for q in model.parameters()]
+        if rule == "clars":
+            rho = np.array(opt.last["rho_k"])
+            assert np.all(rho > 0) and np.all(rho <= 1 + 1e-9)                  # (4.8): rho_k in [0, 1]
+
+
+def test_warmup_ramps_the_rate_and_batches_cover_each_epoch():
+    from plugins.torch_dp.core import Batches, LargeBatch
+
+    wl = _mlp()
+    X, y, _, _ = wl.data()
+    opt = LargeBatch(wl.build_model(0), X, y, wl.loss_fn, rule="mnag",
+                     p={"lr": 0.1, "b": 16, "b_base": 16, "warmup": 2.0, "beta": 0.0}, seed=0)
+    assert opt.batches.per_epoch == 6 and opt.warmup_steps == 12
+    rates = [opt.gamma_t(t) for t in range(14)]
+    assert rates[0] == pytest.approx(0.1 / 12) and rates[11] == pytest.approx(0.1) and rates[13] == 0.1
+    assert all(a < b for a, b in zip(rates[:12], rates[1:12]))
+    bt = Batches(96, 16, seed=3)
+    epoch = np.concatenate([bt(t) for t in range(6)])
+    assert sorted(epoch.tolist()) == list(range(96))                            # a permutation per epoch
+    assert not np.array_equal(bt(0), bt(6))                                      # a fresh one next epoch
+    with pytest.raises(ValueError):
+        Batches(10, 11, 0)
+
+
+def test_power_iteration_finds_the_block_hessian_norm():
+    import torch
+
+    from plugins.torch_dp.core import Layers
+    from plugins.torch_dp.measure import smoothness
+
+    wl = _mlp()
+    X, y, _, _ = wl.data()
+    model = wl.build_model(seed=2)
+    layers = Layers.of(model)
+    got = smoothness(model, layers, wl.loss_fn, X[:64], y[:64], iters=30, seed=0)
+    params = list(model.parameters())
+    for k in (1, len(params) - 1):                                              # a hidden bias, the head bias
+        def f(v, k=k):
+            from torch.func import functional_call
+
+            names = [n for n, _ in model.named_parameters()]
+            pd = {n: q.detach() for n, q in zip(names, params)}
+            pd[names[k]] = v
+            return wl.loss_fn(functional_call(model, pd, (X[:64],)), y[:64])
+
+        H = torch.autograd.functional.hessian(f, params[k].detach())
+        exact = float(torch.linalg.eigvalsh(H.reshape(params[k].numel(), -1).double()).abs().max())
+        assert got["L_k"][k] == pytest.approx(exact, rel=2e-2)
+    assert got["L_g"] >= max(got["L_k"]) * 0.95                                 # L_g >= L_k (power iteration: approx)
+
+
+def test_lr_upper_bound_formula():
+    from plugins.torch_dp.measure import lr_bounds
+
+    b = lr_bounds([2.0, 0.5], [10.0, 1000.0], B=100, beta=0.9)
+    assert b["lr_ub_k"][0] == pytest.approx(0.1 / 16)                           # (1-beta)/(8 L_k): B >= M_k
+    assert b["lr_ub_k"][1] == pytest.approx(0.1 * 100 / (8 * 0.5 * 1000))       # (1-beta) B/(8 L_k M_k)
+    assert b["lr_stable_k"][0] == pytest.approx(2 * 1.9 / (2.8 * 2.0))
+    try:
+        from theory.large_batch import layer_lr_ceiling
+    except ImportError:
+        return
+    assert b["lr_ub_k"][1] == pytest.approx(layer_lr_ceiling(0.9, 0.5, 1000.0, 100))
+
+
+def _run(plugin, workload, params, wparams, updates, **kw):
+    from harness.monitor import Budget
+    from harness.runner import RunSpec, execute
+
+    return execute(RunSpec(plugin, workload, params, wparams, workers=1, seed=0, budget=Budget(updates=updates), **kw))
+
+
+@pytest.mark.parametrize("workload,wparams", [
+    ("mlp", TINY),
+    ("resnet", {"data": "digits", "n_train": 64, "width": 32, "depth": 1}),
+])
+def test_lr_upper_bound_reported_and_a_rate_above_it_flagged(workload, wparams):
+    common = {"b": 32, "measure_n": 64, "lk_n": 32, "power_iters": 6, "beta": 0.9}
+    low = _run("mnag-serial", workload, {**common, "lr": 1e-5, "scaling": "none"}, wparams, 3)
+    high = _run("mnag-serial", workload, {**common, "lr": 0.5, "scaling": "none"}, wparams, 3)
+    for rec in (low, high):
+        assert rec.status == "budget", rec.reason
+        ub = rec.info["lr_upper_bound_k"]
+        assert len(ub) == len(rec.info["layers"]) and all(0 < u < math.inf for u in ub)
+        assert all(L > 0 for L in rec.info["L_k_max"])
+        first = rec.points[0]["extra"]
+        assert len(first["L_k"]) == len(ub) and len(first["M_k"]) == len(ub) and first["var"] > 0
+        assert rec.points[-1]["extra"]["lr_k"] == pytest.approx([rec.params["lr"]] * len(ub))
+    assert low.info["lr_flags"] == []
+    flagged = high.info["lr_flags"]
+    # every layer whose measured bound is below 0.5 is flagged, naming the theorem's condition
+    expect = [k for k, u in enumerate(high.info["lr_upper_bound_k"]) if u < 0.5]
+    assert expect and len(flagged) == len(expect)
+    assert all("thm-4.3.2 (4.47)" in f for f in flagged)
+
+
+def test_cli_serial_run_stores_layerwise_extras(cli, tmp_path):
+    import json
+
+    r = cli("run", "--plugin", "clars-serial", "--workload", "mlp", "--workload-param", "n_train=96",
+            "--workload-param", "width=8", "--workload-param", "depth=1", "--param", "b=0", "--param", "measure=variance",
+            "--budget", "updates=4", "--json", "--no-report", timeout=120)
+    assert r.returncode == 0, r.stderr
+    run = json.loads(r.stdout)[0]
+    assert run["status"] == "budget" and run["final"]["updates"] == 4 and run["final"]["samples"] == 4 * 96
+    extra = run["final"]["extra"]
+    assert len(extra["rho_k"]) == len(extra["lr_k"]) == len(extra["grad_norm_k"]) == len(extra["M_k"]) == 4
+    bad = cli("run", "--plugin", "clars-serial", "--workload", "mlp", "--workload-param", "n_train=96",
+              "--param", "b=500", "--budget", "updates=2", "--no-report", timeout=120)
+    assert bad.returncode == 2 and "exceeds the training set" in bad.stderr and "Traceback" not in bad.stderr
