@@ -1,0 +1,217 @@
+"""asv benchmarks for the harness (discovered by asv through ``asv.conf.json``).
+
+``HarnessRuns.track_*``: parameterised over algorithm family x backend x workload, each value
+is read from real harness runs (several seeds, median), made once per asv process in
+``setup_cache``: time to target, updates to target, final suboptimality, the theory checker's
+slack ratio (bound / measured, the smallest over the theorems that hold) and the number of bound
+violations. A combination no plugin provides is skipped (``NotImplementedError``, asv's way).
+
+``Kernels.time_*`` / ``peakmem_*``: the numba update kernels (one chunk of SGD / SVRG updates)
+and the peak memory of a whole harness run.
+
+The grid can be narrowed (or widened to MPI / torch) through the environment::
+
+    HARNESS_ASV_FAMILIES=svrg HARNESS_ASV_BACKENDS=serial HARNESS_ASV_WORKLOADS=ridge \\
+        asv run --python=same --quick
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # measure the checkout asv points at, not whatever is installed
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+SEEDS = (0, 1, 2)
+WORKLOAD_PARAMS = {"n": 1000, "d": 20, "cond": 10.0, "lam": 0.01}
+BUDGET = "epochs=20"
+TARGET = 1e-4
+# parameters per family where the plugin has them (others keep their defaults)
+PRESETS = {"sgd": {"eta": 0.1, "b": 4}, "svrg": {"eta": 0.1, "b": 4}, "asysvrg": {"eta": 0.1, "b": 4},
+           "asgd": {"eta": 0.1, "b": 4}, "growing_batch": {"eta": 0.1}}
+
+
+def _env_list(name: str, default: str) -> list[str]:
+    return [x.strip() for x in os.environ.get(name, default).split(",") if x.strip()]
+
+
+BACKENDS = _env_list("HARNESS_ASV_BACKENDS", "serial,sim,threads")
+WORKLOADS = _env_list("HARNESS_ASV_WORKLOADS", "logreg,ridge")
+
+
+def _catalog() -> dict[tuple[str, str], str]:
+    """(family, backend) -> plugin name, for finite-sum plugins on the chosen backends."""
+    from harness.registry import plugins
+
+    out: dict[tuple[str, str], str] = {}
+    for name in sorted(plugins().items):
+        spec = plugins().items[name]
+        if spec.backend in BACKENDS and "finite-sum" in spec.kinds and not spec.missing():
+            out.setdefault((spec.family, spec.backend), name)
+    return out
+
+
+try:
+    FAMILIES = _env_list("HARNESS_ASV_FAMILIES", "") or sorted({f for f, _ in _catalog()})
+except Exception:  # noqa: BLE001 - discovery must not die on a broken plugin; asv reports the benchmark
+    FAMILIES = ["sgd", "svrg"]
+
+
+def _workers(spec) -> int:
+    want = 2 if spec.backend in ("threads", "sim", "mpi", "torch") else 1
+    want = max(want, spec.min_workers)
+    return min(want, spec.max_workers) if spec.max_workers else want
+
+
+class HarnessRuns:
+    """Convergence of each plugin, from harness runs (one run per seed; medians over seeds)."""
+
+    params = (FAMILIES, BACKENDS, WORKLOADS)
+    param_names = ("family", "backend", "workload")
+    timeout = 1200
+
+    def setup_cache(self):
+        from harness.compare import run_metrics
+        from harness.monitor import Budget, Target
+        from harness.registry import plugins
+        from harness.runner import RunSpec, execute
+        from harness.stats import median
+        from harness.store import Store
+
+        tmp = Path(tempfile.mkdtemp(prefix="harness-asv-"))
+        os.environ.setdefault("HARNESS_CACHE", str(tmp / "cache"))
+        store = Store(tmp / "results.db")
+        results = {}
+        try:
+            for (family, backend), name in _catalog().items():
+                if family not in FAMILIES:
+                    continue
+                spec = plugins().get(name)
+                names = {p.name for p in spec.params}
+                params = {k: v for k, v in PRESETS.get(family, {}).items() if k in names}
+                for workload in WORKLOADS:
+                    recs = [execute(RunSpec(name, workload, dict(params), dict(WORKLOAD_PARAMS), _workers(spec), seed,
+                                            Budget.parse(BUDGET), Target("subopt", TARGET)), store, force=True)
+                            for seed in SEEDS]
+                    ok = [r for r in recs if r.ok and r.points]
+                    if not ok:
+                        results[(family, backend, workload)] = {"error": recs[0].status + ": " + recs[0].reason}
+                        continue
+                    m = [run_metrics(r) for r in ok]
+                    res = {k: median([x[k] for x in m]) for k in ("time_to_target", "updates_to_target",
+                                                                   "final_subopt")}
+                    res.update(_theory(ok, store))
+                    results[(family, backend, workload)] = res
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return results
+
+    def setup(self, results, family, backend, workload):
+        if (family, backend, workload) not in results:
+            raise NotImplementedError(f"no {family} plugin on the {backend} backend")
+        if "error" in results[(family, backend, workload)]:
+            raise RuntimeError(results[(family, backend, workload)]["error"])
+
+    def track_time_to_target(self, results, family, backend, workload):
+        return _finite(results[(family, backend, workload)]["time_to_target"])
+
+    track_time_to_target.unit = "seconds"
+
+    def track_updates_to_target(self, results, family, backend, workload):
+        return _finite(results[(family, backend, workload)]["updates_to_target"])
+
+    track_updates_to_target.unit = "updates"
+
+    def track_final_subopt(self, results, family, backend, workload):
+        return _finite(results[(family, backend, workload)]["final_subopt"])
+
+    track_final_subopt.unit = "f(w) - f*"
+
+    def track_theory_slack(self, results, family, backend, workload):
+        return _finite(results[(family, backend, workload)]["theory_slack"])
+
+    track_theory_slack.unit = "bound / measured"
+
+    def track_bound_violations(self, results, family, backend, workload):
+        return results[(family, backend, workload)]["bound_violations"]
+
+    track_bound_violations.unit = "theorems violated"
+
+
+def _finite(v: float) -> float:
+    """asv shows NaN as n/a: a target never reached (inf), no theorem that holds."""
+    return math.nan if v is None or not math.isfinite(v) else float(v)
+
+
+def _theory(runs, store) -> dict[str, float]:
+    """The checker's verdicts for the runs: smallest slack among 'holds', count of 'violated'."""
+    try:
+        from theory.checker import check
+    except ImportError:
+        return {"theory_slack": math.nan, "bound_violations": 0}
+    slacks, violated = [], 0
+    for d in check(runs, store=store):
+        if d.get("verdict") == "violated":
+            violated += 1
+        slack = d.get("slack")
+        if d.get("verdict") == "holds" and isinstance(slack, dict) and slack.get("min") is not None:
+            slacks.append(float(slack["min"]))
+    return {"theory_slack": min(slacks) if slacks else math.nan, "bound_violations": violated}
+
+
+class Kernels:
+    """The numba update kernels: one chunk of 200 updates, dense logistic loss (n=2000, d=50)."""
+
+    params = [1, 16]
+    param_names = ["b"]
+
+    def setup(self, b):
+        from plugins import kernels as K
+
+        rng = np.random.default_rng(0)
+        self.K = K
+        self.X = rng.standard_normal((2000, 50)) / np.sqrt(50)
+        self.y = np.sign(rng.standard_normal(2000))
+        self.idx = rng.integers(0, 2000, size=200 * b)
+        self.w = np.zeros(50)
+        self.z0 = self.X @ self.w
+        self.mu = np.zeros(50)
+        self.gbuf = np.empty(50)
+        self.b = b
+        self.time_sgd_dense(b)  # compile / load from numba's cache outside the timing
+        self.time_svrg_inner_dense(b)
+
+    def time_sgd_dense(self, b):
+        self.K.sgd_dense(self.w, self.X, self.y, self.idx, b, 0, 1e-3, 0, 0.01, 1.0, 0.5, 0, self.gbuf)
+
+    def time_svrg_inner_dense(self, b):
+        self.K.svrg_inner_dense(self.w, self.X, self.y, self.z0, self.mu, self.idx, b, 0, 1e-3, 0.01, self.gbuf)
+
+
+class Memory:
+    """Peak resident memory of one whole svrg-serial run (workload, monitor, store)."""
+
+    timeout = 300
+
+    def setup(self):
+        self.tmp = Path(tempfile.mkdtemp(prefix="harness-asv-mem-"))
+        os.environ.setdefault("HARNESS_CACHE", str(self.tmp / "cache"))
+
+    def teardown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def peakmem_svrg_serial_run(self):
+        from harness.monitor import Budget, Target
+        from harness.runner import RunSpec, execute
+        from harness.store import Store
+
+        execute(RunSpec("svrg-serial", "logreg", {"eta": 0.1, "b": 4}, dict(WORKLOAD_PARAMS), 1, 0,
+                        Budget.parse("epochs=5"), Target()), Store(self.tmp / "mem.db"), force=True)
