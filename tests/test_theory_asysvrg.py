@@ -94,7 +94,7 @@ def test_printed_recursion_equals_the_proofs_form(v, c_next):
     assert asysvrg.c_recursion_as_printed(v, c_next) == pytest.approx(asysvrg.c_recursion_proof_form(v, c_next), rel=1e-12)
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.floats(0.5, 10), st.integers(1, 200), st.integers(0, 10), st.integers(1, 10))
 def test_a_larger_delay_never_admits_a_larger_step_size(L, m, d1, extra):
     thm = get("asysvrg.thm-2.4.1")

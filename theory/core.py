@@ -357,7 +357,7 @@ class Theorem:
                         mid = math.floor((a + b) / 2)
                         a, b = (mid, b) if ok(mid) else (a, mid)
                 else:
-                    for _ in range(80):
+                    for _ in range(48):
                         mid = 0.5 * (a + b)
                         a, b = (mid, b) if ok(mid) else (a, mid)
                 above = b

@@ -146,5 +146,5 @@ THEOREMS[2].extra_bounds["bound as printed (1 - eta lam H) C_0"] = (1 - eta * la
 
 def rounds_needed(eta_v: float, lam_v: float, H_v: float, L_v: float, C00: float, eps: float, provable_factor: float = 1.0) -> float:
     """Exact S from (3.24)-(3.25): S >= log((L + lam) C00 / (2 eps)) / (-log(1 - eta lam H / factor))."""
-    r = 1 - eta_v * lam_v * H_v / provable_factor
-    return math.log((L_v + lam_v) * C00 / (2 * eps)) / (-math.log(r))
+    x = eta_v * lam_v * H_v / provable_factor
+    return math.log((L_v + lam_v) * C00 / (2 * eps)) / (-math.log1p(-x))
