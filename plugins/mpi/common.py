@@ -78,6 +78,27 @@ def maybe_fail(options: dict[str, Any], rank: int, count: int) -> None:
     raise RuntimeError(f"injected fault on rank {rank} after {count} messages")
 
 
+# -- which worker's message arrives (the sim twins) ------------------------------------------------
+def worker_picker(shares: str, workers: int, rng: np.random.Generator):
+    """A function drawing the worker whose message the server applies next: uniform, or with the
+    given relative shares (e.g. an MPI run's ``info['worker_messages']``, '34,177,194'): on an
+    oversubscribed machine some workers are starved, and their local data is visited less."""
+    if not shares:
+        return lambda: int(rng.integers(workers))
+    try:
+        weights = np.array([float(v) for v in str(shares).split(",")])
+    except ValueError:
+        raise UserError(f"bad worker_shares {shares!r}: expected comma-separated numbers") from None
+    if len(weights) != workers or (weights < 0).any() or weights.sum() <= 0:
+        raise UserError(f"worker_shares {shares!r}: expected {workers} non-negative numbers, not all 0")
+    p = weights / weights.sum()
+    return lambda: int(rng.choice(workers, p=p))
+
+
+SHARES_PARAM = Param("worker_shares", "", "str",
+                     doc="relative message rates of the workers (e.g. an MPI run's worker_messages); '' = equal")
+
+
 # -- linear-model pieces ----------------------------------------------------------------------------
 def dphi(workload, X, y, w) -> np.ndarray:
     """phi'(x_i . w) per row of X (logistic or squared loss)."""

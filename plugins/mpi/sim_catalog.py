@@ -6,13 +6,15 @@ measured histogram: the parity check)."""
 from harness.plugin import PluginSpec
 from plugins.sim.common import DELAY_PARAMS
 
+from .common import SHARES_PARAM
 from .catalog import ASGD_PARAMS, ASYSVRG_PARAMS, DFSDCA_PARAMS, GROWING_PARAMS, _linear_only
 
 _DELAYS = tuple(p for p in DELAY_PARAMS if p.name != "read")   # twins read whole vectors (D = 1)
 
 
-def _twin(params):
-    return tuple(p for p in params if p.name not in ("straggler_p", "straggler_m")) + _DELAYS
+def _twin(params, shares=True):
+    return (tuple(p for p in params if p.name not in ("straggler_p", "straggler_m")) + _DELAYS
+            + ((SHARES_PARAM,) if shares else ()))
 
 
 PLUGINS = [
@@ -27,7 +29,7 @@ PLUGINS = [
                theorems=("dfsdca.thm-3.4.1", "dfsdca.thm-3.4.2", "dfsdca.thm-3.4.3", "dfsdca.thm-3.4.4"),
                description="twin of dfsdca-mpi: Dis-dfSDCA with simulated server delays"),
     PluginSpec("growing-batch-sim", "growing_batch", "sim", "plugins.sim.growing_batch:run",
-               params=_twin(GROWING_PARAMS), deterministic=True, needs=("numba",),
+               params=_twin(GROWING_PARAMS, shares=False), deterministic=True, needs=("numba",),
                theorems=("growing_batch.thm-2", "growing_batch.thm-3"),
                description="twin of hogwild-growing-batch-mpi: rounds with simulated round lags"),
 ]

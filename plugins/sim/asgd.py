@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugins.mpi.common import partition
+from plugins.mpi.common import partition, worker_picker
 
 from . import engine
 from .common import delays_for, info
@@ -22,6 +22,7 @@ def run(ctx):
     eta, M, S = p["eta"], p["M"], p["S"]
     parts = partition(wl.n, N, p["partition"], getattr(wl, "y", None), ctx.seed)
     rng = ctx.rng
+    pick = worker_picker(p["worker_shares"], ctx.workers, rng)
     delays = delays_for(ctx)
     x = np.zeros(wl.dim)
     hist = engine.History(x, delays.model.bound + 1)
@@ -34,7 +35,7 @@ def run(ctx):
         taus = delays.draw(chunk)
         applied = np.empty(chunk, dtype=np.int64)
         for u in range(chunk):
-            part = parts[rng.integers(N)]                    # the learner that pushes
+            part = parts[pick()]                             # the learner that pushes
             batch = part[rng.integers(0, len(part), size=M)]
             applied[u] = hist.clip(taus[u])
             x -= eta * wl.batch_gradient(hist.read(applied[u]), batch)   # (6)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugins.mpi.common import partition
+from plugins.mpi.common import partition, worker_picker
 
 from . import engine
 from .common import delays_for, info
@@ -29,6 +29,7 @@ def run(ctx):
     m = p["m"] or max(1, n // b)
     parts = partition(n, P, p["partition"], getattr(wl, "y", None), ctx.seed)
     rng = ctx.rng
+    pick = worker_picker(p["worker_shares"], ctx.workers, rng)
     delays = delays_for(ctx)
     w = np.zeros(d)
     hist = engine.History(w, delays.model.bound + 1)
@@ -45,7 +46,7 @@ def run(ctx):
             taus = delays.draw(k)
             applied = np.empty(k, dtype=np.int64)
             for u in range(k):
-                part = parts[rng.integers(P)]                # the worker whose v_t arrives
+                part = parts[pick()]                         # the worker whose v_t arrives
                 batch = part[rng.integers(0, len(part), size=b)]
                 applied[u] = hist.clip(taus[u])
                 w_read = hist.read(applied[u])               # w_{t - tau_t}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugins.mpi.common import dphi, partition
+from plugins.mpi.common import dphi, partition, worker_picker
 from plugins.mpi.dfsdca import invariant_error
 
 from . import engine
@@ -31,6 +31,7 @@ def run(ctx):
         raise ValueError(f"H={H} exceeds the smallest local data set ({min(len(q) for q in parts)} samples)")
     X, y = wl.X, wl.y
     rng = ctx.rng
+    pick = worker_picker(p["worker_shares"], ctx.workers, rng)
     delays = delays_for(ctx)
     w = np.zeros(d)
     ahat = np.zeros(n)                                       # alpha_i = ahat_i x_i, all workers' duals
@@ -50,7 +51,7 @@ def run(ctx):
         taus = delays.draw(k)
         applied = np.empty(k, dtype=np.int64)
         for u in range(k):
-            part = parts[rng.integers(P)]                    # the worker whose v_k arrives
+            part = parts[pick()]                             # the worker whose v_k arrives
             I = part[rng.choice(len(part), size=H, replace=False)]
             applied[u] = hist.clip(taus[u])
             w_read = hist.read(applied[u])                   # w^{s, d(t)}
