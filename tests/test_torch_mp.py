@@ -336,3 +336,16 @@ def test_cifar10_missing_directory_is_one_line_user_error(cli, tmp_path):
               "--workload-param", f"path={tmp_path / 'nope'}", "--budget", "updates=2", "--no-report", "-q")
     assert out.returncode == 2 and "CIFAR-10 directory not found" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_shipped_suite_resolves():
+    """suites/ddg_fr.toml: every run names a known plugin and workload with valid parameters."""
+    from harness.runner import resolve
+    from harness.suite import load_suite
+
+    name, specs, _ = load_suite("suites/ddg_fr.toml")
+    assert name == "ddg_fr" and len(specs) >= 10
+    plugins = {s.plugin for s in specs}
+    assert {"bp-torch", "dni-torch", "ddg-torch", "fr-torch", "ddg-sim", "fr-sim"} <= plugins
+    for s in specs:
+        resolve(s)

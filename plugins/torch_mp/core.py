@@ -67,19 +67,19 @@ class Sampler:
 
 
 # -- optimizers (functional, out of place: a stored graph keeps the weights it was built with) ---
-def step_size(eta: float, schedule: str, t: int) -> float:
-    """gamma_t: constant (Thm 5.4.1 / 6.4.1) or gamma_0 / (1 + t) (Thm 5.4.2 / 6.4.2)."""
-    return eta if schedule == "constant" else eta / (1.0 + t)
+def step_size(eta: float, schedule: str, t: int, t0: float = 1.0) -> float:
+    """gamma_t: constant (Thm 5.4.1 / 6.4.1) or gamma_0 / (1 + t/t0) (Thm 5.4.2 / 6.4.2: t0 = 1)."""
+    return eta if schedule == "constant" else eta / (1.0 + t / t0)
 
 
 class SGD:
-    def __init__(self, eta: float, schedule: str = "constant"):
-        self.eta, self.schedule = eta, schedule
+    def __init__(self, eta: float, schedule: str = "constant", t0: float = 1.0):
+        self.eta, self.schedule, self.t0 = eta, schedule, t0
 
     def step(self, w: list, g: list | None, t: int) -> list:
         if g is None:  # (5.8): the delayed gradient is 0 while t - K + k < 0
             return w
-        lr = step_size(self.eta, self.schedule, t)
+        lr = step_size(self.eta, self.schedule, t, self.t0)
         # (5.9) / Alg. 11 line 13: w^{t+1}_G(k) = w^t_G(k) - gamma_t g^t_G(k)
         return [(wi.detach() - lr * gi).requires_grad_(True) for wi, gi in zip(w, g)]
 
@@ -188,7 +188,7 @@ class Stage:
     """Module k (0-based) of K, its weights, queues and measurements."""
 
     def __init__(self, k: int, K: int, module: nn.Module, algo: str, *, eta: float, opt: str = "sgd",
-                 schedule: str = "constant", beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                 schedule: str = "constant", t0: float = 1.0, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  loss_fn=None, synth: nn.Module | None = None, synth_eta: float = 1e-3, device=None):
         if algo not in ALGOS:
             raise ValueError(f"unknown algorithm {algo!r}")
@@ -198,7 +198,7 @@ class Stage:
         self.module = module.to(self.device)
         self.names = [n for n, _ in module.named_parameters()]
         self.w = [p.detach().clone().requires_grad_(True) for p in module.parameters()]
-        self.opt = (Adam(eta, self.w, beta1, beta2, eps) if opt == "adam" else SGD(eta, schedule))
+        self.opt = (Adam(eta, self.w, beta1, beta2, eps) if opt == "adam" else SGD(eta, schedule, t0))
         self.loss_fn = loss_fn
         # tau_k = K - k (1-based): DDG's delayed gradient, FR's replayed input; 0 for BP and DNI
         self.delay = (K - 1 - k) if algo in ("ddg", "fr") else 0
@@ -499,7 +499,7 @@ def build_stages(workload, params: dict[str, Any], K: int, seed: int, algo: str,
         if algo == "dni" and k < K - 1:
             synth = make_synth(shapes[k + 1], seed * 1009 + k + 1)
         stages[k] = Stage(k, K, own[k], algo, eta=params["eta"], opt=params.get("opt", "sgd"),
-                          schedule=params.get("schedule", "constant"), beta1=params.get("beta1", 0.9),
+                          schedule=params.get("schedule", "constant"), t0=params.get("t0", 1.0), beta1=params.get("beta1", 0.9),
                           beta2=params.get("beta2", 0.999), eps=params.get("eps", 1e-8), loss_fn=workload.loss_fn,
                           synth=synth, synth_eta=params.get("synth_eta", 1e-3), device=device)
     for m in modules:

@@ -68,10 +68,13 @@ class Evaluator:
         self.workload, self.modules, self.algo, self.sampler = workload, modules, algo, sampler
         self.X, self.y = data
         self.history: list[dict[str, Any]] = []
+        self.f0: float | None = None
 
     def __call__(self, snap: Snapshot) -> dict[str, Any]:
         load_weights(self.modules, [st["w"] for st in snap.stats])
         metrics = self.workload.metrics(list(self.modules))
+        if self.f0 is None:
+            self.f0 = metrics.get("objective")
         sig, sig_g = sigma_dir(self.modules, snap.stats, self.X, self.y, self.sampler, self.workload.loss_fn)
         extra, _ = point_extra(self.algo, snap.stats, sig, sig_g)
         self.history.append(extra)
@@ -105,8 +108,12 @@ def summary(ev: Evaluator, params: dict[str, Any], K: int) -> dict[str, Any]:
         "fr_speedup_model": (1.0 / (rho + 1.0 / K)) if rho is not None else None,        # notes §3.1 [DERIVED]
         "act_peak_bytes": last["act_peak_bytes"], "stash_peak_bytes": last["stash_peak_bytes"],
         "input_bytes": last["input_bytes"], "history_max": last["history_max"],
-        "sigma_dir_min": sig_min, "sigma_dir_global_min": min(glob) if glob else None,
-        "M_est": max(h["M_mean"] for h in ev.history),
+        "sigma_dir_min": sig_min,
+        "M_est": max(h["M_mean"] for h in ev.history),  # E||sum_k g_k||^2 (blocks disjoint), max over snapshots
+        # what the theory checker reads: (6.10)'s global constant (min over snapshots), f(w^0) - inf f
+        # (cross-entropy >= 0, notes §8), the module count
+        "sigma_dir": min(glob) if glob else None,
+        "f0_minus_finf": ev.f0,
     }
     iters = int(params.get("L_iters", 0) or 0)
     if iters:
