@@ -49,7 +49,8 @@ Rank side (inside the rank module)::
 (and ``prefer`` is not ``"cpu"``), otherwise gloo on the CPU; ``prefer="cuda"`` without enough
 devices is an error. The returned :class:`Dist` carries ``rank``, ``world``, ``backend`` and
 ``device``. ``rank_main(body)`` wraps :func:`harness.launch.child_main` (an exception becomes
-``error-<rank>.json`` and exit 1) and destroys the process group on the way out.
+``error-<rank>.json`` and exit 1, before any socket closes) and destroys the process group after a
+successful body.
 
 ``fault(options, rank, step)``: fault injection for tests. With ``options['fail_rank'] == rank``
 and ``step == options.get('fail_at', 1)`` the rank kills itself with SIGKILL
@@ -121,7 +122,7 @@ def _launcher(argv: Sequence[str]) -> int:
         codes = [p.poll() for p in procs]
         failed = [(r, c) for r, c in enumerate(codes) if c not in (None, 0)]
         if failed:
-            rank, code = failed[0]
+            rank, code = _first(failed, Path(ns.workdir))
             _terminate(procs)
             _record_first_failure(Path(ns.workdir), rank, code)
             return 1
@@ -144,6 +145,20 @@ def _terminate(procs: Sequence[subprocess.Popen]) -> None:
             time.sleep(0.02)
         if not alive:
             return
+
+
+def _first(failed: list[tuple[int, int]], workdir: Path) -> tuple[int, int]:
+    """Of the ranks seen failed in one poll, the likeliest cause: one killed by a signal (it wrote
+    nothing; its peers only saw it vanish), else the one whose error file was written first."""
+    killed = [f for f in failed if f[1] < 0 and not (workdir / f"error-{f[0]}.json").exists()]
+    if killed:
+        return killed[0]
+
+    def written(f):
+        path = workdir / f"error-{f[0]}.json"
+        return path.stat().st_mtime_ns if path.exists() else float("inf")
+
+    return min(failed, key=written)
 
 
 def _record_first_failure(workdir: Path, rank: int, code: int) -> None:
@@ -250,16 +265,14 @@ def rank_main(body) -> None:
     workdir = load_spec()["workdir"]
 
     def wrapped():
-        try:
-            return body()
-        finally:
-            try:
-                import torch.distributed as td
+        code = body()
+        # only on success: after a failure child_main records the error first and then exits,
+        # so a peer never sees its connection close before the cause is on disk
+        import torch.distributed as td
 
-                if td.is_initialized():
-                    td.destroy_process_group()
-            except Exception:  # noqa: BLE001 - teardown after a failure must not mask it
-                pass
+        if td.is_initialized():
+            td.destroy_process_group()
+        return code
 
     child_main(wrapped, workdir, rank)
 
