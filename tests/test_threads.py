@@ -14,7 +14,7 @@ from harness.runner import RunSpec, execute
 from harness.staleness import DelayStats
 from plugins import kernels as K0
 from plugins.serial.linear import Steps
-from plugins.threads.linear import ThreadLinear
+from plugins.threads.linear import ThreadLinear, power_tables
 from plugins.threads.team import Team
 
 SPARSE = {"sparse": True, "n": 600, "d": 800, "density": 0.02}
@@ -141,7 +141,8 @@ def test_kernels_release_the_gil():
     k = 300_000
     idx = np.random.default_rng(0).integers(0, wl.n, size=k)
     args = (np.zeros(wl.dim), *csr, wl.y, idx, 1, 0, wl.lam, 0, 0.5, 1.0, 0.0, np.empty(1),
-            np.zeros(wl.dim, dtype=np.int64), np.ones(k + 1), 0, np.zeros((1, 8), dtype=np.int64), 0,
+            np.zeros(wl.dim, dtype=np.int64), np.ones(2), 0, power_tables(1 - 0.5 * wl.lam), 1,
+            np.zeros((1, 8), dtype=np.int64), 0,
             np.empty(k, dtype=np.int64))
     K.hogwild_csr(*args[:5], idx[:0], *args[6:])            # compiled / loaded before timing
     window = []

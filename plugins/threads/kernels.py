@@ -15,7 +15,7 @@ first applies the skipped steps' dense part in closed form,
     SGD:   w_j <- w_j * prod_{s=last_j}^{t-1} (1 - eta_s lam)         = w_j * P[t] / P[last_j]
     SVRG:  u_j <- a^k u_j - eta mu_j (1 + a + ... + a^{k-1}),  a = 1 - eta lam,  k = t - last_j
 
-(tables P, A = a^k, S = sum_{s<k} a^s precomputed per chunk / run) and the chunk's end brings every
+(a^k from small power tables for a constant step; a per-chunk table P for decaying steps) and the chunk's end brings every
 coordinate up to date (the monitor then sees the exact iterate). With one thread this is the serial
 exact kernel up to rounding; with several, ``last`` is itself racy (a catch-up may be applied twice
 or skipped, the Hogwild! noise on the dense part, bounded by the delay).
@@ -23,6 +23,8 @@ No allocation, RNG or spin-wait inside the loops: indices are drawn per thread b
 """
 
 from __future__ import annotations
+
+import math
 
 from numba import njit
 
@@ -52,11 +54,21 @@ def hogwild_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, slo
     d = w.shape[0]
     for u in range(idx.shape[0] // b):
         read = global_count(slots)                 # version of the iterate this update reads
+        if b == 1:                                 # one sample: no gradient buffer, one pass to write
+            i = idx[u]
+            g = dphi(code, fdot(X, i, w), y[i])
+            eta_t = step_size(schedule, eta, t0, beta, read)
+            now = global_count(slots)
+            for j in range(d):
+                w[j] -= eta_t * (g * X[i, j] + lam * w[j])
+            slots[me, 0] += 1
+            taus[u] = now - read
+            continue
         for j in range(d):
             gbuf[j] = 0.0
         for r in range(b):
             i = idx[u * b + r]
-            g = dphi(code, dense_dot(X, i, w), y[i])
+            g = dphi(code, fdot(X, i, w), y[i])
             for j in range(d):
                 gbuf[j] += g * X[i, j]
         eta_t = step_size(schedule, eta, t0, beta, read)
@@ -67,10 +79,40 @@ def hogwild_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, slo
         taus[u] = now - read
 
 
+@njit(nogil=True, cache=True, inline="always")
+def apow(PT, k):
+    """a^k for k >= 0 from the power tables PT[l, i] = a^(i * 1024^l) (three L1-resident lookups at most)."""
+    if k < 1024:
+        return PT[0, k]
+    if k < 1048576:
+        return PT[0, k & 1023] * PT[1, k >> 10]
+    return PT[0, k & 1023] * PT[1, (k >> 10) & 1023] * PT[2, min(k >> 20, 1023)]
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _shrink(P, T0, K, PT, const, frm, to):
+    """prod_{s=frm}^{to-1} (1 - eta_s lam): a^(to - frm) for a constant step (``const``), else the
+    chunk's table P[s] = prod_{T0 <= r < T0+s} (1 - eta_r lam)."""
+    if const:
+        return apow(PT, to - frm)
+    return P[_clamp(to - T0, K)] / P[_clamp(frm - T0, K)]
+
+
+@njit(nogil=True, cache=True, fastmath={"reassoc"})
+def fdot(X, i, w):
+    """x_i . w with the sum reassociated (vectorised); the threads kernels' dense margin."""
+    s = 0.0
+    for j in range(X.shape[1]):
+        s += X[i, j] * w[j]
+    return s
+
+
 @njit(nogil=True, cache=True)
-def hogwild_csr(w, data, indices, indptr, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, last, P, T0, slots,
-                me, taus):
-    """Hogwild! SGD on CSR rows: touches the rows' nonzeros only; l2 lazily, P[s] = prod_{T0 <= r < T0+s} (1 - eta_r lam)."""
+def hogwild_csr(w, data, indices, indptr, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, last, P, T0, PT,
+                const, slots, me, taus):
+    """Hogwild! SGD on CSR rows: touches the rows' nonzeros only; the l2 shrinks a coordinate skipped are
+    applied when it is next read (a^k from the power tables PT for a constant step; else the chunk's
+    table P)."""
     K = P.shape[0] - 1
     for u in range(idx.shape[0] // b):
         read = global_count(slots)
@@ -82,11 +124,12 @@ def hogwild_csr(w, data, indices, indptr, y, idx, b, code, lam, schedule, eta, t
                 j = indices[k]
                 lj = last[j]
                 if lj < t:
-                    w[j] *= P[_clamp(t - T0, K)] / P[_clamp(lj - T0, K)]
+                    w[j] *= _shrink(P, T0, K, PT, const, lj, t)
                     last[j] = t
                 z += data[k] * w[j]
             gbuf[r] = dphi(code, z, y[i])
         eta_t = step_size(schedule, eta, t0, beta, t)
+        shrink = 1.0 - eta_t * lam if const else _shrink(P, T0, K, PT, const, t, t + 1)
         now = global_count(slots)
         for r in range(b):
             i = idx[u * b + r]
@@ -94,10 +137,14 @@ def hogwild_csr(w, data, indices, indptr, y, idx, b, code, lam, schedule, eta, t
             for k in range(indptr[i], indptr[i + 1]):
                 j = indices[k]
                 lj = last[j]
-                if lj <= t:                        # this update's own shrink (and any skipped ones)
-                    w[j] *= P[_clamp(t + 1 - T0, K)] / P[_clamp(lj - T0, K)]
+                if lj == t:                        # this update's own shrink
+                    w[j] = w[j] * shrink - c * data[k]
                     last[j] = t + 1
-                w[j] -= c * data[k]
+                elif lj < t:                       # (another thread moved last[j] back: catch up too)
+                    w[j] = w[j] * _shrink(P, T0, K, PT, const, lj, t + 1) - c * data[k]
+                    last[j] = t + 1
+                else:
+                    w[j] -= c * data[k]
         slots[me, 0] += 1
         taus[u] = now - read
 
@@ -112,7 +159,7 @@ def asysvrg_dense(u_vec, X, y, z0, mu_loss, idx, b, code, lam, eta, gbuf, gr, co
         read = global_count(slots)
         for r in range(b):
             i = idx[t * b + r]
-            gr[r] = dphi(code, dense_dot(X, i, u_vec), y[i]) - dphi(code, z0[i], y[i])
+            gr[r] = dphi(code, fdot(X, i, u_vec), y[i]) - dphi(code, z0[i], y[i])
         if coords == 0:
             for j in range(d):
                 gbuf[j] = 0.0
@@ -138,11 +185,11 @@ def asysvrg_dense(u_vec, X, y, z0, mu_loss, idx, b, code, lam, eta, gbuf, gr, co
 
 
 @njit(nogil=True, cache=True)
-def asysvrg_csr(u_vec, data, indices, indptr, y, z0, c_vec, idx, b, code, eta, gr, last, A, S, slots, me, taus):
+def asysvrg_csr(u_vec, data, indices, indptr, y, z0, c_vec, idx, b, code, eta, gr, last, PT, inv1ma, slots, me, taus):
     """Shared-AsySVRG on CSR rows, every coordinate of v written lazily: the dense part of v,
     lam u + grad_loss f(w~), is the affine step u_j <- a u_j - c_j (a = 1 - eta lam, c = eta grad_loss f(w~))
-    applied in closed form for the k skipped updates: u_j <- A[k] u_j - c_j S[k]."""
-    K = A.shape[0] - 1
+    applied in closed form for the k skipped updates: u_j <- a^k u_j - c_j (1 - a^k) / (1 - a),
+    a^k from the power tables PT, inv1ma = 1 / (1 - a)."""
     for t_ in range(idx.shape[0] // b):
         read = global_count(slots)
         t = read
@@ -153,8 +200,8 @@ def asysvrg_csr(u_vec, data, indices, indptr, y, z0, c_vec, idx, b, code, eta, g
                 j = indices[k]
                 lj = last[j]
                 if lj < t:
-                    kk = _clamp(t - lj, K)
-                    u_vec[j] = A[kk] * u_vec[j] - c_vec[j] * S[kk]
+                    ak = apow(PT, t - lj)
+                    u_vec[j] = ak * u_vec[j] - c_vec[j] * (1.0 - ak) * inv1ma
                     last[j] = t
                 z += data[k] * u_vec[j]
             gr[r] = dphi(code, z, y[i]) - dphi(code, z0[i], y[i])
@@ -166,8 +213,8 @@ def asysvrg_csr(u_vec, data, indices, indptr, y, z0, c_vec, idx, b, code, eta, g
                 j = indices[k]
                 lj = last[j]
                 if lj <= t:
-                    kk = _clamp(t + 1 - lj, K)
-                    u_vec[j] = A[kk] * u_vec[j] - c_vec[j] * S[kk]
+                    ak = apow(PT, t + 1 - lj)
+                    u_vec[j] = ak * u_vec[j] - c_vec[j] * (1.0 - ak) * inv1ma
                     last[j] = t + 1
                 u_vec[j] -= c * data[k]
         slots[me, 0] += 1

@@ -22,6 +22,12 @@ def step_sizes(schedule: int, eta: float, t0: float, beta: float, ts: np.ndarray
     return eta / (1.0 + ts / t0) ** beta
 
 
+def power_tables(a: float) -> np.ndarray:
+    """PT[l, i] = a^(i * 1024^l), l = 0, 1, 2 (see ``kernels.apow``)."""
+    i = np.arange(1024, dtype=np.float64)
+    return np.stack([a ** i, a ** (i * 1024.0), a ** (i * 1024.0 ** 2)])
+
+
 class ThreadLinear:
     def __init__(self, workload, team: Team):
         if workload.loss not in K0.LOSS_CODES:
@@ -36,7 +42,6 @@ class ThreadLinear:
             self.csr = (X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64))
         self.X, self.y = X, workload.y
         self.last = np.zeros(self.d, dtype=np.int64)    # lazy l2: coordinate j is current up to update last[j]
-        self._A = self._S = None
         self._noidx = np.zeros(0, dtype=np.int64)
 
     def scratch(self, size: int) -> np.ndarray:
@@ -51,7 +56,7 @@ class ThreadLinear:
         one = np.ones(2)
         if self.sparse:
             K.hogwild_csr(w, *self.csr, self.y, self._noidx, b, self.code, self.lam, 0, 0.1, 1.0, 0.0,
-                          self.scratch(b), last, one, 0, slots, 0, taus)
+                          self.scratch(b), last, one, 0, power_tables(0.5), 1, slots, 0, taus)
         else:
             K.hogwild_dense(w, self.X, self.y, self._noidx, b, self.code, self.lam, 0, 0.1, 1.0, 0.0,
                             self.scratch(self.d), slots, 0, taus)
@@ -60,7 +65,7 @@ class ThreadLinear:
             self.snapshot(w)
             if self.sparse:
                 K.asysvrg_csr(w, *self.csr, self.y, z0, w, self._noidx, b, self.code, 0.1, self.scratch(b), last,
-                              one, one, slots, 0, taus)
+                              power_tables(0.5), 2.0, slots, 0, taus)
             else:
                 K.asysvrg_dense(w, self.X, self.y, z0, w, self._noidx, b, self.code, self.lam, 0.1,
                                 self.scratch(self.d), self.scratch(b), 0, self._noidx, slots, 0, taus)
@@ -80,15 +85,20 @@ class ThreadLinear:
         T0 = team.count
         eta, t0, beta = float(eta), float(t0), float(beta)
         if self.sparse:
-            ts = T0 + np.arange(k, dtype=np.float64)
-            P = np.concatenate(([1.0], np.cumprod(1.0 - step_sizes(schedule, eta, t0, beta, ts) * self.lam)))
+            const = int(schedule == 0)
+            PT = power_tables(1.0 - eta * self.lam)     # constant step: a^k from small tables
+            if const:
+                P = np.ones(2)
+            else:
+                ts = T0 + np.arange(k, dtype=np.float64)
+                P = np.concatenate(([1.0], np.cumprod(1.0 - step_sizes(schedule, eta, t0, beta, ts) * self.lam)))
 
         def work(r, kr):
             idx = team.rngs[r].integers(0, self.n, size=kr * b)
             taus = np.empty(kr, dtype=np.int64)
             if self.sparse:
                 K.hogwild_csr(w, *self.csr, self.y, idx, b, self.code, self.lam, schedule, eta, t0, beta,
-                              self.scratch(b), self.last, P, T0, team.slots, r, taus)
+                              self.scratch(b), self.last, P, T0, PT, const, team.slots, r, taus)
             else:
                 K.hogwild_dense(w, self.X, self.y, idx, b, self.code, self.lam, schedule, eta, t0, beta,
                                 self.scratch(self.d), team.slots, r, taus)
@@ -96,7 +106,10 @@ class ThreadLinear:
 
         taus = np.concatenate(team.map(work, team.split(k)))
         if self.sparse:  # bring every coordinate up to date: w_j *= prod of the shrinks it skipped
-            w *= P[k] / P[self.last - T0]
+            if const:
+                w *= (1.0 - eta * self.lam) ** (T0 + k - self.last).astype(np.float64)
+            else:
+                w *= P[k] / P[self.last - T0]
             self.last[:] = T0 + k
         return taus
 
@@ -119,23 +132,16 @@ class ThreadLinear:
         parts = team.map(work, [int(bounds[r + 1] - bounds[r]) for r in range(team.size)])
         return z0, np.sum(parts, axis=0) / n
 
-    def _tables(self, eta: float, length: int):
-        if self._A is None or self._A.shape[0] < length or self._eta != eta:
-            a = 1.0 - eta * self.lam
-            if a <= 0:
-                raise UserError(f"eta * lam = {eta * self.lam:g} >= 1: the l2 shrink factor 1 - eta lam is not positive")
-            self._A = a ** np.arange(length, dtype=np.float64)
-            self._S = np.concatenate(([0.0], np.cumsum(self._A[:-1])))
-            self._eta = eta
-        return self._A, self._S
-
     def svrg(self, w, z0, mu_loss, k, b, eta, coords) -> np.ndarray:
         """k Shared-AsySVRG inner iterations shared by the team; returns the measured delays."""
         team = self.team
         eta = float(eta)
         if self.sparse:
             T0 = team.count
-            A, S = self._tables(eta, CHUNK_CAP + 2)
+            a = 1.0 - eta * self.lam
+            if not 0.0 < a < 1.0:
+                raise UserError(f"eta * lam = {eta * self.lam:g}: the lazy sparse update needs 0 < eta lam < 1")
+            PT = power_tables(a)
             c_vec = eta * mu_loss
 
         def work(r, kr):
@@ -144,7 +150,7 @@ class ThreadLinear:
             taus = np.empty(kr, dtype=np.int64)
             if self.sparse:
                 K.asysvrg_csr(w, *self.csr, self.y, z0, c_vec, idx, b, self.code, eta, self.scratch(b), self.last,
-                              A, S, team.slots, r, taus)
+                              PT, 1.0 / (1.0 - a), team.slots, r, taus)
             else:
                 kidx = rng.integers(0, self.d, size=kr) if coords else self._noidx
                 K.asysvrg_dense(w, self.X, self.y, z0, mu_loss, idx, b, self.code, self.lam, eta,
@@ -153,7 +159,7 @@ class ThreadLinear:
 
         taus = np.concatenate(team.map(work, team.split(k)))
         if self.sparse:
-            kk = T0 + k - self.last
-            w[:] = A[kk] * w - c_vec * S[kk]
+            ak = a ** (T0 + k - self.last).astype(np.float64)
+            w[:] = ak * w - c_vec * (1.0 - ak) / (1.0 - a)
             self.last[:] = T0 + k
         return taus
