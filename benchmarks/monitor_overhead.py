@@ -1,0 +1,145 @@
+"""The monitor's overhead on the timed path: the serial SGD plugin's loop (plugins/serial/sgd.py)
+run under the default monitor vs the same loop with no monitor at all, measured side by side in
+one process, interleaved, repeated.
+
+    python benchmarks/monitor_overhead.py [--repeats 7] [--n 20000] [--d 100] [--epochs 10] [--b 1]
+                                          [--blas-threads 1]
+
+Printed ratios (min / median / max over the repeats; target: median <= 1.05):
+
+- ``measured``: the run's measured time under the monitor (``time_s`` of its last point: the
+  clock the harness reports, evaluation excluded) / the bare loop's wall time. This is the
+  overhead the monitor adds to every time-to-target number: finer chunks (a geometric snapshot
+  schedule), the ``due``/``tick`` bookkeeping and the pauses themselves.
+- ``wall``: the monitored run's whole wall time, evaluations included / the bare loop's. The
+  evaluations are off the clock by design; this says what they cost the user in waiting.
+
+On a machine with few cores, multi-threaded BLAS inside the (untimed) evaluations leaves its
+worker threads spinning for a while after each snapshot, competing with the timed loop:
+``--blas-threads 1`` shows how much of the overhead that is.
+
+Both loops draw their mini-batches from the same seeded generator and apply the same numba
+kernel; only the chunking differs (the monitor's geometric schedule vs one chunk per 2M samples,
+as the plugin does when the monitor asks for no snapshot).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def make_workload(n: int = 20000, d: int = 100):
+    from harness.workload import build_workload
+
+    wl = build_workload("logreg", {"n": n, "d": d, "lam": 1e-3})
+    wl.X, wl.y  # noqa: B018 - generate the data now, outside every clock
+    return wl
+
+
+def loop_with_monitor(wl, updates: int, b: int = 1, eta: float = 0.05, seed: int = 0, metrics=None):
+    """plugins/serial/sgd.py's loop under a default Monitor (as the runner builds it for a
+    deterministic plugin). Returns (measured seconds, wall seconds, number of points)."""
+    import numpy as np
+
+    from harness.monitor import Budget, Monitor, Schedule, Target
+    from plugins.kernels import SCHEDULE_CODES
+    from plugins.serial.linear import Steps
+
+    mon = Monitor(metrics or wl.metrics, n_samples=wl.n, budget=Budget(updates=updates), target=Target(),
+                  schedule=Schedule(), deterministic=True)
+    steps = Steps(wl)
+    rng = np.random.default_rng(seed)
+    w = np.zeros(wl.dim)
+    t = 0
+    t0 = time.perf_counter()
+    mon.tick(0, w, samples=0)
+    while mon.running:
+        k = mon.next_chunk(t, cap=max(1, 2_000_000 // b))
+        idx = rng.integers(0, wl.n, size=k * b)
+        steps.sgd(w, idx, b, SCHEDULE_CODES["constant"], eta, 1.0, 0.5, t)
+        t += k
+        mon.tick(t, w, samples=t * b)
+    wall = time.perf_counter() - t0
+    return mon.points[-1]["time_s"], wall, len(mon.points)
+
+
+def loop_without_monitor(wl, updates: int, b: int = 1, eta: float = 0.05, seed: int = 0) -> float:
+    """The same loop, the same kernel and generator, no monitor: wall seconds."""
+    import numpy as np
+
+    from plugins.kernels import SCHEDULE_CODES
+    from plugins.serial.linear import Steps
+
+    steps = Steps(wl)
+    rng = np.random.default_rng(seed)
+    w = np.zeros(wl.dim)
+    t = 0
+    cap = max(1, 2_000_000 // b)
+    t0 = time.perf_counter()
+    while t < updates:
+        k = min(cap, updates - t)
+        idx = rng.integers(0, wl.n, size=k * b)
+        steps.sgd(w, idx, b, SCHEDULE_CODES["constant"], eta, 1.0, 0.5, t)
+        t += k
+    return time.perf_counter() - t0
+
+
+def measure(repeats: int = 7, n: int = 20000, d: int = 100, epochs: float = 10.0, b: int = 1) -> dict:
+    wl = make_workload(n, d)
+    wl.f_star  # noqa: B018 - the optimum (cached on disk) is needed by the metrics, not by the loop
+    updates = int(epochs * n / b)
+    loop_with_monitor(wl, 100, b)  # JIT / numba cache load, first-touch of the data
+    loop_without_monitor(wl, 100, b)
+    measured, wall, points = [], [], 0
+    for r in range(repeats):  # interleaved, alternating which goes first: both see the same load
+        if r % 2:
+            bare = loop_without_monitor(wl, updates, b)
+            m, w_, points = loop_with_monitor(wl, updates, b)
+        else:
+            m, w_, points = loop_with_monitor(wl, updates, b)
+            bare = loop_without_monitor(wl, updates, b)
+        measured.append(m / bare)
+        wall.append(w_ / bare)
+    return {"updates": updates, "points": points, "measured": measured, "wall": wall}
+
+
+def _summary(xs: list[float]) -> str:
+    return f"min {min(xs):.3f}  median {statistics.median(xs):.3f}  max {max(xs):.3f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--n", type=int, default=20000)
+    ap.add_argument("--d", type=int, default=100)
+    ap.add_argument("--epochs", type=float, default=10.0)
+    ap.add_argument("--b", type=int, default=1)
+    ap.add_argument("--blas-threads", type=int, default=0,
+                    help="limit BLAS threads (threadpoolctl) for the whole measurement; 0: leave as is")
+    args = ap.parse_args(argv)
+    from contextlib import nullcontext
+
+    import numpy  # noqa: F401 - load BLAS before threadpoolctl looks for it
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    limit = threadpool_limits(args.blas_threads, user_api="blas") if args.blas_threads else nullcontext()
+    with limit:
+        blas = ", ".join(f"{i['internal_api']} x{i['num_threads']}" for i in threadpool_info() if i["user_api"] == "blas")
+        res = measure(args.repeats, args.n, args.d, args.epochs, args.b)
+    print(f"SGD loop, logreg n={args.n} d={args.d} b={args.b}: {res['updates']} updates, "
+          f"{res['points']} monitor points, {args.repeats} interleaved repeats; BLAS: {blas or '?'}")
+    print(f"monitor overhead, measured time / bare loop (target <= 1.05): {_summary(res['measured'])}")
+    print(f"whole wall time incl. evaluations (off the clock) / bare loop:  {_summary(res['wall'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
