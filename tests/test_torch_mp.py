@@ -349,3 +349,21 @@ def test_shipped_suite_resolves():
     assert {"bp-torch", "dni-torch", "ddg-torch", "fr-torch", "ddg-sim", "fr-sim"} <= plugins
     for s in specs:
         resolve(s)
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("theory.checker") is None, reason="theory checker absent")
+def test_run_report_carries_the_ddg_and_fr_verdicts(cli, tmp_path):
+    """`harness run` on the DDG / FR simulators writes a report with the verdicts of the theorems
+    the plugins link (ddg.thm-5.4.1/5.4.2, features_replay.thm-6.4.1/6.4.2)."""
+    import re
+
+    out = cli("run", "--plugin", "ddg-sim", "--plugin", "fr-sim", "--workload", "mlp", "--workload-param", "depth=2",
+              "--workload-param", "width=16", "--workers", "2", "--param", "b=32", "--param", "L_iters=3",
+              "--budget", "epochs=1", "--report", str(tmp_path / "rep"), "-q", timeout=200)
+    assert out.returncode == 0, out.stdout + out.stderr
+    md = (tmp_path / "rep" / "index.md").read_text()
+    verdicts = dict(re.findall(r"\| (ddg\.thm-5\.4\.[12]|features_replay\.thm-6\.4\.[12]) \| \*\*([a-z-]+)\*\*", md))
+    assert set(verdicts) == {"ddg.thm-5.4.1", "ddg.thm-5.4.2", "features_replay.thm-6.4.1",
+                             "features_replay.thm-6.4.2"}, md[:2000]
+    assert set(verdicts.values()) <= {"holds", "violated", "not-applicable"}
+    assert verdicts["ddg.thm-5.4.1"] != "violated"

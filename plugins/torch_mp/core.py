@@ -487,8 +487,8 @@ def parse_boundaries(text: str) -> list[int] | None:
 
 
 def build_stages(workload, params: dict[str, Any], K: int, seed: int, algo: str, device, ranks=None):
-    """The K module skeletons (same initialisation on every rank, from ``seed``) and a Stage for
-    each k in ``ranks`` (default: all, the simulator)."""
+    """The K module skeletons for evaluation (CPU; same initialisation on every rank, from ``seed``)
+    and a Stage on ``device`` for each k in ``ranks`` (default: all, the simulator)."""
     bounds = parse_boundaries(params.get("boundaries", ""))
     modules = workload.split(workload.blocks(seed), K, bounds)  # for evaluation (weights loaded in)
     own = workload.split(workload.blocks(seed), K, bounds)      # the stages' own (functional) modules
@@ -502,9 +502,7 @@ def build_stages(workload, params: dict[str, Any], K: int, seed: int, algo: str,
                           schedule=params.get("schedule", "constant"), t0=params.get("t0", 1.0), beta1=params.get("beta1", 0.9),
                           beta2=params.get("beta2", 0.999), eps=params.get("eps", 1e-8), loss_fn=workload.loss_fn,
                           synth=synth, synth_eta=params.get("synth_eta", 1e-3), device=device)
-    for m in modules:
-        m.to(device)
-    return modules, stages, shapes
+    return modules, stages, shapes  # ``modules`` stay on the CPU: evaluation runs there, off the clock
 
 
 def boundary_shapes(modules: Sequence[nn.Module], workload) -> list[tuple[int, ...]]:

@@ -152,10 +152,10 @@ def run_sim(ctx) -> dict[str, Any]:
     device = torch.device("cuda" if ctx.options.get("device") == "cuda" and torch.cuda.is_available() else "cpu")
     modules, stages_d, _ = build_stages(wl, p, K, ctx.seed, algo, device)
     stages = [stages_d[k] for k in range(K)]
-    X, y, _, _ = wl.data()
-    X, y = X.to(device), y.to(device)
+    X_cpu, y_cpu, _, _ = wl.data()
+    X, y = X_cpu.to(device), y_cpu.to(device)
     sampler = Sampler(len(X), int(p["b"]), ctx.seed)
-    ev = Evaluator(wl, modules, algo, sampler, (X, y))
+    ev = Evaluator(wl, modules, algo, sampler, (X_cpu, y_cpu))
     mon.evaluate = ev
     b = int(p["b"])
     t = 0

@@ -57,10 +57,11 @@ def body():
     algo, b = ctx.plugin.family, int(p["b"])
     modules, stages, shapes = build_stages(wl, p, K, ctx.seed, algo, dist.device, ranks=[k])
     st = stages[k]
-    X, y, _, _ = wl.data()
-    X, y = X.to(dist.device), y.to(dist.device)
+    X_cpu, y_cpu, _, _ = wl.data()
+    X, y = X_cpu.to(dist.device), y_cpu.to(dist.device)
     sampler = Sampler(len(X), b, ctx.seed)
-    ev = Evaluator(wl, modules, algo, sampler, (X, y)) if k == owner else None
+    # the owner evaluates on CPU copies of all K modules (clock paused), whatever the device
+    ev = Evaluator(wl, modules, algo, sampler, (X_cpu, y_cpu)) if k == owner else None
     if ev is not None:
         mon.evaluate = ev
     links = Links(k, K, shapes, b, dist.device)
