@@ -213,3 +213,15 @@ def test_cli_runs_the_simulator(cli, tmp_path):
 
     (rec,) = Store().runs(plugin="asysvrg-sim", with_points=True)
     assert rec.status == "budget" and rec.points[-1]["tau_max"] == 3.0      # tau = -1 means workers - 1
+
+
+def test_delays_beyond_the_ring_are_clipped_and_said(tmp_path, monkeypatch):
+    """A measured maximum delay can be huge (a preempted thread): the ring is capped in memory, larger
+    delays are clipped to it, and the run records the delays it applied and the clip."""
+    import plugins.sim.linear as L
+
+    monkeypatch.setattr(L, "RING_BYTES_MAX", 8 * SMALL["d"] * 10)      # room for 10 iterates
+    path = tmp_path / "trace.json"
+    path.write_text(json.dumps([0, 1, 50]))
+    rec = run("asysgd-sim", {"delay": "trace", "delay_file": str(path)}, SMALL, budget="epochs=2")
+    assert rec.info["delays_clipped_above"] == 9 and rec.points[-1]["tau_max"] == 9.0

@@ -36,4 +36,4 @@ def run(ctx):
         sim.sgd(w, idx, b, schedule, p["eta"], t0, p["beta"], t)   # w_{t+1} = w_t - eta_t g(w_hat_t), k times
         t += k
         mon.tick(t, w, samples=t * b, delays=delays.stats)
-    return info(delays, p["read"])
+    return info(delays, p["read"], sim)

@@ -80,4 +80,4 @@ def run(ctx):
             samples += 2 * k * b
             mon.tick(t, w, samples=samples, delays=delays.stats)
         # w^{s+1} = w_m: the inner loop updated w in place
-    return {**info(delays, p["read"]), "m": m, "coords": coords or wl.dim, "write": write_kind(coords)}
+    return {**info(delays, p["read"], sim), "m": m, "coords": coords or wl.dim, "write": write_kind(coords)}

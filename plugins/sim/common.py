@@ -40,5 +40,8 @@ def delays_for(ctx):
     return engine.from_params(p, ctx.seed)
 
 
-def info(delays, read: str) -> dict[str, Any]:
-    return {"delays": delays.stats.to_dict(), "delay_model": delays.model.describe(), "read": read}
+def info(delays, read: str, sim=None) -> dict[str, Any]:
+    out = {"delays": delays.stats.to_dict(), "delay_model": delays.model.describe(), "read": read}
+    if sim is not None and sim.clipped_above is not None:
+        out["delays_clipped_above"] = sim.clipped_above
+    return out

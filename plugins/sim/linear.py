@@ -15,8 +15,8 @@ RING_BYTES_MAX = 1 << 30  # the ring of past iterates: (max delay + 1) x d float
 
 class LinearSim:
     """Applies simulated-asynchronous SGD / SVRG-inner updates in chunks. Keeps the ring of the
-    last (bound + 1) iterates and the update counters; records every applied delay in
-    ``delays.stats``."""
+    last (bound + 1) iterates (at most 1 GiB: larger delays are clipped, ``clipped_above`` says
+    where) and the update counters; records every applied delay in ``delays.stats``."""
 
     def __init__(self, workload, delays: Delays, read: str, key: int):
         if workload.loss not in K.LOSS_CODES:
@@ -31,10 +31,10 @@ class LinearSim:
         self.delays = delays
         self.mode = READ_MODES[read]
         self.key = int(key)
-        R = int(delays.model.bound) + 1
         d = workload.dim
-        if R * d * 8 > RING_BYTES_MAX:
-            raise UserError(f"the delay bound {R - 1} needs a ring of {R} x {d} iterates (> 1 GiB): lower tau")
+        # the ring holds the last R iterates; a delay above R - 1 is clipped to it (and recorded as applied)
+        R = int(min(int(delays.model.bound) + 1, max(2, RING_BYTES_MAX // (8 * d))))
+        self.clipped_above = R - 1 if R < int(delays.model.bound) + 1 else None
         self.ring = np.zeros((R, d))
         self.s = 0
 
