@@ -221,6 +221,8 @@ class Theorem:
                 else:  # pragma: no cover
                     raise ValueError(op)
             ok = np.asarray(ok) & np.isfinite(lhs) & np.isfinite(rhs)
+            lhs, rhs = np.broadcast_arrays(lhs, rhs)
+            margin = np.broadcast_to(margin, lhs.shape)
             worst = int(np.argmin(margin)) if np.ndim(margin) else None
             with np.errstate(all="ignore"):
                 rel_margin = float(np.min(margin) / max(float(np.max(np.abs(rhs))), float(np.max(np.abs(lhs))), 1e-300))

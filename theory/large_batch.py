@@ -51,7 +51,9 @@ def _prepare(v: dict[str, Any]) -> dict[str, Any]:
             v["K"] = float(Lk_a.size)
             v["L_k"] = Lk_a
             v.setdefault("S", float(np.sum(1 / Lk_a)))
-        elif "K" in v:
+        else:
+            v.setdefault("K", 1.0 if Lk_a.size == 1 and np.ndim(v["L_k"]) > 0 else v.get("K", 1.0))
+            v["L_k"] = float(Lk_a[0])
             v.setdefault("S", float(v["K"]) / float(Lk_a[0]))
         if "L_g" in v:
             v.setdefault("kappa", float(np.max(float(v["L_g"]) / Lk_a)))
