@@ -150,6 +150,11 @@ class Measurements:
             L = np.nanmax(np.array(Ls, dtype=float), axis=0)
             M = np.nanmax(np.array(Ms, dtype=float), axis=0) if Ms else np.zeros_like(L)
             b = lr_bounds(L.tolist(), M.tolist(), opt.B, opt.beta)
+            # the inputs theory.large_batch reads from a run's info (an M = 0 envelope: var_k <= M_k gsq_k at
+            # every snapshot), and the per-layer rates actually used
+            info.update({"L_k": L.tolist(), "M_k": M.tolist(), "M": 0.0, "M_g": float(np.max(M)),
+                         "L_g": float(np.nanmax([h["L_g"] for h in self.history if "L_g" in h])),
+                         "gamma_k": opt.lr_max.tolist()})
             info.update({"L_k_max": L.tolist(), "M_k_max": M.tolist(),
                          "L_g_max": float(np.nanmax([h["L_g"] for h in self.history if "L_g" in h])),
                          "lr_upper_bound_k": b["lr_ub_k"], "lr_stable_k": b["lr_stable_k"],
