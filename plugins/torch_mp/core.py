@@ -469,6 +469,8 @@ def point_extra(algo: str, stats: Sequence[dict], sig, sig_global) -> tuple[dict
         "sigma_dir": sig, "sigma_dir_global": sig_global,
         "M_mean": m_mean, "M_max": sum(st["g2_max"] for st in stats),
     }
+    if any("cuda_peak" in st for st in stats):  # NCCL runs: the allocator's peak per rank as well
+        extra["cuda_peak_bytes"] = [st.get("cuda_peak") for st in stats]
     if algo == "dni":
         extra["synth_loss"] = [st["synth_loss"] for st in stats[:-1]]
     return extra, merged
