@@ -295,13 +295,13 @@ def compare_sides(a: Side, b: Side, *, target: Target | None = None, alpha: floa
             xa, xb = [x[m] for x in ma], [x[m] for x in mb]
             ea, eb = stats.bootstrap_ci(xa, alpha=alpha), stats.bootstrap_ci(xb, alpha=alpha)
             sig, how, mark = mark_for(xa, xb, alpha)
-            rows.append(MetricRow(m, ea, eb, stats.ratio(eb.value, ea.value), sig, how, mark))
+            both_inf = math.isinf(ea.value) and math.isinf(eb.value)  # neither reached the target: no ratio
+            rows.append(MetricRow(m, ea, eb, math.nan if both_inf else stats.ratio(eb.value, ea.value), sig, how, mark))
         groups.append(Group(key, group_title(key), ra, rb, rows, tgt))
     summary = {}
     for m in METRICS:
         # a group where neither side reached the target says nothing about the ratio: left out
-        ratios = [row.ratio for g in groups for row in g.rows if row.metric == m
-                  if not (math.isinf(row.a.value) and math.isinf(row.b.value))]
+        ratios = [row.ratio for g in groups for row in g.rows if row.metric == m and not math.isnan(row.ratio)]
         usable = [x for x in ratios if x > 0 and math.isfinite(x)]
         summary[m] = {"geomean_ratio": stats.geomean(usable), "groups": len(usable),
                       "left_out": len(ratios) - len(usable)}
@@ -381,7 +381,7 @@ def plot_group(group: Group, a: Side, b: Side, path: Path) -> Path:
         utt = next(r for r in group.rows if r.metric == "updates_to_target")
         utt = utt.a if side is a else utt.b
         for ax, x, at in zip(axes, ("updates", "time_s"), (utt.value, ttt.value)):
-            band = seed_band(runs, x, metric)
+            band = seed_band(runs, x, metric, log_x=True)
             if band is None:
                 continue
             grid, med, lo, hi = band
@@ -397,8 +397,7 @@ def plot_group(group: Group, a: Side, b: Side, path: Path) -> Path:
         ax.set_ylabel(_metric_label(metric))
         if metric in ("subopt", "grad_norm_sq", "dist_sq"):
             ax.set_yscale("log")
-        if xl.startswith("updates"):
-            ax.set_xscale("log")  # the bands live on a log grid of positive update counts
+        ax.set_xscale("log")  # seed_band's grid is log-spaced over positive x: show it evenly
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8, loc="best")
     fig.suptitle(f"{a.label} (A) vs {b.label} (B): {group.title}\nlines: median over seeds; bands: min..max; "

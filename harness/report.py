@@ -8,6 +8,7 @@ bound envelopes and verdicts)."""
 from __future__ import annotations
 
 import html
+import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -27,21 +28,25 @@ def curve_metric(records: Sequence[RunRecord]) -> str:
     return "objective"
 
 
-def seed_band(records: Sequence[RunRecord], x: str, metric: str, grid_points: int = 60):
-    """Median and min/max over seeds of ``metric`` on a common grid of ``x`` (log-spaced where it
-    can be; x = 0 points are dropped then); each seed's curve is interpolated in log space."""
+def seed_band(records: Sequence[RunRecord], x: str, metric: str, grid_points: int = 60, log_x: bool | None = None):
+    """Median and min/max over seeds of ``metric`` on a common grid of ``x`` (log-spaced for a log
+    axis, where x = 0 points are dropped); each seed's curve is interpolated in log space."""
+    log_x = (x == "updates") if log_x is None else log_x
     curves = []
     for r in records:
         xs = r.column(x)
         ys = r.column(metric)
-        ok = np.isfinite(xs) & np.isfinite(ys) & (xs > 0)
+        ok = np.isfinite(xs) & np.isfinite(ys) & ((xs > 0) if log_x else True)
         if ok.sum() >= 2:
             curves.append((xs[ok], ys[ok]))
     if not curves:
         return None
-    lo = min(c[0][c[0] > 0].min() if (c[0] > 0).any() else 1.0 for c in curves)
     hi = max(c[0].max() for c in curves)
-    grid = np.geomspace(max(lo, 1e-12), hi, grid_points) if hi > lo > 0 else np.linspace(0, hi, grid_points)
+    if log_x:
+        lo = min(c[0].min() for c in curves)
+        grid = np.geomspace(max(lo, 1e-12), hi, grid_points) if hi > lo > 0 else np.linspace(0, hi, grid_points)
+    else:
+        grid = np.linspace(min(c[0].min() for c in curves), hi, 4 * grid_points)
     positive = all((c[1] > 0).all() for c in curves)
     rows = []
     for xs, ys in curves:
@@ -59,20 +64,25 @@ def seed_band(records: Sequence[RunRecord], x: str, metric: str, grid_points: in
             return grid, np.nanmedian(arr, 0), np.nanmin(arr, 0), np.nanmax(arr, 0)
 
 
-def plot_workload(records: Sequence[RunRecord], path: Path, title: str) -> Path:
+X_LABELS = {"updates": "updates applied", "epochs": "epochs (samples / n)", "time_s": "measured time (s, evaluation excluded)"}
+
+
+def plot_workload(records: Sequence[RunRecord], path: Path, title: str, xs: Sequence[str] = ("updates", "time_s"),
+                  metric: str | None = None) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metric = curve_metric(records)
+    metric = metric or curve_metric(records)
     groups: dict[str, list[RunRecord]] = defaultdict(list)
     keys = varying_params(records)
     for r in records:
         groups[label_of(r, keys)].append(r)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = plt.subplots(1, len(xs), figsize=(6 * len(xs), 4.5), squeeze=False)
+    axes = axes[0]
     for (label, runs), color in zip(sorted(groups.items()), _colors()):
-        for ax, x in zip(axes, ("updates", "time_s")):
+        for ax, x in zip(axes, xs):
             band = seed_band(runs, x, metric)
             if band is None:
                 continue
@@ -80,12 +90,12 @@ def plot_workload(records: Sequence[RunRecord], path: Path, title: str) -> Path:
             ax.plot(grid, med, color=color, label=f"{label} (n={len(runs)})")
             if len(runs) > 1:
                 ax.fill_between(grid, lo, hi, color=color, alpha=0.2)
-    for ax, xl in zip(axes, ("updates applied", "measured time (s, evaluation excluded)")):
-        ax.set_xlabel(xl)
+    for ax, x in zip(axes, xs):
+        ax.set_xlabel(X_LABELS.get(x, x))
         ax.set_ylabel(_metric_label(metric))
         if metric in ("subopt", "grad_norm_sq", "dist_sq"):
             ax.set_yscale("log")
-        if xl.startswith("updates"):
+        if x == "updates":
             ax.set_xscale("log")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8, loc="best")
@@ -138,12 +148,30 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
     for r in records:
         if r.points:
             by_workload[_workload_key(r)].append(r)
+    config = config or {}
     md = [f"# {title}", "", f"{len(records)} runs.", ""]
     hb = [f"<h1>{html.escape(title)}</h1>", f"<p>{len(records)} runs.</p>"]
+    if config.get("paper") or config.get("claim"):
+        md += [f"**Paper:** {config.get('paper', '')}", "", f"> **The paper's claim:** {config.get('claim', '')}", ""]
+        hb += [f"<p><b>Paper:</b> {html.escape(str(config.get('paper', '')))}</p>",
+               f"<blockquote><b>The paper's claim:</b> {html.escape(str(config.get('claim', '')))}</blockquote>"]
+    xs = tuple(config.get("x", ("updates", "time_s")))
+    pngs = []
     for i, (wk, runs) in enumerate(sorted(by_workload.items())):
-        png = plot_workload(runs, outdir / f"curves-{i}.png", wk)
+        png = plot_workload(runs, outdir / f"curves-{i}.png", wk, xs=xs, metric=config.get("metric"))
+        pngs.append(png.name)
         md += [f"## {wk}", "", f"![{wk}]({png.name})", "", _md_table(runs), ""]
         hb += [f"<h2>{html.escape(wk)}</h2>", f'<img src="{png.name}" style="max-width:100%">', _html_table(runs)]
+        if config.get("speedup"):
+            sp = plot_speedup(runs, outdir / f"speedup-{i}.png", wk)
+            if sp is not None:
+                pngs.append(sp.name)
+                md += [f"![speedup {wk}]({sp.name})", ""]
+                hb += [f'<img src="{sp.name}" style="max-width:70%">']
+    measured = measured_summary(records)
+    if measured:
+        md += ["## What was measured", "", measured[0], ""]
+        hb += ["<h2>What was measured</h2>", measured[1]]
     try:
         import theory.report  # noqa: F401 - registers the theory section (bound envelopes, conditions, verdicts)
     except ImportError:
@@ -167,7 +195,142 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
             "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}</style></head><body>"
             + "\n".join(hb) + "</body></html>")
     (outdir / "index.html").write_text(page)
+    _write_meta(records, outdir, title, config, pngs, store)
     return outdir / "index.html"
+
+
+def time_to_level(r: RunRecord, metric: str, level: float) -> float:
+    """Measured seconds until ``metric`` first drops to ``level`` (inf if never): AlgoPerf's rule."""
+    for p in r.points:
+        v = p.get(metric)
+        if v is not None and v <= level:
+            return float(p["time_s"])
+    return float("inf")
+
+
+def speedups(runs: Sequence[RunRecord], metric: str = "subopt") -> dict[str, list[tuple[int, float]]]:
+    """Per plugin: (workers, T(fewest workers) / T(workers)) with T the median over seeds of the time
+    to reach the loosest final level every run of that plugin reached (thesis eq. (2.52))."""
+    by_plugin: dict[str, dict[int, list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
+    for r in runs:
+        by_plugin[r.plugin][r.workers].append(r)
+    out = {}
+    for plugin, by_w in by_plugin.items():
+        if len(by_w) < 2:
+            continue
+        finals = [min(p.get(metric, np.inf) for p in r.points) for rs in by_w.values() for r in rs]
+        level = max(f for f in finals if np.isfinite(f)) if any(np.isfinite(finals)) else None
+        if level is None:
+            continue
+        t = {w: float(np.median([time_to_level(r, metric, level) for r in rs])) for w, rs in by_w.items()}
+        base = t[min(t)]
+        out[plugin] = [(w, base / t[w] if t[w] > 0 else np.nan) for w in sorted(t)]
+    return out
+
+
+def plot_speedup(runs: Sequence[RunRecord], path: Path, title: str) -> Path | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metric = curve_metric(runs)
+    sp = speedups(runs, metric)
+    if not sp:
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    top = max(w for pts in sp.values() for w, _ in pts)
+    low = min(w for pts in sp.values() for w, _ in pts)
+    ax.plot([low, top], [1, top / low], "k--", label="ideal (linear)")
+    for (plugin, pts), color in zip(sorted(sp.items()), _colors()):
+        ax.plot([w for w, _ in pts], [s for _, s in pts], "o-", color=color, label=plugin)
+    ax.set_xlabel("workers (threads / MPI workers / ranks)")
+    ax.set_ylabel(f"speedup vs {low} worker(s): time to the same {metric}")
+    ax.set_xticks(range(1, top + 1))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"speedup: {title}\n({os.cpu_count()} cores on this machine)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def measured_summary(records: Sequence[RunRecord]) -> tuple[str, str] | None:
+    """One row per (workload, plugin configuration): what a reader compares with the paper's claim."""
+    groups: dict[tuple[str, str], list[RunRecord]] = defaultdict(list)
+    keys = varying_params(records)
+    for r in records:
+        if r.points:
+            groups[(_workload_key(r), label_of(r, keys))].append(r)
+    if not groups:
+        return None
+    cols = ("workload", "configuration", "seeds", "statuses", "final " + curve_metric(records), "final test_acc",
+            "epochs", "time s", "tau max")
+    rows = []
+    for (wk, label), rs in sorted(groups.items()):
+        metric = curve_metric(rs)
+        last = [r.points[-1] for r in rs]
+        med = lambda key: float(np.median([p[key] for p in last if p.get(key) is not None])) if any(  # noqa: E731
+            p.get(key) is not None for p in last) else None
+        rows.append([wk, label, len(rs), ",".join(sorted({r.status for r in rs})), med(metric), med("test_acc"),
+                     med("epochs"), med("time_s"), med("tau_max")])
+    from .output import fmt
+
+    md = "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] +
+                   ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows])
+    head = "".join(f"<th>{c}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(v))}</td>" for v in row) + "</tr>" for row in rows)
+    return md, f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _write_meta(records, outdir: Path, title: str, config: dict[str, Any], pngs: list[str], store) -> None:
+    import json
+
+    verdicts: dict[str, int] = defaultdict(int)
+    if store is not None:
+        for r in records:
+            if r.id is not None:
+                for v in store.verdicts(r.id).values():
+                    verdicts[v["verdict"]] += 1
+    statuses: dict[str, int] = defaultdict(int)
+    for r in records:
+        statuses[r.status] += 1
+    meta = {"title": title, "paper": config.get("paper", ""), "claim": config.get("claim", ""),
+            "runs": len(records), "statuses": dict(statuses), "verdicts": dict(verdicts), "plots": pngs}
+    (outdir / "meta.json").write_text(json.dumps(meta, indent=1))
+
+
+def write_index(root: str | Path) -> Path:
+    """The index page of every report under ``root``: each suite with its paper, the paper's claim,
+    its main plot, run statuses and theory verdicts."""
+    import json
+
+    root = Path(root)
+    entries = []
+    for meta_path in sorted(root.glob("*/meta.json")):
+        try:
+            entries.append((meta_path.parent.name, json.loads(meta_path.read_text())))
+        except ValueError:
+            continue
+    md = ["# harness reports", ""]
+    hb = ["<h1>harness reports</h1>"]
+    for name, m in entries:
+        counts = lambda d: ", ".join(f"{k}: {v}" for k, v in sorted(d.items())) or "-"  # noqa: E731
+        md += [f"## [{m['title']}]({name}/index.md)", "", f"**Paper:** {m.get('paper') or '-'}", "",
+               f"> **Claim:** {m.get('claim') or '-'}", "", f"runs: {counts(m['statuses'])}; verdicts: {counts(m['verdicts'])}", ""]
+        hb += [f"<h2><a href='{name}/index.html'>{html.escape(m['title'])}</a></h2>",
+               f"<p><b>Paper:</b> {html.escape(m.get('paper') or '-')}</p>",
+               f"<blockquote><b>Claim:</b> {html.escape(m.get('claim') or '-')}</blockquote>",
+               f"<p>runs: {html.escape(counts(m['statuses']))}; theory verdicts: {html.escape(counts(m['verdicts']))}</p>"]
+        if m.get("plots"):
+            md += [f"![{name}]({name}/{m['plots'][0]})", ""]
+            hb += [f"<a href='{name}/index.html'><img src='{name}/{m['plots'][0]}' style='max-width:100%'></a>"]
+    (root / "index.md").write_text("\n".join(md) + "\n")
+    (root / "index.html").write_text("<!doctype html><html><head><meta charset='utf-8'><title>harness reports</title>"
+                                     "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}</style></head><body>"
+                                     + "\n".join(hb) + "</body></html>")
+    return root / "index.html"
 
 
 def _workload_key(r: RunRecord) -> str:

@@ -32,6 +32,8 @@ from .runner import RunSpec
 RUN_KEYS = {"plugin", "workload", "params", "workload_params", "workers", "seeds", "budget", "target", "options",
             "schedule"}
 TOP_KEYS = {"name", "description", "defaults", "run", "report"}
+# [report]: the paper and its claim (shown next to what was measured), plots to add, axes, metric
+REPORT_KEYS = {"paper", "claim", "figures", "speedup", "x", "metric"}
 
 
 def load_suite(path: str | Path) -> tuple[str, list[RunSpec], dict[str, Any]]:
@@ -50,6 +52,10 @@ def load_suite(path: str | Path) -> tuple[str, list[RunSpec], dict[str, Any]]:
     extra = set(doc) - TOP_KEYS
     if extra:
         raise UserError(f"{path}: unknown top-level key '{sorted(extra)[0]}' (expected {', '.join(sorted(TOP_KEYS))})")
+    report = doc.get("report", {})
+    if not isinstance(report, dict) or set(report) - REPORT_KEYS:
+        bad_keys = sorted(set(report) - REPORT_KEYS) if isinstance(report, dict) else ["(not a table)"]
+        raise UserError(f"{path}: [report]: unknown key '{bad_keys[0]}' (expected {', '.join(sorted(REPORT_KEYS))})")
     name = str(doc.get("name", path.stem))
     defaults = doc.get("defaults", {})
     entries = doc.get("run", [])
@@ -66,7 +72,7 @@ def load_suite(path: str | Path) -> tuple[str, list[RunSpec], dict[str, Any]]:
             if key not in merged:
                 raise UserError(f"{where}: missing '{key}'")
         specs.extend(expand(merged, where, suite=name))
-    return name, specs, doc.get("report", {})
+    return name, specs, report
 
 
 def _axis(value: Any) -> list[Any]:
