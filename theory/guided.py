@@ -45,6 +45,9 @@ def choose_parameters(pspec, workload, params: dict[str, Any], workers: int) -> 
             if name not in thm.guided or thm.adapter is None:
                 continue
             var = thm.guided[name]
+            back = None
+            if isinstance(var, tuple):  # (theorem symbol, maps its value back to the plugin parameter)
+                var, back = var
             trial_params = {k: (1.0 if v == THEORY else v) for k, v in params.items()}
             try:
                 values = thm.adapter(_pseudo_run(pspec, workload, trial_params, workers))
@@ -55,6 +58,8 @@ def choose_parameters(pspec, workload, params: dict[str, Any], workers: int) -> 
             if res.get("value") is None:
                 tried.append(f"{tid}: {res.get('reason')}")
                 continue
+            if back is not None:
+                res = {**res, "symbol_value": res["value"], "value": back(res["value"], values)}
             chosen = (tid, res)
             break
         if chosen is None:

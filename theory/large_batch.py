@@ -160,7 +160,8 @@ def _thm(tid, title, eqs, source, conds, bound, momentum, errata="", notes="", a
         definitions=defs if defs is not None else DEFS, bound=bound, measured=measured,
         measured_doc="running mean over iterations of G(w_t) = sum_k q_k ||grad_k f(w_t)||^2 (K = 1: ||grad f||^2)",
         rate=1 / T, prepare=_prepare, adapter=(lambda run: _adapt(run, momentum=momentum)) if adapter else None,
-        guided={"eta": "gamma"} if adapter else {}, errata=errata, notes=notes, extra_bounds=extra or {},
+        guided={"eta": ("gamma", lambda g, v: g / float(np.min(v["L_k"])))} if adapter else {},
+        errata=errata, notes=notes, extra_bounds=extra or {},
     )
 
 

@@ -173,6 +173,8 @@ def variance_bound_on_run(run) -> float | None:
     if "sigma2_star" not in facts or "L_max" not in c:
         return None
     d = [p.get("dist_sq") for p in run.points if p.get("dist_sq") is not None]
+    if not d and "dist0_sq" in c:
+        d = [c["dist0_sq"]]  # before a run (theory-guided parameters): the start point's distance
     if not d:
         return None
     r = float(np.sqrt(max(d)))
@@ -187,6 +189,8 @@ def second_moment_bound_on_run(run) -> float | None:
     if "gmax2_star" not in facts or "L_max" not in c:
         return None
     d = [p.get("dist_sq") for p in run.points if p.get("dist_sq") is not None]
+    if not d and "dist0_sq" in c:
+        d = [c["dist0_sq"]]
     if not d:
         return None
     return float((np.sqrt(facts["gmax2_star"]) + c["L_max"] * np.sqrt(max(d))) ** 2)

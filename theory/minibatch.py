@@ -133,7 +133,7 @@ THEOREMS = [
         horizon_doc="iterations", measured="running_mean_grad_norm_sq",
         measured_doc="running mean over iterations of ||grad f(x_k)||^2", rate=1 / K,
         solutions={"gamma": 2 / (L * M)},
-        adapter=lambda run: _adapt_sgd(run, asgd=False), guided={"eta": "gamma"},
+        adapter=lambda run: _adapt_sgd(run, asgd=False), guided={"eta": ("gamma", lambda g, v: g * v["M"])},
         extra_bounds={"mean form (eta = gamma M)": (Df / (K * gamma * M) + L * sigma2 * gamma * M / (2 * M))
                       / (1 - L * gamma * M / 2)},
         errata=("The source's chain for E||delta_k||^2 reads like M sum_i E||delta_ki||^2 <= M sigma^2; the correct "
@@ -187,7 +187,7 @@ THEOREMS = [
         bound=ASGD7, horizon="K", horizon_doc="server updates", measured="running_mean_grad_norm_sq",
         measured_doc="running mean over updates of ||grad f(x_k)||^2", rate=1 / K,
         solutions={"gamma": (sp.sqrt(1 + 8 * N**2) - 1) / (4 * L * M * N**2)},
-        adapter=lambda run: _adapt_sgd(run, asgd=True), guided={"eta": "gamma"},
+        adapter=lambda run: _adapt_sgd(run, asgd=True), guided={"eta": ("gamma", lambda g, v: g * v["M"])},
         extra_bounds={"factor N learners / 1 learner (stated, corrected)": N / sp.sqrt(K * sigma2 / (M * L * Df))},
         errata=("The main-text OCR of (7) shows 2 sigma^2 L M N gamma; the appendix makes it 2 sigma^2 L^2 M N gamma^2 "
                 "(as in Lian et al.). The constraint's OCR 'alpha c - alpha <= 0', '4N' are alpha^2, 4N^2 (sympy-checked "

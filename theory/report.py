@@ -89,7 +89,7 @@ def _plot(d: dict[str, Any], thm, kind: str, path: Path, title: str) -> None:
     if d.get("n_seeds", 1) > 1:
         ax.fill_between(x, arr["lo"], arr["hi"], color="navy", alpha=0.18, label="seed band (min-max)")
         ax.plot(x, arr["upper"], color="navy", lw=0.9, ls="--", label="one-sided 95% upper limit")
-    ax.set_xscale("log" if kind == "poly" and (x > 0).all() else "linear")
+    ax.set_xscale("log" if kind != "geom" and (x > 0).all() else "linear")
     positive = np.isfinite(arr["mean"]).any() and (np.nanmin(np.concatenate([arr["lo"], arr["bound"]])) > 0)
     if positive:
         ax.set_yscale("log")
