@@ -201,3 +201,24 @@ def test_theory_checker_flags_a_rate_above_the_bound(tmp_path):
                     "the bound and the flags are computed in plugins/torch_dp/measure.py and stored in the run's info")
     (d,) = out
     assert d["verdict"] == "not-applicable" and "(4.52)" in d["reason"], d
+
+
+def test_ghost_norms_equal_vmap_per_sample_norms_and_cnn_uses_vmap():
+    import torch
+
+    from plugins.torch_dp.core import Layers, PerSample
+    from suites.network import ResNet
+
+    wl = _mlp(depth=2)
+    X, y, _, _ = wl.data()
+    model = wl.build_model(seed=3)
+    layers = Layers.of(model)
+    ghost, vm = PerSample(model, wl.loss_fn, layers), PerSample(model, wl.loss_fn, layers, "vmap")
+    assert (ghost.method, vm.method) == ("ghost", "vmap")
+    for (ga, sa), (gb, sb) in zip(ghost.chunks(X, y, 40), vm.chunks(X, y, 40)):   # 3 chunks, the last partial
+        for a, b in zip(ga, gb):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(sa, sb, rtol=1e-4, atol=1e-9)
+    cnn = ResNet("resnet", data="digits", n_train=32, width=32, depth=1)
+    m = cnn.build_model(0)
+    assert PerSample(m, cnn.loss_fn, Layers.of(m)).method == "vmap"

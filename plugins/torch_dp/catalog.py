@@ -35,12 +35,14 @@ COMMON = (
 )
 ETA_LARS = Param("eta", 0.001, "float", low=0.0, open_low=True, doc="trust coefficient eta (LARS: 0.001)")
 ETA_CLARS = Param("eta", 0.01, "float", low=0.0, open_low=True, doc="trust coefficient eta (Algorithm 8: 0.01)")
-CHUNK = Param("chunk", 256, "int", low=1, doc="samples per vmap call for the exact per-sample gradient norms")
+CHUNK = Param("chunk", 256, "int", low=1, doc="samples per call for the exact per-sample gradient norms")
+PER_SAMPLE = Param("per_sample", "auto", "choice", choices=("auto", "vmap"),
+                   doc="exact per-sample norms: ghost norms for all-Linear models else torch.func vmap (auto), or vmap")
 
 ALGOS = {
     "mnag": (COMMON, "mNAG (4.2) with linear LR scaling and optional gradual warmup; beta = 0 is mGD"),
     "lars": (COMMON + (ETA_LARS,), "LARS (4.3): layer-wise rate eta ||w_k|| / ||mean gradient_k||, in mNAG (4.6)"),
-    "clars": (COMMON + (ETA_CLARS, CHUNK),
+    "clars": (COMMON + (ETA_CLARS, CHUNK, PER_SAMPLE),
               "CLARS (4.7, Algorithm 8): eta ||w_k|| / mean of per-sample gradient norms_k (exact), in mNAG (4.6)"),
 }
 

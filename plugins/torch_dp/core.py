@@ -25,12 +25,15 @@ layer norms and learning rates above are computed from all-reduced numbers and e
 the same update. With one process the reduction is the identity: the serial plugins run this very
 code.
 
-The per-sample gradient norms CLARS needs are exact: ``torch.func.vmap(grad(loss of one
-sample))`` over chunks of the shard (``chunk`` samples at a time). Cost: the per-sample gradients
-of a chunk are materialised, ``chunk x d`` floats of memory (d = number of parameters), and the
-weight gradients are formed per sample instead of being accumulated by one matrix product, so a
-CLARS step costs a batched forward/backward plus ``O(B d)`` extra memory traffic; the mean
-gradient is summed from the same per-sample gradients (no second backward pass).
+The per-sample gradient norms CLARS needs are exact (:class:`PerSample`). For an all-``Linear``
+model (the MLP) the ghost-norm identity ``||delta_i a_i^T|| = ||delta_i|| ||a_i||`` gives them from
+one ordinary forward/backward (hooks keep the layer inputs and output gradients): the extra cost is
+``O(B (d_in + d_out))`` per layer. For any other model (the residual CNN) they come from
+``torch.func.vmap(grad(loss of one sample))`` over chunks of the shard (``chunk`` samples at a
+time): the per-sample gradients of a chunk are materialised (``chunk x d`` floats, d = number of
+parameters) and the weight gradients are formed per sample instead of being accumulated by one
+matrix product, so a step costs a batched forward/backward plus ``O(B d)`` memory traffic. Either
+way the mean gradient is summed in the same pass (no second backward).
 ``benchmarks/torch_dp_step.py`` measures the ratio to an mNAG step at the same batch.
 """
 
@@ -89,13 +92,28 @@ class Layers:
 
 # -- per-sample gradients ---------------------------------------------------------------------
 class PerSample:
-    """Exact per-sample gradients with ``torch.func`` (vmap over ``grad`` of one sample's loss)."""
+    """Exact per-sample gradient norms, per layer, and the summed gradient, chunk by chunk.
 
-    def __init__(self, model: torch.nn.Module, loss_fn: Callable, layers: Layers):
+    Two exact methods:
+
+    - ``ghost`` (chosen by ``auto`` when every parameterised module is an ``nn.Linear`` fed a 2-D
+      input, e.g. the MLP): for ``z_i = W a_i + b`` the per-sample gradient is rank one,
+      ``grad_W f_i = delta_i a_i^T`` with ``delta_i = d f_i / d z_i``, so
+      ``||grad_W f_i|| = ||delta_i|| ||a_i||`` and ``||grad_b f_i|| = ||delta_i||``: one ordinary
+      forward/backward of ``sum_i f_i`` (hooks keep ``a_i`` and ``delta_i``), no per-sample gradient
+      is ever formed (Goodfellow 2015's trick);
+    - ``vmap`` (any architecture): ``torch.func.vmap(grad(loss of one sample))``; the per-sample
+      gradients of a chunk are materialised (``chunk x d`` floats).
+    """
+
+    def __init__(self, model: torch.nn.Module, loss_fn: Callable, layers: Layers, method: str = "auto"):
         from torch.func import functional_call, grad, vmap
 
-        self.model, self.layers = model, layers
+        self.model, self.layers, self.loss_fn = model, layers, loss_fn
         self.names = layers.tensor_names
+        self.params = [q for q in model.parameters() if q.requires_grad]
+        self.linears = _linears(model, self.params)
+        self.method = "ghost" if (method == "auto" and self.linears is not None) else "vmap"
 
         def loss_one(pdict, x, y):
             out = functional_call(model, pdict, (x.unsqueeze(0),))
@@ -104,18 +122,71 @@ class PerSample:
         self._vgrad = vmap(grad(loss_one), in_dims=(None, 0, 0))
 
     def chunks(self, X: torch.Tensor, y: torch.Tensor, chunk: int):
-        """Yield, per chunk, (list of per-sample gradient tensors (c, *shape), per-layer squared
-        norms (c, K))."""
+        """Yield, per chunk, (the chunk's summed gradient as a list aligned with the parameters,
+        the per-sample per-layer squared gradient norms (c, K) in float64)."""
+        for a in range(0, len(X), chunk):
+            Xc, yc = X[a:a + chunk], y[a:a + chunk]
+            if self.method == "ghost":
+                out = self._ghost(Xc, yc)
+                if out is not None:
+                    yield out
+                    continue
+                self.method = "vmap"                                   # an input that is not 2-D
+            yield self._vmap(Xc, yc)
+
+    def _vmap(self, X, y):
         named = dict(self.model.named_parameters())
         pdict = {n: named[n].detach() for n in self.names}
-        for a in range(0, len(X), chunk):
-            per = self._vgrad(pdict, X[a:a + chunk], y[a:a + chunk])
-            grads = [per[n] for n in self.names]
-            c = grads[0].shape[0]
-            sq = torch.zeros(c, self.layers.K, dtype=torch.float64, device=grads[0].device)
-            for j, g in enumerate(grads):
-                sq[:, self.layers.layer_of[j]] += torch.linalg.vector_norm(g.reshape(c, -1), dim=1).double() ** 2
-            yield grads, sq
+        per = self._vgrad(pdict, X, y)
+        grads = [per[n] for n in self.names]
+        c = grads[0].shape[0]
+        sq = torch.zeros(c, self.layers.K, dtype=torch.float64, device=grads[0].device)
+        for j, g in enumerate(grads):
+            sq[:, self.layers.layer_of[j]] += torch.linalg.vector_norm(g.reshape(c, -1), dim=1).double() ** 2
+        return [g.sum(0) for g in grads], sq
+
+    def _ghost(self, X, y):
+        acts: dict[int, torch.Tensor] = {}
+        deltas: dict[int, torch.Tensor] = {}
+
+        def hook(mod, inp, out):
+            acts[id(mod)] = inp[0].detach()
+            out.register_hook(lambda g, key=id(mod): deltas.__setitem__(key, g.detach()))
+
+        handles = [m.register_forward_hook(hook) for m, _, _ in self.linears]
+        try:
+            loss = self.loss_fn(self.model(X), y) * len(X)             # sum_i f_i: row i of dL/dz is delta_i
+            grads = torch.autograd.grad(loss, self.params)
+        finally:
+            for h in handles:
+                h.remove()
+        c = len(X)
+        sq = torch.zeros(c, self.layers.K, dtype=torch.float64, device=X.device)
+        for m, jw, jb in self.linears:
+            a, d = acts[id(m)], deltas[id(m)]
+            if a.dim() != 2:
+                return None
+            dsq = d.double().pow(2).sum(1)                                 # ||delta_i||^2
+            sq[:, self.layers.layer_of[jw]] += dsq * a.double().pow(2).sum(1)   # ||delta_i||^2 ||a_i||^2
+            if jb is not None:
+                sq[:, self.layers.layer_of[jb]] += dsq
+        return list(grads), sq
+
+
+def _linears(model: torch.nn.Module, params: list) -> list | None:
+    """[(module, weight index, bias index)] if every trainable parameter belongs to an nn.Linear."""
+    index = {id(q): j for j, q in enumerate(params)}
+    out, seen = [], set()
+    for m in model.modules():
+        own = [q for q in m.parameters(recurse=False) if q.requires_grad]
+        if not own:
+            continue
+        if not isinstance(m, torch.nn.Linear):
+            return None
+        jb = index[id(m.bias)] if m.bias is not None and m.bias.requires_grad else None
+        out.append((m, index[id(m.weight)], jb))
+        seen.update(id(q) for q in own)
+    return out if out and len(seen) == len(params) else None
 
 
 # -- batches ----------------------------------------------------------------------------------
@@ -169,7 +240,7 @@ class LargeBatch:
         self.chunk = int(p.get("chunk", 256))
         self.params = [q for q in model.parameters() if q.requires_grad]
         self.layers = Layers.of(model, p.get("layers", "tensor"))
-        self.per_sample = PerSample(model, loss_fn, self.layers) if rule == "clars" else None
+        self.per_sample = PerSample(model, loss_fn, self.layers, p.get("per_sample", "auto")) if rule == "clars" else None
         with torch.no_grad():
             self.v = [q.detach().clone() for q in self.params]               # v_0 = w_0
         self.sizes = [q.numel() for q in self.params]
@@ -198,9 +269,9 @@ class LargeBatch:
             return buf
         gsum = [torch.zeros_like(q, dtype=torch.float64) for q in self.params]
         norm_sum = torch.zeros(K, dtype=torch.float64, device=dev)
-        for grads, sq in self.per_sample.chunks(X, y, self.chunk):
-            for acc, g in zip(gsum, grads):
-                acc += g.sum(0).double()
+        for part, sq in self.per_sample.chunks(X, y, self.chunk):
+            for acc, g in zip(gsum, part):
+                acc += g.double()
             norm_sum += sq.sqrt().sum(0)                                      # sum_i ||grad_k f_i(w_t)||
         buf[:-K] = torch.cat([g.reshape(-1) for g in gsum]) / self.B
         buf[-K:] = norm_sum / self.B

@@ -45,7 +45,7 @@ def variance(model, layers: Layers, loss_fn: Callable, X, y, chunk: int = 256) -
     gsum = None
     sq_sum = torch.zeros(layers.K, dtype=torch.float64)
     for grads, sq in ps.chunks(X, y, chunk):
-        part = [g.sum(0).double() for g in grads]
+        part = [g.double() for g in grads]
         gsum = part if gsum is None else [a + b for a, b in zip(gsum, part)]
         sq_sum += sq.sum(0).cpu()
     gbar = [g / m for g in gsum]

@@ -69,7 +69,7 @@ def train(ctx, rule: str, dist=None) -> dict[str, Any]:
     info = meas.summary()
     info.update({"rule": rule, "world": world, "backend": dist.backend if dist else "serial",
                  "device": str(device), "steps": t,
-                 "per_sample_gradients": "exact (torch.func vmap over grad)" if rule == "clars" else "not needed"})
+                 "per_sample_norms": opt.per_sample.method if opt.per_sample else "not needed"})
     save = ctx.options.get("save_params")
     if save:
         torch.save({n: q.detach().cpu() for n, q in model.named_parameters()}, save)
