@@ -5,8 +5,10 @@ bin directory, with ``MPIEXEC_TIMEOUT`` as mpiexec's own guard and our timeout o
 through ``error-<rank>.json`` or, for a rank that died silently, ``died-<rank>.json``).
 
 ``ctx.options["hostfile"]`` (``harness run --hostfile FILE``) passes through as ``mpiexec -f FILE``
-so one run spans several machines (each needs the same venv path); without it the ranks are
-forked locally (``HYDRA_LAUNCHER=fork``). Environment (measured CI-robust MPICH settings):
+so one run spans several machines; each needs the same venv path, and the run's scratch directory
+(``TMPDIR``, where the spec, ``points.jsonl`` and ``result.json`` live) must be on a filesystem all
+hosts share, since rank 0 may land on any of them. Without a hostfile the ranks are forked locally
+(``HYDRA_LAUNCHER=fork``; with one, hydra's own launcher (ssh) is used). Environment (measured CI-robust MPICH settings):
 ``MPIR_CVAR_POLLS_BEFORE_YIELD=1`` and ``MPIR_CVAR_CH4_PROGRESS_THROTTLE=true`` so waiting ranks
 yield the CPU, ``FI_PROVIDER=tcp``, and the venv's bin first on PATH.
 """

@@ -1,9 +1,11 @@
 """The parameter-server layer shared by the MPI algorithms (rank 0 = server, ranks 1..P = workers).
 
 Messages are float64 buffers ``[kind, version, samples, aux | payload]``. Two-sided and
-asynchronous: the server keeps one pre-posted ``Irecv`` per worker and serves whichever message
-completes first (``Waitany``: updates are applied as they arrive); replies go out with ``Isend``.
-A worker sends with ``Isend`` and waits for the reply with ``Recv``.
+asynchronous: the server keeps one pre-posted non-blocking receive per worker and serves whichever
+message completes first (``Waitany``: updates are applied as they arrive); replies go out as
+non-blocking sends. All of them are persistent requests (``Recv_init`` / ``Send_init``, re-armed
+with ``Start``), so a message costs no buffer parsing or request allocation in Python. A worker
+starts its receive and its send together and waits for both.
 
 Staleness is measured, not assumed: a worker's message carries the version of the iterate it read
 (the ``version`` of the reply it computed from); the server records ``tau = version_now -
@@ -38,10 +40,8 @@ class Message:
 
     def __init__(self, source: int, buf: np.ndarray):
         self.source = source
-        self.kind = int(buf[0])
-        self.version = int(buf[1])
-        self.samples = float(buf[2])
-        self.aux = float(buf[3])
+        kind, version, self.samples, self.aux = buf[:HEADER].tolist()
+        self.kind, self.version = int(kind), int(version)
         self.payload = buf[HEADER:]  # a view into the receive buffer: copy it to keep it
 
 
@@ -53,24 +53,28 @@ class Server:
         self.P = comm.Get_size() - 1
         self.rbuf = np.zeros((self.P, HEADER + msg_len))
         self.sbuf = np.zeros((self.P, HEADER + reply_len))
-        self.rreq: list[MPI.Request] = [MPI.REQUEST_NULL] * self.P
-        self.sreq: list[MPI.Request] = [MPI.REQUEST_NULL] * self.P
+        self.rreq = [comm.Recv_init([self.rbuf[k], MPI.DOUBLE], source=k + 1, tag=TAG_MSG) for k in range(self.P)]
+        self.sreq = [comm.Send_init([self.sbuf[k], MPI.DOUBLE], dest=k + 1, tag=TAG_REPLY) for k in range(self.P)]
+        self.armed = [False] * self.P
         self.stopped = [False] * self.P
         self.version = 0          # server updates applied
         self.samples = 0.0        # samples processed, as reported by the workers
-        self.delays = DelayStats()
+        self._delays = DelayStats()
+        self._taus: list[int] = []     # recorded delays not yet folded into the histogram
         self.messages = 0
         for k in range(self.P):
             self._post(k)
 
     def _post(self, k: int) -> None:
-        self.rreq[k] = self.comm.Irecv([self.rbuf[k], MPI.DOUBLE], source=k + 1, tag=TAG_MSG)
+        self.rreq[k].Start()
+        self.armed[k] = True
 
     def next(self) -> Message:
         """Wait for the next message from any worker (the first that completes)."""
-        k = MPI.Request.Waitany(self.rreq)
+        k = MPI.Request.Waitany(self.rreq)      # inactive (unarmed) requests are ignored
         if k == MPI.UNDEFINED:
             raise RuntimeError("parameter server: no worker left to receive from")
+        self.armed[k] = False
         self.messages += 1
         msg = Message(k + 1, self.rbuf[k])
         self.samples += msg.samples
@@ -79,8 +83,16 @@ class Server:
     def record_delay(self, msg: Message) -> int:
         """tau = server version at apply minus the version the worker read."""
         tau = self.version - msg.version
-        self.delays.add_one(tau)
+        self._taus.append(tau)
         return tau
+
+    @property
+    def delays(self) -> DelayStats:
+        """The measured delays so far (folded into the histogram in one bincount when asked)."""
+        if self._taus:
+            self._delays.add(self._taus)
+            self._taus.clear()
+        return self._delays
 
     def reply(self, worker: int, kind: int, payload: np.ndarray | None = None, aux: float = 0.0,
               version: int | None = None) -> None:
@@ -88,14 +100,14 @@ class Server:
         k = worker - 1
         self.sreq[k].Wait()               # the previous reply's buffer is free again
         buf = self.sbuf[k]
-        buf[0], buf[1], buf[2], buf[3] = kind, self.version if version is None else version, 0.0, aux
+        buf[:HEADER] = (kind, self.version if version is None else version, 0.0, aux)
         if payload is not None:
             buf[HEADER:HEADER + payload.size] = payload
         if kind == STOP:
             self.stopped[k] = True
-        elif self.rreq[k] == MPI.REQUEST_NULL:
+        elif not self.armed[k]:
             self._post(k)
-        self.sreq[k] = self.comm.Isend([buf, MPI.DOUBLE], dest=worker, tag=TAG_REPLY)
+        self.sreq[k].Start()
 
     def broadcast(self, kind: int, payload: np.ndarray | None = None, aux: float = 0.0,
                   workers: list[int] | None = None) -> None:
@@ -115,6 +127,8 @@ class Server:
                 dropped += 1
             self.reply(msg.source, STOP, aux=0.0)   # aux=0: your last message was dropped
         MPI.Request.Waitall(self.sreq)
+        for req in self.rreq + self.sreq:
+            req.Free()
         return dropped
 
 
@@ -131,19 +145,21 @@ class Worker:
         self.version = 0
         self.aux = 0.0
         self.payload = self.rbuf[HEADER:]
+        self.reqs = [comm.Recv_init([self.rbuf, MPI.DOUBLE], source=0, tag=TAG_REPLY),
+                     comm.Send_init([self.sbuf, MPI.DOUBLE], dest=0, tag=TAG_MSG)]
 
     def exchange(self, kind: int, payload: np.ndarray | None = None, *, version: int = 0,
                  samples: float = 0.0, aux: float = 0.0) -> int:
         """Send a message, wait for the reply; returns the reply's kind (payload in ``self.payload``)."""
         buf = self.sbuf
-        buf[0], buf[1], buf[2], buf[3] = kind, version, samples, aux
+        buf[:HEADER] = (kind, version, samples, aux)
         if payload is not None:
             buf[HEADER:HEADER + payload.size] = payload
-        req = self.comm.Isend([buf, MPI.DOUBLE], dest=0, tag=TAG_MSG)
-        self.comm.Recv([self.rbuf, MPI.DOUBLE], source=0, tag=TAG_REPLY)
-        req.Wait()
+        MPI.Prequest.Startall(self.reqs)        # the reply's receive first, then the message
+        MPI.Request.Waitall(self.reqs)
         self.sent += 1
-        self.kind, self.version, self.aux = int(self.rbuf[0]), int(self.rbuf[1]), float(self.rbuf[3])
+        kind, version, _, self.aux = self.rbuf[:HEADER].tolist()
+        self.kind, self.version = int(kind), int(version)
         return self.kind
 
 

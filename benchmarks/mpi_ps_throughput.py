@@ -1,0 +1,154 @@
+"""MPI backend benchmark, side by side in one run (``python benchmarks/mpi_ps_throughput.py``):
+
+1. updates per second through the parameter server (``plugins.mpi.ps``: pre-posted Irecv per worker,
+   Waitany, staleness recorded, w -= eta v applied, Isend of w back) at d = 100 and d = 10,000, vs a
+   bare mpi4py ping-pong of the same message size between the same ranks (Recv ANY_SOURCE / Send
+   back: the transport's limit). 1 server + 2 workers; the two are interleaved, 3 repetitions
+   each, medians reported; target ratio >= 0.5.
+2. wall-clock speedup of ``asysvrg-mpi`` and ``dfsdca-mpi`` from 1 to 2 to 3 workers: time to a
+   target suboptimality on the server's clock (after the barrier, evaluation excluded), speedup =
+   t(1 worker) / t(P workers). With P workers the job has P+1 processes; on a machine with C
+   cores, P+1 > C oversubscribes it (the waiting ranks poll MPI, yielding the CPU), so the speedup
+   is bounded by about C-1 workers' worth of compute.
+
+Run it once, on a quiet machine if you can; it prints the figures and the machine's core count.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZES = (100, 10_000)
+MESSAGES = {100: 2000, 10_000: 400}   # per worker and pass
+REPEATS = 3
+
+
+# -- rank side (under mpiexec) -------------------------------------------------------------------------
+def _pingpong(comm, d, count):
+    from mpi4py import MPI
+
+    rank, P = comm.Get_rank(), comm.Get_size() - 1
+    buf = np.zeros(d)
+    comm.Barrier()
+    t0 = time.perf_counter()
+    if rank == 0:
+        st = MPI.Status()
+        for _ in range(count * P):
+            comm.Recv([buf, MPI.DOUBLE], source=MPI.ANY_SOURCE, tag=1, status=st)
+            comm.Send([buf, MPI.DOUBLE], dest=st.Get_source(), tag=2)
+    else:
+        out = np.ones(d)
+        for _ in range(count):
+            comm.Send([out, MPI.DOUBLE], dest=0, tag=1)
+            comm.Recv([buf, MPI.DOUBLE], source=0, tag=2)
+    comm.Barrier()
+    return count * P / (time.perf_counter() - t0)
+
+
+def _through_ps(comm, d, count):
+    from plugins.mpi.ps import PARAMS, STOP, UPDATE, Server, Worker
+
+    rank, P = comm.Get_rank(), comm.Get_size() - 1
+    comm.Barrier()
+    t0 = time.perf_counter()
+    if rank == 0:
+        ps = Server(comm, d, d)
+        w = np.zeros(d)
+        done: set[int] = set()
+        while len(done) < P:
+            msg = ps.next()
+            ps.record_delay(msg)
+            w -= 1e-3 * msg.payload
+            ps.version += 1
+            if msg.aux:                                  # a worker's last update: it waits for STOP
+                done.add(msg.source)
+            else:
+                ps.reply(msg.source, PARAMS, w)
+        ps.shutdown(done)
+    else:
+        wk = Worker(comm, d, d)
+        g = np.ones(d)
+        for k in range(count):
+            kind = wk.exchange(UPDATE, g, version=wk.version, samples=1, aux=float(k == count - 1))
+        assert kind == STOP
+    comm.Barrier()
+    return count * P / (time.perf_counter() - t0)
+
+
+def rank_main() -> None:
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    results = {d: {"pingpong": [], "ps": []} for d in SIZES}
+    for d in SIZES:
+        _pingpong(comm, d, 200)                       # warm-up
+        for _ in range(REPEATS):
+            results[d]["pingpong"].append(_pingpong(comm, d, MESSAGES[d]))
+            results[d]["ps"].append(_through_ps(comm, d, MESSAGES[d]))
+    if comm.Get_rank() == 0:
+        print("RESULT " + json.dumps(results), flush=True)
+
+
+# -- parent side ----------------------------------------------------------------------------------------
+def throughput() -> dict:
+    from plugins.mpi.launch import command, environment
+
+    argv = command(2)[:-2] + [str(Path(__file__).resolve()), "--rank"]
+    env = {**os.environ, **environment(300), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not line:
+        raise SystemExit(f"throughput job failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return {int(k): v for k, v in json.loads(line[0][7:]).items()}
+
+
+def time_to_target(plugin, params, workers, target, wp, seeds=(0, 1)):
+    from harness.monitor import Budget, Target
+    from harness.runner import RunSpec, execute
+
+    times = []
+    for seed in seeds:
+        rec = execute(RunSpec(plugin, "logreg", params, wp, workers, seed, Budget(epochs=60, seconds=60),
+                              Target(value=target), options={"timeout_s": 120}), None, force=True)
+        hit = [p["time_s"] for p in rec.points if p.get("subopt") is not None and p["subopt"] <= target]
+        times.append(hit[0] if hit else float("inf"))
+    return float(np.median(times))
+
+
+def main() -> None:
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (1 min) at start")
+    res = throughput()
+    print("\n1. updates/s through the parameter server vs bare mpi4py ping-pong (1 server + 2 workers)")
+    print(f"{'d':>8} {'ping-pong/s':>12} {'PS updates/s':>13} {'ratio':>7}  (medians of {REPEATS})")
+    for d in SIZES:
+        pp, ps = float(np.median(res[d]["pingpong"])), float(np.median(res[d]["ps"]))
+        print(f"{d:>8} {pp:>12.0f} {ps:>13.0f} {ps / pp:>7.2f}")
+    if "--throughput-only" in sys.argv:
+        return
+
+    wp = {"n": 8000, "d": 50, "cond": 10.0, "lam": 0.01}
+    cases = [("asysvrg-mpi", {"eta": 0.1, "b": 64}, 1e-3), ("dfsdca-mpi", {"eta": 0.02, "H": 100}, 1e-3)]
+    print("\n2. time to target (server clock, s) and speedup vs 1 worker; logreg n=8000 d=50")
+    print(f"{'plugin':>12} {'target':>7} " + " ".join(f"{'P=' + str(p):>9}" for p in (1, 2, 3)) + "   speedups")
+    for plugin, params, target in cases:
+        t = {p: time_to_target(plugin, params, p, target, wp) for p in (1, 2, 3)}
+        sp = " ".join(f"{t[1] / t[p]:.2f}x" for p in (2, 3))
+        print(f"{plugin:>12} {target:>7g} " + " ".join(f"{t[p]:>9.3f}" for p in (1, 2, 3)) + f"   {sp}")
+    print(f"\nload average {os.getloadavg()[0]:.2f} at the end; with {os.cpu_count()} cores, P workers + 1 "
+          f"server oversubscribe the machine from P = {os.cpu_count()} on.")
+
+
+if __name__ == "__main__":
+    if "--rank" in sys.argv:
+        sys.path.insert(0, str(ROOT))
+        rank_main()
+    else:
+        main()
