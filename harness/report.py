@@ -68,7 +68,7 @@ X_LABELS = {"updates": "updates applied", "epochs": "epochs (samples / n)", "tim
 
 
 def plot_workload(records: Sequence[RunRecord], path: Path, title: str, xs: Sequence[str] = ("updates", "time_s"),
-                  metric: str | None = None) -> Path:
+                  metric: str | None = None, yscale: str | None = None) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -93,8 +93,8 @@ def plot_workload(records: Sequence[RunRecord], path: Path, title: str, xs: Sequ
     for ax, x in zip(axes, xs):
         ax.set_xlabel(X_LABELS.get(x, x))
         ax.set_ylabel(_metric_label(metric))
-        if metric in ("subopt", "grad_norm_sq", "dist_sq"):
-            ax.set_yscale("log")
+        if yscale or metric in ("subopt", "grad_norm_sq", "dist_sq"):
+            ax.set_yscale(yscale or "log")  # a suite's [report] yscale = "log" (e.g. a diverging run's loss)
         if x == "updates":
             ax.set_xscale("log")
         ax.grid(True, which="both", alpha=0.3)
@@ -158,7 +158,8 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
     xs = tuple(config.get("x", ("updates", "time_s")))
     pngs = []
     for i, (wk, runs) in enumerate(sorted(by_workload.items())):
-        png = plot_workload(runs, outdir / f"curves-{i}.png", wk, xs=xs, metric=config.get("metric"))
+        png = plot_workload(runs, outdir / f"curves-{i}.png", wk, xs=xs, metric=config.get("metric"),
+                            yscale=config.get("yscale"))
         pngs.append(png.name)
         md += [f"## {wk}", "", f"![{wk}]({png.name})", "", _md_table(runs), ""]
         hb += [f"<h2>{html.escape(wk)}</h2>", f'<img src="{png.name}" style="max-width:100%">', _html_table(runs)]
