@@ -33,7 +33,7 @@ RUN_KEYS = {"plugin", "workload", "params", "workload_params", "workers", "seeds
             "schedule"}
 TOP_KEYS = {"name", "description", "defaults", "run", "report"}
 # [report]: the paper and its claim (shown next to what was measured), plots to add, axes, metric
-REPORT_KEYS = {"paper", "claim", "figures", "speedup", "x", "metric"}
+REPORT_KEYS = {"paper", "claim", "figures", "speedup", "x", "metric", "yscale"}
 
 
 def load_suite(path: str | Path) -> tuple[str, list[RunSpec], dict[str, Any]]:

@@ -159,6 +159,9 @@ class Measurements:
                          "L_g_max": float(np.nanmax([h["L_g"] for h in self.history if "L_g" in h])),
                          "lr_upper_bound_k": b["lr_ub_k"], "lr_stable_k": b["lr_stable_k"],
                          "lr_bound_source": "large_batch.thm-4.3.2 (4.47) with measured L_k, M_k (max over snapshots)"})
+            first = next((h for h in self.history if "lr_ub_k" in h), None)
+            if first is not None:                                     # the bound at the first snapshot (w_0)
+                info["lr_upper_bound_w0_k"] = first["lr_ub_k"]
             flags = []
             for k, name in enumerate(opt.layers.names):
                 used, ub = float(opt.lr_max[k]), b["lr_ub_k"][k]
