@@ -80,6 +80,7 @@ def test_c_recursion_equals_its_closed_form(v):
     # the theorem's symbolic c_1 and c_0 are the recursion's
     thm = get("asysvrg.thm-2.4.1") if v["D"] == 1.0 else get("asysvrg.thm-2.3.1")
     vv = {**v, "d": v["D"]}
+    # (the closed form is encoded with expm1/log1p, so it agrees to rounding even for tiny theta)
     assert float(thm.value(sp.Symbol("c_1"), vv)) == pytest.approx(seq[1], rel=1e-9, abs=1e-300)
     assert float(thm.value(sp.Symbol("c_0"), vv)) == pytest.approx(seq[0], rel=1e-9, abs=1e-300)
     assert all(seq[t] >= seq[t + 1] for t in range(m))  # c_t decreases in t: gamma = Gamma_0

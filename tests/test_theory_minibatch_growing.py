@@ -127,3 +127,17 @@ def test_lower_bound_calibration_instance():
     assert err == pytest.approx(lower, rel=0.06)
     assert upper / lower == pytest.approx(10368)
     assert get("growing_batch.thm-3").direction == "lower"
+
+
+def test_theory_guided_eta_maps_the_sum_form_step_back():
+    """sgd-serial with eta=theory: Lemma 1 admits gamma < 2/(L M) for the sum-form step, so the mean-form eta = gamma M
+    is just under 2/L whatever the batch size (the run records which theorem chose it and what bound)."""
+    from harness.runner import RunSpec, resolve
+
+    for b in (1, 8):
+        r = resolve(RunSpec("sgd-serial", "ridge", {"eta": "theory", "b": b}, {"n": 200, "d": 10}))
+        ch = r.theory_choices["eta"]
+        L = r.workload.constants()["L"]
+        assert ch["theorem"] == "minibatch.lem-1" and ch["binding"] == ["gamma - L M gamma^2/2 > 0"]
+        assert r.params["eta"] == pytest.approx(2 / L, rel=1e-6) and r.params["eta"] < 2 / L
+        assert ch["symbol_value"] == pytest.approx(r.params["eta"] / b)

@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from sympy.codegen.cfunctions import expm1, log1p
+
 from .core import Citation, Condition, NotApplicable, Recursion, Theorem, sym
 
 PAPER = "AsySVRG (Huo & Huang, AAAI 2017; thesis Ch. 2)"
@@ -68,8 +70,9 @@ def _general(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: st
         (kc, 4 * L**2 / ((D_val - X) * b)),
         (theta, eta * beta / D_val + kc * eta**2),
         (K0, kc * (L**2 * Delta**2 * eta**3 / (2 * D_val) + eta**2 * L / 2)),
-        (c1, K0 * ((1 + theta) ** (m - 1) - 1) / theta),
-        (c0, K0 * ((1 + theta) ** m - 1) / theta),
+        # closed form of the recursion, K0 ((1 + theta)^k - 1)/theta, written with expm1/log1p (no cancellation)
+        (c1, K0 * expm1((m - 1) * log1p(theta)) / theta),
+        (c0, K0 * expm1(m * log1p(theta)) / theta),
         (Gamma0, eta / (2 * D_val) - 4 / (D_val - X) * (L**2 * Delta**2 * eta**3 / (2 * D_val) + eta**2 * L / 2 + c1 * eta**2)),
         (gamma, Gamma0),
     ]
@@ -190,7 +193,7 @@ C_RECURSION = Recursion(
     doc="c_m = 0, c_t = c_{t+1} (1 + eta beta/D + kc eta^2) + kc (L^2 Delta^2 eta^3/(2D) + eta^2 L/2)   (2.13)/(2.34)",
     step=lambda c_next, v: c_next * (1 + _c_vals(v)[0]) + _c_vals(v)[1],
     start=lambda v: 0.0,
-    closed=lambda v, t: _c_vals(v)[1] * ((1 + _c_vals(v)[0]) ** (int(v["m"]) - t) - 1) / _c_vals(v)[0],
+    closed=lambda v, t: _c_vals(v)[1] * math.expm1((int(v["m"]) - t) * math.log1p(_c_vals(v)[0])) / _c_vals(v)[0],
     backward=True,
     sympy_text="c_t = K0 ((1 + theta)^(m - t) - 1) / theta",
 )

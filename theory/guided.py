@@ -70,6 +70,7 @@ def choose_parameters(pspec, workload, params: dict[str, Any], workers: int) -> 
         kind = pspec.paramset.get(name).kind
         params[name] = int(value) if kind == "int" else float(value)
         choices[name] = {"value": value, "theorem": tid, "binding": res.get("binding", []),
+                         **({"symbol_value": res["symbol_value"]} if "symbol_value" in res else {}),
                          "free_chosen": res.get("free_chosen", {}), "workers": workers,
                          "policy": "largest admissible value, other parameters fixed"}
     return params, choices
