@@ -70,7 +70,7 @@ def test_corollary_431_is_theorem_431_at_the_tuned_step(F0, M, Lk, B, Mk, T, kap
     assert b_cor >= b_thm * (1 - 1e-9)
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.floats(0.1, 10), min_size=1, max_size=4), st.floats(0.1, 10), st.integers(1, 64), st.integers(1, 64))
 def test_a_larger_batch_never_lowers_the_admissible_step(Ls, Mk, B1, extra):
     thm = get("large_batch.thm-4.3.1")
@@ -92,3 +92,23 @@ def test_order_statement_has_no_bound_curve():
     assert thm.bound is None
     ev = thm.evaluate({"gamma": 0.1, "beta": 0.9, "L_g": 1.0})
     assert not ev["all_hold"]  # gamma <= (1-beta)/(2 L_g) = 0.05
+
+
+@FAST
+@given(st.floats(0.0, 0.95), st.integers(1, 40), st.integers(0, 2**16))
+def test_momentum_auxiliary_sequence_recursion_closed_form_and_z_identity(beta, T, seed):
+    """Lemma 4.3.3: p_t from the definition p_t = beta/(1-beta)(w_t - w_{t-1} + g_{t-1}) equals the recursion (4.41)
+    and its closed form (4.42); z_t = w_t + p_t moves as z_{t+1} = z_t - g_t/(1-beta) (the mNAG analysis in z)."""
+    rng = np.random.default_rng(seed)
+    g = rng.standard_normal((T, 3))
+    w, _ = lb.mnag_iterates(g, beta, rng.standard_normal(3))
+    p_rec = lb.p_recursion(g, beta)
+    for t in range(T + 1):
+        prev_w = w[t - 1] if t > 0 else w[0]
+        prev_g = g[t - 1] if t > 0 else np.zeros(3)
+        p_def = beta / (1 - beta) * (w[t] - prev_w + prev_g)
+        np.testing.assert_allclose(p_def, p_rec[t], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(lb.p_closed(g, beta, t), p_rec[t], rtol=1e-9, atol=1e-9)
+    z = w + p_rec
+    for t in range(T):
+        np.testing.assert_allclose(z[t + 1], z[t] - g[t] / (1 - beta), rtol=1e-9, atol=1e-9)

@@ -341,7 +341,7 @@ class Theorem:
             grid = np.unique(np.concatenate([np.arange(int(lo), min(int(hi), int(lo) + 64) + 1),
                                              np.round(np.geomspace(max(lo, 1), hi, 200))])).astype(float)
         else:
-            grid = np.geomspace(lo, hi, 160)
+            grid = np.geomspace(lo, hi, 96)
         flags = np.array([ok(x) for x in grid])
         result: dict[str, Any] = {"theorem": self.id, "for": var, "given": {k: _jsonable(x) for k, x in values.items()}}
         if not flags.any():

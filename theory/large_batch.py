@@ -241,3 +241,33 @@ THEOREMS = [
 def layer_lr_ceiling(beta_v: float, L_k: float, M_k: float, B_v: float) -> float:
     """(1-beta)/(8 L_k) min{1, B/M_k}: linear in B up to the critical batch size B = M_k, then flat."""
     return (1 - beta_v) / (8 * L_k) * min(1.0, B_v / M_k)
+
+
+# -- the momentum auxiliary sequence of Lemma 4.3.3 (4.40)-(4.42), as a recursion and in closed form -----
+def mnag_iterates(g: np.ndarray, beta_v: float, w0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Run (4.2) with given steps g_t (the scaled stochastic gradients): v_{t+1} = w_t - g_t,
+    w_{t+1} = v_{t+1} + beta (v_{t+1} - v_t), v_0 = w_0. Returns (w_0..w_T, v_0..v_T)."""
+    T = len(g)
+    w = np.empty((T + 1,) + np.shape(w0))
+    v = np.empty_like(w)
+    w[0] = v[0] = w0
+    for t in range(T):
+        v[t + 1] = w[t] - g[t]
+        w[t + 1] = v[t + 1] + beta_v * (v[t + 1] - v[t])
+    return w, v
+
+
+def p_recursion(g: np.ndarray, beta_v: float) -> np.ndarray:
+    """(4.41): p_0 = 0, p_{t+1} = beta p_t - beta^2/(1-beta) g_t."""
+    p = np.zeros((len(g) + 1,) + np.shape(g[0]))
+    for t in range(len(g)):
+        p[t + 1] = beta_v * p[t] - beta_v**2 / (1 - beta_v) * g[t]
+    return p
+
+
+def p_closed(g: np.ndarray, beta_v: float, t: int) -> np.ndarray:
+    """(4.42): p_t = -beta^2/(1-beta) sum_{j<t} beta^j g_{t-1-j}."""
+    out = np.zeros(np.shape(g[0]))
+    for j in range(t):
+        out = out + beta_v**j * g[t - 1 - j]
+    return -beta_v**2 / (1 - beta_v) * out
