@@ -68,7 +68,12 @@ def check(runs: Sequence, theorem_ids: Sequence[str] | None = None, *, store=Non
         ok_runs = [r for r in group if r.ok and r.points]
         ids = list(theorem_ids) if theorem_ids else linked_theorems(group[0])
         for tid in ids:
-            thm = get(tid)
+            try:
+                thm = get(tid)
+            except Exception as exc:  # noqa: BLE001 - a plugin listing an id the theory module lacks
+                out.append({"theorem": tid, "verdict": NOT_APPLICABLE, "reason": f"no such theorem: {exc}",
+                            "citation": "", "runs": [r.id for r in group]})
+                continue
             if not ok_runs:
                 detail = _na(thm, f"no finished run with points (status: {', '.join(sorted({r.status for r in group}))})")
             else:
