@@ -121,8 +121,10 @@ def spec_of(rec: RunRecord, plugin: str | None = None, params: dict[str, Any] | 
             options: dict[str, Any] | None = None) -> RunSpec:
     """The spec that reproduces a stored run (optionally for another plugin / parameters)."""
     tgt = rec.target or {}
+    if params is None:  # a value the theory chose is asked for again as 'theory'
+        params = {**rec.params, **{k: "theory" for k in ((rec.info or {}).get("theory_choices") or {})}}
     return RunSpec(plugin=plugin or rec.plugin, workload=rec.workload,
-                   params=dict(rec.params if params is None else params), workload_params=dict(rec.workload_params),
+                   params=dict(params), workload_params=dict(rec.workload_params),
                    workers=rec.workers, seed=rec.seed, budget=Budget(**(rec.budget or {})),
                    target=Target(str(tgt.get("metric") or "subopt"), tgt.get("value")),
                    options=dict(options or {}), suite=rec.suite)

@@ -143,7 +143,11 @@ class GateResult:
 
 
 def pair_key(r: RunRecord) -> tuple:
-    return (r.plugin, json.dumps(r.params, sort_keys=True, default=str), workload_key(r), r.workers, r.seed)
+    """What makes two runs the same benchmark: plugin, parameters as asked for (a value the theory
+    chose stays 'theory', so a refined bound is judged by its effect, not as a missing run),
+    workload, workers, seed."""
+    params = {**r.params, **{k: "theory" for k in ((r.info or {}).get("theory_choices") or {})}}
+    return (r.plugin, json.dumps(params, sort_keys=True, default=str), workload_key(r), r.workers, r.seed)
 
 
 def _group_of(key: tuple) -> tuple:
@@ -179,7 +183,8 @@ def judge(baseline: Sequence[RunRecord], current: Sequence[RunRecord], rules: Se
                not any(pair_key(r) == k and r.status not in FINISHED_OK for r in current)]
     if missing:
         res.problems.append(f"{len(missing)} baseline runs have no current counterpart (first: "
-                            f"{missing[0][0]} on {json.loads(missing[0][2])[0]} workers={missing[0][3]} seed={missing[0][4]})")
+                            f"{missing[0][0]} on {json.loads(missing[0][2])[0]} workers={missing[0][3]} seed={missing[0][4]}"
+                            f"; a changed parameter, workload or suite? refresh the baseline with --save-baseline)")
     new = [k for k in cur if k not in base]
     if new:
         res.notes.append(f"{len(new)} current runs have no baseline (first: {new[0][0]} seed {new[0][4]}): "
