@@ -235,9 +235,14 @@ def _adapt(run, *, shared: bool, explicit: bool) -> dict[str, Any]:
     if param(p, "warm_epochs", 0):
         raise NotApplicable(f"warm_epochs = {param(p, 'warm_epochs')} > 0: the theorem covers SVRG started at w^0, "
                             "not SGD->SVRG")
-    if shared and (run.info or {}).get("write") != "coordinate":
-        raise NotApplicable("D = d needs coordinate-wise writes (Shared-AsySVRG, eq. (2.4)); this run updates whole "
-                            "vectors (use the D = 1 theorem asysvrg.thm-2.4.x)")
+    if shared:
+        coords = param(p, "coords", None)
+        if (run.info or {}).get("write") != "coordinate" and coords != 1:
+            why = ("writes whole vectors" if coords in (None, 0) else
+                   f"writes {coords} coordinates per iteration (the theory's iteration is one coordinate write; "
+                   "notes Sec. 2.2 FLAG)")
+            raise NotApplicable(f"D = d needs single-coordinate writes (Shared-AsySVRG, eq. (2.4), coords = 1); this run "
+                                f"{why}")
     eta_v = param(p, "eta", None, aliases=("gamma", "lr", "step"))
     if eta_v is None:
         raise NotApplicable("the run has no step size parameter eta")

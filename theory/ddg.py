@@ -56,7 +56,8 @@ def _adapt(run, *, diminishing: bool) -> dict[str, Any]:
     from .measures import param, second_moment_bound_on_run
 
     p, c, info = run.params, run.constants, (run.info or {})
-    K_v = float(param(p, "K", 1, aliases=("modules", "splits")))
+    K_v = float(param(p, "K", None, aliases=("modules", "splits")) or (run.info or {}).get("K")
+                or (run.workers if run.family in ("ddg", "fr", "bp", "dni") else 1))
     sched = param(p, "schedule", "constant")
     eta_v = param(p, "eta", None, aliases=("gamma", "lr"))
     if eta_v is None:

@@ -121,20 +121,32 @@ def _adapt(run, *, momentum: bool) -> dict[str, Any]:
     p, c, info = run.params, run.constants, (run.info or {})
     if param(p, "schedule", "constant") != "constant":
         raise NotApplicable(f"schedule = {p.get('schedule')}: the theorem is for a constant step size")
-    eta_v = param(p, "eta", None, aliases=("gamma", "lr"))
+    if param(p, "warmup", 0):
+        raise NotApplicable(f"warmup = {p.get('warmup')}: the theorems are for constant step sizes (no warmup)")
+    eta_v = param(p, "lr", None, aliases=("eta", "gamma")) if run.family != "sgd" else param(p, "eta", None)
     if eta_v is None:
-        raise NotApplicable("the run has no step size parameter eta")
+        raise NotApplicable("the run has no step size parameter (lr / eta)")
     b_v = float(param(p, "b", 1, aliases=("batch", "batch_size", "B")))
-    beta_v = float(param(p, "beta", 0.0, aliases=("momentum",))) if momentum else 0.0
-    if not momentum and param(p, "momentum", 0.0):
-        raise NotApplicable("momentum > 0: mNAG, see large_batch.thm-4.3.2")
+    # sgd-serial's 'beta' is a schedule exponent, not momentum
+    mom = 0.0 if run.family == "sgd" else float(param(p, "beta", 0.0, aliases=("momentum",)))
+    if not momentum and mom:
+        raise NotApplicable(f"momentum beta = {mom} > 0: mNAG, see large_batch.thm-4.3.2")
+    beta_v = mom
     if "L_k" in info:
         Lk_a = np.asarray(info["L_k"], dtype=float)
         if "M" not in info:
             raise NotApplicable("the run records L_k but not the variance constant M (info['M'])")
+        if "gamma_k" in info:  # the per-layer rates the run used: the theorem needs gamma_k = gamma / L_k
+            prod = np.asarray(info["gamma_k"], dtype=float) * Lk_a
+            if not np.allclose(prod, prod[0], rtol=1e-6):
+                raise NotApplicable("the run's layer rates are not gamma/L_k (LARS/CLARS rates are data-dependent; "
+                                    "no theorem of Ch. 4 covers them, notes Sec. 6 'Scope')")
+            gamma_v = float(prod[0])
+        else:
+            raise NotApplicable("the run records L_k but not the layer rates it used (info['gamma_k'])")
         vals = {"L_k": Lk_a, "M_k": np.asarray(info.get("M_k", np.zeros_like(Lk_a)), dtype=float),
                 "L_g": float(info.get("L_g", c.get("L", np.max(Lk_a)))), "M_g": float(info.get("M_g", 0.0)),
-                "M": float(info["M"]), "gamma": float(eta_v) * 1.0}
+                "M": float(info["M"]), "gamma": gamma_v}
     else:
         if "L" not in c:
             raise NotApplicable("the workload has no known smoothness constant L")
@@ -144,14 +156,17 @@ def _adapt(run, *, momentum: bool) -> dict[str, Any]:
                                 "are unknown")
         vals = {"L_k": float(c["L"]), "K": 1.0, "M_k": 0.0, "L_g": float(c["L"]), "M_g": 0.0, "M": var,
                 "gamma": float(eta_v) * float(c["L"])}
-    vals.update({"B": b_v, "F0": float(c["f0_minus_fstar"])})
+    F0_v = info.get("f0_minus_finf", c.get("f0_minus_fstar"))
+    if F0_v is None:
+        raise NotApplicable("f(w_0) - f_inf is unknown for this workload")
+    vals.update({"B": b_v, "F0": float(F0_v)})
     if momentum:
         vals["beta"] = beta_v
     return vals
 
 
 def _thm(tid, title, eqs, source, conds, bound, momentum, errata="", notes="", adapter=True, extra=None, defs=None,
-         statement="", measured="running_mean_grad_norm_sq") -> Theorem:
+         statement="", measured="running_mean_G") -> Theorem:
     return Theorem(
         id=tid, paper=PAPER, title=title,
         citation=Citation(THESIS, "Sec. 4.3" if "4.3" in tid else "Sec. 4.2", eqs, source,

@@ -76,6 +76,21 @@ def running_mean_grad_norm_sq(run, theorem=None, values=None):
     return running_mean(x, y)
 
 
+def running_mean_G(run, theorem=None, values=None):
+    """Large-batch theorems: the running mean of G(w) = sum_k q_k ||grad_k f(w)||^2, q_k = (1/L_k)/sum_j 1/L_j,
+    from the per-layer squared gradient norms a plugin records (``extra['gsq_k']``); with one layer, ||grad f||^2."""
+    Lk = np.atleast_1d(np.asarray((values or {}).get("L_k", 1.0), dtype=float))
+    pts = [(p["updates"], (p.get("extra") or {}).get("gsq_k", p.get("gsq_k"))) for p in run.points]
+    if Lk.size > 1 and all(g is not None for _, g in pts) and pts:
+        q = (1 / Lk) / np.sum(1 / Lk)
+        x = np.asarray([u for u, _ in pts], dtype=float)
+        y = np.asarray([float(np.dot(q, np.asarray(g, dtype=float))) for _, g in pts])
+        if x[0] != 0:
+            return np.array([]), np.array([])
+        return running_mean(x, y)
+    return running_mean_grad_norm_sq(run, theorem, values)
+
+
 def weighted_mean_grad_norm_sq(run, theorem=None, values=None):
     x, y = _xy(run, "grad_norm_sq")
     sched: Callable[[np.ndarray], np.ndarray] = (values or {}).get("_schedule")  # type: ignore[assignment]
@@ -112,6 +127,7 @@ def _by_round(metric):
 MEASURES: dict[str, Callable] = {
     "running_mean_grad_norm_sq": running_mean_grad_norm_sq,
     "weighted_mean_grad_norm_sq": weighted_mean_grad_norm_sq,
+    "running_mean_G": running_mean_G,
     "subopt": _plain("subopt"),
     "dist_sq": _plain("dist_sq"),
     "grad_norm_sq": _plain("grad_norm_sq"),
