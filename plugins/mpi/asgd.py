@@ -21,7 +21,7 @@ from .ps import HELLO, PARAMS, STOP, UPDATE
 
 
 def server(rt):
-    wl, p, P = rt.wl, rt.params, rt.P
+    wl, p = rt.wl, rt.params
     d, eta, S = wl.dim, p["eta"], p["S"]
     ps = rt.server(d, d)
     x = np.zeros(d)
@@ -48,7 +48,7 @@ def server(rt):
         ps.reply(msg.source, PARAMS, x)                  # the learner pulls the new x
     dropped = ps.shutdown(deferred)
     facts = rt.gather(None)
-    return {**rt.ps_info(ps, dropped, facts), "learners": P, "M": p["M"], "S": S}
+    return {**rt.ps_info(ps, dropped, facts), "learners": rt.P, "M": p["M"], "S": S}
 
 
 def worker(rt):

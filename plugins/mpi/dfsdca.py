@@ -49,7 +49,7 @@ def invariant_error(wl, w: np.ndarray, ahat: np.ndarray) -> float:
 
 
 def server(rt):
-    wl, p, P = rt.wl, rt.params, rt.P
+    wl, p = rt.wl, rt.params
     d, n, eta, H = wl.dim, wl.n, p["eta"], p["H"]
     T = p["T"] or max(1, n // H)
     ps = rt.server(d + 2 * H, d)
