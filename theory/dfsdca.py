@@ -71,6 +71,8 @@ def _adapt(run, *, convex: bool, by_round: bool) -> dict[str, Any]:
         per = param(p, "T", None, aliases=("inner", "round", "round_updates", "rounds_len"))
         if not per:
             per = (run.info or {}).get("round_updates")
+        if not per and "T" in p:  # the Dis-dfSDCA plugins' convention: T = 0 means n/H server updates per round
+            per = max(1, int(float(c["n"]) // float(H_v)))
         if not per:
             raise NotApplicable("the run does not say how many server updates make an outer round (param T)")
         values["_round_updates"] = float(per)
