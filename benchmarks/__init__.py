@@ -1,5 +1,3 @@
-"""Benchmarks. asv discovers every module here (see asv.conf.json): its benchmarks live in
-``asv_harness.py`` (``track_*`` from harness runs, ``time_*`` / ``peakmem_*`` for the kernels).
-Standalone scripts here (e.g. ``monitor_overhead.py``) must do their work under
-``if __name__ == "__main__":`` and define no top-level ``time_*`` / ``track_*`` / ``peakmem_*`` names,
-so that asv's discovery imports them harmlessly."""
+"""Benchmarks. Standalone scripts (``python benchmarks/<script>.py``) print ratios measured side by
+side in one run, e.g. ``monitor_overhead.py``. asv's benchmarks are in ``asv_suite/`` (the
+``benchmark_dir`` of asv.conf.json), so asv never imports the scripts here."""

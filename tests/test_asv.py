@@ -69,7 +69,7 @@ def test_asv_check_quick_run_record_and_publish(repo, tmp_path):
     from harness.monitor import Budget, Target
     from harness.runner import RunSpec, execute
 
-    sys.path.insert(0, str(repo / "benchmarks"))
+    sys.path.insert(0, str(repo / "benchmarks" / "asv_suite"))
     try:
         import asv_harness as A
     finally:
