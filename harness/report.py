@@ -98,9 +98,17 @@ def plot_workload(records: Sequence[RunRecord], path: Path, title: str, xs: Sequ
         if x == "updates":
             ax.set_xscale("log")
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=8, loc="best")
     fig.suptitle(title)
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    if len(labels) <= 4:
+        axes[0].legend(fontsize=8, loc="best")
+        fig.tight_layout()
+    else:  # many curves: the legend goes under the plots instead of over the data
+        ncol = 2 if len(labels) > 6 and max(map(len, labels)) < 70 else 1
+        rows = -(-len(labels) // ncol)
+        fig.set_size_inches(fig.get_size_inches()[0], 4.5 + 0.22 * rows)
+        fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=ncol, frameon=False)
+        fig.tight_layout(rect=(0, 0.05 * rows * 4.5 / (4.5 + 0.22 * rows) + 0.02, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
