@@ -71,6 +71,7 @@ def test_covtype_and_rcv1_admit_none_of_the_grid():
 @given(st.floats(0.1, 10), st.floats(1e-4, 1), st.integers(10, 10**6), st.integers(1, 1000), st.integers(0, 30),
        st.integers(1, 10))
 def test_more_staleness_means_a_smaller_step_and_more_rounds(L_v, lam_v, n_v, H_v, tau_v, more):
+    H_v = min(H_v, n_v)  # no duplicate samples in a message: H <= n
     for thm_id, eta_expr in (("dfsdca.thm-3.4.2", dfsdca.ETA_CVX), ("dfsdca.thm-3.4.4", dfsdca.ETA_NCV)):
         thm = get(thm_id)
         base = {"L": L_v, "lam": lam_v, "n": float(n_v), "H": float(H_v)}

@@ -45,6 +45,8 @@ def _conds(eta_max, eq: str, convex: bool) -> list[Condition]:
     cs = [Condition(f"eta <= eta_max {eq}", sp.LessThan(eta, eta_max), "the step-size condition of the theorem"),
           Condition("eta L <= 1", sp.LessThan(eta * L, 1), "used when summing the delay terms ((3.21)/(3.33))",
                     implicit=True)]
+    cs.append(Condition("H <= n", sp.LessThan(H, n), "I_t has no duplicate samples (Sec. 3.4), so H <= n_k <= n",
+                        implicit=True))
     if not convex:
         cs.append(Condition("eta lam n < 1", sp.StrictLessThan(eta * lam * n, 1),
                             "needed for the alpha-recursion's coefficient in (3.28) (notes Sec. 9.2)", implicit=True))
@@ -149,4 +151,6 @@ THEOREMS[2].extra_bounds["bound as printed (1 - eta lam H) C_0"] = (1 - eta * la
 def rounds_needed(eta_v: float, lam_v: float, H_v: float, L_v: float, C00: float, eps: float, provable_factor: float = 1.0) -> float:
     """Exact S from (3.24)-(3.25): S >= log((L + lam) C00 / (2 eps)) / (-log(1 - eta lam H / factor))."""
     x = eta_v * lam_v * H_v / provable_factor
+    if not 0 < x < 1:
+        raise ValueError(f"eta lam H / factor = {x:g} is outside (0, 1): the conditions (H <= n, eta <= eta_max) fail")
     return math.log((L_v + lam_v) * C00 / (2 * eps)) / (-math.log1p(-x))
