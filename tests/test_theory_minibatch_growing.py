@@ -3,7 +3,6 @@ numbers, monotonicity properties, and sgd-serial runs checked against Lemma 1 / 
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import sympy as sp
 
 from .core import Citation, Condition, NotApplicable, Theorem, sym
