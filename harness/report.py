@@ -81,9 +81,10 @@ def plot_workload(records: Sequence[RunRecord], path: Path, title: str, xs: Sequ
         groups[label_of(r, keys)].append(r)
     fig, axes = plt.subplots(1, len(xs), figsize=(6 * len(xs), 4.5), squeeze=False)
     axes = axes[0]
+    log_axes = {x: x == "updates" or (x == "time_s" and _spans_decades(records, x)) for x in xs}
     for (label, runs), color in zip(sorted(groups.items()), _colors()):
         for ax, x in zip(axes, xs):
-            band = seed_band(runs, x, metric)
+            band = seed_band(runs, x, metric, log_x=log_axes[x])
             if band is None:
                 continue
             grid, med, lo, hi = band
@@ -95,7 +96,7 @@ def plot_workload(records: Sequence[RunRecord], path: Path, title: str, xs: Sequ
         ax.set_ylabel(_metric_label(metric))
         if yscale or metric in ("subopt", "grad_norm_sq", "dist_sq"):
             ax.set_yscale(yscale or "log")  # a suite's [report] yscale = "log" (e.g. a diverging run's loss)
-        if x == "updates":
+        if log_axes[x]:
             ax.set_xscale("log")
         ax.grid(True, which="both", alpha=0.3)
     fig.suptitle(title)
@@ -121,7 +122,14 @@ def varying_params(records: Sequence[RunRecord]) -> set[str]:
     for r in records:
         for k, v in r.params.items():
             seen[(r.plugin, k)].add(repr(v))
-    return {k for (_, k), vals in seen.items() if len(vals) > 1} | {"eta", "b"}
+    return {k for (_, k), vals in seen.items() if len(vals) > 1} | {"eta", "b", "tau", "lr"}
+
+
+def _spans_decades(records: Sequence[RunRecord], x: str, decades: float = 1.3) -> bool:
+    """Whether the runs' final x values differ by more than ``decades`` orders of magnitude (e.g. a
+    parameter server's seconds beside a numba kernel's milliseconds): then a log axis shows both."""
+    ends = [r.points[-1].get(x) for r in records if r.points and (r.points[-1].get(x) or 0) > 0]
+    return len(ends) > 1 and np.log10(max(ends) / min(ends)) > decades
 
 
 def label_of(r: RunRecord, keys: set[str] | None = None) -> str:

@@ -109,7 +109,8 @@ def seeds_of(value: Any, where: str = "") -> list[int]:
 
 
 def target_of(value: Any, where: str = "") -> Target:
-    if value is None:
+    """A number (suboptimality), 'metric=value', {metric, value}, or none ("none" / {}): no target."""
+    if value is None or value == {} or (isinstance(value, str) and value.strip().lower() == "none"):
         return Target()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return Target("subopt", float(value))

@@ -15,12 +15,12 @@ from ..runner import RunSpec, execute, resolve
 from ..store import Store
 from ..suite import load_suite, seeds_of, target_of
 
-DEFAULT_SUITE = "default"
+DEFAULT_SUITE = "tour"
 
 
 def register(sub):
     p = sub.add_parser("run", help="run a suite file or one plugin on one workload")
-    p.add_argument("suite", nargs="?", help="suite TOML file (default: the shipped 'default' suite)")
+    p.add_argument("suite", nargs="?", help="suite TOML file (default: the shipped tour suite, one short run per backend)")
     p.add_argument("--plugin", "-p", action="append", help="plugin name (repeatable: a grid axis)")
     p.add_argument("--workload", "-w", action="append", help="workload name (repeatable)")
     p.add_argument("--param", action="append", metavar="K=V", help="plugin parameter (repeatable)")
