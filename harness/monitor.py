@@ -211,7 +211,8 @@ class Monitor:
             point["epochs"] = samples / self.n_samples if self.n_samples else None
             point["time_s"] = time_s
             try:
-                metrics = self.evaluate(frozen)
+                with _one_blas_thread():
+                    metrics = self.evaluate(frozen)
             except FloatingPointError:
                 metrics = {"objective": float("nan")}
             point.update(metrics)
@@ -265,6 +266,27 @@ class Monitor:
     def stop(self, status: str, reason: str = "") -> None:
         if self.status is None:
             self.status, self.reason = status, reason
+
+
+_BLAS = None
+
+
+def _one_blas_thread():
+    """Evaluation runs with one BLAS thread: a multi-threaded BLAS call leaves its worker threads
+    spinning after it returns, and they would steal the timed loop's core on a small machine."""
+    global _BLAS
+    if _BLAS is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS = ThreadpoolController()
+        except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+            _BLAS = False
+    if _BLAS is False:
+        import contextlib
+
+        return contextlib.nullcontext()
+    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def _default_copy(iterate: Any) -> Any:
