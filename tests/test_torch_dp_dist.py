@@ -19,25 +19,28 @@ WL = {"n_train": 96, "width": 8, "depth": 1}
 PARAMS = {"b": 48, "b_base": 16, "lr": 0.05, "beta": 0.9, "measure": "off", "warmup": 0.5}
 
 
-def _spec(plugin, workers, tmp_path, updates=5, **options):
+def _spec(plugin, workers, tmp_path, updates=5, extra=None, **options):
     from harness.monitor import Budget
     from harness.runner import RunSpec
 
-    return RunSpec(plugin, "mlp", dict(PARAMS), dict(WL), workers=workers, seed=5, budget=Budget(updates=updates),
-                   options={"timeout_s": 90, **options})
+    return RunSpec(plugin, "mlp", {**PARAMS, **(extra or {})}, dict(WL), workers=workers, seed=5,
+                   budget=Budget(updates=updates), options={"timeout_s": 90, **options})
 
 
-@pytest.mark.parametrize("family", ["mnag", "lars", "clars"])
-def test_two_ranks_match_one_process(family, tmp_path):
+@pytest.mark.parametrize("family,extra", [("mnag", {}), ("lars", {}), ("clars", {}),
+                                          ("clars", {"per_sample": "vmap", "chunk": 16})])
+def test_two_ranks_match_one_process(family, extra, tmp_path):
     import torch
 
     from harness.runner import execute
 
-    ser = execute(_spec(f"{family}-serial", 1, tmp_path, save_params=str(tmp_path / "serial.pt")))
-    dp = execute(_spec(f"{family}-torch", 2, tmp_path, save_params=str(tmp_path / "dp.pt")))
+    ser = execute(_spec(f"{family}-serial", 1, tmp_path, extra=extra, save_params=str(tmp_path / "serial.pt")))
+    dp = execute(_spec(f"{family}-torch", 2, tmp_path, extra=extra, save_params=str(tmp_path / "dp.pt")))
     assert ser.status == "budget", ser.reason
     assert dp.status == "budget", dp.reason
     assert dp.info["world"] == 2 and dp.info["backend"] == "gloo" and dp.info["steps"] == 5
+    if family == "clars":
+        assert dp.info["per_sample_norms"] == ser.info["per_sample_norms"] == extra.get("per_sample", "ghost")
     a, b = torch.load(tmp_path / "serial.pt"), torch.load(tmp_path / "dp.pt")
     init = dict(_model().named_parameters())
     assert a.keys() == b.keys()

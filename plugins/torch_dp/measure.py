@@ -121,6 +121,8 @@ class Measurements:
         dev = next(model.parameters()).device
         cpu_model = model if dev.type == "cpu" else _cpu_copy(model)
         out = dict(self.workload.metrics(cpu_model))
+        if not self.history:
+            self.f0 = out.get("objective")
         extra: dict[str, Any] = dict(self.opt.last)
         if self.mode != "off" and np.isfinite(out.get("objective", float("nan"))):
             layers, loss_fn = self.opt.layers, self.workload.loss_fn
@@ -144,6 +146,8 @@ class Measurements:
         info: dict[str, Any] = {"layers": opt.layers.names, "B": opt.B, "gamma_scale": opt.gamma_scale,
                                 "steps_per_epoch": opt.batches.per_epoch, "warmup_steps": opt.warmup_steps,
                                 "lr_used_max_k": opt.lr_max.tolist()}
+        if getattr(self, "f0", None) is not None and np.isfinite(self.f0):
+            info["f0_minus_finf"] = float(self.f0)   # cross-entropy >= 0, so f_inf >= 0: an upper estimate
         Ls = [h["L_k"] for h in self.history if "L_k" in h]
         Ms = [h["M_k"] for h in self.history if "M_k" in h]
         if Ls:
