@@ -268,13 +268,19 @@ def test_sigma_dir_positive_for_every_module_on_mlp_and_extras_recorded():
     from harness.monitor import Budget
     from harness.runner import RunSpec, execute
 
-    for plugin in ("fr-sim", "ddg-sim"):
+    for plugin in ("fr-sim", "ddg-sim", "bp-sim"):
         rec = execute(RunSpec(plugin, "mlp", params={"eta": 0.1, "b": 32, "L_iters": 3},
                               workload_params={"depth": 3, "width": 32}, workers=3, budget=Budget(epochs=2)))
         assert rec.status == "budget", rec.reason
         sig = [p["extra"]["sigma_dir"] for p in rec.points if p.get("extra") and p["extra"]["sigma_dir"][0]]
         assert len(sig) >= 5
         assert all(s is not None and s > 0 for row in sig for s in row), sig
+        # the top module is exact (same batch, same weights): sigma_K = 1; BP: 1 for every module
+        assert all(row[-1] == pytest.approx(1.0, abs=1e-5) for row in sig)
+        if plugin == "bp-sim":
+            assert all(s == pytest.approx(1.0, abs=1e-5) for row in sig for s in row)
+            continue
+        assert min(row[0] for row in sig) < 0.9999  # the delayed bottom module is not exact
         last = rec.points[-1]["extra"]
         assert last["delay_max"] == [2, 1, 0] and last["history_max"] == [3, 2, 1]
         assert all(v > 0 for v in last["act_peak_bytes"]) and all(v > 0 for v in last["fwd_ms"] + last["bwd_ms"])

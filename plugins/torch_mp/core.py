@@ -218,7 +218,8 @@ class Stage:
         self.stash_peak = 0
         self.input_bytes = 0
         self.g2_sum, self.g2_n, self.g2_max = 0.0, 0, 0.0
-        self.recent: list[tuple[int, torch.Tensor]] = []  # (batch index, flat applied gradient)
+        self.recent: list[tuple[int, int, torch.Tensor]] = []  # (iteration, batch, flat applied gradient)
+        self.recent_w: dict[int, list] = {}  # iteration -> this module's weights w^t_G(k) (for sigma_dir)
         self._rec = (0, 0)
         self.applied: list[tuple[int, int, list]] | None = None  # tests: (t, batch, gradient) per update
 
@@ -229,7 +230,7 @@ class Stage:
     def set_window(self, t_from: int, t_to: int) -> None:
         """Record applied gradients (for sigma_dir) and activation memory for t in [t_from, t_to)."""
         self._rec = (t_from, t_to)
-        self.recent = []
+        self.recent, self.recent_w = [], {}
 
     def _recording(self, t: int) -> bool:
         return self._rec[0] <= t < self._rec[1]
@@ -353,6 +354,8 @@ class Stage:
 
     # -- update and bookkeeping --------------------------------------------------------------------
     def _apply(self, t: int, s: int | None, g: list | None) -> None:
+        if self._recording(t):  # w^t before its update (out-of-place updates: a reference suffices)
+            self.recent_w[t] = [wi.detach() for wi in self.w]
         if g is not None:
             g = [gi.detach() for gi in g]
             n2 = float(sum((gi.double() ** 2).sum() for gi in g))
@@ -360,7 +363,7 @@ class Stage:
             self.g2_n += 1
             self.g2_max = max(self.g2_max, n2)
             if self._recording(t):
-                self.recent.append((int(s), torch.cat([gi.reshape(-1) for gi in g]).cpu()))
+                self.recent.append((t, int(s), torch.cat([gi.reshape(-1) for gi in g]).cpu()))
             if self.applied is not None:
                 self.applied.append((t, int(s), [gi.clone() for gi in g]))
         self.w = self.opt.step(self.w, g, t)
@@ -397,7 +400,8 @@ class Stage:
                "bwd_s": self.bwd_s, "n_fwd": self.n_fwd, "n_bwd": self.n_bwd, "n_timed": self.n_timed, "queue_max": self.queue_max,
                "act_peak": self.act_peak, "stash_peak": self.stash_peak, "input_bytes": self.input_bytes,
                "g2_sum": self.g2_sum, "g2_n": self.g2_n, "g2_max": self.g2_max,
-               "recent": [(s, g) for s, g in self.recent], "synth_loss": self.synth_loss}
+               "recent": list(self.recent), "synth_loss": self.synth_loss,
+               "recent_w": {t: [w.cpu().clone() for w in ws] for t, ws in self.recent_w.items()}}
         if with_weights:
             out["w"] = [wi.detach().cpu().clone() for wi in self.w]
         return out
@@ -413,32 +417,36 @@ def load_weights(modules: Sequence[nn.Module], weights: Sequence[Sequence[torch.
 
 def sigma_dir(modules: Sequence[nn.Module], stats: Sequence[dict], X, y, sampler: Sampler, loss_fn):
     """The sufficient-direction constant per module (notes §6, the author's ``check_gradient``):
-    sigma_k = sum_i <N_k(s_i), g_k^i> / sum_i ||N_k(s_i)||^2 over the module's last applied
-    gradients g_k^i (batch s_i), with N_k(s) the block-k BP gradient of the whole network at the
-    current weights on the same batch s. Also the global ratio of (6.10). ``modules`` carry the
-    current weights. Returns (per-module list or None entries, global or None)."""
-    batches = sorted({s for st in stats for s, _ in st["recent"]})
-    if not batches:
+    sigma_k = sum_t <N_k^t, g_k^t> / sum_t ||N_k^t||^2 over the module's applied gradients g_k^t of
+    the recording window (the last iterations before this snapshot), where N_k^t is the block-k BP
+    gradient of the whole network **at the weights w^t of that iteration** on the same batch s the
+    module used (s = t for BP, DNI and the top module; t - K + k for DDG / FR's lower modules).
+    So BP gives sigma = 1 exactly, and the ratio isolates what staleness (DDG) or replay with mixed
+    weight versions (FR) does to the direction. The global ratio is (6.10)'s. Returns (per-module
+    list with None where nothing was applied, global or None)."""
+    pairs = sorted({(t, s) for st in stats for t, s, _ in st["recent"]})
+    if not pairs:
         return [None] * len(stats), None
     model = nn.Sequential(*modules)
     params = [list(m.parameters()) for m in modules]
     flat_all = [p for ps in params for p in ps]
-    ref: dict[int, list[torch.Tensor]] = {}
-    for s in batches:
+    ref: dict[tuple[int, int], list[torch.Tensor]] = {}
+    for t, s in pairs:
+        load_weights(modules, [st["recent_w"][t] for st in stats])  # w^t of every module
         idx = sampler.batch(s)
-        dev = flat_all[0].device
-        loss = loss_fn(model(X[idx.to(X.device)].to(dev)), y[idx.to(y.device)].to(dev))
+        loss = loss_fn(model(X[idx.to(X.device)]), y[idx.to(y.device)])
         grads = torch.autograd.grad(loss, flat_all)
         per, i = [], 0
         for ps in params:
             per.append(torch.cat([g.reshape(-1) for g in grads[i:i + len(ps)]]).detach().cpu().double())
             i += len(ps)
-        ref[s] = per
+        ref[(t, s)] = per
+    load_weights(modules, [st["w"] for st in stats])  # back to the snapshot's weights
     sig, num_all, den_all = [], 0.0, 0.0
     for k, st in enumerate(stats):
         num = den = 0.0
-        for s, g in st["recent"]:
-            n_k = ref[s][k]
+        for t, s, g in st["recent"]:
+            n_k = ref[(t, s)][k]
             num += float(n_k @ g.double())
             den += float(n_k @ n_k)
         sig.append(num / den if den > 0 else None)
