@@ -159,6 +159,12 @@ class Monitor:
             k = min(k, cap)
         return int(k)
 
+    def remaining(self, updates: int) -> int | None:
+        """Updates left in the update/epoch budget (None: no such budget). A plugin whose natural
+        unit is bigger than one update (a round of growing size, an outer epoch) clips it to this."""
+        lim = self._update_limit()
+        return None if lim is None else max(lim - updates, 0)
+
     def _update_limit(self) -> int | None:
         limits = []
         if self.budget.updates is not None:

@@ -37,14 +37,18 @@ def run(ctx):
         lags = np.minimum(delays.draw(P), lag)
         total = np.zeros(wl.dim)
         applied = np.empty(P, dtype=np.int64)
+        shares = [sched.share(i, c) for c in range(P)]       # s_{i,c}
+        left = mon.remaining(t)
+        if left is not None and sum(shares) > left:          # the last round ends with the budget
+            shares = [min(s_ic, max(left - sum(shares[:c]), 0)) for c, s_ic in enumerate(shares)]
         for c in range(P):
             applied[c] = models.clip(lags[c])
             w = models.read(applied[c])                      # w^ = v^_k, k = i - l
             start = w.copy()
-            xi = parts[c][rng.integers(0, len(parts[c]), size=sched.share(i, c))]
+            xi = parts[c][rng.integers(0, len(parts[c]), size=shares[c])]
             steps.sgd(w, xi, 1, 0, eta_i, 1.0, 0.0, 0)       # s_{i,c} local steps
             total += (start - w) / eta_i                     # U_{i,c}
-            t += sched.share(i, c)
+            t += shares[c]
         delays.record(applied)
         v = v - eta_i * total                                # v^_{i+1} = v^_i - eta_bar_i sum_c U_{i,c}
         models.push(v)
