@@ -122,13 +122,14 @@ def load_spec(path: str | None = None) -> dict[str, Any]:
     return json.loads(Path(path or os.environ["HARNESS_SPEC"]).read_text())
 
 
-def child_context(spec: dict[str, Any], *, owns_monitor: bool) -> RunContext:
+def child_context(spec: dict[str, Any], *, owns_monitor: bool, plugin=None) -> RunContext:
     """Rebuild the run context inside a child. The rank that ``owns_monitor`` streams each point
-    to ``points.jsonl`` as it is taken; other ranks get a monitor that evaluates nothing."""
+    to ``points.jsonl`` as it is taken; other ranks get a monitor that evaluates nothing.
+    ``plugin``: the PluginSpec, when the backend has it at hand (saves loading every catalog)."""
     from .registry import plugins
     from .workload import build_workload
 
-    pspec = plugins().get(spec["plugin"])
+    pspec = plugin if plugin is not None else plugins().get(spec["plugin"])
     workload = build_workload(spec["workload"]["name"], spec["workload"]["params"])
     workdir = Path(spec["workdir"])
     sink = None

@@ -80,31 +80,10 @@ class Runtime:
 
 
 def _child_context(spec: dict[str, Any], *, owns_monitor: bool):
-    """``harness.launch.child_context`` without the plugin registry: the spec comes straight from
-    this backend's catalog, so a rank does not import every installed backend (the registry loads
-    all catalogs, some of which import numba), which cost each rank ~1 s of CPU at start-up."""
-    import json
-    from pathlib import Path
-
-    from harness.context import RunContext
-    from harness.launch import POINTS, _jsonable
-    from harness.monitor import Monitor
-    from harness.workload import build_workload
+    """``harness.launch.child_context`` with the spec taken straight from this backend's catalog:
+    a rank does not load every installed backend's catalog through the registry."""
+    from harness.launch import child_context
 
     from .catalog import PLUGINS
 
-    pspec = next(p for p in PLUGINS if p.name == spec["plugin"])
-    workload = build_workload(spec["workload"]["name"], spec["workload"]["params"])
-    workdir = Path(spec["workdir"])
-    sink = None
-    if owns_monitor:
-        fh = (workdir / POINTS).open("a")
-
-        def sink(point, _mon, fh=fh):
-            fh.write(json.dumps(point, default=_jsonable) + "\n")
-            fh.flush()
-
-    monitor = Monitor.from_config(spec["monitor"], workload.metrics if owns_monitor else (lambda w: {}),
-                                  on_point=sink, deterministic=pspec.deterministic)
-    return RunContext(plugin=pspec, workload=workload, params=spec["params"], workers=spec["workers"],
-                      seed=spec["seed"], monitor=monitor, workdir=workdir, options=spec.get("options", {}))
+    return child_context(spec, owns_monitor=owns_monitor, plugin=next(p for p in PLUGINS if p.name == spec["plugin"]))
