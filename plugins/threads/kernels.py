@@ -9,8 +9,8 @@ number of other threads' updates completed while it computed. With one thread ta
 
 Sparse data (CSR): an update touches only the nonzero coordinates of its rows. The l2 term (and
 SVRG's dense correction grad f(w~)) is applied lazily and exactly ("just in time"): ``last[j]`` is
-the global update count up to which coordinate j is current; when an update reads or writes j it
-first applies the skipped steps' dense part in closed form,
+the global update count up to which coordinate j is current; an update reads j as if caught up and,
+when it writes j, applies the skipped steps' dense part in closed form together with its own step,
 
     SGD:   w_j <- w_j * prod_{s=last_j}^{t-1} (1 - eta_s lam)         = w_j * P[t] / P[last_j]
     SVRG:  u_j <- a^k u_j - eta mu_j (1 + a + ... + a^{k-1}),  a = 1 - eta lam,  k = t - last_j
@@ -122,11 +122,11 @@ def hogwild_csr(w, data, indices, indptr, y, idx, b, code, lam, schedule, eta, t
             z = 0.0
             for k in range(indptr[i], indptr[i + 1]):
                 j = indices[k]
+                wj = w[j]
                 lj = last[j]
-                if lj < t:
-                    w[j] *= _shrink(P, T0, K, PT, const, lj, t)
-                    last[j] = t
-                z += data[k] * w[j]
+                if lj < t:                         # read as if caught up (written in the pass below)
+                    wj *= _shrink(P, T0, K, PT, const, lj, t)
+                z += data[k] * wj
             gbuf[r] = dphi(code, z, y[i])
         eta_t = step_size(schedule, eta, t0, beta, t)
         shrink = 1.0 - eta_t * lam if const else _shrink(P, T0, K, PT, const, t, t + 1)
@@ -137,13 +137,11 @@ def hogwild_csr(w, data, indices, indptr, y, idx, b, code, lam, schedule, eta, t
             for k in range(indptr[i], indptr[i + 1]):
                 j = indices[k]
                 lj = last[j]
-                if lj == t:                        # this update's own shrink
-                    w[j] = w[j] * shrink - c * data[k]
+                if lj <= t:                        # the skipped shrinks and this update's own, then the step
+                    f = shrink if lj == t else _shrink(P, T0, K, PT, const, lj, t + 1)
+                    w[j] = w[j] * f - c * data[k]
                     last[j] = t + 1
-                elif lj < t:                       # (another thread moved last[j] back: catch up too)
-                    w[j] = w[j] * _shrink(P, T0, K, PT, const, lj, t + 1) - c * data[k]
-                    last[j] = t + 1
-                else:
+                else:                              # already caught up (a repeated coordinate, or another thread)
                     w[j] -= c * data[k]
         slots[me, 0] += 1
         taus[u] = now - read
@@ -198,12 +196,12 @@ def asysvrg_csr(u_vec, data, indices, indptr, y, z0, c_vec, idx, b, code, eta, g
             z = 0.0
             for k in range(indptr[i], indptr[i + 1]):
                 j = indices[k]
+                uj = u_vec[j]
                 lj = last[j]
-                if lj < t:
+                if lj < t:                         # read as if caught up (written in the pass below)
                     ak = apow(PT, t - lj)
-                    u_vec[j] = ak * u_vec[j] - c_vec[j] * (1.0 - ak) * inv1ma
-                    last[j] = t
-                z += data[k] * u_vec[j]
+                    uj = ak * uj - c_vec[j] * (1.0 - ak) * inv1ma
+                z += data[k] * uj
             gr[r] = dphi(code, z, y[i]) - dphi(code, z0[i], y[i])
         now = global_count(slots)
         for r in range(b):
@@ -214,9 +212,10 @@ def asysvrg_csr(u_vec, data, indices, indptr, y, z0, c_vec, idx, b, code, eta, g
                 lj = last[j]
                 if lj <= t:
                     ak = apow(PT, t + 1 - lj)
-                    u_vec[j] = ak * u_vec[j] - c_vec[j] * (1.0 - ak) * inv1ma
+                    u_vec[j] = ak * u_vec[j] - c_vec[j] * (1.0 - ak) * inv1ma - c * data[k]
                     last[j] = t + 1
-                u_vec[j] -= c * data[k]
+                else:
+                    u_vec[j] -= c * data[k]
         slots[me, 0] += 1
         taus[t_] = now - read
 
