@@ -100,3 +100,15 @@ def test_sgd_serial_runs_against_ddg_and_fr(store):
     assert v1["ddg.thm-5.4.2"]["verdict"] == "not-applicable" and "schedule" in v1["ddg.thm-5.4.2"]["reason"]
     assert v2["ddg.thm-5.4.2"]["verdict"] == "holds" and v2["features_replay.thm-6.4.2"]["verdict"] == "holds"
     assert v1["ddg.thm-5.4.1"]["values"]["K"] == 1.0
+
+
+def test_the_adam_form_is_not_judged_by_the_sgd_theorems(store):
+    """Theorems 5.4.x / 6.4.x are for SGD-DDG / SGD-FR: an Adam run (Algorithm 10) is not-applicable."""
+    import dataclasses
+
+    from theory.checker import check
+
+    run = execute(RunSpec("sgd-serial", "ridge", {"eta": 0.05}, {"n": 200, "d": 10}, budget=Budget(epochs=2)), store)
+    adam = dataclasses.replace(run, params={**run.params, "opt": "adam"})
+    for d in check([adam], ["ddg.thm-5.4.1", "features_replay.thm-6.4.1"]):
+        assert d["verdict"] == "not-applicable" and "Adam" in d["reason"], d

@@ -373,3 +373,5 @@ def test_run_report_carries_the_ddg_and_fr_verdicts(cli, tmp_path):
                              "features_replay.thm-6.4.2"}, md[:2000]
     assert set(verdicts.values()) <= {"holds", "violated", "not-applicable"}
     assert verdicts["ddg.thm-5.4.1"] != "violated"
+    # constant steps: the fixed-rate theorems judge the curve (f(w0) - f_inf comes from the run's info)
+    assert verdicts["ddg.thm-5.4.1"] == "holds" and verdicts["features_replay.thm-6.4.1"] == "holds", md[:3000]

@@ -59,6 +59,8 @@ def _adapt(run, *, diminishing: bool) -> dict[str, Any]:
     K_v = float(param(p, "K", None, aliases=("modules", "splits")) or (run.info or {}).get("K")
                 or (run.workers if run.family in ("ddg", "fr", "bp", "dni") else 1))
     sched = param(p, "schedule", "constant")
+    if param(p, "opt", "sgd") != "sgd":
+        raise NotApplicable(f"opt = {p.get('opt')}: Theorems 5.4.1-5.4.2 are for the SGD form; the Adam form has no theorem")
     eta_v = param(p, "eta", None, aliases=("gamma", "lr"))
     if eta_v is None:
         raise NotApplicable("the run has no step size parameter eta")

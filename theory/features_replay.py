@@ -37,6 +37,8 @@ def _adapt(run, *, diminishing: bool) -> dict[str, Any]:
     from .measures import param, second_moment_bound_on_run
 
     p, c, info = run.params, run.constants, (run.info or {})
+    if param(p, "opt", "sgd") != "sgd":
+        raise NotApplicable(f"opt = {p.get('opt')}: Theorems 6.4.1-6.4.2 are for the SGD form; the Adam form has no theorem")
     eta_v = param(p, "eta", None, aliases=("gamma", "lr"))
     if eta_v is None:
         raise NotApplicable("the run has no step size parameter eta")
@@ -57,9 +59,9 @@ def _adapt(run, *, diminishing: bool) -> dict[str, Any]:
             raise NotApplicable("no L or M for this workload")
     else:
         raise NotApplicable("the run records no measured sufficient-direction constant info['sigma_dir']")
-    vals = {"L": float(L_v), "M": float(M_v), "sigma": sig, "F0": float(c.get("f0_minus_fstar", np.nan))}
+    vals = {"L": float(L_v), "M": float(M_v), "sigma": sig, "F0": float(info.get("f0_minus_finf", c.get("f0_minus_fstar", np.nan)))}
     if not np.isfinite(vals["F0"]):
-        raise NotApplicable("f(w^0) - f* is unknown for this workload")
+        raise NotApplicable("f(w^0) - f* is unknown for this workload (and the run records no info['f0_minus_finf'])")
     if diminishing:
         g0 = float(eta_v)
         t0_v = float(param(p, "t0", 0.0) or 0.0) or float(c["n"]) / float(param(p, "b", 1))
