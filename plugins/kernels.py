@@ -60,6 +60,17 @@ def csr_dot(data, indices, indptr, i, w):
     return s
 
 
+@njit(nogil=True, cache=True, inline="always")
+def csr_scatter(w, data, indices, indptr, idx, first, b, step, coef):
+    """The sparse part of a mini-batch step: w -= step * coef[r] / b * x_i for the b rows
+    i = idx[first .. first + b - 1] (only their nonzero coordinates are touched)."""
+    for r in range(b):
+        i = idx[first + r]
+        c = step * coef[r] / b
+        for k in range(indptr[i], indptr[i + 1]):
+            w[indices[k]] -= c * data[k]
+
+
 @njit(nogil=True, cache=True)
 def sgd_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, t_start, gbuf):
     """len(idx) // b mini-batch SGD updates (eq.: w <- w - eta_t (1/b) sum_i grad f_i(w)), in place."""
@@ -92,11 +103,7 @@ def sgd_csr(w, data, indices, indptr, y, idx, b, code, lam, schedule, eta, t0, b
         shrink = 1.0 - eta_t * lam
         for j in range(d):
             w[j] *= shrink
-        for r in range(b):
-            i = idx[u * b + r]
-            c = eta_t * gbuf[r] / b
-            for k in range(indptr[i], indptr[i + 1]):
-                w[indices[k]] -= c * data[k]
+        csr_scatter(w, data, indices, indptr, idx, u * b, b, eta_t, gbuf)
 
 
 @njit(nogil=True, cache=True)
@@ -129,11 +136,7 @@ def svrg_inner_csr(u_vec, data, indices, indptr, y, z0, mu_loss, idx, b, code, l
             gbuf[r] = dphi(code, csr_dot(data, indices, indptr, i, u_vec), y[i]) - dphi(code, z0[i], y[i])
         for j in range(d):
             u_vec[j] -= eta * (lam * u_vec[j] + mu_loss[j])
-        for r in range(b):
-            i = idx[t * b + r]
-            c = eta * gbuf[r] / b
-            for k in range(indptr[i], indptr[i + 1]):
-                u_vec[indices[k]] -= c * data[k]
+        csr_scatter(u_vec, data, indices, indptr, idx, t * b, b, eta, gbuf)
 
 
 def loss_gradient(workload, w: np.ndarray) -> np.ndarray:

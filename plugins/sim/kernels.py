@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from plugins.kernels import csr_dot, dense_dot, dphi, step_size
+from plugins.kernels import csr_dot, csr_scatter, dense_dot, dphi, step_size
 
 from .engine import coord_delay
 
@@ -115,11 +115,7 @@ def sim_sgd_csr(w, data, indices, indptr, y, idx, b, code, lam, schedule, eta, t
         shrink = 1.0 - eta_t * lam
         for j in range(d):
             w[j] *= shrink
-        for r in range(b):
-            i = idx[u * b + r]
-            c = eta_t * gbuf[r] / b
-            for k in range(indptr[i], indptr[i + 1]):
-                w[indices[k]] -= c * data[k]
+        csr_scatter(w, data, indices, indptr, idx, u * b, b, eta_t, gbuf)
         s += 1
         _push(ring, s, w)
     return s
@@ -181,11 +177,7 @@ def sim_svrg_csr(u_vec, data, indices, indptr, y, z0, mu_loss, idx, b, code, lam
                      - dphi(code, z0[i], y[i]))
         for j in range(d):
             u_vec[j] -= eta * (lam * u_vec[j] + mu_loss[j])
-        for r in range(b):
-            i = idx[tt * b + r]
-            c = eta * gr[r] / b
-            for k in range(indptr[i], indptr[i + 1]):
-                u_vec[indices[k]] -= c * data[k]
+        csr_scatter(u_vec, data, indices, indptr, idx, tt * b, b, eta, gr)
         s += 1
         _push(ring, s, u_vec)
     return s
