@@ -11,7 +11,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 LOSS_CODES = {"logistic": 0, "squared": 1}
 SCHEDULE_CODES = {"constant": 0, "inv": 1, "poly": 2}
@@ -42,6 +45,60 @@ def step_size(schedule, eta, t0, beta, t):
     if schedule == 1:
         return eta / (1.0 + t / t0)
     return eta / (1.0 + t / t0) ** beta
+
+
+@intrinsic
+def prefetch(typingctx, arr, i):
+    """Hint the CPU to bring the cache line of ``arr[i]`` into cache (``llvm.prefetch``: read, high
+    locality). Random rows of a data set that does not fit in L2 cost a cache miss each; the update
+    loops know their future rows (indices are drawn up front) and ask for them a few rows ahead."""
+    sig = types.void(arr, i)
+
+    def codegen(context, builder, signature, args):
+        arrty = signature.args[0]
+        ary = context.make_array(arrty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, arrty, ary, [args[1]], wraparound=False)
+        i8p = builder.bitcast(ptr, ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p.type, i32, i32, i32]),
+                                            "llvm.prefetch")
+        builder.call(fn, [i8p, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+# how many rows ahead the update loops prefetch (measured on this machine kind, one thread, random rows):
+# CSR rows of 50 nonzeros in L3: 1-4 alike (2.2x faster than no prefetch), 8 worse;
+# dense rows of 50 from DRAM (40 MB of data): 2 -> 2.2x, 8 -> 2.8x, 16 no better.
+# and for CSR rows, the coordinates of w the next row reads once w no longer fits in L2 (512 KiB here):
+# d = 1M: 1.5x on one thread; d <= 100k: no gain (it costs one more pass over the row's indices).
+PREFETCH_CSR = 2
+PREFETCH_DENSE = 8
+PREFETCH_GATHER_MIN_D = 1 << 16
+
+
+@njit(nogil=True, cache=True, inline="always")
+def prefetch_csr_row(data, indices, indptr, i):
+    """Every cache line of CSR row i (its values and column indices)."""
+    lo, hi = indptr[i], indptr[i + 1]
+    for k in range(lo, hi, 64 // data.itemsize):
+        prefetch(data, k)
+    for k in range(lo, hi, 64 // indices.itemsize):
+        prefetch(indices, k)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def prefetch_gather(w, indices, indptr, i):
+    """The coordinates of w that CSR row i reads (its indices should already be in cache)."""
+    for k in range(indptr[i], indptr[i + 1]):
+        prefetch(w, indices[k])
+
+
+@njit(nogil=True, cache=True, inline="always")
+def prefetch_dense_row(X, i):
+    for j in range(0, X.shape[1], 64 // X.itemsize):
+        prefetch(X[i], j)
 
 
 @njit(nogil=True, cache=True)

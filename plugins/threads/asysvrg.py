@@ -20,7 +20,7 @@ import numpy as np
 from harness.staleness import DelayStats
 from plugins.sim.asysvrg import inner_iterations, write_kind
 
-from .linear import CHUNK_CAP, ThreadLinear
+from .linear import ThreadLinear
 from .team import Team, single_threaded_blas
 
 
@@ -39,7 +39,7 @@ def run(ctx):
         # SGD -> SVRG: warm start with Hogwild! SGD (constant step)
         warm_updates = p["warm_epochs"] * max(1, n // b)
         warm_eta = p["warm_eta"] or eta
-        cap = max(1, min(lin.sgd_cap(warm_eta), 2_000_000 // b))
+        cap = max(1, min(lin.chunk_cap(warm_eta), 2_000_000 // b))
         while mon.running and t < warm_updates:
             k = min(mon.next_chunk(t, cap=cap), warm_updates - t)
             stats.add(lin.sgd(w, k, b, 0, warm_eta, 1.0, 0.0))
@@ -47,19 +47,19 @@ def run(ctx):
             samples += k * b
             mon.tick(t, w, samples=samples, delays=stats)
 
-        cap = max(1, min(CHUNK_CAP, 2_000_000 // b))
+        cap = max(1, min(lin.chunk_cap(eta), 2_000_000 // b))
         while mon.running:
-            z0, mu_loss = lin.snapshot(w)           # w~ = w^s, grad f(w~) (loss part; + lam w~ below)
+            snap = lin.snapshot(w)                  # w~ = w^s, grad f(w~) (loss part; + lam w~ in the update)
 
             samples += n
             inner = 0
             while inner < m and mon.running:
                 k = min(mon.next_chunk(t, cap=cap), m - inner)
-                stats.add(lin.svrg(w, z0, mu_loss, k, b, eta, coords))   # (2.4)-(2.6), k iterations
+                stats.add(lin.svrg(w, snap, k, b, eta, coords))   # (2.4)-(2.6), k iterations
                 inner += k
                 t += k
                 samples += 2 * k * b
                 mon.tick(t, w, samples=samples, delays=stats)
             # w^{s+1} = w_m: the threads updated w in place
     return {"delays": stats.to_dict(), "threads": ctx.workers, "m": m, "coords": coords or wl.dim, "write": write_kind(coords),
-            "l2": "lazy exact (sparse)" if lin.sparse else "exact"}
+            "l2": "scaled iterate, exact (sparse)" if lin.sparse else "exact"}

@@ -9,7 +9,7 @@ PLUGINS = [
     PluginSpec("hogwild-threads", "sgd", "threads", "plugins.threads.hogwild:run", kinds=("finite-sum",),
                params=SGD_PARAMS, needs=("numba",), skip=skip_linear, max_workers=64,
                description="Hogwild! SGD: numba nogil kernels on Python threads, lock-free shared iterate, "
-                           "measured delays; sparse rows touch only their nonzeros (lazy exact l2)"),
+                           "measured delays; sparse rows touch only their nonzeros (exact l2 on a scaled iterate)"),
     PluginSpec("asysvrg-threads", "svrg", "threads", "plugins.threads.asysvrg:run", kinds=("finite-sum",),
                params=SVRG_PARAMS + (COORDS,), needs=("numba",), skip=skip_linear, max_workers=64,
                theorems=("asysvrg.thm-2.3.1", "asysvrg.thm-2.3.2"),

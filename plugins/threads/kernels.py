@@ -7,18 +7,22 @@ The global update count is the sum of the slots. An update reads it when it star
 iterate (``read``) and again just before it writes (``now``); its delay is tau = now - read, the
 number of other threads' updates completed while it computed. With one thread tau = 0.
 
-Sparse data (CSR): an update touches only the nonzero coordinates of its rows. The l2 term (and
-SVRG's dense correction grad f(w~)) is applied lazily and exactly ("just in time"): ``last[j]`` is
-the global update count up to which coordinate j is current; an update reads j as if caught up and,
-when it writes j, applies the skipped steps' dense part in closed form together with its own step,
+Sparse data (CSR): an update touches only the nonzero coordinates of its rows. The dense part of
+an update, the l2 shrink (and SVRG's constant drift eta grad_loss f(w~)), is the same affine map on
+every coordinate, so over a chunk it is carried exactly by two scalars per update count instead of
+O(d) work per update ("scaled iterate", as in Bottou's and scikit-learn's SGD, extended to the drift):
 
-    SGD:   w_j <- w_j * prod_{s=last_j}^{t-1} (1 - eta_s lam)         = w_j * P[t] / P[last_j]
-    SVRG:  u_j <- a^k u_j - eta mu_j (1 + a + ... + a^{k-1}),  a = 1 - eta lam,  k = t - last_j
+    w_t = S[t] v - Q[t] mu      (t = update count - T0; v the stored vector, mu = grad_loss f(w~))
+    SGD:   S[t+1] = (1 - eta_t lam) S[t],                    Q = 0
+    SVRG:  S[t] = a^t,  Q[t] = eta (1 + a + ... + a^(t-1)),  a = 1 - eta lam
 
-(a^k from small power tables for a constant step; a per-chunk table P for decaying steps) and the chunk's end brings every
-coordinate up to date (the monitor then sees the exact iterate). With one thread this is the serial
-exact kernel up to rounding; with several, ``last`` is itself racy (a catch-up may be applied twice
-or skipped, the Hogwild! noise on the dense part, bounded by the delay).
+An update reads the margin x_i . w_t = S[t] (x_i . v) - Q[t] (x_i . mu) (x_i . mu once per snapshot)
+and writes its sparse step as v_j -= eta_t g x_ij / S[t+1] (the table H[t] = eta_t / S[t+1]). The
+chunk's end turns v back into w (the monitor then sees the exact iterate). With one thread this is
+the serial exact kernel up to rounding; with several, only the sparse writes race (the dense part is
+exact for every update count). The chunk is capped so that S stays above e^-200.
+Every update prefetches the rows it will read a few rows later (``plugins.kernels.PREFETCH_*``; they are
+drawn up front).
 No allocation, RNG or spin-wait inside the loops: indices are drawn per thread before the call.
 """
 
@@ -28,7 +32,8 @@ import math
 
 from numba import njit
 
-from plugins.kernels import csr_dot, dense_dot, dphi, step_size
+from plugins.kernels import (PREFETCH_CSR, PREFETCH_DENSE, PREFETCH_GATHER_MIN_D, csr_dot, dense_dot, dphi,
+                             prefetch_csr_row, prefetch_dense_row, prefetch_gather, step_size)
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -39,21 +44,14 @@ def global_count(slots):
     return c
 
 
-@njit(nogil=True, cache=True, inline="always")
-def _clamp(k, hi):
-    if k < 0:
-        return 0
-    if k > hi:
-        return hi
-    return k
-
-
 @njit(nogil=True, cache=True)
 def hogwild_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, slots, me, taus):
     """Hogwild! SGD (003 eq. (2)): w <- w - eta_t (1/b) sum_{i in B} grad f_i(w_hat), w_hat = w as read."""
-    d = w.shape[0]
-    for u in range(idx.shape[0] // b):
+    d, rows = w.shape[0], idx.shape[0]
+    for u in range(rows // b):
         read = global_count(slots)                 # version of the iterate this update reads
+        for r in range(u * b + PREFETCH_DENSE, min((u + 1) * b + PREFETCH_DENSE, rows)):   # each row PREFETCH_DENSE rows ahead
+            prefetch_dense_row(X, idx[r])
         if b == 1:                                 # one sample: no gradient buffer, one pass to write
             i = idx[u]
             g = dphi(code, fdot(X, i, w), y[i])
@@ -79,25 +77,6 @@ def hogwild_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, slo
         taus[u] = now - read
 
 
-@njit(nogil=True, cache=True, inline="always")
-def apow(PT, k):
-    """a^k for k >= 0 from the power tables PT[l, i] = a^(i * 1024^l) (three L1-resident lookups at most)."""
-    if k < 1024:
-        return PT[0, k]
-    if k < 1048576:
-        return PT[0, k & 1023] * PT[1, k >> 10]
-    return PT[0, k & 1023] * PT[1, (k >> 10) & 1023] * PT[2, min(k >> 20, 1023)]
-
-
-@njit(nogil=True, cache=True, inline="always")
-def _shrink(P, T0, K, PT, const, frm, to):
-    """prod_{s=frm}^{to-1} (1 - eta_s lam): a^(to - frm) for a constant step (``const``), else the
-    chunk's table P[s] = prod_{T0 <= r < T0+s} (1 - eta_r lam)."""
-    if const:
-        return apow(PT, to - frm)
-    return P[_clamp(to - T0, K)] / P[_clamp(frm - T0, K)]
-
-
 @njit(nogil=True, cache=True, fastmath={"reassoc"})
 def fdot(X, i, w):
     """x_i . w with the sum reassociated (vectorised); the threads kernels' dense margin."""
@@ -108,53 +87,15 @@ def fdot(X, i, w):
 
 
 @njit(nogil=True, cache=True)
-def hogwild_csr(w, data, indices, indptr, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, last, P, T0, PT,
-                const, slots, me, taus):
-    """Hogwild! SGD on CSR rows: touches the rows' nonzeros only; the l2 shrinks a coordinate skipped are
-    applied when it is next read (a^k from the power tables PT for a constant step; else the chunk's
-    table P)."""
-    K = P.shape[0] - 1
-    for u in range(idx.shape[0] // b):
-        read = global_count(slots)
-        t = read
-        for r in range(b):                         # margins at w (coordinates caught up to t)
-            i = idx[u * b + r]
-            z = 0.0
-            for k in range(indptr[i], indptr[i + 1]):
-                j = indices[k]
-                wj = w[j]
-                lj = last[j]
-                if lj < t:                         # read as if caught up (written in the pass below)
-                    wj *= _shrink(P, T0, K, PT, const, lj, t)
-                z += data[k] * wj
-            gbuf[r] = dphi(code, z, y[i])
-        eta_t = step_size(schedule, eta, t0, beta, t)
-        shrink = 1.0 - eta_t * lam if const else _shrink(P, T0, K, PT, const, t, t + 1)
-        now = global_count(slots)
-        for r in range(b):
-            i = idx[u * b + r]
-            c = eta_t * gbuf[r] / b
-            for k in range(indptr[i], indptr[i + 1]):
-                j = indices[k]
-                lj = last[j]
-                if lj <= t:                        # the skipped shrinks and this update's own, then the step
-                    f = shrink if lj == t else _shrink(P, T0, K, PT, const, lj, t + 1)
-                    w[j] = w[j] * f - c * data[k]
-                    last[j] = t + 1
-                else:                              # already caught up (a repeated coordinate, or another thread)
-                    w[j] -= c * data[k]
-        slots[me, 0] += 1
-        taus[u] = now - read
-
-
-@njit(nogil=True, cache=True)
 def asysvrg_dense(u_vec, X, y, z0, mu_loss, idx, b, code, lam, eta, gbuf, gr, coords, kidx, slots, me, taus):
     """Shared-AsySVRG inner iterations (000 Alg. 1): v = (1/b) sum [grad f_i(w_hat) - grad f_i(w~)] + grad f(w~)
     (2.5) at the iterate as read (2.6); write (u)_k -= eta (v)_k (2.4) for every k (coords = 0) or for the
     cyclic block of ``coords`` coordinates starting at kidx[t]."""
-    d = u_vec.shape[0]
-    for t in range(idx.shape[0] // b):
+    d, rows = u_vec.shape[0], idx.shape[0]
+    for t in range(rows // b):
         read = global_count(slots)
+        for r in range(t * b + PREFETCH_DENSE, min((t + 1) * b + PREFETCH_DENSE, rows)):
+            prefetch_dense_row(X, idx[r])
         for r in range(b):
             i = idx[t * b + r]
             gr[r] = dphi(code, fdot(X, i, u_vec), y[i]) - dphi(code, z0[i], y[i])
@@ -183,41 +124,74 @@ def asysvrg_dense(u_vec, X, y, z0, mu_loss, idx, b, code, lam, eta, gbuf, gr, co
 
 
 @njit(nogil=True, cache=True)
-def asysvrg_csr(u_vec, data, indices, indptr, y, z0, c_vec, idx, b, code, eta, gr, last, PT, inv1ma, slots, me, taus):
-    """Shared-AsySVRG on CSR rows, every coordinate of v written lazily: the dense part of v,
-    lam u + grad_loss f(w~), is the affine step u_j <- a u_j - c_j (a = 1 - eta lam, c = eta grad_loss f(w~))
-    applied in closed form for the k skipped updates: u_j <- a^k u_j - c_j (1 - a^k) / (1 - a),
-    a^k from the power tables PT, inv1ma = 1 / (1 - a)."""
-    for t_ in range(idx.shape[0] // b):
+def linear_csr(v, data, indices, indptr, y, idx, b, code, T0, S, Q, H, x_mu, z0, svrg, gr, slots, me, taus):
+    """Hogwild! SGD (003 eq. (2); ``svrg = 0``) or Shared-AsySVRG inner iterations (000 Alg. 1, (2.4)-(2.6);
+    ``svrg = 1``) on CSR rows, on the scaled iterate w_t = S[t] v - Q[t] mu (module docstring):
+
+        z_i = x_i . w_hat = S[t] (x_i . v) - Q[t] (x_i . mu)             the iterate as read (2.6)
+        g_i = phi'(z_i)              (SVRG: phi'(z_i) - phi'(x_i . w~))   (2.5), loss part of row i
+        v_j -= (eta_t / S[t+1]) (1/b) sum_i g_i x_ij                      racy sparse writes (2.4)"""
+    hi = H.shape[0] - 1
+    rows = idx.shape[0]
+    gather = v.shape[0] >= PREFETCH_GATHER_MIN_D
+    for u in range(rows // b):
         read = global_count(slots)
-        t = read
-        for r in range(b):
-            i = idx[t_ * b + r]
+        t = min(max(read - T0, 0), hi)
+        for r in range(b):                         # margins at the iterate as read
+            p = u * b + r
+            if p + PREFETCH_CSR < rows:
+                prefetch_csr_row(data, indices, indptr, idx[p + PREFETCH_CSR])
+                if gather:
+                    prefetch_gather(v, indices, indptr, idx[p + 1])
+            i = idx[p]
             z = 0.0
             for k in range(indptr[i], indptr[i + 1]):
-                j = indices[k]
-                uj = u_vec[j]
-                lj = last[j]
-                if lj < t:                         # read as if caught up (written in the pass below)
-                    ak = apow(PT, t - lj)
-                    uj = ak * uj - c_vec[j] * (1.0 - ak) * inv1ma
-                z += data[k] * uj
-            gr[r] = dphi(code, z, y[i]) - dphi(code, z0[i], y[i])
-        now = global_count(slots)
+                z += data[k] * v[indices[k]]
+            z *= S[t]
+            if svrg:
+                z -= Q[t] * x_mu[i]
+                gr[r] = dphi(code, z, y[i]) - dphi(code, z0[i], y[i])
+            else:
+                gr[r] = dphi(code, z, y[i])
+        now = global_count(slots)                  # version it writes onto
+        c = H[t] / b
         for r in range(b):
-            i = idx[t_ * b + r]
-            c = eta * gr[r] / b
+            i = idx[u * b + r]
+            cr = c * gr[r]
             for k in range(indptr[i], indptr[i + 1]):
-                j = indices[k]
-                lj = last[j]
-                if lj <= t:
-                    ak = apow(PT, t + 1 - lj)
-                    u_vec[j] = ak * u_vec[j] - c_vec[j] * (1.0 - ak) * inv1ma - c * data[k]
-                    last[j] = t + 1
-                else:
-                    u_vec[j] -= c * data[k]
+                v[indices[k]] -= cr * data[k]
         slots[me, 0] += 1
-        taus[t_] = now - read
+        taus[u] = now - read
+
+
+@njit(nogil=True, cache=True)
+def drift_tables(schedule, eta, t0, beta, lam, T0, lo, k, const, S, Q, H):
+    """Entries lo..k of S and Q and lo..k-1 of H (:func:`linear_csr`) for updates T0+lo .. T0+k-1
+    (the entries below lo are already there). ``const``: a constant step eta (SGD's schedule 0, SVRG):
+    the closed forms S[j] = a^j, Q[j] = eta (1 - a^j) / (1 - a), H[j] = eta / S[j+1], which do not
+    depend on T0, evaluated exactly every 64 entries and by the one-step recurrences in between
+    (S <- a S, Q <- a Q + eta, H <- H / a); else SGD's decaying schedule (Q unused)."""
+    if lo == 0:
+        S[0] = 1.0
+        Q[0] = 0.0
+    if const:
+        a = 1.0 - eta * lam
+        L = math.log1p(-eta * lam)
+        for j in range(max(lo, 1), k + 1):
+            if j % 64 == 0 or j == lo or j == 1:
+                S[j] = math.exp(j * L)
+                Q[j] = -math.expm1(j * L) / lam if lam > 0.0 else eta * j
+            else:
+                S[j] = S[j - 1] * a
+                Q[j] = Q[j - 1] * a + eta
+        for j in range(lo, k):
+            H[j] = eta / S[j + 1]
+        return
+    for j in range(lo, k):
+        eta_t = step_size(schedule, eta, t0, beta, T0 + j)
+        S[j + 1] = S[j] * (1.0 - eta_t * lam)
+        Q[j + 1] = 0.0
+        H[j] = eta_t / S[j + 1]
 
 
 @njit(nogil=True, cache=True)
@@ -240,3 +214,10 @@ def loss_grad_rows_csr(data, indices, indptr, y, w, lo, hi, code, z0, gsum):
         g = dphi(code, z, y[i])
         for k in range(indptr[i], indptr[i + 1]):
             gsum[indices[k]] += g * data[k]
+
+
+@njit(nogil=True, cache=True)
+def csr_matvec_rows(data, indices, indptr, x, lo, hi, out):
+    """out[i] = row i . x for rows lo..hi-1."""
+    for i in range(lo, hi):
+        out[i] = csr_dot(data, indices, indptr, i, x)
