@@ -245,10 +245,15 @@ def main(argv=None):
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start "
           f"({time.strftime('%Y-%m-%d %H:%M:%S')})")
     epochs = 5 if args.quick else 20
-    if "a" in args.parts:
-        part_a(args.repeats, epochs, eta=0.1)
-    if "b" in args.parts:
-        part_b(args.repeats, 400_000 if args.quick else 2_000_000, svrg_eta=1.0)
+    from threadpoolctl import threadpool_limits
+
+    # (a), (b): BLAS on one thread throughout. OpenBLAS workers left spinning after a 2-thread BLAS call
+    # (scikit-learn's fit, an objective evaluation) take the second core from the next timed run.
+    with threadpool_limits(limits=1):
+        if "a" in args.parts:
+            part_a(args.repeats, epochs, eta=0.1)
+        if "b" in args.parts:
+            part_b(args.repeats, 400_000 if args.quick else 2_000_000, svrg_eta=1.0)
     if "c" in args.parts:
         part_c(args.repeats, [("dense, ill-conditioned", DENSE_ILL), ("dense", DENSE), ("sparse", SPARSE)])
     print(f"load average {os.getloadavg()[0]:.1f} at the end")

@@ -196,8 +196,9 @@ def drift_tables(schedule, eta, t0, beta, lam, T0, lo, k, const, S, Q, H):
 
 @njit(nogil=True, cache=True)
 def loss_grad_rows_dense(X, y, w, lo, hi, code, z0, gsum):
-    """Rows lo..hi-1 of the full gradient at the snapshot: z0_i = x_i . w, gsum += sum phi'(z0_i) x_i."""
+    """Rows lo..hi-1 of the full gradient at the snapshot: z0_i = x_i . w, gsum = sum phi'(z0_i) x_i."""
     d = X.shape[1]
+    gsum[:] = 0.0
     for i in range(lo, hi):
         z = dense_dot(X, i, w)
         z0[i] = z
@@ -208,7 +209,12 @@ def loss_grad_rows_dense(X, y, w, lo, hi, code, z0, gsum):
 
 @njit(nogil=True, cache=True)
 def loss_grad_rows_csr(data, indices, indptr, y, w, lo, hi, code, z0, gsum):
+    gather = w.shape[0] >= PREFETCH_GATHER_MIN_D
+    gsum[:] = 0.0
     for i in range(lo, hi):
+        if gather and i + 1 < hi:                  # the coordinates the next row reads and writes
+            prefetch_gather(w, indices, indptr, i + 1)
+            prefetch_gather(gsum, indices, indptr, i + 1)
         z = csr_dot(data, indices, indptr, i, w)
         z0[i] = z
         g = dphi(code, z, y[i])
@@ -219,5 +225,29 @@ def loss_grad_rows_csr(data, indices, indptr, y, w, lo, hi, code, z0, gsum):
 @njit(nogil=True, cache=True)
 def csr_matvec_rows(data, indices, indptr, x, lo, hi, out):
     """out[i] = row i . x for rows lo..hi-1."""
+    gather = x.shape[0] >= PREFETCH_GATHER_MIN_D
     for i in range(lo, hi):
+        if gather and i + 1 < hi:
+            prefetch_gather(x, indices, indptr, i + 1)
         out[i] = csr_dot(data, indices, indptr, i, x)
+
+
+@njit(nogil=True, cache=True)
+def sum_rows(parts, scale, lo, hi, out):
+    """out[j] = scale * sum_r parts[r, j] for coordinates lo..hi-1 (the threads' partial gradients)."""
+    for j in range(lo, hi):
+        acc = 0.0
+        for r in range(parts.shape[0]):
+            acc += parts[r, j]
+        out[j] = scale * acc
+
+
+@njit(nogil=True, cache=True)
+def unscale(v, s, q, mu, lo, hi):
+    """w = s v - q mu on coordinates lo..hi-1, in place (the scaled iterate back to w; q = 0: no mu)."""
+    if q == 0.0:
+        for j in range(lo, hi):
+            v[j] *= s
+    else:
+        for j in range(lo, hi):
+            v[j] = s * v[j] - q * mu[j]

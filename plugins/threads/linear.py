@@ -42,6 +42,7 @@ class ThreadLinear:
         self._tables_eta: float | None = None        # the constant step they hold, if any
         self._tables_len = 0                         # ... for chunks of up to this many updates
         self._noidx = np.zeros(0, dtype=np.int64)
+        self._snap_buffers: tuple | None = None
         self._nothing = np.zeros(1)
 
     def scratch(self, size: int) -> np.ndarray:
@@ -87,10 +88,15 @@ class ThreadLinear:
             return taus
 
         taus = np.concatenate(team.map(work, team.split(k)))
-        w *= S[k]
-        if svrg:
-            w -= Q[k] * snap.mu_loss
+        s, q, mu = S[k], (Q[k] if svrg else 0.0), (snap.mu_loss if svrg else self._nothing)
+        self._by_coords(lambda lo, hi: K.unscale(w, s, q, mu, lo, hi))
         return taus
+
+    def _by_coords(self, fn) -> None:
+        """fn(lo, hi) on the team, the coordinates 0..d-1 split in contiguous ranges (O(d) work per chunk
+        or epoch is serial otherwise, and at d = 1M it is most of an epoch)."""
+        bounds = np.linspace(0, self.d, self.team.size + 1).astype(np.int64)
+        self.team.map(lambda r, _: fn(int(bounds[r]), int(bounds[r + 1])), [1] * self.team.size)
 
     # -- compile / load every kernel before the clock starts ------------------------------------------
     def warmup(self, b: int, svrg: bool) -> None:
@@ -101,6 +107,7 @@ class ThreadLinear:
             S, Q, H = self.drift(1, 0, 0.1, 1.0, 0.0, svrg)
             K.linear_csr(w, *self.csr, self.y, self._noidx, b, self.code, 0, S, Q, H, self._nothing, self._nothing,
                          int(svrg), self.scratch(b), slots, 0, taus)
+            K.unscale(w, 1.0, 0.0, self._nothing, 0, 0)
             if svrg:
                 self.snapshot(w)
             return
@@ -130,25 +137,27 @@ class ThreadLinear:
 
     # -- Shared-AsySVRG -----------------------------------------------------------------------------------
     def snapshot(self, u0: np.ndarray) -> Snapshot:
-        """z0 = X w~, the loss part of grad f(w~) and (CSR) x_i . mu, rows split across the team."""
-        team, n = self.team, self.n
-        z0 = np.empty(n)
+        """z0 = X w~, the loss part of grad f(w~) and (CSR) x_i . mu, rows split across the team. The
+        arrays are buffers of this object, reused by the next snapshot (one snapshot per epoch); fresh
+        d-sized arrays would page-fault on every epoch."""
+        team, n, d = self.team, self.n, self.d
+        if self._snap_buffers is None:
+            self._snap_buffers = (np.empty((team.size, d)), np.empty(n), np.empty(d), np.empty(n))
+        parts, z0, mu_loss, x_mu = self._snap_buffers
         bounds = np.linspace(0, n, team.size + 1).astype(np.int64)
         shares = [int(bounds[r + 1] - bounds[r]) for r in range(team.size)]
 
         def work(r, _):
-            g = np.zeros(self.d)
             lo, hi = int(bounds[r]), int(bounds[r + 1])
             if self.sparse:
-                K.loss_grad_rows_csr(*self.csr, self.y, u0, lo, hi, self.code, z0, g)
+                K.loss_grad_rows_csr(*self.csr, self.y, u0, lo, hi, self.code, z0, parts[r])
             else:
-                K.loss_grad_rows_dense(self.X, self.y, u0, lo, hi, self.code, z0, g)
-            return g
+                K.loss_grad_rows_dense(self.X, self.y, u0, lo, hi, self.code, z0, parts[r])
 
-        mu_loss = np.sum(team.map(work, shares), axis=0) / n
+        team.map(work, shares)
+        self._by_coords(lambda lo, hi: K.sum_rows(parts, 1.0 / n, lo, hi, mu_loss))
         if not self.sparse:
             return Snapshot(z0, mu_loss, None)
-        x_mu = np.empty(n)
         team.map(lambda r, _: K.csr_matvec_rows(*self.csr, mu_loss, int(bounds[r]), int(bounds[r + 1]), x_mu), shares)
         return Snapshot(z0, mu_loss, x_mu)
 
