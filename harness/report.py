@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import os
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -99,7 +100,7 @@ def plot_workload(records: Sequence[RunRecord], path: Path, title: str, xs: Sequ
         if log_axes[x]:
             ax.set_xscale("log")
         ax.grid(True, which="both", alpha=0.3)
-    fig.suptitle(title)
+    fig.suptitle(textwrap.fill(title, 110))
     handles, labels = axes[0].get_legend_handles_labels()
     if len(labels) <= 4:
         axes[0].legend(fontsize=8, loc="best")
@@ -266,7 +267,7 @@ def plot_speedup(runs: Sequence[RunRecord], path: Path, title: str) -> Path | No
     ax.set_xticks(range(1, top + 1))
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(f"speedup: {title}\n({os.cpu_count()} cores on this machine)", fontsize=9)
+    ax.set_title(f"{textwrap.fill('speedup: ' + title, 70)}\n({os.cpu_count()} cores on this machine)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

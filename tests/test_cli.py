@@ -28,6 +28,8 @@ def _one_line_error(proc, needle):
     (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--param", "eta"], "key=value"),
     (["run", "nonexistent.toml"], "suite file not found"),
     (["runs", "show", "42"], "no run #42"),
+    (["report", "suites/asysvrg.toml"], "(a suite's runs: --suite asysvrg)"),
+    (["theory", "check", "x7"], "run ids are integers"),
     (["frobnicate"], "invalid choice"),
     (["list", "gadgets"], "invalid choice"),
 ])

@@ -1,1 +1,14 @@
 """One module per ``harness`` sub-command."""
+
+from pathlib import Path
+
+from ..errors import UserError
+
+
+def run_ids(values) -> list[int]:
+    """Run ids as typed (``12`` or ``#12``); anything else is a one-line user error."""
+    try:
+        return [int(v.lstrip("#")) for v in values]
+    except ValueError:
+        hint = next((f" (a suite's runs: --suite {Path(v).stem})" for v in values if str(v).endswith(".toml")), "")
+        raise UserError(f"run ids are integers, got {' '.join(values)}{hint}") from None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UserError
+from . import run_ids
 from ..output import console
 from ..store import Store
 
@@ -28,7 +29,7 @@ def main(args) -> int:
         console.print(f"index: {write_index(Path(args.out or REPORTS))}")
         return 0
     store = Store()
-    ids = [int(x.lstrip("#")) for x in args.runs] if args.runs else None
+    ids = run_ids(args.runs) if args.runs else None
     recs = store.runs(ids=ids, suite=args.suite, with_points=True)
     if not recs:
         raise UserError("no stored runs match: run `harness run` first")

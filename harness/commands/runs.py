@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import UserError
+from . import run_ids
 from ..output import console, print_json, table
 from ..store import Store, run_to_dict
 
@@ -18,13 +19,6 @@ def register(sub):
     p.add_argument("--format", choices=("json", "csv", "parquet"), help="export format (default: from the suffix)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=main)
-
-
-def _ids(values) -> list[int]:
-    try:
-        return [int(v.lstrip("#")) for v in values]
-    except ValueError:
-        raise UserError(f"run ids are integers, got {' '.join(values)}") from None
 
 
 def main(args) -> int:
@@ -44,7 +38,7 @@ def main(args) -> int:
     if args.action == "show":
         if not args.args:
             raise UserError("runs show needs a run id")
-        for rid in _ids(args.args):
+        for rid in run_ids(args.args):
             rec = store.load(rid)
             if args.json:
                 print_json(run_to_dict(rec) | {"verdicts": store.verdicts(rid)})
@@ -62,7 +56,7 @@ def main(args) -> int:
         path = store.export(args.args[0], args.format)
         console.print(f"exported to {path}")
         return 0
-    ids = _ids(args.args)
+    ids = run_ids(args.args)
     if not ids:
         raise UserError("runs delete needs run ids")
     store.delete(ids)

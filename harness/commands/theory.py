@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import UserError
+from . import run_ids
 from ..output import console, fmt, print_json, table
 
 
@@ -143,10 +144,7 @@ def cmd_check(args) -> int:
     from ..store import Store
 
     store = Store()
-    try:
-        ids = [int(x.lstrip("#")) for x in args.runs]
-    except ValueError:
-        raise UserError(f"run ids are integers, got {' '.join(args.runs)}") from None
+    ids = run_ids(args.runs)
     recs = store.runs(ids=ids, with_points=True)
     found = {r.id for r in recs}
     missing = [i for i in ids if i not in found]
