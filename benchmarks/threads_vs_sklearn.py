@@ -11,7 +11,7 @@
                                                                                   target ratio <= 1
       on three problems, one SVRG rule for all (eta = 1 / L_max, m = n / 2): dense ill-conditioned
       (L-BFGS needs ~90 iterations), dense, and generated sparse data whose rows are nearly
-      orthogonal (L/mu ~ 4: L-BFGS needs 3 iterations, where no stochastic method can win)
+      orthogonal (L/mu = 1.5: L-BFGS needs 3 iterations, where no stochastic method can win)
 
 Every figure is measured ``--repeats`` times (default 5), interleaved, and printed as
 min / median / max: the machine's noise is part of the result. Harness times are the runs' own
@@ -40,8 +40,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 SPARSE = {"sparse": True, "n": 20000, "d": 20000, "density": 0.0025, "lam": 1e-4}   # 50 nonzeros per row
-# (b) the Hogwild! regime: 50 nonzeros per row over d = 100k, so the two threads rarely write the same
-# cache lines of the shared iterate (at d = 20k each thread keeps invalidating the other's cached copy)
+# (b) 50 nonzeros per row over d = 100k (w, 800 KB, mostly in one core's L2: with two threads most of its
+# lines come from the other core) and over d = 1M (w in L3 for one thread too, so two threads lose little)
 SPARSE_WIDE = {"sparse": True, "n": 20000, "d": 100000, "density": 0.0005, "lam": 1e-4}
 SPARSE_HUGE = {"sparse": True, "n": 20000, "d": 1000000, "density": 0.00005, "lam": 1e-4}   # w (8 MB) outside L2
 DENSE = {"n": 20000, "d": 100, "lam": 1e-4}

@@ -142,7 +142,7 @@ class ThreadLinear:
         d-sized arrays would page-fault on every epoch."""
         team, n, d = self.team, self.n, self.d
         if self._snap_buffers is None:
-            self._snap_buffers = (np.empty((team.size, d)), np.empty(n), np.empty(d), np.empty(n))
+            self._snap_buffers = (np.zeros((team.size, d)), np.empty(n), np.empty(d), np.empty(n))  # a thread with no rows adds 0
         parts, z0, mu_loss, x_mu = self._snap_buffers
         bounds = np.linspace(0, n, team.size + 1).astype(np.int64)
         shares = [int(bounds[r + 1] - bounds[r]) for r in range(team.size)]
