@@ -39,7 +39,7 @@ def run(ctx):
         # SGD -> SVRG: warm start with Hogwild! SGD (constant step)
         warm_updates = p["warm_epochs"] * max(1, n // b)
         warm_eta = p["warm_eta"] or eta
-        cap = max(1, min(lin.chunk_cap(warm_eta), 2_000_000 // b))
+        cap = lin.chunk_cap(warm_eta, b)
         while mon.running and t < warm_updates:
             k = min(mon.next_chunk(t, cap=cap), warm_updates - t)
             stats.add(lin.sgd(w, k, b, 0, warm_eta, 1.0, 0.0))
@@ -47,7 +47,7 @@ def run(ctx):
             samples += k * b
             mon.tick(t, w, samples=samples, delays=stats)
 
-        cap = max(1, min(lin.chunk_cap(eta), 2_000_000 // b))
+        cap = lin.chunk_cap(eta, b)
         while mon.running:
             snap = lin.snapshot(w)                  # w~ = w^s, grad f(w~) (loss part; + lam w~ in the update)
 

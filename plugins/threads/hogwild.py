@@ -28,7 +28,7 @@ def run(ctx):
     with Team(ctx.workers, ctx.seed) as team, single_threaded_blas():
         lin = ThreadLinear(wl, team)
         lin.warmup(b, svrg=False)                  # JIT / cache load before the clock starts
-        cap = max(1, min(lin.chunk_cap(eta), 2_000_000 // b))
+        cap = lin.chunk_cap(eta, b)
         w = np.zeros(wl.dim)                       # the shared iterate
         t = 0
         mon.tick(0, w, samples=0, delays=stats)

@@ -13,6 +13,7 @@ from . import kernels as K
 from .team import Team
 
 CHUNK_CAP = 1_000_000  # updates per chunk (bounds the per-thread index arrays and the drift tables)
+CHUNK_ROWS = 2_000_000  # rows drawn per chunk (b rows per update)
 MAX_SHRINK_LOG = 200.0  # a sparse chunk keeps its scale S above e^-200 (see kernels)
 
 
@@ -48,14 +49,16 @@ class ThreadLinear:
     def scratch(self, size: int) -> np.ndarray:
         return np.empty(max(size, 1))
 
-    def chunk_cap(self, eta: float) -> int:
-        """Most updates per chunk: CHUNK_CAP, and on CSR data few enough that the scale S of the
-        iterate stays above e^-MAX_SHRINK_LOG (eta_t <= eta for every schedule)."""
-        if not self.sparse or self.lam == 0.0:
-            return CHUNK_CAP
-        if not 0.0 < eta * self.lam < 1.0:
-            raise UserError(f"eta * lam = {eta * self.lam:g}: the l2 shrink factor 1 - eta lam must lie in (0, 1)")
-        return int(min(CHUNK_CAP, max(1000, MAX_SHRINK_LOG / -np.log1p(-eta * self.lam))))
+    def chunk_cap(self, eta: float, b: int) -> int:
+        """Most updates of mini-batch b per chunk: CHUNK_CAP and CHUNK_ROWS / b, and on CSR data few
+        enough that the scale S of the iterate stays above e^-MAX_SHRINK_LOG (eta_t <= eta for every
+        schedule)."""
+        cap = min(CHUNK_CAP, CHUNK_ROWS // b)
+        if self.sparse and self.lam != 0.0:
+            if not 0.0 < eta * self.lam < 1.0:
+                raise UserError(f"eta * lam = {eta * self.lam:g}: the l2 shrink factor 1 - eta lam must lie in (0, 1)")
+            cap = min(cap, int(max(1000, MAX_SHRINK_LOG / -np.log1p(-eta * self.lam))))
+        return max(1, cap)
 
     def drift(self, k: int, schedule: int, eta: float, t0: float, beta: float, svrg: bool):
         """Tables S, Q, H of ``kernels.linear_csr`` for the next k updates. For a constant step they do
@@ -92,11 +95,16 @@ class ThreadLinear:
         self._by_coords(lambda lo, hi: K.unscale(w, s, q, mu, lo, hi))
         return taus
 
+    def _ranges(self, total: int) -> list[tuple[int, int]]:
+        """0..total-1 in one contiguous range per thread (the first may be empty when total < threads)."""
+        bounds = np.linspace(0, total, self.team.size + 1).astype(np.int64)
+        return [(int(bounds[r]), int(bounds[r + 1])) for r in range(self.team.size)]
+
     def _by_coords(self, fn) -> None:
         """fn(lo, hi) on the team, the coordinates 0..d-1 split in contiguous ranges (O(d) work per chunk
         or epoch is serial otherwise, and at d = 1M it is most of an epoch)."""
-        bounds = np.linspace(0, self.d, self.team.size + 1).astype(np.int64)
-        self.team.map(lambda r, _: fn(int(bounds[r]), int(bounds[r + 1])), [1] * self.team.size)
+        ranges = self._ranges(self.d)
+        self.team.map(lambda r, _: fn(*ranges[r]), [1] * self.team.size)
 
     # -- compile / load every kernel before the clock starts ------------------------------------------
     def warmup(self, b: int, svrg: bool) -> None:
@@ -144,11 +152,11 @@ class ThreadLinear:
         if self._snap_buffers is None:
             self._snap_buffers = (np.zeros((team.size, d)), np.empty(n), np.empty(d), np.empty(n))  # a thread with no rows adds 0
         parts, z0, mu_loss, x_mu = self._snap_buffers
-        bounds = np.linspace(0, n, team.size + 1).astype(np.int64)
-        shares = [int(bounds[r + 1] - bounds[r]) for r in range(team.size)]
+        rows = self._ranges(n)
+        shares = [hi - lo for lo, hi in rows]
 
         def work(r, _):
-            lo, hi = int(bounds[r]), int(bounds[r + 1])
+            lo, hi = rows[r]
             if self.sparse:
                 K.loss_grad_rows_csr(*self.csr, self.y, u0, lo, hi, self.code, z0, parts[r])
             else:
@@ -158,7 +166,7 @@ class ThreadLinear:
         self._by_coords(lambda lo, hi: K.sum_rows(parts, 1.0 / n, lo, hi, mu_loss))
         if not self.sparse:
             return Snapshot(z0, mu_loss, None)
-        team.map(lambda r, _: K.csr_matvec_rows(*self.csr, mu_loss, int(bounds[r]), int(bounds[r + 1]), x_mu), shares)
+        team.map(lambda r, _: K.csr_matvec_rows(*self.csr, mu_loss, *rows[r], x_mu), shares)
         return Snapshot(z0, mu_loss, x_mu)
 
     def svrg(self, w, snap: Snapshot, k, b, eta, coords) -> np.ndarray:
