@@ -5,7 +5,7 @@ here imports mpi4py; every plugin runs through ``plugins.mpi.launch:run``, which
 from harness.params import Param
 from harness.plugin import PluginSpec
 
-from .common import COMMON_PARAMS, LINEAR_LOSSES
+from .common import COMMON_PARAMS, LINEAR_LOSSES, MAX_DELAY_PARAM
 
 IMPL = "plugins.mpi.launch:run"
 NEEDS = ("mpi4py",)
@@ -25,6 +25,7 @@ ASYSVRG_PARAMS = (
     Param("eta", 0.02, "float", low=0.0, open_low=True, theory=True, doc="constant step size (2.32)"),
     Param("b", 4, "int", low=1, doc="mini-batch size |I_t|"),
     Param("m", 0, "int", low=0, doc="server updates per outer epoch (0: n/b)"),
+    MAX_DELAY_PARAM,
 ) + COMMON_PARAMS
 
 ASGD_PARAMS = (
@@ -32,12 +33,14 @@ ASGD_PARAMS = (
           doc="step on the mean mini-batch gradient (002's gamma on the sum is eta/M)"),
     Param("M", 4, "int", low=1, doc="mini-batch size per learner"),
     Param("S", 0, "int", low=0, doc="total samples to process, the run's budget (0: use --budget)"),
+    MAX_DELAY_PARAM,
 ) + COMMON_PARAMS
 
 DFSDCA_PARAMS = (
     Param("eta", 0.02, "float", low=0.0, open_low=True, theory=True, doc="step size (3.5), (3.7)"),
     Param("H", 10, "int", low=1, doc="samples per worker message |I_t| (no duplicates)"),
     Param("T", 0, "int", low=0, doc="server iterations per outer round (0: n/H)"),
+    MAX_DELAY_PARAM,
 ) + COMMON_PARAMS
 
 COCOA_PARAMS = (

@@ -31,6 +31,11 @@ COMMON_PARAMS = (
           doc="slow-down factor m ~ U[0, straggler_m] times its compute time (001 Sec. 3.5: p=0.2, m in [0,10])"),
 )
 
+MAX_DELAY_PARAM = Param(
+    "max_delay", None, "int", low=0, nullable=True,
+    doc="bounded delay tau_max enforced by the server (it holds a reply back rather than let an update "
+        "arrive older than tau_max; at least workers - 1); none = unbounded, as the OS schedules")
+
 LINEAR_LOSSES = ("logistic", "squared")
 
 

@@ -15,6 +15,16 @@ The server may defer a reply (a synchronous phase: SVRG's full gradient, a CoCoA
 growing-batch round lag): the algorithm answers later with :meth:`Server.reply`. On stop the
 server answers every worker ``STOP`` (at once if its reply was deferred, else at its next
 message, which is not applied) so that no rank is left waiting.
+
+Bounded delay (``max_delay = tau_max``, the bounded-delay consistency of parameter servers, Li et al.
+OSDI 2014; the papers' Assumptions 2.4.x / 3.4.2 "d(t) >= t - tau"): a ``PARAMS`` reply is held back
+while sending it could let some worker's update arrive with a delay above ``tau_max``. Each worker
+has at most one message in flight, so with ``F`` workers in flight, worker ``j`` (which read version
+``r_j``) arrives with ``tau_j <= (version - r_j) + (F - 1)``; the server keeps that sum ``<= tau_max``
+for every worker in flight and releases held replies (with the then-current iterate and version) as
+the stale messages arrive. With nobody in flight a held reply is always released, so it cannot
+deadlock. The payload given to a held ``PARAMS`` reply must be the live iterate (it is read when
+the reply is released). ``tau_max >= P - 1`` is required (a broadcast puts all P workers in flight).
 """
 
 from __future__ import annotations
@@ -48,9 +58,17 @@ class Message:
 class Server:
     """Rank 0's side. ``msg_len`` / ``reply_len``: payload lengths (float64 entries)."""
 
-    def __init__(self, comm: MPI.Comm, msg_len: int, reply_len: int):
+    def __init__(self, comm: MPI.Comm, msg_len: int, reply_len: int, max_delay: int | None = None):
         self.comm = comm
         self.P = comm.Get_size() - 1
+        if max_delay is not None and max_delay < self.P - 1:
+            raise ValueError(f"max_delay={max_delay} is below P - 1 = {self.P - 1}: a broadcast to the {self.P} "
+                             "workers already allows that delay")
+        self.max_delay = max_delay
+        self.read = [0] * self.P           # the version each worker last received (it computes from it)
+        self.in_flight: set[int] = set()   # workers (0-based) holding a reply whose message has not arrived
+        self.held: dict[int, tuple[np.ndarray | None, float]] = {}   # held PARAMS replies, in order
+        self.replies_held = 0
         self.rbuf = np.zeros((self.P, HEADER + msg_len))
         self.sbuf = np.zeros((self.P, HEADER + reply_len))
         self.rreq = [comm.Recv_init([self.rbuf[k], MPI.DOUBLE], source=k + 1, tag=TAG_MSG) for k in range(self.P)]
@@ -71,10 +89,12 @@ class Server:
 
     def next(self) -> Message:
         """Wait for the next message from any worker (the first that completes)."""
+        self._release_held()
         k = MPI.Request.Waitany(self.rreq)      # inactive (unarmed) requests are ignored
         if k == MPI.UNDEFINED:
             raise RuntimeError("parameter server: no worker left to receive from")
         self.armed[k] = False
+        self.in_flight.discard(k)
         self.messages += 1
         msg = Message(k + 1, self.rbuf[k])
         self.samples += msg.samples
@@ -96,18 +116,41 @@ class Server:
 
     def reply(self, worker: int, kind: int, payload: np.ndarray | None = None, aux: float = 0.0,
               version: int | None = None) -> None:
-        """Answer ``worker`` (a rank, 1..P) and re-arm its receive (unless this is STOP)."""
+        """Answer ``worker`` (a rank, 1..P) and re-arm its receive (unless this is STOP). Under
+        ``max_delay`` a PARAMS reply may be held back (see the module docstring)."""
         k = worker - 1
+        if kind == PARAMS and self.max_delay is not None and version is None and not self._may_send(k):
+            self.held[k] = (payload, aux)
+            self.replies_held += 1
+            return
+        self.held.pop(k, None)
         self.sreq[k].Wait()               # the previous reply's buffer is free again
         buf = self.sbuf[k]
-        buf[:HEADER] = (kind, self.version if version is None else version, 0.0, aux)
+        v = self.version if version is None else version
+        buf[:HEADER] = (kind, v, 0.0, aux)
         if payload is not None:
             buf[HEADER:HEADER + payload.size] = payload
         if kind == STOP:
             self.stopped[k] = True
-        elif not self.armed[k]:
-            self._post(k)
+        else:
+            self.read[k] = int(v)
+            self.in_flight.add(k)
+            if not self.armed[k]:
+                self._post(k)
         self.sreq[k].Start()
+
+    def _may_send(self, k: int) -> bool:
+        """Would every worker in flight, k included once answered, still arrive with tau <= max_delay?"""
+        flying = self.in_flight | {k}
+        others = len(flying) - 1
+        return all(self.version - (self.version if j == k else self.read[j]) + others <= self.max_delay
+                   for j in flying)
+
+    def _release_held(self) -> None:
+        for k in list(self.held):
+            if self._may_send(k):
+                payload, aux = self.held[k]
+                self.reply(k + 1, PARAMS, payload, aux)
 
     def broadcast(self, kind: int, payload: np.ndarray | None = None, aux: float = 0.0,
                   workers: list[int] | None = None) -> None:
@@ -118,6 +161,8 @@ class Server:
         """Answer STOP to every worker: the deferred ones now, the others at their next message
         (which is dropped). Returns how many in-flight updates were dropped."""
         dropped = 0
+        deferred = set(deferred) | {k + 1 for k in self.held}   # a held reply: its message was applied
+        self.held.clear()
         for r in deferred:                 # aux=1: your last message was handled
             if not self.stopped[r - 1]:
                 self.reply(r, STOP, aux=1.0)

@@ -37,7 +37,7 @@ class Runtime:
 
     # -- both sides -------------------------------------------------------------------------------
     def server(self, msg_len: int, reply_len: int) -> Server:
-        return Server(self.comm, msg_len, reply_len)
+        return Server(self.comm, msg_len, reply_len, max_delay=self.params.get("max_delay"))
 
     def worker(self, msg_len: int, reply_len: int) -> Worker:
         return Worker(self.comm, msg_len, reply_len)
@@ -73,6 +73,7 @@ class Runtime:
         return {
             "backend": "mpi", "workers": self.P, "server_updates": ps.version, "messages": ps.messages,
             "dropped_in_flight": dropped, "delays": ps.delays.to_dict(), "tau_max": ps.delays.max,
+            "max_delay": ps.max_delay, "replies_held": ps.replies_held,
             "tau_mean": ps.delays.mean, "partition": self.params.get("partition", "iid"),
             "straggler_slept_s": float(sum(f.get("slept", 0.0) for f in facts)),
             "worker_messages": [f.get("sent", 0) for f in facts],

@@ -13,7 +13,8 @@ _DELAYS = tuple(p for p in DELAY_PARAMS if p.name != "read")   # twins read whol
 
 
 def _twin(params, shares=True):
-    return (tuple(p for p in params if p.name not in ("straggler_p", "straggler_m")) + _DELAYS
+    # the delay model replaces the server's scheduling (stragglers) and its delay bound (max_delay)
+    return (tuple(p for p in params if p.name not in ("straggler_p", "straggler_m", "max_delay")) + _DELAYS
             + ((SHARES_PARAM,) if shares else ()))
 
 
