@@ -50,8 +50,8 @@ def loop_with_monitor(wl, updates: int, b: int = 1, eta: float = 0.05, seed: int
     import numpy as np
 
     from harness.monitor import Budget, Monitor, Schedule, Target
-    from plugins.kernels import SCHEDULE_CODES
-    from plugins.serial.linear import Steps
+    from harness.plugins.kernels import SCHEDULE_CODES
+    from harness.plugins.serial.linear import Steps
 
     mon = Monitor(metrics or wl.metrics, n_samples=wl.n, budget=Budget(updates=updates), target=Target(),
                   schedule=Schedule(), deterministic=True)
@@ -75,8 +75,8 @@ def loop_without_monitor(wl, updates: int, b: int = 1, eta: float = 0.05, seed: 
     """The same loop, the same kernel and generator, no monitor: wall seconds."""
     import numpy as np
 
-    from plugins.kernels import SCHEDULE_CODES
-    from plugins.serial.linear import Steps
+    from harness.plugins.kernels import SCHEDULE_CODES
+    from harness.plugins.serial.linear import Steps
 
     steps = Steps(wl)
     rng = np.random.default_rng(seed)

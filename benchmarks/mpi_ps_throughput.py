@@ -1,6 +1,6 @@
 """MPI backend benchmark, side by side in one run (``python benchmarks/mpi_ps_throughput.py``):
 
-1. updates per second through the parameter server (``plugins.mpi.ps``: a pre-posted persistent
+1. updates per second through the parameter server (``harness.plugins.mpi.ps``: a pre-posted persistent
    receive per worker, Waitany, staleness recorded, w -= eta v applied, a persistent send of w
    back) at d = 100 and d = 10,000, vs a bare mpi4py ping-pong of the same message size between the same ranks (Recv ANY_SOURCE / Send
    back: the transport's limit). 1 server + 2 workers; the two are interleaved, 3 repetitions
@@ -56,7 +56,7 @@ def _pingpong(comm, d, count):
 
 
 def _through_ps(comm, d, count):
-    from plugins.mpi.ps import PARAMS, STOP, UPDATE, Server, Worker
+    from harness.plugins.mpi.ps import PARAMS, STOP, UPDATE, Server, Worker
 
     rank, P = comm.Get_rank(), comm.Get_size() - 1
     comm.Barrier()
@@ -101,7 +101,7 @@ def rank_main() -> None:
 
 # -- parent side ----------------------------------------------------------------------------------------
 def throughput() -> dict:
-    from plugins.mpi.launch import command, environment
+    from harness.plugins.mpi.launch import command, environment
 
     argv = command(2)[:-2] + [str(Path(__file__).resolve()), "--rank"]
     env = {**os.environ, **environment(300), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}

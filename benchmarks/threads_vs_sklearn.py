@@ -4,7 +4,7 @@
       same epochs, same l2, constant step                                         target ratio >= 1.5
   (b) speedup 1 -> 2 threads (updates per second) of ``hogwild-threads`` and ``asysvrg-threads`` on
       sparse logreg                                                     target >= 1.8 (limit here: 2)
-      next to the machine's parallel capacity at that moment (``plugins.threads.probe``: a compute
+      next to the machine's parallel capacity at that moment (``harness.plugins.threads.probe``: a compute
       loop on 2 threads / 1, measured interleaved; on these shared VMs it drops to 1.3 at times)
   (c) time to suboptimality 1e-6 of ``asysvrg-threads`` (2 threads) vs scikit-learn's best solver for
       the problem (``LogisticRegression``, lbfgs or saga, same regularisation: C = 1 / (n lam))
@@ -93,8 +93,8 @@ def row(label, xs, unit=""):
 def kernel_cpu_rate(wl, epochs, eta) -> float:
     """Updates per CPU second of the hogwild-threads kernel path (one thread), less sensitive to other
     jobs on the machine than wall time."""
-    from plugins.threads.linear import ThreadLinear
-    from plugins.threads.team import Team
+    from harness.plugins.threads.linear import ThreadLinear
+    from harness.plugins.threads.team import Team
 
     with Team(1, 0) as team:
         lin = ThreadLinear(wl, team)
@@ -153,7 +153,7 @@ def part_a(repeats, epochs, eta):
 
 # -- (b) ------------------------------------------------------------------------------------------------
 def part_b(repeats, updates, svrg_eta):
-    from plugins.threads.probe import parallel_capacity
+    from harness.plugins.threads.probe import parallel_capacity
 
     print(f"(b) speedup 1 -> 2 threads (updates per second), sparse logreg, 50 nnz/row, {updates} updates per run")
     print(f"  {'':<46s} {'min':>9s} {'median':>9s} {'max':>9s}")

@@ -111,6 +111,14 @@ def _fold_points(monitor: Monitor, workdir: Path) -> None:
             break  # a torn last line of a killed job
 
 
+def python_module(module: str, *args: str) -> list[str]:
+    """argv that runs ``python -m module args`` for a child (a rank, a launcher) with this interpreter.
+    ``-P``: the child's working directory is not put on ``sys.path``, so a user's ``harness.py`` (or
+    any module of theirs) cannot shadow ours; ``PYTHONPATH`` (set by :func:`run_job`) points at the
+    tree this process runs from."""
+    return [sys.executable, "-P", "-m", module, *args]
+
+
 def _pythonpath() -> str:
     root = str(Path(__file__).resolve().parent.parent)
     rest = os.environ.get("PYTHONPATH")

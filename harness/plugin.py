@@ -1,7 +1,7 @@
 """What a plugin author declares: one algorithm on one backend.
 
 A plugin is a :class:`PluginSpec` (pure metadata, cheap to import) whose ``impl`` names the module
-and callable that run it (``"plugins.serial.sgd:run"``). Listing plugins imports only the specs,
+and callable that run it (``"harness.plugins.serial.sgd:run"``). Listing plugins imports only the specs,
 never torch or mpi4py; the implementation is imported when a run starts.
 
 The implementation is a callable ``run(ctx: RunContext) -> dict | None`` that applies updates,

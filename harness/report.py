@@ -191,7 +191,7 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
         md += ["## What was measured", "", measured[0], ""]
         hb += ["<h2>What was measured</h2>", measured[1]]
     try:
-        import theory.report  # noqa: F401 - registers the theory section (bound envelopes, conditions, verdicts)
+        import harness.theory.report  # noqa: F401 - registers the theory section (bound envelopes, conditions, verdicts)
     except ImportError:
         pass
     for section in SECTIONS:

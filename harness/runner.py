@@ -72,7 +72,7 @@ def resolve(spec: RunSpec) -> Resolved:
     choices: dict[str, Any] = {}
     if any(v == THEORY for v in params.values()):
         try:
-            from theory.guided import choose_parameters
+            from harness.theory.guided import choose_parameters
         except ImportError as exc:
             raise UserError(f"'theory' parameter values need the theory module: {exc}") from None
         params, choices = choose_parameters(pspec, workload, params, spec.workers)

@@ -39,7 +39,7 @@ REPORT_KEYS = {"paper", "claim", "figures", "speedup", "x", "metric", "yscale"}
 def load_suite(path: str | Path) -> tuple[str, list[RunSpec], dict[str, Any]]:
     path = Path(path)
     if not path.exists():
-        from suites import suite_path
+        from harness.suites import suite_path
 
         shipped = suite_path(str(path))
         if not shipped.exists():

@@ -4,7 +4,7 @@ Two kinds:
 - ``finite-sum``: ``f(w) = (1/n) sum_i phi_i(w) + (lam/2)||w||^2`` over numpy data (dense or
   scipy CSR), with exact ``L``, per-sample ``L_i``, ``mu``, and ``f_star`` / ``w_star`` from a
   high-precision solve cached on disk (see :class:`FiniteSumWorkload`).
-- ``network``: a torch module factory plus data (``suites.network``).
+- ``network``: a torch module factory plus data (``harness.suites.network``).
 
 A :class:`WorkloadSpec` is the cheap registry entry; ``spec.build(params)`` makes the workload,
 whose data is built lazily on first use.

@@ -16,17 +16,17 @@ _generated = (
 )
 
 WORKLOADS = [
-    WorkloadSpec("logreg", "finite-sum", "suites.linear:LogReg", _generated,
+    WorkloadSpec("logreg", "finite-sum", "harness.suites.linear:LogReg", _generated,
                  "l2-regularised logistic regression on generated data (dense or sparse CSR)"),
-    WorkloadSpec("ridge", "finite-sum", "suites.linear:Ridge", _generated,
+    WorkloadSpec("ridge", "finite-sum", "harness.suites.linear:Ridge", _generated,
                  "least squares + l2 on generated data; w* in closed form"),
-    WorkloadSpec("digits", "finite-sum", "suites.linear:Digits", (
+    WorkloadSpec("digits", "finite-sum", "harness.suites.linear:Digits", (
         Param("binary", False, "bool", doc="even vs odd with the logistic loss (else 10-class multinomial)"),
         Param("lam", 1e-3, "float", low=0.0, open_low=True),
         Param("test_fraction", 0.25, "float", low=0.0, high=0.9),
         Param("seed", 0, "int", low=0, doc="split seed"),
     ), "scikit-learn's handwritten digits (real data shipped with the package)", needs=("sklearn",)),
-    WorkloadSpec("libsvm", "finite-sum", "suites.linear:LibSVM", (
+    WorkloadSpec("libsvm", "finite-sum", "harness.suites.linear:LibSVM", (
         Param("path", "", "str", doc="a LIBSVM-format file (ijcnn1, covtype, rcv1, ...)"),
         Param("loss", "logistic", "choice", choices=("logistic", "squared")),
         Param("lam", 1e-4, "float", low=0.0, open_low=True),

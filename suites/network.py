@@ -274,9 +274,9 @@ _net_params = (
 )
 
 WORKLOADS = [
-    WorkloadSpec("mlp", "network", "suites.network:MLP", _net_params,
+    WorkloadSpec("mlp", "network", "harness.suites.network:MLP", _net_params,
                  "MLP classifier (default: scikit-learn digits), splittable into K modules", needs=("torch",)),
-    WorkloadSpec("resnet", "network", "suites.network:ResNet",
+    WorkloadSpec("resnet", "network", "harness.suites.network:ResNet",
                  tuple(p if p.name != "data" else Param("data", "cifar-synth", "choice",
                                                        choices=("digits", "cifar-synth", "cifar")) for p in _net_params),
                  "small residual CNN (default: generated CIFAR-shaped images), splittable into K modules",

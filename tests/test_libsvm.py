@@ -6,7 +6,7 @@ import scipy.sparse as sp
 
 from harness.errors import UserError
 from harness.workload import build_workload
-from suites.libsvm import load_libsvm, save_libsvm
+from harness.suites.libsvm import load_libsvm, save_libsvm
 
 
 def test_roundtrip_and_one_based(tmp_path):

@@ -126,7 +126,7 @@ def test_straggler_injection_slows_the_last_worker(tag):
 
 
 def test_partitions_iid_and_biased_by_label():
-    from plugins.mpi.common import partition
+    from harness.plugins.mpi.common import partition
 
     y = np.repeat([-1.0, 1.0], 50)
     iid = partition(100, 2, "iid", y, seed=3)
@@ -233,11 +233,11 @@ def test_cli_user_errors(tmp_path, cli):
 def test_launch_command_and_environment():
     import sys
 
-    from plugins.mpi.launch import command, environment
+    from harness.plugins.mpi.launch import command, environment
 
     argv = command(3, "/etc/hosts-x")
     assert argv[0] == str(Path(sys.executable).parent / "mpiexec")
-    assert argv[1:5] == ["-f", "/etc/hosts-x", "-n", "4"] and argv[-2:] == ["-m", "plugins.mpi.rank"]
+    assert argv[1:5] == ["-f", "/etc/hosts-x", "-n", "4"] and argv[-2:] == ["-m", "harness.plugins.mpi.rank"]
     env = environment(30)
     assert env["MPIEXEC_TIMEOUT"] == "45" and env["HYDRA_LAUNCHER"] == "fork"
     assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)

@@ -16,7 +16,7 @@ from harness.runner import RunSpec, execute
 
 from conftest import needs_mpi
 
-checker = pytest.importorskip("theory.checker", reason="the theory checker (theory.checker) is not available")
+checker = pytest.importorskip("harness.theory.checker", reason="the theory checker (harness.theory.checker) is not available")
 
 WP = {"n": 1000, "d": 20, "cond": 10.0, "lam": 0.01}
 

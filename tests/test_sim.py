@@ -13,8 +13,8 @@ from harness.errors import UserError
 from harness.monitor import Budget, Schedule
 from harness.runner import RunSpec, execute
 from harness.staleness import DelayStats
-from plugins.sim import engine
-from plugins.sim.engine import Fixed, Geometric, History, Measured, Trace, Uniform, coord_delay
+from harness.plugins.sim import engine
+from harness.plugins.sim.engine import Fixed, Geometric, History, Measured, Trace, Uniform, coord_delay
 
 SPARSE = {"sparse": True, "n": 400, "d": 300, "density": 0.03}
 SMALL = {"n": 400, "d": 20}
@@ -157,7 +157,7 @@ def test_sim_kernel_matches_a_plain_numpy_simulation(read, sparse):
     """asysgd-sim's kernel against the definition: w_{t+1} = w_t - eta (grad_loss at w_hat_t + lam w_t),
     w_hat_t read from a History of iterates with the same delays."""
     from harness.registry import workloads
-    from plugins.sim.linear import LinearSim
+    from harness.plugins.sim.linear import LinearSim
 
     wl = workloads().get("logreg").build(SPARSE if sparse else SMALL)
     delays = engine.Delays(Uniform(6), seed=1)
@@ -218,7 +218,7 @@ def test_cli_runs_the_simulator(cli, tmp_path):
 def test_delays_beyond_the_ring_are_clipped_and_said(tmp_path, monkeypatch):
     """A measured maximum delay can be huge (a preempted thread): the ring is capped in memory, larger
     delays are clipped to it, and the run records the delays it applied and the clip."""
-    import plugins.sim.linear as L
+    import harness.plugins.sim.linear as L
 
     monkeypatch.setattr(L, "RING_BYTES_MAX", 8 * SMALL["d"] * 10)      # room for 10 iterates
     path = tmp_path / "trace.json"

@@ -13,9 +13,9 @@ from harness.registry import workloads
 from harness.runner import RunSpec, execute
 
 try:
-    from theory.checker import check
+    from harness.theory.checker import check
 except ImportError as exc:  # pragma: no cover - the theory module is another issue's
-    pytest.skip(f"theory.checker is not available yet ({exc})", allow_module_level=True)
+    pytest.skip(f"harness.theory.checker is not available yet ({exc})", allow_module_level=True)
 
 
 def verdicts(tau):

@@ -56,7 +56,7 @@ PLANTED = PluginSpec(
 def _eta(workload: str, m: int) -> float:
     """Half the largest step size Theorem 2.4.1 admits here (computed, not hard-coded)."""
     from harness.workload import build_workload
-    from theory.registry import get
+    from harness.theory.registry import get
 
     c = build_workload(workload, WL).constants()
     res = get(THM).solve("eta", {"L": c["L_max"], "Delta": 0.0, "b": 1.0, "m": float(m), "F0": c["f0_minus_fstar"]})
@@ -66,7 +66,7 @@ def _eta(workload: str, m: int) -> float:
 
 @pytest.mark.parametrize("workload", ["ridge", "logreg"])
 def test_svrg_serial_holds(workload, store):
-    from theory.checker import check
+    from harness.theory.checker import check
 
     eta = _eta(workload, 20)
     recs = [execute(RunSpec("svrg-serial", workload, {"eta": eta, "m": 20}, WL, seed=s, budget=Budget(epochs=40)), store)
@@ -88,7 +88,7 @@ def test_svrg_serial_holds(workload, store):
 
 
 def test_step_size_breaking_a_condition_is_not_applicable(store):
-    from theory.checker import check
+    from harness.theory.checker import check
 
     rec = execute(RunSpec("svrg-serial", "ridge", {"eta": 0.5, "m": 20}, WL, seed=0, budget=Budget(epochs=5)), store)
     d = {x["theorem"]: x for x in check([rec], store=store)}[THM]
@@ -100,7 +100,7 @@ def test_step_size_breaking_a_condition_is_not_applicable(store):
 
 
 def test_warm_start_is_not_applicable(store):
-    from theory.checker import check
+    from harness.theory.checker import check
 
     rec = execute(RunSpec("svrg-serial", "ridge", {"eta": _eta("ridge", 20), "m": 20, "warm_epochs": 1}, WL, seed=0,
                           budget=Budget(epochs=5)), store)
@@ -109,7 +109,7 @@ def test_warm_start_is_not_applicable(store):
 
 
 def test_planted_bias_is_violated(store, monkeypatch):
-    from theory.checker import check
+    from harness.theory.checker import check
 
     reg = plugins()
     monkeypatch.setitem(reg.items, PLANTED.name, PLANTED)
@@ -127,7 +127,7 @@ def test_planted_bias_is_violated(store, monkeypatch):
 
 def test_same_plugin_without_the_bug_holds(store, monkeypatch):
     """The control for the planted bug: the same test plugin with bias = 0 passes (the checker can tell)."""
-    from theory.checker import check
+    from harness.theory.checker import check
 
     monkeypatch.setitem(plugins().items, PLANTED.name, PLANTED)
     eta = _eta("ridge", 20)
@@ -141,7 +141,7 @@ def test_theory_guided_step_size_is_recorded(store):
     assert ch["theorem"] == THM and rec.params["eta"] == pytest.approx(ch["value"])
     assert rec.params["eta"] == pytest.approx(2 * _eta("ridge", 20))
     # the chosen value satisfies every condition, and 1 % more breaks one (it is the largest)
-    from theory.checker import check
+    from harness.theory.checker import check
 
     assert check([rec])[0]["verdict"] in ("holds",)
     rec2 = execute(RunSpec("svrg-serial", "ridge", {"eta": rec.params["eta"] * 1.01, "m": 20}, WL, seed=0,

@@ -22,7 +22,7 @@ PAPERS = Path(__file__).resolve().parents[2] / "shared" / "papers"
 
 
 def test_registry_covers_the_convention_and_cites_seed_files():
-    from theory.registry import all_theorems, get
+    from harness.theory.registry import all_theorems, get
 
     ids = [t.id for t in all_theorems()]
     assert sorted(ids) == sorted(CONVENTION)

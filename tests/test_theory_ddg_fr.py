@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from harness.monitor import Budget
 from harness.runner import RunSpec, execute
-from theory import ddg
-from theory.registry import get
+from harness.theory import ddg
+from harness.theory.registry import get
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -86,7 +86,7 @@ def test_fr_best_fixed_step_bound():
 def test_sgd_serial_runs_against_ddg_and_fr(store):
     """Plain SGD is DDG / FR with K = 1: the fixed-rate theorems hold on ridge; the diminishing-rate ones on a
     gamma0/(1+t) run; a constant-step run is not-applicable for the diminishing ones, saying why."""
-    from theory.checker import check
+    from harness.theory.checker import check
 
     wl = {"n": 200, "d": 10}
     const = [execute(RunSpec("sgd-serial", "ridge", {"eta": 0.05}, wl, seed=s, budget=Budget(epochs=10)), store)
@@ -106,7 +106,7 @@ def test_the_adam_form_is_not_judged_by_the_sgd_theorems(store):
     """Theorems 5.4.x / 6.4.x are for SGD-DDG / SGD-FR: an Adam run (Algorithm 10) is not-applicable."""
     import dataclasses
 
-    from theory.checker import check
+    from harness.theory.checker import check
 
     run = execute(RunSpec("sgd-serial", "ridge", {"eta": 0.05}, {"n": 200, "d": 10}, budget=Budget(epochs=2)), store)
     adam = dataclasses.replace(run, params={**run.params, "opt": "adam"})

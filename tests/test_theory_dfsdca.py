@@ -7,8 +7,8 @@ import sympy as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from theory import dfsdca
-from theory.registry import get
+from harness.theory import dfsdca
+from harness.theory.registry import get
 
 FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 L, lam, n, H, tau, eta = sp.symbols("L lam n H tau eta", positive=True)

@@ -8,8 +8,8 @@ import sympy as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from theory import large_batch as lb
-from theory.registry import get
+from harness.theory import large_batch as lb
+from harness.theory.registry import get
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

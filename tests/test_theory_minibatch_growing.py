@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from harness.monitor import Budget
 from harness.runner import RunSpec, execute
-from theory import growing_batch as gb
-from theory import minibatch as mb
-from theory.registry import get
+from harness.theory import growing_batch as gb
+from harness.theory import minibatch as mb
+from harness.theory.registry import get
 
 FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -58,7 +58,7 @@ def test_samples_needed_grow_with_the_learners():
 
 
 def test_sgd_serial_against_lemma_1_and_theorem_4(store):
-    from theory.checker import check
+    from harness.theory.checker import check
 
     wl = {"n": 200, "d": 10}
     recs = [execute(RunSpec("sgd-serial", "logreg", {"eta": 0.5, "b": 4}, wl, seed=s, budget=Budget(epochs=10)), store)

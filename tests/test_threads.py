@@ -12,10 +12,10 @@ from harness.monitor import Budget, Schedule
 from harness.registry import workloads
 from harness.runner import RunSpec, execute
 from harness.staleness import DelayStats
-from plugins import kernels as K0
-from plugins.serial.linear import Steps
-from plugins.threads.linear import ThreadLinear
-from plugins.threads.team import Team
+from harness.plugins import kernels as K0
+from harness.plugins.serial.linear import Steps
+from harness.plugins.threads.linear import ThreadLinear
+from harness.plugins.threads.team import Team
 
 SPARSE = {"sparse": True, "n": 600, "d": 800, "density": 0.02}
 DENSE = {"n": 600, "d": 20, "lam": 1e-2}
@@ -160,7 +160,7 @@ def test_kernels_release_the_gil():
     import threading
     import time
 
-    from plugins.threads import kernels as K
+    from harness.plugins.threads import kernels as K
 
     wl = build(SPEED)
     X = wl.X
@@ -200,7 +200,7 @@ def test_two_threads_process_more_updates_per_second():
     the ratio with its spread. When the machine itself gives less than 1.6x to a compute-bound loop
     on 2 threads (``parallel_capacity``, measured interleaved: other jobs, or the host's other
     tenants) the speedup cannot show, and a miss is reported as skipped with that figure."""
-    from plugins.threads.probe import parallel_capacity
+    from harness.plugins.threads.probe import parallel_capacity
 
     rates, capacity = {1: [], 2: []}, []
     for _ in range(3):

@@ -18,7 +18,7 @@ TINY = {"n_train": 96, "width": 8, "depth": 1}
 
 
 def _mlp(**kw):
-    from suites.network import MLP
+    from harness.suites.network import MLP
 
     return MLP("mlp", **{**TINY, **kw})
 
@@ -41,7 +41,7 @@ def _by_hand(model, X, y, loss_fn, idx):
 def test_step_is_equation_4_6_with_the_rules_rates(rule):
     import torch
 
-    from plugins.torch_dp.core import LargeBatch
+    from harness.plugins.torch_dp.core import LargeBatch
 
     wl = _mlp()
     X, y, _, _ = wl.data()
@@ -76,7 +76,7 @@ def test_step_is_equation_4_6_with_the_rules_rates(rule):
 
 
 def test_warmup_ramps_the_rate_and_batches_cover_each_epoch():
-    from plugins.torch_dp.core import Batches, LargeBatch
+    from harness.plugins.torch_dp.core import Batches, LargeBatch
 
     wl = _mlp()
     X, y, _, _ = wl.data()
@@ -97,8 +97,8 @@ def test_warmup_ramps_the_rate_and_batches_cover_each_epoch():
 def test_power_iteration_finds_the_block_hessian_norm():
     import torch
 
-    from plugins.torch_dp.core import Layers
-    from plugins.torch_dp.measure import smoothness
+    from harness.plugins.torch_dp.core import Layers
+    from harness.plugins.torch_dp.measure import smoothness
 
     wl = _mlp()
     X, y, _, _ = wl.data()
@@ -122,14 +122,14 @@ def test_power_iteration_finds_the_block_hessian_norm():
 
 
 def test_lr_upper_bound_formula():
-    from plugins.torch_dp.measure import lr_bounds
+    from harness.plugins.torch_dp.measure import lr_bounds
 
     b = lr_bounds([2.0, 0.5], [10.0, 1000.0], B=100, beta=0.9)
     assert b["lr_ub_k"][0] == pytest.approx(0.1 / 16)                           # (1-beta)/(8 L_k): B >= M_k
     assert b["lr_ub_k"][1] == pytest.approx(0.1 * 100 / (8 * 0.5 * 1000))       # (1-beta) B/(8 L_k M_k)
     assert b["lr_stable_k"][0] == pytest.approx(2 * 1.9 / (2.8 * 2.0))
     try:
-        from theory.large_batch import layer_lr_ceiling
+        from harness.theory.large_batch import layer_lr_ceiling
     except ImportError:
         return
     assert b["lr_ub_k"][1] == pytest.approx(layer_lr_ceiling(0.9, 0.5, 1000.0, 100))
@@ -188,7 +188,7 @@ def test_theory_checker_flags_a_rate_above_the_bound(tmp_path):
     trivially common, the theorem applies, and the checker must reject the high rate on (4.52) and
     accept the low one's conditions; with K > 1 and one rate for all layers it says the run is outside
     the theorem (gamma_k = gamma / L_k), which is why the plugin flags each layer itself."""
-    checker = pytest.importorskip("theory.checker")
+    checker = pytest.importorskip("harness.theory.checker")
     from harness.store import Store
 
     st = Store(tmp_path / "r.db")

@@ -57,7 +57,7 @@ def test_two_ranks_match_one_process(family, extra, tmp_path):
 
 
 def _model():
-    from suites.network import MLP
+    from harness.suites.network import MLP
 
     return MLP("mlp", **WL).build_model(seed=5)
 

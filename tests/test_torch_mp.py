@@ -27,7 +27,7 @@ def _params(**kw):
 
 
 def _stages(wl, K, algo, seed=0, **kw):
-    from plugins.torch_mp.core import build_stages
+    from harness.plugins.torch_mp.core import build_stages
 
     modules, stages, _ = build_stages(wl, _params(**kw), K, seed, algo, None)
     return modules, [stages[k] for k in range(K)]
@@ -37,8 +37,8 @@ def _run(stages, algo, wl, T, b=16, seed=0, weights=None):
     """T iterations of the simulator; ``weights`` (if a list) gets w^t of every module for t = 0..T."""
     import torch
 
-    from plugins.torch_mp.core import Sampler
-    from plugins.torch_mp.driver import sim_iteration
+    from harness.plugins.torch_mp.core import Sampler
+    from harness.plugins.torch_mp.driver import sim_iteration
 
     X, y, _, _ = wl.data()
     sampler = Sampler(len(X), b, seed)
@@ -58,7 +58,7 @@ def _bp_block_grads(wl, modules, weights, idx):
     import torch
     from torch import nn
 
-    from plugins.torch_mp.core import load_weights
+    from harness.plugins.torch_mp.core import load_weights
 
     load_weights(modules, weights)
     X, y, _, _ = wl.data()
@@ -316,7 +316,7 @@ def test_cifar10_loader_on_small_files_and_a_resnet_run(tmp_path):
 
     from harness.monitor import Budget
     from harness.runner import RunSpec, execute
-    from suites.network import load_cifar10, save_cifar10_batch
+    from harness.suites.network import load_cifar10, save_cifar10_batch
 
     rng = np.random.default_rng(0)
     imgs = [rng.integers(0, 256, size=(20, 3, 32, 32), dtype=np.uint8) for _ in range(3)]
@@ -357,7 +357,7 @@ def test_shipped_suite_resolves():
         resolve(s)
 
 
-@pytest.mark.skipif(__import__("importlib").util.find_spec("theory.checker") is None, reason="theory checker absent")
+@pytest.mark.skipif(__import__("importlib").util.find_spec("harness.theory.checker") is None, reason="theory checker absent")
 def test_run_report_carries_the_ddg_and_fr_verdicts(cli, tmp_path):
     """`harness run` on the DDG / FR simulators writes a report with the verdicts of the theorems
     the plugins link (ddg.thm-5.4.1/5.4.2, features_replay.thm-6.4.1/6.4.2)."""

@@ -8,7 +8,7 @@ seeds estimate it). For each theorem linked to the plugin (``PluginSpec.theorems
    the reason;
 2. every condition is evaluated; one that fails makes the verdict ``not-applicable``, naming the
    condition and its two sides;
-3. the measured quantity (:mod:`theory.measures`) is averaged over the seeds; with n >= 2 seeds the
+3. the measured quantity (:mod:`harness.theory.measures`) is averaged over the seeds; with n >= 2 seeds the
    one-sided upper confidence limit mean + t_{0.95, n-1} sd / sqrt(n) is compared with the bound at
    every recorded point (with one seed there is no margin, and the detail says so). ``holds`` if it
    stays under the bound everywhere (the slack ratio bound / measured is reported, with its minimum

@@ -118,7 +118,7 @@ class Theorem:
     symbols: dict[str, str]                       # name -> meaning (inputs and derived)
     conditions: list[Condition]
     bound: sp.Expr | None                         # None: an O(.) statement without constants
-    measured: str                                 # key of the measured quantity (see theory.measures)
+    measured: str                                 # key of the measured quantity (see harness.theory.measures)
     measured_doc: str
     rate: sp.Expr                                 # in the horizon symbol, e.g. 1/T or rho**T
     horizon: str = "T"                            # the symbol the bound runs over

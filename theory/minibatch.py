@@ -139,7 +139,7 @@ THEOREMS = [
                 "E||delta_k||^2 = sum_i E||delta_ki||^2 <= M sigma^2 is what (2) uses (notes A.3.1). D_f needs "
                 "f(x*) <= inf_k f(x_k): encoded with f* = inf f."),
         notes=("A mean-gradient plugin's eta maps to gamma = eta/M. sigma^2 for a finite-sum workload is bounded on the "
-               "region the run visited (theory.measures.variance_bound_on_run)."),
+               "region the run visited (harness.theory.measures.variance_bound_on_run)."),
     ),
     Theorem(
         id="minibatch.thm-2", paper=PAPER, title="Same samples, larger mini-batch: a worse guarantee by ~2 M_h/(sqrt2 alpha + M_l)",

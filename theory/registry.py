@@ -21,7 +21,7 @@ LEFT_OUT = {
                                                       "implied by the encoded diminishing-rate theorems",
     "growing_batch.thm-1": "correctness of the protocol (the produced sequence follows recursion (2) with delay tau): "
                            "a property of an implementation, checked by the plugin's delay invariant, not a bound",
-    "growing_batch.lem-1..5": "sample-size and step-size recipes: encoded as functions in theory.growing_batch "
+    "growing_batch.lem-1..5": "sample-size and step-size recipes: encoded as functions in harness.theory.growing_batch "
                               "(sample_sizes, property_3_holds, round_step_sizes) and tested, not as bounds",
 }
 
@@ -31,9 +31,9 @@ def _load() -> dict[str, Theorem]:
     out: dict[str, Theorem] = {}
     for name in MODULES:
         try:
-            mod = importlib.import_module(f"theory.{name}")
+            mod = importlib.import_module(f"{__package__}.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"theory.{name}":
+            if exc.name == f"{__package__}.{name}":
                 continue
             raise
         for t in mod.THEOREMS:

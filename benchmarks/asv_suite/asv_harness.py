@@ -155,7 +155,7 @@ def _finite(v: float) -> float:
 def _theory(runs, store) -> dict[str, float]:
     """The checker's verdicts for the runs: smallest slack among 'holds', count of 'violated'."""
     try:
-        from theory.checker import check
+        from harness.theory.checker import check
     except ImportError:
         return {"theory_slack": math.nan, "bound_violations": 0}
     slacks, violated = [], 0
@@ -175,7 +175,7 @@ class Kernels:
     param_names = ["b"]
 
     def setup(self, b):
-        from plugins import kernels as K
+        from harness.plugins import kernels as K
 
         rng = np.random.default_rng(0)
         self.K = K

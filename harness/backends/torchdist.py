@@ -11,7 +11,7 @@ API
 Parent side (inside a plugin's ``run(ctx)``)::
 
     from harness.backends import torchdist
-    return torchdist.launch(ctx, "plugins.torch_dp.rank")        # -> the ranks' info dict
+    return torchdist.launch(ctx, "harness.plugins.torch_dp.rank")        # -> the ranks' info dict
 
 ``launch(ctx, module, *, workers=None, args=(), timeout_s=None, env=None)`` starts ``workers``
 (default ``ctx.workers``) ranks of ``python -m module *args``. Each rank's environment holds
@@ -70,6 +70,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from harness.launch import python_module
+
 FIRST_ERROR = "error-!first.json"
 ENV_INIT = "HARNESS_TORCH_INIT"
 
@@ -86,8 +88,8 @@ def launch(ctx, module: str, *, workers: int | None = None, args: Sequence[str] 
     workdir = Path(ctx.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     init_file = workdir / f"torchdist-{uuid.uuid4().hex[:12]}.init"
-    argv = [sys.executable, "-m", "harness.backends.torchdist", "--module", module, "--world", str(world),
-            "--init", f"file://{init_file}", "--workdir", str(workdir), "--", *map(str, args)]
+    argv = python_module("harness.backends.torchdist", "--module", module, "--world", str(world),
+                         "--init", f"file://{init_file}", "--workdir", str(workdir), "--", *map(str, args))
     try:
         return run_job(ctx, argv, timeout_s=timeout_s, env=env)
     finally:
@@ -111,7 +113,7 @@ def _launcher(argv: Sequence[str]) -> int:
     procs: list[subprocess.Popen] = []
     for rank in range(ns.world):
         env = {**base, "RANK": str(rank), "LOCAL_RANK": str(rank)}
-        procs.append(subprocess.Popen([sys.executable, "-m", ns.module, *ns.rest], env=env))
+        procs.append(subprocess.Popen(python_module(ns.module, *ns.rest), env=env))
 
     def stop_all(*_):
         _terminate(procs)

@@ -36,7 +36,7 @@ def main(args) -> int:
         from ..errors import UserError
 
         try:
-            from theory.registry import all_theorems
+            from harness.theory.registry import all_theorems
         except ImportError as exc:
             raise UserError(f"the theory module is not available: {exc}") from None
         thms = all_theorems()

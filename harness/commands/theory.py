@@ -55,13 +55,13 @@ def _parse_sets(items: list[str]) -> dict[str, float]:
 
 
 def _theorem(tid: str):
-    from theory.registry import get
+    from harness.theory.registry import get
 
     return get(tid)
 
 
 def cmd_list(args) -> int:
-    from theory.registry import LEFT_OUT, all_theorems
+    from harness.theory.registry import LEFT_OUT, all_theorems
 
     thms = all_theorems()
     if args.json:
@@ -139,7 +139,7 @@ def _derivable(t) -> set[str]:
 
 
 def cmd_check(args) -> int:
-    from theory.checker import check
+    from harness.theory.checker import check
 
     from ..store import Store
 

@@ -1,5 +1,5 @@
 """The ``mpi`` backend's plugins (entry point ``harness.plugins``: ``mpi``). Metadata only: nothing
-here imports mpi4py; every plugin runs through ``plugins.mpi.launch:run``, which starts
+here imports mpi4py; every plugin runs through ``harness.plugins.mpi.launch:run``, which starts
 ``mpiexec -n workers+1`` (rank 0 the parameter server, ranks 1..P the workers)."""
 
 from harness.params import Param
@@ -7,7 +7,7 @@ from harness.plugin import PluginSpec
 
 from .common import COMMON_PARAMS, LINEAR_LOSSES, MAX_DELAY_PARAM
 
-IMPL = "plugins.mpi.launch:run"
+IMPL = "harness.plugins.mpi.launch:run"
 NEEDS = ("mpi4py",)
 
 

@@ -107,7 +107,7 @@ def server(rt):
 
 
 def worker(rt):
-    from plugins.serial.linear import Steps
+    from harness.plugins.serial.linear import Steps
 
     wl, p, P = rt.wl, rt.params, rt.P
     node = rt.rank - 1

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import MissingDependency, PluginFailure
-from harness.launch import run_job
+from harness.launch import python_module, run_job
 
 DEFAULT_TIMEOUT_S = 600.0
 
@@ -38,7 +38,7 @@ def command(workers: int, hostfile: str | None = None) -> list[str]:
     argv = [str(mpiexec())]
     if hostfile:
         argv += ["-f", str(hostfile)]
-    return argv + ["-n", str(workers + 1), sys.executable, "-m", "plugins.mpi.rank"]
+    return argv + ["-n", str(workers + 1), *python_module("harness.plugins.mpi.rank")]
 
 
 def environment(timeout_s: float, hostfile: str | None = None) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""What every MPI rank runs: ``mpiexec -n P+1 python -m plugins.mpi.rank`` (spec in $HARNESS_SPEC).
+"""What every MPI rank runs: ``mpiexec -n P+1 python -m harness.plugins.mpi.rank`` (spec in $HARNESS_SPEC).
 
 Each rank is a small supervisor process around the real rank (the same module with
 ``HARNESS_MPI_INNER=1``). The supervisor imports nothing heavy; it only waits. If the real rank
@@ -22,12 +22,14 @@ import sys
 import time
 from pathlib import Path
 
+from harness.launch import python_module
+
 ALGORITHMS = {
-    "asysvrg-mpi": "plugins.mpi.asysvrg",
-    "asgd-mpi": "plugins.mpi.asgd",
-    "dfsdca-mpi": "plugins.mpi.dfsdca",
-    "cocoa-mpi": "plugins.mpi.cocoa",
-    "hogwild-growing-batch-mpi": "plugins.mpi.growing_batch",
+    "asysvrg-mpi": "harness.plugins.mpi.asysvrg",
+    "asgd-mpi": "harness.plugins.mpi.asgd",
+    "dfsdca-mpi": "harness.plugins.mpi.dfsdca",
+    "cocoa-mpi": "harness.plugins.mpi.cocoa",
+    "hogwild-growing-batch-mpi": "harness.plugins.mpi.growing_batch",
 }
 INNER = "HARNESS_MPI_INNER"
 
@@ -48,7 +50,7 @@ def supervise() -> int:
         libc.prctl(1, signal.SIGKILL)
 
     rank = _rank_from_env()
-    proc = subprocess.Popen([sys.executable, "-m", "plugins.mpi.rank"], env={**os.environ, INNER: "1"},
+    proc = subprocess.Popen(python_module("harness.plugins.mpi.rank"), env={**os.environ, INNER: "1"},
                             close_fds=False, preexec_fn=bind_to_parent)  # PMI_FD must stay open
     rc = proc.wait()
     if rc != 0:

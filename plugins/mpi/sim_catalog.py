@@ -4,7 +4,7 @@ replaced by an exact delay model (``delay=measured`` + ``delay_file`` replays an
 measured histogram: the parity check)."""
 
 from harness.plugin import PluginSpec
-from plugins.sim.common import DELAY_PARAMS
+from harness.plugins.sim.common import DELAY_PARAMS
 
 from .common import SHARES_PARAM
 from .catalog import ASGD_PARAMS, ASYSVRG_PARAMS, DFSDCA_PARAMS, GROWING_PARAMS, _linear_only
@@ -19,17 +19,17 @@ def _twin(params, shares=True):
 
 
 PLUGINS = [
-    PluginSpec("asysvrg-ps-sim", "asysvrg", "sim", "plugins.sim.asysvrg_ps:run", params=_twin(ASYSVRG_PARAMS),
+    PluginSpec("asysvrg-ps-sim", "asysvrg", "sim", "harness.plugins.sim.asysvrg_ps:run", params=_twin(ASYSVRG_PARAMS),
                deterministic=True, theorems=("asysvrg.thm-2.4.1", "asysvrg.thm-2.4.2"),
                description="twin of asysvrg-mpi: Distributed-AsySVRG with simulated server delays"),
-    PluginSpec("asgd-sim", "asgd", "sim", "plugins.sim.asgd:run", params=_twin(ASGD_PARAMS),
+    PluginSpec("asgd-sim", "asgd", "sim", "harness.plugins.sim.asgd:run", params=_twin(ASGD_PARAMS),
                deterministic=True, theorems=("minibatch.thm-4", "minibatch.thm-5"),
                description="twin of asgd-mpi: ASGD with N learners and simulated ages"),
-    PluginSpec("dfsdca-sim", "dfsdca", "sim", "plugins.sim.dfsdca:run", params=_twin(DFSDCA_PARAMS),
+    PluginSpec("dfsdca-sim", "dfsdca", "sim", "harness.plugins.sim.dfsdca:run", params=_twin(DFSDCA_PARAMS),
                deterministic=True, skip=_linear_only,
                theorems=("dfsdca.thm-3.4.1", "dfsdca.thm-3.4.2", "dfsdca.thm-3.4.3", "dfsdca.thm-3.4.4"),
                description="twin of dfsdca-mpi: Dis-dfSDCA with simulated server delays"),
-    PluginSpec("growing-batch-sim", "growing_batch", "sim", "plugins.sim.growing_batch:run",
+    PluginSpec("growing-batch-sim", "growing_batch", "sim", "harness.plugins.sim.growing_batch:run",
                params=_twin(GROWING_PARAMS, shares=False), deterministic=True, needs=("numba",),
                theorems=("growing_batch.thm-2", "growing_batch.thm-3"),
                description="twin of hogwild-growing-batch-mpi: rounds with simulated round lags"),

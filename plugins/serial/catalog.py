@@ -21,12 +21,12 @@ SVRG_PARAMS = (
 )
 
 PLUGINS = [
-    PluginSpec("sgd-serial", "sgd", "serial", "plugins.serial.sgd:run", kinds=("finite-sum",), params=SGD_PARAMS,
+    PluginSpec("sgd-serial", "sgd", "serial", "harness.plugins.serial.sgd:run", kinds=("finite-sum",), params=SGD_PARAMS,
                needs=("numba",), deterministic=True,
                theorems=("minibatch.lem-1", "minibatch.thm-4", "large_batch.thm-4.3.1", "ddg.thm-5.4.1",
                          "ddg.thm-5.4.2", "features_replay.thm-6.4.1", "features_replay.thm-6.4.2"),
                description="mini-batch SGD with constant, 1/t or polynomial step sizes (one process)"),
-    PluginSpec("svrg-serial", "svrg", "serial", "plugins.serial.svrg:run", kinds=("finite-sum",), params=SVRG_PARAMS,
+    PluginSpec("svrg-serial", "svrg", "serial", "harness.plugins.serial.svrg:run", kinds=("finite-sum",), params=SVRG_PARAMS,
                needs=("numba",), deterministic=True, theorems=("asysvrg.thm-2.4.1", "asysvrg.thm-2.4.2"),
                description="mini-batch SVRG (AsySVRG's Algorithm 1 with one worker), optional SGD warm start"),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugins import kernels as K
+from harness.plugins import kernels as K
 
 
 class Steps:

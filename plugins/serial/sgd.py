@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugins.kernels import SCHEDULE_CODES
+from harness.plugins.kernels import SCHEDULE_CODES
 
 from .linear import Steps
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugins.mpi.common import partition, worker_picker
+from harness.plugins.mpi.common import partition, worker_picker
 
 from . import engine
 from .common import delays_for, info

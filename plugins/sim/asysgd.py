@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugins.kernels import SCHEDULE_CODES
+from harness.plugins.kernels import SCHEDULE_CODES
 
 from .common import delays_for, info
 from .engine import coord_key

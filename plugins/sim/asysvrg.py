@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugins.serial.linear import Steps
+from harness.plugins.serial.linear import Steps
 
 from .common import delays_for, info
 from .engine import coord_key

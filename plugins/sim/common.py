@@ -22,7 +22,7 @@ DELAY_PARAMS = (
 
 
 def skip_linear(workload, params, workers) -> str | None:
-    from plugins.kernels import LOSS_CODES
+    from harness.plugins.kernels import LOSS_CODES
 
     if getattr(workload, "loss", None) not in LOSS_CODES:
         return f"needs a linear loss (logistic or squared), not {getattr(workload, 'loss', workload.kind)!r}"

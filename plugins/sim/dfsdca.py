@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugins.mpi.common import dphi, partition, worker_picker
-from plugins.mpi.dfsdca import invariant_error
+from harness.plugins.mpi.common import dphi, partition, worker_picker
+from harness.plugins.mpi.dfsdca import invariant_error
 
 from . import engine
 from .common import delays_for, info

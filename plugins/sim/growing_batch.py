@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugins.mpi.common import partition
-from plugins.mpi.growing_batch import Schedule
-from plugins.serial.linear import Steps
+from harness.plugins.mpi.common import partition
+from harness.plugins.mpi.growing_batch import Schedule
+from harness.plugins.serial.linear import Steps
 
 from . import engine
 from .common import delays_for, info

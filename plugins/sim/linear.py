@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.errors import UserError
-from plugins import kernels as K
+from harness.plugins import kernels as K
 
 from . import kernels as SK
 from .engine import READ_MODES, Delays

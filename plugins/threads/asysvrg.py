@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.staleness import DelayStats
-from plugins.sim.asysvrg import inner_iterations, write_kind
+from harness.plugins.sim.asysvrg import inner_iterations, write_kind
 
 from .linear import ThreadLinear
 from .team import Team, single_threaded_blas

@@ -1,16 +1,16 @@
 """The ``threads`` backend's plugins (entry point ``harness.plugins``: ``threads``)."""
 
 from harness.plugin import PluginSpec
-from plugins.serial.catalog import SGD_PARAMS, SVRG_PARAMS
-from plugins.sim.catalog import COORDS
-from plugins.sim.common import skip_linear
+from harness.plugins.serial.catalog import SGD_PARAMS, SVRG_PARAMS
+from harness.plugins.sim.catalog import COORDS
+from harness.plugins.sim.common import skip_linear
 
 PLUGINS = [
-    PluginSpec("hogwild-threads", "sgd", "threads", "plugins.threads.hogwild:run", kinds=("finite-sum",),
+    PluginSpec("hogwild-threads", "sgd", "threads", "harness.plugins.threads.hogwild:run", kinds=("finite-sum",),
                params=SGD_PARAMS, needs=("numba",), skip=skip_linear, max_workers=64,
                description="Hogwild! SGD: numba nogil kernels on Python threads, lock-free shared iterate, "
                            "measured delays; sparse rows touch only their nonzeros (exact l2 on a scaled iterate)"),
-    PluginSpec("asysvrg-threads", "svrg", "threads", "plugins.threads.asysvrg:run", kinds=("finite-sum",),
+    PluginSpec("asysvrg-threads", "svrg", "threads", "harness.plugins.threads.asysvrg:run", kinds=("finite-sum",),
                params=SVRG_PARAMS + (COORDS,), needs=("numba",), skip=skip_linear, max_workers=64,
                theorems=("asysvrg.thm-2.3.1", "asysvrg.thm-2.3.2"),
                description="Shared-AsySVRG (Algorithm 1) on threads with inconsistent reads and measured delays; "

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.staleness import DelayStats
-from plugins.kernels import SCHEDULE_CODES
+from harness.plugins.kernels import SCHEDULE_CODES
 
 from .linear import ThreadLinear
 from .team import Team, single_threaded_blas

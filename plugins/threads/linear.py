@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from harness.errors import UserError
-from plugins import kernels as K0
+from harness.plugins import kernels as K0
 
 from . import kernels as K
 from .team import Team

@@ -154,7 +154,7 @@ class Measurements:
             L = np.nanmax(np.array(Ls, dtype=float), axis=0)
             M = np.nanmax(np.array(Ms, dtype=float), axis=0) if Ms else np.zeros_like(L)
             b = lr_bounds(L.tolist(), M.tolist(), opt.B, opt.beta)
-            # the inputs theory.large_batch reads from a run's info (an M = 0 envelope: var_k <= M_k gsq_k at
+            # the inputs harness.theory.large_batch reads from a run's info (an M = 0 envelope: var_k <= M_k gsq_k at
             # every snapshot), and the per-layer rates actually used
             info.update({"L_k": L.tolist(), "M_k": M.tolist(), "M": 0.0, "M_g": float(np.max(M)),
                          "L_g": float(np.nanmax([h["L_g"] for h in self.history if "L_g" in h])),

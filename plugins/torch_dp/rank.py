@@ -2,7 +2,7 @@
 ``harness.backends.torchdist``), and the plugins' parent-side ``run``.
 
 The rank rebuilds the run context from the spec (rank 0 owns the monitor and streams points to
-``points.jsonl``), trains with :func:`plugins.torch_dp.train.train` under gloo (CPU) or NCCL (when
+``points.jsonl``), trains with :func:`harness.plugins.torch_dp.train.train` under gloo (CPU) or NCCL (when
 this machine has ``workers`` CUDA devices), and rank 0 writes the result.
 """
 
@@ -16,7 +16,7 @@ def run(ctx):
     from .train import check_batch
 
     check_batch(ctx)
-    return torchdist.launch(ctx, "plugins.torch_dp.rank")
+    return torchdist.launch(ctx, "harness.plugins.torch_dp.rank")
 
 
 def _body() -> int:

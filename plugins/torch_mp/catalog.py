@@ -52,10 +52,10 @@ def _skip_workers(workload, params, workers):
 PLUGINS = []
 for _family, (_params, _thms, _desc) in _ALGOS.items():
     PLUGINS.append(PluginSpec(
-        f"{_family}-torch", _family, "torch", "plugins.torch_mp.parallel:run", kinds=("network",), params=_params,
+        f"{_family}-torch", _family, "torch", "harness.plugins.torch_mp.parallel:run", kinds=("network",), params=_params,
         theorems=_thms, needs=("torch",), min_workers=1, max_workers=8, skip=_skip_workers,
         description=_desc + "; module k on torch.distributed rank k (gloo on CPU, NCCL with K GPUs)"))
     PLUGINS.append(PluginSpec(
-        f"{_family}-sim", _family, "sim", "plugins.torch_mp.driver:run_sim", kinds=("network",), params=_params,
+        f"{_family}-sim", _family, "sim", "harness.plugins.torch_mp.driver:run_sim", kinds=("network",), params=_params,
         theorems=_thms, needs=("torch",), min_workers=1, max_workers=16, skip=_skip_workers, deterministic=True,
         description=_desc + "; the K modules in one process with the same delays (deterministic reference)"))

@@ -8,4 +8,4 @@ from __future__ import annotations
 def run(ctx):
     from harness.backends import torchdist
 
-    return torchdist.launch(ctx, "plugins.torch_mp.rank")
+    return torchdist.launch(ctx, "harness.plugins.torch_mp.rank")

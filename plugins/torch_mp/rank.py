@@ -1,4 +1,4 @@
-"""One rank of a ``*-torch`` run: module k = rank k of K (``python -m plugins.torch_mp.rank``).
+"""One rank of a ``*-torch`` run: module k = rank k of K (``python -m harness.plugins.torch_mp.rank``).
 
 Activations go up and boundary gradients go down with non-blocking ``isend``/``irecv``; each rank
 runs exactly the per-module calls of the simulator (``driver.sim_iteration``), in the same order, so

@@ -29,8 +29,8 @@ def workload():
 
 
 def _lin(wl, workers):
-    from plugins.threads.linear import ThreadLinear
-    from plugins.threads.team import Team
+    from harness.plugins.threads.linear import ThreadLinear
+    from harness.plugins.threads.team import Team
 
     team = Team(workers, seed=0)
     lin = ThreadLinear(wl, team)
