@@ -22,7 +22,6 @@ Verdicts are stored with every run of the group (``Store.save_verdict``).
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from typing import Any, Iterable, Sequence
@@ -39,14 +38,19 @@ CONFIDENCE = 0.95
 RATE_TOL = 0.25
 
 
-def group_key(run) -> str:
-    return json.dumps([run.plugin, run.workload, run.workload_params, run.params, run.workers, run.backend],
-                      sort_keys=True, default=str)
+def group_key(run) -> tuple:
+    """The runs judged together: the same run but for the seed (``harness.identity``'s 'seeds' view)."""
+    from harness.identity import record_key
+
+    return record_key(run, "seeds")
 
 
 def group_runs(runs: Iterable) -> list[list]:
-    groups: dict[str, list] = defaultdict(list)
-    for r in runs:
+    """Seed groups, each seed counted once (the newest run of a seed, whatever reruns were stored)."""
+    from harness.identity import latest_per_key
+
+    groups: dict[tuple, list] = defaultdict(list)
+    for r in latest_per_key(list(runs)):
         groups[group_key(r)].append(r)
     return [sorted(g, key=lambda r: r.seed) for g in groups.values()]
 

@@ -80,8 +80,8 @@ def main(args) -> int:
                 s.options["timeout_s"] = args.timeout
     else:
         specs = _specs_from_flags(args)
-    for s in specs:  # every name and value is checked before anything runs
-        resolve(s)
+    # every name and value is checked before anything runs; each spec is resolved once
+    specs = [resolve(s) for s in specs]
     store = Store()
     records = run_specs(specs, store, force=args.force, quiet=args.quiet or args.json)
     if args.json:
@@ -101,7 +101,9 @@ def main(args) -> int:
             write_index(out.parent)
         (console.print if not args.json else (lambda *a: None))(f"report: {index}")
     if any(r.status == "interrupted" for r in records):
-        return 130
+        from ..signals import received
+
+        return 128 + (received() or 2)  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
     # a diverged run is a measurement (e.g. mNAG without warmup at a large batch), not a failure:
     # the exit code says whether every run could be carried out
     bad = [r for r in records if r.status in ("error", "timeout")]
@@ -118,7 +120,7 @@ def run_specs(specs, store, *, force=False, quiet=False):
         overall = prog.add_task("runs", total=len(specs))
         current = prog.add_task("", total=100)
         for spec in specs:
-            prog.update(current, description=spec.describe()[:60], completed=0)
+            prog.update(current, description=getattr(spec, "spec", spec).describe()[:60], completed=0)
 
             def on_point(point, mon, current=current):
                 prog.update(current, completed=100 * _fraction(point, mon))
