@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import UserError
 from . import run_ids
-from ..output import console, print_json, table
+from ..output import console, print_json, table, varying_columns
 from ..store import Store, run_to_dict
 
 
@@ -30,10 +30,11 @@ def main(args) -> int:
             print_json([{k: v for k, v in run_to_dict(r).items() if k not in ("points", "env")} | {"n_points": len(r.points)}
                         for r in recs])
             return 0
-        table(f"{len(recs)} runs in {store.path}", ("id", "plugin", "workload", "workers", "seed", "status", "points",
-                                                   "final subopt", "suite"),
-              [(r.id, r.plugin, r.workload, r.workers, r.seed, r.status, len(r.points),
-                r.points[-1].get("subopt") if r.points else None, r.suite) for r in recs])
+        extra = varying_columns(recs)
+        table(f"{len(recs)} runs in {store.path}", ("id", "plugin", "workload", "workers", "seed",
+                                                   *[t for t, _ in extra], "status", "points", "final subopt", "suite"),
+              [(r.id, r.plugin, r.workload, r.workers, r.seed, *[get(r) for _, get in extra], r.status,
+                len(r.points), r.points[-1].get("subopt") if r.points else None, r.suite) for r in recs])
         return 0
     if args.action == "show":
         if not args.args:
@@ -54,11 +55,17 @@ def main(args) -> int:
         if len(args.args) != 1:
             raise UserError("runs export needs one output file")
         path = store.export(args.args[0], args.format)
-        console.print(f"exported to {path}")
+        if args.json:
+            print_json({"exported": str(path)})
+        else:
+            console.print(f"exported to {path}")
         return 0
     ids = run_ids(args.args)
     if not ids:
         raise UserError("runs delete needs run ids")
     store.delete(ids)
-    console.print(f"deleted {len(ids)} runs")
+    if args.json:
+        print_json({"deleted": ids})
+    else:
+        console.print(f"deleted {len(ids)} runs")
     return 0
