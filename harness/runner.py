@@ -71,10 +71,8 @@ def resolve(spec: RunSpec) -> Resolved:
         raise UserError(f"plugin {pspec.name} runs with {pspec.min_workers}{hi or '+'} workers, got {spec.workers}")
     choices: dict[str, Any] = {}
     if any(v == THEORY for v in params.values()):
-        try:
-            from harness.theory.guided import choose_parameters
-        except ImportError as exc:
-            raise UserError(f"'theory' parameter values need the theory module: {exc}") from None
+        from .checking import choose_parameters
+
         params, choices = choose_parameters(pspec, workload, params, spec.workers)
     content = {
         "plugin": pspec.name, "plugin_version": pspec.version, "backend": pspec.backend,

@@ -120,10 +120,8 @@ def main(args) -> int:
 def _run_theory(store, records) -> None:
     """The theory checker's verdicts for the runs' linked theorems, stored with the runs (runs that
     differ only in the seed are judged together, as the checker does)."""
-    try:
-        from harness.theory.checker import check
-    except ImportError:  # the theory module is optional for the gate: theory rules then judge nothing
-        return
+    from ..checking import check
+
     runs = [r for r in records if r.id is not None]
     if runs:
         check(runs, store=store)
