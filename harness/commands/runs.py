@@ -12,11 +12,13 @@ def register(sub):
     p = sub.add_parser("runs", help="list, show, export or delete stored runs")
     p.add_argument("action", nargs="?", default="list", choices=("list", "show", "export", "delete"))
     p.add_argument("args", nargs="*", help="run ids (show/delete) or the export file")
-    p.add_argument("--plugin")
-    p.add_argument("--workload")
-    p.add_argument("--status")
-    p.add_argument("--suite")
+    p.add_argument("--plugin", help="only this plugin's runs (list, export)")
+    p.add_argument("--workload", help="only runs on this workload (list, export)")
+    p.add_argument("--status", help="only runs that ended so: budget, target, error, ... (list, export)")
+    p.add_argument("--suite", help="only this suite's runs (list, export)")
     p.add_argument("--format", choices=("json", "csv", "parquet"), help="export format (default: from the suffix)")
+    p.add_argument("--runs-only", action="store_true",
+                   help="csv/parquet export: one row per run (default: one row per curve point)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=main)
 
@@ -54,7 +56,8 @@ def main(args) -> int:
     if args.action == "export":
         if len(args.args) != 1:
             raise UserError("runs export needs one output file")
-        path = store.export(args.args[0], args.format)
+        path = store.export(args.args[0], args.format, points=not args.runs_only, plugin=args.plugin,
+                            workload=args.workload, status=args.status, suite=args.suite)
         if args.json:
             print_json({"exported": str(path)})
         else:
