@@ -120,6 +120,7 @@ def test_pooling_counts_each_seed_once(tmp_path):
     from harness.identity import latest_per_key
     from harness.report import write_report
     from harness.runner import RunSpec, execute
+    from harness.checking import run_facts
     from harness.theory.checker import group_runs
     from harness.monitor import Budget
 
@@ -130,7 +131,7 @@ def test_pooling_counts_each_seed_once(tmp_path):
     older = replace(recs[0], id=0, hash="older-code")
     pooled = latest_per_key([older, *recs])
     assert [r.id for r in pooled] == [1, 2]
-    assert [len(g) for g in group_runs([older, *recs])] == [2]
+    assert [len(g) for g in group_runs([run_facts(r) for r in latest_per_key([older, *recs])])] == [2]
     write_report([older, *recs], tmp_path / "rep")
     assert "2 runs." in (tmp_path / "rep" / "index.md").read_text()
 

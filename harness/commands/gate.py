@@ -73,6 +73,9 @@ def main(args) -> int:
         console.print(f"baseline: {len(recs)} runs of suite '{name}' written to {path}")
         return 0
 
+    for flag, value in (("--current", args.current), ("--baseline", args.baseline)):
+        if value and not Path(value).exists():
+            raise UserError(f"{flag} file not found: {value}")
     if not args.baseline:
         raise UserError("give --baseline FILE (write one with: harness gate SUITE --save-baseline FILE)")
     base = load_export(args.baseline)
@@ -115,10 +118,8 @@ def main(args) -> int:
 def _run_theory(store, records) -> None:
     """The theory checker's verdicts for the runs' linked theorems, stored with the runs (runs that
     differ only in the seed are judged together, as the checker does)."""
-    try:
-        from harness.theory.checker import check
-    except ImportError:  # the theory module is optional for the gate: theory rules then judge nothing
-        return
+    from ..checking import check
+
     runs = [r for r in records if r.id is not None]
     if runs:
         check(runs, store=store)
