@@ -239,37 +239,50 @@ class Store:
                     con.execute("SELECT COUNT(*) FROM points").fetchone()[0])
 
     # -- export -------------------------------------------------------------------------------
-    def export(self, path: str | os.PathLike, fmt: str | None = None, ids: Iterable[int] | None = None) -> Path:
-        """Write runs with their points as JSON (one object per run) or CSV/parquet (one row per point)."""
+    def export(self, path: str | os.PathLike, fmt: str | None = None, ids: Iterable[int] | None = None, *,
+               points: bool = True, plugin: str | None = None, workload: str | None = None,
+               status: str | None = None, suite: str | None = None) -> Path:
+        """Write the runs that pass the filters as JSON (one object per run, points and verdicts
+        nested: what ``gate`` and ``compare`` read back) or as a flat table, CSV or parquet: one row
+        per point (``points=False``: per run) with one column per parameter and workload parameter
+        and the run-level columns of :mod:`harness.results`."""
+        from .errors import UserError
+
         path = Path(path)
         fmt = fmt or path.suffix.lstrip(".") or "json"
-        recs = self.runs(ids=ids, with_points=True)
+        if fmt not in ("json", "csv", "parquet"):
+            raise UserError(f"unknown export format '{fmt}': expected json, csv or parquet")
+        recs = self.runs(ids=ids, plugin=plugin, workload=workload, status=status, suite=suite, with_points=True)
+        verdicts = {r.id: self.verdicts(r.id) for r in recs}
         if fmt == "json":
-            data = {"harness_export": 1, "runs": [run_to_dict(r) | {"verdicts": self.verdicts(r.id)} for r in recs]}
+            data = {"harness_export": 1, "runs": [run_to_dict(r) | {"verdicts": verdicts[r.id]} for r in recs]}
             path.write_text(json.dumps(data, indent=1, default=_json_default))
             return path
-        rows = [{"run_id": r.id, "plugin": r.plugin, "workload": r.workload, "backend": r.backend, "workers": r.workers,
-                 "seed": r.seed, "status": r.status, "params": _dumps(r.params), **{f: p.get(f) for f in POINT_FIELDS}}
-                for r in recs for p in r.points]
+        from .results import rows as flat_rows
+
+        rows = flat_rows(recs, verdicts, points=points)
         if fmt == "csv":
             with path.open("w", newline="") as fh:
                 writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["run_id"])
                 writer.writeheader()
                 writer.writerows(rows)
             return path
-        if fmt == "parquet":
-            try:
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-            except ImportError:
-                from .errors import MissingDependency
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            from .errors import MissingDependency
 
-                raise MissingDependency("pyarrow (for parquet export)", "all") from None
-            pq.write_table(pa.Table.from_pylist(rows), path)
-            return path
-        from .errors import UserError
-
-        raise UserError(f"unknown export format '{fmt}': expected json, csv or parquet")
+            raise MissingDependency("pyarrow (for parquet export)", "data") from None
+        try:
+            table = pa.Table.from_pylist(rows)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # a name with values of several types: text
+            kinds = {c: {float if type(r[c]) is int else type(r[c]) for r in rows if r[c] is not None} for c in rows[0]}
+            mixed = {c for c, k in kinds.items() if len(k) > 1}
+            table = pa.Table.from_pylist([{c: (str(v) if c in mixed and v is not None else v) for c, v in r.items()}
+                                          for r in rows])
+        pq.write_table(table, path)
+        return path
 
 
 def run_to_dict(r: RunRecord) -> dict[str, Any]:

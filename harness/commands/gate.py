@@ -74,6 +74,9 @@ def main(args) -> int:
         console.print(f"baseline: {len(recs)} runs of suite '{name}' written to {path}")
         return 0
 
+    for flag, value in (("--current", args.current), ("--baseline", args.baseline)):
+        if value and not Path(value).exists():
+            raise UserError(f"{flag} file not found: {value}")
     if not args.baseline:
         raise UserError("give --baseline FILE (write one with: harness gate SUITE --save-baseline FILE)")
     base = load_export(args.baseline)

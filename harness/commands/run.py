@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..executors import ENGINES, make_engine, run_parallel
 from ..monitor import Budget, FINISHED_OK
-from ..output import console, print_json, table
+from ..output import console, print_json, table, varying_columns
 from ..progress import RunProgress
 from ..params import parse_assignments
 from ..runner import RunSpec, execute, resolve
@@ -206,9 +206,10 @@ def _fraction(point, mon) -> float:
 
 
 def summary(records) -> None:
-    table("runs", ("id", "plugin", "workload", "workers", "seed", "status", "points", "updates", "time s",
-                   "subopt", "cached"),
-          [(r.id, r.plugin, r.workload, r.workers, r.seed, r.status + (f" ({r.reason})" if r.status not in FINISHED_OK and r.reason else ""),
+    extra = varying_columns(records)
+    table("runs", ("id", "plugin", "workload", "workers", "seed", *[t for t, _ in extra], "status", "points",
+                   "updates", "time s", "subopt", "cached"),
+          [(r.id, r.plugin, r.workload, r.workers, r.seed, *[get(r) for _, get in extra], r.status + (f" ({r.reason})" if r.status not in FINISHED_OK and r.reason else ""),
             len(r.points), r.points[-1]["updates"] if r.points else None,
             r.points[-1].get("time_s") if r.points else None,
             r.points[-1].get("subopt") if r.points else None, "yes" if r.cached else "") for r in records])
