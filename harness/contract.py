@@ -1,7 +1,12 @@
 """The plugin contract, as checks anyone can run on a plugin (``harness check-plugin NAME``, and
 the test suite on every registered plugin; the idea of ``benchopt test``).
 
-Each plugin runs on a tiny instance of every workload kind it declares and must:
+A plugin's metadata must hold:
+
+- ``theorems``: every theorem id it links exists, and the plugin declares every parameter that
+  theorem's adapter reads (``harness theory show ID`` lists them);
+
+and it runs on a tiny instance of every workload kind it declares and must:
 
 - ``loads``: its ``impl`` imports and is callable;
 - ``runs``: finish with a successful status (done, budget or target), not error/timeout/diverged;
@@ -28,7 +33,7 @@ TINY: dict[str, tuple[str, dict[str, Any], Budget]] = {
     "finite-sum": ("logreg", {"n": 200, "d": 10, "lam": 1e-2}, Budget(epochs=3)),
     "network": ("mlp", {"n_train": 128, "width": 16, "depth": 2}, Budget(updates=24)),
 }
-CHECKS = ("loads", "runs", "curve", "budget", "progress", "deterministic")
+CHECKS = ("theorems", "loads", "runs", "curve", "budget", "progress", "deterministic")
 
 
 @dataclass
@@ -55,10 +60,30 @@ def check_plugin(name: str, kinds: Sequence[str] | None = None, *, timeout_s: fl
     from .registry import plugins
 
     spec = plugins().get(name)
-    findings: list[Finding] = []
+    findings: list[Finding] = [_check_theorems(spec)] if spec.theorems else []
     for kind in kinds or spec.kinds:
         findings.extend(_check_kind(spec, kind, timeout_s))
     return findings
+
+
+def _check_theorems(spec) -> Finding:
+    """Every linked theorem exists, and the plugin declares the parameters its adapter reads."""
+    try:
+        from harness.theory.registry import get
+    except ImportError as exc:
+        return Finding(spec.name, "-", "theorems", None, f"the theory module is not available: {exc}")
+    problems = []
+    for tid in spec.theorems:
+        try:
+            thm = get(tid)
+        except Exception as exc:  # noqa: BLE001 - an unknown id is the finding
+            problems.append(f"{tid}: {exc}")
+            continue
+        missing = [r for r in getattr(thm, "reads", ()) if r not in spec.paramset.names()]
+        if missing:
+            problems.append(f"{tid} reads parameter(s) {', '.join(missing)}, which the plugin does not declare")
+    return Finding(spec.name, "-", "theorems", not problems,
+                   "; ".join(problems) or f"{len(spec.theorems)} linked: {', '.join(spec.theorems)}")
 
 
 def failures(findings: Sequence[Finding]) -> list[Finding]:

@@ -25,6 +25,8 @@ def register(sub):
 def main(args) -> int:
     reg = plugins()
     names = list(args.names)
+    for name in names:  # a name typed here that is unknown or broken: exit 2, before anything runs
+        reg.get(name)
     if args.all:
         names += [n for n in reg.names() if not args.backend or reg.items[n].backend in args.backend]
         names += sorted(reg.problems)  # a broken entry fails the check, by its entry name
