@@ -1,7 +1,7 @@
 """How often the CI gate cries wolf, and whether it catches what it must.
 
 Reruns the gate (``suites/gate.toml`` against ``suites/gate-baseline.json``, the rules of
-``.ci/run`` plus ``time_to_target:25%``) N times on unchanged code, then once with a planted 2x
+``.ci/run`` plus ``time_to_target:50%``) N times on unchanged code, then once with a planted 2x
 slowdown (``HARNESS_PLANT=slowdown=2``: the monitor's clock runs twice as fast) and once with a
 planted change in updates to target (``HARNESS_PLANT=eta=0.5``: the step size a plugin receives is
 halved). Prints the counts, each rerun's exit code and the timed group's median ratio
@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ("updates_to_target:0%", "final_subopt:2x", "theory:no-violation", "theory:no-regression",
-         "time_to_target:25%")
+         "time_to_target:50%")
 
 
 def gate(suite: str, baseline: str, plant: str = "") -> tuple[int, dict]:
