@@ -104,6 +104,8 @@ def main(args) -> int:
     else:
         specs = _specs_from_flags(args)
     _confirm(len(specs), args.yes)
+    if args.jobs is not None and args.jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     quiet = args.quiet or args.json
     with RunProgress(len(specs), quiet=quiet) as prog:  # its first line before the checks: a big grid shows at once
         prog.start(f"checking {len(specs)} runs' names and values")
@@ -158,8 +160,6 @@ def _engine(args, specs):
     """None: one run after another in this process (the default); else the engine of --jobs/--executor."""
     import os
 
-    if args.jobs is not None and args.jobs < 1:
-        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     kind = args.executor or ("local" if (args.jobs or 1) > 1 else None)
     if kind is None:
         return None
