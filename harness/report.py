@@ -2,8 +2,9 @@
 
 ``write_report(records, outdir)`` groups runs by workload, plots suboptimality (or the objective)
 against updates and against measured time with a band over seeds, and writes ``index.md`` and
-``index.html``. Sections can be added by other modules through ``SECTIONS`` (the theory module adds
-bound envelopes and verdicts)."""
+``index.html``. Further sections are passed in by the caller (``sections=``: the commands layer
+passes the theory section, :func:`harness.theory.report.theory_section`, with its bound envelopes and
+verdicts), so this module imports nothing above it."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ import numpy as np
 
 from .store import RunRecord
 
-# extra section writers: f(records, outdir, store) -> list of (markdown, html) blocks
-SECTIONS: list[Callable[..., list[tuple[str, str]]]] = []
+# a section writer: f(records, outdir, store) -> list of (markdown, html) blocks
+Section = Callable[..., list[tuple[str, str]]]
 
 
 def curve_metric(records: Sequence[RunRecord]) -> str:
@@ -158,7 +159,10 @@ def _colors():
 
 
 def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None, title: str = "harness report",
-                 config: dict[str, Any] | None = None) -> Path:
+                 config: dict[str, Any] | None = None, sections: Sequence[Section] = ()) -> Path:
+    """Write ``index.md`` / ``index.html`` (+ PNGs, ``meta.json``) for ``records`` into ``outdir``;
+    each of ``sections`` adds its blocks after the measured curves (a failing section is reported
+    in the page and on stderr, the rest of the report stays). Returns the path of ``index.html``."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     by_workload: dict[str, list[RunRecord]] = defaultdict(list)
@@ -190,11 +194,7 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
     if measured:
         md += ["## What was measured", "", measured[0], ""]
         hb += ["<h2>What was measured</h2>", measured[1]]
-    try:
-        import harness.theory.report  # noqa: F401 - registers the theory section (bound envelopes, conditions, verdicts)
-    except ImportError:
-        pass
-    for section in SECTIONS:
+    for section in sections:
         try:
             blocks = section(records, outdir, store)
         except Exception as exc:  # noqa: BLE001 - a failing section is shown loudly, the rest of the report stays

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from . import __version__
 from .context import RunContext
-from .errors import PluginFailure, UserError
+from .errors import PluginFailure, RunTimeout, UserError
 from .manifest import manifest
 from .monitor import (DIVERGED, ERROR, INTERRUPTED, SKIPPED, TIMEOUT, Budget, Monitor, Schedule, Target)
 from .params import THEORY
@@ -23,10 +23,6 @@ from .plugin import PluginSpec
 from .registry import plugins, workloads
 from .store import RunRecord, Store
 from .workload import Workload, check_kind
-
-
-class RunTimeout(Exception):
-    """A launched job ran past its wall-clock limit (status 'timeout')."""
 
 
 @dataclass

@@ -21,6 +21,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from .monitor import FINISHED_OK, POINT_FIELDS
+from .output import json_default
 
 DEFAULT_PATH = Path(".harness") / "results.db"
 
@@ -246,7 +247,7 @@ class Store:
         recs = self.runs(ids=ids, with_points=True)
         if fmt == "json":
             data = {"harness_export": 1, "runs": [run_to_dict(r) | {"verdicts": self.verdicts(r.id)} for r in recs]}
-            path.write_text(json.dumps(data, indent=1, default=_json_default))
+            path.write_text(json.dumps(data, indent=1, default=json_default))
             return path
         rows = [{"run_id": r.id, "plugin": r.plugin, "workload": r.workload, "backend": r.backend, "workers": r.workers,
                  "seed": r.seed, "status": r.status, "params": _dumps(r.params), **{f: p.get(f) for f in POINT_FIELDS}}
@@ -284,15 +285,7 @@ def record_from_dict(d: dict[str, Any]) -> RunRecord:
 
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, default=_json_default)
-
-
-def _json_default(o: Any):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+    return json.dumps(obj, sort_keys=True, default=json_default)
 
 
 def _num(v: Any) -> float | None:

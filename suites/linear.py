@@ -7,8 +7,7 @@ from functools import cached_property
 
 import numpy as np
 
-from harness.workload import FiniteSumWorkload
-
+from .finite_sum import FiniteSumWorkload
 from .synthetic import dense_features, sparse_features, split
 
 

@@ -149,7 +149,7 @@ def measure(name: str, run, theorem=None, values=None) -> tuple[np.ndarray, np.n
 def _workload_facts(name: str, params_json: str) -> dict[str, float]:
     import json
 
-    from harness.workload import build_workload
+    from harness.registry import build_workload
 
     wl = build_workload(name, json.loads(params_json))
     if getattr(wl, "kind", "") != "finite-sum" or wl.loss not in ("logistic", "squared"):

@@ -2,7 +2,8 @@
 PNG of the measured quantity (mean over seeds with the min-max band and the one-sided upper limit)
 under the theorem's bound envelope, the conditions table with the values, and the verdicts.
 
-Registered as a section of :func:`harness.report.write_report` (``harness report`` writes it).
+Passed as a section to :func:`harness.report.write_report` by the commands that write reports
+(``harness report``, ``harness run --report``: :func:`harness.commands.report_sections`).
 Axes: log-log for polynomial rates (1/T, 1/sqrt(T)), semi-log for geometric rates (rho^S).
 """
 
@@ -128,12 +129,3 @@ def _html_conditions(conds) -> str:
     return ("<table><tr><th>condition</th><th>holds</th><th>lhs</th><th>rhs</th><th>margin</th><th>note</th></tr>"
             + rows + "</table>")
 
-
-def register() -> None:
-    from harness import report
-
-    if theory_section not in report.SECTIONS:
-        report.SECTIONS.append(theory_section)
-
-
-register()

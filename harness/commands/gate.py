@@ -41,7 +41,8 @@ def register(sub):
 
 
 def main(args) -> int:
-    from ..compare import load_export, run_missing, spec_of
+    from ..compare import load_export
+    from .sides import run_missing, spec_of
     from ..gate import UNJUDGED, judge, parse_rules
     from ..registry import plugins
     from ..runner import resolve

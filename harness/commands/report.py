@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UserError
-from . import run_ids
+from . import report_sections, run_ids
 from ..output import console
 from ..store import Store
 
@@ -43,6 +43,7 @@ def main(args) -> int:
         except UserError:
             config = {}  # a suite run from a file no longer here: report without its settings
     out = Path(args.out or REPORTS / name)
-    index = write_report(recs, out, store=store, title=f"harness report: {name}", config=config)
+    index = write_report(recs, out, store=store, title=f"harness report: {name}", config=config,
+                         sections=report_sections())
     console.print(f"report: {index}")
     return 0

@@ -91,12 +91,12 @@ def main(args) -> int:
     else:
         summary(records)
     if not args.no_report and any(r.points for r in records):
-        from ..report import write_report
-
-        from ..report import write_index
+        from ..report import write_index, write_report
+        from . import report_sections
 
         out = Path(args.report or Path(".harness") / "reports" / (suite_name or "latest"))
-        index = write_report(records, out, store=store, title=suite_name or "harness run", config=report_cfg)
+        index = write_report(records, out, store=store, title=suite_name or "harness run", config=report_cfg,
+                             sections=report_sections())
         if not args.report:
             write_index(out.parent)
         (console.print if not args.json else (lambda *a: None))(f"report: {index}")

@@ -1,9 +1,7 @@
 """The ``threads`` backend's plugins (entry point ``harness.plugins``: ``threads``)."""
 
-from harness.plugin import PluginSpec
-from harness.plugins.serial.catalog import SGD_PARAMS, SVRG_PARAMS
-from harness.plugins.sim.catalog import COORDS
-from harness.plugins.sim.common import skip_linear
+from harness.api import PluginSpec
+from harness.plugins.algorithms.params import COORDS, SGD_PARAMS, SVRG_PARAMS, skip_linear
 
 PLUGINS = [
     PluginSpec("hogwild-threads", "sgd", "threads", "harness.plugins.threads.hogwild:run", kinds=("finite-sum",),
