@@ -2,9 +2,8 @@
 
 ``write_report(records, outdir)`` groups runs by workload, plots suboptimality (or the objective)
 against updates and against measured time with a band over seeds, and writes ``index.md`` and
-``index.html``. Further sections are passed in by the caller (``sections=``: the commands layer
-passes the theory section, :func:`harness.theory.report.theory_section`, with its bound envelopes and
-verdicts), so this module imports nothing above it."""
+``index.html``. The theory section (bound envelopes, conditions, verdicts: :func:`theory_section`)
+is written explicitly; further sections can be added through ``SECTIONS``."""
 
 from __future__ import annotations
 
@@ -19,8 +18,8 @@ import numpy as np
 
 from .store import RunRecord
 
-# a section writer: f(records, outdir, store) -> list of (markdown, html) blocks
-Section = Callable[..., list[tuple[str, str]]]
+# extra section writers: f(records, outdir, store) -> list of (markdown, html) blocks
+SECTIONS: list[Callable[..., list[tuple[str, str]]]] = []
 
 
 def curve_metric(records: Sequence[RunRecord]) -> str:
@@ -159,10 +158,7 @@ def _colors():
 
 
 def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None, title: str = "harness report",
-                 config: dict[str, Any] | None = None, sections: Sequence[Section] = ()) -> Path:
-    """Write ``index.md`` / ``index.html`` (+ PNGs, ``meta.json``) for ``records`` into ``outdir``;
-    each of ``sections`` adds its blocks after the measured curves (a failing section is reported
-    in the page and on stderr, the rest of the report stays). Returns the path of ``index.html``."""
+                 config: dict[str, Any] | None = None) -> Path:
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     by_workload: dict[str, list[RunRecord]] = defaultdict(list)
@@ -194,7 +190,7 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
     if measured:
         md += ["## What was measured", "", measured[0], ""]
         hb += ["<h2>What was measured</h2>", measured[1]]
-    for section in sections:
+    for section in [theory_section, *SECTIONS]:
         try:
             blocks = section(records, outdir, store)
         except Exception as exc:  # noqa: BLE001 - a failing section is shown loudly, the rest of the report stays
@@ -215,6 +211,25 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
     (outdir / "index.html").write_text(page)
     _write_meta(records, outdir, title, config, pngs, store)
     return outdir / "index.html"
+
+
+def theory_section(records: Sequence[RunRecord], outdir: Path, store=None) -> list[tuple[str, str]]:
+    """The bound report: every run group (seeds pooled) against the theorems its plugin links; the
+    verdicts are stored with the runs when a store is given (rendering: harness.theory.report)."""
+    from harness.theory.report import theory_section as render
+
+    from .checking import check, group_key, linked_theorems
+
+    groups: dict[str, list[RunRecord]] = defaultdict(list)
+    for r in records:
+        if r.points and linked_theorems(r.plugin):
+            groups[group_key(r)].append(r)
+    out = []
+    for runs in groups.values():
+        runs = sorted(runs, key=lambda r: r.seed)
+        label = runs[0].label().split(" (workers")[0] + f" (workers={runs[0].workers}, seeds={len(runs)})"
+        out.append((label, runs[0].family, check(runs, store=store, save=store is not None)))
+    return render(out, outdir)
 
 
 def time_to_level(r: RunRecord, metric: str, level: float) -> float:

@@ -8,7 +8,6 @@ concurrent runners in several processes lose no rows.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sqlite3
@@ -240,37 +239,6 @@ class Store:
                     con.execute("SELECT COUNT(*) FROM points").fetchone()[0])
 
     # -- export -------------------------------------------------------------------------------
-    def export(self, path: str | os.PathLike, fmt: str | None = None, ids: Iterable[int] | None = None) -> Path:
-        """Write runs with their points as JSON (one object per run) or CSV/parquet (one row per point)."""
-        path = Path(path)
-        fmt = fmt or path.suffix.lstrip(".") or "json"
-        recs = self.runs(ids=ids, with_points=True)
-        if fmt == "json":
-            data = {"harness_export": 1, "runs": [run_to_dict(r) | {"verdicts": self.verdicts(r.id)} for r in recs]}
-            path.write_text(json.dumps(data, indent=1, default=json_default))
-            return path
-        rows = [{"run_id": r.id, "plugin": r.plugin, "workload": r.workload, "backend": r.backend, "workers": r.workers,
-                 "seed": r.seed, "status": r.status, "params": _dumps(r.params), **{f: p.get(f) for f in POINT_FIELDS}}
-                for r in recs for p in r.points]
-        if fmt == "csv":
-            with path.open("w", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["run_id"])
-                writer.writeheader()
-                writer.writerows(rows)
-            return path
-        if fmt == "parquet":
-            try:
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-            except ImportError:
-                from .errors import MissingDependency
-
-                raise MissingDependency("pyarrow (for parquet export)", "all") from None
-            pq.write_table(pa.Table.from_pylist(rows), path)
-            return path
-        from .errors import UserError
-
-        raise UserError(f"unknown export format '{fmt}': expected json, csv or parquet")
 
 
 def run_to_dict(r: RunRecord) -> dict[str, Any]:

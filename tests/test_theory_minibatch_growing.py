@@ -58,20 +58,20 @@ def test_samples_needed_grow_with_the_learners():
 
 
 def test_sgd_serial_against_lemma_1_and_theorem_4(store):
-    from harness.theory.checker import check
+    from harness.checking import check
 
     wl = {"n": 200, "d": 10}
     recs = [execute(RunSpec("sgd-serial", "logreg", {"eta": 0.5, "b": 4}, wl, seed=s, budget=Budget(epochs=10)), store)
             for s in range(2)]
-    out = {d["theorem"]: d for d in check(recs, ["minibatch.lem-1", "minibatch.thm-4"], store=store)}
-    assert out["minibatch.lem-1"]["verdict"] == "holds", out["minibatch.lem-1"]["reason"]
-    assert out["minibatch.thm-4"]["verdict"] == "holds", out["minibatch.thm-4"]["reason"]
-    assert out["minibatch.lem-1"]["values"]["gamma"] == pytest.approx(0.5 / 4)  # the sum-form step eta / M
+    out = {d.theorem: d for d in check(recs, ["minibatch.lem-1", "minibatch.thm-4"], store=store)}
+    assert out["minibatch.lem-1"].verdict == "holds", out["minibatch.lem-1"].reason
+    assert out["minibatch.thm-4"].verdict == "holds", out["minibatch.thm-4"].reason
+    assert out["minibatch.lem-1"].values["gamma"] == pytest.approx(0.5 / 4)  # the sum-form step eta / M
     # eta >= 2/L breaks Lemma 1's validity condition: not-applicable, named
     L = recs[0].constants["L"]
     bad = execute(RunSpec("sgd-serial", "logreg", {"eta": 2.5 / L, "b": 4}, wl, seed=0, budget=Budget(epochs=2)), store)
     d = check([bad], ["minibatch.lem-1"])[0]
-    assert d["verdict"] == "not-applicable" and d["failing"] == ["gamma - L M gamma^2/2 > 0"]
+    assert d.verdict == "not-applicable" and d.failing == ["gamma - L M gamma^2/2 > 0"]
 
 
 # -- growing batch ---------------------------------------------------------------------------------

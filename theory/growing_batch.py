@@ -23,6 +23,7 @@ import sympy as sp
 from .core import Citation, Condition, NotApplicable, Theorem, sym
 
 PAPER = "Hogwild! over distributed local data sets with increasing mini-batch sizes (Nguyen et al.)"
+FAMILIES = ("growing_batch",)  # the algorithms these theorems are about
 SEED = "003_ef19dcbc6cc96eda.txt"
 
 N, mu, t, L, a_lo, a_hi = sym("N mu t L alpha_min alpha_max")
@@ -101,7 +102,7 @@ def _adapt(run) -> dict[str, Any]:
 
 THEOREMS = [
     Theorem(
-        id="growing_batch.thm-2", paper=PAPER, title="Upper bound, strongly convex: E||w_t - w*||^2 <= 4 36^2 N/(mu^2 t) + O(1/(t ln t))",
+        id="growing_batch.thm-2", paper=PAPER, families=FAMILIES, title="Upper bound, strongly convex: E||w_t - w*||^2 <= 4 36^2 N/(mu^2 t) + O(1/(t ln t))",
         citation=Citation(SEED, "Sec. 4.1, Theorem 2; Supp. C.2.2", "(4)", "Theorem 2",
                           "notes/minibatch-and-growing-batch.md B.3"),
         statement=("For the recipe's sample-size sequence {s_i} and round step sizes {eta_bar_i}: "
@@ -121,7 +122,7 @@ THEOREMS = [
         notes="The server model after aggregating rounds 0..k-1 equals the recursion iterate w_{T_k} (Theorem 1).",
     ),
     Theorem(
-        id="growing_batch.thm-3", paper=PAPER, title="Lower bound: no first-order method beats N/(2 mu^2 t) on the class",
+        id="growing_batch.thm-3", paper=PAPER, families=FAMILIES, title="Lower bound: no first-order method beats N/(2 mu^2 t) on the class",
         citation=Citation(SEED, "Sec. 4.1, Theorem 3", "(4)", "Theorem 3", "notes/minibatch-and-growing-batch.md B.3"),
         statement=("Among first-order stochastic algorithms, upper bound (4) converges for increasing t to within a "
                    "constant factor 8 * 36^2 of the best attainable expected rate, which is at least "

@@ -6,6 +6,7 @@ import importlib
 from functools import lru_cache
 
 from .core import Theorem
+from .errors import TheoryError
 
 MODULES = ("asysvrg", "dfsdca", "large_batch", "ddg", "features_replay", "minibatch", "growing_batch")
 
@@ -21,8 +22,8 @@ LEFT_OUT = {
                                                       "implied by the encoded diminishing-rate theorems",
     "growing_batch.thm-1": "correctness of the protocol (the produced sequence follows recursion (2) with delay tau): "
                            "a property of an implementation, checked by the plugin's delay invariant, not a bound",
-    "growing_batch.lem-1..5": "sample-size and step-size recipes: encoded as functions in harness.theory.growing_batch "
-                              "(sample_sizes, property_3_holds, round_step_sizes) and tested, not as bounds",
+    "growing_batch.lem-1..4": "sample-size and step-size recipes: encoded as functions in harness.theory.growing_batch "
+                              "(sample_sizes_*, tau_*, property_3_holds, round_step_sizes) and tested, not as bounds",
 }
 
 
@@ -51,9 +52,10 @@ def get(theorem_id: str) -> Theorem:
     thms = _load()
     if theorem_id in thms:
         return thms[theorem_id]
-    from harness.errors import unknown
+    import difflib
 
-    raise unknown("theorem", theorem_id, thms)
+    close = difflib.get_close_matches(theorem_id, list(thms), n=3, cutoff=0.5)
+    raise TheoryError(f"unknown theorem '{theorem_id}'" + (f" (did you mean: {', '.join(close)}?)" if close else ""))
 
 
 def ids() -> list[str]:

@@ -154,17 +154,14 @@ def _finite(v: float) -> float:
 
 def _theory(runs, store) -> dict[str, float]:
     """The checker's verdicts for the runs: smallest slack among 'holds', count of 'violated'."""
-    try:
-        from harness.theory.checker import check
-    except ImportError:
-        return {"theory_slack": math.nan, "bound_violations": 0}
+    from harness.checking import check
+
     slacks, violated = [], 0
     for d in check(runs, store=store):
-        if d.get("verdict") == "violated":
+        if d.verdict == "violated":
             violated += 1
-        slack = d.get("slack")
-        if d.get("verdict") == "holds" and isinstance(slack, dict) and slack.get("min") is not None:
-            slacks.append(float(slack["min"]))
+        if d.verdict == "holds" and d.slack and d.slack.get("min") is not None:
+            slacks.append(float(d.slack["min"]))
     return {"theory_slack": min(slacks) if slacks else math.nan, "bound_violations": violated}
 
 

@@ -12,12 +12,3 @@ def run_ids(values) -> list[int]:
     except ValueError:
         hint = next((f" (a suite's runs: --suite {Path(v).stem})" for v in values if str(v).endswith(".toml")), "")
         raise UserError(f"run ids are integers, got {' '.join(values)}{hint}") from None
-
-
-def report_sections() -> list:
-    """The sections a report gets after its measured curves, registered here explicitly (the
-    report module imports nothing above it): the theory section (bound envelopes, conditions,
-    verdicts of the theorems linked to the runs' plugins)."""
-    from harness.theory.report import theory_section
-
-    return [theory_section]

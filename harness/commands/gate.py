@@ -42,6 +42,7 @@ def register(sub):
 
 def main(args) -> int:
     from ..compare import load_export
+    from ..results import export
     from .sides import run_missing, spec_of
     from ..gate import UNJUDGED, judge, parse_rules
     from ..registry import plugins
@@ -67,7 +68,7 @@ def main(args) -> int:
         if bad:
             raise UserError(f"not saving a baseline: run #{bad[0].id} {bad[0].plugin} ended '{bad[0].status}': "
                             f"{bad[0].reason}")
-        path = store.export(args.save_baseline, "json", ids=[r.id for r in recs])
+        path = export(store, args.save_baseline, "json", ids=[r.id for r in recs])
         doc = json.loads(path.read_text())
         doc["meta"] = {"suite": name, "suite_file": str(args.suite), "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                                             time.gmtime())}
@@ -75,6 +76,9 @@ def main(args) -> int:
         console.print(f"baseline: {len(recs)} runs of suite '{name}' written to {path}")
         return 0
 
+    for flag, value in (("--current", args.current), ("--baseline", args.baseline)):
+        if value and not Path(value).exists():
+            raise UserError(f"{flag} file not found: {value}")
     if not args.baseline:
         raise UserError("give --baseline FILE (write one with: harness gate SUITE --save-baseline FILE)")
     base = load_export(args.baseline)
@@ -118,10 +122,8 @@ def main(args) -> int:
 def _run_theory(store, records) -> None:
     """The theory checker's verdicts for the runs' linked theorems, stored with the runs (runs that
     differ only in the seed are judged together, as the checker does)."""
-    try:
-        from harness.theory.checker import check
-    except ImportError:  # the theory module is optional for the gate: theory rules then judge nothing
-        return
+    from ..checking import check
+
     runs = [r for r in records if r.id is not None]
     if runs:
         check(runs, store=store)
