@@ -13,7 +13,7 @@ import warnings
 from . import __version__
 from .errors import UserError
 
-COMMANDS = ("list", "run", "runs", "report", "compare", "gate", "theory")
+COMMANDS = ("list", "run", "runs", "report", "compare", "gate", "theory", "check-plugin")
 
 
 class Parser(argparse.ArgumentParser):
@@ -26,12 +26,14 @@ def build_parser() -> Parser:
                                                 "them against their papers' theorems.")
     parser.add_argument("--store", help="results database (default .harness/results.db or $HARNESS_STORE)")
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    parser.add_argument("--strict", action="store_true",
+                        help="a broken plugin or workload entry point is an error (exit 2), not a warning")
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"harness.commands.{name}")
+            module = importlib.import_module(f"harness.commands.{name.replace('-', '_')}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"harness.commands.{name}":
+            if exc.name == f"harness.commands.{name.replace('-', '_')}":
                 continue  # a command not built yet
             raise
         module.register(sub)
@@ -49,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if not argv else 2
         if args.store:
             os.environ["HARNESS_STORE"] = args.store
+        if args.strict:
+            _no_broken_entries()
         with library_warnings():
             return int(args.func(args) or 0)
     except UserError as exc:
@@ -59,6 +63,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `harness runs | head`
         return 0
+
+
+def _no_broken_entries() -> None:
+    """``--strict``: the first broken entry point is the error."""
+    from .registry import plugins, workloads
+
+    for reg in (plugins(), workloads()):
+        for name, why in sorted(reg.problems.items()):
+            raise UserError(f"broken {reg.kind} entry point '{name}': {why}")
 
 
 @contextlib.contextmanager

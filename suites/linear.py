@@ -93,9 +93,11 @@ class LibSVM(FiniteSumWorkload):
     {-1, +1}; rows are kept as read (``normalize`` scales them to unit norm)."""
 
     def __init__(self, name, path="", loss="logistic", lam=1e-4, test_fraction=0.0, normalize=False,
-                 max_rows=0, seed=0):
+                 max_rows=0, seed=0, dataset="none"):
         super().__init__(name, lam=lam, path=path, loss=loss, test_fraction=test_fraction, normalize=normalize,
-                         max_rows=max_rows, seed=seed)
+                         max_rows=max_rows, seed=seed,
+                         # not named: not in the content hash (runs on a path keep their cache keys)
+                         **({"dataset": dataset} if dataset not in ("", "none") else {}))
         self.loss = loss
         self.phi_curv = 0.25 if loss == "logistic" else 1.0
 
@@ -104,13 +106,21 @@ class LibSVM(FiniteSumWorkload):
 
         from .libsvm import load_libsvm
 
-        if not self.params["path"]:
-            raise UserError("workload libsvm needs --workload-param path=FILE (a LIBSVM-format file)")
-        X, y = load_libsvm(self.params["path"], max_rows=self.params["max_rows"] or None)
+        path = self.params["path"]
+        if self.params.get("dataset"):
+            if path:
+                raise UserError("workload libsvm: give path=FILE or dataset=NAME, not both")
+            from .datasets import fetch
+
+            path = str(fetch(self.params["dataset"]))
+        if not path:
+            raise UserError("workload libsvm needs --workload-param path=FILE (a LIBSVM-format file) "
+                            "or dataset=NAME (ijcnn1, covtype, rcv1, real-sim, news20, url)")
+        X, y = load_libsvm(path, max_rows=self.params["max_rows"] or None)
         if self.loss == "logistic":
             labels = np.unique(y)
             if len(labels) != 2:
-                raise UserError(f"{self.params['path']}: the logistic loss needs 2 classes, found {len(labels)}")
+                raise UserError(f"{path}: the logistic loss needs 2 classes, found {len(labels)}")
             y = np.where(y == labels.max(), 1.0, -1.0)
         if self.params["normalize"]:
             import scipy.sparse as sp

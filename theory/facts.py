@@ -8,9 +8,10 @@ runner or the plugin registry. Everything a theorem's adapter may read is here:
 - ``workload_facts``: quantities at the optimum the harness computed from the workload
   (gmax2_star = max_i ||grad f_i(w*)||^2, sigma2_star = E||grad f_i(w*)||^2, phi_grad_sq_star,
   Lphi_max); empty when the workload has no closed-form optimum;
-- ``params``: the stored (requested) parameters; ``applied``: the step sizes and batch sizes the
-  plugin reports it applied (``info["applied"]``, e.g. ``{"eta": 0.01, "b": 4}``; empty if the
-  plugin reports none); :meth:`param` prefers the applied value;
+- ``params``: the stored (requested) parameters; ``applied``: the step sizes, batch sizes and
+  inner-loop lengths the plugin reports it applied -- a plugin sets ``ctx.info["applied"] = {"eta":
+  0.01, "b": 4, "m": 50}`` (one documented key; empty if the plugin reports none); :meth:`param`
+  prefers the applied value and :meth:`mismatches` lists applied values that differ from the stored;
 - ``points``: the measured series (one dict per recorded point, in update order: ``updates``,
   ``subopt``, ``grad_norm_sq``, ``dist_sq``, ``tau_max``, ``extra``, ...); ``tau_max``: the
   largest delay measured (or, for a planned run, the delay assumed);
@@ -26,6 +27,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 FINISHED = ("done", "budget", "target")
+AUTO_ZERO = ("m", "T", "S")  # a stored 0 means the plugin's default (m = 0: n // b inner steps; T = 0: n / H)
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ class RunFacts:
         out = {}
         for k, a in self.applied.items():
             s = self.params.get(k)
-            if s is None or isinstance(s, str) or a is None:
+            if s is None or isinstance(s, str) or a is None or (s == 0 and k in AUTO_ZERO):
                 continue
             try:
                 if not np.allclose(np.asarray(a, dtype=float), np.asarray(s, dtype=float), rtol=rtol, atol=0.0):

@@ -25,8 +25,19 @@ SEED = "002_7d1e4027d091576a.txt"
 
 gamma, L, M, sigma2, Df, K, S, N, Ml, Mh, eps = sym("gamma L M sigma2 D_f K S N M_l M_h epsilon")
 alpha = sp.Symbol("alpha")
+Lmax = sym("L_max")
+
+# Implicit in applying A.2 to a linear model (notes A.1 'Implicit'): the variance is not bounded over all x
+# (it grows with ||x - x*||), only over the region the run visits; for convex L_max-smooth f_i, co-coercivity gives
+# E||x+ - x*||^2 <= ||x - x*||^2 - 2 eta (1 - eta L_max) <grad f(x), x - x*> + 2 eta^2 sigma_*^2, so with
+# eta L_max <= 1 that region stays bounded (in mean square) and the measured sigma^2 covers the iterates.
+PER_SAMPLE = Condition(
+    "per-sample: eta L_max = gamma M L_max <= 1", sp.LessThan(gamma * M * Lmax, 1),
+    "keeps the iterates where A.2's sigma^2 (measured over the visited region) holds: eta L_max <= 1 for convex "
+    "L_max-smooth f_i (co-coercivity); A.2 for all x fails on a linear model", implicit=True)
 
 SYMBOLS = {"gamma": "step size of the SUM-form update (eta = gamma M for a mean-gradient plugin)",
+           "L_max": "largest per-sample smoothness constant (max_i L_i)",
            "L": "Lipschitz constant of grad f (A.3)", "M": "mini-batch size", "sigma2": "per-sample variance bound (A.2)",
            "D_f": "f(x_1) - inf f", "K": "iterations (server updates for ASGD)", "S": "samples processed (S = M K)",
            "N": "learners (the age bound tau <= N)", "M_l": "small batch", "M_h": "large batch", "epsilon": "target"}
@@ -106,7 +117,10 @@ def _adapt_sgd(run, *, asgd: bool) -> dict[str, Any]:
     s2 = variance_bound_on_run(run)
     if s2 is None:
         raise NotApplicable("no variance bound sigma^2 for this workload (needs w* and per-sample gradients)")
-    vals = {"gamma": float(eta_v) / b_v, "L": float(c["L"]), "M": b_v, "sigma2": s2, "D_f": float(c["f0_minus_fstar"])}
+    if "L_max" not in c:
+        raise NotApplicable("the workload has no per-sample smoothness constant L_max")
+    vals = {"gamma": float(eta_v) / b_v, "L": float(c["L"]), "M": b_v, "sigma2": s2, "D_f": float(c["f0_minus_fstar"]),
+            "L_max": float(c["L_max"])}
     vals["_posthoc"] = ["sigma^2: the variance bound over the region the run visited (its largest recorded "
                         "||w - w*||), not over all w"]
     if asgd:
@@ -130,7 +144,8 @@ THEOREMS = [
                    "(S = M K samples): (1/K) sum_k E||grad f(x_k)||^2 <= (D_f/S + L sigma^2 gamma^2/2)/(gamma - L M gamma^2/2)."),
         symbols=SYMBOLS, assumptions=ASSUMPTIONS,
         conditions=[Condition("gamma - L M gamma^2/2 > 0", sp.StrictGreaterThan(gamma - L * M * gamma**2 / 2, 0),
-                              "validity of (2): 0 < gamma < 2/(L M), i.e. eta < 2/L for the mean form", implicit=True)],
+                              "validity of (2): 0 < gamma < 2/(L M), i.e. eta < 2/L for the mean form", implicit=True),
+                    PER_SAMPLE],
         definitions=[(S, M * K)], bound=LEMMA1, horizon="K",
         horizon_doc="iterations", measured="running_mean_grad_norm_sq",
         measured_doc="running mean over iterations of ||grad f(x_k)||^2", rate=1 / K,
@@ -185,7 +200,8 @@ THEOREMS = [
         symbols={**SYMBOLS, "tau": "measured maximum age of an update"}, assumptions=ASSUMPTIONS + ["age tau <= N"],
         conditions=[Condition("(8) L M gamma + 2 L^2 M^2 N^2 gamma^2 <= 1",
                               sp.LessThan(L * M * gamma + 2 * L**2 * M**2 * N**2 * gamma**2, 1)),
-                    Condition("tau <= N", sp.LessThan(tau, N), "the age bound of Lian et al. (measured delay)")],
+                    Condition("tau <= N", sp.LessThan(tau, N), "the age bound of Lian et al. (measured delay)"),
+                    PER_SAMPLE],
         bound=ASGD7, horizon="K", horizon_doc="server updates", measured="running_mean_grad_norm_sq",
         measured_doc="running mean over updates of ||grad f(x_k)||^2", rate=1 / K,
         solutions={"gamma": (sp.sqrt(1 + 8 * N**2) - 1) / (4 * L * M * N**2)},
