@@ -98,7 +98,8 @@ from .params import THEORY, Param, ParamSet
 from .plugin import BACKENDS, NEEDS, WORKLOAD_KINDS, PluginSpec
 from .registry import build_workload
 from .staleness import DelayStats
-from .workload import Workload, WorkloadSpec, cache_dir, params_key
+from .cache import cache_dir
+from .workload import Workload, WorkloadSpec, params_key
 
 __all__ = [
     # declaring

@@ -30,9 +30,10 @@ def _theory():
 
 
 def group_key(run) -> str:
-    """Runs that differ only in their seed (the checker pools them)."""
-    return json.dumps([run.plugin, run.workload, run.workload_params, run.params, run.workers, run.backend],
-                      sort_keys=True, default=str)
+    """Runs that differ only in their seed (the checker pools them): ``harness.identity``'s 'seeds' view."""
+    from .identity import canonical, record_key
+
+    return canonical(record_key(run, "seeds"))
 
 
 @lru_cache(maxsize=16)
@@ -118,7 +119,10 @@ def check(records: Sequence, theorem_ids: Sequence[str] | None = None, *, store=
     each group when a store is given."""
     checker, _, _ = _theory()
     kw = {} if alpha is None else {"alpha": alpha}
-    verdicts = checker.check([run_facts(r) for r in records], theorem_ids, **kw)
+    from .identity import latest_per_key
+
+    # each seed once: the newest run of a seed, whatever reruns or code versions the store holds
+    verdicts = checker.check([run_facts(r) for r in latest_per_key(list(records))], theorem_ids, **kw)
     if store is not None and save:
         for v in verdicts:
             for rid in v.runs:

@@ -42,6 +42,9 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from . import signals
+
+    signals.install()  # SIGTERM / SIGHUP: like Ctrl-C (points kept, jobs ended, exit 143 / 129)
     try:
         argv = _take_store(argv)
         parser = build_parser()
@@ -58,9 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("harness: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"harness: interrupted by {signals.signal_name(exc)}", file=sys.stderr)
+        return signals.exit_code(exc)
     except BrokenPipeError:  # `harness runs | head`
         return 0
 

@@ -34,6 +34,7 @@ from typing import Any, Sequence
 from . import stats
 from .errors import UserError
 from .monitor import FINISHED_OK, Target
+from .identity import latest_per_key, record_key
 from .store import RunRecord, record_from_dict
 
 METRICS = ("time_to_target", "updates_to_target", "final_subopt")
@@ -54,7 +55,9 @@ def run_metrics(rec: RunRecord, target: Target | None = None) -> dict[str, float
     """time/updates to target (first evaluated point meeting it, else inf) and final subopt."""
     tgt = target_for(rec, target)
     ttt = utt = math.inf
-    if tgt.value is not None:
+    if (rec.info or {}).get("subopt_negative"):
+        pass  # below zero against its own f*: the reference is wrong, never counted as reaching a target
+    elif tgt.value is not None:
         for p in rec.points:
             if tgt.reached(p):
                 ttt, utt = float(p.get("time_s", math.nan)), float(p["updates"])
@@ -116,12 +119,14 @@ class Side:
 
 # -- grouping and statistics ----------------------------------------------------------------------
 def workload_key(rec: RunRecord) -> str:
-    return json.dumps([rec.workload, rec.workload_params], sort_keys=True, default=str)
+    """The workload part of a run's identity (``harness.identity``), as canonical JSON."""
+    return record_key(rec, "group")[0]
 
 
 def workload_title(key: str) -> str:
     """'logreg (lam=0.01)': the workload with the parameters that differ from its defaults."""
-    name, wparams = json.loads(key)
+    doc = json.loads(key)
+    name, wparams = (doc["name"], doc["params"]) if isinstance(doc, dict) else doc
     try:
         from .registry import workloads
 
@@ -133,10 +138,9 @@ def workload_title(key: str) -> str:
 
 
 def group_key(rec: RunRecord, with_plugin: bool) -> tuple:
-    key = (workload_key(rec), rec.workers)
-    if with_plugin:
-        key += (rec.plugin, json.dumps(rec.params, sort_keys=True, default=str))
-    return key
+    """(workload, workers[, plugin, params as asked]): the identity's 'group' view."""
+    key = record_key(rec, "group")
+    return key if with_plugin else key[:2]
 
 
 def group_title(key: tuple) -> str:
@@ -220,7 +224,7 @@ def compare_sides(a: Side, b: Side, *, target: Target | None = None, alpha: floa
     groups_a: dict[tuple, list[RunRecord]] = defaultdict(list)
     groups_b: dict[tuple, list[RunRecord]] = defaultdict(list)
     for side, into in ((a, groups_a), (b, groups_b)):
-        for r in side.records:
+        for r in latest_per_key(side.records):  # each seed once, whatever reruns the store holds
             if r.status in FINISHED_OK and r.points:
                 into[group_key(r, with_plugin)].append(r)
     unmatched = [f"{group_title(k)} (only in {'A' if k in groups_a else 'B'})"

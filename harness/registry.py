@@ -99,12 +99,12 @@ def link_problems(specs: Iterable[PluginSpec], theorems: Mapping[str, Any]) -> d
         for tid in spec.theorems:
             thm = theorems.get(tid)
             if thm is None:
-                out.setdefault(spec.name, []).append(f"linked theorem '{tid}' does not exist")
+                out.setdefault(spec.name, []).append(f"{tid}: no such theorem (harness theory list)")
                 continue
             missing = [r for r in getattr(thm, "reads", ()) if r not in declared]
             if missing:
                 out.setdefault(spec.name, []).append(
-                    f"theorem '{tid}' reads run parameter(s) {', '.join(missing)} that the plugin does not declare")
+                    f"{tid} reads parameter(s) {', '.join(missing)}, which the plugin does not declare")
     return out
 
 

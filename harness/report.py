@@ -92,6 +92,7 @@ def plot_workload(records: Sequence[RunRecord], path: Path, title: str, xs: Sequ
             ax.plot(grid, med, color=color, label=f"{label} (n={len(runs)})")
             if len(runs) > 1:
                 ax.fill_between(grid, lo, hi, color=color, alpha=0.2)
+            _mark_below_zero(ax, runs, x, metric, color)
     for ax, x in zip(axes, xs):
         ax.set_xlabel(X_LABELS.get(x, x))
         ax.set_ylabel(_metric_label(metric))
@@ -114,6 +115,21 @@ def plot_workload(records: Sequence[RunRecord], path: Path, title: str, xs: Sequ
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _mark_below_zero(ax, runs: Sequence[RunRecord], x: str, metric: str, color) -> None:
+    """Points whose suboptimality is below zero (f* was not the minimum) cannot sit on a log axis:
+    they are drawn as red triangles at the bottom of the plot instead of silently dropped."""
+    if metric != "subopt":
+        return
+    pts = [(p[x], p[metric]) for r in runs for p in r.points
+           if p.get(metric) is not None and p[metric] <= 0 and p.get(x) is not None and (x != "updates" or p[x] > 0)]
+    if not pts:
+        return
+    positive = [p[metric] for r in runs for p in r.points if p.get(metric) is not None and p[metric] > 0]
+    floor = min(positive) / 3 if positive else 1e-16
+    ax.scatter([a for a, _ in pts], [floor] * len(pts), marker="v", color="red", edgecolors=color, zorder=5,
+               label=f"subopt <= 0 ({len(pts)} points): f* is wrong")
 
 
 def varying_params(records: Sequence[RunRecord]) -> set[str]:
@@ -159,8 +175,11 @@ def _colors():
 
 def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None, title: str = "harness report",
                  config: dict[str, Any] | None = None) -> Path:
+    from .identity import latest_per_key
+
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    records = latest_per_key(records)  # each seed once, whatever reruns the store holds
     by_workload: dict[str, list[RunRecord]] = defaultdict(list)
     for r in records:
         if r.points:

@@ -1,9 +1,11 @@
 """The results store: SQLite (stdlib) at ``.harness/results.db`` by default.
 
-Tables: ``runs`` (one row per run, with its content hash and environment manifest), ``points``
-(one row per curve point), ``verdicts`` (the theory checker's verdict per run and theorem).
-Writes are single transactions under ``BEGIN IMMEDIATE`` with a busy timeout, in WAL mode, so
-concurrent runners in several processes lose no rows.
+Tables: ``runs`` (one row per run key, ``hash``: see ``harness.identity``; with its environment
+manifest), ``points`` (one row per curve point), ``verdicts`` (the theory checker's verdict per run
+and theorem). Writes are single transactions under ``BEGIN IMMEDIATE`` with a busy timeout, in WAL
+mode, so concurrent runners in several processes lose no rows. A run key is UNIQUE: saving a run
+replaces the row (points and verdicts with it) of an earlier run with the same key (``--force``, a
+rerun after a failure, or two identical runs started together: the last one stored stays).
 """
 
 from __future__ import annotations
@@ -122,6 +124,17 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as con:
             con.executescript(SCHEMA)
+        self._one_row_per_key()
+
+    def _one_row_per_key(self) -> None:
+        """The UNIQUE index on the run key (a store written before it may hold duplicates: the
+        newest row of each key is kept)."""
+        with self._connect() as con:
+            if con.execute("SELECT 1 FROM sqlite_master WHERE type='index' AND name='runs_key'").fetchone():
+                return
+        with self._transaction() as con:
+            con.execute("DELETE FROM runs WHERE id NOT IN (SELECT MAX(id) FROM runs GROUP BY hash)")
+            con.execute("CREATE UNIQUE INDEX IF NOT EXISTS runs_key ON runs(hash)")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -155,7 +168,9 @@ class Store:
 
     # -- writing ------------------------------------------------------------------------------
     def save(self, rec: RunRecord) -> int:
+        """Store a run (replacing the row of an earlier run with the same key); returns its id."""
         with self._transaction() as con:
+            con.execute("DELETE FROM runs WHERE hash = ?", (rec.hash,))
             cur = con.execute(
                 "INSERT INTO runs (hash, created, plugin, plugin_version, family, backend, workload, workload_params,"
                 " params, workers, seed, budget, target, status, reason, wall_s, constants, info, env, suite)"
@@ -178,9 +193,21 @@ class Store:
             con.execute("INSERT OR REPLACE INTO verdicts (run_id, theorem, verdict, detail, created) VALUES (?,?,?,?,?)",
                         (run_id, theorem, verdict, _dumps(detail), time.time()))
 
-    def delete(self, run_ids: Iterable[int]) -> None:
+    def delete(self, run_ids: Iterable[int]) -> list[RunRecord]:
+        """Delete runs (their points and verdicts with them); returns what was deleted. An id that
+        is not in the store is a UserError and nothing is deleted."""
+        from .errors import UserError
+
+        ids = list(dict.fromkeys(int(i) for i in run_ids))
         with self._transaction() as con:
-            con.executemany("DELETE FROM runs WHERE id = ?", [(int(i),) for i in run_ids])
+            found = {r["id"]: r for r in con.execute(
+                f"SELECT * FROM runs WHERE id IN ({','.join('?' * len(ids))})", ids).fetchall()} if ids else {}
+            unknown = [i for i in ids if i not in found]
+            if unknown:
+                more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+                raise UserError(f"no run #{unknown[0]}{more} in {self.path}: nothing deleted")
+            con.executemany("DELETE FROM runs WHERE id = ?", [(i,) for i in ids])
+        return [_record(found[i], []) for i in ids]
 
     # -- reading ------------------------------------------------------------------------------
     def find_cached(self, content_hash: str) -> RunRecord | None:

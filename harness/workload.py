@@ -15,9 +15,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .errors import UserError
@@ -64,14 +62,6 @@ class WorkloadSpec:
         }
 
 
-def cache_dir() -> Path:
-    """Where expensive constants are cached: $HARNESS_CACHE, else ~/.cache/harness."""
-    root = os.environ.get("HARNESS_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "harness")
-    path = Path(root)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def params_key(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
@@ -86,9 +76,19 @@ class Workload:
         self.params = dict(params)
         self.seed = int(params.get("seed", 0))
 
+    # bump when a subclass's data generation changes what it generates for the same parameters
+    generator_version: str = "1"
+
     def spec_dict(self) -> dict[str, Any]:
-        """What identifies this workload's data (for content hashes and child processes)."""
+        """The name and parameters that rebuild this workload (for child processes)."""
         return {"name": self.name, "params": self.params}
+
+    def data_identity(self) -> dict[str, Any]:
+        """What identifies this workload's data by content (run keys, the constants cache):
+        generated data by its generator (class and ``generator_version``) and parameters; a
+        file-backed workload overrides this with the file's SHA-256 (see ``harness.identity``)."""
+        return {"name": self.name, "generator": f"{type(self).__qualname__}/{self.generator_version}",
+                "params": self.params}
 
     def constants(self) -> dict[str, float]:
         """Known constants the theory module may use (L, mu, n, d, f_star, ...)."""

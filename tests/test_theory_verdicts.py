@@ -252,3 +252,22 @@ def test_a_value_outside_its_domain_is_refused_in_one_line(cli):
                "--set", "b=1", "--set", "m=10", "--set", "F0=1", timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("harness: error:") and "L = -1" in proc.stderr
+
+
+# -- theorems as strong as the papers -----------------------------------------------------------------
+def test_corollaries_carry_the_mean_step_conditions():
+    """Cor. 4.3.1 at its own step size: admissible with one layer; with a layer 100x smoother, the mean-step
+    conditions (4.21)-(4.22) of Theorem 4.3.1 fail, so the corollary does not apply (before: it said it did)."""
+    from harness.theory.registry import get
+
+    t = get("large_batch.cor-4.3.1")
+    for Lk, ok in (([1.0], True), ([1.0, 0.01], False)):
+        S = sum(1 / np.asarray(Lk))
+        g = min(1 / 8, np.sqrt(8 / (100 * S)))
+        ev = t.evaluate({"L_k": Lk, "M_k": [1.0] * len(Lk), "L_g": 1.0, "M": 1.0, "B": 8.0, "F0": 1.0, "T": 100.0,
+                         "gamma": g})
+        assert ev["all_hold"] is ok
+        if not ok:
+            assert {c["name"][:6] for c in ev["conditions"] if not c["holds"]} == {"(4.21)", "(4.22)"}
+    names = [c.name for c in get("large_batch.cor-4.3.2").conditions]
+    assert all(any(n.startswith(f"({e})") for n in names) for e in ("4.54", "4.55", "4.56", "4.57"))

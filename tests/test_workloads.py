@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 from harness.registry import build_workload
-from harness.workload import cache_dir
+from harness.cache import cache_dir
 
 SMALL = dict(n=300, d=12, cond=20.0, lam=1e-2)
 

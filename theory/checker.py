@@ -118,6 +118,8 @@ def _same(a, b) -> bool:
 
 
 def check_group(thm: Theorem, runs: Sequence[RunFacts], *, alpha: float = ALPHA) -> Verdict:
+    if thm.asymptotic_only:
+        return _na(thm, f"asymptotic only: {thm.asymptotic_only}")
     if thm.adapter is None:
         return _na(thm, "this theorem has no per-run adapter (" + (thm.notes.split('.')[0] if thm.notes else
                                                                    "it is not a statement about one run") + ")")
@@ -142,8 +144,6 @@ def check_group(thm: Theorem, runs: Sequence[RunFacts], *, alpha: float = ALPHA)
         base.reason = "an O(.) statement without constants: no bound curve to compare (rate check only)"
     elif thm.direction != "upper":
         base.reason = "a lower bound over all first-order algorithms on a worst-case class, not a per-instance bound"
-    elif thm.asymptotic_only:
-        base.reason = f"asymptotic only: {thm.asymptotic_only}"
     else:
         _judge_curve(thm, runs, values, ev, base, alpha)
     if mism:

@@ -214,12 +214,13 @@ THEOREMS = [
          notes="For a mini-batch SGD run: K = 1, gamma = eta L, M_1 = 0, M = the variance bound measured on the run."),
     _thm("large_batch.cor-4.3.1", "mGD, tuned step size: O(1/sqrt(T B))", "(4.26)-(4.28)", "Corollary 4.3.1",
          [Condition("B >= M_k (1/(8 L_k) dominates)", sp.GreaterThan(B, Mk), per_layer=True),
-          Condition("gamma = min{1/8, sqrt(B F0/(T M S))}", sp.Eq(gamma, COR431_GAMMA), "(4.27)")],
+          Condition("gamma = min{1/8, sqrt(B F0/(T M S))}", sp.Eq(gamma, COR431_GAMMA), "(4.27)")] + _raw_431(),
          64 * F0 / (T * Sinv) + (12 + 2 * kappa) * sp.sqrt(M * F0 / (T * B * Sinv)), False, adapter=False,
          statement=("If 1/(8L_k) dominates the bound on gamma_k (B >= M_k) and gamma = min{1/8, sqrt(B F0/(T M S))}, then "
                     "(1/T) sum_t sum_k q_k E||grad_k f(w_t)||^2 <= 64 F0/(T S) + (12 + 2 kappa) sqrt(M F0/(T B S))."),
-         errata="'Theorem 6.4.2' in the text is Theorem 4.3.1 (notes E3); the gamma-bar condition is ignored by the "
-                "corollary 'for simplicity'.",
+         errata="'Theorem 6.4.2' in the text is Theorem 4.3.1 (notes E3). The corollary ignores the mean-step "
+                "conditions 'for simplicity'; they are encoded (the theorem's raw (4.19)-(4.22), with (4.21)-(4.22) on the "
+                "mean step Sum(gamma)/K), so with several layers it is admissible only where Theorem 4.3.1 applies.",
          notes="A statement about the step size tuned to a planned horizon T: evaluated (harness theory show), not "
                "checked per run."),
     _thm("large_batch.thm-4.3.2", "mNAG with layer-wise step sizes gamma_k = gamma/L_k", "(4.29)-(4.61)", "Theorem 4.3.2",
@@ -231,11 +232,14 @@ THEOREMS = [
          notes="At beta = 0 this bound exceeds Theorem 4.3.1's by 2 kappa M gamma / B (tested)."),
     _thm("large_batch.cor-4.3.2", "mNAG, tuned step size: O(1/sqrt(T B))", "(4.62)-(4.64)", "Corollary 4.3.2",
          [Condition("B >= M_k", sp.GreaterThan(B, Mk), per_layer=True),
-          Condition("gamma = min{(1-beta)/8, sqrt(B F0/(T M S))}", sp.Eq(gamma, COR432_GAMMA), "(4.63)")],
+          Condition("gamma = min{(1-beta)/8, sqrt(B F0/(T M S))}", sp.Eq(gamma, COR432_GAMMA), "(4.63)")] + _raw_432(),
          64 * F0 / (om * T * Sinv) + (8 + (4 + 2 * kappa + 2 * kappa / om) / om) * sp.sqrt(M * F0 / (T * B * Sinv)), True,
          adapter=False,
          statement=("With gamma = min{(1-beta)/8, sqrt(B F0/(T M S))}: min_t sum_k q_k E||grad_k f(w_t)||^2 <= "
                     "64 F0/((1-beta) T S) + (8 + (4 + 2kappa + 2kappa/(1-beta))/(1-beta)) sqrt(M F0/(T B S))."),
+         errata=("Encoded with the theorem's raw conditions (4.52)-(4.57), including the mean-step conditions "
+                 "(4.54)-(4.57) the corollary leaves implicit, so with several layers it is admissible only where "
+                 "Theorem 4.3.2 applies."),
          notes="A statement about the step size tuned to a planned horizon: evaluated, not checked per run."),
     _thm("large_batch.cor-4.3.3", "mNAG with L_k = L_g and M_k = M_g (a global step size)", "(4.65)", "Corollary 4.3.3",
          [Condition("gamma_g <= min{...} (corrected)", sp.LessThan(gg, sp.Min(

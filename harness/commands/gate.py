@@ -60,8 +60,7 @@ def main(args) -> int:
         if not args.suite:
             raise UserError("--save-baseline needs a suite file to run")
         name, specs, _ = load_suite(args.suite)
-        for s in specs:
-            resolve(s)
+        specs = [resolve(s) for s in specs]
         recs = run_missing(specs, store, force=not args.use_cache, quiet=quiet)
         _run_theory(store, recs)
         bad = [r for r in recs if r.status not in ("done", "target", "budget", "skipped")]
@@ -92,8 +91,7 @@ def main(args) -> int:
             _, specs, _ = load_suite(args.suite)
         else:
             specs = [spec_of(r) for r in base.records if r.status in ("done", "target", "budget")]
-        for s in specs:
-            resolve(s)
+        specs = [resolve(s) for s in specs]
         current = run_missing(specs, store, force=not args.use_cache, quiet=quiet) if specs else []
         _run_theory(store, current)
         cverd = {id(r): store.verdicts(r.id) for r in current if r.id is not None}

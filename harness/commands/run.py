@@ -103,11 +103,11 @@ def main(args) -> int:
     else:
         specs = _specs_from_flags(args)
     _confirm(len(specs), args.yes)
-    for s in specs:  # every name and value is checked before anything runs
-        resolve(s)
+    # every name and value is checked before anything runs; each spec is resolved once
+    specs = [resolve(s) for s in specs]
     store = Store()
     quiet = args.quiet or args.json
-    engine = _engine(args, specs)
+    engine = _engine(args, [r.spec for r in specs])
     if engine is None:
         records = run_specs(specs, store, force=args.force, quiet=quiet)
     else:
@@ -130,7 +130,9 @@ def main(args) -> int:
             write_index(out.parent)
         (console.print if not args.json else (lambda *a: None))(f"report: {index}")
     if any(r.status == "interrupted" for r in records):
-        return 130
+        from ..signals import received
+
+        return 128 + (received() or 2)  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
     # a diverged run is a measurement (e.g. mNAG without warmup at a large batch), not a failure:
     # the exit code says whether every run could be carried out
     bad = [r for r in records if r.status in ("error", "timeout")]
@@ -180,7 +182,7 @@ def run_specs(specs, store, *, force=False, quiet=False):
     records = []
     with RunProgress(len(specs), quiet=quiet) as prog:
         for spec in specs:
-            prog.start(spec.describe())
+            prog.start(getattr(spec, "spec", spec).describe())
 
             def on_point(point, mon):
                 prog.fraction(_fraction(point, mon))

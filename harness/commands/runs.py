@@ -49,6 +49,7 @@ def main(args) -> int:
                 continue
             console.print(f"[bold]{rec.label()}[/bold]  status={rec.status} {rec.reason}")
             console.print(f"params={rec.params} workload_params={rec.workload_params} budget={rec.budget}")
+            _print_key(rec)
             for thm, v in store.verdicts(rid).items():
                 console.print(f"theorem {thm}: {v['verdict']}")
             cols = ("updates", "epochs", "time_s", "objective", "subopt", "grad_norm_sq", "tau_max", "tau_mean")
@@ -67,9 +68,23 @@ def main(args) -> int:
     ids = run_ids(args.args)
     if not ids:
         raise UserError("runs delete needs run ids")
-    store.delete(ids)
+    deleted = store.delete(ids)
     if args.json:
-        print_json({"deleted": ids})
+        print_json({"deleted": [r.id for r in deleted]})
     else:
-        console.print(f"deleted {len(ids)} runs")
+        for r in deleted:
+            console.print(f"deleted {r.label()} status={r.status}")
+        console.print(f"deleted {len(deleted)} run{'s' if len(deleted) != 1 else ''} from {store.path}")
     return 0
+
+
+def _print_key(rec) -> None:
+    """The run key's parts: what a later run must match to be served this one from the cache."""
+    from rich.markup import escape
+
+    from ..identity import PARTS, canonical, parts_of_record
+
+    parts = parts_of_record(rec)
+    console.print(f"run key {rec.hash}:")
+    for name in PARTS:
+        console.print(escape(f"  {name:<9} {canonical(parts.get(name)) if name in parts else '(not recorded)'}"))

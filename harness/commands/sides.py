@@ -38,11 +38,12 @@ def run_missing(specs: Sequence[RunSpec], store: Store, *, force: bool = False, 
     untimed warm-up run of each in-process plugin so JIT loading stays out of the measurements."""
     from .run import run_specs
 
+    specs = [resolve(s) for s in specs]  # resolved once (a Resolved passes through)
     if warm_up:
-        todo = [s for s in specs if force or store.find_cached(resolve(s).hash) is None]
+        todo = [r for r in specs if force or store.find_cached(r.hash) is None]
         warmed = set()
-        for s in todo:
-            res = resolve(s)
+        for res in todo:
+            s = res.spec
             key = (s.plugin, s.workload, json.dumps(s.workload_params, sort_keys=True, default=str), s.workers)
             if res.plugin.backend not in IN_PROCESS_BACKENDS or key in warmed:
                 continue
@@ -112,9 +113,8 @@ def build_sides(a_text: str, b_text: str, store: Store, *, workloads: Sequence[s
         specs[k] = plugin_specs(t, grid, workloads=workloads, workload_params=workload_params or {}, params=own,
                                 workers=workers, seeds=seeds, budget=budget or Budget(epochs=10.0),
                                 target=(target or Target()) if stop_at_target else Target(), options=options or {})
-    for ss in specs.values():  # every name and value is checked before anything runs
-        for s in ss:
-            resolve(s)
+    # every name and value is checked before anything runs; each spec is resolved once
+    specs = {k: [resolve(s) for s in ss] for k, ss in specs.items()}
     for k, ss in specs.items():
         recs = run_missing(ss, store, force=force, quiet=quiet)
         sides[k] = Side(texts[k], recs, "plugin", texts[k])
