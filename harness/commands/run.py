@@ -35,6 +35,9 @@ def register(sub):
     p.add_argument("--timeout", type=float, default=None, help="hard wall-clock limit per run for launched jobs (s)")
     p.add_argument("--hostfile", default=None, help="passed to mpiexec for multi-node MPI runs")
     p.add_argument("--option", action="append", metavar="K=V", help="backend option (repeatable)")
+    p.add_argument("--launcher", choices=("harness", "torchrun"), default=None,
+                   help="how torch ranks start: our launcher (default) or torchrun (env:// rendezvous; "
+                        "--option torchrun_args='--nnodes=2 ...' for several nodes)")
     p.add_argument("--force", action="store_true", help="rerun even if the store has this exact run")
     p.add_argument("--report", default=None, help="write the report to this directory")
     p.add_argument("--no-report", action="store_true", help="do not write a report")
@@ -103,6 +106,9 @@ def main(args) -> int:
                 s.options["timeout_s"] = args.timeout
     else:
         specs = _specs_from_flags(args)
+    if args.launcher:
+        for s in specs:
+            s.options["launcher"] = args.launcher
     _confirm(len(specs), args.yes)
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
