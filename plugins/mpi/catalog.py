@@ -49,7 +49,7 @@ COCOA_PARAMS = (
 ) + COMMON_PARAMS
 
 GROWING_PARAMS = (
-    Param("eta0", 0.05, "float", low=0.0, open_low=True, doc="initial step size eta_0"),
+    Param("eta0", 0.005, "float", low=0.0, open_low=True, doc="initial step size eta_0 (the default converges on ridge and logreg at their default sizes)"),
     Param("beta", 0.001, "float", low=0.0, doc="eta_t = eta0/(1+beta t) or eta0/(1+beta sqrt t)"),
     Param("schedule", "inv", "choice", choices=("inv", "inv_sqrt", "constant"),
           doc="003 Table 1: inv (strongly convex), inv_sqrt (plain / non-convex)"),

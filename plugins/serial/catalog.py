@@ -13,7 +13,8 @@ SGD_PARAMS = (
 )
 
 SVRG_PARAMS = (
-    Param("eta", 0.1, "float", low=0.0, open_low=True, theory=True, doc="inner step size"),
+    Param("eta", 0.01, "float", low=0.0, open_low=True, theory=True,
+          doc="inner step size (the default converges on every linear workload at its default size; eta=theory: the largest the linked theorem admits)"),
     Param("b", 1, "int", low=1, doc="inner mini-batch size"),
     Param("m", 0, "int", low=0, doc="inner iterations per epoch (0: n/b, one pass)"),
     Param("warm_epochs", 0, "int", low=0, doc="epochs of SGD before SVRG (the thesis's SGD->SVRG)"),
