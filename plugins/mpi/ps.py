@@ -100,9 +100,10 @@ class Server:
         self.samples += msg.samples
         return msg
 
-    def record_delay(self, msg: Message) -> int:
-        """tau = server version at apply minus the version the worker read."""
-        tau = self.version - msg.version
+    def record_delay(self, msg: Message, tau: int | None = None) -> int:
+        """tau = server version at apply minus the version the worker read, or the ``tau`` an
+        algorithm measures in its own unit (the growing-batch rounds)."""
+        tau = self.version - msg.version if tau is None else int(tau)
         self._taus.append(tau)
         return tau
 
