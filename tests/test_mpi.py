@@ -70,6 +70,7 @@ def test_plugin_reaches_target(plugin, workload, params, target, tag):
     assert rec.points[-1]["subopt"] <= target
     assert rec.info["workers"] == workers and rec.info["backend"] == "mpi"
     assert len(rec.info["worker_messages"]) == workers and min(rec.info["worker_messages"]) > 0
+    assert 0.0 < rec.info["server_busy_fraction"] <= 1.0 and rec.info["server_idle_s"] > 0.0   # measured
     times = [p["time_s"] for p in rec.points]
     assert times == sorted(times) and times[0] >= 0.0           # the server's clock, after the barrier
     if plugin != "cocoa-mpi":                                    # asynchronous: staleness was measured

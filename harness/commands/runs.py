@@ -21,6 +21,17 @@ def register(sub):
     p.set_defaults(func=main)
 
 
+def time_split(rec) -> tuple:
+    """(measured s, evaluation s, wall s) of a run: the algorithm's clock at its last point, the
+    monitor's paused time (snapshots), and the whole run's wall time (set-up and launch included)."""
+    measured = rec.points[-1].get("time_s") if rec.points else None
+    return (_s(measured), _s(rec.info.get("eval_seconds")), _s(rec.wall_s))
+
+
+def _s(x) -> str | None:
+    return None if x is None else f"{float(x):.3g}"
+
+
 def main(args) -> int:
     store = Store()
     if args.action == "list":
@@ -31,9 +42,9 @@ def main(args) -> int:
                         for r in recs])
             return 0
         table(f"{len(recs)} runs in {store.path}", ("id", "plugin", "workload", "workers", "seed", "status", "points",
-                                                   "final subopt", "suite"),
+                                                   "final subopt", "measured s", "eval s", "wall s", "suite"),
               [(r.id, r.plugin, r.workload, r.workers, r.seed, r.status, len(r.points),
-                r.points[-1].get("subopt") if r.points else None, r.suite) for r in recs])
+                r.points[-1].get("subopt") if r.points else None, *time_split(r), r.suite) for r in recs])
         return 0
     if args.action == "show":
         if not args.args:
