@@ -8,8 +8,10 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
+from ..executors import ENGINES, make_engine, run_parallel
 from ..monitor import Budget, FINISHED_OK
-from ..output import console, print_json, table
+from ..output import console, print_json, table, varying_columns
+from ..progress import RunProgress
 from ..params import parse_assignments
 from ..runner import RunSpec, execute, resolve
 from ..store import Store
@@ -40,7 +42,27 @@ def register(sub):
     p.add_argument("--no-report", action="store_true", help="do not write a report")
     p.add_argument("--json", action="store_true", help="print the runs as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    g = p.add_argument_group("parallel and cluster execution")
+    g.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                   help="run N cores' worth of runs side by side (a run with W workers takes W); "
+                        "default 1, or this machine's cores with --executor")
+    g.add_argument("--executor", choices=ENGINES, default=None,
+                   help="local: a process pool here; dask: a dask.distributed cluster (--scheduler, or a "
+                        "LocalCluster); submitit: one SLURM job per run")
+    g.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="dask scheduler address, e.g. tcp://head:8786 (default $DASK_SCHEDULER_ADDRESS, "
+                        "else a LocalCluster of --jobs workers)")
+    g.add_argument("--slurm", action="append", metavar="K=V",
+                   help="submitit parameter, e.g. slurm_partition=cpu, timeout_min=60, mem_gb=8 (repeatable)")
+    g.add_argument("--submitit-folder", default=None, help="submitit's logs and pickles (default .harness/submitit)")
+    g.add_argument("--submitit-cluster", choices=("slurm", "local"), default=None,
+                   help="force SLURM or submitit's local executor (default: SLURM when sbatch is found)")
+    g.add_argument("--yes", "-y", action="store_true", help=f"run a grid of more than {CONFIRM_ABOVE} runs without asking")
     p.set_defaults(func=main)
+
+
+# a grid this large is more likely a typo (a list where a value was meant) than a plan: ask first
+CONFIRM_ABOVE = 500
 
 
 def paper_scale(suite: str) -> Path:
@@ -103,10 +125,17 @@ def main(args) -> int:
         if args.scale != "small":
             raise UserError("--scale chooses a suite's size: give a suite (e.g. harness run asysvrg --scale paper)")
         specs = _specs_from_flags(args)
-    for s in specs:  # every name and value is checked before anything runs
-        resolve(s)
+    _confirm(len(specs), args.yes)
+    # every name and value is checked before anything runs; each spec is resolved once
+    specs = [resolve(s) for s in specs]
     store = Store()
-    records = run_specs(specs, store, force=args.force, quiet=args.quiet or args.json)
+    quiet = args.quiet or args.json
+    engine = _engine(args, [r.spec for r in specs])
+    if engine is None:
+        records = run_specs(specs, store, force=args.force, quiet=quiet)
+    else:
+        with RunProgress(len(specs), quiet=quiet) as prog:
+            records = run_parallel(specs, store, engine, force=args.force, progress=prog)
     if args.json:
         print_json([{"id": r.id, "plugin": r.plugin, "workload": r.workload, "workers": r.workers, "seed": r.seed,
                      "status": r.status, "reason": r.reason, "cached": r.cached, "points": len(r.points),
@@ -124,31 +153,66 @@ def main(args) -> int:
             write_index(out.parent)
         (console.print if not args.json else (lambda *a: None))(f"report: {index}")
     if any(r.status == "interrupted" for r in records):
-        return 130
+        from ..signals import received
+
+        return 128 + (received() or 2)  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
     # a diverged run is a measurement (e.g. mNAG without warmup at a large batch), not a failure:
     # the exit code says whether every run could be carried out
     bad = [r for r in records if r.status in ("error", "timeout")]
     return 1 if bad else 0
 
 
+def _confirm(n: int, yes: bool) -> None:
+    if n <= CONFIRM_ABOVE or yes:
+        return
+    import sys
+
+    if sys.stdin.isatty() and sys.stderr.isatty():
+        answer = input(f"harness: this grid has {n} runs; run them all? [y/N] ")
+        if answer.strip().lower() in ("y", "yes"):
+            return
+        raise UserError(f"not started: {n} runs (pass --yes to run them without asking)")
+    raise UserError(f"this grid has {n} runs (more than {CONFIRM_ABOVE}): pass --yes to run them")
+
+
+def _engine(args, specs):
+    """None: one run after another in this process (the default); else the engine of --jobs/--executor."""
+    import os
+
+    if args.jobs is not None and args.jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
+    kind = args.executor or ("local" if (args.jobs or 1) > 1 else None)
+    if kind is None:
+        return None
+    params = {k: _literal(v) for k, v in parse_assignments(args.slurm, "--slurm").items()}
+    jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+    return make_engine(kind, jobs, specs=specs, address=args.scheduler, folder=args.submitit_folder,
+                       cluster=args.submitit_cluster, params=params)
+
+
+def _literal(text: str):
+    """'60' -> 60, '1.5' -> 1.5, 'true' -> True, anything else stays a string (submitit's values)."""
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def run_specs(specs, store, *, force=False, quiet=False):
-    """Run specs in order with a progress bar (runs done / total, and the current run's budget)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
+    """Run specs in order with progress (runs done / total, and the current run's budget)."""
     records = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f}"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=quiet, transient=True) as prog:
-        overall = prog.add_task("runs", total=len(specs))
-        current = prog.add_task("", total=100)
+    with RunProgress(len(specs), quiet=quiet) as prog:
         for spec in specs:
-            prog.update(current, description=spec.describe()[:60], completed=0)
+            prog.start(getattr(spec, "spec", spec).describe())
 
-            def on_point(point, mon, current=current):
-                prog.update(current, completed=100 * _fraction(point, mon))
+            def on_point(point, mon):
+                prog.fraction(_fraction(point, mon))
 
             rec = execute(spec, store, force=force, on_point=on_point)
             records.append(rec)
-            prog.advance(overall)
+            prog.done()
             if rec.status == "interrupted":  # Ctrl-C: keep what was measured, run nothing more
                 break
     return records
@@ -167,9 +231,10 @@ def _fraction(point, mon) -> float:
 
 
 def summary(records) -> None:
-    table("runs", ("id", "plugin", "workload", "workers", "seed", "status", "points", "updates", "time s",
-                   "subopt", "cached"),
-          [(r.id, r.plugin, r.workload, r.workers, r.seed, r.status + (f" ({r.reason})" if r.status not in FINISHED_OK and r.reason else ""),
+    extra = varying_columns(records)
+    table("runs", ("id", "plugin", "workload", "workers", "seed", *[t for t, _ in extra], "status", "points",
+                   "updates", "time s", "subopt", "cached"),
+          [(r.id, r.plugin, r.workload, r.workers, r.seed, *[get(r) for _, get in extra], r.status + (f" ({r.reason})" if r.status not in FINISHED_OK and r.reason else ""),
             len(r.points), r.points[-1]["updates"] if r.points else None,
             r.points[-1].get("time_s") if r.points else None,
             r.points[-1].get("subopt") if r.points else None, "yes" if r.cached else "") for r in records])
