@@ -105,7 +105,8 @@ def rank_main() -> None:
 
 # -- parent side ----------------------------------------------------------------------------------------
 def throughput() -> dict:
-    from harness.plugins.mpi.launch import command, environment
+    from harness.plugins.launchers.mpiexec import environment
+    from harness.plugins.mpi.launch import command
 
     argv = command(2)[:-2] + [str(Path(__file__).resolve()), "--rank"]
     env = {**os.environ, **environment(300), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}

@@ -150,7 +150,7 @@ def test_straggler_injection_slows_the_last_worker(tag):
 
 
 def test_partitions_iid_and_biased_by_label():
-    from harness.plugins.mpi.common import partition
+    from harness.plugins.algorithms.partition import partition
 
     y = np.repeat([-1.0, 1.0], 50)
     iid = partition(100, 2, "iid", y, seed=3)
@@ -257,7 +257,8 @@ def test_cli_user_errors(tmp_path, cli):
 def test_launch_command_and_environment():
     import sys
 
-    from harness.plugins.mpi.launch import command, environment
+    from harness.plugins.launchers.mpiexec import environment
+    from harness.plugins.mpi.launch import command
 
     argv = command(3, "/etc/hosts-x")
     assert argv[0] == str(Path(sys.executable).parent / "mpiexec")

@@ -153,9 +153,15 @@ def main(args) -> int:
             write_index(out.parent)
         (console.print if not args.json else (lambda *a: None))(f"report: {index}")
     if any(r.status == "interrupted" for r in records):
+        import signal
+        import sys
+
         from ..signals import received
 
-        return 128 + (received() or 2)  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
+        sig = received() or signal.SIGINT
+        print(f"harness: interrupted by {signal.Signals(sig).name}: {len(records)} runs stored, the last one "
+              "'interrupted' with the points measured so far", file=sys.stderr)
+        return 128 + sig  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
     # a diverged run is a measurement (e.g. mNAG without warmup at a large batch), not a failure:
     # the exit code says whether every run could be carried out
     bad = [r for r in records if r.status in ("error", "timeout")]

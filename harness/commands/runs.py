@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import UserError
 from . import run_ids
 from ..output import console, print_json, table, varying_columns
+from ..results import export
 from ..store import Store, run_to_dict
 
 
@@ -70,8 +71,8 @@ def main(args) -> int:
     if args.action == "export":
         if len(args.args) != 1:
             raise UserError("runs export needs one output file")
-        path = store.export(args.args[0], args.format, points=not args.runs_only, plugin=args.plugin,
-                            workload=args.workload, status=args.status, suite=args.suite)
+        path = export(store, args.args[0], args.format, points=not args.runs_only, plugin=args.plugin,
+                      workload=args.workload, status=args.status, suite=args.suite)
         if args.json:
             print_json({"exported": str(path)})
         else:

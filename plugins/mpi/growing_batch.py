@@ -39,34 +39,10 @@ from collections import defaultdict
 
 import numpy as np
 
-from harness.staleness import DelayStats
+from harness.api import DelayStats
+from harness.plugins.algorithms.schedules import Schedule
 
-from .common import eta_t, node_shares, round_size
 from .ps import HELLO, PARAMS, ROUND, STOP
-
-
-class Schedule:
-    """s_i, s_{i,c} and eta_bar_i (Algorithm 2 + Lemma 2's round step sizes)."""
-
-    def __init__(self, params, nodes: int):
-        self.p, self.nodes = params, nodes
-        self.sizes: list[int] = []
-        self.starts: list[int] = [0]                     # T_i = sum_{j<i} s_j
-
-    def _extend(self, i: int) -> None:
-        p = self.p
-        while len(self.sizes) <= i:
-            s = round_size(p["sizes"], p["a"], p["c"], p["b"], len(self.sizes))
-            self.sizes.append(max(s, self.nodes))       # every node does at least one step
-            self.starts.append(self.starts[-1] + self.sizes[-1])
-
-    def share(self, i: int, node: int) -> int:
-        self._extend(i)
-        return node_shares(self.sizes[i], self.nodes)[node]
-
-    def eta(self, i: int) -> float:
-        self._extend(i)
-        return eta_t(self.p["schedule"], self.p["eta0"], self.p["beta"], self.starts[i])
 
 
 def server(rt):
@@ -112,7 +88,7 @@ def server(rt):
 
 
 def worker(rt):
-    from harness.plugins.serial.linear import Steps
+    from harness.plugins.algorithms.steps import Steps   # numba: the workers only
 
     wl, p, P = rt.wl, rt.params, rt.P
     node = rt.rank - 1
@@ -131,7 +107,7 @@ def worker(rt):
         s_ic, eta_i = sched.share(i, node), sched.eta(i)
         xi = local[rng.integers(0, len(local), size=s_ic)]
         start = w.copy()
-        steps.sgd(w, xi, 1, 0, eta_i, 1.0, 0.0, 0)       # s_{i,c} steps w^ -= eta_bar_i grad f(w^; xi)
+        steps.sgd(w, xi, b=1, eta=eta_i)       # s_{i,c} steps w^ -= eta_bar_i grad f(w^; xi)
         U = (start - w) / eta_i                          # U = sum_h g_h (exact: the step is constant)
         rt.straggler.after_compute(time.perf_counter() - t0)
         kind = wk.exchange(ROUND, U, version=k_read, samples=s_ic, aux=i)

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from mpi4py import MPI
 
-from harness.staleness import DelayStats
+from harness.api import DelayStats
 
 HEADER = 4
 TAG_MSG, TAG_REPLY = 11, 12

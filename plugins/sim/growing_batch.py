@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.plugins.mpi.common import partition
-from harness.plugins.mpi.growing_batch import Schedule
-from harness.plugins.serial.linear import Steps
+from harness.plugins.algorithms.partition import partition
+from harness.plugins.algorithms.schedules import Schedule
+from harness.plugins.algorithms.steps import Steps
 
 from . import engine
-from .common import delays_for, info
+from .engine import delays_for, run_info
 
 
 def run(ctx):
@@ -49,7 +49,7 @@ def run(ctx):
             w = models.read(applied[c])                      # w^ = v^_k, k = i - l
             start = w.copy()
             xi = parts[c][rng.integers(0, len(parts[c]), size=shares[c])]
-            steps.sgd(w, xi, 1, 0, eta_i, 1.0, 0.0, 0)       # s_{i,c} local steps
+            steps.sgd(w, xi, b=1, eta=eta_i)       # s_{i,c} local steps
             total += (start - w) / eta_i                     # U_{i,c}
             t += shares[c]
         delays.record(applied)
@@ -57,4 +57,4 @@ def run(ctx):
         models.push(v)
         i += 1
         mon.tick(t, v, samples=t, delays=delays.stats)
-    return {**info(delays, "whole"), "delay_unit": "rounds", "rounds": i, "round_sizes": sched.sizes[:64]}
+    return {**run_info(delays, "whole"), "delay_unit": "rounds", "rounds": i, "round_sizes": sched.sizes[:64]}

@@ -42,7 +42,7 @@ def train(ctx, rule: str, dist=None) -> dict[str, Any]:
     """Run one large-batch training job; returns the run-level info (rank 0) or {}."""
     import torch
 
-    from harness.backends.torchdist import fault
+    from harness.plugins.launchers.torch_dist import fault
 
     wl, p, mon = ctx.workload, ctx.params, ctx.monitor
     rank, world = (dist.rank, dist.world) if dist else (0, 1)

@@ -54,7 +54,7 @@ def _skip_workers(workload, params, workers):
 PLUGINS = []
 for _family, (_params, _thms, _desc) in _ALGOS.items():
     PLUGINS.append(PluginSpec(
-        f"{_family}-torch", _family, "torch", "harness.plugins.torch_mp.parallel:run", kinds=("network",), params=_params,
+        f"{_family}-torch", _family, "torch", "harness.plugins.torch_mp.launch:run", kinds=("network",), params=_params,
         theorems=_thms, needs=("torch",), min_workers=1, max_workers=8, skip=_skip_workers,
         description=_desc + "; module k on torch.distributed rank k (gloo on CPU, NCCL with K GPUs)"))
     PLUGINS.append(PluginSpec(

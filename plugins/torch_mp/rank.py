@@ -14,7 +14,7 @@ from collections import deque
 import torch
 import torch.distributed as td
 
-from harness.backends import torchdist
+from harness.plugins.launchers import torch_dist
 from harness.launch import child_context, load_spec, write_result
 
 from .core import Sampler, build_stages, window
@@ -49,7 +49,7 @@ class Links:
 def body():
     spec = load_spec()
     opts = spec.get("options", {})
-    dist = torchdist.init(opts.get("device", "auto"))
+    dist = torch_dist.init(opts.get("device", "auto"))
     k, K = dist.rank, dist.world
     owner = K - 1  # the rank holding the loss module owns the monitor
     ctx = child_context(spec, owns_monitor=k == owner)
@@ -67,7 +67,7 @@ def body():
     links = Links(k, K, shapes, b, dist.device)
 
     def iteration(t: int) -> None:
-        torchdist.fault(opts, k, t)
+        torch_dist.fault(opts, k, t)
         links.reap(before=t - 1)
         idx = sampler.batch(t).to(dist.device)
         yb = y[idx]
@@ -139,4 +139,4 @@ def body():
 
 
 if __name__ == "__main__":
-    torchdist.rank_main(body)
+    torch_dist.rank_main(body)
