@@ -196,3 +196,42 @@ def test_negative_suboptimality_that_stays_is_flagged_and_never_reaches_the_targ
     assert run_metrics(rec)["updates_to_target"] == float("inf")
     stored = store.load(rec.id)
     assert stored.info["subopt_negative"] and stored.status == rec.status
+
+
+def test_a_suites_relative_data_path_is_read_from_the_suites_folder(tmp_path):
+    (tmp_path / "suite").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    _svm(tmp_path / "suite" / "data.svm", 0)
+    _svm(tmp_path / "elsewhere" / "data.svm", 1)  # a decoy where the user stands
+    (tmp_path / "suite" / "s.toml").write_text(
+        'name = "rel"\n[[run]]\nplugin = "svrg-serial"\nworkload = "libsvm"\n'
+        'workload_params = { path = "data.svm" }\nbudget = "epochs=2"\n')
+    env = {"HARNESS_STORE": str(tmp_path / "r.db"), **TREE}
+    rec = _one(run_cli("run", str(tmp_path / "suite" / "s.toml"), "--json", "--no-report", "-q",
+                       cwd=tmp_path / "elsewhere", env=env))
+    assert _shown(rec["id"], env=env)["workload_params"]["path"] == str(tmp_path / "suite" / "data.svm")
+
+
+def test_a_damaged_kernel_cache_is_discarded_and_recompiled(tmp_path):
+    """Numba's cache lives under the harness cache folder; a cut cache file is found, removed, the
+    kernels recompiled, and one line says so (before: every later run stored 'UnpicklingError')."""
+    from harness.cache import numba_cache_dir
+
+    cache = tmp_path / "numba"
+    if numba_cache_dir().is_dir():  # a warm copy: the first run need not compile everything
+        shutil.copytree(numba_cache_dir(), cache)
+    env = {"NUMBA_CACHE_DIR": str(cache)}
+    args = ("run", "-p", "svrg-serial", "-w", "logreg", "--workload-param", "n=200", "--workload-param", "d=5",
+            "--budget", "epochs=2", "--json", "--no-report", "-q", "--force")
+    assert _one(run_cli(*args, env=env))["status"] == "budget"
+    ours = [p for p in cache.rglob("*.nbc") if "serial" in p.name or "kernels" in p.name or "linear" in p.name]
+    assert ours, sorted(p.name for p in cache.rglob("*"))[:20]
+    assert not list((ROOT / "plugins").rglob("*.nbc"))  # nothing compiled into the source tree
+    for p in ours:
+        p.write_bytes(p.read_bytes()[:10])
+    damaged = run_cli(*args, env=env)
+    assert _one(damaged)["status"] == "budget"
+    (line,) = [ln for ln in damaged.stderr.splitlines() if "damaged" in ln]
+    assert line.startswith("harness: discarded") and "recompiling" in line
+    again = run_cli(*args, env=env)
+    assert _one(again)["status"] == "budget" and "damaged" not in again.stderr

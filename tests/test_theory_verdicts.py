@@ -34,7 +34,7 @@ def honest():
     """60 seeds of simulated Distributed-AsySVRG (4 workers, delay 3) at half the step Theorem 2.4.1 admits."""
     from harness import checking
     from harness.theory.registry import get
-    from harness.workload import build_workload
+    from harness.registry import build_workload
 
     c = build_workload("logreg", WL).constants()
     eta = get(THM).solve("eta", {"L": c["L_max"], "Delta": 3.0, "b": 4.0, "m": 50.0, "F0": c["f0_minus_fstar"]})["value"] / 2
@@ -117,7 +117,7 @@ def test_a_planted_bias_of_one_and_a_half_times_the_bound_is_violated(honest):
 def _svrg(ctx, *, factor: float, growth: float):
     """svrg-serial's loop with a planted bug: it applies factor x eta (and says so in info['applied']), or it
     multiplies the iterate by ``growth`` after every update (a bug the stored parameters do not show)."""
-    from harness.plugins.serial.linear import Steps
+    from harness.plugins.algorithms.steps import Steps
 
     wl, p, mon = ctx.workload, ctx.params, ctx.monitor
     n, b, eta = wl.n, p["b"], p["eta"]
@@ -132,7 +132,7 @@ def _svrg(ctx, *, factor: float, growth: float):
         while inner < m and mon.running:
             k = min(mon.next_chunk(t), m - inner)
             for _ in range(k):
-                steps.svrg_inner(w, u0, snap, rng.integers(0, n, size=b), b, factor * eta)
+                steps.svrg_inner(w, u0, snap, rng.integers(0, n, size=b), b=b, eta=factor * eta)
                 w *= growth
             inner += k
             t += k

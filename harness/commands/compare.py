@@ -48,7 +48,8 @@ def register(sub):
 
 
 def main(args) -> int:
-    from ..compare import build_sides, compare_sides, print_table, to_markdown, write_plots
+    from ..compare import compare_sides, print_table, to_markdown, write_plots
+    from .sides import build_sides
 
     if not 0 < args.alpha < 1:
         raise UserError(f"--alpha must be in (0, 1), got {args.alpha}")

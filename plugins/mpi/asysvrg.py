@@ -30,8 +30,9 @@ import time
 
 import numpy as np
 
+from harness.plugins.algorithms.linear import loss_grad_sum
+
 from .ps import FULLGRAD, GRAD, HELLO, PARAMS, SNAPSHOT, STOP, UPDATE
-from .common import loss_grad_sum
 
 
 def server(rt):

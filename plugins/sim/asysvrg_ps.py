@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.plugins.mpi.common import partition, worker_picker
+from harness.plugins.algorithms.partition import partition
 
 from . import engine
-from .common import delays_for, info
+from .engine import delays_for, run_info, worker_picker
 
 
 def run(ctx):
@@ -59,4 +59,4 @@ def run(ctx):
             t += k
             samples += 2 * k * b
             mon.tick(t, w, samples=samples, delays=delays.stats)
-    return {**info(delays, "whole"), "m": m, "workers": P}
+    return {**run_info(delays, "whole"), "m": m, "workers": P}

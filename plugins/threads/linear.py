@@ -6,8 +6,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from harness.errors import UserError
-from harness.plugins import kernels as K0
+from harness.api import UserError
+from harness.plugins.algorithms import kernels as K0
 
 from . import kernels as K
 from .team import Team
@@ -131,7 +131,7 @@ class ThreadLinear:
                             self.scratch(self.d), self.scratch(b), 0, self._noidx, self.mode, slots, 0, taus)
 
     # -- Hogwild! SGD ------------------------------------------------------------------------------------
-    def sgd(self, w, k, b, schedule, eta, t0, beta) -> np.ndarray:
+    def sgd(self, w, k, *, b, eta, schedule=0, t0=1.0, beta=0.0) -> np.ndarray:
         """k Hogwild! updates shared by the team; returns the measured delays."""
         team = self.team
         eta, t0, beta = float(eta), float(t0), float(beta)
@@ -173,7 +173,7 @@ class ThreadLinear:
         team.map(lambda r, _: K.csr_matvec_rows(*self.csr, mu_loss, *rows[r], x_mu), shares)
         return Snapshot(z0, mu_loss, x_mu)
 
-    def svrg(self, w, snap: Snapshot, k, b, eta, coords) -> np.ndarray:
+    def svrg(self, w, snap: Snapshot, k, *, b, eta, coords) -> np.ndarray:
         """k Shared-AsySVRG inner iterations shared by the team; returns the measured delays."""
         team = self.team
         eta = float(eta)

@@ -10,8 +10,8 @@ API
 ---
 Parent side (inside a plugin's ``run(ctx)``)::
 
-    from harness.backends import torchdist
-    return torchdist.launch(ctx, "harness.plugins.torch_dp.rank")        # -> the ranks' info dict
+    from harness.plugins.launchers import torch_dist
+    return torch_dist.launch(ctx, "harness.plugins.torch_dp.rank")        # -> the ranks' info dict
 
 ``launch(ctx, module, *, workers=None, args=(), timeout_s=None, env=None)`` starts ``workers``
 (default ``ctx.workers``) ranks of ``python -m module *args``. Each rank's environment holds
@@ -30,19 +30,19 @@ run's reason names the rank that failed first, not a peer that saw its connectio
 
 Rank side (inside the rank module)::
 
-    from harness.backends import torchdist
+    from harness.plugins.launchers import torch_dist
     from harness.launch import child_context, load_spec, write_result
 
     def body():
         spec = load_spec()
-        dist = torchdist.init(spec.get("options", {}).get("device", "auto"))
+        dist = torch_dist.init(spec.get("options", {}).get("device", "auto"))
         ctx = child_context(spec, owns_monitor=dist.rank == 0)
         ...  # dist.all_reduce_(t), dist.broadcast_int(k), dist.barrier(), dist.device
         if dist.rank == 0:
             write_result(ctx, info)
 
     if __name__ == "__main__":
-        torchdist.rank_main(body)
+        torch_dist.rank_main(body)
 
 ``init(prefer="auto", timeout_s=None)`` calls ``torch.set_num_threads(1)`` and
 ``init_process_group``: NCCL on ``cuda:LOCAL_RANK`` when ``torch.cuda.device_count() >= WORLD_SIZE``
@@ -88,7 +88,7 @@ def launch(ctx, module: str, *, workers: int | None = None, args: Sequence[str] 
     workdir = Path(ctx.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     init_file = workdir / f"torchdist-{uuid.uuid4().hex[:12]}.init"
-    argv = python_module("harness.backends.torchdist", "--module", module, "--world", str(world),
+    argv = python_module("harness.plugins.launchers.torch_dist", "--module", module, "--world", str(world),
                          "--init", f"file://{init_file}", "--workdir", str(workdir), "--", *map(str, args))
     try:
         return run_job(ctx, argv, timeout_s=timeout_s, env=env)
@@ -100,7 +100,7 @@ def launch(ctx, module: str, *, workers: int | None = None, args: Sequence[str] 
 def _launcher(argv: Sequence[str]) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m harness.backends.torchdist")
+    ap = argparse.ArgumentParser(prog="python -m harness.plugins.launchers.torch_dist")
     ap.add_argument("--module", required=True)
     ap.add_argument("--world", type=int, required=True)
     ap.add_argument("--init", required=True)
@@ -224,7 +224,7 @@ def rank_env() -> tuple[int, int, int, str]:
         return (int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", "0")),
                 os.environ[ENV_INIT])
     except KeyError as exc:
-        raise RuntimeError(f"not started by harness.backends.torchdist (missing {exc.args[0]})") from None
+        raise RuntimeError(f"not started by harness.plugins.launchers.torch_dist (missing {exc.args[0]})") from None
 
 
 def choose_backend(world: int, prefer: str = "auto") -> str:
