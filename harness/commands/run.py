@@ -4,6 +4,7 @@ With no arguments it runs the shipped default suite and writes its report."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -103,15 +104,18 @@ def main(args) -> int:
     else:
         specs = _specs_from_flags(args)
     _confirm(len(specs), args.yes)
-    # every name and value is checked before anything runs; each spec is resolved once
-    specs = [resolve(s) for s in specs]
-    store = Store()
+    if args.jobs is not None and args.jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     quiet = args.quiet or args.json
-    engine = _engine(args, [r.spec for r in specs])
-    if engine is None:
-        records = run_specs(specs, store, force=args.force, quiet=quiet)
-    else:
-        with RunProgress(len(specs), quiet=quiet) as prog:
+    with RunProgress(len(specs), quiet=quiet) as prog:  # its first line before the checks: a big grid shows at once
+        prog.start(f"checking {len(specs)} runs' names and values")
+        # every name and value is checked before anything runs; each spec is resolved once
+        specs = [resolve(s) for s in specs]
+        store = Store()
+        engine = _engine(args, [r.spec for r in specs])
+        if engine is None:
+            records = run_specs(specs, store, force=args.force, progress=prog)
+        else:
             records = run_parallel(specs, store, engine, force=args.force, progress=prog)
     if args.json:
         print_json([{"id": r.id, "plugin": r.plugin, "workload": r.workload, "workers": r.workers, "seed": r.seed,
@@ -162,8 +166,6 @@ def _engine(args, specs):
     """None: one run after another in this process (the default); else the engine of --jobs/--executor."""
     import os
 
-    if args.jobs is not None and args.jobs < 1:
-        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     kind = args.executor or ("local" if (args.jobs or 1) > 1 else None)
     if kind is None:
         return None
@@ -183,10 +185,11 @@ def _literal(text: str):
         return text
 
 
-def run_specs(specs, store, *, force=False, quiet=False):
-    """Run specs in order with progress (runs done / total, and the current run's budget)."""
+def run_specs(specs, store, *, force=False, quiet=False, progress=None):
+    """Run specs in order with progress (runs done / total, and the current run's budget);
+    ``progress``: a RunProgress already shown (else one is made, silent under ``quiet``)."""
     records = []
-    with RunProgress(len(specs), quiet=quiet) as prog:
+    with (contextlib.nullcontext(progress) if progress is not None else RunProgress(len(specs), quiet=quiet)) as prog:
         for spec in specs:
             prog.start(getattr(spec, "spec", spec).describe())
 
