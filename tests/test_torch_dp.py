@@ -320,7 +320,7 @@ def test_measurements_evaluate_the_live_model_without_copying_it(measure, monkey
     import copy
 
     from harness.plugins.torch_dp import measure as M
-    from harness.plugins.torch_dp.core import LargeBatch
+    from harness.plugins.torch_dp.large_batch import LargeBatch
 
     wl = _mlp()
     X, y, _, _ = wl.data()
