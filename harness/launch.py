@@ -155,7 +155,8 @@ def child_context(spec: dict[str, Any], *, owns_monitor: bool, plugin=None) -> R
 def write_result(ctx: RunContext, info: dict[str, Any] | None = None) -> None:
     """Called by the rank that owns the monitor when the run ends normally."""
     mon = ctx.monitor
-    payload = {"status": mon.status or "done", "reason": mon.reason, "info": {**ctx.info, **(info or {})}}
+    payload = {"status": mon.status or "done", "reason": mon.reason,
+               "info": {"eval_seconds": mon.eval_seconds, **ctx.info, **(info or {})}}
     tmp = Path(ctx.workdir) / (RESULT + ".tmp")
     tmp.write_text(json.dumps(payload, default=_jsonable))
     os.replace(tmp, Path(ctx.workdir) / RESULT)

@@ -38,6 +38,9 @@ def register(sub):
     p.add_argument("--launcher", choices=("harness", "torchrun"), default=None,
                    help="how torch ranks start: our launcher (default) or torchrun (env:// rendezvous; "
                         "--option torchrun_args='--nnodes=2 ...' for several nodes)")
+    p.add_argument("--scale", choices=("small", "paper"), default="small",
+                   help="suite scale: small (default, seconds; CI and the tour) or paper (the suite's *_paper.toml: "
+                        "the papers' sizes, minutes per run, sized for 16 cores / a GPU)")
     p.add_argument("--force", action="store_true", help="rerun even if the store has this exact run")
     p.add_argument("--report", default=None, help="write the report to this directory")
     p.add_argument("--no-report", action="store_true", help="do not write a report")
@@ -64,6 +67,23 @@ def register(sub):
 
 # a grid this large is more likely a typo (a list where a value was meant) than a plan: ask first
 CONFIRM_ABOVE = 500
+
+
+def paper_scale(suite: str) -> Path:
+    """The paper-scale version of a suite: ``NAME_paper.toml`` next to a suite file, or the shipped
+    ``NAME_paper`` for a shipped suite's name."""
+    from harness.suites import suite_path
+
+    path = Path(suite)
+    stem = path.stem if path.suffix == ".toml" else path.name
+    if stem.endswith("_paper"):
+        return path
+    found = path.with_name(f"{stem}_paper.toml") if path.exists() else suite_path(f"{stem}_paper")
+    if not found.exists():
+        shipped = sorted(p.stem[:-len("_paper")] for p in suite_path("x").parent.glob("*_paper.toml"))
+        raise UserError(f"suite {suite} has no paper-scale version ({found.name} not found); "
+                        f"paper-scale suites: {', '.join(shipped)}")
+    return found
 
 
 def _specs_from_flags(args) -> list[RunSpec]:
@@ -96,7 +116,8 @@ def main(args) -> int:
     if args.suite or not args.plugin:
         if args.plugin or args.workload:
             raise UserError("give either a suite file or --plugin/--workload, not both")
-        suite_name, specs, report_cfg = load_suite(args.suite or DEFAULT_SUITE)
+        suite = args.suite or DEFAULT_SUITE
+        suite_name, specs, report_cfg = load_suite(paper_scale(suite) if args.scale == "paper" else suite)
         if args.seeds is not None:
             seeds = seeds_of(args.seeds, "--seeds: ")
             specs = [s for s in specs if s.seed == 0]
@@ -105,6 +126,8 @@ def main(args) -> int:
             for s in specs:
                 s.options["timeout_s"] = args.timeout
     else:
+        if args.scale != "small":
+            raise UserError("--scale chooses a suite's size: give a suite (e.g. harness run asysvrg --scale paper)")
         specs = _specs_from_flags(args)
     if args.launcher:
         for s in specs:

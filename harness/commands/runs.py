@@ -24,6 +24,17 @@ def register(sub):
     p.set_defaults(func=main)
 
 
+def time_split(rec) -> tuple:
+    """(measured s, evaluation s, wall s) of a run: the algorithm's clock at its last point, the
+    monitor's paused time (snapshots), and the whole run's wall time (set-up and launch included)."""
+    measured = rec.points[-1].get("time_s") if rec.points else None
+    return (_s(measured), _s(rec.info.get("eval_seconds")), _s(rec.wall_s))
+
+
+def _s(x) -> str | None:
+    return None if x is None else f"{float(x):.3g}"
+
+
 def main(args) -> int:
     store = Store()
     if args.action == "list":
@@ -35,9 +46,11 @@ def main(args) -> int:
             return 0
         extra = varying_columns(recs)
         table(f"{len(recs)} runs in {store.path}", ("id", "plugin", "workload", "workers", "seed",
-                                                   *[t for t, _ in extra], "status", "points", "final subopt", "suite"),
+                                                   *[t for t, _ in extra], "status", "points", "final subopt",
+                                                   "measured s", "eval s", "wall s", "suite"),
               [(r.id, r.plugin, r.workload, r.workers, r.seed, *[get(r) for _, get in extra], r.status,
-                len(r.points), r.points[-1].get("subopt") if r.points else None, r.suite) for r in recs])
+                len(r.points), r.points[-1].get("subopt") if r.points else None, *time_split(r), r.suite)
+               for r in recs])
         return 0
     if args.action == "show":
         if not args.args:

@@ -74,6 +74,7 @@ class Runtime:
         return {
             "backend": "mpi", "workers": self.P, "server_updates": ps.version, "messages": ps.messages,
             "dropped_in_flight": dropped, "delays": ps.delays.to_dict(), "tau_max": ps.delays.max,
+            "server_busy_fraction": ps.busy_fraction(getattr(self.mon, "eval_seconds", 0.0)), "server_idle_s": ps.idle_s,
             "max_delay": ps.max_delay, "replies_held": ps.replies_held,
             "tau_mean": ps.delays.mean, "partition": self.params.get("partition", "iid"),
             "straggler_slept_s": float(sum(f.get("slept", 0.0) for f in facts)),

@@ -6,6 +6,9 @@ from ``delay``, e.g. the MPI run's measured ``round_lag`` histogram, clipped to 
 so Theorem 1's invariant i - k <= d holds), runs s_{i,c} local SGD steps with the round step size
 eta_bar_i on its own data, and sends U_{i,c}; then v^_{i+1} = v^_i - eta_bar_i sum_c U_{i,c}
 (Algorithm 3). Points at round ends (updates = SGD steps aggregated, T_{i+1} = sum_{j<=i} s_j).
+
+Delay unit: **rounds** (the round lag l = i - k of each node's model), as ``hogwild-growing-batch-mpi``
+reports its delays, so the two runs' tau columns compare.
 """
 
 from __future__ import annotations
@@ -54,4 +57,4 @@ def run(ctx):
         models.push(v)
         i += 1
         mon.tick(t, v, samples=t, delays=delays.stats)
-    return {**run_info(delays, "whole"), "rounds": i, "round_sizes": sched.sizes[:64]}
+    return {**run_info(delays, "whole"), "delay_unit": "rounds", "rounds": i, "round_sizes": sched.sizes[:64]}

@@ -60,8 +60,8 @@ def body():
     X_cpu, y_cpu, _, _ = wl.data()
     X, y = X_cpu.to(dist.device), y_cpu.to(dist.device)
     sampler = Sampler(len(X), b, ctx.seed)
-    # the owner evaluates on CPU copies of all K modules (clock paused), whatever the device
-    ev = Evaluator(wl, modules, algo, sampler, (X_cpu, y_cpu)) if k == owner else None
+    # the owner evaluates all K modules (weights gathered at snapshots) on its device, clock paused
+    ev = Evaluator(wl, modules, algo, sampler, (X, y)) if k == owner else None
     if ev is not None:
         mon.evaluate = ev
     links = Links(k, K, shapes, b, dist.device)
