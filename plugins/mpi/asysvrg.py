@@ -77,7 +77,8 @@ def server(rt):
             waiting.add(msg.source)
     dropped += ps.shutdown(waiting)
     facts = rt.gather(None)
-    return {**rt.ps_info(ps, dropped, facts), "outer_epochs": epochs_done, "m": m}
+    return {**rt.ps_info(ps, dropped, facts), "outer_epochs": epochs_done, "m": m,
+            "applied": {"eta": eta, "m": m}}                # what the server applied (the theory checker judges it)
 
 
 def worker(rt):
