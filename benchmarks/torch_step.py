@@ -1,7 +1,7 @@
 """Time per step of the torch plugins next to a plain PyTorch training loop of the same model, batch
 and device (issue 17), measured side by side in one process.
 
-- ``mnag`` / ``lars`` / ``clars`` (W = 1): ``LargeBatch.step`` (plugins/torch_dp/core.py), the step
+- ``mnag`` / ``lars`` / ``clars`` (W = 1): ``LargeBatch.step`` (plugins/torch_dp/large_batch.py), the step
   the data-parallel ranks run, against ``torch.optim.SGD(momentum=beta, nesterov=True)`` over
   forward / backward / step on the same batches. Targets: <= 1.1x for mnag and lars; CLARS's
   extra is the cost of its exact per-sample gradient norms.
@@ -45,7 +45,7 @@ def plain_loop(wl, X, y, b: int, lr: float, beta: float, seed: int, device):
     """A plain PyTorch loop: returns step(t) (forward, backward, SGD-with-Nesterov step)."""
     import torch
 
-    from harness.plugins.torch_dp.core import Batches
+    from harness.plugins.torch_dp.large_batch import Batches
 
     model = wl.build_model(seed=seed).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=beta, nesterov=True)
@@ -62,7 +62,7 @@ def plain_loop(wl, X, y, b: int, lr: float, beta: float, seed: int, device):
 
 
 def large_batch(wl, X, y, rule: str, b: int, lr: float, beta: float, seed: int, device):
-    from harness.plugins.torch_dp.core import LargeBatch
+    from harness.plugins.torch_dp.large_batch import LargeBatch
 
     model = wl.build_model(seed=seed).to(device)
     opt = LargeBatch(model, X, y, wl.loss_fn, rule=rule, p={"b": b, "lr": lr, "b_base": b, "beta": beta,

@@ -41,7 +41,7 @@ def _by_hand(model, X, y, loss_fn, idx):
 def test_step_is_equation_4_6_with_the_rules_rates(rule):
     import torch
 
-    from harness.plugins.torch_dp.core import LargeBatch
+    from harness.plugins.torch_dp.large_batch import LargeBatch
 
     wl = _mlp()
     X, y, _, _ = wl.data()
@@ -81,7 +81,7 @@ def test_a_zero_norm_tensor_gets_learning_rate_gamma(rule):
     gives gamma_k = gamma_t, not gamma_t * eta; the other layers keep gamma_t eta ||w_k|| / den_k."""
     import torch
 
-    from harness.plugins.torch_dp.core import LargeBatch
+    from harness.plugins.torch_dp.large_batch import LargeBatch
 
     wl = _mlp()
     X, y, _, _ = wl.data()
@@ -109,7 +109,7 @@ def test_a_step_makes_no_host_synchronisation(rule, arch, monkeypatch):
     .numpy() or float()/int()/bool() of a tensor inside ``step`` (each one waits for a GPU)."""
     import torch
 
-    from harness.plugins.torch_dp.core import LargeBatch
+    from harness.plugins.torch_dp.large_batch import LargeBatch
     from harness.suites.network import ResNet
 
     wl = _mlp() if arch == "mlp" else ResNet("resnet", n_train=32, width=32, depth=1)
@@ -133,7 +133,7 @@ def test_a_step_makes_no_host_synchronisation(rule, arch, monkeypatch):
 
 
 def test_warmup_ramps_the_rate_and_batches_cover_each_epoch():
-    from harness.plugins.torch_dp.core import Batches, LargeBatch
+    from harness.plugins.torch_dp.large_batch import Batches, LargeBatch
 
     wl = _mlp()
     X, y, _, _ = wl.data()
@@ -154,7 +154,7 @@ def test_warmup_ramps_the_rate_and_batches_cover_each_epoch():
 def test_power_iteration_finds_the_block_hessian_norm():
     import torch
 
-    from harness.plugins.torch_dp.core import Layers
+    from harness.plugins.torch_dp.large_batch import Layers
     from harness.plugins.torch_dp.measure import smoothness
 
     wl = _mlp()
@@ -320,7 +320,7 @@ def test_measurements_evaluate_the_live_model_without_copying_it(measure, monkey
     import copy
 
     from harness.plugins.torch_dp import measure as M
-    from harness.plugins.torch_dp.core import LargeBatch
+    from harness.plugins.torch_dp.large_batch import LargeBatch
 
     wl = _mlp()
     X, y, _, _ = wl.data()

@@ -42,7 +42,8 @@ SGD_PARAMS = (
 )
 
 SVRG_PARAMS = (
-    Param("eta", 0.1, "float", low=0.0, open_low=True, theory=True, doc="inner step size"),
+    Param("eta", 0.01, "float", low=0.0, open_low=True, theory=True,
+          doc="inner step size (the default converges on every linear workload at its default size; eta=theory: the largest the linked theorem admits)"),
     Param("b", 1, "int", low=1, doc="inner mini-batch size"),
     Param("m", 0, "int", low=0, doc="inner iterations per epoch (0: n/b, one pass)"),
     Param("warm_epochs", 0, "int", low=0, doc="epochs of SGD before SVRG (the thesis's SGD->SVRG)"),
@@ -96,7 +97,7 @@ COCOA_PARAMS = (
 ) + PS_PARAMS
 
 GROWING_PARAMS = (
-    Param("eta0", 0.05, "float", low=0.0, open_low=True, doc="initial step size eta_0"),
+    Param("eta0", 0.005, "float", low=0.0, open_low=True, doc="initial step size eta_0 (the default converges on ridge and logreg at their default sizes)"),
     Param("beta", 0.001, "float", low=0.0, doc="eta_t = eta0/(1+beta t) or eta0/(1+beta sqrt t)"),
     Param("schedule", "inv", "choice", choices=("inv", "inv_sqrt", "constant"),
           doc="003 Table 1: inv (strongly convex), inv_sqrt (plain / non-convex)"),

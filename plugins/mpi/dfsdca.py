@@ -87,7 +87,8 @@ def server(rt):
         final[np.asarray(f["idx"], dtype=np.int64)] = f["ahat"]
     final_err = invariant_error(wl, w, final)
     return {**rt.ps_info(ps, dropped, facts), "outer_rounds": rounds, "T": T, "round_updates": T,
-            "invariant_max_err": max(worst[0], final_err), "invariant_final_err": final_err}
+            "invariant_max_err": max(worst[0], final_err), "invariant_final_err": final_err,
+            "applied": {"eta": eta, "T": T}}                # what the server applied (the theory checker judges it)
 
 
 def worker(rt):

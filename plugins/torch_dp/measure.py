@@ -34,7 +34,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .core import Layers, PerSample
+from .large_batch import Layers, PerSample
 
 
 def measurement_set(n: int, size: int, seed: int) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import LargeBatch
+from .large_batch import LargeBatch
 
 
 def check_batch(ctx) -> None:
