@@ -109,7 +109,7 @@ def _data_identity(workload: Workload) -> dict[str, Any]:
 
 
 # options that change how a run is launched or watched, not what it computes
-_UNHASHED_OPTIONS = {"timeout_s", "hostfile", "progress"}
+_UNHASHED_OPTIONS = {"timeout_s", "hostfile", "progress", "launcher", "torchrun_args"}
 
 # Test-only: HARNESS_PLANT="slowdown=2,eta=0.5" plants a regression so that the gate's own tests can
 # check it fails (benchmarks/gate_false_alarms.py): 'slowdown' scales the monitor's clock, 'eta'

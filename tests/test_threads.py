@@ -97,7 +97,7 @@ def test_drift_tables_match_the_one_step_recursions():
         lin = ThreadLinear(wl, team)
         for sizes in ([k], [10, 100, 1000, k]):
             for size in sizes:
-                S, Q, H = (x.copy() for x in lin.drift(size, 0, eta, 1.0, 0.0, svrg=True))
+                S, Q, H = (x.copy() for x in lin.drift(size, eta=eta, svrg=True))
             lin._tables_eta = None                       # forget them for the next fill pattern
             s, q = 1.0, 0.0
             for j in range(k):
@@ -105,7 +105,7 @@ def test_drift_tables_match_the_one_step_recursions():
                 assert H[j] == pytest.approx(eta / (s * (1 - eta * lam)), rel=1e-13)
                 s, q = s * (1 - eta * lam), q * (1 - eta * lam) + eta
         team.slots[0, 0] = 500                           # a decaying schedule depends on the first update count
-        S, Q, H = lin.drift(k, K0.SCHEDULE_CODES["inv"], eta, 50.0, 0.0, svrg=False)
+        S, Q, H = lin.drift(k, schedule=K0.SCHEDULE_CODES["inv"], eta=eta, t0=50.0, svrg=False)
         etas = eta / (1 + (500 + np.arange(k)) / 50.0)
         np.testing.assert_allclose(S[1:], np.cumprod(1 - etas * lam), rtol=1e-12)
         np.testing.assert_allclose(H, etas / S[1:], rtol=1e-12)
@@ -227,7 +227,7 @@ def test_kernels_release_the_gil():
     k = 300_000
     idx = np.random.default_rng(0).integers(0, wl.n, size=k)
     with Team(1, seed=0) as team:
-        S, Q, H = ThreadLinear(wl, team).drift(k, 0, 0.5, 1.0, 0.0, svrg=False)
+        S, Q, H = ThreadLinear(wl, team).drift(k, eta=0.5, svrg=False)
     args = (np.zeros(wl.dim), *csr, wl.y, idx, 1, 0, 0, S, Q, H, np.zeros(1), np.zeros(1), 0, np.empty(1),
             K.WRITE_CODES["atomic"], np.zeros((1, 8), dtype=np.int64), 0, np.empty(k, dtype=np.int64))
     K.linear_csr(*args[:5], idx[:0], *args[6:])             # compiled / loaded before timing

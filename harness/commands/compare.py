@@ -67,13 +67,23 @@ def main(args) -> int:
     if not cmp.groups:
         why = "; ".join(cmp.unmatched + [f"run #{r.id} {r.plugin}: {r.status} {r.reason}" for r in cmp.failed])
         raise UserError(f"nothing to compare: no workload has finished runs on both sides ({why or 'no runs'})")
+    from .. import profiles
+
+    profile = profiles.profile_of_comparison(cmp) if len(cmp.groups) > 1 else None  # across workloads
     if not args.no_plot:
         slug = re.sub(r"[^A-Za-z0-9.]+", "-", f"{Path(args.a).stem}-vs-{Path(args.b).stem}").strip("-")
-        write_plots(cmp, Path(args.out or Path(".harness") / "compare" / slug))
+        out = Path(args.out or Path(".harness") / "compare" / slug)
+        write_plots(cmp, out)
+        if profile is not None:
+            profiles.plot(profile, out / "performance-profile.png")
     if args.json:
-        print_json(cmp.to_dict())
+        print_json(cmp.to_dict() | {"performance_profile": profiles.to_dict(profile) if profile else None})
     elif args.format == "markdown":
         print(to_markdown(cmp), end="")
+        if profile is not None:
+            print("\n### Performance profile (time to target)\n\n" + profiles.markdown(profile), end="")
     else:
         print_table(cmp)
+        if profile is not None:
+            profiles.print_profile(profile)
     return 1 if cmp.failed else 0

@@ -35,6 +35,9 @@ def register(sub):
     p.add_argument("--timeout", type=float, default=None, help="hard wall-clock limit per run for launched jobs (s)")
     p.add_argument("--hostfile", default=None, help="passed to mpiexec for multi-node MPI runs")
     p.add_argument("--option", action="append", metavar="K=V", help="backend option (repeatable)")
+    p.add_argument("--launcher", choices=("harness", "torchrun"), default=None,
+                   help="how torch ranks start: our launcher (default) or torchrun (env:// rendezvous; "
+                        "--option torchrun_args='--nnodes=2 ...' for several nodes)")
     p.add_argument("--scale", choices=("small", "paper"), default="small",
                    help="suite scale: small (default, seconds; CI and the tour) or paper (the suite's *_paper.toml: "
                         "the papers' sizes, minutes per run, sized for 16 cores / a GPU)")
@@ -126,6 +129,9 @@ def main(args) -> int:
         if args.scale != "small":
             raise UserError("--scale chooses a suite's size: give a suite (e.g. harness run asysvrg --scale paper)")
         specs = _specs_from_flags(args)
+    if args.launcher:
+        for s in specs:
+            s.options["launcher"] = args.launcher
     _confirm(len(specs), args.yes)
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")

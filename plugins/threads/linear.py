@@ -64,7 +64,7 @@ class ThreadLinear:
             cap = min(cap, int(max(1000, MAX_SHRINK_LOG / -np.log1p(-eta * self.lam))))
         return max(1, cap)
 
-    def drift(self, k: int, schedule: int, eta: float, t0: float, beta: float, svrg: bool):
+    def drift(self, k: int, *, eta: float, svrg: bool, schedule: int = 0, t0: float = 1.0, beta: float = 0.0):
         """Tables S, Q, H of ``kernels.linear_csr`` for the next k updates. For a constant step they do
         not depend on the chunk's first update count: they are kept per step size and only extended
         when a longer chunk comes; a decaying schedule fills them per chunk."""
@@ -116,7 +116,7 @@ class ThreadLinear:
         slots = np.zeros((1, 8), dtype=np.int64)
         taus = np.empty(0, dtype=np.int64)
         if self.sparse:
-            S, Q, H = self.drift(1, 0, 0.1, 1.0, 0.0, svrg)
+            S, Q, H = self.drift(1, eta=0.1, svrg=svrg)
             K.linear_csr(w, *self.csr, self.y, self._noidx, b, self.code, 0, S, Q, H, self._nothing, self._nothing,
                          int(svrg), self.scratch(b), self.mode, slots, 0, taus)
             K.unscale(w, 1.0, 0.0, self._nothing, 0, 0)
@@ -136,7 +136,8 @@ class ThreadLinear:
         team = self.team
         eta, t0, beta = float(eta), float(t0), float(beta)
         if self.sparse:
-            return self._csr_chunk(w, k, b, self.drift(k, schedule, eta, t0, beta, svrg=False), None)
+            tables = self.drift(k, schedule=schedule, eta=eta, t0=t0, beta=beta, svrg=False)
+            return self._csr_chunk(w, k, b, tables, None)
 
         def work(r, kr):
             idx = team.rngs[r].integers(0, self.n, size=kr * b)
@@ -178,7 +179,7 @@ class ThreadLinear:
         team = self.team
         eta = float(eta)
         if self.sparse:
-            return self._csr_chunk(w, k, b, self.drift(k, 0, eta, 1.0, 0.0, svrg=True), snap)
+            return self._csr_chunk(w, k, b, self.drift(k, eta=eta, svrg=True), snap)
 
         def work(r, kr):
             rng = team.rngs[r]
