@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from . import signals
 
-    signals.install()  # SIGTERM / SIGHUP: like Ctrl-C (points kept, jobs ended, exit 143 / 129)
+    previous = signals.install()  # SIGTERM / SIGHUP: like Ctrl-C (points kept, jobs ended, exit 143 / 129)
     try:
         argv = _take_store(argv)
         parser = build_parser()
@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         return signals.exit_code(exc)
     except BrokenPipeError:  # `harness runs | head`
         return 0
+    finally:
+        signals.restore(previous)
 
 
 def _no_broken_entries() -> None:

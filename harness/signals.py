@@ -35,12 +35,19 @@ def _handler(signum, _frame):
     raise Terminated(signum)
 
 
-def install() -> None:
-    """Handle SIGTERM and SIGHUP like SIGINT (main thread only; elsewhere a no-op)."""
+def install() -> dict:
+    """Handle SIGTERM and SIGHUP like SIGINT (main thread only; elsewhere a no-op). Returns the
+    handlers it replaced, for :func:`restore` (``harness.cli.main`` called in-process, e.g. by
+    tests, leaves its caller's handlers as they were)."""
     if threading.current_thread() is not threading.main_thread():
-        return
-    for sig in HANDLED:
-        signal.signal(sig, _handler)
+        return {}
+    _received.clear()
+    return {sig: signal.signal(sig, _handler) for sig in HANDLED}
+
+
+def restore(previous: dict) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
 def signal_name(exc: BaseException) -> str:
