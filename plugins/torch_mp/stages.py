@@ -31,7 +31,8 @@ from torch.func import functional_call
 
 from harness.staleness import DelayStats
 
-from .core import SGD, Adam, SavedStorages, _storage
+from .memory import SavedStorages, _storage
+from .optim import SGD, Adam
 
 
 class Meter:
