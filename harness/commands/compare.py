@@ -10,13 +10,13 @@ seed bands, and a geometric-mean summary across workloads.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from ..errors import UserError
 from ..monitor import Budget
 from ..output import print_json
 from ..params import parse_assignments
+from ..paths import output_dir, safe_name
 from ..store import Store
 from ..suite import seeds_of, target_of
 
@@ -53,6 +53,10 @@ def main(args) -> int:
     if not 0 < args.alpha < 1:
         raise UserError(f"--alpha must be in (0, 1), got {args.alpha}")
     target = target_of(args.target, "--target: ")
+    plots = None
+    if not args.no_plot:  # the plot folder is checked before anything runs
+        slug = safe_name(f"{Path(args.a).stem}-vs-{Path(args.b).stem}")
+        plots = output_dir(args.out or Path(".harness") / "compare" / slug, "plot folder")
     store = Store()
     a, b = build_sides(
         args.a, args.b, store, workloads=args.workload or (), workload_params=parse_assignments(args.workload_param,
@@ -66,9 +70,8 @@ def main(args) -> int:
     if not cmp.groups:
         why = "; ".join(cmp.unmatched + [f"run #{r.id} {r.plugin}: {r.status} {r.reason}" for r in cmp.failed])
         raise UserError(f"nothing to compare: no workload has finished runs on both sides ({why or 'no runs'})")
-    if not args.no_plot:
-        slug = re.sub(r"[^A-Za-z0-9.]+", "-", f"{Path(args.a).stem}-vs-{Path(args.b).stem}").strip("-")
-        write_plots(cmp, Path(args.out or Path(".harness") / "compare" / slug))
+    if plots is not None:
+        write_plots(cmp, plots)
     if args.json:
         print_json(cmp.to_dict())
     elif args.format == "markdown":

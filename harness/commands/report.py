@@ -8,6 +8,7 @@ from pathlib import Path
 from ..errors import UserError
 from . import run_ids
 from ..output import console
+from ..paths import output_dir, safe_name
 from ..store import Store
 
 REPORTS = Path(".harness") / "reports"
@@ -26,14 +27,24 @@ def main(args) -> int:
     from ..report import write_index, write_report
 
     if args.index:
+        output_dir(args.out or REPORTS, "report folder")
         console.print(f"index: {write_index(Path(args.out or REPORTS))}")
         return 0
-    store = Store()
+    if args.out:
+        output_dir(args.out, "report folder")
+    store = Store(readonly=True)
     ids = run_ids(args.runs) if args.runs else None
     recs = store.runs(ids=ids, suite=args.suite, with_points=True)
+    if ids:
+        missing = sorted(set(ids) - {r.id for r in recs})
+        if missing:
+            raise UserError(f"no run #{missing[0]} in {store.path}"
+                            + (f" (nor {len(missing) - 1} more of the ids given)" if len(missing) > 1 else ""))
     if not recs:
-        raise UserError("no stored runs match: run `harness run` first")
-    name = args.suite or ("runs" if ids else "all")
+        if args.suite:
+            raise UserError(f"no stored runs of suite '{args.suite}' in {store.path}")
+        raise UserError(f"no runs stored in {store.path}: run `harness run` first")
+    name = safe_name(args.suite or ("runs" if ids else "all"))
     config = {}
     if args.suite:
         from ..suite import load_suite

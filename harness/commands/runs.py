@@ -22,7 +22,7 @@ def register(sub):
 
 
 def main(args) -> int:
-    store = Store()
+    store = Store(readonly=args.action != "delete")
     if args.action == "list":
         recs = store.runs(plugin=args.plugin, workload=args.workload, status=args.status, suite=args.suite,
                           with_points=True)
@@ -53,7 +53,9 @@ def main(args) -> int:
     if args.action == "export":
         if len(args.args) != 1:
             raise UserError("runs export needs one output file")
-        path = store.export(args.args[0], args.format)
+        from ..paths import output_file
+
+        path = store.export(output_file(args.args[0], "export file"), args.format)
         console.print(f"exported to {path}")
         return 0
     ids = run_ids(args.args)
