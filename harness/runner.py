@@ -111,14 +111,20 @@ def execute(spec: RunSpec, store: Store | None = None, *, force: bool = False,
     return rec
 
 
-def _run_resolved(res: Resolved, on_point) -> RunRecord:
+def new_record(res: Resolved) -> RunRecord:
+    """The record a resolved spec will be stored as (status 'error' until the run says otherwise)."""
     spec, pspec, workload = res.spec, res.plugin, res.workload
-    rec = RunRecord(id=None, hash=res.hash, plugin=pspec.name, workload=workload.name,
+    return RunRecord(id=None, hash=res.hash, plugin=pspec.name, workload=workload.name,
                     workload_params=workload.params, params=res.params, workers=spec.workers, seed=spec.seed,
                     status=ERROR, plugin_version=pspec.version, family=pspec.family, backend=pspec.backend,
                     budget=spec.budget.to_dict(), target={"metric": spec.target.metric, "value": spec.target.value},
                     env=manifest(), suite=spec.suite, created=time.time(),
-                    info={"theory_choices": res.theory_choices} if res.theory_choices else {})
+                     info={"theory_choices": res.theory_choices} if res.theory_choices else {})
+
+
+def _run_resolved(res: Resolved, on_point) -> RunRecord:
+    spec, pspec, workload = res.spec, res.plugin, res.workload
+    rec = new_record(res)
     reason = pspec.skip(workload, res.params, spec.workers) if pspec.skip else None
     if reason is None:
         missing = pspec.missing()

@@ -1,6 +1,8 @@
 """numba kernels shared by the linear-model plugins (serial, threads, sim, MPI workers).
 
-Loss codes: 0 = logistic (y in {-1,+1}), 1 = squared. ``dphi`` is d phi / d z at z = x.w.
+Loss codes: 0 = logistic (y in {-1,+1}), 1 = squared, 2 = linear phi(z) = -y z (a test loss, in no
+workload: every update adds exactly eta_t y x_i, so lost writes show in the iterate).
+``dphi`` is d phi / d z at z = x.w.
 Dense rows are ``X[i]``; CSR rows are ``data[indptr[i]:indptr[i+1]]`` at ``indices[...]``.
 All kernels are ``nogil`` (thread backends call them from Python threads) and cached on disk.
 Step-size schedules (code): 0 constant eta; 1 eta / (1 + t / t0); 2 eta / (1 + t / t0) ** beta.
@@ -35,6 +37,8 @@ def dphi(code, z, y):
             e = math.exp(-t)
             return -y * e / (1.0 + e)
         return -y / (1.0 + math.exp(t))
+    if code == 2:
+        return -y
     return z - y
 
 

@@ -110,6 +110,64 @@ def test_drift_tables_match_the_one_step_recursions():
         np.testing.assert_allclose(H, etas / S[1:], rtol=1e-12)
 
 
+# -- coordinate writes: atomic by default, lost writes counted -------------------------------------------------
+def exact_increment_workload(sparse: bool, n: int = 64, d: int = 8):
+    """Every row all ones, y = 1, lam = 0; with the linear test loss (kernel loss code 2, phi(z) = -y z)
+    every update adds exactly eta to each coordinate it writes, whatever it read: after k updates with
+    eta = 1 each coordinate holds k minus its lost writes (integers, exact in float64)."""
+    import scipy.sparse as sp
+    from types import SimpleNamespace
+
+    X = np.ones((n, d))
+    return SimpleNamespace(loss="squared", n=n, dim=d, lam=0.0, sparse=sparse, y=np.ones(n),
+                           X=sp.csr_matrix(X) if sparse else X)
+
+
+@pytest.mark.parametrize("write", ["atomic", "racy", "plain"])
+@pytest.mark.parametrize("kind", ["dense-b1", "dense-b2", "csr", "svrg-vector", "svrg-coords"])
+def test_two_threads_apply_every_counted_update_atomically(kind, write):
+    """2 real threads on d = 8 shared coordinates (every update writes all of them, so the threads
+    collide on most writes): atomic applies all k counted updates on every coordinate; racy reports
+    exactly the writes its iterate misses; plain loses some silently (only the iterate shows it)."""
+    from harness.plugins.threads.linear import Snapshot
+
+    k, b = 200_000, 2 if kind == "dense-b2" else 1
+    wl = exact_increment_workload(sparse=kind == "csr")
+    with Team(2, seed=0) as team:
+        lin = ThreadLinear(wl, team, write)
+        lin.code = 2                                      # the exact-increment test loss
+        w = np.zeros(wl.dim)
+        if kind.startswith("svrg"):                       # grad f_i(w_hat) - grad f_i(w~) = 0: each update adds eta (-mu) = 1
+            snap = Snapshot(np.zeros(wl.n), -np.ones(wl.dim), None)
+            coords = 3 if kind == "svrg-coords" else 0
+            lin.svrg(w, snap, k, b, 1.0, coords)
+            applied_per_update = coords or wl.dim
+        else:
+            lin.sgd(w, k, b, 0, 1.0, 1.0, 0.0)
+            applied_per_update = wl.dim
+        writes = lin.writes()
+    assert team.count == k
+    assert writes["coordinate_writes"] == k * applied_per_update
+    missing = k * applied_per_update - int(w.sum())       # writes the iterate does not hold
+    assert (w == np.round(w)).all() and missing >= 0
+    if write == "atomic":
+        assert missing == 0 and writes["lost"] == 0, (missing, writes)
+        if kind != "svrg-coords":
+            np.testing.assert_array_equal(w, np.full(wl.dim, float(k)))
+    elif write == "racy":
+        assert writes["lost"] == writes["cas_failed"] == missing, (missing, writes)
+    else:
+        assert writes["lost"] is None and writes["cas_failed"] == 0
+
+
+def test_plugins_report_their_writes():
+    rec = run("hogwild-threads", {"eta": 0.5, "write": "racy"}, SPARSE, 2, "epochs=3")
+    assert rec.info["writes"]["mode"] == "racy" and rec.info["writes"]["coordinate_writes"] > 0
+    assert rec.info["writes"]["lost"] == rec.info["writes"]["cas_failed"]
+    rec = run("asysvrg-threads", {"eta": 0.08}, DENSE, 2, "epochs=2")
+    assert rec.info["writes"]["mode"] == "atomic" and rec.info["writes"]["lost"] == 0
+
+
 # -- real threads: measured delays -----------------------------------------------------------------------------
 def test_one_thread_measures_zero_delay_two_threads_measure_some():
     one = run("hogwild-threads", {"eta": 0.5}, SPEED, 1, "updates=200000", ratio=3.0)
@@ -170,7 +228,7 @@ def test_kernels_release_the_gil():
     with Team(1, seed=0) as team:
         S, Q, H = ThreadLinear(wl, team).drift(k, 0, 0.5, 1.0, 0.0, svrg=False)
     args = (np.zeros(wl.dim), *csr, wl.y, idx, 1, 0, 0, S, Q, H, np.zeros(1), np.zeros(1), 0, np.empty(1),
-            np.zeros((1, 8), dtype=np.int64), 0, np.empty(k, dtype=np.int64))
+            K.WRITE_CODES["atomic"], np.zeros((1, 8), dtype=np.int64), 0, np.empty(k, dtype=np.int64))
     K.linear_csr(*args[:5], idx[:0], *args[6:])             # compiled / loaded before timing
     window = []
 

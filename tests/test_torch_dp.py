@@ -75,6 +75,63 @@ def test_step_is_equation_4_6_with_the_rules_rates(rule):
             assert np.all(rho > 0) and np.all(rho <= 1 + 1e-9)                  # (4.8): rho_k in [0, 1]
 
 
+@pytest.mark.parametrize("rule", ["lars", "clars"])
+def test_a_zero_norm_tensor_gets_learning_rate_gamma(rule):
+    """The TF LARS convention the docstring promises: ||(w)_k|| = 0 (a bias that starts at zero)
+    gives gamma_k = gamma_t, not gamma_t * eta; the other layers keep gamma_t eta ||w_k|| / den_k."""
+    import torch
+
+    from harness.plugins.torch_dp.core import LargeBatch
+
+    wl = _mlp()
+    X, y, _, _ = wl.data()
+    model = wl.build_model(seed=1)
+    names = [n for n, _ in model.named_parameters()]
+    zero = [j for j, n in enumerate(names) if n.endswith("bias")]
+    with torch.no_grad():
+        for j, q in enumerate(model.parameters()):
+            if j in zero:
+                q.zero_()
+    p = {"lr": 0.1, "b": 32, "b_base": 32, "beta": 0.9, "eta": 0.001, "warmup": 0.0}
+    opt = LargeBatch(model, X, y, wl.loss_fn, rule=rule, p=p, seed=0)
+    opt.step(0)
+    lr = np.array(opt.last["lr_k"])
+    assert zero and np.all(lr[zero] == pytest.approx(0.1))                      # gamma, not gamma * eta = 1e-4
+    others = [j for j in range(len(lr)) if j not in zero]
+    assert np.all(lr[others] < 0.1 * 0.01)                                       # eta ||w|| / ||g|| << 1 here
+    assert np.all(opt.lr_max[zero] == pytest.approx(0.1))
+
+
+@pytest.mark.parametrize("rule", ["mnag", "lars", "clars"])
+@pytest.mark.parametrize("arch", ["mlp", "resnet"])
+def test_a_step_makes_no_host_synchronisation(rule, arch, monkeypatch):
+    """Every tensor of a step stays on the parameters' device: no .item(), .cpu(), .tolist(),
+    .numpy() or float()/int()/bool() of a tensor inside ``step`` (each one waits for a GPU)."""
+    import torch
+
+    from harness.plugins.torch_dp.core import LargeBatch
+    from harness.suites.network import ResNet
+
+    wl = _mlp() if arch == "mlp" else ResNet("resnet", n_train=32, width=32, depth=1)
+    X, y, _, _ = wl.data()
+    opt = LargeBatch(wl.build_model(seed=0), X, y, wl.loss_fn, rule=rule,
+                     p={"lr": 0.1, "b": 16, "eta": 0.001, "chunk": 8}, seed=0)
+    opt.step(0)                                                                  # caches built
+    calls = []
+    for name in ("item", "cpu", "tolist", "numpy", "__float__", "__int__", "__bool__"):
+        orig = getattr(torch.Tensor, name)
+
+        def spy(self, *a, _orig=orig, _name=name, **kw):
+            calls.append(_name)
+            return _orig(self, *a, **kw)
+
+        monkeypatch.setattr(torch.Tensor, name, spy)
+    opt.step(1)
+    monkeypatch.undo()
+    assert calls == [], calls
+    assert opt.last["step"] == 1 and len(opt.last["lr_k"]) == opt.layers.K       # converted when read
+
+
 def test_warmup_ramps_the_rate_and_batches_cover_each_epoch():
     from harness.plugins.torch_dp.core import Batches, LargeBatch
 

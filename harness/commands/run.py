@@ -8,10 +8,12 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
+from ..executors import ENGINES, make_engine, run_parallel
 from ..monitor import Budget, FINISHED_OK
 from ..output import console, print_json, table
 from ..params import parse_assignments, positive_float
 from ..paths import input_file, output_dir, safe_name
+from ..progress import RunProgress
 from ..runner import RunSpec, execute, resolve
 from ..store import Store
 from ..suite import load_suite, seeds_of, target_of
@@ -39,7 +41,27 @@ def register(sub):
     p.add_argument("--no-report", action="store_true", help="do not write a report")
     p.add_argument("--json", action="store_true", help="print the runs as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    g = p.add_argument_group("parallel and cluster execution")
+    g.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                   help="run N cores' worth of runs side by side (a run with W workers takes W); "
+                        "default 1, or this machine's cores with --executor")
+    g.add_argument("--executor", choices=ENGINES, default=None,
+                   help="local: a process pool here; dask: a dask.distributed cluster (--scheduler, or a "
+                        "LocalCluster); submitit: one SLURM job per run")
+    g.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="dask scheduler address, e.g. tcp://head:8786 (default $DASK_SCHEDULER_ADDRESS, "
+                        "else a LocalCluster of --jobs workers)")
+    g.add_argument("--slurm", action="append", metavar="K=V",
+                   help="submitit parameter, e.g. slurm_partition=cpu, timeout_min=60, mem_gb=8 (repeatable)")
+    g.add_argument("--submitit-folder", default=None, help="submitit's logs and pickles (default .harness/submitit)")
+    g.add_argument("--submitit-cluster", choices=("slurm", "local"), default=None,
+                   help="force SLURM or submitit's local executor (default: SLURM when sbatch is found)")
+    g.add_argument("--yes", "-y", action="store_true", help=f"run a grid of more than {CONFIRM_ABOVE} runs without asking")
     p.set_defaults(func=main)
+
+
+# a grid this large is more likely a typo (a list where a value was meant) than a plan: ask first
+CONFIRM_ABOVE = 500
 
 
 def _specs_from_flags(args) -> list[RunSpec]:
@@ -80,13 +102,20 @@ def main(args) -> int:
                 s.options["timeout_s"] = args.timeout
     else:
         specs = _specs_from_flags(args)
+    _confirm(len(specs), args.yes)
     for s in specs:  # every name and value is checked before anything runs
         resolve(s)
     report_dir = None
     if not args.no_report:  # the report folder is checked before the runs, not after them
         report_dir = output_dir(args.report or REPORTS / safe_name(suite_name or "latest"), "report folder")
     store = Store()
-    records = run_specs(specs, store, force=args.force, quiet=args.quiet or args.json)
+    quiet = args.quiet or args.json
+    engine = _engine(args, specs)
+    if engine is None:
+        records = run_specs(specs, store, force=args.force, quiet=quiet)
+    else:
+        with RunProgress(len(specs), quiet=quiet) as prog:
+            records = run_parallel(specs, store, engine, force=args.force, progress=prog)
     if args.json:
         print_json([{"id": r.id, "plugin": r.plugin, "workload": r.workload, "workers": r.workers, "seed": r.seed,
                      "status": r.status, "reason": r.reason, "cached": r.cached, "points": len(r.points),
@@ -109,24 +138,57 @@ def main(args) -> int:
     return 1 if bad else 0
 
 
+def _confirm(n: int, yes: bool) -> None:
+    if n <= CONFIRM_ABOVE or yes:
+        return
+    import sys
+
+    if sys.stdin.isatty() and sys.stderr.isatty():
+        answer = input(f"harness: this grid has {n} runs; run them all? [y/N] ")
+        if answer.strip().lower() in ("y", "yes"):
+            return
+        raise UserError(f"not started: {n} runs (pass --yes to run them without asking)")
+    raise UserError(f"this grid has {n} runs (more than {CONFIRM_ABOVE}): pass --yes to run them")
+
+
+def _engine(args, specs):
+    """None: one run after another in this process (the default); else the engine of --jobs/--executor."""
+    import os
+
+    if args.jobs is not None and args.jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
+    kind = args.executor or ("local" if (args.jobs or 1) > 1 else None)
+    if kind is None:
+        return None
+    params = {k: _literal(v) for k, v in parse_assignments(args.slurm, "--slurm").items()}
+    jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+    return make_engine(kind, jobs, specs=specs, address=args.scheduler, folder=args.submitit_folder,
+                       cluster=args.submitit_cluster, params=params)
+
+
+def _literal(text: str):
+    """'60' -> 60, '1.5' -> 1.5, 'true' -> True, anything else stays a string (submitit's values)."""
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def run_specs(specs, store, *, force=False, quiet=False):
-    """Run specs in order with a progress bar (runs done / total, and the current run's budget)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
+    """Run specs in order with progress (runs done / total, and the current run's budget)."""
     records = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f}"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=quiet, transient=True) as prog:
-        overall = prog.add_task("runs", total=len(specs))
-        current = prog.add_task("", total=100)
+    with RunProgress(len(specs), quiet=quiet) as prog:
         for spec in specs:
-            prog.update(current, description=spec.describe()[:60], completed=0)
+            prog.start(spec.describe())
 
-            def on_point(point, mon, current=current):
-                prog.update(current, completed=100 * _fraction(point, mon))
+            def on_point(point, mon):
+                prog.fraction(_fraction(point, mon))
 
             rec = execute(spec, store, force=force, on_point=on_point)
             records.append(rec)
-            prog.advance(overall)
+            prog.done()
             if rec.status == "interrupted":  # Ctrl-C: keep what was measured, run nothing more
                 break
     return records

@@ -5,12 +5,14 @@
         parallel on the threads, m iterations in all:
             pick I_t, |I_t| = b;  read w (inconsistently)  ->  w_hat_t                      (2.6)
             v_t = (1/b) sum_{i in I_t} [grad f_i(w_hat_t) - grad f_i(w~)] + grad f(w~)      (2.5)
-            (w)_k <- (w)_k - eta (v_t)_k   for the written coordinates k (no locks)         (2.4)
+            (w)_k <- (w)_k - eta (v_t)_k   for the written coordinates k (atomic each)      (2.4)
         w^{s+1} = w_m
 
 ``coords = 0`` writes every coordinate of v_t (the practical form); ``coords = c`` a random cyclic
 block of c (c = 1 is Algorithm 1 as stated). Optional SGD warm start: ``warm_epochs`` passes of
 Hogwild! SGD first (thesis Sec. 2.5, SGD->SVRG). Each update's delay is measured (stamp slots).
+Coordinate writes are atomic (a compare-and-swap loop) unless ``write=racy`` / ``plain``; lost writes
+are reported in ``info["writes"]``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def run(ctx):
     m = inner_iterations(p, n, wl.dim)
     stats = DelayStats()
     with Team(ctx.workers, ctx.seed) as team, single_threaded_blas():
-        lin = ThreadLinear(wl, team)
+        lin = ThreadLinear(wl, team, p["write"])
         lin.warmup(b, svrg=True)
         w = np.zeros(wl.dim)                      # the shared iterate
         t, samples = 0, 0.0
@@ -61,5 +63,5 @@ def run(ctx):
                 samples += 2 * k * b
                 mon.tick(t, w, samples=samples, delays=stats)
             # w^{s+1} = w_m: the threads updated w in place
-    return {"delays": stats.to_dict(), "threads": ctx.workers, "m": m, "coords": coords or wl.dim, "write": write_kind(coords),
+    return {"delays": stats.to_dict(), "threads": ctx.workers, "writes": lin.writes(), "m": m, "coords": coords or wl.dim, "write": write_kind(coords),
             "l2": "scaled iterate, exact (sparse)" if lin.sparse else "exact"}

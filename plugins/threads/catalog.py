@@ -1,17 +1,24 @@
 """The ``threads`` backend's plugins (entry point ``harness.plugins``: ``threads``)."""
 
+from harness.params import Param
 from harness.plugin import PluginSpec
 from harness.plugins.serial.catalog import SGD_PARAMS, SVRG_PARAMS
 from harness.plugins.sim.catalog import COORDS
 from harness.plugins.sim.common import skip_linear
 
+WRITE = Param("write", "atomic", "choice", choices=("atomic", "racy", "plain"),
+              doc="coordinate writes: atomic (compare-and-swap loop, the papers' atomic coordinate update), "
+                  "racy (one compare-and-swap: a conflicting write is lost and counted) or plain "
+                  "(unsynchronised store: lost writes not observable)")
+
 PLUGINS = [
     PluginSpec("hogwild-threads", "sgd", "threads", "harness.plugins.threads.hogwild:run", kinds=("finite-sum",),
-               params=SGD_PARAMS, needs=("numba",), skip=skip_linear, max_workers=64,
-               description="Hogwild! SGD: numba nogil kernels on Python threads, lock-free shared iterate, "
+               params=SGD_PARAMS + (WRITE,), needs=("numba",), skip=skip_linear, max_workers=64,
+               description="Hogwild! SGD: numba nogil kernels on Python threads, shared iterate with atomic "
+                           "coordinate writes (write=racy|plain: unsynchronised), lost writes counted, "
                            "measured delays; sparse rows touch only their nonzeros (exact l2 on a scaled iterate)"),
     PluginSpec("asysvrg-threads", "svrg", "threads", "harness.plugins.threads.asysvrg:run", kinds=("finite-sum",),
-               params=SVRG_PARAMS + (COORDS,), needs=("numba",), skip=skip_linear, max_workers=64,
+               params=SVRG_PARAMS + (COORDS, WRITE), needs=("numba",), skip=skip_linear, max_workers=64,
                theorems=("asysvrg.thm-2.3.1", "asysvrg.thm-2.3.2"),
                description="Shared-AsySVRG (Algorithm 1) on threads with inconsistent reads and measured delays; "
                            "optional SGD warm start"),

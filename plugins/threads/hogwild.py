@@ -2,7 +2,11 @@
 
     read w (coordinate by coordinate, while others write)  ->  w_hat_t
     pick B_t, |B_t| = b
-    w <- w - eta_t (1/b) sum_{i in B_t} grad f_i(w_hat_t)          (racy coordinate-wise writes, no locks)
+    w <- w - eta_t (1/b) sum_{i in B_t} grad f_i(w_hat_t)          (coordinate-wise writes, no locks)
+
+Each coordinate's write is atomic (003 Sec. 2: "the only atomic operation is the update of a single
+coordinate"; a compare-and-swap loop) unless ``write=racy`` / ``plain`` asks for unsynchronised writes;
+the run reports its coordinate writes and lost writes (``info["writes"]``).
 
 with eta_t constant, eta / (1 + t/t0) or eta / (1 + t/t0)^beta at the global update count t.
 Each update's delay tau = (updates completed when it writes) - (when it read) is measured.
@@ -26,7 +30,7 @@ def run(ctx):
     t0 = p["t0"] or n / b
     stats = DelayStats()
     with Team(ctx.workers, ctx.seed) as team, single_threaded_blas():
-        lin = ThreadLinear(wl, team)
+        lin = ThreadLinear(wl, team, p["write"])
         lin.warmup(b, svrg=False)                  # JIT / cache load before the clock starts
         cap = lin.chunk_cap(eta, b)
         w = np.zeros(wl.dim)                       # the shared iterate
@@ -37,5 +41,5 @@ def run(ctx):
             stats.add(lin.sgd(w, k, b, schedule, eta, t0, p["beta"]))   # k updates across the threads
             t += k
             mon.tick(t, w, samples=t * b, delays=stats)
-    return {"delays": stats.to_dict(), "threads": ctx.workers,
+    return {"delays": stats.to_dict(), "threads": ctx.workers, "writes": lin.writes(),
             "l2": "scaled iterate, exact (sparse)" if lin.sparse else "exact"}

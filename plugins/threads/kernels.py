@@ -1,5 +1,18 @@
 """numba ``nogil`` kernels of the shared-memory backend: each call runs one thread's chunk of
-lock-free updates on the shared iterate (the Hogwild! model: coordinate-wise racy reads and writes).
+lock-free updates on the shared iterate (the Hogwild! model: coordinate-wise inconsistent reads).
+
+Coordinate writes (``write`` code, :data:`WRITE_CODES`): paper 003 (Sec. 2, "the only atomic operation
+is the update of a single coordinate") and 000's (2.4) apply each coordinate's update atomically:
+
+    0 atomic  compare-and-swap loop on the coordinate (x86 ``lock cmpxchg``): every write is applied;
+              the failed attempts (another thread wrote the coordinate in between) are counted
+    1 racy    read, compute, one compare-and-swap: when another thread wrote the coordinate in between,
+              this write is dropped, as an unsynchronised store would drop one of the two; the lost
+              writes are counted exactly
+    2 plain   unsynchronised load and store (the fastest; lost writes happen and are not observable)
+
+Per-thread counters: ``slots[r, 1]`` coordinate writes attempted, ``slots[r, 2]`` failed
+compare-and-swaps (atomic: retries; racy: lost writes).
 
 Staleness stamps (no atomics needed): ``slots[r, 0]`` counts the updates thread r has written
 (only thread r writes its slot; rows are 64 bytes apart so threads do not share a cache line).
@@ -30,10 +43,56 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from harness.plugins.kernels import (PREFETCH_CSR, PREFETCH_DENSE, PREFETCH_GATHER_MIN_D, csr_dot, dense_dot, dphi,
                              prefetch_csr_row, prefetch_dense_row, prefetch_gather, step_size)
+
+
+WRITE_CODES = {"atomic": 0, "racy": 1, "plain": 2}
+WRITES, FAILED = 1, 2   # stamp-slot columns of the write counters
+
+
+@intrinsic
+def cas_f64(typingctx, arr, i, expected, new):
+    """Compare-and-swap on the float64 ``arr[i]``: if its bits equal ``expected``'s, store ``new`` and
+    return True, else False (LLVM ``cmpxchg`` on the 64-bit word; numba has no public CPU atomics)."""
+    sig = types.boolean(arr, i, expected, new)
+
+    def codegen(context, builder, signature, args):
+        arrty = signature.args[0]
+        ary = context.make_array(arrty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, arrty, ary, [args[1]], wraparound=False)
+        i64 = ir.IntType(64)
+        word = builder.bitcast(ptr, i64.as_pointer())
+        res = builder.cmpxchg(word, builder.bitcast(args[2], i64), builder.bitcast(args[3], i64),
+                              "monotonic", "monotonic")
+        return builder.extract_value(res, 1)
+
+    return sig, codegen
+
+
+@njit(nogil=True, cache=True, inline="always")
+def write(v, j, s, p, l, mode):
+    """v[j] <- v[j] - s (p + l v[j]) under write ``mode`` (module docstring); returns the failed
+    compare-and-swaps (atomic: retries; racy: 1 when the write was lost; plain: 0)."""
+    if mode == 2:
+        v[j] -= s * (p + l * v[j])
+        return 0
+    old = v[j]
+    if cas_f64(v, j, old, old - s * (p + l * old)):
+        return 0
+    if mode == 1:
+        return 1
+    fails = 1
+    while True:
+        old = v[j]
+        if cas_f64(v, j, old, old - s * (p + l * old)):
+            return fails
+        fails += 1
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -45,9 +104,11 @@ def global_count(slots):
 
 
 @njit(nogil=True, cache=True)
-def hogwild_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, slots, me, taus):
-    """Hogwild! SGD (003 eq. (2)): w <- w - eta_t (1/b) sum_{i in B} grad f_i(w_hat), w_hat = w as read."""
+def hogwild_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, mode, slots, me, taus):
+    """Hogwild! SGD (003 eq. (2)): w <- w - eta_t (1/b) sum_{i in B} grad f_i(w_hat), w_hat = w as read;
+    each coordinate written under ``mode`` (module docstring)."""
     d, rows = w.shape[0], idx.shape[0]
+    fails = 0
     for u in range(rows // b):
         read = global_count(slots)                 # version of the iterate this update reads
         for r in range(u * b + PREFETCH_DENSE, min((u + 1) * b + PREFETCH_DENSE, rows)):   # each row PREFETCH_DENSE rows ahead
@@ -58,7 +119,7 @@ def hogwild_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, slo
             eta_t = step_size(schedule, eta, t0, beta, read)
             now = global_count(slots)
             for j in range(d):
-                w[j] -= eta_t * (g * X[i, j] + lam * w[j])
+                fails += write(w, j, eta_t, g * X[i, j], lam, mode)
             slots[me, 0] += 1
             taus[u] = now - read
             continue
@@ -71,10 +132,12 @@ def hogwild_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, slo
                 gbuf[j] += g * X[i, j]
         eta_t = step_size(schedule, eta, t0, beta, read)
         now = global_count(slots)                  # version it writes onto
-        for j in range(d):                         # racy coordinate-wise writes
-            w[j] -= eta_t * (gbuf[j] / b + lam * w[j])
+        for j in range(d):                         # coordinate-wise writes
+            fails += write(w, j, eta_t, gbuf[j] / b, lam, mode)
         slots[me, 0] += 1
         taus[u] = now - read
+    slots[me, WRITES] += (rows // b) * d
+    slots[me, FAILED] += fails
 
 
 @njit(nogil=True, cache=True, fastmath={"reassoc"})
@@ -87,11 +150,12 @@ def fdot(X, i, w):
 
 
 @njit(nogil=True, cache=True)
-def asysvrg_dense(u_vec, X, y, z0, mu_loss, idx, b, code, lam, eta, gbuf, gr, coords, kidx, slots, me, taus):
+def asysvrg_dense(u_vec, X, y, z0, mu_loss, idx, b, code, lam, eta, gbuf, gr, coords, kidx, mode, slots, me, taus):
     """Shared-AsySVRG inner iterations (000 Alg. 1): v = (1/b) sum [grad f_i(w_hat) - grad f_i(w~)] + grad f(w~)
     (2.5) at the iterate as read (2.6); write (u)_k -= eta (v)_k (2.4) for every k (coords = 0) or for the
-    cyclic block of ``coords`` coordinates starting at kidx[t]."""
+    cyclic block of ``coords`` coordinates starting at kidx[t]; each under write ``mode``."""
     d, rows = u_vec.shape[0], idx.shape[0]
+    fails = 0
     for t in range(rows // b):
         read = global_count(slots)
         for r in range(t * b + PREFETCH_DENSE, min((t + 1) * b + PREFETCH_DENSE, rows)):
@@ -109,7 +173,7 @@ def asysvrg_dense(u_vec, X, y, z0, mu_loss, idx, b, code, lam, eta, gbuf, gr, co
                     gbuf[j] += g * X[i, j]
             now = global_count(slots)
             for j in range(d):
-                u_vec[j] -= eta * (gbuf[j] / b + lam * u_vec[j] + mu_loss[j])
+                fails += write(u_vec, j, eta, gbuf[j] / b + mu_loss[j], lam, mode)
         else:
             now = global_count(slots)
             k0 = kidx[t]
@@ -118,21 +182,24 @@ def asysvrg_dense(u_vec, X, y, z0, mu_loss, idx, b, code, lam, eta, gbuf, gr, co
                 acc = 0.0
                 for r in range(b):
                     acc += gr[r] * X[idx[t * b + r], k]
-                u_vec[k] -= eta * (acc / b + lam * u_vec[k] + mu_loss[k])
+                fails += write(u_vec, k, eta, acc / b + mu_loss[k], lam, mode)
         slots[me, 0] += 1
         taus[t] = now - read
+    slots[me, WRITES] += (rows // b) * (d if coords == 0 else coords)
+    slots[me, FAILED] += fails
 
 
 @njit(nogil=True, cache=True)
-def linear_csr(v, data, indices, indptr, y, idx, b, code, T0, S, Q, H, x_mu, z0, svrg, gr, slots, me, taus):
+def linear_csr(v, data, indices, indptr, y, idx, b, code, T0, S, Q, H, x_mu, z0, svrg, gr, mode, slots, me, taus):
     """Hogwild! SGD (003 eq. (2); ``svrg = 0``) or Shared-AsySVRG inner iterations (000 Alg. 1, (2.4)-(2.6);
     ``svrg = 1``) on CSR rows, on the scaled iterate w_t = S[t] v - Q[t] mu (module docstring):
 
         z_i = x_i . w_hat = S[t] (x_i . v) - Q[t] (x_i . mu)             the iterate as read (2.6)
         g_i = phi'(z_i)              (SVRG: phi'(z_i) - phi'(x_i . w~))   (2.5), loss part of row i
-        v_j -= (eta_t / S[t+1]) (1/b) sum_i g_i x_ij                      racy sparse writes (2.4)"""
+        v_j -= (eta_t / S[t+1]) (1/b) sum_i g_i x_ij                      sparse writes (2.4), ``mode``"""
     hi = H.shape[0] - 1
     rows = idx.shape[0]
+    fails, writes = 0, 0
     gather = v.shape[0] >= PREFETCH_GATHER_MIN_D
     for u in range(rows // b):
         read = global_count(slots)
@@ -159,9 +226,12 @@ def linear_csr(v, data, indices, indptr, y, idx, b, code, T0, S, Q, H, x_mu, z0,
             i = idx[u * b + r]
             cr = c * gr[r]
             for k in range(indptr[i], indptr[i + 1]):
-                v[indices[k]] -= cr * data[k]
+                fails += write(v, indices[k], cr, data[k], 0.0, mode)
+            writes += indptr[i + 1] - indptr[i]
         slots[me, 0] += 1
         taus[u] = now - read
+    slots[me, WRITES] += writes
+    slots[me, FAILED] += fails
 
 
 @njit(nogil=True, cache=True)

@@ -27,11 +27,15 @@ class Snapshot(NamedTuple):
 
 
 class ThreadLinear:
-    def __init__(self, workload, team: Team):
+    """Chunks of updates on ``team``; ``write`` ('atomic', 'racy' or 'plain', ``kernels.WRITE_CODES``)
+    says how each coordinate is written."""
+
+    def __init__(self, workload, team: Team, write: str = "atomic"):
         if workload.loss not in K0.LOSS_CODES:
             raise UserError(f"the threads backend has kernels for the logistic and squared losses, not {workload.loss!r}")
         self.wl, self.team = workload, team
         self.code = K0.loss_code(workload)
+        self.write, self.mode = write, K.WRITE_CODES[write]
         self.n, self.d = workload.n, workload.dim
         self.lam = float(workload.lam)
         self.sparse = workload.sparse
@@ -87,7 +91,7 @@ class ThreadLinear:
             idx = team.rngs[r].integers(0, self.n, size=kr * b)
             taus = np.empty(kr, dtype=np.int64)
             K.linear_csr(w, *self.csr, self.y, idx, b, self.code, T0, S, Q, H, x_mu, z0, int(svrg),
-                         self.scratch(b), team.slots, r, taus)
+                         self.scratch(b), self.mode, team.slots, r, taus)
             return taus
 
         taus = np.concatenate(team.map(work, team.split(k)))
@@ -114,17 +118,17 @@ class ThreadLinear:
         if self.sparse:
             S, Q, H = self.drift(1, 0, 0.1, 1.0, 0.0, svrg)
             K.linear_csr(w, *self.csr, self.y, self._noidx, b, self.code, 0, S, Q, H, self._nothing, self._nothing,
-                         int(svrg), self.scratch(b), slots, 0, taus)
+                         int(svrg), self.scratch(b), self.mode, slots, 0, taus)
             K.unscale(w, 1.0, 0.0, self._nothing, 0, 0)
             if svrg:
                 self.snapshot(w)
             return
         K.hogwild_dense(w, self.X, self.y, self._noidx, b, self.code, self.lam, 0, 0.1, 1.0, 0.0,
-                        self.scratch(self.d), slots, 0, taus)
+                        self.scratch(self.d), self.mode, slots, 0, taus)
         if svrg:
             snap = self.snapshot(w)
             K.asysvrg_dense(w, self.X, self.y, snap.z0, w, self._noidx, b, self.code, self.lam, 0.1,
-                            self.scratch(self.d), self.scratch(b), 0, self._noidx, slots, 0, taus)
+                            self.scratch(self.d), self.scratch(b), 0, self._noidx, self.mode, slots, 0, taus)
 
     # -- Hogwild! SGD ------------------------------------------------------------------------------------
     def sgd(self, w, k, b, schedule, eta, t0, beta) -> np.ndarray:
@@ -138,7 +142,7 @@ class ThreadLinear:
             idx = team.rngs[r].integers(0, self.n, size=kr * b)
             taus = np.empty(kr, dtype=np.int64)
             K.hogwild_dense(w, self.X, self.y, idx, b, self.code, self.lam, schedule, eta, t0, beta,
-                            self.scratch(self.d), team.slots, r, taus)
+                            self.scratch(self.d), self.mode, team.slots, r, taus)
             return taus
 
         return np.concatenate(team.map(work, team.split(k)))
@@ -182,7 +186,15 @@ class ThreadLinear:
             taus = np.empty(kr, dtype=np.int64)
             kidx = rng.integers(0, self.d, size=kr) if coords else self._noidx
             K.asysvrg_dense(w, self.X, self.y, snap.z0, snap.mu_loss, idx, b, self.code, self.lam, eta,
-                            self.scratch(self.d), self.scratch(b), int(coords), kidx, team.slots, r, taus)
+                            self.scratch(self.d), self.scratch(b), int(coords), kidx, self.mode, team.slots, r, taus)
             return taus
 
         return np.concatenate(team.map(work, team.split(k)))
+
+    def writes(self) -> dict:
+        """The run's coordinate writes under its write mode: attempted, failed compare-and-swaps, and
+        lost (atomic: 0 by construction; racy: the failed ones, counted exactly; plain: not observable, None)."""
+        attempted, failed = (int(c) for c in self.team.slots[:, [K.WRITES, K.FAILED]].sum(axis=0))
+        lost = {"atomic": 0, "racy": failed, "plain": None}[self.write]
+        return {"mode": self.write, "coordinate_writes": attempted, "cas_failed": failed, "lost": lost,
+                "lost_fraction": None if lost is None else lost / max(attempted, 1)}

@@ -14,7 +14,14 @@ maximum learning rate ``gamma_scale = gamma_base * B / B_base`` under the option
     LARS  (4.3):  gamma_k = gamma_t * eta * ||(w_t)_k|| / || (1/B) sum_i grad_k f_i(w_t) ||
     CLARS (4.7):  gamma_k = gamma_t * eta * ||(w_t)_k|| / ( (1/B) sum_i ||grad_k f_i(w_t)|| )
 
-(if ``||(w_t)_k|| = 0`` or the denominator is 0 the ratio is 1, the TF LARS convention).
+(if ``||(w_t)_k|| = 0`` or the denominator is 0, the trust ratio ``eta ||(w_t)_k|| / ...`` is replaced
+by 1, so that layer's learning rate is ``gamma_t``: the TF LARS convention, e.g. for a bias that
+starts at zero).
+
+Device: every tensor of a step lives on the parameters' device (the batch is indexed on the device
+the data is on); the norms, learning rates and the update are device tensors, and a step makes no
+host synchronisation (``.item()``, ``.cpu()``, ``float(tensor)``): the per-step facts the monitor
+reads (``last``, ``lr_max``) are converted when it reads them, at snapshots.
 
 Data parallel: the global batch ``I_t`` is drawn identically on every rank (an epoch-wise random
 permutation from the run's seed, batches of ``B`` consecutive indices, the last partial batch of an
@@ -83,11 +90,22 @@ class Layers:
         return len(self.names)
 
     def norms(self, tensors) -> torch.Tensor:
-        """Layer-wise l2 norms (K,) of a list of tensors aligned with the parameters."""
-        sq = torch.zeros(self.K, dtype=torch.float64)
-        for j, t in enumerate(tensors):
-            sq[self.layer_of[j]] += float(t.detach().double().pow(2).sum())
+        """Layer-wise l2 norms (K,) float64, on the tensors' device, of a list of tensors aligned with
+        the parameters (no host synchronisation)."""
+        tensors = list(tensors)
+        dev = tensors[0].device
+        per_tensor = torch.stack([t.detach().double().pow(2).sum() for t in tensors])
+        sq = torch.zeros(self.K, dtype=torch.float64, device=dev)
+        sq.index_add_(0, self.index(dev), per_tensor)
         return sq.sqrt()
+
+    def index(self, device) -> torch.Tensor:
+        """``layer_of`` as a long tensor on ``device`` (cached)."""
+        cache = self.__dict__.setdefault("_index", {})
+        key = str(device)
+        if key not in cache:
+            cache[key] = torch.as_tensor(self.layer_of, dtype=torch.long, device=device)
+        return cache[key]
 
 
 # -- per-sample gradients ---------------------------------------------------------------------
@@ -244,8 +262,24 @@ class LargeBatch:
         with torch.no_grad():
             self.v = [q.detach().clone() for q in self.params]               # v_0 = w_0
         self.sizes = [q.numel() for q in self.params]
-        self.last: dict[str, Any] = {}
-        self.lr_max = np.zeros(self.layers.K)                                 # largest gamma_k used per layer
+        self._last: tuple | None = None                                       # (t, gamma_t, ||g_k||, gamma_k, mean norms) on the device
+        self._lr_max = torch.zeros(self.layers.K, dtype=torch.float64, device=self.params[0].device)
+
+    @property
+    def lr_max(self) -> np.ndarray:
+        """Largest gamma_k used per layer so far (K,) (a host copy: read at snapshots)."""
+        return self._lr_max.cpu().numpy()
+
+    @property
+    def last(self) -> dict[str, Any]:
+        """The last step's facts for the monitor's snapshot: gamma_t, ||g_k||, gamma_k (and CLARS's rho_k)."""
+        if self._last is None:
+            return {}
+        t, gamma, g_norm, lr, mean_norm = self._last
+        out = {"step": t, "gamma_t": gamma, "grad_norm_k": g_norm.tolist(), "lr_k": lr.tolist()}
+        if self.rule == "clars":                                               # rho_k of (4.8), in [0, 1]
+            out["rho_k"] = (g_norm / mean_norm.clamp_min(1e-300)).tolist()
+        return out
 
     # warmup: gamma_t = gamma_scale * min(1, (t + 1) / warmup_steps) (gradual, linear in steps)
     def gamma_t(self, t: int) -> float:
@@ -256,8 +290,8 @@ class LargeBatch:
     def _local_sums(self, idx: np.ndarray) -> torch.Tensor:
         """This shard's share: [ sum_{i in shard} grad f_i / B  (flat, d) | sum_{i in shard} ||grad_k f_i|| / B (K) ]."""
         dev = self.params[0].device
-        ii = torch.as_tensor(idx, dtype=torch.long)
-        X, y = self.X[ii].to(dev), self.y[ii].to(dev)
+        ii = torch.as_tensor(idx, dtype=torch.long).to(self.X.device, non_blocking=True)
+        X, y = self.X[ii].to(dev, non_blocking=True), self.y[ii].to(dev, non_blocking=True)
         K = self.layers.K
         buf = torch.zeros(sum(self.sizes) + K, dtype=torch.float64, device=dev)
         if len(idx) == 0:
@@ -282,32 +316,31 @@ class LargeBatch:
         buf = self._local_sums(shard(I_t, self.rank, self.world))
         self.reduce(buf)                                                       # all-reduce: global sums on every rank
         K = self.layers.K
-        flat, mean_norm = buf[:-K], buf[-K:].cpu()
+        flat, mean_norm = buf[:-K], buf[-K:]
         g = [s.view_as(q) for s, q in zip(torch.split(flat, self.sizes), self.params)]  # (1/B) sum_i grad f_i(w_t), line 3
         g_norm = self.layers.norms(g)                                          # ||(1/B) sum_i grad_k f_i(w_t)||
-        w_norm = self.layers.norms(self.params)                                # ||(w_t)_k||
         gamma = self.gamma_t(t)
         if self.rule == "mnag":                                                # (4.2): one rate for all layers
-            lr = torch.full((K,), gamma, dtype=torch.float64)
-        elif self.rule == "lars":                                              # (4.3)
-            lr = gamma * self.eta * _ratio(w_norm, g_norm)
-        else:                                                                  # (4.7), lines 4-5
-            lr = gamma * self.eta * _ratio(w_norm, mean_norm)
+            lr = torch.full((K,), gamma, dtype=torch.float64, device=flat.device)
+        else:
+            w_norm = self.layers.norms(self.params)                            # ||(w_t)_k||
+            den = g_norm if self.rule == "lars" else mean_norm                 # (4.3) / (4.7), lines 4-5
+            lr = gamma * trust_ratio(w_norm, den, self.eta)
+        lr_of = lr[self.layers.index(lr.device)]                               # gamma_k per parameter tensor
         with torch.no_grad():                                                  # (4.6), line 6
             for j, (w, v, gj) in enumerate(zip(self.params, self.v, g)):
-                v_next = w.detach().double() - float(lr[self.layers.layer_of[j]]) * gj
+                v_next = w.detach().double() - lr_of[j] * gj
                 w.copy_(v_next + self.beta * (v_next - v.double()))
                 v.copy_(v_next)
-        lr_np = lr.numpy()
-        self.lr_max = np.maximum(self.lr_max, lr_np)
-        self.last = {"step": t, "gamma_t": gamma, "grad_norm_k": g_norm.tolist(), "lr_k": lr_np.tolist()}
-        if self.rule == "clars":                                               # rho_k of (4.8), in [0, 1]
-            self.last["rho_k"] = (g_norm / mean_norm.clamp_min(1e-300)).tolist()
+        torch.maximum(self._lr_max, lr, out=self._lr_max)
+        self._last = (t, gamma, g_norm, lr, mean_norm)
 
 
-def _ratio(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
-    ok = (num > 0) & (den > 0)
-    return torch.where(ok, num / torch.where(ok, den, torch.ones_like(den)), torch.ones_like(num))
+def trust_ratio(w_norm: torch.Tensor, den: torch.Tensor, eta: float) -> torch.Tensor:
+    """eta ||(w)_k|| / den_k where both norms are positive, else 1 (the TF LARS convention: a layer
+    with a zero norm gets the learning rate gamma_t itself, not gamma_t * eta)."""
+    ok = (w_norm > 0) & (den > 0)
+    return torch.where(ok, eta * w_norm / torch.where(ok, den, torch.ones_like(den)), torch.ones_like(w_norm))
 
 
 def finite(x: float) -> bool:

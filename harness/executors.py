@@ -1,0 +1,285 @@
+"""Where a batch of runs executes: side by side on this machine (``local``, ``--jobs N``), on a
+dask.distributed cluster (``dask``), or as SLURM jobs through submitit (``submitit``).
+
+Every engine runs the same job, :func:`run_job`: one :class:`~harness.runner.RunSpec` executed
+without a store, its :class:`~harness.store.RunRecord` returned as a plain dict. The parent (this
+process) resolves and cache-checks each spec before anything is sent, and writes every returned
+record to the store itself: the store has one writer, and a job that dies (a killed worker, a
+SLURM node lost) is still stored, as status 'error' with the engine's message.
+
+Slots: ``slots`` runs' worth of cores. A run with W workers holds min(W, slots) slots while it runs,
+so ``--jobs 4`` never asks 4 cores to carry more than 4 workers (an MPI parameter server's extra
+process aside). Runs start in suite order; a smaller run may start ahead of a wide one that does
+not fit yet. On SLURM a run asks for ``cpus_per_task = W``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .errors import MissingDependency, UserError
+from .monitor import ERROR, INTERRUPTED
+from .runner import RunSpec, execute, new_record, resolve
+from .store import RunRecord, Store, record_from_dict, run_to_dict
+
+ENGINES = ("local", "dask", "submitit")
+
+
+def run_job(spec: RunSpec) -> dict[str, Any]:
+    """The job every engine runs (importable by reference, so pickles stay small)."""
+    rec = execute(spec, None)
+    return run_to_dict(rec)
+
+
+def slots_of(spec: RunSpec, slots: int) -> int:
+    """Cores a run holds: its worker count, at most the whole machine."""
+    return max(1, min(int(spec.workers or 1), slots))
+
+
+# -- engines --------------------------------------------------------------------------------
+class Engine:
+    """``submit(spec) -> handle``; ``wait(handles, timeout) -> finished handles``; ``result(h) -> dict``."""
+
+    slots: int = 1
+    name: str = ""
+
+    def submit(self, spec: RunSpec) -> Any:
+        raise NotImplementedError
+
+    def wait(self, handles: Sequence[Any], timeout: float) -> list[Any]:
+        raise NotImplementedError
+
+    def result(self, handle: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def cancel(self, handles: Sequence[Any]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class LocalEngine(Engine):
+    """A pool of ``slots`` processes on this machine, forked from a fork server that imported the
+    grid's plugin and workload modules once (``preload``): a worker's first run does not pay the
+    imports again, and no worker inherits this process's threads (progress, BLAS, numba)."""
+
+    name = "local"
+
+    def __init__(self, slots: int, preload: Sequence[str] = ()):
+        self.slots = slots
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["harness.runner", *preload])
+        self.pool = cf.ProcessPoolExecutor(max_workers=slots, mp_context=ctx)
+
+    def submit(self, spec):
+        return self.pool.submit(run_job, spec)
+
+    def wait(self, handles, timeout):
+        done, _ = cf.wait(handles, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        return list(done)
+
+    def result(self, handle):
+        return handle.result()
+
+    def cancel(self, handles):
+        for h in handles:
+            h.cancel()
+
+    def close(self):
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskEngine(Engine):
+    """dask.distributed: the scheduler at ``address``, or a LocalCluster of ``slots`` one-thread
+    worker processes (``processes=False``: threads of this process, for tests and debugging)."""
+
+    name = "dask"
+
+    def __init__(self, slots: int, address: str | None = None, processes: bool = True):
+        try:
+            import logging
+
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise MissingDependency("dask.distributed (for --executor dask)", "cluster") from None
+        self.slots, self.cluster = slots, None
+        address = address or os.environ.get("DASK_SCHEDULER_ADDRESS")
+        try:
+            if address:
+                self.client = Client(address, timeout=30)
+            else:
+                self.cluster = LocalCluster(n_workers=slots, threads_per_worker=1, processes=processes,
+                                            dashboard_address=None, silence_logs=logging.ERROR)
+                self.client = Client(self.cluster)
+        except OSError as exc:  # no scheduler at that address
+            raise UserError(f"cannot reach the dask scheduler at {address}: {exc}") from None
+        self._n = 0
+
+    def submit(self, spec):
+        self._n += 1
+        return self.client.submit(run_job, spec, pure=False, key=f"harness-run-{self._n}-{os.getpid()}")
+
+    def wait(self, handles, timeout):
+        from dask.distributed import wait
+
+        try:
+            done, _ = wait(handles, timeout=timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return []
+        return list(done)
+
+    def result(self, handle):
+        return handle.result()
+
+    def cancel(self, handles):
+        self.client.cancel(list(handles))
+
+    def close(self):
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+class SubmititEngine(Engine):
+    """One submitit job per run: SLURM (``cluster='slurm'``, or found automatically), or submitit's
+    local executor (``cluster='local'``, subprocesses on this machine: how the tests run it).
+    ``params`` are submitit's (``slurm_partition``, ``timeout_min``, ``mem_gb``, ...)."""
+
+    name = "submitit"
+
+    def __init__(self, slots: int, folder: str | os.PathLike | None = None, cluster: str | None = None,
+                 params: dict[str, Any] | None = None):
+        try:
+            import submitit
+        except ImportError:
+            raise MissingDependency("submitit (for --executor submitit)", "cluster") from None
+        self.slots = slots
+        self.folder = Path(folder or Path(".harness") / "submitit")
+        self.executor = submitit.AutoExecutor(folder=self.folder / "%j", cluster=cluster)
+        self.params = dict(params or {})
+        # the jobs import harness from where this process did (a source checkout is not installed)
+        from .launch import _pythonpath
+
+        os.environ["PYTHONPATH"] = _pythonpath()
+
+    def submit(self, spec):
+        timeout_s = float(spec.options.get("timeout_s") or 3600)
+        params = {"timeout_min": max(1, int(timeout_s / 60) + 5), "cpus_per_task": slots_of(spec, 1 << 30),
+                  "name": f"harness-{spec.plugin}", **self.params}
+        try:
+            self.executor.update_parameters(**params)
+        except (ValueError, TypeError) as exc:
+            raise UserError(f"submitit rejected the job parameters: {exc}") from None
+        return self.executor.submit(run_job, spec)
+
+    def wait(self, handles, timeout):
+        end = time.monotonic() + timeout
+        while True:
+            done = [h for h in handles if h.done()]
+            if done or time.monotonic() >= end:
+                return done
+            time.sleep(min(0.5, max(0.0, end - time.monotonic())))
+
+    def result(self, handle):
+        return handle.result()
+
+    def cancel(self, handles):
+        for h in handles:
+            try:
+                h.cancel(check=False)
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                pass
+
+
+def preload_modules(specs: Sequence[RunSpec]) -> list[str]:
+    """The modules the runs of ``specs`` import first: their plugins' implementations, their
+    workloads' factories, and scikit-learn's dataset loaders (the built-in workloads' data)."""
+    import importlib.util
+
+    from .registry import plugins, workloads
+
+    mods: dict[str, None] = {}
+    for s in specs:
+        mods[plugins().get(s.plugin).impl.partition(":")[0]] = None
+        mods[workloads().get(s.workload).factory.partition(":")[0]] = None
+    if importlib.util.find_spec("sklearn") is not None:
+        mods["sklearn.datasets"] = None
+    return list(mods)
+
+
+def make_engine(kind: str, slots: int, *, specs: Sequence[RunSpec] = (), address: str | None = None,
+                processes: bool = True, folder: str | None = None, cluster: str | None = None,
+                params: dict[str, Any] | None = None) -> Engine:
+    """The engine for ``--executor KIND``: ``specs`` (what will run) lets the local pool import
+    ahead; ``address`` is dask's scheduler; ``folder``, ``cluster`` and ``params`` are submitit's."""
+    if slots < 1:
+        raise UserError(f"--jobs must be at least 1, got {slots}")
+    if kind == "local":
+        return LocalEngine(slots, preload=preload_modules(specs))
+    if kind == "dask":
+        return DaskEngine(slots, address=address, processes=processes)
+    if kind == "submitit":
+        return SubmititEngine(slots, folder=folder, cluster=cluster, params=params)
+    raise UserError(f"unknown executor '{kind}' (expected {', '.join(ENGINES)})")
+
+
+# -- scheduling -----------------------------------------------------------------------------
+def run_parallel(specs: Sequence[RunSpec], store: Store, engine: Engine, *, force: bool = False,
+                 progress: Any = None, poll_s: float = 1.0,
+                 on_record: Callable[[RunRecord], None] | None = None) -> list[RunRecord]:
+    """Run ``specs`` on ``engine``; return their records in suite order (cache hits included).
+
+    Every finished run is stored as it arrives. Ctrl-C cancels what has not started and stores
+    nothing for it; runs already returned stay stored."""
+    records: list[RunRecord | None] = [None] * len(specs)
+    pending: list[int] = []
+    for i, spec in enumerate(specs):
+        hit = None if force else store.find_cached(resolve(spec).hash)
+        if hit is not None:
+            records[i] = hit
+            if progress:
+                progress.done()
+        else:
+            pending.append(i)
+    in_flight: dict[Any, tuple[int, int]] = {}
+    free = engine.slots
+    try:
+        while pending or in_flight:
+            for i in list(pending):
+                need = slots_of(specs[i], engine.slots)
+                if need <= free:
+                    in_flight[engine.submit(specs[i])] = (i, need)
+                    free -= need
+                    pending.remove(i)
+            if progress:
+                progress.running(len(in_flight))
+            for h in engine.wait(list(in_flight), timeout=poll_s):
+                i, need = in_flight.pop(h)
+                free += need
+                try:
+                    rec = record_from_dict(engine.result(h))
+                    rec.id, rec.cached = None, False
+                except Exception as exc:  # noqa: BLE001 - a lost job is a stored error, never a lost run
+                    rec = new_record(resolve(specs[i]))
+                    rec.status, rec.reason = ERROR, f"{engine.name} job failed: {type(exc).__name__}: {exc}"
+                store.save(rec)
+                records[i] = rec
+                if on_record:
+                    on_record(rec)
+                if progress:
+                    progress.done()
+    except KeyboardInterrupt:
+        engine.cancel(list(in_flight))
+        for i, _ in in_flight.values():
+            rec = new_record(resolve(specs[i]))
+            rec.status, rec.reason = INTERRUPTED, "interrupted by the user before this run returned"
+            records[i] = rec
+    finally:
+        engine.close()
+    return [r for r in records if r is not None]
