@@ -93,7 +93,9 @@ def _take_store(argv: list[str]) -> list[str]:
             path = argv[i + 1] if a == "--store" and i + 1 < len(argv) else a.partition("=")[2]
             if not path.strip():
                 raise UserError("--store needs a path (a database file)")
-            os.environ["HARNESS_STORE"] = path
+            from .paths import path_of
+
+            os.environ["HARNESS_STORE"] = str(path_of(path, "--store"))
             i += 2 if a == "--store" else 1
             continue
         out.append(a)

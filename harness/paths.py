@@ -23,11 +23,20 @@ from .errors import UserError
 SNIFF_BYTES = 64 * 1024
 
 
+def path_of(path: str | os.PathLike, what: str) -> Path:
+    """A Path from a user's text: not empty, no NUL byte (the OS cannot take one: ``os.stat`` raises
+    ValueError and ``Path.exists`` says False)."""
+    text = os.fspath(path)
+    if not str(text).strip():
+        raise UserError(f"{what}: empty path")
+    if "\x00" in str(text):
+        raise UserError(f"{what} {str(text)!r}: a path cannot contain a NUL byte")
+    return Path(text)
+
+
 def input_file(path: str | os.PathLike, what: str) -> Path:
     """``path`` as a readable regular file, else a UserError: ``{what} not found: PATH`` / ``... is a directory``."""
-    p = Path(path)
-    if not str(path):
-        raise UserError(f"{what}: empty path")
+    p = path_of(path, what)
     try:
         if not p.exists():
             raise UserError(f"{what} not found: {p}")
@@ -85,9 +94,7 @@ def _existing_ancestor(p: Path) -> Path:
 def output_file(path: str | os.PathLike, what: str) -> Path:
     """A file path we may (over)write: not a directory, its folder exists and is writable, and an
     existing file can be opened for writing. Nothing is created or changed."""
-    p = Path(path)
-    if not str(path):
-        raise UserError(f"{what}: empty path")
+    p = path_of(path, what)
     if p.is_dir():
         raise UserError(f"{what} {p} is a directory, expected a file name")
     parent = p.absolute().parent
@@ -109,9 +116,7 @@ def output_file(path: str | os.PathLike, what: str) -> Path:
 def output_dir(path: str | os.PathLike, what: str) -> Path:
     """A folder we may create and write into: it is a folder (or does not exist yet) and its nearest
     existing ancestor is a writable folder. Nothing is created."""
-    p = Path(path)
-    if not str(path):
-        raise UserError(f"{what}: empty path")
+    p = path_of(path, what)
     if p.exists() and not p.is_dir():
         raise UserError(f"{what} {p} is a file, expected a folder")
     anc = _existing_ancestor(p)

@@ -132,7 +132,9 @@ class Store:
     def __init__(self, path: str | os.PathLike | None = None, *, readonly: bool = False):
         from .errors import UserError
 
-        self.path = Path(path or os.environ.get("HARNESS_STORE") or DEFAULT_PATH)
+        from .paths import path_of
+
+        self.path = path_of(path or os.environ.get("HARNESS_STORE") or DEFAULT_PATH, "store")
         self.readonly = readonly
         self._empty = False  # read-only and nothing stored yet: reads see the schema and no rows
         if self.path.is_dir():

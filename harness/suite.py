@@ -126,12 +126,17 @@ def _grid(d: dict[str, Any] | None, where: str, key: str) -> list[dict[str, Any]
     return [dict(zip(keys, combo)) for combo in itertools.product(*(_axis(d[k]) for k in keys))]
 
 
+MAX_SEED = 2**32 - 1  # numpy's SeedSequence takes any non-negative int; MPI and torch take 32 bits
+MAX_SEEDS = 10_000
+
+
 def seeds_of(value: Any, where: str = "") -> list[int]:
+    """A count (3 -> [0, 1, 2], at most 10,000) or a list of seeds, each in [0, 2**32 - 1]."""
     if isinstance(value, bool):
         raise UserError(f"{where}bad seeds {value!r}")
     if isinstance(value, int):
-        if value < 1:
-            raise UserError(f"{where}seeds must be a positive count or a list, got {value}")
+        if not 1 <= value <= MAX_SEEDS:
+            raise UserError(f"{where}seeds must be a count in [1, {MAX_SEEDS}] or a list, got {value}")
         return list(range(value))
     if isinstance(value, str):
         try:
@@ -140,10 +145,13 @@ def seeds_of(value: Any, where: str = "") -> list[int]:
             raise UserError(f"{where}bad seeds {value!r}: expected a count or a comma-separated list") from None
         if len(parts) == 1 and "," not in value:
             return seeds_of(parts[0], where)
-        return parts
-    if isinstance(value, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in value):
+        value = parts
+    if isinstance(value, list) and value and all(isinstance(x, int) and not isinstance(x, bool) for x in value):
+        bad = [x for x in value if not 0 <= x <= MAX_SEED]
+        if bad:
+            raise UserError(f"{where}bad seed {bad[0]}: seeds are integers in [0, {MAX_SEED}]")
         return list(value)
-    raise UserError(f"{where}bad seeds {value!r}")
+    raise UserError(f"{where}bad seeds {value!r}: expected a count or a list of integers")
 
 
 # the metrics a run can stop at, with their domains (accuracies are reached from below, the rest from above)

@@ -3,7 +3,7 @@
 Read by scikit-learn's :func:`sklearn.datasets.load_svmlight_file` (its C parser), with its rules:
 
 - feature indices ascending and unique within a row (a repeated index is refused, never summed);
-- ``qid:Q`` tokens are read and ignored;
+- a ``qid:Q`` token (right after the label) is read and ignored;
 - the index base is ``zero_based``: ``"auto"`` (scikit-learn's rule: 1-based, the LIBSVM
   convention, unless some index 0 appears in the file, then 0-based), ``True`` or ``False`` (an
   index 0 is then an error);
@@ -127,11 +127,13 @@ def _first_bad_line(path: Path, zero_based, max_rows: int | None) -> tuple[int, 
             if not math.isfinite(label):
                 return lineno, f"non-finite label {tokens[0]!r}"
             seen: list[int] = []
-            for tok in tokens[1:]:
+            for k, tok in enumerate(tokens[1:]):
                 key, sep, val = tok.partition(":")
                 if not sep:
                     return lineno, f"malformed LIBSVM token {tok!r}: expected index:value"
-                if key == "qid":  # read and ignored, as scikit-learn does
+                if key == "qid":  # read and ignored, as scikit-learn does, right after the label only
+                    if k:
+                        return lineno, f"{tok!r} after a feature: qid:Q comes right after the label"
                     continue
                 try:
                     idx = int(key)
