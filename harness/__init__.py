@@ -16,3 +16,8 @@ _here = _Path(__file__).resolve().parent
 if not (_here / "plugins").is_dir() and (_here.parent / "plugins" / "__init__.py").is_file():
     __path__.append(str(_here.parent))  # noqa: F821 - the package's own __path__
 del _Path, _here
+
+from .cache import configure_numba as _configure_numba  # noqa: E402 - before anything imports numba
+
+_configure_numba()
+del _configure_numba

@@ -20,14 +20,17 @@ Safety nets below turn an OSError or an SQLite error that slipped past those che
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sqlite3
 import sys
+import warnings
 
+from . import __version__
 from .errors import UserError
 
-COMMANDS = ("list", "run", "runs", "report", "compare", "gate", "theory")
+COMMANDS = ("list", "run", "runs", "report", "compare", "gate", "theory", "check-plugin")
 
 
 class Parser(argparse.ArgumentParser):
@@ -39,12 +42,15 @@ def build_parser() -> Parser:
     parser = Parser(prog="harness", description="Benchmark asynchronous and distributed optimizers and check "
                                                 "them against their papers' theorems.")
     parser.add_argument("--store", help="results database (default .harness/results.db or $HARNESS_STORE)")
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    parser.add_argument("--strict", action="store_true",
+                        help="a broken plugin or workload entry point is an error (exit 2), not a warning")
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"harness.commands.{name}")
+            module = importlib.import_module(f"harness.commands.{name.replace('-', '_')}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"harness.commands.{name}":
+            if exc.name == f"harness.commands.{name.replace('-', '_')}":
                 continue  # a command not built yet
             raise
         module.register(sub)
@@ -53,19 +59,22 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from . import signals
+
+    signals.install()  # SIGTERM / SIGHUP: like Ctrl-C (points kept, jobs ended, exit 143 / 129)
     try:
         argv = _take_store(argv)
         parser = build_parser()
         args = parser.parse_args(argv)
-        if args.command is None:
-            if not argv:
-                args = parser.parse_args(["run"])  # `harness` alone runs the default suite, like `harness run`
-            else:
-                parser.print_help()
-                return 2
+        if args.command is None:  # `harness` alone: what it can do (the main job is `harness run`)
+            parser.print_help()
+            return 0 if not argv else 2
         if args.store:
             os.environ["HARNESS_STORE"] = args.store
-        return int(args.func(args) or 0)
+        if args.strict:
+            _no_broken_entries()
+        with library_warnings():
+            return int(args.func(args) or 0)
     except UserError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return 2
@@ -79,9 +88,45 @@ def main(argv: list[str] | None = None) -> int:
         print(f"harness: error: results store {os.environ.get('HARNESS_STORE') or '.harness/results.db'}: {exc}",
               file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("harness: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"harness: interrupted by {signals.signal_name(exc)}", file=sys.stderr)
+        return signals.exit_code(exc)
+
+
+def _no_broken_entries() -> None:
+    """``--strict``: the first broken entry point is the error."""
+    from .registry import plugins, workloads
+
+    for reg in (plugins(), workloads()):
+        for name, why in sorted(reg.problems.items()):
+            raise UserError(f"broken {reg.kind} entry point '{name}': {why}")
+
+
+@contextlib.contextmanager
+def library_warnings():
+    """numpy's, matplotlib's and other libraries' warnings as our own one-line messages on stderr,
+    each said once: ``harness: warning: overflow encountered in exp (numpy, RuntimeWarning)``."""
+    seen: set[tuple[str, str]] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = str(message).strip().splitlines()[0] if str(message).strip() else category.__name__
+        origin = _library_of(filename) or f"{os.path.basename(filename or '?')}:{lineno}"
+        if (text, origin) in seen:
+            return
+        seen.add((text, origin))
+        print(f"harness: warning: {text} ({origin}, {category.__name__})", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
+def _library_of(filename: str) -> str | None:
+    """'/.../site-packages/matplotlib/axes/_base.py' -> 'matplotlib'; a file outside site-packages -> None."""
+    parts = os.path.normpath(filename or "").split(os.sep)
+    if "site-packages" in parts and parts.index("site-packages") + 1 < len(parts):
+        return parts[parts.index("site-packages") + 1].removesuffix(".py")
+    return None
 
 
 def _take_store(argv: list[str]) -> list[str]:

@@ -33,6 +33,7 @@ from typing import Any, Iterable, Sequence
 from . import stats
 from .errors import UserError
 from .monitor import FINISHED_OK, Budget, Target
+from .identity import latest_per_key, record_key
 from .runner import RunSpec, execute, resolve
 from .store import RunRecord, Store, record_from_dict
 
@@ -57,7 +58,9 @@ def run_metrics(rec: RunRecord, target: Target | None = None) -> dict[str, float
     """time/updates to target (first evaluated point meeting it, else inf) and final subopt."""
     tgt = target_for(rec, target)
     ttt = utt = math.inf
-    if tgt.value is not None:
+    if (rec.info or {}).get("subopt_negative"):
+        pass  # below zero against its own f*: the reference is wrong, never counted as reaching a target
+    elif tgt.value is not None:
         for p in rec.points:
             if tgt.reached(p):
                 ttt, utt = float(p.get("time_s", math.nan)), float(p["updates"])
@@ -138,11 +141,12 @@ def run_missing(specs: Sequence[RunSpec], store: Store, *, force: bool = False, 
     untimed warm-up run of each in-process plugin so JIT loading stays out of the measurements."""
     from .commands.run import run_specs
 
+    specs = [resolve(s) for s in specs]  # resolved once (a Resolved passes through)
     if warm_up:
-        todo = [s for s in specs if force or store.find_cached(resolve(s).hash) is None]
+        todo = [r for r in specs if force or store.find_cached(r.hash) is None]
         warmed = set()
-        for s in todo:
-            res = resolve(s)
+        for res in todo:
+            s = res.spec
             key = (s.plugin, s.workload, json.dumps(s.workload_params, sort_keys=True, default=str), s.workers)
             if res.plugin.backend not in IN_PROCESS_BACKENDS or key in warmed:
                 continue
@@ -179,12 +183,14 @@ def _dedupe(specs: list[RunSpec]) -> list[RunSpec]:
 
 # -- grouping and statistics ----------------------------------------------------------------------
 def workload_key(rec: RunRecord) -> str:
-    return json.dumps([rec.workload, rec.workload_params], sort_keys=True, default=str)
+    """The workload part of a run's identity (``harness.identity``), as canonical JSON."""
+    return record_key(rec, "group")[0]
 
 
 def workload_title(key: str) -> str:
     """'logreg (lam=0.01)': the workload with the parameters that differ from its defaults."""
-    name, wparams = json.loads(key)
+    doc = json.loads(key)
+    name, wparams = (doc["name"], doc["params"]) if isinstance(doc, dict) else doc
     try:
         from .registry import workloads
 
@@ -196,10 +202,9 @@ def workload_title(key: str) -> str:
 
 
 def group_key(rec: RunRecord, with_plugin: bool) -> tuple:
-    key = (workload_key(rec), rec.workers)
-    if with_plugin:
-        key += (rec.plugin, json.dumps(rec.params, sort_keys=True, default=str))
-    return key
+    """(workload, workers[, plugin, params as asked]): the identity's 'group' view."""
+    key = record_key(rec, "group")
+    return key if with_plugin else key[:2]
 
 
 def group_title(key: tuple) -> str:
@@ -283,7 +288,7 @@ def compare_sides(a: Side, b: Side, *, target: Target | None = None, alpha: floa
     groups_a: dict[tuple, list[RunRecord]] = defaultdict(list)
     groups_b: dict[tuple, list[RunRecord]] = defaultdict(list)
     for side, into in ((a, groups_a), (b, groups_b)):
-        for r in side.records:
+        for r in latest_per_key(side.records):  # each seed once, whatever reruns the store holds
             if r.status in FINISHED_OK and r.points:
                 into[group_key(r, with_plugin)].append(r)
     unmatched = [f"{group_title(k)} (only in {'A' if k in groups_a else 'B'})"
@@ -348,9 +353,8 @@ def build_sides(a_text: str, b_text: str, store: Store, *, workloads: Sequence[s
         specs[k] = plugin_specs(t, grid, workloads=workloads, workload_params=workload_params or {}, params=own,
                                 workers=workers, seeds=seeds, budget=budget or Budget(epochs=10.0),
                                 target=(target or Target()) if stop_at_target else Target(), options=options or {})
-    for ss in specs.values():  # every name and value is checked before anything runs
-        for s in ss:
-            resolve(s)
+    # every name and value is checked before anything runs; each spec is resolved once
+    specs = {k: [resolve(s) for s in ss] for k, ss in specs.items()}
     for k, ss in specs.items():
         recs = run_missing(ss, store, force=force, quiet=quiet)
         sides[k] = Side(texts[k], recs, "plugin", texts[k])

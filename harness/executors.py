@@ -237,10 +237,12 @@ def run_parallel(specs: Sequence[RunSpec], store: Store, engine: Engine, *, forc
 
     Every finished run is stored as it arrives. Ctrl-C cancels what has not started and stores
     nothing for it; runs already returned stay stored."""
+    resolved = [resolve(s) for s in specs]  # a Resolved passes through: resolved once here
+    specs = [r.spec for r in resolved]      # what a job receives (it resolves again in its own process)
     records: list[RunRecord | None] = [None] * len(specs)
     pending: list[int] = []
-    for i, spec in enumerate(specs):
-        hit = None if force else store.find_cached(resolve(spec).hash)
+    for i, res in enumerate(resolved):
+        hit = None if force else store.find_cached(res.hash)
         if hit is not None:
             records[i] = hit
             if progress:
@@ -266,7 +268,7 @@ def run_parallel(specs: Sequence[RunSpec], store: Store, engine: Engine, *, forc
                     rec = record_from_dict(engine.result(h))
                     rec.id, rec.cached = None, False
                 except Exception as exc:  # noqa: BLE001 - a lost job is a stored error, never a lost run
-                    rec = new_record(resolve(specs[i]))
+                    rec = new_record(resolved[i])
                     rec.status, rec.reason = ERROR, f"{engine.name} job failed: {type(exc).__name__}: {exc}"
                 store.save(rec)
                 records[i] = rec
@@ -277,7 +279,7 @@ def run_parallel(specs: Sequence[RunSpec], store: Store, engine: Engine, *, forc
     except KeyboardInterrupt:
         engine.cancel(list(in_flight))
         for i, _ in in_flight.values():
-            rec = new_record(resolve(specs[i]))
+            rec = new_record(resolved[i])
             rec.status, rec.reason = INTERRUPTED, "interrupted by the user before this run returned"
             records[i] = rec
     finally:

@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from . import stats
-from .compare import METRIC_LABELS, fmt_num, group_title, run_metrics, workload_key
+from .compare import METRIC_LABELS, fmt_num, group_title, run_metrics
 from .errors import UserError
+from .identity import latest_per_key, record_key
 from .monitor import DIVERGED, FINISHED_OK, SKIPPED
 from .store import RunRecord
 
@@ -143,11 +144,10 @@ class GateResult:
 
 
 def pair_key(r: RunRecord) -> tuple:
-    """What makes two runs the same benchmark: plugin, parameters as asked for (a value the theory
-    chose stays 'theory', so a refined bound is judged by its effect, not as a missing run),
-    workload, workers, seed."""
-    params = {**r.params, **{k: "theory" for k in ((r.info or {}).get("theory_choices") or {})}}
-    return (r.plugin, json.dumps(params, sort_keys=True, default=str), workload_key(r), r.workers, r.seed)
+    """What makes a baseline run and a current run the same benchmark (the identity's 'benchmark'
+    view): plugin, parameters as asked for (a value the theory chose stays 'theory', so a refined
+    bound is judged by its effect, not as a missing run), workload, workers, seed."""
+    return record_key(r, "benchmark")
 
 
 def _group_of(key: tuple) -> tuple:
@@ -169,7 +169,7 @@ def judge(baseline: Sequence[RunRecord], current: Sequence[RunRecord], rules: Se
     if not current:
         res.problems.append("nothing ran")
         return res
-    base = {pair_key(r): r for r in baseline if r.status in FINISHED_OK}
+    base = {pair_key(r): r for r in latest_per_key(baseline) if r.status in FINISHED_OK}
     cur: dict[tuple, RunRecord] = {}
     for r in current:
         if r.status in FINISHED_OK or r.status == DIVERGED:
@@ -183,7 +183,7 @@ def judge(baseline: Sequence[RunRecord], current: Sequence[RunRecord], rules: Se
                not any(pair_key(r) == k and r.status not in FINISHED_OK for r in current)]
     if missing:
         res.problems.append(f"{len(missing)} baseline runs have no current counterpart (first: "
-                            f"{missing[0][0]} on {json.loads(missing[0][2])[0]} workers={missing[0][3]} seed={missing[0][4]}"
+                            f"{missing[0][0]} on {json.loads(missing[0][2])['name']} workers={missing[0][3]} seed={missing[0][4]}"
                             f"; a changed parameter, workload or suite? refresh the baseline with --save-baseline)")
     new = [k for k in cur if k not in base]
     if new:

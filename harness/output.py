@@ -39,3 +39,18 @@ def print_json(obj: Any) -> None:
     from .store import _json_default
 
     sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def varying_columns(records: Sequence[Any]) -> list[tuple[str, Any]]:
+    """The parameters whose values differ between runs of the same plugin (workload parameters:
+    of the same workload), as ``(column title, record -> value)``, so two runs that differ by a
+    parameter can be told apart. A workload parameter's title is prefixed ``w.`` (``w.n``)."""
+    cols: list[tuple[str, Any]] = []
+    for attr, group, prefix in (("params", "plugin", ""), ("workload_params", "workload", "w.")):
+        seen: dict[tuple[str, str], set[str]] = {}
+        for r in records:
+            for k, v in (getattr(r, attr) or {}).items():
+                seen.setdefault((getattr(r, group), k), set()).add(json.dumps(v, sort_keys=True, default=str))
+        keys = dict.fromkeys(k for (_, k), values in seen.items() if len(values) > 1)
+        cols.extend((prefix + k, lambda r, a=attr, k=k: (getattr(r, a) or {}).get(k)) for k in keys)
+    return cols

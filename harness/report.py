@@ -2,8 +2,8 @@
 
 ``write_report(records, outdir)`` groups runs by workload, plots suboptimality (or the objective)
 against updates and against measured time with a band over seeds, and writes ``index.md`` and
-``index.html``. Sections can be added by other modules through ``SECTIONS`` (the theory module adds
-bound envelopes and verdicts)."""
+``index.html``. The theory section (bound envelopes, conditions, verdicts: :func:`theory_section`)
+is written explicitly; further sections can be added through ``SECTIONS``."""
 
 from __future__ import annotations
 
@@ -92,6 +92,7 @@ def plot_workload(records: Sequence[RunRecord], path: Path, title: str, xs: Sequ
             ax.plot(grid, med, color=color, label=f"{label} (n={len(runs)})")
             if len(runs) > 1:
                 ax.fill_between(grid, lo, hi, color=color, alpha=0.2)
+            _mark_below_zero(ax, runs, x, metric, color)
     for ax, x in zip(axes, xs):
         ax.set_xlabel(X_LABELS.get(x, x))
         ax.set_ylabel(_metric_label(metric))
@@ -114,6 +115,21 @@ def plot_workload(records: Sequence[RunRecord], path: Path, title: str, xs: Sequ
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _mark_below_zero(ax, runs: Sequence[RunRecord], x: str, metric: str, color) -> None:
+    """Points whose suboptimality is below zero (f* was not the minimum) cannot sit on a log axis:
+    they are drawn as red triangles at the bottom of the plot instead of silently dropped."""
+    if metric != "subopt":
+        return
+    pts = [(p[x], p[metric]) for r in runs for p in r.points
+           if p.get(metric) is not None and p[metric] <= 0 and p.get(x) is not None and (x != "updates" or p[x] > 0)]
+    if not pts:
+        return
+    positive = [p[metric] for r in runs for p in r.points if p.get(metric) is not None and p[metric] > 0]
+    floor = min(positive) / 3 if positive else 1e-16
+    ax.scatter([a for a, _ in pts], [floor] * len(pts), marker="v", color="red", edgecolors=color, zorder=5,
+               label=f"subopt <= 0 ({len(pts)} points): f* is wrong")
 
 
 def varying_params(records: Sequence[RunRecord]) -> set[str]:
@@ -159,8 +175,11 @@ def _colors():
 
 def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None, title: str = "harness report",
                  config: dict[str, Any] | None = None) -> Path:
+    from .identity import latest_per_key
+
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    records = latest_per_key(records)  # each seed once, whatever reruns the store holds
     by_workload: dict[str, list[RunRecord]] = defaultdict(list)
     for r in records:
         if r.points:
@@ -190,11 +209,7 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
     if measured:
         md += ["## What was measured", "", measured[0], ""]
         hb += ["<h2>What was measured</h2>", measured[1]]
-    try:
-        import harness.theory.report  # noqa: F401 - registers the theory section (bound envelopes, conditions, verdicts)
-    except ImportError:
-        pass
-    for section in SECTIONS:
+    for section in [theory_section, *SECTIONS]:
         try:
             blocks = section(records, outdir, store)
         except Exception as exc:  # noqa: BLE001 - a failing section is shown loudly, the rest of the report stays
@@ -215,6 +230,25 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
     (outdir / "index.html").write_text(page)
     _write_meta(records, outdir, title, config, pngs, store)
     return outdir / "index.html"
+
+
+def theory_section(records: Sequence[RunRecord], outdir: Path, store=None) -> list[tuple[str, str]]:
+    """The bound report: every run group (seeds pooled) against the theorems its plugin links; the
+    verdicts are stored with the runs when a store is given (rendering: harness.theory.report)."""
+    from harness.theory.report import theory_section as render
+
+    from .checking import check, group_key, linked_theorems
+
+    groups: dict[str, list[RunRecord]] = defaultdict(list)
+    for r in records:
+        if r.points and linked_theorems(r.plugin):
+            groups[group_key(r)].append(r)
+    out = []
+    for runs in groups.values():
+        runs = sorted(runs, key=lambda r: r.seed)
+        label = runs[0].label().split(" (workers")[0] + f" (workers={runs[0].workers}, seeds={len(runs)})"
+        out.append((label, runs[0].family, check(runs, store=store, save=store is not None)))
+    return render(out, outdir)
 
 
 def time_to_level(r: RunRecord, metric: str, level: float) -> float:

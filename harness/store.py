@@ -1,9 +1,11 @@
 """The results store: SQLite (stdlib) at ``.harness/results.db`` by default.
 
-Tables: ``runs`` (one row per run, with its content hash and environment manifest), ``points``
-(one row per curve point), ``verdicts`` (the theory checker's verdict per run and theorem).
-Writes are single transactions under ``BEGIN IMMEDIATE`` with a busy timeout, in WAL mode, so
-concurrent runners in several processes lose no rows.
+Tables: ``runs`` (one row per run key, ``hash``: see ``harness.identity``; with its environment
+manifest), ``points`` (one row per curve point), ``verdicts`` (the theory checker's verdict per run
+and theorem). Writes are single transactions under ``BEGIN IMMEDIATE`` with a busy timeout, in WAL
+mode, so concurrent runners in several processes lose no rows. A run key is UNIQUE: saving a run
+replaces the row (points and verdicts with it) of an earlier run with the same key (``--force``, a
+rerun after a failure, or two identical runs started together: the last one stored stays).
 """
 
 from __future__ import annotations
@@ -171,9 +173,20 @@ class Store:
             else:
                 with self._connect() as con:
                     con.executescript(SCHEMA)
+                self._one_row_per_key()
         except sqlite3.DatabaseError as exc:
             how = "" if readonly else " for writing"
             raise UserError(f"cannot open store {self.path}{how}: {exc}") from None
+
+    def _one_row_per_key(self) -> None:
+        """The UNIQUE index on the run key (a store written before it may hold duplicates: the
+        newest row of each key is kept)."""
+        with self._connect() as con:
+            if con.execute("SELECT 1 FROM sqlite_master WHERE type='index' AND name='runs_key'").fetchone():
+                return
+        with self._transaction() as con:
+            con.execute("DELETE FROM runs WHERE id NOT IN (SELECT MAX(id) FROM runs GROUP BY hash)")
+            con.execute("CREATE UNIQUE INDEX IF NOT EXISTS runs_key ON runs(hash)")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -215,7 +228,9 @@ class Store:
 
     # -- writing ------------------------------------------------------------------------------
     def save(self, rec: RunRecord) -> int:
+        """Store a run (replacing the row of an earlier run with the same key); returns its id."""
         with self._transaction() as con:
+            con.execute("DELETE FROM runs WHERE hash = ?", (rec.hash,))
             cur = con.execute(
                 "INSERT INTO runs (hash, created, plugin, plugin_version, family, backend, workload, workload_params,"
                 " params, workers, seed, budget, target, status, reason, wall_s, constants, info, env, suite)"
@@ -238,9 +253,21 @@ class Store:
             con.execute("INSERT OR REPLACE INTO verdicts (run_id, theorem, verdict, detail, created) VALUES (?,?,?,?,?)",
                         (run_id, theorem, verdict, _dumps(detail), time.time()))
 
-    def delete(self, run_ids: Iterable[int]) -> None:
+    def delete(self, run_ids: Iterable[int]) -> list[RunRecord]:
+        """Delete runs (their points and verdicts with them); returns what was deleted. An id that
+        is not in the store is a UserError and nothing is deleted."""
+        from .errors import UserError
+
+        ids = list(dict.fromkeys(int(i) for i in run_ids))
         with self._transaction() as con:
-            con.executemany("DELETE FROM runs WHERE id = ?", [(int(i),) for i in run_ids])
+            found = {r["id"]: r for r in con.execute(
+                f"SELECT * FROM runs WHERE id IN ({','.join('?' * len(ids))})", ids).fetchall()} if ids else {}
+            unknown = [i for i in ids if i not in found]
+            if unknown:
+                more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+                raise UserError(f"no run #{unknown[0]}{more} in {self.path}: nothing deleted")
+            con.executemany("DELETE FROM runs WHERE id = ?", [(i,) for i in ids])
+        return [_record(found[i], []) for i in ids]
 
     # -- reading ------------------------------------------------------------------------------
     def find_cached(self, content_hash: str) -> RunRecord | None:
@@ -299,37 +326,50 @@ class Store:
                     con.execute("SELECT COUNT(*) FROM points").fetchone()[0])
 
     # -- export -------------------------------------------------------------------------------
-    def export(self, path: str | os.PathLike, fmt: str | None = None, ids: Iterable[int] | None = None) -> Path:
-        """Write runs with their points as JSON (one object per run) or CSV/parquet (one row per point)."""
+    def export(self, path: str | os.PathLike, fmt: str | None = None, ids: Iterable[int] | None = None, *,
+               points: bool = True, plugin: str | None = None, workload: str | None = None,
+               status: str | None = None, suite: str | None = None) -> Path:
+        """Write the runs that pass the filters as JSON (one object per run, points and verdicts
+        nested: what ``gate`` and ``compare`` read back) or as a flat table, CSV or parquet: one row
+        per point (``points=False``: per run) with one column per parameter and workload parameter
+        and the run-level columns of :mod:`harness.results`."""
+        from .errors import UserError
+
         path = Path(path)
         fmt = fmt or path.suffix.lstrip(".") or "json"
-        recs = self.runs(ids=ids, with_points=True)
+        if fmt not in ("json", "csv", "parquet"):
+            raise UserError(f"unknown export format '{fmt}': expected json, csv or parquet")
+        recs = self.runs(ids=ids, plugin=plugin, workload=workload, status=status, suite=suite, with_points=True)
+        verdicts = {r.id: self.verdicts(r.id) for r in recs}
         if fmt == "json":
-            data = {"harness_export": 1, "runs": [run_to_dict(r) | {"verdicts": self.verdicts(r.id)} for r in recs]}
+            data = {"harness_export": 1, "runs": [run_to_dict(r) | {"verdicts": verdicts[r.id]} for r in recs]}
             path.write_text(json.dumps(data, indent=1, default=_json_default))
             return path
-        rows = [{"run_id": r.id, "plugin": r.plugin, "workload": r.workload, "backend": r.backend, "workers": r.workers,
-                 "seed": r.seed, "status": r.status, "params": _dumps(r.params), **{f: p.get(f) for f in POINT_FIELDS}}
-                for r in recs for p in r.points]
+        from .results import rows as flat_rows
+
+        rows = flat_rows(recs, verdicts, points=points)
         if fmt == "csv":
             with path.open("w", newline="") as fh:
                 writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["run_id"])
                 writer.writeheader()
                 writer.writerows(rows)
             return path
-        if fmt == "parquet":
-            try:
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-            except ImportError:
-                from .errors import MissingDependency
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            from .errors import MissingDependency
 
-                raise MissingDependency("pyarrow (for parquet export)", "all") from None
-            pq.write_table(pa.Table.from_pylist(rows), path)
-            return path
-        from .errors import UserError
-
-        raise UserError(f"unknown export format '{fmt}': expected json, csv or parquet")
+            raise MissingDependency("pyarrow (for parquet export)", "data") from None
+        try:
+            table = pa.Table.from_pylist(rows)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # a name with values of several types: text
+            kinds = {c: {float if type(r[c]) is int else type(r[c]) for r in rows if r[c] is not None} for c in rows[0]}
+            mixed = {c for c, k in kinds.items() if len(k) > 1}
+            table = pa.Table.from_pylist([{c: (str(v) if c in mixed and v is not None else v) for c, v in r.items()}
+                                          for r in rows])
+        pq.write_table(table, path)
+        return path
 
 
 def run_to_dict(r: RunRecord) -> dict[str, Any]:

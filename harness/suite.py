@@ -15,7 +15,8 @@ workload_params = { n = 1000, sparse = true }
 workers = [1, 2]
 options = { timeout_s = 120 }
 ```
-Errors name the file and the line (TOML syntax) or the [[run]] entry and key (meaning).
+Errors name the file and the line (TOML syntax) or the [[run]] entry and key (meaning). A relative
+data path (``workload_params = { path = "data.svm" }``) is read from the suite file's folder.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ def load_suite(path: str | Path) -> tuple[str, list[RunSpec], dict[str, Any]]:
         for key in ("plugin", "workload"):
             if key not in merged:
                 raise UserError(f"{where}: missing '{key}'")
+        if isinstance(merged.get("workload_params"), dict):
+            merged["workload_params"] = _paths_from(path.parent, merged["workload_params"])
         specs.extend(expand(merged, where, suite=name))
     return name, specs, report
 
@@ -111,6 +114,24 @@ SCHEDULE = ParamSet((
     Param("max_interval_s", 2.0, "float", low=0.0, open_low=True, nullable=True, doc="wall-clock floor"),
     Param("min_gap", 1, "int", low=1, doc="at least this many updates between points"),
 ))
+
+
+# workload parameters that name a file: a relative one is read from the suite file's folder
+PATH_PARAMS = ("path",)
+
+
+def _paths_from(folder: Path, wparams: dict[str, Any]) -> dict[str, Any]:
+    """``path = "data.svm"`` in ``suites/x.toml`` means ``suites/data.svm``, from wherever the suite
+    is run (the run is then keyed by the file's content, not by this string)."""
+    def absolute(v):
+        if isinstance(v, str) and "\x00" in v:  # not a path: the workload's own check says so
+            return v
+        if isinstance(v, str) and v and not Path(v).expanduser().is_absolute():
+            return str((folder / v).resolve())
+        return str(Path(v).expanduser()) if isinstance(v, str) and v else v
+
+    return {k: ([absolute(x) for x in v] if isinstance(v, list) else absolute(v)) if k in PATH_PARAMS else v
+            for k, v in wparams.items()}
 
 
 def _axis(value: Any) -> list[Any]:

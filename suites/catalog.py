@@ -3,6 +3,8 @@
 from harness.params import Param
 from harness.workload import WorkloadSpec
 
+from .datasets import DATASETS
+
 _generated = (
     Param("n", 2000, "int", low=2, doc="training samples"),
     Param("d", 50, "int", low=1, doc="features"),
@@ -28,6 +30,8 @@ WORKLOADS = [
     ), "scikit-learn's handwritten digits (real data shipped with the package)", needs=("sklearn",)),
     WorkloadSpec("libsvm", "finite-sum", "harness.suites.linear:LibSVM", (
         Param("path", "", "str", doc="a LIBSVM-format file (ijcnn1, covtype, rcv1, ...)"),
+        Param("dataset", "none", "choice", choices=("none", *DATASETS),
+              doc="a paper's dataset by name, downloaded into the cache on first use (instead of path)"),
         Param("loss", "logistic", "choice", choices=("logistic", "squared")),
         Param("lam", 1e-4, "float", low=0.0, open_low=True),
         Param("test_fraction", 0.0, "float", low=0.0, high=0.9),
@@ -36,5 +40,5 @@ WORKLOADS = [
         Param("zero_based", "auto", "choice", choices=("auto", "true", "false"),
               doc="index base: auto = 1-based unless an index 0 appears (scikit-learn's rule)"),
         Param("seed", 0, "int", low=0),
-    ), "a LIBSVM-format file the user brings"),
+    ), "a LIBSVM-format file the user brings, or a paper's dataset by name (dataset=rcv1, ...)"),
 ]

@@ -79,7 +79,7 @@ class Ridge(_Generated):
     def _labels(self, margin, rng):
         return margin + self.params["noise"] * rng.standard_normal(margin.shape)
 
-    def _solve_optimum(self) -> np.ndarray:
+    def _solve_optimum(self, tight: bool = False, w0: np.ndarray | None = None) -> np.ndarray:
         # (X^T X / n + lam I) w = X^T y / n, solved directly (dense) or by tight CG (sparse, wide)
         X, y, n = self.X, self.y, self.n
         if self.d <= 3000:
@@ -87,7 +87,7 @@ class Ridge(_Generated):
             G = G.toarray() if hasattr(G, "toarray") else G
             A = G / n + self.lam * np.eye(self.d)
             return np.linalg.solve(A, np.asarray(X.T @ y).ravel() / n)
-        return super()._solve_optimum()
+        return super()._solve_optimum(tight, w0)
 
 
 class Digits(FiniteSumWorkload):
@@ -117,18 +117,23 @@ class LibSVM(FiniteSumWorkload):
     {-1, +1}; rows are kept as read (``normalize`` scales them to unit norm)."""
 
     def __init__(self, name, path="", loss="logistic", lam=1e-4, test_fraction=0.0, normalize=False,
-                 max_rows=0, zero_based="auto", seed=0):
-        params = dict(path=path, loss=loss, test_fraction=test_fraction, normalize=normalize, max_rows=max_rows,
-                      seed=seed)
-        if zero_based != "auto":  # only when set: runs stored before the parameter keep their content hash
-            params["zero_based"] = zero_based
-        super().__init__(name, lam=lam, **params)
-        self.loss = loss
-        self.phi_curv = 0.25 if loss == "logistic" else 1.0
+                 max_rows=0, zero_based="auto", seed=0, dataset="none"):
         if path:  # a missing, binary or folder path is refused before any run starts
             from .libsvm import check_file
 
             check_file(path)
+        # a relative path is read from the current directory once, here: every later reader (an MPI
+        # rank, a cache key) sees the same file whatever its own working directory
+        path = str(Path(path).resolve()) if path else path
+        params = dict(path=path, loss=loss, test_fraction=test_fraction, normalize=normalize, max_rows=max_rows,
+                      seed=seed)
+        if zero_based != "auto":  # only when set: runs stored before the parameter keep their content hash
+            params["zero_based"] = zero_based
+        if dataset not in ("", "none"):  # not named: not in the content hash (runs on a path keep their keys)
+            params["dataset"] = dataset
+        super().__init__(name, lam=lam, **params)
+        self.loss = loss
+        self.phi_curv = 0.25 if loss == "logistic" else 1.0
 
     def estimate_bytes(self) -> int | None:
         """About 4 bytes of CSR (values, indices, the parser's buffers) per byte of an uncompressed
@@ -141,19 +146,42 @@ class LibSVM(FiniteSumWorkload):
     def memory_note(self) -> str:
         return f"a {self.params['path']} of {Path(self.params['path']).stat().st_size:,} bytes"
 
+    def data_identity(self) -> dict:
+        """The file's content (SHA-256 of its bytes, size and mtime only as a fast path), not its
+        path: the same bytes anywhere are the same data, an edit in place is new data."""
+        from harness.identity import file_sha256
+
+        ident = super().data_identity()
+        params = dict(ident["params"])
+        path = params.pop("path", "")
+        if path and Path(path).is_file():
+            params["file_sha256"] = file_sha256(path)
+        elif path:
+            params["file_missing"] = path  # the run fails reading it; nothing to hash
+        # a named dataset (no path) is identified by its name: the fetcher checks what it downloads
+        return {**ident, "params": params}
+
     def _make_data(self):
         from harness.errors import UserError
 
         from .libsvm import load_libsvm
 
-        if not self.params["path"]:
-            raise UserError("workload libsvm needs --workload-param path=FILE (a LIBSVM-format file)")
+        path = self.params["path"]
+        if self.params.get("dataset"):
+            if path:
+                raise UserError("workload libsvm: give path=FILE or dataset=NAME, not both")
+            from .datasets import fetch
+
+            path = str(fetch(self.params["dataset"]))
+        if not path:
+            raise UserError("workload libsvm needs --workload-param path=FILE (a LIBSVM-format file) "
+                            "or dataset=NAME (ijcnn1, covtype, rcv1, real-sim, news20, url)")
         zero_based = {"auto": "auto", "true": True, "false": False}[self.params.get("zero_based", "auto")]
-        X, y = load_libsvm(self.params["path"], max_rows=self.params["max_rows"] or None, zero_based=zero_based)
+        X, y = load_libsvm(path, max_rows=self.params["max_rows"] or None, zero_based=zero_based)
         if self.loss == "logistic":
             labels = np.unique(y)
             if len(labels) != 2:
-                raise UserError(f"{self.params['path']}: the logistic loss needs 2 classes, found {len(labels)}")
+                raise UserError(f"{path}: the logistic loss needs 2 classes, found {len(labels)}")
             y = np.where(y == labels.max(), 1.0, -1.0)
         if self.params["normalize"]:
             import scipy.sparse as sp

@@ -1,6 +1,6 @@
 """asv from a fresh repository: `asv check`, `asv run --python=same --quick`, a recorded run and
 `asv publish`, on a tiny parameter set (one family, one backend, one workload) narrowed through the
-environment. asv's machine file goes to a temporary HOME, results and HTML to the temporary repo."""
+environment. The grid is keyed by plugin name. asv's machine file goes to a temporary HOME, results and HTML to the temporary repo."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ ASV = Path(sys.executable).parent / "asv"
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not ASV.exists(), reason="asv not installed in this venv")]
 
-TINY = {"HARNESS_ASV_FAMILIES": "svrg", "HARNESS_ASV_BACKENDS": "serial", "HARNESS_ASV_WORKLOADS": "ridge"}
+TINY = {"HARNESS_ASV_PLUGINS": "svrg-serial", "HARNESS_ASV_WORKLOADS": "ridge"}
 
 
 def _asv(repo: Path, home: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -53,6 +53,7 @@ def test_asv_check_quick_run_record_and_publish(repo, tmp_path):
                  "track_bound_violations", "time_sgd_dense", "time_svrg_inner_dense", "peakmem_svrg_serial_run"):
         assert f"asv_harness." in out and name in out, name
     assert "failed" not in out.replace("track_theory_slack", ""), out[-3000:]
+    assert "skipped" not in out, out[-3000:]  # quiet: no empty cells of a family x backend cross
 
     # a recorded run (quick runs are not saved) of the convergence benchmarks, then the site
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
@@ -86,3 +87,22 @@ def test_asv_check_quick_run_record_and_publish(repo, tmp_path):
     assert index.exists()
     info = json.loads((repo / ".asv" / "html" / "index.json").read_text())
     assert "asv_harness.HarnessRuns.track_updates_to_target" in info["benchmarks"]
+
+
+def test_grid_is_keyed_by_plugin_name(monkeypatch):
+    """Every registered finite-sum plugin on the chosen backends is its own series: two plugins of
+    one family on one backend (asysvrg-sim, asysvrg-ps-sim) both appear; none replaces another."""
+    import importlib
+
+    from harness.registry import plugins
+
+    monkeypatch.delenv("HARNESS_ASV_PLUGINS", raising=False)
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks" / "asv_suite"))
+    import asv_harness as A
+
+    A = importlib.reload(A)
+    reg = plugins()
+    expected = [n for n in reg.names() if reg.items[n].backend in ("serial", "sim", "threads")
+                and "finite-sum" in reg.items[n].kinds]
+    assert A.PLUGINS == expected and {"asysvrg-sim", "asysvrg-ps-sim", "sgd-serial"} <= set(A.PLUGINS)
+    assert A.HarnessRuns.param_names == ("plugin", "workload") and A.HarnessRuns.params[0] == expected

@@ -68,9 +68,14 @@ def test_run_store_list_show_export(tmp_path):
     forced = json.loads(run_cli(*args, "--json", "--force", check=True).stdout)
     assert [r["cached"] for r in forced] == [False, False]
     listed = json.loads(run_cli("runs", "--json", check=True).stdout)
-    assert len(listed) == 4 and all(r["status"] == "budget" and r["n_points"] >= 5 for r in listed)
+    # --force superseded the two runs: one row per run key, the new measurements
+    assert [r["id"] for r in listed] == [r["id"] for r in forced] == [3, 4]
+    assert all(r["status"] == "budget" and r["n_points"] >= 5 for r in listed)
     shown = json.loads(run_cli("runs", "show", str(listed[0]["id"]), "--json", check=True).stdout)
     assert shown["env"]["python"] and shown["constants"]["L"] > 0
+    text = run_cli("runs", "show", str(listed[0]["id"]), check=True).stdout
+    for part in ("data", "code", "seed", "harness", "budget", "target"):  # the run key's parts
+        assert f"  {part} " in text, text
     out = tmp_path / "runs.csv"
     run_cli("runs", "export", str(out), check=True)
     assert len(out.read_text().splitlines()) > 10

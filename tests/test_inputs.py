@@ -60,7 +60,7 @@ def test_reading_commands_do_not_create_the_store(here, capsys):
     rc, out, _ = harness(capsys, "--store", "fresh.db", "runs", "list")
     assert rc == 0 and "0 runs" in out
     assert not (here / "fresh.db").exists()
-    assert refused(capsys, "--store", "fresh.db", "report") == "no runs stored in fresh.db: run `harness run` first"
+    assert refused(capsys, "--store", "fresh.db", "report") == "no runs in fresh.db: run `harness run` first"
     assert not (here / "fresh.db").exists()
 
 
@@ -218,17 +218,18 @@ def _libsvm(here, capsys, text, *params):
 
 
 def test_libsvm_duplicates_non_finite_and_index_base(here, capsys):
+    f = here / "f.svm"  # the workload reads the path as given, from the current folder, once
     assert _libsvm(here, capsys, "-1 1:1\n1 2:0.5 1:0.1 2:0.5\n") == \
-        "f.svm:2: feature index 2 repeated in the row (values are never summed)"
-    assert _libsvm(here, capsys, "-1 1:1\n1 3:1 2:1\n") == "f.svm:2: feature index 2 after 3: indices must be ascending"
-    assert _libsvm(here, capsys, "-1 1:1\n1 2:nan\n") == "f.svm:2: non-finite value '2:nan'"
-    assert _libsvm(here, capsys, "-1 1:1\n# c\n\n1 2:1e400\n") == "f.svm:4: non-finite value '2:1e400'"
-    assert _libsvm(here, capsys, "inf 1:1\n") == "f.svm:1: non-finite label 'inf'"
+        f"{f}:2: feature index 2 repeated in the row (values are never summed)"
+    assert _libsvm(here, capsys, "-1 1:1\n1 3:1 2:1\n") == f"{f}:2: feature index 2 after 3: indices must be ascending"
+    assert _libsvm(here, capsys, "-1 1:1\n1 2:nan\n") == f"{f}:2: non-finite value '2:nan'"
+    assert _libsvm(here, capsys, "-1 1:1\n# c\n\n1 2:1e400\n") == f"{f}:4: non-finite value '2:1e400'"
+    assert _libsvm(here, capsys, "inf 1:1\n") == f"{f}:1: non-finite label 'inf'"
     assert _libsvm(here, capsys, "1 1:1 3:1\n-1 0:1 2:1\n", "zero_based=false") == \
-        "f.svm:2: feature index 0 in a 1-based file (zero_based=false; use zero_based=true or auto)"
+        f"{f}:2: feature index 0 in a 1-based file (zero_based=false; use zero_based=true or auto)"
     assert _libsvm(here, capsys, "1 1:1\n", "zero_based=maybe") == \
         "workload libsvm: bad value 'maybe' for parameter 'zero_based': expected one of auto, true, false"
-    assert _libsvm(here, capsys, "") == "f.svm: no data rows"
+    assert _libsvm(here, capsys, "") == f"{f}: no data rows"
 
 
 def test_libsvm_qid_and_index_base_as_scikit_learn(tmp_path):
@@ -283,10 +284,11 @@ def test_safe_name():
 def test_misleading_messages(here, capsys):
     rc, _, _ = harness(capsys, *RIDGE)
     assert rc == 0
-    assert refused(capsys, "report", "999999") == f"no run #999999 in {here / 'results.db'}"
-    assert refused(capsys, "report", "--suite", "nosuch") == f"no stored runs of suite 'nosuch' in {here / 'results.db'}"
+    assert refused(capsys, "report", "999999") == f"no run #999999 in {here / 'results.db'} (`harness runs` lists them)"
+    assert refused(capsys, "report", "--suite", "nosuch") == \
+        f"no runs of suite 'nosuch' in {here / 'results.db'}: run `harness run` first"
     (here / "b.json").write_text('{"harness_export": 1, "runs": []}')
     assert refused(capsys, "gate", "--baseline", "b.json", "--current", "missing.json") == \
-        "current file not found: missing.json"
+        "--current file not found: missing.json"
     assert refused(capsys, "gate", "--baseline", "nob.json", "--current", "b.json") == \
-        "baseline file not found: nob.json"
+        "--baseline file not found: nob.json"

@@ -16,7 +16,7 @@ from harness.runner import RunSpec, execute
 
 from conftest import needs_mpi
 
-checker = pytest.importorskip("harness.theory.checker", reason="the theory checker (harness.theory.checker) is not available")
+from harness import checking as checker
 
 WP = {"n": 1000, "d": 20, "cond": 10.0, "lam": 0.01}
 
@@ -31,7 +31,7 @@ def _twin_params(params):
 
 
 def _verdicts(rec):
-    return {d["theorem"]: d for d in checker.check([rec], save=False)}
+    return {d.theorem: d for d in checker.check([rec], save=False)}
 
 
 @needs_mpi
@@ -43,13 +43,13 @@ def test_asysvrg_mpi_holds_with_measured_delay(tmp_path):
     v = _verdicts(rec)
     assert set(v) == {"asysvrg.thm-2.4.1", "asysvrg.thm-2.4.2"}
     assert rec.info["tau_max"] <= 50 and rec.info["max_delay"] == 50
-    assert v["asysvrg.thm-2.4.1"]["verdict"] == "holds", v["asysvrg.thm-2.4.1"]
-    assert all(d["verdict"] != "violated" for d in v.values()), v
+    assert v["asysvrg.thm-2.4.1"].verdict == "holds", v["asysvrg.thm-2.4.1"]
+    assert all(d.verdict != "violated" for d in v.values()), v
     # the twin, replaying the measured delays, gets the same verdict
     (tmp_path / "d.json").write_text(json.dumps({"delays": rec.info["delays"]}))
     twin = _run("asysvrg-ps-sim", {**_twin_params(params), "delay": "measured", "delay_file": str(tmp_path / "d.json")},
                 Budget(epochs=3))
-    assert _verdicts(twin)["asysvrg.thm-2.4.1"]["verdict"] == "holds"
+    assert _verdicts(twin)["asysvrg.thm-2.4.1"].verdict == "holds"
 
 
 @needs_mpi
@@ -63,11 +63,11 @@ def test_dfsdca_mpi_holds_with_measured_delay(tmp_path):
     assert set(v) == {f"dfsdca.thm-3.4.{k}" for k in (1, 2, 3, 4)}
     assert rec.info["tau_max"] <= 90 and rec.info["max_delay"] == 90
     for tid in ("dfsdca.thm-3.4.1", "dfsdca.thm-3.4.2"):       # convex phi_i (logistic): (3.18) holds
-        assert v[tid]["verdict"] == "holds", v[tid]
+        assert v[tid].verdict == "holds", v[tid]
     for tid in ("dfsdca.thm-3.4.3", "dfsdca.thm-3.4.4"):       # (3.30) needs eta ~ 1e-11 here
-        assert v[tid]["verdict"] == "not-applicable" and "3.30" in v[tid]["reason"], v[tid]
+        assert v[tid].verdict == "not-applicable" and "3.30" in v[tid].reason, v[tid]
     (tmp_path / "d.json").write_text(json.dumps({"delays": rec.info["delays"]}))
     twin = _run("dfsdca-sim", {**_twin_params(params), "delay": "measured", "delay_file": str(tmp_path / "d.json")},
                 Budget(epochs=2))
     tv = _verdicts(twin)
-    assert [tv[t]["verdict"] for t in sorted(tv)] == [v[t]["verdict"] for t in sorted(v)]
+    assert [tv[t].verdict for t in sorted(tv)] == [v[t].verdict for t in sorted(v)]

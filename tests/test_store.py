@@ -36,7 +36,7 @@ def test_export_json_csv_parquet(store, tmp_path):
     data = json.loads(store.export(tmp_path / "r.json").read_text())
     assert len(data["runs"]) == 3 and len(data["runs"][0]["points"]) == 5
     lines = store.export(tmp_path / "r.csv").read_text().strip().splitlines()
-    assert len(lines) == 1 + 15 and lines[0].startswith("run_id,plugin")
+    assert len(lines) == 1 + 15 and lines[0].startswith("run_id,suite,run_key")
     pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
 

@@ -66,50 +66,50 @@ def _eta(workload: str, m: int) -> float:
 
 @pytest.mark.parametrize("workload", ["ridge", "logreg"])
 def test_svrg_serial_holds(workload, store):
-    from harness.theory.checker import check
+    from harness.checking import check
 
     eta = _eta(workload, 20)
     recs = [execute(RunSpec("svrg-serial", workload, {"eta": eta, "m": 20}, WL, seed=s, budget=Budget(epochs=40)), store)
             for s in range(2)]
     assert all(r.ok for r in recs)
     out = check(recs, store=store)
-    by = {d["theorem"]: d for d in out}
+    by = {d.theorem: d for d in out}
     d = by[THM]
-    assert d["verdict"] == "holds", d["reason"]
-    assert d["n_seeds"] == 2 and d["slack"]["min"] >= 1.0
-    curve = d["curve"]
-    assert all(u <= b for u, b in zip(curve["upper"], curve["bound"]))
+    assert d.verdict == "holds", d.reason
+    assert d.n_seeds == 2 and d.slack["min"] >= 1.0
+    curve = d.curve
+    assert all(u <= b for u, b in zip(curve["mean"], curve["bound"]))
     assert len(curve["x"]) > 10
     # stored with every run of the group
     for r in recs:
         assert store.verdicts(r.id)[THM]["verdict"] == "holds"
     # the explicit-parameter theorem does not cover m = 20 with this step size: said, with the condition
-    assert by["asysvrg.thm-2.4.2"]["verdict"] == "not-applicable"
+    assert by["asysvrg.thm-2.4.2"].verdict == "not-applicable"
 
 
 def test_step_size_breaking_a_condition_is_not_applicable(store):
-    from harness.theory.checker import check
+    from harness.checking import check
 
     rec = execute(RunSpec("svrg-serial", "ridge", {"eta": 0.5, "m": 20}, WL, seed=0, budget=Budget(epochs=5)), store)
-    d = {x["theorem"]: x for x in check([rec], store=store)}[THM]
-    assert d["verdict"] == "not-applicable"
-    assert d["failing"], d
-    assert any(name in ("c_1 <= beta/2", "gamma = Gamma_0 > 0") for name in d["failing"])
-    assert "condition fails" in d["reason"] and "lhs" in d["reason"]
+    d = {x.theorem: x for x in check([rec], store=store)}[THM]
+    assert d.verdict == "not-applicable"
+    assert d.failing, d
+    assert any(name in ("c_1 <= beta/2", "gamma = Gamma_0 > 0") for name in d.failing)
+    assert "condition fails" in d.reason and "lhs" in d.reason
     assert store.verdicts(rec.id)[THM]["verdict"] == "not-applicable"
 
 
 def test_warm_start_is_not_applicable(store):
-    from harness.theory.checker import check
+    from harness.checking import check
 
     rec = execute(RunSpec("svrg-serial", "ridge", {"eta": _eta("ridge", 20), "m": 20, "warm_epochs": 1}, WL, seed=0,
                           budget=Budget(epochs=5)), store)
-    d = {x["theorem"]: x for x in check([rec])}[THM]
-    assert d["verdict"] == "not-applicable" and "warm_epochs" in d["reason"]
+    d = {x.theorem: x for x in check([rec])}[THM]
+    assert d.verdict == "not-applicable" and "warm_epochs" in d.reason
 
 
 def test_planted_bias_is_violated(store, monkeypatch):
-    from harness.theory.checker import check
+    from harness.checking import check
 
     reg = plugins()
     monkeypatch.setitem(reg.items, PLANTED.name, PLANTED)
@@ -118,21 +118,21 @@ def test_planted_bias_is_violated(store, monkeypatch):
                     store) for s in range(2)]
     assert all(r.ok for r in recs), [r.reason for r in recs]
     d = check(recs, store=store)[0]
-    assert d["theorem"] == THM
-    assert d["verdict"] == "violated", d["reason"]
-    assert d["mean_crosses"] and d["first_crossing"] > 0
-    assert d["rate"]["ok"] is False  # a biased method does not reach the 1/T rate either
+    assert d.theorem == THM
+    assert d.verdict == "violated", d.reason
+    assert d.first_crossing > 0
+    assert d.rate["ok"] is False  # a biased method does not reach the 1/T rate either
     assert store.verdicts(recs[0].id)[THM]["verdict"] == "violated"
 
 
 def test_same_plugin_without_the_bug_holds(store, monkeypatch):
     """The control for the planted bug: the same test plugin with bias = 0 passes (the checker can tell)."""
-    from harness.theory.checker import check
+    from harness.checking import check
 
     monkeypatch.setitem(plugins().items, PLANTED.name, PLANTED)
     eta = _eta("ridge", 20)
     rec = execute(RunSpec(PLANTED.name, "ridge", {"eta": eta, "bias": 0.0}, WL, seed=0, budget=Budget(updates=3000)), store)
-    assert check([rec])[0]["verdict"] == "holds"
+    assert check([rec])[0].verdict == "holds"
 
 
 def test_theory_guided_step_size_is_recorded(store):
@@ -141,9 +141,9 @@ def test_theory_guided_step_size_is_recorded(store):
     assert ch["theorem"] == THM and rec.params["eta"] == pytest.approx(ch["value"])
     assert rec.params["eta"] == pytest.approx(2 * _eta("ridge", 20))
     # the chosen value satisfies every condition, and 1 % more breaks one (it is the largest)
-    from harness.theory.checker import check
+    from harness.checking import check
 
-    assert check([rec])[0]["verdict"] in ("holds",)
+    assert check([rec])[0].verdict in ("holds",)
     rec2 = execute(RunSpec("svrg-serial", "ridge", {"eta": rec.params["eta"] * 1.01, "m": 20}, WL, seed=0,
                            budget=Budget(epochs=3)), store)
-    assert check([rec2])[0]["verdict"] == "not-applicable"
+    assert check([rec2])[0].verdict == "not-applicable"

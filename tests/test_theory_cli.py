@@ -35,9 +35,9 @@ def test_registry_covers_the_convention_and_cites_seed_files():
         assert s["id"] == t.id and s["conditions"] and s["rate"]
         assert get(t.id) is t
         t.show()  # renders
-    from harness.errors import UserError
+    from harness.theory.errors import TheoryError
 
-    with pytest.raises(UserError, match="did you mean"):
+    with pytest.raises(TheoryError, match="did you mean"):
         get("asysvrg.thm-2.4.9")
 
 

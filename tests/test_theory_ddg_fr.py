@@ -86,7 +86,7 @@ def test_fr_best_fixed_step_bound():
 def test_sgd_serial_runs_against_ddg_and_fr(store):
     """Plain SGD is DDG / FR with K = 1: the fixed-rate theorems hold on ridge; the diminishing-rate ones on a
     gamma0/(1+t) run; a constant-step run is not-applicable for the diminishing ones, saying why."""
-    from harness.theory.checker import check
+    from harness.checking import check
 
     wl = {"n": 200, "d": 10}
     const = [execute(RunSpec("sgd-serial", "ridge", {"eta": 0.05}, wl, seed=s, budget=Budget(epochs=10)), store)
@@ -94,21 +94,21 @@ def test_sgd_serial_runs_against_ddg_and_fr(store):
     dimin = execute(RunSpec("sgd-serial", "ridge", {"eta": 0.5, "schedule": "inv", "t0": 1.0}, wl, seed=0,
                             budget=Budget(epochs=10)), store)
     ids = ["ddg.thm-5.4.1", "ddg.thm-5.4.2", "features_replay.thm-6.4.1", "features_replay.thm-6.4.2"]
-    v1 = {d["theorem"]: d for d in check(const, ids)}
-    v2 = {d["theorem"]: d for d in check([dimin], ids)}
-    assert v1["ddg.thm-5.4.1"]["verdict"] == "holds" and v1["features_replay.thm-6.4.1"]["verdict"] == "holds"
-    assert v1["ddg.thm-5.4.2"]["verdict"] == "not-applicable" and "schedule" in v1["ddg.thm-5.4.2"]["reason"]
-    assert v2["ddg.thm-5.4.2"]["verdict"] == "holds" and v2["features_replay.thm-6.4.2"]["verdict"] == "holds"
-    assert v1["ddg.thm-5.4.1"]["values"]["K"] == 1.0
+    v1 = {d.theorem: d for d in check(const, ids)}
+    v2 = {d.theorem: d for d in check([dimin], ids)}
+    assert v1["ddg.thm-5.4.1"].verdict == "holds" and v1["features_replay.thm-6.4.1"].verdict == "holds"
+    assert v1["ddg.thm-5.4.2"].verdict == "not-applicable" and "schedule" in v1["ddg.thm-5.4.2"].reason
+    assert v2["ddg.thm-5.4.2"].verdict == "holds" and v2["features_replay.thm-6.4.2"].verdict == "holds"
+    assert v1["ddg.thm-5.4.1"].values["K"] == 1.0
 
 
 def test_the_adam_form_is_not_judged_by_the_sgd_theorems(store):
     """Theorems 5.4.x / 6.4.x are for SGD-DDG / SGD-FR: an Adam run (Algorithm 10) is not-applicable."""
     import dataclasses
 
-    from harness.theory.checker import check
+    from harness.checking import check
 
     run = execute(RunSpec("sgd-serial", "ridge", {"eta": 0.05}, {"n": 200, "d": 10}, budget=Budget(epochs=2)), store)
     adam = dataclasses.replace(run, params={**run.params, "opt": "adam"})
     for d in check([adam], ["ddg.thm-5.4.1", "features_replay.thm-6.4.1"]):
-        assert d["verdict"] == "not-applicable" and "Adam" in d["reason"], d
+        assert d.verdict == "not-applicable" and "Adam" in d.reason, d

@@ -39,6 +39,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 from .core import Citation, Condition, NotApplicable, Recursion, Theorem, sym
 
 PAPER = "AsySVRG (Huo & Huang, AAAI 2017; thesis Ch. 2)"
+FAMILIES = ("svrg", "asysvrg")  # the algorithms these theorems are about
 THESIS = "001_5c18eb65c467c540.txt"
 AAAI = "000_8398fe048a11a6b3.txt"
 
@@ -64,8 +65,9 @@ ASSUMPTIONS = [
 ]
 
 
-def _general(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: str, shared: bool) -> Theorem:
-    defs = [
+def _definitions(D_val: Any) -> list[tuple[sp.Symbol, sp.Expr]]:
+    """X, kappa_c, theta, K_0 of (2.13)/(2.34), the closed form of the c_t recursion, Gamma_0 (2.14)/(2.35)."""
+    return [
         (X, 2 * L**2 * Delta**2 * eta**2),
         (kc, 4 * L**2 / ((D_val - X) * b)),
         (theta, eta * beta / D_val + kc * eta**2),
@@ -76,6 +78,16 @@ def _general(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: st
         (Gamma0, eta / (2 * D_val) - 4 / (D_val - X) * (L**2 * Delta**2 * eta**3 / (2 * D_val) + eta**2 * L / 2 + c1 * eta**2)),
         (gamma, Gamma0),
     ]
+
+
+def _expanded(expr: sp.Expr, D_val: Any) -> sp.Expr:
+    for s_, e in reversed(_definitions(D_val)):
+        expr = expr.subs(s_, e)
+    return expr
+
+
+def _general(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: str, shared: bool) -> Theorem:
+    defs = _definitions(D_val)
     conds = [
         Condition("D - 2 L^2 Delta^2 eta^2 > 0", sp.StrictGreaterThan(D_val - X, 0),
                   "Lemma 2.3.1 (2.8) (distributed analogue in the proof of Thm 2.4.1)", implicit=True),
@@ -87,7 +99,7 @@ def _general(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: st
     ]
     where = "shared memory, coordinate-wise writes, D = d" if shared else "parameter server, whole-vector updates, D = 1"
     return Theorem(
-        id=tid, paper=PAPER,
+        id=tid, paper=PAPER, families=FAMILIES,
         title=f"{'Shared' if shared else 'Distributed'}-AsySVRG, general constants ({where})",
         citation=Citation(THESIS, section, eqs, source, f"{AAAI} {aaai}; notes/asysvrg-dfsdca.md Sec. {'2.4' if shared else '3.4'}, 9.1"),
         statement=(
@@ -102,6 +114,7 @@ def _general(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: st
         recursions=[C_RECURSION],
         free={"beta": _beta_grid},
         adapter=lambda run: _adapt(run, shared=shared, explicit=False),
+        reads=READS_SHARED if shared else READS, prepare=_alias_d if shared else None,
         guided={"eta": "eta"},
         errata=(
             "Encoded with the implicit conditions of the proof (notes Sec. 2.4): D - 2L^2 Delta^2 eta^2 > 0, "
@@ -117,12 +130,17 @@ def _general(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: st
     )
 
 
+def _delay_rhs(D_val: Any) -> sp.Expr:
+    """The right side of the delay condition (2.26)/(2.46): min{D/(2 u0 b), (3D - 28 u0 b D)/(28 u0^2 b^2)}."""
+    return sp.Min(D_val / (2 * u0 * b), (3 * D_val - 28 * u0 * b * D_val) / (28 * u0**2 * b**2))
+
+
 def _explicit(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: str, shared: bool) -> Theorem:
     ub = u0 * b
     defs = [
         (sigma, u0 * (sp.Rational(1, 2) - (14 * u0**2 * b**2 * Delta**2 + 14 * u0 * b * D_val) / (3 * D_val))),
     ]
-    delay_rhs = sp.Min(D_val / (2 * ub), (3 * D_val - 28 * ub * D_val) / (28 * u0**2 * b**2))
+    delay_rhs = _delay_rhs(D_val)
     conds = [
         Condition("Delta^2 < min{D/(2 u0 b), (3D - 28 u0 b D)/(28 u0^2 b^2)}", sp.StrictLessThan(Delta**2, delay_rhs),
                   f"the delay condition ({'2.26' if shared else '2.46'})"),
@@ -141,7 +159,7 @@ def _explicit(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: s
         Condition("sigma > 0", sp.StrictGreaterThan(sigma, 0), "the final inequality of (2.30)/(2.50)", implicit=True),
     ]
     return Theorem(
-        id=tid, paper=PAPER,
+        id=tid, paper=PAPER, families=FAMILIES,
         title=f"{'Shared' if shared else 'Distributed'}-AsySVRG, explicit parameters: O(1/T), independent of the delay",
         citation=Citation(THESIS, section, eqs, source, f"{AAAI} {aaai}; notes/asysvrg-dfsdca.md Sec. {'2.5' if shared else '3.5'}, 9.1"),
         statement=(
@@ -153,7 +171,8 @@ def _explicit(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: s
         bound=D_val * L * n**alpha * F0 / (b * T * sigma),
         measured="running_mean_grad_norm_sq", measured_doc="running mean over iterations of ||grad f(w_t)||^2",
         rate=1 / T, free={"alpha": _alpha_grid}, derived_inputs=("eta", "u0"),
-        solutions={"Delta": sp.sqrt(delay_rhs)},
+        prepare=_explicit_shared_prepare if shared else _explicit_prepare,
+        solutions={"Delta": sp.sqrt(delay_rhs)}, reads=READS_SHARED if shared else READS,
         adapter=lambda run: _adapt(run, shared=shared, explicit=True),
         errata=(
             "sigma is never given in the text; the value implied by the proof is encoded (notes Sec. 2.5 / 3.5, "
@@ -178,14 +197,13 @@ def _alpha_grid(v: dict[str, Any]) -> list[float]:
     return [1.0] + list(np.linspace(0.01, 1.0, 100))
 
 
-# c_t recursion (2.13)/(2.34) in the unified form, with its closed form
+# c_t recursion (2.13)/(2.34) in the unified form, with its closed form; the numbers come from the
+# sympy definitions above (one source), lambdified
+_THETA_K0 = sp.lambdify([L, Delta, eta, beta, b, D], [_expanded(theta, D), _expanded(K0, D)], modules="math")
+
+
 def _c_vals(v):
-    Dv, Lv, Dl, et, bt, bb = (float(v[k]) for k in ("D", "L", "Delta", "eta", "beta", "b"))
-    Xv = 2 * Lv**2 * Dl**2 * et**2
-    kcv = 4 * Lv**2 / ((Dv - Xv) * bb)
-    th = et * bt / Dv + kcv * et**2
-    k0 = kcv * (Lv**2 * Dl**2 * et**3 / (2 * Dv) + et**2 * Lv / 2)
-    return th, k0
+    return _THETA_K0(*(float(v[k]) for k in ("L", "Delta", "eta", "beta", "b", "D")))
 
 
 C_RECURSION = Recursion(
@@ -213,9 +231,13 @@ def c_recursion_proof_form(v: dict[str, Any], t_next_c: float) -> float:
     return t_next_c * (1 + et * bt / Dv) + 4 * Lv**2 / den * (Lv**2 * Dl**2 * et**3 / (2 * Dv) + et**2 * Lv / 2 + t_next_c * et**2)
 
 
-def delay_limit(u0b: float, D: float = 1.0) -> float:
-    """Largest integer Delta with Delta^2 < min{D/(2 u0 b), (3D - 28 u0 b D)/(28 u0^2 b^2)} (2.26)/(2.46)."""
-    rhs = min(D / (2 * u0b), (3 * D - 28 * u0b * D) / (28 * u0b**2))
+_DELAY_RHS = sp.lambdify([u0, D], _delay_rhs(D).subs(b, 1), modules="math")
+
+
+def delay_limit(u0b: float, D: float = 1.0) -> int:
+    """Largest integer Delta with Delta^2 < min{D/(2 u0 b), (3D - 28 u0 b D)/(28 u0^2 b^2)} (2.26)/(2.46)
+    (the right side evaluated from the theorem's sympy expression, with u0 b as one number); -1 if none."""
+    rhs = float(_DELAY_RHS(u0b, D))
     if rhs <= 0:
         return -1
     k = math.isqrt(int(math.floor(rhs)))
@@ -227,105 +249,72 @@ def delay_limit(u0b: float, D: float = 1.0) -> float:
 # --------------------------------------------------------------------------------------------------
 def _adapt(run, *, shared: bool, explicit: bool) -> dict[str, Any]:
     """Map a stored SVRG-family run onto the theorem's symbols."""
-    from .measures import measured_delay, param
+    from .measures import measured_delay
 
-    p, c = run.params, run.constants
+    p, c, param = run.params, run.constants, run.param
     if "error" in c or "L_max" not in c:
         raise NotApplicable(f"the workload has no known smoothness constant ({c.get('error', 'no L_max')})")
-    if param(p, "warm_epochs", 0):
-        raise NotApplicable(f"warm_epochs = {param(p, 'warm_epochs')} > 0: the theorem covers SVRG started at w^0, "
+    if param("warm_epochs", 0):
+        raise NotApplicable(f"warm_epochs = {param('warm_epochs')} > 0: the theorem covers SVRG started at w^0, "
                             "not SGD->SVRG")
     if shared:
-        coords = param(p, "coords", None)
+        coords = param("coords", None)
         if (run.info or {}).get("write") != "coordinate" and coords != 1:
             why = ("writes whole vectors" if coords in (None, 0) else
                    f"writes {coords} coordinates per iteration (the theory's iteration is one coordinate write; "
                    "notes Sec. 2.2 FLAG)")
             raise NotApplicable(f"D = d needs single-coordinate writes (Shared-AsySVRG, eq. (2.4), coords = 1); this run "
                                 f"{why}")
-    eta_v = param(p, "eta", None, aliases=("gamma", "lr", "step"))
+    eta_v = param("eta", None, aliases=("gamma", "lr", "step"))
     if eta_v is None:
         raise NotApplicable("the run has no step size parameter eta")
     n_v = float(c["n"])
-    b_v = int(param(p, "b", 1, aliases=("batch", "batch_size")))
-    m_v = int(param(p, "m", 0) or max(1, int(n_v) // b_v))
+    b_v = int(param("b", 1, aliases=("batch", "batch_size")))
+    m_v = int(param("m", 0) or max(1, int(n_v) // b_v))
     delta = measured_delay(run)
     L_v = float(c["L_max"])
     values = {"L": L_v, "eta": float(eta_v), "Delta": float(delta), "b": float(b_v), "m": float(m_v),
-              "D": float(c.get("dim", c.get("d", 1))) if shared else 1.0, "F0": float(c["f0_minus_fstar"]),
+              "F0": float(c["f0_minus_fstar"]),
               "n": n_v}
+    if shared:
+        values["d"] = float(c.get("dim", c.get("d", 1)))
     if explicit:
         values["u0"] = None  # filled per alpha in prepare
     return values
 
 
-def _explicit_prepare(v: dict[str, Any]) -> dict[str, Any]:
-    """u0 from the step size: u0 = eta L n^alpha / b (for a run, where eta is given and u0 is not)."""
-    if v.get("u0") is None and all(k in v and v[k] is not None for k in ("eta", "L", "n", "b", "alpha")):
-        v = dict(v)
-        v["u0"] = float(v["eta"]) * float(v["L"]) * float(v["n"]) ** float(v["alpha"]) / float(v["b"])
-    elif v.get("eta") is None and all(k in v and v[k] is not None for k in ("u0", "L", "n", "b", "alpha")):
-        v = dict(v)
-        v["eta"] = float(v["u0"]) * float(v["b"]) / (float(v["L"]) * float(v["n"]) ** float(v["alpha"]))
+def _alias_d(v: dict[str, Any]) -> dict[str, Any]:
+    """The shared-memory forms name D by its value d (the dimension); accept either name."""
+    if v.get("d") is None and v.get("D") is not None:
+        v = {**v, "d": v["D"]}
     return v
 
 
-def _with_free_prepare(thm: Theorem) -> Theorem:
-    """For the explicit theorems, u0 depends on the free alpha: recompute it per candidate."""
-    original_resolve = thm.resolve_free
-
-    def resolve(values):
-        v = thm.prepare(dict(values)) if thm.prepare else dict(values)
-        given_u0 = v.get("u0") is not None and v.get("eta") is None
-        if "alpha" in v and v["alpha"] is not None:
-            return original_resolve(v)
-        best, best_b = None, math.inf
-        Tv = v.get("T", 1.0)
-        for a in _alpha_grid(v):
-            trial = _explicit_prepare({**v, "alpha": a, **({} if given_u0 else {"u0": None})})
-            conds = thm.check_conditions(trial)
-            if all(cd["holds"] for cd in conds if cd["gating"]):
-                bval = float(thm.value(thm.bound, {**trial, "T": Tv}))
-                if bval < best_b:
-                    best, best_b = trial, bval
-        if best is None:
-            best = _explicit_prepare({**v, "alpha": 1.0, **({} if given_u0 else {"u0": None})})
-        best["_free_chosen"] = {"alpha": float(best["alpha"]), "u0": float(best["u0"])}
-        return best
-
-    thm.free = {}
-    thm.resolve_free = resolve  # type: ignore[method-assign]
-    return thm
+def _explicit_prepare(v: dict[str, Any]) -> dict[str, Any]:
+    """u0 from the step size, u0 = eta L n^alpha / b (a run gives eta), or eta from u0 (a user gives
+    u0); alpha may be an array of candidates (the free constant), so this is numpy arithmetic."""
+    have = lambda *ks: all(v.get(k) is not None for k in ks)  # noqa: E731
+    if v.get("u0") is None and have("eta", "L", "n", "b", "alpha"):
+        v = {**v, "u0": v["eta"] * v["L"] * np.power(v["n"], v["alpha"]) / v["b"]}
+    elif v.get("eta") is None and have("u0", "L", "n", "b", "alpha"):
+        v = {**v, "eta": v["u0"] * v["b"] / (v["L"] * np.power(v["n"], v["alpha"]))}
+    return v
 
 
+def _explicit_shared_prepare(v: dict[str, Any]) -> dict[str, Any]:
+    return _explicit_prepare(_alias_d(v))
+
+
+READS = ("eta", "b", "m")                                  # what every SVRG-family plugin declares
+READS_SHARED = READS + ("warm_epochs", "coords")           # the shared-memory plugins' warm start and write width
 D_d = sp.Symbol("d", positive=True)
 THEOREMS = [
     _general(D_d, "asysvrg.thm-2.3.1", "Sec. 2.3.2, Theorem 2.3.1", "(2.13)-(2.15)", "Theorem 2.3.1",
              "Theorem 1, eqs. (10)-(12)", shared=True),
-    _with_free_prepare(_explicit(D_d, "asysvrg.thm-2.3.2", "Sec. 2.3.2, Theorem 2.3.2", "(2.26)-(2.31)", "Theorem 2.3.2",
-                                 "Theorem 2, eqs. (13)-(14)", shared=True)),
+    _explicit(D_d, "asysvrg.thm-2.3.2", "Sec. 2.3.2, Theorem 2.3.2", "(2.26)-(2.31)", "Theorem 2.3.2",
+              "Theorem 2, eqs. (13)-(14)", shared=True),
     _general(sp.Integer(1), "asysvrg.thm-2.4.1", "Sec. 2.4.2, Theorem 2.4.1", "(2.34)-(2.45)", "Theorem 2.4.1",
              "Theorem 3, eqs. (17)-(19)", shared=False),
-    _with_free_prepare(_explicit(sp.Integer(1), "asysvrg.thm-2.4.2", "Sec. 2.4.2, Theorem 2.4.2", "(2.46)-(2.51)",
-                                 "Theorem 2.4.2", "Theorem 4, eqs. (20)-(21)", shared=False)),
+    _explicit(sp.Integer(1), "asysvrg.thm-2.4.2", "Sec. 2.4.2, Theorem 2.4.2", "(2.46)-(2.51)",
+              "Theorem 2.4.2", "Theorem 4, eqs. (20)-(21)", shared=False),
 ]
-
-# the shared-memory forms use the symbol d for D; the adapters give D, so alias it
-for _t in THEOREMS[:2]:
-    _orig = _t.prepare
-
-    def _alias(v, _o=_orig):
-        v = dict(v)
-        if "d" not in v and "D" in v:
-            v["d"] = v["D"]
-        return _o(v) if _o else v
-
-    _t.prepare = _alias
-for _t in (THEOREMS[1], THEOREMS[3]):
-    _p = _t.prepare
-
-    def _both(v, _o=_p):
-        v = _o(v) if _o else dict(v)
-        return _explicit_prepare(v)
-
-    _t.prepare = _both

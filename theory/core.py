@@ -18,11 +18,20 @@ substituted for numerics.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import sympy as sp
+
+from .errors import NotApplicable, TheoryError
+
+__all__ = ["Citation", "Condition", "Recursion", "Theorem", "NotApplicable", "TheoryError", "sym"]
+
+
+RTOL = 1e-12  # relative tolerance of non-strict relations when a run or a user's values are checked
+INTEGER_SYMBOLS = ("Delta", "tau", "K", "N", "H", "b", "B", "M", "m", "workers", "d_wait", "s")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -104,13 +113,21 @@ class Recursion:
         return x
 
 
-class NotApplicable(Exception):
-    """An adapter cannot map this run onto the theorem (the message names what is missing or wrong)."""
-
-
 # --------------------------------------------------------------------------------------------------
 @dataclass
 class Theorem:
+    """One statement of a paper, declared in one expression by its module.
+
+    Groups of fields: what it is (id, title, citation, statement, paper, symbols, assumptions);
+    the mathematics (conditions, definitions, bound, rate, horizon, free, solutions, recursions,
+    extra_bounds, direction); how a run maps onto it (adapter, reads, measured, prepare,
+    derived_inputs, guided, asymptotic_from, asymptotic_only); what the encoding says (errata, notes).
+    ``reads``: the run parameters its adapter needs from every plugin that links it (the plugin
+    registry checks they are declared); parameters read only when a plugin has them are not listed.
+    ``asymptotic_only``: non-empty when the theorem's constants are not all known (an O(.) term with
+    no constant): no verdict on runs, the text says why.
+    """
+
     id: str
     title: str
     citation: Citation
@@ -138,6 +155,9 @@ class Theorem:
     derived_inputs: tuple[str, ...] = ()   # inputs the prepare hook can derive from others (u0 <-> eta)
     direction: str = "upper"      # 'upper': measured <= bound; 'lower': a lower bound (not per-instance)
     asymptotic_from: float = 0.0  # check only points with horizon >= this fraction of the last (uncontrolled O() terms)
+    reads: tuple[str, ...] = ()   # run parameters the adapter reads (eta, b, m, warm_epochs, ...)
+    families: tuple[str, ...] = ()  # the algorithms (plugin families) it is about; () = any (reports plot only these)
+    asymptotic_only: str = ""     # why no verdict is given on runs (an O(.) term without a constant)
 
     # -- symbolic -------------------------------------------------------------------------------
     @property
@@ -190,124 +210,145 @@ class Theorem:
 
         return f
 
-    def check_conditions(self, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def check_domain(self, values: Mapping[str, Any]) -> None:
+        """Refuse a value outside its symbol's declared domain (a negative value for a positive or
+        non-negative constant such as L, eta, b): raises :class:`TheoryError` with one line."""
+        declared = {s.name: s for e in [*(c.rel for c in self.conditions), *([self.bound] if self.bound is not None else []),
+                                        *(x for d in self.definitions for x in d)]
+                    for s in getattr(e, "free_symbols", ())}
+        for k, x in values.items():
+            s = declared.get(k)
+            if s is None or x is None or isinstance(x, str) or callable(x):
+                continue
+            try:
+                arr = np.asarray(_num(x), dtype=float)
+            except (TypeError, ValueError):
+                continue
+            if (s.is_positive or s.is_nonnegative) and np.any(arr < 0):
+                raise TheoryError(f"{self.id}: {k} = {x} is outside its domain ({k} >= 0: {self.symbols.get(k, 'a non-negative constant')})")
+            if np.any(np.isnan(arr)):
+                raise TheoryError(f"{self.id}: {k} = {x} is not a number")
+
+    def _relation(self, rel: sp.Basic, values: Mapping[str, Any], rtol: float):
+        """(holds, lhs, rhs, margin) arrays for one relation; ``rtol``: relative tolerance of the
+        non-strict and equality relations (0 for an exact test)."""
+        lhs = np.asarray(self.value(rel.lhs, values), dtype=float)
+        rhs = np.asarray(self.value(rel.rhs, values), dtype=float)
+        op = rel.rel_op
+        with np.errstate(all="ignore"):
+            tol = rtol * np.maximum(np.abs(lhs), np.abs(rhs))
+            if op in ("<", "<="):
+                ok = lhs < rhs if op == "<" else lhs <= rhs + tol
+                margin = rhs - lhs
+            elif op in (">", ">="):
+                ok = lhs > rhs if op == ">" else lhs >= rhs - tol
+                margin = lhs - rhs
+            elif op == "==":  # an equality of two computed values holds to rounding, whatever rtol
+                ok = np.abs(lhs - rhs) <= max(rtol, RTOL) * np.maximum(np.abs(lhs), np.abs(rhs))
+                margin = -np.abs(lhs - rhs)
+            else:  # pragma: no cover
+                raise ValueError(op)
+            ok = np.asarray(ok) & np.isfinite(lhs) & np.isfinite(rhs)
+        return ok, lhs, rhs, margin
+
+    def check_conditions(self, values: Mapping[str, Any], rtol: float = RTOL) -> list[dict[str, Any]]:
+        """Every condition at ``values``: holds, both sides (at the worst layer), margin. Non-strict
+        relations and equalities are accepted up to ``rtol`` relative to the larger side."""
         out = []
         for c in self.conditions:
             rel = c.rel
+            base = {"name": c.name, "relation": c.text(), "implicit": c.implicit, "doc": c.doc, "gating": c.gating}
             if isinstance(rel, sp.logic.boolalg.BooleanTrue):
-                out.append({"name": c.name, "holds": True, "lhs": None, "rhs": None, "margin": None,
-                            "relation": c.text(), "implicit": c.implicit, "doc": c.doc, "gating": c.gating})
+                out.append({**base, "holds": True, "lhs": None, "rhs": None, "margin": None})
                 continue
             try:
-                lhs = np.asarray(self.value(rel.lhs, values), dtype=float)
-                rhs = np.asarray(self.value(rel.rhs, values), dtype=float)
+                ok, lhs, rhs, margin = self._relation(rel, values, rtol)
             except KeyError as exc:
-                out.append({"name": c.name, "holds": False, "lhs": None, "rhs": None, "margin": None,
-                            "relation": c.text(), "implicit": c.implicit, "doc": c.doc, "gating": c.gating,
-                            "error": str(exc)})
+                out.append({**base, "holds": False, "lhs": None, "rhs": None, "margin": None, "error": str(exc)})
                 continue
-            op = rel.rel_op
-            tol = 1e-12 * np.maximum(1.0, np.maximum(np.abs(lhs), np.abs(rhs)))
-            with np.errstate(all="ignore"):
-                if op in ("<", "<="):
-                    ok = lhs < rhs if op == "<" else lhs <= rhs + tol
-                    margin = rhs - lhs
-                elif op in (">", ">="):
-                    ok = lhs > rhs if op == ">" else lhs >= rhs - tol
-                    margin = lhs - rhs
-                elif op == "==":
-                    ok = np.abs(lhs - rhs) <= tol
-                    margin = -np.abs(lhs - rhs)
-                else:  # pragma: no cover
-                    raise ValueError(op)
-            ok = np.asarray(ok) & np.isfinite(lhs) & np.isfinite(rhs)
             lhs, rhs = np.broadcast_arrays(lhs, rhs)
             margin = np.broadcast_to(margin, lhs.shape)
             worst = int(np.argmin(margin)) if np.ndim(margin) else None
             with np.errstate(all="ignore"):
                 rel_margin = float(np.min(margin) / max(float(np.max(np.abs(rhs))), float(np.max(np.abs(lhs))), 1e-300))
             out.append({
-                "name": c.name, "holds": bool(np.all(ok)), "relation": c.text(), "implicit": c.implicit,
-                "doc": c.doc, "gating": c.gating,
+                **base, "holds": bool(np.all(ok)),
                 "lhs": float(lhs.flat[worst]) if worst is not None else float(lhs),
                 "rhs": float(rhs.flat[worst]) if worst is not None else float(rhs),
-                "margin": float(np.min(margin)),
-                "relative_margin": rel_margin,
+                "margin": float(np.min(margin)), "relative_margin": rel_margin,
                 **({"layer": worst} if worst is not None else {}),
             })
         return out
 
-    def resolve_free(self, values: Mapping[str, Any]) -> dict[str, Any]:
+    def _prepared(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        v = {k: _num(x) if not k.startswith("_") else x for k, x in values.items()}
+        return self.prepare(v) if self.prepare is not None else v
+
+    def resolve_free(self, values: Mapping[str, Any], rtol: float = RTOL) -> dict[str, Any]:
         """Fill the free analysis constants not given: among candidate values, the one where all
         conditions hold with the smallest bound (at T = values[T] or 1); if none is admissible, the
-        first candidate (the paper's default), so the failing condition is reported for it."""
-        v = dict(values)
-        if self.prepare is not None:
-            v = self.prepare(v)
-        todo = [k for k in self.free if k not in v or v[k] is None]
-        if not todo:
-            return v
+        first candidate (the paper's default), so the failing condition is reported for it. The
+        ``prepare`` hook runs for each candidate (a derived input such as u0 = eta L n^alpha / b may
+        depend on the free constant)."""
         import itertools
 
-        grids = [list(self.free[k](v)) for k in todo]
-        Tv = v.get(self.horizon, 1.0)
+        given = dict(values)
+        todo = [k for k in self.free if given.get(k) is None]
+        if not todo:
+            return self._prepared(given)
+        v0 = self._prepared(given)
+        combos = list(itertools.product(*[list(self.free[k](v0)) for k in todo]))
+        vectorise = not any(c.per_layer for c in self.conditions)
+        Tv = given.get(self.horizon, 1.0)
         best = None
-        if len(todo) == 1:  # vectorised: all candidates in one numpy evaluation
-            cand = np.asarray(grids[0], dtype=float)
-            trial = {**v, todo[0]: cand}
-            ok = np.ones(len(cand), dtype=bool)
+        if vectorise:
+            cols = {k: np.asarray([c[i] for c in combos], dtype=float) for i, k in enumerate(todo)}
+            trial = self._prepared({**given, **cols})
+            ok = np.ones(len(combos), dtype=bool)
             for c in self.conditions:
                 if not c.gating or isinstance(c.rel, sp.logic.boolalg.BooleanTrue):
                     continue
-                with np.errstate(all="ignore"):
-                    lhs = np.broadcast_to(np.asarray(self.value(c.rel.lhs, trial), dtype=float), cand.shape)
-                    rhs = np.broadcast_to(np.asarray(self.value(c.rel.rhs, trial), dtype=float), cand.shape)
-                    tol = 1e-12 * np.maximum(1.0, np.maximum(np.abs(lhs), np.abs(rhs)))
-                    op = c.rel.rel_op
-                    r = {"<": lhs < rhs, "<=": lhs <= rhs + tol, ">": lhs > rhs, ">=": lhs >= rhs - tol,
-                         "==": np.abs(lhs - rhs) <= tol}[op]
-                ok &= r & np.isfinite(lhs) & np.isfinite(rhs)
+                r, _, _, _ = self._relation(c.rel, trial, rtol)
+                ok &= np.broadcast_to(r, ok.shape)
             if ok.any():
-                if self.bound is None:
-                    i = int(np.nonzero(ok)[0][0])
-                else:
+                i = int(np.nonzero(ok)[0][0])
+                if self.bound is not None:
                     with np.errstate(all="ignore"):
                         bv = np.broadcast_to(np.asarray(self.value(self.bound, {**trial, self.horizon: Tv}), dtype=float),
-                                             cand.shape).copy()
+                                             ok.shape).copy()
                     bv[~ok | ~np.isfinite(bv)] = np.inf
                     i = int(np.argmin(bv))
-                best = {**v, todo[0]: float(cand[i])}
+                best = self._prepared({**given, **dict(zip(todo, combos[i]))})
         else:
-            import itertools
-
             best_val = math.inf
-            for combo in itertools.product(*grids):
-                trial = {**v, **dict(zip(todo, combo))}
-                if not _all_hold(self.check_conditions(trial)):
+            for combo in combos:
+                trial = self._prepared({**given, **dict(zip(todo, combo))})
+                if not _all_hold(self.check_conditions(trial, rtol)):
                     continue
                 if self.bound is None:
                     best = trial
                     break
-                b = float(np.min(self.value(self.bound, {**trial, self.horizon: Tv})))
-                if np.isfinite(b) and b < best_val:
-                    best, best_val = trial, b
+                bval = float(np.min(self.value(self.bound, {**trial, self.horizon: Tv})))
+                if np.isfinite(bval) and bval < best_val:
+                    best, best_val = trial, bval
         if best is None:
-            best = {**v, **{k: g[0] for k, g in zip(todo, grids)}}
-        best["_free_chosen"] = {k: float(best[k]) for k in todo}
+            best = self._prepared({**given, **dict(zip(todo, combos[0]))})
+        chosen = {k: float(best[k]) for k in todo}
+        chosen.update({k: float(best[k]) for k in self.derived_inputs if given.get(k) is None and best.get(k) is not None})
+        best["_free_chosen"] = chosen
         return best
 
     def evaluate(self, values: Mapping[str, Any], T: Any = None) -> dict[str, Any]:
+        self.check_domain(values)
         v = self.resolve_free(values)
         conds = self.check_conditions(v)
-        out_vals = v
         out: dict[str, Any] = {"theorem": self.id, "values": {k: _jsonable(x) for k, x in v.items() if not k.startswith("_")},
                                "free_chosen": v.get("_free_chosen", {}), "conditions": conds,
                                "all_hold": _all_hold(conds)}
         derived = {}
-        for sym, _ in self.definitions:
+        for s, _ in self.definitions:
             try:
-                val = self.value(sym, v)
-                derived[sym.name] = _jsonable(val)
+                derived[s.name] = _jsonable(self.value(s, v))
             except (KeyError, TypeError, ValueError):
                 pass
         out["derived"] = derived
@@ -317,25 +358,30 @@ class Theorem:
         return out
 
     # -- solving ----------------------------------------------------------------------------------
-    def admissible(self, values: Mapping[str, Any]) -> bool:
-        v = self.resolve_free(values)
-        return _all_hold(self.check_conditions(v))
+    def admissible(self, values: Mapping[str, Any], rtol: float = RTOL) -> bool:
+        v = self.resolve_free(values, rtol)
+        return _all_hold(self.check_conditions(v, rtol))
 
     def solve(self, var: str, values: Mapping[str, Any], *, lo: float | None = None, hi: float | None = None,
               integer: bool | None = None) -> dict[str, Any]:
-        """Largest value of ``var`` with every condition holding, the other values fixed.
+        """Largest value of ``var`` with every condition holding exactly (no tolerance), the other
+        values fixed; an integer symbol gets the largest admissible integer (a strict inequality
+        x < 10 gives 9).
 
         Numeric: a log-spaced scan of [lo, hi] for the admissible set, then bisection at its upper
         edge (the conditions of these theorems define an interval (0, x_max] in each of the step
         size, delay, batch and worker count, which the scan verifies on its grid). A closed form in
-        ``solutions`` is evaluated too and reported side by side."""
+        ``solutions`` (the supremum of the admissible set for the condition it solves) is reported
+        side by side: ``closed_form_sup`` is its value, ``closed_form_value`` the largest admissible
+        value it gives (the largest admissible integer at or below it for an integer symbol)."""
+        self.check_domain(values)
         if integer is None:
-            integer = var in ("Delta", "tau", "K", "N", "H", "b", "B", "M", "m", "workers", "d_wait", "s")
+            integer = var in INTEGER_SYMBOLS
         lo = lo if lo is not None else (0.0 if integer else 1e-12)
         hi = hi if hi is not None else (1e7 if integer else 1e6)
 
         def ok(x: float) -> bool:
-            return self.admissible({**values, var: x})
+            return self.admissible({**values, var: x}, rtol=0.0)
 
         if integer:
             grid = np.unique(np.concatenate([np.arange(int(lo), min(int(hi), int(lo) + 64) + 1),
@@ -344,42 +390,56 @@ class Theorem:
             grid = np.geomspace(lo, hi, 96)
         flags = np.array([ok(x) for x in grid])
         result: dict[str, Any] = {"theorem": self.id, "for": var, "given": {k: _jsonable(x) for k, x in values.items()}}
+        closed = None
+        if var in self.solutions:
+            try:
+                sup = float(self.value(self.solutions[var], self.resolve_free({**values, var: grid[0]})))
+                closed = sup
+                result["closed_form"] = sp.sstr(self.solutions[var])
+                result["closed_form_sup"] = sup
+                if integer and math.isfinite(sup):
+                    k = math.floor(sup)
+                    result["closed_form_value"] = k if ok(k) else k - 1
+                else:
+                    result["closed_form_value"] = sup
+                result["closed_form_meaning"] = ("the supremum of the admissible set for the condition it solves; "
+                                                 + ("closed_form_value is the largest admissible integer at or below it"
+                                                    if integer else "the value itself when that condition binds"))
+            except (KeyError, TypeError, ValueError):
+                closed = None
         if not flags.any():
             result.update(value=None, reason=f"no admissible {var} in [{lo:g}, {hi:g}]",
                           failing=[c for c in self.evaluate({**values, var: grid[0]})["conditions"]
                                    if c["gating"] and not c["holds"]])
+            return result
+        i = int(np.nonzero(flags)[0].max())
+        gaps = not flags[int(np.nonzero(flags)[0].min()): i + 1].all()
+        a = grid[i]
+        above = None
+        if i + 1 < len(grid):
+            b = grid[i + 1]
+            if integer:
+                while b - a > 1:
+                    mid = math.floor((a + b) / 2)
+                    a, b = (mid, b) if ok(mid) else (a, mid)
+            else:
+                for _ in range(60):
+                    mid = 0.5 * (a + b)
+                    if mid in (a, b):
+                        break
+                    a, b = (mid, b) if ok(mid) else (a, mid)
+                if closed is not None and not integer and a > closed and closed > 0 and ok(closed):
+                    a = closed  # an ulp above the closed form can pass the rounded test: report the exact edge
+            above = b
+        result["value"] = int(a) if integer else float(a)
+        result["interval"] = not gaps
+        if above is not None:
+            conds = self.check_conditions(self.resolve_free({**values, var: above}, 0.0), 0.0)
+            result["binding"] = [c["name"] for c in conds if c["gating"] and not c["holds"]]
         else:
-            i = int(np.nonzero(flags)[0].max())
-            gaps = not flags[int(np.nonzero(flags)[0].min()): i + 1].all()
-            a = grid[i]
-            if i + 1 < len(grid):
-                b = grid[i + 1]
-                if integer:
-                    while b - a > 1:
-                        mid = math.floor((a + b) / 2)
-                        a, b = (mid, b) if ok(mid) else (a, mid)
-                else:
-                    for _ in range(48):
-                        mid = 0.5 * (a + b)
-                        a, b = (mid, b) if ok(mid) else (a, mid)
-                above = b
-            else:
-                above = None
-            result["value"] = int(a) if integer else float(a)
-            result["interval"] = not gaps
-            if above is not None:
-                ev = self.evaluate({**values, var: above})
-                result["binding"] = [c["name"] for c in ev["conditions"] if c["gating"] and not c["holds"]]
-            else:
-                result["binding"] = []
-                result["note"] = f"admissible up to the search limit {hi:g}"
-            result["free_chosen"] = self.resolve_free({**values, var: a}).get("_free_chosen", {})
-        if var in self.solutions:
-            try:
-                result["closed_form"] = sp.sstr(self.solutions[var])
-                result["closed_form_value"] = _jsonable(self.value(self.solutions[var], values))
-            except KeyError:
-                pass
+            result["binding"] = []
+            result["note"] = f"admissible up to the search limit {hi:g}"
+        result["free_chosen"] = self.resolve_free({**values, var: a}).get("_free_chosen", {})
         return result
 
     # -- description ------------------------------------------------------------------------------
@@ -396,7 +456,7 @@ class Theorem:
             "extra_bounds": {k: sp.sstr(v) for k, v in self.extra_bounds.items()},
             "recursions": [{"name": r.name, "doc": r.doc, "closed_form": r.sympy_text} for r in self.recursions],
             "errata": self.errata, "notes": self.notes, "statement": self.statement,
-            "checkable": self.adapter is not None,
+            "checkable": self.adapter is not None, "reads": list(self.reads),
         }
 
     def show(self) -> str:
@@ -427,6 +487,8 @@ class Theorem:
             lines.append(f"{k}:")
             lines.append(_indent(sp.pretty(e, use_unicode=True), "  "))
         lines.append(f"Rate: {sp.sstr(self.rate)}   (in {self.horizon})")
+        if self.reads:
+            lines.append(f"A linked plugin's parameters it reads: {', '.join(self.reads)}")
         if self.recursions:
             lines.append("")
             lines.append("Recursions:")
@@ -462,10 +524,14 @@ def _indent(text: str, pad: str) -> str:
 
 
 def _num(x: Any) -> Any:
+    """Every number as numpy float64 (Python or numpy, int or float: 1/0 -> inf, 2**-1 -> 0.5, never
+    ZeroDivisionError or 'Integers to negative integer powers'); sequences and int arrays as float arrays."""
     if isinstance(x, (list, tuple)):
         return np.asarray(x, dtype=float)
-    if isinstance(x, (int, float)) and not isinstance(x, bool):
-        return np.float64(x)  # numpy semantics: 1/0 -> inf (a condition then fails or holds), not ZeroDivisionError
+    if isinstance(x, np.ndarray):
+        return x.astype(float) if x.dtype.kind in "iub" else x
+    if isinstance(x, (numbers.Real, np.number)) and not isinstance(x, (bool, np.bool_)):
+        return np.float64(x)
     return x
 
 

@@ -23,6 +23,7 @@ import sympy as sp
 from .core import Citation, Condition, NotApplicable, Theorem, sym
 
 PAPER = "Decoupled parallel backpropagation (Huo, Gu, Yang & Huang, ICML 2018; thesis Ch. 5)"
+FAMILIES = ("ddg", "bp")  # the algorithms these theorems are about
 THESIS = "001_5c18eb65c467c540.txt"
 
 L, M, K, gamma, gamma0, F0, T = sym("L M K gamma gamma0 F0 T")
@@ -52,20 +53,23 @@ def stable_delayed_gd(tau: int) -> float:
     return float(2 * np.sin(np.pi / (2 * (2 * tau + 1))))
 
 
+READS = ("eta", "schedule", "t0")  # K and opt are read when a plugin has them (default 1 module, SGD)
+
+
 def _adapt(run, *, diminishing: bool) -> dict[str, Any]:
-    from .measures import param, second_moment_bound_on_run
+    from .measures import second_moment_bound_on_run
 
     p, c, info = run.params, run.constants, (run.info or {})
-    K_v = float(param(p, "K", None, aliases=("modules", "splits")) or (run.info or {}).get("K")
+    K_v = float(run.param("K", None, aliases=("modules", "splits")) or (run.info or {}).get("K")
                 or (run.workers if run.family in ("ddg", "fr", "bp", "dni") else 1))
-    sched = param(p, "schedule", "constant")
-    if param(p, "opt", "sgd") != "sgd":
+    sched = run.param("schedule", "constant")
+    if run.param("opt", "sgd") != "sgd":
         raise NotApplicable(f"opt = {p.get('opt')}: Theorems 5.4.1-5.4.2 are for the SGD form; the Adam form has no theorem")
-    eta_v = param(p, "eta", None, aliases=("gamma", "lr"))
+    eta_v = run.param("eta", None, aliases=("gamma", "lr"))
     if eta_v is None:
         raise NotApplicable("the run has no step size parameter eta")
     if diminishing:
-        if sched != "inv" or float(param(p, "t0", 0.0) or 0.0) != 1.0:
+        if sched != "inv" or float(run.param("t0", 0.0) or 0.0) != 1.0:
             raise NotApplicable(f"needs gamma_t = gamma0/(1+t) (schedule 'inv' with t0 = 1); the run has schedule = "
                                 f"{sched}, t0 = {p.get('t0')}")
     elif sched not in ("constant", None):
@@ -83,6 +87,8 @@ def _adapt(run, *, diminishing: bool) -> dict[str, Any]:
     if not np.isfinite(F0_v):
         raise NotApplicable("f(w^0) - f* is unknown for this workload")
     vals = {"L": L_v, "M": M_v, "K": K_v, "F0": F0_v}
+    if "M_est" not in info:
+        vals["_posthoc"] = ["M: the second-moment bound over the region the run visited (its largest recorded ||w - w*||), not over all w"]
     if diminishing:
         g0 = float(eta_v)
         vals["gamma0"] = g0
@@ -96,7 +102,7 @@ def _adapt(run, *, diminishing: bool) -> dict[str, Any]:
 
 def _fixed() -> Theorem:
     return Theorem(
-        id="ddg.thm-5.4.1", paper=PAPER, title="DDG with a fixed step size: O(1/T) to a neighbourhood 2 gamma L M_K",
+        id="ddg.thm-5.4.1", paper=PAPER, families=FAMILIES, title="DDG with a fixed step size: O(1/T) to a neighbourhood 2 gamma L M_K",
         citation=Citation(THESIS, "Sec. 5.4", "(5.10)-(5.21)", "Theorem 5.4.1", "notes/ddg-features-replay.md Sec. 4.3, 8"),
         statement=("Under Assumptions 5.4.1-5.4.2 with gamma_t = gamma and gamma L <= 1, sigma_lr = 1 and "
                    "M_K = K M + K^4 M: (1/T) sum_{t<T} E||grad f(w^t)||^2 <= 2 (f(w^0) - f(w*))/(gamma T) + 2 gamma L M_K."),
@@ -109,7 +115,7 @@ def _fixed() -> Theorem:
         definitions=[(MK, K * M + K**4 * M)],
         bound=2 * F0 / (gamma * T) + 2 * gamma * L * MK, measured="running_mean_grad_norm_sq",
         measured_doc="running mean over iterations of ||grad f(w_t)||^2", rate=1 / T,
-        solutions={"gamma": 1 / L}, adapter=lambda run: _adapt(run, diminishing=False), guided={"eta": "gamma"},
+        solutions={"gamma": 1 / L}, adapter=lambda run: _adapt(run, diminishing=False), reads=READS, guided={"eta": "gamma"},
         extra_bounds={"floor (T -> oo)": 2 * gamma * L * MK,
                       "at the best step min{1/L, sqrt(F0/(T L M_K))}": 4 * sp.sqrt(F0 * L * MK / T)},
         errata=("Lemma 5.4.1 omits its conditions L gamma_t <= 1 and gamma_t non-increasing (notes errata 4); they are "
@@ -121,7 +127,7 @@ def _fixed() -> Theorem:
 
 def _diminishing() -> Theorem:
     return Theorem(
-        id="ddg.thm-5.4.2", paper=PAPER, title="DDG with gamma_t = gamma0/(1+t): O(1/log T)",
+        id="ddg.thm-5.4.2", paper=PAPER, families=FAMILIES, title="DDG with gamma_t = gamma0/(1+t): O(1/log T)",
         citation=Citation(THESIS, "Sec. 5.4", "(5.22)-(5.28)", "Theorem 5.4.2", "notes/ddg-features-replay.md Sec. 4.4, 8"),
         statement=("Under Assumptions 5.4.1-5.4.2 with gamma_t = gamma0/(1+t), gamma_0 L <= 1, sigma_lr = K and "
                    "M_K = K M + K^5 M, Gamma_T = sum_{t<T} gamma_t: (1/Gamma_T) sum_t gamma_t E||grad f(w^t)||^2 <= "
@@ -132,7 +138,7 @@ def _diminishing() -> Theorem:
         definitions=[(MK, K * M + K**5 * M), (GammaT, gamma0 * HARMONIC_T), (S2, gamma0**2 * HARMONIC2_T)],
         bound=2 * F0 / GammaT + 2 * S2 * L * MK / GammaT, measured="weighted_mean_grad_norm_sq",
         measured_doc="gamma_t-weighted mean over iterations of ||grad f(w_t)||^2", rate=1 / sp.log(T),
-        solutions={"gamma0": 1 / L}, adapter=lambda run: _adapt(run, diminishing=True), guided={"eta": "gamma0"},
+        solutions={"gamma0": 1 / L}, adapter=lambda run: _adapt(run, diminishing=True), reads=READS, guided={"eta": "gamma0"},
         errata=("The statement says 'let sigma = K', the proof 'sigma <= K'; sigma_lr = K exactly for this schedule "
                 "(attained at t = K - 1; tested). Corollaries 5.4.1-5.4.2 (the limit -> 0, 'lim_{s->oo}' meaning "
                 "T -> oo) follow from this bound."),

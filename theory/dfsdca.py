@@ -22,6 +22,7 @@ import sympy as sp
 from .core import Citation, Condition, NotApplicable, Theorem, sym
 
 PAPER = "Dis-dfSDCA (Huo, Jiang & Huang, ICDM 2018; thesis Ch. 3)"
+FAMILIES = ("dfsdca",)  # the algorithms these theorems are about
 THESIS = "001_5c18eb65c467c540.txt"
 
 L, lam, n, H, tau, eta, A0, B0, S, T = sym("L lam n H tau eta A0 B0 S T")
@@ -53,24 +54,27 @@ def _conds(eta_max, eq: str, convex: bool) -> list[Condition]:
     return cs
 
 
+READS = ("eta", "H", "T")
+
+
 def _adapt(run, *, convex: bool, by_round: bool) -> dict[str, Any]:
-    from .measures import measured_delay, param, workload_facts
+    from .measures import measured_delay, workload_facts
 
     p, c = run.params, run.constants
     facts = workload_facts(run)
     if "Lphi_max" not in facts or "lam" not in c:
         raise NotApplicable("needs a finite-sum workload with a linear model (phi_i smoothness and w* known)")
-    eta_v = param(p, "eta", None, aliases=("gamma", "lr", "step"))
+    eta_v = run.param("eta", None, aliases=("gamma", "lr", "step"))
     if eta_v is None:
         raise NotApplicable("the run has no step size parameter eta")
-    H_v = param(p, "H", None, aliases=("h", "local_steps", "local"))
+    H_v = run.param("H", None, aliases=("h", "local_steps", "local"))
     if H_v is None:
         raise NotApplicable("the run has no parameter H (residues per message)")
     values = {"L": facts["Lphi_max"], "lam": float(c["lam"]), "n": float(c["n"]), "H": float(H_v),
               "tau": measured_delay(run), "eta": float(eta_v), "A0": facts["phi_grad_sq_star"],
               "B0": float(c["dist0_sq"])}
     if by_round:
-        per = param(p, "T", None, aliases=("inner", "round", "round_updates", "rounds_len"))
+        per = run.param("T", None, aliases=("inner", "round", "round_updates", "rounds_len"))
         if not per:
             per = (run.info or {}).get("round_updates")
         if not per and "T" in p:  # the Dis-dfSDCA plugins' convention: T = 0 means n/H server updates per round
@@ -83,7 +87,7 @@ def _adapt(run, *, convex: bool, by_round: bool) -> dict[str, Any]:
 
 def _one_round(tid, title, eq_cond, eqs, source, convex, Cdef, rho_expr, errata, notes_extra="") -> Theorem:
     return Theorem(
-        id=tid, paper=PAPER, title=title,
+        id=tid, paper=PAPER, families=FAMILIES, title=title,
         citation=Citation(THESIS, "Sec. 3.4", eqs, source, "notes/asysvrg-dfsdca.md Sec. 5.4-5.5, 9.2"),
         statement=(f"Suppose the phi_i are {'convex' if convex else 'possibly non-convex with P convex'} with "
                    f"L-Lipschitz gradients; alpha_i* = -grad phi_i(w*), C_t = {Cdef}. As long as eta <= eta_max {eq_cond}, "
@@ -94,7 +98,7 @@ def _one_round(tid, title, eq_cond, eqs, source, convex, Cdef, rho_expr, errata,
         bound=rho * C0, horizon="T", horizon_doc="server updates (any T >= 1)",
         measured="dist_sq", measured_doc="||w - w*||^2 (= B_t <= C_t)", rate=sp.Integer(1),
         solutions={"eta": ETA_CVX if convex else ETA_NCV},
-        adapter=lambda run: _adapt(run, convex=convex, by_round=False), guided={"eta": "eta"},
+        adapter=lambda run: _adapt(run, convex=convex, by_round=False), reads=READS, guided={"eta": "eta"},
         errata=errata, notes=("The proof discards the intermediate contraction: one factor rho per round of T server "
                               "updates, for any T >= 1 (notes Sec. 5.4). The checker compares ||w - w*||^2 <= C_t "
                               "with rho C_0 at every recorded point after the first update." + notes_extra),
@@ -106,7 +110,7 @@ def _rounds(tid, title, eq_cond, eqs, source, convex, Cdef, rho_expr, errata, pr
     if printed is not None:
         extra["bound as printed (1 - eta lam H)^S"] = (L + lam) / 2 * printed**S * C0
     return Theorem(
-        id=tid, paper=PAPER, title=title,
+        id=tid, paper=PAPER, families=FAMILIES, title=title,
         citation=Citation(THESIS, "Sec. 3.4", eqs, source, "notes/asysvrg-dfsdca.md Sec. 5.4-5.5, 9.2"),
         statement=(f"With C^{{s+1,0}} = C^{{s,T}} and C = {Cdef}: E[C_{{S,0}}] <= rho^S E[C_{{0,0}}], hence "
                    "E[P(w^{S,0}) - P(w*)] <= (L + lam)/2 rho^S C_{0,0} (3.24); eps-accuracy after "
@@ -117,7 +121,7 @@ def _rounds(tid, title, eq_cond, eqs, source, convex, Cdef, rho_expr, errata, pr
         bound=(L + lam) / 2 * rho**S * C0, horizon="S", horizon_doc="outer rounds s = floor(updates / T)",
         measured="subopt_by_round", measured_doc="P(w) - P* within round s (largest recorded)",
         rate=rho**S, solutions={"eta": ETA_CVX if convex else ETA_NCV}, extra_bounds=extra,
-        adapter=lambda run: _adapt(run, convex=convex, by_round=True), guided={"eta": "eta"},
+        adapter=lambda run: _adapt(run, convex=convex, by_round=True), reads=READS, guided={"eta": "eta"},
         errata=errata,
         notes="Within round s every point is covered by rho^s C_{0,0} (C_{s,t} <= rho C_{s,0} for t >= 1 and rho <= 1).",
     )

@@ -23,6 +23,7 @@ import sympy as sp
 from .core import Citation, Condition, NotApplicable, Theorem, sym
 
 PAPER = "Large batch training does not need warmup (Huo, Gu & Huang 2020; thesis Ch. 4)"
+FAMILIES = ("mnag", "lars", "clars", "mgd")  # the algorithms these theorems are about
 THESIS = "001_5c18eb65c467c540.txt"
 
 gamma, Lk, Mk, Lg, Mg, M, B, K, beta, F0, T, Sinv, kappa, MC = sym("gamma L_k M_k L_g M_g M B K beta F0 T S kappa M_C")
@@ -116,19 +117,19 @@ def _adapt(run, *, momentum: bool) -> dict[str, Any]:
     """A mini-batch SGD run as mGD with one layer (K = 1, L_1 = L_g = L, gamma_1 = eta so gamma = eta L,
     M_1 = M_g = 0 and M = the variance bound measured on the run); or per-layer constants the plugin
     recorded (info['L_k'], info['M_k'], info['M'])."""
-    from .measures import param, variance_bound_on_run
+    from .measures import variance_bound_on_run
 
     p, c, info = run.params, run.constants, (run.info or {})
-    if param(p, "schedule", "constant") != "constant":
+    if run.param("schedule", "constant") != "constant":
         raise NotApplicable(f"schedule = {p.get('schedule')}: the theorem is for a constant step size")
-    if param(p, "warmup", 0):
+    if run.param("warmup", 0):
         raise NotApplicable(f"warmup = {p.get('warmup')}: the theorems are for constant step sizes (no warmup)")
-    eta_v = param(p, "lr", None, aliases=("eta", "gamma")) if run.family != "sgd" else param(p, "eta", None)
+    eta_v = run.param("lr", None, aliases=("eta", "gamma")) if run.family != "sgd" else run.param("eta", None)
     if eta_v is None:
         raise NotApplicable("the run has no step size parameter (lr / eta)")
-    b_v = float(param(p, "b", 1, aliases=("batch", "batch_size", "B")))
+    b_v = float(run.param("b", 1, aliases=("batch", "batch_size", "B")))
     # sgd-serial's 'beta' is a schedule exponent, not momentum
-    mom = 0.0 if run.family == "sgd" else float(param(p, "beta", 0.0, aliases=("momentum",)))
+    mom = 0.0 if run.family == "sgd" else float(run.param("beta", 0.0, aliases=("momentum",)))
     if not momentum and mom:
         raise NotApplicable(f"momentum beta = {mom} > 0: mNAG, see large_batch.thm-4.3.2")
     beta_v = mom
@@ -155,7 +156,7 @@ def _adapt(run, *, momentum: bool) -> dict[str, Any]:
             raise NotApplicable("no variance bound: the workload's per-sample gradients at w* (or the run's distances) "
                                 "are unknown")
         vals = {"L_k": float(c["L"]), "K": 1.0, "M_k": 0.0, "L_g": float(c["L"]), "M_g": 0.0, "M": var,
-                "gamma": float(eta_v) * float(c["L"])}
+                "gamma": float(eta_v) * float(c["L"]), "_posthoc": ["M: the variance bound over the region the run visited (its largest recorded ||w - w*||), not over all w"]}
     F0_v = info.get("f0_minus_finf", c.get("f0_minus_fstar"))
     if F0_v is None:
         raise NotApplicable("f(w_0) - f_inf is unknown for this workload")
@@ -168,13 +169,14 @@ def _adapt(run, *, momentum: bool) -> dict[str, Any]:
 def _thm(tid, title, eqs, source, conds, bound, momentum, errata="", notes="", adapter=True, extra=None, defs=None,
          statement="", measured="running_mean_G") -> Theorem:
     return Theorem(
-        id=tid, paper=PAPER, title=title,
+        id=tid, paper=PAPER, families=FAMILIES, title=title,
         citation=Citation(THESIS, "Sec. 4.3" if "4.3" in tid else "Sec. 4.2", eqs, source,
                           "notes/large-batch-clars.md Sec. 5, 10"),
         statement=statement, symbols=SYMBOLS, assumptions=ASSUMPTIONS, conditions=conds,
         definitions=defs if defs is not None else DEFS, bound=bound, measured=measured,
         measured_doc="running mean over iterations of G(w_t) = sum_k q_k ||grad_k f(w_t)||^2 (K = 1: ||grad f||^2)",
         rate=1 / T, prepare=_prepare, adapter=(lambda run: _adapt(run, momentum=momentum)) if adapter else None,
+        reads=("b",) if adapter else (),  # the step is eta (SGD) or lr (LARS family); beta, warmup when declared
         guided={"eta": ("gamma", lambda g, v: g / float(np.min(v["L_k"])))} if adapter else {},
         errata=errata, notes=notes, extra_bounds=extra or {},
     )
@@ -188,7 +190,7 @@ COR432_GAMMA = sp.Min(om / 8, sp.sqrt(B * F0 / (T * M * Sinv)))
 
 THEOREMS = [
     Theorem(
-        id="large_batch.thm-4.2.1", paper=PAPER,
+        id="large_batch.thm-4.2.1", paper=PAPER, families=FAMILIES,
         title="mNAG with a global step size (prior work, Yang, Lin & Li 2016): an O(.) rate",
         citation=Citation(THESIS, "Sec. 4.2", "(4.4)-(4.5)", "Theorem 4.2.1", "notes/large-batch-clars.md Sec. 5.1"),
         statement=("Under Assumptions 4.2.1-4.2.2 with M_g = 0, as long as gamma <= (1 - beta)/(2 L_g), "
@@ -212,12 +214,13 @@ THEOREMS = [
          notes="For a mini-batch SGD run: K = 1, gamma = eta L, M_1 = 0, M = the variance bound measured on the run."),
     _thm("large_batch.cor-4.3.1", "mGD, tuned step size: O(1/sqrt(T B))", "(4.26)-(4.28)", "Corollary 4.3.1",
          [Condition("B >= M_k (1/(8 L_k) dominates)", sp.GreaterThan(B, Mk), per_layer=True),
-          Condition("gamma = min{1/8, sqrt(B F0/(T M S))}", sp.Eq(gamma, COR431_GAMMA), "(4.27)")],
+          Condition("gamma = min{1/8, sqrt(B F0/(T M S))}", sp.Eq(gamma, COR431_GAMMA), "(4.27)")] + _raw_431(),
          64 * F0 / (T * Sinv) + (12 + 2 * kappa) * sp.sqrt(M * F0 / (T * B * Sinv)), False, adapter=False,
          statement=("If 1/(8L_k) dominates the bound on gamma_k (B >= M_k) and gamma = min{1/8, sqrt(B F0/(T M S))}, then "
                     "(1/T) sum_t sum_k q_k E||grad_k f(w_t)||^2 <= 64 F0/(T S) + (12 + 2 kappa) sqrt(M F0/(T B S))."),
-         errata="'Theorem 6.4.2' in the text is Theorem 4.3.1 (notes E3); the gamma-bar condition is ignored by the "
-                "corollary 'for simplicity'.",
+         errata="'Theorem 6.4.2' in the text is Theorem 4.3.1 (notes E3). The corollary ignores the mean-step "
+                "conditions 'for simplicity'; they are encoded (the theorem's raw (4.19)-(4.22), with (4.21)-(4.22) on the "
+                "mean step Sum(gamma)/K), so with several layers it is admissible only where Theorem 4.3.1 applies.",
          notes="A statement about the step size tuned to a planned horizon T: evaluated (harness theory show), not "
                "checked per run."),
     _thm("large_batch.thm-4.3.2", "mNAG with layer-wise step sizes gamma_k = gamma/L_k", "(4.29)-(4.61)", "Theorem 4.3.2",
@@ -229,11 +232,14 @@ THEOREMS = [
          notes="At beta = 0 this bound exceeds Theorem 4.3.1's by 2 kappa M gamma / B (tested)."),
     _thm("large_batch.cor-4.3.2", "mNAG, tuned step size: O(1/sqrt(T B))", "(4.62)-(4.64)", "Corollary 4.3.2",
          [Condition("B >= M_k", sp.GreaterThan(B, Mk), per_layer=True),
-          Condition("gamma = min{(1-beta)/8, sqrt(B F0/(T M S))}", sp.Eq(gamma, COR432_GAMMA), "(4.63)")],
+          Condition("gamma = min{(1-beta)/8, sqrt(B F0/(T M S))}", sp.Eq(gamma, COR432_GAMMA), "(4.63)")] + _raw_432(),
          64 * F0 / (om * T * Sinv) + (8 + (4 + 2 * kappa + 2 * kappa / om) / om) * sp.sqrt(M * F0 / (T * B * Sinv)), True,
          adapter=False,
          statement=("With gamma = min{(1-beta)/8, sqrt(B F0/(T M S))}: min_t sum_k q_k E||grad_k f(w_t)||^2 <= "
                     "64 F0/((1-beta) T S) + (8 + (4 + 2kappa + 2kappa/(1-beta))/(1-beta)) sqrt(M F0/(T B S))."),
+         errata=("Encoded with the theorem's raw conditions (4.52)-(4.57), including the mean-step conditions "
+                 "(4.54)-(4.57) the corollary leaves implicit, so with several layers it is admissible only where "
+                 "Theorem 4.3.2 applies."),
          notes="A statement about the step size tuned to a planned horizon: evaluated, not checked per run."),
     _thm("large_batch.cor-4.3.3", "mNAG with L_k = L_g and M_k = M_g (a global step size)", "(4.65)", "Corollary 4.3.3",
          [Condition("gamma_g <= min{...} (corrected)", sp.LessThan(gg, sp.Min(

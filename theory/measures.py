@@ -1,6 +1,6 @@
 """What a theorem bounds, computed from a stored run's curve.
 
-Each measure maps a :class:`harness.store.RunRecord` to ``(x, y)``: the horizon values (updates,
+Each measure maps a :class:`~harness.theory.facts.RunFacts` to ``(x, y)``: the horizon values (updates,
 or outer rounds) and the measured quantity there.
 
 - ``running_mean_grad_norm_sq``: (1/k) sum_{j<k} ||grad f(w_j)||^2. The monitor records
@@ -18,7 +18,6 @@ or outer rounds) and the measured quantity there.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -32,13 +31,13 @@ def param(params: dict[str, Any], name: str, default: Any = None, aliases: Seque
 
 
 def measured_delay(run) -> float:
-    """The largest delay the run measured (``tau_max`` over its points); 0 for a one-worker serial
-    run that records none. A parallel run that records no delay cannot be mapped (Delta unknown)."""
-    from .core import NotApplicable
+    """The largest delay the run measured (``RunFacts.tau_max``; for a planned run, the delay assumed);
+    0 for a one-worker serial run that records none. A parallel run that records no delay cannot be
+    mapped (Delta unknown)."""
+    from .errors import NotApplicable
 
-    taus = [p.get("tau_max") for p in run.points if p.get("tau_max") is not None]
-    if taus:
-        return float(np.nanmax(taus))
+    if run.tau_max is not None:
+        return float(run.tau_max)
     if run.workers <= 1 and run.backend in ("serial", ""):
         return 0.0
     raise NotApplicable(f"the run ({run.backend}, {run.workers} workers) records no measured delay tau_max")
@@ -138,45 +137,15 @@ MEASURES: dict[str, Callable] = {
 
 def measure(name: str, run, theorem=None, values=None) -> tuple[np.ndarray, np.ndarray]:
     if name not in MEASURES:
-        from .core import NotApplicable
+        from .errors import NotApplicable
 
         raise NotApplicable(f"no measure '{name}' for stored runs")
     return MEASURES[name](run, theorem, values)
 
 
-# -- workload facts the constants() dict does not carry -------------------------------------------
-@lru_cache(maxsize=16)
-def _workload_facts(name: str, params_json: str) -> dict[str, float]:
-    import json
-
-    from harness.workload import build_workload
-
-    wl = build_workload(name, json.loads(params_json))
-    if getattr(wl, "kind", "") != "finite-sum" or wl.loss not in ("logistic", "squared"):
-        return {}
-    ws = wl.w_star
-    X, y = wl.X, wl.y
-    z = np.asarray(X @ ws).ravel()
-    g = wl._dphi(z, y)  # phi_i'(x_i . w*)
-    rn = wl.row_norms_sq
-    # per-sample gradient of f_i = phi_i + (lam/2)||w||^2 at w*: g_i x_i + lam w*; the mean is grad f(w*) = 0
-    lam_w = wl.lam * ws
-    sq = g**2 * rn + 2 * g * np.asarray(X @ lam_w).ravel() + float(lam_w @ lam_w)
-    return {
-        "gmax2_star": float(np.max(sq)),                # max_i ||grad f_i(w*)||^2
-        "sigma2_star": float(np.mean(sq)),              # E||grad f_i(w*) - grad f(w*)||^2
-        "phi_grad_sq_star": float(np.mean(g**2 * rn)),  # (1/n) sum ||grad phi_i(w*)||^2 (dfSDCA's A_0 with alpha^0 = 0)
-        "Lphi_max": float(wl.phi_curv * rn.max()),      # smoothness of the phi_i without the regulariser
-    }
-
-
 def workload_facts(run) -> dict[str, float]:
-    import json
-
-    try:
-        return _workload_facts(run.workload, json.dumps(run.workload_params, sort_keys=True))
-    except Exception:  # noqa: BLE001 - facts are optional inputs; a missing one makes a theorem not-applicable
-        return {}
+    """Quantities at the optimum the harness computed from the workload (see RunFacts)."""
+    return dict(run.workload_facts)
 
 
 def variance_bound_on_run(run) -> float | None:

@@ -20,12 +20,24 @@ import sympy as sp
 from .core import Citation, Condition, NotApplicable, Theorem, sym
 
 PAPER = "Inefficiency of SGD with larger mini-batches and more learners (Bhardwaj & Cong)"
+FAMILIES = ("sgd", "asgd")  # the algorithms these theorems are about
 SEED = "002_7d1e4027d091576a.txt"
 
 gamma, L, M, sigma2, Df, K, S, N, Ml, Mh, eps = sym("gamma L M sigma2 D_f K S N M_l M_h epsilon")
 alpha = sp.Symbol("alpha")
+Lmax = sym("L_max")
+
+# Implicit in applying A.2 to a linear model (notes A.1 'Implicit'): the variance is not bounded over all x
+# (it grows with ||x - x*||), only over the region the run visits; for convex L_max-smooth f_i, co-coercivity gives
+# E||x+ - x*||^2 <= ||x - x*||^2 - 2 eta (1 - eta L_max) <grad f(x), x - x*> + 2 eta^2 sigma_*^2, so with
+# eta L_max <= 1 that region stays bounded (in mean square) and the measured sigma^2 covers the iterates.
+PER_SAMPLE = Condition(
+    "per-sample: eta L_max = gamma M L_max <= 1", sp.LessThan(gamma * M * Lmax, 1),
+    "keeps the iterates where A.2's sigma^2 (measured over the visited region) holds: eta L_max <= 1 for convex "
+    "L_max-smooth f_i (co-coercivity); A.2 for all x fails on a linear model", implicit=True)
 
 SYMBOLS = {"gamma": "step size of the SUM-form update (eta = gamma M for a mean-gradient plugin)",
+           "L_max": "largest per-sample smoothness constant (max_i L_i)",
            "L": "Lipschitz constant of grad f (A.3)", "M": "mini-batch size", "sigma2": "per-sample variance bound (A.2)",
            "D_f": "f(x_1) - inf f", "K": "iterations (server updates for ASGD)", "S": "samples processed (S = M K)",
            "N": "learners (the age bound tau <= N)", "M_l": "small batch", "M_h": "large batch", "epsilon": "target"}
@@ -93,19 +105,24 @@ def asgd_ratio(alpha_v: float, N_v: float) -> float:
 
 
 def _adapt_sgd(run, *, asgd: bool) -> dict[str, Any]:
-    from .measures import measured_delay, param, variance_bound_on_run
+    from .measures import measured_delay, variance_bound_on_run
 
     p, c = run.params, run.constants
-    if param(p, "schedule", "constant") != "constant":
+    if run.param("schedule", "constant") != "constant":
         raise NotApplicable(f"schedule = {p.get('schedule')}: the bound is for a constant step size")
-    eta_v = param(p, "eta", None, aliases=("gamma", "lr"))
+    eta_v = run.param("eta", None, aliases=("gamma", "lr"))
     if eta_v is None or "L" not in c:
         raise NotApplicable("needs a step size eta and a workload with a known L")
-    b_v = float(param(p, "b", 1, aliases=("batch", "batch_size", "M")))
+    b_v = float(run.param("b", 1, aliases=("batch", "batch_size", "M")))
     s2 = variance_bound_on_run(run)
     if s2 is None:
         raise NotApplicable("no variance bound sigma^2 for this workload (needs w* and per-sample gradients)")
-    vals = {"gamma": float(eta_v) / b_v, "L": float(c["L"]), "M": b_v, "sigma2": s2, "D_f": float(c["f0_minus_fstar"])}
+    if "L_max" not in c:
+        raise NotApplicable("the workload has no per-sample smoothness constant L_max")
+    vals = {"gamma": float(eta_v) / b_v, "L": float(c["L"]), "M": b_v, "sigma2": s2, "D_f": float(c["f0_minus_fstar"]),
+            "L_max": float(c["L_max"])}
+    vals["_posthoc"] = ["sigma^2: the variance bound over the region the run visited (its largest recorded "
+                        "||w - w*||), not over all w"]
     if asgd:
         delay = measured_delay(run)
         vals["N"] = float(max(run.workers, 1))
@@ -121,18 +138,19 @@ ASGD7 = 2 * Df / (M * K * gamma) + sigma2 * L * gamma + 2 * sigma2 * L**2 * M * 
 
 THEOREMS = [
     Theorem(
-        id="minibatch.lem-1", paper=PAPER, title="Mini-batch SGD with a constant step: the average gradient norm",
+        id="minibatch.lem-1", paper=PAPER, families=FAMILIES, title="Mini-batch SGD with a constant step: the average gradient norm",
         citation=Citation(SEED, "Sec. 3, Lemma 1", "(1)-(3), (9)-(11)", "Lemma 1", "notes/minibatch-and-growing-batch.md A.3.1"),
         statement=("With mini-batches of size M and a constant step gamma (sum-form update), after K iterations "
                    "(S = M K samples): (1/K) sum_k E||grad f(x_k)||^2 <= (D_f/S + L sigma^2 gamma^2/2)/(gamma - L M gamma^2/2)."),
         symbols=SYMBOLS, assumptions=ASSUMPTIONS,
         conditions=[Condition("gamma - L M gamma^2/2 > 0", sp.StrictGreaterThan(gamma - L * M * gamma**2 / 2, 0),
-                              "validity of (2): 0 < gamma < 2/(L M), i.e. eta < 2/L for the mean form", implicit=True)],
+                              "validity of (2): 0 < gamma < 2/(L M), i.e. eta < 2/L for the mean form", implicit=True),
+                    PER_SAMPLE],
         definitions=[(S, M * K)], bound=LEMMA1, horizon="K",
         horizon_doc="iterations", measured="running_mean_grad_norm_sq",
         measured_doc="running mean over iterations of ||grad f(x_k)||^2", rate=1 / K,
         solutions={"gamma": 2 / (L * M)},
-        adapter=lambda run: _adapt_sgd(run, asgd=False), guided={"eta": ("gamma", lambda g, v: g * v["M"])},
+        adapter=lambda run: _adapt_sgd(run, asgd=False), reads=("eta",), guided={"eta": ("gamma", lambda g, v: g * v["M"])},
         extra_bounds={"mean form (eta = gamma M)": (Df / (K * gamma * M) + L * sigma2 * gamma * M / (2 * M))
                       / (1 - L * gamma * M / 2)},
         errata=("The source's chain for E||delta_k||^2 reads like M sum_i E||delta_ki||^2 <= M sigma^2; the correct "
@@ -142,7 +160,7 @@ THEOREMS = [
                "region the run visited (harness.theory.measures.variance_bound_on_run)."),
     ),
     Theorem(
-        id="minibatch.thm-2", paper=PAPER, title="Same samples, larger mini-batch: a worse guarantee by ~2 M_h/(sqrt2 alpha + M_l)",
+        id="minibatch.thm-2", paper=PAPER, families=FAMILIES, title="Same samples, larger mini-batch: a worse guarantee by ~2 M_h/(sqrt2 alpha + M_l)",
         citation=Citation(SEED, "Sec. 3, Theorem 2", "(4)-(5), (12)-(16)", "Theorem 2", "notes/minibatch-and-growing-batch.md A.3.2"),
         statement=("Let alpha = sqrt(S sigma^2/(L D_f)) with 4 M_l <= alpha <= M_h/4. The guarantee of SGD with batch M_h "
                    "after S samples can be worse than with M_l by a factor 2 M_h/(alpha sqrt2 + M_l)."),
@@ -160,7 +178,7 @@ THEOREMS = [
         notes="Compares guarantees across batch sizes: evaluated (and tested at the paper's numbers), not checked per run.",
     ),
     Theorem(
-        id="minibatch.thm-3", paper=PAPER, title="Samples needed for a given guarantee grow with the mini-batch size",
+        id="minibatch.thm-3", paper=PAPER, families=FAMILIES, title="Samples needed for a given guarantee grow with the mini-batch size",
         citation=Citation(SEED, "Sec. 3, Theorem 3", "(2)", "Theorem 3", "notes/minibatch-and-growing-batch.md A.3.3"),
         statement=("The number of samples SGD must process to achieve the same convergence guarantee increases as the "
                    "mini-batch size increases."),
@@ -173,7 +191,7 @@ THEOREMS = [
         notes="A monotonicity statement about guarantees: evaluated and property-tested, not checked per run.",
     ),
     Theorem(
-        id="minibatch.thm-4", paper=PAPER, title="ASGD with N learners (Lian et al.'s bound (7)-(8)): a worse guarantee by ~N/alpha",
+        id="minibatch.thm-4", paper=PAPER, families=FAMILIES, title="ASGD with N learners (Lian et al.'s bound (7)-(8)): a worse guarantee by ~N/alpha",
         citation=Citation(SEED, "Sec. 4, Theorem 4", "(6)-(8), (17)-(23)", "Theorem 4", "notes/minibatch-and-growing-batch.md A.3.4-A.3.5"),
         statement=("With N learners (age tau <= N), batch M, constant gamma with L M gamma + 2 L^2 M^2 N^2 gamma^2 <= 1: "
                    "(1/K) sum_k E||grad f(x_k)||^2 <= 2 D_f/(M K gamma) + sigma^2 L gamma + 2 sigma^2 L^2 M N gamma^2 (7). "
@@ -182,11 +200,12 @@ THEOREMS = [
         symbols={**SYMBOLS, "tau": "measured maximum age of an update"}, assumptions=ASSUMPTIONS + ["age tau <= N"],
         conditions=[Condition("(8) L M gamma + 2 L^2 M^2 N^2 gamma^2 <= 1",
                               sp.LessThan(L * M * gamma + 2 * L**2 * M**2 * N**2 * gamma**2, 1)),
-                    Condition("tau <= N", sp.LessThan(tau, N), "the age bound of Lian et al. (measured delay)")],
+                    Condition("tau <= N", sp.LessThan(tau, N), "the age bound of Lian et al. (measured delay)"),
+                    PER_SAMPLE],
         bound=ASGD7, horizon="K", horizon_doc="server updates", measured="running_mean_grad_norm_sq",
         measured_doc="running mean over updates of ||grad f(x_k)||^2", rate=1 / K,
         solutions={"gamma": (sp.sqrt(1 + 8 * N**2) - 1) / (4 * L * M * N**2)},
-        adapter=lambda run: _adapt_sgd(run, asgd=True), guided={"eta": ("gamma", lambda g, v: g * v["M"])},
+        adapter=lambda run: _adapt_sgd(run, asgd=True), reads=("eta",), guided={"eta": ("gamma", lambda g, v: g * v["M"])},
         extra_bounds={"factor N learners / 1 learner (stated, corrected)": N / sp.sqrt(K * sigma2 / (M * L * Df))},
         errata=("The main-text OCR of (7) shows 2 sigma^2 L M N gamma; the appendix makes it 2 sigma^2 L^2 M N gamma^2 "
                 "(as in Lian et al.). The constraint's OCR 'alpha c - alpha <= 0', '4N' are alpha^2, 4N^2 (sympy-checked "
@@ -195,7 +214,7 @@ THEOREMS = [
         notes="A serial SGD run is ASGD with N = 1 learner and tau = 0.",
     ),
     Theorem(
-        id="minibatch.thm-5", paper=PAPER, title="Samples needed grow with the number of learners",
+        id="minibatch.thm-5", paper=PAPER, families=FAMILIES, title="Samples needed grow with the number of learners",
         citation=Citation(SEED, "Sec. 4, Theorem 5", "(7)-(8)", "Theorem 5", "notes/minibatch-and-growing-batch.md A.3.6"),
         statement=("For a constant mini-batch size M, the number of samples to process for the same convergence guarantee "
                    "increases as the number of learners increases."),

@@ -1,9 +1,12 @@
-"""The bound report: for every group of runs (seeds pooled) and every theorem linked to its plugin, a
-PNG of the measured quantity (mean over seeds with the min-max band and the one-sided upper limit)
-under the theorem's bound envelope, the conditions table with the values, and the verdicts.
+"""The bound report's rendering: for a run group's verdicts, a PNG of the measured quantity (mean over
+seeds with the seeds' min-max band and the simultaneous upper confidence limit) under the theorem's
+bound, the conditions table with the values, and the verdict with its test.
 
-Registered as a section of :func:`harness.report.write_report` (``harness report`` writes it).
-Axes: log-log for polynomial rates (1/T, 1/sqrt(T)), semi-log for geometric rates (rho^S).
+Pure rendering: it takes :class:`~harness.theory.verdict.Verdict` objects and writes files; the
+harness (``harness.report``) groups the stored runs, asks the checker and stores the verdicts.
+A group is plotted only against the theorems about its algorithm (``Theorem.families``); the other
+linked theorems appear in the verdict table. Axes: log-log for polynomial rates (1/T, 1/sqrt(T)),
+semi-log for geometric rates (rho^S).
 """
 
 from __future__ import annotations
@@ -12,102 +15,133 @@ import html
 from pathlib import Path
 from typing import Any, Sequence
 
-from harness.output import fmt
+from .verdict import Verdict
+
+TEST_TEXT = ("How a verdict is decided: H0 is 'E[measured] <= bound' at every recorded point of a run group (the seeds "
+             "of one configuration). The points are tested together with a family-wise error rate of 5% (Holm): per point "
+             "a one-sided t-test over the seeds, or, with one seed (or seeds that agree exactly), Markov's inequality "
+             "P(X >= x) <= bound/x for the non-negative measured quantity. **violated**: some point rejected, or a seed "
+             "diverged while the conditions hold, or the plugin applied a step other than the stored one. **holds**: "
+             "nothing rejected and the seeds' mean under the bound everywhere (consistent with the theorem). "
+             "**inconclusive**: the mean crosses the bound somewhere, not significantly. **not-applicable**: a condition "
+             "fails (named), or the theorem says nothing checkable about this run.")
 
 
-def theory_section(records: Sequence, outdir: Path, store=None) -> list[tuple[str, str]]:
-    from .checker import check, group_runs, linked_theorems, rate_kind
+def fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if v != v:
+            return "nan"
+        return f"{v:.4g}" if v == 0 or 1e-3 <= abs(v) < 1e5 else f"{v:.3e}"
+    return str(v)
+
+
+def theory_section(groups: Sequence[tuple[str, str, Sequence[Verdict]]], outdir: Path) -> list[tuple[str, str]]:
+    """``groups``: (label, algorithm family, verdicts) per run group. Returns one (markdown, html) block."""
+    from .checker import rate_kind
     from .registry import get
 
-    blocks: list[tuple[str, str]] = []
-    groups = [g for g in group_runs([r for r in records if r.points]) if linked_theorems(g[0])]
     if not groups:
-        return blocks
+        return []
     md = ["## Theory: bounds, conditions and verdicts", ""]
     hb = ["<h2>Theory: bounds, conditions and verdicts</h2>"]
-    summary_rows = []
+    rows = []
     k = 0
-    for group in groups:
-        verdicts = check(group, store=store, save=store is not None)
-        label = group[0].label().split(" (workers")[0] + f" (workers={group[0].workers}, seeds={len(group)})"
+    for label, family, verdicts in groups:
         md += [f"### {label}", ""]
         hb += [f"<h3>{html.escape(label)}</h3>"]
         for d in verdicts:
+            slack = (d.slack or {}).get("min")
+            rows.append((label, d.theorem, d.verdict, slack, d.reason))
             try:
-                thm = get(d["theorem"])
-            except Exception:  # noqa: BLE001 - an id the theory module lacks: its verdict row says so
-                summary_rows.append((label, d["theorem"], d["verdict"], None, d.get("reason", "")))
+                thm = get(d.theorem)
+            except ValueError:  # an id the theory module lacks: its row says so
                 continue
-            summary_rows.append((label, d["theorem"], d["verdict"], d.get("slack", {}).get("min") if d.get("slack") else None,
-                                 d.get("reason", "")))
-            md += [f"#### {d['theorem']}: **{d['verdict']}**", "", f"{thm.title}. {d['citation']}", "",
-                   f"{d.get('reason', '')}", ""]
-            hb += [f"<h4>{html.escape(d['theorem'])}: <b>{html.escape(d['verdict'])}</b></h4>",
-                   f"<p>{html.escape(thm.title)}. {html.escape(d['citation'])}</p>",
-                   f"<p>{html.escape(d.get('reason', ''))}</p>"]
-            if d.get("curve"):
+            md += [f"#### {d.theorem}: **{d.verdict}**", "", f"{thm.title}. {d.citation}", "", d.reason, ""]
+            hb += [f"<h4>{html.escape(d.theorem)}: <b>{html.escape(d.verdict)}</b></h4>",
+                   f"<p>{html.escape(thm.title)}. {html.escape(d.citation)}</p>", f"<p>{html.escape(d.reason)}</p>"]
+            about = not thm.families or family in thm.families
+            if d.curve and about:
                 png = outdir / f"bound-{k}.png"
                 k += 1
-                _plot(d, thm, rate_kind(thm)[0], png, f"{label}\n{d['theorem']}: {d['verdict']}")
-                md += [f"![{d['theorem']}]({png.name})", ""]
+                plot_bound(d, thm, rate_kind(thm)[0], png, f"{label}\n{d.theorem}: {d.verdict}")
+                md += [f"![{d.theorem}]({png.name})", ""]
                 hb += [f'<img src="{png.name}" style="max-width:100%">']
-            if d.get("conditions"):
-                md += [_md_conditions(d["conditions"]), ""]
-                hb += [_html_conditions(d["conditions"])]
-            if d.get("free_chosen"):
-                txt = "free analysis constants: " + ", ".join(f"{a} = {fmt(b)}" for a, b in d["free_chosen"].items())
+            elif d.curve:
+                txt = (f"(not plotted: {d.theorem} is about {', '.join(thm.families)}, this run is {family or 'unnamed'}; "
+                       "the verdict above still applies)")
                 md += [txt, ""]
                 hb += [f"<p>{html.escape(txt)}</p>"]
-            rate = d.get("rate") or {}
+            for txt in ([f"test: {d.test}"] if d.test else []) + [f"flag: {f}" for f in d.flags]:
+                md += [txt, ""]
+                hb += [f"<p>{html.escape(txt)}</p>"]
+            if d.conditions:
+                md += [_md_conditions(d.conditions), ""]
+                hb += [_html_conditions(d.conditions)]
+            if d.free_chosen:
+                txt = "free analysis constants: " + ", ".join(f"{a} = {fmt(b)}" for a, b in d.free_chosen.items())
+                md += [txt, ""]
+                hb += [f"<p>{html.escape(txt)}</p>"]
+            rate = d.rate or {}
             if rate.get("ok") is not None:
-                txt = (f"rate check ({rate.get('axes')}): fitted slope {fmt(rate['fitted_slope'])} vs the theorem's "
-                       f"{fmt(rate['expected_slope'])} (one-sided, tolerance {rate['tolerance']:.0%}): {rate['note']}")
+                txt = (f"rate check ({rate.get('axes')}, informative): fitted slope {fmt(rate['fitted_slope'])} vs the "
+                       f"theorem's {fmt(rate['expected_slope'])} (tolerance {rate['tolerance']:.0%}): {rate['note']}")
                 md += [txt, ""]
                 hb += [f"<p>{html.escape(txt)}</p>"]
     head = ["| runs | theorem | verdict | min slack | why |", "|---|---|---|---|---|"]
-    head += [f"| {a} | {b} | **{c}** | {fmt(s)} | {w} |" for a, b, c, s, w in summary_rows]
+    head += [f"| {a} | {b} | **{c}** | {fmt(s)} | {w} |" for a, b, c, s, w in rows]
     hhead = ("<table><tr><th>runs</th><th>theorem</th><th>verdict</th><th>min slack</th><th>why</th></tr>"
              + "".join(f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td><td><b>{html.escape(c)}</b></td>"
-                       f"<td>{html.escape(fmt(s))}</td><td>{html.escape(w)}</td></tr>" for a, b, c, s, w in summary_rows)
+                       f"<td>{html.escape(fmt(s))}</td><td>{html.escape(w)}</td></tr>" for a, b, c, s, w in rows)
              + "</table>")
-    md[2:2] = ["Verdicts:", ""] + head + [""]
-    hb[1:1] = [hhead]
-    blocks.append(("\n".join(md), "\n".join(hb)))
-    return blocks
+    md[2:2] = [TEST_TEXT, "", "Verdicts:", ""] + head + [""]
+    hb[1:1] = [f"<p>{html.escape(TEST_TEXT).replace('**', '')}</p>", hhead]
+    return [("\n".join(md), "\n".join(hb))]
 
 
-def _plot(d: dict[str, Any], thm, kind: str, path: Path, title: str) -> None:
+def plot_bound(d: Verdict, thm, kind: str, path: Path, title: str) -> None:
+    """The measured mean, the seeds' band and the upper confidence limit under the bound; every
+    shaded area is in the legend."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    c = d["curve"]
+    c = d.curve
     x = np.asarray(c["x"], dtype=float)
     arr = {k: np.asarray([np.nan if v is None else v for v in c[k]], dtype=float) for k in ("mean", "upper", "bound", "lo", "hi")}
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    fig, ax = plt.subplots(figsize=(8, 5))
     ax.plot(x, arr["bound"], color="crimson", lw=2.2, label=f"bound ({thm.id})")
-    ax.fill_between(x, arr["bound"], np.nanmax(np.concatenate([arr["bound"], arr["hi"]])) * 10, color="crimson", alpha=0.06)
-    ax.plot(x, arr["mean"], color="navy", lw=1.8, label=f"measured: mean over {d.get('n_seeds', 1)} seed(s)")
-    if d.get("n_seeds", 1) > 1:
-        ax.fill_between(x, arr["lo"], arr["hi"], color="navy", alpha=0.18, label="seed band (min-max)")
-        ax.plot(x, arr["upper"], color="navy", lw=0.9, ls="--", label="one-sided 95% upper limit")
+    top = np.nanmax(np.concatenate([arr["bound"], arr["hi"]])) * 10
+    ax.fill_between(x, arr["bound"], top, color="crimson", alpha=0.06, label="above the bound (excluded by the theorem)")
+    ax.plot(x, arr["mean"], color="navy", lw=1.8, label=f"measured: mean over {d.n_seeds} seed(s)")
+    if d.n_seeds > 1:
+        ax.fill_between(x, arr["lo"], arr["hi"], color="navy", alpha=0.18, label="seeds' range (min-max)")
+        if np.isfinite(arr["upper"]).any():
+            ax.plot(x, arr["upper"], color="navy", lw=0.9, ls="--",
+                    label=f"simultaneous {1 - (d.alpha or 0.05):.0%} upper limit of the mean")
     ax.set_xscale("log" if kind != "geom" and (x > 0).all() else "linear")
-    positive = np.isfinite(arr["mean"]).any() and (np.nanmin(np.concatenate([arr["lo"], arr["bound"]])) > 0)
-    if positive:
+    if np.isfinite(arr["mean"]).any() and np.nanmin(np.concatenate([arr["lo"], arr["bound"]])) > 0:
         ax.set_yscale("log")
     ax.set_xlabel(f"{thm.horizon}: {thm.horizon_doc}")
-    ax.set_ylabel(thm.measured_doc)
-    slack = d.get("slack") or {}
+    ax.set_ylabel(_wrap(thm.measured_doc, 45))
+    slack = d.slack or {}
     if slack.get("min") is not None:
-        ax.annotate(f"min slack bound/measured = {slack['min']:.3g}", xy=(0.02, 0.03), xycoords="axes fraction", fontsize=8)
+        ax.annotate(f"min slack bound/mean = {slack['min']:.3g}", xy=(0.02, 0.03), xycoords="axes fraction", fontsize=8)
     ax.set_title(title, fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=7.5, loc="upper right", framealpha=0.9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)) or text
 
 
 def _md_conditions(conds) -> str:
@@ -127,13 +161,3 @@ def _html_conditions(conds) -> str:
         f"<td>{'implicit in the proof' if c.get('implicit') else ''}</td></tr>" for c in conds)
     return ("<table><tr><th>condition</th><th>holds</th><th>lhs</th><th>rhs</th><th>margin</th><th>note</th></tr>"
             + rows + "</table>")
-
-
-def register() -> None:
-    from harness import report
-
-    if theory_section not in report.SECTIONS:
-        report.SECTIONS.append(theory_section)
-
-
-register()

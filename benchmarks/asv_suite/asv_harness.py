@@ -1,18 +1,20 @@
 """asv benchmarks for the harness (discovered by asv through ``asv.conf.json``).
 
-``HarnessRuns.track_*``: parameterised over algorithm family x backend x workload, each value
-is read from real harness runs (several seeds, median), made once per asv process in
-``setup_cache``: time to target, updates to target, final suboptimality, the theory checker's
-slack ratio (bound / measured, the smallest over the theorems that hold) and the number of bound
-violations. A combination no plugin provides is skipped (``NotImplementedError``, asv's way).
+``HarnessRuns.track_*``: parameterised over plugin x workload (every registered finite-sum plugin
+on the chosen backends is its own series, keyed by its name, so an outside plugin adds a series and
+never replaces a built-in one), each value read from real harness runs (several seeds, median),
+made once per asv process in ``setup_cache``: time to target, updates to target, final
+suboptimality, the theory checker's slack ratio (bound / measured, the smallest over the theorems
+that hold) and the number of bound violations. A plugin that declines a workload (its ``skip``)
+is skipped for it (``NotImplementedError``, asv's way).
 
 ``Kernels.time_*`` / ``peakmem_*``: the numba update kernels (one chunk of SGD / SVRG updates)
 and the peak memory of a whole harness run.
 
 The grid can be narrowed (or widened to MPI / torch) through the environment::
 
-    HARNESS_ASV_FAMILIES=svrg HARNESS_ASV_BACKENDS=serial HARNESS_ASV_WORKLOADS=ridge \\
-        asv run --python=same --quick
+    HARNESS_ASV_PLUGINS=svrg-serial,sgd-serial HARNESS_ASV_WORKLOADS=ridge asv run --python=same --quick
+    HARNESS_ASV_BACKENDS=serial,sim,threads,mpi asv run --python=same     # the backends whose plugins run
 """
 
 from __future__ import annotations
@@ -47,22 +49,22 @@ BACKENDS = _env_list("HARNESS_ASV_BACKENDS", "serial,sim,threads")
 WORKLOADS = _env_list("HARNESS_ASV_WORKLOADS", "logreg,ridge")
 
 
-def _catalog() -> dict[tuple[str, str], str]:
-    """(family, backend) -> plugin name, for finite-sum plugins on the chosen backends."""
+def _catalog() -> list[str]:
+    """The finite-sum plugins on the chosen backends (``HARNESS_ASV_PLUGINS``: exactly these), by name."""
     from harness.registry import plugins
 
-    out: dict[tuple[str, str], str] = {}
-    for name in sorted(plugins().items):
-        spec = plugins().items[name]
-        if spec.backend in BACKENDS and "finite-sum" in spec.kinds and not spec.missing():
-            out.setdefault((spec.family, spec.backend), name)
-    return out
+    reg = plugins()
+    chosen = _env_list("HARNESS_ASV_PLUGINS", "")
+    if chosen:
+        return [n for n in chosen if n in reg.items]
+    return [n for n in reg.names() if reg.items[n].backend in BACKENDS and "finite-sum" in reg.items[n].kinds
+            and not reg.items[n].missing()]
 
 
 try:
-    FAMILIES = _env_list("HARNESS_ASV_FAMILIES", "") or sorted({f for f, _ in _catalog()})
+    PLUGINS = _catalog()
 except Exception:  # noqa: BLE001 - discovery must not die on a broken plugin; asv reports the benchmark
-    FAMILIES = ["sgd", "svrg"]
+    PLUGINS = ["sgd-serial", "svrg-serial"]
 
 
 def _workers(spec) -> int:
@@ -74,8 +76,8 @@ def _workers(spec) -> int:
 class HarnessRuns:
     """Convergence of each plugin, from harness runs (one run per seed; medians over seeds)."""
 
-    params = (FAMILIES, BACKENDS, WORKLOADS)
-    param_names = ("family", "backend", "workload")
+    params = (PLUGINS, WORKLOADS)
+    param_names = ("plugin", "workload")
     timeout = 1200
 
     def setup_cache(self):
@@ -91,58 +93,58 @@ class HarnessRuns:
         store = Store(tmp / "results.db")
         results = {}
         try:
-            for (family, backend), name in _catalog().items():
-                if family not in FAMILIES:
-                    continue
+            for name in PLUGINS:
                 spec = plugins().get(name)
                 names = {p.name for p in spec.params}
-                params = {k: v for k, v in PRESETS.get(family, {}).items() if k in names}
+                params = {k: v for k, v in PRESETS.get(spec.family, {}).items() if k in names}
                 for workload in WORKLOADS:
                     recs = [execute(RunSpec(name, workload, dict(params), dict(WORKLOAD_PARAMS), _workers(spec), seed,
                                             Budget.parse(BUDGET), Target("subopt", TARGET)), store, force=True)
                             for seed in SEEDS]
+                    if recs[0].status == "skipped":
+                        continue  # the plugin declines this workload
                     # a diverged run is a measurement too (its target is never reached: n/a)
                     ok = [r for r in recs if (r.ok or r.status == "diverged") and r.points]
                     if not ok:
-                        results[(family, backend, workload)] = {"error": recs[0].status + ": " + recs[0].reason}
+                        results[(name, workload)] = {"error": recs[0].status + ": " + recs[0].reason}
                         continue
                     m = [run_metrics(r) for r in ok]
                     res = {k: median([x[k] for x in m]) for k in ("time_to_target", "updates_to_target",
                                                                    "final_subopt")}
                     res.update(_theory(ok, store))
-                    results[(family, backend, workload)] = res
+                    results[(name, workload)] = res
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return results
 
-    def setup(self, results, family, backend, workload):
-        if (family, backend, workload) not in results:
-            raise NotImplementedError(f"no {family} plugin on the {backend} backend")
-        if "error" in results[(family, backend, workload)]:
-            raise RuntimeError(results[(family, backend, workload)]["error"])
+    def setup(self, results, plugin, workload):
+        if (plugin, workload) not in results:
+            raise NotImplementedError(f"{plugin} declines {workload}")
+        if "error" in results[(plugin, workload)]:
+            raise RuntimeError(results[(plugin, workload)]["error"])
 
-    def track_time_to_target(self, results, family, backend, workload):
-        return _finite(results[(family, backend, workload)]["time_to_target"])
+    def track_time_to_target(self, results, plugin, workload):
+        return _finite(results[(plugin, workload)]["time_to_target"])
 
     track_time_to_target.unit = "seconds"
 
-    def track_updates_to_target(self, results, family, backend, workload):
-        return _finite(results[(family, backend, workload)]["updates_to_target"])
+    def track_updates_to_target(self, results, plugin, workload):
+        return _finite(results[(plugin, workload)]["updates_to_target"])
 
     track_updates_to_target.unit = "updates"
 
-    def track_final_subopt(self, results, family, backend, workload):
-        return _finite(results[(family, backend, workload)]["final_subopt"])
+    def track_final_subopt(self, results, plugin, workload):
+        return _finite(results[(plugin, workload)]["final_subopt"])
 
     track_final_subopt.unit = "f(w) - f*"
 
-    def track_theory_slack(self, results, family, backend, workload):
-        return _finite(results[(family, backend, workload)]["theory_slack"])
+    def track_theory_slack(self, results, plugin, workload):
+        return _finite(results[(plugin, workload)]["theory_slack"])
 
     track_theory_slack.unit = "bound / measured"
 
-    def track_bound_violations(self, results, family, backend, workload):
-        return results[(family, backend, workload)]["bound_violations"]
+    def track_bound_violations(self, results, plugin, workload):
+        return results[(plugin, workload)]["bound_violations"]
 
     track_bound_violations.unit = "theorems violated"
 
@@ -154,17 +156,14 @@ def _finite(v: float) -> float:
 
 def _theory(runs, store) -> dict[str, float]:
     """The checker's verdicts for the runs: smallest slack among 'holds', count of 'violated'."""
-    try:
-        from harness.theory.checker import check
-    except ImportError:
-        return {"theory_slack": math.nan, "bound_violations": 0}
+    from harness.checking import check
+
     slacks, violated = [], 0
     for d in check(runs, store=store):
-        if d.get("verdict") == "violated":
+        if d.verdict == "violated":
             violated += 1
-        slack = d.get("slack")
-        if d.get("verdict") == "holds" and isinstance(slack, dict) and slack.get("min") is not None:
-            slacks.append(float(slack["min"]))
+        if d.verdict == "holds" and d.slack and d.slack.get("min") is not None:
+            slacks.append(float(d.slack["min"]))
     return {"theory_slack": min(slacks) if slacks else math.nan, "bound_violations": violated}
 
 

@@ -62,8 +62,7 @@ def main(args) -> int:
         if not args.suite:
             raise UserError("--save-baseline needs a suite file to run")
         name, specs, _ = load_suite(args.suite)
-        for s in specs:
-            resolve(s)
+        specs = [resolve(s) for s in specs]
         recs = run_missing(specs, store, force=not args.use_cache, quiet=quiet)
         _run_theory(store, recs)
         bad = [r for r in recs if r.status not in ("done", "target", "budget", "skipped")]
@@ -78,21 +77,20 @@ def main(args) -> int:
         console.print(f"baseline: {len(recs)} runs of suite '{name}' written to {path}")
         return 0
 
+    cur = load_export(args.current, "--current file") if args.current else None  # each file named in its error
     if not args.baseline:
         raise UserError("give --baseline FILE (write one with: harness gate SUITE --save-baseline FILE)")
-    base = load_export(args.baseline, "baseline file")
-    if args.current:
+    base = load_export(args.baseline, "--baseline file")
+    if cur is not None:
         if args.suite:
             raise UserError("give either a suite to run or --current FILE, not both")
-        cur = load_export(args.current, "current file")
         current, cverd = cur.records, cur.verdicts
     else:
         if args.suite:
             _, specs, _ = load_suite(args.suite)
         else:
             specs = [spec_of(r) for r in base.records if r.status in ("done", "target", "budget")]
-        for s in specs:
-            resolve(s)
+        specs = [resolve(s) for s in specs]
         current = run_missing(specs, store, force=not args.use_cache, quiet=quiet) if specs else []
         _run_theory(store, current)
         cverd = {id(r): store.verdicts(r.id) for r in current if r.id is not None}
@@ -121,10 +119,8 @@ def main(args) -> int:
 def _run_theory(store, records) -> None:
     """The theory checker's verdicts for the runs' linked theorems, stored with the runs (runs that
     differ only in the seed are judged together, as the checker does)."""
-    try:
-        from harness.theory.checker import check
-    except ImportError:  # the theory module is optional for the gate: theory rules then judge nothing
-        return
+    from ..checking import check
+
     runs = [r for r in records if r.id is not None]
     if runs:
         check(runs, store=store)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from ..output import console, print_json, table
 from ..registry import plugins, workloads
 
@@ -47,6 +49,6 @@ def main(args) -> int:
               [(t.id, t.measured, str(t.rate), t.citation.short() if hasattr(t.citation, "short") else str(t.citation))
                for t in thms])
         return 0
-    for name, why in sorted(reg.problems.items()):
-        console.print(f"[yellow]broken {reg.kind} entry '{name}': {why}[/yellow]")
+    for name, why in sorted(reg.problems.items()):  # stderr: stdout stays the listing (`--strict`: exit 2)
+        print(f"harness: warning: broken {reg.kind} entry point '{name}': {why}", file=sys.stderr)
     return 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from . import run_ids
-from ..output import console
+from ..output import console, print_json
 from ..paths import output_dir, safe_name
 from ..store import Store
 
@@ -20,6 +20,7 @@ def register(sub):
     p.add_argument("--suite", help="only the runs of this suite (its file's [report] settings apply)")
     p.add_argument("--out", default=None, help="output directory (default .harness/reports/<name>)")
     p.add_argument("--index", action="store_true", help="write the index page of all reports under .harness/reports")
+    p.add_argument("--json", action="store_true", help="print what was written as JSON")
     p.set_defaults(func=main)
 
 
@@ -28,7 +29,8 @@ def main(args) -> int:
 
     if args.index:
         output_dir(args.out or REPORTS, "report folder")
-        console.print(f"index: {write_index(Path(args.out or REPORTS))}")
+        index = write_index(Path(args.out or REPORTS))
+        print_json({"index": str(index)}) if args.json else console.print(f"index: {index}")
         return 0
     if args.out:
         output_dir(args.out, "report folder")
@@ -38,12 +40,10 @@ def main(args) -> int:
     if ids:
         missing = sorted(set(ids) - {r.id for r in recs})
         if missing:
-            raise UserError(f"no run #{missing[0]} in {store.path}"
-                            + (f" (nor {len(missing) - 1} more of the ids given)" if len(missing) > 1 else ""))
+            raise UserError(f"no run {', '.join(f'#{i}' for i in missing)} in {store.path} (`harness runs` lists them)")
     if not recs:
-        if args.suite:
-            raise UserError(f"no stored runs of suite '{args.suite}' in {store.path}")
-        raise UserError(f"no runs stored in {store.path}: run `harness run` first")
+        where = f"of suite '{args.suite}' " if args.suite else ""
+        raise UserError(f"no runs {where}in {store.path}: run `harness run` first")
     name = safe_name(args.suite or ("runs" if ids else "all"))
     config = {}
     if args.suite:
@@ -55,5 +55,8 @@ def main(args) -> int:
             config = {}  # a suite run from a file no longer here: report without its settings
     out = Path(args.out or REPORTS / name)
     index = write_report(recs, out, store=store, title=f"harness report: {name}", config=config)
-    console.print(f"report: {index}")
+    if args.json:
+        print_json({"report": str(index), "runs": [r.id for r in recs]})
+    else:
+        console.print(f"report: {index}")
     return 0

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..executors import ENGINES, make_engine, run_parallel
 from ..monitor import Budget, FINISHED_OK
-from ..output import console, print_json, table
+from ..output import console, print_json, table, varying_columns
 from ..params import parse_assignments, positive_float
 from ..paths import input_file, output_dir, safe_name
 from ..progress import RunProgress
@@ -103,14 +103,14 @@ def main(args) -> int:
     else:
         specs = _specs_from_flags(args)
     _confirm(len(specs), args.yes)
-    for s in specs:  # every name and value is checked before anything runs
-        resolve(s)
+    # every name and value is checked before anything runs; each spec is resolved once
+    specs = [resolve(s) for s in specs]
     report_dir = None
     if not args.no_report:  # the report folder is checked before the runs, not after them
         report_dir = output_dir(args.report or REPORTS / safe_name(suite_name or "latest"), "report folder")
     store = Store()
     quiet = args.quiet or args.json
-    engine = _engine(args, specs)
+    engine = _engine(args, [r.spec for r in specs])
     if engine is None:
         records = run_specs(specs, store, force=args.force, quiet=quiet)
     else:
@@ -131,7 +131,15 @@ def main(args) -> int:
             write_index(out.parent)
         (console.print if not args.json else (lambda *a: None))(f"report: {index}")
     if any(r.status == "interrupted" for r in records):
-        return 130
+        import signal
+        import sys
+
+        from ..signals import received
+
+        sig = received() or signal.SIGINT
+        print(f"harness: interrupted by {signal.Signals(sig).name}: {len(records)} runs stored, the last one "
+              "'interrupted' with the points measured so far", file=sys.stderr)
+        return 128 + sig  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
     # a diverged run is a measurement (e.g. mNAG without warmup at a large batch), not a failure:
     # the exit code says whether every run could be carried out
     bad = [r for r in records if r.status in ("error", "timeout")]
@@ -181,7 +189,7 @@ def run_specs(specs, store, *, force=False, quiet=False):
     records = []
     with RunProgress(len(specs), quiet=quiet) as prog:
         for spec in specs:
-            prog.start(spec.describe())
+            prog.start(getattr(spec, "spec", spec).describe())
 
             def on_point(point, mon):
                 prog.fraction(_fraction(point, mon))
@@ -207,9 +215,10 @@ def _fraction(point, mon) -> float:
 
 
 def summary(records) -> None:
-    table("runs", ("id", "plugin", "workload", "workers", "seed", "status", "points", "updates", "time s",
-                   "subopt", "cached"),
-          [(r.id, r.plugin, r.workload, r.workers, r.seed, r.status + (f" ({r.reason})" if r.status not in FINISHED_OK and r.reason else ""),
+    extra = varying_columns(records)
+    table("runs", ("id", "plugin", "workload", "workers", "seed", *[t for t, _ in extra], "status", "points",
+                   "updates", "time s", "subopt", "cached"),
+          [(r.id, r.plugin, r.workload, r.workers, r.seed, *[get(r) for _, get in extra], r.status + (f" ({r.reason})" if r.status not in FINISHED_OK and r.reason else ""),
             len(r.points), r.points[-1]["updates"] if r.points else None,
             r.points[-1].get("time_s") if r.points else None,
             r.points[-1].get("subopt") if r.points else None, "yes" if r.cached else "") for r in records])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import UserError
 from . import run_ids
-from ..output import console, print_json, table
+from ..output import console, print_json, table, varying_columns
 from ..store import Store, run_to_dict
 
 
@@ -12,11 +12,13 @@ def register(sub):
     p = sub.add_parser("runs", help="list, show, export or delete stored runs")
     p.add_argument("action", nargs="?", default="list", choices=("list", "show", "export", "delete"))
     p.add_argument("args", nargs="*", help="run ids (show/delete) or the export file")
-    p.add_argument("--plugin")
-    p.add_argument("--workload")
-    p.add_argument("--status")
-    p.add_argument("--suite")
+    p.add_argument("--plugin", help="only this plugin's runs (list, export)")
+    p.add_argument("--workload", help="only runs on this workload (list, export)")
+    p.add_argument("--status", help="only runs that ended so: budget, target, error, ... (list, export)")
+    p.add_argument("--suite", help="only this suite's runs (list, export)")
     p.add_argument("--format", choices=("json", "csv", "parquet"), help="export format (default: from the suffix)")
+    p.add_argument("--runs-only", action="store_true",
+                   help="csv/parquet export: one row per run (default: one row per curve point)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=main)
 
@@ -30,10 +32,11 @@ def main(args) -> int:
             print_json([{k: v for k, v in run_to_dict(r).items() if k not in ("points", "env")} | {"n_points": len(r.points)}
                         for r in recs])
             return 0
-        table(f"{len(recs)} runs in {store.path}", ("id", "plugin", "workload", "workers", "seed", "status", "points",
-                                                   "final subopt", "suite"),
-              [(r.id, r.plugin, r.workload, r.workers, r.seed, r.status, len(r.points),
-                r.points[-1].get("subopt") if r.points else None, r.suite) for r in recs])
+        extra = varying_columns(recs)
+        table(f"{len(recs)} runs in {store.path}", ("id", "plugin", "workload", "workers", "seed",
+                                                   *[t for t, _ in extra], "status", "points", "final subopt", "suite"),
+              [(r.id, r.plugin, r.workload, r.workers, r.seed, *[get(r) for _, get in extra], r.status,
+                len(r.points), r.points[-1].get("subopt") if r.points else None, r.suite) for r in recs])
         return 0
     if args.action == "show":
         if not args.args:
@@ -45,6 +48,7 @@ def main(args) -> int:
                 continue
             console.print(f"[bold]{rec.label()}[/bold]  status={rec.status} {rec.reason}")
             console.print(f"params={rec.params} workload_params={rec.workload_params} budget={rec.budget}")
+            _print_key(rec)
             for thm, v in store.verdicts(rid).items():
                 console.print(f"theorem {thm}: {v['verdict']}")
             cols = ("updates", "epochs", "time_s", "objective", "subopt", "grad_norm_sq", "tau_max", "tau_mean")
@@ -55,12 +59,33 @@ def main(args) -> int:
             raise UserError("runs export needs one output file")
         from ..paths import output_file
 
-        path = store.export(output_file(args.args[0], "export file"), args.format)
-        console.print(f"exported to {path}")
+        path = store.export(output_file(args.args[0], "export file"), args.format, points=not args.runs_only,
+                            plugin=args.plugin, workload=args.workload, status=args.status, suite=args.suite)
+        if args.json:
+            print_json({"exported": str(path)})
+        else:
+            console.print(f"exported to {path}")
         return 0
     ids = run_ids(args.args)
     if not ids:
         raise UserError("runs delete needs run ids")
-    store.delete(ids)
-    console.print(f"deleted {len(ids)} runs")
+    deleted = store.delete(ids)
+    if args.json:
+        print_json({"deleted": [r.id for r in deleted]})
+    else:
+        for r in deleted:
+            console.print(f"deleted {r.label()} status={r.status}")
+        console.print(f"deleted {len(deleted)} run{'s' if len(deleted) != 1 else ''} from {store.path}")
     return 0
+
+
+def _print_key(rec) -> None:
+    """The run key's parts: what a later run must match to be served this one from the cache."""
+    from rich.markup import escape
+
+    from ..identity import PARTS, canonical, parts_of_record
+
+    parts = parts_of_record(rec)
+    console.print(f"run key {rec.hash}:")
+    for name in PARTS:
+        console.print(escape(f"  {name:<9} {canonical(parts.get(name)) if name in parts else '(not recorded)'}"))

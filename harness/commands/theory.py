@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from ..errors import UserError
 from . import run_ids
 from ..output import console, fmt, print_json, table
@@ -57,7 +59,19 @@ def _parse_sets(items: list[str]) -> dict[str, float]:
 def _theorem(tid: str):
     from harness.theory.registry import get
 
-    return get(tid)
+    with _user_errors():
+        return get(tid)
+
+
+@contextmanager
+def _user_errors():
+    """The theory's own errors (unknown theorem, a value outside a symbol's domain) as one-line user errors."""
+    from harness.theory.errors import TheoryError
+
+    try:
+        yield
+    except TheoryError as exc:
+        raise UserError(str(exc)) from None
 
 
 def cmd_list(args) -> int:
@@ -78,11 +92,19 @@ def cmd_show(args) -> int:
     ev = None
     if values:
         _check_known(t, values)
-        ev = t.evaluate(values, T=values.get(t.horizon))
+        _require(t, values)
+        with _user_errors():
+            try:
+                ev = t.evaluate(values, T=values.get(t.horizon))
+            except (TypeError, ValueError) as exc:  # e.g. a comma list where the theorem takes one number
+                raise UserError(f"{t.id}: cannot evaluate at {_shown(values)}: {exc}") from None
+    from harness.theory.report import TEST_TEXT
+
     if args.json:
-        print_json({**t.summary(), "pretty": t.show(), **({"evaluation": ev} if ev else {})})
+        print_json({**t.summary(), "pretty": t.show(), "verdict_test": TEST_TEXT, **({"evaluation": ev} if ev else {})})
         return 0
     console.print(t.show(), markup=False, highlight=False)
+    console.print("\n" + TEST_TEXT.replace("**", ""), markup=False, highlight=False)
     if ev:
         _print_eval(ev)
     return 0
@@ -111,11 +133,9 @@ def cmd_solve(args) -> int:
     t = _theorem(args.id)
     values = _parse_sets(args.set)
     _check_known(t, {**values, args.var: 0})
-    missing = [s for s in t.inputs() if s not in values and s != args.var and s not in t.free and s != t.horizon
-               and s not in _derivable(t)]
-    if missing:
-        raise UserError(f"{t.id}: give a value for {', '.join(missing)} (--set NAME=VALUE)")
-    res = t.solve(args.var, values, hi=args.max)
+    _require(t, {**values, args.var: 0})
+    with _user_errors():
+        res = t.solve(args.var, values, hi=args.max)
     if args.json:
         print_json(res)
         return 0
@@ -127,10 +147,24 @@ def cmd_solve(args) -> int:
     console.print(f"{t.id}: largest admissible {args.var} = {fmt(res['value'])}"
                   + (f"  (binding: {', '.join(res['binding'])})" if res.get("binding") else ""))
     if "closed_form" in res:
-        console.print(f"  closed form: {args.var}_max = {res['closed_form']} = {fmt(res.get('closed_form_value'))}")
+        sup, val = res.get("closed_form_sup"), res.get("closed_form_value")
+        console.print(f"  closed form: sup {args.var} = {res['closed_form']} = {fmt(sup)}"
+                      + (f"; largest admissible = {fmt(val)}" if val != sup else ""))
     if res.get("free_chosen"):
         console.print("  free analysis constants: " + ", ".join(f"{k} = {fmt(v)}" for k, v in res["free_chosen"].items()))
     return 0
+
+
+def _require(t, values) -> None:
+    """Every input of the theorem has a value (free constants, the horizon and derived ones aside)."""
+    missing = [s for s in t.inputs() if s not in values and s not in t.free and s != t.horizon
+               and s not in _derivable(t)]
+    if missing:
+        raise UserError(f"{t.id}: give a value for {', '.join(missing)} (--set NAME=VALUE)")
+
+
+def _shown(values) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items())
 
 
 def _derivable(t) -> set[str]:
@@ -139,8 +173,7 @@ def _derivable(t) -> set[str]:
 
 
 def cmd_check(args) -> int:
-    from harness.theory.checker import check
-
+    from ..checking import check
     from ..store import Store
 
     store = Store()
@@ -155,17 +188,18 @@ def cmd_check(args) -> int:
             _theorem(tid)
     out = check(recs, args.theorem, store=store, save=not args.no_save)
     if args.json:
-        print_json({"verdicts": out})
+        print_json({"verdicts": [d.to_dict() for d in out]})
         return 0
     if not out:
         console.print("no theorem is linked to these runs' plugins (give one with --theorem ID)")
         return 0
     rows = []
     for d in out:
-        slack = d.get("slack", {}).get("min") if d.get("slack") else None
-        rate = d.get("rate") or {}
-        rows.append((",".join(f"#{i}" for i in d["runs"]), d["theorem"], d["verdict"], fmt(slack),
-                     "-" if rate.get("ok") is None else ("ok" if rate["ok"] else "slow") + f" ({fmt(rate.get('fitted_slope'))})",
-                     d.get("reason", "")))
+        slack = (d.slack or {}).get("min")
+        rate = d.rate or {}
+        rows.append((",".join(f"#{i}" for i in d.runs), d.theorem, d.verdict, fmt(slack),
+                     "-" if rate.get("ok") is None else ("consistent" if rate["ok"] else "slower")
+                     + f" ({fmt(rate.get('fitted_slope'))})",
+                     d.reason + "".join(f" [flag: {f}]" for f in d.flags)))
     table("verdicts", ("runs", "theorem", "verdict", "min slack", "rate", "why"), rows)
-    return 1 if any(d["verdict"] == "violated" for d in out) else 0
+    return 1 if any(d.verdict == "violated" for d in out) else 0

@@ -24,6 +24,7 @@ def run(ctx):
     wl, p, mon = ctx.workload, ctx.params, ctx.monitor
     n, b, eta = wl.n, p["b"], p["eta"]
     m = p["m"] or max(1, n // b)
+    ctx.info["applied"] = {"eta": eta, "b": b, "m": m}          # what the theory checker judges
     steps = Steps(wl)
     rng = ctx.rng
     w = np.zeros(wl.dim)

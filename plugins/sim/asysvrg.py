@@ -45,6 +45,7 @@ def run(ctx):
     wl, p, mon = ctx.workload, ctx.params, ctx.monitor
     n, b, eta, coords = wl.n, p["b"], p["eta"], p["coords"]
     m = inner_iterations(p, n, wl.dim)
+    ctx.info["applied"] = {"eta": eta, "b": b, "m": m}          # what the theory checker judges
     steps = Steps(wl)
     delays = delays_for(ctx)
     sim = LinearSim(wl, delays, p["read"], coord_key(ctx.seed))

@@ -27,6 +27,7 @@ def run(ctx):
     wl, p, mon, P = ctx.workload, ctx.params, ctx.monitor, ctx.workers
     n, d, eta, b = wl.n, wl.dim, p["eta"], p["b"]
     m = p["m"] or max(1, n // b)
+    ctx.info["applied"] = {"eta": eta, "b": b, "m": m}          # what the theory checker judges
     parts = partition(n, P, p["partition"], getattr(wl, "y", None), ctx.seed)
     rng = ctx.rng
     pick = worker_picker(p["worker_shares"], ctx.workers, rng)

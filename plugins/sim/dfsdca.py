@@ -26,6 +26,7 @@ from .common import delays_for, info
 def run(ctx):
     wl, p, mon, P = ctx.workload, ctx.params, ctx.monitor, ctx.workers
     n, d, eta, H, lam = wl.n, wl.dim, p["eta"], p["H"], wl.lam
+    ctx.info["applied"] = {"eta": eta, "H": H}                  # what the theory checker judges
     parts = partition(n, P, p["partition"], getattr(wl, "y", None), ctx.seed)
     if H > min(len(q) for q in parts):
         raise ValueError(f"H={H} exceeds the smallest local data set ({min(len(q) for q in parts)} samples)")

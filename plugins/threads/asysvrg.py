@@ -30,6 +30,7 @@ def run(ctx):
     wl, p, mon = ctx.workload, ctx.params, ctx.monitor
     n, b, eta, coords = wl.n, p["b"], p["eta"], p["coords"]
     m = inner_iterations(p, n, wl.dim)
+    ctx.info["applied"] = {"eta": eta, "b": b, "m": m}          # what the theory checker judges
     stats = DelayStats()
     with Team(ctx.workers, ctx.seed) as team, single_threaded_blas():
         lin = ThreadLinear(wl, team, p["write"])

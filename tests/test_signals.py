@@ -1,0 +1,136 @@
+"""SIGTERM and SIGHUP (what CI runners, `timeout` and batch schedulers send) are handled like Ctrl-C:
+the points measured so far are stored with status 'interrupted', every process of a launched job
+ends, and the command exits 128 + the signal."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from conftest import ROOT, have, mpiexec_path, run_cli
+from test_mpi import tagged_processes
+
+
+def _wait_for(cond, timeout: float, what: str, proc=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the run ended before {what}: {proc.communicate()}")
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _points_written(tmp_path) -> bool:
+    return any(p.stat().st_size > 0 for p in tmp_path.glob("work/harness-*/points.jsonl"))
+
+
+def _start(args, tmp_path, tag):
+    (tmp_path / "work").mkdir(exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(tmp_path / "work"), "HARNESS_SIGNAL_TEST_TAG": tag}
+    return subprocess.Popen([sys.executable, "-m", "harness.cli", *args, "--no-report", "-q"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _stop(proc, sig, tag, expect_rc):
+    t0 = time.time()
+    proc.send_signal(sig)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert proc.returncode == expect_rc, err
+    assert len(err.strip().splitlines()) == 1 and signal.Signals(sig).name in err, err
+    # nothing of the job is left (mpiexec, hydra proxies, ranks), within a few seconds of the signal
+    _wait_for(lambda: not tagged_processes(tag), 10, "the job's processes to end")
+    return time.time() - t0
+
+
+def _stored():
+    runs = json.loads(run_cli("runs", "--json", check=True).stdout)
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def _launched(args, tmp_path, sig=signal.SIGTERM, expect_rc=143, start_timeout=120):
+    tag = f"signal-test-{uuid.uuid4().hex}"
+    proc = _start(args, tmp_path, tag)
+    try:
+        _wait_for(lambda: _points_written(tmp_path), start_timeout, "the first measured point", proc)
+        assert tagged_processes(tag)
+        _stop(proc, sig, tag, expect_rc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    run = _stored()
+    assert run["status"] == "interrupted" and run["n_points"] >= 1
+    assert signal.Signals(sig).name in run["reason"]
+    return run
+
+
+@pytest.mark.skipif(mpiexec_path() is None or not have("mpi4py"), reason="needs mpi4py and the venv's mpiexec")
+def test_sigterm_to_an_mpi_run_stores_it_interrupted_and_ends_every_process(tmp_path):
+    _launched(["run", "-p", "asysvrg-mpi", "-w", "logreg", "-n", "2", "--workload-param", "n=2000",
+               "--workload-param", "d=20", "--param", "eta=0.05", "--budget", "seconds=120", "--timeout", "200"],
+              tmp_path)
+
+
+@pytest.mark.skipif(not have("torch"), reason="needs torch")
+def test_sigterm_to_a_torch_run_stores_it_interrupted_and_ends_every_process(tmp_path):
+    _launched(["run", "-p", "clars-torch", "-w", "mlp", "-n", "2", "--workload-param", "n_train=96",
+               "--workload-param", "width=8", "--workload-param", "depth=1", "--param", "b=0",
+               "--budget", "seconds=120", "--timeout", "200"], tmp_path)
+
+
+def test_sighup_to_a_serial_run_is_ctrl_c(tmp_path):
+    args = ["run", "-p", "sgd-serial", "-w", "logreg", "--workload-param", "n=3000", "--workload-param", "d=60",
+            "--param", "eta=0.01"]
+    run_cli(*args, "--budget", "updates=10", "--no-report", "-q", "--store", str(tmp_path / "warm.db"), check=True)
+    tag = f"signal-test-{uuid.uuid4().hex}"
+    proc = _start([*args, "--budget", "seconds=120"], tmp_path, tag)
+    try:
+        time.sleep(4.0)
+        _stop(proc, signal.SIGHUP, tag, 129)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    run = _stored()
+    assert run["status"] == "interrupted" and run["n_points"] >= 1 and "SIGHUP" in run["reason"]
+
+
+def test_sigterm_in_a_suite_keeps_finished_runs_and_stores_the_one_in_flight(tmp_path):
+    suite = tmp_path / "s.toml"
+    suite.write_text('name = "sig"\n[defaults]\nworkload = "logreg"\nworkload_params = { n = 3000, d = 60 }\n'
+                     '[[run]]\nplugin = "svrg-serial"\nbudget = "epochs=1"\n'
+                     '[[run]]\nplugin = "sgd-serial"\nparams = { eta = 0.01 }\nbudget = "seconds=120"\n')
+    tag = f"signal-test-{uuid.uuid4().hex}"
+    proc = _start(["run", str(suite)], tmp_path, tag)
+    db = os.environ["HARNESS_STORE"]
+
+    def first_stored():
+        try:
+            with sqlite3.connect(db) as con:
+                return con.execute("SELECT COUNT(*) FROM runs").fetchone()[0] >= 1
+        except sqlite3.Error:
+            return False
+
+    try:
+        _wait_for(first_stored, 120, "the first run to be stored", proc)
+        _wait_for(lambda: _points_written(tmp_path) or time.sleep(3) is None, 30, "the second run to start", proc)
+        _stop(proc, signal.SIGTERM, tag, 143)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    runs = json.loads(run_cli("runs", "--json", check=True).stdout)
+    assert [(r["plugin"], r["status"]) for r in runs] == [("svrg-serial", "budget"), ("sgd-serial", "interrupted")]
+    assert runs[1]["n_points"] >= 1
