@@ -230,6 +230,9 @@ def test_libsvm_duplicates_non_finite_and_index_base(here, capsys):
     assert _libsvm(here, capsys, "1 1:1\n", "zero_based=maybe") == \
         "workload libsvm: bad value 'maybe' for parameter 'zero_based': expected one of auto, true, false"
     assert _libsvm(here, capsys, "") == f"{f}: no data rows"
+    # found by the fuzzer: scikit-learn reads qid only right after the label (the message had no line)
+    assert _libsvm(here, capsys, "-1 2:1\n1 1:1 qid:3\n") == \
+        f"{f}:2: 'qid:3' after a feature: qid:Q comes right after the label"
 
 
 def test_libsvm_qid_and_index_base_as_scikit_learn(tmp_path):
