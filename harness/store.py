@@ -124,19 +124,29 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 class Store:
     """The results database at ``path`` (default ``$HARNESS_STORE`` or ``.harness/results.db``).
 
-    ``readonly=True`` (commands that only read: ``runs list/show/export``, ``report``) opens the
-    file with SQLite's ``mode=ro`` and never creates it, its folder or its tables, so a store on a
-    read-only mount can be read; a store that does not exist yet reads as empty.
+    ``readonly=True`` (commands that only read: ``runs list/show/export``, ``gate --current``) opens
+    the file with SQLite's ``mode=ro`` and never creates it, its folder or its tables, so a store on
+    a read-only mount can be read; a store that does not exist yet reads as empty.
+    ``readonly="auto"`` (commands that read and may add, e.g. ``report`` storing the verdicts it
+    computes): read-write where the store exists and can be written, else read-only.
     Errors (a UserError of one line): the path is a folder, the file is not an SQLite database,
     the file or its folder cannot be opened or created.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, *, readonly: bool = False):
+    def __init__(self, path: str | os.PathLike | None = None, *, readonly: bool | str = False):
         from .errors import UserError
 
         from .paths import path_of
 
         self.path = path_of(path or os.environ.get("HARNESS_STORE") or DEFAULT_PATH, "store")
+        if readonly == "auto":
+            readonly = not self.path.exists()
+            if not readonly:
+                try:
+                    self.__init__(self.path)
+                    return
+                except UserError:  # e.g. a read-only mount: what can be read is still read
+                    readonly = True
         self.readonly = readonly
         self._empty = False  # read-only and nothing stored yet: reads see the schema and no rows
         if self.path.is_dir():

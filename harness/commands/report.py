@@ -34,7 +34,7 @@ def main(args) -> int:
         return 0
     if args.out:
         output_dir(args.out, "report folder")
-    store = Store(readonly=True)
+    store = Store(readonly="auto")  # the theory section stores the verdicts it computes, where it can
     ids = run_ids(args.runs) if args.runs else None
     recs = store.runs(ids=ids, suite=args.suite, with_points=True)
     if ids:
