@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:
 
 
 def make_workload(n: int = 20000, d: int = 100):
-    from harness.workload import build_workload
+    from harness.registry import build_workload
 
     wl = build_workload("logreg", {"n": n, "d": d, "lam": 1e-3})
     wl.X, wl.y  # noqa: B018 - generate the data now, outside every clock
@@ -50,8 +50,8 @@ def loop_with_monitor(wl, updates: int, b: int = 1, eta: float = 0.05, seed: int
     import numpy as np
 
     from harness.monitor import Budget, Monitor, Schedule, Target
-    from harness.plugins.kernels import SCHEDULE_CODES
-    from harness.plugins.serial.linear import Steps
+    from harness.plugins.algorithms.kernels import SCHEDULE_CODES
+    from harness.plugins.algorithms.steps import Steps
 
     mon = Monitor(metrics or wl.metrics, n_samples=wl.n, budget=Budget(updates=updates), target=Target(),
                   schedule=Schedule(), deterministic=True)
@@ -64,7 +64,7 @@ def loop_with_monitor(wl, updates: int, b: int = 1, eta: float = 0.05, seed: int
     while mon.running:
         k = mon.next_chunk(t, cap=max(1, 2_000_000 // b))
         idx = rng.integers(0, wl.n, size=k * b)
-        steps.sgd(w, idx, b, SCHEDULE_CODES["constant"], eta, 1.0, 0.5, t)
+        steps.sgd(w, idx, b=b, schedule=SCHEDULE_CODES["constant"], eta=eta, beta=0.5, t_start=t)
         t += k
         mon.tick(t, w, samples=t * b)
     wall = time.perf_counter() - t0
@@ -75,8 +75,8 @@ def loop_without_monitor(wl, updates: int, b: int = 1, eta: float = 0.05, seed: 
     """The same loop, the same kernel and generator, no monitor: wall seconds."""
     import numpy as np
 
-    from harness.plugins.kernels import SCHEDULE_CODES
-    from harness.plugins.serial.linear import Steps
+    from harness.plugins.algorithms.kernels import SCHEDULE_CODES
+    from harness.plugins.algorithms.steps import Steps
 
     steps = Steps(wl)
     rng = np.random.default_rng(seed)
@@ -87,7 +87,7 @@ def loop_without_monitor(wl, updates: int, b: int = 1, eta: float = 0.05, seed: 
     while t < updates:
         k = min(cap, updates - t)
         idx = rng.integers(0, wl.n, size=k * b)
-        steps.sgd(w, idx, b, SCHEDULE_CODES["constant"], eta, 1.0, 0.5, t)
+        steps.sgd(w, idx, b=b, schedule=SCHEDULE_CODES["constant"], eta=eta, beta=0.5, t_start=t)
         t += k
     return time.perf_counter() - t0
 

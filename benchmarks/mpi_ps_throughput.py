@@ -14,6 +14,10 @@
    regression with 2 workers, without and with a straggler (p = 0.2, m ~ U[0, 10]).
 
 Run it once, on a quiet machine if you can; it prints the figures and the machine's core count.
+Part 2 also prints each run's server busy fraction (``info['server_busy_fraction']``: the share of
+the server's time not spent waiting in ``Waitany``; near 1 the server saturates). Options:
+``--workers 1,2,4,8 --n 20000 --d 2000 --seeds 3`` (a bigger machine), ``--throughput-only``,
+``--speedup-only`` (parts 1-2).
 """
 
 from __future__ import annotations
@@ -101,7 +105,8 @@ def rank_main() -> None:
 
 # -- parent side ----------------------------------------------------------------------------------------
 def throughput() -> dict:
-    from harness.plugins.mpi.launch import command, environment
+    from harness.plugins.launchers.mpiexec import environment
+    from harness.plugins.mpi.launch import command
 
     argv = command(2)[:-2] + [str(Path(__file__).resolve()), "--rank"]
     env = {**os.environ, **environment(300), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
@@ -112,7 +117,9 @@ def throughput() -> dict:
     return {int(k): v for k, v in json.loads(line[0][7:]).items()}
 
 
-def time_to_target(plugin, params, workers, target, wp, seeds=(0, 1), workload="logreg"):
+def time_to_target(plugin, params, workers, target, wp, seeds=(0, 1), workload="logreg", busy=None):
+    """Median over seeds of the server-clock time to ``target``; appends each run's server busy
+    fraction (``info['server_busy_fraction']``) to ``busy`` when given."""
     from harness.monitor import Budget, Target
     from harness.runner import RunSpec, execute
 
@@ -122,7 +129,14 @@ def time_to_target(plugin, params, workers, target, wp, seeds=(0, 1), workload="
                               Target(value=target), options={"timeout_s": 120}), None, force=True)
         hit = [p["time_s"] for p in rec.points if p.get("subopt") is not None and p["subopt"] <= target]
         times.append(hit[0] if hit else float("inf"))
+        if busy is not None and "server_busy_fraction" in rec.info:
+            busy.append(rec.info["server_busy_fraction"])
     return float(np.median(times))
+
+
+def _mmm(xs) -> str:
+    xs = [x for x in xs if np.isfinite(x)]
+    return "-" if not xs else f"{min(xs):.2f}/{np.median(xs):.2f}/{max(xs):.2f}"
 
 
 def main() -> None:
@@ -136,14 +150,22 @@ def main() -> None:
     if "--throughput-only" in sys.argv:
         return
 
-    wp = {"n": 8000, "d": 50, "cond": 10.0, "lam": 0.01}
+    wp = {"n": _arg("--n", 8000), "d": _arg("--d", 50), "cond": 10.0, "lam": 0.01}
+    workers = [int(x) for x in str(_arg("--workers", "1,2,3")).split(",")]
+    seeds = tuple(range(_arg("--seeds", 2)))
     cases = [("asysvrg-mpi", {"eta": 0.1, "b": 64}, 1e-3), ("dfsdca-mpi", {"eta": 0.01, "H": 100}, 1e-3)]
-    print("\n2. time to target (server clock, s) and speedup vs 1 worker; logreg n=8000 d=50")
-    print(f"{'plugin':>12} {'target':>7} " + " ".join(f"{'P=' + str(p):>9}" for p in (1, 2, 3)) + "   speedups")
+    print(f"\n2. time to target (server clock, s; median of {len(seeds)} seeds) and speedup vs {workers[0]} worker(s); "
+          f"logreg n={wp['n']} d={wp['d']}; server busy fraction (share of its time not waiting for a message, "
+          "evaluation excluded) min/median/max over the seeds")
+    print(f"{'plugin':>12} {'target':>7} " + " ".join(f"{'P=' + str(p):>9}" for p in workers) + "   speedups   busy")
     for plugin, params, target in cases:
-        t = {p: time_to_target(plugin, params, p, target, wp) for p in (1, 2, 3)}
-        sp = " ".join(f"{t[1] / t[p]:.2f}x" for p in (2, 3))
-        print(f"{plugin:>12} {target:>7g} " + " ".join(f"{t[p]:>9.3f}" for p in (1, 2, 3)) + f"   {sp}")
+        busy: dict[int, list[float]] = {p: [] for p in workers}
+        t = {p: time_to_target(plugin, params, p, target, wp, seeds, busy=busy[p]) for p in workers}
+        sp = " ".join(f"{t[workers[0]] / t[p]:.2f}x" for p in workers[1:])
+        print(f"{plugin:>12} {target:>7g} " + " ".join(f"{t[p]:>9.3f}" for p in workers) + f"   {sp}   "
+              + " ".join(f"P={p}: {_mmm(busy[p])}" for p in workers))
+    if "--speedup-only" in sys.argv:
+        return
     print("\n3. Dis-dfSDCA vs synchronous CoCoA+ (ridge n=8000 d=50, 2 workers): time to subopt 1e-3 (s)")
     print(f"{'straggler':>10} {'dfsdca-mpi':>11} {'cocoa-mpi':>10}")
     for p_s in (0.0, 0.2):
@@ -153,6 +175,13 @@ def main() -> None:
         print(f"{'p=' + str(p_s):>10} {a:>11.3f} {b:>10.3f}")
     print(f"\nload average {os.getloadavg()[0]:.2f} at the end; with {os.cpu_count()} cores, P workers + 1 "
           f"server oversubscribe the machine from P = {os.cpu_count()} on.")
+
+
+def _arg(flag: str, default):
+    """``--flag VALUE`` from the command line (the sizes, so a bigger machine can run bigger ones)."""
+    if flag in sys.argv:
+        return type(default)(sys.argv[sys.argv.index(flag) + 1])
+    return default
 
 
 if __name__ == "__main__":

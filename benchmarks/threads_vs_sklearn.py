@@ -101,7 +101,7 @@ def kernel_cpu_rate(wl, epochs, eta) -> float:
         lin.warmup(1, svrg=False)
         w = np.zeros(wl.dim)
         c = time.process_time()
-        lin.sgd(w, wl.n * epochs, 1, 0, eta, 1.0, 0.0)
+        lin.sgd(w, wl.n * epochs, b=1, eta=eta)
         return wl.n * epochs / (time.process_time() - c)
 
 

@@ -5,7 +5,7 @@ For one workload and global batch B, runs ``mnag-torch`` and ``clars-torch`` wit
 gloo ranks (the same launcher and code path; measurements off) and prints:
 
 1. time per step of CLARS / mNAG at the same batch and W: the cost of the exact per-sample
-   gradient norms of (4.7) (torch.func vmap over per-sample grads, see plugins/torch_dp/core.py);
+   gradient norms of (4.7) (torch.func vmap over per-sample grads, see plugins/torch_dp/large_batch.py);
 2. throughput (samples/s) at W = 2 vs W = 1 for each rule.
 
 Times are the measured clock (evaluation excluded) between the first snapshot at >= ``--skip``

@@ -38,7 +38,7 @@ def group_key(run) -> str:
 
 @lru_cache(maxsize=16)
 def _optimum_facts(name: str, params_json: str) -> dict[str, float]:
-    from .workload import build_workload
+    from .registry import build_workload
 
     wl = build_workload(name, json.loads(params_json))
     if getattr(wl, "kind", "") != "finite-sum" or getattr(wl, "loss", None) not in ("logistic", "squared"):

@@ -1,10 +1,11 @@
-"""Side-by-side comparison of two algorithms (or one algorithm at two stored baselines).
+"""Side-by-side comparison of two algorithms (or one algorithm at two stored baselines): the
+statistics and their rendering (tables, Markdown, plots). This module runs nothing.
 
-A *side* is either a plugin name (its runs are executed, or fetched from the store's cache, on
-the comparison's workloads, seeds and worker counts) or a JSON export written by
-``harness runs export`` / ``harness gate --save-baseline`` (its runs are read from the file).
-When one side is a file and the other a plugin, the plugin is run on the file's grid: the same
-workloads, workload parameters, worker counts, seeds, budget and target.
+A *side* is a set of stored runs: a plugin's (run, or fetched from the store's cache, on the
+comparison's workloads, seeds and worker counts by :mod:`harness.commands.sides`) or a JSON export
+written by ``harness runs export`` / ``harness gate --save-baseline``. When one side is a file and
+the other a plugin, the plugin is run on the file's grid: the same workloads, workload parameters,
+worker counts, seeds, budget and target.
 
 Runs are grouped by (workload, workload parameters, workers) -- plus (plugin, parameters) when
 both sides hold the same set of plugins, i.e. two versions of the same thing -- and inside a
@@ -28,21 +29,17 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from . import stats
 from .errors import UserError
-from .monitor import FINISHED_OK, Budget, Target
+from .monitor import FINISHED_OK, Target
 from .identity import latest_per_key, record_key
-from .runner import RunSpec, execute, resolve
-from .store import RunRecord, Store, record_from_dict
+from .store import RunRecord, record_from_dict
 
 METRICS = ("time_to_target", "updates_to_target", "final_subopt")
 METRIC_LABELS = {"time_to_target": "time to target (s)", "updates_to_target": "updates to target",
                  "final_subopt": "final suboptimality"}
-# backends whose plugins run inside this process: their numba kernels are warmed up before the
-# measured runs, so the first seed does not pay the JIT load inside its clock
-IN_PROCESS_BACKENDS = ("serial", "sim", "threads")
 
 
 # -- per-run metrics ------------------------------------------------------------------------------
@@ -120,65 +117,6 @@ class Side:
     records: list[RunRecord]
     source: str                      # "plugin" or the export's path
     plugin: str | None = None        # the plugin name for a plugin side
-
-
-def spec_of(rec: RunRecord, plugin: str | None = None, params: dict[str, Any] | None = None,
-            options: dict[str, Any] | None = None) -> RunSpec:
-    """The spec that reproduces a stored run (optionally for another plugin / parameters)."""
-    tgt = rec.target or {}
-    if params is None:  # a value the theory chose is asked for again as 'theory'
-        params = {**rec.params, **{k: "theory" for k in ((rec.info or {}).get("theory_choices") or {})}}
-    return RunSpec(plugin=plugin or rec.plugin, workload=rec.workload,
-                   params=dict(params), workload_params=dict(rec.workload_params),
-                   workers=rec.workers, seed=rec.seed, budget=Budget(**(rec.budget or {})),
-                   target=Target(str(tgt.get("metric") or "subopt"), tgt.get("value")),
-                   options=dict(options or {}), suite=rec.suite)
-
-
-def run_missing(specs: Sequence[RunSpec], store: Store, *, force: bool = False, quiet: bool = True,
-                warm_up: bool = True) -> list[RunRecord]:
-    """Execute the specs not in the store's cache (all of them with ``force``), after a short
-    untimed warm-up run of each in-process plugin so JIT loading stays out of the measurements."""
-    from .commands.run import run_specs
-
-    specs = [resolve(s) for s in specs]  # resolved once (a Resolved passes through)
-    if warm_up:
-        todo = [r for r in specs if force or store.find_cached(r.hash) is None]
-        warmed = set()
-        for res in todo:
-            s = res.spec
-            key = (s.plugin, s.workload, json.dumps(s.workload_params, sort_keys=True, default=str), s.workers)
-            if res.plugin.backend not in IN_PROCESS_BACKENDS or key in warmed:
-                continue
-            warmed.add(key)
-            execute(RunSpec(s.plugin, s.workload, dict(s.params), dict(s.workload_params), s.workers, s.seed,
-                            Budget(updates=2), Target(), options=dict(s.options)), None)
-    return run_specs(list(specs), store, force=force, quiet=quiet)
-
-
-def plugin_specs(plugin: str, grid: Iterable[RunRecord] | None, *, workloads: Sequence[str], workload_params,
-                 params: dict[str, Any], workers: Sequence[int], seeds: Sequence[int], budget: Budget,
-                 target: Target, options: dict[str, Any]) -> list[RunSpec]:
-    if grid is not None:
-        specs = []
-        for rec in grid:
-            same = rec.plugin == plugin
-            p = {**(rec.params if same else {}), **params}
-            specs.append(spec_of(rec, plugin, p, options))  # the file's budget and stopping target
-        return _dedupe(specs)
-    return [RunSpec(plugin, w, dict(params), dict(workload_params), n, seed, budget, target, options=dict(options))
-            for w in workloads for n in workers for seed in seeds]
-
-
-def _dedupe(specs: list[RunSpec]) -> list[RunSpec]:
-    seen, out = set(), []
-    for s in specs:
-        key = json.dumps([s.plugin, s.workload, s.params, s.workload_params, s.workers, s.seed], sort_keys=True,
-                         default=str)
-        if key not in seen:
-            seen.add(key)
-            out.append(s)
-    return out
 
 
 # -- grouping and statistics ----------------------------------------------------------------------
@@ -315,58 +253,6 @@ def compare_sides(a: Side, b: Side, *, target: Target | None = None, alpha: floa
         summary[m] = {"geomean_ratio": stats.geomean(usable), "groups": len(usable),
                       "left_out": len(ratios) - len(usable)}
     return Comparison(a, b, groups, summary, unmatched, failed, alpha)
-
-
-# -- the whole command, as a library call ---------------------------------------------------------
-def build_sides(a_text: str, b_text: str, store: Store, *, workloads: Sequence[str] = (),
-                workload_params: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
-                params_a: dict[str, Any] | None = None, params_b: dict[str, Any] | None = None,
-                workers: Sequence[int] = (1,), seeds: Sequence[int] = (0, 1, 2), budget: Budget | None = None,
-                target: Target | None = None, options: dict[str, Any] | None = None, force: bool = False,
-                quiet: bool = True, stop_at_target: bool = False) -> tuple[Side, Side]:
-    """Load file sides, then run (or fetch from the cache) the plugin sides on the shared grid.
-    Plugin runs go to the end of their budget (so the curves and the final suboptimality say
-    something past the target) unless ``stop_at_target``; time to target is read off the curve."""
-    from .registry import plugins
-
-    texts = {"A": a_text, "B": b_text}
-    exports = {k: load_export(t) for k, t in texts.items() if is_export_path(t)}
-    for k, t in texts.items():
-        if k not in exports:
-            plugins().get(t)  # an unknown name: one line, with the closest matches
-    sides: dict[str, Side] = {}
-    for k, ex in exports.items():
-        recs = [r for r in ex.records if not workloads or r.workload in workloads]
-        if not recs:
-            raise UserError(f"{ex.path}: no runs" + (f" on {', '.join(workloads)}" if workloads else ""))
-        label = f"{texts[k]}" + (f" ({', '.join(sorted({r.plugin for r in recs}))})" if len(exports) == 2 else "")
-        sides[k] = Side(label, recs, str(ex.path))
-    grid = next((s.records for s in sides.values()), None)
-    if grid is None and not workloads:
-        raise UserError("compare two plugins on which workload? give --workload W (repeatable)")
-    specs: dict[str, list[RunSpec]] = {}
-    for k, t in texts.items():
-        if k in sides:
-            continue
-        own = {**(params or {}), **((params_a if k == "A" else params_b) or {})}
-        own = _known_params(t, own)
-        specs[k] = plugin_specs(t, grid, workloads=workloads, workload_params=workload_params or {}, params=own,
-                                workers=workers, seeds=seeds, budget=budget or Budget(epochs=10.0),
-                                target=(target or Target()) if stop_at_target else Target(), options=options or {})
-    # every name and value is checked before anything runs; each spec is resolved once
-    specs = {k: [resolve(s) for s in ss] for k, ss in specs.items()}
-    for k, ss in specs.items():
-        recs = run_missing(ss, store, force=force, quiet=quiet)
-        sides[k] = Side(texts[k], recs, "plugin", texts[k])
-    return sides["A"], sides["B"]
-
-
-def _known_params(plugin: str, params: dict[str, Any]) -> dict[str, Any]:
-    """--param applies to both sides where the plugin has the parameter."""
-    from .registry import plugins
-
-    names = {p.name for p in plugins().get(plugin).params}
-    return {k: v for k, v in params.items() if k in names}
 
 
 # -- plots ----------------------------------------------------------------------------------------

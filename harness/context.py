@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,10 @@ class RunContext:
     options: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def rng(self) -> np.random.Generator:
-        """A fresh generator for this run's seed (same stream every time it is asked for)."""
+        """The run's generator, seeded with ``seed``: one stream per run (every read returns the same
+        generator, so draws continue where the last one stopped)."""
         return np.random.default_rng(self.seed)
 
     def child_spec(self) -> dict[str, Any]:

@@ -67,21 +67,15 @@ def check_plugin(name: str, kinds: Sequence[str] | None = None, *, timeout_s: fl
 
 
 def _check_theorems(spec) -> Finding:
-    """Every linked theorem exists, and the plugin declares the parameters its adapter reads."""
+    """Every linked theorem exists, and the plugin declares the parameters its adapter reads
+    (:func:`harness.registry.link_problems`, the check ``harness list plugins`` runs too)."""
     try:
-        from harness.theory.registry import get
+        from harness.theory.registry import all_theorems
     except ImportError as exc:
         return Finding(spec.name, "-", "theorems", None, f"the theory module is not available: {exc}")
-    problems = []
-    for tid in spec.theorems:
-        try:
-            thm = get(tid)
-        except Exception as exc:  # noqa: BLE001 - an unknown id is the finding
-            problems.append(f"{tid}: {exc}")
-            continue
-        missing = [r for r in getattr(thm, "reads", ()) if r not in spec.paramset.names()]
-        if missing:
-            problems.append(f"{tid} reads parameter(s) {', '.join(missing)}, which the plugin does not declare")
+    from .registry import link_problems
+
+    problems = link_problems([spec], {t.id: t for t in all_theorems()}).get(spec.name, [])
     return Finding(spec.name, "-", "theorems", not problems,
                    "; ".join(problems) or f"{len(spec.theorems)} linked: {', '.join(spec.theorems)}")
 

@@ -26,6 +26,10 @@ class PluginFailure(Exception):
         self.rank = rank
 
 
+class RunTimeout(Exception):
+    """A launched job ran past its wall-clock limit (the run's status becomes 'timeout')."""
+
+
 def unknown(kind: str, name: str, known: Iterable[str]) -> UserError:
     """`unknown plugin 'sgd-serail' (did you mean: sgd-serial?)`."""
     known = sorted(known)

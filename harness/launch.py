@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .context import RunContext
-from .errors import PluginFailure
+from .errors import PluginFailure, RunTimeout
 from .monitor import Monitor
 
 SPEC, POINTS, RESULT = "spec.json", "points.jsonl", "result.json"
@@ -36,8 +36,7 @@ def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = N
             env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run ``argv`` (which receives the spec path through ``HARNESS_SPEC``) and fold its results
     into ``ctx.monitor``. Returns the children's ``info``. Raises PluginFailure (a rank failed) or
-    runner.RunTimeout; KeyboardInterrupt kills the job and propagates (points are kept)."""
-    from .runner import RunTimeout
+    RunTimeout; KeyboardInterrupt kills the job and propagates (points are kept)."""
 
     workdir = Path(ctx.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -134,8 +133,7 @@ def child_context(spec: dict[str, Any], *, owns_monitor: bool, plugin=None) -> R
     """Rebuild the run context inside a child. The rank that ``owns_monitor`` streams each point
     to ``points.jsonl`` as it is taken; other ranks get a monitor that evaluates nothing.
     ``plugin``: the PluginSpec, when the backend has it at hand (saves loading every catalog)."""
-    from .registry import plugins
-    from .workload import build_workload
+    from .registry import build_workload, plugins
 
     pspec = plugin if plugin is not None else plugins().get(spec["plugin"])
     workload = build_workload(spec["workload"]["name"], spec["workload"]["params"])
@@ -157,7 +155,8 @@ def child_context(spec: dict[str, Any], *, owns_monitor: bool, plugin=None) -> R
 def write_result(ctx: RunContext, info: dict[str, Any] | None = None) -> None:
     """Called by the rank that owns the monitor when the run ends normally."""
     mon = ctx.monitor
-    payload = {"status": mon.status or "done", "reason": mon.reason, "info": {**ctx.info, **(info or {})}}
+    payload = {"status": mon.status or "done", "reason": mon.reason,
+               "info": {"eval_seconds": mon.eval_seconds, **ctx.info, **(info or {})}}
     tmp = Path(ctx.workdir) / (RESULT + ".tmp")
     tmp.write_text(json.dumps(payload, default=_jsonable))
     os.replace(tmp, Path(ctx.workdir) / RESULT)

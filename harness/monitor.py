@@ -21,7 +21,10 @@ divergence (non-finite metric, or objective > ``diverge_factor`` x its initial v
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -217,7 +220,7 @@ class Monitor:
             point["epochs"] = samples / self.n_samples if self.n_samples else None
             point["time_s"] = time_s
             try:
-                with _one_blas_thread():
+                with _one_blas_thread(), _torch_cores():
                     metrics = self.evaluate(frozen)
             except FloatingPointError:
                 metrics = {"objective": float("nan")}
@@ -293,6 +296,23 @@ def _one_blas_thread():
 
         return contextlib.nullcontext()
     return _BLAS.limit(limits=1, user_api="blas")
+
+
+@contextlib.contextmanager
+def _torch_cores():
+    """While evaluating (clock paused), torch's intra-op threads at the CPUs this process may use: the
+    torch plugins time their loop on one thread, and their evaluation need not crawl on it."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    torch.set_num_threads(max(before, cores))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _default_copy(iterate: Any) -> Any:

@@ -35,10 +35,19 @@ def fmt(v: Any) -> str:
     return str(v)
 
 
-def print_json(obj: Any) -> None:
-    from .store import _json_default
+def json_default(o: Any):
+    """``json.dumps(default=...)`` for numpy scalars and arrays; anything else raises TypeError."""
+    import numpy as np
 
-    sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=json_default) + "\n")
 
 
 def varying_columns(records: Sequence[Any]) -> list[tuple[str, Any]]:

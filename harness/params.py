@@ -144,6 +144,8 @@ OPTIONS = ParamSet((
     Param("hostfile", "", "str", doc="mpiexec -f FILE for multi-node MPI runs"),
     Param("progress", False, "bool", doc="per-rank progress lines from launched jobs"),
     Param("device", "cpu", "choice", choices=("cpu", "cuda"), doc="torch model-parallel device"),
+    Param("launcher", "harness", "choice", choices=("harness", "torchrun"), doc="how torch ranks start (--launcher)"),
+    Param("torchrun_args", "", "str", doc="extra torchrun arguments, e.g. '--nnodes=2 ...'"),
     Param("save_params", "", "str", doc="torch data-parallel: save the final parameters to this file"),
     Param("fail_rank", None, "int", low=0, nullable=True, doc="fault injection (tests): this rank fails"),
     Param("fail_at", 1, "int", low=1, doc="fault injection: at this step (torch)"),

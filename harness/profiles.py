@@ -89,6 +89,75 @@ def profile_of_runs(records, metric: str = "time_to_target") -> Profile | None:
     return performance_profile({s: {p: c[p] for p in shared if p in c} for s, c in costs.items()})
 
 
+def profile_of_comparison(cmp) -> Profile | None:
+    """The two sides of a ``harness compare`` as solvers, its groups (workload, workers) as
+    problems, cost = the side's median time to target over its seeds in the group."""
+    import statistics
+
+    from .compare import run_metrics
+
+    la, lb = (cmp.a.label, cmp.b.label) if cmp.a.label != cmp.b.label else (f"A: {cmp.a.label}", f"B: {cmp.b.label}")
+    costs: dict[str, dict[str, float]] = {la: {}, lb: {}}
+    for g in cmp.groups:
+        for label, runs in ((la, g.a_runs), (lb, g.b_runs)):
+            vals = [max(_cost(run_metrics(r, g.target)["time_to_target"]), 1e-6) for r in runs]
+            costs[label][g.title] = statistics.median(vals) if vals else math.inf
+    if all(math.isinf(v) for c in costs.values() for v in c.values()):
+        return None
+    return performance_profile(costs)
+
+
+def to_dict(profile: Profile) -> dict:
+    return {"taus": list(profile.taus), "problems": profile.problems,
+            "solvers": {s: {"rho": profile.rho[s], "solved": profile.solved[s],
+                            "ratios": {p: (r if math.isfinite(r) else None) for p, r in profile.ratios[s].items()}}
+                        for s in profile.solvers}}
+
+
+def header(profile: Profile) -> list[str]:
+    return ["solver", *[f"rho({t:g})" for t in profile.taus], "solved"]
+
+
+def markdown(profile: Profile) -> str:
+    """The profile as a Markdown table with a one-line legend."""
+    head = header(profile)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in profile.rows():
+        lines.append("| " + " | ".join([row[0], *[f"{v:.2f}" for v in row[1:]]]) + " |")
+    legend = (f"rho(tau): fraction of the {len(profile.problems)} problems on which a solver's time to target is within "
+              "a factor tau of the fastest; rho(1): fastest; solved: target reached at all (Dolan-More).")
+    return "\n".join(lines) + "\n\n" + legend + "\n"
+
+
+def print_profile(profile: Profile) -> None:
+    from rich.markup import escape
+
+    from .output import console, table
+
+    table("performance profile: time to target", header(profile),
+          [(escape(r[0]), *[f"{v:.2f}" for v in r[1:]]) for r in profile.rows()])
+
+
+def profile_section(records, outdir, store=None) -> list[tuple[str, str]]:
+    """The suite report's section: the profile of its plugin configurations over its workloads
+    (nothing when fewer than two of them share a workload or no target was set)."""
+    import html
+    from pathlib import Path
+
+    prof = profile_of_runs(records)
+    if prof is None:
+        return []
+    png = Path(outdir) / "performance-profile.png"
+    plot(prof, png)
+    md = markdown(prof)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(c) if isinstance(c, str) else f'{c:.2f}')}</td>" for c in r)
+                   + "</tr>" for r in prof.rows())
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header(prof))
+    return [("## Performance profile (time to target)\n\n" + f"![profile]({png.name})\n\n" + md,
+             "<h2>Performance profile (time to target)</h2>" + f'<img src="{png.name}" style="max-width:60%">'
+             + f"<table><tr>{head}</tr>{rows}</table><p>{html.escape(md.splitlines()[-1])}</p>")]
+
+
 def _label(plugin: str, params: Mapping, workers: int) -> str:
     shown = ",".join(f"{k}={v}" for k, v in sorted(params.items()) if k in ("eta", "b", "tau", "m", "M", "lr"))
     return f"{plugin}[{shown}] w={workers}" if shown else f"{plugin} w={workers}"

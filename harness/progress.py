@@ -51,8 +51,7 @@ class RunProgress:
             self._rich.__enter__()
             self._overall = self._rich.add_task(self.what, total=self.total)
             self._current = self._rich.add_task("", total=100)
-        elif self.mode == "plain":
-            self._line()  # the first line at once: a big grid is visibly started
+        elif self.mode == "plain":  # the first line after one interval: a quick mistake stays one error line
             threading.Thread(target=self._beat, name="harness-progress", daemon=True).start()
         return self
 

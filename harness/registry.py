@@ -15,10 +15,11 @@ import importlib
 import os
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from .errors import unknown
 from .plugin import PluginSpec
+from .workload import Workload, WorkloadSpec
 
 PLUGIN_GROUP = "harness.plugins"
 WORKLOAD_GROUP = "harness.workloads"
@@ -87,9 +88,45 @@ def plugins(refresh: bool = False) -> Registry:
     return _cache["plugins"]
 
 
-def workloads(refresh: bool = False) -> Registry:
-    from .workload import WorkloadSpec
+def link_problems(specs: Iterable[PluginSpec], theorems: Mapping[str, Any]) -> dict[str, list[str]]:
+    """What is wrong with the plugins' theorem links, by plugin name: an id that names no theorem,
+    or a run parameter the theorem's adapter reads (``Theorem.reads``, a tuple of parameter names)
+    that the plugin does not declare. ``theorems``: id -> Theorem (``harness.theory``'s registry,
+    passed in by the caller: the registry sits below the theory package). Never raises."""
+    out: dict[str, list[str]] = {}
+    for spec in specs:
+        declared = {p.name for p in spec.params}
+        for tid in spec.theorems:
+            thm = theorems.get(tid)
+            if thm is None:
+                out.setdefault(spec.name, []).append(f"{tid}: no such theorem (harness theory list)")
+                continue
+            missing = [r for r in getattr(thm, "reads", ()) if r not in declared]
+            if missing:
+                out.setdefault(spec.name, []).append(
+                    f"{tid} reads parameter(s) {', '.join(missing)}, which the plugin does not declare")
+    return out
 
+
+def find_plugin(name: str, entry: str | None = None) -> PluginSpec:
+    """The plugin ``name``. With ``entry`` (the name of the ``harness.plugins`` entry point that
+    registers it, e.g. ``"mpi"``) only that entry point is loaded: a launched rank does not import
+    every installed catalog. Raises UserError for an unknown name."""
+    if entry is not None and "plugins" not in _cache:
+        for ep in entry_points(group=PLUGIN_GROUP, name=entry):
+            for spec in _specs_of(ep.load(), PluginSpec):
+                if spec.name == name:
+                    return spec
+    return plugins().get(name)
+
+
+def workloads(refresh: bool = False) -> Registry:
     if refresh or "workloads" not in _cache:
         _cache["workloads"] = _load(WORKLOAD_GROUP, "HARNESS_EXTRA_WORKLOADS", WorkloadSpec, "workload")
     return _cache["workloads"]
+
+
+def build_workload(name: str, params: Mapping[str, Any] | None = None) -> Workload:
+    """The registered workload ``name`` built with ``params`` (validated; data made lazily).
+    Raises UserError for an unknown name or a bad parameter."""
+    return workloads().get(name).build(params)

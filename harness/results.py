@@ -21,10 +21,15 @@ gives the same table as a list of dicts.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable, Sequence
 
 from .monitor import POINT_FIELDS
-from .store import RunRecord, Store
+from .output import json_default
+from .store import RunRecord, Store, run_to_dict
 
 RUN_COLUMNS = ("run_id", "suite", "run_key", "git_commit", "git_dirty", "plugin", "plugin_version", "family",
                "backend", "workload", "workers", "seed", "status", "reason", "wall_s", "created")
@@ -101,3 +106,48 @@ def _scalar(v: Any) -> Any:
 
         return json.dumps(v, sort_keys=True)
     return v
+
+
+def export(store: Store, path: str | os.PathLike, fmt: str | None = None, ids: Iterable[int] | None = None, *,
+           points: bool = True, plugin: str | None = None, workload: str | None = None,
+           status: str | None = None, suite: str | None = None) -> Path:
+    """Write the runs that pass the filters as JSON (one object per run, points and verdicts
+    nested: what ``gate`` and ``compare`` read back) or as a flat table, CSV or parquet: one row
+    per point (``points=False``: per run) with one column per parameter and workload parameter
+    and the run-level columns above."""
+    from .errors import UserError
+
+    path = Path(path)
+    fmt = fmt or path.suffix.lstrip(".") or "json"
+    if fmt not in ("json", "csv", "parquet"):
+        raise UserError(f"unknown export format '{fmt}': expected json, csv or parquet")
+    recs = store.runs(ids=ids, plugin=plugin, workload=workload, status=status, suite=suite, with_points=True)
+    verdicts = {r.id: store.verdicts(r.id) for r in recs}
+    if fmt == "json":
+        data = {"harness_export": 1, "runs": [run_to_dict(r) | {"verdicts": verdicts[r.id]} for r in recs]}
+        path.write_text(json.dumps(data, indent=1, default=json_default))
+        return path
+    table_rows = rows(recs, verdicts, points=points)
+    if fmt == "csv":
+        with path.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(table_rows[0]) if table_rows else ["run_id"])
+            writer.writeheader()
+            writer.writerows(table_rows)
+        return path
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        from .errors import MissingDependency
+
+        raise MissingDependency("pyarrow (for parquet export)", "data") from None
+    try:
+        table = pa.Table.from_pylist(table_rows)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a name with values of several types: text
+        kinds = {c: {float if type(r[c]) is int else type(r[c]) for r in table_rows if r[c] is not None}
+                 for c in table_rows[0]}
+        mixed = {c for c, k in kinds.items() if len(k) > 1}
+        table = pa.Table.from_pylist([{c: (str(v) if c in mixed and v is not None else v) for c, v in r.items()}
+                                      for r in table_rows])
+    pq.write_table(table, path)
+    return path

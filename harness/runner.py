@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from . import __version__
 from .context import RunContext
-from .errors import PluginFailure, UserError
+from .errors import PluginFailure, RunTimeout, UserError
 from .manifest import manifest
 from .signals import signal_name
 from .cache import looks_like_damaged_cache, numba_cache_dir, repair_numba_cache
@@ -27,10 +27,6 @@ from .plugin import PluginSpec
 from .registry import plugins, workloads
 from .store import RunRecord, Store
 from .workload import Workload, check_kind
-
-
-class RunTimeout(Exception):
-    """A launched job ran past its wall-clock limit (status 'timeout')."""
 
 
 @dataclass
@@ -119,7 +115,7 @@ def _data_identity(workload: Workload) -> dict[str, Any]:
 
 
 # options that change how a run is launched or watched, not what it computes
-_UNHASHED_OPTIONS = {"timeout_s", "hostfile", "progress"}
+_UNHASHED_OPTIONS = {"timeout_s", "hostfile", "progress", "launcher", "torchrun_args"}
 
 # Test-only: HARNESS_PLANT="slowdown=2,eta=0.5" plants a regression so that the gate's own tests can
 # check it fails (benchmarks/gate_false_alarms.py): 'slowdown' scales the monitor's clock, 'eta'

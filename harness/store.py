@@ -10,7 +10,6 @@ rerun after a failure, or two identical runs started together: the last one stor
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sqlite3
@@ -23,6 +22,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from .monitor import FINISHED_OK, POINT_FIELDS
+from .output import json_default
 
 DEFAULT_PATH = Path(".harness") / "results.db"
 
@@ -336,50 +336,6 @@ class Store:
                     con.execute("SELECT COUNT(*) FROM points").fetchone()[0])
 
     # -- export -------------------------------------------------------------------------------
-    def export(self, path: str | os.PathLike, fmt: str | None = None, ids: Iterable[int] | None = None, *,
-               points: bool = True, plugin: str | None = None, workload: str | None = None,
-               status: str | None = None, suite: str | None = None) -> Path:
-        """Write the runs that pass the filters as JSON (one object per run, points and verdicts
-        nested: what ``gate`` and ``compare`` read back) or as a flat table, CSV or parquet: one row
-        per point (``points=False``: per run) with one column per parameter and workload parameter
-        and the run-level columns of :mod:`harness.results`."""
-        from .errors import UserError
-
-        path = Path(path)
-        fmt = fmt or path.suffix.lstrip(".") or "json"
-        if fmt not in ("json", "csv", "parquet"):
-            raise UserError(f"unknown export format '{fmt}': expected json, csv or parquet")
-        recs = self.runs(ids=ids, plugin=plugin, workload=workload, status=status, suite=suite, with_points=True)
-        verdicts = {r.id: self.verdicts(r.id) for r in recs}
-        if fmt == "json":
-            data = {"harness_export": 1, "runs": [run_to_dict(r) | {"verdicts": verdicts[r.id]} for r in recs]}
-            path.write_text(json.dumps(data, indent=1, default=_json_default))
-            return path
-        from .results import rows as flat_rows
-
-        rows = flat_rows(recs, verdicts, points=points)
-        if fmt == "csv":
-            with path.open("w", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["run_id"])
-                writer.writeheader()
-                writer.writerows(rows)
-            return path
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError:
-            from .errors import MissingDependency
-
-            raise MissingDependency("pyarrow (for parquet export)", "data") from None
-        try:
-            table = pa.Table.from_pylist(rows)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # a name with values of several types: text
-            kinds = {c: {float if type(r[c]) is int else type(r[c]) for r in rows if r[c] is not None} for c in rows[0]}
-            mixed = {c for c, k in kinds.items() if len(k) > 1}
-            table = pa.Table.from_pylist([{c: (str(v) if c in mixed and v is not None else v) for c, v in r.items()}
-                                          for r in rows])
-        pq.write_table(table, path)
-        return path
 
 
 def run_to_dict(r: RunRecord) -> dict[str, Any]:
@@ -394,15 +350,7 @@ def record_from_dict(d: dict[str, Any]) -> RunRecord:
 
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, default=_json_default)
-
-
-def _json_default(o: Any):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+    return json.dumps(obj, sort_keys=True, default=json_default)
 
 
 def _num(v: Any) -> float | None:

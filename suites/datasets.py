@@ -38,7 +38,7 @@ DATASETS: dict[str, tuple[str, str | None]] = {
 
 
 def data_dir() -> Path:
-    from harness.workload import cache_dir
+    from harness.cache import cache_dir
 
     path = cache_dir() / "datasets"
     path.mkdir(parents=True, exist_ok=True)

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.workload import FiniteSumWorkload
-
+from .finite_sum import FiniteSumWorkload
 from .synthetic import dense_features, sparse_features, split
 
 

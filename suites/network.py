@@ -13,8 +13,12 @@ deterministic for a seed), ``cifar`` (CIFAR-10 python batches from a directory a
 ``data_batch_1..5`` and ``test_batch``). Everything is deterministic for ``seed``.
 
 ``metrics(model)`` accepts an ``nn.Module`` or a list of stage modules (composed in order) and
-returns the full-batch training loss as ``objective``, ``train_acc``, ``grad_norm_sq`` (squared
-norm of the full training-loss gradient), ``test_loss`` and ``test_acc``.
+returns, on a fixed evaluation subset E of the training set (``eval_n`` samples of a seeded
+permutation; all of them when ``eval_n`` = 0 or >= n), the training loss on E as ``objective``,
+``train_acc``, ``grad_norm_sq`` (squared norm of the gradient of the loss on E), and on the first
+``eval_n`` test samples ``test_loss`` and ``test_acc``. It runs on the model's device, in batches of
+``eval_batch`` samples (memory bounded whatever n), the test pass under ``no_grad`` (the monitor
+gives torch the machine's cores while it evaluates).
 """
 
 from __future__ import annotations
@@ -35,9 +39,10 @@ class NetworkWorkload(Workload):
     kind = "network"
 
     def __init__(self, name, arch="mlp", data="digits", path="", n_train=0, width=64, depth=2, test_fraction=0.25,
-                 seed=0):
+                 seed=0, eval_n=2048, eval_batch=512):
         super().__init__(name, arch=arch, data=data, path=path, n_train=n_train, width=width, depth=depth,
-                         test_fraction=test_fraction, seed=seed)
+                         test_fraction=test_fraction, seed=seed, eval_n=eval_n, eval_batch=eval_batch)
+        self._eval_sets: dict[str, tuple] = {}
 
     def spec_dict(self) -> dict[str, Any]:
         """As the base class, without ``arch`` (implied by the registered name), so that
@@ -193,29 +198,68 @@ class NetworkWorkload(Workload):
 
         return F.cross_entropy(logits, y)
 
+    def eval_indices(self) -> np.ndarray:
+        """The evaluation subset E: ``eval_n`` training indices of a permutation seeded by the data
+        seed, sorted (all of 0..n-1 when eval_n = 0 or >= n)."""
+        n, m = self.n, int(self.params["eval_n"])
+        if m <= 0 or m >= n:
+            return np.arange(n)
+        return np.sort(np.random.default_rng([self.params["seed"], 104729]).permutation(n)[:m])
+
+    def eval_set(self, device) -> tuple:
+        """(X_E, y_E, X_test, y_test) on ``device`` (cached per device; the test part capped at eval_n)."""
+        import torch
+
+        key = str(device)
+        if key not in self._eval_sets:
+            X, y, Xt, yt = self._tensors
+            ii = torch.as_tensor(self.eval_indices(), dtype=torch.long)
+            m = int(self.params["eval_n"])
+            cap = len(Xt) if m <= 0 else min(m, len(Xt))
+            self._eval_sets[key] = tuple(t.to(device) for t in (X[ii], y[ii], Xt[:cap], yt[:cap]))
+        return self._eval_sets[key]
+
     def metrics(self, model: Any) -> dict[str, float]:
         import torch
         from torch import nn
 
         if isinstance(model, (list, tuple)):
             model = nn.Sequential(*model)
-        X, y, Xt, yt = self._tensors
         params = [p for p in model.parameters() if p.requires_grad]
+        dev = params[0].device if params else torch.device("cpu")
+        X, y, Xt, yt = self.eval_set(dev)
+        bs = max(1, int(self.params["eval_batch"]))
         was_training = model.training
         model.eval()
         try:
-            model.zero_grad(set_to_none=True)
-            logits = model(X)
-            loss = self.loss_fn(logits, y)
-            grads = torch.autograd.grad(loss, params, allow_unused=True)
-            gsq = float(sum((g.double() ** 2).sum() for g in grads if g is not None))
-            with torch.no_grad():
-                out = {"objective": float(loss), "train_acc": float((logits.argmax(1) == y).float().mean()),
-                       "grad_norm_sq": gsq}
-                if len(Xt):
-                    lt = model(Xt)
-                    out["test_loss"] = float(self.loss_fn(lt, yt))
-                    out["test_acc"] = float((lt.argmax(1) == yt).float().mean())
+            m = len(X)
+            loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
+            correct = torch.zeros((), dtype=torch.float64, device=dev)
+            gsum = [torch.zeros_like(p, dtype=torch.float64) for p in params]
+            for a in range(0, m, bs):                              # f_E = (1/m) sum_batches |batch| f_batch
+                logits = model(X[a:a + bs])
+                loss = self.loss_fn(logits, y[a:a + bs]) * (len(logits) / m)
+                grads = torch.autograd.grad(loss, params, allow_unused=True)
+                for acc, g in zip(gsum, grads):
+                    if g is not None:
+                        acc += g.double()
+                loss_sum += loss.detach().double()
+                correct += (logits.detach().argmax(1) == y[a:a + bs]).double().sum()
+            gsq = sum((g ** 2).sum() for g in gsum) if gsum else torch.zeros((), dtype=torch.float64)
+            vals = [loss_sum, correct / max(m, 1), gsq]
+            if len(Xt):
+                with torch.no_grad():
+                    tl = torch.zeros((), dtype=torch.float64, device=dev)
+                    tc = torch.zeros((), dtype=torch.float64, device=dev)
+                    for a in range(0, len(Xt), bs):
+                        lt = model(Xt[a:a + bs])
+                        tl += self.loss_fn(lt, yt[a:a + bs]).double() * len(lt)
+                        tc += (lt.argmax(1) == yt[a:a + bs]).double().sum()
+                    vals += [tl / len(Xt), tc / len(Xt)]
+            host = torch.stack([v.to(dev) for v in vals]).cpu().tolist()   # one device-to-host copy
+            out = {"objective": host[0], "train_acc": host[1], "grad_norm_sq": host[2]}
+            if len(Xt):
+                out["test_loss"], out["test_acc"] = host[3], host[4]
         finally:
             model.train(was_training)
         return out
@@ -303,6 +347,9 @@ _net_params = (
     Param("depth", 2, "int", low=0, doc="hidden blocks (mlp) / residual blocks (resnet)"),
     Param("test_fraction", 0.25, "float", low=0.0, high=0.9),
     Param("seed", 0, "int", low=0, doc="data and initialisation seed"),
+    Param("eval_n", 2048, "int", low=0, doc="evaluation subset: training (and test) samples the metrics use "
+                                            "(0: all); a fixed seeded subset"),
+    Param("eval_batch", 512, "int", low=1, doc="samples per evaluation batch (bounds the evaluation's memory)"),
 )
 
 WORKLOADS = [

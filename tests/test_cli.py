@@ -88,3 +88,25 @@ def test_default_suite_runs_and_reports(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "report:" in proc.stdout
     assert (tmp_path / "r" / "index.html").exists()
+
+
+def test_scale_paper_selects_the_paper_sized_suites(cli):
+    """``--scale paper`` swaps a suite for its *_paper.toml (every name and value resolved; sizes
+    bigger than the small suite's); a suite without one is a user error."""
+    from harness.commands.run import paper_scale
+    from harness.runner import resolve
+    from harness.suite import load_suite
+
+    for name in ("asysvrg", "large_batch"):
+        small = load_suite(name)[1]
+        path = paper_scale(name)
+        assert path.name == f"{name}_paper.toml"
+        big = load_suite(path)[1]
+        for spec in big:
+            resolve(spec)
+        n = lambda specs: max(s.workload_params.get("n", s.workload_params.get("n_train", 0)) for s in specs)  # noqa: E731
+        assert n(big) > n(small) or max(s.workers for s in big) > max(s.workers for s in small)
+    proc = cli("run", "gate", "--scale", "paper", timeout=60)
+    assert proc.returncode == 2 and "harness: error: suite gate has no paper-scale version" in proc.stderr
+    proc = cli("run", "--plugin", "sgd-serial", "--workload", "logreg", "--scale", "paper", timeout=60)
+    assert proc.returncode == 2 and "--scale" in proc.stderr

@@ -103,3 +103,29 @@ def test_big_grid_asks_first(tmp_path):
 def test_jobs_must_be_positive():
     proc = run_cli("run", "--plugin", "sgd-serial", "--workload", "logreg", "--jobs", "0", "--no-report")
     assert proc.returncode == 2 and "--jobs must be at least 1" in proc.stderr
+
+
+def test_big_grid_with_yes_shows_progress_at_once(tmp_path):
+    """100,000 runs: the first progress line comes before the names and values are all checked."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    big = tmp_path / "big.toml"
+    big.write_text('[[run]]\nplugin = "sgd-serial"\nworkload = "logreg"\n'
+                   f'params = {{ eta = [{", ".join(str(0.001 * (k + 1)) for k in range(1000))}], '
+                   f'b = [{", ".join(str(k + 1) for k in range(100))}] }}\n')
+    env = {**os.environ, "HARNESS_PROGRESS_EVERY": "0.5", "HARNESS_STORE": str(tmp_path / "big.db")}
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", str(big), "--yes", "--no-report"], cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        t0 = time.monotonic()
+        first = proc.stderr.readline()
+        assert first.startswith("harness: 0/100000 runs done"), first
+        assert time.monotonic() - t0 < 60
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)

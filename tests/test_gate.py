@@ -232,7 +232,7 @@ def test_committed_gate_baseline_passes_as_ci_runs_it(cli):
 
 def test_a_value_the_theory_chose_pairs_as_theory():
     """A refined bound changes the chosen eta: the run is still the same benchmark, judged by its effect."""
-    from harness.compare import spec_of
+    from harness.commands.sides import spec_of
     from harness.gate import pair_key
 
     a, b = _rec(0, 1.0), _rec(0, 1.0)

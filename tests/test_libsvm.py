@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 from harness.errors import UserError
-from harness.workload import build_workload
+from harness.registry import build_workload
 from harness.suites.libsvm import load_libsvm, save_libsvm
 
 

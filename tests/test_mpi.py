@@ -70,6 +70,7 @@ def test_plugin_reaches_target(plugin, workload, params, target, tag):
     assert rec.points[-1]["subopt"] <= target
     assert rec.info["workers"] == workers and rec.info["backend"] == "mpi"
     assert len(rec.info["worker_messages"]) == workers and min(rec.info["worker_messages"]) > 0
+    assert 0.0 < rec.info["server_busy_fraction"] <= 1.0 and rec.info["server_idle_s"] > 0.0   # measured
     times = [p["time_s"] for p in rec.points]
     assert times == sorted(times) and times[0] >= 0.0           # the server's clock, after the barrier
     if plugin != "cocoa-mpi":                                    # asynchronous: staleness was measured
@@ -102,6 +103,29 @@ def test_growing_batch_round_lag_and_sizes(tag):
     assert sizes[:4] == [2, 20, 40, 60]                    # s_0 = max(0, nodes) then 20 i
     assert rec.info["round_lag_max"] <= 1
     assert rec.info["broadcast_k"] >= 3
+    # delays in rounds (the round lag i - k of each applied message), the sim twin's unit: in SGD steps
+    # they would reach a round's size (20 i here)
+    assert rec.info["delay_unit"] == "rounds"
+    assert rec.info["delays"]["count"] == rec.info["node_rounds"] and rec.info["delays"]["max"] <= 1
+    assert rec.points[-1]["tau_max"] <= 1
+
+
+@needs_mpi
+def test_growing_batch_mpi_and_sim_report_delays_in_rounds(tag, tmp_path):
+    """The twin replaying the MPI run's measured delays reports them in the same unit: its tau
+    column has the MPI run's support (rounds, <= lag), not SGD steps."""
+    import json
+
+    params = {"eta0": 0.3, "a": 20, "lag": 2}
+    real = run("hogwild-growing-batch-mpi", "logreg", params, 3, budget=Budget(epochs=4))
+    assert real.status == "budget", real.reason
+    path = tmp_path / "delays.json"
+    path.write_text(json.dumps(real.info))
+    sim = run("growing-batch-sim", "logreg", {**params, "delay": "measured", "delay_file": str(path)}, 3,
+              budget=Budget(epochs=4))
+    assert real.info["delay_unit"] == sim.info["delay_unit"] == "rounds"
+    assert real.info["delays"]["max"] <= 2 and sim.info["delays"]["max"] <= real.info["delays"]["max"]
+    assert sim.points[-1]["tau_max"] <= 2 and real.points[-1]["tau_max"] <= 2
 
 
 @needs_mpi
@@ -126,7 +150,7 @@ def test_straggler_injection_slows_the_last_worker(tag):
 
 
 def test_partitions_iid_and_biased_by_label():
-    from harness.plugins.mpi.common import partition
+    from harness.plugins.algorithms.partition import partition
 
     y = np.repeat([-1.0, 1.0], 50)
     iid = partition(100, 2, "iid", y, seed=3)
@@ -233,7 +257,8 @@ def test_cli_user_errors(tmp_path, cli):
 def test_launch_command_and_environment():
     import sys
 
-    from harness.plugins.mpi.launch import command, environment
+    from harness.plugins.launchers.mpiexec import environment
+    from harness.plugins.mpi.launch import command
 
     argv = command(3, "/etc/hosts-x")
     assert argv[0] == str(Path(sys.executable).parent / "mpiexec")

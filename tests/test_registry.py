@@ -57,3 +57,39 @@ def test_unknown_name_gets_closest_match():
     with pytest.raises(UserError, match="did you mean: sgd-serial"):
         plugins().get("sgd-serail")
     registry._cache.clear()
+
+
+BAD_LINKS = '''
+from harness.api import Param, PluginSpec
+
+PLUGINS = [
+    PluginSpec("ghost-linked", "sgd", "serial", "links_plug:run", theorems=("nope.thm-9",)),
+    PluginSpec("underdeclared", "svrg", "serial", "links_plug:run", params=(Param("eta", 0.1),),
+               theorems=("asysvrg.thm-2.4.1",)),
+]
+'''
+
+
+def test_listing_checks_theorem_links(tmp_path):
+    """At listing time: a linked theorem id that does not exist, and a parameter the theorem's
+    adapter reads (Theorem.reads) that the plugin does not declare, are reported (stderr, one line
+    each, status column), and the listing still succeeds."""
+    from conftest import run_cli
+
+    from harness.theory.registry import get
+
+    reads = set(get("asysvrg.thm-2.4.1").reads)
+    assert {"b", "m"} <= reads and "eta" in reads
+    (tmp_path / "links_plug.py").write_text(BAD_LINKS)
+    env = {"PYTHONPATH": str(tmp_path), "HARNESS_EXTRA_PLUGINS": "links_plug:PLUGINS"}
+    proc = run_cli("list", "plugins", env=env, timeout=120)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    warnings = [ln for ln in proc.stderr.splitlines() if "bad theorem link" in ln]
+    assert warnings == [
+        "harness: warning: plugin 'ghost-linked' has a bad theorem link: nope.thm-9: no such theorem (harness theory list)",
+        "harness: warning: plugin 'underdeclared' has a bad theorem link: asysvrg.thm-2.4.1 reads parameter(s) "
+        + ", ".join(r for r in get("asysvrg.thm-2.4.1").reads if r != "eta") + ", which the plugin does not declare"]
+    rows = {ln.split()[1]: ln for ln in proc.stdout.splitlines() if ln.startswith("│")}
+    assert "bad theorem" in rows["ghost-linked"] and "bad theorem" in rows["underdeclared"]
+    assert "ok" in rows["sgd-serial"]          # the built-in plugins' links hold
+    assert not [ln for ln in proc.stderr.splitlines() if "bad theorem link" in ln and "sgd-serial" in ln]

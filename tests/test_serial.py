@@ -5,7 +5,7 @@ import pytest
 
 from harness.monitor import Budget, Target
 from harness.runner import RunSpec, execute
-from harness.workload import build_workload
+from harness.registry import build_workload
 
 WP = dict(n=500, d=20, cond=10.0, lam=1e-2)
 

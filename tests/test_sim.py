@@ -166,7 +166,7 @@ def test_sim_kernel_matches_a_plain_numpy_simulation(read, sparse):
     sim.reset(w)
     idx = np.random.default_rng(0).integers(0, wl.n, size=300 * 2)
     eta, b = 0.5, 2
-    sim.sgd(w, idx, b, 0, eta, 1.0, 0.0, 0)
+    sim.sgd(w, idx, b=b, eta=eta)
     applied = DelayStats.from_dict(delays.stats.to_dict())
     assert applied.count == 300 and applied.max == 6
 

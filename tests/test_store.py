@@ -4,6 +4,7 @@ import sqlite3
 
 import pytest
 
+from harness.results import export
 from harness.store import RunRecord, Store
 
 
@@ -33,14 +34,14 @@ def test_cache_only_successful_runs(store):
 def test_export_json_csv_parquet(store, tmp_path):
     for i in range(3):
         store.save(_rec(i))
-    data = json.loads(store.export(tmp_path / "r.json").read_text())
+    data = json.loads(export(store, tmp_path / "r.json").read_text())
     assert len(data["runs"]) == 3 and len(data["runs"][0]["points"]) == 5
-    lines = store.export(tmp_path / "r.csv").read_text().strip().splitlines()
+    lines = export(store, tmp_path / "r.csv").read_text().strip().splitlines()
     assert len(lines) == 1 + 15 and lines[0].startswith("run_id,suite,run_key")
     pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
 
-    assert pq.read_table(store.export(tmp_path / "r.parquet")).num_rows == 15
+    assert pq.read_table(export(store, tmp_path / "r.parquet")).num_rows == 15
 
 
 def _writer(path, offset, count):

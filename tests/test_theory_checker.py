@@ -55,7 +55,7 @@ PLANTED = PluginSpec(
 
 def _eta(workload: str, m: int) -> float:
     """Half the largest step size Theorem 2.4.1 admits here (computed, not hard-coded)."""
-    from harness.workload import build_workload
+    from harness.registry import build_workload
     from harness.theory.registry import get
 
     c = build_workload(workload, WL).constants()

@@ -12,8 +12,8 @@ from harness.monitor import Budget, Schedule
 from harness.registry import workloads
 from harness.runner import RunSpec, execute
 from harness.staleness import DelayStats
-from harness.plugins import kernels as K0
-from harness.plugins.serial.linear import Steps
+from harness.plugins.algorithms import kernels as K0
+from harness.plugins.algorithms.steps import Steps
 from harness.plugins.threads.linear import ThreadLinear
 from harness.plugins.threads.team import Team
 
@@ -54,14 +54,15 @@ def test_one_thread_hogwild_is_serial_sgd(wparams):
     with Team(1, seed=4) as team:
         lin = ThreadLinear(wl, team)
         w = np.zeros(wl.dim)
-        taus = lin.sgd(w, k, b, K0.SCHEDULE_CODES["inv"], 0.8, 500.0, 0.5)
-        taus2 = lin.sgd(w, k, b, K0.SCHEDULE_CODES["inv"], 0.8, 500.0, 0.5)   # second chunk: T0 = k
+        taus = lin.sgd(w, k, b=b, schedule=K0.SCHEDULE_CODES["inv"], eta=0.8, t0=500.0, beta=0.5)
+        taus2 = lin.sgd(w, k, b=b, schedule=K0.SCHEDULE_CODES["inv"], eta=0.8, t0=500.0, beta=0.5)   # second chunk: T0 = k
     assert (taus == 0).all() and (taus2 == 0).all() and team.count == 2 * k
     ref = np.zeros(wl.dim)
     steps = Steps(wl)
     rng = np.random.default_rng(np.random.SeedSequence(4).spawn(1)[0])
     for t_start in (0, k):
-        steps.sgd(ref, rng.integers(0, wl.n, size=k * b), b, K0.SCHEDULE_CODES["inv"], 0.8, 500.0, 0.5, t_start)
+        steps.sgd(ref, rng.integers(0, wl.n, size=k * b), b=b, schedule=K0.SCHEDULE_CODES["inv"], eta=0.8, t0=500.0,
+                  beta=0.5, t_start=t_start)
     np.testing.assert_allclose(w, ref, rtol=1e-10, atol=1e-14)
     assert np.abs(w).max() > 0.01
 
@@ -79,11 +80,11 @@ def test_one_thread_asysvrg_is_serial_svrg(wparams):
         np.testing.assert_allclose(snap.z0, ref_z0, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(snap.mu_loss, ref_mu, rtol=1e-10, atol=1e-14)
         w = w0.copy()
-        taus = lin.svrg(w, snap, k // 2, b, eta, 0)          # two chunks: the second starts at T0 > 0
-        taus = np.concatenate([taus, lin.svrg(w, snap, k - k // 2, b, eta, 0)])
+        taus = lin.svrg(w, snap, k // 2, b=b, eta=eta, coords=0)          # two chunks: the second starts at T0 > 0
+        taus = np.concatenate([taus, lin.svrg(w, snap, k - k // 2, b=b, eta=eta, coords=0)])
     assert (taus == 0).all()
     ref = w0.copy()
-    steps.svrg_inner(ref, w0, (ref_z0, ref_mu, None), team_indices(2, k, b, wl.n), b, eta)
+    steps.svrg_inner(ref, w0, (ref_z0, ref_mu, None), team_indices(2, k, b, wl.n), b=b, eta=eta)
     np.testing.assert_allclose(w, ref, rtol=1e-9, atol=1e-13)
 
 
@@ -96,7 +97,7 @@ def test_drift_tables_match_the_one_step_recursions():
         lin = ThreadLinear(wl, team)
         for sizes in ([k], [10, 100, 1000, k]):
             for size in sizes:
-                S, Q, H = (x.copy() for x in lin.drift(size, 0, eta, 1.0, 0.0, svrg=True))
+                S, Q, H = (x.copy() for x in lin.drift(size, eta=eta, svrg=True))
             lin._tables_eta = None                       # forget them for the next fill pattern
             s, q = 1.0, 0.0
             for j in range(k):
@@ -104,7 +105,7 @@ def test_drift_tables_match_the_one_step_recursions():
                 assert H[j] == pytest.approx(eta / (s * (1 - eta * lam)), rel=1e-13)
                 s, q = s * (1 - eta * lam), q * (1 - eta * lam) + eta
         team.slots[0, 0] = 500                           # a decaying schedule depends on the first update count
-        S, Q, H = lin.drift(k, K0.SCHEDULE_CODES["inv"], eta, 50.0, 0.0, svrg=False)
+        S, Q, H = lin.drift(k, schedule=K0.SCHEDULE_CODES["inv"], eta=eta, t0=50.0, svrg=False)
         etas = eta / (1 + (500 + np.arange(k)) / 50.0)
         np.testing.assert_allclose(S[1:], np.cumprod(1 - etas * lam), rtol=1e-12)
         np.testing.assert_allclose(H, etas / S[1:], rtol=1e-12)
@@ -140,10 +141,10 @@ def test_two_threads_apply_every_counted_update_atomically(kind, write):
         if kind.startswith("svrg"):                       # grad f_i(w_hat) - grad f_i(w~) = 0: each update adds eta (-mu) = 1
             snap = Snapshot(np.zeros(wl.n), -np.ones(wl.dim), None)
             coords = 3 if kind == "svrg-coords" else 0
-            lin.svrg(w, snap, k, b, 1.0, coords)
+            lin.svrg(w, snap, k, b=b, eta=1.0, coords=coords)
             applied_per_update = coords or wl.dim
         else:
-            lin.sgd(w, k, b, 0, 1.0, 1.0, 0.0)
+            lin.sgd(w, k, b=b, eta=1.0)
             applied_per_update = wl.dim
         writes = lin.writes()
     assert team.count == k
@@ -226,7 +227,7 @@ def test_kernels_release_the_gil():
     k = 300_000
     idx = np.random.default_rng(0).integers(0, wl.n, size=k)
     with Team(1, seed=0) as team:
-        S, Q, H = ThreadLinear(wl, team).drift(k, 0, 0.5, 1.0, 0.0, svrg=False)
+        S, Q, H = ThreadLinear(wl, team).drift(k, eta=0.5, svrg=False)
     args = (np.zeros(wl.dim), *csr, wl.y, idx, 1, 0, 0, S, Q, H, np.zeros(1), np.zeros(1), 0, np.empty(1),
             K.WRITE_CODES["atomic"], np.zeros((1, 8), dtype=np.int64), 0, np.empty(k, dtype=np.int64))
     K.linear_csr(*args[:5], idx[:0], *args[6:])             # compiled / loaded before timing

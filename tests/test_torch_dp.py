@@ -41,7 +41,7 @@ def _by_hand(model, X, y, loss_fn, idx):
 def test_step_is_equation_4_6_with_the_rules_rates(rule):
     import torch
 
-    from harness.plugins.torch_dp.core import LargeBatch
+    from harness.plugins.torch_dp.large_batch import LargeBatch
 
     wl = _mlp()
     X, y, _, _ = wl.data()
@@ -81,7 +81,7 @@ def test_a_zero_norm_tensor_gets_learning_rate_gamma(rule):
     gives gamma_k = gamma_t, not gamma_t * eta; the other layers keep gamma_t eta ||w_k|| / den_k."""
     import torch
 
-    from harness.plugins.torch_dp.core import LargeBatch
+    from harness.plugins.torch_dp.large_batch import LargeBatch
 
     wl = _mlp()
     X, y, _, _ = wl.data()
@@ -109,7 +109,7 @@ def test_a_step_makes_no_host_synchronisation(rule, arch, monkeypatch):
     .numpy() or float()/int()/bool() of a tensor inside ``step`` (each one waits for a GPU)."""
     import torch
 
-    from harness.plugins.torch_dp.core import LargeBatch
+    from harness.plugins.torch_dp.large_batch import LargeBatch
     from harness.suites.network import ResNet
 
     wl = _mlp() if arch == "mlp" else ResNet("resnet", n_train=32, width=32, depth=1)
@@ -133,7 +133,7 @@ def test_a_step_makes_no_host_synchronisation(rule, arch, monkeypatch):
 
 
 def test_warmup_ramps_the_rate_and_batches_cover_each_epoch():
-    from harness.plugins.torch_dp.core import Batches, LargeBatch
+    from harness.plugins.torch_dp.large_batch import Batches, LargeBatch
 
     wl = _mlp()
     X, y, _, _ = wl.data()
@@ -154,7 +154,7 @@ def test_warmup_ramps_the_rate_and_batches_cover_each_epoch():
 def test_power_iteration_finds_the_block_hessian_norm():
     import torch
 
-    from harness.plugins.torch_dp.core import Layers
+    from harness.plugins.torch_dp.large_batch import Layers
     from harness.plugins.torch_dp.measure import smoothness
 
     wl = _mlp()
@@ -265,3 +265,101 @@ def test_theory_checker_flags_a_rate_above_the_bound(tmp_path):
     assert lo.verdict == "holds", lo                                         # conditions met, curve under (4.49)
     (d,) = checker.check([deep], ["large_batch.thm-4.3.2"], store=st)
     assert d.verdict == "not-applicable" and "gamma/L_k" in d.reason, d
+
+
+# -- measurement that costs less than the work -------------------------------------------------------
+def test_network_metrics_on_a_fixed_evaluation_subset_batched():
+    """objective / train_acc / grad_norm_sq are the loss, accuracy and gradient on the subset E of
+    eval_n samples, whatever the evaluation batch; E is fixed (the same indices every call)."""
+    import torch
+
+    from harness.suites.network import MLP
+
+    full = MLP("mlp", n_train=200, width=8, depth=1, eval_n=0)
+    sub = MLP("mlp", n_train=200, width=8, depth=1, eval_n=64, eval_batch=10)
+    E = sub.eval_indices()
+    assert len(E) == 64 and np.array_equal(E, sub.eval_indices()) and len(full.eval_indices()) == 200
+    model = sub.build_model(seed=0)
+    X, y, Xt, yt = sub.data()
+    loss = sub.loss_fn(model(X[E]), y[E])
+    gsq = sum(float((g.double() ** 2).sum()) for g in torch.autograd.grad(loss, list(model.parameters())))
+    got = sub.metrics(model)
+    assert got["objective"] == pytest.approx(float(loss.detach()), rel=1e-5)
+    assert got["grad_norm_sq"] == pytest.approx(gsq, rel=1e-4)
+    with torch.no_grad():
+        assert got["train_acc"] == pytest.approx(float((model(X[E]).argmax(1) == y[E]).float().mean()))
+        assert got["test_loss"] == pytest.approx(float(sub.loss_fn(model(Xt[:64]), yt[:64])), rel=1e-5)
+    whole = full.metrics(model)
+    with torch.no_grad():
+        assert whole["objective"] == pytest.approx(float(full.loss_fn(model(X), y)), rel=1e-5)
+
+
+def test_monitor_gives_torch_the_cores_while_it_evaluates():
+    import os
+
+    import torch
+
+    from harness.monitor import Monitor
+
+    seen = []
+    mon = Monitor(lambda w: seen.append(torch.get_num_threads()) or {"objective": 1.0})
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        mon.tick(0, np.zeros(1), force=True)
+        assert torch.get_num_threads() == 1                      # the timed loop's setting is back
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [len(os.sched_getaffinity(0))]
+
+
+@pytest.mark.parametrize("measure", ["off", "variance"])
+def test_measurements_evaluate_the_live_model_without_copying_it(measure, monkeypatch):
+    """measure=off evaluates only the workload's metrics, on the model itself (its device): no deep
+    copy of the model, no per-sample pass."""
+    import copy
+
+    from harness.plugins.torch_dp import measure as M
+    from harness.plugins.torch_dp.large_batch import LargeBatch
+
+    wl = _mlp()
+    X, y, _, _ = wl.data()
+    model = wl.build_model(seed=0)
+    opt = LargeBatch(model, X, y, wl.loss_fn, rule="lars", p={"lr": 0.1, "b": 16}, seed=0)
+    opt.step(0)
+    meas = M.Measurements(wl, opt, {"measure": measure, "measure_n": 32}, seed=0)
+    monkeypatch.setattr(copy, "deepcopy", lambda *a, **k: pytest.fail("the model was copied"))
+    calls = []
+    monkeypatch.setattr(M, "variance", lambda *a, **k: calls.append(1) or {"M_k": [], "var": 0.0})
+    out = meas(model)
+    assert np.isfinite(out["objective"]) and out["extra"]["lr_k"]
+    assert calls == ([] if measure == "off" else [1])
+
+
+def test_runs_record_eval_seconds_and_the_table_shows_measured_and_wall(cli, tmp_path):
+    proc = cli("run", "--plugin", "lars-torch", "--workload", "mlp", "--workers", "1", "--budget", "updates=6",
+               "--workload-param", "n_train=96", "--workload-param", "width=8", "--workload-param", "depth=1",
+               "--param", "b=16", "--param", "measure=off", timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    from harness.store import Store
+
+    (rec,) = Store().runs(plugin="lars-torch", with_points=True)
+    assert rec.info["eval_seconds"] > 0 and rec.wall_s > rec.points[-1]["time_s"]   # recorded by the rank
+    table = cli("runs", timeout=60)
+    assert table.returncode == 0 and "measured s" in table.stdout and "wall s" in table.stdout and "eval s" in table.stdout
+
+
+def test_serial_plugins_take_the_device_option():
+    import torch
+
+    from harness.errors import UserError
+    from harness.monitor import Budget
+    from harness.runner import RunSpec, execute
+
+    spec = lambda dev: RunSpec("lars-serial", "mlp", {"b": 16}, TINY, 1, 0, Budget(updates=2),  # noqa: E731
+                               options={"device": dev})
+    rec = execute(spec("cpu"))
+    assert rec.status == "budget" and rec.info["device"] == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="no CUDA device"):
+            execute(spec("cuda"))

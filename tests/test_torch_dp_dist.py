@@ -1,4 +1,4 @@
-"""Data-parallel plugins with W = 2 real gloo ranks (harness.backends.torchdist): the iterates equal
+"""Data-parallel plugins with W = 2 real gloo ranks (harness.plugins.launchers.torch_dist): the iterates equal
 the single-process version on the same global batch; a rank killed mid-run ends the run with
 'error' promptly and leaves no process behind."""
 

@@ -13,7 +13,7 @@ pytestmark = [needs_torch, pytest.mark.torch]
 
 
 def _workload(depth=2, width=16, **kw):
-    from harness.workload import build_workload
+    from harness.registry import build_workload
 
     return build_workload("mlp", {"depth": depth, "width": width, **kw})
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from harness.workload import build_workload, cache_dir
+from harness.registry import build_workload
+from harness.cache import cache_dir
 
 SMALL = dict(n=300, d=12, cond=20.0, lam=1e-2)
 

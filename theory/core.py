@@ -456,7 +456,8 @@ class Theorem:
             "extra_bounds": {k: sp.sstr(v) for k, v in self.extra_bounds.items()},
             "recursions": [{"name": r.name, "doc": r.doc, "closed_form": r.sympy_text} for r in self.recursions],
             "errata": self.errata, "notes": self.notes, "statement": self.statement,
-            "checkable": self.adapter is not None, "reads": list(self.reads),
+            "checkable": self.adapter is not None and not self.asymptotic_only,
+            "asymptotic_only": self.asymptotic_only, "reads": list(self.reads), "families": list(self.families),
         }
 
     def show(self) -> str:
@@ -487,6 +488,8 @@ class Theorem:
             lines.append(f"{k}:")
             lines.append(_indent(sp.pretty(e, use_unicode=True), "  "))
         lines.append(f"Rate: {sp.sstr(self.rate)}   (in {self.horizon})")
+        if self.asymptotic_only:
+            lines.append(f"Asymptotic only (no verdict on runs): {self.asymptotic_only}")
         if self.reads:
             lines.append(f"A linked plugin's parameters it reads: {', '.join(self.reads)}")
         if self.recursions:

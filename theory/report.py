@@ -132,7 +132,7 @@ def plot_bound(d: Verdict, thm, kind: str, path: Path, title: str) -> None:
         ax.annotate(f"min slack bound/mean = {slack['min']:.3g}", xy=(0.02, 0.03), xycoords="axes fraction", fontsize=8)
     ax.set_title(title, fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7.5, loc="upper right", framealpha=0.9)
+    ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)

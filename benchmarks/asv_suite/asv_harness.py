@@ -174,7 +174,7 @@ class Kernels:
     param_names = ["b"]
 
     def setup(self, b):
-        from harness.plugins import kernels as K
+        from harness.plugins.algorithms import kernels as K
 
         rng = np.random.default_rng(0)
         self.K = K

@@ -48,7 +48,8 @@ def register(sub):
 
 
 def main(args) -> int:
-    from ..compare import build_sides, compare_sides, print_table, to_markdown, write_plots
+    from ..compare import compare_sides, print_table, to_markdown, write_plots
+    from .sides import build_sides
 
     if not 0 < args.alpha < 1:
         raise UserError(f"--alpha must be in (0, 1), got {args.alpha}")
@@ -70,12 +71,21 @@ def main(args) -> int:
     if not cmp.groups:
         why = "; ".join(cmp.unmatched + [f"run #{r.id} {r.plugin}: {r.status} {r.reason}" for r in cmp.failed])
         raise UserError(f"nothing to compare: no workload has finished runs on both sides ({why or 'no runs'})")
+    from .. import profiles
+
+    profile = profiles.profile_of_comparison(cmp) if len(cmp.groups) > 1 else None  # across workloads
     if plots is not None:
         write_plots(cmp, plots)
+        if profile is not None:
+            profiles.plot(profile, plots / "performance-profile.png")
     if args.json:
-        print_json(cmp.to_dict())
+        print_json(cmp.to_dict() | {"performance_profile": profiles.to_dict(profile) if profile else None})
     elif args.format == "markdown":
         print(to_markdown(cmp), end="")
+        if profile is not None:
+            print("\n### Performance profile (time to target)\n\n" + profiles.markdown(profile), end="")
     else:
         print_table(cmp)
+        if profile is not None:
+            profiles.print_profile(profile)
     return 1 if cmp.failed else 0

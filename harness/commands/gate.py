@@ -41,7 +41,9 @@ def register(sub):
 
 
 def main(args) -> int:
-    from ..compare import load_export, run_missing, spec_of
+    from ..compare import load_export
+    from ..results import export
+    from .sides import run_missing, spec_of
     from ..gate import UNJUDGED, judge, parse_rules
     from ..registry import plugins
     from ..runner import resolve
@@ -69,7 +71,7 @@ def main(args) -> int:
         if bad:
             raise UserError(f"not saving a baseline: run #{bad[0].id} {bad[0].plugin} ended '{bad[0].status}': "
                             f"{bad[0].reason}")
-        path = store.export(args.save_baseline, "json", ids=[r.id for r in recs])
+        path = export(store, args.save_baseline, "json", ids=[r.id for r in recs])
         doc = json.loads(path.read_text())
         doc["meta"] = {"suite": name, "suite_file": str(args.suite), "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                                             time.gmtime())}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from ..output import console, print_json, table
-from ..registry import plugins, workloads
+from ..output import print_json, table
+from ..registry import link_problems, plugins, workloads
 
 
 def register(sub):
@@ -15,16 +15,35 @@ def register(sub):
     p.set_defaults(func=main)
 
 
+def _theorems() -> dict | None:
+    try:
+        from harness.theory.registry import all_theorems
+    except ImportError:
+        return None
+    return {t.id: t for t in all_theorems()}
+
+
+def _status(s: dict, links: dict[str, list[str]]) -> str:
+    if s["missing"]:
+        return "needs " + ",".join(s["missing"])
+    return "bad theorem link" if s["name"] in links else "ok"
+
+
 def main(args) -> int:
     if args.what == "plugins":
         reg = plugins()
         items = [reg.items[n].summary() for n in reg.names()]
+        thms = _theorems()
+        links = link_problems(reg.items.values(), thms) if thms is not None else {}
         if args.json:
-            print_json({"plugins": items, "problems": reg.problems})
+            print_json({"plugins": items, "problems": reg.problems, "link_problems": links})
             return 0
         table("plugins", ("name", "family", "backend", "kinds", "theorems", "status"),
               [(s["name"], s["family"], s["backend"], ",".join(s["kinds"]), ",".join(s["theorems"]) or "-",
-                "ok" if not s["missing"] else "needs " + ",".join(s["missing"])) for s in items])
+                _status(s, links)) for s in items])
+        for name, whys in sorted(links.items()):  # stderr, like a broken entry point: stdout stays the listing
+            for why in whys:
+                print(f"harness: warning: plugin '{name}' has a bad theorem link: {why}", file=sys.stderr)
     elif args.what == "workloads":
         reg = workloads()
         items = [reg.items[n].summary() for n in reg.names()]

@@ -4,6 +4,7 @@ With no arguments it runs the shipped default suite and writes its report."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -36,6 +37,12 @@ def register(sub):
     p.add_argument("--timeout", type=positive_float, default=None, help="hard wall-clock limit per run for launched jobs (s)")
     p.add_argument("--hostfile", default=None, help="passed to mpiexec for multi-node MPI runs")
     p.add_argument("--option", action="append", metavar="K=V", help="backend option (repeatable)")
+    p.add_argument("--launcher", choices=("harness", "torchrun"), default=None,
+                   help="how torch ranks start: our launcher (default) or torchrun (env:// rendezvous; "
+                        "--option torchrun_args='--nnodes=2 ...' for several nodes)")
+    p.add_argument("--scale", choices=("small", "paper"), default="small",
+                   help="suite scale: small (default, seconds; CI and the tour) or paper (the suite's *_paper.toml: "
+                        "the papers' sizes, minutes per run, sized for 16 cores / a GPU)")
     p.add_argument("--force", action="store_true", help="rerun even if the store has this exact run")
     p.add_argument("--report", default=None, help="write the report to this directory")
     p.add_argument("--no-report", action="store_true", help="do not write a report")
@@ -62,6 +69,23 @@ def register(sub):
 
 # a grid this large is more likely a typo (a list where a value was meant) than a plan: ask first
 CONFIRM_ABOVE = 500
+
+
+def paper_scale(suite: str) -> Path:
+    """The paper-scale version of a suite: ``NAME_paper.toml`` next to a suite file, or the shipped
+    ``NAME_paper`` for a shipped suite's name."""
+    from harness.suites import suite_path
+
+    path = Path(suite)
+    stem = path.stem if path.suffix == ".toml" else path.name
+    if stem.endswith("_paper"):
+        return path
+    found = path.with_name(f"{stem}_paper.toml") if path.exists() else suite_path(f"{stem}_paper")
+    if not found.exists():
+        shipped = sorted(p.stem[:-len("_paper")] for p in suite_path("x").parent.glob("*_paper.toml"))
+        raise UserError(f"suite {suite} has no paper-scale version ({found.name} not found); "
+                        f"paper-scale suites: {', '.join(shipped)}")
+    return found
 
 
 def _specs_from_flags(args) -> list[RunSpec]:
@@ -92,7 +116,8 @@ def main(args) -> int:
     if args.suite or not args.plugin:
         if args.plugin or args.workload:
             raise UserError("give either a suite file or --plugin/--workload, not both")
-        suite_name, specs, report_cfg = load_suite(args.suite or DEFAULT_SUITE)
+        suite = args.suite or DEFAULT_SUITE
+        suite_name, specs, report_cfg = load_suite(paper_scale(suite) if args.scale == "paper" else suite)
         if args.seeds is not None:
             seeds = seeds_of(args.seeds, "--seeds: ")
             specs = [s for s in specs if s.seed == 0]
@@ -101,20 +126,28 @@ def main(args) -> int:
             for s in specs:
                 s.options["timeout_s"] = args.timeout
     else:
+        if args.scale != "small":
+            raise UserError("--scale chooses a suite's size: give a suite (e.g. harness run asysvrg --scale paper)")
         specs = _specs_from_flags(args)
+    if args.launcher:
+        for s in specs:
+            s.options["launcher"] = args.launcher
     _confirm(len(specs), args.yes)
-    # every name and value is checked before anything runs; each spec is resolved once
-    specs = [resolve(s) for s in specs]
+    if args.jobs is not None and args.jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     report_dir = None
     if not args.no_report:  # the report folder is checked before the runs, not after them
         report_dir = output_dir(args.report or REPORTS / safe_name(suite_name or "latest"), "report folder")
-    store = Store()
     quiet = args.quiet or args.json
-    engine = _engine(args, [r.spec for r in specs])
-    if engine is None:
-        records = run_specs(specs, store, force=args.force, quiet=quiet)
-    else:
-        with RunProgress(len(specs), quiet=quiet) as prog:
+    with RunProgress(len(specs), quiet=quiet) as prog:  # its first line before the checks: a big grid shows at once
+        prog.start(f"checking {len(specs)} runs' names and values")
+        # every name and value is checked before anything runs; each spec is resolved once
+        specs = [resolve(s) for s in specs]
+        store = Store()
+        engine = _engine(args, [r.spec for r in specs])
+        if engine is None:
+            records = run_specs(specs, store, force=args.force, progress=prog)
+        else:
             records = run_parallel(specs, store, engine, force=args.force, progress=prog)
     if args.json:
         print_json([{"id": r.id, "plugin": r.plugin, "workload": r.workload, "workers": r.workers, "seed": r.seed,
@@ -163,8 +196,6 @@ def _engine(args, specs):
     """None: one run after another in this process (the default); else the engine of --jobs/--executor."""
     import os
 
-    if args.jobs is not None and args.jobs < 1:
-        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     kind = args.executor or ("local" if (args.jobs or 1) > 1 else None)
     if kind is None:
         return None
@@ -184,10 +215,11 @@ def _literal(text: str):
         return text
 
 
-def run_specs(specs, store, *, force=False, quiet=False):
-    """Run specs in order with progress (runs done / total, and the current run's budget)."""
+def run_specs(specs, store, *, force=False, quiet=False, progress=None):
+    """Run specs in order with progress (runs done / total, and the current run's budget);
+    ``progress``: a RunProgress already shown (else one is made, silent under ``quiet``)."""
     records = []
-    with RunProgress(len(specs), quiet=quiet) as prog:
+    with (contextlib.nullcontext(progress) if progress is not None else RunProgress(len(specs), quiet=quiet)) as prog:
         for spec in specs:
             prog.start(getattr(spec, "spec", spec).describe())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import UserError
 from . import run_ids
 from ..output import console, print_json, table, varying_columns
+from ..results import export
 from ..store import Store, run_to_dict
 
 
@@ -23,6 +24,17 @@ def register(sub):
     p.set_defaults(func=main)
 
 
+def time_split(rec) -> tuple:
+    """(measured s, evaluation s, wall s) of a run: the algorithm's clock at its last point, the
+    monitor's paused time (snapshots), and the whole run's wall time (set-up and launch included)."""
+    measured = rec.points[-1].get("time_s") if rec.points else None
+    return (_s(measured), _s(rec.info.get("eval_seconds")), _s(rec.wall_s))
+
+
+def _s(x) -> str | None:
+    return None if x is None else f"{float(x):.3g}"
+
+
 def main(args) -> int:
     store = Store(readonly=args.action != "delete")
     if args.action == "list":
@@ -34,9 +46,11 @@ def main(args) -> int:
             return 0
         extra = varying_columns(recs)
         table(f"{len(recs)} runs in {store.path}", ("id", "plugin", "workload", "workers", "seed",
-                                                   *[t for t, _ in extra], "status", "points", "final subopt", "suite"),
+                                                   *[t for t, _ in extra], "status", "points", "final subopt",
+                                                   "measured s", "eval s", "wall s", "suite"),
               [(r.id, r.plugin, r.workload, r.workers, r.seed, *[get(r) for _, get in extra], r.status,
-                len(r.points), r.points[-1].get("subopt") if r.points else None, r.suite) for r in recs])
+                len(r.points), r.points[-1].get("subopt") if r.points else None, *time_split(r), r.suite)
+               for r in recs])
         return 0
     if args.action == "show":
         if not args.args:
@@ -59,8 +73,8 @@ def main(args) -> int:
             raise UserError("runs export needs one output file")
         from ..paths import output_file
 
-        path = store.export(output_file(args.args[0], "export file"), args.format, points=not args.runs_only,
-                            plugin=args.plugin, workload=args.workload, status=args.status, suite=args.suite)
+        path = export(store, output_file(args.args[0], "export file"), args.format, points=not args.runs_only,
+                      plugin=args.plugin, workload=args.workload, status=args.status, suite=args.suite)
         if args.json:
             print_json({"exported": str(path)})
         else:

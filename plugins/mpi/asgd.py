@@ -48,7 +48,8 @@ def server(rt):
         ps.reply(msg.source, PARAMS, x)                  # the learner pulls the new x
     dropped = ps.shutdown(deferred)
     facts = rt.gather(None)
-    return {**rt.ps_info(ps, dropped, facts), "learners": rt.P, "M": p["M"], "S": S}
+    return {**rt.ps_info(ps, dropped, facts), "learners": rt.P, "M": p["M"], "S": S,
+            "applied": {"eta": eta}}                        # what the server applied (the theory checker judges it)
 
 
 def worker(rt):

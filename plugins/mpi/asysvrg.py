@@ -30,14 +30,16 @@ import time
 
 import numpy as np
 
+from harness.plugins.algorithms.linear import loss_grad_sum
+from harness.plugins.algorithms.svrg import inner_iterations
+
 from .ps import FULLGRAD, GRAD, HELLO, PARAMS, SNAPSHOT, STOP, UPDATE
-from .common import loss_grad_sum
 
 
 def server(rt):
     wl, p, P = rt.wl, rt.params, rt.P
     d, n, eta, b = wl.dim, wl.n, p["eta"], p["b"]
-    m = p["m"] or max(1, n // b)
+    m = inner_iterations(p, n, wl.dim)
     ps = rt.server(d, d)
     w = np.zeros(d)
     rt.ready()
@@ -75,7 +77,8 @@ def server(rt):
             waiting.add(msg.source)
     dropped += ps.shutdown(waiting)
     facts = rt.gather(None)
-    return {**rt.ps_info(ps, dropped, facts), "outer_epochs": epochs_done, "m": m}
+    return {**rt.ps_info(ps, dropped, facts), "outer_epochs": epochs_done, "m": m,
+            "applied": {"eta": eta, "m": m}}                # what the server applied (the theory checker judges it)
 
 
 def worker(rt):

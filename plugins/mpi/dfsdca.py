@@ -38,14 +38,9 @@ import time
 
 import numpy as np
 
-from .common import dphi
+from harness.plugins.algorithms.linear import dphi, invariant_error
+
 from .ps import HELLO, PARAMS, STOP, UPDATE
-
-
-def invariant_error(wl, w: np.ndarray, ahat: np.ndarray) -> float:
-    """max_j |w - (1/(lambda n)) sum_i ahat_i x_i|_j   (3.3)."""
-    w_dual = np.asarray(wl.X.T @ ahat).ravel() / (wl.lam * wl.n)
-    return float(np.max(np.abs(w - w_dual))) if w.size else 0.0
 
 
 def server(rt):
@@ -92,7 +87,8 @@ def server(rt):
         final[np.asarray(f["idx"], dtype=np.int64)] = f["ahat"]
     final_err = invariant_error(wl, w, final)
     return {**rt.ps_info(ps, dropped, facts), "outer_rounds": rounds, "T": T, "round_updates": T,
-            "invariant_max_err": max(worst[0], final_err), "invariant_final_err": final_err}
+            "invariant_max_err": max(worst[0], final_err), "invariant_final_err": final_err,
+            "applied": {"eta": eta, "T": T}}                # what the server applied (the theory checker judges it)
 
 
 def worker(rt):

@@ -22,9 +22,14 @@ Server (Algorithm 3)::
 Here a node receives the server's model at round boundaries only: the reply to its round-i
 message is (v^, k) as soon as i+1-k <= d (deferred until then), and it restarts from v^ (its
 partial round U is empty at that moment, so Alg. 4's ISR w^ = v^ - eta_bar_i U reduces to v^).
-Updates counted: SGD steps aggregated at the server (t = sum of s_{i,c} received); staleness:
-server steps at apply minus steps in the model the node started its round from; the round lag
-i - k at each round start is kept in ``info['round_lag']`` (Theorem 1's invariant: <= d).
+Updates counted: SGD steps aggregated at the server (t = sum of s_{i,c} received).
+
+Delay unit: **rounds**, as in the sim twin (``growing-batch-sim``) and Theorem 1 (d bounds i - k).
+The delay of a message (i, c, U) is its round lag i - k, k the broadcast round index of the model
+the node started round i from (it travels in the message's version field); the points' tau
+columns and ``info['delays']`` are in rounds, comparable with the twin's. ``info['round_lag']``
+(the lag at each round start, kept by the server when it releases a node; Theorem 1's invariant
+<= d) is the histogram the twin replays with ``delay=measured``.
 """
 
 from __future__ import annotations
@@ -34,34 +39,10 @@ from collections import defaultdict
 
 import numpy as np
 
-from harness.staleness import DelayStats
+from harness.api import DelayStats
+from harness.plugins.algorithms.schedules import Schedule
 
-from .common import eta_t, node_shares, round_size
 from .ps import HELLO, PARAMS, ROUND, STOP
-
-
-class Schedule:
-    """s_i, s_{i,c} and eta_bar_i (Algorithm 2 + Lemma 2's round step sizes)."""
-
-    def __init__(self, params, nodes: int):
-        self.p, self.nodes = params, nodes
-        self.sizes: list[int] = []
-        self.starts: list[int] = [0]                     # T_i = sum_{j<i} s_j
-
-    def _extend(self, i: int) -> None:
-        p = self.p
-        while len(self.sizes) <= i:
-            s = round_size(p["sizes"], p["a"], p["c"], p["b"], len(self.sizes))
-            self.sizes.append(max(s, self.nodes))       # every node does at least one step
-            self.starts.append(self.starts[-1] + self.sizes[-1])
-
-    def share(self, i: int, node: int) -> int:
-        self._extend(i)
-        return node_shares(self.sizes[i], self.nodes)[node]
-
-    def eta(self, i: int) -> float:
-        self._extend(i)
-        return eta_t(self.p["schedule"], self.p["eta0"], self.p["beta"], self.starts[i])
 
 
 def server(rt):
@@ -84,7 +65,7 @@ def server(rt):
             ps.reply(msg.source, PARAMS, v, aux=k)
             continue
         i = int(msg.aux)
-        ps.record_delay(msg)
+        ps.record_delay(msg, tau=i - msg.version)        # round lag i - k (rounds, as the twin)
         v -= sched.eta(i) * msg.payload                  # v^ = v^ - eta_bar_i U_{i,c}
         ps.version += sched.share(i, msg.source - 1)     # t: SGD steps aggregated so far
         done[i] += 1
@@ -102,12 +83,12 @@ def server(rt):
                 del waiting[node]
     dropped = ps.shutdown(list(waiting))
     facts = rt.gather(None)
-    return {**rt.ps_info(ps, dropped, facts), "broadcast_k": k, "round_lag": lags.to_dict(),
+    return {**rt.ps_info(ps, dropped, facts), "delay_unit": "rounds", "broadcast_k": k, "round_lag": lags.to_dict(),
             "round_lag_max": lags.max, "round_sizes": sched.sizes[:64], "node_rounds": rounds_sent}
 
 
 def worker(rt):
-    from harness.plugins.serial.linear import Steps
+    from harness.plugins.algorithms.steps import Steps   # numba: the workers only
 
     wl, p, P = rt.wl, rt.params, rt.P
     node = rt.rank - 1
@@ -120,15 +101,15 @@ def worker(rt):
     i = 0
     while kind != STOP:
         w = wk.payload.copy()                            # w^ = v^_k (the freshest model received)
-        version = wk.version
+        k_read = int(wk.aux)                             # the broadcast round index of v^_k
         rt.maybe_fail(wk.sent)
         t0 = time.perf_counter()
         s_ic, eta_i = sched.share(i, node), sched.eta(i)
         xi = local[rng.integers(0, len(local), size=s_ic)]
         start = w.copy()
-        steps.sgd(w, xi, 1, 0, eta_i, 1.0, 0.0, 0)       # s_{i,c} steps w^ -= eta_bar_i grad f(w^; xi)
+        steps.sgd(w, xi, b=1, eta=eta_i)       # s_{i,c} steps w^ -= eta_bar_i grad f(w^; xi)
         U = (start - w) / eta_i                          # U = sum_h g_h (exact: the step is constant)
         rt.straggler.after_compute(time.perf_counter() - t0)
-        kind = wk.exchange(ROUND, U, version=version, samples=s_ic, aux=i)
+        kind = wk.exchange(ROUND, U, version=k_read, samples=s_ic, aux=i)
         i += 1
     rt.gather({"sent": wk.sent, "slept": rt.straggler.slept})

@@ -1,85 +1,21 @@
-"""Parent side of the ``mpi`` backend: ``mpiexec -n P+1`` (one server + P workers) from the venv's own
-bin directory, with ``MPIEXEC_TIMEOUT`` as mpiexec's own guard and our timeout on top
-(``harness.launch.run_job``: own session, killed as a group, points streamed through
-``points.jsonl``, the result through ``result.json`` written by rank 0, a failing rank's message
-through ``error-<rank>.json`` or, for a rank that died silently, ``died-<rank>.json``).
-
-``ctx.options["hostfile"]`` (``harness run --hostfile FILE``) passes through as ``mpiexec -f FILE``
-so one run spans several machines; each needs the same venv path, and the run's scratch directory
-(``TMPDIR``, where the spec, ``points.jsonl`` and ``result.json`` live) must be on a filesystem all
-hosts share, since rank 0 may land on any of them. Without a hostfile the ranks are forked locally
-(``HYDRA_LAUNCHER=fork``; with one, hydra's own launcher (ssh) is used). Environment (measured CI-robust MPICH settings):
-``MPIR_CVAR_POLLS_BEFORE_YIELD=1`` and ``MPIR_CVAR_CH4_PROGRESS_THROTTLE=true`` so waiting ranks
-yield the CPU, ``FI_PROVIDER=tcp``, and the venv's bin first on PATH.
-"""
+"""Parent side of the ``mpi`` backend (the ``impl`` of every MPI plugin): ``mpiexec -n P+1`` ranks
+of :mod:`harness.plugins.mpi.rank` (rank 0 the parameter server, ranks 1..P the workers) through the
+shared launcher :mod:`harness.plugins.launchers.mpiexec`."""
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-from pathlib import Path
 from typing import Any
 
-from harness.errors import MissingDependency, PluginFailure
-from harness.launch import python_module, run_job
+from harness.plugins.launchers import mpiexec
 
-DEFAULT_TIMEOUT_S = 600.0
-
-
-def mpiexec() -> Path:
-    path = Path(sys.executable).parent / "mpiexec"
-    if not path.exists():
-        raise MissingDependency(f"mpiexec (expected at {path})", "mpi")
-    return path
+RANK_MODULE = "harness.plugins.mpi.rank"
 
 
 def command(workers: int, hostfile: str | None = None) -> list[str]:
-    argv = [str(mpiexec())]
-    if hostfile:
-        argv += ["-f", str(hostfile)]
-    return argv + ["-n", str(workers + 1), *python_module("harness.plugins.mpi.rank")]
-
-
-def environment(timeout_s: float, hostfile: str | None = None) -> dict[str, str]:
-    bindir = str(Path(sys.executable).parent)
-    env = {
-        "PATH": bindir + os.pathsep + os.environ.get("PATH", ""),
-        "MPIEXEC_TIMEOUT": str(int(timeout_s) + 15),   # mpiexec's own guard, behind ours
-        "MPIR_CVAR_POLLS_BEFORE_YIELD": "1",
-        "MPIR_CVAR_CH4_PROGRESS_THROTTLE": "true",
-        "FI_PROVIDER": "tcp",
-        "PYTHONUNBUFFERED": "1",
-    }
-    if not hostfile:
-        env["HYDRA_LAUNCHER"] = "fork"
-    return env
+    """The mpiexec argv of a run with ``workers`` workers (plus the server)."""
+    return mpiexec.command(RANK_MODULE, workers + 1, hostfile)
 
 
 def run(ctx) -> dict[str, Any]:
-    """The ``impl`` of every MPI plugin: launch the job and fold its results into ``ctx``."""
-    timeout_s = float(ctx.options.get("timeout_s") or DEFAULT_TIMEOUT_S)
-    hostfile = ctx.options.get("hostfile")
-    workdir = Path(ctx.workdir)
-    for stale in workdir.glob("died-*.json"):
-        stale.unlink()
-    try:
-        return run_job(ctx, command(ctx.workers, hostfile), timeout_s=timeout_s,
-                       env=environment(timeout_s, hostfile))
-    except PluginFailure as exc:
-        if exc.rank is not None:
-            raise
-        died = _first_death(workdir)
-        if died is None:
-            raise
-        raise PluginFailure(f"{died['message']}; mpiexec: {exc}", rank=died.get("rank")) from None
-
-
-def _first_death(workdir: Path) -> dict[str, Any] | None:
-    records = []
-    for path in workdir.glob("died-*.json"):
-        try:
-            records.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            continue
-    return min(records, key=lambda r: r.get("time", 0.0)) if records else None
+    """Launch the job and fold its results into ``ctx``."""
+    return mpiexec.launch(ctx, RANK_MODULE, ctx.workers + 1)

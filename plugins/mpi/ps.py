@@ -29,12 +29,13 @@ the reply is released). ``tau_max >= P - 1`` is required (a broadcast puts all P
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
 from mpi4py import MPI
 
-from harness.staleness import DelayStats
+from harness.api import DelayStats
 
 HEADER = 4
 TAG_MSG, TAG_REPLY = 11, 12
@@ -80,6 +81,8 @@ class Server:
         self._delays = DelayStats()
         self._taus: list[int] = []     # recorded delays not yet folded into the histogram
         self.messages = 0
+        self.born = time.perf_counter()
+        self.idle_s = 0.0         # seconds spent waiting for a message (Waitany): the server's idle time
         for k in range(self.P):
             self._post(k)
 
@@ -90,7 +93,9 @@ class Server:
     def next(self) -> Message:
         """Wait for the next message from any worker (the first that completes)."""
         self._release_held()
+        t = time.perf_counter()
         k = MPI.Request.Waitany(self.rreq)      # inactive (unarmed) requests are ignored
+        self.idle_s += time.perf_counter() - t
         if k == MPI.UNDEFINED:
             raise RuntimeError("parameter server: no worker left to receive from")
         self.armed[k] = False
@@ -100,9 +105,16 @@ class Server:
         self.samples += msg.samples
         return msg
 
-    def record_delay(self, msg: Message) -> int:
-        """tau = server version at apply minus the version the worker read."""
-        tau = self.version - msg.version
+    def busy_fraction(self, paused_s: float = 0.0) -> float:
+        """Share of the server's life, less ``paused_s`` (the monitor's evaluations), not spent
+        waiting for messages (applying updates, replying): near 1, the server is the bottleneck."""
+        life = time.perf_counter() - self.born - paused_s
+        return max(0.0, 1.0 - self.idle_s / life) if life > 0 else 0.0
+
+    def record_delay(self, msg: Message, tau: int | None = None) -> int:
+        """tau = server version at apply minus the version the worker read, or the ``tau`` an
+        algorithm measures in its own unit (the growing-batch rounds)."""
+        tau = self.version - msg.version if tau is None else int(tau)
         self._taus.append(tau)
         return tau
 

@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 
 from harness.launch import write_result
+from harness.plugins.algorithms.partition import partition
 
-from .common import Straggler, maybe_fail, partition
+from .faults import Straggler, maybe_fail
 from .ps import Server, Worker
 
 
@@ -73,6 +74,7 @@ class Runtime:
         return {
             "backend": "mpi", "workers": self.P, "server_updates": ps.version, "messages": ps.messages,
             "dropped_in_flight": dropped, "delays": ps.delays.to_dict(), "tau_max": ps.delays.max,
+            "server_busy_fraction": ps.busy_fraction(getattr(self.mon, "eval_seconds", 0.0)), "server_idle_s": ps.idle_s,
             "max_delay": ps.max_delay, "replies_held": ps.replies_held,
             "tau_mean": ps.delays.mean, "partition": self.params.get("partition", "iid"),
             "straggler_slept_s": float(sum(f.get("slept", 0.0) for f in facts)),
@@ -81,10 +83,9 @@ class Runtime:
 
 
 def _child_context(spec: dict[str, Any], *, owns_monitor: bool):
-    """``harness.launch.child_context`` with the spec taken straight from this backend's catalog:
-    a rank does not load every installed backend's catalog through the registry."""
+    """``harness.launch.child_context`` with the plugin found through this backend's entry point
+    only: a rank does not load every installed backend's catalog."""
     from harness.launch import child_context
+    from harness.registry import find_plugin
 
-    from .catalog import PLUGINS
-
-    return child_context(spec, owns_monitor=owns_monitor, plugin=next(p for p in PLUGINS if p.name == spec["plugin"]))
+    return child_context(spec, owns_monitor=owns_monitor, plugin=find_plugin(spec["plugin"], entry="mpi"))

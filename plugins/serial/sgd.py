@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.plugins.kernels import SCHEDULE_CODES
-
-from .linear import Steps
+from harness.plugins.algorithms.kernels import SCHEDULE_CODES
+from harness.plugins.algorithms.steps import Steps
 
 
 def run(ctx):
@@ -28,6 +27,6 @@ def run(ctx):
     while mon.running:
         k = mon.next_chunk(t, cap=max(1, 2_000_000 // b))
         idx = rng.integers(0, n, size=k * b)      # B_t for the k updates of this chunk
-        steps.sgd(w, idx, b, schedule, p["eta"], t0, p["beta"], t)
+        steps.sgd(w, idx, b=b, eta=p["eta"], schedule=schedule, t0=t0, beta=p["beta"], t_start=t)
         t += k
         mon.tick(t, w, samples=t * b)

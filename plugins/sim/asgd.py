@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.plugins.mpi.common import partition, worker_picker
+from harness.plugins.algorithms.partition import partition
 
 from . import engine
-from .common import delays_for, info
+from .engine import delays_for, run_info, worker_picker
 
 
 def run(ctx):
@@ -46,4 +46,4 @@ def run(ctx):
         mon.tick(k, x, samples=k * M, delays=delays.stats, force=bool(S) and k * M >= S)
         if S and k * M >= S:
             mon.stop("budget", f"S = {S} samples processed")
-    return {**info(delays, "whole"), "learners": N}
+    return {**run_info(delays, "whole"), "learners": N}

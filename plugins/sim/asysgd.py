@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.plugins.kernels import SCHEDULE_CODES
+from harness.plugins.algorithms.kernels import SCHEDULE_CODES
 
-from .common import delays_for, info
-from .engine import coord_key
+from .engine import coord_key, delays_for, run_info
 from .linear import LinearSim
 
 
@@ -33,7 +32,7 @@ def run(ctx):
     while mon.running:
         k = mon.next_chunk(t, cap=max(1, 2_000_000 // b))
         idx = rng.integers(0, n, size=k * b)      # B_t for the k updates of this chunk
-        sim.sgd(w, idx, b, schedule, p["eta"], t0, p["beta"], t)   # w_{t+1} = w_t - eta_t g(w_hat_t), k times
+        sim.sgd(w, idx, b=b, eta=p["eta"], schedule=schedule, t0=t0, beta=p["beta"], t_start=t)   # w_{t+1} = w_t - eta_t g(w_hat_t), k times
         t += k
         mon.tick(t, w, samples=t * b, delays=delays.stats)
-    return info(delays, p["read"], sim)
+    return run_info(delays, p["read"], sim)

@@ -21,24 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.plugins.serial.linear import Steps
+from harness.plugins.algorithms.steps import Steps
+from harness.plugins.algorithms.svrg import inner_iterations, sgd_warm_start, write_kind
 
-from .common import delays_for, info
-from .engine import coord_key
+from .engine import coord_key, delays_for, run_info
 from .linear import LinearSim
-
-
-def inner_iterations(p, n, d) -> int:
-    """m: given, else one pass over the data (n/b), times d/c when only c coordinates are written."""
-    if p["m"]:
-        return p["m"]
-    per = max(1, n // p["b"])
-    return per * (-(-d // p["coords"]) if p.get("coords") else 1)
-
-
-def write_kind(coords: int) -> str:
-    """What an iteration writes: one coordinate (Algorithm 1 as stated, D = d), a block, or the whole vector."""
-    return "coordinate" if coords == 1 else ("block" if coords else "vector")
 
 
 def run(ctx):
@@ -53,17 +40,13 @@ def run(ctx):
     krng = np.random.default_rng([ctx.seed, 0xC0]) if coords else None   # k_t, a stream of its own
     w = np.zeros(wl.dim)
     sim.reset(w)
-    t, samples = 0, 0.0
     mon.tick(0, w, samples=0, delays=delays.stats)
 
-    # SGD -> SVRG: warm start with (asynchronous) SGD
-    warm_updates = p["warm_epochs"] * max(1, n // b)
-    while mon.running and t < warm_updates:
-        k = min(mon.next_chunk(t), warm_updates - t)
-        sim.sgd(w, rng.integers(0, n, size=k * b), b, 0, p["warm_eta"] or eta, 1.0, 0.0, t)
-        t += k
-        samples += k * b
-        mon.tick(t, w, samples=samples, delays=delays.stats)
+    # SGD -> SVRG: warm start with (asynchronous) SGD, constant step
+    def sgd(k, t):
+        sim.sgd(w, rng.integers(0, n, size=k * b), b=b, eta=p["warm_eta"] or eta, t_start=t)
+
+    t, samples = sgd_warm_start(mon, w, n=n, b=b, epochs=p["warm_epochs"], sgd=sgd, delays=delays.stats)
 
     while mon.running:
         u0 = w.copy()                                   # w~ = w^s
@@ -75,10 +58,10 @@ def run(ctx):
             k = min(mon.next_chunk(t), m - inner)
             idx = rng.integers(0, n, size=k * b)        # I_t
             kidx = krng.integers(0, wl.dim, size=k) if coords else None   # k_t
-            sim.svrg_inner(w, snap, idx, b, eta, t, coords, kidx)   # (2.4)-(2.6), k times
+            sim.svrg_inner(w, snap, idx, b=b, eta=eta, t_start=t, coords=coords, kidx=kidx)   # (2.4)-(2.6), k times
             inner += k
             t += k
             samples += 2 * k * b
             mon.tick(t, w, samples=samples, delays=delays.stats)
         # w^{s+1} = w_m: the inner loop updated w in place
-    return {**info(delays, p["read"], sim), "m": m, "coords": coords or wl.dim, "write": write_kind(coords)}
+    return {**run_info(delays, p["read"], sim), "m": m, "coords": coords or wl.dim, "write": write_kind(coords)}

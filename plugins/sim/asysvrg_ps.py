@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.plugins.mpi.common import partition, worker_picker
+from harness.plugins.algorithms.partition import partition
+from harness.plugins.algorithms.svrg import inner_iterations
 
 from . import engine
-from .common import delays_for, info
+from .engine import delays_for, run_info, worker_picker
 
 
 def run(ctx):
     wl, p, mon, P = ctx.workload, ctx.params, ctx.monitor, ctx.workers
     n, d, eta, b = wl.n, wl.dim, p["eta"], p["b"]
-    m = p["m"] or max(1, n // b)
+    m = inner_iterations(p, n, wl.dim)
     ctx.info["applied"] = {"eta": eta, "b": b, "m": m}          # what the theory checker judges
     parts = partition(n, P, p["partition"], getattr(wl, "y", None), ctx.seed)
     rng = ctx.rng
@@ -59,4 +60,4 @@ def run(ctx):
             t += k
             samples += 2 * k * b
             mon.tick(t, w, samples=samples, delays=delays.stats)
-    return {**info(delays, "whole"), "m": m, "workers": P}
+    return {**run_info(delays, "whole"), "m": m, "workers": P}

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.plugins.mpi.common import dphi, partition, worker_picker
-from harness.plugins.mpi.dfsdca import invariant_error
+from harness.plugins.algorithms.linear import dphi, invariant_error
+from harness.plugins.algorithms.partition import partition
 
 from . import engine
-from .common import delays_for, info
+from .engine import delays_for, run_info, worker_picker
 
 
 def run(ctx):
@@ -63,4 +63,4 @@ def run(ctx):
         delays.record(applied)
         t += k
         mon.tick(t, w, samples=t * H, delays=delays.stats)
-    return {**info(delays, "whole"), "workers": P, "invariant_max_err": worst[0]}
+    return {**run_info(delays, "whole"), "workers": P, "invariant_max_err": worst[0]}

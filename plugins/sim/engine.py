@@ -35,11 +35,10 @@ from typing import Any, Sequence
 import numpy as np
 from numba import njit
 
-from harness.errors import UserError
-from harness.staleness import DelayStats
+from harness.api import DelayStats, UserError
 
-from .common import DELAY_KINDS
-from .common import READ_MODES as _READ_NAMES
+from .params import DELAY_KINDS
+from .params import READ_MODES as _READ_NAMES
 
 READ_MODES = {name: code for code, name in enumerate(_READ_NAMES)}  # whole: 0, coordinate: 1
 
@@ -290,3 +289,36 @@ class Delays:
 
 def from_params(p: dict[str, Any], seed: int) -> Delays:
     return Delays(delay_model(p["delay"], p["tau"], p.get("tau_cap", 0), p.get("delay_file") or None), seed)
+
+
+def delays_for(ctx) -> Delays:
+    """The run's delay source from its parameters; ``tau = -1`` means workers - 1."""
+    p: dict[str, Any] = dict(ctx.params)
+    if p["tau"] < 0:
+        p["tau"] = max(ctx.workers - 1, 0)
+    return from_params(p, ctx.seed)
+
+
+def run_info(delays: Delays, read: str, sim=None) -> dict[str, Any]:
+    """The facts a sim run stores: the applied delays' histogram, the delay model, the read mode."""
+    out = {"delays": delays.stats.to_dict(), "delay_model": delays.model.describe(), "read": read}
+    if sim is not None and sim.clipped_above is not None:
+        out["delays_clipped_above"] = sim.clipped_above
+    return out
+
+
+# -- which worker's message arrives (the parameter-server twins) ------------------------------------
+def worker_picker(shares: str, workers: int, rng: np.random.Generator):
+    """A function drawing the worker whose message the server applies next: uniform, or with the
+    given relative shares (e.g. an MPI run's ``info['worker_messages']``, '34,177,194'): on an
+    oversubscribed machine some workers are starved, and their local data is visited less."""
+    if not shares:
+        return lambda: int(rng.integers(workers))
+    try:
+        weights = np.array([float(v) for v in str(shares).split(",")])
+    except ValueError:
+        raise UserError(f"bad worker_shares {shares!r}: expected comma-separated numbers") from None
+    if len(weights) != workers or (weights < 0).any() or weights.sum() <= 0:
+        raise UserError(f"worker_shares {shares!r}: expected {workers} non-negative numbers, not all 0")
+    p = weights / weights.sum()
+    return lambda: int(rng.choice(workers, p=p))

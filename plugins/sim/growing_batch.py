@@ -6,18 +6,21 @@ from ``delay``, e.g. the MPI run's measured ``round_lag`` histogram, clipped to 
 so Theorem 1's invariant i - k <= d holds), runs s_{i,c} local SGD steps with the round step size
 eta_bar_i on its own data, and sends U_{i,c}; then v^_{i+1} = v^_i - eta_bar_i sum_c U_{i,c}
 (Algorithm 3). Points at round ends (updates = SGD steps aggregated, T_{i+1} = sum_{j<=i} s_j).
+
+Delay unit: **rounds** (the round lag l = i - k of each node's model), as ``hogwild-growing-batch-mpi``
+reports its delays, so the two runs' tau columns compare.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from harness.plugins.mpi.common import partition
-from harness.plugins.mpi.growing_batch import Schedule
-from harness.plugins.serial.linear import Steps
+from harness.plugins.algorithms.partition import partition
+from harness.plugins.algorithms.schedules import Schedule
+from harness.plugins.algorithms.steps import Steps
 
 from . import engine
-from .common import delays_for, info
+from .engine import delays_for, run_info
 
 
 def run(ctx):
@@ -46,7 +49,7 @@ def run(ctx):
             w = models.read(applied[c])                      # w^ = v^_k, k = i - l
             start = w.copy()
             xi = parts[c][rng.integers(0, len(parts[c]), size=shares[c])]
-            steps.sgd(w, xi, 1, 0, eta_i, 1.0, 0.0, 0)       # s_{i,c} local steps
+            steps.sgd(w, xi, b=1, eta=eta_i)       # s_{i,c} local steps
             total += (start - w) / eta_i                     # U_{i,c}
             t += shares[c]
         delays.record(applied)
@@ -54,4 +57,4 @@ def run(ctx):
         models.push(v)
         i += 1
         mon.tick(t, v, samples=t, delays=delays.stats)
-    return {**info(delays, "whole"), "rounds": i, "round_sizes": sched.sizes[:64]}
+    return {**run_info(delays, "whole"), "delay_unit": "rounds", "rounds": i, "round_sizes": sched.sizes[:64]}

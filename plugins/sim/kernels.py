@@ -1,6 +1,6 @@
 """numba kernels of the delay simulator for the linear losses (logistic, squared).
 
-They are the serial kernels of :mod:`harness.plugins.kernels` with one change: the margin x_i . w of each
+They are the serial kernels of :mod:`harness.plugins.algorithms.kernels` with one change: the margin x_i . w of each
 sample is read at a stale iterate w_hat (a whole past iterate, or coordinate-wise mixed past
 iterates, from the ring ``ring[s % R] = w_s``). The l2 term and the SVRG correction are applied to
 the written iterate, as the shared-memory kernels' read-modify-write does. When the delay is 0 the
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from harness.plugins.kernels import csr_dot, csr_scatter, dense_dot, dphi, step_size
+from harness.plugins.algorithms.kernels import csr_dot, csr_scatter, dense_dot, dphi, step_size
 
 from .engine import coord_delay
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.errors import UserError
-from harness.plugins import kernels as K
+from harness.api import UserError
+from harness.plugins.algorithms import kernels as K
 
 from . import kernels as SK
 from .engine import READ_MODES, Delays
@@ -43,7 +43,7 @@ class LinearSim:
         self.s = 0
         self.ring[0] = w
 
-    def sgd(self, w, idx, b, schedule, eta, t0, beta, t_start):
+    def sgd(self, w, idx, *, b, eta, schedule=0, t0=1.0, beta=0.0, t_start=0):
         taus = self.delays.draw(len(idx) // b)
         if self.sparse:
             self.s = SK.sim_sgd_csr(w, *self.csr, self.y, idx, b, self.code, self.wl.lam, schedule, eta, t0, beta,
@@ -53,7 +53,7 @@ class LinearSim:
                                       t_start, np.empty(w.shape[0]), self.ring, self.s, taus, self.mode, self.key)
         self.delays.record(taus)
 
-    def svrg_inner(self, u, snap, idx, b, eta, t_start, coords=0, kidx=None):
+    def svrg_inner(self, u, snap, idx, *, b, eta, t_start, coords=0, kidx=None):
         z0, mu_loss, _full = snap
         taus = self.delays.draw(len(idx) // b)
         if self.sparse:

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.staleness import DelayStats
-from harness.plugins.sim.asysvrg import inner_iterations, write_kind
+from harness.api import DelayStats
+from harness.plugins.algorithms.svrg import inner_iterations, sgd_warm_start, write_kind
 
 from .linear import ThreadLinear
 from .team import Team, single_threaded_blas
@@ -36,19 +36,16 @@ def run(ctx):
         lin = ThreadLinear(wl, team, p["write"])
         lin.warmup(b, svrg=True)
         w = np.zeros(wl.dim)                      # the shared iterate
-        t, samples = 0, 0.0
         mon.tick(0, w, samples=0, delays=stats)
 
         # SGD -> SVRG: warm start with Hogwild! SGD (constant step)
-        warm_updates = p["warm_epochs"] * max(1, n // b)
         warm_eta = p["warm_eta"] or eta
-        cap = lin.chunk_cap(warm_eta, b)
-        while mon.running and t < warm_updates:
-            k = min(mon.next_chunk(t, cap=cap), warm_updates - t)
-            stats.add(lin.sgd(w, k, b, 0, warm_eta, 1.0, 0.0))
-            t += k
-            samples += k * b
-            mon.tick(t, w, samples=samples, delays=stats)
+
+        def sgd(k, t):
+            stats.add(lin.sgd(w, k, b=b, eta=warm_eta))
+
+        t, samples = sgd_warm_start(mon, w, n=n, b=b, epochs=p["warm_epochs"], sgd=sgd,
+                                    cap=lin.chunk_cap(warm_eta, b), delays=stats)
 
         cap = lin.chunk_cap(eta, b)
         while mon.running:
@@ -58,7 +55,7 @@ def run(ctx):
             inner = 0
             while inner < m and mon.running:
                 k = min(mon.next_chunk(t, cap=cap), m - inner)
-                stats.add(lin.svrg(w, snap, k, b, eta, coords))   # (2.4)-(2.6), k iterations
+                stats.add(lin.svrg(w, snap, k, b=b, eta=eta, coords=coords))   # (2.4)-(2.6), k iterations
                 inner += k
                 t += k
                 samples += 2 * k * b

@@ -1,10 +1,7 @@
 """The ``threads`` backend's plugins (entry point ``harness.plugins``: ``threads``)."""
 
-from harness.params import Param
-from harness.plugin import PluginSpec
-from harness.plugins.serial.catalog import SGD_PARAMS, SVRG_PARAMS
-from harness.plugins.sim.catalog import COORDS
-from harness.plugins.sim.common import skip_linear
+from harness.api import Param, PluginSpec
+from harness.plugins.algorithms.params import COORDS, SGD_PARAMS, SVRG_PARAMS, skip_linear
 
 WRITE = Param("write", "atomic", "choice", choices=("atomic", "racy", "plain"),
               doc="coordinate writes: atomic (compare-and-swap loop, the papers' atomic coordinate update), "

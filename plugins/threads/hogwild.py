@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.staleness import DelayStats
-from harness.plugins.kernels import SCHEDULE_CODES
+from harness.api import DelayStats
+from harness.plugins.algorithms.kernels import SCHEDULE_CODES
 
 from .linear import ThreadLinear
 from .team import Team, single_threaded_blas
@@ -38,7 +38,7 @@ def run(ctx):
         mon.tick(0, w, samples=0, delays=stats)
         while mon.running:
             k = mon.next_chunk(t, cap=cap)
-            stats.add(lin.sgd(w, k, b, schedule, eta, t0, p["beta"]))   # k updates across the threads
+            stats.add(lin.sgd(w, k, b=b, eta=eta, schedule=schedule, t0=t0, beta=p["beta"]))   # k updates across the threads
             t += k
             mon.tick(t, w, samples=t * b, delays=stats)
     return {"delays": stats.to_dict(), "threads": ctx.workers, "writes": lin.writes(),

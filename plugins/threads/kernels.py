@@ -34,7 +34,7 @@ and writes its sparse step as v_j -= eta_t g x_ij / S[t+1] (the table H[t] = eta
 chunk's end turns v back into w (the monitor then sees the exact iterate). With one thread this is
 the serial exact kernel up to rounding; with several, only the sparse writes race (the dense part is
 exact for every update count). The chunk is capped so that S stays above e^-200.
-Every update prefetches the rows it will read a few rows later (``harness.plugins.kernels.PREFETCH_*``; they are
+Every update prefetches the rows it will read a few rows later (``harness.plugins.algorithms.kernels.PREFETCH_*``; they are
 drawn up front).
 No allocation, RNG or spin-wait inside the loops: indices are drawn per thread before the call.
 """
@@ -48,7 +48,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from harness.plugins.kernels import (PREFETCH_CSR, PREFETCH_DENSE, PREFETCH_GATHER_MIN_D, csr_dot, dense_dot, dphi,
+from harness.plugins.algorithms.kernels import (PREFETCH_CSR, PREFETCH_DENSE, PREFETCH_GATHER_MIN_D, csr_dot, dense_dot, dphi,
                              prefetch_csr_row, prefetch_dense_row, prefetch_gather, step_size)
 
 

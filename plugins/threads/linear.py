@@ -6,8 +6,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from harness.errors import UserError
-from harness.plugins import kernels as K0
+from harness.api import UserError
+from harness.plugins.algorithms import kernels as K0
 
 from . import kernels as K
 from .team import Team
@@ -64,7 +64,7 @@ class ThreadLinear:
             cap = min(cap, int(max(1000, MAX_SHRINK_LOG / -np.log1p(-eta * self.lam))))
         return max(1, cap)
 
-    def drift(self, k: int, schedule: int, eta: float, t0: float, beta: float, svrg: bool):
+    def drift(self, k: int, *, eta: float, svrg: bool, schedule: int = 0, t0: float = 1.0, beta: float = 0.0):
         """Tables S, Q, H of ``kernels.linear_csr`` for the next k updates. For a constant step they do
         not depend on the chunk's first update count: they are kept per step size and only extended
         when a longer chunk comes; a decaying schedule fills them per chunk."""
@@ -116,7 +116,7 @@ class ThreadLinear:
         slots = np.zeros((1, 8), dtype=np.int64)
         taus = np.empty(0, dtype=np.int64)
         if self.sparse:
-            S, Q, H = self.drift(1, 0, 0.1, 1.0, 0.0, svrg)
+            S, Q, H = self.drift(1, eta=0.1, svrg=svrg)
             K.linear_csr(w, *self.csr, self.y, self._noidx, b, self.code, 0, S, Q, H, self._nothing, self._nothing,
                          int(svrg), self.scratch(b), self.mode, slots, 0, taus)
             K.unscale(w, 1.0, 0.0, self._nothing, 0, 0)
@@ -131,12 +131,13 @@ class ThreadLinear:
                             self.scratch(self.d), self.scratch(b), 0, self._noidx, self.mode, slots, 0, taus)
 
     # -- Hogwild! SGD ------------------------------------------------------------------------------------
-    def sgd(self, w, k, b, schedule, eta, t0, beta) -> np.ndarray:
+    def sgd(self, w, k, *, b, eta, schedule=0, t0=1.0, beta=0.0) -> np.ndarray:
         """k Hogwild! updates shared by the team; returns the measured delays."""
         team = self.team
         eta, t0, beta = float(eta), float(t0), float(beta)
         if self.sparse:
-            return self._csr_chunk(w, k, b, self.drift(k, schedule, eta, t0, beta, svrg=False), None)
+            tables = self.drift(k, schedule=schedule, eta=eta, t0=t0, beta=beta, svrg=False)
+            return self._csr_chunk(w, k, b, tables, None)
 
         def work(r, kr):
             idx = team.rngs[r].integers(0, self.n, size=kr * b)
@@ -173,12 +174,12 @@ class ThreadLinear:
         team.map(lambda r, _: K.csr_matvec_rows(*self.csr, mu_loss, *rows[r], x_mu), shares)
         return Snapshot(z0, mu_loss, x_mu)
 
-    def svrg(self, w, snap: Snapshot, k, b, eta, coords) -> np.ndarray:
+    def svrg(self, w, snap: Snapshot, k, *, b, eta, coords) -> np.ndarray:
         """k Shared-AsySVRG inner iterations shared by the team; returns the measured delays."""
         team = self.team
         eta = float(eta)
         if self.sparse:
-            return self._csr_chunk(w, k, b, self.drift(k, 0, eta, 1.0, 0.0, svrg=True), snap)
+            return self._csr_chunk(w, k, b, self.drift(k, eta=eta, svrg=True), snap)
 
         def work(r, kr):
             rng = team.rngs[r]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -49,6 +50,10 @@ class Team:
         self.rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(self.size)]
         self.slots = np.zeros((self.size, SLOT_STRIDE), dtype=np.int64)   # stamp slots (see kernels)
         self._pool = ThreadPoolExecutor(self.size - 1, thread_name_prefix="harness-worker") if self.size > 1 else None
+        # profile (off unless a list is set, e.g. by benchmarks/threads_scaling.py): one entry per map,
+        # (t_call, t_return, [(thread, t_start, t_end, cpu_s) per share]) on the perf_counter clock, cpu_s the
+        # thread's CPU seconds in its share (time.thread_time: what a loaded machine does not steal)
+        self.trace: list | None = None
 
     @property
     def count(self) -> int:
@@ -62,6 +67,8 @@ class Team:
 
     def map(self, fn: Callable[[int, int], Any], shares: list[int]) -> list[Any]:
         """fn(thread, share) on every thread with a non-zero share, in parallel; results in thread order."""
+        if self.trace is not None:
+            return self._traced_map(fn, shares)
         futures = {r: self._pool.submit(fn, r, k) for r, k in enumerate(shares) if r > 0 and k > 0}
         out: dict[int, Any] = {}
         try:
@@ -71,6 +78,25 @@ class Team:
             for r, f in futures.items():
                 out[r] = f.result()
         return [out[r] for r in sorted(out)]
+
+    def _traced_map(self, fn, shares):
+        spans: list[tuple[int, float, float, float]] = []
+
+        def timed(r, k):
+            t, c = time.perf_counter(), time.thread_time()
+            try:
+                return fn(r, k)
+            finally:
+                spans.append((r, t, time.perf_counter(), time.thread_time() - c))   # atomic under the GIL
+
+        call = time.perf_counter()
+        self.trace, trace = None, self.trace
+        try:
+            out = self.map(timed, shares)
+        finally:
+            self.trace = trace
+        trace.append((call, time.perf_counter(), spans))
+        return out
 
     def close(self) -> None:
         if self._pool is not None:

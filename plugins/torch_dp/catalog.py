@@ -50,7 +50,7 @@ ALGOS = {
 def _specs():
     out = []
     for family, (params, text) in ALGOS.items():
-        out.append(PluginSpec(f"{family}-torch", family, "torch", "harness.plugins.torch_dp.rank:run", kinds=("network",),
+        out.append(PluginSpec(f"{family}-torch", family, "torch", "harness.plugins.torch_dp.launch:run", kinds=("network",),
                               params=params, theorems=THEOREMS, needs=("torch",), min_workers=1,
                               description=text + "; data parallel over torch.distributed ranks"))
         out.append(PluginSpec(f"{family}-serial", family, "serial", "harness.plugins.torch_dp.serial:run",

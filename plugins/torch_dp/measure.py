@@ -17,6 +17,10 @@ all of them when n is smaller), at the snapshot's iterate w:
   divergence threshold of NAG on a quadratic, ``lr_stable_k = 2(1+beta) / ((1+2beta) L_k)`` (notes
   §8.5; not from the thesis). A layer whose learning rate exceeds ``lr_ub_k`` is flagged.
 
+Everything runs on the model's device (the measurement set is moved there once; on the CPU the
+monitor gives torch the machine's cores while it evaluates); ``measure=off`` evaluates the
+workload's metrics only (on its evaluation subset, ``eval_n``), on the device, with no model copy.
+
 Cost per snapshot: one per-sample pass over S, one create-graph backward and
 ``(K + 1) * power_iters`` Hessian-vector products on ``lk_n`` samples (measured on a loaded
 2-core machine: ~0.2 s for the digits MLP, K = 6; ~6 s for the residual CNN on digits, K = 17;
@@ -30,7 +34,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .core import Layers, PerSample
+from .large_batch import Layers, PerSample
 
 
 def measurement_set(n: int, size: int, seed: int) -> np.ndarray:
@@ -43,15 +47,16 @@ def variance(model, layers: Layers, loss_fn: Callable, X, y, chunk: int = 256) -
     ps = PerSample(model, loss_fn, layers)
     m = len(X)
     gsum = None
-    sq_sum = torch.zeros(layers.K, dtype=torch.float64)
+    sq_sum = torch.zeros(layers.K, dtype=torch.float64, device=X.device)
     for grads, sq in ps.chunks(X, y, chunk):
         part = [g.double() for g in grads]
         gsum = part if gsum is None else [a + b for a, b in zip(gsum, part)]
-        sq_sum += sq.sum(0).cpu()
+        sq_sum += sq.sum(0)
     gbar = [g / m for g in gsum]
     gsq = layers.norms(gbar).pow(2)                                   # ||gbar_k||^2
     var = (sq_sum / m - gsq).clamp_min(0.0)                           # mean ||g_ik||^2 - ||gbar_k||^2
     M = torch.where(gsq > 0, var / gsq.clamp_min(1e-300), torch.full_like(var, float("inf")))
+    var, gsq, M = (t.cpu() for t in (var, gsq, M))
     return {"var_k": var.tolist(), "gsq_k": gsq.tolist(), "M_k": M.tolist(), "var": float(var.sum())}
 
 
@@ -60,7 +65,7 @@ def smoothness(model, layers: Layers, loss_fn: Callable, X, y, iters: int = 10, 
     params = [p for p in model.parameters() if p.requires_grad]
     loss = loss_fn(model(X), y)
     grads = torch.autograd.grad(loss, params, create_graph=True)
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(int(seed))           # CPU draws: the same vectors on every device
     groups = [[j for j in range(len(params)) if layers.layer_of[j] == k] for k in range(layers.K)]
 
     def power(idx: list[int]) -> float:
@@ -113,24 +118,23 @@ class Measurements:
         X, y, _, _ = workload.data()
         S = measurement_set(len(X), int(p.get("measure_n", 256)), seed)
         ii = torch.as_tensor(S, dtype=torch.long)
-        self.XS, self.yS = X[ii], y[ii]
+        dev = opt.params[0].device
+        self.XS, self.yS = X[ii].to(dev), y[ii].to(dev)
         self.seed = seed
         self.history: list[dict[str, Any]] = []
 
     def __call__(self, model) -> dict[str, Any]:
-        dev = next(model.parameters()).device
-        cpu_model = model if dev.type == "cpu" else _cpu_copy(model)
-        out = dict(self.workload.metrics(cpu_model))
+        out = dict(self.workload.metrics(model))
         if not self.history:
             self.f0 = out.get("objective")
         extra: dict[str, Any] = dict(self.opt.last)
         if self.mode != "off" and np.isfinite(out.get("objective", float("nan"))):
             layers, loss_fn = self.opt.layers, self.workload.loss_fn
             try:
-                extra.update(variance(cpu_model, layers, loss_fn, self.XS, self.yS, self.opt.chunk))
+                extra.update(variance(model, layers, loss_fn, self.XS, self.yS, self.opt.chunk))
                 if self.mode == "all" and len(self.history) % self.lk_every == 0:
                     m = len(self.XS) if self.lk_n <= 0 else min(self.lk_n, len(self.XS))
-                    extra.update(smoothness(cpu_model, layers, loss_fn, self.XS[:m], self.yS[:m], self.power_iters,
+                    extra.update(smoothness(model, layers, loss_fn, self.XS[:m], self.yS[:m], self.power_iters,
                                             seed=self.seed + len(self.history)))
                     extra.update(lr_bounds(extra["L_k"], extra["M_k"], self.opt.B, self.opt.beta))
             except (RuntimeError, FloatingPointError) as exc:  # a blown-up iterate: keep the metrics
@@ -176,9 +180,3 @@ class Measurements:
                                     if used > b["lr_stable_k"][k] else ""))
             info["lr_flags"] = flags
         return info
-
-
-def _cpu_copy(model):
-    import copy
-
-    return copy.deepcopy(model).cpu()

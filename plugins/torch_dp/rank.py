@@ -1,5 +1,5 @@
 """One torch.distributed rank of the data-parallel plugins (started by
-``harness.backends.torchdist``), and the plugins' parent-side ``run``.
+``harness.plugins.launchers.torch_dist``), the parent side is :mod:`.launch`.
 
 The rank rebuilds the run context from the spec (rank 0 owns the monitor and streams points to
 ``points.jsonl``), trains with :func:`harness.plugins.torch_dp.train.train` under gloo (CPU) or NCCL (when
@@ -9,25 +9,15 @@ this machine has ``workers`` CUDA devices), and rank 0 writes the result.
 from __future__ import annotations
 
 
-def run(ctx):
-    """Parent side of ``mnag-torch`` / ``lars-torch`` / ``clars-torch``: launch ``ctx.workers`` ranks."""
-    from harness.backends import torchdist
-
-    from .train import check_batch
-
-    check_batch(ctx)
-    return torchdist.launch(ctx, "harness.plugins.torch_dp.rank")
-
-
 def _body() -> int:
-    from harness.backends import torchdist
+    from harness.plugins.launchers import torch_dist
     from harness.launch import child_context, load_spec, write_result
 
     from .train import train
 
     spec = load_spec()
     opts = spec.get("options", {})
-    dist = torchdist.init(opts.get("device", "auto"), timeout_s=opts.get("timeout_s"))
+    dist = torch_dist.init(opts.get("device", "auto"), timeout_s=opts.get("timeout_s"))
     ctx = child_context(spec, owns_monitor=dist.rank == 0)
     info = train(ctx, ctx.plugin.family, dist)
     if dist.rank == 0:
@@ -36,6 +26,6 @@ def _body() -> int:
 
 
 if __name__ == "__main__":
-    from harness.backends.torchdist import rank_main
+    from harness.plugins.launchers.torch_dist import rank_main
 
     rank_main(_body)

@@ -20,8 +20,10 @@ COMMON = (
     Param("boundaries", "", "str", doc="block indices where modules 2..K start, e.g. '2' or '1,3' "
                                         "(default: balanced by parameter count)"),
     Param("sigma_window", 8, "int", low=1, doc="applied gradients per snapshot for sigma_dir (notes §6)"),
-    Param("L_iters", 10, "int", low=0, doc="power iterations for the local smoothness estimate L_est "
-                                             "at the end of the run (0: skip)"),
+    Param("L_iters", 0, "int", low=0, doc="power iterations for the local smoothness estimate L_est "
+                                            "at the end of the run (0: skip, the default: it costs "
+                                            "2 L_iters backward passes through a retained graph)"),
+    Param("L_n", 256, "int", low=1, doc="samples of the evaluation subset L_est uses"),
 )
 DNI_PARAMS = COMMON + (Param("synth_eta", 1e-3, "float", low=0.0, open_low=True,
                              doc="Adam step size of the synthetic-gradient modules"),)
@@ -52,7 +54,7 @@ def _skip_workers(workload, params, workers):
 PLUGINS = []
 for _family, (_params, _thms, _desc) in _ALGOS.items():
     PLUGINS.append(PluginSpec(
-        f"{_family}-torch", _family, "torch", "harness.plugins.torch_mp.parallel:run", kinds=("network",), params=_params,
+        f"{_family}-torch", _family, "torch", "harness.plugins.torch_mp.launch:run", kinds=("network",), params=_params,
         theorems=_thms, needs=("torch",), min_workers=1, max_workers=8, skip=_skip_workers,
         description=_desc + "; module k on torch.distributed rank k (gloo on CPU, NCCL with K GPUs)"))
     PLUGINS.append(PluginSpec(

@@ -2,7 +2,7 @@
 BP, DNI, DDG (thesis 001 Ch. 5, Algorithms 9-10) and features replay (Ch. 6, Algorithm 11).
 
 The :class:`Stage` below is the only place where the algorithms live. The single-process simulator
-(``sim.py``) and the K-rank torch.distributed backend (``rank.py``) both drive K stages with the same
+(``driver.py``, ``run_sim``) and the K-rank torch.distributed backend (``rank.py``) both drive K stages with the same
 per-stage calls in the same order (``forward(t)`` then ``backward(t)`` / ``train_synth(t)``); they
 differ only in how boundary tensors travel (a Python variable vs ``isend``/``irecv``). That is why
 the simulator is the exact reference of the parallel run.
@@ -211,13 +211,16 @@ class Stage:
         self.delays = DelayStats(cap=64)
         self.fwd_s = self.bwd_s = 0.0
         self.n_fwd = self.n_bwd = 0
-        self.n_timed = 0  # iterations timed: from t = K + 1 on (after the pipeline fill and lazy set-up)
+        self.n_timed = 0  # iterations timed: from t = K + 1 on (after the pipeline fill and lazy set-up), in the recording windows
         self._timed_from = K + 1
         self.queue_max = 0
         self.act_peak = 0
         self.stash_peak = 0
         self.input_bytes = 0
-        self.g2_sum, self.g2_n, self.g2_max = 0.0, 0, 0.0
+        # sum / max of ||g||^2 over the applied gradients, on the device (read at snapshots: no host sync per step)
+        self._g2_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        self._g2_max = torch.zeros((), dtype=torch.float64, device=self.device)
+        self.g2_n = 0
         self.recent: list[tuple[int, int, torch.Tensor]] = []  # (iteration, batch, flat applied gradient)
         self.recent_w: dict[int, list] = {}  # iteration -> this module's weights w^t_G(k) (for sigma_dir)
         self._rec = (0, 0)
@@ -235,8 +238,13 @@ class Stage:
     def _recording(self, t: int) -> bool:
         return self._rec[0] <= t < self._rec[1]
 
-    def _sync(self):
-        if self.device.type == "cuda":
+    def _timing(self, t: int) -> bool:
+        """Iteration t is timed: after the pipeline fill, inside the recording window (the last
+        iterations of each chunk), so a GPU is synchronised for the clock only there."""
+        return t >= self._timed_from and self._recording(t)
+
+    def _sync(self, t: int):
+        if self.device.type == "cuda" and self._timing(t):
             torch.cuda.synchronize(self.device)
 
     def expects_delta(self, t: int) -> bool:
@@ -254,7 +262,7 @@ class Stage:
         """Iteration t's forward of batch t. Returns (output to send up or None at the top, input
         gradient to send down now or None); DNI also updates here (update-unlocked)."""
         rec = self._recording(t)
-        self._sync()
+        self._sync(t)
         t0 = time.perf_counter()
         if not self.input_bytes:
             self.input_bytes = _storage(x)[1]
@@ -263,7 +271,7 @@ class Stage:
             with torch.no_grad():  # Alg. 11 line 6: "play", no graph kept
                 out = self._f(self.w, x)
             self.queue.append({"s": t, "x": x})  # line 5: store h^t_{L_{k-1}} (history K-k+1)
-            self._sync()
+            self._sync(t)
             self._time("fwd_s", t, t0)
         else:
             xin = x.detach().requires_grad_(self.k > 0)
@@ -273,7 +281,7 @@ class Stage:
                 if self.top:
                     out = self.loss_fn(out, y)  # f(h^t_{L_K}, y^t)
             entry = {"s": t, "x": xin, "out": out, "w": self.w, "saved": saved.saved if rec else None}
-            self._sync()
+            self._sync(t)
             t1 = time.perf_counter()
             self._time("fwd_s", t, t0, t1)
             if self.algo == "dni" and not self.top:
@@ -286,13 +294,13 @@ class Stage:
                     self._account(extra=entry["saved"])
                 self.delays.add_one(0)
                 self._apply(t, t, list(grads[:len(self.w)]))
-                self._sync()
+                self._sync(t)
                 self._time("bwd_s", t, t1)
                 self.n_bwd += 1
             else:
                 self.queue.append(entry)  # DDG: FIFO of graphs of batches t-K+k..t
         self.n_fwd += 1
-        self.n_timed += t >= self._timed_from
+        self.n_timed += self._timing(t)
         self.queue_max = max(self.queue_max, len(self.queue))
         if rec and self.algo != "dni":
             self._account()
@@ -309,7 +317,7 @@ class Stage:
             self._apply(t, None, None)
             return None
         rec = self._recording(t)
-        self._sync()
+        self._sync(t)
         t0 = time.perf_counter()
         e = self.queue.popleft()  # the oldest: batch s = t - tau_k
         if self.algo == "fr" and not self.top:
@@ -330,26 +338,26 @@ class Stage:
         gin = grads[nw] if self.k > 0 else None
         self.delays.add_one(t - e["s"])  # measured: iteration now - batch (= version) the gradient used
         self._apply(t, e["s"], list(grads[:nw]))
-        self._sync()
+        self._sync(t)
         self._time("bwd_s", t, t0)
         self.n_bwd += 1
         return gin
 
     def train_synth(self, t: int, delta) -> None:
         """DNI: regress S_k(h^{t-1}, y^{t-1}) on the boundary gradient module k+1 sent at t-1."""
-        self._sync()
+        self._sync(t)
         t0 = time.perf_counter()
         h, y = self.synth_inputs.popleft()
         self.synth_opt.zero_grad(set_to_none=True)
         loss = ((self.synth(h, y) - delta) ** 2).sum() / h.shape[0]
         loss.backward()
         self.synth_opt.step()
-        self.synth_loss = float(loss.detach())
-        self._sync()
+        self.synth_loss = loss.detach()          # a tensor: converted at snapshots
+        self._sync(t)
         self._time("bwd_s", t, t0)
 
     def _time(self, what: str, t: int, t0: float, t1: float | None = None) -> None:
-        if t >= self._timed_from:
+        if self._timing(t):
             setattr(self, what, getattr(self, what) + (t1 if t1 is not None else time.perf_counter()) - t0)
 
     # -- update and bookkeeping --------------------------------------------------------------------
@@ -358,10 +366,10 @@ class Stage:
             self.recent_w[t] = [wi.detach() for wi in self.w]
         if g is not None:
             g = [gi.detach() for gi in g]
-            n2 = float(sum((gi.double() ** 2).sum() for gi in g))
-            self.g2_sum += n2
+            n2 = torch.stack([(gi.double() ** 2).sum() for gi in g]).sum()
+            self._g2_sum = self._g2_sum + n2
+            self._g2_max = torch.maximum(self._g2_max, n2)
             self.g2_n += 1
-            self.g2_max = max(self.g2_max, n2)
             if self._recording(t):
                 self.recent.append((t, int(s), torch.cat([gi.reshape(-1) for gi in g]).cpu()))
             if self.applied is not None:
@@ -399,8 +407,8 @@ class Stage:
         out = {"k": self.k, "delay": self.delay, "delays": self.delays.to_dict(), "fwd_s": self.fwd_s,
                "bwd_s": self.bwd_s, "n_fwd": self.n_fwd, "n_bwd": self.n_bwd, "n_timed": self.n_timed, "queue_max": self.queue_max,
                "act_peak": self.act_peak, "stash_peak": self.stash_peak, "input_bytes": self.input_bytes,
-               "g2_sum": self.g2_sum, "g2_n": self.g2_n, "g2_max": self.g2_max,
-               "recent": list(self.recent), "synth_loss": self.synth_loss,
+               "g2_sum": float(self._g2_sum), "g2_n": self.g2_n, "g2_max": float(self._g2_max),
+               "recent": list(self.recent), "synth_loss": float(self.synth_loss),
                "recent_w": {t: [w.cpu().clone() for w in ws] for t, ws in self.recent_w.items()}}
         if with_weights:
             out["w"] = [wi.detach().cpu().clone() for wi in self.w]
@@ -512,7 +520,7 @@ def build_stages(workload, params: dict[str, Any], K: int, seed: int, algo: str,
                           schedule=params.get("schedule", "constant"), t0=params.get("t0", 1.0), beta1=params.get("beta1", 0.9),
                           beta2=params.get("beta2", 0.999), eps=params.get("eps", 1e-8), loss_fn=workload.loss_fn,
                           synth=synth, synth_eta=params.get("synth_eta", 1e-3), device=device)
-    return modules, stages, shapes  # ``modules`` stay on the CPU: evaluation runs there, off the clock
+    return modules, stages, shapes  # ``modules``: the evaluator moves them to its device
 
 
 def boundary_shapes(modules: Sequence[nn.Module], workload) -> list[tuple[int, ...]]:

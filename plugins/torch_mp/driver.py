@@ -65,8 +65,11 @@ class Evaluator:
     the sufficient-direction constant per module, and the point's ``extra``."""
 
     def __init__(self, workload, modules, algo: str, sampler: Sampler, data):
-        self.workload, self.modules, self.algo, self.sampler = workload, modules, algo, sampler
+        """``modules`` are moved to the device ``data`` is on: the metrics (on the workload's
+        evaluation subset) and sigma_dir's forward/backward passes run there."""
         self.X, self.y = data
+        self.workload, self.algo, self.sampler = workload, algo, sampler
+        self.modules = [m.to(self.X.device) for m in modules]
         self.history: list[dict[str, Any]] = []
         self.f0: float | None = None
 
@@ -117,19 +120,20 @@ def summary(ev: Evaluator, params: dict[str, Any], K: int) -> dict[str, Any]:
     }
     iters = int(params.get("L_iters", 0) or 0)
     if iters:
-        out["L_est"] = local_smoothness(ev.workload, ev.modules, iters)
+        out["L_est"] = local_smoothness(ev.workload, ev.modules, iters, int(params.get("L_n", 256)))
     return out
 
 
-def local_smoothness(workload, modules, iters: int = 10, cap: int = 1024) -> float:
+def local_smoothness(workload, modules, iters: int = 10, cap: int = 256) -> float:
     """Largest Hessian eigenvalue magnitude of the training loss at the final weights (power
-    iteration on Hessian-vector products, on up to ``cap`` training samples): a local L."""
-    X, y, _, _ = workload.data()
-    X, y = X[:cap], y[:cap]
+    iteration on Hessian-vector products, on the first ``cap`` samples of the workload's evaluation
+    subset, on the modules' device): a local L."""
     model = torch.nn.Sequential(*modules)
     params = [p for p in model.parameters()]
     dev = params[0].device
-    loss = workload.loss_fn(model(X.to(dev)), y.to(dev))
+    X, y = workload.eval_set(dev)[:2]
+    X, y = X[:cap], y[:cap]
+    loss = workload.loss_fn(model(X), y)
     grads = torch.autograd.grad(loss, params, create_graph=True)
     gen = torch.Generator().manual_seed(0)
     v = [torch.randn(p.shape, generator=gen).to(dev) for p in params]
@@ -155,7 +159,7 @@ def run_sim(ctx) -> dict[str, Any]:
     X_cpu, y_cpu, _, _ = wl.data()
     X, y = X_cpu.to(device), y_cpu.to(device)
     sampler = Sampler(len(X), int(p["b"]), ctx.seed)
-    ev = Evaluator(wl, modules, algo, sampler, (X_cpu, y_cpu))
+    ev = Evaluator(wl, modules, algo, sampler, (X, y))         # on the run's device
     mon.evaluate = ev
     b = int(p["b"])
     t = 0

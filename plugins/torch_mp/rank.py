@@ -14,7 +14,7 @@ from collections import deque
 import torch
 import torch.distributed as td
 
-from harness.backends import torchdist
+from harness.plugins.launchers import torch_dist
 from harness.launch import child_context, load_spec, write_result
 
 from .core import Sampler, build_stages, window
@@ -49,7 +49,7 @@ class Links:
 def body():
     spec = load_spec()
     opts = spec.get("options", {})
-    dist = torchdist.init(opts.get("device", "auto"))
+    dist = torch_dist.init(opts.get("device", "auto"))
     k, K = dist.rank, dist.world
     owner = K - 1  # the rank holding the loss module owns the monitor
     ctx = child_context(spec, owns_monitor=k == owner)
@@ -60,14 +60,14 @@ def body():
     X_cpu, y_cpu, _, _ = wl.data()
     X, y = X_cpu.to(dist.device), y_cpu.to(dist.device)
     sampler = Sampler(len(X), b, ctx.seed)
-    # the owner evaluates on CPU copies of all K modules (clock paused), whatever the device
-    ev = Evaluator(wl, modules, algo, sampler, (X_cpu, y_cpu)) if k == owner else None
+    # the owner evaluates all K modules (weights gathered at snapshots) on its device, clock paused
+    ev = Evaluator(wl, modules, algo, sampler, (X, y)) if k == owner else None
     if ev is not None:
         mon.evaluate = ev
     links = Links(k, K, shapes, b, dist.device)
 
     def iteration(t: int) -> None:
-        torchdist.fault(opts, k, t)
+        torch_dist.fault(opts, k, t)
         links.reap(before=t - 1)
         idx = sampler.batch(t).to(dist.device)
         yb = y[idx]
@@ -139,4 +139,4 @@ def body():
 
 
 if __name__ == "__main__":
-    torchdist.rank_main(body)
+    torch_dist.rank_main(body)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from harness.plugins import kernels as K
+from harness.plugins.algorithms import kernels as K
 
 N, D, UPDATES = 2000, 50, 100  # one round = UPDATES updates; the per-update time is round / UPDATES
 

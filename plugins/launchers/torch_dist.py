@@ -1,17 +1,30 @@
 """torch.distributed launch helper: W ranks as child processes, one code path for CPU and GPU.
 
 Shared by every ``torch``-backend plugin (data-parallel large batch, model-parallel DDG / features
-replay). No ``torchrun``: the parent runs this module as a small launcher under
+replay). By default the parent runs this module as a small launcher under
 :func:`harness.launch.run_job` (own process group, wall-clock limit, ``points.jsonl`` /
 ``result.json`` / ``error-<rank>.json`` folded back into the run), and the launcher starts
-``python -m <rank module> [args]`` once per rank.
+``python -m <rank module> [args]`` once per rank. With the run option ``launcher=torchrun``
+(``harness run --launcher torchrun``) the ranks are started by ``torchrun`` instead
+(``torch.distributed.run --standalone --nproc-per-node W -m <rank module>``, ``env://``
+rendezvous; ``torchrun_args`` replaces ``--standalone`` for several nodes), under the same
+``run_job`` (limit, points, errors); the rank modules accept either.
+
+Several nodes with torchrun (every node sees the same filesystem path for the run's workdir)::
+
+    # node 0: the harness starts its torchrun with these rendezvous arguments and waits
+    harness run -p clars-torch -w mlp --workers 4 --launcher torchrun \
+        --option torchrun_args="--nnodes=2 --node-rank=0 --rdzv-backend=c10d --rdzv-endpoint=node0:29400"
+    # node 1: the same rank module, with the spec file the run wrote (HARNESS_SPEC, in its workdir)
+    HARNESS_SPEC=/shared/.../spec.json PYTHONPATH=/path/to/checkout torchrun --nproc-per-node 4 \
+        --nnodes=2 --node-rank=1 --rdzv-backend=c10d --rdzv-endpoint=node0:29400 -m harness.plugins.torch_dp.rank
 
 API
 ---
 Parent side (inside a plugin's ``run(ctx)``)::
 
-    from harness.backends import torchdist
-    return torchdist.launch(ctx, "harness.plugins.torch_dp.rank")        # -> the ranks' info dict
+    from harness.plugins.launchers import torch_dist
+    return torch_dist.launch(ctx, "harness.plugins.torch_dp.rank")        # -> the ranks' info dict
 
 ``launch(ctx, module, *, workers=None, args=(), timeout_s=None, env=None)`` starts ``workers``
 (default ``ctx.workers``) ranks of ``python -m module *args``. Each rank's environment holds
@@ -30,19 +43,19 @@ run's reason names the rank that failed first, not a peer that saw its connectio
 
 Rank side (inside the rank module)::
 
-    from harness.backends import torchdist
+    from harness.plugins.launchers import torch_dist
     from harness.launch import child_context, load_spec, write_result
 
     def body():
         spec = load_spec()
-        dist = torchdist.init(spec.get("options", {}).get("device", "auto"))
+        dist = torch_dist.init(spec.get("options", {}).get("device", "auto"))
         ctx = child_context(spec, owns_monitor=dist.rank == 0)
         ...  # dist.all_reduce_(t), dist.broadcast_int(k), dist.barrier(), dist.device
         if dist.rank == 0:
             write_result(ctx, info)
 
     if __name__ == "__main__":
-        torchdist.rank_main(body)
+        torch_dist.rank_main(body)
 
 ``init(prefer="auto", timeout_s=None)`` calls ``torch.set_num_threads(1)`` and
 ``init_process_group``: NCCL on ``cuda:LOCAL_RANK`` when ``torch.cuda.device_count() >= WORLD_SIZE``
@@ -87,8 +100,16 @@ def launch(ctx, module: str, *, workers: int | None = None, args: Sequence[str] 
         raise ValueError(f"need at least one rank, got {world}")
     workdir = Path(ctx.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    if ctx.options.get("launcher", "harness") == "torchrun":
+        info = run_job(ctx, torchrun_argv(world, module, args, ctx.options.get("torchrun_args")),
+                       timeout_s=timeout_s, env={**(env or {}), **_torchrun_env(ctx.options)})
+        return {**(info or {}), "launcher": "torchrun"}
+    if ctx.options.get("launcher", "harness") != "harness":
+        from harness.errors import UserError
+
+        raise UserError(f"unknown launcher {ctx.options['launcher']!r}: expected harness or torchrun")
     init_file = workdir / f"torchdist-{uuid.uuid4().hex[:12]}.init"
-    argv = python_module("harness.backends.torchdist", "--module", module, "--world", str(world),
+    argv = python_module("harness.plugins.launchers.torch_dist", "--module", module, "--world", str(world),
                          "--init", f"file://{init_file}", "--workdir", str(workdir), "--", *map(str, args))
     try:
         return run_job(ctx, argv, timeout_s=timeout_s, env=env)
@@ -96,11 +117,28 @@ def launch(ctx, module: str, *, workers: int | None = None, args: Sequence[str] 
         init_file.unlink(missing_ok=True)
 
 
+def torchrun_argv(world: int, module: str, args: Sequence[str] = (), extra: str | None = None) -> list[str]:
+    """``torchrun --nproc-per-node W [extra | --standalone] -m module args``: torch's own launcher
+    (``torch.distributed.run``, the same program as the ``torchrun`` script) with an ``env://``
+    rendezvous. ``extra`` (the ``torchrun_args`` option, one string) replaces ``--standalone``,
+    e.g. ``"--nnodes=2 --node-rank=0 --rdzv-backend=c10d --rdzv-endpoint=head:29400"``."""
+    import shlex
+
+    rdzv = shlex.split(extra) if extra else ["--standalone"]
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(world), *rdzv,
+            "-m", module, *map(str, args)]
+
+
+def _torchrun_env(options: dict[str, Any]) -> dict[str, str]:
+    # one machine (--standalone): gloo on the loopback interface, as our own launcher does
+    return {} if options.get("torchrun_args") else {"GLOO_SOCKET_IFNAME": "lo"}
+
+
 # -- the launcher process ---------------------------------------------------------------------
 def _launcher(argv: Sequence[str]) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m harness.backends.torchdist")
+    ap = argparse.ArgumentParser(prog="python -m harness.plugins.launchers.torch_dist")
     ap.add_argument("--module", required=True)
     ap.add_argument("--world", type=int, required=True)
     ap.add_argument("--init", required=True)
@@ -219,12 +257,16 @@ class Dist:
 
 
 def rank_env() -> tuple[int, int, int, str]:
-    """(rank, world size, local rank, init method) from the launcher's environment."""
+    """(rank, world size, local rank, init method) from the launcher's environment: our launcher's
+    ``file://`` rendezvous, or ``env://`` (MASTER_ADDR / MASTER_PORT) for ranks started by torchrun."""
     try:
+        method = os.environ.get(ENV_INIT) or ("env://" if "MASTER_ADDR" in os.environ and "MASTER_PORT" in os.environ
+                                              else os.environ[ENV_INIT])
         return (int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", "0")),
-                os.environ[ENV_INIT])
+                method)
     except KeyError as exc:
-        raise RuntimeError(f"not started by harness.backends.torchdist (missing {exc.args[0]})") from None
+        raise RuntimeError(f"not started by harness.plugins.launchers.torch_dist or torchrun "
+                           f"(missing {exc.args[0]})") from None
 
 
 def choose_backend(world: int, prefer: str = "auto") -> str:

@@ -1,11 +1,11 @@
 """``*-torch``: launch K torch.distributed ranks (module k on rank k) for this run through the
-shared launcher :mod:`harness.backends.torchdist` (gloo on CPU, NCCL when K CUDA devices exist;
+shared launcher :mod:`harness.plugins.launchers.torch_dist` (gloo on CPU, NCCL when K CUDA devices exist;
 a failing or killed rank stops the others and ends the run with ``error`` and that rank's message)."""
 
 from __future__ import annotations
 
 
 def run(ctx):
-    from harness.backends import torchdist
+    from harness.plugins.launchers import torch_dist
 
-    return torchdist.launch(ctx, "harness.plugins.torch_mp.rank")
+    return torch_dist.launch(ctx, "harness.plugins.torch_mp.rank")

@@ -1,0 +1,115 @@
+"""The one module a plugin author imports: everything an algorithm x backend plugin (or a workload)
+outside this repository needs, and nothing of the harness's internals.
+
+Declaring a plugin
+------------------
+A plugin is a :class:`PluginSpec`, pure metadata registered through the ``harness.plugins`` entry
+point group (an entry names one spec or a list of them)::
+
+    # mypkg/catalog.py                      pyproject.toml: [project.entry-points."harness.plugins"]
+    from harness.api import Param, PluginSpec               #               mypkg = "mypkg.catalog:PLUGINS"
+    PLUGINS = [PluginSpec("heavy-ball-serial", "heavy_ball", "serial", "mypkg.hb:run",
+                          params=(Param("eta", 0.1, "float", low=0.0, open_low=True, theory=True),
+                                  Param("beta", 0.9, "float", low=0.0, high=1.0)),
+                          theorems=("minibatch.thm-4",), deterministic=True)]
+
+``PluginSpec(name, family, backend, impl, kinds=("finite-sum",), params=(), theorems=(), needs=(),
+version="1", description="", min_workers=1, max_workers=None, gpus=0, skip=None, deterministic=False)``:
+``backend`` one of :data:`BACKENDS`; ``kinds`` workload kinds from :data:`WORKLOAD_KINDS`; ``impl``
+is ``"module:callable"``, imported only when a run starts (listing never imports torch or mpi4py);
+``theorems`` are ids of ``harness theory list``, checked at listing time (the theorem exists, and
+the run parameters its adapter reads are declared in ``params``); ``needs`` names optional
+imports from :data:`NEEDS`; ``skip(workload, params, workers) -> reason | None`` declines a
+combination; ``deterministic`` says the trajectory is a function of (spec, seed).
+
+``Param(name, default, kind="float", low=None, high=None, open_low=False, open_high=False,
+choices=(), doc="", theory=False, nullable=False)``: ``kind`` is ``"int" | "float" | "str" | "bool" |
+"choice"``; bounds are inclusive unless ``open_low`` / ``open_high``; ``nullable`` admits ``none``; ``theory=True`` lets a user write ``--param eta=theory`` (the
+linked theorem's largest admissible value is solved for and recorded in ``info['theory_choices']``).
+A user's bad value is a :class:`UserError` naming the parameter and its domain.
+
+Running
+-------
+``impl`` is called as ``run(ctx: RunContext) -> dict | None``; the returned dict (JSON-able facts:
+measured delays, the step size applied, peak memory) is stored with the run as its ``info``.
+:class:`RunContext` holds:
+
+- ``ctx.workload`` -- the :class:`Workload` (see below);
+- ``ctx.params`` -- ``dict[str, Any]``: every declared parameter, validated, defaults filled in;
+- ``ctx.workers`` (int >= 1), ``ctx.seed`` (int), ``ctx.rng`` -- the run's ``numpy.random.Generator``
+  seeded with ``seed``, one stream per run (every read returns the same generator);
+- ``ctx.monitor`` -- the :class:`Monitor`; ``ctx.workdir`` -- a private scratch ``Path``;
+- ``ctx.options`` -- backend options (``timeout_s``, ``hostfile``, ``device``); ``ctx.info`` -- a dict
+  the run may fill (stored like the returned dict).
+
+The monitor calls, the same on every backend (units: updates = iterations of the algorithm box,
+samples = examples whose gradient was computed, seconds = measured wall time with evaluation excluded)::
+
+    mon = ctx.monitor
+    t = 0
+    mon.tick(0, w, samples=0)                  # the point at t = 0 (starts the clock)
+    while mon.running:                         # False once a budget, the target or divergence stops it
+        k = mon.next_chunk(t, cap=None)        # updates until the next snapshot is due (>= 1)
+        ...                                    # apply k updates to w (numpy array of shape (d,))
+        t += k
+        mon.tick(t, w, samples=t * b, delays=stats)   # snapshot if due (iterate copied off the clock)
+
+``tick(updates, iterate, *, samples=None, delays=None, extra=None, force=False) -> bool`` takes the
+iterate as the workload's ``metrics`` expects it (finite-sum: shape (d,); network: the model),
+``delays`` a :class:`DelayStats` of the staleness tau measured so far, ``extra`` more per-point
+numbers; ``finish(updates, iterate, ...)`` ends a loop that stops by itself (status ``done``);
+``stop(status, reason)`` ends it with a status of :data:`STATUSES`.
+
+Workloads
+---------
+``ctx.workload.kind`` is ``"finite-sum"`` or ``"network"``. A finite-sum workload (the suites'
+linear models) has ``n``, ``dim`` (d), ``X`` (shape (n, d), dense or scipy CSR), ``y`` (shape (n,)),
+``lam`` (the l2 weight), ``loss`` (``"logistic" | "squared" | "multinomial"``), and
+``objective(w)``, ``gradient(w)`` (shape (d,)), ``batch_gradient(w, idx)`` (mean over the rows
+``idx``, l2 term included), ``constants()`` (``L``, ``L_max``, ``mu``, ``f_star``, ...);
+``metrics(w)`` is what the monitor evaluates. A new workload subclasses :class:`Workload` and is
+registered as a :class:`WorkloadSpec` in the ``harness.workloads`` entry point group;
+:func:`build_workload` builds a registered one by name.
+
+Child processes
+---------------
+A plugin that starts processes (MPI ranks, torch.distributed ranks) runs them with
+:func:`run_job` (own process group, wall-clock limit, every point folded back into the parent's
+monitor); inside a child, :func:`load_spec` + :func:`child_context` rebuild the context (the rank
+that ``owns_monitor`` streams its points), :func:`write_result` ends the run and
+:func:`child_main` records a failing rank's exception. :func:`python_module` is the argv that
+starts ``python -P -m module`` with this interpreter.
+
+Errors
+------
+:class:`UserError` (the user's mistake: one line on stderr, exit code 2), :class:`MissingDependency`
+(an optional import is missing; names the extra that provides it), :class:`PluginFailure` (a run
+failed, on some ``rank``), :class:`RunTimeout` (a job ran past its limit); :func:`unknown` builds the
+"unknown X 'y' (did you mean ...)" error.
+"""
+
+from __future__ import annotations
+
+from .context import RunContext
+from .errors import MissingDependency, PluginFailure, RunTimeout, UserError, unknown
+from .launch import child_context, child_main, load_spec, python_module, run_job, write_result
+from .monitor import STATUSES, Budget, Monitor, Target
+from .params import THEORY, Param, ParamSet
+from .plugin import BACKENDS, NEEDS, WORKLOAD_KINDS, PluginSpec
+from .registry import build_workload
+from .staleness import DelayStats
+from .cache import cache_dir
+from .workload import Workload, WorkloadSpec, params_key
+
+__all__ = [
+    # declaring
+    "PluginSpec", "Param", "ParamSet", "THEORY", "BACKENDS", "WORKLOAD_KINDS", "NEEDS",
+    # running
+    "RunContext", "Monitor", "Budget", "Target", "STATUSES", "DelayStats",
+    # workloads
+    "Workload", "WorkloadSpec", "build_workload", "cache_dir", "params_key",
+    # child processes
+    "run_job", "load_spec", "child_context", "write_result", "child_main", "python_module",
+    # errors
+    "UserError", "MissingDependency", "PluginFailure", "RunTimeout", "unknown",
+]

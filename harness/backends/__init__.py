@@ -1,1 +1,0 @@
-"""Backend helpers shared by plugins (launching torch.distributed ranks, ...)."""

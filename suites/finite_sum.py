@@ -1,0 +1,332 @@
+"""The linear-model finite-sum problem, the base of the suites' linear workloads
+(``harness.suites.linear``): f(w) = (1/n) sum_i phi(x_i . w, y_i) + (lam/2)|w|^2 over numpy data
+(dense or scipy CSR), with exact constants and a high-precision optimum cached on disk.
+The harness core knows only the :class:`harness.workload.Workload` contract."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.cache import cache_dir
+from harness.workload import Workload, params_key
+
+
+class FiniteSumWorkload(Workload):
+    """``f(w) = (1/n) sum_i phi_i(x_i . w, y_i) + (lam/2)||w||^2`` for linear models.
+
+    Subclasses implement ``_make_data() -> (X, y, X_test, y_test)`` and the loss via
+    ``loss`` ('logistic', 'squared' or 'multinomial') and the curvature bound ``phi_curv``
+    (sup of phi'' : 1/4 logistic, 1 squared, 1/2 multinomial). Everything else is generic:
+    objective, gradients, the constants, the high-precision optimum (cached on disk).
+
+    Iterates are 1-D float64 arrays of length ``dim`` (for multinomial: ``d * n_classes``,
+    row-major ``W[d, C]``).
+    """
+
+    kind = "finite-sum"
+    loss: str = "logistic"
+    phi_curv: float = 0.25
+
+    def __init__(self, name: str, lam: float = 1e-3, **params: Any):
+        super().__init__(name, lam=lam, **params)
+        self.lam = float(lam)
+
+    # -- data -----------------------------------------------------------------------------------
+    def _make_data(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @cached_property
+    def _data(self):
+        X, y, Xt, yt = self._make_data()
+        if not (isinstance(X, np.ndarray) or _is_sparse(X)):
+            raise TypeError("X must be a numpy array or scipy sparse matrix")
+        if _is_sparse(X):
+            X = X.tocsr()
+            X.sort_indices()
+            X = X.astype(np.float64)
+            Xt = Xt.tocsr().astype(np.float64) if Xt is not None else None
+        else:
+            X = np.ascontiguousarray(X, dtype=np.float64)
+            Xt = np.ascontiguousarray(Xt, dtype=np.float64) if Xt is not None else None
+        return X, np.ascontiguousarray(y, dtype=np.float64), Xt, (None if yt is None else np.ascontiguousarray(yt, dtype=np.float64))
+
+    @property
+    def X(self):
+        return self._data[0]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._data[1]
+
+    @property
+    def X_test(self):
+        return self._data[2]
+
+    @property
+    def y_test(self):
+        return self._data[3]
+
+    @property
+    def sparse(self) -> bool:
+        return _is_sparse(self.X)
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.params.get("n_classes", 1)) if self.loss == "multinomial" else 1
+
+    @property
+    def dim(self) -> int:
+        return self.d * self.n_classes
+
+    # -- loss pieces ----------------------------------------------------------------------------
+    def _margins(self, X, w: np.ndarray) -> np.ndarray:
+        if self.loss == "multinomial":
+            return np.asarray(X @ w.reshape(self.d, self.n_classes))
+        return np.asarray(X @ w).ravel()
+
+    def _phi(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        if self.loss == "logistic":
+            return np.logaddexp(0.0, -y * z)
+        if self.loss == "squared":
+            return 0.5 * (z - y) ** 2
+        # multinomial: z is (m, C), y holds class indices
+        zmax = z.max(axis=1, keepdims=True)
+        lse = zmax[:, 0] + np.log(np.exp(z - zmax).sum(axis=1))
+        return lse - z[np.arange(len(y)), y.astype(np.int64)]
+
+    def _dphi(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """d phi / d z, per sample (for multinomial: softmax - onehot, shape (m, C))."""
+        if self.loss == "logistic":
+            return -y * _sigmoid(-y * z)
+        if self.loss == "squared":
+            return z - y
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        p[np.arange(len(y)), y.astype(np.int64)] -= 1.0
+        return p
+
+    def _loss_grad(self, X, y, w: np.ndarray) -> np.ndarray:
+        g = self._dphi(self._margins(X, w), y)
+        m = X.shape[0]
+        if self.loss == "multinomial":
+            return np.asarray(X.T @ g).ravel() / m
+        return np.asarray(X.T @ g).ravel() / m
+
+    # -- the objective ----------------------------------------------------------------------------
+    def objective(self, w: np.ndarray) -> float:
+        return float(self._phi(self._margins(self.X, w), self.y).mean() + 0.5 * self.lam * w @ w)
+
+    def gradient(self, w: np.ndarray) -> np.ndarray:
+        """Full gradient of f at w."""
+        return self._loss_grad(self.X, self.y, w) + self.lam * w
+
+    def batch_gradient(self, w: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """(1/|B|) sum_{i in B} grad f_i(w), with f_i = phi_i + (lam/2)||w||^2."""
+        return self._loss_grad(self.X[idx], self.y[idx], w) + self.lam * w
+
+    def test_metrics(self, w: np.ndarray) -> dict[str, float]:
+        if self.X_test is None or self.X_test.shape[0] == 0:
+            return {}
+        z = self._margins(self.X_test, w)
+        loss = float(self._phi(z, self.y_test).mean())
+        if self.loss == "logistic":
+            acc = float(np.mean(np.sign(z) == self.y_test))
+        elif self.loss == "multinomial":
+            acc = float(np.mean(np.argmax(z, axis=1) == self.y_test.astype(np.int64)))
+        else:
+            return {"test_loss": loss}
+        return {"test_loss": loss, "test_acc": acc}
+
+    def metrics(self, w: np.ndarray) -> dict[str, float]:
+        w = np.asarray(w, dtype=np.float64).ravel()
+        f = self.objective(w)
+        g = self.gradient(w)
+        out = {
+            "objective": f,
+            "subopt": f - self.f_star,
+            "grad_norm_sq": float(g @ g),
+            "dist_sq": float(np.sum((w - self.w_star) ** 2)),
+        }
+        out.update(self.test_metrics(w))
+        return out
+
+    # -- constants --------------------------------------------------------------------------------
+    @cached_property
+    def row_norms_sq(self) -> np.ndarray:
+        if self.sparse:
+            return np.asarray(self.X.multiply(self.X).sum(axis=1)).ravel()
+        return np.einsum("ij,ij->i", self.X, self.X)
+
+    @cached_property
+    def L_i(self) -> np.ndarray:
+        """Per-sample smoothness of f_i = phi_i + (lam/2)||.||^2: phi_curv * ||x_i||^2 + lam."""
+        return self.phi_curv * self.row_norms_sq + self.lam
+
+    @cached_property
+    def _gram_extremes(self) -> tuple[float, float]:
+        """(largest, smallest) eigenvalue of X^T X / n, exact (dense eigh or sparse Lanczos)."""
+        return self._cached("gram", self._compute_gram_extremes)
+
+    def _compute_gram_extremes(self) -> tuple[float, float]:
+        X, n = self.X, self.n
+        if self.d <= 3000:
+            G = (X.T @ X) / n
+            G = G.toarray() if _is_sparse(G) else G
+            ev = np.linalg.eigvalsh(G)
+            return float(ev[-1]), float(max(ev[0], 0.0))
+        from scipy.sparse.linalg import LinearOperator, eigsh
+
+        op = LinearOperator((self.d, self.d), matvec=lambda v: X.T @ (X @ v) / n, dtype=np.float64)
+        top = eigsh(op, k=1, which="LA", tol=1e-10, return_eigenvectors=False)[0]
+        return float(top), 0.0  # smallest of a wide sparse Gram is 0 (or not needed)
+
+    @property
+    def L(self) -> float:
+        """Smoothness of f: phi_curv * lambda_max(X^T X / n) + lam (exact for squared loss)."""
+        return self.phi_curv * self._gram_extremes[0] + self.lam
+
+    @property
+    def L_max(self) -> float:
+        return float(self.L_i.max())
+
+    @property
+    def mu(self) -> float:
+        """Strong convexity: lam (+ lambda_min(X^T X / n) for the squared loss, where it is exact)."""
+        if self.loss == "squared":
+            return self._gram_extremes[1] + self.lam
+        return self.lam
+
+    @cached_property
+    def _optimum(self) -> tuple[np.ndarray, float]:
+        def solve():
+            w = self._solve_optimum()
+            return w.tolist(), self.objective(w)
+
+        w, f = self._cached("optimum", solve)
+        return np.asarray(w, dtype=np.float64), float(f)
+
+    @property
+    def w_star(self) -> np.ndarray:
+        return self._optimum[0]
+
+    @property
+    def f_star(self) -> float:
+        return self._optimum[1]
+
+    def refine_optimum(self) -> float:
+        """Solve for f* again, more tightly (a longer Newton polish from the cached w*, or from
+        scratch), replace the cached value when the new one is lower, and return f*. Called when
+        a run measured suboptimality below zero: the reference was not the minimum."""
+        w_old, f_old = self._optimum
+        w = self._solve_optimum(tight=True, w0=w_old)
+        f_new = self.objective(w)
+        if f_new < f_old:
+            self._cached("optimum", lambda: (w.tolist(), f_new), refresh=True)
+            self.__dict__["_optimum"] = (np.asarray(w, dtype=np.float64), float(f_new))
+        return self.f_star
+
+    def _solve_optimum(self, tight: bool = False, w0: np.ndarray | None = None) -> np.ndarray:
+        """L-BFGS to a tight tolerance, then Newton-CG polish with exact Hessian-vector products
+        (``tight``: from ``w0``, with more L-BFGS iterations and polish steps)."""
+        from scipy.optimize import minimize
+
+        w0 = np.zeros(self.dim) if w0 is None else np.asarray(w0, dtype=np.float64)
+        res = minimize(lambda w: (self.objective(w), self.gradient(w)), w0, jac=True, method="L-BFGS-B",
+                       options={"maxiter": 100000 if tight else 20000, "gtol": 1e-14 if tight else 1e-12,
+                                "ftol": 0.0 if tight else 1e-16, "maxcor": 50 if tight else 30})
+        w = res.x
+        for _ in range(100 if tight else 30):  # Newton polish: f is smooth and strongly convex
+            g = self.gradient(w)
+            if np.sqrt(g @ g) < (1e-15 if tight else 1e-13):
+                break
+            from scipy.sparse.linalg import LinearOperator, cg
+
+            H = LinearOperator((self.dim, self.dim), matvec=lambda v, w=w: self.hessian_vector(w, v), dtype=np.float64)
+            step, _ = cg(H, -g, rtol=1e-12, maxiter=500)
+            w = w + step
+        return w
+
+    def hessian_vector(self, w: np.ndarray, v: np.ndarray) -> np.ndarray:
+        X = self.X
+        if self.loss == "multinomial":
+            C = self.n_classes
+            z = self._margins(X, w)
+            p = np.exp(z - z.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            u = np.asarray(X @ v.reshape(self.d, C))
+            r = p * u - p * (p * u).sum(axis=1, keepdims=True)
+            return np.asarray(X.T @ r).ravel() / self.n + self.lam * v
+        z = self._margins(X, w)
+        if self.loss == "logistic":
+            s = _sigmoid(z)
+            curv = s * (1 - s)
+        else:
+            curv = np.ones_like(z)
+        return np.asarray(X.T @ (curv * np.asarray(X @ v).ravel())).ravel() / self.n + self.lam * v
+
+    def constants(self) -> dict[str, float]:
+        return {
+            "L": self.L,
+            "L_max": self.L_max,
+            "L_mean": float(self.L_i.mean()),
+            "mu": self.mu,
+            "lam": self.lam,
+            "n": float(self.n),
+            "d": float(self.d),
+            "dim": float(self.dim),
+            "f_star": self.f_star,
+            "f0_minus_fstar": self.objective(np.zeros(self.dim)) - self.f_star,
+            "dist0_sq": float(self.w_star @ self.w_star),
+            "density": float(self.X.nnz / (self.n * self.d)) if self.sparse else 1.0,
+        }
+
+    # -- on-disk cache of expensive constants -----------------------------------------------------
+    def _cache_path(self, what: str) -> Path:
+        """Constants are keyed by the data's content identity (never by a path string)."""
+        key = params_key({"class": type(self).__qualname__, "what": what, "data": self.data_identity(), "v": 2})
+        return cache_dir() / f"{self.name}-{what}-{key}.json"
+
+    def _cached(self, what: str, compute, *, refresh: bool = False):
+        path = self._cache_path(what)
+        if path.exists() and not refresh:
+            try:
+                return json.loads(path.read_text())
+            except (OSError, ValueError):
+                pass
+        value = compute()
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(value))
+        os.replace(tmp, path)
+        return json.loads(path.read_text())
+
+
+def _is_sparse(X) -> bool:
+    try:
+        import scipy.sparse as sp
+
+        return sp.issparse(X)
+    except ImportError:  # pragma: no cover
+        return False
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    out = np.empty_like(z, dtype=np.float64)
+    pos = z >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
+    ez = np.exp(z[~pos])
+    out[~pos] = ez / (1.0 + ez)
+    return out

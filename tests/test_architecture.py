@@ -1,0 +1,49 @@
+"""The import contracts of docs/architecture.md (pyproject.toml [tool.importlinter]) hold: no import
+loops, one-way layers, no backend importing another, catalogs imported by no module. import-linter
+reads the package from disk, and only an installed copy holds harness.plugins / .theory / .suites
+under harness/: the tree is installed into a temporary site directory first (as .ci/run does)."""
+
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    pytest.importorskip("importlinter")
+    target = tmp_path_factory.mktemp("installed") / "site"
+    src = tmp_path_factory.mktemp("src")                   # a copy: the build leaves nothing in the tree
+    for name in ("harness", "plugins", "theory", "suites"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                           "--target", str(target), str(src)], capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        pytest.skip(f"pip cannot install the tree here: {proc.stderr[-500:]}")
+    return target
+
+
+def test_import_contracts_hold(site):
+    lint = Path(sys.executable).parent / "lint-imports"
+    proc = subprocess.run([str(lint), str(ROOT / "pyproject.toml")], capture_output=True, text=True, timeout=300,
+                          cwd=site, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    assert len(contracts) >= 5 and f"Contracts: {len(contracts)} kept, 0 broken." in proc.stdout
+
+
+def test_import_graph_has_no_loops_nor_upward_arrows(site):
+    proc = subprocess.run([sys.executable, str(ROOT / ".ci" / "import_graph.py"), "--list"], capture_output=True,
+                          text=True, timeout=300, env={"PYTHONPATH": str(site)})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "import loops (strongly connected components > 1 module): 0  (modules in them: 0)" in lines, proc.stdout
+    assert lines[2].startswith("upward arrows: 0  sideways arrows (backend -> other backend, theory <-> shared): 0"), \
+        proc.stdout
