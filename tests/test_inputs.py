@@ -152,7 +152,7 @@ def test_memory_estimate_is_close_for_a_small_dense_workload():
     """The estimate bounds the measured peak of building the data (tracemalloc), within 3x."""
     import tracemalloc
 
-    from harness.workload import build_workload
+    from harness.registry import build_workload
 
     w = build_workload("ridge", {"n": 4000, "d": 200})
     tracemalloc.start()
