@@ -97,7 +97,8 @@ class RunProgress:
             if self.in_flight:
                 parts.append(f"{self.in_flight} running")
             parts.append(f"{time.monotonic() - self.t0:.0f} s")
-            now = f" (now: {self.label}, {100 * self.frac:.0f}%)" if self.label and not self.in_flight else ""
+            pct = f", {100 * self.frac:.0f}%" if self.frac > 0 else ""
+            now = f" (now: {self.label}{pct})" if self.label and not self.in_flight else ""
         try:
             print("harness: " + ", ".join(parts) + now, file=sys.stderr, flush=True)
         except (BrokenPipeError, ValueError):  # stderr closed under us

@@ -16,7 +16,7 @@ from typing import Any, Callable
 from . import __version__
 from .context import RunContext
 from .errors import PluginFailure, RunTimeout, UserError
-from .manifest import manifest
+from .manifest import machine_seconds, manifest
 from .signals import signal_name
 from .cache import looks_like_damaged_cache, numba_cache_dir, repair_numba_cache
 from .identity import code_fingerprint, run_hash
@@ -113,6 +113,9 @@ def _data_identity(workload: Workload) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - an unreadable data source: the run's own error says why
         return {"name": workload.name, "params": workload.params, "unreadable": f"{type(exc).__name__}: {exc}"}
 
+
+# backends whose timed runs get the machine's speed measured beside them (one core, this process)
+IN_PROCESS_TIMED = ("serial", "sim")
 
 # options that change how a run is launched or watched, not what it computes
 _UNHASHED_OPTIONS = {"timeout_s", "hostfile", "progress", "launcher", "torchrun_args"}
@@ -243,6 +246,8 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
     t0 = time.perf_counter()
     try:
         rec.constants = _constants(workload)
+        if spec.target.value is not None and pspec.backend in IN_PROCESS_TIMED:
+            rec.info["machine_s"] = machine_seconds()  # the machine's speed beside a time to target
         impl = pspec.load()
         extra = impl(ctx)
         if extra:

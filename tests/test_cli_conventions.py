@@ -38,6 +38,9 @@ def test_runs_table_shows_the_parameters_that_differ(tmp_path):
     assert "0.05" in out and "0.2" in out
     report = json.loads(run_cli("report", "1", "2", "--out", str(tmp_path / "r"), "--json", check=True).stdout)
     assert report["runs"] == [1, 2] and report["report"].endswith("index.html")
+    plain = run_cli("report", "1", "2", "--out", str(tmp_path / "r2"), env={"HARNESS_PROGRESS_EVERY": "0.1"},
+                    check=True)  # not a terminal: a progress line while the report is written
+    assert "harness: 0/1 reports done" in plain.stderr and "report:" in plain.stdout
 
 
 def test_library_warnings_become_one_line_messages(capsys):

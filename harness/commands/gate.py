@@ -19,7 +19,7 @@ from ..errors import UserError
 from ..output import console, print_json
 
 RULE_HELP = ("METRIC:N%% or METRIC:Nx (time_to_target, updates_to_target, final_subopt) or theory:no-violation / "
-             "theory:no-regression; repeatable or comma-separated (default: time_to_target:25%%, "
+             "theory:no-regression; repeatable or comma-separated (default: time_to_target:50%%, "
              "updates_to_target:0%%, final_subopt:2x, theory:no-violation)")
 
 

@@ -9,6 +9,7 @@ from ..errors import UserError
 from . import run_ids
 from ..output import console, print_json
 from ..paths import output_dir, safe_name
+from ..progress import RunProgress
 from ..store import Store
 
 REPORTS = Path(".harness") / "reports"
@@ -54,7 +55,9 @@ def main(args) -> int:
         except UserError:
             config = {}  # a suite run from a file no longer here: report without its settings
     out = Path(args.out or REPORTS / name)
-    index = write_report(recs, out, store=store, title=f"harness report: {name}", config=config)
+    with RunProgress(1, quiet=args.json, what="reports") as prog:  # plots and the theory check take a while
+        prog.start(f"plots and theory checks of {len(recs)} runs")
+        index = write_report(recs, out, store=store, title=f"harness report: {name}", config=config)
     if args.json:
         print_json({"report": str(index), "runs": [r.id for r in recs]})
     else:
