@@ -47,3 +47,28 @@ def test_import_graph_has_no_loops_nor_upward_arrows(site):
     assert "import loops (strongly connected components > 1 module): 0  (modules in them: 0)" in lines, proc.stdout
     assert lines[2].startswith("upward arrows: 0  sideways arrows (backend -> other backend, theory <-> shared): 0"), \
         proc.stdout
+
+
+def test_shared_algorithm_pieces_are_defined_once():
+    """The pieces several backends use are defined once, in harness.plugins.algorithms, and used by
+    the backends that need them (not redefined beside them)."""
+    import ast
+
+    shared = {"partition": "partition", "eta_t": "schedules", "round_size": "schedules", "node_shares": "schedules",
+              "Schedule": "schedules", "inner_iterations": "svrg", "sgd_warm_start": "svrg",
+              "loss_grad_sum": "linear", "invariant_error": "linear", "Steps": "steps"}
+    where: dict[str, list[str]] = {}
+    users: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "plugins").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        rel = path.relative_to(ROOT / "plugins").as_posix()
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in shared:
+                where.setdefault(node.name, []).append(rel)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("harness.plugins.algorithms"):
+                for alias in node.names:
+                    users.setdefault(alias.name, set()).add(rel.split("/")[0])
+    assert where == {name: [f"algorithms/{mod}.py"] for name, mod in shared.items()}
+    assert users["sgd_warm_start"] == {"serial", "threads", "sim"}
+    assert users["partition"] >= {"mpi", "sim"} and users["Schedule"] >= {"mpi", "sim"}
+    assert users["inner_iterations"] >= {"serial", "threads", "sim", "mpi"}

@@ -1,4 +1,5 @@
-"""One module per ``harness`` sub-command."""
+"""One module per ``harness`` sub-command (``harness.cli.COMMANDS``), plus :mod:`.sides`: the runs that
+``compare`` and ``gate`` build from plugin names or stored exports."""
 
 from pathlib import Path
 
