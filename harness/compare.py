@@ -49,13 +49,15 @@ class Export:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def load_export(path: str | Path) -> Export:
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"baseline file not found: {path}")
+def load_export(path: str | Path, what: str = "export file") -> Export:
+    """A JSON export (``runs export``, ``gate --save-baseline``); ``what`` names it in errors
+    ("baseline file", "current file")."""
+    from .paths import input_file
+
+    path = input_file(path, what)
     try:
         doc = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UserError(f"{path}: not a JSON export: {exc}") from None
     if not isinstance(doc, dict) or "harness_export" not in doc or not isinstance(doc.get("runs"), list):
         raise UserError(f"{path}: not a harness JSON export (write one with `harness runs export FILE.json` "
