@@ -61,3 +61,23 @@ def manifest() -> dict[str, Any]:
         "threads": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                                                     "NUMBA_NUM_THREADS")},
     }
+
+
+def machine_seconds(reps: int = 8) -> float:
+    """How long a fixed piece of single-core numpy work takes on this machine now (seconds, summed
+    over ``reps`` pieces of ~2 ms, so a busy neighbour's share of the core is averaged in). Taken
+    beside a timed run, it lets the gate tell a slower machine from slower code: the gate compares
+    time to target in units of this (``harness.gate``)."""
+    import time
+
+    import numpy as np
+
+    x = np.linspace(0.0, 1.0, 50_000)
+    total = 0.0
+    for _ in range(reps):
+        t = time.perf_counter()
+        y = x
+        for _ in range(8):
+            y = np.sqrt(y * y + 1.0)
+        total += time.perf_counter() - t
+    return total

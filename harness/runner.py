@@ -16,13 +16,13 @@ from typing import Any, Callable
 from . import __version__
 from .context import RunContext
 from .errors import PluginFailure, RunTimeout, UserError
-from .manifest import manifest
+from .manifest import machine_seconds, manifest
 from .signals import signal_name
 from .cache import looks_like_damaged_cache, numba_cache_dir, repair_numba_cache
 from .identity import code_fingerprint, run_hash
 from .monitor import (DIVERGED, DONE, ERROR, INTERRUPTED, SKIPPED, TARGET, TIMEOUT, Budget, Monitor, Schedule,
                       Target)
-from .params import THEORY
+from .params import THEORY, check_options
 from .plugin import PluginSpec
 from .registry import plugins, workloads
 from .store import RunRecord, Store
@@ -73,10 +73,16 @@ def resolve(spec: RunSpec | Resolved) -> Resolved:
     workload = wspec.build(spec.workload_params)
     check_kind(pspec.kinds, workload, pspec.name)
     params = pspec.paramset.resolve(spec.params, f"plugin {pspec.name}")
+    check_options(spec.options)
     if not isinstance(spec.workers, int) or spec.workers < pspec.min_workers or (
             pspec.max_workers is not None and spec.workers > pspec.max_workers):
         hi = "" if pspec.max_workers is None else f"..{pspec.max_workers}"
         raise UserError(f"plugin {pspec.name} runs with {pspec.min_workers}{hi or '+'} workers, got {spec.workers}")
+    n = workload.sizes().get("n")
+    b = params.get("b")
+    if n and isinstance(b, int) and b > n:  # b = n is full-batch; more would be one update per epoch of repeats
+        raise UserError(f"plugin {pspec.name}: mini-batch b={b} is larger than the workload's n={n} training "
+                        f"samples (expected b in [1, {n}])")
     choices: dict[str, Any] = {}
     asked = dict(params)
     if any(v == THEORY for v in params.values()):
@@ -107,6 +113,9 @@ def _data_identity(workload: Workload) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - an unreadable data source: the run's own error says why
         return {"name": workload.name, "params": workload.params, "unreadable": f"{type(exc).__name__}: {exc}"}
 
+
+# backends whose timed runs get the machine's speed measured beside them (one core, this process)
+IN_PROCESS_TIMED = ("serial", "sim")
 
 # options that change how a run is launched or watched, not what it computes
 _UNHASHED_OPTIONS = {"timeout_s", "hostfile", "progress", "launcher", "torchrun_args"}
@@ -237,6 +246,8 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
     t0 = time.perf_counter()
     try:
         rec.constants = _constants(workload)
+        if spec.target.value is not None and pspec.backend in IN_PROCESS_TIMED:
+            rec.info["machine_s"] = machine_seconds()  # the machine's speed beside a time to target
         impl = pspec.load()
         extra = impl(ctx)
         if extra:

@@ -109,6 +109,8 @@ def is_different(a: Sequence[float], b: Sequence[float], *, alpha: float = DEFAU
         return False, "no samples"
     if np.array_equal(np.sort(a), np.sort(b)):
         return False, "identical"
+    if a.size < 2 or b.size < 2:  # a one-sample "interval" has zero width: any difference would look significant
+        return False, f"one sample cannot show a significant difference (n={a.size},{b.size})"
     alt = {"two-sided": "two-sided", "greater": "less"}[alternative]  # scipy: is a < b ?
     if min_p_value(a.size, b.size, alt) < alpha:
         p = mann_whitney(a, b, alt)

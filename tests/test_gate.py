@@ -109,8 +109,30 @@ def test_deterministic_metrics_gate_seed_by_seed():
     cur = [_rec(s, 1.0) for s in range(3)]
     cur[2].points[1]["updates"] = 101  # one seed, one update more: strict means it fails
     assert judge(base, cur, rules, deterministic={"p": True}).exit_code == 1
-    # the same change on a non-deterministic backend is noise unless significant
-    assert judge(base, cur, rules, deterministic={"p": False}).exit_code == 0
+    # the same change on a non-deterministic backend is noise: 3 seeds are too few to judge it at all
+    res = judge(base, cur, rules, deterministic={"p": False})
+    assert res.checks[0].outcome == "not judged" and "too few samples" in res.checks[0].how
+    assert not any(c.failed for c in res.checks)
+    # with 5 seeds a one-update difference on one seed is not significant
+    base5, cur5 = [_rec(s, 1.0) for s in range(5)], [_rec(s, 1.0) for s in range(5)]
+    cur5[2].points[1]["updates"] = 101
+    assert judge(base5, cur5, rules, deterministic={"p": False}).exit_code == 0
+
+
+def test_noisy_metrics_need_samples_and_time_to_judge():
+    """One sample is never significant (the issue: 'REGRESSION 1.85x, 95% CIs disjoint (n=1,1)'),
+    fewer than 5 per side is not judged, and sub-50-ms times are not judged on time."""
+    rules = [parse_rule("time_to_target:10%")]
+    res = judge([_rec(0, 1.0)], [_rec(0, 1.85)], rules, deterministic={})
+    (c,) = res.checks
+    assert c.outcome == "not judged" and "too few samples" in c.how and res.exit_code == 2 and not c.failed
+    from harness import stats
+
+    assert stats.is_different([1.0], [1.85], alternative="greater")[0] is False
+    short_base = [_rec(s, 0.001) for s in range(5)]
+    short_slow = [_rec(s, 0.004) for s in range(5)]  # 4x slower, significant, but a millisecond long
+    (c,) = judge(short_base, short_slow, rules, deterministic={}).checks
+    assert c.outcome == "not judged" and "too short to time" in c.how
 
 
 # -- the CLI, on real runs ------------------------------------------------------------------------

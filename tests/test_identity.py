@@ -94,8 +94,9 @@ def test_a_plugin_edited_in_a_copy_of_the_project_is_not_a_hit(tmp_path):
     assert run()["cached"]
     sgd = proj / "plugins" / "serial" / "sgd.py"
     text = sgd.read_text()
-    assert 'p["eta"], t0' in text
-    sgd.write_text(text.replace('p["eta"], t0', '0.5 * p["eta"], t0'))  # the step rule changed
+    step = 'eta=p["eta"], schedule'
+    assert text.count(step) == 1, "the test edits sgd-serial's step: update it with the plugin"
+    sgd.write_text(text.replace(step, 'eta=0.5 * p["eta"], schedule'))  # the step rule changed
     edited = run()
     assert not edited["cached"] and edited["id"] != first["id"]
     assert edited["final"]["objective"] != first["final"]["objective"]

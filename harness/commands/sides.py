@@ -48,7 +48,8 @@ def run_missing(specs: Sequence[RunSpec], store: Store, *, force: bool = False, 
             if res.plugin.backend not in IN_PROCESS_BACKENDS or key in warmed:
                 continue
             warmed.add(key)
-            execute(RunSpec(s.plugin, s.workload, dict(s.params), dict(s.workload_params), s.workers, s.seed,
+            # the values the spec resolved to (a step size the theory chose is not solved for again)
+            execute(RunSpec(s.plugin, s.workload, dict(res.params), dict(s.workload_params), s.workers, s.seed,
                             Budget(updates=2), Target(), options=dict(s.options)), None)
     return run_specs(list(specs), store, force=force, quiet=quiet)
 
