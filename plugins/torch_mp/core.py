@@ -1,7 +1,7 @@
 """What the model-parallel plugins share (thesis 001 Ch. 5-6): the data order, the functional
 optimizers (out of place, so a stored graph keeps the weights it was built with), the DNI
-synthesizers, activation-memory measurement, the evaluation helpers (sigma_dir, the point's extra)
-and :func:`build_stages`. The algorithms themselves, one class per algorithm (BP, DDG, FR, DNI),
+synthesizers, activation-memory measurement and the evaluation helpers (sigma_dir, the point's extra).
+The algorithms themselves, one class per algorithm (BP, DDG, FR, DNI), and :func:`build_stages`,
 are in :mod:`.stages`.
 
 The single-process simulator (``driver.py``, ``run_sim``) and the K-rank torch.distributed backend
@@ -253,27 +253,6 @@ def parse_boundaries(text: str) -> list[int] | None:
         from harness.errors import UserError
 
         raise UserError(f"bad boundaries {text!r}: expected block indices like '2' or '1,3'") from None
-
-
-def build_stages(workload, params: dict[str, Any], K: int, seed: int, algo: str, device, ranks=None):
-    """The K module skeletons for evaluation (CPU; same initialisation on every rank, from ``seed``)
-    and a Stage on ``device`` for each k in ``ranks`` (default: all, the simulator)."""
-    from .stages import make_stage
-
-    bounds = parse_boundaries(params.get("boundaries", ""))
-    modules = workload.split(workload.blocks(seed), K, bounds)  # for evaluation (weights loaded in)
-    own = workload.split(workload.blocks(seed), K, bounds)      # the stages' own (functional) modules
-    shapes = boundary_shapes(modules, workload)
-    stages = {}
-    for k in (range(K) if ranks is None else ranks):
-        synth = None
-        if algo == "dni" and k < K - 1:
-            synth = make_synth(shapes[k + 1], seed * 1009 + k + 1)
-        stages[k] = make_stage(algo, k, K, own[k], eta=params["eta"], opt=params.get("opt", "sgd"),
-                          schedule=params.get("schedule", "constant"), t0=params.get("t0", 1.0), beta1=params.get("beta1", 0.9),
-                          beta2=params.get("beta2", 0.999), eps=params.get("eps", 1e-8), loss_fn=workload.loss_fn,
-                          synth=synth, synth_eta=params.get("synth_eta", 1e-3), device=device)
-    return modules, stages, shapes  # ``modules``: the evaluator moves them to its device
 
 
 def boundary_shapes(modules: Sequence[nn.Module], workload) -> list[tuple[int, ...]]:
