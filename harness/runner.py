@@ -82,7 +82,7 @@ def resolve(spec: RunSpec | Resolved) -> Resolved:
     b = params.get("b")
     if n and isinstance(b, int) and b > n:  # b = n is full-batch; more would be one update per epoch of repeats
         raise UserError(f"plugin {pspec.name}: mini-batch b={b} is larger than the workload's n={n} training "
-                        f"samples (expected b in [1, {n}])")
+                        f"samples (expected b <= {n})")
     choices: dict[str, Any] = {}
     asked = dict(params)
     if any(v == THEORY for v in params.values()):

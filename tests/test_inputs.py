@@ -178,7 +178,7 @@ def test_memory_estimate_is_close_for_a_small_dense_workload():
                                  "expected one of cpu, cuda"),
     (["--workers", "1000"], "plugin sgd-serial runs with 1..1 workers, got 1000"),
     (["--param", "b=100000"], "plugin sgd-serial: mini-batch b=100000 is larger than the workload's n=300 "
-                              "training samples (expected b in [1, 300])"),
+                              "training samples (expected b <= 300)"),
     (["--param", "eta=0.1", "--param", "eta=0.2"], "--param eta given twice ('0.1' and '0.2'): give it once"),
     (["--workload-param", "n=10"], "--workload-param n given twice ('300' and '10'): give it once"),
 ])
