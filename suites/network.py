@@ -53,10 +53,12 @@ class NetworkWorkload(Workload):
     _INPUT = {"digits": (1797, 64), "cifar-synth": (None, 3 * 32 * 32), "cifar": (60000, 3 * 32 * 32)}
 
     def sizes(self) -> dict[str, int]:
+        """Training samples as ``_arrays`` splits them (CIFAR-10: unknown until its folder is read)."""
         p = self.params
-        total, _ = self._INPUT[p["data"]]
-        total = total or int(round(max(p["n_train"] or 2048, 64) / (1 - p["test_fraction"])))
-        n = int(round(total * (1 - p["test_fraction"])))
+        if p["data"] == "cifar":
+            return {}
+        total = self._INPUT[p["data"]][0] or int(round(max(p["n_train"] or 2048, 64) / (1 - p["test_fraction"])))
+        n = total - int(round(p["test_fraction"] * total))
         return {"n": min(n, p["n_train"]) if p["n_train"] else n}
 
     def _n_weights(self) -> int:

@@ -295,3 +295,18 @@ def test_misleading_messages(here, capsys):
         "--current file not found: missing.json"
     assert refused(capsys, "gate", "--baseline", "nob.json", "--current", "b.json") == \
         "--baseline file not found: nob.json"
+
+
+@pytest.mark.parametrize("name, params", [
+    ("ridge", {"n": 300, "d": 5}), ("logreg", {"n": 301, "sparse": True, "test_fraction": 0.3}),
+    ("mlp", {}), ("mlp", {"n_train": 100}), ("resnet", {"n_train": 70, "width": 8, "depth": 0}),
+])
+def test_sizes_before_the_data_match_the_data(name, params):
+    """``sizes()`` (what b <= n is checked against before anything runs) equals the built data's n."""
+    from conftest import have
+    from harness.registry import build_workload
+
+    if name in ("mlp", "resnet") and not have("torch"):
+        pytest.skip("torch not installed")
+    w = build_workload(name, params)
+    assert w.sizes()["n"] == w.n

@@ -176,7 +176,7 @@ def cmd_check(args) -> int:
     from ..checking import check
     from ..store import Store
 
-    store = Store()
+    store = Store(readonly=True if args.no_save else "auto")  # --no-save only reads
     ids = run_ids(args.runs)
     recs = store.runs(ids=ids, with_points=True)
     found = {r.id for r in recs}
