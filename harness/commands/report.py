@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UserError
-from . import run_ids
+from . import report_sections, run_ids
 from ..output import console, print_json
 from ..paths import output_dir, safe_name
 from ..progress import RunProgress
@@ -57,7 +57,8 @@ def main(args) -> int:
     out = Path(args.out or REPORTS / name)
     with RunProgress(1, quiet=args.json, what="reports") as prog:  # plots and the theory check take a while
         prog.start(f"plots and theory checks of {len(recs)} runs")
-        index = write_report(recs, out, store=store, title=f"harness report: {name}", config=config)
+        index = write_report(recs, out, store=store, title=f"harness report: {name}", config=config,
+                             sections=report_sections())
     if args.json:
         print_json({"report": str(index), "runs": [r.id for r in recs]})
     else:

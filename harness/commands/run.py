@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
+from . import report_sections
 from ..executors import ENGINES, make_engine, run_parallel
 from ..monitor import Budget, FINISHED_OK
 from ..output import console, print_json, table, varying_columns
@@ -159,7 +160,8 @@ def main(args) -> int:
         from ..report import write_index, write_report
 
         out = report_dir
-        index = write_report(records, out, store=store, title=suite_name or "harness run", config=report_cfg)
+        index = write_report(records, out, store=store, title=suite_name or "harness run", config=report_cfg,
+                             sections=report_sections())
         if not args.report:
             write_index(out.parent)
         (console.print if not args.json else (lambda *a: None))(f"report: {index}")
