@@ -31,7 +31,7 @@ import grimp
 
 BACKENDS = ("serial", "threads", "sim", "mpi", "torch_dp", "torch_mp")
 SERVICES = ("runner", "store", "suite", "compare", "gate", "report", "stats", "checking", "results", "executors",
-            "contract", "profiles",
+            "contract", "profiles", "metrics",
             "progress")
 
 

@@ -65,25 +65,26 @@ def main(argv=None) -> int:
     reg = plugins()
     names = [x for x in a.only.split(",") if x] or reg.names()
     options = {"device": a.device} if a.device else {}
-    rows = []
+    print(f"budget {a.budget}; seconds (measured = the algorithm's clock; eval = the monitor's paused time; "
+          "other = start-up, launch, JIT, data)")
+    print(f"{'plugin':28s} {'workload':8s} {'W':>2s} {'status':8s} {'measured':>9s} {'eval':>8s} {'other':>8s} "
+          f"{'wall':>8s} {'wall/measured':>14s}", flush=True)
+
+    def show(name, wl, w, status, measured, ev, wall):        # each row as soon as it is measured
+        ratio = wall / measured if measured and measured > 0 else float("inf")
+        print(f"{name:28s} {wl:8s} {w:>2d} {status:8s} {measured:9.3f} {ev:8.3f} {wall - measured - ev:8.3f} "
+              f"{wall:8.3f} {ratio:14.1f}", flush=True)
+
     for name in names:
         spec = reg.get(name)
         workers = 1 if spec.max_workers == 1 else a.workers
         wl, wp = workload_of(spec)
-        rows.append((name, wl, workers, *one(name, wl, wp, dict(PARAMS.get(name, {})), workers, a.budget,
-                                             options if spec.backend in ("torch", "sim", "serial") else {})))
+        show(name, wl, workers, *one(name, wl, wp, dict(PARAMS.get(name, {})), workers, a.budget,
+                                     options if spec.backend in ("torch", "sim", "serial") else {}))
         if a.resnet and "network" in spec.kinds and spec.family in ("mnag", "lars", "clars", "ddg", "bp", "fr"):
             wp = {**RESNET, "n_train": a.n_train}
             params = {"b": a.b} | ({"measure": "off"} if spec.family in ("mnag", "lars", "clars") else {})
-            rows.append((name, "resnet", workers, *one(name, "resnet", wp, params, workers, a.budget, options)))
-    print(f"budget {a.budget}; seconds (measured = the algorithm's clock; eval = the monitor's paused time; "
-          "other = start-up, launch, JIT, data)")
-    print(f"{'plugin':28s} {'workload':8s} {'W':>2s} {'status':8s} {'measured':>9s} {'eval':>8s} {'other':>8s} "
-          f"{'wall':>8s} {'wall/measured':>14s}")
-    for name, wl, w, status, measured, ev, wall in rows:
-        ratio = wall / measured if measured and measured > 0 else float("inf")
-        print(f"{name:28s} {wl:8s} {w:>2d} {status:8s} {measured:9.3f} {ev:8.3f} {wall - measured - ev:8.3f} "
-              f"{wall:8.3f} {ratio:14.1f}")
+            show(name, "resnet", workers, *one(name, "resnet", wp, params, workers, a.budget, options))
     return 0
 
 

@@ -71,7 +71,8 @@ def large_batch(wl, X, y, rule: str, b: int, lr: float, beta: float, seed: int, 
 
 
 def model_parallel(wl, X, y, algo: str, K: int, b: int, lr: float, seed: int, device):
-    from harness.plugins.torch_mp.core import Sampler, build_stages
+    from harness.plugins.torch_mp.core import Sampler
+    from harness.plugins.torch_mp.stages import build_stages
     from harness.plugins.torch_mp.driver import sim_iteration
 
     _, stages_d, _ = build_stages(wl, {"eta": lr, "b": b}, K, seed, algo, device)

@@ -1,5 +1,21 @@
 """``harness``: the command line. Each sub-command lives in ``harness/commands/<name>.py`` and
-defines ``register(subparsers)``. A user's mistake is one line on stderr and exit code 2."""
+defines ``register(subparsers)``. A user's mistake is one line on stderr and exit code 2.
+
+Where each kind of input is checked (once, before any work starts):
+
+- CLI values: argparse types and :mod:`harness.params` (``Param.parse`` for plugin / workload
+  parameters and backend options, ``parse_assignments`` for ``K=V`` lists, ``positive_float``);
+  run ids in :func:`harness.commands.run_ids`; names, worker counts and ``b <= n`` in
+  :func:`harness.runner.resolve`;
+- suite files: :func:`harness.suite.load_suite` (targets: ``target_of``, seeds: ``seeds_of``);
+- data files: ``harness.suites.libsvm`` (LIBSVM), ``harness.suites.network.load_cifar10``; memory
+  estimates: :func:`harness.workload.check_memory`;
+- store paths: the :class:`harness.store.Store` constructor;
+- output paths and names that become paths: :mod:`harness.paths`;
+- theory symbols: the theory registry.
+
+Safety nets below turn an OSError or an SQLite error that slipped past those checks into one line
+(exit 2) instead of a traceback."""
 
 from __future__ import annotations
 
@@ -7,6 +23,7 @@ import argparse
 import contextlib
 import importlib
 import os
+import sqlite3
 import sys
 import warnings
 
@@ -61,11 +78,19 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a path the checks did not foresee (disk full, permissions changed meanwhile)
+        if isinstance(exc, BrokenPipeError):  # `harness runs | head`
+            return 0
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"harness: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:
+        print(f"harness: error: results store {os.environ.get('HARNESS_STORE') or '.harness/results.db'}: {exc}",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt as exc:
         print(f"harness: interrupted by {signals.signal_name(exc)}", file=sys.stderr)
         return signals.exit_code(exc)
-    except BrokenPipeError:  # `harness runs | head`
-        return 0
     finally:
         signals.restore(previous)
 
@@ -111,16 +136,16 @@ def _take_store(argv: list[str]) -> list[str]:
     out, i = [], 0
     while i < len(argv):
         a = argv[i]
-        if a == "--store":
-            if i + 1 >= len(argv):
-                raise UserError("--store needs a path")
-            os.environ["HARNESS_STORE"] = argv[i + 1]
-            i += 2
+        if a == "--store" or a.startswith("--store="):
+            path = argv[i + 1] if a == "--store" and i + 1 < len(argv) else a.partition("=")[2]
+            if not path.strip():
+                raise UserError("--store needs a path (a database file)")
+            from .paths import path_of
+
+            os.environ["HARNESS_STORE"] = str(path_of(path, "--store"))
+            i += 2 if a == "--store" else 1
             continue
-        if a.startswith("--store="):
-            os.environ["HARNESS_STORE"] = a.split("=", 1)[1]
-        else:
-            out.append(a)
+        out.append(a)
         i += 1
     return out
 

@@ -35,42 +35,8 @@ from . import stats
 from .errors import UserError
 from .monitor import FINISHED_OK, Target
 from .identity import latest_per_key, record_key
+from .metrics import METRIC_LABELS, METRICS, run_metrics, target_for  # noqa: F401 - re-exported
 from .store import RunRecord, record_from_dict
-
-METRICS = ("time_to_target", "updates_to_target", "final_subopt")
-METRIC_LABELS = {"time_to_target": "time to target (s)", "updates_to_target": "updates to target",
-                 "final_subopt": "final suboptimality"}
-
-
-# -- per-run metrics ------------------------------------------------------------------------------
-def target_for(rec: RunRecord, default: Target | None = None) -> Target:
-    """The comparison target if one is given, else the run's own stopping target."""
-    if default is not None and default.value is not None:
-        return default
-    t = rec.target or {}
-    return Target(str(t.get("metric") or "subopt"), t.get("value"))
-
-
-def run_metrics(rec: RunRecord, target: Target | None = None) -> dict[str, float]:
-    """time/updates to target (first evaluated point meeting it, else inf) and final subopt."""
-    tgt = target_for(rec, target)
-    ttt = utt = math.inf
-    if (rec.info or {}).get("subopt_negative"):
-        pass  # below zero against its own f*: the reference is wrong, never counted as reaching a target
-    elif tgt.value is not None:
-        for p in rec.points:
-            if tgt.reached(p):
-                ttt, utt = float(p.get("time_s", math.nan)), float(p["updates"])
-                break
-    else:
-        ttt = utt = math.nan
-    final = math.nan
-    for p in reversed(rec.points):
-        if p.get("subopt") is not None:
-            final = float(p["subopt"])
-            break
-    return {"time_to_target": ttt, "updates_to_target": utt, "final_subopt": final}
-
 
 # -- loading sides --------------------------------------------------------------------------------
 @dataclass
@@ -83,13 +49,15 @@ class Export:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def load_export(path: str | Path) -> Export:
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"baseline file not found: {path}")
+def load_export(path: str | Path, what: str = "export file") -> Export:
+    """A JSON export (``runs export``, ``gate --save-baseline``); ``what`` names it in errors
+    ("baseline file", "current file")."""
+    from .paths import input_file
+
+    path = input_file(path, what)
     try:
         doc = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UserError(f"{path}: not a JSON export: {exc}") from None
     if not isinstance(doc, dict) or "harness_export" not in doc or not isinstance(doc.get("runs"), list):
         raise UserError(f"{path}: not a harness JSON export (write one with `harness runs export FILE.json` "

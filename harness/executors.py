@@ -112,12 +112,12 @@ class DaskEngine(Engine):
         address = address or os.environ.get("DASK_SCHEDULER_ADDRESS")
         try:
             if address:
-                self.client = Client(address, timeout=30)
+                self.client = Client(address, timeout=float(os.environ.get("HARNESS_DASK_CONNECT_S", "30")))
             else:
                 self.cluster = LocalCluster(n_workers=slots, threads_per_worker=1, processes=processes,
                                             dashboard_address=None, silence_logs=logging.ERROR)
                 self.client = Client(self.cluster)
-        except OSError as exc:  # no scheduler at that address
+        except (OSError, TimeoutError) as exc:  # no scheduler at that address
             raise UserError(f"cannot reach the dask scheduler at {address}: {exc}") from None
         self._n = 0
 

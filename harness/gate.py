@@ -43,7 +43,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import stats
-from .compare import METRIC_LABELS, fmt_num, group_title, run_metrics
+from .compare import fmt_num, group_title
+from .metrics import METRIC_LABELS, run_metrics
 from .errors import UserError
 from .identity import latest_per_key, record_key
 from .monitor import DIVERGED, FINISHED_OK, SKIPPED

@@ -95,7 +95,7 @@ class Target:
         v = point.get(self.metric)
         if self.value is None or v is None or not np.isfinite(v):
             return False
-        if self.metric in ("test_acc",):
+        if self.metric in ("test_acc", "train_acc"):
             return v >= self.value
         return v <= self.value
 

@@ -123,20 +123,66 @@ class ParamSet:
 
     def resolve(self, given: Mapping[str, Any] | None, owner: str) -> dict[str, Any]:
         """Defaults overlaid with the given values, each parsed and checked; unknown names are errors."""
-        out = self.defaults()
+        return {**self.defaults(), **self.check(given, owner)}
+
+    def check(self, given: Mapping[str, Any] | None, owner: str, kind: str = "parameter") -> dict[str, Any]:
+        """Only the given values, each parsed and checked against its domain; unknown names are
+        errors naming the closest known ones."""
+        out = {}
         for key, value in (given or {}).items():
-            if key not in out:
-                raise unknown(f"parameter of {owner}", key, out)
-            out[key] = self.get(key).parse(value, owner)
+            if key not in self.names():
+                raise unknown(f"{kind} of {owner}" if owner else kind, str(key), self.names())
+            out[key] = self.get(key).parse(value, owner or kind)
         return out
 
 
+# Backend options (``--option K=V``, a suite's ``options = {...}``): how a run is launched or
+# watched, for every backend, declared once. A plugin reads them from ``ctx.options``.
+OPTIONS = ParamSet((
+    Param("timeout_s", None, "float", low=0.0, open_low=True, nullable=True,
+          doc="hard wall-clock limit of a launched job (MPI, torch.distributed), seconds"),
+    Param("hostfile", "", "str", doc="mpiexec -f FILE for multi-node MPI runs"),
+    Param("progress", False, "bool", doc="per-rank progress lines from launched jobs"),
+    Param("device", "cpu", "choice", choices=("cpu", "cuda"), doc="torch model-parallel device"),
+    Param("launcher", "harness", "choice", choices=("harness", "torchrun"), doc="how torch ranks start (--launcher)"),
+    Param("torchrun_args", "", "str", doc="extra torchrun arguments, e.g. '--nnodes=2 ...'"),
+    Param("save_params", "", "str", doc="torch data-parallel: save the final parameters to this file"),
+    Param("fail_rank", None, "int", low=0, nullable=True, doc="fault injection (tests): this rank fails"),
+    Param("fail_at", 1, "int", low=1, doc="fault injection: at this step (torch)"),
+    Param("fail_after", 0, "int", low=0, doc="fault injection: after this many updates (MPI)"),
+    Param("fail_mode", "raise", "choice", choices=("raise", "exit", "kill"),
+          doc="fault injection: raise an error, exit, or SIGKILL the rank"),
+))
+
+
+def check_options(given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The given backend options parsed against :data:`OPTIONS` (unknown names and bad values refused)."""
+    return OPTIONS.check(given, "", kind="backend option (--option)")
+
+
 def parse_assignments(items: Sequence[str] | None, what: str = "--param") -> dict[str, str]:
-    """['eta=0.1', 'b=8'] -> {'eta': '0.1', 'b': '8'}; a malformed item is a UserError."""
+    """['eta=0.1', 'b=8'] -> {'eta': '0.1', 'b': '8'}; a malformed item or a key given twice
+    (``--param eta=0.1 --param eta=0.2``) is a UserError."""
     out: dict[str, str] = {}
     for item in items or ():
         if "=" not in item or not item.split("=", 1)[0].strip():
             raise UserError(f"{what} expects key=value, got {item!r}")
         key, value = item.split("=", 1)
-        out[key.strip()] = value.strip()
+        key, value = key.strip(), value.strip()
+        if key in out:
+            raise UserError(f"{what} {key} given twice ({out[key]!r} and {value!r}): give it once")
+        out[key] = value
     return out
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (``--timeout``); the message names the domain."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value

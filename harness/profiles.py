@@ -66,12 +66,12 @@ def _cost(v: float | None) -> float:
 
 def profile_of_runs(records, metric: str = "time_to_target") -> Profile | None:
     """The profile of stored runs: solvers = plugin configurations, problems = workload
-    configurations, cost = the median over seeds of ``metric`` (from ``harness.compare.run_metrics``).
+    configurations, cost = the median over seeds of ``metric`` (from ``harness.metrics.run_metrics``).
     None when fewer than two solvers share a problem (nothing to compare)."""
     import json
     import statistics
 
-    from .compare import run_metrics
+    from .metrics import run_metrics
 
     pooled: dict[str, dict[str, list[float]]] = {}
     for r in records:
@@ -94,7 +94,7 @@ def profile_of_comparison(cmp) -> Profile | None:
     problems, cost = the side's median time to target over its seeds in the group."""
     import statistics
 
-    from .compare import run_metrics
+    from .metrics import run_metrics
 
     la, lb = (cmp.a.label, cmp.b.label) if cmp.a.label != cmp.b.label else (f"A: {cmp.a.label}", f"B: {cmp.b.label}")
     costs: dict[str, dict[str, float]] = {la: {}, lb: {}}

@@ -174,7 +174,10 @@ def _colors():
 
 
 def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None, title: str = "harness report",
-                 config: dict[str, Any] | None = None) -> Path:
+                 config: dict[str, Any] | None = None,
+                 sections: Sequence[Callable[..., list[tuple[str, str]]]] = ()) -> Path:
+    """``sections``: further section writers ``f(records, outdir, store) -> [(markdown, html)]``
+    from the layers above (the commands add the performance profile)."""
     from .identity import latest_per_key
 
     outdir = Path(outdir)
@@ -209,9 +212,7 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
     if measured:
         md += ["## What was measured", "", measured[0], ""]
         hb += ["<h2>What was measured</h2>", measured[1]]
-    from .profiles import profile_section
-
-    for section in [theory_section, profile_section, *SECTIONS]:
+    for section in [theory_section, *sections, *SECTIONS]:
         try:
             blocks = section(records, outdir, store)
         except Exception as exc:  # noqa: BLE001 - a failing section is shown loudly, the rest of the report stays

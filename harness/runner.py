@@ -22,7 +22,7 @@ from .cache import looks_like_damaged_cache, numba_cache_dir, repair_numba_cache
 from .identity import code_fingerprint, run_hash
 from .monitor import (DIVERGED, DONE, ERROR, INTERRUPTED, SKIPPED, TARGET, TIMEOUT, Budget, Monitor, Schedule,
                       Target)
-from .params import THEORY
+from .params import THEORY, check_options
 from .plugin import PluginSpec
 from .registry import plugins, workloads
 from .store import RunRecord, Store
@@ -73,10 +73,16 @@ def resolve(spec: RunSpec | Resolved) -> Resolved:
     workload = wspec.build(spec.workload_params)
     check_kind(pspec.kinds, workload, pspec.name)
     params = pspec.paramset.resolve(spec.params, f"plugin {pspec.name}")
+    check_options(spec.options)
     if not isinstance(spec.workers, int) or spec.workers < pspec.min_workers or (
             pspec.max_workers is not None and spec.workers > pspec.max_workers):
         hi = "" if pspec.max_workers is None else f"..{pspec.max_workers}"
         raise UserError(f"plugin {pspec.name} runs with {pspec.min_workers}{hi or '+'} workers, got {spec.workers}")
+    n = workload.sizes().get("n")
+    b = params.get("b")
+    if n and isinstance(b, int) and b > n:  # b = n is full-batch; more would be one update per epoch of repeats
+        raise UserError(f"plugin {pspec.name}: mini-batch b={b} is larger than the workload's n={n} training "
+                        f"samples (expected b <= {n})")
     choices: dict[str, Any] = {}
     asked = dict(params)
     if any(v == THEORY for v in params.values()):

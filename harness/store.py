@@ -118,13 +118,75 @@ class RunRecord:
         return f"#{self.id} {self.plugin} on {self.workload} (workers={self.workers}, seed={self.seed})"
 
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
 class Store:
-    def __init__(self, path: str | os.PathLike | None = None):
-        self.path = Path(path or os.environ.get("HARNESS_STORE") or DEFAULT_PATH)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            con.executescript(SCHEMA)
-        self._one_row_per_key()
+    """The results database at ``path`` (default ``$HARNESS_STORE`` or ``.harness/results.db``).
+
+    ``readonly=True`` (commands that only read: ``runs list/show/export``, ``gate --current``) opens
+    the file with SQLite's ``mode=ro`` and never creates it, its folder or its tables, so a store on
+    a read-only mount can be read; a store that does not exist yet reads as empty.
+    ``readonly="auto"`` (commands that read and may add, e.g. ``report`` storing the verdicts it
+    computes): read-write where the store exists and can be written, else read-only.
+    Errors (a UserError of one line): the path is a folder, the file is not an SQLite database,
+    the file or its folder cannot be opened or created.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, readonly: bool | str = False):
+        from .errors import UserError
+
+        from .paths import path_of
+
+        self.path = path_of(path or os.environ.get("HARNESS_STORE") or DEFAULT_PATH, "store")
+        if readonly == "auto":
+            readonly = not self.path.exists()
+            if not readonly:
+                try:
+                    self.__init__(self.path)
+                    return
+                except UserError:  # e.g. a read-only mount: what can be read is still read
+                    readonly = True
+        self.readonly = readonly
+        self._empty = False  # read-only and nothing stored yet: reads see the schema and no rows
+        if self.path.is_dir():
+            raise UserError(f"store {self.path} is a directory: give a database file (e.g. {self.path / 'results.db'})")
+        if self.path.exists():
+            try:
+                with open(self.path, "rb") as fh:
+                    head = fh.read(len(SQLITE_MAGIC))
+            except OSError as exc:
+                raise UserError(f"cannot open store {self.path}: {exc.strerror or exc}") from None
+            if head and head != SQLITE_MAGIC:
+                raise UserError(f"store {self.path} is not a harness results database (not an SQLite file)")
+        elif readonly:
+            self._empty = True
+            return
+        else:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UserError(f"cannot create the store's folder {self.path.parent}: {exc.strerror or exc}") from None
+        self._ro_uri = f"{self.path.absolute().as_uri()}?mode=ro"
+        try:
+            if readonly:
+                try:
+                    with self._connect() as con:
+                        con.execute("SELECT 1 FROM sqlite_master").fetchone()
+                except sqlite3.OperationalError:
+                    # a WAL database on a read-only mount: SQLite cannot create its shared-memory file
+                    # there; nothing can write through that mount either, so read it as immutable
+                    self._ro_uri = f"{self.path.absolute().as_uri()}?immutable=1"
+                with self._connect() as con:
+                    if con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='runs'").fetchone() is None:
+                        self._empty = True
+            else:
+                with self._connect() as con:
+                    con.executescript(SCHEMA)
+                self._one_row_per_key()
+        except sqlite3.DatabaseError as exc:
+            how = "" if readonly else " for writing"
+            raise UserError(f"cannot open store {self.path}{how}: {exc}") from None
 
     def _one_row_per_key(self) -> None:
         """The UNIQUE index on the run key (a store written before it may hold duplicates: the
@@ -138,9 +200,17 @@ class Store:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        if self._empty:
+            con = sqlite3.connect(":memory:", isolation_level=None)
+            con.executescript(SCHEMA)
+        elif self.readonly:
+            con = sqlite3.connect(self._ro_uri, uri=True, timeout=60.0,
+                                  isolation_level=None)
+        else:
+            con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
         try:
-            con.execute("PRAGMA journal_mode=WAL")
+            if not (self.readonly or self._empty):
+                con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA busy_timeout=60000")
             con.execute("PRAGMA foreign_keys=ON")
             con.row_factory = sqlite3.Row

@@ -26,8 +26,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
+from .errors import UserError, unknown
 from .monitor import Budget, Schedule, Target
+from .params import Param, ParamSet
 from .runner import RunSpec
 
 RUN_KEYS = {"plugin", "workload", "params", "workload_params", "workers", "seeds", "budget", "target", "options",
@@ -46,25 +47,33 @@ def load_suite(path: str | Path) -> tuple[str, list[RunSpec], dict[str, Any]]:
         if not shipped.exists():
             raise UserError(f"suite file not found: {path}")
         path = shipped
+    from .paths import text_file
+
+    path = text_file(path, "suite file")  # a folder, an unreadable or binary file: one line
     try:
-        doc = tomllib.loads(path.read_text())
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UserError(f"suite file {path} is not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path}: malformed TOML: {exc}") from None
     extra = set(doc) - TOP_KEYS
     if extra:
         raise UserError(f"{path}: unknown top-level key '{sorted(extra)[0]}' (expected {', '.join(sorted(TOP_KEYS))})")
-    report = doc.get("report", {})
-    if not isinstance(report, dict) or set(report) - REPORT_KEYS:
-        bad_keys = sorted(set(report) - REPORT_KEYS) if isinstance(report, dict) else ["(not a table)"]
-        raise UserError(f"{path}: [report]: unknown key '{bad_keys[0]}' (expected {', '.join(sorted(REPORT_KEYS))})")
-    name = str(doc.get("name", path.stem))
+    report = _report(doc.get("report", {}), path)
+    name = doc.get("name", path.stem)
+    if not isinstance(name, str) or not name.strip():
+        raise UserError(f"{path}: name must be a non-empty string, got {name!r}")
     defaults = doc.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise UserError(f"{path}: [defaults] must be a table, got {defaults!r}")
     entries = doc.get("run", [])
     if not isinstance(entries, list) or not entries:
         raise UserError(f"{path}: a suite needs at least one [[run]] table")
     specs: list[RunSpec] = []
     for k, entry in enumerate(entries, 1):
         where = f"{path}: [[run]] #{k}"
+        if not isinstance(entry, dict):
+            raise UserError(f"{where}: must be a table, got {entry!r}")
         merged = {**defaults, **entry}
         bad = set(merged) - RUN_KEYS
         if bad:
@@ -78,6 +87,35 @@ def load_suite(path: str | Path) -> tuple[str, list[RunSpec], dict[str, Any]]:
     return name, specs, report
 
 
+REPORT_PARAMS = ParamSet((
+    Param("paper", "", "str"), Param("claim", "", "str"), Param("figures", "", "str"),
+    Param("speedup", False, "bool"), Param("metric", "subopt", "str"),
+    Param("yscale", "log", "choice", choices=("log", "linear", "symlog", "logit")),
+))
+X_AXES = ("updates", "epochs", "samples", "time_s")
+
+
+def _report(report: Any, path: Path) -> dict[str, Any]:
+    """The [report] table checked: known keys, each of its type (``x``: a list of x axes)."""
+    if not isinstance(report, dict):
+        raise UserError(f"{path}: [report] must be a table, got {report!r}")
+    bad = sorted(set(report) - REPORT_KEYS)
+    if bad:
+        raise UserError(f"{path}: [report]: unknown key '{bad[0]}' (expected {', '.join(sorted(REPORT_KEYS))})")
+    x = report.get("x", ["updates", "time_s"])
+    if not (isinstance(x, list) and x and all(isinstance(a, str) and a in X_AXES for a in x)):
+        raise UserError(f"{path}: [report]: x must be a non-empty list of {', '.join(X_AXES)}, got {x!r}")
+    checked = REPORT_PARAMS.check({k: v for k, v in report.items() if k != "x"}, f"{path}: [report]")
+    return {**report, **checked}
+
+
+SCHEDULE = ParamSet((
+    Param("ratio", 1.3, "float", low=1.0, open_low=True, doc="geometric spacing of the curve's points"),
+    Param("max_interval_s", 2.0, "float", low=0.0, open_low=True, nullable=True, doc="wall-clock floor"),
+    Param("min_gap", 1, "int", low=1, doc="at least this many updates between points"),
+))
+
+
 # workload parameters that name a file: a relative one is read from the suite file's folder
 PATH_PARAMS = ("path",)
 
@@ -86,6 +124,8 @@ def _paths_from(folder: Path, wparams: dict[str, Any]) -> dict[str, Any]:
     """``path = "data.svm"`` in ``suites/x.toml`` means ``suites/data.svm``, from wherever the suite
     is run (the run is then keyed by the file's content, not by this string)."""
     def absolute(v):
+        if isinstance(v, str) and "\x00" in v:  # not a path: the workload's own check says so
+            return v
         if isinstance(v, str) and v and not Path(v).expanduser().is_absolute():
             return str((folder / v).resolve())
         return str(Path(v).expanduser()) if isinstance(v, str) and v else v
@@ -107,12 +147,17 @@ def _grid(d: dict[str, Any] | None, where: str, key: str) -> list[dict[str, Any]
     return [dict(zip(keys, combo)) for combo in itertools.product(*(_axis(d[k]) for k in keys))]
 
 
+MAX_SEED = 2**32 - 1  # numpy's SeedSequence takes any non-negative int; MPI and torch take 32 bits
+MAX_SEEDS = 10_000
+
+
 def seeds_of(value: Any, where: str = "") -> list[int]:
+    """A count (3 -> [0, 1, 2], at most 10,000) or a list of seeds, each in [0, 2**32 - 1]."""
     if isinstance(value, bool):
         raise UserError(f"{where}bad seeds {value!r}")
     if isinstance(value, int):
-        if value < 1:
-            raise UserError(f"{where}seeds must be a positive count or a list, got {value}")
+        if not 1 <= value <= MAX_SEEDS:
+            raise UserError(f"{where}seeds must be a count in [1, {MAX_SEEDS}] or a list, got {value}")
         return list(range(value))
     if isinstance(value, str):
         try:
@@ -121,30 +166,51 @@ def seeds_of(value: Any, where: str = "") -> list[int]:
             raise UserError(f"{where}bad seeds {value!r}: expected a count or a comma-separated list") from None
         if len(parts) == 1 and "," not in value:
             return seeds_of(parts[0], where)
-        return parts
-    if isinstance(value, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in value):
+        value = parts
+    if isinstance(value, list) and value and all(isinstance(x, int) and not isinstance(x, bool) for x in value):
+        bad = [x for x in value if not 0 <= x <= MAX_SEED]
+        if bad:
+            raise UserError(f"{where}bad seed {bad[0]}: seeds are integers in [0, {MAX_SEED}]")
         return list(value)
-    raise UserError(f"{where}bad seeds {value!r}")
+    raise UserError(f"{where}bad seeds {value!r}: expected a count or a list of integers")
+
+
+# the metrics a run can stop at, with their domains (accuracies are reached from below, the rest from above)
+TARGET_METRICS = ParamSet((
+    Param("subopt", None, "float", low=0.0, doc="f(w) - f*"),
+    Param("objective", None, "float", doc="f(w)"),
+    Param("grad_norm_sq", None, "float", low=0.0, doc="||grad f(w)||^2"),
+    Param("dist_sq", None, "float", low=0.0, doc="||w - w*||^2"),
+    Param("test_loss", None, "float", low=0.0),
+    Param("test_acc", None, "float", low=0.0, high=1.0),
+    Param("train_acc", None, "float", low=0.0, high=1.0),
+))
 
 
 def target_of(value: Any, where: str = "") -> Target:
-    """A number (suboptimality), 'metric=value', {metric, value}, or none ("none" / {}): no target."""
+    """A number (suboptimality), 'metric=value', {metric, value}, or none ("none" / {}): no target.
+    The metric must be one of :data:`TARGET_METRICS` and the value in its domain (a finite number;
+    ``>= 0`` for suboptimality, losses and norms; in [0, 1] for accuracies)."""
     if value is None or value == {} or (isinstance(value, str) and value.strip().lower() == "none"):
         return Target()
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return Target("subopt", float(value))
-    if isinstance(value, str):
+    if isinstance(value, bool):
+        raise UserError(f"{where}bad target {value!r}: expected a number or metric=value")
+    if isinstance(value, (int, float)):
+        metric, num = "subopt", value
+    elif isinstance(value, str):
         metric, _, num = value.partition("=") if "=" in value else ("subopt", "", value)
-        try:
-            return Target(metric.strip(), float(num))
-        except ValueError:
-            raise UserError(f"{where}bad target {value!r}: expected a number or metric=value") from None
-    if isinstance(value, dict):
-        try:
-            return Target(str(value.get("metric", "subopt")), float(value["value"]))
-        except (KeyError, TypeError, ValueError):
-            raise UserError(f"{where}bad target {value!r}") from None
-    raise UserError(f"{where}bad target {value!r}")
+    elif isinstance(value, dict) and set(value) <= {"metric", "value"} and "value" in value:
+        metric, num = value.get("metric", "subopt"), value["value"]
+    else:
+        raise UserError(f"{where}bad target {value!r}: expected a number, metric=value or {{metric, value}}")
+    metric = str(metric).strip()
+    if metric not in TARGET_METRICS.names():
+        raise unknown("target metric", metric, TARGET_METRICS.names())
+    try:
+        parsed = TARGET_METRICS.get(metric).parse(num)
+    except UserError:
+        raise UserError(f"{where}bad target {metric}={num}: expected a {TARGET_METRICS.get(metric).domain()}") from None
+    return Target(metric, float(parsed))
 
 
 def expand(entry: dict[str, Any], where: str, suite: str | None = None) -> list[RunSpec]:
@@ -153,11 +219,12 @@ def expand(entry: dict[str, Any], where: str, suite: str | None = None) -> list[
     target = target_of(entry.get("target"), f"{where}: ")
     seeds = seeds_of(entry.get("seeds", 1), f"{where}: ")
     sched = entry.get("schedule", {})
-    try:
-        schedule = Schedule(**sched) if sched else Schedule()
-    except TypeError as exc:
-        raise UserError(f"{where}: bad schedule: {exc}") from None
+    if not isinstance(sched, dict):
+        raise UserError(f"{where}: schedule must be a table, got {sched!r}")
+    schedule = Schedule(**SCHEDULE.check(sched, f"{where}: schedule"))
     options = entry.get("options", {})
+    if not isinstance(options, dict):
+        raise UserError(f"{where}: options must be a table, got {options!r}")
     for plugin, workload, params, wparams, workers, seed in itertools.product(
             _axis(entry["plugin"]), _axis(entry["workload"]), _grid(entry.get("params"), where, "params"),
             _grid(entry.get("workload_params"), where, "workload_params"), _axis(entry.get("workers", 1)), seeds):

@@ -15,7 +15,9 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .errors import UserError
@@ -51,7 +53,9 @@ class WorkloadSpec:
         params = self.paramset.resolve(given, f"workload {self.name}")
         module, _, attr = self.factory.partition(":")
         cls = getattr(importlib.import_module(module), attr)
-        return cls(name=self.name, **params)
+        workload = cls(name=self.name, **params)
+        check_memory(workload)
+        return workload
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -60,6 +64,50 @@ class WorkloadSpec:
             "description": self.description,
             "params": {p.name: {"default": p.default, "domain": p.domain(), "doc": p.doc} for p in self.params},
         }
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still allocate: the smaller of the kernel's MemAvailable and the
+    cgroup's memory.max - memory.current (a container's limit); ``None`` where neither is known."""
+    have = []
+    try:
+        with open("/proc/meminfo") as fh:
+            have += [int(line.split()[1]) * 1024 for line in fh if line.startswith("MemAvailable:")]
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            have.append(int(limit) - int(Path("/sys/fs/cgroup/memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    if not have:
+        try:
+            have.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+        except (ValueError, OSError, AttributeError):
+            return None
+    return max(0, min(have))
+
+
+def fmt_bytes(n: float) -> str:
+    """1.8e12 -> '1.6 TiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} EiB"  # pragma: no cover
+
+
+def check_memory(workload: "Workload") -> None:
+    """Refuse, before any allocation, a workload whose estimated peak memory
+    (:meth:`Workload.estimate_bytes`) exceeds what this machine has available."""
+    need = workload.estimate_bytes()
+    if not need:
+        return
+    have = available_memory()
+    if have is not None and need > have:
+        raise UserError(f"workload {workload.name} needs about {fmt_bytes(need)} of memory "
+                        f"({workload.memory_note()}); this machine has {fmt_bytes(have)} available")
 
 
 def params_key(obj: Any) -> str:
@@ -93,6 +141,20 @@ class Workload:
     def constants(self) -> dict[str, float]:
         """Known constants the theory module may use (L, mu, n, d, f_star, ...)."""
         return {}
+
+    def sizes(self) -> dict[str, int]:
+        """Sizes known without building the data (``n``: training samples, ``d``: features); a
+        workload whose sizes come from a file returns what it knows (possibly nothing)."""
+        return {}
+
+    def estimate_bytes(self) -> int | None:
+        """Peak bytes the data and model will take, estimated from the parameters before anything is
+        allocated (``None``: unknown). :func:`check_memory` refuses what the machine cannot hold."""
+        return None
+
+    def memory_note(self) -> str:
+        """The sizes the estimate came from, for the refusal message."""
+        return ", ".join(f"{k}={v:,}" for k, v in self.sizes().items())
 
     def metrics(self, iterate: Any) -> dict[str, float]:
         raise NotImplementedError

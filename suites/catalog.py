@@ -37,6 +37,8 @@ WORKLOADS = [
         Param("test_fraction", 0.0, "float", low=0.0, high=0.9),
         Param("normalize", False, "bool", doc="scale rows to unit norm"),
         Param("max_rows", 0, "int", low=0, doc="read at most this many rows (0 = all)"),
+        Param("zero_based", "auto", "choice", choices=("auto", "true", "false"),
+              doc="index base: auto = 1-based unless an index 0 appears (scikit-learn's rule)"),
         Param("seed", 0, "int", low=0),
     ), "a LIBSVM-format file the user brings, or a paper's dataset by name (dataset=rcv1, ...)"),
 ]

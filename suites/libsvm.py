@@ -1,71 +1,159 @@
-"""A reader for LIBSVM / svmlight format: ``label idx:val idx:val ...`` per line, '#' comments.
+"""LIBSVM / svmlight files: ``label [qid:Q] idx:val idx:val ...`` per line, '#' comments.
 
-Indices may be 1-based (the LIBSVM convention, detected when no index 0 appears) or 0-based.
-Returns a scipy CSR matrix and a float label vector. Errors name the file and line.
+Read by scikit-learn's :func:`sklearn.datasets.load_svmlight_file` (its C parser), with its rules:
+
+- feature indices ascending and unique within a row (a repeated index is refused, never summed);
+- a ``qid:Q`` token (right after the label) is read and ignored;
+- the index base is ``zero_based``: ``"auto"`` (scikit-learn's rule: 1-based, the LIBSVM
+  convention, unless some index 0 appears in the file, then 0-based), ``True`` or ``False`` (an
+  index 0 is then an error);
+- ``.gz`` / ``.bz2`` / ``.xz`` files are decompressed.
+
+On top of it: non-finite labels and values (``nan``, ``inf``, ``1e400``) are refused, and every
+error is one line naming the file and the line (``FILE:LINE: ...``); a binary or non-UTF-8 file is
+named as such. Returns a scipy CSR matrix (float64) and a float64 label vector.
 """
 
 from __future__ import annotations
 
+import collections
+import io
+import itertools
+import math
 from pathlib import Path
+from typing import IO, Iterator
 
 import numpy as np
 
+ZERO_BASED = ("auto", True, False)
 
-def load_libsvm(path: str | Path, n_features: int | None = None, max_rows: int | None = None):
-    import scipy.sparse as sp
+
+def load_libsvm(path: str | Path, n_features: int | None = None, max_rows: int | None = None,
+                zero_based: str | bool = "auto"):
+    """(X, y) from a LIBSVM file. ``max_rows``: read at most this many data rows. Errors: UserError
+    (missing / folder / binary file, malformed line, repeated index, index 0 when ``zero_based`` is
+    False, non-finite value, an index beyond ``n_features``, no rows)."""
+    from sklearn.datasets import load_svmlight_file
 
     from harness.errors import UserError
 
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"LIBSVM file not found: {path}")
-    labels: list[float] = []
-    indptr = [0]
-    indices: list[int] = []
-    values: list[float] = []
-    opener = open
+    if zero_based not in ZERO_BASED:
+        raise UserError(f"zero_based must be auto, true or false, got {zero_based!r}")
+    path = check_file(path)
+
+    def fail(exc: Exception) -> UserError:
+        where = _first_bad_line(path, zero_based, max_rows)
+        if where is None:
+            return UserError(f"{path}: not a LIBSVM file ({exc})")
+        return UserError(f"{path}:{where[0]}: {where[1]}")
+
+    with _open(path) as fh:
+        source: IO[bytes] = fh
+        if max_rows:
+            source = io.BytesIO(b"".join(itertools.islice(_data_lines(fh), max_rows)))
+        try:
+            X, y = load_svmlight_file(source, n_features=n_features, zero_based=zero_based, query_id=False,
+                                      dtype=np.float64)
+        except ValueError as exc:
+            if "n_features" in str(exc):
+                raise UserError(f"{path}: a feature index is beyond n_features={n_features}") from None
+            raise fail(exc) from None
+        except (OSError, EOFError, UnicodeDecodeError) as exc:
+            raise UserError(f"LIBSVM file {path} cannot be read: {exc}") from None
+    if X.shape[0] == 0:
+        raise UserError(f"{path}: no data rows")
+    if not (np.isfinite(X.data).all() and np.isfinite(y).all()):
+        raise fail(ValueError("non-finite value"))
+    X = X.tocsr()
+    X.sort_indices()
+    return X, np.asarray(y, dtype=np.float64)
+
+
+def check_file(path: str | Path) -> Path:
+    """The cheap checks, before any parsing: a readable regular file whose first 64 KiB (decompressed)
+    are UTF-8 text. UserError: ``LIBSVM file PATH is a directory, expected a file``, ``... is binary
+    or not UTF-8 text (it contains NUL bytes)``, ``... cannot be decompressed``."""
+    from harness.errors import UserError
+    from harness.paths import SNIFF_BYTES, binary_reason, input_file
+
+    path = input_file(path, "LIBSVM file")
+    with _open(path) as fh:
+        try:
+            head = fh.read(SNIFF_BYTES)
+        except (OSError, EOFError, ValueError) as exc:  # a corrupt .gz / .bz2 / .xz
+            raise UserError(f"LIBSVM file {path} cannot be decompressed: {exc}") from None
+    why = binary_reason(head)
+    if why:
+        raise UserError(f"LIBSVM file {path} is binary or not UTF-8 text ({why})")
+    return path
+
+
+def _open(path: Path) -> IO[bytes]:
     if path.suffix in (".bz2", ".gz", ".xz"):
         import bz2
         import gzip
         import lzma
 
-        opener = {".bz2": bz2.open, ".gz": gzip.open, ".xz": lzma.open}[path.suffix]
-    with opener(path, "rt") as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            parts = line.split()
+        return {".bz2": bz2.open, ".gz": gzip.open, ".xz": lzma.open}[path.suffix](path, "rb")
+    return open(path, "rb")
+
+
+def _data_lines(fh: IO[bytes]) -> Iterator[bytes]:
+    for line in fh:
+        if line.split(b"#", 1)[0].strip():
+            yield line
+
+
+def _first_bad_line(path: Path, zero_based, max_rows: int | None) -> tuple[int, str] | None:
+    """(line number, what is wrong) of the first line breaking the format's rules (the same rules
+    as scikit-learn's reader, plus finite values); only called once the reader has refused the file."""
+    rows = 0
+    with _open(path) as fh:
+        for lineno, raw in enumerate(fh, 1):
             try:
-                labels.append(float(parts[0]))
-                for tok in parts[1:]:
-                    k, _, v = tok.partition(":")
-                    if not _:
-                        raise ValueError(f"expected index:value, got {tok!r}")
-                    indices.append(int(k))
-                    values.append(float(v))
-            except ValueError as exc:
-                raise UserError(f"{path}:{lineno}: malformed LIBSVM line ({exc})") from None
-            indptr.append(len(indices))
-            if max_rows and len(labels) >= max_rows:
-                break
-    if not labels:
-        raise UserError(f"{path}: no data rows")
-    idx = np.asarray(indices, dtype=np.int64)
-    if idx.size and idx.min() < 0:
-        raise UserError(f"{path}: negative feature index")
-    one_based = idx.size > 0 and idx.min() >= 1
-    if one_based:
-        idx -= 1
-    d = int(idx.max()) + 1 if idx.size else 0
-    if n_features is not None:
-        if d > n_features:
-            raise UserError(f"{path}: feature index {d} beyond n_features={n_features}")
-        d = n_features
-    X = sp.csr_matrix((np.asarray(values), idx, np.asarray(indptr)), shape=(len(labels), d))
-    X.sum_duplicates()
-    X.sort_indices()
-    return X, np.asarray(labels)
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return lineno, "not UTF-8 text"
+            tokens = line.split("#", 1)[0].split()
+            if not tokens:
+                continue
+            rows += 1
+            if max_rows and rows > max_rows:
+                return None
+            try:
+                label = float(tokens[0])
+            except ValueError:
+                return lineno, f"bad label {tokens[0]!r}: expected a number"
+            if not math.isfinite(label):
+                return lineno, f"non-finite label {tokens[0]!r}"
+            seen: list[int] = []
+            for k, tok in enumerate(tokens[1:]):
+                key, sep, val = tok.partition(":")
+                if not sep:
+                    return lineno, f"malformed LIBSVM token {tok!r}: expected index:value"
+                if key == "qid":  # read and ignored, as scikit-learn does, right after the label only
+                    if k:
+                        return lineno, f"{tok!r} after a feature: qid:Q comes right after the label"
+                    continue
+                try:
+                    idx = int(key)
+                    num = float(val)
+                except ValueError:
+                    return lineno, f"malformed LIBSVM token {tok!r}: expected integer index:number"
+                if idx < 0:
+                    return lineno, f"negative feature index {idx}"
+                if idx == 0 and zero_based is False:
+                    return lineno, "feature index 0 in a 1-based file (zero_based=false; use zero_based=true or auto)"
+                if not math.isfinite(num):
+                    return lineno, f"non-finite value {tok!r}"
+                seen.append(idx)
+            if len(set(seen)) != len(seen):
+                repeated = min(i for i, c in collections.Counter(seen).items() if c > 1)
+                return lineno, f"feature index {repeated} repeated in the row (values are never summed)"
+            if seen != sorted(seen):
+                bad = next(k for k in range(1, len(seen)) if seen[k] < seen[k - 1])
+                return lineno, f"feature index {seen[bad]} after {seen[bad - 1]}: indices must be ascending"
+    return None
 
 
 def save_libsvm(path: str | Path, X, y) -> None:

@@ -18,6 +18,28 @@ class _Generated(FiniteSumWorkload):
         super().__init__(name, lam=lam, n=n, d=d, cond=cond, sparse=sparse, density=density, noise=noise,
                          test_fraction=test_fraction, seed=seed)
 
+    def _total(self) -> int:
+        return int(round(self.params["n"] / (1.0 - self.params["test_fraction"])))
+
+    def sizes(self) -> dict[str, int]:
+        return {"n": self.params["n"], "d": self.params["d"]}
+
+    def estimate_bytes(self) -> int:
+        """Dense: the draw, its scaling and rotation and the train/test copies (about 3 x total x d
+        float64) plus two d x d matrices (the rotation, and the Gram for d <= 3000). Sparse: values,
+        column indices and the CSR copies, about 4 x 8 bytes per nonzero. Plus 25%: the measured peak
+        of building a dense ridge workload is 80% of this (tests/test_inputs.py)."""
+        p, total = self.params, self._total()
+        if p["sparse"]:
+            nnz = total * max(1, int(round(p["density"] * p["d"])))
+            return 10 * (4 * nnz + 8 * p["d"])
+        return 10 * (3 * total * p["d"] + 2 * p["d"] * p["d"])  # 8 bytes each, and a 25% margin
+
+    def memory_note(self) -> str:
+        p = self.params
+        return (f"n={p['n']:,} training + test rows, d={p['d']:,}"
+                + (f", density={p['density']}" if p["sparse"] else ", dense float64"))
+
     def _features(self, rng, total):
         p = self.params
         if p["sparse"]:
@@ -27,7 +49,7 @@ class _Generated(FiniteSumWorkload):
     def _make_data(self):
         p = self.params
         rng = np.random.default_rng(p["seed"])
-        total = int(round(p["n"] / (1.0 - p["test_fraction"])))
+        total = self._total()
         X = self._features(rng, total)
         w_true = rng.standard_normal(p["d"]) / np.sqrt(max(1.0, p["d"] * (p["density"] if p["sparse"] else 1.0)))
         if p["sparse"]:
@@ -94,16 +116,34 @@ class LibSVM(FiniteSumWorkload):
     {-1, +1}; rows are kept as read (``normalize`` scales them to unit norm)."""
 
     def __init__(self, name, path="", loss="logistic", lam=1e-4, test_fraction=0.0, normalize=False,
-                 max_rows=0, seed=0, dataset="none"):
+                 max_rows=0, zero_based="auto", seed=0, dataset="none"):
+        if path:  # a missing, binary or folder path is refused before any run starts
+            from .libsvm import check_file
+
+            check_file(path)
         # a relative path is read from the current directory once, here: every later reader (an MPI
         # rank, a cache key) sees the same file whatever its own working directory
         path = str(Path(path).resolve()) if path else path
-        super().__init__(name, lam=lam, path=path, loss=loss, test_fraction=test_fraction, normalize=normalize,
-                         max_rows=max_rows, seed=seed,
-                         # not named: not in the content hash (runs on a path keep their cache keys)
-                         **({"dataset": dataset} if dataset not in ("", "none") else {}))
+        params = dict(path=path, loss=loss, test_fraction=test_fraction, normalize=normalize, max_rows=max_rows,
+                      seed=seed)
+        if zero_based != "auto":  # only when set: runs stored before the parameter keep their content hash
+            params["zero_based"] = zero_based
+        if dataset not in ("", "none"):  # not named: not in the content hash (runs on a path keep their keys)
+            params["dataset"] = dataset
+        super().__init__(name, lam=lam, **params)
         self.loss = loss
         self.phi_curv = 0.25 if loss == "logistic" else 1.0
+
+    def estimate_bytes(self) -> int | None:
+        """About 4 bytes of CSR (values, indices, the parser's buffers) per byte of an uncompressed
+        file: tokens ``idx:val`` take 8-20 characters and 12 bytes once read, copied about 3 times."""
+        p = Path(self.params["path"])
+        if not self.params["path"] or p.suffix in (".gz", ".bz2", ".xz") or not p.is_file() or self.params["max_rows"]:
+            return None
+        return 4 * p.stat().st_size
+
+    def memory_note(self) -> str:
+        return f"a {self.params['path']} of {Path(self.params['path']).stat().st_size:,} bytes"
 
     def data_identity(self) -> dict:
         """The file's content (SHA-256 of its bytes, size and mtime only as a fast path), not its
@@ -135,7 +175,8 @@ class LibSVM(FiniteSumWorkload):
         if not path:
             raise UserError("workload libsvm needs --workload-param path=FILE (a LIBSVM-format file) "
                             "or dataset=NAME (ijcnn1, covtype, rcv1, real-sim, news20, url)")
-        X, y = load_libsvm(path, max_rows=self.params["max_rows"] or None)
+        zero_based = {"auto": "auto", "true": True, "false": False}[self.params.get("zero_based", "auto")]
+        X, y = load_libsvm(path, max_rows=self.params["max_rows"] or None, zero_based=zero_based)
         if self.loss == "logistic":
             labels = np.unique(y)
             if len(labels) != 2:

@@ -49,6 +49,40 @@ class NetworkWorkload(Workload):
         ``build_workload(spec['name'], spec['params'])`` rebuilds it in a child process."""
         return {"name": self.name, "params": {k: v for k, v in self.params.items() if k != "arch"}}
 
+    # -- memory -------------------------------------------------------------------------------------
+    _INPUT = {"digits": (1797, 64), "cifar-synth": (None, 3 * 32 * 32), "cifar": (60000, 3 * 32 * 32)}
+
+    def sizes(self) -> dict[str, int]:
+        """Training samples as ``_arrays`` splits them (CIFAR-10: unknown until its folder is read)."""
+        p = self.params
+        if p["data"] == "cifar":
+            return {}
+        total = self._INPUT[p["data"]][0] or int(round(max(p["n_train"] or 2048, 64) / (1 - p["test_fraction"])))
+        n = total - int(round(p["test_fraction"] * total))
+        return {"n": min(n, p["n_train"]) if p["n_train"] else n}
+
+    def _n_weights(self) -> int:
+        p = self.params
+        fan_in = self._INPUT[p["data"]][1]
+        if p["arch"] == "mlp":
+            widths = [fan_in] + [p["width"]] * p["depth"] + [10]
+            return sum(a * b + b for a, b in zip(widths, widths[1:]))
+        chans = max(8, p["width"] // 4)
+        return 3 * chans * 9 + p["depth"] * 2 * chans * chans * 9 + chans * 10
+
+    def estimate_bytes(self) -> int:
+        """The images as generated / read and as float32 tensors (about 3 copies of 4 bytes per
+        pixel), and the weights with their gradients, optimizer state and per-rank copies (about 8
+        copies of 4 bytes per weight)."""
+        p = self.params
+        total, pixels = self._INPUT[p["data"]]
+        total = total or int(round(max(p["n_train"] or 2048, 64) / (1 - p["test_fraction"])))
+        return 4 * (3 * total * pixels + 8 * self._n_weights())
+
+    def memory_note(self) -> str:
+        p = self.params
+        return f"{p['arch']} width={p['width']:,} depth={p['depth']:,}: {self._n_weights():,} weights, data={p['data']}"
+
     # -- data -----------------------------------------------------------------------------------
     @cached_property
     def _tensors(self):

@@ -71,6 +71,18 @@ def test_dask_local_cluster_matches_serial(tmp_path, suite):
     _check_same(tmp_path, suite, "--executor", "dask", "--jobs", "2")
 
 
+@pytest.mark.skipif(not have("distributed"), reason="dask.distributed not installed")
+def test_dask_scheduler_address(tmp_path, suite):
+    """An existing cluster, reached by its scheduler's address (as on a real cluster)."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        _check_same(tmp_path, suite, "--executor", "dask", "--scheduler", cluster.scheduler_address, "--jobs", "2")
+    bad = run_cli("run", "-p", "sgd-serial", "-w", "logreg", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9",
+                  "--no-report", env={"HARNESS_DASK_CONNECT_S": "3"}, timeout=120)
+    assert bad.returncode == 2 and "cannot reach the dask scheduler at tcp://127.0.0.1:9" in bad.stderr, bad.stderr
+
+
 @pytest.mark.skipif(not have("submitit"), reason="submitit not installed")
 def test_submitit_local_executor_matches_serial(tmp_path, suite):
     folder = tmp_path / "submitit"

@@ -52,8 +52,8 @@ from harness.api import RunContext, UserError
 
 def run(ctx: RunContext):
     wl, p, mon = ctx.workload, ctx.params, ctx.monitor
-    if p["b"] > wl.n:
-        raise UserError(f"b = {p['b']} is larger than the data (n = {wl.n})")
+    if 2 * p["b"] > wl.n:  # the plugin's own rule (b > n itself the harness refuses before any run)
+        raise UserError(f"b = {p['b']} is more than half the data (n = {wl.n})")
     ctx.info["applied"] = {"eta": p["eta"], "b": p["b"]}     # what the theory checker judges
     rng, w, t = ctx.rng, np.zeros(wl.dim), 0
     mon.tick(0, w, samples=0)
@@ -128,7 +128,11 @@ def test_outside_plugin_runs_compares_and_is_checked(site, tmp_path):
     verdicts = {v["theorem"]: v for v in json.loads(chk.stdout)["verdicts"]}
     assert verdicts["minibatch.lem-1"]["verdict"] == "holds", verdicts["minibatch.lem-1"]
 
+    bad = run_cli("run", "--plugin", "outside-sgd", *WORKLOAD, "--param", "b=150", "--budget", "epochs=1",
+                  env=env, timeout=120)
+    assert bad.returncode == 2 and "harness: error: b = 150 is more than half the data (n = 200)" in bad.stderr
+    assert "Traceback" not in bad.stderr
     bad = run_cli("run", "--plugin", "outside-sgd", *WORKLOAD, "--param", "b=1000", "--budget", "epochs=1",
                   env=env, timeout=120)
-    assert bad.returncode == 2 and "harness: error: b = 1000 is larger than the data (n = 200)" in bad.stderr
-    assert "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "plugin outside-sgd: mini-batch b=1000 is larger than the workload's n=200 training samples" in bad.stderr

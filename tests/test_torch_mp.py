@@ -27,7 +27,7 @@ def _params(**kw):
 
 
 def _stages(wl, K, algo, seed=0, **kw):
-    from harness.plugins.torch_mp.core import build_stages
+    from harness.plugins.torch_mp.stages import build_stages
 
     modules, stages, _ = build_stages(wl, _params(**kw), K, seed, algo, None)
     return modules, [stages[k] for k in range(K)]

@@ -13,3 +13,10 @@ def run_ids(values) -> list[int]:
     except ValueError:
         hint = next((f" (a suite's runs: --suite {Path(v).stem})" for v in values if str(v).endswith(".toml")), "")
         raise UserError(f"run ids are integers, got {' '.join(values)}{hint}") from None
+
+
+def report_sections() -> list:
+    """The report sections the commands add to ``write_report`` (the performance profile)."""
+    from ..profiles import profile_section
+
+    return [profile_section]

@@ -10,13 +10,13 @@ seed bands, and a geometric-mean summary across workloads.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from ..errors import UserError
 from ..monitor import Budget
 from ..output import print_json
 from ..params import parse_assignments
+from ..paths import output_dir, safe_name
 from ..store import Store
 from ..suite import seeds_of, target_of
 
@@ -54,6 +54,10 @@ def main(args) -> int:
     if not 0 < args.alpha < 1:
         raise UserError(f"--alpha must be in (0, 1), got {args.alpha}")
     target = target_of(args.target, "--target: ")
+    plots = None
+    if not args.no_plot:  # the plot folder is checked before anything runs
+        slug = safe_name(f"{Path(args.a).stem}-vs-{Path(args.b).stem}")
+        plots = output_dir(args.out or Path(".harness") / "compare" / slug, "plot folder")
     store = Store()
     a, b = build_sides(
         args.a, args.b, store, workloads=args.workload or (), workload_params=parse_assignments(args.workload_param,
@@ -70,12 +74,10 @@ def main(args) -> int:
     from .. import profiles
 
     profile = profiles.profile_of_comparison(cmp) if len(cmp.groups) > 1 else None  # across workloads
-    if not args.no_plot:
-        slug = re.sub(r"[^A-Za-z0-9.]+", "-", f"{Path(args.a).stem}-vs-{Path(args.b).stem}").strip("-")
-        out = Path(args.out or Path(".harness") / "compare" / slug)
-        write_plots(cmp, out)
+    if plots is not None:
+        write_plots(cmp, plots)
         if profile is not None:
-            profiles.plot(profile, out / "performance-profile.png")
+            profiles.plot(profile, plots / "performance-profile.png")
     if args.json:
         print_json(cmp.to_dict() | {"performance_profile": profiles.to_dict(profile) if profile else None})
     elif args.format == "markdown":

@@ -54,7 +54,11 @@ def main(args) -> int:
     if not 0 < args.alpha < 1:
         raise UserError(f"--alpha must be in (0, 1), got {args.alpha}")
     quiet = args.quiet or args.json or args.format == "markdown"
-    store = Store()
+    if args.save_baseline:
+        from ..paths import output_file
+
+        output_file(args.save_baseline, "baseline file")  # before any run: not after the work is done
+    store = Store(readonly=bool(args.current and not args.save_baseline))
 
     if args.save_baseline:
         if not args.suite:
@@ -75,16 +79,13 @@ def main(args) -> int:
         console.print(f"baseline: {len(recs)} runs of suite '{name}' written to {path}")
         return 0
 
-    for flag, value in (("--current", args.current), ("--baseline", args.baseline)):
-        if value and not Path(value).exists():
-            raise UserError(f"{flag} file not found: {value}")
+    cur = load_export(args.current, "--current file") if args.current else None  # each file named in its error
     if not args.baseline:
         raise UserError("give --baseline FILE (write one with: harness gate SUITE --save-baseline FILE)")
-    base = load_export(args.baseline)
-    if args.current:
+    base = load_export(args.baseline, "--baseline file")
+    if cur is not None:
         if args.suite:
             raise UserError("give either a suite to run or --current FILE, not both")
-        cur = load_export(args.current)
         current, cverd = cur.records, cur.verdicts
     else:
         if args.suite:

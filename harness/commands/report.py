@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UserError
-from . import run_ids
+from . import report_sections, run_ids
 from ..output import console, print_json
+from ..paths import output_dir, safe_name
 from ..progress import RunProgress
 from ..store import Store
 
@@ -28,10 +29,13 @@ def main(args) -> int:
     from ..report import write_index, write_report
 
     if args.index:
+        output_dir(args.out or REPORTS, "report folder")
         index = write_index(Path(args.out or REPORTS))
         print_json({"index": str(index)}) if args.json else console.print(f"index: {index}")
         return 0
-    store = Store()
+    if args.out:
+        output_dir(args.out, "report folder")
+    store = Store(readonly="auto")  # the theory section stores the verdicts it computes, where it can
     ids = run_ids(args.runs) if args.runs else None
     recs = store.runs(ids=ids, suite=args.suite, with_points=True)
     if ids:
@@ -41,7 +45,7 @@ def main(args) -> int:
     if not recs:
         where = f"of suite '{args.suite}' " if args.suite else ""
         raise UserError(f"no runs {where}in {store.path}: run `harness run` first")
-    name = args.suite or ("runs" if ids else "all")
+    name = safe_name(args.suite or ("runs" if ids else "all"))
     config = {}
     if args.suite:
         from ..suite import load_suite
@@ -53,7 +57,8 @@ def main(args) -> int:
     out = Path(args.out or REPORTS / name)
     with RunProgress(1, quiet=args.json, what="reports") as prog:  # plots and the theory check take a while
         prog.start(f"plots and theory checks of {len(recs)} runs")
-        index = write_report(recs, out, store=store, title=f"harness report: {name}", config=config)
+        index = write_report(recs, out, store=store, title=f"harness report: {name}", config=config,
+                             sections=report_sections())
     if args.json:
         print_json({"report": str(index), "runs": [r.id for r in recs]})
     else:

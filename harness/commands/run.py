@@ -9,16 +9,19 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
+from . import report_sections
 from ..executors import ENGINES, make_engine, run_parallel
 from ..monitor import Budget, FINISHED_OK
 from ..output import console, print_json, table, varying_columns
+from ..params import parse_assignments, positive_float
+from ..paths import input_file, output_dir, safe_name
 from ..progress import RunProgress
-from ..params import parse_assignments
 from ..runner import RunSpec, execute, resolve
 from ..store import Store
 from ..suite import load_suite, seeds_of, target_of
 
 DEFAULT_SUITE = "tour"
+REPORTS = Path(".harness") / "reports"
 
 
 def register(sub):
@@ -32,7 +35,7 @@ def register(sub):
     p.add_argument("--seeds", default=None, help="a count (3 -> 0,1,2) or a list (0,5,7)")
     p.add_argument("--budget", default=None, help="e.g. epochs=10 or updates=1e5,seconds=30")
     p.add_argument("--target", default=None, help="suboptimality to reach (or metric=value)")
-    p.add_argument("--timeout", type=float, default=None, help="hard wall-clock limit per run for launched jobs (s)")
+    p.add_argument("--timeout", type=positive_float, default=None, help="hard wall-clock limit per run for launched jobs (s)")
     p.add_argument("--hostfile", default=None, help="passed to mpiexec for multi-node MPI runs")
     p.add_argument("--option", action="append", metavar="K=V", help="backend option (repeatable)")
     p.add_argument("--launcher", choices=("harness", "torchrun"), default=None,
@@ -95,11 +98,9 @@ def _specs_from_flags(args) -> list[RunSpec]:
     if args.timeout:
         options["timeout_s"] = args.timeout
     if args.hostfile:
-        if not Path(args.hostfile).exists():
-            raise UserError(f"hostfile not found: {args.hostfile}")
-        options["hostfile"] = str(Path(args.hostfile).resolve())
+        options["hostfile"] = str(input_file(args.hostfile, "hostfile").resolve())
     budget = Budget.parse(args.budget) if args.budget else Budget(epochs=10.0)
-    target = target_of(args.target) if args.target else target_of(None)
+    target = target_of(args.target, "--target: ")
     seeds = seeds_of(args.seeds if args.seeds is not None else 1, "--seeds: ")
     specs = []
     for plugin in args.plugin:
@@ -135,6 +136,9 @@ def main(args) -> int:
     _confirm(len(specs), args.yes)
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
+    report_dir = None
+    if not args.no_report:  # the report folder is checked before the runs, not after them
+        report_dir = output_dir(args.report or REPORTS / safe_name(suite_name or "latest"), "report folder")
     quiet = args.quiet or args.json
     with RunProgress(len(specs), quiet=quiet) as prog:  # its first line before the checks: a big grid shows at once
         prog.start(f"checking {len(specs)} runs' names and values")
@@ -152,13 +156,12 @@ def main(args) -> int:
                      "final": r.points[-1] if r.points else None} for r in records])
     else:
         summary(records)
-    if not args.no_report and any(r.points for r in records):
-        from ..report import write_report
+    if report_dir is not None and any(r.points for r in records):
+        from ..report import write_index, write_report
 
-        from ..report import write_index
-
-        out = Path(args.report or Path(".harness") / "reports" / (suite_name or "latest"))
-        index = write_report(records, out, store=store, title=suite_name or "harness run", config=report_cfg)
+        out = report_dir
+        index = write_report(records, out, store=store, title=suite_name or "harness run", config=report_cfg,
+                             sections=report_sections())
         if not args.report:
             write_index(out.parent)
         (console.print if not args.json else (lambda *a: None))(f"report: {index}")

@@ -36,7 +36,7 @@ def _s(x) -> str | None:
 
 
 def main(args) -> int:
-    store = Store()
+    store = Store(readonly=args.action != "delete")
     if args.action == "list":
         recs = store.runs(plugin=args.plugin, workload=args.workload, status=args.status, suite=args.suite,
                           with_points=True)
@@ -71,8 +71,10 @@ def main(args) -> int:
     if args.action == "export":
         if len(args.args) != 1:
             raise UserError("runs export needs one output file")
-        path = export(store, args.args[0], args.format, points=not args.runs_only, plugin=args.plugin,
-                      workload=args.workload, status=args.status, suite=args.suite)
+        from ..paths import output_file
+
+        path = export(store, output_file(args.args[0], "export file"), args.format, points=not args.runs_only,
+                      plugin=args.plugin, workload=args.workload, status=args.status, suite=args.suite)
         if args.json:
             print_json({"exported": str(path)})
         else:

@@ -92,8 +92,12 @@ def cmd_show(args) -> int:
     ev = None
     if values:
         _check_known(t, values)
+        _require(t, values)
         with _user_errors():
-            ev = t.evaluate(values, T=values.get(t.horizon))
+            try:
+                ev = t.evaluate(values, T=values.get(t.horizon))
+            except (TypeError, ValueError) as exc:  # e.g. a comma list where the theorem takes one number
+                raise UserError(f"{t.id}: cannot evaluate at {_shown(values)}: {exc}") from None
     from harness.theory.report import TEST_TEXT
 
     if args.json:
@@ -129,10 +133,7 @@ def cmd_solve(args) -> int:
     t = _theorem(args.id)
     values = _parse_sets(args.set)
     _check_known(t, {**values, args.var: 0})
-    missing = [s for s in t.inputs() if s not in values and s != args.var and s not in t.free and s != t.horizon
-               and s not in _derivable(t)]
-    if missing:
-        raise UserError(f"{t.id}: give a value for {', '.join(missing)} (--set NAME=VALUE)")
+    _require(t, {**values, args.var: 0})
     with _user_errors():
         res = t.solve(args.var, values, hi=args.max)
     if args.json:
@@ -154,6 +155,18 @@ def cmd_solve(args) -> int:
     return 0
 
 
+def _require(t, values) -> None:
+    """Every input of the theorem has a value (free constants, the horizon and derived ones aside)."""
+    missing = [s for s in t.inputs() if s not in values and s not in t.free and s != t.horizon
+               and s not in _derivable(t)]
+    if missing:
+        raise UserError(f"{t.id}: give a value for {', '.join(missing)} (--set NAME=VALUE)")
+
+
+def _shown(values) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
 def _derivable(t) -> set[str]:
     # symbols a theorem's prepare hook derives (u0 from eta, per-layer sums, ...)
     return set(getattr(t, "derived_inputs", ()))
@@ -163,7 +176,7 @@ def cmd_check(args) -> int:
     from ..checking import check
     from ..store import Store
 
-    store = Store()
+    store = Store(readonly=True if args.no_save else "auto")  # --no-save only reads
     ids = run_ids(args.runs)
     recs = store.runs(ids=ids, with_points=True)
     found = {r.id for r in recs}

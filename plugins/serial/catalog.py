@@ -5,11 +5,11 @@ from harness.plugins.algorithms.params import SGD_PARAMS, SVRG_PARAMS
 
 PLUGINS = [
     PluginSpec("sgd-serial", "sgd", "serial", "harness.plugins.serial.sgd:run", kinds=("finite-sum",), params=SGD_PARAMS,
-               needs=("numba",), deterministic=True,
+               needs=("numba",), deterministic=True, max_workers=1,
                theorems=("minibatch.lem-1", "minibatch.thm-4", "large_batch.thm-4.3.1", "ddg.thm-5.4.1",
                          "ddg.thm-5.4.2", "features_replay.thm-6.4.1", "features_replay.thm-6.4.2"),
                description="mini-batch SGD with constant, 1/t or polynomial step sizes (one process)"),
     PluginSpec("svrg-serial", "svrg", "serial", "harness.plugins.serial.svrg:run", kinds=("finite-sum",), params=SVRG_PARAMS,
-               needs=("numba",), deterministic=True, theorems=("asysvrg.thm-2.4.1", "asysvrg.thm-2.4.2"),
+               needs=("numba",), deterministic=True, max_workers=1, theorems=("asysvrg.thm-2.4.1", "asysvrg.thm-2.4.2"),
                description="mini-batch SVRG (AsySVRG's Algorithm 1 with one worker), optional SGD warm start"),
 ]

@@ -1,7 +1,7 @@
 """What the model-parallel plugins share (thesis 001 Ch. 5-6): the data order, the functional
 optimizers (out of place, so a stored graph keeps the weights it was built with), the DNI
-synthesizers, activation-memory measurement, the evaluation helpers (sigma_dir, the point's extra)
-and :func:`build_stages`. The algorithms themselves, one class per algorithm (BP, DDG, FR, DNI),
+synthesizers, activation-memory measurement and the evaluation helpers (sigma_dir, the point's extra).
+The algorithms themselves, one class per algorithm (BP, DDG, FR, DNI), and :func:`build_stages`,
 are in :mod:`.stages`.
 
 The single-process simulator (``driver.py``, ``run_sim``) and the K-rank torch.distributed backend
@@ -49,45 +49,6 @@ class Sampler:
         return torch.from_numpy(self._perm[j * self.b:(j + 1) * self.b].copy())
 
 
-# -- optimizers (functional, out of place: a stored graph keeps the weights it was built with) ---
-def step_size(eta: float, schedule: str, t: int, t0: float = 1.0) -> float:
-    """gamma_t: constant (Thm 5.4.1 / 6.4.1) or gamma_0 / (1 + t/t0) (Thm 5.4.2 / 6.4.2: t0 = 1)."""
-    return eta if schedule == "constant" else eta / (1.0 + t / t0)
-
-
-class SGD:
-    def __init__(self, eta: float, schedule: str = "constant", t0: float = 1.0):
-        self.eta, self.schedule, self.t0 = eta, schedule, t0
-
-    def step(self, w: list, g: list | None, t: int) -> list:
-        if g is None:  # (5.8): the delayed gradient is 0 while t - K + k < 0
-            return w
-        lr = step_size(self.eta, self.schedule, t, self.t0)
-        # (5.9) / Alg. 11 line 13: w^{t+1}_G(k) = w^t_G(k) - gamma_t g^t_G(k)
-        return [(wi.detach() - lr * gi).requires_grad_(True) for wi, gi in zip(w, g)]
-
-
-class Adam:
-    """Algorithm 10 (Adam-DDG) per module: constant gamma, beta1 = 0.9, beta2 = 0.999, eps = 1e-8."""
-
-    def __init__(self, eta: float, w: list, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
-        self.eta, self.b1, self.b2, self.eps = eta, beta1, beta2, eps
-        self.m = [torch.zeros_like(wi) for wi in w]
-        self.v = [torch.zeros_like(wi) for wi in w]
-
-    def step(self, w: list, g: list | None, t: int) -> list:
-        if g is None:  # literal (5.8): g = 0 enters m and v; the bias-correction counter still runs
-            g = [torch.zeros_like(wi) for wi in w]
-        out = []
-        for i, (wi, gi) in enumerate(zip(w, g)):
-            self.m[i] = self.b1 * self.m[i] + (1 - self.b1) * gi          # m^{t+1}
-            self.v[i] = self.b2 * self.v[i] + (1 - self.b2) * gi * gi     # v^{t+1}
-            mhat = self.m[i] / (1 - self.b1 ** (t + 1))
-            vhat = self.v[i] / (1 - self.b2 ** (t + 1))
-            out.append((wi.detach() - self.eta * mhat / (vhat.sqrt() + self.eps)).requires_grad_(True))
-        return out
-
-
 # -- DNI synthesizers ---------------------------------------------------------------------------
 class MLPSynth(nn.Module):
     """S(h, y) for a flat boundary (B, D): two hidden layers on [h, onehot(y)], zero output init."""
@@ -128,42 +89,6 @@ class ConvSynth(nn.Module):
 def make_synth(shape: Sequence[int], seed: int) -> nn.Module:
     torch.manual_seed(seed)
     return MLPSynth(int(np.prod(shape))) if len(shape) != 3 else ConvSynth(int(shape[0]))
-
-
-# -- measured activation memory -------------------------------------------------------------------
-class SavedStorages:
-    """Records the storages autograd saves for backward inside the block (the activations a stored
-    graph keeps alive), excluding the given parameter storages. Bytes are per unique storage."""
-
-    def __init__(self, exclude: set[int], on: bool = True):
-        self.exclude, self.on, self.saved = exclude, on, {}
-        self._cm = None
-
-    def _pack(self, t):
-        try:
-            st = t.untyped_storage()
-            ptr = st.data_ptr()
-            if ptr not in self.exclude:
-                self.saved[ptr] = st.nbytes()
-        except (RuntimeError, NotImplementedError):  # a tensor without storage (never in these nets)
-            pass
-        return t
-
-    def __enter__(self):
-        if self.on:
-            self._cm = torch.autograd.graph.saved_tensors_hooks(self._pack, lambda t: t)
-            self._cm.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self._cm is not None:
-            self._cm.__exit__(*exc)
-        return False
-
-
-def _storage(t) -> tuple[int, int]:
-    st = t.untyped_storage()
-    return st.data_ptr(), st.nbytes()
 
 
 # -- evaluation helpers (the rank owning the monitor, clock paused) ------------------------------
@@ -253,27 +178,6 @@ def parse_boundaries(text: str) -> list[int] | None:
         from harness.errors import UserError
 
         raise UserError(f"bad boundaries {text!r}: expected block indices like '2' or '1,3'") from None
-
-
-def build_stages(workload, params: dict[str, Any], K: int, seed: int, algo: str, device, ranks=None):
-    """The K module skeletons for evaluation (CPU; same initialisation on every rank, from ``seed``)
-    and a Stage on ``device`` for each k in ``ranks`` (default: all, the simulator)."""
-    from .stages import make_stage
-
-    bounds = parse_boundaries(params.get("boundaries", ""))
-    modules = workload.split(workload.blocks(seed), K, bounds)  # for evaluation (weights loaded in)
-    own = workload.split(workload.blocks(seed), K, bounds)      # the stages' own (functional) modules
-    shapes = boundary_shapes(modules, workload)
-    stages = {}
-    for k in (range(K) if ranks is None else ranks):
-        synth = None
-        if algo == "dni" and k < K - 1:
-            synth = make_synth(shapes[k + 1], seed * 1009 + k + 1)
-        stages[k] = make_stage(algo, k, K, own[k], eta=params["eta"], opt=params.get("opt", "sgd"),
-                          schedule=params.get("schedule", "constant"), t0=params.get("t0", 1.0), beta1=params.get("beta1", 0.9),
-                          beta2=params.get("beta2", 0.999), eps=params.get("eps", 1e-8), loss_fn=workload.loss_fn,
-                          synth=synth, synth_eta=params.get("synth_eta", 1e-3), device=device)
-    return modules, stages, shapes  # ``modules``: the evaluator moves them to its device
 
 
 def boundary_shapes(modules: Sequence[nn.Module], workload) -> list[tuple[int, ...]]:

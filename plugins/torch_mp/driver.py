@@ -17,8 +17,8 @@ from typing import Any, Sequence
 
 import torch
 
-from .core import Sampler, build_stages, load_weights, point_extra, sigma_dir, window
-from .stages import Stage
+from .core import Sampler, load_weights, point_extra, sigma_dir, window
+from .stages import Stage, build_stages
 
 
 def sim_iteration(stages: Sequence[Stage], t: int, x, y, algo: str, pending: dict[int, Any]) -> dict[int, Any]:

@@ -17,7 +17,8 @@ import torch.distributed as td
 from harness.plugins.launchers import torch_dist
 from harness.launch import child_context, load_spec, write_result
 
-from .core import Sampler, build_stages, window
+from .core import Sampler, window
+from .stages import build_stages
 from .driver import Evaluator, Snapshot, merged_delays, summary
 
 ACT, DELTA = 0, 1

@@ -31,7 +31,9 @@ from torch.func import functional_call
 
 from harness.staleness import DelayStats
 
-from .core import SGD, Adam, SavedStorages, _storage
+from .core import boundary_shapes, make_synth, parse_boundaries
+from .memory import SavedStorages, _storage
+from .optim import SGD, Adam
 
 
 class Meter:
@@ -377,3 +379,22 @@ def make_stage(algo: str, k: int, K: int, module: nn.Module, **kw) -> Stage:
     except KeyError:
         raise ValueError(f"unknown algorithm {algo!r}") from None
     return cls(k, K, module, **kw)
+
+
+def build_stages(workload, params: dict[str, Any], K: int, seed: int, algo: str, device, ranks=None):
+    """The K module skeletons for evaluation (CPU; same initialisation on every rank, from ``seed``)
+    and a Stage on ``device`` for each k in ``ranks`` (default: all, the simulator)."""
+    bounds = parse_boundaries(params.get("boundaries", ""))
+    modules = workload.split(workload.blocks(seed), K, bounds)  # for evaluation (weights loaded in)
+    own = workload.split(workload.blocks(seed), K, bounds)      # the stages' own (functional) modules
+    shapes = boundary_shapes(modules, workload)
+    stages = {}
+    for k in (range(K) if ranks is None else ranks):
+        synth = None
+        if algo == "dni" and k < K - 1:
+            synth = make_synth(shapes[k + 1], seed * 1009 + k + 1)
+        stages[k] = make_stage(algo, k, K, own[k], eta=params["eta"], opt=params.get("opt", "sgd"),
+                          schedule=params.get("schedule", "constant"), t0=params.get("t0", 1.0), beta1=params.get("beta1", 0.9),
+                          beta2=params.get("beta2", 0.999), eps=params.get("eps", 1e-8), loss_fn=workload.loss_fn,
+                          synth=synth, synth_eta=params.get("synth_eta", 1e-3), device=device)
+    return modules, stages, shapes  # ``modules``: the evaluator moves them to its device
