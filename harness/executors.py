@@ -242,7 +242,7 @@ def run_parallel(specs: Sequence[RunSpec], store: Store, engine: Engine, *, forc
     records: list[RunRecord | None] = [None] * len(specs)
     pending: list[int] = []
     for i, res in enumerate(resolved):
-        hit = None if force else store.find_cached(res.hash)
+        hit = None if force else store.find_cached(res.hash, suite=res.spec.suite)
         if hit is not None:
             records[i] = hit
             if progress:

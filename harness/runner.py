@@ -148,7 +148,7 @@ def execute(spec: RunSpec | Resolved, store: Store | None = None, *, force: bool
     a rerun (``force``, or after a failure) replaces the stored row."""
     res = resolve(spec)
     if store is not None and not force:
-        hit = store.find_cached(res.hash)
+        hit = store.find_cached(res.hash, suite=res.spec.suite)
         if hit is not None:
             return hit
     rec = _run_resolved(res, on_point)

@@ -58,6 +58,11 @@ CREATE TABLE IF NOT EXISTS points (
     extra TEXT,
     PRIMARY KEY (run_id, idx)
 );
+CREATE TABLE IF NOT EXISTS run_suites (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    suite TEXT NOT NULL,
+    PRIMARY KEY (run_id, suite)
+);
 CREATE TABLE IF NOT EXISTS verdicts (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     theorem TEXT NOT NULL,
@@ -240,6 +245,9 @@ class Store:
     def save(self, rec: RunRecord) -> int:
         """Store a run (replacing the row of an earlier run with the same key); returns its id."""
         with self._transaction() as con:
+            # a run key belongs to every suite that asked for it (a cache hit in another suite adds one)
+            suites = {r["suite"] for r in con.execute(
+                "SELECT s.suite FROM run_suites s JOIN runs r ON r.id = s.run_id WHERE r.hash = ?", (rec.hash,))}
             con.execute("DELETE FROM runs WHERE hash = ?", (rec.hash,))
             cur = con.execute(
                 "INSERT INTO runs (hash, created, plugin, plugin_version, family, backend, workload, workload_params,"
@@ -250,6 +258,8 @@ class Store:
                  _dumps(rec.budget), _dumps(rec.target), rec.status, rec.reason, rec.wall_s,
                  _dumps(rec.constants), _dumps(rec.info), _dumps(rec.env), rec.suite))
             run_id = int(cur.lastrowid)
+            con.executemany("INSERT OR IGNORE INTO run_suites (run_id, suite) VALUES (?, ?)",
+                            [(run_id, x) for x in suites | ({rec.suite} if rec.suite else set())])
             con.executemany(
                 f"INSERT INTO points (run_id, idx, {', '.join(POINT_FIELDS)}, extra) VALUES (?, ?, {', '.join('?' * len(POINT_FIELDS))}, ?)",
                 [(run_id, i, *[_num(p.get(f)) for f in POINT_FIELDS],
@@ -257,6 +267,12 @@ class Store:
                  for i, p in enumerate(rec.points)])
         rec.id = run_id
         return run_id
+
+    def add_to_suite(self, run_id: int, suite: str) -> None:
+        """Record that ``suite`` holds the stored run ``run_id`` (a cache hit of that suite), so
+        ``runs(suite=...)`` and the suite's report find it."""
+        with self._transaction() as con:
+            con.execute("INSERT OR IGNORE INTO run_suites (run_id, suite) VALUES (?, ?)", (int(run_id), suite))
 
     def save_verdict(self, run_id: int, theorem: str, verdict: str, detail: dict[str, Any]) -> None:
         with self._transaction() as con:
@@ -280,14 +296,17 @@ class Store:
         return [_record(found[i], []) for i in ids]
 
     # -- reading ------------------------------------------------------------------------------
-    def find_cached(self, content_hash: str) -> RunRecord | None:
-        """The newest successful run with this content hash (failed runs are never cache hits)."""
+    def find_cached(self, content_hash: str, suite: str | None = None) -> RunRecord | None:
+        """The newest successful run with this content hash (failed runs are never cache hits).
+        ``suite``: the suite asking; a hit is recorded as one of its runs (``add_to_suite``)."""
         with self._connect() as con:
             row = con.execute(
                 f"SELECT id FROM runs WHERE hash = ? AND status IN ({','.join('?' * len(FINISHED_OK))})"
                 " ORDER BY id DESC LIMIT 1", (content_hash, *FINISHED_OK)).fetchone()
         if row is None:
             return None
+        if suite and not self.readonly:
+            self.add_to_suite(int(row["id"]), suite)
         rec = self.load(int(row["id"]))
         rec.cached = True
         return rec
@@ -306,10 +325,13 @@ class Store:
              suite: str | None = None, ids: Iterable[int] | None = None, with_points: bool = False,
              limit: int | None = None) -> list[RunRecord]:
         where, args = [], []
-        for col, val in (("plugin", plugin), ("workload", workload), ("status", status), ("suite", suite)):
+        for col, val in (("plugin", plugin), ("workload", workload), ("status", status)):
             if val is not None:
                 where.append(f"{col} = ?")
                 args.append(val)
+        if suite is not None:  # the suite that first ran it, or any suite that got it as a cache hit
+            where.append("(suite = ? OR id IN (SELECT run_id FROM run_suites WHERE suite = ?))")
+            args.extend([suite, suite])
         if ids is not None:
             ids = [int(i) for i in ids]
             where.append(f"id IN ({','.join('?' * len(ids))})" if ids else "0")

@@ -65,3 +65,23 @@ def test_two_processes_writing_lose_no_rows(tmp_path):
     assert con.execute("SELECT COUNT(*) FROM points").fetchone()[0] == 400
     seeds = sorted(r[0] for r in con.execute("SELECT seed FROM runs"))
     assert seeds == list(range(40)) + list(range(1000, 1040))
+
+
+def test_a_cached_run_belongs_to_every_suite_that_asks_for_it(tmp_path):
+    """Two suites with the same run: the second is a cache hit, and its report still finds the run
+    (one row per run key, a membership per suite); --force keeps both memberships."""
+    from conftest import run_cli
+
+    body = ('[[run]]\nplugin = "svrg-serial"\nworkload = "ridge"\nworkload_params = {n = 200, d = 5}\n'
+            'budget = "epochs=2"\nseeds = 1\n')
+    for name in ("s1", "s2"):
+        (tmp_path / f"{name}.toml").write_text(f'name = "{name}"\n' + body)
+    env = {"HARNESS_STORE": str(tmp_path / "r.db")}
+    run_cli("run", str(tmp_path / "s1.toml"), "--no-report", env=env, check=True)
+    run_cli("run", str(tmp_path / "s2.toml"), "--no-report", env=env, check=True)
+    st = Store(tmp_path / "r.db")
+    assert len(st.runs()) == 1
+    assert [r.id for r in st.runs(suite="s1")] == [r.id for r in st.runs(suite="s2")] == [st.runs()[0].id]
+    run_cli("report", "--suite", "s2", "--out", str(tmp_path / "rep"), env=env, check=True)
+    run_cli("run", str(tmp_path / "s2.toml"), "--no-report", "--force", env=env, check=True)
+    assert len(st.runs()) == 1 and len(st.runs(suite="s1")) == 1 and len(st.runs(suite="s2")) == 1
