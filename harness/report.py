@@ -397,7 +397,7 @@ def _workload_key(r: RunRecord) -> str:
     except Exception:  # noqa: BLE001 - a run of a workload no longer installed still gets a title
         defaults = {}
     wp = ", ".join(f"{k}={v}" for k, v in sorted(r.workload_params.items())
-                   if (k in defaults or not defaults) and defaults.get(k, object()) != v and k not in ("n_classes",))
+                   if (k in defaults or not defaults) and defaults.get(k, object()) != v)
     return f"{r.workload} ({wp})" if wp else r.workload
 
 

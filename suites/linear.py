@@ -94,10 +94,15 @@ class Digits(FiniteSumWorkload):
     ``binary``: even vs odd digit with the logistic loss; otherwise 10-class multinomial."""
 
     def __init__(self, name, binary=False, lam=1e-3, test_fraction=0.25, seed=0):
-        super().__init__(name, lam=lam, binary=binary, test_fraction=test_fraction, seed=seed,
-                         n_classes=1 if binary else 10)
+        super().__init__(name, lam=lam, binary=binary, test_fraction=test_fraction, seed=seed)
         self.loss = "logistic" if binary else "multinomial"
         self.phi_curv = 0.25 if binary else 0.5
+
+    @property
+    def n_classes(self) -> int:
+        """Derived from ``binary`` (not a parameter: a child process rebuilds the workload from its
+        parameters, and an unknown parameter is refused there)."""
+        return 1 if self.params["binary"] else 10
 
     def _make_data(self):
         from sklearn.datasets import load_digits

@@ -289,3 +289,11 @@ def test_max_delay_bounds_the_measured_delay_under_a_straggler(plugin, params):
 def test_max_delay_below_workers_minus_one_is_refused():
     rec = run("dfsdca-mpi", params={"eta": 0.05, "H": 10, "max_delay": 1}, workers=3, budget=Budget(epochs=1))
     assert rec.status == "error" and "max_delay=1 is below P - 1 = 2" in rec.reason
+
+
+@needs_mpi
+def test_mpi_ranks_rebuild_the_digits_workload():
+    """A rank rebuilds the workload from its parameters: a derived attribute (digits' class count)
+    must not travel as a parameter (it was refused there: 'unknown parameter ... n_classes')."""
+    rec = run("asysvrg-mpi", "digits", {"eta": 0.05, "b": 4}, wp={"binary": True}, budget=Budget(epochs=1))
+    assert rec.status == "budget", rec.reason
