@@ -15,8 +15,11 @@ def test_sigint_keeps_points(tmp_path):
             "--workload-param", "d=60", "--param", "eta=0.01", "--no-report", "-q"]
     # a first short run computes (and caches) the workload's constants and compiles the kernels
     run_cli(*args, "--budget", "updates=10", "--store", str(tmp_path / "warm.db"), check=True)
+    # Ctrl-C as typed in a terminal: a test runner started in the background (as CI may be) has
+    # SIGINT ignored, and a child would inherit that; the user's terminal does not
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", *args, "--budget", "seconds=120"],
-                            cwd=ROOT, env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 90
     time.sleep(5.0)
     proc.send_signal(signal.SIGINT)
