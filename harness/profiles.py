@@ -132,7 +132,7 @@ def markdown(profile: Profile) -> str:
 def print_profile(profile: Profile) -> None:
     from rich.markup import escape
 
-    from .output import console, table
+    from .output import table
 
     table("performance profile: time to target", header(profile),
           [(escape(r[0]), *[f"{v:.2f}" for v in r[1:]]) for r in profile.rows()])
