@@ -27,7 +27,8 @@ TIMEOUT = {"timeout_s": 60}
 REACH = [
     ("asysvrg-mpi", "logreg", {"eta": 0.2, "b": 4}, 1e-3),
     ("asgd-mpi", "logreg", {"eta": 0.2, "M": 8}, 5e-3),
-    ("dfsdca-mpi", "logreg", {"eta": 0.05, "H": 10}, 1e-3),
+    ("dfsdca-mpi", "logreg", {"eta": 0.05, "H": 10, "max_delay": 4}, 1e-3),   # delays bounded: a starved worker
+                                                                           # (tau > 100 seen) slowed it past 20 epochs
     ("cocoa-mpi", "ridge", {"H": 100}, 1e-3),
     ("hogwild-growing-batch-mpi", "logreg", {"eta0": 0.3, "a": 20}, 2e-3),
 ]
@@ -73,8 +74,10 @@ def test_plugin_reaches_target(plugin, workload, params, target, tag):
     assert 0.0 < rec.info["server_busy_fraction"] <= 1.0 and rec.info["server_idle_s"] > 0.0   # measured
     times = [p["time_s"] for p in rec.points]
     assert times == sorted(times) and times[0] >= 0.0           # the server's clock, after the barrier
-    if plugin != "cocoa-mpi":                                    # asynchronous: staleness was measured
-        assert rec.info["delays"]["count"] == rec.info["server_updates"] or plugin == "hogwild-growing-batch-mpi"
+    if plugin == "hogwild-growing-batch-mpi":                    # delays are round lags i - k: all 0 when the
+        assert 0 <= rec.points[-1]["tau_max"] == rec.info["tau_max"] <= 1   # nodes stay in step; never past lag = 1
+    elif plugin != "cocoa-mpi":                                  # asynchronous: staleness was measured
+        assert rec.info["delays"]["count"] == rec.info["server_updates"]
         assert rec.points[-1]["tau_max"] == rec.info["tau_max"] >= 1
     else:
         assert rec.info["tau_max"] == 0                          # synchronous rounds: no staleness
