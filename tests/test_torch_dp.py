@@ -336,15 +336,20 @@ def test_network_metrics_run_on_the_model_device_with_one_host_copy(host_copies)
     assert all(t.device == meta for t in wl.eval_set(meta))
 
 
-def test_monitor_gives_torch_the_cores_while_it_evaluates():
+@pytest.mark.parametrize("load", ["idle", "busy"])
+def test_monitor_gives_torch_the_idle_cores_while_it_evaluates(load, monkeypatch):
+    """An idle machine (load average 1: this loop): the evaluation gets every core; a busy one
+    (load 2x the cores): it keeps the loop's one thread (waiting threads would slow it down)."""
     import os
 
     import torch
 
-    from harness.monitor import Monitor
+    from harness import monitor as M
 
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(M.os, "getloadavg", lambda: (1.0 if load == "idle" else 2.0 * cores,) * 3)
     seen = []
-    mon = Monitor(lambda w: seen.append(torch.get_num_threads()) or {"objective": 1.0})
+    mon = M.Monitor(lambda w: seen.append(torch.get_num_threads()) or {"objective": 1.0})
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -352,7 +357,7 @@ def test_monitor_gives_torch_the_cores_while_it_evaluates():
         assert torch.get_num_threads() == 1                      # the timed loop's setting is back
     finally:
         torch.set_num_threads(before)
-    assert seen == [len(os.sched_getaffinity(0))]
+    assert seen == [cores if load == "idle" else 1]
 
 
 @pytest.mark.parametrize("measure", ["off", "variance"])

@@ -193,7 +193,9 @@ def boundary_shapes(modules: Sequence[nn.Module], workload) -> list[tuple[int, .
     return shapes
 
 
-def window(t: int, chunk: int, W: int, K: int) -> tuple[int, int]:
-    """Iterations of the chunk [t, t + chunk) whose gradients (last W) and memory are recorded; at
-    least 2K so every live graph was built while recording."""
-    return max(t, t + chunk - max(W, 2 * K)), t + chunk
+def window(t: int, chunk: int, W: int, K: int) -> tuple[int, int, int]:
+    """The recording window of the chunk [t, t + chunk): ``(lo, hi, grads_from)``. Time and memory
+    are recorded for t in [lo, hi), the last max(W, 2K) iterations (at least 2K, so every live graph
+    was built while recording); the applied gradients and weights sigma_dir needs for the last W
+    only (each costs sigma_dir K forward/backward passes at the snapshot)."""
+    return max(t, t + chunk - max(W, 2 * K)), t + chunk, max(t, t + chunk - W)

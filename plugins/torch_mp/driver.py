@@ -170,9 +170,9 @@ def run_sim(ctx) -> dict[str, Any]:
     mon.tick(0, Snapshot([st.stats(host=False) for st in stages]), samples=0, force=True)
     while mon.running:
         n = mon.next_chunk(t)
-        lo, hi = window(t, n, int(p["sigma_window"]), K)
+        lo, hi, g_lo = window(t, n, int(p["sigma_window"]), K)
         for st in stages:
-            st.set_window(lo, hi)
+            st.set_window(lo, hi, g_lo)
         for _ in range(n):
             idx = sampler.batch(t).to(device)
             pending = sim_iteration(stages, t, X[idx], y[idx], algo, pending)

@@ -58,10 +58,12 @@ class Meter:
         self.recent: list[tuple[int, int, torch.Tensor]] = []  # (iteration, batch, flat applied gradient)
         self.recent_w: dict[int, list] = {}                     # iteration -> the module's weights w^t
         self.window = (0, 0)
+        self.grads_from = 0
         self.applied: list[tuple[int, int, list]] | None = None
 
-    def set_window(self, t_from: int, t_to: int) -> None:
+    def set_window(self, t_from: int, t_to: int, grads_from: int | None = None) -> None:
         self.window = (t_from, t_to)
+        self.grads_from = t_from if grads_from is None else grads_from
         self.recent, self.recent_w = [], {}
 
     def recording(self, t: int) -> bool:
@@ -86,7 +88,8 @@ class Meter:
 
     def update(self, t: int, s: int | None, g: list | None, w: list) -> None:
         """Record an update at iteration t with the gradient of batch s (None: warm-up) at weights w."""
-        if self.recording(t):  # w^t before its update (out-of-place updates: a reference suffices)
+        keep = self.recording(t) and t >= self.grads_from         # sigma_dir's part of the window
+        if keep:  # w^t before its update (out-of-place updates: a reference suffices)
             self.recent_w[t] = [wi.detach() for wi in w]
         if g is None:
             return
@@ -94,7 +97,7 @@ class Meter:
         self.g2_sum = self.g2_sum + n2
         self.g2_max = torch.maximum(self.g2_max, n2)
         self.g2_n += 1
-        if self.recording(t):  # kept on the device: copied to the host (ranks) only at the snapshot
+        if keep:  # kept on the device: copied to the host (ranks) only at the snapshot
             self.recent.append((t, int(s), torch.cat([gi.reshape(-1) for gi in g])))
         if self.applied is not None:
             self.applied.append((t, int(s), [gi.clone() for gi in g]))
@@ -171,9 +174,10 @@ class Stage:
             return getattr(self.__dict__["meter"], name)
         raise AttributeError(name)
 
-    def set_window(self, t_from: int, t_to: int) -> None:
-        """Record applied gradients (for sigma_dir), time and activation memory for t in [t_from, t_to)."""
-        self.meter.set_window(t_from, t_to)
+    def set_window(self, t_from: int, t_to: int, grads_from: int | None = None) -> None:
+        """Record time and activation memory for t in [t_from, t_to), the applied gradients and
+        weights (for sigma_dir) for t in [grads_from, t_to) (default: the whole window)."""
+        self.meter.set_window(t_from, t_to, grads_from)
 
     def expects_delta(self, t: int) -> bool:
         """Does module k consume a boundary gradient from module k+1 at iteration t?"""
