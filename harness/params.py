@@ -143,6 +143,7 @@ OPTIONS = ParamSet((
           doc="hard wall-clock limit of a launched job (MPI, torch.distributed), seconds"),
     Param("hostfile", "", "str", doc="mpiexec -f FILE for multi-node MPI runs"),
     Param("progress", False, "bool", doc="per-rank progress lines from launched jobs"),
+    Param("oversubscribe", False, "bool", doc="start more than 4 MPI / torch ranks per core on this machine"),
     Param("device", "cpu", "choice", choices=("cpu", "cuda"), doc="torch model-parallel device"),
     Param("launcher", "harness", "choice", choices=("harness", "torchrun"), doc="how torch ranks start (--launcher)"),
     Param("torchrun_args", "", "str", doc="extra torchrun arguments, e.g. '--nnodes=2 ...'"),

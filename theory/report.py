@@ -15,6 +15,8 @@ import html
 from pathlib import Path
 from typing import Any, Sequence
 
+from harness.output import fmt
+
 from .verdict import Verdict
 
 TEST_TEXT = ("How a verdict is decided: H0 is 'E[measured] <= bound' at every recorded point of a run group (the seeds "
@@ -25,16 +27,6 @@ TEST_TEXT = ("How a verdict is decided: H0 is 'E[measured] <= bound' at every re
              "nothing rejected and the seeds' mean under the bound everywhere (consistent with the theorem). "
              "**inconclusive**: the mean crosses the bound somewhere, not significantly. **not-applicable**: a condition "
              "fails (named), or the theorem says nothing checkable about this run.")
-
-
-def fmt(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        if v != v:
-            return "nan"
-        return f"{v:.4g}" if v == 0 or 1e-3 <= abs(v) < 1e5 else f"{v:.3e}"
-    return str(v)
 
 
 def theory_section(groups: Sequence[tuple[str, str, Sequence[Verdict]]], outdir: Path) -> list[tuple[str, str]]:
