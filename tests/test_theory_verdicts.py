@@ -202,6 +202,11 @@ def _guided():
 
 
 def test_eta_theory_converges_for_every_plugin_with_a_linked_theorem():
+    """... and on the serial and sim backends (delays as planned) the theorem that chose the step judges the run
+    (its conditions hold on the run: the plan and the run agree on eta, b, m, the delay)."""
+    from harness import checking
+
+    verdicts = []
     names = _guided()
     # every plugin that links a theorem, accepts these workloads and lets a user write eta=theory is covered
     # (the torch plugins take network workloads only; the growing-batch ones have no theory-chosen step)
@@ -220,6 +225,12 @@ def test_eta_theory_converges_for_every_plugin_with_a_linked_theorem():
             f0, f1 = rec.points[0]["objective"], rec.points[-1]["objective"]
             assert rec.ok, (name, wl, rec.status, rec.reason, rec.params)
             assert f1 <= f0, (name, wl, f0, f1, rec.params)
+            if spec.backend in ("serial", "sim"):  # delays as planned: the chosen step meets the conditions on the run
+                tid = rec.info["theory_choices"]["eta"]["theorem"]
+                (v,) = checking.check([rec], [tid], save=False)
+                verdicts.append((name, wl, tid, v.verdict, v.reason[:160]))
+    bad = [v for v in verdicts if v[3] not in ("holds", "inconclusive")]
+    assert not bad and len(verdicts) >= 12, (bad, len(verdicts))
 
 
 # -- numbers -----------------------------------------------------------------------------------------

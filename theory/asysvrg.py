@@ -27,7 +27,8 @@ as everywhere: the admissible beta with the smallest bound); ``theory solve --fo
 reports the largest admissible step.
 
 How a run maps onto the symbols (the adapter): eta, b, m from the plugin's parameters (m = 0 means
-n // b, as ``svrg-serial`` does), Delta = the measured maximum delay (0 for a serial run), L = the
+n // b, as ``svrg-serial`` does, times d with single-coordinate writes, as the shared-memory plugins count
+an iteration; the applied eta, b, m a run reports take precedence), Delta = the measured maximum delay (0 for a serial run), L = the
 largest per-sample smoothness ``L_max`` (Assumption 2.2.3 asks every f_i to be L-smooth with the
 same L as f), f(w^0) - f* from the workload (w^0 = 0). ``svrg-serial`` is Algorithm 2/3 with one
 worker: whole-vector updates, snapshot = last inner iterate (w^{s+1} = u_m), so the D = 1 theorems
@@ -279,7 +280,11 @@ def _adapt(run, *, shared: bool, explicit: bool) -> dict[str, Any]:
         raise NotApplicable("the run has no step size parameter eta")
     n_v = float(c["n"])
     b_v = int(param("b", 1, aliases=("batch", "batch_size")))
-    m_v = int(param("m", 0) or max(1, int(n_v) // b_v))
+    # m = 0: the plugins' default, one pass n // b, times ceil(d / c) when an iteration writes c coordinates (the
+    # COORDS parameter's documented rule; a stored run reports the m it applied, which takes precedence)
+    coords = int(param("coords", 0) or 0)
+    dim = int(c.get("dim", c.get("d", 1)))
+    m_v = int(param("m", 0) or max(1, int(n_v) // b_v) * (-(-dim // coords) if coords else 1))
     delta = measured_delay(run)
     L_v = float(c["L_max"])
     values = {"L": L_v, "eta": float(eta_v), "Delta": float(delta), "b": float(b_v), "m": float(m_v),
