@@ -1,7 +1,7 @@
 """Hyperparameters and workload parameters: a name, a default and a domain, parsed from strings.
 
 A value may also be the word ``theory`` where the parameter is marked ``theory=True``: the runner
-then asks the plugin's linked theorem for the largest admissible value (see ``harness.theory.guided``).
+then asks the plugin's linked theorem for a value (the best guarantee it admits; see ``harness.theory.guided``).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ bound, the conditions table with the values, and the verdict with its test.
 
 Pure rendering: it takes :class:`~harness.theory.verdict.Verdict` objects and writes files; the
 harness (``harness.report``) groups the stored runs, asks the checker and stores the verdicts.
-A group is plotted only against the theorems about its algorithm (``Theorem.families``); the other
-linked theorems appear in the verdict table. Axes: log-log for polynomial rates (1/T, 1/sqrt(T)),
+A group is plotted only against the theorems about its algorithm (``Theorem.about``, the rule the
+checker also applies: another algorithm's theorem gets a ``not-applicable`` verdict, so no curve). Axes: log-log for polynomial rates (1/T, 1/sqrt(T)),
 semi-log for geometric rates (rho^S).
 """
 
@@ -53,18 +53,12 @@ def theory_section(groups: Sequence[tuple[str, str, Sequence[Verdict]]], outdir:
             md += [f"#### {d.theorem}: **{d.verdict}**", "", f"{thm.title}. {d.citation}", "", d.reason, ""]
             hb += [f"<h4>{html.escape(d.theorem)}: <b>{html.escape(d.verdict)}</b></h4>",
                    f"<p>{html.escape(thm.title)}. {html.escape(d.citation)}</p>", f"<p>{html.escape(d.reason)}</p>"]
-            about = not thm.families or family in thm.families
-            if d.curve and about:
+            if d.curve and thm.about(family):
                 png = outdir / f"bound-{k}.png"
                 k += 1
                 plot_bound(d, thm, rate_kind(thm)[0], png, f"{label}\n{d.theorem}: {d.verdict}")
                 md += [f"![{d.theorem}]({png.name})", ""]
                 hb += [f'<img src="{png.name}" style="max-width:100%">']
-            elif d.curve:
-                txt = (f"(not plotted: {d.theorem} is about {', '.join(thm.families)}, this run is {family or 'unnamed'}; "
-                       "the verdict above still applies)")
-                md += [txt, ""]
-                hb += [f"<p>{html.escape(txt)}</p>"]
             for txt in ([f"test: {d.test}"] if d.test else []) + [f"flag: {f}" for f in d.flags]:
                 md += [txt, ""]
                 hb += [f"<p>{html.escape(txt)}</p>"]

@@ -251,7 +251,7 @@ class Stage:
                "bwd_s": m.bwd_s, "n_fwd": m.n_fwd, "n_bwd": m.n_bwd, "n_timed": m.n_timed, "queue_max": m.queue_max,
                "act_peak": m.act_peak, "stash_peak": m.stash_peak, "input_bytes": m.input_bytes,
                "g2_sum": float(m.g2_sum), "g2_n": m.g2_n, "g2_max": float(m.g2_max),
-               "recent": list(m.recent), "synth_loss": float("nan"),
+               "recent": list(m.recent), "synth_loss": float("nan"), "opt": self.opt.facts(),
                "recent_w": {t: [w.cpu().clone() for w in ws] for t, ws in m.recent_w.items()}}
         if with_weights:
             out["w"] = [wi.detach().cpu().clone() for wi in self.w]
