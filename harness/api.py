@@ -25,7 +25,7 @@ combination; ``deterministic`` says the trajectory is a function of (spec, seed)
 ``Param(name, default, kind="float", low=None, high=None, open_low=False, open_high=False,
 choices=(), doc="", theory=False, nullable=False)``: ``kind`` is ``"int" | "float" | "str" | "bool" |
 "choice"``; bounds are inclusive unless ``open_low`` / ``open_high``; ``nullable`` admits ``none``; ``theory=True`` lets a user write ``--param eta=theory`` (the
-linked theorem's largest admissible value is solved for and recorded in ``info['theory_choices']``).
+value with the linked theorem's best guarantee is solved for and recorded in ``info['theory_choices']``).
 A user's bad value is a :class:`UserError` naming the parameter and its domain.
 
 Running

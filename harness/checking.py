@@ -102,7 +102,7 @@ def planned_facts(pspec, workload, params: dict[str, Any], workers: int) -> Any:
 
 
 def choose_parameters(pspec, workload, params: dict[str, Any], workers: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``eta=theory``: the largest value the plugin's linked theorem admits (see harness.theory.guided)."""
+    """``eta=theory``: the value with the plugin's linked theorem's best guarantee (see harness.theory.guided)."""
     checker, _, guided = _theory()
     from harness.theory.errors import TheoryError
 

@@ -35,7 +35,10 @@ COMMANDS = ("list", "run", "runs", "report", "compare", "gate", "theory", "check
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse would print usage + message and exit 2: keep it to one line
-        raise UserError(f"{self.prog}: {message}")
+        # main() prefixes "harness: error: "; a sub-command's parser adds its own name once
+        # ("harness: error: list: argument what: invalid choice ..."), never "harness list:" again
+        command = self.prog.partition(" ")[2]
+        raise UserError(f"{command}: {message}" if command else message)
 
 
 def build_parser() -> Parser:

@@ -7,7 +7,8 @@ process) resolves and cache-checks each spec before anything is sent, and writes
 record to the store itself: the store has one writer, and a job that dies (a killed worker, a
 SLURM node lost) is still stored, as status 'error' with the engine's message.
 
-Slots: ``slots`` runs' worth of cores. A run with W workers holds min(W, slots) slots while it runs,
+Slots: ``slots`` runs' worth of cores. A run with W workers holds min(W, slots) slots while it runs
+(a serial or simulated run holds one: its simulated workers share one process),
 so ``--jobs 4`` never asks 4 cores to carry more than 4 workers (an MPI parameter server's extra
 process aside). Runs start in suite order; a smaller run may start ahead of a wide one that does
 not fit yet. On SLURM a run asks for ``cpus_per_task = W``.
@@ -24,6 +25,7 @@ from typing import Any, Callable, Sequence
 
 from .errors import MissingDependency, UserError
 from .monitor import ERROR, INTERRUPTED
+from .registry import plugins
 from .runner import RunSpec, execute, new_record, resolve
 from .store import RunRecord, Store, record_from_dict, run_to_dict
 
@@ -37,8 +39,9 @@ def run_job(spec: RunSpec) -> dict[str, Any]:
 
 
 def slots_of(spec: RunSpec, slots: int) -> int:
-    """Cores a run holds: its worker count, at most the whole machine."""
-    return max(1, min(int(spec.workers or 1), slots))
+    """Cores a run holds: the cores its backend keeps busy (``PluginSpec.cores``: its worker count,
+    1 for a serial or simulated run), at most the whole machine."""
+    return max(1, min(plugins().get(spec.plugin).cores(spec.workers), slots))
 
 
 # -- engines --------------------------------------------------------------------------------

@@ -63,6 +63,11 @@ def manifest() -> dict[str, Any]:
     }
 
 
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one, else all)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def machine_seconds(reps: int = 8) -> float:
     """How long a fixed piece of single-core numpy work takes on this machine now (seconds, summed
     over ``reps`` pieces of ~2 ms, so a busy neighbour's share of the core is averaged in). Taken

@@ -1,7 +1,7 @@
 """Hyperparameters and workload parameters: a name, a default and a domain, parsed from strings.
 
 A value may also be the word ``theory`` where the parameter is marked ``theory=True``: the runner
-then asks the plugin's linked theorem for the largest admissible value (see ``harness.theory.guided``).
+then asks the plugin's linked theorem for a value (the best guarantee it admits; see ``harness.theory.guided``).
 """
 
 from __future__ import annotations
@@ -143,6 +143,7 @@ OPTIONS = ParamSet((
           doc="hard wall-clock limit of a launched job (MPI, torch.distributed), seconds"),
     Param("hostfile", "", "str", doc="mpiexec -f FILE for multi-node MPI runs"),
     Param("progress", False, "bool", doc="per-rank progress lines from launched jobs"),
+    Param("oversubscribe", False, "bool", doc="start more than 4 MPI / torch ranks per core on this machine"),
     Param("device", "cpu", "choice", choices=("cpu", "cuda"),
           doc="torch device: serial and sim plugins run on the CPU unless cuda; torch.distributed ranks take "
               "one GPU each (NCCL) with cuda, or when not given and the machine has a GPU per rank"),

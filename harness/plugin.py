@@ -65,6 +65,11 @@ class PluginSpec:
             if need not in NEEDS:
                 raise ValueError(f"plugin {self.name}: unknown need {need!r} (known: {sorted(NEEDS)})")
 
+    def cores(self, workers: int) -> int:
+        """Processor cores one run with ``workers`` workers keeps busy: 1 for the serial backend and the
+        delay simulator (every simulated worker runs in the one process), ``workers`` otherwise."""
+        return 1 if self.backend in ("serial", "sim") else max(1, int(workers or 1))
+
     @property
     def paramset(self) -> ParamSet:
         return ParamSet(tuple(self.params))

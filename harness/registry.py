@@ -90,7 +90,8 @@ def plugins(refresh: bool = False) -> Registry:
 
 def link_problems(specs: Iterable[PluginSpec], theorems: Mapping[str, Any]) -> dict[str, list[str]]:
     """What is wrong with the plugins' theorem links, by plugin name: an id that names no theorem,
-    or a run parameter the theorem's adapter reads (``Theorem.reads``, a tuple of parameter names)
+    a theorem about another algorithm (``Theorem.about(family)``: the checker would never judge the
+    plugin's runs with it), or a run parameter the theorem's adapter reads (``Theorem.reads``, a tuple of parameter names)
     that the plugin does not declare. ``theorems``: id -> Theorem (``harness.theory``'s registry,
     passed in by the caller: the registry sits below the theory package). Never raises."""
     out: dict[str, list[str]] = {}
@@ -101,6 +102,10 @@ def link_problems(specs: Iterable[PluginSpec], theorems: Mapping[str, Any]) -> d
             if thm is None:
                 out.setdefault(spec.name, []).append(f"{tid}: no such theorem (harness theory list)")
                 continue
+            about = getattr(thm, "about", None)
+            if about is not None and not about(spec.family):
+                out.setdefault(spec.name, []).append(
+                    f"{tid} is about {', '.join(thm.families)}, not the plugin's algorithm {spec.family}")
             missing = [r for r in getattr(thm, "reads", ()) if r not in declared]
             if missing:
                 out.setdefault(spec.name, []).append(

@@ -70,6 +70,19 @@ X_LABELS = {"updates": "updates applied", "epochs": "epochs (samples / n)", "tim
 
 def plot_workload(records: Sequence[RunRecord], path: Path, title: str, xs: Sequence[str] = ("updates", "time_s"),
                   metric: str | None = None, yscale: str | None = None) -> Path:
+    fig = workload_figure(records, title, xs, metric, yscale)  # sets the Agg backend first
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def workload_figure(records: Sequence[RunRecord], title: str, xs: Sequence[str] = ("updates", "time_s"),
+                    metric: str | None = None, yscale: str | None = None):
+    """One panel per x axis, one curve per group of runs (median over seeds, min/max band). A group
+    with fewer than two points on an axis (a run of a single update) is drawn as markers; a panel
+    with nothing to draw says why instead of staying blank."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -86,7 +99,10 @@ def plot_workload(records: Sequence[RunRecord], path: Path, title: str, xs: Sequ
     for (label, runs), color in zip(sorted(groups.items()), _colors()):
         for ax, x in zip(axes, xs):
             band = seed_band(runs, x, metric, log_x=log_axes[x])
-            if band is None:
+            if band is None:  # fewer than two points per run here: the points themselves
+                px, py = _finite_points(runs, x, metric, positive_x=log_axes[x])
+                if len(px):
+                    ax.plot(px, py, "o", color=color, label=f"{label} (n={len(runs)})")
                 continue
             grid, med, lo, hi = band
             ax.plot(grid, med, color=color, label=f"{label} (n={len(runs)})")
@@ -101,10 +117,20 @@ def plot_workload(records: Sequence[RunRecord], path: Path, title: str, xs: Sequ
         if log_axes[x]:
             ax.set_xscale("log")
         ax.grid(True, which="both", alpha=0.3)
+        if not ax.has_data():
+            where = f"{x} > 0" if log_axes[x] else f"a measured {x}"
+            ax.text(0.5, 0.5, f"no point with {where}", transform=ax.transAxes, ha="center", va="center",
+                    color="0.4")
     fig.suptitle(textwrap.fill(title, 110))
-    handles, labels = axes[0].get_legend_handles_labels()
-    if len(labels) <= 4:
-        axes[0].legend(fontsize=8, loc="best")
+    legend = {}  # every labelled curve, from whichever panel drew it, once
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(lab, h)
+    handles, labels = list(legend.values()), list(legend)
+    if not labels:
+        fig.tight_layout()
+    elif len(labels) <= 4:
+        axes[0].legend(handles, labels, fontsize=8, loc="best")
         fig.tight_layout()
     else:  # many curves: the legend goes under the plots instead of over the data
         ncol = 2 if len(labels) > 6 and max(map(len, labels)) < 70 else 1
@@ -112,9 +138,15 @@ def plot_workload(records: Sequence[RunRecord], path: Path, title: str, xs: Sequ
         fig.set_size_inches(fig.get_size_inches()[0], 4.5 + 0.22 * rows)
         fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=ncol, frameon=False)
         fig.tight_layout(rect=(0, 0.05 * rows * 4.5 / (4.5 + 0.22 * rows) + 0.02, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
+
+
+def _finite_points(runs: Sequence[RunRecord], x: str, metric: str, positive_x: bool) -> tuple[np.ndarray, np.ndarray]:
+    """All runs' finite (x, metric) points (x > 0 on a log axis)."""
+    xs = np.concatenate([r.column(x) for r in runs]) if runs else np.zeros(0)
+    ys = np.concatenate([r.column(metric) for r in runs]) if runs else np.zeros(0)
+    ok = np.isfinite(xs) & np.isfinite(ys) & ((xs > 0) if positive_x else True)
+    return xs[ok], ys[ok]
 
 
 def _mark_below_zero(ax, runs: Sequence[RunRecord], x: str, metric: str, color) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Callable
 from . import __version__
 from .context import RunContext
 from .errors import PluginFailure, RunTimeout, UserError
-from .manifest import machine_seconds, manifest
+from .manifest import machine_seconds, manifest, usable_cores
 from .signals import signal_name
 from .cache import looks_like_damaged_cache, numba_cache_dir, repair_numba_cache
 from .identity import code_fingerprint, run_hash
@@ -73,11 +73,12 @@ def resolve(spec: RunSpec | Resolved) -> Resolved:
     workload = wspec.build(spec.workload_params)
     check_kind(pspec.kinds, workload, pspec.name)
     params = pspec.paramset.resolve(spec.params, f"plugin {pspec.name}")
-    check_options(spec.options)
+    checked_options = check_options(spec.options)
     if not isinstance(spec.workers, int) or spec.workers < pspec.min_workers or (
             pspec.max_workers is not None and spec.workers > pspec.max_workers):
         hi = "" if pspec.max_workers is None else f"..{pspec.max_workers}"
         raise UserError(f"plugin {pspec.name} runs with {pspec.min_workers}{hi or '+'} workers, got {spec.workers}")
+    _check_local_ranks(pspec, spec.workers, checked_options)
     n = workload.sizes().get("n")
     b = params.get("b")
     if n and isinstance(b, int) and b > n:  # b = n is full-batch; more would be one update per epoch of repeats
@@ -105,6 +106,26 @@ def resolve(spec: RunSpec | Resolved) -> Resolved:
     return Resolved(spec, pspec, workload, params, choices, run_hash(parts), parts)
 
 
+# backends whose workers are processes started on this machine (MPI ranks, torch.distributed ranks)
+LAUNCHING_BACKENDS = ("mpi", "torch")
+# more ranks than this per core is a typo (--workers 1000), not a plan: refused unless asked for
+MAX_RANKS_PER_CORE = 4
+
+
+def _check_local_ranks(pspec: PluginSpec, workers: int, options: dict[str, Any]) -> None:
+    """A plugin that starts one process per worker here may start at most MAX_RANKS_PER_CORE per
+    usable core, unless the ranks go to other machines (``hostfile``, ``torchrun_args``) or the user
+    says so (``--option oversubscribe=true``)."""
+    if pspec.backend not in LAUNCHING_BACKENDS or options.get("oversubscribe") or options.get("hostfile") \
+            or options.get("torchrun_args"):
+        return
+    cores = usable_cores()
+    if workers > MAX_RANKS_PER_CORE * cores:
+        raise UserError(f"plugin {pspec.name}: {workers} workers would start {workers} {pspec.backend} processes on "
+                        f"this machine's {cores} cores (at most {MAX_RANKS_PER_CORE * cores}, {MAX_RANKS_PER_CORE} per "
+                        f"core): give --hostfile to spread them over machines, or --option oversubscribe=true")
+
+
 def _data_identity(workload: Workload) -> dict[str, Any]:
     try:
         return workload.data_identity()
@@ -118,7 +139,7 @@ def _data_identity(workload: Workload) -> dict[str, Any]:
 IN_PROCESS_TIMED = ("serial", "sim")
 
 # options that change how a run is launched or watched, not what it computes
-_UNHASHED_OPTIONS = {"timeout_s", "hostfile", "progress", "launcher", "torchrun_args"}
+_UNHASHED_OPTIONS = {"timeout_s", "hostfile", "progress", "launcher", "torchrun_args", "oversubscribe"}
 
 # Test-only: HARNESS_PLANT="slowdown=2,eta=0.5" plants a regression so that the gate's own tests can
 # check it fails (benchmarks/gate_false_alarms.py): 'slowdown' scales the monitor's clock, 'eta'
@@ -218,16 +239,24 @@ def new_record(res: Resolved) -> RunRecord:
                            **({"theory_choices": res.theory_choices} if res.theory_choices else {})})
 
 
-def _run_resolved(res: Resolved, on_point) -> RunRecord:
-    spec, pspec, workload = res.spec, res.plugin, res.workload
-    rec = new_record(res)
-    reason = pspec.skip(workload, res.params, spec.workers) if pspec.skip else None
+def declined(res: Resolved) -> str | None:
+    """Why the plugin does not run this resolved spec (its ``skip`` declines the combination, or a
+    library it needs is missing), or None: such a run is stored with status 'skipped'."""
+    pspec = res.plugin
+    reason = pspec.skip(res.workload, res.params, res.spec.workers) if pspec.skip else None
     if reason is None:
         missing = pspec.missing()
         if missing:
             from .plugin import NEEDS
 
             reason = f"needs {', '.join(missing)} (pip install 'harness[{NEEDS[missing[0]][1]}]')"
+    return reason
+
+
+def _run_resolved(res: Resolved, on_point) -> RunRecord:
+    spec, pspec, workload = res.spec, res.plugin, res.workload
+    rec = new_record(res)
+    reason = declined(res)
     if reason:
         rec.status, rec.reason = SKIPPED, reason
         return rec

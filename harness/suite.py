@@ -60,9 +60,14 @@ def load_suite(path: str | Path) -> tuple[str, list[RunSpec], dict[str, Any]]:
     if extra:
         raise UserError(f"{path}: unknown top-level key '{sorted(extra)[0]}' (expected {', '.join(sorted(TOP_KEYS))})")
     report = _report(doc.get("report", {}), path)
-    name = doc.get("name", path.stem)
+    from .paths import safe_name
+
+    name = doc.get("name", safe_name(path.stem))
     if not isinstance(name, str) or not name.strip():
         raise UserError(f"{path}: name must be a non-empty string, got {name!r}")
+    if safe_name(name) != name:  # it names the runs in the store and the report folder: stored as given
+        raise UserError(f"{path}: name {name!r} must be a plain name (letters, digits and . _ + = -, not "
+                        f"starting with . or -), e.g. name = {safe_name(name)!r}")
     defaults = doc.get("defaults", {})
     if not isinstance(defaults, dict):
         raise UserError(f"{path}: [defaults] must be a table, got {defaults!r}")

@@ -10,7 +10,9 @@ block boundaries (model-parallel DDG / features replay put module k on rank k):
 Data: ``digits`` (scikit-learn's 8x8 handwritten digits, real data shipped with the package),
 ``cifar-synth`` (generated 3x32x32 images: a fixed random template per class + noise, learnable,
 deterministic for a seed), ``cifar`` (CIFAR-10 python batches from a directory a user points to:
-``data_batch_1..5`` and ``test_batch``). Everything is deterministic for ``seed``.
+``data_batch_1..5`` and ``test_batch``), ``mnist`` (MNIST's four IDX files, paper 000's data:
+downloaded into the cache with their SHA-256 checked, or read from ``path``; its own 60,000 / 10,000
+split). Everything is deterministic for ``seed``.
 
 ``metrics(model)`` accepts an ``nn.Module`` or a list of stage modules (composed in order) and
 returns, on a fixed evaluation subset E of the training set (``eval_n`` samples of a seeded
@@ -49,14 +51,31 @@ class NetworkWorkload(Workload):
         ``build_workload(spec['name'], spec['params'])`` rebuilds it in a child process."""
         return {"name": self.name, "params": {k: v for k, v in self.params.items() if k != "arch"}}
 
+    def data_identity(self) -> dict[str, Any]:
+        """MNIST is identified by its four files' SHA-256 (wherever they are), fetched here, in the
+        process that resolves the run, before any rank starts (ranks then find them in the cache)."""
+        ident = super().data_identity()
+        if self.params["data"] != "mnist":
+            return ident
+        from harness.identity import file_sha256
+
+        from .mnist import mnist_files
+
+        files = {f.name.removesuffix(".gz"): file_sha256(f) for f in mnist_files(self.params["path"])}
+        return {**ident, "params": {k: v for k, v in ident["params"].items() if k != "path"}, "files": files}
+
     # -- memory -------------------------------------------------------------------------------------
-    _INPUT = {"digits": (1797, 64), "cifar-synth": (None, 3 * 32 * 32), "cifar": (60000, 3 * 32 * 32)}
+    _INPUT = {"digits": (1797, 64), "cifar-synth": (None, 3 * 32 * 32), "cifar": (60000, 3 * 32 * 32),
+              "mnist": (70000, 28 * 28)}
 
     def sizes(self) -> dict[str, int]:
-        """Training samples as ``_arrays`` splits them (CIFAR-10: unknown until its folder is read)."""
+        """Training samples as ``_arrays`` splits them (CIFAR-10, MNIST from a folder: unknown until
+        the folder is read; MNIST downloaded: its 60,000 training images)."""
         p = self.params
-        if p["data"] == "cifar":
+        if p["data"] == "cifar" or (p["data"] == "mnist" and p["path"]):
             return {}
+        if p["data"] == "mnist":
+            return {"n": min(60000, p["n_train"]) if p["n_train"] else 60000}
         total = self._INPUT[p["data"]][0] or int(round(max(p["n_train"] or 2048, 64) / (1 - p["test_fraction"])))
         n = total - int(round(p["test_fraction"] * total))
         return {"n": min(n, p["n_train"]) if p["n_train"] else n}
@@ -110,8 +129,13 @@ class NetworkWorkload(Workload):
             templates = rng.standard_normal((10, 3, 32, 32)).astype(np.float32)
             y = rng.integers(0, 10, size=total)
             X = (0.5 * templates[y] + rng.standard_normal((total, 3, 32, 32)).astype(np.float32))
-        else:
-            X, y, Xt, yt = load_cifar10(p["path"])
+        else:  # the datasets with their own test split
+            if p["data"] == "mnist":
+                from .mnist import load_mnist
+
+                X, y, Xt, yt = load_mnist(p["path"])
+            else:
+                X, y, Xt, yt = load_cifar10(p["path"])
             X, Xt = _standardise(X, Xt)
             return X, y, Xt, yt
         perm = rng.permutation(len(X))
@@ -341,9 +365,11 @@ def save_cifar10_batch(path: str | Path, images_uint8: np.ndarray, labels: Seque
         pickle.dump({b"data": images_uint8.reshape(len(labels), -1), b"labels": list(map(int, labels))}, fh)
 
 
+DATA = ("digits", "cifar-synth", "cifar", "mnist")
 _net_params = (
-    Param("data", "digits", "choice", choices=("digits", "cifar-synth", "cifar")),
-    Param("path", "", "str", doc="CIFAR-10 python batches directory (data=cifar)"),
+    Param("data", "digits", "choice", choices=DATA),
+    Param("path", "", "str", doc="CIFAR-10 python batches directory (data=cifar); MNIST's four IDX files' folder "
+                                 "(data=mnist; empty: downloaded into the cache)"),
     Param("n_train", 0, "int", low=0, doc="cap on training samples (0: all; cifar-synth: how many to generate)"),
     Param("width", 64, "int", low=1, doc="hidden width (mlp) / 4x channels (resnet)"),
     Param("depth", 2, "int", low=0, doc="hidden blocks (mlp) / residual blocks (resnet)"),
@@ -358,8 +384,8 @@ WORKLOADS = [
     WorkloadSpec("mlp", "network", "harness.suites.network:MLP", _net_params,
                  "MLP classifier (default: scikit-learn digits), splittable into K modules", needs=("torch",)),
     WorkloadSpec("resnet", "network", "harness.suites.network:ResNet",
-                 tuple(p if p.name != "data" else Param("data", "cifar-synth", "choice",
-                                                       choices=("digits", "cifar-synth", "cifar")) for p in _net_params),
+                 tuple(p if p.name != "data" else Param("data", "cifar-synth", "choice", choices=DATA)
+                       for p in _net_params),
                  "small residual CNN (default: generated CIFAR-shaped images), splittable into K modules",
                  needs=("torch",)),
 ]

@@ -64,3 +64,60 @@ def test_library_warnings_become_one_line_messages(capsys):
 def test_errors_name_the_real_problem(args, needle):
     proc = run_cli(*args, timeout=60)
     assert proc.returncode == 2 and needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_a_sub_command_error_names_the_command_once():
+    proc = run_cli("list", "foo", timeout=60)
+    line = proc.stderr.strip()
+    assert proc.returncode == 2 and len(line.splitlines()) == 1, proc.stderr
+    assert line.startswith("harness: error: list: argument what: invalid choice: 'foo'"), line
+    assert "harness list" not in line
+    top = run_cli("frobnicate", timeout=60)  # the top-level parser: no command name to add
+    assert top.returncode == 2 and top.stderr.startswith("harness: error: argument command: invalid choice"), top.stderr
+
+
+@pytest.mark.parametrize("plugin, workload", [("asgd-mpi", "logreg"), ("clars-torch", "mlp")])
+def test_workers_beyond_the_machine_are_refused_for_launched_ranks(plugin, workload):
+    """1000 MPI / torch ranks on this machine is a typo: one line, nothing started; the same count
+    with --hostfile (ranks spread over machines) or --option oversubscribe=true passes this check."""
+    from harness.manifest import usable_cores
+
+    many = str(4 * usable_cores() + 1)
+    proc = run_cli("run", "-p", plugin, "-w", workload, "--workers", many, "--no-report", timeout=60)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0] == (f"harness: error: plugin {plugin}: {many} workers would start {many} "
+                        f"{'mpi' if plugin.endswith('mpi') else 'torch'} processes on this machine's {usable_cores()} "
+                        f"cores (at most {4 * usable_cores()}, 4 per core): give --hostfile to spread them over "
+                        "machines, or --option oversubscribe=true"), lines[0]
+    from harness.runner import RunSpec, resolve
+
+    for options in ({"oversubscribe": "true"}, {"hostfile": "hosts"}):
+        assert resolve(RunSpec(plugin, workload, workers=int(many), options=options)).spec.workers == int(many)
+
+
+def test_a_run_of_a_single_update_draws_both_panels(tmp_path):
+    """A run that applies one update has one point at updates > 0: the log-x panel shows it as a
+    marker (not a blank panel), the legend is there, and matplotlib has nothing to warn about."""
+    proc = run_cli("run", "-p", "sgd-serial", "-w", "ridge", "--workload-param", "n=200", "--workload-param", "d=5",
+                   "--budget", "updates=1", "--report", str(tmp_path / "r"), "-q", timeout=120)
+    assert proc.returncode == 0 and "warning" not in proc.stderr, proc.stderr
+    assert (tmp_path / "r" / "curves-1.png").exists() or list((tmp_path / "r").glob("curves-*.png"))
+    from harness.report import workload_figure
+    from harness.store import Store
+
+    (rec,) = Store().runs(with_points=True)
+    assert rec.points[-1]["updates"] == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "No artists with labels found to put in legend" would raise
+        fig = workload_figure([rec], "one update")
+    try:
+        axes = fig.axes
+        assert len(axes) == 2 and all(ax.has_data() for ax in axes)
+        (marker,) = axes[0].lines  # the single point at updates = 1
+        assert list(marker.get_xdata()) == [1.0] and marker.get_marker() == "o"
+        assert axes[0].get_legend() is not None
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)

@@ -141,3 +141,15 @@ def test_big_grid_with_yes_shows_progress_at_once(tmp_path):
     finally:
         proc.kill()
         proc.wait(timeout=30)
+
+
+def test_slots_count_the_cores_a_run_keeps_busy():
+    """A simulated or serial run holds one slot whatever its simulated worker count; threads, MPI
+    and torch runs hold one per worker, at most the whole pool."""
+    from harness.executors import slots_of
+    from harness.runner import RunSpec
+
+    assert slots_of(RunSpec("asysvrg-sim", "logreg", workers=8), 4) == 1
+    assert slots_of(RunSpec("sgd-serial", "logreg"), 4) == 1
+    assert slots_of(RunSpec("hogwild-threads", "logreg", workers=3), 4) == 3
+    assert slots_of(RunSpec("asysvrg-mpi", "logreg", workers=8), 4) == 4

@@ -169,10 +169,11 @@ def test_memory_estimate_is_close_for_a_small_dense_workload():
                             "test_acc, test_loss, train_acc)"),
     (["--target", "test_ac=0.9"], "unknown target metric 'test_ac' (did you mean: test_acc, test_loss, train_acc?)"),
     (["--target", "test_acc=2"], "--target: bad target test_acc=2: expected a float in [0.0, 1.0]"),
-    (["--timeout", "-5"], "harness run: argument --timeout: expected a number > 0, got '-5'"),
-    (["--timeout", "nan"], "harness run: argument --timeout: expected a number > 0, got 'nan'"),
+    (["--timeout", "-5"], "run: argument --timeout: expected a number > 0, got '-5'"),
+    (["--timeout", "nan"], "run: argument --timeout: expected a number > 0, got 'nan'"),
     (["--option", "foo=bar"], "unknown backend option (--option) 'foo' (known: device, fail_after, fail_at, "
-                              "fail_mode, fail_rank, hostfile, launcher, progress, save_params, timeout_s, torchrun_args)"),
+                              "fail_mode, fail_rank, hostfile, launcher, oversubscribe, progress, save_params, timeout_s, "
+                              "torchrun_args)"),
     (["--option", "timeout=5"], "unknown backend option (--option) 'timeout' (did you mean: timeout_s?)"),
     (["--option", "device=tpu"], "backend option (--option): bad value 'tpu' for parameter 'device': "
                                  "expected one of cpu, cuda"),
@@ -199,7 +200,7 @@ def test_suite_values_are_checked_with_their_domain(here, capsys):
     assert suite(run + 'target = -1\n') == "s.toml: [[run]] #1: bad target subopt=-1: expected a float in [0.0, inf)"
     assert suite(run + 'options = { colour = "red" }\n') == \
         "unknown backend option (--option) 'colour' (known: device, fail_after, fail_at, fail_mode, fail_rank, " \
-        "hostfile, launcher, progress, save_params, timeout_s, torchrun_args)"
+        "hostfile, launcher, oversubscribe, progress, save_params, timeout_s, torchrun_args)"
     assert suite(run + 'options = 3\n') == "s.toml: [[run]] #1: options must be a table, got 3"
     assert suite(run + 'schedule = { ratio = 0.5 }\n') == \
         "s.toml: [[run]] #1: schedule: bad value 0.5 for parameter 'ratio': expected float in (1.0, inf)"
@@ -259,17 +260,24 @@ def test_libsvm_qid_and_index_base_as_scikit_learn(tmp_path):
 
 
 # -- names that become paths --------------------------------------------------------------------------
-def test_a_suite_name_cannot_write_outside_the_reports_folder(here, capsys):
-    (here / "s.toml").write_text('name = "../../../x"\n[[run]]\nplugin = "sgd-serial"\nworkload = "ridge"\n'
-                                 'workload_params = { n = 300, d = 5 }\nbudget = "epochs=1"\n')
-    rc, out, _ = harness(capsys, "run", "s.toml", "-q")
+def test_a_suite_name_that_is_not_a_plain_name_is_refused(here, capsys):
+    """The name labels the runs in the store and names the report folder: '../../../x' is refused
+    (not stored as given and written elsewhere); a file name that is not one is made one."""
+    run = '[[run]]\nplugin = "sgd-serial"\nworkload = "ridge"\nworkload_params = { n = 300, d = 5 }\nbudget = "epochs=1"\n'
+    (here / "s.toml").write_text('name = "../../../x"\n' + run)
+    assert refused(capsys, "run", "s.toml", "-q") == (
+        "s.toml: name '../../../x' must be a plain name (letters, digits and . _ + = -, not starting with . or -), "
+        "e.g. name = 'x'")
+    assert not (here / "results.db").exists() and not (here / ".harness").exists()
+    (here / "my suite.toml").write_text(run)  # no name: the file's, made plain
+    rc, out, _ = harness(capsys, "run", "my suite.toml", "-q")
     assert rc == 0, out
-    assert (here / ".harness" / "reports" / "x" / "index.md").exists()
-    assert not (here / ".harness" / "reports" / "../../../x").exists()
-    rc, _, _ = harness(capsys, "report", "--suite", "../../../x")
-    assert rc == 0 and (here / ".harness" / "reports" / "x" / "index.md").exists()
+    from harness.store import Store
+
+    assert [r.suite for r in Store(here / "results.db").runs()] == ["my-suite"]
+    assert (here / ".harness" / "reports" / "my-suite" / "index.md").exists()
     written = {p.relative_to(here).parts[0].split("-")[0] for p in here.rglob("*") if p.is_file()}
-    assert written == {".harness", "results.db", "s.toml"}, written
+    assert written == {".harness", "results.db", "s.toml", "my suite.toml"}, written
 
 
 def test_safe_name():

@@ -139,11 +139,13 @@ def test_theory_guided_step_size_is_recorded(store):
     rec = execute(RunSpec("svrg-serial", "ridge", {"eta": "theory", "m": 20}, WL, seed=0, budget=Budget(epochs=3)), store)
     ch = rec.info["theory_choices"]["eta"]
     assert ch["theorem"] == THM and rec.params["eta"] == pytest.approx(ch["value"])
-    assert rec.params["eta"] == pytest.approx(2 * _eta("ridge", 20))
-    # the chosen value satisfies every condition, and 1 % more breaks one (it is the largest)
+    # the step with the smallest rate factor F0/gamma (2.36), inside the admissible interval whose end is recorded
+    assert ch["largest"] == pytest.approx(2 * _eta("ridge", 20)) and rec.params["eta"] < ch["largest"]
+    assert "smallest rate factor" in ch["policy"] and ch["rate_factor"] < ch["rate_factor_at_largest"]
+    # the chosen value satisfies every condition, and 1 % past the largest admissible step breaks one
     from harness.checking import check
 
     assert check([rec])[0].verdict in ("holds",)
-    rec2 = execute(RunSpec("svrg-serial", "ridge", {"eta": rec.params["eta"] * 1.01, "m": 20}, WL, seed=0,
+    rec2 = execute(RunSpec("svrg-serial", "ridge", {"eta": ch["largest"] * 1.01, "m": 20}, WL, seed=0,
                            budget=Budget(epochs=3)), store)
     assert check([rec2])[0].verdict == "not-applicable"

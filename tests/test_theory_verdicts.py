@@ -202,8 +202,19 @@ def _guided():
 
 
 def test_eta_theory_converges_for_every_plugin_with_a_linked_theorem():
+    """... and on the serial and sim backends (delays as planned) the theorem that chose the step judges the run
+    (its conditions hold on the run: the plan and the run agree on eta, b, m, the delay)."""
+    from harness import checking
+
+    verdicts = []
     names = _guided()
-    assert {"sgd-serial", "svrg-serial", "asysvrg-ps-sim", "asgd-sim", "dfsdca-sim"} <= set(names)
+    # every plugin that links a theorem, accepts these workloads and lets a user write eta=theory is covered
+    # (the torch plugins take network workloads only; the growing-batch ones have no theory-chosen step)
+    takes_theory = {n for n, s in plugins().items.items() if "finite-sum" in s.kinds and s.theorems
+                    and any(p.theory for p in s.paramset.params)}
+    assert set(names) == takes_theory, (names, takes_theory)
+    assert {"sgd-serial", "svrg-serial", "asysvrg-ps-sim", "asgd-sim", "dfsdca-sim", "asysvrg-sim", "asysvrg-threads",
+            "asysvrg-mpi", "asgd-mpi", "dfsdca-mpi"} <= set(names)
     for name in names:
         spec = plugins().get(name)
         extra = {"coords": 1} if "coords" in {p.name for p in spec.paramset.params} else {}  # the D = d theorems
@@ -214,6 +225,12 @@ def test_eta_theory_converges_for_every_plugin_with_a_linked_theorem():
             f0, f1 = rec.points[0]["objective"], rec.points[-1]["objective"]
             assert rec.ok, (name, wl, rec.status, rec.reason, rec.params)
             assert f1 <= f0, (name, wl, f0, f1, rec.params)
+            if spec.backend in ("serial", "sim"):  # delays as planned: the chosen step meets the conditions on the run
+                tid = rec.info["theory_choices"]["eta"]["theorem"]
+                (v,) = checking.check([rec], [tid], save=False)
+                verdicts.append((name, wl, tid, v.verdict, v.reason[:160]))
+    bad = [v for v in verdicts if v[3] not in ("holds", "inconclusive")]
+    assert not bad and len(verdicts) >= 12, (bad, len(verdicts))
 
 
 # -- numbers -----------------------------------------------------------------------------------------
@@ -291,3 +308,143 @@ def test_every_plugins_defaults_converge_on_the_linear_workloads():
             assert rec.ok and obj[-1] < obj[0], (name, wl, rec.status, rec.reason, obj[:1], obj[-1:])
             ran += 1
     assert ran >= 20
+
+
+# -- the step actually applied, reported by every plugin with a linked theorem --------------------------
+def _per_update_samples(rec) -> float:
+    last = rec.points[-1]
+    return last["samples"] / last["updates"]
+
+
+@pytest.mark.torch
+def test_torch_plugins_report_the_step_and_batch_their_update_loop_applied():
+    """mnag-serial (4.2) and lars-serial (b = 0: the whole set) report lr, B, beta as the step (4.6) used them: the
+    gamma_t every point records is lr B / b_base, the samples per update are B; ddg-sim reports each module's
+    optimizer (eta, schedule) and the module count K. Nothing differs from the stored parameters."""
+    pytest.importorskip("torch")
+    from harness import checking
+
+    tiny = {"n_train": 96, "width": 8, "depth": 1}
+    rec = execute(RunSpec("mnag-serial", "mlp", {"lr": 0.05, "b": 16, "b_base": 32, "measure": "off"}, tiny,
+                          budget=Budget(updates=4)))
+    a = rec.info["applied"]
+    assert rec.ok and a["b"] == 16 == _per_update_samples(rec) and a["lr"] == 0.05 and a["beta"] == 0.9
+    assert rec.points[-1]["extra"]["gamma_t"] == pytest.approx(a["lr"] * a["b"] / 32) == a["gamma_scale"]
+    assert checking.run_facts(rec).mismatches() == {}
+    whole = execute(RunSpec("lars-serial", "mlp", {"lr": 0.05, "b": 0, "measure": "off"}, tiny, budget=Budget(updates=2)))
+    assert whole.info["applied"]["b"] == 96 == _per_update_samples(whole) and whole.info["applied"]["eta"] == 0.001
+    assert checking.run_facts(whole).mismatches() == {}
+    ddg = execute(RunSpec("ddg-sim", "mlp", {"eta": 0.03, "b": 16}, tiny, workers=2, budget=Budget(updates=4)))
+    a = ddg.info["applied"]
+    assert ddg.ok and a["K"] == 2 and a["b"] == 16 == _per_update_samples(ddg)
+    assert (a["eta"], a["schedule"], a["opt"]) == (0.03, "constant", "sgd")
+    facts = checking.run_facts(ddg)
+    assert facts.mismatches() == {} and facts.param("K") == 2
+
+
+def test_growing_batch_reports_the_round_steps_it_applied():
+    """growing-batch-sim reports eta_bar_i = eta0/(1 + beta T_i) (003 Table 1, 'inv'; T_i = sum_{j<i} s_j) for every
+    round it ran, as its loop applied them; eta0 and the lag match the stored parameters."""
+    from harness import checking
+
+    p = {"eta0": 0.004, "beta": 0.01, "a": 20, "lag": 1}
+    rec = execute(RunSpec("growing-batch-sim", "logreg", p, WL, workers=2, budget=Budget(epochs=2)))
+    _check_round_steps(rec, p)
+    assert checking.run_facts(rec).mismatches() == {}
+
+
+def _check_round_steps(rec, p):
+    a = rec.info["applied"]
+    etas = a["round_eta"]
+    starts = np.concatenate([[0], np.cumsum(rec.info["round_sizes"])])[:len(etas)]
+    assert rec.ok and len(etas) >= 3
+    assert etas == pytest.approx(p["eta0"] / (1 + p["beta"] * starts), rel=1e-12)
+    assert a["eta0"] == p["eta0"] and a["lag"] == p["lag"]
+
+
+@pytest.mark.mpi
+def test_mpi_plugins_report_what_the_server_and_the_workers_applied():
+    """asysvrg-mpi: eta and m from the server's loop, b from every worker's draws; the growing-batch aggregator's
+    round steps eta_bar_i. A stored b = 3 comes back as the b the workers drew."""
+    from conftest import mpiexec_path
+
+    if mpiexec_path() is None:
+        pytest.skip("no mpiexec")
+    from harness import checking
+
+    rec = execute(RunSpec("asysvrg-mpi", "ridge", {"eta": 0.02, "b": 3, "m": 20}, WL, workers=2,
+                          budget=Budget(epochs=2), options={"timeout_s": 60}))
+    assert rec.ok, rec.reason
+    assert rec.info["applied"] == {"eta": 0.02, "m": 20, "b": 3}
+    assert checking.run_facts(rec).mismatches() == {}
+    p = {"eta0": 0.004, "beta": 0.01, "a": 20, "lag": 1}
+    gb = execute(RunSpec("hogwild-growing-batch-mpi", "logreg", p, WL, workers=2, budget=Budget(epochs=2),
+                         options={"timeout_s": 60}))
+    _check_round_steps(gb, p)
+
+
+# -- a theorem judges only runs of the algorithm it is about ---------------------------------------------
+def test_theory_check_judges_sgd_runs_only_with_sgd_theorems(cli):
+    """`harness theory check` of sgd-serial on ridge: the SGD theorems (minibatch Lemma 1, Theorem 4), never the
+    DDG / features-replay / large-batch ones (DDG with K = 1 is SGD, but those theorems are about their own
+    algorithms); asked for by name, such a theorem is not-applicable, saying why. The registry refuses such a link."""
+    run = cli("run", "--plugin", "sgd-serial", "--workload", "ridge", "--workload-param", "n=200", "--workload-param",
+              "d=10", "--param", "eta=0.05", "--budget", "epochs=3", "--no-report", "--json", check=True)
+    ids = [str(r["id"]) for r in json.loads(run.stdout)]
+    chk = cli("theory", "check", *ids, "--json", check=True)
+    got = {d["theorem"] for d in json.loads(chk.stdout)["verdicts"]}
+    assert got == {"minibatch.lem-1", "minibatch.thm-4"}, got
+    asked = cli("theory", "check", *ids, "--theorem", "ddg.thm-5.4.1", "--theorem", "large_batch.thm-4.3.1", "--json",
+                check=True)
+    for d in json.loads(asked.stdout)["verdicts"]:
+        assert d["verdict"] == "not-applicable" and "this run's algorithm is sgd" in d["reason"], d
+    from harness.registry import link_problems
+    from harness.theory.registry import all_theorems
+
+    thms = {t.id: t for t in all_theorems()}
+    assert link_problems(plugins().items.values(), thms) == {}
+    bad = replace(plugins().get("sgd-serial"), theorems=("ddg.thm-5.4.1",))
+    assert "is about ddg, bp" in link_problems([bad], thms)["sgd-serial"][0]
+
+
+# -- eta=theory: the step with the best guarantee ------------------------------------------------------
+@pytest.mark.parametrize("tid, extra, gain", [("asysvrg.thm-2.3.1", {"d": 10.0, "Delta": 1.0}, 1e3),
+                                               ("asysvrg.thm-2.4.1", {"Delta": 0.0}, 1.2),
+                                               ("asysvrg.thm-2.4.1", {"Delta": 3.0}, 1.2)])
+def test_eta_theory_takes_the_asysvrg_step_with_the_smallest_rate_factor(tid, extra, gain):
+    """(2.15)/(2.36): bound = F0/(T gamma), gamma = Gamma_0 (2.14)/(2.35). At the largest admissible step of the
+    shared-memory theorem Gamma_0 > 0 binds and the bound is vacuous (~1e17 here); eta=theory's step has the smallest
+    factor F0/gamma (the largest gamma), every condition holding, and nearby steps have larger factors. (D = 1: c_1 <=
+    beta/2 binds first, so the largest step is only ~1.6x worse, still not the best.)"""
+    from harness.theory.registry import get
+
+    t = get(tid)
+    vals = {"L": 9.04, "b": 1.0, "m": 20.0, "F0": 0.084, **extra}    # ridge, n = 200, d = 10: L_max, f(0) - f*
+    best = t.solve_best_rate("eta", vals)
+    eta, largest = best["value"], t.solve("eta", vals)["value"]
+    assert best["largest"] == largest and 0 < eta < largest
+    bound = lambda x: t.evaluate({**vals, "eta": x}, T=1000.0)["bound"]  # noqa: E731
+    assert bound(eta) * gain < bound(largest) and best["rate_factor"] == pytest.approx(bound(eta) * 1000, rel=1e-9)
+    assert t.evaluate({**vals, "eta": eta})["all_hold"]
+    assert bound(0.9 * eta) >= bound(eta) and bound(min(1.1 * eta, largest)) >= bound(eta)
+    assert "smallest rate factor" in best["policy"]
+
+
+def test_eta_theory_keeps_the_largest_step_where_it_is_also_the_best():
+    """dfSDCA's contraction rho = 1 - eta lam H (3.18)-(3.27) decreases in eta: the same rule gives the largest step."""
+    from harness.theory.registry import get
+
+    vals = {"H": 10, "L": 1, "tau": 3, "lam": 1e-3, "n": 1e3, "A0": 1, "B0": 1}
+    for tid in ("dfsdca.thm-3.4.1", "dfsdca.thm-3.4.2"):
+        t = get(tid)
+        best = t.solve_best_rate("eta", vals)
+        assert best["value"] == t.solve("eta", vals)["value"] and best["policy"].startswith("largest admissible"), best
+
+
+def test_eta_theory_on_whole_vector_writes_names_the_parameter_to_set(cli):
+    """Shared-AsySVRG's theorems are about Algorithm 1's single-coordinate writes (2.4): asysvrg-sim at its default
+    whole-vector writes gets one line, exit 2, naming coords=1."""
+    proc = cli("run", "--plugin", "asysvrg-sim", "--workload", "ridge", "--workload-param", "n=200", "--workload-param",
+               "d=10", "--param", "eta=theory", "--budget", "epochs=1", "--no-report", timeout=120)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("harness: error:") and "coords=1" in proc.stderr

@@ -17,8 +17,18 @@ c_t decreases in t, so gamma = Gamma_0 (it uses c_1) and "c_{t+1} <= beta/2 for 
 The recursion is encoded as a recursion (:data:`C_RECURSION`) and its closed form
 c_t = K0 ((1 + theta)^(m - t) - 1) / theta is what the bound uses; tests check one against the other.
 
+The step ``eta=theory`` takes (:mod:`harness.theory.guided`): the bound (2.15)/(2.36) is the rate 1/T
+times the factor F0/gamma, gamma = Gamma_0 of (2.14)/(2.35). Gamma_0 is eta/(2D) minus terms of order
+eta^2 and higher (the c_1 term grows with m through (2.13)/(2.34)), so it rises from 0, peaks and falls
+back to 0 where the condition Gamma_0 > 0 binds: the *largest* admissible step drives gamma to 0 and
+the bound to infinity (1e19 on a small ridge problem), a vacuous guarantee. ``eta=theory`` takes the
+admissible step with the smallest factor F0/gamma instead (the largest gamma, beta chosen per step
+as everywhere: the admissible beta with the smallest bound); ``theory solve --for eta`` still
+reports the largest admissible step.
+
 How a run maps onto the symbols (the adapter): eta, b, m from the plugin's parameters (m = 0 means
-n // b, as ``svrg-serial`` does), Delta = the measured maximum delay (0 for a serial run), L = the
+n // b, as ``svrg-serial`` does, times d with single-coordinate writes, as the shared-memory plugins count
+an iteration; the applied eta, b, m a run reports take precedence), Delta = the measured maximum delay (0 for a serial run), L = the
 largest per-sample smoothness ``L_max`` (Assumption 2.2.3 asks every f_i to be L-smooth with the
 same L as f), f(w^0) - f* from the workload (w^0 = 0). ``svrg-serial`` is Algorithm 2/3 with one
 worker: whole-vector updates, snapshot = last inner iterate (w^{s+1} = u_m), so the D = 1 theorems
@@ -263,14 +273,18 @@ def _adapt(run, *, shared: bool, explicit: bool) -> dict[str, Any]:
             why = ("writes whole vectors" if coords in (None, 0) else
                    f"writes {coords} coordinates per iteration (the theory's iteration is one coordinate write; "
                    "notes Sec. 2.2 FLAG)")
-            raise NotApplicable(f"D = d needs single-coordinate writes (Shared-AsySVRG, eq. (2.4), coords = 1); this run "
-                                f"{why}")
+            raise NotApplicable(f"D = d needs single-coordinate writes (Shared-AsySVRG, Algorithm 1, eq. (2.4)); this "
+                                f"run {why}: set coords=1")
     eta_v = param("eta", None, aliases=("gamma", "lr", "step"))
     if eta_v is None:
         raise NotApplicable("the run has no step size parameter eta")
     n_v = float(c["n"])
     b_v = int(param("b", 1, aliases=("batch", "batch_size")))
-    m_v = int(param("m", 0) or max(1, int(n_v) // b_v))
+    # m = 0: the plugins' default, one pass n // b, times ceil(d / c) when an iteration writes c coordinates (the
+    # COORDS parameter's documented rule; a stored run reports the m it applied, which takes precedence)
+    coords = int(param("coords", 0) or 0)
+    dim = int(c.get("dim", c.get("d", 1)))
+    m_v = int(param("m", 0) or max(1, int(n_v) // b_v) * (-(-dim // coords) if coords else 1))
     delta = measured_delay(run)
     L_v = float(c["L_max"])
     values = {"L": L_v, "eta": float(eta_v), "Delta": float(delta), "b": float(b_v), "m": float(m_v),

@@ -4,7 +4,8 @@ Input: :class:`~harness.theory.facts.RunFacts` records (the harness builds them 
 output: verdicts. Nothing is stored here (the harness saves the verdicts with the runs).
 
 Runs that differ only in their seed form one group (the theorem bounds an expectation; the seeds
-estimate it). For each theorem asked for (default: those the plugin links, ``RunFacts.theorems``):
+estimate it). For each theorem asked for (default: those the plugin links, ``RunFacts.theorems``) that is about the
+runs' algorithm (:meth:`Theorem.about`; a theorem about another algorithm is ``not-applicable``, saying so):
 
 1. the theorem's adapter maps the runs onto its symbols, reading the step sizes and batch sizes the
    plugin *applied* (``RunFacts.applied``; the stored parameters where a plugin reports none). A run
@@ -76,7 +77,9 @@ def check(runs: Sequence[RunFacts], theorem_ids: Sequence[str] | None = None, *,
             except TheoryError as exc:  # a plugin listing an id the theory module lacks
                 v = Verdict(tid, NOT_APPLICABLE, f"no such theorem: {exc}")
             else:
-                if not judged:
+                if thm.not_about(group[0].family):
+                    v = _na(thm, thm.not_about(group[0].family))
+                elif not judged:
                     status = ", ".join(sorted({r.status for r in group}))
                     v = _na(thm, f"no finished or diverged run with points (status: {status})")
                 else:

@@ -159,6 +159,23 @@ class Theorem:
     families: tuple[str, ...] = ()  # the algorithms (plugin families) it is about; () = any (reports plot only these)
     asymptotic_only: str = ""     # why no verdict is given on runs (an O(.) term without a constant)
 
+    # -- which runs it judges ---------------------------------------------------------------------
+    def about(self, family: str) -> bool:
+        """Is this theorem about the algorithm ``family`` (a plugin's family: 'svrg', 'ddg', ...)? The
+        one rule for which runs it judges (the checker: another family's run is ``not-applicable``),
+        which runs a report plots against it, which theorem ``eta=theory`` may consult, and which
+        plugins may link it (``harness.registry.link_problems``). ``families == ()``: any algorithm.
+        A statement that also covers a special case of another algorithm (DDG with K = 1 module is
+        SGD) is still about its own algorithm: the other algorithm's own theorems judge it."""
+        return not self.families or family in self.families
+
+    def not_about(self, family: str) -> str:
+        """Why a run of ``family`` is not judged by this theorem ('' when it is)."""
+        if self.about(family):
+            return ""
+        return (f"{self.id} is about {', '.join(self.families)}; this run's algorithm is {family or 'unnamed'} "
+                "(a theorem judges only runs of the algorithms it is about)")
+
     # -- symbolic -------------------------------------------------------------------------------
     @property
     def T(self) -> sp.Symbol:
@@ -442,6 +459,77 @@ class Theorem:
         result["free_chosen"] = self.resolve_free({**values, var: a}).get("_free_chosen", {})
         return result
 
+    def rate_factor(self) -> sp.Expr | None:
+        """The factor of the bound that a step size trades off, when the bound has the form
+        factor x rate: ``rho`` for a geometric rate ``rho**T`` (the contraction factor), else
+        ``bound / rate`` when it does not depend on the horizon (AsySVRG's F0/(T gamma) over 1/T is
+        F0/gamma). None when the bound mixes horizons (e.g. Lemma 1's (D_f/S + ...)/(...)): no
+        single factor to minimise."""
+        cache = self.__dict__.setdefault("_cache", {})
+        if "rate_factor" not in cache:
+            out = None
+            if self.bound is not None and self.direction == "upper":
+                r = self.rate
+                if r.is_Pow and r.exp == self.T:
+                    out = r.base
+                else:
+                    q = sp.simplify(self.bound / r)
+                    out = None if self.T in self.expand(q).free_symbols else q
+            cache["rate_factor"] = out
+        return cache["rate_factor"]
+
+    def solve_best_rate(self, var: str, values: Mapping[str, Any], largest: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The admissible value of ``var`` with the smallest rate factor (:meth:`rate_factor`), the
+        others fixed: ``eta=theory``'s choice. The largest admissible value (:meth:`solve`, or
+        ``largest`` if given) is kept when it is also the best (a factor decreasing in ``var``, as
+        dfSDCA's rho = 1 - eta lam H) or when the theorem has no single factor; otherwise a value
+        inside the admissible interval: at the edge of AsySVRG's conditions gamma = Gamma_0 -> 0
+        and the bound F0/(T gamma) -> infinity, so the largest step is the worst guarantee.
+
+        Numeric: the factor (free constants resolved per value, as everywhere) on a log grid of
+        (1e-6 x_max, x_max], then a bounded scalar minimisation between the grid neighbours of the
+        smallest. Adds ``largest`` (the largest admissible value), ``rate_factor`` (at the value),
+        ``rate_factor_at_largest`` and ``policy`` to the result."""
+        res = dict(largest) if largest is not None else self.solve(var, values)
+        fac = self.rate_factor()
+        x_max = res.get("value")
+        integer = var in INTEGER_SYMBOLS
+        if x_max is None or fac is None or integer or x_max <= 0:
+            res.setdefault("policy", "largest admissible value, other parameters fixed"
+                           + ("" if fac is not None or x_max is None else " (the bound has no single rate factor)"))
+            return res
+
+        def factor(x: float) -> float:
+            v = self.resolve_free({**values, var: x})
+            if not _all_hold(self.check_conditions(v, 0.0)):
+                return math.inf
+            with np.errstate(all="ignore"):
+                f = float(np.max(np.asarray(self.value(fac, v), dtype=float)))
+            return f if math.isfinite(f) and f > 0 else math.inf
+
+        grid = x_max * np.geomspace(1e-6, 1.0, 121)
+        grid[-1] = x_max
+        fs = np.array([factor(x) for x in grid])
+        res.update(largest=x_max, rate_factor_at_largest=_f_or_none(fs[-1]), rate_factor_expr=sp.sstr(fac))
+        i = int(np.argmin(fs))
+        if not math.isfinite(fs[i]) or i == len(grid) - 1 or fs[-1] <= fs[i] * (1 + 1e-9):
+            res.update(rate_factor=_f_or_none(fs[-1]),
+                       policy="largest admissible value: it also has the smallest rate factor " + sp.sstr(fac))
+            return res
+        from scipy.optimize import minimize_scalar
+
+        lo, hi = math.log(grid[max(i - 1, 0)]), math.log(grid[min(i + 1, len(grid) - 1)])
+        opt = minimize_scalar(lambda u: factor(math.exp(u)), bounds=(lo, hi), method="bounded",
+                              options={"xatol": 1e-6})
+        x, f = (math.exp(opt.x), float(opt.fun)) if opt.fun < fs[i] else (float(grid[i]), float(fs[i]))
+        conds = self.check_conditions(self.resolve_free({**values, var: x}, 0.0), 0.0)
+        res.update(value=float(x), rate_factor=f, binding=[],
+                   margins={c["name"]: c.get("relative_margin") for c in conds if c["gating"]},
+                   free_chosen=self.resolve_free({**values, var: x}).get("_free_chosen", {}),
+                   policy=f"the admissible value with the smallest rate factor {sp.sstr(fac)} "
+                          f"({f:.4g}; {_f_or_none(fs[-1]) or math.inf:.4g} at the largest admissible {x_max:.4g})")
+        return res
+
     # -- description ------------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
         return {
@@ -516,6 +604,11 @@ def _harmonic(n, m=1):
     if m == 2:
         return np.pi**2 / 6 - polygamma(1, n + 1)
     raise ValueError("harmonic numbers of order 1 or 2 only")
+
+
+def _f_or_none(x: Any) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
 
 
 def _all_hold(conds: list[dict[str, Any]]) -> bool:

@@ -27,7 +27,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 FINISHED = ("done", "budget", "target")
-AUTO_ZERO = ("m", "T", "S")  # a stored 0 means the plugin's default (m = 0: n // b inner steps; T = 0: n / H)
+# a stored 0 means the plugin's default: m = 0: n // b inner steps; T = 0: n / H; t0 = 0: one epoch n / b;
+# b = 0 (large-batch plugins): the whole training set
+AUTO_ZERO = ("m", "T", "S", "t0", "b")
 
 
 @dataclass(frozen=True)

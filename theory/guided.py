@@ -1,5 +1,15 @@
-"""Theory-guided parameters: ``--param eta=theory`` takes the largest value the plugin's linked theorem
-admits for this workload and worker count.
+"""Theory-guided parameters: ``--param eta=theory`` takes the step the plugin's linked theorem
+guarantees most for this workload and worker count (:meth:`Theorem.solve_best_rate`):
+
+- where the bound is a rate factor times the rate (AsySVRG's (2.15)/(2.36): F0/gamma x 1/T with
+  gamma = Gamma_0 of (2.14)/(2.35); dfSDCA's contraction rho of (3.18)-(3.37)), the admissible step
+  with the smallest factor. For AsySVRG that is inside the conditions: Gamma_0 > 0 binds at the
+  largest step, where gamma -> 0 and the bound is vacuous; for dfSDCA rho = 1 - eta lam H decreases
+  in eta, so it is the largest admissible step;
+- otherwise (a bound mixing horizons: minibatch Lemma 1, Theorem 4, DDG, large-batch) the largest
+  admissible step.
+
+Only theorems about the plugin's algorithm are consulted (:meth:`Theorem.about`).
 
 Before a run nothing is measured, so the inputs are the facts of a *planned* run
 (:class:`~harness.theory.facts.RunFacts` built by the harness: the workload's constants, the run's
@@ -21,8 +31,9 @@ THEORY = "theory"
 
 
 def choose_parameters(planned: RunFacts, kinds: Mapping[str, str], theorem_ids: Sequence[str] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Replace every parameter whose value is ``"theory"`` by the largest value the first linked
-    theorem that sets it admits (other parameters fixed). ``kinds``: parameter name -> 'int' or
+    """Replace every parameter whose value is ``"theory"`` by the value the first linked theorem
+    that sets it chooses (the smallest rate factor, else the largest admissible value; other
+    parameters fixed). ``kinds``: parameter name -> 'int' or
     'float'. Returns (parameters, choices: name -> {value, theorem, binding, ...}); raises
     :class:`TheoryError` when no theorem admits a value."""
     from .registry import get
@@ -35,7 +46,7 @@ def choose_parameters(planned: RunFacts, kinds: Mapping[str, str], theorem_ids: 
         tried = []
         for tid in ids:
             thm = get(tid)
-            if name not in thm.guided or thm.adapter is None:
+            if name not in thm.guided or thm.adapter is None or not thm.about(planned.family):
                 continue
             var = thm.guided[name]
             back = None
@@ -47,7 +58,7 @@ def choose_parameters(planned: RunFacts, kinds: Mapping[str, str], theorem_ids: 
             except NotApplicable as exc:
                 tried.append(f"{tid}: {exc}")
                 continue
-            res = thm.solve(var, values)
+            res = thm.solve_best_rate(var, values)
             if res.get("value") is None:
                 tried.append(f"{tid}: {res.get('reason')}")
                 continue
@@ -64,5 +75,6 @@ def choose_parameters(planned: RunFacts, kinds: Mapping[str, str], theorem_ids: 
         choices[name] = {"value": value, "theorem": tid, "binding": res.get("binding", []),
                          **({"symbol_value": res["symbol_value"]} if "symbol_value" in res else {}),
                          "free_chosen": res.get("free_chosen", {}), "workers": planned.workers,
-                         "policy": "largest admissible value, other parameters fixed"}
+                         **{k: res[k] for k in ("largest", "rate_factor", "rate_factor_at_largest") if k in res},
+                         "policy": res.get("policy", "largest admissible value, other parameters fixed")}
     return params, choices

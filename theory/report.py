@@ -4,8 +4,8 @@ bound, the conditions table with the values, and the verdict with its test.
 
 Pure rendering: it takes :class:`~harness.theory.verdict.Verdict` objects and writes files; the
 harness (``harness.report``) groups the stored runs, asks the checker and stores the verdicts.
-A group is plotted only against the theorems about its algorithm (``Theorem.families``); the other
-linked theorems appear in the verdict table. Axes: log-log for polynomial rates (1/T, 1/sqrt(T)),
+A group is plotted only against the theorems about its algorithm (``Theorem.about``, the rule the
+checker also applies: another algorithm's theorem gets a ``not-applicable`` verdict, so no curve). Axes: log-log for polynomial rates (1/T, 1/sqrt(T)),
 semi-log for geometric rates (rho^S).
 """
 
@@ -14,6 +14,8 @@ from __future__ import annotations
 import html
 from pathlib import Path
 from typing import Any, Sequence
+
+from harness.output import fmt
 
 from .verdict import Verdict
 
@@ -25,16 +27,6 @@ TEST_TEXT = ("How a verdict is decided: H0 is 'E[measured] <= bound' at every re
              "nothing rejected and the seeds' mean under the bound everywhere (consistent with the theorem). "
              "**inconclusive**: the mean crosses the bound somewhere, not significantly. **not-applicable**: a condition "
              "fails (named), or the theorem says nothing checkable about this run.")
-
-
-def fmt(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        if v != v:
-            return "nan"
-        return f"{v:.4g}" if v == 0 or 1e-3 <= abs(v) < 1e5 else f"{v:.3e}"
-    return str(v)
 
 
 def theory_section(groups: Sequence[tuple[str, str, Sequence[Verdict]]], outdir: Path) -> list[tuple[str, str]]:
@@ -61,18 +53,12 @@ def theory_section(groups: Sequence[tuple[str, str, Sequence[Verdict]]], outdir:
             md += [f"#### {d.theorem}: **{d.verdict}**", "", f"{thm.title}. {d.citation}", "", d.reason, ""]
             hb += [f"<h4>{html.escape(d.theorem)}: <b>{html.escape(d.verdict)}</b></h4>",
                    f"<p>{html.escape(thm.title)}. {html.escape(d.citation)}</p>", f"<p>{html.escape(d.reason)}</p>"]
-            about = not thm.families or family in thm.families
-            if d.curve and about:
+            if d.curve and thm.about(family):
                 png = outdir / f"bound-{k}.png"
                 k += 1
                 plot_bound(d, thm, rate_kind(thm)[0], png, f"{label}\n{d.theorem}: {d.verdict}")
                 md += [f"![{d.theorem}]({png.name})", ""]
                 hb += [f'<img src="{png.name}" style="max-width:100%">']
-            elif d.curve:
-                txt = (f"(not plotted: {d.theorem} is about {', '.join(thm.families)}, this run is {family or 'unnamed'}; "
-                       "the verdict above still applies)")
-                md += [txt, ""]
-                hb += [f"<p>{html.escape(txt)}</p>"]
             for txt in ([f"test: {d.test}"] if d.test else []) + [f"flag: {f}" for f in d.flags]:
                 md += [txt, ""]
                 hb += [f"<p>{html.escape(txt)}</p>"]

@@ -42,6 +42,17 @@ def node_shares(total: int, workers: int) -> list[int]:
     return [max(1, base + (1 if c < extra else 0)) for c in range(workers)]
 
 
+ROUNDS_KEPT = 64  # rounds whose sizes and step sizes a run reports
+
+
+def applied_facts(params, lag: int, etas: list[float]) -> dict:
+    """A growing-batch run's ``info['applied']``: the round step sizes eta_bar_i its update loop
+    applied (rounds 0..ROUNDS_KEPT-1, in order), eta0 = eta_bar_0 (T_0 = 0, so eta_t(0) = eta0 under
+    every schedule; the checker compares it with the stored eta0), the schedule and the lag d."""
+    return {"eta0": etas[0] if etas else params["eta0"], "schedule": params["schedule"], "lag": lag,
+            "round_eta": list(etas)}
+
+
 class Schedule:
     """s_i, s_{i,c} and eta_bar_i of a run (003 Algorithm 2 + Lemma 2's round step sizes).
 

@@ -49,7 +49,8 @@ def server(rt):
     dropped = ps.shutdown(deferred)
     facts = rt.gather(None)
     return {**rt.ps_info(ps, dropped, facts), "learners": rt.P, "M": p["M"], "S": S,
-            "applied": {"eta": eta}}                        # what the server applied (the theory checker judges it)
+            "applied": {"eta": eta,                         # what the server applied (the theory checker judges it)
+                        "M": rt.worker_applied(facts, "M")}}   # and the learners' mini-batch size
 
 
 def worker(rt):
@@ -66,4 +67,4 @@ def worker(rt):
         g = wl.batch_gradient(x, batch)                  # compute (mean over the mini-batch)
         rt.straggler.after_compute(time.perf_counter() - t0)
         kind = wk.exchange(UPDATE, g, version=version, samples=M)   # push
-    rt.gather({"sent": wk.sent, "slept": rt.straggler.slept})
+    rt.gather({"sent": wk.sent, "slept": rt.straggler.slept, "M": M})   # M: the mini-batch this learner drew

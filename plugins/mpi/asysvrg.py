@@ -78,7 +78,8 @@ def server(rt):
     dropped += ps.shutdown(waiting)
     facts = rt.gather(None)
     return {**rt.ps_info(ps, dropped, facts), "outer_epochs": epochs_done, "m": m,
-            "applied": {"eta": eta, "m": m}}                # what the server applied (the theory checker judges it)
+            "applied": {"eta": eta, "m": m,                 # what the server applied (the theory checker judges it)
+                        "b": rt.worker_applied(facts, "b")}}   # and the workers' |I_t|
 
 
 def worker(rt):
@@ -106,4 +107,4 @@ def worker(rt):
         v = wl.batch_gradient(w, batch) - wl.batch_gradient(w_snap, batch) + mu   # (2.33)
         rt.straggler.after_compute(time.perf_counter() - t0)
         kind = wk.exchange(UPDATE, v, version=version, samples=2 * b)
-    rt.gather({"sent": wk.sent, "slept": rt.straggler.slept})
+    rt.gather({"sent": wk.sent, "slept": rt.straggler.slept, "b": b})   # b: the |I_t| this worker drew

@@ -88,7 +88,8 @@ def server(rt):
     final_err = invariant_error(wl, w, final)
     return {**rt.ps_info(ps, dropped, facts), "outer_rounds": rounds, "T": T, "round_updates": T,
             "invariant_max_err": max(worst[0], final_err), "invariant_final_err": final_err,
-            "applied": {"eta": eta, "T": T}}                # what the server applied (the theory checker judges it)
+            "applied": {"eta": eta, "T": T,                 # what the server applied (the theory checker judges it)
+                        "H": rt.worker_applied(facts, "H")}}   # and the workers' residues per message
 
 
 def worker(rt):
@@ -121,4 +122,4 @@ def worker(rt):
         kind = wk.exchange(UPDATE, msg, version=version, samples=H)
     if J is not None and wk.aux == 0.0:                  # the server dropped our last message: undo it
         ahat[J] = old
-    rt.gather({"sent": wk.sent, "slept": rt.straggler.slept, "idx": local, "ahat": ahat})
+    rt.gather({"sent": wk.sent, "slept": rt.straggler.slept, "idx": local, "ahat": ahat, "H": H})   # H: |I_t| drawn

@@ -40,7 +40,7 @@ from collections import defaultdict
 import numpy as np
 
 from harness.api import DelayStats
-from harness.plugins.algorithms.schedules import Schedule
+from harness.plugins.algorithms.schedules import ROUNDS_KEPT, Schedule, applied_facts
 
 from .ps import HELLO, PARAMS, ROUND, STOP
 
@@ -58,6 +58,7 @@ def server(rt):
     waiting: dict[int, int] = {}                         # node -> the round it wants to start
     lags = DelayStats()
     rounds_sent = 0
+    etas: dict[int, float] = {}                          # eta_bar_i applied, rounds 0..ROUNDS_KEPT-1
     while rt.mon.status is None:
         msg = ps.next()                                  # (i, c, U) from node c
         if msg.kind == HELLO:                            # a node joins: it starts round 0 from v^
@@ -66,7 +67,10 @@ def server(rt):
             continue
         i = int(msg.aux)
         ps.record_delay(msg, tau=i - msg.version)        # round lag i - k (rounds, as the twin)
-        v -= sched.eta(i) * msg.payload                  # v^ = v^ - eta_bar_i U_{i,c}
+        eta_i = sched.eta(i)
+        v -= eta_i * msg.payload                         # v^ = v^ - eta_bar_i U_{i,c}
+        if i < ROUNDS_KEPT:
+            etas[i] = eta_i
         ps.version += sched.share(i, msg.source - 1)     # t: SGD steps aggregated so far
         done[i] += 1
         rounds_sent += 1
@@ -84,7 +88,8 @@ def server(rt):
     dropped = ps.shutdown(list(waiting))
     facts = rt.gather(None)
     return {**rt.ps_info(ps, dropped, facts), "delay_unit": "rounds", "broadcast_k": k, "round_lag": lags.to_dict(),
-            "round_lag_max": lags.max, "round_sizes": sched.sizes[:64], "node_rounds": rounds_sent}
+            "round_lag_max": lags.max, "round_sizes": sched.sizes[:ROUNDS_KEPT], "node_rounds": rounds_sent,
+            "applied": applied_facts(p, lag, [etas[j] for j in sorted(etas)])}   # what the server applied (rounds in order)
 
 
 def worker(rt):

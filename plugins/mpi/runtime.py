@@ -69,6 +69,16 @@ class Runtime:
     def finish(self, info: dict[str, Any] | None) -> None:
         write_result(self.ctx, info or {})
 
+    @staticmethod
+    def worker_applied(worker_facts: list[Any] | None, key: str) -> Any:
+        """The value of ``key`` every worker reported it applied (``rt.gather({..., key: value})``):
+        one value when they agree, the list by rank (1..P) when they do not (the checker then flags a
+        mismatch with the stored parameter), None when no worker reported it."""
+        vals = [f[key] for f in (worker_facts or [])[1:] if f and key in f]
+        if not vals:
+            return None
+        return vals[0] if all(v == vals[0] for v in vals) else vals
+
     def ps_info(self, ps: Server, dropped: int, worker_facts: list[Any] | None) -> dict[str, Any]:
         facts = [f for f in (worker_facts or [])[1:] if f]
         return {

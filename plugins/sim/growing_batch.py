@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.plugins.algorithms.partition import partition
-from harness.plugins.algorithms.schedules import Schedule
+from harness.plugins.algorithms.schedules import ROUNDS_KEPT, Schedule, applied_facts
 from harness.plugins.algorithms.steps import Steps
 
 from . import engine
@@ -34,9 +34,12 @@ def run(ctx):
     v = np.zeros(wl.dim)                                     # v^_0
     models = engine.History(v, lag + 1)                      # v^_{i-lag} .. v^_i
     t, i = 0, 0
+    etas: list[float] = []                                   # eta_bar_i applied, rounds 0..63
     mon.tick(0, v, samples=0, delays=delays.stats)
     while mon.running:
         eta_i = sched.eta(i)
+        if i < ROUNDS_KEPT:
+            etas.append(eta_i)
         lags = np.minimum(delays.draw(P), lag)
         total = np.zeros(wl.dim)
         applied = np.empty(P, dtype=np.int64)
@@ -57,4 +60,5 @@ def run(ctx):
         models.push(v)
         i += 1
         mon.tick(t, v, samples=t, delays=delays.stats)
-    return {**run_info(delays, "whole"), "delay_unit": "rounds", "rounds": i, "round_sizes": sched.sizes[:64]}
+    return {**run_info(delays, "whole"), "delay_unit": "rounds", "rounds": i, "round_sizes": sched.sizes[:ROUNDS_KEPT],
+            "applied": applied_facts(p, lag, etas)}                # what the update loop applied (the theory checker reads it)

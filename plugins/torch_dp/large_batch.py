@@ -250,9 +250,10 @@ class LargeBatch:
         self.B = int(p["b"]) if p.get("b") else self.n                      # b = 0: the whole training set
         self.beta = float(p.get("beta", 0.9))
         self.eta = float(p.get("eta", 0.001))
+        self.lr = float(p["lr"])                                               # gamma_base
         # gamma_scale = gamma_base * B / B_base (linear scaling, Goyal et al.), or gamma_base as given
-        self.gamma_scale = float(p["lr"]) * (self.B / float(p.get("b_base", 128))
-                                             if p.get("scaling", "linear") == "linear" else 1.0)
+        self.gamma_scale = self.lr * (self.B / float(p.get("b_base", 128))
+                                      if p.get("scaling", "linear") == "linear" else 1.0)
         self.batches = Batches(self.n, self.B, seed)
         self.warmup_steps = int(round(float(p.get("warmup", 0.0)) * self.batches.per_epoch))
         self.chunk = int(p.get("chunk", 256))
@@ -264,6 +265,18 @@ class LargeBatch:
         self.sizes = [q.numel() for q in self.params]
         self._last: tuple | None = None                                       # (t, gamma_t, ||g_k||, gamma_k, mean norms) on the device
         self._lr_max = torch.zeros(self.layers.K, dtype=torch.float64, device=self.params[0].device)
+
+    @property
+    def applied(self) -> dict[str, Any]:
+        """What :meth:`step` applies, for ``info['applied']`` (the theory checker compares it with the
+        stored parameters): gamma_base ``lr`` and the gamma_scale it gives, the global batch ``b`` = B
+        (the whole set when b = 0), momentum ``beta``, the warmup in steps (the stored warmup in epochs
+        rounded to whole steps), and for LARS / CLARS the trust coefficient ``eta``."""
+        out = {"lr": self.lr, "gamma_scale": self.gamma_scale, "b": self.B, "beta": self.beta,
+               "warmup_steps": self.warmup_steps}
+        if self.rule != "mnag":
+            out["eta"] = self.eta
+        return out
 
     @property
     def lr_max(self) -> np.ndarray:

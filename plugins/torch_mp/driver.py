@@ -75,8 +75,10 @@ class Evaluator:
         self.modules = [m.to(self.X.device) for m in modules]
         self.history: list[dict[str, Any]] = []
         self.f0: float | None = None
+        self.opt_facts: list[dict[str, Any]] = []   # each module's optimizer, as its stage reported it
 
     def __call__(self, snap: Snapshot) -> dict[str, Any]:
+        self.opt_facts = [st["opt"] for st in snap.stats if "opt" in st]
         load_weights(self.modules, [st["w"] for st in snap.stats])
         metrics = self.workload.metrics(list(self.modules))
         if self.f0 is None:
@@ -121,9 +123,21 @@ def summary(ev: Evaluator, params: dict[str, Any], K: int) -> dict[str, Any]:
         "sigma_dir": min(glob) if glob else None,
         "f0_minus_finf": ev.f0,
     }
+    out["applied"] = applied(ev, K)  # what the modules' optimizers applied (the theory checker reads it)
     iters = int(params.get("L_iters", 0) or 0)
     if iters:
         out["L_est"] = local_smoothness(ev.workload, ev.modules, iters, int(params.get("L_n", 256)))
+    return out
+
+
+def applied(ev: Evaluator, K: int) -> dict[str, Any]:
+    """``info['applied']``: the module count K, the batch size b the sampler drew, and each key of the
+    modules' optimizer facts (eta, schedule, t0 / Adam's constants): one value when every module
+    applied the same, the per-module list when they differ (the checker flags that)."""
+    out: dict[str, Any] = {"K": K, "b": ev.sampler.b}
+    for key in dict.fromkeys(k for f in ev.opt_facts for k in f):
+        vals = [f.get(key) for f in ev.opt_facts]
+        out[key] = vals[0] if all(v == vals[0] for v in vals) else vals
     return out
 
 

@@ -17,6 +17,10 @@ class SGD:
     def __init__(self, eta: float, schedule: str = "constant", t0: float = 1.0):
         self.eta, self.schedule, self.t0 = eta, schedule, t0
 
+    def facts(self) -> dict:
+        """What :meth:`step` applies (a run's ``info['applied']``)."""
+        return {"opt": "sgd", "eta": self.eta, "schedule": self.schedule, "t0": self.t0}
+
     def step(self, w: list, g: list | None, t: int) -> list:
         if g is None:  # (5.8): the delayed gradient is 0 while t - K + k < 0
             return w
@@ -32,6 +36,10 @@ class Adam:
         self.eta, self.b1, self.b2, self.eps = eta, beta1, beta2, eps
         self.m = [torch.zeros_like(wi) for wi in w]
         self.v = [torch.zeros_like(wi) for wi in w]
+
+    def facts(self) -> dict:
+        """What :meth:`step` applies (a run's ``info['applied']``)."""
+        return {"opt": "adam", "eta": self.eta, "beta1": self.b1, "beta2": self.b2, "eps": self.eps}
 
     def step(self, w: list, g: list | None, t: int) -> list:
         if g is None:  # literal (5.8): g = 0 enters m and v; the bias-correction counter still runs

@@ -261,6 +261,7 @@ class Stage:
                "act_peak": m.act_peak, "stash_peak": m.stash_peak, "input_bytes": m.input_bytes,
                "g2_sum": float(m.g2_sum), "g2_n": m.g2_n, "g2_max": float(m.g2_max),
                "recent": [(t, s, keep(g)) for t, s, g in m.recent], "synth_loss": float("nan"),
+               "opt": self.opt.facts(),
                "recent_w": {t: [keep(w) for w in ws] for t, ws in m.recent_w.items()}}
         if with_weights:
             out["w"] = [keep(wi) for wi in self.w]
