@@ -108,7 +108,7 @@ def main(argv=None) -> int:
           f"seconds, medians (measured = the algorithm's clock; eval = the monitor's paused time; "
           f"other = start-up, launch, JIT, data, summary); target wall/measured <= 2 where measured >= "
           f"{a.min_measured:g} s")
-    print(f"{'plugin':20s} {'workload':8s} {'W':>2s} {'status':8s} {'measured':>9s} {'eval':>8s} {'other':>8s} "
+    print(f"{'plugin':25s} {'workload':8s} {'W':>2s} {'status':8s} {'measured':>9s} {'eval':>8s} {'other':>8s} "
           f"{'wall':>8s}  {'wall/measured min/median/max':>28s}  verdict", flush=True)
 
     def row(name, wl, w, runs):                    # each row as soon as it is measured
@@ -119,7 +119,7 @@ def main(argv=None) -> int:
         verdict = ("short" if not np.nanmin(meas) >= a.min_measured else
                    "met" if np.max(ratio) <= 2.0 else "MISSED")
         spread = f"{np.min(ratio):.2f} / {np.median(ratio):.2f} / {np.max(ratio):.2f}"
-        print(f"{name:20s} {wl:8s} {w:>2d} {status:8s} {np.median(meas):9.3f} {np.median(ev):8.3f} "
+        print(f"{name:25s} {wl:8s} {w:>2d} {status:8s} {np.median(meas):9.3f} {np.median(ev):8.3f} "
               f"{np.median(other):8.3f} {np.median(wall):8.3f}  {spread:>28s}  {verdict}", flush=True)
 
     for name in names:

@@ -151,8 +151,8 @@ def _adapt(run, *, momentum: bool) -> dict[str, Any]:
     else:
         mode = run.param("measure", None)
         if mode is not None and mode != "all":  # a large-batch plugin that was not asked for L_k
-            raise NotApplicable(f"measure = {mode}: the run did not measure the layer-wise smoothness L_k "
-                                "(info['L_k']); rerun with --param measure=all")
+            raise NotApplicable(f"measure = {mode}: the run did not measure the layer-wise constants L_k and M_k "
+                                "(info['L_k'], info['M_k']); rerun with --param measure=all")
         if "L" not in c:
             raise NotApplicable("the workload has no known smoothness constant L")
         var = variance_bound_on_run(run)
