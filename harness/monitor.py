@@ -12,9 +12,9 @@ A plugin's loop, whatever its backend::
 
 Schedule: geometric over updates (point at 0, then at ``ceil(prev * ratio)``, at least +1), with a
 wall-clock floor (a point at least every ``max_interval_s`` measured seconds) and an evaluation
-budget (a point the schedule or the floor asks for is postponed while the evaluations so far took
-more than ``eval_fraction`` of the measured time plus ``eval_grace_s``: measurement costs less than
-the work). Both are wall-clock rules, off for deterministic backends so their curves depend only on
+budget (a point the schedule or the floor asks for is postponed while the evaluations so far, with
+this one, would take more than ``eval_fraction`` of the measured time plus ``eval_grace_s``:
+measurement costs less than the work; the budget's last point is always taken). Both are wall-clock rules, off for deterministic backends so their curves depend only on
 the seed. The clock is paused while the monitor copies the iterate and evaluates metrics:
 ``time_s`` is the algorithm's time only.
 
@@ -87,7 +87,8 @@ class Schedule:
     """When the monitor snapshots. ``ratio``: geometric spacing in updates; ``max_interval_s``: a
     point at least every so many measured seconds; ``min_gap``: updates between points at least;
     ``eval_fraction`` / ``eval_grace_s``: a point is postponed while the evaluation seconds so far
-    exceed ``eval_fraction * measured seconds + eval_grace_s`` (None: no budget). The last two
+    with its own (estimated by their mean) would exceed ``eval_fraction * measured seconds +
+    eval_grace_s`` (None: no budget). The last two
     and the floor are wall-clock rules: a deterministic backend runs without them."""
 
     ratio: float = 1.3
@@ -183,11 +184,14 @@ class Monitor:
         return int(k)
 
     def _eval_wait(self) -> float:
-        """Measured seconds still to run before the evaluation budget allows a point (0: allowed)."""
+        """Measured seconds still to run before the evaluation budget allows a point (0: allowed):
+        the evaluations so far plus this one (as long as the mean so far) within
+        ``eval_fraction * measured + eval_grace_s``."""
         frac = self.schedule.eval_fraction
         if not frac or not self.points:
             return 0.0
-        over = self.eval_seconds - self.schedule.eval_grace_s - frac * self.elapsed()
+        spent = self.eval_seconds * (1.0 + 1.0 / len(self.points))
+        over = spent - self.schedule.eval_grace_s - frac * self.elapsed()
         return over / frac if over > 0 else 0.0
 
     def remaining(self, updates: int) -> int | None:
