@@ -52,7 +52,7 @@ def plain_loop(wl, X, y, b: int, lr: float, beta: float, seed: int, device):
     batches = Batches(len(X), b, seed)
 
     def step(t: int) -> None:
-        idx = torch.as_tensor(batches(t), device=device)
+        idx = torch.as_tensor(batches(t)).to(device, non_blocking=True)   # as the plugin step: no stream sync
         loss = wl.loss_fn(model(X[idx]), y[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -77,12 +77,12 @@ def model_parallel(wl, X, y, algo: str, K: int, b: int, lr: float, seed: int, de
 
     _, stages_d, _ = build_stages(wl, {"eta": lr, "b": b}, K, seed, algo, device)
     stages = [stages_d[k] for k in range(K)]
-    sampler = Sampler(len(X), b, seed)
+    sampler = Sampler(len(X), b, seed, device)
     pending: dict = {}
 
     def step(t: int) -> None:
         nonlocal pending
-        idx = sampler.batch(t).to(device)
+        idx = sampler.batch(t)
         pending = sim_iteration(stages, t, X[idx], y[idx], algo, pending)
 
     return step

@@ -285,14 +285,16 @@ def test_iterations_on_the_meta_device_and_evaluation_there_with_two_host_copies
     stages = [stages_d[k] for k in range(K)]
     X, y, _, _ = wl.data()
     X, y = X.to(meta), y.to(meta)
-    sampler = Sampler(len(X), b, 0)
+    sampler = Sampler(len(X), b, 0, meta)                 # the epoch's permutation on the device
     pending: dict = {}
     calls = host_copies()
     for t in range(8):
         if t == 4:
             for st in stages:
                 st.set_window(4, 8)
-        pending = sim_iteration(stages, t, X[sampler.batch(t).to(meta)], y[sampler.batch(t).to(meta)], algo, pending)
+        idx = sampler.batch(t)
+        assert idx.device == meta
+        pending = sim_iteration(stages, t, X[idx], y[idx], algo, pending)
     assert [c for c in calls if c[1] == "meta"] == [], calls   # (DNI's torch.optim.Adam reads its CPU step count)
     for st in stages:
         assert all(w.device == meta for w in st.w) and st.meter.g2_sum.device == meta
@@ -388,6 +390,27 @@ def test_cifar10_missing_directory_is_one_line_user_error(cli, tmp_path):
               "--workload-param", f"path={tmp_path / 'nope'}", "--budget", "updates=2", "--no-report", "-q")
     assert out.returncode == 2 and "CIFAR-10 directory not found" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("torch") is not None and __import__("torch").cuda.is_available(),
+                    reason="this machine has CUDA")
+def test_cuda_asked_for_without_one_is_a_user_error(cli):
+    """--option device=cuda where there is no GPU: one line, exit 2, for a one-process plugin (the
+    simulator used to fall back to the CPU silently), before launching torch ranks, and in the
+    GPU benchmarks' own checks."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    for plugin, need in (("ddg-sim", "no CUDA device"), ("clars-torch", "2 rank(s) need 2 CUDA device(s)")):
+        out = cli("run", "--plugin", plugin, "--workload", "mlp", "--workers", "2", "--option", "device=cuda",
+                  "--budget", "updates=2", "--no-report", "-q", timeout=120)
+        assert out.returncode == 2 and need in out.stderr and "Traceback" not in out.stderr, out.stderr
+    root = Path(__file__).resolve().parents[1]
+    for bench in ("torch_step.py", "measurement_cost.py"):
+        out = subprocess.run([sys.executable, str(root / "benchmarks" / bench), "--device", "cuda"],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2 and "no CUDA device" in out.stderr and "Traceback" not in out.stderr, out.stderr
 
 
 def test_shipped_suite_resolves():

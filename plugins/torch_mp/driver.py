@@ -175,7 +175,7 @@ def run_sim(ctx) -> dict[str, Any]:
     stages = [stages_d[k] for k in range(K)]
     X_cpu, y_cpu, _, _ = wl.data()
     X, y = X_cpu.to(device), y_cpu.to(device)
-    sampler = Sampler(len(X), int(p["b"]), ctx.seed)
+    sampler = Sampler(len(X), int(p["b"]), ctx.seed, device)
     ev = Evaluator(wl, modules, algo, sampler, (X, y))         # on the run's device
     mon.evaluate = ev
     b = int(p["b"])
@@ -188,7 +188,7 @@ def run_sim(ctx) -> dict[str, Any]:
         for st in stages:
             st.set_window(lo, hi, g_lo)
         for _ in range(n):
-            idx = sampler.batch(t).to(device)
+            idx = sampler.batch(t)                          # on the device
             pending = sim_iteration(stages, t, X[idx], y[idx], algo, pending)
             t += 1
         stats = [st.stats(host=False) for st in stages]   # device references: no host round trip

@@ -60,7 +60,7 @@ def body():
     st = stages[k]
     X_cpu, y_cpu, _, _ = wl.data()
     X, y = X_cpu.to(dist.device), y_cpu.to(dist.device)
-    sampler = Sampler(len(X), b, ctx.seed)
+    sampler = Sampler(len(X), b, ctx.seed, dist.device)
     # the owner evaluates all K modules (weights gathered at snapshots) on its device, clock paused
     ev = Evaluator(wl, modules, algo, sampler, (X, y)) if k == owner else None
     if ev is not None:
@@ -70,7 +70,7 @@ def body():
     def iteration(t: int) -> None:
         torch_dist.fault(opts, k, t)
         links.reap(before=t - 1)
-        idx = sampler.batch(t).to(dist.device)
+        idx = sampler.batch(t)                                  # on the device
         yb = y[idx]
         need = st.expects_delta(t)
         r_act = td.irecv(links.act, src=k - 1, tag=tag(t, ACT)) if k > 0 else None
