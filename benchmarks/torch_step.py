@@ -122,7 +122,14 @@ def main(argv=None) -> int:
     if a.workload == "resnet":
         wp["data"] = "cifar-synth"
     wl = workloads().get(a.workload).build(wp)
-    device = torch.device(a.device)
+    from harness.errors import UserError
+    from harness.plugins.launchers.torch_dist import local_device
+
+    try:
+        device = local_device(a.device)            # cuda on a machine without one: a clear error, exit 2
+    except UserError as exc:
+        print(f"torch_step: error: {exc}", file=sys.stderr)
+        return 2
     X, y, _, _ = wl.data()
     X, y = X.to(device), y.to(device)
     lr, beta, seed = 0.01, 0.9, 0

@@ -144,7 +144,9 @@ OPTIONS = ParamSet((
     Param("hostfile", "", "str", doc="mpiexec -f FILE for multi-node MPI runs"),
     Param("progress", False, "bool", doc="per-rank progress lines from launched jobs"),
     Param("oversubscribe", False, "bool", doc="start more than 4 MPI / torch ranks per core on this machine"),
-    Param("device", "cpu", "choice", choices=("cpu", "cuda"), doc="torch model-parallel device"),
+    Param("device", "cpu", "choice", choices=("cpu", "cuda"),
+          doc="torch device: serial and sim plugins run on the CPU unless cuda; torch.distributed ranks take "
+              "one GPU each (NCCL) with cuda, or when not given and the machine has a GPU per rank"),
     Param("launcher", "harness", "choice", choices=("harness", "torchrun"), doc="how torch ranks start (--launcher)"),
     Param("torchrun_args", "", "str", doc="extra torchrun arguments, e.g. '--nnodes=2 ...'"),
     Param("save_params", "", "str", doc="torch data-parallel: save the final parameters to this file"),

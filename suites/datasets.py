@@ -181,14 +181,18 @@ def _registry_override() -> dict[str, str]:
     return dict(reg.registry)
 
 
-def stream_sha256(url: str, chunk: int = 1 << 20) -> tuple[int, str]:
+def stream_sha256(url: str, chunk: int = 1 << 20, max_bytes: int | None = None) -> tuple[int, str | None]:
     """(bytes, SHA-256) of the file at ``url``, read as a stream (nothing kept on disk): how the
-    sums in :data:`FILES` are made (``python -m harness.suites.datasets`` prints them all)."""
+    sums in :data:`FILES` are made (``python -m harness.suites.datasets`` prints them all). A file
+    whose announced size (Content-Length) exceeds ``max_bytes`` is not read: (its size, None)."""
     import hashlib
     import urllib.request
 
     h, n = hashlib.sha256(), 0
     with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 - the collections' https addresses
+        announced = int(resp.headers.get("Content-Length") or 0)
+        if max_bytes is not None and announced > max_bytes:
+            return announced, None
         while block := resp.read(chunk):
             h.update(block)
             n += len(block)
@@ -197,5 +201,12 @@ def stream_sha256(url: str, chunk: int = 1 << 20) -> tuple[int, str]:
 
 if __name__ == "__main__":  # pragma: no cover - a maintainer's tool, needs the collections' sites
     for fname, (base, known, _) in FILES.items():
-        size, digest = stream_sha256(base + fname)
+        try:
+            size, digest = stream_sha256(base + fname, max_bytes=300_000_000)
+        except Exception as exc:  # noqa: BLE001 - one line per file that cannot be read
+            print(f"{fname}\tunreachable: {base + fname} ({type(exc).__name__}: {exc})")
+            continue
+        if digest is None:
+            print(f"{fname}\t{size}\tnot read (over 300 MB)")
+            continue
         print(f"{fname}\t{size}\t{digest}\t{'matches' if digest == known else 'recorded: ' + str(known)}")

@@ -61,3 +61,34 @@ def mpiexec_path() -> Path | None:
 
 needs_mpi = pytest.mark.skipif(not (have("mpi4py") and mpiexec_path()), reason="mpi4py / the venv's mpiexec missing")
 needs_torch = pytest.mark.skipif(not have("torch"), reason="torch not installed")
+
+
+HOST_COPIES = ("item", "cpu", "tolist", "numpy", "__float__", "__int__", "__bool__")
+
+
+@pytest.fixture
+def host_copies(monkeypatch):
+    """Spies on every way a tensor reaches the host (each one waits for a GPU): returns a function
+    ``watch()`` that installs them and gives the list of (method, device type) calls made from then
+    on. On a ``meta`` tensor (shapes, no data: the stand-in for a GPU here) each answers as a zero
+    tensor of its shape would, so code on the meta device can finish and be counted;
+    ``watch.undo()`` removes them."""
+    import torch
+
+    calls: list[tuple[str, str]] = []
+
+    def watch():
+        for name in HOST_COPIES:
+            orig = getattr(torch.Tensor, name)
+
+            def spy(self, *a, _orig=orig, _name=name, **kw):
+                calls.append((_name, self.device.type))
+                if self.device.type == "meta":         # no data: answer as a zero tensor on the host would
+                    return _orig(torch.zeros(self.shape, dtype=self.dtype), *a, **kw)
+                return _orig(self, *a, **kw)
+
+            monkeypatch.setattr(torch.Tensor, name, spy)
+        return calls
+
+    watch.undo = monkeypatch.undo
+    return watch

@@ -191,3 +191,4 @@ def test_stream_sha256_reads_without_keeping_the_file(tmp_path, server):
     data = np.random.default_rng(0).bytes(3 << 20)
     (root / "blob.bz2").write_bytes(data)
     assert stream_sha256(url + "blob.bz2", chunk=1 << 16) == (len(data), hashlib.sha256(data).hexdigest())
+    assert stream_sha256(url + "blob.bz2", max_bytes=1 << 20) == (len(data), None)  # too big: not read

@@ -41,7 +41,7 @@ def test_clock_is_paused_during_evaluation():
         clock.t += 10.0  # evaluation takes 10 s of wall time
         return {"objective": 1.0}
 
-    mon = Monitor(slow_eval, clock=clock, schedule=Schedule(ratio=2.0, max_interval_s=None))
+    mon = Monitor(slow_eval, clock=clock, schedule=Schedule(ratio=2.0, max_interval_s=None, eval_fraction=None))
     mon.start()
     for u in (0, 1, 2, 4):
         clock.t += 1.0  # 1 s of algorithm work per chunk
@@ -63,6 +63,44 @@ def test_wall_clock_floor_forces_points():
     det = Monitor(lambda w: {"objective": 1.0}, clock=clock, deterministic=True,
                   schedule=Schedule(ratio=1000.0, max_interval_s=5.0))
     assert det.schedule.max_interval_s is None
+
+
+def _slow_run(eval_fraction, eval_s=4.0, update_s=1.0, updates=400):
+    """A run whose evaluation costs ``eval_s`` and each update ``update_s`` (a fake clock): the
+    monitor, and how many chunks it asked for."""
+    clock = FakeClock()
+
+    def slow_eval(w):
+        clock.t += eval_s
+        return {"objective": 1.0}
+
+    mon = Monitor(slow_eval, clock=clock, budget=Budget(updates=updates),
+                  schedule=Schedule(ratio=1.3, max_interval_s=5.0, eval_fraction=eval_fraction, eval_grace_s=0.0))
+    t, chunks = 0, 0
+    mon.tick(0, np.zeros(1))
+    while mon.running:
+        k = mon.next_chunk(t)
+        clock.t += update_s * k
+        t += k
+        chunks += 1
+        mon.tick(t, np.zeros(1))
+    assert mon.status == "budget" and t == updates
+    return mon, chunks
+
+
+def test_evaluation_budget_postpones_points():
+    """Evaluating costs 4 s, an update 1 s: the floor (5 s) and the geometric schedule would evaluate
+    about as long as they train; the budget (a quarter of the measured time) postpones points so
+    that, up to the last point (the budget's end, always taken), evaluation stays within it, in few
+    chunks; a deterministic run has no budget (its points depend on updates only)."""
+    mon, chunks = _slow_run(0.25)
+    measured = mon.points[-1]["time_s"]
+    assert measured == 400.0 and mon.eval_seconds <= 0.25 * measured + 4.0 and len(mon.points) >= 20
+    assert chunks <= len(mon.points) + 2                      # no tick per update while postponing
+    free, _ = _slow_run(None)
+    assert free.eval_seconds > 0.6 * measured and len(free.points) > 2 * len(mon.points)
+    det = Monitor(lambda w: {}, deterministic=True, schedule=Schedule(eval_fraction=0.25))
+    assert det.schedule.eval_fraction is None
 
 
 def test_target_epochs_and_seconds():

@@ -123,3 +123,18 @@ def test_the_adam_form_is_not_judged_by_the_sgd_theorems(store):
         adam = dataclasses.replace(run, family=fam, params={**run.params, "opt": "adam"})  # a one-module Adam run
         (d,) = check([adam], [tid], save=False)
         assert d.verdict == "not-applicable" and "Adam" in d.reason, d
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("torch") is None, reason="torch not installed")
+def test_a_network_run_without_L_est_is_not_applicable_naming_it(store):
+    """L_est (a Hessian power iteration) is measured on request only (L_iters, 0 by default): a
+    default DDG / FR run's verdict says which constant it lacks and how to ask for it, rather than
+    judging with a guess."""
+    from harness.checking import check
+
+    runs = [execute(RunSpec(p, "mlp", {"b": 32}, {"depth": 1, "width": 8, "n_train": 128}, workers=2,
+                            budget=Budget(epochs=1)), store) for p in ("ddg-sim", "fr-sim")]
+    assert all("L_est" not in r.info and r.info["sigma_dir"] is not None for r in runs)
+    for run, thm in zip(runs, ["ddg.thm-5.4.1", "features_replay.thm-6.4.1"]):
+        (d,) = check([run], [thm])
+        assert d.verdict == "not-applicable" and "L_est" in d.reason and "L_iters" in d.reason, d

@@ -104,11 +104,9 @@ def test_a_zero_norm_tensor_gets_learning_rate_gamma(rule):
 
 @pytest.mark.parametrize("rule", ["mnag", "lars", "clars"])
 @pytest.mark.parametrize("arch", ["mlp", "resnet"])
-def test_a_step_makes_no_host_synchronisation(rule, arch, monkeypatch):
+def test_a_step_makes_no_host_synchronisation(rule, arch, host_copies):
     """Every tensor of a step stays on the parameters' device: no .item(), .cpu(), .tolist(),
     .numpy() or float()/int()/bool() of a tensor inside ``step`` (each one waits for a GPU)."""
-    import torch
-
     from harness.plugins.torch_dp.large_batch import LargeBatch
     from harness.suites.network import ResNet
 
@@ -117,19 +115,37 @@ def test_a_step_makes_no_host_synchronisation(rule, arch, monkeypatch):
     opt = LargeBatch(wl.build_model(seed=0), X, y, wl.loss_fn, rule=rule,
                      p={"lr": 0.1, "b": 16, "eta": 0.001, "chunk": 8}, seed=0)
     opt.step(0)                                                                  # caches built
-    calls = []
-    for name in ("item", "cpu", "tolist", "numpy", "__float__", "__int__", "__bool__"):
-        orig = getattr(torch.Tensor, name)
-
-        def spy(self, *a, _orig=orig, _name=name, **kw):
-            calls.append(_name)
-            return _orig(self, *a, **kw)
-
-        monkeypatch.setattr(torch.Tensor, name, spy)
+    calls = host_copies()
     opt.step(1)
-    monkeypatch.undo()
+    host_copies.undo()
     assert calls == [], calls
     assert opt.last["step"] == 1 and len(opt.last["lr_k"]) == opt.layers.K       # converted when read
+
+
+@pytest.mark.parametrize("rule", ["mnag", "lars", "clars"])
+@pytest.mark.parametrize("arch", ["mlp", "resnet"])
+def test_a_step_on_the_meta_device_keeps_every_tensor_there(rule, arch):
+    """The device audit without a GPU: on torch's ``meta`` device (shapes, no data) mixing in a tensor
+    made on the CPU, and any host copy (.item(), .cpu(), float()), raises. A step that runs there
+    keeps the batch, the gradients, the per-sample norms, the learning rates, v and lr_max on the
+    run's device, as it must on a GPU."""
+    import torch
+
+    from harness.plugins.torch_dp.large_batch import LargeBatch
+    from harness.suites.network import ResNet
+
+    wl = _mlp() if arch == "mlp" else ResNet("resnet", n_train=32, width=32, depth=1)
+    X, y, _, _ = wl.data()
+    meta = torch.device("meta")
+    model = wl.build_model(seed=0).to(meta)
+    opt = LargeBatch(model, X.to(meta), y.to(meta), wl.loss_fn, rule=rule,
+                     p={"lr": 0.1, "b": 16, "eta": 0.001, "chunk": 8}, seed=0)
+    for t in range(2):
+        opt.step(t)
+    state = list(model.parameters()) + opt.v + [opt._lr_max] + list(opt._last[2:])
+    assert state and all(x.device == meta for x in state)
+    with pytest.raises((RuntimeError, NotImplementedError)):     # the host copy a snapshot makes: refused
+        opt._lr_max.cpu()
 
 
 def test_warmup_ramps_the_rate_and_batches_cover_each_epoch():
@@ -204,7 +220,7 @@ def _run(plugin, workload, params, wparams, updates, **kw):
     ("resnet", {"data": "digits", "n_train": 64, "width": 32, "depth": 1}),
 ])
 def test_lr_upper_bound_reported_and_a_rate_above_it_flagged(workload, wparams):
-    common = {"b": 32, "measure_n": 64, "lk_n": 32, "power_iters": 6, "beta": 0.9}
+    common = {"b": 32, "measure": "all", "measure_n": 64, "lk_n": 32, "power_iters": 6, "beta": 0.9}
     low = _run("mnag-serial", workload, {**common, "lr": 1e-5, "scaling": "none"}, wparams, 3)
     high = _run("mnag-serial", workload, {**common, "lr": 0.5, "scaling": "none"}, wparams, 3)
     for rec in (low, high):
@@ -250,7 +266,8 @@ def test_theory_checker_flags_a_rate_above_the_bound(tmp_path):
     from harness.store import Store
 
     st = Store(tmp_path / "r.db")
-    common = {"b": 32, "scaling": "none", "measure_n": 64, "lk_n": 32, "power_iters": 20, "layers": "block"}
+    common = {"b": 32, "scaling": "none", "measure": "all", "measure_n": 64, "lk_n": 32, "power_iters": 20,
+              "layers": "block"}
     one_layer = {**TINY, "depth": 0}
     high = _run("mnag-serial", "mlp", {**common, "lr": 0.5}, one_layer, 3)
     low = _run("mnag-serial", "mlp", {**common, "lr": 1e-4}, one_layer, 12)
@@ -266,6 +283,12 @@ def test_theory_checker_flags_a_rate_above_the_bound(tmp_path):
     assert lo.verdict == "holds", lo                                         # conditions met, curve under (4.49)
     (d,) = checker.check([deep], ["large_batch.thm-4.3.2"], store=st)
     assert d.verdict == "not-applicable" and "gamma/L_k" in d.reason, d
+    # L_k is measured on request only (measure=all): a default run says which constant it lacks
+    plain = _run("mnag-serial", "mlp", {k: v for k, v in common.items() if k != "measure"} | {"lr": 1e-4}, one_layer, 3)
+    assert "L_k" not in plain.info and "M_k" in plain.points[-1]["extra"]
+    st.save(plain)
+    (n,) = checker.check([plain], ["large_batch.thm-4.3.2"], store=st)
+    assert n.verdict == "not-applicable" and "L_k" in n.reason and "measure=all" in n.reason, n
 
 
 # -- measurement that costs less than the work -------------------------------------------------------
@@ -295,15 +318,38 @@ def test_network_metrics_on_a_fixed_evaluation_subset_batched():
         assert whole["objective"] == pytest.approx(float(full.loss_fn(model(X), y)), rel=1e-5)
 
 
-def test_monitor_gives_torch_the_cores_while_it_evaluates():
+def test_network_metrics_run_on_the_model_device_with_one_host_copy(host_copies):
+    """On the meta device (the GPU's stand-in, see ``host_copies``) the whole evaluation, the
+    gradient pass and the no_grad test pass, runs on the model's device and reaches the host once."""
+    import torch
+
+    from harness.suites.network import ResNet
+
+    wl = ResNet("resnet", n_train=48, width=32, depth=1, eval_n=40, eval_batch=16)
+    meta = torch.device("meta")
+    model = wl.build_model(seed=0).to(meta)
+    calls = host_copies()
+    out = wl.metrics(model)
+    host_copies.undo()
+    assert [c for c in calls if c[1] != "cpu"] == [("cpu", "meta")], calls
+    assert set(out) == {"objective", "train_acc", "grad_norm_sq", "test_loss", "test_acc"}
+    assert all(t.device == meta for t in wl.eval_set(meta))
+
+
+@pytest.mark.parametrize("load", ["idle", "busy"])
+def test_monitor_gives_torch_the_idle_cores_while_it_evaluates(load, monkeypatch):
+    """An idle machine (load average 1: this loop): the evaluation gets every core; a busy one
+    (load 2x the cores): it keeps the loop's one thread (waiting threads would slow it down)."""
     import os
 
     import torch
 
-    from harness.monitor import Monitor
+    from harness import monitor as M
 
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(M.os, "getloadavg", lambda: (1.0 if load == "idle" else 2.0 * cores,) * 3)
     seen = []
-    mon = Monitor(lambda w: seen.append(torch.get_num_threads()) or {"objective": 1.0})
+    mon = M.Monitor(lambda w: seen.append(torch.get_num_threads()) or {"objective": 1.0})
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -311,7 +357,7 @@ def test_monitor_gives_torch_the_cores_while_it_evaluates():
         assert torch.get_num_threads() == 1                      # the timed loop's setting is back
     finally:
         torch.set_num_threads(before)
-    assert seen == [len(os.sched_getaffinity(0))]
+    assert seen == [cores if load == "idle" else 1]
 
 
 @pytest.mark.parametrize("measure", ["off", "variance"])

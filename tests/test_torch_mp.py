@@ -263,6 +263,52 @@ def test_memory_measured_follows_the_counting_model():
     assert stash["ddg"][0] > 0 and stash["ddg"][1] == 0 and stash["bp"] == [0, 0] and stash["fr"] == [0, 0]
 
 
+# -- the GPU path, audited on the meta device -------------------------------------------------------
+@pytest.mark.parametrize("algo", ["bp", "ddg", "fr", "dni"])
+def test_iterations_on_the_meta_device_and_evaluation_there_with_two_host_copies(algo, host_copies):
+    """On torch's meta device (shapes, no data: a CPU tensor mixed in or a host copy raises; see
+    ``host_copies``) the simulator's iterations keep every weight, optimizer state, boundary
+    tensor and measurement on the run's device with no host copy outside the recording window;
+    inside it, none either (the applied gradients stay on the device until the snapshot). The
+    snapshot's evaluation (metrics on the evaluation subset, sigma_dir) runs there too and reaches
+    the host twice: the metrics' one copy and sigma_dir's."""
+    import torch
+
+    from harness.plugins.torch_mp.core import Sampler
+    from harness.plugins.torch_mp.driver import Evaluator, Snapshot, sim_iteration
+    from harness.plugins.torch_mp.stages import build_stages
+
+    meta = torch.device("meta")
+    wl = _workload(depth=2, width=16, n_train=64, eval_n=32)
+    K, b = 2, 8
+    modules, stages_d, _ = build_stages(wl, _params(b=b, opt="adam" if algo == "ddg" else "sgd"), K, 0, algo, meta)
+    stages = [stages_d[k] for k in range(K)]
+    X, y, _, _ = wl.data()
+    X, y = X.to(meta), y.to(meta)
+    sampler = Sampler(len(X), b, 0)
+    pending: dict = {}
+    calls = host_copies()
+    for t in range(8):
+        if t == 4:
+            for st in stages:
+                st.set_window(4, 8)
+        pending = sim_iteration(stages, t, X[sampler.batch(t).to(meta)], y[sampler.batch(t).to(meta)], algo, pending)
+    assert [c for c in calls if c[1] == "meta"] == [], calls   # (DNI's torch.optim.Adam reads its CPU step count)
+    for st in stages:
+        assert all(w.device == meta for w in st.w) and st.meter.g2_sum.device == meta
+        assert all(g.device == meta for _, _, g in st.meter.recent)
+    stats = [st.stats(host=False) for st in stages]       # the simulator's snapshot: device references
+    calls.clear()                                         # (its float(g2) figures are the monitor's)
+    assert all(w.device == meta for st in stats for w in st["w"])
+    ev = Evaluator(wl, modules, algo, sampler, (X, y))
+    calls.clear()
+    out = ev(Snapshot(stats))
+    host_copies.undo()
+    assert all(p.device == meta for m in ev.modules for p in m.parameters())
+    assert [c for c in calls if c[1] == "meta"] == [("cpu", "meta")] * 2, calls
+    assert "objective" in out and len(out["extra"]["sigma_dir"]) == K
+
+
 # -- measurements through the runner ---------------------------------------------------------------
 def test_sigma_dir_positive_for_every_module_on_mlp_and_extras_recorded():
     from harness.monitor import Budget

@@ -78,7 +78,8 @@ def _adapt(run, *, diminishing: bool) -> dict[str, Any]:
         L_v, M_v = float(info["L_est"]), float(info["M_est"])
     else:
         if "L" not in c:
-            raise NotApplicable("no smoothness constant: the workload has none and the run records no info['L_est']")
+            raise NotApplicable("no smoothness constant: the workload has none and the run records no info['L_est'] "
+                                "(the network plugins estimate it on request: --param L_iters=10)")
         L_v = float(c["L"])
         M_v = second_moment_bound_on_run(run)
         if M_v is None:

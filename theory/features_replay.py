@@ -54,7 +54,8 @@ def _adapt(run, *, diminishing: bool) -> dict[str, Any]:
     if "sigma_dir" in info:
         sig, L_v, M_v = float(info["sigma_dir"]), info.get("L_est"), info.get("M_est")
         if L_v is None or M_v is None:
-            raise NotApplicable("the run records sigma_dir but not L_est / M_est")
+            raise NotApplicable("the run records sigma_dir but not L_est / M_est (L_est is estimated on request: "
+                                "--param L_iters=10)")
     elif int(run.param("K", 1, aliases=("modules",))) == 1 and run.family in ("sgd", "fr", "bp", ""):
         sig = 1.0  # K = 1: the FR direction is the stochastic gradient, sigma = 1 (notes Sec. 4.5)
         L_v = c.get("L")

@@ -149,6 +149,10 @@ def _adapt(run, *, momentum: bool) -> dict[str, Any]:
                 "L_g": float(info.get("L_g", c.get("L", np.max(Lk_a)))), "M_g": float(info.get("M_g", 0.0)),
                 "M": float(info["M"]), "gamma": gamma_v}
     else:
+        mode = run.param("measure", None)
+        if mode is not None and mode != "all":  # a large-batch plugin that was not asked for L_k
+            raise NotApplicable(f"measure = {mode}: the run did not measure the layer-wise smoothness L_k "
+                                "(info['L_k']); rerun with --param measure=all")
         if "L" not in c:
             raise NotApplicable("the workload has no known smoothness constant L")
         var = variance_bound_on_run(run)

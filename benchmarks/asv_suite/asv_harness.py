@@ -27,7 +27,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # measure the checkout asv points at, not whatever is installed
+# In the current environment (``--python=same``, or outside asv) measure the checkout asv points at,
+# not whatever is installed; in an environment asv built for a commit (``asv continuous A B``),
+# measure the harness installed there: that commit's code.
+if os.environ.get("ASV_ENV_TYPE", "existing") == "existing" and str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
@@ -73,18 +76,52 @@ def _workers(spec) -> int:
     return min(want, spec.max_workers) if spec.max_workers else want
 
 
+def _spec(name: str, workload: str, seed: int):
+    """The run of plugin ``name`` on ``workload`` for one seed (its family's preset parameters)."""
+    from harness.monitor import Budget, Target
+    from harness.registry import plugins
+    from harness.runner import RunSpec
+
+    spec = plugins().get(name)
+    names = {p.name for p in spec.params}
+    params = {k: v for k, v in PRESETS.get(spec.family, {}).items() if k in names}
+    return RunSpec(name, workload, params, dict(WORKLOAD_PARAMS), _workers(spec), seed, Budget.parse(BUDGET),
+                   Target("subopt", TARGET))
+
+
+def _declined() -> list[tuple[str, str]]:
+    """The (plugin, workload) cells a plugin declines (its ``skip``, a missing library): asv skips
+    them before setup (``skip_params``), silently, instead of a "skipped" line per cell and benchmark."""
+    from harness.runner import declined, resolve
+
+    out = []
+    for name in PLUGINS:
+        for workload in WORKLOADS:
+            try:
+                if declined(resolve(_spec(name, workload, SEEDS[0]))):
+                    out.append((name, workload))
+            except Exception:  # noqa: BLE001 - a cell that cannot even resolve: setup_cache reports it
+                pass
+    return out
+
+
+try:
+    DECLINED = _declined()
+except Exception:  # noqa: BLE001 - discovery must not die; the cells are then skipped in setup
+    DECLINED = []
+
+
 class HarnessRuns:
     """Convergence of each plugin, from harness runs (one run per seed; medians over seeds)."""
 
     params = (PLUGINS, WORKLOADS)
     param_names = ("plugin", "workload")
+    skip_params = DECLINED  # asv_runner: these cells are neither set up nor run
     timeout = 1200
 
     def setup_cache(self):
         from harness.compare import run_metrics
-        from harness.monitor import Budget, Target
-        from harness.registry import plugins
-        from harness.runner import RunSpec, execute
+        from harness.runner import execute
         from harness.stats import median
         from harness.store import Store
 
@@ -94,13 +131,10 @@ class HarnessRuns:
         results = {}
         try:
             for name in PLUGINS:
-                spec = plugins().get(name)
-                names = {p.name for p in spec.params}
-                params = {k: v for k, v in PRESETS.get(spec.family, {}).items() if k in names}
                 for workload in WORKLOADS:
-                    recs = [execute(RunSpec(name, workload, dict(params), dict(WORKLOAD_PARAMS), _workers(spec), seed,
-                                            Budget.parse(BUDGET), Target("subopt", TARGET)), store, force=True)
-                            for seed in SEEDS]
+                    if (name, workload) in DECLINED:
+                        continue
+                    recs = [execute(_spec(name, workload, seed), store, force=True) for seed in SEEDS]
                     if recs[0].status == "skipped":
                         continue  # the plugin declines this workload
                     # a diverged run is a measurement too (its target is never reached: n/a)

@@ -108,6 +108,7 @@ def launch(ctx, module: str, *, workers: int | None = None, args: Sequence[str] 
         from harness.errors import UserError
 
         raise UserError(f"unknown launcher {ctx.options['launcher']!r}: expected harness or torchrun")
+    check_devices(ctx.options, world)
     init_file = workdir / f"torchdist-{uuid.uuid4().hex[:12]}.init"
     argv = python_module("harness.plugins.launchers.torch_dist", "--module", module, "--world", str(world),
                          "--init", f"file://{init_file}", "--workdir", str(workdir), "--", *map(str, args))
@@ -267,6 +268,36 @@ def rank_env() -> tuple[int, int, int, str]:
     except KeyError as exc:
         raise RuntimeError(f"not started by harness.plugins.launchers.torch_dist or torchrun "
                            f"(missing {exc.args[0]})") from None
+
+
+def local_device(want: str = "cpu"):
+    """The device of a one-process torch plugin (``*-serial``, ``*-sim``) from ``--option device=...``:
+    ``cpu`` (the default: the reference), ``cuda``, or ``auto`` (cuda when there is one). CUDA asked
+    for on a machine without it is the user's mistake (:class:`UserError`, exit 2)."""
+    import torch
+
+    want = str(want or "cpu")
+    if want == "cuda" or (want == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            from harness.errors import UserError
+
+            raise UserError("--option device=cuda: this machine has no CUDA device")
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def check_devices(options: dict[str, Any], world: int) -> None:
+    """Parent side, before launching: ``device=cuda`` needs ``world`` CUDA devices here (else a
+    :class:`UserError`, rather than every rank failing in ``init``)."""
+    if str(options.get("device", "auto")) != "cuda":
+        return
+    import torch
+
+    found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if found < world:
+        from harness.errors import UserError
+
+        raise UserError(f"--option device=cuda: {world} rank(s) need {world} CUDA device(s), this machine has {found}")
 
 
 def choose_backend(world: int, prefer: str = "auto") -> str:

@@ -26,8 +26,10 @@ COMMON = (
     Param("warmup", 0.0, "float", low=0.0, doc="gradual warmup length in epochs (0: none)"),
     Param("layers", "tensor", "choice", choices=("tensor", "block"),
           doc="what a layer k is: each parameter tensor, or each workload block"),
-    Param("measure", "all", "choice", choices=("all", "variance", "off"),
-          doc="snapshot measurements: variance + L_k (all), variance only, or none"),
+    Param("measure", "variance", "choice", choices=("all", "variance", "off"),
+          doc="snapshot measurements: the gradient variance M_k (variance, the default), variance + the layer-wise "
+              "smoothness L_k by Hessian power iteration and the learning-rate bound of Thm 4.3.2 (all: costly, "
+              "what the theorems' verdicts and lr_flags need), or the workload's metrics only (off)"),
     Param("measure_n", 256, "int", low=0, doc="samples in the variance measurement set S (0: all)"),
     Param("lk_n", 64, "int", low=0, doc="samples of S used for the L_k power iterations (0: all of S)"),
     Param("power_iters", 8, "int", low=1, doc="power iterations per layer for L_k"),

@@ -17,6 +17,11 @@ all of them when n is smaller), at the snapshot's iterate w:
   divergence threshold of NAG on a quadratic, ``lr_stable_k = 2(1+beta) / ((1+2beta) L_k)`` (notes
   §8.5; not from the thesis). A layer whose learning rate exceeds ``lr_ub_k`` is flagged.
 
+What is measured is the ``measure`` parameter: ``variance`` (the default) at every snapshot;
+``all`` adds ``L_k`` and the learning-rate bounds (the costly part: Hessian power iterations; the
+theorems' verdicts and ``lr_flags`` need it, so a run without it is "not applicable" naming L_k);
+``off`` the workload's metrics only.
+
 Everything runs on the model's device (the measurement set is moved there once; on the CPU the
 monitor gives torch the machine's cores while it evaluates); ``measure=off`` evaluates the
 workload's metrics only (on its evaluation subset, ``eval_n``), on the device, with no model copy.
@@ -111,7 +116,7 @@ class Measurements:
 
     def __init__(self, workload, opt, p: dict[str, Any], seed: int):
         self.workload, self.opt = workload, opt
-        self.mode = p.get("measure", "all")
+        self.mode = p.get("measure", "variance")
         self.power_iters = int(p.get("power_iters", 8))
         self.lk_every = int(p.get("lk_every", 1))
         self.lk_n = int(p.get("lk_n", 64))

@@ -23,30 +23,15 @@ def check_batch(ctx) -> None:
                         "b=0 means the whole set")
 
 
-def serial_device(options: dict[str, Any]):
-    """The serial plugins' device from ``--option device=...``: cpu (the default: the reference),
-    cuda, or auto (cuda when there is one). cuda on a machine without one is the user's mistake."""
-    import torch
-
-    want = options.get("device", "cpu")
-    if want == "cuda" or (want == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            from harness.errors import UserError
-
-            raise UserError("--option device=cuda: this machine has no CUDA device")
-        return torch.device("cuda")
-    return torch.device("cpu")
-
-
 def train(ctx, rule: str, dist=None) -> dict[str, Any]:
     """Run one large-batch training job; returns the run-level info (rank 0) or {}."""
     import torch
 
-    from harness.plugins.launchers.torch_dist import fault
+    from harness.plugins.launchers.torch_dist import fault, local_device
 
     wl, p, mon = ctx.workload, ctx.params, ctx.monitor
     rank, world = (dist.rank, dist.world) if dist else (0, 1)
-    device = dist.device if dist else serial_device(ctx.options)
+    device = dist.device if dist else local_device(ctx.options.get("device", "cpu"))
     X, y, _, _ = wl.data()
     if device.type != "cpu":
         X, y = X.to(device), y.to(device)

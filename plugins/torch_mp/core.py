@@ -114,28 +114,30 @@ def sigma_dir(modules: Sequence[nn.Module], stats: Sequence[dict], X, y, sampler
     model = nn.Sequential(*modules)
     params = [list(m.parameters()) for m in modules]
     flat_all = [p for ps in params for p in ps]
+    dev = flat_all[0].device
     ref: dict[tuple[int, int], list[torch.Tensor]] = {}
     for t, s in pairs:
         load_weights(modules, [st["recent_w"][t] for st in stats])  # w^t of every module
-        idx = sampler.batch(s)
-        loss = loss_fn(model(X[idx.to(X.device)]), y[idx.to(y.device)])
+        idx = sampler.batch(s).to(X.device)
+        loss = loss_fn(model(X[idx]), y[idx])
         grads = torch.autograd.grad(loss, flat_all)
         per, i = [], 0
         for ps in params:
-            per.append(torch.cat([g.reshape(-1) for g in grads[i:i + len(ps)]]).detach().cpu().double())
+            per.append(torch.cat([g.reshape(-1) for g in grads[i:i + len(ps)]]).detach().double())
             i += len(ps)
         ref[(t, s)] = per
     load_weights(modules, [st["w"] for st in stats])  # back to the snapshot's weights
-    sig, num_all, den_all = [], 0.0, 0.0
+    # sums on the device, one host copy: (num_k, den_k) for every module
+    sums = torch.zeros(len(stats), 2, dtype=torch.float64, device=dev)
     for k, st in enumerate(stats):
-        num = den = 0.0
         for t, s, g in st["recent"]:
             n_k = ref[(t, s)][k]
-            num += float(n_k @ g.double())
-            den += float(n_k @ n_k)
-        sig.append(num / den if den > 0 else None)
-        num_all += num
-        den_all += den
+            g = g.to(dev, torch.float64)
+            sums[k, 0] += n_k @ g
+            sums[k, 1] += n_k @ n_k
+    host = sums.cpu().tolist()
+    sig = [num / den if den > 0 else None for num, den in host]
+    num_all, den_all = sum(r[0] for r in host), sum(r[1] for r in host)
     return sig, (num_all / den_all if den_all > 0 else None)
 
 
@@ -191,7 +193,9 @@ def boundary_shapes(modules: Sequence[nn.Module], workload) -> list[tuple[int, .
     return shapes
 
 
-def window(t: int, chunk: int, W: int, K: int) -> tuple[int, int]:
-    """Iterations of the chunk [t, t + chunk) whose gradients (last W) and memory are recorded; at
-    least 2K so every live graph was built while recording."""
-    return max(t, t + chunk - max(W, 2 * K)), t + chunk
+def window(t: int, chunk: int, W: int, K: int) -> tuple[int, int, int]:
+    """The recording window of the chunk [t, t + chunk): ``(lo, hi, grads_from)``. Time and memory
+    are recorded for t in [lo, hi), the last max(W, 2K) iterations (at least 2K, so every live graph
+    was built while recording); the applied gradients and weights sigma_dir needs for the last W
+    only (each costs sigma_dir K forward/backward passes at the snapshot)."""
+    return max(t, t + chunk - max(W, 2 * K)), t + chunk, max(t, t + chunk - W)

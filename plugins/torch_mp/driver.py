@@ -17,6 +17,8 @@ from typing import Any, Sequence
 
 import torch
 
+from harness.plugins.launchers.torch_dist import local_device
+
 from .core import Sampler, load_weights, point_extra, sigma_dir, window
 from .stages import Stage, build_stages
 
@@ -168,7 +170,7 @@ def run_sim(ctx) -> dict[str, Any]:
     wl, p, mon = ctx.workload, ctx.params, ctx.monitor
     algo, K = ctx.plugin.family, int(ctx.workers)
     torch.set_num_threads(1)  # as on every rank: same kernels, same float results
-    device = torch.device("cuda" if ctx.options.get("device") == "cuda" and torch.cuda.is_available() else "cpu")
+    device = local_device(ctx.options.get("device", "cpu"))   # cuda asked for and absent: the user's error
     modules, stages_d, _ = build_stages(wl, p, K, ctx.seed, algo, device)
     stages = [stages_d[k] for k in range(K)]
     X_cpu, y_cpu, _, _ = wl.data()
@@ -179,16 +181,16 @@ def run_sim(ctx) -> dict[str, Any]:
     b = int(p["b"])
     t = 0
     pending: dict[int, Any] = {}
-    mon.tick(0, Snapshot([st.stats() for st in stages]), samples=0, force=True)
+    mon.tick(0, Snapshot([st.stats(host=False) for st in stages]), samples=0, force=True)
     while mon.running:
         n = mon.next_chunk(t)
-        lo, hi = window(t, n, int(p["sigma_window"]), K)
+        lo, hi, g_lo = window(t, n, int(p["sigma_window"]), K)
         for st in stages:
-            st.set_window(lo, hi)
+            st.set_window(lo, hi, g_lo)
         for _ in range(n):
             idx = sampler.batch(t).to(device)
             pending = sim_iteration(stages, t, X[idx], y[idx], algo, pending)
             t += 1
-        stats = [st.stats() for st in stages]
+        stats = [st.stats(host=False) for st in stages]   # device references: no host round trip
         mon.tick(t, Snapshot(stats), samples=t * b, delays=merged_delays(stats))
     return summary(ev, p, K)

@@ -120,8 +120,8 @@ def body():
         n = dist.broadcast_int(n, src=owner)
         if n == 0:
             break
-        lo, hi = window(t, n, int(p["sigma_window"]), K)
-        st.set_window(lo, hi)
+        lo, hi, g_lo = window(t, n, int(p["sigma_window"]), K)
+        st.set_window(lo, hi, g_lo)
         for _ in range(n):
             iteration(t)
             t += 1

@@ -58,10 +58,12 @@ class Meter:
         self.recent: list[tuple[int, int, torch.Tensor]] = []  # (iteration, batch, flat applied gradient)
         self.recent_w: dict[int, list] = {}                     # iteration -> the module's weights w^t
         self.window = (0, 0)
+        self.grads_from = 0
         self.applied: list[tuple[int, int, list]] | None = None
 
-    def set_window(self, t_from: int, t_to: int) -> None:
+    def set_window(self, t_from: int, t_to: int, grads_from: int | None = None) -> None:
         self.window = (t_from, t_to)
+        self.grads_from = t_from if grads_from is None else grads_from
         self.recent, self.recent_w = [], {}
 
     def recording(self, t: int) -> bool:
@@ -86,7 +88,8 @@ class Meter:
 
     def update(self, t: int, s: int | None, g: list | None, w: list) -> None:
         """Record an update at iteration t with the gradient of batch s (None: warm-up) at weights w."""
-        if self.recording(t):  # w^t before its update (out-of-place updates: a reference suffices)
+        keep = self.recording(t) and t >= self.grads_from         # sigma_dir's part of the window
+        if keep:  # w^t before its update (out-of-place updates: a reference suffices)
             self.recent_w[t] = [wi.detach() for wi in w]
         if g is None:
             return
@@ -94,8 +97,8 @@ class Meter:
         self.g2_sum = self.g2_sum + n2
         self.g2_max = torch.maximum(self.g2_max, n2)
         self.g2_n += 1
-        if self.recording(t):
-            self.recent.append((t, int(s), torch.cat([gi.reshape(-1) for gi in g]).cpu()))
+        if keep:  # kept on the device: copied to the host (ranks) only at the snapshot
+            self.recent.append((t, int(s), torch.cat([gi.reshape(-1) for gi in g])))
         if self.applied is not None:
             self.applied.append((t, int(s), [gi.clone() for gi in g]))
 
@@ -171,9 +174,10 @@ class Stage:
             return getattr(self.__dict__["meter"], name)
         raise AttributeError(name)
 
-    def set_window(self, t_from: int, t_to: int) -> None:
-        """Record applied gradients (for sigma_dir), time and activation memory for t in [t_from, t_to)."""
-        self.meter.set_window(t_from, t_to)
+    def set_window(self, t_from: int, t_to: int, grads_from: int | None = None) -> None:
+        """Record time and activation memory for t in [t_from, t_to), the applied gradients and
+        weights (for sigma_dir) for t in [grads_from, t_to) (default: the whole window)."""
+        self.meter.set_window(t_from, t_to, grads_from)
 
     def expects_delta(self, t: int) -> bool:
         """Does module k consume a boundary gradient from module k+1 at iteration t?"""
@@ -245,16 +249,22 @@ class Stage:
     def weights(self) -> list:
         return [wi.detach() for wi in self.w]
 
-    def stats(self, with_weights: bool = True) -> dict[str, Any]:
+    def stats(self, with_weights: bool = True, host: bool = True) -> dict[str, Any]:
+        """The stage's figures at a snapshot, with its weights and the recording window's applied
+        gradients and weights: host copies (``host``, what a rank sends to the monitor's rank), or
+        references to the device tensors (the simulator: the evaluation stays on the device; the
+        updates are out of place, so a reference keeps its values)."""
         m = self.meter
+        keep = (lambda x: x.detach().cpu().clone()) if host else (lambda x: x.detach())  # noqa: E731
         out = {"k": self.k, "delay": self.delay, "delays": m.delays.to_dict(), "fwd_s": m.fwd_s,
                "bwd_s": m.bwd_s, "n_fwd": m.n_fwd, "n_bwd": m.n_bwd, "n_timed": m.n_timed, "queue_max": m.queue_max,
                "act_peak": m.act_peak, "stash_peak": m.stash_peak, "input_bytes": m.input_bytes,
                "g2_sum": float(m.g2_sum), "g2_n": m.g2_n, "g2_max": float(m.g2_max),
-               "recent": list(m.recent), "synth_loss": float("nan"), "opt": self.opt.facts(),
-               "recent_w": {t: [w.cpu().clone() for w in ws] for t, ws in m.recent_w.items()}}
+               "recent": [(t, s, keep(g)) for t, s, g in m.recent], "synth_loss": float("nan"),
+               "opt": self.opt.facts(),
+               "recent_w": {t: [keep(w) for w in ws] for t, ws in m.recent_w.items()}}
         if with_weights:
-            out["w"] = [wi.detach().cpu().clone() for wi in self.w]
+            out["w"] = [keep(wi) for wi in self.w]
         return out
 
 
@@ -321,7 +331,7 @@ class DNIStage(Stage):
         self.synth = synth.to(self.device) if synth is not None else None
         self.synth_opt = torch.optim.Adam(self.synth.parameters(), lr=synth_eta) if synth is not None else None
         self.synth_inputs: deque = deque()
-        self.synth_loss = torch.tensor(float("nan"))   # a tensor: converted at snapshots
+        self.synth_loss = torch.tensor(float("nan"), device=self.device)   # a tensor: converted at snapshots
 
     def expects_delta(self, t: int) -> bool:
         return not self.top and t >= 1  # S_k is trained on batch t-1's target
@@ -365,8 +375,8 @@ class DNIStage(Stage):
             self.synth_opt.step()
             self.synth_loss = loss.detach()
 
-    def stats(self, with_weights: bool = True) -> dict[str, Any]:
-        return {**super().stats(with_weights), "synth_loss": float(self.synth_loss)}
+    def stats(self, with_weights: bool = True, host: bool = True) -> dict[str, Any]:
+        return {**super().stats(with_weights, host), "synth_loss": float(self.synth_loss)}
 
 
 STAGES = {"bp": BPStage, "ddg": DDGStage, "fr": FRStage, "dni": DNIStage}
