@@ -92,11 +92,19 @@ def link_problems(specs: Iterable[PluginSpec], theorems: Mapping[str, Any]) -> d
     """What is wrong with the plugins' theorem links, by plugin name: an id that names no theorem,
     a theorem about another algorithm (``Theorem.about(family)``: the checker would never judge the
     plugin's runs with it), or a run parameter the theorem's adapter reads (``Theorem.reads``, a tuple of parameter names)
-    that the plugin does not declare. ``theorems``: id -> Theorem (``harness.theory``'s registry,
-    passed in by the caller: the registry sits below the theory package). Never raises."""
+    that the plugin does not declare, or a parameter that accepts ``theory`` while no linked theorem
+    about the algorithm chooses it (``Theorem.guided``). ``theorems``: id -> Theorem (``harness.theory``'s
+    registry, passed in by the caller: the registry sits below the theory package). Never raises."""
     out: dict[str, list[str]] = {}
     for spec in specs:
         declared = {p.name for p in spec.params}
+        guided = {name for tid in spec.theorems if tid in theorems
+                  for name in getattr(theorems[tid], "guided", {})
+                  if getattr(theorems[tid], "about", lambda f: True)(spec.family)}
+        for p in spec.params:
+            if getattr(p, "theory", False) and p.name not in guided:
+                out.setdefault(spec.name, []).append(
+                    f"parameter {p.name} accepts 'theory' but no linked theorem about {spec.family} chooses it")
         for tid in spec.theorems:
             thm = theorems.get(tid)
             if thm is None:

@@ -148,6 +148,9 @@ def test_asv_continuous_between_two_commits_finds_a_planted_regression(tmp_path)
     and updates to target move by more than asv's factor."""
     if not _pypi_reachable():
         pytest.skip("the package registry is unreachable: asv builds its environment's tools from it")
+    py = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if shutil.which(py) is None:
+        pytest.skip(f"no {py} on PATH: asv's virtualenv builder looks the interpreter up by that name")
     repo = tmp_path / "repo"
     repo.mkdir()
     git = _scratch_copy(repo)

@@ -2,6 +2,7 @@
 `harness`, --json everywhere, parameter columns that tell runs apart, libraries' warnings as our own
 one-line messages, errors that name the real problem."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -94,6 +95,20 @@ def test_workers_beyond_the_machine_are_refused_for_launched_ranks(plugin, workl
 
     for options in ({"oversubscribe": "true"}, {"hostfile": "hosts"}):
         assert resolve(RunSpec(plugin, workload, workers=int(many), options=options)).spec.workers == int(many)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("distributed") is None, reason="dask.distributed not installed")
+def test_runs_sent_to_a_cluster_are_not_bounded_by_this_machine():
+    """With a dask scheduler (or SLURM) the ranks start on the cluster's machines: the same worker
+    count passes the check and the next problem is the real one (no scheduler there)."""
+    from harness.manifest import usable_cores
+
+    many = str(4 * usable_cores() + 1)
+    proc = run_cli("run", "-p", "asgd-mpi", "-w", "logreg", "--workers", many, "--executor", "dask", "--scheduler",
+                   "tcp://127.0.0.1:9", "--no-report", env={"HARNESS_DASK_CONNECT_S": "1"}, timeout=60)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("harness: error: cannot reach the dask scheduler at tcp://127.0.0.1:9"), lines[0]
 
 
 def test_a_run_of_a_single_update_draws_both_panels(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import uuid
 from pathlib import Path
@@ -185,7 +186,10 @@ def test_worker_fault_ends_in_error_with_rank(mode, tag):
     assert rec.status == "error", (rec.status, rec.reason)
     assert rec.info["failed_rank"] == 2
     if mode == "raise":
-        assert "injected fault on rank 2 after 20 messages" in rec.reason
+        # the fault fires at the first check with >= 20 messages sent; a snapshot's GRAD reply (sent
+        # without a check) can carry the count from 19 to 21 when the server asks for it at 20
+        m = re.search(r"injected fault on rank 2 after (\d+) messages", rec.reason)
+        assert m and 20 <= int(m.group(1)) <= 21, rec.reason
     else:
         assert "died without an error report (exit code 3)" in rec.reason
     assert elapsed < 30, elapsed                       # promptly: no hang until the timeout

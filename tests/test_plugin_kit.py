@@ -70,7 +70,8 @@ def test_contract_breaker_fails_with_clear_messages(tmp_path):
     out = proc.stdout
     assert "FAIL lazy-sgd (finite-sum) curve: 3 points; report at least 5" in out
     assert "FAIL lazy-sgd (finite-sum) progress:" in out and "it must decrease" in out
-    assert "FAIL lazy-sgd (-) theorems: asysvrg.thm-2.4.1 reads parameter(s) b, m" in out
+    assert ("FAIL lazy-sgd (-) theorems: asysvrg.thm-2.4.1 is about svrg, asysvrg, not the plugin's algorithm sgd; "
+            "asysvrg.thm-2.4.1 reads parameter(s) b, m") in out, out
     assert "checks failed" in out
 
 

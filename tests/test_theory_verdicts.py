@@ -404,7 +404,11 @@ def test_theory_check_judges_sgd_runs_only_with_sgd_theorems(cli):
     thms = {t.id: t for t in all_theorems()}
     assert link_problems(plugins().items.values(), thms) == {}
     bad = replace(plugins().get("sgd-serial"), theorems=("ddg.thm-5.4.1",))
-    assert "is about ddg, bp" in link_problems([bad], thms)["sgd-serial"][0]
+    assert any("is about ddg, bp" in m for m in link_problems([bad], thms)["sgd-serial"])
+    # a parameter offered to eta=theory that no linked theorem chooses (hogwild-threads once offered it)
+    unguided = replace(plugins().get("sgd-serial"), theorems=())
+    assert link_problems([unguided], thms)["sgd-serial"] == [
+        "parameter eta accepts 'theory' but no linked theorem about sgd chooses it"]
 
 
 # -- eta=theory: the step with the best guarantee ------------------------------------------------------

@@ -133,6 +133,9 @@ def main(args) -> int:
     if args.launcher:
         for s in specs:
             s.options["launcher"] = args.launcher
+    if _elsewhere(args):  # their ranks start on other machines: this machine's cores do not bound them
+        for s in specs:
+            s.options.setdefault("oversubscribe", True)
     _confirm(len(specs), args.yes)
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
@@ -192,6 +195,15 @@ def _confirm(n: int, yes: bool) -> None:
             return
         raise UserError(f"not started: {n} runs (pass --yes to run them without asking)")
     raise UserError(f"this grid has {n} runs (more than {CONFIRM_ABOVE}): pass --yes to run them")
+
+
+def _elsewhere(args) -> bool:
+    """Whether the runs execute on other machines (SLURM jobs, a dask scheduler's workers)."""
+    import os
+
+    if args.executor == "submitit":
+        return args.submitit_cluster != "local"
+    return args.executor == "dask" and bool(args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS"))
 
 
 def _engine(args, specs):

@@ -4,6 +4,8 @@ Metadata only: importing this module imports neither numba nor mpi4py."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from harness.api import Param
 
 LINEAR_LOSSES = ("logistic", "squared")
@@ -40,6 +42,9 @@ SGD_PARAMS = (
     Param("t0", 0.0, "float", low=0.0, doc="schedule time scale in updates (0: one epoch, n/b)"),
     Param("beta", 0.5, "float", low=0.0, high=1.0, doc="polynomial decay exponent"),
 )
+
+# the asynchronous SGD twins (Hogwild! on threads, simulated delays) link no theorem that chooses eta
+ASYNC_SGD_PARAMS = tuple(replace(p, theory=False) for p in SGD_PARAMS)
 
 SVRG_PARAMS = (
     Param("eta", 0.01, "float", low=0.0, open_low=True, theory=True,

@@ -6,8 +6,8 @@ measured histogram: the parity check). The simulator's reusable core is :mod:`ha
 """
 
 from harness.api import PluginSpec
-from harness.plugins.algorithms.params import (ASGD_PARAMS, ASYSVRG_PARAMS, COORDS, DFSDCA_PARAMS, GROWING_PARAMS,
-                                               SGD_PARAMS, SVRG_PARAMS, linear_only, skip_linear)
+from harness.plugins.algorithms.params import (ASGD_PARAMS, ASYNC_SGD_PARAMS, ASYSVRG_PARAMS, COORDS, DFSDCA_PARAMS, GROWING_PARAMS,
+                                               SVRG_PARAMS, linear_only, skip_linear)
 
 from .params import DELAY_PARAMS, SHARES_PARAM
 
@@ -22,7 +22,7 @@ def _twin(params, shares=True):
 
 PLUGINS = [
     PluginSpec("asysgd-sim", "sgd", "sim", "harness.plugins.sim.asysgd:run", kinds=("finite-sum",),
-               params=SGD_PARAMS + DELAY_PARAMS, needs=("numba",), deterministic=True, skip=skip_linear,
+               params=ASYNC_SGD_PARAMS + DELAY_PARAMS, needs=("numba",), deterministic=True, skip=skip_linear,
                description="asynchronous (Hogwild!) SGD with simulated delays: whole-vector or coordinate-wise "
                            "stale reads; tau = 0 is sgd-serial bit for bit"),
     PluginSpec("asysvrg-sim", "svrg", "sim", "harness.plugins.sim.asysvrg:run", kinds=("finite-sum",),

@@ -1,7 +1,7 @@
 """The ``threads`` backend's plugins (entry point ``harness.plugins``: ``threads``)."""
 
 from harness.api import Param, PluginSpec
-from harness.plugins.algorithms.params import COORDS, SGD_PARAMS, SVRG_PARAMS, skip_linear
+from harness.plugins.algorithms.params import ASYNC_SGD_PARAMS, COORDS, SVRG_PARAMS, skip_linear
 
 WRITE = Param("write", "atomic", "choice", choices=("atomic", "racy", "plain"),
               doc="coordinate writes: atomic (compare-and-swap loop, the papers' atomic coordinate update), "
@@ -10,7 +10,7 @@ WRITE = Param("write", "atomic", "choice", choices=("atomic", "racy", "plain"),
 
 PLUGINS = [
     PluginSpec("hogwild-threads", "sgd", "threads", "harness.plugins.threads.hogwild:run", kinds=("finite-sum",),
-               params=SGD_PARAMS + (WRITE,), needs=("numba",), skip=skip_linear, max_workers=64,
+               params=ASYNC_SGD_PARAMS + (WRITE,), needs=("numba",), skip=skip_linear, max_workers=64,
                description="Hogwild! SGD: numba nogil kernels on Python threads, shared iterate with atomic "
                            "coordinate writes (write=racy|plain: unsynchronised), lost writes counted, "
                            "measured delays; sparse rows touch only their nonzeros (exact l2 on a scaled iterate)"),
