@@ -163,7 +163,8 @@ class Monitor:
     def next_chunk(self, updates: int, cap: int | None = None) -> int:
         """How many updates to run before the next tick (>= 1): up to the next scheduled snapshot,
         within the update/epoch budget, and, with a wall floor, not much longer than the floor; over
-        the evaluation budget, as many as it takes (at the rate measured so far) to meet it."""
+        the evaluation budget, as many as it takes (at the rate measured so far) to meet it, in
+        chunks of at most the floor (the rate is measured again after each)."""
         k = max(self._next_at - updates, 1)
         limit = self._update_limit()
         if limit is not None:
@@ -173,8 +174,9 @@ class Monitor:
             if self.schedule.max_interval_s:
                 k = min(k, max(int(rate * self.schedule.max_interval_s), 1))
             wait = self._eval_wait()
-            if wait > 0:                 # over the evaluation budget: run until it is met, in one chunk
-                k = max(k, int(math.ceil(rate * wait)))
+            if wait > 0:  # over the evaluation budget: no point until it is met; run on, a floor's worth at a time
+                step = min(wait, self.schedule.max_interval_s) if self.schedule.max_interval_s else wait
+                k = max(k, int(math.ceil(rate * step)))
                 if limit is not None:
                     k = min(k, max(limit - updates, 1))
                 if self.budget.seconds is not None:
