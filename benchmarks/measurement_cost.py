@@ -7,7 +7,8 @@ issue (cifar-synth), every run with the plugin's default measurements and the ru
 snapshot schedule (what a user gets). Printed per configuration, over ``--repeats`` runs: the
 measured time (the algorithm's clock at its last point), the evaluation time (the monitor's paused
 time, ``info['eval_seconds']``), the rest (start-up: imports, launching ranks, JIT, data; the
-end-of-run summary), the wall time (medians), and wall / measured as min / median / max.
+end-of-run summary), the wall time, the points taken (medians), and wall / measured as
+min / median / max.
 
 Target: wall / measured <= 2 for runs of >= 10 s measured. ``--budget seconds=10`` sizes every run
 to about 10 s of measured time (a deterministic plugin's last chunk may overshoot it: its snapshot
@@ -52,7 +53,7 @@ def workload_of(spec) -> tuple[str, dict]:
 
 
 def one(name: str, workload: str, wparams: dict, params: dict, workers: int, budget: str, options: dict):
-    """One run: (status, measured s, eval s, wall s)."""
+    """One run: (status, measured s, eval s, wall s, points)."""
     from harness.monitor import Budget
     from harness.runner import RunSpec, execute
 
@@ -60,7 +61,7 @@ def one(name: str, workload: str, wparams: dict, params: dict, workers: int, bud
                           options={"timeout_s": 900, **options}))
     measured = rec.points[-1]["time_s"] if rec.points else float("nan")
     ev = float(rec.info.get("eval_seconds") or 0.0)
-    return rec.status, measured, ev, rec.wall_s
+    return rec.status, measured, ev, rec.wall_s, len(rec.points)
 
 
 def check_device(device: str) -> str | None:
@@ -109,18 +110,18 @@ def main(argv=None) -> int:
           f"other = start-up, launch, JIT, data, summary); target wall/measured <= 2 where measured >= "
           f"{a.min_measured:g} s")
     print(f"{'plugin':25s} {'workload':8s} {'W':>2s} {'status':8s} {'measured':>9s} {'eval':>8s} {'other':>8s} "
-          f"{'wall':>8s}  {'wall/measured min/median/max':>28s}  verdict", flush=True)
+          f"{'wall':>8s} {'points':>6s}  {'wall/measured min/median/max':>28s}  verdict", flush=True)
 
     def row(name, wl, w, runs):                    # each row as soon as it is measured
         status = ",".join(sorted({r[0] for r in runs}))
-        meas, ev, wall = (np.array([r[i] for r in runs], dtype=float) for i in (1, 2, 3))
+        meas, ev, wall, pts = (np.array([r[i] for r in runs], dtype=float) for i in (1, 2, 3, 4))
         ratio = np.where(meas > 0, wall / np.where(meas > 0, meas, 1.0), np.inf)
         other = wall - meas - ev
         verdict = ("short" if not np.nanmin(meas) >= a.min_measured else
                    "met" if np.max(ratio) <= 2.0 else "MISSED")
         spread = f"{np.min(ratio):.2f} / {np.median(ratio):.2f} / {np.max(ratio):.2f}"
         print(f"{name:25s} {wl:8s} {w:>2d} {status:8s} {np.median(meas):9.3f} {np.median(ev):8.3f} "
-              f"{np.median(other):8.3f} {np.median(wall):8.3f}  {spread:>28s}  {verdict}", flush=True)
+              f"{np.median(other):8.3f} {np.median(wall):8.3f} {np.median(pts):6.0f}  {spread:>28s}  {verdict}", flush=True)
 
     for name in names:
         spec = reg.get(name)
