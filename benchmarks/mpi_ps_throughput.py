@@ -8,8 +8,8 @@
 2. wall-clock speedup of ``asysvrg-mpi`` and ``dfsdca-mpi`` from 1 to 2 to 3 workers: time to a
    target suboptimality on the server's clock (after the barrier, evaluation excluded), speedup =
    t(1 worker) / t(P workers). With P workers the job has P+1 processes; on a machine with C
-   cores, P+1 > C oversubscribes it (the waiting ranks poll MPI, yielding the CPU), so the speedup
-   is bounded by about C-1 workers' worth of compute.
+   cores, P+1 > C oversubscribes it (the ranks then wait by sleeping instead of MPI's spinning
+   wait: ``info['server_wait']``), so the speedup is bounded by about C-1 workers' worth of compute.
 3. (the thesis's Ch. 3 comparison) time to target of Dis-dfSDCA vs synchronous CoCoA+ on ridge
    regression with 2 workers, without and with a straggler (p = 0.2, m ~ U[0, 10]).
 

@@ -175,6 +175,24 @@ def test_label_partition_still_converges(tag):
     assert rec.status == "target", rec.reason
 
 
+# -- waiting: spin on a free machine, sleep when the ranks outnumber the cores -----------------------
+@needs_mpi
+def test_ranks_outnumbering_the_cores_wait_by_sleeping():
+    """MPI's waits spin; with more ranks than cores a spinning server takes a core from a computing
+    worker, so the ranks then wait by sleeping (server and workers). Pinned to one core here: 3 ranks."""
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})           # mpiexec and its ranks inherit one core
+    try:
+        rec = run("asysvrg-mpi", params={"eta": 0.1}, workers=2, budget=Budget(epochs=5))
+    finally:
+        os.sched_setaffinity(0, cpus)
+    assert rec.status == "budget", (rec.status, rec.reason)
+    assert rec.info["server_wait"] == "sleep"
+    assert rec.points[-1]["subopt"] < 0.1 * rec.points[0]["subopt"]
+    if len(cpus) >= 3:                               # enough cores for 3 ranks: MPI's own spinning wait
+        assert run("asysvrg-mpi", params={"eta": 0.1}, workers=2, budget=Budget(epochs=1)).info["server_wait"] == "spin"
+
+
 # -- faults: a worker that raises or dies ------------------------------------------------------------
 @needs_mpi
 @pytest.mark.parametrize("mode", ["raise", "exit"])

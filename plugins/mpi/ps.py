@@ -29,6 +29,7 @@ the reply is released). ``tau_max >= P - 1`` is required (a broadcast puts all P
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -57,9 +58,12 @@ class Message:
 
 
 class Server:
-    """Rank 0's side. ``msg_len`` / ``reply_len``: payload lengths (float64 entries)."""
+    """Rank 0's side. ``msg_len`` / ``reply_len``: payload lengths (float64 entries); ``max_delay``:
+    the delay bound tau_max (None: unbounded); ``yield_cpu``: wait for messages by sleeping instead
+    of MPI's spinning wait (:func:`oversubscribed` says when)."""
 
-    def __init__(self, comm: MPI.Comm, msg_len: int, reply_len: int, max_delay: int | None = None):
+    def __init__(self, comm: MPI.Comm, msg_len: int, reply_len: int, max_delay: int | None = None,
+                 yield_cpu: bool = False):
         self.comm = comm
         self.P = comm.Get_size() - 1
         if max_delay is not None and max_delay < self.P - 1:
@@ -83,6 +87,8 @@ class Server:
         self.messages = 0
         self.born = time.perf_counter()
         self.idle_s = 0.0         # seconds spent waiting for a message (Waitany): the server's idle time
+        # more ranks than cores: wait by sleeping, not spinning (a spinning server slows the workers)
+        self.yield_cpu = bool(yield_cpu)
         for k in range(self.P):
             self._post(k)
 
@@ -94,7 +100,10 @@ class Server:
         """Wait for the next message from any worker (the first that completes)."""
         self._release_held()
         t = time.perf_counter()
-        k = MPI.Request.Waitany(self.rreq)      # inactive (unarmed) requests are ignored
+        if self.yield_cpu:
+            k = self._wait_yielding()
+        else:
+            k = MPI.Request.Waitany(self.rreq)  # inactive (unarmed) requests are ignored
         self.idle_s += time.perf_counter() - t
         if k == MPI.UNDEFINED:
             raise RuntimeError("parameter server: no worker left to receive from")
@@ -104,6 +113,18 @@ class Server:
         msg = Message(k + 1, self.rbuf[k])
         self.samples += msg.samples
         return msg
+
+    def _wait_yielding(self) -> int:
+        """Waitany that gives the core away: MPI's wait spins, and with more ranks than cores a
+        spinning server takes a core from a computing worker. Test, then sleep with a backoff
+        (20 us doubling to 1 ms) until a message completes."""
+        pause = 20e-6
+        while True:
+            k, done = MPI.Request.Testany(self.rreq)   # done with k = UNDEFINED: none is armed
+            if done:
+                return k
+            time.sleep(pause)
+            pause = min(2 * pause, 1e-3)
 
     def busy_fraction(self, paused_s: float = 0.0) -> float:
         """Share of the server's life, less ``paused_s`` (the monitor's evaluations), not spent
@@ -192,9 +213,10 @@ class Server:
 class Worker:
     """A worker rank's side: ``exchange`` sends one message and returns the server's reply."""
 
-    def __init__(self, comm: MPI.Comm, msg_len: int, reply_len: int):
+    def __init__(self, comm: MPI.Comm, msg_len: int, reply_len: int, yield_cpu: bool = False):
         self.comm = comm
         self.rank = comm.Get_rank()
+        self.yield_cpu = bool(yield_cpu)
         self.sbuf = np.zeros(HEADER + msg_len)
         self.rbuf = np.zeros(HEADER + reply_len)
         self.sent = 0
@@ -213,11 +235,26 @@ class Worker:
         if payload is not None:
             buf[HEADER:HEADER + payload.size] = payload
         MPI.Prequest.Startall(self.reqs)        # the reply's receive first, then the message
-        MPI.Request.Waitall(self.reqs)
+        if self.yield_cpu:
+            pause = 20e-6
+            while not MPI.Request.Testall(self.reqs):
+                time.sleep(pause)
+                pause = min(2 * pause, 1e-3)
+        else:
+            MPI.Request.Waitall(self.reqs)
         self.sent += 1
         kind, version, _, self.aux = self.rbuf[:HEADER].tolist()
         self.kind, self.version = int(kind), int(version)
         return self.kind
+
+
+def oversubscribed(comm: MPI.Comm) -> bool:
+    """Collective: whether this node runs more of the job's ranks than this process may use cores."""
+    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    try:
+        return node.Get_size() > len(os.sched_getaffinity(0))
+    finally:
+        node.Free()
 
 
 def final_gather(comm: MPI.Comm, obj: Any) -> list[Any] | None:

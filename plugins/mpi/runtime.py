@@ -11,7 +11,7 @@ from harness.launch import write_result
 from harness.plugins.algorithms.partition import partition
 
 from .faults import Straggler, maybe_fail
-from .ps import Server, Worker
+from .ps import Server, Worker, oversubscribed
 
 
 class Runtime:
@@ -35,13 +35,15 @@ class Runtime:
         self.straggler = Straggler(self.params.get("straggler_p", 0.0), self.params.get("straggler_m", 0.0),
                                    is_straggler=self.rank == self.P and self.P > 1, seed=self.seed)
         self.info: dict[str, Any] = {}
+        self.oversubscribed = oversubscribed(comm)   # collective: every rank asks at start-up
 
     # -- both sides -------------------------------------------------------------------------------
     def server(self, msg_len: int, reply_len: int) -> Server:
-        return Server(self.comm, msg_len, reply_len, max_delay=self.params.get("max_delay"))
+        return Server(self.comm, msg_len, reply_len, max_delay=self.params.get("max_delay"),
+                      yield_cpu=self.oversubscribed)
 
     def worker(self, msg_len: int, reply_len: int) -> Worker:
-        return Worker(self.comm, msg_len, reply_len)
+        return Worker(self.comm, msg_len, reply_len, yield_cpu=self.oversubscribed)
 
     def ready(self) -> None:
         """All ranks set up: a barrier, then the server's clock starts."""
@@ -86,6 +88,7 @@ class Runtime:
             "dropped_in_flight": dropped, "delays": ps.delays.to_dict(), "tau_max": ps.delays.max,
             "server_busy_fraction": ps.busy_fraction(getattr(self.mon, "eval_seconds", 0.0)), "server_idle_s": ps.idle_s,
             "max_delay": ps.max_delay, "replies_held": ps.replies_held,
+            "server_wait": "sleep" if ps.yield_cpu else "spin",
             "tau_mean": ps.delays.mean, "partition": self.params.get("partition", "iid"),
             "straggler_slept_s": float(sum(f.get("slept", 0.0) for f in facts)),
             "worker_messages": [f.get("sent", 0) for f in facts],
