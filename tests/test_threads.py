@@ -260,10 +260,11 @@ def test_two_threads_process_more_updates_per_second():
     on 2 threads (``parallel_capacity``, measured interleaved: other jobs, or the host's other
     tenants) at any of the three probes, the speedup cannot show, and a miss is reported as skipped
     with that figure (one lucky probe among busy ones does not make the machine free: seen with two
-    busy loops beside the suite, probes 1.95, 0.99, 1.29)."""
+    busy loops beside the suite, probes 1.95, 0.99, 1.29), or when the 1-minute load average
+    exceeded 2.5 during the test (other jobs ran between the probes)."""
     from harness.plugins.threads.probe import parallel_capacity
 
-    rates, capacity = {1: [], 2: []}, []
+    rates, capacity, load = {1: [], 2: []}, [], [os.getloadavg()[0]]
     for _ in range(3):
         capacity.append(parallel_capacity(2))
         for workers in (1, 2):
@@ -271,7 +272,10 @@ def test_two_threads_process_more_updates_per_second():
             last = rec.points[-1]
             rates[workers].append(last["updates"] / last["time_s"])
     ratio = max(rates[2]) / max(rates[1])
-    if ratio <= 1.2 and min(capacity) < 1.6:
+    load.append(os.getloadavg()[0])
+    # the probes are instants; the load average (1 min) covers the runs between them: beyond this
+    # test's own threads (<= 2), other jobs shared the cores
+    if ratio <= 1.2 and (min(capacity) < 1.6 or max(load) > 2.5):
         pytest.skip(f"the machine gave 2 threads {min(capacity):.2f}x a compute loop's one-thread rate "
-                    f"(load {os.getloadavg()[0]:.1f}): 2 threads / 1 thread = {ratio:.2f}")
+                    f"(load {max(load):.1f}): 2 threads / 1 thread = {ratio:.2f}")
     assert ratio > 1.2, f"2 threads / 1 thread updates per second = {ratio:.2f} ({rates}, capacity {capacity})"
