@@ -98,7 +98,7 @@ def planned_facts(pspec, workload, params: dict[str, Any], workers: int) -> Any:
         plugin=pspec.name, family=pspec.family, backend=pspec.backend, workload=workload.name, workers=workers,
         seed=0, status="planned", params=dict(params), constants=constants,
         workload_facts=optimum_facts(workload.name, workload.params),
-        tau_max=None if workers <= 1 else float(workers - 1), theorems=tuple(pspec.theorems))
+        tau_max=float(max(workers - 1, 0)), theorems=tuple(pspec.theorems))
 
 
 def choose_parameters(pspec, workload, params: dict[str, Any], workers: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -107,10 +107,19 @@ def choose_parameters(pspec, workload, params: dict[str, Any], workers: int) -> 
     from harness.theory.errors import TheoryError
 
     kinds = {name: pspec.paramset.get(name).kind for name in params}
+    planned = planned_facts(pspec, workload, params, workers)
     try:
-        return guided.choose_parameters(planned_facts(pspec, workload, params, workers), kinds)
+        params, choices = guided.choose_parameters(planned, kinds)
     except TheoryError as exc:
         raise UserError(str(exc)) from None
+    if "max_delay" in params and params["max_delay"] is None and choices:
+        # the step was solved for tau_max = workers - 1; a server left unbounded lets the OS make the
+        # delay larger (tau_max 4 with 2 workers), outside the conditions the step was chosen under
+        params["max_delay"] = int(planned.tau_max)
+        first = next(iter(choices.values()))
+        choices["max_delay"] = {"value": params["max_delay"], "theorem": first["theorem"], "workers": workers,
+                                "policy": "the delay the theory's step was solved for (workers - 1), enforced by the server"}
+    return params, choices
 
 
 def check(records: Sequence, theorem_ids: Sequence[str] | None = None, *, store=None, save: bool = True,

@@ -90,6 +90,7 @@ def resolve(spec: RunSpec | Resolved) -> Resolved:
         from .checking import choose_parameters
 
         params, choices = choose_parameters(pspec, workload, params, spec.workers)
+        asked.update({k: THEORY for k in choices})   # what the theory set reads 'theory' (identity.asked_params)
     options = {k: v for k, v in spec.options.items() if k not in _UNHASHED_OPTIONS}
     planted = planted_changes()
     if planted:

@@ -71,3 +71,25 @@ def test_dfsdca_mpi_holds_with_measured_delay(tmp_path):
                 Budget(epochs=2))
     tv = _verdicts(twin)
     assert [tv[t].verdict for t in sorted(tv)] == [v[t].verdict for t in sorted(v)]
+
+
+@needs_mpi
+@pytest.mark.mpi
+def test_eta_theory_bounds_the_delay_it_was_solved_for():
+    """eta=theory solves the step for tau_max = workers - 1; left unbounded, the OS made the delay
+    4 with 2 workers and the same theorem said not-applicable. The server now enforces that delay
+    (max_delay chosen with the step), so the theorem that chose the step judges the run."""
+    rec = _run("asysvrg-mpi", {"eta": "theory", "b": 4}, Budget(epochs=3))
+    assert rec.status == "budget", (rec.status, rec.reason)
+    assert rec.params["max_delay"] == 1 and set(rec.info["theory_choices"]) == {"eta", "max_delay"}
+    assert rec.info["tau_max"] <= 1
+    chosen = rec.info["theory_choices"]["eta"]["theorem"]
+    assert _verdicts(rec)[chosen].verdict in ("holds", "inconclusive"), _verdicts(rec)[chosen]
+
+
+def test_eta_theory_for_one_worker_plans_no_delay():
+    """One worker has delay 0 (it was planned as 'no measured delay' and eta=theory was refused)."""
+    rec = execute(RunSpec("asysvrg-sim", "ridge", {"eta": "theory", "coords": 1, "m": 50}, {"n": 200, "d": 10}, 1, 0,
+                          Budget(epochs=2)), None, force=True)
+    assert rec.status == "budget" and rec.params["eta"] > 0, (rec.status, rec.reason)
+    assert rec.info["theory_choices"]["eta"]["workers"] == 1
