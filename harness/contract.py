@@ -80,6 +80,29 @@ def _check_theorems(spec) -> Finding:
                    "; ".join(problems) or f"{len(spec.theorems)} linked: {', '.join(spec.theorems)}")
 
 
+# the parameters a theorem judges a run by that the update loop applies (step, batch, inner loop)
+APPLIED = ("eta", "b", "m", "H", "M")
+
+
+def _check_applied(spec, applied) -> tuple[str, bool, str]:
+    """A plugin that links a theorem reports, in ``ctx.info["applied"]``, the values its update loop
+    applied for each step / batch parameter the theorems read: the checker judges those, and a
+    mismatch with the stored parameters is a violation (a plugin that stores eta and applies 3x
+    would otherwise be judged by the stored eta)."""
+    try:
+        from harness.theory.registry import get
+        reads = {r for tid in spec.theorems for r in getattr(get(tid), "reads", ())}
+    except Exception:  # noqa: BLE001 - the 'theorems' check reports a missing theory module or id
+        reads = set()
+    need = [r for r in APPLIED if r in reads]
+    have = applied if isinstance(applied, dict) else {}
+    missing = [r for r in need if r not in have]
+    if not have or missing:
+        return ("applied", False, "set ctx.info['applied'] = {" + ", ".join(f"'{r}': ..." for r in (missing or need or ["eta"]))
+                + "} to the values the update loop used: the linked theorems judge them")
+    return ("applied", True, ", ".join(f"{k}={v}" for k, v in have.items() if k in need) or "reported")
+
+
 def failures(findings: Sequence[Finding]) -> list[Finding]:
     return [f for f in findings if f.ok is False]
 
@@ -142,6 +165,8 @@ def _check_kind(spec, kind: str, timeout_s: float) -> list[Finding]:
     first, last = rec.points[0]["objective"], rec.points[-1]["objective"]
     ok = math.isfinite(last) and last < first
     add("progress", ok, f"objective {first:.4g} -> {last:.4g}" + ("" if ok else ": it must decrease"))
+    if spec.theorems:
+        add(*_check_applied(spec, rec.info.get("applied")))
     if spec.deterministic:
         again = run()
         # the measured fields but the clock (a point's ``extra`` may hold timings of its own)
