@@ -126,7 +126,7 @@ def main(argv=None) -> int:
     for name in names:
         spec = reg.get(name)
         workers = 1 if spec.max_workers == 1 else a.workers
-        opts = options if spec.backend in ("torch", "serial") or "network" in spec.kinds else {}
+        opts = options if "torch" in spec.needs else {}      # device=cuda is a torch option
         if not a.resnet_only:
             wl, wp = workload_of(spec)
             row(name, wl, workers, [one(name, wl, wp, dict(PARAMS.get(name, {})), workers, a.budget, opts)

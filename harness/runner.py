@@ -74,6 +74,9 @@ def resolve(spec: RunSpec | Resolved) -> Resolved:
     check_kind(pspec.kinds, workload, pspec.name)
     params = pspec.paramset.resolve(spec.params, f"plugin {pspec.name}")
     checked_options = check_options(spec.options)
+    if checked_options.get("device") == "cuda" and "torch" not in pspec.needs:
+        raise UserError(f"plugin {pspec.name} computes with numpy/numba on the CPU: --option device=cuda applies "
+                        "to the torch plugins only (harness list plugins)")
     if not isinstance(spec.workers, int) or spec.workers < pspec.min_workers or (
             pspec.max_workers is not None and spec.workers > pspec.max_workers):
         hi = "" if pspec.max_workers is None else f"..{pspec.max_workers}"

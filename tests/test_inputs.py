@@ -177,6 +177,8 @@ def test_memory_estimate_is_close_for_a_small_dense_workload():
     (["--option", "timeout=5"], "unknown backend option (--option) 'timeout' (did you mean: timeout_s?)"),
     (["--option", "device=tpu"], "backend option (--option): bad value 'tpu' for parameter 'device': "
                                  "expected one of cpu, cuda"),
+    (["--option", "device=cuda"], "plugin sgd-serial computes with numpy/numba on the CPU: --option device=cuda "
+                                  "applies to the torch plugins only (harness list plugins)"),
     (["--workers", "1000"], "plugin sgd-serial runs with 1..1 workers, got 1000"),
     (["--param", "b=100000"], "plugin sgd-serial: mini-batch b=100000 is larger than the workload's n=300 "
                               "training samples (expected b <= 300)"),
