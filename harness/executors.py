@@ -19,6 +19,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -165,6 +166,11 @@ class SubmititEngine(Engine):
         self.slots = slots
         self.folder = Path(folder or Path(".harness") / "submitit")
         self.executor = submitit.AutoExecutor(folder=self.folder / "%j", cluster=cluster)
+        if cluster is None and self.executor.cluster != "slurm":
+            # submitit falls back to local processes without a word: on a login node that would run
+            # the whole grid there
+            print(f"harness: warning: no SLURM found (sbatch): submitit runs the jobs as {self.executor.cluster} "
+                  "processes on this machine", file=sys.stderr)
         self.params = dict(params or {})
         # the jobs import harness from where this process did (a source checkout is not installed)
         from .launch import _pythonpath

@@ -153,3 +153,19 @@ def test_slots_count_the_cores_a_run_keeps_busy():
     assert slots_of(RunSpec("sgd-serial", "logreg"), 4) == 1
     assert slots_of(RunSpec("hogwild-threads", "logreg", workers=3), 4) == 3
     assert slots_of(RunSpec("asysvrg-mpi", "logreg", workers=8), 4) == 4
+
+
+@pytest.mark.skipif(not have("submitit"), reason="submitit not installed")
+def test_submitit_without_slurm_says_it_runs_here(tmp_path, capsys):
+    """submitit's AutoExecutor silently falls back to local processes where sbatch is missing."""
+    import shutil
+
+    from harness.executors import SubmititEngine
+
+    if shutil.which("sbatch"):
+        pytest.skip("this machine has SLURM")
+    SubmititEngine(1, folder=tmp_path, cluster=None)
+    assert "harness: warning: no SLURM found (sbatch): submitit runs the jobs as local processes on this machine" \
+        in capsys.readouterr().err
+    SubmititEngine(1, folder=tmp_path, cluster="local")    # asked for: no warning
+    assert capsys.readouterr().err == ""
