@@ -185,6 +185,7 @@ def test_gate_fails_a_planted_bug_that_the_conditions_hide(entry, words, monkeyp
     assert v["verdict"] == "violated" and words in v["reason"], v["reason"]
     if entry == "run_blowup":  # the stored step is inside the conditions: they hold, and the run blew up anyway
         assert all(c["holds"] for c in v["conditions"] if c.get("gating", True))
+        assert v.get("slack") is None and v.get("rate") is None   # no slack or slope read off the blow-up
     else:
         assert any("eta applied" in f for f in v["flags"])
 

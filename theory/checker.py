@@ -227,6 +227,9 @@ def _judge_curve(thm: Theorem, runs: Sequence[RunFacts], values: dict[str, Any],
                       f"every condition holds: the theorem bounds E[{thm.measured_doc}], which the run drove to "
                       f"infinity" + (f". On the finished seeds: {out.reason}" if finished and out.reason else ""))
         out.first_crossing = float(last)
+        if not finished:   # the curve is the blow-up itself: a slack or a fitted slope would say nothing
+            out.slack = None
+            out.rate = None
     elif not len(x):
         out.reason = (f"the runs record no curve for '{thm.measured}' ({thm.measured_doc})" if not curves else
                       "no measured point on the theorem's horizon")
