@@ -45,7 +45,7 @@ class RunSpec:
 
     def describe(self) -> str:
         ps = ",".join(f"{k}={v}" for k, v in self.params.items())
-        return f"{self.plugin}[{ps}] on {self.workload} w={self.workers} seed={self.seed}"
+        return f"{self.plugin}{f'[{ps}]' if ps else ''} on {self.workload} w={self.workers} seed={self.seed}"
 
 
 @dataclass
@@ -124,8 +124,9 @@ def _check_local_ranks(pspec: PluginSpec, workers: int, options: dict[str, Any])
             or options.get("torchrun_args"):
         return
     cores = usable_cores()
-    if workers > MAX_RANKS_PER_CORE * cores:
-        raise UserError(f"plugin {pspec.name}: {workers} workers would start {workers} {pspec.backend} processes on "
+    ranks = workers + (1 if pspec.backend == "mpi" else 0)   # an MPI job has the parameter server's rank too
+    if ranks > MAX_RANKS_PER_CORE * cores:
+        raise UserError(f"plugin {pspec.name}: {workers} workers would start {ranks} {pspec.backend} processes on "
                         f"this machine's {cores} cores (at most {MAX_RANKS_PER_CORE * cores}, {MAX_RANKS_PER_CORE} per "
                         f"core): give --hostfile to spread them over machines, or --option oversubscribe=true")
 

@@ -87,7 +87,8 @@ def test_workers_beyond_the_machine_are_refused_for_launched_ranks(plugin, workl
     proc = run_cli("run", "-p", plugin, "-w", workload, "--workers", many, "--no-report", timeout=60)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
-    assert lines[0] == (f"harness: error: plugin {plugin}: {many} workers would start {many} "
+    ranks = int(many) + plugin.endswith("mpi")        # the parameter server's rank
+    assert lines[0] == (f"harness: error: plugin {plugin}: {many} workers would start {ranks} "
                         f"{'mpi' if plugin.endswith('mpi') else 'torch'} processes on this machine's {usable_cores()} "
                         f"cores (at most {4 * usable_cores()}, 4 per core): give --hostfile to spread them over "
                         "machines, or --option oversubscribe=true"), lines[0]
