@@ -10,7 +10,9 @@ runs), ``git_commit``, ``git_dirty``, ``plugin``, ``plugin_version``, ``family``
 ``workload``, ``workers``, ``seed``, ``status``, ``reason``, ``wall_s``, ``created`` (Unix s),
 ``budget.<key>`` (epochs, updates, seconds), ``target.metric``, ``target.value``,
 ``param.<name>`` for every plugin parameter, ``workload.<name>`` for every workload parameter,
-``verdict.<theorem>`` (the theory checker's stored verdict) and ``final.<metric>`` (the last
+``verdict.<theorem>`` (the theory checker's stored verdict), ``measured_s`` (the algorithm's clock at
+the last point) and ``eval_s`` (the monitor's evaluation time), ``info.<key>`` for each scalar fact
+the run reported (``server_busy_fraction``, ``tau_max``, ``server_wait``, ...) and ``final.<metric>`` (the last
 point's ``subopt``, ``objective``, ``updates``, ...). A point row adds the point's own fields
 (``updates``, ``epochs``, ``time_s``, ``objective``, ``subopt``, ... in the monitor's units).
 A parameter a plugin does not have is missing (NaN / None) in that plugin's rows.
@@ -49,6 +51,12 @@ def run_row(rec: RunRecord, verdicts: dict[str, dict[str, Any]] | None = None) -
     row.update({f"param.{k}": _scalar(v) for k, v in rec.params.items()})
     row.update({f"workload.{k}": _scalar(v) for k, v in rec.workload_params.items()})
     row.update({f"verdict.{thm}": v.get("verdict") for thm, v in (verdicts or {}).items()})
+    info = rec.info or {}
+    row["measured_s"] = rec.points[-1].get("time_s") if rec.points else None   # the algorithm's clock
+    row["eval_s"] = info.get("eval_seconds")                                  # the monitor's paused time
+    # the run's scalar facts (server_busy_fraction, tau_max, server_wait, ...): numbers, flags, short names
+    row.update({f"info.{k}": v for k, v in sorted(info.items())
+                if isinstance(v, (bool, int, float)) or (isinstance(v, str) and len(v) <= 80 and "\n" not in v)})
     if rec.points:
         row.update({f"final.{k}": v for k, v in rec.points[-1].items() if k in POINT_FIELDS})
     return row

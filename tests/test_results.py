@@ -35,6 +35,8 @@ def test_parquet_export_one_column_per_parameter(stored):
     assert df[df["plugin"] == "svrg-serial"]["param.m"].eq(50).all()
     assert len(df) == sum(len(g) for _, g in df.groupby("run_id")) and df.groupby("run_id").size().min() >= 5
     assert any(c.startswith("verdict.asysvrg") for c in df.columns)
+    assert (df["measured_s"] > 0).all() and "eval_s" in df.columns
+    assert df["info.eval_seconds"].notna().all()                       # the run's scalar facts, one column each
 
 
 def test_export_filters_and_runs_only(stored):
