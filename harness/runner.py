@@ -125,10 +125,11 @@ def _check_local_ranks(pspec: PluginSpec, workers: int, options: dict[str, Any])
         return
     cores = usable_cores()
     ranks = workers + (1 if pspec.backend == "mpi" else 0)   # an MPI job has the parameter server's rank too
-    if ranks > MAX_RANKS_PER_CORE * cores:
+    if workers > MAX_RANKS_PER_CORE * cores:                  # the workers compute; the server mostly waits
         raise UserError(f"plugin {pspec.name}: {workers} workers would start {ranks} {pspec.backend} processes on "
-                        f"this machine's {cores} cores (at most {MAX_RANKS_PER_CORE * cores}, {MAX_RANKS_PER_CORE} per "
-                        f"core): give --hostfile to spread them over machines, or --option oversubscribe=true")
+                        f"this machine's {cores} cores (at most {MAX_RANKS_PER_CORE * cores} workers, "
+                        f"{MAX_RANKS_PER_CORE} per core): give --hostfile to spread them over machines, or "
+                        "--option oversubscribe=true")
 
 
 def _data_identity(workload: Workload) -> dict[str, Any]:

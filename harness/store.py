@@ -126,6 +126,13 @@ class RunRecord:
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+def reports_root() -> Path:
+    """Where reports go by default: a ``reports`` folder beside the store they are drawn from
+    (``.harness/reports`` for the default ``.harness/results.db``; ``/x/reports`` for ``--store
+    /x/h.db``), so two stores never write over each other's reports."""
+    return Path(os.environ.get("HARNESS_STORE") or DEFAULT_PATH).parent / "reports"
+
+
 class Store:
     """The results database at ``path`` (default ``$HARNESS_STORE`` or ``.harness/results.db``).
 

@@ -90,7 +90,7 @@ def test_workers_beyond_the_machine_are_refused_for_launched_ranks(plugin, workl
     ranks = int(many) + plugin.endswith("mpi")        # the parameter server's rank
     assert lines[0] == (f"harness: error: plugin {plugin}: {many} workers would start {ranks} "
                         f"{'mpi' if plugin.endswith('mpi') else 'torch'} processes on this machine's {usable_cores()} "
-                        f"cores (at most {4 * usable_cores()}, 4 per core): give --hostfile to spread them over "
+                        f"cores (at most {4 * usable_cores()} workers, 4 per core): give --hostfile to spread them over "
                         "machines, or --option oversubscribe=true"), lines[0]
     from harness.runner import RunSpec, resolve
 

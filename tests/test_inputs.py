@@ -277,9 +277,9 @@ def test_a_suite_name_that_is_not_a_plain_name_is_refused(here, capsys):
     from harness.store import Store
 
     assert [r.suite for r in Store(here / "results.db").runs()] == ["my-suite"]
-    assert (here / ".harness" / "reports" / "my-suite" / "index.md").exists()
+    assert (here / "reports" / "my-suite" / "index.md").exists()      # beside the store (here/results.db)
     written = {p.relative_to(here).parts[0].split("-")[0] for p in here.rglob("*") if p.is_file()}
-    assert written == {".harness", "results.db", "s.toml", "my suite.toml"}, written
+    assert written == {"reports", "results.db", "s.toml", "my suite.toml"}, written
 
 
 def test_safe_name():

@@ -10,17 +10,16 @@ from . import report_sections, run_ids
 from ..output import console, print_json
 from ..paths import output_dir, safe_name
 from ..progress import RunProgress
-from ..store import Store
+from ..store import Store, reports_root
 
-REPORTS = Path(".harness") / "reports"
 
 
 def register(sub):
     p = sub.add_parser("report", help="write a report (md + html + png) for stored runs")
     p.add_argument("runs", nargs="*", help="run ids (default: all runs, or those of --suite)")
     p.add_argument("--suite", help="only the runs of this suite (its file's [report] settings apply)")
-    p.add_argument("--out", default=None, help="output directory (default .harness/reports/<name>)")
-    p.add_argument("--index", action="store_true", help="write the index page of all reports under .harness/reports")
+    p.add_argument("--out", default=None, help="output directory (default: reports/<name> beside the store, .harness/reports/<name>)")
+    p.add_argument("--index", action="store_true", help="write the index page of all reports beside the store (.harness/reports)")
     p.add_argument("--json", action="store_true", help="print what was written as JSON")
     p.set_defaults(func=main)
 
@@ -29,8 +28,8 @@ def main(args) -> int:
     from ..report import write_index, write_report
 
     if args.index:
-        output_dir(args.out or REPORTS, "report folder")
-        index = write_index(Path(args.out or REPORTS))
+        output_dir(args.out or reports_root(), "report folder")
+        index = write_index(Path(args.out or reports_root()))
         print_json({"index": str(index)}) if args.json else console.print(f"index: {index}")
         return 0
     if args.out:
@@ -54,7 +53,7 @@ def main(args) -> int:
             config = load_suite(args.suite)[2]
         except UserError:
             config = {}  # a suite run from a file no longer here: report without its settings
-    out = Path(args.out or REPORTS / name)
+    out = Path(args.out or reports_root() / name)
     with RunProgress(1, quiet=args.json, what="reports") as prog:  # plots and the theory check take a while
         prog.start(f"plots and theory checks of {len(recs)} runs")
         index = write_report(recs, out, store=store, title=f"harness report: {name}", config=config,

@@ -17,11 +17,10 @@ from ..params import parse_assignments, positive_float
 from ..paths import input_file, output_dir, safe_name
 from ..progress import RunProgress
 from ..runner import RunSpec, execute, resolve
-from ..store import Store
+from ..store import Store, reports_root
 from ..suite import load_suite, seeds_of, target_of
 
 DEFAULT_SUITE = "tour"
-REPORTS = Path(".harness") / "reports"
 
 
 def register(sub):
@@ -45,7 +44,7 @@ def register(sub):
                    help="suite scale: small (default, seconds; CI and the tour) or paper (the suite's *_paper.toml: "
                         "the papers' sizes, minutes per run, sized for 16 cores / a GPU)")
     p.add_argument("--force", action="store_true", help="rerun even if the store has this exact run")
-    p.add_argument("--report", default=None, help="write the report to this directory")
+    p.add_argument("--report", default=None, help="write the report to this directory (default: reports/<suite> beside the store)")
     p.add_argument("--no-report", action="store_true", help="do not write a report")
     p.add_argument("--json", action="store_true", help="print the runs as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -141,7 +140,7 @@ def main(args) -> int:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     report_dir = None
     if not args.no_report:  # the report folder is checked before the runs, not after them
-        report_dir = output_dir(args.report or REPORTS / safe_name(suite_name or "latest"), "report folder")
+        report_dir = output_dir(args.report or reports_root() / safe_name(suite_name or "latest"), "report folder")
     quiet = args.quiet or args.json
     with RunProgress(len(specs), quiet=quiet) as prog:  # its first line before the checks: a big grid shows at once
         prog.start(f"checking {len(specs)} runs' names and values")
