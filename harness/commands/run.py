@@ -147,6 +147,9 @@ def main(args) -> int:
         # every name and value is checked before anything runs; each spec is resolved once
         specs = [resolve(s) for s in specs]
         store = Store()
+        if args.executor in ("dask", "submitit") or (args.jobs or 1) > 1:
+            where = f" at {args.scheduler}" if args.executor == "dask" and args.scheduler else ""
+            prog.start(f"starting the {args.executor or 'local'} executor{where}")
         engine = _engine(args, [r.spec for r in specs])
         if engine is None:
             records = run_specs(specs, store, force=args.force, progress=prog)
