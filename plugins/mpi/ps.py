@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 from mpi4py import MPI
@@ -115,16 +115,12 @@ class Server:
         return msg
 
     def _wait_yielding(self) -> int:
-        """Waitany that gives the core away: MPI's wait spins, and with more ranks than cores a
-        spinning server takes a core from a computing worker. Test, then sleep with a backoff
-        (20 us doubling to 1 ms) until a message completes."""
-        pause = 20e-6
-        while True:
+        """Waitany that gives the core away (:func:`backoff`)."""
+        for _ in backoff():
             k, done = MPI.Request.Testany(self.rreq)   # done with k = UNDEFINED: none is armed
             if done:
                 return k
-            time.sleep(pause)
-            pause = min(2 * pause, 1e-3)
+        raise AssertionError("unreachable: backoff() never ends")
 
     def busy_fraction(self, paused_s: float = 0.0) -> float:
         """Share of the server's life, less ``paused_s`` (the monitor's evaluations), not spent
@@ -235,17 +231,27 @@ class Worker:
         if payload is not None:
             buf[HEADER:HEADER + payload.size] = payload
         MPI.Prequest.Startall(self.reqs)        # the reply's receive first, then the message
-        if self.yield_cpu:
-            pause = 20e-6
-            while not MPI.Request.Testall(self.reqs):
-                time.sleep(pause)
-                pause = min(2 * pause, 1e-3)
+        if self.yield_cpu:                      # Waitall that gives the core away (:func:`backoff`)
+            for _ in backoff():
+                if MPI.Request.Testall(self.reqs):
+                    break
         else:
             MPI.Request.Waitall(self.reqs)
         self.sent += 1
         kind, version, _, self.aux = self.rbuf[:HEADER].tolist()
         self.kind, self.version = int(kind), int(version)
         return self.kind
+
+
+def backoff(first_s: float = 20e-6, longest_s: float = 1e-3) -> Iterator[None]:
+    """The pauses of a wait that gives the core away: MPI's waits spin, and with more ranks than
+    cores a spinning rank takes a core from a computing one. Yields at once, then after sleeping
+    ``first_s`` doubling up to ``longest_s``, without end: test for completion at each step."""
+    pause = first_s
+    while True:
+        yield
+        time.sleep(pause)
+        pause = min(2 * pause, longest_s)
 
 
 def oversubscribed(comm: MPI.Comm) -> bool:
