@@ -29,7 +29,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -125,7 +125,7 @@ class Monitor:
         self.target = target or Target()
         self.schedule = schedule or Schedule()
         if deterministic:
-            self.schedule = Schedule(self.schedule.ratio, None, self.schedule.min_gap, None, self.schedule.eval_grace_s)
+            self.schedule = replace(self.schedule, max_interval_s=None, eval_fraction=None)
         self.diverge_factor = diverge_factor
         self.copy = copy or _default_copy
         self.on_point = on_point
@@ -166,9 +166,6 @@ class Monitor:
         the evaluation budget, as many as it takes (at the rate measured so far) to meet it, in
         chunks of at most the floor (the rate is measured again after each)."""
         k = max(self._next_at - updates, 1)
-        limit = self._update_limit()
-        if limit is not None:
-            k = min(k, max(limit - updates, 1))
         if updates > 0 and (self.schedule.max_interval_s or self.schedule.eval_fraction is not None):
             rate = updates / max(self.elapsed(), 1e-9)              # updates per measured second so far
             if self.schedule.max_interval_s:
@@ -177,10 +174,11 @@ class Monitor:
             if wait > 0:  # over the evaluation budget: no point until it is met; run on, a floor's worth at a time
                 step = min(wait, self.schedule.max_interval_s) if self.schedule.max_interval_s else wait
                 k = max(k, int(math.ceil(rate * step)))
-                if limit is not None:
-                    k = min(k, max(limit - updates, 1))
                 if self.budget.seconds is not None:
                     k = min(k, max(int(math.ceil(rate * (self.budget.seconds - self.elapsed()))), 1))
+        limit = self._update_limit()
+        if limit is not None:
+            k = min(k, max(limit - updates, 1))
         if cap is not None:
             k = min(k, cap)
         return int(k)
