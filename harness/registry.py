@@ -98,13 +98,7 @@ def link_problems(specs: Iterable[PluginSpec], theorems: Mapping[str, Any]) -> d
     out: dict[str, list[str]] = {}
     for spec in specs:
         declared = {p.name for p in spec.params}
-        guided = {name for tid in spec.theorems if tid in theorems
-                  for name in getattr(theorems[tid], "guided", {})
-                  if getattr(theorems[tid], "about", lambda f: True)(spec.family)}
-        for p in spec.params:
-            if getattr(p, "theory", False) and p.name not in guided:
-                out.setdefault(spec.name, []).append(
-                    f"parameter {p.name} accepts 'theory' but no linked theorem about {spec.family} chooses it")
+        guided: set[str] = set()      # the parameters a linked theorem about the algorithm chooses
         for tid in spec.theorems:
             thm = theorems.get(tid)
             if thm is None:
@@ -114,10 +108,16 @@ def link_problems(specs: Iterable[PluginSpec], theorems: Mapping[str, Any]) -> d
             if about is not None and not about(spec.family):
                 out.setdefault(spec.name, []).append(
                     f"{tid} is about {', '.join(thm.families)}, not the plugin's algorithm {spec.family}")
+            else:
+                guided.update(getattr(thm, "guided", {}))
             missing = [r for r in getattr(thm, "reads", ()) if r not in declared]
             if missing:
                 out.setdefault(spec.name, []).append(
                     f"{tid} reads parameter(s) {', '.join(missing)}, which the plugin does not declare")
+        for p in spec.params:
+            if getattr(p, "theory", False) and p.name not in guided:
+                out.setdefault(spec.name, []).append(
+                    f"parameter {p.name} accepts 'theory' but no linked theorem about {spec.family} chooses it")
     return out
 
 
