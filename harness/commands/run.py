@@ -147,9 +147,10 @@ def main(args) -> int:
         # every name and value is checked before anything runs; each spec is resolved once
         specs = [resolve(s) for s in specs]
         store = Store()
-        if args.executor in ("dask", "submitit") or (args.jobs or 1) > 1:
-            where = f" at {args.scheduler}" if args.executor == "dask" and args.scheduler else ""
-            prog.start(f"starting the {args.executor or 'local'} executor{where}")
+        kind = _engine_kind(args)
+        if kind is not None:
+            where = f" at {args.scheduler}" if kind == "dask" and args.scheduler else ""
+            prog.start(f"starting the {kind} executor{where}")
         engine = _engine(args, [r.spec for r in specs])
         if engine is None:
             records = run_specs(specs, store, force=args.force, progress=prog)
@@ -208,11 +209,17 @@ def _elsewhere(args) -> bool:
     return args.executor == "dask" and bool(args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS"))
 
 
+def _engine_kind(args) -> str | None:
+    """The executor a run command asked for: --executor, else 'local' for --jobs N > 1, else None
+    (one run after another in this process)."""
+    return args.executor or ("local" if (args.jobs or 1) > 1 else None)
+
+
 def _engine(args, specs):
     """None: one run after another in this process (the default); else the engine of --jobs/--executor."""
     import os
 
-    kind = args.executor or ("local" if (args.jobs or 1) > 1 else None)
+    kind = _engine_kind(args)
     if kind is None:
         return None
     params = {k: _literal(v) for k, v in parse_assignments(args.slurm, "--slurm").items()}
