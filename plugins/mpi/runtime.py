@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from harness.launch import write_result
+from harness.plugins.algorithms.applied import agreed
 from harness.plugins.algorithms.partition import partition
 
 from .faults import Straggler, maybe_fail
@@ -76,10 +77,7 @@ class Runtime:
         """The value of ``key`` every worker reported it applied (``rt.gather({..., key: value})``):
         one value when they agree, the list by rank (1..P) when they do not (the checker then flags a
         mismatch with the stored parameter), None when no worker reported it."""
-        vals = [f[key] for f in (worker_facts or [])[1:] if f and key in f]
-        if not vals:
-            return None
-        return vals[0] if all(v == vals[0] for v in vals) else vals
+        return agreed([f[key] for f in (worker_facts or [])[1:] if f and key in f])
 
     def ps_info(self, ps: Server, dropped: int, worker_facts: list[Any] | None) -> dict[str, Any]:
         facts = [f for f in (worker_facts or [])[1:] if f]

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import torch
 
+from harness.plugins.algorithms.applied import agreed
 from harness.plugins.launchers.torch_dist import local_device
 
 from .core import Sampler, load_weights, point_extra, sigma_dir, window
@@ -136,8 +137,7 @@ def applied(ev: Evaluator, K: int) -> dict[str, Any]:
     applied the same, the per-module list when they differ (the checker flags that)."""
     out: dict[str, Any] = {"K": K, "b": ev.sampler.b}
     for key in dict.fromkeys(k for f in ev.opt_facts for k in f):
-        vals = [f.get(key) for f in ev.opt_facts]
-        out[key] = vals[0] if all(v == vals[0] for v in vals) else vals
+        out[key] = agreed([f.get(key) for f in ev.opt_facts])
     return out
 
 
