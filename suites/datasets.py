@@ -16,6 +16,9 @@ and 10,000 test images of 28 x 28 bytes, from the mirror torchvision uses (yann.
 serves them). Their SHA-256 sums are recorded in :data:`FILES` (the same sums TensorFlow Datasets
 and torchvision's mirror publish), so pooch refuses a file that differs.
 
+scikit-learn's digits (the ``digits`` workloads, linear and network) are read from the file the
+package ships (:func:`digits`), without importing scikit-learn.
+
 Files land in ``$HARNESS_CACHE/datasets/`` (default ``~/.cache/harness/datasets``).
 ``$HARNESS_DATASETS_URL`` replaces every collection's address (a mirror holding the files side by
 side, or a local server in tests); ``$HARNESS_DATASETS_REGISTRY`` names a pooch registry file
@@ -197,6 +200,28 @@ def stream_sha256(url: str, chunk: int = 1 << 20, max_bytes: int | None = None) 
             h.update(block)
             n += len(block)
     return n, h.hexdigest()
+
+
+def digits() -> tuple["np.ndarray", "np.ndarray"]:
+    """scikit-learn's digits, (images (1797, 8, 8) in 0..16, labels): read from the CSV file the
+    package ships, as ``sklearn.datasets.load_digits`` does, without importing scikit-learn (about
+    2 s per process, paid by every torch rank at start-up); ``load_digits`` if the file is not there."""
+    import gzip
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.find_spec("sklearn")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            with gzip.open(path, "rt") as fh:
+                data = np.loadtxt(fh, delimiter=",")
+            return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(np.int64)
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return d.images, d.target
 
 
 if __name__ == "__main__":  # pragma: no cover - a maintainer's tool, needs the collections' sites

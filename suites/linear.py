@@ -105,13 +105,13 @@ class Digits(FiniteSumWorkload):
         return 1 if self.params["binary"] else 10
 
     def _make_data(self):
-        from sklearn.datasets import load_digits
+        from .datasets import digits
 
-        data = load_digits()
-        X = data.data / 16.0
-        y = data.target.astype(np.float64)
+        images, target = digits()
+        X = images.reshape(len(images), -1) / 16.0
+        y = target.astype(np.float64)
         if self.params["binary"]:
-            y = np.where(data.target % 2 == 0, 1.0, -1.0)
+            y = np.where(target % 2 == 0, 1.0, -1.0)
         rng = np.random.default_rng(self.params["seed"])
         return split(X, y, self.params["test_fraction"], rng)
 

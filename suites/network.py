@@ -118,7 +118,9 @@ class NetworkWorkload(Workload):
         p = self.params
         rng = np.random.default_rng(p["seed"])
         if p["data"] == "digits":
-            images, target = _digits()
+            from .datasets import digits
+
+            images, target = digits()
             X = (images / 16.0).astype(np.float32)[:, None, :, :]  # (N, 1, 8, 8)
             y = target.astype(np.int64)
         elif p["data"] == "cifar-synth":
@@ -320,26 +322,6 @@ def __getattr__(name):  # ResidualBlock without importing torch when the catalog
     if name == "ResidualBlock":
         return _residual_block()
     raise AttributeError(name)
-
-
-def _digits() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's digits, (images (1797, 8, 8) in 0..16, labels): read from the CSV file the
-    package ships, as ``sklearn.datasets.load_digits`` does, without importing scikit-learn (about
-    2 s per process, paid by every torch rank at start-up); ``load_digits`` if the file is not there."""
-    import gzip
-    import importlib.util
-
-    spec = importlib.util.find_spec("sklearn")
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        path = Path(folder) / "datasets" / "data" / "digits.csv.gz"
-        if path.is_file():
-            with gzip.open(path, "rt") as fh:
-                data = np.loadtxt(fh, delimiter=",")
-            return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(np.int64)
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    return d.images, d.target
 
 
 def _standardise(X, Xt):

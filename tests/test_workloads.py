@@ -109,19 +109,19 @@ def test_workload_params_are_checked():
 
 
 def test_network_digits_read_without_importing_scikit_learn():
-    """The network workloads' digits are scikit-learn's, read from the file it ships (each torch rank
+    """The digits workloads' data (linear and network) is scikit-learn's, read from the file it ships (each rank
     would otherwise pay scikit-learn's import at start-up): the same arrays, sklearn not imported."""
     import subprocess
     import sys
 
     from sklearn.datasets import load_digits
 
-    from harness.suites.network import _digits
+    from harness.suites.datasets import digits
 
-    images, target = _digits()
+    images, target = digits()
     d = load_digits()
     assert np.array_equal(images, d.images) and np.array_equal(target, d.target)
-    code = ("import sys; from harness.suites.network import _digits; im, y = _digits(); "
+    code = ("import sys; from harness.suites.datasets import digits; im, y = digits(); "
             "print(im.shape, 'sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["(1797,", "8,", "8)", "False"], out.stdout + out.stderr
