@@ -14,8 +14,10 @@ Schedule: geometric over updates (point at 0, then at ``ceil(prev * ratio)``, at
 wall-clock floor (a point at least every ``max_interval_s`` measured seconds) and an evaluation
 budget (a point the schedule or the floor asks for is postponed while the evaluations so far, with
 this one, would take more than ``eval_fraction`` of the measured time plus ``eval_grace_s``:
-measurement costs less than the work; the budget's last point is always taken). Both are wall-clock rules, off for deterministic backends so their curves depend only on
-the seed. The clock is paused while the monitor copies the iterate and evaluates metrics:
+measurement costs less than the work; the budget's last point is always taken). Both are
+wall-clock rules: a deterministic backend runs without them under an update or epoch budget, so its
+curve depends only on the seed; under a seconds budget (where how far the run gets depends on the
+clock anyway) they apply to it too. The clock is paused while the monitor copies the iterate and evaluates metrics:
 ``time_s`` is the algorithm's time only.
 
 Stops on: budget (updates, epochs, seconds), target (suboptimality <= target, or another metric),
@@ -88,8 +90,8 @@ class Schedule:
     point at least every so many measured seconds; ``min_gap``: updates between points at least;
     ``eval_fraction`` / ``eval_grace_s``: a point is postponed while the evaluation seconds so far
     with its own (estimated by their mean) would exceed ``eval_fraction * measured seconds +
-    eval_grace_s`` (None: no budget). The last two
-    and the floor are wall-clock rules: a deterministic backend runs without them."""
+    eval_grace_s`` (None: no budget). The last two and the floor are wall-clock rules: a
+    deterministic backend runs without them unless its budget is in seconds."""
 
     ratio: float = 1.3
     max_interval_s: float | None = 2.0
@@ -124,7 +126,7 @@ class Monitor:
         self.budget = budget or Budget()
         self.target = target or Target()
         self.schedule = schedule or Schedule()
-        if deterministic:
+        if deterministic and self.budget.seconds is None:   # points by update count only: same curve twice
             self.schedule = replace(self.schedule, max_interval_s=None, eval_fraction=None)
         self.diverge_factor = diverge_factor
         self.copy = copy or _default_copy

@@ -120,7 +120,7 @@ SCHEDULE = ParamSet((
     Param("min_gap", 1, "int", low=1, doc="at least this many updates between points"),
     Param("eval_fraction", 0.25, "float", low=0.0, open_low=True, nullable=True,
           doc="evaluation budget: postpone a point while evaluating took more than this fraction of the "
-              "measured time (+ eval_grace_s); wall-clock, off for deterministic plugins"),
+              "measured time (+ eval_grace_s); wall-clock, off for deterministic plugins unless the budget is in seconds"),
     Param("eval_grace_s", 1.0, "float", low=0.0, doc="evaluation seconds the budget allows on top"),
 ))
 

@@ -105,6 +105,38 @@ def test_evaluation_budget_postpones_points():
     assert det.schedule.eval_fraction is None
 
 
+def test_deterministic_run_under_a_seconds_budget_keeps_the_evaluation_budget():
+    """Under a seconds budget how far a run gets depends on the clock anyway, so a deterministic
+    plugin gets the wall-clock rules too: evaluating (4 s) stays within a quarter of the measured time
+    (+ the last point) instead of the update schedule's ~1 point per 1.3x updates."""
+    def run(deterministic, budget):
+        clock = FakeClock()
+
+        def slow_eval(w):
+            clock.t += 4.0
+            return {"objective": 1.0}
+
+        mon = Monitor(slow_eval, clock=clock, budget=budget, deterministic=deterministic,
+                      schedule=Schedule(ratio=1.3, max_interval_s=5.0, eval_fraction=0.25, eval_grace_s=0.0))
+        t = 0
+        mon.tick(0, np.zeros(1))
+        while mon.running:
+            k = mon.next_chunk(t)
+            clock.t += 1.0 * k
+            t += k
+            mon.tick(t, np.zeros(1))
+        return mon
+
+    timed = run(True, Budget(seconds=200))
+    assert timed.schedule.eval_fraction == 0.25 and timed.schedule.max_interval_s == 5.0
+    measured = timed.points[-1]["time_s"]
+    assert measured >= 200 and timed.eval_seconds <= 0.25 * measured + 4.0
+    counted = run(True, Budget(updates=200))
+    assert counted.schedule.eval_fraction is None and counted.schedule.max_interval_s is None
+    assert counted.eval_seconds > 0.3 * 200                       # the update schedule alone: 19 points, 76 s
+    assert [p["updates"] for p in counted.points] == [p["updates"] for p in run(True, Budget(updates=200)).points]
+
+
 def test_target_epochs_and_seconds():
     mon = Monitor(_quadratic_eval, target=Target("subopt", 0.5))
     mon.tick(0, np.ones(1))
