@@ -31,8 +31,12 @@ REACH = [
     ("dfsdca-mpi", "logreg", {"eta": 0.05, "H": 10, "max_delay": 4}, 1e-3),   # delays bounded: a starved worker
                                                                            # (tau > 100 seen) slowed it past 20 epochs
     ("cocoa-mpi", "ridge", {"H": 100}, 1e-3),
-    ("hogwild-growing-batch-mpi", "logreg", {"eta0": 0.3, "a": 20}, 2e-3),
+    # beta = 0.01: eta_t = 0.3/(1 + 0.01 t) falls to 0.0015 by 20 epochs (1e-3 met at 3.8-4.6 epochs in 20 of
+    # 20 runs beside two busy loops). With the default beta = 0.001 it stayed >= 0.014 and the last iterate's
+    # O(eta) noise band (1e-3..5e-3 over epochs 12-20) straddled the old target 2e-3: 'budget' in 14 of 100
+    ("hogwild-growing-batch-mpi", "logreg", {"eta0": 0.3, "beta": 0.01, "a": 20}, 1e-3),
 ]
+REACH_EPOCHS = 20       # the reach runs' epoch budget; each target is met within half of it
 
 
 def run(plugin, workload="logreg", params=None, workers=2, budget=None, target=None, wp=None, seed=0, **options):
@@ -67,9 +71,14 @@ def tag(monkeypatch):
 @pytest.mark.parametrize("plugin,workload,params,target", REACH, ids=[r[0] for r in REACH])
 def test_plugin_reaches_target(plugin, workload, params, target, tag):
     workers = 3 if plugin in ("asysvrg-mpi", "dfsdca-mpi") else 2
-    rec = run(plugin, workload, params, workers, target=Target(value=target))
-    assert rec.status == "target", (rec.status, rec.reason, rec.points[-1] if rec.points else None)
+    rec = run(plugin, workload, params, workers, budget=Budget(epochs=REACH_EPOCHS, seconds=15),
+              target=Target(value=target))
+    last = {k: rec.points[-1][k] for k in ("epochs", "subopt", "time_s")} if rec.points else None
+    assert rec.status == "target", (rec.status, rec.reason, last)
     assert rec.points[-1]["subopt"] <= target
+    # with room to spare: a target met only near the end of the budget sits in the run's noise band
+    # (an SGD-type last iterate fluctuates), and then is met in some runs only
+    assert rec.points[-1]["epochs"] <= REACH_EPOCHS / 2, last
     assert rec.info["workers"] == workers and rec.info["backend"] == "mpi"
     assert len(rec.info["worker_messages"]) == workers and min(rec.info["worker_messages"]) > 0
     assert 0.0 < rec.info["server_busy_fraction"] <= 1.0 and rec.info["server_idle_s"] > 0.0   # measured
