@@ -131,11 +131,12 @@ def test_growing_batch_mpi_and_sim_report_delays_in_rounds(tag, tmp_path):
 
     params = {"eta0": 0.3, "a": 20, "lag": 2}
     real = run("hogwild-growing-batch-mpi", "logreg", params, 3, budget=Budget(epochs=4))
-    assert real.status == "budget", real.reason
+    assert real.status == "budget", (real.status, real.reason)
     path = tmp_path / "delays.json"
     path.write_text(json.dumps(real.info))
     sim = run("growing-batch-sim", "logreg", {**params, "delay": "measured", "delay_file": str(path)}, 3,
               budget=Budget(epochs=4))
+    assert sim.status == "budget", (sim.status, sim.reason)
     assert real.info["delay_unit"] == sim.info["delay_unit"] == "rounds"
     assert real.info["delays"]["max"] <= 2 and sim.info["delays"]["max"] <= real.info["delays"]["max"]
     assert sim.points[-1]["tau_max"] <= 2 and real.points[-1]["tau_max"] <= 2
