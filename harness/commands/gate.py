@@ -7,6 +7,8 @@
 
 Without a suite the baseline's own runs are rerun (same plugins, parameters, workloads, workers,
 seeds, budget and target). Runs are measured afresh (``--use-cache`` accepts stored results).
+A baseline is not saved when a run diverged or failed; that attempt's runs are then filed as suite
+``NAME.refused``, so the suite's own runs (and ``harness report --suite NAME``) are as they were.
 """
 
 from __future__ import annotations
@@ -65,12 +67,16 @@ def main(args) -> int:
             raise UserError("--save-baseline needs a suite file to run")
         name, specs, _ = load_suite(args.suite)
         specs = [resolve(s) for s in specs]
+        before = {r.id for r in store.runs(suite=name)}
         recs = run_missing(specs, store, force=not args.use_cache, quiet=quiet)
         _run_theory(store, recs)
         bad = [r for r in recs if r.status not in ("done", "target", "budget", "skipped")]
         if bad:
+            # the suite keeps only what it had: this attempt's runs are filed under a name that says so
+            refused = f"{name}.refused"
+            store.move_to_suite([r.id for r in recs if r.id is not None and r.id not in before], name, refused)
             raise UserError(f"not saving a baseline: run #{bad[0].id} {bad[0].plugin} ended '{bad[0].status}': "
-                            f"{bad[0].reason}")
+                            f"{bad[0].reason} (this attempt's runs are stored as suite '{refused}', not '{name}')")
         path = export(store, args.save_baseline, "json", ids=[r.id for r in recs])
         doc = json.loads(path.read_text())
         doc["meta"] = {"suite": name, "suite_file": str(args.suite), "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ",
