@@ -110,3 +110,24 @@ def test_scale_paper_selects_the_paper_sized_suites(cli):
     assert proc.returncode == 2 and "harness: error: suite gate has no paper-scale version" in proc.stderr
     proc = cli("run", "--plugin", "sgd-serial", "--workload", "logreg", "--scale", "paper", timeout=60)
     assert proc.returncode == 2 and "--scale" in proc.stderr
+
+
+def test_an_unknown_name_suggests_only_close_names():
+    """`check-plugin nosuch` suggested dni-torch and mnag-torch (difflib at cutoff 0.5): an unknown
+    name now suggests names that contain it or are close to it, or none."""
+    from harness.errors import close_matches
+
+    proc = run_cli("check-plugin", "nosuch", timeout=60)
+    _one_line_error(proc, "unknown plugin 'nosuch'")
+    assert "did you mean" not in proc.stderr
+    _one_line_error(run_cli("check-plugin", "asysvrg-thread", timeout=60), "(did you mean: asysvrg-threads,")
+    proc = run_cli("theory", "show", "nosuch", timeout=60)
+    _one_line_error(proc, "unknown theorem 'nosuch'")
+    assert "did you mean" not in proc.stderr
+    _one_line_error(run_cli("theory", "show", "asysvrg.thm-2.4", timeout=60), "(did you mean: asysvrg.thm-2.4.1,")
+    names = ["sgd-serial", "svrg-serial", "asysvrg-sim", "asysvrg-threads", "dni-torch", "mnag-torch"]
+    assert close_matches("nosuch", names) == []
+    assert close_matches("svrg", names) == ["svrg-serial", "asysvrg-sim", "asysvrg-threads"]
+    assert close_matches("sgd-serail", names)[0] == "sgd-serial" and "dni-torch" not in close_matches("sgd-serail", names)
+    assert close_matches("SGD-Serial ", names) == ["sgd-serial"]
+    assert close_matches("sg", names) == []  # too short to be read as part of a name
