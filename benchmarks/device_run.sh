@@ -31,6 +31,16 @@ if [ -z "$DRY" ] && python3 -m venv --system-site-packages /tmp/harness-venv 2>/
     fi
 fi
 
+# the plugins and workloads register through the package's entry points; where the tree is not
+# installed (the device's python), name the same catalogs through the registry's environment hooks
+if ! "$PY" -c "import sys; from importlib.metadata import entry_points as e; sys.exit(not list(e(group='harness.plugins')))"; then
+    eval "$("$PY" -c "
+import tomllib
+eps = tomllib.load(open('pyproject.toml', 'rb'))['project']['entry-points']
+print('export HARNESS_EXTRA_PLUGINS=' + ','.join(eps['harness.plugins'].values()))
+print('export HARNESS_EXTRA_WORKLOADS=' + ','.join(eps['harness.workloads'].values()))")"
+fi
+
 step() {  # step NAME LIMIT_S ARGS...: run one benchmark with its own limit, tee its table to $OUT/NAME.txt
     local name=$1 limit=$2; shift 2
     echo "== $name (limit ${limit} s): $*"
