@@ -51,9 +51,13 @@ def close_matches(name: str, known: Iterable[str], n: int = 3) -> list[str]:
     return list(dict.fromkeys(within + similar))[:n]
 
 
-def unknown(kind: str, name: str, known: Iterable[str]) -> UserError:
-    """`unknown plugin 'sgd-serail' (did you mean: sgd-serial?)`."""
+def unknown(kind: str, name: str, known: Iterable[str], *, of: str = "", see: str = "") -> UserError:
+    """`unknown plugin 'sgd-serail' (did you mean: sgd-serial?; see: harness list plugins)`:
+    ``of`` names the owner after the name (`unknown parameter 'etaa' of plugin sgd-serial`),
+    ``see`` the command that lists what is known."""
     known = sorted(known)
     close = close_matches(name, known)
-    hint = f" (did you mean: {', '.join(close)}?)" if close else (f" (known: {', '.join(known)})" if len(known) <= 12 else "")
-    return UserError(f"unknown {kind} '{name}'{hint}")
+    hints = [f"did you mean: {', '.join(close)}?"] if close else ([f"known: {', '.join(known)}"] if len(known) <= 12 else [])
+    hints += [f"see: {see}"] if see else []
+    hint = f" ({'; '.join(hints)})" if hints else ""
+    return UserError(f"unknown {kind} '{name}'{f' of {of}' if of else ''}{hint}")

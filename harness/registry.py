@@ -44,7 +44,7 @@ class Registry:
             from .errors import UserError
 
             raise UserError(f"{self.kind} '{name}' is broken: {self.problems[name]}")
-        raise unknown(self.kind, name, self.items)
+        raise unknown(self.kind, name, self.items, see=f"harness list {self.kind}s")
 
     def names(self) -> list[str]:
         return sorted(self.items)

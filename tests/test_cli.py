@@ -19,7 +19,14 @@ def _one_line_error(proc, needle):
 @pytest.mark.parametrize("args, needle", [
     (["run", "--plugin", "sgd-serail", "--workload", "logreg"], "did you mean: sgd-serial"),
     (["run", "--plugin", "sgd-serial", "--workload", "logreg2"], "unknown workload 'logreg2'"),
-    (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--param", "etaa=1"], "did you mean: eta"),
+    (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--param", "etaa=1"],
+     "unknown parameter 'etaa' of plugin sgd-serial (did you mean: eta, beta?; see: harness list plugins sgd-serial)"),
+    (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--workload-param", "nn=1"],
+     "unknown parameter 'nn' of workload logreg (did you mean: n?; see: harness list workloads logreg)"),
+    (["run", "--plugin", "nosuch", "--workload", "logreg"], "unknown plugin 'nosuch' (see: harness list plugins)"),
+    (["list", "plugins", "sgd-serial", "nosuch"], "unknown plugin 'nosuch' (see: harness list plugins)"),
+    (["list", "workloads", "logreg2"], "unknown workload 'logreg2' (did you mean: logreg?; see: harness list workloads)"),
+    (["list", "theorems", "nosuch"], "unknown theorem 'nosuch' (see: harness list theorems)"),
     (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--param", "eta=-1"], "expected float in (0.0, inf)"),
     (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--param", "b=0"], "expected int in [1, inf)"),
     (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--workload-param", "density=3"], "density"),
@@ -131,3 +138,34 @@ def test_an_unknown_name_suggests_only_close_names():
     assert close_matches("sgd-serail", names)[0] == "sgd-serial" and "dni-torch" not in close_matches("sgd-serail", names)
     assert close_matches("SGD-Serial ", names) == ["sgd-serial"]
     assert close_matches("sg", names) == []  # too short to be read as part of a name
+
+
+def test_list_a_plugin_shows_its_parameters():
+    """`harness list plugins NAME...`: what a plugin takes, readable (not only `--json`): its
+    description, backend, workers, linked theorems and a table of parameters with default, domain,
+    whether it accepts 'theory' and the doc; `list workloads NAME` the same for a workload."""
+    from harness.registry import plugins, workloads
+
+    proc = run_cli("list", "plugins", "sgd-serial", "asysvrg-mpi", timeout=60, check=True)
+    out = proc.stdout
+    assert out.startswith("sgd-serial: mini-batch SGD") and "\nasysvrg-mpi: " in out
+    first = out.split("\nasysvrg-mpi: ")[0]
+    for line in ("backend: serial", "workers: 1", "minibatch.thm-4", "sgd-serial: parameters"):
+        assert line in first, line
+    spec = plugins().get("sgd-serial")
+    for p in spec.params:  # one row per parameter, with its default, domain and doc, from the spec itself
+        row = next(r for r in first.splitlines() if r.startswith(f"│ {p.name} "))
+        cells = [c.strip() for c in row.strip("│").split("│")]
+        assert cells[0] == p.name and cells[2] == p.domain() and cells[3] == ("yes" if p.theory else "-"), cells
+        assert cells[4] == p.doc
+    assert any(r.startswith("│ eta ") and "│ yes " in r for r in first.splitlines())  # eta=theory is offered
+    mpi = plugins().get("asysvrg-mpi")
+    rest = out.split("\nasysvrg-mpi: ")[1]
+    assert f"workers: {mpi.min_workers}" in rest and "backend: mpi" in rest
+    doc = json.loads(run_cli("list", "plugins", "sgd-serial", "--json", check=True).stdout)
+    (only,) = doc["plugins"]
+    assert only["name"] == "sgd-serial" and only["params"]["eta"]["theory"] is True and only["max_workers"] == 1
+    out = run_cli("list", "workloads", "logreg", check=True).stdout
+    header = next(r for r in out.splitlines() if r.startswith("┃ name "))
+    assert out.startswith("logreg (finite-sum): ") and "theory" not in header and "domain" in header
+    assert all(f"│ {p.name} " in out for p in workloads().get("logreg").params)
