@@ -1,33 +1,52 @@
 #!/usr/bin/env bash
-# Issue 17's scale checks on a machine with 16 cores and a GPU, in ONE call of under 9 minutes:
+# The scale checks of issue 17 on a machine with 16 cores and a GPU, in ONE run of under 9 minutes:
 # threads speedup 1..16 (Hogwild! and AsySVRG, atomic vs plain writes), MPI time to target 1..8
 # workers, the GPU step time next to plain PyTorch (with nvidia-smi), and wall / measured time of
 # the torch plugins on the issue's resnet on the GPU. Each step has its own time limit (their sum
-# is 530 s), prints its table and keeps it under $OUT/<step>.txt.
+# is 530 s), prints its table and keeps it under $OUT/<step>.txt (default /tmp/device_run).
 #
-# The device machine cannot fetch anything and its python3 has no MPI launcher; prepare the MPI
-# wheels here once (they travel with `carry`, about 15 MB), in the repository root:
+# On a machine set up as the README says (.ci/run's .venv active, or PYTHON=.venv/bin/python):
+#     bash benchmarks/device_run.sh            # --dry: print the steps only
+#     STEPS="mpi-speedup torch-step" bash benchmarks/device_run.sh    # only these steps (a rerun)
+# Its python must have torch with CUDA, numba and the project's dependencies; MPI comes from the
+# mpiexec beside that python (the mpich wheel puts it there).
+#
+# On a machine whose python has torch and numba but no MPI and no network (this workplace's
+# device machine: python3.12 with torch, no mpiexec), prepare the MPI wheels beside the checkout
+# first, for THAT machine's python version (about 15 MB):
 #   echo /.whl/ >> .git/info/exclude
 #   python -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
 #     -d .whl mpich==5.0.2 mpi4py==4.1.2
-# then run there (device tool): command "bash benchmarks/device_run.sh", carry [".whl"], timeout_s 570.
-# Without .whl the MPI step is skipped with the reason. Locally, `OUT=/tmp/dev bash benchmarks/device_run.sh
-# --dry` prints the steps without running them.
+# The script then installs them into an overlay environment that sees that python's packages
+# (with this workplace's device tool: command "bash benchmarks/device_run.sh", carry [".whl"],
+# timeout_s 570). Without mpiexec and without .whl the MPI step is skipped with the reason.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/device_run}
-mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 NUMBA_CACHE_DIR=/tmp/numba-cache
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"   # this tree's harness, installed or not
 DRY=${1:-}
+PY=${PYTHON:-python3}
+[ -z "$DRY" ] && mkdir -p "$OUT"
 
-# a venv over the image's python (torch, numba, sympy... come from it); mpiexec lands in its bin,
-# where harness.plugins.launchers.mpiexec looks for it
-PY=python3
-if [ -z "$DRY" ] && python3 -m venv --system-site-packages /tmp/harness-venv 2>/dev/null; then
-    PY=/tmp/harness-venv/bin/python
-    if ls .whl/*.whl >/dev/null 2>&1; then
-        "$PY" -m pip install -q --no-index --no-deps --no-compile .whl/*.whl || echo "MPI wheels did not install"
+# MPI: the launcher runs the mpiexec beside sys.executable. Where there is none, an overlay prefix
+# whose python sees $PY's packages (a .pth of its site directories; a venv of a venv would see the
+# base interpreter's instead) gets the carried wheels, mpiexec in its bin.
+if [ -z "$DRY" ] && [ ! -x "$(dirname "$("$PY" -c 'import sys; print(sys.executable)')")/mpiexec" ] \
+        && ls .whl/*.whl >/dev/null 2>&1; then
+    want=$("$PY" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')
+    ls .whl/mpi4py-*-"$want"-*.whl >/dev/null 2>&1 || echo "warning: no mpi4py wheel for $want in .whl"
+    ov=/tmp/harness-overlay
+    if "$PY" -m venv --without-pip "$ov"; then
+        site=$("$ov/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+        "$PY" -c 'import sys; print("\n".join(p for p in sys.path if p.endswith(("site-packages", "dist-packages"))))' \
+            > "$site/_base_python.pth"
+        if "$PY" -m pip install -q --ignore-installed --no-index --no-deps --no-compile --prefix "$ov" .whl/*.whl; then
+            PY=$ov/bin/python
+        else
+            echo "warning: the MPI wheels did not install"
+        fi
     fi
 fi
 
@@ -43,6 +62,7 @@ fi
 
 step() {  # step NAME LIMIT_S ARGS...: run one benchmark with its own limit, tee its table to $OUT/NAME.txt
     local name=$1 limit=$2; shift 2
+    case " ${STEPS:-$name} " in *" $name "*) ;; *) return 0 ;; esac   # STEPS="a b": only those steps
     echo "== $name (limit ${limit} s): $*"
     [ -n "$DRY" ] && return 0
     local t0=$SECONDS
