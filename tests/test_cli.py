@@ -169,3 +169,30 @@ def test_list_a_plugin_shows_its_parameters():
     header = next(r for r in out.splitlines() if r.startswith("┃ name "))
     assert out.startswith("logreg (finite-sum): ") and "theory" not in header and "domain" in header
     assert all(f"│ {p.name} " in out for p in workloads().get("logreg").params)
+
+
+def test_report_index_links_every_report_folder(tmp_path):
+    """`harness report` alone writes reports/all/ beside the store; the index page then links it as
+    well as the run's latest/ and a suite's folder; paper and claim appear only where a suite's
+    [report] gave them (no 'Paper: -')."""
+    run_cli("run", "--plugin", "svrg-serial", "--workload", "ridge", "--workload-param", "n=200",
+            "--workload-param", "d=10", "--budget", "epochs=2", "-q", check=True)
+    suite = tmp_path / "mine.toml"
+    suite.write_text('name = "mine"\n[report]\npaper = "000"\nclaim = "SVRG converges"\n'
+                     '[[run]]\nplugin = "sgd-serial"\nworkload = "ridge"\nworkload_params = { n = 200, d = 10 }\n'
+                     'budget = "epochs=2"\n')
+    run_cli("run", str(suite), "-q", check=True)
+    (tmp_path / "reports" / "mine" / "meta.json").unlink()  # a report written before meta.json existed
+    rep = run_cli("report", check=True)
+    root = tmp_path / "reports"
+    assert f"report: {root / 'all' / 'index.html'}" in rep.stdout
+    page = (root / "index.html").read_text()
+    for name in ("all", "latest", "mine"):
+        assert f"<a href='{name}/index.html'>" in page, name
+    md = (root / "index.md").read_text()
+    assert "](all/index.md)" in md and "](latest/index.md)" in md
+    assert "Paper:</b> -" not in page and "Claim:</b> -" not in page and "**Paper:** -" not in md
+    run_cli("run", str(suite), "-q", "--force", check=True)  # its meta.json back: paper and claim shown
+    page = (root / "index.html").read_text()
+    assert "<b>Paper:</b> 000" in page and "<b>Claim:</b> SVRG converges" in page
+    assert page.count("<b>Paper:</b>") == 1  # only the suite that names one
