@@ -228,6 +228,19 @@ def test_empty_errored_or_missing_runs_cannot_be_judged(baseline, capsys, tmp_pa
     smaller.write_text(SUITE.split("[[run]]\nplugin = \"sgd-serial\"")[0])
     code, out, err = harness(capsys, "gate", str(smaller), "--baseline", str(base), *STRICT)
     assert code == 2 and "no current counterpart" in err
+    # a changed parameter: that group has no counterpart; the why is said once, on stderr, and the
+    # groups that could be judged keep their table rows
+    changed = tmp_path / "changed.toml"
+    changed.write_text(SUITE.replace("eta = 0.1, b = 4", "eta = 0.12, b = 4"))
+    code, out, err = harness(capsys, "gate", str(changed), "--baseline", str(base), *STRICT, "-q")
+    assert code == 2, out + err
+    (line,) = err.strip().splitlines()
+    assert line.startswith("harness: error: gate: could not judge: 2 baseline runs have no current counterpart")
+    assert (out + err).count("no current counterpart") == 1 and "could not judge" not in out
+    assert any(r.startswith("│ ok ") and "sgd-serial" in r for r in out.splitlines())  # the judged group's row
+    code, md, err = harness(capsys, "gate", str(changed), "--baseline", str(base), *STRICT, "-q", "--use-cache",
+                            "--format", "markdown")
+    assert code == 2 and md.count("no current counterpart") == 1 and err.count("no current counterpart") == 1
     # only a theory rule and no verdicts anywhere: nothing judged, never a green gate
     doc = json.loads(base.read_text())
     assert any(r["verdicts"] for r in doc["runs"])  # the gate ran the theory checker when it saved

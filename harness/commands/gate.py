@@ -117,10 +117,10 @@ def main(args) -> int:
         print(_markdown(result, args.baseline), end="")
     else:
         _print(result, args.baseline)
-    if result.exit_code == UNJUDGED:
+    if result.exit_code == UNJUDGED:  # the why, once: on stderr, as every error (stdout keeps the table)
         import sys
 
-        print(result.verdict(), file=sys.stderr)
+        print(f"harness: error: {result.verdict()}", file=sys.stderr)
     return result.exit_code
 
 
@@ -149,6 +149,8 @@ def _print(result, baseline) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from ..gate import UNJUDGED
+
     t = Table(title=escape(f"gate against {baseline}"), title_justify="left")
     for c in COLUMNS:
         t.add_column(c, overflow="fold")
@@ -158,15 +160,14 @@ def _print(result, baseline) -> None:
     console.print(t)
     for n in result.notes:
         console.print(escape(f"note: {n}"))
-    for p in result.problems:
-        console.print(f"[yellow]{escape(f'cannot judge: {p}')}[/yellow]")
-    style = {0: "bold green", 1: "bold red", 2: "bold yellow"}[result.exit_code]
-    console.print(f"[{style}]{escape(result.verdict())}[/{style}]")
+    if result.exit_code != UNJUDGED:  # could not judge: main() says why on stderr, once
+        style = {0: "bold green", 1: "bold red"}[result.exit_code]
+        console.print(f"[{style}]{escape(result.verdict())}[/{style}]")
 
 
 def _markdown(result, baseline) -> str:
     out = [f"### gate against `{Path(baseline).name}`", "", f"**{result.verdict()}**", "",
            "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     out += ["| " + " | ".join(str(x).replace("|", "/") for x in row) + " |" for row in _rows(result)]
-    out += [""] + [f"- note: {n}" for n in result.notes] + [f"- cannot judge: {p}" for p in result.problems]
+    out += [""] + [f"- note: {n}" for n in result.notes]  # the problems are in the verdict line above
     return "\n".join(out) + "\n"
