@@ -196,3 +196,27 @@ def test_report_index_links_every_report_folder(tmp_path):
     page = (root / "index.html").read_text()
     assert "<b>Paper:</b> 000" in page and "<b>Claim:</b> SVRG converges" in page
     assert page.count("<b>Paper:</b>") == 1  # only the suite that names one
+
+
+def test_tau_max_is_the_largest_delay_in_run_table_and_report(tmp_path):
+    """'tau max' means the largest delay measured: per run (run's table, the report's run table) the
+    largest over the run's points, and in the report's summary of a configuration the largest over
+    its seeds (what a maximum-delay condition reads), not the median of the seeds' maxima."""
+    from harness.store import Store
+
+    proc = run_cli("run", "-p", "asysgd-sim", "-w", "ridge", "--workload-param", "n=200", "--workload-param", "d=10",
+                   "--param", "delay=geometric", "--param", "tau=3", "--seeds", "3", "--budget", "epochs=2", "-q",
+                   check=True)
+    per_run = {r.id: max(p["tau_max"] for p in r.points if p.get("tau_max") is not None) for r in Store().runs(with_points=True)}
+    assert len(set(per_run.values())) > 1  # the seeds' maxima differ: median and max tell apart
+    header = next(r for r in proc.stdout.splitlines() if r.startswith("┃ id "))
+    col = [c.strip() for c in header.strip("┃").split("┃")].index("tau max")
+    for row in proc.stdout.splitlines():
+        if row.startswith("│ ") and row.split("│")[1].strip().isdigit():
+            cells = [c.strip() for c in row.strip("│").split("│")]
+            assert float(cells[col]) == per_run[int(cells[0])], row
+    md = (tmp_path / "reports" / "latest" / "index.md").read_text()
+    summary = md.split("## What was measured")[1]
+    head, _, row = summary.strip().splitlines()[2:5]
+    assert head.rstrip(" |").endswith("tau max (all seeds)") and "largest delay any seed measured" in summary
+    assert float(row.rstrip(" |").rsplit("|", 1)[1]) == max(per_run.values()) > sorted(per_run.values())[1]
