@@ -84,6 +84,17 @@ def short_note(name: str, family: str, budget: str, measured: float, updates: fl
     return why + "); give a larger budget (e.g. seconds=10) to measure it"
 
 
+def legend(budget: str, min_measured: float) -> str:
+    """The one line under the table that says what each verdict means."""
+    text = (f"verdict: met = wall/measured <= 2 at every repeat; MISSED = above 2 at some repeat; short = "
+            f"its shortest repeat measured under {min_measured:g} s (--min-measured), not judged: start-up "
+            f"dominates a short run")
+    if "seconds" in budget:
+        text += ("; under a seconds budget a deterministic plugin (serial, sim) may measure more than it: "
+                 "its snapshot schedule depends on updates only, so its last chunk can overshoot")
+    return text
+
+
 def check_device(device: str) -> str | None:
     """None if the torch device option can run here, else why not (CUDA asked for, none present)."""
     if device in ("", "cpu"):
@@ -159,6 +170,7 @@ def main(argv=None) -> int:
             wp = {**RESNET, "n_train": a.n_train}
             row(name, spec.family, "resnet", workers,
                 [one(name, "resnet", wp, {"b": a.b}, workers, a.budget, opts) for _ in range(a.repeats)])
+    print(legend(a.budget, a.min_measured), flush=True)
     return 0
 
 

@@ -80,3 +80,9 @@ def test_svrg_epoch_budget_counts_its_full_gradient_pass():
     measured, updates, epochs = float(row.split()[4]), row.split()[9], row.split()[10]
     assert measured > 0 and (updates, epochs) == ("1", "1")
     assert "its full-gradient pass (the SVRG snapshot) reads n samples" in out.stdout
+    # the verdict 'short' is explained, on one line under the table (and met / MISSED with it)
+    assert row.split()[-1] == "short"
+    (line,) = [x for x in out.stdout.splitlines() if x.startswith("verdict: ")]
+    assert out.stdout.rstrip().endswith(line)
+    assert "met = wall/measured <= 2" in line and "MISSED" in line and "short = its shortest repeat measured under 10 s" in line
+    assert "overshoot" not in line  # an epochs budget: no seconds to overshoot
