@@ -157,8 +157,8 @@ def test_compare_an_export_against_a_plugin_reruns_the_same_grid(capsys, tmp_pat
         "1e-2", "--no-report", "-q")  # reached at every seed (two runs that never reach it compare as 'neither')
     base = tmp_path / "base.json"
     assert harness(capsys, "runs", "export", str(base))[0] == 0
-    code, out, _ = harness(capsys, "compare", str(base), "svrg-serial", "--json", "--no-plot", "--force",
-                           "--target", "1e-2")
+    # no --target: judged at the 1e-2 the exported runs were stopped at (not the default 1e-4 they never reach)
+    code, out, _ = harness(capsys, "compare", str(base), "svrg-serial", "--json", "--no-plot", "--force")
     assert code == 0
     doc = json.loads(out)
     (g,) = doc["groups"]
@@ -171,6 +171,9 @@ def test_compare_an_export_against_a_plugin_reruns_the_same_grid(capsys, tmp_pat
     assert Store().count()[0] == 2 and sorted(g["b_runs"]) == [3, 4]
     reruns = [r for r in Store().runs() if r.id in g["b_runs"]]
     assert all(r.budget == {"epochs": 4.0} and r.target["value"] == 1e-2 for r in reruns)
+    code, out, _ = harness(capsys, "compare", str(base), "svrg-serial", "--json", "--no-plot", "--target", "1e-9")
+    (g,) = json.loads(out)["groups"]                          # an asked target wins over the stored one
+    assert {m["metric"]: m for m in g["metrics"]}["updates_to_target"]["mark"] != "="
 
 
 def test_compare_user_mistakes_are_one_line(capsys, tmp_path):
