@@ -7,8 +7,11 @@ issue (cifar-synth), every run with the plugin's default measurements and the ru
 snapshot schedule (what a user gets). Printed per configuration, over ``--repeats`` runs: the
 measured time (the algorithm's clock at its last point), the evaluation time (the monitor's paused
 time, ``info['eval_seconds']``), the rest (start-up: imports, launching ranks, JIT, data; the
-end-of-run summary), the wall time, the points taken (medians), and wall / measured as
-min / median / max.
+end-of-run summary), the wall time, the points taken, the updates and epochs at the last point
+(medians), and wall / measured as min / median / max. Seconds print to 3 significant digits (a
+run of 0.2 ms is not '0.000'), and a run measured under ``SHORT_S`` gets a note saying what its
+budget bought: an epoch is n samples read, so an SVRG-family plugin's full-gradient pass (its
+snapshot, n samples) is a whole epoch and ``--budget epochs=1`` ends it after one inner update.
 
 Target: wall / measured <= 2 for runs of >= 10 s measured. ``--budget seconds=10`` sizes every run
 to about 10 s of measured time (a deterministic plugin's last chunk may overshoot it: its snapshot
@@ -52,8 +55,12 @@ def workload_of(spec) -> tuple[str, dict]:
     return ("ridge" if spec.family == "cocoa" else "logreg"), dict(LINEAR)
 
 
+SHORT_S = 0.01  # a run measured under this gets a note on what its budget bought
+FULL_GRADIENT_FAMILIES = ("svrg", "asysvrg")  # each outer epoch starts with a full gradient (n samples)
+
+
 def one(name: str, workload: str, wparams: dict, params: dict, workers: int, budget: str, options: dict):
-    """One run: (status, measured s, eval s, wall s, points)."""
+    """One run: (status, measured s, eval s, wall s, points, updates, epochs at the last point)."""
     from harness.monitor import Budget
     from harness.runner import RunSpec, execute
 
@@ -61,7 +68,31 @@ def one(name: str, workload: str, wparams: dict, params: dict, workers: int, bud
                           options={"timeout_s": 900, **options}))
     measured = rec.points[-1]["time_s"] if rec.points else float("nan")
     ev = float(rec.info.get("eval_seconds") or 0.0)
-    return rec.status, measured, ev, rec.wall_s, len(rec.points)
+    last = rec.points[-1] if rec.points else {}
+    epochs = last.get("epochs")
+    return (rec.status, measured, ev, rec.wall_s, len(rec.points), last.get("updates", 0),
+            float("nan") if epochs is None else epochs)
+
+
+def short_note(name: str, family: str, budget: str, measured: float, updates: float, epochs: float) -> str:
+    """Why a run measured almost nothing: what its budget bought (updates, epochs: samples / n)."""
+    why = (f"{name} measured {measured:.3g} s: the budget {budget} ended it after {updates:.0f} update(s) and "
+           f"{epochs:.3g} epoch(s) (an epoch is n samples read")
+    if "epochs" in budget and family in FULL_GRADIENT_FAMILIES:
+        why += ("; its full-gradient pass (the SVRG snapshot) reads n samples without an update: a whole epoch, "
+                "so epochs=1 ends after the first inner update")
+    return why + "); give a larger budget (e.g. seconds=10) to measure it"
+
+
+def legend(budget: str, min_measured: float) -> str:
+    """The one line under the table that says what each verdict means."""
+    text = (f"verdict: met = wall/measured <= 2 at every repeat; MISSED = above 2 at some repeat; short = "
+            f"its shortest repeat measured under {min_measured:g} s (--min-measured), not judged: start-up "
+            f"dominates a short run")
+    if "seconds" in budget:
+        text += ("; under a seconds budget a deterministic plugin (serial, sim) may measure more than it: "
+                 "its snapshot schedule depends on updates only, so its last chunk can overshoot")
+    return text
 
 
 def check_device(device: str) -> str | None:
@@ -110,18 +141,22 @@ def main(argv=None) -> int:
           f"other = start-up, launch, JIT, data, summary); target wall/measured <= 2 where measured >= "
           f"{a.min_measured:g} s")
     print(f"{'plugin':25s} {'workload':8s} {'W':>2s} {'status':8s} {'measured':>9s} {'eval':>8s} {'other':>8s} "
-          f"{'wall':>8s} {'points':>6s}  {'wall/measured min/median/max':>28s}  verdict", flush=True)
+          f"{'wall':>8s} {'points':>6s} {'updates':>8s} {'epochs':>6s}  {'wall/measured min/median/max':>28s}  "
+          f"verdict", flush=True)
 
-    def row(name, wl, w, runs):                    # each row as soon as it is measured
+    def row(name, family, wl, w, runs):            # each row as soon as it is measured
         status = ",".join(sorted({r[0] for r in runs}))
-        meas, ev, wall, pts = (np.array([r[i] for r in runs], dtype=float) for i in (1, 2, 3, 4))
+        meas, ev, wall, pts, upd, ep = (np.array([r[i] for r in runs], dtype=float) for i in (1, 2, 3, 4, 5, 6))
         ratio = np.where(meas > 0, wall / np.where(meas > 0, meas, 1.0), np.inf)
         other = wall - meas - ev
         verdict = ("short" if not np.nanmin(meas) >= a.min_measured else
                    "met" if np.max(ratio) <= 2.0 else "MISSED")
         spread = f"{np.min(ratio):.2f} / {np.median(ratio):.2f} / {np.max(ratio):.2f}"
-        print(f"{name:25s} {wl:8s} {w:>2d} {status:8s} {np.median(meas):9.3f} {np.median(ev):8.3f} "
-              f"{np.median(other):8.3f} {np.median(wall):8.3f} {np.median(pts):6.0f}  {spread:>28s}  {verdict}", flush=True)
+        print(f"{name:25s} {wl:8s} {w:>2d} {status:8s} {np.median(meas):9.3g} {np.median(ev):8.3g} "
+              f"{np.median(other):8.3g} {np.median(wall):8.3g} {np.median(pts):6.0f} {np.median(upd):8.0f} "
+              f"{np.median(ep):6.3g}  {spread:>28s}  {verdict}", flush=True)
+        if np.median(meas) < SHORT_S:
+            print(f"  note: {short_note(name, family, a.budget, *(np.median(x) for x in (meas, upd, ep)))}", flush=True)
 
     for name in names:
         spec = reg.get(name)
@@ -129,12 +164,13 @@ def main(argv=None) -> int:
         opts = options if "torch" in spec.needs else {}      # device=cuda is a torch option
         if not a.resnet_only:
             wl, wp = workload_of(spec)
-            row(name, wl, workers, [one(name, wl, wp, dict(PARAMS.get(name, {})), workers, a.budget, opts)
-                                    for _ in range(a.repeats)])
+            row(name, spec.family, wl, workers,
+                [one(name, wl, wp, dict(PARAMS.get(name, {})), workers, a.budget, opts) for _ in range(a.repeats)])
         if (a.resnet or a.resnet_only) and "network" in spec.kinds and spec.family in RESNET_FAMILIES:
             wp = {**RESNET, "n_train": a.n_train}
-            row(name, "resnet", workers, [one(name, "resnet", wp, {"b": a.b}, workers, a.budget, opts)
-                                          for _ in range(a.repeats)])
+            row(name, spec.family, "resnet", workers,
+                [one(name, "resnet", wp, {"b": a.b}, workers, a.budget, opts) for _ in range(a.repeats)])
+    print(legend(a.budget, a.min_measured), flush=True)
     return 0
 
 

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import UserError
+from .metrics import tau_max
 
 
 def _theory():
@@ -76,13 +77,12 @@ def linked_theorems(plugin: str) -> tuple[str, ...]:
 def run_facts(rec) -> Any:
     """The facts of a stored run."""
     _, facts, _ = _theory()
-    taus = [p.get("tau_max") for p in rec.points if p.get("tau_max") is not None]
     return facts.RunFacts(
         plugin=rec.plugin, family=rec.family, backend=rec.backend, workload=rec.workload, workers=rec.workers,
         seed=rec.seed, status=rec.status, params=dict(rec.params), constants=dict(rec.constants),
         points=tuple(rec.points), info=dict(rec.info or {}), applied=dict((rec.info or {}).get("applied") or {}),
         workload_facts=optimum_facts(rec.workload, rec.workload_params),
-        tau_max=float(np.nanmax(taus)) if taus else None, theorems=linked_theorems(rec.plugin),
+        tau_max=tau_max(rec), theorems=linked_theorems(rec.plugin),
         group=group_key(rec), run_id=rec.id, label=rec.label())
 
 

@@ -169,6 +169,9 @@ class Comparison:
                                 for r in self.failed]}
 
 
+NEITHER = "neither reached the target"  # the test column of a to-target row where no seed of A or B got there
+
+
 def mark_for(a: Sequence[float], b: Sequence[float], alpha: float) -> tuple[bool, str, str]:
     """asv's marks: ``+`` B is larger (worse: slower, more updates, higher subopt), ``-`` B is
     smaller (better), ``~`` a difference that is not significant, ``=`` identical samples."""
@@ -209,6 +212,8 @@ def compare_sides(a: Side, b: Side, *, target: Target | None = None, alpha: floa
             ea, eb = stats.bootstrap_ci(xa, alpha=alpha), stats.bootstrap_ci(xb, alpha=alpha)
             sig, how, mark = mark_for(xa, xb, alpha)
             both_inf = math.isinf(ea.value) and math.isinf(eb.value)  # neither reached the target: no ratio
+            if all(math.isinf(x) for x in xa + xb):  # no seed on either side reached it: nothing to compare
+                sig, how, mark = False, NEITHER, ""
             rows.append(MetricRow(m, ea, eb, math.nan if both_inf else stats.ratio(eb.value, ea.value), sig, how, mark))
         groups.append(Group(key, group_title(key), ra, rb, rows, tgt))
     summary = {}
@@ -217,7 +222,8 @@ def compare_sides(a: Side, b: Side, *, target: Target | None = None, alpha: floa
         ratios = [row.ratio for g in groups for row in g.rows if row.metric == m and not math.isnan(row.ratio)]
         usable = [x for x in ratios if x > 0 and math.isfinite(x)]
         summary[m] = {"geomean_ratio": stats.geomean(usable), "groups": len(usable),
-                      "left_out": len(ratios) - len(usable)}
+                      "left_out": len(ratios) - len(usable),
+                      "neither": sum(1 for g in groups for row in g.rows if row.metric == m and math.isnan(row.ratio))}
     return Comparison(a, b, groups, summary, unmatched, failed, alpha)
 
 
@@ -331,19 +337,25 @@ def to_markdown(cmp: Comparison) -> str:
 
 
 MARKS_HELP = ("`+` B larger (slower / worse), `-` B smaller (faster / better), `~` not significant, "
-              "`=` identical; significance: Mann-Whitney U where the seeds allow it, else non-overlapping "
-              "bootstrap CIs (asv's rule).")
+              "`=` identical, no mark: neither side reached the target; significance: Mann-Whitney U "
+              "where the seeds allow it, else non-overlapping bootstrap CIs (asv's rule).")
+
+
+def _groups(n: int) -> str:
+    return f"{n} group" if n == 1 else f"{n} groups"
 
 
 def summary_line(cmp: Comparison) -> str:
     parts = []
     for m in METRICS:
         s = cmp.summary[m]
+        why = ([f"{_groups(s['left_out'])} where one side never reached the target"] if s["left_out"] else []) + \
+              ([f"{_groups(s['neither'])} where neither side reached it"] if s.get("neither") else [])
         if s["groups"]:
-            extra = f", {s['left_out']} left out (one side never reached the target)" if s["left_out"] else ""
-            parts.append(f"{METRIC_LABELS[m]} {fmt_ratio(s['geomean_ratio'])} over {s['groups']} groups{extra}")
+            extra = f", {' and '.join(why)} left out" if why else ""
+            parts.append(f"{METRIC_LABELS[m]} {fmt_ratio(s['geomean_ratio'])} over {_groups(s['groups'])}{extra}")
         else:
-            parts.append(f"{METRIC_LABELS[m]} - (no finite ratio: target not reached)")
+            parts.append(f"{METRIC_LABELS[m]} - (no finite ratio: {' and '.join(why) or 'no groups'})")
     return "**geometric mean of B/A:** " + "; ".join(parts)
 
 

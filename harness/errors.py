@@ -30,9 +30,34 @@ class RunTimeout(Exception):
     """A launched job ran past its wall-clock limit (the run's status becomes 'timeout')."""
 
 
-def unknown(kind: str, name: str, known: Iterable[str]) -> UserError:
-    """`unknown plugin 'sgd-serail' (did you mean: sgd-serial?)`."""
+CLOSE_CUTOFF = 0.6  # difflib's similarity ratio a suggestion needs: below it 'nosuch' matched 'dni-torch'
+
+
+def close_matches(name: str, known: Iterable[str], n: int = 3) -> list[str]:
+    """The known names worth suggesting for a mistyped ``name`` (at most ``n``), case-insensitively:
+    the name in other letter case alone; else those that contain it (``asysvrg-thread`` ->
+    ``asysvrg-threads``; for a ``name`` of 3+ characters), where it starts earliest and shortest
+    first, then those difflib rates at least ``CLOSE_CUTOFF`` similar (``sgd-serail`` ->
+    ``sgd-serial``), most similar first. Unrelated names are never suggested: often none is. Every
+    "unknown X" message (:func:`unknown`, the theory's unknown theorem) suggests through this."""
+    known = sorted(set(known))
+    low = {k.lower(): k for k in known}
+    typed = name.strip().lower()
+    if typed in low:  # the name in other letter case
+        return [low[typed]]
+    within = sorted((k for k in known if len(typed) >= 3 and typed in k.lower()),
+                    key=lambda k: (k.lower().index(typed), len(k), k))
+    similar = [low[k] for k in difflib.get_close_matches(typed, list(low), n=n, cutoff=CLOSE_CUTOFF)]
+    return list(dict.fromkeys(within + similar))[:n]
+
+
+def unknown(kind: str, name: str, known: Iterable[str], *, of: str = "", see: str = "") -> UserError:
+    """`unknown plugin 'sgd-serail' (did you mean: sgd-serial?; see: harness list plugins)`:
+    ``of`` names the owner after the name (`unknown parameter 'etaa' of plugin sgd-serial`),
+    ``see`` the command that lists what is known."""
     known = sorted(known)
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-    hint = f" (did you mean: {', '.join(close)}?)" if close else (f" (known: {', '.join(known)})" if len(known) <= 12 else "")
-    return UserError(f"unknown {kind} '{name}'{hint}")
+    close = close_matches(name, known)
+    hints = [f"did you mean: {', '.join(close)}?"] if close else ([f"known: {', '.join(known)}"] if len(known) <= 12 else [])
+    hints += [f"see: {see}"] if see else []
+    hint = f" ({'; '.join(hints)})" if hints else ""
+    return UserError(f"unknown {kind} '{name}'{f' of {of}' if of else ''}{hint}")

@@ -19,6 +19,13 @@ METRIC_LABELS = {"time_to_target": "time to target (s)", "updates_to_target": "u
                  "final_subopt": "final suboptimality"}
 
 
+def tau_max(rec: RunRecord) -> float | None:
+    """The largest delay tau (updates) the run measured, over all its points: what a theorem's
+    maximum-delay condition reads. ``None`` for a run that measures no delay (serial, torch)."""
+    taus = [p["tau_max"] for p in rec.points if p.get("tau_max") is not None and not math.isnan(p["tau_max"])]
+    return float(max(taus)) if taus else None
+
+
 def target_for(rec: RunRecord, default: Target | None = None) -> Target:
     """The comparison target if one is given, else the run's own stopping target."""
     if default is not None and default.value is not None:

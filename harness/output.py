@@ -53,7 +53,9 @@ def print_json(obj: Any) -> None:
 def varying_columns(records: Sequence[Any]) -> list[tuple[str, Any]]:
     """The parameters whose values differ between runs of the same plugin (workload parameters:
     of the same workload), as ``(column title, record -> value)``, so two runs that differ by a
-    parameter can be told apart. A workload parameter's title is prefixed ``w.`` (``w.n``)."""
+    parameter can be told apart. A workload parameter's title is prefixed ``w.`` (``w.n``). A
+    parameter a run asked the theory for (``info['theory_choices']``) always has a column, its
+    value marked ``(theory)``: what ``eta=theory`` resolved to is seen where the run is listed."""
     cols: list[tuple[str, Any]] = []
     for attr, group, prefix in (("params", "plugin", ""), ("workload_params", "workload", "w.")):
         seen: dict[tuple[str, str], set[str]] = {}
@@ -61,5 +63,18 @@ def varying_columns(records: Sequence[Any]) -> list[tuple[str, Any]]:
             for k, v in (getattr(r, attr) or {}).items():
                 seen.setdefault((getattr(r, group), k), set()).add(json.dumps(v, sort_keys=True, default=str))
         keys = dict.fromkeys(k for (_, k), values in seen.items() if len(values) > 1)
-        cols.extend((prefix + k, lambda r, a=attr, k=k: (getattr(r, a) or {}).get(k)) for k in keys)
+        if attr == "params":
+            keys.update(dict.fromkeys(k for r in records for k in _theory_choices(r)))
+        cols.extend((prefix + k, lambda r, a=attr, k=k: _param_cell(r, a, k)) for k in keys)
     return cols
+
+
+def _theory_choices(rec: Any) -> dict[str, Any]:
+    return (getattr(rec, "info", None) or {}).get("theory_choices") or {}
+
+
+def _param_cell(rec: Any, attr: str, key: str) -> Any:
+    value = (getattr(rec, attr) or {}).get(key)
+    if attr == "params" and key in _theory_choices(rec):
+        return f"{fmt(value)} (theory)"
+    return value

@@ -121,17 +121,18 @@ class ParamSet:
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
 
-    def resolve(self, given: Mapping[str, Any] | None, owner: str) -> dict[str, Any]:
+    def resolve(self, given: Mapping[str, Any] | None, owner: str, see: str = "") -> dict[str, Any]:
         """Defaults overlaid with the given values, each parsed and checked; unknown names are errors."""
-        return {**self.defaults(), **self.check(given, owner)}
+        return {**self.defaults(), **self.check(given, owner, see=see)}
 
-    def check(self, given: Mapping[str, Any] | None, owner: str, kind: str = "parameter") -> dict[str, Any]:
+    def check(self, given: Mapping[str, Any] | None, owner: str, kind: str = "parameter",
+              see: str = "") -> dict[str, Any]:
         """Only the given values, each parsed and checked against its domain; unknown names are
-        errors naming the closest known ones."""
+        errors naming the closest known ones (``see``: the command that lists them all)."""
         out = {}
         for key, value in (given or {}).items():
             if key not in self.names():
-                raise unknown(f"{kind} of {owner}" if owner else kind, str(key), self.names())
+                raise unknown(kind, str(key), self.names(), of=owner, see=see)
             out[key] = self.get(key).parse(value, owner or kind)
         return out
 

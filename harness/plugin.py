@@ -103,7 +103,8 @@ class PluginSpec:
             "theorems": list(self.theorems),
             "needs": list(self.needs),
             "version": self.version,
-            "params": {p.name: {"default": p.default, "domain": p.domain(), "doc": p.doc} for p in self.params},
+            "params": {p.name: {"default": p.default, "domain": p.domain(), "doc": p.doc, "theory": p.theory}
+                       for p in self.params},
             "description": self.description,
             "missing": self.missing(),
         }

@@ -44,7 +44,7 @@ class Registry:
             from .errors import UserError
 
             raise UserError(f"{self.kind} '{name}' is broken: {self.problems[name]}")
-        raise unknown(self.kind, name, self.items)
+        raise unknown(self.kind, name, self.items, see=f"harness list {self.kind}s")
 
     def names(self) -> list[str]:
         return sorted(self.items)
@@ -92,8 +92,9 @@ def link_problems(specs: Iterable[PluginSpec], theorems: Mapping[str, Any]) -> d
     """What is wrong with the plugins' theorem links, by plugin name: an id that names no theorem,
     a theorem about another algorithm (``Theorem.about(family)``: the checker would never judge the
     plugin's runs with it), or a run parameter the theorem's adapter reads (``Theorem.reads``, a tuple of parameter names)
-    that the plugin does not declare, or a parameter that accepts ``theory`` while no linked theorem
-    about the algorithm chooses it (``Theorem.guided``). ``theorems``: id -> Theorem (``harness.theory``'s
+    that the plugin does not declare, a parameter a linked theorem about the algorithm sets
+    (``Theorem.guided``: plugin parameter -> theorem symbol) that the plugin does not declare, or a
+    parameter that accepts ``theory`` while no linked theorem about the algorithm chooses it. ``theorems``: id -> Theorem (``harness.theory``'s
     registry, passed in by the caller: the registry sits below the theory package). Never raises."""
     out: dict[str, list[str]] = {}
     for spec in specs:
@@ -109,7 +110,14 @@ def link_problems(specs: Iterable[PluginSpec], theorems: Mapping[str, Any]) -> d
                 out.setdefault(spec.name, []).append(
                     f"{tid} is about {', '.join(thm.families)}, not the plugin's algorithm {spec.family}")
             else:
-                guided.update(getattr(thm, "guided", {}))
+                sets = getattr(thm, "guided", {})
+                guided.update(sets)
+                # a theorem names the plugin parameter it sets (its step may be called lr, eta or gamma):
+                # a name the plugin lacks means the mapping names another algorithm's parameter
+                undeclared = [k for k in sets if k not in declared]
+                if undeclared:
+                    out.setdefault(spec.name, []).append(
+                        f"{tid} sets parameter(s) {', '.join(undeclared)} (=theory), which the plugin does not declare")
             missing = [r for r in getattr(thm, "reads", ()) if r not in declared]
             if missing:
                 out.setdefault(spec.name, []).append(

@@ -242,8 +242,8 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
                 hb += [f'<img src="{sp.name}" style="max-width:70%">']
     measured = measured_summary(records)
     if measured:
-        md += ["## What was measured", "", measured[0], ""]
-        hb += ["<h2>What was measured</h2>", measured[1]]
+        md += ["## What was measured", "", MEASURED_NOTE, "", measured[0], ""]
+        hb += ["<h2>What was measured</h2>", f"<p>{html.escape(MEASURED_NOTE)}</p>", measured[1]]
     for section in [theory_section, *sections, *SECTIONS]:
         try:
             blocks = section(records, outdir, store)
@@ -343,6 +343,12 @@ def plot_speedup(runs: Sequence[RunRecord], path: Path, title: str) -> Path | No
     return path
 
 
+TAU_MAX_OF_SEEDS = "tau max (all seeds)"
+MEASURED_NOTE = ("One row per workload and configuration: final values, epochs and time are medians over "
+                 "the seeds; tau max is the largest delay any seed measured (what a maximum-delay "
+                 "condition reads), '-' where the backend measures none.")
+
+
 def measured_summary(records: Sequence[RunRecord]) -> tuple[str, str] | None:
     """One row per (workload, plugin configuration): what a reader compares with the paper's claim."""
     groups: dict[tuple[str, str], list[RunRecord]] = defaultdict(list)
@@ -352,8 +358,10 @@ def measured_summary(records: Sequence[RunRecord]) -> tuple[str, str] | None:
             groups[(_workload_key(r), label_of(r, keys))].append(r)
     if not groups:
         return None
+    from .metrics import tau_max
+
     cols = ("workload", "configuration", "seeds", "statuses", "final " + curve_metric(records), "final test_acc",
-            "epochs", "time s", "tau max")
+            "epochs", "time s", TAU_MAX_OF_SEEDS)
     rows = []
     for (wk, label), rs in sorted(groups.items()):
         metric = curve_metric(rs)
@@ -361,7 +369,7 @@ def measured_summary(records: Sequence[RunRecord]) -> tuple[str, str] | None:
         med = lambda key: float(np.median([p[key] for p in last if p.get(key) is not None])) if any(  # noqa: E731
             p.get(key) is not None for p in last) else None
         rows.append([wk, label, len(rs), ",".join(sorted({r.status for r in rs})), med(metric), med("test_acc"),
-                     med("epochs"), med("time_s"), med("tau_max")])
+                     med("epochs"), med("time_s"), max((t for t in map(tau_max, rs) if t is not None), default=None)])
     from .output import fmt
 
     md = "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] +
@@ -389,30 +397,43 @@ def _write_meta(records, outdir: Path, title: str, config: dict[str, Any], pngs:
 
 
 def write_index(root: str | Path) -> Path:
-    """The index page of every report under ``root``: each suite with its paper, the paper's claim,
-    its main plot, run statuses and theory verdicts."""
+    """The index page of every report folder under ``root`` (``latest/``, ``all/``, a suite's, a
+    ``--report DIR`` written there): each with its paper and the paper's claim where its run gave
+    them, its main plot, run statuses and theory verdicts (from its ``meta.json``; a folder without
+    one is linked by name)."""
     import json
 
     root = Path(root)
     entries = []
-    for meta_path in sorted(root.glob("*/meta.json")):
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        if not any((folder / f).is_file() for f in ("meta.json", "index.html", "index.md")):
+            continue  # not a report (plots of `harness compare`, a user's own folder)
         try:
-            entries.append((meta_path.parent.name, json.loads(meta_path.read_text())))
-        except ValueError:
-            continue
+            meta = json.loads((folder / "meta.json").read_text())
+        except (OSError, ValueError):
+            meta = {}
+        entries.append((folder.name, meta if isinstance(meta, dict) else {}))
     md = ["# harness reports", ""]
     hb = ["<h1>harness reports</h1>"]
     for name, m in entries:
-        counts = lambda d: ", ".join(f"{k}: {v}" for k, v in sorted(d.items())) or "-"  # noqa: E731
-        md += [f"## [{m['title']}]({name}/index.md)", "", f"**Paper:** {m.get('paper') or '-'}", "",
-               f"> **Claim:** {m.get('claim') or '-'}", "", f"runs: {counts(m['statuses'])}; verdicts: {counts(m['verdicts'])}", ""]
-        hb += [f"<h2><a href='{name}/index.html'>{html.escape(m['title'])}</a></h2>",
-               f"<p><b>Paper:</b> {html.escape(m.get('paper') or '-')}</p>",
-               f"<blockquote><b>Claim:</b> {html.escape(m.get('claim') or '-')}</blockquote>",
-               f"<p>runs: {html.escape(counts(m['statuses']))}; theory verdicts: {html.escape(counts(m['verdicts']))}</p>"]
+        counts = lambda d: ", ".join(f"{k}: {v}" for k, v in sorted((d or {}).items())) or "-"  # noqa: E731
+        title = m.get("title") or name
+        page = f"{name}/index.html" if (root / name / "index.html").is_file() else f"{name}/index.md"
+        md += [f"## [{title}]({page.replace('.html', '.md') if (root / name / 'index.md').is_file() else page})", ""]
+        hb += [f"<h2><a href='{page}'>{html.escape(title)}</a></h2>"]
+        if m.get("paper"):  # shown only where the suite's [report] names them: no '-' placeholders
+            md += [f"**Paper:** {m['paper']}", ""]
+            hb += [f"<p><b>Paper:</b> {html.escape(m['paper'])}</p>"]
+        if m.get("claim"):
+            md += [f"> **Claim:** {m['claim']}", ""]
+            hb += [f"<blockquote><b>Claim:</b> {html.escape(m['claim'])}</blockquote>"]
+        if m.get("statuses") or m.get("verdicts"):
+            md += [f"runs: {counts(m.get('statuses'))}; verdicts: {counts(m.get('verdicts'))}", ""]
+            hb += [f"<p>runs: {html.escape(counts(m.get('statuses')))}; "
+                   f"theory verdicts: {html.escape(counts(m.get('verdicts')))}</p>"]
         if m.get("plots"):
             md += [f"![{name}]({name}/{m['plots'][0]})", ""]
-            hb += [f"<a href='{name}/index.html'><img src='{name}/{m['plots'][0]}' style='max-width:100%'></a>"]
+            hb += [f"<a href='{page}'><img src='{name}/{m['plots'][0]}' style='max-width:100%'></a>"]
     (root / "index.md").write_text("\n".join(md) + "\n")
     (root / "index.html").write_text("<!doctype html><html><head><meta charset='utf-8'><title>harness reports</title>"
                                      "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}</style></head><body>"
@@ -433,14 +454,16 @@ def _workload_key(r: RunRecord) -> str:
     return f"{r.workload} ({wp})" if wp else r.workload
 
 
-_COLS = ("id", "plugin", "workers", "seed", "status", "updates", "time_s", "subopt", "tau_max")
+_COLS = ("id", "plugin", "workers", "seed", "status", "updates", "time_s", "subopt", "tau max")
 
 
 def _rows(runs):
+    from .metrics import tau_max
+
     for r in runs:
         last = r.points[-1] if r.points else {}
         yield [r.id, r.plugin, r.workers, r.seed, r.status, last.get("updates"), last.get("time_s"),
-               last.get("subopt"), last.get("tau_max")]
+               last.get("subopt"), tau_max(r)]
 
 
 def _md_table(runs) -> str:

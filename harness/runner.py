@@ -72,7 +72,7 @@ def resolve(spec: RunSpec | Resolved) -> Resolved:
     wspec = workloads().get(spec.workload)
     workload = wspec.build(spec.workload_params)
     check_kind(pspec.kinds, workload, pspec.name)
-    params = pspec.paramset.resolve(spec.params, f"plugin {pspec.name}")
+    params = pspec.paramset.resolve(spec.params, f"plugin {pspec.name}", see=f"harness list plugins {pspec.name}")
     checked_options = check_options(spec.options)
     if checked_options.get("device") == "cuda" and "torch" not in pspec.needs:
         raise UserError(f"plugin {pspec.name} computes with numpy/numba on the CPU: --option device=cuda applies "

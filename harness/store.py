@@ -281,6 +281,15 @@ class Store:
         with self._transaction() as con:
             con.execute("INSERT OR IGNORE INTO run_suites (run_id, suite) VALUES (?, ?)", (int(run_id), suite))
 
+    def move_to_suite(self, run_ids: Iterable[int], old: str, new: str) -> None:
+        """The runs ``run_ids`` leave suite ``old`` for suite ``new`` (a baseline the gate refused to
+        save: its runs stay in the store, no longer reported as ``old``'s); other suites keep them."""
+        ids = [int(i) for i in run_ids]
+        with self._transaction() as con:
+            con.executemany("DELETE FROM run_suites WHERE run_id = ? AND suite = ?", [(i, old) for i in ids])
+            con.executemany("INSERT OR IGNORE INTO run_suites (run_id, suite) VALUES (?, ?)", [(i, new) for i in ids])
+            con.executemany("UPDATE runs SET suite = ? WHERE id = ? AND suite = ?", [(new, i, old) for i in ids])
+
     def save_verdict(self, run_id: int, theorem: str, verdict: str, detail: dict[str, Any]) -> None:
         with self._transaction() as con:
             con.execute("INSERT OR REPLACE INTO verdicts (run_id, theorem, verdict, detail, created) VALUES (?,?,?,?,?)",

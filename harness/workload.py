@@ -50,7 +50,7 @@ class WorkloadSpec:
         for need in self.needs:
             if importlib.util.find_spec(NEEDS[need][0]) is None:
                 raise MissingDependency(f"{need} (needed by workload {self.name})", NEEDS[need][1])
-        params = self.paramset.resolve(given, f"workload {self.name}")
+        params = self.paramset.resolve(given, f"workload {self.name}", see=f"harness list workloads {self.name}")
         module, _, attr = self.factory.partition(":")
         cls = getattr(importlib.import_module(module), attr)
         workload = cls(name=self.name, **params)

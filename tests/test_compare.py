@@ -131,12 +131,33 @@ def test_compare_markdown_and_cache(capsys, tmp_path):
     assert md2 == md
 
 
+def test_compare_two_sides_that_never_reach_the_target_say_so(capsys):
+    """No seed of A or B reached the target: the to-target rows read 'neither reached the target'
+    with no mark and no ratio, not '=' / 'identical' (inf == inf), and the summary says why."""
+    args = ("compare", "sgd-serial", "svrg-serial", *WL, "--budget", "epochs=2", "--target", "1e-12",
+            "--seeds", "2", "--no-plot")
+    code, md, _ = harness(capsys, *args, "--format", "markdown")
+    assert code == 0
+    assert "| time to target (s) | inf | inf | - | neither reached the target |" in md
+    assert "| updates to target | inf | inf | - | neither reached the target |" in md
+    assert "identical" not in md.split("**geometric mean")[0] and "| = |" not in md
+    assert "time to target (s) - (no finite ratio: 1 group where neither side reached it)" in md
+    code, out, _ = harness(capsys, *args, "--json")
+    rows = {m["metric"]: m for m in json.loads(out)["groups"][0]["metrics"]}
+    for m in ("time_to_target", "updates_to_target"):
+        assert rows[m]["mark"] == "" and rows[m]["test"] == "neither reached the target" and not rows[m]["significant"]
+    assert rows["final_subopt"]["mark"] in "+-~"  # the curves still differ: that row is judged as usual
+    code, table, _ = harness(capsys, *args)
+    assert code == 0 and table.count("neither reached the target") >= 2
+
+
 def test_compare_an_export_against_a_plugin_reruns_the_same_grid(capsys, tmp_path):
     harness(capsys, "run", "--plugin", "svrg-serial", "--workload", "ridge", "--workload-param", "n=200",
         "--workload-param", "d=10", "--param", "eta=0.05", "--seeds", "0,3", "--budget", "epochs=4", "--target",
-        "1e-6", "--no-report", "-q")
+        "1e-2", "--no-report", "-q")  # reached at every seed (two runs that never reach it compare as 'neither')
     base = tmp_path / "base.json"
     assert harness(capsys, "runs", "export", str(base))[0] == 0
+    # no --target: judged at the 1e-2 the exported runs were stopped at (not the default 1e-4 they never reach)
     code, out, _ = harness(capsys, "compare", str(base), "svrg-serial", "--json", "--no-plot", "--force")
     assert code == 0
     doc = json.loads(out)
@@ -149,7 +170,10 @@ def test_compare_an_export_against_a_plugin_reruns_the_same_grid(capsys, tmp_pat
     # the two forced reruns (the file's budget and target) superseded the exported rows: one row per key
     assert Store().count()[0] == 2 and sorted(g["b_runs"]) == [3, 4]
     reruns = [r for r in Store().runs() if r.id in g["b_runs"]]
-    assert all(r.budget == {"epochs": 4.0} and r.target["value"] == 1e-6 for r in reruns)
+    assert all(r.budget == {"epochs": 4.0} and r.target["value"] == 1e-2 for r in reruns)
+    code, out, _ = harness(capsys, "compare", str(base), "svrg-serial", "--json", "--no-plot", "--target", "1e-9")
+    (g,) = json.loads(out)["groups"]                          # an asked target wins over the stored one
+    assert {m["metric"]: m for m in g["metrics"]}["updates_to_target"]["mark"] != "="
 
 
 def test_compare_user_mistakes_are_one_line(capsys, tmp_path):

@@ -228,6 +228,19 @@ def test_empty_errored_or_missing_runs_cannot_be_judged(baseline, capsys, tmp_pa
     smaller.write_text(SUITE.split("[[run]]\nplugin = \"sgd-serial\"")[0])
     code, out, err = harness(capsys, "gate", str(smaller), "--baseline", str(base), *STRICT)
     assert code == 2 and "no current counterpart" in err
+    # a changed parameter: that group has no counterpart; the why is said once, on stderr, and the
+    # groups that could be judged keep their table rows
+    changed = tmp_path / "changed.toml"
+    changed.write_text(SUITE.replace("eta = 0.1, b = 4", "eta = 0.12, b = 4"))
+    code, out, err = harness(capsys, "gate", str(changed), "--baseline", str(base), *STRICT, "-q")
+    assert code == 2, out + err
+    (line,) = err.strip().splitlines()
+    assert line.startswith("harness: error: gate: could not judge: 2 baseline runs have no current counterpart")
+    assert (out + err).count("no current counterpart") == 1 and "could not judge" not in out
+    assert any(r.startswith("│ ok ") and "sgd-serial" in r for r in out.splitlines())  # the judged group's row
+    code, md, err = harness(capsys, "gate", str(changed), "--baseline", str(base), *STRICT, "-q", "--use-cache",
+                            "--format", "markdown")
+    assert code == 2 and md.count("no current counterpart") == 1 and err.count("no current counterpart") == 1
     # only a theory rule and no verdicts anywhere: nothing judged, never a green gate
     doc = json.loads(base.read_text())
     assert any(r["verdicts"] for r in doc["runs"])  # the gate ran the theory checker when it saved
@@ -266,3 +279,32 @@ def test_a_value_the_theory_chose_pairs_as_theory():
     b.points[1]["updates"] = 150  # the new eta converges more slowly: a regression, not a missing run
     res = judge([a], [b], [parse_rule("updates_to_target:0%")], deterministic={"p": True})
     assert res.exit_code == 1 and not res.problems
+
+
+def test_a_refused_baseline_leaves_the_suite_as_it_was(tmp_path, cli):
+    """A save the gate refuses (a run diverged) does not leave its runs under the suite's name: a
+    later report of the suite shows only the runs of the save that was written. They stay in the
+    store, under '<suite>.refused', so the run the error names can still be looked at."""
+    env = {"HARNESS_STORE": str(tmp_path / "results.db")}
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SUITE.replace("eta = 0.3, b = 4", "eta = 1e4, b = 4"))  # sgd-serial diverges
+    base = tmp_path / "base.json"
+    proc = cli("gate", str(bad), "--save-baseline", str(base), "-q", env=env, timeout=120)
+    assert proc.returncode == 2 and not base.exists()
+    (line,) = proc.stderr.strip().splitlines()
+    assert "not saving a baseline" in line and "diverged" in line and "'tiny-gate.refused'" in line
+
+    def suite_runs(name):
+        p = cli("runs", "list", "--suite", name, "--json", env=env, timeout=60, check=True)
+        return json.loads(p.stdout)
+
+    assert suite_runs("tiny-gate") == []
+    refused = suite_runs("tiny-gate.refused")
+    assert len(refused) == 4 and {r["status"] for r in refused} >= {"diverged"}
+    assert f"#{min(r['id'] for r in refused if r['status'] == 'diverged')}" in line  # the run it names is there
+    good = tmp_path / "good.toml"
+    good.write_text(SUITE)
+    cli("gate", str(good), "--save-baseline", str(base), "-q", env=env, timeout=120, check=True)
+    now = suite_runs("tiny-gate")
+    assert len(now) == 4 and all(r["status"] == "target" for r in now)
+    assert not {r["id"] for r in now} & {r["id"] for r in refused}

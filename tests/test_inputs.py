@@ -167,7 +167,7 @@ def test_memory_estimate_is_close_for_a_small_dense_workload():
     (["--target", "-1"], "--target: bad target subopt=-1: expected a float in [0.0, inf)"),
     (["--target", "foo=1"], "unknown target metric 'foo' (known: dist_sq, grad_norm_sq, objective, subopt, "
                             "test_acc, test_loss, train_acc)"),
-    (["--target", "test_ac=0.9"], "unknown target metric 'test_ac' (did you mean: test_acc, test_loss, train_acc?)"),
+    (["--target", "test_ac=0.9"], "unknown target metric 'test_ac' (did you mean: test_acc, test_loss?)"),
     (["--target", "test_acc=2"], "--target: bad target test_acc=2: expected a float in [0.0, 1.0]"),
     (["--timeout", "-5"], "run: argument --timeout: expected a number > 0, got '-5'"),
     (["--timeout", "nan"], "run: argument --timeout: expected a number > 0, got 'nan'"),

@@ -55,3 +55,34 @@ def test_sgd_samples_and_epochs_count_batches():
     rec = execute(RunSpec("sgd-serial", "ridge", {"eta": 0.01, "b": 5}, WP, budget=Budget(updates=300)))
     last = rec.points[-1]
     assert last["updates"] == 300 and last["samples"] == 1500 and last["epochs"] == pytest.approx(1500 / 500)
+
+
+def test_svrg_epoch_budget_counts_its_full_gradient_pass():
+    """An epoch is n samples read; SVRG's full gradient (the snapshot mu = grad f(u_0)) reads n, so
+    ``--budget epochs=1`` is spent by it: the run stops after its first inner update, with the
+    snapshot's time measured (not lost). measurement_cost.py printed that run as '0.000' s measured;
+    it now prints the seconds to 3 digits, the updates and epochs, and a note saying why."""
+    rec = execute(RunSpec("svrg-serial", "ridge", {"eta": 0.01, "b": 2}, WP, budget=Budget(epochs=1)))
+    last = rec.points[-1]
+    assert rec.status == "budget" and last["updates"] == 1 and last["samples"] == 500 + 2 * 2
+    assert last["time_s"] > 0
+    rec = execute(RunSpec("svrg-serial", "ridge", {"eta": 0.01, "b": 2}, WP, budget=Budget(epochs=3)))
+    assert rec.points[-1]["epochs"] == pytest.approx(3.0, abs=0.05) and rec.points[-1]["updates"] >= 250
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "measurement_cost.py"), "--only", "svrg-serial",
+                          "--budget", "epochs=1"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    row = next(line for line in out.stdout.splitlines() if line.startswith("svrg-serial"))
+    measured, updates, epochs = float(row.split()[4]), row.split()[9], row.split()[10]
+    assert measured > 0 and (updates, epochs) == ("1", "1")
+    assert "its full-gradient pass (the SVRG snapshot) reads n samples" in out.stdout
+    # the verdict 'short' is explained, on one line under the table (and met / MISSED with it)
+    assert row.split()[-1] == "short"
+    (line,) = [x for x in out.stdout.splitlines() if x.startswith("verdict: ")]
+    assert out.stdout.rstrip().endswith(line)
+    assert "met = wall/measured <= 2" in line and "MISSED" in line and "short = its shortest repeat measured under 10 s" in line
+    assert "overshoot" not in line  # an epochs budget: no seconds to overshoot

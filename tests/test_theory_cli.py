@@ -84,6 +84,11 @@ def test_run_check_and_report_from_the_command_line(cli, tmp_path):
 
     for r in Store().runs(ids=[int(i) for i in ids]):
         assert r.info["theory_choices"]["eta"]["theorem"] == "asysvrg.thm-2.4.1"
+    from harness.output import fmt
+
+    listed = cli("runs", "list", "--plugin", "svrg-serial", check=True).stdout
+    step = Store().runs(ids=[int(ids[0])])[0].params["eta"]
+    assert f"{fmt(step)} (theory)" in listed                       # the step the theory chose, said so
     chk = cli("theory", "check", *ids, "--json", check=True)
     verdicts = {d["theorem"]: d for d in json.loads(chk.stdout)["verdicts"]}
     assert verdicts["asysvrg.thm-2.4.1"]["verdict"] == "holds"

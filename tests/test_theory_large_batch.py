@@ -112,3 +112,65 @@ def test_momentum_auxiliary_sequence_recursion_closed_form_and_z_identity(beta, 
     z = w + p_rec
     for t in range(T):
         np.testing.assert_allclose(z[t + 1], z[t] - g[t] / (1 - beta), rtol=1e-9, atol=1e-9)
+
+
+# -- which plugin parameter the theorems' step gamma is ----------------------------------------------------
+def _planned(family, params, info=None):
+    from harness.theory.facts import RunFacts
+
+    return RunFacts(plugin=f"{family}-x", family=family, backend="serial", workload="w", workers=1, seed=0,
+                    status="planned", params=params, info=info or {},
+                    constants={"L": 2.0, "L_max": 3.0, "dist0_sq": 1.0, "f0_minus_fstar": 1.0},
+                    workload_facts={"sigma2_star": 0.1})
+
+
+def test_the_guided_step_is_the_plugins_learning_rate_never_the_trust_coefficient():
+    """The theorems' step is gamma (gamma_k = gamma / L_k); the large-batch plugins call it lr and their eta is
+    LARS/CLARS's trust coefficient (4.3)/(4.7). The mapping named 'eta' (so eta=theory would have put
+    gamma / L_k into a LARS plugin's trust coefficient, and the adapter fell back to reading eta as the step)."""
+    from dataclasses import replace
+
+    from harness.registry import link_problems, plugins
+    from harness.theory.errors import TheoryError
+    from harness.theory.guided import choose_parameters
+    from harness.theory.registry import all_theorems
+
+    checked = [t for t in all_theorems() if t.id.startswith("large_batch.") and t.adapter is not None]
+    assert checked and all(t.guided == {"lr": ("gamma", lb.lr_of_gamma)} for t in checked)
+    linking = [s for s in plugins().items.values() if any(get(t) in checked for t in s.theorems)]
+    assert {s.family for s in linking} == {"mnag", "lars", "clars"}
+    for spec in linking:
+        params = {p.name: p for p in spec.params}
+        assert "learning rate" in params["lr"].doc                   # the parameter the mapping names
+        if "eta" in params:
+            assert "trust coefficient" in params["eta"].doc            # and the one it must not
+    thms = {t.id: t for t in all_theorems()}
+    assert link_problems(linking, thms) == {}
+    # the registry's link check names a mapping to a parameter the plugin lacks (the old 'eta' on mnag)
+    old = {tid: replace(t, guided={"eta": ("gamma", lb.lr_of_gamma)}) for tid, t in thms.items()}
+    mnag = next(s for s in linking if s.family == "mnag")
+    assert any("sets parameter(s) eta (=theory), which the plugin does not declare" in m
+               for m in link_problems([mnag], old)[mnag.name])
+
+    # lr=theory: gamma from Theorem 4.3.2, mapped back through L and the linear scaling B / b_base
+    base = {"b": 8, "b_base": 4, "scaling": "linear", "beta": 0.0, "measure": "all"}
+    params, choices = choose_parameters(_planned("mnag", {**base, "lr": "theory"}), {"lr": "float"},
+                                        ["large_batch.thm-4.3.2"])
+    ch = choices["lr"]
+    assert ch["theorem"] == "large_batch.thm-4.3.2" and ch["symbol_value"] > 0
+    assert params["lr"] == pytest.approx(ch["symbol_value"] / 2.0 / (8 / 4))
+    # eta=theory on a LARS run: no theorem sets a trust coefficient
+    with pytest.raises(TheoryError, match="no theorem admits a value for 'eta'"):
+        choose_parameters(_planned("lars", {**base, "lr": 0.1, "eta": "theory"}), {"eta": "float"},
+                          ["large_batch.thm-4.3.2"])
+    # the adapter reads the step from lr alone: the trust coefficient never stands in for it
+    thm = get("large_batch.thm-4.3.2")
+    info = {"L_k": [2.0], "M": 0.1, "gamma_k": [0.05], "f0_minus_finf": 1.0}
+    a = thm.adapter(_planned("lars", {**base, "lr": 0.1, "eta": 0.001}, info))
+    b = thm.adapter(_planned("lars", {**base, "lr": 0.1, "eta": 0.5}, info))
+    assert a["gamma"] == b["gamma"] == pytest.approx(0.05 * 2.0)
+    from harness.theory.errors import NotApplicable
+
+    with pytest.raises(NotApplicable, match=r"no learning rate parameter \(lr\)"):
+        thm.adapter(_planned("lars", {**base, "eta": 0.001}, info))
+    assert lb.lr_of_gamma(0.4, {"L_k": np.array([2.0, 4.0]), "_lr_scale": 2.0}) == pytest.approx(0.4 / 4.0 / 2.0)

@@ -338,8 +338,9 @@ def test_network_metrics_run_on_the_model_device_with_one_host_copy(host_copies)
 
 @pytest.mark.parametrize("load", ["idle", "busy"])
 def test_monitor_gives_torch_the_idle_cores_while_it_evaluates(load, monkeypatch):
-    """An idle machine (load average 1: this loop): the evaluation gets every core; a busy one
-    (load 2x the cores): it keeps the loop's one thread (waiting threads would slow it down)."""
+    """An idle machine (nothing runnable besides this loop): the evaluation gets every core; a busy
+    one (2x the cores runnable elsewhere): it keeps the loop's one thread (waiting threads would
+    slow it down)."""
     import os
 
     import torch
@@ -347,7 +348,7 @@ def test_monitor_gives_torch_the_idle_cores_while_it_evaluates(load, monkeypatch
     from harness import monitor as M
 
     cores = len(os.sched_getaffinity(0))
-    monkeypatch.setattr(M.os, "getloadavg", lambda: (1.0 if load == "idle" else 2.0 * cores,) * 3)
+    monkeypatch.setattr(M, "_busy_elsewhere", lambda: 0.0 if load == "idle" else 2.0 * cores)
     seen = []
     mon = M.Monitor(lambda w: seen.append(torch.get_num_threads()) or {"objective": 1.0})
     before = torch.get_num_threads()
@@ -358,6 +359,25 @@ def test_monitor_gives_torch_the_idle_cores_while_it_evaluates(load, monkeypatch
     finally:
         torch.set_num_threads(before)
     assert seen == [cores if load == "idle" else 1]
+
+
+def test_busy_elsewhere_counts_a_process_spinning_beside_us():
+    """The instant count of runnable threads (what decides the evaluation's torch threads): a process
+    spinning beside us is counted in every read."""
+    import subprocess
+    import sys
+    import time
+
+    from harness.monitor import _busy_elsewhere
+
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        spinning = [_busy_elsewhere() for _ in range(3)]
+    finally:
+        spin.kill()
+        spin.wait(timeout=10)
+    assert min(spinning) >= 1.0, spinning
 
 
 @pytest.mark.parametrize("measure", ["off", "variance"])

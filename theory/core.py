@@ -146,7 +146,9 @@ class Theorem:
     free: dict[str, Callable[[Mapping[str, float]], Sequence[float]]] = field(default_factory=dict)
     solutions: dict[str, sp.Expr] = field(default_factory=dict)   # closed-form largest admissible values
     adapter: Callable[..., dict[str, Any]] | None = None
-    guided: dict[str, str] = field(default_factory=dict)          # plugin param -> theorem symbol it sets
+    # the plugin parameter (by the plugin's own name) -> the theorem symbol it is, or (symbol, f(symbol value,
+    # adapter values) -> parameter value) when the parameter is not the symbol itself (large_batch: lr <- gamma)
+    guided: dict[str, Any] = field(default_factory=dict)
     errata: str = ""
     notes: str = ""
     paper: str = ""

@@ -11,6 +11,13 @@ mean of G(w) = sum_k q_k ||grad_k f(w)||^2 with q_k = (1/L_k)/S; with one layer 
 Encoded as the notes recommend: the proof's raw per-layer conditions gate the verdict; the paper's
 "equivalent" summary conditions are reported alongside but are not equivalent (counter-example in
 the notes Sec. 5.3), so they do not gate.
+
+Names: the theorems' step is gamma (gamma_k = gamma / L_k); the plugins of these algorithms
+(``mnag-*``, ``lars-*``, ``clars-*``) call their base learning rate ``lr`` (:data:`STEP_PARAM`,
+applied as gamma_scale = lr B / b_base under linear scaling) and their ``eta`` is LARS/CLARS's trust
+coefficient of (4.3)/(4.7), which no theorem here sets or reads. The one mapping between them is
+:data:`STEP_PARAM` and :func:`lr_of_gamma` (``Theorem.guided``), so ``theory`` can never put a
+learning rate into the trust coefficient, nor read the trust coefficient as the step.
 """
 
 from __future__ import annotations
@@ -42,6 +49,24 @@ ASSUMPTIONS = ["4.3.1 layer-wise Lipschitz gradients L_k (and 4.2.1 globally, L_
                "4.3.2 layer-wise bounded variance E||grad_k f_i - grad_k f||^2 <= M_k ||grad_k f||^2 + M"]
 DEFS = [(gk, gamma / Lk), (Sg, gamma * Sinv), (gbar, Sg / K)]
 Q = sp.Rational
+
+# the plugin parameter the theorems' step gamma is (gamma_base of mnag/lars/clars-*); their 'eta' is the
+# LARS/CLARS trust coefficient (4.3)/(4.7): never the step
+STEP_PARAM = "lr"
+
+
+def lr_scale(run) -> float:
+    """gamma_scale / lr of a run: B / b_base under the linear scaling rule (``scaling=linear``), else 1."""
+    if run.param("scaling", "none") != "linear":
+        return 1.0
+    return float(run.param("b", 1, aliases=("batch", "batch_size", "B"))) / float(run.param("b_base", 1))
+
+
+def lr_of_gamma(g: float, v: dict[str, Any]) -> float:
+    """The plugin's ``lr`` (:data:`STEP_PARAM`) for the theorem's step ``g`` (gamma): one rate for every
+    layer, gamma / L_k on the layer with the largest L_k (so no layer's rate exceeds its gamma / L_k),
+    divided by gamma_scale / lr (B / b_base under linear scaling; ``v['_lr_scale']``)."""
+    return g / float(np.max(v["L_k"])) / float(v.get("_lr_scale", 1.0))
 
 
 def _prepare(v: dict[str, Any]) -> dict[str, Any]:
@@ -114,9 +139,11 @@ def _stated_432() -> list[Condition]:
 
 
 def _adapt(run, *, momentum: bool) -> dict[str, Any]:
-    """A mini-batch SGD run as mGD with one layer (K = 1, L_1 = L_g = L, gamma_1 = eta so gamma = eta L,
-    M_1 = M_g = 0 and M = the variance bound measured on the run); or per-layer constants the plugin
-    recorded (info['L_k'], info['M_k'], info['M'])."""
+    """A run with a workload's smoothness L as mGD with one layer (K = 1, L_1 = L_g = L, gamma_1 = the
+    applied step lr x gamma_scale/lr so gamma = gamma_1 L, M_1 = M_g = 0 and M = the variance bound
+    measured on the run); or per-layer constants the plugin recorded (info['L_k'], info['M_k'],
+    info['M']) with the layer rates it used (info['gamma_k']). The step is the plugin's ``lr``
+    (:data:`STEP_PARAM`); a LARS/CLARS trust coefficient ``eta`` is never read as a step."""
     from .measures import variance_bound_on_run
 
     p, c, info = run.params, run.constants, (run.info or {})
@@ -124,12 +151,11 @@ def _adapt(run, *, momentum: bool) -> dict[str, Any]:
         raise NotApplicable(f"schedule = {p.get('schedule')}: the theorem is for a constant step size")
     if run.param("warmup", 0):
         raise NotApplicable(f"warmup = {p.get('warmup')}: the theorems are for constant step sizes (no warmup)")
-    eta_v = run.param("lr", None, aliases=("eta", "gamma")) if run.family != "sgd" else run.param("eta", None)
-    if eta_v is None:
-        raise NotApplicable("the run has no step size parameter (lr / eta)")
+    lr_v = run.param(STEP_PARAM, None)
+    if lr_v is None:
+        raise NotApplicable(f"the run has no learning rate parameter ({STEP_PARAM})")
     b_v = float(run.param("b", 1, aliases=("batch", "batch_size", "B")))
-    # sgd-serial's 'beta' is a schedule exponent, not momentum
-    mom = 0.0 if run.family == "sgd" else float(run.param("beta", 0.0, aliases=("momentum",)))
+    mom = float(run.param("beta", 0.0, aliases=("momentum",)))
     if not momentum and mom:
         raise NotApplicable(f"momentum beta = {mom} > 0: mNAG, see large_batch.thm-4.3.2")
     beta_v = mom
@@ -160,11 +186,11 @@ def _adapt(run, *, momentum: bool) -> dict[str, Any]:
             raise NotApplicable("no variance bound: the workload's per-sample gradients at w* (or the run's distances) "
                                 "are unknown")
         vals = {"L_k": float(c["L"]), "K": 1.0, "M_k": 0.0, "L_g": float(c["L"]), "M_g": 0.0, "M": var,
-                "gamma": float(eta_v) * float(c["L"]), "_posthoc": ["M: the variance bound over the region the run visited (its largest recorded ||w - w*||), not over all w"]}
+                "gamma": float(lr_v) * lr_scale(run) * float(c["L"]), "_posthoc": ["M: the variance bound over the region the run visited (its largest recorded ||w - w*||), not over all w"]}
     F0_v = info.get("f0_minus_finf", c.get("f0_minus_fstar"))
     if F0_v is None:
         raise NotApplicable("f(w_0) - f_inf is unknown for this workload")
-    vals.update({"B": b_v, "F0": float(F0_v)})
+    vals.update({"B": b_v, "F0": float(F0_v), "_lr_scale": lr_scale(run)})
     if momentum:
         vals["beta"] = beta_v
     return vals
@@ -180,8 +206,8 @@ def _thm(tid, title, eqs, source, conds, bound, momentum, errata="", notes="", a
         definitions=defs if defs is not None else DEFS, bound=bound, measured=measured,
         measured_doc="running mean over iterations of G(w_t) = sum_k q_k ||grad_k f(w_t)||^2 (K = 1: ||grad f||^2)",
         rate=1 / T, prepare=_prepare, adapter=(lambda run: _adapt(run, momentum=momentum)) if adapter else None,
-        reads=("b",) if adapter else (),  # the step is eta (SGD) or lr (LARS family); beta, warmup when declared
-        guided={"eta": ("gamma", lambda g, v: g / float(np.min(v["L_k"])))} if adapter else {},
+        reads=(STEP_PARAM, "b") if adapter else (),  # beta, warmup, scaling, b_base when declared
+        guided={STEP_PARAM: ("gamma", lr_of_gamma)} if adapter else {},
         errata=errata, notes=notes, extra_bounds=extra or {},
     )
 

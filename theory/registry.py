@@ -61,9 +61,9 @@ def get(theorem_id: str) -> Theorem:
     thms = _load()
     if theorem_id in thms:
         return thms[theorem_id]
-    import difflib
+    from harness.errors import close_matches
 
-    close = difflib.get_close_matches(theorem_id, list(thms), n=3, cutoff=0.5)
+    close = close_matches(theorem_id, thms)
     raise TheoryError(f"unknown theorem '{theorem_id}'" + (f" (did you mean: {', '.join(close)}?)" if close else ""))
 
 

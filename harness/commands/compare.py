@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UserError
-from ..monitor import Budget
+from ..monitor import Budget, Target
 from ..output import print_json
 from ..params import parse_assignments
 from ..paths import output_dir, safe_name
@@ -33,7 +33,9 @@ def register(sub):
     p.add_argument("--workers", "-n", type=int, action="append", help="worker count (repeatable)")
     p.add_argument("--seeds", default="3", help="a count (3 -> 0,1,2) or a list (0,5,7); default 3")
     p.add_argument("--budget", default="epochs=10", help="per run, e.g. epochs=10 (default) or seconds=5")
-    p.add_argument("--target", default="1e-4", help="suboptimality to reach (or metric=value); default 1e-4")
+    p.add_argument("--target", default=None,
+                   help="suboptimality to reach (or metric=value); default: the target an export's runs were "
+                        "stopped at, when they share one, else 1e-4")
     p.add_argument("--stop-at-target", action="store_true",
                    help="stop plugin runs at the target (default: run the whole budget, read the target off the curve)")
     p.add_argument("--option", action="append", metavar="K=V", help="backend option (repeatable)")
@@ -47,13 +49,29 @@ def register(sub):
     p.set_defaults(func=main)
 
 
+DEFAULT_TARGET = Target("subopt", 1e-4)
+
+
+def stored_target(*sides) -> Target | None:
+    """The target the export sides' runs were stopped at, when they all share one (None otherwise):
+    without ``--target``, an export is judged at the target it was measured for (its runs may have
+    stopped there, and a plugin side reruns on its grid with it)."""
+    found = {(str(t.get("metric") or "subopt"), float(t["value"]))
+             for side in sides if side.source != "plugin"
+             for t in [r.target or {} for r in side.records] if t.get("value") is not None}
+    if len(found) != 1:
+        return None
+    metric, value = found.pop()
+    return Target(metric, value)
+
+
 def main(args) -> int:
     from ..compare import compare_sides, print_table, to_markdown, write_plots
     from .sides import build_sides
 
     if not 0 < args.alpha < 1:
         raise UserError(f"--alpha must be in (0, 1), got {args.alpha}")
-    target = target_of(args.target, "--target: ")
+    asked = target_of(args.target, "--target: ") if args.target is not None else None
     plots = None
     if not args.no_plot:  # the plot folder is checked before anything runs
         slug = safe_name(f"{Path(args.a).stem}-vs-{Path(args.b).stem}")
@@ -64,9 +82,10 @@ def main(args) -> int:
                                                                                                "--workload-param"),
         params=parse_assignments(args.param), params_a=parse_assignments(args.param_a, "--param-a"),
         params_b=parse_assignments(args.param_b, "--param-b"), workers=args.workers or [1],
-        seeds=seeds_of(args.seeds, "--seeds: "), budget=Budget.parse(args.budget), target=target,
+        seeds=seeds_of(args.seeds, "--seeds: "), budget=Budget.parse(args.budget), target=asked or DEFAULT_TARGET,
         options=parse_assignments(args.option, "--option"), force=args.force, stop_at_target=args.stop_at_target,
         quiet=args.quiet or args.json or args.format == "markdown")
+    target = asked or stored_target(a, b) or DEFAULT_TARGET
     cmp = compare_sides(a, b, target=target, alpha=args.alpha)
     if not cmp.groups:
         why = "; ".join(cmp.unmatched + [f"run #{r.id} {r.plugin}: {r.status} {r.reason}" for r in cmp.failed])

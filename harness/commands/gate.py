@@ -7,6 +7,8 @@
 
 Without a suite the baseline's own runs are rerun (same plugins, parameters, workloads, workers,
 seeds, budget and target). Runs are measured afresh (``--use-cache`` accepts stored results).
+A baseline is not saved when a run diverged or failed; that attempt's runs are then filed as suite
+``NAME.refused``, so the suite's own runs (and ``harness report --suite NAME``) are as they were.
 """
 
 from __future__ import annotations
@@ -65,12 +67,16 @@ def main(args) -> int:
             raise UserError("--save-baseline needs a suite file to run")
         name, specs, _ = load_suite(args.suite)
         specs = [resolve(s) for s in specs]
+        before = {r.id for r in store.runs(suite=name)}
         recs = run_missing(specs, store, force=not args.use_cache, quiet=quiet)
         _run_theory(store, recs)
         bad = [r for r in recs if r.status not in ("done", "target", "budget", "skipped")]
         if bad:
+            # the suite keeps only what it had: this attempt's runs are filed under a name that says so
+            refused = f"{name}.refused"
+            store.move_to_suite([r.id for r in recs if r.id is not None and r.id not in before], name, refused)
             raise UserError(f"not saving a baseline: run #{bad[0].id} {bad[0].plugin} ended '{bad[0].status}': "
-                            f"{bad[0].reason}")
+                            f"{bad[0].reason} (this attempt's runs are stored as suite '{refused}', not '{name}')")
         path = export(store, args.save_baseline, "json", ids=[r.id for r in recs])
         doc = json.loads(path.read_text())
         doc["meta"] = {"suite": name, "suite_file": str(args.suite), "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ",
@@ -111,10 +117,10 @@ def main(args) -> int:
         print(_markdown(result, args.baseline), end="")
     else:
         _print(result, args.baseline)
-    if result.exit_code == UNJUDGED:
+    if result.exit_code == UNJUDGED:  # the why, once: on stderr, as every error (stdout keeps the table)
         import sys
 
-        print(result.verdict(), file=sys.stderr)
+        print(f"harness: error: {result.verdict()}", file=sys.stderr)
     return result.exit_code
 
 
@@ -143,6 +149,8 @@ def _print(result, baseline) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from ..gate import UNJUDGED
+
     t = Table(title=escape(f"gate against {baseline}"), title_justify="left")
     for c in COLUMNS:
         t.add_column(c, overflow="fold")
@@ -152,15 +160,14 @@ def _print(result, baseline) -> None:
     console.print(t)
     for n in result.notes:
         console.print(escape(f"note: {n}"))
-    for p in result.problems:
-        console.print(f"[yellow]{escape(f'cannot judge: {p}')}[/yellow]")
-    style = {0: "bold green", 1: "bold red", 2: "bold yellow"}[result.exit_code]
-    console.print(f"[{style}]{escape(result.verdict())}[/{style}]")
+    if result.exit_code != UNJUDGED:  # could not judge: main() says why on stderr, once
+        style = {0: "bold green", 1: "bold red"}[result.exit_code]
+        console.print(f"[{style}]{escape(result.verdict())}[/{style}]")
 
 
 def _markdown(result, baseline) -> str:
     out = [f"### gate against `{Path(baseline).name}`", "", f"**{result.verdict()}**", "",
            "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     out += ["| " + " | ".join(str(x).replace("|", "/") for x in row) + " |" for row in _rows(result)]
-    out += [""] + [f"- note: {n}" for n in result.notes] + [f"- cannot judge: {p}" for p in result.problems]
+    out += [""] + [f"- note: {n}" for n in result.notes]  # the problems are in the verdict line above
     return "\n".join(out) + "\n"

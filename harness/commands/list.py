@@ -1,18 +1,94 @@
-"""``harness list [plugins|workloads|theorems]``."""
+"""``harness list [plugins|workloads|theorems] [NAME ...]``: the catalog, or what one entry takes."""
 
 from __future__ import annotations
 
 import sys
 
-from ..output import print_json, table
+from rich.markup import escape
+
+from ..output import console, print_json, table
 from ..registry import link_problems, plugins, workloads
 
 
 def register(sub):
-    p = sub.add_parser("list", help="list plugins, workloads or theorems")
+    p = sub.add_parser("list", help="list plugins, workloads or theorems; with NAMEs, each one's parameters")
     p.add_argument("what", nargs="?", default="plugins", choices=("plugins", "workloads", "theorems"))
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="show these in full: description, backend, workers, theorems and a table of parameters")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=main)
+
+
+def _workers(spec) -> str:
+    """'1', '2..8' or '1 or more'."""
+    if spec.max_workers is None:
+        return f"{spec.min_workers} or more"
+    return str(spec.min_workers) if spec.max_workers == spec.min_workers else f"{spec.min_workers}..{spec.max_workers}"
+
+
+def _params_table(title: str, params, theory: bool = True) -> None:
+    """One row per parameter: name, default, domain, whether it accepts the value 'theory'
+    (chosen by the linked theorem: ``--param eta=theory``; plugins only), doc."""
+    table(title, ("name", "default", "domain") + (("theory",) if theory else ()) + ("doc",),
+          [(p.name, p.default, p.domain()) + (("yes" if p.theory else "-",) if theory else ()) + (p.doc or "-",)
+           for p in params])
+
+
+def _show_plugins(names: list[str], as_json: bool) -> int:
+    reg = plugins()
+    specs = [reg.get(n) for n in names]  # an unknown name: one line with suggestions, before any output
+    if as_json:
+        print_json({"plugins": [{**s.summary(), "min_workers": s.min_workers, "max_workers": s.max_workers,
+                                 "deterministic": s.deterministic} for s in specs]})
+        return 0
+    thms = _theorems() or {}
+    for s in specs:
+        console.print(f"[bold]{escape(s.name)}[/bold]: {escape(s.description or '-')}")
+        missing = s.missing()
+        facts = [("family", s.family), ("backend", s.backend), ("workers", _workers(s)),
+                 ("workloads", ", ".join(s.kinds)),
+                 ("needs", ", ".join(s.needs) + (f" (missing: {', '.join(missing)})" if missing else "") or "-"),
+                 ("deterministic", "yes (one trajectory per seed)" if s.deterministic else "no")]
+        for key, value in facts:
+            console.print(f"  {key}: {escape(str(value))}")
+        console.print("  theorems:" + ("" if s.theorems else " -"))
+        for tid in s.theorems:
+            t = thms.get(tid)
+            console.print(f"    {escape(tid)}" + (f"  ({escape(t.citation.short())})" if t is not None else ""))
+        _params_table(f"{s.name}: parameters (--param K=V; 'theory': eta=theory asks the linked theorem)", s.params)
+    return 0
+
+
+def _show_workloads(names: list[str], as_json: bool) -> int:
+    reg = workloads()
+    specs = [reg.get(n) for n in names]
+    if as_json:
+        print_json({"workloads": [s.summary() for s in specs]})
+        return 0
+    for s in specs:
+        console.print(f"[bold]{escape(s.name)}[/bold] ({escape(s.kind)}): {escape(s.description or '-')}")
+        _params_table(f"{s.name}: parameters (--workload-param K=V)", s.params, theory=False)
+    return 0
+
+
+def _show_theorems(names: list[str], as_json: bool) -> int:
+    from ..errors import UserError
+
+    try:
+        from harness.theory.errors import TheoryError
+        from harness.theory.registry import get
+    except ImportError as exc:
+        raise UserError(f"the theory module is not available: {exc}") from None
+    try:
+        thms = [get(n) for n in names]
+    except TheoryError as exc:
+        raise UserError(f"{exc} (see: harness list theorems)") from None
+    if as_json:
+        print_json({"theorems": [t.summary() for t in thms]})
+        return 0
+    for t in thms:
+        console.print(t.show(), markup=False, highlight=False)
+    return 0
 
 
 def _theorems() -> dict | None:
@@ -30,6 +106,9 @@ def _status(s: dict, links: dict[str, list[str]]) -> str:
 
 
 def main(args) -> int:
+    if args.names:
+        show = {"plugins": _show_plugins, "workloads": _show_workloads, "theorems": _show_theorems}[args.what]
+        return show(list(dict.fromkeys(args.names)), args.json)
     if args.what == "plugins":
         reg = plugins()
         items = [reg.items[n].summary() for n in reg.names()]

@@ -58,6 +58,8 @@ def main(args) -> int:
         prog.start(f"plots and theory checks of {len(recs)} runs")
         index = write_report(recs, out, store=store, title=f"harness report: {name}", config=config,
                              sections=report_sections())
+    if not args.out:  # beside the others: the index page links it (as `harness run` does for its report)
+        write_index(out.parent)
     if args.json:
         print_json({"report": str(index), "runs": [r.id for r in recs]})
     else:

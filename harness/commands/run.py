@@ -270,7 +270,11 @@ def _fraction(point, mon) -> float:
 
 
 def summary(records) -> None:
+    from ..metrics import tau_max
+
     extra = varying_columns(records)
+    if any(tau_max(r) is not None for r in records):  # a run that measured delays: the largest, as the report shows it
+        extra.append(("tau max", tau_max))
     table("runs", ("id", "plugin", "workload", "workers", "seed", *[t for t, _ in extra], "status", "points",
                    "updates", "time s", "subopt", "cached"),
           [(r.id, r.plugin, r.workload, r.workers, r.seed, *[get(r) for _, get in extra], r.status + (f" ({r.reason})" if r.status not in FINISHED_OK and r.reason else ""),
