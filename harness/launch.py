@@ -33,10 +33,11 @@ SPEC, POINTS, RESULT = "spec.json", "points.jsonl", "result.json"
 
 # -- parent -----------------------------------------------------------------------------------
 def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = None,
-            env: dict[str, str] | None = None) -> dict[str, Any]:
+            env: dict[str, str] | None = None, after: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Run ``argv`` (which receives the spec path through ``HARNESS_SPEC``) and fold its results
     into ``ctx.monitor``. Returns the children's ``info``. Raises PluginFailure (a rank failed) or
-    RunTimeout; KeyboardInterrupt kills the job and propagates (points are kept)."""
+    RunTimeout; KeyboardInterrupt kills the job and propagates (points are kept). ``after(pgid)``
+    runs once the job's process group was killed, however the job ended (a launcher's clean-up)."""
 
     workdir = Path(ctx.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -53,14 +54,14 @@ def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = N
         try:
             rc = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            kill_group(proc)
+            _end(proc, after)
             _fold_points(ctx.monitor, workdir)
             raise RunTimeout(f"job ran past its {timeout_s:g} s limit and was killed") from None
         except BaseException:
-            kill_group(proc)
+            _end(proc, after)
             _fold_points(ctx.monitor, workdir)
             raise
-    kill_group(proc)  # stragglers of a finished job (e.g. a rank that outlived mpiexec)
+    _end(proc, after)  # stragglers of a finished job (e.g. a rank that outlived mpiexec)
     _fold_points(ctx.monitor, workdir)
     errors = sorted(workdir.glob("error-*.json"))
     if errors:
@@ -76,6 +77,12 @@ def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = N
     if result.get("status"):
         ctx.monitor.stop(result["status"], result.get("reason", ""))
     return result.get("info", {})
+
+
+def _end(proc: subprocess.Popen, after: Callable[[int], None] | None) -> None:
+    kill_group(proc)
+    if after is not None:
+        after(proc.pid)                # the group's id: the job was started in its own session
 
 
 def kill_group(proc: subprocess.Popen) -> None:

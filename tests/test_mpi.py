@@ -228,10 +228,15 @@ def test_ranks_outnumbering_the_cores_wait_by_sleeping():
 @needs_mpi
 @pytest.mark.parametrize("mode", ["raise", "exit"])
 def test_worker_fault_ends_in_error_with_rank(mode, tag):
+    from harness.plugins.launchers.mpiexec import shm_segments
+
+    shm_before = shm_segments()
     t0 = time.perf_counter()
     rec = run("asysvrg-mpi", "logreg", {"eta": 0.2}, 3, budget=Budget(epochs=1000),
               fail_rank=2, fail_after=20, fail_mode=mode, timeout_s=40)
     elapsed = time.perf_counter() - t0
+    # the killed ranks' shared-memory segments are not left in /dev/shm (RAM) after the job
+    assert not shm_segments() - shm_before, sorted(shm_segments() - shm_before)
     assert rec.status == "error", (rec.status, rec.reason)
     assert rec.info["failed_rank"] == 2
     if mode == "raise":
@@ -249,8 +254,12 @@ def test_worker_fault_ends_in_error_with_rank(mode, tag):
 
 @needs_mpi
 def test_timeout_kills_the_job(tag):
+    from harness.plugins.launchers.mpiexec import shm_segments
+
+    shm_before = shm_segments()
     rec = run("asgd-mpi", "logreg", {"eta": 0.05, "M": 1}, 2, budget=Budget(epochs=1e6), timeout_s=4)
     assert rec.status == "timeout", (rec.status, rec.reason)
+    assert not shm_segments() - shm_before, sorted(shm_segments() - shm_before)
     assert rec.points
     time.sleep(0.5)
     assert not tagged_processes(tag)
