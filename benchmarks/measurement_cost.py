@@ -14,8 +14,8 @@ budget bought: an epoch is n samples read, so an SVRG-family plugin's full-gradi
 snapshot, n samples) is a whole epoch and ``--budget epochs=1`` ends it after one inner update.
 
 Target: wall / measured <= 2 for runs of >= 10 s measured. ``--budget seconds=10`` sizes every run
-to about 10 s of measured time (a deterministic plugin's last chunk may overshoot it: its snapshot
-schedule depends on updates only); the verdict column says ``met`` / ``MISSED`` for runs whose
+to about 10 s of measured time (a run stops at the first tick past it, so its last chunk may
+overshoot it a little); the verdict column says ``met`` / ``MISSED`` for runs whose
 shortest repeat measured >= ``--min-measured`` seconds and ``short`` otherwise (start-up dominates a
 short run, so it is not judged).
 
@@ -90,8 +90,8 @@ def legend(budget: str, min_measured: float) -> str:
             f"its shortest repeat measured under {min_measured:g} s (--min-measured), not judged: start-up "
             f"dominates a short run")
     if "seconds" in budget:
-        text += ("; under a seconds budget a deterministic plugin (serial, sim) may measure more than it: "
-                 "its snapshot schedule depends on updates only, so its last chunk can overshoot")
+        text += ("; under a seconds budget a run stops at the first tick past it, so it may measure a "
+                 "little more (its last chunk)")
     return text
 
 
