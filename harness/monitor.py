@@ -331,31 +331,28 @@ def _one_blas_thread():
     return _BLAS.limit(limits=1, user_api="blas")
 
 
-def _busy_elsewhere(reads: int = 3, gap_s: float = 0.001) -> float:
-    """Threads runnable on the machine now besides the caller: the running count of
-    ``/proc/loadavg`` (an instant count, this reading thread included), the least of ``reads`` reads
-    ``gap_s`` apart (a rank that is about to block for our evaluation is not counted as busy).
-    Where that file is missing, the 1-minute load average (which counts the caller too)."""
+def _blocked_siblings() -> int:
+    """This job's other ranks on this node (torch.distributed's ``LOCAL_WORLD_SIZE``, or
+    ``WORLD_SIZE`` from our single-node launcher, less this one): they wait blocked in a collective
+    while the monitor rank evaluates, so the cores they hold while training are free then. 0 in a
+    single process."""
+    size = os.environ.get("LOCAL_WORLD_SIZE") or os.environ.get("WORLD_SIZE") or "1"
     try:
-        counts = []
-        for i in range(reads):
-            if i:
-                time.sleep(gap_s)
-            with open("/proc/loadavg") as f:
-                counts.append(int(f.read().split()[3].split("/")[0]))
-        return float(min(counts) - 1)
-    except (OSError, ValueError, IndexError):
-        return os.getloadavg()[0] - 1.0 if hasattr(os, "getloadavg") else float(os.cpu_count() or 1)
+        return max(int(size) - 1, 0)
+    except ValueError:
+        return 0
 
 
 @contextlib.contextmanager
 def _torch_cores():
     """While evaluating (clock paused), torch's intra-op threads at the CPUs this process may use
-    that are idle now: the torch plugins time their loop on one thread, and their evaluation need
-    not crawl on it. Idle = the CPUs minus the threads runnable elsewhere at this instant
-    (:func:`_busy_elsewhere`): the other ranks of a run wait blocked while their monitor rank
-    evaluates, though the 1-minute load average still counts them (measured: the resnet evaluation
-    of bp-torch with 2 ranks on 2 cores ran on one thread, 6.6 s against 3.1 s for bp-sim). On a
+    that are idle: the torch plugins time their loop on one thread, and their evaluation need not
+    crawl on it. Idle = the CPUs minus the 1-minute load average (this process's loop among it),
+    less this job's other ranks on the node, which wait blocked while we evaluate though the
+    average still counts them (measured: bp-torch's resnet evaluation with 2 ranks on 2 cores ran on
+    one thread, 6.6 s a point against 1.8 s). The load average, not an instant count: an
+    evaluation's results change in their last bits with its thread count, and a deterministic
+    plugin's two runs must give the same curve, so the count must not jitter from run to run. On a
     busy machine no thread is added: a team of threads waiting for taken cores is many times
     slower than one thread (measured: a digits-MLP evaluation 40x slower at load 4 on 2 cores)."""
     torch = sys.modules.get("torch")
@@ -364,7 +361,8 @@ def _torch_cores():
         return
     before = torch.get_num_threads()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = max(before, min(cores, int(cores - _busy_elsewhere())))
+    load = (os.getloadavg()[0] if hasattr(os, "getloadavg") else float(cores)) - _blocked_siblings()
+    threads = max(before, min(cores, before + int(cores - load)))
     if threads != before:
         torch.set_num_threads(threads)
     try:

@@ -338,9 +338,8 @@ def test_network_metrics_run_on_the_model_device_with_one_host_copy(host_copies)
 
 @pytest.mark.parametrize("load", ["idle", "busy"])
 def test_monitor_gives_torch_the_idle_cores_while_it_evaluates(load, monkeypatch):
-    """An idle machine (nothing runnable besides this loop): the evaluation gets every core; a busy
-    one (2x the cores runnable elsewhere): it keeps the loop's one thread (waiting threads would
-    slow it down)."""
+    """An idle machine (load average 1: this loop): the evaluation gets every core; a busy one
+    (load 2x the cores): it keeps the loop's one thread (waiting threads would slow it down)."""
     import os
 
     import torch
@@ -348,7 +347,9 @@ def test_monitor_gives_torch_the_idle_cores_while_it_evaluates(load, monkeypatch
     from harness import monitor as M
 
     cores = len(os.sched_getaffinity(0))
-    monkeypatch.setattr(M, "_busy_elsewhere", lambda: 0.0 if load == "idle" else 2.0 * cores)
+    monkeypatch.setattr(M.os, "getloadavg", lambda: (1.0 if load == "idle" else 2.0 * cores,) * 3)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
     seen = []
     mon = M.Monitor(lambda w: seen.append(torch.get_num_threads()) or {"objective": 1.0})
     before = torch.get_num_threads()
@@ -361,23 +362,30 @@ def test_monitor_gives_torch_the_idle_cores_while_it_evaluates(load, monkeypatch
     assert seen == [cores if load == "idle" else 1]
 
 
-def test_busy_elsewhere_counts_a_process_spinning_beside_us():
-    """The instant count of runnable threads (what decides the evaluation's torch threads): a process
-    spinning beside us is counted in every read."""
-    import subprocess
-    import sys
-    import time
+@pytest.mark.parametrize("ours", [False, True])
+def test_evaluation_threads_discount_the_ranks_that_wait_for_it(ours, monkeypatch):
+    """A torch rank's evaluation: the job's other ranks on the node (WORLD_SIZE - 1) count in the load
+    average but wait blocked while it evaluates. A load of 1 + (cores + 1) is a busy machine (the
+    loop's one thread), unless those cores + 1 are this job's waiting ranks (every core)."""
+    import os
 
-    from harness.monitor import _busy_elsewhere
+    import torch
 
-    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    from harness import monitor as M
+
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(M.os, "getloadavg", lambda: (1.0 + cores + 1,) * 3)
+    monkeypatch.setenv("WORLD_SIZE", str(cores + 2 if ours else 1))
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    seen = []
+    mon = M.Monitor(lambda w: seen.append(torch.get_num_threads()) or {"objective": 1.0})
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
-        time.sleep(0.3)
-        spinning = [_busy_elsewhere() for _ in range(3)]
+        mon.tick(0, np.zeros(1), force=True)
     finally:
-        spin.kill()
-        spin.wait(timeout=10)
-    assert min(spinning) >= 1.0, spinning
+        torch.set_num_threads(before)
+    assert seen == [cores if ours else 1]
 
 
 @pytest.mark.parametrize("measure", ["off", "variance"])
