@@ -17,13 +17,18 @@ not fit yet. On SLURM a run asks for ``cpus_per_task = W``.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import os
+import shutil
+import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from . import signals
 from .errors import MissingDependency, UserError
 from .monitor import ERROR, INTERRUPTED
 from .registry import plugins
@@ -33,10 +38,30 @@ from .store import RunRecord, Store, record_from_dict, run_to_dict
 ENGINES = ("local", "dask", "submitit")
 
 
-def run_job(spec: RunSpec) -> dict[str, Any]:
-    """The job every engine runs (importable by reference, so pickles stay small)."""
-    rec = execute(spec, None)
+# how long an interrupted batch waits for its running jobs to return their points (an in-process
+# run returns within a measurement chunk of the signal; one stuck in a compiled kernel is dropped)
+INTERRUPT_GRACE_S = 10.0
+
+
+def run_job(spec: RunSpec, scratch: str | None = None) -> dict[str, Any]:
+    """The job every engine runs (importable by reference, so pickles stay small). ``scratch``: a
+    folder the parent made on this machine for its jobs' work folders (removed by the parent, so
+    a job killed on the way out leaves nothing behind); None on another machine."""
+    with signals.job(), _tempdir(scratch):
+        rec = execute(spec, None)
     return run_to_dict(rec)
+
+
+@contextlib.contextmanager
+def _tempdir(folder: str | None):
+    if folder is None or not os.path.isdir(folder):
+        yield
+        return
+    before, tempfile.tempdir = tempfile.tempdir, folder
+    try:
+        yield
+    finally:
+        tempfile.tempdir = before
 
 
 def slots_of(spec: RunSpec, slots: int) -> int:
@@ -47,10 +72,20 @@ def slots_of(spec: RunSpec, slots: int) -> int:
 
 # -- engines --------------------------------------------------------------------------------
 class Engine:
-    """``submit(spec) -> handle``; ``wait(handles, timeout) -> finished handles``; ``result(h) -> dict``."""
+    """``submit(spec) -> handle``; ``wait(handles, timeout) -> finished handles``; ``result(h) -> dict``;
+    ``interrupt(handles, signum)``: pass a signal on to the running jobs, True when they return
+    their runs 'interrupted' with the points measured so far (else they are lost)."""
 
     slots: int = 1
     name: str = ""
+    scratch: str | None = None  # the jobs' temp folder on this machine (see run_job), removed by close
+
+    def _make_scratch(self) -> None:
+        self.scratch = tempfile.mkdtemp(prefix="harness-jobs-")
+
+    def _remove_scratch(self) -> None:
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
     def submit(self, spec: RunSpec) -> Any:
         raise NotImplementedError
@@ -63,6 +98,10 @@ class Engine:
 
     def cancel(self, handles: Sequence[Any]) -> None:
         pass
+
+    def interrupt(self, handles: Sequence[Any], signum: int) -> bool:
+        self.cancel(handles)
+        return False
 
     def close(self) -> None:
         pass
@@ -79,10 +118,11 @@ class LocalEngine(Engine):
         self.slots = slots
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["harness.runner", *preload])
-        self.pool = cf.ProcessPoolExecutor(max_workers=slots, mp_context=ctx)
+        self._make_scratch()
+        self.pool = cf.ProcessPoolExecutor(max_workers=slots, mp_context=ctx, initializer=signals.install_worker)
 
     def submit(self, spec):
-        return self.pool.submit(run_job, spec)
+        return self.pool.submit(run_job, spec, self.scratch)
 
     def wait(self, handles, timeout):
         done, _ = cf.wait(handles, timeout=timeout, return_when=cf.FIRST_COMPLETED)
@@ -95,8 +135,31 @@ class LocalEngine(Engine):
         for h in handles:
             h.cancel()
 
+    def _workers(self) -> list:
+        # the pool's processes (a private attribute: concurrent.futures has no public one before 3.14)
+        return list((getattr(self.pool, "_processes", None) or {}).values())
+
+    def interrupt(self, handles, signum):
+        """The signal to every worker: the one running a job returns it 'interrupted' with its
+        points (``signals.install_worker``); an idle one ignores it."""
+        self.cancel(handles)
+        for p in self._workers():
+            with contextlib.suppress(OSError):
+                os.kill(p.pid, signum)
+        return True
+
     def close(self):
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        """Nothing outlives the command: queued jobs are cancelled, the workers (idle, or still in
+        a run after an interruption's grace) are killed, and their temp folder removed."""
+        procs = self._workers()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            with contextlib.suppress(OSError, ValueError):
+                p.kill()
+        for p in procs:
+            with contextlib.suppress(ValueError):
+                p.join(5)
+        self._remove_scratch()
 
 
 class DaskEngine(Engine):
@@ -118,8 +181,11 @@ class DaskEngine(Engine):
             if address:
                 self.client = Client(address, timeout=float(os.environ.get("HARNESS_DASK_CONNECT_S", "30")))
             else:
+                if processes:  # worker processes on this machine (threads of this one clean up after themselves)
+                    self._make_scratch()
                 self.cluster = LocalCluster(n_workers=slots, threads_per_worker=1, processes=processes,
-                                            dashboard_address=None, silence_logs=logging.ERROR)
+                                            dashboard_address=None, silence_logs=logging.ERROR,
+                                            **({"local_directory": self.scratch} if self.scratch else {}))
                 self.client = Client(self.cluster)
         except (OSError, TimeoutError) as exc:  # no scheduler at that address
             raise UserError(f"cannot reach the dask scheduler at {address}: {exc}") from None
@@ -127,7 +193,7 @@ class DaskEngine(Engine):
 
     def submit(self, spec):
         self._n += 1
-        return self.client.submit(run_job, spec, pure=False, key=f"harness-run-{self._n}-{os.getpid()}")
+        return self.client.submit(run_job, spec, self.scratch, pure=False, key=f"harness-run-{self._n}-{os.getpid()}")
 
     def wait(self, handles, timeout):
         from dask.distributed import wait
@@ -148,6 +214,7 @@ class DaskEngine(Engine):
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+        self._remove_scratch()
 
 
 class SubmititEngine(Engine):
@@ -241,11 +308,14 @@ def make_engine(kind: str, slots: int, *, specs: Sequence[RunSpec] = (), address
 # -- scheduling -----------------------------------------------------------------------------
 def run_parallel(specs: Sequence[RunSpec], store: Store, engine: Engine, *, force: bool = False,
                  progress: Any = None, poll_s: float = 1.0,
-                 on_record: Callable[[RunRecord], None] | None = None) -> list[RunRecord]:
+                 on_record: Callable[[RunRecord], None] | None = None,
+                 grace_s: float = INTERRUPT_GRACE_S) -> list[RunRecord]:
     """Run ``specs`` on ``engine``; return their records in suite order (cache hits included).
 
-    Every finished run is stored as it arrives. Ctrl-C cancels what has not started and stores
-    nothing for it; runs already returned stay stored."""
+    Every finished run is stored as it arrives. Ctrl-C (or SIGTERM/SIGHUP, ``harness.signals``)
+    cancels what has not started and stores nothing for it; the runs in flight are stored
+    'interrupted': with the points measured so far when their job returns them within ``grace_s``
+    (the local pool's do), else without points; then the engine's workers are ended."""
     resolved = [resolve(s) for s in specs]  # a Resolved passes through: resolved once here
     specs = [r.spec for r in resolved]      # what a job receives (it resolves again in its own process)
     records: list[RunRecord | None] = [None] * len(specs)
@@ -260,6 +330,26 @@ def run_parallel(specs: Sequence[RunSpec], store: Store, engine: Engine, *, forc
             pending.append(i)
     in_flight: dict[Any, tuple[int, int]] = {}
     free = engine.slots
+
+    def store_result(h: Any, interrupted: BaseException | None = None) -> None:
+        i, _ = in_flight[h]
+        try:
+            rec = record_from_dict(engine.result(h))
+            rec.id, rec.cached = None, False
+        except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - a lost job is stored, never lost
+            rec = new_record(resolved[i])
+            rec.status, rec.reason = ERROR, f"{engine.name} job failed: {type(exc).__name__}: {exc}"
+            if interrupted is not None or isinstance(exc, KeyboardInterrupt):
+                rec.status, rec.reason = INTERRUPTED, f"interrupted by {signals.signal_name(interrupted or exc)} " \
+                                                      "before its job returned: its points are lost"
+        store.save(rec)
+        records[i] = rec
+        del in_flight[h]  # after the save: a signal during it leaves the run to be stored again
+        if on_record:
+            on_record(rec)
+        if progress:
+            progress.done()
+
     try:
         while pending or in_flight:
             for i in list(pending):
@@ -271,26 +361,34 @@ def run_parallel(specs: Sequence[RunSpec], store: Store, engine: Engine, *, forc
             if progress:
                 progress.running(len(in_flight))
             for h in engine.wait(list(in_flight), timeout=poll_s):
-                i, need = in_flight.pop(h)
-                free += need
-                try:
-                    rec = record_from_dict(engine.result(h))
-                    rec.id, rec.cached = None, False
-                except Exception as exc:  # noqa: BLE001 - a lost job is a stored error, never a lost run
-                    rec = new_record(resolved[i])
-                    rec.status, rec.reason = ERROR, f"{engine.name} job failed: {type(exc).__name__}: {exc}"
+                free += in_flight[h][1]
+                store_result(h)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, engine, in_flight, store_result, grace_s)
+        with signals.sigint_ignored():  # a further Ctrl-C must not lose these rows half-written
+            for i, _ in list(in_flight.values()):
+                rec = new_record(resolved[i])
+                rec.status, rec.reason = INTERRUPTED, f"interrupted by {signals.signal_name(exc)}; its " \
+                                                      f"{engine.name} job did not return its points (lost)"
                 store.save(rec)
                 records[i] = rec
-                if on_record:
-                    on_record(rec)
-                if progress:
-                    progress.done()
-    except KeyboardInterrupt:
-        engine.cancel(list(in_flight))
-        for i, _ in in_flight.values():
-            rec = new_record(resolved[i])
-            rec.status, rec.reason = INTERRUPTED, "interrupted by the user before this run returned"
-            records[i] = rec
     finally:
-        engine.close()
+        with signals.sigint_ignored():  # the workers end however the batch ends
+            engine.close()
     return [r for r in records if r is not None]
+
+
+def _interrupted(exc: BaseException, engine: Engine, in_flight: dict, store_result: Callable, grace_s: float) -> None:
+    """Ctrl-C or SIGTERM during a batch: the signal passed on to the running jobs, and for at most
+    ``grace_s`` seconds each one that returns is stored (an in-process run returns 'interrupted'
+    with the points measured so far). A second Ctrl-C stops the wait."""
+    signum = getattr(exc, "signum", signal.SIGINT)
+    try:
+        if not engine.interrupt(list(in_flight), signum):
+            return
+        end = time.monotonic() + grace_s
+        while in_flight and time.monotonic() < end:
+            for h in engine.wait(list(in_flight), timeout=min(0.5, max(0.0, end - time.monotonic()))):
+                store_result(h, interrupted=exc)
+    except KeyboardInterrupt:
+        pass

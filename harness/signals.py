@@ -11,6 +11,7 @@ is being stored is ignored, so the row is not lost half-written.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 
@@ -50,6 +51,19 @@ def restore(previous: dict) -> None:
         signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
+@contextlib.contextmanager
+def sigint_ignored():
+    """Ctrl-C ignored while the runs of an interrupted command are stored (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def signal_name(exc: BaseException) -> str:
     return signal.Signals(exc.signum).name if isinstance(exc, Terminated) else "the user (SIGINT)"
 
@@ -62,3 +76,40 @@ def exit_code(exc: BaseException) -> int:
 def received() -> int | None:
     """The SIGTERM/SIGHUP received by this process, if any (the run was stored as interrupted)."""
     return _received[0] if _received else None
+
+
+# -- a worker process of a parallel executor (``--jobs N``) ------------------------------------
+_job_running: list[bool] = []
+_in_worker: list[bool] = []  # install_worker ran in this process
+
+
+def _worker_handler(signum, _frame):
+    if not _job_running or _received:  # idle (the parent ends it), or already unwinding: store the run
+        return
+    _received.append(signum)
+    raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
+
+
+def install_worker() -> None:
+    """A pool worker's initializer: SIGINT, SIGTERM and SIGHUP interrupt the run it is executing
+    (inside :func:`job`) the way they interrupt a serial run, so the run returns 'interrupted' with
+    the points measured so far; an idle worker ignores them (dying there would break the pool and
+    lose the other workers' runs) and is ended by its parent."""
+    _in_worker.append(True)
+    for sig in (signal.SIGINT, *HANDLED):
+        signal.signal(sig, _worker_handler)
+
+
+@contextlib.contextmanager
+def job():
+    """The span of one run in a pool worker: a signal received in it interrupts the run (once).
+    Elsewhere (a dask worker's thread, this process's threads) it changes nothing."""
+    if not _in_worker:
+        yield
+        return
+    _received.clear()
+    _job_running.append(True)
+    try:
+        yield
+    finally:
+        _job_running.clear()

@@ -172,19 +172,39 @@ def main(args) -> int:
             write_index(out.parent)
         (console.print if not args.json else (lambda *a: None))(f"report: {index}")
     if any(r.status == "interrupted" for r in records):
-        import signal
         import sys
 
-        from ..signals import received
-
-        sig = received() or signal.SIGINT
-        print(f"harness: interrupted by {signal.Signals(sig).name}: {len(records)} runs stored, the last one "
-              "'interrupted' with the points measured so far", file=sys.stderr)
+        sig = interrupted_signal()
+        print(f"harness: interrupted by {sig.name}: {interrupted_summary(records)}", file=sys.stderr)
         return 128 + sig  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
     # a diverged run is a measurement (e.g. mNAG without warmup at a large batch), not a failure:
     # the exit code says whether every run could be carried out
     bad = [r for r in records if r.status in ("error", "timeout")]
     return 1 if bad else 0
+
+
+def interrupted_signal():
+    """The signal that stopped the command: the SIGTERM/SIGHUP received, else SIGINT (Ctrl-C)."""
+    import signal
+
+    from ..signals import received
+
+    return signal.Signals(received() or signal.SIGINT)
+
+
+def interrupted_summary(records) -> str:
+    """What an interrupted command stored, exactly: e.g. '3 runs stored: 1 finished, 2
+    'interrupted' with the points measured so far (5, 7 points)'."""
+    stored = [r for r in records if r.id is not None]
+    cut = [r for r in stored if r.status == "interrupted"]
+    kept = [r for r in cut if r.points]
+    parts = [f"{len(stored) - len(cut)} finished"] if len(stored) > len(cut) else []
+    if kept:
+        parts.append(f"{len(kept)} 'interrupted' with the points measured so far "
+                     f"({', '.join(str(len(r.points)) for r in kept)} points)")
+    if len(cut) > len(kept):
+        parts.append(f"{len(cut) - len(kept)} 'interrupted' without points")
+    return f"{len(stored)} runs stored: {', '.join(parts)}"
 
 
 def _confirm(n: int, yes: bool) -> None:
