@@ -119,12 +119,15 @@ _file_memo: dict[tuple, str] = {}
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes. Fast path: (size, mtime_ns, inode) unchanged since it was last
-    hashed (in this process, or recorded under the harness cache folder) reuses that hash; any
-    change of them hashes the bytes again, which are the truth."""
+    """SHA-256 of a file's bytes. Fast path: (size, mtime_ns, ctime_ns, inode) unchanged since it
+    was last hashed (in this process, or recorded under the harness cache folder) reuses that hash;
+    any change of them hashes the bytes again, which are the truth. The status-change time is in
+    the stamp because the modification time can be set back (``touch -r``, ``cp -p`` over an
+    existing file): an edit of the same size restored to the old mtime was served the old hash,
+    and with it the old run and the old optimum. Nothing but the kernel sets ctime."""
     p = Path(path).resolve()
     st = p.stat()
-    stamp = (str(p), st.st_size, st.st_mtime_ns, st.st_ino)
+    stamp = (str(p), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
     hit = _file_memo.get(stamp)
     if hit is not None:
         return hit
