@@ -12,7 +12,7 @@ A run's identity is a dict of parts (:data:`PARTS`):
 
 Views (:data:`VIEWS`) name which parts a comparison keeps: the results cache keeps them all (a
 change of data, code or anything asked reruns); the gate pairs a baseline run with the current one
-of the same benchmark (code may differ: that is what it judges); the theory checker and ``compare``
+of the same benchmark on the same data, budget and target (code may differ: that is what it judges); the theory checker and ``compare``
 pool the seeds of one group. :func:`key` is the only function that turns parts into a key;
 :func:`latest_per_key` is how everything that pools seeds counts each seed once.
 """
@@ -33,7 +33,8 @@ PARTS = ("plugin", "params", "workload", "data", "workers", "seed", "budget", "t
 
 VIEWS: dict[str, tuple[str, ...]] = {
     "cache": PARTS,                                                               # the results cache
-    "benchmark": ("plugin", "params", "workload", "workers", "seed"),             # gate: baseline <-> current
+    "benchmark": ("plugin", "params", "workload", "workers", "seed"),             # one seed of one benchmark
+    "gate": ("plugin", "params", "workload", "workers", "seed", "data", "budget", "target"),  # baseline <-> current
     "seeds": ("plugin", "params", "workload", "workers", "backend"),              # theory checker: a seed group
     "group": ("workload", "workers", "plugin", "params"),                          # compare / report groups
 }
