@@ -177,8 +177,10 @@ def main(args) -> int:
         from ..signals import received
 
         sig = received() or signal.SIGINT
-        print(f"harness: interrupted by {signal.Signals(sig).name}: {len(records)} runs stored, the last one "
-              "'interrupted' with the points measured so far", file=sys.stderr)
+        stored = sum(r.id is not None for r in records)
+        last = ("the last one 'interrupted' with the points measured so far" if records[-1].id is not None else
+                "the interrupted one not stored: the finished run of the same key is kept")
+        print(f"harness: interrupted by {signal.Signals(sig).name}: {stored} runs stored, {last}", file=sys.stderr)
         return 128 + sig  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
     # a diverged run is a measurement (e.g. mNAG without warmup at a large batch), not a failure:
     # the exit code says whether every run could be carried out
