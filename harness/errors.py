@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from typing import Iterable
+from typing import Iterable, Iterator
 
 
 class UserError(Exception):
@@ -61,3 +62,16 @@ def unknown(kind: str, name: str, known: Iterable[str], *, of: str = "", see: st
     hints += [f"see: {see}"] if see else []
     hint = f" ({'; '.join(hints)})" if hints else ""
     return UserError(f"unknown {kind} '{name}'{f' of {of}' if of else ''}{hint}")
+
+
+@contextlib.contextmanager
+def located(where: str | None) -> Iterator[None]:
+    """Prefix every :class:`UserError` raised inside with ``where: `` (e.g. ``s.toml: [[run]] #2``):
+    the one place a suite entry's mistakes get its location, whichever check raised them. The
+    exception keeps its type (a :class:`MissingDependency` still names its extra); ``None``: no prefix."""
+    try:
+        yield
+    except UserError as exc:
+        if where:
+            exc.args = (f"{where}: {exc}",)
+        raise

@@ -155,11 +155,27 @@ class GateResult:
                 "problems": self.problems, "notes": self.notes}
 
 
+PAIRED_ALSO = ("data", "budget", "target")   # the 'gate' view's parts after the benchmark's five
+
+
 def pair_key(r: RunRecord) -> tuple:
-    """What makes a baseline run and a current run the same benchmark (the identity's 'benchmark'
-    view): plugin, parameters as asked for (a value the theory chose stays 'theory', so a refined
-    bound is judged by its effect, not as a missing run), workload, workers, seed."""
-    return record_key(r, "benchmark")
+    """What makes a baseline run and a current run the same benchmark (the identity's 'gate' view):
+    plugin, parameters as asked for (a value the theory chose stays 'theory', so a refined bound is
+    judged by its effect, not as a missing run), workload, workers, seed, and the data, budget and
+    target it ran with (a suite whose budget changed measured something else: its runs are not
+    judged against the old ones)."""
+    return record_key(r, "gate")
+
+
+def _what_differs(k: tuple, current: Sequence[tuple]) -> str:
+    """'; its budget differs (baseline {...}, now {...})' when a current run is the same benchmark
+    as the baseline's ``k`` but for its data, budget or target; '' otherwise."""
+    for c in current:
+        if c[:5] == k[:5]:
+            parts = [f"its {name} differs (baseline {a}, now {b})"
+                     for name, a, b in zip(PAIRED_ALSO, k[5:], c[5:]) if a != b]
+            return "; " + ", ".join(parts)
+    return ""
 
 
 def _group_of(key: tuple) -> tuple:
@@ -196,7 +212,8 @@ def judge(baseline: Sequence[RunRecord], current: Sequence[RunRecord], rules: Se
     if missing:
         res.problems.append(f"{len(missing)} baseline runs have no current counterpart (first: "
                             f"{missing[0][0]} on {json.loads(missing[0][2])['name']} workers={missing[0][3]} seed={missing[0][4]}"
-                            f"; a changed parameter, workload or suite? refresh the baseline with --save-baseline)")
+                            f"{_what_differs(missing[0], list(cur))}"
+                            f"; a changed parameter, workload, budget or suite? refresh the baseline with --save-baseline)")
     new = [k for k in cur if k not in base]
     if new:
         res.notes.append(f"{len(new)} current runs have no baseline (first: {new[0][0]} seed {new[0][4]}): "

@@ -12,7 +12,7 @@ A run's identity is a dict of parts (:data:`PARTS`):
 
 Views (:data:`VIEWS`) name which parts a comparison keeps: the results cache keeps them all (a
 change of data, code or anything asked reruns); the gate pairs a baseline run with the current one
-of the same benchmark (code may differ: that is what it judges); the theory checker and ``compare``
+of the same benchmark on the same data, budget and target (code may differ: that is what it judges); the theory checker and ``compare``
 pool the seeds of one group. :func:`key` is the only function that turns parts into a key;
 :func:`latest_per_key` is how everything that pools seeds counts each seed once.
 """
@@ -33,7 +33,8 @@ PARTS = ("plugin", "params", "workload", "data", "workers", "seed", "budget", "t
 
 VIEWS: dict[str, tuple[str, ...]] = {
     "cache": PARTS,                                                               # the results cache
-    "benchmark": ("plugin", "params", "workload", "workers", "seed"),             # gate: baseline <-> current
+    "benchmark": ("plugin", "params", "workload", "workers", "seed"),             # one seed of one benchmark
+    "gate": ("plugin", "params", "workload", "workers", "seed", "data", "budget", "target"),  # baseline <-> current
     "seeds": ("plugin", "params", "workload", "workers", "backend"),              # theory checker: a seed group
     "group": ("workload", "workers", "plugin", "params"),                          # compare / report groups
 }
@@ -119,12 +120,15 @@ _file_memo: dict[tuple, str] = {}
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes. Fast path: (size, mtime_ns, inode) unchanged since it was last
-    hashed (in this process, or recorded under the harness cache folder) reuses that hash; any
-    change of them hashes the bytes again, which are the truth."""
+    """SHA-256 of a file's bytes. Fast path: (size, mtime_ns, ctime_ns, inode) unchanged since it
+    was last hashed (in this process, or recorded under the harness cache folder) reuses that hash;
+    any change of them hashes the bytes again, which are the truth. The status-change time is in
+    the stamp because the modification time can be set back (``touch -r``, ``cp -p`` over an
+    existing file): an edit of the same size restored to the old mtime was served the old hash,
+    and with it the old run and the old optimum. Nothing but the kernel sets ctime."""
     p = Path(path).resolve()
     st = p.stat()
-    stamp = (str(p), st.st_size, st.st_mtime_ns, st.st_ino)
+    stamp = (str(p), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
     hit = _file_memo.get(stamp)
     if hit is not None:
         return hit

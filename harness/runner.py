@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from . import __version__
 from .context import RunContext
-from .errors import PluginFailure, RunTimeout, UserError
+from .errors import PluginFailure, RunTimeout, UserError, located
 from .manifest import machine_seconds, manifest, usable_cores
 from .signals import signal_name
 from .cache import looks_like_damaged_cache, numba_cache_dir, repair_numba_cache
@@ -42,6 +42,8 @@ class RunSpec:
     schedule: Schedule = field(default_factory=Schedule)
     options: dict[str, Any] = field(default_factory=dict)
     suite: str | None = None
+    # where it was written (``FILE: [[run]] #k`` of a suite file): prefixes the errors resolving it finds; not its identity
+    where: str | None = field(default=None, compare=False)
 
     def describe(self) -> str:
         ps = ",".join(f"{k}={v}" for k, v in self.params.items())
@@ -68,6 +70,11 @@ def resolve(spec: RunSpec | Resolved) -> Resolved:
     a theory step size solved once), however many layers hand it on."""
     if isinstance(spec, Resolved):
         return spec
+    with located(spec.where):  # a suite entry's unknown names and bad values name the file and the entry
+        return _resolve(spec)
+
+
+def _resolve(spec: RunSpec) -> Resolved:
     pspec: PluginSpec = plugins().get(spec.plugin)
     wspec = workloads().get(spec.workload)
     workload = wspec.build(spec.workload_params)

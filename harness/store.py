@@ -21,8 +21,11 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from .monitor import FINISHED_OK, POINT_FIELDS
+from .monitor import DIVERGED, ERROR, FINISHED_OK, INTERRUPTED, POINT_FIELDS, TIMEOUT
 from .output import json_default
+
+MEASURED = (*FINISHED_OK, DIVERGED)              # a run that was carried out: its row is a measurement
+NOT_CARRIED_OUT = (INTERRUPTED, ERROR, TIMEOUT)   # never replaces a measured row of the same key
 
 DEFAULT_PATH = Path(".harness") / "results.db"
 
@@ -249,9 +252,22 @@ class Store:
                 raise
 
     # -- writing ------------------------------------------------------------------------------
-    def save(self, rec: RunRecord) -> int:
-        """Store a run (replacing the row of an earlier run with the same key); returns its id."""
+    def save(self, rec: RunRecord) -> int | None:
+        """Store a run, replacing the row of an earlier run with the same key; returns its id. A run
+        that was not carried out (interrupted, error, timeout) never replaces a measured one (done,
+        target, budget, diverged) of the same key: that row is kept, ``rec.id`` stays None, its
+        reason says so, and None is returned (a ``--force`` rerun stopped by Ctrl-C, or a refused
+        baseline attempt that timed out, deleted the good result)."""
         with self._transaction() as con:
+            if rec.status in NOT_CARRIED_OUT:
+                kept = con.execute(
+                    f"SELECT id FROM runs WHERE hash = ? AND status IN ({','.join('?' * len(MEASURED))})"
+                    " ORDER BY id DESC LIMIT 1", (rec.hash, *MEASURED)).fetchone()
+                if kept is not None:
+                    rec.id = None
+                    rec.reason = (rec.reason + "; " if rec.reason else "") + \
+                        f"not stored: run #{kept['id']} with the same key finished and is kept"
+                    return None
             # a run key belongs to every suite that asked for it (a cache hit in another suite adds one)
             suites = {r["suite"] for r in con.execute(
                 "SELECT s.suite FROM run_suites s JOIN runs r ON r.id = s.run_id WHERE r.hash = ?", (rec.hash,))}

@@ -26,7 +26,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError, unknown
+from .errors import UserError, located, unknown
 from .monitor import Budget, Schedule, Target
 from .params import Param, ParamSet
 from .runner import RunSpec
@@ -38,7 +38,12 @@ TOP_KEYS = {"name", "description", "defaults", "run", "report"}
 REPORT_KEYS = {"paper", "claim", "figures", "speedup", "x", "metric", "yscale"}
 
 
-def load_suite(path: str | Path) -> tuple[str, list[RunSpec], dict[str, Any]]:
+def load_suite(path: str | Path, seeds: list[int] | None = None) -> tuple[str, list[RunSpec], dict[str, Any]]:
+    """The suite's name, its runs (each entry's grid expanded, in file order) and its [report] table.
+    ``seeds``: run every entry with these seeds instead of its own (``harness run SUITE --seeds``).
+    Raises :class:`UserError` naming the file and line (TOML syntax) or ``FILE: [[run]] #k`` (meaning:
+    here, or when a run is resolved: unknown names, bad values, worker counts); an axis that is an
+    empty list (``plugin = []``, ``params = { eta = [] }``, ``workers = []``) is an error, not zero runs."""
     path = Path(path)
     if not path.exists():
         from harness.suites import suite_path
@@ -77,18 +82,24 @@ def load_suite(path: str | Path) -> tuple[str, list[RunSpec], dict[str, Any]]:
     specs: list[RunSpec] = []
     for k, entry in enumerate(entries, 1):
         where = f"{path}: [[run]] #{k}"
-        if not isinstance(entry, dict):
-            raise UserError(f"{where}: must be a table, got {entry!r}")
-        merged = {**defaults, **entry}
-        bad = set(merged) - RUN_KEYS
-        if bad:
-            raise UserError(f"{where}: unknown key '{sorted(bad)[0]}' (expected {', '.join(sorted(RUN_KEYS))})")
-        for key in ("plugin", "workload"):
-            if key not in merged:
-                raise UserError(f"{where}: missing '{key}'")
-        if isinstance(merged.get("workload_params"), dict):
-            merged["workload_params"] = _paths_from(path.parent, merged["workload_params"])
-        specs.extend(expand(merged, where, suite=name))
+        with located(where):  # every mistake in this entry, whichever check finds it, names the file and entry
+            if not isinstance(entry, dict):
+                raise UserError(f"must be a table, got {entry!r}")
+            merged = {**defaults, **entry}
+            bad = set(merged) - RUN_KEYS
+            if bad:
+                raise UserError(f"unknown key '{sorted(bad)[0]}' (expected {', '.join(sorted(RUN_KEYS))})")
+            for key in ("plugin", "workload"):
+                if key not in merged:
+                    raise UserError(f"missing '{key}'")
+            if seeds is not None:  # --seeds: this seed axis in place of the entry's
+                merged["seeds"] = list(seeds)
+            if isinstance(merged.get("workload_params"), dict):
+                merged["workload_params"] = _paths_from(path.parent, merged["workload_params"])
+            entry_specs = expand(merged, suite=name)
+        for spec in entry_specs:
+            spec.where = where  # resolving the spec (names, domains, workers) reports under it too
+        specs.extend(entry_specs)
     return name, specs, report
 
 
@@ -143,17 +154,20 @@ def _paths_from(folder: Path, wparams: dict[str, Any]) -> dict[str, Any]:
             for k, v in wparams.items()}
 
 
-def _axis(value: Any) -> list[Any]:
+def _axis(value: Any, key: str) -> list[Any]:
+    """A grid axis: a list is its values (an empty one is an error: nothing to run), anything else one value."""
+    if isinstance(value, list) and not value:
+        raise UserError(f"{key} = [] is empty (nothing to run)")
     return list(value) if isinstance(value, list) else [value]
 
 
-def _grid(d: dict[str, Any] | None, where: str, key: str) -> list[dict[str, Any]]:
+def _grid(d: dict[str, Any] | None, key: str) -> list[dict[str, Any]]:
     if d is None:
         return [{}]
     if not isinstance(d, dict):
-        raise UserError(f"{where}: '{key}' must be a table")
+        raise UserError(f"'{key}' must be a table")
     keys = list(d)
-    return [dict(zip(keys, combo)) for combo in itertools.product(*(_axis(d[k]) for k in keys))]
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(_axis(d[k], f"{key}.{k}") for k in keys))]
 
 
 MAX_SEED = 2**32 - 1  # numpy's SeedSequence takes any non-negative int; MPI and torch take 32 bits
@@ -164,6 +178,8 @@ def seeds_of(value: Any, where: str = "") -> list[int]:
     """A count (3 -> [0, 1, 2], at most 10,000) or a list of seeds, each in [0, 2**32 - 1]."""
     if isinstance(value, bool):
         raise UserError(f"{where}bad seeds {value!r}")
+    if value == []:
+        raise UserError(f"{where}seeds = [] is empty (nothing to run)")
     if isinstance(value, int):
         if not 1 <= value <= MAX_SEEDS:
             raise UserError(f"{where}seeds must be a count in [1, {MAX_SEEDS}] or a list, got {value}")
@@ -222,23 +238,25 @@ def target_of(value: Any, where: str = "") -> Target:
     return Target(metric, float(parsed))
 
 
-def expand(entry: dict[str, Any], where: str, suite: str | None = None) -> list[RunSpec]:
+def expand(entry: dict[str, Any], suite: str | None = None) -> list[RunSpec]:
+    """One [[run]] entry (defaults merged) as its grid of run specs; its errors carry no location
+    (:func:`load_suite` prefixes them with the file and entry)."""
     out = []
     budget = Budget.parse(entry.get("budget"))
-    target = target_of(entry.get("target"), f"{where}: ")
-    seeds = seeds_of(entry.get("seeds", 1), f"{where}: ")
+    target = target_of(entry.get("target"))
+    seeds = seeds_of(entry.get("seeds", 1))
     sched = entry.get("schedule", {})
     if not isinstance(sched, dict):
-        raise UserError(f"{where}: schedule must be a table, got {sched!r}")
-    schedule = Schedule(**SCHEDULE.check(sched, f"{where}: schedule"))
+        raise UserError(f"schedule must be a table, got {sched!r}")
+    schedule = Schedule(**SCHEDULE.check(sched, "schedule"))
     options = entry.get("options", {})
     if not isinstance(options, dict):
-        raise UserError(f"{where}: options must be a table, got {options!r}")
+        raise UserError(f"options must be a table, got {options!r}")
     for plugin, workload, params, wparams, workers, seed in itertools.product(
-            _axis(entry["plugin"]), _axis(entry["workload"]), _grid(entry.get("params"), where, "params"),
-            _grid(entry.get("workload_params"), where, "workload_params"), _axis(entry.get("workers", 1)), seeds):
+            _axis(entry["plugin"], "plugin"), _axis(entry["workload"], "workload"), _grid(entry.get("params"), "params"),
+            _grid(entry.get("workload_params"), "workload_params"), _axis(entry.get("workers", 1), "workers"), seeds):
         if not isinstance(workers, int) or isinstance(workers, bool):
-            raise UserError(f"{where}: workers must be integers, got {workers!r}")
+            raise UserError(f"workers must be integers, got {workers!r}")
         out.append(RunSpec(plugin=str(plugin), workload=str(workload), params=params, workload_params=wparams,
                            workers=workers, seed=seed, budget=budget, target=target, schedule=schedule,
                            options=dict(options), suite=suite))

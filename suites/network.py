@@ -52,16 +52,22 @@ class NetworkWorkload(Workload):
         return {"name": self.name, "params": {k: v for k, v in self.params.items() if k != "arch"}}
 
     def data_identity(self) -> dict[str, Any]:
-        """MNIST is identified by its four files' SHA-256 (wherever they are), fetched here, in the
-        process that resolves the run, before any rank starts (ranks then find them in the cache)."""
+        """Data read from files is identified by the files' SHA-256 (wherever they are), not by
+        their folder: MNIST's four IDX files (fetched here, in the process that resolves the run,
+        before any rank starts; ranks then find them in the cache) and CIFAR-10's batches (a folder
+        whose batches were rewritten was served the old run from the cache)."""
         ident = super().data_identity()
-        if self.params["data"] != "mnist":
+        if self.params["data"] not in ("mnist", "cifar"):
             return ident
         from harness.identity import file_sha256
 
-        from .mnist import mnist_files
+        if self.params["data"] == "mnist":
+            from .mnist import mnist_files
 
-        files = {f.name.removesuffix(".gz"): file_sha256(f) for f in mnist_files(self.params["path"])}
+            paths = mnist_files(self.params["path"])
+        else:
+            paths = cifar10_files(self.params["path"])
+        files = {f.name.removesuffix(".gz"): file_sha256(f) for f in paths}
         return {**ident, "params": {k: v for k, v in ident["params"].items() if k != "path"}, "files": files}
 
     # -- memory -------------------------------------------------------------------------------------
@@ -330,9 +336,9 @@ def _standardise(X, Xt):
     return ((X - mean) / std).astype(np.float32), ((Xt - mean) / std).astype(np.float32)
 
 
-def load_cifar10(path: str | Path):
-    """CIFAR-10 'python version' batches in ``path``: data_batch_1..5 (those present) and test_batch.
-    Returns float32 images (N, 3, 32, 32) in [0, 1] and int64 labels."""
+def cifar10_files(path: str | Path) -> list[Path]:
+    """The CIFAR-10 'python version' files in ``path``: data_batch_1..5 (those present), then
+    test_batch. Raises UserError for a missing folder or batches."""
     from harness.errors import UserError
 
     root = Path(path) if path else None
@@ -342,6 +348,15 @@ def load_cifar10(path: str | Path):
     test = root / "test_batch"
     if not train or not test.exists():
         raise UserError(f"{root}: expected data_batch_1..5 and test_batch (CIFAR-10 python version)")
+    return [*train, test]
+
+
+def load_cifar10(path: str | Path):
+    """CIFAR-10 'python version' batches in ``path`` (:func:`cifar10_files`): data_batch_1..5 (those
+    present) and test_batch. Returns float32 images (N, 3, 32, 32) in [0, 1] and int64 labels."""
+    from harness.errors import UserError
+
+    *train, test = cifar10_files(path)
 
     def read(f):
         with open(f, "rb") as fh:

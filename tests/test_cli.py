@@ -51,6 +51,10 @@ def test_malformed_suite_names_the_line(tmp_path):
     meaning = tmp_path / "meaning.toml"
     meaning.write_text('[[run]]\nplugin = "sgd-serial"\nworkload = "logreg"\nparms = {eta = 1}\n')
     _one_line_error(run_cli("run", str(meaning)), "[[run]] #1: unknown key 'parms'")
+    resolved = tmp_path / "resolved.toml"  # found when the run is resolved, not while reading: named the same
+    resolved.write_text('[[run]]\nplugin = "sgd-serial"\nworkload = "ridge"\n[[run]]\nplugin = "sgd-seral"\n'
+                        'workload = "logreg"\n')
+    _one_line_error(run_cli("run", str(resolved)), "resolved.toml: [[run]] #2: unknown plugin 'sgd-seral'")
 
 
 def test_missing_optional_dependency_names_the_extra(tmp_path):

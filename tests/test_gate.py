@@ -241,6 +241,11 @@ def test_empty_errored_or_missing_runs_cannot_be_judged(baseline, capsys, tmp_pa
     code, md, err = harness(capsys, "gate", str(changed), "--baseline", str(base), *STRICT, "-q", "--use-cache",
                             "--format", "markdown")
     assert code == 2 and md.count("no current counterpart") == 1 and err.count("no current counterpart") == 1
+    # a changed budget measures something else: not judged against the old runs (it passed as 'improved')
+    longer = tmp_path / "longer.toml"
+    longer.write_text(SUITE.replace('budget = "epochs=30"', 'budget = "epochs=60"'))
+    code, out, err = harness(capsys, "gate", str(longer), "--baseline", str(base), *STRICT, "-q")
+    assert code == 2 and "no current counterpart" in err and "its budget differs" in err, out + err
     # only a theory rule and no verdicts anywhere: nothing judged, never a green gate
     doc = json.loads(base.read_text())
     assert any(r["verdicts"] for r in doc["runs"])  # the gate ran the theory checker when it saved

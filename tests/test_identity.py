@@ -236,3 +236,46 @@ def test_a_damaged_kernel_cache_is_discarded_and_recompiled(tmp_path):
     assert line.startswith("harness: discarded") and "recompiling" in line
     again = run_cli(*args, env=env)
     assert _one(again)["status"] == "budget" and "damaged" not in again.stderr
+
+
+def test_a_same_size_edit_with_its_mtime_set_back_is_hashed_again(tmp_path, monkeypatch):
+    """``touch -r`` / ``cp -p`` over an existing file restore the old mtime: the hash's fast path
+    (which skips reading an unchanged file) must not serve the old bytes' hash."""
+    from harness import identity
+
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    f = tmp_path / "data.svm"
+    f.write_bytes(b"+1 1:0.5\n-1 2:0.25\n")
+    first = identity.file_sha256(f)
+    st = f.stat()
+    f.write_bytes(b"-1 1:0.5\n+1 2:0.25\n")                      # same size, labels flipped
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))              # mtime set back
+    assert (f.stat().st_size, f.stat().st_mtime_ns, f.stat().st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
+    assert identity.file_sha256(f) != first
+    identity._file_memo.clear()                                    # a new process: the record on disk
+    assert identity.file_sha256(f) == identity.file_sha256(f) != first
+
+
+def test_cifar_batches_rewritten_in_place_are_new_data(tmp_path):
+    """CIFAR-10 is identified by its batch files' SHA-256, not by its folder (a folder whose batches
+    were rewritten was served the old run)."""
+    from harness.registry import build_workload
+    from harness.suites.network import save_cifar10_batch
+
+    rng = np.random.default_rng(0)
+
+    def write(seed):
+        for name in ("data_batch_1", "test_batch"):
+            imgs = np.random.default_rng([seed, len(name)]).integers(0, 256, (20, 3, 32, 32), dtype=np.uint8)
+            save_cifar10_batch(tmp_path / name, imgs, list(rng.integers(0, 10, 20)))
+
+    def ident():
+        wl = build_workload("resnet", {"data": "cifar", "path": str(tmp_path), "width": 8, "depth": 1})
+        return wl.data_identity()
+
+    write(0)
+    a = ident()
+    assert set(a["files"]) == {"data_batch_1", "test_batch"} and "path" not in a["params"]
+    assert ident() == a
+    write(1)
+    assert ident()["files"] != a["files"]

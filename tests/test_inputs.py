@@ -201,7 +201,7 @@ def test_suite_values_are_checked_with_their_domain(here, capsys):
     assert suite('run = [1]\n') == "s.toml: [[run]] #1: must be a table, got 1"
     assert suite(run + 'target = -1\n') == "s.toml: [[run]] #1: bad target subopt=-1: expected a float in [0.0, inf)"
     assert suite(run + 'options = { colour = "red" }\n') == \
-        "unknown backend option (--option) 'colour' (known: device, fail_after, fail_at, fail_mode, fail_rank, " \
+        "s.toml: [[run]] #1: unknown backend option (--option) 'colour' (known: device, fail_after, fail_at, fail_mode, fail_rank, " \
         "hostfile, launcher, oversubscribe, progress, save_params, timeout_s, torchrun_args)"
     assert suite(run + 'options = 3\n') == "s.toml: [[run]] #1: options must be a table, got 3"
     assert suite(run + 'schedule = { ratio = 0.5 }\n') == \
@@ -211,6 +211,44 @@ def test_suite_values_are_checked_with_their_domain(here, capsys):
         "s.toml: [report]: x must be a non-empty list of updates, epochs, samples, time_s, got 'epochs'"
     assert suite('[report]\nspeedup = "yes please"\n' + run) == \
         "s.toml: [report]: bad value 'yes please' for parameter 'speedup': expected true or false"
+
+
+# a good first entry, then the entry under test: its mistake names the file and entry #2, and nothing runs
+@pytest.mark.parametrize("entry, message", [
+    ('plugin = []', "plugin = [] is empty (nothing to run)"),
+    ('params = { eta = [] }', "params.eta = [] is empty (nothing to run)"),
+    ('workers = []', "workers = [] is empty (nothing to run)"),
+    ('workload_params = { n = [] }', "workload_params.n = [] is empty (nothing to run)"),
+    ('seeds = []', "seeds = [] is empty (nothing to run)"),
+    ('budget = "epochs=-3"', "bad budget value '-3' for 'epochs'"),
+    ('plugin = "sgd-seral"', "unknown plugin 'sgd-seral' (did you mean: sgd-serial"),
+    ('workload = "logregg"', "unknown workload 'logregg'"),
+    ('params = { eta = "fast" }', "plugin sgd-serial: bad value 'fast' for parameter 'eta'"),
+    ('params = { etta = 0.1 }', "unknown parameter 'etta'"),
+    ('options = { tmeout_s = 5 }', "unknown backend option (--option) 'tmeout_s'"),
+    ('workers = -1', "plugin sgd-serial runs with 1..1 workers, got -1"),
+    ('workload_params = { n = -5 }', "workload logreg: bad value -5 for parameter 'n'"),
+])
+def test_a_suite_entrys_mistake_names_the_file_and_entry(here, capsys, entry, message):
+    key = entry.split(" =")[0]
+    second = {"plugin": 'plugin = "sgd-serial"', "workload": 'workload = "logreg"'}
+    second[key] = entry
+    (here / "s.toml").write_text('[[run]]\nplugin = "sgd-serial"\nworkload = "ridge"\n[[run]]\n'
+                                 + "\n".join(second.values()) + "\n")
+    line = refused(capsys, "run", "s.toml", "--no-report", "-q")
+    assert line.startswith("s.toml: [[run]] #2: ") and message in line, line
+    assert not (here / "results.db").exists()  # refused before anything ran
+
+
+def test_seeds_flag_replaces_a_suite_entrys_seeds(here, capsys):
+    """`harness run SUITE --seeds 2` runs every entry with seeds 0 and 1, whatever seeds it lists
+    (it ran nothing when the entry had no seed 0)."""
+    import json
+
+    (here / "s.toml").write_text('[[run]]\nplugin = "sgd-serial"\nworkload = "ridge"\nseeds = [3, 4]\n'
+                                 'workload_params = { n = 50, d = 3 }\nbudget = "epochs=1"\n')
+    rc, out, _ = harness(capsys, "run", "s.toml", "--seeds", "2", "--no-report", "--json")
+    assert rc == 0 and sorted(r["seed"] for r in json.loads(out)) == [0, 1]
 
 
 # -- LIBSVM files as scikit-learn reads them ---------------------------------------------------------

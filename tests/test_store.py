@@ -31,6 +31,20 @@ def test_cache_only_successful_runs(store):
     assert hit.id == rid and hit.cached
 
 
+@pytest.mark.parametrize("status", ["interrupted", "error", "timeout"])
+def test_a_run_not_carried_out_never_replaces_a_measured_one(store, status):
+    """A --force rerun stopped by Ctrl-C (or one that errors / times out) keeps the finished run of
+    the same key; a measured rerun (budget, diverged) replaces it as before."""
+    good = store.save(_rec(0, "budget", h="k"))
+    again = _rec(0, status, h="k")
+    assert store.save(again) is None and again.id is None
+    assert f"run #{good} with the same key finished and is kept" in again.reason
+    assert [(r.id, r.status) for r in store.runs()] == [(good, "budget")]
+    newer = store.save(_rec(0, "diverged", h="k"))
+    assert [(r.id, r.status) for r in store.runs()] == [(newer, "diverged")]
+    assert store.save(_rec(0, status, h="fresh")) is not None          # nothing to keep: stored
+
+
 def test_export_json_csv_parquet(store, tmp_path):
     for i in range(3):
         store.save(_rec(i))

@@ -31,7 +31,8 @@ def register(sub):
     p.add_argument("--param", action="append", metavar="K=V", help="plugin parameter (repeatable)")
     p.add_argument("--workload-param", action="append", metavar="K=V", help="workload parameter (repeatable)")
     p.add_argument("--workers", "-n", type=int, action="append", help="worker count (repeatable)")
-    p.add_argument("--seeds", default=None, help="a count (3 -> 0,1,2) or a list (0,5,7)")
+    p.add_argument("--seeds", default=None,
+                   help="a count (3 -> 0,1,2) or a list (0,5,7); with a suite: in place of every [[run]]'s seeds")
     p.add_argument("--budget", default=None, help="e.g. epochs=10 or updates=1e5,seconds=30")
     p.add_argument("--target", default=None, help="suboptimality to reach (or metric=value)")
     p.add_argument("--timeout", type=positive_float, default=None, help="hard wall-clock limit per run for launched jobs (s)")
@@ -117,11 +118,9 @@ def main(args) -> int:
         if args.plugin or args.workload:
             raise UserError("give either a suite file or --plugin/--workload, not both")
         suite = args.suite or DEFAULT_SUITE
-        suite_name, specs, report_cfg = load_suite(paper_scale(suite) if args.scale == "paper" else suite)
-        if args.seeds is not None:
-            seeds = seeds_of(args.seeds, "--seeds: ")
-            specs = [s for s in specs if s.seed == 0]
-            specs = [RunSpec(**{**s.__dict__, "seed": k}) for s in specs for k in seeds]
+        # --seeds replaces every entry's seed axis (README: `harness run suites/asysvrg.toml --seeds 5`)
+        seeds = seeds_of(args.seeds, "--seeds: ") if args.seeds is not None else None
+        suite_name, specs, report_cfg = load_suite(paper_scale(suite) if args.scale == "paper" else suite, seeds=seeds)
         if args.timeout:
             for s in specs:
                 s.options["timeout_s"] = args.timeout
@@ -204,7 +203,11 @@ def interrupted_summary(records) -> str:
                      f"({', '.join(str(len(r.points)) for r in kept)} points)")
     if len(cut) > len(kept):
         parts.append(f"{len(cut) - len(kept)} 'interrupted' without points")
-    return f"{len(stored)} runs stored: {', '.join(parts)}"
+    # an interrupted rerun (--force) never replaces the finished run of its key (Store.save)
+    dropped = sum(r.id is None and r.status == "interrupted" for r in records)
+    if dropped:
+        parts.append(f"{dropped} 'interrupted' not stored: the finished run of the same key is kept")
+    return f"{len(stored)} runs stored: {', '.join(parts)}" if parts else "0 runs stored"
 
 
 def _confirm(n: int, yes: bool) -> None:
