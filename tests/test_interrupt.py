@@ -32,3 +32,18 @@ def test_sigint_keeps_points(tmp_path):
     runs = json.loads(run_cli("runs", "--json", check=True).stdout)
     assert len(runs) == 1
     assert runs[0]["status"] == "interrupted" and runs[0]["n_points"] >= 1
+
+
+def test_the_interrupt_message_counts_exactly_what_was_stored():
+    from types import SimpleNamespace as R
+
+    from harness.commands.run import interrupted_summary
+
+    runs = [R(id=1, status="budget", points=[{}] * 9), R(id=2, status="interrupted", points=[{}] * 4),
+            R(id=3, status="interrupted", points=[]),
+            R(id=None, status="interrupted", points=[{}])]  # a --force rerun kept out by Store.save
+    assert interrupted_summary(runs) == ("3 runs stored: 1 finished, 1 'interrupted' with the points measured so far "
+                                         "(4 points), 1 'interrupted' without points, 1 'interrupted' not stored: "
+                                         "the finished run of the same key is kept")
+    assert interrupted_summary([R(id=None, status="interrupted", points=[])]) == \
+        "0 runs stored: 1 'interrupted' not stored: the finished run of the same key is kept"
