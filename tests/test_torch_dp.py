@@ -336,19 +336,15 @@ def test_network_metrics_run_on_the_model_device_with_one_host_copy(host_copies)
     assert all(t.device == meta for t in wl.eval_set(meta))
 
 
-@pytest.mark.parametrize("load", ["idle", "busy"])
-def test_monitor_gives_torch_the_idle_cores_while_it_evaluates(load, monkeypatch):
-    """An idle machine (load average 1: this loop): the evaluation gets every core; a busy one
-    (load 2x the cores): it keeps the loop's one thread (waiting threads would slow it down)."""
-    import os
-
+def _evaluation_threads(monkeypatch, load: float, world_size: int) -> int:
+    """The torch threads one evaluation of a monitor ran with, the 1-minute load average and
+    WORLD_SIZE set as given, the timed loop on one thread (which is back after the evaluation)."""
     import torch
 
     from harness import monitor as M
 
-    cores = len(os.sched_getaffinity(0))
-    monkeypatch.setattr(M.os, "getloadavg", lambda: (1.0 if load == "idle" else 2.0 * cores,) * 3)
-    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(M.os, "getloadavg", lambda: (load,) * 3)
+    monkeypatch.setenv("WORLD_SIZE", str(world_size))
     monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
     seen = []
     mon = M.Monitor(lambda w: seen.append(torch.get_num_threads()) or {"objective": 1.0})
@@ -359,7 +355,19 @@ def test_monitor_gives_torch_the_idle_cores_while_it_evaluates(load, monkeypatch
         assert torch.get_num_threads() == 1                      # the timed loop's setting is back
     finally:
         torch.set_num_threads(before)
-    assert seen == [cores if load == "idle" else 1]
+    (threads,) = seen
+    return threads
+
+
+@pytest.mark.parametrize("load", ["idle", "busy"])
+def test_monitor_gives_torch_the_idle_cores_while_it_evaluates(load, monkeypatch):
+    """An idle machine (load average 1: this loop): the evaluation gets every core; a busy one
+    (load 2x the cores): it keeps the loop's one thread (waiting threads would slow it down)."""
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    threads = _evaluation_threads(monkeypatch, 1.0 if load == "idle" else 2.0 * cores, world_size=1)
+    assert threads == (cores if load == "idle" else 1)
 
 
 @pytest.mark.parametrize("ours", [False, True])
@@ -369,23 +377,9 @@ def test_evaluation_threads_discount_the_ranks_that_wait_for_it(ours, monkeypatc
     loop's one thread), unless those cores + 1 are this job's waiting ranks (every core)."""
     import os
 
-    import torch
-
-    from harness import monitor as M
-
     cores = len(os.sched_getaffinity(0))
-    monkeypatch.setattr(M.os, "getloadavg", lambda: (1.0 + cores + 1,) * 3)
-    monkeypatch.setenv("WORLD_SIZE", str(cores + 2 if ours else 1))
-    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
-    seen = []
-    mon = M.Monitor(lambda w: seen.append(torch.get_num_threads()) or {"objective": 1.0})
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        mon.tick(0, np.zeros(1), force=True)
-    finally:
-        torch.set_num_threads(before)
-    assert seen == [cores if ours else 1]
+    threads = _evaluation_threads(monkeypatch, 1.0 + cores + 1, world_size=cores + 2 if ours else 1)
+    assert threads == (cores if ours else 1)
 
 
 @pytest.mark.parametrize("measure", ["off", "variance"])
