@@ -80,7 +80,7 @@ step threads-hogwild 110 "$PY" benchmarks/threads_scaling.py --n 1000000 --d 100
     --threads 1,2,4,8,16 --repeats 3 --modes atomic
 step threads-asysvrg 120 "$PY" benchmarks/threads_scaling.py --algo asysvrg --n 1000000 --d 1000000 --nnz 50 \
     --epochs 6 --threads 1,2,4,8,16 --repeats 2 --modes atomic,plain
-if [ -n "$DRY" ] || [ -x "$(dirname "$PY")/mpiexec" ]; then
+if [ -n "$DRY" ] || [ -x "$(dirname "$("$PY" -c 'import sys; print(sys.executable)')")/mpiexec" ]; then
     step mpi-speedup 90 "$PY" benchmarks/mpi_ps_throughput.py --speedup-only --workers 1,2,4,8 --n 20000 --d 2000 \
         --seeds 3
 else
