@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.api import MissingDependency, PluginFailure
-from harness.launch import python_module, run_job
+from harness.launch import SPEC, python_module, run_job
 
 DEFAULT_TIMEOUT_S = 600.0
 
@@ -72,7 +72,7 @@ def launch(ctx, module: str, processes: int) -> dict[str, Any]:
     try:
         return run_job(ctx, command(module, processes, hostfile), timeout_s=timeout_s,
                        env=environment(timeout_s, hostfile),
-                       after=lambda pgid: remove_orphaned_shm(shm_before, pgid))
+                       after=lambda _pgid: remove_orphaned_shm(shm_before, job_marker(workdir)))
     except PluginFailure as exc:
         if exc.rank is not None:
             raise
@@ -94,20 +94,28 @@ def shm_segments() -> set[str]:
         return set()
 
 
-def remove_orphaned_shm(before: set[str], pgid: int | None = None, wait_s: float = 3.0) -> list[str]:
+def job_marker(workdir: Path) -> bytes:
+    """What every process of this run's job has in its environment (``run_job`` sets it): the
+    ranks may sit in process groups of their own (hydra's proxies start them), so the group id
+    does not find them."""
+    return f"HARNESS_SPEC={Path(workdir) / SPEC}".encode()
+
+
+def remove_orphaned_shm(before: set[str], marker: bytes | None = None, wait_s: float = 5.0) -> list[str]:
     """Unlink the MPICH shared-memory segments that appeared since ``before`` and that no process
     maps any more. A job that ends normally unlinks its own; one whose ranks were killed (a worker
     fault, a timeout, Ctrl-C: :func:`harness.launch.run_job` kills the group) leaves them, 3-4 MB
-    each, in RAM until reboot (230 of them, 840 MB, after a day of tests here). ``pgid``: the job's
-    process group, whose killed ranks may still hold a mapping for a moment (waited for, up to
-    ``wait_s``); a segment another job maps is left alone. Returns the names removed."""
+    each, in RAM until reboot (230 of them, 840 MB, after a day of tests here). ``marker``: the
+    job's environment entry (:func:`job_marker`); its killed ranks may still hold a mapping for a
+    moment (waited for, up to ``wait_s``); a segment another job maps is left alone. Returns the
+    names removed."""
     new = shm_segments() - before
     if not new:
         return []
     deadline = time.monotonic() + wait_s
     while True:
         users = _mappers(new)
-        dying = [pid for pids in users.values() for pid in pids if _pgid(pid) == pgid]
+        dying = [pid for pids in users.values() for pid in pids if marker is not None and _has(pid, marker)]
         if not dying or time.monotonic() > deadline:
             break
         time.sleep(0.05)
@@ -136,11 +144,12 @@ def _mappers(names: set[str]) -> dict[str, list[int]]:
     return users
 
 
-def _pgid(pid: int) -> int | None:
+def _has(pid: int, marker: bytes) -> bool:
+    """Whether process ``pid``'s environment holds ``marker`` (False once it is gone)."""
     try:
-        return os.getpgid(pid)
+        return marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     except OSError:
-        return None
+        return False
 
 
 def _first_death(workdir: Path) -> dict[str, Any] | None:
