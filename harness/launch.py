@@ -33,11 +33,11 @@ SPEC, POINTS, RESULT = "spec.json", "points.jsonl", "result.json"
 
 # -- parent -----------------------------------------------------------------------------------
 def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = None,
-            env: dict[str, str] | None = None, after: Callable[[int], None] | None = None) -> dict[str, Any]:
+            env: dict[str, str] | None = None, after: Callable[[], None] | None = None) -> dict[str, Any]:
     """Run ``argv`` (which receives the spec path through ``HARNESS_SPEC``) and fold its results
     into ``ctx.monitor``. Returns the children's ``info``. Raises PluginFailure (a rank failed) or
-    RunTimeout; KeyboardInterrupt kills the job and propagates (points are kept). ``after(pgid)``
-    runs once the job's process group was killed, however the job ended (a launcher's clean-up)."""
+    RunTimeout; KeyboardInterrupt kills the job and propagates (points are kept). ``after()`` runs
+    once the job's process group was killed, however the job ended (a launcher's clean-up)."""
 
     workdir = Path(ctx.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -79,10 +79,10 @@ def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = N
     return result.get("info", {})
 
 
-def _end(proc: subprocess.Popen, after: Callable[[int], None] | None) -> None:
+def _end(proc: subprocess.Popen, after: Callable[[], None] | None) -> None:
     kill_group(proc)
     if after is not None:
-        after(proc.pid)                # the group's id: the job was started in its own session
+        after()
 
 
 def kill_group(proc: subprocess.Popen) -> None:

@@ -419,7 +419,8 @@ def write_index(root: str | Path) -> Path:
         counts = lambda d: ", ".join(f"{k}: {v}" for k, v in sorted((d or {}).items())) or "-"  # noqa: E731
         title = m.get("title") or name
         page = f"{name}/index.html" if (root / name / "index.html").is_file() else f"{name}/index.md"
-        md += [f"## [{title}]({page.replace('.html', '.md') if (root / name / 'index.md').is_file() else page})", ""]
+        md_page = f"{name}/index.md" if (root / name / "index.md").is_file() else page
+        md += [f"## [{title}]({md_page})", ""]
         hb += [f"<h2><a href='{page}'>{html.escape(title)}</a></h2>"]
         if m.get("paper"):  # shown only where the suite's [report] names them: no '-' placeholders
             md += [f"**Paper:** {m['paper']}", ""]

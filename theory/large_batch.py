@@ -155,6 +155,7 @@ def _adapt(run, *, momentum: bool) -> dict[str, Any]:
     if lr_v is None:
         raise NotApplicable(f"the run has no learning rate parameter ({STEP_PARAM})")
     b_v = float(run.param("b", 1, aliases=("batch", "batch_size", "B")))
+    scale = lr_scale(run)   # gamma_scale / lr: the step the run applied is lr x scale
     mom = float(run.param("beta", 0.0, aliases=("momentum",)))
     if not momentum and mom:
         raise NotApplicable(f"momentum beta = {mom} > 0: mNAG, see large_batch.thm-4.3.2")
@@ -186,11 +187,11 @@ def _adapt(run, *, momentum: bool) -> dict[str, Any]:
             raise NotApplicable("no variance bound: the workload's per-sample gradients at w* (or the run's distances) "
                                 "are unknown")
         vals = {"L_k": float(c["L"]), "K": 1.0, "M_k": 0.0, "L_g": float(c["L"]), "M_g": 0.0, "M": var,
-                "gamma": float(lr_v) * lr_scale(run) * float(c["L"]), "_posthoc": ["M: the variance bound over the region the run visited (its largest recorded ||w - w*||), not over all w"]}
+                "gamma": float(lr_v) * scale * float(c["L"]), "_posthoc": ["M: the variance bound over the region the run visited (its largest recorded ||w - w*||), not over all w"]}
     F0_v = info.get("f0_minus_finf", c.get("f0_minus_fstar"))
     if F0_v is None:
         raise NotApplicable("f(w_0) - f_inf is unknown for this workload")
-    vals.update({"B": b_v, "F0": float(F0_v), "_lr_scale": lr_scale(run)})
+    vals.update({"B": b_v, "F0": float(F0_v), "_lr_scale": scale})
     if momentum:
         vals["beta"] = beta_v
     return vals

@@ -72,7 +72,7 @@ def launch(ctx, module: str, processes: int) -> dict[str, Any]:
     try:
         return run_job(ctx, command(module, processes, hostfile), timeout_s=timeout_s,
                        env=environment(timeout_s, hostfile),
-                       after=lambda _pgid: remove_orphaned_shm(shm_before, job_marker(workdir)))
+                       after=lambda: remove_orphaned_shm(shm_before, job_marker(workdir)))
     except PluginFailure as exc:
         if exc.rank is not None:
             raise
