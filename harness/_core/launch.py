@@ -126,7 +126,7 @@ def python_module(module: str, *args: str) -> list[str]:
 
 
 def _pythonpath() -> str:
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     rest = os.environ.get("PYTHONPATH")
     return root + (os.pathsep + rest if rest else "")
 
