@@ -38,13 +38,15 @@ def grid(suite: str, epochs: float, with_mpi: bool):
 def batch(specs, jobs: int) -> float:
     from harness.cli.run import run_specs
     from harness.run.executors import make_engine, run_parallel
+    from harness.run.runner import resolve
     from harness.run.store import Store
 
     with tempfile.TemporaryDirectory() as d:
         store = Store(Path(d) / "results.db")
         t0 = time.perf_counter()
-        recs = (run_specs(specs, store, quiet=True) if jobs == 1
-                else run_parallel(specs, store, make_engine("local", jobs, specs=specs)))
+        resolved = [resolve(s) for s in specs]
+        recs = (run_specs(resolved, store, quiet=True) if jobs == 1
+                else run_parallel(resolved, store, make_engine("local", jobs, specs=specs)))
         wall = time.perf_counter() - t0
         assert len(recs) == len(specs) and store.count()[0] == len(specs), "runs lost"
         bad = [r for r in recs if not r.ok]

@@ -293,6 +293,31 @@ class FiniteSumWorkload(Workload):
             "density": float(self.X.nnz / (self.n * self.d)) if self.sparse else 1.0,
         }
 
+    def optimum_facts(self) -> dict[str, float]:
+        """Quantities at w* of the logistic and squared losses (empty for multinomial), with
+        ``g_i = phi_i'(x_i . w*)`` and the per-sample gradient of ``f_i = phi_i + (lam/2)||w||^2``,
+        ``grad f_i(w*) = g_i x_i + lam w*`` (their mean is ``grad f(w*) = 0``):
+
+        - ``gmax2_star`` = max_i ||grad f_i(w*)||^2;
+        - ``sigma2_star`` = (1/n) sum_i ||grad f_i(w*) - grad f(w*)||^2, the gradient noise at w*;
+        - ``phi_grad_sq_star`` = (1/n) sum_i ||grad phi_i(w*)||^2 (dfSDCA's A_0 with alpha^0 = 0);
+        - ``Lphi_max`` = phi_curv * max_i ||x_i||^2, the smoothness of the phi_i without the regulariser.
+
+        Solves for w* (cached on disk) when not known yet."""
+        if self.loss not in ("logistic", "squared"):
+            return {}
+        ws, X = self.w_star, self.X
+        g = self._dphi(np.asarray(X @ ws).ravel(), self.y)
+        rn = self.row_norms_sq
+        lam_w = self.lam * ws
+        sq = g**2 * rn + 2 * g * np.asarray(X @ lam_w).ravel() + float(lam_w @ lam_w)
+        return {
+            "gmax2_star": float(np.max(sq)),
+            "sigma2_star": float(np.mean(sq)),
+            "phi_grad_sq_star": float(np.mean(g**2 * rn)),
+            "Lphi_max": float(self.phi_curv * rn.max()),
+        }
+
     # -- on-disk cache of expensive constants -----------------------------------------------------
     def _cache_path(self, what: str) -> Path:
         """Constants are keyed by the data's content identity (never by a path string)."""

@@ -142,6 +142,11 @@ class Workload:
         """Known constants the theory module may use (L, mu, n, d, f_star, ...)."""
         return {}
 
+    def optimum_facts(self) -> dict[str, float]:
+        """Quantities at the optimum w* that a theorem may need beyond :meth:`constants` (the
+        finite-sum workloads: gradient noise and per-sample gradients at w*); empty when unknown."""
+        return {}
+
     def sizes(self) -> dict[str, int]:
         """Sizes known without building the data (``n``: training samples, ``d``: features); a
         workload whose sizes come from a file returns what it knows (possibly nothing)."""

@@ -16,7 +16,7 @@ from harness._core.output import console, print_json, table, varying_columns
 from harness._core.params import parse_assignments, positive_float
 from harness._core.paths import input_file, output_dir, safe_name
 from .progress import RunProgress
-from harness.run.runner import RunSpec, execute, resolve
+from harness.run.runner import RunSpec, resolve, run_resolved
 from harness.run.store import Store, reports_root
 from harness.run.suite import load_suite, seeds_of, target_of
 
@@ -261,18 +261,18 @@ def _literal(text: str):
         return text
 
 
-def run_specs(specs, store, *, force=False, quiet=False, progress=None):
-    """Run specs in order with progress (runs done / total, and the current run's budget);
-    ``progress``: a RunProgress already shown (else one is made, silent under ``quiet``)."""
+def run_specs(resolved, store, *, force=False, quiet=False, progress=None):
+    """Run resolved runs in order in this process, with progress (runs done / total, and the current
+    run's budget); ``progress``: a RunProgress already shown (else one is made, silent under ``quiet``)."""
     records = []
-    with (contextlib.nullcontext(progress) if progress is not None else RunProgress(len(specs), quiet=quiet)) as prog:
-        for spec in specs:
-            prog.start(getattr(spec, "spec", spec).describe())
+    with (contextlib.nullcontext(progress) if progress is not None else RunProgress(len(resolved), quiet=quiet)) as prog:
+        for res in resolved:
+            prog.start(res.spec.describe())
 
             def on_point(point, mon):
                 prog.fraction(_fraction(point, mon))
 
-            rec = execute(spec, store, force=force, on_point=on_point)
+            rec = run_resolved(res, store, force=force, on_point=on_point)
             records.append(rec)
             prog.done()
             if rec.status == "interrupted":  # Ctrl-C: keep what was measured, run nothing more

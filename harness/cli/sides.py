@@ -11,7 +11,7 @@ from typing import Any, Iterable, Sequence
 from harness.analysis.compare import Side, is_export_path, load_export
 from harness._core.errors import UserError
 from harness._core.monitor import Budget, Target
-from harness.run.runner import RunSpec, execute, resolve
+from harness.run.runner import Resolved, RunSpec, resolve, run_resolved
 from harness.run.store import RunRecord, Store
 
 # backends whose plugins run inside this process: their numba kernels are warmed up before the
@@ -32,15 +32,15 @@ def spec_of(rec: RunRecord, plugin: str | None = None, params: dict[str, Any] | 
                    options=dict(options or {}), suite=rec.suite)
 
 
-def run_missing(specs: Sequence[RunSpec], store: Store, *, force: bool = False, quiet: bool = True,
+def run_missing(resolved: Sequence[Resolved], store: Store, *, force: bool = False, quiet: bool = True,
                 warm_up: bool = True) -> list[RunRecord]:
-    """Execute the specs not in the store's cache (all of them with ``force``), after a short
-    untimed warm-up run of each in-process plugin so JIT loading stays out of the measurements."""
+    """Execute the resolved runs not in the store's cache (all of them with ``force``), after a
+    short untimed warm-up run of each in-process plugin so JIT loading stays out of the measurements
+    (the warm-up is the resolved run cut short: nothing is resolved again)."""
     from .run import run_specs
 
-    specs = [resolve(s) for s in specs]  # resolved once (a Resolved passes through)
     if warm_up:
-        todo = [r for r in specs if force or store.find_cached(r.hash) is None]
+        todo = [r for r in resolved if force or store.find_cached(r.hash) is None]
         warmed = set()
         for res in todo:
             s = res.spec
@@ -48,10 +48,8 @@ def run_missing(specs: Sequence[RunSpec], store: Store, *, force: bool = False, 
             if res.plugin.backend not in IN_PROCESS_BACKENDS or key in warmed:
                 continue
             warmed.add(key)
-            # the values the spec resolved to (a step size the theory chose is not solved for again)
-            execute(RunSpec(s.plugin, s.workload, dict(res.params), dict(s.workload_params), s.workers, s.seed,
-                            Budget(updates=2), Target(), options=dict(s.options)), None)
-    return run_specs(list(specs), store, force=force, quiet=quiet)
+            run_resolved(res.warm_up(), None)
+    return run_specs(list(resolved), store, force=force, quiet=quiet)
 
 
 def plugin_specs(plugin: str, grid: Iterable[RunRecord] | None, *, workloads: Sequence[str], workload_params,

@@ -5,7 +5,7 @@ plugin registry; this module is the one bridge.
 
 - :func:`run_facts` / :func:`planned_facts`: a stored :class:`~harness.run.store.RunRecord` (or a spec
   about to run) -> RunFacts, including the quantities at the optimum a theorem may need
-  (:func:`optimum_facts`) and the step sizes the plugin reported it applied (``info["applied"]``);
+  (the workload's ``optimum_facts()``) and the step sizes the plugin reported it applied (``info["applied"]``);
 - :func:`check`: verdicts for stored runs (seeds of one configuration pooled), saved to a store;
 - :func:`choose_parameters`: ``eta=theory`` for a spec (``harness.run.runner.resolve`` calls it).
 """
@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from typing import Any, Sequence
-
-import numpy as np
 
 from harness._core.errors import UserError
 from .metrics import tau_max
@@ -37,33 +35,26 @@ def group_key(run) -> str:
     return canonical(record_key(run, "seeds"))
 
 
+def optimum_facts(workload) -> dict[str, float]:
+    """The workload's quantities at its optimum (:meth:`Workload.optimum_facts`; empty if unknown)."""
+    try:
+        return dict(workload.optimum_facts())
+    except Exception:  # noqa: BLE001 - facts are optional inputs; a missing one makes a theorem not-applicable
+        return {}
+
+
 @lru_cache(maxsize=16)
-def _optimum_facts(name: str, params_json: str) -> dict[str, float]:
+def _stored_optimum_facts(name: str, params_json: str) -> dict[str, float]:
     from harness._core.registry import build_workload
 
-    wl = build_workload(name, json.loads(params_json))
-    if getattr(wl, "kind", "") != "finite-sum" or getattr(wl, "loss", None) not in ("logistic", "squared"):
-        return {}
-    ws = wl.w_star
-    X, y = wl.X, wl.y
-    g = wl._dphi(np.asarray(X @ ws).ravel(), y)  # phi_i'(x_i . w*)
-    rn = wl.row_norms_sq
-    # per-sample gradient of f_i = phi_i + (lam/2)||w||^2 at w*: g_i x_i + lam w*; their mean is grad f(w*) = 0
-    lam_w = wl.lam * ws
-    sq = g**2 * rn + 2 * g * np.asarray(X @ lam_w).ravel() + float(lam_w @ lam_w)
-    return {
-        "gmax2_star": float(np.max(sq)),                # max_i ||grad f_i(w*)||^2
-        "sigma2_star": float(np.mean(sq)),              # E||grad f_i(w*) - grad f(w*)||^2
-        "phi_grad_sq_star": float(np.mean(g**2 * rn)),  # (1/n) sum ||grad phi_i(w*)||^2 (dfSDCA's A_0 with alpha^0 = 0)
-        "Lphi_max": float(wl.phi_curv * rn.max()),      # smoothness of the phi_i without the regulariser
-    }
+    return optimum_facts(build_workload(name, json.loads(params_json)))
 
 
-def optimum_facts(workload: str, workload_params: dict[str, Any]) -> dict[str, float]:
-    """Quantities at w* of a linear finite-sum workload (empty for others, or if w* is unknown)."""
+def stored_optimum_facts(workload: str, workload_params: dict[str, Any]) -> dict[str, float]:
+    """:func:`optimum_facts` of a stored run's workload, rebuilt from its name and parameters."""
     try:
-        return _optimum_facts(workload, json.dumps(workload_params, sort_keys=True))
-    except Exception:  # noqa: BLE001 - facts are optional inputs; a missing one makes a theorem not-applicable
+        return dict(_stored_optimum_facts(workload, json.dumps(workload_params, sort_keys=True)))
+    except Exception:  # noqa: BLE001 - as above: a workload that cannot be rebuilt here has no facts
         return {}
 
 
@@ -81,7 +72,7 @@ def run_facts(rec) -> Any:
         plugin=rec.plugin, family=rec.family, backend=rec.backend, workload=rec.workload, workers=rec.workers,
         seed=rec.seed, status=rec.status, params=dict(rec.params), constants=dict(rec.constants),
         points=tuple(rec.points), info=dict(rec.info or {}), applied=dict((rec.info or {}).get("applied") or {}),
-        workload_facts=optimum_facts(rec.workload, rec.workload_params),
+        workload_facts=stored_optimum_facts(rec.workload, rec.workload_params),
         tau_max=tau_max(rec), theorems=linked_theorems(rec.plugin),
         group=group_key(rec), run_id=rec.id, label=rec.label())
 
@@ -97,7 +88,7 @@ def planned_facts(pspec, workload, params: dict[str, Any], workers: int) -> Any:
     return facts.RunFacts(
         plugin=pspec.name, family=pspec.family, backend=pspec.backend, workload=workload.name, workers=workers,
         seed=0, status="planned", params=dict(params), constants=constants,
-        workload_facts=optimum_facts(workload.name, workload.params),
+        workload_facts=optimum_facts(workload),
         tau_max=float(max(workers - 1, 0)), theorems=tuple(pspec.theorems))
 
 

@@ -1,10 +1,11 @@
 """Where a batch of runs executes: side by side on this machine (``local``, ``--jobs N``), on a
 dask.distributed cluster (``dask``), or as SLURM jobs through submitit (``submitit``).
 
-Every engine runs the same job, :func:`run_job`: one :class:`~harness.run.runner.RunSpec` executed
-without a store, its :class:`~harness.run.store.RunRecord` returned as a plain dict. The parent (this
-process) resolves and cache-checks each spec before anything is sent, and writes every returned
-record to the store itself: the store has one writer, and a job that dies (a killed worker, a
+Every engine runs the same job, :func:`run_job`: one :class:`~harness.run.runner.Resolved` run
+executed without a store, its :class:`~harness.run.store.RunRecord` returned as a plain dict. The
+parent (this process) resolves and cache-checks each spec before anything is sent (the job receives
+the resolved record and only rebuilds the workload's data), and writes every returned record to the
+store itself: the store has one writer, and a job that dies (a killed worker, a
 SLURM node lost) is still stored, as status 'error' with the engine's message.
 
 Slots: ``slots`` runs' worth of cores. A run with W workers holds min(W, slots) slots while it runs
@@ -32,7 +33,7 @@ from harness._core import signals
 from harness._core.errors import MissingDependency, UserError
 from harness._core.monitor import ERROR, INTERRUPTED
 from harness._core.registry import plugins
-from .runner import RunSpec, execute, new_record, resolve
+from .runner import Resolved, RunSpec, new_record, run_resolved
 from .store import RunRecord, Store, record_from_dict, run_to_dict
 
 ENGINES = ("local", "dask", "submitit")
@@ -43,12 +44,12 @@ ENGINES = ("local", "dask", "submitit")
 INTERRUPT_GRACE_S = 10.0
 
 
-def run_job(spec: RunSpec, scratch: str | None = None) -> dict[str, Any]:
+def run_job(res: Resolved, scratch: str | None = None) -> dict[str, Any]:
     """The job every engine runs (importable by reference, so pickles stay small). ``scratch``: a
     folder the parent made on this machine for its jobs' work folders (removed by the parent, so
     a job killed on the way out leaves nothing behind); None on another machine."""
     with signals.job(), _tempdir(scratch):
-        rec = execute(spec, None)
+        rec = run_resolved(res, None)
     return run_to_dict(rec)
 
 
@@ -64,10 +65,10 @@ def _tempdir(folder: str | None):
         tempfile.tempdir = before
 
 
-def slots_of(spec: RunSpec, slots: int) -> int:
+def slots_of(res: Resolved, slots: int) -> int:
     """Cores a run holds: the cores its backend keeps busy (``PluginSpec.cores``: its worker count,
     1 for a serial or simulated run), at most the whole machine."""
-    return max(1, min(plugins().get(spec.plugin).cores(spec.workers), slots))
+    return max(1, min(res.plugin.cores(res.spec.workers), slots))
 
 
 # -- engines --------------------------------------------------------------------------------
@@ -87,7 +88,7 @@ class Engine:
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
-    def submit(self, spec: RunSpec) -> Any:
+    def submit(self, res: Resolved) -> Any:
         raise NotImplementedError
 
     def wait(self, handles: Sequence[Any], timeout: float) -> list[Any]:
@@ -121,8 +122,8 @@ class LocalEngine(Engine):
         self._make_scratch()
         self.pool = cf.ProcessPoolExecutor(max_workers=slots, mp_context=ctx, initializer=signals.install_worker)
 
-    def submit(self, spec):
-        return self.pool.submit(run_job, spec, self.scratch)
+    def submit(self, res):
+        return self.pool.submit(run_job, res, self.scratch)
 
     def wait(self, handles, timeout):
         done, _ = cf.wait(handles, timeout=timeout, return_when=cf.FIRST_COMPLETED)
@@ -191,9 +192,9 @@ class DaskEngine(Engine):
             raise UserError(f"cannot reach the dask scheduler at {address}: {exc}") from None
         self._n = 0
 
-    def submit(self, spec):
+    def submit(self, res):
         self._n += 1
-        return self.client.submit(run_job, spec, self.scratch, pure=False, key=f"harness-run-{self._n}-{os.getpid()}")
+        return self.client.submit(run_job, res, self.scratch, pure=False, key=f"harness-run-{self._n}-{os.getpid()}")
 
     def wait(self, handles, timeout):
         from dask.distributed import wait
@@ -244,15 +245,15 @@ class SubmititEngine(Engine):
 
         os.environ["PYTHONPATH"] = _pythonpath()
 
-    def submit(self, spec):
-        timeout_s = float(spec.options.get("timeout_s") or 3600)
-        params = {"timeout_min": max(1, int(timeout_s / 60) + 5), "cpus_per_task": slots_of(spec, 1 << 30),
-                  "name": f"harness-{spec.plugin}", **self.params}
+    def submit(self, res):
+        timeout_s = float(res.spec.options.get("timeout_s") or 3600)
+        params = {"timeout_min": max(1, int(timeout_s / 60) + 5), "cpus_per_task": slots_of(res, 1 << 30),
+                  "name": f"harness-{res.spec.plugin}", **self.params}
         try:
             self.executor.update_parameters(**params)
         except (ValueError, TypeError) as exc:
             raise UserError(f"submitit rejected the job parameters: {exc}") from None
-        return self.executor.submit(run_job, spec)
+        return self.executor.submit(run_job, res)
 
     def wait(self, handles, timeout):
         end = time.monotonic() + timeout
@@ -306,19 +307,18 @@ def make_engine(kind: str, slots: int, *, specs: Sequence[RunSpec] = (), address
 
 
 # -- scheduling -----------------------------------------------------------------------------
-def run_parallel(specs: Sequence[RunSpec], store: Store, engine: Engine, *, force: bool = False,
+def run_parallel(resolved: Sequence[Resolved], store: Store, engine: Engine, *, force: bool = False,
                  progress: Any = None, poll_s: float = 1.0,
                  on_record: Callable[[RunRecord], None] | None = None,
                  grace_s: float = INTERRUPT_GRACE_S) -> list[RunRecord]:
-    """Run ``specs`` on ``engine``; return their records in suite order (cache hits included).
+    """Run the resolved runs on ``engine`` (each job receives its record: nothing is resolved
+    again); return their records in suite order (cache hits included).
 
     Every finished run is stored as it arrives. Ctrl-C (or SIGTERM/SIGHUP, ``harness._core.signals``)
     cancels what has not started and stores nothing for it; the runs in flight are stored
     'interrupted': with the points measured so far when their job returns them within ``grace_s``
     (the local pool's do), else without points; then the engine's workers are ended."""
-    resolved = [resolve(s) for s in specs]  # a Resolved passes through: resolved once here
-    specs = [r.spec for r in resolved]      # what a job receives (it resolves again in its own process)
-    records: list[RunRecord | None] = [None] * len(specs)
+    records: list[RunRecord | None] = [None] * len(resolved)
     pending: list[int] = []
     for i, res in enumerate(resolved):
         hit = None if force else store.find_cached(res.hash, suite=res.spec.suite)
@@ -353,9 +353,9 @@ def run_parallel(specs: Sequence[RunSpec], store: Store, engine: Engine, *, forc
     try:
         while pending or in_flight:
             for i in list(pending):
-                need = slots_of(specs[i], engine.slots)
+                need = slots_of(resolved[i], engine.slots)
                 if need <= free:
-                    in_flight[engine.submit(specs[i])] = (i, need)
+                    in_flight[engine.submit(resolved[i])] = (i, need)
                     free -= need
                     pending.remove(i)
             if progress:

@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -52,24 +52,54 @@ class RunSpec:
 
 @dataclass
 class Resolved:
-    """A spec checked and resolved once: its plugin, built workload, parameters (with the values
-    the theory chose), and its identity (``harness._core.identity``) with the cache key ``hash``."""
+    """A run resolved once, by the parent: the spec, every parameter value (the ones the theory chose
+    included, with ``theory_choices`` saying how), and the run's identity (``harness._core.identity``)
+    with its cache key ``hash``. Everything downstream takes this record (the runner, a pool or dask
+    job, a SLURM job, compare's warm-up); none resolves again.
+
+    Picklable: what crosses to another process is the record itself; the workload's data
+    (``workload``, built from ``spec.workload`` / ``spec.workload_params``) and the plugin's spec
+    (``plugin``, by name) are looked up again there on first use, never the parameters or the identity.
+    """
 
     spec: RunSpec
-    plugin: PluginSpec
-    workload: Workload
     params: dict[str, Any]
     theory_choices: dict[str, Any]
     hash: str
     identity: dict[str, Any] = field(default_factory=dict)
+    _plugin: PluginSpec | None = field(default=None, repr=False, compare=False)
+    _workload: Workload | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def plugin(self) -> PluginSpec:
+        if self._plugin is None:
+            self._plugin = plugins().get(self.spec.plugin)
+        return self._plugin
+
+    @property
+    def workload(self) -> Workload:
+        if self._workload is None:
+            self._workload = workloads().get(self.spec.workload).build(self.spec.workload_params)
+        return self._workload
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_plugin": None, "_workload": None}
+
+    def warm_up(self, updates: int = 2) -> Resolved:
+        """The same run cut to ``updates`` updates and no target (an untimed warm-up that loads the
+        plugin's compiled kernels): the values resolved here, the workload object shared."""
+        budget, target = Budget(updates=updates), Target()
+        spec = replace(self.spec, budget=budget, target=target)
+        identity = {**self.identity, "budget": budget.to_dict(), "target": [target.metric, target.value]}
+        return replace(self, spec=spec, hash=run_hash(identity), identity=identity)
 
 
-def resolve(spec: RunSpec | Resolved) -> Resolved:
-    """Check names, domains and worker bounds; build the workload (lazily) and the run's identity.
-    A :class:`Resolved` is returned as it is: each spec is resolved once (the workload built once,
-    a theory step size solved once), however many layers hand it on."""
-    if isinstance(spec, Resolved):
-        return spec
+def resolve(spec: RunSpec) -> Resolved:
+    """Check names, domains and worker bounds; build the workload (lazily), solve ``eta=theory``
+    and compute the run's identity. Called once per run, by the process that plans it: everything
+    after takes the :class:`Resolved` (a second call would solve the theory's step again)."""
+    if not isinstance(spec, RunSpec):
+        raise TypeError(f"resolve() takes a RunSpec, got {type(spec).__name__} (a Resolved is resolved already)")
     with located(spec.where):  # a suite entry's unknown names and bad values name the file and the entry
         return _resolve(spec)
 
@@ -114,7 +144,7 @@ def _resolve(spec: RunSpec) -> Resolved:
     }
     if choices:  # the chosen values follow from the parts above; kept to show what ran
         parts["theory_chose"] = {k: params[k] for k in choices if k in params}
-    return Resolved(spec, pspec, workload, params, choices, run_hash(parts), parts)
+    return Resolved(spec, params, choices, run_hash(parts), parts, _plugin=pspec, _workload=workload)
 
 
 # backends whose workers are processes started on this machine (MPI ranks, torch.distributed ranks)
@@ -175,12 +205,17 @@ def planted_changes() -> dict[str, float]:
     return out
 
 
-def execute(spec: RunSpec | Resolved, store: Store | None = None, *, force: bool = False,
+def execute(spec: RunSpec, store: Store | None = None, *, force: bool = False,
             on_point: Callable[[dict[str, Any], Monitor], None] | None = None) -> RunRecord:
-    """Run (or fetch from the cache) one spec and store the result. User mistakes raise UserError;
-    everything a plugin does wrong ends as a stored run with status 'error'. One row per run key:
-    a rerun (``force``, or after a failure) replaces the stored row."""
-    res = resolve(spec)
+    """Resolve one spec and run it (:func:`run_resolved`)."""
+    return run_resolved(resolve(spec), store, force=force, on_point=on_point)
+
+
+def run_resolved(res: Resolved, store: Store | None = None, *, force: bool = False,
+                 on_point: Callable[[dict[str, Any], Monitor], None] | None = None) -> RunRecord:
+    """Run (or fetch from the cache) one resolved run and store the result. User mistakes raise
+    UserError; everything a plugin does wrong ends as a stored run with status 'error'. One row per
+    run key: a rerun (``force``, or after a failure) replaces the stored row."""
     if store is not None and not force:
         hit = store.find_cached(res.hash, suite=res.spec.suite)
         if hit is not None:
