@@ -15,7 +15,7 @@ point group (an entry names one spec or a list of them)::
 
 ``PluginSpec(name, family, backend, impl, kinds=("finite-sum",), params=(), theorems=(), needs=(),
 version="1", description="", min_workers=1, max_workers=None, gpus=0, skip=None, deterministic=False)``:
-``backend`` one of :data:`BACKENDS`; ``kinds`` workload kinds from :data:`WORKLOAD_KINDS`; ``impl``
+``backend`` the name of a registered :class:`Backend` (``harness list backends``); ``kinds`` workload kinds from :data:`WORKLOAD_KINDS`; ``impl``
 is ``"module:callable"``, imported only when a run starts (listing never imports torch or mpi4py);
 ``theorems`` are ids of ``harness theory list``, checked at listing time (the theorem exists, and
 the run parameters its adapter reads are declared in ``params``); ``needs`` names optional
@@ -27,6 +27,23 @@ choices=(), doc="", theory=False, nullable=False)``: ``kind`` is ``"int" | "floa
 "choice"``; bounds are inclusive unless ``open_low`` / ``open_high``; ``nullable`` admits ``none``; ``theory=True`` lets a user write ``--param eta=theory`` (the
 value with the linked theorem's best guarantee is solved for and recorded in ``info['theory_choices']``).
 A user's bad value is a :class:`UserError` naming the parameter and its domain.
+
+Declaring a backend
+-------------------
+A plugin runs on a registered backend: ``serial``, ``threads``, ``sim``, ``mpi`` and ``torch`` ship
+with the harness; a package brings its own as a :class:`Backend` record listed in its catalog beside
+the plugins on it (the same entry point)::
+
+    PLUGINS = [Backend("gpu-pool", launched=True, launcher="mypkg.pool"),
+               PluginSpec("heavy-ball-gpu", "heavy_ball", "gpu-pool", "mypkg.hb_gpu:run", ...)]
+
+``Backend(name, launched=False, server_ranks=0, worker_cores=1, timed_beside_probe=False,
+launcher=None, contract_workers=2, description="")``: ``launched`` a run starts its workers as
+processes (else the plugin runs inside the harness's process); ``server_ranks`` processes a launched
+run starts beside its workers; ``worker_cores`` cores a worker keeps busy (0: the workers are
+simulated in one process); ``timed_beside_probe`` a timed run has the machine's speed measured
+beside it; ``launcher`` the module that starts the processes; ``contract_workers`` the worker count
+``harness check-plugin`` uses. The harness reads these traits, never the backend's name.
 
 Running
 -------
@@ -100,6 +117,7 @@ failed, on some ``rank``), :class:`RunTimeout` (a job ran past its limit); :func
 
 from __future__ import annotations
 
+from ._core.backend import Backend
 from ._core.cache import cache_dir
 from ._core.context import RunContext
 from ._core.errors import MissingDependency, PluginFailure, RunTimeout, UserError, unknown
@@ -108,14 +126,14 @@ from ._core.launch import SPEC, child_context, child_main, load_spec, python_mod
 from ._core.monitor import STATUSES, Budget, Monitor, Target
 from ._core.params import THEORY, Param, ParamSet
 from ._core.paths import SNIFF_BYTES, binary_reason, input_file
-from ._core.plugin import BACKENDS, NEEDS, WORKLOAD_KINDS, PluginSpec
+from ._core.plugin import NEEDS, WORKLOAD_KINDS, PluginSpec
 from ._core.registry import build_workload, find_plugin
 from ._core.staleness import DelayStats
 from ._core.workload import Workload, WorkloadSpec, params_key
 
 __all__ = [
     # declaring
-    "PluginSpec", "Param", "ParamSet", "THEORY", "BACKENDS", "WORKLOAD_KINDS", "NEEDS",
+    "PluginSpec", "Param", "ParamSet", "THEORY", "Backend", "WORKLOAD_KINDS", "NEEDS",
     # running
     "RunContext", "Monitor", "Budget", "Target", "STATUSES", "DelayStats",
     # workloads

@@ -1,7 +1,9 @@
-"""Discovery of plugins and workloads through ``importlib.metadata`` entry points.
+"""Discovery of backends, plugins and workloads through ``importlib.metadata`` entry points.
 
-Groups: ``harness.plugins`` and ``harness.workloads``. An entry point may name one spec or an
-iterable of specs (a catalog module registers a whole backend at once). Loading an entry point
+Groups: ``harness.plugins`` (:class:`Backend` records and :class:`PluginSpec` s: a catalog module
+registers a whole backend at once, its record beside its plugins) and ``harness.workloads``. An entry
+point may name one spec or an iterable of specs. A plugin whose ``backend`` no entry registers is
+a problem of that plugin. Loading an entry point
 imports only the lightweight spec module. A broken entry (import error, bad metadata) is recorded
 in ``problems`` with its name and reason; the rest still load.
 
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Iterable, Mapping
 
+from .backend import Backend
 from .errors import unknown
 from .plugin import PluginSpec
 from .workload import Workload, WorkloadSpec
@@ -50,7 +53,7 @@ class Registry:
         return sorted(self.items)
 
 
-def _specs_of(obj: Any, expected: type) -> list[Any]:
+def _specs_of(obj: Any, expected: type | tuple[type, ...]) -> list[Any]:
     if isinstance(obj, expected):
         return [obj]
     if isinstance(obj, dict):
@@ -59,12 +62,16 @@ def _specs_of(obj: Any, expected: type) -> list[Any]:
         items = list(obj)
         bad = [x for x in items if not isinstance(x, expected)]
         if bad:
-            raise TypeError(f"expected {expected.__name__} objects, got {type(bad[0]).__name__}")
+            raise TypeError(f"expected {_names(expected)} objects, got {type(bad[0]).__name__}")
         return items
-    raise TypeError(f"expected a {expected.__name__} or a list of them, got {type(obj).__name__}")
+    raise TypeError(f"expected a {_names(expected)} or a list of them, got {type(obj).__name__}")
 
 
-def _load(group: str, env: str, expected: type, kind: str) -> Registry:
+def _names(expected: type | tuple[type, ...]) -> str:
+    return " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
+
+
+def _load(group: str, env: str, expected: type | tuple[type, ...], kind: str) -> Registry:
     reg = Registry(kind)
     sources: list[tuple[str, Any]] = [(ep.name, ep.load) for ep in entry_points(group=group)]
     for ref in filter(None, (os.environ.get(env) or "").split(",")):
@@ -82,10 +89,38 @@ def _load(group: str, env: str, expected: type, kind: str) -> Registry:
 _cache: dict[str, Registry] = {}
 
 
+def _load_plugins() -> None:
+    """The ``harness.plugins`` group, once: backends and plugins apart; a plugin on a backend no
+    entry registers moves to the plugins' problems."""
+    both = _load(PLUGIN_GROUP, "HARNESS_EXTRA_PLUGINS", (Backend, PluginSpec), "plugin")
+    backs, plugs = Registry("backend"), Registry("plugin")
+    for name, spec in both.items.items():
+        (backs if isinstance(spec, Backend) else plugs).items[name] = spec
+    plugs.problems.update(both.problems)
+    for name, spec in list(plugs.items.items()):
+        if spec.backend not in backs.items:
+            del plugs.items[name]
+            plugs.problems[name] = (f"backend '{spec.backend}' is not registered (registered: "
+                                    f"{', '.join(backs.names()) or 'none'}; a catalog lists its Backend beside its plugins)")
+    _cache["backends"], _cache["plugins"] = backs, plugs
+
+
 def plugins(refresh: bool = False) -> Registry:
     if refresh or "plugins" not in _cache:
-        _cache["plugins"] = _load(PLUGIN_GROUP, "HARNESS_EXTRA_PLUGINS", PluginSpec, "plugin")
+        _load_plugins()
     return _cache["plugins"]
+
+
+def backends(refresh: bool = False) -> Registry:
+    """The registered :class:`Backend` records, by name."""
+    if refresh or "backends" not in _cache:
+        _load_plugins()
+    return _cache["backends"]
+
+
+def backend_of(plugin: PluginSpec) -> Backend:
+    """The record of the backend ``plugin`` runs on."""
+    return backends().get(plugin.backend)
 
 
 def link_problems(specs: Iterable[PluginSpec], theorems: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -135,8 +170,8 @@ def find_plugin(name: str, entry: str | None = None) -> PluginSpec:
     every installed catalog. Raises UserError for an unknown name."""
     if entry is not None and "plugins" not in _cache:
         for ep in entry_points(group=PLUGIN_GROUP, name=entry):
-            for spec in _specs_of(ep.load(), PluginSpec):
-                if spec.name == name:
+            for spec in _specs_of(ep.load(), (Backend, PluginSpec)):
+                if isinstance(spec, PluginSpec) and spec.name == name:
                     return spec
     return plugins().get(name)
 

@@ -49,8 +49,11 @@ class Finding:
 
 
 def contract_workers(spec) -> int:
-    """The worker count the contract runs a plugin with: 2 where parallelism is the point."""
-    workers = max(spec.min_workers, 2 if spec.backend in ("threads", "mpi", "sim") else 1)
+    """The worker count the contract runs a plugin with: its backend's ``contract_workers`` (2 where
+    parallelism is the point), within the plugin's bounds."""
+    from harness._core.registry import backend_of
+
+    workers = max(spec.min_workers, backend_of(spec).contract_workers)
     return min(workers, spec.max_workers) if spec.max_workers is not None else workers
 
 

@@ -1,4 +1,4 @@
-"""``harness list [plugins|workloads|theorems] [NAME ...]``: the catalog, or what one entry takes."""
+"""``harness list [plugins|backends|workloads|theorems] [NAME ...]``: the catalog, or what one entry takes."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import sys
 from rich.markup import escape
 
 from harness._core.output import console, print_json, table
-from harness._core.registry import link_problems, plugins, workloads
+from harness._core.registry import backends, link_problems, plugins, workloads
 
 
 def register(sub):
-    p = sub.add_parser("list", help="list plugins, workloads or theorems; with NAMEs, each one's parameters")
-    p.add_argument("what", nargs="?", default="plugins", choices=("plugins", "workloads", "theorems"))
+    p = sub.add_parser("list", help="list plugins, backends, workloads or theorems; with NAMEs, each one's parameters")
+    p.add_argument("what", nargs="?", default="plugins", choices=("plugins", "backends", "workloads", "theorems"))
     p.add_argument("names", nargs="*", metavar="NAME",
                    help="show these in full: description, backend, workers, theorems and a table of parameters")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -57,6 +57,35 @@ def _show_plugins(names: list[str], as_json: bool) -> int:
             console.print(f"    {escape(tid)}" + (f"  ({escape(t.citation.short())})" if t is not None else ""))
         _params_table(f"{s.name}: parameters (--param K=V; 'theory': eta=theory asks the linked theorem)", s.params)
     return 0
+
+
+def _show_backends(names: list[str], as_json: bool) -> int:
+    reg = backends()
+    recs = [reg.get(n) for n in names]
+    if as_json:
+        print_json({"backends": [b.summary() for b in recs]})
+        return 0
+    on = _plugins_by_backend()
+    for b in recs:
+        console.print(f"[bold]{escape(b.name)}[/bold]: {escape(b.description or '-')}")
+        for key, value in _backend_facts(b) + [("plugins", ", ".join(on.get(b.name, [])) or "-")]:
+            console.print(f"  {key}: {escape(str(value))}")
+    return 0
+
+
+def _backend_facts(b) -> list[tuple[str, str]]:
+    return [("workers", ("launched processes" if b.launched else "in this process")
+             + (f", plus {b.server_ranks} server rank(s)" if b.server_ranks else "")),
+            ("cores", "one per worker" if b.worker_cores else "one per run (its workers share one process)"),
+            ("timed beside a speed probe", "yes" if b.timed_beside_probe else "no"),
+            ("launcher", b.launcher or "-"), ("check-plugin workers", str(b.contract_workers))]
+
+
+def _plugins_by_backend() -> dict[str, list[str]]:
+    on: dict[str, list[str]] = {}
+    for name in plugins().names():
+        on.setdefault(plugins().items[name].backend, []).append(name)
+    return on
 
 
 def _show_workloads(names: list[str], as_json: bool) -> int:
@@ -107,7 +136,8 @@ def _status(s: dict, links: dict[str, list[str]]) -> str:
 
 def main(args) -> int:
     if args.names:
-        show = {"plugins": _show_plugins, "workloads": _show_workloads, "theorems": _show_theorems}[args.what]
+        show = {"plugins": _show_plugins, "backends": _show_backends, "workloads": _show_workloads,
+                "theorems": _show_theorems}[args.what]
         return show(list(dict.fromkeys(args.names)), args.json)
     if args.what == "plugins":
         reg = plugins()
@@ -123,6 +153,17 @@ def main(args) -> int:
         for name, whys in sorted(links.items()):  # stderr, like a broken entry point: stdout stays the listing
             for why in whys:
                 print(f"harness: warning: plugin '{name}' has a bad theorem link: {why}", file=sys.stderr)
+    elif args.what == "backends":
+        reg = backends()
+        on = _plugins_by_backend()
+        if args.json:
+            print_json({"backends": [{**reg.items[n].summary(), "plugins": on.get(n, [])} for n in reg.names()]})
+            return 0
+        table("backends", ("name", "workers", "cores", "timed beside probe", "launcher", "plugins"),
+              [(b.name, dict(_backend_facts(b))["workers"], dict(_backend_facts(b))["cores"],
+                "yes" if b.timed_beside_probe else "no", b.launcher or "-", len(on.get(b.name, [])))
+               for b in (reg.items[n] for n in reg.names())])
+        return 0
     elif args.what == "workloads":
         reg = workloads()
         items = [reg.items[n].summary() for n in reg.names()]

@@ -14,10 +14,6 @@ from harness._core.monitor import Budget, Target
 from harness.run.runner import Resolved, RunSpec, resolve, run_resolved
 from harness.run.store import RunRecord, Store
 
-# backends whose plugins run inside this process: their numba kernels are warmed up before the
-# measured runs, so the first seed does not pay the JIT load inside its clock
-IN_PROCESS_BACKENDS = ("serial", "sim", "threads")
-
 
 def spec_of(rec: RunRecord, plugin: str | None = None, params: dict[str, Any] | None = None,
             options: dict[str, Any] | None = None) -> RunSpec:
@@ -45,7 +41,8 @@ def run_missing(resolved: Sequence[Resolved], store: Store, *, force: bool = Fal
         for res in todo:
             s = res.spec
             key = (s.plugin, s.workload, json.dumps(s.workload_params, sort_keys=True, default=str), s.workers)
-            if res.plugin.backend not in IN_PROCESS_BACKENDS or key in warmed:
+            # a plugin that runs in this process is warmed up: its numba kernels load before the clock starts
+            if not res.backend.in_process or key in warmed:
                 continue
             warmed.add(key)
             run_resolved(res.warm_up(), None)

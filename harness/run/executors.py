@@ -66,9 +66,9 @@ def _tempdir(folder: str | None):
 
 
 def slots_of(res: Resolved, slots: int) -> int:
-    """Cores a run holds: the cores its backend keeps busy (``PluginSpec.cores``: its worker count,
+    """Cores a run holds: the cores its backend keeps busy (``Backend.cores``: its worker count,
     1 for a serial or simulated run), at most the whole machine."""
-    return max(1, min(res.plugin.cores(res.spec.workers), slots))
+    return max(1, min(res.backend.cores(res.spec.workers), slots))
 
 
 # -- engines --------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ from harness._core.monitor import (DIVERGED, DONE, ERROR, INTERRUPTED, SKIPPED, 
                       Target)
 from harness._core.params import THEORY, check_options
 from harness._core.plugin import PluginSpec
-from harness._core.registry import plugins, workloads
+from harness._core.backend import Backend
+from harness._core.registry import backend_of, plugins, workloads
 from .store import RunRecord, Store
 from harness._core.workload import Workload, check_kind
 
@@ -75,6 +76,10 @@ class Resolved:
         if self._plugin is None:
             self._plugin = plugins().get(self.spec.plugin)
         return self._plugin
+
+    @property
+    def backend(self) -> Backend:
+        return backend_of(self.plugin)
 
     @property
     def workload(self) -> Workload:
@@ -147,8 +152,6 @@ def _resolve(spec: RunSpec) -> Resolved:
     return Resolved(spec, params, choices, run_hash(parts), parts, _plugin=pspec, _workload=workload)
 
 
-# backends whose workers are processes started on this machine (MPI ranks, torch.distributed ranks)
-LAUNCHING_BACKENDS = ("mpi", "torch")
 # more ranks than this per core is a typo (--workers 1000), not a plan: refused unless asked for
 MAX_RANKS_PER_CORE = 4
 
@@ -157,11 +160,12 @@ def _check_local_ranks(pspec: PluginSpec, workers: int, options: dict[str, Any])
     """A plugin that starts one process per worker here may start at most MAX_RANKS_PER_CORE per
     usable core, unless the ranks go to other machines (``hostfile``, ``torchrun_args``) or the user
     says so (``--option oversubscribe=true``)."""
-    if pspec.backend not in LAUNCHING_BACKENDS or options.get("oversubscribe") or options.get("hostfile") \
+    backend = backend_of(pspec)
+    if not backend.launched or options.get("oversubscribe") or options.get("hostfile") \
             or options.get("torchrun_args"):
         return
     cores = usable_cores()
-    ranks = workers + (1 if pspec.backend == "mpi" else 0)   # an MPI job has the parameter server's rank too
+    ranks = backend.processes(workers)                        # an MPI job has the parameter server's rank too
     if workers > MAX_RANKS_PER_CORE * cores:                  # the workers compute; the server mostly waits
         raise UserError(f"plugin {pspec.name}: {workers} workers would start {ranks} {pspec.backend} processes on "
                         f"this machine's {cores} cores (at most {MAX_RANKS_PER_CORE * cores} workers, "
@@ -177,9 +181,6 @@ def _data_identity(workload: Workload) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - an unreadable data source: the run's own error says why
         return {"name": workload.name, "params": workload.params, "unreadable": f"{type(exc).__name__}: {exc}"}
 
-
-# backends whose timed runs get the machine's speed measured beside them (one core, this process)
-IN_PROCESS_TIMED = ("serial", "sim")
 
 # options that change how a run is launched or watched, not what it computes
 _UNHASHED_OPTIONS = {"timeout_s", "hostfile", "progress", "launcher", "torchrun_args", "oversubscribe"}
@@ -323,7 +324,7 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
     t0 = time.perf_counter()
     try:
         rec.constants = _constants(workload)
-        if spec.target.value is not None and pspec.backend in IN_PROCESS_TIMED:
+        if spec.target.value is not None and res.backend.timed_beside_probe:
             rec.info["machine_s"] = machine_seconds()  # the machine's speed beside a time to target
         impl = pspec.load()
         extra = impl(ctx)

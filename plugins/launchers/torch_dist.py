@@ -83,7 +83,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from harness.api import python_module
+from harness.api import Backend, python_module
+
+# the backend every torch.distributed plugin runs on (data parallel and model parallel alike), listed
+# by both torch catalogs; the contract checks its plugins with one rank
+BACKEND = Backend("torch", launched=True, launcher="harness.plugins.launchers.torch_dist", contract_workers=1,
+                  description="one torch.distributed rank per worker (gloo on CPU, NCCL on GPUs)")
 
 FIRST_ERROR = "error-!first.json"
 ENV_INIT = "HARNESS_TORCH_INIT"

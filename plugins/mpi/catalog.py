@@ -2,15 +2,18 @@
 here imports mpi4py; every plugin runs through ``harness.plugins.mpi.launch:run``, which starts
 ``mpiexec -n workers+1`` (rank 0 the parameter server, ranks 1..P the workers)."""
 
-from harness.api import PluginSpec
+from harness.api import Backend, PluginSpec
 from harness.plugins.algorithms.params import (ASGD_PARAMS, ASYSVRG_PARAMS, COCOA_PARAMS, DFSDCA_PARAMS, GROWING_PARAMS,
                                                linear_only, squared_only)
 
 IMPL = "harness.plugins.mpi.launch:run"
 NEEDS = ("mpi4py",)
 
+BACKEND = Backend("mpi", launched=True, server_ranks=1, launcher="harness.plugins.launchers.mpiexec",
+                  description="one MPI rank per worker and a parameter server's rank, through mpiexec")
 
 PLUGINS = [
+    BACKEND,
     PluginSpec("asysvrg-mpi", "asysvrg", "mpi", IMPL, params=ASYSVRG_PARAMS, needs=NEEDS, min_workers=1,
                theorems=("asysvrg.thm-2.4.1", "asysvrg.thm-2.4.2"),
                description="Distributed-AsySVRG (thesis Alg. 2-3): parameter server + P workers on local data"),

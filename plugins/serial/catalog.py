@@ -1,9 +1,14 @@
 """Serial reference plugins (entry point ``harness.plugins``: ``serial``)."""
 
-from harness.api import PluginSpec
+from harness.api import Backend, PluginSpec
 from harness.plugins.algorithms.params import SGD_PARAMS, SVRG_PARAMS
 
+# one process, one worker; a timed run gets the machine's speed measured beside it
+BACKEND = Backend("serial", worker_cores=0, timed_beside_probe=True, contract_workers=1,
+                  description="the algorithm in this process, one worker")
+
 PLUGINS = [
+    BACKEND,
     PluginSpec("sgd-serial", "sgd", "serial", "harness.plugins.serial.sgd:run", kinds=("finite-sum",), params=SGD_PARAMS,
                needs=("numba",), deterministic=True, max_workers=1,
                # the SGD theorems only: DDG / features replay with K = 1 module and mGD with one layer are SGD too,

@@ -5,7 +5,7 @@ replaced by an exact delay model (``delay=measured`` + ``delay_file`` replays an
 measured histogram: the parity check). The simulator's reusable core is :mod:`harness.plugins.sim.engine`.
 """
 
-from harness.api import PluginSpec
+from harness.api import Backend, PluginSpec
 from harness.plugins.algorithms.params import (ASGD_PARAMS, ASYNC_SGD_PARAMS, ASYSVRG_PARAMS, COORDS, DFSDCA_PARAMS, GROWING_PARAMS,
                                                SVRG_PARAMS, linear_only, skip_linear)
 
@@ -20,7 +20,12 @@ def _twin(params, shares=True):
             + ((SHARES_PARAM,) if shares else ()))
 
 
+# every simulated worker runs in the one process (a run holds one core whatever its worker count)
+BACKEND = Backend("sim", worker_cores=0, timed_beside_probe=True,
+                  description="workers and their delays simulated in this process (deterministic)")
+
 PLUGINS = [
+    BACKEND,
     PluginSpec("asysgd-sim", "sgd", "sim", "harness.plugins.sim.asysgd:run", kinds=("finite-sum",),
                params=ASYNC_SGD_PARAMS + DELAY_PARAMS, needs=("numba",), deterministic=True, skip=skip_linear,
                description="asynchronous (Hogwild!) SGD with simulated delays: whole-vector or coordinate-wise "

@@ -1,6 +1,6 @@
 """The ``threads`` backend's plugins (entry point ``harness.plugins``: ``threads``)."""
 
-from harness.api import Param, PluginSpec
+from harness.api import Backend, Param, PluginSpec
 from harness.plugins.algorithms.params import ASYNC_SGD_PARAMS, COORDS, SVRG_PARAMS, skip_linear
 
 WRITE = Param("write", "atomic", "choice", choices=("atomic", "racy", "plain"),
@@ -8,7 +8,10 @@ WRITE = Param("write", "atomic", "choice", choices=("atomic", "racy", "plain"),
                   "racy (one compare-and-swap: a conflicting write is lost and counted) or plain "
                   "(unsynchronised store: lost writes not observable)")
 
+BACKEND = Backend("threads", description="one thread per worker in this process (numba, the GIL released)")
+
 PLUGINS = [
+    BACKEND,
     PluginSpec("hogwild-threads", "sgd", "threads", "harness.plugins.threads.hogwild:run", kinds=("finite-sum",),
                params=ASYNC_SGD_PARAMS + (WRITE,), needs=("numba",), skip=skip_linear, max_workers=64,
                description="Hogwild! SGD: numba nogil kernels on Python threads, shared iterate with atomic "

@@ -12,6 +12,7 @@ Metadata only: importing this module does not import torch.
 """
 
 from harness.api import Param, PluginSpec
+from harness.plugins.launchers.torch_dist import BACKEND
 
 THEOREMS = ("large_batch.thm-4.3.1", "large_batch.cor-4.3.1", "large_batch.thm-4.3.2", "large_batch.cor-4.3.2")
 
@@ -61,4 +62,4 @@ def _specs():
     return out
 
 
-PLUGINS = _specs()
+PLUGINS = [BACKEND, *_specs()]

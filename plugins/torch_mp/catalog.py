@@ -4,6 +4,7 @@ modules), and their single-process twins with exactly the same delays (``*-sim``
 the reference every ``*-torch`` run must match)."""
 
 from harness.api import Param, PluginSpec
+from harness.plugins.launchers.torch_dist import BACKEND
 
 COMMON = (
     Param("eta", 0.05, "float", low=0.0, open_low=True, doc="step size gamma (Adam: its constant gamma)"),
@@ -52,7 +53,7 @@ def _skip_workers(workload, params, workers):
     return None
 
 
-PLUGINS = []
+PLUGINS: list = [BACKEND]
 for _family, (_params, _thms, _desc) in _ALGOS.items():
     PLUGINS.append(PluginSpec(
         f"{_family}-torch", _family, "torch", "harness.plugins.torch_mp.launch:run", kinds=("network",), params=_params,

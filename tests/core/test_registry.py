@@ -44,9 +44,40 @@ def test_bad_metadata_is_rejected_at_declaration():
     from harness._core.plugin import PluginSpec
 
     with pytest.raises(ValueError, match="backend"):
-        PluginSpec("x", "sgd", "quantum", "m:f")
+        PluginSpec("x", "sgd", "", "m:f")
     with pytest.raises(ValueError, match="impl"):
         PluginSpec("x", "sgd", "serial", "no-colon")
+
+
+def test_a_plugin_on_a_backend_no_entry_registers_is_a_problem_and_a_registered_one_is_used(tmp_path, monkeypatch):
+    """Backends are records registered beside the plugins (the same entry points); a plugin's backend
+    must be one of them, and what the harness needs to know about it is read off the record."""
+    import pytest
+
+    from harness._core.errors import UserError
+    from harness.run.executors import slots_of
+    from harness.run.runner import RunSpec, resolve
+
+    (tmp_path / "quantum_plug.py").write_text(textwrap.dedent("""
+        from harness.api import Backend, PluginSpec
+        PLUGINS = [PluginSpec("q-sgd", "sgd", "quantum", "harness.plugins.serial.sgd:run"),
+                   Backend("pool", worker_cores=1, contract_workers=3),
+                   PluginSpec("p-sgd", "sgd", "pool", "harness.plugins.serial.sgd:run", max_workers=8)]
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("HARNESS_EXTRA_PLUGINS", "quantum_plug:PLUGINS")
+    reg = plugins(refresh=True)
+    assert "q-sgd" not in reg.names() and "backend 'quantum' is not registered" in reg.problems["q-sgd"]
+    with pytest.raises(UserError, match="plugin 'q-sgd' is broken: backend 'quantum' is not registered"):
+        reg.get("q-sgd")
+    assert registry.backend_of(reg.get("p-sgd")) == registry.backends().get("pool")
+    assert {"serial", "threads", "sim", "mpi", "torch", "pool"} <= set(registry.backends().names())
+    res = resolve(RunSpec("p-sgd", "ridge", workers=3))
+    assert slots_of(res, 8) == 3 and res.backend.in_process       # one core per worker, from the record
+    from harness.analysis.contract import contract_workers
+
+    assert contract_workers(reg.get("p-sgd")) == 3
+    registry._cache.clear()
 
 
 def test_unknown_name_gets_closest_match():

@@ -2,7 +2,9 @@
 point in the ``harness.plugins`` group, built and installed by pip into a temporary site directory
 (on PYTHONPATH for the CLI's processes), importing nothing of the harness but ``harness.api``.
 Through the CLI as a user types it, the plugin is listed, runs, is compared with a built-in
-plugin (``harness compare``) and is checked against the theorem it links (``harness theory check``)."""
+plugin (``harness compare``) and is checked against the theorem it links (``harness theory check``).
+Another package brings a backend of its own (a :class:`harness.api.Backend` record in its catalog)
+and a plugin on it: listed, and ``harness check-plugin`` passes it."""
 
 import ast
 import json
@@ -68,23 +70,31 @@ def run(ctx: RunContext):
 WORKLOAD = ["--workload", "ridge", "--workload-param", "n=200", "--workload-param", "d=10"]
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """Build and install the outside distribution (no build isolation: offline) into a site dir."""
-    root = tmp_path_factory.mktemp("outside")
-    src = root / "outside-solvers"
-    (src / "outside_solvers").mkdir(parents=True)
-    (src / "pyproject.toml").write_text(textwrap.dedent(PYPROJECT))
-    (src / "outside_solvers" / "__init__.py").write_text("")
-    (src / "outside_solvers" / "catalog.py").write_text(CATALOG)
-    (src / "outside_solvers" / "sgd.py").write_text(SGD)
+def install(root, dist: str, package: str, modules: dict[str, str], entry: str):
+    """Build and install an outside distribution (no build isolation: offline) into ``root/site``:
+    ``modules`` its package's files, ``entry`` its ``harness.plugins`` entry point value."""
+    src = root / dist
+    (src / package).mkdir(parents=True)
+    (src / "pyproject.toml").write_text(textwrap.dedent(PYPROJECT).replace("outside-solvers", dist)
+                                        .replace('outside = "outside_solvers.catalog:PLUGINS"', f"{package} = \"{entry}\"")
+                                        .replace('packages = ["outside_solvers"]', f'packages = ["{package}"]'))
+    (src / package / "__init__.py").write_text("")
+    for name, text in modules.items():
+        (src / package / name).write_text(text)
     target = root / "site"
     proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                            "--target", str(target), str(src)], capture_output=True, text=True, timeout=180)
     if proc.returncode != 0:
         pytest.skip(f"pip cannot build the outside distribution here: {proc.stderr[-500:]}")
+    assert list(target.glob(f"{package}-0.1.0.dist-info/entry_points.txt"))
+    return target
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    target = install(tmp_path_factory.mktemp("outside"), "outside-solvers", "outside_solvers",
+                     {"catalog.py": CATALOG, "sgd.py": SGD}, "outside_solvers.catalog:PLUGINS")
     assert (target / "outside_solvers" / "sgd.py").exists()
-    assert list(target.glob("outside_solvers-0.1.0.dist-info/entry_points.txt"))
     return target
 
 
@@ -136,3 +146,64 @@ def test_outside_plugin_runs_compares_and_is_checked(site, tmp_path):
                   env=env, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "plugin outside-sgd: mini-batch b=1000 is larger than the workload's n=200 training samples" in bad.stderr
+
+
+TOY_CATALOG = '''
+"""A backend of this package's own, and the plugins on it."""
+from harness.api import Backend, Param, PluginSpec
+
+TOY = Backend("toy", worker_cores=1, contract_workers=1, description="full-gradient steps in this process")
+
+PLUGINS = [
+    TOY,
+    PluginSpec("toy-gd", "gd", "toy", "toy_backend.gd:run", params=(Param("eta", 0.2, "float", low=0.0, open_low=True),),
+               max_workers=1, deterministic=True, description="mini-batch SGD, batches of 8, on a backend of its own"),
+    PluginSpec("orphan-gd", "gd", "nowhere", "toy_backend.gd:run", description="on a backend nobody registers"),
+]
+'''
+
+TOY_GD = '''
+import numpy as np
+
+from harness.api import RunContext
+
+
+def run(ctx: RunContext):
+    wl, mon, w, t, b = ctx.workload, ctx.monitor, np.zeros(ctx.workload.dim), 0, 8
+    mon.tick(0, w, samples=0)
+    while mon.running:
+        k = mon.next_chunk(t)
+        for _ in range(k):
+            w -= ctx.params["eta"] * wl.batch_gradient(w, ctx.rng.integers(0, wl.n, size=b))
+        t += k
+        mon.tick(t, w, samples=t * b)
+'''
+
+
+def test_an_outside_backend_and_its_plugin_are_listed_and_pass_the_contract(tmp_path_factory, tmp_path):
+    target = install(tmp_path_factory.mktemp("toy"), "toy-backend", "toy_backend",
+                     {"catalog.py": TOY_CATALOG, "gd.py": TOY_GD}, "toy_backend.catalog:PLUGINS")
+    for module in ("catalog.py", "gd.py"):
+        assert _harness_imports(target / "toy_backend" / module) == {"harness.api"}
+    env = {"PYTHONPATH": str(target), "HARNESS_STORE": str(tmp_path / "store.db")}
+
+    backends = json.loads(run_cli("list", "backends", "--json", env=env, timeout=120, check=True).stdout)["backends"]
+    toy = next(b for b in backends if b["name"] == "toy")
+    assert toy["plugins"] == ["toy-gd"] and not toy["launched"] and toy["server_ranks"] == 0
+    assert {"serial", "threads", "sim", "mpi", "torch"} <= {b["name"] for b in backends}
+
+    listed = json.loads(run_cli("list", "plugins", "--json", env=env, timeout=120, check=True).stdout)
+    assert next(p for p in listed["plugins"] if p["name"] == "toy-gd")["backend"] == "toy"
+    # a plugin on a backend no entry registers is not listed: it is a problem, named with the reason
+    assert "orphan-gd" not in {p["name"] for p in listed["plugins"]}
+    assert "backend 'nowhere' is not registered" in listed["problems"]["orphan-gd"]
+
+    checked = run_cli("check-plugin", "toy-gd", "--json", env=env, timeout=240)
+    assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-2000:]
+    findings = json.loads(checked.stdout)
+    assert findings["ok"] and {f["check"] for f in findings["findings"] if f["ok"]} == \
+        {"loads", "runs", "curve", "budget", "progress", "deterministic"}, findings
+
+    orphan = run_cli("run", "--plugin", "orphan-gd", *WORKLOAD, "--budget", "updates=5", env=env, timeout=120)
+    assert orphan.returncode == 2 and "backend 'nowhere' is not registered" in orphan.stderr
+    assert "Traceback" not in orphan.stderr
