@@ -174,12 +174,12 @@ def _spec():
 
 
 def test_a_stale_f_star_is_solved_again_and_the_run_measured_again(store):
-    from harness.run.runner import execute, resolve
+    from harness.run.runner import resolve, run_resolved
 
     res = resolve(_spec())
     w, f = res.workload._optimum
     res.workload.__dict__["_optimum"] = (w, f + 1e-4)  # a reference above the minimum
-    rec = execute(res, store, force=True)
+    rec = run_resolved(res, store, force=True)
     assert rec.info["f_star_refined"]["to"] == pytest.approx(f, abs=1e-12)
     assert "subopt_negative" not in rec.info and rec.status == "target"
     assert min(p["subopt"] for p in rec.points) > -1e-9
@@ -187,14 +187,14 @@ def test_a_stale_f_star_is_solved_again_and_the_run_measured_again(store):
 
 def test_negative_suboptimality_that_stays_is_flagged_and_never_reaches_the_target(store):
     from harness.analysis.compare import run_metrics
-    from harness.run.runner import execute, resolve
+    from harness.run.runner import resolve, run_resolved
 
     res = resolve(_spec())
     w, f = res.workload._optimum
     wrong = f + 1e-4
     res.workload.__dict__["_optimum"] = (w, wrong)
     res.workload.refine_optimum = lambda: wrong  # a solver that cannot do better
-    rec = execute(res, store, force=True)
+    rec = run_resolved(res, store, force=True)
     assert rec.info["subopt_negative"]["min"] < 0
     assert rec.status != "target" and "below zero" in rec.reason
     assert run_metrics(rec)["updates_to_target"] == float("inf")
