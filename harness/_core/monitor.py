@@ -26,12 +26,9 @@ divergence (non-finite metric, or objective > ``diverge_factor`` x its initial v
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -53,9 +50,6 @@ class Budget:
     updates: int | None = None
     epochs: float | None = None
     seconds: float | None = None
-
-    def is_empty(self) -> bool:
-        return self.updates is None and self.epochs is None and self.seconds is None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -253,7 +247,7 @@ class Monitor:
             point["epochs"] = samples / self.n_samples if self.n_samples else None
             point["time_s"] = time_s
             try:
-                with _one_blas_thread(), _torch_cores():
+                with _one_blas_thread():
                     metrics = self.evaluate(frozen)
             except FloatingPointError:
                 metrics = {"objective": float("nan")}
@@ -329,47 +323,6 @@ def _one_blas_thread():
 
         return contextlib.nullcontext()
     return _BLAS.limit(limits=1, user_api="blas")
-
-
-def _blocked_siblings() -> int:
-    """This job's other ranks on this node (torch.distributed's ``LOCAL_WORLD_SIZE``, or
-    ``WORLD_SIZE`` from our single-node launcher, less this one): they wait blocked in a collective
-    while the monitor rank evaluates, so the cores they hold while training are free then. 0 in a
-    single process."""
-    size = os.environ.get("LOCAL_WORLD_SIZE") or os.environ.get("WORLD_SIZE") or "1"
-    try:
-        return max(int(size) - 1, 0)
-    except ValueError:
-        return 0
-
-
-@contextlib.contextmanager
-def _torch_cores():
-    """While evaluating (clock paused), torch's intra-op threads at the CPUs this process may use
-    that are idle: the torch plugins time their loop on one thread, and their evaluation need not
-    crawl on it. Idle = the CPUs minus the 1-minute load average (this process's loop among it),
-    less this job's other ranks on the node, which wait blocked while we evaluate though the
-    average still counts them (measured: bp-torch's resnet evaluation with 2 ranks on 2 cores ran on
-    one thread, 6.6 s a point against 1.8 s). The load average, not an instant count: an
-    evaluation's results change in their last bits with its thread count, and a deterministic
-    plugin's two runs must give the same curve, so the count must not jitter from run to run. On a
-    busy machine no thread is added: a team of threads waiting for taken cores is many times
-    slower than one thread (measured: a digits-MLP evaluation 40x slower at load 4 on 2 cores)."""
-    torch = sys.modules.get("torch")
-    if torch is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    load = (os.getloadavg()[0] if hasattr(os, "getloadavg") else float(cores)) - _blocked_siblings()
-    threads = max(before, min(cores, before + int(cores - load)))
-    if threads != before:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        if threads != before:
-            torch.set_num_threads(before)
 
 
 def _default_copy(iterate: Any) -> Any:

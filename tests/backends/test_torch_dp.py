@@ -337,17 +337,28 @@ def test_network_metrics_run_on_the_model_device_with_one_host_copy(host_copies)
 
 
 def _evaluation_threads(monkeypatch, load: float, world_size: int) -> int:
-    """The torch threads one evaluation of a monitor ran with, the 1-minute load average and
-    WORLD_SIZE set as given, the timed loop on one thread (which is back after the evaluation)."""
+    """The torch threads one evaluation of a network workload by a monitor ran with, the 1-minute
+    load average and WORLD_SIZE set as given, the timed loop on one thread (which is back after the
+    evaluation). The policy is the network workload's (its ``metrics``), the monitor knows no torch."""
     import torch
 
     from harness._core import monitor as M
+    from harness.suites import network as N
 
-    monkeypatch.setattr(M.os, "getloadavg", lambda: (load,) * 3)
+    monkeypatch.setattr(N.os, "getloadavg", lambda: (load,) * 3)
     monkeypatch.setenv("WORLD_SIZE", str(world_size))
     monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
     seen = []
-    mon = M.Monitor(lambda w: seen.append(torch.get_num_threads()) or {"objective": 1.0})
+
+    class Recording(N.NetworkWorkload):
+        def __init__(self):  # no data: only the evaluation's thread count is looked at
+            pass
+
+        def _evaluate(self, model):
+            seen.append(torch.get_num_threads())
+            return {"objective": 1.0}
+
+    mon = M.Monitor(Recording().metrics)
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
