@@ -3,7 +3,6 @@ monitor, and store what was measured, whatever happened (error, Ctrl-C, timeout)
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from harness._core.params import THEORY, check_options
 from harness._core.plugin import PluginSpec
 from harness._core.backend import Backend
 from harness._core.registry import backend_of, plugins, workloads
+from .planting import planted_changes, planted_run
 from .store import RunRecord, Store
 from harness._core.workload import Workload, check_kind
 
@@ -185,27 +185,6 @@ def _data_identity(workload: Workload) -> dict[str, Any]:
 # options that change how a run is launched or watched, not what it computes
 _UNHASHED_OPTIONS = {"timeout_s", "hostfile", "progress", "launcher", "torchrun_args", "oversubscribe"}
 
-# Test-only: HARNESS_PLANT="slowdown=2,eta=0.5" plants a regression so that the gate's own tests can
-# check it fails (benchmarks/gate_false_alarms.py): 'slowdown' scales the monitor's clock, 'eta'
-# scales the step size the plugin receives. Planted runs carry it in their identity (never a hit
-# for an unplanted run).
-PLANT_ENV = "HARNESS_PLANT"
-
-
-def planted_changes() -> dict[str, float]:
-    text = os.environ.get(PLANT_ENV, "").strip()
-    out: dict[str, float] = {}
-    for part in filter(None, (t.strip() for t in text.split(","))):
-        k, _, v = part.partition("=")
-        if k not in ("slowdown", "eta"):
-            raise UserError(f"{PLANT_ENV}: unknown planted change '{k}' (slowdown=F or eta=F)")
-        try:
-            out[k] = float(v)
-        except ValueError:
-            raise UserError(f"{PLANT_ENV}: '{part}' needs a number") from None
-    return out
-
-
 def execute(spec: RunSpec, store: Store | None = None, *, force: bool = False,
             on_point: Callable[[dict[str, Any], Monitor], None] | None = None) -> RunRecord:
     """Resolve one spec and run it (:func:`run_resolved`)."""
@@ -311,14 +290,10 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
         return rec
 
     workdir = Path(tempfile.mkdtemp(prefix=f"harness-{pspec.name}-"))
-    planted = res.identity.get("options", {}).get("planted", {})
-    slow = float(planted.get("slowdown", 1.0))
+    planted_clock, params = planted_run(res.identity.get("options", {}).get("planted", {}), res.params)
     monitor = Monitor(workload.metrics, n_samples=getattr(workload, "n", None), budget=spec.budget,
                       target=spec.target, schedule=spec.schedule, deterministic=pspec.deterministic,
-                      on_point=on_point, **({"clock": lambda: slow * time.perf_counter()} if slow != 1.0 else {}))
-    params = dict(res.params)
-    if "eta" in planted and isinstance(params.get("eta"), (int, float)):
-        params["eta"] = params["eta"] * planted["eta"]
+                      on_point=on_point, **planted_clock)
     ctx = RunContext(plugin=pspec, workload=workload, params=params, workers=spec.workers,
                      seed=spec.seed, monitor=monitor, workdir=workdir, options=dict(spec.options))
     t0 = time.perf_counter()
