@@ -150,18 +150,22 @@ class Store:
 
     def __init__(self, path: str | os.PathLike | None = None, *, readonly: bool | str = False):
         from harness._core.errors import UserError
-
         from harness._core.paths import path_of
 
         self.path = path_of(path or os.environ.get("HARNESS_STORE") or DEFAULT_PATH, "store")
-        if readonly == "auto":
-            readonly = not self.path.exists()
-            if not readonly:
-                try:
-                    self.__init__(self.path)
-                    return
-                except UserError:  # e.g. a read-only mount: what can be read is still read
-                    readonly = True
+        if readonly != "auto":
+            self._open(bool(readonly))
+        elif not self.path.exists():
+            self._open(True)
+        else:
+            try:
+                self._open(False)
+            except UserError:  # e.g. a read-only mount: what can be read is still read
+                self._open(True)
+
+    def _open(self, readonly: bool) -> None:
+        from harness._core.errors import UserError
+
         self.readonly = readonly
         self._empty = False  # read-only and nothing stored yet: reads see the schema and no rows
         if self.path.is_dir():
