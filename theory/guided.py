@@ -24,10 +24,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
+from harness._core.params import THEORY  # the value a user writes: --param eta=theory
+
 from .errors import NotApplicable, TheoryError
 from .facts import RunFacts
-
-THEORY = "theory"
 
 
 def choose_parameters(planned: RunFacts, kinds: Mapping[str, str], theorem_ids: Sequence[str] = ()) -> tuple[dict[str, Any], dict[str, Any]]:

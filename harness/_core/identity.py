@@ -28,6 +28,8 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from .params import THEORY
+
 PARTS = ("plugin", "params", "workload", "data", "workers", "seed", "budget", "target", "options", "code",
          "harness")
 
@@ -66,7 +68,7 @@ def run_hash(parts: Mapping[str, Any]) -> str:
 
 def asked_params(params: Mapping[str, Any], theory_choices: Iterable[str] | None) -> dict[str, Any]:
     """The parameters as asked for: a value the theory chose reads 'theory' again."""
-    return {**params, **{k: "theory" for k in (theory_choices or ())}}
+    return {**params, **{k: THEORY for k in (theory_choices or ())}}
 
 
 def parts_of_record(rec) -> dict[str, Any]:

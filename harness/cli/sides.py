@@ -10,6 +10,7 @@ from typing import Any, Iterable, Sequence
 
 from harness.analysis.compare import Side, is_export_path, load_export
 from harness._core.errors import UserError
+from harness._core.identity import asked_params
 from harness._core.monitor import Budget, Target
 from harness.run.runner import Resolved, RunSpec, resolve, run_resolved
 from harness.run.store import RunRecord, Store
@@ -20,7 +21,7 @@ def spec_of(rec: RunRecord, plugin: str | None = None, params: dict[str, Any] | 
     """The spec that reproduces a stored run (optionally for another plugin / parameters)."""
     tgt = rec.target or {}
     if params is None:  # a value the theory chose is asked for again as 'theory'
-        params = {**rec.params, **{k: "theory" for k in ((rec.info or {}).get("theory_choices") or {})}}
+        params = asked_params(rec.params, (rec.info or {}).get("theory_choices"))
     return RunSpec(plugin=plugin or rec.plugin, workload=rec.workload,
                    params=dict(params), workload_params=dict(rec.workload_params),
                    workers=rec.workers, seed=rec.seed, budget=Budget(**(rec.budget or {})),
