@@ -40,12 +40,7 @@ LEFT_OUT = {
 def _load() -> dict[str, Theorem]:
     out: dict[str, Theorem] = {}
     for name in MODULES:
-        try:
-            mod = importlib.import_module(f"{__package__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__package__}.{name}":
-                continue
-            raise
+        mod = importlib.import_module(f"{__package__}.{name}")
         for t in mod.THEOREMS:
             if t.id in out:
                 raise ValueError(f"duplicate theorem id {t.id}")
