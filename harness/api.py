@@ -14,7 +14,7 @@ point group (an entry names one spec or a list of them)::
                           theorems=("minibatch.thm-4",), deterministic=True)]
 
 ``PluginSpec(name, family, backend, impl, kinds=("finite-sum",), params=(), theorems=(), needs=(),
-version="1", description="", min_workers=1, max_workers=None, gpus=0, skip=None, deterministic=False)``:
+version="1", description="", min_workers=1, max_workers=None, skip=None, deterministic=False)``:
 ``backend`` the name of a registered :class:`Backend` (``harness list backends``); ``kinds`` workload kinds from :data:`WORKLOAD_KINDS`; ``impl``
 is ``"module:callable"``, imported only when a run starts (listing never imports torch or mpi4py);
 ``theorems`` are ids of ``harness theory list``, checked at listing time (the theorem exists, and

@@ -3,7 +3,6 @@ data, multinomial / binary logistic regression on scikit-learn's digits, and LIB
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np

@@ -11,7 +11,6 @@ from rich.table import Table
 
 # piped output (CI logs, tests) is not wrapped at 80 columns: tables stay readable and grep-able
 console = Console(stderr=False, highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

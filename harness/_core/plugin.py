@@ -45,7 +45,6 @@ class PluginSpec:
     description: str = ""
     min_workers: int = 1
     max_workers: int | None = None
-    gpus: int = 0
     skip: Callable[..., str | None] | None = field(default=None, compare=False)
     # True when the plugin's trajectory is a deterministic function of (spec, seed): sim / serial.
     deterministic: bool = False

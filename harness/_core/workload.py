@@ -13,7 +13,6 @@ whose data is built lazily on first use.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 from dataclasses import dataclass

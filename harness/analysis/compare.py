@@ -86,11 +86,6 @@ class Side:
 
 
 # -- grouping and statistics ----------------------------------------------------------------------
-def workload_key(rec: RunRecord) -> str:
-    """The workload part of a run's identity (``harness._core.identity``), as canonical JSON."""
-    return record_key(rec, "group")[0]
-
-
 def workload_title(key: str) -> str:
     """'logreg (lam=0.01)': the workload with the parameters that differ from its defaults."""
     doc = json.loads(key)

@@ -33,7 +33,6 @@ TINY: dict[str, tuple[str, dict[str, Any], Budget]] = {
     "finite-sum": ("logreg", {"n": 200, "d": 10, "lam": 1e-2}, Budget(epochs=3)),
     "network": ("mlp", {"n_train": 128, "width": 16, "depth": 2}, Budget(updates=24)),
 }
-CHECKS = ("theorems", "loads", "runs", "curve", "budget", "progress", "deterministic")
 
 
 @dataclass

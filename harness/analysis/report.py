@@ -3,7 +3,8 @@
 ``write_report(records, outdir)`` groups runs by workload, plots suboptimality (or the objective)
 against updates and against measured time with a band over seeds, and writes ``index.md`` and
 ``index.html``. The theory section (bound envelopes, conditions, verdicts: :func:`theory_section`)
-is written explicitly; further sections can be added through ``SECTIONS``."""
+is written explicitly; a caller adds its own through ``write_report(..., sections=[f])`` (the
+commands add the performance profile), each ``f(records, outdir, store) -> [(markdown, html), ...]``."""
 
 from __future__ import annotations
 
@@ -17,10 +18,6 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from harness.run.store import RunRecord
-
-# extra section writers: f(records, outdir, store) -> list of (markdown, html) blocks
-SECTIONS: list[Callable[..., list[tuple[str, str]]]] = []
-
 
 def curve_metric(records: Sequence[RunRecord]) -> str:
     for m in ("subopt", "objective", "test_loss"):
@@ -244,7 +241,7 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
     if measured:
         md += ["## What was measured", "", MEASURED_NOTE, "", measured[0], ""]
         hb += ["<h2>What was measured</h2>", f"<p>{html.escape(MEASURED_NOTE)}</p>", measured[1]]
-    for section in [theory_section, *sections, *SECTIONS]:
+    for section in [theory_section, *sections]:
         try:
             blocks = section(records, outdir, store)
         except Exception as exc:  # noqa: BLE001 - a failing section is shown loudly, the rest of the report stays

@@ -5,7 +5,6 @@ With no arguments it runs the shipped default suite and writes its report."""
 from __future__ import annotations
 
 import contextlib
-import time
 from pathlib import Path
 
 from harness._core.errors import UserError

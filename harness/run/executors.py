@@ -279,7 +279,7 @@ def preload_modules(specs: Sequence[RunSpec]) -> list[str]:
     workloads' factories, and scikit-learn's dataset loaders (the built-in workloads' data)."""
     import importlib.util
 
-    from harness._core.registry import plugins, workloads
+    from harness._core.registry import workloads
 
     mods: dict[str, None] = {}
     for s in specs:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
@@ -198,8 +197,3 @@ def svrg_inner_csr(u_vec, data, indices, indptr, y, z0, mu_loss, idx, b, code, l
         for j in range(d):
             u_vec[j] -= eta * (lam * u_vec[j] + mu_loss[j])
         csr_scatter(u_vec, data, indices, indptr, idx, t * b, b, eta, gbuf)
-
-
-def loss_gradient(workload, w: np.ndarray) -> np.ndarray:
-    """Full gradient of the loss part (1/n) sum phi_i at w (without the l2 term)."""
-    return workload.gradient(w) - workload.lam * w

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 from mpi4py import MPI
@@ -261,8 +261,3 @@ def oversubscribed(comm: MPI.Comm) -> bool:
         return node.Get_size() > len(os.sched_getaffinity(0))
     finally:
         node.Free()
-
-
-def final_gather(comm: MPI.Comm, obj: Any) -> list[Any] | None:
-    """Each rank hands one picklable object to the server at the end (None elsewhere)."""
-    return comm.gather(obj, root=0)

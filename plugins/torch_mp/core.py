@@ -1,8 +1,9 @@
-"""What the model-parallel plugins share (thesis 001 Ch. 5-6): the data order, the functional
-optimizers (out of place, so a stored graph keeps the weights it was built with), the DNI
-synthesizers, activation-memory measurement and the evaluation helpers (sigma_dir, the point's extra).
-The algorithms themselves, one class per algorithm (BP, DDG, FR, DNI), and :func:`build_stages`,
-are in :mod:`.stages`.
+"""What the model-parallel plugins share (thesis 001 Ch. 5-6): the data order (:class:`Sampler`),
+the DNI synthesizers, loading weights, the evaluation helpers (:func:`sigma_dir`, the point's extra),
+the modules' boundaries and the measurement window. The functional optimizers (out of place, so a
+stored graph keeps the weights it was built with) are in :mod:`.optim`, activation-memory
+measurement in :mod:`.memory`, and the algorithms themselves, one class per algorithm (BP, DDG, FR,
+DNI), with :func:`build_stages`, in :mod:`.stages`.
 
 The single-process simulator (``driver.py``, ``run_sim``) and the K-rank torch.distributed backend
 (``rank.py``) both drive K stages with the same per-stage calls in the same order (``forward(t)``
