@@ -8,7 +8,7 @@ Where each kind of input is checked (once, before any work starts):
   run ids in :func:`harness.commands.run_ids`; names, worker counts and ``b <= n`` in
   :func:`harness.runner.resolve`;
 - suite files: :func:`harness.suite.load_suite` (targets: ``target_of``, seeds: ``seeds_of``);
-- data files: ``harness.suites.libsvm`` (LIBSVM), ``harness.suites.network.load_cifar10``; memory
+- data files: ``harness.suites.libsvm`` (LIBSVM), ``harness.suites.cifar`` (CIFAR-10 batches, read by a restricted unpickler); memory
   estimates: :func:`harness.workload.check_memory`;
 - store paths: the :class:`harness.store.Store` constructor;
 - output paths and names that become paths: :mod:`harness.paths`;

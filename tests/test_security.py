@@ -1,0 +1,165 @@
+"""Data files never run code, nothing escapes its folder, caches are private (docs/security.md).
+
+Each reader of a file from outside gets a hostile file: a pickle whose payload would create a
+marker file, a link to a file elsewhere, a folder others can write. What must hold: the marker
+never appears, the refusal is one line naming the file (exit 2 at the CLI), nothing is read from
+outside the folder.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import stat
+
+import numpy as np
+import pytest
+
+from conftest import needs_torch, run_cli
+
+
+class _Payload:
+    """Unpickled by a plain ``pickle.load``, this creates the marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+CIFAR_NAMES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch")
+
+
+def _cifar_folder(folder, make):
+    folder.mkdir()
+    for name in CIFAR_NAMES:
+        (folder / name).write_bytes(pickle.dumps(make(name), protocol=2))
+    return folder
+
+
+def _batch(n=4, seed=0):
+    rng = np.random.default_rng(seed)
+    return {b"batch_label": "training batch", b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+            b"labels": [int(v) for v in rng.integers(0, 10, n)], b"filenames": [f"img{i}.png" for i in range(n)]}
+
+
+# -- CIFAR-10 -------------------------------------------------------------------------------------
+@pytest.mark.torch
+@needs_torch
+def test_malicious_and_malformed_cifar_folders_are_refused_and_nothing_runs(tmp_path):
+    """The attack of the issue: six batches whose dict holds an object reducing to os.system. A
+    plain pickle.load ran it; the run must refuse with one line and exit 2, and no marker appear.
+    Then a harmless but malformed folder (``data`` of one value): one line, not a traceback."""
+    marker = tmp_path / "PWNED"
+    evil = _cifar_folder(tmp_path / "evil", lambda name: {**_batch(), b"data": _Payload(marker)})
+    bad = _cifar_folder(tmp_path / "bad", lambda name: {**_batch(), b"data": np.zeros(1, np.uint8)})
+    for folder, expected in ((evil, f"harness: error: {evil / 'data_batch_1'}: refused: the pickle asks for "
+                                    f"posix.system, which a CIFAR-10 python batch never holds (nothing of it was run)"),
+                             (bad, f"harness: error: {bad / 'data_batch_1'}: 'data' must be an N x 3072 uint8 array "
+                                   f"(N > 0), got a uint8 array of shape (1,)")):
+        out = run_cli("run", "-p", "mnag-serial", "-w", "resnet", "--workload-param", "data=cifar",
+                      "--workload-param", f"path={folder}", "--budget", "updates=1", "--no-report", "-q", timeout=120)
+        assert out.returncode == 2, out.stderr
+        assert out.stderr.strip().splitlines() == [expected]
+    assert not marker.exists()
+
+
+def test_batch_reader_accepts_the_official_layout_in_every_pickle_protocol(tmp_path):
+    from harness.suites.cifar import read_batch
+
+    doc = _batch(5)
+    for proto in range(pickle.HIGHEST_PROTOCOL + 1):
+        path = tmp_path / f"b{proto}"
+        path.write_bytes(pickle.dumps(doc, protocol=proto))
+        X, y = read_batch(path)
+        assert X.shape == (5, 3, 32, 32) and X.dtype == np.uint8 and y.dtype == np.int64
+        np.testing.assert_array_equal(X.reshape(5, -1), doc[b"data"])
+        assert y.tolist() == doc[b"labels"]
+    # the official files were written by Python 2 with numpy 1: the array comes from numpy.core
+    py2 = pickle.dumps(doc, protocol=2).replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+    assert b"numpy.core.multiarray" in py2
+    (tmp_path / "py2").write_bytes(py2)
+    np.testing.assert_array_equal(read_batch(tmp_path / "py2")[0].reshape(5, -1), doc[b"data"])
+
+
+@pytest.mark.parametrize("change, message", [
+    ({b"data": np.zeros((2, 3072), np.float32)}, "'data' must be an N x 3072 uint8 array (N > 0), got a float32"),
+    ({b"data": np.zeros((2, 100), np.uint8)}, "'data' must be an N x 3072 uint8 array (N > 0), got a uint8 array of "
+                                              "shape (2, 100)"),
+    ({b"data": np.zeros((2, 3072), object)}, "refused: the pickle asks for numpy dtype 'O8'"),
+    ({b"labels": [1, 2, 3, 4, 5]}, "4 images but 5 labels"),
+    ({b"labels": [0, 1, 10, 2]}, "labels must be in 0..9, found 10"),
+    ({b"labels": [0, 1, -1, 2]}, "labels must be in 0..9, found -1"),
+    ({b"labels": ["a", "b", "c", "d"]}, "'labels' must be a list of ints"),
+    ({b"labels": None}, "'labels' must be a list of ints"),
+])
+def test_malformed_batches_are_one_line_naming_the_file(tmp_path, change, message):
+    from harness.errors import UserError
+    from harness.suites.cifar import read_batch
+
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps({**_batch(4), **change}, protocol=2))
+    with pytest.raises(UserError) as err:
+        read_batch(path)
+    assert str(err.value).startswith(f"{path}: ") and message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_batch_reader_builds_nothing_but_data(tmp_path):
+    """Payloads beyond a global os.system: a class instance made by copyreg, state set on a list by
+    BUILD, a persistent id, a builtin callable; each refused, none run."""
+    from harness.errors import UserError
+    from harness.suites.cifar import read_batch
+
+    marker = tmp_path / "ran"
+    payloads = {
+        "__builtin__.eval": pickle.dumps({b"data": _Eval(f"open({str(marker)!r}, 'w')")}, protocol=2),
+        "copyreg._reconstructor": b"ccopyreg\n_reconstructor\n(cbuiltins\nobject\ncbuiltins\nobject\nNtR.",
+        "state set on a list": b"\x80\x02]q\x00}q\x01X\x01\x00\x00\x00aq\x02K\x01sb.",
+        "a persistent id": b"\x80\x02X\x01\x00\x00\x00xQ.",
+        "subprocess.Popen": b"\x80\x02csubprocess\nPopen\nq\x00X\x04\x00\x00\x00trueq\x01\x85q\x02Rq\x03.",
+    }
+    for what, raw in payloads.items():
+        path = tmp_path / "data_batch_1"
+        path.write_bytes(raw)
+        with pytest.raises(UserError) as err:
+            read_batch(path)
+        assert "refused" in str(err.value) and what in str(err.value), (what, str(err.value))
+    assert not marker.exists()
+
+
+class _Eval:
+    def __init__(self, code):
+        self.code = code
+
+    def __reduce__(self):
+        return (eval, (self.code,))
+
+
+def test_a_batch_linked_from_outside_its_folder_is_refused(tmp_path):
+    from harness.errors import UserError
+    from harness.suites.cifar import batch_files, save_batch
+
+    folder, elsewhere = tmp_path / "cifar", tmp_path / "private"
+    folder.mkdir(), elsewhere.mkdir()
+    for name in CIFAR_NAMES[:1] + CIFAR_NAMES[-1:]:
+        save_batch(folder / name, np.zeros((2, 3072), np.uint8), [0, 1])
+    assert [p.name for p in batch_files(folder)] == ["data_batch_1", "test_batch"]
+    (elsewhere / "secret").write_text("not yours to read")
+    (folder / "data_batch_2").symlink_to(elsewhere / "secret")
+    with pytest.raises(UserError, match=r"CIFAR-10 batch .*data_batch_2 is a link to .*secret, outside .*cifar: "
+                                        r"refused"):
+        batch_files(folder)
+    (folder / "data_batch_2").unlink()
+    (folder / "data_batch_2").symlink_to("data_batch_1")  # a link within the folder is followed
+    assert len(batch_files(folder)) == 3
+
+
+def test_published_checksums_name_a_folder_that_differs(tmp_path):
+    from harness.suites.cifar import PUBLISHED_MD5, check_files, save_batch
+
+    assert set(PUBLISHED_MD5) == set(CIFAR_NAMES)
+    for name in CIFAR_NAMES:
+        save_batch(tmp_path / name, np.zeros((2, 3072), np.uint8), [0, 1])
+    (tmp_path / "extra").write_bytes((tmp_path / "test_batch").read_bytes())
+    assert check_files([tmp_path / n for n in (*CIFAR_NAMES, "extra")]) == list(CIFAR_NAMES)
