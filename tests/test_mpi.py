@@ -332,6 +332,8 @@ def test_launch_command_and_environment():
     assert env["MPIEXEC_TIMEOUT"] == "45" and env["HYDRA_LAUNCHER"] == "fork"
     assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
     assert "HYDRA_LAUNCHER" not in environment(30, "/etc/hosts-x")   # remote hosts need hydra's launcher
+    assert env["UCX_NET_DEVICES"] == "lo" and env["FI_TCP_IFACE"] == "lo"  # every rank here: loopback only
+    assert "UCX_NET_DEVICES" not in environment(30, "/etc/hosts-x")  # across machines: the interfaces MPI picks
 
 
 @needs_mpi
