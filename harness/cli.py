@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["HARNESS_STORE"] = args.store
         if args.strict:
             _no_broken_entries()
+        from .cache import check_private
+
+        check_private()
         with library_warnings():
             return int(args.func(args) or 0)
     except UserError as exc:

@@ -284,3 +284,133 @@ def test_a_dask_local_cluster_listens_on_loopback_only_and_needs_no_fixed_port(t
     assert len(seen) >= 3, seen                                 # a scheduler and two workers at least
     assert all(_loopback(ip) for _, ip, _ in seen), seen
     assert 8787 not in {port for _, _, port in seen}
+
+
+# -- every other reader of outside files ----------------------------------------------------------
+def _pickle_file(path, marker):
+    path.write_bytes(pickle.dumps(_Payload(marker), protocol=2))
+    return path
+
+
+def test_mnist_folder_refuses_a_link_out_and_a_pickle_is_not_idx(tmp_path):
+    from harness.errors import UserError
+    from harness.suites.datasets import MNIST_FILES
+    from harness.suites.mnist import load_mnist, mnist_files, read_idx, write_idx
+
+    folder, elsewhere, marker = tmp_path / "mnist", tmp_path / "private", tmp_path / "ran"
+    folder.mkdir(), elsewhere.mkdir()
+    for name, arr in zip(MNIST_FILES, (np.zeros((3, 28, 28), np.uint8), np.arange(3, dtype=np.uint8),
+                                       np.zeros((2, 28, 28), np.uint8), np.arange(2, dtype=np.uint8))):
+        write_idx(folder / name, arr)
+    assert len(load_mnist(folder)[0]) == 3
+    with pytest.raises(UserError, match="not an IDX file"):
+        read_idx(_pickle_file(tmp_path / "x.idx", marker))
+    write_idx(elsewhere / "labels", np.arange(3, dtype=np.uint8))
+    (folder / MNIST_FILES[1]).unlink()
+    (folder / MNIST_FILES[1]).symlink_to(elsewhere / "labels")
+    with pytest.raises(UserError, match=r"MNIST file .* is a link to .*labels, outside .*mnist: refused"):
+        mnist_files(folder)
+    assert not marker.exists()
+
+
+def test_libsvm_reader_takes_a_pickle_as_a_malformed_file(tmp_path):
+    from harness.errors import UserError
+    from harness.suites.libsvm import load_libsvm
+
+    marker = tmp_path / "ran"
+    with pytest.raises(UserError) as err:
+        load_libsvm(_pickle_file(tmp_path / "data.svm", marker))
+    assert str(tmp_path / "data.svm") in str(err.value) and "\n" not in str(err.value)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("make", ["suite", "baseline", "store", "export"])
+def test_suite_baseline_store_and_export_readers_refuse_a_pickle_in_one_line(tmp_path, make):
+    """A suite file, a gate baseline, a results store and a JSON export that are pickles with a
+    payload: each reader takes it as a malformed file of its kind (TOML, JSON, SQLite); nothing runs."""
+    marker = tmp_path / "ran"
+    bad = _pickle_file(tmp_path / {"suite": "s.toml", "baseline": "b.json", "store": "r.db", "export": "e.json"}[make],
+                       marker)
+    suite = tmp_path / "ok.toml"
+    suite.write_text('name = "ok"\n[[run]]\nplugin = "sgd-serial"\nworkload = "logreg"\nbudget = "epochs=1"\n')
+    args = {"suite": ["run", str(bad), "--no-report"],
+            "baseline": ["gate", str(suite), "--baseline", str(bad)],
+            "store": ["runs", "--store", str(bad)],
+            "export": ["gate", str(suite), "--current", str(bad), "--baseline", str(suite)]}[make]
+    out = run_cli(*args, timeout=120)
+    assert out.returncode == 2, (out.returncode, out.stderr)
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("harness: error: ") and "Traceback" not in out.stderr, out.stderr
+    assert str(bad) in lines[0], lines[0]  # refused as that file, not for another reason
+    assert not marker.exists()
+
+
+def test_a_suite_name_cannot_escape_the_report_folder(tmp_path):
+    suite = tmp_path / "s.toml"
+    suite.write_text('name = "../../escaped"\n[[run]]\nplugin = "sgd-serial"\nworkload = "logreg"\n')
+    out = run_cli("run", str(suite), "--report", str(tmp_path / "reports"), timeout=60)
+    assert out.returncode == 2 and "must be a plain name" in out.stderr, out.stderr
+    assert not (tmp_path / "escaped").exists()
+
+
+def test_a_constants_cache_entry_is_data_never_code(tmp_path):
+    """The constants cache is JSON: an entry replaced by a pickle payload is recomputed, not run."""
+    from harness.registry import build_workload
+
+    os.environ["HARNESS_CACHE"] = str(tmp_path / "cache")  # restored by the autouse fixture's monkeypatch
+    wl = build_workload("logreg", {"n": 60, "d": 4})
+    path = wl._cache_path("optimum")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    marker = tmp_path / "ran"
+    _pickle_file(path, marker)
+    value = wl._cached("optimum", lambda: {"f_star": 1.0})
+    assert value == {"f_star": 1.0} and not marker.exists()
+
+
+def _mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_caches_are_created_private_and_one_others_can_write_is_made_private(tmp_path):
+    cache = tmp_path / "fresh" / "cache"
+    out = run_cli("list", "plugins", env={"HARNESS_CACHE": str(cache)}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    from harness.cache import cache_dir
+
+    os.environ["HARNESS_CACHE"] = str(cache)
+    assert cache_dir() == cache and _mode(cache) == 0o700
+    os.chmod(cache, 0o777)
+    (cache / "numba").mkdir()
+    os.chmod(cache / "numba", 0o777)
+    out = run_cli("list", "plugins", env={"HARNESS_CACHE": str(cache), "NUMBA_CACHE_DIR": ""}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert f"harness: cache folder {cache} was writable by others (mode 777): made private (0700), since the " \
+           "harness loads pickles from it" in out.stderr.splitlines()
+    assert _mode(cache) == 0o700
+    own = tmp_path / "numba-own"                        # a NUMBA_CACHE_DIR of the user's choosing: the same rule
+    own.mkdir(mode=0o777)
+    os.chmod(own, 0o777)
+    out = run_cli("list", "plugins", env={"HARNESS_CACHE": str(cache), "NUMBA_CACHE_DIR": str(own)}, timeout=60)
+    assert out.returncode == 0 and "numba cache folder" in out.stderr and _mode(own) == 0o700, out.stderr
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="making a folder of another user needs root")
+def test_a_cache_or_run_folder_of_another_user_is_refused_before_any_work(tmp_path):
+    """Another user's folder holding a numba cache entry with a payload: the command refuses in one
+    line before anything loads it; the same for submitit's folder and a run folder."""
+    from harness.errors import UserError
+    from harness.paths import private_dir
+
+    cache, marker = tmp_path / "theirs", tmp_path / "ran"
+    (cache / "numba").mkdir(parents=True)
+    _pickle_file(cache / "numba" / "kernels.py-10.f-1.py311.nbi", marker)
+    os.chown(cache, 65534, 65534)
+    out = run_cli("run", "-p", "sgd-serial", "-w", "logreg", "--budget", "epochs=1", "--no-report",
+                  env={"HARNESS_CACHE": str(cache), "NUMBA_CACHE_DIR": ""}, timeout=60)
+    assert out.returncode == 2 and out.stderr.strip().splitlines() == [
+        f"harness: error: cache folder {cache} belongs to another user (uid 65534): refused, since the harness "
+        f"loads code-bearing files from it; choose a folder of your own"], out.stderr
+    assert not marker.exists()
+    for what in ("submitit folder", "run folder"):
+        with pytest.raises(UserError, match=f"{what} .* belongs to another user"):
+            private_dir(cache, what)

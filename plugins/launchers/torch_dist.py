@@ -98,8 +98,7 @@ def launch(ctx, module: str, *, workers: int | None = None, args: Sequence[str] 
     world = int(workers or ctx.workers)
     if world < 1:
         raise ValueError(f"need at least one rank, got {world}")
-    workdir = Path(ctx.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(ctx.workdir)  # created private by run_job
     if ctx.options.get("launcher", "harness") == "torchrun":
         info = run_job(ctx, torchrun_argv(world, module, args, ctx.options.get("torchrun_args")),
                        timeout_s=timeout_s, env={**(env or {}), **_torchrun_env(ctx.options)})
