@@ -30,7 +30,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from harness.errors import UserError
+from harness.api import UserError, inside_folder
 
 # the official batches' MD5 (cifar-10-python.tar.gz, c58f30108f718f92721af3b95e74349a, unpacked;
 # the sums torchvision's CIFAR10 class checks)
@@ -242,8 +242,6 @@ def batch_files(path: str | Path) -> list[Path]:
     if not train or not (test.exists() or test.is_symlink()):
         raise UserError(f"{root}: expected data_batch_1..5 and test_batch (CIFAR-10 python version)")
     files = [*train, test]
-    from harness.paths import inside_folder
-
     for f in files:
         inside_folder(f, root, what="CIFAR-10 batch")
     return files

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from harness.errors import UserError
+from harness.api import UserError
 
 _TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
           0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
@@ -95,6 +95,6 @@ def _in_folder(folder: Path, names: Sequence[str]) -> list[Path]:
             missing.append(name.removesuffix(".gz"))
     if missing:
         raise UserError(f"{folder}: missing MNIST file(s) {', '.join(missing)} (gzipped or not)")
-    from harness.paths import inside_folder
+    from harness.api import inside_folder
 
     return [inside_folder(p, folder, "MNIST file") for p in out]

@@ -32,8 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from harness.params import Param
-from harness.workload import Workload, WorkloadSpec
+from harness.api import Param, Workload, WorkloadSpec
 
 
 class NetworkWorkload(Workload):
@@ -58,7 +57,7 @@ class NetworkWorkload(Workload):
         ident = super().data_identity()
         if self.params["data"] not in ("mnist", "cifar"):
             return ident
-        from harness.identity import file_sha256
+        from harness.api import file_sha256
 
         if self.params["data"] == "mnist":
             from .mnist import mnist_files
@@ -205,7 +204,7 @@ class NetworkWorkload(Workload):
 
         blocks = list(blocks)
         if not 1 <= K <= len(blocks):
-            from harness.errors import UserError
+            from harness.api import UserError
 
             raise UserError(f"cannot split {len(blocks)} blocks into {K} modules (depth too small?)")
         if boundaries is None:
@@ -219,7 +218,7 @@ class NetworkWorkload(Workload):
                 boundaries.append(cut)
         edges = [0, *boundaries, len(blocks)]
         if any(a >= b for a, b in zip(edges, edges[1:])):
-            from harness.errors import UserError
+            from harness.api import UserError
 
             raise UserError(f"bad module boundaries {list(boundaries)} for {len(blocks)} blocks")
         return [nn.Sequential(*blocks[a:b]) for a, b in zip(edges, edges[1:])]
