@@ -162,7 +162,8 @@ def private_dir(path: str | os.PathLike, what: str, *, quiet: bool = False) -> P
     included): a folder the harness loads pickles or cached results from must not be writable by
     anyone else, since whoever can write there can make the next run execute their code. An existing
     folder of ours that others may write is made private, said in one line on stderr (unless
-    ``quiet``); one owned by another user is refused (UserError). Returns the path."""
+    ``quiet``); one owned by another user, or a shared one such as /tmp (writable by others with
+    the sticky bit), is refused (UserError). Returns the path."""
     import stat
     import sys
 
@@ -177,6 +178,9 @@ def private_dir(path: str | os.PathLike, what: str, *, quiet: bool = False) -> P
     if st.st_uid != os.getuid():
         raise UserError(f"{what} {p} belongs to another user (uid {st.st_uid}): refused, since the harness loads "
                         f"code-bearing files from it; choose a folder of your own")
+    if st.st_mode & 0o022 and st.st_mode & stat.S_ISVTX:  # /tmp and its kind: shared by design, never ours to close
+        raise UserError(f"{what} {p} is a shared folder (writable by others, sticky): refused, since the harness "
+                        f"loads code-bearing files from it; choose a folder of your own")
     if st.st_mode & 0o022:
         try:
             os.chmod(p, stat.S_IMODE(st.st_mode) & ~0o077)

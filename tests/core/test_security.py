@@ -394,6 +394,20 @@ def test_caches_are_created_private_and_one_others_can_write_is_made_private(tmp
     assert out.returncode == 0 and "numba cache folder" in out.stderr and _mode(own) == 0o700, out.stderr
 
 
+def test_a_shared_sticky_folder_is_refused_not_closed(tmp_path):
+    """HARNESS_CACHE=/tmp must not turn /tmp private (as root it could): a folder writable by
+    others with the sticky bit is shared by design, and refused."""
+    from harness._core.paths import private_dir
+    from harness.api import UserError
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    with pytest.raises(UserError, match="is a shared folder"):
+        private_dir(shared, "cache folder")
+    assert _mode(shared) == 0o1777
+
+
 @pytest.mark.skipif(os.getuid() != 0, reason="making a folder of another user needs root")
 def test_a_cache_or_run_folder_of_another_user_is_refused_before_any_work(tmp_path):
     """Another user's folder holding a numba cache entry with a payload: the command refuses in one
