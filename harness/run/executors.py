@@ -165,9 +165,11 @@ class LocalEngine(Engine):
 # A LocalCluster that opens nothing beyond this machine: scheduler, nannies and workers on
 # 127.0.0.1, and no dashboard. ``dashboard_address=None`` is not "off": the scheduler's HTTP server
 # (health and metrics routes) then starts anyway, on port 8787 (and warns when that port is taken),
-# so it is given loopback and a port the system picks, with the dashboard itself turned off.
-LOOPBACK_CLUSTER = {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0", "worker_dashboard_address": None,
-                    "scheduler_kwargs": {"dashboard": False}}
+# so it is given loopback and a port the system picks, with the dashboard itself turned off. TCP
+# even for threads (processes=False): dask's in-process transport left the workers' HTTP servers
+# on every interface.
+LOOPBACK_CLUSTER = {"host": "127.0.0.1", "protocol": "tcp://", "dashboard_address": "127.0.0.1:0",
+                    "worker_dashboard_address": None, "scheduler_kwargs": {"dashboard": False}}
 
 
 class DaskEngine(Engine):

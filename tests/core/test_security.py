@@ -428,3 +428,24 @@ def test_a_cache_or_run_folder_of_another_user_is_refused_before_any_work(tmp_pa
     for what in ("submitit folder", "run folder"):
         with pytest.raises(UserError, match=f"{what} .* belongs to another user"):
             private_dir(cache, what)
+
+
+def test_a_dask_cluster_of_threads_listens_on_loopback_only_too():
+    """processes=False (threads of this process): dask's in-process transport left the workers'
+    HTTP servers on 0.0.0.0 and '::'; the engine's cluster uses TCP on 127.0.0.1 there too."""
+    import psutil
+
+    from conftest import have
+
+    if not have("distributed"):
+        pytest.skip("dask.distributed not installed")
+    from harness.run.executors import DaskEngine
+
+    engine = DaskEngine(2, processes=False)
+    try:
+        me = psutil.Process()
+        seen = {(c.laddr.ip, c.laddr.port) for p in (me, *me.children(recursive=True))
+                for c in p.net_connections("inet") if c.status == psutil.CONN_LISTEN}
+    finally:
+        engine.close()
+    assert len(seen) >= 3 and all(_loopback(ip) for ip, _ in seen), seen
