@@ -13,8 +13,8 @@ hosts share, since rank 0 may land on any of them. Without a hostfile the ranks 
 ``MPIR_CVAR_POLLS_BEFORE_YIELD=1`` and ``MPIR_CVAR_CH4_PROGRESS_THROTTLE=true`` so waiting ranks
 yield the CPU, ``FI_PROVIDER=tcp``, and the venv's bin first on PATH.
 
-What listens (:data:`LOCAL_NETWORK`). Without a hostfile every rank is on this machine, so the
-ranks' network is the loopback interface: the pip ``mpich`` build (5.0.2, ``ch4:ucx,ofi``) talks
+What listens (:data:`LOCAL_NETWORK`). Without a hostfile, or with one naming only this machine
+(:func:`all_local`), every rank is on this machine, so the ranks' network is the loopback interface: the pip ``mpich`` build (5.0.2, ``ch4:ucx,ofi``) talks
 through UCX, which otherwise listens on every interface's address (measured: each rank on the
 machine's external address and on 127.0.0.1); ``UCX_NET_DEVICES=lo`` leaves only 127.0.0.1, and
 ``FI_TCP_IFACE=lo`` does the same for the ofi netmod (``MPIR_CVAR_CH4_NETMOD=ofi``). Tried and
@@ -72,15 +72,35 @@ def environment(timeout_s: float, hostfile: str | None = None) -> dict[str, str]
     }
     if not hostfile:
         env["HYDRA_LAUNCHER"] = "fork"
+    if not hostfile or all_local(hostfile):
         env.update(LOCAL_NETWORK)
     return env
 
 
+_LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def all_local(hostfile: str | os.PathLike) -> bool:
+    """Whether every host a hostfile names (``host[:n]`` per line, ``#`` comments) is this machine:
+    ``localhost``, a loopback address or this machine's host name (no name is looked up)."""
+    import socket
+
+    here = {*_LOCAL_NAMES, socket.gethostname(), socket.gethostname().split(".")[0]}
+    try:
+        lines = Path(hostfile).read_text(errors="replace").splitlines()
+    except OSError:
+        return False
+    hosts = [line.split("#", 1)[0].strip().rsplit(":", 1)[0].strip() for line in lines]
+    hosts = [h for h in hosts if h]
+    return bool(hosts) and all(h in here or h.startswith("127.") for h in hosts)
+
+
 def network(hostfile: str | None = None) -> dict[str, str]:
     """What the run's processes listen on, for its record (``info["network"]``)."""
-    if not hostfile:
+    if not hostfile or all_local(hostfile):
         return {"ranks": "127.0.0.1 (" + ", ".join(f"{k}={v}" for k, v in LOCAL_NETWORK.items()) + ")",
-                "mpiexec": "hydra's control port on 0.0.0.0 (not configurable in this MPICH)"}
+                "mpiexec": "hydra's control port on 0.0.0.0 (not configurable in this MPICH)",
+                **({"hostfile": f"{hostfile} (every host is this machine)"} if hostfile else {})}
     chosen = {k: os.environ[k] for k in LOCAL_NETWORK if k in os.environ}
     return {"ranks": "the interfaces MPI picks on every host" + (f" ({chosen})" if chosen else " (all)"),
             "mpiexec": "hydra's control port on 0.0.0.0", "hostfile": str(hostfile)}
