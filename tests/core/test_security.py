@@ -371,6 +371,7 @@ def _mode(path):
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
+@pytest.mark.slow
 def test_caches_are_created_private_and_one_others_can_write_is_made_private(tmp_path):
     cache = tmp_path / "fresh" / "cache"
     out = run_cli("list", "plugins", env={"HARNESS_CACHE": str(cache)}, timeout=60)
