@@ -18,7 +18,7 @@ What listens (:data:`LOCAL_NETWORK`). Without a hostfile, or with one naming onl
 through UCX, which otherwise listens on every interface's address (measured: each rank on the
 machine's external address and on 127.0.0.1); ``UCX_NET_DEVICES=lo`` leaves only 127.0.0.1, and
 ``FI_TCP_IFACE=lo`` does the same for the ofi netmod (``MPIR_CVAR_CH4_NETMOD=ofi``). Tried and
-without effect on this build: ``HYDRA_IFACE`` / ``-iface lo`` and ``HYDRA_USE_LOCALHOST`` (they
+without effect on this build: ``HYDRA_IFACE`` / ``-iface lo``, ``-localhost 127.0.0.1`` and ``HYDRA_USE_LOCALHOST`` (they
 choose the address hydra advertises, not where it listens), ``MPIR_CVAR_CH4_OFI_IFNAME``,
 ``MPIR_CVAR_NEMESIS_TCP_NETWORK_IFACE`` (a ch3 variable). One socket stays beyond loopback:
 hydra's control port, which ``mpiexec`` opens on 0.0.0.0 whatever it is told (its listen call binds
