@@ -121,7 +121,7 @@ def plot_bound(d: Verdict, thm, kind: str, path: Path, title: str) -> str:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     fig.tight_layout()
-    from harness.interactive import save
+    from harness._core.interactive import save
 
     return save(fig, path, alt=title, bbox_inches="tight")
 

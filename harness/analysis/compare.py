@@ -270,7 +270,7 @@ def plot_group(group: Group, a: Side, b: Side, path: Path) -> str:
     fig.suptitle(f"{a.label} (A) vs {b.label} (B): {group.title}\nlines: median over seeds; bands: min..max; "
                  "dotted: median time/updates to target", fontsize=10)
     fig.tight_layout()
-    from .interactive import save
+    from .._core.interactive import save
 
     return save(fig, path, alt=group.title)
 

@@ -71,7 +71,7 @@ X_LABELS = {"updates": "updates applied", "epochs": "epochs (samples / n)", "tim
 def plot_workload(records: Sequence[RunRecord], path: Path, title: str, xs: Sequence[str] = ("updates", "time_s"),
                   metric: str | None = None, yscale: str | None = None) -> str:
     """Write the workload's curves as a PNG at ``path``; return the HTML that draws them interactively."""
-    from .interactive import save
+    from .._core.interactive import save
 
     return save(workload_figure(records, title, xs, metric, yscale), path, alt=title)  # Agg backend set first
 
@@ -143,7 +143,7 @@ def workload_figure(records: Sequence[RunRecord], title: str, xs: Sequence[str] 
 def _seeds_on_demand(ax, runs: Sequence[RunRecord], x: str, metric: str, color, label: str, positive_x: bool) -> None:
     """Each seed's own curve, drawn only on demand: invisible in the PNG, a hidden series of the
     interactive plot (``interactive.ONDEMAND``) that its legend entry shows."""
-    from .interactive import ONDEMAND
+    from .._core.interactive import ONDEMAND
 
     for r in runs:
         xs, ys = r.column(x), r.column(metric)
@@ -285,7 +285,7 @@ def html_page(title: str, body: Sequence[str], *, back: str | None = "../index.h
     of its ``<h2 id=...>`` sections, and a link back to the index of all reports (``back``)."""
     import re
 
-    from .interactive import page_head
+    from .._core.interactive import page_head
 
     toc = [f"<a href='#{m.group(1)}'>{m.group(2)}</a>"
            for m in (re.match(r"<h2 id='([^']+)'>(.*?)</h2>", b) for b in body) if m]
@@ -373,7 +373,7 @@ def plot_speedup(runs: Sequence[RunRecord], path: Path, title: str) -> str | Non
     ax.legend(fontsize=8)
     ax.set_title(f"{textwrap.fill('speedup: ' + title, 70)}\n({os.cpu_count()} cores on this machine)", fontsize=9)
     fig.tight_layout()
-    from .interactive import save
+    from .._core.interactive import save
 
     return save(fig, path, alt=f"speedup: {title}", width="70%")
 

@@ -103,7 +103,7 @@ def test_figure_spec_reads_lines_bands_scales_and_on_demand_series_back():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from harness.interactive import ONDEMAND, figure_spec
+    from harness._core.interactive import ONDEMAND, figure_spec
 
     x = np.array([1.0, 10.0, 100.0])
     fig, ax = plt.subplots()
