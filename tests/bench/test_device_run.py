@@ -38,6 +38,9 @@ def _skipped_here() -> dict[str, str]:
 
 @pytest.mark.slow
 def test_smoke_mode_runs_every_step_with_its_table(tmp_path):
+    """``SMOKE=1 bash benchmarks/device_run.sh`` exits 0; its summary lists every step with exit 0,
+    and each step's file under $OUT holds the table the benchmark prints at its end (with a row per
+    plugin where it has rows); a step this machine cannot run (no MPI, no torch) says why."""
     out_dir = tmp_path / "out"
     env = {k: v for k, v in os.environ.items() if k != "STEPS"}      # every step
     env.update(SMOKE="1", OUT=str(out_dir), PYTHON=sys.executable)
