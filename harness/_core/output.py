@@ -15,11 +15,15 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    t = Table(title=title, show_lines=False)
+    """A table on stdout. Cells are plain text, never rich markup: a reason such as
+    ``pip install 'asyncopt-harness[torch]'`` prints as written (rich read ``[torch]`` as a style)."""
+    from rich.text import Text
+
+    t = Table(title=None if title is None else Text(title), show_lines=False)
     for c in columns:
-        t.add_column(c, overflow="fold")
+        t.add_column(Text(c), overflow="fold")
     for r in rows:
-        t.add_row(*[fmt(v) for v in r])
+        t.add_row(*[Text(fmt(v)) for v in r])
     console.print(t)
 
 

@@ -260,9 +260,10 @@ def declined(res: Resolved) -> str | None:
     if reason is None:
         missing = pspec.missing()
         if missing:
+            from harness._core.errors import install_hint
             from harness._core.plugin import NEEDS
 
-            reason = f"needs {', '.join(missing)} (pip install 'harness[{NEEDS[missing[0]][1]}]')"
+            reason = f"needs {', '.join(missing)} ({install_hint(NEEDS[missing[0]][1])})"
     return reason
 
 

@@ -63,7 +63,7 @@ def test_missing_optional_dependency_names_the_extra(tmp_path):
     import subprocess
 
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    _one_line_error(proc, "pip install 'harness[torch]'")
+    _one_line_error(proc, "pip install 'asyncopt-harness[torch]'")
 
 
 def test_run_store_list_show_export(tmp_path):
