@@ -11,7 +11,7 @@ booleans, None, and numpy's array reconstruction of a plain numeric dtype (and t
 (the numpy array is made with ``np.frombuffer`` from the bytes after its shape and size are
 checked; no numpy ``__setstate__`` sees the file's state). Anything else (a global such as
 ``os.system``, a persistent id, state set on another object) is refused before it is built, as
-one line naming the file (:class:`~harness.errors.UserError`, exit 2). The arrays are then checked:
+one line naming the file (:class:`~harness.api.UserError`, exit 2). The arrays are then checked:
 ``data`` N x 3072 uint8, ``labels`` N ints in 0..9.
 
 The official files' MD5 sums (published with the dataset's archive and recorded by torchvision)

@@ -23,7 +23,7 @@ def cache_root() -> Path:
 
 def cache_dir() -> Path:
     """The cache folder, created if missing, private to this user (0700; see
-    :func:`harness.paths.private_dir`: numba loads pickles from under it, and the workloads'
+    :func:`harness._core.paths.private_dir`: numba loads pickles from under it, and the workloads'
     constants feed every verdict)."""
     from .paths import private_dir
 
