@@ -17,9 +17,11 @@ What listens (:data:`LOCAL_NETWORK`). Without a hostfile, or with one naming onl
 (:func:`all_local`), every rank is on this machine, so the ranks' network is the loopback interface: the pip ``mpich`` build (5.0.2, ``ch4:ucx,ofi``) talks
 through UCX, which otherwise listens on every interface's address (measured: each rank on the
 machine's external address and on 127.0.0.1); ``UCX_NET_DEVICES=lo`` leaves only 127.0.0.1, and
-``FI_TCP_IFACE=lo`` does the same for the ofi netmod (``MPIR_CVAR_CH4_NETMOD=ofi``). Tried and
-without effect on this build: ``HYDRA_IFACE`` / ``-iface lo``, ``-localhost 127.0.0.1`` and ``HYDRA_USE_LOCALHOST`` (they
-choose the address hydra advertises, not where it listens), ``MPIR_CVAR_CH4_OFI_IFNAME``,
+``FI_TCP_IFACE=lo`` does the same for the ofi netmod (``MPIR_CVAR_CH4_NETMOD=ofi``);
+``HYDRA_IFACE=lo`` names loopback as hydra's interface too, though no effect of it was measured.
+Tried and without effect on where anything listens, on this build: ``HYDRA_IFACE`` / ``-iface
+lo``, ``-localhost 127.0.0.1`` and ``HYDRA_USE_LOCALHOST`` (they choose the address hydra
+advertises, not where it listens), ``MPIR_CVAR_CH4_OFI_IFNAME``,
 ``MPIR_CVAR_NEMESIS_TCP_NETWORK_IFACE`` (a ch3 variable). One socket stays beyond loopback:
 hydra's control port, which ``mpiexec`` opens on 0.0.0.0 whatever it is told (its listen call binds
 any address), for the length of the job; the ranks' proxy connects back to it. MPICH's
@@ -42,7 +44,7 @@ from harness.api import MissingDependency, PluginFailure, SPEC, python_module, r
 DEFAULT_TIMEOUT_S = 600.0
 
 # every rank on this machine: the ranks' traffic on the loopback interface only (see the module doc)
-LOCAL_NETWORK = {"UCX_NET_DEVICES": "lo", "FI_TCP_IFACE": "lo"}
+LOCAL_NETWORK = {"UCX_NET_DEVICES": "lo", "FI_TCP_IFACE": "lo", "HYDRA_IFACE": "lo"}
 
 
 def mpiexec() -> Path:
