@@ -42,7 +42,7 @@ def register(sub):
                    help="how torch ranks start: our launcher (default) or torchrun (env:// rendezvous; "
                         "--option torchrun_args='--nnodes=2 ...' for several nodes)")
     p.add_argument("--scale", choices=("small", "paper"), default="small",
-                   help="suite scale: small (default, seconds; CI and the tour) or paper (the suite's *_paper.toml: "
+                   help="suite scale: small (default, seconds; CI and the tour) or paper (the suite's NAME_paper.toml: "
                         "the papers' sizes, minutes per run, sized for 16 cores / a GPU)")
     p.add_argument("--force", action="store_true", help="rerun even if the store has this exact run")
     p.add_argument("--report", default=None, help="write the report to this directory (default: reports/<suite> beside the store)")
