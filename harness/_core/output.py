@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any, Sequence
 
@@ -10,7 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 # piped output (CI logs, tests) is not wrapped at 80 columns: tables stay readable and grep-able
-console = Console(stderr=False, highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+console = Console(stderr=False, highlight=False, soft_wrap=True,
+                  width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 200))
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -49,3 +49,22 @@ def test_a_skipped_runs_install_hint_names_the_distribution_and_prints_as_writte
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr
     assert "(pip install 'asyncopt-harness[mpi]')" in proc.stdout, proc.stdout   # piped output: 200 columns
+
+
+def test_runs_list_fits_100_columns_and_wide_or_chosen_columns_show_more(tmp_path):
+    for args in (["-p", "sgd-serial", "-p", "svrg-serial", "--param", "eta=0.5", "--seeds", "2"],
+                 ["-p", "svrg-serial", "--param", "eta=theory", "--param", "b=4"],
+                 ["-p", "asysvrg-sim", "--workers", "3"]):
+        run_cli("run", *args, "-w", "ridge", "--workload-param", "n=300", "--budget", "epochs=2", "--no-report", "-q",
+                check=True)
+    narrow = run_cli("runs", "list", env={"COLUMNS": "100"}, check=True).stdout
+    lines = narrow.splitlines()
+    assert max(map(len, lines)) <= 100, narrow
+    assert "params" in narrow and "eta=0.5" in narrow and "(theory)" in narrow and "suite" not in narrow
+    wide = run_cli("runs", "list", "--wide", check=True).stdout
+    assert all(c in wide for c in ("eta", "eval s", "wall s", "suite"))
+    chosen = run_cli("runs", "list", "--columns", "id,plugin,eta", check=True).stdout
+    header = next(line for line in chosen.splitlines() if "plugin" in line)
+    assert [c.strip() for c in header.strip("┃ ").split("┃")] == ["id", "plugin", "eta"]
+    bad = run_cli("runs", "list", "--columns", "id,nosuch")
+    assert bad.returncode == 2 and "unknown column 'nosuch'" in bad.stderr and bad.stderr.count("\n") == 1
