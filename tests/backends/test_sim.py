@@ -205,6 +205,7 @@ def test_cli_delay_file_missing_is_one_line(cli):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_cli_runs_the_simulator(cli, tmp_path):
     proc = cli("run", "--plugin", "asysvrg-sim", "--workload", "logreg", "--workers", "4", "--param", "delay=uniform",
                "--budget", "epochs=3", "--workload-param", "n=300", "--workload-param", "d=10", timeout=120)
@@ -242,6 +243,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow
 def test_kernels_compile_before_the_clock_starts(tmp_path):
     """With an empty numba cache (a fresh clone), compiling the in-process plugins' kernels (seconds)
     happens before the monitor's clock starts: 100 updates on n = 400, d = 20 measure milliseconds.

@@ -294,6 +294,7 @@ def test_kernels_release_the_gil():
     assert hi - lo > 0.01 and len(inside) > 20, (len(inside), hi - lo)
 
 
+@pytest.mark.slow
 def test_two_threads_process_more_updates_per_second():
     """Best of 3 interleaved runs each; the physical limit is 2x. The tolerance (> 1.2x) is loose
     because this 2-core machine is shared; the benchmark (benchmarks/threads_vs_sklearn.py) reports

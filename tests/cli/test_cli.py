@@ -74,6 +74,7 @@ def test_a_workload_whose_library_is_missing_is_skipped_naming_the_extra(tmp_pat
     _one_line_error(run("run", "--plugin", "sgd-serial", "--workload", "mlp"), "pip install 'asyncopt-harness[torch]'")
 
 
+@pytest.mark.slow
 def test_run_store_list_show_export(tmp_path):
     args = ["run", "--plugin", "svrg-serial", "--workload", "ridge", "--workload-param", "n=300",
             "--workload-param", "d=10", "--param", "eta=0.02", "--budget", "epochs=5", "--seeds", "2",
@@ -183,6 +184,7 @@ def test_list_a_plugin_shows_its_parameters():
     assert all(f"│ {p.name} " in out for p in workloads().get("logreg").params)
 
 
+@pytest.mark.slow
 def test_report_index_links_every_report_folder(tmp_path):
     """`harness report` alone writes reports/all/ beside the store; the index page then links it as
     well as the run's latest/ and a suite's folder; paper and claim appear only where a suite's

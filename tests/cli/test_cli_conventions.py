@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, needs_torch, run_cli
 
 
 def test_python_m_harness_version_and_bare_help():
@@ -29,6 +29,7 @@ def test_every_command_has_json(command):
     assert proc.returncode == 0 and "--json" in proc.stdout, proc.stdout
 
 
+@pytest.mark.slow
 def test_runs_table_shows_the_parameters_that_differ(tmp_path):
     for eta in ("0.05", "0.2"):
         run_cli("run", "-p", "sgd-serial", "-w", "ridge", "--workload-param", "n=200", "--workload-param", "d=5",
@@ -77,7 +78,7 @@ def test_a_sub_command_error_names_the_command_once():
     assert top.returncode == 2 and top.stderr.startswith("harness: error: argument command: invalid choice"), top.stderr
 
 
-@pytest.mark.parametrize("plugin, workload", [("asgd-mpi", "logreg"), ("clars-torch", "mlp")])
+@pytest.mark.parametrize("plugin, workload", [("asgd-mpi", "logreg"), pytest.param("clars-torch", "mlp", marks=needs_torch)])
 def test_workers_beyond_the_machine_are_refused_for_launched_ranks(plugin, workload):
     """1000 MPI / torch ranks on this machine is a typo: one line, nothing started; the same count
     with --hostfile (ranks spread over machines) or --option oversubscribe=true passes this check."""
@@ -112,6 +113,7 @@ def test_runs_sent_to_a_cluster_are_not_bounded_by_this_machine():
     assert lines[0].startswith("harness: error: cannot reach the dask scheduler at tcp://127.0.0.1:9"), lines[0]
 
 
+@pytest.mark.slow
 def test_a_run_of_a_single_update_draws_both_panels(tmp_path):
     """A run that applies one update has one point at updates > 0: the log-x panel shows it as a
     marker (not a blank panel), the legend is there, and matplotlib has nothing to warn about."""

@@ -72,6 +72,7 @@ def test_dask_local_cluster_matches_serial(tmp_path, suite):
 
 
 @pytest.mark.skipif(not have("distributed"), reason="dask.distributed not installed")
+@pytest.mark.slow
 def test_dask_scheduler_address(tmp_path, suite):
     """An existing cluster, reached by its scheduler's address (as on a real cluster)."""
     from dask.distributed import LocalCluster
@@ -86,6 +87,7 @@ def test_dask_scheduler_address(tmp_path, suite):
 
 
 @pytest.mark.skipif(not have("submitit"), reason="submitit not installed")
+@pytest.mark.slow
 def test_submitit_local_executor_matches_serial(tmp_path, suite):
     folder = tmp_path / "submitit"
     _check_same(tmp_path, suite, "--executor", "submitit", "--submitit-cluster", "local", "--jobs", "4",
@@ -93,6 +95,7 @@ def test_submitit_local_executor_matches_serial(tmp_path, suite):
     assert len(list(folder.glob("*/*_result.pkl"))) == 12  # 12 real submitit jobs, one per run
 
 
+@pytest.mark.slow
 def test_plain_progress_and_cache(tmp_path, suite):
     """Not a terminal: a progress line at once and then every interval; a second run is all cache hits."""
     path, _ = suite

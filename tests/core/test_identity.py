@@ -40,6 +40,7 @@ def _shown(run_id, **kw):
     return json.loads(run_cli("runs", "show", str(run_id), "--json", check=True, **kw).stdout)
 
 
+@pytest.mark.slow
 def test_libsvm_edited_in_place_is_new_data(tmp_path):
     """The issue's sequence: run, overwrite the file with other data, run the same command: no cache
     hit, and f* is that of the new file (the truth: the same run with a fresh constants cache)."""
@@ -61,6 +62,7 @@ def test_libsvm_edited_in_place_is_new_data(tmp_path):
     assert second["final"]["subopt"] == pytest.approx(truth["final"]["subopt"], rel=1e-9)
 
 
+@pytest.mark.slow
 def test_same_relative_path_other_folder_is_other_data(tmp_path):
     env = {"HARNESS_STORE": str(tmp_path / "r.db"), **TREE}
     for k, sub in enumerate(("a", "b")):
@@ -75,6 +77,7 @@ def test_same_relative_path_other_folder_is_other_data(tmp_path):
         _shown(a["id"], env=env)["info"]["identity"]["data"]["params"]["file_sha256"]
 
 
+@pytest.mark.slow
 def test_a_plugin_edited_in_a_copy_of_the_project_is_not_a_hit(tmp_path):
     """A copy of the project laid out as an install lays it out (pyproject's ``package-dir``: the
     three folders under ``harness/``), run from its folder: editing a plugin there changes the run key."""
@@ -105,6 +108,7 @@ def test_a_plugin_edited_in_a_copy_of_the_project_is_not_a_hit(tmp_path):
     assert edited["final"]["objective"] != first["final"]["objective"]
 
 
+@pytest.mark.slow
 def test_force_keeps_one_row_per_key_and_reports_pool_each_seed_once(tmp_path):
     args = ("run", "-p", "svrg-serial", "-w", "ridge", "--workload-param", "n=200", "--workload-param", "d=5",
             "--param", "eta=0.05", "--budget", "epochs=3", "--seeds", "2", "--no-report", "-q", "--json")

@@ -42,6 +42,7 @@ params = { eta = 0.1, b = 2 }
 """
 
 
+@pytest.mark.slow
 def test_profile_in_compare_and_report(tmp_path):
     import json
 

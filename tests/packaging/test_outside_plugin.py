@@ -105,6 +105,7 @@ def _harness_imports(path) -> set[str]:
     return {m for m in names if m.split(".")[0] == "harness"}
 
 
+@pytest.mark.slow
 def test_outside_plugin_runs_compares_and_is_checked(site, tmp_path):
     for module in ("catalog.py", "sgd.py"):                  # the author module, nothing else of ours
         assert _harness_imports(site / "outside_solvers" / module) == {"harness.api"}
@@ -180,6 +181,7 @@ def run(ctx: RunContext):
 '''
 
 
+@pytest.mark.slow
 def test_an_outside_backend_and_its_plugin_are_listed_and_pass_the_contract(tmp_path_factory, tmp_path):
     target = install(tmp_path_factory.mktemp("toy"), "toy-backend", "toy_backend",
                      {"catalog.py": TOY_CATALOG, "gd.py": TOY_GD}, "toy_backend.catalog:PLUGINS")

@@ -73,6 +73,7 @@ def test_theory_cli_user_errors(cli):
     assert bad.returncode == 2 and "no run #999" in bad.stderr
 
 
+@pytest.mark.slow
 def test_run_check_and_report_from_the_command_line(cli, tmp_path):
     run = cli("run", "--plugin", "svrg-serial", "--workload", "ridge", "--param", "eta=theory", "--param", "m=20",
               "--workload-param", "n=200", "--workload-param", "d=10", "--budget", "epochs=20", "--seeds", "2",
