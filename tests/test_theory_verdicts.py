@@ -551,3 +551,25 @@ def test_eta_theory_on_whole_vector_writes_names_the_parameter_to_set(cli):
                "d=10", "--param", "eta=theory", "--budget", "epochs=1", "--no-report", timeout=120)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith("harness: error:") and "coords=1" in proc.stderr
+
+
+def test_the_rate_check_compares_with_the_bounds_own_slope_on_the_same_window():
+    """Bhardwaj & Cong's Lemma 1 reads 'rate 1/K' but its bound has a sigma^2 floor: on a late window its own
+    slope is near 0, so a curve decaying like 1/K there decays *faster than the bound* (the declared exponent -1
+    called it 'slower'); a curve that follows the bound decays like it; a plateau under a 1/K bound is slower."""
+    from harness.theory.checker import _rate_for
+    from harness.theory.registry import get
+
+    thm = get("minibatch.lem-1")
+    x = np.geomspace(1e3, 1e5, 40)
+    floored = 0.01 + 1.0 / x                                  # a bound with a floor: slope ~ -0.009 on the tail
+    r = _rate_for(thm, {}, (x, 0.5 / x), floored)
+    assert r["against"] == "faster than" and r["ok"] is True and "decays faster than the bound" in r["note"]
+    assert abs(r["reference_slope"]) < 0.05 and r["fitted_slope"] == pytest.approx(-1, abs=1e-6)
+    r = _rate_for(thm, {}, (x, 0.5 * floored), floored)
+    assert r["against"] == "like" and "decays like the bound" in r["note"]
+    r = _rate_for(thm, {}, (x, 0.3 + 0 * x), 1.0 / x)
+    assert r["against"] == "slower than" and r["ok"] is False
+    # without a bound curve (an O(.) statement), the declared rate is the reference
+    r = _rate_for(thm, {}, (x, 2.0 / x), None)
+    assert r["against"] == "like" and "the theorem's rate" in r["note"]
