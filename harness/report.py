@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .metrics import speedups, time_to_level  # noqa: F401 - re-exported: the report's speedup figures
 from .store import RunRecord
 
 # extra section writers: f(records, outdir, store) -> list of (markdown, html) blocks
@@ -240,6 +241,11 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
                 pngs.append(sp.name)
                 md += [f"![speedup {wk}]({sp.name})", ""]
                 hb += [f'<img src="{sp.name}" style="max-width:70%">']
+    judged = judged_claims(records, config)
+    claims = claims_block(judged)
+    if claims:
+        md += ["## The paper's claims, checked", "", CLAIMS_NOTE, "", claims[0], ""]
+        hb += ["<h2>The paper's claims, checked</h2>", f"<p>{html.escape(CLAIMS_NOTE)}</p>", claims[1]]
     measured = measured_summary(records)
     if measured:
         md += ["## What was measured", "", MEASURED_NOTE, "", measured[0], ""]
@@ -263,7 +269,7 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
             "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}</style></head><body>"
             + "\n".join(hb) + "</body></html>")
     (outdir / "index.html").write_text(page)
-    _write_meta(records, outdir, title, config, pngs, store)
+    _write_meta(records, outdir, title, config, pngs, store, judged)
     return outdir / "index.html"
 
 
@@ -284,35 +290,6 @@ def theory_section(records: Sequence[RunRecord], outdir: Path, store=None) -> li
         label = runs[0].label().split(" (workers")[0] + f" (workers={runs[0].workers}, seeds={len(runs)})"
         out.append((label, runs[0].family, check(runs, store=store, save=store is not None)))
     return render(out, outdir)
-
-
-def time_to_level(r: RunRecord, metric: str, level: float) -> float:
-    """Measured seconds until ``metric`` first drops to ``level`` (inf if never): AlgoPerf's rule."""
-    for p in r.points:
-        v = p.get(metric)
-        if v is not None and v <= level:
-            return float(p["time_s"])
-    return float("inf")
-
-
-def speedups(runs: Sequence[RunRecord], metric: str = "subopt") -> dict[str, list[tuple[int, float]]]:
-    """Per plugin: (workers, T(fewest workers) / T(workers)) with T the median over seeds of the time
-    to reach the loosest final level every run of that plugin reached (thesis eq. (2.52))."""
-    by_plugin: dict[str, dict[int, list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
-    for r in runs:
-        by_plugin[r.plugin][r.workers].append(r)
-    out = {}
-    for plugin, by_w in by_plugin.items():
-        if len(by_w) < 2:
-            continue
-        finals = [min(p.get(metric, np.inf) for p in r.points) for rs in by_w.values() for r in rs]
-        level = max(f for f in finals if np.isfinite(f)) if any(np.isfinite(finals)) else None
-        if level is None:
-            continue
-        t = {w: float(np.median([time_to_level(r, metric, level) for r in rs])) for w, rs in by_w.items()}
-        base = t[min(t)]
-        out[plugin] = [(w, base / t[w] if t[w] > 0 else np.nan) for w in sorted(t)]
-    return out
 
 
 def plot_speedup(runs: Sequence[RunRecord], path: Path, title: str) -> Path | None:
@@ -379,7 +356,38 @@ def measured_summary(records: Sequence[RunRecord]) -> tuple[str, str] | None:
     return md, f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _write_meta(records, outdir: Path, title: str, config: dict[str, Any], pngs: list[str], store) -> None:
+CLAIMS_NOTE = ("Each claim of the paper as a check on the figures measured here: reproduced, not reproduced, or not "
+               "testable at this scale (a precondition such as free cores or run length fails, or no run gives the "
+               "figure), with the figure and the reason.")
+
+
+def judged_claims(records: Sequence[RunRecord], config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The suite's declared claims (``[[report.claims]]``) judged on ``records`` (:mod:`harness.claims`)."""
+    from .claims import judge_all
+    from .identity import latest_per_key
+
+    return judge_all(config.get("claims") or [], latest_per_key(records))
+
+
+def claims_block(judged: Sequence[dict[str, Any]]) -> tuple[str, str] | None:
+    """The judged claims as a Markdown and an HTML table (None without claims)."""
+    if not judged:
+        return None
+    from .output import fmt
+
+    cols = ("claim", "check", "figure", "status", "why")
+    rows = [(c["text"], c["check"], fmt(c["figure"]), c["status"], c["reason"]) for c in judged]
+    md = "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+                    + ["| " + " | ".join(str(v).replace("|", "/") for v in r[:3]) + f" | **{r[3]}** | {r[4]} |"
+                       for r in rows])
+    head = "".join(f"<th>{c}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r[:3]) + f"<td><b>{html.escape(r[3])}</b>"
+                   f"</td><td>{html.escape(r[4])}</td></tr>" for r in rows)
+    return md, f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _write_meta(records, outdir: Path, title: str, config: dict[str, Any], pngs: list[str], store,
+                claims: Sequence[dict[str, Any]] = ()) -> None:
     import json
 
     verdicts: dict[str, int] = defaultdict(int)
@@ -392,7 +400,8 @@ def _write_meta(records, outdir: Path, title: str, config: dict[str, Any], pngs:
     for r in records:
         statuses[r.status] += 1
     meta = {"title": title, "paper": config.get("paper", ""), "claim": config.get("claim", ""),
-            "runs": len(records), "statuses": dict(statuses), "verdicts": dict(verdicts), "plots": pngs}
+            "runs": len(records), "statuses": dict(statuses), "verdicts": dict(verdicts), "plots": pngs,
+            "claims": list(claims)}
     (outdir / "meta.json").write_text(json.dumps(meta, indent=1))
 
 
@@ -455,15 +464,21 @@ def _workload_key(r: RunRecord) -> str:
     return f"{r.workload} ({wp})" if wp else r.workload
 
 
-_COLS = ("id", "plugin", "workers", "seed", "status", "updates", "time_s", "subopt", "tau max")
+_COLS = ("id", "plugin", "parameters", "workers", "seed", "status", "updates", "time_s", "subopt", "tau max")
 
 
 def _rows(runs):
+    """One row per run; 'parameters' are those that tell this workload's runs apart (an eta = 0.05 and an
+    eta = theory run of one plugin differ there), plus the step and batch."""
     from .metrics import tau_max
 
+    keys = varying_params(runs)
     for r in runs:
         last = r.points[-1] if r.points else {}
-        yield [r.id, r.plugin, r.workers, r.seed, r.status, last.get("updates"), last.get("time_s"),
+        chosen = (r.info or {}).get("theory_choices") or {}
+        ps = ", ".join(f"{k}=theory ({_short(v)})" if k in chosen else f"{k}={_short(v)}"
+                       for k, v in sorted(r.params.items()) if k in keys or k in chosen)
+        yield [r.id, r.plugin, ps, r.workers, r.seed, r.status, last.get("updates"), last.get("time_s"),
                last.get("subopt"), tau_max(r)]
 
 

@@ -21,8 +21,10 @@ from .verdict import Verdict
 
 TEST_TEXT = ("How a verdict is decided: H0 is 'E[measured] <= bound' at every recorded point of a run group (the seeds "
              "of one configuration). The points are tested together with a family-wise error rate of 5% (Holm): per point "
-             "a one-sided t-test over the seeds, or, with one seed (or seeds that agree exactly), Markov's inequality "
-             "P(X >= x) <= bound/x for the non-negative measured quantity. **violated**: some point rejected, or a seed "
+             "a one-sided t-test over the seeds; seeds that agree (a spread under 1e-12 of the mean) are compared exactly "
+             "(a deterministic quantity is its own expectation); one seed, Markov's inequality P(X >= x) <= bound/x for "
+             "the non-negative measured quantity. A point is rejected only where the mean is above the bound by more "
+             "than 1e-9 of it. **violated**: some point rejected, or a seed "
              "diverged while the conditions hold, or the plugin applied a step other than the stored one. **holds**: "
              "nothing rejected and the seeds' mean under the bound everywhere (consistent with the theorem). "
              "**inconclusive**: the mean crosses the bound somewhere, not significantly. **not-applicable**: a condition "
