@@ -80,3 +80,23 @@ def test_solve_all_conditions_gives_ddgs_non_vacuity_limit(cli, K):
     assert any("non-vacuous" in b for b in d["binding"])
     plain = json.loads(cli("theory", "solve", "ddg.thm-5.4.1", "--for", "gamma", *sets, "--json", check=True).stdout)
     assert plain["value"] == pytest.approx(1.0)            # without it: gamma L <= 1 binds
+
+
+@needs_pepit
+@pytest.mark.slow
+def test_the_report_draws_the_tight_worst_case_beside_the_bound(cli, tmp_path):
+    """svrg-serial at eta = theory (Theorem 2.4.1 holds): the bound plot draws the PEP worst case at the recorded
+    horizons T <= 30 and the report gives bound / worst case there; SGD's Lemma 1 with a measured sigma^2 > 0 says
+    why none is computable."""
+    suite = tmp_path / "t.toml"
+    suite.write_text('name = "t"\n[defaults]\nworkload = "ridge"\nworkload_params = { n = 200, d = 10 }\n'
+                     'budget = "epochs=3"\n[[run]]\nplugin = "svrg-serial"\nparams = { eta = "theory", m = 20 }\n'
+                     '[[run]]\nplugin = "sgd-serial"\nparams = { eta = 0.05 }\n')
+    cli("run", str(suite), "-q", "--report", str(tmp_path / "rep"), env={"HARNESS_CACHE": str(tmp_path / "c")},
+        check=True)
+    md = (tmp_path / "rep" / "index.md").read_text()
+    line = next(x for x in md.splitlines() if x.startswith("tight worst case (PEP, PEPit)"))
+    ratios = [float(r.split(" at ")[0]) for r in line.split("bound / worst case = ")[1].split(", ")]
+    assert ratios and all(r > 1 for r in ratios)                     # the bound is above the tight worst case
+    assert "no tight worst case computable: sigma2 = " in md
+    assert list((tmp_path / "c" / "pep").glob("*.json"))             # the SDPs were cached

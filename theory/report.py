@@ -58,9 +58,10 @@ def theory_section(groups: Sequence[tuple[str, str, Sequence[Verdict]]], outdir:
             if d.curve and thm.about(family):
                 png = outdir / f"bound-{k}.png"
                 k += 1
-                plot_bound(d, thm, rate_kind(thm)[0], png, f"{label}\n{d.theorem}: {d.verdict}")
-                md += [f"![{d.theorem}]({png.name})", ""]
-                hb += [f'<img src="{png.name}" style="max-width:100%">']
+                tight = _tight(thm, d)
+                plot_bound(d, thm, rate_kind(thm)[0], png, f"{label}\n{d.theorem}: {d.verdict}", tight)
+                md += [f"![{d.theorem}]({png.name})", "", tight["note"], ""]
+                hb += [f'<img src="{png.name}" style="max-width:100%">', f"<p>{html.escape(tight['note'])}</p>"]
             for txt in ([f"test: {d.test}"] if d.test else []) + [f"flag: {f}" for f in d.flags]:
                 md += [txt, ""]
                 hb += [f"<p>{html.escape(txt)}</p>"]
@@ -87,9 +88,29 @@ def theory_section(groups: Sequence[tuple[str, str, Sequence[Verdict]]], outdir:
     return [("\n".join(md), "\n".join(hb))]
 
 
-def plot_bound(d: Verdict, thm, kind: str, path: Path, title: str) -> None:
-    """The measured mean, the seeds' band and the upper confidence limit under the bound; every
-    shaded area is in the legend."""
+def _tight(thm, d: Verdict) -> dict:
+    """The tight worst case along the verdict's curve (:func:`harness.theory.tightness.along_curve`), with the
+    ratio bound / worst case at each horizon added to its note."""
+    from .errors import TheoryError
+    from .tightness import along_curve
+
+    try:
+        t = along_curve(thm, {**(d.values or {}), **(d.derived or {})}, d.curve.get("x", []))
+    except TheoryError as exc:
+        return {"note": f"no tight worst case computable: {exc}"}
+    if t.get("x"):
+        import numpy as np
+
+        b = np.interp(t["x"], [v for v in d.curve["x"]], [np.nan if v is None else v for v in d.curve["bound"]])
+        t["note"] += "; bound / worst case = " + ", ".join(
+            f"{bb / w:.3g} at {thm.horizon} = {x}" for x, w, bb in zip(t["x"], t["worst_case"], b) if w > 0)
+    return t
+
+
+def plot_bound(d: Verdict, thm, kind: str, path: Path, title: str, tight: dict | None = None) -> None:
+    """The measured mean, the seeds' band and the upper confidence limit under the bound, and the tight
+    worst case of the same quantity where one is computable (``tight``: :func:`_tight`); every shaded area
+    is in the legend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -109,6 +130,12 @@ def plot_bound(d: Verdict, thm, kind: str, path: Path, title: str) -> None:
         if np.isfinite(arr["upper"]).any():
             ax.plot(x, arr["upper"], color="navy", lw=0.9, ls="--",
                     label=f"simultaneous {1 - (d.alpha or 0.05):.0%} upper limit of the mean")
+    if tight and tight.get("x"):
+        ax.plot(tight["x"], tight["worst_case"], "o-", color="darkorange", lw=1.4, ms=4,
+                label="tight worst case (PEP, deterministic specialisation)")
+    else:
+        ax.annotate(_wrap((tight or {}).get("note", "no tight worst case computable"), 90), xy=(0.02, 0.08),
+                    xycoords="axes fraction", fontsize=7, color="0.35")
     ax.set_xscale("log" if kind != "geom" and (x > 0).all() else "linear")
     if np.isfinite(arr["mean"]).any() and np.nanmin(np.concatenate([arr["lo"], arr["bound"]])) > 0:
         ax.set_yscale("log")

@@ -198,3 +198,37 @@ def _scalar(x) -> float:
         return float(np.max(np.asarray(x, dtype=float)))
     except (TypeError, ValueError):
         raise TheoryError(f"the bound does not evaluate to a number here ({x!r})") from None
+
+
+PLOT_MAX_T = 30     # horizons the report's bound plot computes the worst case at (an SDP each, cached)
+PLOT_HORIZONS = 4
+
+
+def along_curve(theorem, values: Mapping[str, Any], xs) -> dict[str, Any]:
+    """The tight worst case at up to ``PLOT_HORIZONS`` whole horizons of ``xs`` at most ``PLOT_MAX_T`` (the
+    report's bound plot draws it beside the bound): ``{"x", "worst_case", "bound_ratio"?, "note"}``, or only
+    ``{"note": "no tight worst case computable: <why>"}``. ``values``: the verdict's evaluated values."""
+    why = available()
+    if why:
+        return {"note": f"no tight worst case computable: {why}"}
+    spec = SPECIALISATIONS.get(theorem.id)
+    if spec is None:
+        return {"note": "no tight worst case computable: no deterministic specialisation of this theorem is encoded"}
+    hs = sorted({int(x) for x in xs if x is not None and 1 <= x <= PLOT_MAX_T and float(x) == int(x)})
+    if not hs:
+        return {"note": f"no tight worst case computable: no recorded horizon {theorem.horizon} <= {PLOT_MAX_T}"}
+    if len(hs) > PLOT_HORIZONS:  # log-spaced over the recorded horizons, the last one included
+        import numpy as np
+
+        hs = [hs[i] for i in np.unique(np.round(np.geomspace(1, len(hs), PLOT_HORIZONS)).astype(int) - 1)]
+    out_x, out_w = [], []
+    try:
+        for T in hs:
+            L, step, Tn, delay, F0 = spec.args({**values, theorem.horizon: T})
+            out_x.append(T)
+            out_w.append(worst_case(L, step, Tn, delay, F0))
+    except TheoryError as exc:
+        return {"note": f"no tight worst case computable: {exc}"}
+    return {"x": out_x, "worst_case": out_w,
+            "note": f"tight worst case (PEP, PEPit) on the deterministic specialisation: {spec.doc}"}
+
