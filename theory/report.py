@@ -83,9 +83,60 @@ def theory_section(groups: Sequence[tuple[str, str, Sequence[Verdict]]], outdir:
              + "".join(f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td><td><b>{html.escape(c)}</b></td>"
                        f"<td>{html.escape(fmt(s))}</td><td>{html.escape(w)}</td></tr>" for a, b, c, s, w in rows)
              + "</table>")
-    md[2:2] = [TEST_TEXT, "", "Verdicts:", ""] + head + [""]
-    hb[1:1] = [f"<p>{html.escape(TEST_TEXT).replace('**', '')}</p>", hhead]
+    inside = per_theorem([d for _, _, vs in groups for d in vs])
+    md[2:2] = [TEST_TEXT, "", "Runs inside each theorem's conditions:", ""] + [f"- {x}" for x in inside] + [
+        "", "Verdicts:", ""] + head + [""]
+    hb[1:1] = [f"<p>{html.escape(TEST_TEXT).replace('**', '')}</p>", "<p>Runs inside each theorem's conditions:</p><ul>"
+               + "".join(f"<li>{html.escape(x)}</li>" for x in inside) + "</ul>", hhead]
     return [("\n".join(md), "\n".join(hb))]
+
+
+JUDGED = ("holds", "inconclusive", "violated")
+
+
+def per_theorem(verdicts: Sequence[Verdict]) -> list[str]:
+    """One line per theorem: how many run groups were inside its conditions (with their verdicts) and, for those
+    outside, the condition that binds most often with its two numbers (from the group where it fails by the
+    largest factor) or the other reason."""
+    from collections import Counter, defaultdict
+
+    by: dict[str, list[Verdict]] = defaultdict(list)
+    for d in verdicts:
+        by[d.theorem].append(d)
+    lines = []
+    for tid, ds in sorted(by.items()):
+        judged = Counter(d.verdict for d in ds if d.verdict in JUDGED)
+        n_in = sum(judged.values())
+        line = f"{tid}: {n_in} of {len(ds)} run group(s) inside its conditions"
+        if n_in:
+            line += " (" + ", ".join(f"{k} {v}" for k, v in sorted(judged.items())) + ")"
+        out = [d for d in ds if d.verdict not in JUDGED]
+        if out:
+            names = Counter(n for d in out for n in (d.failing or [])[:1])
+            if names:
+                name, count = names.most_common(1)[0]
+                worst = max((c for d in out for c in d.conditions if c["name"] == name and not c["holds"]),
+                            key=_excess, default=None)
+                line += (f"; outside: '{name}' fails in {count} of {len(out)}"
+                         + (f" (lhs {fmt(worst.get('lhs'))} vs rhs {fmt(worst.get('rhs'))} where it fails most)"
+                            if worst else ""))
+                rest = len(out) - count
+            else:
+                rest = len(out)
+            if rest:
+                other = next(d.reason for d in out if not (d.failing and names and d.failing[0] == names.most_common(1)[0][0]))
+                line += f"; {rest} other(s): {other.split('; ')[0][:160]}"
+        lines.append(line)
+    return lines
+
+
+def _excess(c: dict) -> float:
+    """How far a failing condition is from holding (|lhs - rhs| relative to the larger side)."""
+    try:
+        a, b = float(c.get("lhs")), float(c.get("rhs"))
+        return abs(a - b) / max(abs(a), abs(b), 1e-300)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _tight(thm, d: Verdict) -> dict:
