@@ -250,7 +250,7 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
     if measured:
         md += ["## What was measured", "", MEASURED_NOTE, "", measured[0], ""]
         hb += ["<h2>What was measured</h2>", f"<p>{html.escape(MEASURED_NOTE)}</p>", measured[1]]
-    for section in [theory_section, *sections, *SECTIONS]:
+    for section in [theory_section, price_section, *sections, *SECTIONS]:
         try:
             blocks = section(records, outdir, store)
         except Exception as exc:  # noqa: BLE001 - a failing section is shown loudly, the rest of the report stays
@@ -354,6 +354,64 @@ def measured_summary(records: Sequence[RunRecord]) -> tuple[str, str] | None:
     head = "".join(f"<th>{c}</th>" for c in cols)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(v))}</td>" for v in row) + "</tr>" for row in rows)
     return md, f"<table><tr>{head}</tr>{body}</table>"
+
+
+PRICE_NOTE = ("Where a plugin ran both at a theory-chosen step (eta = theory: the step with the theorem's best "
+              "guarantee) and at tuned steps on the same workload: the suboptimality each reaches after the same number "
+              "of updates (the shorter run's), theory-chosen over the best tuned run (median over seeds), beside the "
+              "bound's smallest slack bound/measured on the theory-chosen run. A large ratio with a large slack: the "
+              "theorem is loose here, and following it costs that much.")
+
+
+def _subopt_at(r: RunRecord, h: float) -> float:
+    """The run's suboptimality at its last point with at most ``h`` updates (nan without one)."""
+    v = [p["subopt"] for p in r.points if p.get("subopt") is not None and p["updates"] <= h]
+    return float(v[-1]) if v else float("nan")
+
+
+def price_section(records: Sequence[RunRecord], outdir: Path, store=None) -> list[tuple[str, str]]:
+    """The price of the guarantee: theory-chosen against tuned runs of the same plugin, workload and workers."""
+    from .output import fmt
+
+    groups: dict[tuple, dict[str, list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
+    keys = varying_params(records)
+    for r in records:
+        if r.points and any(p.get("subopt") is not None for p in r.points):
+            groups[(_workload_key(r), r.plugin, r.workers)][label_of(r, keys)].append(r)
+    rows = []
+    for (wk, plugin, workers), by_label in sorted(groups.items()):
+        theory = {k: rs for k, rs in by_label.items() if (rs[0].info or {}).get("theory_choices")}
+        tuned = {k: rs for k, rs in by_label.items() if k not in theory}
+        for tl, trs in theory.items():
+            if not tuned:
+                continue
+            best = None
+            for ul, urs in tuned.items():
+                h = min(min(r.points[-1]["updates"] for r in trs), min(r.points[-1]["updates"] for r in urs))
+                a = float(np.nanmedian([_subopt_at(r, h) for r in trs]))
+                b = float(np.nanmedian([_subopt_at(r, h) for r in urs]))
+                if np.isfinite(b) and (best is None or b < best[2]):
+                    best = (ul, h, b, a)
+            if best is None:
+                continue
+            ul, h, b, a = best
+            slack = []
+            if store is not None and trs[0].id is not None:
+                for tid, v in sorted(store.verdicts(trs[0].id).items()):
+                    if (v.get("slack") or {}).get("min") is not None:
+                        slack.append(f"{tid}: {fmt(v['slack']['min'])} ({v['verdict']})")
+            rows.append((wk, tl, ul, fmt(h), fmt(a), fmt(b), fmt(a / b) if b > 0 else "-",
+                         "; ".join(slack) or "no bound curve (no judged verdict)"))
+    if not rows:
+        return []
+    cols = ("workload", "theory-chosen", "best tuned", "after updates", "subopt (theory)", "subopt (tuned)",
+            "theory / tuned", "bound's min slack on the theory run")
+    md = "\n".join(["## The price of the guarantee", "", PRICE_NOTE, "", "| " + " | ".join(cols) + " |",
+                    "|" + "---|" * len(cols)] + ["| " + " | ".join(r) + " |" for r in rows])
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in r) + "</tr>" for r in rows)
+    return [(md, f"<h2>The price of the guarantee</h2><p>{html.escape(PRICE_NOTE)}</p><table><tr>{head}</tr>{body}"
+                 f"</table>")]
 
 
 CLAIMS_NOTE = ("Each claim of the paper as a check on the figures measured here: reproduced, not reproduced, or not "
