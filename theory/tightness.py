@@ -125,7 +125,7 @@ def worst_case(L: float, step: float, T: int, delay: int, F0: float, *, cache: b
     key = {"kind": KIND, "L": float(L), "step": float(step), "T": int(T), "delay": int(delay), "F0": float(F0)}
     path = None
     if cache:
-        from harness.cache import cache_dir
+        from harness._core.cache import cache_dir
 
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
         path = cache_dir() / "pep" / f"{digest}.json"
