@@ -201,7 +201,7 @@ def judge(claim: dict[str, Any], records: Sequence[RunRecord]) -> dict[str, Any]
             return out
     if "cores" in req and free_cores() < req["cores"]:
         out["reason"] = (f"{free_cores():.1f} cores free on this machine ({os.cpu_count()} cores), fewer than the "
-                         f"{req['cores']} it needs: a speedup on a busy machine measures its scheduler")
+                         f"{req['cores']} it needs: timings and delays on a busy machine measure its scheduler")
         return out
     if "min_time_s" in req:
         t = float(np.median([r.points[-1].get("time_s") or 0.0 for r in a]))
