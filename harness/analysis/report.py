@@ -66,7 +66,8 @@ def seed_band(records: Sequence[RunRecord], x: str, metric: str, grid_points: in
             return grid, np.nanmedian(arr, 0), np.nanmin(arr, 0), np.nanmax(arr, 0)
 
 
-X_LABELS = {"updates": "updates applied", "epochs": "epochs (samples / n)", "time_s": "measured time (s, evaluation excluded)"}
+X_LABELS = {"updates": "updates applied", "epochs": "epochs (samples / n)", "time_s": "measured time (s, evaluation excluded)",
+            "rounds": "communication rounds completed"}
 
 
 def plot_workload(records: Sequence[RunRecord], path: Path, title: str, xs: Sequence[str] = ("updates", "time_s"),

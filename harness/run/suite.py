@@ -108,7 +108,7 @@ REPORT_PARAMS = ParamSet((
     Param("speedup", False, "bool"), Param("metric", "subopt", "str"),
     Param("yscale", "log", "choice", choices=("log", "linear", "symlog", "logit")),
 ))
-X_AXES = ("updates", "epochs", "samples", "time_s")
+X_AXES = ("updates", "epochs", "samples", "time_s", "rounds")   # rounds: communication rounds (growing-batch plugins)
 
 
 def _report(report: Any, path: Path) -> dict[str, Any]:

@@ -167,3 +167,24 @@ def test_claims_in_the_report_its_meta_json_and_report_json(tmp_path):
     bad.write_text(SUITE.replace('check = "speedup"', 'check = "faster"'))
     proc = run_cli("run", str(bad), "-q")
     assert proc.returncode == 2 and "claim #3: check must be one of" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_rounds_to_the_level_b_ends_at_read_from_the_plugins_extra():
+    """Growing-batch plugins record the rounds completed in each point's extra: the report's x axis
+    (RunRecord.column) and the claim 'reaches the accuracy of constant sizes in fewer rounds' read it."""
+    def run(plugin, subopts, rounds):
+        r = _rec(plugin, 3, 0, list(range(len(subopts))), subopts, params={"sizes": plugin})
+        for p, k in zip(r.points, rounds):
+            p["extra"] = {"rounds": k, "note": "text"}
+        return r
+
+    grow = run("power", [1, 1e-2, 1e-3, 1e-4], [0, 3, 6, 9])
+    const = run("constant", [1, 1e-1, 1e-2, 2e-3], [0, 10, 20, 30])
+    assert list(grow.column("rounds")) == [0, 3, 6, 9] and all(map(lambda v: v != v, grow.column("note")))
+    claim = validate([{"text": "fewer rounds", "check": "less", "a": {"plugin": "power"}, "b": {"plugin": "constant"},
+                       "metric": "to_level:rounds"}], "s")[0]
+    got = judge(claim, [grow, const])
+    assert got["status"] == REPRODUCED and got["figure"] == pytest.approx(6 / 30)   # 2e-3 reached at round 6 vs 30
+    assert "the level b ends at: suboptimality 0.002" in got["reason"]
+    with pytest.raises(UserError, match="needs a check less or more"):
+        validate([{**claim, "check": "above", "value": 1}], "s")
