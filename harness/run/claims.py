@@ -250,9 +250,8 @@ def judge(claim: dict[str, Any], records: Sequence[RunRecord]) -> dict[str, Any]
         out["figure"] = _finite(fa)
         ok = fa > v if kind == "above" else fa < v
         out["status"] = REPRODUCED if ok else NOT_REPRODUCED
-        out["reason"] = f"{metric} = {fa:.4g} (median of {len(a)}) {'>' if fa > v else '<=' if kind == 'above' else '>='} {v:g}"
-        if kind == "below" and fa < v:
-            out["reason"] = f"{metric} = {fa:.4g} (median of {len(a)}) < {v:g}"
+        rel = ">" if fa > v else ("<" if fa < v else "=")
+        out["reason"] = f"{metric} = {fa:.4g} (median of {len(a)}) {rel} {v:g}"
         return out
     fb = _median(b, metric, level)
     factor = float(claim.get("factor", 1.0))
