@@ -576,3 +576,26 @@ def test_the_rate_check_compares_with_the_bounds_own_slope_on_the_same_window():
     # without a bound curve (an O(.) statement), the declared rate is the reference
     r = _rate_for(thm, {}, (x, 2.0 / x), None)
     assert r["against"] == "like" and "the theorem's rate" in r["note"]
+
+
+def test_the_report_says_per_theorem_how_many_groups_were_inside_its_conditions():
+    """One line per theorem: the groups inside its conditions with their verdicts, and for the others the
+    condition that binds most often with its two numbers (where it fails by the largest factor), or the reason."""
+    from harness.theory.report import per_theorem
+    from harness.theory.verdict import Verdict
+
+    def cond(lhs, rhs, holds=False):
+        return {"name": "eta <= eta_max", "holds": holds, "lhs": lhs, "rhs": rhs, "gating": True}
+
+    vs = [Verdict("t.a", "holds"), Verdict("t.a", "violated"),
+          Verdict("t.a", "not-applicable", "condition fails: ...", conditions=[cond(2.5e-4, 1e-8)],
+                  failing=["eta <= eta_max"]),
+          Verdict("t.a", "not-applicable", "condition fails: ...", conditions=[cond(2.5e-4, 1e-13)],
+                  failing=["eta <= eta_max"]),
+          Verdict("t.a", "not-applicable", "schedule = poly: the bound is for a constant step size"),
+          Verdict("t.b", "not-applicable", "asymptotic only: no constant")]
+    a, b = per_theorem(vs)
+    assert a.startswith("t.a: 2 of 5 run group(s) inside its conditions (holds 1, violated 1)")
+    assert "'eta <= eta_max' fails in 2 of 3 (lhs 2.500e-04 vs rhs 1.000e-13 where it fails most)" in a
+    assert a.endswith("1 other(s): schedule = poly: the bound is for a constant step size")
+    assert b == "t.b: 0 of 1 run group(s) inside its conditions; 1 other(s): asymptotic only: no constant"
