@@ -74,6 +74,20 @@ def linked_theorems(plugin: str) -> tuple[str, ...]:
     return tuple(spec.theorems) if spec is not None else ()
 
 
+def expected_applied(pspec) -> tuple[str, ...]:
+    """The applied values the plugin's linked theorems read (their run maps' ``Applied`` sources that
+    the plugin declares): what ``ctx.applied(...)`` is checked against at run start."""
+    try:
+        from harness.theory.registry import get
+
+        maps = [get(tid).runmap for tid in pspec.theorems]
+        names = [n for m in maps if m is not None for n in m.required_applied(required=False)]
+    except Exception:  # noqa: BLE001 - a missing theorem is check-plugin's finding, not a reason to stop a run
+        return ()
+    declared = set(pspec.paramset.names())
+    return tuple(n for n in dict.fromkeys(names) if n in declared)
+
+
 def run_facts(rec) -> Any:
     """The facts of a stored run."""
     _, facts, _ = _theory()
@@ -97,6 +111,7 @@ def planned_facts(pspec, workload, params: dict[str, Any], workers: int) -> Any:
     return facts.RunFacts(
         plugin=pspec.name, family=pspec.family, backend=pspec.backend, workload=workload.name, workers=workers,
         seed=0, status="planned", params=dict(params), constants=constants,
+        applied=pspec.derive({k: (1.0 if v == "theory" else v) for k, v in params.items()}, workload),
         workload_facts=optimum_facts(workload.name, workload.params),
         tau_max=float(max(workers - 1, 0)), theorems=tuple(pspec.theorems))
 

@@ -80,26 +80,19 @@ def _check_theorems(spec) -> Finding:
                    "; ".join(problems) or f"{len(spec.theorems)} linked: {', '.join(spec.theorems)}")
 
 
-# the parameters a theorem judges a run by that the update loop applies (step, batch, inner loop)
-APPLIED = ("eta", "b", "m", "H", "M")
-
-
 def _check_applied(spec, applied) -> tuple[str, bool, str]:
-    """A plugin that links a theorem reports, in ``ctx.info["applied"]``, the values its update loop
-    applied for each step / batch parameter the theorems read: the checker judges those, and a
-    mismatch with the stored parameters is a violation (a plugin that stores eta and applies 3x
-    would otherwise be judged by the stored eta)."""
-    try:
-        from harness.theory.registry import get
-        reads = {r for tid in spec.theorems for r in getattr(get(tid), "reads", ())}
-    except Exception:  # noqa: BLE001 - the 'theorems' check reports a missing theory module or id
-        reads = set()
-    need = [r for r in APPLIED if r in reads]
+    """A plugin that links a theorem reports, through ``ctx.applied(...)``, the values its update loop
+    applied for every parameter the theorems' run maps read (:func:`harness.checking.expected_applied`):
+    the checker judges those, and a mismatch with the stored parameters is a violation (a plugin that
+    stores eta and applies 3x would otherwise be judged by the stored eta)."""
+    from .checking import expected_applied
+
+    need = list(expected_applied(spec))
     have = applied if isinstance(applied, dict) else {}
     missing = [r for r in need if r not in have]
     if not have or missing:
-        return ("applied", False, "set ctx.info['applied'] = {" + ", ".join(f"'{r}': ..." for r in (missing or need or ["eta"]))
-                + "} to the values the update loop used: the linked theorems judge them")
+        return ("applied", False, "call ctx.applied(" + ", ".join(f"{r}=..." for r in (missing or need or ["eta"]))
+                + ") with the values the update loop used: the linked theorems judge them")
     return ("applied", True, ", ".join(f"{k}={v}" for k, v in have.items() if k in need) or "reported")
 
 

@@ -18,6 +18,7 @@ from .context import RunContext
 from .errors import PluginFailure, RunTimeout, UserError, located
 from .manifest import machine_seconds, manifest, usable_cores
 from .signals import signal_name
+from .checking import expected_applied
 from .cache import looks_like_damaged_cache, numba_cache_dir, repair_numba_cache
 from .identity import code_fingerprint, run_hash
 from .monitor import (DIVERGED, DONE, ERROR, INTERRUPTED, SKIPPED, TARGET, TIMEOUT, Budget, Monitor, Schedule,
@@ -284,7 +285,8 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
     if "eta" in planted and isinstance(params.get("eta"), (int, float)):
         params["eta"] = params["eta"] * planted["eta"]
     ctx = RunContext(plugin=pspec, workload=workload, params=params, workers=spec.workers,
-                     seed=spec.seed, monitor=monitor, workdir=workdir, options=dict(spec.options))
+                     seed=spec.seed, monitor=monitor, workdir=workdir, options=dict(spec.options),
+                     expects=expected_applied(pspec))
     t0 = time.perf_counter()
     try:
         rec.constants = _constants(workload)

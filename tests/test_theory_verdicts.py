@@ -72,7 +72,7 @@ def test_honest_runs_are_violated_no_more_often_than_the_stated_rate(honest):
     assert "family-wise error rate 5%" in verdicts[0].test and "Holm" in verdicts[0].test
     # at the boundary of H0: rescale every curve so the mean over all 60 seeds equals the bound at every point,
     # then draw 300 groups of 4 seeds (with replacement): the violated rate stays within the stated 5%
-    values = checker.merge_values([thm.adapter(f) for f in honest])
+    values = checker.merge_mapped([thm.runmap.map(f) for f in honest]).inputs
     ev = thm.evaluate(values)
     from harness.theory.measures import running_mean_grad_norm_sq
 
@@ -99,7 +99,7 @@ def test_a_planted_bias_of_one_and_a_half_times_the_bound_is_violated(honest):
     from harness.theory.registry import get
 
     thm = get(THM)
-    values = checker.merge_values([thm.adapter(f) for f in honest])
+    values = checker.merge_mapped([thm.runmap.map(f) for f in honest]).inputs
     ev = thm.evaluate(values)
     curves = [running_mean_grad_norm_sq(f) for f in honest]
     x = curves[0][0]
@@ -196,7 +196,7 @@ def _guided():
 
     out = []
     for name, spec in sorted(plugins().items.items()):
-        if "finite-sum" not in spec.kinds or not any("eta" in get(t).guided for t in spec.theorems):
+        if "finite-sum" not in spec.kinds or not any(get(t).runmap is not None and "eta" in get(t).runmap.theory for t in spec.theorems):
             continue
         out.append(name)
     return out

@@ -61,12 +61,11 @@ class RunFacts:
     def diverged(self) -> bool:
         return self.status == "diverged"
 
-    def param(self, name: str, default: Any = None, aliases: Sequence[str] = ()) -> Any:
+    def param(self, name: str, default: Any = None) -> Any:
         """The applied value of a parameter if the plugin reported one, else the stored one."""
         for src in (self.applied, self.params):
-            for k in (name, *aliases):
-                if k in src and src[k] is not None:
-                    return src[k]
+            if src.get(name) is not None:
+                return src[name]
         return default
 
     def curve(self, metric: str) -> tuple[np.ndarray, np.ndarray]:

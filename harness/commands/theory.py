@@ -82,7 +82,7 @@ def cmd_list(args) -> int:
         print_json({"theorems": [t.summary() for t in thms], "left_out": LEFT_OUT})
         return 0
     table("theorems", ("id", "bounds", "rate", "checkable", "citation"),
-          [(t.id, t.measured, str(t.rate), "yes" if t.adapter else "-", t.citation.short()) for t in thms])
+          [(t.id, t.measured, str(t.rate), "yes" if t.checkable else "-", t.citation.short()) for t in thms])
     return 0
 
 
