@@ -30,7 +30,7 @@ import warnings
 from . import __version__
 from .errors import UserError
 
-COMMANDS = ("list", "run", "runs", "report", "compare", "gate", "theory", "check-plugin")
+COMMANDS = ("list", "run", "runs", "report", "compare", "gate", "theory", "check-plugin", "check-theorem")
 
 
 class Parser(argparse.ArgumentParser):

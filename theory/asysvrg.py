@@ -58,6 +58,7 @@ X, kc, theta, K0, c1, c0, Gamma0, gamma, sigma = sp.symbols("X kappa_c theta K_0
 
 SYMBOLS = {
     "L": "Lipschitz constant of grad f and of every grad f_i (Assumption 2.2.3); a run uses L_max",
+    "d": "the dimension (D = d for coordinate-wise writes)",
     "eta": "constant step size", "beta": "free analysis constant beta_t = beta > 0 (Young's inequality)",
     "Delta": "maximum delay (Assumption 2.2.4): coordinate writes (D = d) or server updates (D = 1)",
     "b": "mini-batch size |I_t|", "m": "inner iterations per outer iteration", "D": "d (shared) or 1 (distributed)",

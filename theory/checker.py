@@ -137,6 +137,12 @@ def check_group(thm: Theorem, runs: Sequence[RunFacts], *, alpha: float = ALPHA)
         meta = merge_mapped([thm.runmap.map(r) for r in runs])
     except NotApplicable as exc:
         return _na(thm, str(exc))
+    return judge(thm, runs, meta, alpha=alpha)
+
+
+def judge(thm: Theorem, runs: Sequence[RunFacts], meta: Mapped, *, alpha: float = ALPHA) -> Verdict:
+    """The verdict of ``thm`` on ``runs`` already mapped onto its symbols (``meta``): conditions, the
+    curve test, the applied-value and accounting audits (``harness check-theorem`` plants curves here)."""
     nm = numerics(thm)
     ev = nm.evaluate(meta.inputs)
     conds = ev["conditions"]

@@ -85,6 +85,7 @@ def network_constants(run, values, *, schedule=None) -> Extra:
                  schedule=None if schedule is None else schedule(values))
 
 
+PROVIDES = ("L", "M", "K", "F0")
 SGD_FORM = Require(Applied("opt", "sgd"), "==", "sgd", "the theorems are for the SGD form; the Adam form has no theorem")
 DOC_CONSTANTS = ("L, M: info['L_est'], info['M_est'] when the plugin measured them, else the workload's L and M bounded "
                  "on the region the run visited; K: the module count applied; F0: f(w^0) - inf f")
@@ -92,10 +93,10 @@ DOC_CONSTANTS = ("L, M: info['L_est'], info['M_est'] when the plugin measured th
 
 def _runmap(*, diminishing: bool) -> RunMap:
     if not diminishing:
-        return RunMap(inputs={"gamma": Applied("eta")}, theory={"eta": "gamma"}, extra=network_constants,
+        return RunMap(inputs={"gamma": Applied("eta")}, theory={"eta": "gamma"}, extra=network_constants, provides=PROVIDES,
                       extra_doc=DOC_CONSTANTS,
                       when=[SGD_FORM, Require(Applied("schedule", "constant"), "==", "constant", "a constant step size")])
-    return RunMap(inputs={"gamma0": Applied("eta")}, theory={"eta": "gamma0"}, extra_doc=DOC_CONSTANTS,
+    return RunMap(inputs={"gamma0": Applied("eta")}, theory={"eta": "gamma0"}, extra_doc=DOC_CONSTANTS, provides=PROVIDES,
                   extra=lambda run, v: network_constants(run, v, schedule=lambda v: (
                       lambda x, g0=float(v["gamma0"]): g0 / (1 + np.asarray(x, dtype=float)))),
                   when=[SGD_FORM, Require(Applied("schedule", "constant"), "==", "inv", "gamma_t = gamma0/(1+t)"),

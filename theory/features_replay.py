@@ -81,10 +81,11 @@ DOC = ("sigma, L, M: info['sigma_dir'], info['L_est'], info['M_est'] when the pl
 def _runmap(*, diminishing: bool) -> RunMap:
     if not diminishing:
         return RunMap(inputs={"gamma": Applied("eta")}, extra=lambda r, v: _constants(r, v, diminishing=False),
+                      provides=("L", "M", "sigma", "F0"),
                       extra_doc=DOC,
                       when=[SGD_FORM, Require(Applied("schedule", "constant"), "==", "constant", "a constant step size")])
     return RunMap(inputs={"gamma0": Applied("eta"), "t0": Applied("t0", 0.0)}, extra_doc=DOC,
-                  extra=lambda r, v: _constants(r, v, diminishing=True),
+                  extra=lambda r, v: _constants(r, v, diminishing=True), provides=("L", "M", "sigma", "F0", "t0"),
                   when=[SGD_FORM, Require(Applied("schedule", "constant"), "==", "inv", "gamma_t = gamma0/(1 + t/t0)")])
 
 

@@ -200,6 +200,7 @@ def _runmap(momentum: bool) -> RunMap:
     else:
         when.append(Require(Applied("beta", 0.0), "==", 0.0, "momentum beta > 0 is mNAG: see large_batch.thm-4.3.2"))
     return RunMap(inputs=inputs, uses={"lr": Applied(STEP_PARAM)}, when=when, extra=_layer_constants, extra_doc=DOC,
+                  provides=("L_k", "M_k", "L_g", "M_g", "M", "gamma", "F0", "K", "S", "kappa"),
                   theory={STEP_PARAM: ("gamma", lr_of_gamma)})
 
 

@@ -268,6 +268,7 @@ class RunMap:
     theory: Mapping[str, Any] = field(default_factory=dict)
     extra: Callable[[Any, dict[str, Any]], Extra] | None = None
     extra_doc: str = ""
+    provides: tuple[str, ...] = ()   # the symbols ``extra`` supplies (check-theorem: the map covers every symbol)
 
     def map(self, run) -> Mapped:
         """The run's inputs and metadata; raises :class:`NotApplicable` naming the missing fact or
@@ -295,6 +296,10 @@ class RunMap:
         for s in [*self.inputs.values(), *self.uses.values(), *(r.source for r in self.when)]:
             names += [n for n in s.applied_names(required) if n not in names]
         return tuple(names)
+
+    def covers(self) -> set[str]:
+        """The symbols this map supplies (sources and ``extra``)."""
+        return set(self.inputs) | set(self.provides)
 
     def symbol_for(self, param: str) -> tuple[str, Any] | None:
         """(theorem symbol, back map or None) for a plugin parameter ``=theory`` may choose."""
