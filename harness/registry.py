@@ -106,9 +106,11 @@ def link_problems(specs: Iterable[PluginSpec], theorems: Mapping[str, Any]) -> d
                 out.setdefault(spec.name, []).append(f"{tid}: no such theorem (harness theory list)")
                 continue
             about = getattr(thm, "about", None)
-            if about is not None and not about(spec.family):
+            if about is not None and not about(spec.family) and tid not in getattr(spec, "covers", ()):
                 out.setdefault(spec.name, []).append(
-                    f"{tid} is about {', '.join(thm.families)}, not the plugin's algorithm {spec.family}")
+                    f"{tid} is about {', '.join(thm.families)}, not the plugin's algorithm {spec.family} (a theorem "
+                    "judges only the algorithms it is about; if this algorithm is a case of it, say so: "
+                    f"PluginSpec(covers=('{tid}',)))")
             else:
                 sets = dict(getattr(getattr(thm, "runmap", None), "theory", None) or {})
                 guided.update(sets)

@@ -49,6 +49,7 @@ class RunFacts:
     workload_facts: Mapping[str, float] = field(default_factory=dict)
     tau_max: float | None = None
     theorems: tuple[str, ...] = ()      # the theorem ids the plugin links (checked when none are asked for)
+    covers: tuple[str, ...] = ()        # linked theorems about another family the plugin says its algorithm is a case of
     group: str = ""                      # runs with the same group differ only in their seed
     run_id: int | None = None
     label: str = ""

@@ -47,7 +47,7 @@ def choose_parameters(planned: RunFacts, kinds: Mapping[str, str], theorem_ids: 
         for tid in ids:
             thm = get(tid)
             link = thm.runmap.symbol_for(name) if thm.runmap is not None else None
-            if link is None or not thm.about(planned.family):
+            if link is None or not (thm.about(planned.family) or tid in planned.covers):
                 continue
             var, back = link   # the theorem's symbol, and how its value maps back to the plugin parameter
             trial = replace(planned, params={k: (1.0 if v == THEORY else v) for k, v in params.items()})
