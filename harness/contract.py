@@ -96,6 +96,79 @@ def _check_applied(spec, applied) -> tuple[str, bool, str]:
     return ("applied", True, ", ".join(f"{k}={v}" for k, v in have.items() if k in need) or "reported")
 
 
+def _accounting(rec) -> tuple[str, bool | None, str]:
+    """The run's own accounting (samples and updates) against the m, b, H it reports
+    (:func:`harness.theory.audit.implied_figures`)."""
+    from .checking import run_facts
+
+    try:
+        from harness.theory.audit import implied_figures
+    except ImportError as exc:  # pragma: no cover - the theory package ships with the harness
+        return ("accounting", None, f"the theory module is not available: {exc}")
+    bad = implied_figures(run_facts(rec))
+    if bad:
+        return ("accounting", False, "; ".join(f"reports {k} = {r:g} but its samples and updates imply {k} = {i:.4g}"
+                                               for k, (r, i) in sorted(bad.items())))
+    return ("accounting", True, "samples and updates agree with the reported values")
+
+
+DELAY_AUDITED = ("sim", "threads")   # backends whose plugins measure their own delays
+PROBE = ("probe", {"n": 64}, Budget(updates=200))
+EXPLAINED = 1e-6    # relative error below which a step is explained by a read of an earlier iterate
+
+
+def delay_audit(spec, timeout_s: float = 120) -> tuple[str, bool | None, str]:
+    """Run the plugin on the probe workload (f(w) = (w - 1)^2/2 from identical points, a point per
+    update, a small step): with u = 1 - w, each update is u_{t+1} = u_t - eta u_{t-k}, so the
+    staleness k of every read is observable from two consecutive objectives. The largest staleness
+    read must not exceed the largest delay the plugin reports (``tau_max``); steps that no read of an
+    earlier iterate explains (another step than the reported eta) fail too. Plugins whose update is
+    not a gradient step at a read iterate (dual methods) are skipped, saying so."""
+    import numpy as np
+
+    from .runner import RunSpec, execute
+
+    declared = {p.name for p in spec.params}
+    if "eta" not in declared:
+        return ("delays", None, "no step parameter eta: the probe's model u_{t+1} = u_t - eta u_read does not apply")
+    workload, wparams, budget = PROBE
+    workers = max(contract_workers(spec), min(4, spec.max_workers or 4))
+    params = {"eta": 0.01, **({"b": 1} if "b" in declared else {}), **({"M": 1} if "M" in declared else {})}
+    rec = execute(RunSpec(spec.name, workload, params, dict(wparams), workers=workers, seed=0, budget=budget,
+                          schedule=Schedule(ratio=1.0, min_gap=1, max_interval_s=None, eval_fraction=None),
+                          options={"timeout_s": timeout_s}))
+    if rec.status not in FINISHED_OK:
+        return ("delays", None if rec.status == SKIPPED else False, f"the probe run ended '{rec.status}': {rec.reason}")
+    eta = float((rec.info.get("applied") or {}).get("eta", params["eta"]))
+    ups = [p["updates"] for p in rec.points]
+    u = np.sqrt(2 * np.maximum([p["objective"] for p in rec.points], 0.0))
+    ks, unexplained = [], 0
+    for i in range(len(ups) - 1):
+        if ups[i + 1] - ups[i] != 1:
+            continue
+        r = (u[i] - u[i + 1]) / eta                    # the u of the iterate this update read
+        err = np.abs(u[: i + 1][::-1] - r) / max(abs(r), 1e-300)
+        k = int(np.argmin(err))
+        if err[k] < EXPLAINED:
+            ks.append(k)
+        else:
+            unexplained += 1
+    steps = len(ks) + unexplained
+    if steps < 20 or len(ks) < steps / 2:
+        return ("delays", None, f"{len(ks)} of {steps} steps are a step of eta at an earlier iterate on the probe: "
+                "the update is not a gradient step at a read iterate (a dual or a round-based method)")
+    reported = max((p["tau_max"] for p in rec.points if p.get("tau_max") is not None), default=0.0)
+    worst = max(ks)
+    if worst > reported:
+        return ("delays", False, f"reads up to {worst} updates old on the probe workload but reports delays of at "
+                f"most {reported:g} (with {workers} workers): the delays it measures are not the ones it reads")
+    if unexplained > 0.02 * steps:
+        return ("delays", False, f"{unexplained} of {steps} steps on the probe are not eta = {eta:g} times the "
+                "gradient at any earlier iterate: the step applied is not the one reported")
+    return ("delays", True, f"reads up to {worst} updates old, reports at most {reported:g} ({workers} workers, "
+            f"{steps} steps on the probe)")
+
+
 def failures(findings: Sequence[Finding]) -> list[Finding]:
     return [f for f in findings if f.ok is False]
 
@@ -161,6 +234,10 @@ def _check_kind(spec, kind: str, timeout_s: float) -> list[Finding]:
     add("progress", ok, f"objective {first:.4g} -> {last:.4g}" + ("" if ok else ": it must decrease"))
     if spec.theorems:
         add(*_check_applied(spec, rec.info.get("applied")))
+    if isinstance(rec.info.get("applied"), dict):
+        add(*_accounting(rec))
+    if kind == "finite-sum" and spec.backend in DELAY_AUDITED:
+        add(*delay_audit(spec, timeout_s))
     if spec.deterministic:
         again = run()
         # the measured fields but the clock (a point's ``extra`` may hold timings of its own)

@@ -84,3 +84,50 @@ def test_a_plugin_that_reports_no_applied_values_is_at_best_unverified(store, mo
     assert not v.reported and set(v.unreported) >= {"eta", "b", "m"}
     assert "did not report the value(s) it applied for" in v.reason
     assert v.to_dict()["reported"] is False
+
+
+# -- the delay audit -----------------------------------------------------------------------------------
+def async_sgd(ctx):
+    """Asynchronous SGD as a delay simulator runs it: P workers in turn, each update computed at the
+    iterate its worker read P - 1 updates earlier. ``extra_stale`` reads that many updates older still
+    while reporting the delays of the honest read (the liar: 20)."""
+    from harness.api import DelayStats
+
+    wl, p, mon, P = ctx.workload, ctx.params, ctx.monitor, ctx.workers
+    ctx.applied(eta=p["eta"], b=p["b"])
+    w, t, rng = np.zeros(wl.dim), 0, ctx.rng
+    history = [w.copy()]
+    delays = DelayStats()
+    mon.tick(0, w, samples=0, delays=delays)
+    while mon.running:
+        k = mon.next_chunk(t)
+        for _ in range(k):
+            tau = min(P - 1, t)
+            read = history[max(t - tau - p["extra_stale"], 0)]
+            w = w - p["eta"] * wl.batch_gradient(read, rng.integers(0, wl.n, size=p["b"]))
+            history.append(w.copy())
+            delays.add_one(tau)                       # what it reports
+            t += 1
+        mon.tick(t, w, samples=t * p["b"], delays=delays)
+
+
+ASYNC = PluginSpec("async-sgd-outside", "sgd", "sim", "test_reporting_audits:async_sgd", deterministic=True,
+                   params=(Param("eta", 0.01, "float", low=0.0, open_low=True), Param("b", 1, "int", low=1),
+                           Param("extra_stale", 0, "int", low=0)), min_workers=1, max_workers=8)
+
+
+@pytest.mark.parametrize("stale, ok", [(0, True), (20, False)])
+def test_the_delay_audit_catches_a_plugin_reading_20_updates_staler_than_it_reports(stale, ok, monkeypatch):
+    from dataclasses import replace
+
+    from harness.contract import delay_audit
+
+    spec = replace(ASYNC, name=f"async-sgd-stale-{stale}",
+                   params=ASYNC.params[:2] + (Param("extra_stale", stale, "int", low=0),))
+    monkeypatch.setitem(plugins().items, spec.name, spec)
+    check, passed, detail = delay_audit(spec)
+    assert check == "delays" and passed is ok, detail
+    if not ok:
+        assert "reads up to 23 updates old on the probe workload but reports delays of at most 3" in detail
+    else:
+        assert "reads up to 3 updates old, reports at most 3" in detail
