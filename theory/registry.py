@@ -114,7 +114,7 @@ def get(theorem_id: str) -> Theorem:
     thms = _load()[0]
     if theorem_id in thms:
         return thms[theorem_id]
-    from harness.errors import close_matches
+    from harness._core.errors import close_matches
 
     close = close_matches(theorem_id, thms)
     raise TheoryError(f"unknown theorem '{theorem_id}'" + (f" (did you mean: {', '.join(close)}?)" if close else ""))

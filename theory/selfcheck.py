@@ -10,7 +10,8 @@ one-line detail:
   point where some condition fails (the conditions are not always true);
 - ``bound``: positive and finite at the witness for horizons 1..10^6;
 - ``solve``: for every symbol with a closed form or that ``=theory`` chooses, ``solve`` at the
-  witness gives a value that satisfies the conditions, and 1% past it (the next integer) does not;
+  witness gives a value that satisfies the conditions, and 1% past it (the next integer) does not; a
+  closed form puts the condition it solves at its edge;
 - ``rate``: where the declared rate does not grow (1/T, rho^T, a constant), the bound does not grow
   with the horizon either;
 - ``runmap``: the run map supplies every input symbol that is not free, derived or the horizon;
@@ -111,10 +112,15 @@ def _solve(thm: Theorem, w: dict | None) -> Check:
             return Check(thm.id, "solve", False, f"solve --for {var}: {res.get('reason')}")
         if not nm.admissible({**w, var: x}, rtol=0.0):
             return Check(thm.id, "solve", False, f"solve --for {var} gives {x:.6g}, where the conditions do not hold")
-        cf = res.get("closed_form_value")
-        if cf is not None and np.isfinite(cf) and not nm.admissible({**w, var: cf}, rtol=1e-9):
-            return Check(thm.id, "solve", False, f"the closed form {var} = {res['closed_form']} gives {cf:.6g}, "
-                         f"which lands outside the conditions (the largest admissible value is {x:.6g})")
+        sup = res.get("closed_form_sup")
+        if sup is not None and np.isfinite(sup):   # the supremum for the condition it solves: that one is tight there
+            conds = nm.check_conditions(nm.resolve_free({**w, var: sup}), 0.0)
+            tight = [c for c in conds if c["gating"] and c.get("relative_margin") is not None
+                     and abs(c["relative_margin"]) < 1e-6]
+            if not tight:
+                return Check(thm.id, "solve", False, f"the closed form {var} = {res['closed_form']} gives {sup:.6g}, "
+                             "which lands outside the conditions: no condition is at its edge there (the largest "
+                             f"admissible value is {x:.6g})")
         if res.get("note"):   # admissible up to the search limit: no edge to step past
             done.append(f"{var} <= {x:.4g} ({res['note']})")
             continue
