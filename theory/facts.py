@@ -9,8 +9,8 @@ runner or the plugin registry. Everything a theorem's adapter may read is here:
   (gmax2_star = max_i ||grad f_i(w*)||^2, sigma2_star = E||grad f_i(w*)||^2, phi_grad_sq_star,
   Lphi_max); empty when the workload has no closed-form optimum;
 - ``params``: the stored (requested) parameters; ``applied``: the step sizes, batch sizes and
-  inner-loop lengths the plugin reports it applied -- a plugin sets ``ctx.info["applied"] = {"eta":
-  0.01, "b": 4, "m": 50}`` (one documented key; empty if the plugin reports none); :meth:`param`
+  inner-loop lengths the plugin reports it applied -- a plugin calls ``ctx.applied(eta=0.01, b=4,
+  m=50)`` (stored as ``info["applied"]``; empty if the plugin reports none); :meth:`param`
   prefers the applied value and :meth:`mismatches` lists applied values that differ from the stored;
 - ``points``: the measured series (one dict per recorded point, in update order: ``updates``,
   ``subopt``, ``grad_norm_sq``, ``dist_sq``, ``tau_max``, ``extra``, ...); ``tau_max``: the

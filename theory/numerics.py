@@ -24,6 +24,7 @@ import sympy as sp
 
 from .errors import TheoryError
 
+INTEGER_SYMBOLS = ("Delta", "tau", "K", "N", "H", "b", "B", "M", "m", "workers", "d_wait", "s")  # solved as integers
 RTOL = 1e-12  # relative tolerance of non-strict relations when a run or a user's values are checked
 
 _CACHE: "weakref.WeakKeyDictionary[Any, Numerics]" = weakref.WeakKeyDictionary()

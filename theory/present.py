@@ -7,10 +7,9 @@ from typing import Any
 
 import sympy as sp
 
-from .statement import Theorem
 
 
-def summary(t: Theorem) -> dict[str, Any]:
+def summary(t) -> dict[str, Any]:
     return {
         "id": t.id, "title": t.title, "citation": t.citation.to_dict(),
         "citation_text": t.citation.text(), "measured": t.measured, "measured_doc": t.measured_doc,
@@ -29,7 +28,7 @@ def summary(t: Theorem) -> dict[str, Any]:
         "theory_params": ({p: t.runmap.symbol_for(p)[0] for p in t.runmap.theory} if t.runmap is not None else {}),
     }
 
-def show(t: Theorem) -> str:
+def show(t) -> str:
     """The statement in readable math (sympy's unicode pretty printer)."""
     lines = [f"{t.id}: {t.title}", f"  {t.citation.text()}", "", t.statement.strip(), ""]
     if t.assumptions:
@@ -80,7 +79,7 @@ def show(t: Theorem) -> str:
     return "\n".join(lines)
 
 
-def judged_runs(t: Theorem) -> str:
+def judged_runs(t) -> str:
     """Which runs the theorem judges: the plugin families and the conditions on the run."""
     fam = f"runs of {', '.join(t.families)} plugins" if t.families else "runs of any algorithm"
     if t.asymptotic_only:

@@ -29,8 +29,8 @@ import numpy as np
 import sympy as sp
 
 from .errors import TheoryError
-from .numerics import all_hold, numerics
-from .statement import INTEGER_SYMBOLS, Theorem
+from .numerics import INTEGER_SYMBOLS, all_hold, numerics
+from .statement import Theorem
 
 SEARCH = 600      # random points tried for a witness
 HORIZONS = np.unique(np.round(np.geomspace(1, 1e6, 25)))

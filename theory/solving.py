@@ -10,8 +10,7 @@ from typing import Any, Mapping
 import numpy as np
 import sympy as sp
 
-from .numerics import Numerics, all_hold, jsonable
-from .statement import INTEGER_SYMBOLS
+from .numerics import INTEGER_SYMBOLS, Numerics, all_hold, jsonable
 
 
 def solve(nm: Numerics, var: str, values: Mapping[str, Any], *, lo: float | None = None, hi: float | None = None,

@@ -18,7 +18,7 @@ import sympy as sp
 
 __all__ = ["Paper", "Citation", "Condition", "Recursion", "Theorem", "sym", "INTEGER_SYMBOLS"]
 
-INTEGER_SYMBOLS = ("Delta", "tau", "K", "N", "H", "b", "B", "M", "m", "workers", "d_wait", "s")
+from .numerics import INTEGER_SYMBOLS  # noqa: F401 - re-exported: the symbols solved as integers
 
 
 @dataclass(frozen=True)

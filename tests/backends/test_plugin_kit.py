@@ -73,8 +73,8 @@ def test_contract_breaker_fails_with_clear_messages(tmp_path):
     assert ("FAIL lazy-sgd (-) theorems: asysvrg.thm-2.4.1 is about svrg, asysvrg, not the plugin's algorithm sgd; "
             "asysvrg.thm-2.4.1 reads parameter(s) b, m") in out, out
     # it links a theorem and does not say what step it applied: the checker would judge the stored one
-    assert ("FAIL lazy-sgd (finite-sum) applied: set ctx.info['applied'] = {'eta': ..., 'b': ..., 'm': ...} "
-            "to the values the update loop used") in out, out
+    assert ("FAIL lazy-sgd (finite-sum) applied: call ctx.applied(eta=...) with the values the update "
+            "loop used") in out, out
     assert "checks failed" in out
 
 

@@ -117,19 +117,20 @@ def test_a_planted_bias_of_one_and_a_half_times_the_bound_is_violated(honest):
 
 # -- the gate on planted bugs ------------------------------------------------------------------------
 def _svrg(ctx, *, factor: float, growth: float):
-    """svrg-serial's loop with a planted bug: it applies factor x eta (and says so in info['applied']), or it
+    """svrg-serial's loop with a planted bug: it applies factor x eta (and says so with ctx.applied), or it
     multiplies the iterate by ``growth`` after every update (a bug the stored parameters do not show)."""
     from harness.plugins.algorithms.steps import Steps
 
     wl, p, mon = ctx.workload, ctx.params, ctx.monitor
     n, b, eta = wl.n, p["b"], p["eta"]
     m = p["m"] or n // b
-    ctx.info["applied"] = {"eta": factor * eta, "b": b, "m": m}
-    steps, rng, w, t = Steps(wl), ctx.rng, np.zeros(wl.dim), 0
+    ctx.applied(eta=factor * eta, b=b, m=m)
+    steps, rng, w, t, samples = Steps(wl), ctx.rng, np.zeros(wl.dim), 0, 0
     mon.tick(0, w, samples=0)
     while mon.running:
         u0 = w.copy()
         snap = steps.snapshot(u0)
+        samples += n                                    # the full gradient
         inner = 0
         while inner < m and mon.running:
             k = min(mon.next_chunk(t), m - inner)
@@ -138,7 +139,8 @@ def _svrg(ctx, *, factor: float, growth: float):
                 w *= growth
             inner += k
             t += k
-            mon.tick(t, w, samples=t * 2 * b)
+            samples += 2 * k * b
+            mon.tick(t, w, samples=samples)
 
 
 BUG = {"on": False}  # the baseline is saved before the bug is planted (as a change would introduce it)
