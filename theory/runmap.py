@@ -53,6 +53,10 @@ class Source:
     def applied_names(self, required: bool = True) -> tuple[str, ...]:
         return ()
 
+    def label(self) -> str:
+        """A short name for messages (``schedule``, ``workload L``)."""
+        return self.describe()
+
     def _op(self, other, fn, sym, swap=False):
         other = other if isinstance(other, Source) else _Const(other)
         return _Combined(fn, sym, other, self) if swap else _Combined(fn, sym, self, other)
@@ -118,6 +122,9 @@ class Applied(Source):
 
     def describe(self) -> str:
         return f"applied {self.name}" + ("" if self.default is _REQUIRED else f" (default {self.default!r})")
+
+    def label(self) -> str:
+        return self.name
 
     def applied_names(self, required: bool = True) -> tuple[str, ...]:
         return (self.name,) if self.default is _REQUIRED or not required else ()
@@ -277,7 +284,7 @@ class RunMap:
         for r in self.when:
             ok, x = r.holds(run, out)
             if not ok:
-                raise NotApplicable(f"{r.source.describe()} = {x!r}, not {r.op} {r.value!r}: {r.why}")
+                raise NotApplicable(f"{r.source.label()} = {x!r}, not {r.op} {r.value!r}: {r.why}")
         for name, src in self.inputs.items():
             x = src.read(run, out)
             out.inputs[name] = float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x

@@ -163,6 +163,10 @@ def test_the_guides_package_installs_passes_its_checks_runs_and_is_judged(guide_
     (v,) = [d for d in verdicts["verdicts"] if d["theorem"] == "gdpaper.thm-4.10"]
     assert v["verdict"] == "holds" and v["reported"] is True, v
     assert "Bottou" in v["citation"]
+    # the report judges it too, with its citation
+    out = run_cli("report", *ids, "--out", str(tmp_path / "report"), "--json", env=env, timeout=240, check=True)
+    md = "\n".join(p.read_text() for p in (tmp_path / "report").rglob("*.md"))
+    assert "gdpaper.thm-4.10: **holds**" in md and "Bottou" in md, out.stdout
     # uninstalled (off the path): no trace
     gone = json.loads(run_cli("theory", "list", "--json", timeout=60, check=True).stdout)
     assert not [t for t in gone["theorems"] if t["id"].startswith("gdpaper.")]
