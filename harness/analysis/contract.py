@@ -122,8 +122,9 @@ def delay_audit(spec, timeout_s: float = 120) -> tuple[str, bool | None, str]:
     update, a small step): with u = 1 - w, each update is u_{t+1} = u_t - eta u_{t-k}, so the
     staleness k of every read is observable from two consecutive objectives. The largest staleness
     read must not exceed the largest delay the plugin reports (``tau_max``); steps that no read of an
-    earlier iterate explains (another step than the reported eta) fail too. Plugins whose update is
-    not a gradient step at a read iterate (dual methods) are skipped, saying so."""
+    earlier iterate explains fail too, and so do steps that are all one factor c != 1 times the
+    reported eta (a plugin applying 3 eta while it reports eta). Plugins whose update is not a
+    gradient step at a read iterate (dual methods) are skipped, saying so."""
     import numpy as np
 
     from harness.run.runner import RunSpec, execute
@@ -154,6 +155,11 @@ def delay_audit(spec, timeout_s: float = 120) -> tuple[str, bool | None, str]:
         else:
             unexplained += 1
     steps = len(ks) + unexplained
+    if steps >= 20 and len(ks) < steps / 2:
+        c = _step_factor(ups, u, eta)
+        if c is not None:
+            return ("delays", False, f"the steps on the probe are {c:.4g} x the reported eta = {eta:g} (times the "
+                    "gradient at an earlier iterate): the step applied is not the one reported")
     if steps < 20 or len(ks) < steps / 2:
         return ("delays", None, f"{len(ks)} of {steps} steps are a step of eta at an earlier iterate on the probe: "
                 "the update is not a gradient step at a read iterate (a dual or a round-based method)")
@@ -167,6 +173,25 @@ def delay_audit(spec, timeout_s: float = 120) -> tuple[str, bool | None, str]:
                 "gradient at any earlier iterate: the step applied is not the one reported")
     return ("delays", True, f"reads up to {worst} updates old, reports at most {reported:g} ({workers} workers, "
             f"{steps} steps on the probe)")
+
+
+def _step_factor(ups, u, eta: float, oldest: int = 64):
+    """The one factor c with u_{t+1} = u_t - c eta u_{t-k} (some k) at 90% of the probe's steps, or None."""
+    import numpy as np
+
+    pairs = [i for i in range(len(ups) - 1) if ups[i + 1] - ups[i] == 1]
+    if not pairs:
+        return None
+    last = pairs[-1]
+    r_last = (u[last] - u[last + 1]) / eta
+    best, best_n = None, 0
+    for k in range(min(last, oldest) + 1):
+        c = r_last / u[last - k]
+        n = sum(1 for i in pairs if np.min(np.abs(u[max(0, i - oldest): i + 1] * c - (u[i] - u[i + 1]) / eta))
+                < EXPLAINED * abs((u[i] - u[i + 1]) / eta))
+        if n > best_n:
+            best, best_n = c, n
+    return best if best_n >= 0.9 * len(pairs) and abs(best - 1) > 1e-6 else None
 
 
 def failures(findings: Sequence[Finding]) -> list[Finding]:

@@ -104,7 +104,7 @@ def async_sgd(ctx):
         for _ in range(k):
             tau = min(P - 1, t)
             read = history[max(t - tau - p["extra_stale"], 0)]
-            w = w - p["eta"] * wl.batch_gradient(read, rng.integers(0, wl.n, size=p["b"]))
+            w = w - p["step_factor"] * p["eta"] * wl.batch_gradient(read, rng.integers(0, wl.n, size=p["b"]))
             history.append(w.copy())
             delays.add_one(tau)                       # what it reports
             t += 1
@@ -113,7 +113,8 @@ def async_sgd(ctx):
 
 ASYNC = PluginSpec("async-sgd-outside", "sgd", "sim", "test_reporting_audits:async_sgd", deterministic=True,
                    params=(Param("eta", 0.01, "float", low=0.0, open_low=True), Param("b", 1, "int", low=1),
-                           Param("extra_stale", 0, "int", low=0)), min_workers=1, max_workers=8)
+                           Param("extra_stale", 0, "int", low=0), Param("step_factor", 1.0, "float", low=0.0)),
+                   min_workers=1, max_workers=8)
 
 
 @pytest.mark.parametrize("stale, ok", [(0, True), (20, False)])
@@ -123,7 +124,7 @@ def test_the_delay_audit_catches_a_plugin_reading_20_updates_staler_than_it_repo
     from harness.analysis.contract import delay_audit
 
     spec = replace(ASYNC, name=f"async-sgd-stale-{stale}",
-                   params=ASYNC.params[:2] + (Param("extra_stale", stale, "int", low=0),))
+                   params=ASYNC.params[:2] + (Param("extra_stale", stale, "int", low=0),) + ASYNC.params[3:])
     monkeypatch.setitem(plugins().items, spec.name, spec)
     check, passed, detail = delay_audit(spec)
     assert check == "delays" and passed is ok, detail
@@ -131,3 +132,17 @@ def test_the_delay_audit_catches_a_plugin_reading_20_updates_staler_than_it_repo
         assert "reads up to 23 updates old on the probe workload but reports delays of at most 3" in detail
     else:
         assert "reads up to 3 updates old, reports at most 3" in detail
+
+
+def test_the_delay_audit_catches_a_plugin_applying_three_times_the_step_it_reports(monkeypatch):
+    """The probe also sees the step: u_{t+1} = u_t - 3 eta u_read is no step of the reported eta at any
+    earlier iterate (or only at one older than any reported delay)."""
+    from dataclasses import replace
+
+    from harness.analysis.contract import delay_audit
+
+    spec = replace(ASYNC, name="async-sgd-3x", params=ASYNC.params[:3] + (Param("step_factor", 3.0, "float", low=0.0),))
+    monkeypatch.setitem(plugins().items, spec.name, spec)
+    check, passed, detail = delay_audit(spec)
+    assert passed is False, detail
+    assert "the steps on the probe are 3 x the reported eta = 0.01" in detail, detail
