@@ -25,8 +25,11 @@ TEST_TEXT = ("How a verdict is decided: H0 is 'E[measured] <= bound' at every re
              "(a deterministic quantity is its own expectation); one seed, Markov's inequality P(X >= x) <= bound/x for "
              "the non-negative measured quantity. A point is rejected only where the mean is above the bound by more "
              "than 1e-9 of it. **violated**: some point rejected, or a seed "
-             "diverged while the conditions hold, or the plugin applied a step other than the stored one. **holds**: "
-             "nothing rejected and the seeds' mean under the bound everywhere (consistent with the theorem). "
+             "diverged while the conditions hold, or the plugin applied a step other than the stored one, or the run's "
+             "own accounting (samples and updates) contradicts the inner-loop length, batch or residues it reports. "
+             "**holds**: nothing rejected and the seeds' mean under the bound everywhere (consistent with the theorem); "
+             "**holds (unverified)**: the same, but the plugin did not report the values it applied (ctx.applied), "
+             "so the stored parameters stood in. "
              "**inconclusive**: the mean crosses the bound somewhere, not significantly. **not-applicable**: a condition "
              "fails (named), or the theorem says nothing checkable about this run.")
 
@@ -39,7 +42,7 @@ def theory_section(groups: Sequence[tuple[str, str, Sequence[Verdict]]], outdir:
     if not groups:
         return []
     md = ["## Theory: bounds, conditions and verdicts", ""]
-    hb = ["<h2>Theory: bounds, conditions and verdicts</h2>"]
+    hb = ["<h2 id='theory'>Theory: bounds, conditions and verdicts</h2>"]
     rows = []
     k = 0
     for label, family, verdicts in groups:
@@ -59,9 +62,9 @@ def theory_section(groups: Sequence[tuple[str, str, Sequence[Verdict]]], outdir:
                 png = outdir / f"bound-{k}.png"
                 k += 1
                 tight = _tight(thm, d)
-                plot_bound(d, thm, rate_kind(thm)[0], png, f"{label}\n{d.theorem}: {d.verdict}", tight)
+                figure = plot_bound(d, thm, rate_kind(thm)[0], png, f"{label}\n{d.theorem}: {d.verdict}", tight)
                 md += [f"![{d.theorem}]({png.name})", "", tight["note"], ""]
-                hb += [f'<img src="{png.name}" style="max-width:100%">', f"<p>{html.escape(tight['note'])}</p>"]
+                hb += [figure, f"<p>{html.escape(tight['note'])}</p>"]
             for txt in ([f"test: {d.test}"] if d.test else []) + [f"flag: {f}" for f in d.flags]:
                 md += [txt, ""]
                 hb += [f"<p>{html.escape(txt)}</p>"]
@@ -91,7 +94,7 @@ def theory_section(groups: Sequence[tuple[str, str, Sequence[Verdict]]], outdir:
     return [("\n".join(md), "\n".join(hb))]
 
 
-JUDGED = ("holds", "inconclusive", "violated")
+JUDGED = ("holds", "holds (unverified)", "inconclusive", "violated")
 
 
 def per_theorem(verdicts: Sequence[Verdict]) -> list[str]:
@@ -158,10 +161,10 @@ def _tight(thm, d: Verdict) -> dict:
     return t
 
 
-def plot_bound(d: Verdict, thm, kind: str, path: Path, title: str, tight: dict | None = None) -> None:
+def plot_bound(d: Verdict, thm, kind: str, path: Path, title: str, tight: dict | None = None) -> str:
     """The measured mean, the seeds' band and the upper confidence limit under the bound, and the tight
     worst case of the same quantity where one is computable (``tight``: :func:`_tight`); every shaded area
-    is in the legend."""
+    is in the legend. Writes the PNG at ``path``; returns the HTML that draws it interactively."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -199,8 +202,9 @@ def plot_bound(d: Verdict, thm, kind: str, path: Path, title: str, tight: dict |
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    from harness._core.interactive import save
+
+    return save(fig, path, alt=title, bbox_inches="tight")
 
 
 def _wrap(text: str, width: int) -> str:
