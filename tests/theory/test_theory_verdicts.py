@@ -114,7 +114,7 @@ def calibration_table(honest) -> dict[tuple[str, int, float], float]:
     from harness.theory.registry import get
 
     thm = get(THM)
-    ev = thm.evaluate(checker.merge_values([thm.adapter(f) for f in honest]))
+    ev = thm.evaluate(checker.merge_mapped([thm.runmap.map(f) for f in honest]).inputs)
     curves = [running_mean_grad_norm_sq(f) for f in honest]
     x = curves[0][0]
     ys = np.vstack([np.interp(x, cx, cy) for cx, cy in curves])
