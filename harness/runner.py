@@ -152,7 +152,7 @@ def _data_identity(workload: Workload) -> dict[str, Any]:
 IN_PROCESS_TIMED = ("serial", "sim")
 
 # options that change how a run is launched or watched, not what it computes
-_UNHASHED_OPTIONS = {"timeout_s", "hostfile", "progress", "launcher", "torchrun_args", "oversubscribe"}
+_UNHASHED_OPTIONS = {"timeout_s", "hung_after_s", "hostfile", "progress", "launcher", "torchrun_args", "oversubscribe"}
 
 # Test-only: HARNESS_PLANT="slowdown=2,eta=0.5" plants a regression so that the gate's own tests can
 # check it fails (benchmarks/gate_false_alarms.py): 'slowdown' scales the monitor's clock, 'eta'

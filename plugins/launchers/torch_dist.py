@@ -99,7 +99,7 @@ def launch(ctx, module: str, *, workers: int | None = None, args: Sequence[str] 
     if world < 1:
         raise ValueError(f"need at least one rank, got {world}")
     workdir = Path(ctx.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir.mkdir(exist_ok=True)  # not its parents: a folder removed under a dying job stays removed
     if ctx.options.get("launcher", "harness") == "torchrun":
         info = run_job(ctx, torchrun_argv(world, module, args, ctx.options.get("torchrun_args")),
                        timeout_s=timeout_s, env={**(env or {}), **_torchrun_env(ctx.options)})
