@@ -33,8 +33,8 @@ def marker(workdir: str) -> bytes:
 
 
 def orphaned(workdir: str) -> None:
-    """The harness is gone: end every process of the job, remove its folder, exit."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # we are in the job's group
+    """The harness is gone: end every process of the job, remove its folder, exit (the SIGTERM
+    this sends to the job's group, ours, is ignored by :func:`main`'s handler from now on)."""
     try:
         try:
             os.killpg(0, signal.SIGTERM)
@@ -51,8 +51,15 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("usage: python -m harness.jobguard FD WORKDIR -- ARGV...\n")
         return 2
     fd, workdir, cmd = int(argv[0]), argv[1], argv[3:]
-    job = subprocess.Popen(cmd)  # inherits our group, stdio and environment; not FD (close_fds)
     dying = threading.Event()
+
+    def on_sigterm(signum, _frame):  # the harness ending the job: die of it; our own, ending an orphan: ignore it
+        if not dying.is_set():
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    job = subprocess.Popen(cmd)  # inherits our group, stdio and environment; not FD (close_fds)
 
     def on_death():
         dying.set()

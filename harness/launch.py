@@ -158,11 +158,12 @@ class HeartbeatWatch:
         except (OSError, ValueError):
             pid = 0
         state = _process_state(pid) if pid else None
-        how = {"T": "its process is stopped (SIGSTOP?)", "t": "its process is stopped by a debugger",
+        how = {"T": "its process is stopped", "t": "its process is stopped by a debugger",
                "D": "its process waits on I/O", "Z": "its process is gone"}.get(state or "", "hung")
-        return PluginFailure(f"rank {rank}{f' (pid {pid})' if pid else ''} sent no heartbeat for "
-                             f"{now - changed:.0f} s ({how}); the job was stopped",
-                             rank=int(rank) if rank.isdigit() else None)
+        message = f"no heartbeat for {now - changed:.0f} s{f' from pid {pid}' if pid else ''} ({how}); the job was stopped"
+        if not rank.isdigit():
+            return PluginFailure(f"rank {rank}: {message}")
+        return PluginFailure(message, rank=int(rank))
 
 
 def _process_state(pid: int) -> str | None:
