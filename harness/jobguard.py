@@ -1,12 +1,14 @@
 """The guard between the harness and a launched job (mpiexec, the torch launcher, torchrun).
 
-``python -P -m harness.jobguard FD WORKDIR -- ARGV...`` starts ARGV in its own process group (the
+``python -P -m harness.jobguard FD WORKDIR [--shm GLOB] -- ARGV...`` starts ARGV in its own process group (the
 job's session, made by :func:`harness.launch.run_job`), passes on its exit status, and watches the
 harness through the pipe whose read end is FD (:mod:`harness.lifeline`). When the harness dies
 without ending the job (``kill -9``, the OOM killer), the guard ends it at once: SIGTERM to every
 process of the job (its process group and every process whose environment carries the job's
 ``HARNESS_SPEC`` entry: hydra's proxies start MPI ranks in groups of their own), SIGKILL 2 s later
-to what is left (a stopped rank), then it removes WORKDIR (the run's folder) and exits. Without
+to what is left (a stopped rank), then it removes WORKDIR (the run's folder) and the files of
+``/dev/shm`` matching GLOB that appeared since the job started and that no process maps any more
+(MPICH's segments: 3-4 MB of RAM each, until reboot), and exits. Without
 it a job of a killed harness ran until its budget or ``MPIEXEC_TIMEOUT`` (615 s by default), the
 torch launcher had no bound at all, and the run's folder stayed in ``$TMPDIR`` for good.
 
@@ -22,7 +24,7 @@ import subprocess
 import sys
 import threading
 
-from .lifeline import kill_marked, watch
+from .lifeline import kill_marked, remove_unmapped_shm, shm_files, watch
 
 SPEC = "spec.json"
 
@@ -32,7 +34,7 @@ def marker(workdir: str) -> bytes:
     return f"HARNESS_SPEC={os.path.join(workdir, SPEC)}".encode()
 
 
-def orphaned(workdir: str) -> None:
+def orphaned(workdir: str, shm: str | None = None, shm_before: set[str] = frozenset()) -> None:
     """The harness is gone: end every process of the job, remove its folder, exit (the SIGTERM
     this sends to the job's group, ours, is ignored by :func:`main`'s handler from now on)."""
     try:
@@ -42,15 +44,20 @@ def orphaned(workdir: str) -> None:
             pass
         kill_marked(marker(workdir), grace_s=2.0)
         shutil.rmtree(workdir, ignore_errors=True)
+        if shm:
+            remove_unmapped_shm(shm_files(shm) - shm_before)
     finally:
         os._exit(1)
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 4 or argv[2] != "--":
-        sys.stderr.write("usage: python -m harness.jobguard FD WORKDIR -- ARGV...\n")
+    shm = argv[3] if len(argv) > 3 and argv[2] == "--shm" else None
+    rest = argv[4:] if shm else argv[2:]
+    if len(argv) < 3 or not rest or rest[0] != "--" or len(rest) < 2:
+        sys.stderr.write("usage: python -m harness.jobguard FD WORKDIR [--shm GLOB] -- ARGV...\n")
         return 2
-    fd, workdir, cmd = int(argv[0]), argv[1], argv[3:]
+    fd, workdir, cmd = int(argv[0]), argv[1], rest[1:]
+    shm_before = shm_files(shm) if shm else set()
     dying = threading.Event()
 
     def on_sigterm(signum, _frame):  # the harness ending the job: die of it; our own, ending an orphan: ignore it
@@ -63,7 +70,7 @@ def main(argv: list[str]) -> int:
 
     def on_death():
         dying.set()
-        orphaned(workdir)
+        orphaned(workdir, shm, shm_before)
 
     watch(fd, on_death)
     rc = job.wait()

@@ -38,11 +38,18 @@ HUNG_AFTER_S = 60.0     # a rank whose heartbeat is this old is hung (option hun
 
 # -- parent -----------------------------------------------------------------------------------
 def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = None,
-            env: dict[str, str] | None = None, after: Callable[[], None] | None = None) -> dict[str, Any]:
+            env: dict[str, str] | None = None, after: Callable[[], None] | None = None,
+            shm: str | None = None) -> dict[str, Any]:
     """Run ``argv`` (which receives the spec path through ``HARNESS_SPEC``) and fold its results
     into ``ctx.monitor``. Returns the children's ``info``. Raises PluginFailure (a rank failed) or
     RunTimeout; KeyboardInterrupt kills the job and propagates (points are kept). ``after()`` runs
-    once the job's process group was killed, however the job ended (a launcher's clean-up)."""
+    once the job's process group was killed, however the job ended (a launcher's clean-up).
+
+    The job runs under a guard (:mod:`harness.jobguard`) that ends it and removes ``ctx.workdir``
+    if this process dies first (``kill -9``), and also the new ``/dev/shm`` files matching the
+    glob ``shm`` that no process maps any more (MPICH's segments). Its ranks' heartbeats
+    (:class:`Heartbeat`) are watched: one silent for ``ctx.options['hung_after_s']`` seconds
+    (default 60) stops the job with a PluginFailure naming that rank."""
 
     workdir = Path(ctx.workdir)
     workdir.mkdir(exist_ok=True)  # not its parents: a folder removed under a dying job stays removed
@@ -57,7 +64,8 @@ def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = N
     hung_after_s = float(ctx.options.get("hung_after_s") or HUNG_AFTER_S)
     beats = HeartbeatWatch(workdir, hung_after_s)
     lifeline_r, lifeline_w = lifeline.pipe()
-    guarded = python_module("harness.jobguard", str(lifeline_r), str(workdir), "--", *argv)
+    guarded = python_module("harness.jobguard", str(lifeline_r), str(workdir), *(("--shm", shm) if shm else ()),
+                            "--", *argv)
     with out_path.open("wb") as out, err_path.open("wb") as err:
         try:
             proc = subprocess.Popen(guarded, stdout=out, stderr=err, env=child_env, start_new_session=True,

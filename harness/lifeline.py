@@ -99,3 +99,42 @@ def kill_marked(marker: bytes, grace_s: float = 2.0, exclude: Iterable[int] = ()
         if not pids:
             return
 
+
+
+SHM = Path("/dev/shm")
+
+
+def shm_files(pattern: str) -> set[str]:
+    """Names of the files in ``/dev/shm`` matching the glob ``pattern``."""
+    try:
+        return {p.name for p in SHM.glob(pattern)}
+    except OSError:
+        return set()
+
+
+def shm_users(names: set[str]) -> dict[str, list[int]]:
+    """``/dev/shm`` file name -> pids of the processes that map it (from ``/proc/PID/maps``)."""
+    users: dict[str, list[int]] = {}
+    for maps in Path("/proc").glob("[0-9]*/maps"):
+        try:
+            text = maps.read_text()
+        except OSError:  # a process that ended meanwhile, or not ours to read
+            continue
+        if "/dev/shm/" in text:
+            for n in names:
+                if f"/dev/shm/{n}" in text:
+                    users.setdefault(n, []).append(int(maps.parent.name))
+    return users
+
+
+def remove_unmapped_shm(names: set[str]) -> list[str]:
+    """Unlink those of ``names`` (in ``/dev/shm``) that no process maps; returns the names removed."""
+    users = shm_users(names)
+    removed = []
+    for name in sorted(n for n in names if not users.get(n)):
+        try:
+            (SHM / name).unlink()
+            removed.append(name)
+        except OSError:
+            pass
+    return removed

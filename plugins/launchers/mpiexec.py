@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.api import MissingDependency, PluginFailure
-from harness.launch import SPEC, python_module, run_job
+from harness.launch import marker as _marker
+from harness.launch import python_module, run_job
+from harness.lifeline import has_marker, remove_unmapped_shm, shm_files, shm_users
 
 DEFAULT_TIMEOUT_S = 600.0
 
@@ -71,7 +73,7 @@ def launch(ctx, module: str, processes: int) -> dict[str, Any]:
     shm_before = shm_segments()
     try:
         return run_job(ctx, command(module, processes, hostfile), timeout_s=timeout_s,
-                       env=environment(timeout_s, hostfile),
+                       env=environment(timeout_s, hostfile), shm=SHM_GLOB,
                        after=lambda: remove_orphaned_shm(shm_before, job_marker(workdir)))
     except PluginFailure as exc:
         if exc.rank is not None:
@@ -82,23 +84,19 @@ def launch(ctx, module: str, processes: int) -> dict[str, Any]:
         raise PluginFailure(f"{died['message']}; mpiexec: {exc}", rank=died.get("rank")) from None
 
 
-SHM_DIR = Path("/dev/shm")
 SHM_GLOB = "mpich_shm_*"
 
 
 def shm_segments() -> set[str]:
     """Names of MPICH's shared-memory segments on this node (``/dev/shm/mpich_shm_*``)."""
-    try:
-        return {p.name for p in SHM_DIR.glob(SHM_GLOB)}
-    except OSError:
-        return set()
+    return shm_files(SHM_GLOB)
 
 
 def job_marker(workdir: Path) -> bytes:
     """What every process of this run's job has in its environment (``run_job`` sets it): the
     ranks may sit in process groups of their own (hydra's proxies start them), so the group id
     does not find them."""
-    return f"HARNESS_SPEC={Path(workdir) / SPEC}".encode()
+    return _marker(workdir)
 
 
 def remove_orphaned_shm(before: set[str], marker: bytes | None = None, wait_s: float = 5.0) -> list[str]:
@@ -107,49 +105,19 @@ def remove_orphaned_shm(before: set[str], marker: bytes | None = None, wait_s: f
     fault, a timeout, Ctrl-C: :func:`harness.launch.run_job` kills the group) leaves them, 3-4 MB
     each, in RAM until reboot (230 of them, 840 MB, after a day of tests here). ``marker``: the
     job's environment entry (:func:`job_marker`); its killed ranks may still hold a mapping for a
-    moment (waited for, up to ``wait_s``); a segment another job maps is left alone. Returns the
-    names removed."""
+    moment (waited for, up to ``wait_s``); a segment another job maps is left alone. (A job whose
+    harness was killed has its segments removed by its guard, :mod:`harness.jobguard`.) Returns
+    the names removed."""
     new = shm_segments() - before
     if not new:
         return []
     deadline = time.monotonic() + wait_s
-    while True:
-        users = _mappers(new)
-        dying = [pid for pids in users.values() for pid in pids if marker is not None and _has(pid, marker)]
-        if not dying or time.monotonic() > deadline:
+    while marker is not None and time.monotonic() <= deadline:
+        users = shm_users(new)
+        if not [pid for pids in users.values() for pid in pids if has_marker(pid, marker)]:
             break
         time.sleep(0.05)
-    removed = []
-    for name in sorted(n for n in new if not users.get(n)):
-        try:
-            (SHM_DIR / name).unlink()
-            removed.append(name)
-        except OSError:
-            pass
-    return removed
-
-
-def _mappers(names: set[str]) -> dict[str, list[int]]:
-    """segment name -> pids of the processes that map it (from /proc/PID/maps)."""
-    users: dict[str, list[int]] = {}
-    for maps in Path("/proc").glob("[0-9]*/maps"):
-        try:
-            text = maps.read_text()
-        except OSError:                    # a process that ended meanwhile, or not ours to read
-            continue
-        if "mpich_shm_" in text:
-            for n in names:
-                if n in text:
-                    users.setdefault(n, []).append(int(maps.parent.name))
-    return users
-
-
-def _has(pid: int, marker: bytes) -> bool:
-    """Whether process ``pid``'s environment holds ``marker`` (False once it is gone)."""
-    try:
-        return marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
-        return False
+    return remove_unmapped_shm(new)
 
 
 def _first_death(workdir: Path) -> dict[str, Any] | None:
