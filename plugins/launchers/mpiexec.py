@@ -1,6 +1,6 @@
 """The MPI launcher: ``mpiexec -n N python -P -m <rank module>`` from the venv's own bin directory
 (the ``mpi`` backend starts N = P+1 ranks, one server + P workers, through :mod:`harness.plugins.mpi.launch`), with ``MPIEXEC_TIMEOUT`` as mpiexec's own guard and our timeout on top
-(``harness.launch.run_job``: own session, killed as a group, points streamed through
+(``harness.api.run_job``: own session, killed as a group, points streamed through
 ``points.jsonl``, the result through ``result.json`` written by rank 0, a failing rank's message
 through ``error-<rank>.json`` or, for a rank that died silently, ``died-<rank>.json`` (written by
 the rank module's own guard, e.g. :mod:`harness.plugins.mpi.rank`)).
@@ -19,14 +19,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from harness.api import MissingDependency, PluginFailure
-from harness.launch import marker as _marker
-from harness.launch import python_module, run_job
-from harness.lifeline import has_marker, remove_unmapped_shm, shm_files, shm_users
+from harness.api import (MissingDependency, PluginFailure, job_marker, python_module, remove_orphaned_shm,
+                         run_job, shm_files)
 
 DEFAULT_TIMEOUT_S = 600.0
 
@@ -63,7 +60,7 @@ def environment(timeout_s: float, hostfile: str | None = None) -> dict[str, str]
 
 def launch(ctx, module: str, processes: int) -> dict[str, Any]:
     """Run ``processes`` MPI ranks of ``python -m module`` for this run and fold their results into
-    ``ctx`` (``harness.launch.run_job``); returns the ranks' ``info``. Raises PluginFailure naming
+    ``ctx`` (``harness.api.run_job``); returns the ranks' ``info``. Raises PluginFailure naming
     the first rank that failed (or died silently) and RunTimeout past ``ctx.options['timeout_s']``."""
     timeout_s = float(ctx.options.get("timeout_s") or DEFAULT_TIMEOUT_S)
     hostfile = ctx.options.get("hostfile")
@@ -74,7 +71,7 @@ def launch(ctx, module: str, processes: int) -> dict[str, Any]:
     try:
         return run_job(ctx, command(module, processes, hostfile), timeout_s=timeout_s,
                        env=environment(timeout_s, hostfile), shm=SHM_GLOB,
-                       after=lambda: remove_orphaned_shm(shm_before, job_marker(workdir)))
+                       after=lambda: remove_orphaned_shm(SHM_GLOB, shm_before, job_marker(workdir)))
     except PluginFailure as exc:
         if exc.rank is not None:
             raise
@@ -90,34 +87,6 @@ SHM_GLOB = "mpich_shm_*"
 def shm_segments() -> set[str]:
     """Names of MPICH's shared-memory segments on this node (``/dev/shm/mpich_shm_*``)."""
     return shm_files(SHM_GLOB)
-
-
-def job_marker(workdir: Path) -> bytes:
-    """What every process of this run's job has in its environment (``run_job`` sets it): the
-    ranks may sit in process groups of their own (hydra's proxies start them), so the group id
-    does not find them."""
-    return _marker(workdir)
-
-
-def remove_orphaned_shm(before: set[str], marker: bytes | None = None, wait_s: float = 5.0) -> list[str]:
-    """Unlink the MPICH shared-memory segments that appeared since ``before`` and that no process
-    maps any more. A job that ends normally unlinks its own; one whose ranks were killed (a worker
-    fault, a timeout, Ctrl-C: :func:`harness.launch.run_job` kills the group) leaves them, 3-4 MB
-    each, in RAM until reboot (230 of them, 840 MB, after a day of tests here). ``marker``: the
-    job's environment entry (:func:`job_marker`); its killed ranks may still hold a mapping for a
-    moment (waited for, up to ``wait_s``); a segment another job maps is left alone. (A job whose
-    harness was killed has its segments removed by its guard, :mod:`harness.jobguard`.) Returns
-    the names removed."""
-    new = shm_segments() - before
-    if not new:
-        return []
-    deadline = time.monotonic() + wait_s
-    while marker is not None and time.monotonic() <= deadline:
-        users = shm_users(new)
-        if not [pid for pids in users.values() for pid in pids if has_marker(pid, marker)]:
-            break
-        time.sleep(0.05)
-    return remove_unmapped_shm(new)
 
 
 def _first_death(workdir: Path) -> dict[str, Any] | None:
