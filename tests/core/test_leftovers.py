@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.run.store import Store
-from conftest import ROOT, run_cli
-from test_mpi import tagged_processes
+from conftest import ROOT, run_cli, tagged_processes
 
 SGD = ["-p", "sgd-serial", "-w", "logreg", "--workload-param", "n=3000", "--workload-param", "d=60",
        "--param", "eta=0.01"]

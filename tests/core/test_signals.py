@@ -16,8 +16,7 @@ import uuid
 
 import pytest
 
-from conftest import ROOT, have, needs_mpi, needs_torch, run_cli
-from test_mpi import tagged_processes
+from conftest import ROOT, have, needs_mpi, needs_torch, run_cli, tagged_processes
 
 
 def _wait_for(cond, timeout: float, what: str, proc=None):
