@@ -304,17 +304,23 @@ class DaskEngine(Engine):
             from dask.distributed import Client, LocalCluster
         except ImportError:
             raise MissingDependency("dask.distributed (for --executor dask)", "cluster") from None
-        self.slots, self.cluster = slots, None
+        self.slots, self.cluster, self._job_scratch = slots, None, None
         address = address or os.environ.get("DASK_SCHEDULER_ADDRESS")
         try:
             if address:
                 self.client = Client(address, timeout=float(os.environ.get("HARNESS_DASK_CONNECT_S", "30")))
             else:
-                if processes:  # worker processes on this machine (threads of this one clean up after themselves)
-                    self._make_scratch()
-                self.cluster = LocalCluster(n_workers=slots, threads_per_worker=1, processes=processes,
-                                            dashboard_address=None, silence_logs=logging.ERROR,
-                                            **({"local_directory": self.scratch} if self.scratch else {}))
+                import dask
+
+                # the scheduler's and workers' scratch (dask-scratch-space/, its locks) in a folder
+                # removed by close(), not left in $TMPDIR
+                self._make_scratch()
+                with dask.config.set({"temporary-directory": self.scratch}):
+                    self.cluster = LocalCluster(n_workers=slots, threads_per_worker=1, processes=processes,
+                                                dashboard_address=None, silence_logs=logging.ERROR,
+                                                local_directory=self.scratch)
+                if processes:  # the jobs' work folders there too (threads of this one clean up after themselves)
+                    self._job_scratch = self.scratch
                 self.client = Client(self.cluster)
         except (OSError, TimeoutError) as exc:  # no scheduler at that address
             raise UserError(f"cannot reach the dask scheduler at {address}: {exc}") from None
@@ -322,7 +328,7 @@ class DaskEngine(Engine):
 
     def submit(self, spec):
         self._n += 1
-        return self.client.submit(run_job, spec, self.scratch, pure=False, key=f"harness-run-{self._n}-{os.getpid()}")
+        return self.client.submit(run_job, spec, self._job_scratch, pure=False, key=f"harness-run-{self._n}-{os.getpid()}")
 
     def wait(self, handles, timeout):
         from dask.distributed import wait
@@ -400,6 +406,11 @@ class SubmititEngine(Engine):
                 h.cancel(check=False)
             except Exception:  # noqa: BLE001 - best effort on the way out
                 pass
+
+    def close(self):
+        # submitit makes the folder pattern itself, '%j' literally, and leaves it empty beside the jobs' folders
+        with contextlib.suppress(OSError):
+            (self.folder / "%j").rmdir()
 
 
 def preload_modules(specs: Sequence[RunSpec]) -> list[str]:

@@ -274,7 +274,6 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
         rec.status, rec.reason = SKIPPED, reason
         return rec
 
-    workdir = Path(tempfile.mkdtemp(prefix=f"harness-{pspec.name}-"))
     planted = res.identity.get("options", {}).get("planted", {})
     slow = float(planted.get("slowdown", 1.0))
     monitor = Monitor(workload.metrics, n_samples=getattr(workload, "n", None), budget=spec.budget,
@@ -283,6 +282,8 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
     params = dict(res.params)
     if "eta" in planted and isinstance(params.get("eta"), (int, float)):
         params["eta"] = params["eta"] * planted["eta"]
+    # made once the monitor has read the workload (its data may be refused: a UserError, no folder left)
+    workdir = Path(tempfile.mkdtemp(prefix=f"harness-{pspec.name}-"))
     ctx = RunContext(plugin=pspec, workload=workload, params=params, workers=spec.workers,
                      seed=spec.seed, monitor=monitor, workdir=workdir, options=dict(spec.options))
     t0 = time.perf_counter()

@@ -258,3 +258,35 @@ def test_heartbeat_watch_names_the_rank_whose_file_stopped_changing(tmp_path):
     assert hung is not None and hung.rank == 0, hung
     assert re.fullmatch(rf"rank 0: no heartbeat for \d+ s from pid {os.getpid()} \(hung\); the job was stopped",
                         str(hung)), hung
+
+
+# -- item 20: small leftovers --------------------------------------------------------------------------------
+def test_a_run_whose_data_is_refused_leaves_no_run_folder(tmp_path):
+    bad = tmp_path / "bad.svm"
+    bad.write_text("+1 1:0.5\n-1 2:abc\n")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = run_cli("run", "-p", "sgd-serial", "-w", "libsvm", "--workload-param", f"path={bad}", "--budget",
+                   "updates=10", "--no-report", "-q", env={"TMPDIR": str(tmp)})
+    assert (proc.returncode, proc.stderr) == (2, f"harness: error: {bad}:2: malformed LIBSVM token '2:abc': "
+                                                 "expected integer index:number\n")
+    assert list(tmp.iterdir()) == []  # was: an empty harness-sgd-serial-* folder per refused run
+
+
+def test_a_store_that_cannot_be_created_leaves_no_empty_database(tmp_path):
+    """A file-size limit of 0 (``ulimit -f 0``; SIGXFSZ ignored, so a write fails with EFBIG as on a
+    full disk): SQLite creates the file, then cannot write its schema."""
+    import resource
+
+    db = tmp_path / "new.db"
+
+    def no_room():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", *SGD, "--budget", "updates=10", "--store",
+                           str(db), "--no-report", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          preexec_fn=no_room)
+    assert (proc.returncode, proc.stderr) == (2, f"harness: error: cannot open store {db} for writing: "
+                                                 "disk I/O error\n")
+    assert list(tmp_path.iterdir()) == []  # was: a 0-byte new.db, taken for a store next time
