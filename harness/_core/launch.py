@@ -165,21 +165,13 @@ class HeartbeatWatch:
             pid = int((self.workdir / name).read_text().strip() or 0)
         except (OSError, ValueError):
             pid = 0
-        state = _process_state(pid) if pid else None
+        state = lifeline.process_state(pid) if pid else None
         how = {"T": "its process is stopped", "t": "its process is stopped by a debugger",
                "D": "its process waits on I/O", "Z": "its process is gone"}.get(state or "", "hung")
         message = f"no heartbeat for {now - changed:.0f} s{f' from pid {pid}' if pid else ''} ({how}); the job was stopped"
         if not rank.isdigit():
             return PluginFailure(f"rank {rank}: {message}")
         return PluginFailure(message, rank=int(rank))
-
-
-def _process_state(pid: int) -> str | None:
-    """The one-letter state of ``pid`` on this machine (R, S, D, T, Z...), None if not found here."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return None
 
 
 def kill_group(proc: subprocess.Popen) -> None:

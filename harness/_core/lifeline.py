@@ -81,6 +81,15 @@ def has_marker(pid: int, marker: bytes) -> bool:
         return False
 
 
+def process_state(pid: int) -> str | None:
+    """The one-letter state of process ``pid`` on this machine (R, S, D, T, Z, ...), None if there
+    is none (a zombie, Z, has died and waits to be reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def kill_marked(marker: bytes, grace_s: float = 2.0, exclude: Iterable[int] = ()) -> None:
     """SIGTERM every process carrying ``marker``, then SIGKILL those still there after ``grace_s``
     (a stopped process never handles SIGTERM). Returns once none is left, or after another 5 s."""

@@ -162,7 +162,7 @@ class LocalEngine(Engine):
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
         return cf.ProcessPoolExecutor(max_workers=self.slots, mp_context=self._ctx, initializer=_worker_init,
-                                      initargs=(self._lifeline_r, self._leftovers))
+                                      initargs=(self._lifeline_r, os.getpid(), self._leftovers))
 
     def submit(self, spec):
         self._tokens += 1
@@ -263,17 +263,20 @@ class LocalEngine(Engine):
         self._remove_scratch()
 
 
-def _worker_init(lifeline_r, leftovers: Sequence[str]) -> None:
+def _worker_init(lifeline_r, harness_pid: int, leftovers: Sequence[str]) -> None:
     """A local pool worker's initializer: signals as a serial run takes them
     (``signals.install_worker``), and the watch on the parent (:mod:`harness._core.lifeline`): once the
     harness is gone, its folders are removed and this worker exits (its launched job's guard
-    then ends the job, :mod:`harness._core.jobguard`)."""
+    then ends the job, :mod:`harness._core.jobguard`). A worker that outlived its engine in a
+    living harness (the pipe closed with the engine) only exits: that process still uses its
+    ``pymp-*`` folder."""
     signals.install_worker()
 
     def orphaned():
         try:
-            for folder in leftovers:
-                shutil.rmtree(folder, ignore_errors=True)
+            if lifeline.process_state(harness_pid) in (None, "Z"):
+                for folder in leftovers:
+                    shutil.rmtree(folder, ignore_errors=True)
         finally:
             os._exit(1)
 
