@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from harness._core import lifeline, signals
+from harness._core import lifeline, scratch, signals
 from harness._core.errors import MissingDependency, UserError
 from harness._core.monitor import ERROR, INTERRUPTED
 from harness._core.registry import plugins
@@ -90,11 +90,11 @@ class Engine:
     scratch: str | None = None  # the jobs' temp folder on this machine (see run_job), removed by close
 
     def _make_scratch(self) -> None:
-        self.scratch = tempfile.mkdtemp(prefix="harness-jobs-")
+        self.scratch = str(scratch.make("harness-jobs-"))
 
     def _remove_scratch(self) -> None:
         if self.scratch is not None:
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            scratch.remove(self.scratch)
 
     def submit(self, spec: RunSpec) -> Any:
         raise NotImplementedError

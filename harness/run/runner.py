@@ -4,9 +4,7 @@ monitor, and store what was measured, whatever happened (error, Ctrl-C, timeout)
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from harness._core.monitor import (DIVERGED, DONE, ERROR, INTERRUPTED, SKIPPED, 
                       Target)
 from harness._core.params import THEORY, check_options
 from harness._core.plugin import PluginSpec
+from harness._core import scratch
 from harness._core.registry import plugins, workloads
 from .store import RunRecord, Store
 from harness._core.workload import Workload, check_kind
@@ -283,7 +282,7 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
     if "eta" in planted and isinstance(params.get("eta"), (int, float)):
         params["eta"] = params["eta"] * planted["eta"]
     # made once the monitor has read the workload (its data may be refused: a UserError, no folder left)
-    workdir = Path(tempfile.mkdtemp(prefix=f"harness-{pspec.name}-"))
+    workdir = scratch.make(f"harness-{pspec.name}-")
     ctx = RunContext(plugin=pspec, workload=workload, params=params, workers=spec.workers,
                      seed=spec.seed, monitor=monitor, workdir=workdir, options=dict(spec.options))
     t0 = time.perf_counter()
@@ -318,7 +317,7 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
         rec.points = list(monitor.points)
         rec.info.update(ctx.info)
         rec.info.setdefault("eval_seconds", monitor.eval_seconds)
-        shutil.rmtree(workdir, ignore_errors=True)
+        scratch.remove(workdir)
     return rec
 
 

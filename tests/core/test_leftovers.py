@@ -43,10 +43,10 @@ def _wait_for(cond, timeout: float, what: str, proc=None):
 class Harness:
     """``harness ARGS`` in the background with a private TMPDIR and a marker in its environment."""
 
-    def __init__(self, tmp_path: Path, *args: str):
+    def __init__(self, tmp_path: Path, *args: str, tmp: Path | None = None):
         self.tag = f"leftover-test-{uuid.uuid4().hex}"
-        self.tmp = tmp_path / "tmp"
-        self.tmp.mkdir()
+        self.tmp = tmp or tmp_path / "tmp"
+        self.tmp.mkdir(exist_ok=True)
         env = {**os.environ, "TMPDIR": str(self.tmp), "HARNESS_LEFTOVER_TEST_TAG": self.tag}
         self.proc = subprocess.Popen([sys.executable, "-m", "harness.cli", *args, "--no-report", "-q"], cwd=ROOT,
                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -290,3 +290,26 @@ def test_a_store_that_cannot_be_created_leaves_no_empty_database(tmp_path):
     assert (proc.returncode, proc.stderr) == (2, f"harness: error: cannot open store {db} for writing: "
                                                  "disk I/O error\n")
     assert list(tmp_path.iterdir()) == []  # was: a 0-byte new.db, taken for a store next time
+
+
+# -- the sweep: a folder whose owner died is removed by the next `harness run` ---------------------------------
+@pytest.mark.slow
+def test_the_next_run_removes_the_folder_of_a_killed_in_process_run_not_a_living_ones(tmp_path, harness):
+    """An in-process run has no guard: ``kill -9`` leaves its work folder, the next ``harness run``
+    in the same $TMPDIR removes it (its owner lock is free) and leaves a running harness's alone."""
+    _warm(tmp_path, *SGD, "--budget", "updates=10")
+    alive = harness("run", *SGD, "--budget", "seconds=120")
+    _wait_for(lambda: list(alive.tmp.glob("harness-sgd-serial-*")), 120, "the living run's folder", alive.proc)
+    living = [p.name for p in alive.tmp.iterdir()]
+    killed = Harness(tmp_path, "run", *SGD, "--budget", "seconds=120", tmp=alive.tmp)
+    try:
+        _wait_for(lambda: len(list(alive.tmp.iterdir())) == 2, 120, "the second run's folder", killed.proc)
+        killed.proc.kill()
+        killed.proc.communicate(timeout=30)
+        orphan = [p.name for p in alive.tmp.iterdir() if p.name not in living]
+        assert len(orphan) == 1 and orphan[0].startswith("harness-sgd-serial-"), orphan
+        run_cli("run", *SGD, "--budget", "updates=10", "--no-report", "-q",
+                env={"TMPDIR": str(alive.tmp)}, check=True)
+        assert [p.name for p in alive.tmp.iterdir()] == living  # the orphan gone, the living run's kept
+    finally:
+        killed.close()
