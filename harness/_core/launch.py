@@ -64,12 +64,17 @@ def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = N
     hung_after_s = float(ctx.options.get("hung_after_s") or HUNG_AFTER_S)
     beats = HeartbeatWatch(workdir, hung_after_s)
     lifeline_r, lifeline_w = lifeline.pipe()
-    guarded = python_module("harness._core.jobguard", str(lifeline_r), str(workdir), *(("--shm", shm) if shm else ()),
-                            "--", *argv)
+    # -S: the guard needs no site-packages (it imports the standard library and this package, found
+    # through PYTHONPATH), which halves its start-up
+    guarded = [sys.executable, "-S", "-P", "-m", "harness._core.jobguard", str(lifeline_r), str(workdir),
+               *(("--shm", shm) if shm else ()), "--", *argv]
     with out_path.open("wb") as out, err_path.open("wb") as err:
         try:
             proc = subprocess.Popen(guarded, stdout=out, stderr=err, env=child_env, start_new_session=True,
                                     pass_fds=(lifeline_r,))
+        except BaseException:
+            os.close(lifeline_w)
+            raise
         finally:
             os.close(lifeline_r)
         try:
@@ -215,7 +220,7 @@ def python_module(module: str, *args: str) -> list[str]:
 
 
 def _pythonpath() -> str:
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])  # the folder holding the harness package
     rest = os.environ.get("PYTHONPATH")
     return root + (os.pathsep + rest if rest else "")
 
