@@ -51,8 +51,11 @@ def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = N
     (:class:`Heartbeat`) are watched: one silent for ``ctx.options['hung_after_s']`` seconds
     (default 60) stops the job with a PluginFailure naming that rank."""
 
-    workdir = Path(ctx.workdir)
-    workdir.mkdir(exist_ok=True)  # not its parents: a folder removed under a dying job stays removed
+    # the ranks read their spec from here and the parent reads their results back: a folder others
+    # can write would let them feed the run (private_dir: created 0700, made private, or refused)
+    from .paths import private_dir
+
+    workdir = private_dir(ctx.workdir, "run folder")
     for stale in (POINTS, RESULT):
         (workdir / stale).unlink(missing_ok=True)
     (workdir / SPEC).write_text(json.dumps(ctx.child_spec()))
@@ -220,7 +223,7 @@ def python_module(module: str, *args: str) -> list[str]:
 
 
 def _pythonpath() -> str:
-    root = str(Path(__file__).resolve().parents[2])  # the folder holding the harness package
+    root = str(Path(__file__).resolve().parents[2])
     rest = os.environ.get("PYTHONPATH")
     return root + (os.pathsep + rest if rest else "")
 

@@ -97,3 +97,14 @@ def test_the_harness_package_is_its_own_folder_only():
     out = proc.stdout.splitlines()
     assert out[:4] == ["1", "absent harness.harness", "absent harness.benchmarks", "absent harness.tests"], out
     assert Path(out[4]).parent.name == "plugins"
+
+
+def test_a_launched_childs_path_starts_at_the_folder_holding_this_harness():
+    """Ranks start with ``python -P`` and find the harness through the PYTHONPATH ``run_job`` gives them:
+    its first entry is the folder that holds the running ``harness`` package (never harness/ itself,
+    which would make ``run``, ``cli`` or ``api`` top-level names)."""
+    import harness
+    from harness._core.launch import _pythonpath
+
+    first = Path(_pythonpath().split(os.pathsep)[0])
+    assert first / "harness" == Path(harness.__file__).resolve().parent
