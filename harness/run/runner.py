@@ -249,7 +249,8 @@ def unavailable(spec: RunSpec) -> str | None:
     from harness._core.errors import install_hint
     from harness._core.plugin import NEEDS
 
-    pspec, wspec = plugins().get(spec.plugin), workloads().get(spec.workload)  # unknown names: the user's error
+    with located(spec.where):  # unknown names: the user's error, naming the suite file and entry
+        pspec, wspec = plugins().get(spec.plugin), workloads().get(spec.workload)
     missing = [n for n in wspec.needs if importlib.util.find_spec(NEEDS[n][0]) is None]
     if not missing or wspec.kind not in pspec.kinds:  # a plugin that cannot take the workload: resolve says so
         return None
