@@ -15,10 +15,12 @@ from ..monitor import Budget, FINISHED_OK
 from ..output import console, print_json, table, varying_columns
 from ..params import parse_assignments, positive_float
 from ..paths import input_file, output_dir, safe_name
+from ..memory import PeakSampler
 from ..progress import RunProgress
 from ..runner import RunSpec, execute, resolve
 from ..store import Store, reports_root
 from ..suite import load_suite, seeds_of, target_of
+from ..workload import fmt_bytes
 
 DEFAULT_SUITE = "tour"
 
@@ -141,7 +143,8 @@ def main(args) -> int:
     if not args.no_report:  # the report folder is checked before the runs, not after them
         report_dir = output_dir(args.report or reports_root() / safe_name(suite_name or "latest"), "report folder")
     quiet = args.quiet or args.json
-    with RunProgress(len(specs), quiet=quiet) as prog:  # its first line before the checks: a big grid shows at once
+    with RunProgress(len(specs), quiet=quiet) as prog, PeakSampler() as memory:  # its first line before the checks
+        prog.memory = memory
         prog.start(f"checking {len(specs)} runs' names and values")
         # every name and value is checked before anything runs; each spec is resolved once
         specs = [resolve(s) for s in specs]
@@ -155,6 +158,11 @@ def main(args) -> int:
             records = run_specs(specs, store, force=args.force, progress=prog)
         else:
             records = run_parallel(specs, store, engine, force=args.force, progress=prog)
+    if suite_name and not quiet:  # a suite: what this process and its ranks held at most
+        import sys
+
+        print(f"harness: peak memory {fmt_bytes(memory.peak)} (this process and its children, sampled every "
+              f"{memory.every:g} s)", file=sys.stderr)
     if args.json:
         print_json([{"id": r.id, "plugin": r.plugin, "workload": r.workload, "workers": r.workers, "seed": r.seed,
                      "status": r.status, "reason": r.reason, "cached": r.cached, "points": len(r.points),
@@ -267,12 +275,12 @@ def run_specs(specs, store, *, force=False, quiet=False, progress=None):
     records = []
     with (contextlib.nullcontext(progress) if progress is not None else RunProgress(len(specs), quiet=quiet)) as prog:
         for spec in specs:
-            prog.start(getattr(spec, "spec", spec).describe())
+            prog.start(getattr(spec, "spec", spec).describe(), run=True)
 
             def on_point(point, mon):
                 prog.fraction(_fraction(point, mon))
 
-            rec = execute(spec, store, force=force, on_point=on_point)
+            rec = execute(spec, store, force=force, on_point=on_point, on_start=prog.budget_started)
             records.append(rec)
             prog.done()
             if rec.status == "interrupted":  # Ctrl-C: keep what was measured, run nothing more
