@@ -228,13 +228,17 @@ class FiniteSumWorkload(Workload):
         return out
 
     # -- constants --------------------------------------------------------------------------------
-    def _memo(self, what: str, compute):
+    def _memo(self, what: str, compute, **value):
         """A value derived from the data, kept in this process's bounded pool beside the data (keyed by
         the data's content, the loss and lam), never on the workload object (a suite's resolved runs
         hold their workloads until the suite ends)."""
         from harness.shared_data import memo
 
-        return memo(f"{self.content}:{type(self).__qualname__}:{self.loss}:{self.lam!r}:{what}", compute)
+        return memo(f"{self.content}:{type(self).__qualname__}:{self.loss}:{self.lam!r}:{what}", compute, **value)
+
+    def _remember(self, what: str, value) -> None:
+        """Hold ``value`` as what :meth:`_memo` gives for ``what`` (a refined optimum)."""
+        self._memo(what, None, value=value)
 
     @property
     def row_norms_sq(self) -> np.ndarray:
@@ -325,11 +329,7 @@ class FiniteSumWorkload(Workload):
         w = self._solve_optimum(tight=True, w0=w_old)
         f_new = self.objective(w)
         if f_new < f_old:
-            from harness.shared_data import memo
-
-            key = f"{self.content}:{type(self).__qualname__}:{self.loss}:{self.lam!r}:"
-            memo(key + "optimum", lambda: None, value=self._stored_optimum(refresh=True, solved=(w, f_new)))
-            memo(key + "constants", lambda: None, value=self._cached("constants", self._constants, refresh=True))
+            self._remember("optimum", self._stored_optimum(refresh=True, solved=(w, f_new)))
         return self.f_star
 
     def _solve_optimum(self, tight: bool = False, w0: np.ndarray | None = None) -> np.ndarray:
@@ -372,11 +372,14 @@ class FiniteSumWorkload(Workload):
         return np.asarray(X.T @ (curv * np.asarray(X @ v).ravel())).ravel() / self.n + self.lam * v
 
     def constants(self) -> dict[str, float]:
-        """The constants (cached on disk by the data's content: a later run, rank or session reads them
-        without touching the data)."""
-        return self._memo("constants", lambda: self._cached("constants", self._constants))
+        """The constants. Those of the data alone are cached on disk by its content (a later run, rank
+        or session reads them without a pass over the data); those of the optimum follow f* and w*."""
+        out = dict(self._memo("data_constants", lambda: self._cached("data_constants", self._data_constants)))
+        f0 = out.pop("f0")
+        f_star = self.f_star
+        return {**out, "f_star": f_star, "f0_minus_fstar": f0 - f_star, "dist0_sq": float(self.w_star @ self.w_star)}
 
-    def _constants(self) -> dict[str, float]:
+    def _data_constants(self) -> dict[str, float]:
         return {
             "L": self.L,
             "L_max": self.L_max,
@@ -386,9 +389,7 @@ class FiniteSumWorkload(Workload):
             "n": float(self.n),
             "d": float(self.d),
             "dim": float(self.dim),
-            "f_star": self.f_star,
-            "f0_minus_fstar": self.objective(np.zeros(self.dim)) - self.f_star,
-            "dist0_sq": float(self.w_star @ self.w_star),
+            "f0": self.objective(np.zeros(self.dim)),
             "density": float(self.X.nnz / (self.n * self.d)) if self.sparse else 1.0,
         }
 
