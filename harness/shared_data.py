@@ -198,6 +198,16 @@ def _write(folder: Path, ds: Dataset) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def on_disk(key: str) -> int | None:
+    """Bytes of the dataset of recipe ``key`` in the data cache, or None when it is not there."""
+    try:
+        meta = json.loads((data_dir() / key / "meta.json").read_text())
+        return sum(int(np.dtype(dt).itemsize * np.prod(shape, dtype=np.int64))
+                   for dt, shape in meta["arrays"].values())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _load(folder: Path) -> Dataset | None:
     """The dataset mapped from ``folder``; None when absent or damaged (it is then built again)."""
     try:

@@ -188,14 +188,19 @@ class Workload:
         """Whether this process already holds the data (a run on it allocates none again)."""
         return False
 
+    def prepared_bytes(self) -> int | None:
+        """Bytes of the data when it is ready to be mapped as it is (the data cache), else None: then
+        loading it costs that, not the building's peak (:meth:`estimate_bytes`)."""
+        return None
+
     def memory_needed(self, ranks: int = 0) -> int:
         """Bytes a run on this workload will add: :meth:`estimate_bytes` unless the data is already
-        held, plus per launched rank its interpreter (``harness.memory.RANK_BYTES``) and, unless the
+        held or prepared (:meth:`prepared_bytes`), plus per launched rank its interpreter (``harness.memory.RANK_BYTES``) and, unless the
         ranks share the data, a copy of it."""
         from .memory import RANK_BYTES
 
         est = self.estimate_bytes() or 0
-        own = 0 if self.holds_data() else est
+        own = 0 if self.holds_data() else (self.prepared_bytes() or est)
         return own + ranks * (RANK_BYTES + (0 if self.shares_data() else est))
 
     def release(self) -> None:

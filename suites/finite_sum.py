@@ -44,10 +44,9 @@ class FiniteSumWorkload(Workload):
     def _recipe(self) -> dict[str, Any]:
         """What builds this workload's data: its identity (generator class, version, parameters, or a
         file's hash) and the generator's code (an edited generator is new data)."""
-        from harness.identity import code_fingerprint
+        from harness.identity import module_fingerprint
 
-        cls = type(self)
-        return {"data": self.data_identity(), "code": code_fingerprint(f"{cls.__module__}:{cls.__qualname__}")["sha256"]}
+        return {"data": self.data_identity(), "code": module_fingerprint(type(self).__module__)}
 
     @cached_property
     def _recipe_key(self) -> str:
@@ -81,6 +80,11 @@ class FiniteSumWorkload(Workload):
         from harness.shared_data import POOL
 
         return POOL.get(self._recipe_key) is not None
+
+    def prepared_bytes(self) -> int | None:
+        from harness.shared_data import on_disk
+
+        return on_disk(self._recipe_key) if self.shares_data() else None
 
     def _arrays(self) -> dict[str, np.ndarray]:
         """``_make_data()`` in canonical form: float64, C order; CSR with sorted indices as its three arrays."""

@@ -134,3 +134,38 @@ def test_parse_bytes():
     assert parse_bytes("1000") == 1000
     with pytest.raises(ValueError):
         parse_bytes("lots")
+
+
+def test_generator_fingerprint_follows_the_generators_own_code(tmp_path, monkeypatch):
+    """Generated data is cached by its recipe and its generator's code: an edit to a module the
+    generator imports (its own package) is new data; an unrelated module of the package is not."""
+    from harness import identity
+
+    pkg = tmp_path / "gen_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "workload.py").write_text("from .draw import features\n")
+    (pkg / "draw.py").write_text("def features(rng, n):\n    return rng.standard_normal(n)\n")
+    (pkg / "other.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(identity, "_code_memo", {})
+    before = identity.module_fingerprint("gen_pkg.workload")
+    (pkg / "other.py").write_text("X = 2\n")
+    monkeypatch.setattr(identity, "_code_memo", {})
+    assert identity.module_fingerprint("gen_pkg.workload") == before
+    (pkg / "draw.py").write_text("def features(rng, n):\n    return 0.3 * rng.standard_normal(n)\n")
+    monkeypatch.setattr(identity, "_code_memo", {})
+    assert identity.module_fingerprint("gen_pkg.workload") != before
+
+
+def test_pool_is_bounded_and_keeps_the_newest():
+    from harness.shared_data import Pool
+
+    pool = Pool(max_bytes=100, max_entries=3)
+    for k in "abcd":
+        pool.put(k, k, 10)
+    assert pool.get("a") is None and all(pool.get(k) == k for k in "bcd")  # at most 3 entries
+    pool.put("big", "big", 95)  # over the byte bound: the older ones go, the newest stays
+    assert pool.get("big") == "big" and len(pool) == 1
+    pool.put("huge", "huge", 500)  # alone over the bound: kept (a run is using it)
+    assert pool.get("huge") == "huge" and pool.get("big") is None
