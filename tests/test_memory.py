@@ -169,3 +169,21 @@ def test_pool_is_bounded_and_keeps_the_newest():
     assert pool.get("big") == "big" and len(pool) == 1
     pool.put("huge", "huge", 500)  # alone over the bound: kept (a run is using it)
     assert pool.get("huge") == "huge" and pool.get("big") is None
+
+
+def test_progress_shows_start_up_and_a_suite_prints_its_peak_memory(tmp_path):
+    """Not a terminal: the plain progress line names the current run's start-up seconds (until its
+    budget starts) and what the process holds; the suite ends with its peak memory; each run stores
+    its start-up."""
+    suite = tmp_path / "s.toml"
+    suite.write_text('name = "s"\n[[run]]\nplugin = "sgd-serial"\nworkload = "logreg"\n'
+                     'workload_params = { n = 3000, d = 20 }\nbudget = "seconds=1"\ntarget = "none"\nseeds = 2\n')
+    proc = run_cli("run", str(suite), "--no-report", env={"HARNESS_PROGRESS_EVERY": "0.2"}, timeout=180, check=True)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("harness: ")]
+    running = [ln for ln in lines if "(now: sgd-serial" in ln]
+    assert running and all(", start-up " in ln and " held" in ln for ln in running), proc.stderr
+    assert lines[-1].startswith("harness: peak memory ") and lines[-1].split()[4] in ("MiB", "GiB"), lines[-1]
+    from harness.store import Store
+
+    runs = Store().runs(suite="s")
+    assert len(runs) == 2 and all(0 <= r.info["startup_s"] < 120 for r in runs)
