@@ -187,3 +187,7 @@ def test_progress_shows_start_up_and_a_suite_prints_its_peak_memory(tmp_path):
 
     runs = Store().runs(suite="s")
     assert len(runs) == 2 and all(0 <= r.info["startup_s"] < 120 for r in runs)
+    # --budget with a suite replaces every entry's (it was ignored: `--budget seconds=3` ran the suite's own)
+    run_cli("run", str(suite), "--no-report", "-q", "--budget", "updates=50", "--seeds", "0", timeout=180, check=True)
+    short = [r for r in Store().runs(suite="s") if r.budget.get("updates") == 50]
+    assert len(short) == 1 and short[0].budget.get("seconds") is None

@@ -35,8 +35,10 @@ def register(sub):
     p.add_argument("--workers", "-n", type=int, action="append", help="worker count (repeatable)")
     p.add_argument("--seeds", default=None,
                    help="a count (3 -> 0,1,2) or a list (0,5,7); with a suite: in place of every [[run]]'s seeds")
-    p.add_argument("--budget", default=None, help="e.g. epochs=10 or updates=1e5,seconds=30")
-    p.add_argument("--target", default=None, help="suboptimality to reach (or metric=value)")
+    p.add_argument("--budget", default=None,
+                   help="e.g. epochs=10 or updates=1e5,seconds=30; with a suite: in place of every [[run]]'s budget")
+    p.add_argument("--target", default=None,
+                   help="suboptimality to reach (or metric=value, or none); with a suite: in place of every [[run]]'s")
     p.add_argument("--timeout", type=positive_float, default=None, help="hard wall-clock limit per run for launched jobs (s)")
     p.add_argument("--hostfile", default=None, help="passed to mpiexec for multi-node MPI runs")
     p.add_argument("--option", action="append", metavar="K=V", help="backend option (repeatable)")
@@ -126,6 +128,12 @@ def main(args) -> int:
         if args.timeout:
             for s in specs:
                 s.options["timeout_s"] = args.timeout
+        # --budget / --target replace every entry's, as --seeds does (they were ignored without a word)
+        budget = Budget.parse(args.budget) if args.budget else None
+        target = target_of(args.target, "--target: ") if args.target is not None else None
+        for s in specs:
+            s.budget = budget or s.budget
+            s.target = target or s.target
     else:
         if args.scale != "small":
             raise UserError("--scale chooses a suite's size: give a suite (e.g. harness run asysvrg --scale paper)")
