@@ -1,6 +1,7 @@
 """A whole suite as a user types it, watched from outside: wall time, each run's start-up (the
-seconds before its budget started, as stored with the run) and the peak resident memory of the
-harness process and its children (MPI ranks), sampled every few seconds with psutil.
+seconds before its budget started, as stored with the run) and the peak memory of the harness
+process and its children (MPI ranks), sampled every few seconds with psutil: the tree's summed PSS
+(a page shared by the ranks through the data cache counts once) and the harness process's RSS.
 
     python benchmarks/suite_memory.py [--every 3] -- run asysvrg --scale paper --budget seconds=3 --seeds 1 --no-report
 
@@ -9,8 +10,8 @@ here, default a temporary file) with the data and constants caches of ``$HARNESS
 invocation shows what a later session pays). Printed: the wall time, start-up per run (first run,
 then min / median / max of the others), the peak memory of the process tree and the RSS after each
 sample in a small table, and the command's exit code. ``--scale-down K`` divides every ``n`` and
-``d`` of the suite's workloads by K (a copy of the suite file in a temporary folder): the same
-grid on a machine too small or too busy for the papers' sizes.
+``d`` of the suite's workloads by K, keeping the nonzeros per row (a copy of the suite file in a
+temporary folder): the same grid on a machine too small or too busy for the papers' sizes.
 """
 
 from __future__ import annotations
@@ -30,10 +31,17 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
-def tree_rss(pid: int) -> int:
+def sample(pid: int) -> tuple[int, int]:
+    """(PSS of the process tree: what the harness and its ranks hold together, RSS of the harness process)."""
+    import psutil
+
     from harness.memory import held_bytes
 
-    return held_bytes(pid)
+    try:
+        rss = psutil.Process(pid).memory_info().rss
+    except psutil.Error:
+        rss = 0
+    return held_bytes(pid), rss
 
 
 def scaled_suite(argv: list[str], k: int, folder: Path) -> list[str]:
@@ -52,6 +60,8 @@ def scaled_suite(argv: list[str], k: int, folder: Path) -> list[str]:
         path = Path(name) if Path(name).exists() else suite_path(name)
     text = path.read_text()
     text = re.sub(r"\b(n|d) = (\d+)", lambda m: f"{m.group(1)} = {max(10, int(m.group(2)) // k)}", text)
+    # the same nonzeros per row on 1/k of the columns
+    text = re.sub(r"\bdensity = ([0-9.eE+-]+)", lambda m: f"density = {min(1.0, float(m.group(1)) * k):g}", text)
     out = folder / path.name
     out.write_text(text)
     args[suite_at] = str(out)
@@ -79,9 +89,9 @@ def main() -> int:
           f"{psutil.virtual_memory().total / 2**30:.1f} GiB)", flush=True)
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", *argv], env=env)
-    samples: list[tuple[float, int]] = []
+    samples: list[tuple[float, int, int]] = []
     while proc.poll() is None:
-        samples.append((time.perf_counter() - t0, tree_rss(proc.pid)))
+        samples.append((time.perf_counter() - t0, *sample(proc.pid)))
         try:
             proc.wait(timeout=a.every)
         except subprocess.TimeoutExpired:
@@ -91,9 +101,11 @@ def main() -> int:
 
     runs = sorted(Store(store).runs(), key=lambda r: r.created)
     ups = [r.info.get("startup_s") for r in runs]
-    peak = max((m for _, m in samples), default=0)
-    print(f"\nexit {proc.returncode}; wall {wall:.1f} s; {len(runs)} runs stored; peak RSS of the process tree "
-          f"{peak / 2**30:.2f} GiB ({len(samples)} samples every {a.every:g} s); load now {os.getloadavg()[0]:.1f}")
+    peak = max((m for _, m, _ in samples), default=0)
+    peak_rss = max((r for _, _, r in samples), default=0)
+    print(f"\nexit {proc.returncode}; wall {wall:.1f} s; {len(runs)} runs stored; peak memory of the process tree "
+          f"{peak / 2**30:.2f} GiB (PSS), of the harness process {peak_rss / 2**30:.2f} GiB (RSS) ({len(samples)} "
+          f"samples every {a.every:g} s); load now {os.getloadavg()[0]:.1f}")
     for r, up in zip(runs, ups):
         src = (r.info.get("data") or {}).get("source", "-")
         print(f"  {r.plugin:<18} w={r.workers:<3} {r.status:<10} start-up {up if up is not None else float('nan'):7.2f} s"
@@ -104,7 +116,8 @@ def main() -> int:
                 f"{max(later):.2f} s") if later else ""
         print(f"start-up: first run {ups[0]:.2f} s{tail}")
     step = max(1, len(samples) // 20)
-    print("RSS samples (s, GiB): " + ", ".join(f"{t:.0f}:{m / 2**30:.2f}" for t, m in samples[::step]))
+    print("samples (s: tree PSS / harness RSS, GiB): "
+          + ", ".join(f"{t:.0f}: {m / 2**30:.2f} / {r / 2**30:.2f}" for t, m, r in samples[::step]))
     return proc.returncode
 
 

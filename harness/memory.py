@@ -21,7 +21,10 @@ _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 def held_bytes(pid: int | None = None) -> int:
     """Resident bytes of process ``pid`` (default: this one) and all its descendants (launched ranks,
-    pool workers); 0 where psutil cannot say."""
+    pool workers); 0 where psutil cannot say. Each process counts its proportional set size (PSS:
+    a page shared by k of them -- data mapped from the data cache, the interpreter's libraries --
+    counts 1/k in each), so the sum is what the tree holds, not a page once per process that maps
+    it; the resident set size where PSS is not available."""
     try:
         import psutil
     except ImportError:  # pragma: no cover - a dependency
@@ -34,10 +37,19 @@ def held_bytes(pid: int | None = None) -> int:
     total = 0
     for p in procs:
         try:
-            total += p.memory_info().rss
+            total += _pss(p)
         except psutil.Error:  # ended while we looked
             pass
     return total
+
+
+def _pss(proc) -> int:
+    import psutil
+
+    try:
+        return proc.memory_full_info().pss
+    except (AttributeError, psutil.AccessDenied):
+        return proc.memory_info().rss
 
 
 def parse_bytes(text: str) -> int:
