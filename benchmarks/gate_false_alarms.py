@@ -30,7 +30,7 @@ RULES = ("updates_to_target:0%", "final_subopt:2x", "theory:no-violation", "theo
 
 
 def gate(suite: str, baseline: str, plant: str = "") -> tuple[int, dict]:
-    from harness import registry
+    from harness._core import registry
     from harness.cli import main
 
     os.environ["HARNESS_PLANT"] = plant

@@ -61,8 +61,8 @@ FULL_GRADIENT_FAMILIES = ("svrg", "asysvrg")  # each outer epoch starts with a f
 
 def one(name: str, workload: str, wparams: dict, params: dict, workers: int, budget: str, options: dict):
     """One run: (status, measured s, eval s, wall s, points, updates, epochs at the last point)."""
-    from harness.monitor import Budget
-    from harness.runner import RunSpec, execute
+    from harness._core.monitor import Budget
+    from harness.run.runner import RunSpec, execute
 
     rec = execute(RunSpec(name, workload, params, wparams, workers, 0, Budget.parse(budget),
                           options={"timeout_s": 900, **options}))
@@ -99,7 +99,7 @@ def check_device(device: str) -> str | None:
     """None if the torch device option can run here, else why not (CUDA asked for, none present)."""
     if device in ("", "cpu"):
         return None
-    from harness.errors import UserError
+    from harness._core.errors import UserError
     from harness.plugins.launchers.torch_dist import local_device
 
     try:
@@ -126,7 +126,7 @@ def main(argv=None) -> int:
     if why:
         print(f"measurement_cost: error: {why}", file=sys.stderr)
         return 2
-    from harness.registry import plugins
+    from harness._core.registry import plugins
 
     reg = plugins()
     names = [x for x in a.only.split(",") if x] or reg.names()

@@ -35,7 +35,7 @@ def sample(pid: int) -> tuple[int, int]:
     """(PSS of the process tree: what the harness and its ranks hold together, RSS of the harness process)."""
     import psutil
 
-    from harness.memory import held_bytes
+    from harness._core.memory import held_bytes
 
     try:
         rss = psutil.Process(pid).memory_info().rss
@@ -46,7 +46,7 @@ def sample(pid: int) -> tuple[int, int]:
 
 def scaled_suite(argv: list[str], k: int, folder: Path) -> list[str]:
     """The command with its suite replaced by a copy whose workloads' n and d are divided by ``k``."""
-    from harness.commands.run import paper_scale
+    from harness.cli.run import paper_scale
     from harness.suites import suite_path
 
     args = list(argv)
@@ -97,7 +97,7 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             pass
     wall = time.perf_counter() - t0
-    from harness.store import Store
+    from harness.run.store import Store
 
     runs = sorted(Store(store).runs(), key=lambda r: r.created)
     ups = [r.info.get("startup_s") for r in runs]

@@ -1,7 +1,7 @@
 """The linear-model finite-sum problem, the base of the suites' linear workloads
 (``harness.suites.linear``): f(w) = (1/n) sum_i phi(x_i . w, y_i) + (lam/2)|w|^2 over numpy data
 (dense or scipy CSR), with exact constants and a high-precision optimum cached on disk.
-The harness core knows only the :class:`harness.workload.Workload` contract."""
+The harness core knows only the :class:`harness.api.Workload` contract."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.cache import cache_dir
-from harness.workload import Workload, params_key
+from harness.api import Workload, cache_dir, params_key
 
 
 class FiniteSumWorkload(Workload):
@@ -44,23 +43,23 @@ class FiniteSumWorkload(Workload):
     def _recipe(self) -> dict[str, Any]:
         """What builds this workload's data: its identity (generator class, version, parameters, or a
         file's hash) and the generator's code (an edited generator is new data)."""
-        from harness.identity import module_fingerprint
+        from harness.api import module_fingerprint
 
         return {"data": self.data_identity(), "code": module_fingerprint(type(self).__module__)}
 
     @cached_property
     def _recipe_key(self) -> str:
-        from harness.shared_data import recipe_key
+        from harness.api import recipe_key
 
         return recipe_key(self._recipe())
 
     @property
     def _held(self):
-        """(X, y, X_test, y_test, Dataset): the data as shared read-only arrays (``harness.shared_data``),
+        """(X, y, X_test, y_test, Dataset): the data as shared read-only arrays (``harness.api.dataset``),
         built once per machine for a large dataset (mapped from the on-disk data cache by every later
         run, rank and session), once per process for a small one. The workload object keeps no
         reference: the process's bounded pool decides what stays in memory between runs."""
-        from harness.shared_data import dataset, memo
+        from harness.api import dataset, memo
 
         def load():
             ds = dataset(self._recipe_key, self._arrays, disk=self.shares_data())
@@ -71,18 +70,18 @@ class FiniteSumWorkload(Workload):
         return memo(self._recipe_key, load, nbytes=lambda held: held[4].nbytes)
 
     def shares_data(self) -> bool:
-        from harness.shared_data import DISK_MIN_BYTES
+        from harness.api import DISK_MIN_BYTES
 
         est = self.estimate_bytes()
         return bool(est and est >= DISK_MIN_BYTES)
 
     def holds_data(self) -> bool:
-        from harness.shared_data import POOL
+        from harness.api import in_pool
 
-        return POOL.get(self._recipe_key) is not None
+        return in_pool(self._recipe_key)
 
     def prepared_bytes(self) -> int | None:
-        from harness.shared_data import on_disk
+        from harness.api import on_disk
 
         return on_disk(self._recipe_key) if self.shares_data() else None
 
@@ -236,7 +235,7 @@ class FiniteSumWorkload(Workload):
         """A value derived from the data, kept in this process's bounded pool beside the data (keyed by
         the data's content, the loss and lam), never on the workload object (a suite's resolved runs
         hold their workloads until the suite ends)."""
-        from harness.shared_data import memo
+        from harness.api import memo
 
         return memo(f"{self.content}:{type(self).__qualname__}:{self.loss}:{self.lam!r}:{what}", compute, **value)
 

@@ -19,7 +19,7 @@ def _isolated(tmp_path, monkeypatch):
     high-precision solves)."""
     monkeypatch.setenv("HARNESS_STORE", str(tmp_path / "results.db"))
     monkeypatch.setenv("HARNESS_CACHE", os.environ.get("HARNESS_TEST_CACHE", str(ROOT / ".harness" / "test-cache")))
-    from harness import registry, shared_data
+    from harness._core import registry, shared_data
 
     registry._cache.clear()
     shared_data.POOL.clear()  # no test sees data or an optimum another one planted
@@ -30,7 +30,7 @@ def _isolated(tmp_path, monkeypatch):
 
 @pytest.fixture
 def store(tmp_path):
-    from harness.store import Store
+    from harness.run.store import Store
 
     return Store(tmp_path / "results.db")
 
@@ -62,8 +62,19 @@ def mpiexec_path() -> Path | None:
     return p if p.exists() else None
 
 
-needs_mpi = pytest.mark.skipif(not (have("mpi4py") and mpiexec_path()), reason="mpi4py / the venv's mpiexec missing")
-needs_torch = pytest.mark.skipif(not have("torch"), reason="torch not installed")
+# A test that needs torch or mpi4py carries the ``torch`` / ``mpi`` marker (so ``-m "not torch and not
+# mpi"`` deselects it) and is skipped, with the reason, where the dependency is missing.
+needs_mpi = pytest.mark.mpi
+needs_torch = pytest.mark.torch
+MISSING = {"mpi": None if have("mpi4py") and mpiexec_path() else "mpi4py / the venv's mpiexec missing",
+           "torch": None if have("torch") else "torch not installed"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for marker, why in MISSING.items():
+            if why and item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.skip(reason=why))
 
 
 HOST_COPIES = ("item", "cpu", "tolist", "numpy", "__float__", "__int__", "__bool__")

@@ -3,7 +3,7 @@ seeds with the seeds' min-max band and the simultaneous upper confidence limit) 
 bound, the conditions table with the values, and the verdict with its test.
 
 Pure rendering: it takes :class:`~harness.theory.verdict.Verdict` objects and writes files; the
-harness (``harness.report``) groups the stored runs, asks the checker and stores the verdicts.
+harness (``harness.analysis.report``) groups the stored runs, asks the checker and stores the verdicts.
 A group is plotted only against the theorems about its algorithm (``Theorem.about``, the rule the
 checker also applies: another algorithm's theorem gets a ``not-applicable`` verdict, so no curve). Axes: log-log for polynomial rates (1/T, 1/sqrt(T)),
 semi-log for geometric rates (rho^S).
@@ -15,7 +15,7 @@ import html
 from pathlib import Path
 from typing import Any, Sequence
 
-from harness.output import fmt
+from harness._core.output import fmt
 
 from .verdict import Verdict
 

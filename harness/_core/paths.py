@@ -1,0 +1,138 @@
+"""The file system at the boundary: every path a user gives is checked here, before any work starts.
+
+- input files (suite TOML, LIBSVM data, exports, hostfiles): :func:`input_file` (exists, is a
+  regular file, readable) and :func:`text_file` (also: not binary, decodes as UTF-8);
+- output files (``runs export FILE``, ``gate --save-baseline FILE``): :func:`output_file`;
+- output folders (``--report DIR``, ``compare --out DIR``): :func:`output_dir`;
+- names that become one path component (suite names, report names): :func:`safe_name`.
+
+Writability is tried, not guessed: ``os.access`` says yes to root everywhere, even on /proc or a
+read-only mount, so the checks create (and remove) a probe file. Every failure is a
+:class:`~harness._core.errors.UserError` of one line naming the path and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from .errors import UserError
+
+SNIFF_BYTES = 64 * 1024
+
+
+def path_of(path: str | os.PathLike, what: str) -> Path:
+    """A Path from a user's text: not empty, no NUL byte (the OS cannot take one: ``os.stat`` raises
+    ValueError and ``Path.exists`` says False)."""
+    text = os.fspath(path)
+    if not str(text).strip():
+        raise UserError(f"{what}: empty path")
+    if "\x00" in str(text):
+        raise UserError(f"{what} {str(text)!r}: a path cannot contain a NUL byte")
+    return Path(text)
+
+
+def input_file(path: str | os.PathLike, what: str) -> Path:
+    """``path`` as a readable regular file, else a UserError: ``{what} not found: PATH`` / ``... is a directory``."""
+    p = path_of(path, what)
+    try:
+        if not p.exists():
+            raise UserError(f"{what} not found: {p}")
+        if p.is_dir():
+            raise UserError(f"{what} {p} is a directory, expected a file")
+        if not p.is_file():
+            raise UserError(f"{what} {p} is not a regular file")
+        with open(p, "rb"):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot read {what} {p}: {exc.strerror or exc}") from None
+    return p
+
+
+def binary_reason(head: bytes) -> str | None:
+    """Why these first bytes of a file are not text (``None`` if they are): NUL bytes or not UTF-8."""
+    if b"\x00" in head:
+        return "it contains NUL bytes"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        cut = len(head) >= SNIFF_BYTES and exc.reason == "unexpected end of data"
+        if not cut:  # a multi-byte character cut by the sniff window is fine
+            return f"byte {exc.start} is not UTF-8"
+    return None
+
+
+def text_file(path: str | os.PathLike, what: str) -> Path:
+    """:func:`input_file`, and the first 64 KiB are UTF-8 text: ``{what} PATH is binary, not text (...)``."""
+    p = input_file(path, what)
+    with open(p, "rb") as fh:
+        why = binary_reason(fh.read(SNIFF_BYTES))
+    if why:
+        raise UserError(f"{what} {p} is binary or not UTF-8 text ({why})")
+    return p
+
+
+def _probe_dir(folder: Path, what: str, target: Path) -> None:
+    """Create and remove a file in ``folder``: the only honest writability test (root passes os.access)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".harness-probe-", dir=folder)
+    except OSError as exc:
+        raise UserError(f"cannot write {what} {target}: {folder} is not writable ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(name)
+
+
+def _existing_ancestor(p: Path) -> Path:
+    a = p.absolute()
+    while not a.exists() and a != a.parent:
+        a = a.parent
+    return a
+
+
+def output_file(path: str | os.PathLike, what: str) -> Path:
+    """A file path we may (over)write: not a directory, its folder exists and is writable, and an
+    existing file can be opened for writing. Nothing is created or changed."""
+    p = path_of(path, what)
+    if p.is_dir():
+        raise UserError(f"{what} {p} is a directory, expected a file name")
+    parent = p.absolute().parent
+    if not parent.exists():
+        raise UserError(f"cannot write {what} {p}: folder {parent} does not exist")
+    if not parent.is_dir():
+        raise UserError(f"cannot write {what} {p}: {parent} is not a folder")
+    if p.exists():
+        try:
+            with open(p, "ab"):  # append mode: opens for writing without changing the file
+                pass
+        except OSError as exc:
+            raise UserError(f"cannot write {what} {p}: {exc.strerror or exc}") from None
+    else:
+        _probe_dir(parent, what, p)
+    return p
+
+
+def output_dir(path: str | os.PathLike, what: str) -> Path:
+    """A folder we may create and write into: it is a folder (or does not exist yet) and its nearest
+    existing ancestor is a writable folder. Nothing is created."""
+    p = path_of(path, what)
+    if p.exists() and not p.is_dir():
+        raise UserError(f"{what} {p} is a file, expected a folder")
+    anc = _existing_ancestor(p)
+    if not anc.is_dir():
+        raise UserError(f"cannot write {what} {p}: {anc} is a file, not a folder")
+    _probe_dir(anc, what, p)
+    return p
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]+")
+
+
+def safe_name(name: str, default: str = "unnamed") -> str:
+    """One harmless path component from a user's name: ``'../../x y'`` -> ``'x-y'``. Characters
+    outside ``A-Z a-z 0-9 . _ + = -`` become '-', leading dots and dashes go (no '..', no hidden
+    files, no option-like names), and the result is at most 100 characters."""
+    out = _UNSAFE.sub("-", str(name)).lstrip(".-").rstrip("-")
+    out = re.sub(r"\.\.+", ".", out)[:100]
+    return out or default
