@@ -71,6 +71,15 @@ linear models) has ``n``, ``dim`` (d), ``X`` (shape (n, d), dense or scipy CSR),
 registered as a :class:`WorkloadSpec` in the ``harness.workloads`` entry point group;
 :func:`build_workload` builds a registered one by name.
 
+A workload whose data is expensive shares it instead of holding it: ``dataset(key, build, disk=...)``
+gives read-only arrays (a ``Dataset``: ``arrays``, ``content`` -- their SHA-256 --, ``source``) built
+once per machine under ``recipe_key(recipe)`` (``recipe``: what builds them, with
+``module_fingerprint(module)`` of the generator's code) and, from ``DISK_MIN_BYTES`` on, mapped from
+the on-disk data cache by every later run, rank and session (``on_disk(key)``: its bytes there);
+``memo(key, compute)`` keeps the arrays and what is derived from them in the process's bounded pool
+(``in_pool(key)``), never on the workload object, so a suite's memory stays flat run after run.
+``Workload.release()`` drops what an object holds for one run (called once the run is stored).
+
 Data files: :func:`cache_dir` is the harness's cache folder (downloads, built datasets);
 ``params_key(params) -> str`` a stable key of a workload's parameters (cache file names);
 ``file_sha256(path) -> str`` the SHA-256 of a file's bytes (memoised on size / mtime / inode), for
