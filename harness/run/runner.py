@@ -3,6 +3,7 @@ monitor, and store what was measured, whatever happened (error, Ctrl-C, timeout)
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import sys
@@ -201,6 +202,7 @@ def execute(spec: RunSpec | Resolved, store: Store | None = None, *, force: bool
             store.save(rec)
     finally:
         res.workload.release()
+        gc.collect()  # the run's iterates, kernel buffers and snapshots go now, cycles included
     return rec
 
 

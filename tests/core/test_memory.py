@@ -32,7 +32,7 @@ seeds = 5
 # the suite as `harness run` executes it (every spec resolved first, then run one after another),
 # with the resident memory of the process taken after each run
 SCRIPT = textwrap.dedent("""
-    import gc, json, sys
+    import json, sys
     import psutil
     from harness._core import shared_data
     from harness.cli.run import run_specs
@@ -46,7 +46,6 @@ SCRIPT = textwrap.dedent("""
     for spec in specs:
         rec = run_specs([spec], store, quiet=True)[0]
         assert rec.status in ("done", "budget"), (rec.status, rec.reason)
-        gc.collect()
         rss.append(psutil.Process().memory_info().rss)
         data.append(rec.info["data"])
         startup.append(rec.info["startup_s"])
