@@ -85,7 +85,9 @@ Data files: :func:`cache_dir` is the harness's cache folder (downloads, built da
 ``file_sha256(path) -> str`` the SHA-256 of a file's bytes (memoised on size / mtime / inode), for
 a workload's identity when it reads a file; ``input_file(path, what) -> Path`` a readable regular
 file or a :class:`UserError` naming ``what``; ``binary_reason(head) -> str | None`` why the first
-bytes of a file (read :data:`SNIFF_BYTES` of them) are not text.
+bytes of a file (read :data:`SNIFF_BYTES` of them) are not text; ``inside_folder(path, folder,
+what) -> Path`` a file found by name in ``folder`` that stays there once links are followed (a link
+to a file elsewhere is a :class:`UserError`: docs/security.md).
 
 Child processes
 ---------------
@@ -116,7 +118,7 @@ from ._core.identity import file_sha256, module_fingerprint
 from ._core.launch import SPEC, child_context, child_main, load_spec, python_module, run_job, write_result
 from ._core.monitor import STATUSES, Budget, Monitor, Target
 from ._core.params import THEORY, Param, ParamSet
-from ._core.paths import SNIFF_BYTES, binary_reason, input_file
+from ._core.paths import SNIFF_BYTES, binary_reason, input_file, inside_folder
 from ._core.plugin import BACKENDS, NEEDS, WORKLOAD_KINDS, PluginSpec
 from ._core.registry import build_workload, find_plugin
 from ._core.shared_data import DISK_MIN_BYTES, dataset, in_pool, memo, on_disk, recipe_key
@@ -133,7 +135,7 @@ __all__ = [
     # data shared by runs, ranks and sessions (harness._core.shared_data)
     "dataset", "memo", "recipe_key", "in_pool", "on_disk", "DISK_MIN_BYTES", "module_fingerprint",
     # data files
-    "file_sha256", "input_file", "binary_reason", "SNIFF_BYTES",
+    "file_sha256", "input_file", "inside_folder", "binary_reason", "SNIFF_BYTES",
     # child processes
     "run_job", "load_spec", "child_context", "write_result", "child_main", "python_module", "SPEC", "find_plugin",
     # errors

@@ -88,6 +88,7 @@ def host_copies(monkeypatch):
     tensor of its shape would, so code on the meta device can finish and be counted;
     ``watch.undo()`` removes them."""
     import torch
+    from torch.utils._python_dispatch import _disable_current_modes
 
     calls: list[tuple[str, str]] = []
 
@@ -98,7 +99,8 @@ def host_copies(monkeypatch):
             def spy(self, *a, _orig=orig, _name=name, **kw):
                 calls.append((_name, self.device.type))
                 if self.device.type == "meta":         # no data: answer as a zero tensor on the host would
-                    return _orig(torch.zeros(self.shape, dtype=self.dtype), *a, **kw)
+                    with _disable_current_modes():      # (made outside a dispatch mode watching the ops)
+                        return _orig(torch.zeros(self.shape, dtype=self.dtype), *a, **kw)
                 return _orig(self, *a, **kw)
 
             monkeypatch.setattr(torch.Tensor, name, spy)

@@ -23,6 +23,7 @@ not significant. A geometric mean of the per-group ratios summarises across work
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -228,7 +229,7 @@ def compare_sides(a: Side, b: Side, *, target: Target | None = None, alpha: floa
 
 
 # -- plots ----------------------------------------------------------------------------------------
-def plot_group(group: Group, a: Side, b: Side, path: Path) -> Path:
+def plot_group(group: Group, a: Side, b: Side, path: Path) -> str:
     """Both sides' curves (median over seeds, band min..max) against updates and measured time,
     with the target as a dashed line and each side's median time to target as a dotted line."""
     import matplotlib
@@ -269,16 +270,34 @@ def plot_group(group: Group, a: Side, b: Side, path: Path) -> Path:
     fig.suptitle(f"{a.label} (A) vs {b.label} (B): {group.title}\nlines: median over seeds; bands: min..max; "
                  "dotted: median time/updates to target", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    from .._core.interactive import save
+
+    return save(fig, path, alt=group.title)
 
 
-def write_plots(cmp: Comparison, outdir: Path) -> None:
+def write_plots(cmp: Comparison, outdir: Path) -> Path:
+    """Each group's plot (a PNG, and drawn interactively) and ``index.html``: the comparison's
+    tables with the plots, readable offline. Returns the page."""
+    from .report import html_page
+
     outdir.mkdir(parents=True, exist_ok=True)
+    head = [h.replace("95%", _ci_pct(cmp.alpha)) for h in HEADER]
+    title = f"{cmp.a.label} (A) vs {cmp.b.label} (B)"
+    body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(summary_line(cmp))}</p>"]
     for i, g in enumerate(cmp.groups):
         slug = re.sub(r"[^A-Za-z0-9]+", "-", g.title).strip("-")[:60]
-        g.plot = plot_group(g, cmp.a, cmp.b, outdir / f"compare-{i}-{slug}.png")
+        g.plot = outdir / f"compare-{i}-{slug}.png"
+        figure = plot_group(g, cmp.a, cmp.b, g.plot)
+        tgt = f"target {g.target.metric} <= {g.target.value:g}" if g.target.value is not None else "no target"
+        body += [f"<h2 id='group-{i}'>{html.escape(g.title)}</h2>", f"<p>{html.escape(tgt)}</p>",
+                 "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
+                 + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table_rows(g))
+                 + "</table>", figure]
+    body += [f"<p>{html.escape(MARKS_HELP)}</p>"]
+    body += [f"<p>not compared: {html.escape(u)}</p>" for u in cmp.unmatched]
+    page = outdir / "index.html"
+    page.write_text(html_page(title, body, back=None), encoding="utf-8")
+    return page
 
 
 # -- text renderings ------------------------------------------------------------------------------

@@ -69,13 +69,11 @@ X_LABELS = {"updates": "updates applied", "epochs": "epochs (samples / n)", "tim
 
 
 def plot_workload(records: Sequence[RunRecord], path: Path, title: str, xs: Sequence[str] = ("updates", "time_s"),
-                  metric: str | None = None, yscale: str | None = None) -> Path:
-    fig = workload_figure(records, title, xs, metric, yscale)  # sets the Agg backend first
-    import matplotlib.pyplot as plt
+                  metric: str | None = None, yscale: str | None = None) -> str:
+    """Write the workload's curves as a PNG at ``path``; return the HTML that draws them interactively."""
+    from .._core.interactive import save
 
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(workload_figure(records, title, xs, metric, yscale), path, alt=title)  # Agg backend set first
 
 
 def workload_figure(records: Sequence[RunRecord], title: str, xs: Sequence[str] = ("updates", "time_s"),
@@ -108,6 +106,7 @@ def workload_figure(records: Sequence[RunRecord], title: str, xs: Sequence[str] 
             ax.plot(grid, med, color=color, label=f"{label} (n={len(runs)})")
             if len(runs) > 1:
                 ax.fill_between(grid, lo, hi, color=color, alpha=0.2)
+                _seeds_on_demand(ax, runs, x, metric, color, label, positive_x=log_axes[x])
             _mark_below_zero(ax, runs, x, metric, color)
     for ax, x in zip(axes, xs):
         ax.set_xlabel(X_LABELS.get(x, x))
@@ -139,6 +138,19 @@ def workload_figure(records: Sequence[RunRecord], title: str, xs: Sequence[str] 
         fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=ncol, frameon=False)
         fig.tight_layout(rect=(0, 0.05 * rows * 4.5 / (4.5 + 0.22 * rows) + 0.02, 1, 1))
     return fig
+
+
+def _seeds_on_demand(ax, runs: Sequence[RunRecord], x: str, metric: str, color, label: str, positive_x: bool) -> None:
+    """Each seed's own curve, drawn only on demand: invisible in the PNG, a hidden series of the
+    interactive plot (``interactive.ONDEMAND``) that its legend entry shows."""
+    from .._core.interactive import ONDEMAND
+
+    for r in runs:
+        xs, ys = r.column(x), r.column(metric)
+        ok = np.isfinite(xs) & np.isfinite(ys) & ((xs > 0) if positive_x else True)
+        if ok.sum() >= 1:
+            ax.plot(xs[ok], ys[ok], color=color, lw=0.8, ls="--", visible=False,
+                    gid=f"{ONDEMAND}{label} seed {r.seed}", label="_seed")
 
 
 def _finite_points(runs: Sequence[RunRecord], x: str, metric: str, positive_x: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -229,21 +241,21 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
     xs = tuple(config.get("x", ("updates", "time_s")))
     pngs = []
     for i, (wk, runs) in enumerate(sorted(by_workload.items())):
-        png = plot_workload(runs, outdir / f"curves-{i}.png", wk, xs=xs, metric=config.get("metric"),
-                            yscale=config.get("yscale"))
+        png = outdir / f"curves-{i}.png"
+        figure = plot_workload(runs, png, wk, xs=xs, metric=config.get("metric"), yscale=config.get("yscale"))
         pngs.append(png.name)
         md += [f"## {wk}", "", f"![{wk}]({png.name})", "", _md_table(runs), ""]
-        hb += [f"<h2>{html.escape(wk)}</h2>", f'<img src="{png.name}" style="max-width:100%">', _html_table(runs)]
+        hb += [f"<h2 id='workload-{i}'>{html.escape(wk)}</h2>", figure, _html_table(runs)]
         if config.get("speedup"):
             sp = plot_speedup(runs, outdir / f"speedup-{i}.png", wk)
             if sp is not None:
-                pngs.append(sp.name)
-                md += [f"![speedup {wk}]({sp.name})", ""]
-                hb += [f'<img src="{sp.name}" style="max-width:70%">']
+                pngs.append(f"speedup-{i}.png")
+                md += [f"![speedup {wk}](speedup-{i}.png)", ""]
+                hb += [sp]
     measured = measured_summary(records)
     if measured:
         md += ["## What was measured", "", MEASURED_NOTE, "", measured[0], ""]
-        hb += ["<h2>What was measured</h2>", f"<p>{html.escape(MEASURED_NOTE)}</p>", measured[1]]
+        hb += ["<h2 id='measured'>What was measured</h2>", f"<p>{html.escape(MEASURED_NOTE)}</p>", measured[1]]
     for section in [theory_section, *sections, *SECTIONS]:
         try:
             blocks = section(records, outdir, store)
@@ -258,13 +270,34 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
             md.append(m)
             hb.append(h)
     (outdir / "index.md").write_text("\n".join(md) + "\n")
-    page = ("<!doctype html><html><head><meta charset='utf-8'><title>" + html.escape(title) + "</title>"
-            "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}</style></head><body>"
-            + "\n".join(hb) + "</body></html>")
-    (outdir / "index.html").write_text(page)
+    (outdir / "index.html").write_text(html_page(title, hb))
     _write_meta(records, outdir, title, config, pngs, store)
     return outdir / "index.html"
+
+
+PAGE_STYLE = ("body{font-family:sans-serif;max-width:1200px;margin:auto;padding:0 8px}table{border-collapse:collapse}"
+              "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}nav.toc{font-size:13px;margin:.5em 0}"
+              "nav.toc a{margin-right:1em}")
+
+
+def html_page(title: str, body: Sequence[str], *, back: str | None = "../index.html") -> str:
+    """A report page: the interactive plots' script inlined once (no network), a table of contents
+    of its ``<h2 id=...>`` sections, and a link back to the index of all reports (``back``)."""
+    import re
+
+    from .._core.interactive import page_head
+
+    toc = [f"<a href='#{m.group(1)}'>{m.group(2)}</a>"
+           for m in (re.match(r"<h2 id='([^']+)'>(.*?)</h2>", b) for b in body) if m]
+    top = [f"<p><a href='{back}'>&larr; all reports</a></p>"] if back else []
+    nav = ["<nav class='toc'><b>Contents:</b> " + " ".join(toc) + "</nav>"] if len(toc) > 1 else []
+    body = list(body)
+    if body and body[0].startswith("<h1"):
+        body = [body[0], *top, *nav, *body[1:]]
+    else:
+        body = [*top, *nav, *body]
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>" + html.escape(title) + "</title>"
+            f"<style>{PAGE_STYLE}</style>{page_head()}</head><body>" + "\n".join(body) + "</body></html>")
 
 
 def theory_section(records: Sequence[RunRecord], outdir: Path, store=None) -> list[tuple[str, str]]:
@@ -315,7 +348,9 @@ def speedups(runs: Sequence[RunRecord], metric: str = "subopt") -> dict[str, lis
     return out
 
 
-def plot_speedup(runs: Sequence[RunRecord], path: Path, title: str) -> Path | None:
+def plot_speedup(runs: Sequence[RunRecord], path: Path, title: str) -> str | None:
+    """Write the speedup plot as a PNG at ``path``; return the HTML that draws it interactively (None:
+    no configuration with several worker counts)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -338,9 +373,9 @@ def plot_speedup(runs: Sequence[RunRecord], path: Path, title: str) -> Path | No
     ax.legend(fontsize=8)
     ax.set_title(f"{textwrap.fill('speedup: ' + title, 70)}\n({os.cpu_count()} cores on this machine)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    from .._core.interactive import save
+
+    return save(fig, path, alt=f"speedup: {title}", width="70%")
 
 
 TAU_MAX_OF_SEEDS = "tau max (all seeds)"

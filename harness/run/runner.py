@@ -248,6 +248,32 @@ def _check_suboptimality(res: Resolved, rec: RunRecord, on_point) -> RunRecord:
     return rec
 
 
+def unavailable(spec: RunSpec) -> str | None:
+    """Why ``spec`` cannot run on this install before it is even resolved: its workload needs an
+    optional library that is missing (a base install meeting the tour's network workloads). The run
+    is then skipped with this reason, as a plugin's missing library is, not the whole suite refused."""
+    import importlib.util
+
+    from harness._core.errors import install_hint
+    from harness._core.plugin import NEEDS
+
+    pspec, wspec = plugins().get(spec.plugin), workloads().get(spec.workload)  # unknown names: the user's error
+    missing = [n for n in wspec.needs if importlib.util.find_spec(NEEDS[n][0]) is None]
+    if not missing or wspec.kind not in pspec.kinds:  # a plugin that cannot take the workload: resolve says so
+        return None
+    return f"needs {', '.join(missing)} for workload {wspec.name} ({install_hint(NEEDS[missing[0]][1])})"
+
+
+def skipped_record(spec: RunSpec, reason: str) -> RunRecord:
+    """The record of a run skipped before resolution (:func:`unavailable`): shown, counted, not stored
+    (without its workload's data it has no run key)."""
+    pspec = plugins().get(spec.plugin)
+    return RunRecord(id=None, hash="", plugin=pspec.name, workload=spec.workload,
+                     workload_params=dict(spec.workload_params), params=dict(spec.params), workers=spec.workers,
+                     seed=spec.seed, status=SKIPPED, reason=reason, plugin_version=pspec.version,
+                     family=pspec.family, backend=pspec.backend, suite=spec.suite, created=time.time())
+
+
 def new_record(res: Resolved) -> RunRecord:
     """The record a resolved spec will be stored as (status 'error' until the run says otherwise)."""
     spec, pspec, workload = res.spec, res.plugin, res.workload
@@ -268,9 +294,10 @@ def declined(res: Resolved) -> str | None:
     if reason is None:
         missing = pspec.missing()
         if missing:
+            from harness._core.errors import install_hint
             from harness._core.plugin import NEEDS
 
-            reason = f"needs {', '.join(missing)} (pip install 'harness[{NEEDS[missing[0]][1]}]')"
+            reason = f"needs {', '.join(missing)} ({install_hint(NEEDS[missing[0]][1])})"
     return reason
 
 

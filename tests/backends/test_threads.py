@@ -161,6 +161,47 @@ def test_two_threads_apply_every_counted_update_atomically(kind, write):
         assert writes["lost"] is None and writes["cas_failed"] == 0
 
 
+@pytest.mark.parametrize("kind", ["dense", "csr", "svrg"])
+def test_one_thread_applies_plain_stores_bit_for_bit_the_atomic_update(kind):
+    """One thread has no concurrent writer: every asked mode applies plain stores (no compare-and-swap
+    loop), records that and why, and gives the iterate the atomic kernel gives, bit for bit."""
+    from harness.plugins.threads import kernels as KT
+    from harness.plugins.threads.linear import Snapshot
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((200, 12))
+    y = np.sign(rng.standard_normal(200))
+    from types import SimpleNamespace
+
+    import scipy.sparse as sp
+    wl = SimpleNamespace(loss="logistic", n=200, dim=12, lam=1e-3, sparse=kind == "csr", y=y,
+                         X=sp.csr_matrix(X) if kind == "csr" else X)
+    iterates = {}
+    for forced in (None, "atomic"):
+        with Team(1, seed=0) as team:
+            lin = ThreadLinear(wl, team, "atomic")
+            assert lin.applied == "plain" and "one thread" in lin.applied_why
+            if forced:
+                lin.mode = KT.WRITE_CODES[forced]               # the compare-and-swap kernel path
+            w = np.zeros(wl.dim)
+            if kind == "svrg":
+                snap = Snapshot(X @ np.zeros(12), 0.1 * np.ones(12), None)
+                lin.svrg(w, snap, 3000, b=1, eta=0.05, coords=0)
+            else:
+                lin.sgd(w, 3000, b=1, eta=0.05)
+            iterates[forced] = w.copy()
+            assert lin.writes()["lost"] == 0
+    np.testing.assert_array_equal(iterates[None], iterates["atomic"])
+
+
+def test_one_thread_runs_record_their_plain_writes():
+    rec = run("hogwild-threads", {"eta": 0.5}, DENSE, 1, "epochs=2")
+    w = rec.info["writes"]
+    assert (w["mode"], w["applied"], w["lost"]) == ("atomic", "plain", 0) and "one thread" in w["why"]
+    rec = run("hogwild-threads", {"eta": 0.5}, DENSE, 2, "epochs=2")
+    assert (rec.info["writes"]["mode"], rec.info["writes"]["applied"]) == ("atomic", "atomic")
+
+
 def test_plugins_report_their_writes():
     rec = run("hogwild-threads", {"eta": 0.5, "write": "racy"}, SPARSE, 2, "epochs=3")
     assert rec.info["writes"]["mode"] == "racy" and rec.info["writes"]["coordinate_writes"] > 0
