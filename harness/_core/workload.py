@@ -102,7 +102,8 @@ def check_memory(workload: "Workload", *, ranks: int = 0) -> None:
     """Refuse, with one line and before any allocation, a run whose memory would not fit: what the
     workload needs (:meth:`Workload.memory_needed`: its data unless already held, and ``ranks``
     launched processes) against what the machine has available, and -- when ``HARNESS_MEMORY_LIMIT``
-    is set -- what this process and its children already hold (psutil RSS) plus that need against
+    is set -- what this process and its children already hold (their PSS, ``memory.held_bytes``) plus
+    that need against
     the limit. Before refusing for the machine, the process's pool of shared data is dropped and
     the check made again (what a finished run left there is not needed)."""
     from .memory import LIMIT_ENV, held_bytes, memory_limit
@@ -180,8 +181,8 @@ class Workload:
         return None
 
     def shares_data(self) -> bool:
-        """Whether launched ranks map this workload's data from the data cache (``harness._core.shared_data``)
-        instead of each building a copy."""
+        """Whether launched ranks map this workload's data from the data cache
+        (``harness._core.shared_data``) instead of each building a copy."""
         return False
 
     def holds_data(self) -> bool:
@@ -195,8 +196,8 @@ class Workload:
 
     def memory_needed(self, ranks: int = 0) -> int:
         """Bytes a run on this workload will add: :meth:`estimate_bytes` unless the data is already
-        held or prepared (:meth:`prepared_bytes`), plus per launched rank its interpreter (``harness._core.memory.RANK_BYTES``) and, unless the
-        ranks share the data, a copy of it."""
+        held or prepared (:meth:`prepared_bytes`), plus per launched rank its interpreter
+        (``harness._core.memory.RANK_BYTES``) and, unless the ranks share the data, a copy of it."""
         from .memory import RANK_BYTES
 
         est = self.estimate_bytes() or 0
