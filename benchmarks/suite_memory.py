@@ -118,6 +118,9 @@ def main() -> int:
     step = max(1, len(samples) // 20)
     print("samples (s: tree PSS / harness RSS, GiB): "
           + ", ".join(f"{t:.0f}: {m / 2**30:.2f} / {r / 2**30:.2f}" for t, m, r in samples[::step]))
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)  # the scaled suite and the temporary store
     return proc.returncode
 
 
