@@ -261,7 +261,8 @@ def write_result(ctx: RunContext, info: dict[str, Any] | None = None) -> None:
     """Called by the rank that owns the monitor when the run ends normally."""
     mon = ctx.monitor
     payload = {"status": mon.status or "done", "reason": mon.reason,
-               "info": {"eval_seconds": mon.eval_seconds, **ctx.info, **(info or {})}}
+               "info": {"eval_seconds": mon.eval_seconds, "budget_started_at": mon.started_at, **ctx.info,
+                        **(info or {})}}
     tmp = Path(ctx.workdir) / (RESULT + ".tmp")
     tmp.write_text(json.dumps(payload, default=_jsonable))
     os.replace(tmp, Path(ctx.workdir) / RESULT)
