@@ -14,15 +14,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
-    """Every test gets its own store; the constants cache is shared across tests (it is keyed by
-    the workload's parameters, so sharing is safe and saves the high-precision solves)."""
+    """Every test gets its own store and an empty pool of in-memory data; the constants cache is
+    shared across tests (it is keyed by the data's content, so sharing is safe and saves the
+    high-precision solves)."""
     monkeypatch.setenv("HARNESS_STORE", str(tmp_path / "results.db"))
     monkeypatch.setenv("HARNESS_CACHE", os.environ.get("HARNESS_TEST_CACHE", str(ROOT / ".harness" / "test-cache")))
-    from harness._core import registry
+    from harness._core import registry, shared_data
 
     registry._cache.clear()
+    shared_data.POOL.clear()  # no test sees data or an optimum another one planted
     yield
     registry._cache.clear()
+    shared_data.POOL.clear()
 
 
 @pytest.fixture
@@ -57,6 +60,20 @@ def have(module: str) -> bool:
 def mpiexec_path() -> Path | None:
     p = Path(sys.executable).parent / "mpiexec"
     return p if p.exists() else None
+
+
+def tagged_processes(tag: str) -> list[str]:
+    """Live processes (ours) whose environment carries ``tag``: a /proc scan, no psutil."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if tag.encode() in (entry / "environ").read_bytes():
+                found.append(f"{entry.name}: {(entry / 'cmdline').read_bytes().replace(bytes(1), b' ').decode()[:120]}")
+        except OSError:
+            continue
+    return found
 
 
 # A test that needs torch or mpi4py carries the ``torch`` / ``mpi`` marker (so ``-m "not torch and not

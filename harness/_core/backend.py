@@ -28,7 +28,9 @@ class Backend:
       it (``info['machine_s']``), so times to target compare across machines;
     - ``launcher``: the module that starts a launched run's processes (``None`` in-process);
     - ``contract_workers``: the worker count ``harness check-plugin`` runs the backend's plugins with
-      (within each plugin's own bounds).
+      (within each plugin's own bounds);
+    - ``delay_audit``: ``harness check-plugin`` audits the delays its plugins report against the
+      iterates they read (an in-process backend whose workers' staleness is known step by step).
     """
 
     name: str
@@ -38,6 +40,7 @@ class Backend:
     timed_beside_probe: bool = False
     launcher: str | None = None
     contract_workers: int = 2
+    delay_audit: bool = False
     description: str = ""
 
     def __post_init__(self):
@@ -66,5 +69,5 @@ class Backend:
     def summary(self) -> dict:
         return {"name": self.name, "launched": self.launched, "server_ranks": self.server_ranks,
                 "worker_cores": self.worker_cores, "timed_beside_probe": self.timed_beside_probe,
-                "launcher": self.launcher, "contract_workers": self.contract_workers,
+                "launcher": self.launcher, "contract_workers": self.contract_workers, "delay_audit": self.delay_audit,
                 "description": self.description}

@@ -78,7 +78,8 @@ def _backend_facts(b) -> list[tuple[str, str]]:
              + (f", plus {b.server_ranks} server rank(s)" if b.server_ranks else "")),
             ("cores", "one per worker" if b.worker_cores else "one per run (its workers share one process)"),
             ("timed beside a speed probe", "yes" if b.timed_beside_probe else "no"),
-            ("launcher", b.launcher or "-"), ("check-plugin workers", str(b.contract_workers))]
+            ("launcher", b.launcher or "-"), ("check-plugin workers", str(b.contract_workers)),
+            ("check-plugin audits delays", "yes" if b.delay_audit else "no")]
 
 
 def _plugins_by_backend() -> dict[str, list[str]]:

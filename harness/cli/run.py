@@ -14,10 +14,13 @@ from harness._core.monitor import Budget, FINISHED_OK
 from harness._core.output import console, print_json, table, varying_columns
 from harness._core.params import parse_assignments, positive_float
 from harness._core.paths import input_file, output_dir, safe_name
+from harness._core.memory import PeakSampler
+from harness._core.scratch import sweep as sweep_scratch
 from .progress import RunProgress
 from harness.run.runner import RunSpec, resolve, run_resolved, skipped_record, unavailable
 from harness.run.store import Store, reports_root
 from harness.run.suite import load_suite, seeds_of, target_of
+from harness._core.workload import fmt_bytes
 
 DEFAULT_SUITE = "tour"
 
@@ -32,8 +35,10 @@ def register(sub):
     p.add_argument("--workers", "-n", type=int, action="append", help="worker count (repeatable)")
     p.add_argument("--seeds", default=None,
                    help="a count (3 -> 0,1,2) or a list (0,5,7); with a suite: in place of every [[run]]'s seeds")
-    p.add_argument("--budget", default=None, help="e.g. epochs=10 or updates=1e5,seconds=30")
-    p.add_argument("--target", default=None, help="suboptimality to reach (or metric=value)")
+    p.add_argument("--budget", default=None,
+                   help="e.g. epochs=10 or updates=1e5,seconds=30; with a suite: in place of every [[run]]'s budget")
+    p.add_argument("--target", default=None,
+                   help="suboptimality to reach (or metric=value, or none); with a suite: in place of every [[run]]'s")
     p.add_argument("--timeout", type=positive_float, default=None, help="hard wall-clock limit per run for launched jobs (s)")
     p.add_argument("--hostfile", default=None, help="passed to mpiexec for multi-node MPI runs")
     p.add_argument("--option", action="append", metavar="K=V", help="backend option (repeatable)")
@@ -125,6 +130,12 @@ def main(args) -> int:
         if args.timeout:
             for s in specs:
                 s.options["timeout_s"] = args.timeout
+        # --budget / --target replace every entry's, as --seeds does (they were ignored without a word)
+        budget = Budget.parse(args.budget) if args.budget else None
+        target = target_of(args.target, "--target: ") if args.target is not None else None
+        for s in specs:
+            s.budget = budget or s.budget
+            s.target = target or s.target
     else:
         if args.scale != "small":
             raise UserError("--scale chooses a suite's size: give a suite (e.g. harness run asysvrg --scale paper)")
@@ -142,7 +153,8 @@ def main(args) -> int:
     if not args.no_report:  # the report folder is checked before the runs, not after them
         report_dir = output_dir(args.report or reports_root() / safe_name(suite_name or "latest"), "report folder")
     quiet = args.quiet or args.json
-    with RunProgress(len(specs), quiet=quiet) as prog:  # its first line before the checks: a big grid shows at once
+    with RunProgress(len(specs), quiet=quiet) as prog, PeakSampler() as memory:  # its first line before the checks
+        prog.memory = memory
         prog.start(f"checking {len(specs)} runs' names and values")
         # every name and value is checked before anything runs; each spec is resolved once. A run whose
         # workload needs a library this install lacks is skipped with the reason (base install + tour)
@@ -150,6 +162,7 @@ def main(args) -> int:
         skipped = [skipped_record(specs[i], why) for i, why in unrunnable.items()]
         specs = [resolve(s) for i, s in enumerate(specs) if i not in unrunnable]
         store = Store()
+        sweep_scratch()  # the work folders of harnesses killed before they could remove them
         kind = _engine_kind(args)
         if kind is not None:
             where = f" at {args.scheduler}" if kind == "dask" and args.scheduler else ""
@@ -162,6 +175,11 @@ def main(args) -> int:
         else:
             records = run_parallel(specs, store, engine, force=args.force, progress=prog)
         records = [*records, *skipped]
+    if suite_name and not quiet:  # a suite: what this process and its ranks held at most
+        import sys
+
+        print(f"harness: peak memory {fmt_bytes(memory.peak)} (this process and its children, sampled every "
+              f"{memory.every:g} s)", file=sys.stderr)
     if args.json:
         print_json([{"id": r.id, "plugin": r.plugin, "workload": r.workload, "workers": r.workers, "seed": r.seed,
                      "status": r.status, "reason": r.reason, "cached": r.cached, "points": len(r.points),
@@ -276,12 +294,12 @@ def run_specs(resolved, store, *, force=False, quiet=False, progress=None):
     records = []
     with (contextlib.nullcontext(progress) if progress is not None else RunProgress(len(resolved), quiet=quiet)) as prog:
         for res in resolved:
-            prog.start(res.spec.describe())
+            prog.start(res.spec.describe(), run=True)
 
             def on_point(point, mon):
                 prog.fraction(_fraction(point, mon))
 
-            rec = run_resolved(res, store, force=force, on_point=on_point)
+            rec = run_resolved(res, store, force=force, on_point=on_point, on_start=prog.budget_started)
             records.append(rec)
             prog.done()
             if rec.status == "interrupted":  # Ctrl-C: keep what was measured, run nothing more

@@ -3,13 +3,11 @@ monitor, and store what was measured, whatever happened (error, Ctrl-C, timeout)
 
 from __future__ import annotations
 
-import shutil
+import gc
 import sys
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Callable
 
 from harness import __version__
@@ -21,13 +19,15 @@ from harness._core.cache import looks_like_damaged_cache, numba_cache_dir, repai
 from harness._core.identity import code_fingerprint, run_hash
 from harness._core.monitor import (DIVERGED, DONE, ERROR, INTERRUPTED, SKIPPED, TARGET, TIMEOUT, Budget, Monitor, Schedule,
                       Target)
+from .checking import expected_applied
 from harness._core.params import THEORY, check_options
 from harness._core.plugin import PluginSpec
+from harness._core import scratch
 from harness._core.backend import Backend
 from harness._core.registry import backend_of, plugins, workloads
 from .planting import planted_changes, planted_run
 from .store import RunRecord, Store
-from harness._core.workload import Workload, check_kind
+from harness._core.workload import Workload, check_kind, check_memory
 
 
 @dataclass
@@ -183,33 +183,41 @@ def _data_identity(workload: Workload) -> dict[str, Any]:
 
 
 # options that change how a run is launched or watched, not what it computes
-_UNHASHED_OPTIONS = {"timeout_s", "hostfile", "progress", "launcher", "torchrun_args", "oversubscribe"}
+_UNHASHED_OPTIONS = {"timeout_s", "hung_after_s", "hostfile", "progress", "launcher", "torchrun_args", "oversubscribe"}
 
 def execute(spec: RunSpec, store: Store | None = None, *, force: bool = False,
-            on_point: Callable[[dict[str, Any], Monitor], None] | None = None) -> RunRecord:
+            on_point: Callable[[dict[str, Any], Monitor], None] | None = None,
+            on_start: Callable[[], None] | None = None) -> RunRecord:
     """Resolve one spec and run it (:func:`run_resolved`)."""
-    return run_resolved(resolve(spec), store, force=force, on_point=on_point)
+    return run_resolved(resolve(spec), store, force=force, on_point=on_point, on_start=on_start)
 
 
 def run_resolved(res: Resolved, store: Store | None = None, *, force: bool = False,
-                 on_point: Callable[[dict[str, Any], Monitor], None] | None = None) -> RunRecord:
+                 on_point: Callable[[dict[str, Any], Monitor], None] | None = None,
+                 on_start: Callable[[], None] | None = None) -> RunRecord:
     """Run (or fetch from the cache) one resolved run and store the result. User mistakes raise
     UserError; everything a plugin does wrong ends as a stored run with status 'error'. One row per
-    run key: a rerun (``force``, or after a failure) replaces the stored row."""
+    run key: a rerun (``force``, or after a failure) replaces the stored row. ``on_start()``: called
+    when the run's budget starts (its set-up done). Once stored, the run's workload lets go of what
+    it held for it (``Workload.release``): memory stays flat across a suite's runs."""
     if store is not None and not force:
         hit = store.find_cached(res.hash, suite=res.spec.suite)
         if hit is not None:
             return hit
-    rec = _run_resolved(res, on_point)
-    if rec.status == ERROR and looks_like_damaged_cache(rec.reason):
-        removed = repair_numba_cache()
-        if removed:
-            print(f"harness: discarded {len(removed)} damaged compiled-kernel cache file(s) under "
-                  f"{numba_cache_dir()} ({removed[0].name}...); recompiling", file=sys.stderr)
-            rec = _run_resolved(res, on_point)
-    rec = _check_suboptimality(res, rec, on_point)
-    if store is not None:
-        store.save(rec)
+    try:
+        rec = _run_resolved(res, on_point, on_start)
+        if rec.status == ERROR and looks_like_damaged_cache(rec.reason):
+            removed = repair_numba_cache()
+            if removed:
+                print(f"harness: discarded {len(removed)} damaged compiled-kernel cache file(s) under "
+                      f"{numba_cache_dir()} ({removed[0].name}...); recompiling", file=sys.stderr)
+                rec = _run_resolved(res, on_point, on_start)
+        rec = _check_suboptimality(res, rec, on_point)
+        if store is not None:
+            store.save(rec)
+    finally:
+        res.workload.release()
+        gc.collect()  # the run's iterates, kernel buffers and snapshots go now, cycles included
     return rec
 
 
@@ -232,7 +240,7 @@ def _check_suboptimality(res: Resolved, rec: RunRecord, on_point) -> RunRecord:
     refine = getattr(res.workload, "refine_optimum", None)
     new_f = float(refine()) if refine is not None else f_star
     if new_f < f_star and rec.status == TARGET:  # stopped against a stale reference: measure again
-        again = _run_resolved(res, on_point)
+        again = _run_resolved(res, on_point, None)
         again.info["f_star_refined"] = {"from": f_star, "to": new_f}
         if min((p["subopt"] for p in again.points if p.get("subopt") is not None), default=0.0) >= \
                 negative_floor(new_f):
@@ -264,7 +272,8 @@ def unavailable(spec: RunSpec) -> str | None:
     from harness._core.errors import install_hint
     from harness._core.plugin import NEEDS
 
-    pspec, wspec = plugins().get(spec.plugin), workloads().get(spec.workload)  # unknown names: the user's error
+    with located(spec.where):  # unknown names: the user's error, naming the suite file and entry
+        pspec, wspec = plugins().get(spec.plugin), workloads().get(spec.workload)
     missing = [n for n in wspec.needs if importlib.util.find_spec(NEEDS[n][0]) is None]
     if not missing or wspec.kind not in pspec.kinds:  # a plugin that cannot take the workload: resolve says so
         return None
@@ -308,21 +317,33 @@ def declined(res: Resolved) -> str | None:
     return reason
 
 
-def _run_resolved(res: Resolved, on_point) -> RunRecord:
+def launched_ranks(pspec: PluginSpec, workers: int) -> int:
+    """Processes a run starts on this machine: one per worker and its backend's server ranks (an MPI
+    parameter server), or none for an in-process backend."""
+    backend = backend_of(pspec)
+    return backend.processes(workers) if backend.launched else 0
+
+
+def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
     spec, pspec, workload = res.spec, res.plugin, res.workload
+    begin = time.time()
     rec = new_record(res)
     reason = declined(res)
     if reason:
         rec.status, rec.reason = SKIPPED, reason
         return rec
+    local = not (spec.options.get("hostfile") or spec.options.get("torchrun_args"))
+    check_memory(workload, ranks=launched_ranks(pspec, spec.workers) if local else 0)
 
-    workdir = Path(tempfile.mkdtemp(prefix=f"harness-{pspec.name}-"))
     planted_clock, params = planted_run(res.identity.get("options", {}).get("planted", {}), res.params)
     monitor = Monitor(workload.metrics, n_samples=getattr(workload, "n", None), budget=spec.budget,
                       target=spec.target, schedule=spec.schedule, deterministic=pspec.deterministic,
-                      on_point=on_point, **planted_clock)
+                      on_point=on_point, on_start=on_start, **planted_clock)
+    # made once the monitor has read the workload (its data may be refused: a UserError, no folder left)
+    workdir = scratch.make(f"harness-{pspec.name}-")
     ctx = RunContext(plugin=pspec, workload=workload, params=params, workers=spec.workers,
-                     seed=spec.seed, monitor=monitor, workdir=workdir, options=dict(spec.options))
+                     seed=spec.seed, monitor=monitor, workdir=workdir, options=dict(spec.options),
+                     expects=expected_applied(pspec))
     t0 = time.perf_counter()
     try:
         rec.constants = _constants(workload)
@@ -355,7 +376,17 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
         rec.points = list(monitor.points)
         rec.info.update(ctx.info)
         rec.info.setdefault("eval_seconds", monitor.eval_seconds)
-        shutil.rmtree(workdir, ignore_errors=True)
+        rank_started = rec.info.pop("budget_started_at", None)  # the clock of a launched run's rank
+        started = monitor.started_at or rank_started
+        if started is not None:
+            rec.info["startup_s"] = round(max(0.0, started - begin), 3)
+        data = getattr(workload, "data_source", None)
+        if data is not None:
+            try:
+                rec.info["data"] = data()
+            except Exception:  # noqa: BLE001 - informative; the run's own error says what failed
+                pass
+        scratch.remove(workdir)
     return rec
 
 

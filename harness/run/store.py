@@ -116,7 +116,15 @@ class RunRecord:
         return np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
 
     def column(self, name: str) -> np.ndarray:
-        return np.asarray([np.nan if p.get(name) is None else p[name] for p in self.points], dtype=float)
+        """A point column as floats (nan where a point lacks it); a name the points do not carry is read from
+        each point's ``extra`` (a plugin's own figure, e.g. ``rounds``: communication rounds completed)."""
+        def value(p):
+            v = p.get(name)
+            if v is None and isinstance(p.get("extra"), dict):
+                v = p["extra"].get(name)
+            return v if isinstance(v, (int, float)) and not isinstance(v, bool) else np.nan
+
+        return np.asarray([value(p) for p in self.points], dtype=float)
 
     @property
     def ok(self) -> bool:
@@ -187,6 +195,7 @@ class Store:
             except OSError as exc:
                 raise UserError(f"cannot create the store's folder {self.path.parent}: {exc.strerror or exc}") from None
         self._ro_uri = f"{self.path.absolute().as_uri()}?mode=ro"
+        creating = not readonly and not self.path.exists()
         try:
             if readonly:
                 try:
@@ -204,6 +213,9 @@ class Store:
                     con.executescript(SCHEMA)
                 self._one_row_per_key()
         except sqlite3.DatabaseError as exc:
+            if creating:  # a half-made database (0 bytes on a full disk) would pass for a store next time
+                for leftover in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+                    leftover.unlink(missing_ok=True)
             how = "" if readonly else " for writing"
             raise UserError(f"cannot open store {self.path}{how}: {exc}") from None
 

@@ -78,7 +78,7 @@ def server(rt):
             del done[k]
             k += 1
         waiting[msg.source] = i + 1
-        if not rt.observe(ps, v):
+        if not rt.observe(ps, v, extra={"rounds": k}):   # communication rounds completed (the paper's x axis)
             break
         for node, nxt in list(waiting.items()):          # release the nodes with i - k <= d
             if nxt - k <= lag:
@@ -89,7 +89,7 @@ def server(rt):
     facts = rt.gather(None)
     return {**rt.ps_info(ps, dropped, facts), "delay_unit": "rounds", "broadcast_k": k, "round_lag": lags.to_dict(),
             "round_lag_max": lags.max, "round_sizes": sched.sizes[:ROUNDS_KEPT], "node_rounds": rounds_sent,
-            "applied": applied_facts(p, lag, [etas[j] for j in sorted(etas)])}   # what the server applied (rounds in order)
+            "applied": rt.ctx.applied(**applied_facts(p, lag, [etas[j] for j in sorted(etas)]))}   # rounds in order
 
 
 def worker(rt):

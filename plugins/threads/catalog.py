@@ -9,7 +9,7 @@ WRITE = Param("write", "atomic", "choice", choices=("atomic", "racy", "plain"),
                   "(unsynchronised store: lost writes not observable); a one-thread run applies plain stores under "
                   "every mode (nothing can race; bit for bit the atomic update), recorded in info['writes']")
 
-BACKEND = Backend("threads", description="one thread per worker in this process (numba, the GIL released)")
+BACKEND = Backend("threads", delay_audit=True, description="one thread per worker in this process (numba, the GIL released)")
 
 PLUGINS = [
     BACKEND,
@@ -19,7 +19,7 @@ PLUGINS = [
                            "coordinate writes (write=racy|plain: unsynchronised), lost writes counted, "
                            "measured delays; sparse rows touch only their nonzeros (exact l2 on a scaled iterate)"),
     PluginSpec("asysvrg-threads", "svrg", "threads", "harness.plugins.threads.asysvrg:run", kinds=("finite-sum",),
-               params=SVRG_PARAMS + (COORDS, WRITE), needs=("numba",), skip=skip_linear, max_workers=64,
+               derived="harness.plugins.algorithms.svrg:derived", params=SVRG_PARAMS + (COORDS, WRITE), needs=("numba",), skip=skip_linear, max_workers=64,
                theorems=("asysvrg.thm-2.3.1", "asysvrg.thm-2.3.2"),
                description="Shared-AsySVRG (Algorithm 1) on threads with inconsistent reads and measured delays; "
                            "optional SGD warm start"),
