@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import run_cli
+from conftest import needs_torch, run_cli
 
 
 def _one_line_error(proc, needle):
@@ -110,6 +110,7 @@ def test_default_suite_runs_and_reports(tmp_path):
     assert (tmp_path / "r" / "index.html").exists()
 
 
+@needs_torch   # the large-batch paper suite resolves resnet workloads
 def test_scale_paper_selects_the_paper_sized_suites(cli):
     """``--scale paper`` swaps a suite for its *_paper.toml (every name and value resolved; sizes
     bigger than the small suite's); a suite without one is a user error."""
