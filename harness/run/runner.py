@@ -344,6 +344,8 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
         rec.points = list(monitor.points)
         rec.info.update(ctx.info)
         rec.info.setdefault("eval_seconds", monitor.eval_seconds)
+        if rec.info.get("nodes"):  # a job across several nodes: each node's manifest beside this one's
+            rec.env = {**rec.env, "nodes": rec.info.pop("nodes")}
         shutil.rmtree(workdir, ignore_errors=True)
     return rec
 
