@@ -229,7 +229,8 @@ def child_context(spec: dict[str, Any], *, owns_monitor: bool, plugin=None) -> R
     monitor = Monitor.from_config(spec["monitor"], workload.metrics if owns_monitor else (lambda w: {}),
                                   on_point=sink, deterministic=pspec.deterministic)
     return RunContext(plugin=pspec, workload=workload, params=spec["params"], workers=spec["workers"],
-                      seed=spec["seed"], monitor=monitor, workdir=workdir, options=spec.get("options", {}))
+                      seed=spec["seed"], monitor=monitor, workdir=workdir, options=spec.get("options", {}),
+                      expects=tuple(spec.get("expects", ())))
 
 
 def write_result(ctx: RunContext, info: dict[str, Any] | None = None) -> None:

@@ -22,6 +22,7 @@ from harness._core.cache import looks_like_damaged_cache, numba_cache_dir, repai
 from harness._core.identity import code_fingerprint, run_hash
 from harness._core.monitor import (DIVERGED, DONE, ERROR, INTERRUPTED, SKIPPED, TARGET, TIMEOUT, Budget, Monitor, Schedule,
                       Target)
+from .checking import expected_applied
 from harness._core.params import THEORY, check_options
 from harness._core.plugin import PluginSpec
 from harness._core.registry import plugins, workloads
@@ -311,7 +312,8 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
     if "eta" in planted and isinstance(params.get("eta"), (int, float)):
         params["eta"] = params["eta"] * planted["eta"]
     ctx = RunContext(plugin=pspec, workload=workload, params=params, workers=spec.workers,
-                     seed=spec.seed, monitor=monitor, workdir=workdir, options=dict(spec.options))
+                     seed=spec.seed, monitor=monitor, workdir=workdir, options=dict(spec.options),
+                     expects=expected_applied(pspec))
     t0 = time.perf_counter()
     try:
         rec.constants = _constants(workload)
