@@ -11,9 +11,9 @@ so one run spans several machines; each needs the same venv path, and the run's 
 hosts share, since rank 0 may land on any of them. Without a hostfile, or with one whose every host is
 this machine (:func:`all_local`: e.g. ``node-a`` / ``node-b``, loopback aliases in ``/etc/hosts``),
 hydra forks its proxies here (``HYDRA_LAUNCHER=fork``); otherwise hydra's own launcher (ssh)
-starts them on the other hosts. Each hostfile entry is one node to MPI (its process mapping), so
-ranks on different entries talk through the network module, not shared memory, and the first rank
-of each node records that node's manifest with the run (``env["nodes"]``). Environment (measured CI-robust MPICH settings):
+starts them on the other hosts. Each hostfile entry is one node to MPI (hydra's process mapping:
+``MPI_COMM_TYPE_SHARED`` groups the ranks of one entry), and the first rank of each node records
+that node's manifest with the run (``env["nodes"]``). Environment (measured CI-robust MPICH settings):
 ``MPIR_CVAR_POLLS_BEFORE_YIELD=1`` and ``MPIR_CVAR_CH4_PROGRESS_THROTTLE=true`` so waiting ranks
 yield the CPU, ``FI_PROVIDER=tcp``, and the venv's bin first on PATH.
 

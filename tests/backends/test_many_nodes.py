@@ -128,8 +128,8 @@ def two_aliases():
 @pytest.mark.slow
 def test_mpi_run_over_a_hostfile_of_two_hosts(tmp_path, two_aliases):
     """Four ranks (a server, three workers) on two hostfile entries: MPI sees two nodes (ranks 0-1
-    and 2-3, talking through its network module, not shared memory); both are this machine, so
-    hydra forks its proxies here and the ranks stay on loopback."""
+    and 2-3 in separate shared-memory groups); both are this machine, so hydra forks its proxies
+    here and the ranks stay on loopback."""
     from harness.plugins.launchers.mpiexec import all_local
 
     hostfile = tmp_path / "hosts"
