@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, needs_mpi, needs_torch, run_cli
+from conftest import ROOT, listening_while, mpi_ranks_on_loopback, needs_mpi, needs_torch, run_cli
 
 WP = ["--workload-param", "n=200", "--workload-param", "d=10"]
 
@@ -135,10 +135,11 @@ def test_mpi_run_over_a_hostfile_of_two_hosts(tmp_path, two_aliases):
     hostfile = tmp_path / "hosts"
     hostfile.write_text("".join(f"{name}:2\n" for name in two_aliases))
     assert all_local(hostfile)
-    proc = run_cli("run", "--plugin", "asysvrg-mpi", "--workload", "logreg", *WP, "--workers", "3",
-                   "--hostfile", str(hostfile), "--budget", "epochs=2", "--param", "eta=0.1", "--param", "b=4",
-                   "--timeout", "90", "--no-report", "-q", timeout=180)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rc, err, seen = listening_while(tmp_path, "run", "--plugin", "asysvrg-mpi", "--workload", "logreg", *WP,
+                                    "--workers", "3", "--hostfile", str(hostfile), "--budget", "epochs=2", "--param",
+                                    "eta=0.1", "--param", "b=4", "--timeout", "90", "--no-report", "-q", timeout=180)
+    assert rc == 0, err
+    mpi_ranks_on_loopback(seen)  # what was measured listening: the ranks on 127.0.0.1, hydra's one port beyond
     rec = _stored_once()
     assert rec.status == "budget" and rec.workers == 3, rec.reason
     assert rec.info["delays"]["count"] > 0 and rec.info["tau_max"] >= 1  # the workers' measured staleness
