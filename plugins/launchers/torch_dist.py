@@ -410,9 +410,9 @@ def rank_main(body) -> None:
 
     rank = int(os.environ.get("RANK", "0"))
     workdir = load_spec()["workdir"]
-    record_node(workdir)
 
     def wrapped():
+        record_node(workdir)
         code = body()
         # only on success: after a failure child_main records the error first and then exits,
         # so a peer never sees its connection close before the cause is on disk

@@ -104,6 +104,26 @@ def test_torchrun_arguments_for_several_nodes():
         torch_dist.nnodes("--nnodes=1:2")
 
 
+@needs_torch
+def test_the_printed_join_lines_and_what_each_starts(tmp_path, capsys):
+    """c10d numbers the nodes itself: one line for all; a static rendezvous: one line per node, whose
+    --node-rank replaces node 0's own."""
+    from types import SimpleNamespace
+
+    from harness._core.launch import join_job
+    from harness.plugins.launchers import torch_dist
+
+    ctx = SimpleNamespace(workdir=tmp_path / "run", options={"timeout_s": 30}, child_spec=lambda: {"x": 1})
+    c10d = torch_dist.offer(ctx, 4, "rank.mod", ["--a"], "--nnodes=4 --rdzv-backend c10d --rdzv-endpoint=h:1", {})
+    assert c10d == [f"harness join {tmp_path / 'run'}"] and "waits for 3 more node(s); on each" in capsys.readouterr().err
+    static = torch_dist.offer(ctx, 4, "rank.mod", [], "--nnodes=2 --node-rank=0 --master-addr=h --master-port=1", {})
+    assert static == [f"harness join {tmp_path / 'run'} --node-rank 1"]
+    argv, env, timeout_s = join_job(tmp_path / "run", ["--node-rank", "1"])
+    assert argv[argv.index("torch.distributed.run") + 1:] == [
+        "--nproc-per-node", "2", "--nnodes=2", "--master-addr=h", "--master-port=1", "--node-rank", "1", "-m", "rank.mod"]
+    assert env["HARNESS_SPEC"] == str(tmp_path / "run" / "spec.json") and timeout_s == 30
+
+
 # -- MPI: a hostfile naming two hosts, both this machine ------------------------------------------
 ETC_HOSTS = Path("/etc/hosts")
 
