@@ -171,7 +171,14 @@ def join_job(run_dir: str | Path, extra: Sequence[str] = ()) -> tuple[list[str],
     try:
         job = json.loads((run_dir / JOIN).read_text())
         argv = python_module(job["module"], *job["options"], *extra, *job["then"])
-        env = {**os.environ, **job["env"], "HARNESS_SPEC": str(run_dir / SPEC), "PYTHONPATH": _pythonpath(),
+        # this node's copy of the spec: its processes carry their own marker (HARNESS_SPEC=...), so the
+        # starting node's clean-up (lifeline.kill_marked) never ends them where both share a machine;
+        # `harness join` ends its own
+        import socket
+
+        spec = run_dir / f"spec.{socket.gethostname()}-{os.getpid()}.json"
+        spec.write_bytes((run_dir / SPEC).read_bytes())
+        env = {**os.environ, **job["env"], "HARNESS_SPEC": str(spec), "PYTHONPATH": _pythonpath(),
                "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         return argv, env, float(job["timeout_s"])
     except (OSError, ValueError, KeyError, TypeError) as exc:

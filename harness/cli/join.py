@@ -26,6 +26,7 @@ def register(sub):
 def main(args) -> int:
     from harness._core.errors import UserError
     from harness._core.launch import join_job, kill_group
+    from harness._core.lifeline import kill_marked
 
     if args.node_rank is not None and args.node_rank < 1:
         raise UserError(f"--node-rank {args.node_rank}: node 0 is the one that started the run; give 1 or more")
@@ -41,3 +42,4 @@ def main(args) -> int:
         return 1
     finally:
         kill_group(proc)
+        kill_marked(f"HARNESS_SPEC={env['HARNESS_SPEC']}".encode(), grace_s=1.0)  # ranks that left its group

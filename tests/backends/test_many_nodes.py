@@ -121,7 +121,9 @@ def test_the_printed_join_lines_and_what_each_starts(tmp_path, capsys):
     argv, env, timeout_s = join_job(tmp_path / "run", ["--node-rank", "1"])
     assert argv[argv.index("torch.distributed.run") + 1:] == [
         "--nproc-per-node", "2", "--nnodes=2", "--master-addr=h", "--master-port=1", "--node-rank", "1", "-m", "rank.mod"]
-    assert env["HARNESS_SPEC"] == str(tmp_path / "run" / "spec.json") and timeout_s == 30
+    own = Path(env["HARNESS_SPEC"])  # this node's copy: its own processes' marker, the same spec
+    assert own.parent == tmp_path / "run" and own.name != "spec.json" and own.read_text() == '{"x": 1}'
+    assert timeout_s == 30
 
 
 # -- MPI: a hostfile naming two hosts, both this machine ------------------------------------------
