@@ -108,7 +108,10 @@ A plugin that starts processes (MPI ranks, torch.distributed ranks) runs them wi
 :func:`run_job` (own process group, wall-clock limit, every point folded back into the parent's
 monitor); inside a child, :func:`load_spec` + :func:`child_context` rebuild the context (the rank
 that ``owns_monitor`` streams its points), :func:`write_result` ends the run and
-:func:`child_main` records a failing rank's exception. :func:`python_module` is the argv that
+:func:`child_main` records a failing rank's exception; in a job across several nodes one rank per
+node calls :func:`write_node` (that node's machine manifest, stored with the run), and the launching
+side calls :func:`offer_join` (writes what ``harness join RUN-DIR`` starts on each other node and
+prints that line). :func:`python_module` is the argv that
 starts ``python -P -m module`` with this interpreter; :data:`SPEC` is the spec file's name in a
 job's work folder (a launcher passes ``HARNESS_SPEC=<workdir>/SPEC`` to its ranks), and
 ``job_marker(workdir) -> bytes`` that environment entry, which finds a job's processes wherever
@@ -132,8 +135,8 @@ from ._core.cache import cache_dir
 from ._core.context import RunContext
 from ._core.errors import MissingDependency, PluginFailure, RunTimeout, UserError, unknown
 from ._core.identity import file_sha256, module_fingerprint
-from ._core.launch import (SPEC, child_context, child_main, job_marker, load_spec, python_module, run_job,
-                           write_result)
+from ._core.launch import (SPEC, child_context, child_main, job_marker, load_spec, offer_join, python_module,
+                           run_job, write_node, write_result)
 from ._core.lifeline import remove_orphaned_shm, shm_files
 from ._core.monitor import STATUSES, Budget, Monitor, Target
 from ._core.params import THEORY, Param, ParamSet
@@ -156,8 +159,8 @@ __all__ = [
     # data files
     "file_sha256", "input_file", "inside_folder", "binary_reason", "SNIFF_BYTES",
     # child processes
-    "run_job", "load_spec", "child_context", "write_result", "child_main", "python_module", "SPEC", "find_plugin",
-    "job_marker", "shm_files", "remove_orphaned_shm",
+    "run_job", "load_spec", "child_context", "write_result", "write_node", "offer_join", "child_main", "python_module",
+    "SPEC", "find_plugin", "job_marker", "shm_files", "remove_orphaned_shm",
     # errors
     "UserError", "MissingDependency", "PluginFailure", "RunTimeout", "unknown",
 ]

@@ -376,6 +376,8 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
                 rec.info["data"] = data()
             except Exception:  # noqa: BLE001 - informative; the run's own error says what failed
                 pass
+        if rec.info.get("nodes"):  # a job across several nodes: each node's manifest beside this one's
+            rec.env = {**rec.env, "nodes": rec.info.pop("nodes")}
         scratch.remove(workdir)
     return rec
 
