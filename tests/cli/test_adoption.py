@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import run_cli
 
@@ -19,6 +20,12 @@ def test_list_suites_names_every_shipped_suite_with_its_paper_runs_and_claims():
     assert isinstance(rows["tour"]["runs"], int) and rows["tour"]["runs"] > 0 and rows["tour"]["claims"]
     table = run_cli("list", "suites", check=True).stdout
     assert "asysvrg" in table and "time (2 cores)" in table
+    # the column was '-' for every suite: no suite file set `time`; the README's table of suites has them
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for name in ("tour", "asysvrg", "dfsdca", "large_batch", "ddg_fr", "minibatch", "growing_batch"):
+        assert rows[name]["time"].endswith(" s"), (name, rows[name]["time"])
+        if name != "tour":
+            assert f"| `{name}` |" in readme and f"| {rows[name]['time']} |" in readme, name
     one = run_cli("list", "suites", "tour", check=True).stdout
     assert "claims:" in one and "runs:" in one
 
