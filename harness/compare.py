@@ -33,6 +33,7 @@ from typing import Any, Sequence
 
 from . import stats
 from .errors import UserError
+from .paths import save_figure
 from .monitor import FINISHED_OK, Target
 from .identity import latest_per_key, record_key
 from .metrics import METRIC_LABELS, METRICS, run_metrics, target_for  # noqa: F401 - re-exported
@@ -269,7 +270,7 @@ def plot_group(group: Group, a: Side, b: Side, path: Path) -> Path:
     fig.suptitle(f"{a.label} (A) vs {b.label} (B): {group.title}\nlines: median over seeds; bands: min..max; "
                  "dotted: median time/updates to target", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
     return path
 

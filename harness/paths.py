@@ -4,7 +4,9 @@
   regular file, readable) and :func:`text_file` (also: not binary, decodes as UTF-8);
 - output files (``runs export FILE``, ``gate --save-baseline FILE``): :func:`output_file`;
 - output folders (``--report DIR``, ``compare --out DIR``): :func:`output_dir`;
-- names that become one path component (suite names, report names): :func:`safe_name`.
+- names that become one path component (suite names, report names): :func:`safe_name`;
+- writing an output file: :func:`replaced_atomically` / :func:`write_atomic` (a temporary file in
+  the same folder, renamed over the target: the old bytes or the new, never a truncated file).
 
 Writability is tried, not guessed: ``os.access`` says yes to root everywhere, even on /proc or a
 read-only mount, so the checks create (and remove) a probe file. Every failure is a
@@ -16,7 +18,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from .errors import UserError
 
@@ -136,3 +140,54 @@ def safe_name(name: str, default: str = "unnamed") -> str:
     out = _UNSAFE.sub("-", str(name)).lstrip(".-").rstrip("-")
     out = re.sub(r"\.\.+", ".", out)[:100]
     return out or default
+
+
+@contextmanager
+def replaced_atomically(path: str | os.PathLike, what: str = "file") -> Iterator[Path]:
+    """A temporary path in ``path``'s folder to write the new content to; when the block ends
+    without an error it is flushed to disk and renamed over ``path`` (``os.replace``: atomic on
+    POSIX), so a reader, a full disk or a crash sees the old bytes or the new ones, never a
+    truncated file. On any error the temporary file goes and ``path`` is untouched; an OSError
+    (e.g. ENOSPC) becomes a UserError ``cannot write {what} PATH: No space left on device``.
+    A replaced file keeps its permission bits; a new one gets ``0o666`` less the umask."""
+    p = Path(path)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.absolute().parent)
+    except OSError as exc:
+        raise UserError(f"cannot write {what} {p}: {exc.strerror or exc}") from None
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        try:
+            mode = p.stat().st_mode & 0o7777
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {what} {p}: {exc.strerror or exc}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: str | os.PathLike, text: str, what: str = "file") -> Path:
+    """``text`` (UTF-8) written to ``path`` through :func:`replaced_atomically`; returns ``path``."""
+    with replaced_atomically(path, what) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def save_figure(fig, path: str | os.PathLike, **kwargs) -> Path:
+    """A matplotlib figure saved to ``path`` (format from its suffix, 110 dpi) through
+    :func:`replaced_atomically`: a full disk leaves the previous plot, not half a PNG."""
+    p = Path(path)
+    with replaced_atomically(p, "plot") as tmp:
+        fig.savefig(tmp, format=p.suffix.lstrip(".") or "png", dpi=110, **kwargs)
+    return p

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .store import RunRecord
+from .paths import save_figure, write_atomic
 
 # extra section writers: f(records, outdir, store) -> list of (markdown, html) blocks
 SECTIONS: list[Callable[..., list[tuple[str, str]]]] = []
@@ -73,7 +74,7 @@ def plot_workload(records: Sequence[RunRecord], path: Path, title: str, xs: Sequ
     fig = workload_figure(records, title, xs, metric, yscale)  # sets the Agg backend first
     import matplotlib.pyplot as plt
 
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
     return path
 
@@ -257,12 +258,12 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
         for m, h in blocks:
             md.append(m)
             hb.append(h)
-    (outdir / "index.md").write_text("\n".join(md) + "\n")
+    write_atomic(outdir / "index.md", "\n".join(md) + "\n", "report file")
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>" + html.escape(title) + "</title>"
             "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}</style></head><body>"
             + "\n".join(hb) + "</body></html>")
-    (outdir / "index.html").write_text(page)
+    write_atomic(outdir / "index.html", page, "report file")
     _write_meta(records, outdir, title, config, pngs, store)
     return outdir / "index.html"
 
@@ -338,7 +339,7 @@ def plot_speedup(runs: Sequence[RunRecord], path: Path, title: str) -> Path | No
     ax.legend(fontsize=8)
     ax.set_title(f"{textwrap.fill('speedup: ' + title, 70)}\n({os.cpu_count()} cores on this machine)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
     return path
 
@@ -393,7 +394,7 @@ def _write_meta(records, outdir: Path, title: str, config: dict[str, Any], pngs:
         statuses[r.status] += 1
     meta = {"title": title, "paper": config.get("paper", ""), "claim": config.get("claim", ""),
             "runs": len(records), "statuses": dict(statuses), "verdicts": dict(verdicts), "plots": pngs}
-    (outdir / "meta.json").write_text(json.dumps(meta, indent=1))
+    write_atomic(outdir / "meta.json", json.dumps(meta, indent=1), "report file")
 
 
 def write_index(root: str | Path) -> Path:
@@ -435,10 +436,11 @@ def write_index(root: str | Path) -> Path:
         if m.get("plots"):
             md += [f"![{name}]({name}/{m['plots'][0]})", ""]
             hb += [f"<a href='{page}'><img src='{name}/{m['plots'][0]}' style='max-width:100%'></a>"]
-    (root / "index.md").write_text("\n".join(md) + "\n")
-    (root / "index.html").write_text("<!doctype html><html><head><meta charset='utf-8'><title>harness reports</title>"
-                                     "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}</style></head><body>"
-                                     + "\n".join(hb) + "</body></html>")
+    write_atomic(root / "index.md", "\n".join(md) + "\n", "report index")
+    page = ("<!doctype html><html><head><meta charset='utf-8'><title>harness reports</title>"
+            "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}</style></head><body>"
+            + "\n".join(hb) + "</body></html>")
+    write_atomic(root / "index.html", page, "report index")
     return root / "index.html"
 
 

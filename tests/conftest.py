@@ -92,3 +92,36 @@ def host_copies(monkeypatch):
 
     watch.undo = monkeypatch.undo
     return watch
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 1 MiB tmpfs mounted at ``tmp_path/disk`` (needs root; skipped with the reason where
+    the mount is refused), unmounted afterwards. Returns its path; ``fill_disk(path)`` fills it to
+    the brim, so the next write that needs a block fails with ENOSPC."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True,
+                          text=True, timeout=30)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs (a real full disk): {proc.stderr.strip() or proc.returncode}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True, timeout=30)
+
+
+def fill_disk(folder: Path) -> Path:
+    """Write zeros into ``folder/filler`` until the file system says ENOSPC; returns the filler."""
+    import errno
+
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as fh:
+        for size in (64 * 1024, 4096, 512, 1):
+            try:
+                while True:
+                    fh.write(b"\0" * size)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+    return filler

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.output import fmt
+from harness.paths import save_figure
 
 from .verdict import Verdict
 
@@ -120,7 +121,7 @@ def plot_bound(d: Verdict, thm, kind: str, path: Path, title: str) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    save_figure(fig, path, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -13,7 +13,6 @@ A baseline is not saved when a run diverged or failed; that attempt's runs are t
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -77,11 +76,10 @@ def main(args) -> int:
             store.move_to_suite([r.id for r in recs if r.id is not None and r.id not in before], name, refused)
             raise UserError(f"not saving a baseline: run #{bad[0].id} {bad[0].plugin} ended '{bad[0].status}': "
                             f"{bad[0].reason} (this attempt's runs are stored as suite '{refused}', not '{name}')")
-        path = export(store, args.save_baseline, "json", ids=[r.id for r in recs])
-        doc = json.loads(path.read_text())
-        doc["meta"] = {"suite": name, "suite_file": str(args.suite), "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                                            time.gmtime())}
-        path.write_text(json.dumps(doc, indent=1))
+        # one atomic write: a full disk or a crash leaves the previous baseline's bytes as they were
+        path = export(store, args.save_baseline, "json", ids=[r.id for r in recs],
+                      meta={"suite": name, "suite_file": str(args.suite),
+                            "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
         console.print(f"baseline: {len(recs)} runs of suite '{name}' written to {path}")
         return 0
 

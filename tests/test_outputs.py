@@ -1,0 +1,58 @@
+"""Every output file is replaced atomically (a temporary file in the same folder, renamed over the
+old one): on a real full disk (a 1 MiB tmpfs filled to the brim) ``gate --save-baseline``,
+``runs export`` and ``report`` keep the previous file's bytes, name the file they could not write
+(one line, exit 2) and leave no temporary file behind."""
+
+from __future__ import annotations
+
+
+from conftest import fill_disk
+
+SUITE = """
+name = "tiny-out"
+[defaults]
+budget = "epochs=10"
+seeds = 2
+workload_params = { n = 200, d = 10, cond = 10.0, lam = 0.01 }
+
+[[run]]
+plugin = "svrg-serial"
+workload = "ridge"
+params = { eta = 0.1, b = 4 }
+target = 1e-5
+"""
+
+
+def test_a_full_disk_leaves_every_previous_output_as_it_was(tmp_path, small_disk, cli):
+    suite = tmp_path / "tiny.toml"
+    suite.write_text(SUITE)
+    base, export, report = small_disk / "base.json", small_disk / "runs.csv", small_disk / "report"
+    cli("gate", str(suite), "--save-baseline", str(base), "-q", check=True)
+    cli("runs", "export", str(export), check=True)
+    cli("report", "--out", str(report), check=True)
+    before = {p: p.read_bytes() for p in sorted(small_disk.rglob("*")) if p.is_file()}
+    assert base in before and export in before and report / "index.html" in before
+    filler = fill_disk(small_disk)
+
+    for args, path, what in ((("gate", str(suite), "--save-baseline", str(base), "-q", "--use-cache"), base, "export"),
+                             (("runs", "export", str(export)), export, "export"),
+                             (("report", "--out", str(report)), report / "curves-0.png", "plot")):
+        proc = cli(*args)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip().splitlines() == [f"harness: error: cannot write {what} {path}: No space left on device"]
+    filler.unlink()
+    after = {p: p.read_bytes() for p in sorted(small_disk.rglob("*")) if p.is_file()}
+    assert after == before  # same files, same bytes: no truncated file and no temporary one left
+
+
+def test_write_atomic_keeps_the_file_mode(tmp_path):
+    from harness.paths import write_atomic
+
+    p = tmp_path / "x.json"
+    p.write_text("old")
+    p.chmod(0o640)
+    write_atomic(p, "new")
+    assert p.read_text() == "new" and p.stat().st_mode & 0o777 == 0o640
+    assert [q.name for q in tmp_path.iterdir()] == ["x.json"]
+
+
