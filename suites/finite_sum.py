@@ -5,15 +5,12 @@ The harness core knows only the :class:`harness.workload.Workload` contract."""
 
 from __future__ import annotations
 
-import json
-import os
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from harness.cache import cache_dir
+from harness.cache import cached_value, content_digest
 from harness.workload import Workload, params_key
 
 
@@ -295,24 +292,22 @@ class FiniteSumWorkload(Workload):
         }
 
     # -- on-disk cache of expensive constants -----------------------------------------------------
-    def _cache_path(self, what: str) -> Path:
-        """Constants are keyed by the data's content identity (never by a path string)."""
-        key = params_key({"class": type(self).__qualname__, "what": what, "data": self.data_identity(), "v": 2})
-        return cache_dir() / f"{self.name}-{what}-{key}.json"
+    @cached_property
+    def data_digest(self) -> str:
+        """SHA-256 of the training data's bytes (X, y): the constants' cache key, so an edited
+        generator (other data, same class, version and parameters) never reads the old constants."""
+        return content_digest(self.X, self.y)
 
     def _cached(self, what: str, compute, *, refresh: bool = False):
-        path = self._cache_path(what)
-        if path.exists() and not refresh:
-            try:
-                return json.loads(path.read_text())
-            except (OSError, ValueError):
-                pass
-        value = compute()
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(value))
-        os.replace(tmp, path)
-        return json.loads(path.read_text())
-
+        """``compute()``'s value, cached on disk under the data's content and the objective's
+        parameters (never a path string, never the generator's name alone)."""
+        key = {"what": what, "class": type(self).__qualname__, "loss": self.loss, "params": self.params,
+               "data_sha256": self.data_digest}
+        shape = {"gram": lambda v: isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v),
+                 "optimum": lambda v: isinstance(v, list) and len(v) == 2 and isinstance(v[0], list)
+                 and len(v[0]) == self.dim and isinstance(v[1], (int, float))}
+        return cached_value(f"{self.name}-{what}", key, compute, valid=shape.get(what, lambda v: True),
+                            refresh=refresh)
 
 def _is_sparse(X) -> bool:
     try:

@@ -1,0 +1,73 @@
+"""The constants cache (``harness.cache.cached_value``) is keyed by the data's content: an edited
+generator in a copy of the tree reads no constant of the old data; a cache file of another format
+is recomputed (said once, naming the file); a read-only cache is computed without, said once."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+RUN = ("run", "--plugin", "svrg-serial", "--workload", "ridge", "--workload-param", "n=300",
+       "--workload-param", "d=8", "--param", "eta=0.1", "--budget", "epochs=2", "--seeds", "1", "--no-report", "--json")
+CONSTANTS = ("f_star", "L", "mu", "L_max", "dist0_sq", "f0_minus_fstar")
+
+
+def _harness(tree: Path, cache: Path, store: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HARNESS_CACHE": str(cache), "HARNESS_STORE": str(store), "PYTHONPATH": str(tree)}
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, timeout=240,
+                          env=env, cwd=tree)
+
+
+def _constants(tree: Path, cache: Path, store: Path) -> dict:
+    proc = _harness(tree, cache, store, *RUN)
+    assert proc.returncode == 0, proc.stderr
+    from harness.store import Store
+
+    (rec,) = Store(store, readonly=True).runs()
+    return {k: rec.constants[k] for k in CONSTANTS}
+
+
+def _copy_tree(dst: Path) -> Path:
+    for part in ("harness", "plugins", "suites", "theory"):
+        shutil.copytree(ROOT / part, dst / part, ignore=shutil.ignore_patterns("__pycache__"))
+    return dst
+
+
+def test_an_edited_generator_gets_constants_of_its_own_data(tmp_path):
+    cache = tmp_path / "cache"
+    original = _constants(ROOT, cache, tmp_path / "a.db")
+    tree = _copy_tree(tmp_path / "tree")
+    gen = tree / "suites" / "synthetic.py"
+    text = gen.read_text()
+    assert "    return (Z * s) @ Q.T\n" in text
+    gen.write_text(text.replace("    return (Z * s) @ Q.T\n", "    return 0.3 * ((Z * s) @ Q.T)\n"))
+    edited = _constants(tree, cache, tmp_path / "b.db")          # the shared cache holds the old data's
+    fresh = _constants(tree, tmp_path / "fresh-cache", tmp_path / "c.db")  # nothing cached
+    assert edited == pytest.approx(fresh, rel=1e-9)
+    assert edited["L"] < 0.5 * original["L"]  # the data really changed (X scaled by 0.3: L by ~0.09)
+
+
+def test_a_cache_file_of_another_format_is_recomputed_and_named(tmp_path, monkeypatch, capsys):
+    from harness import cache
+
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path))
+    calls = []
+    value = cache.cached_value("w-gram", {"k": 1}, lambda: calls.append(1) or [2.0, 1.0])
+    (path,) = tmp_path.glob("w-gram-*.json")
+    path.write_text(json.dumps({"f_star": 1.0}))  # valid JSON, another shape (an older layout)
+    again = cache.cached_value("w-gram", {"k": 1}, lambda: calls.append(1) or [2.0, 1.0])
+    assert value == again == [2.0, 1.0] and len(calls) == 2
+    err = capsys.readouterr().err
+    assert err == (f"harness: warning: cache file {path} is not a value this harness wrote (format "
+                   f"{cache.CACHE_FORMAT}) for this key: recomputed and replaced\n")
+    assert cache.cached_value("w-gram", {"k": 1}, lambda: calls.append(1)) == [2.0, 1.0] and len(calls) == 2
+
+
