@@ -191,3 +191,17 @@ def save_figure(fig, path: str | os.PathLike, **kwargs) -> Path:
     with replaced_atomically(p, "plot") as tmp:
         fig.savefig(tmp, format=p.suffix.lstrip(".") or "png", dpi=110, **kwargs)
     return p
+
+
+@contextmanager
+def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
+    """Exclusive use of ``folder`` among processes (``flock`` on ``folder/.lock``, released when the
+    block ends or the process dies): two reports written to one folder at once take turns."""
+    import fcntl
+
+    with open(Path(folder) / ".lock", "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

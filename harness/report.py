@@ -208,13 +208,23 @@ def _colors():
 
 def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None, title: str = "harness report",
                  config: dict[str, Any] | None = None,
-                 sections: Sequence[Callable[..., list[tuple[str, str]]]] = ()) -> Path:
+                 sections: Sequence[Callable[..., list[tuple[str, str]]]] = (),
+                 failed: list[str] | None = None) -> Path:
     """``sections``: further section writers ``f(records, outdir, store) -> [(markdown, html)]``
-    from the layers above (the commands add the performance profile)."""
-    from .identity import latest_per_key
+    from the layers above (the commands add the performance profile). A section that fails is
+    shown loudly in the report and on stderr, and its message appended to ``failed`` (the
+    command's exit code says so). Two processes writing one folder take turns (a lock file in it)."""
+    from .paths import folder_lock
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    with folder_lock(outdir):
+        return _write_report(records, outdir, store, title, config, sections, failed)
+
+
+def _write_report(records, outdir: Path, store, title, config, sections, failed) -> Path:
+    from .identity import latest_per_key
+
     records = latest_per_key(records)  # each seed once, whatever reruns the store holds
     by_workload: dict[str, list[RunRecord]] = defaultdict(list)
     for r in records:
@@ -254,6 +264,8 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
             import sys
 
             print(f"harness: warning: {msg}", file=sys.stderr)
+            if failed is not None:
+                failed.append(msg)
             blocks = [(f"> **{msg}**", f"<p style='color:#b00'><b>{html.escape(msg)}</b></p>")]
         for m, h in blocks:
             md.append(m)

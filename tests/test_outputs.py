@@ -56,3 +56,22 @@ def test_write_atomic_keeps_the_file_mode(tmp_path):
     assert [q.name for q in tmp_path.iterdir()] == ["x.json"]
 
 
+
+
+def test_a_failed_report_section_is_exit_1_not_0(tmp_path, monkeypatch, capsys):
+    from harness import report
+    from harness.cli import main
+
+    suite = tmp_path / "tiny.toml"
+    suite.write_text(SUITE)
+    assert main(["run", str(suite), "--no-report", "-q"]) == 0
+
+    def broken(records, outdir, store):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(report, "SECTIONS", [*report.SECTIONS, broken])
+    capsys.readouterr()
+    assert main(["report", "--suite", "tiny-out", "--out", str(tmp_path / "rep")]) == 1
+    err = capsys.readouterr().err
+    assert "report section" in err and "broken failed: RuntimeError: boom" in err
+    assert (tmp_path / "rep" / "index.html").is_file()  # the rest of the report is written
