@@ -189,8 +189,11 @@ def _machine(recs: Sequence[RunRecord]) -> set[tuple]:
 def judge(baseline: Sequence[RunRecord], current: Sequence[RunRecord], rules: Sequence[Rule], *,
           deterministic: dict[str, bool], baseline_verdicts: dict[int, dict[str, dict]] | None = None,
           current_verdicts: dict[int, dict[str, dict]] | None = None, alpha: float = stats.DEFAULT_ALPHA,
-          any_machine: bool = False) -> GateResult:
-    """Judge ``current`` against ``baseline`` (verdict dicts keyed by ``id(record)``)."""
+          any_machine: bool = False, must_judge: bool = False) -> GateResult:
+    """Judge ``current`` against ``baseline`` (verdict dicts keyed by ``id(record)``).
+    ``must_judge`` (rules the user asked for by name): a rule that could judge nothing (every
+    check 'not judged', e.g. a time rule whose groups are all too short on this machine) is a
+    problem, exit 2, not a silent pass."""
     res = GateResult()
     baseline_verdicts = baseline_verdicts or {}
     current_verdicts = current_verdicts or {}
@@ -259,6 +262,12 @@ def judge(baseline: Sequence[RunRecord], current: Sequence[RunRecord], rules: Se
                 if per_machine and check.outcome != "not judged":
                     check.how += "; times in units of the machine's speed measured beside each run"
                 res.checks.append(check)
+    if must_judge and res.judged:  # (nothing judged at all is a problem already)
+        for rule in rules:
+            mine = [c for c in res.checks if c.rule == rule.text]
+            if mine and all(c.outcome == "not judged" for c in mine):
+                why = next((c.how for c in mine if "too short" in c.how), mine[0].how)
+                res.problems.append(f"rule {rule.text} judged nothing ({why})")
     return res
 
 
