@@ -9,6 +9,8 @@ Without a suite the baseline's own runs are rerun (same plugins, parameters, wor
 seeds, budget and target). Runs are measured afresh (``--use-cache`` accepts stored results).
 A baseline is not saved when a run diverged or failed; that attempt's runs are then filed as suite
 ``NAME.refused``, so the suite's own runs (and ``harness report --suite NAME``) are as they were.
+Likewise a gate that fails (exit 1) or cannot judge (exit 2) files the runs it measured as suite
+``NAME.gate-failed``: the code under judgement is not the suite's.
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ def main(args) -> int:
         else:
             specs = [spec_of(r) for r in base.records if r.status in ("done", "target", "budget")]
         specs = [resolve(s) for s in specs]
+        before = {r.id for r in store.runs()}
         current = run_missing(specs, store, force=not args.use_cache, quiet=quiet) if specs else []
         _run_theory(store, current)
         cverd = {id(r): store.verdicts(r.id) for r in current if r.id is not None}
@@ -108,7 +111,15 @@ def main(args) -> int:
         except UserError:
             deterministic[r.plugin] = False
     result = judge(base.records, current, rules, deterministic=deterministic, baseline_verdicts=base.verdicts,
-                   current_verdicts=cverd, alpha=args.alpha, any_machine=args.any_machine)
+                   current_verdicts=cverd, alpha=args.alpha, any_machine=args.any_machine,
+                   must_judge=bool(args.fail))
+    if cur is None and result.exit_code != 0:
+        # what the gate measured is the code under judgement, not the suite's: filed apart
+        for suite in {r.suite for r in current if r.suite}:
+            ids = [r.id for r in current if r.suite == suite and r.id is not None and r.id not in before]
+            store.move_to_suite(ids, suite, f"{suite}.gate-failed")
+        result.notes.append("the runs this gate measured are filed as suite '<suite>.gate-failed', not as the "
+                            "suite's own runs")
     if args.json:
         print_json(result.to_dict())
     elif args.format == "markdown":
