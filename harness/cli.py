@@ -74,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if not argv else 2
         if args.store:
             os.environ["HARNESS_STORE"] = args.store
+        from .cache import check_cache_root
+
+        problem = check_cache_root()  # HARNESS_CACHE naming a file: said before any work
+        if problem:
+            raise UserError(problem)
         if args.strict:
             _no_broken_entries()
         with library_warnings():

@@ -71,3 +71,35 @@ def test_a_cache_file_of_another_format_is_recomputed_and_named(tmp_path, monkey
     assert cache.cached_value("w-gram", {"k": 1}, lambda: calls.append(1)) == [2.0, 1.0] and len(calls) == 2
 
 
+
+
+def test_a_read_only_cache_computes_and_says_so_once(tmp_path, cli):
+    """HARNESS_CACHE on a read-only mount: the runs are measured (the constants computed each time)
+    and one warning names the variable; every run was stored `error` before."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)], capture_output=True,
+                             text=True, timeout=30)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs: {mounted.stderr.strip()}")
+    try:
+        env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}  # numba's cache there too
+        env.update(HARNESS_CACHE=str(ro), HARNESS_STORE=str(tmp_path / "r.db"))
+        proc = subprocess.run([sys.executable, "-m", "harness.cli", *RUN[:-4], "--seeds", "2", "--no-report",
+                               "--json", "-q"], capture_output=True, text=True, timeout=240, env=env, cwd=ROOT)
+    finally:
+        subprocess.run(["umount", "-l", str(ro)], capture_output=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert [r["status"] for r in json.loads(proc.stdout)] == ["budget", "budget"]
+    assert [line for line in proc.stderr.splitlines() if "cache" in line] == [
+        f"harness: warning: cannot write the constants cache (HARNESS_CACHE={ro}: Read-only file system): "
+        "computing without it"]
+
+
+def test_a_cache_variable_naming_a_file_is_refused_before_any_work(tmp_path, cli):
+    f = tmp_path / "cachefile"
+    f.write_text("")
+    proc = cli(*RUN, env={"HARNESS_CACHE": str(f)}, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        f"harness: error: HARNESS_CACHE={f} is a file, expected a folder for the harness cache"]
+    assert not (tmp_path / "results.db").exists()  # nothing was run or stored
