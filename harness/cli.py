@@ -93,8 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"harness: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except sqlite3.DatabaseError as exc:
-        print(f"harness: error: results store {os.environ.get('HARNESS_STORE') or '.harness/results.db'}: {exc}",
-              file=sys.stderr)
+        from .store import full_disk_note
+
+        path = os.environ.get("HARNESS_STORE") or ".harness/results.db"
+        print(f"harness: error: results store {path}: {exc}{full_disk_note(path)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         print(f"harness: interrupted by {signals.signal_name(exc)}", file=sys.stderr)

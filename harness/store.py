@@ -218,7 +218,7 @@ class Store:
                 self._migrate()
         except sqlite3.DatabaseError as exc:
             how = "" if readonly else " for writing"
-            raise UserError(f"cannot open store {self.path}{how}: {exc}") from None
+            raise UserError(f"cannot open store {self.path}{how}: {exc}{full_disk_note(self.path)}") from None
 
     def _check_layout(self, con: sqlite3.Connection) -> None:
         """Refuse (one line) a store this harness cannot read or write: a newer schema version, or a
@@ -292,7 +292,13 @@ class Store:
                 yield con
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                # SQLite may have rolled back already (a full disk: "database or disk is full"); a
+                # second ROLLBACK's "no transaction is active" must not hide the real error
+                if con.in_transaction:
+                    try:
+                        con.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
                 raise
 
     # -- writing ------------------------------------------------------------------------------
@@ -448,6 +454,17 @@ class Store:
                     con.execute("SELECT COUNT(*) FROM points").fetchone()[0])
 
     # -- export -------------------------------------------------------------------------------
+
+
+def full_disk_note(path: str | os.PathLike) -> str:
+    """' (no space left on the device holding it)' when the file system of ``path``'s folder has no
+    free block (SQLite reports a full disk as 'disk I/O error' when it cannot grow its WAL index),
+    else ''."""
+    try:
+        st = os.statvfs(Path(path).absolute().parent)
+    except OSError:
+        return ""
+    return " (no space left on the device holding it)" if st.f_bavail == 0 else ""
 
 
 def run_to_dict(r: RunRecord) -> dict[str, Any]:

@@ -6,6 +6,8 @@ old one): on a real full disk (a 1 MiB tmpfs filled to the brim) ``gate --save-b
 from __future__ import annotations
 
 
+import pytest
+
 from conftest import fill_disk
 
 SUITE = """
@@ -75,3 +77,29 @@ def test_a_failed_report_section_is_exit_1_not_0(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "report section" in err and "broken failed: RuntimeError: boom" in err
     assert (tmp_path / "rep" / "index.html").is_file()  # the rest of the report is written
+
+
+def test_a_store_on_a_full_disk_says_so_and_stays_intact(tmp_path, small_disk, cli):
+    """The real error ("database or disk is full"), not a second ROLLBACK's "no transaction is
+    active"; what was stored before is intact; a full disk at open names the cause."""
+    import sqlite3
+
+    from harness.store import RunRecord, Store
+
+    path = small_disk / "r.db"
+    st = Store(path)
+    rec = lambda i: RunRecord(None, f"h{i}", "p", "w", {}, {}, 1, i, "budget",  # noqa: E731
+                              points=[{"updates": u, "subopt": 1.0 / (u + 1)} for u in range(2000)])
+    st.save(rec(0))
+    fill_disk(small_disk)
+    with pytest.raises(sqlite3.OperationalError, match="^(database or disk is full|disk I/O error)$"):
+        for i in range(1, 50):
+            st.save(rec(i))
+    proc = cli("--store", str(path), "run", "--plugin", "svrg-serial", "--workload", "ridge", "--no-report", "-q")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [f"harness: error: cannot open store {path} for writing: disk I/O error "
+                                        "(no space left on the device holding it)"]
+    (small_disk / "filler").unlink()
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute("SELECT COUNT(*) FROM points WHERE run_id = 1").fetchone()[0] == 2000
