@@ -279,7 +279,8 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
     slow = float(planted.get("slowdown", 1.0))
     monitor = Monitor(workload.metrics, n_samples=getattr(workload, "n", None), budget=spec.budget,
                       target=spec.target, schedule=spec.schedule, deterministic=pspec.deterministic,
-                      on_point=on_point, **({"clock": lambda: slow * time.perf_counter()} if slow != 1.0 else {}))
+                      on_point=on_point, **({"clock": lambda: slow * time.perf_counter(),
+                                             "cpu_clock": lambda: slow * time.process_time()} if slow != 1.0 else {}))
     params = dict(res.params)
     if "eta" in planted and isinstance(params.get("eta"), (int, float)):
         params["eta"] = params["eta"] * planted["eta"]
@@ -317,6 +318,8 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
         rec.points = list(monitor.points)
         rec.info.update(ctx.info)
         rec.info.setdefault("eval_seconds", monitor.eval_seconds)
+        if pspec.backend in IN_PROCESS_TIMED and monitor.cpu_to_target is not None:
+            rec.info["cpu_to_target_s"] = monitor.cpu_to_target  # the gate's time where both sides have it
         shutil.rmtree(workdir, ignore_errors=True)
     return rec
 

@@ -347,3 +347,41 @@ def test_a_rule_asked_for_that_judges_nothing_is_not_a_pass():
     assert res.problems == ["rule time_to_target:50% judged nothing (not judged: too short to time (median "
                             "1 ms < 50 ms: a longer run or a tighter target))"]
     assert judge(base, cur, rules, deterministic={"p": True}).exit_code == 0
+
+
+def test_time_is_judged_in_cpu_seconds_where_both_sides_have_them():
+    """A run twice as long in wall time because other processes shared the core took the same CPU
+    seconds: not a regression; twice the CPU seconds is one."""
+    rules = [parse_rule("time_to_target:50%")]
+
+    def runs(wall, cpu):
+        out = [_rec(s, wall * (1 + 0.01 * s)) for s in range(5)]
+        for r in out:
+            r.info["cpu_to_target_s"] = cpu * r.points[1]["time_s"] / wall
+        return out
+
+    base = runs(0.2, 0.2)
+    loaded = judge(base, runs(0.4, 0.2), rules, deterministic={})
+    assert loaded.exit_code == 0 and "CPU seconds" in loaded.checks[0].how
+    slower = judge(base, runs(0.4, 0.4), rules, deterministic={})
+    assert slower.exit_code == 1 and slower.checks[0].ratio == pytest.approx(2.0)
+
+
+def test_the_monitor_counts_cpu_seconds_to_target_off_the_evaluation():
+    """CPU seconds to target: from start to the point that reached the target, less the CPU time
+    spent evaluating earlier points (the clock is paused there, as the wall clock is)."""
+    from harness.monitor import Monitor, Target
+
+    cpu = {"t": 10.0}
+
+    def evaluate(w):
+        cpu["t"] += 5.0  # evaluation costs CPU: never counted
+        return {"subopt": w}
+
+    mon = Monitor(evaluate, target=Target("subopt", 0.5), cpu_clock=lambda: cpu["t"])
+    mon.start()
+    cpu["t"] += 1.0
+    assert mon.tick(1, 1.0, force=True) and mon.cpu_to_target is None
+    cpu["t"] += 2.0
+    assert not mon.tick(2, 0.25, force=True)
+    assert mon.status == "target" and mon.cpu_to_target == pytest.approx(3.0)
