@@ -106,6 +106,8 @@ def output_file(path: str | os.PathLike, what: str) -> Path:
         raise UserError(f"cannot write {what} {p}: folder {parent} does not exist")
     if not parent.is_dir():
         raise UserError(f"cannot write {what} {p}: {parent} is not a folder")
+    if p.exists() and not p.is_file():  # a FIFO blocks open(); a device would be replaced by the rename
+        raise UserError(f"{what} {p} is not a regular file: give a file name")
     if p.exists():
         try:
             with open(p, "ab"):  # append mode: opens for writing without changing the file

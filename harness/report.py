@@ -295,7 +295,7 @@ def theory_section(records: Sequence[RunRecord], outdir: Path, store=None) -> li
     for runs in groups.values():
         runs = sorted(runs, key=lambda r: r.seed)
         label = runs[0].label().split(" (workers")[0] + f" (workers={runs[0].workers}, seeds={len(runs)})"
-        out.append((label, runs[0].family, check(runs, store=store, save=store is not None)))
+        out.append((label, runs[0].family, check(runs, store=store, save=store is not None and not getattr(store, "readonly", False))))
     return render(out, outdir)
 
 

@@ -141,6 +141,7 @@ class RunRecord:
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")  # an empty file of another name is not taken for a new store
 
 
 def reports_root() -> Path:
@@ -167,7 +168,8 @@ class Store:
 
         from .paths import path_of
 
-        self.path = path_of(path or os.environ.get("HARNESS_STORE") or DEFAULT_PATH, "store")
+        chosen = path or os.environ.get("HARNESS_STORE")
+        self.path = path_of(chosen or DEFAULT_PATH, "store")
         if readonly == "auto":
             readonly = not self.path.exists()
             if not readonly:
@@ -181,6 +183,8 @@ class Store:
         if self.path.is_dir():
             raise UserError(f"store {self.path} is a directory: give a database file (e.g. {self.path / 'results.db'})")
         if self.path.exists():
+            if not self.path.is_file():  # a FIFO would block open() for good; /dev/null reads as empty
+                raise UserError(f"store {self.path} is not a regular file: give a database file")
             try:
                 with open(self.path, "rb") as fh:
                     head = fh.read(len(SQLITE_MAGIC))
@@ -188,9 +192,15 @@ class Store:
                 raise UserError(f"cannot open store {self.path}: {exc.strerror or exc}") from None
             if head and head != SQLITE_MAGIC:
                 raise UserError(f"store {self.path} is not a harness results database (not an SQLite file)")
+            if not head and self.path.suffix.lower() not in DB_SUFFIXES:
+                raise UserError(f"store {self.path} is an empty file that is not named as a database "
+                                f"({', '.join(DB_SUFFIXES)}): not turning it into one")
         elif readonly:
             self._empty = True
             return
+        elif chosen and not self.path.absolute().parent.is_dir():
+            # a path the user gave: its folder must be there (a typo must not grow folders)
+            raise UserError(f"cannot create store {self.path}: folder {self.path.absolute().parent} does not exist")
         else:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)

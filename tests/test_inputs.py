@@ -237,7 +237,9 @@ def test_a_suite_entrys_mistake_names_the_file_and_entry(here, capsys, entry, me
                                  + "\n".join(second.values()) + "\n")
     line = refused(capsys, "run", "s.toml", "--no-report", "-q")
     assert line.startswith("s.toml: [[run]] #2: ") and message in line, line
-    assert not (here / "results.db").exists()  # refused before anything ran
+    from harness.store import Store
+
+    assert Store(here / "results.db", readonly=True).count() == (0, 0)  # refused before anything ran
 
 
 def test_seeds_flag_replaces_a_suite_entrys_seeds(here, capsys):
@@ -358,3 +360,35 @@ def test_sizes_before_the_data_match_the_data(name, params):
         pytest.skip("torch not installed")
     w = build_workload(name, params)
     assert w.sizes()["n"] == w.n
+
+
+# -- issue 26: inputs accepted that must be refused ---------------------------------------------
+def test_compare_refuses_a_parameter_no_side_has(here, capsys):
+    base = ("compare", "svrg-serial", "sgd-serial", "-w", "ridge")
+    assert refused(capsys, *base, "--param", "etaa=0.5") == \
+        "unknown parameter 'etaa' of plugin svrg-serial or sgd-serial (--param) (did you mean: eta, beta?)"
+    assert refused(capsys, *base, "--param-a", "etaa=0.5") == ("unknown parameter 'etaa' of plugin svrg-serial "
+                                                               "(--param-a) (did you mean: eta?; see: harness list plugins svrg-serial)")
+    assert refused(capsys, *base, "--param-b", "m=5") == ("unknown parameter 'm' of plugin sgd-serial (--param-b) "
+                                                          "(known: b, beta, eta, schedule, t0; see: harness list plugins sgd-serial)")
+    from harness.store import Store
+
+    assert Store(here / "results.db", readonly=True).count() == (0, 0)  # refused before anything ran
+
+
+def test_store_and_export_paths_that_are_not_plain_files(here, capsys, monkeypatch):
+    os.mkfifo(here / "fifo")
+    assert refused(capsys, "runs", "export", "fifo") == "export file fifo is not a regular file: give a file name"
+    assert refused(capsys, "runs", "export", "/dev/null") == "export file /dev/null is not a regular file: give a file name"
+    assert Path("/dev/null").is_char_device()
+    for store, message in (
+            ("/nonexistent/dir/x.db", "cannot create store /nonexistent/dir/x.db: folder /nonexistent/dir does not exist"),
+            ("empty.toml", "store empty.toml is an empty file that is not named as a database (.db, .sqlite, .sqlite3): "
+                           "not turning it into one"),
+            ("fifo", "store fifo is not a regular file: give a database file"),
+            ("/dev/null", "store /dev/null is not a regular file: give a database file")):
+        (here / "empty.toml").write_text("")
+        monkeypatch.setenv("HARNESS_STORE", str(here / "results.db"))  # the CLI sets it from --store
+        assert refused(capsys, "--store", store, *RIDGE) == message
+    assert not Path("/nonexistent").exists() and (here / "empty.toml").read_bytes() == b""
+    assert refused(capsys, "--store", "fifo", "runs", "list") == "store fifo is not a regular file: give a database file"
