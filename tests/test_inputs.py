@@ -392,3 +392,15 @@ def test_store_and_export_paths_that_are_not_plain_files(here, capsys, monkeypat
         assert refused(capsys, "--store", store, *RIDGE) == message
     assert not Path("/nonexistent").exists() and (here / "empty.toml").read_bytes() == b""
     assert refused(capsys, "--store", "fifo", "runs", "list") == "store fifo is not a regular file: give a database file"
+
+
+def test_a_suite_named_like_the_reports_index_is_refused(here, capsys):
+    """A suite 'index.html' passed the name check, then every later run of any suite on that store
+    exited 2 (the index page could not be written over its report folder)."""
+    run = '[[run]]\nplugin = "sgd-serial"\nworkload = "ridge"\nworkload_params = { n = 300, d = 5 }\nbudget = "epochs=1"\n'
+    for name in ("index.html", "INDEX.md"):
+        (here / "s.toml").write_text(f'name = "{name}"\n' + run)
+        assert refused(capsys, "run", "s.toml", "-q") == (
+            f"s.toml: name '{name}' is the reports' index page (index.html, index.md are reserved), "
+            f"e.g. name = '{name.lower().replace('.', '-')}-suite'")
+    assert not (here / "results.db").exists()
