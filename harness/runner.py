@@ -87,6 +87,8 @@ def _resolve(spec: RunSpec) -> Resolved:
     if not isinstance(spec.workers, int) or spec.workers < pspec.min_workers or (
             pspec.max_workers is not None and spec.workers > pspec.max_workers):
         hi = "" if pspec.max_workers is None else f"..{pspec.max_workers}"
+        if pspec.max_workers == pspec.min_workers == 1:
+            raise UserError(f"plugin {pspec.name} runs with 1 worker ({pspec.backend} backend), got {spec.workers}")
         raise UserError(f"plugin {pspec.name} runs with {pspec.min_workers}{hi or '+'} workers, got {spec.workers}")
     _check_local_ranks(pspec, spec.workers, checked_options)
     n = workload.sizes().get("n")

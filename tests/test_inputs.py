@@ -179,7 +179,7 @@ def test_memory_estimate_is_close_for_a_small_dense_workload():
                                  "expected one of cpu, cuda"),
     (["--option", "device=cuda"], "plugin sgd-serial computes with numpy/numba on the CPU: --option device=cuda "
                                   "applies to the torch plugins only (harness list plugins)"),
-    (["--workers", "1000"], "plugin sgd-serial runs with 1..1 workers, got 1000"),
+    (["--workers", "1000"], "plugin sgd-serial runs with 1 worker (serial backend), got 1000"),
     (["--param", "b=100000"], "plugin sgd-serial: mini-batch b=100000 is larger than the workload's n=300 "
                               "training samples (expected b <= 300)"),
     (["--param", "eta=0.1", "--param", "eta=0.2"], "--param eta given twice ('0.1' and '0.2'): give it once"),
@@ -226,7 +226,7 @@ def test_suite_values_are_checked_with_their_domain(here, capsys):
     ('params = { eta = "fast" }', "plugin sgd-serial: bad value 'fast' for parameter 'eta'"),
     ('params = { etta = 0.1 }', "unknown parameter 'etta'"),
     ('options = { tmeout_s = 5 }', "unknown backend option (--option) 'tmeout_s'"),
-    ('workers = -1', "plugin sgd-serial runs with 1..1 workers, got -1"),
+    ('workers = -1', "plugin sgd-serial runs with 1 worker (serial backend), got -1"),
     ('workload_params = { n = -5 }', "workload logreg: bad value -5 for parameter 'n'"),
 ])
 def test_a_suite_entrys_mistake_names_the_file_and_entry(here, capsys, entry, message):
