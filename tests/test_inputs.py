@@ -404,3 +404,23 @@ def test_a_suite_named_like_the_reports_index_is_refused(here, capsys):
             f"s.toml: name '{name}' is the reports' index page (index.html, index.md are reserved), "
             f"e.g. name = '{name.lower().replace('.', '-')}-suite'")
     assert not (here / "results.db").exists()
+
+
+def test_a_small_libsvm_file_with_a_huge_index_is_refused_before_loading(here, capsys):
+    """15 KB whose largest index is 10^8 passed the memory check (4x the file size), grew to 5.7 GB
+    and died on L-BFGS's 48 GiB workspace: the estimate counts the solvers' vectors of the dimension."""
+    from harness.workload import available_memory
+
+    if (available_memory() or 0) > 90 * 2**30:
+        pytest.skip("this machine could hold the 89 GiB the file asks for")
+    lines = [f"{1 if i % 2 else -1} {1 + i % 7}:0.5 {10 + i}:1.0" for i in range(1200)] + ["1 100000000:1.0"]
+    (here / "wide.svm").write_text("\n".join(lines) + "\n")
+    assert 14_000 < (here / "wide.svm").stat().st_size < 40_000
+    msg = refused(capsys, "run", "-p", "sgd-serial", "-w", "libsvm", "--workload-param", "path=wide.svm",
+                  "--budget", "epochs=1", "--no-report", "-q")
+    size = (here / "wide.svm").stat().st_size
+    assert msg.startswith(f"workload libsvm needs about 89.4 GiB of memory (a {here / 'wide.svm'} of {size:,} bytes, "
+                          "largest feature index 100,000,000: 120 solver vectors of that length); this machine has "), msg
+    from suites.libsvm import largest_index
+
+    assert largest_index(here / "wide.svm", chunk=7) == 100_000_000  # tokens cut by the chunks are read whole
