@@ -80,6 +80,8 @@ class Budget:
                 raise UserError(f"bad budget value {value!r} for '{key}': expected a positive number") from None
             if not (num > 0 and math.isfinite(num)):
                 raise UserError(f"bad budget value {value!r} for '{key}': expected a positive number")
+            if key == "updates" and num != int(num):  # 1.5 updates was run as 1
+                raise UserError(f"bad budget value {value!r} for 'updates': expected a whole number of updates")
             setattr(out, key, int(num) if key == "updates" else num)
         return out
 

@@ -185,7 +185,7 @@ def test_a_failed_gate_files_its_runs_apart_from_the_suites(baseline, capsys, mo
     monkeypatch.setenv("HARNESS_PLANT", "eta=0.5")  # the step size halved: more updates to target
     code, out, err = harness(capsys, "gate", str(suite), "--baseline", str(base), *STRICT, "-q")
     assert code == 1, out + err
-    assert "filed as suite '<suite>.gate-failed'" in out
+    assert "the 4 runs this gate measured are filed as suite '<suite>.gate-failed'" in out
     assert sorted(r.id for r in Store().runs(suite="tiny-gate")) == ids
     failed = Store().runs(suite="tiny-gate.gate-failed")
     assert len(failed) == 4 and not {r.id for r in failed} & set(ids)

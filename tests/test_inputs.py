@@ -424,3 +424,16 @@ def test_a_small_libsvm_file_with_a_huge_index_is_refused_before_loading(here, c
     from suites.libsvm import largest_index
 
     assert largest_index(here / "wide.svm", chunk=7) == 100_000_000  # tokens cut by the chunks are read whole
+
+
+def test_a_status_filter_and_a_fractional_update_budget_are_refused(here, capsys):
+    """The two inputs issue 26 found still accepted: a status filter outside the statuses (it
+    listed nothing, exit 0) and a fractional update budget (1.5 updates ran as 1)."""
+    msg = refused(capsys, "runs", "list", "--status", "bogus")
+    assert msg.startswith("runs: argument --status: invalid choice: 'bogus' (choose from "), msg
+    assert refused(capsys, "runs", "export", "x.json", "--status", "finished").startswith(
+        "runs: argument --status: invalid choice: 'finished'")
+    assert refused(capsys, *RIDGE[:-4], "--budget", "updates=1.5", "--no-report", "-q") == \
+        "bad budget value '1.5' for 'updates': expected a whole number of updates"
+    rc, _, _ = harness(capsys, *RIDGE[:-4], "--budget", "updates=1e2", "--no-report", "-q")
+    assert rc == 0  # 1e2 is a whole number

@@ -115,11 +115,14 @@ def main(args) -> int:
                    must_judge=bool(args.fail))
     if cur is None and result.exit_code != 0:
         # what the gate measured is the code under judgement, not the suite's: filed apart
+        moved = 0
         for suite in {r.suite for r in current if r.suite}:
             ids = [r.id for r in current if r.suite == suite and r.id is not None and r.id not in before]
             store.move_to_suite(ids, suite, f"{suite}.gate-failed")
-        result.notes.append("the runs this gate measured are filed as suite '<suite>.gate-failed', not as the "
-                            "suite's own runs")
+            moved += len(ids)
+        if moved:
+            result.notes.append(f"the {moved} runs this gate measured are filed as suite '<suite>.gate-failed', "
+                                "not as the suite's own runs")
     if args.json:
         print_json(result.to_dict())
     elif args.format == "markdown":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import UserError
 from . import run_ids
 from ..output import console, print_json, table, varying_columns
+from ..monitor import STATUSES
 from ..results import export
 from ..store import Store, run_to_dict
 
@@ -15,7 +16,7 @@ def register(sub):
     p.add_argument("args", nargs="*", help="run ids (show/delete) or the export file")
     p.add_argument("--plugin", help="only this plugin's runs (list, export)")
     p.add_argument("--workload", help="only runs on this workload (list, export)")
-    p.add_argument("--status", help="only runs that ended so: budget, target, error, ... (list, export)")
+    p.add_argument("--status", choices=STATUSES, help="only runs that ended so (list, export)")
     p.add_argument("--suite", help="only this suite's runs (list, export)")
     p.add_argument("--format", choices=("json", "csv", "parquet"), help="export format (default: from the suffix)")
     p.add_argument("--runs-only", action="store_true",
