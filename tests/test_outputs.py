@@ -103,3 +103,17 @@ def test_a_store_on_a_full_disk_says_so_and_stays_intact(tmp_path, small_disk, c
     con = sqlite3.connect(path)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert con.execute("SELECT COUNT(*) FROM points WHERE run_id = 1").fetchone()[0] == 2000
+
+
+def test_a_run_whose_report_hits_a_full_disk_says_its_runs_are_stored(tmp_path, small_disk, cli):
+    suite = tmp_path / "tiny.toml"
+    suite.write_text(SUITE)
+    fill_disk(small_disk)
+    proc = cli("run", str(suite), "--report", str(small_disk / "rep"), "-q")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"harness: error: cannot write plot {small_disk / 'rep' / 'curves-0.png'}: No space left on device "
+        "(the 2 runs are stored: `harness report` writes the report again)"]
+    from harness.store import Store
+
+    assert [r.status for r in Store(tmp_path / "results.db").runs()] == ["budget", "budget"]
