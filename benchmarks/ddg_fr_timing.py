@@ -38,8 +38,8 @@ WORKLOADS = {
 
 
 def run_one(plugin, workload, wparams, K, updates, params, options):
-    from harness.monitor import Budget, Schedule
-    from harness.runner import RunSpec, execute
+    from harness._core.monitor import Budget, Schedule
+    from harness.run.runner import RunSpec, execute
 
     spec = RunSpec(plugin, workload, params=dict(params), workload_params=dict(wparams), workers=K, seed=0,
                    budget=Budget(updates=updates), schedule=Schedule(ratio=2.0, max_interval_s=None),
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
             recs[n].append(run_one(n, workload, wparams, K, args.updates, params, options))
             print(f"  repeat {r + 1}/{args.repeats} {n}: {1e3 * per_iteration(recs[n][-1]):.2f} ms/iteration",
                   file=sys.stderr)
-    from harness.registry import workloads
+    from harness._core.registry import workloads
 
     n_train = workloads().get(workload).build(wparams).n
     per_epoch = n_train // args.b

@@ -37,7 +37,7 @@ RULES = ("updates_to_target:0%", "final_subopt:2x", "theory:no-violation", "theo
 
 
 def harness(*args: str, plant: str = "") -> tuple[int, str]:
-    from harness import registry
+    from harness._core import registry
     from harness.cli import main
 
     os.environ["HARNESS_PLANT"] = plant
@@ -76,8 +76,8 @@ def failed(doc: dict) -> list[str]:
 
 def baseline_times(path: str) -> list[tuple[float, float]]:
     """(wall, CPU) seconds to target of the baseline's runs in groups of 5 or more seeds (the timed group)."""
-    from harness.compare import load_export
-    from harness.metrics import run_metrics
+    from harness.analysis.compare import load_export
+    from harness.run.metrics import run_metrics
 
     recs = load_export(path).records
     groups: dict[str, list[tuple[float, float]]] = {}
@@ -104,7 +104,7 @@ def busy_loops(k: int):
 
 
 def main() -> int:
-    from harness.gate import MIN_TIMED_S
+    from harness.analysis.gate import MIN_TIMED_S
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=20)

@@ -60,9 +60,9 @@ FULL_GRADIENT_FAMILIES = ("svrg", "asysvrg")  # each outer epoch starts with a f
 
 
 def one(name: str, workload: str, wparams: dict, params: dict, workers: int, budget: str, options: dict):
-    """One run: (status, measured s, eval s, wall s, points, updates, epochs at the last point)."""
-    from harness.monitor import Budget
-    from harness.runner import RunSpec, execute
+    """One run: (status, measured s, eval s, wall s, points, updates, epochs at the last point, reason)."""
+    from harness._core.monitor import Budget
+    from harness.run.runner import RunSpec, execute
 
     rec = execute(RunSpec(name, workload, params, wparams, workers, 0, Budget.parse(budget),
                           options={"timeout_s": 900, **options}))
@@ -71,7 +71,7 @@ def one(name: str, workload: str, wparams: dict, params: dict, workers: int, bud
     last = rec.points[-1] if rec.points else {}
     epochs = last.get("epochs")
     return (rec.status, measured, ev, rec.wall_s, len(rec.points), last.get("updates", 0),
-            float("nan") if epochs is None else epochs)
+            float("nan") if epochs is None else epochs, rec.reason)
 
 
 def short_note(name: str, family: str, budget: str, measured: float, updates: float, epochs: float) -> str:
@@ -99,7 +99,7 @@ def check_device(device: str) -> str | None:
     """None if the torch device option can run here, else why not (CUDA asked for, none present)."""
     if device in ("", "cpu"):
         return None
-    from harness.errors import UserError
+    from harness._core.errors import UserError
     from harness.plugins.launchers.torch_dist import local_device
 
     try:
@@ -109,11 +109,26 @@ def check_device(device: str) -> str | None:
     return None
 
 
+def workers_of(spec, asked: int, device: str) -> int:
+    """The workers a plugin runs with here: 1 for a one-process plugin; under ``--device cuda`` a
+    plugin of torch.distributed ranks takes one GPU per rank, so at most this machine's CUDA device
+    count (a one-GPU machine runs ``*-torch`` with W = 1; asking for 2 was exit 2 at the first row);
+    else ``asked``."""
+    if spec.max_workers == 1:
+        return 1
+    if device == "cuda" and spec.backend == "torch":
+        import torch
+
+        return max(1, min(asked, torch.cuda.device_count()))
+    return asked
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--budget", default="epochs=2", help="per run (e.g. seconds=10 for the target's size, epochs=20)")
     ap.add_argument("--only", default="", help="comma-separated plugin names (default: all)")
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2,
+                    help="workers of the multi-worker plugins (with --device cuda: at most one torch rank per GPU)")
     ap.add_argument("--repeats", type=int, default=1, help="runs per configuration (min / median / max)")
     ap.add_argument("--resnet", action="store_true", help="also the network plugins on the small residual CNN")
     ap.add_argument("--resnet-only", action="store_true", help="only the residual CNN runs")
@@ -126,7 +141,7 @@ def main(argv=None) -> int:
     if why:
         print(f"measurement_cost: error: {why}", file=sys.stderr)
         return 2
-    from harness.registry import plugins
+    from harness._core.registry import plugins
 
     reg = plugins()
     names = [x for x in a.only.split(",") if x] or reg.names()
@@ -144,7 +159,10 @@ def main(argv=None) -> int:
           f"{'wall':>8s} {'points':>6s} {'updates':>8s} {'epochs':>6s}  {'wall/measured min/median/max':>28s}  "
           f"verdict", flush=True)
 
+    errors = []
+
     def row(name, family, wl, w, runs):            # each row as soon as it is measured
+        errors.extend(f"{name} on {wl}: {r[7]}" for r in runs if r[0] == "error")
         status = ",".join(sorted({r[0] for r in runs}))
         meas, ev, wall, pts, upd, ep = (np.array([r[i] for r in runs], dtype=float) for i in (1, 2, 3, 4, 5, 6))
         ratio = np.where(meas > 0, wall / np.where(meas > 0, meas, 1.0), np.inf)
@@ -160,7 +178,7 @@ def main(argv=None) -> int:
 
     for name in names:
         spec = reg.get(name)
-        workers = 1 if spec.max_workers == 1 else a.workers
+        workers = workers_of(spec, a.workers, a.device)
         opts = options if "torch" in spec.needs else {}      # device=cuda is a torch option
         if not a.resnet_only:
             wl, wp = workload_of(spec)
@@ -171,7 +189,9 @@ def main(argv=None) -> int:
             row(name, spec.family, "resnet", workers,
                 [one(name, "resnet", wp, {"b": a.b}, workers, a.budget, opts) for _ in range(a.repeats)])
     print(legend(a.budget, a.min_measured), flush=True)
-    return 0
+    for e in errors:                               # the table is whole; the exit status says a run failed
+        print(f"error: {e}", flush=True)
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

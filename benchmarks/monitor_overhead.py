@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:
 
 
 def make_workload(n: int = 20000, d: int = 100):
-    from harness.registry import build_workload
+    from harness._core.registry import build_workload
 
     wl = build_workload("logreg", {"n": n, "d": d, "lam": 1e-3})
     wl.X, wl.y  # noqa: B018 - generate the data now, outside every clock
@@ -49,7 +49,7 @@ def loop_with_monitor(wl, updates: int, b: int = 1, eta: float = 0.05, seed: int
     deterministic plugin). Returns (measured seconds, wall seconds, number of points)."""
     import numpy as np
 
-    from harness.monitor import Budget, Monitor, Schedule, Target
+    from harness._core.monitor import Budget, Monitor, Schedule, Target
     from harness.plugins.algorithms.kernels import SCHEDULE_CODES
     from harness.plugins.algorithms.steps import Steps
 

@@ -136,8 +136,8 @@ def time_to_target(plugin, params, workers, target, wp, seeds=(0, 1), workload="
     """Median over seeds of the server-clock time to ``target`` (inf: a seed never reached it within
     60 epochs / 60 s); appends each run's server busy fraction (``info['server_busy_fraction']``) to
     ``busy`` and its smallest suboptimality to ``reached`` when given."""
-    from harness.monitor import Budget, Target
-    from harness.runner import RunSpec, execute
+    from harness._core.monitor import Budget, Target
+    from harness.run.runner import RunSpec, execute
 
     times = []
     for seed in seeds:
@@ -155,7 +155,7 @@ def time_to_target(plugin, params, workers, target, wp, seeds=(0, 1), workload="
 def one_worker_step(plugin: str, params: dict, wp: dict, workload: str = "logreg") -> tuple[dict, str]:
     """``params`` with ``"theory@1"`` replaced by the value ``eta=theory`` takes for one worker on this
     workload, and the row's text for the step (``eta=0.00967 (theory, P=1) H=100``)."""
-    from harness.runner import RunSpec, resolve
+    from harness.run.runner import RunSpec, resolve
 
     asked = [k for k, v in params.items() if v == "theory@1"]
     out = dict(params)

@@ -25,8 +25,8 @@ if str(ROOT) not in sys.path:
 
 
 def grid(suite: str, epochs: float, with_mpi: bool):
-    from harness.monitor import Budget
-    from harness.suite import load_suite
+    from harness._core.monitor import Budget
+    from harness.run.suite import load_suite
 
     _, specs, _ = load_suite(suite)
     specs = [s for s in specs if with_mpi or not s.plugin.endswith("-mpi")]
@@ -36,9 +36,9 @@ def grid(suite: str, epochs: float, with_mpi: bool):
 
 
 def batch(specs, jobs: int) -> float:
-    from harness.commands.run import run_specs
-    from harness.executors import make_engine, run_parallel
-    from harness.store import Store
+    from harness.cli.run import run_specs
+    from harness.run.executors import make_engine, run_parallel
+    from harness.run.store import Store
 
     with tempfile.TemporaryDirectory() as d:
         store = Store(Path(d) / "results.db")

@@ -45,7 +45,7 @@ if str(ROOT) not in sys.path:
 
 
 def build(n: int, d: int, nnz: int, lam: float, seed: int = 0):
-    from harness.registry import workloads
+    from harness._core.registry import workloads
 
     return workloads().get("logreg").build({"sparse": True, "n": n, "d": d, "density": nnz / d, "lam": lam,
                                             "seed": seed})
@@ -56,7 +56,7 @@ def one_run(wl, threads: int, write: str, algo: str, epochs: float, eta: float, 
     per chunk, as the plugins do; no evaluation); returns (wall s, updates, team trace, writes)."""
     from harness.plugins.threads.linear import ThreadLinear
     from harness.plugins.threads.team import Team, single_threaded_blas
-    from harness.staleness import DelayStats
+    from harness._core.staleness import DelayStats
 
     total = int(epochs * wl.n)
     stats = DelayStats()

@@ -50,7 +50,7 @@ TARGET = 1e-6
 
 
 def _workload(wparams):
-    from harness.registry import workloads
+    from harness._core.registry import workloads
 
     wl = workloads().get("logreg").build(wparams)
     wl.f_star  # noqa: B018 - the high-precision optimum, solved once and cached on disk
@@ -58,8 +58,8 @@ def _workload(wparams):
 
 
 def _harness(plugin, params, wparams, workers, budget, seed, target=None):
-    from harness.monitor import Budget, Schedule, Target
-    from harness.runner import RunSpec, execute
+    from harness._core.monitor import Budget, Schedule, Target
+    from harness.run.runner import RunSpec, execute
 
     rec = execute(RunSpec(plugin, "logreg", params, wparams, workers, seed, Budget.parse(budget),
                           target=Target(value=target), schedule=Schedule(ratio=2.0, max_interval_s=None)))

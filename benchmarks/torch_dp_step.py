@@ -33,8 +33,8 @@ WORKLOADS = {
 
 
 def seconds_per_step(plugin: str, workload: str, wparams: dict, workers: int, steps: int, skip: int, b: int) -> float:
-    from harness.monitor import Budget
-    from harness.runner import RunSpec, execute
+    from harness._core.monitor import Budget
+    from harness.run.runner import RunSpec, execute
 
     rec = execute(RunSpec(plugin, workload, {"b": b, "lr": 0.01, "measure": "off"}, dict(wparams), workers=workers,
                           seed=0, budget=Budget(updates=steps), options={"timeout_s": 600}))
@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=1)
     a = ap.parse_args(argv)
     name, wparams = WORKLOADS[a.workload]
-    from harness.registry import workloads
+    from harness._core.registry import workloads
 
     n = workloads().get(name).build(wparams).n
     B = a.b or n

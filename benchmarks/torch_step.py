@@ -116,13 +116,13 @@ def main(argv=None) -> int:
 
     if a.threads:
         torch.set_num_threads(a.threads)
-    from harness.registry import workloads
+    from harness._core.registry import workloads
 
     wp = {"n_train": a.n_train, "width": a.width, "depth": a.depth}
     if a.workload == "resnet":
         wp["data"] = "cifar-synth"
     wl = workloads().get(a.workload).build(wp)
-    from harness.errors import UserError
+    from harness._core.errors import UserError
     from harness.plugins.launchers.torch_dist import local_device
 
     try:

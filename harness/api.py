@@ -71,6 +71,15 @@ linear models) has ``n``, ``dim`` (d), ``X`` (shape (n, d), dense or scipy CSR),
 registered as a :class:`WorkloadSpec` in the ``harness.workloads`` entry point group;
 :func:`build_workload` builds a registered one by name.
 
+Data files: :func:`cache_dir` is the harness's cache folder (downloads, built datasets);
+:func:`cached_value` keeps a computed value there under a key (versioned: another format is
+recomputed), :func:`content_digest` the SHA-256 of arrays' bytes (the key of what data determines);
+``params_key(params) -> str`` a stable key of a workload's parameters (cache file names);
+``file_sha256(path) -> str`` the SHA-256 of a file's bytes (memoised on size / mtime / inode), for
+a workload's identity when it reads a file; ``input_file(path, what) -> Path`` a readable regular
+file or a :class:`UserError` naming ``what``; ``binary_reason(head) -> str | None`` why the first
+bytes of a file (read :data:`SNIFF_BYTES` of them) are not text.
+
 Child processes
 ---------------
 A plugin that starts processes (MPI ranks, torch.distributed ranks) runs them with
@@ -78,7 +87,10 @@ A plugin that starts processes (MPI ranks, torch.distributed ranks) runs them wi
 monitor); inside a child, :func:`load_spec` + :func:`child_context` rebuild the context (the rank
 that ``owns_monitor`` streams its points), :func:`write_result` ends the run and
 :func:`child_main` records a failing rank's exception. :func:`python_module` is the argv that
-starts ``python -P -m module`` with this interpreter.
+starts ``python -P -m module`` with this interpreter; :data:`SPEC` is the spec file's name in a
+job's work folder (a launcher passes ``HARNESS_SPEC=<workdir>/SPEC`` to its ranks);
+``find_plugin(name, entry=None)`` finds a plugin loading only the ``entry`` entry point's catalog
+(a rank passes it to ``child_context(..., plugin=...)``, so it does not load every backend).
 
 Errors
 ------
@@ -90,16 +102,18 @@ failed, on some ``rank``), :class:`RunTimeout` (a job ran past its limit); :func
 
 from __future__ import annotations
 
-from .context import RunContext
-from .errors import MissingDependency, PluginFailure, RunTimeout, UserError, unknown
-from .launch import child_context, child_main, load_spec, python_module, run_job, write_result
-from .monitor import STATUSES, Budget, Monitor, Target
-from .params import THEORY, Param, ParamSet
-from .plugin import BACKENDS, NEEDS, WORKLOAD_KINDS, PluginSpec
-from .registry import build_workload
-from .staleness import DelayStats
-from .cache import cache_dir
-from .workload import Workload, WorkloadSpec, params_key
+from ._core.cache import cache_dir, cached_value, content_digest
+from ._core.context import RunContext
+from ._core.errors import MissingDependency, PluginFailure, RunTimeout, UserError, unknown
+from ._core.identity import file_sha256
+from ._core.launch import SPEC, child_context, child_main, load_spec, python_module, run_job, write_result
+from ._core.monitor import STATUSES, Budget, Monitor, Target
+from ._core.params import THEORY, Param, ParamSet
+from ._core.paths import SNIFF_BYTES, binary_reason, input_file
+from ._core.plugin import BACKENDS, NEEDS, WORKLOAD_KINDS, PluginSpec
+from ._core.registry import build_workload, find_plugin
+from ._core.staleness import DelayStats
+from ._core.workload import Workload, WorkloadSpec, params_key
 
 __all__ = [
     # declaring
@@ -107,9 +121,11 @@ __all__ = [
     # running
     "RunContext", "Monitor", "Budget", "Target", "STATUSES", "DelayStats",
     # workloads
-    "Workload", "WorkloadSpec", "build_workload", "cache_dir", "params_key",
+    "Workload", "WorkloadSpec", "build_workload", "cache_dir", "cached_value", "content_digest", "params_key",
+    # data files
+    "file_sha256", "input_file", "binary_reason", "SNIFF_BYTES",
     # child processes
-    "run_job", "load_spec", "child_context", "write_result", "child_main", "python_module",
+    "run_job", "load_spec", "child_context", "write_result", "child_main", "python_module", "SPEC", "find_plugin",
     # errors
     "UserError", "MissingDependency", "PluginFailure", "RunTimeout", "unknown",
 ]

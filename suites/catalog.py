@@ -1,7 +1,6 @@
 """The finite-sum workloads shipped with the harness (entry point ``harness.workloads``)."""
 
-from harness.params import Param
-from harness.workload import WorkloadSpec
+from harness.api import Param, WorkloadSpec
 
 from .datasets import DATASETS
 

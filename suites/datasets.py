@@ -35,7 +35,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from harness.errors import MissingDependency, UserError
+from harness.api import MissingDependency, UserError
 
 LIBSVM_URL = "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/binary/"
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
@@ -74,7 +74,7 @@ MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k
 
 
 def data_dir() -> Path:
-    from harness.cache import cache_dir
+    from harness.api import cache_dir
 
     path = cache_dir() / "datasets"
     path.mkdir(parents=True, exist_ok=True)
@@ -85,7 +85,7 @@ def fetch(name: str) -> Path:
     """The local path of LIBSVM dataset ``name``, downloaded first if it is not in the cache.
     Raises UserError (unknown name, no network, checksum mismatch)."""
     if name not in DATASETS:
-        from harness.errors import unknown
+        from harness.api import unknown
 
         raise unknown("dataset", name, DATASETS)
     return fetch_files(name, [DATASETS[name]])[0]

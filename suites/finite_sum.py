@@ -1,7 +1,7 @@
 """The linear-model finite-sum problem, the base of the suites' linear workloads
 (``harness.suites.linear``): f(w) = (1/n) sum_i phi(x_i . w, y_i) + (lam/2)|w|^2 over numpy data
 (dense or scipy CSR), with exact constants and a high-precision optimum cached on disk.
-The harness core knows only the :class:`harness.workload.Workload` contract."""
+The harness core knows only the :class:`harness.api.Workload` contract."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.cache import cached_value, content_digest
-from harness.workload import Workload, params_key
+from harness.api import Workload, cached_value, content_digest
 
 
 class FiniteSumWorkload(Workload):

@@ -35,7 +35,7 @@ def load_libsvm(path: str | Path, n_features: int | None = None, max_rows: int |
     False, non-finite value, an index beyond ``n_features``, no rows)."""
     from sklearn.datasets import load_svmlight_file
 
-    from harness.errors import UserError
+    from harness.api import UserError
 
     if zero_based not in ZERO_BASED:
         raise UserError(f"zero_based must be auto, true or false, got {zero_based!r}")
@@ -73,8 +73,7 @@ def check_file(path: str | Path) -> Path:
     """The cheap checks, before any parsing: a readable regular file whose first 64 KiB (decompressed)
     are UTF-8 text. UserError: ``LIBSVM file PATH is a directory, expected a file``, ``... is binary
     or not UTF-8 text (it contains NUL bytes)``, ``... cannot be decompressed``."""
-    from harness.errors import UserError
-    from harness.paths import SNIFF_BYTES, binary_reason, input_file
+    from harness.api import SNIFF_BYTES, UserError, binary_reason, input_file
 
     path = input_file(path, "LIBSVM file")
     with _open(path) as fh:

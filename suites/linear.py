@@ -28,7 +28,7 @@ class _Generated(FiniteSumWorkload):
         """Dense: the draw, its scaling and rotation and the train/test copies (about 3 x total x d
         float64) plus two d x d matrices (the rotation, and the Gram for d <= 3000). Sparse: values,
         column indices and the CSR copies, about 4 x 8 bytes per nonzero. Plus 25%: the measured peak
-        of building a dense ridge workload is 80% of this (tests/test_inputs.py)."""
+        of building a dense ridge workload is 80% of this (tests/core/test_inputs.py)."""
         p, total = self.params, self._total()
         if p["sparse"]:
             nnz = total * max(1, int(round(p["density"] * p["d"])))
@@ -168,7 +168,7 @@ class LibSVM(FiniteSumWorkload):
     def data_identity(self) -> dict:
         """The file's content (SHA-256 of its bytes, size and mtime only as a fast path), not its
         path: the same bytes anywhere are the same data, an edit in place is new data."""
-        from harness.identity import file_sha256
+        from harness.api import file_sha256
 
         ident = super().data_identity()
         params = dict(ident["params"])
@@ -181,7 +181,7 @@ class LibSVM(FiniteSumWorkload):
         return {**ident, "params": params}
 
     def _make_data(self):
-        from harness.errors import UserError
+        from harness.api import UserError
 
         from .libsvm import load_libsvm
 

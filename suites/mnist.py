@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from harness.errors import UserError
+from harness.api import UserError
 
 _TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
           0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}

@@ -33,8 +33,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from harness.params import Param
-from harness.workload import Workload, WorkloadSpec
+from harness.api import Param, Workload, WorkloadSpec
 
 
 class NetworkWorkload(Workload):
@@ -59,7 +58,7 @@ class NetworkWorkload(Workload):
         ident = super().data_identity()
         if self.params["data"] not in ("mnist", "cifar"):
             return ident
-        from harness.identity import file_sha256
+        from harness.api import file_sha256
 
         if self.params["data"] == "mnist":
             from .mnist import mnist_files
@@ -205,7 +204,7 @@ class NetworkWorkload(Workload):
 
         blocks = list(blocks)
         if not 1 <= K <= len(blocks):
-            from harness.errors import UserError
+            from harness.api import UserError
 
             raise UserError(f"cannot split {len(blocks)} blocks into {K} modules (depth too small?)")
         if boundaries is None:
@@ -219,7 +218,7 @@ class NetworkWorkload(Workload):
                 boundaries.append(cut)
         edges = [0, *boundaries, len(blocks)]
         if any(a >= b for a, b in zip(edges, edges[1:])):
-            from harness.errors import UserError
+            from harness.api import UserError
 
             raise UserError(f"bad module boundaries {list(boundaries)} for {len(blocks)} blocks")
         return [nn.Sequential(*blocks[a:b]) for a, b in zip(edges, edges[1:])]
@@ -339,7 +338,7 @@ def _standardise(X, Xt):
 def cifar10_files(path: str | Path) -> list[Path]:
     """The CIFAR-10 'python version' files in ``path``: data_batch_1..5 (those present), then
     test_batch. Raises UserError for a missing folder or batches."""
-    from harness.errors import UserError
+    from harness.api import UserError
 
     root = Path(path) if path else None
     if root is None or not root.is_dir():
@@ -354,7 +353,7 @@ def cifar10_files(path: str | Path) -> list[Path]:
 def load_cifar10(path: str | Path):
     """CIFAR-10 'python version' batches in ``path`` (:func:`cifar10_files`): data_batch_1..5 (those
     present) and test_batch. Returns float32 images (N, 3, 32, 32) in [0, 1] and int64 labels."""
-    from harness.errors import UserError
+    from harness.api import UserError
 
     *train, test = cifar10_files(path)
 

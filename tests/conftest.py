@@ -18,7 +18,7 @@ def _isolated(tmp_path, monkeypatch):
     the workload's parameters, so sharing is safe and saves the high-precision solves)."""
     monkeypatch.setenv("HARNESS_STORE", str(tmp_path / "results.db"))
     monkeypatch.setenv("HARNESS_CACHE", os.environ.get("HARNESS_TEST_CACHE", str(ROOT / ".harness" / "test-cache")))
-    from harness import registry
+    from harness._core import registry
 
     registry._cache.clear()
     yield
@@ -27,7 +27,7 @@ def _isolated(tmp_path, monkeypatch):
 
 @pytest.fixture
 def store(tmp_path):
-    from harness.store import Store
+    from harness.run.store import Store
 
     return Store(tmp_path / "results.db")
 
@@ -59,8 +59,19 @@ def mpiexec_path() -> Path | None:
     return p if p.exists() else None
 
 
-needs_mpi = pytest.mark.skipif(not (have("mpi4py") and mpiexec_path()), reason="mpi4py / the venv's mpiexec missing")
-needs_torch = pytest.mark.skipif(not have("torch"), reason="torch not installed")
+# A test that needs torch or mpi4py carries the ``torch`` / ``mpi`` marker (so ``-m "not torch and not
+# mpi"`` deselects it) and is skipped, with the reason, where the dependency is missing.
+needs_mpi = pytest.mark.mpi
+needs_torch = pytest.mark.torch
+MISSING = {"mpi": None if have("mpi4py") and mpiexec_path() else "mpi4py / the venv's mpiexec missing",
+           "torch": None if have("torch") else "torch not installed"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for marker, why in MISSING.items():
+            if why and item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.skip(reason=why))
 
 
 HOST_COPIES = ("item", "cpu", "tolist", "numpy", "__float__", "__int__", "__bool__")
@@ -74,6 +85,7 @@ def host_copies(monkeypatch):
     tensor of its shape would, so code on the meta device can finish and be counted;
     ``watch.undo()`` removes them."""
     import torch
+    from torch.utils._python_dispatch import _disable_current_modes
 
     calls: list[tuple[str, str]] = []
 
@@ -84,7 +96,8 @@ def host_copies(monkeypatch):
             def spy(self, *a, _orig=orig, _name=name, **kw):
                 calls.append((_name, self.device.type))
                 if self.device.type == "meta":         # no data: answer as a zero tensor on the host would
-                    return _orig(torch.zeros(self.shape, dtype=self.dtype), *a, **kw)
+                    with _disable_current_modes():      # (made outside a dispatch mode watching the ops)
+                        return _orig(torch.zeros(self.shape, dtype=self.dtype), *a, **kw)
                 return _orig(self, *a, **kw)
 
             monkeypatch.setattr(torch.Tensor, name, spy)

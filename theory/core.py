@@ -166,7 +166,7 @@ class Theorem:
         """Is this theorem about the algorithm ``family`` (a plugin's family: 'svrg', 'ddg', ...)? The
         one rule for which runs it judges (the checker: another family's run is ``not-applicable``),
         which runs a report plots against it, which theorem ``eta=theory`` may consult, and which
-        plugins may link it (``harness.registry.link_problems``). ``families == ()``: any algorithm.
+        plugins may link it (``harness._core.registry.link_problems``). ``families == ()``: any algorithm.
         A statement that also covers a special case of another algorithm (DDG with K = 1 module is
         SGD) is still about its own algorithm: the other algorithm's own theorems judge it."""
         return not self.families or family in self.families

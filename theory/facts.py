@@ -1,7 +1,7 @@
 """The typed record of one run's facts that the theory reads (:class:`RunFacts`).
 
-The harness builds it from a stored run (``harness.checking.run_facts``) or from a planned run
-(``harness.checking.planned_facts``, for ``eta=theory``); the theory never sees the store, the
+The harness builds it from a stored run (``harness.run.checking.run_facts``) or from a planned run
+(``harness.run.checking.planned_facts``, for ``eta=theory``); the theory never sees the store, the
 runner or the plugin registry. Everything a theorem's adapter may read is here:
 
 - ``constants``: the workload's constants (L, L_max, mu, lam, n, dim, f0_minus_fstar, dist0_sq, ...);

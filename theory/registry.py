@@ -61,7 +61,7 @@ def get(theorem_id: str) -> Theorem:
     thms = _load()
     if theorem_id in thms:
         return thms[theorem_id]
-    from harness.errors import close_matches
+    from harness._core.errors import close_matches
 
     close = close_matches(theorem_id, thms)
     raise TheoryError(f"unknown theorem '{theorem_id}'" + (f" (did you mean: {', '.join(close)}?)" if close else ""))

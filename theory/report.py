@@ -3,7 +3,7 @@ seeds with the seeds' min-max band and the simultaneous upper confidence limit) 
 bound, the conditions table with the values, and the verdict with its test.
 
 Pure rendering: it takes :class:`~harness.theory.verdict.Verdict` objects and writes files; the
-harness (``harness.report``) groups the stored runs, asks the checker and stores the verdicts.
+harness (``harness.analysis.report``) groups the stored runs, asks the checker and stores the verdicts.
 A group is plotted only against the theorems about its algorithm (``Theorem.about``, the rule the
 checker also applies: another algorithm's theorem gets a ``not-applicable`` verdict, so no curve). Axes: log-log for polynomial rates (1/T, 1/sqrt(T)),
 semi-log for geometric rates (rho^S).
@@ -15,8 +15,7 @@ import html
 from pathlib import Path
 from typing import Any, Sequence
 
-from harness.output import fmt
-from harness.paths import save_figure
+from harness._core.output import fmt
 
 from .verdict import Verdict
 
@@ -38,7 +37,7 @@ def theory_section(groups: Sequence[tuple[str, str, Sequence[Verdict]]], outdir:
     if not groups:
         return []
     md = ["## Theory: bounds, conditions and verdicts", ""]
-    hb = ["<h2>Theory: bounds, conditions and verdicts</h2>"]
+    hb = ["<h2 id='theory'>Theory: bounds, conditions and verdicts</h2>"]
     rows = []
     k = 0
     for label, family, verdicts in groups:
@@ -57,9 +56,9 @@ def theory_section(groups: Sequence[tuple[str, str, Sequence[Verdict]]], outdir:
             if d.curve and thm.about(family):
                 png = outdir / f"bound-{k}.png"
                 k += 1
-                plot_bound(d, thm, rate_kind(thm)[0], png, f"{label}\n{d.theorem}: {d.verdict}")
+                figure = plot_bound(d, thm, rate_kind(thm)[0], png, f"{label}\n{d.theorem}: {d.verdict}")
                 md += [f"![{d.theorem}]({png.name})", ""]
-                hb += [f'<img src="{png.name}" style="max-width:100%">']
+                hb += [figure]
             for txt in ([f"test: {d.test}"] if d.test else []) + [f"flag: {f}" for f in d.flags]:
                 md += [txt, ""]
                 hb += [f"<p>{html.escape(txt)}</p>"]
@@ -87,9 +86,10 @@ def theory_section(groups: Sequence[tuple[str, str, Sequence[Verdict]]], outdir:
     return [("\n".join(md), "\n".join(hb))]
 
 
-def plot_bound(d: Verdict, thm, kind: str, path: Path, title: str) -> None:
+def plot_bound(d: Verdict, thm, kind: str, path: Path, title: str) -> str:
     """The measured mean, the seeds' band and the upper confidence limit under the bound; every
-    shaded area is in the legend."""
+    shaded area is in the legend. Writes the PNG at ``path``; returns the HTML that draws it
+    interactively."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -121,8 +121,9 @@ def plot_bound(d: Verdict, thm, kind: str, path: Path, title: str) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     fig.tight_layout()
-    save_figure(fig, path, bbox_inches="tight")
-    plt.close(fig)
+    from harness._core.interactive import save
+
+    return save(fig, path, alt=title, bbox_inches="tight")
 
 
 def _wrap(text: str, width: int) -> str:

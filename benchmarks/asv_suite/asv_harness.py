@@ -54,7 +54,7 @@ WORKLOADS = _env_list("HARNESS_ASV_WORKLOADS", "logreg,ridge")
 
 def _catalog() -> list[str]:
     """The finite-sum plugins on the chosen backends (``HARNESS_ASV_PLUGINS``: exactly these), by name."""
-    from harness.registry import plugins
+    from harness._core.registry import plugins
 
     reg = plugins()
     chosen = _env_list("HARNESS_ASV_PLUGINS", "")
@@ -78,9 +78,9 @@ def _workers(spec) -> int:
 
 def _spec(name: str, workload: str, seed: int):
     """The run of plugin ``name`` on ``workload`` for one seed (its family's preset parameters)."""
-    from harness.monitor import Budget, Target
-    from harness.registry import plugins
-    from harness.runner import RunSpec
+    from harness._core.monitor import Budget, Target
+    from harness._core.registry import plugins
+    from harness.run.runner import RunSpec
 
     spec = plugins().get(name)
     names = {p.name for p in spec.params}
@@ -92,7 +92,7 @@ def _spec(name: str, workload: str, seed: int):
 def _declined() -> list[tuple[str, str]]:
     """The (plugin, workload) cells a plugin declines (its ``skip``, a missing library): asv skips
     them before setup (``skip_params``), silently, instead of a "skipped" line per cell and benchmark."""
-    from harness.runner import declined, resolve
+    from harness.run.runner import declined, resolve
 
     out = []
     for name in PLUGINS:
@@ -120,10 +120,10 @@ class HarnessRuns:
     timeout = 1200
 
     def setup_cache(self):
-        from harness.compare import run_metrics
-        from harness.runner import execute
-        from harness.stats import median
-        from harness.store import Store
+        from harness.analysis.compare import run_metrics
+        from harness.run.runner import execute
+        from harness.analysis.stats import median
+        from harness.run.store import Store
 
         tmp = Path(tempfile.mkdtemp(prefix="harness-asv-"))
         os.environ.setdefault("HARNESS_CACHE", str(tmp / "cache"))
@@ -190,7 +190,7 @@ def _finite(v: float) -> float:
 
 def _theory(runs, store) -> dict[str, float]:
     """The checker's verdicts for the runs: smallest slack among 'holds', count of 'violated'."""
-    from harness.checking import check
+    from harness.run.checking import check
 
     slacks, violated = [], 0
     for d in check(runs, store=store):
@@ -243,9 +243,9 @@ class Memory:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def peakmem_svrg_serial_run(self):
-        from harness.monitor import Budget, Target
-        from harness.runner import RunSpec, execute
-        from harness.store import Store
+        from harness._core.monitor import Budget, Target
+        from harness.run.runner import RunSpec, execute
+        from harness.run.store import Store
 
         execute(RunSpec("svrg-serial", "logreg", {"eta": 0.1, "b": 4}, dict(WORKLOAD_PARAMS), 1, 0,
                         Budget.parse("epochs=5"), Target()), Store(self.tmp / "mem.db"), force=True)

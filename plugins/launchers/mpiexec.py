@@ -1,6 +1,6 @@
 """The MPI launcher: ``mpiexec -n N python -P -m <rank module>`` from the venv's own bin directory
 (the ``mpi`` backend starts N = P+1 ranks, one server + P workers, through :mod:`harness.plugins.mpi.launch`), with ``MPIEXEC_TIMEOUT`` as mpiexec's own guard and our timeout on top
-(``harness.launch.run_job``: own session, killed as a group, points streamed through
+(``harness.api.run_job``: own session, killed as a group, points streamed through
 ``points.jsonl``, the result through ``result.json`` written by rank 0, a failing rank's message
 through ``error-<rank>.json`` or, for a rank that died silently, ``died-<rank>.json`` (written by
 the rank module's own guard, e.g. :mod:`harness.plugins.mpi.rank`)).
@@ -23,8 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.api import MissingDependency, PluginFailure
-from harness.launch import SPEC, python_module, run_job
+from harness.api import MissingDependency, PluginFailure, SPEC, python_module, run_job
 
 DEFAULT_TIMEOUT_S = 600.0
 
@@ -61,7 +60,7 @@ def environment(timeout_s: float, hostfile: str | None = None) -> dict[str, str]
 
 def launch(ctx, module: str, processes: int) -> dict[str, Any]:
     """Run ``processes`` MPI ranks of ``python -m module`` for this run and fold their results into
-    ``ctx`` (``harness.launch.run_job``); returns the ranks' ``info``. Raises PluginFailure naming
+    ``ctx`` (``harness.api.run_job``); returns the ranks' ``info``. Raises PluginFailure naming
     the first rank that failed (or died silently) and RunTimeout past ``ctx.options['timeout_s']``."""
     timeout_s = float(ctx.options.get("timeout_s") or DEFAULT_TIMEOUT_S)
     hostfile = ctx.options.get("hostfile")
@@ -104,7 +103,7 @@ def job_marker(workdir: Path) -> bytes:
 def remove_orphaned_shm(before: set[str], marker: bytes | None = None, wait_s: float = 5.0) -> list[str]:
     """Unlink the MPICH shared-memory segments that appeared since ``before`` and that no process
     maps any more. A job that ends normally unlinks its own; one whose ranks were killed (a worker
-    fault, a timeout, Ctrl-C: :func:`harness.launch.run_job` kills the group) leaves them, 3-4 MB
+    fault, a timeout, Ctrl-C: :func:`harness.api.run_job` kills the group) leaves them, 3-4 MB
     each, in RAM until reboot (230 of them, 840 MB, after a day of tests here). ``marker``: the
     job's environment entry (:func:`job_marker`); its killed ranks may still hold a mapping for a
     moment (waited for, up to ``wait_s``); a segment another job maps is left alone. Returns the

@@ -2,7 +2,7 @@
 
 Shared by every ``torch``-backend plugin (data-parallel large batch, model-parallel DDG / features
 replay). By default the parent runs this module as a small launcher under
-:func:`harness.launch.run_job` (own process group, wall-clock limit, ``points.jsonl`` /
+:func:`harness.api.run_job` (own process group, wall-clock limit, ``points.jsonl`` /
 ``result.json`` / ``error-<rank>.json`` folded back into the run), and the launcher starts
 ``python -m <rank module> [args]`` once per rank. With the run option ``launcher=torchrun``
 (``harness run --launcher torchrun``) the ranks are started by ``torchrun`` instead
@@ -29,9 +29,9 @@ Parent side (inside a plugin's ``run(ctx)``)::
 ``launch(ctx, module, *, workers=None, args=(), timeout_s=None, env=None)`` starts ``workers``
 (default ``ctx.workers``) ranks of ``python -m module *args``. Each rank's environment holds
 ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``HARNESS_SPEC`` (the run's spec, see
-:func:`harness.launch.load_spec`), ``HARNESS_TORCH_INIT`` (a fresh ``file://`` rendezvous in the
+:func:`harness.api.load_spec`), ``HARNESS_TORCH_INIT`` (a fresh ``file://`` rendezvous in the
 run's workdir), ``GLOO_SOCKET_IFNAME=lo``, ``MASTER_ADDR=127.0.0.1`` and one thread per BLAS.
-Returns what ``run_job`` returns (the ``info`` written by :func:`harness.launch.write_result`);
+Returns what ``run_job`` returns (the ``info`` written by :func:`harness.api.write_result`);
 raises ``PluginFailure`` if a rank fails and ``RunTimeout`` past the limit (``timeout_s``, else
 ``ctx.options['timeout_s']``, else 600 s).
 
@@ -44,7 +44,7 @@ run's reason names the rank that failed first, not a peer that saw its connectio
 Rank side (inside the rank module)::
 
     from harness.plugins.launchers import torch_dist
-    from harness.launch import child_context, load_spec, write_result
+    from harness.api import child_context, load_spec, write_result
 
     def body():
         spec = load_spec()
@@ -61,7 +61,7 @@ Rank side (inside the rank module)::
 ``init_process_group``: NCCL on ``cuda:LOCAL_RANK`` when ``torch.cuda.device_count() >= WORLD_SIZE``
 (and ``prefer`` is not ``"cpu"``), otherwise gloo on the CPU; ``prefer="cuda"`` without enough
 devices is an error. The returned :class:`Dist` carries ``rank``, ``world``, ``backend`` and
-``device``. ``rank_main(body)`` wraps :func:`harness.launch.child_main` (an exception becomes
+``device``. ``rank_main(body)`` wraps :func:`harness.api.child_main` (an exception becomes
 ``error-<rank>.json`` and exit 1, before any socket closes) and destroys the process group after a
 successful body.
 
@@ -83,7 +83,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from harness.launch import python_module
+from harness.api import python_module
 
 FIRST_ERROR = "error-!first.json"
 ENV_INIT = "HARNESS_TORCH_INIT"
@@ -93,7 +93,7 @@ ENV_INIT = "HARNESS_TORCH_INIT"
 def launch(ctx, module: str, *, workers: int | None = None, args: Sequence[str] = (),
            timeout_s: float | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run ``workers`` ranks of ``python -m module *args`` for this run (see the module doc)."""
-    from harness.launch import run_job
+    from harness.api import run_job
 
     world = int(workers or ctx.workers)
     if world < 1:
@@ -105,7 +105,7 @@ def launch(ctx, module: str, *, workers: int | None = None, args: Sequence[str] 
                        timeout_s=timeout_s, env={**(env or {}), **_torchrun_env(ctx.options)})
         return {**(info or {}), "launcher": "torchrun"}
     if ctx.options.get("launcher", "harness") != "harness":
-        from harness.errors import UserError
+        from harness.api import UserError
 
         raise UserError(f"unknown launcher {ctx.options['launcher']!r}: expected harness or torchrun")
     check_devices(ctx.options, world)
@@ -279,7 +279,7 @@ def local_device(want: str = "cpu"):
     want = str(want or "cpu")
     if want == "cuda" or (want == "auto" and torch.cuda.is_available()):
         if not torch.cuda.is_available():
-            from harness.errors import UserError
+            from harness.api import UserError
 
             raise UserError("--option device=cuda: this machine has no CUDA device")
         return torch.device("cuda")
@@ -295,7 +295,7 @@ def check_devices(options: dict[str, Any], world: int) -> None:
 
     found = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if found < world:
-        from harness.errors import UserError
+        from harness.api import UserError
 
         raise UserError(f"--option device=cuda: {world} rank(s) need {world} CUDA device(s), this machine has {found}")
 
@@ -334,7 +334,7 @@ def init(prefer: str = "auto", timeout_s: float | None = None) -> Dist:
 
 def rank_main(body) -> None:
     """Run a rank's body with error capture (``error-<rank>.json``) and process-group teardown."""
-    from harness.launch import child_main, load_spec
+    from harness.api import child_main, load_spec
 
     rank = int(os.environ.get("RANK", "0"))
     workdir = load_spec()["workdir"]

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness.launch import python_module
+from harness.api import python_module
 
 ALGORITHMS = {
     "asysvrg-mpi": "harness.plugins.mpi.asysvrg",
@@ -71,7 +71,7 @@ def inner() -> None:
 
     from mpi4py import MPI
 
-    from harness.launch import child_main, load_spec
+    from harness.api import child_main, load_spec
 
     spec = load_spec()
     comm = MPI.COMM_WORLD

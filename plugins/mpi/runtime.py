@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.launch import write_result
+from harness.api import write_result
 from harness.plugins.algorithms.applied import agreed
 from harness.plugins.algorithms.partition import partition
 
@@ -94,9 +94,8 @@ class Runtime:
 
 
 def _child_context(spec: dict[str, Any], *, owns_monitor: bool):
-    """``harness.launch.child_context`` with the plugin found through this backend's entry point
+    """``harness.api.child_context`` with the plugin found through this backend's entry point
     only: a rank does not load every installed backend's catalog."""
-    from harness.launch import child_context
-    from harness.registry import find_plugin
+    from harness.api import child_context, find_plugin
 
     return child_context(spec, owns_monitor=owns_monitor, plugin=find_plugin(spec["plugin"], entry="mpi"))

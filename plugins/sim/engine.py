@@ -14,7 +14,7 @@ the same values from Python (:meth:`History.read`) and from numba (:func:`coord_
 
 ``tau_t`` comes from a :class:`DelayModel`: ``fixed`` (tau), ``uniform`` on [0, tau_max],
 ``geometric`` with mean tau (truncated at a cap), ``trace`` (a recorded sequence, replayed
-cyclically) or ``measured`` (a :class:`harness.staleness.DelayStats` histogram, e.g. from a
+cyclically) or ``measured`` (a :class:`harness.api.DelayStats` histogram, e.g. from a
 threads run, sampled i.i.d.). Delays are clipped to the history available (an epoch boundary of
 SVRG, where all workers synchronise, restarts it). With tau = 0 the simulator performs the serial
 kernels' arithmetic in the same order: it reproduces the serial plugins bit for bit.

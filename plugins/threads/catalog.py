@@ -6,7 +6,8 @@ from harness.plugins.algorithms.params import ASYNC_SGD_PARAMS, COORDS, SVRG_PAR
 WRITE = Param("write", "atomic", "choice", choices=("atomic", "racy", "plain"),
               doc="coordinate writes: atomic (compare-and-swap loop, the papers' atomic coordinate update), "
                   "racy (one compare-and-swap: a conflicting write is lost and counted) or plain "
-                  "(unsynchronised store: lost writes not observable)")
+                  "(unsynchronised store: lost writes not observable); a one-thread run applies plain stores under "
+                  "every mode (nothing can race; bit for bit the atomic update), recorded in info['writes']")
 
 PLUGINS = [
     PluginSpec("hogwild-threads", "sgd", "threads", "harness.plugins.threads.hogwild:run", kinds=("finite-sum",),

@@ -11,8 +11,7 @@ mNAG / mGD (4.2), LARS (4.3) and CLARS (4.7, Algorithm 8), all as the layer-wise
 Metadata only: importing this module does not import torch.
 """
 
-from harness.params import Param
-from harness.plugin import PluginSpec
+from harness.api import Param, PluginSpec
 
 THEOREMS = ("large_batch.thm-4.3.1", "large_batch.cor-4.3.1", "large_batch.thm-4.3.2", "large_batch.cor-4.3.2")
 

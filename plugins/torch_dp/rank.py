@@ -11,7 +11,7 @@ from __future__ import annotations
 
 def _body() -> int:
     from harness.plugins.launchers import torch_dist
-    from harness.launch import child_context, load_spec, write_result
+    from harness.api import child_context, load_spec, write_result
 
     from .train import train
 

@@ -17,7 +17,7 @@ def check_batch(ctx) -> None:
     """A batch larger than the training set is the user's mistake (exit 2), caught before launching."""
     b = ctx.params.get("b")
     if b and int(b) > ctx.workload.n:
-        from harness.errors import UserError
+        from harness.api import UserError
 
         raise UserError(f"batch size b={b} exceeds the training set of {ctx.workload.name} (n={ctx.workload.n}); "
                         "b=0 means the whole set")

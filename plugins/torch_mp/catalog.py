@@ -3,8 +3,7 @@ replay with module k on torch.distributed rank k (``*-torch``, ``--workers K`` =
 modules), and their single-process twins with exactly the same delays (``*-sim``, deterministic:
 the reference every ``*-torch`` run must match)."""
 
-from harness.params import Param
-from harness.plugin import PluginSpec
+from harness.api import Param, PluginSpec
 
 COMMON = (
     Param("eta", 0.05, "float", low=0.0, open_low=True, doc="step size gamma (Adam: its constant gamma)"),

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from harness.staleness import DelayStats
+from harness.api import DelayStats
 
 ALGOS = ("bp", "ddg", "fr", "dni")   # the classes: stages.STAGES
 
@@ -37,7 +37,7 @@ class Sampler:
 
     def __init__(self, n: int, b: int, seed: int, device=None):
         if b > n:
-            from harness.errors import UserError
+            from harness.api import UserError
 
             raise UserError(f"batch size b={b} exceeds the {n} training samples")
         self.n, self.b, self.seed = n, b, seed
@@ -182,7 +182,7 @@ def parse_boundaries(text: str) -> list[int] | None:
     try:
         return [int(x) for x in text.replace(";", ",").split(",") if x.strip()]
     except ValueError:
-        from harness.errors import UserError
+        from harness.api import UserError
 
         raise UserError(f"bad boundaries {text!r}: expected block indices like '2' or '1,3'") from None
 

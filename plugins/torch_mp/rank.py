@@ -15,7 +15,7 @@ import torch
 import torch.distributed as td
 
 from harness.plugins.launchers import torch_dist
-from harness.launch import child_context, load_spec, write_result
+from harness.api import child_context, load_spec, write_result
 
 from .core import Sampler, window
 from .stages import build_stages

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from harness.staleness import DelayStats
+from harness.api import DelayStats
 
 from .core import boundary_shapes, make_synth, parse_boundaries
 from .memory import SavedStorages, _storage

@@ -1,8 +1,10 @@
 """pytest-benchmark: one update of each serial algorithm family's numba kernel (SGD, SVRG inner
 step), dense and CSR, logistic loss. Skipped by the default run (``--benchmark-skip``)::
 
-    pytest tests/bench --benchmark-only --benchmark-autosave
-    pytest tests/bench --benchmark-only --benchmark-compare --benchmark-compare-fail=mean:10%
+    pytest tests/bench --benchmark-only --benchmark-warmup=on --benchmark-autosave
+    pytest tests/bench --benchmark-only --benchmark-warmup=on --benchmark-compare --benchmark-compare-fail=min:50%
+
+(``min:50%``, the fastest round, is the recipe that holds on a busy 2-core machine: docs/workflows.md.)
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def workload():
 
 
 def test_snapshot(benchmark, workload):
-    from harness.monitor import Monitor
+    from harness._core.monitor import Monitor
 
     mon = Monitor(workload.metrics, n_samples=workload.n, deterministic=True)
     w = np.full(workload.dim, 0.01)

@@ -21,7 +21,7 @@ SPARSE = {"sparse": True, "n": 20000, "d": 20000, "density": 0.0025, "lam": 1e-4
 
 @pytest.fixture(scope="module")
 def workload():
-    from harness.registry import workloads
+    from harness._core.registry import workloads
 
     wl = workloads().get("logreg").build(SPARSE)
     wl.X  # noqa: B018 - build the data outside the timings

@@ -1,0 +1,165 @@
+"""Workloads: a problem with data and, where they exist, its known constants.
+
+Two kinds:
+- ``finite-sum``: ``f(w) = (1/n) sum_i phi_i(w) + (lam/2)||w||^2`` over numpy data (dense or
+  scipy CSR), with exact ``L``, per-sample ``L_i``, ``mu``, and ``f_star`` / ``w_star`` from a
+  high-precision solve cached on disk (the linear models: ``harness.suites.finite_sum``).
+- ``network``: a torch module factory plus data (``harness.suites.network``).
+
+A :class:`WorkloadSpec` is the cheap registry entry; ``spec.build(params)`` makes the workload,
+whose data is built lazily on first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from .errors import UserError
+from .params import Param, ParamSet
+from .plugin import NEEDS, WORKLOAD_KINDS
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    name: str
+    kind: str
+    factory: str  # "module:Class"; called as Class(name=..., **params)
+    params: Sequence[Param] = ()
+    description: str = ""
+    needs: Sequence[str] = ()
+
+    def __post_init__(self):
+        if self.kind not in WORKLOAD_KINDS:
+            raise ValueError(f"workload {self.name}: kind {self.kind!r} is not one of {WORKLOAD_KINDS}")
+
+    @property
+    def paramset(self) -> ParamSet:
+        return ParamSet(tuple(self.params))
+
+    def build(self, given: Mapping[str, Any] | None = None) -> "Workload":
+        import importlib.util
+
+        from .errors import MissingDependency
+
+        for need in self.needs:
+            if importlib.util.find_spec(NEEDS[need][0]) is None:
+                raise MissingDependency(f"{need} (needed by workload {self.name})", NEEDS[need][1])
+        params = self.paramset.resolve(given, f"workload {self.name}", see=f"harness list workloads {self.name}")
+        module, _, attr = self.factory.partition(":")
+        cls = getattr(importlib.import_module(module), attr)
+        workload = cls(name=self.name, **params)
+        check_memory(workload)
+        return workload
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "description": self.description,
+            "params": {p.name: {"default": p.default, "domain": p.domain(), "doc": p.doc} for p in self.params},
+        }
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still allocate: the smaller of the kernel's MemAvailable and the
+    cgroup's memory.max - memory.current (a container's limit); ``None`` where neither is known."""
+    have = []
+    try:
+        with open("/proc/meminfo") as fh:
+            have += [int(line.split()[1]) * 1024 for line in fh if line.startswith("MemAvailable:")]
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            have.append(int(limit) - int(Path("/sys/fs/cgroup/memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    if not have:
+        try:
+            have.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+        except (ValueError, OSError, AttributeError):
+            return None
+    return max(0, min(have))
+
+
+def fmt_bytes(n: float) -> str:
+    """1.8e12 -> '1.6 TiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} EiB"  # pragma: no cover
+
+
+def check_memory(workload: "Workload") -> None:
+    """Refuse, before any allocation, a workload whose estimated peak memory
+    (:meth:`Workload.estimate_bytes`) exceeds what this machine has available."""
+    need = workload.estimate_bytes()
+    if not need:
+        return
+    have = available_memory()
+    if have is not None and need > have:
+        raise UserError(f"workload {workload.name} needs about {fmt_bytes(need)} of memory "
+                        f"({workload.memory_note()}); this machine has {fmt_bytes(have)} available")
+
+
+def params_key(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+class Workload:
+    """Base class. Subclasses set ``kind`` and implement ``metrics(iterate)``."""
+
+    kind: str = "finite-sum"
+
+    def __init__(self, name: str, **params: Any):
+        self.name = name
+        self.params = dict(params)
+        self.seed = int(params.get("seed", 0))
+
+    # bump when a subclass's data generation changes what it generates for the same parameters
+    generator_version: str = "1"
+
+    def spec_dict(self) -> dict[str, Any]:
+        """The name and parameters that rebuild this workload (for child processes)."""
+        return {"name": self.name, "params": self.params}
+
+    def data_identity(self) -> dict[str, Any]:
+        """What identifies this workload's data by content (run keys, the constants cache):
+        generated data by its generator (class and ``generator_version``) and parameters; a
+        file-backed workload overrides this with the file's SHA-256 (see ``harness._core.identity``)."""
+        return {"name": self.name, "generator": f"{type(self).__qualname__}/{self.generator_version}",
+                "params": self.params}
+
+    def constants(self) -> dict[str, float]:
+        """Known constants the theory module may use (L, mu, n, d, f_star, ...)."""
+        return {}
+
+    def sizes(self) -> dict[str, int]:
+        """Sizes known without building the data (``n``: training samples, ``d``: features); a
+        workload whose sizes come from a file returns what it knows (possibly nothing)."""
+        return {}
+
+    def estimate_bytes(self) -> int | None:
+        """Peak bytes the data and model will take, estimated from the parameters before anything is
+        allocated (``None``: unknown). :func:`check_memory` refuses what the machine cannot hold."""
+        return None
+
+    def memory_note(self) -> str:
+        """The sizes the estimate came from, for the refusal message."""
+        return ", ".join(f"{k}={v:,}" for k, v in self.sizes().items())
+
+    def metrics(self, iterate: Any) -> dict[str, float]:
+        raise NotImplementedError
+
+
+def check_kind(plugin_kinds: Sequence[str], workload: Workload, plugin_name: str) -> None:
+    if workload.kind not in plugin_kinds:
+        raise UserError(f"plugin {plugin_name} does not support {workload.kind} workloads (supports: {', '.join(plugin_kinds)})")

@@ -1,0 +1,7 @@
+"""``python -m harness.cli ...``: the same command line as ``harness ...``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

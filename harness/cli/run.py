@@ -1,0 +1,317 @@
+"""``harness run [SUITE.toml | --plugin P --workload W ...]``: execute runs, store them, summarise.
+
+With no arguments it runs the shipped default suite and writes its report."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+from harness._core.errors import UserError
+from .common import report_sections
+from harness.run.executors import ENGINES, make_engine, run_parallel
+from harness._core.monitor import Budget, FINISHED_OK
+from harness._core.output import console, print_json, table, varying_columns
+from harness._core.params import parse_assignments, positive_float
+from harness._core.paths import input_file, output_dir, safe_name
+from .progress import RunProgress
+from harness.run.runner import RunSpec, execute, resolve, skipped_record, unavailable
+from harness.run.store import Store, reports_root
+from harness.run.suite import load_suite, seeds_of, target_of
+
+DEFAULT_SUITE = "tour"
+
+
+def register(sub):
+    p = sub.add_parser("run", help="run a suite file or one plugin on one workload")
+    p.add_argument("suite", nargs="?", help="suite TOML file (default: the shipped tour suite, one short run per backend)")
+    p.add_argument("--plugin", "-p", action="append", help="plugin name (repeatable: a grid axis)")
+    p.add_argument("--workload", "-w", action="append", help="workload name (repeatable)")
+    p.add_argument("--param", action="append", metavar="K=V", help="plugin parameter (repeatable)")
+    p.add_argument("--workload-param", action="append", metavar="K=V", help="workload parameter (repeatable)")
+    p.add_argument("--workers", "-n", type=int, action="append", help="worker count (repeatable)")
+    p.add_argument("--seeds", default=None,
+                   help="a count (3 -> 0,1,2) or a list (0,5,7); with a suite: in place of every [[run]]'s seeds")
+    p.add_argument("--budget", default=None, help="e.g. epochs=10 or updates=1e5,seconds=30")
+    p.add_argument("--target", default=None, help="suboptimality to reach (or metric=value)")
+    p.add_argument("--timeout", type=positive_float, default=None, help="hard wall-clock limit per run for launched jobs (s)")
+    p.add_argument("--hostfile", default=None, help="passed to mpiexec for multi-node MPI runs")
+    p.add_argument("--option", action="append", metavar="K=V", help="backend option (repeatable)")
+    p.add_argument("--launcher", choices=("harness", "torchrun"), default=None,
+                   help="how torch ranks start: our launcher (default) or torchrun (env:// rendezvous; "
+                        "--option torchrun_args='--nnodes=2 ...' for several nodes)")
+    p.add_argument("--scale", choices=("small", "paper"), default="small",
+                   help="suite scale: small (default, seconds; CI and the tour) or paper (the suite's NAME_paper.toml: "
+                        "the papers' sizes, minutes per run, sized for 16 cores / a GPU)")
+    p.add_argument("--force", action="store_true", help="rerun even if the store has this exact run")
+    p.add_argument("--report", default=None, help="write the report to this directory (default: reports/<suite> beside the store)")
+    p.add_argument("--no-report", action="store_true", help="do not write a report")
+    p.add_argument("--json", action="store_true", help="print the runs as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    g = p.add_argument_group("parallel and cluster execution")
+    g.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                   help="run N cores' worth of runs side by side (a run with W workers takes W); "
+                        "default 1, or this machine's cores with --executor")
+    g.add_argument("--executor", choices=ENGINES, default=None,
+                   help="local: a process pool here; dask: a dask.distributed cluster (--scheduler, or a "
+                        "LocalCluster); submitit: one SLURM job per run")
+    g.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="dask scheduler address, e.g. tcp://head:8786 (default $DASK_SCHEDULER_ADDRESS, "
+                        "else a LocalCluster of --jobs workers)")
+    g.add_argument("--slurm", action="append", metavar="K=V",
+                   help="submitit parameter, e.g. slurm_partition=cpu, timeout_min=60, mem_gb=8 (repeatable)")
+    g.add_argument("--submitit-folder", default=None, help="submitit's logs and pickles (default .harness/submitit)")
+    g.add_argument("--submitit-cluster", choices=("slurm", "local"), default=None,
+                   help="force SLURM or submitit's local executor (default: SLURM when sbatch is found)")
+    g.add_argument("--yes", "-y", action="store_true", help=f"run a grid of more than {CONFIRM_ABOVE} runs without asking")
+    p.set_defaults(func=main)
+
+
+# a grid this large is more likely a typo (a list where a value was meant) than a plan: ask first
+CONFIRM_ABOVE = 500
+
+
+def paper_scale(suite: str) -> Path:
+    """The paper-scale version of a suite: ``NAME_paper.toml`` next to a suite file, or the shipped
+    ``NAME_paper`` for a shipped suite's name."""
+    from harness.suites import suite_path
+
+    path = Path(suite)
+    stem = path.stem if path.suffix == ".toml" else path.name
+    if stem.endswith("_paper"):
+        return path
+    found = path.with_name(f"{stem}_paper.toml") if path.exists() else suite_path(f"{stem}_paper")
+    if not found.exists():
+        shipped = sorted(p.stem[:-len("_paper")] for p in suite_path("x").parent.glob("*_paper.toml"))
+        raise UserError(f"suite {suite} has no paper-scale version ({found.name} not found); "
+                        f"paper-scale suites: {', '.join(shipped)}")
+    return found
+
+
+def _specs_from_flags(args) -> list[RunSpec]:
+    if not args.plugin or not args.workload:
+        raise UserError("give a suite file, or both --plugin and --workload")
+    params = parse_assignments(args.param)
+    wparams = parse_assignments(args.workload_param, "--workload-param")
+    options = dict(parse_assignments(args.option, "--option"))
+    if args.timeout:
+        options["timeout_s"] = args.timeout
+    if args.hostfile:
+        options["hostfile"] = str(input_file(args.hostfile, "hostfile").resolve())
+    budget = Budget.parse(args.budget) if args.budget else Budget(epochs=10.0)
+    target = target_of(args.target, "--target: ")
+    seeds = seeds_of(args.seeds if args.seeds is not None else 1, "--seeds: ")
+    specs = []
+    for plugin in args.plugin:
+        for workload in args.workload:
+            for workers in args.workers or [1]:
+                for seed in seeds:
+                    specs.append(RunSpec(plugin, workload, dict(params), dict(wparams), workers, seed, budget, target,
+                                         options=dict(options)))
+    return specs
+
+
+def main(args) -> int:
+    suite_name, report_cfg = None, {}
+    if args.suite or not args.plugin:
+        if args.plugin or args.workload:
+            raise UserError("give either a suite file or --plugin/--workload, not both")
+        suite = args.suite or DEFAULT_SUITE
+        # --seeds replaces every entry's seed axis (README: `harness run suites/asysvrg.toml --seeds 5`)
+        seeds = seeds_of(args.seeds, "--seeds: ") if args.seeds is not None else None
+        suite_name, specs, report_cfg = load_suite(paper_scale(suite) if args.scale == "paper" else suite, seeds=seeds)
+        if args.timeout:
+            for s in specs:
+                s.options["timeout_s"] = args.timeout
+    else:
+        if args.scale != "small":
+            raise UserError("--scale chooses a suite's size: give a suite (e.g. harness run asysvrg --scale paper)")
+        specs = _specs_from_flags(args)
+    if args.launcher:
+        for s in specs:
+            s.options["launcher"] = args.launcher
+    if _elsewhere(args):  # their ranks start on other machines: this machine's cores do not bound them
+        for s in specs:
+            s.options.setdefault("oversubscribe", True)
+    _confirm(len(specs), args.yes)
+    if args.jobs is not None and args.jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
+    report_dir = None
+    if not args.no_report:  # the report folder is checked before the runs, not after them
+        report_dir = output_dir(args.report or reports_root() / safe_name(suite_name or "latest"), "report folder")
+    quiet = args.quiet or args.json
+    with RunProgress(len(specs), quiet=quiet) as prog:  # its first line before the checks: a big grid shows at once
+        prog.start(f"checking {len(specs)} runs' names and values")
+        # every name and value is checked before anything runs; each spec is resolved once. A run whose
+        # workload needs a library this install lacks is skipped with the reason (base install + tour)
+        unrunnable = {i: why for i, s in enumerate(specs) if (why := unavailable(s))}
+        skipped = [skipped_record(specs[i], why) for i, why in unrunnable.items()]
+        specs = [resolve(s) for i, s in enumerate(specs) if i not in unrunnable]
+        store = Store()
+        kind = _engine_kind(args)
+        if kind is not None:
+            where = f" at {args.scheduler}" if kind == "dask" and args.scheduler else ""
+            prog.start(f"starting the {kind} executor{where}")
+        engine = _engine(args, [r.spec for r in specs])
+        if not specs:
+            records = []
+        elif engine is None:
+            records = run_specs(specs, store, force=args.force, progress=prog)
+        else:
+            records = run_parallel(specs, store, engine, force=args.force, progress=prog)
+        records = [*records, *skipped]
+    if args.json:
+        print_json([{"id": r.id, "plugin": r.plugin, "workload": r.workload, "workers": r.workers, "seed": r.seed,
+                     "status": r.status, "reason": r.reason, "cached": r.cached, "points": len(r.points),
+                     "final": r.points[-1] if r.points else None} for r in records])
+    else:
+        summary(records)
+    if report_dir is not None and any(r.points for r in records):
+        from harness.analysis.report import write_index, write_report
+
+        out = report_dir
+        try:
+            index = write_report(records, out, store=store, title=suite_name or "harness run", config=report_cfg,
+                                 sections=report_sections())
+            if not args.report:
+                write_index(out.parent)
+        except UserError as exc:  # e.g. a full disk: the measurements are safe, say so
+            stored = [r.id for r in records if r.id is not None]
+            raise UserError(f"{exc} (the {len(stored)} runs are stored: `harness report` writes the report "
+                            "again)") from None
+        (console.print if not args.json else (lambda *a: None))(f"report: {index}")
+    if any(r.status == "interrupted" for r in records):
+        import sys
+
+        sig = interrupted_signal()
+        print(f"harness: interrupted by {sig.name}: {interrupted_summary(records)}", file=sys.stderr)
+        return 128 + sig  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
+    # a diverged run is a measurement (e.g. mNAG without warmup at a large batch), not a failure:
+    # the exit code says whether every run could be carried out
+    bad = [r for r in records if r.status in ("error", "timeout")]
+    return 1 if bad else 0
+
+
+def interrupted_signal():
+    """The signal that stopped the command: the SIGTERM/SIGHUP received, else SIGINT (Ctrl-C)."""
+    import signal
+
+    from harness._core.signals import received
+
+    return signal.Signals(received() or signal.SIGINT)
+
+
+def interrupted_summary(records) -> str:
+    """What an interrupted command stored, exactly: e.g. '3 runs stored: 1 finished, 2
+    'interrupted' with the points measured so far (5, 7 points)'."""
+    stored = [r for r in records if r.id is not None]
+    cut = [r for r in stored if r.status == "interrupted"]
+    kept = [r for r in cut if r.points]
+    parts = [f"{len(stored) - len(cut)} finished"] if len(stored) > len(cut) else []
+    if kept:
+        parts.append(f"{len(kept)} 'interrupted' with the points measured so far "
+                     f"({', '.join(str(len(r.points)) for r in kept)} points)")
+    if len(cut) > len(kept):
+        parts.append(f"{len(cut) - len(kept)} 'interrupted' without points")
+    # an interrupted rerun (--force) never replaces the finished run of its key (Store.save)
+    dropped = sum(r.id is None and r.status == "interrupted" for r in records)
+    if dropped:
+        parts.append(f"{dropped} 'interrupted' not stored: the finished run of the same key is kept")
+    return f"{len(stored)} runs stored: {', '.join(parts)}" if parts else "0 runs stored"
+
+
+def _confirm(n: int, yes: bool) -> None:
+    if n <= CONFIRM_ABOVE or yes:
+        return
+    import sys
+
+    if sys.stdin.isatty() and sys.stderr.isatty():
+        answer = input(f"harness: this grid has {n} runs; run them all? [y/N] ")
+        if answer.strip().lower() in ("y", "yes"):
+            return
+        raise UserError(f"not started: {n} runs (pass --yes to run them without asking)")
+    raise UserError(f"this grid has {n} runs (more than {CONFIRM_ABOVE}): pass --yes to run them")
+
+
+def _elsewhere(args) -> bool:
+    """Whether the runs execute on other machines (SLURM jobs, a dask scheduler's workers)."""
+    import os
+
+    if args.executor == "submitit":
+        return args.submitit_cluster != "local"
+    return args.executor == "dask" and bool(args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS"))
+
+
+def _engine_kind(args) -> str | None:
+    """The executor a run command asked for: --executor, else 'local' for --jobs N > 1, else None
+    (one run after another in this process)."""
+    return args.executor or ("local" if (args.jobs or 1) > 1 else None)
+
+
+def _engine(args, specs):
+    """None: one run after another in this process (the default); else the engine of --jobs/--executor."""
+    import os
+
+    kind = _engine_kind(args)
+    if kind is None:
+        return None
+    params = {k: _literal(v) for k, v in parse_assignments(args.slurm, "--slurm").items()}
+    jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+    return make_engine(kind, jobs, specs=specs, address=args.scheduler, folder=args.submitit_folder,
+                       cluster=args.submitit_cluster, params=params)
+
+
+def _literal(text: str):
+    """'60' -> 60, '1.5' -> 1.5, 'true' -> True, anything else stays a string (submitit's values)."""
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def run_specs(specs, store, *, force=False, quiet=False, progress=None):
+    """Run specs in order with progress (runs done / total, and the current run's budget);
+    ``progress``: a RunProgress already shown (else one is made, silent under ``quiet``)."""
+    records = []
+    with (contextlib.nullcontext(progress) if progress is not None else RunProgress(len(specs), quiet=quiet)) as prog:
+        for spec in specs:
+            prog.start(getattr(spec, "spec", spec).describe())
+
+            def on_point(point, mon):
+                prog.fraction(_fraction(point, mon))
+
+            rec = execute(spec, store, force=force, on_point=on_point)
+            records.append(rec)
+            prog.done()
+            if rec.status == "interrupted":  # Ctrl-C: keep what was measured, run nothing more
+                break
+    return records
+
+
+def _fraction(point, mon) -> float:
+    fr = []
+    b = mon.budget
+    if b.updates:
+        fr.append(point["updates"] / b.updates)
+    if b.epochs and point.get("epochs") is not None:
+        fr.append(point["epochs"] / b.epochs)
+    if b.seconds:
+        fr.append(point["time_s"] / b.seconds)
+    return min(max(fr), 1.0) if fr else 0.0
+
+
+def summary(records) -> None:
+    from harness.run.metrics import tau_max
+
+    extra = varying_columns(records)
+    if any(tau_max(r) is not None for r in records):  # a run that measured delays: the largest, as the report shows it
+        extra.append(("tau max", tau_max))
+    table("runs", ("id", "plugin", "workload", "workers", "seed", *[t for t, _ in extra], "status", "points",
+                   "updates", "time s", "subopt", "cached"),
+          [(r.id, r.plugin, r.workload, r.workers, r.seed, *[get(r) for _, get in extra], r.status + (f" ({r.reason})" if r.status not in FINISHED_OK and r.reason else ""),
+            len(r.points), r.points[-1]["updates"] if r.points else None,
+            r.points[-1].get("time_s") if r.points else None,
+            r.points[-1].get("subopt") if r.points else None, "yes" if r.cached else "") for r in records])

@@ -1,0 +1,148 @@
+"""``harness runs [list|show ID|export FILE|delete ID...]``: the stored runs."""
+
+from __future__ import annotations
+
+from harness._core.errors import UserError
+from .common import run_ids
+from harness._core.output import console, fmt, print_json, table, varying_columns
+from harness._core.monitor import STATUSES
+from harness.analysis.results import export
+from harness.run.store import Store, run_to_dict
+
+
+def register(sub):
+    p = sub.add_parser("runs", help="list, show, export or delete stored runs")
+    p.add_argument("action", nargs="?", default="list", choices=("list", "show", "export", "delete"))
+    p.add_argument("args", nargs="*", help="run ids (show/delete) or the export file")
+    p.add_argument("--plugin", help="only this plugin's runs (list, export)")
+    p.add_argument("--workload", help="only runs on this workload (list, export)")
+    p.add_argument("--status", choices=STATUSES, help="only runs that ended so (list, export)")
+    p.add_argument("--suite", help="only this suite's runs (list, export)")
+    p.add_argument("--format", choices=("json", "csv", "parquet"), help="export format (default: from the suffix)")
+    p.add_argument("--runs-only", action="store_true",
+                   help="csv/parquet export: one row per run (default: one row per curve point)")
+    p.add_argument("--columns", metavar="A,B,...",
+                   help="list: these columns, in this order (see LIST_COLUMNS; a parameter by its name, "
+                        "a workload parameter as w.NAME)")
+    p.add_argument("--wide", action="store_true",
+                   help="list: every column (each varying parameter its own, evaluation and wall time, suite)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=main)
+
+
+# `runs list` columns: the default fits 100 terminal columns (the varying parameters share one cell);
+# --wide shows every one; --columns picks
+LIST_COLUMNS = {
+    "id": lambda r: r.id, "plugin": lambda r: r.plugin, "workload": lambda r: r.workload,
+    "W": lambda r: r.workers, "seed": lambda r: r.seed, "status": lambda r: r.status,
+    "points": lambda r: len(r.points), "subopt": lambda r: r.points[-1].get("subopt") if r.points else None,
+    "measured s": lambda r: time_split(r)[0], "eval s": lambda r: time_split(r)[1],
+    "wall s": lambda r: time_split(r)[2], "suite": lambda r: r.suite,
+}
+DEFAULT_COLUMNS = ("id", "plugin", "workload", "W", "seed", "params", "status", "points", "subopt", "measured s")
+WIDE_COLUMNS = ("id", "plugin", "workload", "W", "seed", "*", "status", "points", "subopt", "measured s",
+                "eval s", "wall s", "suite")
+
+
+def list_columns(recs, *, columns: str | None = None, wide: bool = False) -> tuple[list[str], list]:
+    """Titles and cell getters of ``runs list``: ``params`` is one cell of the parameters that differ
+    between the runs (``eta=0.5 b=4``; a theory-chosen one marked), ``*`` one column per such
+    parameter; ``columns`` (comma-separated) chooses among :data:`LIST_COLUMNS`, ``params`` and the
+    varying parameters' own names. An unknown column is a user error naming the known ones."""
+    from harness._core.errors import unknown
+
+    extra = dict(varying_columns(recs))
+    if columns:
+        wanted = [c.strip() for c in columns.split(",") if c.strip()]
+    else:
+        wanted = list(WIDE_COLUMNS if wide else DEFAULT_COLUMNS)
+    titles, getters = [], []
+    for c in wanted:
+        if c == "*":
+            titles += list(extra)
+            getters += list(extra.values())
+        elif c == "params":
+            titles.append("params")
+            getters.append(lambda r: " ".join(f"{t}={fmt(g(r))}" for t, g in extra.items() if g(r) is not None) or "-")
+        elif c in LIST_COLUMNS or c in extra:
+            titles.append(c)
+            getters.append(LIST_COLUMNS.get(c) or extra[c])
+        else:
+            raise unknown("column", c, [*LIST_COLUMNS, "params", *extra], see="harness runs list --help")
+    return titles, getters
+
+
+def time_split(rec) -> tuple:
+    """(measured s, evaluation s, wall s) of a run: the algorithm's clock at its last point, the
+    monitor's paused time (snapshots), and the whole run's wall time (set-up and launch included)."""
+    measured = rec.points[-1].get("time_s") if rec.points else None
+    return (_s(measured), _s(rec.info.get("eval_seconds")), _s(rec.wall_s))
+
+
+def _s(x) -> str | None:
+    return None if x is None else f"{float(x):.3g}"
+
+
+def main(args) -> int:
+    store = Store(readonly=args.action != "delete")
+    if args.action == "list":
+        recs = store.runs(plugin=args.plugin, workload=args.workload, status=args.status, suite=args.suite,
+                          with_points=True)
+        if args.json:
+            print_json([{k: v for k, v in run_to_dict(r).items() if k not in ("points", "env")} | {"n_points": len(r.points)}
+                        for r in recs])
+            return 0
+        titles, getters = list_columns(recs, columns=args.columns, wide=args.wide)
+        table(f"{len(recs)} runs in {store.path}", titles, [[get(r) for get in getters] for r in recs])
+        return 0
+    if args.action == "show":
+        if not args.args:
+            raise UserError("runs show needs a run id")
+        for rid in run_ids(args.args):
+            rec = store.load(rid)
+            if args.json:
+                print_json(run_to_dict(rec) | {"verdicts": store.verdicts(rid)})
+                continue
+            console.print(f"[bold]{rec.label()}[/bold]  status={rec.status} {rec.reason}")
+            console.print(f"params={rec.params} workload_params={rec.workload_params} budget={rec.budget}")
+            _print_key(rec)
+            for thm, v in store.verdicts(rid).items():
+                console.print(f"theorem {thm}: {v['verdict']}")
+            cols = ("updates", "epochs", "time_s", "objective", "subopt", "grad_norm_sq", "tau_max", "tau_mean")
+            table(None, cols, [[p.get(c) for c in cols] for p in rec.points])
+        return 0
+    if args.action == "export":
+        if len(args.args) != 1:
+            raise UserError("runs export needs one output file")
+        from harness._core.paths import output_file
+
+        path = export(store, output_file(args.args[0], "export file"), args.format, points=not args.runs_only,
+                      plugin=args.plugin, workload=args.workload, status=args.status, suite=args.suite)
+        if args.json:
+            print_json({"exported": str(path)})
+        else:
+            console.print(f"exported to {path}")
+        return 0
+    ids = run_ids(args.args)
+    if not ids:
+        raise UserError("runs delete needs run ids")
+    deleted = store.delete(ids)
+    if args.json:
+        print_json({"deleted": [r.id for r in deleted]})
+    else:
+        for r in deleted:
+            console.print(f"deleted {r.label()} status={r.status}")
+        console.print(f"deleted {len(deleted)} run{'s' if len(deleted) != 1 else ''} from {store.path}")
+    return 0
+
+
+def _print_key(rec) -> None:
+    """The run key's parts: what a later run must match to be served this one from the cache."""
+    from rich.markup import escape
+
+    from harness._core.identity import PARTS, canonical, parts_of_record
+
+    parts = parts_of_record(rec)
+    console.print(f"run key {rec.hash}:")
+    for name in PARTS:
+        console.print(escape(f"  {name:<9} {canonical(parts.get(name)) if name in parts else '(not recorded)'}"))

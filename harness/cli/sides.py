@@ -1,0 +1,154 @@
+"""The runs a comparison or the gate needs: the two sides of ``harness compare`` (stored exports, or
+plugins run on a shared grid) and the specs a stored run or an export reproduces. This module runs
+what the store lacks (:func:`run_missing`); the statistics and the rendering stay in
+:mod:`harness.analysis.compare`, which runs nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Sequence
+
+from harness.analysis.compare import Side, is_export_path, load_export
+from harness._core.errors import UserError
+from harness._core.monitor import Budget, Target
+from harness.run.runner import RunSpec, execute, resolve
+from harness.run.store import RunRecord, Store
+
+# backends whose plugins run inside this process: their numba kernels are warmed up before the
+# measured runs, so the first seed does not pay the JIT load inside its clock
+IN_PROCESS_BACKENDS = ("serial", "sim", "threads")
+
+
+def spec_of(rec: RunRecord, plugin: str | None = None, params: dict[str, Any] | None = None,
+            options: dict[str, Any] | None = None) -> RunSpec:
+    """The spec that reproduces a stored run (optionally for another plugin / parameters)."""
+    tgt = rec.target or {}
+    if params is None:  # a value the theory chose is asked for again as 'theory'
+        params = {**rec.params, **{k: "theory" for k in ((rec.info or {}).get("theory_choices") or {})}}
+    return RunSpec(plugin=plugin or rec.plugin, workload=rec.workload,
+                   params=dict(params), workload_params=dict(rec.workload_params),
+                   workers=rec.workers, seed=rec.seed, budget=Budget(**(rec.budget or {})),
+                   target=Target(str(tgt.get("metric") or "subopt"), tgt.get("value")),
+                   options=dict(options or {}), suite=rec.suite)
+
+
+def run_missing(specs: Sequence[RunSpec], store: Store, *, force: bool = False, quiet: bool = True,
+                warm_up: bool = True) -> list[RunRecord]:
+    """Execute the specs not in the store's cache (all of them with ``force``), after a short
+    untimed warm-up run of each in-process plugin so JIT loading stays out of the measurements."""
+    from .run import run_specs
+
+    specs = [resolve(s) for s in specs]  # resolved once (a Resolved passes through)
+    if warm_up:
+        todo = [r for r in specs if force or store.find_cached(r.hash) is None]
+        warmed = set()
+        for res in todo:
+            s = res.spec
+            key = (s.plugin, s.workload, json.dumps(s.workload_params, sort_keys=True, default=str), s.workers)
+            if res.plugin.backend not in IN_PROCESS_BACKENDS or key in warmed:
+                continue
+            warmed.add(key)
+            # the values the spec resolved to (a step size the theory chose is not solved for again)
+            execute(RunSpec(s.plugin, s.workload, dict(res.params), dict(s.workload_params), s.workers, s.seed,
+                            Budget(updates=2), Target(), options=dict(s.options)), None)
+    return run_specs(list(specs), store, force=force, quiet=quiet)
+
+
+def plugin_specs(plugin: str, grid: Iterable[RunRecord] | None, *, workloads: Sequence[str], workload_params,
+                 params: dict[str, Any], workers: Sequence[int], seeds: Sequence[int], budget: Budget,
+                 target: Target, options: dict[str, Any]) -> list[RunSpec]:
+    if grid is not None:
+        specs = []
+        for rec in grid:
+            same = rec.plugin == plugin
+            p = {**(rec.params if same else {}), **params}
+            specs.append(spec_of(rec, plugin, p, options))  # the file's budget and stopping target
+        return _dedupe(specs)
+    return [RunSpec(plugin, w, dict(params), dict(workload_params), n, seed, budget, target, options=dict(options))
+            for w in workloads for n in workers for seed in seeds]
+
+
+def _dedupe(specs: list[RunSpec]) -> list[RunSpec]:
+    seen, out = set(), []
+    for s in specs:
+        key = json.dumps([s.plugin, s.workload, s.params, s.workload_params, s.workers, s.seed], sort_keys=True,
+                         default=str)
+        if key not in seen:
+            seen.add(key)
+            out.append(s)
+    return out
+
+
+def build_sides(a_text: str, b_text: str, store: Store, *, workloads: Sequence[str] = (),
+                workload_params: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
+                params_a: dict[str, Any] | None = None, params_b: dict[str, Any] | None = None,
+                workers: Sequence[int] = (1,), seeds: Sequence[int] = (0, 1, 2), budget: Budget | None = None,
+                target: Target | None = None, options: dict[str, Any] | None = None, force: bool = False,
+                quiet: bool = True, stop_at_target: bool = False) -> tuple[Side, Side]:
+    """Load file sides, then run (or fetch from the cache) the plugin sides on the shared grid.
+    Plugin runs go to the end of their budget (so the curves and the final suboptimality say
+    something past the target) unless ``stop_at_target``; time to target is read off the curve."""
+    from harness._core.registry import plugins
+
+    texts = {"A": a_text, "B": b_text}
+    exports = {k: load_export(t) for k, t in texts.items() if is_export_path(t)}
+    for k, t in texts.items():
+        if k not in exports:
+            plugins().get(t)  # an unknown name: one line, with the closest matches
+    sides: dict[str, Side] = {}
+    for k, ex in exports.items():
+        recs = [r for r in ex.records if not workloads or r.workload in workloads]
+        if not recs:
+            raise UserError(f"{ex.path}: no runs" + (f" on {', '.join(workloads)}" if workloads else ""))
+        label = f"{texts[k]}" + (f" ({', '.join(sorted({r.plugin for r in recs}))})" if len(exports) == 2 else "")
+        sides[k] = Side(label, recs, str(ex.path))
+    grid = next((s.records for s in sides.values()), None)
+    if grid is None and not workloads:
+        raise UserError("compare two plugins on which workload? give --workload W (repeatable)")
+    _check_param_names(texts, sides, params or {}, {"A": params_a or {}, "B": params_b or {}})
+    specs: dict[str, list[RunSpec]] = {}
+    for k, t in texts.items():
+        if k in sides:
+            continue
+        own = {**(params or {}), **((params_a if k == "A" else params_b) or {})}
+        own = _known_params(t, own)
+        specs[k] = plugin_specs(t, grid, workloads=workloads, workload_params=workload_params or {}, params=own,
+                                workers=workers, seeds=seeds, budget=budget or Budget(epochs=10.0),
+                                target=(target or Target()) if stop_at_target else Target(), options=options or {})
+    # every name and value is checked before anything runs; each spec is resolved once
+    specs = {k: [resolve(s) for s in ss] for k, ss in specs.items()}
+    for k, ss in specs.items():
+        recs = run_missing(ss, store, force=force, quiet=quiet)
+        sides[k] = Side(texts[k], recs, "plugin", texts[k])
+    return sides["A"], sides["B"]
+
+
+def _check_param_names(texts: dict[str, str], file_sides: dict, both: dict[str, Any],
+                       own: dict[str, dict[str, Any]]) -> None:
+    """Before anything runs: a ``--param`` name no plugin side has, or a ``--param-a`` /
+    ``--param-b`` name its side's plugin lacks (or given for a side read from a file), is a
+    UserError naming the closest known names (it was silently dropped)."""
+    from harness._core.errors import unknown
+    from harness._core.registry import plugins
+
+    names = {k: {p.name for p in plugins().get(t).params} for k, t in texts.items() if k not in file_sides}
+    for key in both:
+        if not any(key in n for n in names.values()):
+            shown = " or ".join(texts[k] for k in names) or "no plugin side"
+            raise unknown("parameter", key, set().union(*names.values()) if names else (), of=f"plugin {shown} (--param)")
+    for side, given in own.items():
+        opt = f"--param-{side.lower()}"
+        if given and side not in names:
+            raise UserError(f"{opt}: side {side} is read from {texts[side]}, not run: it takes no parameters")
+        for key in given:
+            if key not in names.get(side, set()):
+                raise unknown("parameter", key, names[side], of=f"plugin {texts[side]} ({opt})",
+                              see=f"harness list plugins {texts[side]}")
+
+
+def _known_params(plugin: str, params: dict[str, Any]) -> dict[str, Any]:
+    """--param applies to both sides where the plugin has the parameter."""
+    from harness._core.registry import plugins
+
+    names = {p.name for p in plugins().get(plugin).params}
+    return {k: v for k, v in params.items() if k in names}

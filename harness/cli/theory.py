@@ -1,0 +1,205 @@
+"""``harness theory list|show ID|check RUN...|solve ID --for VAR --set K=V ...``: the papers' theorems."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from harness._core.errors import UserError
+from .common import run_ids
+from harness._core.output import console, fmt, print_json, table
+
+
+def register(sub):
+    p = sub.add_parser("theory", help="the papers' theorems: list, show, check stored runs, solve for a parameter")
+    tsub = p.add_subparsers(dest="theory_cmd", parser_class=type(p))
+    pl = tsub.add_parser("list", help="every encoded theorem")
+    pl.add_argument("--json", action="store_true")
+    pl.set_defaults(func=cmd_list)
+
+    ps = tsub.add_parser("show", help="a theorem's statement, conditions, bound and citation")
+    ps.add_argument("id")
+    ps.add_argument("--json", action="store_true")
+    ps.add_argument("--set", action="append", default=[], metavar="K=V", help="also evaluate at these values")
+    ps.set_defaults(func=cmd_show)
+
+    pc = tsub.add_parser("check", help="verdicts for stored runs (seeds of one configuration are pooled)")
+    pc.add_argument("runs", nargs="+", help="run ids")
+    pc.add_argument("--theorem", action="append", default=None, help="check against this theorem (default: the plugin's)")
+    pc.add_argument("--no-save", action="store_true", help="do not store the verdicts")
+    pc.add_argument("--json", action="store_true")
+    pc.set_defaults(func=cmd_check)
+
+    pv = tsub.add_parser("solve", help="largest admissible value of one symbol, the others fixed")
+    pv.add_argument("id")
+    pv.add_argument("--for", dest="var", required=True, help="the symbol to solve for (eta, Delta, b, ...)")
+    pv.add_argument("--set", action="append", default=[], metavar="K=V", help="a fixed value (repeat)")
+    pv.add_argument("--max", type=float, default=None, help="upper end of the search")
+    pv.add_argument("--json", action="store_true")
+    pv.set_defaults(func=cmd_solve)
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+
+
+def _parse_sets(items: list[str]) -> dict[str, float]:
+    out = {}
+    for it in items:
+        if "=" not in it:
+            raise UserError(f"bad --set {it!r}: expected NAME=VALUE")
+        k, v = it.split("=", 1)
+        k = k.strip()
+        try:
+            if "," in v:
+                out[k] = [float(x) for x in v.split(",")]
+            else:
+                out[k] = float(v)
+        except ValueError:
+            raise UserError(f"bad --set {it!r}: {v!r} is not a number (or a comma-separated list)") from None
+    return out
+
+
+def _theorem(tid: str):
+    from harness.theory.registry import get
+
+    with _user_errors():
+        return get(tid)
+
+
+@contextmanager
+def _user_errors():
+    """The theory's own errors (unknown theorem, a value outside a symbol's domain) as one-line user errors."""
+    from harness.theory.errors import TheoryError
+
+    try:
+        yield
+    except TheoryError as exc:
+        raise UserError(str(exc)) from None
+
+
+def cmd_list(args) -> int:
+    from harness.theory.registry import LEFT_OUT, all_theorems
+
+    thms = all_theorems()
+    if args.json:
+        print_json({"theorems": [t.summary() for t in thms], "left_out": LEFT_OUT})
+        return 0
+    table("theorems", ("id", "bounds", "rate", "checkable", "citation"),
+          [(t.id, t.measured, str(t.rate), "yes" if t.adapter else "-", t.citation.short()) for t in thms])
+    return 0
+
+
+def cmd_show(args) -> int:
+    t = _theorem(args.id)
+    values = _parse_sets(args.set)
+    ev = None
+    if values:
+        _check_known(t, values)
+        _require(t, values)
+        with _user_errors():
+            try:
+                ev = t.evaluate(values, T=values.get(t.horizon))
+            except (TypeError, ValueError) as exc:  # e.g. a comma list where the theorem takes one number
+                raise UserError(f"{t.id}: cannot evaluate at {_shown(values)}: {exc}") from None
+    from harness.theory.report import TEST_TEXT
+
+    if args.json:
+        print_json({**t.summary(), "pretty": t.show(), "verdict_test": TEST_TEXT, **({"evaluation": ev} if ev else {})})
+        return 0
+    console.print(t.show(), markup=False, highlight=False)
+    console.print("\n" + TEST_TEXT.replace("**", ""), markup=False, highlight=False)
+    if ev:
+        _print_eval(ev)
+    return 0
+
+
+def _check_known(t, values):
+    known = set(t.inputs()) | set(t.symbols) | {s.name for s, _ in t.definitions} | set(t.free) | {t.horizon}
+    bad = [k for k in values if k not in known]
+    if bad:
+        from harness._core.errors import unknown
+
+        raise unknown(f"symbol of {t.id}", bad[0], sorted(known))
+
+
+def _print_eval(ev):
+    rows = [(c["name"], "yes" if c["holds"] else "NO", fmt(c.get("lhs")), fmt(c.get("rhs")), fmt(c.get("margin")))
+            for c in ev["conditions"]]
+    table("conditions", ("condition", "holds", "lhs", "rhs", "margin"), rows)
+    if ev.get("free_chosen"):
+        console.print("free analysis constants chosen: " + ", ".join(f"{k} = {fmt(v)}" for k, v in ev["free_chosen"].items()))
+    if "bound" in ev:
+        console.print(f"bound: {ev['bound']}")
+
+
+def cmd_solve(args) -> int:
+    t = _theorem(args.id)
+    values = _parse_sets(args.set)
+    _check_known(t, {**values, args.var: 0})
+    _require(t, {**values, args.var: 0})
+    with _user_errors():
+        res = t.solve(args.var, values, hi=args.max)
+    if args.json:
+        print_json(res)
+        return 0
+    if res.get("value") is None:
+        console.print(f"{t.id}: {res['reason']}")
+        for c in res.get("failing", []):
+            console.print(f"  fails: {c['name']}  (lhs {fmt(c.get('lhs'))}, rhs {fmt(c.get('rhs'))})")
+        return 1
+    console.print(f"{t.id}: largest admissible {args.var} = {fmt(res['value'])}"
+                  + (f"  (binding: {', '.join(res['binding'])})" if res.get("binding") else ""))
+    if "closed_form" in res:
+        sup, val = res.get("closed_form_sup"), res.get("closed_form_value")
+        console.print(f"  closed form: sup {args.var} = {res['closed_form']} = {fmt(sup)}"
+                      + (f"; largest admissible = {fmt(val)}" if val != sup else ""))
+    if res.get("free_chosen"):
+        console.print("  free analysis constants: " + ", ".join(f"{k} = {fmt(v)}" for k, v in res["free_chosen"].items()))
+    return 0
+
+
+def _require(t, values) -> None:
+    """Every input of the theorem has a value (free constants, the horizon and derived ones aside)."""
+    missing = [s for s in t.inputs() if s not in values and s not in t.free and s != t.horizon
+               and s not in _derivable(t)]
+    if missing:
+        raise UserError(f"{t.id}: give a value for {', '.join(missing)} (--set NAME=VALUE)")
+
+
+def _shown(values) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
+def _derivable(t) -> set[str]:
+    # symbols a theorem's prepare hook derives (u0 from eta, per-layer sums, ...)
+    return set(getattr(t, "derived_inputs", ()))
+
+
+def cmd_check(args) -> int:
+    from harness.run.checking import check
+    from harness.run.store import Store
+
+    store = Store(readonly=True if args.no_save else "auto")  # --no-save only reads
+    ids = run_ids(args.runs)
+    recs = store.runs(ids=ids, with_points=True)
+    found = {r.id for r in recs}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise UserError(f"no run #{missing[0]} in {store.path}")
+    if args.theorem:
+        for tid in args.theorem:
+            _theorem(tid)
+    out = check(recs, args.theorem, store=store, save=not args.no_save)
+    if args.json:
+        print_json({"verdicts": [d.to_dict() for d in out]})
+        return 0
+    if not out:
+        console.print("no theorem is linked to these runs' plugins (give one with --theorem ID)")
+        return 0
+    rows = []
+    for d in out:
+        slack = (d.slack or {}).get("min")
+        rate = d.rate or {}
+        rows.append((",".join(f"#{i}" for i in d.runs), d.theorem, d.verdict, fmt(slack),
+                     "-" if rate.get("ok") is None else ("consistent" if rate["ok"] else "slower")
+                     + f" ({fmt(rate.get('fitted_slope'))})",
+                     d.reason + "".join(f" [flag: {f}]" for f in d.flags)))
+    table("verdicts", ("runs", "theorem", "verdict", "min slack", "rate", "why"), rows)
+    return 1 if any(d.verdict == "violated" for d in out) else 0

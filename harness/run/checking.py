@@ -1,0 +1,142 @@
+"""The harness side of the theory checker: it builds the typed facts of a run
+(:class:`harness.theory.facts.RunFacts`) from a stored run or a planned one, asks the checker for
+verdicts, and stores them with the runs. The theory package never sees the store, the runner or the
+plugin registry; this module is the one bridge.
+
+- :func:`run_facts` / :func:`planned_facts`: a stored :class:`~harness.run.store.RunRecord` (or a spec
+  about to run) -> RunFacts, including the quantities at the optimum a theorem may need
+  (:func:`optimum_facts`) and the step sizes the plugin reported it applied (``info["applied"]``);
+- :func:`check`: verdicts for stored runs (seeds of one configuration pooled), saved to a store;
+- :func:`choose_parameters`: ``eta=theory`` for a spec (``harness.run.runner.resolve`` calls it).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any, Sequence
+
+import numpy as np
+
+from harness._core.errors import UserError
+from .metrics import tau_max
+
+
+def _theory():
+    try:
+        from harness.theory import checker, facts, guided
+    except ImportError as exc:  # pragma: no cover - the theory package ships with the harness
+        raise UserError(f"the theory module is not available: {exc}") from None
+    return checker, facts, guided
+
+
+def group_key(run) -> str:
+    """Runs that differ only in their seed (the checker pools them): ``harness._core.identity``'s 'seeds' view."""
+    from harness._core.identity import canonical, record_key
+
+    return canonical(record_key(run, "seeds"))
+
+
+@lru_cache(maxsize=16)
+def _optimum_facts(name: str, params_json: str) -> dict[str, float]:
+    from harness._core.registry import build_workload
+
+    wl = build_workload(name, json.loads(params_json))
+    if getattr(wl, "kind", "") != "finite-sum" or getattr(wl, "loss", None) not in ("logistic", "squared"):
+        return {}
+    ws = wl.w_star
+    X, y = wl.X, wl.y
+    g = wl._dphi(np.asarray(X @ ws).ravel(), y)  # phi_i'(x_i . w*)
+    rn = wl.row_norms_sq
+    # per-sample gradient of f_i = phi_i + (lam/2)||w||^2 at w*: g_i x_i + lam w*; their mean is grad f(w*) = 0
+    lam_w = wl.lam * ws
+    sq = g**2 * rn + 2 * g * np.asarray(X @ lam_w).ravel() + float(lam_w @ lam_w)
+    return {
+        "gmax2_star": float(np.max(sq)),                # max_i ||grad f_i(w*)||^2
+        "sigma2_star": float(np.mean(sq)),              # E||grad f_i(w*) - grad f(w*)||^2
+        "phi_grad_sq_star": float(np.mean(g**2 * rn)),  # (1/n) sum ||grad phi_i(w*)||^2 (dfSDCA's A_0 with alpha^0 = 0)
+        "Lphi_max": float(wl.phi_curv * rn.max()),      # smoothness of the phi_i without the regulariser
+    }
+
+
+def optimum_facts(workload: str, workload_params: dict[str, Any]) -> dict[str, float]:
+    """Quantities at w* of a linear finite-sum workload (empty for others, or if w* is unknown)."""
+    try:
+        return _optimum_facts(workload, json.dumps(workload_params, sort_keys=True))
+    except Exception:  # noqa: BLE001 - facts are optional inputs; a missing one makes a theorem not-applicable
+        return {}
+
+
+def linked_theorems(plugin: str) -> tuple[str, ...]:
+    from harness._core.registry import plugins
+
+    spec = plugins().items.get(plugin)
+    return tuple(spec.theorems) if spec is not None else ()
+
+
+def run_facts(rec) -> Any:
+    """The facts of a stored run."""
+    _, facts, _ = _theory()
+    return facts.RunFacts(
+        plugin=rec.plugin, family=rec.family, backend=rec.backend, workload=rec.workload, workers=rec.workers,
+        seed=rec.seed, status=rec.status, params=dict(rec.params), constants=dict(rec.constants),
+        points=tuple(rec.points), info=dict(rec.info or {}), applied=dict((rec.info or {}).get("applied") or {}),
+        workload_facts=optimum_facts(rec.workload, rec.workload_params),
+        tau_max=tau_max(rec), theorems=linked_theorems(rec.plugin),
+        group=group_key(rec), run_id=rec.id, label=rec.label())
+
+
+def planned_facts(pspec, workload, params: dict[str, Any], workers: int) -> Any:
+    """The facts of a run about to start (for ``eta=theory``): no points; the delay a run with
+    ``workers`` equally fast workers is expected to see, ``workers - 1``."""
+    _, facts, _ = _theory()
+    try:
+        constants = {k: float(v) for k, v in workload.constants().items()}
+    except Exception as exc:  # noqa: BLE001
+        raise UserError(f"'theory' values need the workload's constants, which failed: {exc}") from None
+    return facts.RunFacts(
+        plugin=pspec.name, family=pspec.family, backend=pspec.backend, workload=workload.name, workers=workers,
+        seed=0, status="planned", params=dict(params), constants=constants,
+        workload_facts=optimum_facts(workload.name, workload.params),
+        tau_max=float(max(workers - 1, 0)), theorems=tuple(pspec.theorems))
+
+
+def choose_parameters(pspec, workload, params: dict[str, Any], workers: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``eta=theory``: the value with the plugin's linked theorem's best guarantee (see harness.theory.guided)."""
+    checker, _, guided = _theory()
+    from harness.theory.errors import TheoryError
+
+    kinds = {name: pspec.paramset.get(name).kind for name in params}
+    planned = planned_facts(pspec, workload, params, workers)
+    try:
+        params, choices = guided.choose_parameters(planned, kinds)
+    except TheoryError as exc:
+        raise UserError(str(exc)) from None
+    if "max_delay" in params and params["max_delay"] is None and choices:
+        # the step was solved for tau_max = workers - 1; a server left unbounded lets the OS make the
+        # delay larger (tau_max 4 with 2 workers), outside the conditions the step was chosen under
+        params["max_delay"] = int(planned.tau_max)
+        first = next(iter(choices.values()))
+        choices["max_delay"] = {"value": params["max_delay"], "theorem": first["theorem"], "workers": workers,
+                                "policy": "the delay the theory's step was solved for (workers - 1), enforced by the server"}
+    return params, choices
+
+
+def check(records: Sequence, theorem_ids: Sequence[str] | None = None, *, store=None, save: bool = True,
+          alpha: float | None = None) -> list:
+    """Verdicts (:class:`harness.theory.verdict.Verdict`) for stored runs; saved with every run of
+    each group when a store is given."""
+    checker, _, _ = _theory()
+    kw = {} if alpha is None else {"alpha": alpha}
+    from harness._core.identity import latest_per_key
+
+    # each seed once: the newest run of a seed, whatever reruns or code versions the store holds
+    verdicts = checker.check([run_facts(r) for r in latest_per_key(list(records))], theorem_ids, **kw)
+    if store is not None and save:
+        # each verdict is stored only with the content it judged (another process may replace a run)
+        created = {r.id: r.created or None for r in records if r.id is not None}
+        for v in verdicts:
+            for rid in v.runs:
+                if rid is not None:
+                    store.save_verdict(rid, v.theorem, v.verdict, v.to_dict(), measured=created.get(rid))
+    return verdicts

@@ -1,0 +1,394 @@
+"""Where a batch of runs executes: side by side on this machine (``local``, ``--jobs N``), on a
+dask.distributed cluster (``dask``), or as SLURM jobs through submitit (``submitit``).
+
+Every engine runs the same job, :func:`run_job`: one :class:`~harness.run.runner.RunSpec` executed
+without a store, its :class:`~harness.run.store.RunRecord` returned as a plain dict. The parent (this
+process) resolves and cache-checks each spec before anything is sent, and writes every returned
+record to the store itself: the store has one writer, and a job that dies (a killed worker, a
+SLURM node lost) is still stored, as status 'error' with the engine's message.
+
+Slots: ``slots`` runs' worth of cores. A run with W workers holds min(W, slots) slots while it runs
+(a serial or simulated run holds one: its simulated workers share one process),
+so ``--jobs 4`` never asks 4 cores to carry more than 4 workers (an MPI parameter server's extra
+process aside). Runs start in suite order; a smaller run may start ahead of a wide one that does
+not fit yet. On SLURM a run asks for ``cpus_per_task = W``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import multiprocessing
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from harness._core import signals
+from harness._core.errors import MissingDependency, UserError
+from harness._core.monitor import ERROR, INTERRUPTED
+from harness._core.registry import plugins
+from .runner import RunSpec, execute, new_record, resolve
+from .store import RunRecord, Store, record_from_dict, run_to_dict
+
+ENGINES = ("local", "dask", "submitit")
+
+
+# how long an interrupted batch waits for its running jobs to return their points (an in-process
+# run returns within a measurement chunk of the signal; one stuck in a compiled kernel is dropped)
+INTERRUPT_GRACE_S = 10.0
+
+
+def run_job(spec: RunSpec, scratch: str | None = None) -> dict[str, Any]:
+    """The job every engine runs (importable by reference, so pickles stay small). ``scratch``: a
+    folder the parent made on this machine for its jobs' work folders (removed by the parent, so
+    a job killed on the way out leaves nothing behind); None on another machine."""
+    with signals.job(), _tempdir(scratch):
+        rec = execute(spec, None)
+    return run_to_dict(rec)
+
+
+@contextlib.contextmanager
+def _tempdir(folder: str | None):
+    if folder is None or not os.path.isdir(folder):
+        yield
+        return
+    before, tempfile.tempdir = tempfile.tempdir, folder
+    try:
+        yield
+    finally:
+        tempfile.tempdir = before
+
+
+def slots_of(spec: RunSpec, slots: int) -> int:
+    """Cores a run holds: the cores its backend keeps busy (``PluginSpec.cores``: its worker count,
+    1 for a serial or simulated run), at most the whole machine."""
+    return max(1, min(plugins().get(spec.plugin).cores(spec.workers), slots))
+
+
+# -- engines --------------------------------------------------------------------------------
+class Engine:
+    """``submit(spec) -> handle``; ``wait(handles, timeout) -> finished handles``; ``result(h) -> dict``;
+    ``interrupt(handles, signum)``: pass a signal on to the running jobs, True when they return
+    their runs 'interrupted' with the points measured so far (else they are lost)."""
+
+    slots: int = 1
+    name: str = ""
+    scratch: str | None = None  # the jobs' temp folder on this machine (see run_job), removed by close
+
+    def _make_scratch(self) -> None:
+        self.scratch = tempfile.mkdtemp(prefix="harness-jobs-")
+
+    def _remove_scratch(self) -> None:
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def submit(self, spec: RunSpec) -> Any:
+        raise NotImplementedError
+
+    def wait(self, handles: Sequence[Any], timeout: float) -> list[Any]:
+        raise NotImplementedError
+
+    def result(self, handle: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def cancel(self, handles: Sequence[Any]) -> None:
+        pass
+
+    def interrupt(self, handles: Sequence[Any], signum: int) -> bool:
+        self.cancel(handles)
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+class LocalEngine(Engine):
+    """A pool of ``slots`` processes on this machine, forked from a fork server that imported the
+    grid's plugin and workload modules once (``preload``): a worker's first run does not pay the
+    imports again, and no worker inherits this process's threads (progress, BLAS, numba)."""
+
+    name = "local"
+
+    def __init__(self, slots: int, preload: Sequence[str] = ()):
+        self.slots = slots
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["harness.run.runner", *preload])
+        self._make_scratch()
+        self.pool = cf.ProcessPoolExecutor(max_workers=slots, mp_context=ctx, initializer=signals.install_worker)
+
+    def submit(self, spec):
+        return self.pool.submit(run_job, spec, self.scratch)
+
+    def wait(self, handles, timeout):
+        done, _ = cf.wait(handles, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        return list(done)
+
+    def result(self, handle):
+        return handle.result()
+
+    def cancel(self, handles):
+        for h in handles:
+            h.cancel()
+
+    def _workers(self) -> list:
+        # the pool's processes (a private attribute: concurrent.futures has no public one before 3.14)
+        return list((getattr(self.pool, "_processes", None) or {}).values())
+
+    def interrupt(self, handles, signum):
+        """The signal to every worker: the one running a job returns it 'interrupted' with its
+        points (``signals.install_worker``); an idle one ignores it."""
+        self.cancel(handles)
+        for p in self._workers():
+            with contextlib.suppress(OSError):
+                os.kill(p.pid, signum)
+        return True
+
+    def close(self):
+        """Nothing outlives the command: queued jobs are cancelled, the workers (idle, or still in
+        a run after an interruption's grace) are killed, and their temp folder removed."""
+        procs = self._workers()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            with contextlib.suppress(OSError, ValueError):
+                p.kill()
+        for p in procs:
+            with contextlib.suppress(ValueError):
+                p.join(5)
+        self._remove_scratch()
+
+
+class DaskEngine(Engine):
+    """dask.distributed: the scheduler at ``address``, or a LocalCluster of ``slots`` one-thread
+    worker processes (``processes=False``: threads of this process, for tests and debugging)."""
+
+    name = "dask"
+
+    def __init__(self, slots: int, address: str | None = None, processes: bool = True):
+        try:
+            import logging
+
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise MissingDependency("dask.distributed (for --executor dask)", "cluster") from None
+        self.slots, self.cluster = slots, None
+        address = address or os.environ.get("DASK_SCHEDULER_ADDRESS")
+        try:
+            if address:
+                self.client = Client(address, timeout=float(os.environ.get("HARNESS_DASK_CONNECT_S", "30")))
+            else:
+                if processes:  # worker processes on this machine (threads of this one clean up after themselves)
+                    self._make_scratch()
+                self.cluster = LocalCluster(n_workers=slots, threads_per_worker=1, processes=processes,
+                                            dashboard_address=None, silence_logs=logging.ERROR,
+                                            **({"local_directory": self.scratch} if self.scratch else {}))
+                self.client = Client(self.cluster)
+        except (OSError, TimeoutError) as exc:  # no scheduler at that address
+            raise UserError(f"cannot reach the dask scheduler at {address}: {exc}") from None
+        self._n = 0
+
+    def submit(self, spec):
+        self._n += 1
+        return self.client.submit(run_job, spec, self.scratch, pure=False, key=f"harness-run-{self._n}-{os.getpid()}")
+
+    def wait(self, handles, timeout):
+        from dask.distributed import wait
+
+        try:
+            done, _ = wait(handles, timeout=timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return []
+        return list(done)
+
+    def result(self, handle):
+        return handle.result()
+
+    def cancel(self, handles):
+        self.client.cancel(list(handles))
+
+    def close(self):
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        self._remove_scratch()
+
+
+class SubmititEngine(Engine):
+    """One submitit job per run: SLURM (``cluster='slurm'``, or found automatically), or submitit's
+    local executor (``cluster='local'``, subprocesses on this machine: how the tests run it).
+    ``params`` are submitit's (``slurm_partition``, ``timeout_min``, ``mem_gb``, ...)."""
+
+    name = "submitit"
+
+    def __init__(self, slots: int, folder: str | os.PathLike | None = None, cluster: str | None = None,
+                 params: dict[str, Any] | None = None):
+        try:
+            import submitit
+        except ImportError:
+            raise MissingDependency("submitit (for --executor submitit)", "cluster") from None
+        self.slots = slots
+        self.folder = Path(folder or Path(".harness") / "submitit")
+        self.executor = submitit.AutoExecutor(folder=self.folder / "%j", cluster=cluster)
+        if cluster is None and self.executor.cluster != "slurm":
+            # submitit falls back to local processes without a word: on a login node that would run
+            # the whole grid there
+            print(f"harness: warning: no SLURM found (sbatch): submitit runs the jobs as {self.executor.cluster} "
+                  "processes on this machine", file=sys.stderr)
+        self.params = dict(params or {})
+        # the jobs import harness from where this process did (a source checkout is not installed)
+        from harness._core.launch import _pythonpath
+
+        os.environ["PYTHONPATH"] = _pythonpath()
+
+    def submit(self, spec):
+        timeout_s = float(spec.options.get("timeout_s") or 3600)
+        params = {"timeout_min": max(1, int(timeout_s / 60) + 5), "cpus_per_task": slots_of(spec, 1 << 30),
+                  "name": f"harness-{spec.plugin}", **self.params}
+        try:
+            self.executor.update_parameters(**params)
+        except (ValueError, TypeError) as exc:
+            raise UserError(f"submitit rejected the job parameters: {exc}") from None
+        return self.executor.submit(run_job, spec)
+
+    def wait(self, handles, timeout):
+        end = time.monotonic() + timeout
+        while True:
+            done = [h for h in handles if h.done()]
+            if done or time.monotonic() >= end:
+                return done
+            time.sleep(min(0.5, max(0.0, end - time.monotonic())))
+
+    def result(self, handle):
+        return handle.result()
+
+    def cancel(self, handles):
+        for h in handles:
+            try:
+                h.cancel(check=False)
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                pass
+
+
+def preload_modules(specs: Sequence[RunSpec]) -> list[str]:
+    """The modules the runs of ``specs`` import first: their plugins' implementations, their
+    workloads' factories, and scikit-learn's dataset loaders (the built-in workloads' data)."""
+    import importlib.util
+
+    from harness._core.registry import plugins, workloads
+
+    mods: dict[str, None] = {}
+    for s in specs:
+        mods[plugins().get(s.plugin).impl.partition(":")[0]] = None
+        mods[workloads().get(s.workload).factory.partition(":")[0]] = None
+    if importlib.util.find_spec("sklearn") is not None:
+        mods["sklearn.datasets"] = None
+    return list(mods)
+
+
+def make_engine(kind: str, slots: int, *, specs: Sequence[RunSpec] = (), address: str | None = None,
+                processes: bool = True, folder: str | None = None, cluster: str | None = None,
+                params: dict[str, Any] | None = None) -> Engine:
+    """The engine for ``--executor KIND``: ``specs`` (what will run) lets the local pool import
+    ahead; ``address`` is dask's scheduler; ``folder``, ``cluster`` and ``params`` are submitit's."""
+    if slots < 1:
+        raise UserError(f"--jobs must be at least 1, got {slots}")
+    if kind == "local":
+        return LocalEngine(slots, preload=preload_modules(specs))
+    if kind == "dask":
+        return DaskEngine(slots, address=address, processes=processes)
+    if kind == "submitit":
+        return SubmititEngine(slots, folder=folder, cluster=cluster, params=params)
+    raise UserError(f"unknown executor '{kind}' (expected {', '.join(ENGINES)})")
+
+
+# -- scheduling -----------------------------------------------------------------------------
+def run_parallel(specs: Sequence[RunSpec], store: Store, engine: Engine, *, force: bool = False,
+                 progress: Any = None, poll_s: float = 1.0,
+                 on_record: Callable[[RunRecord], None] | None = None,
+                 grace_s: float = INTERRUPT_GRACE_S) -> list[RunRecord]:
+    """Run ``specs`` on ``engine``; return their records in suite order (cache hits included).
+
+    Every finished run is stored as it arrives. Ctrl-C (or SIGTERM/SIGHUP, ``harness._core.signals``)
+    cancels what has not started and stores nothing for it; the runs in flight are stored
+    'interrupted': with the points measured so far when their job returns them within ``grace_s``
+    (the local pool's do), else without points; then the engine's workers are ended."""
+    resolved = [resolve(s) for s in specs]  # a Resolved passes through: resolved once here
+    specs = [r.spec for r in resolved]      # what a job receives (it resolves again in its own process)
+    records: list[RunRecord | None] = [None] * len(specs)
+    pending: list[int] = []
+    for i, res in enumerate(resolved):
+        hit = None if force else store.find_cached(res.hash, suite=res.spec.suite)
+        if hit is not None:
+            records[i] = hit
+            if progress:
+                progress.done()
+        else:
+            pending.append(i)
+    in_flight: dict[Any, tuple[int, int]] = {}
+    free = engine.slots
+
+    def store_result(h: Any, interrupted: BaseException | None = None) -> None:
+        i, _ = in_flight[h]
+        try:
+            rec = record_from_dict(engine.result(h))
+            rec.id, rec.cached = None, False
+        except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - a lost job is stored, never lost
+            rec = new_record(resolved[i])
+            rec.status, rec.reason = ERROR, f"{engine.name} job failed: {type(exc).__name__}: {exc}"
+            if interrupted is not None or isinstance(exc, KeyboardInterrupt):
+                rec.status, rec.reason = INTERRUPTED, f"interrupted by {signals.signal_name(interrupted or exc)} " \
+                                                      "before its job returned: its points are lost"
+        store.save(rec)
+        records[i] = rec
+        del in_flight[h]  # after the save: a signal during it leaves the run to be stored again
+        if on_record:
+            on_record(rec)
+        if progress:
+            progress.done()
+
+    try:
+        while pending or in_flight:
+            for i in list(pending):
+                need = slots_of(specs[i], engine.slots)
+                if need <= free:
+                    in_flight[engine.submit(specs[i])] = (i, need)
+                    free -= need
+                    pending.remove(i)
+            if progress:
+                progress.running(len(in_flight))
+            for h in engine.wait(list(in_flight), timeout=poll_s):
+                free += in_flight[h][1]
+                store_result(h)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, engine, in_flight, store_result, grace_s)
+        with signals.sigint_ignored():  # a further Ctrl-C must not lose these rows half-written
+            for i, _ in list(in_flight.values()):
+                rec = new_record(resolved[i])
+                rec.status, rec.reason = INTERRUPTED, f"interrupted by {signals.signal_name(exc)}; its " \
+                                                      f"{engine.name} job did not return its points (lost)"
+                store.save(rec)
+                records[i] = rec
+    finally:
+        with signals.sigint_ignored():  # the workers end however the batch ends
+            engine.close()
+    return [r for r in records if r is not None]
+
+
+def _interrupted(exc: BaseException, engine: Engine, in_flight: dict, store_result: Callable, grace_s: float) -> None:
+    """Ctrl-C or SIGTERM during a batch: the signal passed on to the running jobs, and for at most
+    ``grace_s`` seconds each one that returns is stored (an in-process run returns 'interrupted'
+    with the points measured so far). A second Ctrl-C stops the wait."""
+    signum = getattr(exc, "signum", signal.SIGINT)
+    try:
+        if not engine.interrupt(list(in_flight), signum):
+            return
+        end = time.monotonic() + grace_s
+        while in_flight and time.monotonic() < end:
+            for h in engine.wait(list(in_flight), timeout=min(0.5, max(0.0, end - time.monotonic()))):
+                store_result(h, interrupted=exc)
+    except KeyboardInterrupt:
+        pass

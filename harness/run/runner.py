@@ -1,0 +1,360 @@
+"""Execute one run spec: resolve names and parameters, consult the cache, run the plugin under its
+monitor, and store what was measured, whatever happened (error, Ctrl-C, timeout)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from harness import __version__
+from harness._core.context import RunContext
+from harness._core.errors import PluginFailure, RunTimeout, UserError, located
+from .manifest import machine_seconds, manifest, usable_cores
+from harness._core.signals import signal_name
+from harness._core.cache import looks_like_damaged_cache, numba_cache_dir, repair_numba_cache
+from harness._core.identity import code_fingerprint, run_hash
+from harness._core.monitor import (DIVERGED, DONE, ERROR, INTERRUPTED, SKIPPED, TARGET, TIMEOUT, Budget, Monitor, Schedule,
+                      Target)
+from harness._core.params import THEORY, check_options
+from harness._core.plugin import PluginSpec
+from harness._core.registry import plugins, workloads
+from .store import RunRecord, Store
+from harness._core.workload import Workload, check_kind
+
+
+@dataclass
+class RunSpec:
+    plugin: str
+    workload: str
+    params: dict[str, Any] = field(default_factory=dict)
+    workload_params: dict[str, Any] = field(default_factory=dict)
+    workers: int = 1
+    seed: int = 0
+    budget: Budget = field(default_factory=Budget)
+    target: Target = field(default_factory=Target)
+    schedule: Schedule = field(default_factory=Schedule)
+    options: dict[str, Any] = field(default_factory=dict)
+    suite: str | None = None
+    # where it was written (``FILE: [[run]] #k`` of a suite file): prefixes the errors resolving it finds; not its identity
+    where: str | None = field(default=None, compare=False)
+
+    def describe(self) -> str:
+        ps = ",".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.plugin}{f'[{ps}]' if ps else ''} on {self.workload} w={self.workers} seed={self.seed}"
+
+
+@dataclass
+class Resolved:
+    """A spec checked and resolved once: its plugin, built workload, parameters (with the values
+    the theory chose), and its identity (``harness._core.identity``) with the cache key ``hash``."""
+
+    spec: RunSpec
+    plugin: PluginSpec
+    workload: Workload
+    params: dict[str, Any]
+    theory_choices: dict[str, Any]
+    hash: str
+    identity: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve(spec: RunSpec | Resolved) -> Resolved:
+    """Check names, domains and worker bounds; build the workload (lazily) and the run's identity.
+    A :class:`Resolved` is returned as it is: each spec is resolved once (the workload built once,
+    a theory step size solved once), however many layers hand it on."""
+    if isinstance(spec, Resolved):
+        return spec
+    with located(spec.where):  # a suite entry's unknown names and bad values name the file and the entry
+        return _resolve(spec)
+
+
+def _resolve(spec: RunSpec) -> Resolved:
+    pspec: PluginSpec = plugins().get(spec.plugin)
+    wspec = workloads().get(spec.workload)
+    workload = wspec.build(spec.workload_params)
+    check_kind(pspec.kinds, workload, pspec.name)
+    params = pspec.paramset.resolve(spec.params, f"plugin {pspec.name}", see=f"harness list plugins {pspec.name}")
+    checked_options = check_options(spec.options)
+    if checked_options.get("device") == "cuda" and "torch" not in pspec.needs:
+        raise UserError(f"plugin {pspec.name} computes with numpy/numba on the CPU: --option device=cuda applies "
+                        "to the torch plugins only (harness list plugins)")
+    if not isinstance(spec.workers, int) or spec.workers < pspec.min_workers or (
+            pspec.max_workers is not None and spec.workers > pspec.max_workers):
+        hi = "" if pspec.max_workers is None else f"..{pspec.max_workers}"
+        if pspec.max_workers == pspec.min_workers == 1:
+            raise UserError(f"plugin {pspec.name} runs with 1 worker ({pspec.backend} backend), got {spec.workers}")
+        raise UserError(f"plugin {pspec.name} runs with {pspec.min_workers}{hi or '+'} workers, got {spec.workers}")
+    _check_local_ranks(pspec, spec.workers, checked_options)
+    n = workload.sizes().get("n")
+    b = params.get("b")
+    if n and isinstance(b, int) and b > n:  # b = n is full-batch; more would be one update per epoch of repeats
+        raise UserError(f"plugin {pspec.name}: mini-batch b={b} is larger than the workload's n={n} training "
+                        f"samples (expected b <= {n})")
+    choices: dict[str, Any] = {}
+    asked = dict(params)
+    if any(v == THEORY for v in params.values()):
+        from .checking import choose_parameters
+
+        params, choices = choose_parameters(pspec, workload, params, spec.workers)
+        asked.update({k: THEORY for k in choices})   # what the theory set reads 'theory' (identity.asked_params)
+    options = {k: v for k, v in spec.options.items() if k not in _UNHASHED_OPTIONS}
+    planted = planted_changes()
+    if planted:
+        options["planted"] = planted
+    parts = {
+        "plugin": pspec.name, "params": asked, "workload": {"name": workload.name, "params": workload.params},
+        "data": _data_identity(workload), "workers": spec.workers, "seed": spec.seed,
+        "budget": spec.budget.to_dict(), "target": [spec.target.metric, spec.target.value], "options": options,
+        "code": {"plugin_version": pspec.version, **code_fingerprint(pspec.impl, (type(workload).__module__,))}, "harness": __version__,
+        "backend": pspec.backend,
+    }
+    if choices:  # the chosen values follow from the parts above; kept to show what ran
+        parts["theory_chose"] = {k: params[k] for k in choices if k in params}
+    return Resolved(spec, pspec, workload, params, choices, run_hash(parts), parts)
+
+
+# backends whose workers are processes started on this machine (MPI ranks, torch.distributed ranks)
+LAUNCHING_BACKENDS = ("mpi", "torch")
+# more ranks than this per core is a typo (--workers 1000), not a plan: refused unless asked for
+MAX_RANKS_PER_CORE = 4
+
+
+def _check_local_ranks(pspec: PluginSpec, workers: int, options: dict[str, Any]) -> None:
+    """A plugin that starts one process per worker here may start at most MAX_RANKS_PER_CORE per
+    usable core, unless the ranks go to other machines (``hostfile``, ``torchrun_args``) or the user
+    says so (``--option oversubscribe=true``)."""
+    if pspec.backend not in LAUNCHING_BACKENDS or options.get("oversubscribe") or options.get("hostfile") \
+            or options.get("torchrun_args"):
+        return
+    cores = usable_cores()
+    ranks = workers + (1 if pspec.backend == "mpi" else 0)   # an MPI job has the parameter server's rank too
+    if workers > MAX_RANKS_PER_CORE * cores:                  # the workers compute; the server mostly waits
+        raise UserError(f"plugin {pspec.name}: {workers} workers would start {ranks} {pspec.backend} processes on "
+                        f"this machine's {cores} cores (at most {MAX_RANKS_PER_CORE * cores} workers, "
+                        f"{MAX_RANKS_PER_CORE} per core): give --hostfile to spread them over machines, or "
+                        "--option oversubscribe=true")
+
+
+def _data_identity(workload: Workload) -> dict[str, Any]:
+    try:
+        return workload.data_identity()
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an unreadable data source: the run's own error says why
+        return {"name": workload.name, "params": workload.params, "unreadable": f"{type(exc).__name__}: {exc}"}
+
+
+# backends whose timed runs get the machine's speed measured beside them (one core, this process)
+IN_PROCESS_TIMED = ("serial", "sim")
+
+# options that change how a run is launched or watched, not what it computes
+_UNHASHED_OPTIONS = {"timeout_s", "hostfile", "progress", "launcher", "torchrun_args", "oversubscribe"}
+
+# Test-only: HARNESS_PLANT="slowdown=2,eta=0.5" plants a regression so that the gate's own tests can
+# check it fails (benchmarks/gate_false_alarms.py): 'slowdown' scales the monitor's clock, 'eta'
+# scales the step size the plugin receives. Planted runs carry it in their identity (never a hit
+# for an unplanted run).
+PLANT_ENV = "HARNESS_PLANT"
+
+
+def planted_changes() -> dict[str, float]:
+    text = os.environ.get(PLANT_ENV, "").strip()
+    out: dict[str, float] = {}
+    for part in filter(None, (t.strip() for t in text.split(","))):
+        k, _, v = part.partition("=")
+        if k not in ("slowdown", "eta"):
+            raise UserError(f"{PLANT_ENV}: unknown planted change '{k}' (slowdown=F or eta=F)")
+        try:
+            out[k] = float(v)
+        except ValueError:
+            raise UserError(f"{PLANT_ENV}: '{part}' needs a number") from None
+    return out
+
+
+def execute(spec: RunSpec | Resolved, store: Store | None = None, *, force: bool = False,
+            on_point: Callable[[dict[str, Any], Monitor], None] | None = None) -> RunRecord:
+    """Run (or fetch from the cache) one spec and store the result. User mistakes raise UserError;
+    everything a plugin does wrong ends as a stored run with status 'error'. One row per run key:
+    a rerun (``force``, or after a failure) replaces the stored row."""
+    res = resolve(spec)
+    if store is not None and not force:
+        hit = store.find_cached(res.hash, suite=res.spec.suite)
+        if hit is not None:
+            return hit
+    rec = _run_resolved(res, on_point)
+    if rec.status == ERROR and looks_like_damaged_cache(rec.reason):
+        removed = repair_numba_cache()
+        if removed:
+            print(f"harness: discarded {len(removed)} damaged compiled-kernel cache file(s) under "
+                  f"{numba_cache_dir()} ({removed[0].name}...); recompiling", file=sys.stderr)
+            rec = _run_resolved(res, on_point)
+    rec = _check_suboptimality(res, rec, on_point)
+    if store is not None:
+        store.save(rec)
+    return rec
+
+
+# suboptimality below -NEG_REL_TOL * max(|f*|, 1e-3) means the reference f* is not the minimum
+NEG_REL_TOL = 1e-9
+
+
+def negative_floor(f_star: float) -> float:
+    return -NEG_REL_TOL * max(abs(f_star), 1e-3)
+
+
+def _check_suboptimality(res: Resolved, rec: RunRecord, on_point) -> RunRecord:
+    """A measured suboptimality below zero (beyond the tolerance) means f* was wrong: solve for it
+    more tightly; rerun once if the run stopped at a target it only reached against the wrong f*;
+    if it stays negative, flag the run and never count it as reaching the target."""
+    f_star = rec.constants.get("f_star")
+    subs = [p["subopt"] for p in rec.points if p.get("subopt") is not None]
+    if f_star is None or not subs or min(subs) >= negative_floor(f_star):
+        return rec
+    refine = getattr(res.workload, "refine_optimum", None)
+    new_f = float(refine()) if refine is not None else f_star
+    if new_f < f_star and rec.status == TARGET:  # stopped against a stale reference: measure again
+        again = _run_resolved(res, on_point)
+        again.info["f_star_refined"] = {"from": f_star, "to": new_f}
+        if min((p["subopt"] for p in again.points if p.get("subopt") is not None), default=0.0) >= \
+                negative_floor(new_f):
+            return again
+        rec = again
+    else:
+        for p in rec.points:
+            if p.get("objective") is not None:
+                p["subopt"] = float(p["objective"]) - new_f
+        rec.constants["f_star"] = new_f
+        rec.info["f_star_refined"] = {"from": f_star, "to": new_f}
+    worst = min(p["subopt"] for p in rec.points if p.get("subopt") is not None)
+    if worst < negative_floor(new_f):
+        rec.info["subopt_negative"] = {"min": worst, "f_star": new_f}
+        note = f"suboptimality below zero ({worst:.3g}) even after f* was solved again: the reference is wrong"
+        if rec.status == TARGET:
+            rec.status = DONE
+            note += "; not counted as reaching the target"
+        rec.reason = f"{rec.reason}; {note}" if rec.reason else note
+    return rec
+
+
+def unavailable(spec: RunSpec) -> str | None:
+    """Why ``spec`` cannot run on this install before it is even resolved: its workload needs an
+    optional library that is missing (a base install meeting the tour's network workloads). The run
+    is then skipped with this reason, as a plugin's missing library is, not the whole suite refused."""
+    import importlib.util
+
+    from harness._core.errors import install_hint
+    from harness._core.plugin import NEEDS
+
+    pspec, wspec = plugins().get(spec.plugin), workloads().get(spec.workload)  # unknown names: the user's error
+    missing = [n for n in wspec.needs if importlib.util.find_spec(NEEDS[n][0]) is None]
+    if not missing or wspec.kind not in pspec.kinds:  # a plugin that cannot take the workload: resolve says so
+        return None
+    return f"needs {', '.join(missing)} for workload {wspec.name} ({install_hint(NEEDS[missing[0]][1])})"
+
+
+def skipped_record(spec: RunSpec, reason: str) -> RunRecord:
+    """The record of a run skipped before resolution (:func:`unavailable`): shown, counted, not stored
+    (without its workload's data it has no run key)."""
+    pspec = plugins().get(spec.plugin)
+    return RunRecord(id=None, hash="", plugin=pspec.name, workload=spec.workload,
+                     workload_params=dict(spec.workload_params), params=dict(spec.params), workers=spec.workers,
+                     seed=spec.seed, status=SKIPPED, reason=reason, plugin_version=pspec.version,
+                     family=pspec.family, backend=pspec.backend, suite=spec.suite, created=time.time())
+
+
+def new_record(res: Resolved) -> RunRecord:
+    """The record a resolved spec will be stored as (status 'error' until the run says otherwise)."""
+    spec, pspec, workload = res.spec, res.plugin, res.workload
+    return RunRecord(id=None, hash=res.hash, plugin=pspec.name, workload=workload.name,
+                    workload_params=workload.params, params=res.params, workers=spec.workers, seed=spec.seed,
+                    status=ERROR, plugin_version=pspec.version, family=pspec.family, backend=pspec.backend,
+                    budget=spec.budget.to_dict(), target={"metric": spec.target.metric, "value": spec.target.value},
+                    env=manifest(), suite=spec.suite, created=time.time(),
+                     info={"identity": res.identity,
+                           **({"theory_choices": res.theory_choices} if res.theory_choices else {})})
+
+
+def declined(res: Resolved) -> str | None:
+    """Why the plugin does not run this resolved spec (its ``skip`` declines the combination, or a
+    library it needs is missing), or None: such a run is stored with status 'skipped'."""
+    pspec = res.plugin
+    reason = pspec.skip(res.workload, res.params, res.spec.workers) if pspec.skip else None
+    if reason is None:
+        missing = pspec.missing()
+        if missing:
+            from harness._core.errors import install_hint
+            from harness._core.plugin import NEEDS
+
+            reason = f"needs {', '.join(missing)} ({install_hint(NEEDS[missing[0]][1])})"
+    return reason
+
+
+def _run_resolved(res: Resolved, on_point) -> RunRecord:
+    spec, pspec, workload = res.spec, res.plugin, res.workload
+    rec = new_record(res)
+    reason = declined(res)
+    if reason:
+        rec.status, rec.reason = SKIPPED, reason
+        return rec
+
+    workdir = Path(tempfile.mkdtemp(prefix=f"harness-{pspec.name}-"))
+    planted = res.identity.get("options", {}).get("planted", {})
+    slow = float(planted.get("slowdown", 1.0))
+    monitor = Monitor(workload.metrics, n_samples=getattr(workload, "n", None), budget=spec.budget,
+                      target=spec.target, schedule=spec.schedule, deterministic=pspec.deterministic,
+                      on_point=on_point, **({"clock": lambda: slow * time.perf_counter(),
+                                             "cpu_clock": lambda: slow * time.process_time()} if slow != 1.0 else {}))
+    params = dict(res.params)
+    if "eta" in planted and isinstance(params.get("eta"), (int, float)):
+        params["eta"] = params["eta"] * planted["eta"]
+    ctx = RunContext(plugin=pspec, workload=workload, params=params, workers=spec.workers,
+                     seed=spec.seed, monitor=monitor, workdir=workdir, options=dict(spec.options))
+    t0 = time.perf_counter()
+    try:
+        rec.constants = _constants(workload)
+        if spec.target.value is not None and pspec.backend in IN_PROCESS_TIMED:
+            rec.info["machine_s"] = machine_seconds()  # the machine's speed beside a time to target
+        impl = pspec.load()
+        extra = impl(ctx)
+        if extra:
+            ctx.info.update(extra)
+        if monitor.status is None:
+            monitor.stop("done", "plugin returned")
+        rec.status, rec.reason = monitor.status, monitor.reason
+    except KeyboardInterrupt as exc:
+        rec.status, rec.reason = INTERRUPTED, f"interrupted by {signal_name(exc)} (points measured so far are kept)"
+    except RunTimeout as exc:
+        rec.status, rec.reason = TIMEOUT, str(exc)
+    except PluginFailure as exc:
+        rec.status, rec.reason = ERROR, str(exc)
+        if exc.rank is not None:
+            ctx.info["failed_rank"] = exc.rank
+    except UserError:
+        raise
+    except FloatingPointError as exc:
+        rec.status, rec.reason = DIVERGED, f"floating point error: {exc}"
+    except Exception as exc:  # noqa: BLE001 - a plugin bug is a stored 'error', not a crash of the suite
+        rec.status, rec.reason = ERROR, f"{type(exc).__name__}: {exc}"
+        ctx.info["traceback"] = traceback.format_exc(limit=8)
+    finally:
+        rec.wall_s = time.perf_counter() - t0
+        rec.points = list(monitor.points)
+        rec.info.update(ctx.info)
+        rec.info.setdefault("eval_seconds", monitor.eval_seconds)
+        if pspec.backend in IN_PROCESS_TIMED and monitor.cpu_to_target is not None:
+            rec.info["cpu_to_target_s"] = monitor.cpu_to_target  # the gate's time where both sides have it
+        shutil.rmtree(workdir, ignore_errors=True)
+    return rec
+
+
+def _constants(workload: Workload) -> dict[str, Any]:
+    try:
+        return {k: float(v) for k, v in workload.constants().items()}
+    except Exception as exc:  # noqa: BLE001 - constants are informative; a failure is recorded
+        return {"error": f"{type(exc).__name__}: {exc}"}

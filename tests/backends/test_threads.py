@@ -1,0 +1,322 @@
+"""The threads backend: its kernels against the serial ones (one thread), measured delays with real
+threads, convergence, the CLI, declined workloads, and that two threads really run in parallel."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from harness._core.monitor import Budget, Schedule
+from harness._core.registry import workloads
+from harness.run.runner import RunSpec, execute
+from harness._core.staleness import DelayStats
+from harness.plugins.algorithms import kernels as K0
+from harness.plugins.algorithms.steps import Steps
+from harness.plugins.threads.linear import ThreadLinear
+from harness.plugins.threads.team import Team
+
+SPARSE = {"sparse": True, "n": 600, "d": 800, "density": 0.02}
+DENSE = {"n": 600, "d": 20, "lam": 1e-2}
+# big enough for both threads to be busy at once (50 nonzeros per row), small enough to build fast
+SPEED = {"sparse": True, "n": 4000, "d": 5000, "density": 0.01}
+# the speedup on rows of 50 nonzeros over d = 1M: the iterate (8 MB) lives in L3 for one thread too, so the
+# lines the two threads take from each other cost little more than one thread's own misses. With w in L2
+# (d <= 100k) one thread is fast and two pay a coherence miss on most lines: 1.1-1.6x measured.
+WIDE = {"sparse": True, "n": 8000, "d": 1000000, "density": 0.00005}
+
+
+def build(wparams):
+    return workloads().get("logreg").build(wparams)
+
+
+def run(plugin, params, wparams, workers, budget, seed=0, ratio=1.3, target=None):
+    from harness._core.monitor import Target
+
+    rec = execute(RunSpec(plugin, "logreg", params, wparams, workers, seed, Budget.parse(budget),
+                          target=Target(value=target), schedule=Schedule(ratio=ratio)))
+    assert rec.status in ("budget", "done", "target"), (rec.status, rec.reason, rec.info.get("traceback"))
+    return rec
+
+
+def team_indices(seed, k, b, n):
+    """The index stream thread 0 of a one-thread team draws."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    return rng.integers(0, n, size=k * b)
+
+
+# -- one thread = the serial kernels (the lazy sparse l2 is exact) ---------------------------------------
+@pytest.mark.parametrize("wparams", [DENSE, SPARSE], ids=["dense", "sparse"])
+def test_one_thread_hogwild_is_serial_sgd(wparams):
+    wl = build(wparams)
+    k, b = 3000, 2
+    with Team(1, seed=4) as team:
+        lin = ThreadLinear(wl, team)
+        w = np.zeros(wl.dim)
+        taus = lin.sgd(w, k, b=b, schedule=K0.SCHEDULE_CODES["inv"], eta=0.8, t0=500.0, beta=0.5)
+        taus2 = lin.sgd(w, k, b=b, schedule=K0.SCHEDULE_CODES["inv"], eta=0.8, t0=500.0, beta=0.5)   # second chunk: T0 = k
+    assert (taus == 0).all() and (taus2 == 0).all() and team.count == 2 * k
+    ref = np.zeros(wl.dim)
+    steps = Steps(wl)
+    rng = np.random.default_rng(np.random.SeedSequence(4).spawn(1)[0])
+    for t_start in (0, k):
+        steps.sgd(ref, rng.integers(0, wl.n, size=k * b), b=b, schedule=K0.SCHEDULE_CODES["inv"], eta=0.8, t0=500.0,
+                  beta=0.5, t_start=t_start)
+    np.testing.assert_allclose(w, ref, rtol=1e-10, atol=1e-14)
+    assert np.abs(w).max() > 0.01
+
+
+@pytest.mark.parametrize("wparams", [DENSE, SPARSE], ids=["dense", "sparse"])
+def test_one_thread_asysvrg_is_serial_svrg(wparams):
+    wl = build(wparams)
+    k, b, eta = 2500, 3, 0.4
+    steps = Steps(wl)
+    w0 = np.random.default_rng(1).standard_normal(wl.dim) * 0.1
+    with Team(1, seed=2) as team:
+        lin = ThreadLinear(wl, team)
+        snap = lin.snapshot(w0)
+        ref_z0, ref_mu, _ = steps.snapshot(w0)
+        np.testing.assert_allclose(snap.z0, ref_z0, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(snap.mu_loss, ref_mu, rtol=1e-10, atol=1e-14)
+        w = w0.copy()
+        taus = lin.svrg(w, snap, k // 2, b=b, eta=eta, coords=0)          # two chunks: the second starts at T0 > 0
+        taus = np.concatenate([taus, lin.svrg(w, snap, k - k // 2, b=b, eta=eta, coords=0)])
+    assert (taus == 0).all()
+    ref = w0.copy()
+    steps.svrg_inner(ref, w0, (ref_z0, ref_mu, None), team_indices(2, k, b, wl.n), b=b, eta=eta)
+    np.testing.assert_allclose(w, ref, rtol=1e-9, atol=1e-13)
+
+
+def test_drift_tables_match_the_one_step_recursions():
+    """S, Q, H (the scaled iterate's dense part) equal the serial recursions S <- (1 - eta_t lam) S,
+    Q <- a Q + eta, whether the constant-step tables are filled at once or extended chunk by chunk."""
+    wl = build(SPARSE)
+    eta, lam, k = 0.7, wl.lam, 3000
+    with Team(1, seed=0) as team:
+        lin = ThreadLinear(wl, team)
+        for sizes in ([k], [10, 100, 1000, k]):
+            for size in sizes:
+                S, Q, H = (x.copy() for x in lin.drift(size, eta=eta, svrg=True))
+            lin._tables_eta = None                       # forget them for the next fill pattern
+            s, q = 1.0, 0.0
+            for j in range(k):
+                assert S[j] == pytest.approx(s, rel=1e-13) and Q[j] == pytest.approx(q, rel=1e-12, abs=1e-300)
+                assert H[j] == pytest.approx(eta / (s * (1 - eta * lam)), rel=1e-13)
+                s, q = s * (1 - eta * lam), q * (1 - eta * lam) + eta
+        team.slots[0, 0] = 500                           # a decaying schedule depends on the first update count
+        S, Q, H = lin.drift(k, schedule=K0.SCHEDULE_CODES["inv"], eta=eta, t0=50.0, svrg=False)
+        etas = eta / (1 + (500 + np.arange(k)) / 50.0)
+        np.testing.assert_allclose(S[1:], np.cumprod(1 - etas * lam), rtol=1e-12)
+        np.testing.assert_allclose(H, etas / S[1:], rtol=1e-12)
+
+
+# -- coordinate writes: atomic by default, lost writes counted -------------------------------------------------
+def exact_increment_workload(sparse: bool, n: int = 64, d: int = 8):
+    """Every row all ones, y = 1, lam = 0; with the linear test loss (kernel loss code 2, phi(z) = -y z)
+    every update adds exactly eta to each coordinate it writes, whatever it read: after k updates with
+    eta = 1 each coordinate holds k minus its lost writes (integers, exact in float64)."""
+    import scipy.sparse as sp
+    from types import SimpleNamespace
+
+    X = np.ones((n, d))
+    return SimpleNamespace(loss="squared", n=n, dim=d, lam=0.0, sparse=sparse, y=np.ones(n),
+                           X=sp.csr_matrix(X) if sparse else X)
+
+
+@pytest.mark.parametrize("write", ["atomic", "racy", "plain"])
+@pytest.mark.parametrize("kind", ["dense-b1", "dense-b2", "csr", "svrg-vector", "svrg-coords"])
+def test_two_threads_apply_every_counted_update_atomically(kind, write):
+    """2 real threads on d = 8 shared coordinates (every update writes all of them, so the threads
+    collide on most writes): atomic applies all k counted updates on every coordinate; racy reports
+    exactly the writes its iterate misses; plain loses some silently (only the iterate shows it)."""
+    from harness.plugins.threads.linear import Snapshot
+
+    k, b = 200_000, 2 if kind == "dense-b2" else 1
+    wl = exact_increment_workload(sparse=kind == "csr")
+    with Team(2, seed=0) as team:
+        lin = ThreadLinear(wl, team, write)
+        lin.code = 2                                      # the exact-increment test loss
+        w = np.zeros(wl.dim)
+        if kind.startswith("svrg"):                       # grad f_i(w_hat) - grad f_i(w~) = 0: each update adds eta (-mu) = 1
+            snap = Snapshot(np.zeros(wl.n), -np.ones(wl.dim), None)
+            coords = 3 if kind == "svrg-coords" else 0
+            lin.svrg(w, snap, k, b=b, eta=1.0, coords=coords)
+            applied_per_update = coords or wl.dim
+        else:
+            lin.sgd(w, k, b=b, eta=1.0)
+            applied_per_update = wl.dim
+        writes = lin.writes()
+    assert team.count == k
+    assert writes["coordinate_writes"] == k * applied_per_update
+    missing = k * applied_per_update - int(w.sum())       # writes the iterate does not hold
+    assert (w == np.round(w)).all() and missing >= 0
+    if write == "atomic":
+        assert missing == 0 and writes["lost"] == 0, (missing, writes)
+        if kind != "svrg-coords":
+            np.testing.assert_array_equal(w, np.full(wl.dim, float(k)))
+    elif write == "racy":
+        assert writes["lost"] == writes["cas_failed"] == missing, (missing, writes)
+    else:
+        assert writes["lost"] is None and writes["cas_failed"] == 0
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr", "svrg"])
+def test_one_thread_applies_plain_stores_bit_for_bit_the_atomic_update(kind):
+    """One thread has no concurrent writer: every asked mode applies plain stores (no compare-and-swap
+    loop), records that and why, and gives the iterate the atomic kernel gives, bit for bit."""
+    from harness.plugins.threads import kernels as KT
+    from harness.plugins.threads.linear import Snapshot
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((200, 12))
+    y = np.sign(rng.standard_normal(200))
+    from types import SimpleNamespace
+
+    import scipy.sparse as sp
+    wl = SimpleNamespace(loss="logistic", n=200, dim=12, lam=1e-3, sparse=kind == "csr", y=y,
+                         X=sp.csr_matrix(X) if kind == "csr" else X)
+    iterates = {}
+    for forced in (None, "atomic"):
+        with Team(1, seed=0) as team:
+            lin = ThreadLinear(wl, team, "atomic")
+            assert lin.applied == "plain" and "one thread" in lin.applied_why
+            if forced:
+                lin.mode = KT.WRITE_CODES[forced]               # the compare-and-swap kernel path
+            w = np.zeros(wl.dim)
+            if kind == "svrg":
+                snap = Snapshot(X @ np.zeros(12), 0.1 * np.ones(12), None)
+                lin.svrg(w, snap, 3000, b=1, eta=0.05, coords=0)
+            else:
+                lin.sgd(w, 3000, b=1, eta=0.05)
+            iterates[forced] = w.copy()
+            assert lin.writes()["lost"] == 0
+    np.testing.assert_array_equal(iterates[None], iterates["atomic"])
+
+
+def test_one_thread_runs_record_their_plain_writes():
+    rec = run("hogwild-threads", {"eta": 0.5}, DENSE, 1, "epochs=2")
+    w = rec.info["writes"]
+    assert (w["mode"], w["applied"], w["lost"]) == ("atomic", "plain", 0) and "one thread" in w["why"]
+    rec = run("hogwild-threads", {"eta": 0.5}, DENSE, 2, "epochs=2")
+    assert (rec.info["writes"]["mode"], rec.info["writes"]["applied"]) == ("atomic", "atomic")
+
+
+def test_plugins_report_their_writes():
+    rec = run("hogwild-threads", {"eta": 0.5, "write": "racy"}, SPARSE, 2, "epochs=3")
+    assert rec.info["writes"]["mode"] == "racy" and rec.info["writes"]["coordinate_writes"] > 0
+    assert rec.info["writes"]["lost"] == rec.info["writes"]["cas_failed"]
+    rec = run("asysvrg-threads", {"eta": 0.08}, DENSE, 2, "epochs=2")
+    assert rec.info["writes"]["mode"] == "atomic" and rec.info["writes"]["lost"] == 0
+
+
+# -- real threads: measured delays -----------------------------------------------------------------------------
+def test_one_thread_measures_zero_delay_two_threads_measure_some():
+    one = run("hogwild-threads", {"eta": 0.5}, SPEED, 1, "updates=200000", ratio=3.0)
+    assert one.points[-1]["tau_max"] == 0.0
+    two = run("hogwild-threads", {"eta": 0.5}, SPEED, 2, "updates=400000", ratio=3.0)
+    hist = DelayStats.from_dict(two.info["delays"])
+    assert hist.count == two.points[-1]["updates"] == 400000   # every update measured once
+    assert hist.max > 0 and two.points[-1]["tau_max"] == hist.max
+    assert all(k in two.points[-1] for k in ("tau_mean", "tau_q50", "tau_q90", "tau_q99"))
+    assert two.info["threads"] == 2 and two.points[-1]["subopt"] < 0.8 * two.points[0]["subopt"]
+
+
+@pytest.mark.parametrize("wparams", [DENSE, SPARSE], ids=["dense", "sparse"])
+def test_asysvrg_threads_converges_linearly(wparams):
+    rec = run("asysvrg-threads", {"eta": 0.5 if wparams is SPARSE else 0.08}, wparams, 2, "epochs=80", target=1e-9)
+    assert rec.status == "target", (rec.status, rec.points[-1]["subopt"])
+    assert rec.info["write"] == "vector" and "delays" in rec.info
+
+
+def test_asysvrg_threads_warm_start_and_coordinate_blocks():
+    rec = run("asysvrg-threads", {"eta": 0.08, "warm_epochs": 2, "coords": 5}, DENSE, 2, "epochs=40")
+    assert rec.info["write"] == "block" and rec.info["m"] == 600 * 4
+    assert rec.points[-1]["subopt"] < 1e-3 * rec.points[0]["subopt"]
+
+
+def test_declines_what_it_cannot_run():
+    rec = execute(RunSpec("hogwild-threads", "digits", {}, {}, 2, 0, Budget(epochs=1)))
+    assert rec.status == "skipped" and "linear loss" in rec.reason
+    rec = execute(RunSpec("asysvrg-threads", "logreg", {"coords": 2}, SPARSE, 2, 0, Budget(epochs=1)))
+    assert rec.status == "skipped" and "dense data only" in rec.reason
+
+
+def test_cli_hogwild_threads(cli):
+    proc = cli("run", "--plugin", "hogwild-threads", "--workload", "logreg", "--workers", "2", "--budget",
+               "epochs=5", "--workload-param", "sparse=true", "--workload-param", "n=600",
+               "--workload-param", "d=800", "--workload-param", "density=0.02", timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    from harness.run.store import Store
+
+    (rec,) = Store().runs(plugin="hogwild-threads", with_points=True)
+    assert rec.status == "budget" and rec.workers == 2 and rec.points[-1]["tau_max"] is not None
+
+
+# -- two threads process about twice the updates per second of one ---------------------------------------------
+def test_kernels_release_the_gil():
+    """While a worker thread runs a kernel, the main thread keeps running Python code: the kernel
+    holds no GIL (with the GIL held the main thread would make no progress until it returned)."""
+    import threading
+    import time
+
+    from harness.plugins.threads import kernels as K
+
+    wl = build(SPEED)
+    X = wl.X
+    csr = (X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64))
+    k = 300_000
+    idx = np.random.default_rng(0).integers(0, wl.n, size=k)
+    with Team(1, seed=0) as team:
+        S, Q, H = ThreadLinear(wl, team).drift(k, eta=0.5, svrg=False)
+    args = (np.zeros(wl.dim), *csr, wl.y, idx, 1, 0, 0, S, Q, H, np.zeros(1), np.zeros(1), 0, np.empty(1),
+            K.WRITE_CODES["atomic"], np.zeros((1, 8), dtype=np.int64), 0, np.empty(k, dtype=np.int64))
+    K.linear_csr(*args[:5], idx[:0], *args[6:])             # compiled / loaded before timing
+    window = []
+
+    def work():
+        window.append(time.perf_counter())
+        K.linear_csr(*args)
+        window.append(time.perf_counter())
+
+    worker = threading.Thread(target=work)
+    stamps, spins = [], 0
+    worker.start()
+    while worker.is_alive():
+        spins += 1
+        if spins % 256 == 0:
+            stamps.append(time.perf_counter())
+    worker.join()
+    assert args[-3][0, 0] == k                                # the kernel ran all its updates
+    lo, hi = window
+    inside = [s for s in stamps if lo + 0.1 * (hi - lo) < s < hi - 0.1 * (hi - lo)]
+    # with the GIL held, the main thread could not run at all while the kernel did
+    assert hi - lo > 0.01 and len(inside) > 20, (len(inside), hi - lo)
+
+
+def test_two_threads_process_more_updates_per_second():
+    """Best of 3 interleaved runs each; the physical limit is 2x. The tolerance (> 1.2x) is loose
+    because this 2-core machine is shared; the benchmark (benchmarks/threads_vs_sklearn.py) reports
+    the ratio with its spread. When the machine itself gives less than 1.6x to a compute-bound loop
+    on 2 threads (``parallel_capacity``, measured interleaved: other jobs, or the host's other
+    tenants) at any of the three probes, the speedup cannot show, and a miss is reported as skipped
+    with that figure (one lucky probe among busy ones does not make the machine free: seen with two
+    busy loops beside the suite, probes 1.95, 0.99, 1.29), or when the 1-minute load average
+    exceeded 2.5 during the test (other jobs ran between the probes)."""
+    from harness.plugins.threads.probe import parallel_capacity
+
+    rates, capacity, load = {1: [], 2: []}, [], [os.getloadavg()[0]]
+    for _ in range(3):
+        capacity.append(parallel_capacity(2))
+        for workers in (1, 2):
+            rec = run("hogwild-threads", {"eta": 0.5}, WIDE, workers, "updates=1000000", ratio=8.0)
+            last = rec.points[-1]
+            rates[workers].append(last["updates"] / last["time_s"])
+    ratio = max(rates[2]) / max(rates[1])
+    load.append(os.getloadavg()[0])
+    # the probes are instants; the load average (1 min) covers the runs between them: beyond this
+    # test's own threads (<= 2), other jobs shared the cores
+    if ratio <= 1.2 and (min(capacity) < 1.6 or max(load) > 2.5):
+        pytest.skip(f"the machine gave 2 threads {min(capacity):.2f}x a compute loop's one-thread rate "
+                    f"(load {max(load):.1f}): 2 threads / 1 thread = {ratio:.2f}")
+    assert ratio > 1.2, f"2 threads / 1 thread updates per second = {ratio:.2f} ({rates}, capacity {capacity})"

@@ -1,0 +1,171 @@
+"""A suite's runs side by side (--jobs), on dask.distributed and through submitit: the same 12 runs,
+stored with the same results as the serial runner (deterministic plugins, compared exactly)."""
+
+import json
+import sqlite3
+
+import pytest
+
+from conftest import have, run_cli
+
+SUITE = """
+name = "twelve"
+[defaults]
+budget = "epochs=2"
+seeds = 2
+workload = "logreg"
+workload_params = { n = 300, d = 8, lam = 1e-2 }
+options = { timeout_s = 120 }
+[[run]]
+plugin = "sgd-serial"
+params = { eta = [0.05, 0.1], b = [1, 4] }
+[[run]]
+plugin = "asysvrg-sim"
+params = { eta = 0.05, b = 2, tau = [1, 3] }
+workers = 2
+"""
+
+
+def _stored(db):
+    """{(plugin, params, seed): points without wall-clock fields} from a store file."""
+    con = sqlite3.connect(db)
+    out = {}
+    for rid, plugin, params, seed, status in con.execute("SELECT id, plugin, params, seed, status FROM runs"):
+        pts = [dict(zip([c[0] for c in cur.description], row)) for cur in
+               [con.execute("SELECT * FROM points WHERE run_id = ? ORDER BY idx", (rid,))] for row in cur.fetchall()]
+        key = (plugin, params, seed)
+        assert key not in out, f"run {key} stored twice"
+        out[key] = (status, [{k: v for k, v in p.items() if k not in ("run_id", "time_s")} for p in pts])
+    return out
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    d = tmp_path_factory.mktemp("suite")
+    path = d / "twelve.toml"
+    path.write_text(SUITE)
+    db = d / "serial.db"
+    run_cli("run", str(path), "--no-report", "-q", "--store", str(db), check=True)
+    serial = _stored(db)
+    assert len(serial) == 12 and all(s == "budget" and len(p) >= 5 for s, p in serial.values())
+    return path, serial
+
+
+def _check_same(tmp_path, suite, *extra, timeout=240):
+    path, serial = suite
+    db = tmp_path / "par.db"
+    proc = run_cli("run", str(path), "--no-report", "--json", "--store", str(db), *extra, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = json.loads(proc.stdout)
+    assert len(runs) == 12 and not any(r["cached"] for r in runs)
+    assert _stored(db) == serial  # every run there, once, with the serial runner's exact curve
+    return proc
+
+
+def test_jobs_2_matches_serial(tmp_path, suite):
+    _check_same(tmp_path, suite, "--jobs", "2")
+
+
+@pytest.mark.skipif(not have("distributed"), reason="dask.distributed not installed")
+def test_dask_local_cluster_matches_serial(tmp_path, suite):
+    _check_same(tmp_path, suite, "--executor", "dask", "--jobs", "2")
+
+
+@pytest.mark.skipif(not have("distributed"), reason="dask.distributed not installed")
+def test_dask_scheduler_address(tmp_path, suite):
+    """An existing cluster, reached by its scheduler's address (as on a real cluster)."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        _check_same(tmp_path, suite, "--executor", "dask", "--scheduler", cluster.scheduler_address, "--jobs", "2")
+    bad = run_cli("run", "-p", "sgd-serial", "-w", "logreg", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9",
+                  "--no-report", env={"HARNESS_DASK_CONNECT_S": "3"}, timeout=120)
+    assert bad.returncode == 2 and "cannot reach the dask scheduler at tcp://127.0.0.1:9" in bad.stderr, bad.stderr
+
+
+@pytest.mark.skipif(not have("submitit"), reason="submitit not installed")
+def test_submitit_local_executor_matches_serial(tmp_path, suite):
+    folder = tmp_path / "submitit"
+    _check_same(tmp_path, suite, "--executor", "submitit", "--submitit-cluster", "local", "--jobs", "4",
+                "--submitit-folder", str(folder), "--slurm", "timeout_min=5")
+    assert len(list(folder.glob("*/*_result.pkl"))) == 12  # 12 real submitit jobs, one per run
+
+
+def test_plain_progress_and_cache(tmp_path, suite):
+    """Not a terminal: a progress line at once and then every interval; a second run is all cache hits."""
+    path, _ = suite
+    db = tmp_path / "p.db"
+    proc = run_cli("run", str(path), "--no-report", "--jobs", "2", "--store", str(db),
+                   env={"HARNESS_PROGRESS_EVERY": "0.2"}, check=True)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("harness: ")]
+    assert lines and lines[0].startswith("harness: 0/12 runs done"), proc.stderr
+    again = json.loads(run_cli("run", str(path), "--no-report", "--json", "--jobs", "2", "--store", str(db),
+                               check=True).stdout)
+    assert all(r["cached"] for r in again)
+
+
+def test_big_grid_asks_first(tmp_path):
+    big = tmp_path / "big.toml"
+    big.write_text('[[run]]\nplugin = "sgd-serial"\nworkload = "logreg"\n'
+                   f'params = {{ eta = [{", ".join(str(0.001 * (k + 1)) for k in range(501))}] }}\n')
+    proc = run_cli("run", str(big), "--no-report", timeout=60)
+    assert proc.returncode == 2 and "501 runs" in proc.stderr and "--yes" in proc.stderr, proc.stderr
+
+
+def test_jobs_must_be_positive():
+    proc = run_cli("run", "--plugin", "sgd-serial", "--workload", "logreg", "--jobs", "0", "--no-report")
+    assert proc.returncode == 2 and "--jobs must be at least 1" in proc.stderr
+
+
+def test_big_grid_with_yes_shows_progress_at_once(tmp_path):
+    """100,000 runs: the first progress line comes before the names and values are all checked."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    big = tmp_path / "big.toml"
+    big.write_text('[[run]]\nplugin = "sgd-serial"\nworkload = "logreg"\n'
+                   f'params = {{ eta = [{", ".join(str(0.001 * (k + 1)) for k in range(1000))}], '
+                   f'b = [{", ".join(str(k + 1) for k in range(100))}] }}\n')
+    env = {**os.environ, "HARNESS_PROGRESS_EVERY": "0.5", "HARNESS_STORE": str(tmp_path / "big.db")}
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", str(big), "--yes", "--no-report"], cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        t0 = time.monotonic()
+        first = proc.stderr.readline()
+        assert first.startswith("harness: 0/100000 runs done"), first
+        assert time.monotonic() - t0 < 60
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def test_slots_count_the_cores_a_run_keeps_busy():
+    """A simulated or serial run holds one slot whatever its simulated worker count; threads, MPI
+    and torch runs hold one per worker, at most the whole pool."""
+    from harness.run.executors import slots_of
+    from harness.run.runner import RunSpec
+
+    assert slots_of(RunSpec("asysvrg-sim", "logreg", workers=8), 4) == 1
+    assert slots_of(RunSpec("sgd-serial", "logreg"), 4) == 1
+    assert slots_of(RunSpec("hogwild-threads", "logreg", workers=3), 4) == 3
+    assert slots_of(RunSpec("asysvrg-mpi", "logreg", workers=8), 4) == 4
+
+
+@pytest.mark.skipif(not have("submitit"), reason="submitit not installed")
+def test_submitit_without_slurm_says_it_runs_here(tmp_path, capsys):
+    """submitit's AutoExecutor silently falls back to local processes where sbatch is missing."""
+    import shutil
+
+    from harness.run.executors import SubmititEngine
+
+    if shutil.which("sbatch"):
+        pytest.skip("this machine has SLURM")
+    SubmititEngine(1, folder=tmp_path, cluster=None)
+    assert "harness: warning: no SLURM found (sbatch): submitit runs the jobs as local processes on this machine" \
+        in capsys.readouterr().err
+    SubmititEngine(1, folder=tmp_path, cluster="local")    # asked for: no warning
+    assert capsys.readouterr().err == ""

@@ -1,0 +1,105 @@
+"""The theory CLI as a user types it, the registry's coverage of the shared theorem ids, and the bound
+report (`harness report`: HTML, Markdown and PNGs with bound envelopes)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+# the shared id convention (common context): every one of these must be encoded
+CONVENTION = (
+    ["asysvrg.thm-2.3.1", "asysvrg.thm-2.3.2", "asysvrg.thm-2.4.1", "asysvrg.thm-2.4.2"]
+    + [f"dfsdca.thm-3.4.{i}" for i in (1, 2, 3, 4)]
+    + ["large_batch.thm-4.2.1", "large_batch.thm-4.3.1", "large_batch.cor-4.3.1", "large_batch.thm-4.3.2",
+       "large_batch.cor-4.3.2", "large_batch.cor-4.3.3", "ddg.thm-5.4.1", "ddg.thm-5.4.2",
+       "features_replay.thm-6.4.1", "features_replay.thm-6.4.2", "minibatch.lem-1"]
+    + [f"minibatch.thm-{i}" for i in (2, 3, 4, 5)] + ["growing_batch.thm-2", "growing_batch.thm-3"])
+
+PAPERS = Path(__file__).resolve().parents[3] / "shared" / "papers"
+
+
+def test_registry_covers_the_convention_and_cites_seed_files():
+    from harness.theory.registry import all_theorems, get
+
+    ids = [t.id for t in all_theorems()]
+    assert sorted(ids) == sorted(CONVENTION)
+    for t in all_theorems():
+        assert re.fullmatch(r"00[0-3]_[0-9a-f]{16}\.txt", t.citation.seed), t.id
+        assert t.citation.section and t.citation.equations, t.id
+        if PAPERS.exists():
+            assert (PAPERS / t.citation.seed).exists()
+        s = t.summary()
+        assert s["id"] == t.id and s["conditions"] and s["rate"]
+        assert get(t.id) is t
+        t.show()  # renders
+    from harness.theory.errors import TheoryError
+
+    with pytest.raises(TheoryError, match="did you mean"):
+        get("asysvrg.thm-2.4.9")
+
+
+def test_list_theorems_json(cli):
+    out = cli("list", "theorems", "--json", check=True)
+    listed = [t["id"] for t in json.loads(out.stdout)["theorems"]]
+    assert sorted(listed) == sorted(CONVENTION)
+    out = cli("theory", "list", "--json", check=True)
+    d = json.loads(out.stdout)
+    assert "left_out" in d and len(d["theorems"]) == len(CONVENTION)
+
+
+def test_theory_show_and_solve_json(cli):
+    out = cli("theory", "show", "asysvrg.thm-2.4.1", "--json", "--set", "L=1", "--set", "eta=0.001", "--set", "Delta=0",
+              "--set", "b=1", "--set", "m=10", "--set", "F0=1", "--set", "T=100", check=True)
+    d = json.loads(out.stdout)
+    assert d["citation"]["seed"] == "001_5c18eb65c467c540.txt" and "Gamma_0" in d["pretty"]
+    assert d["evaluation"]["all_hold"] and d["evaluation"]["bound"] > 0
+
+    out = cli("theory", "solve", "dfsdca.thm-3.4.2", "--for", "eta", "--set", "L=1", "--set", "H=100", "--set", "tau=3",
+              "--set", "lam=0.1", "--set", "n=49990", "--set", "A0=1", "--set", "B0=1", "--json", check=True)
+    d = json.loads(out.stdout)
+    assert d["value"] == pytest.approx(1 / (4 * 100 * 9 + 4999 + 2), rel=1e-6)
+    assert d["value"] == pytest.approx(d["closed_form_value"], rel=1e-6)
+
+
+def test_theory_cli_user_errors(cli):
+    bad = cli("theory", "show", "asysvrg.thm-9")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unknown theorem" in bad.stderr
+    bad = cli("theory", "solve", "asysvrg.thm-2.4.1", "--for", "eta", "--set", "L=1")
+    assert bad.returncode == 2 and "give a value for" in bad.stderr and "Traceback" not in bad.stderr
+    bad = cli("theory", "check", "999")
+    assert bad.returncode == 2 and "no run #999" in bad.stderr
+
+
+def test_run_check_and_report_from_the_command_line(cli, tmp_path):
+    run = cli("run", "--plugin", "svrg-serial", "--workload", "ridge", "--param", "eta=theory", "--param", "m=20",
+              "--workload-param", "n=200", "--workload-param", "d=10", "--budget", "epochs=20", "--seeds", "2",
+              "--no-report", "--json", check=True)
+    runs = json.loads(run.stdout)
+    ids = [str(r["id"]) for r in runs]
+    assert len(ids) == 2
+    from harness.run.store import Store
+
+    for r in Store().runs(ids=[int(i) for i in ids]):
+        assert r.info["theory_choices"]["eta"]["theorem"] == "asysvrg.thm-2.4.1"
+    from harness._core.output import fmt
+
+    listed = cli("runs", "list", "--plugin", "svrg-serial", check=True).stdout
+    step = Store().runs(ids=[int(ids[0])])[0].params["eta"]
+    assert f"{fmt(step)} (theory)" in listed                       # the step the theory chose, said so
+    chk = cli("theory", "check", *ids, "--json", check=True)
+    verdicts = {d["theorem"]: d for d in json.loads(chk.stdout)["verdicts"]}
+    assert verdicts["asysvrg.thm-2.4.1"]["verdict"] == "holds"
+    assert verdicts["asysvrg.thm-2.4.2"]["verdict"] == "not-applicable"
+
+    out = tmp_path / "rep"
+    cli("report", *ids, "--out", str(out), check=True)
+    html = (out / "index.html").read_text()
+    md = (out / "index.md").read_text()
+    pngs = sorted(p.name for p in out.glob("bound-*.png"))
+    assert pngs and all((out / p).stat().st_size > 5000 for p in pngs)
+    assert "Theory: bounds, conditions and verdicts" in md and "asysvrg.thm-2.4.1: **holds**" in md
+    assert "c_1 <= beta/2" in md and pngs[0] in md and pngs[0] in html
+    assert "<b>holds</b>" in html and "not-applicable" in html

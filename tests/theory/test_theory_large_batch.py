@@ -1,0 +1,176 @@
+"""Large-batch mGD/mNAG (001 Ch. 4): raw vs stated conditions, corollaries from theorems, errata."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harness.theory import large_batch as lb
+from harness.theory.registry import get
+
+FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_stated_summary_is_not_equivalent_to_the_raw_conditions():
+    """Notes Sec. 5.3 counter-example: L = (1, 10), L_g = 10, gamma_k = gamma/L_k, mean gamma_k = 1/(2 L_g):
+    the stated summary holds but the raw (4.22) fails, L_g^2 gamma_1 mean(gamma) = 0.4545 > 1/4."""
+    thm = get("large_batch.thm-4.3.1")
+    gamma = 0.05 * 2 / (1 + 0.1)  # mean of gamma/L_k = 0.05
+    ev = thm.evaluate({"L_k": [1.0, 10.0], "M_k": [1e-9, 1e-9], "L_g": 10.0, "M_g": 1e-9, "M": 1.0, "B": 8.0,
+                       "F0": 1.0, "gamma": gamma})
+    by = {c["name"]: c for c in ev["conditions"]}
+    assert not by["(4.22) L_g^2 gamma_k Sum(gamma)/K <= 1/4"]["holds"]
+    assert by["(4.22) L_g^2 gamma_k Sum(gamma)/K <= 1/4"]["lhs"] == pytest.approx(0.4545, abs=1e-4)
+    assert by["(4.22) L_g^2 gamma_k Sum(gamma)/K <= 1/4"]["layer"] == 0
+    assert by["stated: mean gamma_k <= min{1/(2L_g), sqrt(B/M_g)/(2L_g)}"]["holds"]
+    assert not ev["all_hold"]  # the raw conditions gate
+
+
+def test_momentum_binding_constraint_at_beta_09():
+    """Notes Sec. 5.7: for beta = 0.9 the binding constraint is mean gamma_k <= (1-beta)^2/(4 beta^2 L_g) ~ 0.00309/L_g."""
+    thm = get("large_batch.thm-4.3.2")
+    res = thm.solve("gamma", {"L_k": 1.0, "K": 4.0, "M_k": 1.0, "L_g": 1.0, "M_g": 1.0, "M": 1.0, "B": 8.0, "F0": 1.0,
+                              "beta": 0.9})
+    assert res["value"] == pytest.approx(0.1**2 / (4 * 0.81), rel=1e-6)
+    assert res["binding"][0].startswith("(4.54)")
+
+
+def test_mnag_at_zero_momentum_exceeds_mgd_by_2_kappa_M_gamma_over_B():
+    d = sp.simplify(lb.THM432_BOUND.subs(lb.beta, 0) - lb.THM431_BOUND)
+    assert sp.simplify(d - 2 * lb.kappa * lb.M * lb.gamma / lb.B) == 0
+
+
+def test_corollary_433_derived_from_theorem_432_and_the_missing_1_over_B():
+    """S = K/L_g, gamma = gamma_g L_g, kappa = 1, M = M_C/K, times K gives the encoded (4.65); printed - derived ~ (B-1)."""
+    K = sp.Symbol("K", positive=True)
+    from_thm = sp.simplify(K * lb.THM432_BOUND.subs({lb.Sinv: K / lb.Lg, lb.gamma: lb.gg * lb.Lg, lb.kappa: 1,
+                                                     lb.M: lb.MC / K}))
+    cor = get("large_batch.cor-4.3.3")
+    assert sp.simplify(from_thm - cor.bound) == 0
+    printed = cor.extra_bounds["bound as printed (no 1/B)"]
+    noise = lb.MC * lb.Lg * lb.gg / (1 - lb.beta) * (6 + 2 / (1 - lb.beta))
+    assert sp.simplify(printed - cor.bound - noise * (lb.B - 1) / lb.B) == 0  # proportional to (B - 1)
+
+
+@FAST
+@given(st.floats(1e-3, 1), st.floats(0.1, 100), st.floats(0.01, 10), st.integers(1, 512), st.floats(1e-3, 10),
+       st.floats(10, 1e7), st.floats(1, 4))
+def test_corollary_431_is_theorem_431_at_the_tuned_step(F0, M, Lk, B, Mk, T, kappa):
+    """(4.26) >= (4.18) at gamma = min{1/8, sqrt(B F0/(T M S))} with S = 1/L_k (K = 1): the corollary only loosens."""
+    S = 1 / Lk
+    g = min(1 / 8, np.sqrt(B * F0 / (T * M * S)))
+    v = {"F0": F0, "M": M, "B": float(B), "S": S, "kappa": kappa, "T": T, "gamma": g}
+    thm = get("large_batch.thm-4.3.1")
+    cor = get("large_batch.cor-4.3.1")
+    b_thm = float(thm.value(thm.bound, v))
+    b_cor = float(cor.value(cor.bound, v))
+    assert b_cor >= b_thm * (1 - 1e-9)
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.floats(0.1, 10), min_size=1, max_size=4), st.floats(0.1, 10), st.integers(1, 64), st.integers(1, 64))
+def test_a_larger_batch_never_lowers_the_admissible_step(Ls, Mk, B1, extra):
+    thm = get("large_batch.thm-4.3.1")
+    Ls = np.asarray(Ls)
+    base = {"L_k": Ls, "M_k": np.full(len(Ls), Mk), "L_g": float(Ls.max()), "M_g": Mk, "M": 1.0, "F0": 1.0}
+    g1 = thm.solve("gamma", {**base, "B": float(B1)})["value"]
+    g2 = thm.solve("gamma", {**base, "B": float(B1 + extra)})["value"]
+    assert g2 >= g1 * (1 - 1e-9)
+
+
+def test_layer_ceiling_saturates_at_the_critical_batch():
+    c = [lb.layer_lr_ceiling(0.9, 2.0, 64.0, B) for B in (8, 16, 32, 64, 128, 256)]
+    assert c[1] == pytest.approx(2 * c[0]) and c[3] == pytest.approx(2 * c[2])
+    assert c[3] == c[4] == c[5] == pytest.approx(0.1 / 16)
+
+
+def test_order_statement_has_no_bound_curve():
+    thm = get("large_batch.thm-4.2.1")
+    assert thm.bound is None
+    ev = thm.evaluate({"gamma": 0.1, "beta": 0.9, "L_g": 1.0})
+    assert not ev["all_hold"]  # gamma <= (1-beta)/(2 L_g) = 0.05
+
+
+@FAST
+@given(st.floats(0.0, 0.95), st.integers(1, 40), st.integers(0, 2**16))
+def test_momentum_auxiliary_sequence_recursion_closed_form_and_z_identity(beta, T, seed):
+    """Lemma 4.3.3: p_t from the definition p_t = beta/(1-beta)(w_t - w_{t-1} + g_{t-1}) equals the recursion (4.41)
+    and its closed form (4.42); z_t = w_t + p_t moves as z_{t+1} = z_t - g_t/(1-beta) (the mNAG analysis in z)."""
+    rng = np.random.default_rng(seed)
+    g = rng.standard_normal((T, 3))
+    w, _ = lb.mnag_iterates(g, beta, rng.standard_normal(3))
+    p_rec = lb.p_recursion(g, beta)
+    for t in range(T + 1):
+        prev_w = w[t - 1] if t > 0 else w[0]
+        prev_g = g[t - 1] if t > 0 else np.zeros(3)
+        p_def = beta / (1 - beta) * (w[t] - prev_w + prev_g)
+        np.testing.assert_allclose(p_def, p_rec[t], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(lb.p_closed(g, beta, t), p_rec[t], rtol=1e-9, atol=1e-9)
+    z = w + p_rec
+    for t in range(T):
+        np.testing.assert_allclose(z[t + 1], z[t] - g[t] / (1 - beta), rtol=1e-9, atol=1e-9)
+
+
+# -- which plugin parameter the theorems' step gamma is ----------------------------------------------------
+def _planned(family, params, info=None):
+    from harness.theory.facts import RunFacts
+
+    return RunFacts(plugin=f"{family}-x", family=family, backend="serial", workload="w", workers=1, seed=0,
+                    status="planned", params=params, info=info or {},
+                    constants={"L": 2.0, "L_max": 3.0, "dist0_sq": 1.0, "f0_minus_fstar": 1.0},
+                    workload_facts={"sigma2_star": 0.1})
+
+
+def test_the_guided_step_is_the_plugins_learning_rate_never_the_trust_coefficient():
+    """The theorems' step is gamma (gamma_k = gamma / L_k); the large-batch plugins call it lr and their eta is
+    LARS/CLARS's trust coefficient (4.3)/(4.7). The mapping named 'eta' (so eta=theory would have put
+    gamma / L_k into a LARS plugin's trust coefficient, and the adapter fell back to reading eta as the step)."""
+    from dataclasses import replace
+
+    from harness._core.registry import link_problems, plugins
+    from harness.theory.errors import TheoryError
+    from harness.theory.guided import choose_parameters
+    from harness.theory.registry import all_theorems
+
+    checked = [t for t in all_theorems() if t.id.startswith("large_batch.") and t.adapter is not None]
+    assert checked and all(t.guided == {"lr": ("gamma", lb.lr_of_gamma)} for t in checked)
+    linking = [s for s in plugins().items.values() if any(get(t) in checked for t in s.theorems)]
+    assert {s.family for s in linking} == {"mnag", "lars", "clars"}
+    for spec in linking:
+        params = {p.name: p for p in spec.params}
+        assert "learning rate" in params["lr"].doc                   # the parameter the mapping names
+        if "eta" in params:
+            assert "trust coefficient" in params["eta"].doc            # and the one it must not
+    thms = {t.id: t for t in all_theorems()}
+    assert link_problems(linking, thms) == {}
+    # the registry's link check names a mapping to a parameter the plugin lacks (the old 'eta' on mnag)
+    old = {tid: replace(t, guided={"eta": ("gamma", lb.lr_of_gamma)}) for tid, t in thms.items()}
+    mnag = next(s for s in linking if s.family == "mnag")
+    assert any("sets parameter(s) eta (=theory), which the plugin does not declare" in m
+               for m in link_problems([mnag], old)[mnag.name])
+
+    # lr=theory: gamma from Theorem 4.3.2, mapped back through L and the linear scaling B / b_base
+    base = {"b": 8, "b_base": 4, "scaling": "linear", "beta": 0.0, "measure": "all"}
+    params, choices = choose_parameters(_planned("mnag", {**base, "lr": "theory"}), {"lr": "float"},
+                                        ["large_batch.thm-4.3.2"])
+    ch = choices["lr"]
+    assert ch["theorem"] == "large_batch.thm-4.3.2" and ch["symbol_value"] > 0
+    assert params["lr"] == pytest.approx(ch["symbol_value"] / 2.0 / (8 / 4))
+    # eta=theory on a LARS run: no theorem sets a trust coefficient
+    with pytest.raises(TheoryError, match="no theorem admits a value for 'eta'"):
+        choose_parameters(_planned("lars", {**base, "lr": 0.1, "eta": "theory"}), {"eta": "float"},
+                          ["large_batch.thm-4.3.2"])
+    # the adapter reads the step from lr alone: the trust coefficient never stands in for it
+    thm = get("large_batch.thm-4.3.2")
+    info = {"L_k": [2.0], "M": 0.1, "gamma_k": [0.05], "f0_minus_finf": 1.0}
+    a = thm.adapter(_planned("lars", {**base, "lr": 0.1, "eta": 0.001}, info))
+    b = thm.adapter(_planned("lars", {**base, "lr": 0.1, "eta": 0.5}, info))
+    assert a["gamma"] == b["gamma"] == pytest.approx(0.05 * 2.0)
+    from harness.theory.errors import NotApplicable
+
+    with pytest.raises(NotApplicable, match=r"no learning rate parameter \(lr\)"):
+        thm.adapter(_planned("lars", {**base, "eta": 0.001}, info))
+    assert lb.lr_of_gamma(0.4, {"L_k": np.array([2.0, 4.0]), "_lr_scale": 2.0}) == pytest.approx(0.4 / 4.0 / 2.0)

@@ -1,0 +1,127 @@
+import json
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from harness._core.registry import build_workload
+from harness._core.cache import cache_dir
+
+SMALL = dict(n=300, d=12, cond=20.0, lam=1e-2)
+
+
+def _hessian(w, x):
+    d = w.dim
+    return np.column_stack([w.hessian_vector(x, e) for e in np.eye(d)])
+
+
+@pytest.mark.parametrize("name", ["logreg", "ridge"])
+def test_constants_are_exact(name):
+    w = build_workload(name, SMALL)
+    X = w.X
+    # L: largest eigenvalue of the worst-case Hessian phi_curv X^T X / n + lam I
+    G = w.phi_curv * X.T @ X / w.n + w.lam * np.eye(w.d)
+    assert w.L == pytest.approx(np.linalg.eigvalsh(G)[-1], rel=1e-10)
+    # per-sample L_i
+    assert np.allclose(w.L_i, w.phi_curv * np.sum(X * X, axis=1) + w.lam)
+    # the true Hessian anywhere is below L and above mu
+    for x in (np.zeros(w.d), w.w_star, np.random.default_rng(0).standard_normal(w.d)):
+        ev = np.linalg.eigvalsh(_hessian(w, x))
+        assert ev[-1] <= w.L * (1 + 1e-9)
+        assert ev[0] >= w.mu * (1 - 1e-9)
+
+
+def test_ridge_closed_form_optimum():
+    w = build_workload("ridge", SMALL)
+    A = w.X.T @ w.X / w.n + w.lam * np.eye(w.d)
+    assert np.allclose(w.w_star, np.linalg.solve(A, w.X.T @ w.y / w.n), atol=1e-12)
+    assert w.mu == pytest.approx(np.linalg.eigvalsh(A)[0], rel=1e-9)
+
+
+@pytest.mark.parametrize("params", [SMALL, dict(SMALL, sparse=True, d=200, density=0.05)])
+def test_logreg_high_precision_optimum(params):
+    w = build_workload("logreg", params)
+    g = w.gradient(w.w_star)
+    assert np.sqrt(g @ g) < 1e-11
+    # f* is below the objective anywhere near w*
+    rng = np.random.default_rng(1)
+    assert all(w.objective(w.w_star + 1e-3 * rng.standard_normal(w.dim)) >= w.f_star for _ in range(5))
+
+
+def test_gradients_match_finite_differences():
+    for name, params in (("logreg", SMALL), ("digits", {})):
+        w = build_workload(name, params)
+        rng = np.random.default_rng(0)
+        x = 0.1 * rng.standard_normal(w.dim)
+        v = rng.standard_normal(w.dim)
+        h = 1e-6
+        fd = (w.objective(x + h * v) - w.objective(x - h * v)) / (2 * h)
+        assert w.gradient(x) @ v == pytest.approx(fd, rel=1e-5)
+        idx = np.arange(0, w.n, 3)
+        bg = w.batch_gradient(x, idx)
+        sub = (w._phi(w._margins(w.X[idx], x + h * v), w.y[idx]).mean() - w._phi(w._margins(w.X[idx], x - h * v), w.y[idx]).mean()) / (2 * h)
+        assert bg @ v == pytest.approx(sub + w.lam * x @ v, rel=1e-5)
+
+
+def test_sparse_variant_has_chosen_density_and_unit_rows():
+    w = build_workload("logreg", dict(n=400, d=1000, sparse=True, density=0.02))
+    assert sp.isspmatrix_csr(w.X)
+    assert w.X.nnz == 400 * 20
+    assert np.allclose(w.row_norms_sq, 1.0)
+    assert w.constants()["density"] == pytest.approx(0.02)
+
+
+def test_condition_number_is_chosen():
+    w = build_workload("ridge", dict(n=20000, d=10, cond=50.0, lam=1e-12, test_fraction=0.0))
+    ev = np.linalg.eigvalsh(w.X.T @ w.X / w.n)
+    assert ev[-1] / ev[0] == pytest.approx(50.0, rel=0.15)
+
+
+def test_constants_cached_on_disk():
+    params = dict(SMALL, seed=7)
+    w = build_workload("logreg", params)
+    f = w.f_star
+    files = [p for p in cache_dir().glob("logreg-optimum-*.json")]
+    assert any(json.loads(p.read_text())[1] == f for p in files)
+    w2 = build_workload("logreg", params)
+    w2._solve_optimum = lambda: (_ for _ in ()).throw(AssertionError("recomputed"))
+    assert w2.f_star == f
+
+
+def test_digits_real_data():
+    w = build_workload("digits", {})
+    assert w.n + len(w.y_test) == 1797 and w.d == 64 and w.dim == 640
+    assert w.loss == "multinomial"
+    m = w.metrics(w.w_star)
+    assert m["subopt"] == pytest.approx(0.0, abs=1e-10)
+    assert m["test_acc"] > 0.9
+    wb = build_workload("digits", {"binary": True})
+    assert set(np.unique(wb.y)) == {-1.0, 1.0}
+
+
+def test_workload_params_are_checked():
+    from harness._core.errors import UserError
+
+    with pytest.raises(UserError, match="density"):
+        build_workload("logreg", {"density": 2})
+    with pytest.raises(UserError, match="did you mean: cond"):
+        build_workload("logreg", {"condd": 3})
+
+
+def test_network_digits_read_without_importing_scikit_learn():
+    """The digits workloads' data (linear and network) is scikit-learn's, read from the file it ships (each rank
+    would otherwise pay scikit-learn's import at start-up): the same arrays, sklearn not imported."""
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits
+
+    from harness.suites.datasets import digits
+
+    images, target = digits()
+    d = load_digits()
+    assert np.array_equal(images, d.images) and np.array_equal(target, d.target)
+    code = ("import sys; from harness.suites.datasets import digits; im, y = digits(); "
+            "print(im.shape, 'sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["(1797,", "8,", "8)", "False"], out.stdout + out.stderr
