@@ -65,7 +65,7 @@ def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = N
     _fold_points(ctx.monitor, workdir)
     errors = sorted(workdir.glob("error-*.json"))
     if errors:
-        first = json.loads(errors[0].read_text())
+        first = _job_file(errors[0], "error report")
         raise PluginFailure(first.get("message", "failed"), rank=first.get("rank"))
     if rc != 0:
         tail = err_path.read_text(errors="replace").strip().splitlines()[-15:]
@@ -73,10 +73,26 @@ def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = N
     result_path = workdir / RESULT
     if not result_path.exists():
         raise PluginFailure("job finished without writing its result")
-    result = json.loads(result_path.read_text())
+    result = _job_file(result_path, "result")
     if result.get("status"):
         ctx.monitor.stop(result["status"], result.get("reason", ""))
     return result.get("info", {})
+
+
+def _job_file(path: Path, what: str) -> dict[str, Any]:
+    """A JSON file the job wrote; an empty or cut one (its disk filled: the writer died on ENOSPC)
+    is a PluginFailure naming the file and, where it is so, the full disk (it read as
+    'JSONDecodeError: Expecting value')."""
+    from .paths import full_disk_note
+
+    text = path.read_text(errors="replace")
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        how = "empty" if not text.strip() else f"cut short at {len(text.encode())} bytes"
+        raise PluginFailure(f"the job's {what} file {path.name} in {path.parent} is {how}"
+                            f"{full_disk_note(path)}") from None
+    return doc if isinstance(doc, dict) else {}
 
 
 def _end(proc: subprocess.Popen, after: Callable[[], None] | None) -> None:

@@ -117,3 +117,35 @@ def test_a_run_whose_report_hits_a_full_disk_says_its_runs_are_stored(tmp_path, 
     from harness.run.store import Store
 
     assert [r.status for r in Store(tmp_path / "results.db").runs()] == ["budget", "budget"]
+
+
+def test_a_job_whose_run_folder_fills_names_the_file_and_the_full_disk(small_disk):
+    """A rank whose disk filled leaves an empty error report (its write died on ENOSPC): the run's
+    reason names the file and the full disk (it read 'JSONDecodeError: Expecting value')."""
+    import sys
+    import types
+
+    from harness._core.errors import PluginFailure
+    from harness._core.launch import run_job
+    from harness._core.monitor import Monitor
+
+    child = ("import sys\n"
+             "from harness._core.launch import write_error\n"
+             "with open(sys.argv[1] + '/filler', 'wb', buffering=0) as fh:  # the disk filled to the brim\n"
+             "    for size in (65536, 4096, 512, 1):\n"
+             "        try:\n"
+             "            while True:\n"
+             "                fh.write(bytes(size))\n"
+             "        except OSError:\n"
+             "            pass\n"
+             "try:\n"
+             "    write_error(sys.argv[1], 0, RuntimeError('boom'))\n"
+             "except OSError:\n"
+             "    pass\n"
+             "sys.exit(1)\n")
+    ctx = types.SimpleNamespace(workdir=small_disk / "job", options={}, monitor=Monitor(lambda w: {}),
+                                child_spec=lambda: {})
+    with pytest.raises(PluginFailure) as err:
+        run_job(ctx, [sys.executable, "-c", child, str(small_disk / "job")], timeout_s=60)
+    assert str(err.value) == (f"the job's error report file error-0.json in {small_disk / 'job'} is empty "
+                              "(no space left on the device holding it)")
