@@ -78,7 +78,9 @@ recomputed), :func:`content_digest` the SHA-256 of arrays' bytes (the key of wha
 ``file_sha256(path) -> str`` the SHA-256 of a file's bytes (memoised on size / mtime / inode), for
 a workload's identity when it reads a file; ``input_file(path, what) -> Path`` a readable regular
 file or a :class:`UserError` naming ``what``; ``binary_reason(head) -> str | None`` why the first
-bytes of a file (read :data:`SNIFF_BYTES` of them) are not text.
+bytes of a file (read :data:`SNIFF_BYTES` of them) are not text; ``inside_folder(path, folder,
+what) -> Path`` a file found by name in ``folder`` that stays there once links are followed (a link
+to a file elsewhere is a :class:`UserError`: docs/security.md).
 
 Child processes
 ---------------
@@ -109,7 +111,7 @@ from ._core.identity import file_sha256
 from ._core.launch import SPEC, child_context, child_main, load_spec, python_module, run_job, write_result
 from ._core.monitor import STATUSES, Budget, Monitor, Target
 from ._core.params import THEORY, Param, ParamSet
-from ._core.paths import SNIFF_BYTES, binary_reason, input_file
+from ._core.paths import SNIFF_BYTES, binary_reason, input_file, inside_folder
 from ._core.plugin import BACKENDS, NEEDS, WORKLOAD_KINDS, PluginSpec
 from ._core.registry import build_workload, find_plugin
 from ._core.staleness import DelayStats
@@ -123,7 +125,7 @@ __all__ = [
     # workloads
     "Workload", "WorkloadSpec", "build_workload", "cache_dir", "cached_value", "content_digest", "params_key",
     # data files
-    "file_sha256", "input_file", "binary_reason", "SNIFF_BYTES",
+    "file_sha256", "input_file", "inside_folder", "binary_reason", "SNIFF_BYTES",
     # child processes
     "run_job", "load_spec", "child_context", "write_result", "child_main", "python_module", "SPEC", "find_plugin",
     # errors

@@ -1,5 +1,7 @@
 """The harness cache folder ($HARNESS_CACHE, else ~/.cache/harness): workload constants, file
-hashes, and numba's compiled kernels (``numba/``), kept out of the source tree.
+hashes, and numba's compiled kernels (``numba/``), kept out of the source tree. It is private to
+the user (created 0700; :func:`check_private` runs before every command), since numba's entries
+are pickles that run code when loaded.
 
 :func:`cached_value` keeps one computed value per key as a versioned JSON file
 (:data:`CACHE_FORMAT`): a file of another format or shape is recomputed and replaced (said once on
@@ -25,6 +27,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from .errors import UserError
+
 # the layout of a cached value's file: {"harness_cache": CACHE_FORMAT, "key": {...}, "value": ...}
 CACHE_FORMAT = 3
 _said: set[str] = set()
@@ -35,10 +39,24 @@ def cache_root() -> Path:
 
 
 def cache_dir() -> Path:
-    """The cache folder, created if missing (an OSError when it cannot be)."""
-    path = cache_root()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """The cache folder, created if missing, private to this user (0700; see
+    :func:`harness._core.paths.private_dir`: numba loads pickles from under it, and the workloads'
+    constants feed every verdict)."""
+    from .paths import private_dir
+
+    return private_dir(cache_root(), "cache folder")
+
+
+def check_private() -> None:
+    """Before a command works: the cache folder and numba's kernel cache (which may be a folder of
+    the user's choosing, ``NUMBA_CACHE_DIR``), where they exist, are private to this user: one that
+    others may write is made private (one line), one of another user is refused (UserError).
+    Whoever can write a numba cache entry runs code in the next run that loads it."""
+    from .paths import private_dir
+
+    for path, what in ((cache_root(), "cache folder"), (numba_cache_dir(), "numba cache folder")):
+        if path.is_dir():
+            private_dir(path, what)
 
 
 def check_cache_root() -> str | None:
@@ -109,14 +127,14 @@ def cached_value(stem: str, key: dict[str, Any], compute: Callable[[], Any], *,
         cache_dir()
         tmp.write_text(json.dumps(doc, default=str))
         os.replace(tmp, path)
-    except OSError as exc:
+    except (OSError, UserError) as exc:
         try:
             tmp.unlink(missing_ok=True)
         except OSError:
             pass
         what = "HARNESS_CACHE=" if os.environ.get("HARNESS_CACHE") else "the cache folder "
-        _say_once(f"cannot write the constants cache ({what}{cache_root()}: {exc.strerror or exc}): "
-                  "computing without it")
+        why = (exc.strerror or exc) if isinstance(exc, OSError) else exc
+        _say_once(f"cannot write the constants cache ({what}{cache_root()}: {why}): computing without it")
     return value
 
 

@@ -55,7 +55,8 @@ def register(sub):
                         "default 1, or this machine's cores with --executor")
     g.add_argument("--executor", choices=ENGINES, default=None,
                    help="local: a process pool here; dask: a dask.distributed cluster (--scheduler, or a "
-                        "LocalCluster); submitit: one SLURM job per run")
+                        "LocalCluster on 127.0.0.1); submitit: one SLURM job per run (needs sbatch); "
+                        "submitit-local: submitit's local processes")
     g.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="dask scheduler address, e.g. tcp://head:8786 (default $DASK_SCHEDULER_ADDRESS, "
                         "else a LocalCluster of --jobs workers)")
@@ -63,7 +64,8 @@ def register(sub):
                    help="submitit parameter, e.g. slurm_partition=cpu, timeout_min=60, mem_gb=8 (repeatable)")
     g.add_argument("--submitit-folder", default=None, help="submitit's logs and pickles (default .harness/submitit)")
     g.add_argument("--submitit-cluster", choices=("slurm", "local"), default=None,
-                   help="force SLURM or submitit's local executor (default: SLURM when sbatch is found)")
+                   help="SLURM (the default; an error without sbatch) or submitit's local executor "
+                        "(as --executor submitit-local)")
     g.add_argument("--yes", "-y", action="store_true", help=f"run a grid of more than {CONFIRM_ABOVE} runs without asking")
     p.set_defaults(func=main)
 
@@ -240,6 +242,8 @@ def _elsewhere(args) -> bool:
 
     if args.executor == "submitit":
         return args.submitit_cluster != "local"
+    if args.executor == "submitit-local":
+        return False
     return args.executor == "dask" and bool(args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS"))
 
 

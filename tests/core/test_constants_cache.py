@@ -92,7 +92,7 @@ def test_a_read_only_cache_computes_and_says_so_once(tmp_path, cli):
     and one warning names the variable; every run was stored `error` before."""
     ro = tmp_path / "ro"
     ro.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)], capture_output=True,
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m,mode=0700", "tmpfs", str(ro)], capture_output=True,
                              text=True, timeout=30)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a read-only tmpfs: {mounted.stderr.strip()}")
