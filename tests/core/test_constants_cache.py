@@ -48,8 +48,8 @@ def _install_edited_copy(tmp: Path) -> Path:
         shutil.copy(ROOT / name, src / name)
     gen = src / "suites" / "synthetic.py"
     text = gen.read_text()
-    assert "    return (Z * s) @ Q.T\n" in text
-    gen.write_text(text.replace("    return (Z * s) @ Q.T\n", "    return 0.3 * ((Z * s) @ Q.T)\n"))
+    assert text.count("    Z *= s\n") == 1
+    gen.write_text(text.replace("    Z *= s\n", "    Z *= 0.3 * s\n"))
     site = tmp / "site"
     proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                            "--target", str(site), str(src)], capture_output=True, text=True, timeout=300)
