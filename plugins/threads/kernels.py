@@ -300,8 +300,12 @@ def linear_csr(v, data, indices, indptr, y, idx, b, code, T0, S, Q, H, x_mu, z0,
         for r in range(b):
             i = idx[u * b + r]
             cr = c * gr[r]
-            for k in range(indptr[i], indptr[i + 1]):
-                fails += write(v, indices[k], cr, data[k], 0.0, mode)
+            if mode == 2:                          # plain: v - cr (x + 0 v) = v - cr x, one store per nonzero
+                for k in range(indptr[i], indptr[i + 1]):
+                    v[indices[k]] -= cr * data[k]
+            else:
+                for k in range(indptr[i], indptr[i + 1]):
+                    fails += write(v, indices[k], cr, data[k], 0.0, mode)
             writes += indptr[i + 1] - indptr[i]
         slots[me, 0] += 1
         taus[u] = now - read
