@@ -91,13 +91,17 @@ class Schedule:
     ``eval_fraction`` / ``eval_grace_s``: a point is postponed while the evaluation seconds so far
     with its own (estimated by their mean) would exceed ``eval_fraction * measured seconds +
     eval_grace_s`` (None: no budget). The last two and the floor are wall-clock rules: a
-    deterministic backend runs without them unless its budget is in seconds."""
+    deterministic backend runs without them unless its budget is in seconds. ``points``: about
+    this many points in all instead of ``ratio`` (planned when the first chunk is sized, from the
+    update or epoch budget: the grid 0, 1, r, r^2, ... reaching the budget's last update in
+    ``points - 1`` steps; under a seconds budget only, a floor of seconds / points and r = 2)."""
 
     ratio: float = 1.3
     max_interval_s: float | None = 2.0
     min_gap: int = 1
     eval_fraction: float | None = 0.25
     eval_grace_s: float = 1.0
+    points: int | None = None
 
 
 @dataclass
@@ -145,6 +149,7 @@ class Monitor:
         # samples counted so far (ticks and :meth:`count`) and where the last interval began: the epoch
         # budget is spent in samples, and the coming chunk's samples per update is the last interval's
         self._samples = 0.0
+        self._planned = False                         # schedule.points turned into a ratio
         self._mark: tuple[int, float] | None = None   # (updates, samples) at the last tick or count
         self._rate: float | None = None               # samples per update over the last interval
 
@@ -174,6 +179,8 @@ class Monitor:
         chunks of at most the floor (the rate is measured again after each). ``samples_per_update``:
         what each update of the coming chunk touches (b for SGD, 2b for an SVRG inner iteration), so
         an epoch budget ends on the exact sample count (see :meth:`_update_limit`)."""
+        if self.schedule.points and not self._planned:
+            self._plan_points(updates, samples_per_update)
         k = max(self._next_at - updates, 1)
         if updates > 0 and (self.schedule.max_interval_s or self.schedule.eval_fraction is not None):
             rate = updates / max(self.elapsed(), 1e-9)              # updates per measured second so far
@@ -191,6 +198,17 @@ class Monitor:
         if cap is not None:
             k = min(k, cap)
         return int(k)
+
+    def _plan_points(self, updates: int, per_update: float | None) -> None:
+        """``schedule.points`` as a ratio (see :class:`Schedule`); planned once, at the first chunk."""
+        self._planned = True
+        n = max(int(self.schedule.points), 2)
+        limit = self._update_limit(updates, per_update)
+        if limit is not None and limit > 1:
+            ratio = float(limit) ** (1.0 / max(n - 2, 1))
+            self.schedule = replace(self.schedule, ratio=max(ratio, 1.0 + 1e-9))
+        elif self.budget.seconds is not None:
+            self.schedule = replace(self.schedule, ratio=2.0, max_interval_s=self.budget.seconds / n)
 
     def _eval_wait(self) -> float:
         """Measured seconds still to run before the evaluation budget allows a point (0: allowed):

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from harness._core.errors import UserError
-from .common import report_sections
+from .common import add_schedule_args, report_sections
 from harness.run.executors import ENGINES, make_engine, run_parallel
 from harness._core.monitor import Budget, FINISHED_OK
 from harness._core.output import console, print_json, table, varying_columns
@@ -18,7 +19,7 @@ from harness._core.paths import input_file, output_dir, safe_name
 from .progress import RunProgress
 from harness.run.runner import RunSpec, execute, resolve
 from harness.run.store import Store, reports_root
-from harness.run.suite import load_suite, seeds_of, target_of
+from harness.run.suite import load_suite, schedule_items, seeds_of, target_of
 
 DEFAULT_SUITE = "tour"
 
@@ -35,6 +36,7 @@ def register(sub):
                    help="a count (3 -> 0,1,2) or a list (0,5,7); with a suite: in place of every [[run]]'s seeds")
     p.add_argument("--budget", default=None, help="e.g. epochs=10 or updates=1e5,seconds=30")
     p.add_argument("--target", default=None, help="suboptimality to reach (or metric=value)")
+    add_schedule_args(p)
     p.add_argument("--timeout", type=positive_float, default=None, help="hard wall-clock limit per run for launched jobs (s)")
     p.add_argument("--hostfile", default=None, help="passed to mpiexec for multi-node MPI runs")
     p.add_argument("--option", action="append", metavar="K=V", help="backend option (repeatable)")
@@ -128,6 +130,10 @@ def main(args) -> int:
         if args.scale != "small":
             raise UserError("--scale chooses a suite's size: give a suite (e.g. harness run asysvrg --scale paper)")
         specs = _specs_from_flags(args)
+    sched = schedule_items(args.schedule, args.points)
+    if sched:  # over a suite's own [schedule] keys
+        for s in specs:
+            s.schedule = replace(s.schedule, **sched)
     if args.launcher:
         for s in specs:
             s.options["launcher"] = args.launcher

@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -105,6 +105,9 @@ def _resolve(spec: RunSpec) -> Resolved:
     planted = planted_changes()
     if planted:
         options["planted"] = planted
+    sched = {k: v for k, v in asdict(spec.schedule).items() if v != getattr(Schedule, k)}
+    if sched:  # another point schedule is another curve (the default keeps the keys runs had before)
+        options["schedule"] = sched
     parts = {
         "plugin": pspec.name, "params": asked, "workload": {"name": workload.name, "params": workload.params},
         "data": _data_identity(workload), "workers": spec.workers, "seed": spec.seed,
