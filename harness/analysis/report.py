@@ -328,11 +328,18 @@ def time_to_level(r: RunRecord, metric: str, level: float) -> float:
     return float("inf")
 
 
-def speedups(runs: Sequence[RunRecord], metric: str = "subopt") -> dict[str, list[tuple[int, float]]]:
+def speedups(runs: Sequence[RunRecord], metric: str = "subopt",
+             contended: bool = False) -> dict[str, list[tuple[int, float]]]:
     """Per plugin: (workers, T(fewest workers) / T(workers)) with T the median over seeds of the time
-    to reach the loosest final level every run of that plugin reached (thesis eq. (2.52))."""
+    to reach the loosest final level every run of that plugin reached (thesis eq. (2.52)). Runs whose
+    times were contended (``--jobs`` beyond the cores, ``harness.run.metrics.contended``) are left
+    out unless ``contended``: their times carry the other runs' load, not their own workers'."""
+    from harness.run.metrics import contended as was_contended
+
     by_plugin: dict[str, dict[int, list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
     for r in runs:
+        if was_contended(r) and not contended:
+            continue
         by_plugin[r.plugin][r.workers].append(r)
     out = {}
     for plugin, by_w in by_plugin.items():
@@ -393,7 +400,8 @@ def measured_summary(records: Sequence[RunRecord]) -> tuple[str, str] | None:
             groups[(_workload_key(r), label_of(r, keys))].append(r)
     if not groups:
         return None
-    from harness.run.metrics import tau_max
+    from harness._core.output import fmt
+    from harness.run.metrics import contended, tau_max
 
     cols = ("workload", "configuration", "seeds", "statuses", "final " + curve_metric(records), "final test_acc",
             "epochs", "time s", TAU_MAX_OF_SEEDS)
@@ -403,9 +411,12 @@ def measured_summary(records: Sequence[RunRecord]) -> tuple[str, str] | None:
         last = [r.points[-1] for r in rs]
         med = lambda key: float(np.median([p[key] for p in last if p.get(key) is not None])) if any(  # noqa: E731
             p.get(key) is not None for p in last) else None
+        time_s = med("time_s")
+        n_cont = sum(map(contended, rs))
+        if time_s is not None and n_cont:   # the time carries other runs' load (--jobs beyond the cores)
+            time_s = f"{fmt(time_s)} (contended: {n_cont}/{len(rs)})"
         rows.append([wk, label, len(rs), ",".join(sorted({r.status for r in rs})), med(metric), med("test_acc"),
-                     med("epochs"), med("time_s"), max((t for t in map(tau_max, rs) if t is not None), default=None)])
-    from harness._core.output import fmt
+                     med("epochs"), time_s, max((t for t in map(tau_max, rs) if t is not None), default=None)])
 
     md = "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] +
                    ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows])
@@ -490,16 +501,20 @@ def _workload_key(r: RunRecord) -> str:
     return f"{r.workload} ({wp})" if wp else r.workload
 
 
-_COLS = ("id", "plugin", "workers", "seed", "status", "updates", "time_s", "subopt", "tau max")
+_COLS = ("id", "plugin", "workers", "seed", "status", "updates", "time_s", "subopt", "tau max", "load")
 
 
 def _rows(runs):
-    from harness.run.metrics import tau_max
+    from harness.run.metrics import contended, tau_max
 
     for r in runs:
         last = r.points[-1] if r.points else {}
-        yield [r.id, r.plugin, r.workers, r.seed, r.status, last.get("updates"), last.get("time_s"),
-               last.get("subopt"), tau_max(r)]
+        t = last.get("time_s")
+        cont = (r.info or {}).get("contention") or {}
+        load = cont.get("load") or (r.info or {}).get("load")
+        yield [r.id, r.plugin, r.workers, r.seed, r.status, last.get("updates"),
+               f"{t:.4g} (contended)" if t is not None and contended(r) else t, last.get("subopt"), tau_max(r),
+               "/".join(f"{x:.1f}" for x in load if x is not None) if isinstance(load, list) else load]
 
 
 def _md_table(runs) -> str:

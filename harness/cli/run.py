@@ -298,6 +298,14 @@ def _fraction(point, mon) -> float:
     return min(max(fr), 1.0) if fr else 0.0
 
 
+def _time_of(r):
+    """The run's measured seconds, marked when other runs' load was in them (``--jobs`` beyond the cores)."""
+    from harness.run.metrics import contended
+
+    t = r.points[-1].get("time_s") if r.points else None
+    return f"{t:.3g} (contended)" if t is not None and contended(r) else t
+
+
 def summary(records) -> None:
     from harness.run.metrics import tau_max
 
@@ -308,5 +316,5 @@ def summary(records) -> None:
                    "updates", "time s", "subopt", "cached"),
           [(r.id, r.plugin, r.workload, r.workers, r.seed, *[get(r) for _, get in extra], r.status + (f" ({r.reason})" if r.status not in FINISHED_OK and r.reason else ""),
             len(r.points), r.points[-1]["updates"] if r.points else None,
-            r.points[-1].get("time_s") if r.points else None,
+            _time_of(r),
             r.points[-1].get("subopt") if r.points else None, "yes" if r.cached else "") for r in records])

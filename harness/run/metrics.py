@@ -26,6 +26,12 @@ def tau_max(rec: RunRecord) -> float | None:
     return float(max(taus)) if taus else None
 
 
+def contended(rec: RunRecord) -> bool:
+    """Whether the run's times were measured beside more busy workers than cores (``--jobs`` beyond
+    the machine: ``harness.run.executors.Contention`` marks it in ``info['contention']``)."""
+    return bool(((rec.info or {}).get("contention") or {}).get("contended"))
+
+
 def target_for(rec: RunRecord, default: Target | None = None) -> Target:
     """The comparison target if one is given, else the run's own stopping target."""
     if default is not None and default.value is not None:

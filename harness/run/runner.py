@@ -289,6 +289,7 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
     ctx = RunContext(plugin=pspec, workload=workload, params=params, workers=spec.workers,
                      seed=spec.seed, monitor=monitor, workdir=workdir, options=dict(spec.options))
     t0 = time.perf_counter()
+    load0 = _load()
     try:
         rec.constants = _constants(workload)
         if spec.target.value is not None and pspec.backend in IN_PROCESS_TIMED:
@@ -317,6 +318,7 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
         ctx.info["traceback"] = traceback.format_exc(limit=8)
     finally:
         rec.wall_s = time.perf_counter() - t0
+        rec.info["load"] = [load0, _load()]   # the machine's 1-min load average around the run, shown beside its times
         rec.points = list(monitor.points)
         rec.info.update(ctx.info)
         rec.info.setdefault("eval_seconds", monitor.eval_seconds)
@@ -329,3 +331,11 @@ def _constants(workload: Workload) -> dict[str, Any]:
         return {k: float(v) for k, v in workload.constants().items()}
     except Exception as exc:  # noqa: BLE001 - constants are informative; a failure is recorded
         return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _load() -> float | None:
+    """This machine's 1-minute load average (None where the OS has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):  # pragma: no cover
+        return None
