@@ -57,12 +57,12 @@ def _workload(wparams):
     return wl
 
 
-def _harness(plugin, params, wparams, workers, budget, seed, target=None):
+def _harness(plugin, params, wparams, workers, budget, seed, target=None, ratio=2.0):
     from harness._core.monitor import Budget, Schedule, Target
     from harness.run.runner import RunSpec, execute
 
     rec = execute(RunSpec(plugin, "logreg", params, wparams, workers, seed, Budget.parse(budget),
-                          target=Target(value=target), schedule=Schedule(ratio=2.0, max_interval_s=None)))
+                          target=Target(value=target), schedule=Schedule(ratio=ratio, max_interval_s=None)))
     if rec.status not in ("budget", "target", "done"):
         raise RuntimeError(f"{plugin}: {rec.status} {rec.reason}")
     return rec
@@ -225,7 +225,10 @@ def part_c(repeats, cases):
         solver, it, sk_times = sklearn_time_to(wl, TARGET, repeats)
         ours = []
         for r in range(repeats):
-            rec = _harness("asysvrg-threads", params, wp, 2, "epochs=400", seed=r, target=TARGET)
+            # points 1.1x apart (evaluation is off the clock): the first point under the target is at most
+            # 10% past the moment it was reached (2x apart, the grid alone could double the time), as
+            # scikit-learn's side is timed at the smallest max_iter that reaches it
+            rec = _harness("asysvrg-threads", params, wp, 2, "epochs=400", seed=r, target=TARGET, ratio=1.1)
             ours.append(_time_to(rec, TARGET))
         print(f"  logreg {name} n={wl.n} d={wl.d} lam={wl.lam:g}: L/mu = {wl.L / wl.mu:.3g}, "
               f"L_max/mu = {wl.L_max / wl.mu:.3g}; asysvrg {params}")
