@@ -4,23 +4,33 @@ outside this repository needs, and nothing of the harness's internals.
 Declaring a plugin
 ------------------
 A plugin is a :class:`PluginSpec`, pure metadata registered through the ``harness.plugins`` entry
-point group (an entry names one spec or a list of them)::
+point group (an entry names one spec or a list of them). Mini-batch SGD with a constant step, linked
+to the theorem that covers it, Lemma 1 of Bhardwaj & Cong (2017), "Inefficiency of Stochastic Gradient
+Descent with Larger Mini-Batches (and More Learners)" (``harness theory show minibatch.lem-1``: about
+the families sgd and asgd, runs with a constant step)::
 
     # mypkg/catalog.py                      pyproject.toml: [project.entry-points."harness.plugins"]
     from harness.api import Param, PluginSpec               #               mypkg = "mypkg.catalog:PLUGINS"
-    PLUGINS = [PluginSpec("heavy-ball-serial", "heavy_ball", "serial", "mypkg.hb:run",
+    PLUGINS = [PluginSpec("my-sgd", "sgd", "serial", "mypkg.sgd:run",
                           params=(Param("eta", 0.1, "float", low=0.0, open_low=True, theory=True),
-                                  Param("beta", 0.9, "float", low=0.0, high=1.0)),
-                          theorems=("minibatch.thm-4",), deterministic=True)]
+                                  Param("b", 1, "int", low=1)),
+                          theorems=("minibatch.lem-1",), deterministic=True)]
 
 ``PluginSpec(name, family, backend, impl, kinds=("finite-sum",), params=(), theorems=(), needs=(),
-version="1", description="", min_workers=1, max_workers=None, gpus=0, skip=None, deterministic=False)``:
-``backend`` one of :data:`BACKENDS`; ``kinds`` workload kinds from :data:`WORKLOAD_KINDS`; ``impl``
-is ``"module:callable"``, imported only when a run starts (listing never imports torch or mpi4py);
-``theorems`` are ids of ``harness theory list``, checked at listing time (the theorem exists, and
-the run parameters its adapter reads are declared in ``params``); ``needs`` names optional
-imports from :data:`NEEDS`; ``skip(workload, params, workers) -> reason | None`` declines a
-combination; ``deterministic`` says the trajectory is a function of (spec, seed).
+version="1", description="", min_workers=1, max_workers=None, gpus=0, skip=None, deterministic=False,
+derived="", covers=())``: ``backend`` one of :data:`BACKENDS`; ``kinds`` workload kinds from
+:data:`WORKLOAD_KINDS`; ``impl`` is ``"module:callable"``, imported only when a run starts (listing
+never imports torch or mpi4py); ``theorems`` are ids of ``harness theory list``, checked at listing
+time (the theorem exists, it is about the plugin's ``family`` -- a theorem judges only the
+algorithms it is about, ``harness theory show ID`` says which, so a momentum method cannot link an
+SGD lemma -- and the plugin declares the applied parameters its run map reads); ``covers`` names the
+linked theorems about another family that this algorithm is a case of, said explicitly (a serial SGD
+run is DDG with one module); ``derived`` is ``"module:callable"``, ``f(params, workload) -> dict`` of
+values the plugin computes from its parameters (SVRG's inner-loop length), reported by the plugin and
+read for ``=theory``; ``needs`` names optional imports from :data:`NEEDS`; ``skip(workload, params,
+workers) -> reason | None`` declines a combination; ``deterministic`` says the trajectory is a
+function of (spec, seed). A theorem of your own is a plugin too: ``harness.theory.api`` and
+docs/theorems.md.
 
 ``Param(name, default, kind="float", low=None, high=None, open_low=False, open_high=False,
 choices=(), doc="", theory=False, nullable=False)``: ``kind`` is ``"int" | "float" | "str" | "bool" |
@@ -31,7 +41,10 @@ A user's bad value is a :class:`UserError` naming the parameter and its domain.
 Running
 -------
 ``impl`` is called as ``run(ctx: RunContext) -> dict | None``; the returned dict (JSON-able facts:
-measured delays, the step size applied, peak memory) is stored with the run as its ``info``.
+measured delays, peak memory) is stored with the run as its ``info``. A plugin that links a theorem
+reports the values its update loop applied with one call, ``ctx.applied(eta=eta, b=b)`` (checked
+against the linked theorems' run maps; the theory checker judges these, a run that reports none is
+at best ``holds (unverified)``, and the run's samples and updates must agree with them).
 :class:`RunContext` holds:
 
 - ``ctx.workload`` -- the :class:`Workload` (see below);
@@ -79,7 +92,9 @@ Data files: :func:`cache_dir` is the harness's cache folder (downloads, built da
 ``file_sha256(path) -> str`` the SHA-256 of a file's bytes (memoised on size / mtime / inode), for
 a workload's identity when it reads a file; ``input_file(path, what) -> Path`` a readable regular
 file or a :class:`UserError` naming ``what``; ``binary_reason(head) -> str | None`` why the first
-bytes of a file (read :data:`SNIFF_BYTES` of them) are not text.
+bytes of a file (read :data:`SNIFF_BYTES` of them) are not text; ``inside_folder(path, folder,
+what) -> Path`` a file found by name in ``folder`` that stays there once links are followed (a link
+to a file elsewhere is a :class:`UserError`: docs/security.md).
 
 Child processes
 ---------------
@@ -110,7 +125,7 @@ from ._core.identity import file_sha256
 from ._core.launch import SPEC, child_context, child_main, load_spec, python_module, run_job, write_result
 from ._core.monitor import STATUSES, Budget, Monitor, Target
 from ._core.params import THEORY, Param, ParamSet
-from ._core.paths import SNIFF_BYTES, binary_reason, input_file
+from ._core.paths import SNIFF_BYTES, binary_reason, input_file, inside_folder
 from ._core.plugin import BACKENDS, NEEDS, WORKLOAD_KINDS, PluginSpec
 from ._core.registry import build_workload, find_plugin
 from ._core.staleness import DelayStats
@@ -124,7 +139,7 @@ __all__ = [
     # workloads
     "Workload", "WorkloadSpec", "build_workload", "cache_dir", "params_key",
     # data files
-    "file_sha256", "input_file", "binary_reason", "SNIFF_BYTES",
+    "file_sha256", "input_file", "inside_folder", "binary_reason", "SNIFF_BYTES",
     # child processes
     "run_job", "load_spec", "child_context", "write_result", "child_main", "python_module", "SPEC", "find_plugin",
     # errors

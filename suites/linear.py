@@ -89,6 +89,23 @@ class Ridge(_Generated):
         return super()._solve_optimum(tight, w0)
 
 
+class Probe(FiniteSumWorkload):
+    """n identical points x_i = 1, y_i = 1 in one dimension, squared loss: f(w) = (w - 1)^2/2 (+ the l2
+    term, 0 by default). Every sample's gradient is the full gradient, so an update applied to a read
+    of the iterate u_read = 1 - w_read gives u_{t+1} = u_t - eta u_read: the staleness of each read is
+    observable from two consecutive objectives (``harness check-plugin``'s delay audit)."""
+
+    loss, phi_curv = "squared", 1.0
+
+    def __init__(self, name, n=64, lam=0.0):
+        super().__init__(name, lam=lam, n=n)
+
+    def _make_data(self):
+        n = int(self.params["n"])
+        X, y = np.ones((n, 1)), np.ones(n)
+        return X, y, X.copy(), y.copy()
+
+
 class Digits(FiniteSumWorkload):
     """scikit-learn's handwritten digits (1797 images 8x8, shipped with the package), pixels / 16.
     ``binary``: even vs odd digit with the logistic loss; otherwise 10-class multinomial."""

@@ -88,11 +88,13 @@ def _in_folder(folder: Path, names: Sequence[str]) -> list[Path]:
                         f"files, or leave path empty to download them)")
     out, missing = [], []
     for name in names:
-        found = [p for p in (folder / name, folder / name.removesuffix(".gz")) if p.is_file()]
+        found = [p for p in (folder / name, folder / name.removesuffix(".gz")) if p.is_file() or p.is_symlink()]
         if found:
             out.append(found[0])
         else:
             missing.append(name.removesuffix(".gz"))
     if missing:
         raise UserError(f"{folder}: missing MNIST file(s) {', '.join(missing)} (gzipped or not)")
-    return out
+    from harness.api import inside_folder
+
+    return [inside_folder(p, folder, "MNIST file") for p in out]

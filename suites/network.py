@@ -10,7 +10,7 @@ block boundaries (model-parallel DDG / features replay put module k on rank k):
 Data: ``digits`` (scikit-learn's 8x8 handwritten digits, real data shipped with the package),
 ``cifar-synth`` (generated 3x32x32 images: a fixed random template per class + noise, learnable,
 deterministic for a seed), ``cifar`` (CIFAR-10 python batches from a directory a user points to:
-``data_batch_1..5`` and ``test_batch``), ``mnist`` (MNIST's four IDX files, paper 000's data:
+``data_batch_1..5`` and ``test_batch``, read without running anything in them, :mod:`.cifar`), ``mnist`` (MNIST's four IDX files, paper 000's data:
 downloaded into the cache with their SHA-256 checked, or read from ``path``; its own 60,000 / 10,000
 split). Everything is deterministic for ``seed``.
 
@@ -26,7 +26,6 @@ gives torch the machine's cores while it evaluates).
 from __future__ import annotations
 
 import functools
-import pickle
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Sequence
@@ -66,6 +65,7 @@ class NetworkWorkload(Workload):
             paths = mnist_files(self.params["path"])
         else:
             paths = cifar10_files(self.params["path"])
+            _check_batches(paths)
         files = {f.name.removesuffix(".gz"): file_sha256(f) for f in paths}
         return {**ident, "params": {k: v for k, v in ident["params"].items() if k != "path"}, "files": files}
 
@@ -336,47 +336,46 @@ def _standardise(X, Xt):
 
 
 def cifar10_files(path: str | Path) -> list[Path]:
-    """The CIFAR-10 'python version' files in ``path``: data_batch_1..5 (those present), then
-    test_batch. Raises UserError for a missing folder or batches."""
-    from harness.api import UserError
+    """The CIFAR-10 batches in folder ``path`` (:func:`harness.suites.cifar.batch_files`)."""
+    from .cifar import batch_files
 
-    root = Path(path) if path else None
-    if root is None or not root.is_dir():
-        raise UserError(f"CIFAR-10 directory not found: {path!r} (give --workload-param path=DIR with data_batch_* files)")
-    train = sorted(root.glob("data_batch_*"))
-    test = root / "test_batch"
-    if not train or not test.exists():
-        raise UserError(f"{root}: expected data_batch_1..5 and test_batch (CIFAR-10 python version)")
-    return [*train, test]
+    return batch_files(path)
 
 
 def load_cifar10(path: str | Path):
-    """CIFAR-10 'python version' batches in ``path`` (:func:`cifar10_files`): data_batch_1..5 (those
-    present) and test_batch. Returns float32 images (N, 3, 32, 32) in [0, 1] and int64 labels."""
-    from harness.api import UserError
+    """CIFAR-10's batches in folder ``path``, read without running anything in them
+    (:func:`harness.suites.cifar.load`): float32 images (N, 3, 32, 32) in [0, 1], int64 labels."""
+    from .cifar import load
 
-    *train, test = cifar10_files(path)
-
-    def read(f):
-        with open(f, "rb") as fh:
-            try:
-                d = pickle.load(fh, encoding="bytes")
-            except Exception as exc:  # noqa: BLE001
-                raise UserError(f"{f}: not a CIFAR python batch ({exc})") from None
-        data = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-        return data.astype(np.float32) / 255.0, np.asarray(d[b"labels"], dtype=np.int64)
-
-    parts = [read(f) for f in train]
-    X = np.concatenate([p[0] for p in parts])
-    y = np.concatenate([p[1] for p in parts])
-    Xt, yt = read(test)
-    return X, y, Xt, yt
+    return load(path)
 
 
 def save_cifar10_batch(path: str | Path, images_uint8: np.ndarray, labels: Sequence[int]) -> None:
     """Write one CIFAR-10 python batch (used by tests to make small files)."""
-    with open(path, "wb") as fh:
-        pickle.dump({b"data": images_uint8.reshape(len(labels), -1), b"labels": list(map(int, labels))}, fh)
+    from .cifar import save_batch
+
+    save_batch(path, images_uint8, labels)
+
+
+_checked_folders: set[str] = set()
+
+
+def _check_batches(paths: Sequence[Path]) -> None:
+    """Once per folder and process (the one that resolves the run, before any rank starts): every
+    batch read and checked (a bad one is the run's one-line refusal), then one line naming the
+    batches that differ from the published ones."""
+    from .cifar import check_files
+
+    folder = str(Path(paths[0]).parent.resolve())
+    if folder in _checked_folders:
+        return
+    differ = check_files(paths)
+    _checked_folders.add(folder)
+    if differ:
+        import sys
+
+        print(f"harness: CIFAR-10 folder {folder}: {', '.join(differ)} differ from the published batches (MD5): "
+              f"not the official CIFAR-10; read as given, checked for shape and labels", file=sys.stderr)
 
 
 DATA = ("digits", "cifar-synth", "cifar", "mnist")

@@ -1,8 +1,8 @@
 """AsySVRG for non-convex finite sums: Shared-AsySVRG (coordinate-wise lock-free writes, D = d) and
 Distributed-AsySVRG (parameter server, whole-vector updates, D = 1).
 
-Sources: the thesis ``001_5c18eb65c467c540.txt`` Ch. 2 (statements with proofs, Sec. 2.3-2.4) and the
-AAAI paper ``000_8398fe048a11a6b3.txt`` (statements only: Thms 1-4 = thesis Thms 2.3.1, 2.3.2, 2.4.1,
+Sources: Huo's thesis (2020) Ch. 2 (statements with proofs, Sec. 2.3-2.4) and the
+Huo & Huang's AAAI 2017 paper (statements only: Thms 1-4 = thesis Thms 2.3.1, 2.3.2, 2.4.1,
 2.4.2); worked extract in ``notes/asysvrg-dfsdca.md`` Sec. 2, 3 and 9.1.
 
 Both pairs of theorems are one statement with D in {d, 1} (notes Sec. 3.4, checked with sympy):
@@ -46,12 +46,11 @@ import sympy as sp
 
 from sympy.codegen.cfunctions import expm1, log1p
 
-from .core import Citation, Condition, NotApplicable, Recursion, Theorem, sym
+from .runmap import Applied, Constant, Delay, Require, RunMap
+from .statement import Condition, Recursion, Theorem, sym
+from .papers import HUO_THESIS as SOURCE
 
-PAPER = "AsySVRG (Huo & Huang, AAAI 2017; thesis Ch. 2)"
 FAMILIES = ("svrg", "asysvrg")  # the algorithms these theorems are about
-THESIS = "001_5c18eb65c467c540.txt"
-AAAI = "000_8398fe048a11a6b3.txt"
 
 L, eta, beta, Delta, b, m, D, F0, T = sym("L eta beta Delta b m D F0 T")
 u0, alpha, n = sym("u0 alpha n")
@@ -59,6 +58,7 @@ X, kc, theta, K0, c1, c0, Gamma0, gamma, sigma = sp.symbols("X kappa_c theta K_0
 
 SYMBOLS = {
     "L": "Lipschitz constant of grad f and of every grad f_i (Assumption 2.2.3); a run uses L_max",
+    "d": "the dimension (D = d for coordinate-wise writes)",
     "eta": "constant step size", "beta": "free analysis constant beta_t = beta > 0 (Young's inequality)",
     "Delta": "maximum delay (Assumption 2.2.4): coordinate writes (D = d) or server updates (D = 1)",
     "b": "mini-batch size |I_t|", "m": "inner iterations per outer iteration", "D": "d (shared) or 1 (distributed)",
@@ -109,9 +109,9 @@ def _general(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: st
     ]
     where = "shared memory, coordinate-wise writes, D = d" if shared else "parameter server, whole-vector updates, D = 1"
     return Theorem(
-        id=tid, paper=PAPER, families=FAMILIES,
+        id=tid, families=FAMILIES,
         title=f"{'Shared' if shared else 'Distributed'}-AsySVRG, general constants ({where})",
-        citation=Citation(THESIS, section, eqs, source, f"{AAAI} {aaai}; notes/asysvrg-dfsdca.md Sec. {'2.4' if shared else '3.4'}, 9.1"),
+        citation=SOURCE.cite(section, eqs, source, f"Huo & Huang, AAAI 2017, {aaai}; notes/asysvrg-dfsdca.md Sec. {'2.4' if shared else '3.4'}, 9.1"),
         statement=(
             "Suppose f and the f_i satisfy Assumptions 2.2.1-2.2.4. Let c_m = 0, eta > 0 constant, beta_t = beta > 0, "
             "b = |I_t|, c_t and Gamma_t as defined, with Gamma_t > 0 for 0 <= t <= m-1 and gamma = min_t Gamma_t. Then "
@@ -123,9 +123,8 @@ def _general(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: st
         rate=1 / T,
         recursions=[C_RECURSION],
         free={"beta": _beta_grid},
-        adapter=lambda run: _adapt(run, shared=shared, explicit=False),
-        reads=READS_SHARED if shared else READS, prepare=_alias_d if shared else None,
-        guided={"eta": "eta"},
+        runmap=_runmap(shared=shared, explicit=False), prepare=_alias_d if shared else None,
+        judges=("single-coordinate writes (coords = 1), no SGD warm start" if shared else "no SGD warm start"),
         errata=(
             "Encoded with the implicit conditions of the proof (notes Sec. 2.4): D - 2L^2 Delta^2 eta^2 > 0, "
             "c_1 <= beta/2 (c_{t+1} <= beta_t/2 for all t), and gamma = Gamma_0 > 0. The proof's recursion (2.22) is "
@@ -169,9 +168,9 @@ def _explicit(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: s
         Condition("sigma > 0", sp.StrictGreaterThan(sigma, 0), "the final inequality of (2.30)/(2.50)", implicit=True),
     ]
     return Theorem(
-        id=tid, paper=PAPER, families=FAMILIES,
+        id=tid, families=FAMILIES,
         title=f"{'Shared' if shared else 'Distributed'}-AsySVRG, explicit parameters: O(1/T), independent of the delay",
-        citation=Citation(THESIS, section, eqs, source, f"{AAAI} {aaai}; notes/asysvrg-dfsdca.md Sec. {'2.5' if shared else '3.5'}, 9.1"),
+        citation=SOURCE.cite(section, eqs, source, f"Huo & Huang, AAAI 2017, {aaai}; notes/asysvrg-dfsdca.md Sec. {'2.5' if shared else '3.5'}, 9.1"),
         statement=(
             f"Let eta = u0 b/(L n^alpha) with 0 < u0 < 1, 0 < alpha <= 1, beta = 2L, m = floor({'d' if shared else ''} n^alpha/(6 u0 b)). "
             "If the maximum delay satisfies Delta^2 < min{D/(2 u0 b), (3D - 28 u0 b D)/(28 u0^2 b^2)}, there are "
@@ -182,8 +181,8 @@ def _explicit(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: s
         measured="running_mean_grad_norm_sq", measured_doc="running mean over iterations of ||grad f(w_t)||^2",
         rate=1 / T, free={"alpha": _alpha_grid}, derived_inputs=("eta", "u0"),
         prepare=_explicit_shared_prepare if shared else _explicit_prepare,
-        solutions={"Delta": sp.sqrt(delay_rhs)}, reads=READS_SHARED if shared else READS,
-        adapter=lambda run: _adapt(run, shared=shared, explicit=True),
+        solutions={"Delta": sp.sqrt(delay_rhs)}, runmap=_runmap(shared=shared, explicit=True),
+        judges=("single-coordinate writes (coords = 1), no SGD warm start" if shared else "no SGD warm start"),
         errata=(
             "sigma is never given in the text; the value implied by the proof is encoded (notes Sec. 2.5 / 3.5, "
             "[DERIVED], sympy-checked): sigma = u0 (1/2 - (14 u0^2 b^2 Delta^2 + 14 u0 b D)/(3D)). The implicit "
@@ -257,44 +256,20 @@ def delay_limit(u0b: float, D: float = 1.0) -> int:
 
 
 # --------------------------------------------------------------------------------------------------
-def _adapt(run, *, shared: bool, explicit: bool) -> dict[str, Any]:
-    """Map a stored SVRG-family run onto the theorem's symbols."""
-    from .measures import measured_delay
-
-    p, c, param = run.params, run.constants, run.param
-    if "error" in c or "L_max" not in c:
-        raise NotApplicable(f"the workload has no known smoothness constant ({c.get('error', 'no L_max')})")
-    if param("warm_epochs", 0):
-        raise NotApplicable(f"warm_epochs = {param('warm_epochs')} > 0: the theorem covers SVRG started at w^0, "
-                            "not SGD->SVRG")
+def _runmap(*, shared: bool, explicit: bool) -> RunMap:
+    """An SVRG-family run: the step, mini-batch and inner-loop length the plugin applied (its m is
+    computed once, by ``harness.plugins.algorithms.svrg.derived``, and reported), L = L_max, the
+    measured delay; the shared-memory forms (D = d) need single-coordinate writes."""
+    when = [Require(Applied("warm_epochs", 0), "==", 0, "the theorem covers SVRG started at w^0, not SGD->SVRG "
+                    "(warm_epochs > 0)")]
     if shared:
-        coords = param("coords", None)
-        if (run.info or {}).get("write") != "coordinate" and coords != 1:
-            why = ("writes whole vectors" if coords in (None, 0) else
-                   f"writes {coords} coordinates per iteration (the theory's iteration is one coordinate write; "
-                   "notes Sec. 2.2 FLAG)")
-            raise NotApplicable(f"D = d needs single-coordinate writes (Shared-AsySVRG, Algorithm 1, eq. (2.4)); this "
-                                f"run {why}: set coords=1")
-    eta_v = param("eta", None, aliases=("gamma", "lr", "step"))
-    if eta_v is None:
-        raise NotApplicable("the run has no step size parameter eta")
-    n_v = float(c["n"])
-    b_v = int(param("b", 1, aliases=("batch", "batch_size")))
-    # m = 0: the plugins' default, one pass n // b, times ceil(d / c) when an iteration writes c coordinates (the
-    # COORDS parameter's documented rule; a stored run reports the m it applied, which takes precedence)
-    coords = int(param("coords", 0) or 0)
-    dim = int(c.get("dim", c.get("d", 1)))
-    m_v = int(param("m", 0) or max(1, int(n_v) // b_v) * (-(-dim // coords) if coords else 1))
-    delta = measured_delay(run)
-    L_v = float(c["L_max"])
-    values = {"L": L_v, "eta": float(eta_v), "Delta": float(delta), "b": float(b_v), "m": float(m_v),
-              "F0": float(c["f0_minus_fstar"]),
-              "n": n_v}
+        when.append(Require(Applied("coords", 0), "==", 1, "D = d needs single-coordinate writes (Shared-AsySVRG, "
+                            "Algorithm 1, eq. (2.4)); set coords=1"))
+    inputs = {"L": Constant("L_max"), "eta": Applied("eta"), "Delta": Delay(), "b": Applied("b"), "m": Applied("m"),
+              "F0": Constant("f0_minus_fstar"), "n": Constant("n")}
     if shared:
-        values["d"] = float(c.get("dim", c.get("d", 1)))
-    if explicit:
-        values["u0"] = None  # filled per alpha in prepare
-    return values
+        inputs["d"] = Constant("dim")
+    return RunMap(inputs=inputs, when=when, theory={} if explicit else {"eta": "eta"})
 
 
 def _alias_d(v: dict[str, Any]) -> dict[str, Any]:
@@ -319,8 +294,6 @@ def _explicit_shared_prepare(v: dict[str, Any]) -> dict[str, Any]:
     return _explicit_prepare(_alias_d(v))
 
 
-READS = ("eta", "b", "m")                                  # what every SVRG-family plugin declares
-READS_SHARED = READS + ("warm_epochs", "coords")           # the shared-memory plugins' warm start and write width
 D_d = sp.Symbol("d", positive=True)
 THEOREMS = [
     _general(D_d, "asysvrg.thm-2.3.1", "Sec. 2.3.2, Theorem 2.3.1", "(2.13)-(2.15)", "Theorem 2.3.1",

@@ -41,14 +41,17 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import sympy as sp
 
-from .core import Theorem
+from .audit import audit as _audit
 from .errors import NotApplicable, TheoryError
 from .facts import RunFacts
 from .measures import measure
-from .verdict import HOLDS, INCONCLUSIVE, NOT_APPLICABLE, VERDICTS, VIOLATED, Verdict
+from .numerics import numerics
+from .runmap import Mapped
+from .statement import Theorem
+from .verdict import HOLDS, HOLDS_UNVERIFIED, INCONCLUSIVE, NOT_APPLICABLE, VERDICTS, VIOLATED, Verdict
 
-__all__ = ["check", "check_group", "group_runs", "points_test", "ALPHA", "VERDICTS", "HOLDS", "INCONCLUSIVE",
-           "VIOLATED", "NOT_APPLICABLE"]
+__all__ = ["check", "check_group", "group_runs", "merge_mapped", "points_test", "ALPHA", "VERDICTS", "HOLDS",
+           "HOLDS_UNVERIFIED", "INCONCLUSIVE", "VIOLATED", "NOT_APPLICABLE"]
 
 ALPHA = 0.05
 RATE_TOL = 0.25
@@ -77,7 +80,7 @@ def check(runs: Sequence[RunFacts], theorem_ids: Sequence[str] | None = None, *,
             except TheoryError as exc:  # a plugin listing an id the theory module lacks
                 v = Verdict(tid, NOT_APPLICABLE, f"no such theorem: {exc}")
             else:
-                if thm.not_about(group[0].family):
+                if thm.not_about(group[0].family) and tid not in group[0].covers:
                     v = _na(thm, thm.not_about(group[0].family))
                 elif not judged:
                     status = ", ".join(sorted({r.status for r in group}))
@@ -94,22 +97,24 @@ def _na(thm: Theorem, reason: str, **extra) -> Verdict:
     return Verdict(thm.id, NOT_APPLICABLE, reason, citation=thm.citation.text(), **extra)
 
 
-def merge_values(vals: list[dict[str, Any]]) -> dict[str, Any]:
+def merge_mapped(maps: list[Mapped]) -> Mapped:
     """One set of inputs for a group of seeds: equal values as they are; values that differ (the
     measured delay, run-measured constants) take their maximum over seeds, which is the assumption
-    that covers every seed (tau <= Delta for all); the post-hoc notes are pooled."""
-    out: dict[str, Any] = {}
-    for k in vals[0]:
-        xs = [v.get(k) for v in vals]
-        if k == "_posthoc":
-            out[k] = sorted({x for v in xs for x in (v or [])})
-        elif all(_same(x, xs[0]) for x in xs):
-            out[k] = xs[0]
+    that covers every seed (tau <= Delta for all); the metadata of the first seed, the post-hoc notes
+    and the unreported parameters pooled."""
+    out = Mapped(schedule=maps[0].schedule, round_updates=maps[0].round_updates, scale=maps[0].scale)
+    for k in maps[0].inputs:
+        xs = [m.inputs.get(k) for m in maps]
+        if all(_same(x, xs[0]) for x in xs):
+            out.inputs[k] = xs[0]
         else:
             try:
-                out[k] = max(xs)
+                out.inputs[k] = max(xs)
             except TypeError:
-                out[k] = xs[0]
+                out.inputs[k] = xs[0]
+    for m in maps:
+        out.posthoc += [p for p in m.posthoc if p not in out.posthoc]
+        out.unreported += [u for u in m.unreported if u not in out.unreported]
     return out
 
 
@@ -121,21 +126,30 @@ def _same(a, b) -> bool:
 
 
 def check_group(thm: Theorem, runs: Sequence[RunFacts], *, alpha: float = ALPHA) -> Verdict:
+    """The verdict of one theorem on one group of seeds (the module docstring's steps); the theorem's
+    numerics are evaluated once for the group."""
     if thm.asymptotic_only:
         return _na(thm, f"asymptotic only: {thm.asymptotic_only}")
-    if thm.adapter is None:
-        return _na(thm, "this theorem has no per-run adapter (" + (thm.notes.split('.')[0] if thm.notes else
-                                                                   "it is not a statement about one run") + ")")
+    if thm.runmap is None:
+        return _na(thm, "this theorem has no run map (" + (thm.notes.split('.')[0] if thm.notes else
+                                                          "it is not a statement about one run") + ")")
     try:
-        vals = [thm.adapter(r) for r in runs]
+        meta = merge_mapped([thm.runmap.map(r) for r in runs])
     except NotApplicable as exc:
         return _na(thm, str(exc))
-    values = merge_values(vals)
-    ev = thm.evaluate(values)
+    return judge(thm, runs, meta, alpha=alpha)
+
+
+def judge(thm: Theorem, runs: Sequence[RunFacts], meta: Mapped, *, alpha: float = ALPHA) -> Verdict:
+    """The verdict of ``thm`` on ``runs`` already mapped onto its symbols (``meta``): conditions, the
+    curve test, the applied-value and accounting audits (``harness check-theorem`` plants curves here)."""
+    nm = numerics(thm)
+    ev = nm.evaluate(meta.inputs)
     conds = ev["conditions"]
     base = Verdict(thm.id, NOT_APPLICABLE, citation=thm.citation.text(), values=ev["values"], derived=ev["derived"],
                    free_chosen=ev["free_chosen"], conditions=conds, n_seeds=len(runs), measured=thm.measured,
-                   measured_doc=thm.measured_doc, horizon=thm.horizon, posthoc=list(values.get("_posthoc", [])))
+                   measured_doc=thm.measured_doc, horizon=thm.horizon, posthoc=list(meta.posthoc),
+                   reported=not meta.unreported, unreported=list(meta.unreported))
     base.flags = _flags(runs, thm)
     mism = {k: v for r in runs for k, v in r.mismatches().items() if k in thm.reads}
     failing = [c for c in conds if c.get("gating", True) and not c["holds"]]
@@ -143,17 +157,18 @@ def check_group(thm: Theorem, runs: Sequence[RunFacts], *, alpha: float = ALPHA)
         base.reason = "condition fails: " + "; ".join(_describe_failure(c) for c in failing)
         base.failing = [c["name"] for c in failing]
     elif thm.bound is None:
-        base.rate = _rate_for(thm, values, None)
+        base.rate = _rate_for(thm, meta.inputs, None)
         base.reason = "an O(.) statement without constants: no bound curve to compare (rate check only)"
     elif thm.direction != "upper":
         base.reason = "a lower bound over all first-order algorithms on a worst-case class, not a per-instance bound"
     else:
-        _judge_curve(thm, runs, values, ev, base, alpha)
+        _judge_curve(thm, nm, runs, meta, ev, base, alpha)
     if mism:
         what = ", ".join(f"{k} = {a!r} applied where the run stores {s!r}" for k, (s, a) in sorted(mism.items()))
         base.verdict = VIOLATED
         base.reason = (f"the plugin applied other parameters than it stores ({what}): the stored run does not describe "
                        f"what ran. Judged with the applied values: {base.reason}")
+    _audit(thm, runs, meta, base)
     return base
 
 
@@ -169,15 +184,14 @@ def _flags(runs: Sequence[RunFacts], thm: Theorem) -> list[str]:
     return out
 
 
-def _judge_curve(thm: Theorem, runs: Sequence[RunFacts], values: dict[str, Any], ev: dict[str, Any], out: Verdict,
+def _judge_curve(thm: Theorem, nm, runs: Sequence[RunFacts], meta: Mapped, ev: dict[str, Any], out: Verdict,
                  alpha: float) -> None:
     v = dict(ev["values"])
-    v.update({k: x for k, x in values.items() if k.startswith("_")})
     finished = [r for r in runs if r.ok]
     diverged = [r for r in runs if r.diverged]
-    curves = [(r, *measure(thm.measured, r, thm, v)) for r in (finished or diverged)]
+    curves = [(r, *measure(thm.measured, r, thm, v, meta)) for r in (finished or diverged)]
     curves = [(r, x, y) for r, x, y in curves if len(x)]
-    bound_fn = thm.bound_fn()
+    bound_fn = nm.bound_fn()
     if curves:
         x, ys = _common_grid([(x, y) for _, x, y in curves])
         if thm.asymptotic_from > 0 and len(x):
@@ -199,7 +213,7 @@ def _judge_curve(thm: Theorem, runs: Sequence[RunFacts], values: dict[str, Any],
                      "final": _f(ratio[-1])}
         out.curve = _thin({"x": x, "mean": mean, "upper": test["upper"], "bound": bound,
                            "lo": ys.min(axis=0), "hi": ys.max(axis=0)})
-        out.rate = _rate_for(thm, values, (x, mean))
+        out.rate = _rate_for(thm, meta.inputs, (x, mean))
         if test["rejected"].any():
             j = int(np.argmax(test["rejected"]))
             out.verdict = VIOLATED

@@ -1,5 +1,5 @@
-"""Decoupled parallel backpropagation with convergence guarantee (DDG): thesis
-``001_5c18eb65c467c540.txt`` Ch. 5, Sec. 5.4 (Lemma 5.4.1, Theorems 5.4.1-5.4.2); notes
+"""Decoupled parallel backpropagation with convergence guarantee (DDG): Huo's thesis (2020)
+Ch. 5, Sec. 5.4 (Lemma 5.4.1, Theorems 5.4.1-5.4.2); notes
 ``ddg-features-replay.md`` Sec. 4.1-4.4 and 8.
 
 The network is split into K modules; module k uses the gradient delayed by K - k iterations.
@@ -20,11 +20,13 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .core import Citation, Condition, NotApplicable, Theorem, sym
+from .errors import NotApplicable
+from .measures import POSTHOC_REGION
+from .runmap import Applied, Extra, Require, RunMap
+from .statement import Condition, Theorem, sym
+from .papers import HUO_THESIS as SOURCE
 
-PAPER = "Decoupled parallel backpropagation (Huo, Gu, Yang & Huang, ICML 2018; thesis Ch. 5)"
 FAMILIES = ("ddg", "bp")  # the algorithms these theorems are about
-THESIS = "001_5c18eb65c467c540.txt"
 
 L, M, K, gamma, gamma0, F0, T = sym("L M K gamma gamma0 F0 T")
 MK, GammaT, S2 = sp.symbols("M_K Gamma_T S_2")
@@ -53,58 +55,58 @@ def stable_delayed_gd(tau: int) -> float:
     return float(2 * np.sin(np.pi / (2 * (2 * tau + 1))))
 
 
-READS = ("eta", "schedule", "t0")  # K and opt are read when a plugin has them (default 1 module, SGD)
+POSTHOC_M = POSTHOC_REGION.format(what="M: the second-moment bound")
+MODULE_FAMILIES = ("ddg", "fr", "bp", "dni")   # plugins whose workers are the network's modules
 
 
-def _adapt(run, *, diminishing: bool) -> dict[str, Any]:
+def network_constants(run, values, *, schedule=None) -> Extra:
+    """L and M as the plugin measured them (info['L_est'], info['M_est']: a network plugin estimates
+    them), else L of the workload and M bounded on the region the run visited; K the module count
+    the plugin applied (a module-parallel plugin's workers, else 1); F0 = f(w^0) - inf f."""
     from .measures import second_moment_bound_on_run
 
-    p, c, info = run.params, run.constants, (run.info or {})
-    K_v = float(run.param("K", None, aliases=("modules", "splits")) or (run.info or {}).get("K")
-                or (run.workers if run.family in ("ddg", "fr", "bp", "dni") else 1))
-    sched = run.param("schedule", "constant")
-    if run.param("opt", "sgd") != "sgd":
-        raise NotApplicable(f"opt = {p.get('opt')}: Theorems 5.4.1-5.4.2 are for the SGD form; the Adam form has no theorem")
-    eta_v = run.param("eta", None, aliases=("gamma", "lr"))
-    if eta_v is None:
-        raise NotApplicable("the run has no step size parameter eta")
-    if diminishing:
-        if sched != "inv" or float(run.param("t0", 0.0) or 0.0) != 1.0:
-            raise NotApplicable(f"needs gamma_t = gamma0/(1+t) (schedule 'inv' with t0 = 1); the run has schedule = "
-                                f"{sched}, t0 = {p.get('t0')}")
-    elif sched not in ("constant", None):
-        raise NotApplicable(f"schedule = {sched}: Theorem 5.4.1 is for a constant step size")
-    if "L_est" in info and "M_est" in info:
+    c, info = run.constants, (run.info or {})
+    K_v = run.applied.get("K") or run.params.get("K") or (run.workers if run.family in MODULE_FAMILIES else 1)
+    posthoc: list[str] = []
+    if info.get("L_est") is not None and info.get("M_est") is not None:
         L_v, M_v = float(info["L_est"]), float(info["M_est"])
     else:
         if "L" not in c:
             raise NotApplicable("no smoothness constant: the workload has none and the run records no info['L_est'] "
                                 "(the network plugins estimate it on request: --param L_iters=10)")
-        L_v = float(c["L"])
-        M_v = second_moment_bound_on_run(run)
+        L_v, M_v = float(c["L"]), second_moment_bound_on_run(run)
         if M_v is None:
             raise NotApplicable("no bound M on the per-sample gradients (info['M_est'] or a linear workload)")
+        posthoc.append(POSTHOC_M)
     F0_v = float(info.get("f0_minus_finf", c.get("f0_minus_fstar", np.nan)))
     if not np.isfinite(F0_v):
         raise NotApplicable("f(w^0) - f* is unknown for this workload")
-    vals = {"L": L_v, "M": M_v, "K": K_v, "F0": F0_v}
-    if "M_est" not in info:
-        vals["_posthoc"] = ["M: the second-moment bound over the region the run visited (its largest recorded ||w - w*||), not over all w"]
-    if diminishing:
-        g0 = float(eta_v)
-        vals["gamma0"] = g0
-        vals["_schedule"] = lambda x, g0=g0: g0 / (1 + np.asarray(x, dtype=float))
-    else:
-        vals["gamma"] = float(eta_v)
-    return vals
+    return Extra(inputs={"L": L_v, "M": M_v, "K": float(K_v), "F0": F0_v}, posthoc=posthoc,
+                 schedule=None if schedule is None else schedule(values))
 
 
+PROVIDES = ("L", "M", "K", "F0")
+SGD_FORM = Require(Applied("opt", "sgd"), "==", "sgd", "the theorems are for the SGD form; the Adam form has no theorem")
+DOC_CONSTANTS = ("L, M: info['L_est'], info['M_est'] when the plugin measured them, else the workload's L and M bounded "
+                 "on the region the run visited; K: the module count applied; F0: f(w^0) - inf f")
+
+
+def _runmap(*, diminishing: bool) -> RunMap:
+    if not diminishing:
+        return RunMap(inputs={"gamma": Applied("eta")}, theory={"eta": "gamma"}, extra=network_constants, provides=PROVIDES,
+                      extra_doc=DOC_CONSTANTS,
+                      when=[SGD_FORM, Require(Applied("schedule", "constant"), "==", "constant", "a constant step size")])
+    return RunMap(inputs={"gamma0": Applied("eta")}, theory={"eta": "gamma0"}, extra_doc=DOC_CONSTANTS, provides=PROVIDES,
+                  extra=lambda run, v: network_constants(run, v, schedule=lambda v: (
+                      lambda x, g0=float(v["gamma0"]): g0 / (1 + np.asarray(x, dtype=float)))),
+                  when=[SGD_FORM, Require(Applied("schedule", "constant"), "==", "inv", "gamma_t = gamma0/(1+t)"),
+                        Require(Applied("t0", 1.0), "==", 1.0, "gamma_t = gamma0/(1+t) (t0 = 1)")])
 
 
 def _fixed() -> Theorem:
     return Theorem(
-        id="ddg.thm-5.4.1", paper=PAPER, families=FAMILIES, title="DDG with a fixed step size: O(1/T) to a neighbourhood 2 gamma L M_K",
-        citation=Citation(THESIS, "Sec. 5.4", "(5.10)-(5.21)", "Theorem 5.4.1", "notes/ddg-features-replay.md Sec. 4.3, 8"),
+        id="ddg.thm-5.4.1", families=FAMILIES, title="DDG with a fixed step size: O(1/T) to a neighbourhood 2 gamma L M_K",
+        citation=SOURCE.cite("Sec. 5.4", "(5.10)-(5.21)", "Theorem 5.4.1", "notes/ddg-features-replay.md Sec. 4.3, 8"),
         statement=("Under Assumptions 5.4.1-5.4.2 with gamma_t = gamma and gamma L <= 1, sigma_lr = 1 and "
                    "M_K = K M + K^4 M: (1/T) sum_{t<T} E||grad f(w^t)||^2 <= 2 (f(w^0) - f(w*))/(gamma T) + 2 gamma L M_K."),
         symbols=SYMBOLS, assumptions=ASSUMPTIONS,
@@ -116,7 +118,7 @@ def _fixed() -> Theorem:
         definitions=[(MK, K * M + K**4 * M)],
         bound=2 * F0 / (gamma * T) + 2 * gamma * L * MK, measured="running_mean_grad_norm_sq",
         measured_doc="running mean over iterations of ||grad f(w_t)||^2", rate=1 / T,
-        solutions={"gamma": 1 / L}, adapter=lambda run: _adapt(run, diminishing=False), reads=READS, guided={"eta": "gamma"},
+        solutions={"gamma": 1 / L}, runmap=_runmap(diminishing=False), judges="the SGD form with a constant step",
         extra_bounds={"floor (T -> oo)": 2 * gamma * L * MK,
                       "at the best step min{1/L, sqrt(F0/(T L M_K))}": 4 * sp.sqrt(F0 * L * MK / T)},
         errata=("Lemma 5.4.1 omits its conditions L gamma_t <= 1 and gamma_t non-increasing (notes errata 4); they are "
@@ -128,8 +130,8 @@ def _fixed() -> Theorem:
 
 def _diminishing() -> Theorem:
     return Theorem(
-        id="ddg.thm-5.4.2", paper=PAPER, families=FAMILIES, title="DDG with gamma_t = gamma0/(1+t): O(1/log T)",
-        citation=Citation(THESIS, "Sec. 5.4", "(5.22)-(5.28)", "Theorem 5.4.2", "notes/ddg-features-replay.md Sec. 4.4, 8"),
+        id="ddg.thm-5.4.2", families=FAMILIES, title="DDG with gamma_t = gamma0/(1+t): O(1/log T)",
+        citation=SOURCE.cite("Sec. 5.4", "(5.22)-(5.28)", "Theorem 5.4.2", "notes/ddg-features-replay.md Sec. 4.4, 8"),
         statement=("Under Assumptions 5.4.1-5.4.2 with gamma_t = gamma0/(1+t), gamma_0 L <= 1, sigma_lr = K and "
                    "M_K = K M + K^5 M, Gamma_T = sum_{t<T} gamma_t: (1/Gamma_T) sum_t gamma_t E||grad f(w^t)||^2 <= "
                    "2 (f(w^0) - f(w*))/Gamma_T + 2 sum_t gamma_t^2 L M_K / Gamma_T."),
@@ -139,7 +141,7 @@ def _diminishing() -> Theorem:
         definitions=[(MK, K * M + K**5 * M), (GammaT, gamma0 * HARMONIC_T), (S2, gamma0**2 * HARMONIC2_T)],
         bound=2 * F0 / GammaT + 2 * S2 * L * MK / GammaT, measured="weighted_mean_grad_norm_sq",
         measured_doc="gamma_t-weighted mean over iterations of ||grad f(w_t)||^2", rate=1 / sp.log(T),
-        solutions={"gamma0": 1 / L}, adapter=lambda run: _adapt(run, diminishing=True), reads=READS, guided={"eta": "gamma0"},
+        solutions={"gamma0": 1 / L}, runmap=_runmap(diminishing=True), judges="the SGD form with gamma_t = gamma0/(1+t)",
         errata=("The statement says 'let sigma = K', the proof 'sigma <= K'; sigma_lr = K exactly for this schedule "
                 "(attained at t = K - 1; tested). Corollaries 5.4.1-5.4.2 (the limit -> 0, 'lim_{s->oo}' meaning "
                 "T -> oo) follow from this bound."),

@@ -1,4 +1,4 @@
-"""Dis-dfSDCA: asynchronous dual-free SDCA on a parameter server (thesis ``001_5c18eb65c467c540.txt``
+"""Dis-dfSDCA: asynchronous dual-free SDCA on a parameter server (Huo's thesis (2020)
 Ch. 3, Sec. 3.4; notes ``asysvrg-dfsdca.md`` Sec. 5 and 9.2).
 
 Problem: P(w) = (1/n) sum_i phi_i(w) + (lam/2)||w||^2, phi_i L-smooth. Workers send sums of H residues
@@ -19,11 +19,12 @@ from typing import Any
 
 import sympy as sp
 
-from .core import Citation, Condition, NotApplicable, Theorem, sym
+from .errors import NotApplicable
+from .runmap import Applied, Constant, Delay, Extra, Fact, Mapped, RunMap
+from .statement import Condition, Theorem, sym
+from .papers import HUO_THESIS as SOURCE
 
-PAPER = "Dis-dfSDCA (Huo, Jiang & Huang, ICDM 2018; thesis Ch. 3)"
 FAMILIES = ("dfsdca",)  # the algorithms these theorems are about
-THESIS = "001_5c18eb65c467c540.txt"
 
 L, lam, n, H, tau, eta, A0, B0, S, T = sym("L lam n H tau eta A0 B0 S T")
 C0, rho = sp.symbols("C_0 rho")
@@ -54,41 +55,28 @@ def _conds(eta_max, eq: str, convex: bool) -> list[Condition]:
     return cs
 
 
-READS = ("eta", "H", "T")
+def _runmap(*, by_round: bool) -> RunMap:
+    """A Dis-dfSDCA run: L = max_i L(phi_i) and A_0 at the workload's optimum, the applied step eta,
+    residues per message H and (by rounds) the round length T the plugin applied, the measured delay."""
+    inputs = {"L": Fact("Lphi_max"), "lam": Constant("lam"), "n": Constant("n"), "H": Applied("H"), "tau": Delay(),
+              "eta": Applied("eta"), "A0": Fact("phi_grad_sq_star"), "B0": Constant("dist0_sq")}
+    if not by_round:
+        return RunMap(inputs=inputs, theory={"eta": "eta"})
+    return RunMap(inputs=inputs, theory={"eta": "eta"}, extra=_round_length,
+                  extra_doc="round length: the server updates per outer round the plugin applied (T)")
 
 
-def _adapt(run, *, convex: bool, by_round: bool) -> dict[str, Any]:
-    from .measures import measured_delay, workload_facts
-
-    p, c = run.params, run.constants
-    facts = workload_facts(run)
-    if "Lphi_max" not in facts or "lam" not in c:
-        raise NotApplicable("needs a finite-sum workload with a linear model (phi_i smoothness and w* known)")
-    eta_v = run.param("eta", None, aliases=("gamma", "lr", "step"))
-    if eta_v is None:
-        raise NotApplicable("the run has no step size parameter eta")
-    H_v = run.param("H", None, aliases=("h", "local_steps", "local"))
-    if H_v is None:
-        raise NotApplicable("the run has no parameter H (residues per message)")
-    values = {"L": facts["Lphi_max"], "lam": float(c["lam"]), "n": float(c["n"]), "H": float(H_v),
-              "tau": measured_delay(run), "eta": float(eta_v), "A0": facts["phi_grad_sq_star"],
-              "B0": float(c["dist0_sq"])}
-    if by_round:
-        per = run.param("T", None, aliases=("inner", "round", "round_updates", "rounds_len"))
-        if not per:
-            per = (run.info or {}).get("round_updates")
-        if not per and "T" in p:  # the Dis-dfSDCA plugins' convention: T = 0 means n/H server updates per round
-            per = max(1, int(float(c["n"]) // float(H_v)))
-        if not per:
-            raise NotApplicable("the run does not say how many server updates make an outer round (param T)")
-        values["_round_updates"] = float(per)
-    return values
+def _round_length(run, values) -> Extra:
+    T_v = Applied("T").read(run, Mapped())
+    if not T_v:
+        raise NotApplicable("the run does not say how many server updates make an outer round (applied T)")
+    return Extra(round_updates=float(T_v))
 
 
-def _one_round(tid, title, eq_cond, eqs, source, convex, Cdef, rho_expr, errata, notes_extra="") -> Theorem:
+def _one_round(tid, title, eq_cond, eqs, source, convex, Cdef, rho_expr, errata, notes_extra="", printed=None) -> Theorem:
     return Theorem(
-        id=tid, paper=PAPER, families=FAMILIES, title=title,
-        citation=Citation(THESIS, "Sec. 3.4", eqs, source, "notes/asysvrg-dfsdca.md Sec. 5.4-5.5, 9.2"),
+        id=tid, families=FAMILIES, title=title,
+        citation=SOURCE.cite("Sec. 3.4", eqs, source, "notes/asysvrg-dfsdca.md Sec. 5.4-5.5, 9.2"),
         statement=(f"Suppose the phi_i are {'convex' if convex else 'possibly non-convex with P convex'} with "
                    f"L-Lipschitz gradients; alpha_i* = -grad phi_i(w*), C_t = {Cdef}. As long as eta <= eta_max {eq_cond}, "
                    "E[C_T] <= (1 - eta lam H) E[C_0]."),
@@ -98,7 +86,8 @@ def _one_round(tid, title, eq_cond, eqs, source, convex, Cdef, rho_expr, errata,
         bound=rho * C0, horizon="T", horizon_doc="server updates (any T >= 1)",
         measured="dist_sq", measured_doc="||w - w*||^2 (= B_t <= C_t)", rate=sp.Integer(1),
         solutions={"eta": ETA_CVX if convex else ETA_NCV},
-        adapter=lambda run: _adapt(run, convex=convex, by_round=False), reads=READS, guided={"eta": "eta"},
+        runmap=_runmap(by_round=False),
+        extra_bounds={} if printed is None else {"bound as printed (1 - eta lam H) C_0": printed * C0},
         errata=errata, notes=("The proof discards the intermediate contraction: one factor rho per round of T server "
                               "updates, for any T >= 1 (notes Sec. 5.4). The checker compares ||w - w*||^2 <= C_t "
                               "with rho C_0 at every recorded point after the first update." + notes_extra),
@@ -110,8 +99,8 @@ def _rounds(tid, title, eq_cond, eqs, source, convex, Cdef, rho_expr, errata, pr
     if printed is not None:
         extra["bound as printed (1 - eta lam H)^S"] = (L + lam) / 2 * printed**S * C0
     return Theorem(
-        id=tid, paper=PAPER, families=FAMILIES, title=title,
-        citation=Citation(THESIS, "Sec. 3.4", eqs, source, "notes/asysvrg-dfsdca.md Sec. 5.4-5.5, 9.2"),
+        id=tid, families=FAMILIES, title=title,
+        citation=SOURCE.cite("Sec. 3.4", eqs, source, "notes/asysvrg-dfsdca.md Sec. 5.4-5.5, 9.2"),
         statement=(f"With C^{{s+1,0}} = C^{{s,T}} and C = {Cdef}: E[C_{{S,0}}] <= rho^S E[C_{{0,0}}], hence "
                    "E[P(w^{S,0}) - P(w*)] <= (L + lam)/2 rho^S C_{0,0} (3.24); eps-accuracy after "
                    "S >= log((L + lam) C_{0,0}/(2 eps)) / (-log rho) rounds."),
@@ -121,7 +110,7 @@ def _rounds(tid, title, eq_cond, eqs, source, convex, Cdef, rho_expr, errata, pr
         bound=(L + lam) / 2 * rho**S * C0, horizon="S", horizon_doc="outer rounds s = floor(updates / T)",
         measured="subopt_by_round", measured_doc="P(w) - P* within round s (largest recorded)",
         rate=rho**S, solutions={"eta": ETA_CVX if convex else ETA_NCV}, extra_bounds=extra,
-        adapter=lambda run: _adapt(run, convex=convex, by_round=True), reads=READS, guided={"eta": "eta"},
+        runmap=_runmap(by_round=True),
         errata=errata,
         notes="Within round s every point is covered by rho^s C_{0,0} (C_{s,t} <= rho C_{s,0} for t >= 1 and rho <= 1).",
     )
@@ -144,12 +133,12 @@ THEOREMS = [
             "Theorem 3.4.2", True, "A_t/(2 lam L) + B_t", 1 - eta * lam * H, ERR_CVX),
     _one_round("dfsdca.thm-3.4.3", "Dis-dfSDCA, non-convex phi_i, convex P: one contraction per round", "(3.30)",
                "(3.28)-(3.35)", "Theorem 3.4.3", False, "A_t/(4 L^2) + B_t", 1 - eta * lam * H / 4, ERR_NCV,
-               " The stated factor is (1 - eta lam H); the provable (1 - eta lam H/4) is what is checked."),
+               " The stated factor is (1 - eta lam H); the provable (1 - eta lam H/4) is what is checked.",
+               printed=1 - eta * lam * H),
     _rounds("dfsdca.thm-3.4.4", "Dis-dfSDCA, non-convex phi_i, convex P: linear convergence over rounds", "(3.30)",
             "(3.36)-(3.37)", "Theorem 3.4.4", False, "A_t/(4 L^2) + B_t", 1 - eta * lam * H / 4, ERR_NCV,
             printed=1 - eta * lam * H),
 ]
-THEOREMS[2].extra_bounds["bound as printed (1 - eta lam H) C_0"] = (1 - eta * lam * H) * C0
 
 
 def rounds_needed(eta_v: float, lam_v: float, H_v: float, L_v: float, C00: float, eps: float, provable_factor: float = 1.0) -> float:

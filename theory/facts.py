@@ -9,8 +9,8 @@ runner or the plugin registry. Everything a theorem's adapter may read is here:
   (gmax2_star = max_i ||grad f_i(w*)||^2, sigma2_star = E||grad f_i(w*)||^2, phi_grad_sq_star,
   Lphi_max); empty when the workload has no closed-form optimum;
 - ``params``: the stored (requested) parameters; ``applied``: the step sizes, batch sizes and
-  inner-loop lengths the plugin reports it applied -- a plugin sets ``ctx.info["applied"] = {"eta":
-  0.01, "b": 4, "m": 50}`` (one documented key; empty if the plugin reports none); :meth:`param`
+  inner-loop lengths the plugin reports it applied -- a plugin calls ``ctx.applied(eta=0.01, b=4,
+  m=50)`` (stored as ``info["applied"]``; empty if the plugin reports none); :meth:`param`
   prefers the applied value and :meth:`mismatches` lists applied values that differ from the stored;
 - ``points``: the measured series (one dict per recorded point, in update order: ``updates``,
   ``subopt``, ``grad_norm_sq``, ``dist_sq``, ``tau_max``, ``extra``, ...); ``tau_max``: the
@@ -49,6 +49,7 @@ class RunFacts:
     workload_facts: Mapping[str, float] = field(default_factory=dict)
     tau_max: float | None = None
     theorems: tuple[str, ...] = ()      # the theorem ids the plugin links (checked when none are asked for)
+    covers: tuple[str, ...] = ()        # linked theorems about another family the plugin says its algorithm is a case of
     group: str = ""                      # runs with the same group differ only in their seed
     run_id: int | None = None
     label: str = ""
@@ -61,12 +62,11 @@ class RunFacts:
     def diverged(self) -> bool:
         return self.status == "diverged"
 
-    def param(self, name: str, default: Any = None, aliases: Sequence[str] = ()) -> Any:
+    def param(self, name: str, default: Any = None) -> Any:
         """The applied value of a parameter if the plugin reported one, else the stored one."""
         for src in (self.applied, self.params):
-            for k in (name, *aliases):
-                if k in src and src[k] is not None:
-                    return src[k]
+            if src.get(name) is not None:
+                return src[name]
         return default
 
     def curve(self, metric: str) -> tuple[np.ndarray, np.ndarray]:

@@ -1,5 +1,5 @@
 """Hogwild! over distributed local data sets with linearly increasing mini-batch sizes and a central
-aggregator: ``003_ef19dcbc6cc96eda.txt``; notes ``minibatch-and-growing-batch.md`` Paper B (B.1-B.3).
+aggregator; notes ``minibatch-and-growing-batch.md`` Paper B (B.1-B.3).
 
 Strongly convex case (Sec. 4.1, Supp. C.2.2): with the recipe's sample sizes s_i = Theta(i/ln i), the
 delay function tau(t) = M_1 + sqrt((t + M_0)/(4 ln(t + M_0))) and round step sizes
@@ -19,11 +19,10 @@ import math
 import numpy as np
 import sympy as sp
 
-from .core import Citation, Condition, Theorem, sym
+from .statement import Condition, Theorem, sym
+from .papers import GROWING_BATCH as SOURCE
 
-PAPER = "Hogwild! over distributed local data sets with increasing mini-batch sizes (Nguyen et al.)"
 FAMILIES = ("growing_batch",)  # the algorithms these theorems are about
-SEED = "003_ef19dcbc6cc96eda.txt"
 
 N, mu, t, L, a_lo, a_hi, tau_t = sym("N mu t L alpha_min alpha_max tau_t")
 
@@ -93,9 +92,9 @@ ASYMPTOTIC = ("the O(1/(t ln t)) term of (4) (and of Lemma 5, which it instantia
 
 THEOREMS = [
     Theorem(
-        id="growing_batch.thm-2", paper=PAPER, families=FAMILIES,
+        id="growing_batch.thm-2", families=FAMILIES,
         title="Upper bound, strongly convex: E||w_t - w*||^2 <= 4 36^2 N/(mu^2 t) + O(1/(t ln t)) (asymptotic only)",
-        citation=Citation(SEED, "Sec. 4.1, Theorem 2; Supp. C.2.2, Lemma 5", "(4)", "Theorem 2",
+        citation=SOURCE.cite("Sec. 4.1, Theorem 2; Supp. C.2.2, Lemma 5", "(4)", "Theorem 2",
                           "notes/minibatch-and-growing-batch.md B.3"),
         statement=("For the recipe's sample-size sequence {s_i} and round step sizes {eta_bar_i}: "
                    "E||w_t - w*||^2 <= 4 * 36^2 N/(mu^2 t) + O(1/(t ln t)). It instantiates Lemma 5 (Supp. C.2.2): "
@@ -125,8 +124,8 @@ THEOREMS = [
         notes="The server model after aggregating rounds 0..k-1 equals the recursion iterate w_{T_k} (Theorem 1).",
     ),
     Theorem(
-        id="growing_batch.thm-3", paper=PAPER, families=FAMILIES, title="Lower bound: no first-order method beats N/(2 mu^2 t) on the class",
-        citation=Citation(SEED, "Sec. 4.1, Theorem 3", "(4)", "Theorem 3", "notes/minibatch-and-growing-batch.md B.3"),
+        id="growing_batch.thm-3", families=FAMILIES, title="Lower bound: no first-order method beats N/(2 mu^2 t) on the class",
+        citation=SOURCE.cite("Sec. 4.1, Theorem 3", "(4)", "Theorem 3", "notes/minibatch-and-growing-batch.md B.3"),
         statement=("Among first-order stochastic algorithms, upper bound (4) converges for increasing t to within a "
                    "constant factor 8 * 36^2 of the best attainable expected rate, which is at least "
                    "N/(2 mu^2) (1/t) (1 - O(ln t / t))."),

@@ -46,24 +46,23 @@ def choose_parameters(planned: RunFacts, kinds: Mapping[str, str], theorem_ids: 
         tried = []
         for tid in ids:
             thm = get(tid)
-            if name not in thm.guided or thm.adapter is None or not thm.about(planned.family):
+            link = thm.runmap.symbol_for(name) if thm.runmap is not None else None
+            if link is None or not (thm.about(planned.family) or tid in planned.covers):
                 continue
-            var = thm.guided[name]
-            back = None
-            if isinstance(var, tuple):  # (theorem symbol, maps its value back to the plugin parameter)
-                var, back = var
+            var, back = link   # the theorem's symbol, and how its value maps back to the plugin parameter
             trial = replace(planned, params={k: (1.0 if v == THEORY else v) for k, v in params.items()})
             try:
-                values = thm.adapter(trial)
+                mapped = thm.runmap.map(trial)
             except NotApplicable as exc:
                 tried.append(f"{tid}: {exc}")
                 continue
+            values = mapped.inputs
             res = thm.solve_best_rate(var, values)
             if res.get("value") is None:
                 tried.append(f"{tid}: {res.get('reason')}")
                 continue
             if back is not None:
-                res = {**res, "symbol_value": res["value"], "value": back(res["value"], values)}
+                res = {**res, "symbol_value": res["value"], "value": back(res["value"], values, mapped)}
             chosen = (tid, res)
             break
         if chosen is None:

@@ -1,5 +1,5 @@
 """Large-batch training without warmup: convergence of mGD and mNAG with layer-wise step sizes
-gamma_k = gamma / L_k (thesis ``001_5c18eb65c467c540.txt`` Ch. 4, Sec. 4.2-4.3; notes
+gamma_k = gamma / L_k (Huo's thesis (2020) Ch. 4, Sec. 4.2-4.3; notes
 ``large-batch-clars.md`` Sec. 5 and 10).
 
 Layer-wise constants are numpy arrays (one entry per layer k); conditions marked "for every layer"
@@ -27,11 +27,13 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .core import Citation, Condition, NotApplicable, Theorem, sym
+from .errors import NotApplicable
+from .measures import POSTHOC_REGION
+from .runmap import Applied, Extra, Require, RunMap
+from .statement import Condition, Theorem, sym
+from .papers import HUO_THESIS as SOURCE
 
-PAPER = "Large batch training does not need warmup (Huo, Gu & Huang 2020; thesis Ch. 4)"
 FAMILIES = ("mnag", "lars", "clars", "mgd")  # the algorithms these theorems are about
-THESIS = "001_5c18eb65c467c540.txt"
 
 gamma, Lk, Mk, Lg, Mg, M, B, K, beta, F0, T, Sinv, kappa, MC = sym("gamma L_k M_k L_g M_g M B K beta F0 T S kappa M_C")
 gg = sym("gamma_g")
@@ -59,14 +61,14 @@ def lr_scale(run) -> float:
     """gamma_scale / lr of a run: B / b_base under the linear scaling rule (``scaling=linear``), else 1."""
     if run.param("scaling", "none") != "linear":
         return 1.0
-    return float(run.param("b", 1, aliases=("batch", "batch_size", "B"))) / float(run.param("b_base", 1))
+    return float(run.param("b", 1)) / float(run.param("b_base", 1))
 
 
-def lr_of_gamma(g: float, v: dict[str, Any]) -> float:
+def lr_of_gamma(g: float, v: dict[str, Any], mapped) -> float:
     """The plugin's ``lr`` (:data:`STEP_PARAM`) for the theorem's step ``g`` (gamma): one rate for every
     layer, gamma / L_k on the layer with the largest L_k (so no layer's rate exceeds its gamma / L_k),
-    divided by gamma_scale / lr (B / b_base under linear scaling; ``v['_lr_scale']``)."""
-    return g / float(np.max(v["L_k"])) / float(v.get("_lr_scale", 1.0))
+    divided by gamma_scale / lr (B / b_base under linear scaling; ``mapped.scale``)."""
+    return g / float(np.max(v["L_k"])) / float(mapped.scale)
 
 
 def _prepare(v: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +140,7 @@ def _stated_432() -> list[Condition]:
     ]
 
 
-def _adapt(run, *, momentum: bool) -> dict[str, Any]:
+def _layer_constants(run, values) -> Extra:
     """A run with a workload's smoothness L as mGD with one layer (K = 1, L_1 = L_g = L, gamma_1 = the
     applied step lr x gamma_scale/lr so gamma = gamma_1 L, M_1 = M_g = 0 and M = the variance bound
     measured on the run); or per-layer constants the plugin recorded (info['L_k'], info['M_k'],
@@ -146,37 +148,24 @@ def _adapt(run, *, momentum: bool) -> dict[str, Any]:
     (:data:`STEP_PARAM`); a LARS/CLARS trust coefficient ``eta`` is never read as a step."""
     from .measures import variance_bound_on_run
 
-    p, c, info = run.params, run.constants, (run.info or {})
-    if run.param("schedule", "constant") != "constant":
-        raise NotApplicable(f"schedule = {p.get('schedule')}: the theorem is for a constant step size")
-    if run.param("warmup", 0):
-        raise NotApplicable(f"warmup = {p.get('warmup')}: the theorems are for constant step sizes (no warmup)")
-    lr_v = run.param(STEP_PARAM, None)
-    if lr_v is None:
-        raise NotApplicable(f"the run has no learning rate parameter ({STEP_PARAM})")
-    b_v = float(run.param("b", 1, aliases=("batch", "batch_size", "B")))
+    c, info = run.constants, (run.info or {})
     scale = lr_scale(run)   # gamma_scale / lr: the step the run applied is lr x scale
-    mom = float(run.param("beta", 0.0, aliases=("momentum",)))
-    if not momentum and mom:
-        raise NotApplicable(f"momentum beta = {mom} > 0: mNAG, see large_batch.thm-4.3.2")
-    beta_v = mom
     if "L_k" in info:
         Lk_a = np.asarray(info["L_k"], dtype=float)
         if "M" not in info:
             raise NotApplicable("the run records L_k but not the variance constant M (info['M'])")
-        if "gamma_k" in info:  # the per-layer rates the run used: the theorem needs gamma_k = gamma / L_k
-            prod = np.asarray(info["gamma_k"], dtype=float) * Lk_a
-            if not np.allclose(prod, prod[0], rtol=1e-6):
-                raise NotApplicable("the run's layer rates are not gamma/L_k (LARS/CLARS rates are data-dependent; "
-                                    "no theorem of Ch. 4 covers them, notes Sec. 6 'Scope')")
-            gamma_v = float(prod[0])
-        else:
+        if "gamma_k" not in info:
             raise NotApplicable("the run records L_k but not the layer rates it used (info['gamma_k'])")
+        prod = np.asarray(info["gamma_k"], dtype=float) * Lk_a   # the theorem needs gamma_k = gamma / L_k
+        if not np.allclose(prod, prod[0], rtol=1e-6):
+            raise NotApplicable("the run's layer rates are not gamma/L_k (LARS/CLARS rates are data-dependent; "
+                                "no theorem of Ch. 4 covers them, notes Sec. 6 'Scope')")
         vals = {"L_k": Lk_a, "M_k": np.asarray(info.get("M_k", np.zeros_like(Lk_a)), dtype=float),
                 "L_g": float(info.get("L_g", c.get("L", np.max(Lk_a)))), "M_g": float(info.get("M_g", 0.0)),
-                "M": float(info["M"]), "gamma": gamma_v}
+                "M": float(info["M"]), "gamma": float(prod[0])}
+        posthoc = []
     else:
-        mode = run.param("measure", None)
+        mode = run.params.get("measure")
         if mode is not None and mode != "all":  # a large-batch plugin that was not asked for L_k
             raise NotApplicable(f"measure = {mode}: the run did not measure the layer-wise constants L_k and M_k "
                                 "(info['L_k'], info['M_k']); rerun with --param measure=all")
@@ -187,28 +176,45 @@ def _adapt(run, *, momentum: bool) -> dict[str, Any]:
             raise NotApplicable("no variance bound: the workload's per-sample gradients at w* (or the run's distances) "
                                 "are unknown")
         vals = {"L_k": float(c["L"]), "K": 1.0, "M_k": 0.0, "L_g": float(c["L"]), "M_g": 0.0, "M": var,
-                "gamma": float(lr_v) * scale * float(c["L"]), "_posthoc": ["M: the variance bound over the region the run visited (its largest recorded ||w - w*||), not over all w"]}
+                "gamma": float(values["lr"]) * scale * float(c["L"])}
+        posthoc = [POSTHOC_REGION.format(what="M: the variance bound")]
     F0_v = info.get("f0_minus_finf", c.get("f0_minus_fstar"))
     if F0_v is None:
         raise NotApplicable("f(w_0) - f_inf is unknown for this workload")
-    vals.update({"B": b_v, "F0": float(F0_v), "_lr_scale": scale})
+    vals["F0"] = float(F0_v)
+    return Extra(inputs=vals, posthoc=posthoc, scale=scale)
+
+
+CONSTANT_STEP = [Require(Applied("schedule", "constant"), "==", "constant", "the theorem is for a constant step size"),
+                 Require(Applied("warmup", 0), "==", 0, "the theorems are for constant step sizes (no warmup)")]
+DOC = ("gamma: the applied lr x gamma_scale/lr (B/b_base under linear scaling) times L, or the layer rates "
+       "info['gamma_k'] x L_k; L_k, M_k, M: measured by the plugin (info), else one layer with the workload's L and "
+       "M bounded on the region the run visited")
+
+
+def _runmap(momentum: bool) -> RunMap:
+    inputs = {"B": Applied("b", 1)}
+    when = list(CONSTANT_STEP)
     if momentum:
-        vals["beta"] = beta_v
-    return vals
+        inputs["beta"] = Applied("beta", 0.0)
+    else:
+        when.append(Require(Applied("beta", 0.0), "==", 0.0, "momentum beta > 0 is mNAG: see large_batch.thm-4.3.2"))
+    return RunMap(inputs=inputs, uses={"lr": Applied(STEP_PARAM)}, when=when, extra=_layer_constants, extra_doc=DOC,
+                  provides=("L_k", "M_k", "L_g", "M_g", "M", "gamma", "F0", "K", "S", "kappa"),
+                  theory={STEP_PARAM: ("gamma", lr_of_gamma)})
 
 
 def _thm(tid, title, eqs, source, conds, bound, momentum, errata="", notes="", adapter=True, extra=None, defs=None,
          statement="", measured="running_mean_G") -> Theorem:
     return Theorem(
-        id=tid, paper=PAPER, families=FAMILIES, title=title,
-        citation=Citation(THESIS, "Sec. 4.3" if "4.3" in tid else "Sec. 4.2", eqs, source,
+        id=tid, families=FAMILIES, title=title,
+        citation=SOURCE.cite("Sec. 4.3" if "4.3" in tid else "Sec. 4.2", eqs, source,
                           "notes/large-batch-clars.md Sec. 5, 10"),
         statement=statement, symbols=SYMBOLS, assumptions=ASSUMPTIONS, conditions=conds,
         definitions=defs if defs is not None else DEFS, bound=bound, measured=measured,
         measured_doc="running mean over iterations of G(w_t) = sum_k q_k ||grad_k f(w_t)||^2 (K = 1: ||grad f||^2)",
-        rate=1 / T, prepare=_prepare, adapter=(lambda run: _adapt(run, momentum=momentum)) if adapter else None,
-        reads=(STEP_PARAM, "b") if adapter else (),  # beta, warmup, scaling, b_base when declared
-        guided={STEP_PARAM: ("gamma", lr_of_gamma)} if adapter else {},
+        rate=1 / T, prepare=_prepare, runmap=_runmap(momentum) if adapter else None,
+        judges="a constant step without warmup" + ("" if momentum else ", no momentum (beta = 0)") if adapter else "",
         errata=errata, notes=notes, extra_bounds=extra or {},
     )
 
@@ -221,9 +227,9 @@ COR432_GAMMA = sp.Min(om / 8, sp.sqrt(B * F0 / (T * M * Sinv)))
 
 THEOREMS = [
     Theorem(
-        id="large_batch.thm-4.2.1", paper=PAPER, families=FAMILIES,
+        id="large_batch.thm-4.2.1", families=FAMILIES,
         title="mNAG with a global step size (prior work, Yang, Lin & Li 2016): an O(.) rate",
-        citation=Citation(THESIS, "Sec. 4.2", "(4.4)-(4.5)", "Theorem 4.2.1", "notes/large-batch-clars.md Sec. 5.1"),
+        citation=SOURCE.cite("Sec. 4.2", "(4.4)-(4.5)", "Theorem 4.2.1", "notes/large-batch-clars.md Sec. 5.1"),
         statement=("Under Assumptions 4.2.1-4.2.2 with M_g = 0, as long as gamma <= (1 - beta)/(2 L_g), "
                    "min_t ||grad f(w_t)||^2 converges at the rate O(1/(T gamma) + L_g gamma M_C)."),
         symbols=SYMBOLS, assumptions=["4.2.1 L_g-Lipschitz gradient", "4.2.2 bounded variance with M_g = 0"],

@@ -23,11 +23,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 
-def param(params: dict[str, Any], name: str, default: Any = None, aliases: Sequence[str] = ()) -> Any:
-    for k in (name, *aliases):
-        if k in params and params[k] is not None:
-            return params[k]
-    return default
+POSTHOC_REGION = "{what} over the region the run visited (its largest recorded ||w - w*||), not over all w"
 
 
 def measured_delay(run) -> float:
@@ -62,7 +58,7 @@ def running_mean(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
     return x[keep], num[keep] / den[keep]
 
 
-def running_mean_grad_norm_sq(run, theorem=None, values=None):
+def running_mean_grad_norm_sq(run, theorem=None, values=None, meta=None):
     exact = [(p["updates"], p["grad_norm_sq_sum"]) for p in run.points if p.get("grad_norm_sq_sum") is not None]
     if exact:
         x = np.asarray([e[0] for e in exact], dtype=float)
@@ -75,7 +71,7 @@ def running_mean_grad_norm_sq(run, theorem=None, values=None):
     return running_mean(x, y)
 
 
-def running_mean_G(run, theorem=None, values=None):
+def running_mean_G(run, theorem=None, values=None, meta=None):
     """Large-batch theorems: the running mean of G(w) = sum_k q_k ||grad_k f(w)||^2, q_k = (1/L_k)/sum_j 1/L_j,
     from the per-layer squared gradient norms a plugin records (``extra['gsq_k']``); with one layer, ||grad f||^2."""
     Lk = np.atleast_1d(np.asarray((values or {}).get("L_k", 1.0), dtype=float))
@@ -87,19 +83,19 @@ def running_mean_G(run, theorem=None, values=None):
         if x[0] != 0:
             return np.array([]), np.array([])
         return running_mean(x, y)
-    return running_mean_grad_norm_sq(run, theorem, values)
+    return running_mean_grad_norm_sq(run, theorem, values, meta)
 
 
-def weighted_mean_grad_norm_sq(run, theorem=None, values=None):
+def weighted_mean_grad_norm_sq(run, theorem=None, values=None, meta=None):
     x, y = _xy(run, "grad_norm_sq")
-    sched: Callable[[np.ndarray], np.ndarray] = (values or {}).get("_schedule")  # type: ignore[assignment]
+    sched = meta.schedule if meta is not None else None
     if sched is None or len(x) == 0 or x[0] != 0:
         return np.array([]), np.array([])
     return running_mean(x, y, sched(x))
 
 
 def _plain(metric):
-    def f(run, theorem=None, values=None):
+    def f(run, theorem=None, values=None, meta=None):
         x, y = _xy(run, metric)
         keep = x > 0
         return x[keep], y[keep]
@@ -111,8 +107,8 @@ def _by_round(metric):
     """Horizon = the outer round s = floor(updates / round length); within a round the largest value
     (a bound on the round's start value rho^s C_0 must cover every point of the round)."""
 
-    def f(run, theorem=None, values=None):
-        per = float((values or {}).get("_round_updates") or 0)
+    def f(run, theorem=None, values=None, meta=None):
+        per = float((meta.round_updates if meta is not None else 0) or 0)
         x, y = _xy(run, metric)
         if per <= 0 or len(x) == 0:
             return np.array([]), np.array([])
@@ -135,12 +131,14 @@ MEASURES: dict[str, Callable] = {
 }
 
 
-def measure(name: str, run, theorem=None, values=None) -> tuple[np.ndarray, np.ndarray]:
+def measure(name: str, run, theorem=None, values=None, meta=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` of the measure ``name`` on ``run``; ``values``: the theorem's evaluated inputs;
+    ``meta``: the run's :class:`~harness.theory.runmap.Mapped` (schedule, round length)."""
     if name not in MEASURES:
         from .errors import NotApplicable
 
         raise NotApplicable(f"no measure '{name}' for stored runs")
-    return MEASURES[name](run, theorem, values)
+    return MEASURES[name](run, theorem, values, meta)
 
 
 def workload_facts(run) -> dict[str, float]:

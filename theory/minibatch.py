@@ -1,5 +1,5 @@
 """Inefficiency of SGD with larger mini-batches and more learners (Bhardwaj & Cong, ICLR 2017 submission):
-``002_7d1e4027d091576a.txt``; notes ``minibatch-and-growing-batch.md`` Paper A (Sec. A.1-A.3).
+notes ``minibatch-and-growing-batch.md`` Paper A (Sec. A.1-A.3).
 
 The paper's SGD update uses the SUM of the M sample gradients with step gamma; the mean-gradient
 step eta of a plugin is eta = gamma M (notes A.3.1'). Assumptions: unbiased samples, variance
@@ -17,11 +17,12 @@ from typing import Any
 
 import sympy as sp
 
-from .core import Citation, Condition, NotApplicable, Theorem, sym
+from .measures import POSTHOC_REGION
+from .runmap import Applied, Computed, Constant, Delay, Require, RunMap, Workers
+from .statement import Condition, Theorem, sym
+from .papers import MINIBATCH as SOURCE
 
-PAPER = "Inefficiency of SGD with larger mini-batches and more learners (Bhardwaj & Cong)"
 FAMILIES = ("sgd", "asgd")  # the algorithms these theorems are about
-SEED = "002_7d1e4027d091576a.txt"
 
 gamma, L, M, sigma2, Df, K, S, N, Ml, Mh, eps = sym("gamma L M sigma2 D_f K S N M_l M_h epsilon")
 alpha = sp.Symbol("alpha")
@@ -104,30 +105,27 @@ def asgd_ratio(alpha_v: float, N_v: float) -> float:
     return best(N_v) / best(1.0)
 
 
-def _adapt_sgd(run, *, asgd: bool) -> dict[str, Any]:
-    from .measures import measured_delay, variance_bound_on_run
+POSTHOC_SIGMA = POSTHOC_REGION.format(what="sigma^2: the variance bound")
 
-    p, c = run.params, run.constants
-    if run.param("schedule", "constant") != "constant":
-        raise NotApplicable(f"schedule = {p.get('schedule')}: the bound is for a constant step size")
-    eta_v = run.param("eta", None, aliases=("gamma", "lr"))
-    if eta_v is None or "L" not in c:
-        raise NotApplicable("needs a step size eta and a workload with a known L")
-    b_v = float(run.param("b", 1, aliases=("batch", "batch_size", "M")))
-    s2 = variance_bound_on_run(run)
-    if s2 is None:
-        raise NotApplicable("no variance bound sigma^2 for this workload (needs w* and per-sample gradients)")
-    if "L_max" not in c:
-        raise NotApplicable("the workload has no per-sample smoothness constant L_max")
-    vals = {"gamma": float(eta_v) / b_v, "L": float(c["L"]), "M": b_v, "sigma2": s2, "D_f": float(c["f0_minus_fstar"]),
-            "L_max": float(c["L_max"])}
-    vals["_posthoc"] = ["sigma^2: the variance bound over the region the run visited (its largest recorded "
-                        "||w - w*||), not over all w"]
+
+def _variance(run):
+    from .measures import variance_bound_on_run
+
+    return variance_bound_on_run(run)
+
+
+def _runmap(*, asgd: bool) -> RunMap:
+    """A mean-gradient SGD run: gamma = eta / b (the sum-form step), M = b, sigma^2 bounded on the
+    region the run visited; ASGD adds N = the workers and tau = the measured delay."""
+    inputs = {"gamma": Applied("eta") / Applied("b", 1), "L": Constant("L"), "M": Applied("b", 1),
+              "sigma2": Computed(_variance, "variance bound sigma^2 (needs w* and per-sample gradients)", POSTHOC_SIGMA),
+              "D_f": Constant("f0_minus_fstar"), "L_max": Constant("L_max")}
     if asgd:
-        delay = measured_delay(run)
-        vals["N"] = float(max(run.workers, 1))
-        vals["tau"] = delay
-    return vals
+        inputs.update(N=Workers(), tau=Delay())
+    return RunMap(inputs=inputs, when=[CONSTANT_STEP], theory={"eta": ("gamma", lambda g, v, m: g * v["M"])})
+
+
+CONSTANT_STEP = Require(Applied("schedule", "constant"), "==", "constant", "the bound is for a constant step size")
 
 
 tau = sym("tau")
@@ -138,8 +136,8 @@ ASGD7 = 2 * Df / (M * K * gamma) + sigma2 * L * gamma + 2 * sigma2 * L**2 * M * 
 
 THEOREMS = [
     Theorem(
-        id="minibatch.lem-1", paper=PAPER, families=FAMILIES, title="Mini-batch SGD with a constant step: the average gradient norm",
-        citation=Citation(SEED, "Sec. 3, Lemma 1", "(1)-(3), (9)-(11)", "Lemma 1", "notes/minibatch-and-growing-batch.md A.3.1"),
+        id="minibatch.lem-1", families=FAMILIES, title="Mini-batch SGD with a constant step: the average gradient norm",
+        citation=SOURCE.cite("Sec. 3, Lemma 1", "(1)-(3), (9)-(11)", "Lemma 1", "notes/minibatch-and-growing-batch.md A.3.1"),
         statement=("With mini-batches of size M and a constant step gamma (sum-form update), after K iterations "
                    "(S = M K samples): (1/K) sum_k E||grad f(x_k)||^2 <= (D_f/S + L sigma^2 gamma^2/2)/(gamma - L M gamma^2/2)."),
         symbols=SYMBOLS, assumptions=ASSUMPTIONS,
@@ -150,7 +148,7 @@ THEOREMS = [
         horizon_doc="iterations", measured="running_mean_grad_norm_sq",
         measured_doc="running mean over iterations of ||grad f(x_k)||^2", rate=1 / K,
         solutions={"gamma": 2 / (L * M)},
-        adapter=lambda run: _adapt_sgd(run, asgd=False), reads=("eta",), guided={"eta": ("gamma", lambda g, v: g * v["M"])},
+        runmap=_runmap(asgd=False), judges="a constant step size (schedule = constant)",
         extra_bounds={"mean form (eta = gamma M)": (Df / (K * gamma * M) + L * sigma2 * gamma * M / (2 * M))
                       / (1 - L * gamma * M / 2)},
         errata=("The source's chain for E||delta_k||^2 reads like M sum_i E||delta_ki||^2 <= M sigma^2; the correct "
@@ -160,8 +158,8 @@ THEOREMS = [
                "region the run visited (harness.theory.measures.variance_bound_on_run)."),
     ),
     Theorem(
-        id="minibatch.thm-2", paper=PAPER, families=FAMILIES, title="Same samples, larger mini-batch: a worse guarantee by ~2 M_h/(sqrt2 alpha + M_l)",
-        citation=Citation(SEED, "Sec. 3, Theorem 2", "(4)-(5), (12)-(16)", "Theorem 2", "notes/minibatch-and-growing-batch.md A.3.2"),
+        id="minibatch.thm-2", families=FAMILIES, title="Same samples, larger mini-batch: a worse guarantee by ~2 M_h/(sqrt2 alpha + M_l)",
+        citation=SOURCE.cite("Sec. 3, Theorem 2", "(4)-(5), (12)-(16)", "Theorem 2", "notes/minibatch-and-growing-batch.md A.3.2"),
         statement=("Let alpha = sqrt(S sigma^2/(L D_f)) with 4 M_l <= alpha <= M_h/4. The guarantee of SGD with batch M_h "
                    "after S samples can be worse than with M_l by a factor 2 M_h/(alpha sqrt2 + M_l)."),
         symbols=SYMBOLS, assumptions=ASSUMPTIONS,
@@ -178,8 +176,8 @@ THEOREMS = [
         notes="Compares guarantees across batch sizes: evaluated (and tested at the paper's numbers), not checked per run.",
     ),
     Theorem(
-        id="minibatch.thm-3", paper=PAPER, families=FAMILIES, title="Samples needed for a given guarantee grow with the mini-batch size",
-        citation=Citation(SEED, "Sec. 3, Theorem 3", "(2)", "Theorem 3", "notes/minibatch-and-growing-batch.md A.3.3"),
+        id="minibatch.thm-3", families=FAMILIES, title="Samples needed for a given guarantee grow with the mini-batch size",
+        citation=SOURCE.cite("Sec. 3, Theorem 3", "(2)", "Theorem 3", "notes/minibatch-and-growing-batch.md A.3.3"),
         statement=("The number of samples SGD must process to achieve the same convergence guarantee increases as the "
                    "mini-batch size increases."),
         symbols=SYMBOLS, assumptions=ASSUMPTIONS, conditions=[Condition("epsilon > 0", sp.StrictGreaterThan(eps, 0))],
@@ -191,8 +189,8 @@ THEOREMS = [
         notes="A monotonicity statement about guarantees: evaluated and property-tested, not checked per run.",
     ),
     Theorem(
-        id="minibatch.thm-4", paper=PAPER, families=FAMILIES, title="ASGD with N learners (Lian et al.'s bound (7)-(8)): a worse guarantee by ~N/alpha",
-        citation=Citation(SEED, "Sec. 4, Theorem 4", "(6)-(8), (17)-(23)", "Theorem 4", "notes/minibatch-and-growing-batch.md A.3.4-A.3.5"),
+        id="minibatch.thm-4", families=FAMILIES, title="ASGD with N learners (Lian et al.'s bound (7)-(8)): a worse guarantee by ~N/alpha",
+        citation=SOURCE.cite("Sec. 4, Theorem 4", "(6)-(8), (17)-(23)", "Theorem 4", "notes/minibatch-and-growing-batch.md A.3.4-A.3.5"),
         statement=("With N learners (age tau <= N), batch M, constant gamma with L M gamma + 2 L^2 M^2 N^2 gamma^2 <= 1: "
                    "(1/K) sum_k E||grad f(x_k)||^2 <= 2 D_f/(M K gamma) + sigma^2 L gamma + 2 sigma^2 L^2 M N gamma^2 (7). "
                    "For alpha = sqrt(K sigma^2/(M L D_f)) <= N the optimal guarantees for 1 and N learners differ by a "
@@ -205,7 +203,7 @@ THEOREMS = [
         bound=ASGD7, horizon="K", horizon_doc="server updates", measured="running_mean_grad_norm_sq",
         measured_doc="running mean over updates of ||grad f(x_k)||^2", rate=1 / K,
         solutions={"gamma": (sp.sqrt(1 + 8 * N**2) - 1) / (4 * L * M * N**2)},
-        adapter=lambda run: _adapt_sgd(run, asgd=True), reads=("eta",), guided={"eta": ("gamma", lambda g, v: g * v["M"])},
+        runmap=_runmap(asgd=True), judges="a constant step size (schedule = constant)",
         extra_bounds={"factor N learners / 1 learner (stated, corrected)": N / sp.sqrt(K * sigma2 / (M * L * Df))},
         errata=("The main-text OCR of (7) shows 2 sigma^2 L M N gamma; the appendix makes it 2 sigma^2 L^2 M N gamma^2 "
                 "(as in Lian et al.). The constraint's OCR 'alpha c - alpha <= 0', '4N' are alpha^2, 4N^2 (sympy-checked "
@@ -214,8 +212,8 @@ THEOREMS = [
         notes="A serial SGD run is ASGD with N = 1 learner and tau = 0.",
     ),
     Theorem(
-        id="minibatch.thm-5", paper=PAPER, families=FAMILIES, title="Samples needed grow with the number of learners",
-        citation=Citation(SEED, "Sec. 4, Theorem 5", "(7)-(8)", "Theorem 5", "notes/minibatch-and-growing-batch.md A.3.6"),
+        id="minibatch.thm-5", families=FAMILIES, title="Samples needed grow with the number of learners",
+        citation=SOURCE.cite("Sec. 4, Theorem 5", "(7)-(8)", "Theorem 5", "notes/minibatch-and-growing-batch.md A.3.6"),
         statement=("For a constant mini-batch size M, the number of samples to process for the same convergence guarantee "
                    "increases as the number of learners increases."),
         symbols=SYMBOLS, assumptions=ASSUMPTIONS,

@@ -1,14 +1,30 @@
-"""Every encoded theorem, by id (``all_theorems()``, ``get(id)``)."""
+"""Every registered theorem, by id (``all_theorems()``, ``get(id)``, ``problems()``).
+
+Theorems are plugins: the entry-point group ``harness.theorems`` names, per entry, a
+:class:`~harness.theory.statement.Theorem` or a list of them (``mypkg = "mypkg.theorems:THEOREMS"``);
+the built-in papers register exactly so (pyproject.toml). The entry's name is the theorems'
+namespace: every id must start with ``<entry name>.``, so two packages cannot collide silently. A
+broken entry (import error, not a Theorem, an id outside its namespace, an entry name taken by
+another package) is left out and reported once, as one warning line on stderr; the others load.
+``HARNESS_EXTRA_THEOREMS`` (comma-separated ``name=module:attr``) adds entries without installing a
+distribution (tests, trying a theorem out).
+"""
 
 from __future__ import annotations
 
 import importlib
+import os
+import re
+import sys
 from functools import lru_cache
+from importlib.metadata import entry_points
 
-from .core import Theorem
 from .errors import TheoryError
+from .statement import Theorem
 
-MODULES = ("asysvrg", "dfsdca", "large_batch", "ddg", "features_replay", "minibatch", "growing_batch")
+GROUP = "harness.theorems"
+# the built-in papers' entries, in the order they are listed (others follow, by name)
+BUILTIN = ("asysvrg", "dfsdca", "large_batch", "ddg", "features_replay", "minibatch", "growing_batch")
 
 # statements of the papers deliberately not encoded as Theorem objects, and why
 LEFT_OUT = {
@@ -36,29 +52,66 @@ LEFT_OUT = {
 }
 
 
-@lru_cache(maxsize=1)
-def _load() -> dict[str, Theorem]:
-    out: dict[str, Theorem] = {}
-    for name in MODULES:
-        try:
-            mod = importlib.import_module(f"{__package__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__package__}.{name}":
-                continue
-            raise
-        for t in mod.THEOREMS:
-            if t.id in out:
-                raise ValueError(f"duplicate theorem id {t.id}")
-            out[t.id] = t
+def _entries() -> list[tuple[str, str, object]]:
+    """(entry name, where it comes from, loader) for the group and ``HARNESS_EXTRA_THEOREMS``."""
+    out: list[tuple[str, str, object]] = []
+    for ep in entry_points(group=GROUP):
+        dist = getattr(getattr(ep, "dist", None), "name", None) or "?"
+        out.append((ep.name, f"{dist} ({ep.value})", ep.load))
+    for ref in filter(None, (os.environ.get("HARNESS_EXTRA_THEOREMS") or "").split(",")):
+        name, _, target = ref.strip().partition("=")
+        module, _, attr = target.partition(":")
+        out.append((name, target, lambda m=module, a=attr: getattr(importlib.import_module(m), a)))
     return out
 
 
+def _theorems_of(obj) -> list[Theorem]:
+    items = [obj] if isinstance(obj, Theorem) else list(obj) if isinstance(obj, (list, tuple)) else None
+    if items is None or not all(isinstance(t, Theorem) for t in items):
+        bad = obj if items is None else next(t for t in items if not isinstance(t, Theorem))
+        raise TypeError(f"expected a Theorem or a list of them, got {type(bad).__name__}")
+    return items
+
+
+@lru_cache(maxsize=1)
+def _load() -> tuple[dict[str, Theorem], dict[str, str]]:
+    out: dict[str, Theorem] = {}
+    problems: dict[str, str] = {}
+    owners: dict[str, str] = {}
+    for name, where, loader in _entries():
+        if name in owners:
+            problems[name] = f"entry name '{name}' is already registered by {owners[name]}; left out {where}"
+            continue
+        try:
+            thms = _theorems_of(loader())
+            outside = [t.id for t in thms if not t.id.startswith(name + ".")]
+            if outside:
+                raise ValueError(f"theorem id(s) {', '.join(outside)} outside the entry's namespace '{name}.'")
+        except Exception as exc:  # noqa: BLE001 - third-party code: reported, never raised
+            problems[name] = f"{type(exc).__name__}: {exc}"
+            continue
+        owners[name] = where
+        for t in thms:
+            if t.id in out:
+                problems[name] = f"duplicate theorem id {t.id}"
+                continue
+            out[t.id] = t
+    for name, why in sorted(problems.items()):
+        print(f"harness: warning: broken theorem entry point '{name}': {why}", file=sys.stderr)
+    return out, problems
+
+
+def problems() -> dict[str, str]:
+    """Broken ``harness.theorems`` entries: name -> why."""
+    return dict(_load()[1])
+
+
 def all_theorems() -> list[Theorem]:
-    return [t for _, t in sorted(_load().items(), key=lambda kv: _order(kv[0]))]
+    return [t for _, t in sorted(_load()[0].items(), key=lambda kv: _order(kv[0]))]
 
 
 def get(theorem_id: str) -> Theorem:
-    thms = _load()
+    thms = _load()[0]
     if theorem_id in thms:
         return thms[theorem_id]
     from harness._core.errors import close_matches
@@ -73,8 +126,6 @@ def ids() -> list[str]:
 
 def _order(tid: str):
     paper, _, rest = tid.partition(".")
-    idx = MODULES.index(paper) if paper in MODULES else 99
-    import re
-
+    idx = BUILTIN.index(paper) if paper in BUILTIN else len(BUILTIN)
     nums = [int(x) for x in re.findall(r"\d+", rest)]
-    return (idx, rest.split("-")[0] != "thm" and rest.split("-")[0] != "lem", nums, rest)
+    return (idx, paper, rest.split("-")[0] != "thm" and rest.split("-")[0] != "lem", nums, rest)

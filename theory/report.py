@@ -23,8 +23,11 @@ TEST_TEXT = ("How a verdict is decided: H0 is 'E[measured] <= bound' at every re
              "of one configuration). The points are tested together with a family-wise error rate of 5% (Holm): per point "
              "a one-sided t-test over the seeds, or, with one seed (or seeds that agree exactly), Markov's inequality "
              "P(X >= x) <= bound/x for the non-negative measured quantity. **violated**: some point rejected, or a seed "
-             "diverged while the conditions hold, or the plugin applied a step other than the stored one. **holds**: "
-             "nothing rejected and the seeds' mean under the bound everywhere (consistent with the theorem). "
+             "diverged while the conditions hold, or the plugin applied a step other than the stored one, or the run's "
+             "own accounting (samples and updates) contradicts the inner-loop length, batch or residues it reports. "
+             "**holds**: nothing rejected and the seeds' mean under the bound everywhere (consistent with the theorem); "
+             "**holds (unverified)**: the same, but the plugin did not report the values it applied (ctx.applied), "
+             "so the stored parameters stood in. "
              "**inconclusive**: the mean crosses the bound somewhere, not significantly. **not-applicable**: a condition "
              "fails (named), or the theorem says nothing checkable about this run.")
 

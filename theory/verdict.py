@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 HOLDS, INCONCLUSIVE, VIOLATED, NOT_APPLICABLE = "holds", "inconclusive", "violated", "not-applicable"
-VERDICTS = (HOLDS, INCONCLUSIVE, VIOLATED, NOT_APPLICABLE)
+HOLDS_UNVERIFIED = "holds (unverified)"   # consistent with the bound, but the plugin did not report what it applied
+VERDICTS = (HOLDS, HOLDS_UNVERIFIED, INCONCLUSIVE, VIOLATED, NOT_APPLICABLE)
 
 
 @dataclass
@@ -20,7 +21,9 @@ class Verdict:
     simultaneous upper confidence limit), bound, lo, hi (the seeds' range), thinned to <= 200 points;
     ``test``: the statistical test and its family-wise error rate; ``flags``: things the reader must
     know (a step applied that differs from the stored one, an objective that ended above its start,
-    constants measured on the run after the fact); ``rate``: the slope check (``note`` says
+    constants measured on the run after the fact); ``reported``: whether the plugin reported every
+    applied value the theorem reads (``unreported`` names the others, read from the stored run: a
+    ``holds`` becomes ``holds (unverified)``); ``rate``: the slope check (``note`` says
     "consistent with the theorem's rate" or "slower than the theorem's rate")."""
 
     theorem: str
@@ -46,7 +49,9 @@ class Verdict:
     first_crossing: float | None = None
     flags: list[str] = field(default_factory=list)
     posthoc: list[str] = field(default_factory=list)
+    reported: bool = True
+    unreported: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (empty fields left out)."""
-        return {k: v for k, v in asdict(self).items() if v not in (None, [], {}, "")}
+        return {k: v for k, v in asdict(self).items() if v not in (None, [], {}, "") or k == "reported"}

@@ -1,5 +1,7 @@
 """The harness cache folder ($HARNESS_CACHE, else ~/.cache/harness): workload constants, file
-hashes, and numba's compiled kernels (``numba/``), kept out of the source tree.
+hashes, and numba's compiled kernels (``numba/``), kept out of the source tree. It is private to
+the user (created 0700; :func:`check_private` runs before every command), since numba's entries
+are pickles that run code when loaded.
 
 :func:`configure_numba` sets ``NUMBA_CACHE_DIR`` before numba is imported (``harness/__init__``
 calls it, so every process of a run, ranks included, agrees); a user's own ``NUMBA_CACHE_DIR``
@@ -20,10 +22,24 @@ def cache_root() -> Path:
 
 
 def cache_dir() -> Path:
-    """The cache folder, created if missing."""
-    path = cache_root()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """The cache folder, created if missing, private to this user (0700; see
+    :func:`harness._core.paths.private_dir`: numba loads pickles from under it, and the workloads'
+    constants feed every verdict)."""
+    from .paths import private_dir
+
+    return private_dir(cache_root(), "cache folder")
+
+
+def check_private() -> None:
+    """Before a command works: the cache folder and numba's kernel cache (which may be a folder of
+    the user's choosing, ``NUMBA_CACHE_DIR``), where they exist, are private to this user: one that
+    others may write is made private (one line), one of another user is refused (UserError).
+    Whoever can write a numba cache entry runs code in the next run that loads it."""
+    from .paths import private_dir
+
+    for path, what in ((cache_root(), "cache folder"), (numba_cache_dir(), "numba cache folder")):
+        if path.is_dir():
+            private_dir(path, what)
 
 
 def configure_numba() -> None:

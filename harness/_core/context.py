@@ -32,6 +32,26 @@ class RunContext:
     workdir: Path
     options: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    expects: tuple[str, ...] = ()   # the applied values the linked theorems read (set at run start)
+
+    def applied(self, **values: Any) -> dict[str, Any]:
+        """Record the values the update loop applied (``ctx.applied(eta=0.01, b=4, m=50)``): the one
+        seam from a plugin to the theory checker, which judges these values (not the stored
+        parameters) and compares them with the stored ones. Call it once the values are known (again
+        to add more; later values replace earlier ones). Every value is a number, a string or a list
+        of them; a value a linked theorem reads (``expects``, from the theorems' run maps at run
+        start) must be a number or a string the parameter allows. Raises ``TypeError`` naming the
+        value otherwise. Returns everything recorded so far (``info['applied']``)."""
+        for k, v in values.items():
+            if not _applied_value(v):
+                raise TypeError(f"ctx.applied({k}={v!r}): a number, a string or a list of them")
+            if k in self.expects and isinstance(v, (list, tuple)) is False and k in self.plugin.paramset.names():
+                kind = self.plugin.paramset.get(k).kind
+                if kind in ("int", "float") and not isinstance(v, (int, float, np.integer, np.floating)):
+                    raise TypeError(f"ctx.applied({k}={v!r}): parameter {k} is a number ({kind})")
+        rec = self.info.setdefault("applied", {})
+        rec.update({k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()})
+        return dict(rec)
 
     @cached_property
     def rng(self) -> np.random.Generator:
@@ -50,7 +70,14 @@ class RunContext:
             "monitor": self.monitor.config(),
             "options": {k: v for k, v in self.options.items() if _jsonable(v)},
             "workdir": str(self.workdir),
+            "expects": list(self.expects),
         }
+
+
+def _applied_value(v: Any) -> bool:
+    if isinstance(v, (list, tuple)):
+        return all(_applied_value(x) for x in v)
+    return v is None or isinstance(v, (str, bool, int, float, np.integer, np.floating))
 
 
 def _jsonable(v: Any) -> bool:

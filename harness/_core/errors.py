@@ -11,11 +11,19 @@ class UserError(Exception):
     """A mistake in what the user asked for: unknown name, bad value, malformed file."""
 
 
+DISTRIBUTION = "asyncopt-harness"  # the name on the package index (``harness`` there is another project)
+
+
+def install_hint(extra: str) -> str:
+    """The command that installs an extra of this package: ``pip install 'asyncopt-harness[torch]'``."""
+    return f"pip install '{DISTRIBUTION}[{extra}]'"
+
+
 class MissingDependency(UserError):
     """An optional dependency is not installed; the message names the extra that provides it."""
 
     def __init__(self, what: str, extra: str):
-        super().__init__(f"{what} is not installed: pip install 'harness[{extra}]'")
+        super().__init__(f"{what} is not installed: {install_hint(extra)}")
         self.extra = extra
 
 

@@ -39,8 +39,11 @@ def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = N
     RunTimeout; KeyboardInterrupt kills the job and propagates (points are kept). ``after()`` runs
     once the job's process group was killed, however the job ended (a launcher's clean-up)."""
 
-    workdir = Path(ctx.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    # the ranks read their spec from here and the parent reads their results back: a folder others
+    # can write would let them feed the run (private_dir: created 0700, made private, or refused)
+    from .paths import private_dir
+
+    workdir = private_dir(ctx.workdir, "run folder")
     for stale in (POINTS, RESULT):
         (workdir / stale).unlink(missing_ok=True)
     (workdir / SPEC).write_text(json.dumps(ctx.child_spec()))
@@ -156,7 +159,8 @@ def child_context(spec: dict[str, Any], *, owns_monitor: bool, plugin=None) -> R
     monitor = Monitor.from_config(spec["monitor"], workload.metrics if owns_monitor else (lambda w: {}),
                                   on_point=sink, deterministic=pspec.deterministic)
     return RunContext(plugin=pspec, workload=workload, params=spec["params"], workers=spec["workers"],
-                      seed=spec["seed"], monitor=monitor, workdir=workdir, options=spec.get("options", {}))
+                      seed=spec["seed"], monitor=monitor, workdir=workdir, options=spec.get("options", {}),
+                      expects=tuple(spec.get("expects", ())))
 
 
 def write_result(ctx: RunContext, info: dict[str, Any] | None = None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any, Sequence
 
@@ -10,16 +11,21 @@ from rich.console import Console
 from rich.table import Table
 
 # piped output (CI logs, tests) is not wrapped at 80 columns: tables stay readable and grep-able
-console = Console(stderr=False, highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+console = Console(stderr=False, highlight=False, soft_wrap=True,
+                  width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 200))
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    t = Table(title=title, show_lines=False)
+    """A table on stdout. Cells are plain text, never rich markup: a reason such as
+    ``pip install 'asyncopt-harness[torch]'`` prints as written (rich read ``[torch]`` as a style)."""
+    from rich.text import Text
+
+    t = Table(title=None if title is None else Text(title), show_lines=False)
     for c in columns:
-        t.add_column(c, overflow="fold")
+        t.add_column(Text(c), overflow="fold")
     for r in rows:
-        t.add_row(*[fmt(v) for v in r])
+        t.add_row(*[Text(fmt(v)) for v in r])
     console.print(t)
 
 

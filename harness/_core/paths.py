@@ -4,7 +4,9 @@
   regular file, readable) and :func:`text_file` (also: not binary, decodes as UTF-8);
 - output files (``runs export FILE``, ``gate --save-baseline FILE``): :func:`output_file`;
 - output folders (``--report DIR``, ``compare --out DIR``): :func:`output_dir`;
-- names that become one path component (suite names, report names): :func:`safe_name`.
+- names that become one path component (suite names, report names): :func:`safe_name`;
+- a file found by name inside a folder (a dataset's batches): :func:`inside_folder`;
+- folders the harness keeps pickles and caches in: :func:`private_dir` (see docs/security.md).
 
 Writability is tried, not guessed: ``os.access`` says yes to root everywhere, even on /proc or a
 read-only mount, so the checks create (and remove) a probe file. Every failure is a
@@ -136,3 +138,57 @@ def safe_name(name: str, default: str = "unnamed") -> str:
     out = _UNSAFE.sub("-", str(name)).lstrip(".-").rstrip("-")
     out = re.sub(r"\.\.+", ".", out)[:100]
     return out or default
+
+
+def inside_folder(path: str | os.PathLike, folder: str | os.PathLike, what: str) -> Path:
+    """``path``, a file found by name in ``folder``, as a regular file that lies in that folder once
+    links are followed: a symbolic link to a file elsewhere is refused (``{what} PATH is a link to
+    TARGET, outside FOLDER``), so a shared folder cannot make a run read, hash or report another
+    file of the user's. A link within the folder is followed."""
+    p, root = Path(path), Path(folder).resolve()
+    try:
+        real = p.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise UserError(f"{what} {p}: not found (a broken or looping link?)") from None
+    if not real.is_relative_to(root):
+        raise UserError(f"{what} {p} is a link to {real}, outside {root}: refused (copy the file into the folder)")
+    if not real.is_file():
+        raise UserError(f"{what} {p} is not a regular file")
+    return p
+
+
+def private_dir(path: str | os.PathLike, what: str, *, quiet: bool = False) -> Path:
+    """``path`` as a folder only this user can write (created 0700 where missing, parents
+    included): a folder the harness loads pickles or cached results from must not be writable by
+    anyone else, since whoever can write there can make the next run execute their code. An existing
+    folder of ours that others may write is made private, said in one line on stderr (unless
+    ``quiet``); one owned by another user, or a shared one such as /tmp (writable by others with
+    the sticky bit), is refused (UserError). Returns the path."""
+    import stat
+    import sys
+
+    p = path_of(path, what)
+    try:
+        p.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = p.stat()
+    except OSError as exc:
+        raise UserError(f"cannot create {what} {p}: {exc.strerror or exc}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise UserError(f"{what} {p} is not a folder")
+    if st.st_uid != os.getuid():
+        raise UserError(f"{what} {p} belongs to another user (uid {st.st_uid}): refused, since the harness loads "
+                        f"code-bearing files from it; choose a folder of your own")
+    if st.st_mode & 0o022 and st.st_mode & stat.S_ISVTX:  # /tmp and its kind: shared by design, never ours to close
+        raise UserError(f"{what} {p} is a shared folder (writable by others, sticky): refused, since the harness "
+                        f"loads code-bearing files from it; choose a folder of your own")
+    if st.st_mode & 0o022:
+        try:
+            os.chmod(p, stat.S_IMODE(st.st_mode) & ~0o077)
+        except OSError as exc:
+            raise UserError(f"{what} {p} is writable by others and cannot be made private: "
+                            f"{exc.strerror or exc}") from None
+        if not quiet:
+            print(f"harness: {what} {p} was writable by others (mode {stat.S_IMODE(st.st_mode):o}): made private "
+                  f"(0{stat.S_IMODE(st.st_mode) & ~0o077:o}), since the harness loads pickles from it",
+                  file=sys.stderr)
+    return p

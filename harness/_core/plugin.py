@@ -50,6 +50,13 @@ class PluginSpec:
     skip: Callable[..., str | None] | None = field(default=None, compare=False)
     # True when the plugin's trajectory is a deterministic function of (spec, seed): sim / serial.
     deterministic: bool = False
+    # "module:callable", f(params, workload) -> dict: the values the plugin derives from its parameters
+    # before running (SVRG's inner-loop length m for m = 0), which it reports with ctx.applied(...);
+    # a planned run (eta=theory) reads them too. Computed once, by the plugin's own code.
+    derived: str = ""
+    # linked theorems about another family that this plugin's algorithm is a case of, said explicitly
+    # (a serial SGD run is DDG with K = 1 module): the checker then judges its runs with them
+    covers: Sequence[str] = ()
 
     def __post_init__(self):
         if not self.name or not isinstance(self.name, str):
@@ -81,6 +88,13 @@ class PluginSpec:
     def check_available(self) -> None:
         for need in self.missing():
             raise MissingDependency(f"{need} (needed by plugin {self.name})", NEEDS[need][1])
+
+    def derive(self, params: dict[str, Any], workload: Any) -> dict[str, Any]:
+        """The values ``derived`` computes for these parameters ({} without ``derived``)."""
+        if not self.derived:
+            return {}
+        module, _, attr = self.derived.partition(":")
+        return dict(getattr(importlib.import_module(module), attr)(params, workload))
 
     def load(self) -> Callable[..., Any]:
         self.check_available()

@@ -91,9 +91,9 @@ def plugins(refresh: bool = False) -> Registry:
 def link_problems(specs: Iterable[PluginSpec], theorems: Mapping[str, Any]) -> dict[str, list[str]]:
     """What is wrong with the plugins' theorem links, by plugin name: an id that names no theorem,
     a theorem about another algorithm (``Theorem.about(family)``: the checker would never judge the
-    plugin's runs with it), or a run parameter the theorem's adapter reads (``Theorem.reads``, a tuple of parameter names)
-    that the plugin does not declare, a parameter a linked theorem about the algorithm sets
-    (``Theorem.guided``: plugin parameter -> theorem symbol) that the plugin does not declare, or a
+    plugin's runs with it), or an applied parameter the theorem's run map reads (``Theorem.reads``, a tuple of parameter
+    names) that the plugin does not declare, a parameter a linked theorem about the algorithm sets
+    (``Theorem.runmap.theory``: plugin parameter -> theorem symbol) that the plugin does not declare, or a
     parameter that accepts ``theory`` while no linked theorem about the algorithm chooses it. ``theorems``: id -> Theorem (``harness.theory``'s
     registry, passed in by the caller: the registry sits below the theory package). Never raises."""
     out: dict[str, list[str]] = {}
@@ -106,11 +106,13 @@ def link_problems(specs: Iterable[PluginSpec], theorems: Mapping[str, Any]) -> d
                 out.setdefault(spec.name, []).append(f"{tid}: no such theorem (harness theory list)")
                 continue
             about = getattr(thm, "about", None)
-            if about is not None and not about(spec.family):
+            if about is not None and not about(spec.family) and tid not in getattr(spec, "covers", ()):
                 out.setdefault(spec.name, []).append(
-                    f"{tid} is about {', '.join(thm.families)}, not the plugin's algorithm {spec.family}")
+                    f"{tid} is about {', '.join(thm.families)}, not the plugin's algorithm {spec.family} (a theorem "
+                    "judges only the algorithms it is about; if this algorithm is a case of it, say so: "
+                    f"PluginSpec(covers=('{tid}',)))")
             else:
-                sets = getattr(thm, "guided", {})
+                sets = dict(getattr(getattr(thm, "runmap", None), "theory", None) or {})
                 guided.update(sets)
                 # a theorem names the plugin parameter it sets (its step may be called lr, eta or gamma):
                 # a name the plugin lacks means the mapping names another algorithm's parameter

@@ -7,7 +7,7 @@
 
 Columns of a run row: ``run_id``, ``suite``, ``run_key`` (the content hash: equal keys, equal
 runs), ``git_commit``, ``git_dirty``, ``plugin``, ``plugin_version``, ``family``, ``backend``,
-``workload``, ``workers``, ``seed``, ``status``, ``reason``, ``wall_s``, ``created`` (Unix s),
+``workload``, ``workers``, ``seed``, ``status``, ``reason``, ``wall_s``, ``created`` (UTC datetime),
 ``budget.<key>`` (epochs, updates, seconds), ``target.metric``, ``target.value``,
 ``param.<name>`` for every plugin parameter, ``workload.<name>`` for every workload parameter,
 ``verdict.<theorem>`` (the theory checker's stored verdict), ``measured_s`` (the algorithm's clock at
@@ -43,7 +43,7 @@ def run_row(rec: RunRecord, verdicts: dict[str, dict[str, Any]] | None = None) -
         "run_id": rec.id, "suite": rec.suite, "run_key": rec.hash, "git_commit": rec.env.get("git_commit"),
         "git_dirty": rec.env.get("git_dirty"), "plugin": rec.plugin, "plugin_version": rec.plugin_version,
         "family": rec.family, "backend": rec.backend, "workload": rec.workload, "workers": rec.workers,
-        "seed": rec.seed, "status": rec.status, "reason": rec.reason, "wall_s": rec.wall_s, "created": rec.created,
+        "seed": rec.seed, "status": rec.status, "reason": rec.reason, "wall_s": rec.wall_s, "created": _when(rec.created),
     }
     row.update({f"budget.{k}": v for k, v in (rec.budget or {}).items()})
     row["target.metric"] = (rec.target or {}).get("metric")
@@ -104,7 +104,28 @@ def load(store: Store | str | None = None, *, points: bool = False, **filters: A
     st = store if isinstance(store, Store) else Store(store)
     recs, verdicts = select(st, with_points=True, **filters)
     table = rows(recs, verdicts, points=points)
-    return pd.DataFrame(table) if table else pd.DataFrame(columns=list(RUN_COLUMNS))
+    if not table:
+        return pd.DataFrame(columns=list(RUN_COLUMNS))
+    return pd.DataFrame(table).astype({c: "Int64" for c in _integer_columns(table)})
+
+
+def _when(created: float | None):
+    """A run's creation time as a UTC datetime (a timestamp column in pandas and parquet, ISO 8601
+    text in CSV); the JSON export keeps the store's Unix seconds."""
+    import datetime
+
+    return None if not created else datetime.datetime.fromtimestamp(float(created), tz=datetime.timezone.utc)
+
+
+def _integer_columns(table: list[dict[str, Any]]) -> list[str]:
+    """The columns whose values are all integers: they stay integers where some rows lack them
+    (pandas would make them float: ``param.b`` beside a plugin without ``b``), as nullable Int64."""
+    kinds: dict[str, set] = {}
+    for row in table:
+        for k, v in row.items():
+            if v is not None:
+                kinds.setdefault(k, set()).add(type(v))
+    return [k for k, t in kinds.items() if t == {int}]
 
 
 def _scalar(v: Any) -> Any:

@@ -8,7 +8,7 @@ Where each kind of input is checked (once, before any work starts):
   run ids in :func:`harness.cli.common.run_ids`; names, worker counts and ``b <= n`` in
   :func:`harness.run.runner.resolve`;
 - suite files: :func:`harness.run.suite.load_suite` (targets: ``target_of``, seeds: ``seeds_of``);
-- data files: ``harness.suites.libsvm`` (LIBSVM), ``harness.suites.network.load_cifar10``; memory
+- data files: ``harness.suites.libsvm`` (LIBSVM), ``harness.suites.cifar`` (CIFAR-10 batches, read by a restricted unpickler); memory
   estimates: :func:`harness._core.workload.check_memory`;
 - store paths: the :class:`harness.run.store.Store` constructor;
 - output paths and names that become paths: :mod:`harness._core.paths`;
@@ -30,7 +30,7 @@ import warnings
 from harness import __version__
 from harness._core.errors import UserError
 
-COMMANDS = ("list", "run", "runs", "report", "compare", "gate", "theory", "check-plugin")
+COMMANDS = ("list", "run", "runs", "report", "compare", "gate", "theory", "check-plugin", "check-theorem", "completion")
 
 
 class Parser(argparse.ArgumentParser):
@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["HARNESS_STORE"] = args.store
         if args.strict:
             _no_broken_entries()
+        from .._core.cache import check_private
+
+        check_private()
         with library_warnings():
             return int(args.func(args) or 0)
     except UserError as exc:

@@ -28,7 +28,8 @@ RULE_HELP = ("METRIC:N%% or METRIC:Nx (time_to_target, updates_to_target, final_
 def register(sub):
     p = sub.add_parser("gate", help="judge current results against a baseline export (exit 0 ok, 1 regression, 2 unjudged)")
     p.add_argument("suite", nargs="?", help="suite TOML to run (default: rerun the baseline's runs)")
-    p.add_argument("--baseline", "-b", help="baseline JSON export (written by --save-baseline)")
+    p.add_argument("--baseline", "-b", help="baseline JSON export (written by --save-baseline), or a shipped "
+                                            "suite's name for its committed baseline (harness gate gate --baseline gate)")
     p.add_argument("--fail", action="append", metavar="RULE", help=RULE_HELP)
     p.add_argument("--current", help="judge this JSON export instead of running anything")
     p.add_argument("--save-baseline", metavar="FILE", help="run the suite and write its results as the baseline")
@@ -88,7 +89,9 @@ def main(args) -> int:
     cur = load_export(args.current, "--current file") if args.current else None  # each file named in its error
     if not args.baseline:
         raise UserError("give --baseline FILE (write one with: harness gate SUITE --save-baseline FILE)")
-    base = load_export(args.baseline, "--baseline file")
+    from harness.suites import baseline_path
+
+    base = load_export(baseline_path(args.baseline), "--baseline file")  # a file, or a shipped suite's by name
     if cur is not None:
         if args.suite:
             raise UserError("give either a suite to run or --current FILE, not both")

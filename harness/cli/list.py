@@ -1,4 +1,4 @@
-"""``harness list [plugins|workloads|theorems] [NAME ...]``: the catalog, or what one entry takes."""
+"""``harness list [plugins|workloads|theorems|suites] [NAME ...]``: the catalog, or what one entry takes."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from harness._core.registry import link_problems, plugins, workloads
 
 
 def register(sub):
-    p = sub.add_parser("list", help="list plugins, workloads or theorems; with NAMEs, each one's parameters")
-    p.add_argument("what", nargs="?", default="plugins", choices=("plugins", "workloads", "theorems"))
+    p = sub.add_parser("list", help="list plugins, workloads, theorems or suites; with NAMEs, each one in full")
+    p.add_argument("what", nargs="?", default="plugins", choices=("plugins", "workloads", "theorems", "suites"))
     p.add_argument("names", nargs="*", metavar="NAME",
                    help="show these in full: description, backend, workers, theorems and a table of parameters")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -105,7 +105,58 @@ def _status(s: dict, links: dict[str, list[str]]) -> str:
     return "bad theorem link" if s["name"] in links else "ok"
 
 
+def suite_rows(names: list[str] | None = None) -> list[dict]:
+    """One row per shipped suite (``names``: these only; an unknown one is a user error naming the
+    shipped ones): name, description, paper, number of runs in its grid, its wall time on a 2-core
+    machine as measured (the file's ``time``), its claims."""
+    import tomllib
+
+    from harness._core.errors import UserError, unknown
+    from harness.run.suite import load_suite
+    from harness.suites import shipped_suites, suite_path
+
+    known = shipped_suites()
+    for n in names or ():
+        if n not in known:
+            raise unknown("suite", n, known, see="harness list suites")
+    rows = []
+    for name in names or known:
+        path = suite_path(name)
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        try:
+            runs = len(load_suite(path)[1])
+        except UserError as exc:  # a suite whose plugins are not installed here still lists
+            runs = f"? ({exc})"
+        report = doc.get("report", {})
+        claims = report.get("claims") or ([report["claim"]] if report.get("claim") else [])
+        rows.append({"name": name, "description": doc.get("description", ""), "paper": report.get("paper", ""),
+                     "runs": runs, "time": doc.get("time", ""), "path": str(path),
+                     "claims": [c if isinstance(c, str) else c.get("text", c.get("name", str(c))) for c in claims]})
+    return rows
+
+
+def _suites(names: list[str], as_json: bool) -> int:
+    rows = suite_rows(names)
+    if as_json:
+        print_json({"suites": rows})
+    elif names:
+        for r in rows:
+            console.print(f"[bold]{escape(r['name'])}[/bold]: {escape(r['description'] or '-')}")
+            for key in ("paper", "runs", "time", "path"):
+                console.print(f"  {key}: {escape(str(r[key] or '-'))}")
+            console.print("  claims:" + ("" if r["claims"] else " -"))
+            for c in r["claims"]:
+                console.print(f"    - {escape(c)}")
+    else:
+        table("suites (harness run NAME; --scale paper runs NAME_paper)", ("name", "paper", "runs", "time (2 cores)",
+                                                                             "claims"),
+              [(r["name"], r["paper"] or "-", r["runs"], r["time"] or "-", len(r["claims"])) for r in rows])
+    return 0
+
+
 def main(args) -> int:
+    if args.what == "suites":
+        return _suites(list(dict.fromkeys(args.names)), args.json)
     if args.names:
         show = {"plugins": _show_plugins, "workloads": _show_workloads, "theorems": _show_theorems}[args.what]
         return show(list(dict.fromkeys(args.names)), args.json)

@@ -17,7 +17,7 @@ from harness._core.output import console, print_json, table, varying_columns
 from harness._core.params import parse_assignments, positive_float
 from harness._core.paths import input_file, output_dir, safe_name
 from .progress import RunProgress
-from harness.run.runner import RunSpec, execute, resolve
+from harness.run.runner import RunSpec, execute, resolve, skipped_record, unavailable
 from harness.run.store import Store, reports_root
 from harness.run.suite import load_suite, schedule_items, seeds_of, target_of
 
@@ -44,7 +44,7 @@ def register(sub):
                    help="how torch ranks start: our launcher (default) or torchrun (env:// rendezvous; "
                         "--option torchrun_args='--nnodes=2 ...' for several nodes)")
     p.add_argument("--scale", choices=("small", "paper"), default="small",
-                   help="suite scale: small (default, seconds; CI and the tour) or paper (the suite's *_paper.toml: "
+                   help="suite scale: small (default, seconds; CI and the tour) or paper (the suite's NAME_paper.toml: "
                         "the papers' sizes, minutes per run, sized for 16 cores / a GPU)")
     p.add_argument("--force", action="store_true", help="rerun even if the store has this exact run")
     p.add_argument("--report", default=None, help="write the report to this directory (default: reports/<suite> beside the store)")
@@ -57,7 +57,8 @@ def register(sub):
                         "default 1, or this machine's cores with --executor")
     g.add_argument("--executor", choices=ENGINES, default=None,
                    help="local: a process pool here; dask: a dask.distributed cluster (--scheduler, or a "
-                        "LocalCluster); submitit: one SLURM job per run")
+                        "LocalCluster on 127.0.0.1); submitit: one SLURM job per run (needs sbatch); "
+                        "submitit-local: submitit's local processes")
     g.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="dask scheduler address, e.g. tcp://head:8786 (default $DASK_SCHEDULER_ADDRESS, "
                         "else a LocalCluster of --jobs workers)")
@@ -65,7 +66,8 @@ def register(sub):
                    help="submitit parameter, e.g. slurm_partition=cpu, timeout_min=60, mem_gb=8 (repeatable)")
     g.add_argument("--submitit-folder", default=None, help="submitit's logs and pickles (default .harness/submitit)")
     g.add_argument("--submitit-cluster", choices=("slurm", "local"), default=None,
-                   help="force SLURM or submitit's local executor (default: SLURM when sbatch is found)")
+                   help="SLURM (the default; an error without sbatch) or submitit's local executor "
+                        "(as --executor submitit-local)")
     g.add_argument("--yes", "-y", action="store_true", help=f"run a grid of more than {CONFIRM_ABOVE} runs without asking")
     p.set_defaults(func=main)
 
@@ -149,18 +151,24 @@ def main(args) -> int:
     quiet = args.quiet or args.json
     with RunProgress(len(specs), quiet=quiet) as prog:  # its first line before the checks: a big grid shows at once
         prog.start(f"checking {len(specs)} runs' names and values")
-        # every name and value is checked before anything runs; each spec is resolved once
-        specs = [resolve(s) for s in specs]
+        # every name and value is checked before anything runs; each spec is resolved once. A run whose
+        # workload needs a library this install lacks is skipped with the reason (base install + tour)
+        unrunnable = {i: why for i, s in enumerate(specs) if (why := unavailable(s))}
+        skipped = [skipped_record(specs[i], why) for i, why in unrunnable.items()]
+        specs = [resolve(s) for i, s in enumerate(specs) if i not in unrunnable]
         store = Store()
         kind = _engine_kind(args)
         if kind is not None:
             where = f" at {args.scheduler}" if kind == "dask" and args.scheduler else ""
             prog.start(f"starting the {kind} executor{where}")
         engine = _engine(args, [r.spec for r in specs])
-        if engine is None:
+        if not specs:
+            records = []
+        elif engine is None:
             records = run_specs(specs, store, force=args.force, progress=prog)
         else:
             records = run_parallel(specs, store, engine, force=args.force, progress=prog)
+        records = [*records, *skipped]
     if args.json:
         print_json([{"id": r.id, "plugin": r.plugin, "workload": r.workload, "workers": r.workers, "seed": r.seed,
                      "status": r.status, "reason": r.reason, "cached": r.cached, "points": len(r.points),
@@ -235,6 +243,8 @@ def _elsewhere(args) -> bool:
 
     if args.executor == "submitit":
         return args.submitit_cluster != "local"
+    if args.executor == "submitit-local":
+        return False
     return args.executor == "dask" and bool(args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS"))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness._core.errors import UserError
 from .common import run_ids
-from harness._core.output import console, print_json, table, varying_columns
+from harness._core.output import console, fmt, print_json, table, varying_columns
 from harness.analysis.results import export
 from harness.run.store import Store, run_to_dict
 
@@ -20,8 +20,55 @@ def register(sub):
     p.add_argument("--format", choices=("json", "csv", "parquet"), help="export format (default: from the suffix)")
     p.add_argument("--runs-only", action="store_true",
                    help="csv/parquet export: one row per run (default: one row per curve point)")
+    p.add_argument("--columns", metavar="A,B,...",
+                   help="list: these columns, in this order (see LIST_COLUMNS; a parameter by its name, "
+                        "a workload parameter as w.NAME)")
+    p.add_argument("--wide", action="store_true",
+                   help="list: every column (each varying parameter its own, evaluation and wall time, suite)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=main)
+
+
+# `runs list` columns: the default fits 100 terminal columns (the varying parameters share one cell);
+# --wide shows every one; --columns picks
+LIST_COLUMNS = {
+    "id": lambda r: r.id, "plugin": lambda r: r.plugin, "workload": lambda r: r.workload,
+    "W": lambda r: r.workers, "seed": lambda r: r.seed, "status": lambda r: r.status,
+    "points": lambda r: len(r.points), "subopt": lambda r: r.points[-1].get("subopt") if r.points else None,
+    "measured s": lambda r: time_split(r)[0], "eval s": lambda r: time_split(r)[1],
+    "wall s": lambda r: time_split(r)[2], "suite": lambda r: r.suite,
+}
+DEFAULT_COLUMNS = ("id", "plugin", "workload", "W", "seed", "params", "status", "points", "subopt", "measured s")
+WIDE_COLUMNS = ("id", "plugin", "workload", "W", "seed", "*", "status", "points", "subopt", "measured s",
+                "eval s", "wall s", "suite")
+
+
+def list_columns(recs, *, columns: str | None = None, wide: bool = False) -> tuple[list[str], list]:
+    """Titles and cell getters of ``runs list``: ``params`` is one cell of the parameters that differ
+    between the runs (``eta=0.5 b=4``; a theory-chosen one marked), ``*`` one column per such
+    parameter; ``columns`` (comma-separated) chooses among :data:`LIST_COLUMNS`, ``params`` and the
+    varying parameters' own names. An unknown column is a user error naming the known ones."""
+    from harness._core.errors import unknown
+
+    extra = dict(varying_columns(recs))
+    if columns:
+        wanted = [c.strip() for c in columns.split(",") if c.strip()]
+    else:
+        wanted = list(WIDE_COLUMNS if wide else DEFAULT_COLUMNS)
+    titles, getters = [], []
+    for c in wanted:
+        if c == "*":
+            titles += list(extra)
+            getters += list(extra.values())
+        elif c == "params":
+            titles.append("params")
+            getters.append(lambda r: " ".join(f"{t}={fmt(g(r))}" for t, g in extra.items() if g(r) is not None) or "-")
+        elif c in LIST_COLUMNS or c in extra:
+            titles.append(c)
+            getters.append(LIST_COLUMNS.get(c) or extra[c])
+        else:
+            raise unknown("column", c, [*LIST_COLUMNS, "params", *extra], see="harness runs list --help")
+    return titles, getters
 
 
 def time_split(rec) -> tuple:
@@ -44,13 +91,8 @@ def main(args) -> int:
             print_json([{k: v for k, v in run_to_dict(r).items() if k not in ("points", "env")} | {"n_points": len(r.points)}
                         for r in recs])
             return 0
-        extra = varying_columns(recs)
-        table(f"{len(recs)} runs in {store.path}", ("id", "plugin", "workload", "workers", "seed",
-                                                   *[t for t, _ in extra], "status", "points", "final subopt",
-                                                   "measured s", "eval s", "wall s", "suite"),
-              [(r.id, r.plugin, r.workload, r.workers, r.seed, *[get(r) for _, get in extra], r.status,
-                len(r.points), r.points[-1].get("subopt") if r.points else None, *time_split(r), r.suite)
-               for r in recs])
+        titles, getters = list_columns(recs, columns=args.columns, wide=args.wide)
+        table(f"{len(recs)} runs in {store.path}", titles, [[get(r) for get in getters] for r in recs])
         return 0
     if args.action == "show":
         if not args.args:

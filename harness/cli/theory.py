@@ -31,7 +31,8 @@ def register(sub):
 
     pv = tsub.add_parser("solve", help="largest admissible value of one symbol, the others fixed")
     pv.add_argument("id")
-    pv.add_argument("--for", dest="var", required=True, help="the symbol to solve for (eta, Delta, b, ...)")
+    pv.add_argument("--for", dest="var", required=True,
+                    help="the symbol to solve for (eta, Delta, b, ...), or the plugin parameter =theory sets (theory show)")
     pv.add_argument("--set", action="append", default=[], metavar="K=V", help="a fixed value (repeat)")
     pv.add_argument("--max", type=float, default=None, help="upper end of the search")
     pv.add_argument("--json", action="store_true")
@@ -82,7 +83,7 @@ def cmd_list(args) -> int:
         print_json({"theorems": [t.summary() for t in thms], "left_out": LEFT_OUT})
         return 0
     table("theorems", ("id", "bounds", "rate", "checkable", "citation"),
-          [(t.id, t.measured, str(t.rate), "yes" if t.adapter else "-", t.citation.short()) for t in thms])
+          [(t.id, t.measured, str(t.rate), "yes" if t.checkable else "-", t.citation.short()) for t in thms])
     return 0
 
 
@@ -129,13 +130,30 @@ def _print_eval(ev):
         console.print(f"bound: {ev['bound']}")
 
 
+def _symbol_of(t, name: str) -> tuple[str, object]:
+    """(the theorem's symbol, the map back to the plugin parameter or None) for ``--for NAME``: a
+    symbol as it is, or a plugin parameter the run map says ``=theory`` chooses (``eta`` -> gamma)."""
+    if name in t.inputs() or t.runmap is None or t.runmap.symbol_for(name) is None:
+        return name, None
+    return t.runmap.symbol_for(name)
+
+
 def cmd_solve(args) -> int:
+    from harness.theory.runmap import Mapped
+
     t = _theorem(args.id)
     values = _parse_sets(args.set)
-    _check_known(t, {**values, args.var: 0})
-    _require(t, {**values, args.var: 0})
+    var, back = _symbol_of(t, args.var)
+    _check_known(t, {**values, var: 0})
+    _require(t, {**values, var: 0})
     with _user_errors():
-        res = t.solve(args.var, values, hi=args.max)
+        res = t.solve(var, values, hi=args.max)
+    if var != args.var and res.get("value") is not None:   # the plugin parameter, through the run map
+        try:
+            param = res["value"] if back is None else back(res["value"], values, Mapped())
+        except (KeyError, TypeError, ZeroDivisionError) as exc:
+            raise UserError(f"{t.id}: {args.var} = f({var}) needs more values ({exc})") from None
+        res = {**res, "symbol": var, "symbol_value": res["value"], "parameter": args.var, "value": param}
     if args.json:
         print_json(res)
         return 0
@@ -144,11 +162,12 @@ def cmd_solve(args) -> int:
         for c in res.get("failing", []):
             console.print(f"  fails: {c['name']}  (lhs {fmt(c.get('lhs'))}, rhs {fmt(c.get('rhs'))})")
         return 1
-    console.print(f"{t.id}: largest admissible {args.var} = {fmt(res['value'])}"
+    via = f" (through the symbol {var} = {fmt(res['symbol_value'])})" if var != args.var else ""
+    console.print(f"{t.id}: largest admissible {args.var} = {fmt(res['value'])}{via}"
                   + (f"  (binding: {', '.join(res['binding'])})" if res.get("binding") else ""))
     if "closed_form" in res:
         sup, val = res.get("closed_form_sup"), res.get("closed_form_value")
-        console.print(f"  closed form: sup {args.var} = {res['closed_form']} = {fmt(sup)}"
+        console.print(f"  closed form: sup {var} = {res['closed_form']} = {fmt(sup)}"
                       + (f"; largest admissible = {fmt(val)}" if val != sup else ""))
     if res.get("free_chosen"):
         console.print("  free analysis constants: " + ", ".join(f"{k} = {fmt(v)}" for k, v in res["free_chosen"].items()))

@@ -74,6 +74,28 @@ def linked_theorems(plugin: str) -> tuple[str, ...]:
     return tuple(spec.theorems) if spec is not None else ()
 
 
+def covered_theorems(plugin: str) -> tuple[str, ...]:
+    """The linked theorems about another family that the plugin says its algorithm is a case of."""
+    from harness._core.registry import plugins
+
+    spec = plugins().items.get(plugin)
+    return tuple(spec.covers) if spec is not None else ()
+
+
+def expected_applied(pspec) -> tuple[str, ...]:
+    """The applied values the plugin's linked theorems read (their run maps' ``Applied`` sources that
+    the plugin declares): what ``ctx.applied(...)`` is checked against at run start."""
+    try:
+        from harness.theory.registry import get
+
+        maps = [get(tid).runmap for tid in pspec.theorems]
+        names = [n for m in maps if m is not None for n in m.required_applied(required=False)]
+    except Exception:  # noqa: BLE001 - a missing theorem is check-plugin's finding, not a reason to stop a run
+        return ()
+    declared = set(pspec.paramset.names())
+    return tuple(n for n in dict.fromkeys(names) if n in declared)
+
+
 def run_facts(rec) -> Any:
     """The facts of a stored run."""
     _, facts, _ = _theory()
@@ -82,7 +104,7 @@ def run_facts(rec) -> Any:
         seed=rec.seed, status=rec.status, params=dict(rec.params), constants=dict(rec.constants),
         points=tuple(rec.points), info=dict(rec.info or {}), applied=dict((rec.info or {}).get("applied") or {}),
         workload_facts=optimum_facts(rec.workload, rec.workload_params),
-        tau_max=tau_max(rec), theorems=linked_theorems(rec.plugin),
+        tau_max=tau_max(rec), theorems=linked_theorems(rec.plugin), covers=covered_theorems(rec.plugin),
         group=group_key(rec), run_id=rec.id, label=rec.label())
 
 
@@ -97,8 +119,9 @@ def planned_facts(pspec, workload, params: dict[str, Any], workers: int) -> Any:
     return facts.RunFacts(
         plugin=pspec.name, family=pspec.family, backend=pspec.backend, workload=workload.name, workers=workers,
         seed=0, status="planned", params=dict(params), constants=constants,
+        applied=pspec.derive({k: (1.0 if v == "theory" else v) for k, v in params.items()}, workload),
         workload_facts=optimum_facts(workload.name, workload.params),
-        tau_max=float(max(workers - 1, 0)), theorems=tuple(pspec.theorems))
+        tau_max=float(max(workers - 1, 0)), theorems=tuple(pspec.theorems), covers=tuple(pspec.covers))
 
 
 def choose_parameters(pspec, workload, params: dict[str, Any], workers: int) -> tuple[dict[str, Any], dict[str, Any]]:

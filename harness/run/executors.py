@@ -1,5 +1,6 @@
 """Where a batch of runs executes: side by side on this machine (``local``, ``--jobs N``), on a
-dask.distributed cluster (``dask``), or as SLURM jobs through submitit (``submitit``).
+dask.distributed cluster (``dask``), or as SLURM jobs through submitit (``submitit``; ``submitit-local``:
+submitit's local processes, asked for by name, never a silent fallback).
 
 Every engine runs the same job, :func:`run_job`: one :class:`~harness.run.runner.RunSpec` executed
 without a store, its :class:`~harness.run.store.RunRecord` returned as a plain dict. The parent (this
@@ -22,7 +23,6 @@ import multiprocessing
 import os
 import shutil
 import signal
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,7 +35,7 @@ from harness._core.registry import plugins
 from .runner import RunSpec, execute, new_record, resolve
 from .store import RunRecord, Store, record_from_dict, run_to_dict
 
-ENGINES = ("local", "dask", "submitit")
+ENGINES = ("local", "dask", "submitit", "submitit-local")
 
 
 # how long an interrupted batch waits for its running jobs to return their points (an in-process
@@ -162,9 +162,20 @@ class LocalEngine(Engine):
         self._remove_scratch()
 
 
+# A LocalCluster that opens nothing beyond this machine: scheduler, nannies and workers on
+# 127.0.0.1, and no dashboard. ``dashboard_address=None`` is not "off": the scheduler's HTTP server
+# (health and metrics routes) then starts anyway, on port 8787 (and warns when that port is taken),
+# so it is given loopback and a port the system picks, with the dashboard itself turned off. TCP
+# even for threads (processes=False): dask's in-process transport left the workers' HTTP servers
+# on every interface.
+LOOPBACK_CLUSTER = {"host": "127.0.0.1", "protocol": "tcp://", "dashboard_address": "127.0.0.1:0",
+                    "worker_dashboard_address": None, "scheduler_kwargs": {"dashboard": False}}
+
+
 class DaskEngine(Engine):
     """dask.distributed: the scheduler at ``address``, or a LocalCluster of ``slots`` one-thread
-    worker processes (``processes=False``: threads of this process, for tests and debugging)."""
+    worker processes (``processes=False``: threads of this process, for tests and debugging)
+    listening on loopback only (:data:`LOOPBACK_CLUSTER`)."""
 
     name = "dask"
 
@@ -184,7 +195,7 @@ class DaskEngine(Engine):
                 if processes:  # worker processes on this machine (threads of this one clean up after themselves)
                     self._make_scratch()
                 self.cluster = LocalCluster(n_workers=slots, threads_per_worker=1, processes=processes,
-                                            dashboard_address=None, silence_logs=logging.ERROR,
+                                            silence_logs=logging.ERROR, **LOOPBACK_CLUSTER,
                                             **({"local_directory": self.scratch} if self.scratch else {}))
                 self.client = Client(self.cluster)
         except (OSError, TimeoutError) as exc:  # no scheduler at that address
@@ -231,13 +242,17 @@ class SubmititEngine(Engine):
         except ImportError:
             raise MissingDependency("submitit (for --executor submitit)", "cluster") from None
         self.slots = slots
-        self.folder = Path(folder or Path(".harness") / "submitit")
+        if cluster in (None, "slurm") and shutil.which("sbatch") is None:
+            # submitit's AutoExecutor falls back to local processes without a word: on a login node
+            # that would run the whole grid there
+            raise UserError("--executor submitit sends each run to SLURM, and this machine has no sbatch on PATH; "
+                            "ask for --executor submitit-local to run the jobs as processes here")
+        # submitit keeps each job's pickled function and result here and loads them back (the jobs
+        # and this process): a folder others can write would run their code
+        from .._core.paths import private_dir
+
+        self.folder = private_dir(folder or Path(".harness") / "submitit", "submitit folder")
         self.executor = submitit.AutoExecutor(folder=self.folder / "%j", cluster=cluster)
-        if cluster is None and self.executor.cluster != "slurm":
-            # submitit falls back to local processes without a word: on a login node that would run
-            # the whole grid there
-            print(f"harness: warning: no SLURM found (sbatch): submitit runs the jobs as {self.executor.cluster} "
-                  "processes on this machine", file=sys.stderr)
         self.params = dict(params or {})
         # the jobs import harness from where this process did (a source checkout is not installed)
         from harness._core.launch import _pythonpath
@@ -302,6 +317,8 @@ def make_engine(kind: str, slots: int, *, specs: Sequence[RunSpec] = (), address
         return DaskEngine(slots, address=address, processes=processes)
     if kind == "submitit":
         return SubmititEngine(slots, folder=folder, cluster=cluster, params=params)
+    if kind == "submitit-local":
+        return SubmititEngine(slots, folder=folder, cluster="local", params=params)
     raise UserError(f"unknown executor '{kind}' (expected {', '.join(ENGINES)})")
 
 

@@ -22,6 +22,7 @@ from harness._core.cache import looks_like_damaged_cache, numba_cache_dir, repai
 from harness._core.identity import code_fingerprint, run_hash
 from harness._core.monitor import (DIVERGED, DONE, ERROR, INTERRUPTED, SKIPPED, TARGET, TIMEOUT, Budget, Monitor, Schedule,
                       Target)
+from .checking import expected_applied
 from harness._core.params import THEORY, check_options
 from harness._core.plugin import PluginSpec
 from harness._core.registry import plugins, workloads
@@ -243,6 +244,32 @@ def _check_suboptimality(res: Resolved, rec: RunRecord, on_point) -> RunRecord:
     return rec
 
 
+def unavailable(spec: RunSpec) -> str | None:
+    """Why ``spec`` cannot run on this install before it is even resolved: its workload needs an
+    optional library that is missing (a base install meeting the tour's network workloads). The run
+    is then skipped with this reason, as a plugin's missing library is, not the whole suite refused."""
+    import importlib.util
+
+    from harness._core.errors import install_hint
+    from harness._core.plugin import NEEDS
+
+    pspec, wspec = plugins().get(spec.plugin), workloads().get(spec.workload)  # unknown names: the user's error
+    missing = [n for n in wspec.needs if importlib.util.find_spec(NEEDS[n][0]) is None]
+    if not missing or wspec.kind not in pspec.kinds:  # a plugin that cannot take the workload: resolve says so
+        return None
+    return f"needs {', '.join(missing)} for workload {wspec.name} ({install_hint(NEEDS[missing[0]][1])})"
+
+
+def skipped_record(spec: RunSpec, reason: str) -> RunRecord:
+    """The record of a run skipped before resolution (:func:`unavailable`): shown, counted, not stored
+    (without its workload's data it has no run key)."""
+    pspec = plugins().get(spec.plugin)
+    return RunRecord(id=None, hash="", plugin=pspec.name, workload=spec.workload,
+                     workload_params=dict(spec.workload_params), params=dict(spec.params), workers=spec.workers,
+                     seed=spec.seed, status=SKIPPED, reason=reason, plugin_version=pspec.version,
+                     family=pspec.family, backend=pspec.backend, suite=spec.suite, created=time.time())
+
+
 def new_record(res: Resolved) -> RunRecord:
     """The record a resolved spec will be stored as (status 'error' until the run says otherwise)."""
     spec, pspec, workload = res.spec, res.plugin, res.workload
@@ -263,9 +290,10 @@ def declined(res: Resolved) -> str | None:
     if reason is None:
         missing = pspec.missing()
         if missing:
+            from harness._core.errors import install_hint
             from harness._core.plugin import NEEDS
 
-            reason = f"needs {', '.join(missing)} (pip install 'harness[{NEEDS[missing[0]][1]}]')"
+            reason = f"needs {', '.join(missing)} ({install_hint(NEEDS[missing[0]][1])})"
     return reason
 
 
@@ -287,7 +315,8 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
     if "eta" in planted and isinstance(params.get("eta"), (int, float)):
         params["eta"] = params["eta"] * planted["eta"]
     ctx = RunContext(plugin=pspec, workload=workload, params=params, workers=spec.workers,
-                     seed=spec.seed, monitor=monitor, workdir=workdir, options=dict(spec.options))
+                     seed=spec.seed, monitor=monitor, workdir=workdir, options=dict(spec.options),
+                     expects=expected_applied(pspec))
     t0 = time.perf_counter()
     load0 = _load()
     try:

@@ -33,7 +33,8 @@ from .runner import RunSpec
 
 RUN_KEYS = {"plugin", "workload", "params", "workload_params", "workers", "seeds", "budget", "target", "options",
             "schedule"}
-TOP_KEYS = {"name", "description", "defaults", "run", "report"}
+# time: the suite's wall time on a 2-core machine, as measured (shown by `harness list suites`)
+TOP_KEYS = {"name", "description", "time", "defaults", "run", "report"}
 # [report]: the paper and its claim (shown next to what was measured), plots to add, axes, metric
 REPORT_KEYS = {"paper", "claim", "figures", "speedup", "x", "metric", "yscale"}
 

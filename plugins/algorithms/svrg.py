@@ -1,6 +1,6 @@
 """SVRG's pieces shared by the serial, threads and sim backends (thesis 001 Ch. 2, AsySVRG 000).
 
-- :func:`inner_iterations`: the inner-loop length m;
+- :func:`inner_iterations`: the inner-loop length m (:func:`derived`: as ``PluginSpec.derived`` reports it);
 - :func:`write_kind`: what an inner iteration writes (Algorithm 1's single coordinate, a block, all);
 - :func:`sgd_warm_start`: the thesis's SGD -> SVRG (Sec. 2.5), ``warm_epochs`` passes of SGD first.
 """
@@ -19,6 +19,12 @@ def inner_iterations(p, n: int, d: int) -> int:
         return p["m"]
     per = max(1, n // p["b"])
     return per * (-(-d // p["coords"]) if p.get("coords") else 1)
+
+
+def derived(p, workload) -> dict[str, int]:
+    """What an SVRG plugin derives from its parameters before running (``PluginSpec.derived``): the
+    inner-loop length m it applies and reports (``ctx.applied(**derived(p, wl))``)."""
+    return {"m": inner_iterations(p, workload.n, workload.dim)}
 
 
 def write_kind(coords: int) -> str:

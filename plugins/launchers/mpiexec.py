@@ -12,6 +12,22 @@ hosts share, since rank 0 may land on any of them. Without a hostfile the ranks 
 (``HYDRA_LAUNCHER=fork``; with one, hydra's own launcher (ssh) is used). Environment (measured CI-robust MPICH settings):
 ``MPIR_CVAR_POLLS_BEFORE_YIELD=1`` and ``MPIR_CVAR_CH4_PROGRESS_THROTTLE=true`` so waiting ranks
 yield the CPU, ``FI_PROVIDER=tcp``, and the venv's bin first on PATH.
+
+What listens (:data:`LOCAL_NETWORK`). Without a hostfile, or with one naming only this machine
+(:func:`all_local`), every rank is on this machine, so the ranks' network is the loopback interface: the pip ``mpich`` build (5.0.2, ``ch4:ucx,ofi``) talks
+through UCX, which otherwise listens on every interface's address (measured: each rank on the
+machine's external address and on 127.0.0.1); ``UCX_NET_DEVICES=lo`` leaves only 127.0.0.1, and
+``FI_TCP_IFACE=lo`` does the same for the ofi netmod (``MPIR_CVAR_CH4_NETMOD=ofi``);
+``HYDRA_IFACE=lo`` names loopback as hydra's interface too, though no effect of it was measured.
+Tried and without effect on where anything listens, on this build: ``HYDRA_IFACE`` / ``-iface
+lo``, ``-localhost 127.0.0.1`` and ``HYDRA_USE_LOCALHOST`` (they choose the address hydra
+advertises, not where it listens), ``MPIR_CVAR_CH4_OFI_IFNAME``,
+``MPIR_CVAR_NEMESIS_TCP_NETWORK_IFACE`` (a ch3 variable). One socket stays beyond loopback:
+hydra's control port, which ``mpiexec`` opens on 0.0.0.0 whatever it is told (its listen call binds
+any address), for the length of the job; the ranks' proxy connects back to it. MPICH's
+``mpiexec.gforker`` opens none, but exits 0 when a rank is killed, which the harness would read as
+success. With a hostfile, the ranks use the interfaces MPI picks (set ``UCX_NET_DEVICES`` /
+``FI_TCP_IFACE`` in the environment to choose); the run's ``info["network"]`` says which.
 """
 
 from __future__ import annotations
@@ -26,6 +42,9 @@ from typing import Any
 from harness.api import MissingDependency, PluginFailure, SPEC, python_module, run_job
 
 DEFAULT_TIMEOUT_S = 600.0
+
+# every rank on this machine: the ranks' traffic on the loopback interface only (see the module doc)
+LOCAL_NETWORK = {"UCX_NET_DEVICES": "lo", "FI_TCP_IFACE": "lo", "HYDRA_IFACE": "lo"}
 
 
 def mpiexec() -> Path:
@@ -55,7 +74,38 @@ def environment(timeout_s: float, hostfile: str | None = None) -> dict[str, str]
     }
     if not hostfile:
         env["HYDRA_LAUNCHER"] = "fork"
+    if not hostfile or all_local(hostfile):
+        env.update(LOCAL_NETWORK)
     return env
+
+
+_LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def all_local(hostfile: str | os.PathLike) -> bool:
+    """Whether every host a hostfile names (``host[:n]`` per line, ``#`` comments) is this machine:
+    ``localhost``, a loopback address or this machine's host name (no name is looked up)."""
+    import socket
+
+    here = {*_LOCAL_NAMES, socket.gethostname(), socket.gethostname().split(".")[0]}
+    try:
+        lines = Path(hostfile).read_text(errors="replace").splitlines()
+    except OSError:
+        return False
+    hosts = [line.split("#", 1)[0].strip().rsplit(":", 1)[0].strip() for line in lines]
+    hosts = [h for h in hosts if h]
+    return bool(hosts) and all(h in here or h.startswith("127.") for h in hosts)
+
+
+def network(hostfile: str | None = None) -> dict[str, str]:
+    """What the run's processes listen on, for its record (``info["network"]``)."""
+    if not hostfile or all_local(hostfile):
+        return {"ranks": "127.0.0.1 (" + ", ".join(f"{k}={v}" for k, v in LOCAL_NETWORK.items()) + ")",
+                "mpiexec": "hydra's control port on 0.0.0.0 (not configurable in this MPICH)",
+                **({"hostfile": f"{hostfile} (every host is this machine)"} if hostfile else {})}
+    chosen = {k: os.environ[k] for k in LOCAL_NETWORK if k in os.environ}
+    return {"ranks": "the interfaces MPI picks on every host" + (f" ({chosen})" if chosen else " (all)"),
+            "mpiexec": "hydra's control port on 0.0.0.0", "hostfile": str(hostfile)}
 
 
 def launch(ctx, module: str, processes: int) -> dict[str, Any]:
@@ -69,9 +119,10 @@ def launch(ctx, module: str, processes: int) -> dict[str, Any]:
         stale.unlink()
     shm_before = shm_segments()
     try:
-        return run_job(ctx, command(module, processes, hostfile), timeout_s=timeout_s,
+        info = run_job(ctx, command(module, processes, hostfile), timeout_s=timeout_s,
                        env=environment(timeout_s, hostfile),
                        after=lambda: remove_orphaned_shm(shm_before, job_marker(workdir)))
+        return {**(info or {}), "network": network(hostfile)}
     except PluginFailure as exc:
         if exc.rank is not None:
             raise

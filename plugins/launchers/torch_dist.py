@@ -98,12 +98,11 @@ def launch(ctx, module: str, *, workers: int | None = None, args: Sequence[str] 
     world = int(workers or ctx.workers)
     if world < 1:
         raise ValueError(f"need at least one rank, got {world}")
-    workdir = Path(ctx.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(ctx.workdir)  # created private by run_job
     if ctx.options.get("launcher", "harness") == "torchrun":
         info = run_job(ctx, torchrun_argv(world, module, args, ctx.options.get("torchrun_args")),
                        timeout_s=timeout_s, env={**(env or {}), **_torchrun_env(ctx.options)})
-        return {**(info or {}), "launcher": "torchrun"}
+        return {**(info or {}), "launcher": "torchrun", "network": network(ctx.options)}
     if ctx.options.get("launcher", "harness") != "harness":
         from harness.api import UserError
 
@@ -113,9 +112,23 @@ def launch(ctx, module: str, *, workers: int | None = None, args: Sequence[str] 
     argv = python_module("harness.plugins.launchers.torch_dist", "--module", module, "--world", str(world),
                          "--init", f"file://{init_file}", "--workdir", str(workdir), "--", *map(str, args))
     try:
-        return run_job(ctx, argv, timeout_s=timeout_s, env=env)
+        return {**(run_job(ctx, argv, timeout_s=timeout_s, env=env) or {}), "network": network(ctx.options)}
     finally:
         init_file.unlink(missing_ok=True)
+
+
+def network(options: dict[str, Any]) -> dict[str, str]:
+    """What the run's processes listen on, for its record (``info["network"]``): our launcher's
+    ranks only on 127.0.0.1 (gloo on ``lo``, a file:// rendezvous, no store server); under
+    torchrun, its agent's TCPStores on every interface (torch's TCPStore binds the wildcard
+    address whatever host it is given)."""
+    if options.get("launcher", "harness") != "torchrun":
+        return {"ranks": "127.0.0.1 (GLOO_SOCKET_IFNAME=lo, file:// rendezvous)"}
+    if options.get("torchrun_args"):
+        return {"ranks": "the interfaces gloo picks (torchrun_args: several nodes)",
+                "torchrun": "c10d rendezvous and agent stores on every interface", "args": options["torchrun_args"]}
+    return {"ranks": "127.0.0.1 (GLOO_SOCKET_IFNAME=lo)",
+            "torchrun": "c10d rendezvous and agent stores on every interface (torch binds them so)"}
 
 
 def torchrun_argv(world: int, module: str, args: Sequence[str] = (), extra: str | None = None) -> list[str]:

@@ -49,8 +49,7 @@ def server(rt):
     dropped = ps.shutdown(deferred)
     facts = rt.gather(None)
     return {**rt.ps_info(ps, dropped, facts), "learners": rt.P, "M": p["M"], "S": S,
-            "applied": {"eta": eta,                         # what the server applied (the theory checker judges it)
-                        "M": rt.worker_applied(facts, "M")}}   # and the learners' mini-batch size
+            "applied": rt.ctx.applied(eta=eta, b=rt.worker_applied(facts, "M"))}   # the learners' mini-batch M is b
 
 
 def worker(rt):

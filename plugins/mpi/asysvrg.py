@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 from harness.plugins.algorithms.linear import loss_grad_sum
-from harness.plugins.algorithms.svrg import inner_iterations
+from harness.plugins.algorithms.svrg import derived
 
 from .ps import FULLGRAD, GRAD, HELLO, PARAMS, SNAPSHOT, STOP, UPDATE
 
@@ -39,7 +39,7 @@ from .ps import FULLGRAD, GRAD, HELLO, PARAMS, SNAPSHOT, STOP, UPDATE
 def server(rt):
     wl, p, P = rt.wl, rt.params, rt.P
     d, n, eta, b = wl.dim, wl.n, p["eta"], p["b"]
-    m = inner_iterations(p, n, wl.dim)
+    m = derived(p, wl)["m"]
     ps = rt.server(d, d)
     w = np.zeros(d)
     rt.ready()
@@ -78,8 +78,7 @@ def server(rt):
     dropped += ps.shutdown(waiting)
     facts = rt.gather(None)
     return {**rt.ps_info(ps, dropped, facts), "outer_epochs": epochs_done, "m": m,
-            "applied": {"eta": eta, "m": m,                 # what the server applied (the theory checker judges it)
-                        "b": rt.worker_applied(facts, "b")}}   # and the workers' |I_t|
+            "applied": rt.ctx.applied(eta=eta, m=m, b=rt.worker_applied(facts, "b"))}   # b: the workers' |I_t|
 
 
 def worker(rt):

@@ -11,7 +11,7 @@ NEEDS = ("mpi4py",)
 
 
 PLUGINS = [
-    PluginSpec("asysvrg-mpi", "asysvrg", "mpi", IMPL, params=ASYSVRG_PARAMS, needs=NEEDS, min_workers=1,
+    PluginSpec("asysvrg-mpi", "asysvrg", "mpi", IMPL, derived="harness.plugins.algorithms.svrg:derived", params=ASYSVRG_PARAMS, needs=NEEDS, min_workers=1,
                theorems=("asysvrg.thm-2.4.1", "asysvrg.thm-2.4.2"),
                description="Distributed-AsySVRG (thesis Alg. 2-3): parameter server + P workers on local data"),
     PluginSpec("asgd-mpi", "asgd", "mpi", IMPL, params=ASGD_PARAMS, needs=NEEDS, min_workers=1,

@@ -88,8 +88,7 @@ def server(rt):
     final_err = invariant_error(wl, w, final)
     return {**rt.ps_info(ps, dropped, facts), "outer_rounds": rounds, "T": T, "round_updates": T,
             "invariant_max_err": max(worst[0], final_err), "invariant_final_err": final_err,
-            "applied": {"eta": eta, "T": T,                 # what the server applied (the theory checker judges it)
-                        "H": rt.worker_applied(facts, "H")}}   # and the workers' residues per message
+            "applied": rt.ctx.applied(eta=eta, T=T, H=rt.worker_applied(facts, "H"))}   # H: the workers' residues
 
 
 def worker(rt):

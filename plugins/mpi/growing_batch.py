@@ -89,7 +89,7 @@ def server(rt):
     facts = rt.gather(None)
     return {**rt.ps_info(ps, dropped, facts), "delay_unit": "rounds", "broadcast_k": k, "round_lag": lags.to_dict(),
             "round_lag_max": lags.max, "round_sizes": sched.sizes[:ROUNDS_KEPT], "node_rounds": rounds_sent,
-            "applied": applied_facts(p, lag, [etas[j] for j in sorted(etas)])}   # what the server applied (rounds in order)
+            "applied": rt.ctx.applied(**applied_facts(p, lag, [etas[j] for j in sorted(etas)]))}   # rounds in order
 
 
 def worker(rt):

@@ -18,14 +18,14 @@ from __future__ import annotations
 import numpy as np
 
 from harness.plugins.algorithms.steps import Steps
-from harness.plugins.algorithms.svrg import inner_iterations, sgd_warm_start
+from harness.plugins.algorithms.svrg import derived, sgd_warm_start
 
 
 def run(ctx):
     wl, p, mon = ctx.workload, ctx.params, ctx.monitor
     n, b, eta = wl.n, p["b"], p["eta"]
-    m = inner_iterations(p, n, wl.dim)
-    ctx.info["applied"] = {"eta": eta, "b": b, "m": m}          # what the theory checker judges
+    m = derived(p, wl)["m"]
+    ctx.applied(eta=eta, b=b, m=m, warm_epochs=p["warm_epochs"])
     steps = Steps(wl)
     rng = ctx.rng
     w = np.zeros(wl.dim)

@@ -20,7 +20,7 @@ from .engine import delays_for, run_info, worker_picker
 def run(ctx):
     wl, p, mon, N = ctx.workload, ctx.params, ctx.monitor, ctx.workers
     eta, M, S = p["eta"], p["M"], p["S"]
-    ctx.info["applied"] = {"eta": eta, "M": M}                  # what the theory checker judges
+    ctx.applied(eta=eta, b=M)      # the learners' mini-batch M is the theorems' batch b
     parts = partition(wl.n, N, p["partition"], getattr(wl, "y", None), ctx.seed)
     rng = ctx.rng
     pick = worker_picker(p["worker_shares"], ctx.workers, rng)

@@ -24,7 +24,7 @@ def run(ctx):
     sim = LinearSim(wl, delays, p["read"], coord_key(ctx.seed))
     schedule = SCHEDULE_CODES[p["schedule"]]
     t0 = p["t0"] or n / b
-    ctx.info["applied"] = {"eta": p["eta"], "b": b, "schedule": p["schedule"], "t0": t0}   # what the theory checker judges
+    ctx.applied(eta=p["eta"], b=b, schedule=p["schedule"], t0=t0)
     rng = ctx.rng
     w = np.zeros(wl.dim)
     sim.reset(w)                                  # all workers start from w_0

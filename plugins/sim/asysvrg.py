@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.plugins.algorithms.steps import Steps
-from harness.plugins.algorithms.svrg import inner_iterations, sgd_warm_start, write_kind
+from harness.plugins.algorithms.svrg import derived, sgd_warm_start, write_kind
 
 from .engine import coord_key, delays_for, run_info
 from .linear import LinearSim
@@ -31,8 +31,8 @@ from .linear import LinearSim
 def run(ctx):
     wl, p, mon = ctx.workload, ctx.params, ctx.monitor
     n, b, eta, coords = wl.n, p["b"], p["eta"], p["coords"]
-    m = inner_iterations(p, n, wl.dim)
-    ctx.info["applied"] = {"eta": eta, "b": b, "m": m}          # what the theory checker judges
+    m = derived(p, wl)["m"]
+    ctx.applied(eta=eta, b=b, m=m, warm_epochs=p["warm_epochs"], coords=coords)
     steps = Steps(wl)
     delays = delays_for(ctx)
     sim = LinearSim(wl, delays, p["read"], coord_key(ctx.seed))

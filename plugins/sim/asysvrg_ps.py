@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.plugins.algorithms.partition import partition
-from harness.plugins.algorithms.svrg import inner_iterations
+from harness.plugins.algorithms.svrg import derived
 
 from . import engine
 from .engine import delays_for, run_info, worker_picker
@@ -27,8 +27,8 @@ from .engine import delays_for, run_info, worker_picker
 def run(ctx):
     wl, p, mon, P = ctx.workload, ctx.params, ctx.monitor, ctx.workers
     n, d, eta, b = wl.n, wl.dim, p["eta"], p["b"]
-    m = inner_iterations(p, n, wl.dim)
-    ctx.info["applied"] = {"eta": eta, "b": b, "m": m}          # what the theory checker judges
+    m = derived(p, wl)["m"]
+    ctx.applied(eta=eta, b=b, m=m)
     parts = partition(n, P, p["partition"], getattr(wl, "y", None), ctx.seed)
     rng = ctx.rng
     pick = worker_picker(p["worker_shares"], ctx.workers, rng)

@@ -26,12 +26,12 @@ PLUGINS = [
                description="asynchronous (Hogwild!) SGD with simulated delays: whole-vector or coordinate-wise "
                            "stale reads; tau = 0 is sgd-serial bit for bit"),
     PluginSpec("asysvrg-sim", "svrg", "sim", "harness.plugins.sim.asysvrg:run", kinds=("finite-sum",),
-               params=SVRG_PARAMS + (COORDS,) + DELAY_PARAMS, needs=("numba",), deterministic=True,
+               derived="harness.plugins.algorithms.svrg:derived", params=SVRG_PARAMS + (COORDS,) + DELAY_PARAMS, needs=("numba",), deterministic=True,
                theorems=("asysvrg.thm-2.3.1", "asysvrg.thm-2.3.2"), skip=skip_linear,
                description="Shared-AsySVRG (Algorithm 1) with simulated inconsistent reads; tau = 0 is "
                            "svrg-serial bit for bit"),
     # the twins of the MPI plugins
-    PluginSpec("asysvrg-ps-sim", "asysvrg", "sim", "harness.plugins.sim.asysvrg_ps:run", params=_twin(ASYSVRG_PARAMS),
+    PluginSpec("asysvrg-ps-sim", "asysvrg", "sim", "harness.plugins.sim.asysvrg_ps:run", derived="harness.plugins.algorithms.svrg:derived", params=_twin(ASYSVRG_PARAMS),
                deterministic=True, theorems=("asysvrg.thm-2.4.1", "asysvrg.thm-2.4.2"),
                description="twin of asysvrg-mpi: Distributed-AsySVRG with simulated server delays"),
     PluginSpec("asgd-sim", "asgd", "sim", "harness.plugins.sim.asgd:run", params=_twin(ASGD_PARAMS),

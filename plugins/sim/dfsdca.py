@@ -26,8 +26,8 @@ from .engine import delays_for, run_info, worker_picker
 def run(ctx):
     wl, p, mon, P = ctx.workload, ctx.params, ctx.monitor, ctx.workers
     n, d, eta, H, lam = wl.n, wl.dim, p["eta"], p["H"], wl.lam
-    # what the theory checker judges; T: server updates per outer round (the analysis' unit, as dfsdca-mpi counts it)
-    ctx.info["applied"] = {"eta": eta, "H": H, "T": p["T"] or max(1, n // H)}
+    # T: server updates per outer round (the analysis' unit, as dfsdca-mpi counts it)
+    ctx.applied(eta=eta, H=H, T=p["T"] or max(1, n // H))
     parts = partition(n, P, p["partition"], getattr(wl, "y", None), ctx.seed)
     if H > min(len(q) for q in parts):
         raise ValueError(f"H={H} exceeds the smallest local data set ({min(len(q) for q in parts)} samples)")

@@ -61,4 +61,4 @@ def run(ctx):
         i += 1
         mon.tick(t, v, samples=t, delays=delays.stats)
     return {**run_info(delays, "whole"), "delay_unit": "rounds", "rounds": i, "round_sizes": sched.sizes[:ROUNDS_KEPT],
-            "applied": applied_facts(p, lag, etas)}                # what the update loop applied (the theory checker reads it)
+            "applied": ctx.applied(**applied_facts(p, lag, etas))}

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.api import DelayStats
-from harness.plugins.algorithms.svrg import inner_iterations, sgd_warm_start, write_kind
+from harness.plugins.algorithms.svrg import derived, sgd_warm_start, write_kind
 
 from .linear import ThreadLinear
 from .team import Team, single_threaded_blas
@@ -29,8 +29,8 @@ from .team import Team, single_threaded_blas
 def run(ctx):
     wl, p, mon = ctx.workload, ctx.params, ctx.monitor
     n, b, eta, coords = wl.n, p["b"], p["eta"], p["coords"]
-    m = inner_iterations(p, n, wl.dim)
-    ctx.info["applied"] = {"eta": eta, "b": b, "m": m}          # what the theory checker judges
+    m = derived(p, wl)["m"]
+    ctx.applied(eta=eta, b=b, m=m, warm_epochs=p["warm_epochs"], coords=coords)
     stats = DelayStats()
     with Team(ctx.workers, ctx.seed) as team, single_threaded_blas():
         lin = ThreadLinear(wl, team, p["write"])

@@ -16,7 +16,7 @@ PLUGINS = [
                            "coordinate writes (write=racy|plain: unsynchronised), lost writes counted, "
                            "measured delays; sparse rows touch only their nonzeros (exact l2 on a scaled iterate)"),
     PluginSpec("asysvrg-threads", "svrg", "threads", "harness.plugins.threads.asysvrg:run", kinds=("finite-sum",),
-               params=SVRG_PARAMS + (COORDS, WRITE), needs=("numba",), skip=skip_linear, max_workers=64,
+               derived="harness.plugins.algorithms.svrg:derived", params=SVRG_PARAMS + (COORDS, WRITE), needs=("numba",), skip=skip_linear, max_workers=64,
                theorems=("asysvrg.thm-2.3.1", "asysvrg.thm-2.3.2"),
                description="Shared-AsySVRG (Algorithm 1) on threads with inconsistent reads and measured delays; "
                            "optional SGD warm start"),

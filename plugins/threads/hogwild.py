@@ -28,7 +28,7 @@ def run(ctx):
     n, b, eta = wl.n, p["b"], p["eta"]
     schedule = SCHEDULE_CODES[p["schedule"]]
     t0 = p["t0"] or n / b
-    ctx.info["applied"] = {"eta": eta, "b": b, "schedule": p["schedule"], "t0": t0}   # what the theory checker judges
+    ctx.applied(eta=eta, b=b, schedule=p["schedule"], t0=t0)
     stats = DelayStats()
     with Team(ctx.workers, ctx.seed) as team, single_threaded_blas():
         lin = ThreadLinear(wl, team, p["write"])

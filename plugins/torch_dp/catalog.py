@@ -1,6 +1,6 @@
 """Large-batch training plugins (entry point ``harness.plugins``: ``torch_dp``).
 
-Thesis ``001_5c18eb65c467c540.txt`` Ch. 4 "Large batch training does not need warmup":
+Huo's thesis (2020) Ch. 4 "Large batch training does not need warmup":
 mNAG / mGD (4.2), LARS (4.3) and CLARS (4.7, Algorithm 8), all as the layer-wise mNAG step (4.6).
 
 - ``mnag-torch``, ``lars-torch``, ``clars-torch``: data parallel over ``workers`` torch.distributed

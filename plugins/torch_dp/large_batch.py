@@ -1,6 +1,6 @@
 """Large-batch training on a ``network`` workload: mNAG / mGD, LARS and CLARS, one step at a time.
 
-Thesis ``001_5c18eb65c467c540.txt``, Chapter 4 "Large batch training does not need warmup"
+Huo's thesis (2020), Chapter 4 "Large batch training does not need warmup"
 (notes: ``../shared/papers/notes/large-batch-clars.md``). One iteration of every rule here is the
 layer-wise mNAG step (4.6) with ``v_0 = w_0``::
 
@@ -270,10 +270,10 @@ class LargeBatch:
     def applied(self) -> dict[str, Any]:
         """What :meth:`step` applies, for ``info['applied']`` (the theory checker compares it with the
         stored parameters): gamma_base ``lr`` and the gamma_scale it gives, the global batch ``b`` = B
-        (the whole set when b = 0), momentum ``beta``, the warmup in steps (the stored warmup in epochs
+        (the whole set when b = 0), momentum ``beta``, the warmup in steps and in epochs (the stored warmup in epochs
         rounded to whole steps), and for LARS / CLARS the trust coefficient ``eta``."""
         out = {"lr": self.lr, "gamma_scale": self.gamma_scale, "b": self.B, "beta": self.beta,
-               "warmup_steps": self.warmup_steps}
+               "warmup_steps": self.warmup_steps, "warmup": self.warmup_steps / self.batches.per_epoch}
         if self.rule != "mnag":
             out["eta"] = self.eta
         return out

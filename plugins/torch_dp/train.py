@@ -67,7 +67,7 @@ def train(ctx, rule: str, dist=None) -> dict[str, Any]:
     if not owner:
         return {}
     info = meas.summary()
-    info["applied"] = opt.applied                       # what the update loop applied (the theory checker reads it)
+    info["applied"] = ctx.applied(**opt.applied)
     info.update({"rule": rule, "world": world, "backend": dist.backend if dist else "serial",
                  "device": str(device), "steps": t,
                  "per_sample_norms": opt.per_sample.method if opt.per_sample else "not needed"})

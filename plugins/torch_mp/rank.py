@@ -19,7 +19,7 @@ from harness.api import child_context, load_spec, write_result
 
 from .core import Sampler, window
 from .stages import build_stages
-from .driver import Evaluator, Snapshot, merged_delays, summary
+from .driver import Evaluator, Snapshot, merged_delays, reported, summary
 
 ACT, DELTA = 0, 1
 
@@ -131,7 +131,7 @@ def body():
         td.recv(links.delta, src=k + 1, tag=tag(t - 1, DELTA))
     links.reap()
     if k == owner:
-        info = summary(ev, p, K)
+        info = reported(ctx, summary(ev, p, K))
         info["dist_backend"] = dist.backend
         info["device"] = str(dist.device)
         write_result(ctx, info)

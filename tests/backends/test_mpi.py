@@ -332,6 +332,24 @@ def test_launch_command_and_environment():
     assert env["MPIEXEC_TIMEOUT"] == "45" and env["HYDRA_LAUNCHER"] == "fork"
     assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
     assert "HYDRA_LAUNCHER" not in environment(30, "/etc/hosts-x")   # remote hosts need hydra's launcher
+    assert env["UCX_NET_DEVICES"] == "lo" and env["FI_TCP_IFACE"] == "lo"  # every rank here: loopback only
+    assert "UCX_NET_DEVICES" not in environment(30, "/etc/hosts-x")  # across machines: the interfaces MPI picks
+
+
+def test_a_hostfile_naming_only_this_machine_keeps_the_ranks_on_loopback(tmp_path):
+    import socket
+
+    from harness.plugins.launchers.mpiexec import all_local, environment, network
+
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    local.write_text(f"# two entries, one machine\nlocalhost:2\n127.0.0.1:1\n{socket.gethostname()}:1\n\n")
+    remote.write_text("localhost:2\nnode7:4  # another machine\n")
+    assert all_local(local) and not all_local(remote) and not all_local(tmp_path / "missing")
+    assert environment(30, str(local))["UCX_NET_DEVICES"] == "lo" and "HYDRA_LAUNCHER" not in environment(30, str(local))
+    assert "UCX_NET_DEVICES" not in environment(30, str(remote))
+    assert network(str(local))["ranks"].startswith("127.0.0.1") and "every host is this machine" in \
+        network(str(local))["hostfile"]
+    assert network(str(remote))["ranks"].startswith("the interfaces MPI picks")
 
 
 @needs_mpi

@@ -34,7 +34,7 @@ def test_guide_example_plugin_passes_check_plugin(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     found = json.loads(proc.stdout)
     assert found["ok"] and {f["check"] for f in found["findings"]} == {
-        "theorems", "loads", "runs", "curve", "budget", "progress", "applied", "deterministic"}
+        "theorems", "loads", "runs", "curve", "budget", "progress", "applied", "accounting", "deterministic"}
 
 
 def test_builtin_plugins_pass_check_plugin():
@@ -70,11 +70,12 @@ def test_contract_breaker_fails_with_clear_messages(tmp_path):
     out = proc.stdout
     assert "FAIL lazy-sgd (finite-sum) curve: 3 points; report at least 5" in out
     assert "FAIL lazy-sgd (finite-sum) progress:" in out and "it must decrease" in out
-    assert ("FAIL lazy-sgd (-) theorems: asysvrg.thm-2.4.1 is about svrg, asysvrg, not the plugin's algorithm sgd; "
-            "asysvrg.thm-2.4.1 reads parameter(s) b, m") in out, out
+    assert ("FAIL lazy-sgd (-) theorems: asysvrg.thm-2.4.1 is about svrg, asysvrg, not the plugin's algorithm sgd "
+            "(a theorem judges only the algorithms it is about; if this algorithm is a case of it, say so: "
+            "PluginSpec(covers=('asysvrg.thm-2.4.1',))); asysvrg.thm-2.4.1 reads parameter(s) b, m") in out, out
     # it links a theorem and does not say what step it applied: the checker would judge the stored one
-    assert ("FAIL lazy-sgd (finite-sum) applied: set ctx.info['applied'] = {'eta': ..., 'b': ..., 'm': ...} "
-            "to the values the update loop used") in out, out
+    assert ("FAIL lazy-sgd (finite-sum) applied: call ctx.applied(eta=...) with the values the update "
+            "loop used") in out, out
     assert "checks failed" in out
 
 

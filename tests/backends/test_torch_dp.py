@@ -414,7 +414,7 @@ def test_runs_record_eval_seconds_and_the_table_shows_measured_and_wall(cli, tmp
 
     (rec,) = Store().runs(plugin="lars-torch", with_points=True)
     assert rec.info["eval_seconds"] > 0 and rec.wall_s > rec.points[-1]["time_s"]   # recorded by the rank
-    table = cli("runs", timeout=60)
+    table = cli("runs", "list", "--wide", timeout=60)
     assert table.returncode == 0 and "measured s" in table.stdout and "wall s" in table.stdout and "eval s" in table.stdout
 
 

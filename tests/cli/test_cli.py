@@ -57,13 +57,21 @@ def test_malformed_suite_names_the_line(tmp_path):
     _one_line_error(run_cli("run", str(resolved)), "resolved.toml: [[run]] #2: unknown plugin 'sgd-seral'")
 
 
-def test_missing_optional_dependency_names_the_extra(tmp_path):
-    code = ("import sys; sys.modules['torch'] = None; from harness.cli import main; "
-            "sys.exit(main(['run', '--plugin', 'sgd-serial', '--workload', 'mlp']))")
+def test_a_workload_whose_library_is_missing_is_skipped_naming_the_extra(tmp_path):
+    """A base install (no torch) meeting a network workload skips that run with the extra to install,
+    and runs the rest; a plugin that cannot take the workload is still the user's error."""
     import subprocess
 
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    _one_line_error(proc, "pip install 'harness[torch]'")
+    def run(*argv):
+        code = ("import sys; sys.modules['torch'] = None; from harness.cli import main; "
+                f"sys.exit(main({list(argv)!r}))")
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+    proc = run("run", "--plugin", "mnag-serial", "--workload", "mlp", "--no-report", "--json")
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)
+    assert row["status"] == "skipped" and "pip install 'asyncopt-harness[torch]'" in row["reason"], row
+    _one_line_error(run("run", "--plugin", "sgd-serial", "--workload", "mlp"), "pip install 'asyncopt-harness[torch]'")
 
 
 def test_run_store_list_show_export(tmp_path):

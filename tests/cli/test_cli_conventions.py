@@ -33,10 +33,11 @@ def test_runs_table_shows_the_parameters_that_differ(tmp_path):
     for eta in ("0.05", "0.2"):
         run_cli("run", "-p", "sgd-serial", "-w", "ridge", "--workload-param", "n=200", "--workload-param", "d=5",
                 "--param", f"eta={eta}", "--budget", "epochs=2", "--no-report", "-q", check=True)
-    out = run_cli("runs", check=True).stdout
-    header = next(ln for ln in out.splitlines() if " id " in ln)
-    assert " eta " in header and " b " not in header, out  # eta differs, b does not
-    assert "0.05" in out and "0.2" in out
+    out = run_cli("runs", check=True).stdout         # the differing parameters share one cell: eta differs, b not
+    assert "eta=0.05" in out and "eta=0.2" in out and "b=" not in out, out
+    wide = run_cli("runs", "list", "--wide", check=True).stdout
+    header = next(ln for ln in wide.splitlines() if " id " in ln)
+    assert " eta " in header and " b " not in header, wide  # --wide: one column each
     report = json.loads(run_cli("report", "1", "2", "--out", str(tmp_path / "r"), "--json", check=True).stdout)
     assert report["runs"] == [1, 2] and report["report"].endswith("index.html")
     plain = run_cli("report", "1", "2", "--out", str(tmp_path / "r2"), env={"HARNESS_PROGRESS_EVERY": "0.1"},

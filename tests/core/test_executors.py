@@ -76,7 +76,9 @@ def test_dask_scheduler_address(tmp_path, suite):
     """An existing cluster, reached by its scheduler's address (as on a real cluster)."""
     from dask.distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    from harness.run.executors import LOOPBACK_CLUSTER
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, **LOOPBACK_CLUSTER) as cluster:
         _check_same(tmp_path, suite, "--executor", "dask", "--scheduler", cluster.scheduler_address, "--jobs", "2")
     bad = run_cli("run", "-p", "sgd-serial", "-w", "logreg", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9",
                   "--no-report", env={"HARNESS_DASK_CONNECT_S": "3"}, timeout=120)
@@ -156,19 +158,26 @@ def test_slots_count_the_cores_a_run_keeps_busy():
 
 
 @pytest.mark.skipif(not have("submitit"), reason="submitit not installed")
-def test_submitit_without_slurm_says_it_runs_here(tmp_path, capsys):
-    """submitit's AutoExecutor silently falls back to local processes where sbatch is missing."""
+def test_submitit_without_slurm_is_refused_unless_local_is_asked_for(tmp_path):
+    """submitit's AutoExecutor silently falls back to local processes where sbatch is missing: the
+    harness refuses (one line, exit 2, nothing submitted); submitit-local asks for them by name."""
     import shutil
-
-    from harness.run.executors import SubmititEngine
 
     if shutil.which("sbatch"):
         pytest.skip("this machine has SLURM")
-    SubmititEngine(1, folder=tmp_path, cluster=None)
-    assert "harness: warning: no SLURM found (sbatch): submitit runs the jobs as local processes on this machine" \
-        in capsys.readouterr().err
-    SubmititEngine(1, folder=tmp_path, cluster="local")    # asked for: no warning
-    assert capsys.readouterr().err == ""
+    folder = tmp_path / "sub"
+    bad = run_cli("run", "-p", "sgd-serial", "-w", "logreg", "--executor", "submitit", "--submitit-folder", str(folder),
+                  "--budget", "epochs=1", "--no-report")
+    assert bad.returncode == 2, bad.stderr
+    assert bad.stderr.strip().splitlines() == [
+        "harness: error: --executor submitit sends each run to SLURM, and this machine has no sbatch on PATH; "
+        "ask for --executor submitit-local to run the jobs as processes here"], bad.stderr
+    assert not folder.exists()
+    ok = run_cli("run", "-p", "sgd-serial", "-w", "logreg", "--executor", "submitit-local", "--jobs", "1",
+                 "--submitit-folder", str(folder), "--budget", "epochs=1", "--no-report", "-q")
+    assert ok.returncode == 0, ok.stderr
+    assert len(list(folder.glob("*/*_result.pkl"))) == 1
+    assert (folder.stat().st_mode & 0o777) == 0o700  # submitit loads pickles from it: private
 
 
 def test_jobs_beyond_the_cores_warn_once_and_mark_the_runs(tmp_path):

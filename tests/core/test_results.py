@@ -60,3 +60,28 @@ def test_results_load(stored):
     pts = results.load(stored / "results.db", points=True, plugin="sgd-serial")
     assert set(pts["run_id"]) == {1, 2} and {"updates", "subopt", "param.eta"} <= set(pts.columns)
     assert pts.groupby("run_id")["updates"].apply(lambda s: s.is_monotonic_increasing).all()
+
+
+def test_created_is_a_datetime_and_integer_columns_stay_integers(stored):
+    """param.m is an integer that the SGD runs lack: Int64 with missing values, not float; created is
+    a UTC timestamp in load(), in parquet and (ISO 8601 text) in CSV; the JSON export keeps Unix s."""
+    import json
+
+    import pandas as pd
+
+    from harness.analysis.results import load
+
+    runs = load()
+    assert str(runs["param.m"].dtype) == "Int64" and runs["param.m"].isna().sum() == 2
+    assert str(runs["workers"].dtype) == "Int64" and str(runs["param.eta"].dtype) == "float64"
+    assert pd.api.types.is_datetime64_any_dtype(runs["created"]) and str(runs["created"].dt.tz) == "UTC"
+    out = stored / "runs.parquet"
+    run_cli("runs", "export", str(out), check=True)
+    assert pd.api.types.is_datetime64_any_dtype(pd.read_parquet(out)["created"])
+    csv = stored / "runs.csv"
+    run_cli("runs", "export", str(csv), check=True)
+    first = pd.read_csv(csv)["created"].iloc[0]
+    assert pd.Timestamp(first).tzinfo is not None and str(first).startswith("20")
+    js = stored / "runs.json"
+    run_cli("runs", "export", str(js), check=True)
+    assert isinstance(json.loads(js.read_text())["runs"][0]["created"], float)

@@ -74,7 +74,7 @@ def test_shared_algorithm_pieces_are_defined_once():
     import ast
 
     shared = {"partition": "partition", "eta_t": "schedules", "round_size": "schedules", "node_shares": "schedules",
-              "Schedule": "schedules", "inner_iterations": "svrg", "sgd_warm_start": "svrg",
+              "Schedule": "schedules", "inner_iterations": "svrg", "derived": "svrg", "sgd_warm_start": "svrg",
               "loss_grad_sum": "linear", "invariant_error": "linear", "Steps": "steps"}
     where: dict[str, list[str]] = {}
     users: dict[str, set[str]] = {}
@@ -90,4 +90,5 @@ def test_shared_algorithm_pieces_are_defined_once():
     assert where == {name: [f"algorithms/{mod}.py"] for name, mod in shared.items()}
     assert users["sgd_warm_start"] == {"serial", "threads", "sim"}
     assert users["partition"] >= {"mpi", "sim"} and users["Schedule"] >= {"mpi", "sim"}
-    assert users["inner_iterations"] >= {"serial", "threads", "sim", "mpi"}
+    # SVRG's inner-loop length m: computed once (svrg.derived, also PluginSpec.derived for eta=theory), reported
+    assert users["derived"] >= {"serial", "threads", "sim", "mpi"}

@@ -88,6 +88,33 @@ def test_asv_check_quick_run_record_and_publish(repo, tmp_path):
     assert index.exists()
     info = json.loads((repo / ".asv" / "html" / "index.json").read_text())
     assert "asv_harness.HarnessRuns.track_updates_to_target" in info["benchmarks"]
+    _site_renders_without_the_network(repo / ".asv" / "html", tmp_path)
+
+
+def _site_renders_without_the_network(site: Path, tmp_path: Path) -> None:
+    """asv's page loads jQuery, flot and bootstrap from CDNs (blank offline): benchmarks/asv_offline.py
+    vendors them; served on loopback, the page draws its benchmark list and requests nothing else."""
+    from browser import CHROMIUM, load
+
+    assert "cdnjs.cloudflare.com" in (site / "index.html").read_text()
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "asv_offline.py"), str(site)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    page = (site / "index.html").read_text()
+    assert "https://" not in "".join(l for l in page.splitlines() if "<script" in l or "<link" in l)
+    if CHROMIUM is None:
+        pytest.skip("headless Chromium not installed: the offline site was written but not looked at")
+    server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "0"], cwd=site,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = server.stdout.readline()                       # "Serving HTTP on 127.0.0.1 port N (...)"
+        port = int(line.split(" port ")[1].split()[0])
+        dom, requests = load(f"http://127.0.0.1:{port}/", tmp_path, offline=False)
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+    assert "track_updates_to_target" in dom and "js_load_failure" not in dom.split("<body")[1][:200]
+    assert requests and all(u.startswith(f"http://127.0.0.1:{port}/") for u in requests), requests
 
 
 def test_grid_is_keyed_by_plugin_name(monkeypatch):

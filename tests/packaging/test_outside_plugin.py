@@ -54,7 +54,7 @@ def run(ctx: RunContext):
     wl, p, mon = ctx.workload, ctx.params, ctx.monitor
     if 2 * p["b"] > wl.n:  # the plugin's own rule (b > n itself the harness refuses before any run)
         raise UserError(f"b = {p['b']} is more than half the data (n = {wl.n})")
-    ctx.info["applied"] = {"eta": p["eta"], "b": p["b"]}     # what the theory checker judges
+    ctx.applied(eta=p["eta"], b=p["b"])                     # what the theory checker judges
     rng, w, t = ctx.rng, np.zeros(wl.dim), 0
     mon.tick(0, w, samples=0)
     while mon.running:

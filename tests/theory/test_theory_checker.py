@@ -26,14 +26,16 @@ def run_biased_svrg(ctx):
     v = grad f_B(u) - grad f_B(u0) + grad f(u0) + bias   (the bug: E v != grad f(u))."""
     wl, p, mon = ctx.workload, ctx.params, ctx.monitor
     n, b, eta, m = wl.n, p["b"], p["eta"], p["m"] or wl.n // p["b"]
+    ctx.applied(eta=eta, b=b, m=m)
     bias = np.full(wl.dim, p["bias"])
     rng = ctx.rng
     w = np.zeros(wl.dim)
-    t = 0
+    t = samples = 0
     mon.tick(0, w, samples=0)
     while mon.running:
         u0 = w.copy()
         mu = wl.gradient(u0)
+        samples += n
         inner = 0
         while inner < m and mon.running:
             k = min(mon.next_chunk(t), m - inner)
@@ -43,7 +45,8 @@ def run_biased_svrg(ctx):
                 w -= eta * v
             inner += k
             t += k
-            mon.tick(t, w, samples=t * 2 * b)
+            samples += 2 * k * b
+            mon.tick(t, w, samples=samples)
 
 
 PLANTED = PluginSpec(

@@ -135,8 +135,8 @@ def test_the_guided_step_is_the_plugins_learning_rate_never_the_trust_coefficien
     from harness.theory.guided import choose_parameters
     from harness.theory.registry import all_theorems
 
-    checked = [t for t in all_theorems() if t.id.startswith("large_batch.") and t.adapter is not None]
-    assert checked and all(t.guided == {"lr": ("gamma", lb.lr_of_gamma)} for t in checked)
+    checked = [t for t in all_theorems() if t.id.startswith("large_batch.") and t.runmap is not None]
+    assert checked and all(t.runmap.theory == {"lr": ("gamma", lb.lr_of_gamma)} for t in checked)
     linking = [s for s in plugins().items.values() if any(get(t) in checked for t in s.theorems)]
     assert {s.family for s in linking} == {"mnag", "lars", "clars"}
     for spec in linking:
@@ -147,7 +147,8 @@ def test_the_guided_step_is_the_plugins_learning_rate_never_the_trust_coefficien
     thms = {t.id: t for t in all_theorems()}
     assert link_problems(linking, thms) == {}
     # the registry's link check names a mapping to a parameter the plugin lacks (the old 'eta' on mnag)
-    old = {tid: replace(t, guided={"eta": ("gamma", lb.lr_of_gamma)}) for tid, t in thms.items()}
+    old = {tid: replace(t, runmap=replace(t.runmap, theory={"eta": ("gamma", lb.lr_of_gamma)}))
+           for tid, t in thms.items() if t.runmap is not None}
     mnag = next(s for s in linking if s.family == "mnag")
     assert any("sets parameter(s) eta (=theory), which the plugin does not declare" in m
                for m in link_problems([mnag], old)[mnag.name])
@@ -166,11 +167,13 @@ def test_the_guided_step_is_the_plugins_learning_rate_never_the_trust_coefficien
     # the adapter reads the step from lr alone: the trust coefficient never stands in for it
     thm = get("large_batch.thm-4.3.2")
     info = {"L_k": [2.0], "M": 0.1, "gamma_k": [0.05], "f0_minus_finf": 1.0}
-    a = thm.adapter(_planned("lars", {**base, "lr": 0.1, "eta": 0.001}, info))
-    b = thm.adapter(_planned("lars", {**base, "lr": 0.1, "eta": 0.5}, info))
+    a = thm.runmap.map(_planned("lars", {**base, "lr": 0.1, "eta": 0.001}, info)).inputs
+    b = thm.runmap.map(_planned("lars", {**base, "lr": 0.1, "eta": 0.5}, info)).inputs
     assert a["gamma"] == b["gamma"] == pytest.approx(0.05 * 2.0)
     from harness.theory.errors import NotApplicable
 
-    with pytest.raises(NotApplicable, match=r"no learning rate parameter \(lr\)"):
-        thm.adapter(_planned("lars", {**base, "eta": 0.001}, info))
-    assert lb.lr_of_gamma(0.4, {"L_k": np.array([2.0, 4.0]), "_lr_scale": 2.0}) == pytest.approx(0.4 / 4.0 / 2.0)
+    with pytest.raises(NotApplicable, match=r"no parameter 'lr'"):
+        thm.runmap.map(_planned("lars", {**base, "eta": 0.001}, info))
+    from harness.theory.runmap import Mapped
+
+    assert lb.lr_of_gamma(0.4, {"L_k": np.array([2.0, 4.0])}, Mapped(scale=2.0)) == pytest.approx(0.4 / 4.0 / 2.0)

@@ -74,7 +74,7 @@ def test_honest_runs_are_violated_no_more_often_than_the_stated_rate(honest):
     assert "family-wise error rate 5%" in verdicts[0].test and "Holm" in verdicts[0].test
     # at the boundary of H0: rescale every curve so the mean over all 60 seeds equals the bound at every point,
     # then draw 300 groups of 4 seeds (with replacement): the violated rate stays within the stated 5%
-    values = checker.merge_values([thm.adapter(f) for f in honest])
+    values = checker.merge_mapped([thm.runmap.map(f) for f in honest]).inputs
     ev = thm.evaluate(values)
     from harness.theory.measures import running_mean_grad_norm_sq
 
@@ -101,7 +101,7 @@ def test_a_planted_bias_of_one_and_a_half_times_the_bound_is_violated(honest):
     from harness.theory.registry import get
 
     thm = get(THM)
-    values = checker.merge_values([thm.adapter(f) for f in honest])
+    values = checker.merge_mapped([thm.runmap.map(f) for f in honest]).inputs
     ev = thm.evaluate(values)
     curves = [running_mean_grad_norm_sq(f) for f in honest]
     x = curves[0][0]
@@ -117,19 +117,20 @@ def test_a_planted_bias_of_one_and_a_half_times_the_bound_is_violated(honest):
 
 # -- the gate on planted bugs ------------------------------------------------------------------------
 def _svrg(ctx, *, factor: float, growth: float):
-    """svrg-serial's loop with a planted bug: it applies factor x eta (and says so in info['applied']), or it
+    """svrg-serial's loop with a planted bug: it applies factor x eta (and says so with ctx.applied), or it
     multiplies the iterate by ``growth`` after every update (a bug the stored parameters do not show)."""
     from harness.plugins.algorithms.steps import Steps
 
     wl, p, mon = ctx.workload, ctx.params, ctx.monitor
     n, b, eta = wl.n, p["b"], p["eta"]
     m = p["m"] or n // b
-    ctx.info["applied"] = {"eta": factor * eta, "b": b, "m": m}
-    steps, rng, w, t = Steps(wl), ctx.rng, np.zeros(wl.dim), 0
+    ctx.applied(eta=factor * eta, b=b, m=m)
+    steps, rng, w, t, samples = Steps(wl), ctx.rng, np.zeros(wl.dim), 0, 0
     mon.tick(0, w, samples=0)
     while mon.running:
         u0 = w.copy()
         snap = steps.snapshot(u0)
+        samples += n                                    # the full gradient
         inner = 0
         while inner < m and mon.running:
             k = min(mon.next_chunk(t), m - inner)
@@ -138,7 +139,8 @@ def _svrg(ctx, *, factor: float, growth: float):
                 w *= growth
             inner += k
             t += k
-            mon.tick(t, w, samples=t * 2 * b)
+            samples += 2 * k * b
+            mon.tick(t, w, samples=samples)
 
 
 BUG = {"on": False}  # the baseline is saved before the bug is planted (as a change would introduce it)
@@ -198,7 +200,7 @@ def _guided():
 
     out = []
     for name, spec in sorted(plugins().items.items()):
-        if "finite-sum" not in spec.kinds or not any("eta" in get(t).guided for t in spec.theorems):
+        if "finite-sum" not in spec.kinds or not any(get(t).runmap is not None and "eta" in get(t).runmap.theory for t in spec.theorems):
             continue
         out.append(name)
     return out

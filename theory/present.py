@@ -1,0 +1,94 @@
+"""A theorem as text: :func:`show` (readable math, sympy's unicode printer; ``harness theory show``)
+and :func:`summary` (the JSON form; ``--json`` and the reports)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+
+
+
+def summary(t) -> dict[str, Any]:
+    return {
+        "id": t.id, "title": t.title, "citation": t.citation.to_dict(),
+        "citation_text": t.citation.text(), "measured": t.measured, "measured_doc": t.measured_doc,
+        "rate": str(t.rate), "horizon": t.horizon, "bound": None if t.bound is None else sp.sstr(t.bound),
+        "conditions": [{"name": c.name, "relation": c.text(), "implicit": c.implicit, "per_layer": c.per_layer,
+                        "doc": c.doc} for c in t.conditions],
+        "definitions": {s.name: sp.sstr(e) for s, e in t.definitions},
+        "inputs": t.inputs(), "symbols": t.symbols, "assumptions": t.assumptions,
+        "free": sorted(t.free), "solutions": {k: sp.sstr(v) for k, v in t.solutions.items()},
+        "extra_bounds": {k: sp.sstr(v) for k, v in t.extra_bounds.items()},
+        "recursions": [{"name": r.name, "doc": r.doc, "closed_form": r.sympy_text} for r in t.recursions],
+        "errata": t.errata, "notes": t.notes, "statement": t.statement,
+        "checkable": t.checkable, "asymptotic_only": t.asymptotic_only, "reads": list(t.reads),
+        "families": list(t.families), "judges": judged_runs(t),
+        "runmap": t.runmap.describe() if t.runmap is not None else [],
+        "theory_params": ({p: t.runmap.symbol_for(p)[0] for p in t.runmap.theory} if t.runmap is not None else {}),
+    }
+
+def show(t) -> str:
+    """The statement in readable math (sympy's unicode pretty printer)."""
+    lines = [f"{t.id}: {t.title}", f"  {t.citation.text()}", "", t.statement.strip(), ""]
+    if t.assumptions:
+        lines += ["Assumptions:"] + [f"  - {a}" for a in t.assumptions] + [""]
+    if t.definitions:
+        lines.append("Definitions:")
+        for s, e in t.definitions:
+            lines.append(_indent(sp.pretty(sp.Eq(s, e, evaluate=False), use_unicode=True), f"  "))
+        lines.append("")
+    lines.append("Conditions:")
+    for c in t.conditions:
+        tag = " [implicit in the proof]" if c.implicit else ""
+        tag += " [for every layer k]" if c.per_layer else ""
+        lines.append(f"  ({c.name}){tag}")
+        lines.append(_indent(c.pretty(), "      "))
+        if c.doc:
+            lines.append(f"      {c.doc}")
+    lines.append("")
+    if t.bound is not None:
+        lines.append(f"Bound on {t.measured_doc} after {t.horizon} = {t.horizon_doc}:")
+        lines.append(_indent(sp.pretty(t.bound, use_unicode=True), "  "))
+    else:
+        lines.append(f"Bound: an O(.) statement without constants on {t.measured_doc}.")
+    for k, e in t.extra_bounds.items():
+        lines.append(f"{k}:")
+        lines.append(_indent(sp.pretty(e, use_unicode=True), "  "))
+    lines.append(f"Rate: {sp.sstr(t.rate)}   (in {t.horizon})")
+    if t.asymptotic_only:
+        lines.append(f"Asymptotic only (no verdict on runs): {t.asymptotic_only}")
+    lines += ["", "Judges: " + judged_runs(t)]
+    if t.runmap is not None:
+        lines.append("Run map (symbol <- run fact):")
+        lines += [f"  {x}" for x in t.runmap.describe()]
+        for p in t.runmap.theory:
+            lines.append(f"  --param {p}=theory chooses {p} through the symbol {t.runmap.symbol_for(p)[0]} "
+                         f"(theory solve {t.id} --for {p})")
+    if t.recursions:
+        lines.append("")
+        lines.append("Recursions:")
+        for r in t.recursions:
+            lines.append(f"  {r.name}: {r.doc}")
+            if r.sympy_text:
+                lines.append(f"    closed form: {r.sympy_text}")
+    if t.errata:
+        lines += ["", "Errata / what is encoded:", _indent(t.errata.strip(), "  ")]
+    if t.notes:
+        lines += ["", "Notes:", _indent(t.notes.strip(), "  ")]
+    return "\n".join(lines)
+
+
+def judged_runs(t) -> str:
+    """Which runs the theorem judges: the plugin families and the conditions on the run."""
+    fam = f"runs of {', '.join(t.families)} plugins" if t.families else "runs of any algorithm"
+    if t.asymptotic_only:
+        return f"no run (asymptotic only); about {', '.join(t.families) or 'any algorithm'}"
+    if t.runmap is None:
+        return f"no run (evaluated, not checked on runs); about {', '.join(t.families) or 'any algorithm'}"
+    conds = [f"{r.source.describe()} {r.op} {r.value!r}" for r in t.runmap.when]
+    return fam + (f" with {'; '.join(conds)}" if conds else "") + (f" ({t.judges})" if t.judges else "")
+
+
+def _indent(text: str, pad: str) -> str:
+    return "\n".join(pad + line for line in text.splitlines())
