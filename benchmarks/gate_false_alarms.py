@@ -14,10 +14,12 @@ halved). Prints the counts, each rerun's exit code and the timed group's median 
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import io
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -63,7 +65,9 @@ def main() -> int:
     ap.add_argument("--suite", default=str(ROOT / "suites" / "gate.toml"))
     ap.add_argument("--baseline", default=str(ROOT / "suites" / "gate-baseline.json"))
     a = ap.parse_args()
-    os.environ["HARNESS_STORE"] = str(Path(tempfile.mkdtemp(prefix="gate-fa-")) / "gate.db")
+    scratch = tempfile.mkdtemp(prefix="gate-fa-")
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # the gate's store, however this ends
+    os.environ["HARNESS_STORE"] = str(Path(scratch) / "gate.db")
     t0 = time.perf_counter()
     codes, ratios = [], []
     for k in range(a.runs):

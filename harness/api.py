@@ -104,7 +104,11 @@ monitor); inside a child, :func:`load_spec` + :func:`child_context` rebuild the 
 that ``owns_monitor`` streams its points), :func:`write_result` ends the run and
 :func:`child_main` records a failing rank's exception. :func:`python_module` is the argv that
 starts ``python -P -m module`` with this interpreter; :data:`SPEC` is the spec file's name in a
-job's work folder (a launcher passes ``HARNESS_SPEC=<workdir>/SPEC`` to its ranks);
+job's work folder (a launcher passes ``HARNESS_SPEC=<workdir>/SPEC`` to its ranks), and
+``job_marker(workdir) -> bytes`` that environment entry, which finds a job's processes wherever
+they sit; ``shm_files(glob) -> set[str]`` names files of ``/dev/shm`` and
+``remove_orphaned_shm(glob, before, marker=None, wait_s=5.0) -> list[str]`` unlinks the new ones
+no process maps (shared memory a killed job left behind);
 ``find_plugin(name, entry=None)`` finds a plugin loading only the ``entry`` entry point's catalog
 (a rank passes it to ``child_context(..., plugin=...)``, so it does not load every backend).
 
@@ -122,7 +126,9 @@ from ._core.cache import cache_dir
 from ._core.context import RunContext
 from ._core.errors import MissingDependency, PluginFailure, RunTimeout, UserError, unknown
 from ._core.identity import file_sha256
-from ._core.launch import SPEC, child_context, child_main, load_spec, python_module, run_job, write_result
+from ._core.launch import (SPEC, child_context, child_main, job_marker, load_spec, python_module, run_job,
+                           write_result)
+from ._core.lifeline import remove_orphaned_shm, shm_files
 from ._core.monitor import STATUSES, Budget, Monitor, Target
 from ._core.params import THEORY, Param, ParamSet
 from ._core.paths import SNIFF_BYTES, binary_reason, input_file, inside_folder
@@ -142,6 +148,7 @@ __all__ = [
     "file_sha256", "input_file", "inside_folder", "binary_reason", "SNIFF_BYTES",
     # child processes
     "run_job", "load_spec", "child_context", "write_result", "child_main", "python_module", "SPEC", "find_plugin",
+    "job_marker", "shm_files", "remove_orphaned_shm",
     # errors
     "UserError", "MissingDependency", "PluginFailure", "RunTimeout", "unknown",
 ]

@@ -59,6 +59,20 @@ def mpiexec_path() -> Path | None:
     return p if p.exists() else None
 
 
+def tagged_processes(tag: str) -> list[str]:
+    """Live processes (ours) whose environment carries ``tag``: a /proc scan, no psutil."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if tag.encode() in (entry / "environ").read_bytes():
+                found.append(f"{entry.name}: {(entry / 'cmdline').read_bytes().replace(bytes(1), b' ').decode()[:120]}")
+        except OSError:
+            continue
+    return found
+
+
 # A test that needs torch or mpi4py carries the ``torch`` / ``mpi`` marker (so ``-m "not torch and not
 # mpi"`` deselects it) and is skipped, with the reason, where the dependency is missing.
 needs_mpi = pytest.mark.mpi

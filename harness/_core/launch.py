@@ -24,20 +24,32 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from . import jobguard, lifeline
 from .context import RunContext
 from .errors import PluginFailure, RunTimeout
+from .jobguard import SPEC
 from .monitor import Monitor
 
-SPEC, POINTS, RESULT = "spec.json", "points.jsonl", "result.json"
+POINTS, RESULT = "points.jsonl", "result.json"
+BEAT = "beat-"          # beat-<rank>: a rank's heartbeat file (its pid inside; touched every BEAT_S)
+BEAT_S = 1.0
+HUNG_AFTER_S = 60.0     # a rank whose heartbeat is this old is hung (option hung_after_s)
 
 
 # -- parent -----------------------------------------------------------------------------------
 def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = None,
-            env: dict[str, str] | None = None, after: Callable[[], None] | None = None) -> dict[str, Any]:
+            env: dict[str, str] | None = None, after: Callable[[], None] | None = None,
+            shm: str | None = None) -> dict[str, Any]:
     """Run ``argv`` (which receives the spec path through ``HARNESS_SPEC``) and fold its results
     into ``ctx.monitor``. Returns the children's ``info``. Raises PluginFailure (a rank failed) or
     RunTimeout; KeyboardInterrupt kills the job and propagates (points are kept). ``after()`` runs
-    once the job's process group was killed, however the job ended (a launcher's clean-up)."""
+    once the job's process group was killed, however the job ended (a launcher's clean-up).
+
+    The job runs under a guard (:mod:`harness._core.jobguard`) that ends it and removes ``ctx.workdir``
+    if this process dies first (``kill -9``), and also the new ``/dev/shm`` files matching the
+    glob ``shm`` that no process maps any more (MPICH's segments). Its ranks' heartbeats
+    (:class:`Heartbeat`) are watched: one silent for ``ctx.options['hung_after_s']`` seconds
+    (default 60) stops the job with a PluginFailure naming that rank."""
 
     # the ranks read their spec from here and the parent reads their results back: a folder others
     # can write would let them feed the run (private_dir: created 0700, made private, or refused)
@@ -52,19 +64,33 @@ def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = N
                  "PYTHONPATH": _pythonpath(), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                  "MKL_NUM_THREADS": "1"}
     out_path, err_path = workdir / "stdout.txt", workdir / "stderr.txt"
+    hung_after_s = float(ctx.options.get("hung_after_s") or HUNG_AFTER_S)
+    beats = HeartbeatWatch(workdir, hung_after_s)
+    lifeline_r, lifeline_w = lifeline.pipe()
+    # -S: the guard needs no site-packages (it imports the standard library and this package, found
+    # through PYTHONPATH), which halves its start-up
+    guarded = [sys.executable, "-S", "-P", "-m", "harness._core.jobguard", str(lifeline_r), str(workdir),
+               *(("--shm", shm) if shm else ()), "--", *argv]
     with out_path.open("wb") as out, err_path.open("wb") as err:
-        proc = subprocess.Popen(list(argv), stdout=out, stderr=err, env=child_env, start_new_session=True)
         try:
-            rc = proc.wait(timeout=timeout_s)
+            proc = subprocess.Popen(guarded, stdout=out, stderr=err, env=child_env, start_new_session=True,
+                                    pass_fds=(lifeline_r,))
+        except BaseException:
+            os.close(lifeline_w)
+            raise
+        finally:
+            os.close(lifeline_r)
+        try:
+            rc = _wait(proc, time.monotonic() + timeout_s, beats)
         except subprocess.TimeoutExpired:
-            _end(proc, after)
+            _end(proc, after, lifeline_w, job_marker(workdir))
             _fold_points(ctx.monitor, workdir)
             raise RunTimeout(f"job ran past its {timeout_s:g} s limit and was killed") from None
         except BaseException:
-            _end(proc, after)
+            _end(proc, after, lifeline_w, job_marker(workdir))
             _fold_points(ctx.monitor, workdir)
             raise
-    _end(proc, after)  # stragglers of a finished job (e.g. a rank that outlived mpiexec)
+    _end(proc, after, lifeline_w, job_marker(workdir))  # stragglers of a finished job (e.g. a rank that outlived mpiexec)
     _fold_points(ctx.monitor, workdir)
     errors = sorted(workdir.glob("error-*.json"))
     if errors:
@@ -82,10 +108,78 @@ def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = N
     return result.get("info", {})
 
 
-def _end(proc: subprocess.Popen, after: Callable[[], None] | None) -> None:
-    kill_group(proc)
+def _wait(proc: subprocess.Popen, deadline: float, beats: "HeartbeatWatch") -> int:
+    """The job's exit status; TimeoutExpired past ``deadline`` (monotonic); PluginFailure naming
+    the rank whose heartbeat stopped (a hung or stopped rank), checked about once a second."""
+    while True:
+        try:
+            return proc.wait(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                raise
+        hung = beats.hung()
+        if hung is not None:
+            raise hung
+
+
+def _end(proc: subprocess.Popen, after: Callable[[], None] | None, lifeline_w: int, marker: bytes) -> None:
+    try:
+        kill_group(proc)
+        lifeline.kill_marked(marker, grace_s=1.0)  # ranks in process groups of their own (hydra's)
+    finally:
+        os.close(lifeline_w)  # the guard sees the harness let go of the job (it is over)
     if after is not None:
         after()
+
+
+def job_marker(workdir: Path | str) -> bytes:
+    """The environment entry every process of a run's job carries (``HARNESS_SPEC=<workdir>/spec.json``):
+    how its processes are found when they left its process group."""
+    return jobguard.marker(str(workdir))
+
+
+class HeartbeatWatch:
+    """The parent's watch over the ranks' heartbeats (:class:`Heartbeat`): a rank whose file has not
+    changed for ``hung_after_s`` seconds of this process's clock (so the ranks' clocks, possibly
+    another host's, do not matter) is hung. A rank is judged from its first beat on (imports and
+    start-up before it are not), and no longer once it removed its file (it finished)."""
+
+    def __init__(self, workdir: Path, hung_after_s: float):
+        self.workdir, self.hung_after_s = Path(workdir), float(hung_after_s)
+        self._seen: dict[str, tuple[int, float]] = {}  # file name -> (mtime_ns, when it last changed)
+
+    def hung(self) -> PluginFailure | None:
+        """The failure naming the first hung rank, or None."""
+        now = time.monotonic()
+        current = {}
+        for path in self.workdir.glob(BEAT + "*"):
+            try:
+                current[path.name] = path.stat().st_mtime_ns
+            except OSError:  # removed meanwhile: the rank finished
+                continue
+        for name, mtime in current.items():
+            last = self._seen.get(name)
+            if last is None or last[0] != mtime:
+                self._seen[name] = (mtime, now)
+        for name in list(self._seen):
+            if name not in current:
+                del self._seen[name]
+        stale = [(changed, name) for name, (_, changed) in self._seen.items() if now - changed > self.hung_after_s]
+        if not stale:
+            return None
+        changed, name = min(stale)
+        rank = name[len(BEAT):]
+        try:
+            pid = int((self.workdir / name).read_text().strip() or 0)
+        except (OSError, ValueError):
+            pid = 0
+        state = lifeline.process_state(pid) if pid else None
+        how = {"T": "its process is stopped", "t": "its process is stopped by a debugger",
+               "D": "its process waits on I/O", "Z": "its process is gone"}.get(state or "", "hung")
+        message = f"no heartbeat for {now - changed:.0f} s{f' from pid {pid}' if pid else ''} ({how}); the job was stopped"
+        if not rank.isdigit():
+            return PluginFailure(f"rank {rank}: {message}")
+        return PluginFailure(message, rank=int(rank))
 
 
 def kill_group(proc: subprocess.Popen) -> None:
@@ -181,7 +275,9 @@ def write_error(workdir: str | Path, rank: int | None, exc: BaseException) -> No
 
 def child_main(body: Callable[[], int | None], workdir: str | Path, rank: int | None,
                abort: Callable[[], None] | None = None) -> None:
-    """Run a rank's body; on an exception record it, call ``abort`` (e.g. ``comm.Abort``) and exit 1."""
+    """Run a rank's body with its :class:`Heartbeat` going; on an exception record it, call
+    ``abort`` (e.g. ``comm.Abort``) and exit 1."""
+    beat = Heartbeat(workdir, rank)
     try:
         code = body()
     except BaseException as exc:  # noqa: BLE001
@@ -191,7 +287,38 @@ def child_main(body: Callable[[], int | None], workdir: str | Path, rank: int | 
         if abort is not None:
             abort()
         os._exit(1)
+    beat.stop()
     sys.exit(code or 0)
+
+
+class Heartbeat:
+    """A rank's sign of life for the parent (:class:`HeartbeatWatch`): ``beat-<rank>`` in the run's
+    folder, holding the rank's pid, touched every ``BEAT_S`` seconds by a daemon thread of the rank
+    itself; a stopped (SIGSTOP) or wedged process stops touching it. ``stop()`` removes it (the
+    rank finished: no longer watched)."""
+
+    def __init__(self, workdir: str | Path, rank: int | None, period_s: float = BEAT_S):
+        import threading
+
+        self.path = Path(workdir) / f"{BEAT}{rank if rank is not None else 'x'}"
+        self._stopped = threading.Event()
+        try:
+            self.path.write_text(str(os.getpid()))
+        except OSError:  # no folder to beat in: nothing to watch
+            return
+
+        def run():
+            while not self._stopped.wait(period_s):
+                try:
+                    os.utime(self.path)
+                except OSError:
+                    return
+
+        threading.Thread(target=run, name="harness-heartbeat", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.path.unlink(missing_ok=True)
 
 
 def _jsonable(o: Any):

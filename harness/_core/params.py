@@ -142,6 +142,9 @@ class ParamSet:
 OPTIONS = ParamSet((
     Param("timeout_s", None, "float", low=0.0, open_low=True, nullable=True,
           doc="hard wall-clock limit of a launched job (MPI, torch.distributed), seconds"),
+    Param("hung_after_s", 60.0, "float", low=0.0, open_low=True,
+          doc="a launched job's rank whose heartbeat (touched every second) stops this long is named hung "
+              "and the job stopped, seconds"),
     Param("hostfile", "", "str", doc="mpiexec -f FILE for multi-node MPI runs"),
     Param("progress", False, "bool", doc="per-rank progress lines from launched jobs"),
     Param("oversubscribe", False, "bool", doc="start more than 4 MPI / torch ranks per core on this machine"),

@@ -16,6 +16,7 @@ from harness._core.monitor import Budget, FINISHED_OK
 from harness._core.output import console, print_json, table, varying_columns
 from harness._core.params import parse_assignments, positive_float
 from harness._core.paths import input_file, output_dir, safe_name
+from harness._core.scratch import sweep as sweep_scratch
 from .progress import RunProgress
 from harness.run.runner import RunSpec, execute, resolve, skipped_record, unavailable
 from harness.run.store import Store, reports_root
@@ -157,6 +158,7 @@ def main(args) -> int:
         skipped = [skipped_record(specs[i], why) for i, why in unrunnable.items()]
         specs = [resolve(s) for i, s in enumerate(specs) if i not in unrunnable]
         store = Store()
+        sweep_scratch()  # the work folders of harnesses killed before they could remove them
         kind = _engine_kind(args)
         if kind is not None:
             where = f" at {args.scheduler}" if kind == "dask" and args.scheduler else ""

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from harness._core import signals
+from harness._core import lifeline, scratch, signals
 from harness._core.errors import MissingDependency, UserError
 from harness._core.monitor import ERROR, INTERRUPTED
 from harness._core.registry import plugins
@@ -44,13 +44,22 @@ ENGINES = ("local", "dask", "submitit", "submitit-local")
 INTERRUPT_GRACE_S = 10.0
 
 
-def run_job(spec: RunSpec, scratch: str | None = None) -> dict[str, Any]:
+def run_job(spec: RunSpec, scratch: str | None = None, token: str | None = None) -> dict[str, Any]:
     """The job every engine runs (importable by reference, so pickles stay small). ``scratch``: a
     folder the parent made on this machine for its jobs' work folders (removed by the parent, so
-    a job killed on the way out leaves nothing behind); None on another machine."""
+    a job killed on the way out leaves nothing behind); None on another machine. ``token``: the
+    local pool's name for this job: the worker writes its pid to ``scratch/job-<token>.pid`` first,
+    so a worker that dies (the OOM killer) is matched to the run it was executing."""
+    if scratch is not None and token is not None:
+        with contextlib.suppress(OSError):
+            Path(scratch, f"job-{token}.pid").write_text(str(os.getpid()))
     with signals.job(), _tempdir(scratch):
         rec = execute(spec, None)
     return run_to_dict(rec)
+
+
+class JobLost(Exception):
+    """A job whose worker process died under it (its run is stored 'error' with this message)."""
 
 
 @contextlib.contextmanager
@@ -82,11 +91,11 @@ class Engine:
     scratch: str | None = None  # the jobs' temp folder on this machine (see run_job), removed by close
 
     def _make_scratch(self) -> None:
-        self.scratch = tempfile.mkdtemp(prefix="harness-jobs-")
+        self.scratch = str(scratch.make("harness-jobs-"))
 
     def _remove_scratch(self) -> None:
         if self.scratch is not None:
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            scratch.remove(self.scratch)
 
     def submit(self, spec: RunSpec) -> Any:
         raise NotImplementedError
@@ -108,33 +117,119 @@ class Engine:
         pass
 
 
+class _Job:
+    """A run on the local pool: its spec, the future of its current attempt, and, once its worker
+    died under it, why (``lost``)."""
+
+    def __init__(self, spec: RunSpec, token: str):
+        self.spec, self.token = spec, token
+        self.future: cf.Future | None = None
+        self.lost: str | None = None
+        self.attempts = 0
+
+
 class LocalEngine(Engine):
     """A pool of ``slots`` processes on this machine, forked from a fork server that imported the
     grid's plugin and workload modules once (``preload``): a worker's first run does not pay the
-    imports again, and no worker inherits this process's threads (progress, BLAS, numba)."""
+    imports again, and no worker inherits this process's threads (progress, BLAS, numba).
+
+    Nothing outlives this process, even killed with ``kill -9``: each worker watches a pipe only
+    this process holds open (:mod:`harness._core.lifeline`) and, at its end-of-file, removes this
+    process's folders (the jobs' scratch, multiprocessing's ``pymp-*``) and exits; the fork server
+    and the resource tracker then end by themselves (they lived only as long as a worker did,
+    python/cpython#111873), the latter unlinking the pool's semaphores (``/dev/shm/sem.mp-*``).
+    A worker that dies (the OOM killer) fails only the run it was executing ('error', naming
+    the death); the runs beside it, which ``concurrent.futures`` fails with it, are run again on
+    a new pool."""
 
     name = "local"
+    RETRIES = 2  # a run whose pool broke under it this often, its own worker never seen dying, is given up
 
     def __init__(self, slots: int, preload: Sequence[str] = ()):
+        import multiprocessing.util
+
         self.slots = slots
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["harness.run.runner", *preload])
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx.set_forkserver_preload(["harness.run.runner", *preload])
         self._make_scratch()
-        self.pool = cf.ProcessPoolExecutor(max_workers=slots, mp_context=ctx, initializer=signals.install_worker)
+        # the read end goes to every worker; only this process ever holds the write end
+        self._lifeline_r, self._lifeline_w = self._ctx.Pipe(duplex=False)
+        self._leftovers = (self.scratch, multiprocessing.util.get_temp_dir())
+        self._tokens = 0
+        self._live: set[_Job] = set()
+        self._seen: dict[int, Any] = {}  # pid -> the pool's worker process, for exit codes after a break
+        self._retired: list[Any] = []    # the workers of pools replaced after a break
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(max_workers=self.slots, mp_context=self._ctx, initializer=_worker_init,
+                                      initargs=(self._lifeline_r, os.getpid(), self._leftovers))
 
     def submit(self, spec):
-        return self.pool.submit(run_job, spec, self.scratch)
+        self._tokens += 1
+        job = _Job(spec, str(self._tokens))
+        self._start(job)
+        self._live.add(job)
+        return job
+
+    def _start(self, job: _Job) -> None:
+        job.attempts += 1
+        Path(self.scratch, f"job-{job.token}.pid").unlink(missing_ok=True)
+        job.future = self.pool.submit(run_job, job.spec, self.scratch, job.token)
 
     def wait(self, handles, timeout):
-        done, _ = cf.wait(handles, timeout=timeout, return_when=cf.FIRST_COMPLETED)
-        return list(done)
+        lost = [h for h in handles if h.lost is not None]
+        if lost:
+            return lost
+        self._seen.update((p.pid, p) for p in self._workers())
+        futures = {h.future: h for h in handles}
+        done, _ = cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        if not any(_broken(f) for f in done):
+            return [futures[f] for f in done]
+        self._recover()
+        return [h for h in handles if h.lost is not None] + [futures[f] for f in done if not _broken(f)]
+
+    def _recover(self) -> None:
+        """The pool broke (a worker died): each run whose worker died is lost, with the death's
+        cause; every other run of the broken pool starts again on a new one."""
+        live = [j for j in self._live if j.lost is None]
+        cf.wait([j.future for j in live], timeout=5)  # the broken pool fails its futures one by one
+        self._seen.update((p.pid, p) for p in self._workers())
+        deadline = time.monotonic() + 2.0
+        while True:  # the dead worker's status comes through the fork server: a moment after the break
+            dead = {pid: p.exitcode for pid, p in self._seen.items() if p.exitcode is not None}
+            if dead or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        old, self._retired = self.pool, self._retired + list(self._seen.values())
+        old.shutdown(wait=False, cancel_futures=True)
+        self._kill(self._retired)
+        self._seen = {}
+        self.pool = self._new_pool()
+        for job in sorted(live, key=lambda j: int(j.token)):
+            if not (job.future.done() and _broken(job.future)):  # finished before the break: kept
+                continue
+            try:
+                pid = int(Path(self.scratch, f"job-{job.token}.pid").read_text())
+            except (OSError, ValueError):
+                pid = None
+            if pid in dead:
+                job.lost = f"its worker process (pid {pid}) died: {_death(dead[pid])}"
+            elif job.attempts > self.RETRIES:
+                job.lost = f"its worker pool broke {job.attempts} times under it (a worker died: " \
+                           f"{', '.join(_death(c) for c in dead.values()) or 'unknown cause'})"
+            else:
+                self._start(job)
 
     def result(self, handle):
-        return handle.result()
+        self._live.discard(handle)
+        if handle.lost is not None:
+            raise JobLost(handle.lost)
+        return handle.future.result()
 
     def cancel(self, handles):
         for h in handles:
-            h.cancel()
+            h.future.cancel()
 
     def _workers(self) -> list:
         # the pool's processes (a private attribute: concurrent.futures has no public one before 3.14)
@@ -149,18 +244,55 @@ class LocalEngine(Engine):
                 os.kill(p.pid, signum)
         return True
 
-    def close(self):
-        """Nothing outlives the command: queued jobs are cancelled, the workers (idle, or still in
-        a run after an interruption's grace) are killed, and their temp folder removed."""
-        procs = self._workers()
-        self.pool.shutdown(wait=False, cancel_futures=True)
+    @staticmethod
+    def _kill(procs) -> None:
         for p in procs:
             with contextlib.suppress(OSError, ValueError):
                 p.kill()
         for p in procs:
             with contextlib.suppress(ValueError):
                 p.join(5)
+
+    def close(self):
+        """Nothing outlives the command: queued jobs are cancelled, the workers (idle, or still in
+        a run after an interruption's grace) are killed, and their temp folder removed."""
+        procs = self._workers()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self._kill(procs + self._retired)
+        self._lifeline_w.close()
+        self._lifeline_r.close()
         self._remove_scratch()
+
+
+def _worker_init(lifeline_r, harness_pid: int, leftovers: Sequence[str]) -> None:
+    """A local pool worker's initializer: signals as a serial run takes them
+    (``signals.install_worker``), and the watch on the parent (:mod:`harness._core.lifeline`): once the
+    harness is gone, its folders are removed and this worker exits (its launched job's guard
+    then ends the job, :mod:`harness._core.jobguard`). A worker that outlived its engine in a
+    living harness (the pipe closed with the engine) only exits: that process still uses its
+    ``pymp-*`` folder."""
+    signals.install_worker()
+
+    def orphaned():
+        try:
+            if lifeline.process_state(harness_pid) in (None, "Z"):
+                for folder in leftovers:
+                    shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            os._exit(1)
+
+    lifeline.watch(lifeline_r, orphaned)
+
+
+def _broken(future: cf.Future) -> bool:
+    return not future.cancelled() and isinstance(future.exception(), cf.BrokenExecutor)
+
+
+def _death(exitcode: int) -> str:
+    if exitcode < 0:
+        name = signal.Signals(-exitcode).name if -exitcode in signal.Signals._value2member_map_ else str(-exitcode)
+        return f"killed by {name}" + (" (as the out-of-memory killer does)" if -exitcode == signal.SIGKILL else "")
+    return f"exited with code {exitcode}"
 
 
 # A LocalCluster that opens nothing beyond this machine: scheduler, nannies and workers on
@@ -187,17 +319,23 @@ class DaskEngine(Engine):
             from dask.distributed import Client, LocalCluster
         except ImportError:
             raise MissingDependency("dask.distributed (for --executor dask)", "cluster") from None
-        self.slots, self.cluster = slots, None
+        self.slots, self.cluster, self._job_scratch = slots, None, None
         address = address or os.environ.get("DASK_SCHEDULER_ADDRESS")
         try:
             if address:
                 self.client = Client(address, timeout=float(os.environ.get("HARNESS_DASK_CONNECT_S", "30")))
             else:
-                if processes:  # worker processes on this machine (threads of this one clean up after themselves)
-                    self._make_scratch()
-                self.cluster = LocalCluster(n_workers=slots, threads_per_worker=1, processes=processes,
-                                            silence_logs=logging.ERROR, **LOOPBACK_CLUSTER,
-                                            **({"local_directory": self.scratch} if self.scratch else {}))
+                import dask
+
+                # the scheduler's and workers' scratch (dask-scratch-space/, its locks) in a folder
+                # removed by close(), not left in $TMPDIR
+                self._make_scratch()
+                with dask.config.set({"temporary-directory": self.scratch}):
+                    self.cluster = LocalCluster(n_workers=slots, threads_per_worker=1, processes=processes,
+                                                silence_logs=logging.ERROR, local_directory=self.scratch,
+                                                **LOOPBACK_CLUSTER)
+                if processes:  # the jobs' work folders there too (threads of this one clean up after themselves)
+                    self._job_scratch = self.scratch
                 self.client = Client(self.cluster)
         except (OSError, TimeoutError) as exc:  # no scheduler at that address
             raise UserError(f"cannot reach the dask scheduler at {address}: {exc}") from None
@@ -205,7 +343,7 @@ class DaskEngine(Engine):
 
     def submit(self, spec):
         self._n += 1
-        return self.client.submit(run_job, spec, self.scratch, pure=False, key=f"harness-run-{self._n}-{os.getpid()}")
+        return self.client.submit(run_job, spec, self._job_scratch, pure=False, key=f"harness-run-{self._n}-{os.getpid()}")
 
     def wait(self, handles, timeout):
         from dask.distributed import wait
@@ -287,6 +425,11 @@ class SubmititEngine(Engine):
                 h.cancel(check=False)
             except Exception:  # noqa: BLE001 - best effort on the way out
                 pass
+
+    def close(self):
+        # submitit makes the folder pattern itself, '%j' literally, and leaves it empty beside the jobs' folders
+        with contextlib.suppress(OSError):
+            (self.folder / "%j").rmdir()
 
 
 def preload_modules(specs: Sequence[RunSpec]) -> list[str]:
@@ -407,7 +550,8 @@ def run_parallel(specs: Sequence[RunSpec], store: Store, engine: Engine, *, forc
             rec.id, rec.cached = None, False
         except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - a lost job is stored, never lost
             rec = new_record(resolved[i])
-            rec.status, rec.reason = ERROR, f"{engine.name} job failed: {type(exc).__name__}: {exc}"
+            why = str(exc) if isinstance(exc, JobLost) else f"{type(exc).__name__}: {exc}"
+            rec.status, rec.reason = ERROR, f"{engine.name} job failed: {why}"
             if interrupted is not None or isinstance(exc, KeyboardInterrupt):
                 rec.status, rec.reason = INTERRUPTED, f"interrupted by {signals.signal_name(interrupted or exc)} " \
                                                       "before its job returned: its points are lost"

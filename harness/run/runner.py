@@ -4,9 +4,7 @@ monitor, and store what was measured, whatever happened (error, Ctrl-C, timeout)
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -25,6 +23,7 @@ from harness._core.monitor import (DIVERGED, DONE, ERROR, INTERRUPTED, SKIPPED, 
 from .checking import expected_applied
 from harness._core.params import THEORY, check_options
 from harness._core.plugin import PluginSpec
+from harness._core import scratch
 from harness._core.registry import plugins, workloads
 from .store import RunRecord, Store
 from harness._core.workload import Workload, check_kind
@@ -156,7 +155,7 @@ def _data_identity(workload: Workload) -> dict[str, Any]:
 IN_PROCESS_TIMED = ("serial", "sim")
 
 # options that change how a run is launched or watched, not what it computes
-_UNHASHED_OPTIONS = {"timeout_s", "hostfile", "progress", "launcher", "torchrun_args", "oversubscribe"}
+_UNHASHED_OPTIONS = {"timeout_s", "hung_after_s", "hostfile", "progress", "launcher", "torchrun_args", "oversubscribe"}
 
 # Test-only: HARNESS_PLANT="slowdown=2,eta=0.5" plants a regression so that the gate's own tests can
 # check it fails (benchmarks/gate_false_alarms.py): 'slowdown' scales the monitor's clock, 'eta'
@@ -305,7 +304,6 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
         rec.status, rec.reason = SKIPPED, reason
         return rec
 
-    workdir = Path(tempfile.mkdtemp(prefix=f"harness-{pspec.name}-"))
     planted = res.identity.get("options", {}).get("planted", {})
     slow = float(planted.get("slowdown", 1.0))
     monitor = Monitor(workload.metrics, n_samples=getattr(workload, "n", None), budget=spec.budget,
@@ -314,6 +312,8 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
     params = dict(res.params)
     if "eta" in planted and isinstance(params.get("eta"), (int, float)):
         params["eta"] = params["eta"] * planted["eta"]
+    # made once the monitor has read the workload (its data may be refused: a UserError, no folder left)
+    workdir = scratch.make(f"harness-{pspec.name}-")
     ctx = RunContext(plugin=pspec, workload=workload, params=params, workers=spec.workers,
                      seed=spec.seed, monitor=monitor, workdir=workdir, options=dict(spec.options),
                      expects=expected_applied(pspec))
@@ -351,7 +351,7 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
         rec.points = list(monitor.points)
         rec.info.update(ctx.info)
         rec.info.setdefault("eval_seconds", monitor.eval_seconds)
-        shutil.rmtree(workdir, ignore_errors=True)
+        scratch.remove(workdir)
     return rec
 
 

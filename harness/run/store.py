@@ -183,6 +183,7 @@ class Store:
             except OSError as exc:
                 raise UserError(f"cannot create the store's folder {self.path.parent}: {exc.strerror or exc}") from None
         self._ro_uri = f"{self.path.absolute().as_uri()}?mode=ro"
+        creating = not readonly and not self.path.exists()
         try:
             if readonly:
                 try:
@@ -200,6 +201,9 @@ class Store:
                     con.executescript(SCHEMA)
                 self._one_row_per_key()
         except sqlite3.DatabaseError as exc:
+            if creating:  # a half-made database (0 bytes on a full disk) would pass for a store next time
+                for leftover in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+                    leftover.unlink(missing_ok=True)
             how = "" if readonly else " for writing"
             raise UserError(f"cannot open store {self.path}{how}: {exc}") from None
 

@@ -35,11 +35,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from harness.api import MissingDependency, PluginFailure, SPEC, python_module, run_job
+from harness.api import (MissingDependency, PluginFailure, job_marker, python_module, remove_orphaned_shm,
+                         run_job, shm_files)
 
 DEFAULT_TIMEOUT_S = 600.0
 
@@ -120,8 +120,8 @@ def launch(ctx, module: str, processes: int) -> dict[str, Any]:
     shm_before = shm_segments()
     try:
         info = run_job(ctx, command(module, processes, hostfile), timeout_s=timeout_s,
-                       env=environment(timeout_s, hostfile),
-                       after=lambda: remove_orphaned_shm(shm_before, job_marker(workdir)))
+                       env=environment(timeout_s, hostfile), shm=SHM_GLOB,
+                       after=lambda: remove_orphaned_shm(SHM_GLOB, shm_before, job_marker(workdir)))
         return {**(info or {}), "network": network(hostfile)}
     except PluginFailure as exc:
         if exc.rank is not None:
@@ -132,74 +132,12 @@ def launch(ctx, module: str, processes: int) -> dict[str, Any]:
         raise PluginFailure(f"{died['message']}; mpiexec: {exc}", rank=died.get("rank")) from None
 
 
-SHM_DIR = Path("/dev/shm")
 SHM_GLOB = "mpich_shm_*"
 
 
 def shm_segments() -> set[str]:
     """Names of MPICH's shared-memory segments on this node (``/dev/shm/mpich_shm_*``)."""
-    try:
-        return {p.name for p in SHM_DIR.glob(SHM_GLOB)}
-    except OSError:
-        return set()
-
-
-def job_marker(workdir: Path) -> bytes:
-    """What every process of this run's job has in its environment (``run_job`` sets it): the
-    ranks may sit in process groups of their own (hydra's proxies start them), so the group id
-    does not find them."""
-    return f"HARNESS_SPEC={Path(workdir) / SPEC}".encode()
-
-
-def remove_orphaned_shm(before: set[str], marker: bytes | None = None, wait_s: float = 5.0) -> list[str]:
-    """Unlink the MPICH shared-memory segments that appeared since ``before`` and that no process
-    maps any more. A job that ends normally unlinks its own; one whose ranks were killed (a worker
-    fault, a timeout, Ctrl-C: :func:`harness.api.run_job` kills the group) leaves them, 3-4 MB
-    each, in RAM until reboot (230 of them, 840 MB, after a day of tests here). ``marker``: the
-    job's environment entry (:func:`job_marker`); its killed ranks may still hold a mapping for a
-    moment (waited for, up to ``wait_s``); a segment another job maps is left alone. Returns the
-    names removed."""
-    new = shm_segments() - before
-    if not new:
-        return []
-    deadline = time.monotonic() + wait_s
-    while True:
-        users = _mappers(new)
-        dying = [pid for pids in users.values() for pid in pids if marker is not None and _has(pid, marker)]
-        if not dying or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    removed = []
-    for name in sorted(n for n in new if not users.get(n)):
-        try:
-            (SHM_DIR / name).unlink()
-            removed.append(name)
-        except OSError:
-            pass
-    return removed
-
-
-def _mappers(names: set[str]) -> dict[str, list[int]]:
-    """segment name -> pids of the processes that map it (from /proc/PID/maps)."""
-    users: dict[str, list[int]] = {}
-    for maps in Path("/proc").glob("[0-9]*/maps"):
-        try:
-            text = maps.read_text()
-        except OSError:                    # a process that ended meanwhile, or not ours to read
-            continue
-        if "mpich_shm_" in text:
-            for n in names:
-                if n in text:
-                    users.setdefault(n, []).append(int(maps.parent.name))
-    return users
-
-
-def _has(pid: int, marker: bytes) -> bool:
-    """Whether process ``pid``'s environment holds ``marker`` (False once it is gone)."""
-    try:
-        return marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
-        return False
+    return shm_files(SHM_GLOB)
 
 
 def _first_death(workdir: Path) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ import pytest
 from harness._core.monitor import Budget, Target
 from harness.run.runner import RunSpec, execute
 
-from conftest import needs_mpi
+from conftest import needs_mpi, tagged_processes
 
 pytestmark = [pytest.mark.mpi]
 
@@ -43,20 +43,6 @@ def run(plugin, workload="logreg", params=None, workers=2, budget=None, target=N
     spec = RunSpec(plugin, workload, dict(params or {}), dict(WP if wp is None else wp), workers, seed,
                    budget or Budget(epochs=20, seconds=15), target or Target(), options={**TIMEOUT, **options})
     return execute(spec, None, force=True)
-
-
-def tagged_processes(tag: str) -> list[str]:
-    """Live processes (ours) whose environment carries ``tag``: a /proc scan, no psutil."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if tag.encode() in (entry / "environ").read_bytes():
-                found.append(f"{entry.name}: {(entry / 'cmdline').read_bytes().replace(bytes(1), b' ').decode()[:120]}")
-        except OSError:
-            continue
-    return found
 
 
 @pytest.fixture

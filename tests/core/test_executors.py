@@ -54,11 +54,16 @@ def suite(tmp_path_factory):
 def _check_same(tmp_path, suite, *extra, timeout=240):
     path, serial = suite
     db = tmp_path / "par.db"
-    proc = run_cli("run", str(path), "--no-report", "--json", "--store", str(db), *extra, timeout=timeout)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = run_cli("run", str(path), "--no-report", "--json", "--store", str(db), *extra, timeout=timeout,
+                   env={"TMPDIR": str(tmp)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = json.loads(proc.stdout)
     assert len(runs) == 12 and not any(r["cached"] for r in runs)
     assert _stored(db) == serial  # every run there, once, with the serial runner's exact curve
+    # nothing left in $TMPDIR: no job or run folder, no pymp-*, no dask-scratch-space/
+    assert sorted(p.name for p in tmp.iterdir()) == []
     return proc
 
 
@@ -91,6 +96,7 @@ def test_submitit_local_executor_matches_serial(tmp_path, suite):
     _check_same(tmp_path, suite, "--executor", "submitit", "--submitit-cluster", "local", "--jobs", "4",
                 "--submitit-folder", str(folder), "--slurm", "timeout_min=5")
     assert len(list(folder.glob("*/*_result.pkl"))) == 12  # 12 real submitit jobs, one per run
+    assert sorted(p.name for p in folder.iterdir() if not p.name.isdigit()) == []  # no empty '%j' pattern folder
 
 
 def test_plain_progress_and_cache(tmp_path, suite):
