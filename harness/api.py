@@ -87,6 +87,15 @@ linear models) has ``n``, ``dim`` (d), ``X`` (shape (n, d), dense or scipy CSR),
 registered as a :class:`WorkloadSpec` in the ``harness.workloads`` entry point group;
 :func:`build_workload` builds a registered one by name.
 
+A workload whose data is expensive shares it instead of holding it: ``dataset(key, build, disk=...)``
+gives read-only arrays (a ``Dataset``: ``arrays``, ``content`` -- their SHA-256 --, ``source``) built
+once per machine under ``recipe_key(recipe)`` (``recipe``: what builds them, with
+``module_fingerprint(module)`` of the generator's code) and, from ``DISK_MIN_BYTES`` on, mapped from
+the on-disk data cache by every later run, rank and session (``on_disk(key)``: its bytes there);
+``memo(key, compute)`` keeps the arrays and what is derived from them in the process's bounded pool
+(``in_pool(key)``), never on the workload object, so a suite's memory stays flat run after run.
+``Workload.release()`` drops what an object holds for one run (called once the run is stored).
+
 Data files: :func:`cache_dir` is the harness's cache folder (downloads, built datasets);
 ``params_key(params) -> str`` a stable key of a workload's parameters (cache file names);
 ``file_sha256(path) -> str`` the SHA-256 of a file's bytes (memoised on size / mtime / inode), for
@@ -102,7 +111,10 @@ A plugin that starts processes (MPI ranks, torch.distributed ranks) runs them wi
 :func:`run_job` (own process group, wall-clock limit, every point folded back into the parent's
 monitor); inside a child, :func:`load_spec` + :func:`child_context` rebuild the context (the rank
 that ``owns_monitor`` streams its points), :func:`write_result` ends the run and
-:func:`child_main` records a failing rank's exception. :func:`python_module` is the argv that
+:func:`child_main` records a failing rank's exception; in a job across several nodes one rank per
+node calls :func:`write_node` (that node's machine manifest, stored with the run), and the launching
+side calls :func:`offer_join` (writes what ``harness join RUN-DIR`` starts on each other node and
+prints that line). :func:`python_module` is the argv that
 starts ``python -P -m module`` with this interpreter; :data:`SPEC` is the spec file's name in a
 job's work folder (a launcher passes ``HARNESS_SPEC=<workdir>/SPEC`` to its ranks), and
 ``job_marker(workdir) -> bytes`` that environment entry, which finds a job's processes wherever
@@ -125,15 +137,16 @@ from __future__ import annotations
 from ._core.cache import cache_dir
 from ._core.context import RunContext
 from ._core.errors import MissingDependency, PluginFailure, RunTimeout, UserError, unknown
-from ._core.identity import file_sha256
-from ._core.launch import (SPEC, child_context, child_main, job_marker, load_spec, python_module, run_job,
-                           write_result)
+from ._core.identity import file_sha256, module_fingerprint
+from ._core.launch import (SPEC, child_context, child_main, job_marker, load_spec, offer_join, python_module,
+                           run_job, write_node, write_result)
 from ._core.lifeline import remove_orphaned_shm, shm_files
 from ._core.monitor import STATUSES, Budget, Monitor, Target
 from ._core.params import THEORY, Param, ParamSet
 from ._core.paths import SNIFF_BYTES, binary_reason, input_file, inside_folder
 from ._core.plugin import BACKENDS, NEEDS, WORKLOAD_KINDS, PluginSpec
 from ._core.registry import build_workload, find_plugin
+from ._core.shared_data import DISK_MIN_BYTES, dataset, in_pool, memo, on_disk, recipe_key
 from ._core.staleness import DelayStats
 from ._core.workload import Workload, WorkloadSpec, params_key
 
@@ -144,11 +157,13 @@ __all__ = [
     "RunContext", "Monitor", "Budget", "Target", "STATUSES", "DelayStats",
     # workloads
     "Workload", "WorkloadSpec", "build_workload", "cache_dir", "params_key",
+    # data shared by runs, ranks and sessions (harness._core.shared_data)
+    "dataset", "memo", "recipe_key", "in_pool", "on_disk", "DISK_MIN_BYTES", "module_fingerprint",
     # data files
     "file_sha256", "input_file", "inside_folder", "binary_reason", "SNIFF_BYTES",
     # child processes
-    "run_job", "load_spec", "child_context", "write_result", "child_main", "python_module", "SPEC", "find_plugin",
-    "job_marker", "shm_files", "remove_orphaned_shm",
+    "run_job", "load_spec", "child_context", "write_result", "write_node", "offer_join", "child_main", "python_module",
+    "SPEC", "find_plugin", "job_marker", "shm_files", "remove_orphaned_shm",
     # errors
     "UserError", "MissingDependency", "PluginFailure", "RunTimeout", "unknown",
 ]

@@ -44,20 +44,87 @@ class FiniteSumWorkload(Workload):
     def _make_data(self):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _recipe(self) -> dict[str, Any]:
+        """What builds this workload's data: its identity (generator class, version, parameters, or a
+        file's hash) and the generator's code (an edited generator is new data)."""
+        from harness.api import module_fingerprint
+
+        return {"data": self.data_identity(), "code": module_fingerprint(type(self).__module__)}
+
     @cached_property
-    def _data(self):
+    def _recipe_key(self) -> str:
+        from harness.api import recipe_key
+
+        return recipe_key(self._recipe())
+
+    @property
+    def _held(self):
+        """(X, y, X_test, y_test, Dataset): the data as shared read-only arrays (``harness.api.dataset``),
+        built once per machine for a large dataset (mapped from the on-disk data cache by every later
+        run, rank and session), once per process for a small one. The workload object keeps no
+        reference: the process's bounded pool decides what stays in memory between runs."""
+        from harness.api import dataset, memo
+
+        def load():
+            ds = dataset(self._recipe_key, self._arrays, disk=self.shares_data())
+            self._first_source = ds.source
+            a = ds.arrays
+            return _matrix(a, "X"), a["y"], _matrix(a, "Xt"), a.get("yt"), ds
+
+        return memo(self._recipe_key, load, nbytes=lambda held: held[4].nbytes)
+
+    def shares_data(self) -> bool:
+        from harness.api import DISK_MIN_BYTES
+
+        est = self.estimate_bytes()
+        return bool(est and est >= DISK_MIN_BYTES)
+
+    def holds_data(self) -> bool:
+        from harness.api import in_pool
+
+        return in_pool(self._recipe_key)
+
+    def prepared_bytes(self) -> int | None:
+        from harness.api import on_disk
+
+        return on_disk(self._recipe_key) if self.shares_data() else None
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """``_make_data()`` in canonical form: float64, C order; CSR with sorted indices as its three arrays."""
         X, y, Xt, yt = self._make_data()
         if not (isinstance(X, np.ndarray) or _is_sparse(X)):
             raise TypeError("X must be a numpy array or scipy sparse matrix")
-        if _is_sparse(X):
-            X = X.tocsr()
-            X.sort_indices()
-            X = X.astype(np.float64)
-            Xt = Xt.tocsr().astype(np.float64) if Xt is not None else None
-        else:
-            X = np.ascontiguousarray(X, dtype=np.float64)
-            Xt = np.ascontiguousarray(Xt, dtype=np.float64) if Xt is not None else None
-        return X, np.ascontiguousarray(y, dtype=np.float64), Xt, (None if yt is None else np.ascontiguousarray(yt, dtype=np.float64))
+        out: dict[str, np.ndarray] = {"y": np.ascontiguousarray(y, dtype=np.float64)}
+        for tag, M in (("X", X), ("Xt", Xt)):
+            if M is None:
+                continue
+            if _is_sparse(M):
+                M = M.tocsr().astype(np.float64)
+                M.sort_indices()
+                out.update({f"{tag}.data": M.data, f"{tag}.indices": M.indices, f"{tag}.indptr": M.indptr,
+                            f"{tag}.shape": np.asarray(M.shape, dtype=np.int64)})
+            else:
+                out[tag] = np.ascontiguousarray(M, dtype=np.float64)
+        if yt is not None:
+            out["yt"] = np.ascontiguousarray(yt, dtype=np.float64)
+        return out
+
+    @property
+    def _data(self):
+        return self._held[:4]
+
+    @property
+    def content(self) -> str:
+        """SHA-256 of the data's arrays: what the constants computed from them are keyed by."""
+        return self._held[4].content
+
+    def data_source(self) -> dict[str, Any]:
+        """Where this workload's data came from when it first used it (stored with the run): ``built``,
+        ``disk`` (mapped from the data cache) or ``memory`` (the process's pool), its content hash,
+        bytes and the seconds building it took."""
+        ds = self._held[4]
+        return {"source": getattr(self, "_first_source", "memory"), "content": ds.content[:16], "bytes": ds.nbytes,
+                "build_s": round(ds.build_s, 3)}
 
     @property
     def X(self):
@@ -191,21 +258,36 @@ class FiniteSumWorkload(Workload):
         return out
 
     # -- constants --------------------------------------------------------------------------------
-    @cached_property
-    def row_norms_sq(self) -> np.ndarray:
-        if self.sparse:
-            return np.asarray(self.X.multiply(self.X).sum(axis=1)).ravel()
-        return np.einsum("ij,ij->i", self.X, self.X)
+    def _memo(self, what: str, compute, **value):
+        """A value derived from the data, kept in this process's bounded pool beside the data (keyed by
+        the data's content, the loss and lam), never on the workload object (a suite's resolved runs
+        hold their workloads until the suite ends)."""
+        from harness.api import memo
 
-    @cached_property
+        return memo(f"{self.content}:{type(self).__qualname__}:{self.loss}:{self.lam!r}:{what}", compute, **value)
+
+    def _remember(self, what: str, value) -> None:
+        """Hold ``value`` as what :meth:`_memo` gives for ``what`` (a refined optimum)."""
+        self._memo(what, None, value=value)
+
+    @property
+    def row_norms_sq(self) -> np.ndarray:
+        def compute():
+            if self.sparse:
+                return np.asarray(self.X.multiply(self.X).sum(axis=1)).ravel()
+            return np.einsum("ij,ij->i", self.X, self.X)
+
+        return self._memo("row_norms_sq", compute)
+
+    @property
     def L_i(self) -> np.ndarray:
         """Per-sample smoothness of f_i = phi_i + (lam/2)||.||^2: phi_curv * ||x_i||^2 + lam."""
-        return self.phi_curv * self.row_norms_sq + self.lam
+        return self._memo("L_i", lambda: self.phi_curv * self.row_norms_sq + self.lam)
 
-    @cached_property
+    @property
     def _gram_extremes(self) -> tuple[float, float]:
         """(largest, smallest) eigenvalue of X^T X / n, exact (dense eigh or sparse Lanczos)."""
-        return self._cached("gram", self._compute_gram_extremes)
+        return self._memo("gram", lambda: tuple(self._cached("gram", self._compute_gram_extremes)))
 
     def _compute_gram_extremes(self) -> tuple[float, float]:
         X, n = self.X, self.n
@@ -236,14 +318,30 @@ class FiniteSumWorkload(Workload):
             return self._gram_extremes[1] + self.lam
         return self.lam
 
-    @cached_property
+    @property
     def _optimum(self) -> tuple[np.ndarray, float]:
-        def solve():
-            w = self._solve_optimum()
-            return w.tolist(), self.objective(w)
+        """(w*, f*) from the on-disk cache (w* as .npy), else solved and written there."""
+        return self._memo("optimum", self._stored_optimum)
 
-        w, f = self._cached("optimum", solve)
-        return np.asarray(w, dtype=np.float64), float(f)
+    def _stored_optimum(self, refresh: bool = False, solved: tuple[np.ndarray, float] | None = None):
+        fpath = self._cache_path("optimum")
+        wpath = fpath.with_suffix(".npy")
+        if not refresh:
+            try:
+                w, f = np.load(wpath, allow_pickle=False), json.loads(fpath.read_text())
+                if isinstance(f, float) and w.shape == (self.dim,):
+                    return w, f
+            except (OSError, ValueError):
+                pass
+        if solved is None:
+            w = self._solve_optimum()
+            solved = (w, self.objective(w))
+        w, f = np.asarray(solved[0], dtype=np.float64), float(solved[1])
+        tmp = wpath.with_suffix(f".tmp{os.getpid()}.npy")
+        np.save(tmp, w, allow_pickle=False)
+        os.replace(tmp, wpath)
+        self._cached("optimum", lambda: f, refresh=True)
+        return w, f
 
     @property
     def w_star(self) -> np.ndarray:
@@ -261,8 +359,7 @@ class FiniteSumWorkload(Workload):
         w = self._solve_optimum(tight=True, w0=w_old)
         f_new = self.objective(w)
         if f_new < f_old:
-            self._cached("optimum", lambda: (w.tolist(), f_new), refresh=True)
-            self.__dict__["_optimum"] = (np.asarray(w, dtype=np.float64), float(f_new))
+            self._remember("optimum", self._stored_optimum(refresh=True, solved=(w, f_new)))
         return self.f_star
 
     def _solve_optimum(self, tight: bool = False, w0: np.ndarray | None = None) -> np.ndarray:
@@ -305,6 +402,14 @@ class FiniteSumWorkload(Workload):
         return np.asarray(X.T @ (curv * np.asarray(X @ v).ravel())).ravel() / self.n + self.lam * v
 
     def constants(self) -> dict[str, float]:
+        """The constants. Those of the data alone are cached on disk by its content (a later run, rank
+        or session reads them without a pass over the data); those of the optimum follow f* and w*."""
+        out = dict(self._memo("data_constants", lambda: self._cached("data_constants", self._data_constants)))
+        f0 = out.pop("f0")
+        f_star = self.f_star
+        return {**out, "f_star": f_star, "f0_minus_fstar": f0 - f_star, "dist0_sq": float(self.w_star @ self.w_star)}
+
+    def _data_constants(self) -> dict[str, float]:
         return {
             "L": self.L,
             "L_max": self.L_max,
@@ -314,16 +419,16 @@ class FiniteSumWorkload(Workload):
             "n": float(self.n),
             "d": float(self.d),
             "dim": float(self.dim),
-            "f_star": self.f_star,
-            "f0_minus_fstar": self.objective(np.zeros(self.dim)) - self.f_star,
-            "dist0_sq": float(self.w_star @ self.w_star),
+            "f0": self.objective(np.zeros(self.dim)),
             "density": float(self.X.nnz / (self.n * self.d)) if self.sparse else 1.0,
         }
 
     # -- on-disk cache of expensive constants -----------------------------------------------------
     def _cache_path(self, what: str) -> Path:
-        """Constants are keyed by the data's content identity (never by a path string)."""
-        key = params_key({"class": type(self).__qualname__, "what": what, "data": self.data_identity(), "v": 2})
+        """Constants are keyed by the data's content (the SHA-256 of its arrays), the loss and lam:
+        never by a path string or the generator's name (an edited generator makes new constants)."""
+        key = params_key({"class": type(self).__qualname__, "what": what, "content": self.content, "loss": self.loss,
+                          "lam": self.lam, "classes": self.n_classes, "v": 3})
         return cache_dir() / f"{self.name}-{what}-{key}.json"
 
     def _cached(self, what: str, compute, *, refresh: bool = False):
@@ -338,6 +443,20 @@ class FiniteSumWorkload(Workload):
         tmp.write_text(json.dumps(value))
         os.replace(tmp, path)
         return json.loads(path.read_text())
+
+
+def _matrix(arrays, tag: str):
+    """Array ``tag`` of a dataset, or the CSR matrix its three arrays make (no copy), or None."""
+    if tag in arrays:
+        return arrays[tag]
+    if f"{tag}.data" not in arrays:
+        return None
+    import scipy.sparse as sp
+
+    M = sp.csr_matrix((arrays[f"{tag}.data"], arrays[f"{tag}.indices"], arrays[f"{tag}.indptr"]),
+                      shape=tuple(int(v) for v in arrays[f"{tag}.shape"]), copy=False)
+    M.has_sorted_indices = True  # stored sorted (``_arrays``): never sorted again in place
+    return M
 
 
 def _is_sparse(X) -> bool:

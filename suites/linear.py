@@ -25,15 +25,18 @@ class _Generated(FiniteSumWorkload):
         return {"n": self.params["n"], "d": self.params["d"]}
 
     def estimate_bytes(self) -> int:
-        """Dense: the draw, its scaling and rotation and the train/test copies (about 3 x total x d
-        float64) plus two d x d matrices (the rotation, and the Gram for d <= 3000). Sparse: values,
-        column indices and the CSR copies, about 4 x 8 bytes per nonzero. Plus 25%: the measured peak
-        of building a dense ridge workload is 80% of this (tests/core/test_inputs.py)."""
+        """Dense: the draw, scaled, rotated and split where it is (``synthetic.dense_features``, ``split``:
+        total x d float64, and a block of rows being rotated) plus two d x d matrices (the rotation, and the Gram for d <= 3000). Sparse:
+        values, column indices and the CSR copies, about 4 x 8 bytes per nonzero. Plus 25%
+        (tests/core/test_inputs.py measures the peak of building a dense ridge workload against it)."""
         p, total = self.params, self._total()
         if p["sparse"]:
             nnz = total * max(1, int(round(p["density"] * p["d"])))
             return 10 * (4 * nnz + 8 * p["d"])
-        return 10 * (3 * total * p["d"] + 2 * p["d"] * p["d"])  # 8 bytes each, and a 25% margin
+        from .synthetic import BLOCK_BYTES
+
+        cells = total * p["d"]  # the draw, and one block of it rotated at a time
+        return 10 * (cells + min(cells, BLOCK_BYTES // 8) + 2 * p["d"] * p["d"])  # 8 bytes each, and a 25% margin
 
     def memory_note(self) -> str:
         p = self.params
@@ -55,7 +58,7 @@ class _Generated(FiniteSumWorkload):
         if p["sparse"]:
             w_true *= np.sqrt(p["d"] * p["density"])  # unit-norm rows: keep margins O(1)
         y = self._labels(np.asarray(X @ w_true).ravel(), rng)
-        Xtr, ytr, Xte, yte = split(X, y, 1.0 - p["n"] / total, rng)
+        Xtr, ytr, Xte, yte = split(X, y, 1.0 - p["n"] / total, rng, inplace=True)
         return Xtr, ytr, Xte, yte
 
 

@@ -119,6 +119,9 @@ class NetworkWorkload(Workload):
         as_t = lambda a, dt: torch.as_tensor(np.ascontiguousarray(a), dtype=dt)  # noqa: E731
         return (as_t(X, torch.float32), as_t(y, torch.long), as_t(Xt, torch.float32), as_t(yt, torch.long))
 
+    def release(self) -> None:
+        self.__dict__.pop("_tensors", None)
+
     def _arrays(self):
         p = self.params
         rng = np.random.default_rng(p["seed"])

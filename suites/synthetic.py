@@ -5,13 +5,22 @@ from __future__ import annotations
 import numpy as np
 
 
+# rows rotated per block of this many bytes: one draw's worth of memory, not three (paper scale: 4 GB)
+BLOCK_BYTES = 64 << 20
+
+
 def dense_features(n: int, d: int, cond: float, rng: np.random.Generator) -> np.ndarray:
     """Rows ~ N(0, S) with S = Q diag(s) Q^T, s geometric from 1 down to 1/cond, Q a random rotation:
-    the population covariance has condition number ``cond`` (X^T X / n approaches it as n grows)."""
+    the population covariance has condition number ``cond`` (X^T X / n approaches it as n grows).
+    Scaled and rotated in place, a block of rows at a time: the peak is the draw itself."""
     Z = rng.standard_normal((n, d))
     s = np.sqrt(np.geomspace(1.0, 1.0 / cond, d)) if d > 1 else np.ones(1)
     Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    return (Z * s) @ Q.T
+    Z *= s
+    rows = max(1, BLOCK_BYTES // (8 * d))
+    for i in range(0, n, rows):
+        Z[i:i + rows] = Z[i:i + rows] @ Q.T
+    return Z
 
 
 def sparse_features(n: int, d: int, density: float, rng: np.random.Generator, normalize: bool = True):
@@ -31,9 +40,32 @@ def sparse_features(n: int, d: int, density: float, rng: np.random.Generator, no
     return sp.csr_matrix((vals.ravel(), cols.ravel(), indptr), shape=(n, d))
 
 
-def split(X, y, test_fraction: float, rng: np.random.Generator):
+def split(X, y, test_fraction: float, rng: np.random.Generator, *, inplace: bool = False):
+    """(X_train, y_train, X_test, y_test): a random ``test_fraction`` of the rows held out.
+    ``inplace`` (a dense X the caller owns): X's rows are permuted where they are and both parts
+    are views of it (no copy of the data; the same values as the copying split)."""
     n = X.shape[0]
     n_test = int(round(test_fraction * n))
     perm = rng.permutation(n)
     te, tr = perm[:n_test], perm[n_test:]
+    if inplace and isinstance(X, np.ndarray) and X.flags.c_contiguous and X.flags.writeable:
+        _permute_rows(X, np.concatenate([tr, te]))
+        k = n - n_test
+        return X[:k], y[tr], X[k:], y[te]
     return X[tr], y[tr], X[te], y[te]
+
+
+def _permute_rows(X: np.ndarray, p: np.ndarray) -> None:
+    """X <- X[p] in place (``p`` a permutation of the rows), one row of scratch, by following p's cycles."""
+    done = np.zeros(len(p), dtype=bool)
+    for start in range(len(p)):
+        if done[start]:
+            continue
+        done[start] = True
+        first, i = X[start].copy(), start
+        while p[i] != start:
+            j = p[i]
+            X[i] = X[j]
+            done[j] = True
+            i = j
+        X[i] = first

@@ -212,6 +212,35 @@ def code_fingerprint(impl: str, also: Sequence[str] = ()) -> dict[str, Any]:
     return out
 
 
+def module_fingerprint(module: str) -> str:
+    """SHA-256 (24 hex digits) of the source of ``module`` and of every module of its own top-level
+    package that it imports, transitively: what a workload's data generator runs (an edit to it is
+    new data; an edit to the harness around it is not). Cached per process."""
+    memo = f"module:{module}"
+    hit = _code_memo.get(memo)
+    if hit is not None:
+        return hit["sha256"]
+    prefix = module.split(".")[0] if not module.startswith("harness.") else ".".join(module.split(".")[:2])
+    files: dict[str, Path] = {}
+    start = _module_file(module)
+    todo = [(module, start)] if start is not None else []
+    while todo:
+        name, f = todo.pop()
+        if name in files:
+            continue
+        files[name] = f
+        for dep in _imports(name, f):
+            if (dep == prefix or dep.startswith(prefix + ".")) and dep not in files:
+                df = _module_file(dep)
+                if df is not None:
+                    todo.append((dep, df))
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(f"{name}\0{file_sha256(files[name])}\n".encode())
+    _code_memo[memo] = {"sha256": h.hexdigest()[:24], "files": len(files)}
+    return _code_memo[memo]["sha256"]
+
+
 def _module_file(name: str) -> Path | None:
     """The source file of a module, found without importing it (a package: its __init__.py)."""
     parts = name.split(".")

@@ -124,7 +124,7 @@ class Monitor:
                  deterministic: bool = False, diverge_factor: float = 1e6,
                  copy: Callable[[Any], Any] | None = None,
                  on_point: Callable[[dict[str, Any], "Monitor"], None] | None = None,
-                 clock: Callable[[], float] = time.perf_counter):
+                 clock: Callable[[], float] = time.perf_counter, on_start: Callable[[], None] | None = None):
         self.evaluate = evaluate
         self.n_samples = n_samples
         self.budget = budget or Budget()
@@ -135,6 +135,8 @@ class Monitor:
         self.diverge_factor = diverge_factor
         self.copy = copy or _default_copy
         self.on_point = on_point
+        self.on_start = on_start
+        self.started_at: float | None = None  # time.time() when the clock started (the budget's start)
         self._clock = clock
         self.points: list[dict[str, Any]] = []
         self.status: str | None = None
@@ -158,6 +160,9 @@ class Monitor:
         """Start the clock (backends call this after their set-up and any barrier)."""
         if self._t0 is None:
             self._t0 = self._clock()
+            self.started_at = time.time()
+            if self.on_start is not None:
+                self.on_start()
 
     def elapsed(self) -> float:
         """Measured seconds: wall time since start minus time spent paused in evaluation."""

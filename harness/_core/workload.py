@@ -98,16 +98,44 @@ def fmt_bytes(n: float) -> str:
     return f"{n:.1f} EiB"  # pragma: no cover
 
 
-def check_memory(workload: "Workload") -> None:
-    """Refuse, before any allocation, a workload whose estimated peak memory
-    (:meth:`Workload.estimate_bytes`) exceeds what this machine has available."""
-    need = workload.estimate_bytes()
+def check_memory(workload: "Workload", *, ranks: int = 0) -> None:
+    """Refuse, with one line and before any allocation, a run whose memory would not fit: what the
+    workload needs (:meth:`Workload.memory_needed`: its data unless already held, and ``ranks``
+    launched processes) against what the machine has available, and -- when ``HARNESS_MEMORY_LIMIT``
+    is set -- what this process and its children already hold (their PSS, ``memory.held_bytes``) plus
+    that need against
+    the limit. Before refusing for the machine, the process's pool of shared data is dropped and
+    the check made again (what a finished run left there is not needed)."""
+    from .memory import LIMIT_ENV, held_bytes, memory_limit
+
+    need = workload.memory_needed(ranks)
     if not need:
         return
+    try:
+        limit = memory_limit()
+    except ValueError as exc:
+        raise UserError(f"{LIMIT_ENV}: {exc}") from None
     have = available_memory()
+    if (have is not None and need > have) or (limit is not None and held_bytes() + need > limit):
+        _drop_shared_data()
+        need, have = workload.memory_needed(ranks), available_memory()
+    what = f"{workload.name} needs about {fmt_bytes(need)} of memory ({workload.memory_note()}" + \
+        (f"; {ranks} launched processes" if ranks else "") + ")"
     if have is not None and need > have:
-        raise UserError(f"workload {workload.name} needs about {fmt_bytes(need)} of memory "
-                        f"({workload.memory_note()}); this machine has {fmt_bytes(have)} available")
+        raise UserError(f"workload {what}; this machine has {fmt_bytes(have)} available")
+    held = held_bytes() if limit is not None else 0
+    if limit is not None and held + need > limit:
+        raise UserError(f"workload {what}; beside the {fmt_bytes(held)} this process already holds that is over "
+                        f"{LIMIT_ENV}={fmt_bytes(limit)}")
+
+
+def _drop_shared_data() -> None:
+    import gc
+
+    from .shared_data import POOL
+
+    POOL.clear()
+    gc.collect()
 
 
 def params_key(obj: Any) -> str:
@@ -151,6 +179,34 @@ class Workload:
         """Peak bytes the data and model will take, estimated from the parameters before anything is
         allocated (``None``: unknown). :func:`check_memory` refuses what the machine cannot hold."""
         return None
+
+    def shares_data(self) -> bool:
+        """Whether launched ranks map this workload's data from the data cache
+        (``harness._core.shared_data``) instead of each building a copy."""
+        return False
+
+    def holds_data(self) -> bool:
+        """Whether this process already holds the data (a run on it allocates none again)."""
+        return False
+
+    def prepared_bytes(self) -> int | None:
+        """Bytes of the data when it is ready to be mapped as it is (the data cache), else None: then
+        loading it costs that, not the building's peak (:meth:`estimate_bytes`)."""
+        return None
+
+    def memory_needed(self, ranks: int = 0) -> int:
+        """Bytes a run on this workload will add: :meth:`estimate_bytes` unless the data is already
+        held or prepared (:meth:`prepared_bytes`), plus per launched rank its interpreter
+        (``harness._core.memory.RANK_BYTES``) and, unless the ranks share the data, a copy of it."""
+        from .memory import RANK_BYTES
+
+        est = self.estimate_bytes() or 0
+        own = 0 if self.holds_data() else (self.prepared_bytes() or est)
+        return own + ranks * (RANK_BYTES + (0 if self.shares_data() else est))
+
+    def release(self) -> None:
+        """Drop what this object holds for a run (called once the run is stored): a suite keeps its
+        resolved runs, and with them their workloads, until it ends."""
 
     def memory_note(self) -> str:
         """The sizes the estimate came from, for the refusal message."""

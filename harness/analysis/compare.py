@@ -275,6 +275,14 @@ def plot_group(group: Group, a: Side, b: Side, path: Path) -> str:
     return save(fig, path, alt=group.title)
 
 
+def _inline_html(text: str) -> str:
+    """The Markdown of ``summary_line`` and ``MARKS_HELP`` (``**bold**``, ```code```) as HTML, escaped:
+    the page showed the asterisks and backticks literally."""
+    out = html.escape(text)
+    out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+
+
 def write_plots(cmp: Comparison, outdir: Path) -> Path:
     """Each group's plot (a PNG, and drawn interactively) and ``index.html``: the comparison's
     tables with the plots, readable offline. Returns the page."""
@@ -283,7 +291,7 @@ def write_plots(cmp: Comparison, outdir: Path) -> Path:
     outdir.mkdir(parents=True, exist_ok=True)
     head = [h.replace("95%", _ci_pct(cmp.alpha)) for h in HEADER]
     title = f"{cmp.a.label} (A) vs {cmp.b.label} (B)"
-    body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(summary_line(cmp))}</p>"]
+    body = [f"<h1>{html.escape(title)}</h1>", f"<p>{_inline_html(summary_line(cmp))}</p>"]
     for i, g in enumerate(cmp.groups):
         slug = re.sub(r"[^A-Za-z0-9]+", "-", g.title).strip("-")[:60]
         g.plot = outdir / f"compare-{i}-{slug}.png"
@@ -293,7 +301,7 @@ def write_plots(cmp: Comparison, outdir: Path) -> Path:
                  "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
                  + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table_rows(g))
                  + "</table>", figure]
-    body += [f"<p>{html.escape(MARKS_HELP)}</p>"]
+    body += [f"<p>{_inline_html(MARKS_HELP)}</p>"]
     body += [f"<p>not compared: {html.escape(u)}</p>" for u in cmp.unmatched]
     page = outdir / "index.html"
     page.write_text(html_page(title, body, back=None), encoding="utf-8")

@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from harness.run.metrics import speedups, time_to_level  # noqa: F401 - re-exported: the report's speedup figures
 from harness.run.store import RunRecord
 
 # extra section writers: f(records, outdir, store) -> list of (markdown, html) blocks
@@ -65,7 +66,8 @@ def seed_band(records: Sequence[RunRecord], x: str, metric: str, grid_points: in
             return grid, np.nanmedian(arr, 0), np.nanmin(arr, 0), np.nanmax(arr, 0)
 
 
-X_LABELS = {"updates": "updates applied", "epochs": "epochs (samples / n)", "time_s": "measured time (s, evaluation excluded)"}
+X_LABELS = {"updates": "updates applied", "epochs": "epochs (samples / n)", "time_s": "measured time (s, evaluation excluded)",
+            "rounds": "communication rounds completed"}
 
 
 def plot_workload(records: Sequence[RunRecord], path: Path, title: str, xs: Sequence[str] = ("updates", "time_s"),
@@ -252,11 +254,16 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
                 pngs.append(f"speedup-{i}.png")
                 md += [f"![speedup {wk}](speedup-{i}.png)", ""]
                 hb += [sp]
+    judged = judged_claims(records, config)
+    claims = claims_block(judged)
+    if claims:
+        md += ["## The paper's claims, checked", "", CLAIMS_NOTE, "", claims[0], ""]
+        hb += ["<h2 id='claims'>The paper's claims, checked</h2>", f"<p>{html.escape(CLAIMS_NOTE)}</p>", claims[1]]
     measured = measured_summary(records)
     if measured:
         md += ["## What was measured", "", MEASURED_NOTE, "", measured[0], ""]
         hb += ["<h2 id='measured'>What was measured</h2>", f"<p>{html.escape(MEASURED_NOTE)}</p>", measured[1]]
-    for section in [theory_section, *sections, *SECTIONS]:
+    for section in [theory_section, price_section, *sections, *SECTIONS]:
         try:
             blocks = section(records, outdir, store)
         except Exception as exc:  # noqa: BLE001 - a failing section is shown loudly, the rest of the report stays
@@ -271,7 +278,7 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
             hb.append(h)
     (outdir / "index.md").write_text("\n".join(md) + "\n")
     (outdir / "index.html").write_text(html_page(title, hb))
-    _write_meta(records, outdir, title, config, pngs, store)
+    _write_meta(records, outdir, title, config, pngs, store, judged)
     return outdir / "index.html"
 
 
@@ -317,42 +324,6 @@ def theory_section(records: Sequence[RunRecord], outdir: Path, store=None) -> li
         label = runs[0].label().split(" (workers")[0] + f" (workers={runs[0].workers}, seeds={len(runs)})"
         out.append((label, runs[0].family, check(runs, store=store, save=store is not None)))
     return render(out, outdir)
-
-
-def time_to_level(r: RunRecord, metric: str, level: float) -> float:
-    """Measured seconds until ``metric`` first drops to ``level`` (inf if never): AlgoPerf's rule."""
-    for p in r.points:
-        v = p.get(metric)
-        if v is not None and v <= level:
-            return float(p["time_s"])
-    return float("inf")
-
-
-def speedups(runs: Sequence[RunRecord], metric: str = "subopt",
-             contended: bool = False) -> dict[str, list[tuple[int, float]]]:
-    """Per plugin: (workers, T(fewest workers) / T(workers)) with T the median over seeds of the time
-    to reach the loosest final level every run of that plugin reached (thesis eq. (2.52)). Runs whose
-    times were contended (``--jobs`` beyond the cores, ``harness.run.metrics.contended``) are left
-    out unless ``contended``: their times carry the other runs' load, not their own workers'."""
-    from harness.run.metrics import contended as was_contended
-
-    by_plugin: dict[str, dict[int, list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
-    for r in runs:
-        if was_contended(r) and not contended:
-            continue
-        by_plugin[r.plugin][r.workers].append(r)
-    out = {}
-    for plugin, by_w in by_plugin.items():
-        if len(by_w) < 2:
-            continue
-        finals = [min(p.get(metric, np.inf) for p in r.points) for rs in by_w.values() for r in rs]
-        level = max(f for f in finals if np.isfinite(f)) if any(np.isfinite(finals)) else None
-        if level is None:
-            continue
-        t = {w: float(np.median([time_to_level(r, metric, level) for r in rs])) for w, rs in by_w.items()}
-        base = t[min(t)]
-        out[plugin] = [(w, base / t[w] if t[w] > 0 else np.nan) for w in sorted(t)]
-    return out
 
 
 def plot_speedup(runs: Sequence[RunRecord], path: Path, title: str) -> str | None:
@@ -425,7 +396,96 @@ def measured_summary(records: Sequence[RunRecord]) -> tuple[str, str] | None:
     return md, f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _write_meta(records, outdir: Path, title: str, config: dict[str, Any], pngs: list[str], store) -> None:
+PRICE_NOTE = ("Where a plugin ran both at a theory-chosen step (eta = theory: the step with the theorem's best "
+              "guarantee) and at tuned steps on the same workload: the suboptimality each reaches after the same number "
+              "of updates (the shorter run's), theory-chosen over the best tuned run (median over seeds), beside the "
+              "bound's smallest slack bound/measured on the theory-chosen run. A large ratio with a large slack: the "
+              "theorem is loose here, and following it costs that much.")
+
+
+def _subopt_at(r: RunRecord, h: float) -> float:
+    """The run's suboptimality at its last point with at most ``h`` updates (nan without one)."""
+    v = [p["subopt"] for p in r.points if p.get("subopt") is not None and p["updates"] <= h]
+    return float(v[-1]) if v else float("nan")
+
+
+def price_section(records: Sequence[RunRecord], outdir: Path, store=None) -> list[tuple[str, str]]:
+    """The price of the guarantee: theory-chosen against tuned runs of the same plugin, workload and workers."""
+    from harness._core.output import fmt
+
+    groups: dict[tuple, dict[str, list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
+    keys = varying_params(records)
+    for r in records:
+        if r.points and any(p.get("subopt") is not None for p in r.points):
+            groups[(_workload_key(r), r.plugin, r.workers)][label_of(r, keys)].append(r)
+    rows = []
+    for (wk, plugin, workers), by_label in sorted(groups.items()):
+        theory = {k: rs for k, rs in by_label.items() if (rs[0].info or {}).get("theory_choices")}
+        tuned = {k: rs for k, rs in by_label.items() if k not in theory}
+        for tl, trs in theory.items():
+            if not tuned:
+                continue
+            best = None
+            for ul, urs in tuned.items():
+                h = min(min(r.points[-1]["updates"] for r in trs), min(r.points[-1]["updates"] for r in urs))
+                a = float(np.nanmedian([_subopt_at(r, h) for r in trs]))
+                b = float(np.nanmedian([_subopt_at(r, h) for r in urs]))
+                if np.isfinite(b) and (best is None or b < best[2]):
+                    best = (ul, h, b, a)
+            if best is None:
+                continue
+            ul, h, b, a = best
+            slack = []
+            if store is not None and trs[0].id is not None:
+                for tid, v in sorted(store.verdicts(trs[0].id).items()):
+                    if (v.get("slack") or {}).get("min") is not None:
+                        slack.append(f"{tid}: {fmt(v['slack']['min'])} ({v['verdict']})")
+            rows.append((wk, tl, ul, fmt(h), fmt(a), fmt(b), fmt(a / b) if b > 0 else "-",
+                         "; ".join(slack) or "no bound curve (no judged verdict)"))
+    if not rows:
+        return []
+    cols = ("workload", "theory-chosen", "best tuned", "after updates", "subopt (theory)", "subopt (tuned)",
+            "theory / tuned", "bound's min slack on the theory run")
+    md = "\n".join(["## The price of the guarantee", "", PRICE_NOTE, "", "| " + " | ".join(cols) + " |",
+                    "|" + "---|" * len(cols)] + ["| " + " | ".join(r) + " |" for r in rows])
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in r) + "</tr>" for r in rows)
+    return [(md, f"<h2>The price of the guarantee</h2><p>{html.escape(PRICE_NOTE)}</p><table><tr>{head}</tr>{body}"
+                 f"</table>")]
+
+
+CLAIMS_NOTE = ("Each claim of the paper as a check on the figures measured here: reproduced, not reproduced, or not "
+               "testable at this scale (a precondition such as free cores or run length fails, or no run gives the "
+               "figure), with the figure and the reason.")
+
+
+def judged_claims(records: Sequence[RunRecord], config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The suite's declared claims (``[[report.claims]]``) judged on ``records`` (:mod:`harness.claims`)."""
+    from harness._core.identity import latest_per_key
+    from harness.run.claims import judge_all
+
+    return judge_all(config.get("claims") or [], latest_per_key(records))
+
+
+def claims_block(judged: Sequence[dict[str, Any]]) -> tuple[str, str] | None:
+    """The judged claims as a Markdown and an HTML table (None without claims)."""
+    if not judged:
+        return None
+    from harness._core.output import fmt
+
+    cols = ("claim", "check", "figure", "status", "why")
+    rows = [(c["text"], c["check"], fmt(c["figure"]), c["status"], c["reason"]) for c in judged]
+    md = "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+                    + ["| " + " | ".join(str(v).replace("|", "/") for v in r[:3]) + f" | **{r[3]}** | {r[4]} |"
+                       for r in rows])
+    head = "".join(f"<th>{c}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r[:3]) + f"<td><b>{html.escape(r[3])}</b>"
+                   f"</td><td>{html.escape(r[4])}</td></tr>" for r in rows)
+    return md, f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _write_meta(records, outdir: Path, title: str, config: dict[str, Any], pngs: list[str], store,
+                claims: Sequence[dict[str, Any]] = ()) -> None:
     import json
 
     verdicts: dict[str, int] = defaultdict(int)
@@ -438,7 +498,8 @@ def _write_meta(records, outdir: Path, title: str, config: dict[str, Any], pngs:
     for r in records:
         statuses[r.status] += 1
     meta = {"title": title, "paper": config.get("paper", ""), "claim": config.get("claim", ""),
-            "runs": len(records), "statuses": dict(statuses), "verdicts": dict(verdicts), "plots": pngs}
+            "runs": len(records), "statuses": dict(statuses), "verdicts": dict(verdicts), "plots": pngs,
+            "claims": list(claims)}
     (outdir / "meta.json").write_text(json.dumps(meta, indent=1))
 
 
@@ -501,18 +562,25 @@ def _workload_key(r: RunRecord) -> str:
     return f"{r.workload} ({wp})" if wp else r.workload
 
 
-_COLS = ("id", "plugin", "workers", "seed", "status", "updates", "time_s", "subopt", "tau max", "load")
+_COLS = ("id", "plugin", "parameters", "workers", "seed", "status", "updates", "time_s", "subopt", "tau max", "load")
 
 
 def _rows(runs):
+    """One row per run; 'parameters' are those that tell this workload's runs apart (an eta = 0.05 and an
+    eta = theory run of one plugin differ there), plus the step and batch. A time measured beside more
+    busy workers than cores (``--jobs``) is marked contended; 'load' is the machine's load average
+    when the run started / ended."""
     from harness.run.metrics import contended, tau_max
 
+    keys = varying_params(runs)
     for r in runs:
         last = r.points[-1] if r.points else {}
+        chosen = (r.info or {}).get("theory_choices") or {}
+        ps = ", ".join(f"{k}=theory ({_short(v)})" if k in chosen else f"{k}={_short(v)}"
+                       for k, v in sorted(r.params.items()) if k in keys or k in chosen)
         t = last.get("time_s")
-        cont = (r.info or {}).get("contention") or {}
-        load = cont.get("load") or (r.info or {}).get("load")
-        yield [r.id, r.plugin, r.workers, r.seed, r.status, last.get("updates"),
+        load = ((r.info or {}).get("contention") or {}).get("load") or (r.info or {}).get("load")
+        yield [r.id, r.plugin, ps, r.workers, r.seed, r.status, last.get("updates"),
                f"{t:.4g} (contended)" if t is not None and contended(r) else t, last.get("subopt"), tau_max(r),
                "/".join(f"{x:.1f}" for x in load if x is not None) if isinstance(load, list) else load]
 

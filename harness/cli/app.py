@@ -30,7 +30,8 @@ import warnings
 from harness import __version__
 from harness._core.errors import UserError
 
-COMMANDS = ("list", "run", "runs", "report", "compare", "gate", "theory", "check-plugin", "check-theorem", "completion")
+COMMANDS = ("list", "run", "join", "runs", "report", "compare", "gate", "theory", "check-plugin", "check-theorem",
+            "completion")
 
 
 class Parser(argparse.ArgumentParser):

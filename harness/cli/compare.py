@@ -96,8 +96,9 @@ def main(args) -> int:
     from harness.analysis import profiles
 
     profile = profiles.profile_of_comparison(cmp) if len(cmp.groups) > 1 else None  # across workloads
+    page = None
     if plots is not None:
-        write_plots(cmp, plots)
+        page = write_plots(cmp, plots)
         if profile is not None:
             profiles.plot(profile, plots / "performance-profile.png")
     if args.json:
@@ -110,4 +111,10 @@ def main(args) -> int:
         print_table(cmp)
         if profile is not None:
             profiles.print_profile(profile)
+        if page is not None:  # the page was written but never named: users found only the PNG
+            from rich.markup import escape
+
+            from harness._core.output import console
+
+            console.print(escape(f"page: {page}"))
     return 1 if cmp.failed else 0

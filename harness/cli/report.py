@@ -49,10 +49,13 @@ def main(args) -> int:
     if args.suite:
         from harness.run.suite import load_suite
 
-        try:
-            config = load_suite(args.suite)[2]
-        except UserError:
-            config = {}  # a suite run from a file no longer here: report without its settings
+        config = {}  # a suite run from a file no longer here: report without its settings
+        for candidate in (args.suite, f"{args.suite}.toml"):  # a shipped suite's name, or NAME.toml here
+            try:
+                config = load_suite(candidate)[2]
+                break
+            except UserError:
+                continue
     out = Path(args.out or reports_root() / name)
     with RunProgress(1, quiet=args.json, what="reports") as prog:  # plots and the theory check take a while
         prog.start(f"plots and theory checks of {len(recs)} runs")
@@ -61,7 +64,10 @@ def main(args) -> int:
     if not args.out:  # beside the others: the index page links it (as `harness run` does for its report)
         write_index(out.parent)
     if args.json:
-        print_json({"report": str(index), "runs": [r.id for r in recs]})
+        import json
+
+        meta = json.loads((out / "meta.json").read_text())
+        print_json({"report": str(index), "runs": [r.id for r in recs], "claims": meta.get("claims", [])})
     else:
         console.print(f"report: {index}")
     return 0

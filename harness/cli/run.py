@@ -16,11 +16,13 @@ from harness._core.monitor import Budget, FINISHED_OK
 from harness._core.output import console, print_json, table, varying_columns
 from harness._core.params import parse_assignments, positive_float
 from harness._core.paths import input_file, output_dir, safe_name
+from harness._core.memory import PeakSampler
 from harness._core.scratch import sweep as sweep_scratch
 from .progress import RunProgress
 from harness.run.runner import RunSpec, execute, resolve, skipped_record, unavailable
 from harness.run.store import Store, reports_root
 from harness.run.suite import load_suite, schedule_items, seeds_of, target_of
+from harness._core.workload import fmt_bytes
 
 DEFAULT_SUITE = "tour"
 
@@ -35,8 +37,10 @@ def register(sub):
     p.add_argument("--workers", "-n", type=int, action="append", help="worker count (repeatable)")
     p.add_argument("--seeds", default=None,
                    help="a count (3 -> 0,1,2) or a list (0,5,7); with a suite: in place of every [[run]]'s seeds")
-    p.add_argument("--budget", default=None, help="e.g. epochs=10 or updates=1e5,seconds=30")
-    p.add_argument("--target", default=None, help="suboptimality to reach (or metric=value)")
+    p.add_argument("--budget", default=None,
+                   help="e.g. epochs=10 or updates=1e5,seconds=30; with a suite: in place of every [[run]]'s budget")
+    p.add_argument("--target", default=None,
+                   help="suboptimality to reach (or metric=value, or none); with a suite: in place of every [[run]]'s")
     add_schedule_args(p)
     p.add_argument("--timeout", type=positive_float, default=None, help="hard wall-clock limit per run for launched jobs (s)")
     p.add_argument("--hostfile", default=None, help="passed to mpiexec for multi-node MPI runs")
@@ -129,6 +133,12 @@ def main(args) -> int:
         if args.timeout:
             for s in specs:
                 s.options["timeout_s"] = args.timeout
+        # --budget / --target replace every entry's, as --seeds does (they were ignored without a word)
+        budget = Budget.parse(args.budget) if args.budget else None
+        target = target_of(args.target, "--target: ") if args.target is not None else None
+        for s in specs:
+            s.budget = budget or s.budget
+            s.target = target or s.target
     else:
         if args.scale != "small":
             raise UserError("--scale chooses a suite's size: give a suite (e.g. harness run asysvrg --scale paper)")
@@ -150,7 +160,8 @@ def main(args) -> int:
     if not args.no_report:  # the report folder is checked before the runs, not after them
         report_dir = output_dir(args.report or reports_root() / safe_name(suite_name or "latest"), "report folder")
     quiet = args.quiet or args.json
-    with RunProgress(len(specs), quiet=quiet) as prog:  # its first line before the checks: a big grid shows at once
+    with RunProgress(len(specs), quiet=quiet) as prog, PeakSampler() as memory:  # its first line before the checks
+        prog.memory = memory
         prog.start(f"checking {len(specs)} runs' names and values")
         # every name and value is checked before anything runs; each spec is resolved once. A run whose
         # workload needs a library this install lacks is skipped with the reason (base install + tour)
@@ -171,6 +182,11 @@ def main(args) -> int:
         else:
             records = run_parallel(specs, store, engine, force=args.force, progress=prog)
         records = [*records, *skipped]
+    if suite_name and not quiet:  # a suite: what this process and its ranks held at most
+        import sys
+
+        print(f"harness: peak memory {fmt_bytes(memory.peak)} (this process and its children, sampled every "
+              f"{memory.every:g} s)", file=sys.stderr)
     if args.json:
         print_json([{"id": r.id, "plugin": r.plugin, "workload": r.workload, "workers": r.workers, "seed": r.seed,
                      "status": r.status, "reason": r.reason, "cached": r.cached, "points": len(r.points),
@@ -285,12 +301,12 @@ def run_specs(specs, store, *, force=False, quiet=False, progress=None):
     records = []
     with (contextlib.nullcontext(progress) if progress is not None else RunProgress(len(specs), quiet=quiet)) as prog:
         for spec in specs:
-            prog.start(getattr(spec, "spec", spec).describe())
+            prog.start(getattr(spec, "spec", spec).describe(), run=True)
 
             def on_point(point, mon):
                 prog.fraction(_fraction(point, mon))
 
-            rec = execute(spec, store, force=force, on_point=on_point)
+            rec = execute(spec, store, force=force, on_point=on_point, on_start=prog.budget_started)
             records.append(rec)
             prog.done()
             if rec.status == "interrupted":  # Ctrl-C: keep what was measured, run nothing more
@@ -326,7 +342,23 @@ def summary(records) -> None:
         extra.append(("tau max", tau_max))
     table("runs", ("id", "plugin", "workload", "workers", "seed", *[t for t, _ in extra], "status", "points",
                    "updates", "time s", "subopt", "cached"),
-          [(r.id, r.plugin, r.workload, r.workers, r.seed, *[get(r) for _, get in extra], r.status + (f" ({r.reason})" if r.status not in FINISHED_OK and r.reason else ""),
+          [(r.id, r.plugin, r.workload, r.workers, r.seed, *[get(r) for _, get in extra], r.status,
             len(r.points), r.points[-1]["updates"] if r.points else None,
             _time_of(r),
             r.points[-1].get("subopt") if r.points else None, "yes" if r.cached else "") for r in records])
+    # the reasons under the table, one line each, with the runs they concern: inside the status cell a
+    # reason such as "needs mpi4py (pip install 'asyncopt-harness[mpi]')" took a column of its own and,
+    # at 100 columns, folded every other header and number in the table onto several lines
+    from rich.text import Text
+
+    for line in reason_lines(records):
+        console.print(Text(line))
+
+
+def reason_lines(records) -> list[str]:
+    """``skipped #11, #12: needs mpi4py (...)``: each reason of a run that did not finish well, once."""
+    why: dict[tuple[str, str], list[str]] = {}
+    for r in records:
+        if r.status not in FINISHED_OK and r.reason:
+            why.setdefault((r.status, r.reason), []).append(f"#{r.id}" if r.id is not None else r.plugin)
+    return [f"{status} {', '.join(ids)}: {reason}" for (status, reason), ids in why.items()]

@@ -1,4 +1,5 @@
-"""``harness theory list|show ID|check RUN...|solve ID --for VAR --set K=V ...``: the papers' theorems."""
+"""``harness theory list|show ID|check RUN...|solve ID --for VAR --set K=V ...|tightness ID --set K=V ...``: the
+papers' theorems."""
 
 from __future__ import annotations
 
@@ -35,8 +36,16 @@ def register(sub):
                     help="the symbol to solve for (eta, Delta, b, ...), or the plugin parameter =theory sets (theory show)")
     pv.add_argument("--set", action="append", default=[], metavar="K=V", help="a fixed value (repeat)")
     pv.add_argument("--max", type=float, default=None, help="upper end of the search")
+    pv.add_argument("--all-conditions", action="store_true",
+                    help="also require the conditions a verdict only reports (e.g. DDG's non-vacuity "
+                         "gamma L < 1/(2(K + K^4)))")
     pv.add_argument("--json", action="store_true")
     pv.set_defaults(func=cmd_solve)
+    pt = tsub.add_parser("tightness", help="the bound beside the tight worst case (a PEP; needs the [pep] extra)")
+    pt.add_argument("id")
+    pt.add_argument("--set", action="append", default=[], metavar="K=V", help="a value, the horizon included (repeat)")
+    pt.add_argument("--json", action="store_true")
+    pt.set_defaults(func=cmd_tightness)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
 
@@ -142,6 +151,8 @@ def cmd_solve(args) -> int:
     from harness.theory.runmap import Mapped
 
     t = _theorem(args.id)
+    if args.all_conditions:
+        t = _every_condition_gating(t)
     values = _parse_sets(args.set)
     var, back = _symbol_of(t, args.var)
     _check_known(t, {**values, var: 0})
@@ -172,6 +183,47 @@ def cmd_solve(args) -> int:
     if res.get("free_chosen"):
         console.print("  free analysis constants: " + ", ".join(f"{k} = {fmt(v)}" for k, v in res["free_chosen"].items()))
     return 0
+
+
+def cmd_tightness(args) -> int:
+    """The paper's bound, the tight worst case of the same quantity on the theorem's deterministic specialisation
+    (:mod:`harness.theory.tightness`) and their ratio. Unknown theorem, a missing or bad value, a theorem with no
+    specialisation, a failing condition or a missing PEPit: one line, exit 2, before any SDP."""
+    from harness.theory import tightness as tt
+
+    t = _theorem(args.id)
+    values = _parse_sets(args.set)
+    _check_known(t, values)
+    if t.id not in tt.SPECIALISATIONS:
+        raise UserError(f"no tight worst case computable for {t.id}: no deterministic specialisation is encoded "
+                        f"(theorems with one: {', '.join(sorted(tt.SPECIALISATIONS))})")
+    _require(t, values)
+    why = tt.available()
+    if why:
+        raise UserError(why)
+    with _user_errors():
+        res = tt.tightness(t, values)
+    if args.json:
+        print_json(res)
+        return 0
+    console.print(f"{t.id} at {_shown(values)}", markup=False, highlight=False)
+    console.print(f"  quantity: {res['quantity']}", markup=False, highlight=False)
+    console.print(f"  deterministic specialisation: {res['specialisation']}; {res['method']}; class: {res['class']}",
+                  markup=False, highlight=False)
+    table("tightness", ("paper's bound", "tight worst case (PEP)", "bound / worst case"),
+          [(fmt(res["bound"]), fmt(res["worst_case"]), fmt(res["ratio"]))])
+    return 0
+
+
+def _every_condition_gating(t):
+    """The theorem with its reported conditions required too. Its closed forms are dropped: each solves
+    the stated condition it was written for, not the one that binds now."""
+    from dataclasses import replace
+
+    reported = [c for c in t.conditions if not c.gating]
+    if not reported:
+        return t
+    return replace(t, conditions=[replace(c, gating=True) for c in t.conditions], solutions={})
 
 
 def _require(t, values) -> None:
@@ -217,8 +269,8 @@ def cmd_check(args) -> int:
         slack = (d.slack or {}).get("min")
         rate = d.rate or {}
         rows.append((",".join(f"#{i}" for i in d.runs), d.theorem, d.verdict, fmt(slack),
-                     "-" if rate.get("ok") is None else ("consistent" if rate["ok"] else "slower")
-                     + f" ({fmt(rate.get('fitted_slope'))})",
+                     "-" if rate.get("ok") is None else f"{rate['against']} ({fmt(rate.get('fitted_slope'))} vs "
+                     f"{fmt(rate.get('reference_slope'))})",
                      d.reason + "".join(f" [flag: {f}]" for f in d.flags)))
     table("verdicts", ("runs", "theorem", "verdict", "min slack", "rate", "why"), rows)
     return 1 if any(d.verdict == "violated" for d in out) else 0

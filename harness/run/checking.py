@@ -38,7 +38,9 @@ def group_key(run) -> str:
 
 
 @lru_cache(maxsize=16)
-def _optimum_facts(name: str, params_json: str) -> dict[str, float]:
+def _optimum_facts(name: str, params_json: str, identity: str) -> dict[str, float]:
+    """Keyed by the data's identity too (``identity``: a file's content hash for a file-backed
+    workload), so an edited file never gets the facts of its old content; 16 small dicts at most."""
     from harness._core.registry import build_workload
 
     wl = build_workload(name, json.loads(params_json))
@@ -62,7 +64,11 @@ def _optimum_facts(name: str, params_json: str) -> dict[str, float]:
 def optimum_facts(workload: str, workload_params: dict[str, Any]) -> dict[str, float]:
     """Quantities at w* of a linear finite-sum workload (empty for others, or if w* is unknown)."""
     try:
-        return _optimum_facts(workload, json.dumps(workload_params, sort_keys=True))
+        from harness._core.registry import build_workload
+
+        identity = build_workload(workload, workload_params).data_identity()
+        return _optimum_facts(workload, json.dumps(workload_params, sort_keys=True),
+                              json.dumps(identity, sort_keys=True, default=str))
     except Exception:  # noqa: BLE001 - facts are optional inputs; a missing one makes a theorem not-applicable
         return {}
 

@@ -100,6 +100,12 @@ class Engine:
     def submit(self, spec: RunSpec) -> Any:
         raise NotImplementedError
 
+    def submit_all(self, specs: Sequence[RunSpec]) -> list[Any] | None:
+        """Every run of a batch at once, where the engine schedules them itself (a SLURM job array,
+        which runs ``slots`` at a time): their handles in order; None where it does not (then
+        :func:`run_parallel` submits them one by one as slots free up)."""
+        return None
+
     def wait(self, handles: Sequence[Any], timeout: float) -> list[Any]:
         raise NotImplementedError
 
@@ -370,12 +376,17 @@ class DaskEngine(Engine):
 class SubmititEngine(Engine):
     """One submitit job per run: SLURM (``cluster='slurm'``, or found automatically), or submitit's
     local executor (``cluster='local'``, subprocesses on this machine: how the tests run it).
-    ``params`` are submitit's (``slurm_partition``, ``timeout_min``, ``mem_gb``, ...)."""
+    ``params`` are submitit's (``slurm_partition``, ``timeout_min``, ``mem_gb``, ...).
+
+    ``arrays`` (default: on SLURM): a batch goes out as job arrays (submitit's ``map_array``: one
+    ``sbatch`` for all the runs that ask for the same CPU count, ``slurm_array_parallelism`` =
+    ``slots`` of them at a time, time limit the longest of theirs), rather than one job per run.
+    submitit's local executor starts an array's jobs all at once, so there it is off unless asked."""
 
     name = "submitit"
 
     def __init__(self, slots: int, folder: str | os.PathLike | None = None, cluster: str | None = None,
-                 params: dict[str, Any] | None = None):
+                 params: dict[str, Any] | None = None, arrays: bool | None = None):
         try:
             import submitit
         except ImportError:
@@ -397,16 +408,39 @@ class SubmititEngine(Engine):
         from harness._core.launch import _pythonpath
 
         os.environ["PYTHONPATH"] = _pythonpath()
+        self.arrays = self.executor.cluster == "slurm" if arrays is None else bool(arrays)
 
-    def submit(self, spec):
-        timeout_s = float(spec.options.get("timeout_s") or 3600)
-        params = {"timeout_min": max(1, int(timeout_s / 60) + 5), "cpus_per_task": slots_of(spec, 1 << 30),
-                  "name": f"harness-{spec.plugin}", **self.params}
+    def _parameters(self, specs: Sequence[RunSpec], name: str) -> None:
+        timeout_s = max(float(s.options.get("timeout_s") or 3600) for s in specs)
+        params = {"timeout_min": max(1, int(timeout_s / 60) + 5), "cpus_per_task": slots_of(specs[0], 1 << 30),
+                  "name": name, **({"slurm_array_parallelism": self.slots} if len(specs) > 1 else {}), **self.params}
         try:
             self.executor.update_parameters(**params)
         except (ValueError, TypeError) as exc:
             raise UserError(f"submitit rejected the job parameters: {exc}") from None
+
+    def submit(self, spec):
+        self._parameters([spec], f"harness-{spec.plugin}")
         return self.executor.submit(run_job, spec)
+
+    def submit_all(self, specs):
+        if not self.arrays:
+            return None
+        groups: dict[int, list[int]] = {}  # one array per CPU count (an array's jobs share their resources)
+        for i, spec in enumerate(specs):
+            groups.setdefault(slots_of(spec, 1 << 30), []).append(i)
+        handles: list[Any] = [None] * len(specs)
+        for members in groups.values():
+            batch = [specs[i] for i in members]
+            if len(batch) == 1:
+                jobs = [self.submit(batch[0])]
+            else:
+                plugins = sorted({s.plugin for s in batch})
+                self._parameters(batch, f"harness-{plugins[0]}" if len(plugins) == 1 else "harness-grid")
+                jobs = self.executor.map_array(run_job, batch)
+            for i, job in zip(members, jobs):
+                handles[i] = job
+        return handles
 
     def wait(self, handles, timeout):
         end = time.monotonic() + timeout
@@ -565,6 +599,10 @@ def run_parallel(specs: Sequence[RunSpec], store: Store, engine: Engine, *, forc
             progress.done()
 
     try:
+        batch = engine.submit_all([specs[i] for i in pending]) if pending else None
+        if batch is not None:  # the engine schedules them (a job array): no slots to count here
+            in_flight.update((h, (i, 0)) for h, i in zip(batch, pending))
+            pending = []
         while pending or in_flight:
             for i in list(pending):
                 need = slots_of(specs[i], engine.slots)

@@ -10,6 +10,10 @@
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from typing import Sequence
+
+import numpy as np
 
 from harness._core.monitor import Target
 from .store import RunRecord
@@ -59,3 +63,38 @@ def run_metrics(rec: RunRecord, target: Target | None = None) -> dict[str, float
             final = float(p["subopt"])
             break
     return {"time_to_target": ttt, "updates_to_target": utt, "final_subopt": final}
+
+
+def time_to_level(r: RunRecord, metric: str, level: float) -> float:
+    """Measured seconds until ``metric`` first drops to ``level`` (inf if never): AlgoPerf's rule."""
+    for p in r.points:
+        v = p.get(metric)
+        if v is not None and v <= level:
+            return float(p["time_s"])
+    return float("inf")
+
+
+def speedups(runs: Sequence[RunRecord], metric: str = "subopt",
+             include_contended: bool = False) -> dict[str, list[tuple[int, float]]]:
+    """Per plugin: (workers, T(fewest workers) / T(workers)) with T the median over seeds of the time
+    to reach the loosest final level every run of that plugin reached (thesis eq. (2.52)). Runs whose
+    times were contended (``--jobs`` beyond the cores, :func:`contended`) are left out unless
+    ``include_contended``: their times carry the other runs' load, not their own workers'."""
+    by_plugin: dict[str, dict[int, list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
+    for r in runs:
+        if contended(r) and not include_contended:
+            continue
+        by_plugin[r.plugin][r.workers].append(r)
+    out = {}
+    for plugin, by_w in by_plugin.items():
+        if len(by_w) < 2:
+            continue
+        finals = [min(p.get(metric, np.inf) for p in r.points) for rs in by_w.values() for r in rs]
+        level = max(f for f in finals if np.isfinite(f)) if any(np.isfinite(finals)) else None
+        if level is None:
+            continue
+        t = {w: float(np.median([time_to_level(r, metric, level) for r in rs])) for w, rs in by_w.items()}
+        base = t[min(t)]
+        out[plugin] = [(w, base / t[w] if t[w] > 0 else np.nan) for w in sorted(t)]
+    return out
+

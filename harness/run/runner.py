@@ -3,6 +3,7 @@ monitor, and store what was measured, whatever happened (error, Ctrl-C, timeout)
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -26,7 +27,7 @@ from harness._core.plugin import PluginSpec
 from harness._core import scratch
 from harness._core.registry import plugins, workloads
 from .store import RunRecord, Store
-from harness._core.workload import Workload, check_kind
+from harness._core.workload import Workload, check_kind, check_memory
 
 
 @dataclass
@@ -179,25 +180,32 @@ def planted_changes() -> dict[str, float]:
 
 
 def execute(spec: RunSpec | Resolved, store: Store | None = None, *, force: bool = False,
-            on_point: Callable[[dict[str, Any], Monitor], None] | None = None) -> RunRecord:
+            on_point: Callable[[dict[str, Any], Monitor], None] | None = None,
+            on_start: Callable[[], None] | None = None) -> RunRecord:
     """Run (or fetch from the cache) one spec and store the result. User mistakes raise UserError;
     everything a plugin does wrong ends as a stored run with status 'error'. One row per run key:
-    a rerun (``force``, or after a failure) replaces the stored row."""
+    a rerun (``force``, or after a failure) replaces the stored row. ``on_start()``: called when
+    the run's budget starts (its set-up done). Once stored, the run's workload lets go of what it
+    held for it (``Workload.release``): memory stays flat across a suite's runs."""
     res = resolve(spec)
     if store is not None and not force:
         hit = store.find_cached(res.hash, suite=res.spec.suite)
         if hit is not None:
             return hit
-    rec = _run_resolved(res, on_point)
-    if rec.status == ERROR and looks_like_damaged_cache(rec.reason):
-        removed = repair_numba_cache()
-        if removed:
-            print(f"harness: discarded {len(removed)} damaged compiled-kernel cache file(s) under "
-                  f"{numba_cache_dir()} ({removed[0].name}...); recompiling", file=sys.stderr)
-            rec = _run_resolved(res, on_point)
-    rec = _check_suboptimality(res, rec, on_point)
-    if store is not None:
-        store.save(rec)
+    try:
+        rec = _run_resolved(res, on_point, on_start)
+        if rec.status == ERROR and looks_like_damaged_cache(rec.reason):
+            removed = repair_numba_cache()
+            if removed:
+                print(f"harness: discarded {len(removed)} damaged compiled-kernel cache file(s) under "
+                      f"{numba_cache_dir()} ({removed[0].name}...); recompiling", file=sys.stderr)
+                rec = _run_resolved(res, on_point, on_start)
+        rec = _check_suboptimality(res, rec, on_point)
+        if store is not None:
+            store.save(rec)
+    finally:
+        res.workload.release()
+        gc.collect()  # the run's iterates, kernel buffers and snapshots go now, cycles included
     return rec
 
 
@@ -220,7 +228,7 @@ def _check_suboptimality(res: Resolved, rec: RunRecord, on_point) -> RunRecord:
     refine = getattr(res.workload, "refine_optimum", None)
     new_f = float(refine()) if refine is not None else f_star
     if new_f < f_star and rec.status == TARGET:  # stopped against a stale reference: measure again
-        again = _run_resolved(res, on_point)
+        again = _run_resolved(res, on_point, None)
         again.info["f_star_refined"] = {"from": f_star, "to": new_f}
         if min((p["subopt"] for p in again.points if p.get("subopt") is not None), default=0.0) >= \
                 negative_floor(new_f):
@@ -252,7 +260,8 @@ def unavailable(spec: RunSpec) -> str | None:
     from harness._core.errors import install_hint
     from harness._core.plugin import NEEDS
 
-    pspec, wspec = plugins().get(spec.plugin), workloads().get(spec.workload)  # unknown names: the user's error
+    with located(spec.where):  # unknown names: the user's error, naming the suite file and entry
+        pspec, wspec = plugins().get(spec.plugin), workloads().get(spec.workload)
     missing = [n for n in wspec.needs if importlib.util.find_spec(NEEDS[n][0]) is None]
     if not missing or wspec.kind not in pspec.kinds:  # a plugin that cannot take the workload: resolve says so
         return None
@@ -296,19 +305,30 @@ def declined(res: Resolved) -> str | None:
     return reason
 
 
-def _run_resolved(res: Resolved, on_point) -> RunRecord:
+def launched_ranks(pspec: PluginSpec, workers: int) -> int:
+    """Processes a run starts on this machine: one per worker (and an MPI parameter server), or none."""
+    if pspec.backend not in LAUNCHING_BACKENDS:
+        return 0
+    return workers + (1 if pspec.backend == "mpi" else 0)
+
+
+def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
     spec, pspec, workload = res.spec, res.plugin, res.workload
+    begin = time.time()
     rec = new_record(res)
     reason = declined(res)
     if reason:
         rec.status, rec.reason = SKIPPED, reason
         return rec
+    local = not (spec.options.get("hostfile") or spec.options.get("torchrun_args"))
+    check_memory(workload, ranks=launched_ranks(pspec, spec.workers) if local else 0)
 
     planted = res.identity.get("options", {}).get("planted", {})
     slow = float(planted.get("slowdown", 1.0))
     monitor = Monitor(workload.metrics, n_samples=getattr(workload, "n", None), budget=spec.budget,
                       target=spec.target, schedule=spec.schedule, deterministic=pspec.deterministic,
-                      on_point=on_point, **({"clock": lambda: slow * time.perf_counter()} if slow != 1.0 else {}))
+                      on_point=on_point, on_start=on_start,
+                      **({"clock": lambda: slow * time.perf_counter()} if slow != 1.0 else {}))
     params = dict(res.params)
     if "eta" in planted and isinstance(params.get("eta"), (int, float)):
         params["eta"] = params["eta"] * planted["eta"]
@@ -351,6 +371,18 @@ def _run_resolved(res: Resolved, on_point) -> RunRecord:
         rec.points = list(monitor.points)
         rec.info.update(ctx.info)
         rec.info.setdefault("eval_seconds", monitor.eval_seconds)
+        rank_started = rec.info.pop("budget_started_at", None)  # the clock of a launched run's rank
+        started = monitor.started_at or rank_started
+        if started is not None:
+            rec.info["startup_s"] = round(max(0.0, started - begin), 3)
+        data = getattr(workload, "data_source", None)
+        if data is not None:
+            try:
+                rec.info["data"] = data()
+            except Exception:  # noqa: BLE001 - informative; the run's own error says what failed
+                pass
+        if rec.info.get("nodes"):  # a job across several nodes: each node's manifest beside this one's
+            rec.env = {**rec.env, "nodes": rec.info.pop("nodes")}
         scratch.remove(workdir)
     return rec
 

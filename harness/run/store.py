@@ -116,7 +116,15 @@ class RunRecord:
         return np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
 
     def column(self, name: str) -> np.ndarray:
-        return np.asarray([np.nan if p.get(name) is None else p[name] for p in self.points], dtype=float)
+        """A point column as floats (nan where a point lacks it); a name the points do not carry is read from
+        each point's ``extra`` (a plugin's own figure, e.g. ``rounds``: communication rounds completed)."""
+        def value(p):
+            v = p.get(name)
+            if v is None and isinstance(p.get("extra"), dict):
+                v = p["extra"].get(name)
+            return v if isinstance(v, (int, float)) and not isinstance(v, bool) else np.nan
+
+        return np.asarray([value(p) for p in self.points], dtype=float)
 
     @property
     def ok(self) -> bool:

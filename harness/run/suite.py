@@ -36,7 +36,7 @@ RUN_KEYS = {"plugin", "workload", "params", "workload_params", "workers", "seeds
 # time: the suite's wall time on a 2-core machine, as measured (shown by `harness list suites`)
 TOP_KEYS = {"name", "description", "time", "defaults", "run", "report"}
 # [report]: the paper and its claim (shown next to what was measured), plots to add, axes, metric
-REPORT_KEYS = {"paper", "claim", "figures", "speedup", "x", "metric", "yscale"}
+REPORT_KEYS = {"paper", "claim", "claims", "figures", "speedup", "x", "metric", "yscale"}
 
 
 def load_suite(path: str | Path, seeds: list[int] | None = None) -> tuple[str, list[RunSpec], dict[str, Any]]:
@@ -109,7 +109,7 @@ REPORT_PARAMS = ParamSet((
     Param("speedup", False, "bool"), Param("metric", "subopt", "str"),
     Param("yscale", "log", "choice", choices=("log", "linear", "symlog", "logit")),
 ))
-X_AXES = ("updates", "epochs", "samples", "time_s")
+X_AXES = ("updates", "epochs", "samples", "time_s", "rounds")   # rounds: communication rounds (growing-batch plugins)
 
 
 def _report(report: Any, path: Path) -> dict[str, Any]:
@@ -122,8 +122,11 @@ def _report(report: Any, path: Path) -> dict[str, Any]:
     x = report.get("x", ["updates", "time_s"])
     if not (isinstance(x, list) and x and all(isinstance(a, str) and a in X_AXES for a in x)):
         raise UserError(f"{path}: [report]: x must be a non-empty list of {', '.join(X_AXES)}, got {x!r}")
-    checked = REPORT_PARAMS.check({k: v for k, v in report.items() if k != "x"}, f"{path}: [report]")
-    return {**report, **checked}
+    checked = REPORT_PARAMS.check({k: v for k, v in report.items() if k not in ("x", "claims")}, f"{path}: [report]")
+    from .claims import validate
+
+    claims = validate(report.get("claims", []), f"{path}: [report]")
+    return {**report, **checked, "claims": claims}
 
 
 SCHEDULE = ParamSet((

@@ -78,7 +78,7 @@ def server(rt):
             del done[k]
             k += 1
         waiting[msg.source] = i + 1
-        if not rt.observe(ps, v):
+        if not rt.observe(ps, v, extra={"rounds": k}):   # communication rounds completed (the paper's x axis)
             break
         for node, nxt in list(waiting.items()):          # release the nodes with i - k <= d
             if nxt - k <= lag:

@@ -59,6 +59,6 @@ def run(ctx):
         v = v - eta_i * total                                # v^_{i+1} = v^_i - eta_bar_i sum_c U_{i,c}
         models.push(v)
         i += 1
-        mon.tick(t, v, samples=t, delays=delays.stats)
+        mon.tick(t, v, samples=t, delays=delays.stats, extra={"rounds": i})   # communication rounds completed
     return {**run_info(delays, "whole"), "delay_unit": "rounds", "rounds": i, "round_sizes": sched.sizes[:ROUNDS_KEPT],
             "applied": ctx.applied(**applied_facts(p, lag, etas))}

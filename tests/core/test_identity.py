@@ -178,7 +178,7 @@ def test_a_stale_f_star_is_solved_again_and_the_run_measured_again(store):
 
     res = resolve(_spec())
     w, f = res.workload._optimum
-    res.workload.__dict__["_optimum"] = (w, f + 1e-4)  # a reference above the minimum
+    res.workload._remember("optimum", (w, f + 1e-4))  # a reference above the minimum
     rec = execute(res, store, force=True)
     assert rec.info["f_star_refined"]["to"] == pytest.approx(f, abs=1e-12)
     assert "subopt_negative" not in rec.info and rec.status == "target"
@@ -192,7 +192,7 @@ def test_negative_suboptimality_that_stays_is_flagged_and_never_reaches_the_targ
     res = resolve(_spec())
     w, f = res.workload._optimum
     wrong = f + 1e-4
-    res.workload.__dict__["_optimum"] = (w, wrong)
+    res.workload._remember("optimum", (w, wrong))
     res.workload.refine_optimum = lambda: wrong  # a solver that cannot do better
     rec = execute(res, store, force=True)
     assert rec.info["subopt_negative"]["min"] < 0

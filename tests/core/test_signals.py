@@ -99,6 +99,9 @@ def test_sighup_to_a_serial_run_is_ctrl_c(tmp_path):
     tag = f"signal-test-{uuid.uuid4().hex}"
     proc = _start([*args, "--budget", "seconds=120"], tmp_path, tag)
     try:
+        # the run under way (its scratch folder made), then a few measured points: a fixed sleep
+        # could end before the command reached the run on a loaded machine (nothing stored)
+        _wait_for(lambda: any((tmp_path / "work").glob("harness-sgd-serial-*")), 120, "the run to start", proc)
         time.sleep(4.0)
         _stop(proc, signal.SIGHUP, tag, 129)
     finally:

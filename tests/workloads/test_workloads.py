@@ -82,7 +82,11 @@ def test_constants_cached_on_disk():
     w = build_workload("logreg", params)
     f = w.f_star
     files = [p for p in cache_dir().glob("logreg-optimum-*.json")]
-    assert any(json.loads(p.read_text())[1] == f for p in files)
+    assert any(json.loads(p.read_text()) == f and np.array_equal(np.load(p.with_suffix(".npy")), w.w_star)
+               for p in files)
+    from harness._core.shared_data import POOL
+
+    POOL.clear()  # not from this process's memory: from the disk
     w2 = build_workload("logreg", params)
     w2._solve_optimum = lambda: (_ for _ in ()).throw(AssertionError("recomputed"))
     assert w2.f_star == f

@@ -1,0 +1,278 @@
+"""A paper's claims as checks on measured figures: ``reproduced``, ``not reproduced`` or ``not testable
+at this scale``, each with the figure and the reason.
+
+A suite's ``[report]`` declares them (``[[report.claims]]``, one table per claim)::
+
+    [[report.claims]]
+    text = "near-linear speedup in MPI workers"   # the claim, as the paper makes it
+    check = "speedup"                              # speedup | less | more | above | below
+    a = { plugin = "asysvrg-mpi" }                 # the runs it is about (any of plugin, workload, workers, params)
+    workers = 3                                    # speedup: at P workers, against the fewest workers run
+    at_least = 2.0                                 # speedup >= x
+    requires = { cores = 4, min_time_s = 1.0 }     # when it is testable (see below)
+
+Checks (``metric`` names a figure per run: ``time_to_target``, ``updates_to_target``, ``final_subopt``,
+``to_target:COLUMN`` = the point column at the first point meeting the run's target, ``final:COLUMN`` = the
+last recorded value of a column, e.g. ``final:test_acc``, ``max:COLUMN`` = its largest value,
+``to_level:COLUMN`` = the column at the first point at or below the suboptimality b's runs end at (the
+loosest of them: "reach the accuracy of b in fewer rounds"), ``diverged`` = 1 for a diverged run, else 0;
+the figure of a group is the median over its runs):
+
+- ``speedup``: T(fewest workers) / T(``workers``) of the runs ``a`` (the time to the loosest level every
+  run reached, :func:`harness.metrics.speedups`) is at least ``at_least``; with ``b``, a's speedup is at
+  least ``at_least`` times b's at the same worker count;
+- ``less`` / ``more``: ``metric`` of ``a`` is below / above ``factor`` (default 1) times that of ``b``;
+- ``above`` / ``below``: ``metric`` of ``a`` is above / below ``value`` (e.g. accuracy above chance).
+
+Preconditions (``requires``): ``cores`` (free cores now: the machine's count minus its 1-minute load;
+a speedup on fewer cores than workers measures the scheduler), ``min_time_s`` (the runs of ``a`` last at
+least that long: shorter runs are dominated by fixed costs), ``seeds`` (at least this many runs in
+each group). A precondition that fails, no matching run, or a figure that does not exist (a target
+never reached by either side) makes the claim ``not testable at this scale`` with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+from harness._core.errors import UserError
+from .metrics import run_metrics, speedups
+from .store import RunRecord
+
+REPRODUCED, NOT_REPRODUCED, NOT_TESTABLE = "reproduced", "not reproduced", "not testable at this scale"
+CHECKS = ("speedup", "less", "more", "above", "below")
+KEYS = {"text", "check", "a", "b", "workers", "at_least", "metric", "factor", "value", "requires"}
+SELECT_KEYS = {"plugin", "workload", "workers", "params"}
+REQUIRES = {"cores", "min_time_s", "seeds"}
+
+
+def validate(claims: Any, where: str) -> list[dict[str, Any]]:
+    """The ``[[report.claims]]`` list checked (keys, kinds, what each check needs); errors name the claim."""
+    if not isinstance(claims, list):
+        raise UserError(f"{where}: claims must be a list of tables ([[report.claims]]), got {claims!r}")
+    out = []
+    for i, c in enumerate(claims, 1):
+        at = f"{where}: claim #{i}"
+        if not isinstance(c, dict):
+            raise UserError(f"{at} must be a table, got {c!r}")
+        bad = sorted(set(c) - KEYS)
+        if bad:
+            raise UserError(f"{at}: unknown key '{bad[0]}' (expected {', '.join(sorted(KEYS))})")
+        if not isinstance(c.get("text"), str) or not c["text"].strip():
+            raise UserError(f"{at}: text (the claim as the paper makes it) is required")
+        if c.get("check") not in CHECKS:
+            raise UserError(f"{at}: check must be one of {', '.join(CHECKS)}, got {c.get('check')!r}")
+        need = {"speedup": ("a", "workers", "at_least"), "less": ("a", "b", "metric"), "more": ("a", "b", "metric"),
+                "above": ("a", "metric", "value"), "below": ("a", "metric", "value")}[c["check"]]
+        for k in need:
+            if k not in c:
+                raise UserError(f"{at}: check '{c['check']}' needs '{k}'")
+        for side in ("a", "b"):
+            if side in c:
+                if not isinstance(c[side], dict) or set(c[side]) - SELECT_KEYS:
+                    raise UserError(f"{at}: {side} selects runs by {', '.join(sorted(SELECT_KEYS))}, got {c[side]!r}")
+        req = c.get("requires", {})
+        if not isinstance(req, dict) or set(req) - REQUIRES:
+            raise UserError(f"{at}: requires takes {', '.join(sorted(REQUIRES))}, got {req!r}")
+        if "metric" in c:
+            _metric_name(c["metric"], at)
+            if c["metric"].startswith("to_level:") and c["check"] not in ("less", "more"):
+                raise UserError(f"{at}: to_level:COLUMN (the level b ends at) needs a check less or more")
+        out.append(dict(c))
+    return out
+
+
+NAMED = ("time_to_target", "updates_to_target", "final_subopt", "diverged")
+PREFIXES = ("to_target:", "final:", "max:", "to_level:")
+
+
+def _metric_name(m: Any, at: str) -> str:
+    if not isinstance(m, str) or not (m in NAMED or (m.startswith(PREFIXES) and m.split(":", 1)[1])):
+        raise UserError(f"{at}: metric must be one of {', '.join(NAMED)} or to_target:COLUMN, final:COLUMN, max:COLUMN, "
+                        f"to_level:COLUMN, got {m!r}")
+    return m
+
+
+def select(records: Sequence[RunRecord], sel: dict[str, Any]) -> list[RunRecord]:
+    """The runs matching every given field (``params``: each given parameter equal; ``"theory"`` matches a
+    value the run asked the theory for, ``info['theory_choices']``, and a number never does)."""
+    out = []
+    for r in records:
+        if "plugin" in sel and r.plugin != sel["plugin"]:
+            continue
+        if "workload" in sel and r.workload != sel["workload"]:
+            continue
+        if "workers" in sel and r.workers != sel["workers"]:
+            continue
+        chosen = (r.info or {}).get("theory_choices") or {}
+        if any((k not in chosen) if v == "theory" else (k in chosen or r.params.get(k) != v)
+               for k, v in (sel.get("params") or {}).items()):
+            continue
+        out.append(r)
+    return out
+
+
+def figure(r: RunRecord, metric: str, level: float | None = None) -> float:
+    """One run's figure for ``metric`` (nan where it has none, inf for a target or level never reached).
+    ``to_level:COLUMN`` reads COLUMN at the first point whose suboptimality is at most ``level``."""
+    if metric == "diverged":
+        return 1.0 if r.status == "diverged" else 0.0
+    if metric in NAMED:
+        return run_metrics(r)[metric]
+    kind, col = metric.split(":", 1)
+    if kind in ("final", "max"):
+        vals = [v for v in (_value(p, col) for p in r.points) if v is not None and not math.isnan(v)]
+        return (float(vals[-1]) if kind == "final" else float(max(vals))) if vals else math.nan
+    if kind == "to_level":
+        if level is None or not math.isfinite(level):
+            return math.nan
+        for p in r.points:
+            if p.get("subopt") is not None and p["subopt"] <= level and _value(p, col) is not None:
+                return float(_value(p, col))
+        return math.inf
+    from .metrics import target_for
+
+    tgt = target_for(r)
+    if tgt.value is None:
+        return math.nan
+    for p in r.points:
+        if tgt.reached(p) and _value(p, col) is not None:
+            return float(_value(p, col))
+    return math.inf
+
+
+def _value(p: dict[str, Any], col: str) -> float | None:
+    """A point's column, or the plugin's own figure of that name (``extra``, e.g. the rounds completed)."""
+    v = p.get(col)
+    if v is None and isinstance(p.get("extra"), dict):
+        v = p["extra"].get(col)
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _median(rs: Sequence[RunRecord], metric: str, level: float | None = None) -> float:
+    vals = [figure(r, metric, level) for r in rs]
+    vals = [v for v in vals if not math.isnan(v)]
+    return float(np.median(vals)) if vals else math.nan
+
+
+def _seeds_per_configuration(rs: Sequence[RunRecord]) -> dict[tuple, int]:
+    """Runs per configuration (plugin, workload, workers, parameters): the seeds a figure's median pools."""
+    from collections import Counter
+
+    return Counter((r.plugin, r.workload, r.workers, repr(sorted(r.params.items()))) for r in rs)
+
+
+def free_cores() -> float:
+    """The machine's cores minus its 1-minute load average (what a parallel run can count on now)."""
+    n = os.cpu_count() or 1
+    try:
+        return max(0.0, n - os.getloadavg()[0])
+    except OSError:  # no load average on this platform
+        return float(n)
+
+
+def _sel_text(sel: dict[str, Any]) -> str:
+    parts = [f"{k}={v}" for k, v in sel.items() if k != "params"]
+    parts += [f"{k}={v}" for k, v in (sel.get("params") or {}).items()]
+    return ", ".join(parts)
+
+
+def judge(claim: dict[str, Any], records: Sequence[RunRecord]) -> dict[str, Any]:
+    """The claim's status, figure and reason on ``records`` (the suite's runs)."""
+    out = {"text": claim["text"], "check": claim["check"], "status": NOT_TESTABLE, "figure": None, "reason": ""}
+    done = [r for r in records if r.points]
+    a = select(done, claim["a"])
+    b = select(done, claim["b"]) if "b" in claim else []
+    req = claim.get("requires", {})
+    if not a:
+        out["reason"] = f"no run with points matches a ({_sel_text(claim['a'])})"
+        return out
+    if "b" in claim and not b:
+        out["reason"] = f"no run with points matches b ({_sel_text(claim['b'])})"
+        return out
+    if "seeds" in req:
+        few = min(_seeds_per_configuration(a + b).values())
+        if few < req["seeds"]:
+            out["reason"] = f"{few} seed(s) in a configuration, fewer than the {req['seeds']} it needs"
+            return out
+    if "cores" in req and free_cores() < req["cores"]:
+        out["reason"] = (f"{free_cores():.1f} cores free on this machine ({os.cpu_count()} cores), fewer than the "
+                         f"{req['cores']} it needs: timings and delays on a busy machine measure its scheduler")
+        return out
+    if "min_time_s" in req:
+        t = float(np.median([r.points[-1].get("time_s") or 0.0 for r in a]))
+        if t < req["min_time_s"]:
+            out["reason"] = (f"the runs of a last {t:.3g} s (median), under the {req['min_time_s']:g} s the claim needs "
+                             f"(fixed costs dominate shorter runs)")
+            return out
+    kind = claim["check"]
+    if kind == "speedup":
+        P = int(claim["workers"])
+        pts = dict(speedups(a).get(a[0].plugin, []))
+        if P not in pts:
+            have = sorted({r.workers for r in a})
+            out["reason"] = f"no speedup at {P} workers: the runs of a have workers {have}"
+            return out
+        s = pts[P]
+        if b:  # relative: a's speedup over b's at the same worker count
+            pb = dict(speedups(b).get(b[0].plugin, []))
+            if P not in pb:
+                out["reason"] = f"no speedup of b at {P} workers"
+                return out
+            ok = bool(s >= claim["at_least"] * pb[P])
+            out.update(figure=s / pb[P], status=REPRODUCED if ok else NOT_REPRODUCED,
+                       reason=f"speedup at {P} workers: a {s:.3g}x, b {pb[P]:.3g}x (a/b = {s / pb[P]:.3g}, "
+                              f"{'>=' if ok else '<'} {claim['at_least']:g})")
+            return out
+        out["figure"] = s
+        ok = bool(s >= claim["at_least"])
+        out["status"] = REPRODUCED if ok else NOT_REPRODUCED
+        out["reason"] = f"speedup {s:.3g}x at {P} workers ({'>=' if ok else '<'} {claim['at_least']:g}x)"
+        return out
+    metric = claim["metric"]
+    level = None
+    if metric.startswith("to_level:"):  # the level b's runs end at (the loosest of them): 'reach b's accuracy'
+        finals = [figure(r, "final:subopt") for r in b]
+        level = max((f for f in finals if math.isfinite(f)), default=math.nan)
+        if math.isnan(level):
+            out["reason"] = "the runs of b record no suboptimality: no level to reach"
+            return out
+    fa = _median(a, metric, level)
+    if math.isnan(fa):
+        out["reason"] = f"the runs of a record no {metric}"
+        return out
+    if kind in ("above", "below"):
+        v = float(claim["value"])
+        out["figure"] = _finite(fa)
+        ok = fa > v if kind == "above" else fa < v
+        out["status"] = REPRODUCED if ok else NOT_REPRODUCED
+        rel = ">" if fa > v else ("<" if fa < v else "=")
+        out["reason"] = f"{metric} = {fa:.4g} (median of {len(a)}) {rel} {v:g}"
+        return out
+    fb = _median(b, metric, level)
+    factor = float(claim.get("factor", 1.0))
+    if math.isnan(fb) or (math.isinf(fa) and math.isinf(fb)):
+        out["reason"] = (f"{metric}: a = {fa:.4g}, b = {fb:.4g}: neither side reached the target at this scale"
+                         if math.isinf(fa) and math.isinf(fb) else f"the runs of b record no {metric}")
+        return out
+    ratio = fa / fb if fb not in (0.0,) and math.isfinite(fb) else (math.inf if fa > 0 else math.nan)
+    out["figure"] = _finite(ratio)
+    ok = fa < factor * fb if kind == "less" else fa > factor * fb
+    out["status"] = REPRODUCED if ok else NOT_REPRODUCED
+    rel = "<" if fa < factor * fb else ">="
+    at = f" (the level b ends at: suboptimality {level:.3g})" if level is not None else ""
+    out["reason"] = (f"{metric}{at}: a = {fa:.4g} {rel} {factor:g} x b = {factor * fb:.4g} (a/b = {ratio:.3g}; medians "
+                     f"of {len(a)} and {len(b)} runs)")
+    return out
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def judge_all(claims: Sequence[dict[str, Any]], records: Sequence[RunRecord]) -> list[dict[str, Any]]:
+    return [judge(c, records) for c in claims]
