@@ -97,6 +97,8 @@ the on-disk data cache by every later run, rank and session (``on_disk(key)``: i
 ``Workload.release()`` drops what an object holds for one run (called once the run is stored).
 
 Data files: :func:`cache_dir` is the harness's cache folder (downloads, built datasets);
+:func:`cached_value` keeps a computed value there under a key (versioned: another format is
+recomputed), :func:`content_digest` the SHA-256 of arrays' bytes (the key of what data determines);
 ``params_key(params) -> str`` a stable key of a workload's parameters (cache file names);
 ``file_sha256(path) -> str`` the SHA-256 of a file's bytes (memoised on size / mtime / inode), for
 a workload's identity when it reads a file; ``input_file(path, what) -> Path`` a readable regular
@@ -134,7 +136,7 @@ failed, on some ``rank``), :class:`RunTimeout` (a job ran past its limit); :func
 
 from __future__ import annotations
 
-from ._core.cache import cache_dir
+from ._core.cache import cache_dir, cached_value, content_digest
 from ._core.context import RunContext
 from ._core.errors import MissingDependency, PluginFailure, RunTimeout, UserError, unknown
 from ._core.identity import file_sha256, module_fingerprint
@@ -156,7 +158,7 @@ __all__ = [
     # running
     "RunContext", "Monitor", "Budget", "Target", "STATUSES", "DelayStats",
     # workloads
-    "Workload", "WorkloadSpec", "build_workload", "cache_dir", "params_key",
+    "Workload", "WorkloadSpec", "build_workload", "cache_dir", "cached_value", "content_digest", "params_key",
     # data shared by runs, ranks and sessions (harness._core.shared_data)
     "dataset", "memo", "recipe_key", "in_pool", "on_disk", "DISK_MIN_BYTES", "module_fingerprint",
     # data files

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.api import Workload, cache_dir, params_key
+from harness.api import Workload, cache_dir, cached_value, params_key
 
 # dense rows per evaluation block: a block's margins and its gradient share are taken while it is in
 # cache (L2 here is 512 KiB), so a point reads the data from memory once
@@ -337,10 +337,15 @@ class FiniteSumWorkload(Workload):
             w = self._solve_optimum()
             solved = (w, self.objective(w))
         w, f = np.asarray(solved[0], dtype=np.float64), float(solved[1])
-        tmp = wpath.with_suffix(f".tmp{os.getpid()}.npy")
-        np.save(tmp, w, allow_pickle=False)
-        os.replace(tmp, wpath)
-        self._cached("optimum", lambda: f, refresh=True)
+        try:  # w* as .npy, f* as JSON beside it, each written whole (temporary file + rename)
+            tmp = wpath.with_suffix(f".tmp{os.getpid()}.npy")
+            np.save(tmp, w, allow_pickle=False)
+            os.replace(tmp, wpath)
+            ftmp = fpath.with_suffix(f".tmp{os.getpid()}.json")
+            ftmp.write_text(json.dumps(f))
+            os.replace(ftmp, fpath)
+        except OSError:  # a read-only or full cache: the value is still computed (a cache is a cache)
+            pass
         return w, f
 
     @property
@@ -431,19 +436,21 @@ class FiniteSumWorkload(Workload):
                           "lam": self.lam, "classes": self.n_classes, "v": 3})
         return cache_dir() / f"{self.name}-{what}-{key}.json"
 
-    def _cached(self, what: str, compute, *, refresh: bool = False):
-        path = self._cache_path(what)
-        if path.exists() and not refresh:
-            try:
-                return json.loads(path.read_text())
-            except (OSError, ValueError):
-                pass
-        value = compute()
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(value))
-        os.replace(tmp, path)
-        return json.loads(path.read_text())
+    @property
+    def data_digest(self) -> str:
+        """SHA-256 of the training data's bytes: the constants' cache key, so an edited generator
+        (other data, same class, version and parameters) never reads the old constants."""
+        return self.content
 
+    def _cached(self, what: str, compute, *, refresh: bool = False):
+        """``compute()``'s value, cached on disk under the data's content and the objective's
+        parameters (never a path string, never the generator's name alone)."""
+        key = {"what": what, "class": type(self).__qualname__, "loss": self.loss, "params": self.params,
+               "data_sha256": self.data_digest}
+        shape = {"gram": lambda v: isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v),
+                 "data_constants": lambda v: isinstance(v, dict)}
+        return cached_value(f"{self.name}-{what}", key, compute, valid=shape.get(what, lambda v: True),
+                            refresh=refresh)
 
 def _matrix(arrays, tag: str):
     """Array ``tag`` of a dataset, or the CSR matrix its three arrays make (no copy), or None."""

@@ -172,3 +172,36 @@ def mpi_ranks_on_loopback(seen) -> None:
     assert ranks, seen                                          # the ranks' own sockets were seen
     assert all(loopback(ip) for _, ip, _ in ranks), ranks
     assert all(loopback(ip) or port in control for _, ip, port in seen), seen
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 1 MiB tmpfs mounted at ``tmp_path/disk`` (needs root; skipped with the reason where
+    the mount is refused), unmounted afterwards. Returns its path; ``fill_disk(path)`` fills it to
+    the brim, so the next write that needs a block fails with ENOSPC."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True,
+                          text=True, timeout=30)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs (a real full disk): {proc.stderr.strip() or proc.returncode}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True, timeout=30)
+
+
+def fill_disk(folder: Path) -> Path:
+    """Write zeros into ``folder/filler`` until the file system says ENOSPC; returns the filler."""
+    import errno
+
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as fh:
+        for size in (64 * 1024, 4096, 512, 1):
+            try:
+                while True:
+                    fh.write(b"\0" * size)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+    return filler

@@ -35,8 +35,11 @@ def save(fig, path: Path, *, alt: str = "", width: str = "100%", **savefig: Any)
     return the HTML block that draws it interactively, with the PNG as its fallback."""
     import matplotlib.pyplot as plt
 
+    from .paths import replaced_atomically
+
     spec = figure_spec(fig)
-    fig.savefig(path, **{"dpi": 110, **savefig})
+    with replaced_atomically(path, "plot") as tmp:  # a full disk leaves the previous PNG, not half of one
+        fig.savefig(tmp, **{"dpi": 110, "format": Path(path).suffix.lstrip(".") or "png", **savefig})
     plt.close(fig)
     return block(spec, Path(path).name, alt=alt, width=width)
 

@@ -99,7 +99,7 @@ def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = N
     _fold_points(ctx.monitor, workdir)
     errors = sorted(workdir.glob("error-*.json"))
     if errors:
-        first = json.loads(errors[0].read_text())
+        first = _job_file(errors[0], "error report")
         raise PluginFailure(first.get("message", "failed"), rank=first.get("rank"))
     if rc != 0:
         tail = err_path.read_text(errors="replace").strip().splitlines()[-15:]
@@ -107,7 +107,7 @@ def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = N
     result_path = workdir / RESULT
     if not result_path.exists():
         raise PluginFailure("job finished without writing its result")
-    result = json.loads(result_path.read_text())
+    result = _job_file(result_path, "result")
     if result.get("status"):
         ctx.monitor.stop(result["status"], result.get("reason", ""))
     nodes = read_nodes(workdir)
@@ -183,6 +183,22 @@ def join_job(run_dir: str | Path, extra: Sequence[str] = ()) -> tuple[list[str],
         return argv, env, float(job["timeout_s"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"{run_dir / JOIN} is unreadable: {exc}") from None
+
+
+def _job_file(path: Path, what: str) -> dict[str, Any]:
+    """A JSON file the job wrote; an empty or cut one (its disk filled: the writer died on ENOSPC)
+    is a PluginFailure naming the file and, where it is so, the full disk (it read as
+    'JSONDecodeError: Expecting value')."""
+    from .paths import full_disk_note
+
+    text = path.read_text(errors="replace")
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        how = "empty" if not text.strip() else f"cut short at {len(text.encode())} bytes"
+        raise PluginFailure(f"the job's {what} file {path.name} in {path.parent} is {how}"
+                            f"{full_disk_note(path)}") from None
+    return doc if isinstance(doc, dict) else {}
 
 
 def _wait(proc: subprocess.Popen, deadline: float, beats: "HeartbeatWatch") -> int:

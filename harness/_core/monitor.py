@@ -80,6 +80,8 @@ class Budget:
                 raise UserError(f"bad budget value {value!r} for '{key}': expected a positive number") from None
             if not (num > 0 and math.isfinite(num)):
                 raise UserError(f"bad budget value {value!r} for '{key}': expected a positive number")
+            if key == "updates" and num != int(num):  # 1.5 updates was run as 1
+                raise UserError(f"bad budget value {value!r} for 'updates': expected a whole number of updates")
             setattr(out, key, int(num) if key == "updates" else num)
         return out
 
@@ -124,7 +126,11 @@ class Monitor:
                  deterministic: bool = False, diverge_factor: float = 1e6,
                  copy: Callable[[Any], Any] | None = None,
                  on_point: Callable[[dict[str, Any], "Monitor"], None] | None = None,
-                 clock: Callable[[], float] = time.perf_counter, on_start: Callable[[], None] | None = None):
+                 clock: Callable[[], float] = time.perf_counter,
+                 cpu_clock: Callable[[], float] = time.process_time, on_start: Callable[[], None] | None = None):
+        """``cpu_clock``: this process's CPU seconds, paused with the wall clock; ``cpu_to_target``
+        is its reading at the point that reached the target (meaningful where the run computes in
+        this process: another process's load takes wall time, not this process's CPU time)."""
         self.evaluate = evaluate
         self.n_samples = n_samples
         self.budget = budget or Budget()
@@ -138,6 +144,10 @@ class Monitor:
         self.on_start = on_start
         self.started_at: float | None = None  # time.time() when the clock started (the budget's start)
         self._clock = clock
+        self._cpu_clock = cpu_clock
+        self._cpu_t0: float | None = None
+        self._cpu_paused = 0.0
+        self.cpu_to_target: float | None = None
         self.points: list[dict[str, Any]] = []
         self.status: str | None = None
         self.reason = ""
@@ -159,6 +169,7 @@ class Monitor:
     def start(self) -> None:
         """Start the clock (backends call this after their set-up and any barrier)."""
         if self._t0 is None:
+            self._cpu_t0 = self._cpu_clock()
             self._t0 = self._clock()
             self.started_at = time.time()
             if self.on_start is not None:
@@ -309,6 +320,7 @@ class Monitor:
 
     def _snapshot(self, updates, iterate, samples, delays, extra) -> None:
         pause = self._clock()
+        cpu_pause = self._cpu_clock()
         time_s = pause - self._t0 - self._paused_total
         try:
             frozen = self.copy(iterate)
@@ -331,9 +343,12 @@ class Monitor:
             self._last_point_time = time_s
             self._next_at = max(int(math.ceil(updates * self.schedule.ratio)), updates + self.schedule.min_gap)
             self._check_stop(point)
+            if self.status == TARGET and self.cpu_to_target is None and self._cpu_t0 is not None:
+                self.cpu_to_target = cpu_pause - self._cpu_t0 - self._cpu_paused
             if self.on_point is not None:
                 self.on_point(point, self)
         finally:
+            self._cpu_paused += self._cpu_clock() - cpu_pause
             now = self._clock()
             self.eval_seconds += now - pause
             self._paused_total += now - pause

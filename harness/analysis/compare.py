@@ -34,6 +34,7 @@ from typing import Any, Sequence
 
 from . import stats
 from harness._core.errors import UserError
+from harness._core.paths import write_atomic
 from harness._core.monitor import FINISHED_OK, Target
 from harness._core.identity import latest_per_key, record_key
 from harness.run.metrics import METRIC_LABELS, METRICS, run_metrics, target_for  # noqa: F401 - re-exported
@@ -304,7 +305,7 @@ def write_plots(cmp: Comparison, outdir: Path) -> Path:
     body += [f"<p>{_inline_html(MARKS_HELP)}</p>"]
     body += [f"<p>not compared: {html.escape(u)}</p>" for u in cmp.unmatched]
     page = outdir / "index.html"
-    page.write_text(html_page(title, body, back=None), encoding="utf-8")
+    write_atomic(page, html_page(title, body, back=None), "comparison page")
     return page
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from harness.run.metrics import speedups, time_to_level  # noqa: F401 - re-exported: the report's speedup figures
 from harness.run.store import RunRecord
+from harness._core.paths import folder_lock, write_atomic
 
 # extra section writers: f(records, outdir, store) -> list of (markdown, html) blocks
 SECTIONS: list[Callable[..., list[tuple[str, str]]]] = []
@@ -221,13 +222,22 @@ def _colors():
 
 def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None, title: str = "harness report",
                  config: dict[str, Any] | None = None,
-                 sections: Sequence[Callable[..., list[tuple[str, str]]]] = ()) -> Path:
+                 sections: Sequence[Callable[..., list[tuple[str, str]]]] = (),
+                 failed: list[str] | None = None) -> Path:
     """``sections``: further section writers ``f(records, outdir, store) -> [(markdown, html)]``
-    from the layers above (the commands add the performance profile)."""
-    from harness._core.identity import latest_per_key
+    from the layers above (the commands add the performance profile). A section that fails is
+    shown loudly in the report and on stderr, and its message appended to ``failed`` (the
+    command's exit code says so). Two processes writing one folder take turns (a lock file in it)."""
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    with folder_lock(outdir):
+        return _write_report(records, outdir, store, title, config, sections, failed)
+
+
+def _write_report(records, outdir: Path, store, title, config, sections, failed) -> Path:
+    from harness._core.identity import latest_per_key
+
     records = latest_per_key(records)  # each seed once, whatever reruns the store holds
     by_workload: dict[str, list[RunRecord]] = defaultdict(list)
     for r in records:
@@ -272,12 +282,14 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
             import sys
 
             print(f"harness: warning: {msg}", file=sys.stderr)
+            if failed is not None:
+                failed.append(msg)
             blocks = [(f"> **{msg}**", f"<p style='color:#b00'><b>{html.escape(msg)}</b></p>")]
         for m, h in blocks:
             md.append(m)
             hb.append(h)
-    (outdir / "index.md").write_text("\n".join(md) + "\n")
-    (outdir / "index.html").write_text(html_page(title, hb))
+    write_atomic(outdir / "index.md", "\n".join(md) + "\n", "report file")
+    write_atomic(outdir / "index.html", html_page(title, hb), "report file")
     _write_meta(records, outdir, title, config, pngs, store, judged)
     return outdir / "index.html"
 
@@ -322,7 +334,7 @@ def theory_section(records: Sequence[RunRecord], outdir: Path, store=None) -> li
     for runs in groups.values():
         runs = sorted(runs, key=lambda r: r.seed)
         label = runs[0].label().split(" (workers")[0] + f" (workers={runs[0].workers}, seeds={len(runs)})"
-        out.append((label, runs[0].family, check(runs, store=store, save=store is not None)))
+        out.append((label, runs[0].family, check(runs, store=store, save=store is not None and not getattr(store, "readonly", False))))
     return render(out, outdir)
 
 
@@ -500,7 +512,7 @@ def _write_meta(records, outdir: Path, title: str, config: dict[str, Any], pngs:
     meta = {"title": title, "paper": config.get("paper", ""), "claim": config.get("claim", ""),
             "runs": len(records), "statuses": dict(statuses), "verdicts": dict(verdicts), "plots": pngs,
             "claims": list(claims)}
-    (outdir / "meta.json").write_text(json.dumps(meta, indent=1))
+    write_atomic(outdir / "meta.json", json.dumps(meta, indent=1), "report file")
 
 
 def write_index(root: str | Path) -> Path:
@@ -542,10 +554,11 @@ def write_index(root: str | Path) -> Path:
         if m.get("plots"):
             md += [f"![{name}]({name}/{m['plots'][0]})", ""]
             hb += [f"<a href='{page}'><img src='{name}/{m['plots'][0]}' style='max-width:100%'></a>"]
-    (root / "index.md").write_text("\n".join(md) + "\n")
-    (root / "index.html").write_text("<!doctype html><html><head><meta charset='utf-8'><title>harness reports</title>"
-                                     "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}</style></head><body>"
-                                     + "\n".join(hb) + "</body></html>")
+    write_atomic(root / "index.md", "\n".join(md) + "\n", "report index")
+    page = ("<!doctype html><html><head><meta charset='utf-8'><title>harness reports</title>"
+            "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}</style></head><body>"
+            + "\n".join(hb) + "</body></html>")
+    write_atomic(root / "index.html", page, "report index")
     return root / "index.html"
 
 

@@ -197,10 +197,15 @@ def main(args) -> int:
         from harness.analysis.report import write_index, write_report
 
         out = report_dir
-        index = write_report(records, out, store=store, title=suite_name or "harness run", config=report_cfg,
-                             sections=report_sections())
-        if not args.report:
-            write_index(out.parent)
+        try:
+            index = write_report(records, out, store=store, title=suite_name or "harness run", config=report_cfg,
+                                 sections=report_sections())
+            if not args.report:
+                write_index(out.parent)
+        except UserError as exc:  # e.g. a full disk: the measurements are safe, say so
+            stored = [r.id for r in records if r.id is not None]
+            raise UserError(f"{exc} (the {len(stored)} runs are stored: `harness report` writes the report "
+                            "again)") from None
         (console.print if not args.json else (lambda *a: None))(f"report: {index}")
     if any(r.status == "interrupted" for r in records):
         import sys

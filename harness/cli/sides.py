@@ -109,6 +109,7 @@ def build_sides(a_text: str, b_text: str, store: Store, *, workloads: Sequence[s
     grid = next((s.records for s in sides.values()), None)
     if grid is None and not workloads:
         raise UserError("compare two plugins on which workload? give --workload W (repeatable)")
+    _check_param_names(texts, sides, params or {}, {"A": params_a or {}, "B": params_b or {}})
     specs: dict[str, list[RunSpec]] = {}
     for k, t in texts.items():
         if k in sides:
@@ -125,6 +126,29 @@ def build_sides(a_text: str, b_text: str, store: Store, *, workloads: Sequence[s
         recs = run_missing(ss, store, force=force, quiet=quiet)
         sides[k] = Side(texts[k], recs, "plugin", texts[k])
     return sides["A"], sides["B"]
+
+
+def _check_param_names(texts: dict[str, str], file_sides: dict, both: dict[str, Any],
+                       own: dict[str, dict[str, Any]]) -> None:
+    """Before anything runs: a ``--param`` name no plugin side has, or a ``--param-a`` /
+    ``--param-b`` name its side's plugin lacks (or given for a side read from a file), is a
+    UserError naming the closest known names (it was silently dropped)."""
+    from harness._core.errors import unknown
+    from harness._core.registry import plugins
+
+    names = {k: {p.name for p in plugins().get(t).params} for k, t in texts.items() if k not in file_sides}
+    for key in both:
+        if not any(key in n for n in names.values()):
+            shown = " or ".join(texts[k] for k in names) or "no plugin side"
+            raise unknown("parameter", key, set().union(*names.values()) if names else (), of=f"plugin {shown} (--param)")
+    for side, given in own.items():
+        opt = f"--param-{side.lower()}"
+        if given and side not in names:
+            raise UserError(f"{opt}: side {side} is read from {texts[side]}, not run: it takes no parameters")
+        for key in given:
+            if key not in names.get(side, set()):
+                raise unknown("parameter", key, names[side], of=f"plugin {texts[side]} ({opt})",
+                              see=f"harness list plugins {texts[side]}")
 
 
 def _known_params(plugin: str, params: dict[str, Any]) -> dict[str, Any]:

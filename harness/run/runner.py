@@ -88,6 +88,8 @@ def _resolve(spec: RunSpec) -> Resolved:
     if not isinstance(spec.workers, int) or spec.workers < pspec.min_workers or (
             pspec.max_workers is not None and spec.workers > pspec.max_workers):
         hi = "" if pspec.max_workers is None else f"..{pspec.max_workers}"
+        if pspec.max_workers == pspec.min_workers == 1:
+            raise UserError(f"plugin {pspec.name} runs with 1 worker ({pspec.backend} backend), got {spec.workers}")
         raise UserError(f"plugin {pspec.name} runs with {pspec.min_workers}{hi or '+'} workers, got {spec.workers}")
     _check_local_ranks(pspec, spec.workers, checked_options)
     n = workload.sizes().get("n")
@@ -328,7 +330,8 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
     monitor = Monitor(workload.metrics, n_samples=getattr(workload, "n", None), budget=spec.budget,
                       target=spec.target, schedule=spec.schedule, deterministic=pspec.deterministic,
                       on_point=on_point, on_start=on_start,
-                      **({"clock": lambda: slow * time.perf_counter()} if slow != 1.0 else {}))
+                      **({"clock": lambda: slow * time.perf_counter(),
+                          "cpu_clock": lambda: slow * time.process_time()} if slow != 1.0 else {}))
     params = dict(res.params)
     if "eta" in planted and isinstance(params.get("eta"), (int, float)):
         params["eta"] = params["eta"] * planted["eta"]
@@ -383,6 +386,8 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
                 pass
         if rec.info.get("nodes"):  # a job across several nodes: each node's manifest beside this one's
             rec.env = {**rec.env, "nodes": rec.info.pop("nodes")}
+        if pspec.backend in IN_PROCESS_TIMED and monitor.cpu_to_target is not None:
+            rec.info["cpu_to_target_s"] = monitor.cpu_to_target  # the gate's time where both sides have it
         scratch.remove(workdir)
     return rec
 

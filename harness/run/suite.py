@@ -39,6 +39,9 @@ TOP_KEYS = {"name", "description", "time", "defaults", "run", "report"}
 REPORT_KEYS = {"paper", "claim", "claims", "figures", "speedup", "x", "metric", "yscale"}
 
 
+# report folders are named after suites, beside the index page of all reports (harness.report.write_index)
+RESERVED_NAMES = ("index.html", "index.md")
+
 def load_suite(path: str | Path, seeds: list[int] | None = None) -> tuple[str, list[RunSpec], dict[str, Any]]:
     """The suite's name, its runs (each entry's grid expanded, in file order) and its [report] table.
     ``seeds``: run every entry with these seeds instead of its own (``harness run SUITE --seeds``).
@@ -74,6 +77,9 @@ def load_suite(path: str | Path, seeds: list[int] | None = None) -> tuple[str, l
     if safe_name(name) != name:  # it names the runs in the store and the report folder: stored as given
         raise UserError(f"{path}: name {name!r} must be a plain name (letters, digits and . _ + = -, not "
                         f"starting with . or -), e.g. name = {safe_name(name)!r}")
+    if name.lower() in RESERVED_NAMES:  # its report folder would take the place of the reports' index page
+        raise UserError(f"{path}: name {name!r} is the reports' index page ({', '.join(RESERVED_NAMES)} are "
+                        f"reserved), e.g. name = {name.lower().replace('.', '-') + '-suite'!r}")
     defaults = doc.get("defaults", {})
     if not isinstance(defaults, dict):
         raise UserError(f"{path}: [defaults] must be a table, got {defaults!r}")
