@@ -70,7 +70,10 @@ samples = examples whose gradient was computed, seconds = measured wall time wit
 ``tick(updates, iterate, *, samples=None, delays=None, extra=None, force=False) -> bool`` takes the
 iterate as the workload's ``metrics`` expects it (finite-sum: shape (d,); network: the model),
 ``delays`` a :class:`DelayStats` of the staleness tau measured so far, ``extra`` more per-point
-numbers; ``finish(updates, iterate, ...)`` ends a loop that stops by itself (status ``done``);
+numbers; ``next_chunk(t, cap=None, samples_per_update=None)`` takes what each update of the coming
+chunk touches (b; 2b for an SVRG inner iteration) so an epoch budget ends on its exact sample count;
+``count(t, samples)`` counts samples touched outside the updates (SVRG's snapshot, n) before the next
+chunk is sized; ``finish(updates, iterate, ...)`` ends a loop that stops by itself (status ``done``);
 ``stop(status, reason)`` ends it with a status of :data:`STATUSES`.
 
 Workloads

@@ -383,7 +383,8 @@ def measured_summary(records: Sequence[RunRecord]) -> tuple[str, str] | None:
             groups[(_workload_key(r), label_of(r, keys))].append(r)
     if not groups:
         return None
-    from harness.run.metrics import tau_max
+    from harness._core.output import fmt
+    from harness.run.metrics import contended, tau_max
 
     cols = ("workload", "configuration", "seeds", "statuses", "final " + curve_metric(records), "final test_acc",
             "epochs", "time s", TAU_MAX_OF_SEEDS)
@@ -393,9 +394,12 @@ def measured_summary(records: Sequence[RunRecord]) -> tuple[str, str] | None:
         last = [r.points[-1] for r in rs]
         med = lambda key: float(np.median([p[key] for p in last if p.get(key) is not None])) if any(  # noqa: E731
             p.get(key) is not None for p in last) else None
+        time_s = med("time_s")
+        n_cont = sum(map(contended, rs))
+        if time_s is not None and n_cont:   # the time carries other runs' load (--jobs beyond the cores)
+            time_s = f"{fmt(time_s)} (contended: {n_cont}/{len(rs)})"
         rows.append([wk, label, len(rs), ",".join(sorted({r.status for r in rs})), med(metric), med("test_acc"),
-                     med("epochs"), med("time_s"), max((t for t in map(tau_max, rs) if t is not None), default=None)])
-    from harness._core.output import fmt
+                     med("epochs"), time_s, max((t for t in map(tau_max, rs) if t is not None), default=None)])
 
     md = "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] +
                    ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows])
@@ -571,13 +575,15 @@ def _workload_key(r: RunRecord) -> str:
     return f"{r.workload} ({wp})" if wp else r.workload
 
 
-_COLS = ("id", "plugin", "parameters", "workers", "seed", "status", "updates", "time_s", "subopt", "tau max")
+_COLS = ("id", "plugin", "parameters", "workers", "seed", "status", "updates", "time_s", "subopt", "tau max", "load")
 
 
 def _rows(runs):
     """One row per run; 'parameters' are those that tell this workload's runs apart (an eta = 0.05 and an
-    eta = theory run of one plugin differ there), plus the step and batch."""
-    from harness.run.metrics import tau_max
+    eta = theory run of one plugin differ there), plus the step and batch. A time measured beside more
+    busy workers than cores (``--jobs``) is marked contended; 'load' is the machine's load average
+    when the run started / ended."""
+    from harness.run.metrics import contended, tau_max
 
     keys = varying_params(runs)
     for r in runs:
@@ -585,8 +591,11 @@ def _rows(runs):
         chosen = (r.info or {}).get("theory_choices") or {}
         ps = ", ".join(f"{k}=theory ({_short(v)})" if k in chosen else f"{k}={_short(v)}"
                        for k, v in sorted(r.params.items()) if k in keys or k in chosen)
-        yield [r.id, r.plugin, ps, r.workers, r.seed, r.status, last.get("updates"), last.get("time_s"),
-               last.get("subopt"), tau_max(r)]
+        t = last.get("time_s")
+        load = ((r.info or {}).get("contention") or {}).get("load") or (r.info or {}).get("load")
+        yield [r.id, r.plugin, ps, r.workers, r.seed, r.status, last.get("updates"),
+               f"{t:.4g} (contended)" if t is not None and contended(r) else t, last.get("subopt"), tau_max(r),
+               "/".join(f"{x:.1f}" for x in load if x is not None) if isinstance(load, list) else load]
 
 
 def _md_table(runs) -> str:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from harness._core.errors import UserError
-from .common import report_sections
+from .common import add_schedule_args, report_sections
 from harness.run.executors import ENGINES, make_engine, run_parallel
 from harness._core.monitor import Budget, FINISHED_OK
 from harness._core.output import console, print_json, table, varying_columns
@@ -20,7 +21,7 @@ from harness._core.scratch import sweep as sweep_scratch
 from .progress import RunProgress
 from harness.run.runner import RunSpec, execute, resolve, skipped_record, unavailable
 from harness.run.store import Store, reports_root
-from harness.run.suite import load_suite, seeds_of, target_of
+from harness.run.suite import load_suite, schedule_items, seeds_of, target_of
 from harness._core.workload import fmt_bytes
 
 DEFAULT_SUITE = "tour"
@@ -40,6 +41,7 @@ def register(sub):
                    help="e.g. epochs=10 or updates=1e5,seconds=30; with a suite: in place of every [[run]]'s budget")
     p.add_argument("--target", default=None,
                    help="suboptimality to reach (or metric=value, or none); with a suite: in place of every [[run]]'s")
+    add_schedule_args(p)
     p.add_argument("--timeout", type=positive_float, default=None, help="hard wall-clock limit per run for launched jobs (s)")
     p.add_argument("--hostfile", default=None, help="passed to mpiexec for multi-node MPI runs")
     p.add_argument("--option", action="append", metavar="K=V", help="backend option (repeatable)")
@@ -141,6 +143,10 @@ def main(args) -> int:
         if args.scale != "small":
             raise UserError("--scale chooses a suite's size: give a suite (e.g. harness run asysvrg --scale paper)")
         specs = _specs_from_flags(args)
+    sched = schedule_items(args.schedule, args.points)
+    if sched:  # over a suite's own [schedule] keys
+        for s in specs:
+            s.schedule = replace(s.schedule, **sched)
     if args.launcher:
         for s in specs:
             s.options["launcher"] = args.launcher
@@ -325,6 +331,14 @@ def _fraction(point, mon) -> float:
     return min(max(fr), 1.0) if fr else 0.0
 
 
+def _time_of(r):
+    """The run's measured seconds, marked when other runs' load was in them (``--jobs`` beyond the cores)."""
+    from harness.run.metrics import contended
+
+    t = r.points[-1].get("time_s") if r.points else None
+    return f"{t:.3g} (contended)" if t is not None and contended(r) else t
+
+
 def summary(records) -> None:
     from harness.run.metrics import tau_max
 
@@ -335,7 +349,7 @@ def summary(records) -> None:
                    "updates", "time s", "subopt", "cached"),
           [(r.id, r.plugin, r.workload, r.workers, r.seed, *[get(r) for _, get in extra], r.status,
             len(r.points), r.points[-1]["updates"] if r.points else None,
-            r.points[-1].get("time_s") if r.points else None,
+            _time_of(r),
             r.points[-1].get("subopt") if r.points else None, "yes" if r.cached else "") for r in records])
     # the reasons under the table, one line each, with the runs they concern: inside the status cell a
     # reason such as "needs mpi4py (pip install 'asyncopt-harness[mpi]')" took a column of its own and,

@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -499,6 +500,56 @@ def make_engine(kind: str, slots: int, *, specs: Sequence[RunSpec] = (), address
     raise UserError(f"unknown executor '{kind}' (expected {', '.join(ENGINES)})")
 
 
+# -- contention -----------------------------------------------------------------------------
+class Contention:
+    """Whether runs side by side on this machine (the local engine) had more busy workers than the
+    machine has cores at some moment of their lives: such a run's times carry the others' load
+    (a 1-worker run that takes 0.6 s alone showed 16 s beside 3 others on 2 cores). Warns once on
+    stderr the first time it happens and marks each such run: ``info['contention'] = {contended,
+    busy_peak (busy workers at the fullest moment of its life), cores, jobs, load (1-min load
+    average when it started and ended)}``. Reports show the mark; speedups leave marked runs out."""
+
+    def __init__(self, engine: "Engine"):
+        from .manifest import usable_cores
+
+        self.on = engine.name == "local"
+        self.cores = usable_cores()
+        self.jobs = engine.slots
+        self.busy: dict[int, int] = {}       # in-flight run -> its busy workers
+        self.peak: dict[int, int] = {}
+        self.load0: dict[int, float] = {}
+        self.warned = False
+
+    def started(self, i: int, spec: RunSpec, in_flight: list[int]) -> None:
+        if not self.on:
+            return
+        self.busy[i] = max(1, plugins().get(spec.plugin).cores(spec.workers))
+        self.load0[i] = _load()
+        total = sum(self.busy.get(j, 0) for j in in_flight)
+        for j in in_flight:
+            self.peak[j] = max(self.peak.get(j, 0), total)
+        if total > self.cores and not self.warned:
+            self.warned = True
+            print(f"harness: warning: --jobs {self.jobs}: {total} busy workers on {self.cores} cores: the runs' times "
+                  "are contended (marked in the runs and the report; speedups leave them out)", file=sys.stderr)
+
+    def mark(self, i: int, rec: RunRecord) -> None:
+        if not self.on or i not in self.busy:
+            return
+        del self.busy[i]
+        peak = self.peak.pop(i, 0)
+        rec.info = {**(rec.info or {}), "contention": {
+            "contended": peak > self.cores, "busy_peak": peak, "cores": self.cores, "jobs": self.jobs,
+            "load": [round(self.load0.pop(i, float("nan")), 2), round(_load(), 2)]}}
+
+
+def _load() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:  # pragma: no cover - no load average on this OS
+        return float("nan")
+
+
 # -- scheduling -----------------------------------------------------------------------------
 def run_parallel(specs: Sequence[RunSpec], store: Store, engine: Engine, *, force: bool = False,
                  progress: Any = None, poll_s: float = 1.0,
@@ -524,6 +575,7 @@ def run_parallel(specs: Sequence[RunSpec], store: Store, engine: Engine, *, forc
             pending.append(i)
     in_flight: dict[Any, tuple[int, int]] = {}
     free = engine.slots
+    watch = Contention(engine)
 
     def store_result(h: Any, interrupted: BaseException | None = None) -> None:
         i, _ = in_flight[h]
@@ -537,6 +589,7 @@ def run_parallel(specs: Sequence[RunSpec], store: Store, engine: Engine, *, forc
             if interrupted is not None or isinstance(exc, KeyboardInterrupt):
                 rec.status, rec.reason = INTERRUPTED, f"interrupted by {signals.signal_name(interrupted or exc)} " \
                                                       "before its job returned: its points are lost"
+        watch.mark(i, rec)
         store.save(rec)
         records[i] = rec
         del in_flight[h]  # after the save: a signal during it leaves the run to be stored again
@@ -557,6 +610,7 @@ def run_parallel(specs: Sequence[RunSpec], store: Store, engine: Engine, *, forc
                     in_flight[engine.submit(specs[i])] = (i, need)
                     free -= need
                     pending.remove(i)
+                    watch.started(i, specs[i], [j for j, _ in in_flight.values()])
             if progress:
                 progress.running(len(in_flight))
             for h in engine.wait(list(in_flight), timeout=poll_s):

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -108,6 +108,9 @@ def _resolve(spec: RunSpec) -> Resolved:
     planted = planted_changes()
     if planted:
         options["planted"] = planted
+    sched = {k: v for k, v in asdict(spec.schedule).items() if v != getattr(Schedule, k)}
+    if sched:  # another point schedule is another curve (the default keeps the keys runs had before)
+        options["schedule"] = sched
     parts = {
         "plugin": pspec.name, "params": asked, "workload": {"name": workload.name, "params": workload.params},
         "data": _data_identity(workload), "workers": spec.workers, "seed": spec.seed,
@@ -338,6 +341,7 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
                      seed=spec.seed, monitor=monitor, workdir=workdir, options=dict(spec.options),
                      expects=expected_applied(pspec))
     t0 = time.perf_counter()
+    load0 = _load()
     try:
         rec.constants = _constants(workload)
         if spec.target.value is not None and pspec.backend in IN_PROCESS_TIMED:
@@ -366,6 +370,7 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
         ctx.info["traceback"] = traceback.format_exc(limit=8)
     finally:
         rec.wall_s = time.perf_counter() - t0
+        rec.info["load"] = [load0, _load()]   # the machine's 1-min load average around the run, shown beside its times
         rec.points = list(monitor.points)
         rec.info.update(ctx.info)
         rec.info.setdefault("eval_seconds", monitor.eval_seconds)
@@ -392,3 +397,11 @@ def _constants(workload: Workload) -> dict[str, Any]:
         return {k: float(v) for k, v in workload.constants().items()}
     except Exception as exc:  # noqa: BLE001 - constants are informative; a failure is recorded
         return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _load() -> float | None:
+    """This machine's 1-minute load average (None where the OS has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):  # pragma: no cover
+        return None

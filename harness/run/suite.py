@@ -143,7 +143,30 @@ SCHEDULE = ParamSet((
           doc="evaluation budget: postpone a point while evaluating took more than this fraction of the "
               "measured time (+ eval_grace_s); wall-clock, off for deterministic plugins unless the budget is in seconds"),
     Param("eval_grace_s", 1.0, "float", low=0.0, doc="evaluation seconds the budget allows on top"),
+    Param("points", None, "int", low=2, nullable=True,
+          doc="about this many points in all (the ratio planned from the update or epoch budget)"),
 ))
+
+
+def schedule_items(text: str | None, points: int | None = None, where: str = "--schedule: ") -> dict[str, Any]:
+    """The schedule fields a command line sets, checked: ``K=V,...`` of :data:`SCHEDULE` (e.g.
+    ``ratio=2``) and ``--points N`` (about N points); apply them with ``dataclasses.replace`` on a
+    run's :class:`Schedule` (a suite's own keys not named here stay). Raises :class:`UserError` on
+    an unknown key or a bad value."""
+    items: dict[str, Any] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise UserError(f"{where}expected K=V, got {part.strip()!r} (keys: {', '.join(SCHEDULE.names())})")
+        k, v = (x.strip() for x in part.split("=", 1))
+        items[k] = None if v.lower() in ("none", "null") else v
+    if points is not None:
+        items["points"] = points
+    try:
+        return SCHEDULE.check(items, "schedule")
+    except UserError as exc:
+        raise UserError(f"{where}{exc}") from None
 
 
 # workload parameters that name a file: a relative one is read from the suite file's folder

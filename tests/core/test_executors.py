@@ -217,3 +217,35 @@ def test_submitit_grid_goes_out_as_one_job_array(tmp_path):
         assert len(list((tmp_path / f"sub-{arrays}").glob("*/*_result.pkl"))) == 4  # four real jobs
         curves[arrays] = [[p["objective"] for p in r.points] for r in recs]
     assert curves[True] == curves[False] and all(len(c) >= 3 for c in curves[True])
+
+
+def test_jobs_beyond_the_cores_warn_once_and_mark_the_runs(tmp_path):
+    """``--jobs`` with more busy workers than this machine's cores: one warning, every run that shared
+    the machine that way marked contended (stored, shown beside its time), and the speedups leave
+    the marked runs out unless asked. cores + 1 one-core runs start together, so all are marked."""
+    from harness.analysis.report import speedups
+    from harness.run.manifest import usable_cores
+    from harness.run.store import Store
+
+    cores = usable_cores()
+    db = tmp_path / "c.db"
+    proc = run_cli("run", "-p", "asysgd-sim", "-w", "ridge", "--workload-param", "n=300", "--workload-param", "d=5",
+                   "-n", "1", "-n", "2", "--seeds", str(cores + 1), "--budget", "updates=3000", "--jobs", str(2 * cores + 2),
+                   "--no-report", "--store", str(db), check=True)
+    warnings = [ln for ln in proc.stderr.splitlines() if "busy workers on" in ln]
+    assert len(warnings) == 1 and f"on {cores} cores" in warnings[0], proc.stderr
+    assert proc.stdout.count("(contended)") == 2 * (cores + 1), proc.stdout
+    recs = Store(db).runs(with_points=True)
+    assert len(recs) == 2 * (cores + 1)
+    for r in recs:
+        c = r.info["contention"]
+        assert c["contended"] and c["busy_peak"] > cores == c["cores"] and len(c["load"]) == 2
+    assert speedups(recs) == {} and set(speedups(recs, include_contended=True)) == {"asysgd-sim"}
+    # a batch that fits the cores is not marked
+    alone = run_cli("run", "-p", "sgd-serial", "-w", "ridge", "--budget", "updates=200", "--jobs", "1",
+                    "--no-report", "--store", str(tmp_path / "d.db"), check=True)
+    assert "busy workers" not in alone.stderr and "(contended)" not in alone.stdout
+    from harness.run.metrics import contended
+
+    (r,) = Store(tmp_path / "d.db").runs()
+    assert not contended(r) and len(r.info["load"]) == 2   # every run records the load around it
