@@ -13,7 +13,7 @@ from harness._core.errors import UserError
 from .common import add_schedule_args, report_sections
 from harness.run.executors import ENGINES, make_engine, run_parallel
 from harness._core.monitor import Budget, FINISHED_OK
-from harness._core.output import console, print_json, table, varying_columns
+from harness._core.output import console, params_cell, print_json, table, varying_columns
 from harness._core.params import parse_assignments, positive_float
 from harness._core.paths import input_file, output_dir, safe_name
 from harness._core.memory import PeakSampler
@@ -342,15 +342,19 @@ def _time_of(r):
 def summary(records) -> None:
     from harness.run.metrics import tau_max
 
-    extra = varying_columns(records)
+    params = params_cell(varying_columns(records))  # the differing parameters in one cell: fits 100 columns
+    extra = [("params", params)] if any(params(r) != "-" for r in records) else []
     if any(tau_max(r) is not None for r in records):  # a run that measured delays: the largest, as the report shows it
         extra.append(("tau max", tau_max))
-    table("runs", ("id", "plugin", "workload", "workers", "seed", *[t for t, _ in extra], "status", "points",
-                   "updates", "time s", "subopt", "cached"),
+    if any(r.cached for r in records):  # served from the store: said where it happened
+        extra_end = [("cached", lambda r: "yes" if r.cached else "")]
+    else:
+        extra_end = []
+    table("runs", ("id", "plugin", "workload", "W", "seed", *[t for t, _ in extra], "status", "updates", "time s",
+                   "subopt", *[t for t, _ in extra_end]),
           [(r.id, r.plugin, r.workload, r.workers, r.seed, *[get(r) for _, get in extra], r.status,
-            len(r.points), r.points[-1]["updates"] if r.points else None,
-            _time_of(r),
-            r.points[-1].get("subopt") if r.points else None, "yes" if r.cached else "") for r in records])
+            r.points[-1]["updates"] if r.points else None, _time_of(r),
+            r.points[-1].get("subopt") if r.points else None, *[get(r) for _, get in extra_end]) for r in records])
     # the reasons under the table, one line each, with the runs they concern: inside the status cell a
     # reason such as "needs mpi4py (pip install 'asyncopt-harness[mpi]')" took a column of its own and,
     # at 100 columns, folded every other header and number in the table onto several lines

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness._core.errors import UserError
 from .common import run_ids
-from harness._core.output import console, fmt, print_json, table, varying_columns
+from harness._core.output import console, params_cell, print_json, table, varying_columns
 from harness._core.monitor import STATUSES
 from harness.analysis.results import export
 from harness.run.store import Store, run_to_dict
@@ -63,7 +63,7 @@ def list_columns(recs, *, columns: str | None = None, wide: bool = False) -> tup
             getters += list(extra.values())
         elif c == "params":
             titles.append("params")
-            getters.append(lambda r: " ".join(f"{t}={fmt(g(r))}" for t, g in extra.items() if g(r) is not None) or "-")
+            getters.append(params_cell(list(extra.items())))
         elif c in LIST_COLUMNS or c in extra:
             titles.append(c)
             getters.append(LIST_COLUMNS.get(c) or extra[c])
