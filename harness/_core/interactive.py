@@ -75,6 +75,10 @@ def axes_spec(ax) -> dict:
         if name.startswith("_") and not ondemand:  # matplotlib's unlabelled lines (reference lines)
             name = ""
         xs, ys = (list(map(float, v)) for v in line.get_data())
+        if line.get_transform() == ax.get_yaxis_transform():    # axhline: y in data, x across the axes
+            xs, ys = list(ax.get_xlim()), [ys[0], ys[0]]
+        elif line.get_transform() == ax.get_xaxis_transform():  # axvline: x in data, y across the axes
+            xs, ys = [xs[0], xs[0]], list(ax.get_ylim())
         if len(xs) < 1:
             continue
         points = line.get_linestyle() in ("None", "", " ", "none")

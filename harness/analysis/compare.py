@@ -338,8 +338,16 @@ HEADER = ("", "metric", "A: median [95% CI]", "B: median [95% CI]", "B/A", "test
 
 
 def table_rows(g: Group) -> list[tuple[str, ...]]:
-    return [(row.mark, METRIC_LABELS[row.metric], fmt_est(row.a), fmt_est(row.b), fmt_ratio(row.ratio), row.how)
+    return [(row.mark, METRIC_LABELS[row.metric], fmt_est(row.a), fmt_est(row.b), _ratio_cell(row), row.how)
             for row in g.rows]
+
+
+def _ratio_cell(row) -> str:
+    """B/A, or 'n/a' where a side never reached the target (its median is infinite: the ratio would
+    read 0x or inf, which the summary line already leaves out as 'no finite ratio')."""
+    if any(e.n and math.isinf(e.value) for e in (row.a, row.b)):
+        return "n/a"
+    return fmt_ratio(row.ratio)
 
 
 def _ci_pct(alpha: float) -> str:
