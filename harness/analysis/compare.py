@@ -345,7 +345,8 @@ def table_rows(g: Group) -> list[tuple[str, ...]]:
 def _ratio_cell(row) -> str:
     """B/A, or 'n/a' where a side never reached the target (its median is infinite: the ratio would
     read 0x or inf, which the summary line already leaves out as 'no finite ratio')."""
-    if any(e.n and math.isinf(e.value) for e in (row.a, row.b)):
+    never = [bool(e.n and math.isinf(e.value)) for e in (row.a, row.b)]
+    if any(never) and not all(never):      # both never: no ratio at all ('-', below)
         return "n/a"
     return fmt_ratio(row.ratio)
 
