@@ -47,6 +47,8 @@ SPARSE_HUGE = {"sparse": True, "n": 20000, "d": 1000000, "density": 0.00005, "la
 DENSE = {"n": 20000, "d": 100, "lam": 1e-4}
 DENSE_ILL = {"n": 100000, "d": 50, "cond": 1000.0, "lam": 1e-5}   # L-BFGS needs ~90 iterations
 TARGET = 1e-6
+CASES_C = [("dense, ill-conditioned", DENSE_ILL), ("dense", DENSE), ("sparse", SPARSE)]
+C_TARGETS = {"dense, ill-conditioned": 1.0, "dense": 1.0, "sparse": 2.0}   # the issue's targets for (c)
 
 
 def _workload(wparams):
@@ -57,12 +59,12 @@ def _workload(wparams):
     return wl
 
 
-def _harness(plugin, params, wparams, workers, budget, seed, target=None):
+def _harness(plugin, params, wparams, workers, budget, seed, target=None, ratio=2.0):
     from harness._core.monitor import Budget, Schedule, Target
     from harness.run.runner import RunSpec, execute
 
     rec = execute(RunSpec(plugin, "logreg", params, wparams, workers, seed, Budget.parse(budget),
-                          target=Target(value=target), schedule=Schedule(ratio=2.0, max_interval_s=None)))
+                          target=Target(value=target), schedule=Schedule(ratio=ratio, max_interval_s=None)))
     if rec.status not in ("budget", "target", "done"):
         raise RuntimeError(f"{plugin}: {rec.status} {rec.reason}")
     return rec
@@ -125,6 +127,8 @@ def sgd_sklearn(wl, epochs, eta, seed):
 
 
 def part_a(repeats, epochs, eta):
+    """Prints (a); returns its ratios: [(problem, wall ratios, CPU ratios)]."""
+    out = []
     print(f"(a) per-update throughput, 1 thread vs SGDClassifier(log_loss), {epochs} epochs, eta = {eta}, b = 1")
     print(f"  {'':<46s} {'min':>9s} {'median':>9s} {'max':>9s}")
     for name, wp in (("sparse", SPARSE), ("dense", DENSE)):
@@ -149,6 +153,8 @@ def part_a(repeats, epochs, eta):
         row("ratio, CPU time", np.asarray(cpu_o) / np.asarray(cpu_s), "x")
         row("suboptimality reached: hogwild-threads", sub_o)
         row("suboptimality reached: SGDClassifier", sub_s)
+        out.append((name, ratios, list(np.asarray(cpu_o) / np.asarray(cpu_s))))
+    return out
 
 
 # -- (b) ------------------------------------------------------------------------------------------------
@@ -216,6 +222,8 @@ def sklearn_time_to(wl, target, repeats):
 
 
 def part_c(repeats, cases):
+    """Prints (c); returns [(problem, ratios asysvrg / scikit-learn's median)]."""
+    out = []
     print(f"(c) time to suboptimality {TARGET:g}: asysvrg-threads (2 threads; eta = 1 / L_max, m = n / 2 on every "
           "problem) vs scikit-learn's best (LogisticRegression lbfgs/saga, C = 1/(n lam))")
     print(f"  {'':<46s} {'min':>9s} {'median':>9s} {'max':>9s}")
@@ -225,13 +233,18 @@ def part_c(repeats, cases):
         solver, it, sk_times = sklearn_time_to(wl, TARGET, repeats)
         ours = []
         for r in range(repeats):
-            rec = _harness("asysvrg-threads", params, wp, 2, "epochs=400", seed=r, target=TARGET)
+            # points 1.1x apart (evaluation is off the clock): the first point under the target is at most
+            # 10% past the moment it was reached (2x apart, the grid alone could double the time), as
+            # scikit-learn's side is timed at the smallest max_iter that reaches it
+            rec = _harness("asysvrg-threads", params, wp, 2, "epochs=400", seed=r, target=TARGET, ratio=1.1)
             ours.append(_time_to(rec, TARGET))
         print(f"  logreg {name} n={wl.n} d={wl.d} lam={wl.lam:g}: L/mu = {wl.L / wl.mu:.3g}, "
               f"L_max/mu = {wl.L_max / wl.mu:.3g}; asysvrg {params}")
         row("asysvrg-threads, 2 threads (s)", ours)
         row(f"sklearn {solver}, max_iter={it} (s)", sk_times)
         row("ratio asysvrg / sklearn (target <= 1)", np.asarray(ours) / np.median(sk_times), "x")
+        out.append((name, list(np.asarray(ours) / np.median(sk_times))))
+    return out
 
 
 def main(argv=None):
@@ -255,7 +268,7 @@ def main(argv=None):
         if "b" in args.parts:
             part_b(args.repeats, 400_000 if args.quick else 2_000_000, svrg_eta=1.0)
     if "c" in args.parts:
-        part_c(args.repeats, [("dense, ill-conditioned", DENSE_ILL), ("dense", DENSE), ("sparse", SPARSE)])
+        part_c(args.repeats, CASES_C)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 

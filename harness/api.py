@@ -88,7 +88,10 @@ samples = examples whose gradient was computed, seconds = measured wall time wit
 ``tick(updates, iterate, *, samples=None, delays=None, extra=None, force=False) -> bool`` takes the
 iterate as the workload's ``metrics`` expects it (finite-sum: shape (d,); network: the model),
 ``delays`` a :class:`DelayStats` of the staleness tau measured so far, ``extra`` more per-point
-numbers; ``finish(updates, iterate, ...)`` ends a loop that stops by itself (status ``done``);
+numbers; ``next_chunk(t, cap=None, samples_per_update=None)`` takes what each update of the coming
+chunk touches (b; 2b for an SVRG inner iteration) so an epoch budget ends on its exact sample count;
+``count(t, samples)`` counts samples touched outside the updates (SVRG's snapshot, n) before the next
+chunk is sized; ``finish(updates, iterate, ...)`` ends a loop that stops by itself (status ``done``);
 ``stop(status, reason)`` ends it with a status of :data:`STATUSES`.
 
 Workloads
@@ -112,6 +115,8 @@ the on-disk data cache by every later run, rank and session (``on_disk(key)``: i
 ``Workload.release()`` drops what an object holds for one run (called once the run is stored).
 
 Data files: :func:`cache_dir` is the harness's cache folder (downloads, built datasets);
+:func:`cached_value` keeps a computed value there under a key (versioned: another format is
+recomputed), :func:`content_digest` the SHA-256 of arrays' bytes (the key of what data determines);
 ``params_key(params) -> str`` a stable key of a workload's parameters (cache file names);
 ``file_sha256(path) -> str`` the SHA-256 of a file's bytes (memoised on size / mtime / inode), for
 a workload's identity when it reads a file; ``input_file(path, what) -> Path`` a readable regular
@@ -126,7 +131,10 @@ A plugin that starts processes (MPI ranks, torch.distributed ranks) runs them wi
 :func:`run_job` (own process group, wall-clock limit, every point folded back into the parent's
 monitor); inside a child, :func:`load_spec` + :func:`child_context` rebuild the context (the rank
 that ``owns_monitor`` streams its points), :func:`write_result` ends the run and
-:func:`child_main` records a failing rank's exception. :func:`python_module` is the argv that
+:func:`child_main` records a failing rank's exception; in a job across several nodes one rank per
+node calls :func:`write_node` (that node's machine manifest, stored with the run), and the launching
+side calls :func:`offer_join` (writes what ``harness join RUN-DIR`` starts on each other node and
+prints that line). :func:`python_module` is the argv that
 starts ``python -P -m module`` with this interpreter; :data:`SPEC` is the spec file's name in a
 job's work folder (a launcher passes ``HARNESS_SPEC=<workdir>/SPEC`` to its ranks), and
 ``job_marker(workdir) -> bytes`` that environment entry, which finds a job's processes wherever
@@ -147,12 +155,12 @@ failed, on some ``rank``), :class:`RunTimeout` (a job ran past its limit); :func
 from __future__ import annotations
 
 from ._core.backend import Backend
-from ._core.cache import cache_dir
+from ._core.cache import cache_dir, cached_value, content_digest
 from ._core.context import RunContext
 from ._core.errors import MissingDependency, PluginFailure, RunTimeout, UserError, unknown
 from ._core.identity import file_sha256, module_fingerprint
-from ._core.launch import (SPEC, child_context, child_main, job_marker, load_spec, python_module, run_job,
-                           write_result)
+from ._core.launch import (SPEC, child_context, child_main, job_marker, load_spec, offer_join, python_module,
+                           run_job, write_node, write_result)
 from ._core.lifeline import remove_orphaned_shm, shm_files
 from ._core.monitor import STATUSES, Budget, Monitor, Target
 from ._core.params import THEORY, Param, ParamSet
@@ -169,14 +177,14 @@ __all__ = [
     # running
     "RunContext", "Monitor", "Budget", "Target", "STATUSES", "DelayStats",
     # workloads
-    "Workload", "WorkloadSpec", "build_workload", "cache_dir", "params_key",
+    "Workload", "WorkloadSpec", "build_workload", "cache_dir", "cached_value", "content_digest", "params_key",
     # data shared by runs, ranks and sessions (harness._core.shared_data)
     "dataset", "memo", "recipe_key", "in_pool", "on_disk", "DISK_MIN_BYTES", "module_fingerprint",
     # data files
     "file_sha256", "input_file", "inside_folder", "binary_reason", "SNIFF_BYTES",
     # child processes
-    "run_job", "load_spec", "child_context", "write_result", "child_main", "python_module", "SPEC", "find_plugin",
-    "job_marker", "shm_files", "remove_orphaned_shm",
+    "run_job", "load_spec", "child_context", "write_result", "write_node", "offer_join", "child_main", "python_module",
+    "SPEC", "find_plugin", "job_marker", "shm_files", "remove_orphaned_shm",
     # errors
     "UserError", "MissingDependency", "PluginFailure", "RunTimeout", "unknown",
 ]

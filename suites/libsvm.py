@@ -155,6 +155,29 @@ def _first_bad_line(path: Path, zero_based, max_rows: int | None) -> tuple[int, 
     return None
 
 
+def largest_index(path: str | Path, chunk: int = 1 << 20) -> int:
+    """The largest feature index written in an uncompressed LIBSVM file (0 if none), read as bytes
+    in chunks without parsing values: what the data's dimension will be, known before loading it."""
+    import re
+
+    token = re.compile(rb"(?:^|[\s])(\d+):")
+    best, tail = 0, b""
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(chunk)
+            data = tail + block
+            if not block:
+                cut = len(data)
+            else:  # a token cut at the chunk's end is read with the next chunk
+                cut = max(data.rfind(b" "), data.rfind(b"\n"), data.rfind(b"\t"))
+                cut = cut if cut >= 0 else 0
+            for m in token.finditer(data, 0, cut):
+                best = max(best, int(m.group(1)))
+            tail = data[cut:]
+            if not block:
+                return best
+
+
 def save_libsvm(path: str | Path, X, y) -> None:
     """Write CSR/dense X and labels y in 1-based LIBSVM format (used by tests and exports)."""
     import scipy.sparse as sp

@@ -158,16 +158,31 @@ class LibSVM(FiniteSumWorkload):
         self.loss = loss
         self.phi_curv = 0.25 if loss == "logistic" else 1.0
 
+    # float64 vectors of the model's dimension alive at once while f* is solved: L-BFGS-B's history
+    # (maxcor = 50 pairs when refined, FiniteSumWorkload._solve_optimum) and its own work arrays,
+    # the iterate, gradients and conjugate-gradient vectors of the Newton polish
+    SOLVER_VECTORS = 2 * 50 + 20
+
     def estimate_bytes(self) -> int | None:
-        """About 4 bytes of CSR (values, indices, the parser's buffers) per byte of an uncompressed
-        file: tokens ``idx:val`` take 8-20 characters and 12 bytes once read, copied about 3 times."""
+        """The data, about 4 bytes of CSR (values, indices, the parser's buffers) per byte of an
+        uncompressed file (tokens ``idx:val`` take 8-20 characters and 12 bytes once read, copied
+        about 3 times), plus the solvers' workspace: :data:`SOLVER_VECTORS` float64 vectors of the
+        dimension, the file's largest feature index (a 15 KB file can name index 10^8: 96 GB)."""
         p = Path(self.params["path"])
         if not self.params["path"] or p.suffix in (".gz", ".bz2", ".xz") or not p.is_file() or self.params["max_rows"]:
             return None
-        return 4 * p.stat().st_size
+        return 4 * p.stat().st_size + 8 * self.SOLVER_VECTORS * self._largest_index()
+
+    def _largest_index(self) -> int:
+        from .libsvm import largest_index
+
+        if "_dim_seen" not in self.__dict__:
+            self.__dict__["_dim_seen"] = largest_index(self.params["path"]) + 1
+        return self.__dict__["_dim_seen"]
 
     def memory_note(self) -> str:
-        return f"a {self.params['path']} of {Path(self.params['path']).stat().st_size:,} bytes"
+        return (f"a {self.params['path']} of {Path(self.params['path']).stat().st_size:,} bytes, largest feature "
+                f"index {self._largest_index() - 1:,}: {self.SOLVER_VECTORS} solver vectors of that length")
 
     def data_identity(self) -> dict:
         """The file's content (SHA-256 of its bytes, size and mtime only as a fast path), not its

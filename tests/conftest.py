@@ -122,3 +122,86 @@ def host_copies(monkeypatch):
 
     watch.undo = monkeypatch.undo
     return watch
+
+
+# -- what listens while a run works (tests/core/test_security.py, tests/backends/test_many_nodes.py) --
+def loopback(ip: str) -> bool:
+    return ip.startswith("127.") or ip in ("::1", "::ffff:127.0.0.1")
+
+
+def listening_while(tmp_path, *args, timeout=240):
+    """Run ``harness ARGS`` and, until it exits, list every listening TCP socket of it and of every
+    process below it (ranks, proxies, dask workers), polled every 50 ms. Returns (returncode,
+    stderr, {(process name, address, port)})."""
+    import time
+
+    import psutil
+
+    err_path = tmp_path / "stderr.txt"
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "harness.cli", *args], stdout=subprocess.DEVNULL,
+                                stderr=err, cwd=ROOT)
+        top, seen, deadline = psutil.Process(proc.pid), set(), time.monotonic() + timeout
+        try:
+            while proc.poll() is None and time.monotonic() < deadline:
+                try:
+                    procs = [top, *top.children(recursive=True)]
+                except psutil.NoSuchProcess:
+                    break
+                for p in procs:
+                    try:
+                        seen |= {(p.name(), c.laddr.ip, c.laddr.port) for c in p.net_connections("inet")
+                                 if c.status == psutil.CONN_LISTEN}
+                    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                        pass
+                time.sleep(0.05)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            rc = proc.wait(timeout=30)
+    return rc, err_path.read_text(), seen
+
+
+def mpi_ranks_on_loopback(seen) -> None:
+    """What :func:`listening_while` saw of an MPI job on this machine: hydra's control port (one,
+    on mpiexec; MPICH binds it to every address) is the only socket beyond loopback, and the ranks'
+    own sockets were seen, all on loopback."""
+    control = {port for name, ip, port in seen if name.startswith("mpiexec")}
+    assert len(control) == 1, seen                              # hydra's control port, seen on mpiexec
+    ranks = {(name, ip, port) for name, ip, port in seen if name.startswith("python") and port not in control}
+    assert ranks, seen                                          # the ranks' own sockets were seen
+    assert all(loopback(ip) for _, ip, _ in ranks), ranks
+    assert all(loopback(ip) or port in control for _, ip, port in seen), seen
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 1 MiB tmpfs mounted at ``tmp_path/disk`` (needs root; skipped with the reason where
+    the mount is refused), unmounted afterwards. Returns its path; ``fill_disk(path)`` fills it to
+    the brim, so the next write that needs a block fails with ENOSPC."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True,
+                          text=True, timeout=30)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs (a real full disk): {proc.stderr.strip() or proc.returncode}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True, timeout=30)
+
+
+def fill_disk(folder: Path) -> Path:
+    """Write zeros into ``folder/filler`` until the file system says ENOSPC; returns the filler."""
+    import errno
+
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as fh:
+        for size in (64 * 1024, 4096, 512, 1):
+            try:
+                while True:
+                    fh.write(b"\0" * size)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+    return filler

@@ -3,7 +3,7 @@ Distributed-AsySVRG (parameter server, whole-vector updates, D = 1).
 
 Sources: Huo's thesis (2020) Ch. 2 (statements with proofs, Sec. 2.3-2.4) and the
 Huo & Huang's AAAI 2017 paper (statements only: Thms 1-4 = thesis Thms 2.3.1, 2.3.2, 2.4.1,
-2.4.2); worked extract in ``notes/asysvrg-dfsdca.md`` Sec. 2, 3 and 9.1.
+2.4.2).
 
 Both pairs of theorems are one statement with D in {d, 1} (notes Sec. 3.4, checked with sympy):
 
@@ -111,7 +111,7 @@ def _general(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: st
     return Theorem(
         id=tid, families=FAMILIES,
         title=f"{'Shared' if shared else 'Distributed'}-AsySVRG, general constants ({where})",
-        citation=SOURCE.cite(section, eqs, source, f"Huo & Huang, AAAI 2017, {aaai}; notes/asysvrg-dfsdca.md Sec. {'2.4' if shared else '3.4'}, 9.1"),
+        citation=SOURCE.cite(section, eqs, source, f"Huo & Huang, AAAI 2017, {aaai}"),
         statement=(
             "Suppose f and the f_i satisfy Assumptions 2.2.1-2.2.4. Let c_m = 0, eta > 0 constant, beta_t = beta > 0, "
             "b = |I_t|, c_t and Gamma_t as defined, with Gamma_t > 0 for 0 <= t <= m-1 and gamma = min_t Gamma_t. Then "
@@ -170,7 +170,7 @@ def _explicit(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: s
     return Theorem(
         id=tid, families=FAMILIES,
         title=f"{'Shared' if shared else 'Distributed'}-AsySVRG, explicit parameters: O(1/T), independent of the delay",
-        citation=SOURCE.cite(section, eqs, source, f"Huo & Huang, AAAI 2017, {aaai}; notes/asysvrg-dfsdca.md Sec. {'2.5' if shared else '3.5'}, 9.1"),
+        citation=SOURCE.cite(section, eqs, source, f"Huo & Huang, AAAI 2017, {aaai}"),
         statement=(
             f"Let eta = u0 b/(L n^alpha) with 0 < u0 < 1, 0 < alpha <= 1, beta = 2L, m = floor({'d' if shared else ''} n^alpha/(6 u0 b)). "
             "If the maximum delay satisfies Delta^2 < min{D/(2 u0 b), (3D - 28 u0 b D)/(28 u0^2 b^2)}, there are "

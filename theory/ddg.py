@@ -106,7 +106,7 @@ def _runmap(*, diminishing: bool) -> RunMap:
 def _fixed() -> Theorem:
     return Theorem(
         id="ddg.thm-5.4.1", families=FAMILIES, title="DDG with a fixed step size: O(1/T) to a neighbourhood 2 gamma L M_K",
-        citation=SOURCE.cite("Sec. 5.4", "(5.10)-(5.21)", "Theorem 5.4.1", "notes/ddg-features-replay.md Sec. 4.3, 8"),
+        citation=SOURCE.cite("Sec. 5.4", "(5.10)-(5.21)", "Theorem 5.4.1"),
         statement=("Under Assumptions 5.4.1-5.4.2 with gamma_t = gamma and gamma L <= 1, sigma_lr = 1 and "
                    "M_K = K M + K^4 M: (1/T) sum_{t<T} E||grad f(w^t)||^2 <= 2 (f(w^0) - f(w*))/(gamma T) + 2 gamma L M_K."),
         symbols=SYMBOLS, assumptions=ASSUMPTIONS,
@@ -131,7 +131,7 @@ def _fixed() -> Theorem:
 def _diminishing() -> Theorem:
     return Theorem(
         id="ddg.thm-5.4.2", families=FAMILIES, title="DDG with gamma_t = gamma0/(1+t): O(1/log T)",
-        citation=SOURCE.cite("Sec. 5.4", "(5.22)-(5.28)", "Theorem 5.4.2", "notes/ddg-features-replay.md Sec. 4.4, 8"),
+        citation=SOURCE.cite("Sec. 5.4", "(5.22)-(5.28)", "Theorem 5.4.2"),
         statement=("Under Assumptions 5.4.1-5.4.2 with gamma_t = gamma0/(1+t), gamma_0 L <= 1, sigma_lr = K and "
                    "M_K = K M + K^5 M, Gamma_T = sum_{t<T} gamma_t: (1/Gamma_T) sum_t gamma_t E||grad f(w^t)||^2 <= "
                    "2 (f(w^0) - f(w*))/Gamma_T + 2 sum_t gamma_t^2 L M_K / Gamma_T."),

@@ -76,7 +76,7 @@ def _round_length(run, values) -> Extra:
 def _one_round(tid, title, eq_cond, eqs, source, convex, Cdef, rho_expr, errata, notes_extra="", printed=None) -> Theorem:
     return Theorem(
         id=tid, families=FAMILIES, title=title,
-        citation=SOURCE.cite("Sec. 3.4", eqs, source, "notes/asysvrg-dfsdca.md Sec. 5.4-5.5, 9.2"),
+        citation=SOURCE.cite("Sec. 3.4", eqs, source),
         statement=(f"Suppose the phi_i are {'convex' if convex else 'possibly non-convex with P convex'} with "
                    f"L-Lipschitz gradients; alpha_i* = -grad phi_i(w*), C_t = {Cdef}. As long as eta <= eta_max {eq_cond}, "
                    "E[C_T] <= (1 - eta lam H) E[C_0]."),
@@ -100,7 +100,7 @@ def _rounds(tid, title, eq_cond, eqs, source, convex, Cdef, rho_expr, errata, pr
         extra["bound as printed (1 - eta lam H)^S"] = (L + lam) / 2 * printed**S * C0
     return Theorem(
         id=tid, families=FAMILIES, title=title,
-        citation=SOURCE.cite("Sec. 3.4", eqs, source, "notes/asysvrg-dfsdca.md Sec. 5.4-5.5, 9.2"),
+        citation=SOURCE.cite("Sec. 3.4", eqs, source),
         statement=(f"With C^{{s+1,0}} = C^{{s,T}} and C = {Cdef}: E[C_{{S,0}}] <= rho^S E[C_{{0,0}}], hence "
                    "E[P(w^{S,0}) - P(w*)] <= (L + lam)/2 rho^S C_{0,0} (3.24); eps-accuracy after "
                    "S >= log((L + lam) C_{0,0}/(2 eps)) / (-log rho) rounds."),

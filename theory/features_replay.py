@@ -92,7 +92,7 @@ def _runmap(*, diminishing: bool) -> RunMap:
 THEOREMS = [
     Theorem(
         id="features_replay.thm-6.4.1", families=FAMILIES, title="Features replay with a fixed step size",
-        citation=SOURCE.cite("Sec. 6.4", "(6.10)-(6.17)", "Theorem 6.4.1", "notes/ddg-features-replay.md Sec. 4.7, 8"),
+        citation=SOURCE.cite("Sec. 6.4", "(6.10)-(6.17)", "Theorem 6.4.1"),
         statement=("Under Assumptions 6.4.1-6.4.2 with gamma_t = gamma: (1/T) sum_{t<T} E||grad f(w^t)||^2 <= "
                    "(f(w^0) - f(w*))/(sigma gamma T) + gamma L M/(2 sigma)."),
         symbols=SYMBOLS, assumptions=ASSUMPTIONS,
@@ -110,7 +110,7 @@ THEOREMS = [
     ),
     Theorem(
         id="features_replay.thm-6.4.2", families=FAMILIES, title="Features replay with diminishing step sizes",
-        citation=SOURCE.cite("Sec. 6.4", "(6.18)-(6.22)", "Theorem 6.4.2", "notes/ddg-features-replay.md Sec. 4.8, 8"),
+        citation=SOURCE.cite("Sec. 6.4", "(6.18)-(6.22)", "Theorem 6.4.2"),
         statement=("Under Assumptions 6.4.1-6.4.2 with sum gamma_t = oo and sum gamma_t^2 < oo (6.18), Gamma_T = sum_{t<T} "
                    "gamma_t: (1/Gamma_T) sum_t gamma_t E||grad f(w^t)||^2 <= (f(w^0) - f(w*))/(sigma Gamma_T) + "
                    "L M/(2 sigma) sum_t gamma_t^2 / Gamma_T. Encoded for gamma_t = gamma0/(1 + t/t0), which satisfies (6.18)."),

@@ -94,8 +94,7 @@ THEOREMS = [
     Theorem(
         id="growing_batch.thm-2", families=FAMILIES,
         title="Upper bound, strongly convex: E||w_t - w*||^2 <= 4 36^2 N/(mu^2 t) + O(1/(t ln t)) (asymptotic only)",
-        citation=SOURCE.cite("Sec. 4.1, Theorem 2; Supp. C.2.2, Lemma 5", "(4)", "Theorem 2",
-                          "notes/minibatch-and-growing-batch.md B.3"),
+        citation=SOURCE.cite("Sec. 4.1, Theorem 2; Supp. C.2.2, Lemma 5", "(4)", "Theorem 2"),
         statement=("For the recipe's sample-size sequence {s_i} and round step sizes {eta_bar_i}: "
                    "E||w_t - w*||^2 <= 4 * 36^2 N/(mu^2 t) + O(1/(t ln t)). It instantiates Lemma 5 (Supp. C.2.2): "
                    "if 2 L alpha/mu <= tau(t) <= t, tau(t) <= sqrt(t/ln t)(1 - 1/ln t) for t >= T_1, and "
@@ -125,7 +124,7 @@ THEOREMS = [
     ),
     Theorem(
         id="growing_batch.thm-3", families=FAMILIES, title="Lower bound: no first-order method beats N/(2 mu^2 t) on the class",
-        citation=SOURCE.cite("Sec. 4.1, Theorem 3", "(4)", "Theorem 3", "notes/minibatch-and-growing-batch.md B.3"),
+        citation=SOURCE.cite("Sec. 4.1, Theorem 3", "(4)", "Theorem 3"),
         statement=("Among first-order stochastic algorithms, upper bound (4) converges for increasing t to within a "
                    "constant factor 8 * 36^2 of the best attainable expected rate, which is at least "
                    "N/(2 mu^2) (1/t) (1 - O(ln t / t))."),

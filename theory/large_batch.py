@@ -208,8 +208,7 @@ def _thm(tid, title, eqs, source, conds, bound, momentum, errata="", notes="", a
          statement="", measured="running_mean_G") -> Theorem:
     return Theorem(
         id=tid, families=FAMILIES, title=title,
-        citation=SOURCE.cite("Sec. 4.3" if "4.3" in tid else "Sec. 4.2", eqs, source,
-                          "notes/large-batch-clars.md Sec. 5, 10"),
+        citation=SOURCE.cite("Sec. 4.3" if "4.3" in tid else "Sec. 4.2", eqs, source),
         statement=statement, symbols=SYMBOLS, assumptions=ASSUMPTIONS, conditions=conds,
         definitions=defs if defs is not None else DEFS, bound=bound, measured=measured,
         measured_doc="running mean over iterations of G(w_t) = sum_k q_k ||grad_k f(w_t)||^2 (K = 1: ||grad f||^2)",
@@ -229,7 +228,7 @@ THEOREMS = [
     Theorem(
         id="large_batch.thm-4.2.1", families=FAMILIES,
         title="mNAG with a global step size (prior work, Yang, Lin & Li 2016): an O(.) rate",
-        citation=SOURCE.cite("Sec. 4.2", "(4.4)-(4.5)", "Theorem 4.2.1", "notes/large-batch-clars.md Sec. 5.1"),
+        citation=SOURCE.cite("Sec. 4.2", "(4.4)-(4.5)", "Theorem 4.2.1"),
         statement=("Under Assumptions 4.2.1-4.2.2 with M_g = 0, as long as gamma <= (1 - beta)/(2 L_g), "
                    "min_t ||grad f(w_t)||^2 converges at the rate O(1/(T gamma) + L_g gamma M_C)."),
         symbols=SYMBOLS, assumptions=["4.2.1 L_g-Lipschitz gradient", "4.2.2 bounded variance with M_g = 0"],

@@ -137,7 +137,7 @@ ASGD7 = 2 * Df / (M * K * gamma) + sigma2 * L * gamma + 2 * sigma2 * L**2 * M * 
 THEOREMS = [
     Theorem(
         id="minibatch.lem-1", families=FAMILIES, title="Mini-batch SGD with a constant step: the average gradient norm",
-        citation=SOURCE.cite("Sec. 3, Lemma 1", "(1)-(3), (9)-(11)", "Lemma 1", "notes/minibatch-and-growing-batch.md A.3.1"),
+        citation=SOURCE.cite("Sec. 3, Lemma 1", "(1)-(3), (9)-(11)", "Lemma 1"),
         statement=("With mini-batches of size M and a constant step gamma (sum-form update), after K iterations "
                    "(S = M K samples): (1/K) sum_k E||grad f(x_k)||^2 <= (D_f/S + L sigma^2 gamma^2/2)/(gamma - L M gamma^2/2)."),
         symbols=SYMBOLS, assumptions=ASSUMPTIONS,
@@ -159,7 +159,7 @@ THEOREMS = [
     ),
     Theorem(
         id="minibatch.thm-2", families=FAMILIES, title="Same samples, larger mini-batch: a worse guarantee by ~2 M_h/(sqrt2 alpha + M_l)",
-        citation=SOURCE.cite("Sec. 3, Theorem 2", "(4)-(5), (12)-(16)", "Theorem 2", "notes/minibatch-and-growing-batch.md A.3.2"),
+        citation=SOURCE.cite("Sec. 3, Theorem 2", "(4)-(5), (12)-(16)", "Theorem 2"),
         statement=("Let alpha = sqrt(S sigma^2/(L D_f)) with 4 M_l <= alpha <= M_h/4. The guarantee of SGD with batch M_h "
                    "after S samples can be worse than with M_l by a factor 2 M_h/(alpha sqrt2 + M_l)."),
         symbols=SYMBOLS, assumptions=ASSUMPTIONS,
@@ -177,7 +177,7 @@ THEOREMS = [
     ),
     Theorem(
         id="minibatch.thm-3", families=FAMILIES, title="Samples needed for a given guarantee grow with the mini-batch size",
-        citation=SOURCE.cite("Sec. 3, Theorem 3", "(2)", "Theorem 3", "notes/minibatch-and-growing-batch.md A.3.3"),
+        citation=SOURCE.cite("Sec. 3, Theorem 3", "(2)", "Theorem 3"),
         statement=("The number of samples SGD must process to achieve the same convergence guarantee increases as the "
                    "mini-batch size increases."),
         symbols=SYMBOLS, assumptions=ASSUMPTIONS, conditions=[Condition("epsilon > 0", sp.StrictGreaterThan(eps, 0))],
@@ -190,7 +190,7 @@ THEOREMS = [
     ),
     Theorem(
         id="minibatch.thm-4", families=FAMILIES, title="ASGD with N learners (Lian et al.'s bound (7)-(8)): a worse guarantee by ~N/alpha",
-        citation=SOURCE.cite("Sec. 4, Theorem 4", "(6)-(8), (17)-(23)", "Theorem 4", "notes/minibatch-and-growing-batch.md A.3.4-A.3.5"),
+        citation=SOURCE.cite("Sec. 4, Theorem 4", "(6)-(8), (17)-(23)", "Theorem 4"),
         statement=("With N learners (age tau <= N), batch M, constant gamma with L M gamma + 2 L^2 M^2 N^2 gamma^2 <= 1: "
                    "(1/K) sum_k E||grad f(x_k)||^2 <= 2 D_f/(M K gamma) + sigma^2 L gamma + 2 sigma^2 L^2 M N gamma^2 (7). "
                    "For alpha = sqrt(K sigma^2/(M L D_f)) <= N the optimal guarantees for 1 and N learners differ by a "
@@ -213,7 +213,7 @@ THEOREMS = [
     ),
     Theorem(
         id="minibatch.thm-5", families=FAMILIES, title="Samples needed grow with the number of learners",
-        citation=SOURCE.cite("Sec. 4, Theorem 5", "(7)-(8)", "Theorem 5", "notes/minibatch-and-growing-batch.md A.3.6"),
+        citation=SOURCE.cite("Sec. 4, Theorem 5", "(7)-(8)", "Theorem 5"),
         statement=("For a constant mini-batch size M, the number of samples to process for the same convergence guarantee "
                    "increases as the number of learners increases."),
         symbols=SYMBOLS, assumptions=ASSUMPTIONS,

@@ -44,7 +44,7 @@ class Paper:
 class Citation:
     """Where a statement comes from: the :class:`Paper`, the place in it (``section``, the paper's
     own name ``theorem`` such as "Theorem 2.4.1", ``equations``) and a second source (``also``: the
-    conference version, the project's worked notes)."""
+    conference version of the same result), cited by authors, venue and year, never by a file."""
 
     paper: Paper
     section: str

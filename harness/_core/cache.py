@@ -3,6 +3,13 @@ hashes, and numba's compiled kernels (``numba/``), kept out of the source tree. 
 the user (created 0700; :func:`check_private` runs before every command), since numba's entries
 are pickles that run code when loaded.
 
+:func:`cached_value` keeps one computed value per key as a versioned JSON file
+(:data:`CACHE_FORMAT`): a file of another format or shape is recomputed and replaced (said once on
+stderr, naming the file), and a cache that cannot be written (a read-only ``$HARNESS_CACHE``) is
+computed without, also said once: the cache is a cache, never a reason for a run to fail.
+:func:`content_digest` is the key of values derived from data: the SHA-256 of the arrays' bytes, so
+an edited generator (new data) never reads the constants of the old one.
+
 :func:`configure_numba` sets ``NUMBA_CACHE_DIR`` before numba is imported (``harness/__init__``
 calls it, so every process of a run, ranks included, agrees); a user's own ``NUMBA_CACHE_DIR``
 wins. :func:`repair_numba_cache` finds cache entries that cannot be read back (a truncated or
@@ -11,10 +18,20 @@ corrupted pickle), removes them, and says which: numba then recompiles those ker
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 import pickletools
+import sys
 from pathlib import Path
+from typing import Any, Callable
+
+from .errors import UserError
+
+# the layout of a cached value's file: {"harness_cache": CACHE_FORMAT, "key": {...}, "value": ...}
+CACHE_FORMAT = 3
+_said: set[str] = set()
 
 
 def cache_root() -> Path:
@@ -40,6 +57,85 @@ def check_private() -> None:
     for path, what in ((cache_root(), "cache folder"), (numba_cache_dir(), "numba cache folder")):
         if path.is_dir():
             private_dir(path, what)
+
+
+def check_cache_root() -> str | None:
+    """A user's mistake in ``$HARNESS_CACHE`` (it names a file, not a folder) as one line to refuse
+    with before any work; None when the setting is usable (a missing folder is created later)."""
+    root = cache_root()
+    if root.exists() and not root.is_dir():
+        where = "HARNESS_CACHE=" if os.environ.get("HARNESS_CACHE") else "the cache folder "
+        return f"{where}{root} is a file, expected a folder for the harness cache"
+    return None
+
+
+def _say_once(msg: str) -> None:
+    if msg not in _said:
+        _said.add(msg)
+        print(f"harness: warning: {msg}", file=sys.stderr)
+
+
+def content_digest(*arrays: Any) -> str:
+    """SHA-256 (hex) of numpy arrays' dtypes, shapes and bytes, in order; a scipy sparse matrix is
+    hashed by its format and its data / indices / indptr arrays. The key of anything derived from
+    the data (constants, an optimum): the same bytes give the same digest, whatever made them."""
+    import numpy as np
+
+    h = hashlib.sha256()
+    for a in arrays:
+        if a is None:
+            h.update(b"none;")
+            continue
+        if hasattr(a, "indptr"):  # CSR / CSC
+            h.update(f"{a.format}{a.shape};".encode())
+            parts = (a.data, a.indices, a.indptr)
+        else:
+            parts = (a,)
+        for x in parts:
+            x = np.ascontiguousarray(x)
+            h.update(f"{x.dtype.str}{x.shape};".encode())
+            h.update(x.view(np.uint8).reshape(-1).data if x.size else b"")
+    return h.hexdigest()
+
+
+def cached_value(stem: str, key: dict[str, Any], compute: Callable[[], Any], *,
+                 valid: Callable[[Any], bool] = lambda v: True, refresh: bool = False) -> Any:
+    """The value stored for ``key`` in ``<cache>/<stem>-<hash of key>.json``, else ``compute()``'s,
+    stored there (JSON-able; returned as JSON reads it back). A file that is not this format, holds
+    another key, or whose value ``valid`` refuses is recomputed and replaced (said once, naming the
+    file); where the cache cannot be written the value is computed each time (said once)."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    path = cache_root() / f"{stem}-{digest}.json"
+    if not refresh:
+        try:
+            doc = json.loads(path.read_text())
+        except FileNotFoundError:
+            doc = None
+        except (OSError, ValueError) as exc:
+            doc = {"unreadable": str(exc)}
+        if doc is not None:
+            ok = (isinstance(doc, dict) and doc.get("harness_cache") == CACHE_FORMAT and "value" in doc
+                  and doc.get("key") == json.loads(json.dumps(key, default=str)) and valid(doc["value"]))
+            if ok:
+                return doc["value"]
+            _say_once(f"cache file {path} is not a value this harness wrote (format {CACHE_FORMAT}) for this key: "
+                      "recomputed and replaced")
+    value = json.loads(json.dumps(compute()))
+    doc = {"harness_cache": CACHE_FORMAT, "key": key, "value": value}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        cache_dir()
+        tmp.write_text(json.dumps(doc, default=str))
+        os.replace(tmp, path)
+    except (OSError, UserError) as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        what = "HARNESS_CACHE=" if os.environ.get("HARNESS_CACHE") else "the cache folder "
+        why = (exc.strerror or exc) if isinstance(exc, OSError) else exc
+        _say_once(f"cannot write the constants cache ({what}{cache_root()}: {why}): computing without it")
+    return value
 
 
 def configure_numba() -> None:

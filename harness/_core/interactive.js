@@ -7,18 +7,24 @@
     var n = parseInt(hex.slice(1), 16);
     return "rgba(" + (n >> 16 & 255) + "," + (n >> 8 & 255) + "," + (n & 255) + "," + a + ")";
   }
-  function fmt(v) {
-    if (v == null) return "-";
+  function fmt(v) {  // a read-out: "" where the cursor has no value (a still page shows no "-" rows)
+    if (v == null) return "";
     var a = Math.abs(v);
     return (a !== 0 && (a < 1e-3 || a >= 1e5)) ? v.toExponential(3) : +v.toPrecision(4) + "";
   }
-  function ticks(u, vals) { return vals.map(function (v) { return v == null ? "" : fmt(v); }); }
+  function ticks(u, vals) {  // one format per axis: all in exponent form as soon as one tick needs it
+    var big = vals.some(function (v) { var a = Math.abs(v || 0); return a !== 0 && (a < 1e-3 || a >= 1e5); });
+    return vals.map(function (v) {
+      if (v == null) return "";
+      return big ? (v === 0 ? "0" : v.toExponential(0).replace("e+", "e")) : +v.toPrecision(4) + "";
+    });
+  }
   function draw(holder, panel, width, scales) {
     holder.innerHTML = "";
     var series = [{label: panel.xlabel || "x", value: function (u, v) { return fmt(v); }}];
     panel.series.forEach(function (s) {
       series.push({
-        label: s.edge ? "band" : (s.name || "line"),
+        label: s.edge ? "band" : s.name,
         stroke: s.edge ? "transparent" : s.color,
         width: s.points || s.edge ? 0 : 1.5,
         dash: s.dash && s.dash.length ? s.dash : undefined,
@@ -42,7 +48,8 @@
     var plot = new uPlot(opts, data, holder);
     // band edges are drawn as a fill, not listed: hide their legend rows
     var rows = holder.querySelectorAll(".u-legend .u-series");
-    panel.series.forEach(function (s, i) { if (s.edge && rows[i + 1]) rows[i + 1].style.display = "none"; });
+    // band edges (drawn as a fill) and unlabelled reference lines (a target, a marker) are not listed
+    panel.series.forEach(function (s, i) { if ((s.edge || !s.name) && rows[i + 1]) rows[i + 1].style.display = "none"; });
     return plot;
   }
   function build(fig) {

@@ -35,8 +35,11 @@ def save(fig, path: Path, *, alt: str = "", width: str = "100%", **savefig: Any)
     return the HTML block that draws it interactively, with the PNG as its fallback."""
     import matplotlib.pyplot as plt
 
+    from .paths import replaced_atomically
+
     spec = figure_spec(fig)
-    fig.savefig(path, **{"dpi": 110, **savefig})
+    with replaced_atomically(path, "plot") as tmp:  # a full disk leaves the previous PNG, not half of one
+        fig.savefig(tmp, **{"dpi": 110, "format": Path(path).suffix.lstrip(".") or "png", **savefig})
     plt.close(fig)
     return block(spec, Path(path).name, alt=alt, width=width)
 
@@ -72,6 +75,10 @@ def axes_spec(ax) -> dict:
         if name.startswith("_") and not ondemand:  # matplotlib's unlabelled lines (reference lines)
             name = ""
         xs, ys = (list(map(float, v)) for v in line.get_data())
+        if line.get_transform() == ax.get_yaxis_transform():    # axhline: y in data, x across the axes
+            xs, ys = list(ax.get_xlim()), [ys[0], ys[0]]
+        elif line.get_transform() == ax.get_xaxis_transform():  # axvline: x in data, y across the axes
+            xs, ys = [xs[0], xs[0]], list(ax.get_ylim())
         if len(xs) < 1:
             continue
         points = line.get_linestyle() in ("None", "", " ", "none")

@@ -5,7 +5,10 @@ Parent side: :func:`run_job` writes the context's ``child_spec()`` to ``workdir/
 the command in its own session (so a timeout or Ctrl-C can kill the whole process group, leaving
 no orphans), waits with a timeout, and then replays what the children wrote:
 ``points.jsonl`` (one snapshot per line, appended by the rank that owns the monitor as it goes),
-``result.json`` (final status, reason, info) and ``error-<rank>.json`` (a failing rank's message).
+``result.json`` (final status, reason, info), ``error-<rank>.json`` (a failing rank's message) and,
+for a job across several nodes, ``node-<k>.json`` (node k's machine manifest, written by one rank
+there: :func:`write_node`), returned as ``info["nodes"]`` (the runner stores them in the run's
+manifest, ``env["nodes"]``).
 
 Child side: :func:`child_context` rebuilds the ``RunContext`` from the spec (the monitor streams
 its points to ``points.jsonl``); :func:`child_main` wraps a rank's body so that an exception is
@@ -34,6 +37,8 @@ POINTS, RESULT = "points.jsonl", "result.json"
 BEAT = "beat-"          # beat-<rank>: a rank's heartbeat file (its pid inside; touched every BEAT_S)
 BEAT_S = 1.0
 HUNG_AFTER_S = 60.0     # a rank whose heartbeat is this old is hung (option hung_after_s)
+NODE = "node-{}.json"
+JOIN = "join.json"
 
 
 # -- parent -----------------------------------------------------------------------------------
@@ -56,9 +61,9 @@ def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = N
     from .paths import private_dir
 
     workdir = private_dir(ctx.workdir, "run folder")
-    for stale in (POINTS, RESULT):
+    for stale in (POINTS, RESULT, *(p.name for p in workdir.glob(NODE.format("*")))):
         (workdir / stale).unlink(missing_ok=True)
-    (workdir / SPEC).write_text(json.dumps(ctx.child_spec()))
+    _write_spec(ctx, workdir)
     timeout_s = timeout_s or float(ctx.options.get("timeout_s") or 600)
     child_env = {**os.environ, **(env or {}), "HARNESS_SPEC": str(workdir / SPEC),
                  "PYTHONPATH": _pythonpath(), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
@@ -94,7 +99,7 @@ def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = N
     _fold_points(ctx.monitor, workdir)
     errors = sorted(workdir.glob("error-*.json"))
     if errors:
-        first = json.loads(errors[0].read_text())
+        first = _job_file(errors[0], "error report")
         raise PluginFailure(first.get("message", "failed"), rank=first.get("rank"))
     if rc != 0:
         tail = err_path.read_text(errors="replace").strip().splitlines()[-15:]
@@ -102,10 +107,98 @@ def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = N
     result_path = workdir / RESULT
     if not result_path.exists():
         raise PluginFailure("job finished without writing its result")
-    result = json.loads(result_path.read_text())
+    result = _job_file(result_path, "result")
     if result.get("status"):
         ctx.monitor.stop(result["status"], result.get("reason", ""))
-    return result.get("info", {})
+    nodes = read_nodes(workdir)
+    return {**result.get("info", {}), **({"nodes": nodes} if nodes else {})}
+
+
+def read_nodes(workdir: Path) -> list[dict[str, Any]]:
+    """The ``node-<k>.json`` records of a job across several nodes, in node order (see :func:`write_node`)."""
+    found = []
+    for path in workdir.glob(NODE.format("*")):
+        try:
+            found.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    return sorted(found, key=lambda n: n.get("node", 0))
+
+
+def _write_spec(ctx: RunContext, workdir: Path) -> None:
+    # atomically: a node that joins the run (`harness join`) may be reading it
+    tmp = workdir / (SPEC + ".tmp")
+    tmp.write_text(json.dumps(ctx.child_spec()))
+    os.replace(tmp, workdir / SPEC)
+
+
+def offer_join(ctx: RunContext, module: str, options: Sequence[str], then: Sequence[str], env: dict[str, str],
+               lines: Sequence[str] = ("",)) -> list[str]:
+    """Let other nodes join this run's job: writes the spec and ``join.json`` in the run's folder
+    (each other node starts ``python -m module *options [LINE] *then`` with ``env``) and prints on
+    stderr the line to type on each other node: ``harness join RUN-DIR`` followed by its entry of
+    ``lines`` (one per node; e.g. ``--node-rank 1``, inserted as LINE; equal lines print once). The folder must be one all nodes see
+    at the same path (``TMPDIR`` on a shared filesystem). Returns the printed commands."""
+    from .paths import private_dir
+
+    workdir = private_dir(ctx.workdir, "run folder")
+    _write_spec(ctx, workdir)
+    tmp = workdir / (JOIN + ".tmp")
+    tmp.write_text(json.dumps({"module": module, "options": list(map(str, options)), "then": list(map(str, then)),
+                               "env": dict(env), "timeout_s": float(ctx.options.get("timeout_s") or 600)}))
+    os.replace(tmp, workdir / JOIN)
+    commands = list(dict.fromkeys(f"harness join {workdir}" + (f" {extra}" if extra else "") for extra in lines))
+    print(f"harness: this run waits for {len(lines)} more node(s); on " + ("each" if len(commands) == 1 else "one each")
+          + ", type:", file=sys.stderr)
+    for c in commands:
+        print(f"    {c}", file=sys.stderr)
+    sys.stderr.flush()
+    return commands
+
+
+def join_job(run_dir: str | Path, extra: Sequence[str] = ()) -> tuple[list[str], dict[str, str], float]:
+    """(argv, environment, timeout in seconds) of this node's part of a run another node offered
+    (:func:`offer_join`), read from ``run_dir/join.json``; ``extra``: what that node's line adds
+    (``--node-rank K``). Raises UserError where ``run_dir`` is not such a run's folder."""
+    from .errors import UserError
+    from .paths import private_dir
+
+    run_dir = Path(run_dir).resolve()
+    if not (run_dir / JOIN).is_file() or not (run_dir / SPEC).is_file():
+        raise UserError(f"{run_dir} is not the folder of a run waiting for other nodes (no {JOIN} and {SPEC}); "
+                        f"give the folder the launching node printed")
+    private_dir(run_dir, "run folder")  # we run what it names: refused where others could have written it
+    try:
+        job = json.loads((run_dir / JOIN).read_text())
+        argv = python_module(job["module"], *job["options"], *extra, *job["then"])
+        # this node's copy of the spec: its processes carry their own marker (HARNESS_SPEC=...), so the
+        # starting node's clean-up (lifeline.kill_marked) never ends them where both share a machine;
+        # `harness join` ends its own
+        import socket
+
+        spec = run_dir / f"spec.{socket.gethostname()}-{os.getpid()}.json"
+        spec.write_bytes((run_dir / SPEC).read_bytes())
+        env = {**os.environ, **job["env"], "HARNESS_SPEC": str(spec), "PYTHONPATH": _pythonpath(),
+               "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        return argv, env, float(job["timeout_s"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{run_dir / JOIN} is unreadable: {exc}") from None
+
+
+def _job_file(path: Path, what: str) -> dict[str, Any]:
+    """A JSON file the job wrote; an empty or cut one (its disk filled: the writer died on ENOSPC)
+    is a PluginFailure naming the file and, where it is so, the full disk (it read as
+    'JSONDecodeError: Expecting value')."""
+    from .paths import full_disk_note
+
+    text = path.read_text(errors="replace")
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        how = "empty" if not text.strip() else f"cut short at {len(text.encode())} bytes"
+        raise PluginFailure(f"the job's {what} file {path.name} in {path.parent} is {how}"
+                            f"{full_disk_note(path)}") from None
+    return doc if isinstance(doc, dict) else {}
 
 
 def _wait(proc: subprocess.Popen, deadline: float, beats: "HeartbeatWatch") -> int:
@@ -266,6 +359,21 @@ def write_result(ctx: RunContext, info: dict[str, Any] | None = None) -> None:
     tmp = Path(ctx.workdir) / (RESULT + ".tmp")
     tmp.write_text(json.dumps(payload, default=_jsonable))
     os.replace(tmp, Path(ctx.workdir) / RESULT)
+
+
+def write_node(workdir: str | Path, node: int, ranks: Sequence[int]) -> None:
+    """Record this node's machine manifest for the run (``node-<node>.json`` in its work folder: one
+    rank per node calls it, in a job across several nodes). ``ranks``: the job's ranks on this node.
+    The parent returns them as ``info["nodes"]`` (:func:`run_job`)."""
+    import socket
+
+    from .machine import manifest
+
+    payload = {"node": int(node), "host": socket.gethostname(), "ranks": [int(r) for r in ranks],
+               "manifest": manifest()}
+    tmp = Path(workdir) / (NODE.format(node) + ".tmp")
+    tmp.write_text(json.dumps(payload, default=_jsonable))
+    os.replace(tmp, Path(workdir) / NODE.format(node))
 
 
 def write_error(workdir: str | Path, rank: int | None, exc: BaseException) -> None:

@@ -74,6 +74,8 @@ class Budget:
                 raise UserError(f"bad budget value {value!r} for '{key}': expected a positive number") from None
             if not (num > 0 and math.isfinite(num)):
                 raise UserError(f"bad budget value {value!r} for '{key}': expected a positive number")
+            if key == "updates" and num != int(num):  # 1.5 updates was run as 1
+                raise UserError(f"bad budget value {value!r} for 'updates': expected a whole number of updates")
             setattr(out, key, int(num) if key == "updates" else num)
         return out
 
@@ -85,13 +87,17 @@ class Schedule:
     ``eval_fraction`` / ``eval_grace_s``: a point is postponed while the evaluation seconds so far
     with its own (estimated by their mean) would exceed ``eval_fraction * measured seconds +
     eval_grace_s`` (None: no budget). The last two and the floor are wall-clock rules: a
-    deterministic backend runs without them unless its budget is in seconds."""
+    deterministic backend runs without them unless its budget is in seconds. ``points``: about
+    this many points in all instead of ``ratio`` (planned when the first chunk is sized, from the
+    update or epoch budget: the grid 0, 1, r, r^2, ... reaching the budget's last update in
+    ``points - 1`` steps; under a seconds budget only, a floor of seconds / points and r = 2)."""
 
     ratio: float = 1.3
     max_interval_s: float | None = 2.0
     min_gap: int = 1
     eval_fraction: float | None = 0.25
     eval_grace_s: float = 1.0
+    points: int | None = None
 
 
 @dataclass
@@ -114,7 +120,11 @@ class Monitor:
                  deterministic: bool = False, diverge_factor: float = 1e6,
                  copy: Callable[[Any], Any] | None = None,
                  on_point: Callable[[dict[str, Any], "Monitor"], None] | None = None,
-                 clock: Callable[[], float] = time.perf_counter, on_start: Callable[[], None] | None = None):
+                 clock: Callable[[], float] = time.perf_counter,
+                 cpu_clock: Callable[[], float] = time.process_time, on_start: Callable[[], None] | None = None):
+        """``cpu_clock``: this process's CPU seconds, paused with the wall clock; ``cpu_to_target``
+        is its reading at the point that reached the target (meaningful where the run computes in
+        this process: another process's load takes wall time, not this process's CPU time)."""
         self.evaluate = evaluate
         self.n_samples = n_samples
         self.budget = budget or Budget()
@@ -128,6 +138,10 @@ class Monitor:
         self.on_start = on_start
         self.started_at: float | None = None  # time.time() when the clock started (the budget's start)
         self._clock = clock
+        self._cpu_clock = cpu_clock
+        self._cpu_t0: float | None = None
+        self._cpu_paused = 0.0
+        self.cpu_to_target: float | None = None
         self.points: list[dict[str, Any]] = []
         self.status: str | None = None
         self.reason = ""
@@ -138,11 +152,18 @@ class Monitor:
         self._f0: float | None = None
         self.eval_seconds = 0.0
         self.samples_per_update: float = 1.0
+        # samples counted so far (ticks and :meth:`count`) and where the last interval began: the epoch
+        # budget is spent in samples, and the coming chunk's samples per update is the last interval's
+        self._samples = 0.0
+        self._planned = False                         # schedule.points turned into a ratio
+        self._mark: tuple[int, float] | None = None   # (updates, samples) at the last tick or count
+        self._rate: float | None = None               # samples per update over the last interval
 
     # -- clock --------------------------------------------------------------------------------
     def start(self) -> None:
         """Start the clock (backends call this after their set-up and any barrier)."""
         if self._t0 is None:
+            self._cpu_t0 = self._cpu_clock()
             self._t0 = self._clock()
             self.started_at = time.time()
             if self.on_start is not None:
@@ -161,11 +182,15 @@ class Monitor:
         return self.status is None
 
     # -- schedule -----------------------------------------------------------------------------
-    def next_chunk(self, updates: int, cap: int | None = None) -> int:
+    def next_chunk(self, updates: int, cap: int | None = None, samples_per_update: float | None = None) -> int:
         """How many updates to run before the next tick (>= 1): up to the next scheduled snapshot,
         within the update/epoch budget, and, with a wall floor, not much longer than the floor; over
         the evaluation budget, as many as it takes (at the rate measured so far) to meet it, in
-        chunks of at most the floor (the rate is measured again after each)."""
+        chunks of at most the floor (the rate is measured again after each). ``samples_per_update``:
+        what each update of the coming chunk touches (b for SGD, 2b for an SVRG inner iteration), so
+        an epoch budget ends on the exact sample count (see :meth:`_update_limit`)."""
+        if self.schedule.points and not self._planned:
+            self._plan_points(updates, samples_per_update)
         k = max(self._next_at - updates, 1)
         if updates > 0 and (self.schedule.max_interval_s or self.schedule.eval_fraction is not None):
             rate = updates / max(self.elapsed(), 1e-9)              # updates per measured second so far
@@ -177,12 +202,23 @@ class Monitor:
                 k = max(k, int(math.ceil(rate * step)))
                 if self.budget.seconds is not None:
                     k = min(k, max(int(math.ceil(rate * (self.budget.seconds - self.elapsed()))), 1))
-        limit = self._update_limit()
+        limit = self._update_limit(updates, samples_per_update)
         if limit is not None:
             k = min(k, max(limit - updates, 1))
         if cap is not None:
             k = min(k, cap)
         return int(k)
+
+    def _plan_points(self, updates: int, per_update: float | None) -> None:
+        """``schedule.points`` as a ratio (see :class:`Schedule`); planned once, at the first chunk."""
+        self._planned = True
+        n = max(int(self.schedule.points), 2)
+        limit = self._update_limit(updates, per_update)
+        if limit is not None and limit > 1:
+            ratio = float(limit) ** (1.0 / max(n - 2, 1))
+            self.schedule = replace(self.schedule, ratio=max(ratio, 1.0 + 1e-9))
+        elif self.budget.seconds is not None:
+            self.schedule = replace(self.schedule, ratio=2.0, max_interval_s=self.budget.seconds / n)
 
     def _eval_wait(self) -> float:
         """Measured seconds still to run before the evaluation budget allows a point (0: allowed):
@@ -198,20 +234,53 @@ class Monitor:
     def remaining(self, updates: int) -> int | None:
         """Updates left in the update/epoch budget (None: no such budget). A plugin whose natural
         unit is bigger than one update (a round of growing size, an outer epoch) clips it to this."""
-        lim = self._update_limit()
+        lim = self._update_limit(updates)
         return None if lim is None else max(lim - updates, 0)
 
-    def _update_limit(self) -> int | None:
+    def count(self, updates: int, samples: float) -> None:
+        """The plugin touched samples outside its updates (SVRG's snapshot: a full gradient, n
+        samples) and has now touched ``samples`` in all at update ``updates``: counted at once, so the
+        epoch budget sees them before the next chunk is sized (the chunk then gets exactly the samples
+        left; when the snapshot alone spent the budget, one update, whose tick takes the last point)."""
+        self._observe(updates, float(samples))
+
+    def _observe(self, updates: int, samples: float) -> None:
+        if self._mark is not None and updates > self._mark[0]:
+            self._rate = (samples - self._mark[1]) / (updates - self._mark[0])
+        self._mark = (updates, samples)
+        self._samples = samples
+        if updates > 0:
+            self.samples_per_update = samples / updates
+
+    def _epochs_spent(self) -> bool:
+        if self.budget.epochs is None or not self.n_samples:
+            return False
+        return self._samples >= self.budget.epochs * self.n_samples * (1.0 - 1e-12)
+
+    def _update_limit(self, updates: int | None = None, per_update: float | None = None) -> int | None:
+        """The update count at which the update or epoch budget is spent. Epochs are counted in
+        samples: from the last tick or :meth:`count` (``updates`` is there), the samples left at
+        ``per_update`` samples per update (the plugin's own figure for the coming chunk), else at
+        the rate of the last interval (a snapshot's samples were counted before the chunk), else at
+        the mean so far. Asked from elsewhere than the last mark: from zero at the mean, as before."""
         limits = []
         if self.budget.updates is not None:
             limits.append(int(self.budget.updates))
         if self.budget.epochs is not None and self.n_samples:
-            limits.append(int(math.ceil(self.budget.epochs * self.n_samples / self.samples_per_update)))
+            total = self.budget.epochs * self.n_samples
+            if self._mark is not None and (updates is None or updates == self._mark[0]):
+                at, left = self._mark[0], total - self._samples
+                rate = per_update or self._rate or self.samples_per_update
+            else:
+                at, left, rate = 0, total, per_update or self.samples_per_update
+            limits.append(at + max(int(math.ceil(left / rate - 1e-9)), 0))
         return min(limits) if limits else None
 
     def due(self, updates: int) -> bool:
         lim = self._update_limit()
         if lim is not None and updates >= lim:
+            return True
+        if self._epochs_spent():
             return True
         if self.budget.seconds is not None and self.elapsed() >= self.budget.seconds:
             return True
@@ -226,8 +295,10 @@ class Monitor:
         """Snapshot if due (or forced); returns whether the run should go on."""
         if self._t0 is None:
             self.start()
-        if samples is not None and updates > 0:
-            self.samples_per_update = samples / updates
+        if samples is not None:
+            self._observe(updates, float(samples))
+        elif updates > 0:
+            self._observe(updates, updates * self.samples_per_update)
         if not (force or self.due(updates)):
             return self.status is None
         self._snapshot(updates, iterate, samples, delays, extra)
@@ -243,6 +314,7 @@ class Monitor:
 
     def _snapshot(self, updates, iterate, samples, delays, extra) -> None:
         pause = self._clock()
+        cpu_pause = self._cpu_clock()
         time_s = pause - self._t0 - self._paused_total
         try:
             frozen = self.copy(iterate)
@@ -265,9 +337,12 @@ class Monitor:
             self._last_point_time = time_s
             self._next_at = max(int(math.ceil(updates * self.schedule.ratio)), updates + self.schedule.min_gap)
             self._check_stop(point)
+            if self.status == TARGET and self.cpu_to_target is None and self._cpu_t0 is not None:
+                self.cpu_to_target = cpu_pause - self._cpu_t0 - self._cpu_paused
             if self.on_point is not None:
                 self.on_point(point, self)
         finally:
+            self._cpu_paused += self._cpu_clock() - cpu_pause
             now = self._clock()
             self.eval_seconds += now - pause
             self._paused_total += now - pause
@@ -287,7 +362,7 @@ class Monitor:
             self.status, self.reason = TARGET, f"{self.target.metric} <= {self.target.value:g}"
             return
         lim = self._update_limit()
-        if lim is not None and p["updates"] >= lim:
+        if (lim is not None and p["updates"] >= lim) or self._epochs_spent():
             self.status, self.reason = BUDGET, "update/epoch budget spent"
         elif self.budget.seconds is not None and p["time_s"] >= self.budget.seconds:
             self.status, self.reason = BUDGET, "time budget spent"

@@ -83,3 +83,11 @@ def _param_cell(rec: Any, attr: str, key: str) -> Any:
     if attr == "params" and key in _theory_choices(rec):
         return f"{fmt(value)} (theory)"
     return value
+
+
+def params_cell(columns: Sequence[tuple[str, Any]]):
+    """One cell for the parameters that differ between runs (:func:`varying_columns`):
+    ``eta=0.5 b=4`` (a theory choice marked), so a table stays readable at 100 columns however many
+    parameters a grid varies. Returns ``record -> str``."""
+    return lambda r: " ".join(f"{t}={fmt(g(r))}" for t, g in columns if g(r) is not None) or "-"
+

@@ -5,6 +5,8 @@
 - output files (``runs export FILE``, ``gate --save-baseline FILE``): :func:`output_file`;
 - output folders (``--report DIR``, ``compare --out DIR``): :func:`output_dir`;
 - names that become one path component (suite names, report names): :func:`safe_name`;
+- writing an output file: :func:`replaced_atomically` / :func:`write_atomic` (a temporary file in
+  the same folder, renamed over the target: the old bytes or the new, never a truncated file).
 - a file found by name inside a folder (a dataset's batches): :func:`inside_folder`;
 - folders the harness keeps pickles and caches in: :func:`private_dir` (see docs/security.md).
 
@@ -18,7 +20,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from .errors import UserError
 
@@ -104,6 +108,8 @@ def output_file(path: str | os.PathLike, what: str) -> Path:
         raise UserError(f"cannot write {what} {p}: folder {parent} does not exist")
     if not parent.is_dir():
         raise UserError(f"cannot write {what} {p}: {parent} is not a folder")
+    if p.exists() and not p.is_file():  # a FIFO blocks open(); a device would be replaced by the rename
+        raise UserError(f"{what} {p} is not a regular file: give a file name")
     if p.exists():
         try:
             with open(p, "ab"):  # append mode: opens for writing without changing the file
@@ -138,6 +144,82 @@ def safe_name(name: str, default: str = "unnamed") -> str:
     out = _UNSAFE.sub("-", str(name)).lstrip(".-").rstrip("-")
     out = re.sub(r"\.\.+", ".", out)[:100]
     return out or default
+
+
+@contextmanager
+def replaced_atomically(path: str | os.PathLike, what: str = "file") -> Iterator[Path]:
+    """A temporary path in ``path``'s folder to write the new content to; when the block ends
+    without an error it is flushed to disk and renamed over ``path`` (``os.replace``: atomic on
+    POSIX), so a reader, a full disk or a crash sees the old bytes or the new ones, never a
+    truncated file. On any error the temporary file goes and ``path`` is untouched; an OSError
+    (e.g. ENOSPC) becomes a UserError ``cannot write {what} PATH: No space left on device``.
+    A replaced file keeps its permission bits; a new one gets ``0o666`` less the umask."""
+    p = Path(path)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.absolute().parent)
+    except OSError as exc:
+        raise UserError(f"cannot write {what} {p}: {exc.strerror or exc}") from None
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        try:
+            mode = p.stat().st_mode & 0o7777
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {what} {p}: {exc.strerror or exc}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: str | os.PathLike, text: str, what: str = "file") -> Path:
+    """``text`` (UTF-8) written to ``path`` through :func:`replaced_atomically`; returns ``path``."""
+    with replaced_atomically(path, what) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def save_figure(fig, path: str | os.PathLike, **kwargs) -> Path:
+    """A matplotlib figure saved to ``path`` (format from its suffix, 110 dpi) through
+    :func:`replaced_atomically`: a full disk leaves the previous plot, not half a PNG."""
+    p = Path(path)
+    with replaced_atomically(p, "plot") as tmp:
+        fig.savefig(tmp, format=p.suffix.lstrip(".") or "png", dpi=110, **kwargs)
+    return p
+
+
+@contextmanager
+def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
+    """Exclusive use of ``folder`` among processes (``flock`` on ``folder/.lock``, released when the
+    block ends or the process dies): two reports written to one folder at once take turns."""
+    import fcntl
+
+    with open(Path(folder) / ".lock", "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def full_disk_note(path: str | os.PathLike) -> str:
+    """' (no space left on the device holding it)' when the file system of ``path``'s folder has no
+    free block (SQLite reports a full disk as 'disk I/O error' when it cannot grow its WAL index),
+    else ''."""
+    try:
+        st = os.statvfs(Path(path).absolute().parent)
+    except OSError:
+        return ""
+    return " (no space left on the device holding it)" if st.f_bavail == 0 else ""
 
 
 def inside_folder(path: str | os.PathLike, folder: str | os.PathLike, what: str) -> Path:

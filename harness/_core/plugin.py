@@ -69,6 +69,11 @@ class PluginSpec:
         for need in self.needs:
             if need not in NEEDS:
                 raise ValueError(f"plugin {self.name}: unknown need {need!r} (known: {sorted(NEEDS)})")
+        if self.backend == "serial":  # one worker, whatever the plugin says: a 4-worker serial run is not one
+            if self.max_workers not in (None, 1) or self.min_workers != 1:
+                raise ValueError(f"plugin {self.name}: a serial backend runs one worker (min_workers = max_workers "
+                                 f"= 1), got {self.min_workers}..{self.max_workers}")
+            object.__setattr__(self, "max_workers", 1)
 
     @property
     def paramset(self) -> ParamSet:

@@ -34,6 +34,7 @@ from typing import Any, Sequence
 
 from . import stats
 from harness._core.errors import UserError
+from harness._core.paths import write_atomic
 from harness._core.monitor import FINISHED_OK, Target
 from harness._core.identity import latest_per_key, record_key
 from harness.run.metrics import METRIC_LABELS, METRICS, run_metrics, target_for  # noqa: F401 - re-exported
@@ -270,6 +271,14 @@ def plot_group(group: Group, a: Side, b: Side, path: Path) -> str:
     return save(fig, path, alt=group.title)
 
 
+def _inline_html(text: str) -> str:
+    """The Markdown of ``summary_line`` and ``MARKS_HELP`` (``**bold**``, ```code```) as HTML, escaped:
+    the page showed the asterisks and backticks literally."""
+    out = html.escape(text)
+    out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+
+
 def write_plots(cmp: Comparison, outdir: Path) -> Path:
     """Each group's plot (a PNG, and drawn interactively) and ``index.html``: the comparison's
     tables with the plots, readable offline. Returns the page."""
@@ -278,7 +287,7 @@ def write_plots(cmp: Comparison, outdir: Path) -> Path:
     outdir.mkdir(parents=True, exist_ok=True)
     head = [h.replace("95%", _ci_pct(cmp.alpha)) for h in HEADER]
     title = f"{cmp.a.label} (A) vs {cmp.b.label} (B)"
-    body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(summary_line(cmp))}</p>"]
+    body = [f"<h1>{html.escape(title)}</h1>", f"<p>{_inline_html(summary_line(cmp))}</p>"]
     for i, g in enumerate(cmp.groups):
         slug = re.sub(r"[^A-Za-z0-9]+", "-", g.title).strip("-")[:60]
         g.plot = outdir / f"compare-{i}-{slug}.png"
@@ -288,10 +297,10 @@ def write_plots(cmp: Comparison, outdir: Path) -> Path:
                  "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
                  + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table_rows(g))
                  + "</table>", figure]
-    body += [f"<p>{html.escape(MARKS_HELP)}</p>"]
+    body += [f"<p>{_inline_html(MARKS_HELP)}</p>"]
     body += [f"<p>not compared: {html.escape(u)}</p>" for u in cmp.unmatched]
     page = outdir / "index.html"
-    page.write_text(html_page(title, body, back=None), encoding="utf-8")
+    write_atomic(page, html_page(title, body, back=None), "comparison page")
     return page
 
 
@@ -324,8 +333,17 @@ HEADER = ("", "metric", "A: median [95% CI]", "B: median [95% CI]", "B/A", "test
 
 
 def table_rows(g: Group) -> list[tuple[str, ...]]:
-    return [(row.mark, METRIC_LABELS[row.metric], fmt_est(row.a), fmt_est(row.b), fmt_ratio(row.ratio), row.how)
+    return [(row.mark, METRIC_LABELS[row.metric], fmt_est(row.a), fmt_est(row.b), _ratio_cell(row), row.how)
             for row in g.rows]
+
+
+def _ratio_cell(row) -> str:
+    """B/A, or 'n/a' where a side never reached the target (its median is infinite: the ratio would
+    read 0x or inf, which the summary line already leaves out as 'no finite ratio')."""
+    never = [bool(e.n and math.isinf(e.value)) for e in (row.a, row.b)]
+    if any(never) and not all(never):      # both never: no ratio at all ('-', below)
+        return "n/a"
+    return fmt_ratio(row.ratio)
 
 
 def _ci_pct(alpha: float) -> str:

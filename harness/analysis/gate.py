@@ -17,9 +17,10 @@ How a metric is judged depends on whether it can be noisy:
 - *wall-clock* (time to target always; every metric of a non-deterministic backend): the median
   over seeds and the fastest run must both be beyond the threshold AND the slowdown significant (one-sided Mann-Whitney U
   where the seeds allow it, else non-overlapping bootstrap CIs: asv's rule). A time to target of
-  a serial or sim run is divided by the machine's speed measured beside it (``info.machine_s``,
-  :func:`harness.run.manifest.machine_seconds`) when both sides have it, so a machine made slower by
-  other jobs does not read as slower code. Such a check is only
+  a serial or sim run is its process's CPU seconds to the target (``info.cpu_to_target_s``) when
+  both sides have them, so other processes' load (which takes wall time, not this process's CPU
+  time) does not read as slower code; else its seconds divided by the machine's speed measured
+  beside it (``info.machine_s``, :func:`harness.run.manifest.machine_seconds`) when both sides have it. Such a check is only
   made with at least :data:`MIN_SAMPLES` samples (seeds) on each side, and a time only when the
   runs last at least :data:`MIN_TIMED_S` of measured time: otherwise the check says
   "not judged: too few samples" / "too short to time" and does not fail (one sample is never
@@ -189,8 +190,11 @@ def _machine(recs: Sequence[RunRecord]) -> set[tuple]:
 def judge(baseline: Sequence[RunRecord], current: Sequence[RunRecord], rules: Sequence[Rule], *,
           deterministic: dict[str, bool], baseline_verdicts: dict[int, dict[str, dict]] | None = None,
           current_verdicts: dict[int, dict[str, dict]] | None = None, alpha: float = stats.DEFAULT_ALPHA,
-          any_machine: bool = False) -> GateResult:
-    """Judge ``current`` against ``baseline`` (verdict dicts keyed by ``id(record)``)."""
+          any_machine: bool = False, must_judge: bool = False) -> GateResult:
+    """Judge ``current`` against ``baseline`` (verdict dicts keyed by ``id(record)``).
+    ``must_judge`` (rules the user asked for by name): a rule that could judge nothing (every
+    check 'not judged', e.g. a time rule whose groups are all too short on this machine) is a
+    problem, exit 2, not a silent pass."""
     res = GateResult()
     baseline_verdicts = baseline_verdicts or {}
     current_verdicts = current_verdicts or {}
@@ -241,8 +245,12 @@ def judge(baseline: Sequence[RunRecord], current: Sequence[RunRecord], rules: Se
                 continue
             bm = [_metric(r, rule.metric) for r in b_runs]
             cm = [_metric(r, rule.metric) for r in c_runs]
-            per_machine = rule.metric == "time_to_target" and all(_machine_s(r) for r in b_runs + c_runs)
-            if per_machine:  # seconds in units of the machine's speed at each run (a busy machine cancels)
+            timed = rule.metric == "time_to_target"
+            on_cpu = timed and all(_cpu_s(r) is not None for r in b_runs + c_runs)
+            per_machine = timed and not on_cpu and all(_machine_s(r) for r in b_runs + c_runs)
+            if on_cpu:  # this process's CPU seconds: other processes' load takes wall time, not these
+                bm, cm = [_cpu_s(r) for r in b_runs], [_cpu_s(r) for r in c_runs]
+            elif per_machine:  # seconds in units of the machine's speed at each run (a busy machine cancels)
                 bm = [v / _machine_s(r) for v, r in zip(bm, b_runs)]
                 cm = [v / _machine_s(r) for v, r in zip(cm, c_runs)]
             strict = rule.metric != "time_to_target" and deterministic.get(gkey[2], False)
@@ -254,11 +262,19 @@ def judge(baseline: Sequence[RunRecord], current: Sequence[RunRecord], rules: Se
                                         "baseline measured on another machine (--any-machine to judge anyway)"))
             else:
                 check = _noisy_check(rule, title, bm, cm, alpha,
-                                     raw=([_metric(r, rule.metric) for r in b_runs],
-                                          [_metric(r, rule.metric) for r in c_runs]))
+                                     raw=None if on_cpu else ([_metric(r, rule.metric) for r in b_runs],
+                                                              [_metric(r, rule.metric) for r in c_runs]))
+                if on_cpu and check.outcome != "not judged":
+                    check.how += "; CPU seconds of the run's process to target"
                 if per_machine and check.outcome != "not judged":
                     check.how += "; times in units of the machine's speed measured beside each run"
                 res.checks.append(check)
+    if must_judge and res.judged:  # (nothing judged at all is a problem already)
+        for rule in rules:
+            mine = [c for c in res.checks if c.rule == rule.text]
+            if mine and all(c.outcome == "not judged" for c in mine):
+                why = next((c.how for c in mine if "too short" in c.how), mine[0].how)
+                res.problems.append(f"rule {rule.text} judged nothing ({why})")
     return res
 
 
@@ -279,6 +295,12 @@ def _strict_check(rule: Rule, title: str, bm: list[float], cm: list[float], seed
     how = f"deterministic, seed by seed: worst seed {seeds[worst]} at {fmt_num(r) if math.isfinite(r) else 'inf'}x " \
           f"(limit {rule.factor:g}x)"
     return Check(rule.text, title, outcome, fmt_num(bm[worst]), fmt_num(cm[worst]), r, how)
+
+
+def _cpu_s(r: RunRecord) -> float | None:
+    """CPU seconds the run's own process spent to reach its target (in-process backends)."""
+    v = (r.info or {}).get("cpu_to_target_s")
+    return float(v) if isinstance(v, (int, float)) and v > 0 else None
 
 
 def _machine_s(r: RunRecord) -> float | None:

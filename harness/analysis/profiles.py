@@ -19,6 +19,8 @@ import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+from harness._core.paths import save_figure
+
 TAUS = (1.0, 1.25, 1.5, 2.0, 4.0, 8.0, 16.0)
 
 
@@ -185,5 +187,5 @@ def plot(profile: Profile, path) -> None:
     ax.set_title("performance profile (Dolan-More)")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)

@@ -19,6 +19,7 @@ import numpy as np
 
 from harness.run.metrics import speedups, time_to_level  # noqa: F401 - re-exported: the report's speedup figures
 from harness.run.store import RunRecord
+from harness._core.paths import folder_lock, write_atomic
 
 def curve_metric(records: Sequence[RunRecord]) -> str:
     for m in ("subopt", "objective", "test_loss"):
@@ -218,13 +219,22 @@ def _colors():
 
 def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None, title: str = "harness report",
                  config: dict[str, Any] | None = None,
-                 sections: Sequence[Callable[..., list[tuple[str, str]]]] = ()) -> Path:
+                 sections: Sequence[Callable[..., list[tuple[str, str]]]] = (),
+                 failed: list[str] | None = None) -> Path:
     """``sections``: further section writers ``f(records, outdir, store) -> [(markdown, html)]``
-    from the layers above (the commands add the performance profile)."""
-    from harness._core.identity import latest_per_key
+    from the layers above (the commands add the performance profile). A section that fails is
+    shown loudly in the report and on stderr, and its message appended to ``failed`` (the
+    command's exit code says so). Two processes writing one folder take turns (a lock file in it)."""
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    with folder_lock(outdir):
+        return _write_report(records, outdir, store, title, config, sections, failed)
+
+
+def _write_report(records, outdir: Path, store, title, config, sections, failed) -> Path:
+    from harness._core.identity import latest_per_key
+
     records = latest_per_key(records)  # each seed once, whatever reruns the store holds
     by_workload: dict[str, list[RunRecord]] = defaultdict(list)
     for r in records:
@@ -269,12 +279,14 @@ def write_report(records: Sequence[RunRecord], outdir: str | Path, *, store=None
             import sys
 
             print(f"harness: warning: {msg}", file=sys.stderr)
+            if failed is not None:
+                failed.append(msg)
             blocks = [(f"> **{msg}**", f"<p style='color:#b00'><b>{html.escape(msg)}</b></p>")]
         for m, h in blocks:
             md.append(m)
             hb.append(h)
-    (outdir / "index.md").write_text("\n".join(md) + "\n")
-    (outdir / "index.html").write_text(html_page(title, hb))
+    write_atomic(outdir / "index.md", "\n".join(md) + "\n", "report file")
+    write_atomic(outdir / "index.html", html_page(title, hb), "report file")
     _write_meta(records, outdir, title, config, pngs, store, judged)
     return outdir / "index.html"
 
@@ -319,7 +331,7 @@ def theory_section(records: Sequence[RunRecord], outdir: Path, store=None) -> li
     for runs in groups.values():
         runs = sorted(runs, key=lambda r: r.seed)
         label = runs[0].label().split(" (workers")[0] + f" (workers={runs[0].workers}, seeds={len(runs)})"
-        out.append((label, runs[0].family, check(runs, store=store, save=store is not None)))
+        out.append((label, runs[0].family, check(runs, store=store, save=store is not None and not getattr(store, "readonly", False))))
     return render(out, outdir)
 
 
@@ -368,7 +380,8 @@ def measured_summary(records: Sequence[RunRecord]) -> tuple[str, str] | None:
             groups[(_workload_key(r), label_of(r, keys))].append(r)
     if not groups:
         return None
-    from harness.run.metrics import tau_max
+    from harness._core.output import fmt
+    from harness.run.metrics import contended, tau_max
 
     cols = ("workload", "configuration", "seeds", "statuses", "final " + curve_metric(records), "final test_acc",
             "epochs", "time s", TAU_MAX_OF_SEEDS)
@@ -378,9 +391,12 @@ def measured_summary(records: Sequence[RunRecord]) -> tuple[str, str] | None:
         last = [r.points[-1] for r in rs]
         med = lambda key: float(np.median([p[key] for p in last if p.get(key) is not None])) if any(  # noqa: E731
             p.get(key) is not None for p in last) else None
+        time_s = med("time_s")
+        n_cont = sum(map(contended, rs))
+        if time_s is not None and n_cont:   # the time carries other runs' load (--jobs beyond the cores)
+            time_s = f"{fmt(time_s)} (contended: {n_cont}/{len(rs)})"
         rows.append([wk, label, len(rs), ",".join(sorted({r.status for r in rs})), med(metric), med("test_acc"),
-                     med("epochs"), med("time_s"), max((t for t in map(tau_max, rs) if t is not None), default=None)])
-    from harness._core.output import fmt
+                     med("epochs"), time_s, max((t for t in map(tau_max, rs) if t is not None), default=None)])
 
     md = "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] +
                    ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows])
@@ -493,7 +509,7 @@ def _write_meta(records, outdir: Path, title: str, config: dict[str, Any], pngs:
     meta = {"title": title, "paper": config.get("paper", ""), "claim": config.get("claim", ""),
             "runs": len(records), "statuses": dict(statuses), "verdicts": dict(verdicts), "plots": pngs,
             "claims": list(claims)}
-    (outdir / "meta.json").write_text(json.dumps(meta, indent=1))
+    write_atomic(outdir / "meta.json", json.dumps(meta, indent=1), "report file")
 
 
 def write_index(root: str | Path) -> Path:
@@ -535,10 +551,11 @@ def write_index(root: str | Path) -> Path:
         if m.get("plots"):
             md += [f"![{name}]({name}/{m['plots'][0]})", ""]
             hb += [f"<a href='{page}'><img src='{name}/{m['plots'][0]}' style='max-width:100%'></a>"]
-    (root / "index.md").write_text("\n".join(md) + "\n")
-    (root / "index.html").write_text("<!doctype html><html><head><meta charset='utf-8'><title>harness reports</title>"
-                                     "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}</style></head><body>"
-                                     + "\n".join(hb) + "</body></html>")
+    write_atomic(root / "index.md", "\n".join(md) + "\n", "report index")
+    page = ("<!doctype html><html><head><meta charset='utf-8'><title>harness reports</title>"
+            "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}</style></head><body>"
+            + "\n".join(hb) + "</body></html>")
+    write_atomic(root / "index.html", page, "report index")
     return root / "index.html"
 
 
@@ -555,13 +572,15 @@ def _workload_key(r: RunRecord) -> str:
     return f"{r.workload} ({wp})" if wp else r.workload
 
 
-_COLS = ("id", "plugin", "parameters", "workers", "seed", "status", "updates", "time_s", "subopt", "tau max")
+_COLS = ("id", "plugin", "parameters", "workers", "seed", "status", "updates", "time_s", "subopt", "tau max", "load")
 
 
 def _rows(runs):
     """One row per run; 'parameters' are those that tell this workload's runs apart (an eta = 0.05 and an
-    eta = theory run of one plugin differ there), plus the step and batch."""
-    from harness.run.metrics import tau_max
+    eta = theory run of one plugin differ there), plus the step and batch. A time measured beside more
+    busy workers than cores (``--jobs``) is marked contended; 'load' is the machine's load average
+    when the run started / ended."""
+    from harness.run.metrics import contended, tau_max
 
     keys = varying_params(runs)
     for r in runs:
@@ -569,8 +588,11 @@ def _rows(runs):
         chosen = (r.info or {}).get("theory_choices") or {}
         ps = ", ".join(f"{k}=theory ({_short(v)})" if k in chosen else f"{k}={_short(v)}"
                        for k, v in sorted(r.params.items()) if k in keys or k in chosen)
-        yield [r.id, r.plugin, ps, r.workers, r.seed, r.status, last.get("updates"), last.get("time_s"),
-               last.get("subopt"), tau_max(r)]
+        t = last.get("time_s")
+        load = ((r.info or {}).get("contention") or {}).get("load") or (r.info or {}).get("load")
+        yield [r.id, r.plugin, ps, r.workers, r.seed, r.status, last.get("updates"),
+               f"{t:.4g} (contended)" if t is not None and contended(r) else t, last.get("subopt"), tau_max(r),
+               "/".join(f"{x:.1f}" for x in load if x is not None) if isinstance(load, list) else load]
 
 
 def _md_table(runs) -> str:

@@ -139,11 +139,15 @@ def _scalar(v: Any) -> Any:
 
 def export(store: Store, path: str | os.PathLike, fmt: str | None = None, ids: Iterable[int] | None = None, *,
            points: bool = True, plugin: str | None = None, workload: str | None = None,
-           status: str | None = None, suite: str | None = None) -> Path:
+           status: str | None = None, suite: str | None = None, meta: dict[str, Any] | None = None) -> Path:
     """Write the runs that pass the filters as JSON (one object per run, points and verdicts
     nested: what ``gate`` and ``compare`` read back) or as a flat table, CSV or parquet: one row
     per point (``points=False``: per run) with one column per parameter and workload parameter
-    and the run-level columns above."""
+    and the run-level columns above. ``meta`` (JSON only): a ``"meta"`` object written with the runs.
+    The file is replaced atomically (:func:`harness._core.paths.replaced_atomically`): a full disk or a
+    crash leaves the previous file as it was, and the error (a UserError) names the file."""
+    from harness._core.paths import replaced_atomically, write_atomic
+
     from harness._core.errors import UserError
 
     path = Path(path)
@@ -154,11 +158,12 @@ def export(store: Store, path: str | os.PathLike, fmt: str | None = None, ids: I
     verdicts = {r.id: store.verdicts(r.id) for r in recs}
     if fmt == "json":
         data = {"harness_export": 1, "runs": [run_to_dict(r) | {"verdicts": verdicts[r.id]} for r in recs]}
-        path.write_text(json.dumps(data, indent=1, default=json_default))
-        return path
+        if meta is not None:
+            data["meta"] = meta
+        return write_atomic(path, json.dumps(data, indent=1, default=json_default), "export")
     table_rows = rows(recs, verdicts, points=points)
     if fmt == "csv":
-        with path.open("w", newline="") as fh:
+        with replaced_atomically(path, "export") as tmp, tmp.open("w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(table_rows[0]) if table_rows else ["run_id"])
             writer.writeheader()
             writer.writerows(table_rows)
@@ -178,5 +183,6 @@ def export(store: Store, path: str | os.PathLike, fmt: str | None = None, ids: I
         mixed = {c for c, k in kinds.items() if len(k) > 1}
         table = pa.Table.from_pylist([{c: (str(v) if c in mixed and v is not None else v) for c, v in r.items()}
                                       for r in table_rows])
-    pq.write_table(table, path)
+    with replaced_atomically(path, "export") as tmp:
+        pq.write_table(table, tmp)
     return path

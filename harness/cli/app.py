@@ -30,7 +30,8 @@ import warnings
 from harness import __version__
 from harness._core.errors import UserError
 
-COMMANDS = ("list", "run", "runs", "report", "compare", "gate", "theory", "check-plugin", "check-theorem", "completion")
+COMMANDS = ("list", "run", "join", "runs", "report", "compare", "gate", "theory", "check-plugin", "check-theorem",
+            "completion")
 
 
 class Parser(argparse.ArgumentParser):
@@ -68,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if not argv else 2
         if args.store:
             os.environ["HARNESS_STORE"] = args.store
+        from harness._core.cache import check_cache_root
+
+        problem = check_cache_root()  # HARNESS_CACHE naming a file: said before any work
+        if problem:
+            raise UserError(problem)
         if args.strict:
             _no_broken_entries()
         from .._core.cache import check_private
@@ -85,8 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"harness: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except sqlite3.DatabaseError as exc:
-        print(f"harness: error: results store {os.environ.get('HARNESS_STORE') or '.harness/results.db'}: {exc}",
-              file=sys.stderr)
+        from harness._core.paths import full_disk_note
+
+        path = os.environ.get("HARNESS_STORE") or ".harness/results.db"
+        print(f"harness: error: results store {path}: {exc}{full_disk_note(path)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         print(f"harness: interrupted by {signals.signal_name(exc)}", file=sys.stderr)

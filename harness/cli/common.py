@@ -19,3 +19,14 @@ def report_sections() -> list:
     from harness.analysis.profiles import profile_section
 
     return [profile_section]
+
+
+def add_schedule_args(p) -> None:
+    """``--points N`` and ``--schedule K=V,...``: the curve's point schedule from the command line
+    (``harness.run.suite.schedule_items``)."""
+    p.add_argument("--points", type=int, default=None, metavar="N",
+                   help="about N points per curve (the geometric ratio planned from the update or epoch budget; "
+                        "fewer points: less evaluation)")
+    p.add_argument("--schedule", default=None, metavar="K=V,...",
+                   help="point schedule, e.g. ratio=2 or ratio=1.5,max_interval_s=none (keys: ratio, max_interval_s, "
+                        "min_gap, eval_fraction, eval_grace_s, points); over a suite's [schedule]")

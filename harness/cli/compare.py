@@ -13,12 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness._core.errors import UserError
+from .common import add_schedule_args
 from harness._core.monitor import Budget, Target
 from harness._core.output import print_json
 from harness._core.params import parse_assignments
 from harness._core.paths import output_dir, safe_name
 from harness.run.store import Store
-from harness.run.suite import seeds_of, target_of
+from harness.run.suite import schedule_items, seeds_of, target_of
 
 
 def register(sub):
@@ -39,6 +40,7 @@ def register(sub):
     p.add_argument("--stop-at-target", action="store_true",
                    help="stop plugin runs at the target (default: run the whole budget, read the target off the curve)")
     p.add_argument("--option", action="append", metavar="K=V", help="backend option (repeatable)")
+    add_schedule_args(p)
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
     p.add_argument("--out", default=None, help="directory for the plots (default .harness/compare/A-vs-B)")
     p.add_argument("--no-plot", action="store_true", help="do not write plots")
@@ -83,7 +85,8 @@ def main(args) -> int:
         params=parse_assignments(args.param), params_a=parse_assignments(args.param_a, "--param-a"),
         params_b=parse_assignments(args.param_b, "--param-b"), workers=args.workers or [1],
         seeds=seeds_of(args.seeds, "--seeds: "), budget=Budget.parse(args.budget), target=asked or DEFAULT_TARGET,
-        options=parse_assignments(args.option, "--option"), force=args.force, stop_at_target=args.stop_at_target,
+        options=parse_assignments(args.option, "--option"), schedule=schedule_items(args.schedule, args.points),
+        force=args.force, stop_at_target=args.stop_at_target,
         quiet=args.quiet or args.json or args.format == "markdown")
     target = asked or stored_target(a, b) or DEFAULT_TARGET
     cmp = compare_sides(a, b, target=target, alpha=args.alpha)
@@ -93,8 +96,9 @@ def main(args) -> int:
     from harness.analysis import profiles
 
     profile = profiles.profile_of_comparison(cmp) if len(cmp.groups) > 1 else None  # across workloads
+    page = None
     if plots is not None:
-        write_plots(cmp, plots)
+        page = write_plots(cmp, plots)
         if profile is not None:
             profiles.plot(profile, plots / "performance-profile.png")
     if args.json:
@@ -107,4 +111,10 @@ def main(args) -> int:
         print_table(cmp)
         if profile is not None:
             profiles.print_profile(profile)
+        if page is not None:  # the page was written but never named: users found only the PNG
+            from rich.markup import escape
+
+            from harness._core.output import console
+
+            console.print(escape(f"page: {page}"))
     return 1 if cmp.failed else 0

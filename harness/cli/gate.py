@@ -9,11 +9,12 @@ Without a suite the baseline's own runs are rerun (same plugins, parameters, wor
 seeds, budget and target). Runs are measured afresh (``--use-cache`` accepts stored results).
 A baseline is not saved when a run diverged or failed; that attempt's runs are then filed as suite
 ``NAME.refused``, so the suite's own runs (and ``harness report --suite NAME``) are as they were.
+Likewise a gate that fails (exit 1) or cannot judge (exit 2) files the runs it measured as suite
+``NAME.gate-failed``: the code under judgement is not the suite's.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -78,11 +79,10 @@ def main(args) -> int:
             store.move_to_suite([r.id for r in recs if r.id is not None and r.id not in before], name, refused)
             raise UserError(f"not saving a baseline: run #{bad[0].id} {bad[0].plugin} ended '{bad[0].status}': "
                             f"{bad[0].reason} (this attempt's runs are stored as suite '{refused}', not '{name}')")
-        path = export(store, args.save_baseline, "json", ids=[r.id for r in recs])
-        doc = json.loads(path.read_text())
-        doc["meta"] = {"suite": name, "suite_file": str(args.suite), "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                                            time.gmtime())}
-        path.write_text(json.dumps(doc, indent=1))
+        # one atomic write: a full disk or a crash leaves the previous baseline's bytes as they were
+        path = export(store, args.save_baseline, "json", ids=[r.id for r in recs],
+                      meta={"suite": name, "suite_file": str(args.suite),
+                            "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
         console.print(f"baseline: {len(recs)} runs of suite '{name}' written to {path}")
         return 0
 
@@ -102,6 +102,7 @@ def main(args) -> int:
         else:
             specs = [spec_of(r) for r in base.records if r.status in ("done", "target", "budget")]
         specs = [resolve(s) for s in specs]
+        before = {r.id for r in store.runs()}
         current = run_missing(specs, store, force=not args.use_cache, quiet=quiet) if specs else []
         _run_theory(store, current)
         cverd = {id(r): store.verdicts(r.id) for r in current if r.id is not None}
@@ -113,7 +114,18 @@ def main(args) -> int:
         except UserError:
             deterministic[r.plugin] = False
     result = judge(base.records, current, rules, deterministic=deterministic, baseline_verdicts=base.verdicts,
-                   current_verdicts=cverd, alpha=args.alpha, any_machine=args.any_machine)
+                   current_verdicts=cverd, alpha=args.alpha, any_machine=args.any_machine,
+                   must_judge=bool(args.fail))
+    if cur is None and result.exit_code != 0:
+        # what the gate measured is the code under judgement, not the suite's: filed apart
+        moved = 0
+        for suite in {r.suite for r in current if r.suite}:
+            ids = [r.id for r in current if r.suite == suite and r.id is not None and r.id not in before]
+            store.move_to_suite(ids, suite, f"{suite}.gate-failed")
+            moved += len(ids)
+        if moved:
+            result.notes.append(f"the {moved} runs this gate measured are filed as suite '<suite>.gate-failed', "
+                                "not as the suite's own runs")
     if args.json:
         print_json(result.to_dict())
     elif args.format == "markdown":

@@ -59,8 +59,9 @@ def main(args) -> int:
     out = Path(args.out or reports_root() / name)
     with RunProgress(1, quiet=args.json, what="reports") as prog:  # plots and the theory check take a while
         prog.start(f"plots and theory checks of {len(recs)} runs")
+        failed: list[str] = []
         index = write_report(recs, out, store=store, title=f"harness report: {name}", config=config,
-                             sections=report_sections())
+                             sections=report_sections(), failed=failed)
     if not args.out:  # beside the others: the index page links it (as `harness run` does for its report)
         write_index(out.parent)
     if args.json:
@@ -70,4 +71,4 @@ def main(args) -> int:
         print_json({"report": str(index), "runs": [r.id for r in recs], "claims": meta.get("claims", [])})
     else:
         console.print(f"report: {index}")
-    return 0
+    return 1 if failed else 0  # the report is written; a section of it failed (said above, on stderr)

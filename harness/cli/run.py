@@ -5,13 +5,14 @@ With no arguments it runs the shipped default suite and writes its report."""
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from pathlib import Path
 
 from harness._core.errors import UserError
-from .common import report_sections
+from .common import add_schedule_args, report_sections
 from harness.run.executors import ENGINES, make_engine, run_parallel
 from harness._core.monitor import Budget, FINISHED_OK
-from harness._core.output import console, print_json, table, varying_columns
+from harness._core.output import console, params_cell, print_json, table, varying_columns
 from harness._core.params import parse_assignments, positive_float
 from harness._core.paths import input_file, output_dir, safe_name
 from harness._core.memory import PeakSampler
@@ -19,7 +20,7 @@ from harness._core.scratch import sweep as sweep_scratch
 from .progress import RunProgress
 from harness.run.runner import RunSpec, resolve, run_resolved, skipped_record, unavailable
 from harness.run.store import Store, reports_root
-from harness.run.suite import load_suite, seeds_of, target_of
+from harness.run.suite import load_suite, schedule_items, seeds_of, target_of
 from harness._core.workload import fmt_bytes
 
 DEFAULT_SUITE = "tour"
@@ -39,6 +40,7 @@ def register(sub):
                    help="e.g. epochs=10 or updates=1e5,seconds=30; with a suite: in place of every [[run]]'s budget")
     p.add_argument("--target", default=None,
                    help="suboptimality to reach (or metric=value, or none); with a suite: in place of every [[run]]'s")
+    add_schedule_args(p)
     p.add_argument("--timeout", type=positive_float, default=None, help="hard wall-clock limit per run for launched jobs (s)")
     p.add_argument("--hostfile", default=None, help="passed to mpiexec for multi-node MPI runs")
     p.add_argument("--option", action="append", metavar="K=V", help="backend option (repeatable)")
@@ -140,6 +142,10 @@ def main(args) -> int:
         if args.scale != "small":
             raise UserError("--scale chooses a suite's size: give a suite (e.g. harness run asysvrg --scale paper)")
         specs = _specs_from_flags(args)
+    sched = schedule_items(args.schedule, args.points)
+    if sched:  # over a suite's own [schedule] keys
+        for s in specs:
+            s.schedule = replace(s.schedule, **sched)
     if args.launcher:
         for s in specs:
             s.options["launcher"] = args.launcher
@@ -190,10 +196,15 @@ def main(args) -> int:
         from harness.analysis.report import write_index, write_report
 
         out = report_dir
-        index = write_report(records, out, store=store, title=suite_name or "harness run", config=report_cfg,
-                             sections=report_sections())
-        if not args.report:
-            write_index(out.parent)
+        try:
+            index = write_report(records, out, store=store, title=suite_name or "harness run", config=report_cfg,
+                                 sections=report_sections())
+            if not args.report:
+                write_index(out.parent)
+        except UserError as exc:  # e.g. a full disk: the measurements are safe, say so
+            stored = [r.id for r in records if r.id is not None]
+            raise UserError(f"{exc} (the {len(stored)} runs are stored: `harness report` writes the report "
+                            "again)") from None
         (console.print if not args.json else (lambda *a: None))(f"report: {index}")
     if any(r.status == "interrupted" for r in records):
         import sys
@@ -319,15 +330,43 @@ def _fraction(point, mon) -> float:
     return min(max(fr), 1.0) if fr else 0.0
 
 
+def _time_of(r):
+    """The run's measured seconds, marked when other runs' load was in them (``--jobs`` beyond the cores)."""
+    from harness.run.metrics import contended
+
+    t = r.points[-1].get("time_s") if r.points else None
+    return f"{t:.3g} (contended)" if t is not None and contended(r) else t
+
+
 def summary(records) -> None:
     from harness.run.metrics import tau_max
 
-    extra = varying_columns(records)
+    params = params_cell(varying_columns(records))  # the differing parameters in one cell: fits 100 columns
+    extra = [("params", params)] if any(params(r) != "-" for r in records) else []
     if any(tau_max(r) is not None for r in records):  # a run that measured delays: the largest, as the report shows it
         extra.append(("tau max", tau_max))
-    table("runs", ("id", "plugin", "workload", "workers", "seed", *[t for t, _ in extra], "status", "points",
-                   "updates", "time s", "subopt", "cached"),
-          [(r.id, r.plugin, r.workload, r.workers, r.seed, *[get(r) for _, get in extra], r.status + (f" ({r.reason})" if r.status not in FINISHED_OK and r.reason else ""),
-            len(r.points), r.points[-1]["updates"] if r.points else None,
-            r.points[-1].get("time_s") if r.points else None,
-            r.points[-1].get("subopt") if r.points else None, "yes" if r.cached else "") for r in records])
+    if any(r.cached for r in records):  # served from the store: said where it happened
+        extra_end = [("cached", lambda r: "yes" if r.cached else "")]
+    else:
+        extra_end = []
+    table("runs", ("id", "plugin", "workload", "W", "seed", *[t for t, _ in extra], "status", "updates", "time s",
+                   "subopt", *[t for t, _ in extra_end]),
+          [(r.id, r.plugin, r.workload, r.workers, r.seed, *[get(r) for _, get in extra], r.status,
+            r.points[-1]["updates"] if r.points else None, _time_of(r),
+            r.points[-1].get("subopt") if r.points else None, *[get(r) for _, get in extra_end]) for r in records])
+    # the reasons under the table, one line each, with the runs they concern: inside the status cell a
+    # reason such as "needs mpi4py (pip install 'asyncopt-harness[mpi]')" took a column of its own and,
+    # at 100 columns, folded every other header and number in the table onto several lines
+    from rich.text import Text
+
+    for line in reason_lines(records):
+        console.print(Text(line))
+
+
+def reason_lines(records) -> list[str]:
+    """``skipped #11, #12: needs mpi4py (...)``: each reason of a run that did not finish well, once."""
+    why: dict[tuple[str, str], list[str]] = {}
+    for r in records:
+        if r.status not in FINISHED_OK and r.reason:
+            why.setdefault((r.status, r.reason), []).append(f"#{r.id}" if r.id is not None else r.plugin)
+    return [f"{status} {', '.join(ids)}: {reason}" for (status, reason), ids in why.items()]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from harness._core.errors import UserError
 from .common import run_ids
-from harness._core.output import console, fmt, print_json, table, varying_columns
+from harness._core.output import console, params_cell, print_json, table, varying_columns
+from harness._core.monitor import STATUSES
 from harness.analysis.results import export
 from harness.run.store import Store, run_to_dict
 
@@ -15,7 +16,7 @@ def register(sub):
     p.add_argument("args", nargs="*", help="run ids (show/delete) or the export file")
     p.add_argument("--plugin", help="only this plugin's runs (list, export)")
     p.add_argument("--workload", help="only runs on this workload (list, export)")
-    p.add_argument("--status", help="only runs that ended so: budget, target, error, ... (list, export)")
+    p.add_argument("--status", choices=STATUSES, help="only runs that ended so (list, export)")
     p.add_argument("--suite", help="only this suite's runs (list, export)")
     p.add_argument("--format", choices=("json", "csv", "parquet"), help="export format (default: from the suffix)")
     p.add_argument("--runs-only", action="store_true",
@@ -62,7 +63,7 @@ def list_columns(recs, *, columns: str | None = None, wide: bool = False) -> tup
             getters += list(extra.values())
         elif c == "params":
             titles.append("params")
-            getters.append(lambda r: " ".join(f"{t}={fmt(g(r))}" for t, g in extra.items() if g(r) is not None) or "-")
+            getters.append(params_cell(list(extra.items())))
         elif c in LIST_COLUMNS or c in extra:
             titles.append(c)
             getters.append(LIST_COLUMNS.get(c) or extra[c])

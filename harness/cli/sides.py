@@ -6,19 +6,21 @@ what the store lacks (:func:`run_missing`); the statistics and the rendering sta
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Iterable, Sequence
 
 from harness.analysis.compare import Side, is_export_path, load_export
 from harness._core.errors import UserError
 from harness._core.identity import asked_params
-from harness._core.monitor import Budget, Target
+from harness._core.monitor import Budget, Schedule, Target
 from harness.run.runner import Resolved, RunSpec, resolve, run_resolved
 from harness.run.store import RunRecord, Store
 
 
 def spec_of(rec: RunRecord, plugin: str | None = None, params: dict[str, Any] | None = None,
-            options: dict[str, Any] | None = None) -> RunSpec:
-    """The spec that reproduces a stored run (optionally for another plugin / parameters)."""
+            options: dict[str, Any] | None = None, schedule: dict[str, Any] | None = None) -> RunSpec:
+    """The spec that reproduces a stored run (optionally for another plugin / parameters; ``schedule``:
+    point schedule fields over the default)."""
     tgt = rec.target or {}
     if params is None:  # a value the theory chose is asked for again as 'theory'
         params = asked_params(rec.params, (rec.info or {}).get("theory_choices"))
@@ -26,7 +28,7 @@ def spec_of(rec: RunRecord, plugin: str | None = None, params: dict[str, Any] | 
                    params=dict(params), workload_params=dict(rec.workload_params),
                    workers=rec.workers, seed=rec.seed, budget=Budget(**(rec.budget or {})),
                    target=Target(str(tgt.get("metric") or "subopt"), tgt.get("value")),
-                   options=dict(options or {}), suite=rec.suite)
+                   schedule=replace(Schedule(), **(schedule or {})), options=dict(options or {}), suite=rec.suite)
 
 
 def run_missing(resolved: Sequence[Resolved], store: Store, *, force: bool = False, quiet: bool = True,
@@ -52,16 +54,17 @@ def run_missing(resolved: Sequence[Resolved], store: Store, *, force: bool = Fal
 
 def plugin_specs(plugin: str, grid: Iterable[RunRecord] | None, *, workloads: Sequence[str], workload_params,
                  params: dict[str, Any], workers: Sequence[int], seeds: Sequence[int], budget: Budget,
-                 target: Target, options: dict[str, Any]) -> list[RunSpec]:
+                 target: Target, options: dict[str, Any], schedule: dict[str, Any] | None = None) -> list[RunSpec]:
     if grid is not None:
         specs = []
         for rec in grid:
             same = rec.plugin == plugin
             p = {**(rec.params if same else {}), **params}
-            specs.append(spec_of(rec, plugin, p, options))  # the file's budget and stopping target
+            specs.append(spec_of(rec, plugin, p, options, schedule))  # the file's budget and stopping target
         return _dedupe(specs)
-    return [RunSpec(plugin, w, dict(params), dict(workload_params), n, seed, budget, target, options=dict(options))
-            for w in workloads for n in workers for seed in seeds]
+    sched = replace(Schedule(), **(schedule or {}))
+    return [RunSpec(plugin, w, dict(params), dict(workload_params), n, seed, budget, target, schedule=sched,
+                    options=dict(options)) for w in workloads for n in workers for seed in seeds]
 
 
 def _dedupe(specs: list[RunSpec]) -> list[RunSpec]:
@@ -80,7 +83,8 @@ def build_sides(a_text: str, b_text: str, store: Store, *, workloads: Sequence[s
                 params_a: dict[str, Any] | None = None, params_b: dict[str, Any] | None = None,
                 workers: Sequence[int] = (1,), seeds: Sequence[int] = (0, 1, 2), budget: Budget | None = None,
                 target: Target | None = None, options: dict[str, Any] | None = None, force: bool = False,
-                quiet: bool = True, stop_at_target: bool = False) -> tuple[Side, Side]:
+                quiet: bool = True, stop_at_target: bool = False,
+                schedule: dict[str, Any] | None = None) -> tuple[Side, Side]:
     """Load file sides, then run (or fetch from the cache) the plugin sides on the shared grid.
     Plugin runs go to the end of their budget (so the curves and the final suboptimality say
     something past the target) unless ``stop_at_target``; time to target is read off the curve."""
@@ -101,6 +105,7 @@ def build_sides(a_text: str, b_text: str, store: Store, *, workloads: Sequence[s
     grid = next((s.records for s in sides.values()), None)
     if grid is None and not workloads:
         raise UserError("compare two plugins on which workload? give --workload W (repeatable)")
+    _check_param_names(texts, sides, params or {}, {"A": params_a or {}, "B": params_b or {}})
     specs: dict[str, list[RunSpec]] = {}
     for k, t in texts.items():
         if k in sides:
@@ -109,13 +114,37 @@ def build_sides(a_text: str, b_text: str, store: Store, *, workloads: Sequence[s
         own = _known_params(t, own)
         specs[k] = plugin_specs(t, grid, workloads=workloads, workload_params=workload_params or {}, params=own,
                                 workers=workers, seeds=seeds, budget=budget or Budget(epochs=10.0),
-                                target=(target or Target()) if stop_at_target else Target(), options=options or {})
+                                target=(target or Target()) if stop_at_target else Target(), options=options or {},
+                                schedule=schedule)
     # every name and value is checked before anything runs; each spec is resolved once
     specs = {k: [resolve(s) for s in ss] for k, ss in specs.items()}
     for k, ss in specs.items():
         recs = run_missing(ss, store, force=force, quiet=quiet)
         sides[k] = Side(texts[k], recs, "plugin", texts[k])
     return sides["A"], sides["B"]
+
+
+def _check_param_names(texts: dict[str, str], file_sides: dict, both: dict[str, Any],
+                       own: dict[str, dict[str, Any]]) -> None:
+    """Before anything runs: a ``--param`` name no plugin side has, or a ``--param-a`` /
+    ``--param-b`` name its side's plugin lacks (or given for a side read from a file), is a
+    UserError naming the closest known names (it was silently dropped)."""
+    from harness._core.errors import unknown
+    from harness._core.registry import plugins
+
+    names = {k: {p.name for p in plugins().get(t).params} for k, t in texts.items() if k not in file_sides}
+    for key in both:
+        if not any(key in n for n in names.values()):
+            shown = " or ".join(texts[k] for k in names) or "no plugin side"
+            raise unknown("parameter", key, set().union(*names.values()) if names else (), of=f"plugin {shown} (--param)")
+    for side, given in own.items():
+        opt = f"--param-{side.lower()}"
+        if given and side not in names:
+            raise UserError(f"{opt}: side {side} is read from {texts[side]}, not run: it takes no parameters")
+        for key in given:
+            if key not in names.get(side, set()):
+                raise unknown("parameter", key, names[side], of=f"plugin {texts[side]} ({opt})",
+                              see=f"harness list plugins {texts[side]}")
 
 
 def _known_params(plugin: str, params: dict[str, Any]) -> dict[str, Any]:

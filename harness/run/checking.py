@@ -153,8 +153,10 @@ def check(records: Sequence, theorem_ids: Sequence[str] | None = None, *, store=
     # each seed once: the newest run of a seed, whatever reruns or code versions the store holds
     verdicts = checker.check([run_facts(r) for r in latest_per_key(list(records))], theorem_ids, **kw)
     if store is not None and save:
+        # each verdict is stored only with the content it judged (another process may replace a run)
+        created = {r.id: r.created or None for r in records if r.id is not None}
         for v in verdicts:
             for rid in v.runs:
                 if rid is not None:
-                    store.save_verdict(rid, v.theorem, v.verdict, v.to_dict())
+                    store.save_verdict(rid, v.theorem, v.verdict, v.to_dict(), measured=created.get(rid))
     return verdicts

@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -99,6 +100,12 @@ class Engine:
 
     def submit(self, res: Resolved) -> Any:
         raise NotImplementedError
+
+    def submit_all(self, resolved: Sequence[Resolved]) -> list[Any] | None:
+        """Every run of a batch at once, where the engine schedules them itself (a SLURM job array,
+        which runs ``slots`` at a time): their handles in order; None where it does not (then
+        :func:`run_parallel` submits them one by one as slots free up)."""
+        return None
 
     def wait(self, handles: Sequence[Any], timeout: float) -> list[Any]:
         raise NotImplementedError
@@ -370,12 +377,17 @@ class DaskEngine(Engine):
 class SubmititEngine(Engine):
     """One submitit job per run: SLURM (``cluster='slurm'``, or found automatically), or submitit's
     local executor (``cluster='local'``, subprocesses on this machine: how the tests run it).
-    ``params`` are submitit's (``slurm_partition``, ``timeout_min``, ``mem_gb``, ...)."""
+    ``params`` are submitit's (``slurm_partition``, ``timeout_min``, ``mem_gb``, ...).
+
+    ``arrays`` (default: on SLURM): a batch goes out as job arrays (submitit's ``map_array``: one
+    ``sbatch`` for all the runs that ask for the same CPU count, ``slurm_array_parallelism`` =
+    ``slots`` of them at a time, time limit the longest of theirs), rather than one job per run.
+    submitit's local executor starts an array's jobs all at once, so there it is off unless asked."""
 
     name = "submitit"
 
     def __init__(self, slots: int, folder: str | os.PathLike | None = None, cluster: str | None = None,
-                 params: dict[str, Any] | None = None):
+                 params: dict[str, Any] | None = None, arrays: bool | None = None):
         try:
             import submitit
         except ImportError:
@@ -397,16 +409,39 @@ class SubmititEngine(Engine):
         from harness._core.launch import _pythonpath
 
         os.environ["PYTHONPATH"] = _pythonpath()
+        self.arrays = self.executor.cluster == "slurm" if arrays is None else bool(arrays)
 
-    def submit(self, res):
-        timeout_s = float(res.spec.options.get("timeout_s") or 3600)
-        params = {"timeout_min": max(1, int(timeout_s / 60) + 5), "cpus_per_task": slots_of(res, 1 << 30),
-                  "name": f"harness-{res.spec.plugin}", **self.params}
+    def _parameters(self, resolved: Sequence[Resolved], name: str) -> None:
+        timeout_s = max(float(r.spec.options.get("timeout_s") or 3600) for r in resolved)
+        params = {"timeout_min": max(1, int(timeout_s / 60) + 5), "cpus_per_task": slots_of(resolved[0], 1 << 30),
+                  "name": name, **({"slurm_array_parallelism": self.slots} if len(resolved) > 1 else {}), **self.params}
         try:
             self.executor.update_parameters(**params)
         except (ValueError, TypeError) as exc:
             raise UserError(f"submitit rejected the job parameters: {exc}") from None
+
+    def submit(self, res):
+        self._parameters([res], f"harness-{res.spec.plugin}")
         return self.executor.submit(run_job, res)
+
+    def submit_all(self, resolved):
+        if not self.arrays:
+            return None
+        groups: dict[int, list[int]] = {}  # one array per CPU count (an array's jobs share their resources)
+        for i, res in enumerate(resolved):
+            groups.setdefault(slots_of(res, 1 << 30), []).append(i)
+        handles: list[Any] = [None] * len(resolved)
+        for members in groups.values():
+            batch = [resolved[i] for i in members]
+            if len(batch) == 1:
+                jobs = [self.submit(batch[0])]
+            else:
+                plugins = sorted({r.spec.plugin for r in batch})
+                self._parameters(batch, f"harness-{plugins[0]}" if len(plugins) == 1 else "harness-grid")
+                jobs = self.executor.map_array(run_job, batch)
+            for i, job in zip(members, jobs):
+                handles[i] = job
+        return handles
 
     def wait(self, handles, timeout):
         end = time.monotonic() + timeout
@@ -466,6 +501,56 @@ def make_engine(kind: str, slots: int, *, specs: Sequence[RunSpec] = (), address
     raise UserError(f"unknown executor '{kind}' (expected {', '.join(ENGINES)})")
 
 
+# -- contention -----------------------------------------------------------------------------
+class Contention:
+    """Whether runs side by side on this machine (the local engine) had more busy workers than the
+    machine has cores at some moment of their lives: such a run's times carry the others' load
+    (a 1-worker run that takes 0.6 s alone showed 16 s beside 3 others on 2 cores). Warns once on
+    stderr the first time it happens and marks each such run: ``info['contention'] = {contended,
+    busy_peak (busy workers at the fullest moment of its life), cores, jobs, load (1-min load
+    average when it started and ended)}``. Reports show the mark; speedups leave marked runs out."""
+
+    def __init__(self, engine: "Engine"):
+        from .manifest import usable_cores
+
+        self.on = engine.name == "local"
+        self.cores = usable_cores()
+        self.jobs = engine.slots
+        self.busy: dict[int, int] = {}       # in-flight run -> its busy workers
+        self.peak: dict[int, int] = {}
+        self.load0: dict[int, float] = {}
+        self.warned = False
+
+    def started(self, i: int, res: Resolved, in_flight: list[int]) -> None:
+        if not self.on:
+            return
+        self.busy[i] = max(1, res.backend.cores(res.spec.workers))
+        self.load0[i] = _load()
+        total = sum(self.busy.get(j, 0) for j in in_flight)
+        for j in in_flight:
+            self.peak[j] = max(self.peak.get(j, 0), total)
+        if total > self.cores and not self.warned:
+            self.warned = True
+            print(f"harness: warning: --jobs {self.jobs}: {total} busy workers on {self.cores} cores: the runs' times "
+                  "are contended (marked in the runs and the report; speedups leave them out)", file=sys.stderr)
+
+    def mark(self, i: int, rec: RunRecord) -> None:
+        if not self.on or i not in self.busy:
+            return
+        del self.busy[i]
+        peak = self.peak.pop(i, 0)
+        rec.info = {**(rec.info or {}), "contention": {
+            "contended": peak > self.cores, "busy_peak": peak, "cores": self.cores, "jobs": self.jobs,
+            "load": [round(self.load0.pop(i, float("nan")), 2), round(_load(), 2)]}}
+
+
+def _load() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:  # pragma: no cover - no load average on this OS
+        return float("nan")
+
+
 # -- scheduling -----------------------------------------------------------------------------
 def run_parallel(resolved: Sequence[Resolved], store: Store, engine: Engine, *, force: bool = False,
                  progress: Any = None, poll_s: float = 1.0,
@@ -490,6 +575,7 @@ def run_parallel(resolved: Sequence[Resolved], store: Store, engine: Engine, *, 
             pending.append(i)
     in_flight: dict[Any, tuple[int, int]] = {}
     free = engine.slots
+    watch = Contention(engine)
 
     def store_result(h: Any, interrupted: BaseException | None = None) -> None:
         i, _ = in_flight[h]
@@ -503,6 +589,7 @@ def run_parallel(resolved: Sequence[Resolved], store: Store, engine: Engine, *, 
             if interrupted is not None or isinstance(exc, KeyboardInterrupt):
                 rec.status, rec.reason = INTERRUPTED, f"interrupted by {signals.signal_name(interrupted or exc)} " \
                                                       "before its job returned: its points are lost"
+        watch.mark(i, rec)
         store.save(rec)
         records[i] = rec
         del in_flight[h]  # after the save: a signal during it leaves the run to be stored again
@@ -512,6 +599,10 @@ def run_parallel(resolved: Sequence[Resolved], store: Store, engine: Engine, *, 
             progress.done()
 
     try:
+        batch = engine.submit_all([resolved[i] for i in pending]) if pending else None
+        if batch is not None:  # the engine schedules them (a job array): no slots to count here
+            in_flight.update((h, (i, 0)) for h, i in zip(batch, pending))
+            pending = []
         while pending or in_flight:
             for i in list(pending):
                 need = slots_of(resolved[i], engine.slots)
@@ -519,6 +610,7 @@ def run_parallel(resolved: Sequence[Resolved], store: Store, engine: Engine, *, 
                     in_flight[engine.submit(resolved[i])] = (i, need)
                     free -= need
                     pending.remove(i)
+                    watch.started(i, resolved[i], [j for j, _ in in_flight.values()])
             if progress:
                 progress.running(len(in_flight))
             for h in engine.wait(list(in_flight), timeout=poll_s):

@@ -30,6 +30,12 @@ def tau_max(rec: RunRecord) -> float | None:
     return float(max(taus)) if taus else None
 
 
+def contended(rec: RunRecord) -> bool:
+    """Whether the run's times were measured beside more busy workers than cores (``--jobs`` beyond
+    the machine: ``harness.run.executors.Contention`` marks it in ``info['contention']``)."""
+    return bool(((rec.info or {}).get("contention") or {}).get("contended"))
+
+
 def target_for(rec: RunRecord, default: Target | None = None) -> Target:
     """The comparison target if one is given, else the run's own stopping target."""
     if default is not None and default.value is not None:
@@ -68,11 +74,16 @@ def time_to_level(r: RunRecord, metric: str, level: float) -> float:
     return float("inf")
 
 
-def speedups(runs: Sequence[RunRecord], metric: str = "subopt") -> dict[str, list[tuple[int, float]]]:
+def speedups(runs: Sequence[RunRecord], metric: str = "subopt",
+             include_contended: bool = False) -> dict[str, list[tuple[int, float]]]:
     """Per plugin: (workers, T(fewest workers) / T(workers)) with T the median over seeds of the time
-    to reach the loosest final level every run of that plugin reached (thesis eq. (2.52))."""
+    to reach the loosest final level every run of that plugin reached (thesis eq. (2.52)). Runs whose
+    times were contended (``--jobs`` beyond the cores, :func:`contended`) are left out unless
+    ``include_contended``: their times carry the other runs' load, not their own workers'."""
     by_plugin: dict[str, dict[int, list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
     for r in runs:
+        if contended(r) and not include_contended:
+            continue
         by_plugin[r.plugin][r.workers].append(r)
     out = {}
     for plugin, by_w in by_plugin.items():
@@ -86,3 +97,4 @@ def speedups(runs: Sequence[RunRecord], metric: str = "subopt") -> dict[str, lis
         base = t[min(t)]
         out[plugin] = [(w, base / t[w] if t[w] > 0 else np.nan) for w in sorted(t)]
     return out
+

@@ -1,7 +1,7 @@
 """Test-only planted regressions: ``HARNESS_PLANT="slowdown=2,eta=0.5"`` makes every run of the
 process worse on purpose, so that the gate's own checks can be seen to fail
-(benchmarks/gate_false_alarms.py, docs/workflows.md). ``slowdown=F`` runs the monitor's clock F
-times as fast (every measured time F times longer); ``eta=F`` scales the step size a plugin
+(benchmarks/gate_false_alarms.py, docs/workflows.md). ``slowdown=F`` runs the monitor's clocks (wall and CPU)
+F times as fast (every measured time F times longer); ``eta=F`` scales the step size a plugin
 receives. A planted run carries the changes in its identity (``options.planted``), so it is never a
 cache hit for an unplanted run, and stores the parameters as asked."""
 
@@ -38,4 +38,5 @@ def planted_run(planted: dict[str, float], params: dict[str, Any]) -> tuple[dict
     if "eta" in planted and isinstance(params.get("eta"), (int, float)):
         params["eta"] = params["eta"] * planted["eta"]
     slow = float(planted.get("slowdown", 1.0))
-    return ({"clock": lambda: slow * time.perf_counter()} if slow != 1.0 else {}), params
+    clocks = {"clock": lambda: slow * time.perf_counter(), "cpu_clock": lambda: slow * time.process_time()}
+    return (clocks if slow != 1.0 else {}), params

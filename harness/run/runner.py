@@ -4,10 +4,11 @@ monitor, and store what was measured, whatever happened (error, Ctrl-C, timeout)
 from __future__ import annotations
 
 import gc
+import os
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable
 
 from harness import __version__
@@ -122,6 +123,8 @@ def _resolve(spec: RunSpec) -> Resolved:
     if not isinstance(spec.workers, int) or spec.workers < pspec.min_workers or (
             pspec.max_workers is not None and spec.workers > pspec.max_workers):
         hi = "" if pspec.max_workers is None else f"..{pspec.max_workers}"
+        if pspec.max_workers == pspec.min_workers == 1:
+            raise UserError(f"plugin {pspec.name} runs with 1 worker ({pspec.backend} backend), got {spec.workers}")
         raise UserError(f"plugin {pspec.name} runs with {pspec.min_workers}{hi or '+'} workers, got {spec.workers}")
     _check_local_ranks(pspec, spec.workers, checked_options)
     n = workload.sizes().get("n")
@@ -140,6 +143,9 @@ def _resolve(spec: RunSpec) -> Resolved:
     planted = planted_changes()
     if planted:
         options["planted"] = planted
+    sched = {k: v for k, v in asdict(spec.schedule).items() if v != getattr(Schedule, k)}
+    if sched:  # another point schedule is another curve (the default keeps the keys runs had before)
+        options["schedule"] = sched
     parts = {
         "plugin": pspec.name, "params": asked, "workload": {"name": workload.name, "params": workload.params},
         "data": _data_identity(workload), "workers": spec.workers, "seed": spec.seed,
@@ -345,6 +351,7 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
                      seed=spec.seed, monitor=monitor, workdir=workdir, options=dict(spec.options),
                      expects=expected_applied(pspec))
     t0 = time.perf_counter()
+    load0 = _load()
     try:
         rec.constants = _constants(workload)
         if spec.target.value is not None and res.backend.timed_beside_probe:
@@ -373,6 +380,7 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
         ctx.info["traceback"] = traceback.format_exc(limit=8)
     finally:
         rec.wall_s = time.perf_counter() - t0
+        rec.info["load"] = [load0, _load()]   # the machine's 1-min load average around the run, shown beside its times
         rec.points = list(monitor.points)
         rec.info.update(ctx.info)
         rec.info.setdefault("eval_seconds", monitor.eval_seconds)
@@ -386,6 +394,10 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
                 rec.info["data"] = data()
             except Exception:  # noqa: BLE001 - informative; the run's own error says what failed
                 pass
+        if rec.info.get("nodes"):  # a job across several nodes: each node's manifest beside this one's
+            rec.env = {**rec.env, "nodes": rec.info.pop("nodes")}
+        if res.backend.timed_beside_probe and monitor.cpu_to_target is not None:
+            rec.info["cpu_to_target_s"] = monitor.cpu_to_target  # the gate's time where both sides have it
         scratch.remove(workdir)
     return rec
 
@@ -395,3 +407,11 @@ def _constants(workload: Workload) -> dict[str, Any]:
         return {k: float(v) for k, v in workload.constants().items()}
     except Exception as exc:  # noqa: BLE001 - constants are informative; a failure is recorded
         return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _load() -> float | None:
+    """This machine's 1-minute load average (None where the OS has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):  # pragma: no cover
+        return None

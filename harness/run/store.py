@@ -4,8 +4,15 @@ Tables: ``runs`` (one row per run key, ``hash``: see ``harness._core.identity``;
 manifest), ``points`` (one row per curve point), ``verdicts`` (the theory checker's verdict per run
 and theorem). Writes are single transactions under ``BEGIN IMMEDIATE`` with a busy timeout, in WAL
 mode, so concurrent runners in several processes lose no rows. A run key is UNIQUE: saving a run
-replaces the row (points and verdicts with it) of an earlier run with the same key (``--force``, a
-rerun after a failure, or two identical runs started together: the last one stored stays).
+replaces the content (points, and the verdicts about the old content) of an earlier run with the
+same key (``--force``, a rerun after a failure, or two identical runs started together: the last
+one stored stays) and keeps its id, so an id another process printed or holds still names that
+run key. A verdict computed from content that has since been replaced is not stored.
+
+The layout is versioned (SQLite's ``user_version``, :data:`SCHEMA_VERSION`): a store written before
+versions existed is migrated when it is opened for writing (one row per key: the newest measured
+row, else the newest); a store of a newer version, or with columns this harness does not know, is
+refused with one line before any work.
 """
 
 from __future__ import annotations
@@ -23,11 +30,14 @@ import numpy as np
 
 from harness._core.monitor import DIVERGED, ERROR, FINISHED_OK, INTERRUPTED, POINT_FIELDS, TIMEOUT
 from harness._core.output import json_default
+from harness._core.paths import full_disk_note
 
 MEASURED = (*FINISHED_OK, DIVERGED)              # a run that was carried out: its row is a measurement
 NOT_CARRIED_OUT = (INTERRUPTED, ERROR, TIMEOUT)   # never replaces a measured row of the same key
 
 DEFAULT_PATH = Path(".harness") / "results.db"
+# 1: one row per run key (UNIQUE index), ids kept across replacement; 0: a store from before versions
+SCHEMA_VERSION = 1
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS runs (
@@ -75,6 +85,11 @@ CREATE TABLE IF NOT EXISTS verdicts (
     PRIMARY KEY (run_id, theorem)
 );
 """
+
+
+_RUN_COLUMNS = ("id", "hash", "created", "plugin", "plugin_version", "family", "backend", "workload",
+                "workload_params", "params", "workers", "seed", "budget", "target", "status", "reason", "wall_s",
+                "constants", "info", "env", "suite")
 
 
 @dataclass
@@ -135,6 +150,7 @@ class RunRecord:
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")  # an empty file of another name is not taken for a new store
 
 
 def reports_root() -> Path:
@@ -160,7 +176,9 @@ class Store:
         from harness._core.errors import UserError
         from harness._core.paths import path_of
 
-        self.path = path_of(path or os.environ.get("HARNESS_STORE") or DEFAULT_PATH, "store")
+        chosen = path or os.environ.get("HARNESS_STORE")
+        self._chosen = bool(chosen)  # a path given, not the default: its folder must exist already
+        self.path = path_of(chosen or DEFAULT_PATH, "store")
         if readonly != "auto":
             self._open(bool(readonly))
         elif not self.path.exists():
@@ -179,6 +197,8 @@ class Store:
         if self.path.is_dir():
             raise UserError(f"store {self.path} is a directory: give a database file (e.g. {self.path / 'results.db'})")
         if self.path.exists():
+            if not self.path.is_file():  # a FIFO would block open() for good; /dev/null reads as empty
+                raise UserError(f"store {self.path} is not a regular file: give a database file")
             try:
                 with open(self.path, "rb") as fh:
                     head = fh.read(len(SQLITE_MAGIC))
@@ -186,9 +206,15 @@ class Store:
                 raise UserError(f"cannot open store {self.path}: {exc.strerror or exc}") from None
             if head and head != SQLITE_MAGIC:
                 raise UserError(f"store {self.path} is not a harness results database (not an SQLite file)")
+            if not head and self.path.suffix.lower() not in DB_SUFFIXES:
+                raise UserError(f"store {self.path} is an empty file that is not named as a database "
+                                f"({', '.join(DB_SUFFIXES)}): not turning it into one")
         elif readonly:
             self._empty = True
             return
+        elif self._chosen and not self.path.absolute().parent.is_dir():
+            # a path the user gave: its folder must be there (a typo must not grow folders)
+            raise UserError(f"cannot create store {self.path}: folder {self.path.absolute().parent} does not exist")
         else:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -208,26 +234,56 @@ class Store:
                 with self._connect() as con:
                     if con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='runs'").fetchone() is None:
                         self._empty = True
+                    else:
+                        self._check_layout(con)
             else:
                 with self._connect() as con:
+                    self._check_layout(con)
                     con.executescript(SCHEMA)
-                self._one_row_per_key()
+                self._migrate()
         except sqlite3.DatabaseError as exc:
             if creating:  # a half-made database (0 bytes on a full disk) would pass for a store next time
                 for leftover in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
                     leftover.unlink(missing_ok=True)
             how = "" if readonly else " for writing"
-            raise UserError(f"cannot open store {self.path}{how}: {exc}") from None
+            raise UserError(f"cannot open store {self.path}{how}: {exc}{full_disk_note(self.path)}") from None
 
-    def _one_row_per_key(self) -> None:
-        """The UNIQUE index on the run key (a store written before it may hold duplicates: the
-        newest row of each key is kept)."""
+    def _check_layout(self, con: sqlite3.Connection) -> None:
+        """Refuse (one line) a store this harness cannot read or write: a newer schema version, or a
+        ``runs`` table whose columns differ from this version's (a newer harness added one: a run
+        would be computed, then lost on its constraint)."""
+        from harness._core.errors import UserError
+
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise UserError(f"store {self.path} has schema version {version}, newer than this harness's "
+                            f"{SCHEMA_VERSION}: written by a newer harness (upgrade it, or give another --store)")
+        have = [r[1] for r in con.execute("PRAGMA table_info(runs)")]
+        if have:
+            want = _RUN_COLUMNS
+            extra, missing = [c for c in have if c not in want], [c for c in want if c not in have]
+            if extra or missing:
+                what = "; ".join(x for x in (f"unknown columns {', '.join(extra)}" if extra else "",
+                                             f"missing columns {', '.join(missing)}" if missing else "") if x)
+                raise UserError(f"store {self.path} is not in this harness's layout ({what}): written by "
+                                "another version (give another --store)")
+
+    def _migrate(self) -> None:
+        """A store from before schema versions (0) to version 1: one row per run key, the UNIQUE
+        index on it. Of duplicate rows the newest measured one is kept (the README's rule: an error,
+        interruption or timeout never replaces a measured run), else the newest."""
         with self._connect() as con:
-            if con.execute("SELECT 1 FROM sqlite_master WHERE type='index' AND name='runs_key'").fetchone():
+            if con.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
                 return
         with self._transaction() as con:
-            con.execute("DELETE FROM runs WHERE id NOT IN (SELECT MAX(id) FROM runs GROUP BY hash)")
+            if con.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+                return  # another process migrated it meanwhile
+            measured = ",".join("?" * len(MEASURED))
+            con.execute(f"""DELETE FROM runs WHERE id NOT IN (
+                SELECT COALESCE(MAX(CASE WHEN status IN ({measured}) THEN id END), MAX(id)) FROM runs GROUP BY hash)""",
+                        MEASURED)
             con.execute("CREATE UNIQUE INDEX IF NOT EXISTS runs_key ON runs(hash)")
+            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -264,7 +320,13 @@ class Store:
                 yield con
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                # SQLite may have rolled back already (a full disk: "database or disk is full"); a
+                # second ROLLBACK's "no transaction is active" must not hide the real error
+                if con.in_transaction:
+                    try:
+                        con.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
                 raise
 
     # -- writing ------------------------------------------------------------------------------
@@ -287,16 +349,22 @@ class Store:
             # a run key belongs to every suite that asked for it (a cache hit in another suite adds one)
             suites = {r["suite"] for r in con.execute(
                 "SELECT s.suite FROM run_suites s JOIN runs r ON r.id = s.run_id WHERE r.hash = ?", (rec.hash,))}
-            con.execute("DELETE FROM runs WHERE hash = ?", (rec.hash,))
-            cur = con.execute(
-                "INSERT INTO runs (hash, created, plugin, plugin_version, family, backend, workload, workload_params,"
-                " params, workers, seed, budget, target, status, reason, wall_s, constants, info, env, suite)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (rec.hash, rec.created or time.time(), rec.plugin, rec.plugin_version, rec.family, rec.backend,
-                 rec.workload, _dumps(rec.workload_params), _dumps(rec.params), rec.workers, rec.seed,
-                 _dumps(rec.budget), _dumps(rec.target), rec.status, rec.reason, rec.wall_s,
-                 _dumps(rec.constants), _dumps(rec.info), _dumps(rec.env), rec.suite))
-            run_id = int(cur.lastrowid)
+            rec.created = rec.created or time.time()
+            values = (rec.hash, rec.created, rec.plugin, rec.plugin_version, rec.family, rec.backend,
+                      rec.workload, _dumps(rec.workload_params), _dumps(rec.params), rec.workers, rec.seed,
+                      _dumps(rec.budget), _dumps(rec.target), rec.status, rec.reason, rec.wall_s,
+                      _dumps(rec.constants), _dumps(rec.info), _dumps(rec.env), rec.suite)
+            old = con.execute("SELECT id FROM runs WHERE hash = ?", (rec.hash,)).fetchone()
+            if old is None:
+                cur = con.execute(f"INSERT INTO runs ({', '.join(_RUN_COLUMNS[1:])}) "
+                                  f"VALUES ({','.join('?' * len(values))})", values)
+                run_id = int(cur.lastrowid)
+            else:  # the key's row keeps its id (others may hold it); its old content goes
+                run_id = int(old["id"])
+                con.execute("DELETE FROM points WHERE run_id = ?", (run_id,))
+                con.execute("DELETE FROM verdicts WHERE run_id = ?", (run_id,))
+                con.execute(f"UPDATE runs SET {', '.join(f'{c} = ?' for c in _RUN_COLUMNS[1:])} WHERE id = ?",
+                            (*values, run_id))
             con.executemany("INSERT OR IGNORE INTO run_suites (run_id, suite) VALUES (?, ?)",
                             [(run_id, x) for x in suites | ({rec.suite} if rec.suite else set())])
             con.executemany(
@@ -322,10 +390,18 @@ class Store:
             con.executemany("INSERT OR IGNORE INTO run_suites (run_id, suite) VALUES (?, ?)", [(i, new) for i in ids])
             con.executemany("UPDATE runs SET suite = ? WHERE id = ? AND suite = ?", [(new, i, old) for i in ids])
 
-    def save_verdict(self, run_id: int, theorem: str, verdict: str, detail: dict[str, Any]) -> None:
+    def save_verdict(self, run_id: int, theorem: str, verdict: str, detail: dict[str, Any], *,
+                     measured: float | None = None) -> bool:
+        """Store a theorem's verdict for run ``run_id``. ``measured``: the ``created`` time of the
+        run content the verdict was computed from; when another process has replaced that content
+        (or deleted the run) since, nothing is stored and False is returned."""
         with self._transaction() as con:
+            row = con.execute("SELECT created FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+            if row is None or (measured is not None and row["created"] != measured):
+                return False
             con.execute("INSERT OR REPLACE INTO verdicts (run_id, theorem, verdict, detail, created) VALUES (?,?,?,?,?)",
                         (run_id, theorem, verdict, _dumps(detail), time.time()))
+        return True
 
     def delete(self, run_ids: Iterable[int]) -> list[RunRecord]:
         """Delete runs (their points and verdicts with them); returns what was deleted. An id that

@@ -39,6 +39,9 @@ TOP_KEYS = {"name", "description", "time", "defaults", "run", "report"}
 REPORT_KEYS = {"paper", "claim", "claims", "figures", "speedup", "x", "metric", "yscale"}
 
 
+# report folders are named after suites, beside the index page of all reports (harness.report.write_index)
+RESERVED_NAMES = ("index.html", "index.md")
+
 def load_suite(path: str | Path, seeds: list[int] | None = None) -> tuple[str, list[RunSpec], dict[str, Any]]:
     """The suite's name, its runs (each entry's grid expanded, in file order) and its [report] table.
     ``seeds``: run every entry with these seeds instead of its own (``harness run SUITE --seeds``).
@@ -74,6 +77,9 @@ def load_suite(path: str | Path, seeds: list[int] | None = None) -> tuple[str, l
     if safe_name(name) != name:  # it names the runs in the store and the report folder: stored as given
         raise UserError(f"{path}: name {name!r} must be a plain name (letters, digits and . _ + = -, not "
                         f"starting with . or -), e.g. name = {safe_name(name)!r}")
+    if name.lower() in RESERVED_NAMES:  # its report folder would take the place of the reports' index page
+        raise UserError(f"{path}: name {name!r} is the reports' index page ({', '.join(RESERVED_NAMES)} are "
+                        f"reserved), e.g. name = {name.lower().replace('.', '-') + '-suite'!r}")
     defaults = doc.get("defaults", {})
     if not isinstance(defaults, dict):
         raise UserError(f"{path}: [defaults] must be a table, got {defaults!r}")
@@ -137,7 +143,30 @@ SCHEDULE = ParamSet((
           doc="evaluation budget: postpone a point while evaluating took more than this fraction of the "
               "measured time (+ eval_grace_s); wall-clock, off for deterministic plugins unless the budget is in seconds"),
     Param("eval_grace_s", 1.0, "float", low=0.0, doc="evaluation seconds the budget allows on top"),
+    Param("points", None, "int", low=2, nullable=True,
+          doc="about this many points in all (the ratio planned from the update or epoch budget)"),
 ))
+
+
+def schedule_items(text: str | None, points: int | None = None, where: str = "--schedule: ") -> dict[str, Any]:
+    """The schedule fields a command line sets, checked: ``K=V,...`` of :data:`SCHEDULE` (e.g.
+    ``ratio=2``) and ``--points N`` (about N points); apply them with ``dataclasses.replace`` on a
+    run's :class:`Schedule` (a suite's own keys not named here stay). Raises :class:`UserError` on
+    an unknown key or a bad value."""
+    items: dict[str, Any] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise UserError(f"{where}expected K=V, got {part.strip()!r} (keys: {', '.join(SCHEDULE.names())})")
+        k, v = (x.strip() for x in part.split("=", 1))
+        items[k] = None if v.lower() in ("none", "null") else v
+    if points is not None:
+        items["points"] = points
+    try:
+        return SCHEDULE.check(items, "schedule")
+    except UserError as exc:
+        raise UserError(f"{where}{exc}") from None
 
 
 # workload parameters that name a file: a relative one is read from the suite file's folder

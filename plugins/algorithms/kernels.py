@@ -133,9 +133,19 @@ def csr_scatter(w, data, indices, indptr, idx, first, b, step, coef):
 
 @njit(nogil=True, cache=True)
 def sgd_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, t_start, gbuf):
-    """len(idx) // b mini-batch SGD updates (eq.: w <- w - eta_t (1/b) sum_i grad f_i(w)), in place."""
+    """len(idx) // b mini-batch SGD updates (eq.: w <- w - eta_t (1/b) sum_i grad f_i(w)), in place.
+    b = 1 makes two passes over d per update (the margin, then the write), as a plain numba loop does;
+    b > 1 accumulates the mini-batch gradient in ``gbuf`` first (the same values: g x_ij / 1 = g x_ij)."""
     d = w.shape[0]
     n_upd = idx.shape[0] // b
+    if b == 1:          # one pass over x_i to read and one to write, as a plain loop (no gradient buffer)
+        for u in range(n_upd):
+            i = idx[u]
+            g = dphi(code, dense_dot(X, i, w), y[i])
+            eta_t = step_size(schedule, eta, t0, beta, t_start + u)
+            for j in range(d):
+                w[j] -= eta_t * (g * X[i, j] + lam * w[j])
+        return
     for u in range(n_upd):
         for j in range(d):
             gbuf[j] = 0.0
@@ -173,6 +183,13 @@ def svrg_inner_dense(u_vec, X, y, z0, mu_loss, idx, b, code, lam, eta, gbuf):
     so v = (1/b) sum (dphi(x_i.u) - dphi(z0_i)) x_i + lam u + mu_loss."""
     d = u_vec.shape[0]
     n_upd = idx.shape[0] // b
+    if b == 1:          # one pass to read, one to write (no gradient buffer)
+        for t in range(n_upd):
+            i = idx[t]
+            g = dphi(code, dense_dot(X, i, u_vec), y[i]) - dphi(code, z0[i], y[i])
+            for j in range(d):
+                u_vec[j] -= eta * (g * X[i, j] + lam * u_vec[j] + mu_loss[j])
+        return
     for t in range(n_upd):
         for j in range(d):
             gbuf[j] = 0.0

@@ -44,7 +44,7 @@ def sgd_warm_start(mon, w: np.ndarray, *, n: int, b: int, epochs: int,
     updates = epochs * max(1, n // b)
     t, samples = 0, 0.0
     while mon.running and t < updates:
-        k = min(mon.next_chunk(t, cap=cap), updates - t)
+        k = min(mon.next_chunk(t, cap=cap, samples_per_update=b), updates - t)
         sgd(k, t)
         t += k
         samples += k * b

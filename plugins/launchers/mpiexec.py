@@ -8,8 +8,12 @@ the rank module's own guard, e.g. :mod:`harness.plugins.mpi.rank`)).
 ``ctx.options["hostfile"]`` (``harness run --hostfile FILE``) passes through as ``mpiexec -f FILE``
 so one run spans several machines; each needs the same venv path, and the run's scratch directory
 (``TMPDIR``, where the spec, ``points.jsonl`` and ``result.json`` live) must be on a filesystem all
-hosts share, since rank 0 may land on any of them. Without a hostfile the ranks are forked locally
-(``HYDRA_LAUNCHER=fork``; with one, hydra's own launcher (ssh) is used). Environment (measured CI-robust MPICH settings):
+hosts share, since rank 0 may land on any of them. Without a hostfile, or with one whose every host is
+this machine (:func:`all_local`: e.g. ``node-a`` / ``node-b``, loopback aliases in ``/etc/hosts``),
+hydra forks its proxies here (``HYDRA_LAUNCHER=fork``); otherwise hydra's own launcher (ssh)
+starts them on the other hosts. Each hostfile entry is one node to MPI (hydra's process mapping:
+``MPI_COMM_TYPE_SHARED`` groups the ranks of one entry), and the first rank of each node records
+that node's manifest with the run (``env["nodes"]``). Environment (measured CI-robust MPICH settings):
 ``MPIR_CVAR_POLLS_BEFORE_YIELD=1`` and ``MPIR_CVAR_CH4_PROGRESS_THROTTLE=true`` so waiting ranks
 yield the CPU, ``FI_PROVIDER=tcp``, and the venv's bin first on PATH.
 
@@ -72,9 +76,10 @@ def environment(timeout_s: float, hostfile: str | None = None) -> dict[str, str]
         "FI_PROVIDER": "tcp",
         "PYTHONUNBUFFERED": "1",
     }
-    if not hostfile:
-        env["HYDRA_LAUNCHER"] = "fork"
     if not hostfile or all_local(hostfile):
+        # every rank on this machine: hydra forks its proxies here (one per hostfile entry, so two
+        # entries are still two nodes to MPI) rather than ssh-ing to itself, and the ranks talk on lo
+        env["HYDRA_LAUNCHER"] = "fork"
         env.update(LOCAL_NETWORK)
     return env
 
@@ -82,12 +87,31 @@ def environment(timeout_s: float, hostfile: str | None = None) -> dict[str, str]
 _LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
+ETC_HOSTS = Path("/etc/hosts")
+
+
+def loopback_aliases(hosts_file: Path = ETC_HOSTS) -> set[str]:
+    """The names ``/etc/hosts`` gives a loopback address (``127.x.y.z``, ``::1``): other names of this
+    machine, such as the ``node-a`` / ``node-b`` aliases of a two-node test."""
+    names: set[str] = set()
+    try:
+        lines = hosts_file.read_text(errors="replace").splitlines()
+    except OSError:
+        return names
+    for line in lines:
+        fields = line.split("#", 1)[0].split()
+        if len(fields) > 1 and (fields[0].startswith("127.") or fields[0] == "::1"):
+            names.update(fields[1:])
+    return names
+
+
 def all_local(hostfile: str | os.PathLike) -> bool:
     """Whether every host a hostfile names (``host[:n]`` per line, ``#`` comments) is this machine:
-    ``localhost``, a loopback address or this machine's host name (no name is looked up)."""
+    ``localhost``, a loopback address, this machine's host name, or a name ``/etc/hosts`` maps to a
+    loopback address (:func:`loopback_aliases`; no name is looked up through DNS)."""
     import socket
 
-    here = {*_LOCAL_NAMES, socket.gethostname(), socket.gethostname().split(".")[0]}
+    here = {*_LOCAL_NAMES, socket.gethostname(), socket.gethostname().split(".")[0], *loopback_aliases()}
     try:
         lines = Path(hostfile).read_text(errors="replace").splitlines()
     except OSError:

@@ -10,14 +10,19 @@ replay). By default the parent runs this module as a small launcher under
 rendezvous; ``torchrun_args`` replaces ``--standalone`` for several nodes), under the same
 ``run_job`` (limit, points, errors); the rank modules accept either.
 
-Several nodes with torchrun (every node sees the same filesystem path for the run's workdir)::
+Several nodes with torchrun (every node sees the run's folder at the same path: ``TMPDIR`` on a
+shared filesystem, and the same harness installed)::
 
-    # node 0: the harness starts its torchrun with these rendezvous arguments and waits
-    harness run -p clars-torch -w mlp --workers 4 --launcher torchrun \
-        --option torchrun_args="--nnodes=2 --node-rank=0 --rdzv-backend=c10d --rdzv-endpoint=node0:29400"
-    # node 1: the same rank module, with the spec file the run wrote (HARNESS_SPEC, in its workdir)
-    HARNESS_SPEC=/shared/.../spec.json PYTHONPATH=/path/to/checkout torchrun --nproc-per-node 4 \
-        --nnodes=2 --node-rank=1 --rdzv-backend=c10d --rdzv-endpoint=node0:29400 -m harness.plugins.torch_dp.rank
+    # node 0: starts its torchrun agent with these arguments, prints the line to type elsewhere, waits
+    harness run -p ddg-torch -w mlp --workers 4 --launcher torchrun \
+        --option torchrun_args="--nnodes=2 --rdzv-backend=c10d --rdzv-endpoint=node0:29400"
+    # every other node: the line node 0 printed (the same torchrun arguments, its spec, its ranks)
+    harness join /shared/tmp/harness-ddg-torch-XXXX
+
+The run's W workers are spread W/N over the N nodes. A ``c10d`` rendezvous numbers the nodes itself
+(one line for all); torchrun's default static rendezvous needs ``--node-rank`` for each node (node
+0 prints one line per node, ``harness join DIR --node-rank K``). Local rank 0 of each node stores
+its node's manifest with the run (``env["nodes"]``). The run is stored once, by node 0.
 
 API
 ---
@@ -105,8 +110,11 @@ def launch(ctx, module: str, *, workers: int | None = None, args: Sequence[str] 
         raise ValueError(f"need at least one rank, got {world}")
     workdir = Path(ctx.workdir)  # created private by run_job
     if ctx.options.get("launcher", "harness") == "torchrun":
-        info = run_job(ctx, torchrun_argv(world, module, args, ctx.options.get("torchrun_args")),
-                       timeout_s=timeout_s, env={**(env or {}), **_torchrun_env(ctx.options)})
+        extra = ctx.options.get("torchrun_args")
+        env = {**(env or {}), **_torchrun_env(ctx.options)}
+        if nnodes(extra) > 1:
+            offer(ctx, world, module, args, extra, env)
+        info = run_job(ctx, torchrun_argv(world, module, args, extra), timeout_s=timeout_s, env=env)
         return {**(info or {}), "launcher": "torchrun", "network": network(ctx.options)}
     if ctx.options.get("launcher", "harness") != "harness":
         from harness.api import UserError
@@ -137,15 +145,66 @@ def network(options: dict[str, Any]) -> dict[str, str]:
 
 
 def torchrun_argv(world: int, module: str, args: Sequence[str] = (), extra: str | None = None) -> list[str]:
-    """``torchrun --nproc-per-node W [extra | --standalone] -m module args``: torch's own launcher
+    """``torchrun --nproc-per-node W/N [extra | --standalone] -m module args``: torch's own launcher
     (``torch.distributed.run``, the same program as the ``torchrun`` script) with an ``env://``
     rendezvous. ``extra`` (the ``torchrun_args`` option, one string) replaces ``--standalone``,
-    e.g. ``"--nnodes=2 --node-rank=0 --rdzv-backend=c10d --rdzv-endpoint=head:29400"``."""
+    e.g. ``"--nnodes=2 --rdzv-backend=c10d --rdzv-endpoint=head:29400"``; with ``--nnodes=N`` the
+    run's W ranks are spread W/N per node (W must be a multiple of N)."""
     import shlex
 
     rdzv = shlex.split(extra) if extra else ["--standalone"]
-    return [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(world), *rdzv,
+    nodes = nnodes(extra)
+    if world % nodes:
+        from harness.api import UserError
+
+        raise UserError(f"--workers {world} cannot be spread evenly over --nnodes={nodes} (torchrun_args)")
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(world // nodes), *rdzv,
             "-m", module, *map(str, args)]
+
+
+def nnodes(extra: str | None) -> int:
+    """The node count ``--nnodes N`` / ``--nnodes=N`` of torchrun arguments (1 without); an elastic
+    ``MIN:MAX`` range is refused (a run's worker count is fixed)."""
+    import shlex
+
+    tokens = shlex.split(extra or "")
+    for i, tok in enumerate(tokens):
+        value = tok.partition("=")[2] if tok.startswith("--nnodes=") else \
+            (tokens[i + 1] if tok == "--nnodes" and i + 1 < len(tokens) else None)
+        if value is not None:
+            if not value.isdigit() or int(value) < 1:
+                from harness.api import UserError
+
+                raise UserError(f"torchrun_args: --nnodes {value!r} must be a node count (a run's worker count "
+                                f"is fixed, so an elastic MIN:MAX range is not supported)")
+            return int(value)
+    return 1
+
+
+def offer(ctx, world: int, module: str, args: Sequence[str], extra: str, env: dict[str, str]) -> list[str]:
+    """Node 0's side of a run across ``--nnodes=N`` torchrun agents: writes what the other nodes
+    start (the same torchrun arguments without ``--node-rank``) and prints ``harness join RUN-DIR``
+    for them (:func:`harness.api.offer_join`): one line for every node under a ``c10d`` rendezvous
+    (it numbers the nodes itself), else one per node rank 1..N-1."""
+    import shlex
+
+    from harness.api import offer_join
+
+    argv = torchrun_argv(world, module, args, extra)
+    at = argv.index("-m", 3)  # torchrun's own options end where the rank module starts
+    options, then = argv[3:at], argv[at:]
+    dropped, keep = False, []
+    for tok in options:  # --node-rank is node 0's own
+        if dropped:
+            dropped = False
+        elif tok in ("--node-rank", "--node_rank"):
+            dropped = True
+        elif not tok.startswith(("--node-rank=", "--node_rank=")):
+            keep.append(tok)
+    nodes = nnodes(extra)
+    c10d = "c10d" in shlex.split(extra) or any(t.endswith("=c10d") for t in shlex.split(extra))
+    lines = [""] * (nodes - 1) if c10d else [f"--node-rank {k}" for k in range(1, nodes)]
+    return offer_join(ctx, "torch.distributed.run", keep, then, env, lines)
 
 
 def _torchrun_env(options: dict[str, Any]) -> dict[str, str]:
@@ -358,6 +417,7 @@ def rank_main(body) -> None:
     workdir = load_spec()["workdir"]
 
     def wrapped():
+        record_node(workdir)
         code = body()
         # only on success: after a failure child_main records the error first and then exits,
         # so a peer never sees its connection close before the cause is on disk
@@ -368,6 +428,17 @@ def rank_main(body) -> None:
         return code
 
     child_main(wrapped, workdir, rank)
+
+
+def record_node(workdir: str) -> None:
+    """Under torchrun across several nodes (``GROUP_WORLD_SIZE`` > 1), local rank 0 of each node
+    records that node's machine manifest with the run (:func:`harness.api.write_node`; torchrun
+    numbers the ranks of node ``GROUP_RANK`` contiguously)."""
+    if int(os.environ.get("GROUP_WORLD_SIZE", "1")) > 1 and os.environ.get("LOCAL_RANK") == "0":
+        from harness.api import write_node
+
+        first, here = int(os.environ["RANK"]), int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+        write_node(workdir, int(os.environ["GROUP_RANK"]), range(first, first + here))
 
 
 def fault(options: dict[str, Any], rank: int, step: int) -> None:

@@ -80,6 +80,8 @@ def inner() -> None:
     def body():
         from .runtime import Runtime
 
+        record_node(comm, spec["workdir"])
+
         module = importlib.import_module(ALGORITHMS[spec["plugin"]])
         rt = Runtime(spec, comm)
         if rank == 0:
@@ -89,6 +91,24 @@ def inner() -> None:
             module.worker(rt)
 
     child_main(body, spec["workdir"], rank, abort=lambda: comm.Abort(1))
+
+
+def record_node(comm, workdir: str) -> None:
+    """Across several nodes (MPI's own idea of a node: the ranks that share memory, from the
+    launcher's process mapping, so two hostfile entries are two nodes), the first rank of each node
+    records that node's machine manifest (``harness.api.write_node``); on one node, nothing."""
+    from mpi4py import MPI
+
+    from harness.api import write_node
+
+    local = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    ranks = local.allgather(comm.Get_rank())
+    leaders = comm.Split(0 if local.Get_rank() == 0 else MPI.UNDEFINED, comm.Get_rank())
+    if leaders != MPI.COMM_NULL:
+        if leaders.Get_size() > 1:
+            write_node(workdir, leaders.Get_rank(), ranks)
+        leaders.Free()
+    local.Free()
 
 
 def main() -> None:

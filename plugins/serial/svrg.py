@@ -41,9 +41,10 @@ def run(ctx):
         u0 = w.copy()                                   # u_0 = w_t
         snap = steps.snapshot(u0)                       # mu = grad f(u_0)
         samples += n
+        mon.count(t, samples)                           # its n samples, before the chunk is sized
         inner = 0
         while inner < m and mon.running:
-            k = min(mon.next_chunk(t), m - inner)
+            k = min(mon.next_chunk(t, samples_per_update=2 * b), m - inner)
             idx = rng.integers(0, n, size=k * b)
             steps.svrg_inner(w, u0, snap, idx, b=b, eta=eta)  # u <- u - eta v, k times
             inner += k

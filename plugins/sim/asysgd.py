@@ -31,7 +31,7 @@ def run(ctx):
     t = 0
     mon.tick(0, w, samples=0, delays=delays.stats)
     while mon.running:
-        k = mon.next_chunk(t, cap=max(1, 2_000_000 // b))
+        k = mon.next_chunk(t, cap=max(1, 2_000_000 // b), samples_per_update=b)
         idx = rng.integers(0, n, size=k * b)      # B_t for the k updates of this chunk
         sim.sgd(w, idx, b=b, eta=p["eta"], schedule=schedule, t0=t0, beta=p["beta"], t_start=t)   # w_{t+1} = w_t - eta_t g(w_hat_t), k times
         t += k

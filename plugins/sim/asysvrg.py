@@ -52,10 +52,11 @@ def run(ctx):
         u0 = w.copy()                                   # w~ = w^s
         snap = steps.snapshot(u0)                       # grad f(w~)
         samples += n
+        mon.count(t, samples)                           # its n samples, before the chunk is sized
         sim.reset(w)                                    # workers synchronise at the epoch start
         inner = 0
         while inner < m and mon.running:
-            k = min(mon.next_chunk(t), m - inner)
+            k = min(mon.next_chunk(t, samples_per_update=2 * b), m - inner)
             idx = rng.integers(0, n, size=k * b)        # I_t
             kidx = krng.integers(0, wl.dim, size=k) if coords else None   # k_t
             sim.svrg_inner(w, snap, idx, b=b, eta=eta, t_start=t, coords=coords, kidx=kidx)   # (2.4)-(2.6), k times

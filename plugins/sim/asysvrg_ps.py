@@ -41,10 +41,11 @@ def run(ctx):
         w_snap = w.copy()                                    # w~^s <- w^s
         mu = wl.gradient(w_snap)                             # grad f(w~^s) (from all workers' sums)
         samples += n
+        mon.count(t, samples)                           # its n samples, before the chunk is sized
         hist.reset(w)
         inner = 0
         while inner < m and mon.running:
-            k = min(mon.next_chunk(t), m - inner)
+            k = min(mon.next_chunk(t, samples_per_update=2 * b), m - inner)
             taus = delays.draw(k)
             applied = np.empty(k, dtype=np.int64)
             for u in range(k):

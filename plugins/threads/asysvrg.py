@@ -50,11 +50,11 @@ def run(ctx):
         cap = lin.chunk_cap(eta, b)
         while mon.running:
             snap = lin.snapshot(w)                  # w~ = w^s, grad f(w~) (loss part; + lam w~ in the update)
-
             samples += n
+            mon.count(t, samples)                   # its n samples, before the chunk is sized
             inner = 0
             while inner < m and mon.running:
-                k = min(mon.next_chunk(t, cap=cap), m - inner)
+                k = min(mon.next_chunk(t, cap=cap, samples_per_update=2 * b), m - inner)
                 stats.add(lin.svrg(w, snap, k, b=b, eta=eta, coords=coords))   # (2.4)-(2.6), k iterations
                 inner += k
                 t += k

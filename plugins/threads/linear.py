@@ -64,6 +64,14 @@ class ThreadLinear:
         self._snap_buffers: tuple | None = None
         self._nothing = np.zeros(1)
 
+    @staticmethod
+    def first_pair(w: np.ndarray) -> int:
+        """0 or 1: the first index of ``w`` whose address is a multiple of 16 (where the atomic dense
+        writes' 16-byte pairs start, ``kernels.write_all``)."""
+        if not w.flags.c_contiguous or w.ctypes.data % 8:
+            raise ValueError("the shared iterate must be a contiguous float64 array")
+        return (w.ctypes.data % 16) // 8
+
     def scratch(self, size: int) -> np.ndarray:
         return np.empty(max(size, 1))
 
@@ -138,11 +146,11 @@ class ThreadLinear:
                 self.snapshot(w)
             return
         K.hogwild_dense(w, self.X, self.y, self._noidx, b, self.code, self.lam, 0, 0.1, 1.0, 0.0,
-                        self.scratch(self.d), self.mode, slots, 0, taus)
+                        self.scratch(self.d), self.mode, 0, slots, 0, taus)
         if svrg:
             snap = self.snapshot(w)
             K.asysvrg_dense(w, self.X, self.y, snap.z0, w, self._noidx, b, self.code, self.lam, 0.1,
-                            self.scratch(self.d), self.scratch(b), 0, self._noidx, self.mode, slots, 0, taus)
+                            self.scratch(self.d), self.scratch(b), 0, self._noidx, self.mode, 0, slots, 0, taus)
 
     # -- Hogwild! SGD ------------------------------------------------------------------------------------
     def sgd(self, w, k, *, b, eta, schedule=0, t0=1.0, beta=0.0) -> np.ndarray:
@@ -153,11 +161,13 @@ class ThreadLinear:
             tables = self.drift(k, schedule=schedule, eta=eta, t0=t0, beta=beta, svrg=False)
             return self._csr_chunk(w, k, b, tables, None)
 
+        first = self.first_pair(w)
+
         def work(r, kr):
             idx = team.rngs[r].integers(0, self.n, size=kr * b)
             taus = np.empty(kr, dtype=np.int64)
             K.hogwild_dense(w, self.X, self.y, idx, b, self.code, self.lam, schedule, eta, t0, beta,
-                            self.scratch(self.d), self.mode, team.slots, r, taus)
+                            self.scratch(self.d), self.mode, first, team.slots, r, taus)
             return taus
 
         return np.concatenate(team.map(work, team.split(k)))
@@ -195,13 +205,16 @@ class ThreadLinear:
         if self.sparse:
             return self._csr_chunk(w, k, b, self.drift(k, eta=eta, svrg=True), snap)
 
+        first = self.first_pair(w)
+
         def work(r, kr):
             rng = team.rngs[r]
             idx = rng.integers(0, self.n, size=kr * b)
             taus = np.empty(kr, dtype=np.int64)
             kidx = rng.integers(0, self.d, size=kr) if coords else self._noidx
             K.asysvrg_dense(w, self.X, self.y, snap.z0, snap.mu_loss, idx, b, self.code, self.lam, eta,
-                            self.scratch(self.d), self.scratch(b), int(coords), kidx, self.mode, team.slots, r, taus)
+                            self.scratch(self.d), self.scratch(b), int(coords), kidx, self.mode, first, team.slots, r,
+                            taus)
             return taus
 
         return np.concatenate(team.map(work, team.split(k)))

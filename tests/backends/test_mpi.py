@@ -331,7 +331,7 @@ def test_a_hostfile_naming_only_this_machine_keeps_the_ranks_on_loopback(tmp_pat
     local.write_text(f"# two entries, one machine\nlocalhost:2\n127.0.0.1:1\n{socket.gethostname()}:1\n\n")
     remote.write_text("localhost:2\nnode7:4  # another machine\n")
     assert all_local(local) and not all_local(remote) and not all_local(tmp_path / "missing")
-    assert environment(30, str(local))["UCX_NET_DEVICES"] == "lo" and "HYDRA_LAUNCHER" not in environment(30, str(local))
+    assert environment(30, str(local))["UCX_NET_DEVICES"] == "lo" and environment(30, str(local))["HYDRA_LAUNCHER"] == "fork"
     assert "UCX_NET_DEVICES" not in environment(30, str(remote))
     assert network(str(local))["ranks"].startswith("127.0.0.1") and "every host is this machine" in \
         network(str(local))["hostfile"]

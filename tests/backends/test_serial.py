@@ -57,6 +57,18 @@ def test_sgd_samples_and_epochs_count_batches():
     assert last["updates"] == 300 and last["samples"] == 1500 and last["epochs"] == pytest.approx(1500 / 500)
 
 
+@pytest.mark.parametrize("plugin", ["svrg-serial", "asysvrg-threads", "asysvrg-sim"])
+def test_svrg_epoch_budget_stops_exactly_where_it_says(plugin):
+    """``--budget epochs=20`` stops at 20.00 epochs (it ran 20.33: the chunk after a snapshot was sized
+    before the snapshot's n samples were counted). n = 500, b = 1, m = n: an outer epoch reads 3n
+    samples (n for the full gradient, 2 per inner iteration), so 20 epochs end 250 iterations into the
+    7th outer epoch, at 6 * 500 + 250 updates."""
+    rec = execute(RunSpec(plugin, "logreg", {"eta": 0.05, "b": 1}, WP, budget=Budget(epochs=20)))
+    last = rec.points[-1]
+    assert rec.status == "budget"
+    assert last["samples"] == 20 * 500 and last["epochs"] == 20.0 and last["updates"] == 6 * 500 + 250
+
+
 def test_svrg_epoch_budget_counts_its_full_gradient_pass():
     """An epoch is n samples read; SVRG's full gradient (the snapshot mu = grad f(u_0)) reads n, so
     ``--budget epochs=1`` is spent by it: the run stops after its first inner update, with the

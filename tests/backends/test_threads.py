@@ -125,22 +125,29 @@ def exact_increment_workload(sparse: bool, n: int = 64, d: int = 8):
 
 
 @pytest.mark.parametrize("write", ["atomic", "racy", "plain"])
-@pytest.mark.parametrize("kind", ["dense-b1", "dense-b2", "csr", "svrg-vector", "svrg-coords"])
+@pytest.mark.parametrize("kind", ["dense-b1", "dense-b2", "dense-odd", "csr", "svrg-vector", "svrg-coords", "svrg-odd"])
 def test_two_threads_apply_every_counted_update_atomically(kind, write):
     """2 real threads on d = 8 shared coordinates (every update writes all of them, so the threads
     collide on most writes): atomic applies all k counted updates on every coordinate; racy reports
-    exactly the writes its iterate misses; plain loses some silently (only the iterate shows it)."""
+    exactly the writes its iterate misses; plain loses some silently (only the iterate shows it).
+    Dense atomic writes go in 16-byte pairs; '-odd': d = 9 in an iterate 8 bytes off a 16-byte
+    boundary, so the pairs start at index 1 and a coordinate is left at each end."""
     from harness.plugins.threads.linear import Snapshot
 
     k, b = 200_000, 2 if kind == "dense-b2" else 1
-    wl = exact_increment_workload(sparse=kind == "csr")
+    odd = kind.endswith("-odd")
+    wl = exact_increment_workload(sparse=kind == "csr", d=9 if odd else 8)
     with Team(2, seed=0) as team:
         lin = ThreadLinear(wl, team, write)
         lin.code = 2                                      # the exact-increment test loss
         w = np.zeros(wl.dim)
+        if odd:
+            buf = np.zeros(wl.dim + 2)
+            w = buf[1:-1] if buf.ctypes.data % 16 == 0 else buf[:-2]
+            assert ThreadLinear.first_pair(w) == 1
         if kind.startswith("svrg"):                       # grad f_i(w_hat) - grad f_i(w~) = 0: each update adds eta (-mu) = 1
             snap = Snapshot(np.zeros(wl.n), -np.ones(wl.dim), None)
-            coords = 3 if kind == "svrg-coords" else 0
+            coords = 3 if kind == "svrg-coords" else 0   # svrg-odd: the whole vector
             lin.svrg(w, snap, k, b=b, eta=1.0, coords=coords)
             applied_per_update = coords or wl.dim
         else:

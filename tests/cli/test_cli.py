@@ -235,3 +235,22 @@ def test_tau_max_is_the_largest_delay_in_run_table_and_report(tmp_path):
     head, _, row = summary.strip().splitlines()[2:5]
     assert head.rstrip(" |").endswith("tau max (all seeds)") and "largest delay any seed measured" in summary
     assert float(row.rstrip(" |").rsplit("|", 1)[1]) == max(per_run.values()) > sorted(per_run.values())[1]
+
+
+def test_points_and_schedule_from_the_command_line(cli):
+    """``--points N`` thins (or thickens) a curve to about N points, planned from the budget; the
+    schedule is part of the run's identity (another schedule is another run, not the cached one);
+    ``--schedule`` takes the suite's [schedule] keys; a bad value is one line and exit 2."""
+    base = ("run", "-p", "svrg-serial", "-w", "ridge", "--workload-param", "n=400", "--workload-param", "d=10",
+            "--budget", "epochs=20", "--no-report", "--json", "-q")
+    counts = {}
+    for extra in ((), ("--points", "6"), ("--points", "30"), ("--schedule", "ratio=3")):
+        out = cli(*base, *extra, check=True)
+        (run,) = json.loads(out.stdout)
+        assert not run["cached"] and run["final"]["epochs"] == 20.0
+        counts[extra] = run["points"]
+    # about N: the first points are whole updates apart (1, 2, 3, ...), so a dense grid ends early
+    assert counts[("--points", "6")] == 6 and 0.75 * 30 <= counts[("--points", "30")] <= 31
+    assert counts[("--schedule", "ratio=3")] < counts[()]
+    bad = cli(*base, "--schedule", "ratio=0.5")
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "ratio" in bad.stderr

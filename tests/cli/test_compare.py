@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -186,3 +187,17 @@ def test_compare_user_mistakes_are_one_line(capsys, tmp_path):
         code, out, err = harness(capsys, "compare", *args)
         assert code == 2 and says in err and len(err.strip().splitlines()) == 1, (args, err)
     assert Store().count()[0] == 0  # nothing ran
+
+
+def test_compare_page_is_named_and_renders_its_markup(capsys, tmp_path):
+    """The HTML page showed `**geometric mean of B/A:**` and the marks' backticks literally, and the
+    terminal output named only the PNG, never the page."""
+    out = tmp_path / "cmp"
+    code, text, _ = harness(capsys, "compare", "sgd-serial", "svrg-serial", *WL, "--param", "eta=0.05", "--param",
+                            "b=4", "--budget", "epochs=3", "--seeds", "2", "--out", str(out))
+    assert code == 0
+    page = out / "index.html"
+    assert f"page: {page}" in " ".join(text.split())
+    body = re.sub(r"(?s)<(script|style)\b.*?</\1>", "", page.read_text())  # the page's text, not its code
+    assert "<b>geometric mean of B/A:</b>" in body and "<code>+</code> B larger" in body
+    assert "**" not in body and "`" not in body

@@ -190,3 +190,68 @@ def test_submitit_without_slurm_is_refused_unless_local_is_asked_for(tmp_path):
     assert ok.returncode == 0, ok.stderr
     assert len(list(folder.glob("*/*_result.pkl"))) == 1
     assert (folder.stat().st_mode & 0o777) == 0o700  # submitit loads pickles from it: private
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not have("submitit"), reason="submitit not installed")
+def test_submitit_grid_goes_out_as_one_job_array(tmp_path):
+    """With arrays (SLURM's default), a grid of four runs is one submission of four jobs (submitit's
+    ``map_array``: one ``sbatch`` on SLURM), run here by submitit's local executor; without, one
+    submission per run as before. Both store the same four curves."""
+    from harness._core.monitor import Budget
+    from harness.run.executors import SubmititEngine, run_parallel
+    from harness.run.runner import RunSpec
+    from harness.run.store import Store
+
+    specs = [RunSpec("sgd-serial", "logreg", params={"eta": eta, "b": b}, workload_params={"n": 200, "d": 8},
+                     budget=Budget(epochs=2), options={"timeout_s": 120}) for eta in (0.05, 0.1) for b in (1, 4)]
+    curves = {}
+    for arrays in (True, False):
+        engine = SubmititEngine(2, folder=tmp_path / f"sub-{arrays}", cluster="local", arrays=arrays,
+                                params={"timeout_min": 5})
+        submissions = []
+        real = engine.executor._internal_process_submissions
+
+        def counted(delayed, _real=real, _seen=submissions):
+            _seen.append(len(delayed))
+            return _real(delayed)
+
+        engine.executor._internal_process_submissions = counted
+        recs = run_parallel(specs, Store(tmp_path / f"{arrays}.db"), engine, poll_s=0.2)
+        assert submissions == ([4] if arrays else [1, 1, 1, 1])
+        assert [r.status for r in recs] == ["budget"] * 4, [r.reason for r in recs]
+        assert len(list((tmp_path / f"sub-{arrays}").glob("*/*_result.pkl"))) == 4  # four real jobs
+        curves[arrays] = [[p["objective"] for p in r.points] for r in recs]
+    assert curves[True] == curves[False] and all(len(c) >= 3 for c in curves[True])
+
+
+def test_jobs_beyond_the_cores_warn_once_and_mark_the_runs(tmp_path):
+    """``--jobs`` with more busy workers than this machine's cores: one warning, every run that shared
+    the machine that way marked contended (stored, shown beside its time), and the speedups leave
+    the marked runs out unless asked. cores + 1 one-core runs start together, so all are marked."""
+    from harness.analysis.report import speedups
+    from harness.run.manifest import usable_cores
+    from harness.run.store import Store
+
+    cores = usable_cores()
+    db = tmp_path / "c.db"
+    proc = run_cli("run", "-p", "asysgd-sim", "-w", "ridge", "--workload-param", "n=300", "--workload-param", "d=5",
+                   "-n", "1", "-n", "2", "--seeds", str(cores + 1), "--budget", "updates=3000", "--jobs", str(2 * cores + 2),
+                   "--no-report", "--store", str(db), check=True)
+    warnings = [ln for ln in proc.stderr.splitlines() if "busy workers on" in ln]
+    assert len(warnings) == 1 and f"on {cores} cores" in warnings[0], proc.stderr
+    assert proc.stdout.count("(contended)") == 2 * (cores + 1), proc.stdout
+    recs = Store(db).runs(with_points=True)
+    assert len(recs) == 2 * (cores + 1)
+    for r in recs:
+        c = r.info["contention"]
+        assert c["contended"] and c["busy_peak"] > cores == c["cores"] and len(c["load"]) == 2
+    assert speedups(recs) == {} and set(speedups(recs, include_contended=True)) == {"asysgd-sim"}
+    # a batch that fits the cores is not marked
+    alone = run_cli("run", "-p", "sgd-serial", "-w", "ridge", "--budget", "updates=200", "--jobs", "1",
+                    "--no-report", "--store", str(tmp_path / "d.db"), check=True)
+    assert "busy workers" not in alone.stderr and "(contended)" not in alone.stdout
+    from harness.run.metrics import contended
+
+    (r,) = Store(tmp_path / "d.db").runs()
+    assert not contended(r) and len(r.info["load"]) == 2   # every run records the load around it

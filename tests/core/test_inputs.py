@@ -179,7 +179,7 @@ def test_memory_estimate_is_close_for_a_small_dense_workload():
                                  "expected one of cpu, cuda"),
     (["--option", "device=cuda"], "plugin sgd-serial computes with numpy/numba on the CPU: --option device=cuda "
                                   "applies to the torch plugins only (harness list plugins)"),
-    (["--workers", "1000"], "plugin sgd-serial runs with 1..1 workers, got 1000"),
+    (["--workers", "1000"], "plugin sgd-serial runs with 1 worker (serial backend), got 1000"),
     (["--param", "b=100000"], "plugin sgd-serial: mini-batch b=100000 is larger than the workload's n=300 "
                               "training samples (expected b <= 300)"),
     (["--param", "eta=0.1", "--param", "eta=0.2"], "--param eta given twice ('0.1' and '0.2'): give it once"),
@@ -226,7 +226,7 @@ def test_suite_values_are_checked_with_their_domain(here, capsys):
     ('params = { eta = "fast" }', "plugin sgd-serial: bad value 'fast' for parameter 'eta'"),
     ('params = { etta = 0.1 }', "unknown parameter 'etta'"),
     ('options = { tmeout_s = 5 }', "unknown backend option (--option) 'tmeout_s'"),
-    ('workers = -1', "plugin sgd-serial runs with 1..1 workers, got -1"),
+    ('workers = -1', "plugin sgd-serial runs with 1 worker (serial backend), got -1"),
     ('workload_params = { n = -5 }', "workload logreg: bad value -5 for parameter 'n'"),
 ])
 def test_a_suite_entrys_mistake_names_the_file_and_entry(here, capsys, entry, message):
@@ -237,7 +237,9 @@ def test_a_suite_entrys_mistake_names_the_file_and_entry(here, capsys, entry, me
                                  + "\n".join(second.values()) + "\n")
     line = refused(capsys, "run", "s.toml", "--no-report", "-q")
     assert line.startswith("s.toml: [[run]] #2: ") and message in line, line
-    assert not (here / "results.db").exists()  # refused before anything ran
+    from harness.run.store import Store
+
+    assert Store(here / "results.db", readonly=True).count() == (0, 0)  # refused before anything ran
 
 
 def test_seeds_flag_replaces_a_suite_entrys_seeds(here, capsys):
@@ -356,3 +358,80 @@ def test_sizes_before_the_data_match_the_data(name, params):
 
     w = build_workload(name, params)
     assert w.sizes()["n"] == w.n
+
+
+# -- issue 26: inputs accepted that must be refused ---------------------------------------------
+def test_compare_refuses_a_parameter_no_side_has(here, capsys):
+    base = ("compare", "svrg-serial", "sgd-serial", "-w", "ridge")
+    assert refused(capsys, *base, "--param", "etaa=0.5") == \
+        "unknown parameter 'etaa' of plugin svrg-serial or sgd-serial (--param) (did you mean: eta, beta?)"
+    assert refused(capsys, *base, "--param-a", "etaa=0.5") == ("unknown parameter 'etaa' of plugin svrg-serial "
+                                                               "(--param-a) (did you mean: eta?; see: harness list plugins svrg-serial)")
+    assert refused(capsys, *base, "--param-b", "m=5") == ("unknown parameter 'm' of plugin sgd-serial (--param-b) "
+                                                          "(known: b, beta, eta, schedule, t0; see: harness list plugins sgd-serial)")
+    from harness.run.store import Store
+
+    assert Store(here / "results.db", readonly=True).count() == (0, 0)  # refused before anything ran
+
+
+def test_store_and_export_paths_that_are_not_plain_files(here, capsys, monkeypatch):
+    os.mkfifo(here / "fifo")
+    assert refused(capsys, "runs", "export", "fifo") == "export file fifo is not a regular file: give a file name"
+    assert refused(capsys, "runs", "export", "/dev/null") == "export file /dev/null is not a regular file: give a file name"
+    assert Path("/dev/null").is_char_device()
+    for store, message in (
+            ("/nonexistent/dir/x.db", "cannot create store /nonexistent/dir/x.db: folder /nonexistent/dir does not exist"),
+            ("empty.toml", "store empty.toml is an empty file that is not named as a database (.db, .sqlite, .sqlite3): "
+                           "not turning it into one"),
+            ("fifo", "store fifo is not a regular file: give a database file"),
+            ("/dev/null", "store /dev/null is not a regular file: give a database file")):
+        (here / "empty.toml").write_text("")
+        monkeypatch.setenv("HARNESS_STORE", str(here / "results.db"))  # the CLI sets it from --store
+        assert refused(capsys, "--store", store, *RIDGE) == message
+    assert not Path("/nonexistent").exists() and (here / "empty.toml").read_bytes() == b""
+    assert refused(capsys, "--store", "fifo", "runs", "list") == "store fifo is not a regular file: give a database file"
+
+
+def test_a_suite_named_like_the_reports_index_is_refused(here, capsys):
+    """A suite 'index.html' passed the name check, then every later run of any suite on that store
+    exited 2 (the index page could not be written over its report folder)."""
+    run = '[[run]]\nplugin = "sgd-serial"\nworkload = "ridge"\nworkload_params = { n = 300, d = 5 }\nbudget = "epochs=1"\n'
+    for name in ("index.html", "INDEX.md"):
+        (here / "s.toml").write_text(f'name = "{name}"\n' + run)
+        assert refused(capsys, "run", "s.toml", "-q") == (
+            f"s.toml: name '{name}' is the reports' index page (index.html, index.md are reserved), "
+            f"e.g. name = '{name.lower().replace('.', '-')}-suite'")
+    assert not (here / "results.db").exists()
+
+
+def test_a_small_libsvm_file_with_a_huge_index_is_refused_before_loading(here, capsys):
+    """15 KB whose largest index is 10^8 passed the memory check (4x the file size), grew to 5.7 GB
+    and died on L-BFGS's 48 GiB workspace: the estimate counts the solvers' vectors of the dimension."""
+    from harness._core.workload import available_memory
+
+    if (available_memory() or 0) > 90 * 2**30:
+        pytest.skip("this machine could hold the 89 GiB the file asks for")
+    lines = [f"{1 if i % 2 else -1} {1 + i % 7}:0.5 {10 + i}:1.0" for i in range(1200)] + ["1 100000000:1.0"]
+    (here / "wide.svm").write_text("\n".join(lines) + "\n")
+    assert 14_000 < (here / "wide.svm").stat().st_size < 40_000
+    msg = refused(capsys, "run", "-p", "sgd-serial", "-w", "libsvm", "--workload-param", "path=wide.svm",
+                  "--budget", "epochs=1", "--no-report", "-q")
+    size = (here / "wide.svm").stat().st_size
+    assert msg.startswith(f"workload libsvm needs about 89.4 GiB of memory (a {here / 'wide.svm'} of {size:,} bytes, "
+                          "largest feature index 100,000,000: 120 solver vectors of that length); this machine has "), msg
+    from harness.suites.libsvm import largest_index
+
+    assert largest_index(here / "wide.svm", chunk=7) == 100_000_000  # tokens cut by the chunks are read whole
+
+
+def test_a_status_filter_and_a_fractional_update_budget_are_refused(here, capsys):
+    """The two inputs issue 26 found still accepted: a status filter outside the statuses (it
+    listed nothing, exit 0) and a fractional update budget (1.5 updates ran as 1)."""
+    msg = refused(capsys, "runs", "list", "--status", "bogus")
+    assert msg.startswith("runs: argument --status: invalid choice: 'bogus' (choose from "), msg
+    assert refused(capsys, "runs", "export", "x.json", "--status", "finished").startswith(
+        "runs: argument --status: invalid choice: 'finished'")
+    assert refused(capsys, *RIDGE[:-4], "--budget", "updates=1.5", "--no-report", "-q") == \
+        "bad budget value '1.5' for 'updates': expected a whole number of updates"
+    rc, _, _ = harness(capsys, *RIDGE[:-4], "--budget", "updates=1e2", "--no-report", "-q")
+    assert rc == 0  # 1e2 is a whole number

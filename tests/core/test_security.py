@@ -16,7 +16,7 @@ import stat
 import numpy as np
 import pytest
 
-from conftest import needs_torch, run_cli
+from conftest import listening_while, loopback, mpi_ranks_on_loopback, needs_torch, run_cli
 
 
 class _Payload:
@@ -167,47 +167,6 @@ def test_published_checksums_name_a_folder_that_differs(tmp_path):
 
 
 # -- what listens while a one-machine run works ---------------------------------------------------
-def _loopback(ip: str) -> bool:
-    return ip.startswith("127.") or ip in ("::1", "::ffff:127.0.0.1")
-
-
-def _listening_while(tmp_path, *args, timeout=240):
-    """Run ``harness ARGS`` and, until it exits, list every listening TCP socket of it and of every
-    process below it (ranks, proxies, dask workers), polled every 50 ms. Returns (returncode,
-    stderr, {(process name, address, port)})."""
-    import subprocess
-    import sys
-    import time
-
-    import psutil
-
-    from conftest import ROOT
-
-    err_path = tmp_path / "stderr.txt"
-    with open(err_path, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "harness.cli", *args], stdout=subprocess.DEVNULL,
-                                stderr=err, cwd=ROOT)
-        top, seen, deadline = psutil.Process(proc.pid), set(), time.monotonic() + timeout
-        try:
-            while proc.poll() is None and time.monotonic() < deadline:
-                try:
-                    procs = [top, *top.children(recursive=True)]
-                except psutil.NoSuchProcess:
-                    break
-                for p in procs:
-                    try:
-                        seen |= {(p.name(), c.laddr.ip, c.laddr.port) for c in p.net_connections("inet")
-                                 if c.status == psutil.CONN_LISTEN}
-                    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-                        pass
-                time.sleep(0.05)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            rc = proc.wait(timeout=30)
-    return rc, err_path.read_text(), seen
-
-
 @pytest.mark.mpi
 @pytest.mark.slow
 def test_a_one_machine_mpi_run_listens_on_loopback_only(tmp_path):
@@ -219,15 +178,10 @@ def test_a_one_machine_mpi_run_listens_on_loopback_only(tmp_path):
 
     if not (have("mpi4py") and mpiexec_path()):
         pytest.skip("mpi4py / the venv's mpiexec missing")
-    rc, err, seen = _listening_while(tmp_path, "run", "-p", "asysvrg-mpi", "-w", "logreg", "--workers", "2",
+    rc, err, seen = listening_while(tmp_path, "run", "-p", "asysvrg-mpi", "-w", "logreg", "--workers", "2",
                                      "--budget", "seconds=3", "--no-report", "-q", "--store", str(tmp_path / "r.db"))
     assert rc == 0, err
-    control = {port for name, ip, port in seen if name.startswith("mpiexec")}
-    assert len(control) == 1, seen                              # hydra's control port, seen on mpiexec
-    ranks = {(name, ip, port) for name, ip, port in seen if name.startswith("python") and port not in control}
-    assert ranks, seen                                          # the ranks' own sockets were seen
-    assert all(_loopback(ip) for _, ip, _ in ranks), ranks
-    assert all(_loopback(ip) or port in control for _, ip, port in seen), seen
+    mpi_ranks_on_loopback(seen)
 
 
 @pytest.mark.torch
@@ -240,13 +194,13 @@ def test_a_one_machine_torch_run_listens_on_loopback_only(tmp_path, launcher):
     (rendezvous and the ranks' store) listen on every interface, which torch offers no way to
     change (TCPStore binds '::' whatever host it is given): the one exception, named in the run's
     info and docs/security.md."""
-    rc, err, seen = _listening_while(tmp_path, "run", "-p", "clars-torch", "-w", "mlp", "--workers", "2",
+    rc, err, seen = listening_while(tmp_path, "run", "-p", "clars-torch", "-w", "mlp", "--workers", "2",
                                      "--launcher", launcher, "--budget", "updates=30", "--no-report", "-q",
                                      "--store", str(tmp_path / "r.db"))
     assert rc == 0, err
     assert seen, "no listening socket seen: the ranks ended before they were looked at"
     ranks = {s for s in seen if s[0] != "pt_elastic"}
-    assert ranks and all(_loopback(ip) for _, ip, _ in ranks), seen
+    assert ranks and all(loopback(ip) for _, ip, _ in ranks), seen
     assert launcher == "torchrun" or ranks == seen, seen
     import sqlite3
 
@@ -273,7 +227,7 @@ def test_a_dask_local_cluster_listens_on_loopback_only_and_needs_no_fixed_port(t
         holder.close()
         holder = None  # taken already: the condition the test wants holds anyway
     try:
-        rc, err, seen = _listening_while(tmp_path, "run", "-p", "sgd-serial", "-w", "logreg", "--executor", "dask",
+        rc, err, seen = listening_while(tmp_path, "run", "-p", "sgd-serial", "-w", "logreg", "--executor", "dask",
                                          "--jobs", "2", "--budget", "epochs=1", "--no-report", "-q",
                                          "--store", str(tmp_path / "r.db"))
     finally:
@@ -282,7 +236,7 @@ def test_a_dask_local_cluster_listens_on_loopback_only_and_needs_no_fixed_port(t
     assert rc == 0, err
     assert not any(word in err for word in ("8787", "already in use", "dashboard")), err
     assert len(seen) >= 3, seen                                 # a scheduler and two workers at least
-    assert all(_loopback(ip) for _, ip, _ in seen), seen
+    assert all(loopback(ip) for _, ip, _ in seen), seen
     assert 8787 not in {port for _, _, port in seen}
 
 
@@ -449,4 +403,4 @@ def test_a_dask_cluster_of_threads_listens_on_loopback_only_too():
                 for c in p.net_connections("inet") if c.status == psutil.CONN_LISTEN}
     finally:
         engine.close()
-    assert len(seen) >= 3 and all(_loopback(ip) for ip, _ in seen), seen
+    assert len(seen) >= 3 and all(loopback(ip) for ip, _ in seen), seen

@@ -123,6 +123,11 @@ def test_outside_plugin_runs_compares_and_is_checked(site, tmp_path):
 
     for rec in Store(tmp_path / "store.db").runs(ids=[r["id"] for r in runs], with_points=True):
         assert rec.plugin == "outside-sgd" and rec.points[-1]["subopt"] < 0.1 * rec.points[0]["subopt"]
+    # it sets no max_workers: a serial backend runs one worker, so 4 is refused (it was stored as a
+    # 4-worker run and would have appeared in speedup plots)
+    four = run_cli("run", "--plugin", "outside-sgd", *WORKLOAD, "--workers", "4", "--no-report", env=env, timeout=120)
+    assert four.returncode == 2 and four.stderr.splitlines() == [
+        "harness: error: plugin outside-sgd runs with 1 worker (serial backend), got 4"]
 
     cmp = run_cli("compare", "outside-sgd", "sgd-serial", *WORKLOAD, "--param", "eta=0.05", "--param", "b=4",
                   "--seeds", "2", "--budget", "epochs=5", "--no-plot", "--json", "--quiet", env=env, timeout=240,

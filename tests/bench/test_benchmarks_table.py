@@ -1,0 +1,52 @@
+"""``python -m benchmarks``: one command, one table (Markdown + JSON), and the README section from it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+@pytest.mark.slow
+def test_python_m_benchmarks_writes_the_table_and_the_readme_section(tmp_path):
+    """The monitor part alone (``--skip ac``), one repeat: a row with its ratios and target in the
+    JSON and in the Markdown, the date, machine and load in the header; a wall-clock ratio taken with
+    the load above the cores says it was not judged."""
+    out = subprocess.run([sys.executable, "-m", "benchmarks", "--skip", "ac", "--repeats", "1", "--out", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads((tmp_path / "performance.json").read_text())
+    (row,) = res["rows"]
+    assert row["measure"].startswith("monitor") and row["target"] == "<= 1.02" and row["repeats"] == 3
+    assert row["min"] <= row["median"] <= row["max"] and row["met"] == (row["median"] <= 1.02)
+    md = (tmp_path / "performance.md").read_text()
+    assert f"| {row['measure']} |" in md and "load average" in md and res["date"] in md
+    assert ("not judged" in md) == (row["load"] > res["cores"])
+
+
+def test_the_table_goes_between_the_readme_markers(tmp_path):
+    from benchmarks.__main__ import MARK_BEGIN, MARK_END, markdown, put_in_readme
+
+    res = {"date": "2026-12-06 12:00", "machine": "m", "cores": 2, "load_start": 9.0, "load_end": 3.0, "seconds": 1.0,
+           "repeats": 3, "rows": [
+               {"measure": "x per wall s", "anchor": "y", "min": 1.0, "median": 2.0, "max": 3.0, "target": ">= 1.5",
+                "met": True, "load": 9.0, "clock": "wall", "repeats": 3},
+               {"measure": "x per CPU s", "anchor": "y", "min": 1.0, "median": 1.2, "max": 3.0, "target": ">= 1.5",
+                "met": False, "load": 9.0, "clock": "cpu", "repeats": 3}]}
+    md = markdown(res)
+    assert "| x per wall s | y | 1 / 2 / 3 | >= 1.5 | yes (not judged: load above the cores) | 9.0 |" in md
+    assert "| x per CPU s | y | 1 / 1.2 / 3 | >= 1.5 | no | 9.0 |" in md
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# t\n\nbefore\n{MARK_BEGIN}\nold table\n{MARK_END}\nafter\n")
+    put_in_readme(md, readme)
+    text = readme.read_text()
+    assert "old table" not in text and md in text and text.startswith("# t\n\nbefore\n") and text.endswith("after\n")
+    put_in_readme(md, readme)                       # again: replaced, not appended
+    assert readme.read_text() == text
+    readme.write_text("no markers")
+    with pytest.raises(SystemExit):
+        put_in_readme(md, readme)
