@@ -200,11 +200,12 @@ def test_submitit_grid_goes_out_as_one_job_array(tmp_path):
     submission per run as before. Both store the same four curves."""
     from harness._core.monitor import Budget
     from harness.run.executors import SubmititEngine, run_parallel
-    from harness.run.runner import RunSpec
+    from harness.run.runner import RunSpec, resolve
     from harness.run.store import Store
 
-    specs = [RunSpec("sgd-serial", "logreg", params={"eta": eta, "b": b}, workload_params={"n": 200, "d": 8},
-                     budget=Budget(epochs=2), options={"timeout_s": 120}) for eta in (0.05, 0.1) for b in (1, 4)]
+    specs = [resolve(RunSpec("sgd-serial", "logreg", params={"eta": eta, "b": b}, workload_params={"n": 200, "d": 8},
+                             budget=Budget(epochs=2), options={"timeout_s": 120}))
+             for eta in (0.05, 0.1) for b in (1, 4)]
     curves = {}
     for arrays in (True, False):
         engine = SubmititEngine(2, folder=tmp_path / f"sub-{arrays}", cluster="local", arrays=arrays,
