@@ -66,7 +66,7 @@ def unknown(kind: str, name: str, known: Iterable[str], *, of: str = "", see: st
     ``see`` the command that lists what is known."""
     known = sorted(known)
     close = close_matches(name, known)
-    hints = [f"did you mean: {', '.join(close)}?"] if close else ([f"known: {', '.join(known)}"] if len(known) <= 12 else [])
+    hints = [f"did you mean: {', '.join(close)}?"] if close else ([f"known: {', '.join(known)}"] if len(known) <= 16 else [])
     hints += [f"see: {see}"] if see else []
     hint = f" ({'; '.join(hints)})" if hints else ""
     return UserError(f"unknown {kind} '{name}'{f' of {of}' if of else ''}{hint}")

@@ -172,7 +172,7 @@ def test_memory_estimate_is_close_for_a_small_dense_workload():
     (["--timeout", "-5"], "run: argument --timeout: expected a number > 0, got '-5'"),
     (["--timeout", "nan"], "run: argument --timeout: expected a number > 0, got 'nan'"),
     (["--option", "foo=bar"], "unknown backend option (--option) 'foo' (known: device, fail_after, fail_at, "
-                              "fail_mode, fail_rank, hostfile, launcher, oversubscribe, progress, save_params, timeout_s, "
+                              "fail_mode, fail_rank, hostfile, hung_after_s, launcher, oversubscribe, progress, save_params, timeout_s, "
                               "torchrun_args)"),
     (["--option", "timeout=5"], "unknown backend option (--option) 'timeout' (did you mean: timeout_s?)"),
     (["--option", "device=tpu"], "backend option (--option): bad value 'tpu' for parameter 'device': "
@@ -202,13 +202,13 @@ def test_suite_values_are_checked_with_their_domain(here, capsys):
     assert suite(run + 'target = -1\n') == "s.toml: [[run]] #1: bad target subopt=-1: expected a float in [0.0, inf)"
     assert suite(run + 'options = { colour = "red" }\n') == \
         "s.toml: [[run]] #1: unknown backend option (--option) 'colour' (known: device, fail_after, fail_at, fail_mode, fail_rank, " \
-        "hostfile, launcher, oversubscribe, progress, save_params, timeout_s, torchrun_args)"
+        "hostfile, hung_after_s, launcher, oversubscribe, progress, save_params, timeout_s, torchrun_args)"
     assert suite(run + 'options = 3\n') == "s.toml: [[run]] #1: options must be a table, got 3"
     assert suite(run + 'schedule = { ratio = 0.5 }\n') == \
         "s.toml: [[run]] #1: schedule: bad value 0.5 for parameter 'ratio': expected float in (1.0, inf)"
     assert suite(run + 'schedule = "fast"\n') == "s.toml: [[run]] #1: schedule must be a table, got 'fast'"
     assert suite('[report]\nx = "epochs"\n' + run) == \
-        "s.toml: [report]: x must be a non-empty list of updates, epochs, samples, time_s, got 'epochs'"
+        "s.toml: [report]: x must be a non-empty list of updates, epochs, samples, time_s, rounds, got 'epochs'"
     assert suite('[report]\nspeedup = "yes please"\n' + run) == \
         "s.toml: [report]: bad value 'yes please' for parameter 'speedup': expected true or false"
 
