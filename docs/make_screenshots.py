@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         print("make_screenshots: headless Chromium is needed (apt-get install chromium)", file=sys.stderr)
         return 2
     work = Path(args.work or tempfile.mkdtemp(prefix="harness-shots-"))
+    work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "HARNESS_STORE": str(work / "results.db")}
     harness("run", "-q", env=env)                                   # the tour, its report and the index
     harness("compare", "sgd-serial", "svrg-serial", "-w", "logreg", "--param", "b=4", "--param", "eta=0.5",

@@ -156,6 +156,9 @@ class _BatchUnpickler(pickle._Unpickler):  # type: ignore[name-defined]  # the P
         raise Refused("a persistent id")
 
     def _build(self) -> None:
+        self.builds = getattr(self, "builds", 0) + 1
+        if self.builds > MAX_BUILDS:  # an official batch builds one or two arrays; each build scans the memo
+            raise Refused(f"more than {MAX_BUILDS} objects built from state")
         state = self.stack.pop()
         inst = self.stack[-1]
         if not isinstance(inst, _Pending):
@@ -169,15 +172,27 @@ class _BatchUnpickler(pickle._Unpickler):  # type: ignore[name-defined]  # the P
     dispatch[pickle.BUILD[0]] = _build
 
 
+MAX_BUILDS = 64          # objects built from state in one batch (an official batch: its arrays)
+MAX_NODES = 2_000_000    # containers and items walked in one batch (an official one: ~20 000)
+
+
 def _no_pending(obj: Any) -> Any:
-    if isinstance(obj, (_Pending, _NDArrayType)):
-        raise Refused("an object left half-built")
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            _no_pending(k), _no_pending(v)
-    elif isinstance(obj, (list, tuple)):
-        for v in obj:
-            _no_pending(v)
+    """``obj`` when nothing in it is left half-built. Each object is visited once (a pickle of shared
+    references, ``L[i+1] = [L[i], L[i]]`` 90 deep, is 2^90 paths but 180 objects), and the walk
+    stops at MAX_NODES: a batch that large is not an official one."""
+    seen: set[int] = set()
+    stack, walked = [obj], 0
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (_Pending, _NDArrayType)):
+            raise Refused("an object left half-built")
+        if not isinstance(item, (dict, list, tuple)) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        walked += len(item)
+        if walked > MAX_NODES:
+            raise Refused(f"more than {MAX_NODES} nested items")
+        stack.extend(x for kv in item.items() for x in kv) if isinstance(item, dict) else stack.extend(item)
     return obj
 
 

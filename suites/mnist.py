@@ -23,27 +23,40 @@ _TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+MAX_IDX_BYTES = 1 << 30  # MNIST's largest file unpacks to 47 MB; a header declaring more is refused unread
+
+
 def read_idx(path: str | Path) -> np.ndarray:
     """The array in an IDX file, gzipped or not (told by its first bytes, not its name).
-    Raises UserError for a file that is not IDX or whose size disagrees with its header."""
+    Raises UserError for a file that is not IDX, whose size disagrees with its header, or whose
+    header declares more than MAX_IDX_BYTES (read no further: a small gzip can unpack to GBs)."""
+    import math
+
     path = Path(path)
     with open(path, "rb") as fh:
         head = fh.read(2)
     try:
         with (gzip.open(path, "rb") if head == _GZIP_MAGIC else open(path, "rb")) as fh:
-            data = fh.read()
+            magic = fh.read(4)
+            if len(magic) < 4 or magic[:2] != b"\x00\x00" or magic[2] not in _TYPES or magic[3] == 0:
+                raise UserError(f"{path}: not an IDX file (expected bytes 00 00 TYPE NDIM, got {magic[:4].hex(' ')})")
+            dtype, ndim = _TYPES[magic[2]], magic[3]
+            header = fh.read(4 * ndim)
+            if len(header) < 4 * ndim:
+                raise UserError(f"{path}: IDX header cut short")
+            dims = tuple(int.from_bytes(header[4 * i:4 * i + 4], "big") for i in range(ndim))
+            expected = math.prod(dims) * dtype.itemsize          # Python ints: no wrap-around
+            if expected > MAX_IDX_BYTES:
+                raise UserError(f"{path}: IDX header says {' x '.join(map(str, dims))} values of {dtype.itemsize} "
+                                f"bytes ({expected} bytes), more than an MNIST file holds ({MAX_IDX_BYTES} at most)")
+            body = fh.read(expected + 1)
     except (OSError, EOFError) as exc:
         raise UserError(f"{path}: cannot read ({exc})") from None
-    if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] not in _TYPES or data[3] == 0:
-        raise UserError(f"{path}: not an IDX file (expected bytes 00 00 TYPE NDIM, got {data[:4].hex(' ')})")
-    dtype, ndim = _TYPES[data[2]], data[3]
-    if len(data) < 4 + 4 * ndim:
-        raise UserError(f"{path}: IDX header cut short")
-    dims = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
-    body = len(data) - 4 - 4 * ndim
-    if body != int(np.prod(dims)) * dtype.itemsize:
+    if len(body) != expected:
+        held = f"more than {expected}" if len(body) > expected else str(len(body))
         raise UserError(f"{path}: IDX header says {' x '.join(map(str, dims))} values of {dtype.itemsize} bytes, "
-                        f"the file holds {body} bytes")
+                        f"the file holds {held} bytes")
+    data = magic + header + body
     return np.frombuffer(data, dtype, offset=4 + 4 * ndim).reshape(dims).astype(dtype.newbyteorder("="))
 
 

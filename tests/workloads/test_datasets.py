@@ -192,3 +192,42 @@ def test_stream_sha256_reads_without_keeping_the_file(tmp_path, server):
     (root / "blob.bz2").write_bytes(data)
     assert stream_sha256(url + "blob.bz2", chunk=1 << 16) == (len(data), hashlib.sha256(data).hexdigest())
     assert stream_sha256(url + "blob.bz2", max_bytes=1 << 20) == (len(data), None)  # too big: not read
+
+
+def test_an_idx_header_that_wraps_or_declares_gigabytes_is_refused_unread(tmp_path):
+    """dims 65536^4 wrapped numpy's int64 product to 0 (the size check passed, then a traceback); a
+    2 MB gzip declaring 3,000,000 x 28 x 28 unpacked 2.4 GB before the check."""
+    import gzip
+
+    from harness._core.errors import UserError
+    from harness.suites.mnist import read_idx
+
+    wrap = tmp_path / "wrap"
+    wrap.write_bytes(b"\x00\x00\x08\x04" + (65536).to_bytes(4, "big") * 4)
+    with pytest.raises(UserError, match="more than an MNIST file holds"):
+        read_idx(wrap)
+    bomb = tmp_path / "bomb.gz"
+    bomb.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + (3_000_000).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+                                   + bytes(1 << 20)))
+    with pytest.raises(UserError, match="more than an MNIST file holds"):
+        read_idx(bomb)
+
+
+def test_a_cifar_pickle_of_shared_references_is_walked_once(tmp_path):
+    """L[i+1] = [L[i], L[i]] 90 deep is 180 objects and 2^90 paths: the half-built check visited every
+    path (a 1.7 KB batch hung the run); it visits each object once."""
+    import pickle
+    import time
+
+    from harness._core.errors import UserError
+    from harness.suites.cifar import read_batch
+
+    nested = [[0]]
+    for _ in range(90):
+        nested.append([nested[-1], nested[-1]])
+    batch = tmp_path / "data_batch_1"
+    batch.write_bytes(pickle.dumps({b"data": nested[-1], b"labels": [1]}, protocol=2))
+    start = time.monotonic()
+    with pytest.raises(UserError, match="must be an N x 3072 uint8 array"):
+        read_batch(batch)
+    assert time.monotonic() - start < 10
