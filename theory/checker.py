@@ -140,9 +140,12 @@ def check_group(thm: Theorem, runs: Sequence[RunFacts], *, alpha: float = ALPHA)
                                                           "it is not a statement about one run") + ")")
     try:
         meta = merge_mapped([thm.runmap.map(r) for r in runs])
+        return judge(thm, runs, meta, alpha=alpha)
     except NotApplicable as exc:
         return _na(thm, str(exc))
-    return judge(thm, runs, meta, alpha=alpha)
+    except (TheoryError, TypeError, ValueError) as exc:  # a value the run reported that is no number (a list, a
+        # string where a symbol needs one number): this group is not judged, and every other group still is
+        return _na(thm, f"the run's reported values cannot be judged: {exc}")
 
 
 def judge(thm: Theorem, runs: Sequence[RunFacts], meta: Mapped, *, alpha: float = ALPHA) -> Verdict:

@@ -54,8 +54,14 @@ LEFT_OUT = {
 
 def _entries() -> list[tuple[str, str, object]]:
     """(entry name, where it comes from, loader) for the group and ``HARNESS_EXTRA_THEOREMS``."""
+    from harness._core.errors import DISTRIBUTION
+
     out: list[tuple[str, str, object]] = []
-    for ep in entry_points(group=GROUP):
+    # this package's own entries first: its namespaces are reserved, so an outside package that takes
+    # the name 'minibatch' is the one left out (and named), never the paper's theorems
+    eps = sorted(entry_points(group=GROUP),
+                 key=lambda ep: (getattr(getattr(ep, "dist", None), "name", None) or "") != DISTRIBUTION)
+    for ep in eps:
         dist = getattr(getattr(ep, "dist", None), "name", None) or "?"
         out.append((ep.name, f"{dist} ({ep.value})", ep.load))
     for ref in filter(None, (os.environ.get("HARNESS_EXTRA_THEOREMS") or "").split(",")):

@@ -45,6 +45,11 @@ class RunContext:
         for k, v in values.items():
             if not _applied_value(v):
                 raise TypeError(f"ctx.applied({k}={v!r}): a number, a string or a list of them")
+            if _has_nan(v):  # NaN is no value a theorem can judge (and a traceback in theory check later)
+                raise TypeError(f"ctx.applied({k}={v!r}): not a number (NaN)")
+            if isinstance(v, (bool, np.bool_)) and k in self.plugin.paramset.names() and \
+                    self.plugin.paramset.get(k).kind in ("int", "float"):
+                raise TypeError(f"ctx.applied({k}={v!r}): parameter {k} is a number, not a bool")
             if k in self.expects and isinstance(v, (list, tuple)) is False and k in self.plugin.paramset.names():
                 kind = self.plugin.paramset.get(k).kind
                 if kind in ("int", "float") and not isinstance(v, (int, float, np.integer, np.floating)):
@@ -78,6 +83,12 @@ def _applied_value(v: Any) -> bool:
     if isinstance(v, (list, tuple)):
         return all(_applied_value(x) for x in v)
     return v is None or isinstance(v, (str, bool, int, float, np.integer, np.floating))
+
+
+def _has_nan(v: Any) -> bool:
+    if isinstance(v, (list, tuple)):
+        return any(_has_nan(x) for x in v)
+    return isinstance(v, (float, np.floating)) and v != v
 
 
 def _jsonable(v: Any) -> bool:

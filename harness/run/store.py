@@ -509,19 +509,30 @@ def _num(v: Any) -> float | None:
 
 
 def _record(row: sqlite3.Row, pts: list[sqlite3.Row]) -> RunRecord:
-    loads = lambda s: json.loads(s) if s else {}  # noqa: E731
+    def loads(s, what: str = "column"):
+        """A stored JSON text; a store written by something else (invalid or absurdly nested JSON) is
+        one line naming the run, never a traceback."""
+        try:
+            return json.loads(s) if s else {}
+        except (ValueError, RecursionError) as exc:
+            from harness._core.errors import UserError
+
+            raise UserError(f"the store's run #{row['id']} holds malformed JSON in its {what} "
+                            f"({type(exc).__name__}: {str(exc)[:80]}): not a store this harness wrote") from None
     points = []
     for p in pts:
         d = {f: p[f] for f in POINT_FIELDS if p[f] is not None}
         if "updates" in d:
             d["updates"] = int(d["updates"])
         if p["extra"]:
-            d.update(json.loads(p["extra"]))
+            d.update(loads(p["extra"], "points"))
         points.append(d)
     return RunRecord(id=row["id"], hash=row["hash"], plugin=row["plugin"], workload=row["workload"],
-                     workload_params=loads(row["workload_params"]), params=loads(row["params"]), workers=row["workers"],
+                     workload_params=loads(row["workload_params"], "workload_params"), params=loads(row["params"], "params"),
+                     workers=row["workers"],
                      seed=row["seed"], status=row["status"], reason=row["reason"] or "",
                      plugin_version=row["plugin_version"] or "", family=row["family"] or "", backend=row["backend"] or "",
-                     budget=loads(row["budget"]), target=loads(row["target"]), wall_s=row["wall_s"],
-                     constants=loads(row["constants"]), info=loads(row["info"]), env=loads(row["env"]),
+                     budget=loads(row["budget"], "budget"), target=loads(row["target"], "target"), wall_s=row["wall_s"],
+                     constants=loads(row["constants"], "constants"), info=loads(row["info"], "info"),
+                     env=loads(row["env"], "env"),
                      suite=row["suite"], created=row["created"], points=points)

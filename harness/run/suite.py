@@ -175,12 +175,17 @@ PATH_PARAMS = ("path",)
 
 def _paths_from(folder: Path, wparams: dict[str, Any]) -> dict[str, Any]:
     """``path = "data.svm"`` in ``suites/x.toml`` means ``suites/data.svm``, from wherever the suite
-    is run (the run is then keyed by the file's content, not by this string)."""
+    is run (the run is then keyed by the file's content, not by this string). A relative path that
+    leaves the suite's folder (``../../etc/passwd``, a link out) is a user error."""
     def absolute(v):
         if isinstance(v, str) and "\x00" in v:  # not a path: the workload's own check says so
             return v
         if isinstance(v, str) and v and not Path(v).expanduser().is_absolute():
-            return str((folder / v).resolve())
+            target = (folder / v).resolve()
+            if not target.is_relative_to(folder.resolve()):  # a shared suite must not reach ../../etc/passwd
+                raise UserError(f"path {v!r} is outside the suite file's folder {folder} (a relative data path is read "
+                                "from that folder; write an absolute path to read data elsewhere)")
+            return str(target)
         return str(Path(v).expanduser()) if isinstance(v, str) and v else v
 
     return {k: ([absolute(x) for x in v] if isinstance(v, list) else absolute(v)) if k in PATH_PARAMS else v

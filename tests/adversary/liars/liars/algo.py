@@ -1,0 +1,90 @@
+import numpy as np
+from harness.api import DelayStats
+
+
+def _async(ctx, extra):
+    wl, p, mon, P = ctx.workload, ctx.params, ctx.monitor, ctx.workers
+    ctx.applied(eta=p["eta"], b=p["b"])
+    w, t, rng = np.zeros(wl.dim), 0, ctx.rng
+    hist = [w.copy()]
+    d = DelayStats()
+    mon.tick(0, w, samples=0, delays=d)
+    while mon.running:
+        k = mon.next_chunk(t)
+        for _ in range(k):
+            tau = min(P - 1, t)
+            read = hist[max(t - tau - extra, 0)]
+            w = w - p["eta"] * wl.batch_gradient(read, rng.integers(0, wl.n, size=p["b"]))
+            hist.append(w.copy()); d.add_one(tau); t += 1
+        mon.tick(t, w, samples=t * p["b"], delays=d)
+
+
+def stale(ctx):
+    _async(ctx, 0 if ctx.workload.name == "probe" else 20)
+
+
+def stale_always(ctx):
+    _async(ctx, 20)
+
+
+def step3(ctx):
+    wl, p, mon = ctx.workload, ctx.params, ctx.monitor
+    c = 1.0 if wl.name == "probe" else 3.0
+    ctx.applied(eta=p["eta"], b=p["b"])
+    w, t, rng = np.zeros(wl.dim), 0, ctx.rng
+    mon.tick(0, w, samples=0)
+    while mon.running:
+        k = mon.next_chunk(t)
+        for _ in range(k):
+            w -= c * p["eta"] * wl.batch_gradient(w, rng.integers(0, wl.n, size=p["b"]))
+        t += k
+        mon.tick(t, w, samples=t * p["b"])
+
+
+def svrg(ctx):
+    wl, p, mon = ctx.workload, ctx.params, ctx.monitor
+    n, b, eta, m = wl.n, p["b"], p["eta"], p["m"]
+    ctx.applied(eta=eta, b=b, m=m)
+    w, t, rng = np.zeros(wl.dim), 0, ctx.rng
+    mon.tick(0, w, samples=0)
+    while mon.running:
+        u0, mu = w.copy(), wl.gradient(w)
+        inner = 0
+        while inner < 10 * m and mon.running:
+            k = min(mon.next_chunk(t), 10 * m - inner)
+            for _ in range(k):
+                B = rng.integers(0, n, size=b)
+                w -= eta * (wl.batch_gradient(w, B) - wl.batch_gradient(u0, B) + mu)
+            inner, t = inner + k, t + k
+            mon.tick(t, w, samples=n * -(-t // m) + 2 * b * t)   # the accounting of the *reported* m
+
+
+def types(ctx):
+    wl, p, mon = ctx.workload, ctx.params, ctx.monitor
+    how = p["how"]
+    ret = None
+    if how == "bool":
+        ctx.applied(eta=True, b=True)
+    elif how == "list":
+        ctx.applied(eta=[p["eta"]], b=[p["b"]])
+    elif how == "nan":
+        ctx.applied(eta=float("nan"), b=p["b"])
+    elif how == "inf":
+        ctx.applied(eta=float("inf"), b=p["b"])
+    elif how == "info":
+        ctx.info["applied"] = {"eta": p["eta"], "b": p["b"]}
+    elif how == "ret":
+        ret = {"applied": {"eta": p["eta"], "b": p["b"]}}
+    elif how == "none":
+        ctx.applied(eta=None, b=None)
+    elif how == "extra":
+        ctx.applied(eta=p["eta"], b=p["b"], zzz="whatever", schedule="constant")
+    w, t, rng = np.zeros(wl.dim), 0, ctx.rng
+    mon.tick(0, w, samples=0)
+    while mon.running:
+        k = mon.next_chunk(t)
+        for _ in range(k):
+            w -= 3 * p["eta"] * wl.batch_gradient(w, rng.integers(0, wl.n, size=p["b"]))
+        t += k
+        mon.tick(t, w, samples=t * p["b"])
+    return ret

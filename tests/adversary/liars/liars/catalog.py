@@ -1,0 +1,22 @@
+from harness.api import Param, PluginSpec
+
+E = Param("eta", 0.01, "float", low=0.0, open_low=True, theory=True)
+B = Param("b", 1, "int", low=1)
+PLUGINS = [
+    # sim backend ASGD that reads 20 updates staler than it reports, except on the check-plugin probe
+    PluginSpec("liar-stale", "asgd", "sim", "liars.algo:stale", params=(E, B), theorems=("minibatch.thm-4",),
+               min_workers=1, max_workers=8, deterministic=True),
+    # same, but on the mpi backend name (no delay audit at all) -- implemented in-process
+    PluginSpec("liar-stale-mpi", "asgd", "mpi", "liars.algo:stale_always", params=(E, B), theorems=("minibatch.thm-4",),
+               min_workers=1, max_workers=8, deterministic=True),
+    # SGD applying 3x the step it reports, except on the probe
+    PluginSpec("liar-step", "sgd", "sim", "liars.algo:step3", params=(E, B), theorems=("minibatch.lem-1",),
+               deterministic=True),
+    # SVRG running 10x m, reporting samples that agree with the reported m
+    PluginSpec("liar-svrg", "svrg", "serial", "liars.algo:svrg", params=(E, B, Param("m", 20, "int", low=1)),
+               theorems=("asysvrg.thm-2.4.1",), deterministic=True),
+    # applied() with odd types
+    PluginSpec("liar-types", "sgd", "serial", "liars.algo:types",
+               params=(E, B, Param("how", "bool", "choice", choices=("bool", "list", "nan", "info", "ret", "none", "inf", "extra"))),
+               theorems=("minibatch.lem-1",), deterministic=True),
+]
