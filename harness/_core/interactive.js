@@ -48,8 +48,12 @@
     var plot = new uPlot(opts, data, holder);
     // band edges are drawn as a fill, not listed: hide their legend rows
     var rows = holder.querySelectorAll(".u-legend .u-series");
-    // band edges (drawn as a fill) and unlabelled reference lines (a target, a marker) are not listed
-    panel.series.forEach(function (s, i) { if ((s.edge || !s.name) && rows[i + 1]) rows[i + 1].style.display = "none"; });
+    // band edges (drawn as a fill) and unlabelled reference lines (a target, a marker) are not listed;
+    // each seed's curve is listed only while the "each seed" button shows them
+    panel.series.forEach(function (s, i) {
+      var seedRow = !s.edge && s.ondemand;
+      if (rows[i + 1] && (s.edge || !s.name || (seedRow && !scales.seeds))) rows[i + 1].style.display = "none";
+    });
     return plot;
   }
   function build(fig) {
@@ -80,11 +84,20 @@
         b.onclick = function () { scales[axis] = !scales[axis]; label(); draw(holder, panel, width, scales); };
         tools.appendChild(b);
       });
-      var hidden = panel.series.filter(function (s) { return !s.show && !s.edge; }).length;
+      panel.series.forEach(function (s) { if (!s.show && !s.edge) s.ondemand = true; });
+      var hidden = panel.series.filter(function (s) { return s.ondemand; }).length;
       if (hidden) {
-        var note = document.createElement("span");
-        note.textContent = hidden + " more series (each seed): click their legend entries";
-        tools.appendChild(note);
+        var seeds = document.createElement("button");
+        var seedLabel = function () { seeds.textContent = (scales.seeds ? "hide" : "show") + " each seed (" + hidden + ")"; };
+        scales.seeds = false;
+        seedLabel();
+        seeds.title = "draw every seed's own curve beside the median";
+        seeds.onclick = function () {
+          scales.seeds = !scales.seeds; seedLabel();
+          panel.series.forEach(function (s) { if (s.ondemand) s.show = scales.seeds; });
+          draw(holder, panel, width, scales);
+        };
+        tools.appendChild(seeds);
       }
       cell.appendChild(tools); cell.appendChild(holder); panels.appendChild(cell);
       draw(holder, panel, width, scales);
