@@ -10,6 +10,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# numba's kernel cache for every test and every process a test starts (asv's benchmark runner, the
+# benchmarks' scripts): never the source tree's __pycache__, which numba falls back to when the
+# harness's own cache folder is not the one a process ends up with
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(os.environ.get("HARNESS_TEST_CACHE",
+                                                                 ROOT / ".harness" / "test-cache")) / "numba"))
 
 
 @pytest.fixture(autouse=True)

@@ -89,7 +89,7 @@ def test_run_store_list_show_export(tmp_path):
     assert [r["cached"] for r in forced] == [False, False]
     listed = json.loads(run_cli("runs", "--json", check=True).stdout)
     # --force superseded the two runs: one row per run key, the new measurements
-    assert [r["id"] for r in listed] == [r["id"] for r in forced] == [3, 4]
+    assert [r["id"] for r in listed] == [r["id"] for r in forced] == [1, 2]   # a replaced key keeps its row id
     assert all(r["status"] == "budget" and r["n_points"] >= 5 for r in listed)
     shown = json.loads(run_cli("runs", "show", str(listed[0]["id"]), "--json", check=True).stdout)
     assert shown["env"]["python"] and shown["constants"]["L"] > 0
