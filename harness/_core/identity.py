@@ -196,20 +196,8 @@ def code_fingerprint(impl: str, also: Sequence[str] = ()) -> dict[str, Any]:
         f = _module_file(extra)
         if f is not None:
             todo.append((extra, f))
-    while todo:
-        name, f = todo.pop()
-        if name in files:
-            continue
-        files[name] = f
-        for dep in _imports(name, f):
-            if dep.split(".")[0] in roots and dep not in files:
-                df = _module_file(dep)
-                if df is not None:
-                    todo.append((dep, df))
-    h = hashlib.sha256()
-    for name in sorted(files):
-        h.update(f"{name}\0{file_sha256(files[name])}\n".encode())
-    out = {"sha256": h.hexdigest()[:24], "files": len(files)}
+    _walk_imports(todo, files, lambda dep: dep.split(".")[0] in roots)
+    out = {"sha256": _files_digest(files), "files": len(files)}
     _code_memo[memo] = out
     return out
 
@@ -226,25 +214,41 @@ def module_fingerprint(module: str) -> str:
     files: dict[str, Path] = {}
     start = _module_file(module)
     todo = [(module, start)] if start is not None else []
+    _walk_imports(todo, files, lambda dep: dep == prefix or dep.startswith(prefix + "."))
+    _code_memo[memo] = {"sha256": _files_digest(files), "files": len(files)}
+    return _code_memo[memo]["sha256"]
+
+
+def _walk_imports(todo: list[tuple[str, Path]], files: dict[str, Path], follow) -> None:
+    """Add to ``files`` every module reachable from ``todo`` through imports that ``follow(name)``
+    accepts (module name -> source file), each read once."""
     while todo:
         name, f = todo.pop()
         if name in files:
             continue
         files[name] = f
         for dep in _imports(name, f):
-            if (dep == prefix or dep.startswith(prefix + ".")) and dep not in files:
+            if follow(dep) and dep not in files:
                 df = _module_file(dep)
                 if df is not None:
                     todo.append((dep, df))
+
+
+def _files_digest(files: dict[str, Path]) -> str:
+    """SHA-256 (24 hex digits) over the modules' names and their files' contents, in name order."""
     h = hashlib.sha256()
     for name in sorted(files):
         h.update(f"{name}\0{file_sha256(files[name])}\n".encode())
-    _code_memo[memo] = {"sha256": h.hexdigest()[:24], "files": len(files)}
-    return _code_memo[memo]["sha256"]
+    return h.hexdigest()[:24]
 
 
 def _module_file(name: str) -> Path | None:
-    """The source file of a module, found without importing it (a package: its __init__.py)."""
+    """The source file of a module, found without importing it (a package: its __init__.py). An
+    imported module is its own ``__file__``, and an imported package's ``__path__`` is followed: an
+    editable install maps ``harness.suites`` onto the checkout's ``suites/``, outside ``harness/``."""
+    mod = sys.modules.get(name)
+    if mod is not None and (getattr(mod, "__file__", None) or "").endswith(".py"):
+        return Path(mod.__file__)
     parts = name.split(".")
     top = sys.modules.get(parts[0])
     if top is not None and hasattr(top, "__path__"):
@@ -260,7 +264,10 @@ def _module_file(name: str) -> Path | None:
             return Path(spec.origin) if len(parts) == 1 and spec.origin and spec.origin.endswith(".py") else None
         locs = [Path(p) for p in spec.submodule_search_locations]
     current = None
-    for part in parts[1:]:
+    for i, part in enumerate(parts[1:], start=1):
+        package = sys.modules.get(".".join(parts[:i]))
+        if package is not None and getattr(package, "__path__", None):
+            locs = [Path(p) for p in package.__path__]   # where the package really is (package-dir)
         found = None
         for loc in locs:
             if (loc / part / "__init__.py").is_file():

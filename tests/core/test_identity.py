@@ -287,3 +287,16 @@ def test_cifar_batches_rewritten_in_place_are_new_data(tmp_path):
     assert ident() == a
     write(1)
     assert ident()["files"] != a["files"]
+
+
+def test_a_generators_code_fingerprint_reads_its_source_in_a_checkout_too():
+    """harness.suites lives in the checkout's suites/ (package-dir), outside harness/: the fingerprint
+    found no file and was the hash of nothing, so an edited generator kept its cached data."""
+    import hashlib
+
+    import harness.suites.linear  # noqa: F401 - the workload's module, imported as a run imports it
+    from harness._core.identity import module_fingerprint
+
+    empty = hashlib.sha256().hexdigest()[:24]
+    assert module_fingerprint("harness.suites.linear") != empty
+    assert module_fingerprint("harness.suites.synthetic") != empty
