@@ -140,7 +140,8 @@ def cached_value(stem: str, key: dict[str, Any], compute: Callable[[], Any], *,
 
 def configure_numba() -> None:
     """Point numba's on-disk kernel cache at ``<cache>/numba`` unless the user chose a folder."""
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_root() / "numba"))
+    if not os.environ.get("NUMBA_CACHE_DIR"):  # unset or empty: numba would write into the source tree
+        os.environ["NUMBA_CACHE_DIR"] = str(cache_root() / "numba")
 
 
 def numba_cache_dir() -> Path:

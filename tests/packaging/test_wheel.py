@@ -29,9 +29,14 @@ def test_base_install_runs_the_tour_suites_and_gate_by_name_from_anywhere(tmp_pa
     sh(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", wheels, ROOT)
     (wheel,) = wheels.glob("asyncopt_harness-*.whl")
     venv = tmp_path / "venv"
-    sh(sys.executable, "-m", "venv", venv)
+    # nothing of the test run's own environment (PYTHONPATH, VIRTUAL_ENV, pip settings) may make pip see the
+    # checkout's editable install as "already satisfied": the package itself must land in the fresh venv
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "PIP_", "HARNESS_"))}
+    sh(sys.executable, "-m", "venv", venv, env=clean)
     py, harness = venv / "bin" / "python", venv / "bin" / "harness"
-    sh(py, "-m", "pip", "install", "-q", wheel, timeout=1500)
+    sh(py, "-m", "pip", "install", "-q", wheel, env=clean, timeout=1500)
+    sh(py, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", wheel, env=clean, timeout=600)
+    assert harness.exists(), sorted(p.name for p in (venv / "bin").iterdir())
     for missing in ("torch", "mpi4py", "dask", "pandas"):    # the base install: no extras
         probe = subprocess.run([py, "-c", f"import {missing}"], capture_output=True, timeout=60)
         assert probe.returncode != 0, f"{missing} is installed in the base venv"
