@@ -40,8 +40,8 @@ class RunContext:
         parameters) and compares them with the stored ones. Call it once the values are known (again
         to add more; later values replace earlier ones). Every value is a number, a string or a list
         of them; a value a linked theorem reads (``expects``, from the theorems' run maps at run
-        start) must be a number or a string the parameter allows. Raises ``TypeError`` naming the
-        value otherwise. Returns everything recorded so far (``info['applied']``)."""
+        start) must be a number or a string the parameter allows; NaN, and a bool for a numeric
+        parameter, are refused. Raises ``TypeError`` naming the value otherwise. Returns everything recorded so far (``info['applied']``)."""
         for k, v in values.items():
             if not _applied_value(v):
                 raise TypeError(f"ctx.applied({k}={v!r}): a number, a string or a list of them")
