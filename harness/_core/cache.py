@@ -142,6 +142,16 @@ def configure_numba() -> None:
     """Point numba's on-disk kernel cache at ``<cache>/numba`` unless the user chose a folder."""
     if not os.environ.get("NUMBA_CACHE_DIR"):  # unset or empty: numba would write into the source tree
         os.environ["NUMBA_CACHE_DIR"] = str(cache_root() / "numba")
+    chosen = Path(os.environ["NUMBA_CACHE_DIR"])
+    try:
+        chosen.mkdir(parents=True, exist_ok=True)
+        usable = os.access(chosen, os.W_OK | os.X_OK)
+    except OSError:
+        usable = False
+    if not usable:  # a read-only cache: numba would fall back to the source tree's __pycache__
+        import tempfile
+
+        os.environ["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / f"numba-cache-harness-{os.getuid()}")
 
 
 def numba_cache_dir() -> Path:
