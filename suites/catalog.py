@@ -4,6 +4,9 @@ from harness.api import Param, WorkloadSpec
 
 from .datasets import DATASETS
 
+# what FiniteSumWorkload.constants() provides (harness check-theorem: a run map reads only these)
+CONSTANTS = ("L", "L_max", "L_mean", "mu", "lam", "n", "d", "dim", "density", "f_star", "f0_minus_fstar", "dist0_sq")
+
 _generated = (
     Param("n", 2000, "int", low=2, doc="training samples"),
     Param("d", 50, "int", low=1, doc="features"),
@@ -18,20 +21,21 @@ _generated = (
 
 WORKLOADS = [
     WorkloadSpec("logreg", "finite-sum", "harness.suites.linear:LogReg", _generated,
-                 "l2-regularised logistic regression on generated data (dense or sparse CSR)"),
+                 "l2-regularised logistic regression on generated data (dense or sparse CSR)", constants=CONSTANTS),
     WorkloadSpec("ridge", "finite-sum", "harness.suites.linear:Ridge", _generated,
-                 "least squares + l2 on generated data; w* in closed form"),
+                 "least squares + l2 on generated data; w* in closed form", constants=CONSTANTS),
     WorkloadSpec("probe", "finite-sum", "harness.suites.linear:Probe", (
         Param("n", 64, "int", low=1, doc="identical points"),
         Param("lam", 0.0, "float", low=0.0, doc="l2 weight (0: none)"),
     ), "f(w) = (w - 1)^2/2 in one dimension from n identical points: each read's staleness is observable "
-       "(check-plugin's delay audit)"),
+       "(check-plugin's delay audit)", constants=CONSTANTS),
     WorkloadSpec("digits", "finite-sum", "harness.suites.linear:Digits", (
         Param("binary", False, "bool", doc="even vs odd with the logistic loss (else 10-class multinomial)"),
         Param("lam", 1e-3, "float", low=0.0, open_low=True),
         Param("test_fraction", 0.25, "float", low=0.0, high=0.9),
         Param("seed", 0, "int", low=0, doc="split seed"),
-    ), "scikit-learn's handwritten digits (real data shipped with the package)", needs=("sklearn",)),
+    ), "scikit-learn's handwritten digits (real data shipped with the package)", needs=("sklearn",),
+       constants=CONSTANTS),
     WorkloadSpec("libsvm", "finite-sum", "harness.suites.linear:LibSVM", (
         Param("path", "", "str", doc="a LIBSVM-format file (ijcnn1, covtype, rcv1, ...)"),
         Param("dataset", "none", "choice", choices=("none", *DATASETS),
@@ -44,5 +48,5 @@ WORKLOADS = [
         Param("zero_based", "auto", "choice", choices=("auto", "true", "false"),
               doc="index base: auto = 1-based unless an index 0 appears (scikit-learn's rule)"),
         Param("seed", 0, "int", low=0),
-    ), "a LIBSVM-format file the user brings, or a paper's dataset by name (dataset=rcv1, ...)"),
+    ), "a LIBSVM-format file the user brings, or a paper's dataset by name (dataset=rcv1, ...)", constants=CONSTANTS),
 ]

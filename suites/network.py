@@ -441,14 +441,16 @@ _net_params = (
     Param("eval_batch", 512, "int", low=1, doc="samples per evaluation batch (bounds the evaluation's memory)"),
 )
 
+CONSTANTS = ("n", "d", "n_params", "n_blocks")   # what NetworkWorkload.constants() provides
 WORKLOADS = [
     WorkloadSpec("mlp", "network", "harness.suites.network:MLP", _net_params,
-                 "MLP classifier (default: scikit-learn digits), splittable into K modules", needs=("torch",)),
+                 "MLP classifier (default: scikit-learn digits), splittable into K modules", needs=("torch",),
+                 constants=CONSTANTS),
     WorkloadSpec("resnet", "network", "harness.suites.network:ResNet",
                  tuple(p if p.name != "data" else Param("data", "cifar-synth", "choice", choices=DATA)
                        for p in _net_params),
                  "small residual CNN (default: generated CIFAR-shaped images), splittable into K modules",
-                 needs=("torch",)),
+                 needs=("torch",), constants=CONSTANTS),
 ]
 
 

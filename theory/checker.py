@@ -92,10 +92,23 @@ def check(runs: Sequence[RunFacts], theorem_ids: Sequence[str] | None = None, *,
                     v = _na(thm, f"no finished or diverged run with points (status: {status})")
                 else:
                     v = check_group(thm, judged, alpha=alpha)
+                    if thm.not_about(group[0].family):   # judged only because the plugin says so (covers=)
+                        _rests_on_covers(v, thm, group[0].family)
             v.runs = [r.run_id for r in group]
             v.label = group[0].label
             out.append(v)
     return out
+
+
+def _rests_on_covers(v: Verdict, thm: Theorem, family: str) -> None:
+    """Mark a verdict on a theorem about another family that the plugin's ``covers=`` claims its
+    algorithm is a case of: the harness does not verify that claim (a momentum method that says it is
+    SGD is judged as SGD), so the verdict rests on it, and says so in its flags and its reason."""
+    claim = (f"the plugin's claim (covers={thm.id!r}) that its algorithm ({family or 'unnamed'}) is a case of "
+             f"{', '.join(thm.families)}, which the harness does not verify")
+    v.flags.append(f"covers: rests on {claim}")
+    if v.verdict != NOT_APPLICABLE:
+        v.reason += f". Rests on {claim}"
 
 
 def _na(thm: Theorem, reason: str, **extra) -> Verdict:

@@ -29,8 +29,8 @@ L, M, sigma, gamma, gamma0, t0, F0, T = sym("L M sigma gamma gamma0 t0 F0 T")
 GammaT, S2 = sp.symbols("Gamma_T S_2")
 
 SYMBOLS = {"L": "Lipschitz constant of grad f", "M": "bound on E||sum_k g_k^t||^2 (Assumption 6.4.2)",
-           "sigma": "sufficient-direction constant (6.10)", "gamma": "constant step size",
-           "gamma0": "gamma_t = gamma0/(1 + t/t0)", "t0": "schedule time scale", "F0": "f(w^0) - f(w*)",
+           "sigma": "sufficient-direction constant (6.10), sigma > 0", "gamma": "constant step size",
+           "gamma0": "gamma_t = gamma0/(1 + t/t0)", "t0": "schedule time scale, t0 > 0 (so (6.18) holds)", "F0": "f(w^0) - f(w*)",
            "T": "iterations"}
 ASSUMPTIONS = ["6.4.1 sufficient direction: <grad f(w^t), E sum_k g_k^t> >= sigma ||grad f(w^t)||^2, sigma > 0",
                "6.4.2 L-Lipschitz gradient and E||sum_k g_k^t||^2 <= M"]
@@ -96,9 +96,7 @@ THEOREMS = [
         statement=("Under Assumptions 6.4.1-6.4.2 with gamma_t = gamma: (1/T) sum_{t<T} E||grad f(w^t)||^2 <= "
                    "(f(w^0) - f(w*))/(sigma gamma T) + gamma L M/(2 sigma)."),
         symbols=SYMBOLS, assumptions=ASSUMPTIONS,
-        conditions=[Condition("sigma > 0", sp.StrictGreaterThan(sigma, 0), "Assumption 6.4.1"),
-                    Condition("gamma > 0", sp.StrictGreaterThan(gamma, 0)),
-                    Condition("non-vacuous: gamma L < 2 sigma", sp.StrictLessThan(gamma * L, 2 * sigma),
+        conditions=[Condition("non-vacuous: gamma L < 2 sigma", sp.StrictLessThan(gamma * L, 2 * sigma),
                               "the floor gamma L M/(2 sigma) is below M (notes, [DERIVED]); reported", gating=False)],
         bound=F0 / (sigma * gamma * T) + gamma * L * M / (2 * sigma), measured="running_mean_grad_norm_sq",
         measured_doc="running mean over iterations of ||grad f(w_t)||^2", rate=1 / T,
@@ -115,8 +113,7 @@ THEOREMS = [
                    "gamma_t: (1/Gamma_T) sum_t gamma_t E||grad f(w^t)||^2 <= (f(w^0) - f(w*))/(sigma Gamma_T) + "
                    "L M/(2 sigma) sum_t gamma_t^2 / Gamma_T. Encoded for gamma_t = gamma0/(1 + t/t0), which satisfies (6.18)."),
         symbols=SYMBOLS, assumptions=ASSUMPTIONS,
-        conditions=[Condition("sigma > 0", sp.StrictGreaterThan(sigma, 0), "Assumption 6.4.1"),
-                    Condition("t0 > 0 (so (6.18) holds)", sp.StrictGreaterThan(t0, 0))],
+        conditions=[],   # sigma > 0 (Assumption 6.4.1) and t0 > 0 (so (6.18) holds): their domains
         definitions=[(GammaT, gamma0 * t0 * (sp.polygamma(0, t0 + T) - sp.polygamma(0, t0))),
                      (S2, gamma0**2 * t0**2 * (sp.polygamma(1, t0) - sp.polygamma(1, t0 + T)))],
         bound=F0 / (sigma * GammaT) + L * M / (2 * sigma) * S2 / GammaT, measured="weighted_mean_grad_norm_sq",

@@ -26,7 +26,7 @@ FAMILIES = ("growing_batch",)  # the algorithms these theorems are about
 
 N, mu, t, L, a_lo, a_hi, tau_t = sym("N mu t L alpha_min alpha_max tau_t")
 
-SYMBOLS = {"N": "2 E||grad f(w*; xi)||^2 (Assumption 4)", "mu": "strong convexity of F (Assumption 3)",
+SYMBOLS = {"N": "2 E||grad f(w*; xi)||^2 (Assumption 4)", "mu": "strong convexity of F (Assumption 3), mu > 0",
            "t": "global iteration count (gradient computations over all nodes)", "L": "per-sample smoothness",
            "alpha_min": "smallest alpha_t = mu eta_t (t + E_t) over the run", "alpha_max": "largest alpha_t"}
 ASSUMPTIONS = ["1 every f(.; xi) L-smooth", "2 every f(.; xi) convex", "3 F mu-strongly convex",
@@ -110,8 +110,7 @@ THEOREMS = [
                               "required for t >= T_1 (footnote: the first T_1 terms contribute O(1))"),
                     Condition("12 <= alpha_t", sp.LessThan(12, a_lo), "Lemma 5's step-size range"),
                     Condition("alpha_t <= alpha = 36", sp.LessThan(a_hi, 36),
-                              "a_1 = 3 a_0 (Lemma 4, q = 1, g = 2): Theorem 2's instance of Lemma 5's alpha"),
-                    Condition("mu > 0", sp.StrictGreaterThan(mu, 0))],
+                              "a_1 = 3 a_0 (Lemma 4, q = 1, g = 2): Theorem 2's instance of Lemma 5's alpha")],
         bound=4 * 36**2 * N / (mu**2 * t), horizon="t", horizon_doc="global iterations (gradient computations)",
         measured="dist_sq", measured_doc="||w_t - w*||^2 of the aggregated model", rate=1 / t,
         asymptotic_only=ASYMPTOTIC,
@@ -128,7 +127,7 @@ THEOREMS = [
         statement=("Among first-order stochastic algorithms, upper bound (4) converges for increasing t to within a "
                    "constant factor 8 * 36^2 of the best attainable expected rate, which is at least "
                    "N/(2 mu^2) (1/t) (1 - O(ln t / t))."),
-        symbols=SYMBOLS, assumptions=ASSUMPTIONS, conditions=[Condition("mu > 0", sp.StrictGreaterThan(mu, 0))],
+        symbols=SYMBOLS, assumptions=ASSUMPTIONS, conditions=[],   # mu > 0: mu's domain (positive)
         bound=N / (2 * mu**2 * t), horizon="t", horizon_doc="global iterations", measured="dist_sq",
         measured_doc="||w_t - w*||^2", rate=1 / t, direction="lower",
         extra_bounds={"factor upper/lower": sp.Integer(8 * 36**2)},

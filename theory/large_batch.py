@@ -240,7 +240,7 @@ THEOREMS = [
         notes="No constants: the checker reports it not-applicable for a bound and gives the rate check only.",
     ),
     _thm("large_batch.thm-4.3.1", "mGD with layer-wise step sizes gamma_k = gamma/L_k", "(4.12)-(4.25)", "Theorem 4.3.1",
-         _raw_431() + _stated_431() + [Condition("gamma > 0", sp.StrictGreaterThan(gamma, 0))], THM431_BOUND, False,
+         _raw_431() + _stated_431(), THM431_BOUND, False,
          statement=("Under Assumptions 4.3.1-4.3.2 with gamma_k = gamma/L_k, q_k = (1/L_k)/S and the (raw) conditions "
                     "(4.19)-(4.22): (1/T) sum_t sum_k q_k E||grad_k f(w_t)||^2 <= 8 (f(w_0) - f_inf)/(T gamma S) "
                     "+ (4 + 2 kappa) M gamma / B."),
@@ -260,7 +260,7 @@ THEOREMS = [
          notes="A statement about the step size tuned to a planned horizon T: evaluated (harness theory show), not "
                "checked per run."),
     _thm("large_batch.thm-4.3.2", "mNAG with layer-wise step sizes gamma_k = gamma/L_k", "(4.29)-(4.61)", "Theorem 4.3.2",
-         _raw_432() + _stated_432() + [Condition("gamma > 0", sp.StrictGreaterThan(gamma, 0))], THM432_BOUND, True,
+         _raw_432() + _stated_432(), THM432_BOUND, True,
          statement=("Under Assumptions 4.3.1-4.3.2 with gamma_k = gamma/L_k and the raw conditions (4.52)-(4.57): "
                     "(1/T) sum_t sum_k q_k E||grad_k f(w_t)||^2 <= 8(1-beta) F0/(T gamma S) + M gamma/((1-beta)B) "
                     "(4 + 2kappa + 2kappa/(1-beta))."),

@@ -41,7 +41,7 @@ SYMBOLS = {"gamma": "step size of the SUM-form update (eta = gamma M for a mean-
            "L_max": "largest per-sample smoothness constant (max_i L_i)",
            "L": "Lipschitz constant of grad f (A.3)", "M": "mini-batch size", "sigma2": "per-sample variance bound (A.2)",
            "D_f": "f(x_1) - inf f", "K": "iterations (server updates for ASGD)", "S": "samples processed (S = M K)",
-           "N": "learners (the age bound tau <= N)", "M_l": "small batch", "M_h": "large batch", "epsilon": "target"}
+           "N": "learners (the age bound tau <= N)", "M_l": "small batch", "M_h": "large batch", "epsilon": "target (> 0)"}
 ASSUMPTIONS = ["A.1 unbiased: E G(x, z) = grad f(x)", "A.2 bounded variance: E||G(x,z) - grad f(x)||^2 <= sigma^2",
                "A.3 L-Lipschitz gradient", "samples in a mini-batch i.i.d. (with replacement)"]
 
@@ -180,7 +180,7 @@ THEOREMS = [
         citation=SOURCE.cite("Sec. 3, Theorem 3", "(2)", "Theorem 3"),
         statement=("The number of samples SGD must process to achieve the same convergence guarantee increases as the "
                    "mini-batch size increases."),
-        symbols=SYMBOLS, assumptions=ASSUMPTIONS, conditions=[Condition("epsilon > 0", sp.StrictGreaterThan(eps, 0))],
+        symbols=SYMBOLS, assumptions=ASSUMPTIONS, conditions=[],   # epsilon > 0: its domain
         bound=2 * L * Df * (sigma2 + eps * M) / eps**2, horizon="S", horizon_doc="samples",
         measured="samples_to_target", measured_doc="samples S_req(M, eps) for the optimised guarantee B*(M, S) <= eps",
         rate=sp.Integer(1),

@@ -17,6 +17,7 @@ def summary(t) -> dict[str, Any]:
         "conditions": [{"name": c.name, "relation": c.text(), "implicit": c.implicit, "per_layer": c.per_layer,
                         "doc": c.doc} for c in t.conditions],
         "definitions": {s.name: sp.sstr(e) for s, e in t.definitions},
+        "domains": domains(t),
         "inputs": t.inputs(), "symbols": t.symbols, "assumptions": t.assumptions,
         "free": sorted(t.free), "solutions": {k: sp.sstr(v) for k, v in t.solutions.items()},
         "extra_bounds": {k: sp.sstr(v) for k, v in t.extra_bounds.items()},
@@ -28,6 +29,19 @@ def summary(t) -> dict[str, Any]:
         "theory_params": ({p: t.runmap.symbol_for(p)[0] for p in t.runmap.theory} if t.runmap is not None else {}),
     }
 
+def domains(t) -> dict[str, str]:
+    """Each input symbol's domain, from its sympy assumptions (``positive``, ``nonnegative``, ...)."""
+    syms = t.declared_symbols()
+    out = {}
+    for name in t.inputs():
+        s = syms.get(name)
+        kind = next((a for a in ("positive", "nonnegative", "negative", "integer", "real")
+                     if s is not None and getattr(s, f"is_{a}")), None)
+        if kind:
+            out[name] = {"positive": "> 0", "nonnegative": ">= 0", "negative": "< 0"}.get(kind, kind)
+    return out
+
+
 def show(t) -> str:
     """The statement in readable math (sympy's unicode pretty printer)."""
     lines = [f"{t.id}: {t.title}", f"  {t.citation.text()}", "", t.statement.strip(), ""]
@@ -38,7 +52,8 @@ def show(t) -> str:
         for s, e in t.definitions:
             lines.append(_indent(sp.pretty(sp.Eq(s, e, evaluate=False), use_unicode=True), f"  "))
         lines.append("")
-    lines.append("Conditions:")
+    lines.append("Conditions:" + ("" if t.conditions else " none beyond the symbols' domains ("
+                                  + ", ".join(f"{k} {v}" for k, v in domains(t).items()) + ")"))
     for c in t.conditions:
         tag = " [implicit in the proof]" if c.implicit else ""
         tag += " [for every layer k]" if c.per_layer else ""

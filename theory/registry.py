@@ -135,3 +135,25 @@ def _order(tid: str):
     idx = BUILTIN.index(paper) if paper in BUILTIN else len(BUILTIN)
     nums = [int(x) for x in re.findall(r"\d+", rest)]
     return (idx, paper, rest.split("-")[0] != "thm" and rest.split("-")[0] != "lem", nums, rest)
+
+
+@lru_cache(maxsize=1)
+def workload_constants() -> frozenset[str]:
+    """The constant names the registered workloads declare (``WorkloadSpec(constants=...)``: what their
+    ``constants()`` provides), read from the ``harness.workloads`` entry points and
+    ``HARNESS_EXTRA_WORKLOADS`` like the harness's registry reads them; a broken entry adds nothing.
+    ``harness check-theorem`` checks a run map's :class:`~.runmap.Constant` sources against them."""
+    loaders = [ep.load for ep in entry_points(group="harness.workloads")]
+    for ref in filter(None, (os.environ.get("HARNESS_EXTRA_WORKLOADS") or "").split(",")):
+        module, _, attr = ref.strip().partition(":")
+        loaders.append(lambda m=module, a=attr: getattr(importlib.import_module(m), a))
+    names: set[str] = set()
+    for load in loaders:
+        try:
+            obj = load()
+            specs = obj if isinstance(obj, (list, tuple)) else list(obj.values()) if isinstance(obj, dict) else [obj]
+            for spec in specs:
+                names.update(getattr(spec, "constants", ()) or ())
+        except Exception:  # noqa: BLE001 - a broken workload entry is the harness registry's finding
+            continue
+    return frozenset(names)

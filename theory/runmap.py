@@ -57,6 +57,10 @@ class Source:
         """A short name for messages (``schedule``, ``workload L``)."""
         return self.describe()
 
+    def leaves(self) -> tuple["Source", ...]:
+        """The sources this one reads (itself; a combination: its parts')."""
+        return (self,)
+
     def _op(self, other, fn, sym, swap=False):
         other = other if isinstance(other, Source) else _Const(other)
         return _Combined(fn, sym, other, self) if swap else _Combined(fn, sym, self, other)
@@ -95,6 +99,9 @@ class _Combined(Source):
 
     def applied_names(self, required: bool = True) -> tuple[str, ...]:
         return self.a.applied_names(required) + self.b.applied_names(required)
+
+    def leaves(self) -> tuple[Source, ...]:
+        return self.a.leaves() + self.b.leaves()
 
 
 _REQUIRED = object()
@@ -303,6 +310,19 @@ class RunMap:
         for s in [*self.inputs.values(), *self.uses.values(), *(r.source for r in self.when)]:
             names += [n for n in s.applied_names(required) if n not in names]
         return tuple(names)
+
+    def leaves(self) -> list[Source]:
+        """Every source the map reads (inputs, uses and the run conditions), combinations taken apart."""
+        return [x for s in [*self.inputs.values(), *self.uses.values(), *(r.source for r in self.when)]
+                for x in s.leaves()]
+
+    def constant_keys(self) -> list[str]:
+        """The workload constants the map reads by name (:class:`Constant` sources)."""
+        return list(dict.fromkeys(s.key for s in self.leaves() if isinstance(s, Constant)))
+
+    def reads_delay(self) -> bool:
+        """Whether a symbol is the delay the run measured (:class:`Delay`)."""
+        return any(isinstance(s, Delay) for s in self.leaves())
 
     def covers(self) -> set[str]:
         """The symbols this map supplies (sources and ``extra``)."""

@@ -7,14 +7,19 @@ one-line detail:
   meaning in ``symbols`` and a domain (a sympy assumption: ``sym`` makes positive symbols);
 - ``satisfiable``: a witness point where every gating condition holds (found by a seeded search:
   random log-uniform points, each step-like symbol also shrunk by powers of 10), printed; and a
-  point where some condition fails (the conditions are not always true);
+  point where some condition fails (the conditions are not always true); a condition that is true for
+  every value its symbols' domains allow (``eta > 0`` for a positive ``eta``) fails, named: it
+  restricts nothing, so either the domain already says it or it is not the condition the paper means;
 - ``bound``: positive and finite at the witness for horizons 1..10^6;
 - ``solve``: for every symbol with a closed form or that ``=theory`` chooses, ``solve`` at the
   witness gives a value that satisfies the conditions, and 1% past it (the next integer) does not; a
   closed form puts the condition it solves at its edge;
 - ``rate``: where the declared rate does not grow (1/T, rho^T, a constant), the bound does not grow
-  with the horizon either;
-- ``runmap``: the run map supplies every input symbol that is not free, derived or the horizon;
+  with the horizon either; where the rate depends on the horizon, the bound contains it (a bound
+  constant in T cannot decay like 1/T);
+- ``runmap``: the run map supplies every input symbol that is not free, derived or the horizon, and
+  every workload constant it reads (``Constant("L")``) is one some registered workload declares
+  (``WorkloadSpec(constants=...)``; ``harness list workloads NAME`` lists them);
 - ``planted``: synthetic seeds inside the conditions whose measured curve sits at 2x the bound are
   ``violated`` and at 0.5x ``holds``, through the real checker (:func:`~.checker.judge`).
 """
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Collection
 
 import numpy as np
 import sympy as sp
@@ -44,10 +49,18 @@ class Check:
     detail: str
 
 
-def check_theorem(thm: Theorem, seed: int = 0) -> list[Check]:
+def check_theorem(thm: Theorem, seed: int = 0, constants: Collection[str] | None = None) -> list[Check]:
+    """Every check on ``thm``. ``constants``: the workload constant names a run map may read (default:
+    those the registered workloads declare, :func:`~.registry.workload_constants`)."""
     out = [_symbols(thm)]
     witness, failing = _search(thm, seed)
-    if witness is None:
+    trivial = [c for c in thm.conditions if _always_true(thm, c)]
+    if trivial:
+        out.append(Check(thm.id, "satisfiable", False, "; ".join(
+            f"'{c.name}' is true for every value the domains of {', '.join(sorted(s.name for s in c.rel.free_symbols)) or 'its symbols'} "
+            "allow: it restricts nothing (the symbols' domains say it already: drop it, or write the condition meant)"
+            for c in trivial)))
+    elif witness is None:
         out.append(Check(thm.id, "satisfiable", False, "no point found where every gating condition holds "
                          f"({SEARCH} seeded random points, step-like symbols shrunk)"))
     elif failing is None and all(isinstance(c.rel, sp.logic.boolalg.BooleanTrue) for c in thm.conditions if c.gating):
@@ -57,8 +70,10 @@ def check_theorem(thm: Theorem, seed: int = 0) -> list[Check]:
                          f"always true (witness {_fmt(witness)})"))
     else:
         out.append(Check(thm.id, "satisfiable", True, f"witness {_fmt(witness)}"))
-    for fn in (_bound, _solve, _rate, _runmap, _planted):
+    for fn in (_bound, _solve, _rate):
         out.append(fn(thm, witness))
+    out.append(_runmap(thm, witness, constants))
+    out.append(_planted(thm, witness))
     return out
 
 
@@ -133,6 +148,10 @@ def _solve(thm: Theorem, w: dict | None) -> Check:
 
 
 def _rate(thm: Theorem, w: dict | None) -> Check:
+    if thm.bound is not None and thm.T in thm.expand(thm.rate).free_symbols \
+            and thm.horizon not in {s.name for s in thm.expand(thm.bound).free_symbols}:
+        return Check(thm.id, "rate", False, f"the declared rate {thm.rate} depends on {thm.horizon} but the bound "
+                     f"{thm.bound} does not contain {thm.horizon}: it cannot decay as declared")
     if thm.bound is None or w is None:
         return Check(thm.id, "rate", None, "no bound" if thm.bound is None else "no witness point")
     nm = numerics(thm)
@@ -152,14 +171,23 @@ def _rate(thm: Theorem, w: dict | None) -> Check:
     return Check(thm.id, "rate", True, f"the bound does not grow over {thm.horizon} in [1, 1e6], as its rate {thm.rate}")
 
 
-def _runmap(thm: Theorem, w: dict | None) -> Check:
+def _runmap(thm: Theorem, w: dict | None, constants: Collection[str] | None = None) -> Check:
     if thm.runmap is None:
         return Check(thm.id, "runmap", None, "no run map: evaluated, not checked on runs")
     exempt = set(thm.free) | set(thm.derived_inputs) | {thm.horizon}
     missing = sorted(set(thm.inputs()) - exempt - thm.runmap.covers())
     if missing:
         return Check(thm.id, "runmap", False, f"the run map supplies no value for {', '.join(missing)}")
-    return Check(thm.id, "runmap", True, f"covers {', '.join(sorted(set(thm.inputs()) - exempt))}")
+    if constants is None:
+        from .registry import workload_constants
+
+        constants = workload_constants()
+    unknown = sorted(set(thm.runmap.constant_keys()) - set(constants)) if constants else []
+    if unknown:
+        return Check(thm.id, "runmap", False, f"the run map reads workload constant(s) {', '.join(unknown)}, which no "
+                     f"registered workload provides (they provide {', '.join(sorted(constants))})")
+    return Check(thm.id, "runmap", True, f"covers {', '.join(sorted(set(thm.inputs()) - exempt))}"
+                 + ("" if constants else " (no registered workload declares its constants: the constants read are not checked)"))
 
 
 def _planted(thm: Theorem, w: dict | None) -> Check:
@@ -232,6 +260,20 @@ def _inverse_running_mean(x: np.ndarray, target: np.ndarray, w: np.ndarray) -> n
         y[k] = (2 * seg / (x[k] - x[k - 1]) - w[k - 1] * y[k - 1]) / w[k]
         prev = num[k - 1]
     return y
+
+
+def _always_true(thm: Theorem, c) -> bool:
+    """Whether condition ``c`` holds for every value its symbols' domains allow: sympy reduced it to
+    True when it was built, or the sign of lhs - rhs follows from the symbols' assumptions alone."""
+    rel = thm.expand(c.rel)
+    if rel is sp.true:
+        return True
+    op = getattr(rel, "rel_op", None)
+    if op not in (">", ">=", "<", "<="):
+        return False
+    diff = rel.lhs - rel.rhs
+    return bool({">": diff.is_positive, ">=": diff.is_nonnegative, "<": diff.is_negative,
+                 "<=": diff.is_nonpositive}[op])
 
 
 def _has_domain(s) -> bool:

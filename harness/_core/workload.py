@@ -32,6 +32,9 @@ class WorkloadSpec:
     params: Sequence[Param] = ()
     description: str = ""
     needs: Sequence[str] = ()
+    # the names its workloads' ``constants()`` provide (a theorem's run map may read only these:
+    # ``harness check-theorem`` checks); a test builds each shipped workload and compares
+    constants: Sequence[str] = ()
 
     def __post_init__(self):
         if self.kind not in WORKLOAD_KINDS:
@@ -61,6 +64,7 @@ class WorkloadSpec:
             "name": self.name,
             "kind": self.kind,
             "description": self.description,
+            "constants": list(self.constants),
             "params": {p.name: {"default": p.default, "domain": p.domain(), "doc": p.doc} for p in self.params},
         }
 

@@ -98,6 +98,7 @@ def _show_workloads(names: list[str], as_json: bool) -> int:
     for s in specs:
         console.print(f"[bold]{escape(s.name)}[/bold] ({escape(s.kind)}): {escape(s.description or '-')}")
         _params_table(f"{s.name}: parameters (--workload-param K=V)", s.params, theory=False)
+        console.print(f"constants (a theorem's run map may read): {escape(', '.join(s.constants) or 'none declared')}")
     return 0
 
 

@@ -225,7 +225,6 @@ def _broken():
     }
 
 
-@pytest.mark.xfail(strict=True, reason='check-theorem passes a bound without the horizon, conditions true by the domains and an unknown constant in the run map (open)')
 @pytest.mark.parametrize("what", list(_broken()))
 def test_check_theorem_fails_a_broken_theorem(what):
     from harness.theory.api import assert_theorem_passes
@@ -305,7 +304,6 @@ HB = PluginSpec("adv-heavy-ball", "heavy_ball", "serial", f"{MOD}:heavy_ball", p
                 theorems=("minibatch.lem-1",), covers=("minibatch.lem-1",), deterministic=True)
 
 
-@pytest.mark.xfail(strict=True, reason='a covers= claim is trusted and not marked in the verdict (open)')
 def test_a_momentum_method_claiming_covers_is_not_a_plain_holds_of_sgds_lemma(store, monkeypatch):
     """Issue 24's own example (momentum 0.9 'holds' under SGD's Lemma 1) still reproduces through
     PluginSpec(covers=...): no link problem, verdict 'holds', and nothing in the verdict says it rests

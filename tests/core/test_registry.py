@@ -124,3 +124,17 @@ def test_listing_checks_theorem_links(tmp_path):
     assert "bad theorem" in rows["ghost-linked"] and "bad theorem" in rows["underdeclared"]
     assert "ok" in rows["sgd-serial"]          # the built-in plugins' links hold
     assert not [ln for ln in proc.stderr.splitlines() if "bad theorem link" in ln and "sgd-serial" in ln]
+
+
+def test_each_workload_declares_the_constants_it_provides():
+    """WorkloadSpec(constants=...) is what check-theorem holds a run map's Constant sources to: the
+    finite-sum workloads' constants() (a tiny instance built) give exactly the declared names."""
+    from harness._core.registry import workloads
+    from harness.theory.registry import workload_constants
+
+    reg = workloads()
+    for name, params in (("ridge", {"n": 20, "d": 3}), ("logreg", {"n": 20, "d": 3}), ("probe", {"n": 4})):
+        spec = reg.get(name)
+        assert set(spec.build(params).constants()) == set(spec.constants), name
+    assert all(reg.get(n).constants for n in reg.names()), [n for n in reg.names() if not reg.get(n).constants]
+    assert {"L", "L_max", "f0_minus_fstar", "n_params"} <= workload_constants()

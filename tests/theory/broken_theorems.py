@@ -28,5 +28,9 @@ UNSATISFIABLE = planted("unsatisfiable", conditions=[Condition("eta L <= 1", sp.
 GROWS = planted("grows", bound=2 * F0 * T / eta)                      # grows with T, declared 1/T
 BADSOLVE = planted("badsolve", solutions={"eta": 2 / L})               # the closed form lands outside eta L <= 1
 NOMAP = planted("nomap", runmap=RunMap(inputs={"eta": Applied("eta"), "L": Constant("L")}, theory={"eta": "eta"}))
+FLAT = planted("flat", bound=2 * F0 / (eta * L))                        # declared 1/T, no T in the bound
+DOMAINTRUE = planted("domaintrue", conditions=[Condition("eta > 0", sp.StrictGreaterThan(eta, 0))])  # eta is positive
+NOCONST = planted("noconst", runmap=RunMap(inputs={"eta": Applied("eta"), "L": Constant("no_such_constant"),
+                                                   "F0": Constant("f0_minus_fstar")}, theory={"eta": "eta"}))
 GOOD_ONE = planted("good")
 NOT_A_THEOREM = ["not a theorem"]

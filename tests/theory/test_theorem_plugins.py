@@ -15,7 +15,7 @@ from conftest import ROOT, run_cli
 
 TESTS = Path(__file__).resolve().parent
 PLANTS = {"undeclared": "symbols", "unsatisfiable": "satisfiable", "grows": "rate", "badsolve": "solve",
-          "nomap": "runmap"}
+          "nomap": "runmap", "flat": "rate", "domaintrue": "satisfiable", "noconst": "runmap"}
 
 
 def _extra(*names: str) -> dict[str, str]:
