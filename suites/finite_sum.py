@@ -208,6 +208,17 @@ class FiniteSumWorkload(Workload):
         """(1/|B|) sum_{i in B} grad f_i(w), with f_i = phi_i + (lam/2)||w||^2."""
         return self._loss_grad(self.X[idx], self.y[idx], w) + self.lam * w
 
+    def per_sample_gradients(self, w: np.ndarray) -> np.ndarray:
+        """grad f_i(w) for every sample i, shape (n, dim) (mean: :meth:`gradient`); dense, so the
+        trajectory audit asks for it only where n * dim is small."""
+        X = self.X.toarray() if self.sparse else np.asarray(self.X)
+        g = self._dphi(self._margins(X, w), self.y)
+        if self.loss == "multinomial":   # x_i outer (softmax - onehot), row-major W[d, C]
+            G = (X[:, :, None] * g[:, None, :]).reshape(X.shape[0], -1)
+        else:
+            G = g[:, None] * X
+        return G + self.lam * w
+
     def test_metrics(self, w: np.ndarray) -> dict[str, float]:
         if self.X_test is None or self.X_test.shape[0] == 0:
             return {}

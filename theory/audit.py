@@ -9,6 +9,14 @@
   t inner steps; a mini-batch method b per update; Dis-dfSDCA H per update. A figure implied by the
   accounting that is off the reported one by more than :data:`SLACK` (x or /) makes the verdict
   ``violated``, naming both figures.
+- **The trajectory.** The harness infers from the iterates it observed one update apart what each
+  update did (``info["audit"]``, written by the harness, not the plugin: the step, the mini-batch, the
+  staleness of each read, SVRG's inner-loop length; ``harness.run.trajectory``). A step, delay, batch
+  or inner loop beyond the one the plugin reports (the theorem reads) makes the verdict ``violated``,
+  naming both figures. Where the audit could not run (a launched backend, a workload without
+  per-sample gradients, updates of another form, too large to search) the verdict's flags say
+  ``unaudited: ... self-reported``; a theorem that reads the delays the run reports is then at best
+  ``holds (unverified)``: the delay is the plugin's word only.
 """
 
 from __future__ import annotations
@@ -19,6 +27,9 @@ from typing import Any, Sequence
 from .verdict import HOLDS, HOLDS_UNVERIFIED, VIOLATED, Verdict
 
 SLACK = 1.5   # an implied figure within [reported / SLACK, reported x SLACK] agrees (asynchronous counters lag)
+STEP_TOL = 1e-3   # an inferred step above the reported one by more than this fraction (0.1%) is another step
+B_SHARE = 0.8     # the share of explained updates that must agree on a batch size other than the reported
+OVER = 3          # updates that must read staler than reported (a figure from exact arithmetic, but not one alone)
 
 
 def implied_figures(run) -> dict[str, tuple[float, float]]:
@@ -46,9 +57,72 @@ def implied_figures(run) -> dict[str, tuple[float, float]]:
     return {k: v for k, v in out.items() if not (v[0] / SLACK <= v[1] <= v[0] * SLACK)}
 
 
+def _num(x) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
+
+
+def trajectory_findings(run, reads: Sequence[str] = ("eta", "b", "m"), delay: bool = True
+                        ) -> tuple[list[str], str | None]:
+    """(what the trajectory audit contradicts, why it did not run or None) for one run: each
+    contradiction names the inferred figure and the reported one; only the values in ``reads`` (and
+    the delay where ``delay``) are compared."""
+    a = (run.info or {}).get("audit")
+    if not isinstance(a, dict):
+        return [], "the run predates the trajectory audit"
+    if a.get("status") != "audited":
+        return [], str(a.get("reason") or "not audited")
+    out = []
+    eta, step = _num(run.param("eta")), _num(a.get("step"))
+    if "eta" in reads and eta and step and step > eta * (1 + STEP_TOL):
+        out.append(f"applied step {step:.4g} inferred from the iterates vs eta = {eta:g} reported")
+    b, bb = _num(run.param("b", 1)), _num(a.get("b"))
+    if "b" in reads and b and bb and bb != b and (_num(a.get("b_share")) or 0) >= B_SHARE:
+        out.append(f"a mini-batch of {bb:g} inferred from the iterates vs b = {b:g} reported")
+    if delay:
+        from .errors import NotApplicable
+        from .measures import measured_delay
+
+        try:
+            tau = measured_delay(run)
+        except NotApplicable:
+            tau = None
+        hist = {int(k): int(n) for k, n in (a.get("delays") or {}).items()}
+        over = sum(n for k, n in hist.items() if tau is not None and k > tau)
+        if tau is not None and over >= OVER:
+            out.append(f"reads up to {max(hist)} updates old (inferred from the iterates, {over} updates staler than "
+                       f"reported) vs a largest delay of {tau:g} reported")
+    m, inner = _num(run.param("m")), _num(a.get("inner_max"))
+    if "m" in reads and m and inner and inner > m:
+        out.append(f"an inner loop of at least {inner:g} updates on one snapshot inferred from the iterates vs m = {m:g} "
+                   "reported")
+    return out, None
+
+
 def audit(thm, runs: Sequence[Any], meta, v: Verdict) -> None:
-    """Apply both audits to the verdict ``v`` of ``thm`` on the group ``runs`` (in place)."""
+    """Apply the audits to the verdict ``v`` of ``thm`` on the group ``runs`` (in place)."""
     reads = thm.runmap.required_applied(required=False)
+    reads_delay = thm.runmap.reads_delay()
+    found = [(r, *trajectory_findings(r, reads, reads_delay)) for r in runs]
+    lies = [(r, x) for r, xs, _ in found for x in xs]
+    if lies:
+        r, what = lies[0]
+        v.verdict = VIOLATED
+        v.flags += [f"trajectory: seed {r.seed}: {x}" for r, x in lies]
+        v.reason = (f"the run's iterates contradict what the plugin reports: {what} (seed {r.seed}); the theorem was "
+                    f"judged with the reported values. {v.reason}")
+    skipped = sorted({why for _, _, why in found if why})
+    what = [w for k, w in (("eta", "step"), ("b", "mini-batch"), ("m", "inner-loop length")) if k in reads]
+    what += ["delays"] if reads_delay else []
+    if skipped and what and not lies:
+        v.flags.append(f"unaudited: {', '.join(what)} self-reported ({'; '.join(skipped)})")
+        if reads_delay and v.verdict == HOLDS:
+            v.verdict = HOLDS_UNVERIFIED
+            v.reason += (f". Unverified: the theorem reads the delays the run reports, which the trajectory audit could "
+                         f"not check ({'; '.join(skipped)})")
+    _accounting(thm, runs, meta, v, reads)
+
+
+def _accounting(thm, runs: Sequence[Any], meta, v: Verdict, reads) -> None:
     bad = [(r, k, rep, imp) for r in runs for k, (rep, imp) in implied_figures(r).items() if k in reads]
     if bad:
         r, k, rep, imp = bad[0]

@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .observe import Observer
 from .staleness import DelayStats
 
 # statuses (the design's list)
@@ -121,10 +122,13 @@ class Monitor:
                  copy: Callable[[Any], Any] | None = None,
                  on_point: Callable[[dict[str, Any], "Monitor"], None] | None = None,
                  clock: Callable[[], float] = time.perf_counter,
-                 cpu_clock: Callable[[], float] = time.process_time, on_start: Callable[[], None] | None = None):
+                 cpu_clock: Callable[[], float] = time.process_time, on_start: Callable[[], None] | None = None,
+                 observer: Observer | None = None):
         """``cpu_clock``: this process's CPU seconds, paused with the wall clock; ``cpu_to_target``
         is its reading at the point that reached the target (meaningful where the run computes in
-        this process: another process's load takes wall time, not this process's CPU time)."""
+        this process: another process's load takes wall time, not this process's CPU time).
+        ``observer``: per-update observation windows (:mod:`.observe`; the trajectory audit): inside
+        them every chunk is one update and each ticked iterate is kept."""
         self.evaluate = evaluate
         self.n_samples = n_samples
         self.budget = budget or Budget()
@@ -158,6 +162,7 @@ class Monitor:
         self._planned = False                         # schedule.points turned into a ratio
         self._mark: tuple[int, float] | None = None   # (updates, samples) at the last tick or count
         self._rate: float | None = None               # samples per update over the last interval
+        self.observer = observer
 
     # -- clock --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -207,6 +212,9 @@ class Monitor:
             k = min(k, max(limit - updates, 1))
         if cap is not None:
             k = min(k, cap)
+        if self.observer is not None:
+            self.observer.plan(self._update_limit(updates, samples_per_update))
+            k = self.observer.chunk(updates, k)
         return int(k)
 
     def _plan_points(self, updates: int, per_update: float | None) -> None:
@@ -299,6 +307,8 @@ class Monitor:
             self._observe(updates, float(samples))
         elif updates > 0:
             self._observe(updates, updates * self.samples_per_update)
+        if self.observer is not None:
+            self.observer.record(updates, iterate)
         if not (force or self.due(updates)):
             return self.status is None
         self._snapshot(updates, iterate, samples, delays, extra)

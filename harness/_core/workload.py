@@ -223,6 +223,12 @@ class Workload:
     def metrics(self, iterate: Any) -> dict[str, float]:
         raise NotImplementedError
 
+    def per_sample_gradients(self, w: Any) -> Any:
+        """The gradient of every sample's term at ``w``, an array of shape (n, dim) whose mean is the
+        full gradient (the trajectory audit infers from it what each update of a run did). A
+        workload that cannot give them raises ``NotImplementedError`` (the audit then says so)."""
+        raise NotImplementedError(f"workload {self.name} gives no per-sample gradients")
+
 
 def check_kind(plugin_kinds: Sequence[str], workload: Workload, plugin_name: str) -> None:
     if workload.kind not in plugin_kinds:

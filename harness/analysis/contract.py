@@ -113,85 +113,49 @@ def _accounting(rec) -> tuple[str, bool | None, str]:
     return ("accounting", True, "samples and updates agree with the reported values")
 
 
-PROBE = ("probe", {"n": 64}, Budget(updates=200))
-EXPLAINED = 1e-6    # relative error below which a step is explained by a read of an earlier iterate
-
-
 def delay_audit(spec, timeout_s: float = 120) -> tuple[str, bool | None, str]:
-    """Run the plugin on the probe workload (f(w) = (w - 1)^2/2 from identical points, a point per
-    update, a small step): with u = 1 - w, each update is u_{t+1} = u_t - eta u_{t-k}, so the
-    staleness k of every read is observable from two consecutive objectives. The largest staleness
-    read must not exceed the largest delay the plugin reports (``tau_max``); steps that no read of an
-    earlier iterate explains fail too, and so do steps that are all one factor c != 1 times the
-    reported eta (a plugin applying 3 eta while it reports eta). Plugins whose update is not a
-    gradient step at a read iterate (dual methods) are skipped, saying so."""
+    """Run the plugin once on an ordinary workload drawn at random (``ridge`` or ``logreg`` with n, d,
+    the data seed and the run's seed drawn from the OS's entropy; the plugin's default parameters;
+    4 workers where it allows): nothing marks the run as an audit. The same trajectory audit every
+    run gets (:mod:`harness.run.trajectory`) infers from the iterates observed one update apart the
+    step, mini-batch, staleness of each read and SVRG's inner-loop length, and
+    :func:`harness.theory.audit.trajectory_findings` compares them with what the plugin reports: a
+    step, batch, delay or inner loop beyond the reported one fails, naming both figures; updates the
+    audit cannot explain (momentum, dual, coordinate-wise) or a run it cannot observe make the check
+    skipped, saying why. A plugin that behaves only while observed one update at a time is not
+    caught (docs/plugins.md, "What the audits see")."""
+    import secrets
+
     import numpy as np
 
+    from harness.run.checking import run_facts
     from harness.run.runner import RunSpec, execute
 
-    declared = {p.name for p in spec.params}
-    if "eta" not in declared:
-        return ("delays", None, "no step parameter eta: the probe's model u_{t+1} = u_t - eta u_read does not apply")
-    workload, wparams, budget = PROBE
+    try:
+        from harness.theory.audit import trajectory_findings
+    except ImportError as exc:  # pragma: no cover - the theory package ships with the harness
+        return ("delays", None, f"the theory module is not available: {exc}")
+    rng = np.random.default_rng(secrets.randbits(64))
+    workload = str(rng.choice(["ridge", "logreg"]))
+    wparams = {"n": int(rng.integers(150, 260)), "d": int(rng.integers(6, 16)), "seed": int(rng.integers(0, 2**31))}
     workers = max(contract_workers(spec), min(4, spec.max_workers or 4))
-    params = {"eta": 0.01, **({"b": 1} if "b" in declared else {}), **({"M": 1} if "M" in declared else {})}
-    rec = execute(RunSpec(spec.name, workload, params, dict(wparams), workers=workers, seed=0, budget=budget,
-                          schedule=Schedule(ratio=1.0, min_gap=1, max_interval_s=None, eval_fraction=None),
-                          options={"timeout_s": timeout_s}))
-    if rec.status not in FINISHED_OK:
-        return ("delays", None if rec.status == SKIPPED else False, f"the probe run ended '{rec.status}': {rec.reason}")
-    eta = float((rec.info.get("applied") or {}).get("eta", params["eta"]))
-    ups = [p["updates"] for p in rec.points]
-    u = np.sqrt(2 * np.maximum([p["objective"] for p in rec.points], 0.0))
-    ks, unexplained = [], 0
-    for i in range(len(ups) - 1):
-        if ups[i + 1] - ups[i] != 1:
-            continue
-        r = (u[i] - u[i + 1]) / eta                    # the u of the iterate this update read
-        err = np.abs(u[: i + 1][::-1] - r) / max(abs(r), 1e-300)
-        k = int(np.argmin(err))
-        if err[k] < EXPLAINED:
-            ks.append(k)
-        else:
-            unexplained += 1
-    steps = len(ks) + unexplained
-    if steps >= 20 and len(ks) < steps / 2:
-        c = _step_factor(ups, u, eta)
-        if c is not None:
-            return ("delays", False, f"the steps on the probe are {c:.4g} x the reported eta = {eta:g} (times the "
-                    "gradient at an earlier iterate): the step applied is not the one reported")
-    if steps < 20 or len(ks) < steps / 2:
-        return ("delays", None, f"{len(ks)} of {steps} steps are a step of eta at an earlier iterate on the probe: "
-                "the update is not a gradient step at a read iterate (a dual or a round-based method)")
-    reported = max((p["tau_max"] for p in rec.points if p.get("tau_max") is not None), default=0.0)
-    worst = max(ks)
-    if worst > reported:
-        return ("delays", False, f"reads up to {worst} updates old on the probe workload but reports delays of at "
-                f"most {reported:g} (with {workers} workers): the delays it measures are not the ones it reads")
-    if unexplained > 0.02 * steps:
-        return ("delays", False, f"{unexplained} of {steps} steps on the probe are not eta = {eta:g} times the "
-                "gradient at any earlier iterate: the step applied is not the one reported")
-    return ("delays", True, f"reads up to {worst} updates old, reports at most {reported:g} ({workers} workers, "
-            f"{steps} steps on the probe)")
-
-
-def _step_factor(ups, u, eta: float, oldest: int = 64):
-    """The one factor c with u_{t+1} = u_t - c eta u_{t-k} (some k) at 90% of the probe's steps, or None."""
-    import numpy as np
-
-    pairs = [i for i in range(len(ups) - 1) if ups[i + 1] - ups[i] == 1]
-    if not pairs:
-        return None
-    last = pairs[-1]
-    r_last = (u[last] - u[last + 1]) / eta
-    best, best_n = None, 0
-    for k in range(min(last, oldest) + 1):
-        c = r_last / u[last - k]
-        n = sum(1 for i in pairs if np.min(np.abs(u[max(0, i - oldest): i + 1] * c - (u[i] - u[i + 1]) / eta))
-                < EXPLAINED * abs((u[i] - u[i + 1]) / eta))
-        if n > best_n:
-            best, best_n = c, n
-    return best if best_n >= 0.9 * len(pairs) and abs(best - 1) > 1e-6 else None
+    where = f"{workload} n={wparams['n']} d={wparams['d']}"
+    rec = execute(RunSpec(spec.name, workload, {}, wparams, workers=workers, seed=int(rng.integers(0, 2**31)),
+                          budget=Budget(updates=int(rng.integers(300, 600))), options={"timeout_s": timeout_s}))
+    if rec.status not in FINISHED_OK + ("diverged",):
+        return ("delays", None if rec.status == SKIPPED else False, f"the audit's run on {where} ended '{rec.status}': "
+                f"{rec.reason}")
+    lies, why = trajectory_findings(run_facts(rec))
+    if lies:
+        return ("delays", False, f"on {where} ({workers} workers): " + "; ".join(lies))
+    if why:
+        return ("delays", None, f"not audited on {where}: {why}")
+    a = rec.info["audit"]
+    facts = run_facts(rec)
+    return ("delays", True, f"on {where} ({workers} workers), {a['explained']} updates explained: step {a['step']:.4g} "
+            f"(reports {facts.param('eta')}), reads up to {a['delay_max']} updates old (reports "
+            f"{facts.tau_max if facts.tau_max is not None else 0:g})"
+            + (f", b = {a['b']}" if a.get("b") else "") + (f", inner loop {a['inner_max']}" if a.get("inner_max") else ""))
 
 
 def failures(findings: Sequence[Finding]) -> list[Finding]:
@@ -261,7 +225,7 @@ def _check_kind(spec, kind: str, timeout_s: float) -> list[Finding]:
         add(*_check_applied(spec, rec.info.get("applied")))
     if isinstance(rec.info.get("applied"), dict):
         add(*_accounting(rec))
-    if kind == "finite-sum" and backend_of(spec).delay_audit:   # backends whose plugins measure their own delays
+    if kind == "finite-sum" and (backend_of(spec).delay_audit or spec.theorems):   # what a theorem would read
         add(*delay_audit(spec, timeout_s))
     if spec.deterministic:
         again = run()

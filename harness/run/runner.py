@@ -18,6 +18,7 @@ from .manifest import machine_seconds, manifest, usable_cores
 from harness._core.signals import signal_name
 from harness._core.cache import looks_like_damaged_cache, numba_cache_dir, repair_numba_cache
 from harness._core.identity import code_fingerprint, run_hash
+from harness._core.observe import Observer
 from harness._core.monitor import (DIVERGED, DONE, ERROR, INTERRUPTED, SKIPPED, TARGET, TIMEOUT, Budget, Monitor, Schedule,
                       Target)
 from .checking import expected_applied
@@ -342,9 +343,10 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
     check_memory(workload, ranks=launched_ranks(pspec, spec.workers) if local else 0)
 
     planted_clock, params = planted_run(res.identity.get("options", {}).get("planted", {}), res.params)
+    observer = Observer(spec.seed) if audits(workload) else None
     monitor = Monitor(workload.metrics, n_samples=getattr(workload, "n", None), budget=spec.budget,
                       target=spec.target, schedule=spec.schedule, deterministic=pspec.deterministic,
-                      on_point=on_point, on_start=on_start, **planted_clock)
+                      on_point=on_point, on_start=on_start, observer=observer, **planted_clock)
     # made once the monitor has read the workload (its data may be refused: a UserError, no folder left)
     workdir = scratch.make(f"harness-{pspec.name}-")
     ctx = RunContext(plugin=pspec, workload=workload, params=params, workers=spec.workers,
@@ -398,8 +400,29 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
             rec.env = {**rec.env, "nodes": rec.info.pop("nodes")}
         if res.backend.timed_beside_probe and monitor.cpu_to_target is not None:
             rec.info["cpu_to_target_s"] = monitor.cpu_to_target  # the gate's time where both sides have it
+        # written last, over anything the plugin put under this key: the plugin cannot write its own audit
+        rec.info["audit"] = trajectory_audit(workload, observer, pspec.family)
         scratch.remove(workdir)
     return rec
+
+
+def trajectory_audit(workload: Workload, observer: Observer | None, family: str) -> dict[str, Any]:
+    """The trajectory audit of a finished run (:mod:`harness.run.trajectory`) from the iterates the
+    monitor observed; ``{"status": "unaudited", "reason": ...}`` where it cannot run."""
+    from .trajectory import audit
+
+    if observer is None:
+        return {"status": "unaudited", "reason": f"workload {workload.name} gives no per-sample gradients"}
+    try:
+        ups, its = observer.trajectory()
+        return audit(workload, ups, its, family=family, windows=observer.windows, dropped=observer.dropped)
+    except Exception as exc:  # noqa: BLE001 - an audit that fails says so; the run itself stands
+        return {"status": "unaudited", "reason": f"the audit failed: {type(exc).__name__}: {exc}"}
+
+
+def audits(workload: Workload) -> bool:
+    """Whether runs on ``workload`` are observed for the trajectory audit: it gives per-sample gradients."""
+    return type(workload).per_sample_gradients is not Workload.per_sample_gradients
 
 
 def _constants(workload: Workload) -> dict[str, Any]:

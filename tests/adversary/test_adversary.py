@@ -118,7 +118,6 @@ def _verdict(store, spec, thm, workers=1, seeds=(0, 1, 2), updates=2000, **param
     return v
 
 
-@pytest.mark.xfail(strict=True, reason="check-plugin's audits run on one recognisable probe workload: a plugin honest only there passes (open)")
 @pytest.mark.parametrize("spec", [STEP, STALE], ids=lambda s: s.name)
 def test_a_plugin_honest_only_on_the_probe_fails_check_plugins_audits(spec, monkeypatch):
     """check-plugin's delay/step audit runs one recognisable workload ('probe', n=64, eta=0.01,
@@ -131,14 +130,12 @@ def test_a_plugin_honest_only_on_the_probe_fails_check_plugins_audits(spec, monk
     assert passed is False, f"the liar passes check-plugin's delay audit: {detail}"
 
 
-@pytest.mark.xfail(strict=True, reason='a step, delay or sample count the plugin misreports consistently is not visible in the stored run (open: self-reported)')
 def test_three_times_the_step_is_not_holds(store, monkeypatch):
     _register(monkeypatch, STEP)
     v = _verdict(store, STEP, "minibatch.lem-1", eta=0.05)   # 3 x 0.05 is past the largest admissible 0.1107
     assert v.verdict != "holds", f"3x the reported step: {v.verdict}, {v.reason[:200]}"
 
 
-@pytest.mark.xfail(strict=True, reason="delays are self-reported; only check-plugin's probe measures them (open)")
 @pytest.mark.parametrize("spec", [STALE, STALE_MPI], ids=lambda s: s.name)
 def test_reading_20_updates_staler_than_reported_is_not_holds(spec, store, monkeypatch):
     _register(monkeypatch, spec)
@@ -146,7 +143,6 @@ def test_reading_20_updates_staler_than_reported_is_not_holds(spec, store, monke
     assert v.verdict != "holds", f"reads 23 old, reports <= 3: {v.verdict}, {v.reason[:200]}"
 
 
-@pytest.mark.xfail(strict=True, reason='the accounting audit cross-checks the samples the plugin itself reports (open)')
 def test_svrg_running_10x_m_with_samples_faked_to_the_reported_m_is_not_holds(store, monkeypatch):
     """The accounting audit trusts the samples the plugin itself reports to mon.tick."""
     from harness.theory.registry import get

@@ -1,0 +1,388 @@
+"""The trajectory audit: what each update of a run did, inferred from the iterates the monitor kept
+one update apart (:mod:`harness._core.observe`), on a workload that gives per-sample gradients
+(:meth:`Workload.per_sample_gradients`; the finite-sum linear models do).
+
+Each observed step ``Delta = w_{t+1} - w_t`` is explained by one of two update models, with
+``g_i`` the per-sample gradients, ``B`` a multiset of ``b`` sample indices, ``w_r`` an earlier
+iterate (the read; ``tau = t - r`` its staleness) and ``u`` an earlier iterate (SVRG's snapshot):
+
+- SGD (every family but SVRG's): ``Delta = -(eta/b) sum_{i in B} g_i(w_r)``  (eq. (6) of Bhardwaj &
+  Cong 2017 for the asynchronous form);
+- SVRG (families named ``*svrg*``): ``Delta = -(eta/b) sum_{i in B} [g_i(w_r) - g_i(u)] - eta grad f(u)``
+  (Huo, eqs. (2.32)-(2.33)); the update is then the ``t - s + 1``-th of its inner loop, ``s`` the
+  update at which ``u`` was the iterate.
+
+``eta``, ``b``, ``B``, ``r`` and ``u`` are unknown: an update is explained when some choice makes the
+model's direction parallel to ``Delta`` within :data:`TOL` (the sine of the angle, plus the rounding
+of ``Delta``, a difference of two iterates), with a positive step, which it then gives. Rounding
+leaves an honest update within ~3e-8 (a sample whose residual nearly vanishes has a gradient known to
+fewer digits); a random direction is within 1e-7 with a probability of about 1e-7^(d-1) per
+candidate. Where the read iterate moves the direction of ``g_i`` little (a small l2 weight), reads
+close in time are told apart only to that extent: the least stale explanation is taken. The
+search: staleness from 0 up (the least stale explanation first, so a plugin gets the benefit of the
+doubt), ``b`` from the last one found then 1 to :data:`MAX_B` (2 by matching singles, 3 and 4 by
+matching sums of pairs against sums of pairs or singles along a random direction, then checked in
+full), snapshots among the kept iterates. It is exact arithmetic on the run's own iterates: nothing
+is sampled, so the same run gives the same audit.
+
+:func:`audit` returns the figures (stored by the runner as ``info["audit"]``, after the plugin's own
+info, so a plugin cannot write them): how many steps were observed and explained, the step sizes,
+staleness and batch sizes found, SVRG's longest inner loop seen, or why nothing was audited (no
+per-sample gradients, an iterate that is no vector, too large to search, updates of another form:
+momentum, dual or coordinate-wise updates, inconsistent reads). The theory checker compares them with
+what the plugin reported (:mod:`harness.theory.audit`).
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+TOL = 1e-7            # sine of the angle under which a model direction explains a step
+WINDOW = 64           # largest staleness searched
+MAX_B = 4             # largest mini-batch searched
+MAX_GRAD_FLOATS = 2_000_000    # n x dim of one per-sample gradient matrix
+MAX_PAIRS = 250_000   # n(n+1)/2 pair sums sorted per read for b = 3, 4 (n <= 706)
+EPS = float(np.finfo(float).eps)
+GIVE_UP = 64          # unexplained steps in a row after which a window is left
+FIRST = 8             # steps tried before a model that explains fewer than COVER of them is dropped
+COVER = 0.5           # share of the steps tried that must be explained for the figures to count
+SECONDS = 1.0         # the search stops here and reports what it found
+
+
+def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = "", windows=None,
+          dropped: str = "") -> dict[str, Any]:
+    """The audit's figures for one run (see the module docstring); ``{"status": "unaudited",
+    "reason": ...}`` when nothing could be audited."""
+    t0 = time.perf_counter()
+    out: dict[str, Any] = {"windows": [list(w) for w in windows or ()]}
+
+    def unaudited(reason: str) -> dict[str, Any]:
+        return {**out, "status": "unaudited", "reason": reason, "seconds": round(time.perf_counter() - t0, 4)}
+
+    steps = [j for j in range(len(updates) - 1) if updates[j + 1] == updates[j] + 1]
+    out["observed"] = len(steps)
+    if not steps:
+        return unaudited(dropped or "no update was observed on its own (the run did not tick after each update "
+                                    "inside the observation windows, or ran outside this process)")
+    try:
+        n = len(workload.per_sample_gradients(iterates[0]))
+    except NotImplementedError as exc:
+        return unaudited(str(exc))
+    d = iterates.shape[1]
+    if n * d > MAX_GRAD_FLOATS:
+        return unaudited(f"not audited at this size: n x dim = {n} x {d} per-sample gradients per iterate "
+                         f"(at most {MAX_GRAD_FLOATS:g})")
+    if d < 2:
+        return unaudited("a one-dimensional iterate: every direction is parallel, no update can be told apart")
+    search = _Search(workload, updates, iterates, n)
+    order = ["svrg", "sgd"] if "svrg" in (family or "").lower() else ["sgd", "svrg"]
+    found = _run(search, steps, order[0], t0)
+    if not found["explained"] and found["tried"]:
+        found = _run(search, steps, order[1], t0)
+    out.update(model=found["model"], explained=len(found["explained"]), tried=found["tried"])
+    if search.skipped_b:
+        out["b_not_searched"] = search.skipped_b
+    counted = len(found["explained"]) + found["unexplained"]
+    if found["explained"] and len(found["explained"]) < COVER * counted:
+        return unaudited(f"only {len(found['explained'])} of the {counted} observed updates tried are a gradient "
+                         "step of the SGD or SVRG form: the others are of another form (momentum, dual or coordinate-wise "
+                         "updates, inconsistent reads)")
+    if not found["tried"]:
+        return unaudited(f"none of the {len(steps)} updates observed one by one moved the iterate it ticked with")
+    if not found["explained"]:
+        return unaudited(f"none of the {found['tried']} observed updates tried is a gradient step of the SGD or SVRG "
+                         f"form (b <= {search.max_b}, staleness <= {WINDOW}): momentum, dual or coordinate-wise updates, "
+                         "inconsistent reads, or a read older than the window")
+    ex = found["explained"]
+    eta = np.array([e[1] for e in ex])
+    taus = np.array([e[0] for e in ex])
+    bs = [e[2] for e in ex if e[2]]      # an SVRG step that reads its snapshot shows no batch size
+    out.update(status="audited", step=float(np.median(eta)), step_max=float(eta.max()), step_min=float(eta.min()),
+               b=max(set(bs), key=bs.count) if bs else None, b_values=sorted(set(bs)),
+               b_share=round(max(map(bs.count, set(bs))) / len(bs), 4) if bs else None,
+               delay_max=int(taus.max()), delays={str(k): int(v) for k, v in zip(*np.unique(taus, return_counts=True))})
+    if found["model"] == "svrg":
+        out["inner_max"] = int(max(e[3] for e in ex))
+    if found["timed_out"]:
+        out["note"] = f"the search stopped after {SECONDS:g} s, {found['tried']} of {len(steps)} observed updates tried"
+    out["seconds"] = round(time.perf_counter() - t0, 4)
+    return out
+
+
+def _segments(updates: np.ndarray, steps: list[int]) -> list[list[int]]:
+    """The observed steps in runs of consecutive updates (one per observation window)."""
+    out: list[list[int]] = []
+    for j in steps:
+        if out and updates[j] == updates[out[-1][-1]] + 1:
+            out[-1].append(j)
+        else:
+            out.append([j])
+    return out
+
+
+def _run(search: "_Search", steps: list[int], model: str, t0: float) -> dict[str, Any]:
+    """Explain the steps: the first window (from update 0, where the run's b and staleness show)
+    first, on at most half the time, then the later windows one step of each in turn (so a search
+    cut short by :data:`SECONDS` has looked at each). A model that explains fewer than :data:`COVER`
+    of the steps tried (from :data:`FIRST` on) is dropped: the updates are of another form; a window
+    is left after :data:`GIVE_UP` unexplained steps in a row."""
+    explained, tried, unexplained, timed_out = [], 0, 0, False
+    search.reset()
+    segs = _segments(search.ups, steps)
+    queues = [list(seg) for seg in segs]
+    state = [{"misses": 0, "last_u": None, "hits": 0} for _ in queues]
+
+    def step(i: int) -> bool:
+        nonlocal tried, unexplained
+        j = queues[i].pop(0)
+        search.last_u = state[i]["last_u"]
+        res = search.explain(j, model)
+        state[i]["last_u"] = search.last_u
+        if res is None:            # no move: nothing to explain
+            return True
+        tried += 1
+        if res is False:
+            # before a window's first explained step, its reads (or SVRG's snapshot) may precede the
+            # window: not kept, so not counted against the run
+            unexplained += bool(state[i]["hits"]) or i == 0
+            state[i]["misses"] += 1
+            if state[i]["misses"] >= GIVE_UP:
+                queues[i].clear()
+            counted = len(explained) + unexplained     # go on while the model explains most of what it tried
+            return counted < FIRST or len(explained) >= COVER * counted
+        state[i]["misses"] = 0
+        state[i]["hits"] += 1
+        explained.append(res)
+        return True
+
+    going = True
+    while going and queues and queues[0]:
+        if time.perf_counter() - t0 > SECONDS / 2:
+            break
+        going = step(0)
+    while going and any(queues[1:]):
+        for i in range(1, len(queues)):
+            if not queues[i]:
+                continue
+            if time.perf_counter() - t0 > SECONDS:
+                timed_out, going = True, False
+                break
+            going = step(i)
+            if not going:
+                break
+    timed_out = timed_out or any(queues) and going
+    return {"model": model, "explained": explained, "tried": tried, "unexplained": unexplained, "timed_out": timed_out}
+
+
+class _Search:
+    def __init__(self, workload, updates: np.ndarray, iterates: np.ndarray, n: int):
+        self.wl, self.ups, self.W, self.n = workload, updates, iterates, n
+        self._G: dict[int, np.ndarray] = {}
+        self._F: dict[int, np.ndarray] = {}
+        d = iterates.shape[1]
+        self.max_b = MAX_B if n * (n + 1) // 2 <= MAX_PAIRS else 2
+        self.skipped_b = ("" if self.max_b == MAX_B else
+                          f"b = 3, 4 not searched at n = {n} (more than {MAX_PAIRS:g} pairs of samples)")
+        self.block = max(1, min(WINDOW + 1, 4_000_000 // max(n * d, 1)))   # reads stacked per numpy call
+        self.rng = np.random.default_rng(0)
+        self.reset()
+
+    def reset(self) -> None:
+        self.last_b, self.last_u = None, None
+        self.same_b = 0          # steps explained in a row with last_b: from 8 on, the run's b
+        self.max_tau = 0         # the largest staleness explained so far
+
+    def G(self, k: int) -> np.ndarray:
+        g = self._G.get(k)
+        if g is None:
+            if len(self._G) > 2 * WINDOW + 8:        # a sliding window of iterates is all a search reads
+                old = next(iter(self._G))
+                for cache in (self._G, self._F):
+                    cache.pop(old, None)
+            g = self._G[k] = np.asarray(self.wl.per_sample_gradients(self.W[k]), dtype=float)
+        return g
+
+    def F(self, k: int) -> np.ndarray:
+        f = self._F.get(k)
+        if f is None:
+            f = self._F[k] = self.G(k).mean(axis=0)
+        return f
+
+    def explain(self, j: int, model: str):
+        """(staleness, eta, b, inner position or 0) for step j -> j + 1; None: no move; False: not explained."""
+        delta = self.W[j + 1] - self.W[j]
+        size = float(np.linalg.norm(delta))
+        scale = float(np.linalg.norm(self.W[j]) + np.linalg.norm(self.W[j + 1]))
+        if size <= 1e-12 * max(scale, 1e-300):
+            return None
+        tol = TOL + 64 * EPS * scale / size          # Delta is a difference of two iterates: its rounding
+        q = delta / size
+        t = int(self.ups[j])
+        reads = []                                     # kept iterates, staleness ascending
+        for k in range(j, -1, -1):
+            if t - int(self.ups[k]) > WINDOW:
+                break
+            reads.append(k)
+        if self.same_b >= 8:     # a run keeps its mini-batch size: the others are not searched again
+            bs = [self.last_b]
+        else:
+            bs = ([self.last_b] if self.last_b else []) + [b for b in range(1, self.max_b + 1) if b != self.last_b]
+        for b in bs:
+            # b >= 3 is dear (sums of pairs): up to staleness 4 until the run showed it uses that b, then up
+            # to twice the largest staleness found so far (it grows from the clipped reads at the start)
+            reach = 4 if b != self.last_b else 2 * self.max_tau + 8
+            rs = reads if b == 1 else [k for k in reads if t - int(self.ups[k]) <= reach]
+            hit = self._sgd(rs, q, tol, b) if model == "sgd" else self._svrg(rs, q, tol, b)
+            if hit is not None:
+                k, u, kappa = hit
+                eta = -b * kappa * size
+                if u is not None and u == k:      # the read is the snapshot: -eta grad f(u), any batch
+                    b = None
+                else:
+                    self.same_b = self.same_b + 1 if b == self.last_b else 1
+                    self.last_b = b
+                self.max_tau = max(self.max_tau, t - int(self.ups[k]))
+                inner = 0
+                if u is not None:
+                    self.last_u = u
+                    inner = t - int(self.ups[u]) + 1
+                return (t - int(self.ups[k]), float(eta), b, inner)
+        return False
+
+    def _blocks(self, reads: list[int]):
+        """The reads in blocks searched in one numpy call each: the freshest alone, then 8, then the
+        rest (most updates read the freshest iterates), at most ``block`` per call."""
+        edges = [0, 1, 9] + list(range(9 + self.block, len(reads) + self.block, self.block))
+        for a, b in zip(edges, edges[1:]):
+            if a < len(reads):
+                yield reads[a:b]
+
+    def _sgd(self, reads: list[int], q, tol, b):
+        """(read, None, kappa) of the least stale read whose gradients explain q, or None."""
+        if b == 1:
+            for ks in self._blocks(reads):
+                hit = _first(np.stack([self.G(k) for k in ks]), None, q, tol)
+                if hit is not None:
+                    return ks[hit[0]], None, hit[1]
+            return None
+        for k in reads:
+            kappa = _match(self.G(k), None, q, tol, b, self.rng)
+            if kappa is not None and kappa < 0:
+                return k, None, kappa
+        return None
+
+    def _svrg(self, reads: list[int], q, tol, b):
+        """(read, snapshot, kappa): the snapshot the last update used, or the read itself (the first
+        step of an inner loop reads its snapshot), the least stale first."""
+        u = self.last_u
+        for ks in self._blocks(reads):
+            cands = []
+            if b == 1:
+                same = [k for k in ks if u is not None and k >= u]
+                if same:
+                    Gu = self.G(u)
+                    hit = _first(np.stack([self.G(k) - Gu for k in same]), self.F(u), q, tol)
+                    if hit is not None:
+                        cands.append((int(self.ups[same[hit[0]]]), same[hit[0]], u, hit[1]))
+            else:
+                for k in ks:
+                    if u is not None and k >= u:
+                        kappa = _match(self.G(k) - self.G(u), b * self.F(u), q, tol, b, self.rng)
+                        if kappa is not None and kappa < 0:
+                            cands.append((int(self.ups[k]), k, u, kappa))
+                            break
+            # the read is the snapshot: the step is -eta grad f(u), whatever the batch
+            Fs = np.stack([self.F(k) for k in ks])
+            along = Fs @ q
+            with np.errstate(all="ignore"):
+                sin = np.linalg.norm(Fs - along[:, None] * q, axis=1) / np.linalg.norm(Fs, axis=1)
+            ok = np.nonzero((sin < tol) & (along < 0))[0]
+            if len(ok):
+                k = ks[int(ok[0])]
+                cands.append((int(self.ups[k]), k, k, float(along[ok[0]] / (b * float(Fs[ok[0]] @ Fs[ok[0]])))))
+            if cands:
+                _, k, uu, kappa = max(cands)             # the least stale read
+                return k, uu, kappa
+        return None
+
+
+def _first(Rs: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float):
+    """(index of the first block, kappa) where some row of ``Rs[m]`` (+ ``c``) is parallel to q within
+    ``tol`` with a negative coefficient (the least misaligned row of that block), or None. Rs: (m, n, d)."""
+    S = Rs if c is None else Rs + c
+    along = S @ q                                        # (m, n)
+    norm2 = np.einsum("mnd,mnd->mn", S, S)
+    with np.errstate(all="ignore"):
+        sin = np.sqrt(np.maximum(norm2 - along**2, 0.0) / norm2)
+    sin = np.where((along < 0) & np.isfinite(sin), sin, np.inf)
+    hit = np.nonzero(sin.min(axis=1) < tol)[0]
+    if not len(hit):
+        return None
+    m = int(hit[0])
+    i = int(np.argmin(sin[m]))
+    return m, float(along[m, i] / norm2[m, i])
+
+
+def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: int, rng) -> float | None:
+    """For rows R (n, d), offset c and unit direction q: kappa = <q, S>/|S|^2 of a multiset sum
+    S = sum_{i in B} R_i + c (|B| = b >= 2) parallel to q within ``tol`` with <q, S> < 0 (the least
+    misaligned), or None. Meet in the middle: the sums over half the multiset, projected on random
+    directions orthogonal to q, must cancel the other half's (plus c's) there: sorted along one, the
+    candidates filtered along two more, then checked in full."""
+    V = rng.standard_normal((3, len(q)))
+    V -= np.outer(V @ q, q)
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    pv = R @ V.T                                          # (n, 3)
+    cv = np.zeros(3) if c is None else V @ c
+    scale = float(np.sqrt(np.max(np.einsum("ij,ij->i", R, R)))) * b + (0.0 if c is None else float(np.linalg.norm(c)))
+    if scale == 0.0:
+        return None
+    A_idx, B_idx = _multisets(len(R), (b + 1) // 2), _multisets(len(R), b // 2)
+    a = _sums(pv, A_idx)                                  # (m1, 3)
+    bb = _sums(pv, B_idx) + cv                            # (m2, 3)
+    order = np.argsort(bb[:, 0])
+    sb = bb[order, 0]
+    # the queries -a in ascending order (searchsorted then runs through once); b = 4: a and bb share the order
+    qa = order[::-1] if A_idx is B_idx else np.argsort(-a[:, 0])
+    width = 4 * tol * scale
+    lo = np.searchsorted(sb, -a[qa, 0] - width, side="left")
+    hi = np.searchsorted(sb, -a[qa, 0] + width, side="right")
+    counts = hi - lo
+    total = int(counts.sum())
+    if total == 0:
+        return None
+    if total > 5_000_000:   # a degenerate direction (most rows alike along it): no match can be told apart
+        return None
+    P = np.repeat(qa, counts)
+    Q = order[np.repeat(lo, counts) + np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)]
+    keep = np.all(np.abs(a[P, 1:] + bb[Q, 1:]) <= width, axis=1)
+    P, Q = P[keep], Q[keep]
+    if not len(P):
+        return None
+    S = _sums(R, A_idx[P]) + _sums(R, B_idx[Q]) + (0.0 if c is None else c)
+    along = S @ q
+    norm2 = np.einsum("ij,ij->i", S, S)
+    with np.errstate(all="ignore"):
+        sin = np.sqrt(np.maximum(norm2 - along**2, 0.0) / norm2)
+    sin = np.where((along < 0) & np.isfinite(sin), sin, np.inf)
+    i = int(np.argmin(sin))
+    return float(along[i] / norm2[i]) if sin[i] < tol else None
+
+
+def _sums(X: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """X[idx].sum(axis=1) for rows of one or two indices (two gathers: faster than the fancy sum)."""
+    out = X[idx[:, 0]]
+    return out + X[idx[:, 1]] if idx.shape[1] == 2 else out
+
+
+@lru_cache(maxsize=8)
+def _multisets(n: int, size: int) -> np.ndarray:
+    """Every multiset of ``size`` indices from range(n), as rows of sorted indices."""
+    if size == 1:
+        return np.arange(n)[:, None]
+    i, j = np.triu_indices(n)
+    return np.stack([i, j], axis=1)
