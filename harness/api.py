@@ -91,7 +91,8 @@ iterate as the workload's ``metrics`` expects it (finite-sum: shape (d,); networ
 numbers; ``next_chunk(t, cap=None, samples_per_update=None)`` takes what each update of the coming
 chunk touches (b; 2b for an SVRG inner iteration) so an epoch budget ends on its exact sample count;
 ``count(t, samples)`` counts samples touched outside the updates (SVRG's snapshot, n) before the next
-chunk is sized; ``finish(updates, iterate, ...)`` ends a loop that stops by itself (status ``done``);
+chunk is sized; inside the trajectory audit's observation windows ``next_chunk`` returns 1 and each
+ticked iterate is kept (docs/plugins.md, "What the audits see"); ``finish(updates, iterate, ...)`` ends a loop that stops by itself (status ``done``);
 ``stop(status, reason)`` ends it with a status of :data:`STATUSES`.
 
 Workloads
@@ -100,9 +101,11 @@ Workloads
 linear models) has ``n``, ``dim`` (d), ``X`` (shape (n, d), dense or scipy CSR), ``y`` (shape (n,)),
 ``lam`` (the l2 weight), ``loss`` (``"logistic" | "squared" | "multinomial"``), and
 ``objective(w)``, ``gradient(w)`` (shape (d,)), ``batch_gradient(w, idx)`` (mean over the rows
-``idx``, l2 term included), ``constants()`` (``L``, ``L_max``, ``mu``, ``f_star``, ...);
+``idx``, l2 term included), ``constants()`` (``L``, ``L_max``, ``mu``, ``f_star``, ...),
+``per_sample_gradients(w)`` (shape (n, d): what the trajectory audit infers each update from);
 ``metrics(w)`` is what the monitor evaluates. A new workload subclasses :class:`Workload` and is
-registered as a :class:`WorkloadSpec` in the ``harness.workloads`` entry point group;
+registered as a :class:`WorkloadSpec` (``constants=`` names what its ``constants()`` gives: a
+theorem's run map may read only those) in the ``harness.workloads`` entry point group;
 :func:`build_workload` builds a registered one by name.
 
 A workload whose data is expensive shares it instead of holding it: ``dataset(key, build, disk=...)``

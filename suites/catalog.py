@@ -28,7 +28,8 @@ WORKLOADS = [
         Param("n", 64, "int", low=1, doc="identical points"),
         Param("lam", 0.0, "float", low=0.0, doc="l2 weight (0: none)"),
     ), "f(w) = (w - 1)^2/2 in one dimension from n identical points: each read's staleness is observable "
-       "(check-plugin's delay audit)", constants=CONSTANTS),
+       "from two consecutive objectives (a worked example of staleness; the audits use the ordinary workloads)",
+       constants=CONSTANTS),
     WorkloadSpec("digits", "finite-sum", "harness.suites.linear:Digits", (
         Param("binary", False, "bool", doc="even vs odd with the logistic loss (else 10-class multinomial)"),
         Param("lam", 1e-3, "float", low=0.0, open_low=True),

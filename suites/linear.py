@@ -95,7 +95,9 @@ class Probe(FiniteSumWorkload):
     """n identical points x_i = 1, y_i = 1 in one dimension, squared loss: f(w) = (w - 1)^2/2 (+ the l2
     term, 0 by default). Every sample's gradient is the full gradient, so an update applied to a read
     of the iterate u_read = 1 - w_read gives u_{t+1} = u_t - eta u_read: the staleness of each read is
-    observable from two consecutive objectives (``harness check-plugin``'s delay audit)."""
+    observable from two consecutive objectives. ``harness check-plugin`` no longer audits on it: a
+    workload this recognisable lets a plugin behave only there (the trajectory audit, on the
+    ordinary workloads, replaced it)."""
 
     loss, phi_curv = "squared", 1.0
 

@@ -29,6 +29,8 @@ from .verdict import HOLDS, HOLDS_UNVERIFIED, VIOLATED, Verdict
 SLACK = 1.5   # an implied figure within [reported / SLACK, reported x SLACK] agrees (asynchronous counters lag)
 STEP_TOL = 1e-3   # an inferred step above the reported one by more than this fraction (0.1%) is another step
 B_SHARE = 0.8     # the share of explained updates that must agree on a batch size other than the reported
+# the algorithms whose eta, b, m and delays mean what the audit's update models infer (harness.run.trajectory)
+MODEL_FAMILIES = {"sgd": ("sgd", "asgd"), "svrg": ("svrg", "asysvrg")}
 OVER = 3          # updates that must read staler than reported (a figure from exact arithmetic, but not one alone)
 
 
@@ -61,16 +63,22 @@ def _num(x) -> float | None:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
 
 
-def trajectory_findings(run, reads: Sequence[str] = ("eta", "b", "m"), delay: bool = True
-                        ) -> tuple[list[str], str | None]:
+def trajectory_findings(run, reads: Sequence[str] = ("eta", "b", "m"), delay: bool = True,
+                        families: Sequence[str] | None = None) -> tuple[list[str], str | None]:
     """(what the trajectory audit contradicts, why it did not run or None) for one run: each
     contradiction names the inferred figure and the reported one; only the values in ``reads`` (and
-    the delay where ``delay``) are compared."""
+    the delay where ``delay``) are compared, and only where the update model that explained the run
+    is one of ``families`` (the theorem's; default the run's own): a dual method's eta is no SGD step."""
     a = (run.info or {}).get("audit")
     if not isinstance(a, dict):
         return [], "the run predates the trajectory audit"
     if a.get("status") != "audited":
         return [], str(a.get("reason") or "not audited")
+    fams = tuple(families or (run.family,))
+    model = a.get("model")
+    if model is not None and not set(MODEL_FAMILIES.get(model, ())) & set(fams):
+        return [], (f"its updates were explained as {model.upper()} steps, whose figures are not those of "
+                    f"{', '.join(fams)}")
     out = []
     eta, step = _num(run.param("eta")), _num(a.get("step"))
     if "eta" in reads and eta and step and step > eta * (1 + STEP_TOL):
@@ -102,7 +110,7 @@ def audit(thm, runs: Sequence[Any], meta, v: Verdict) -> None:
     """Apply the audits to the verdict ``v`` of ``thm`` on the group ``runs`` (in place)."""
     reads = thm.runmap.required_applied(required=False)
     reads_delay = thm.runmap.reads_delay()
-    found = [(r, *trajectory_findings(r, reads, reads_delay)) for r in runs]
+    found = [(r, *trajectory_findings(r, reads, reads_delay, thm.families or None)) for r in runs]
     lies = [(r, x) for r, xs, _ in found for x in xs]
     if lies:
         r, what = lies[0]

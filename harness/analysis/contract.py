@@ -15,7 +15,12 @@ and it runs on a tiny instance of every workload kind it declares and must:
   one per worker and chunk is allowed);
 - ``progress``: end with a finite objective below the first point's;
 - ``deterministic``: a plugin that declares ``deterministic=True`` gives the same curve twice
-  (every measured field but ``time_s``).
+  (every measured field but ``time_s``);
+- ``applied`` / ``accounting``: with linked theorems, it reports the values they read, and its
+  samples and updates agree with them;
+- ``delays``: (finite-sum; sim and threads plugins and plugins that link theorems) on an ordinary
+  workload drawn at random, the trajectory audit finds no step, read staleness, batch or inner loop
+  beyond what it reports (:func:`delay_audit`).
 
 A plugin that declines the tiny workload through its ``skip`` is reported as skipped, not failed.
 """

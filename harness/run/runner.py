@@ -19,8 +19,8 @@ from harness._core.signals import signal_name
 from harness._core.cache import looks_like_damaged_cache, numba_cache_dir, repair_numba_cache
 from harness._core.identity import code_fingerprint, run_hash
 from harness._core.observe import Observer
-from harness._core.monitor import (DIVERGED, DONE, ERROR, INTERRUPTED, SKIPPED, TARGET, TIMEOUT, Budget, Monitor, Schedule,
-                      Target)
+from harness._core.monitor import (DIVERGED, DONE, ERROR, FINISHED_OK, INTERRUPTED, SKIPPED, TARGET, TIMEOUT, Budget,
+                                   Monitor, Schedule, Target)
 from .checking import expected_applied
 from harness._core.params import THEORY, check_options
 from harness._core.plugin import PluginSpec
@@ -343,7 +343,8 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
     check_memory(workload, ranks=launched_ranks(pspec, spec.workers) if local else 0)
 
     planted_clock, params = planted_run(res.identity.get("options", {}).get("planted", {}), res.params)
-    observer = Observer(spec.seed) if audits(workload) else None
+    unobserved = not_audited(workload)
+    observer = Observer(spec.seed) if unobserved is None else None
     monitor = Monitor(workload.metrics, n_samples=getattr(workload, "n", None), budget=spec.budget,
                       target=spec.target, schedule=spec.schedule, deterministic=pspec.deterministic,
                       on_point=on_point, on_start=on_start, observer=observer, **planted_clock)
@@ -400,19 +401,22 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
             rec.env = {**rec.env, "nodes": rec.info.pop("nodes")}
         if res.backend.timed_beside_probe and monitor.cpu_to_target is not None:
             rec.info["cpu_to_target_s"] = monitor.cpu_to_target  # the gate's time where both sides have it
-        # written last, over anything the plugin put under this key: the plugin cannot write its own audit
-        rec.info["audit"] = trajectory_audit(workload, observer, pspec.family)
+        # written last, over anything the plugin put under this key: the plugin cannot write its own audit;
+        # a run stopped short (interrupted, timed out, failed) is not judged, and its shutdown is not delayed
+        rec.info["audit"] = (trajectory_audit(workload, observer, pspec.family) if observer and rec.status in JUDGED
+                             else {"status": "unaudited", "reason": unobserved or f"the run ended '{rec.status}'"})
         scratch.remove(workdir)
     return rec
 
 
-def trajectory_audit(workload: Workload, observer: Observer | None, family: str) -> dict[str, Any]:
+JUDGED = (*FINISHED_OK, DIVERGED)   # the statuses the theory checker judges
+
+
+def trajectory_audit(workload: Workload, observer: Observer, family: str) -> dict[str, Any]:
     """The trajectory audit of a finished run (:mod:`harness.run.trajectory`) from the iterates the
     monitor observed; ``{"status": "unaudited", "reason": ...}`` where it cannot run."""
     from .trajectory import audit
 
-    if observer is None:
-        return {"status": "unaudited", "reason": f"workload {workload.name} gives no per-sample gradients"}
     try:
         ups, its = observer.trajectory()
         return audit(workload, ups, its, family=family, windows=observer.windows, dropped=observer.dropped)
@@ -420,9 +424,19 @@ def trajectory_audit(workload: Workload, observer: Observer | None, family: str)
         return {"status": "unaudited", "reason": f"the audit failed: {type(exc).__name__}: {exc}"}
 
 
-def audits(workload: Workload) -> bool:
-    """Whether runs on ``workload`` are observed for the trajectory audit: it gives per-sample gradients."""
-    return type(workload).per_sample_gradients is not Workload.per_sample_gradients
+def not_audited(workload: Workload) -> str | None:
+    """Why runs on ``workload`` are not observed for the trajectory audit (None: they are): it gives no
+    per-sample gradients, or they are too many to compute (n x dim above the audit's limit)."""
+    from .trajectory import MAX_GRAD_FLOATS
+
+    if type(workload).per_sample_gradients is Workload.per_sample_gradients:
+        return f"workload {workload.name} gives no per-sample gradients"
+    n, dim = getattr(workload, "n", None), getattr(workload, "dim", None)
+    if not (n and dim):
+        return f"workload {workload.name} has no sizes n and dim"
+    if n * dim > MAX_GRAD_FLOATS:
+        return f"not audited at this size: n x dim = {n} x {dim} per-sample gradients (at most {MAX_GRAD_FLOATS:g})"
+    return None
 
 
 def _constants(workload: Workload) -> dict[str, Any]:

@@ -68,26 +68,27 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
     if not steps:
         return unaudited(dropped or "no update was observed on its own (the run did not tick after each update "
                                     "inside the observation windows, or ran outside this process)")
-    try:
-        n = len(workload.per_sample_gradients(iterates[0]))
-    except NotImplementedError as exc:
-        return unaudited(str(exc))
-    d = iterates.shape[1]
+    n, d = int(getattr(workload, "n", 0) or 0), iterates.shape[1]
     if n * d > MAX_GRAD_FLOATS:
         return unaudited(f"not audited at this size: n x dim = {n} x {d} per-sample gradients per iterate "
                          f"(at most {MAX_GRAD_FLOATS:g})")
     if d < 2:
         return unaudited("a one-dimensional iterate: every direction is parallel, no update can be told apart")
+    try:
+        n = len(workload.per_sample_gradients(iterates[0]))
+    except NotImplementedError as exc:
+        return unaudited(str(exc))
     search = _Search(workload, updates, iterates, n)
     order = ["svrg", "sgd"] if "svrg" in (family or "").lower() else ["sgd", "svrg"]
     found = _run(search, steps, order[0], t0)
-    if not found["explained"] and found["tried"]:
-        found = _run(search, steps, order[1], t0)
+    if found["tried"] and not _covers(found):      # the family's model fails: the other one, if it does better
+        other = _run(search, steps, order[1], t0)
+        found = other if len(other["explained"]) > len(found["explained"]) else found
     out.update(model=found["model"], explained=len(found["explained"]), tried=found["tried"])
     if search.skipped_b:
         out["b_not_searched"] = search.skipped_b
     counted = len(found["explained"]) + found["unexplained"]
-    if found["explained"] and len(found["explained"]) < COVER * counted:
+    if found["explained"] and not _covers(found):
         return unaudited(f"only {len(found['explained'])} of the {counted} observed updates tried are a gradient "
                          "step of the SGD or SVRG form: the others are of another form (momentum, dual or coordinate-wise "
                          "updates, inconsistent reads)")
@@ -111,6 +112,11 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
         out["note"] = f"the search stopped after {SECONDS:g} s, {found['tried']} of {len(steps)} observed updates tried"
     out["seconds"] = round(time.perf_counter() - t0, 4)
     return out
+
+
+def _covers(found: dict[str, Any]) -> bool:
+    n = len(found["explained"])
+    return n > 0 and n >= COVER * (n + found["unexplained"])
 
 
 def _segments(updates: np.ndarray, steps: list[int]) -> list[list[int]]:

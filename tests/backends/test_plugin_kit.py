@@ -34,7 +34,9 @@ def test_guide_example_plugin_passes_check_plugin(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     found = json.loads(proc.stdout)
     assert found["ok"] and {f["check"] for f in found["findings"]} == {
-        "theorems", "loads", "runs", "curve", "budget", "progress", "applied", "accounting", "deterministic"}
+        "theorems", "loads", "runs", "curve", "budget", "progress", "applied", "accounting", "delays", "deterministic"}
+    (audit,) = [f for f in found["findings"] if f["check"] == "delays"]   # the guide's SGD is honest, and audited
+    assert audit["ok"] is True and "updates explained: step" in audit["message"], audit
 
 
 def test_builtin_plugins_pass_check_plugin():

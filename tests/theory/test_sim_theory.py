@@ -2,7 +2,9 @@
 condition (2.26) both AsySVRG shared-memory theorems hold; far outside it they are not applicable.
 
 The run is Algorithm 1 as stated (one coordinate written per iteration, ``coords=1``), so the
-measured delay counts coordinate writes, as Delta does in (2.26); L = L_max of the workload."""
+measured delay counts coordinate writes, as Delta does in (2.26); L = L_max of the workload. A
+one-coordinate write shows too little of the update for the trajectory audit to tell which iterate
+it read, so the delay is the plugin's report: the verdict is 'holds (unverified)', saying so."""
 
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ def test_delay_inside_the_condition_holds():
     assert rec.points[-1]["tau_max"] == 5.0
     # (2.26) at this step size: Delta^2 < min{d/(2 u0 b), ...} admits Delta <= 21 here
     for tid in ("asysvrg.thm-2.3.1", "asysvrg.thm-2.3.2"):
-        assert out[tid].verdict == "holds", out[tid]
+        assert out[tid].verdict == "holds (unverified)", out[tid]
+        assert any(f.startswith("unaudited:") and "delays self-reported" in f for f in out[tid].flags), out[tid].flags
 
 
 def test_delay_far_outside_is_not_applicable():

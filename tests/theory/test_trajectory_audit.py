@@ -1,0 +1,119 @@
+"""The trajectory audit (harness.run.trajectory): what each update did, inferred from consecutive
+iterates, on trajectories built here with known steps, batches, staleness and inner loops; and what
+the checker makes of it (harness.theory.audit): a figure beyond the reported one is violated, delays
+it could not check leave a delay theorem at best 'holds (unverified)'."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from harness._core.monitor import Budget
+from harness._core.registry import build_workload
+from harness.run.trajectory import audit
+
+WL = build_workload("ridge", {"n": 120, "d": 8})
+
+
+def sgd(eta=0.05, b=1, stale=lambda t: 0, T=100, seed=0):
+    rng = np.random.default_rng(seed)
+    W = [np.zeros(WL.dim)]
+    for t in range(T):
+        read = W[max(t - stale(t), 0)]
+        W.append(W[-1] - eta * WL.batch_gradient(read, rng.integers(0, WL.n, size=b)))
+    return np.arange(T + 1), np.array(W)
+
+
+def svrg(eta=0.02, m=10, T=100, b=1, seed=0):
+    rng = np.random.default_rng(seed)
+    W, u, mu = [np.zeros(WL.dim)], None, None
+    for t in range(T):
+        if t % m == 0:
+            u, mu = W[-1].copy(), WL.gradient(W[-1])
+        B = rng.integers(0, WL.n, size=b)
+        W.append(W[-1] - eta * (WL.batch_gradient(W[-1], B) - WL.batch_gradient(u, B) + mu))
+    return np.arange(T + 1), np.array(W)
+
+
+def test_sgd_steps_batches_and_staleness_are_read_off_the_iterates():
+    a = audit(WL, *sgd(eta=0.05, stale=lambda t: t % 4), family="asgd")
+    assert a["status"] == "audited" and a["explained"] == a["observed"] == 100
+    assert a["step"] == pytest.approx(0.05, rel=1e-9) and a["b"] == 1 and a["delay_max"] == 3
+    assert a["delays"] == {"0": 25, "1": 25, "2": 25, "3": 25}
+    three = audit(WL, *sgd(eta=0.3, b=3, T=40), family="sgd")
+    assert three["b"] == 3 and three["b_share"] == 1.0 and three["step"] == pytest.approx(0.3, rel=1e-9)
+
+
+def test_svrg_shows_its_snapshot_and_inner_loop():
+    a = audit(WL, *svrg(m=10), family="svrg")
+    assert a["status"] == "audited" and a["model"] == "svrg"
+    assert a["inner_max"] == 10 and a["step"] == pytest.approx(0.02, rel=1e-9)
+    longer = audit(WL, *svrg(m=60), family="svrg")
+    assert longer["inner_max"] == 60
+
+
+def test_updates_of_another_form_are_not_audited_saying_so():
+    ups, W = sgd(T=60)
+    V = np.zeros(WL.dim)                                      # heavy ball on the same gradients
+    H = [np.zeros(WL.dim)]
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        V = 0.9 * V - 0.05 * WL.batch_gradient(H[-1], rng.integers(0, WL.n, size=1))
+        H.append(H[-1] + V)
+    a = audit(WL, ups, np.array(H), family="heavy_ball")
+    assert a["status"] == "unaudited" and "another form" in a["reason"]
+    coord = W.copy()                                          # single-coordinate writes
+    for t in range(1, len(coord)):
+        coord[t] = coord[t - 1]
+        coord[t, t % WL.dim] = W[t, t % WL.dim]
+    assert audit(WL, ups, coord, family="sgd")["status"] == "unaudited"
+    assert "no update was observed on its own" in audit(WL, ups[::2], W[::2], family="sgd")["reason"]
+
+
+def _facts(audit_figures, **applied):
+    from harness.theory.facts import RunFacts
+
+    return RunFacts(plugin="p", family="asgd", backend="sim", workload="ridge", workers=4, seed=0, status="budget",
+                    params=dict(applied), constants={}, applied=dict(applied), info={"audit": audit_figures},
+                    tau_max=3.0, points=({"updates": 0, "tau_max": 3.0},))
+
+
+def test_each_contradiction_names_the_inferred_and_the_reported_figure():
+    from harness.theory.audit import trajectory_findings
+
+    base = audit(WL, *sgd(eta=0.05, stale=lambda t: t % 4), family="asgd")
+    assert trajectory_findings(_facts(base, eta=0.05, b=1)) == ([], None)
+    lies, _ = trajectory_findings(_facts(base, eta=0.05 / 3, b=1))
+    assert lies == ["applied step 0.05 inferred from the iterates vs eta = 0.0166667 reported"]
+    stale = audit(WL, *sgd(eta=0.05, stale=lambda t: 23), family="asgd")
+    lies, _ = trajectory_findings(_facts(stale, eta=0.05, b=1))
+    assert len(lies) == 1 and lies[0].startswith("reads up to 23 updates old") and "largest delay of 3 reported" in lies[0]
+    lies, _ = trajectory_findings(_facts(base, eta=0.05, b=4))
+    assert lies == ["a mini-batch of 1 inferred from the iterates vs b = 4 reported"]
+    lies, why = trajectory_findings(_facts({"status": "unaudited", "reason": "launched"}, eta=0.05, b=1))
+    assert lies == [] and why == "launched"
+
+
+def test_a_delay_theorem_is_unverified_where_the_delays_could_not_be_audited(store):
+    """The same honest runs: audited, Lemma 1 and Theorem 4 hold; with the audit's figures gone
+    (as for an MPI run), Theorem 4, which reads the measured delay, is 'holds (unverified)' and
+    flagged, while Lemma 1 (no delay) keeps its 'holds' and says its step is self-reported."""
+    from harness.run.checking import check
+    from harness.run.runner import RunSpec, execute
+
+    recs = [execute(RunSpec("sgd-serial", "ridge", {"eta": 0.05, "b": 1}, {"n": 200, "d": 10}, seed=s,
+                            budget=Budget(updates=1000)), store) for s in (0, 1)]
+    assert all(r.info["audit"]["status"] == "audited" for r in recs), recs[0].info["audit"]
+    ids = ["minibatch.lem-1", "minibatch.thm-4"]
+    out = {v.theorem: v for v in check(recs, ids)}
+    assert [out[t].verdict for t in ids] == ["holds", "holds"], [out[t].reason for t in ids]
+    blind = [replace(r, info={**r.info, "audit": {"status": "unaudited", "reason": "ran on other processes"}})
+             for r in recs]
+    out = {v.theorem: v for v in check(blind, ids)}
+    assert out["minibatch.thm-4"].verdict == "holds (unverified)", out["minibatch.thm-4"].reason
+    assert "unaudited: step, mini-batch, delays self-reported (ran on other processes)" in out["minibatch.thm-4"].flags
+    assert "delays the run reports" in out["minibatch.thm-4"].reason
+    assert out["minibatch.lem-1"].verdict == "holds"
+    assert "unaudited: step, mini-batch self-reported (ran on other processes)" in out["minibatch.lem-1"].flags
