@@ -336,9 +336,9 @@ def _first(Rs: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float):
 def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: int, rng) -> float | None:
     """For rows R (n, d), offset c and unit direction q: kappa = <q, S>/|S|^2 of a multiset sum
     S = sum_{i in B} R_i + c (|B| = b >= 2) parallel to q within ``tol`` with <q, S> < 0 (the least
-    misaligned), or None. Meet in the middle: the sums over half the multiset, projected on random
-    directions orthogonal to q, must cancel the other half's (plus c's) there: sorted along one, the
-    candidates filtered along two more, then checked in full."""
+    misaligned), or None. Meet in the middle: the sums over half the multiset, projected on a random
+    direction orthogonal to q, must cancel the other half's (plus c's) there: sorted along it, the
+    candidates are filtered along two more directions, then checked in full."""
     V = rng.standard_normal((3, len(q)))
     V -= np.outer(V @ q, q)
     V /= np.linalg.norm(V, axis=1, keepdims=True)
@@ -348,24 +348,25 @@ def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: in
     if scale == 0.0:
         return None
     A_idx, B_idx = _multisets(len(R), (b + 1) // 2), _multisets(len(R), b // 2)
-    a = _sums(pv, A_idx)                                  # (m1, 3)
-    bb = _sums(pv, B_idx) + cv                            # (m2, 3)
-    order = np.argsort(bb[:, 0])
-    sb = bb[order, 0]
+    p0 = np.ascontiguousarray(pv[:, 0])
+    a = _sums(p0, A_idx)                                  # the halves along the first direction only
+    bb = (a if B_idx is A_idx else _sums(p0, B_idx)) + cv[0]
+    order = np.argsort(bb)
+    sb = bb[order]
     # the queries -a in ascending order (searchsorted then runs through once); b = 4: a and bb share the order
-    qa = order[::-1] if A_idx is B_idx else np.argsort(-a[:, 0])
+    qa = order[::-1] if A_idx is B_idx else np.argsort(-a)
     width = 4 * tol * scale
-    lo = np.searchsorted(sb, -a[qa, 0] - width, side="left")
-    hi = np.searchsorted(sb, -a[qa, 0] + width, side="right")
+    lo = np.searchsorted(sb, -a[qa] - width, side="left")
+    hi = np.searchsorted(sb, -a[qa] + width, side="right")
     counts = hi - lo
     total = int(counts.sum())
-    if total == 0:
+    if total == 0 or total > 5_000_000:   # none; or a degenerate direction (rows alike along it): no match told apart
         return None
-    if total > 5_000_000:   # a degenerate direction (most rows alike along it): no match can be told apart
-        return None
+    nz = np.nonzero(counts)[0]                            # the few queries with a partner in reach
+    qa, lo, counts = qa[nz], lo[nz], counts[nz]
     P = np.repeat(qa, counts)
     Q = order[np.repeat(lo, counts) + np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)]
-    keep = np.all(np.abs(a[P, 1:] + bb[Q, 1:]) <= width, axis=1)
+    keep = np.all(np.abs(_sums(pv[:, 1:], A_idx[P]) + _sums(pv[:, 1:], B_idx[Q]) + cv[1:]) <= width, axis=1)
     P, Q = P[keep], Q[keep]
     if not len(P):
         return None
