@@ -84,14 +84,14 @@ MIN_EVAL = 64   # the smallest evaluation subset the plan chooses (accuracy in s
 
 class NetworkWorkload(Workload):
     kind = "network"
+    _eval_m: int | None = None          # the evaluation plan's subset (None: as asked)
+    _pilot_s: float | None = None       # a timed plan's allowance, until its pilot ran
 
     def __init__(self, name, arch="mlp", data="digits", path="", n_train=0, width=64, depth=2, test_fraction=0.25,
                  seed=0, eval_n=2048, eval_batch=512):
         super().__init__(name, arch=arch, data=data, path=path, n_train=n_train, width=width, depth=depth,
                          test_fraction=test_fraction, seed=seed, eval_n=eval_n, eval_batch=eval_batch)
         self._eval_sets: dict[tuple, tuple] = {}
-        self._eval_m: int | None = None          # the plan's subset (None: as asked)
-        self._pilot_s: float | None = None       # a timed plan's allowance, until its pilot ran
 
     def spec_dict(self) -> dict[str, Any]:
         """As the base class, without ``arch`` (implied by the registered name), so that
@@ -523,7 +523,8 @@ _net_params = (
     Param("test_fraction", 0.25, "float", low=0.0, high=0.9),
     Param("seed", 0, "int", low=0, doc="data and initialisation seed"),
     Param("eval_n", 2048, "int", low=0, doc="evaluation subset: training (and test) samples the metrics use "
-                                            "(0: all); a fixed seeded subset"),
+                                            "(0: all); a fixed seeded subset; at most: a short budget's evaluation "
+                                            "plan may take the first 64, 128, ... of it (stored with the run)"),
     Param("eval_batch", 512, "int", low=1, doc="samples per evaluation batch (bounds the evaluation's memory)"),
 )
 
