@@ -85,8 +85,10 @@ def one(name: str, workload: str, wparams: dict, params: dict, workers: int, bud
     last = rec.points[-1] if rec.points else {}
     epochs = last.get("epochs")
     subset = (rec.info.get("eval_plan") or {}).get("eval_n")
+    startup = rec.info.get("startup_s")
     return (rec.status, measured, ev, rec.wall_s, len(rec.points), last.get("updates", 0),
-            float("nan") if epochs is None else epochs, rec.reason, float("nan") if subset is None else subset)
+            float("nan") if epochs is None else epochs, rec.reason, float("nan") if subset is None else subset,
+            float("nan") if startup is None else startup)
 
 
 def short_note(name: str, family: str, budget: str, measured: float, updates: float, epochs: float) -> str:
@@ -175,12 +177,13 @@ def main(argv=None) -> int:
     budgets = ", ".join(b for b, _ in EXAMPLE_BUDGETS) if a.example else a.budget
     print(f"budget {budgets}, {a.repeats} repeat(s), evaluation plan {a.plan}, load average {load[0]:.2f} "
           f"{load[1]:.2f} {load[2]:.2f}; seconds, medians (measured = the algorithm's clock; eval = the monitor's "
-          f"paused time; other = start-up, launch, JIT, data, summary; subset = the samples each point was "
-          f"evaluated on); target wall/measured " +
+          f"paused time; other = the run's wall less both (launch, JIT, summary); start = from the run's "
+          f"beginning to its clock's start (info['startup_s']: data, set-up; wall counts only its last part); subset = the samples each point "
+          f"was evaluated on); target wall/measured " +
           (", ".join(f"<= {t:g} at {b}" for b, t in EXAMPLE_BUDGETS) if a.example else
            f"<= 2 where measured >= {a.min_measured:g} s"))
     head = (f"{'plugin':25s} {'workload':8s} {'W':>2s} {'status':8s} {'measured':>9s} {'eval':>8s} {'other':>8s} "
-            f"{'wall':>8s} {'points':>6s} {'updates':>8s} {'epochs':>6s} {'subset':>6s} {'plan':>4s}  "
+            f"{'wall':>8s} {'points':>6s} {'updates':>8s} {'epochs':>6s} {'subset':>6s} {'plan':>4s} {'start':>6s}  "
             f"{'wall/measured min/median/max':>28s}  verdict")
     if not a.example:
         print(head, flush=True)
@@ -192,7 +195,8 @@ def main(argv=None) -> int:
         the default rule). Returns the median wall / measured."""
         errors.extend(f"{name} on {wl}: {r[7]}" for r in runs if r[0] == "error")
         status = ",".join(sorted({r[0] for r in runs}))
-        meas, ev, wall, pts, upd, ep, sub = (np.array([r[i] for r in runs], dtype=float) for i in (1, 2, 3, 4, 5, 6, 8))
+        meas, ev, wall, pts, upd, ep, sub, start = (np.array([r[i] for r in runs], dtype=float)
+                                                    for i in (1, 2, 3, 4, 5, 6, 8, 9))
         ratio = np.where(meas > 0, wall / np.where(meas > 0, meas, 1.0), np.inf)
         other = wall - meas - ev
         if target is not None:
@@ -204,7 +208,8 @@ def main(argv=None) -> int:
         subset = "-" if np.all(np.isnan(sub)) else f"{np.nanmedian(sub):.0f}"
         print(f"{name:25s} {wl:8s} {w:>2d} {status:8s} {np.median(meas):9.3g} {np.median(ev):8.3g} "
               f"{np.median(other):8.3g} {np.median(wall):8.3g} {np.median(pts):6.0f} {np.median(upd):8.0f} "
-              f"{np.median(ep):6.3g} {subset:>6s} {'on' if plan else 'off':>4s}  {spread:>28s}  {verdict}", flush=True)
+              f"{np.median(ep):6.3g} {subset:>6s} {'on' if plan else 'off':>4s} {np.median(start):6.3g}  {spread:>28s}  "
+              f"{verdict}", flush=True)
         if np.median(meas) < SHORT_S:
             print(f"  note: {short_note(name, family, budget, *(np.median(x) for x in (meas, upd, ep)))}", flush=True)
         return float(np.median(ratio))
