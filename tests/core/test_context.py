@@ -37,13 +37,14 @@ def test_the_theorems_are_looked_up_once_and_only_for_a_value_that_is_no_number(
 
 
 @pytest.mark.slow
-def test_a_run_loads_no_theorem(tmp_path):
-    """`harness run ... --no-report` on a plugin that links theorems: sympy and the theorems (a second
-    or two at every start) stay unloaded; the run still records what it applied."""
+def test_a_dense_run_loads_no_theorem_and_no_scipy_sparse(tmp_path):
+    """`harness run ... --no-report` on a plugin that links theorems, on dense data: sympy and the
+    theorems (a second or two at every start) and scipy.sparse (a third of a second) stay unloaded."""
     code = ("import sys, json; from harness.cli.app import main; "
             "rc = main(['run', '-p', 'sgd-serial', '-w', 'logreg', '--budget', 'updates=200', '--no-report', '-q', "
             "'--json']); print(json.dumps({'rc': rc, 'theory': 'harness.theory.registry' in sys.modules, "
-            "'sympy': 'sympy' in sys.modules}))")
+            "'sympy': 'sympy' in sys.modules, 'sparse': 'scipy.sparse' in sys.modules}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"rc": 0, "theory": False, "sympy": False}
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"rc": 0, "theory": False, "sympy": False,
+                                                                 "sparse": False}
