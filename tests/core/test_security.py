@@ -170,18 +170,25 @@ def test_published_checksums_name_a_folder_that_differs(tmp_path):
 @pytest.mark.mpi
 @pytest.mark.slow
 def test_a_one_machine_mpi_run_listens_on_loopback_only(tmp_path):
-    """Before: every rank listened on the machine's external address too (UCX on every interface).
-    hydra's control port (mpiexec's, on 0.0.0.0, inherited by its children) is the one exception
-    this MPICH leaves (plugins/launchers/mpiexec.py says why): it is the only socket found beyond
-    loopback, and every socket a rank opened itself is on loopback."""
+    """Before: every rank listened on the machine's external address too (UCX on every interface),
+    and hydra's mpiexec held its control port on 0.0.0.0 for the whole job (it binds every address
+    whatever it is told). Now the ranks are on 127.0.0.1 and ``mpiexec.gforker`` starts them,
+    serving PMI over pipes: every socket of the job, the launcher's included, is on loopback, and
+    the launcher has none."""
     from conftest import have, mpiexec_path
 
     if not (have("mpi4py") and mpiexec_path()):
         pytest.skip("mpi4py / the venv's mpiexec missing")
+    if not (mpiexec_path().parent / "mpiexec.gforker").exists():
+        pytest.skip("this MPICH has no mpiexec.gforker: hydra's control port listens on 0.0.0.0 (warned)")
     rc, err, seen = listening_while(tmp_path, "run", "-p", "asysvrg-mpi", "-w", "logreg", "--workers", "2",
                                      "--budget", "seconds=3", "--no-report", "-q", "--store", str(tmp_path / "r.db"))
     assert rc == 0, err
     mpi_ranks_on_loopback(seen)
+    import sqlite3
+
+    info = json.loads(sqlite3.connect(tmp_path / "r.db").execute("SELECT info FROM runs").fetchone()[0])
+    assert info["network"]["mpiexec"].startswith("mpiexec.gforker: no listening socket"), info["network"]
 
 
 @pytest.mark.torch
