@@ -11,6 +11,10 @@ Runs, each measured ``--repeats`` times interleaved with its anchor (the same lo
   the part skipped with the reason where it cannot be): the same SGD and SVRG curves on logreg
   n = 200000, the whole ``harness run`` / ``benchopt run`` wall and CPU time     target <= 1
   and the b = 1 kernels' CPU time / a plain numba loop                           target <= 1.1
+- what measuring costs (``measurement_cost.py --example``, e): ddg-sim with K = 2 on the residual
+  CNN (cifar-synth, n_train = 1024), the run's wall time / its measured time, the evaluation plan on,
+  at ``--budget updates=40``                                                     target <= 3
+  and ``--budget seconds=10``                                                    target <= 2
 
 and writes one Markdown table (measure, anchor, ratio min / median / max, target, met?) and the same
 as JSON, with the date, the machine and its load average before and after. ``--readme`` puts the
@@ -18,7 +22,7 @@ table into README.md between the ``perf-table`` markers. A ratio measured while 
 exceeded the cores is marked: on a shared machine a wall-clock ratio then says more about the
 neighbours than about the code (the CPU-time ratio less so).
 
-    python -m benchmarks [--repeats 3] [--out benchmarks/results] [--readme] [--skip cb]
+    python -m benchmarks [--repeats 3] [--out benchmarks/results] [--readme] [--skip cbe]
 """
 
 from __future__ import annotations
@@ -81,6 +85,8 @@ def run(repeats: int, skip: str) -> dict:
     notes: list[str] = []
     if "b" not in skip:
         rows += _benchopt_rows(repeats, notes)
+    if "e" not in skip:
+        rows += _evaluation_rows(repeats)
     return {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
             f"{platform.processor() or platform.platform()}", "cores": os.cpu_count(), "load_start": load0,
             "load_end": _load(), "seconds": round(time.time() - start, 1), "repeats": repeats, "rows": rows,
@@ -111,6 +117,23 @@ def _benchopt_rows(repeats: int, notes: list[str]) -> list[dict]:
         notes.append(f"benchopt side by side not run: {res['skipped']}")
     notes += [f"`svrg-serial --budget epochs={res['epochs']}` at n = {n} stopped at {ep:.2f} epochs"
               for n, ep in res["epochs_check"].items()]
+    return rows
+
+
+def _evaluation_rows(repeats: int) -> list[dict]:
+    """Part e: issue 28's residual-network example (``measurement_cost.EXAMPLE``), the evaluation plan
+    on, after an unmeasured warm-up: the run's wall time / its measured time at each budget."""
+    from benchmarks import measurement_cost as mc
+
+    name, wl, wp, workers = mc.EXAMPLE
+    mc.one(name, wl, wp, {}, workers, "updates=2", {}, True)
+    rows = []
+    for budget, target in mc.EXAMPLE_BUDGETS:
+        load = _load()
+        runs = [mc.one(name, wl, wp, {}, workers, budget, {}, True) for _ in range(repeats)]
+        rows.append(_row(f"{name} K={workers} on {wl} (cifar-synth, n_train 1024), --budget {budget}: the run's wall "
+                         f"time (evaluated on {runs[0][8]:.0f} samples, {runs[0][4]} points)", "its measured time",
+                         [r[3] / r[1] for r in runs], target, False, load))
     return rows
 
 
@@ -146,7 +169,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="folder for performance.md / .json")
     ap.add_argument("--readme", action="store_true", help="also put the table into README.md")
-    ap.add_argument("--skip", default="", help="letters of the parts to leave out: m (monitor), a, c, b (benchopt)")
+    ap.add_argument("--skip", default="", help="letters of the parts to leave out: m (monitor), a, c, b (benchopt), "
+                                                   "e (evaluation cost)")
     args = ap.parse_args(argv)
     if args.repeats < 1:
         print("python -m benchmarks: error: --repeats must be at least 1", file=sys.stderr)
