@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -18,12 +19,14 @@ MAX_SHRINK_LOG = 200.0  # a sparse chunk keeps its scale S above e^-200 (see ker
 
 
 class Snapshot(NamedTuple):
-    """What an SVRG epoch needs of w~: margins z0 = X w~, the loss part of grad f(w~), and (CSR data)
-    its margins x_i . mu for the scaled iterate."""
+    """What an SVRG epoch needs of w~: margins z0 = X w~, the loss part of grad f(w~), (CSR data) its
+    margins x_i . mu for the scaled iterate, and the loss derivatives g0 = phi'(z0) (taken once per
+    snapshot: an update reads g0[i] where it would evaluate phi'(z0[i]), the same value)."""
 
     z0: np.ndarray
     mu_loss: np.ndarray
     x_mu: np.ndarray | None
+    g0: np.ndarray
 
 
 def applied_write(write: str, threads: int) -> tuple[str, str]:
@@ -38,6 +41,12 @@ def applied_write(write: str, threads: int) -> tuple[str, str]:
     return write, "as asked"
 
 
+def use_transactions() -> bool:
+    """Whether atomic dense writes try hardware transactions first (``kernels.write_all``): where the
+    CPU has them (``kernels.cpu_has_rtm``) unless HARNESS_THREADS_TX=0 turns them off."""
+    return os.environ.get("HARNESS_THREADS_TX", "1") != "0" and K.cpu_has_rtm()
+
+
 class ThreadLinear:
     """Chunks of updates on ``team``; ``write`` ('atomic', 'racy' or 'plain', ``kernels.WRITE_CODES``)
     says how each coordinate is written (applied as :func:`applied_write` decides)."""
@@ -50,12 +59,13 @@ class ThreadLinear:
         self.write = write
         self.applied, self.applied_why = applied_write(write, team.size)
         self.mode = K.WRITE_CODES[self.applied]
+        self.tx = use_transactions()
         self.n, self.d = workload.n, workload.dim
         self.lam = float(workload.lam)
         self.sparse = workload.sparse
         X = workload.X
         if self.sparse:
-            self.csr = (X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64))
+            self.csr = K0.csr_arrays(X)
         self.X, self.y = X, workload.y
         self._tables = np.empty((3, 0))              # drift tables S, Q, H (CSR data)
         self._tables_eta: float | None = None        # the constant step they hold, if any
@@ -107,12 +117,12 @@ class ThreadLinear:
         team, (S, Q, H) = self.team, tables
         T0 = team.count
         svrg = snap is not None
-        x_mu, z0 = (snap.x_mu, snap.z0) if svrg else (self._nothing, self._nothing)
+        x_mu, g0 = (snap.x_mu, snap.g0) if svrg else (self._nothing, self._nothing)
 
         def work(r, kr):
             idx = team.rngs[r].integers(0, self.n, size=kr * b)
             taus = np.empty(kr, dtype=np.int64)
-            K.linear_csr(w, *self.csr, self.y, idx, b, self.code, T0, S, Q, H, x_mu, z0, int(svrg),
+            K.linear_csr(w, *self.csr, self.y, idx, b, self.code, T0, S, Q, H, x_mu, g0, int(svrg),
                          self.scratch(b), self.mode, team.slots, r, taus)
             return taus
 
@@ -146,11 +156,12 @@ class ThreadLinear:
                 self.snapshot(w)
             return
         K.hogwild_dense(w, self.X, self.y, self._noidx, b, self.code, self.lam, 0, 0.1, 1.0, 0.0,
-                        self.scratch(self.d), self.mode, 0, slots, 0, taus)
+                        self.scratch(self.d), self.mode, 0, self.tx, slots, 0, taus)
         if svrg:
             snap = self.snapshot(w)
-            K.asysvrg_dense(w, self.X, self.y, snap.z0, w, self._noidx, b, self.code, self.lam, 0.1,
-                            self.scratch(self.d), self.scratch(b), 0, self._noidx, self.mode, 0, slots, 0, taus)
+            K.asysvrg_dense(w, self.X, self.y, snap.g0, w, self._noidx, b, self.code, self.lam, 0.1,
+                            self.scratch(self.d), self.scratch(b), 0, self._noidx, self.mode, 0, self.tx, slots, 0,
+                            taus)
 
     # -- Hogwild! SGD ------------------------------------------------------------------------------------
     def sgd(self, w, k, *, b, eta, schedule=0, t0=1.0, beta=0.0) -> np.ndarray:
@@ -167,7 +178,7 @@ class ThreadLinear:
             idx = team.rngs[r].integers(0, self.n, size=kr * b)
             taus = np.empty(kr, dtype=np.int64)
             K.hogwild_dense(w, self.X, self.y, idx, b, self.code, self.lam, schedule, eta, t0, beta,
-                            self.scratch(self.d), self.mode, first, team.slots, r, taus)
+                            self.scratch(self.d), self.mode, first, self.tx, team.slots, r, taus)
             return taus
 
         return np.concatenate(team.map(work, team.split(k)))
@@ -179,24 +190,24 @@ class ThreadLinear:
         d-sized arrays would page-fault on every epoch."""
         team, n, d = self.team, self.n, self.d
         if self._snap_buffers is None:
-            self._snap_buffers = (np.zeros((team.size, d)), np.empty(n), np.empty(d), np.empty(n))  # a thread with no rows adds 0
-        parts, z0, mu_loss, x_mu = self._snap_buffers
+            self._snap_buffers = (np.zeros((team.size, d)), np.empty(n), np.empty(d), np.empty(n), np.empty(n))  # a thread with no rows adds 0
+        parts, z0, mu_loss, x_mu, g0 = self._snap_buffers
         rows = self._ranges(n)
         shares = [hi - lo for lo, hi in rows]
 
         def work(r, _):
             lo, hi = rows[r]
             if self.sparse:
-                K.loss_grad_rows_csr(*self.csr, self.y, u0, lo, hi, self.code, z0, parts[r])
+                K.loss_grad_rows_csr(*self.csr, self.y, u0, lo, hi, self.code, z0, g0, parts[r])
             else:
-                K.loss_grad_rows_dense(self.X, self.y, u0, lo, hi, self.code, z0, parts[r])
+                K.loss_grad_rows_dense(self.X, self.y, u0, lo, hi, self.code, z0, g0, parts[r])
 
         team.map(work, shares)
         self._by_coords(lambda lo, hi: K.sum_rows(parts, 1.0 / n, lo, hi, mu_loss))
         if not self.sparse:
-            return Snapshot(z0, mu_loss, None)
+            return Snapshot(z0, mu_loss, None, g0)
         team.map(lambda r, _: K.csr_matvec_rows(*self.csr, mu_loss, *rows[r], x_mu), shares)
-        return Snapshot(z0, mu_loss, x_mu)
+        return Snapshot(z0, mu_loss, x_mu, g0)
 
     def svrg(self, w, snap: Snapshot, k, *, b, eta, coords) -> np.ndarray:
         """k Shared-AsySVRG inner iterations shared by the team; returns the measured delays."""
@@ -212,9 +223,9 @@ class ThreadLinear:
             idx = rng.integers(0, self.n, size=kr * b)
             taus = np.empty(kr, dtype=np.int64)
             kidx = rng.integers(0, self.d, size=kr) if coords else self._noidx
-            K.asysvrg_dense(w, self.X, self.y, snap.z0, snap.mu_loss, idx, b, self.code, self.lam, eta,
-                            self.scratch(self.d), self.scratch(b), int(coords), kidx, self.mode, first, team.slots, r,
-                            taus)
+            K.asysvrg_dense(w, self.X, self.y, snap.g0, snap.mu_loss, idx, b, self.code, self.lam, eta,
+                            self.scratch(self.d), self.scratch(b), int(coords), kidx, self.mode, first, self.tx,
+                            team.slots, r, taus)
             return taus
 
         return np.concatenate(team.map(work, team.split(k)))
@@ -223,9 +234,15 @@ class ThreadLinear:
         """The run's coordinate writes: the mode asked (``mode``), the one applied and why
         (:func:`applied_write`), attempted writes, failed compare-and-swaps, and lost writes (atomic:
         0 by construction; racy: the failed ones, counted exactly; plain: not observable, None; one
-        thread: 0 under every mode, since no other writer exists)."""
-        attempted, failed = (int(c) for c in self.team.slots[:, [K.WRITES, K.FAILED]].sum(axis=0))
+        thread: 0 under every mode, since no other writer exists), and the hardware transactions the
+        atomic dense writes used (``transactions``: whether they were on, how many blocks landed in
+        one, how many attempts aborted; the aborted blocks went by compare-and-swap)."""
+        slots = self.team.slots
+        attempted, failed = (int(c) for c in slots[:, [K.WRITES, K.FAILED]].sum(axis=0))
         lost = 0 if self.team.size <= 1 else {"atomic": 0, "racy": failed, "plain": None}[self.write]
         return {"mode": self.write, "applied": self.applied, "why": self.applied_why,
                 "coordinate_writes": attempted, "cas_failed": failed, "lost": lost,
-                "lost_fraction": None if lost is None else lost / max(attempted, 1)}
+                "lost_fraction": None if lost is None else lost / max(attempted, 1),
+                "transactions": {"enabled": bool(self.tx and self.applied == "atomic" and not self.sparse),
+                                 "committed": int(slots[:, K.TX_COMMITS].sum()),
+                                 "aborted": int(slots[:, K.TX_ABORTS].sum())}}

@@ -125,28 +125,36 @@ def exact_increment_workload(sparse: bool, n: int = 64, d: int = 8):
 
 
 @pytest.mark.parametrize("write", ["atomic", "racy", "plain"])
-@pytest.mark.parametrize("kind", ["dense-b1", "dense-b2", "dense-odd", "csr", "svrg-vector", "svrg-coords", "svrg-odd"])
+@pytest.mark.parametrize("kind", ["dense-b1", "dense-b2", "dense-odd", "csr", "svrg-vector", "svrg-coords", "svrg-odd",
+                                  "dense-b1-cas", "svrg-odd-cas", "dense-wide-odd", "dense-wide-odd-cas"])
 def test_two_threads_apply_every_counted_update_atomically(kind, write):
     """2 real threads on d = 8 shared coordinates (every update writes all of them, so the threads
     collide on most writes): atomic applies all k counted updates on every coordinate; racy reports
     exactly the writes its iterate misses; plain loses some silently (only the iterate shows it).
-    Dense atomic writes go in 16-byte pairs; '-odd': d = 9 in an iterate 8 bytes off a 16-byte
-    boundary, so the pairs start at index 1 and a coordinate is left at each end."""
+    Dense atomic writes go in hardware transactions where the CPU has them (blocks of
+    ``TX_BLOCK`` coordinates), else and after an abort in 16-byte compare-and-swap pairs ('-cas': the
+    pairs only); '-odd': d = 9 in an iterate 8 bytes off a 16-byte boundary, so the pairs start at
+    index 1 and a coordinate is left at each end; 'wide': d = 2 TX_BLOCK + 3, three blocks."""
+    from harness.plugins.threads import kernels as KT
     from harness.plugins.threads.linear import Snapshot
 
-    k, b = 200_000, 2 if kind == "dense-b2" else 1
-    odd = kind.endswith("-odd")
-    wl = exact_increment_workload(sparse=kind == "csr", d=9 if odd else 8)
+    wide = "-wide" in kind
+    k, b = 50_000 if wide else 200_000, 2 if kind == "dense-b2" else 1
+    odd = "-odd" in kind
+    d = 2 * KT.TX_BLOCK + 3 if wide else 9 if odd else 8
+    wl = exact_increment_workload(sparse=kind == "csr", d=d)
     with Team(2, seed=0) as team:
         lin = ThreadLinear(wl, team, write)
         lin.code = 2                                      # the exact-increment test loss
+        if kind.endswith("-cas"):
+            lin.tx = False
         w = np.zeros(wl.dim)
         if odd:
             buf = np.zeros(wl.dim + 2)
             w = buf[1:-1] if buf.ctypes.data % 16 == 0 else buf[:-2]
             assert ThreadLinear.first_pair(w) == 1
         if kind.startswith("svrg"):                       # grad f_i(w_hat) - grad f_i(w~) = 0: each update adds eta (-mu) = 1
-            snap = Snapshot(np.zeros(wl.n), -np.ones(wl.dim), None)
+            snap = Snapshot(np.zeros(wl.n), -np.ones(wl.dim), None, -wl.y)   # g0 = phi'(z0) = -y
             coords = 3 if kind == "svrg-coords" else 0   # svrg-odd: the whole vector
             lin.svrg(w, snap, k, b=b, eta=1.0, coords=coords)
             applied_per_update = coords or wl.dim
@@ -158,20 +166,28 @@ def test_two_threads_apply_every_counted_update_atomically(kind, write):
     assert writes["coordinate_writes"] == k * applied_per_update
     missing = k * applied_per_update - int(w.sum())       # writes the iterate does not hold
     assert (w == np.round(w)).all() and missing >= 0
+    tx = writes["transactions"]
     if write == "atomic":
         assert missing == 0 and writes["lost"] == 0, (missing, writes)
         if kind != "svrg-coords":
             np.testing.assert_array_equal(w, np.full(wl.dim, float(k)))
-    elif write == "racy":
+        # the transactional path ran where the CPU has it (and only there, and not for a pair-only run)
+        on = KT.cpu_has_rtm() and kind != "csr" and not kind.endswith("-cas")
+        assert tx["enabled"] == on and (tx["committed"] > 0) == (on and kind != "svrg-coords"), tx
+        return
+    assert not tx["enabled"] and tx["committed"] == tx["aborted"] == 0, tx
+    if write == "racy":
         assert writes["lost"] == writes["cas_failed"] == missing, (missing, writes)
     else:
         assert writes["lost"] is None and writes["cas_failed"] == 0
 
 
-@pytest.mark.parametrize("kind", ["dense", "csr", "svrg"])
+@pytest.mark.parametrize("kind", ["dense", "csr", "svrg", "dense-cas", "svrg-cas", "dense-b3", "svrg-b3"])
 def test_one_thread_applies_plain_stores_bit_for_bit_the_atomic_update(kind):
     """One thread has no concurrent writer: every asked mode applies plain stores (no compare-and-swap
-    loop), records that and why, and gives the iterate the atomic kernel gives, bit for bit."""
+    loop), records that and why, and gives the iterate the atomic kernel gives, bit for bit: its
+    hardware transactions where the CPU has them, its compare-and-swap pairs ('-cas'), and with
+    b = 3 the mini-batch paths (b = 1: plain stores take fused one-pass loops, atomic ones a buffer)."""
     from harness.plugins.threads import kernels as KT
     from harness.plugins.threads.linear import Snapshot
 
@@ -183,22 +199,52 @@ def test_one_thread_applies_plain_stores_bit_for_bit_the_atomic_update(kind):
     import scipy.sparse as sp
     wl = SimpleNamespace(loss="logistic", n=200, dim=12, lam=1e-3, sparse=kind == "csr", y=y,
                          X=sp.csr_matrix(X) if kind == "csr" else X)
+    b = 3 if kind.endswith("-b3") else 1
     iterates = {}
     for forced in (None, "atomic"):
         with Team(1, seed=0) as team:
             lin = ThreadLinear(wl, team, "atomic")
             assert lin.applied == "plain" and "one thread" in lin.applied_why
             if forced:
-                lin.mode = KT.WRITE_CODES[forced]               # the compare-and-swap kernel path
+                lin.mode = KT.WRITE_CODES[forced]               # the atomic kernel path
+                lin.tx = lin.tx and not kind.endswith("-cas")
             w = np.zeros(wl.dim)
-            if kind == "svrg":
-                snap = Snapshot(X @ np.zeros(12), 0.1 * np.ones(12), None)
-                lin.svrg(w, snap, 3000, b=1, eta=0.05, coords=0)
+            if kind.startswith("svrg"):
+                snap = Snapshot(X @ np.zeros(12), 0.1 * np.ones(12), None, -y / 2)   # g0 = phi'(0) = -y / 2
+                lin.svrg(w, snap, 3000, b=b, eta=0.05, coords=0)
             else:
-                lin.sgd(w, 3000, b=1, eta=0.05)
+                lin.sgd(w, 3000, b=b, eta=0.05)
             iterates[forced] = w.copy()
             assert lin.writes()["lost"] == 0
     np.testing.assert_array_equal(iterates[None], iterates["atomic"])
+
+
+@pytest.mark.parametrize("svrg", [False, True], ids=["sgd", "svrg"])
+def test_unsigned_csr_indices_give_the_same_iterates_bit_for_bit(svrg):
+    """The CSR arrays the kernels get (``csr_arrays``: unsigned index views, so numba skips its
+    negative-index wraparound) give the iterate scipy's own int32 arrays and int64 copies give, bit
+    for bit (sparse Hogwild! and SVRG inner updates, mini-batch 2, one thread)."""
+    from harness.plugins.threads import kernels as KT
+
+    wl = build(SPARSE)
+    X, k, b = wl.X, 2000, 2
+    forms = {"unsigned": K0.csr_arrays(X), "int32": (X.data, X.indices, X.indptr),
+             "int64": (X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64))}
+    assert forms["unsigned"][1].dtype == np.uint32 and forms["unsigned"][2].dtype == np.uint64
+    idx = np.random.default_rng(5).integers(0, wl.n, size=k * b)
+    iterates = {}
+    with Team(1, seed=0) as team:
+        lin = ThreadLinear(wl, team)
+        snap = lin.snapshot(np.full(wl.dim, 0.01))
+        S, Q, H = lin.drift(k, eta=0.5, svrg=svrg)
+        for name, csr in forms.items():
+            w = np.full(wl.dim, 0.01)
+            KT.linear_csr(w, *csr, wl.y, idx, b, 0, 0, S, Q, H, snap.x_mu, snap.g0, int(svrg), np.empty(b), 2,
+                          np.zeros((1, 8), dtype=np.int64), 0, np.empty(k, dtype=np.int64))
+            iterates[name] = w
+    assert np.abs(iterates["int64"] - 0.01).max() > 1e-3
+    np.testing.assert_array_equal(iterates["unsigned"], iterates["int64"])
+    np.testing.assert_array_equal(iterates["int32"], iterates["int64"])
 
 
 def test_one_thread_runs_record_their_plain_writes():
