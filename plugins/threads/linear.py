@@ -16,6 +16,9 @@ from .team import Team
 CHUNK_CAP = 1_000_000  # updates per chunk (bounds the per-thread index arrays and the drift tables)
 CHUNK_ROWS = 2_000_000  # rows drawn per chunk (b rows per update)
 MAX_SHRINK_LOG = 200.0  # a sparse chunk keeps its scale S above e^-200 (see kernels)
+# work (coordinates read or written) below which a team call runs on the calling thread alone: waking a
+# worker costs about as much (tens of microseconds on a quiet machine, milliseconds on a loaded one)
+SPLIT_MIN_OPS = 100_000
 
 
 class Snapshot(NamedTuple):
@@ -67,6 +70,7 @@ class ThreadLinear:
         if self.sparse:
             self.csr = K0.csr_arrays(X)
         self.X, self.y = X, workload.y
+        self.row_ops = max(1, X.nnz // max(self.n, 1)) if self.sparse else self.d   # coordinates per row
         self._tables = np.empty((3, 0))              # drift tables S, Q, H (CSR data)
         self._tables_eta: float | None = None        # the constant step they hold, if any
         self._tables_len = 0                         # ... for chunks of up to this many updates
@@ -126,7 +130,7 @@ class ThreadLinear:
                          self.scratch(b), self.mode, team.slots, r, taus)
             return taus
 
-        taus = np.concatenate(team.map(work, team.split(k)))
+        taus = np.concatenate(self._map(work, team.split(k), k * b * self.row_ops))
         s, q, mu = S[k], (Q[k] if svrg else 0.0), (snap.mu_loss if svrg else self._nothing)
         self._by_coords(lambda lo, hi: K.unscale(w, s, q, mu, lo, hi))
         return taus
@@ -136,11 +140,17 @@ class ThreadLinear:
         bounds = np.linspace(0, total, self.team.size + 1).astype(np.int64)
         return [(int(bounds[r]), int(bounds[r + 1])) for r in range(self.team.size)]
 
-    def _by_coords(self, fn) -> None:
+    def _map(self, fn, shares: list[int], ops: int) -> list:
+        """``team.map``; on the calling thread alone when the call's work, ``ops`` coordinates read or
+        written, is under SPLIT_MIN_OPS (each share still with its own index stream and stamp slot)."""
+        return self.team.map(fn, shares, alone=ops < SPLIT_MIN_OPS)
+
+    def _by_coords(self, fn, per_coord: int = 1) -> None:
         """fn(lo, hi) on the team, the coordinates 0..d-1 split in contiguous ranges (O(d) work per chunk
-        or epoch is serial otherwise, and at d = 1M it is most of an epoch)."""
+        or epoch is serial otherwise, and at d = 1M it is most of an epoch); ``per_coord``: its work
+        per coordinate."""
         ranges = self._ranges(self.d)
-        self.team.map(lambda r, _: fn(*ranges[r]), [1] * self.team.size)
+        self._map(lambda r, _: fn(*ranges[r]), [1] * self.team.size, self.d * per_coord)
 
     # -- compile / load every kernel before the clock starts ------------------------------------------
     def warmup(self, b: int, svrg: bool) -> None:
@@ -181,7 +191,7 @@ class ThreadLinear:
                             self.scratch(self.d), self.mode, first, self.tx, team.slots, r, taus)
             return taus
 
-        return np.concatenate(team.map(work, team.split(k)))
+        return np.concatenate(self._map(work, team.split(k), k * b * self.row_ops))
 
     # -- Shared-AsySVRG -----------------------------------------------------------------------------------
     def snapshot(self, u0: np.ndarray) -> Snapshot:
@@ -202,11 +212,11 @@ class ThreadLinear:
             else:
                 K.loss_grad_rows_dense(self.X, self.y, u0, lo, hi, self.code, z0, g0, parts[r])
 
-        team.map(work, shares)
-        self._by_coords(lambda lo, hi: K.sum_rows(parts, 1.0 / n, lo, hi, mu_loss))
+        self._map(work, shares, n * self.row_ops)
+        self._by_coords(lambda lo, hi: K.sum_rows(parts, 1.0 / n, lo, hi, mu_loss), per_coord=team.size)
         if not self.sparse:
             return Snapshot(z0, mu_loss, None, g0)
-        team.map(lambda r, _: K.csr_matvec_rows(*self.csr, mu_loss, *rows[r], x_mu), shares)
+        self._map(lambda r, _: K.csr_matvec_rows(*self.csr, mu_loss, *rows[r], x_mu), shares, n * self.row_ops)
         return Snapshot(z0, mu_loss, x_mu, g0)
 
     def svrg(self, w, snap: Snapshot, k, *, b, eta, coords) -> np.ndarray:
@@ -228,7 +238,7 @@ class ThreadLinear:
                             team.slots, r, taus)
             return taus
 
-        return np.concatenate(team.map(work, team.split(k)))
+        return np.concatenate(self._map(work, team.split(k), k * b * self.row_ops))
 
     def writes(self) -> dict:
         """The run's coordinate writes: the mode asked (``mode``), the one applied and why

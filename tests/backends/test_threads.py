@@ -111,6 +111,77 @@ def test_drift_tables_match_the_one_step_recursions():
         np.testing.assert_allclose(H, etas / S[1:], rtol=1e-12)
 
 
+# -- the team: each share runs once, on whichever thread is free first ----------------------------------------
+def test_team_runs_shares_on_two_threads_when_the_worker_is_there():
+    """Each share waits at a 2-party barrier (30 s timeout): the map can only finish with the two
+    shares running at the same time, on the calling thread and the worker; results in share order."""
+    import threading
+
+    barrier = threading.Barrier(2, timeout=30)
+    ran = {}
+
+    def fn(r, k):
+        ran[r] = threading.get_ident()
+        barrier.wait()
+        return r * 10 + k
+
+    with Team(2, seed=0) as team:
+        assert team.map(fn, [3, 4]) == [3, 14]
+    assert ran[1] != ran[0] and threading.get_ident() in ran.values()
+
+
+def test_team_calling_thread_takes_the_shares_no_worker_started():
+    """With its worker held up, the calling thread runs every share itself (each exactly once, in
+    share order of results) instead of waiting; the worker, once free, finds nothing left to run.
+    ``alone`` runs them on the calling thread whatever the worker does; a share's exception reaches
+    the caller."""
+    import threading
+
+    calls = []
+    with Team(2, seed=0) as team:
+        hold = threading.Event()
+        team._pool.submit(hold.wait, 30)                   # the only worker is busy
+        out = team.map(lambda r, k: calls.append((r, threading.get_ident())) or r + k, [5, 7])
+        assert out == [5, 8] and sorted(r for r, _ in calls) == [0, 1]
+        assert {t for _, t in calls} == {threading.get_ident()}
+        hold.set()
+        team._pool.submit(lambda: None).result(30)         # the worker has run the left-over task by now
+        assert sorted(r for r, _ in calls) == [0, 1]        # ... which ran nothing again
+        calls.clear()
+        assert team.map(lambda r, k: calls.append(threading.get_ident()) or k, [1, 2], alone=True) == [1, 2]
+        assert calls == [threading.get_ident()] * 2
+
+        def boom(r, k):
+            if r == 1:
+                raise ValueError("share 1")
+            return k
+
+        with pytest.raises(ValueError, match="share 1"):
+            team.map(boom, [1, 1])
+
+
+def test_a_chunk_too_small_to_split_runs_on_the_calling_thread_with_each_shares_stream():
+    """Under SPLIT_MIN_OPS coordinates of work a 2-thread chunk runs on the calling thread alone: both
+    shares (share r with index stream r and stamp slot r, as when split), no worker woken; a longer
+    chunk is offered to the worker."""
+    from harness.plugins.threads.linear import SPLIT_MIN_OPS
+
+    wl = build(DENSE)
+    small = SPLIT_MIN_OPS // (2 * wl.dim)
+    with Team(2, seed=0) as team:
+        lin = ThreadLinear(wl, team)
+        w = np.zeros(wl.dim)
+        team.trace = []
+        offered = []
+        real_submit = team._pool.submit
+        team._pool.submit = lambda *a: offered.append(1) or real_submit(*a)
+        lin.sgd(w, small, b=1, eta=0.1)
+        assert not offered and [me for me, *_ in team.trace[-1][2]] == [0, 0]
+        assert list(team.slots[:, 0]) == team.split(small)
+        lin.sgd(w, 4 * SPLIT_MIN_OPS // wl.dim, b=1, eta=0.1)
+        assert offered
+
+
 # -- coordinate writes: atomic by default, lost writes counted -------------------------------------------------
 def exact_increment_workload(sparse: bool, n: int = 64, d: int = 8):
     """Every row all ones, y = 1, lam = 0; with the linear test loss (kernel loss code 2, phi(z) = -y z)
