@@ -401,16 +401,22 @@ def asysvrg_dense(u_vec, X, y, g0, mu_loss, idx, b, code, lam, eta, gbuf, gr, co
 
 
 @njit(nogil=True, cache=True, _nrt=False)
-def linear_csr(v, data, indices, indptr, y, idx, b, code, T0, S, Q, H, x_mu, g0, svrg, gr, mode, slots, me, taus):
+def linear_csr(v, data, indices, indptr, y, idx, b, code, T0, S, Q, H, x_mu, g0, svrg, gr, mode, tx, slots, me,
+               taus):
     """Hogwild! SGD (003 eq. (2); ``svrg = 0``) or Shared-AsySVRG inner iterations (000 Alg. 1, (2.4)-(2.6);
     ``svrg = 1``) on CSR rows, on the scaled iterate w_t = S[t] v - Q[t] mu (module docstring):
 
         z_i = x_i . w_hat = S[t] (x_i . v) - Q[t] (x_i . mu)             the iterate as read (2.6)
         g_i = phi'(z_i)              (SVRG: phi'(z_i) - g0[i], g0[i] = phi'(x_i . w~))   (2.5), loss part of row i
-        v_j -= (eta_t / S[t+1]) (1/b) sum_i g_i x_ij                      sparse writes (2.4), ``mode``"""
+        v_j -= (eta_t / S[t+1]) (1/b) sum_i g_i x_ij                      sparse writes (2.4), ``mode``
+
+    Atomic writes with ``tx``: a row's nonzeros (TX_BLOCK at a time) in one hardware transaction, as
+    :func:`write_all` does for dense rows; a compare-and-swap loop per coordinate otherwise.
+    ``indices`` and ``indptr`` unsigned, as ``csr_arrays`` gives them."""
     hi = H.shape[0] - 1
     rows = idx.shape[0]
-    fails, writes = 0, 0
+    fails, writes, commits, aborts = 0, 0, 0, 0
+    block = np.uint64(TX_BLOCK)
     gather = v.shape[0] >= PREFETCH_GATHER_MIN_D
     for u in range(rows // b):
         read = global_count(slots)
@@ -436,14 +442,37 @@ def linear_csr(v, data, indices, indptr, y, idx, b, code, T0, S, Q, H, x_mu, g0,
             if mode == 2:                          # plain: v - cr (x + 0 v) = v - cr x, one store per nonzero
                 for k in range(indptr[i], indptr[i + 1]):
                     v[indices[k]] -= cr * data[k]
+            elif mode == 0 and tx:
+                lo, end = indptr[i], indptr[i + 1]
+                while lo < end:
+                    top = min(lo + block, end)
+                    tries = TX_TRIES
+                    while tries > 0:
+                        status = tx_begin()
+                        if status == TX_STARTED:
+                            for k in range(lo, top):   # the plain store's value: v - cr x
+                                v[indices[k]] -= cr * data[k]
+                            tx_end()
+                            commits += 1
+                            tries = -1
+                        else:
+                            aborts += 1
+                            tries = 0 if status & TX_CAPACITY else tries - 1
+                    if tries == 0:                     # not landed: compare-and-swap per coordinate
+                        for k in range(lo, top):
+                            fails += write(v, indices[k], cr, data[k], 0.0, mode)
+                    lo = top
             else:
                 for k in range(indptr[i], indptr[i + 1]):
                     fails += write(v, indices[k], cr, data[k], 0.0, mode)
             writes += indptr[i + 1] - indptr[i]
         slots[me, 0] += 1
         taus[u] = now - read
+        tx = tx and not (aborts > TX_GIVE_UP and aborts > commits)
     slots[me, WRITES] += writes
     slots[me, FAILED] += fails
+    slots[me, TX_COMMITS] += commits
+    slots[me, TX_ABORTS] += aborts
 
 
 @njit(nogil=True, cache=True)

@@ -127,7 +127,7 @@ class ThreadLinear:
             idx = team.rngs[r].integers(0, self.n, size=kr * b)
             taus = np.empty(kr, dtype=np.int64)
             K.linear_csr(w, *self.csr, self.y, idx, b, self.code, T0, S, Q, H, x_mu, g0, int(svrg),
-                         self.scratch(b), self.mode, team.slots, r, taus)
+                         self.scratch(b), self.mode, self.tx, team.slots, r, taus)
             return taus
 
         taus = np.concatenate(self._map(work, team.split(k), k * b * self.row_ops))
@@ -160,7 +160,7 @@ class ThreadLinear:
         if self.sparse:
             S, Q, H = self.drift(1, eta=0.1, svrg=svrg)
             K.linear_csr(w, *self.csr, self.y, self._noidx, b, self.code, 0, S, Q, H, self._nothing, self._nothing,
-                         int(svrg), self.scratch(b), self.mode, slots, 0, taus)
+                         int(svrg), self.scratch(b), self.mode, self.tx, slots, 0, taus)
             K.unscale(w, 1.0, 0.0, self._nothing, 0, 0)
             if svrg:
                 self.snapshot(w)
@@ -253,6 +253,6 @@ class ThreadLinear:
         return {"mode": self.write, "applied": self.applied, "why": self.applied_why,
                 "coordinate_writes": attempted, "cas_failed": failed, "lost": lost,
                 "lost_fraction": None if lost is None else lost / max(attempted, 1),
-                "transactions": {"enabled": bool(self.tx and self.applied == "atomic" and not self.sparse),
+                "transactions": {"enabled": bool(self.tx and self.applied == "atomic"),
                                  "committed": int(slots[:, K.TX_COMMITS].sum()),
                                  "aborted": int(slots[:, K.TX_ABORTS].sum())}}

@@ -197,15 +197,16 @@ def exact_increment_workload(sparse: bool, n: int = 64, d: int = 8):
 
 @pytest.mark.parametrize("write", ["atomic", "racy", "plain"])
 @pytest.mark.parametrize("kind", ["dense-b1", "dense-b2", "dense-odd", "csr", "svrg-vector", "svrg-coords", "svrg-odd",
-                                  "dense-b1-cas", "svrg-odd-cas", "dense-wide-odd", "dense-wide-odd-cas"])
+                                  "dense-b1-cas", "svrg-odd-cas", "dense-wide-odd", "dense-wide-odd-cas", "csr-cas"])
 def test_two_threads_apply_every_counted_update_atomically(kind, write):
     """2 real threads on d = 8 shared coordinates (every update writes all of them, so the threads
     collide on most writes): atomic applies all k counted updates on every coordinate; racy reports
     exactly the writes its iterate misses; plain loses some silently (only the iterate shows it).
-    Dense atomic writes go in hardware transactions where the CPU has them (blocks of
-    ``TX_BLOCK`` coordinates), else and after an abort in 16-byte compare-and-swap pairs ('-cas': the
-    pairs only); '-odd': d = 9 in an iterate 8 bytes off a 16-byte boundary, so the pairs start at
-    index 1 and a coordinate is left at each end; 'wide': d = 2 TX_BLOCK + 3, three blocks."""
+    Atomic writes go in hardware transactions where the CPU has them (blocks of ``TX_BLOCK``
+    coordinates; CSR: a row's nonzeros), else and after an abort by compare-and-swap: dense in 16-byte
+    pairs, CSR per coordinate ('-cas': those only); '-odd': d = 9 in an iterate 8 bytes off a 16-byte
+    boundary, so the pairs start at index 1 and a coordinate is left at each end; 'wide': d =
+    2 TX_BLOCK + 3, three blocks."""
     from harness.plugins.threads import kernels as KT
     from harness.plugins.threads.linear import Snapshot
 
@@ -213,7 +214,7 @@ def test_two_threads_apply_every_counted_update_atomically(kind, write):
     k, b = 50_000 if wide else 200_000, 2 if kind == "dense-b2" else 1
     odd = "-odd" in kind
     d = 2 * KT.TX_BLOCK + 3 if wide else 9 if odd else 8
-    wl = exact_increment_workload(sparse=kind == "csr", d=d)
+    wl = exact_increment_workload(sparse=kind.startswith("csr"), d=d)
     with Team(2, seed=0) as team:
         lin = ThreadLinear(wl, team, write)
         lin.code = 2                                      # the exact-increment test loss
@@ -243,7 +244,7 @@ def test_two_threads_apply_every_counted_update_atomically(kind, write):
         if kind != "svrg-coords":
             np.testing.assert_array_equal(w, np.full(wl.dim, float(k)))
         # the transactional path ran where the CPU has it (and only there, and not for a pair-only run)
-        on = KT.cpu_has_rtm() and kind != "csr" and not kind.endswith("-cas")
+        on = KT.cpu_has_rtm() and not kind.endswith("-cas")
         assert tx["enabled"] == on and (tx["committed"] > 0) == (on and kind != "svrg-coords"), tx
         return
     assert not tx["enabled"] and tx["committed"] == tx["aborted"] == 0, tx
@@ -253,7 +254,7 @@ def test_two_threads_apply_every_counted_update_atomically(kind, write):
         assert writes["lost"] is None and writes["cas_failed"] == 0
 
 
-@pytest.mark.parametrize("kind", ["dense", "csr", "svrg", "dense-cas", "svrg-cas", "dense-b3", "svrg-b3"])
+@pytest.mark.parametrize("kind", ["dense", "csr", "svrg", "dense-cas", "csr-cas", "svrg-cas", "dense-b3", "svrg-b3"])
 def test_one_thread_applies_plain_stores_bit_for_bit_the_atomic_update(kind):
     """One thread has no concurrent writer: every asked mode applies plain stores (no compare-and-swap
     loop), records that and why, and gives the iterate the atomic kernel gives, bit for bit: its
@@ -268,8 +269,9 @@ def test_one_thread_applies_plain_stores_bit_for_bit_the_atomic_update(kind):
     from types import SimpleNamespace
 
     import scipy.sparse as sp
-    wl = SimpleNamespace(loss="logistic", n=200, dim=12, lam=1e-3, sparse=kind == "csr", y=y,
-                         X=sp.csr_matrix(X) if kind == "csr" else X)
+    sparse = kind.startswith("csr")
+    wl = SimpleNamespace(loss="logistic", n=200, dim=12, lam=1e-3, sparse=sparse, y=y,
+                         X=sp.csr_matrix(X) if sparse else X)
     b = 3 if kind.endswith("-b3") else 1
     iterates = {}
     for forced in (None, "atomic"):
@@ -310,7 +312,7 @@ def test_unsigned_csr_indices_give_the_same_iterates_bit_for_bit(svrg):
         S, Q, H = lin.drift(k, eta=0.5, svrg=svrg)
         for name, csr in forms.items():
             w = np.full(wl.dim, 0.01)
-            KT.linear_csr(w, *csr, wl.y, idx, b, 0, 0, S, Q, H, snap.x_mu, snap.g0, int(svrg), np.empty(b), 2,
+            KT.linear_csr(w, *csr, wl.y, idx, b, 0, 0, S, Q, H, snap.x_mu, snap.g0, int(svrg), np.empty(b), 2, False,
                           np.zeros((1, 8), dtype=np.int64), 0, np.empty(k, dtype=np.int64))
             iterates[name] = w
     assert np.abs(iterates["int64"] - 0.01).max() > 1e-3
@@ -387,14 +389,13 @@ def test_kernels_release_the_gil():
     from harness.plugins.threads import kernels as K
 
     wl = build(SPEED)
-    X = wl.X
-    csr = (X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64))
+    csr = K0.csr_arrays(wl.X)
     k = 300_000
     idx = np.random.default_rng(0).integers(0, wl.n, size=k)
     with Team(1, seed=0) as team:
         S, Q, H = ThreadLinear(wl, team).drift(k, eta=0.5, svrg=False)
     args = (np.zeros(wl.dim), *csr, wl.y, idx, 1, 0, 0, S, Q, H, np.zeros(1), np.zeros(1), 0, np.empty(1),
-            K.WRITE_CODES["atomic"], np.zeros((1, 8), dtype=np.int64), 0, np.empty(k, dtype=np.int64))
+            K.WRITE_CODES["atomic"], False, np.zeros((1, 8), dtype=np.int64), 0, np.empty(k, dtype=np.int64))
     K.linear_csr(*args[:5], idx[:0], *args[6:])             # compiled / loaded before timing
     window = []
 
