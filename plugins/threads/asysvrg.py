@@ -11,8 +11,8 @@
 ``coords = 0`` writes every coordinate of v_t (the practical form); ``coords = c`` a random cyclic
 block of c (c = 1 is Algorithm 1 as stated). Optional SGD warm start: ``warm_epochs`` passes of
 Hogwild! SGD first (thesis Sec. 2.5, SGD->SVRG). Each update's delay is measured (stamp slots).
-Coordinate writes are atomic (a compare-and-swap loop) unless ``write=racy`` / ``plain``; lost writes
-are reported in ``info["writes"]``.
+Coordinate writes are atomic (a compare-and-swap loop, or a hardware transaction per row where the
+CPU has one) unless ``write=racy`` / ``plain``; lost writes are reported in ``info["writes"]``.
 """
 
 from __future__ import annotations
