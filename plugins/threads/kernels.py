@@ -6,9 +6,10 @@ is the update of a single coordinate") and 000's (2.4) apply each coordinate's u
 
     0 atomic  compare-and-swap loop on the coordinate (x86 ``lock cmpxchg``): every write is applied;
               the failed attempts (another thread wrote the coordinate in between) are counted.
-              Dense rows: blocks of coordinates in one hardware transaction where the CPU has them
-              (x86 RTM; a block lands whole or not at all, so each coordinate's update is atomic),
-              16-byte compare-and-swap pairs otherwise and after an abort (:func:`write_all`)
+              Where the CPU has hardware transactions (x86 RTM), a row's coordinates (up to TX_BLOCK
+              at a time) in one transaction: it lands whole or not at all, so each coordinate's
+              update is atomic; after an abort, or without them, by compare-and-swap (dense rows in
+              16-byte pairs, :func:`write_all`)
     1 racy    read, compute, one compare-and-swap: when another thread wrote the coordinate in between,
               this write is dropped, as an unsynchronised store would drop one of the two; the lost
               writes are counted exactly
@@ -131,14 +132,23 @@ if _X86:   # the JIT assembles tx_begin / tx_end's inline asm (numba sets up the
 
 
 def cpu_has_rtm() -> bool:
-    """Whether this CPU runs x86 RTM transactions (CPUID, as LLVM reads it: an OS or hypervisor that
-    turns TSX off clears the bit). ``tx_begin`` must not run where this is False (#UD)."""
+    """Whether this CPU runs x86 RTM transactions: CPUID says so (as LLVM reads it) and, on Linux, so
+    does the kernel (``rtm`` in /proc/cpuinfo's flags: it drops the flag where TSX is turned off or
+    made to always abort by microcode, which CPUID can still show). ``tx_begin`` must not run where
+    the CPU lacks RTM (#UD); where transactions abort anyway the kernels stop trying (TX_GIVE_UP)."""
     if not _X86:
         return False
     try:
-        return bool(_llvm.get_host_cpu_features().get("rtm", False))
+        if not _llvm.get_host_cpu_features().get("rtm", False):
+            return False
     except (RuntimeError, OSError):  # pragma: no cover - llvmlite cannot read the host's features
         return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:  # not Linux: CPUID alone
+        return True
+    return "rtm" in flags.split()
 
 
 @intrinsic

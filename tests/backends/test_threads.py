@@ -320,6 +320,37 @@ def test_unsigned_csr_indices_give_the_same_iterates_bit_for_bit(svrg):
     np.testing.assert_array_equal(iterates["int32"], iterates["int64"])
 
 
+@pytest.mark.slow
+def test_kernels_stop_trying_transactions_that_keep_aborting(monkeypatch):
+    """A transaction too big for the CPU to track aborts every time (a capacity abort: no retry): the
+    block goes by compare-and-swap, and after TX_GIVE_UP aborts without a commit the kernel stops
+    trying for the rest of its call; the iterate is the plain stores' one, bit for bit. A fresh
+    compile of ``hogwild_dense`` with blocks of 2^22 coordinates over d = 200k (1.6 MB, beyond any L1)."""
+    from numba import njit
+
+    from harness.plugins.threads import kernels as KT
+
+    if not KT.cpu_has_rtm():
+        pytest.skip("this CPU has no hardware transactions (x86 RTM)")
+    monkeypatch.setattr(KT, "TX_BLOCK", 1 << 22)
+    kernel = njit(nogil=True, _nrt=False)(KT.hogwild_dense.py_func)   # TX_BLOCK read now, at compile time
+    rng = np.random.default_rng(0)
+    n, d, k = 8, 200_000, 200
+    X, y = rng.standard_normal((n, d)), np.sign(rng.standard_normal(n))
+    idx = rng.integers(0, n, size=k)
+    out = {}
+    for mode in (0, 2):
+        w, slots = np.zeros(d), np.zeros((1, 8), dtype=np.int64)
+        kernel(w, X, y, idx, 1, 0, 1e-3, 0, 0.01, 1.0, 0.0, np.empty(d), mode, 0, True, slots, 0,
+               np.empty(k, dtype=np.int64))
+        out[mode] = (w, slots[0])
+    w, slots = out[0]
+    assert slots[KT.TX_COMMITS] == 0
+    # one abort per update while it tries: it tried on more than TX_GIVE_UP updates but not on all k
+    assert KT.TX_GIVE_UP < slots[KT.TX_ABORTS] <= (KT.TX_GIVE_UP + 1) * KT.TX_TRIES < k
+    np.testing.assert_array_equal(w, out[2][0])
+
+
 def test_one_thread_runs_record_their_plain_writes():
     rec = run("hogwild-threads", {"eta": 0.5}, DENSE, 1, "epochs=2")
     w = rec.info["writes"]
