@@ -160,6 +160,15 @@ def test_team_calling_thread_takes_the_shares_no_worker_started():
             team.map(boom, [1, 1])
 
 
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="no SCHED_BATCH policy on this OS")
+def test_team_workers_do_not_preempt_the_thread_that_wakes_them():
+    """The team's workers run under SCHED_BATCH (waking one does not preempt the calling thread); the
+    calling thread keeps its own policy."""
+    with Team(2, seed=0) as team:
+        assert team._pool.submit(os.sched_getscheduler, 0).result(30) == os.SCHED_BATCH
+    assert os.sched_getscheduler(0) != os.SCHED_BATCH
+
+
 def test_a_chunk_too_small_to_split_runs_on_the_calling_thread_with_each_shares_stream():
     """Under SPLIT_MIN_OPS coordinates of work a 2-thread chunk runs on the calling thread alone: both
     shares (share r with index stream r and stamp slot r, as when split), no worker woken; a longer
