@@ -360,6 +360,23 @@ def test_kernels_stop_trying_transactions_that_keep_aborting(monkeypatch):
     np.testing.assert_array_equal(w, out[2][0])
 
 
+def test_transactions_follow_the_cpu_and_can_be_turned_off(monkeypatch):
+    """Atomic writes try hardware transactions where the CPU has them, unless HARNESS_THREADS_TX=0;
+    a 2-thread run records which (``info['writes']['transactions']``)."""
+    from harness.plugins.threads import kernels as KT
+    from harness.plugins.threads.linear import use_transactions
+
+    monkeypatch.delenv("HARNESS_THREADS_TX", raising=False)
+    assert use_transactions() == KT.cpu_has_rtm()
+    rec = run("hogwild-threads", {"eta": 0.5}, DENSE, 2, "epochs=2")
+    assert rec.info["writes"]["transactions"]["enabled"] == KT.cpu_has_rtm()
+    monkeypatch.setenv("HARNESS_THREADS_TX", "0")
+    assert not use_transactions()
+    rec = run("hogwild-threads", {"eta": 0.5}, DENSE, 2, "epochs=2")
+    tx = rec.info["writes"]["transactions"]
+    assert not tx["enabled"] and tx["committed"] == 0 and rec.info["writes"]["lost"] == 0
+
+
 def test_one_thread_runs_record_their_plain_writes():
     rec = run("hogwild-threads", {"eta": 0.5}, DENSE, 1, "epochs=2")
     w = rec.info["writes"]
