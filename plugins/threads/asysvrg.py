@@ -61,5 +61,5 @@ def run(ctx):
                 samples += 2 * k * b
                 mon.tick(t, w, samples=samples, delays=stats)
             # w^{s+1} = w_m: the threads updated w in place
-    return {"delays": stats.to_dict(), "threads": ctx.workers, "writes": lin.writes(), "m": m, "coords": coords or wl.dim, "write": write_kind(coords),
+    return {"delays": stats.to_dict(), "threads": ctx.workers, "writes": lin.writes(), "dispatch": lin.dispatch(), "m": m, "coords": coords or wl.dim, "write": write_kind(coords),
             "l2": "scaled iterate, exact (sparse)" if lin.sparse else "exact"}

@@ -43,5 +43,5 @@ def run(ctx):
             stats.add(lin.sgd(w, k, b=b, eta=eta, schedule=schedule, t0=t0, beta=p["beta"]))   # k updates across the threads
             t += k
             mon.tick(t, w, samples=t * b, delays=stats)
-    return {"delays": stats.to_dict(), "threads": ctx.workers, "writes": lin.writes(),
+    return {"delays": stats.to_dict(), "threads": ctx.workers, "writes": lin.writes(), "dispatch": lin.dispatch(),
             "l2": "scaled iterate, exact (sparse)" if lin.sparse else "exact"}

@@ -63,6 +63,7 @@ class ThreadLinear:
         self.applied, self.applied_why = applied_write(write, team.size)
         self.mode = K.WRITE_CODES[self.applied]
         self.tx = use_transactions()
+        self._dispatched = {"updates_on_team": 0, "updates_alone": 0}
         self.n, self.d = workload.n, workload.dim
         self.lam = float(workload.lam)
         self.sparse = workload.sparse
@@ -130,7 +131,7 @@ class ThreadLinear:
                          self.scratch(b), self.mode, self.tx, team.slots, r, taus)
             return taus
 
-        taus = np.concatenate(self._map(work, team.split(k), k * b * self.row_ops))
+        taus = np.concatenate(self._map(work, team.split(k), k * b * self.row_ops, updates=k))
         s, q, mu = S[k], (Q[k] if svrg else 0.0), (snap.mu_loss if svrg else self._nothing)
         self._by_coords(lambda lo, hi: K.unscale(w, s, q, mu, lo, hi))
         return taus
@@ -140,10 +141,20 @@ class ThreadLinear:
         bounds = np.linspace(0, total, self.team.size + 1).astype(np.int64)
         return [(int(bounds[r]), int(bounds[r + 1])) for r in range(self.team.size)]
 
-    def _map(self, fn, shares: list[int], ops: int) -> list:
+    def _map(self, fn, shares: list[int], ops: int, updates: int = 0) -> list:
         """``team.map``; on the calling thread alone when the call's work, ``ops`` coordinates read or
-        written, is under SPLIT_MIN_OPS (each share still with its own index stream and stamp slot)."""
-        return self.team.map(fn, shares, alone=ops < SPLIT_MIN_OPS)
+        written, is under SPLIT_MIN_OPS (each share still with its own index stream and stamp slot).
+        ``updates``: the updates the call makes, counted in :meth:`dispatch` as run alone or on the team."""
+        alone = ops < SPLIT_MIN_OPS and self.team.size > 1
+        self._dispatched["updates_alone" if alone else "updates_on_team"] += updates
+        return self.team.map(fn, shares, alone=alone)
+
+    def dispatch(self) -> dict:
+        """How the run's updates were dispatched (recorded in the run's ``info["dispatch"]``): with
+        several threads, a chunk under SPLIT_MIN_OPS coordinates of work runs its threads' shares one
+        after another on the calling thread (``updates_alone``: they then read no concurrent write, and
+        their measured delays say so), the others on the team (``updates_on_team``)."""
+        return {**self._dispatched, "threads": self.team.size, "split_min_ops": SPLIT_MIN_OPS}
 
     def _by_coords(self, fn, per_coord: int = 1) -> None:
         """fn(lo, hi) on the team, the coordinates 0..d-1 split in contiguous ranges (O(d) work per chunk
@@ -191,7 +202,7 @@ class ThreadLinear:
                             self.scratch(self.d), self.mode, first, self.tx, team.slots, r, taus)
             return taus
 
-        return np.concatenate(self._map(work, team.split(k), k * b * self.row_ops))
+        return np.concatenate(self._map(work, team.split(k), k * b * self.row_ops, updates=k))
 
     # -- Shared-AsySVRG -----------------------------------------------------------------------------------
     def snapshot(self, u0: np.ndarray) -> Snapshot:
@@ -238,7 +249,7 @@ class ThreadLinear:
                             team.slots, r, taus)
             return taus
 
-        return np.concatenate(self._map(work, team.split(k), k * b * self.row_ops))
+        return np.concatenate(self._map(work, team.split(k), k * b * self.row_ops, updates=k))
 
     def writes(self) -> dict:
         """The run's coordinate writes: the mode asked (``mode``), the one applied and why

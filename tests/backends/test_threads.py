@@ -393,6 +393,17 @@ def test_plugins_report_their_writes():
     assert rec.info["writes"]["mode"] == "atomic" and rec.info["writes"]["lost"] == 0
 
 
+def test_runs_record_how_their_updates_were_dispatched():
+    """Chunks too small to wake a worker for run their shares on the calling thread: the run says how many."""
+    rec = run("hogwild-threads", {"eta": 0.5}, SPEED, 2, "updates=400000", ratio=3.0)
+    d = rec.info["dispatch"]
+    assert d["threads"] == 2 and d["updates_alone"] + d["updates_on_team"] == rec.points[-1]["updates"]
+    assert d["updates_alone"] > 0 and d["updates_on_team"] > 0   # the first points' chunks are small, the last large
+    rec = run("asysvrg-threads", {"eta": 0.08}, DENSE, 2, "epochs=2")
+    d = rec.info["dispatch"]
+    assert d["updates_alone"] + d["updates_on_team"] == rec.points[-1]["updates"] > 0
+
+
 # -- real threads: measured delays -----------------------------------------------------------------------------
 def test_one_thread_measures_zero_delay_two_threads_measure_some():
     one = run("hogwild-threads", {"eta": 0.5}, SPEED, 1, "updates=200000", ratio=3.0)
