@@ -164,16 +164,45 @@ def test_the_guided_step_is_the_plugins_learning_rate_never_the_trust_coefficien
     with pytest.raises(TheoryError, match="no theorem admits a value for 'eta'"):
         choose_parameters(_planned("lars", {**base, "lr": 0.1, "eta": "theory"}), {"eta": "float"},
                           ["large_batch.thm-4.3.2"])
-    # the adapter reads the step from lr alone: the trust coefficient never stands in for it
+    # the adapter reads the step from lr (or the layer rates used) alone: the trust coefficient never stands in for
+    # it, and a LARS/CLARS run, whose rates follow the iterate, is judged by none of these theorems
     thm = get("large_batch.thm-4.3.2")
     info = {"L_k": [2.0], "M": 0.1, "gamma_k": [0.05], "f0_minus_finf": 1.0}
-    a = thm.runmap.map(_planned("lars", {**base, "lr": 0.1, "eta": 0.001}, info)).inputs
-    b = thm.runmap.map(_planned("lars", {**base, "lr": 0.1, "eta": 0.5}, info)).inputs
-    assert a["gamma"] == b["gamma"] == pytest.approx(0.05 * 2.0)
+    assert thm.runmap.map(_planned("mnag", {**base, "lr": 0.1}, info)).inputs["gamma"] == pytest.approx(0.05 * 2.0)
+    assert thm.runmap.map(_planned("mnag", {**base, "lr": 0.1})).inputs["gamma"] == pytest.approx(0.1 * 8 / 4 * 2.0)
     from harness.theory.errors import NotApplicable
 
+    for family, extra in (("lars", info), ("clars", info), ("lars", None)):
+        with pytest.raises(NotApplicable, match="data-dependent"):
+            thm.runmap.map(_planned(family, {**base, "lr": 0.1, "eta": 0.5}, extra))
     with pytest.raises(NotApplicable, match=r"no parameter 'lr'"):
-        thm.runmap.map(_planned("lars", {**base, "eta": 0.001}, info))
+        thm.runmap.map(_planned("mnag", base, info))
     from harness.theory.runmap import Mapped
 
     assert lb.lr_of_gamma(0.4, {"L_k": np.array([2.0, 4.0])}, Mapped(scale=2.0)) == pytest.approx(0.4 / 4.0 / 2.0)
+
+
+def test_constant_layer_rates_are_the_theorems_step_for_raised_lipschitz_constants():
+    """mNAG / mGD without warmup apply constant layer rates gamma_k (one global rate for the plugins here). The
+    theorems need gamma_k = gamma / L_k; with gamma = max_k gamma_k L_k and L_k' = gamma / gamma_k >= L_k (a larger
+    Lipschitz constant still satisfies Assumption 4.3.1) that holds exactly, so such a run gets a verdict (before:
+    'not gamma/L_k' for every mNAG run with more than one layer). L_g stays >= every L_k'."""
+    thm = get("large_batch.thm-4.3.1")
+    info = {"L_k": [1.0, 4.0, 0.5], "M_k": [2.0, 3.0, 1.0], "M": 0.0, "L_g": 3.0, "gamma_k": [0.02, 0.02, 0.02],
+            "f0_minus_finf": 1.0}
+    m = thm.runmap.map(_planned("mnag", {"b": 100, "lr": 0.1, "beta": 0.0, "scaling": "none", "measure": "all"}, info))
+    v = m.inputs
+    assert v["gamma"] == pytest.approx(0.08) and np.allclose(v["L_k"], [4.0, 4.0, 4.0]) and v["L_g"] == 4.0
+    assert any("raised to gamma/gamma_k" in p for p in m.posthoc)
+    failing = [c["name"] for c in thm.evaluate(v)["conditions"] if c.get("gating", True) and not c["holds"]]
+    assert failing == []
+    # per-layer rates: gamma from the layer with the largest gamma_k L_k, the others' L_k raised to gamma / gamma_k
+    mixed = {**info, "gamma_k": [0.1, 0.05, 0.4]}
+    v = thm.runmap.map(_planned("mnag", {"b": 100, "lr": 0.1, "beta": 0.0, "scaling": "none", "measure": "all"},
+                                mixed)).inputs
+    assert v["gamma"] == pytest.approx(0.2) and np.allclose(v["L_k"], [2.0, 4.0, 0.5])
+    assert np.allclose(np.asarray([0.1, 0.05, 0.4]) * v["L_k"], v["gamma"])
+    # rates measured equal to gamma / L_k already: nothing raised, nothing said about it
+    exact = {**info, "gamma_k": [0.4, 0.1, 0.8]}
+    m = thm.runmap.map(_planned("mnag", {"b": 100, "lr": 0.1, "beta": 0.0, "scaling": "none", "measure": "all"}, exact))
+    assert np.allclose(m.inputs["L_k"], info["L_k"]) and not any("raised" in p for p in m.posthoc)
