@@ -349,7 +349,7 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
     workdir = scratch.make(f"harness-{pspec.name}-")
     ctx = RunContext(plugin=pspec, workload=workload, params=params, workers=spec.workers,
                      seed=spec.seed, monitor=monitor, workdir=workdir, options=dict(spec.options),
-                     expects=expected_applied(pspec))
+                     expects=lambda: expected_applied(pspec))
     t0 = time.perf_counter()
     load0 = _load()
     try:

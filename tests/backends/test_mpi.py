@@ -322,6 +322,35 @@ def test_launch_command_and_environment():
     assert "UCX_NET_DEVICES" not in environment(30, "/etc/hosts-x")  # across machines: the interfaces MPI picks
 
 
+def test_one_machine_runs_use_gforker_and_fall_back_to_hydra_with_a_warning(monkeypatch, capsys):
+    """No hostfile: ``mpiexec.gforker`` (no listening socket), named in the run's network record; a
+    hostfile: hydra. Without gforker, hydra with one line (once) saying its port listens on 0.0.0.0."""
+    import sys
+
+    from harness.api import python_module
+    from harness.plugins.launchers import mpiexec
+
+    bindir = Path(sys.executable).parent
+    if mpiexec.gforker() is None:
+        pytest.skip("this MPICH has no mpiexec.gforker")
+    assert mpiexec.command("m", 3) == [str(bindir / "mpiexec.gforker"), "-n", "3", *python_module("m")]
+    assert mpiexec.command("m", 3, "/etc/hosts-x")[0] == str(bindir / "mpiexec")
+    assert mpiexec.network()["mpiexec"] == "mpiexec.gforker: no listening socket (PMI over pipes)"
+    assert "0.0.0.0" in mpiexec.network("/etc/hosts-x")["mpiexec"]
+    mpiexec.warn_hydra_listens(None)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(mpiexec, "gforker", lambda: None)
+    monkeypatch.setattr(mpiexec, "_warned_hydra", False)
+    assert mpiexec.command("m", 3)[:3] == [str(bindir / "mpiexec"), "-n", "3"]
+    assert mpiexec.network()["mpiexec"].endswith("on 0.0.0.0 (every interface; not configurable in this MPICH) "
+                                                 "(mpiexec.gforker missing)")
+    mpiexec.warn_hydra_listens(None)
+    mpiexec.warn_hydra_listens(None)
+    err = capsys.readouterr().err
+    assert err == (f"harness: warning: {bindir / 'mpiexec.gforker'} not found: hydra's mpiexec runs the MPI ranks, "
+                   "and its control port listens on all interfaces (0.0.0.0) for the length of the job\n"), err
+
+
 def test_a_hostfile_naming_only_this_machine_keeps_the_ranks_on_loopback(tmp_path):
     import socket
 

@@ -237,6 +237,43 @@ def test_a_stopped_torch_rank_is_named_not_the_healthy_rank_0(tmp_path, harness)
     _stop_a_rank(h, 1)
 
 
+# -- a rank killed with SIGKILL is named: the real rank, or the process mpiexec started ---------------------
+@pytest.mark.mpi
+@pytest.mark.slow
+@pytest.mark.parametrize("victim", ["rank", "launched"])
+def test_an_mpi_rank_killed_with_sigkill_fails_the_run_naming_it(tmp_path, harness, victim):
+    """``kill -9`` of rank 1: of the real rank (the pid in its heartbeat file; its supervisor records
+    the signal) or of its supervisor, the process ``mpiexec`` started (nothing of ours sees it die).
+    ``mpiexec.gforker`` then ends the other ranks and exits 0; the run still fails at once, naming
+    rank 1, from the exit record rank 1 alone did not leave. (Under hydra, the fallback without
+    gforker, the second case ends as before: "job exited with code 9", hydra having killed the rest.)"""
+    import psutil
+
+    from harness.plugins.launchers.mpiexec import hydra
+
+    if victim == "launched" and hydra():
+        pytest.skip("no mpiexec.gforker here: hydra's mpiexec runs one-machine jobs")
+    h = harness("run", *MPI, "--budget", "seconds=200", "--timeout", "300")
+    _wait_for(lambda: list(h.tmp.glob("harness-*/beat-1")) and any(
+        p.stat().st_size > 0 for p in h.tmp.glob("harness-*/points.jsonl")), 180, "rank 1 to beat and the first point",
+              h.proc)
+    real = int(next(h.tmp.glob("harness-*/beat-1")).read_text())
+    pid = real if victim == "rank" else psutil.Process(real).ppid()  # its supervisor: what mpiexec started
+    os.kill(pid, signal.SIGKILL)
+    killed = time.time()
+    rc, err = h.finish(timeout=60)
+    assert rc == 1, err
+    assert time.time() - killed < 30  # at once, not at the 300 s timeout
+    run = json.loads(run_cli("runs", "--json", check=True).stdout)[0]
+    assert run["status"] == "error", run
+    said = {"rank": "rank 1: process died without an error report (killed by signal 9)",
+            "launched": "rank 1: died without an exit record: its process was killed where no process of the "
+                        "harness could see it"}[victim]
+    assert run["reason"].startswith(said), run["reason"]
+    assert Store(os.environ["HARNESS_STORE"]).load(run["id"]).info["failed_rank"] == 1
+    _wait_for(lambda: not h.processes() and not h.left_in_tmp(), 10, "the job's processes and folder to go")
+
+
 def test_heartbeat_watch_names_the_rank_whose_file_stopped_changing(tmp_path):
     """Judged by this process's clock: a beat file whose mtime does not move is hung after
     hung_after_s, one that moves is not, one removed (a finished rank) is no longer watched."""
