@@ -208,3 +208,35 @@ def test_constant_layer_rates_are_the_theorems_step_for_raised_lipschitz_constan
     exact = {**info, "gamma_k": [0.4, 0.1, 0.8]}
     m = thm.runmap.map(_planned("mnag", {"b": 100, "lr": 0.1, "beta": 0.0, "scaling": "none", "measure": "all"}, exact))
     assert np.allclose(m.inputs["L_k"], info["L_k"]) and not any("raised" in p for p in m.posthoc)
+
+
+def test_a_corollary_judges_a_run_at_its_horizon_with_the_tuned_step():
+    """Corollary 4.3.1's step is gamma* = min{1/8, sqrt(B F0/(T M S))} for the horizon T. With S = sum_k 1/L_k and
+    gamma_k = gamma/L_k, gamma S = sum_k gamma_k, so gamma* = min{1/8, B F0/(T M sum_k gamma_k)}: a run whose rates
+    have max_k gamma_k L_k <= gamma* is the corollary's configuration for L_k' = gamma*/gamma_k >= L_k (the
+    condition 'gamma = ...' then holds exactly); a run above it is outside, with the two numbers."""
+    from dataclasses import replace
+
+    thm = get("large_batch.cor-4.3.1")
+    assert thm.asymptotic_from == 1.0           # the bound is claimed at T only: the last point is judged
+    info = {"L_k": [1.0, 2.0], "M_k": [1.0, 1.0], "M": 0.5, "L_g": 2.0, "gamma_k": [0.01, 0.01], "f0_minus_finf": 1.0}
+    params = {"b": 10, "lr": 0.01, "beta": 0.0, "scaling": "none", "measure": "all"}
+    run = replace(_planned("mnag", params, info), points=[{"updates": 0}, {"updates": 100}])
+    m = thm.runmap.map(run)
+    v = m.inputs
+    assert 10 * 1.0 / (100 * 0.5 * 0.02) > 0.125       # B F0 / (T M sum gamma_k) = 10: the cap 1/8 binds
+    assert v["gamma"] == pytest.approx(0.125) and v["T"] == 100
+    assert np.allclose(v["L_k"], [12.5, 12.5]) and v["L_g"] == pytest.approx(12.5)
+    ev = {c["name"]: c for c in thm.evaluate(v)["conditions"]}
+    assert ev["gamma = min{1/8, sqrt(B F0/(T M S))}"]["holds"]
+    # a long horizon makes the tuned step (0.01) smaller than the run's gamma = max gamma_k L_k = 0.02: outside, the
+    # values as the run gives them (L_k' = 2, S = 1), the condition naming the run's gamma and sqrt(B F0/(T M S))
+    long = replace(run, points=[{"updates": 0}, {"updates": 100000}])
+    v = thm.runmap.map(long).inputs
+    assert 10 / (100000 * 0.5 * 0.02) < 0.02 and v["gamma"] == pytest.approx(0.02)
+    c = {c["name"]: c for c in thm.evaluate(v)["conditions"]}["gamma = min{1/8, sqrt(B F0/(T M S))}"]
+    assert not c["holds"] and c["lhs"] == pytest.approx(0.02) and c["rhs"] == pytest.approx((10 / (1e5 * 0.5)) ** 0.5)
+    # in between the sqrt term binds: gamma* = B F0/(T M sum gamma_k) = 0.05 for T = 20000
+    mid = thm.runmap.map(replace(run, points=[{"updates": 0}, {"updates": 20000}])).inputs
+    assert mid["gamma"] == pytest.approx(0.05)
+    assert {c["name"]: c for c in thm.evaluate(mid)["conditions"]}["gamma = min{1/8, sqrt(B F0/(T M S))}"]["holds"]
