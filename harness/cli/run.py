@@ -53,7 +53,9 @@ def register(sub):
     p.add_argument("--force", action="store_true", help="rerun even if the store has this exact run")
     p.add_argument("--report", default=None, help="write the report to this directory (default: reports/<suite> beside the store)")
     p.add_argument("--no-report", action="store_true", help="do not write a report")
-    p.add_argument("--json", action="store_true", help="print the runs, the report written and the suite's claims judged as JSON ({report, runs, claims}: the schema of report --json)")
+    p.add_argument("--json", action="store_true",
+                   help="print {report, runs, claims} as JSON: the report written, the runs, the suite's claims judged "
+                        "(the schema of report --json)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     g = p.add_argument_group("parallel and cluster execution")
     g.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
