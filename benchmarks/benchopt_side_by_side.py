@@ -164,7 +164,7 @@ def _timed(cmd: list[str], env: dict) -> tuple[float, float, subprocess.Complete
 
 def run_harness(alg: str, n: int, epochs: int, env: dict) -> dict:
     wall, cpu, out = _timed(harness_cmd(alg, n, epochs), env)
-    run_id = json.loads(out.stdout)[0]["id"]
+    run_id = json.loads(out.stdout)["runs"][0]["id"]
     rec = json.loads(subprocess.run([sys.executable, "-m", "harness", "runs", "show", str(run_id), "--json"], env=env,
                                     capture_output=True, text=True, timeout=120, check=True).stdout)
     pts = rec["points"]
@@ -263,7 +263,7 @@ def exact_epochs(n: int, epochs: int, env: dict) -> float:
     out = subprocess.run([sys.executable, "-m", "harness", "run", "-p", plugin, "-w", "logreg", "--workload-param",
                           f"n={n}", "--param", f"eta={eta}", "--budget", f"epochs={epochs}", "--no-report", "--force",
                           "-q", "--json"], env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=True)
-    return float(json.loads(out.stdout)[0]["final"]["epochs"])
+    return float(json.loads(out.stdout)["runs"][0]["final"]["epochs"])
 
 
 # -- the whole measurement ------------------------------------------------------------------------------

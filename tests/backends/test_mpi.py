@@ -273,7 +273,7 @@ params = {{ eta = 0.1, M = 8 }}
 """)
     proc = cli("run", str(suite), "--json", "--no-report", timeout=120)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    runs = json.loads(proc.stdout)
+    runs = json.loads(proc.stdout)["runs"]
     assert [r["status"] for r in runs] == ["error", "budget"], runs
     assert "rank 1" in runs[0]["reason"]
 
@@ -289,7 +289,7 @@ def test_cli_run_with_hostfile_stores_the_run(tmp_path, cli, tag):
         args += ["--workload-param", "%s=%s" % kv]
     proc = cli(*args, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    out = json.loads(proc.stdout)[0]
+    out = json.loads(proc.stdout)["runs"][0]
     assert out["status"] == "budget" and out["points"] > 3
     from harness.run.store import Store
 

@@ -246,7 +246,7 @@ def test_cli_serial_run_stores_layerwise_extras(cli, tmp_path):
             "--workload-param", "width=8", "--workload-param", "depth=1", "--param", "b=0", "--param", "measure=variance",
             "--budget", "updates=4", "--json", "--no-report", timeout=120)
     assert r.returncode == 0, r.stderr
-    run = json.loads(r.stdout)[0]
+    run = json.loads(r.stdout)["runs"][0]
     assert run["status"] == "budget" and run["final"]["updates"] == 4 and run["final"]["samples"] == 4 * 96
     extra = run["final"]["extra"]
     assert len(extra["rho_k"]) == len(extra["lr_k"]) == len(extra["grad_norm_k"]) == len(extra["M_k"]) == 4

@@ -29,7 +29,7 @@ def test_torchrun_two_ranks_equal_our_launcher(tmp_path):
     assert ours.returncode == 0, ours.stderr[-2000:]
     theirs = run_cli(*ARGS, "--launcher", "torchrun", "--store", str(db), timeout=300)
     assert theirs.returncode == 0, theirs.stderr[-2000:]
-    (a,), (b,) = json.loads(ours.stdout), json.loads(theirs.stdout)
+    (a,), (b,) = json.loads(ours.stdout)["runs"], json.loads(theirs.stdout)["runs"]
     assert a["status"] == b["status"] == "budget" and not b["cached"]
     pa, pb = _points(db_a, a["id"]), _points(db, b["id"])
     assert len(pa) >= 5 and pa == pb  # the same curve, point for point
