@@ -7,6 +7,14 @@ Runs, each measured ``--repeats`` times interleaved with its anchor (the same lo
   dense, by CPU time and by wall clock (``threads_vs_sklearn.py`` (a))               target >= 1.5
 - asysvrg-threads (2 threads) time to 1e-6 / scikit-learn's best ``LogisticRegression`` fit on
   the three problems of ``threads_vs_sklearn.py`` (c)                   target <= 1, <= 1, <= 2
+- beside benchopt 1.10 (``benchopt_side_by_side.py``, b; benchopt in its own venv, built on first use,
+  the part skipped with the reason where it cannot be): the same SGD and SVRG curves on logreg
+  n = 200000, the whole ``harness run`` / ``benchopt run`` wall and CPU time     target <= 1
+  and the b = 1 kernels' CPU time / a plain numba loop                           target <= 1.1
+- what measuring costs (``measurement_cost.py --example``, e): ddg-sim with K = 2 on the residual
+  CNN (cifar-synth, n_train = 1024), the run's wall time / its measured time, the evaluation plan on,
+  at ``--budget updates=40``                                                     target <= 3
+  and ``--budget seconds=10``                                                    target <= 2
 
 and writes one Markdown table (measure, anchor, ratio min / median / max, target, met?) and the same
 as JSON, with the date, the machine and its load average before and after. ``--readme`` puts the
@@ -14,7 +22,7 @@ table into README.md between the ``perf-table`` markers. A ratio measured while 
 exceeded the cores is marked: on a shared machine a wall-clock ratio then says more about the
 neighbours than about the code (the CPU-time ratio less so).
 
-    python -m benchmarks [--repeats 3] [--out benchmarks/results] [--readme] [--skip c]
+    python -m benchmarks [--repeats 3] [--out benchmarks/results] [--readme] [--skip cbe]
 """
 
 from __future__ import annotations
@@ -74,9 +82,59 @@ def run(repeats: int, skip: str) -> dict:
         for name, ratios in tvs.part_c(repeats, tvs.CASES_C):
             rows.append(_row(f"asysvrg-threads 2 threads, time to 1e-6 ({name})",
                              "scikit-learn's best LogisticRegression", ratios, tvs.C_TARGETS[name], False, load))
+    notes: list[str] = []
+    if "b" not in skip:
+        rows += _benchopt_rows(repeats, notes)
+    if "e" not in skip:
+        rows += _evaluation_rows(repeats)
     return {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
             f"{platform.processor() or platform.platform()}", "cores": os.cpu_count(), "load_start": load0,
-            "load_end": _load(), "seconds": round(time.time() - start, 1), "repeats": repeats, "rows": rows}
+            "load_end": _load(), "seconds": round(time.time() - start, 1), "repeats": repeats, "rows": rows,
+            "notes": notes}
+
+
+def _benchopt_rows(repeats: int, notes: list[str]) -> list[dict]:
+    """Part b: ``benchopt_side_by_side.measure`` at n = 200000 (its progress on stderr)."""
+    from benchmarks import benchopt_side_by_side as bo
+
+    load = _load()
+    res = bo.measure(sizes=(bo.WALL_TARGET_N,), repeats=repeats,
+                     log=lambda line: print(line, file=sys.stderr, flush=True))
+    rows = []
+    for c in res["side_by_side"].values():
+        ag = c["agreement"]
+        same = "bit for bit" if ag["bit_for_bit"] else f"max rel diff {ag['max_rel_diff']:.2g}"
+        what = f"(logreg n={c['n']}, {res['epochs']} epochs, {ag['points']} points; curves {same})"
+        for clock in ("wall", "cpu"):
+            rows.append(_row(f"{c['alg']}-serial, whole `harness run`, {clock} time {what}",
+                             "benchopt 1.10 callback mode, `benchopt run`", c[f"{clock}_ratio"]["values"],
+                             bo.WALL_TARGET, False, round(c["load"]["median"], 1), clock=clock))
+    for alg in ("sgd", "svrg"):
+        k = res["kernel"][alg]
+        rows.append(_row(f"{alg} b = 1 kernel, CPU time (logreg n={res['kernel']['n']}, same draws)",
+                         "a plain numba b = 1 loop", k["ratio"]["values"], bo.KERNEL_TARGET, False, load, clock="cpu"))
+    if res["skipped"]:
+        notes.append(f"benchopt side by side not run: {res['skipped']}")
+    notes += [f"`svrg-serial --budget epochs={res['epochs']}` at n = {n} stopped at {ep:.2f} epochs"
+              for n, ep in res["epochs_check"].items()]
+    return rows
+
+
+def _evaluation_rows(repeats: int) -> list[dict]:
+    """Part e: issue 28's residual-network example (``measurement_cost.EXAMPLE``), the evaluation plan
+    on, after an unmeasured warm-up: the run's wall time / its measured time at each budget."""
+    from benchmarks import measurement_cost as mc
+
+    name, wl, wp, workers = mc.EXAMPLE
+    mc.one(name, wl, wp, {}, workers, "updates=2", {}, True)
+    rows = []
+    for budget, target in mc.EXAMPLE_BUDGETS:
+        load = _load()
+        runs = [mc.one(name, wl, wp, {}, workers, budget, {}, True) for _ in range(repeats)]
+        rows.append(_row(f"{name} K={workers} on {wl} (cifar-synth, n_train 1024), --budget {budget}: the run's wall "
+                         f"time (evaluated on {runs[0][8]:.0f} samples, {runs[0][4]} points)", "its measured time",
+                         [r[3] / r[1] for r in runs], target, False, load))
+    return rows
 
 
 def markdown(res: dict) -> str:
@@ -91,6 +149,7 @@ def markdown(res: dict) -> str:
             met += " (not judged: load above the cores)"
         lines.append(f"| {r['measure']} | {r['anchor']} | {r['min']:.3g} / {r['median']:.3g} / {r['max']:.3g} | "
                      f"{r['target']} | {met} | {r['load']} |")
+    lines += [f"\n{note}" for note in res.get("notes", [])]
     return "\n".join(lines) + "\n"
 
 
@@ -110,7 +169,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="folder for performance.md / .json")
     ap.add_argument("--readme", action="store_true", help="also put the table into README.md")
-    ap.add_argument("--skip", default="", help="letters of the parts to leave out: m (monitor), a, c")
+    ap.add_argument("--skip", default="", help="letters of the parts to leave out: m (monitor), a, c, b (benchopt), "
+                                                   "e (evaluation cost)")
     args = ap.parse_args(argv)
     if args.repeats < 1:
         print("python -m benchmarks: error: --repeats must be at least 1", file=sys.stderr)

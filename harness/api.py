@@ -92,8 +92,11 @@ numbers; ``next_chunk(t, cap=None, samples_per_update=None)`` takes what each up
 chunk touches (b; 2b for an SVRG inner iteration) so an epoch budget ends on its exact sample count;
 ``count(t, samples)`` counts samples touched outside the updates (SVRG's snapshot, n) before the next
 chunk is sized; inside the trajectory audit's observation windows ``next_chunk`` returns 1 and each
-ticked iterate is kept (docs/plugins.md, "What the audits see"); ``finish(updates, iterate, ...)`` ends a loop that stops by itself (status ``done``);
-``stop(status, reason)`` ends it with a status of :data:`STATUSES`.
+ticked iterate is kept (docs/plugins.md, "What the audits see"); ``finish(updates, iterate, ...)``
+ends a loop that stops by itself (status ``done``); ``stop(status, reason)`` ends it with a status
+of :data:`STATUSES`; ``costs(update=b, point=s)``, before the first tick, tells the evaluation plan
+what an update and the plugin's own per-point measurements cost in sample gradients (one sample's
+forward and backward pass).
 
 Workloads
 ---------
@@ -103,7 +106,11 @@ linear models) has ``n``, ``dim`` (d), ``X`` (shape (n, d), dense or scipy CSR),
 ``objective(w)``, ``gradient(w)`` (shape (d,)), ``batch_gradient(w, idx)`` (mean over the rows
 ``idx``, l2 term included), ``constants()`` (``L``, ``L_max``, ``mu``, ``f_star``, ...),
 ``per_sample_gradients(w)`` (shape (n, d): what the trajectory audit infers each update from);
-``metrics(w)`` is what the monitor evaluates. A new workload subclasses :class:`Workload` and is
+``metrics(w)`` is what the monitor evaluates. A workload whose evaluation is costly declares it
+(``eval_costs() -> EvalCosts``: the subset sizes it can evaluate on, the test samples, FLOPs per
+sample gradient) and takes the subset the monitor's plan chooses (``use_eval_size(size, seconds=)``,
+``eval_size()``); the plan keeps evaluation a bounded fraction of the budget's work and is stored
+with the run (``info['eval_plan']``). A new workload subclasses :class:`Workload` and is
 registered as a :class:`WorkloadSpec` (``constants=`` names what its ``constants()`` gives: a
 theorem's run map may read only those) in the ``harness.workloads`` entry point group;
 :func:`build_workload` builds a registered one by name.
@@ -161,6 +168,7 @@ from ._core.backend import Backend
 from ._core.cache import cache_dir, cached_value, content_digest
 from ._core.context import RunContext
 from ._core.errors import MissingDependency, PluginFailure, RunTimeout, UserError, unknown
+from ._core.evalplan import EvalCosts
 from ._core.identity import file_sha256, module_fingerprint
 from ._core.launch import (SPEC, child_context, child_main, job_marker, load_spec, offer_join, python_module,
                            run_job, write_node, write_result)
@@ -180,7 +188,7 @@ __all__ = [
     # running
     "RunContext", "Monitor", "Budget", "Target", "STATUSES", "DelayStats",
     # workloads
-    "Workload", "WorkloadSpec", "build_workload", "cache_dir", "cached_value", "content_digest", "params_key",
+    "Workload", "WorkloadSpec", "EvalCosts", "build_workload", "cache_dir", "cached_value", "content_digest", "params_key",
     # data shared by runs, ranks and sessions (harness._core.shared_data)
     "dataset", "memo", "recipe_key", "in_pool", "on_disk", "DISK_MIN_BYTES", "module_fingerprint",
     # data files

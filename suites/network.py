@@ -20,7 +20,10 @@ permutation; all of them when ``eval_n`` = 0 or >= n), the training loss on E as
 ``train_acc``, ``grad_norm_sq`` (squared norm of the gradient of the loss on E), and on the first
 ``eval_n`` test samples ``test_loss`` and ``test_acc``. It runs on the model's device, in batches of
 ``eval_batch`` samples (memory bounded whatever n), the test pass under ``no_grad`` (the monitor
-gives torch the machine's cores while it evaluates).
+gives torch the machine's cores while it evaluates). ``eval_n`` is what a run asks for at most: the
+monitor's evaluation plan (``harness.api.EvalCosts``) may evaluate a short budget's points on a
+smaller subset E_m (m a power of two, at least :data:`MIN_EVAL`): the first m of the same seeded
+permutation, so E_m is inside E and equal to what ``eval_n = m`` asks for; the run stores it.
 """
 
 from __future__ import annotations
@@ -76,14 +79,19 @@ def _evaluation_threads():
             torch.set_num_threads(before)
 
 
+MIN_EVAL = 64   # the smallest evaluation subset the plan chooses (accuracy in steps of 1/64)
+
+
 class NetworkWorkload(Workload):
     kind = "network"
+    _eval_m: int | None = None          # the evaluation plan's subset (None: as asked)
+    _pilot_s: float | None = None       # a timed plan's allowance, until its pilot ran
 
     def __init__(self, name, arch="mlp", data="digits", path="", n_train=0, width=64, depth=2, test_fraction=0.25,
                  seed=0, eval_n=2048, eval_batch=512):
         super().__init__(name, arch=arch, data=data, path=path, n_train=n_train, width=width, depth=depth,
                          test_fraction=test_fraction, seed=seed, eval_n=eval_n, eval_batch=eval_batch)
-        self._eval_sets: dict[str, tuple] = {}
+        self._eval_sets: dict[tuple, tuple] = {}
 
     def spec_dict(self) -> dict[str, Any]:
         """As the base class, without ``arch`` (implied by the registered name), so that
@@ -162,6 +170,8 @@ class NetworkWorkload(Workload):
 
     def release(self) -> None:
         self.__dict__.pop("_tensors", None)
+        self._eval_sets.clear()
+        self._eval_m, self._pilot_s = None, None
 
     def _arrays(self):
         p = self.params
@@ -273,30 +283,106 @@ class NetworkWorkload(Workload):
 
         return F.cross_entropy(logits, y)
 
+    def _asked_eval(self) -> int:
+        """The subset size ``eval_n`` asks for: at most n (0: all)."""
+        n, m = self.n, int(self.params["eval_n"])
+        return n if m <= 0 or m >= n else m
+
     def eval_indices(self) -> np.ndarray:
         """The evaluation subset E: ``eval_n`` training indices of a permutation seeded by the data
-        seed, sorted (all of 0..n-1 when eval_n = 0 or >= n)."""
-        n, m = self.n, int(self.params["eval_n"])
-        if m <= 0 or m >= n:
+        seed, sorted (all of 0..n-1 when eval_n = 0 or >= n); the plan's E_m: its first m."""
+        n, m = self.n, self._eval_m or self._asked_eval()
+        if m >= n:
             return np.arange(n)
         return np.sort(np.random.default_rng([self.params["seed"], 104729]).permutation(n)[:m])
 
     def eval_set(self, device) -> tuple:
-        """(X_E, y_E, X_test, y_test) on ``device`` (cached per device; the test part capped at eval_n)."""
-        import torch
-
-        key = str(device)
+        """(X_E, y_E, X_test, y_test) on ``device`` (cached per device and size; the test part capped
+        at the subset's size)."""
+        key = (str(device), self._eval_m)
         if key not in self._eval_sets:
+            import torch
+
             X, y, Xt, yt = self._tensors
             ii = torch.as_tensor(self.eval_indices(), dtype=torch.long)
-            m = int(self.params["eval_n"])
+            m = int(self.params["eval_n"]) if self._eval_m is None else self._eval_m
             cap = len(Xt) if m <= 0 else min(m, len(Xt))
             self._eval_sets[key] = tuple(t.to(device) for t in (X[ii], y[ii], Xt[:cap], yt[:cap]))
         return self._eval_sets[key]
 
+    # -- the evaluation plan ------------------------------------------------------------------------
+    def eval_costs(self):
+        """The plan's facts (``harness.api.EvalCosts``): subsets of the asked size and every power of
+        two below it down to :data:`MIN_EVAL`; the test samples evaluated at the asked size; FLOPs of
+        one sample gradient (three forward passes, counted by torch's FLOP counter on one sample)."""
+        from harness.api import EvalCosts
+
+        asked = self._asked_eval()
+        sizes = [asked] + [2 ** k for k in range(max(asked - 1, 1).bit_length() - 1, -1, -1)
+                           if MIN_EVAL <= 2 ** k < asked]
+        m = int(self.params["eval_n"])
+        n_test = len(self._tensors[2])
+        return EvalCosts(tuple(sizes), test=n_test if m <= 0 else min(m, n_test), flops=3.0 * self._forward_flops(),
+                         param="eval_n")
+
+    def _forward_flops(self) -> float:
+        """FLOPs of one sample's forward pass: 2 per multiply-add of its convolutions and linear
+        layers (counted by hooks on one sample; normalisation and activations are not counted; 2 per
+        weight where neither occurs). torch's own FLOP counter is not used: it leaves a
+        ``torchinductor_<user>`` folder in the temporary directory."""
+        if "_fwd_flops" not in self.__dict__:
+            import torch
+            from torch import nn
+
+            model = self.build_model(seed=0)
+            count = [0.0]
+
+            def hook(mod, inputs, out):
+                if isinstance(mod, nn.Conv2d):
+                    per_out = mod.in_channels // mod.groups * mod.kernel_size[0] * mod.kernel_size[1]
+                    count[0] += 2.0 * out.numel() * per_out
+                elif isinstance(mod, nn.Linear):
+                    count[0] += 2.0 * out.numel() * mod.in_features
+
+            handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+            try:
+                with torch.no_grad():
+                    model(torch.zeros((1, *self.input_shape)))
+            finally:
+                for h in handles:
+                    h.remove()
+            self.__dict__["_fwd_flops"] = count[0] or 2.0 * sum(p.numel() for p in model.parameters())
+        return self.__dict__["_fwd_flops"]
+
+    def use_eval_size(self, size: int | None, *, seconds: float | None = None) -> None:
+        asked = self._asked_eval()
+        self._eval_m = None if size is None or size >= asked else int(size)
+        self._pilot_s = seconds
+
+    def eval_size(self) -> int:
+        return self._eval_m or self._asked_eval()
+
     def metrics(self, model: Any) -> dict[str, float]:
         with _evaluation_threads():
+            if self._pilot_s is not None:
+                return self._piloted(model)
             return self._evaluate(model)
+
+    def _piloted(self, model: Any) -> dict[str, float]:
+        """A timed plan's first evaluation: the smallest subset, timed, sizes the subset every point
+        uses (``harness.api.EvalCosts``); the pilot's own result is the point's when that is the size."""
+        import time
+
+        costs, allowance = self.eval_costs(), self._pilot_s
+        self._pilot_s = None
+        self.use_eval_size(costs.sizes[-1])
+        t0 = time.perf_counter()
+        out = self._evaluate(model)
+        size = costs.timed_size(time.perf_counter() - t0, allowance)
+        if size == costs.sizes[-1]:
+            return out
+        self.use_eval_size(size)
+        return self._evaluate(model)
 
     def _evaluate(self, model: Any) -> dict[str, float]:
         import torch
@@ -437,7 +523,8 @@ _net_params = (
     Param("test_fraction", 0.25, "float", low=0.0, high=0.9),
     Param("seed", 0, "int", low=0, doc="data and initialisation seed"),
     Param("eval_n", 2048, "int", low=0, doc="evaluation subset: training (and test) samples the metrics use "
-                                            "(0: all); a fixed seeded subset"),
+                                            "(0: all); a fixed seeded subset; at most: a short budget's evaluation "
+                                            "plan may take the first 64, 128, ... of it (stored with the run)"),
     Param("eval_batch", 512, "int", low=1, doc="samples per evaluation batch (bounds the evaluation's memory)"),
 )
 

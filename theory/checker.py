@@ -118,13 +118,15 @@ def _na(thm: Theorem, reason: str, **extra) -> Verdict:
 def merge_mapped(maps: list[Mapped]) -> Mapped:
     """One set of inputs for a group of seeds: equal values as they are; values that differ (the
     measured delay, run-measured constants) take their maximum over seeds, which is the assumption
-    that covers every seed (tau <= Delta for all); the metadata of the first seed, the post-hoc notes
-    and the unreported parameters pooled."""
+    that covers every seed (tau <= Delta for all), per entry for arrays (layer-wise L_k, M_k); the
+    metadata of the first seed, the post-hoc notes and the unreported parameters pooled."""
     out = Mapped(schedule=maps[0].schedule, round_updates=maps[0].round_updates, scale=maps[0].scale)
     for k in maps[0].inputs:
         xs = [m.inputs.get(k) for m in maps]
         if all(_same(x, xs[0]) for x in xs):
             out.inputs[k] = xs[0]
+        elif all(isinstance(x, np.ndarray) and x.shape == xs[0].shape for x in xs):
+            out.inputs[k] = np.maximum.reduce(xs)   # per-layer constants (L_k, M_k): the largest per layer
         else:
             try:
                 out.inputs[k] = max(xs)

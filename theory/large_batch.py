@@ -140,14 +140,25 @@ def _stated_432() -> list[Condition]:
     ]
 
 
+DATA_DEPENDENT = ("lars", "clars")   # layer rates set from the iterate and its gradients at every step (4.3)/(4.7)
+MEASURED_LK = ("L_k, M_k, L_g: measured by the plugin at the run's snapshots (their maximum; L_k by power iteration "
+               "on each layer's Hessian block), not over all w")
+RAISED_LK = "; L_k raised to gamma/gamma_k >= the measured L_k, so that the run's constant layer rates are gamma/L_k"
+
+
 def _layer_constants(run, values) -> Extra:
     """A run with a workload's smoothness L as mGD with one layer (K = 1, L_1 = L_g = L, gamma_1 = the
     applied step lr x gamma_scale/lr so gamma = gamma_1 L, M_1 = M_g = 0 and M = the variance bound
     measured on the run); or per-layer constants the plugin recorded (info['L_k'], info['M_k'],
-    info['M']) with the layer rates it used (info['gamma_k']). The step is the plugin's ``lr``
-    (:data:`STEP_PARAM`); a LARS/CLARS trust coefficient ``eta`` is never read as a step."""
+    info['M']) with the layer rates it used (info['gamma_k']), constant for mNAG / mGD without warmup: gamma =
+    max_k gamma_k L_k and L_k raised to gamma / gamma_k (a valid, larger Lipschitz constant), so gamma_k = gamma / L_k
+    holds exactly; LARS / CLARS rates change with the iterate and no theorem here covers them. The step is the
+    plugin's ``lr`` (:data:`STEP_PARAM`); a LARS/CLARS trust coefficient ``eta`` is never read as a step."""
     from .measures import variance_bound_on_run
 
+    if run.family in DATA_DEPENDENT:
+        raise NotApplicable("the run's layer rates are not gamma/L_k (LARS/CLARS rates are data-dependent; "
+                            "no theorem of Ch. 4 covers them, notes Sec. 6 'Scope')")
     c, info = run.constants, (run.info or {})
     scale = lr_scale(run)   # gamma_scale / lr: the step the run applied is lr x scale
     if "L_k" in info:
@@ -156,14 +167,17 @@ def _layer_constants(run, values) -> Extra:
             raise NotApplicable("the run records L_k but not the variance constant M (info['M'])")
         if "gamma_k" not in info:
             raise NotApplicable("the run records L_k but not the layer rates it used (info['gamma_k'])")
-        prod = np.asarray(info["gamma_k"], dtype=float) * Lk_a   # the theorem needs gamma_k = gamma / L_k
-        if not np.allclose(prod, prod[0], rtol=1e-6):
-            raise NotApplicable("the run's layer rates are not gamma/L_k (LARS/CLARS rates are data-dependent; "
-                                "no theorem of Ch. 4 covers them, notes Sec. 6 'Scope')")
-        vals = {"L_k": Lk_a, "M_k": np.asarray(info.get("M_k", np.zeros_like(Lk_a)), dtype=float),
-                "L_g": float(info.get("L_g", c.get("L", np.max(Lk_a)))), "M_g": float(info.get("M_g", 0.0)),
-                "M": float(info["M"]), "gamma": float(prod[0])}
-        posthoc = []
+        rates = np.asarray(info["gamma_k"], dtype=float)
+        # the theorems need gamma_k = gamma / L_k. Constant rates (mNAG / mGD without warmup, the `when` above) are
+        # that step for the Lipschitz constants L_k' = gamma / gamma_k with gamma = max_k gamma_k L_k: L_k' >= L_k, and
+        # a larger constant still satisfies Assumption 4.3.1 (a global rate: L_k' = max_j L_j for every layer, the
+        # setting of Cor. 4.3.3). L_g is kept at least max_k L_k' (the text assumes L_g >= L_k, notes Sec. 1).
+        g = float(np.max(rates * Lk_a))
+        raised = g / rates
+        vals = {"L_k": raised, "M_k": np.asarray(info.get("M_k", np.zeros_like(Lk_a)), dtype=float),
+                "L_g": max(float(info.get("L_g", c.get("L", np.max(Lk_a)))), float(np.max(raised))),
+                "M_g": float(info.get("M_g", 0.0)), "M": float(info["M"]), "gamma": g}
+        posthoc = [MEASURED_LK + ("" if np.allclose(raised, Lk_a, rtol=1e-6) else RAISED_LK)]
     else:
         mode = run.params.get("measure")
         if mode is not None and mode != "all":  # a large-batch plugin that was not asked for L_k
@@ -187,9 +201,10 @@ def _layer_constants(run, values) -> Extra:
 
 CONSTANT_STEP = [Require(Applied("schedule", "constant"), "==", "constant", "the theorem is for a constant step size"),
                  Require(Applied("warmup", 0), "==", 0, "the theorems are for constant step sizes (no warmup)")]
-DOC = ("gamma: the applied lr x gamma_scale/lr (B/b_base under linear scaling) times L, or the layer rates "
-       "info['gamma_k'] x L_k; L_k, M_k, M: measured by the plugin (info), else one layer with the workload's L and "
-       "M bounded on the region the run visited")
+DOC = ("gamma: the applied lr x gamma_scale/lr (B/b_base under linear scaling) times L, or max_k info['gamma_k'] x L_k "
+       "with L_k raised to gamma/gamma_k (a larger Lipschitz constant) so the constant layer rates are gamma/L_k; "
+       "L_k, M_k, M: measured by the plugin (info), else one layer with the workload's L and M bounded on the region "
+       "the run visited; LARS/CLARS (data-dependent rates): not covered")
 
 
 def _runmap(momentum: bool) -> RunMap:
@@ -204,16 +219,55 @@ def _runmap(momentum: bool) -> RunMap:
                   theory={STEP_PARAM: ("gamma", lr_of_gamma)})
 
 
+def _tuned_step(run, values, cap) -> Extra:
+    """A constant-rate run as a corollary's configuration: the corollary's step is gamma* = min{cap,
+    sqrt(B F0/(T M S))} for the horizon T the run ran (its last recorded update). gamma S = sum_k gamma_k does
+    not depend on the L_k, so gamma* = min{cap, B F0/(T M sum_k gamma_k)} (cap where M = 0); where gamma* is at
+    least the run's gamma = max_k gamma_k L_k, L_k' = gamma*/gamma_k >= L_k are valid Lipschitz constants under
+    which the run is exactly the corollary's step. Otherwise the values stay, and the condition 'gamma = ...'
+    fails with the run's gamma against the corollary's step. ``cap``: f(values) (1/8, or (1-beta)/8 for mNAG)."""
+    e = _layer_constants(run, values)
+    v = _prepare({**values, **e.inputs})
+    T_v = max((p.get("updates", 0) for p in run.points), default=0)
+    if T_v <= 0:
+        raise NotApplicable("the run records no update: the corollary's step is tuned to the horizon T it ran")
+    Lk_a = np.atleast_1d(np.asarray(v["L_k"], dtype=float))
+    rates = float(v["gamma"]) / Lk_a
+    total, M_v = float(np.sum(rates)), float(v["M"])
+    tuned = float(cap(v)) if M_v <= 0 else min(float(cap(v)), float(v["B"]) * float(v["F0"]) / (T_v * M_v * total))
+    inputs = {**e.inputs, "T": float(T_v)}
+    posthoc = list(e.posthoc)
+    if tuned >= float(v["gamma"]) * (1 - 1e-12):
+        raised = tuned / rates
+        inputs.update(gamma=tuned, L_k=raised if np.ndim(v["L_k"]) else float(raised[0]),
+                      L_g=max(float(v["L_g"]), float(np.max(raised))))
+        posthoc.append(f"L_k raised to gamma/gamma_k with gamma = the corollary's step {tuned:.4g} for the run's "
+                       f"horizon T = {T_v:g} (its rates are that step for these larger Lipschitz constants)")
+    return Extra(inputs=inputs, posthoc=posthoc, scale=e.scale)
+
+
+def _cor_runmap(momentum: bool) -> RunMap:
+    base = _runmap(momentum)
+    cap = (lambda v: (1 - float(v["beta"])) / 8) if momentum else (lambda v: 0.125)
+    return RunMap(inputs=base.inputs, uses=base.uses, when=base.when, extra=lambda run, v: _tuned_step(run, v, cap),
+                  extra_doc=DOC + "; T: the run's last update, gamma: the corollary's step for that T where the run's "
+                  "rates are at most it (L_k raised to gamma/gamma_k)", provides=base.provides + ("T",))
+
+
 def _thm(tid, title, eqs, source, conds, bound, momentum, errata="", notes="", adapter=True, extra=None, defs=None,
-         statement="", measured="running_mean_G") -> Theorem:
+         statement="", measured="running_mean_G", runmap=None) -> Theorem:
+    final_only = runmap is not None   # a corollary: its step is tuned to the horizon T, its bound claimed at T only
     return Theorem(
         id=tid, families=FAMILIES, title=title,
         citation=SOURCE.cite("Sec. 4.3" if "4.3" in tid else "Sec. 4.2", eqs, source),
         statement=statement, symbols=SYMBOLS, assumptions=ASSUMPTIONS, conditions=conds,
         definitions=defs if defs is not None else DEFS, bound=bound, measured=measured,
         measured_doc="running mean over iterations of G(w_t) = sum_k q_k ||grad_k f(w_t)||^2 (K = 1: ||grad f||^2)",
-        rate=1 / T, prepare=_prepare, runmap=_runmap(momentum) if adapter else None,
-        judges="a constant step without warmup" + ("" if momentum else ", no momentum (beta = 0)") if adapter else "",
+        rate=1 / T, prepare=_prepare, runmap=runmap or (_runmap(momentum) if adapter else None),
+        judges=("a constant step without warmup" + ("" if momentum else ", no momentum (beta = 0)")
+                + (", at the end of the run (the step is tuned to its horizon)" if final_only else ""))
+        if adapter or final_only else "",
+        asymptotic_from=1.0 if final_only else 0.0,
         errata=errata, notes=notes, extra_bounds=extra or {},
     )
 
@@ -251,14 +305,15 @@ THEOREMS = [
     _thm("large_batch.cor-4.3.1", "mGD, tuned step size: O(1/sqrt(T B))", "(4.26)-(4.28)", "Corollary 4.3.1",
          [Condition("B >= M_k (1/(8 L_k) dominates)", sp.GreaterThan(B, Mk), per_layer=True),
           Condition("gamma = min{1/8, sqrt(B F0/(T M S))}", sp.Eq(gamma, COR431_GAMMA), "(4.27)")] + _raw_431(),
-         64 * F0 / (T * Sinv) + (12 + 2 * kappa) * sp.sqrt(M * F0 / (T * B * Sinv)), False, adapter=False,
+         64 * F0 / (T * Sinv) + (12 + 2 * kappa) * sp.sqrt(M * F0 / (T * B * Sinv)), False, runmap=_cor_runmap(False),
          statement=("If 1/(8L_k) dominates the bound on gamma_k (B >= M_k) and gamma = min{1/8, sqrt(B F0/(T M S))}, then "
                     "(1/T) sum_t sum_k q_k E||grad_k f(w_t)||^2 <= 64 F0/(T S) + (12 + 2 kappa) sqrt(M F0/(T B S))."),
          errata="'Theorem 6.4.2' in the text is Theorem 4.3.1 (notes E3). The corollary ignores the mean-step "
                 "conditions 'for simplicity'; they are encoded (the theorem's raw (4.19)-(4.22), with (4.21)-(4.22) on the "
                 "mean step Sum(gamma)/K), so with several layers it is admissible only where Theorem 4.3.1 applies.",
-         notes="A statement about the step size tuned to a planned horizon T: evaluated (harness theory show), not "
-               "checked per run."),
+         notes=("A statement about the step size tuned to the horizon T: a run is judged at its last point, with T its "
+                "updates and gamma the corollary's step for that T where the run's constant rates are at most it (the "
+                "L_k raised to gamma/gamma_k, valid larger Lipschitz constants); the bound is not claimed before T.")),
     _thm("large_batch.thm-4.3.2", "mNAG with layer-wise step sizes gamma_k = gamma/L_k", "(4.29)-(4.61)", "Theorem 4.3.2",
          _raw_432() + _stated_432(), THM432_BOUND, True,
          statement=("Under Assumptions 4.3.1-4.3.2 with gamma_k = gamma/L_k and the raw conditions (4.52)-(4.57): "
@@ -270,13 +325,15 @@ THEOREMS = [
          [Condition("B >= M_k", sp.GreaterThan(B, Mk), per_layer=True),
           Condition("gamma = min{(1-beta)/8, sqrt(B F0/(T M S))}", sp.Eq(gamma, COR432_GAMMA), "(4.63)")] + _raw_432(),
          64 * F0 / (om * T * Sinv) + (8 + (4 + 2 * kappa + 2 * kappa / om) / om) * sp.sqrt(M * F0 / (T * B * Sinv)), True,
-         adapter=False,
+         runmap=_cor_runmap(True),
          statement=("With gamma = min{(1-beta)/8, sqrt(B F0/(T M S))}: min_t sum_k q_k E||grad_k f(w_t)||^2 <= "
                     "64 F0/((1-beta) T S) + (8 + (4 + 2kappa + 2kappa/(1-beta))/(1-beta)) sqrt(M F0/(T B S))."),
          errata=("Encoded with the theorem's raw conditions (4.52)-(4.57), including the mean-step conditions "
                  "(4.54)-(4.57) the corollary leaves implicit, so with several layers it is admissible only where "
                  "Theorem 4.3.2 applies."),
-         notes="A statement about the step size tuned to a planned horizon: evaluated, not checked per run."),
+         notes=("A statement about the step size tuned to the horizon T: judged at a run's last point as Corollary "
+                "4.3.1 is, with the cap (1-beta)/8. The bound holds for the running mean too (it is Theorem 4.3.2's at "
+                "the tuned step), which is what is measured.")),
     _thm("large_batch.cor-4.3.3", "mNAG with L_k = L_g and M_k = M_g (a global step size)", "(4.65)", "Corollary 4.3.3",
          [Condition("gamma_g <= min{...} (corrected)", sp.LessThan(gg, sp.Min(
              om / (8 * Lg), B * om / (8 * Lg * Mg), om * sp.sqrt(B) / (4 * Lg * sp.sqrt(Mg)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -32,15 +32,17 @@ class RunContext:
     workdir: Path
     options: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
-    expects: tuple[str, ...] = ()   # the applied values the linked theorems read (set at run start)
+    # the applied values the linked theorems read, or a function that finds them (the runner's: it loads
+    # every theorem, a second or two of sympy, so it is called only when a value needs the answer)
+    expects: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()
 
     def applied(self, **values: Any) -> dict[str, Any]:
         """Record the values the update loop applied (``ctx.applied(eta=0.01, b=4, m=50)``): the one
         seam from a plugin to the theory checker, which judges these values (not the stored
         parameters) and compares them with the stored ones. Call it once the values are known (again
         to add more; later values replace earlier ones). Every value is a number, a string or a list
-        of them; a value a linked theorem reads (``expects``, from the theorems' run maps at run
-        start) must be a number or a string the parameter allows; NaN, and a bool for a numeric
+        of them; a value a linked theorem reads (``expects``, from the theorems' run maps, looked up
+        only for a value that is no number) must be a number or a string the parameter allows; NaN, and a bool for a numeric
         parameter, are refused. Raises ``TypeError`` naming the value otherwise. Returns everything recorded so far (``info['applied']``)."""
         for k, v in values.items():
             if not _applied_value(v):
@@ -50,13 +52,19 @@ class RunContext:
             if isinstance(v, (bool, np.bool_)) and k in self.plugin.paramset.names() and \
                     self.plugin.paramset.get(k).kind in ("int", "float"):
                 raise TypeError(f"ctx.applied({k}={v!r}): parameter {k} is a number, not a bool")
-            if k in self.expects and isinstance(v, (list, tuple)) is False and k in self.plugin.paramset.names():
-                kind = self.plugin.paramset.get(k).kind
-                if kind in ("int", "float") and not isinstance(v, (int, float, np.integer, np.floating)):
-                    raise TypeError(f"ctx.applied({k}={v!r}): parameter {k} is a number ({kind})")
+            if not isinstance(v, (list, tuple, int, float, np.integer, np.floating)) and \
+                    k in self.plugin.paramset.names() and self.plugin.paramset.get(k).kind in ("int", "float") \
+                    and k in self.expected():
+                raise TypeError(f"ctx.applied({k}={v!r}): parameter {k} is a number ({self.plugin.paramset.get(k).kind})")
         rec = self.info.setdefault("applied", {})
         rec.update({k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()})
         return dict(rec)
+
+    def expected(self) -> tuple[str, ...]:
+        """The applied values the linked theorems read (``expects``, found on first use and kept)."""
+        if callable(self.expects):
+            self.expects = tuple(self.expects())
+        return self.expects
 
     @cached_property
     def rng(self) -> np.random.Generator:
@@ -75,7 +83,7 @@ class RunContext:
             "monitor": self.monitor.config(),
             "options": {k: v for k, v in self.options.items() if _jsonable(v)},
             "workdir": str(self.workdir),
-            "expects": list(self.expects),
+            "expects": list(self.expected()),
         }
 
 

@@ -90,8 +90,28 @@ def parts_of_record(rec) -> dict[str, Any]:
     return {**derived, **{k: v for k, v in stored.items() if k in PARTS and k not in derived}}
 
 
+def evaluated_params(rec) -> dict[str, Any]:
+    """The workload parameters a stored run was *evaluated* with: its own, with the evaluation subset
+    its plan chose (``info['eval_plan']``, :mod:`.evalplan`) in place of the one it asked for. Every
+    view but the cache's keys runs by these: runs whose points were evaluated on different subsets
+    are never grouped, pooled or paired as one, and a run on a planned subset of m samples is a run
+    that asked for m (the same m samples: the first m of one seeded permutation)."""
+    from .evalplan import subsampled
+
+    plan = (getattr(rec, "info", None) or {}).get("eval_plan")
+    params = dict(rec.workload_params or {})
+    if subsampled(plan):
+        params[plan.get("param", "eval_n")] = plan["eval_n"]
+    return params
+
+
 def record_key(rec, view: str) -> tuple:
-    return key(parts_of_record(rec), view)
+    """The key of a stored run under ``view``; outside the cache's view its workload is the one it
+    was evaluated on (:func:`evaluated_params`)."""
+    parts = parts_of_record(rec)
+    if view != "cache":
+        parts = {**parts, "workload": {"name": rec.workload, "params": evaluated_params(rec)}}
+    return key(parts, view)
 
 
 def latest_per_key(records: Sequence, view: str = "benchmark") -> list:

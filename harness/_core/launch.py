@@ -344,7 +344,8 @@ def child_context(spec: dict[str, Any], *, owns_monitor: bool, plugin=None) -> R
             fh.flush()
 
     monitor = Monitor.from_config(spec["monitor"], workload.metrics if owns_monitor else (lambda w: {}),
-                                  on_point=sink, deterministic=pspec.deterministic)
+                                  on_point=sink, deterministic=pspec.deterministic,
+                                  sizer=workload if owns_monitor else None)
     return RunContext(plugin=pspec, workload=workload, params=spec["params"], workers=spec["workers"],
                       seed=spec["seed"], monitor=monitor, workdir=workdir, options=spec.get("options", {}),
                       expects=tuple(spec.get("expects", ())))
@@ -354,8 +355,8 @@ def write_result(ctx: RunContext, info: dict[str, Any] | None = None) -> None:
     """Called by the rank that owns the monitor when the run ends normally."""
     mon = ctx.monitor
     payload = {"status": mon.status or "done", "reason": mon.reason,
-               "info": {"eval_seconds": mon.eval_seconds, "budget_started_at": mon.started_at, **ctx.info,
-                        **(info or {})}}
+               "info": {"eval_seconds": mon.eval_seconds, "budget_started_at": mon.started_at,
+                        **({"eval_plan": mon.plan} if mon.plan is not None else {}), **ctx.info, **(info or {})}}
     tmp = Path(ctx.workdir) / (RESULT + ".tmp")
     tmp.write_text(json.dumps(payload, default=_jsonable))
     os.replace(tmp, Path(ctx.workdir) / RESULT)

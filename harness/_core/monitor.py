@@ -20,6 +20,13 @@ curve depends only on the seed; under a seconds budget (where how far the run ge
 clock anyway) they apply to it too. The clock is paused while the monitor copies the iterate and evaluates metrics:
 ``time_s`` is the algorithm's time only.
 
+Evaluation plan (:mod:`harness._core.evalplan`): at the first point, before it is
+evaluated, a workload that declares its evaluation's cost (``Workload.eval_costs``: the network
+workloads) has the number of points and the size of its evaluation subset chosen from the budget,
+by counting (an update or epoch budget: no clock read, so a deterministic curve stays one) or from
+a timed pilot (a seconds budget); the plugin says what its updates and its own per-point measurements
+cost with :meth:`Monitor.costs`. The plan is kept in ``Monitor.plan`` and stored with the run.
+
 Stops on: budget (updates, epochs, seconds), target (suboptimality <= target, or another metric),
 divergence (non-finite metric, or objective > ``diverge_factor`` x its initial value + 1).
 """
@@ -91,7 +98,11 @@ class Schedule:
     deterministic backend runs without them unless its budget is in seconds. ``points``: about
     this many points in all instead of ``ratio`` (planned when the first chunk is sized, from the
     update or epoch budget: the grid 0, 1, r, r^2, ... reaching the budget's last update in
-    ``points - 1`` steps; under a seconds budget only, a floor of seconds / points and r = 2)."""
+    ``points - 1`` steps, two points: the first and the last; under a seconds budget only, a floor
+    of seconds / points and r = 2). ``eval_plan``: the evaluation plan sizes the points and the
+    evaluation subset from the budget (:mod:`harness._core.evalplan`; it keeps the evaluation within
+    ``eval_fraction`` of the work plus ``eval_grace_s``, counted, for every plugin); off: every point
+    on the workload's whole evaluation subset."""
 
     ratio: float = 1.3
     max_interval_s: float | None = 2.0
@@ -99,6 +110,7 @@ class Schedule:
     eval_fraction: float | None = 0.25
     eval_grace_s: float = 1.0
     points: int | None = None
+    eval_plan: bool = True
 
 
 @dataclass
@@ -123,10 +135,15 @@ class Monitor:
                  on_point: Callable[[dict[str, Any], "Monitor"], None] | None = None,
                  clock: Callable[[], float] = time.perf_counter,
                  cpu_clock: Callable[[], float] = time.process_time, on_start: Callable[[], None] | None = None,
+                 sizer: Any = None, update_samples: float | None = None, device: str = "cpu",
                  observer: Observer | None = None):
         """``cpu_clock``: this process's CPU seconds, paused with the wall clock; ``cpu_to_target``
         is its reading at the point that reached the target (meaningful where the run computes in
         this process: another process's load takes wall time, not this process's CPU time).
+        ``sizer``: the workload whose evaluation the plan sizes (``eval_costs()``,
+        ``use_eval_size(size, seconds=)``, ``eval_size()``; None or ``eval_costs() is None``: no
+        plan); ``update_samples``: sample gradients per update (the plugin's ``b``) until the plugin
+        says otherwise (:meth:`costs`); ``device``: ``cuda`` or the CPU, for the plan's nominal speed.
         ``observer``: per-update observation windows (:mod:`.observe`; the trajectory audit): inside
         them every chunk is one update and each ticked iterate is kept."""
         self.evaluate = evaluate
@@ -134,6 +151,12 @@ class Monitor:
         self.budget = budget or Budget()
         self.target = target or Target()
         self.schedule = schedule or Schedule()
+        self.sizer = sizer
+        self.device = "cuda" if str(device).startswith("cuda") else "cpu"
+        self.update_samples = update_samples
+        self.point_samples = 0.0
+        self.plan: dict[str, Any] | None = None
+        self._plan_fraction = self.schedule.eval_fraction   # the counted plan's bound, whatever the clock rules
         if deterministic and self.budget.seconds is None:   # points by update count only: same curve twice
             self.schedule = replace(self.schedule, max_interval_s=None, eval_fraction=None)
         self.diverge_factor = diverge_factor
@@ -222,11 +245,70 @@ class Monitor:
         self._planned = True
         n = max(int(self.schedule.points), 2)
         limit = self._update_limit(updates, per_update)
-        if limit is not None and limit > 1:
+        if limit is not None and limit > 1 and n == 2:      # the first point and the last
+            self.schedule = replace(self.schedule, min_gap=max(limit - updates, 1))
+            self._next_at = max(self._next_at, limit)
+        elif limit is not None and limit > 1:
             ratio = float(limit) ** (1.0 / max(n - 2, 1))
             self.schedule = replace(self.schedule, ratio=max(ratio, 1.0 + 1e-9))
         elif self.budget.seconds is not None:
             self.schedule = replace(self.schedule, ratio=2.0, max_interval_s=self.budget.seconds / n)
+
+    # -- the evaluation plan (harness._core.evalplan) ---------------------------------------------
+    def costs(self, *, update: float | None = None, point: float | None = None) -> None:
+        """What the plugin's work costs, in sample gradients (one sample's forward and backward pass):
+        ``update`` per update (b for SGD on b samples), ``point`` what the plugin measures at each
+        point beyond the workload's metrics (ddg's sigma_dir: its window's forward and backward
+        passes). Read by the evaluation plan at the first point: call it before the first tick."""
+        if update is not None:
+            self.update_samples = float(update)
+        if point is not None:
+            self.point_samples = float(point)
+
+    def _plan_evaluation(self) -> None:
+        """Size the points and the evaluation subset from the budget (the module docstring's
+        evaluation plan); at the first point, before it is evaluated. Leaves ``self.plan``."""
+        from . import evalplan
+
+        facts = self.sizer.eval_costs() if self.sizer is not None and hasattr(self.sizer, "eval_costs") else None
+        if facts is None:
+            return
+        self.sizer.use_eval_size(None)                    # the subset as asked, whatever an earlier run chose
+        asked = facts.sizes[0]
+        base = {"param": facts.param, "asked": asked, "eval_n": asked, "sizes": list(facts.sizes),
+                "point_extra": self.point_samples, "update_cost": self.update_samples,
+                "flops_per_sample_gradient": facts.flops, "fraction": self._plan_fraction,
+                "grace_s": self.schedule.eval_grace_s}
+        if not self.schedule.eval_plan or self._plan_fraction is None:
+            self.plan = {**base, "how": "off", "why": "eval_plan=false or eval_fraction=none: every point on the "
+                                                     "whole subset, the schedule as it is"}
+            return
+        limit = self._update_limit(0, self.update_samples) if self.update_samples else None
+        if limit is not None:
+            work = float(limit) * float(self.update_samples)
+            if self.budget.epochs is not None and self.n_samples:
+                work = min(work, self.budget.epochs * self.n_samples)
+            fixed = self.schedule.points is not None
+            points = int(self.schedule.points) if fixed else evalplan.grid_points(
+                limit, self.schedule.ratio, self.schedule.min_gap)
+            speed = evalplan.NOMINAL_FLOPS[self.device]
+            grace = self.schedule.eval_grace_s * speed / facts.flops if facts.flops > 0 else 0.0
+            got = evalplan.counted(facts, work=work, point_extra=self.point_samples, points=points,
+                                   points_fixed=fixed, fraction=self._plan_fraction, grace=grace)
+            self.plan = {**base, "how": "counted", "work": work, "updates": limit, "points_schedule": points,
+                         "grace": grace, **got}
+            if got["eval_n"] != asked:
+                self.sizer.use_eval_size(got["eval_n"])
+            if got["points"] < points and not fixed:
+                self.schedule = replace(self.schedule, points=got["points"])
+                self._planned = False
+        elif self.budget.seconds is not None:
+            allowance = (self._plan_fraction * self.budget.seconds + self.schedule.eval_grace_s) / evalplan.TIMED_POINTS
+            self.sizer.use_eval_size(None, seconds=allowance)
+            self.plan = {**base, "how": "timed", "allowance_s": allowance,
+                         "why": f"one evaluation in about {allowance:.3g} s, sized on a pilot at the first point"}
+        else:
+            self.plan = {**base, "how": "as asked", "why": "no update cost declared: nothing to count the budget in"}
 
     def _eval_wait(self) -> float:
         """Measured seconds still to run before the evaluation budget allows a point (0: allowed):
@@ -327,6 +409,8 @@ class Monitor:
         cpu_pause = self._cpu_clock()
         time_s = pause - self._t0 - self._paused_total
         try:
+            if not self.points:
+                self._plan_evaluation()
             frozen = self.copy(iterate)
             point: dict[str, Any] = {"updates": int(updates)}
             samples = float(samples) if samples is not None else updates * self.samples_per_update
@@ -339,6 +423,9 @@ class Monitor:
             except FloatingPointError:
                 metrics = {"objective": float("nan")}
             point.update(metrics)
+            if self.plan is not None and self.plan["how"] == "timed" and len(self.points) == 0:
+                self.plan["eval_n"] = int(self.sizer.eval_size())      # what the pilot chose
+                self.plan["why"] += f": {self.plan['eval_n']} of {self.plan['asked']} samples"
             if delays is not None:
                 point.update(delays.summary())
             if extra:
@@ -381,13 +468,18 @@ class Monitor:
     def config(self) -> dict[str, Any]:
         return {"n_samples": self.n_samples, "budget": self.budget.to_dict(),
                 "target": asdict(self.target), "schedule": asdict(self.schedule),
-                "diverge_factor": self.diverge_factor}
+                "diverge_factor": self.diverge_factor, "update_samples": self.update_samples, "device": self.device,
+                "plan_fraction": self._plan_fraction}
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any], evaluate, **kw) -> "Monitor":
-        return cls(evaluate, n_samples=cfg.get("n_samples"), budget=Budget(**cfg.get("budget", {})),
-                   target=Target(**cfg.get("target", {})), schedule=Schedule(**cfg.get("schedule", {})),
-                   diverge_factor=cfg.get("diverge_factor", 1e6), **kw)
+        mon = cls(evaluate, n_samples=cfg.get("n_samples"), budget=Budget(**cfg.get("budget", {})),
+                  target=Target(**cfg.get("target", {})), schedule=Schedule(**cfg.get("schedule", {})),
+                  diverge_factor=cfg.get("diverge_factor", 1e6), update_samples=cfg.get("update_samples"),
+                  device=cfg.get("device", "cpu"), **kw)
+        if "plan_fraction" in cfg:   # the parent's, before a deterministic plugin's clock rules were dropped
+            mon._plan_fraction = cfg["plan_fraction"]
+        return mon
 
     def stop(self, status: str, reason: str = "") -> None:
         if self.status is None:

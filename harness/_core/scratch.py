@@ -6,10 +6,10 @@ process for as long as it lives: the kernel drops the lock when the process dies
 whose lock it can take: their owner is gone (``kill -9``, the OOM killer, a power cut) and nothing
 else would ever remove them. A lock is not fooled by a reused pid, and holds across the pid
 namespaces of containers sharing ``/tmp``; a folder without ``.owner`` (another program's, an
-older harness's, one being made) is never touched. A launched job's guard and a pool worker
-remove their folders themselves when the harness dies (:mod:`harness._core.jobguard`,
-:mod:`harness._core.lifeline`): the sweep catches the rest (an in-process run's folder, a whole
-process group killed at once).
+older harness's, one being made) is never touched. A launched job's guard and the local pool's
+keeper remove their folders themselves when the harness dies (:mod:`harness._core.jobguard`,
+:mod:`harness._core.poolhome`): the sweep catches the rest (an in-process run's folder, a guard
+killed with its harness).
 """
 
 from __future__ import annotations
@@ -27,7 +27,18 @@ _held: dict[str, int] = {}  # folder -> the descriptor holding its owner lock
 
 def make(prefix: str, dir: str | os.PathLike | None = None) -> Path:  # noqa: A002 - tempfile's name
     """A new folder ``<dir>/<prefix>XXXXXXXX`` (``dir``: ``tempfile``'s default) owned by this process."""
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
+    return _own(Path(tempfile.mkdtemp(prefix=prefix, dir=dir)))
+
+
+def make_at(path: str | os.PathLike) -> Path:
+    """The new folder ``path`` (private to this user; FileExistsError if it exists) owned by this
+    process: for a folder whose name someone must know before it exists."""
+    path = Path(path)
+    path.mkdir(mode=0o700)
+    return _own(path)
+
+
+def _own(path: Path) -> Path:
     # locked before it gets the name the sweep looks for: a sweep never sees it unlocked
     fresh = path / f"{OWNER}.new"
     fd = os.open(fresh, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .errors import UserError
+from .evalplan import EvalCosts
 from .params import Param, ParamSet
 from .plugin import NEEDS, WORKLOAD_KINDS
 
@@ -228,6 +229,24 @@ class Workload:
         full gradient (the trajectory audit infers from it what each update of a run did). A
         workload that cannot give them raises ``NotImplementedError`` (the audit then says so)."""
         raise NotImplementedError(f"workload {self.name} gives no per-sample gradients")
+
+    # -- the evaluation plan (harness._core.evalplan) --------------------------------------------------
+    def eval_costs(self) -> "EvalCosts | None":
+        """What one evaluation of :meth:`metrics` costs and on which subset sizes it can run (an
+        :class:`~harness._core.evalplan.EvalCosts`), for the monitor's evaluation plan; ``None`` (the
+        default): the evaluation is not planned (every point evaluates what :meth:`metrics` does)."""
+        return None
+
+    def use_eval_size(self, size: int | None, *, seconds: float | None = None) -> None:
+        """Evaluate on a subset of ``size`` samples of those :meth:`eval_costs` lists (``None``: the
+        subset as asked); with ``seconds``, on the largest subset whose evaluation takes about that
+        long, measured on a pilot at the next evaluation. Called by the monitor before the first point."""
+        if size is not None or seconds is not None:
+            raise NotImplementedError(f"workload {self.name} declares no evaluation subsets")
+
+    def eval_size(self) -> int | None:
+        """The subset size the metrics use now (None: not planned)."""
+        return None
 
 
 def check_kind(plugin_kinds: Sequence[str], workload: Workload, plugin_name: str) -> None:

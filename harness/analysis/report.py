@@ -255,6 +255,10 @@ def _write_report(records, outdir: Path, store, title, config, sections, failed)
         pngs.append(png.name)
         md += [f"## {wk}", "", f"![{wk}]({png.name})", "", _md_table(runs), ""]
         hb += [f"<h2 id='workload-{i}'>{html.escape(wk)}</h2>", figure, _html_table(runs)]
+        planned = _planned_note(runs)
+        if planned:
+            md += [planned, ""]
+            hb += [f"<p>{html.escape(planned)}</p>"]
         if config.get("speedup"):
             sp = plot_speedup(runs, outdir / f"speedup-{i}.png", wk)
             if sp is not None:
@@ -560,16 +564,32 @@ def write_index(root: str | Path) -> Path:
 
 
 def _workload_key(r: RunRecord) -> str:
-    """The workload's name and the parameters that differ from its defaults."""
+    """The workload's name and the parameters that differ from its defaults, as the run was
+    evaluated (a planned evaluation subset in place of the one asked for: ``evaluated_params``)."""
+    from harness._core.identity import evaluated_params
+
     try:
         from harness._core.registry import workloads
 
         defaults = workloads().get(r.workload).paramset.defaults()
     except Exception:  # noqa: BLE001 - a run of a workload no longer installed still gets a title
         defaults = {}
-    wp = ", ".join(f"{k}={v}" for k, v in sorted(r.workload_params.items())
+    wp = ", ".join(f"{k}={v}" for k, v in sorted(evaluated_params(r).items())
                    if (k in defaults or not defaults) and defaults.get(k, object()) != v)
     return f"{r.workload} ({wp})" if wp else r.workload
+
+
+def _planned_note(runs) -> str | None:
+    """A line under a workload's table naming the runs evaluated on a subset the evaluation plan
+    chose from their budget (smaller than the one they asked for), and how."""
+    from harness._core.evalplan import describe, subsampled
+
+    hit = [r for r in runs if subsampled((r.info or {}).get("eval_plan"))]
+    if not hit:
+        return None
+    return ("Evaluated on a planned subset (the budget was too short to evaluate every point on the whole "
+            "subset; `--schedule eval_plan=false` turns the plan off): " +
+            "; ".join(f"run {r.id}: {describe(r.info['eval_plan'])}" for r in hit))
 
 
 _COLS = ("id", "plugin", "parameters", "workers", "seed", "status", "updates", "time_s", "subopt", "tau max", "load")

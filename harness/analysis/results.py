@@ -11,7 +11,9 @@ runs), ``git_commit``, ``git_dirty``, ``plugin``, ``plugin_version``, ``family``
 ``budget.<key>`` (epochs, updates, seconds), ``target.metric``, ``target.value``,
 ``param.<name>`` for every plugin parameter, ``workload.<name>`` for every workload parameter,
 ``verdict.<theorem>`` (the theory checker's stored verdict), ``measured_s`` (the algorithm's clock at
-the last point) and ``eval_s`` (the monitor's evaluation time), ``info.<key>`` for each scalar fact
+the last point) and ``eval_s`` (the monitor's evaluation time), ``eval_plan`` (how the evaluation
+was planned: ``counted``, ``timed``, ``off``, ``as asked``; None for a workload it does not plan) and
+``eval_n`` (the subset its points were evaluated on), ``info.<key>`` for each scalar fact
 the run reported (``server_busy_fraction``, ``tau_max``, ``server_wait``, ...) and ``final.<metric>`` (the last
 point's ``subopt``, ``objective``, ``updates``, ...). A point row adds the point's own fields
 (``updates``, ``epochs``, ``time_s``, ``objective``, ``subopt``, ... in the monitor's units).
@@ -54,6 +56,9 @@ def run_row(rec: RunRecord, verdicts: dict[str, dict[str, Any]] | None = None) -
     info = rec.info or {}
     row["measured_s"] = rec.points[-1].get("time_s") if rec.points else None   # the algorithm's clock
     row["eval_s"] = info.get("eval_seconds")                                  # the monitor's paused time
+    plan = info.get("eval_plan") or {}
+    row["eval_plan"] = plan.get("how")                                        # the evaluation plan (evalplan)
+    row["eval_n"] = plan.get("eval_n")                                        # the subset the points were evaluated on
     # the run's scalar facts (server_busy_fraction, tau_max, server_wait, ...): numbers, flags, short names
     row.update({f"info.{k}": v for k, v in sorted(info.items())
                 if isinstance(v, (bool, int, float)) or (isinstance(v, str) and len(v) <= 80 and "\n" not in v)})

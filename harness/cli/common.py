@@ -29,4 +29,4 @@ def add_schedule_args(p) -> None:
                         "fewer points: less evaluation)")
     p.add_argument("--schedule", default=None, metavar="K=V,...",
                    help="point schedule, e.g. ratio=2 or ratio=1.5,max_interval_s=none (keys: ratio, max_interval_s, "
-                        "min_gap, eval_fraction, eval_grace_s, points); over a suite's [schedule]")
+                        "min_gap, eval_fraction, eval_grace_s, points, eval_plan); over a suite's [schedule]")

@@ -53,7 +53,9 @@ def register(sub):
     p.add_argument("--force", action="store_true", help="rerun even if the store has this exact run")
     p.add_argument("--report", default=None, help="write the report to this directory (default: reports/<suite> beside the store)")
     p.add_argument("--no-report", action="store_true", help="do not write a report")
-    p.add_argument("--json", action="store_true", help="print the runs as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="print {report, runs, claims} as JSON: the report written, the runs, the suite's claims judged "
+                        "(the schema of report --json)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     g = p.add_argument_group("parallel and cluster execution")
     g.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
@@ -186,12 +188,9 @@ def main(args) -> int:
 
         print(f"harness: peak memory {fmt_bytes(memory.peak)} (this process and its children, sampled every "
               f"{memory.every:g} s)", file=sys.stderr)
-    if args.json:
-        print_json([{"id": r.id, "plugin": r.plugin, "workload": r.workload, "workers": r.workers, "seed": r.seed,
-                     "status": r.status, "reason": r.reason, "cached": r.cached, "points": len(r.points),
-                     "final": r.points[-1] if r.points else None} for r in records])
-    else:
+    if not args.json:
         summary(records)
+    index = None
     if report_dir is not None and any(r.points for r in records):
         from harness.analysis.report import write_index, write_report
 
@@ -206,6 +205,8 @@ def main(args) -> int:
             raise UserError(f"{exc} (the {len(stored)} runs are stored: `harness report` writes the report "
                             "again)") from None
         (console.print if not args.json else (lambda *a: None))(f"report: {index}")
+    if args.json:
+        print_json(json_summary(records, report_cfg, index))
     if any(r.status == "interrupted" for r in records):
         import sys
 
@@ -216,6 +217,26 @@ def main(args) -> int:
     # the exit code says whether every run could be carried out
     bad = [r for r in records if r.status in ("error", "timeout")]
     return 1 if bad else 0
+
+
+def json_summary(records, report_cfg: dict, index: Path | None) -> dict:
+    """What ``run --json`` prints: the report written (or None), a row per run, and the suite's claims
+    judged on these runs, in the schema of ``report --json`` (``{"report", "runs", "claims"}``; here each
+    run is a row, not an id). With a report the claims are the ones it wrote to its ``meta.json`` (the
+    figures and preconditions as the report shows them); without one (``--no-report``) they are judged here."""
+    claims: list = []
+    if index is not None:
+        import json
+
+        claims = json.loads((Path(index).parent / "meta.json").read_text()).get("claims", [])
+    elif report_cfg.get("claims"):
+        from harness.analysis.report import judged_claims
+
+        claims = judged_claims(records, report_cfg)
+    rows = [{"id": r.id, "plugin": r.plugin, "workload": r.workload, "workers": r.workers, "seed": r.seed,
+             "status": r.status, "reason": r.reason, "cached": r.cached, "points": len(r.points),
+             "final": r.points[-1] if r.points else None} for r in records]
+    return {"report": None if index is None else str(index), "runs": rows, "claims": claims}
 
 
 def interrupted_signal():

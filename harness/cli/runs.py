@@ -105,6 +105,12 @@ def main(args) -> int:
                 continue
             console.print(f"[bold]{rec.label()}[/bold]  status={rec.status} {rec.reason}")
             console.print(f"params={rec.params} workload_params={rec.workload_params} budget={rec.budget}")
+            if rec.info.get("eval_plan"):
+                from rich.markup import escape
+
+                from harness._core.evalplan import describe
+
+                console.print(escape(describe(rec.info["eval_plan"])))
             _print_key(rec)
             for thm, v in store.verdicts(rid).items():
                 console.print(f"theorem {thm}: {v['verdict']}")

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from harness._core import lifeline, scratch, signals
+from harness._core import lifeline, poolhome, scratch, signals
 from harness._core.errors import MissingDependency, UserError
 from harness._core.monitor import ERROR, INTERRUPTED
 from harness._core.registry import plugins
@@ -141,10 +141,12 @@ class LocalEngine(Engine):
     imports again, and no worker inherits this process's threads (progress, BLAS, numba).
 
     Nothing outlives this process, even killed with ``kill -9``: each worker watches a pipe only
-    this process holds open (:mod:`harness._core.lifeline`) and, at its end-of-file, removes this
-    process's folders (the jobs' scratch, multiprocessing's ``pymp-*``) and exits; the fork server
-    and the resource tracker then end by themselves (they lived only as long as a worker did,
-    python/cpython#111873), the latter unlinking the pool's semaphores (``/dev/shm/sem.mp-*``).
+    this process holds open (:mod:`harness._core.lifeline`) and, at its end-of-file, exits; the
+    fork server and the resource tracker then end by themselves (python/cpython#111873), the latter
+    unlinking the pool's semaphores (``/dev/shm/sem.mp-*``). Whatever the pool writes in ``$TMPDIR``
+    (the jobs' folders, multiprocessing's sockets) lies in one folder that a keeper process, started
+    before it, removes once this process is gone (:mod:`harness._core.poolhome`), even when no
+    worker had started yet.
     A worker that dies (the OOM killer) fails only the run it was executing ('error', naming
     the death); the runs beside it, which ``concurrent.futures`` fails with it, are run again on
     a new pool."""
@@ -153,15 +155,14 @@ class LocalEngine(Engine):
     RETRIES = 2  # a run whose pool broke under it this often, its own worker never seen dying, is given up
 
     def __init__(self, slots: int, preload: Sequence[str] = ()):
-        import multiprocessing.util
-
         self.slots = slots
         self._ctx = multiprocessing.get_context("forkserver")
         self._ctx.set_forkserver_preload(["harness.run.runner", *preload])
-        self._make_scratch()
+        # in the pool's folder (multiprocessing's sockets are there too), which its keeper removes
+        # once this process is gone: made before anything of multiprocessing's starts
+        self.scratch = tempfile.mkdtemp(prefix="jobs-", dir=poolhome.home())
         # the read end goes to every worker; only this process ever holds the write end
         self._lifeline_r, self._lifeline_w = self._ctx.Pipe(duplex=False)
-        self._leftovers = (self.scratch, multiprocessing.util.get_temp_dir())
         self._tokens = 0
         self._live: set[_Job] = set()
         self._seen: dict[int, Any] = {}  # pid -> the pool's worker process, for exit codes after a break
@@ -170,7 +171,7 @@ class LocalEngine(Engine):
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
         return cf.ProcessPoolExecutor(max_workers=self.slots, mp_context=self._ctx, initializer=_worker_init,
-                                      initargs=(self._lifeline_r, os.getpid(), self._leftovers))
+                                      initargs=(self._lifeline_r,))
 
     def submit(self, res):
         self._tokens += 1
@@ -271,24 +272,13 @@ class LocalEngine(Engine):
         self._remove_scratch()
 
 
-def _worker_init(lifeline_r, harness_pid: int, leftovers: Sequence[str]) -> None:
+def _worker_init(lifeline_r) -> None:
     """A local pool worker's initializer: signals as a serial run takes them
     (``signals.install_worker``), and the watch on the parent (:mod:`harness._core.lifeline`): once the
-    harness is gone, its folders are removed and this worker exits (its launched job's guard
-    then ends the job, :mod:`harness._core.jobguard`). A worker that outlived its engine in a
-    living harness (the pipe closed with the engine) only exits: that process still uses its
-    ``pymp-*`` folder."""
+    harness is gone (or its engine closed), this worker exits (its launched job's guard then ends
+    the job, :mod:`harness._core.jobguard`; the pool's folder is its keeper's, :mod:`harness._core.poolhome`)."""
     signals.install_worker()
-
-    def orphaned():
-        try:
-            if lifeline.process_state(harness_pid) in (None, "Z"):
-                for folder in leftovers:
-                    shutil.rmtree(folder, ignore_errors=True)
-        finally:
-            os._exit(1)
-
-    lifeline.watch(lifeline_r, orphaned)
+    lifeline.watch(lifeline_r, lambda: os._exit(1))
 
 
 def _broken(future: cf.Future) -> bool:

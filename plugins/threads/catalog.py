@@ -4,7 +4,8 @@ from harness.api import Backend, Param, PluginSpec
 from harness.plugins.algorithms.params import ASYNC_SGD_PARAMS, COORDS, SVRG_PARAMS, skip_linear
 
 WRITE = Param("write", "atomic", "choice", choices=("atomic", "racy", "plain"),
-              doc="coordinate writes: atomic (compare-and-swap loop, the papers' atomic coordinate update), "
+              doc="coordinate writes: atomic (the papers' atomic coordinate update: a hardware transaction per "
+                  "row where the CPU has one, else a compare-and-swap loop), "
                   "racy (one compare-and-swap: a conflicting write is lost and counted) or plain "
                   "(unsynchronised store: lost writes not observable); a one-thread run applies plain stores under "
                   "every mode (nothing can race; bit for bit the atomic update), recorded in info['writes']")

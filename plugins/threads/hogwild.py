@@ -5,8 +5,9 @@
     w <- w - eta_t (1/b) sum_{i in B_t} grad f_i(w_hat_t)          (coordinate-wise writes, no locks)
 
 Each coordinate's write is atomic (003 Sec. 2: "the only atomic operation is the update of a single
-coordinate"; a compare-and-swap loop) unless ``write=racy`` / ``plain`` asks for unsynchronised writes;
-the run reports its coordinate writes and lost writes (``info["writes"]``).
+coordinate"; a compare-and-swap loop, or a hardware transaction per row where the CPU has one)
+unless ``write=racy`` / ``plain`` asks for unsynchronised writes; the run reports its coordinate
+writes and lost writes (``info["writes"]``).
 
 with eta_t constant, eta / (1 + t/t0) or eta / (1 + t/t0)^beta at the global update count t.
 Each update's delay tau = (updates completed when it writes) - (when it read) is measured.
@@ -42,5 +43,5 @@ def run(ctx):
             stats.add(lin.sgd(w, k, b=b, eta=eta, schedule=schedule, t0=t0, beta=p["beta"]))   # k updates across the threads
             t += k
             mon.tick(t, w, samples=t * b, delays=stats)
-    return {"delays": stats.to_dict(), "threads": ctx.workers, "writes": lin.writes(),
+    return {"delays": stats.to_dict(), "threads": ctx.workers, "writes": lin.writes(), "dispatch": lin.dispatch(),
             "l2": "scaled iterate, exact (sparse)" if lin.sparse else "exact"}

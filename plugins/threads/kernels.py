@@ -5,14 +5,19 @@ Coordinate writes (``write`` code, :data:`WRITE_CODES`): paper 003 (Sec. 2, "the
 is the update of a single coordinate") and 000's (2.4) apply each coordinate's update atomically:
 
     0 atomic  compare-and-swap loop on the coordinate (x86 ``lock cmpxchg``): every write is applied;
-              the failed attempts (another thread wrote the coordinate in between) are counted
+              the failed attempts (another thread wrote the coordinate in between) are counted.
+              Where the CPU has hardware transactions (x86 RTM), a row's coordinates (up to TX_BLOCK
+              at a time) in one transaction: it lands whole or not at all, so each coordinate's
+              update is atomic; after an abort, or without them, by compare-and-swap (dense rows in
+              16-byte pairs, :func:`write_all`)
     1 racy    read, compute, one compare-and-swap: when another thread wrote the coordinate in between,
               this write is dropped, as an unsynchronised store would drop one of the two; the lost
               writes are counted exactly
     2 plain   unsynchronised load and store (the fastest; lost writes happen and are not observable)
 
 Per-thread counters: ``slots[r, 1]`` coordinate writes attempted, ``slots[r, 2]`` failed
-compare-and-swaps (atomic: retries; racy: lost writes).
+compare-and-swaps (atomic: retries; racy: lost writes), ``slots[r, 3]`` blocks committed in a
+transaction, ``slots[r, 4]`` transaction attempts aborted.
 
 Staleness stamps (no atomics needed): ``slots[r, 0]`` counts the updates thread r has written
 (only thread r writes its slot; rows are 64 bytes apart so threads do not share a cache line).
@@ -37,18 +42,26 @@ exact for every update count). The chunk is capped so that S stays above e^-200.
 Every update prefetches the rows it will read a few rows later (``harness.plugins.algorithms.kernels.PREFETCH_*``; they are
 drawn up front).
 No allocation, RNG or spin-wait inside the loops: indices are drawn per thread before the call.
+
+The update kernels are compiled without numba's reference counting (``_nrt=False``: they allocate
+nothing and hold their array arguments for the whole call). With it, numba increfs / decrefs an array
+each time an inlined helper or a row view takes it, and in the update loops that was an atomic add on
+the array's header per use: on the shared iterate, a cache line every thread writes, two per update
+(measured in the generated code: ``write_all``'s arguments and the prefetched row of X).
 """
 
 from __future__ import annotations
 
 import math
+import platform
 
+import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from harness.plugins.algorithms.kernels import (PREFETCH_CSR, PREFETCH_DENSE, PREFETCH_GATHER_MIN_D, csr_dot, dense_dot, dphi,
+from harness.plugins.algorithms.kernels import (PREFETCH_CSR, PREFETCH_DENSE, PREFETCH_GATHER_MIN_D, csr_dot, dphi,
                              prefetch_csr_row, prefetch_dense_row, prefetch_gather, step_size)
 
 
@@ -100,6 +113,76 @@ def cas2_f64(typingctx, arr, i, e0, e1, n0, n1):
     return sig, codegen
 
 
+# hardware transactions (x86 RTM), for the atomic dense writes: one transaction applies a block of
+# coordinate updates where a compare-and-swap pair costs a locked instruction (~20 cycles) per 2 coordinates
+TX_STARTED = -1        # tx_begin's value when the transaction runs
+TX_CAPACITY = 8        # abort status bit: the transaction's data exceeded what the CPU can track
+TX_BLOCK = 256         # coordinates per transaction: 2 KiB, 32 cache lines (L1 tracks the write set)
+TX_TRIES = 3           # attempts per block before the compare-and-swap path
+TX_GIVE_UP = 64        # aborts in one kernel call after which it stops trying while they outnumber commits
+                       # (a CPU whose transactions always abort, a storm of conflicts: CAS pairs are cheaper)
+TX_COMMITS, TX_ABORTS = 3, 4   # stamp-slot columns of the transaction counters
+_X86 = platform.machine().lower() in ("x86_64", "amd64")
+
+
+if _X86:   # the JIT assembles tx_begin / tx_end's inline asm (numba sets up the native target, not its asm parser)
+    from llvmlite import binding as _llvm
+
+    _llvm.initialize_native_asmparser()
+
+
+def cpu_has_rtm() -> bool:
+    """Whether this CPU runs x86 RTM transactions: CPUID says so (as LLVM reads it) and, on Linux, so
+    does the kernel (``rtm`` in /proc/cpuinfo's flags: it drops the flag where TSX is turned off or
+    made to always abort by microcode, which CPUID can still show). ``tx_begin`` must not run where
+    the CPU lacks RTM (#UD); where transactions abort anyway the kernels stop trying (TX_GIVE_UP)."""
+    if not _X86:
+        return False
+    try:
+        if not _llvm.get_host_cpu_features().get("rtm", False):
+            return False
+    except (RuntimeError, OSError):  # pragma: no cover - llvmlite cannot read the host's features
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:  # not Linux: CPUID alone
+        return True
+    return "rtm" in flags.split()
+
+
+@intrinsic
+def tx_begin(typingctx):
+    """Start a hardware transaction (``xbegin``): returns TX_STARTED, or after an abort (every store since
+    rolled back, execution resumed here) the abort status (bit 1: a retry may land, 2: conflict, 3:
+    capacity). Emitted as raw bytes (``C7 F8`` rel32 = 0: the abort path is the next instruction, as
+    compilers expand ``_xbegin()``), so it compiles whatever LLVM's target features; it runs only where
+    :func:`cpu_has_rtm` (elsewhere it is an illegal instruction). Not x86: always "aborted" (0)."""
+    sig = types.int32()
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        if not _X86:
+            return ir.Constant(i32, 0)
+        return builder.asm(ir.FunctionType(i32, []), "movl $$-1, %eax\n\t.byte 0xc7, 0xf8, 0x00, 0x00, 0x00, 0x00",
+                           "={eax},~{memory}", [], True)
+
+    return sig, codegen
+
+
+@intrinsic
+def tx_end(typingctx):
+    """Commit the running transaction (``xend``, bytes ``0F 01 D5``)."""
+    sig = types.void()
+
+    def codegen(context, builder, signature, args):
+        if _X86:
+            builder.asm(ir.FunctionType(ir.VoidType(), []), ".byte 0x0f, 0x01, 0xd5", "~{memory}", [], True)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @njit(nogil=True, cache=True, inline="always")
 def write(v, j, s, p, l, mode):
     """v[j] <- v[j] - s (p + l v[j]) under write ``mode`` (module docstring); returns the failed
@@ -121,38 +204,71 @@ def write(v, j, s, p, l, mode):
 
 
 @njit(nogil=True, cache=True, inline="always")
-def write_all(v, p, s, l, mode, first):
+def write_all(v, p, s, l, mode, first, tx):
     """v[j] <- v[j] - s (p[j] + l v[j]) for every j under write ``mode`` (:func:`write`, the same
-    expression); returns the failed compare-and-swaps. Plain: one vectorised pass. Atomic: the
-    coordinates in 16-byte aligned pairs from ``first`` (0 or 1: the first index whose address is a
-    multiple of 16), one ``lock cmpxchg16b`` per pair retried until it lands (each coordinate's update
-    stays atomic; a retry is counted per pair), the stragglers one by one. Measured on this machine:
-    1.6x cheaper than a compare-and-swap per coordinate. Racy: per coordinate (its lost writes are
-    counted per coordinate)."""
+    expression); returns (failed compare-and-swaps, blocks committed in a hardware transaction,
+    transaction attempts aborted).
+
+    plain   one vectorised pass
+    racy    one compare-and-swap per coordinate (its lost writes counted per coordinate)
+    atomic  blocks of TX_BLOCK coordinates; with ``tx``, each block in one hardware transaction (its
+            updates land together or not at all: each coordinate's update atomic; up to TX_TRIES
+            attempts, no more after a capacity abort). A block without one goes by 16-byte aligned
+            pairs (``first``, 0 or 1: the first index whose address is a multiple of 16), one ``lock
+            cmpxchg16b`` per pair retried until it lands (a retry counted per pair), a coordinate left
+            at either end by a compare-and-swap loop. Measured here, d = 100, one thread: pairs cost
+            ~250 ns per update over plain stores (a locked instruction per 2 coordinates), a
+            transaction ~30 ns."""
     d = v.shape[0]
+    fails, commits, aborts = 0, 0, 0
     if mode == 2:
         for j in range(d):
             v[j] -= s * (p[j] + l * v[j])
-        return 0
-    fails = 0
-    if mode == 1:
+    elif mode == 1:
         for j in range(d):
-            fails += write(v, j, s, p[j], l, mode)
-        return fails
-    j = 0
-    if first == 1 and d > 0:
-        fails += write(v, 0, s, p[0], l, mode)
-        j = 1
-    while j + 1 < d:
-        while True:
-            a, b = v[j], v[j + 1]
-            if cas2_f64(v, j, a, b, a - s * (p[j] + l * a), b - s * (p[j + 1] + l * b)):
-                break
-            fails += 1
-        j += 2
-    if j < d:
-        fails += write(v, j, s, p[j], l, mode)
-    return fails
+            a = v[j]
+            if not cas_f64(v, j, a, a - s * (p[j] + l * a)):
+                fails += 1
+    else:
+        for lo in range(0, d, TX_BLOCK):
+            hi = min(lo + TX_BLOCK, d)
+            tries = TX_TRIES if tx else 0
+            while tries > 0:
+                status = tx_begin()
+                if status == TX_STARTED:
+                    for k in range(hi - lo):
+                        j = np.uint64(lo + k)     # unsigned: no negative-index wraparound, a vectorised loop
+                        v[j] -= s * (p[j] + l * v[j])
+                    tx_end()
+                    commits += 1
+                    tries = -1                    # landed
+                else:
+                    aborts += 1
+                    tries = 0 if status & TX_CAPACITY else tries - 1
+            if tries == -1:
+                continue
+            j = lo                                # not landed: the block by compare-and-swap
+            if (j - first) % 2 == 1:              # a coordinate before the first aligned pair
+                while True:
+                    a = v[j]
+                    if cas_f64(v, j, a, a - s * (p[j] + l * a)):
+                        break
+                    fails += 1
+                j += 1
+            while j + 1 < hi:
+                while True:
+                    a, b = v[j], v[j + 1]
+                    if cas2_f64(v, j, a, b, a - s * (p[j] + l * a), b - s * (p[j + 1] + l * b)):
+                        break
+                    fails += 1
+                j += 2
+            if j < hi:                            # one left at the end
+                while True:
+                    a = v[j]
+                    if cas_f64(v, j, a, a - s * (p[j] + l * a)):
+                        break
+                    fails += 1
+    return fails, commits, aborts
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -163,16 +279,19 @@ def global_count(slots):
     return c
 
 
-@njit(nogil=True, cache=True)
-def hogwild_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, mode, first, slots, me, taus):
+@njit(nogil=True, cache=True, _nrt=False)
+def hogwild_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, mode, first, tx, slots, me, taus):
     """Hogwild! SGD (003 eq. (2)): w <- w - eta_t (1/b) sum_{i in B} grad f_i(w_hat), w_hat = w as read;
-    each coordinate written under ``mode`` (module docstring; :func:`write_all`, ``first`` its pairs' start)."""
+    each coordinate written under ``mode`` (module docstring; :func:`write_all`: ``first`` its pairs' start,
+    ``tx`` whether atomic blocks try a hardware transaction first)."""
     d, rows = w.shape[0], idx.shape[0]
     fails = 0
+    commits, aborts = 0, 0
     for u in range(rows // b):
         read = global_count(slots)                 # version of the iterate this update reads
         for r in range(u * b + PREFETCH_DENSE, min((u + 1) * b + PREFETCH_DENSE, rows)):   # each row PREFETCH_DENSE rows ahead
             prefetch_dense_row(X, idx[r])
+        tx = tx and not (aborts > TX_GIVE_UP and aborts > commits)   # where transactions keep aborting, CAS pairs
         if b == 1:                                 # one sample: no gradient buffer, one pass to write
             i = idx[u]
             g = dphi(code, fdot(X, i, w), y[i])
@@ -184,7 +303,8 @@ def hogwild_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, mod
             else:
                 for j in range(d):
                     gbuf[j] = g * X[i, j]
-                fails += write_all(w, gbuf, eta_t, lam, mode, first)
+                f, c, a = write_all(w, gbuf, eta_t, lam, mode, first, tx)
+                fails, commits, aborts = fails + f, commits + c, aborts + a
             slots[me, 0] += 1
             taus[u] = now - read
             continue
@@ -199,11 +319,14 @@ def hogwild_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, mod
         now = global_count(slots)                  # version it writes onto
         for j in range(d):
             gbuf[j] /= b
-        fails += write_all(w, gbuf, eta_t, lam, mode, first)   # coordinate-wise writes
+        f, c, a = write_all(w, gbuf, eta_t, lam, mode, first, tx)
+        fails, commits, aborts = fails + f, commits + c, aborts + a
         slots[me, 0] += 1
         taus[u] = now - read
     slots[me, WRITES] += (rows // b) * d
     slots[me, FAILED] += fails
+    slots[me, TX_COMMITS] += commits
+    slots[me, TX_ABORTS] += aborts
 
 
 @njit(nogil=True, cache=True, fastmath={"reassoc"})
@@ -225,28 +348,38 @@ def fcsr_dot(data, indices, lo, hi, v):
     return s
 
 
-@njit(nogil=True, cache=True)
-def asysvrg_dense(u_vec, X, y, z0, mu_loss, idx, b, code, lam, eta, gbuf, gr, coords, kidx, mode, first, slots, me,
-                  taus):
+@njit(nogil=True, cache=True, _nrt=False)
+def asysvrg_dense(u_vec, X, y, g0, mu_loss, idx, b, code, lam, eta, gbuf, gr, coords, kidx, mode, first, tx, slots,
+                  me, taus):
     """Shared-AsySVRG inner iterations (000 Alg. 1): v = (1/b) sum [grad f_i(w_hat) - grad f_i(w~)] + grad f(w~)
     (2.5) at the iterate as read (2.6); write (u)_k -= eta (v)_k (2.4) for every k (coords = 0) or for the
-    cyclic block of ``coords`` coordinates starting at kidx[t]; each under write ``mode``."""
+    cyclic block of ``coords`` coordinates starting at kidx[t]; each under write ``mode`` (``first``, ``tx``:
+    :func:`write_all`). ``g0[i]`` = phi'(x_i . w~), taken with the snapshot (:func:`loss_grad_rows_dense`)."""
     d, rows = u_vec.shape[0], idx.shape[0]
     fails = 0
+    commits, aborts = 0, 0
     for t in range(rows // b):
         read = global_count(slots)
         for r in range(t * b + PREFETCH_DENSE, min((t + 1) * b + PREFETCH_DENSE, rows)):
             prefetch_dense_row(X, idx[r])
         for r in range(b):
             i = idx[t * b + r]
-            gr[r] = dphi(code, fdot(X, i, u_vec), y[i]) - dphi(code, z0[i], y[i])
-        if coords == 0 and b == 1:                 # one sample: the buffer holds its step directly
+            gr[r] = dphi(code, fdot(X, i, u_vec), y[i]) - g0[i]
+        tx = tx and not (aborts > TX_GIVE_UP and aborts > commits)   # where transactions keep aborting, CAS pairs
+        if coords == 0 and b == 1 and mode == 2:   # fused: the buffered expression in one pass, no buffer
+            i = idx[t]
+            g = gr[0]
+            now = global_count(slots)
+            for j in range(d):
+                u_vec[j] -= eta * ((g * X[i, j] / b + mu_loss[j]) + lam * u_vec[j])
+        elif coords == 0 and b == 1:               # one sample: the buffer holds its step directly
             i = idx[t]
             g = gr[0]
             for j in range(d):
                 gbuf[j] = g * X[i, j] / b + mu_loss[j]
             now = global_count(slots)
-            fails += write_all(u_vec, gbuf, eta, lam, mode, first)
+            f, c, a = write_all(u_vec, gbuf, eta, lam, mode, first, tx)
+            fails, commits, aborts = fails + f, commits + c, aborts + a
         elif coords == 0:
             for j in range(d):
                 gbuf[j] = 0.0
@@ -258,7 +391,8 @@ def asysvrg_dense(u_vec, X, y, z0, mu_loss, idx, b, code, lam, eta, gbuf, gr, co
             for j in range(d):
                 gbuf[j] = gbuf[j] / b + mu_loss[j]
             now = global_count(slots)
-            fails += write_all(u_vec, gbuf, eta, lam, mode, first)
+            f, c, a = write_all(u_vec, gbuf, eta, lam, mode, first, tx)
+            fails, commits, aborts = fails + f, commits + c, aborts + a
         else:
             now = global_count(slots)
             k0 = kidx[t]
@@ -272,19 +406,27 @@ def asysvrg_dense(u_vec, X, y, z0, mu_loss, idx, b, code, lam, eta, gbuf, gr, co
         taus[t] = now - read
     slots[me, WRITES] += (rows // b) * (d if coords == 0 else coords)
     slots[me, FAILED] += fails
+    slots[me, TX_COMMITS] += commits
+    slots[me, TX_ABORTS] += aborts
 
 
-@njit(nogil=True, cache=True)
-def linear_csr(v, data, indices, indptr, y, idx, b, code, T0, S, Q, H, x_mu, z0, svrg, gr, mode, slots, me, taus):
+@njit(nogil=True, cache=True, _nrt=False)
+def linear_csr(v, data, indices, indptr, y, idx, b, code, T0, S, Q, H, x_mu, g0, svrg, gr, mode, tx, slots, me,
+               taus):
     """Hogwild! SGD (003 eq. (2); ``svrg = 0``) or Shared-AsySVRG inner iterations (000 Alg. 1, (2.4)-(2.6);
     ``svrg = 1``) on CSR rows, on the scaled iterate w_t = S[t] v - Q[t] mu (module docstring):
 
         z_i = x_i . w_hat = S[t] (x_i . v) - Q[t] (x_i . mu)             the iterate as read (2.6)
-        g_i = phi'(z_i)              (SVRG: phi'(z_i) - phi'(x_i . w~))   (2.5), loss part of row i
-        v_j -= (eta_t / S[t+1]) (1/b) sum_i g_i x_ij                      sparse writes (2.4), ``mode``"""
+        g_i = phi'(z_i)              (SVRG: phi'(z_i) - g0[i], g0[i] = phi'(x_i . w~))   (2.5), loss part of row i
+        v_j -= (eta_t / S[t+1]) (1/b) sum_i g_i x_ij                      sparse writes (2.4), ``mode``
+
+    Atomic writes with ``tx``: a row's nonzeros (TX_BLOCK at a time) in one hardware transaction, as
+    :func:`write_all` does for dense rows; a compare-and-swap loop per coordinate otherwise.
+    ``indices`` and ``indptr`` unsigned, as ``csr_arrays`` gives them."""
     hi = H.shape[0] - 1
     rows = idx.shape[0]
-    fails, writes = 0, 0
+    fails, writes, commits, aborts = 0, 0, 0, 0
+    block = np.uint64(TX_BLOCK)
     gather = v.shape[0] >= PREFETCH_GATHER_MIN_D
     for u in range(rows // b):
         read = global_count(slots)
@@ -299,7 +441,7 @@ def linear_csr(v, data, indices, indptr, y, idx, b, code, T0, S, Q, H, x_mu, z0,
             z = fcsr_dot(data, indices, indptr[i], indptr[i + 1], v) * S[t]
             if svrg:
                 z -= Q[t] * x_mu[i]
-                gr[r] = dphi(code, z, y[i]) - dphi(code, z0[i], y[i])
+                gr[r] = dphi(code, z, y[i]) - g0[i]
             else:
                 gr[r] = dphi(code, z, y[i])
         now = global_count(slots)                  # version it writes onto
@@ -310,14 +452,37 @@ def linear_csr(v, data, indices, indptr, y, idx, b, code, T0, S, Q, H, x_mu, z0,
             if mode == 2:                          # plain: v - cr (x + 0 v) = v - cr x, one store per nonzero
                 for k in range(indptr[i], indptr[i + 1]):
                     v[indices[k]] -= cr * data[k]
+            elif mode == 0 and tx:
+                lo, end = indptr[i], indptr[i + 1]
+                while lo < end:
+                    top = min(lo + block, end)
+                    tries = TX_TRIES
+                    while tries > 0:
+                        status = tx_begin()
+                        if status == TX_STARTED:
+                            for k in range(lo, top):   # the plain store's value: v - cr x
+                                v[indices[k]] -= cr * data[k]
+                            tx_end()
+                            commits += 1
+                            tries = -1
+                        else:
+                            aborts += 1
+                            tries = 0 if status & TX_CAPACITY else tries - 1
+                    if tries == 0:                     # not landed: compare-and-swap per coordinate
+                        for k in range(lo, top):
+                            fails += write(v, indices[k], cr, data[k], 0.0, mode)
+                    lo = top
             else:
                 for k in range(indptr[i], indptr[i + 1]):
                     fails += write(v, indices[k], cr, data[k], 0.0, mode)
             writes += indptr[i + 1] - indptr[i]
         slots[me, 0] += 1
         taus[u] = now - read
+        tx = tx and not (aborts > TX_GIVE_UP and aborts > commits)
     slots[me, WRITES] += writes
     slots[me, FAILED] += fails
+    slots[me, TX_COMMITS] += commits
+    slots[me, TX_ABORTS] += aborts
 
 
 @njit(nogil=True, cache=True)
@@ -351,20 +516,23 @@ def drift_tables(schedule, eta, t0, beta, lam, T0, lo, k, const, S, Q, H):
 
 
 @njit(nogil=True, cache=True)
-def loss_grad_rows_dense(X, y, w, lo, hi, code, z0, gsum):
-    """Rows lo..hi-1 of the full gradient at the snapshot: z0_i = x_i . w, gsum = sum phi'(z0_i) x_i."""
+def loss_grad_rows_dense(X, y, w, lo, hi, code, z0, g0, gsum):
+    """Rows lo..hi-1 of the full gradient at the snapshot: z0_i = x_i . w (the reassociated ``fdot``, as
+    the updates' margins), g0_i = phi'(z0_i), gsum = sum g0_i x_i."""
     d = X.shape[1]
     gsum[:] = 0.0
     for i in range(lo, hi):
-        z = dense_dot(X, i, w)
+        z = fdot(X, i, w)
         z0[i] = z
         g = dphi(code, z, y[i])
+        g0[i] = g
         for j in range(d):
             gsum[j] += g * X[i, j]
 
 
 @njit(nogil=True, cache=True)
-def loss_grad_rows_csr(data, indices, indptr, y, w, lo, hi, code, z0, gsum):
+def loss_grad_rows_csr(data, indices, indptr, y, w, lo, hi, code, z0, g0, gsum):
+    """As :func:`loss_grad_rows_dense` on CSR rows."""
     gather = w.shape[0] >= PREFETCH_GATHER_MIN_D
     gsum[:] = 0.0
     for i in range(lo, hi):
@@ -374,6 +542,7 @@ def loss_grad_rows_csr(data, indices, indptr, y, w, lo, hi, code, z0, gsum):
         z = csr_dot(data, indices, indptr, i, w)
         z0[i] = z
         g = dphi(code, z, y[i])
+        g0[i] = g
         for k in range(indptr[i], indptr[i + 1]):
             gsum[indices[k]] += g * data[k]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -15,15 +16,20 @@ from .team import Team
 CHUNK_CAP = 1_000_000  # updates per chunk (bounds the per-thread index arrays and the drift tables)
 CHUNK_ROWS = 2_000_000  # rows drawn per chunk (b rows per update)
 MAX_SHRINK_LOG = 200.0  # a sparse chunk keeps its scale S above e^-200 (see kernels)
+# work (coordinates read or written) below which a team call runs on the calling thread alone: waking a
+# worker costs about as much (tens of microseconds on a quiet machine, milliseconds on a loaded one)
+SPLIT_MIN_OPS = 100_000
 
 
 class Snapshot(NamedTuple):
-    """What an SVRG epoch needs of w~: margins z0 = X w~, the loss part of grad f(w~), and (CSR data)
-    its margins x_i . mu for the scaled iterate."""
+    """What an SVRG epoch needs of w~: margins z0 = X w~, the loss part of grad f(w~), (CSR data) its
+    margins x_i . mu for the scaled iterate, and the loss derivatives g0 = phi'(z0) (taken once per
+    snapshot: an update reads g0[i] where it would evaluate phi'(z0[i]), the same value)."""
 
     z0: np.ndarray
     mu_loss: np.ndarray
     x_mu: np.ndarray | None
+    g0: np.ndarray
 
 
 def applied_write(write: str, threads: int) -> tuple[str, str]:
@@ -38,6 +44,12 @@ def applied_write(write: str, threads: int) -> tuple[str, str]:
     return write, "as asked"
 
 
+def use_transactions() -> bool:
+    """Whether atomic dense writes try hardware transactions first (``kernels.write_all``): where the
+    CPU has them (``kernels.cpu_has_rtm``) unless HARNESS_THREADS_TX=0 turns them off."""
+    return os.environ.get("HARNESS_THREADS_TX", "1") != "0" and K.cpu_has_rtm()
+
+
 class ThreadLinear:
     """Chunks of updates on ``team``; ``write`` ('atomic', 'racy' or 'plain', ``kernels.WRITE_CODES``)
     says how each coordinate is written (applied as :func:`applied_write` decides)."""
@@ -50,13 +62,16 @@ class ThreadLinear:
         self.write = write
         self.applied, self.applied_why = applied_write(write, team.size)
         self.mode = K.WRITE_CODES[self.applied]
+        self.tx = use_transactions()
+        self._dispatched = {"updates_on_team": 0, "updates_alone": 0}
         self.n, self.d = workload.n, workload.dim
         self.lam = float(workload.lam)
         self.sparse = workload.sparse
         X = workload.X
         if self.sparse:
-            self.csr = (X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64))
+            self.csr = K0.csr_arrays(X)
         self.X, self.y = X, workload.y
+        self.row_ops = max(1, X.nnz // max(self.n, 1)) if self.sparse else self.d   # coordinates per row
         self._tables = np.empty((3, 0))              # drift tables S, Q, H (CSR data)
         self._tables_eta: float | None = None        # the constant step they hold, if any
         self._tables_len = 0                         # ... for chunks of up to this many updates
@@ -107,16 +122,16 @@ class ThreadLinear:
         team, (S, Q, H) = self.team, tables
         T0 = team.count
         svrg = snap is not None
-        x_mu, z0 = (snap.x_mu, snap.z0) if svrg else (self._nothing, self._nothing)
+        x_mu, g0 = (snap.x_mu, snap.g0) if svrg else (self._nothing, self._nothing)
 
         def work(r, kr):
             idx = team.rngs[r].integers(0, self.n, size=kr * b)
             taus = np.empty(kr, dtype=np.int64)
-            K.linear_csr(w, *self.csr, self.y, idx, b, self.code, T0, S, Q, H, x_mu, z0, int(svrg),
-                         self.scratch(b), self.mode, team.slots, r, taus)
+            K.linear_csr(w, *self.csr, self.y, idx, b, self.code, T0, S, Q, H, x_mu, g0, int(svrg),
+                         self.scratch(b), self.mode, self.tx, team.slots, r, taus)
             return taus
 
-        taus = np.concatenate(team.map(work, team.split(k)))
+        taus = np.concatenate(self._map(work, team.split(k), k * b * self.row_ops, updates=k))
         s, q, mu = S[k], (Q[k] if svrg else 0.0), (snap.mu_loss if svrg else self._nothing)
         self._by_coords(lambda lo, hi: K.unscale(w, s, q, mu, lo, hi))
         return taus
@@ -126,11 +141,27 @@ class ThreadLinear:
         bounds = np.linspace(0, total, self.team.size + 1).astype(np.int64)
         return [(int(bounds[r]), int(bounds[r + 1])) for r in range(self.team.size)]
 
-    def _by_coords(self, fn) -> None:
+    def _map(self, fn, shares: list[int], ops: int, updates: int = 0) -> list:
+        """``team.map``; on the calling thread alone when the call's work, ``ops`` coordinates read or
+        written, is under SPLIT_MIN_OPS (each share still with its own index stream and stamp slot).
+        ``updates``: the updates the call makes, counted in :meth:`dispatch` as run alone or on the team."""
+        alone = ops < SPLIT_MIN_OPS and self.team.size > 1
+        self._dispatched["updates_alone" if alone else "updates_on_team"] += updates
+        return self.team.map(fn, shares, alone=alone)
+
+    def dispatch(self) -> dict:
+        """How the run's updates were dispatched (recorded in the run's ``info["dispatch"]``): with
+        several threads, a chunk under SPLIT_MIN_OPS coordinates of work runs its threads' shares one
+        after another on the calling thread (``updates_alone``: they then read no concurrent write, and
+        their measured delays say so), the others on the team (``updates_on_team``)."""
+        return {**self._dispatched, "threads": self.team.size, "split_min_ops": SPLIT_MIN_OPS}
+
+    def _by_coords(self, fn, per_coord: int = 1) -> None:
         """fn(lo, hi) on the team, the coordinates 0..d-1 split in contiguous ranges (O(d) work per chunk
-        or epoch is serial otherwise, and at d = 1M it is most of an epoch)."""
+        or epoch is serial otherwise, and at d = 1M it is most of an epoch); ``per_coord``: its work
+        per coordinate."""
         ranges = self._ranges(self.d)
-        self.team.map(lambda r, _: fn(*ranges[r]), [1] * self.team.size)
+        self._map(lambda r, _: fn(*ranges[r]), [1] * self.team.size, self.d * per_coord)
 
     # -- compile / load every kernel before the clock starts ------------------------------------------
     def warmup(self, b: int, svrg: bool) -> None:
@@ -140,17 +171,18 @@ class ThreadLinear:
         if self.sparse:
             S, Q, H = self.drift(1, eta=0.1, svrg=svrg)
             K.linear_csr(w, *self.csr, self.y, self._noidx, b, self.code, 0, S, Q, H, self._nothing, self._nothing,
-                         int(svrg), self.scratch(b), self.mode, slots, 0, taus)
+                         int(svrg), self.scratch(b), self.mode, self.tx, slots, 0, taus)
             K.unscale(w, 1.0, 0.0, self._nothing, 0, 0)
             if svrg:
                 self.snapshot(w)
             return
         K.hogwild_dense(w, self.X, self.y, self._noidx, b, self.code, self.lam, 0, 0.1, 1.0, 0.0,
-                        self.scratch(self.d), self.mode, 0, slots, 0, taus)
+                        self.scratch(self.d), self.mode, 0, self.tx, slots, 0, taus)
         if svrg:
             snap = self.snapshot(w)
-            K.asysvrg_dense(w, self.X, self.y, snap.z0, w, self._noidx, b, self.code, self.lam, 0.1,
-                            self.scratch(self.d), self.scratch(b), 0, self._noidx, self.mode, 0, slots, 0, taus)
+            K.asysvrg_dense(w, self.X, self.y, snap.g0, w, self._noidx, b, self.code, self.lam, 0.1,
+                            self.scratch(self.d), self.scratch(b), 0, self._noidx, self.mode, 0, self.tx, slots, 0,
+                            taus)
 
     # -- Hogwild! SGD ------------------------------------------------------------------------------------
     def sgd(self, w, k, *, b, eta, schedule=0, t0=1.0, beta=0.0) -> np.ndarray:
@@ -167,10 +199,10 @@ class ThreadLinear:
             idx = team.rngs[r].integers(0, self.n, size=kr * b)
             taus = np.empty(kr, dtype=np.int64)
             K.hogwild_dense(w, self.X, self.y, idx, b, self.code, self.lam, schedule, eta, t0, beta,
-                            self.scratch(self.d), self.mode, first, team.slots, r, taus)
+                            self.scratch(self.d), self.mode, first, self.tx, team.slots, r, taus)
             return taus
 
-        return np.concatenate(team.map(work, team.split(k)))
+        return np.concatenate(self._map(work, team.split(k), k * b * self.row_ops, updates=k))
 
     # -- Shared-AsySVRG -----------------------------------------------------------------------------------
     def snapshot(self, u0: np.ndarray) -> Snapshot:
@@ -179,24 +211,24 @@ class ThreadLinear:
         d-sized arrays would page-fault on every epoch."""
         team, n, d = self.team, self.n, self.d
         if self._snap_buffers is None:
-            self._snap_buffers = (np.zeros((team.size, d)), np.empty(n), np.empty(d), np.empty(n))  # a thread with no rows adds 0
-        parts, z0, mu_loss, x_mu = self._snap_buffers
+            self._snap_buffers = (np.zeros((team.size, d)), np.empty(n), np.empty(d), np.empty(n), np.empty(n))  # a thread with no rows adds 0
+        parts, z0, mu_loss, x_mu, g0 = self._snap_buffers
         rows = self._ranges(n)
         shares = [hi - lo for lo, hi in rows]
 
         def work(r, _):
             lo, hi = rows[r]
             if self.sparse:
-                K.loss_grad_rows_csr(*self.csr, self.y, u0, lo, hi, self.code, z0, parts[r])
+                K.loss_grad_rows_csr(*self.csr, self.y, u0, lo, hi, self.code, z0, g0, parts[r])
             else:
-                K.loss_grad_rows_dense(self.X, self.y, u0, lo, hi, self.code, z0, parts[r])
+                K.loss_grad_rows_dense(self.X, self.y, u0, lo, hi, self.code, z0, g0, parts[r])
 
-        team.map(work, shares)
-        self._by_coords(lambda lo, hi: K.sum_rows(parts, 1.0 / n, lo, hi, mu_loss))
+        self._map(work, shares, n * self.row_ops)
+        self._by_coords(lambda lo, hi: K.sum_rows(parts, 1.0 / n, lo, hi, mu_loss), per_coord=team.size)
         if not self.sparse:
-            return Snapshot(z0, mu_loss, None)
-        team.map(lambda r, _: K.csr_matvec_rows(*self.csr, mu_loss, *rows[r], x_mu), shares)
-        return Snapshot(z0, mu_loss, x_mu)
+            return Snapshot(z0, mu_loss, None, g0)
+        self._map(lambda r, _: K.csr_matvec_rows(*self.csr, mu_loss, *rows[r], x_mu), shares, n * self.row_ops)
+        return Snapshot(z0, mu_loss, x_mu, g0)
 
     def svrg(self, w, snap: Snapshot, k, *, b, eta, coords) -> np.ndarray:
         """k Shared-AsySVRG inner iterations shared by the team; returns the measured delays."""
@@ -212,20 +244,26 @@ class ThreadLinear:
             idx = rng.integers(0, self.n, size=kr * b)
             taus = np.empty(kr, dtype=np.int64)
             kidx = rng.integers(0, self.d, size=kr) if coords else self._noidx
-            K.asysvrg_dense(w, self.X, self.y, snap.z0, snap.mu_loss, idx, b, self.code, self.lam, eta,
-                            self.scratch(self.d), self.scratch(b), int(coords), kidx, self.mode, first, team.slots, r,
-                            taus)
+            K.asysvrg_dense(w, self.X, self.y, snap.g0, snap.mu_loss, idx, b, self.code, self.lam, eta,
+                            self.scratch(self.d), self.scratch(b), int(coords), kidx, self.mode, first, self.tx,
+                            team.slots, r, taus)
             return taus
 
-        return np.concatenate(team.map(work, team.split(k)))
+        return np.concatenate(self._map(work, team.split(k), k * b * self.row_ops, updates=k))
 
     def writes(self) -> dict:
         """The run's coordinate writes: the mode asked (``mode``), the one applied and why
         (:func:`applied_write`), attempted writes, failed compare-and-swaps, and lost writes (atomic:
         0 by construction; racy: the failed ones, counted exactly; plain: not observable, None; one
-        thread: 0 under every mode, since no other writer exists)."""
-        attempted, failed = (int(c) for c in self.team.slots[:, [K.WRITES, K.FAILED]].sum(axis=0))
+        thread: 0 under every mode, since no other writer exists), and the hardware transactions the
+        atomic dense writes used (``transactions``: whether they were on, how many blocks landed in
+        one, how many attempts aborted; the aborted blocks went by compare-and-swap)."""
+        slots = self.team.slots
+        attempted, failed = (int(c) for c in slots[:, [K.WRITES, K.FAILED]].sum(axis=0))
         lost = 0 if self.team.size <= 1 else {"atomic": 0, "racy": failed, "plain": None}[self.write]
         return {"mode": self.write, "applied": self.applied, "why": self.applied_why,
                 "coordinate_writes": attempted, "cas_failed": failed, "lost": lost,
-                "lost_fraction": None if lost is None else lost / max(attempted, 1)}
+                "lost_fraction": None if lost is None else lost / max(attempted, 1),
+                "transactions": {"enabled": bool(self.tx and self.applied == "atomic"),
+                                 "committed": int(slots[:, K.TX_COMMITS].sum()),
+                                 "aborted": int(slots[:, K.TX_ABORTS].sum())}}

@@ -129,6 +129,20 @@ class Measurements:
         self.seed = seed
         self.history: list[dict[str, Any]] = []
 
+    def point_cost(self) -> float:
+        """Sample gradients these measurements add at a snapshot beyond the workload's metrics, for
+        the monitor's evaluation plan (``Monitor.costs``), an estimate: the per-sample pass over S
+        (``variance``); with ``all``, a create-graph backward and ``(K + 1) * power_iters``
+        Hessian-vector products on ``lk_n`` samples (about 2 sample gradients each) every
+        ``lk_every``-th snapshot."""
+        if self.mode == "off":
+            return 0.0
+        cost = float(len(self.XS))
+        if self.mode == "all":
+            m = len(self.XS) if self.lk_n <= 0 else min(self.lk_n, len(self.XS))
+            cost += (2.0 + 2.0 * (self.opt.layers.K + 1) * self.power_iters) * m / self.lk_every
+        return cost
+
     def __call__(self, model) -> dict[str, Any]:
         out = dict(self.workload.metrics(model))
         if not self.history:

@@ -46,6 +46,7 @@ def train(ctx, rule: str, dist=None) -> dict[str, Any]:
 
         meas = Measurements(wl, opt, p, ctx.seed)
         mon.evaluate = meas
+        mon.costs(update=opt.B, point=meas.point_cost())
     if dist:
         dist.barrier()
     if owner:

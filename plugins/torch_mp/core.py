@@ -147,6 +147,14 @@ def sigma_dir(modules: Sequence[nn.Module], stats: Sequence[dict], X, y, sampler
     return sig, (num_all / den_all if den_all > 0 else None)
 
 
+def sigma_cost(algo: str, W: int, K: int, b: int) -> float:
+    """Sample gradients :func:`sigma_dir` costs at a snapshot (what the monitor's evaluation plan is
+    told, ``Monitor.costs``): a forward and backward pass of the whole network on b samples per
+    distinct (iteration, batch) pair of its window of W iterations: W for BP and DNI (every module
+    used batch t), W * K for DDG and FR (module k used batch t - K + k)."""
+    return float(W * (K if algo in ("ddg", "fr") else 1) * b)
+
+
 def point_extra(algo: str, stats: Sequence[dict], sig, sig_global) -> tuple[dict[str, Any], DelayStats]:
     """The per-point ``extra``: per-module delay, forward/backward ms, peak activation memory per
     rank (= per module), stashed weights, history sizes, sigma_dir; and the merged delays."""

@@ -20,7 +20,7 @@ import torch
 from harness.plugins.algorithms.applied import agreed
 from harness.plugins.launchers.torch_dist import local_device
 
-from .core import Sampler, load_weights, point_extra, sigma_dir, window
+from .core import Sampler, load_weights, point_extra, sigma_cost, sigma_dir, window
 from .stages import Stage, build_stages
 
 
@@ -179,6 +179,7 @@ def run_sim(ctx) -> dict[str, Any]:
     ev = Evaluator(wl, modules, algo, sampler, (X, y))         # on the run's device
     mon.evaluate = ev
     b = int(p["b"])
+    mon.costs(update=b, point=sigma_cost(algo, int(p["sigma_window"]), K, b))
     t = 0
     pending: dict[int, Any] = {}
     mon.tick(0, Snapshot([st.stats(host=False) for st in stages]), samples=0, force=True)

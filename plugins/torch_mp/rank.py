@@ -17,7 +17,7 @@ import torch.distributed as td
 from harness.plugins.launchers import torch_dist
 from harness.api import child_context, load_spec, write_result
 
-from .core import Sampler, window
+from .core import Sampler, sigma_cost, window
 from .stages import build_stages
 from .driver import Evaluator, Snapshot, merged_delays, reported, summary
 
@@ -65,6 +65,7 @@ def body():
     ev = Evaluator(wl, modules, algo, sampler, (X, y)) if k == owner else None
     if ev is not None:
         mon.evaluate = ev
+        mon.costs(update=b, point=sigma_cost(algo, int(p["sigma_window"]), K, b))
     links = Links(k, K, shapes, b, dist.device)
 
     def iteration(t: int) -> None:

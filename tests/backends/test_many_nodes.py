@@ -161,7 +161,7 @@ def test_mpi_run_over_a_hostfile_of_two_hosts(tmp_path, two_aliases):
                                     "--workers", "3", "--hostfile", str(hostfile), "--budget", "epochs=2", "--param",
                                     "eta=0.1", "--param", "b=4", "--timeout", "90", "--no-report", "-q", timeout=180)
     assert rc == 0, err
-    mpi_ranks_on_loopback(seen)  # what was measured listening: the ranks on 127.0.0.1, hydra's one port beyond
+    mpi_ranks_on_loopback(seen, hydra=True)  # measured: the ranks on 127.0.0.1, hydra's one port beyond
     rec = _stored_once()
     assert rec.status == "budget" and rec.workers == 3, rec.reason
     assert rec.info["delays"]["count"] > 0 and rec.info["tau_max"] >= 1  # the workers' measured staleness

@@ -273,7 +273,7 @@ params = {{ eta = 0.1, M = 8 }}
 """)
     proc = cli("run", str(suite), "--json", "--no-report", timeout=120)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    runs = json.loads(proc.stdout)
+    runs = json.loads(proc.stdout)["runs"]
     assert [r["status"] for r in runs] == ["error", "budget"], runs
     assert "rank 1" in runs[0]["reason"]
 
@@ -289,7 +289,7 @@ def test_cli_run_with_hostfile_stores_the_run(tmp_path, cli, tag):
         args += ["--workload-param", "%s=%s" % kv]
     proc = cli(*args, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    out = json.loads(proc.stdout)[0]
+    out = json.loads(proc.stdout)["runs"][0]
     assert out["status"] == "budget" and out["points"] > 3
     from harness.run.store import Store
 
@@ -320,6 +320,35 @@ def test_launch_command_and_environment():
     assert "HYDRA_LAUNCHER" not in environment(30, "/etc/hosts-x")   # remote hosts need hydra's launcher
     assert env["UCX_NET_DEVICES"] == "lo" and env["FI_TCP_IFACE"] == "lo"  # every rank here: loopback only
     assert "UCX_NET_DEVICES" not in environment(30, "/etc/hosts-x")  # across machines: the interfaces MPI picks
+
+
+def test_one_machine_runs_use_gforker_and_fall_back_to_hydra_with_a_warning(monkeypatch, capsys):
+    """No hostfile: ``mpiexec.gforker`` (no listening socket), named in the run's network record; a
+    hostfile: hydra. Without gforker, hydra with one line (once) saying its port listens on 0.0.0.0."""
+    import sys
+
+    from harness.api import python_module
+    from harness.plugins.launchers import mpiexec
+
+    bindir = Path(sys.executable).parent
+    if mpiexec.gforker() is None:
+        pytest.skip("this MPICH has no mpiexec.gforker")
+    assert mpiexec.command("m", 3) == [str(bindir / "mpiexec.gforker"), "-n", "3", *python_module("m")]
+    assert mpiexec.command("m", 3, "/etc/hosts-x")[0] == str(bindir / "mpiexec")
+    assert mpiexec.network()["mpiexec"] == "mpiexec.gforker: no listening socket (PMI over pipes)"
+    assert "0.0.0.0" in mpiexec.network("/etc/hosts-x")["mpiexec"]
+    mpiexec.warn_hydra_listens(None)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(mpiexec, "gforker", lambda: None)
+    monkeypatch.setattr(mpiexec, "_warned_hydra", False)
+    assert mpiexec.command("m", 3)[:3] == [str(bindir / "mpiexec"), "-n", "3"]
+    assert mpiexec.network()["mpiexec"].endswith("on 0.0.0.0 (every interface; not configurable in this MPICH) "
+                                                 "(mpiexec.gforker missing)")
+    mpiexec.warn_hydra_listens(None)
+    mpiexec.warn_hydra_listens(None)
+    err = capsys.readouterr().err
+    assert err == (f"harness: warning: {bindir / 'mpiexec.gforker'} not found: hydra's mpiexec runs the MPI ranks, "
+                   "and its control port listens on all interfaces (0.0.0.0) for the length of the job\n"), err
 
 
 def test_a_hostfile_naming_only_this_machine_keeps_the_ranks_on_loopback(tmp_path):

@@ -102,6 +102,6 @@ def test_cli_runs_two_ranks(cli):
             "--workload-param", "width=8", "--workload-param", "depth=1", "--param", "b=0", "--param", "measure=variance",
             "--budget", "updates=3", "--timeout", "90", "--json", "--no-report", timeout=150)
     assert r.returncode == 0, r.stderr
-    run = json.loads(r.stdout)[0]
+    run = json.loads(r.stdout)["runs"][0]
     assert run["status"] == "budget" and run["workers"] == 2 and run["final"]["samples"] == 3 * 96
     assert len(run["final"]["extra"]["rho_k"]) == 4 and len(run["final"]["extra"]["var_k"]) == 4

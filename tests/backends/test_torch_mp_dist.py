@@ -51,6 +51,10 @@ def test_two_ranks_match_the_simulator(cli, algo, params):
         assert last_d[key] == last_s[key], key
     assert last_d["delay_max"] == ([1, 0] if algo in ("ddg", "fr") else [0, 0])
     assert dist.points[-1]["objective"] < dist.points[0]["objective"]
+    # the evaluation planned alike (counted: no clock), the launched rank's plan stored through its result
+    plan = sim.info["eval_plan"]
+    assert dist.info["eval_plan"] == plan and plan["how"] == "counted" and plan["update_cost"] == 16
+    assert plan["point_extra"] == 4 * 16 * (2 if algo in ("ddg", "fr") else 1)   # sigma_dir's window, K = 2
 
 
 def _alive_with_store(store: str) -> list[int]:

@@ -3,6 +3,7 @@ the same run started by our own launcher (file:// rendezvous)."""
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -28,7 +29,7 @@ def test_torchrun_two_ranks_equal_our_launcher(tmp_path):
     assert ours.returncode == 0, ours.stderr[-2000:]
     theirs = run_cli(*ARGS, "--launcher", "torchrun", "--store", str(db), timeout=300)
     assert theirs.returncode == 0, theirs.stderr[-2000:]
-    (a,), (b,) = json.loads(ours.stdout), json.loads(theirs.stdout)
+    (a,), (b,) = json.loads(ours.stdout)["runs"], json.loads(theirs.stdout)["runs"]
     assert a["status"] == b["status"] == "budget" and not b["cached"]
     pa, pb = _points(db_a, a["id"]), _points(db, b["id"])
     assert len(pa) >= 5 and pa == pb  # the same curve, point for point
@@ -49,6 +50,9 @@ def test_rank_env_accepts_torchrun(monkeypatch):
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
     monkeypatch.setenv("MASTER_PORT", "29500")
     assert torch_dist.rank_env() == (1, 2, 1, "env://")
-    argv = torch_dist.torchrun_argv(2, "harness.plugins.torch_dp.rank")
-    assert argv[1:] == ["-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone", "-m",
-                        "harness.plugins.torch_dp.rank"]
+    argv = torch_dist.torchrun_argv(2, "harness.plugins.torch_dp.rank", workdir=Path("/run/x"), run_id="r1")
+    assert argv[1:] == ["-m", "torch.distributed.run", "--nproc-per-node", "2", "--nnodes", "1", "--rdzv-backend",
+                        "c10d", "--rdzv-conf", "store_type=file", "--rdzv-endpoint", "/run/x/torchrun-r1.rdzv",
+                        "--rdzv-id", "r1", "--local-addr", "127.0.0.1", "-m", "harness.plugins.torch_dp.rank"]
+    with pytest.raises(ValueError, match="needs the run's folder"):
+        torch_dist.torchrun_argv(2, "harness.plugins.torch_dp.rank")

@@ -69,7 +69,7 @@ def test_a_workload_whose_library_is_missing_is_skipped_naming_the_extra(tmp_pat
 
     proc = run("run", "--plugin", "mnag-serial", "--workload", "mlp", "--no-report", "--json")
     assert proc.returncode == 0, proc.stderr
-    (row,) = json.loads(proc.stdout)
+    (row,) = json.loads(proc.stdout)["runs"]
     assert row["status"] == "skipped" and "pip install 'asyncopt-harness[torch]'" in row["reason"], row
     _one_line_error(run("run", "--plugin", "sgd-serial", "--workload", "mlp"), "pip install 'asyncopt-harness[torch]'")
 
@@ -83,9 +83,9 @@ def test_run_store_list_show_export(tmp_path):
     assert "svrg-serial" in first.stdout and (tmp_path / "rep" / "index.html").exists()
     assert list((tmp_path / "rep").glob("*.png")) and (tmp_path / "rep" / "index.md").exists()
     again = run_cli(*args, "--json", check=True)
-    runs = json.loads(again.stdout)
+    runs = json.loads(again.stdout)["runs"]
     assert [r["cached"] for r in runs] == [True, True]  # same spec: cache hits
-    forced = json.loads(run_cli(*args, "--json", "--force", check=True).stdout)
+    forced = json.loads(run_cli(*args, "--json", "--force", check=True).stdout)["runs"]
     assert [r["cached"] for r in forced] == [False, False]
     listed = json.loads(run_cli("runs", "--json", check=True).stdout)
     # --force superseded the two runs: one row per run key, the new measurements
@@ -246,7 +246,7 @@ def test_points_and_schedule_from_the_command_line(cli):
     counts = {}
     for extra in ((), ("--points", "6"), ("--points", "30"), ("--schedule", "ratio=3")):
         out = cli(*base, *extra, check=True)
-        (run,) = json.loads(out.stdout)
+        (run,) = json.loads(out.stdout)["runs"]
         assert not run["cached"] and run["final"]["epochs"] == 20.0
         counts[extra] = run["points"]
     # about N: the first points are whole updates apart (1, 2, 3, ...), so a dense grid ends early

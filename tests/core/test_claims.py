@@ -169,6 +169,32 @@ def test_claims_in_the_report_its_meta_json_and_report_json(tmp_path):
     assert proc.returncode == 2 and "claim #3: check must be one of" in proc.stderr and proc.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
+def test_run_json_carries_the_claims_as_report_json_does(tmp_path):
+    """``run --json`` prints ``{"report", "runs", "claims"}``: the claims the report wrote to its meta.json
+    (the schema of ``report --json``), judged here too under --no-report, and [] for a run without a suite."""
+    suite = tmp_path / "mine.toml"
+    suite.write_text(SUITE)
+    out = json.loads(run_cli("run", str(suite), "--json", "--report", str(tmp_path / "rep"), cwd=tmp_path,
+                             check=True).stdout)
+    assert set(out) == {"report", "runs", "claims"} and out["report"] == str(tmp_path / "rep" / "index.html")
+    assert [r["plugin"] for r in out["runs"]] == ["sgd-serial", "svrg-serial", "svrg-serial"]
+    meta = json.loads((tmp_path / "rep" / "meta.json").read_text())
+    assert out["claims"] == meta["claims"]
+    assert [c["status"] for c in out["claims"]] == [REPRODUCED, NOT_REPRODUCED, NOT_TESTABLE]
+    report = json.loads(run_cli("report", "--suite", "mine", "--json", "--out", str(tmp_path / "again"), cwd=tmp_path,
+                                check=True).stdout)
+    assert [{k: c[k] for k in ("text", "status", "figure")} for c in report["claims"]] == \
+        [{k: c[k] for k in ("text", "status", "figure")} for c in out["claims"]]
+    cached = json.loads(run_cli("run", str(suite), "--json", "--no-report", cwd=tmp_path, check=True).stdout)
+    assert cached["report"] is None and all(r["cached"] for r in cached["runs"])
+    assert [(c["status"], c["figure"]) for c in cached["claims"]] == [(c["status"], c["figure"]) for c in out["claims"]]
+    flags = json.loads(run_cli("run", "-p", "sgd-serial", "-w", "ridge", "--workload-param", "n=200", "--workload-param",
+                               "d=10", "--param", "eta=0.05", "--budget", "epochs=5", "--no-report", "--json",
+                               cwd=tmp_path, check=True).stdout)
+    assert flags["claims"] == [] and flags["runs"][0]["cached"]
+
+
 def test_rounds_to_the_level_b_ends_at_read_from_the_plugins_extra():
     """Growing-batch plugins record the rounds completed in each point's extra: the report's x axis
     (RunRecord.column) and the claim 'reaches the accuracy of constant sizes in fewer rounds' read it."""

@@ -104,7 +104,7 @@ def test_a_read_only_cache_computes_and_says_so_once(tmp_path, cli):
     finally:
         subprocess.run(["umount", "-l", str(ro)], capture_output=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
-    assert [r["status"] for r in json.loads(proc.stdout)] == ["budget", "budget"]
+    assert [r["status"] for r in json.loads(proc.stdout)["runs"]] == ["budget", "budget"]
     assert [line for line in proc.stderr.splitlines() if "cache" in line] == [
         f"harness: warning: cannot write the constants cache (HARNESS_CACHE={ro}: Read-only file system): "
         "computing without it"]

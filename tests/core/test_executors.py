@@ -59,7 +59,7 @@ def _check_same(tmp_path, suite, *extra, timeout=240):
     proc = run_cli("run", str(path), "--no-report", "--json", "--store", str(db), *extra, timeout=timeout,
                    env={"TMPDIR": str(tmp)})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    runs = json.loads(proc.stdout)
+    runs = json.loads(proc.stdout)["runs"]
     assert len(runs) == 12 and not any(r["cached"] for r in runs)
     assert _stored(db) == serial  # every run there, once, with the serial runner's exact curve
     # nothing left in $TMPDIR: no job or run folder, no pymp-*, no dask-scratch-space/
@@ -111,7 +111,7 @@ def test_plain_progress_and_cache(tmp_path, suite):
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("harness: ")]
     assert lines and lines[0].startswith("harness: 0/12 runs done"), proc.stderr
     again = json.loads(run_cli("run", str(path), "--no-report", "--json", "--jobs", "2", "--store", str(db),
-                               check=True).stdout)
+                               check=True).stdout)["runs"]
     assert all(r["cached"] for r in again)
 
 

@@ -32,7 +32,7 @@ TREE = {"PYTHONPATH": str(ROOT)}  # run from another folder, the CLI is still th
 
 def _one(proc):
     assert proc.returncode == 0, proc.stderr
-    (rec,) = json.loads(proc.stdout)
+    (rec,) = json.loads(proc.stdout)["runs"]
     return rec
 
 
@@ -113,7 +113,7 @@ def test_force_keeps_one_row_per_key_and_reports_pool_each_seed_once(tmp_path):
     args = ("run", "-p", "svrg-serial", "-w", "ridge", "--workload-param", "n=200", "--workload-param", "d=5",
             "--param", "eta=0.05", "--budget", "epochs=3", "--seeds", "2", "--no-report", "-q", "--json")
     run_cli(*args, check=True)
-    forced = json.loads(run_cli(*args, "--force", check=True).stdout)
+    forced = json.loads(run_cli(*args, "--force", check=True).stdout)["runs"]
     listed = json.loads(run_cli("runs", "--json", check=True).stdout)
     assert sorted(r["id"] for r in listed) == sorted(r["id"] for r in forced) and len(listed) == 2
     rep = run_cli("report", "--out", str(tmp_path / "rep"), check=True)

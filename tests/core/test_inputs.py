@@ -250,7 +250,7 @@ def test_seeds_flag_replaces_a_suite_entrys_seeds(here, capsys):
     (here / "s.toml").write_text('[[run]]\nplugin = "sgd-serial"\nworkload = "ridge"\nseeds = [3, 4]\n'
                                  'workload_params = { n = 50, d = 3 }\nbudget = "epochs=1"\n')
     rc, out, _ = harness(capsys, "run", "s.toml", "--seeds", "2", "--no-report", "--json")
-    assert rc == 0 and sorted(r["seed"] for r in json.loads(out)) == [0, 1]
+    assert rc == 0 and sorted(r["seed"] for r in json.loads(out)["runs"]) == [0, 1]
 
 
 # -- LIBSVM files as scikit-learn reads them ---------------------------------------------------------

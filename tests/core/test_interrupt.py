@@ -17,11 +17,18 @@ def test_sigint_keeps_points(tmp_path):
     run_cli(*args, "--budget", "updates=10", "--store", str(tmp_path / "warm.db"), check=True)
     # Ctrl-C as typed in a terminal: a test runner started in the background (as CI may be) has
     # SIGINT ignored, and a child would inherit that; the user's terminal does not
+    tmp = tmp_path / "t"
+    tmp.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", *args, "--budget", "seconds=120"],
-                            cwd=ROOT, env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 90
-    time.sleep(5.0)
+    # the run's work folder appears once its monitor is built (start-up took over 5 s at load 10):
+    # Ctrl-C a few seconds after that, when its first points (t = 0, 1, 2, ...) are taken
+    while not list(tmp.glob("harness-sgd-serial-*")) and proc.poll() is None and time.time() < deadline - 30:
+        time.sleep(0.05)
+    time.sleep(3.0)
     proc.send_signal(signal.SIGINT)
     try:
         out, err = proc.communicate(timeout=max(10, deadline - time.time()))

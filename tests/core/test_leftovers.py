@@ -29,14 +29,14 @@ TORCH = ["-p", "clars-torch", "-w", "mlp", "-n", "2", "--workload-param", "n_tra
          "--workload-param", "depth=1", "--param", "b=0"]
 
 
-def _wait_for(cond, timeout: float, what: str, proc=None):
+def _wait_for(cond, timeout: float, what: str, proc=None, step: float = 0.1):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if cond():
             return
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"the command ended before {what}: rc {proc.returncode}, {proc.communicate()}")
-        time.sleep(0.1)
+        time.sleep(step)
     raise AssertionError(f"timed out ({timeout:g} s) waiting for {what}")
 
 
@@ -88,11 +88,13 @@ class Harness:
 
 
 @pytest.fixture
-def harness(tmp_path):
+def harness(tmp_path, tmp_path_factory):
     started: list[Harness] = []
 
     def start(*args: str) -> Harness:
-        started.append(Harness(tmp_path, *args))
+        # a short $TMPDIR (the pytest base folder's, not the test's): the pool's socket path fits
+        # in AF_UNIX's 107 bytes, so the pool keeps everything in $TMPDIR, as most users' do
+        started.append(Harness(tmp_path, *args, tmp=tmp_path_factory.mktemp("tmp")))
         return started[-1]
 
     yield start
@@ -135,11 +137,73 @@ def test_kill_9_of_a_jobs_2_batch_leaves_no_process_semaphore_or_folder(tmp_path
     assert len(procs) >= 5, procs
     sems = _mapped_shm(procs, r"sem\.mp-\S+")
     assert sems, procs  # the pool's queues' locks
-    assert any(p.name.startswith("pymp-") for p in h.tmp.iterdir()) and any(
-        p.name.startswith("harness-jobs-") for p in h.tmp.iterdir()), h.left_in_tmp()
+    # all the pool writes in $TMPDIR in one folder: the jobs' folders and multiprocessing's socket
+    assert [p.name[:13] for p in h.tmp.iterdir()] == ["harness-pool-"], h.left_in_tmp()
+    assert list(h.tmp.glob("harness-pool-*/jobs-*")) and list(h.tmp.glob("harness-pool-*/listener-*"))
     h.kill9_and_check_nothing_is_left()
     # the resource tracker, the last to go, unlinked the pool's semaphores
     _unlinked(sems, 5)
+
+
+
+# the moments of a --jobs 2 batch's start at which it is killed: (what to wait for, then how long;
+# "+0 s": as soon as the pool's first folder appears).
+# The pool's folders are made before its fork server has imported the plugins (seconds) and so before
+# any worker watches the harness: killed then, multiprocessing's pymp-* folder was left for good
+# (3/3 kills at "+0 s"; 0/9 at the other moments)
+KILL_MOMENTS = {
+    "+0 s": (lambda tmp: any(tmp.glob("harness-*")), 0.0),
+    "+0.3 s": (lambda tmp: any(tmp.glob("harness-*")), 0.3),
+    "+1 s": (lambda tmp: any(tmp.glob("harness-*")), 1.0),
+    "first job": (lambda tmp: any(tmp.rglob("job-*.pid")), 0.0),
+}
+REPEATS = 3
+BATCH = ('name = "killstart"\n[defaults]\nworkload = "logreg"\nworkload_params = { n = 3000, d = 60 }\n'
+         '[[run]]\nplugin = "sgd-serial"\nparams = { eta = 0.01 }\nbudget = "seconds=120"\nseeds = 4\n')
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", list(KILL_MOMENTS))
+def test_kill_9_at_any_moment_of_a_jobs_2_batch_start_leaves_nothing(tmp_path, tmp_path_factory, moment):
+    """Killed at the moment REPEATS times, each time in a fresh $TMPDIR: no process of it 10 s after
+    the harness died, and nothing of it in $TMPDIR (no pool folder, no multiprocessing ``pymp-*``),
+    without waiting for the next run's sweep."""
+    suite = tmp_path / "batch.toml"
+    suite.write_text(BATCH)
+    ready, after_s = KILL_MOMENTS[moment]
+    left = []
+    for _ in range(REPEATS):
+        h = Harness(tmp_path, "run", str(suite), "--jobs", "2", "--force", tmp=tmp_path_factory.mktemp("tmp"))
+        try:
+            _wait_for(lambda: ready(h.tmp), 120, moment, h.proc, step=0.005)
+            time.sleep(after_s)
+            try:
+                h.kill9_and_check_nothing_is_left()
+            except AssertionError as exc:
+                left.append(str(exc))
+        finally:
+            h.close()
+    assert not left, f"{len(left)}/{REPEATS} kills at {moment} left something: {left}"
+
+
+@pytest.mark.slow
+def test_a_tmpdir_too_long_for_a_socket_path_runs_the_pool_and_leaves_nothing(tmp_path):
+    """A $TMPDIR whose pool socket path passes AF_UNIX's 107 bytes (was: "harness: error: AF_UNIX path
+    too long", exit 2): the sockets go to a twin folder in /tmp, the jobs' folders stay in $TMPDIR,
+    and after ``kill -9`` neither is left."""
+    suite = tmp_path / "batch.toml"
+    suite.write_text(BATCH)
+    long_tmp = tmp_path / ("t" * max(1, 110 - len(str(tmp_path))))
+    h = Harness(tmp_path, "run", str(suite), "--jobs", "2", "--force", tmp=long_tmp)
+    try:
+        _wait_for(lambda: any(h.tmp.rglob("job-*.pid")), 120, "the first job", h.proc)
+        pool = next(h.tmp.glob("harness-pool-*"))
+        twin = Path("/tmp", pool.name)
+        assert list(twin.glob("listener-*")) and not list(pool.glob("listener-*")), (h.left_in_tmp(), twin)
+        h.kill9_and_check_nothing_is_left()
+        assert not twin.exists()
+    finally:
+        h.close()
 
 
 # -- item 2: kill -9 of a serial harness during a launched job ---------------------------------------------
@@ -175,8 +239,8 @@ def test_a_pool_worker_killed_fails_its_run_only_and_the_batch_goes_on(tmp_path,
     suite.write_text('name = "oom"\n[defaults]\nworkload = "logreg"\nworkload_params = { n = 3000, d = 60 }\n'
                      '[[run]]\nplugin = "sgd-serial"\nparams = { eta = 0.01 }\nbudget = "seconds=4"\nseeds = 4\n')
     h = harness("run", str(suite), "--jobs", "2")
-    _wait_for(lambda: len(list(h.tmp.glob("harness-jobs-*/job-*.pid"))) == 2, 120, "two runs to start", h.proc)
-    first = min(h.tmp.glob("harness-jobs-*/job-*.pid"), key=lambda p: int(p.stem.split("-")[1]))
+    _wait_for(lambda: len(list(h.tmp.glob("harness-pool-*/jobs-*/job-*.pid"))) == 2, 120, "two runs to start", h.proc)
+    first = min(h.tmp.glob("harness-pool-*/jobs-*/job-*.pid"), key=lambda p: int(p.stem.split("-")[1]))
     victim = int(first.read_text())
     time.sleep(1.0)
     os.kill(victim, signal.SIGKILL)  # as the out-of-memory killer does
@@ -235,6 +299,43 @@ def test_a_stopped_torch_rank_is_named_not_the_healthy_rank_0(tmp_path, harness)
     h = harness("run", *TORCH, "--budget", "seconds=200", "--timeout", "300",
                 "--option", f"hung_after_s={HUNG_AFTER_S}")
     _stop_a_rank(h, 1)
+
+
+# -- a rank killed with SIGKILL is named: the real rank, or the process mpiexec started ---------------------
+@pytest.mark.mpi
+@pytest.mark.slow
+@pytest.mark.parametrize("victim", ["rank", "launched"])
+def test_an_mpi_rank_killed_with_sigkill_fails_the_run_naming_it(tmp_path, harness, victim):
+    """``kill -9`` of rank 1: of the real rank (the pid in its heartbeat file; its supervisor records
+    the signal) or of its supervisor, the process ``mpiexec`` started (nothing of ours sees it die).
+    ``mpiexec.gforker`` then ends the other ranks and exits 0; the run still fails at once, naming
+    rank 1, from the exit record rank 1 alone did not leave. (Under hydra, the fallback without
+    gforker, the second case ends as before: "job exited with code 9", hydra having killed the rest.)"""
+    import psutil
+
+    from harness.plugins.launchers.mpiexec import hydra
+
+    if victim == "launched" and hydra():
+        pytest.skip("no mpiexec.gforker here: hydra's mpiexec runs one-machine jobs")
+    h = harness("run", *MPI, "--budget", "seconds=200", "--timeout", "300")
+    _wait_for(lambda: list(h.tmp.glob("harness-*/beat-1")) and any(
+        p.stat().st_size > 0 for p in h.tmp.glob("harness-*/points.jsonl")), 180, "rank 1 to beat and the first point",
+              h.proc)
+    real = int(next(h.tmp.glob("harness-*/beat-1")).read_text())
+    pid = real if victim == "rank" else psutil.Process(real).ppid()  # its supervisor: what mpiexec started
+    os.kill(pid, signal.SIGKILL)
+    killed = time.time()
+    rc, err = h.finish(timeout=60)
+    assert rc == 1, err
+    assert time.time() - killed < 30  # at once, not at the 300 s timeout
+    run = json.loads(run_cli("runs", "--json", check=True).stdout)[0]
+    assert run["status"] == "error", run
+    said = {"rank": "rank 1: process died without an error report (killed by signal 9)",
+            "launched": "rank 1: died without an exit record: its process was killed where no process of the "
+                        "harness could see it"}[victim]
+    assert run["reason"].startswith(said), run["reason"]
+    assert Store(os.environ["HARNESS_STORE"]).load(run["id"]).info["failed_rank"] == 1
+    _wait_for(lambda: not h.processes() and not h.left_in_tmp(), 10, "the job's processes and folder to go")
 
 
 def test_heartbeat_watch_names_the_rank_whose_file_stopped_changing(tmp_path):

@@ -106,6 +106,40 @@ def test_a_store_on_a_full_disk_says_so_and_stays_intact(tmp_path, small_disk, c
     assert con.execute("SELECT COUNT(*) FROM points WHERE run_id = 1").fetchone()[0] == 2000
 
 
+
+def test_a_commit_the_full_disk_rolled_back_raises_the_full_disk_not_a_second_rollback(small_disk, cli):
+    """A reader's open connection keeps the store's WAL files (a report reading while a run
+    writes), so the write gets as far as COMMIT, which the full disk fails: SQLite rolls the
+    transaction back itself, and a second ROLLBACK would raise "cannot rollback - no transaction is
+    active" in place of the real error (in ``Store.save`` and in ``harness run``'s one line). What
+    was stored before stays, intact."""
+    import sqlite3
+
+    from harness.run.store import RunRecord, Store
+
+    path = small_disk / "r.db"
+    st = Store(path)
+    rec = lambda i: RunRecord(None, f"h{i}", "p", "w", {}, {}, 1, i, "budget",  # noqa: E731
+                              points=[{"updates": u, "subopt": 1.0 / (u + 1)} for u in range(2000)])
+    st.save(rec(0))
+    reader = sqlite3.connect(path)
+    try:
+        reader.execute("SELECT COUNT(*) FROM runs").fetchone()
+        assert (small_disk / "r.db-wal").exists()
+        filler = fill_disk(small_disk)
+        with pytest.raises(sqlite3.OperationalError, match="^database or disk is full$"):
+            st.save(rec(1))
+        proc = cli("--store", str(path), "run", "--plugin", "svrg-serial", "--workload", "ridge", "--budget",
+                   "updates=10", "--no-report", "-q")
+        assert (proc.returncode, proc.stderr) == (2, f"harness: error: results store {path}: database or disk is full "
+                                                     "(no space left on the device holding it)\n")
+    finally:
+        reader.close()
+    filler.unlink()
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute("SELECT hash, (SELECT COUNT(*) FROM points) FROM runs").fetchall() == [("h0", 2000)]
+
 def test_a_run_whose_report_hits_a_full_disk_says_its_runs_are_stored(tmp_path, small_disk, cli):
     suite = tmp_path / "tiny.toml"
     suite.write_text(SUITE)

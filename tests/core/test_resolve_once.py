@@ -77,7 +77,7 @@ def test_a_suite_run_with_two_jobs_resolves_each_run_once_in_the_parent(counted,
                      '[[run]]\nplugin = "sgd-serial"\nworkload = "ridge"\nparams = { eta = "theory", b = 4 }\n')
     proc = run_cli("run", str(suite), "--jobs", "2", "--no-report", "--json", env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    runs = json.loads(proc.stdout)
+    runs = json.loads(proc.stdout)["runs"]
     assert [r["status"] for r in runs] == ["budget"] * 4 and not any(r["cached"] for r in runs)
     seen = calls()
     _parent(seen)

@@ -166,7 +166,9 @@ def _batch(tmp_path, sig, expect_rc, *executor, group=False):
         # both jobs made their work folders: the runs are under way
         _wait_for(lambda: len(list((tmp_path / "work").rglob("harness-sgd-serial-*"))) == 2, 120,
                   "both jobs to start", proc)
-        time.sleep(4.0)  # a few measured points each
+        # a few measured points each: a pool job's points are not visible from outside before it returns, and
+        # at load 10 a job took over 4 s from its work folder to its first point (the kernels loaded from the cache)
+        time.sleep(10.0)
         t0 = time.time()
         (os.killpg if group else os.kill)(proc.pid, sig)
         _, err = proc.communicate(timeout=60)

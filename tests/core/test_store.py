@@ -142,7 +142,7 @@ def test_two_runs_of_one_suite_at_once_print_ids_that_stay_valid(tmp_path):
     outs = [p.communicate(timeout=240) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], [o[1] for o in outs]
     assert "failed" not in outs[2][1], outs[2][1]
-    printed = {r["id"] for out, _ in outs[:2] for r in json.loads(out)}
+    printed = {r["id"] for out, _ in outs[:2] for r in json.loads(out)["runs"]}
     st = Store(tmp_path / "r.db")
     assert printed == {r.id for r in st.runs()} and len(printed) == 3
     for rid in printed:

@@ -38,7 +38,7 @@ def _run(cwd: Path, *args: str) -> None:
     proc = _harness(cwd, "--store", str(cwd / "r.db"), "run", *args, "--seeds", "1", "--no-report", "--json")
     assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-2000:])
     assert "imported" not in proc.stdout + proc.stderr
-    runs = json.loads(proc.stdout)
+    runs = json.loads(proc.stdout)["runs"]
     assert [r["status"] for r in runs] == ["budget"], runs
 
 

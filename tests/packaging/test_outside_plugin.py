@@ -117,7 +117,7 @@ def test_outside_plugin_runs_compares_and_is_checked(site, tmp_path):
 
     run = run_cli("run", "--plugin", "outside-sgd", *WORKLOAD, "--param", "eta=0.05", "--param", "b=4",
                   "--seeds", "2", "--budget", "epochs=5", "--no-report", "--json", env=env, timeout=180, check=True)
-    runs = json.loads(run.stdout)
+    runs = json.loads(run.stdout)["runs"]
     assert [r["status"] for r in runs] == ["budget", "budget"]
     from harness.run.store import Store
 

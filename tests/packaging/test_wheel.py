@@ -50,7 +50,7 @@ def test_base_install_runs_the_tour_suites_and_gate_by_name_from_anywhere(tmp_pa
     assert {"tour", "asysvrg", "gate"} <= {s["name"] for s in suites}
 
     tour = sh(harness, "run", "--json", cwd=elsewhere, env=env, timeout=1200)
-    rows = json.loads(tour.stdout[tour.stdout.index("["):tour.stdout.rindex("]") + 1])
+    rows = json.loads(tour.stdout[tour.stdout.index("{"):tour.stdout.rindex("}") + 1])["runs"]
     skipped = [r for r in rows if r["status"] == "skipped"]
     assert skipped and all("pip install 'asyncopt-harness[" in r["reason"] for r in skipped), skipped
     assert any(r["status"] in ("budget", "target", "done") for r in rows)

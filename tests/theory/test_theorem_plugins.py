@@ -158,7 +158,7 @@ def test_the_guides_package_installs_passes_its_checks_runs_and_is_judged(guide_
     run = run_cli("run", "--plugin", "gd-numpy", "--workload", "ridge", "--workload-param", "n=200",
                   "--workload-param", "d=10", "--param", "eta=theory", "--budget", "epochs=30", "--seeds", "2",
                   "--no-report", "--json", env=env, timeout=240, check=True)
-    ids = [str(r["id"]) for r in json.loads(run.stdout)]
+    ids = [str(r["id"]) for r in json.loads(run.stdout)["runs"]]
     verdicts = json.loads(run_cli("theory", "check", *ids, "--json", env=env, timeout=120, check=True).stdout)
     (v,) = [d for d in verdicts["verdicts"] if d["theorem"] == "gdpaper.thm-4.10"]
     assert v["verdict"] == "holds" and v["reported"] is True, v

@@ -79,7 +79,7 @@ def test_run_check_and_report_from_the_command_line(cli, tmp_path):
     run = cli("run", "--plugin", "svrg-serial", "--workload", "ridge", "--param", "eta=theory", "--param", "m=20",
               "--workload-param", "n=200", "--workload-param", "d=10", "--budget", "epochs=20", "--seeds", "2",
               "--no-report", "--json", check=True)
-    runs = json.loads(run.stdout)
+    runs = json.loads(run.stdout)["runs"]
     ids = [str(r["id"]) for r in runs]
     assert len(ids) == 2
     from harness.run.store import Store

@@ -135,7 +135,9 @@ def test_the_guided_step_is_the_plugins_learning_rate_never_the_trust_coefficien
     from harness.theory.guided import choose_parameters
     from harness.theory.registry import all_theorems
 
-    checked = [t for t in all_theorems() if t.id.startswith("large_batch.") and t.runmap is not None]
+    mapped = [t for t in all_theorems() if t.id.startswith("large_batch.") and t.runmap is not None]
+    checked = [t for t in mapped if t.runmap.theory]   # the corollaries' step is tuned to a run's horizon: set by none
+    assert {t.id for t in mapped} - {t.id for t in checked} == {"large_batch.cor-4.3.1", "large_batch.cor-4.3.2"}
     assert checked and all(t.runmap.theory == {"lr": ("gamma", lb.lr_of_gamma)} for t in checked)
     linking = [s for s in plugins().items.values() if any(get(t) in checked for t in s.theorems)]
     assert {s.family for s in linking} == {"mnag", "lars", "clars"}
@@ -164,16 +166,77 @@ def test_the_guided_step_is_the_plugins_learning_rate_never_the_trust_coefficien
     with pytest.raises(TheoryError, match="no theorem admits a value for 'eta'"):
         choose_parameters(_planned("lars", {**base, "lr": 0.1, "eta": "theory"}), {"eta": "float"},
                           ["large_batch.thm-4.3.2"])
-    # the adapter reads the step from lr alone: the trust coefficient never stands in for it
+    # the adapter reads the step from lr (or the layer rates used) alone: the trust coefficient never stands in for
+    # it, and a LARS/CLARS run, whose rates follow the iterate, is judged by none of these theorems
     thm = get("large_batch.thm-4.3.2")
     info = {"L_k": [2.0], "M": 0.1, "gamma_k": [0.05], "f0_minus_finf": 1.0}
-    a = thm.runmap.map(_planned("lars", {**base, "lr": 0.1, "eta": 0.001}, info)).inputs
-    b = thm.runmap.map(_planned("lars", {**base, "lr": 0.1, "eta": 0.5}, info)).inputs
-    assert a["gamma"] == b["gamma"] == pytest.approx(0.05 * 2.0)
+    assert thm.runmap.map(_planned("mnag", {**base, "lr": 0.1}, info)).inputs["gamma"] == pytest.approx(0.05 * 2.0)
+    assert thm.runmap.map(_planned("mnag", {**base, "lr": 0.1})).inputs["gamma"] == pytest.approx(0.1 * 8 / 4 * 2.0)
     from harness.theory.errors import NotApplicable
 
+    for family, extra in (("lars", info), ("clars", info), ("lars", None)):
+        with pytest.raises(NotApplicable, match="data-dependent"):
+            thm.runmap.map(_planned(family, {**base, "lr": 0.1, "eta": 0.5}, extra))
     with pytest.raises(NotApplicable, match=r"no parameter 'lr'"):
-        thm.runmap.map(_planned("lars", {**base, "eta": 0.001}, info))
+        thm.runmap.map(_planned("mnag", base, info))
     from harness.theory.runmap import Mapped
 
     assert lb.lr_of_gamma(0.4, {"L_k": np.array([2.0, 4.0])}, Mapped(scale=2.0)) == pytest.approx(0.4 / 4.0 / 2.0)
+
+
+def test_constant_layer_rates_are_the_theorems_step_for_raised_lipschitz_constants():
+    """mNAG / mGD without warmup apply constant layer rates gamma_k (one global rate for the plugins here). The
+    theorems need gamma_k = gamma / L_k; with gamma = max_k gamma_k L_k and L_k' = gamma / gamma_k >= L_k (a larger
+    Lipschitz constant still satisfies Assumption 4.3.1) that holds exactly, so such a run gets a verdict (before:
+    'not gamma/L_k' for every mNAG run with more than one layer). L_g stays >= every L_k'."""
+    thm = get("large_batch.thm-4.3.1")
+    info = {"L_k": [1.0, 4.0, 0.5], "M_k": [2.0, 3.0, 1.0], "M": 0.0, "L_g": 3.0, "gamma_k": [0.02, 0.02, 0.02],
+            "f0_minus_finf": 1.0}
+    m = thm.runmap.map(_planned("mnag", {"b": 100, "lr": 0.1, "beta": 0.0, "scaling": "none", "measure": "all"}, info))
+    v = m.inputs
+    assert v["gamma"] == pytest.approx(0.08) and np.allclose(v["L_k"], [4.0, 4.0, 4.0]) and v["L_g"] == 4.0
+    assert any("raised to gamma/gamma_k" in p for p in m.posthoc)
+    failing = [c["name"] for c in thm.evaluate(v)["conditions"] if c.get("gating", True) and not c["holds"]]
+    assert failing == []
+    # per-layer rates: gamma from the layer with the largest gamma_k L_k, the others' L_k raised to gamma / gamma_k
+    mixed = {**info, "gamma_k": [0.1, 0.05, 0.4]}
+    v = thm.runmap.map(_planned("mnag", {"b": 100, "lr": 0.1, "beta": 0.0, "scaling": "none", "measure": "all"},
+                                mixed)).inputs
+    assert v["gamma"] == pytest.approx(0.2) and np.allclose(v["L_k"], [2.0, 4.0, 0.5])
+    assert np.allclose(np.asarray([0.1, 0.05, 0.4]) * v["L_k"], v["gamma"])
+    # rates measured equal to gamma / L_k already: nothing raised, nothing said about it
+    exact = {**info, "gamma_k": [0.4, 0.1, 0.8]}
+    m = thm.runmap.map(_planned("mnag", {"b": 100, "lr": 0.1, "beta": 0.0, "scaling": "none", "measure": "all"}, exact))
+    assert np.allclose(m.inputs["L_k"], info["L_k"]) and not any("raised" in p for p in m.posthoc)
+
+
+def test_a_corollary_judges_a_run_at_its_horizon_with_the_tuned_step():
+    """Corollary 4.3.1's step is gamma* = min{1/8, sqrt(B F0/(T M S))} for the horizon T. With S = sum_k 1/L_k and
+    gamma_k = gamma/L_k, gamma S = sum_k gamma_k, so gamma* = min{1/8, B F0/(T M sum_k gamma_k)}: a run whose rates
+    have max_k gamma_k L_k <= gamma* is the corollary's configuration for L_k' = gamma*/gamma_k >= L_k (the
+    condition 'gamma = ...' then holds exactly); a run above it is outside, with the two numbers."""
+    from dataclasses import replace
+
+    thm = get("large_batch.cor-4.3.1")
+    assert thm.asymptotic_from == 1.0           # the bound is claimed at T only: the last point is judged
+    info = {"L_k": [1.0, 2.0], "M_k": [1.0, 1.0], "M": 0.5, "L_g": 2.0, "gamma_k": [0.01, 0.01], "f0_minus_finf": 1.0}
+    params = {"b": 10, "lr": 0.01, "beta": 0.0, "scaling": "none", "measure": "all"}
+    run = replace(_planned("mnag", params, info), points=[{"updates": 0}, {"updates": 100}])
+    m = thm.runmap.map(run)
+    v = m.inputs
+    assert 10 * 1.0 / (100 * 0.5 * 0.02) > 0.125       # B F0 / (T M sum gamma_k) = 10: the cap 1/8 binds
+    assert v["gamma"] == pytest.approx(0.125) and v["T"] == 100
+    assert np.allclose(v["L_k"], [12.5, 12.5]) and v["L_g"] == pytest.approx(12.5)
+    ev = {c["name"]: c for c in thm.evaluate(v)["conditions"]}
+    assert ev["gamma = min{1/8, sqrt(B F0/(T M S))}"]["holds"]
+    # a long horizon makes the tuned step (0.01) smaller than the run's gamma = max gamma_k L_k = 0.02: outside, the
+    # values as the run gives them (L_k' = 2, S = 1), the condition naming the run's gamma and sqrt(B F0/(T M S))
+    long = replace(run, points=[{"updates": 0}, {"updates": 100000}])
+    v = thm.runmap.map(long).inputs
+    assert 10 / (100000 * 0.5 * 0.02) < 0.02 and v["gamma"] == pytest.approx(0.02)
+    c = {c["name"]: c for c in thm.evaluate(v)["conditions"]}["gamma = min{1/8, sqrt(B F0/(T M S))}"]
+    assert not c["holds"] and c["lhs"] == pytest.approx(0.02) and c["rhs"] == pytest.approx((10 / (1e5 * 0.5)) ** 0.5)
+    # in between the sqrt term binds: gamma* = B F0/(T M sum gamma_k) = 0.05 for T = 20000
+    mid = thm.runmap.map(replace(run, points=[{"updates": 0}, {"updates": 20000}])).inputs
+    assert mid["gamma"] == pytest.approx(0.05)
+    assert {c["name"]: c for c in thm.evaluate(mid)["conditions"]}["gamma = min{1/8, sqrt(B F0/(T M S))}"]["holds"]

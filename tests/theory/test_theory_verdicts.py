@@ -497,7 +497,7 @@ def test_theory_check_judges_sgd_runs_only_with_sgd_theorems(cli):
     algorithms); asked for by name, such a theorem is not-applicable, saying why. The registry refuses such a link."""
     run = cli("run", "--plugin", "sgd-serial", "--workload", "ridge", "--workload-param", "n=200", "--workload-param",
               "d=10", "--param", "eta=0.05", "--budget", "epochs=3", "--no-report", "--json", check=True)
-    ids = [str(r["id"]) for r in json.loads(run.stdout)]
+    ids = [str(r["id"]) for r in json.loads(run.stdout)["runs"]]
     chk = cli("theory", "check", *ids, "--json", check=True)
     got = {d["theorem"] for d in json.loads(chk.stdout)["verdicts"]}
     assert got == {"minibatch.lem-1", "minibatch.thm-4"}, got

@@ -50,7 +50,7 @@ def test_download_by_name_then_cached_then_checksum(tmp_path, server):
     cache = tmp_path / "cache"
     first = _run(cache, url)
     assert first.returncode == 0, first.stderr
-    run = json.loads(first.stdout)[0]
+    run = json.loads(first.stdout)["runs"][0]
     assert run["status"] == "budget" and run["points"] >= 5
     got = cache / "datasets" / "ijcnn1.bz2"
     assert got.read_bytes() == (root / "ijcnn1.bz2").read_bytes() and "downloaded dataset ijcnn1" in first.stderr
@@ -149,7 +149,7 @@ def test_mnist_downloaded_checked_and_trained_on_by_two_torch_ranks(tmp_path, se
            "HARNESS_DATASETS_REGISTRY": str(_registry(tmp_path / "registry.txt", root))}
     proc = run_cli(*MNIST_RUN, timeout=180, env=env)
     assert proc.returncode == 0, proc.stderr
-    (run,) = json.loads(proc.stdout)
+    (run,) = json.loads(proc.stdout)["runs"]
     assert run["status"] == "budget" and run["workers"] == 2, run
     assert run["final"]["samples"] == 2 * 96 and 0.0 <= run["final"]["test_acc"] <= 1.0, run["final"]
     assert proc.stderr.count("harness: downloaded dataset mnist file") == 4, proc.stderr
@@ -179,7 +179,7 @@ def test_mnist_offline_names_the_four_files_then_raw_files_placed_by_hand(tmp_pa
     assert placed.returncode == 0, placed.stderr
     import json
 
-    assert json.loads(placed.stdout)[0]["final"]["samples"] == 96
+    assert json.loads(placed.stdout)["runs"][0]["final"]["samples"] == 96
 
 
 def test_stream_sha256_reads_without_keeping_the_file(tmp_path, server):

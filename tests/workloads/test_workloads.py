@@ -129,3 +129,17 @@ def test_network_digits_read_without_importing_scikit_learn():
             "print(im.shape, 'sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["(1797,", "8,", "8)", "False"], out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("name, params", [("logreg", SMALL), ("logreg", dict(SMALL, sparse=True, d=200, density=0.05)),
+                                          ("ridge", SMALL)])
+def test_margins_and_gradient_are_the_margins_and_the_gradient_bit_for_bit(name, params):
+    """SVRG's snapshot takes X w once for both (two passes over the data instead of three)."""
+    from harness.plugins.algorithms.steps import Steps
+
+    w = build_workload(name, params)
+    x = 0.1 * np.random.default_rng(0).standard_normal(w.dim)
+    z, g = w.margins_and_gradient(x)
+    assert np.array_equal(z, np.asarray(w.X @ x).ravel()) and np.array_equal(g, w.gradient(x))
+    z0, mu_loss, full = Steps(w).snapshot(x)
+    assert np.array_equal(z0, z) and np.array_equal(full, g) and np.array_equal(mu_loss, g - w.lam * x)
