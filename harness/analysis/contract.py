@@ -118,9 +118,10 @@ def _accounting(rec) -> tuple[str, bool | None, str]:
     return ("accounting", True, "samples and updates agree with the reported values")
 
 
-def delay_audit(spec, timeout_s: float = 120) -> tuple[str, bool | None, str]:
+def delay_audit(spec, timeout_s: float = 120, seed: int | None = None) -> tuple[str, bool | None, str]:
     """Run the plugin once on an ordinary workload drawn at random (``ridge`` or ``logreg`` with n, d,
-    the data seed and the run's seed drawn from the OS's entropy; the plugin's default parameters;
+    the data seed and the run's seed drawn from ``seed``, by default from the OS's entropy, and named in
+    the message, so a finding can be replayed with ``seed=``; the plugin's default parameters;
     4 workers where it allows): nothing marks the run as an audit. The same trajectory audit every
     run gets (:mod:`harness.run.trajectory`) infers from the iterates observed one update apart the
     step, mini-batch, staleness of each read and SVRG's inner-loop length, and
@@ -140,11 +141,12 @@ def delay_audit(spec, timeout_s: float = 120) -> tuple[str, bool | None, str]:
         from harness.theory.audit import trajectory_findings
     except ImportError as exc:  # pragma: no cover - the theory package ships with the harness
         return ("delays", None, f"the theory module is not available: {exc}")
-    rng = np.random.default_rng(secrets.randbits(64))
+    seed = secrets.randbits(63) if seed is None else int(seed)
+    rng = np.random.default_rng(seed)
     workload = str(rng.choice(["ridge", "logreg"]))
     wparams = {"n": int(rng.integers(150, 260)), "d": int(rng.integers(6, 16)), "seed": int(rng.integers(0, 2**31))}
     workers = max(contract_workers(spec), min(4, spec.max_workers or 4))
-    where = f"{workload} n={wparams['n']} d={wparams['d']}"
+    where = f"{workload} n={wparams['n']} d={wparams['d']} (audit seed {seed})"
     rec = execute(RunSpec(spec.name, workload, {}, wparams, workers=workers, seed=int(rng.integers(0, 2**31)),
                           budget=Budget(updates=int(rng.integers(300, 600))), options={"timeout_s": timeout_s}))
     if rec.status not in FINISHED_OK + ("diverged",):

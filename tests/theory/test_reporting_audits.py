@@ -135,7 +135,9 @@ def test_the_delay_audit_catches_a_plugin_reading_20_updates_staler_than_it_repo
                          r"vs a largest delay of 3 reported", detail), detail
     else:
         assert re.search(r"step 0\.01 \(reports 0\.01\), reads up to 3 updates old \(reports 3\), b = 1", detail), detail
-    assert re.search(r"on (ridge|logreg) n=\d+ d=\d+ \(4 workers\)", detail), detail   # an ordinary workload
+        seed = int(re.search(r"audit seed (\d+)", detail).group(1))      # the message replays the audit
+        assert delay_audit(spec, seed=seed)[2].split(": ")[0] == detail.split(": ")[0]
+    assert re.search(r"on (ridge|logreg) n=\d+ d=\d+ \(audit seed \d+\) \(4 workers\)", detail), detail   # ordinary
 
 
 def test_the_delay_audit_catches_a_plugin_applying_three_times_the_step_it_reports(monkeypatch):
