@@ -8,7 +8,7 @@ Rows (min / median / max over the repeats):
 
 - ``audit s``: the inference's seconds on the 256 updates observed (``info["audit"]["seconds"]``),
   per plugin: sgd-serial b = 1, svrg-serial b = 1, asgd-sim M = 4 (4 workers; b = 4 is searched by
-  sums of pairs and stops at about a second, so its row is that cap);
+  sums of pairs and stops after as long as the run took, at least 0.2 s: its row is that cap);
 - ``run ratio``: the whole run's wall time (plugin, monitor, audit) with the audit / without it.
 """
 

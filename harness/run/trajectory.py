@@ -50,14 +50,17 @@ EPS = float(np.finfo(float).eps)
 GIVE_UP = 64          # unexplained steps in a row after which a window is left
 FIRST = 8             # steps tried before a model that explains fewer than COVER of them is dropped
 COVER = 0.5           # share of the steps tried that must be explained for the figures to count
-SECONDS = 1.0         # the search stops here and reports what it found
+SECONDS = 1.0         # the search stops here at the latest and reports what it found
+FLOOR = 0.2           # ... and not before this, or the run's own wall time if longer (tiny runs stay cheap)
 
 
 def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = "", windows=None,
-          dropped: str = "") -> dict[str, Any]:
+          dropped: str = "", run_seconds: float | None = None) -> dict[str, Any]:
     """The audit's figures for one run (see the module docstring); ``{"status": "unaudited",
-    "reason": ...}`` when nothing could be audited."""
+    "reason": ...}`` when nothing could be audited. The search takes at most the run's own wall time
+    ``run_seconds`` (at least :data:`FLOOR`, at most :data:`SECONDS`; b = 1 needs far less)."""
     t0 = time.perf_counter()
+    cap = SECONDS if run_seconds is None else min(SECONDS, max(FLOOR, float(run_seconds)))
     out: dict[str, Any] = {"windows": [list(w) for w in windows or ()]}
 
     def unaudited(reason: str) -> dict[str, Any]:
@@ -80,9 +83,9 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
         return unaudited(str(exc))
     search = _Search(workload, updates, iterates, n)
     order = ["svrg", "sgd"] if "svrg" in (family or "").lower() else ["sgd", "svrg"]
-    found = _run(search, steps, order[0], t0)
+    found = _run(search, steps, order[0], t0, cap)
     if found["tried"] and not _covers(found):      # the family's model fails: the other one, if it does better
-        other = _run(search, steps, order[1], t0)
+        other = _run(search, steps, order[1], t0, cap)
         found = other if len(other["explained"]) > len(found["explained"]) else found
     out.update(model=found["model"], explained=len(found["explained"]), tried=found["tried"])
     if search.skipped_b:
@@ -109,7 +112,7 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
     if found["model"] == "svrg":
         out["inner_max"] = int(max(e[3] for e in ex))
     if found["timed_out"]:
-        out["note"] = f"the search stopped after {SECONDS:g} s, {found['tried']} of {len(steps)} observed updates tried"
+        out["note"] = f"the search stopped after {cap:.2g} s, {found['tried']} of {len(steps)} observed updates tried"
     out["seconds"] = round(time.perf_counter() - t0, 4)
     return out
 
@@ -130,10 +133,10 @@ def _segments(updates: np.ndarray, steps: list[int]) -> list[list[int]]:
     return out
 
 
-def _run(search: "_Search", steps: list[int], model: str, t0: float) -> dict[str, Any]:
+def _run(search: "_Search", steps: list[int], model: str, t0: float, cap: float) -> dict[str, Any]:
     """Explain the steps: the first window (from update 0, where the run's b and staleness show)
     first, on at most half the time, then the later windows one step of each in turn (so a search
-    cut short by :data:`SECONDS` has looked at each). A model that explains fewer than :data:`COVER`
+    cut short by its time ``cap`` has looked at each). A model that explains fewer than :data:`COVER`
     of the steps tried (from :data:`FIRST` on) is dropped: the updates are of another form; a window
     is left after :data:`GIVE_UP` unexplained steps in a row."""
     explained, tried, unexplained, timed_out = [], 0, 0, False
@@ -167,14 +170,14 @@ def _run(search: "_Search", steps: list[int], model: str, t0: float) -> dict[str
 
     going = True
     while going and queues and queues[0]:
-        if time.perf_counter() - t0 > SECONDS / 2:
+        if time.perf_counter() - t0 > cap / 2:
             break
         going = step(0)
     while going and any(queues[1:]):
         for i in range(1, len(queues)):
             if not queues[i]:
                 continue
-            if time.perf_counter() - t0 > SECONDS:
+            if time.perf_counter() - t0 > cap:
                 timed_out, going = True, False
                 break
             going = step(i)
