@@ -64,19 +64,31 @@ class Budget:
 
     @classmethod
     def parse(cls, text: str | dict | None) -> "Budget":
-        """'updates=1e5,epochs=10,seconds=30' or a dict."""
+        """'updates=1e5,epochs=10,seconds=30' (the command line's ``--budget``) or a dict (a suite's
+        ``budget = { epochs = 10 }``); None: no budget (the caller's default applies). Each key once,
+        at least one, each value a finite number > 0 (not true/false): updates a whole number up to
+        :data:`MAX_UPDATES`, epochs up to :data:`MAX_EPOCHS` (past those the update counters
+        overflow int64). Raises :class:`UserError` otherwise: an empty budget would never end a run."""
         from .errors import UserError
+        from .params import parse_pairs
 
-        if text is None or text == "":
+        if text is None:
             return cls()
-        items = text if isinstance(text, dict) else dict(
-            part.split("=", 1) if "=" in part else (part, "") for part in str(text).split(","))
+        keys = ("updates", "epochs", "seconds")
+        if isinstance(text, dict):
+            items = dict(text)
+            if not items:
+                raise UserError("budget is empty: expected updates, epochs or seconds (a run without one never ends)")
+        else:
+            items = parse_pairs(str(text), "budget", keys)
         out = cls()
         for key, value in items.items():
             key = str(key).strip()
-            if key not in ("updates", "epochs", "seconds"):
+            if key not in keys:
                 raise UserError(f"bad budget key '{key}': expected updates, epochs or seconds")
             try:
+                if isinstance(value, bool):
+                    raise ValueError
                 num = float(value)
             except (TypeError, ValueError):
                 raise UserError(f"bad budget value {value!r} for '{key}': expected a positive number") from None
@@ -84,8 +96,18 @@ class Budget:
                 raise UserError(f"bad budget value {value!r} for '{key}': expected a positive number")
             if key == "updates" and num != int(num):  # 1.5 updates was run as 1
                 raise UserError(f"bad budget value {value!r} for 'updates': expected a whole number of updates")
+            top = {"updates": MAX_UPDATES, "epochs": MAX_EPOCHS}.get(key)
+            if top is not None and num > top:  # epochs=1e20 died in the run: "high is out of bounds for int64"
+                raise UserError(f"bad budget value {value!r} for '{key}': at most {top:.0e} {key}")
             setattr(out, key, int(num) if key == "updates" else num)
         return out
+
+
+# the largest budgets in updates and epochs: counters and sample indices are int64 (epochs x n too)
+MAX_UPDATES = 2**53      # the largest whole number a float holds exactly (about 9e15)
+MAX_EPOCHS = 1e9
+# a run's budget when none is given (``harness run --plugin P --workload W``, a suite's [[run]] without one)
+DEFAULT_BUDGET = Budget(epochs=10.0)
 
 
 @dataclass

@@ -182,6 +182,38 @@ def parse_assignments(items: Sequence[str] | None, what: str = "--param") -> dic
     return out
 
 
+def parse_pairs(text: str, what: str, keys: Sequence[str] = ()) -> dict[str, str]:
+    """``'updates=1e5,seconds=30'`` -> ``{'updates': '1e5', 'seconds': '30'}``: the one reader of a
+    comma-separated ``K=V`` list typed on a command line (``--budget``, ``--schedule``). An empty
+    list, an empty item (``updates=5,``), an item without ``=`` and a key given twice
+    (``updates=10,updates=20``: which one was meant?) are a UserError naming ``what``; ``keys``
+    (when given) are the known keys, shown in the message."""
+    known = f" (keys: {', '.join(keys)})" if keys else ""
+    if not str(text).strip():
+        raise UserError(f"{what} is empty: expected K=V[,K=V...]{known}")
+    out: dict[str, str] = {}
+    for part in str(text).split(","):
+        key, sep, value = (x.strip() for x in part.partition("="))
+        if not sep or not key:
+            raise UserError(f"{what}: expected K=V, got {part.strip()!r} in {text!r}{known}")
+        if key in out:
+            raise UserError(f"{what}: {key} given twice ({out[key]!r} and {value!r}): give it once")
+        out[key] = value
+    return out
+
+
+def distinct(values: Sequence[Any], what: str) -> list[Any]:
+    """The values of a grid axis (plugins, workloads, worker counts, seeds, a parameter's list), each
+    once: a value listed twice (``--workers 2 --workers 2``, ``seeds = [0, 0]``) would run the same
+    configuration twice and count it twice; it is a UserError naming ``what``."""
+    seen: list[Any] = []
+    for v in values:
+        if v in seen:
+            raise UserError(f"{what} lists {v!r} twice: give each value once")
+        seen.append(v)
+    return seen
+
+
 def positive_float(text: str) -> float:
     """argparse type: a finite number > 0 (``--timeout``); the message names the domain."""
     import argparse

@@ -11,9 +11,9 @@ from pathlib import Path
 from harness._core.errors import UserError
 from .common import add_schedule_args, report_sections
 from harness.run.executors import ENGINES, make_engine, run_parallel
-from harness._core.monitor import Budget, FINISHED_OK
+from harness._core.monitor import DEFAULT_BUDGET, Budget, FINISHED_OK
 from harness._core.output import console, params_cell, print_json, table, varying_columns
-from harness._core.params import parse_assignments, positive_float
+from harness._core.params import distinct, parse_assignments, positive_float
 from harness._core.paths import input_file, output_dir, safe_name
 from harness._core.memory import PeakSampler
 from harness._core.scratch import sweep as sweep_scratch
@@ -109,21 +109,45 @@ def _specs_from_flags(args) -> list[RunSpec]:
         options["timeout_s"] = args.timeout
     if args.hostfile:
         options["hostfile"] = str(input_file(args.hostfile, "hostfile").resolve())
-    budget = Budget.parse(args.budget) if args.budget else Budget(epochs=10.0)
+    budget = Budget.parse(args.budget) if args.budget is not None else Budget(**DEFAULT_BUDGET.to_dict())
     target = target_of(args.target, "--target: ")
     seeds = seeds_of(args.seeds if args.seeds is not None else 1, "--seeds: ")
     specs = []
-    for plugin in args.plugin:
-        for workload in args.workload:
-            for workers in args.workers or [1]:
+    for plugin in distinct(args.plugin, "--plugin"):
+        for workload in distinct(args.workload, "--workload"):
+            for workers in distinct(args.workers or [1], "--workers"):
                 for seed in seeds:
                     specs.append(RunSpec(plugin, workload, dict(params), dict(wparams), workers, seed, budget, target,
                                          options=dict(options)))
     return specs
 
 
+def check_flags(args) -> None:
+    """Options that mean nothing in this combination are refused, not ignored: each names what it
+    needs (a suite's runs take their parameters and worker counts from its [[run]] tables; the
+    executor options their executor; a report folder a report)."""
+    suite = args.suite or not args.plugin
+    if suite:
+        for flag, given in (("--param", args.param), ("--workload-param", args.workload_param),
+                            ("--workers", args.workers)):
+            if given:
+                raise UserError(f"{flag} applies to --plugin/--workload runs: a suite sets it in its [[run]] tables "
+                                f"(--seeds, --budget, --target, --option, --timeout apply to every run of a suite)")
+    if args.report and args.no_report:
+        raise UserError("give either --report DIR or --no-report, not both")
+    kind = _engine_kind(args)
+    for flag, given, wants in (("--scheduler", args.scheduler, ("dask",)),
+                               ("--slurm", args.slurm, ("submitit", "submitit-local")),
+                               ("--submitit-folder", args.submitit_folder, ("submitit", "submitit-local")),
+                               ("--submitit-cluster", args.submitit_cluster, ("submitit",))):
+        if given and kind not in wants:
+            raise UserError(f"{flag} applies to --executor {' or '.join(wants)}"
+                            + (f", not {kind}" if kind else " (none given)"))
+
+
 def main(args) -> int:
     suite_name, report_cfg = None, {}
+    check_flags(args)
     if args.suite or not args.plugin:
         if args.plugin or args.workload:
             raise UserError("give either a suite file or --plugin/--workload, not both")
@@ -131,11 +155,16 @@ def main(args) -> int:
         # --seeds replaces every entry's seed axis (README: `harness run suites/asysvrg.toml --seeds 5`)
         seeds = seeds_of(args.seeds, "--seeds: ") if args.seeds is not None else None
         suite_name, specs, report_cfg = load_suite(paper_scale(suite) if args.scale == "paper" else suite, seeds=seeds)
+        # --option / --hostfile / --timeout: over every entry's options (they were ignored without a word)
+        options = dict(parse_assignments(args.option, "--option"))
+        if args.hostfile:
+            options["hostfile"] = str(input_file(args.hostfile, "hostfile").resolve())
         if args.timeout:
-            for s in specs:
-                s.options["timeout_s"] = args.timeout
+            options["timeout_s"] = args.timeout
+        for s in specs:
+            s.options.update(options)
         # --budget / --target replace every entry's, as --seeds does (they were ignored without a word)
-        budget = Budget.parse(args.budget) if args.budget else None
+        budget = Budget.parse(args.budget) if args.budget is not None else None
         target = target_of(args.target, "--target: ") if args.target is not None else None
         for s in specs:
             s.budget = budget or s.budget

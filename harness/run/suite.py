@@ -3,7 +3,7 @@
 ```toml
 name = "logreg-basics"
 [defaults]                    # applies to every [[run]] unless it says otherwise
-budget = "epochs=5"
+budget = "epochs=5"           # default: epochs=10, as `harness run --plugin P --workload W`
 target = 1e-8                 # suboptimality (or: target = { metric = "test_acc", value = 0.9 })
 seeds = 3                     # 3 -> seeds 0, 1, 2; or a list [0, 5]
 
@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from harness._core.errors import UserError, located, unknown
-from harness._core.monitor import Budget, Schedule, Target
-from harness._core.params import Param, ParamSet
+from harness._core.monitor import DEFAULT_BUDGET, Budget, Schedule, Target
+from harness._core.params import Param, ParamSet, distinct, parse_pairs
 from .runner import RunSpec
 
 RUN_KEYS = {"plugin", "workload", "params", "workload_params", "workers", "seeds", "budget", "target", "options",
@@ -80,6 +80,9 @@ def load_suite(path: str | Path, seeds: list[int] | None = None) -> tuple[str, l
     if name.lower() in RESERVED_NAMES:  # its report folder would take the place of the reports' index page
         raise UserError(f"{path}: name {name!r} is the reports' index page ({', '.join(RESERVED_NAMES)} are "
                         f"reserved), e.g. name = {name.lower().replace('.', '-') + '-suite'!r}")
+    for key in ("description", "time"):  # shown by `harness list suites`: text
+        if not isinstance(doc.get(key, ""), str):
+            raise UserError(f"{path}: {key} must be a string, got {doc[key]!r}")
     defaults = doc.get("defaults", {})
     if not isinstance(defaults, dict):
         raise UserError(f"{path}: [defaults] must be a table, got {defaults!r}")
@@ -157,13 +160,9 @@ def schedule_items(text: str | None, points: int | None = None, where: str = "--
     run's :class:`Schedule` (a suite's own keys not named here stay). Raises :class:`UserError` on
     an unknown key or a bad value."""
     items: dict[str, Any] = {}
-    for part in (text or "").split(","):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise UserError(f"{where}expected K=V, got {part.strip()!r} (keys: {', '.join(SCHEDULE.names())})")
-        k, v = (x.strip() for x in part.split("=", 1))
-        items[k] = None if v.lower() in ("none", "null") else v
+    if text is not None:  # given: not empty, each key once (parse_pairs)
+        pairs = parse_pairs(text, where.rstrip(": ") or "schedule", SCHEDULE.names())
+        items = {k: None if v.lower() in ("none", "null") else v for k, v in pairs.items()}
     if points is not None:
         items["points"] = points
     try:
@@ -196,10 +195,11 @@ def _paths_from(folder: Path, wparams: dict[str, Any]) -> dict[str, Any]:
 
 
 def _axis(value: Any, key: str) -> list[Any]:
-    """A grid axis: a list is its values (an empty one is an error: nothing to run), anything else one value."""
+    """A grid axis: a list is its values (an empty one is an error: nothing to run; a value listed
+    twice too: the same runs twice), anything else one value."""
     if isinstance(value, list) and not value:
         raise UserError(f"{key} = [] is empty (nothing to run)")
-    return list(value) if isinstance(value, list) else [value]
+    return distinct(value, key) if isinstance(value, list) else [value]
 
 
 def _grid(d: dict[str, Any] | None, key: str) -> list[dict[str, Any]]:
@@ -226,8 +226,8 @@ def seeds_of(value: Any, where: str = "") -> list[int]:
             raise UserError(f"{where}seeds must be a count in [1, {MAX_SEEDS}] or a list, got {value}")
         return list(range(value))
     if isinstance(value, str):
-        try:
-            parts = [int(x) for x in value.replace(" ", "").split(",") if x]
+        try:  # an empty item ("3,", "0,,1") is no seed: refused, not dropped
+            parts = [int(x) for x in value.replace(" ", "").split(",")]
         except ValueError:
             raise UserError(f"{where}bad seeds {value!r}: expected a count or a comma-separated list") from None
         if len(parts) == 1 and "," not in value:
@@ -237,7 +237,7 @@ def seeds_of(value: Any, where: str = "") -> list[int]:
         bad = [x for x in value if not 0 <= x <= MAX_SEED]
         if bad:
             raise UserError(f"{where}bad seed {bad[0]}: seeds are integers in [0, {MAX_SEED}]")
-        return list(value)
+        return distinct(value, f"{where}seeds")
     raise UserError(f"{where}bad seeds {value!r}: expected a count or a list of integers")
 
 
@@ -283,7 +283,9 @@ def expand(entry: dict[str, Any], suite: str | None = None) -> list[RunSpec]:
     """One [[run]] entry (defaults merged) as its grid of run specs; its errors carry no location
     (:func:`load_suite` prefixes them with the file and entry)."""
     out = []
-    budget = Budget.parse(entry.get("budget"))
+    # no budget: the command line's default (Budget() has no limit: such a run never ended)
+    budget = Budget.parse(entry["budget"]) if entry.get("budget") is not None \
+        else Budget(**DEFAULT_BUDGET.to_dict())
     target = target_of(entry.get("target"))
     seeds = seeds_of(entry.get("seeds", 1))
     sched = entry.get("schedule", {})
