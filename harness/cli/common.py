@@ -8,10 +8,17 @@ from harness._core.errors import UserError
 def run_ids(values) -> list[int]:
     """Run ids as typed (``12`` or ``#12``); anything else is a one-line user error."""
     try:
-        return [int(v.lstrip("#")) for v in values]
+        ids = [int(v.lstrip("#")) for v in values]
     except ValueError:
         hint = next((f" (a suite's runs: --suite {Path(v).stem})" for v in values if str(v).endswith(".toml")), "")
         raise UserError(f"run ids are integers, got {' '.join(values)}{hint}") from None
+    bad = [i for i in ids if not 1 <= i <= MAX_ID]
+    if bad:  # past SQLite's 64-bit integers the store's query raised OverflowError (a traceback)
+        raise UserError(f"run id {bad[0]} is out of range: run ids are integers from 1 to {MAX_ID}")
+    return ids
+
+
+MAX_ID = 2**63 - 1  # SQLite's largest INTEGER
 
 
 def report_sections() -> list:

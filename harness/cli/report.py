@@ -28,8 +28,11 @@ def main(args) -> int:
     from harness.analysis.report import write_index, write_report
 
     if args.index:
-        output_dir(args.out or reports_root(), "report folder")
-        index = write_index(Path(args.out or reports_root()))
+        if args.runs or args.suite:  # they were ignored: the index links every report folder
+            raise UserError("--index writes the page of every report: it takes no run ids or --suite")
+        root = output_dir(args.out or reports_root(), "report folder")
+        root.mkdir(parents=True, exist_ok=True)  # a store without reports yet: an index of none
+        index = write_index(root)
         print_json({"index": str(index)}) if args.json else console.print(f"index: {index}")
         return 0
     if args.out:

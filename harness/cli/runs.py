@@ -52,8 +52,13 @@ def list_columns(recs, *, columns: str | None = None, wide: bool = False) -> tup
     from harness._core.errors import unknown
 
     extra = dict(varying_columns(recs))
-    if columns:
-        wanted = [c.strip() for c in columns.split(",") if c.strip()]
+    if columns is not None:
+        wanted = [c.strip() for c in columns.split(",")]
+        if not all(wanted):
+            raise UserError(f"--columns {columns!r} has an empty column name (e.g. --columns id,plugin,status)")
+        from harness._core.params import distinct
+
+        distinct(wanted, "--columns")
     else:
         wanted = list(WIDE_COLUMNS if wide else DEFAULT_COLUMNS)
     titles, getters = [], []
@@ -83,8 +88,61 @@ def _s(x) -> str | None:
     return None if x is None else f"{float(x):.3g}"
 
 
+# the options each action reads: any other given is refused (it was ignored: `runs delete 5 --status error`
+# deleted run 5 whatever its status)
+ACTION_OPTIONS = {
+    "list": {"plugin", "workload", "status", "suite", "columns", "wide", "json"},
+    "show": {"json"},
+    "export": {"plugin", "workload", "status", "suite", "format", "runs_only", "json"},
+    "delete": {"json"},
+}
+FILTERS = ("plugin", "workload", "suite")
+
+
+def check_args(args) -> None:
+    """What the action takes, before the store is opened: its positional arguments and options."""
+    if args.action == "list" and args.args:
+        raise UserError(f"runs list takes no arguments, got {' '.join(args.args)} (a run: harness runs show ID)")
+    given = {k for k in ("plugin", "workload", "status", "suite", "format", "columns", "runs_only", "wide", "json")
+             if getattr(args, k) not in (None, False)}
+    extra = sorted(given - ACTION_OPTIONS[args.action])
+    if extra:
+        raise UserError(f"--{extra[0].replace('_', '-')} does not apply to runs {args.action} "
+                        f"(it applies to runs {' and '.join(a for a, o in ACTION_OPTIONS.items() if extra[0] in o)})")
+    if args.wide and args.columns is not None:
+        raise UserError("give either --wide or --columns, not both")
+
+
+def check_filters(store: Store, args) -> None:
+    """A --plugin / --workload / --suite value that names nothing this harness or its store knows
+    (a typo: it listed or exported nothing, exit 0) is refused with the closest known names. Known:
+    the stored values, the registered plugins and workloads, the shipped suites."""
+    from harness._core.errors import close_matches
+
+    for name in FILTERS:
+        value = getattr(args, name)
+        if value is None or value in (known := store.values(name)):
+            continue
+        if name == "suite":
+            from harness.suites import shipped_suites
+
+            known |= set(shipped_suites())
+        else:
+            from harness._core.registry import plugins, workloads
+
+            known |= set((plugins() if name == "plugin" else workloads()).names())
+        if value not in known:
+            close = close_matches(value, known)
+            hint = f"did you mean: {', '.join(close)}?; " if close else ""
+            raise UserError(f"unknown {name} '{value}' (--{name}): no stored run and no {name} of this harness "
+                            f"has that name ({hint}see: harness runs list)")
+
+
 def main(args) -> int:
+    check_args(args)
     store = Store(readonly=args.action != "delete")
+    if args.action in ("list", "export"):
+        check_filters(store, args)
     if args.action == "list":
         recs = store.runs(plugin=args.plugin, workload=args.workload, status=args.status, suite=args.suite,
                           with_points=True)

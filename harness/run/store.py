@@ -151,6 +151,8 @@ class RunRecord:
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")  # an empty file of another name is not taken for a new store
+# the suites the gate files runs under, apart from the suite NAME they were measured for (harness.cli.gate)
+MOVED_SUITES = (".refused", ".gate-failed")
 
 
 def reports_root() -> Path:
@@ -209,12 +211,14 @@ class Store:
             if not head and self.path.suffix.lower() not in DB_SUFFIXES:
                 raise UserError(f"store {self.path} is an empty file that is not named as a database "
                                 f"({', '.join(DB_SUFFIXES)}): not turning it into one")
+        elif self._chosen and not self.path.absolute().parent.is_dir():
+            # a path the user gave: its folder must be there (a typo must not grow folders, nor read as
+            # an empty store: `--store /typo/x.db runs` listed 0 runs)
+            raise UserError(f"{'no' if readonly else 'cannot create'} store {self.path}: folder "
+                            f"{self.path.absolute().parent} does not exist")
         elif readonly:
             self._empty = True
             return
-        elif self._chosen and not self.path.absolute().parent.is_dir():
-            # a path the user gave: its folder must be there (a typo must not grow folders)
-            raise UserError(f"cannot create store {self.path}: folder {self.path.absolute().parent} does not exist")
         else:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -470,6 +474,22 @@ class Store:
                 pts = con.execute("SELECT * FROM points WHERE run_id = ? ORDER BY idx", (row["id"],)).fetchall() if with_points else []
                 out.append(_record(row, pts))
         return out
+
+    def values(self, column: str) -> set[str]:
+        """The distinct stored values of ``column`` ('plugin', 'workload' or 'suite': a suite also
+        names the runs it got as cache hits, and ``NAME`` is known by its ``NAME.refused`` /
+        ``NAME.gate-failed`` runs): what a filter of that column names."""
+        if column not in ("plugin", "workload", "suite"):
+            raise ValueError(f"no filter column {column!r}")
+        if self._empty:
+            return set()
+        sql = f"SELECT DISTINCT {column} FROM runs"
+        if column == "suite":
+            sql += " UNION SELECT DISTINCT suite FROM run_suites"
+        with self._connect() as con:
+            found = {row[0] for row in con.execute(sql).fetchall() if row[0] is not None}
+        # a suite whose runs the gate filed apart (NAME.refused, NAME.gate-failed) is known by NAME still
+        return found | {v.rsplit(".", 1)[0] for v in found if column == "suite" and v.endswith(MOVED_SUITES)}
 
     def verdicts(self, run_id: int) -> dict[str, dict[str, Any]]:
         with self._connect() as con:
