@@ -93,6 +93,8 @@ def parse_rule(text: str) -> Rule:
         raise UserError(f"bad gate rule '{text}': threshold '{thr}' is not N% or Nx ({hint})")
     num, unit = float(m.group(1)), m.group(2)
     factor = 1.0 + num / 100.0 if unit == "%" else num
+    if not math.isfinite(factor):  # 1e400% read as inf: a rule that can never fail
+        raise UserError(f"bad gate rule '{text}': threshold '{thr.strip()}' is not a finite number")
     if factor < 1.0:
         raise UserError(f"bad gate rule '{text}': a factor below 1x would fail an unchanged result")
     return Rule(text, metric, factor=factor)
@@ -102,6 +104,12 @@ def parse_rules(texts: Sequence[str] | None) -> list[Rule]:
     rules = [parse_rule(t) for part in (texts or DEFAULT_RULES) for t in str(part).split(",") if t.strip()]
     if not rules:
         raise UserError("the gate needs at least one rule")
+    seen: dict[str, str] = {}
+    for r in rules:  # time_to_target:10% and time_to_target:50%: which threshold was meant?
+        key = r.metric if r.mode is None else f"{r.metric}:{r.mode}"
+        if key in seen:
+            raise UserError(f"two gate rules for {key}: '{seen[key]}' and '{r.text}': give one")
+        seen[key] = r.text
     return rules
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from harness.analysis.contract import check_plugin, failures
 from harness._core.errors import UserError
 from harness._core.output import console, print_json, table
+from harness._core.params import positive_float
 from harness._core.registry import plugins
 
 
@@ -17,7 +18,7 @@ def register(sub):
     p.add_argument("--backend", action="append", help="with --all: only these backends (repeatable)")
     p.add_argument("--kind", action="append", choices=("finite-sum", "network"),
                    help="only these workload kinds (default: every kind the plugin declares)")
-    p.add_argument("--timeout", type=float, default=120, help="wall-clock limit per launched run (s)")
+    p.add_argument("--timeout", type=positive_float, default=120, help="wall-clock limit per launched run (s)")
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
     p.set_defaults(func=main)
 
@@ -27,6 +28,17 @@ def main(args) -> int:
     names = list(args.names)
     for name in names:  # a name typed here that is unknown or broken: exit 2, before anything runs
         reg.get(name)
+    if args.backend and not args.all:  # it was ignored: the named plugins ran whatever their backend
+        raise UserError("--backend chooses among every plugin: give it with --all")
+    from harness._core.registry import backends
+
+    for b in args.backend or ():
+        backends().get(b)  # an unknown backend: one line, with the closest names
+    for name in names:  # --kind the plugin does not take: nothing of it would be checked
+        lacking = [k for k in (args.kind or ()) if k not in reg.get(name).kinds]
+        if args.kind and len(lacking) == len(args.kind):
+            raise UserError(f"plugin {name} takes {', '.join(reg.get(name).kinds)} workloads, not "
+                            f"{', '.join(lacking)} (--kind)")
     if args.all:
         names += [n for n in reg.names() if not args.backend or reg.items[n].backend in args.backend]
         names += sorted(reg.problems)  # a broken entry fails the check, by its entry name

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from harness._core.errors import UserError
 from .common import run_ids
 from harness._core.output import console, fmt, print_json, table
+from harness._core.params import positive_float
 
 
 def register(sub):
@@ -35,7 +36,7 @@ def register(sub):
     pv.add_argument("--for", dest="var", required=True,
                     help="the symbol to solve for (eta, Delta, b, ...), or the plugin parameter =theory sets (theory show)")
     pv.add_argument("--set", action="append", default=[], metavar="K=V", help="a fixed value (repeat)")
-    pv.add_argument("--max", type=float, default=None, help="upper end of the search")
+    pv.add_argument("--max", type=positive_float, default=None, help="upper end of the search (a number > 0)")
     pv.add_argument("--all-conditions", action="store_true",
                     help="also require the conditions a verdict only reports (e.g. DDG's non-vacuity "
                          "gamma L < 1/(2(K + K^4)))")
@@ -50,19 +51,24 @@ def register(sub):
 
 
 def _parse_sets(items: list[str]) -> dict[str, float]:
+    """``--set NAME=VALUE`` (a finite number, or a comma-separated list of them), each NAME once."""
+    import math
+
     out = {}
     for it in items:
         if "=" not in it:
             raise UserError(f"bad --set {it!r}: expected NAME=VALUE")
         k, v = it.split("=", 1)
         k = k.strip()
+        if k in out:  # the last one won without a word
+            raise UserError(f"--set {k} given twice ({out[k]} and {v.strip()}): give it once")
         try:
-            if "," in v:
-                out[k] = [float(x) for x in v.split(",")]
-            else:
-                out[k] = float(v)
+            nums = [float(x) for x in v.split(",")]
         except ValueError:
             raise UserError(f"bad --set {it!r}: {v!r} is not a number (or a comma-separated list)") from None
+        if not all(math.isfinite(x) for x in nums):  # inf evaluated the bound at infinity
+            raise UserError(f"bad --set {it!r}: values are finite numbers")
+        out[k] = nums if "," in v else nums[0]
     return out
 
 
