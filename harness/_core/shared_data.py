@@ -116,12 +116,15 @@ class Pool:
 
 
 def _pool_bytes() -> int:
-    env = os.environ.get("HARNESS_POOL_MB")
-    if env:
-        try:
-            return max(0, int(float(env) * (1 << 20)))
-        except ValueError:
-            pass
+    from .environment import number
+    from .errors import UserError
+
+    try:  # `harness` refuses a bad value before any work; read at import, a rank keeps the default
+        mb = number("HARNESS_POOL_MB", -1.0)
+    except UserError:
+        mb = -1.0
+    if mb >= 0:
+        return int(mb * (1 << 20))
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # pragma: no cover

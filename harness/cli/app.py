@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         problem = check_cache_root()  # HARNESS_CACHE naming a file: said before any work
         if problem:
             raise UserError(problem)
+        _check_environment()
         if args.strict:
             _no_broken_entries()
         from .._core.cache import check_private
@@ -101,6 +102,22 @@ def main(argv: list[str] | None = None) -> int:
         return signals.exit_code(exc)
     finally:
         signals.restore(previous)
+
+
+def _check_environment() -> None:
+    """The environment variables with a domain, before any work (one line naming the variable)."""
+    from harness._core import environment
+    from harness._core.memory import memory_limit
+    from harness.run.planting import planted_changes
+
+    environment.check()
+    planted_changes()
+    try:
+        limit = memory_limit()
+    except ValueError as exc:
+        raise UserError(f"HARNESS_MEMORY_LIMIT: {exc}") from None
+    if limit is not None and limit <= 0:
+        raise UserError(f"HARNESS_MEMORY_LIMIT={os.environ['HARNESS_MEMORY_LIMIT']}: expected a size > 0 (e.g. 8G)")
 
 
 def _no_broken_entries() -> None:

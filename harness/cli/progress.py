@@ -15,7 +15,6 @@ and its children hold (``harness._core.memory``), when a sampler is attached.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -25,10 +24,9 @@ from harness._core.output import console
 
 
 def _every() -> float:
-    try:
-        return max(0.1, float(os.environ.get("HARNESS_PROGRESS_EVERY", "5")))
-    except ValueError:
-        return 5.0
+    from harness._core.environment import number
+
+    return number("HARNESS_PROGRESS_EVERY", 5.0)  # checked at start-up: >= 0.1 s
 
 
 class RunProgress:

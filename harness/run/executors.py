@@ -314,13 +314,15 @@ class DaskEngine(Engine):
             import logging
 
             from dask.distributed import Client, LocalCluster
+
+            from harness._core.environment import number
         except ImportError:
             raise MissingDependency("dask.distributed (for --executor dask)", "cluster") from None
         self.slots, self.cluster, self._job_scratch = slots, None, None
         address = address or os.environ.get("DASK_SCHEDULER_ADDRESS")
         try:
             if address:
-                self.client = Client(address, timeout=float(os.environ.get("HARNESS_DASK_CONNECT_S", "30")))
+                self.client = Client(address, timeout=number("HARNESS_DASK_CONNECT_S", 30.0))
             else:
                 import dask
 

@@ -7,6 +7,7 @@ cache hit for an unplanted run, and stores the parameters as asked."""
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import Any
@@ -28,6 +29,8 @@ def planted_changes() -> dict[str, float]:
             out[k] = float(v)
         except ValueError:
             raise UserError(f"{PLANT_ENV}: '{part}' needs a number") from None
+        if not (math.isfinite(out[k]) and out[k] > 0):  # slowdown=-1 stored negative times
+            raise UserError(f"{PLANT_ENV}: '{part}' needs a finite number > 0")
     return out
 
 

@@ -1,0 +1,61 @@
+"""The harness's numeric and switch environment variables, each with its domain, checked once before
+any work (:func:`check`, called by ``harness`` at start-up) and read through :func:`number` / :func:`switch`.
+
+A value outside its domain was taken silently before: ``HARNESS_THREADS_TX=off`` left the hardware
+transactions on (only ``0`` turned them off), ``HARNESS_PROGRESS_EVERY=abc`` and ``HARNESS_POOL_MB=abc``
+fell back to their defaults, ``HARNESS_PLANT=slowdown=-1`` stored negative times. Now each is one line
+naming the variable and its domain, exit 2. (``HARNESS_CACHE``, ``HARNESS_STORE`` and
+``HARNESS_MEMORY_LIMIT`` are paths and sizes, ``HARNESS_PLANT`` a test's planted change: checked by
+their own readers, which ``harness`` also calls before any work.)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from .errors import UserError
+
+# name -> (lowest allowed value, whether it is excluded, what it sets)
+NUMBERS = {
+    "HARNESS_PROGRESS_EVERY": (0.1, False, "seconds between progress lines"),
+    "HARNESS_POOL_MB": (0.0, False, "megabytes the shared-data pool may hold"),
+    "HARNESS_DASK_CONNECT_S": (0.0, True, "seconds to wait for the dask scheduler"),
+}
+SWITCHES = {"HARNESS_THREADS_TX": "hardware transactions in the threads kernels (0: off)"}
+
+
+def number(name: str, default: float) -> float:
+    """The variable ``name`` of :data:`NUMBERS` as a finite number in its domain; ``default`` when
+    it is unset or empty. Raises :class:`UserError` naming the variable."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    low, open_low, what = NUMBERS[name]
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < low or (open_low and value == low):
+        bound = f"> {low:g}" if open_low else f">= {low:g}"
+        raise UserError(f"{name}={text}: expected a number {bound} ({what})")
+    return value
+
+
+def switch(name: str, default: bool = True) -> bool:
+    """The variable ``name`` of :data:`SWITCHES`: ``1`` on, ``0`` off, ``default`` when unset."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if text not in ("0", "1"):
+        raise UserError(f"{name}={text}: expected 0 or 1 ({SWITCHES[name]})")
+    return text == "1"
+
+
+def check() -> None:
+    """Every variable of :data:`NUMBERS` and :data:`SWITCHES` that is set, against its domain: the
+    first one outside it is a UserError."""
+    for name in NUMBERS:
+        number(name, 0.0)
+    for name in SWITCHES:
+        switch(name)
