@@ -328,13 +328,13 @@ def _engine_kind(args) -> str | None:
 
 def _engine(args, specs):
     """None: one run after another in this process (the default); else the engine of --jobs/--executor."""
-    import os
-
     kind = _engine_kind(args)
     if kind is None:
         return None
     params = {k: _literal(v) for k, v in parse_assignments(args.slurm, "--slurm").items()}
-    jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+    from harness.run.manifest import usable_cores
+
+    jobs = args.jobs if args.jobs is not None else usable_cores()  # the cores this process may use
     return make_engine(kind, jobs, specs=specs, address=args.scheduler, folder=args.submitit_folder,
                        cluster=args.submitit_cluster, params=params)
 

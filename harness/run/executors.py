@@ -483,6 +483,13 @@ def make_engine(kind: str, slots: int, *, specs: Sequence[RunSpec] = (), address
     if slots < 1:
         raise UserError(f"--jobs must be at least 1, got {slots}")
     if kind == "local":
+        from .manifest import usable_cores
+        from .runner import MAX_RANKS_PER_CORE
+
+        cores = usable_cores()
+        if slots > MAX_RANKS_PER_CORE * cores:  # --jobs 100000: a typo, not a plan (each slot may be a process)
+            raise UserError(f"--jobs {slots}: the local pool runs at most {MAX_RANKS_PER_CORE * cores} runs side by "
+                            f"side on this machine's {cores} cores ({MAX_RANKS_PER_CORE} per core)")
         return LocalEngine(slots, preload=preload_modules(specs))
     if kind == "dask":
         return DaskEngine(slots, address=address, processes=processes)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harness._core.errors import UserError, located, unknown
-from harness._core.monitor import DEFAULT_BUDGET, Budget, Schedule, Target
+from harness._core.monitor import DEFAULT_BUDGET, POINT_FIELDS, Budget, Schedule, Target
 from harness._core.params import Param, ParamSet, distinct, parse_pairs
 from .runner import RunSpec
 
@@ -115,7 +115,9 @@ def load_suite(path: str | Path, seeds: list[int] | None = None) -> tuple[str, l
 
 REPORT_PARAMS = ParamSet((
     Param("paper", "", "str"), Param("claim", "", "str"), Param("figures", "", "str"),
-    Param("speedup", False, "bool"), Param("metric", "subopt", "str"),
+    Param("speedup", False, "bool"),
+    Param("metric", "subopt", "choice", choices=tuple(f for f in POINT_FIELDS if f not in ("updates", "samples", "epochs",
+                                                                                         "time_s"))),
     Param("yscale", "log", "choice", choices=("log", "linear", "symlog", "logit")),
 ))
 X_AXES = ("updates", "epochs", "samples", "time_s", "rounds")   # rounds: communication rounds (growing-batch plugins)

@@ -68,6 +68,7 @@ RUN_CASES = [
     (["--submitit-folder", "sf"], "--submitit-folder applies to --executor submitit or submitit-local"),
     (["--submitit-cluster", "local", "--jobs", "2"], "--submitit-cluster applies to --executor submitit, not local"),
     (["--report", "rep"], "give either --report DIR or --no-report, not both"),
+    (["--jobs", "100000"], "--jobs 100000: the local pool runs at most"),
 ]
 
 
@@ -90,6 +91,7 @@ SUITE_CASES = [
     (ENTRY + 'budget = "updates=50"\nworkers = [1, 1]\n', "[[run]] #1: workers lists 1 twice"),
     (ENTRY + 'budget = "updates=50"\nparams = { eta = [0.1, 0.1] }\n', "[[run]] #1: params.eta lists 0.1 twice"),
     ("description = 5\n" + ENTRY + 'budget = "updates=50"\n', "description must be a string, got 5"),
+    (ENTRY + 'budget = "updates=50"\n[report]\nmetric = "subotp"\n', "[report]: bad value 'subotp' for parameter 'metric'"),
 ]
 
 
