@@ -186,6 +186,17 @@ class Monitor:
         self._mark: tuple[int, float] | None = None   # (updates, samples) at the last tick or count
         self._rate: float | None = None               # samples per update over the last interval
         self.observer = observer
+        # the observation windows' clock (see :meth:`settle`): measured (and, with a target, CPU)
+        # seconds when the last tick returned, the updates it ticked, the observed chunks' own seconds
+        # and count so far, and per point its actual time and the observed seconds / updates before it
+        self._ticked = 0
+        self._out_s = self._out_cpu = 0.0
+        self._chunk_observed = False
+        self.observed_s = self.observed_cpu = 0.0
+        self.observed_updates = 0
+        self._actual: list[tuple[float, float, int]] = []
+        self._target_cpu: tuple[float, float, int] | None = None
+        self.charge: dict[str, Any] | None = None
 
     # -- clock --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -389,20 +400,84 @@ class Monitor:
             self._observe(updates, float(samples))
         elif updates > 0:
             self._observe(updates, updates * self.samples_per_update)
-        if self.observer is not None:
-            self.observer.record(updates, iterate)
-        if not (force or self.due(updates)):
+        obs = self.observer
+        if obs is None:
+            if force or self.due(updates):
+                self._snapshot(updates, iterate, samples, delays, extra)
             return self.status is None
-        self._snapshot(updates, iterate, samples, delays, extra)
+        self._chunk_observed = obs.observed(self._ticked, updates)
+        obs.record(updates, iterate)
+        if force or self.due(updates):
+            self._snapshot(updates, iterate, samples, delays, extra)
+        self._close_chunk(updates)
+        if self.status is not None:
+            self.settle()
         return self.status is None
+
+    # -- the observation windows' cost, off the clock ------------------------------------------
+    def _cpu_elapsed(self) -> float:
+        return self._cpu_clock() - self._cpu_t0 - self._cpu_paused if self._cpu_t0 is not None else 0.0
+
+    def _close_chunk(self, updates: int) -> None:
+        """At the end of a tick: the chunk it closed (from the previous tick's return to this one's,
+        evaluation excluded) goes to the observed seconds if it was one update in a window."""
+        m = self.elapsed()
+        cpu = self._cpu_elapsed() if self.target.value is not None else 0.0
+        if self._chunk_observed:
+            self.observed_s += m - self._out_s
+            self.observed_cpu += cpu - self._out_cpu
+            self.observed_updates += 1
+        self._out_s, self._out_cpu, self._ticked, self._chunk_observed = m, cpu, updates, False
+
+    def settle(self) -> None:
+        """Take the observation windows' own cost off the points' ``time_s`` (and ``cpu_to_target``).
+
+        Inside a window the plugin runs chunks of one update (:mod:`.observe`), each paying the
+        plugin's per-chunk work (drawing its batch, entering its kernel) and the monitor's tick and
+        iterate copy: measurement's cost, 10-100x an update on a fast kernel. Those chunks' seconds
+        ``A`` (ticks included) are replaced by their ``O`` updates charged at the rate ``r`` this run
+        measured where it was not observed (its unobserved seconds / unobserved updates, per-chunk
+        costs included), never by more than they took: a point's ``time_s`` is its actual measured
+        time ``- A(p) + min(A(p), r O(p))``, with ``A(p)``, ``O(p)`` the observed seconds and updates
+        before it. Every second outside the observed chunks stays counted as it was, so the charge
+        cannot hide work done outside the windows; each observed update is counted at what an
+        update costs this run unobserved; a run with no unobserved update (all observed) keeps its
+        actual time. Monotone in the points (``A``, ``O`` and ``r O`` never decrease), and
+        idempotent: it recomputes from the actual times, so calling it again after more ticks uses
+        the rate measured so far. The figures go to :attr:`charge` (the runner stores them in
+        ``info["audit"]``). Live decisions (a seconds budget, the wall-clock floor) read the actual
+        clock, which errs towards more time, never less."""
+        if not self.observed_updates or len(self._actual) != len(self.points):
+            return
+        unobserved = self._ticked - self.observed_updates
+        spent = self._out_s - self.observed_s
+        rate = spent / unobserved if unobserved > 0 and spent > 0 else None
+        charged = self.observed_s if rate is None else min(self.observed_s, rate * self.observed_updates)
+        for point, (actual, a, o) in zip(self.points, self._actual):
+            point["time_s"] = actual if rate is None else actual - a + min(a, rate * o)
+        if self._target_cpu is not None:
+            cpu_spent = self._out_cpu - self.observed_cpu
+            cpu_rate = cpu_spent / unobserved if unobserved > 0 and cpu_spent > 0 else None
+            actual, a, o = self._target_cpu
+            self.cpu_to_target = actual if cpu_rate is None else actual - a + min(a, cpu_rate * o)
+        self.charge = {"observed_updates": self.observed_updates, "observed_s": round(self.observed_s, 6),
+                       "charged_s": round(charged, 6),
+                       "rate_s_per_update": None if rate is None else float(f"{rate:.4g}"),
+                       "unobserved_updates": unobserved,
+                       "how": ("observed updates charged at the run's unobserved seconds per update"
+                               if rate is not None else "no unobserved update: the observed chunks' actual time")}
 
     def finish(self, updates: int, iterate: Any, *, samples: float | None = None,
                delays: DelayStats | None = None, extra: dict[str, Any] | None = None) -> None:
         """The plugin's own loop ended (e.g. its epochs are done): a final point, status 'done'."""
         if not self.points or self.points[-1]["updates"] != updates:
+            self._chunk_observed = self.observer is not None and self.observer.observed(self._ticked, updates)
             self._snapshot(updates, iterate, samples, delays, extra)
+            if self.observer is not None:
+                self._close_chunk(updates)
         if self.status is None:
             self.status = DONE
+        self.settle()
 
     def _snapshot(self, updates, iterate, samples, delays, extra) -> None:
         pause = self._clock()
@@ -431,11 +506,18 @@ class Monitor:
             if extra:
                 point["extra"] = extra
             self.points.append(point)
+            if self.observer is not None:   # the observed seconds and updates before this point (see settle)
+                part = time_s - self._out_s if self._chunk_observed else 0.0
+                self._actual.append((time_s, self.observed_s + part, self.observed_updates + self._chunk_observed))
             self._last_point_time = time_s
             self._next_at = max(int(math.ceil(updates * self.schedule.ratio)), updates + self.schedule.min_gap)
             self._check_stop(point)
             if self.status == TARGET and self.cpu_to_target is None and self._cpu_t0 is not None:
                 self.cpu_to_target = cpu_pause - self._cpu_t0 - self._cpu_paused
+                if self.observer is not None:
+                    part = self.cpu_to_target - self._out_cpu if self._chunk_observed else 0.0
+                    self._target_cpu = (self.cpu_to_target, self.observed_cpu + part,
+                                        self.observed_updates + self._chunk_observed)
             if self.on_point is not None:
                 self.on_point(point, self)
         finally:
@@ -484,6 +566,7 @@ class Monitor:
     def stop(self, status: str, reason: str = "") -> None:
         if self.status is None:
             self.status, self.reason = status, reason
+        self.settle()
 
 
 _BLAS = None

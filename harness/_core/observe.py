@@ -67,6 +67,17 @@ class Observer:
                 return max(start - updates, 1)
         return k
 
+    def observed(self, before: int, updates: int) -> bool:
+        """Whether the chunk from update ``before`` to ``updates`` was one update inside a window
+        (a chunk :meth:`chunk` cut to one update): the monitor's clock charges such chunks at the
+        run's own rate (:meth:`harness._core.monitor.Monitor.settle`)."""
+        if updates - before != 1:
+            return False
+        for start, end in self.windows or ():
+            if start <= before < end:
+                return True
+        return False
+
     def inside(self, updates: int) -> bool:
         """Whether ``updates`` is in a window or at its end (before :meth:`plan`: the head, which
         does not depend on the budget)."""
