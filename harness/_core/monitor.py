@@ -18,7 +18,9 @@ measurement costs less than the work; the budget's last point is always taken). 
 wall-clock rules: a deterministic backend runs without them under an update or epoch budget, so its
 curve depends only on the seed; under a seconds budget (where how far the run gets depends on the
 clock anyway) they apply to it too. The clock is paused while the monitor copies the iterate and evaluates metrics:
-``time_s`` is the algorithm's time only.
+``time_s`` is the algorithm's time only. The trajectory audit's observation windows (:mod:`.observe`: chunks of one
+update) are measurement too: their own seconds are replaced, when the run ends, by their updates at the run's own
+unobserved rate, never more than they took (:meth:`Monitor.settle`: the design choice and its guarantee).
 
 Evaluation plan (:mod:`harness._core.evalplan`): at the first point, before it is
 evaluated, a workload that declares its evaluation's cost (``Workload.eval_costs``: the network
@@ -463,7 +465,7 @@ class Monitor:
         self.charge = {"observed_updates": self.observed_updates, "observed_s": round(self.observed_s, 6),
                        "charged_s": round(charged, 6),
                        "rate_s_per_update": None if rate is None else float(f"{rate:.4g}"),
-                       "unobserved_updates": unobserved,
+                       "unobserved_updates": unobserved, "last_point_actual_s": round(self._actual[-1][0], 6),
                        "how": ("observed updates charged at the run's unobserved seconds per update"
                                if rate is not None else "no unobserved update: the observed chunks' actual time")}
 
