@@ -198,6 +198,7 @@ class Monitor:
         self.observed_updates = 0
         self._actual: list[tuple[float, float, int]] = []
         self._target_cpu: tuple[float, float, int] | None = None
+        self._target_at = 0
         self.charge: dict[str, Any] | None = None
 
     # -- clock --------------------------------------------------------------------------------
@@ -249,7 +250,8 @@ class Monitor:
         if cap is not None:
             k = min(k, cap)
         if self.observer is not None:
-            self.observer.plan(self._update_limit(updates, samples_per_update))
+            if self.observer.windows is None:
+                self.observer.plan(self._update_limit(updates, samples_per_update))
             k = self.observer.chunk(updates, k)
         return int(k)
 
@@ -411,7 +413,8 @@ class Monitor:
         obs.record(updates, iterate)
         if force or self.due(updates):
             self._snapshot(updates, iterate, samples, delays, extra)
-        self._close_chunk(updates)
+        if self._chunk_observed or updates < obs._last_end:   # past the windows nothing is left to split
+            self._close_chunk(updates)
         if self.status is not None:
             self.settle()
         return self.status is None
@@ -438,8 +441,8 @@ class Monitor:
         plugin's per-chunk work (drawing its batch, entering its kernel) and the monitor's tick and
         iterate copy: measurement's cost, 10-100x an update on a fast kernel. Those chunks' seconds
         ``A`` (ticks included) are replaced by their ``O`` updates charged at the rate ``r`` this run
-        measured where it was not observed (its unobserved seconds / unobserved updates, per-chunk
-        costs included), never by more than they took: a point's ``time_s`` is its actual measured
+        measured where it was not observed (its unobserved seconds / unobserved updates up to its
+        last point, per-chunk costs included), never by more than they took: a point's ``time_s`` is its actual measured
         time ``- A(p) + min(A(p), r O(p))``, with ``A(p)``, ``O(p)`` the observed seconds and updates
         before it. Every second outside the observed chunks stays counted as it was, so the charge
         cannot hide work done outside the windows; each observed update is counted at what an
@@ -449,23 +452,25 @@ class Monitor:
         the rate measured so far. The figures go to :attr:`charge` (the runner stores them in
         ``info["audit"]``). Live decisions (a seconds budget, the wall-clock floor) read the actual
         clock, which errs towards more time, never less."""
-        if not self.observed_updates or len(self._actual) != len(self.points):
+        if not self.points or len(self._actual) != len(self.points) or not self._actual[-1][2]:
             return
-        unobserved = self._ticked - self.observed_updates
-        spent = self._out_s - self.observed_s
-        rate = spent / unobserved if unobserved > 0 and spent > 0 else None
-        charged = self.observed_s if rate is None else min(self.observed_s, rate * self.observed_updates)
+        last, (last_actual, last_a, last_o) = self.points[-1]["updates"], self._actual[-1]
+
+        def rate_of(spent: float, unobserved: int) -> float | None:
+            return spent / unobserved if unobserved > 0 and spent > 0 else None
+
+        rate = rate_of(last_actual - last_a, last - last_o)       # up to the last point: what the run measured
+        charged = last_a if rate is None else min(last_a, rate * last_o)
         for point, (actual, a, o) in zip(self.points, self._actual):
             point["time_s"] = actual if rate is None else actual - a + min(a, rate * o)
         if self._target_cpu is not None:
-            cpu_spent = self._out_cpu - self.observed_cpu
-            cpu_rate = cpu_spent / unobserved if unobserved > 0 and cpu_spent > 0 else None
             actual, a, o = self._target_cpu
+            cpu_rate = rate_of(actual - a, self._target_at - o)
             self.cpu_to_target = actual if cpu_rate is None else actual - a + min(a, cpu_rate * o)
-        self.charge = {"observed_updates": self.observed_updates, "observed_s": round(self.observed_s, 6),
+        self.charge = {"observed_updates": last_o, "observed_s": round(last_a, 6),
                        "charged_s": round(charged, 6),
                        "rate_s_per_update": None if rate is None else float(f"{rate:.4g}"),
-                       "unobserved_updates": unobserved, "last_point_actual_s": round(self._actual[-1][0], 6),
+                       "unobserved_updates": last - last_o, "last_point_actual_s": round(last_actual, 6),
                        "how": ("observed updates charged at the run's unobserved seconds per update"
                                if rate is not None else "no unobserved update: the observed chunks' actual time")}
 
@@ -520,6 +525,7 @@ class Monitor:
                     part = self.cpu_to_target - self._out_cpu if self._chunk_observed else 0.0
                     self._target_cpu = (self.cpu_to_target, self.observed_cpu + part,
                                         self.observed_updates + self._chunk_observed)
+                    self._target_at = int(updates)
             if self.on_point is not None:
                 self.on_point(point, self)
         finally:
