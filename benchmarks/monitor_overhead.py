@@ -23,6 +23,17 @@ On a machine with few cores, multi-threaded BLAS inside the (untimed) evaluation
 worker threads spinning for a while after each snapshot, competing with the timed loop:
 ``--blas-threads 1`` shows how much of the overhead that is.
 
+What is left with the windows charged (measured on this 2-core machine, 2026-12-06): each of the
+~45 regular chunks pays the plugin's per-chunk work (batch draw ~5 us, kernel entry ~2.6 us) and the
+monitor's next_chunk / tick (~2 us); and each evaluation leaves the next chunk slower: a one-update
+chunk takes ~9 us warm and ~33 us right after an evaluation, a 4400-update chunk ~45 us more. That is
+the evaluation streaming X (16 MB) and the test set (4 MB) through a 2 MB L2, evicting the
+interpreter's and the loop's working set: a 32 MB memset without BLAS does worse, BLAS without
+AVX-512 kernels (``OPENBLAS_CORETYPE=Haswell``) the same, the order of the metrics nothing, and an
+evaluation on a thread pinned to the other core made it worse on a loaded machine (the blocked
+core runs another job meanwhile). It is not taken off the clock: it cannot be told apart from the
+work of the chunk it lands in.
+
 Both loops draw their mini-batches from the same seeded generator and apply the same numba
 kernel; only the chunking differs (the monitor's geometric schedule vs one chunk per 2M samples,
 as the plugin does when the monitor asks for no snapshot).
