@@ -11,9 +11,11 @@
   ``violated``, naming both figures.
 - **The trajectory.** The harness infers from the iterates it observed one update apart what each
   update did (``info["audit"]``, written by the harness, not the plugin: the step, the mini-batch, the
-  staleness of each read, SVRG's inner-loop length; ``harness.run.trajectory``). A step, delay, batch
-  or inner loop beyond the one the plugin reports (the theorem reads) makes the verdict ``violated``,
-  naming both figures. Where the audit could not run (a launched backend, a workload without
+  staleness of each read, SVRG's inner-loop length; ``harness.run.trajectory``). A step (the median, or
+  on more than a tenth of the updates), delay, batch (larger on most updates, or smaller on more than
+  repeated samples explain) or inner loop beyond the one the plugin reports (the theorem reads), or
+  updates of the other modelled form (SGD steps from an SVRG), make the verdict ``violated``, naming
+  both figures. Where the audit could not run (a launched backend, a workload without
   per-sample gradients, updates of another form, too large to search) the verdict's flags say
   ``unaudited: ... self-reported``; a theorem that reads the delays the run reports is then at best
   ``holds (unverified)``: the delay is the plugin's word only.

@@ -18,7 +18,9 @@ of ``Delta``, a difference of two iterates), with a positive step, which it then
 leaves an honest update within ~3e-8 (a sample whose residual nearly vanishes has a gradient known to
 fewer digits); a random direction is within 1e-7 with a probability of about 1e-7^(d-1) per
 candidate. Where the read iterate moves the direction of ``g_i`` little (a small l2 weight), reads
-close in time are told apart only to that extent: the least stale explanation is taken. The
+close in time are told apart only to that extent: the least stale explanation is taken, with the
+least step among the reads that explain it (a freshly read residual is smaller: its step is larger). A
+batch drawn with repeats that make a smaller one (i, i) counts as that smaller batch. The
 search: staleness from 0 up (the least stale explanation first, so a plugin gets the benefit of the
 doubt), ``b`` from the last one found then 1 to :data:`MAX_B` (2 by matching singles, 3 and 4 by
 matching sums of pairs against sums of pairs or singles along a random direction, then checked in
@@ -26,8 +28,9 @@ full), snapshots among the kept iterates. It is exact arithmetic on the run's ow
 is sampled, so the same run gives the same audit.
 
 :func:`audit` returns the figures (stored by the runner as ``info["audit"]``, after the plugin's own
-info, so a plugin cannot write them): how many steps were observed and explained, the step sizes,
-staleness and batch sizes found, SVRG's longest inner loop seen, or why nothing was audited (no
+info, so a plugin cannot write them): how many steps were observed and explained, the step sizes
+(median, least, largest, and ``step_high``, exceeded by at most :data:`HIGH` of the updates whose reads
+are all kept), the staleness and batch sizes found (``delays``, ``batches``), SVRG's longest inner loop seen, or why nothing was audited (no
 per-sample gradients, an iterate that is no vector, too large to search, updates of another form:
 momentum, dual or coordinate-wise updates, inconsistent reads). The theory checker compares them with
 what the plugin reported (:mod:`harness.theory.audit`).
