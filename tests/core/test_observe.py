@@ -176,3 +176,29 @@ def test_a_run_records_what_its_windows_took_and_what_its_time_charges_for_them(
     assert 0 < clock["charged_s"] <= clock["observed_s"]
     times = [p["time_s"] for p in rec.points]
     assert times == sorted(times) and times[-1] <= rec.wall_s
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_whatever_the_chunks_cost_every_unobserved_second_stays_and_no_point_gains_time(seed):
+    """Chunks of random cost (an update costing anything from 0 to 3 s, a chunk 0 to 20 s more): each
+    point's time lies between its unobserved seconds and its actual time, and the times stay monotone."""
+    rng = np.random.default_rng(seed)
+    clock = _Clock()
+    mon = Monitor(lambda w: {"objective": 0.0}, budget=Budget(updates=3000), observer=Observer(seed=seed),
+                  clock=clock, schedule=Schedule(ratio=1.2, max_interval_s=None, eval_fraction=None))
+    t, plain_before = 0, {0: 0.0}
+    plain = 0.0
+    mon.tick(0, np.zeros(2))
+    while mon.running:
+        k = mon.next_chunk(t)
+        spent = float(rng.uniform(0, 3) * k + rng.uniform(0, 20))
+        clock.t += spent
+        if not mon.observer.observed(t, t + k):
+            plain += spent
+        t += k
+        plain_before[t] = plain
+        mon.tick(t, np.full(2, float(t)))
+    times = [p["time_s"] for p in mon.points]
+    assert times == sorted(times) and mon.observed_updates == 256
+    for p, (actual, _, _) in zip(mon.points, mon._actual):
+        assert plain_before[p["updates"]] - 1e-9 <= p["time_s"] <= actual + 1e-9
