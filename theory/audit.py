@@ -81,8 +81,16 @@ def trajectory_findings(run, reads: Sequence[str] = ("eta", "b", "m"), delay: bo
                     f"{', '.join(fams)}")
     out = []
     eta, step = _num(run.param("eta")), _num(a.get("step"))
+    # the OVER-th largest step (or the largest where fewer were explained): a step above the reported
+    # one on a few observed updates is a lie even where the honest updates are the majority (a median
+    # would hide a schedule that exceeds the reported step in one window of three)
+    top = [x for x in map(_num, a.get("step_top") or ()) if x is not None]
+    high = top[min(OVER, len(top)) - 1] if top else None
     if "eta" in reads and eta and step and step > eta * (1 + STEP_TOL):
         out.append(f"applied step {step:.4g} inferred from the iterates vs eta = {eta:g} reported")
+    elif "eta" in reads and eta and step and high and high > eta * (1 + STEP_TOL):
+        out.append(f"applied step {top[0]:.4g} inferred from the iterates (at least {min(OVER, len(top))} observed "
+                   f"update(s) above the reported step; median {step:.4g}) vs eta = {eta:g} reported")
     b, bb = _num(run.param("b", 1)), _num(a.get("b"))
     if "b" in reads and b and bb and bb != b and (_num(a.get("b_share")) or 0) >= B_SHARE:
         out.append(f"a mini-batch of {bb:g} inferred from the iterates vs b = {b:g} reported")

@@ -27,7 +27,7 @@ is sampled, so the same run gives the same audit.
 
 :func:`audit` returns the figures (stored by the runner as ``info["audit"]``, after the plugin's own
 info, so a plugin cannot write them): how many steps were observed and explained, the step sizes,
-staleness and batch sizes found, SVRG's longest inner loop seen, or why nothing was audited (no
+staleness and batch sizes found (the step's median, extremes and :data:`TOP` largest values), SVRG's longest inner loop seen, or why nothing was audited (no
 per-sample gradients, an iterate that is no vector, too large to search, updates of another form:
 momentum, dual or coordinate-wise updates, inconsistent reads). The theory checker compares them with
 what the plugin reported (:mod:`harness.theory.audit`).
@@ -50,6 +50,7 @@ EPS = float(np.finfo(float).eps)
 GIVE_UP = 64          # unexplained steps in a row after which a window is left
 FIRST = 8             # steps tried before a model that explains fewer than COVER of them is dropped
 COVER = 0.5           # share of the steps tried that must be explained for the figures to count
+TOP = 3               # the largest inferred steps kept (a step above the reported one on a few updates is a lie too)
 SECONDS = 1.0         # the search stops here at the latest and reports what it found
 FLOOR = 0.2           # ... and not before this, or the run's own wall time if longer (tiny runs stay cheap)
 
@@ -106,6 +107,7 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
     taus = np.array([e[0] for e in ex])
     bs = [e[2] for e in ex if e[2]]      # an SVRG step that reads its snapshot shows no batch size
     out.update(status="audited", step=float(np.median(eta)), step_max=float(eta.max()), step_min=float(eta.min()),
+               step_top=[float(x) for x in np.sort(eta)[::-1][:TOP]],
                b=max(set(bs), key=bs.count) if bs else None, b_values=sorted(set(bs)),
                b_share=round(max(map(bs.count, set(bs))) / len(bs), 4) if bs else None,
                delay_max=int(taus.max()), delays={str(k): int(v) for k, v in zip(*np.unique(taus, return_counts=True))})

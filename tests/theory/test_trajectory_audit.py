@@ -117,3 +117,26 @@ def test_a_delay_theorem_is_unverified_where_the_delays_could_not_be_audited(sto
     assert "delays the run reports" in out["minibatch.thm-4"].reason
     assert out["minibatch.lem-1"].verdict == "holds"
     assert "unaudited: step, mini-batch self-reported (ran on other processes)" in out["minibatch.lem-1"].flags
+
+
+def test_a_larger_step_on_a_minority_of_the_observed_updates_is_caught():
+    """A plugin honest on its first 128 observed updates and applying 1.5x its reported step in one
+    later window of 64 (a schedule bug that starts late) is caught: the step is judged on the updates
+    that exceed it (at least 3), not on the median of all observed ones, which the honest majority
+    holds at the reported value; a step that only decays (a step-decay schedule) stays clean."""
+    from harness.theory.audit import trajectory_findings
+
+    rng = np.random.default_rng(0)
+    W = [np.zeros(WL.dim)]
+    for t in range(192):
+        W.append(W[-1] - (0.075 if t >= 128 else 0.05) * WL.batch_gradient(W[-1], rng.integers(0, WL.n, size=1)))
+    late = audit(WL, np.arange(193), np.array(W), family="sgd")
+    assert late["status"] == "audited" and late["step"] == pytest.approx(0.05, rel=1e-9)
+    lies, _ = trajectory_findings(_facts(late, eta=0.05, b=1))
+    assert lies == ["applied step 0.075 inferred from the iterates (at least 3 observed update(s) above the reported "
+                    "step; median 0.05) vs eta = 0.05 reported"]
+    W = [np.zeros(WL.dim)]
+    for t in range(192):
+        W.append(W[-1] - 0.05 * 0.5 ** (t // 64) * WL.batch_gradient(W[-1], rng.integers(0, WL.n, size=1)))
+    decayed = audit(WL, np.arange(193), np.array(W), family="sgd")
+    assert decayed["status"] == "audited" and trajectory_findings(_facts(decayed, eta=0.05, b=1)) == ([], None)
