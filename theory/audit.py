@@ -73,6 +73,10 @@ def trajectory_findings(run, reads: Sequence[str] = ("eta", "b", "m"), delay: bo
     if not isinstance(a, dict):
         return [], "the run predates the trajectory audit"
     if a.get("status") != "audited":
+        b, searched = _num(run.param("b", 1)), _num(a.get("b_searched"))
+        if b and searched and b > searched and "b" in reads:     # the ordinary reason first: not a suspicion
+            return [], (f"b = {b:g} reported, above the mini-batches the audit searches at this n (b <= {searched:g}"
+                        f"{'; ' + a['b_not_searched'] if a.get('b_not_searched') else ''})")
         return [], str(a.get("reason") or "not audited")
     fams = tuple(families or (run.family,))
     model = a.get("model")
@@ -87,7 +91,8 @@ def trajectory_findings(run, reads: Sequence[str] = ("eta", "b", "m"), delay: bo
     top = [x for x in map(_num, a.get("step_top") or ()) if x is not None]
     high = top[min(OVER, len(top)) - 1] if top else None
     if "eta" in reads and eta and step and step > eta * (1 + STEP_TOL):
-        out.append(f"applied step {step:.4g} inferred from the iterates vs eta = {eta:g} reported")
+        up_to = f" (median; up to {top[0]:.4g})" if top and top[0] > step * (1 + STEP_TOL) else ""
+        out.append(f"applied step {step:.4g}{up_to} inferred from the iterates vs eta = {eta:g} reported")
     elif "eta" in reads and eta and step and high and high > eta * (1 + STEP_TOL):
         out.append(f"applied step {top[0]:.4g} inferred from the iterates (at least {min(OVER, len(top))} observed "
                    f"update(s) above the reported step; median {step:.4g}) vs eta = {eta:g} reported")
