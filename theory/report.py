@@ -26,10 +26,13 @@ TEST_TEXT = ("How a verdict is decided: H0 is 'E[measured] <= bound' at every re
              "the non-negative measured quantity. A point is rejected only where the mean is above the bound by more "
              "than 1e-9 of it. **violated**: some point rejected, or a seed "
              "diverged while the conditions hold, or the plugin applied a step other than the stored one, or the run's "
-             "own accounting (samples and updates) contradicts the inner-loop length, batch or residues it reports. "
+             "own accounting (samples and updates) contradicts the inner-loop length, batch or residues it reports, or "
+             "the run's iterates (the trajectory audit) show a step, read staleness, batch or inner loop beyond the "
+             "reported one. "
              "**holds**: nothing rejected and the seeds' mean under the bound everywhere (consistent with the theorem); "
-             "**holds (unverified)**: the same, but the plugin did not report the values it applied (ctx.applied), "
-             "so the stored parameters stood in. "
+             "**holds (unverified)**: the same, but on the plugin's word: it did not report the values it applied "
+             "(ctx.applied), so the stored parameters stood in, or the theorem reads the delays the run reports and the "
+             "trajectory audit could not check them (the verdict's flags say why). "
              "**inconclusive**: the mean crosses the bound somewhere, not significantly. **not-applicable**: a condition "
              "fails (named), or the theorem says nothing checkable about this run.")
 
