@@ -18,7 +18,9 @@ of ``Delta``, a difference of two iterates), with a positive step, which it then
 leaves an honest update within ~3e-8 (a sample whose residual nearly vanishes has a gradient known to
 fewer digits); a random direction is within 1e-7 with a probability of about 1e-7^(d-1) per
 candidate. Where the read iterate moves the direction of ``g_i`` little (a small l2 weight), reads
-close in time are told apart only to that extent: the least stale explanation is taken. The
+close in time are told apart only to that extent: the least stale explanation is taken, and where
+staler reads explain a one-sample update too, the smallest of their steps (the step is then not
+identified: a plugin gets the benefit of the doubt, as for the staleness). The
 search: staleness from 0 up (the least stale explanation first, so a plugin gets the benefit of the
 doubt), ``b`` from the last one found then 1 to :data:`MAX_B` (2 by matching singles, 3 and 4 by
 matching sums of pairs against sums of pairs or singles along a random direction, then checked in
@@ -106,9 +108,14 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
                          f"form (b <= {search.max_b}, staleness <= {WINDOW}): {forms}, or a read older than the window")
     ex = found["explained"]
     eta = np.array([e[1] for e in ex])
+    if np.isnan(eta).any():          # steps not identified (reads that cannot be told apart): not figures
+        out["step_unidentified"] = int(np.isnan(eta).sum())
+        eta = eta[~np.isnan(eta)]
     taus = np.array([e[0] for e in ex])
     bs = [e[2] for e in ex if e[2]]      # an SVRG step that reads its snapshot shows no batch size
-    out.update(status="audited", step=float(np.median(eta)), step_max=float(eta.max()), step_min=float(eta.min()),
+    some = len(eta) > 0
+    out.update(status="audited", step=float(np.median(eta)) if some else None,
+               step_max=float(eta.max()) if some else None, step_min=float(eta.min()) if some else None,
                step_top=[float(x) for x in np.sort(eta)[::-1][:TOP]],
                b=max(set(bs), key=bs.count) if bs else None, b_values=sorted(set(bs)),
                b_share=round(max(map(bs.count, set(bs))) / len(bs), 4) if bs else None,
@@ -251,8 +258,10 @@ class _Search:
             rs = reads if b == 1 else [k for k in reads if t - int(self.ups[k]) <= reach]
             hit = self._sgd(rs, q, tol, b) if model == "sgd" else self._svrg(rs, q, tol, b)
             if hit is not None:
-                k, u, kappa = hit
-                eta = -b * kappa * size
+                k, u, kappa = hit[:3]
+                if len(hit) > 3:      # one sample: staler reads may explain it too, with other steps
+                    kappa = self._least_step(rs, k, hit[3], q, tol, kappa, t)
+                eta = -b * kappa * size   # nan: the step is not identified
                 if u is not None and u == k:      # the read is the snapshot: -eta grad f(u), any batch
                     b = None
                 else:
@@ -266,6 +275,37 @@ class _Search:
                 return (t - int(self.ups[k]), float(eta), b, inner)
         return False
 
+    def _least_step(self, reads: list[int], k: int, i: int, q, tol: float, kappa: float, t: int) -> float:
+        """kappa of the smallest step among the reads at ``k`` or staler whose gradient of sample ``i``
+        also explains q, or nan where an iterate that was not kept may explain it too: where the reads
+        cannot be told apart (g_i(w) = c_i(w) x_i with a vanishing l2 weight: one direction at every
+        read), the step is not identified, and a plugin gets the benefit of the doubt as for the
+        staleness (the least stale read)."""
+        staler = reads[reads.index(k) + 1:]
+        if not staler or self._sine(staler[0], i, q) > 100 * tol:   # the next read far apart: so are older ones
+            return kappa
+        g = np.stack([np.asarray(self.wl.batch_gradient(self.W[r], np.array([i])), dtype=float) for r in staler])
+        along = g @ q
+        norm2 = np.einsum("ij,ij->i", g, g)
+        with np.errstate(all="ignore"):
+            sin = np.sqrt(np.maximum(norm2 - along**2, 0.0) / norm2)
+        ok = (along < 0) & (sin < tol)
+        if not ok.any():
+            return kappa
+        # the reads that explain it, through the first kept one after them that does not: an update
+        # between two of them that was not kept, or before the oldest kept one, may be the read
+        last = int(np.nonzero(ok)[0][-1]) + 1
+        ups = [int(self.ups[r]) for r in [k, *staler]][:last + 2]
+        if any(a - b != 1 for a, b in zip(ups, ups[1:])) or (last == len(staler) and ups[-1] > max(0, t - WINDOW)):
+            return float("nan")
+        return max(kappa, float(np.max(along[ok] / norm2[ok])))   # kappa < 0: the max is the least step
+
+    def _sine(self, r: int, i: int, q) -> float:
+        """The sine of the angle between -g_i(w_r) and q (1 where g_i points along q)."""
+        g = np.asarray(self.wl.batch_gradient(self.W[r], np.array([i])), dtype=float)
+        along, norm2 = float(g @ q), float(g @ g)
+        return float(np.sqrt(max(norm2 - along**2, 0.0) / norm2)) if along < 0 and norm2 > 0 else 1.0
+
     def _blocks(self, reads: list[int]):
         """The reads in blocks searched in one numpy call each: the freshest alone, then 8, then the
         rest (most updates read the freshest iterates), at most ``block`` per call."""
@@ -275,12 +315,12 @@ class _Search:
                 yield reads[a:b]
 
     def _sgd(self, reads: list[int], q, tol, b):
-        """(read, None, kappa) of the least stale read whose gradients explain q, or None."""
+        """(read, None, kappa[, sample]) of the least stale read whose gradients explain q, or None."""
         if b == 1:
             for ks in self._blocks(reads):
                 hit = _first(np.stack([self.G(k) for k in ks]), None, q, tol)
                 if hit is not None:
-                    return ks[hit[0]], None, hit[1]
+                    return ks[hit[0]], None, hit[1], hit[2]
             return None
         for k in reads:
             kappa = _match(self.G(k), None, q, tol, b, self.rng)
@@ -324,7 +364,7 @@ class _Search:
 
 
 def _first(Rs: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float):
-    """(index of the first block, kappa) where some row of ``Rs[m]`` (+ ``c``) is parallel to q within
+    """(index of the first block, kappa, row) where some row of ``Rs[m]`` (+ ``c``) is parallel to q within
     ``tol`` with a negative coefficient (the least misaligned row of that block), or None. Rs: (m, n, d)."""
     S = Rs if c is None else Rs + c
     along = S @ q                                        # (m, n)
@@ -337,7 +377,7 @@ def _first(Rs: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float):
         return None
     m = int(hit[0])
     i = int(np.argmin(sin[m]))
-    return m, float(along[m, i] / norm2[m, i])
+    return m, float(along[m, i] / norm2[m, i]), i
 
 
 def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: int, rng) -> float | None:

@@ -164,3 +164,25 @@ def test_a_batch_beyond_the_search_is_named_as_the_reason_not_another_form():
     assert "a mini-batch above 2" in a["reason"] and "b = 3, 4 not searched at n = 800" in a["reason"], a["reason"]
     lies, why = trajectory_findings(_facts(a, eta=0.05, b=3))
     assert lies == [] and why.startswith("b = 3 reported, above the mini-batches the audit searches at this n (b <= 2"), why
+
+
+def test_stale_reads_that_cannot_be_told_apart_give_an_honest_plugin_the_smallest_step():
+    """Logistic regression with a vanishing l2 weight: g_i(w) = c_i(w) x_i, the same direction at
+    every read, so the staleness of a read cannot be told apart and the least stale read explains
+    every update with the step scaled by c_i(w_read)/c_i(w_t). An honest asynchronous SGD (reads up
+    to 8 updates old, reported as such) was judged on those steps (median 0.0503 vs eta = 0.05:
+    violated); an update that several reads explain now counts the smallest step among them."""
+    from harness.theory.audit import trajectory_findings
+
+    flat = build_workload("logreg", {"n": 300, "d": 10, "lam": 1e-8})
+    rng = np.random.default_rng(1)
+    W = [np.zeros(flat.dim)]
+    for t in range(256):
+        read = W[max(t - int(rng.integers(0, 9)), 0)]
+        W.append(W[-1] - 0.05 * flat.batch_gradient(read, rng.integers(0, flat.n, size=1)))
+    a = audit(flat, np.arange(257), np.array(W), family="asgd")
+    assert a["status"] == "audited" and a["explained"] >= 32      # as many as the time cap allows
+    facts = replace(_facts(a, eta=0.05, b=1), tau_max=8.0, points=({"updates": 0, "tau_max": 8.0},))
+    assert trajectory_findings(facts) == ([], None), a
+    lies, _ = trajectory_findings(replace(facts, params={"eta": 0.025, "b": 1}, applied={"eta": 0.025, "b": 1}))
+    assert lies and lies[0].startswith("applied step 0.0") and lies[0].endswith("vs eta = 0.025 reported"), lies
