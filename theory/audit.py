@@ -75,6 +75,10 @@ def trajectory_findings(run, reads: Sequence[str] = ("eta", "b", "m"), delay: bo
     if not isinstance(a, dict):
         return [], "the run predates the trajectory audit"
     if a.get("status") != "audited":
+        b, searched = _num(run.param("b", 1)), _num(a.get("b_searched"))
+        if b and searched and b > searched and "b" in reads:     # the ordinary reason first: not a suspicion
+            return [], (f"b = {b:g} reported, above the mini-batches the audit searches at this n (b <= {searched:g}"
+                        f"{'; ' + a['b_not_searched'] if a.get('b_not_searched') else ''})")
         return [], str(a.get("reason") or "not audited")
     fams = tuple(families or (run.family,))
     model = a.get("model")

@@ -92,20 +92,22 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
     if found["tried"] and not _covers(found):      # the family's model fails: the other one, if it does better
         other = _run(search, steps, order[1], t0, cap)
         found = other if len(other["explained"]) > len(found["explained"]) else found
-    out.update(model=found["model"], explained=len(found["explained"]), tried=found["tried"])
+    out.update(model=found["model"], explained=len(found["explained"]), tried=found["tried"], b_searched=search.max_b)
     if search.skipped_b:
         out["b_not_searched"] = search.skipped_b
     counted = len(found["explained"]) + found["unexplained"]
+    # what an unexplained update may be, the most ordinary first: a mini-batch beyond the search
+    forms = (f"a mini-batch above {search.max_b}{' (' + search.skipped_b + ')' if search.skipped_b else ''}, momentum, "
+             "dual or coordinate-wise updates, inconsistent reads")
     if found["explained"] and not _covers(found):
         return unaudited(f"only {len(found['explained'])} of the {counted} observed updates tried are a gradient "
-                         "step of the SGD or SVRG form: the others are of another form (momentum, dual or coordinate-wise "
-                         "updates, inconsistent reads)")
+                         f"step of the SGD or SVRG form (b <= {search.max_b}, staleness <= {WINDOW}): the others are of "
+                         f"another form ({forms})")
     if not found["tried"]:
         return unaudited(f"none of the {len(steps)} updates observed one by one moved the iterate it ticked with")
     if not found["explained"]:
         return unaudited(f"none of the {found['tried']} observed updates tried is a gradient step of the SGD or SVRG "
-                         f"form (b <= {search.max_b}, staleness <= {WINDOW}): momentum, dual or coordinate-wise updates, "
-                         "inconsistent reads, or a read older than the window")
+                         f"form (b <= {search.max_b}, staleness <= {WINDOW}): {forms}, or a read older than the window")
     ex = found["explained"]
     eta = np.array([e[1] for e in ex])
     taus = np.array([e[0] for e in ex])
