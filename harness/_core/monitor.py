@@ -413,7 +413,7 @@ class Monitor:
         obs.record(updates, iterate)
         if force or self.due(updates):
             self._snapshot(updates, iterate, samples, delays, extra)
-        if self._chunk_observed or updates < obs._last_end:   # past the windows nothing is left to split
+        if self._chunk_observed or updates < obs.last_end:   # past the windows nothing is left to split
             self._close_chunk(updates)
         if self.status is not None:
             self.settle()
@@ -437,21 +437,19 @@ class Monitor:
     def settle(self) -> None:
         """Take the observation windows' own cost off the points' ``time_s`` (and ``cpu_to_target``).
 
-        Inside a window the plugin runs chunks of one update (:mod:`.observe`), each paying the
-        plugin's per-chunk work (drawing its batch, entering its kernel) and the monitor's tick and
-        iterate copy: measurement's cost, 10-100x an update on a fast kernel. Those chunks' seconds
-        ``A`` (ticks included) are replaced by their ``O`` updates charged at the rate ``r`` this run
-        measured where it was not observed (its unobserved seconds / unobserved updates up to its
-        last point, per-chunk costs included), never by more than they took: a point's ``time_s`` is its actual measured
-        time ``- A(p) + min(A(p), r O(p))``, with ``A(p)``, ``O(p)`` the observed seconds and updates
-        before it. Every second outside the observed chunks stays counted as it was, so the charge
-        cannot hide work done outside the windows; each observed update is counted at what an
-        update costs this run unobserved; a run with no unobserved update (all observed) keeps its
-        actual time. Monotone in the points (``A``, ``O`` and ``r O`` never decrease), and
-        idempotent: it recomputes from the actual times, so calling it again after more ticks uses
-        the rate measured so far. The figures go to :attr:`charge` (the runner stores them in
-        ``info["audit"]``). Live decisions (a seconds budget, the wall-clock floor) read the actual
-        clock, which errs towards more time, never less."""
+        Inside a window the plugin runs chunks of one update (:mod:`.observe`), each paying the plugin's per-chunk work
+        (drawing its batch, entering its kernel) and the monitor's tick and iterate copy: measurement's cost,
+        10-100x an update on a fast kernel. Those chunks' seconds ``A`` (ticks included) are replaced by their
+        ``O`` updates charged at the rate ``r`` this run measured where it was not observed (its unobserved
+        seconds / unobserved updates up to its last point, per-chunk costs included), never by more than they
+        took: a point's ``time_s`` is its actual measured time ``- A(p) + min(A(p), r O(p))``, with ``A(p)``,
+        ``O(p)`` the observed seconds and updates before it. Every second outside the observed chunks stays
+        counted as it was, so the charge cannot hide work done outside the windows; each observed update is
+        counted at what an update costs this run unobserved; a run with no unobserved update (all observed)
+        keeps its actual time. Monotone in the points (``A``, ``O`` and ``r O`` never decrease), and idempotent:
+        it recomputes from the actual times, so calling it again after more ticks uses the rate measured so far.
+        The figures go to :attr:`charge` (the runner stores them as ``info["audit"]["clock"]``). Live decisions (a
+        seconds budget, the wall-clock floor) read the actual clock, which errs towards more time, never less."""
         if not self.points or len(self._actual) != len(self.points) or not self._actual[-1][2]:
             return
         last, (last_actual, last_a, last_o) = self.points[-1]["updates"], self._actual[-1]

@@ -55,7 +55,7 @@ class Observer:
         self.iterates: list[np.ndarray] = []
         self.floats = 0
         self.dropped = ""                                   # why some observed iterates were not kept
-        self._last_end = head                               # the last window's end (the head's until planned)
+        self.last_end = head                               # the last window's end (the head's until planned)
 
     def plan(self, limit: int | None) -> None:
         """Place the windows, once: the head, then ``windows`` stretches at random in the rest of the
@@ -74,11 +74,11 @@ class Observer:
                 start = int(math.exp(rng.uniform(math.log(self.head), math.log(hi))))
             out.append((start, start + self.length))
         self.windows = sorted(out)
-        self._last_end = max(end for _, end in self.windows)
+        self.last_end = max(end for _, end in self.windows)
 
     def chunk(self, updates: int, k: int) -> int:
         """``k`` cut to one update inside a window, or to end where the next window starts."""
-        if updates >= self._last_end:       # past every window: the common case, on the timed path
+        if updates >= self.last_end:       # past every window: the common case, on the timed path
             return k
         for start, end in self.windows or ():
             if start <= updates < end:
@@ -91,7 +91,7 @@ class Observer:
         """Whether the chunk from update ``before`` to ``updates`` was one update inside a window
         (a chunk :meth:`chunk` cut to one update): the monitor's clock charges such chunks at the
         run's own rate (:meth:`harness._core.monitor.Monitor.settle`)."""
-        if updates - before != 1 or before >= self._last_end:
+        if updates - before != 1 or before >= self.last_end:
             return False
         for start, end in self.windows or ():
             if start <= before < end:
@@ -109,7 +109,7 @@ class Observer:
     def record(self, updates: int, iterate: Any) -> None:
         """Keep a copy of ``iterate`` at ``updates`` if it falls in a window (its end included: the
         iterate after the window's last update)."""
-        if updates > self._last_end or not self.inside(updates) or (self.updates and self.updates[-1] == updates):
+        if updates > self.last_end or not self.inside(updates) or (self.updates and self.updates[-1] == updates):
             return
         if not (isinstance(iterate, np.ndarray) and iterate.ndim == 1 and iterate.dtype.kind == "f"):
             self.dropped = self.dropped or f"the iterate is a {type(iterate).__name__}, not a 1-D float numpy vector"
