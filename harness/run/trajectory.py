@@ -60,12 +60,14 @@ HIGH = 0.1            # step_high: the step exceeded by at most this share of th
 
 
 def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = "", windows=None,
-          dropped: str = "", run_seconds: float | None = None) -> dict[str, Any]:
+          dropped: str = "", run_seconds: float | None = None, seconds: float | None = None) -> dict[str, Any]:
     """The audit's figures for one run (see the module docstring); ``{"status": "unaudited",
     "reason": ...}`` when nothing could be audited. The search takes at most the run's own wall time
-    ``run_seconds`` (at least :data:`FLOOR`, at most :data:`SECONDS`; b = 1 needs far less)."""
+    ``run_seconds`` (at least :data:`FLOOR`, at most :data:`SECONDS`; b = 1 needs far less), or
+    ``seconds`` where given (check-plugin's audit run, whose every update must be searched)."""
     t0 = time.perf_counter()
-    cap = SECONDS if run_seconds is None else min(SECONDS, max(FLOOR, float(run_seconds)))
+    cap = (float(seconds) if seconds is not None else
+           SECONDS if run_seconds is None else min(SECONDS, max(FLOOR, float(run_seconds))))
     out: dict[str, Any] = {"windows": [list(w) for w in windows or ()]}
 
     def unaudited(reason: str) -> dict[str, Any]:

@@ -52,6 +52,20 @@ def test_a_plugin_honest_only_on_the_probe_fails_check_plugins_audits(spec, monk
     assert passed is False, f"the liar passes check-plugin's delay audit: {detail}"
 
 
+@pytest.mark.parametrize("seed", [1, 3, 4])
+def test_check_plugin_catches_a_step_lie_that_starts_late(seed, monkeypatch):
+    """3 eta on the last 15% of its budget: check-plugin's audit run (300-600 updates) observed only its
+    head and two seeded 64-update windows, and searched them in order for as long as the run took, so
+    the lie went unseen on 7 of audit seeds 1-12 (these three among them); the audit run now observes
+    and searches every update."""
+    from harness.analysis.contract import delay_audit
+
+    late = LIAR["liar-step-late"]
+    _register(monkeypatch, late)
+    check, passed, detail = delay_audit(late, seed=seed)
+    assert passed is False and "step" in detail, f"seed {seed}: {detail}"
+
+
 def test_three_times_the_step_is_not_holds(store, monkeypatch):
     _register(monkeypatch, STEP)
     v = _verdict(store, STEP, "minibatch.lem-1", eta=0.05)   # 3 x 0.05 is past the largest admissible 0.1107

@@ -112,6 +112,17 @@ def step3_sometimes(ctx):
     _sgd_loop(ctx, lambda t, k: 3.0 if t % 3 == 0 else 1.0)
 
 
+def step3_late(ctx):
+    """3 eta on the last 15% of its update budget, honest before (a bug that starts late)."""
+    mon, end = ctx.monitor, []
+
+    def step(t, k):
+        if not end:
+            end.append(t + (mon.remaining(t) or 0))
+        return 3.0 if t >= 0.85 * end[0] else 1.0
+    _sgd_loop(ctx, step)
+
+
 def step3_unobserved(ctx):
     """3 eta whenever its chunk is longer than one update: honest exactly while observed."""
     _sgd_loop(ctx, lambda t, k: 1.0 if k == 1 else 3.0)

@@ -25,6 +25,9 @@ PLUGINS = [
     # 3 eta on every third update: the median step is the reported one
     PluginSpec("liar-step-sometimes", "sgd", "serial", "liars.algo:step3_sometimes", params=(E, B),
                theorems=("minibatch.lem-1",), deterministic=True),
+    # 3 eta on the last 15% of the budget: check-plugin's short audit run observes it all
+    PluginSpec("liar-step-late", "sgd", "serial", "liars.algo:step3_late", params=(E, B),
+               theorems=("minibatch.lem-1",), deterministic=True),
     # 3 eta in every chunk longer than one update: honest exactly while observed
     PluginSpec("liar-step-unobserved", "sgd", "serial", "liars.algo:step3_unobserved", params=(E, B),
                theorems=("minibatch.lem-1",), deterministic=True),
