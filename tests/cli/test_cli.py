@@ -97,6 +97,8 @@ def test_run_store_list_show_export(tmp_path):
     text = run_cli("runs", "show", str(listed[0]["id"]), check=True).stdout
     for part in ("data", "code", "seed", "harness", "budget", "target"):  # the run key's parts
         assert f"  {part} " in text, text
+    audit = shown["info"]["audit"]   # what the trajectory audit found is said, not only in --json
+    assert audit["status"] == "audited" and f"trajectory audit ({audit['model']} updates): {audit['explained']} of" in text
     out = tmp_path / "runs.csv"
     run_cli("runs", "export", str(out), check=True)
     assert len(out.read_text().splitlines()) > 10
@@ -286,3 +288,13 @@ params = { eta = 0.05, b = [1, 4] }
     assert re.fullmatch(r"claims: 1 (not reproduced|reproduced|not testable at this scale); theorem verdicts \(one per "
                         r"run and linked theorem\): \d+ [a-z() -]+(, \d+ [a-z() -]+)*", line), line
     assert sum(map(int, re.findall(r"(\d+) (?:holds|inconclusive|violated|not-applicable)", line.split(":", 2)[2]))) == 4 * 2
+
+
+def test_runs_show_names_the_theorem_that_chose_a_theory_parameter():
+    """eta=theory with several linked theorems takes one theorem's choice: runs show says which, and why."""
+    run_cli("run", "--plugin", "sgd-serial", "--workload", "ridge", "--workload-param", "n=200", "--workload-param",
+            "d=8", "--param", "eta=theory", "--budget", "updates=300", "--no-report", check=True)
+    shown = json.loads(run_cli("runs", "show", "1", "--json", check=True).stdout)
+    choice = shown["info"]["theory_choices"]["eta"]
+    text = run_cli("runs", "show", "1", check=True).stdout
+    assert f"eta = {choice['value']:.6g} chosen by {choice['theorem']}" in text, text
