@@ -408,7 +408,8 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
             rec.info["cpu_to_target_s"] = monitor.cpu_to_target  # the gate's time where both sides have it
         # written last, over anything the plugin put under this key: the plugin cannot write its own audit;
         # a run stopped short (interrupted, timed out, failed) is not judged, and its shutdown is not delayed
-        rec.info["audit"] = (trajectory_audit(workload, observer, pspec.family, rec.wall_s)
+        rec.info["audit"] = (trajectory_audit(workload, observer, pspec.family, rec.wall_s,
+                                              {**params, **(rec.info.get("applied") or {})})
                              if observer and rec.status in JUDGED else
                              {"status": "unaudited", "reason": unobserved or f"the run ended '{rec.status}'"})
         scratch.remove(workdir)
@@ -439,16 +440,18 @@ def evaluation_note(rec: RunRecord, schedule: Schedule) -> str | None:
 JUDGED = (*FINISHED_OK, DIVERGED)   # the statuses the theory checker judges
 
 
-def trajectory_audit(workload: Workload, observer: Observer, family: str, run_seconds: float) -> dict[str, Any]:
+def trajectory_audit(workload: Workload, observer: Observer, family: str, run_seconds: float,
+                     reported: dict[str, Any] | None = None) -> dict[str, Any]:
     """The trajectory audit of a finished run (:mod:`harness.run.trajectory`) from the iterates the
-    monitor observed, searching for at most about as long as the run took; ``{"status": "unaudited",
-    "reason": ...}`` where it cannot run."""
+    monitor observed, searching for at most about as long as the run took; ``reported``: the run's
+    parameters and the values the plugin reported it applied (its mini-batch is searched first, as
+    a hint the audit checks); ``{"status": "unaudited", "reason": ...}`` where it cannot run."""
     from .trajectory import audit
 
     try:
         ups, its = observer.trajectory()
         return audit(workload, ups, its, family=family, windows=observer.windows, dropped=observer.dropped,
-                     run_seconds=run_seconds)
+                     run_seconds=run_seconds, reported=reported)
     except Exception as exc:  # noqa: BLE001 - an audit that fails says so; the run itself stands
         return {"status": "unaudited", "reason": f"the audit failed: {type(exc).__name__}: {exc}"}
 
