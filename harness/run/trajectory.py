@@ -20,16 +20,27 @@ fewer digits); a random direction is within 1e-7 with a probability of about 1e-
 candidate. Where the read iterate moves the direction of ``g_i`` little (a small l2 weight), reads
 close in time are told apart only to that extent: the least stale explanation is taken. The
 search: staleness from 0 up (the least stale explanation first, so a plugin gets the benefit of the
-doubt), ``b`` from the last one found then 1 to :data:`MAX_B` (2 by matching singles, 3 and 4 by
-matching sums of pairs against sums of pairs or singles along a random direction, then checked in
-full), snapshots among the kept iterates. It is exact arithmetic on the run's own iterates: nothing
-is sampled, so the same run gives the same audit.
+doubt), ``b`` from the last one found, then the one the plugin reports (a hint, checked like any
+other), then 1 to :data:`MAX_B` exactly (2 by matching singles, 3 and 4 by matching sums of pairs
+against sums of pairs or singles along a random direction, then checked in full; 3 and 4 up to
+n = 706), then larger ``b`` by sparse recovery (:func:`_omp`: orthogonal matching pursuit over the
+whitened per-sample gradients at the read, then least squares on the atoms it picked, whose
+weights must be equal, or integer multiples for an index drawn twice: ``b`` is their sum, so a run
+of another ``b`` than the one reported shows), snapshots among the kept iterates. Fewer atoms than
+the gradients' rank is what makes a fit evidence (a direction outside their span cannot fit); a
+``b`` at or above the rank is not identifiable and is said to be, and matching pursuit resolves
+``b`` up to about rank / :data:`RESOLVES` (measured on generated logistic regression: b = 8 at
+d = 100 and b = 16, 32 at d = 200 every step; b = 16 at d = 100 about half; b = 8 at d = 50 rarely),
+beyond which the audit says that instead of a claim. It is exact arithmetic on the run's own
+iterates: nothing is sampled, so the same run gives the same audit.
 
 :func:`audit` returns the figures (stored by the runner as ``info["audit"]``, after the plugin's own
 info, so a plugin cannot write them): how many steps were observed and explained, the step sizes,
-staleness and batch sizes found, SVRG's longest inner loop seen, or why nothing was audited (no
-per-sample gradients, an iterate that is no vector, too large to search, updates of another form:
-momentum, dual or coordinate-wise updates, inconsistent reads). The theory checker compares them with
+staleness and batch sizes found, SVRG's longest inner loop seen, or why nothing was audited, naming
+the limit hit where one was (no per-sample gradients, an iterate that is no vector, too large to
+search, a reported b not identifiable or not resolved at this rank, coordinate-wise writes the run
+reports, the time cap after k of N updates; else updates of another form: momentum, dual or
+coordinate-wise updates, inconsistent reads). The theory checker compares them with
 what the plugin reported (:mod:`harness.theory.audit`).
 """
 
@@ -102,6 +113,9 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
     if found["explained"] and not _covers(found):
         return unaudited(f"only {len(found['explained'])} of the {counted} observed updates tried are a gradient "
                          f"step of the SGD or SVRG form: {limit}")
+    if not found["tried"] and found["timed_out"]:
+        return unaudited(f"the search stopped at its time cap ({cap:.2g} s) before it had tried any of the {len(steps)} "
+                         "observed updates")
     if not found["tried"]:
         return unaudited(f"none of the {len(steps)} updates observed one by one moved the iterate it ticked with")
     if not found["explained"]:
@@ -179,15 +193,21 @@ def _run(search: "_Search", steps: list[int], model: str, t0: float, cap: float)
     is left after :data:`GIVE_UP` unexplained steps in a row."""
     explained, tried, unexplained, timed_out = [], 0, 0, False
     search.reset()
+    search.deadline = t0 + cap
     segs = _segments(search.ups, steps)
     queues = [list(seg) for seg in segs]
     state = [{"misses": 0, "last_u": None, "hits": 0} for _ in queues]
 
     def step(i: int) -> bool:
-        nonlocal tried, unexplained
-        j = queues[i].pop(0)
+        nonlocal tried, unexplained, timed_out
+        j = queues[i][0]
         search.last_u = state[i]["last_u"]
-        res = search.explain(j, model)
+        try:
+            res = search.explain(j, model)
+        except _OutOfTime:        # stopped inside an update: it is neither explained nor counted against the run
+            timed_out = True
+            return False
+        queues[i].pop(0)
         state[i]["last_u"] = search.last_u
         if res is None:            # no move: nothing to explain
             return True
@@ -225,7 +245,13 @@ def _run(search: "_Search", steps: list[int], model: str, t0: float, cap: float)
     return {"model": model, "explained": explained, "tried": tried, "unexplained": unexplained, "timed_out": timed_out}
 
 
+class _OutOfTime(Exception):
+    """The search passed its deadline inside one update (between two reads searched)."""
+
+
 class _Search:
+    deadline = float("inf")
+
     def __init__(self, workload, updates: np.ndarray, iterates: np.ndarray, n: int, hint: int | None = None):
         self.wl, self.ups, self.W, self.n, self.hint = workload, updates, iterates, n, hint
         self._M: dict[str, np.ndarray] = {}   # per model: the whitening of its atoms (sparse search)
@@ -279,7 +305,8 @@ class _Search:
         if self.same_b >= 8:     # a run keeps its mini-batch size: the others are not searched again
             bs = [self.last_b]
         else:                    # the last b found, the reported one, the exact searches, then the sparse one
-            bs = list(dict.fromkeys([b for b in (self.last_b, self.hint) if b] + list(range(1, self.max_b + 1)) + [0]))
+            bs = list(dict.fromkeys([b for b in (self.last_b, self.hint) if b] + list(range(1, self.max_b + 1))))
+            bs += [] if any(b > self.max_b for b in bs) else [0]
         for b in bs:
             # b >= 3 is dear (sums of pairs, or the sparse search): up to staleness 4 until the run showed it
             # uses that b, then up to twice the largest staleness found so far (it grows from the clipped reads)
@@ -289,6 +316,9 @@ class _Search:
                 hit = self._sparse(rs, q, tol, model)
             else:
                 hit = self._sgd(rs, q, tol, b) if model == "sgd" else self._svrg(rs, q, tol, b)
+            if hit is None:
+                self.on_time()
+                continue
             if hit is not None:
                 k, u, kappa = hit[:3]
                 b = hit[3] if len(hit) > 3 else b
@@ -305,6 +335,12 @@ class _Search:
                     inner = t - int(self.ups[u]) + 1
                 return (t - int(self.ups[k]), float(eta), b, inner)
         return False
+
+    def on_time(self) -> None:
+        """Raise :class:`_OutOfTime` past the deadline (called after each read or batch size tried, so
+        an update started is searched at its freshest read at least)."""
+        if time.perf_counter() > self.deadline:
+            raise _OutOfTime
 
     def _whiten(self, model: str, R: np.ndarray) -> np.ndarray:
         """(d, rank) map under which the atoms R are isotropic (their second moment the identity on
@@ -354,6 +390,7 @@ class _Search:
             found = _omp(R, None if u is None else self.F(u), q, tol, kmax, M)
             if found is not None:
                 return k, u, found[0], found[1]
+            self.on_time()
         return snap and (*snap, 1)
 
     def _blocks(self, reads: list[int]):
@@ -481,7 +518,7 @@ def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: i
     the original coordinates, the least-squares coefficients on the atoms kept must leave q within
     ``tol`` (the sine) and be equal, or integer multiples of the least one (an index drawn twice), to
     :data:`COEF_TOL`: equal weights on fewer atoms than dimensions is what no other update shows."""
-    A = R @ M
+    A = R.astype(np.float32) @ M.astype(np.float32)      # the selection only ranks: single precision halves it
     norms = np.linalg.norm(A, axis=1)
     norms[norms == 0] = np.inf
     qw = q @ M
@@ -491,16 +528,17 @@ def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: i
         Q = (cw / np.linalg.norm(cw))[:, None]
     r = qw - Q @ (Q.T @ qw)
     S: list[int] = []
-    goal = 1e-6 * float(np.linalg.norm(qw))      # loose: the verdict is the check in the original coordinates
+    goal = 1e-5 * float(np.linalg.norm(qw))      # loose (A is rounded): the check is in the original coordinates
     for _ in range(kmax):
         if float(np.linalg.norm(r)) <= goal:
             break
-        corr = -(A @ r) / norms
+        corr = -(A @ r.astype(np.float32)) / norms
         corr[S] = -np.inf
         i = int(np.argmax(corr))
         if not corr[i] > 0:
             break
-        v = A[i] - Q @ (Q.T @ A[i])
+        ai = A[i].astype(float)
+        v = ai - Q @ (Q.T @ ai)
         v -= Q @ (Q.T @ v)                       # twice: Gram-Schmidt keeps Q orthonormal to rounding
         nv = float(np.linalg.norm(v))
         if nv <= 1e-12 * norms[i]:
