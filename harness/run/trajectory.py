@@ -157,7 +157,11 @@ def _limit(search: "_Search", found: dict[str, Any], steps: list[int], cap: floa
         why.append(f"the reported mini-batch b = {b} is beyond what the sparse search resolves at this size "
                    f"(orthogonal matching pursuit over n = {search.n} per-sample gradients of rank {rank} recovers b up "
                    f"to about rank / {RESOLVES} = {rank // RESOLVES})")
-    elif b and b > search.max_b and rank is None:
+    elif b and b > search.max_b and rank is not None:
+        why.append(f"the reported mini-batch b = {b} is searched by sparse recovery, which misses some batches at this "
+                   f"size (n = {search.n} per-sample gradients of rank {rank}): {len(found['explained'])} of the "
+                   f"{found['tried']} updates tried recovered")
+    elif b and b > search.max_b:
         why.append(f"the reported mini-batch b = {b} was not reached by the sparse search")
     if found["timed_out"]:
         why.append(f"the search stopped at its time cap ({cap:.2g} s) after {found['tried']} of the {len(steps)} "
