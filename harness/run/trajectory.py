@@ -18,7 +18,9 @@ of ``Delta``, a difference of two iterates), with a positive step, which it then
 leaves an honest update within ~3e-8 (a sample whose residual nearly vanishes has a gradient known to
 fewer digits); a random direction is within 1e-7 with a probability of about 1e-7^(d-1) per
 candidate. Where the read iterate moves the direction of ``g_i`` little (a small l2 weight), reads
-close in time are told apart only to that extent: the least stale explanation is taken. The
+close in time are told apart only to that extent: the least stale explanation is taken, with the
+least step among the reads that explain it (a freshly read residual is smaller: its step is larger). A
+batch drawn with repeats that make a smaller one (i, i) counts as that smaller batch. The
 search: staleness from 0 up (the least stale explanation first, so a plugin gets the benefit of the
 doubt), ``b`` from the last one found, then the one the plugin reports (a hint, checked like any
 other), then 1 to :data:`MAX_B` exactly (2 by matching singles, 3 and 4 by matching sums of pairs
@@ -35,12 +37,13 @@ beyond which the audit says that instead of a claim. It is exact arithmetic on t
 iterates: nothing is sampled, so the same run gives the same audit.
 
 :func:`audit` returns the figures (stored by the runner as ``info["audit"]``, after the plugin's own
-info, so a plugin cannot write them): how many steps were observed and explained, the step sizes,
-staleness and batch sizes found, SVRG's longest inner loop seen, or why nothing was audited, naming
-the limit hit where one was (no per-sample gradients, an iterate that is no vector, too large to
-search, a reported b not identifiable or not resolved at this rank, coordinate-wise writes the run
-reports, the time cap after k of N updates; else updates of another form: momentum, dual or
-coordinate-wise updates, inconsistent reads). The theory checker compares them with
+info, so a plugin cannot write them): how many steps were observed and explained, the step sizes
+(median, least, largest, and ``step_high``, exceeded by at most :data:`HIGH` of the updates whose reads
+are all kept), the staleness and batch sizes found (``delays``, ``batches``), SVRG's longest inner loop
+seen, or why nothing was audited, naming the limit hit where one was (no per-sample gradients, an
+iterate that is no vector, too large to search, a reported b not identifiable or not resolved at this
+rank, coordinate-wise writes the run reports, the time cap after k of N updates; else updates of
+another form: momentum, dual or coordinate-wise updates, inconsistent reads). The theory checker compares them with
 what the plugin reported (:mod:`harness.theory.audit`).
 """
 
@@ -66,6 +69,8 @@ FLOOR = 0.2           # ... and not before this, or the run's own wall time if l
 SPARSE_K = 4          # the sparse search picks up to 4 x max(b reported, 2 MAX_B) atoms (below the gradients' rank)
 COEF_TOL = 1e-6       # a least-squares coefficient over the unit one: within this of its (integer) multiplicity
 RESOLVES = 8          # orthogonal matching pursuit resolves b up to about rank / 8 on these gradients (measured)
+NEAR = 10             # a read next to the one found that turns the direction by more than NEAR x TOL: no ambiguity
+HIGH = 0.1            # step_high: the step exceeded by at most this share of the updates whose reads are all kept
 
 
 def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = "", windows=None,
@@ -105,7 +110,7 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
     if found["tried"] and not _covers(found):      # the family's model fails: the other one, if it does better
         other = _run(search, steps, order[1], t0, cap)
         found = other if len(other["explained"]) > len(found["explained"]) else found
-    out.update(model=found["model"], explained=len(found["explained"]), tried=found["tried"])
+    out.update(model=found["model"], explained=len(found["explained"]), tried=found["tried"], b_searched=search.b_searched)
     if search.skipped_b:
         out["b_not_searched"] = search.skipped_b
     counted = len(found["explained"]) + found["unexplained"]
@@ -124,10 +129,13 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
     ex = found["explained"]
     eta = np.array([e[1] for e in ex])
     taus = np.array([e[0] for e in ex])
+    whole = eta[[e[4] for e in ex]]
     bs = [e[2] for e in ex if e[2]]      # an SVRG step that reads its snapshot shows no batch size
     out.update(status="audited", step=float(np.median(eta)), step_max=float(eta.max()), step_min=float(eta.min()),
+               step_high=float(np.quantile(whole, 1 - HIGH, method="lower")) if len(whole) else None, step_high_share=HIGH,
                b=max(set(bs), key=bs.count) if bs else None, b_values=sorted(set(bs)),
                b_share=round(max(map(bs.count, set(bs))) / len(bs), 4) if bs else None,
+               batches={str(k): bs.count(k) for k in sorted(set(bs))},
                delay_max=int(taus.max()), delays={str(k): int(v) for k, v in zip(*np.unique(taus, return_counts=True))})
     if found["model"] == "svrg":
         out["inner_max"] = int(max(e[3] for e in ex))
@@ -227,7 +235,10 @@ def _run(search: "_Search", steps: list[int], model: str, t0: float, cap: float)
             return counted < FIRST or len(explained) >= COVER * counted
         state[i]["misses"] = 0
         state[i]["hits"] += 1
-        explained.append(res)
+        # every read the update may have made is kept: the head (reads before update 0 are update 0), or
+        # half a window in (reads up to WINDOW/2 stale)
+        start = int(search.ups[segs[i][0]])
+        explained.append((*res, start == 0 or int(search.ups[j]) - start >= WINDOW // 2))
         return True
 
     going = True
@@ -265,7 +276,8 @@ class _Search:
         d = iterates.shape[1]
         self.max_b = MAX_B if n * (n + 1) // 2 <= MAX_PAIRS else 2
         self.skipped_b = ("" if self.max_b == MAX_B else
-                          f"b = 3, 4 searched by sparse recovery only at n = {n} (more than {MAX_PAIRS:g} pairs of samples)")
+                          f"b = 3, 4 not searched exactly at n = {n} (more than {MAX_PAIRS:g} pairs of samples), by sparse "
+                          "recovery only")
         self.block = max(1, min(WINDOW + 1, 4_000_000 // max(n * d, 1)))   # reads stacked per numpy call
         self.rng = np.random.default_rng(0)
         self.reset()
@@ -323,22 +335,34 @@ class _Search:
             if hit is None:
                 self.on_time()
                 continue
-            if hit is not None:
-                k, u, kappa = hit[:3]
-                b = hit[3] if len(hit) > 3 else b
-                eta = -b * kappa * size
-                if u is not None and u == k:      # the read is the snapshot: -eta grad f(u), any batch
-                    b = None
-                else:
-                    self.same_b = self.same_b + 1 if b == self.last_b else 1
-                    self.last_b = b
-                self.max_tau = max(self.max_tau, t - int(self.ups[k]))
-                inner = 0
-                if u is not None:
-                    self.last_u = u
-                    inner = t - int(self.ups[u]) + 1
-                return (t - int(self.ups[k]), float(eta), b, inner)
+            k, u, kappa, idx = hit
+            if b > self.max_b or b == 0:      # the sparse search's batch (a snapshot read: its step as b = 1)
+                b = len(idx) if idx is not None else 1
+            eta = -b * kappa * size
+            if u is not None and u == k:      # the read is the snapshot: -eta grad f(u), any batch
+                seen = None
+            else:
+                self.same_b = self.same_b + 1 if b == self.last_b else 1
+                self.last_b = b
+                reach = 2 * max(self.max_tau, t - int(self.ups[k])) + 8
+                eta = self._least_step([r for r in reads if t - int(self.ups[r]) <= reach], k, u, idx, q, tol, eta,
+                                       b, size)
+                # b samples drawn with repeats that make a smaller batch (i, i: one sample twice) are
+                # that smaller batch: the same step on the same direction
+                seen = b // int(np.gcd.reduce(np.unique(idx, return_counts=True)[1]))
+            self.max_tau = max(self.max_tau, t - int(self.ups[k]))
+            inner = 0
+            if u is not None:
+                self.last_u = u
+                inner = t - int(self.ups[u]) + 1
+            return (t - int(self.ups[k]), float(eta), seen, inner)
         return False
+
+    @property
+    def b_searched(self) -> int:
+        """The largest b the search resolves: the exact search's, or about rank / :data:`RESOLVES` once
+        the sparse search ran (it may find larger ones, not reliably)."""
+        return self.max_b if self.rank is None else max(self.max_b, self.rank // RESOLVES)
 
     def on_time(self) -> None:
         """Raise :class:`_OutOfTime` past the deadline (called after each read or batch size tried, so
@@ -359,7 +383,7 @@ class _Search:
         return M
 
     def _snapshot(self, ks: list[int], q, tol, b):
-        """(read, read, kappa) for the least stale read in ks that is the snapshot itself: the step is
+        """(read, read, kappa, None) for the least stale read in ks that is the snapshot itself: the step is
         -eta grad f(u), whatever the batch; or None."""
         Fs = np.stack([self.F(k) for k in ks])
         along = Fs @ q
@@ -369,19 +393,19 @@ class _Search:
         if not len(ok):
             return None
         k = ks[int(ok[0])]
-        return k, k, float(along[ok[0]] / (b * float(Fs[ok[0]] @ Fs[ok[0]])))
+        return k, k, float(along[ok[0]] / (b * float(Fs[ok[0]] @ Fs[ok[0]]))), None
 
     def _sparse(self, reads: list[int], q, tol, model: str):
-        """(read, snapshot or None, kappa, b) of the least stale read at which q is a mini-batch step
-        found by sparse recovery (:func:`_omp`), or None."""
+        """(read, snapshot or None, kappa, sample indices) of the least stale read at which q is a
+        mini-batch step found by sparse recovery (:func:`_omp`), or the snapshot read (indices None), or None."""
         u = self.last_u if model == "svrg" else None
         snap = self._snapshot(reads, q, tol, 1) if model == "svrg" and reads else None
         if model == "svrg" and u is None:
-            return snap and (*snap, 1)
+            return snap
         want = SPARSE_K * max(self.hint or 1, 2 * MAX_B)
         for k in reads:
             if snap is not None and k <= snap[0]:
-                return (*snap, 1)              # the snapshot read, fresher than any batch found
+                return snap                    # the snapshot read, fresher than any batch found
             if model == "svrg" and k < u:
                 break
             R = self.G(k) if u is None else self.G(k) - self.G(u)
@@ -395,7 +419,7 @@ class _Search:
             if found is not None:
                 return k, u, found[0], found[1]
             self.on_time()
-        return snap and (*snap, 1)
+        return snap
 
     def _blocks(self, reads: list[int]):
         """The reads in blocks searched in one numpy call each: the freshest alone, then 8, then the
@@ -406,22 +430,22 @@ class _Search:
                 yield reads[a:b]
 
     def _sgd(self, reads: list[int], q, tol, b):
-        """(read, None, kappa) of the least stale read whose gradients explain q, or None."""
+        """(read, None, kappa, sample indices) of the least stale read whose gradients explain q, or None."""
         if b == 1:
             for ks in self._blocks(reads):
                 hit = _first(np.stack([self.G(k) for k in ks]), None, q, tol)
                 if hit is not None:
-                    return ks[hit[0]], None, hit[1]
+                    return ks[hit[0]], None, hit[1], np.array([hit[2]])
             return None
         for k in reads:
-            kappa = _match(self.G(k), None, q, tol, b, self.rng)
-            if kappa is not None and kappa < 0:
-                return k, None, kappa
+            got = _match(self.G(k), None, q, tol, b, self.rng)
+            if got is not None and got[0] < 0:
+                return k, None, got[0], got[1]
         return None
 
     def _svrg(self, reads: list[int], q, tol, b):
-        """(read, snapshot, kappa): the snapshot the last update used, or the read itself (the first
-        step of an inner loop reads its snapshot), the least stale first."""
+        """(read, snapshot, kappa, sample indices or None): the snapshot the last update used, or the
+        read itself (the first step of an inner loop reads its snapshot), the least stale first."""
         u = self.last_u
         for ks in self._blocks(reads):
             cands = []
@@ -431,25 +455,53 @@ class _Search:
                     Gu = self.G(u)
                     hit = _first(np.stack([self.G(k) - Gu for k in same]), self.F(u), q, tol)
                     if hit is not None:
-                        cands.append((int(self.ups[same[hit[0]]]), same[hit[0]], u, hit[1]))
+                        cands.append((int(self.ups[same[hit[0]]]), same[hit[0]], u, hit[1], np.array([hit[2]])))
             else:
                 for k in ks:
                     if u is not None and k >= u:
-                        kappa = _match(self.G(k) - self.G(u), b * self.F(u), q, tol, b, self.rng)
-                        if kappa is not None and kappa < 0:
-                            cands.append((int(self.ups[k]), k, u, kappa))
+                        got = _match(self.G(k) - self.G(u), b * self.F(u), q, tol, b, self.rng)
+                        if got is not None and got[0] < 0:
+                            cands.append((int(self.ups[k]), k, u, got[0], got[1]))
                             break
             snap = self._snapshot(ks, q, tol, b)
             if snap is not None:
                 cands.append((int(self.ups[snap[0]]), *snap))
             if cands:
-                _, k, uu, kappa = max(cands)             # the least stale read
-                return k, uu, kappa
+                _, k, uu, kappa, idx = max(cands, key=lambda c: c[0])     # the least stale read
+                return k, uu, kappa, idx
         return None
+
+    def _least_step(self, reads: list[int], found: int, u: int | None, idx: np.ndarray, q, tol: float,
+                    eta: float, b: int, size: float) -> float:
+        """The least step among the explanations of q by the same samples ``idx`` at every read in
+        ``reads`` (after the snapshot ``u``; ``found`` the read the search took; the caller passes the reads
+        up to twice the largest staleness found so far, plus 8): where the reads move
+        the direction of these gradients less than ``tol`` (a tiny l2 weight: g_i(w) is x_i times a
+        residual), each read explains the step, each with its own step size, and the plugin gets the
+        benefit of the doubt. The reads next to ``found`` are looked at first: where they turn the
+        direction by more than :data:`NEAR` x ``tol``, the reads further apart are taken as told apart."""
+        ks = [k for k in reads if u is None or k >= u]
+        off = b * self.F(u) - self.G(u)[idx].sum(axis=0) if u is not None else 0.0
+        at = ks.index(found) if found in ks else 0
+        near = [k for k in ks[max(at - 1, 0):at + 2] if k != found]
+        for cands, last in ((near, False), (ks, True)):
+            if not cands:
+                return eta
+            S = (np.stack([self.G(k)[idx[0]] for k in cands]) if len(idx) == 1 else
+                 np.stack([self.G(k)[idx].sum(axis=0) for k in cands])) + off
+            along = S @ q
+            norm2 = np.einsum("ij,ij->i", S, S)
+            with np.errstate(all="ignore"):
+                sin = np.sqrt(np.maximum(norm2 - along**2, 0.0) / norm2)
+                etas = -b * along / norm2 * size         # -b kappa size, kappa = <q, S>/|S|^2 < 0
+            if not last and not (sin < NEAR * tol).any():
+                return eta
+        ok = (sin < tol) & (along < 0) & np.isfinite(etas)
+        return min(eta, float(etas[ok].min())) if ok.any() else eta
 
 
 def _first(Rs: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float):
-    """(index of the first block, kappa) where some row of ``Rs[m]`` (+ ``c``) is parallel to q within
+    """(index of the first block, kappa, row) where some row of ``Rs[m]`` (+ ``c``) is parallel to q within
     ``tol`` with a negative coefficient (the least misaligned row of that block), or None. Rs: (m, n, d)."""
     S = Rs if c is None else Rs + c
     along = S @ q                                        # (m, n)
@@ -462,11 +514,11 @@ def _first(Rs: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float):
         return None
     m = int(hit[0])
     i = int(np.argmin(sin[m]))
-    return m, float(along[m, i] / norm2[m, i])
+    return m, float(along[m, i] / norm2[m, i]), i
 
 
-def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: int, rng) -> float | None:
-    """For rows R (n, d), offset c and unit direction q: kappa = <q, S>/|S|^2 of a multiset sum
+def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: int, rng):
+    """For rows R (n, d), offset c and unit direction q: (kappa = <q, S>/|S|^2, B) of a multiset sum
     S = sum_{i in B} R_i + c (|B| = b >= 2) parallel to q within ``tol`` with <q, S> < 0 (the least
     misaligned), or None. Meet in the middle: the sums over half the multiset, projected on a random
     direction orthogonal to q, must cancel the other half's (plus c's) there: sorted along it, the
@@ -509,12 +561,15 @@ def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: in
         sin = np.sqrt(np.maximum(norm2 - along**2, 0.0) / norm2)
     sin = np.where((along < 0) & np.isfinite(sin), sin, np.inf)
     i = int(np.argmin(sin))
-    return float(along[i] / norm2[i]) if sin[i] < tol else None
+    if sin[i] >= tol:
+        return None
+    return float(along[i] / norm2[i]), np.concatenate([A_idx[P[i]], B_idx[Q[i]]])
 
 
 def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: int, M: np.ndarray):
-    """(kappa, b) where the unit direction q = kappa (sum_{i in B} R_i + b c) for a multiset B of b rows
-    of R (n, d) (c: SVRG's full gradient at the snapshot, or None) with kappa < 0, or None.
+    """(kappa, B) where the unit direction q = kappa (sum_{i in B} R_i + b c) for a multiset B of b rows
+    of R (n, d) (c: SVRG's full gradient at the snapshot, or None) with kappa < 0, or None; B as
+    an index array, an index drawn twice twice.
 
     Orthogonal matching pursuit (Pati, Rezaiifar & Krishnaprasad 1993) on the rows whitened by M
     (:meth:`_Search._whiten`), c always in: at most ``kmax`` atoms (below the rank, so a direction
@@ -571,7 +626,7 @@ def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: i
     b = int(m.sum())
     if c is not None and abs(float(coef[-1]) / unit - b) > COEF_TOL * b:
         return None
-    return unit, b
+    return unit, np.repeat(np.asarray(S), m.astype(int))
 
 
 def _sums(X: np.ndarray, idx: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 """The CLI as a user types it: every mistake is one line and exit code 2; runs are stored."""
 
 import json
+import re
 import sys
 
 import pytest
@@ -254,3 +255,34 @@ def test_points_and_schedule_from_the_command_line(cli):
     assert counts[("--schedule", "ratio=3")] < counts[()]
     bad = cli(*base, "--schedule", "ratio=0.5")
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "ratio" in bad.stderr
+
+
+def test_run_prints_what_its_report_concludes_under_its_path(tmp_path):
+    """Under `report: PATH` one line counts the report's claims by status and the theorems' verdicts
+    by kind, so the terminal says whether the report needs reading (it printed only the path)."""
+    suite = tmp_path / "s.toml"
+    suite.write_text("""name = "s"
+[report]
+claim = "b = 4 ends below b = 1 after the same samples"
+[[report.claims]]
+text = "b = 4 ends below b = 1"
+check = "less"
+a = { plugin = "sgd-serial", params = { eta = 0.05, b = 4 } }
+b = { plugin = "sgd-serial", params = { eta = 0.05, b = 1 } }
+metric = "final_subopt"
+[defaults]
+seeds = 2
+budget = "epochs=2"
+[[run]]
+plugin = "sgd-serial"
+workload = "ridge"
+workload_params = { n = 200, d = 5 }
+params = { eta = 0.05, b = [1, 4] }
+""")
+    proc = run_cli("run", str(suite), "--store", str(tmp_path / "h.db"), check=True)
+    lines = proc.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("report: "))
+    line = lines[at + 1]
+    assert re.fullmatch(r"claims: 1 (not reproduced|reproduced|not testable at this scale); theorem verdicts \(one per "
+                        r"run and linked theorem\): \d+ [a-z() -]+(, \d+ [a-z() -]+)*", line), line
+    assert sum(map(int, re.findall(r"(\d+) (?:holds|inconclusive|violated|not-applicable)", line.split(":", 2)[2]))) == 4 * 2
