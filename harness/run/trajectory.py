@@ -569,7 +569,7 @@ def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: in
 def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: int, M: np.ndarray):
     """(kappa, B) where the unit direction q = kappa (sum_{i in B} R_i + b c) for a multiset B of b rows
     of R (n, d) (c: SVRG's full gradient at the snapshot, or None) with kappa < 0, or None; B as
-    an index array, an index drawn twice twice.
+    an index array (an index drawn twice appears twice).
 
     Orthogonal matching pursuit (Pati, Rezaiifar & Krishnaprasad 1993) on the rows whitened by M
     (:meth:`_Search._whiten`), c always in: at most ``kmax`` atoms (below the rank, so a direction
