@@ -119,8 +119,7 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
         return unaudited(f"only {len(found['explained'])} of the {counted} observed updates tried are a gradient "
                          f"step of the SGD or SVRG form: {limit}")
     if not found["tried"] and found["timed_out"]:
-        return unaudited(f"the search stopped at its time cap ({cap:.2g} s) before it had tried any of the {len(steps)} "
-                         "observed updates")
+        return unaudited(f"no observed update was searched to the end: {limit}")
     if not found["tried"]:
         return unaudited(f"none of the {len(steps)} updates observed one by one moved the iterate it ticked with")
     if not found["explained"]:

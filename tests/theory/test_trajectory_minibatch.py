@@ -94,4 +94,5 @@ def test_the_time_cap_is_named_with_how_far_the_search_got(monkeypatch):
     monkeypatch.setattr(trajectory, "FLOOR", 1e-9)
     wl = build_workload("logreg", {"n": 2000, "d": 50})
     a = audit(wl, *sgd(wl, 0.05, 16, T=10), family="sgd", run_seconds=1e-9, reported={"b": 16})
-    assert a["status"] == "unaudited" and "time cap" in a["reason"], a["reason"]
+    assert a["status"] == "unaudited" and "stopped at its time cap" in a["reason"], a["reason"]
+    assert a["reason"].startswith("no observed update was searched to the end") and "after 0 of the 10" in a["reason"]
