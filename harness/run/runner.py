@@ -387,6 +387,7 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
     finally:
         rec.wall_s = time.perf_counter() - t0
         rec.info["load"] = [load0, _load()]   # the machine's 1-min load average around the run, shown beside its times
+        monitor.settle()                      # the observation windows' own cost off time_s (a stopped-short run too)
         rec.points = list(monitor.points)
         rec.info.update(ctx.info)
         rec.info.setdefault("eval_seconds", monitor.eval_seconds)
@@ -412,6 +413,8 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
                                               {**params, **(rec.info.get("applied") or {})})
                              if observer and rec.status in JUDGED else
                              {"status": "unaudited", "reason": unobserved or f"the run ended '{rec.status}'"})
+        if monitor.charge is not None:   # what the windows took and what time_s charges for them instead
+            rec.info["audit"]["clock"] = monitor.charge
         scratch.remove(workdir)
     note = evaluation_note(rec, spec.schedule)
     if note:
