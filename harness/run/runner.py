@@ -414,6 +414,7 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
         # written last, over anything the plugin put under this key: the plugin cannot write its own audit;
         # a run stopped short (interrupted, timed out, failed) is not judged, and its shutdown is not delayed
         rec.info["audit"] = (trajectory_audit(workload, observer, pspec.family, rec.wall_s,
+                                              {**params, **(rec.info.get("applied") or {})},
                                               seconds=EVERY_SECONDS if spec.observe_every else None)
                              if observer and rec.status in JUDGED else
                              {"status": "unaudited", "reason": unobserved or f"the run ended '{rec.status}'"})
@@ -451,16 +452,18 @@ EVERY_SECONDS = 20.0   # the search's cap where every update was observed (check
 
 
 def trajectory_audit(workload: Workload, observer: Observer, family: str, run_seconds: float,
-                     seconds: float | None = None) -> dict[str, Any]:
+                     reported: dict[str, Any] | None = None, seconds: float | None = None) -> dict[str, Any]:
     """The trajectory audit of a finished run (:mod:`harness.run.trajectory`) from the iterates the
     monitor observed, searching for at most about as long as the run took (or ``seconds``);
-    ``{"status": "unaudited", "reason": ...}`` where it cannot run."""
+    ``reported``: the run's parameters and the values the plugin reported it applied (its mini-batch
+    is searched first, as a hint the audit checks); ``{"status": "unaudited", "reason": ...}`` where
+    it cannot run."""
     from .trajectory import audit
 
     try:
         ups, its = observer.trajectory()
         return audit(workload, ups, its, family=family, windows=observer.windows, dropped=observer.dropped,
-                     run_seconds=run_seconds, seconds=seconds)
+                     run_seconds=run_seconds, reported=reported, seconds=seconds)
     except Exception as exc:  # noqa: BLE001 - an audit that fails says so; the run itself stands
         return {"status": "unaudited", "reason": f"the audit failed: {type(exc).__name__}: {exc}"}
 

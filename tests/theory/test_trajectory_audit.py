@@ -152,8 +152,9 @@ def test_a_batch_beyond_the_search_is_named_as_the_reason_not_another_form():
     W = [np.zeros(big.dim)]
     for _ in range(40):
         W.append(W[-1] - 0.05 * big.batch_gradient(W[-1], rng.integers(0, big.n, size=3)))
-    a = audit(big, np.arange(41), np.array(W), family="sgd")
-    assert a["status"] == "unaudited" and a["b_searched"] == 2
-    assert "a mini-batch above 2" in a["reason"] and "b = 3, 4 not searched at n = 800" in a["reason"], a["reason"]
+    a = audit(big, np.arange(41), np.array(W), family="sgd", reported={"b": 3})
+    assert a["status"] == "unaudited" and a["b_searched"] == 2     # d = 8: sparse recovery resolves b up to 8 / 8
+    assert "b = 3 is beyond what the sparse search resolves" in a["reason"] and "momentum" not in a["reason"], a["reason"]
+    assert "b = 3, 4 not searched exactly at n = 800" in a["b_not_searched"]
     lies, why = trajectory_findings(_facts(a, eta=0.05, b=3))
     assert lies == [] and why.startswith("b = 3 reported, above the mini-batches the audit searches at this n (b <= 2"), why
