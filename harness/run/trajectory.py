@@ -18,18 +18,32 @@ of ``Delta``, a difference of two iterates), with a positive step, which it then
 leaves an honest update within ~3e-8 (a sample whose residual nearly vanishes has a gradient known to
 fewer digits); a random direction is within 1e-7 with a probability of about 1e-7^(d-1) per
 candidate. Where the read iterate moves the direction of ``g_i`` little (a small l2 weight), reads
-close in time are told apart only to that extent: the least stale explanation is taken. The
+close in time are told apart only to that extent: the least stale explanation is taken, with the
+least step among the reads that explain it (a freshly read residual is smaller: its step is larger). A
+batch drawn with repeats that make a smaller one (i, i) counts as that smaller batch. The
 search: staleness from 0 up (the least stale explanation first, so a plugin gets the benefit of the
-doubt), ``b`` from the last one found then 1 to :data:`MAX_B` (2 by matching singles, 3 and 4 by
-matching sums of pairs against sums of pairs or singles along a random direction, then checked in
-full), snapshots among the kept iterates. It is exact arithmetic on the run's own iterates: nothing
-is sampled, so the same run gives the same audit.
+doubt), ``b`` from the last one found, then the one the plugin reports (a hint, checked like any
+other), then 1 to :data:`MAX_B` exactly (2 by matching singles, 3 and 4 by matching sums of pairs
+against sums of pairs or singles along a random direction, then checked in full; 3 and 4 up to
+n = 706), then larger ``b`` by sparse recovery (:func:`_omp`: orthogonal matching pursuit over the
+whitened per-sample gradients at the read, then least squares on the atoms it picked, whose
+weights must be equal, or integer multiples for an index drawn twice: ``b`` is their sum, so a run
+of another ``b`` than the one reported shows), snapshots among the kept iterates. Fewer atoms than
+the gradients' rank is what makes a fit evidence (a direction outside their span cannot fit); a
+``b`` at or above the rank is not identifiable and is said to be, and matching pursuit resolves
+``b`` up to about rank / :data:`RESOLVES` (measured on generated logistic regression: b = 8 at
+d = 100 and b = 16, 32 at d = 200 every step; b = 16 at d = 100 about half; b = 8 at d = 50 rarely),
+beyond which the audit says that instead of a claim. It is exact arithmetic on the run's own
+iterates: nothing is sampled, so the same run gives the same audit.
 
 :func:`audit` returns the figures (stored by the runner as ``info["audit"]``, after the plugin's own
-info, so a plugin cannot write them): how many steps were observed and explained, the step sizes,
-staleness and batch sizes found, SVRG's longest inner loop seen, or why nothing was audited (no
-per-sample gradients, an iterate that is no vector, too large to search, updates of another form:
-momentum, dual or coordinate-wise updates, inconsistent reads). The theory checker compares them with
+info, so a plugin cannot write them): how many steps were observed and explained, the step sizes
+(median, least, largest, and ``step_high``, exceeded by at most :data:`HIGH` of the updates whose reads
+are all kept), the staleness and batch sizes found (``delays``, ``batches``), SVRG's longest inner loop
+seen, or why nothing was audited, naming the limit hit where one was (no per-sample gradients, an
+iterate that is no vector, too large to search, a reported b not identifiable or not resolved at this
+rank, coordinate-wise writes the run reports, the time cap after k of N updates; else updates of
+another form: momentum, dual or coordinate-wise updates, inconsistent reads). The theory checker compares them with
 what the plugin reported (:mod:`harness.theory.audit`).
 """
 
@@ -52,15 +66,26 @@ FIRST = 8             # steps tried before a model that explains fewer than COVE
 COVER = 0.5           # share of the steps tried that must be explained for the figures to count
 SECONDS = 1.0         # the search stops here at the latest and reports what it found
 FLOOR = 0.2           # ... and not before this, or the run's own wall time if longer (tiny runs stay cheap)
+SPARSE_K = 4          # the sparse search picks up to 4 x max(b reported, 2 MAX_B) atoms (below the gradients' rank)
+COEF_TOL = 1e-6       # a least-squares coefficient over the unit one: within this of its (integer) multiplicity
+RESOLVES = 8          # orthogonal matching pursuit resolves b up to about rank / 8 on these gradients (measured)
+NEAR = 10             # a read next to the one found that turns the direction by more than NEAR x TOL: no ambiguity
+HIGH = 0.1            # step_high: the step exceeded by at most this share of the updates whose reads are all kept
 
 
 def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = "", windows=None,
-          dropped: str = "", run_seconds: float | None = None) -> dict[str, Any]:
+          dropped: str = "", run_seconds: float | None = None, reported: dict[str, Any] | None = None,
+          seconds: float | None = None) -> dict[str, Any]:
     """The audit's figures for one run (see the module docstring); ``{"status": "unaudited",
     "reason": ...}`` when nothing could be audited. The search takes at most the run's own wall time
-    ``run_seconds`` (at least :data:`FLOOR`, at most :data:`SECONDS`; b = 1 needs far less)."""
+    ``run_seconds`` (at least :data:`FLOOR`, at most :data:`SECONDS`; b = 1 needs far less), or
+    ``seconds`` where given (check-plugin's audit run, whose every update must be searched).
+    ``reported``: the values the plugin reported it applied (or its parameters): its ``b`` is searched
+    first (a hint, never taken on trust: the batch found is what is reported back), its ``coords``
+    names coordinate-wise writes where no update is explained."""
     t0 = time.perf_counter()
-    cap = SECONDS if run_seconds is None else min(SECONDS, max(FLOOR, float(run_seconds)))
+    cap = (float(seconds) if seconds is not None else
+           SECONDS if run_seconds is None else min(SECONDS, max(FLOOR, float(run_seconds))))
     out: dict[str, Any] = {"windows": [list(w) for w in windows or ()]}
 
     def unaudited(reason: str) -> dict[str, Any]:
@@ -81,33 +106,38 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
         n = len(workload.per_sample_gradients(iterates[0]))
     except NotImplementedError as exc:
         return unaudited(str(exc))
-    search = _Search(workload, updates, iterates, n)
+    hint = _int((reported or {}).get("b"))
+    search = _Search(workload, updates, iterates, n, hint)
     order = ["svrg", "sgd"] if "svrg" in (family or "").lower() else ["sgd", "svrg"]
     found = _run(search, steps, order[0], t0, cap)
     if found["tried"] and not _covers(found):      # the family's model fails: the other one, if it does better
         other = _run(search, steps, order[1], t0, cap)
         found = other if len(other["explained"]) > len(found["explained"]) else found
-    out.update(model=found["model"], explained=len(found["explained"]), tried=found["tried"])
+    out.update(model=found["model"], explained=len(found["explained"]), tried=found["tried"], b_searched=search.b_searched)
     if search.skipped_b:
         out["b_not_searched"] = search.skipped_b
     counted = len(found["explained"]) + found["unexplained"]
+    limit = _limit(search, found, steps, cap, reported or {})
     if found["explained"] and not _covers(found):
         return unaudited(f"only {len(found['explained'])} of the {counted} observed updates tried are a gradient "
-                         "step of the SGD or SVRG form: the others are of another form (momentum, dual or coordinate-wise "
-                         "updates, inconsistent reads)")
+                         f"step of the SGD or SVRG form: {limit}")
+    if not found["tried"] and found["timed_out"]:
+        return unaudited(f"no observed update was searched to the end: {limit}")
     if not found["tried"]:
         return unaudited(f"none of the {len(steps)} updates observed one by one moved the iterate it ticked with")
     if not found["explained"]:
         return unaudited(f"none of the {found['tried']} observed updates tried is a gradient step of the SGD or SVRG "
-                         f"form (b <= {search.max_b}, staleness <= {WINDOW}): momentum, dual or coordinate-wise updates, "
-                         "inconsistent reads, or a read older than the window")
+                         f"form: {limit}")
     ex = found["explained"]
     eta = np.array([e[1] for e in ex])
     taus = np.array([e[0] for e in ex])
+    whole = eta[[e[4] for e in ex]]
     bs = [e[2] for e in ex if e[2]]      # an SVRG step that reads its snapshot shows no batch size
     out.update(status="audited", step=float(np.median(eta)), step_max=float(eta.max()), step_min=float(eta.min()),
+               step_high=float(np.quantile(whole, 1 - HIGH, method="lower")) if len(whole) else None, step_high_share=HIGH,
                b=max(set(bs), key=bs.count) if bs else None, b_values=sorted(set(bs)),
                b_share=round(max(map(bs.count, set(bs))) / len(bs), 4) if bs else None,
+               batches={str(k): bs.count(k) for k in sorted(set(bs))},
                delay_max=int(taus.max()), delays={str(k): int(v) for k, v in zip(*np.unique(taus, return_counts=True))})
     if found["model"] == "svrg":
         out["inner_max"] = int(max(e[3] for e in ex))
@@ -115,6 +145,42 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
         out["note"] = f"the search stopped after {cap:.2g} s, {found['tried']} of {len(steps)} observed updates tried"
     out["seconds"] = round(time.perf_counter() - t0, 4)
     return out
+
+
+def _int(x) -> int | None:
+    return int(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 1 and x == int(x) else None
+
+
+def _limit(search: "_Search", found: dict[str, Any], steps: list[int], cap: float, reported: dict[str, Any]) -> str:
+    """Why updates went unexplained, naming the limit that was hit where one was (the batch reported
+    is beyond what can be identified or resolved, coordinate-wise writes, the time cap), else the
+    forms of update the two models do not cover."""
+    why = []
+    b, rank, coords = search.hint, search.rank, _int(reported.get("coords"))
+    if coords:
+        why.append(f"the run reports coordinate-wise writes (coords = {coords}: {coords} of the {search.W.shape[1]} "
+                   "coordinates written per update), which are no gradient step of either form")
+    if b and rank is not None and b >= rank:
+        why.append(f"the reported mini-batch b = {b} is not identifiable: the per-sample gradients span only {rank} "
+                   f"dimensions, so any step is a combination of {rank} of them")
+    elif b and b > search.max_b and rank is not None and b > rank / RESOLVES:
+        why.append(f"the reported mini-batch b = {b} is beyond what the sparse search resolves at this size "
+                   f"(orthogonal matching pursuit over n = {search.n} per-sample gradients of rank {rank} recovers b up "
+                   f"to about rank / {RESOLVES} = {rank // RESOLVES})")
+    elif b and b > search.max_b and rank is not None:
+        why.append(f"the reported mini-batch b = {b} is searched by sparse recovery, which misses some batches at this "
+                   f"size (n = {search.n} per-sample gradients of rank {rank}): {len(found['explained'])} of the "
+                   f"{found['tried']} updates tried recovered")
+    elif b and b > search.max_b:
+        why.append(f"the reported mini-batch b = {b} was not reached by the sparse search")
+    if found["timed_out"]:
+        why.append(f"the search stopped at its time cap ({cap:.2g} s) after {found['tried']} of the {len(steps)} "
+                   "observed updates")
+    if not why:
+        why.append(f"updates of another form (momentum, dual or coordinate-wise updates, inconsistent reads), a read "
+                   f"older than {WINDOW} updates, or a mini-batch beyond the search (b <= {search.max_b} exactly, larger "
+                   "b by sparse recovery below the gradients' rank)")
+    return "; ".join(why)
 
 
 def _covers(found: dict[str, Any]) -> bool:
@@ -141,15 +207,21 @@ def _run(search: "_Search", steps: list[int], model: str, t0: float, cap: float)
     is left after :data:`GIVE_UP` unexplained steps in a row."""
     explained, tried, unexplained, timed_out = [], 0, 0, False
     search.reset()
+    search.deadline = t0 + cap
     segs = _segments(search.ups, steps)
     queues = [list(seg) for seg in segs]
     state = [{"misses": 0, "last_u": None, "hits": 0} for _ in queues]
 
     def step(i: int) -> bool:
-        nonlocal tried, unexplained
-        j = queues[i].pop(0)
+        nonlocal tried, unexplained, timed_out
+        j = queues[i][0]
         search.last_u = state[i]["last_u"]
-        res = search.explain(j, model)
+        try:
+            res = search.explain(j, model)
+        except _OutOfTime:        # stopped inside an update: it is neither explained nor counted against the run
+            timed_out = True
+            return False
+        queues[i].pop(0)
         state[i]["last_u"] = search.last_u
         if res is None:            # no move: nothing to explain
             return True
@@ -165,7 +237,10 @@ def _run(search: "_Search", steps: list[int], model: str, t0: float, cap: float)
             return counted < FIRST or len(explained) >= COVER * counted
         state[i]["misses"] = 0
         state[i]["hits"] += 1
-        explained.append(res)
+        # every read the update may have made is kept: the head (reads before update 0 are update 0), or
+        # half a window in (reads up to WINDOW/2 stale)
+        start = int(search.ups[segs[i][0]])
+        explained.append((*res, start == 0 or int(search.ups[j]) - start >= WINDOW // 2))
         return True
 
     going = True
@@ -187,15 +262,24 @@ def _run(search: "_Search", steps: list[int], model: str, t0: float, cap: float)
     return {"model": model, "explained": explained, "tried": tried, "unexplained": unexplained, "timed_out": timed_out}
 
 
+class _OutOfTime(Exception):
+    """The search passed its deadline inside one update (between two reads searched)."""
+
+
 class _Search:
-    def __init__(self, workload, updates: np.ndarray, iterates: np.ndarray, n: int):
-        self.wl, self.ups, self.W, self.n = workload, updates, iterates, n
+    deadline = float("inf")
+
+    def __init__(self, workload, updates: np.ndarray, iterates: np.ndarray, n: int, hint: int | None = None):
+        self.wl, self.ups, self.W, self.n, self.hint = workload, updates, iterates, n, hint
+        self._M: dict[str, np.ndarray] = {}   # per model: the whitening of its atoms (sparse search)
+        self.rank: int | None = None           # the per-sample gradients' rank (once the sparse search ran)
         self._G: dict[int, np.ndarray] = {}
         self._F: dict[int, np.ndarray] = {}
         d = iterates.shape[1]
         self.max_b = MAX_B if n * (n + 1) // 2 <= MAX_PAIRS else 2
         self.skipped_b = ("" if self.max_b == MAX_B else
-                          f"b = 3, 4 not searched at n = {n} (more than {MAX_PAIRS:g} pairs of samples)")
+                          f"b = 3, 4 not searched exactly at n = {n} (more than {MAX_PAIRS:g} pairs of samples), by sparse "
+                          "recovery only")
         self.block = max(1, min(WINDOW + 1, 4_000_000 // max(n * d, 1)))   # reads stacked per numpy call
         self.rng = np.random.default_rng(0)
         self.reset()
@@ -238,29 +322,106 @@ class _Search:
             reads.append(k)
         if self.same_b >= 8:     # a run keeps its mini-batch size: the others are not searched again
             bs = [self.last_b]
-        else:
-            bs = ([self.last_b] if self.last_b else []) + [b for b in range(1, self.max_b + 1) if b != self.last_b]
+        else:                    # the last b found, the reported one, the exact searches, then the sparse one
+            bs = list(dict.fromkeys([b for b in (self.last_b, self.hint) if b] + list(range(1, self.max_b + 1))))
+            bs += [] if any(b > self.max_b for b in bs) else [0]
         for b in bs:
-            # b >= 3 is dear (sums of pairs): up to staleness 4 until the run showed it uses that b, then up
-            # to twice the largest staleness found so far (it grows from the clipped reads at the start)
+            # b >= 3 is dear (sums of pairs, or the sparse search): up to staleness 4 until the run showed it
+            # uses that b, then up to twice the largest staleness found so far (it grows from the clipped reads)
             reach = 4 if b != self.last_b else 2 * self.max_tau + 8
             rs = reads if b == 1 else [k for k in reads if t - int(self.ups[k]) <= reach]
-            hit = self._sgd(rs, q, tol, b) if model == "sgd" else self._svrg(rs, q, tol, b)
-            if hit is not None:
-                k, u, kappa = hit
-                eta = -b * kappa * size
-                if u is not None and u == k:      # the read is the snapshot: -eta grad f(u), any batch
-                    b = None
-                else:
-                    self.same_b = self.same_b + 1 if b == self.last_b else 1
-                    self.last_b = b
-                self.max_tau = max(self.max_tau, t - int(self.ups[k]))
-                inner = 0
-                if u is not None:
-                    self.last_u = u
-                    inner = t - int(self.ups[u]) + 1
-                return (t - int(self.ups[k]), float(eta), b, inner)
+            if b > self.max_b or b == 0:      # sparse recovery; it finds b itself
+                hit = self._sparse(rs, q, tol, model)
+            else:
+                hit = self._sgd(rs, q, tol, b) if model == "sgd" else self._svrg(rs, q, tol, b)
+            if hit is None:
+                self.on_time()
+                continue
+            k, u, kappa, idx = hit
+            if b > self.max_b or b == 0:      # the sparse search's batch (a snapshot read: its step as b = 1)
+                b = len(idx) if idx is not None else 1
+            eta = -b * kappa * size
+            if u is not None and u == k:      # the read is the snapshot: -eta grad f(u), any batch
+                seen = None
+            else:
+                self.same_b = self.same_b + 1 if b == self.last_b else 1
+                self.last_b = b
+                reach = 2 * max(self.max_tau, t - int(self.ups[k])) + 8
+                eta = self._least_step([r for r in reads if t - int(self.ups[r]) <= reach], k, u, idx, q, tol, eta,
+                                       b, size)
+                # b samples drawn with repeats that make a smaller batch (i, i: one sample twice) are
+                # that smaller batch: the same step on the same direction
+                seen = b // int(np.gcd.reduce(np.unique(idx, return_counts=True)[1]))
+            self.max_tau = max(self.max_tau, t - int(self.ups[k]))
+            inner = 0
+            if u is not None:
+                self.last_u = u
+                inner = t - int(self.ups[u]) + 1
+            return (t - int(self.ups[k]), float(eta), seen, inner)
         return False
+
+    @property
+    def b_searched(self) -> int:
+        """The largest b the search resolves: the exact search's, or about rank / :data:`RESOLVES` once
+        the sparse search ran (it may find larger ones, not reliably)."""
+        return self.max_b if self.rank is None else max(self.max_b, self.rank // RESOLVES)
+
+    def on_time(self) -> None:
+        """Raise :class:`_OutOfTime` past the deadline (called after each read or batch size tried, so
+        an update started is searched at its freshest read at least)."""
+        if time.perf_counter() > self.deadline:
+            raise _OutOfTime
+
+    def _whiten(self, model: str, R: np.ndarray) -> np.ndarray:
+        """(d, rank) map under which the atoms R are isotropic (their second moment the identity on
+        their range), computed once per model from the first atoms searched: any invertible map keeps
+        the sparse representation, this one makes the atoms far less alike for the greedy search."""
+        M = self._M.get(model)
+        if M is None:
+            ev, V = np.linalg.eigh(R.T @ R / len(R))
+            keep = ev > max(float(ev.max()), 1e-300) * 1e-12
+            M = self._M[model] = V[:, keep] / np.sqrt(ev[keep])
+            self.rank = int(keep.sum()) if self.rank is None else max(self.rank, int(keep.sum()))
+        return M
+
+    def _snapshot(self, ks: list[int], q, tol, b):
+        """(read, read, kappa, None) for the least stale read in ks that is the snapshot itself: the step is
+        -eta grad f(u), whatever the batch; or None."""
+        Fs = np.stack([self.F(k) for k in ks])
+        along = Fs @ q
+        with np.errstate(all="ignore"):
+            sin = np.linalg.norm(Fs - along[:, None] * q, axis=1) / np.linalg.norm(Fs, axis=1)
+        ok = np.nonzero((sin < tol) & (along < 0))[0]
+        if not len(ok):
+            return None
+        k = ks[int(ok[0])]
+        return k, k, float(along[ok[0]] / (b * float(Fs[ok[0]] @ Fs[ok[0]]))), None
+
+    def _sparse(self, reads: list[int], q, tol, model: str):
+        """(read, snapshot or None, kappa, sample indices) of the least stale read at which q is a
+        mini-batch step found by sparse recovery (:func:`_omp`), or the snapshot read (indices None), or None."""
+        u = self.last_u if model == "svrg" else None
+        snap = self._snapshot(reads, q, tol, 1) if model == "svrg" and reads else None
+        if model == "svrg" and u is None:
+            return snap
+        want = SPARSE_K * max(self.hint or 1, 2 * MAX_B)
+        for k in reads:
+            if snap is not None and k <= snap[0]:
+                return snap                    # the snapshot read, fresher than any batch found
+            if model == "svrg" and k < u:
+                break
+            R = self.G(k) if u is None else self.G(k) - self.G(u)
+            if not np.any(R):
+                continue
+            M = self._whiten(model, R)
+            kmax = min(want, M.shape[1] - 1 - (u is not None))
+            if kmax < 1:
+                return None
+            found = _omp(R, None if u is None else self.F(u), q, tol, kmax, M)
+            if found is not None:
+                return k, u, found[0], found[1]
+            self.on_time()
+        return snap
 
     def _blocks(self, reads: list[int]):
         """The reads in blocks searched in one numpy call each: the freshest alone, then 8, then the
@@ -271,22 +432,22 @@ class _Search:
                 yield reads[a:b]
 
     def _sgd(self, reads: list[int], q, tol, b):
-        """(read, None, kappa) of the least stale read whose gradients explain q, or None."""
+        """(read, None, kappa, sample indices) of the least stale read whose gradients explain q, or None."""
         if b == 1:
             for ks in self._blocks(reads):
                 hit = _first(np.stack([self.G(k) for k in ks]), None, q, tol)
                 if hit is not None:
-                    return ks[hit[0]], None, hit[1]
+                    return ks[hit[0]], None, hit[1], np.array([hit[2]])
             return None
         for k in reads:
-            kappa = _match(self.G(k), None, q, tol, b, self.rng)
-            if kappa is not None and kappa < 0:
-                return k, None, kappa
+            got = _match(self.G(k), None, q, tol, b, self.rng)
+            if got is not None and got[0] < 0:
+                return k, None, got[0], got[1]
         return None
 
     def _svrg(self, reads: list[int], q, tol, b):
-        """(read, snapshot, kappa): the snapshot the last update used, or the read itself (the first
-        step of an inner loop reads its snapshot), the least stale first."""
+        """(read, snapshot, kappa, sample indices or None): the snapshot the last update used, or the
+        read itself (the first step of an inner loop reads its snapshot), the least stale first."""
         u = self.last_u
         for ks in self._blocks(reads):
             cands = []
@@ -296,31 +457,53 @@ class _Search:
                     Gu = self.G(u)
                     hit = _first(np.stack([self.G(k) - Gu for k in same]), self.F(u), q, tol)
                     if hit is not None:
-                        cands.append((int(self.ups[same[hit[0]]]), same[hit[0]], u, hit[1]))
+                        cands.append((int(self.ups[same[hit[0]]]), same[hit[0]], u, hit[1], np.array([hit[2]])))
             else:
                 for k in ks:
                     if u is not None and k >= u:
-                        kappa = _match(self.G(k) - self.G(u), b * self.F(u), q, tol, b, self.rng)
-                        if kappa is not None and kappa < 0:
-                            cands.append((int(self.ups[k]), k, u, kappa))
+                        got = _match(self.G(k) - self.G(u), b * self.F(u), q, tol, b, self.rng)
+                        if got is not None and got[0] < 0:
+                            cands.append((int(self.ups[k]), k, u, got[0], got[1]))
                             break
-            # the read is the snapshot: the step is -eta grad f(u), whatever the batch
-            Fs = np.stack([self.F(k) for k in ks])
-            along = Fs @ q
-            with np.errstate(all="ignore"):
-                sin = np.linalg.norm(Fs - along[:, None] * q, axis=1) / np.linalg.norm(Fs, axis=1)
-            ok = np.nonzero((sin < tol) & (along < 0))[0]
-            if len(ok):
-                k = ks[int(ok[0])]
-                cands.append((int(self.ups[k]), k, k, float(along[ok[0]] / (b * float(Fs[ok[0]] @ Fs[ok[0]])))))
+            snap = self._snapshot(ks, q, tol, b)
+            if snap is not None:
+                cands.append((int(self.ups[snap[0]]), *snap))
             if cands:
-                _, k, uu, kappa = max(cands)             # the least stale read
-                return k, uu, kappa
+                _, k, uu, kappa, idx = max(cands, key=lambda c: c[0])     # the least stale read
+                return k, uu, kappa, idx
         return None
+
+    def _least_step(self, reads: list[int], found: int, u: int | None, idx: np.ndarray, q, tol: float,
+                    eta: float, b: int, size: float) -> float:
+        """The least step among the explanations of q by the same samples ``idx`` at every read in
+        ``reads`` (after the snapshot ``u``; ``found`` the read the search took; the caller passes the reads
+        up to twice the largest staleness found so far, plus 8): where the reads move
+        the direction of these gradients less than ``tol`` (a tiny l2 weight: g_i(w) is x_i times a
+        residual), each read explains the step, each with its own step size, and the plugin gets the
+        benefit of the doubt. The reads next to ``found`` are looked at first: where they turn the
+        direction by more than :data:`NEAR` x ``tol``, the reads further apart are taken as told apart."""
+        ks = [k for k in reads if u is None or k >= u]
+        off = b * self.F(u) - self.G(u)[idx].sum(axis=0) if u is not None else 0.0
+        at = ks.index(found) if found in ks else 0
+        near = [k for k in ks[max(at - 1, 0):at + 2] if k != found]
+        for cands, last in ((near, False), (ks, True)):
+            if not cands:
+                return eta
+            S = (np.stack([self.G(k)[idx[0]] for k in cands]) if len(idx) == 1 else
+                 np.stack([self.G(k)[idx].sum(axis=0) for k in cands])) + off
+            along = S @ q
+            norm2 = np.einsum("ij,ij->i", S, S)
+            with np.errstate(all="ignore"):
+                sin = np.sqrt(np.maximum(norm2 - along**2, 0.0) / norm2)
+                etas = -b * along / norm2 * size         # -b kappa size, kappa = <q, S>/|S|^2 < 0
+            if not last and not (sin < NEAR * tol).any():
+                return eta
+        ok = (sin < tol) & (along < 0) & np.isfinite(etas)
+        return min(eta, float(etas[ok].min())) if ok.any() else eta
 
 
 def _first(Rs: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float):
-    """(index of the first block, kappa) where some row of ``Rs[m]`` (+ ``c``) is parallel to q within
+    """(index of the first block, kappa, row) where some row of ``Rs[m]`` (+ ``c``) is parallel to q within
     ``tol`` with a negative coefficient (the least misaligned row of that block), or None. Rs: (m, n, d)."""
     S = Rs if c is None else Rs + c
     along = S @ q                                        # (m, n)
@@ -333,11 +516,11 @@ def _first(Rs: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float):
         return None
     m = int(hit[0])
     i = int(np.argmin(sin[m]))
-    return m, float(along[m, i] / norm2[m, i])
+    return m, float(along[m, i] / norm2[m, i]), i
 
 
-def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: int, rng) -> float | None:
-    """For rows R (n, d), offset c and unit direction q: kappa = <q, S>/|S|^2 of a multiset sum
+def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: int, rng):
+    """For rows R (n, d), offset c and unit direction q: (kappa = <q, S>/|S|^2, B) of a multiset sum
     S = sum_{i in B} R_i + c (|B| = b >= 2) parallel to q within ``tol`` with <q, S> < 0 (the least
     misaligned), or None. Meet in the middle: the sums over half the multiset, projected on a random
     direction orthogonal to q, must cancel the other half's (plus c's) there: sorted along it, the
@@ -380,7 +563,72 @@ def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: in
         sin = np.sqrt(np.maximum(norm2 - along**2, 0.0) / norm2)
     sin = np.where((along < 0) & np.isfinite(sin), sin, np.inf)
     i = int(np.argmin(sin))
-    return float(along[i] / norm2[i]) if sin[i] < tol else None
+    if sin[i] >= tol:
+        return None
+    return float(along[i] / norm2[i]), np.concatenate([A_idx[P[i]], B_idx[Q[i]]])
+
+
+def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: int, M: np.ndarray):
+    """(kappa, B) where the unit direction q = kappa (sum_{i in B} R_i + b c) for a multiset B of b rows
+    of R (n, d) (c: SVRG's full gradient at the snapshot, or None) with kappa < 0, or None; B as
+    an index array (an index drawn twice appears twice).
+
+    Orthogonal matching pursuit (Pati, Rezaiifar & Krishnaprasad 1993) on the rows whitened by M
+    (:meth:`_Search._whiten`), c always in: at most ``kmax`` atoms (below the rank, so a direction
+    outside their span cannot fit), each the one most anti-aligned with the residual; then, back in
+    the original coordinates, the least-squares coefficients on the atoms kept must leave q within
+    ``tol`` (the sine) and be equal, or integer multiples of the least one (an index drawn twice), to
+    :data:`COEF_TOL`: equal weights on fewer atoms than dimensions is what no other update shows."""
+    A = R.astype(np.float32) @ M.astype(np.float32)      # the selection only ranks: single precision halves it
+    norms = np.linalg.norm(A, axis=1)
+    norms[norms == 0] = np.inf
+    qw = q @ M
+    Q = np.zeros((len(qw), 0))
+    if c is not None:
+        cw = c @ M
+        Q = (cw / np.linalg.norm(cw))[:, None]
+    r = qw - Q @ (Q.T @ qw)
+    S: list[int] = []
+    goal = 1e-5 * float(np.linalg.norm(qw))      # loose (A is rounded): the check is in the original coordinates
+    for _ in range(kmax):
+        if float(np.linalg.norm(r)) <= goal:
+            break
+        corr = -(A @ r.astype(np.float32)) / norms
+        corr[S] = -np.inf
+        i = int(np.argmax(corr))
+        if not corr[i] > 0:
+            break
+        ai = A[i].astype(float)
+        v = ai - Q @ (Q.T @ ai)
+        v -= Q @ (Q.T @ v)                       # twice: Gram-Schmidt keeps Q orthonormal to rounding
+        nv = float(np.linalg.norm(v))
+        if nv <= 1e-12 * norms[i]:
+            break
+        S.append(i)
+        Q = np.column_stack([Q, v / nv])
+        r = qw - Q @ (Q.T @ qw)
+    if not S:
+        return None
+    for _ in range(2):                           # fit; drop the atoms the fit does not use; refit
+        B = R[S].T if c is None else np.column_stack([R[S].T, c])
+        coef = np.linalg.lstsq(B, q, rcond=None)[0]
+        a = coef[:len(S)]
+        used = np.abs(a) > 1e-6 * float(np.abs(a).max())
+        if used.all():
+            break
+        S = [i for i, keep in zip(S, used) if keep]
+    res = q - B @ coef
+    if not float(np.linalg.norm(res)) < tol or not np.all(a < 0):
+        return None
+    unit = float(a.max())                        # the least weight (closest to 0): one draw of its index
+    mult = a / unit
+    m = np.rint(mult)
+    if np.any(np.abs(mult - m) > COEF_TOL * m):
+        return None
+    b = int(m.sum())
+    if c is not None and abs(float(coef[-1]) / unit - b) > COEF_TOL * b:
+        return None
+    return unit, np.repeat(np.asarray(S), m.astype(int))
 
 
 def _sums(X: np.ndarray, idx: np.ndarray) -> np.ndarray:
