@@ -4,9 +4,13 @@ A user's mistake is one line on stderr and exit code 2.
 Where each kind of input is checked (once, before any work starts):
 
 - CLI values: argparse types and :mod:`harness._core.params` (``Param.parse`` for plugin / workload
-  parameters and backend options, ``parse_assignments`` for ``K=V`` lists, ``positive_float``);
-  run ids in :func:`harness.cli.common.run_ids`; names, worker counts and ``b <= n`` in
-  :func:`harness.run.runner.resolve`;
+  parameters and backend options, ``parse_assignments`` for repeated ``K=V`` options, ``parse_pairs``
+  for one comma-separated ``K=V,...`` value such as ``--budget`` / ``--schedule``, ``distinct`` for
+  a grid axis, ``positive_float``); budgets in ``Budget.parse``; run ids in
+  :func:`harness.cli.common.run_ids`; names, worker counts and ``b <= n`` in
+  :func:`harness.run.runner.resolve`; options that mean nothing together by their command
+  (``run.check_flags``, ``runs.check_args``); stored-run filters in ``runs.check_filters``;
+- environment variables with a domain: :mod:`harness._core.environment` (at start-up, below);
 - suite files: :func:`harness.run.suite.load_suite` (targets: ``target_of``, seeds: ``seeds_of``);
 - data files: ``harness.suites.libsvm`` (LIBSVM), ``harness.suites.cifar`` (CIFAR-10 batches, read by a restricted unpickler); memory
   estimates: :func:`harness._core.workload.check_memory`;
