@@ -47,6 +47,9 @@ class RunSpec:
     suite: str | None = None
     # where it was written (``FILE: [[run]] #k`` of a suite file): prefixes the errors resolving it finds; not its identity
     where: str | None = field(default=None, compare=False)
+    # a suite entry's ``size = {...}`` (:class:`harness.run.sizing.Sizing`): the gate sizes the group on the
+    # machine that saves its baseline; not its identity (the value chosen is, in the workload parameters)
+    size: Any = field(default=None, compare=False)
 
     def describe(self) -> str:
         ps = ",".join(f"{k}={v}" for k, v in self.params.items())
