@@ -172,7 +172,7 @@ def main() -> int:
                                           f"{', '.join(f'{c}: {codes.count(c)}' for c in sorted(set(codes)))})"),
         ("timed group ratio current/baseline", "-" if not ratios else
          f"min {min(ratios):.3f}  median {statistics.median(ratios):.3f}  max {max(ratios):.3f}"),
-        ("its one-sided p-value (slower?)", "-" if not pvals else
+        ("its p-value (one-sided: slower; faster where 'improved')", "-" if not pvals else
          f"min {min(pvals):.3g}  median {statistics.median(pvals):.3g}  max {max(pvals):.3g}"),
         ("timed group size, chosen here", size),
         ("load average (1 min) through the reruns", f"min {min(loads):.1f}  median {statistics.median(loads):.1f}  "
