@@ -211,3 +211,19 @@ def fill_disk(folder: Path) -> Path:
                 if exc.errno != errno.ENOSPC:
                     raise
     return filler
+
+
+def judge(store, plugin: str, theorem: str, params: dict, *, workload: str = "ridge", wparams: dict | None = None,
+          workers: int = 1, seeds=(0, 1, 2), updates: int = 2000):
+    """The verdict of ``theorem`` on runs of ``plugin`` (one per seed, ``updates`` each, on ``workload``
+    with ``wparams``, default n = 200, d = 10) stored in ``store``; every run must end done or budget."""
+    from harness.api import Budget
+    from harness.run.checking import check
+    from harness.run.runner import RunSpec, execute
+
+    wp = {"n": 200, "d": 10} if wparams is None else wparams
+    recs = [execute(RunSpec(plugin, workload, params, wp, workers=workers, seed=s, budget=Budget(updates=updates)), store)
+            for s in seeds]
+    assert all(r.status in ("done", "budget") for r in recs), [r.reason for r in recs]
+    (v,) = [x for x in check(recs) if x.theorem == theorem]
+    return v

@@ -11,9 +11,11 @@
   ``violated``, naming both figures.
 - **The trajectory.** The harness infers from the iterates it observed one update apart what each
   update did (``info["audit"]``, written by the harness, not the plugin: the step, the mini-batch, the
-  staleness of each read, SVRG's inner-loop length; ``harness.run.trajectory``). A step, delay, batch
-  or inner loop beyond the one the plugin reports (the theorem reads) makes the verdict ``violated``,
-  naming both figures. Where the audit could not run (a launched backend, a workload without
+  staleness of each read, SVRG's inner-loop length; ``harness.run.trajectory``). A step (the median, or
+  on more than a tenth of the updates), delay, batch (larger on most updates, or smaller on more than
+  repeated samples explain) or inner loop beyond the one the plugin reports (the theorem reads), or
+  updates of the other modelled form (SGD steps from an SVRG), make the verdict ``violated``, naming
+  both figures. Where the audit could not run (a launched backend, a workload without
   per-sample gradients, updates of another form, too large to search) the verdict's flags say
   ``unaudited: ... self-reported``; a theorem that reads the delays the run reports is then at best
   ``holds (unverified)``: the delay is the plugin's word only.
@@ -73,19 +75,39 @@ def trajectory_findings(run, reads: Sequence[str] = ("eta", "b", "m"), delay: bo
     if not isinstance(a, dict):
         return [], "the run predates the trajectory audit"
     if a.get("status") != "audited":
+        b, searched = _num(run.param("b", 1)), _num(a.get("b_searched"))
+        if b and searched and b > searched and "b" in reads:     # the ordinary reason first: not a suspicion
+            return [], (f"b = {b:g} reported, above the mini-batches the audit searches at this n (b <= {searched:g}"
+                        f"{'; ' + a['b_not_searched'] if a.get('b_not_searched') else ''})")
         return [], str(a.get("reason") or "not audited")
     fams = tuple(families or (run.family,))
     model = a.get("model")
     if model is not None and not set(MODEL_FAMILIES.get(model, ())) & set(fams):
+        other = [m for m, fs in MODEL_FAMILIES.items() if set(fs) & set(fams)]
+        if other:      # the updates are of one modelled form, the theorem is about the other
+            return [f"its updates are {model.upper()} steps ({a.get('explained')} of {a.get('tried')} observed updates "
+                    f"explained as such from the iterates), not the {other[0].upper()} updates of "
+                    f"{', '.join(fams)} reported"], None
         return [], (f"its updates were explained as {model.upper()} steps, whose figures are not those of "
                     f"{', '.join(fams)}")
     out = []
     eta, step = _num(run.param("eta")), _num(a.get("step"))
+    high = _num(a.get("step_high"))
     if "eta" in reads and eta and step and step > eta * (1 + STEP_TOL):
         out.append(f"applied step {step:.4g} inferred from the iterates vs eta = {eta:g} reported")
+    elif "eta" in reads and eta and high and high > eta * (1 + STEP_TOL):
+        share = _num(a.get("step_high_share")) or 0.1
+        out.append(f"applied step {high:.4g} on more than {share:.0%} of the updates inferred from the iterates (median "
+                   f"{step:.4g}) vs eta = {eta:g} reported")
     b, bb = _num(run.param("b", 1)), _num(a.get("b"))
-    if "b" in reads and b and bb and bb != b and (_num(a.get("b_share")) or 0) >= B_SHARE:
+    if "b" in reads and b and bb and bb > b and (_num(a.get("b_share")) or 0) >= B_SHARE:
         out.append(f"a mini-batch of {bb:g} inferred from the iterates vs b = {b:g} reported")
+    elif "b" in reads and b:
+        small = _smaller_batches(a, b, _num(run.constants.get("n")))
+        if small and bb and bb < b and (_num(a.get("b_share")) or 0) >= B_SHARE:
+            out.append(f"a mini-batch of {bb:g} inferred from the iterates vs b = {b:g} reported")
+        elif small:
+            out.append(small)
     if delay:
         from .errors import NotApplicable
         from .measures import measured_delay
@@ -104,6 +126,50 @@ def trajectory_findings(run, reads: Sequence[str] = ("eta", "b", "m"), delay: bo
         out.append(f"an inner loop of at least {inner:g} updates on one snapshot inferred from the iterates vs m = {m:g} "
                    "reported")
     return out, None
+
+
+def _smaller_batches(a: dict, b: float, n: float | None) -> str | None:
+    """A finding when more updates used a batch smaller than the reported ``b`` than sampling ``b`` of
+    ``n`` with replacement explains (repeats that make a smaller batch: one sample twice is a batch of
+    one), by more than six standard deviations and at least :data:`OVER`; None otherwise."""
+    hist = {int(k): int(v) for k, v in (a.get("batches") or {}).items()}
+    total, small = sum(hist.values()), sum(v for k, v in hist.items() if k < b)
+    if not total or small < OVER:
+        return None
+    p = _reducible(int(b), n) if n and n >= 1 else 0.0
+    if small <= total * p + 6 * math.sqrt(total * p * (1 - p)) + OVER:
+        return None
+    seen = max((k for k in hist if k < b), key=hist.get)
+    return (f"a mini-batch of {seen} on {small} of {total} updates inferred from the iterates (at most "
+            f"{total * p:.3g} expected from repeated samples) vs b = {b:g} reported")
+
+
+def _reducible(b: int, n: float) -> float:
+    """The chance that ``b`` samples drawn uniformly with replacement from ``n`` repeat so that their
+    sum is a multiple of a smaller batch's (every multiplicity shares a factor: i, i; i, i, j, j)."""
+    if b <= 1:
+        return 0.0
+    if b > 4:                     # beyond what the audit searches: an upper bound
+        return min(1.0, b * b / n)
+    total = 0.0
+    for shape in _partitions(b):  # the multiplicities of the distinct samples drawn
+        if math.gcd(*shape) == 1 or len(shape) > n:
+            continue
+        ordered = math.factorial(b) / math.prod(math.factorial(c) for c in shape)
+        distinct = math.prod(n - i for i in range(len(shape))) / math.prod(
+            math.factorial(shape.count(c)) for c in set(shape))
+        total += ordered * distinct / n ** b
+    return min(total, 1.0)
+
+
+def _partitions(b: int, most: int | None = None):
+    """The partitions of ``b`` as non-increasing tuples."""
+    if b == 0:
+        yield ()
+        return
+    for first in range(min(b, most or b), 0, -1):
+        for rest in _partitions(b - first, first):
+            yield (first, *rest)
 
 
 def audit(thm, runs: Sequence[Any], meta, v: Verdict) -> None:

@@ -26,10 +26,13 @@ TEST_TEXT = ("How a verdict is decided: H0 is 'E[measured] <= bound' at every re
              "the non-negative measured quantity. A point is rejected only where the mean is above the bound by more "
              "than 1e-9 of it. **violated**: some point rejected, or a seed "
              "diverged while the conditions hold, or the plugin applied a step other than the stored one, or the run's "
-             "own accounting (samples and updates) contradicts the inner-loop length, batch or residues it reports. "
+             "own accounting (samples and updates) contradicts the inner-loop length, batch or residues it reports, or "
+             "the run's iterates (the trajectory audit) show a step, read staleness, batch or inner loop beyond the "
+             "reported one. "
              "**holds**: nothing rejected and the seeds' mean under the bound everywhere (consistent with the theorem); "
-             "**holds (unverified)**: the same, but the plugin did not report the values it applied (ctx.applied), "
-             "so the stored parameters stood in. "
+             "**holds (unverified)**: the same, but on the plugin's word: it did not report the values it applied "
+             "(ctx.applied), so the stored parameters stood in, or the theorem reads the delays the run reports and the "
+             "trajectory audit could not check them (the verdict's flags say why). "
              "**inconclusive**: the mean crosses the bound somewhere, not significantly. **not-applicable**: a condition "
              "fails (named), or the theorem says nothing checkable about this run.")
 
@@ -95,6 +98,8 @@ def theory_section(groups: Sequence[tuple[str, str, Sequence[Verdict]]], outdir:
 
 
 JUDGED = ("holds", "holds (unverified)", "inconclusive", "violated")
+# the checker's reasons for a theorem that judges no run at all (theory.checker.check_group)
+NOT_PER_RUN = ("asymptotic only:", "this theorem has no run map")
 
 
 def per_theorem(verdicts: Sequence[Verdict]) -> list[str]:
@@ -110,6 +115,9 @@ def per_theorem(verdicts: Sequence[Verdict]) -> list[str]:
     for tid, ds in sorted(by.items()):
         judged = Counter(d.verdict for d in ds if d.verdict in JUDGED)
         n_in = sum(judged.values())
+        if not n_in and all((d.reason or "").startswith(NOT_PER_RUN) for d in ds):   # no run is ever inside
+            lines.append(f"{tid}: not checked per run: {ds[0].reason}")
+            continue
         line = f"{tid}: {n_in} of {len(ds)} run group(s) inside its conditions"
         if n_in:
             line += " (" + ", ".join(f"{k} {v}" for k, v in sorted(judged.items())) + ")"

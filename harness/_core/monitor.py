@@ -18,7 +18,9 @@ measurement costs less than the work; the budget's last point is always taken). 
 wall-clock rules: a deterministic backend runs without them under an update or epoch budget, so its
 curve depends only on the seed; under a seconds budget (where how far the run gets depends on the
 clock anyway) they apply to it too. The clock is paused while the monitor copies the iterate and evaluates metrics:
-``time_s`` is the algorithm's time only.
+``time_s`` is the algorithm's time only. The trajectory audit's observation windows (:mod:`.observe`: chunks of one
+update) are measurement too: their own seconds are replaced, when the run ends, by their updates at the run's own
+unobserved rate, never more than they took (:meth:`Monitor.settle`: the design choice and its guarantee).
 
 Evaluation plan (:mod:`harness._core.evalplan`): at the first point, before it is
 evaluated, a workload that declares its evaluation's cost (``Workload.eval_costs``: the network
@@ -186,6 +188,18 @@ class Monitor:
         self._mark: tuple[int, float] | None = None   # (updates, samples) at the last tick or count
         self._rate: float | None = None               # samples per update over the last interval
         self.observer = observer
+        # the observation windows' clock (see :meth:`settle`): measured (and, with a target, CPU)
+        # seconds when the last tick returned, the updates it ticked, the observed chunks' own seconds
+        # and count so far, and per point its actual time and the observed seconds / updates before it
+        self._ticked = 0
+        self._out_s = self._out_cpu = 0.0
+        self._chunk_observed = False
+        self.observed_s = self.observed_cpu = 0.0
+        self.observed_updates = 0
+        self._actual: list[tuple[float, float, int]] = []
+        self._target_cpu: tuple[float, float, int] | None = None
+        self._target_at = 0
+        self.charge: dict[str, Any] | None = None
 
     # -- clock --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -236,7 +250,8 @@ class Monitor:
         if cap is not None:
             k = min(k, cap)
         if self.observer is not None:
-            self.observer.plan(self._update_limit(updates, samples_per_update))
+            if self.observer.windows is None:
+                self.observer.plan(self._update_limit(updates, samples_per_update))
             k = self.observer.chunk(updates, k)
         return int(k)
 
@@ -389,20 +404,85 @@ class Monitor:
             self._observe(updates, float(samples))
         elif updates > 0:
             self._observe(updates, updates * self.samples_per_update)
-        if self.observer is not None:
-            self.observer.record(updates, iterate)
-        if not (force or self.due(updates)):
+        obs = self.observer
+        if obs is None:
+            if force or self.due(updates):
+                self._snapshot(updates, iterate, samples, delays, extra)
             return self.status is None
-        self._snapshot(updates, iterate, samples, delays, extra)
+        self._chunk_observed = obs.observed(self._ticked, updates)
+        obs.record(updates, iterate)
+        if force or self.due(updates):
+            self._snapshot(updates, iterate, samples, delays, extra)
+        if self._chunk_observed or updates < obs.last_end:   # past the windows nothing is left to split
+            self._close_chunk(updates)
+        if self.status is not None:
+            self.settle()
         return self.status is None
+
+    # -- the observation windows' cost, off the clock ------------------------------------------
+    def _cpu_elapsed(self) -> float:
+        return self._cpu_clock() - self._cpu_t0 - self._cpu_paused if self._cpu_t0 is not None else 0.0
+
+    def _close_chunk(self, updates: int) -> None:
+        """At the end of a tick: the chunk it closed (from the previous tick's return to this one's,
+        evaluation excluded) goes to the observed seconds if it was one update in a window."""
+        m = self.elapsed()
+        cpu = self._cpu_elapsed() if self.target.value is not None else 0.0
+        if self._chunk_observed:
+            self.observed_s += m - self._out_s
+            self.observed_cpu += cpu - self._out_cpu
+            self.observed_updates += 1
+        self._out_s, self._out_cpu, self._ticked, self._chunk_observed = m, cpu, updates, False
+
+    def settle(self) -> None:
+        """Take the observation windows' own cost off the points' ``time_s`` (and ``cpu_to_target``).
+
+        Inside a window the plugin runs chunks of one update (:mod:`.observe`), each paying the plugin's per-chunk work
+        (drawing its batch, entering its kernel) and the monitor's tick and iterate copy: measurement's cost,
+        10-100x an update on a fast kernel. Those chunks' seconds ``A`` (ticks included) are replaced by their
+        ``O`` updates charged at the rate ``r`` this run measured where it was not observed (its unobserved
+        seconds / unobserved updates up to its last point, per-chunk costs included), never by more than they
+        took: a point's ``time_s`` is its actual measured time ``- A(p) + min(A(p), r O(p))``, with ``A(p)``,
+        ``O(p)`` the observed seconds and updates before it. Every second outside the observed chunks stays
+        counted as it was, so the charge cannot hide work done outside the windows; each observed update is
+        counted at what an update costs this run unobserved; a run with no unobserved update (all observed)
+        keeps its actual time. Monotone in the points (``A``, ``O`` and ``r O`` never decrease), and idempotent:
+        it recomputes from the actual times, so calling it again after more ticks uses the rate measured so far.
+        The figures go to :attr:`charge` (the runner stores them as ``info["audit"]["clock"]``). Live decisions (a
+        seconds budget, the wall-clock floor) read the actual clock, which errs towards more time, never less."""
+        if not self.points or len(self._actual) != len(self.points) or not self._actual[-1][2]:
+            return
+        last, (last_actual, last_a, last_o) = self.points[-1]["updates"], self._actual[-1]
+
+        def rate_of(spent: float, unobserved: int) -> float | None:
+            return spent / unobserved if unobserved > 0 and spent > 0 else None
+
+        rate = rate_of(last_actual - last_a, last - last_o)       # up to the last point: what the run measured
+        charged = last_a if rate is None else min(last_a, rate * last_o)
+        for point, (actual, a, o) in zip(self.points, self._actual):
+            point["time_s"] = actual if rate is None else actual - a + min(a, rate * o)
+        if self._target_cpu is not None:
+            actual, a, o = self._target_cpu
+            cpu_rate = rate_of(actual - a, self._target_at - o)
+            self.cpu_to_target = actual if cpu_rate is None else actual - a + min(a, cpu_rate * o)
+        self.charge = {"observed_updates": last_o, "observed_s": round(last_a, 6),
+                       "charged_s": round(charged, 6),
+                       "rate_s_per_update": None if rate is None else float(f"{rate:.4g}"),
+                       "unobserved_updates": last - last_o, "last_point_actual_s": round(last_actual, 6),
+                       "how": ("observed updates charged at the run's unobserved seconds per update"
+                               if rate is not None else "no unobserved update: the observed chunks' actual time")}
 
     def finish(self, updates: int, iterate: Any, *, samples: float | None = None,
                delays: DelayStats | None = None, extra: dict[str, Any] | None = None) -> None:
         """The plugin's own loop ended (e.g. its epochs are done): a final point, status 'done'."""
         if not self.points or self.points[-1]["updates"] != updates:
+            self._chunk_observed = self.observer is not None and self.observer.observed(self._ticked, updates)
             self._snapshot(updates, iterate, samples, delays, extra)
+            if self.observer is not None:
+                self._close_chunk(updates)
         if self.status is None:
             self.status = DONE
+        self.settle()
 
     def _snapshot(self, updates, iterate, samples, delays, extra) -> None:
         pause = self._clock()
@@ -431,11 +511,19 @@ class Monitor:
             if extra:
                 point["extra"] = extra
             self.points.append(point)
+            if self.observer is not None:   # the observed seconds and updates before this point (see settle)
+                part = time_s - self._out_s if self._chunk_observed else 0.0
+                self._actual.append((time_s, self.observed_s + part, self.observed_updates + self._chunk_observed))
             self._last_point_time = time_s
             self._next_at = max(int(math.ceil(updates * self.schedule.ratio)), updates + self.schedule.min_gap)
             self._check_stop(point)
             if self.status == TARGET and self.cpu_to_target is None and self._cpu_t0 is not None:
                 self.cpu_to_target = cpu_pause - self._cpu_t0 - self._cpu_paused
+                if self.observer is not None:
+                    part = self.cpu_to_target - self._out_cpu if self._chunk_observed else 0.0
+                    self._target_cpu = (self.cpu_to_target, self.observed_cpu + part,
+                                        self.observed_updates + self._chunk_observed)
+                    self._target_at = int(updates)
             if self.on_point is not None:
                 self.on_point(point, self)
         finally:
@@ -484,6 +572,7 @@ class Monitor:
     def stop(self, status: str, reason: str = "") -> None:
         if self.status is None:
             self.status, self.reason = status, reason
+        self.settle()
 
 
 _BLAS = None

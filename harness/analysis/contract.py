@@ -123,7 +123,9 @@ def delay_audit(spec, timeout_s: float = 120, seed: int | None = None) -> tuple[
     the data seed and the run's seed drawn from ``seed``, by default from the OS's entropy, and named in
     the message, so a finding can be replayed with ``seed=``; the plugin's default parameters;
     4 workers where it allows): nothing marks the run as an audit. The same trajectory audit every
-    run gets (:mod:`harness.run.trajectory`) infers from the iterates observed one update apart the
+    run gets (:mod:`harness.run.trajectory`), over every update of this short run rather than the
+    head and two seeded windows (a lie that starts late cannot fall between them), infers from the
+    iterates observed one update apart the
     step, mini-batch, staleness of each read and SVRG's inner-loop length, and
     :func:`harness.theory.audit.trajectory_findings` compares them with what the plugin reports: a
     step, batch, delay or inner loop beyond the reported one fails, naming both figures; updates the
@@ -148,7 +150,8 @@ def delay_audit(spec, timeout_s: float = 120, seed: int | None = None) -> tuple[
     workers = max(contract_workers(spec), min(4, spec.max_workers or 4))
     where = f"{workload} n={wparams['n']} d={wparams['d']} (audit seed {seed})"
     rec = execute(RunSpec(spec.name, workload, {}, wparams, workers=workers, seed=int(rng.integers(0, 2**31)),
-                          budget=Budget(updates=int(rng.integers(300, 600))), options={"timeout_s": timeout_s}))
+                          budget=Budget(updates=int(rng.integers(300, 600))), options={"timeout_s": timeout_s},
+                          observe_every=True))
     if rec.status not in FINISHED_OK + ("diverged",):
         return ("delays", None if rec.status == SKIPPED else False, f"the audit's run on {where} ended '{rec.status}': "
                 f"{rec.reason}")

@@ -205,6 +205,8 @@ def main(args) -> int:
             raise UserError(f"{exc} (the {len(stored)} runs are stored: `harness report` writes the report "
                             "again)") from None
         (console.print if not args.json else (lambda *a: None))(f"report: {index}")
+        if not args.json and (line := headline(Path(index).parent / "meta.json")):
+            console.print(line, markup=False, highlight=False)
     if args.json:
         print_json(json_summary(records, report_cfg, index))
     if any(r.status == "interrupted" for r in records):
@@ -217,6 +219,26 @@ def main(args) -> int:
     # the exit code says whether every run could be carried out
     bad = [r for r in records if r.status in ("error", "timeout")]
     return 1 if bad else 0
+
+
+def headline(meta: Path) -> str:
+    """One line under ``report: PATH``: what the report concludes, counted (the claims by status, the
+    theorems' verdicts by kind), so the terminal says whether to open it; "" where it has neither."""
+    import json
+    from collections import Counter
+
+    try:
+        d = json.loads(meta.read_text())
+    except (OSError, ValueError):
+        return ""
+    parts = []
+    claims = Counter(c.get("status", "?") for c in d.get("claims") or ())
+    if claims:
+        parts.append("claims: " + ", ".join(f"{n} {k}" for k, n in claims.most_common()))
+    verdicts = {k: n for k, n in (d.get("verdicts") or {}).items() if n}
+    if verdicts:
+        parts.append("theorem verdicts (one per run and linked theorem): " + ", ".join(f"{n} {k}" for k, n in sorted(verdicts.items(), key=lambda kv: -kv[1])))
+    return "; ".join(parts)
 
 
 def json_summary(records, report_cfg: dict, index: Path | None) -> dict:

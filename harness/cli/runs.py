@@ -112,6 +112,8 @@ def main(args) -> int:
 
                 console.print(escape(describe(rec.info["eval_plan"])))
             _print_key(rec)
+            for line in _facts_lines(rec):
+                console.print(line, markup=False, highlight=False)
             for thm, v in store.verdicts(rid).items():
                 console.print(f"theorem {thm}: {v['verdict']}")
             cols = ("updates", "epochs", "time_s", "objective", "subopt", "grad_norm_sq", "tau_max", "tau_mean")
@@ -140,6 +142,27 @@ def main(args) -> int:
             console.print(f"deleted {r.label()} status={r.status}")
         console.print(f"deleted {len(deleted)} run{'s' if len(deleted) != 1 else ''} from {store.path}")
     return 0
+
+
+def _facts_lines(rec) -> list[str]:
+    """What ``runs show`` says beside the key: which theorem chose a parameter set to ``theory``, and
+    what the trajectory audit found (``info["audit"]``; the whole record is in ``--json``)."""
+    out = []
+    for name, c in (rec.info.get("theory_choices") or {}).items():
+        out.append(f"{name} = {c.get('value'):.6g} chosen by {c.get('theorem')} "
+                   f"({c.get('policy', '')}; binding: {'; '.join(c.get('binding') or []) or '-'})")
+    a = rec.info.get("audit") or {}
+    if a.get("status") == "audited":
+        parts = [f"step {a['step']:.6g}", f"reads up to {a.get('delay_max', 0)} updates old"]
+        if a.get("b"):
+            parts.append(f"b = {a['b']}")
+        if a.get("inner_max"):
+            parts.append(f"inner loop up to {a['inner_max']}")
+        out.append(f"trajectory audit ({a.get('model')} updates): {a.get('explained')} of {a.get('observed')} observed "
+                   f"updates explained: " + ", ".join(parts) + (f"; {a['note']}" if a.get("note") else ""))
+    elif a:
+        out.append(f"trajectory audit: not audited: {a.get('reason', '?')}")
+    return out
 
 
 def _print_key(rec) -> None:

@@ -18,7 +18,7 @@ from .manifest import machine_seconds, manifest, usable_cores
 from harness._core.signals import signal_name
 from harness._core.cache import looks_like_damaged_cache, numba_cache_dir, repair_numba_cache
 from harness._core.identity import code_fingerprint, run_hash
-from harness._core.observe import Observer
+from harness._core.observe import EVERY, Observer
 from harness._core.monitor import (DIVERGED, DONE, ERROR, FINISHED_OK, INTERRUPTED, SKIPPED, TARGET, TIMEOUT, Budget,
                                    Monitor, Schedule, Target)
 from .checking import expected_applied
@@ -50,6 +50,9 @@ class RunSpec:
     # a suite entry's ``size = {...}`` (:class:`harness.run.sizing.Sizing`): the gate sizes the group on the
     # machine that saves its baseline; not its identity (the value chosen is, in the workload parameters)
     size: Any = field(default=None, compare=False)
+    # the trajectory audit observes every update (check-plugin's audit run: a short run whose late lies the
+    # seeded windows may miss), not the head and two windows; the plugin sees nothing of it; not its identity
+    observe_every: bool = field(default=False, compare=False)
 
     def describe(self) -> str:
         ps = ",".join(f"{k}={v}" for k, v in self.params.items())
@@ -347,7 +350,8 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
 
     planted_clock, params = planted_run(res.identity.get("options", {}).get("planted", {}), res.params)
     unobserved = not_audited(workload)
-    observer = Observer(spec.seed) if unobserved is None else None
+    observer = None if unobserved is not None else (
+        Observer(spec.seed, head=EVERY, windows=0) if spec.observe_every else Observer(spec.seed))
     b = params.get("b")
     monitor = Monitor(workload.metrics, n_samples=getattr(workload, "n", None), budget=spec.budget,
                       target=spec.target, schedule=spec.schedule, deterministic=pspec.deterministic,
@@ -390,6 +394,7 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
     finally:
         rec.wall_s = time.perf_counter() - t0
         rec.info["load"] = [load0, _load()]   # the machine's 1-min load average around the run, shown beside its times
+        monitor.settle()                      # the observation windows' own cost off time_s (a stopped-short run too)
         rec.points = list(monitor.points)
         rec.info.update(ctx.info)
         rec.info.setdefault("eval_seconds", monitor.eval_seconds)
@@ -411,9 +416,12 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
             rec.info["cpu_to_target_s"] = monitor.cpu_to_target  # the gate's time where both sides have it
         # written last, over anything the plugin put under this key: the plugin cannot write its own audit;
         # a run stopped short (interrupted, timed out, failed) is not judged, and its shutdown is not delayed
-        rec.info["audit"] = (trajectory_audit(workload, observer, pspec.family, rec.wall_s)
+        rec.info["audit"] = (trajectory_audit(workload, observer, pspec.family, rec.wall_s,
+                                              seconds=EVERY_SECONDS if spec.observe_every else None)
                              if observer and rec.status in JUDGED else
                              {"status": "unaudited", "reason": unobserved or f"the run ended '{rec.status}'"})
+        if monitor.charge is not None:   # what the windows took and what time_s charges for them instead
+            rec.info["audit"]["clock"] = monitor.charge
         scratch.remove(workdir)
     note = evaluation_note(rec, spec.schedule)
     if note:
@@ -442,16 +450,20 @@ def evaluation_note(rec: RunRecord, schedule: Schedule) -> str | None:
 JUDGED = (*FINISHED_OK, DIVERGED)   # the statuses the theory checker judges
 
 
-def trajectory_audit(workload: Workload, observer: Observer, family: str, run_seconds: float) -> dict[str, Any]:
+EVERY_SECONDS = 20.0   # the search's cap where every update was observed (check-plugin's short audit run)
+
+
+def trajectory_audit(workload: Workload, observer: Observer, family: str, run_seconds: float,
+                     seconds: float | None = None) -> dict[str, Any]:
     """The trajectory audit of a finished run (:mod:`harness.run.trajectory`) from the iterates the
-    monitor observed, searching for at most about as long as the run took; ``{"status": "unaudited",
-    "reason": ...}`` where it cannot run."""
+    monitor observed, searching for at most about as long as the run took (or ``seconds``);
+    ``{"status": "unaudited", "reason": ...}`` where it cannot run."""
     from .trajectory import audit
 
     try:
         ups, its = observer.trajectory()
         return audit(workload, ups, its, family=family, windows=observer.windows, dropped=observer.dropped,
-                     run_seconds=run_seconds)
+                     run_seconds=run_seconds, seconds=seconds)
     except Exception as exc:  # noqa: BLE001 - an audit that fails says so; the run itself stands
         return {"status": "unaudited", "reason": f"the audit failed: {type(exc).__name__}: {exc}"}
 

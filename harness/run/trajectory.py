@@ -18,7 +18,9 @@ of ``Delta``, a difference of two iterates), with a positive step, which it then
 leaves an honest update within ~3e-8 (a sample whose residual nearly vanishes has a gradient known to
 fewer digits); a random direction is within 1e-7 with a probability of about 1e-7^(d-1) per
 candidate. Where the read iterate moves the direction of ``g_i`` little (a small l2 weight), reads
-close in time are told apart only to that extent: the least stale explanation is taken. The
+close in time are told apart only to that extent: the least stale explanation is taken, with the
+least step among the reads that explain it (a freshly read residual is smaller: its step is larger). A
+batch drawn with repeats that make a smaller one (i, i) counts as that smaller batch. The
 search: staleness from 0 up (the least stale explanation first, so a plugin gets the benefit of the
 doubt), ``b`` from the last one found then 1 to :data:`MAX_B` (2 by matching singles, 3 and 4 by
 matching sums of pairs against sums of pairs or singles along a random direction, then checked in
@@ -26,8 +28,9 @@ full), snapshots among the kept iterates. It is exact arithmetic on the run's ow
 is sampled, so the same run gives the same audit.
 
 :func:`audit` returns the figures (stored by the runner as ``info["audit"]``, after the plugin's own
-info, so a plugin cannot write them): how many steps were observed and explained, the step sizes,
-staleness and batch sizes found, SVRG's longest inner loop seen, or why nothing was audited (no
+info, so a plugin cannot write them): how many steps were observed and explained, the step sizes
+(median, least, largest, and ``step_high``, exceeded by at most :data:`HIGH` of the updates whose reads
+are all kept), the staleness and batch sizes found (``delays``, ``batches``), SVRG's longest inner loop seen, or why nothing was audited (no
 per-sample gradients, an iterate that is no vector, too large to search, updates of another form:
 momentum, dual or coordinate-wise updates, inconsistent reads). The theory checker compares them with
 what the plugin reported (:mod:`harness.theory.audit`).
@@ -52,15 +55,19 @@ FIRST = 8             # steps tried before a model that explains fewer than COVE
 COVER = 0.5           # share of the steps tried that must be explained for the figures to count
 SECONDS = 1.0         # the search stops here at the latest and reports what it found
 FLOOR = 0.2           # ... and not before this, or the run's own wall time if longer (tiny runs stay cheap)
+NEAR = 10             # a read next to the one found that turns the direction by more than NEAR x TOL: no ambiguity
+HIGH = 0.1            # step_high: the step exceeded by at most this share of the updates whose reads are all kept
 
 
 def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = "", windows=None,
-          dropped: str = "", run_seconds: float | None = None) -> dict[str, Any]:
+          dropped: str = "", run_seconds: float | None = None, seconds: float | None = None) -> dict[str, Any]:
     """The audit's figures for one run (see the module docstring); ``{"status": "unaudited",
     "reason": ...}`` when nothing could be audited. The search takes at most the run's own wall time
-    ``run_seconds`` (at least :data:`FLOOR`, at most :data:`SECONDS`; b = 1 needs far less)."""
+    ``run_seconds`` (at least :data:`FLOOR`, at most :data:`SECONDS`; b = 1 needs far less), or
+    ``seconds`` where given (check-plugin's audit run, whose every update must be searched)."""
     t0 = time.perf_counter()
-    cap = SECONDS if run_seconds is None else min(SECONDS, max(FLOOR, float(run_seconds)))
+    cap = (float(seconds) if seconds is not None else
+           SECONDS if run_seconds is None else min(SECONDS, max(FLOOR, float(run_seconds))))
     out: dict[str, Any] = {"windows": [list(w) for w in windows or ()]}
 
     def unaudited(reason: str) -> dict[str, Any]:
@@ -87,27 +94,32 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
     if found["tried"] and not _covers(found):      # the family's model fails: the other one, if it does better
         other = _run(search, steps, order[1], t0, cap)
         found = other if len(other["explained"]) > len(found["explained"]) else found
-    out.update(model=found["model"], explained=len(found["explained"]), tried=found["tried"])
+    out.update(model=found["model"], explained=len(found["explained"]), tried=found["tried"], b_searched=search.max_b)
     if search.skipped_b:
         out["b_not_searched"] = search.skipped_b
     counted = len(found["explained"]) + found["unexplained"]
+    # what an unexplained update may be, the most ordinary first: a mini-batch beyond the search
+    forms = (f"a mini-batch above {search.max_b}{' (' + search.skipped_b + ')' if search.skipped_b else ''}, momentum, "
+             "dual or coordinate-wise updates, inconsistent reads")
     if found["explained"] and not _covers(found):
         return unaudited(f"only {len(found['explained'])} of the {counted} observed updates tried are a gradient "
-                         "step of the SGD or SVRG form: the others are of another form (momentum, dual or coordinate-wise "
-                         "updates, inconsistent reads)")
+                         f"step of the SGD or SVRG form (b <= {search.max_b}, staleness <= {WINDOW}): the others are of "
+                         f"another form ({forms})")
     if not found["tried"]:
         return unaudited(f"none of the {len(steps)} updates observed one by one moved the iterate it ticked with")
     if not found["explained"]:
         return unaudited(f"none of the {found['tried']} observed updates tried is a gradient step of the SGD or SVRG "
-                         f"form (b <= {search.max_b}, staleness <= {WINDOW}): momentum, dual or coordinate-wise updates, "
-                         "inconsistent reads, or a read older than the window")
+                         f"form (b <= {search.max_b}, staleness <= {WINDOW}): {forms}, or a read older than the window")
     ex = found["explained"]
     eta = np.array([e[1] for e in ex])
     taus = np.array([e[0] for e in ex])
+    whole = eta[[e[4] for e in ex]]
     bs = [e[2] for e in ex if e[2]]      # an SVRG step that reads its snapshot shows no batch size
     out.update(status="audited", step=float(np.median(eta)), step_max=float(eta.max()), step_min=float(eta.min()),
+               step_high=float(np.quantile(whole, 1 - HIGH, method="lower")) if len(whole) else None, step_high_share=HIGH,
                b=max(set(bs), key=bs.count) if bs else None, b_values=sorted(set(bs)),
                b_share=round(max(map(bs.count, set(bs))) / len(bs), 4) if bs else None,
+               batches={str(k): bs.count(k) for k in sorted(set(bs))},
                delay_max=int(taus.max()), delays={str(k): int(v) for k, v in zip(*np.unique(taus, return_counts=True))})
     if found["model"] == "svrg":
         out["inner_max"] = int(max(e[3] for e in ex))
@@ -165,7 +177,10 @@ def _run(search: "_Search", steps: list[int], model: str, t0: float, cap: float)
             return counted < FIRST or len(explained) >= COVER * counted
         state[i]["misses"] = 0
         state[i]["hits"] += 1
-        explained.append(res)
+        # every read the update may have made is kept: the head (reads before update 0 are update 0), or
+        # half a window in (reads up to WINDOW/2 stale)
+        start = int(search.ups[segs[i][0]])
+        explained.append((*res, start == 0 or int(search.ups[j]) - start >= WINDOW // 2))
         return True
 
     going = True
@@ -247,19 +262,25 @@ class _Search:
             rs = reads if b == 1 else [k for k in reads if t - int(self.ups[k]) <= reach]
             hit = self._sgd(rs, q, tol, b) if model == "sgd" else self._svrg(rs, q, tol, b)
             if hit is not None:
-                k, u, kappa = hit
+                k, u, kappa, idx = hit
                 eta = -b * kappa * size
                 if u is not None and u == k:      # the read is the snapshot: -eta grad f(u), any batch
-                    b = None
+                    seen = None
                 else:
                     self.same_b = self.same_b + 1 if b == self.last_b else 1
                     self.last_b = b
+                    reach = 2 * max(self.max_tau, t - int(self.ups[k])) + 8
+                    eta = self._least_step([r for r in reads if t - int(self.ups[r]) <= reach], k, u, idx, q, tol, eta,
+                                           b, size)
+                    # b samples drawn with repeats that make a smaller batch (i, i: one sample twice) are
+                    # that smaller batch: the same step on the same direction
+                    seen = b // int(np.gcd.reduce(np.unique(idx, return_counts=True)[1]))
                 self.max_tau = max(self.max_tau, t - int(self.ups[k]))
                 inner = 0
                 if u is not None:
                     self.last_u = u
                     inner = t - int(self.ups[u]) + 1
-                return (t - int(self.ups[k]), float(eta), b, inner)
+                return (t - int(self.ups[k]), float(eta), seen, inner)
         return False
 
     def _blocks(self, reads: list[int]):
@@ -271,22 +292,22 @@ class _Search:
                 yield reads[a:b]
 
     def _sgd(self, reads: list[int], q, tol, b):
-        """(read, None, kappa) of the least stale read whose gradients explain q, or None."""
+        """(read, None, kappa, sample indices) of the least stale read whose gradients explain q, or None."""
         if b == 1:
             for ks in self._blocks(reads):
                 hit = _first(np.stack([self.G(k) for k in ks]), None, q, tol)
                 if hit is not None:
-                    return ks[hit[0]], None, hit[1]
+                    return ks[hit[0]], None, hit[1], np.array([hit[2]])
             return None
         for k in reads:
-            kappa = _match(self.G(k), None, q, tol, b, self.rng)
-            if kappa is not None and kappa < 0:
-                return k, None, kappa
+            got = _match(self.G(k), None, q, tol, b, self.rng)
+            if got is not None and got[0] < 0:
+                return k, None, got[0], got[1]
         return None
 
     def _svrg(self, reads: list[int], q, tol, b):
-        """(read, snapshot, kappa): the snapshot the last update used, or the read itself (the first
-        step of an inner loop reads its snapshot), the least stale first."""
+        """(read, snapshot, kappa, sample indices or None): the snapshot the last update used, or the
+        read itself (the first step of an inner loop reads its snapshot), the least stale first."""
         u = self.last_u
         for ks in self._blocks(reads):
             cands = []
@@ -296,13 +317,13 @@ class _Search:
                     Gu = self.G(u)
                     hit = _first(np.stack([self.G(k) - Gu for k in same]), self.F(u), q, tol)
                     if hit is not None:
-                        cands.append((int(self.ups[same[hit[0]]]), same[hit[0]], u, hit[1]))
+                        cands.append((int(self.ups[same[hit[0]]]), same[hit[0]], u, hit[1], np.array([hit[2]])))
             else:
                 for k in ks:
                     if u is not None and k >= u:
-                        kappa = _match(self.G(k) - self.G(u), b * self.F(u), q, tol, b, self.rng)
-                        if kappa is not None and kappa < 0:
-                            cands.append((int(self.ups[k]), k, u, kappa))
+                        got = _match(self.G(k) - self.G(u), b * self.F(u), q, tol, b, self.rng)
+                        if got is not None and got[0] < 0:
+                            cands.append((int(self.ups[k]), k, u, got[0], got[1]))
                             break
             # the read is the snapshot: the step is -eta grad f(u), whatever the batch
             Fs = np.stack([self.F(k) for k in ks])
@@ -312,15 +333,43 @@ class _Search:
             ok = np.nonzero((sin < tol) & (along < 0))[0]
             if len(ok):
                 k = ks[int(ok[0])]
-                cands.append((int(self.ups[k]), k, k, float(along[ok[0]] / (b * float(Fs[ok[0]] @ Fs[ok[0]])))))
+                cands.append((int(self.ups[k]), k, k, float(along[ok[0]] / (b * float(Fs[ok[0]] @ Fs[ok[0]]))), None))
             if cands:
-                _, k, uu, kappa = max(cands)             # the least stale read
-                return k, uu, kappa
+                _, k, uu, kappa, idx = max(cands, key=lambda c: c[0])     # the least stale read
+                return k, uu, kappa, idx
         return None
+
+    def _least_step(self, reads: list[int], found: int, u: int | None, idx: np.ndarray, q, tol: float,
+                    eta: float, b: int, size: float) -> float:
+        """The least step among the explanations of q by the same samples ``idx`` at every read in
+        ``reads`` (after the snapshot ``u``; ``found`` the read the search took; the caller passes the reads
+        up to twice the largest staleness found so far, plus 8): where the reads move
+        the direction of these gradients less than ``tol`` (a tiny l2 weight: g_i(w) is x_i times a
+        residual), each read explains the step, each with its own step size, and the plugin gets the
+        benefit of the doubt. The reads next to ``found`` are looked at first: where they turn the
+        direction by more than :data:`NEAR` x ``tol``, the reads further apart are taken as told apart."""
+        ks = [k for k in reads if u is None or k >= u]
+        off = b * self.F(u) - self.G(u)[idx].sum(axis=0) if u is not None else 0.0
+        at = ks.index(found) if found in ks else 0
+        near = [k for k in ks[max(at - 1, 0):at + 2] if k != found]
+        for cands, last in ((near, False), (ks, True)):
+            if not cands:
+                return eta
+            S = (np.stack([self.G(k)[idx[0]] for k in cands]) if len(idx) == 1 else
+                 np.stack([self.G(k)[idx].sum(axis=0) for k in cands])) + off
+            along = S @ q
+            norm2 = np.einsum("ij,ij->i", S, S)
+            with np.errstate(all="ignore"):
+                sin = np.sqrt(np.maximum(norm2 - along**2, 0.0) / norm2)
+                etas = -b * along / norm2 * size         # -b kappa size, kappa = <q, S>/|S|^2 < 0
+            if not last and not (sin < NEAR * tol).any():
+                return eta
+        ok = (sin < tol) & (along < 0) & np.isfinite(etas)
+        return min(eta, float(etas[ok].min())) if ok.any() else eta
 
 
 def _first(Rs: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float):
-    """(index of the first block, kappa) where some row of ``Rs[m]`` (+ ``c``) is parallel to q within
+    """(index of the first block, kappa, row) where some row of ``Rs[m]`` (+ ``c``) is parallel to q within
     ``tol`` with a negative coefficient (the least misaligned row of that block), or None. Rs: (m, n, d)."""
     S = Rs if c is None else Rs + c
     along = S @ q                                        # (m, n)
@@ -333,11 +382,11 @@ def _first(Rs: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float):
         return None
     m = int(hit[0])
     i = int(np.argmin(sin[m]))
-    return m, float(along[m, i] / norm2[m, i])
+    return m, float(along[m, i] / norm2[m, i]), i
 
 
-def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: int, rng) -> float | None:
-    """For rows R (n, d), offset c and unit direction q: kappa = <q, S>/|S|^2 of a multiset sum
+def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: int, rng):
+    """For rows R (n, d), offset c and unit direction q: (kappa = <q, S>/|S|^2, B) of a multiset sum
     S = sum_{i in B} R_i + c (|B| = b >= 2) parallel to q within ``tol`` with <q, S> < 0 (the least
     misaligned), or None. Meet in the middle: the sums over half the multiset, projected on a random
     direction orthogonal to q, must cancel the other half's (plus c's) there: sorted along it, the
@@ -380,7 +429,9 @@ def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: in
         sin = np.sqrt(np.maximum(norm2 - along**2, 0.0) / norm2)
     sin = np.where((along < 0) & np.isfinite(sin), sin, np.inf)
     i = int(np.argmin(sin))
-    return float(along[i] / norm2[i]) if sin[i] < tol else None
+    if sin[i] >= tol:
+        return None
+    return float(along[i] / norm2[i]), np.concatenate([A_idx[P[i]], B_idx[Q[i]]])
 
 
 def _sums(X: np.ndarray, idx: np.ndarray) -> np.ndarray:

@@ -1,106 +1,34 @@
-"""Adversarial findings (issues 24, 25, 26, 30): each test states what should happen and currently fails.
-The outside plugins are written against ``harness.api`` only (see liars/ for the installable package)."""
+"""Adversarial findings (issues 24, 25, 26, 30): each test states what should happen; a finding not fixed yet
+is a strict xfail saying why. The outside plugins are written against ``harness.api`` only, once, in the
+installable package liars/ (algo.py, catalog.py, theorems.py)."""
 
 from __future__ import annotations
 
 import os
+import re
 import struct
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 import sympy as sp
 
 pytestmark = pytest.mark.slow
 
-from harness.api import Budget, DelayStats, Param, PluginSpec, UserError
+from conftest import judge
+from harness.api import Budget, UserError
 from harness._core.registry import plugins
 from harness.run.runner import RunSpec, execute
 
+# the liars are the installable package's (liars/: `pip install tests/adversary/liars` gives the same plugins
+# through entry points); here they are registered for each test only
+sys.path.insert(0, str(Path(__file__).parent / "liars"))
+from liars.catalog import PLUGINS as _LIARS  # noqa: E402
+
+LIAR = {s.name: s for s in _LIARS}
 WL = {"n": 200, "d": 10}
-E, B = Param("eta", 0.01, "float", low=0.0, open_low=True, theory=True), Param("b", 1, "int", low=1)
-
-
-# ---------------------------------------------------------------- plugins that lie off the probe
-def step3_off_probe(ctx):
-    """Reports eta, applies 3 eta -- except on check-plugin's probe workload, where it is honest."""
-    wl, p, mon = ctx.workload, ctx.params, ctx.monitor
-    c = 1.0 if wl.name == "probe" else 3.0
-    ctx.applied(eta=p["eta"], b=p["b"])
-    w, t, rng = np.zeros(wl.dim), 0, ctx.rng
-    mon.tick(0, w, samples=0)
-    while mon.running:
-        k = mon.next_chunk(t)
-        for _ in range(k):
-            w -= c * p["eta"] * wl.batch_gradient(w, rng.integers(0, wl.n, size=p["b"]))
-        t += k
-        mon.tick(t, w, samples=t * p["b"])
-
-
-def stale_off_probe(ctx):
-    """Reads 20 updates staler than the delays it reports -- except on the probe."""
-    wl, p, mon, P = ctx.workload, ctx.params, ctx.monitor, ctx.workers
-    extra = 0 if wl.name == "probe" else 20
-    ctx.applied(eta=p["eta"], b=p["b"])
-    w, t, rng = np.zeros(wl.dim), 0, ctx.rng
-    hist, d = [w.copy()], DelayStats()
-    mon.tick(0, w, samples=0, delays=d)
-    while mon.running:
-        k = mon.next_chunk(t)
-        for _ in range(k):
-            tau = min(P - 1, t)
-            w = w - p["eta"] * wl.batch_gradient(hist[max(t - tau - extra, 0)], rng.integers(0, wl.n, size=p["b"]))
-            hist.append(w.copy()); d.add_one(tau); t += 1
-        mon.tick(t, w, samples=t * p["b"], delays=d)
-
-
-def svrg_fake_samples(ctx):
-    """Runs 10 x the inner-loop length m it reports, and reports the samples the reported m implies."""
-    wl, p, mon = ctx.workload, ctx.params, ctx.monitor
-    n, b, eta, m = wl.n, p["b"], p["eta"], p["m"]
-    ctx.applied(eta=eta, b=b, m=m)
-    w, t, rng = np.zeros(wl.dim), 0, ctx.rng
-    mon.tick(0, w, samples=0)
-    while mon.running:
-        u0, mu = w.copy(), wl.gradient(w)
-        inner = 0
-        while inner < 10 * m and mon.running:
-            k = min(mon.next_chunk(t), 10 * m - inner)
-            for _ in range(k):
-                Bi = rng.integers(0, n, size=b)
-                w -= eta * (wl.batch_gradient(w, Bi) - wl.batch_gradient(u0, Bi) + mu)
-            inner, t = inner + k, t + k
-            mon.tick(t, w, samples=n * -(-t // m) + 2 * b * t)
-
-
-def applied_odd(ctx):
-    """ctx.applied with a list or a NaN for a number the theorem reads."""
-    wl, p, mon = ctx.workload, ctx.params, ctx.monitor
-    ctx.applied(eta=[p["eta"]] if p["how"] == "list" else float("nan"), b=p["b"])
-    w, t, rng = np.zeros(wl.dim), 0, ctx.rng
-    mon.tick(0, w, samples=0)
-    while mon.running:
-        k = mon.next_chunk(t)
-        for _ in range(k):
-            w -= p["eta"] * wl.batch_gradient(w, rng.integers(0, wl.n, size=p["b"]))
-        t += k
-        mon.tick(t, w, samples=t * p["b"])
-
-
-MOD = "test_adversary"
-STEP = PluginSpec("adv-step3", "sgd", "sim", f"{MOD}:step3_off_probe", params=(E, B), theorems=("minibatch.lem-1",),
-                  deterministic=True)
-STALE = PluginSpec("adv-stale", "asgd", "sim", f"{MOD}:stale_off_probe", params=(E, B), theorems=("minibatch.thm-4",),
-                   min_workers=1, max_workers=8, deterministic=True)
-STALE_MPI = replace(STALE, name="adv-stale-mpi", backend="mpi")   # no delay audit at all for this backend
-SVRG = PluginSpec("adv-svrg", "svrg", "serial", f"{MOD}:svrg_fake_samples", params=(E, B, Param("m", 20, "int", low=1)),
-                  theorems=("asysvrg.thm-2.4.1",), deterministic=True)
-ODD = PluginSpec("adv-odd", "sgd", "serial", f"{MOD}:applied_odd",
-                 params=(E, B, Param("how", "list", "choice", choices=("list", "nan"))), theorems=("minibatch.lem-1",),
-                 deterministic=True)
+STEP, STALE, STALE_MPI, SVRG = LIAR["liar-step"], LIAR["liar-stale"], LIAR["liar-stale-mpi"], LIAR["liar-svrg"]
 
 
 def _register(monkeypatch, *specs):
@@ -109,13 +37,7 @@ def _register(monkeypatch, *specs):
 
 
 def _verdict(store, spec, thm, workers=1, seeds=(0, 1, 2), updates=2000, **params):
-    from harness.run.checking import check
-
-    recs = [execute(RunSpec(spec.name, "ridge", params, WL, workers=workers, seed=s, budget=Budget(updates=updates)),
-                    store) for s in seeds]
-    assert all(r.status in ("done", "budget") for r in recs), [r.reason for r in recs]
-    (v,) = [x for x in check(recs) if x.theorem == thm]
-    return v
+    return judge(store, spec.name, thm, params, workers=workers, seeds=seeds, updates=updates)
 
 
 @pytest.mark.parametrize("spec", [STEP, STALE], ids=lambda s: s.name)
@@ -128,6 +50,20 @@ def test_a_plugin_honest_only_on_the_probe_fails_check_plugins_audits(spec, monk
     _register(monkeypatch, spec)
     check, passed, detail = delay_audit(spec)
     assert passed is False, f"the liar passes check-plugin's delay audit: {detail}"
+
+
+@pytest.mark.parametrize("seed", [1, 3, 4])
+def test_check_plugin_catches_a_step_lie_that_starts_late(seed, monkeypatch):
+    """3 eta on the last 15% of its budget: check-plugin's audit run (300-600 updates) observed only its
+    head and two seeded 64-update windows, and searched them in order for as long as the run took, so
+    the lie went unseen on 7 of audit seeds 1-12 (these three among them); the audit run now observes
+    and searches every update."""
+    from harness.analysis.contract import delay_audit
+
+    late = LIAR["liar-step-late"]
+    _register(monkeypatch, late)
+    check, passed, detail = delay_audit(late, seed=seed)
+    assert passed is False and "step" in detail, f"seed {seed}: {detail}"
 
 
 def test_three_times_the_step_is_not_holds(store, monkeypatch):
@@ -163,8 +99,9 @@ def test_odd_applied_values_are_refused_at_the_call_not_a_traceback_in_theory_ch
     = nan is not a number) and the report's whole theory section is dropped (one warning, exit 0)."""
     from harness.run.checking import check
 
-    _register(monkeypatch, ODD)
-    recs = [execute(RunSpec(ODD.name, "ridge", {"eta": 0.01, "how": how}, WL, seed=0, budget=Budget(updates=300)), store)]
+    odd = LIAR["liar-types"]
+    _register(monkeypatch, odd)
+    recs = [execute(RunSpec(odd.name, "ridge", {"eta": 0.01, "how": how}, WL, seed=0, budget=Budget(updates=300)), store)]
     if recs[0].status == "error":
         assert "ctx.applied" in recs[0].reason   # refused at the call: fine
         return
@@ -178,10 +115,17 @@ def test_an_outside_entry_named_like_a_built_in_namespace_cannot_replace_the_bui
     impostor's minibatch.lem-1, thm-2..5 vanish, every built-in SGD plugin's link breaks); the
     warning blames the *built-in* entry as the broken one."""
     from harness.theory import registry
-    from liars_inline import COLLIDE_ENTRY
+
+    class Collide:      # an entry point named like the built-in namespace, found first
+        name, value, dist = "minibatch", "liars.theorems:COLLIDE", type("D", (), {"name": "impostor"})()
+
+        def load(self):
+            from liars.theorems import COLLIDE
+
+            return COLLIDE
 
     real = registry.entry_points
-    monkeypatch.setattr(registry, "entry_points", lambda group: [COLLIDE_ENTRY, *real(group=group)])
+    monkeypatch.setattr(registry, "entry_points", lambda group: [Collide(), *real(group=group)])
     registry._load.cache_clear()
     try:
         thm = registry.get("minibatch.lem-1")
@@ -282,22 +226,7 @@ def test_a_suite_file_cannot_read_a_data_file_outside_its_folder(tmp_path):
 
 
 # ---------------------------------------------------------------- covers: a momentum method judged by SGD's lemma
-def heavy_ball(ctx):
-    wl, p, mon = ctx.workload, ctx.params, ctx.monitor
-    ctx.applied(eta=p["eta"], b=p["b"])
-    w, v, t, rng = np.zeros(wl.dim), np.zeros(wl.dim), 0, ctx.rng
-    mon.tick(0, w, samples=0)
-    while mon.running:
-        k = mon.next_chunk(t)
-        for _ in range(k):
-            v = 0.9 * v - p["eta"] * wl.batch_gradient(w, rng.integers(0, wl.n, size=p["b"]))
-            w = w + v
-        t += k
-        mon.tick(t, w, samples=t * p["b"])
-
-
-HB = PluginSpec("adv-heavy-ball", "heavy_ball", "serial", f"{MOD}:heavy_ball", params=(E, B),
-                theorems=("minibatch.lem-1",), covers=("minibatch.lem-1",), deterministic=True)
+HB = LIAR["liar-heavy-ball"]
 
 
 def test_a_momentum_method_claiming_covers_is_not_a_plain_holds_of_sgds_lemma(store, monkeypatch):
@@ -328,28 +257,7 @@ def test_a_store_with_a_malformed_info_column_is_one_line_and_exit_2(info, tmp_p
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-500:]
 
 
-def svrg_warm_epochs_escape(ctx):
-    """Runs 10 x m with honest samples, and adds warm_epochs=1 to ctx.applied: the accounting audit
-    skips any run that reports warm_epochs (an extra key ctx.applied accepts unchecked)."""
-    wl, p, mon = ctx.workload, ctx.params, ctx.monitor
-    n, b, eta, m = wl.n, p["b"], p["eta"], p["m"]
-    ctx.applied(eta=eta, b=b, m=m, warm_epochs=1)
-    w, t, s, rng = np.zeros(wl.dim), 0, 0, ctx.rng
-    mon.tick(0, w, samples=0)
-    while mon.running:
-        u0, mu = w.copy(), wl.gradient(w)
-        s += n
-        inner = 0
-        while inner < 10 * m and mon.running:
-            k = min(mon.next_chunk(t), 10 * m - inner)
-            for _ in range(k):
-                Bi = rng.integers(0, n, size=b)
-                w -= eta * (wl.batch_gradient(w, Bi) - wl.batch_gradient(u0, Bi) + mu)
-            inner, t, s = inner + k, t + k, s + 2 * k * b
-            mon.tick(t, w, samples=s)
-
-
-SVRG_WARM = replace(SVRG, name="adv-svrg-warm", impl=f"{MOD}:svrg_warm_epochs_escape")
+SVRG_WARM = LIAR["liar-svrg-warm"]
 
 
 def test_reporting_warm_epochs_does_not_switch_off_the_accounting_audit(store, monkeypatch):
@@ -390,3 +298,55 @@ def test_compare_refuses_a_parameter_neither_side_has(flag, tmp_path):
                    "--workload-param", "d=10", "--budget", "updates=50", "--seeds", "1", "--no-plot", flag, "etaa=0.5",
                    tmp_path=tmp_path, timeout=120)
     assert out.returncode == 2 and "etaa" in out.stderr, (out.returncode, out.stderr[-300:])
+
+
+# ---------------------------------------------------------------- the trajectory audit (issue 25): liars and honest runs
+def test_three_times_the_step_on_a_third_of_the_updates_is_violated(store, monkeypatch):
+    """The median step was the reported one: a lie on a minority of the updates got 'holds'."""
+    _register(monkeypatch, LIAR["liar-step-sometimes"])
+    v = _verdict(store, LIAR["liar-step-sometimes"], "minibatch.lem-1", seeds=(0,), eta=0.03)
+    assert v.verdict == "violated", v.reason[:300]
+    assert "applied step 0.09 on more than 10% of the updates inferred from the iterates (median 0.03) vs eta = 0.03" in v.reason
+
+
+def test_a_batch_that_shrinks_to_one_after_8_updates_is_violated(store, monkeypatch):
+    """After 8 updates of b = 4 the search looked for b = 4 only, and one sample i is the multiset
+    (i, i, i, i): 'holds' with b = 4 inferred."""
+    _register(monkeypatch, LIAR["liar-b-later"])
+    v = _verdict(store, LIAR["liar-b-later"], "minibatch.lem-1", seeds=(0,), eta=0.03, b=4)
+    assert v.verdict == "violated", v.reason[:300]
+    # on most updates, or on some (how many the timed search of b = 4 reaches depends on the load)
+    assert re.search(r"a mini-batch of 1 (on \d+ of \d+ updates )?inferred from the iterates", v.reason), v.reason[:300]
+
+
+def test_plain_sgd_reported_as_svrg_is_violated(store, monkeypatch):
+    """Every update an SGD step at 3 eta, reported as SVRG with eta, b, m: 'holds (unverified)' (delay
+    theorems) or 'holds' (the others), the audit's finding dropped as 'not the figures of svrg'."""
+    _register(monkeypatch, LIAR["liar-sgd-as-svrg"])
+    v = _verdict(store, LIAR["liar-sgd-as-svrg"], "asysvrg.thm-2.4.1", seeds=(0,), eta=0.001, m=20)
+    assert v.verdict == "violated" and "its updates are SGD steps" in v.reason, v.reason[:300]
+
+
+@pytest.mark.xfail(strict=True, reason="a plugin honest exactly while next_chunk returns 1 (the observation windows) "
+                                       "is not seen: docs/plugins.md, 'What the audits see'")
+def test_a_liar_honest_only_in_one_update_chunks_is_not_holds(store, monkeypatch):
+    _register(monkeypatch, LIAR["liar-step-unobserved"])
+    v = _verdict(store, LIAR["liar-step-unobserved"], "minibatch.lem-1", seeds=(0,), eta=0.03)
+    assert v.verdict != "holds", v.reason[:300]
+
+
+@pytest.mark.parametrize("workload", ["ridge", "logreg"])
+def test_honest_async_sgd_on_a_tiny_l2_weight_is_not_violated(workload, store):
+    """With lam = 1e-6 a sample's gradient keeps its direction x_i at every read: the freshest read
+    explained each stale update with the step eta r_i(stale) / r_i(fresh), and an honest asgd-sim was
+    'violated' (applied step 0.01002 vs eta = 0.01). The least step among the reads that explain it is
+    taken."""
+    v = judge(store, "asgd-sim", "minibatch.thm-4", {"eta": 0.01, "M": 1}, workload=workload,
+              wparams={"n": 200, "d": 10, "lam": 1e-6}, workers=4)
+    assert v.verdict == "holds", v.reason[:300]
+
+
+def test_honest_sgd_whose_batches_repeat_samples_is_not_violated(store):
+    """b = 2 of n = 2 with replacement: half the batches are one sample twice (a batch of one)."""
+    v = judge(store, "sgd-serial", "minibatch.lem-1", {"eta": 0.01, "b": 2}, wparams={"n": 2, "d": 10}, seeds=(0, 1))
+    assert v.verdict == "holds", v.reason[:300]

@@ -1,6 +1,7 @@
 """The CLI as a user types it: every mistake is one line and exit code 2; runs are stored."""
 
 import json
+import re
 import sys
 
 import pytest
@@ -96,6 +97,8 @@ def test_run_store_list_show_export(tmp_path):
     text = run_cli("runs", "show", str(listed[0]["id"]), check=True).stdout
     for part in ("data", "code", "seed", "harness", "budget", "target"):  # the run key's parts
         assert f"  {part} " in text, text
+    audit = shown["info"]["audit"]   # what the trajectory audit found is said, not only in --json
+    assert audit["status"] == "audited" and f"trajectory audit ({audit['model']} updates): {audit['explained']} of" in text
     out = tmp_path / "runs.csv"
     run_cli("runs", "export", str(out), check=True)
     assert len(out.read_text().splitlines()) > 10
@@ -254,3 +257,44 @@ def test_points_and_schedule_from_the_command_line(cli):
     assert counts[("--schedule", "ratio=3")] < counts[()]
     bad = cli(*base, "--schedule", "ratio=0.5")
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "ratio" in bad.stderr
+
+
+def test_run_prints_what_its_report_concludes_under_its_path(tmp_path):
+    """Under `report: PATH` one line counts the report's claims by status and the theorems' verdicts
+    by kind, so the terminal says whether the report needs reading (it printed only the path)."""
+    suite = tmp_path / "s.toml"
+    suite.write_text("""name = "s"
+[report]
+claim = "b = 4 ends below b = 1 after the same samples"
+[[report.claims]]
+text = "b = 4 ends below b = 1"
+check = "less"
+a = { plugin = "sgd-serial", params = { eta = 0.05, b = 4 } }
+b = { plugin = "sgd-serial", params = { eta = 0.05, b = 1 } }
+metric = "final_subopt"
+[defaults]
+seeds = 2
+budget = "epochs=2"
+[[run]]
+plugin = "sgd-serial"
+workload = "ridge"
+workload_params = { n = 200, d = 5 }
+params = { eta = 0.05, b = [1, 4] }
+""")
+    proc = run_cli("run", str(suite), "--store", str(tmp_path / "h.db"), check=True)
+    lines = proc.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("report: "))
+    line = lines[at + 1]
+    assert re.fullmatch(r"claims: 1 (not reproduced|reproduced|not testable at this scale); theorem verdicts \(one per "
+                        r"run and linked theorem\): \d+ [a-z() -]+(, \d+ [a-z() -]+)*", line), line
+    assert sum(map(int, re.findall(r"(\d+) (?:holds|inconclusive|violated|not-applicable)", line.split(":", 2)[2]))) == 4 * 2
+
+
+def test_runs_show_names_the_theorem_that_chose_a_theory_parameter():
+    """eta=theory with several linked theorems takes one theorem's choice: runs show says which, and why."""
+    run_cli("run", "--plugin", "sgd-serial", "--workload", "ridge", "--workload-param", "n=200", "--workload-param",
+            "d=8", "--param", "eta=theory", "--budget", "updates=300", "--no-report", check=True)
+    shown = json.loads(run_cli("runs", "show", "1", "--json", check=True).stdout)
+    choice = shown["info"]["theory_choices"]["eta"]
+    text = run_cli("runs", "show", "1", check=True).stdout
+    assert f"eta = {choice['value']:.6g} chosen by {choice['theorem']}" in text, text

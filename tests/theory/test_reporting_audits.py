@@ -11,9 +11,9 @@ import re
 import numpy as np
 import pytest
 
-from harness.api import Budget, Param, PluginSpec
+from conftest import judge
+from harness.api import Param, PluginSpec
 from harness._core.registry import plugins
-from harness.run.runner import RunSpec, execute
 
 WL = {"n": 200, "d": 10}
 THM = "asysvrg.thm-2.4.1"
@@ -57,14 +57,8 @@ def _eta(m: int) -> float:
 
 
 def _verdict(store, monkeypatch, **params):
-    from harness.run.checking import check
-
     monkeypatch.setitem(plugins().items, SPEC.name, SPEC)
-    recs = [execute(RunSpec(SPEC.name, "ridge", {"eta": _eta(20), "m": 20, **params}, WL, seed=s,
-                            budget=Budget(updates=2000)), store) for s in (0, 1)]
-    assert all(r.status in ("done", "budget") for r in recs), [r.reason for r in recs]
-    (v,) = [x for x in check(recs) if x.theorem == THM]
-    return v
+    return judge(store, SPEC.name, THM, {"eta": _eta(20), "m": 20, **params}, seeds=(0, 1))
 
 
 def test_honest_svrg_holds(store, monkeypatch):
@@ -136,7 +130,9 @@ def test_the_delay_audit_catches_a_plugin_reading_20_updates_staler_than_it_repo
     else:
         assert re.search(r"step 0\.01 \(reports 0\.01\), reads up to 3 updates old \(reports 3\), b = 1", detail), detail
         seed = int(re.search(r"audit seed (\d+)", detail).group(1))      # the message replays the audit
-        assert delay_audit(spec, seed=seed)[2].split(": ")[0] == detail.split(": ")[0]
+        # the same workload, sizes and run (how many updates the timed search explains depends on the machine's load)
+        same = lambda msg: re.sub(r"\d+ updates explained", "", msg.split(": ")[0])  # noqa: E731
+        assert same(delay_audit(spec, seed=seed)[2]) == same(detail)
     assert re.search(r"on (ridge|logreg) n=\d+ d=\d+ \(audit seed \d+\) \(4 workers\)", detail), detail   # ordinary
 
 

@@ -105,3 +105,15 @@ def test_run_check_and_report_from_the_command_line(cli, tmp_path):
     assert "Theory: bounds, conditions and verdicts" in md and "asysvrg.thm-2.4.1: **holds**" in md
     assert "c_1 <= beta/2" in md and pngs[0] in md and pngs[0] in html
     assert "<b>holds</b>" in html and "not-applicable" in html
+
+
+def test_the_verdict_legend_names_every_cause_a_report_shows(cli):
+    """The legend printed by `theory show` and every report names each cause of 'violated' and of
+    'holds (unverified)' the checker applies: the tour's sgd-serial reports its applied values and its
+    Theorem 4 verdict is 'holds (unverified)' because the delays were not audited; a legend that only
+    says 'did not report the values it applied' misleads the reader of that verdict."""
+    text = json.loads(cli("theory", "show", "minibatch.thm-4", "--json", check=True).stdout)["verdict_test"]
+    unverified = text.split("**holds (unverified)**")[1].split("**inconclusive**")[0]
+    assert "ctx.applied" in unverified and "delays" in unverified and "trajectory audit" in unverified
+    violated = text.split("**violated**")[1].split("**holds**")[0]
+    assert "iterates" in violated and "staleness" in violated

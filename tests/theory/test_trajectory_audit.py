@@ -117,3 +117,43 @@ def test_a_delay_theorem_is_unverified_where_the_delays_could_not_be_audited(sto
     assert "delays the run reports" in out["minibatch.thm-4"].reason
     assert out["minibatch.lem-1"].verdict == "holds"
     assert "unaudited: step, mini-batch self-reported (ran on other processes)" in out["minibatch.lem-1"].flags
+
+
+def test_a_step_schedule_is_judged_on_every_window_a_decaying_one_is_clean():
+    """A schedule bug that starts late (honest on the first 128 observed updates, 1.5x the reported
+    step in one later window of 64) is caught although the median step is the reported one; an
+    honest step decay (every step at most the reported initial eta) is clean."""
+    from harness.theory.audit import trajectory_findings
+
+    rng = np.random.default_rng(0)
+    W = [np.zeros(WL.dim)]
+    for t in range(192):
+        W.append(W[-1] - (0.075 if t >= 128 else 0.05) * WL.batch_gradient(W[-1], rng.integers(0, WL.n, size=1)))
+    late = audit(WL, np.arange(193), np.array(W), family="sgd")
+    assert late["status"] == "audited" and late["step"] == pytest.approx(0.05, rel=1e-9)
+    lies, _ = trajectory_findings(_facts(late, eta=0.05, b=1))
+    assert len(lies) == 1 and lies[0].startswith("applied step 0.075 ") and lies[0].endswith("vs eta = 0.05 reported")
+    W = [np.zeros(WL.dim)]
+    for t in range(192):
+        W.append(W[-1] - 0.05 * 0.5 ** (t // 64) * WL.batch_gradient(W[-1], rng.integers(0, WL.n, size=1)))
+    decayed = audit(WL, np.arange(193), np.array(W), family="sgd")
+    assert decayed["status"] == "audited" and trajectory_findings(_facts(decayed, eta=0.05, b=1)) == ([], None)
+
+
+def test_a_batch_beyond_the_search_is_named_as_the_reason_not_another_form():
+    """Plain SGD with b = 3 at n = 800 (above the n at which b = 3, 4 are searched) is not audited,
+    and the reason says so (the reported b is beyond the search) instead of suggesting momentum,
+    dual or coordinate-wise updates, which a newcomer reading an honest SGD's verdict would take
+    for an accusation."""
+    from harness.theory.audit import trajectory_findings
+
+    big = build_workload("ridge", {"n": 800, "d": 8})
+    rng = np.random.default_rng(0)
+    W = [np.zeros(big.dim)]
+    for _ in range(40):
+        W.append(W[-1] - 0.05 * big.batch_gradient(W[-1], rng.integers(0, big.n, size=3)))
+    a = audit(big, np.arange(41), np.array(W), family="sgd")
+    assert a["status"] == "unaudited" and a["b_searched"] == 2
+    assert "a mini-batch above 2" in a["reason"] and "b = 3, 4 not searched at n = 800" in a["reason"], a["reason"]
+    lies, why = trajectory_findings(_facts(a, eta=0.05, b=3))
+    assert lies == [] and why.startswith("b = 3 reported, above the mini-batches the audit searches at this n (b <= 2"), why
