@@ -9,8 +9,10 @@ change in updates to target (``HARNESS_PLANT=eta=0.5``: the step size a plugin r
 exit code and the timed group's ratio, then a table: the reruns that passed, the timed group's
 median time ratio (min / median / max over the reruns), its time to target in the baseline (the
 group must stay above the gate's floor, :data:`harness.gate.MIN_TIMED_S`, on the machine that
-judges it), and the two planted regressions' exit codes. Everything runs in this process (the
-kernels compile once); the temporary store and baseline are removed at the end.
+judges it), the size the baseline chose for it on this machine (``size = {...}`` in the suite:
+:mod:`harness.run.sizing`; every rerun runs that size), the machine's load average through the
+reruns, and the two planted regressions' exit codes. Everything runs in this process (the kernels
+compile once); the temporary store and baseline are removed at the end.
 
     python benchmarks/gate_false_alarms.py              # 20 reruns
     python benchmarks/gate_false_alarms.py --busy 2     # the same beside two busy loops
@@ -24,6 +26,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -67,6 +70,21 @@ def timed_check(doc: dict) -> dict | None:
 def timed_ratio(doc: dict) -> float | None:
     c = timed_check(doc)
     return None if c is None else c["ratio"]
+
+
+def p_value(check: dict | None) -> float | None:
+    """The one-sided p-value the gate's 'how' reports for a time check (Mann-Whitney p=...)."""
+    m = re.search(r"\bp=([0-9.eE+-]+)", (check or {}).get("how", ""))
+    return float(m.group(1)) if m else None
+
+
+def sizing(path: str) -> str:
+    """The timed group's size as the baseline chose it here, with the probes."""
+    from harness.analysis.compare import load_export
+
+    sized = load_export(path).meta.get("sized") or []
+    return "; ".join(f"{d['param']}={d['value']} (probed " + ", ".join(f"{v}: {t * 1e3:.0f} ms" for v, t in d["probes"])
+                     + f"; window {d['window_s'][0]:g}-{d['window_s'][1]:g} s)" for d in sized) or "not sized"
 
 
 def failed(doc: dict) -> list[str]:
@@ -123,19 +141,25 @@ def main() -> int:
                 print(f"saving the baseline here failed: exit {code}")
                 return 1
             print(f"baseline saved here in {time.perf_counter() - t0:.0f} s", flush=True)
-        codes, ratios = [], []
+        codes, ratios, pvals, loads = [], [], [], [os.getloadavg()[0]]
         for k in range(a.runs):
             t = time.perf_counter()
             code, doc = gate(a.suite, baseline)
             codes.append(code)
-            r = timed_ratio(doc)
+            r, p = timed_ratio(doc), p_value(timed_check(doc))
             if r is not None:
                 ratios.append(r)
-            print(f"rerun {k + 1:2d}: exit {code}  timed ratio {r if r is None else f'{r:.3f}'}  "
-                  f"({time.perf_counter() - t:.1f} s)" + "".join(f"\n    {f}" for f in failed(doc)), flush=True)
+            if p is not None:
+                pvals.append(p)
+            loads.append(os.getloadavg()[0])
+            print(f"rerun {k + 1:2d}: exit {code}  timed ratio {r if r is None else f'{r:.3f}'}  p {p}  "
+                  f"load {loads[-1]:.1f}  ({time.perf_counter() - t:.1f} s)"
+                  + "".join(f"\n    {f}" for f in failed(doc)), flush=True)
         slow_code, slow_doc = gate(a.suite, baseline, "slowdown=2")
+        loads.append(os.getloadavg()[0])
         utt_code, utt_doc = gate(a.suite, baseline, "eta=0.5")
         times = baseline_times(baseline)
+        size = sizing(baseline)
         total = time.perf_counter() - t0
     passes = codes.count(0)
     slow = timed_check(slow_doc)
@@ -148,10 +172,15 @@ def main() -> int:
                                           f"{', '.join(f'{c}: {codes.count(c)}' for c in sorted(set(codes)))})"),
         ("timed group ratio current/baseline", "-" if not ratios else
          f"min {min(ratios):.3f}  median {statistics.median(ratios):.3f}  max {max(ratios):.3f}"),
+        ("its p-value (one-sided: slower; faster where 'improved')", "-" if not pvals else
+         f"min {min(pvals):.3g}  median {statistics.median(pvals):.3g}  max {max(pvals):.3g}"),
+        ("timed group size, chosen here", size),
+        ("load average (1 min) through the reruns", f"min {min(loads):.1f}  median {statistics.median(loads):.1f}  "
+                                                    f"max {max(loads):.1f} ({os.cpu_count()} cores)"),
         ("timed group to target, baseline (min/med/max)", "-" if not times else
          f"wall {spread([t for t, _ in times])}; CPU {spread([c for _, c in times])} (floor {MIN_TIMED_S * 1e3:.0f} ms)"),
         ("planted 2x slowdown", f"exit {slow_code} (must be 1); timed ratio " +
-         ("not judged" if slow is None else f"{slow['ratio']:.2f}x, {slow['outcome']}, {slow['how'][:70]}")),
+         ("not judged" if slow is None else f"{slow['ratio']:.2f}x, {slow['outcome']}, {slow['how'][:90]}")),
         ("planted eta x 0.5", f"exit {utt_code} (must be 1); {utt_failed} updates_to_target checks failed"),
         ("total", f"{total:.0f} s"),
     ]

@@ -25,7 +25,10 @@ How a metric is judged depends on whether it can be noisy:
   runs last at least :data:`MIN_TIMED_S` of measured time: otherwise the check says
   "not judged: too few samples" / "too short to time" and does not fail (one sample is never
   significant; a sub-millisecond time is mostly the machine's noise). Seconds measured on
-  another machine (CPU model / count in the run's manifest) are not judged unless asked.
+  another machine (CPU model / count in the run's manifest) are not judged unless asked: a time
+  is judged against a baseline saved on the machine that judges, with the reference code (`.ci/run`
+  saves one from the commit that wrote the committed baseline). A suite's timed group is sized on
+  that machine when the baseline is saved (:mod:`harness.run.sizing`) and checked at that size.
 
 Exit codes: 0 pass, 1 regression or theory violation, 2 the gate could not judge (nothing ran,
 a run errored, a baseline run has no current counterpart, a bad rule). Never a green gate on
@@ -267,7 +270,8 @@ def judge(baseline: Sequence[RunRecord], current: Sequence[RunRecord], rules: Se
             elif cross_machine:
                 res.checks.append(Check(rule.text, title, "not judged", fmt_num(stats.median(bm)),
                                         fmt_num(stats.median(cm)), stats.ratio(stats.median(cm), stats.median(bm)),
-                                        "baseline measured on another machine (--any-machine to judge anyway)"))
+                                        "baseline measured on another machine: save one here with the reference code "
+                                        "(.ci/run does), or --any-machine to judge anyway"))
             else:
                 check = _noisy_check(rule, title, bm, cm, alpha,
                                      raw=None if on_cpu else ([_metric(r, rule.metric) for r in b_runs],

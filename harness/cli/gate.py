@@ -62,13 +62,19 @@ def main(args) -> int:
         from harness._core.paths import output_file
 
         output_file(args.save_baseline, "baseline file")  # before any run: not after the work is done
-    store = Store(readonly=bool(args.current and not args.save_baseline))
-
-    if args.save_baseline:
         if not args.suite:
             raise UserError("--save-baseline needs a suite file to run")
         name, specs, _ = load_suite(args.suite)
-        specs = [resolve(s) for s in specs]
+        _check_windows(specs)
+    store = Store(readonly=bool(args.current and not args.save_baseline))
+
+    if args.save_baseline:
+        from harness.run.sizing import size_groups
+
+        resolved = [resolve(s) for s in specs]  # every name and value checked before anything runs
+        # a timed group (a suite entry's size = {...}) sized on this machine, then resolved at its size
+        grown, sizes = size_groups(specs)
+        specs = [r if new is old else resolve(new) for r, old, new in zip(resolved, specs, grown)]
         before = {r.id for r in store.runs(suite=name)}
         recs = run_missing(specs, store, force=not args.use_cache, quiet=quiet)
         _run_theory(store, recs)
@@ -82,8 +88,12 @@ def main(args) -> int:
         # one atomic write: a full disk or a crash leaves the previous baseline's bytes as they were
         path = export(store, args.save_baseline, "json", ids=[r.id for r in recs],
                       meta={"suite": name, "suite_file": str(args.suite),
-                            "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+                            "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                            "sized": [c.to_dict() for c in sizes]})
         console.print(f"baseline: {len(recs)} runs of suite '{name}' written to {path}")
+        for c in sizes:
+            console.print(f"sized here: {c.describe()}" + ("" if c.fits else " -- outside the window: the "
+                                                           "bounds min/max of size = {...} stopped it"))
         return 0
 
     cur = load_export(args.current, "--current file") if args.current else None  # each file named in its error
@@ -92,13 +102,18 @@ def main(args) -> int:
     from harness.suites import baseline_path
 
     base = load_export(baseline_path(args.baseline), "--baseline file")  # a file, or a shipped suite's by name
+    sized_notes: list[str] = []
     if cur is not None:
         if args.suite:
             raise UserError("give either a suite to run or --current FILE, not both")
         current, cverd = cur.records, cur.verdicts
     else:
         if args.suite:
+            from harness.run.sizing import sizes_from
+
             _, specs, _ = load_suite(args.suite)
+            # a sized group runs at the baseline's size: sizing it here would let slower code pick a smaller problem
+            specs, sized_notes = sizes_from(specs, base.meta.get("sized"))
         else:
             specs = [spec_of(r) for r in base.records if r.status in ("done", "target", "budget")]
         specs = [resolve(s) for s in specs]
@@ -116,6 +131,7 @@ def main(args) -> int:
     result = judge(base.records, current, rules, deterministic=deterministic, baseline_verdicts=base.verdicts,
                    current_verdicts=cverd, alpha=args.alpha, any_machine=args.any_machine,
                    must_judge=bool(args.fail))
+    result.notes[:0] = sized_notes
     if cur is None and result.exit_code != 0:
         # what the gate measured is the code under judgement, not the suite's: filed apart
         moved = 0
@@ -137,6 +153,17 @@ def main(args) -> int:
 
         print(f"harness: error: {result.verdict()}", file=sys.stderr)
     return result.exit_code
+
+
+def _check_windows(specs) -> None:
+    """A sized group's window must lie above the gate's floor for time (else it is never timed)."""
+    from harness.analysis.gate import MIN_TIMED_S
+
+    for s in specs:
+        if s.size is not None and s.size.seconds[0] < MIN_TIMED_S:
+            raise UserError(f"{s.where}: size: seconds starts at {s.size.seconds[0]:g} s, under the gate's "
+                            f"{MIN_TIMED_S * 1e3:g} ms floor for time (such a group is never timed): e.g. "
+                            f"seconds = [0.1, 0.4]")
 
 
 def _run_theory(store, records) -> None:

@@ -47,6 +47,9 @@ class RunSpec:
     suite: str | None = None
     # where it was written (``FILE: [[run]] #k`` of a suite file): prefixes the errors resolving it finds; not its identity
     where: str | None = field(default=None, compare=False)
+    # a suite entry's ``size = {...}`` (:class:`harness.run.sizing.Sizing`): the gate sizes the group on the
+    # machine that saves its baseline; not its identity (the value chosen is, in the workload parameters)
+    size: Any = field(default=None, compare=False)
     # the trajectory audit observes every update (check-plugin's audit run: a short run whose late lies the
     # seeded windows may miss), not the head and two windows; the plugin sees nothing of it; not its identity
     observe_every: bool = field(default=False, compare=False)

@@ -14,6 +14,8 @@ params = { eta = [0.05, 0.1], b = 4 }     # so is a list-valued parameter
 workload_params = { n = 1000, sparse = true }
 workers = [1, 2]
 options = { timeout_s = 120 }
+# size = { param = "n", seconds = [0.1, 0.4] }   # a timed group: `harness gate --save-baseline` picks n
+#                                               # so one run takes 0.1-0.4 CPU s here (harness.run.sizing)
 ```
 Errors name the file and the line (TOML syntax) or the [[run]] entry and key (meaning). A relative
 data path (``workload_params = { path = "data.svm" }``) is read from the suite file's folder.
@@ -32,7 +34,7 @@ from harness._core.params import Param, ParamSet, distinct, parse_pairs
 from .runner import RunSpec
 
 RUN_KEYS = {"plugin", "workload", "params", "workload_params", "workers", "seeds", "budget", "target", "options",
-            "schedule"}
+            "schedule", "size"}
 # time: the suite's wall time on a 2-core machine, as measured (shown by `harness list suites`)
 TOP_KEYS = {"name", "description", "time", "defaults", "run", "report"}
 # [report]: the paper and its claim (shown next to what was measured), plots to add, axes, metric
@@ -107,10 +109,25 @@ def load_suite(path: str | Path, seeds: list[int] | None = None) -> tuple[str, l
             if isinstance(merged.get("workload_params"), dict):
                 merged["workload_params"] = _paths_from(path.parent, merged["workload_params"])
             entry_specs = expand(merged, suite=name)
+            size = _sizing(merged, entry_specs)
         for spec in entry_specs:
             spec.where = where  # resolving the spec (names, domains, workers) reports under it too
+            spec.size = size
         specs.extend(entry_specs)
     return name, specs, report
+
+
+def _sizing(entry: dict[str, Any], specs: list[RunSpec]):
+    """The entry's ``size = {...}`` checked (:mod:`harness.run.sizing`), or None: it sizes one group,
+    so only the seeds may be a list."""
+    if "size" not in entry:
+        return None
+    from .sizing import group_key, parse_sizing
+
+    sizing = parse_sizing(entry["size"], entry.get("workload_params"))
+    if len({group_key(s, sizing.param) for s in specs}) > 1:
+        raise UserError("size sizes one group of runs: only seeds may be a list in a sized entry")
+    return sizing
 
 
 REPORT_PARAMS = ParamSet((

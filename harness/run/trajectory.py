@@ -66,6 +66,7 @@ FIRST = 8             # steps tried before a model that explains fewer than COVE
 COVER = 0.5           # share of the steps tried that must be explained for the figures to count
 SECONDS = 1.0         # the search stops here at the latest and reports what it found
 FLOOR = 0.2           # ... and not before this, or the run's own wall time if longer (tiny runs stay cheap)
+FLOPS = 1e10          # nominal flops per second (BLAS), to foresee whether a sparse-search step fits in the time left
 SPARSE_K = 4          # the sparse search picks up to 4 x max(b reported, 2 MAX_B) atoms (below the gradients' rank)
 COEF_TOL = 1e-6       # a least-squares coefficient over the unit one: within this of its (integer) multiplicity
 RESOLVES = 8          # orthogonal matching pursuit resolves b up to about rank / 8 on these gradients (measured)
@@ -268,6 +269,7 @@ class _OutOfTime(Exception):
 
 class _Search:
     deadline = float("inf")
+    _omp_s: float | None = None     # the last matching pursuit's seconds (the next one's estimate)
 
     def __init__(self, workload, updates: np.ndarray, iterates: np.ndarray, n: int, hint: int | None = None):
         self.wl, self.ups, self.W, self.n, self.hint = workload, updates, iterates, n, hint
@@ -366,6 +368,14 @@ class _Search:
         the sparse search ran (it may find larger ones, not reliably)."""
         return self.max_b if self.rank is None else max(self.max_b, self.rank // RESOLVES)
 
+    def affords(self, seconds: float) -> None:
+        """Raise :class:`_OutOfTime` where a piece of work expected to take ``seconds`` (as last
+        measured, or its flops at a nominal :data:`FLOPS`) would end past the deadline: a large
+        iterate's whitening or matching pursuit takes seconds (digits, d = 640, overshot a 0.2 s cap
+        to 1.3-5.3 s at load 9)."""
+        if time.perf_counter() + seconds > self.deadline:
+            raise _OutOfTime
+
     def on_time(self) -> None:
         """Raise :class:`_OutOfTime` past the deadline (called after each read or batch size tried, so
         an update started is searched at its freshest read at least)."""
@@ -413,11 +423,17 @@ class _Search:
             R = self.G(k) if u is None else self.G(k) - self.G(u)
             if not np.any(R):
                 continue
+            if model not in self._M:                # the whitening: R^T R and its eigendecomposition (~30 d^3)
+                self.affords((2.0 * R.size * R.shape[1] + 30.0 * R.shape[1] ** 3) / FLOPS)
             M = self._whiten(model, R)
             kmax = min(want, M.shape[1] - 1 - (u is not None))
             if kmax < 1:
                 return None
+            self.affords(self._omp_s if self._omp_s is not None else
+                         2.0 * R.shape[0] * M.shape[1] * (M.shape[0] + kmax) / FLOPS)
+            began = time.perf_counter()
             found = _omp(R, None if u is None else self.F(u), q, tol, kmax, M)
+            self._omp_s = time.perf_counter() - began
             if found is not None:
                 return k, u, found[0], found[1]
             self.on_time()
