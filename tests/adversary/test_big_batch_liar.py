@@ -5,38 +5,30 @@ Written against ``harness.api`` only, as an outside plugin would be."""
 
 from __future__ import annotations
 
-import numpy as np
+import sys
+from pathlib import Path
+
 import pytest
 
 from harness.api import Budget, Param, PluginSpec
 from harness._core.registry import plugins
 from harness.run.runner import RunSpec, execute
 
+sys.path.insert(0, str(Path(__file__).parent / "liars"))
+from liars.algo import _sgd_loop  # noqa: E402 - the liars' serial SGD loop (reports eta and b)
+
 pytestmark = pytest.mark.slow
 
 WL = {"n": 2000, "d": 200}    # b = 16 is within what the sparse search resolves at d = 200 (rank / 8)
 
 
-def batch_of(ctx, runs):
-    wl, p, mon = ctx.workload, ctx.params, ctx.monitor
-    ctx.applied(eta=p["eta"], b=p["b"])
-    w, t, rng = np.zeros(wl.dim), 0, ctx.rng
-    mon.tick(0, w, samples=0)
-    while mon.running:
-        k = mon.next_chunk(t)
-        for _ in range(k):
-            w -= p["eta"] * wl.batch_gradient(w, rng.integers(0, wl.n, size=runs(p["b"])))
-        t += k
-        mon.tick(t, w, samples=t * p["b"])      # the reported b's samples: the accounting cannot tell
-
-
 def twice_the_batch(ctx):
-    """Reports b, runs 2 b."""
-    batch_of(ctx, lambda b: 2 * b)
+    """Reports b (and the samples b implies), runs 2 b."""
+    _sgd_loop(ctx, lambda t, k: 1.0, batch=lambda t: 2 * ctx.params["b"])
 
 
 def honest_batch(ctx):
-    batch_of(ctx, lambda b: b)
+    _sgd_loop(ctx, lambda t, k: 1.0)
 
 
 E, B = Param("eta", 0.01, "float", low=0.0, open_low=True, theory=True), Param("b", 1, "int", low=1)

@@ -14,27 +14,17 @@ from harness._core.monitor import Budget
 from harness._core.registry import build_workload
 from harness.run.trajectory import audit
 
+import trajectories  # noqa: E402 - tests/theory's shared trajectories
+
 WL = build_workload("ridge", {"n": 120, "d": 8})
 
 
-def sgd(eta=0.05, b=1, stale=lambda t: 0, T=100, seed=0):
-    rng = np.random.default_rng(seed)
-    W = [np.zeros(WL.dim)]
-    for t in range(T):
-        read = W[max(t - stale(t), 0)]
-        W.append(W[-1] - eta * WL.batch_gradient(read, rng.integers(0, WL.n, size=b)))
-    return np.arange(T + 1), np.array(W)
+def sgd(**kw):
+    return trajectories.sgd(WL, **kw)
 
 
-def svrg(eta=0.02, m=10, T=100, b=1, seed=0):
-    rng = np.random.default_rng(seed)
-    W, u, mu = [np.zeros(WL.dim)], None, None
-    for t in range(T):
-        if t % m == 0:
-            u, mu = W[-1].copy(), WL.gradient(W[-1])
-        B = rng.integers(0, WL.n, size=b)
-        W.append(W[-1] - eta * (WL.batch_gradient(W[-1], B) - WL.batch_gradient(u, B) + mu))
-    return np.arange(T + 1), np.array(W)
+def svrg(**kw):
+    return trajectories.svrg(WL, **kw)
 
 
 def test_sgd_steps_batches_and_staleness_are_read_off_the_iterates():

@@ -5,12 +5,13 @@ identifiable, one beyond what the search resolves as such, never as a claim."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from harness._core.registry import build_workload
 from harness.run import trajectory
 from harness.run.trajectory import audit
+
+import trajectories  # noqa: E402 - tests/theory's shared trajectories
 
 pytestmark = pytest.mark.slow      # a few audits of 1-3 s each on a loaded machine
 
@@ -23,22 +24,11 @@ def _room(monkeypatch):
 
 
 def sgd(wl, eta, b, T=30, seed=0):
-    rng = np.random.default_rng(seed)
-    W = [np.zeros(wl.dim)]
-    for _ in range(T):
-        W.append(W[-1] - eta * wl.batch_gradient(W[-1], rng.integers(0, wl.n, size=b)))
-    return np.arange(T + 1), np.array(W)
+    return trajectories.sgd(wl, eta=eta, b=b, T=T, seed=seed)
 
 
 def svrg(wl, eta, b, m, T=30, seed=0):
-    rng = np.random.default_rng(seed)
-    W, u, mu = [np.zeros(wl.dim)], None, None
-    for t in range(T):
-        if t % m == 0:
-            u, mu = W[-1].copy(), wl.gradient(W[-1])
-        B = rng.integers(0, wl.n, size=b)
-        W.append(W[-1] - eta * (wl.batch_gradient(W[-1], B) - wl.batch_gradient(u, B) + mu))
-    return np.arange(T + 1), np.array(W)
+    return trajectories.svrg(wl, eta=eta, b=b, m=m, T=T, seed=seed)
 
 
 @pytest.mark.parametrize("b, d", [(8, 100), (16, 200)])
