@@ -104,7 +104,13 @@ def parse_rule(text: str) -> Rule:
 
 
 def parse_rules(texts: Sequence[str] | None) -> list[Rule]:
-    rules = [parse_rule(t) for part in (texts or DEFAULT_RULES) for t in str(part).split(",") if t.strip()]
+    items = []
+    for part in texts or DEFAULT_RULES:
+        split = str(part).split(",")
+        if len(split) > 1 and not all(t.strip() for t in split):  # 'final_subopt:2x,': the empty one was dropped
+            raise UserError(f"--fail {part!r} has an empty rule: expected METRIC:N% or METRIC:Nx[,...]")
+        items += split
+    rules = [parse_rule(t) for t in items if t.strip()]
     if not rules:
         raise UserError("the gate needs at least one rule")
     seen: dict[str, str] = {}

@@ -161,6 +161,9 @@ def cmd_solve(args) -> int:
         t = _every_condition_gating(t)
     values = _parse_sets(args.set)
     var, back = _symbol_of(t, args.var)
+    for name in dict.fromkeys((args.var, var)):  # a value for what is solved for was dropped without a word
+        if name in values:
+            raise UserError(f"--set {name}={values[name]} fixes what --for {args.var} solves for: give one of them")
     _check_known(t, {**values, var: 0})
     _require(t, {**values, var: 0})
     with _user_errors():

@@ -19,10 +19,13 @@ PLANT_ENV = "HARNESS_PLANT"
 
 def planted_changes() -> dict[str, float]:
     """The changes ``HARNESS_PLANT`` asks for (empty: none); a malformed value is a UserError."""
+    from harness._core.params import parse_pairs
+
     text = os.environ.get(PLANT_ENV, "").strip()
     out: dict[str, float] = {}
-    for part in filter(None, (t.strip() for t in text.split(","))):
-        k, _, v = part.partition("=")
+    # each change once, no empty item ('slowdown=2,slowdown=3' planted 3 without a word)
+    for k, v in (parse_pairs(text, PLANT_ENV, ("slowdown", "eta")) if text else {}).items():
+        part = f"{k}={v}"
         if k not in ("slowdown", "eta"):
             raise UserError(f"{PLANT_ENV}: unknown planted change '{k}' (slowdown=F or eta=F)")
         try:

@@ -210,7 +210,9 @@ def size_groups(specs: Sequence[RunSpec], *,
 def sizes_from(specs: Sequence[RunSpec], sized_meta: Any) -> tuple[list[RunSpec], list[str]]:
     """``specs`` with each sized group at the value a baseline chose (its ``meta.sized``), never a
     size of this machine's: a group the baseline names no size for keeps the suite's value (the
-    gate then finds no counterpart and says so). Returns the specs and one note per group."""
+    gate then finds no counterpart and says so). Returns the specs and one note per group. A size
+    outside the suite's ``min..max`` (a baseline edited by hand: ``n = 10**9`` ran out of memory
+    after the other groups had run) raises :class:`UserError` before any run."""
     chosen = {(d.get("group"), d.get("param")): d for d in (sized_meta if isinstance(sized_meta, list) else [])
               if isinstance(d, dict)}
     out, notes = list(specs), []
@@ -224,6 +226,10 @@ def sizes_from(specs: Sequence[RunSpec], sized_meta: Any) -> tuple[list[RunSpec]
             notes.append(f"sized group {what}: the baseline names no size for it; run at the suite's "
                          f"{param}={first.workload_params[param]} (refresh the baseline with --save-baseline)")
             continue
+        if not first.size.low <= value <= first.size.high:  # a hand-edited baseline, or bounds since changed
+            raise UserError(f"the baseline's meta.sized runs {what} at {param}={value}, outside the suite's size "
+                            f"bounds min {first.size.low} .. max {first.size.high}: refresh the baseline "
+                            f"(harness gate SUITE --save-baseline FILE)")
         for i, s in zip(idx, sized([specs[i] for i in idx], param, value)):
             out[i] = s
         notes.append(f"sized group {what}: run at {param}={value}, the size the baseline chose")

@@ -170,6 +170,10 @@ STORE_CASES = [
     (["gate", "--baseline", "x.json", "--fail", "time_to_target:1e400%"], "threshold '1e400%' is not a finite number"),
     (["gate", "--baseline", "x.json", "--fail", "time_to_target:10%", "--fail", "time_to_target:50%"],
      "two gate rules for time_to_target"),
+    # found by the adversarial tester (breaker26): an empty rule dropped; a value for what is solved for ignored
+    (["gate", "--baseline", "x.json", "--fail", "final_subopt:2x,"], "--fail 'final_subopt:2x,' has an empty rule"),
+    (["theory", "solve", "asysvrg.thm-2.3.1", "--for", "eta", "--set", "eta=0.5", "--set", "L=1"],
+     "--set eta=0.5 fixes what --for eta solves for"),
     (["check-plugin", "sgd-serial", "--timeout", "-1"], "check-plugin: argument --timeout: expected a number > 0"),
     (["check-plugin", "sgd-serial", "--backend", "serial"], "--backend chooses among every plugin: give it with --all"),
     (["check-plugin", "--all", "--backend", "nosuch"], "unknown backend 'nosuch'"),
@@ -194,6 +198,8 @@ ENV_CASES = [
     ({"HARNESS_DASK_CONNECT_S": "0"}, "HARNESS_DASK_CONNECT_S=0: expected a number > 0"),
     ({"HARNESS_MEMORY_LIMIT": "0"}, "HARNESS_MEMORY_LIMIT=0: expected a size > 0"),
     ({"HARNESS_PLANT": "slowdown=-1"}, "HARNESS_PLANT: 'slowdown=-1' needs a finite number > 0"),
+    ({"HARNESS_PLANT": "slowdown=2,slowdown=3"}, "HARNESS_PLANT: slowdown given twice ('2' and '3')"),  # 3 won
+    ({"HARNESS_PLANT": "eta=0.5,"}, "HARNESS_PLANT: expected K=V, got ''"),  # the empty item was dropped
 ]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -167,3 +168,24 @@ def test_a_planted_slowdown_is_caught_at_the_baselines_size(tmp_path, cli):
     # the deterministic checks are the same runs: unchanged
     assert all(c["outcome"] == "ok" for c in slow["checks"] if c["rule"].startswith("updates_to_target"))
     assert math.isfinite(timed["ratio"])
+
+
+@pytest.mark.parametrize("value", [10**9, 1])
+def test_a_baseline_edited_to_a_size_outside_the_bounds_is_refused_before_any_run(tmp_path, cli, value):
+    """The shipped baseline with its sized n edited by hand (or the suite's bounds changed since): n = 10**9
+    ran the other groups, then the timed group at a billion samples. Refused before any run, one line."""
+    root = Path(__file__).resolve().parents[2]
+    doc = json.loads((root / "suites" / "gate-baseline.json").read_text())
+    doc["meta"]["sized"][0]["value"] = value
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(doc))
+    proc = cli("gate", str(root / "suites" / "gate.toml"), "--baseline", str(edited), "-q", timeout=60,
+               env={"HARNESS_STORE": str(tmp_path / "s.db")})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert f"at n={value}, outside the suite's size bounds min 10000 .. max 1000000" in line, line
+    if (tmp_path / "s.db").exists():  # opened, nothing run
+        import sqlite3
+
+        with sqlite3.connect(tmp_path / "s.db") as con:
+            assert con.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
