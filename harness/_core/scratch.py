@@ -10,7 +10,8 @@ else would ever remove them; and the staging folders of a harness killed while i
 ``mkdtemp`` and the lock: it left a folder no sweep could judge) once they are
 :data:`STAGING_GRACE_S` old, or at once where their owner file is there and free. A lock is not
 fooled by a reused pid, and holds across the pid namespaces of containers sharing ``/tmp``; a
-``harness-*`` folder without ``.owner`` (another program's, an older harness's) is never touched.
+``harness-*`` folder without ``.owner`` (another program's, an older harness's), or whose ``.owner`` is
+not a pid file of this user's (another program's own ``.owner``, a FIFO, a link), is never touched.
 A launched job's guard and the local pool's keeper remove their folders themselves when the harness
 dies (:mod:`harness._core.jobguard`, :mod:`harness._core.poolhome`): the sweep catches the rest (an
 in-process run's folder, a guard killed with its harness).
@@ -21,8 +22,10 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import re
 import secrets
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -102,22 +105,17 @@ def sweep(directory: str | os.PathLike | None = None) -> list[str]:
     for entry in staged:  # only make_at names these: without an owner file, its maker died before the lock
         try:
             young = time.time() - entry.lstat().st_mtime < STAGING_GRACE_S
+            owned = os.path.lexists(entry / OWNER)
         except OSError:
             continue
-        if not (entry / OWNER).exists() and not young:
+        if not owned and not young and _ours(entry):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry.name)
         else:
             entries.append(entry)  # owned: judged by its lock, as the others
     for entry in entries:
-        try:
-            fd = os.open(entry / OWNER, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:  # no owner file: not ours to judge
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:  # held: its owner is alive
-            os.close(fd)
+        fd = _dead_owner(entry)
+        if fd is None:  # alive, or not ours to judge
             continue
         try:
             shutil.rmtree(entry, ignore_errors=True)
@@ -125,3 +123,36 @@ def sweep(directory: str | os.PathLike | None = None) -> list[str]:
         finally:
             os.close(fd)
     return removed
+
+
+def _ours(entry: Path) -> bool:
+    """``entry`` is a real folder (not a link) of this user: another user's, on a shared ``/tmp``, is theirs."""
+    try:
+        st = entry.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
+
+
+def _dead_owner(entry: Path) -> int | None:
+    """The descriptor of ``entry``'s owner file, its lock taken (the owner is dead), or None: no owner
+    file, its lock held (alive), or not one :func:`_own` writes -- a regular file of this user holding
+    a pid. Another program's folder named like ours, with a ``.owner`` of its own, is never taken; a
+    ``.owner`` that is a FIFO (any local user can make one in a shared ``/tmp``) hung every ``harness
+    run`` in ``open()``: it is opened without blocking and without following a link."""
+    if not _ours(entry):
+        return None
+    try:
+        fd = os.open(entry / OWNER, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:  # no owner file (another program's, an older harness's), or a link
+        return None
+    try:
+        st = os.fstat(fd)
+        if not (stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid()
+                and re.fullmatch(rb"[0-9]+\n", os.read(fd, 32))):
+            raise OSError
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # not ours, or held: its owner is alive
+        os.close(fd)
+        return None
+    return fd

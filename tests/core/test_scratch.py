@@ -84,3 +84,33 @@ def test_a_foreign_ownerless_folder_is_never_touched(tmp_path):
     _age(tmp_path / "harness-other-program", 3600)
     assert scratch.sweep(tmp_path) == []
     assert (tmp_path / "harness-other-program").is_dir()
+
+
+def test_another_programs_folder_named_like_ours_is_never_taken_and_never_hangs_a_run(tmp_path):
+    """Found by the adversarial tester (breaker26), through `harness run` as a user types it: a
+    ``harness-*`` folder of another program with a ``.owner`` of its own (text, not a pid) was removed
+    with its files; one whose ``.owner`` is a FIFO (any local user can make one in a shared /tmp) hung
+    every ``harness run`` in the sweep's ``open()``. A dead harness's folder beside them is still swept."""
+    from conftest import run_cli
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    (tmp / "harness-notes").mkdir()
+    (tmp / "harness-notes" / ".owner").write_text("alice\n")
+    (tmp / "harness-notes" / "precious.txt").write_text("keep me")
+    (tmp / "harness-fifo").mkdir()
+    os.mkfifo(tmp / "harness-fifo" / ".owner")
+    (tmp / "harness-link").mkdir()
+    os.symlink(tmp / "harness-notes" / "precious.txt", tmp / "harness-link" / ".owner")
+    dead = subprocess.run([sys.executable, "-c", "import os, signal; from harness._core import scratch; "
+                           f"scratch.make('harness-t-', {str(tmp)!r}); os.kill(os.getpid(), signal.SIGKILL)"],
+                          cwd=ROOT, timeout=60)
+    assert dead.returncode == -signal.SIGKILL
+    (dead_dir,) = tmp.glob("harness-t-*")
+    proc = run_cli("run", "-p", "sgd-serial", "-w", "logreg", "--workload-param", "n=200", "--workload-param", "d=5",
+                   "--budget", "updates=50", "--no-report", "-q", cwd=tmp_path, timeout=60,
+                   env={"TMPDIR": str(tmp), "HARNESS_STORE": str(tmp_path / "s.db"),
+                        "HARNESS_CACHE": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp.iterdir()) == ["harness-fifo", "harness-link", "harness-notes"]
+    assert (tmp / "harness-notes" / "precious.txt").read_text() == "keep me" and not dead_dir.exists()
