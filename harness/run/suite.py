@@ -127,6 +127,20 @@ def _sizing(entry: dict[str, Any], specs: list[RunSpec]):
     sizing = parse_sizing(entry["size"], entry.get("workload_params"))
     if len({group_key(s, sizing.param) for s in specs}) > 1:
         raise UserError("size sizes one group of runs: only seeds may be a list in a sized entry")
+    from harness._core.registry import workloads
+
+    try:
+        domain = workloads().get(specs[0].workload).paramset.get(sizing.param)
+    except (UserError, KeyError):  # an unknown workload or parameter: resolving the spec names it
+        return sizing
+    for key in ("min", "max"):  # min = 1 for n >= 2: a sizing that reached it failed there, after its probes
+        value = entry["size"].get(key)
+        if value is not None:
+            try:
+                domain.parse(value)
+            except UserError:
+                raise UserError(f"size: {key} = {value} is outside the domain of {specs[0].workload}'s "
+                                f"{sizing.param} ({domain.domain()})") from None
     return sizing
 
 

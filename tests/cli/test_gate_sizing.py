@@ -85,6 +85,9 @@ def test_a_check_runs_the_baselines_size_never_its_own():
     ('{ param = "n", seconds = [0.4, 0.1] }', "seconds must be [lo, hi] with 0 < lo < hi"),
     ('{ param = "n", seconds = [0.1, 0.4], step = 2 }', "unknown key 'step'"),
     ('{ param = "n", seconds = [0.1, 0.4], min = 0 }', "min must be a positive integer"),
+    # found by breaker26: a bound outside the workload's own domain (n >= 2) was taken; a sizing that reached
+    # it would fail there, after its probes had run
+    ('{ param = "n", seconds = [0.1, 0.4], min = 1 }', "size: min = 1 is outside the domain of logreg's n"),
     ('"n"', "size must be a table"),
 ])
 def test_a_bad_size_names_the_file_and_entry(tmp_path, size, message):
