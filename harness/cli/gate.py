@@ -113,7 +113,7 @@ def main(args) -> int:
 
             _, specs, _ = load_suite(args.suite)
             # a sized group runs at the baseline's size: sizing it here would let slower code pick a smaller problem
-            specs, sized_notes = sizes_from(specs, base.meta.get("sized"))
+            specs, sized_notes = sizes_from(specs, base.meta.get("sized"), base.records)
         else:
             specs = [spec_of(r) for r in base.records if r.status in ("done", "target", "budget")]
         specs = [resolve(s) for s in specs]

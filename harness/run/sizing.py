@@ -207,12 +207,15 @@ def size_groups(specs: Sequence[RunSpec], *,
     return out, choices
 
 
-def sizes_from(specs: Sequence[RunSpec], sized_meta: Any) -> tuple[list[RunSpec], list[str]]:
+def sizes_from(specs: Sequence[RunSpec], sized_meta: Any,
+               baseline_runs: Sequence[Any] = ()) -> tuple[list[RunSpec], list[str]]:
     """``specs`` with each sized group at the value a baseline chose (its ``meta.sized``), never a
     size of this machine's: a group the baseline names no size for keeps the suite's value (the
     gate then finds no counterpart and says so). Returns the specs and one note per group. A size
     outside the suite's ``min..max`` (a baseline edited by hand: ``n = 10**9`` ran out of memory
-    after the other groups had run) raises :class:`UserError` before any run."""
+    after the other groups had run) raises :class:`UserError` before any run; so does a size that
+    none of ``baseline_runs`` (the baseline's records) of the group's plugin and workload ran at:
+    ``meta.sized`` edited apart from the runs (the gate ran every group, then could not judge)."""
     chosen = {(d.get("group"), d.get("param")): d for d in (sized_meta if isinstance(sized_meta, list) else [])
               if isinstance(d, dict)}
     out, notes = list(specs), []
@@ -230,6 +233,12 @@ def sizes_from(specs: Sequence[RunSpec], sized_meta: Any) -> tuple[list[RunSpec]
             raise UserError(f"the baseline's meta.sized runs {what} at {param}={value}, outside the suite's size "
                             f"bounds min {first.size.low} .. max {first.size.high}: refresh the baseline "
                             f"(harness gate SUITE --save-baseline FILE)")
+        ran = {r.workload_params.get(param) for r in baseline_runs
+               if (r.plugin, r.workload) == (first.plugin, first.workload)}
+        if baseline_runs and value not in ran:
+            raise UserError(f"the baseline's meta.sized runs {what} at {param}={value}, but none of its runs of {what} "
+                            f"ran at that size ({param} = {', '.join(map(str, sorted(ran, key=str))) or 'none'}): "
+                            f"the file was edited; refresh the baseline (harness gate SUITE --save-baseline FILE)")
         for i, s in zip(idx, sized([specs[i] for i in idx], param, value)):
             out[i] = s
         notes.append(f"sized group {what}: run at {param}={value}, the size the baseline chose")

@@ -173,8 +173,13 @@ def test_a_planted_slowdown_is_caught_at_the_baselines_size(tmp_path, cli):
     assert math.isfinite(timed["ratio"])
 
 
-@pytest.mark.parametrize("value", [10**9, 1])
-def test_a_baseline_edited_to_a_size_outside_the_bounds_is_refused_before_any_run(tmp_path, cli, value):
+@pytest.mark.parametrize("value, message", [
+    (10**9, "at n=1000000000, outside the suite's size bounds min 10000 .. max 1000000"),
+    (1, "at n=1, outside the suite's size bounds min 10000 .. max 1000000"),
+    # in the bounds, but not the size its runs have: every group ran (15 s), then 'could not judge'
+    (20000, "at n=20000, but none of its runs of svrg-serial on logreg ran at that size (n = 100000, 400)"),
+])
+def test_a_baseline_edited_to_a_size_outside_the_bounds_is_refused_before_any_run(tmp_path, cli, value, message):
     """The shipped baseline with its sized n edited by hand (or the suite's bounds changed since): n = 10**9
     ran the other groups, then the timed group at a billion samples. Refused before any run, one line."""
     root = Path(__file__).resolve().parents[2]
@@ -186,7 +191,7 @@ def test_a_baseline_edited_to_a_size_outside_the_bounds_is_refused_before_any_ru
                env={"HARNESS_STORE": str(tmp_path / "s.db")})
     assert proc.returncode == 2, proc.stdout + proc.stderr
     (line,) = proc.stderr.strip().splitlines()
-    assert f"at n={value}, outside the suite's size bounds min 10000 .. max 1000000" in line, line
+    assert message in line, line
     if (tmp_path / "s.db").exists():  # opened, nothing run
         import sqlite3
 
