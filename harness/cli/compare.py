@@ -16,7 +16,7 @@ from harness._core.errors import UserError
 from .common import add_schedule_args
 from harness._core.monitor import Budget, Target
 from harness._core.output import print_json
-from harness._core.params import parse_assignments
+from harness._core.params import distinct, parse_assignments
 from harness._core.paths import output_dir, safe_name
 from harness.run.store import Store
 from harness.run.suite import schedule_items, seeds_of, target_of
@@ -78,16 +78,17 @@ def main(args) -> int:
     if not args.no_plot:  # the plot folder is checked before anything runs
         slug = safe_name(f"{Path(args.a).stem}-vs-{Path(args.b).stem}")
         plots = output_dir(args.out or Path(".harness") / "compare" / slug, "plot folder")
+    # every value checked before the store is opened (a refused compare made an empty store) and anything runs
+    given = dict(workloads=distinct(args.workload or (), "--workload"),
+                 workload_params=parse_assignments(args.workload_param, "--workload-param"),
+                 params=parse_assignments(args.param), params_a=parse_assignments(args.param_a, "--param-a"),
+                 params_b=parse_assignments(args.param_b, "--param-b"), workers=distinct(args.workers or [1], "--workers"),
+                 seeds=seeds_of(args.seeds, "--seeds: "), budget=Budget.parse(args.budget),
+                 target=asked or DEFAULT_TARGET, options=parse_assignments(args.option, "--option"),
+                 schedule=schedule_items(args.schedule, args.points))
     store = Store()
-    a, b = build_sides(
-        args.a, args.b, store, workloads=args.workload or (), workload_params=parse_assignments(args.workload_param,
-                                                                                               "--workload-param"),
-        params=parse_assignments(args.param), params_a=parse_assignments(args.param_a, "--param-a"),
-        params_b=parse_assignments(args.param_b, "--param-b"), workers=args.workers or [1],
-        seeds=seeds_of(args.seeds, "--seeds: "), budget=Budget.parse(args.budget), target=asked or DEFAULT_TARGET,
-        options=parse_assignments(args.option, "--option"), schedule=schedule_items(args.schedule, args.points),
-        force=args.force, stop_at_target=args.stop_at_target,
-        quiet=args.quiet or args.json or args.format == "markdown")
+    a, b = build_sides(args.a, args.b, store, **given, force=args.force, stop_at_target=args.stop_at_target,
+                       quiet=args.quiet or args.json or args.format == "markdown")
     target = asked or stored_target(a, b) or DEFAULT_TARGET
     cmp = compare_sides(a, b, target=target, alpha=args.alpha)
     if not cmp.groups:

@@ -233,3 +233,17 @@ def test_filters_in_their_domain_list_nothing_without_an_error(stored):
     assert (proc.returncode, json.loads(proc.stdout)) == (0, [])
     proc = run_cli("runs", "list", "--suite", "domains", "--json", cwd=tmp, env=env)
     assert proc.returncode == 0 and len(json.loads(proc.stdout)) == 1
+
+
+COMPARE_CASES = [  # found by breaker26: `harness run` refused these; compare ran the axis twice, or made a store first
+    (["-w", "logreg"], "--workload lists 'logreg' twice"),
+    (["-n", "1", "-n", "1"], "--workers lists 1 twice"),
+    (["--seeds", "0,0"], "--seeds: seeds lists 0 twice"),
+]
+
+
+@pytest.mark.parametrize("extra, needle", COMPARE_CASES, ids=[" ".join(c[0]) for c in COMPARE_CASES])
+def test_compare_values_outside_their_domain_are_refused_before_the_store_is_made(where, extra, needle):
+    tmp, env = where
+    _refused(run_cli("compare", "sgd-serial", "svrg-serial", "-w", "logreg", *extra, cwd=tmp, env=env), needle)
+    assert not (tmp / "store.db").exists()
