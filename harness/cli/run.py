@@ -126,6 +126,10 @@ def check_flags(args) -> None:
     """Options that mean nothing in this combination are refused, not ignored: each names what it
     needs (a suite's runs take their parameters and worker counts from its [[run]] tables; the
     executor options their executor; a report folder a report)."""
+    for flag, given in (("suite file", args.suite), ("--hostfile", args.hostfile), ("--report", args.report),
+                        ("--submitit-folder", args.submitit_folder)):
+        if given is not None and not given.strip():  # run "" ran the whole tour; --hostfile "" was dropped
+            raise UserError(f"{flag} is an empty path")
     suite = args.suite or not args.plugin
     if suite:
         for flag, given in (("--param", args.param), ("--workload-param", args.workload_param),

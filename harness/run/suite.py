@@ -62,7 +62,7 @@ def load_suite(path: str | Path, seeds: list[int] | None = None) -> tuple[str, l
 
     path = text_file(path, "suite file")  # a folder, an unreadable or binary file: one line
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark (Notepad) was "malformed"
     except UnicodeDecodeError as exc:
         raise UserError(f"suite file {path} is not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
@@ -77,7 +77,7 @@ def load_suite(path: str | Path, seeds: list[int] | None = None) -> tuple[str, l
     if not isinstance(name, str) or not name.strip():
         raise UserError(f"{path}: name must be a non-empty string, got {name!r}")
     if safe_name(name) != name:  # it names the runs in the store and the report folder: stored as given
-        raise UserError(f"{path}: name {name!r} must be a plain name (letters, digits and . _ + = -, not "
+        raise UserError(f"{path}: name {name!r} must be a plain name (ASCII letters, digits and . _ + = -, not "
                         f"starting with . or -), e.g. name = {safe_name(name)!r}")
     if name.lower() in RESERVED_NAMES:  # its report folder would take the place of the reports' index page
         raise UserError(f"{path}: name {name!r} is the reports' index page ({', '.join(RESERVED_NAMES)} are "

@@ -69,6 +69,9 @@ RUN_CASES = [
     (["--submitit-cluster", "local", "--jobs", "2"], "--submitit-cluster applies to --executor submitit, not local"),
     (["--report", "rep"], "give either --report DIR or --no-report, not both"),
     (["--jobs", "100000"], "--jobs 100000: the local pool runs at most"),
+    # found by breaker26: an empty path read as none given
+    (["--hostfile", ""], "--hostfile is an empty path"),
+    (["--report", ""], "--report is an empty path"),
 ]
 
 
@@ -247,3 +250,19 @@ def test_compare_values_outside_their_domain_are_refused_before_the_store_is_mad
     tmp, env = where
     _refused(run_cli("compare", "sgd-serial", "svrg-serial", "-w", "logreg", *extra, cwd=tmp, env=env), needle)
     assert not (tmp / "store.db").exists()
+
+
+def test_an_empty_suite_path_is_refused_not_read_as_the_tour(where):
+    """`harness run ""` (an unset shell variable: harness run "$SUITE") ran the whole default tour."""
+    tmp, env = where
+    _refused(run_cli("run", "", "--no-report", "-q", cwd=tmp, env=env), "suite file is an empty path")
+    assert _stored(tmp / "store.db") == 0
+
+
+def test_a_suite_saved_with_a_byte_order_mark_runs(where):
+    """A suite saved by an editor that writes a UTF-8 byte-order mark was 'malformed TOML' at line 1."""
+    tmp, env = where
+    (tmp / "bom.toml").write_bytes(b"\xef\xbb\xbf" + (SUITE + 'budget = "updates=50"\n').encode())
+    proc = run_cli("run", "bom.toml", "--no-report", "-q", cwd=tmp, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert _stored(tmp / "store.db") == 1

@@ -308,8 +308,8 @@ def test_a_suite_name_that_is_not_a_plain_name_is_refused(here, capsys):
     run = '[[run]]\nplugin = "sgd-serial"\nworkload = "ridge"\nworkload_params = { n = 300, d = 5 }\nbudget = "epochs=1"\n'
     (here / "s.toml").write_text('name = "../../../x"\n' + run)
     assert refused(capsys, "run", "s.toml", "-q") == (
-        "s.toml: name '../../../x' must be a plain name (letters, digits and . _ + = -, not starting with . or -), "
-        "e.g. name = 'x'")
+        "s.toml: name '../../../x' must be a plain name (ASCII letters, digits and . _ + = -, "
+        "not starting with . or -), e.g. name = 'x'")
     assert not (here / "results.db").exists() and not (here / ".harness").exists()
     (here / "my suite.toml").write_text(run)  # no name: the file's, made plain
     rc, out, _ = harness(capsys, "run", "my suite.toml", "-q")
