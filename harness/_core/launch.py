@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -103,10 +104,13 @@ def run_job(ctx: RunContext, argv: Sequence[str], *, timeout_s: float | None = N
         raise PluginFailure(first.get("message", "failed"), rank=first.get("rank"))
     if rc != 0:
         tail = err_path.read_text(errors="replace").strip().splitlines()[-15:]
-        raise PluginFailure(f"job exited with code {rc}: " + (" | ".join(tail) if tail else "no stderr"))
+        full = disk_full(workdir)
+        raise PluginFailure(f"job exited with code {rc}: " + (" | ".join(tail) if tail else "no stderr")
+                            + (f" ({full})" if full else ""))
     result_path = workdir / RESULT
     if not result_path.exists():
-        raise PluginFailure("job finished without writing its result")
+        full = disk_full(workdir)
+        raise PluginFailure("job finished without writing its result" + (f": {full}" if full else ""))
     result = _job_file(result_path, "result")
     if result.get("status"):
         ctx.monitor.stop(result["status"], result.get("reason", ""))
@@ -231,6 +235,22 @@ def job_marker(workdir: Path | str) -> bytes:
     return jobguard.marker(str(workdir))
 
 
+FULL_BYTES = 1 << 20     # under this much room the run folder's file system counts as full
+
+
+def disk_full(folder: Path) -> str | None:
+    """What to say where ``folder``'s file system has under :data:`FULL_BYTES` free (a job there cannot
+    write its spec, heartbeats, points or errors, and its stderr is lost too), else None."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None
+    if free >= FULL_BYTES:
+        return None
+    return (f"the run folder's file system is full ({free // 1024} KiB free at {folder}: No space left on device; "
+            "free some space or point TMPDIR elsewhere)")
+
+
 class HeartbeatWatch:
     """The parent's watch over the ranks' heartbeats (:class:`Heartbeat`): a rank whose file has not
     changed for ``hung_after_s`` seconds of this process's clock (so the ranks' clocks, possibly
@@ -262,6 +282,10 @@ class HeartbeatWatch:
             return None
         changed, name = min(stale)
         rank = name[len(BEAT):]
+        full = disk_full(self.workdir)
+        if full:   # a rank that cannot write its files stops; its error went to the same full disk
+            return PluginFailure(f"rank {rank}: no heartbeat for {now - changed:.0f} s, and {full}; the job was stopped",
+                                 rank=int(rank) if rank.isdigit() else None)
         try:
             pid = int((self.workdir / name).read_text().strip() or 0)
         except (OSError, ValueError):
