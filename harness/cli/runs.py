@@ -207,7 +207,9 @@ def _facts_lines(rec) -> list[str]:
     what the trajectory audit found (``info["audit"]``; the whole record is in ``--json``)."""
     out = []
     for name, c in (rec.info.get("theory_choices") or {}).items():
-        out.append(f"{name} = {c.get('value'):.6g} chosen by {c.get('theorem')} "
+        value = c.get("value")
+        shown = f"{value:.6g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+        out.append(f"{name} = {shown} chosen by {c.get('theorem')} "
                    f"({c.get('policy', '')}; binding: {'; '.join(c.get('binding') or []) or '-'})")
     a = rec.info.get("audit") or {}
     if a.get("status") == "audited":
