@@ -1,5 +1,5 @@
 """The harness's numeric and switch environment variables, each with its domain, checked once before
-any work (:func:`check`, called by ``harness`` at start-up) and read through :func:`number` / :func:`switch`.
+any work (:func:`check`, called by ``harness`` at start-up) and read through :func:`number` / :func:`switch` / :func:`choice`.
 
 A value outside its domain was taken silently before: ``HARNESS_THREADS_TX=off`` left the hardware
 transactions on (only ``0`` turned them off), ``HARNESS_PROGRESS_EVERY=abc`` and ``HARNESS_POOL_MB=abc``
@@ -23,6 +23,9 @@ NUMBERS = {
     "HARNESS_DASK_CONNECT_S": (0.0, True, "seconds to wait for the dask scheduler"),
 }
 SWITCHES = {"HARNESS_THREADS_TX": "hardware transactions in the threads kernels (0: off)"}
+# name -> (the allowed values, the first the default; what it sets)
+CHOICES = {"HARNESS_THREADS_ATOMIC": (("lock", "tx", "cas"), "how the threads kernels write a dense row atomically: "
+                                      "under a row lock, in hardware transactions, by compare-and-swap pairs")}
 
 
 def number(name: str, default: float) -> float:
@@ -52,6 +55,17 @@ def switch(name: str, default: bool = True) -> bool:
     return text == "1"
 
 
+def choice(name: str) -> str:
+    """The variable ``name`` of :data:`CHOICES`: one of its values, the first when unset or empty."""
+    text = os.environ.get(name, "").strip()
+    values, what = CHOICES[name]
+    if not text:
+        return values[0]
+    if text not in values:
+        raise UserError(f"{name}={text}: expected one of {', '.join(values)} ({what})")
+    return text
+
+
 def check() -> None:
     """Every variable of :data:`NUMBERS` and :data:`SWITCHES` that is set, against its domain: the
     first one outside it is a UserError."""
@@ -59,3 +73,5 @@ def check() -> None:
         number(name, 0.0)
     for name in SWITCHES:
         switch(name)
+    for name in CHOICES:
+        choice(name)

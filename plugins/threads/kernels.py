@@ -4,12 +4,15 @@ lock-free updates on the shared iterate (the Hogwild! model: coordinate-wise inc
 Coordinate writes (``write`` code, :data:`WRITE_CODES`): paper 003 (Sec. 2, "the only atomic operation
 is the update of a single coordinate") and 000's (2.4) apply each coordinate's update atomically:
 
-    0 atomic  compare-and-swap loop on the coordinate (x86 ``lock cmpxchg``): every write is applied;
-              the failed attempts (another thread wrote the coordinate in between) are counted.
-              Where the CPU has hardware transactions (x86 RTM), a row's coordinates (up to TX_BLOCK
-              at a time) in one transaction: it lands whole or not at all, so each coordinate's
-              update is atomic; after an abort, or without them, by compare-and-swap (dense rows in
-              16-byte pairs, :func:`write_all`)
+    0 atomic  every write is applied, each coordinate's update atomic. Dense rows (``scheme``,
+              :data:`SCHEMES`): by default the row's writes under one lock word (``lock``, taken
+              with one ``lock cmpxchg``, released with a store): writers exclude each other, readers
+              still read inconsistently (2.6); or a hardware transaction per block of TX_BLOCK
+              coordinates where the CPU has them (x86 RTM), after an abort by compare-and-swap
+              16-byte pairs; or those pairs only (:func:`write_all`). Sparse rows and single
+              coordinates: a transaction per row where the CPU has them, else a compare-and-swap
+              loop per coordinate; the failed attempts (another thread wrote the coordinate in
+              between) are counted.
     1 racy    read, compute, one compare-and-swap: when another thread wrote the coordinate in between,
               this write is dropped, as an unsynchronised store would drop one of the two; the lost
               writes are counted exactly
@@ -17,7 +20,8 @@ is the update of a single coordinate") and 000's (2.4) apply each coordinate's u
 
 Per-thread counters: ``slots[r, 1]`` coordinate writes attempted, ``slots[r, 2]`` failed
 compare-and-swaps (atomic: retries; racy: lost writes), ``slots[r, 3]`` blocks committed in a
-transaction, ``slots[r, 4]`` transaction attempts aborted.
+transaction, ``slots[r, 4]`` transaction attempts aborted, ``slots[r, 5]`` rows written under the
+row lock, ``slots[r, 6]`` of those, the ones that found it held and waited.
 
 Staleness stamps (no atomics needed): ``slots[r, 0]`` counts the updates thread r has written
 (only thread r writes its slot; rows are 64 bytes apart so threads do not share a cache line).
@@ -67,6 +71,16 @@ from harness.plugins.algorithms.kernels import (PREFETCH_CSR, PREFETCH_DENSE, PR
 
 WRITE_CODES = {"atomic": 0, "racy": 1, "plain": 2}
 WRITES, FAILED = 1, 2   # stamp-slot columns of the write counters
+# how the atomic writes of a dense row are made (``write_all``); measured here, 2 threads on 2 cores writing
+# the whole row on every update (benchmarks/threads_vs_sklearn.py (c), d = 50 / 100): the row lock runs at
+# the plain stores' speed, transactions and compare-and-swap pairs at a sixth of it (each conflict aborts a
+# transaction; a pair is a locked instruction per 2 coordinates)
+SCHEMES = {"lock": 2, "tx": 1, "cas": 0}
+_X86 = platform.machine().lower() in ("x86_64", "amd64")
+_LINUX_X86 = _X86 and platform.system() == "Linux"
+SCHEME_CAS, SCHEME_TX, SCHEME_LOCK = 0, 1, 2
+LOCK_ROWS, LOCK_WAITS = 5, 6   # stamp-slot columns: rows written under the row lock, and those that waited for it
+SPIN_YIELD = 1 << 12   # spins on a held lock between two sched_yield calls (a preempted holder gets the core)
 
 
 @intrinsic
@@ -113,6 +127,90 @@ def cas2_f64(typingctx, arr, i, e0, e1, n0, n1):
     return sig, codegen
 
 
+
+
+def _word(context, builder, signature, args):
+    arrty = signature.args[0]
+    ary = context.make_array(arrty)(context, builder, args[0])
+    return cgutils.get_item_pointer(context, builder, arrty, ary, [args[1]], wraparound=False)
+
+
+@intrinsic
+def lock_try(typingctx, arr, i):
+    """Take the lock word ``arr[i]`` (int64, 0 free, 1 held) if it is free: True when taken (a
+    ``cmpxchg`` 0 -> 1 with acquire order: no access of the locked section moves before it)."""
+    sig = types.boolean(arr, i)
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        res = builder.cmpxchg(_word(context, builder, signature, args), ir.Constant(i64, 0), ir.Constant(i64, 1),
+                              "acquire", "monotonic")
+        return builder.extract_value(res, 1)
+
+    return sig, codegen
+
+
+@intrinsic
+def lock_held(typingctx, arr, i):
+    """Whether the lock word ``arr[i]`` is held (an atomic load: a spinning thread reads its cached
+    copy until the holder's release invalidates it, and writes nothing)."""
+    sig = types.boolean(arr, i)
+
+    def codegen(context, builder, signature, args):
+        val = builder.load_atomic(_word(context, builder, signature, args), "monotonic", 8)
+        return builder.icmp_unsigned("!=", val, ir.Constant(ir.IntType(64), 0))
+
+    return sig, codegen
+
+
+@intrinsic
+def lock_release(typingctx, arr, i):
+    """Release the lock word ``arr[i]`` (a store of 0 with release order: every access of the locked
+    section is visible before it)."""
+    sig = types.void(arr, i)
+
+    def codegen(context, builder, signature, args):
+        builder.store_atomic(ir.Constant(ir.IntType(64), 0), _word(context, builder, signature, args), "release", 8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def spin_pause(typingctx, spins):
+    """One turn of a spin wait: x86 ``pause``, and every SPIN_YIELD turns (Linux x86-64) the
+    ``sched_yield`` system call, so that a lock holder preempted on a loaded machine gets a core."""
+    sig = types.void(spins)
+
+    def codegen(context, builder, signature, args):
+        if not _X86:
+            return context.get_dummy_value()
+        builder.asm(ir.FunctionType(ir.VoidType(), []), "pause", "~{memory}", [], True)
+        if _LINUX_X86:
+            i64 = ir.IntType(64)
+            due = builder.icmp_unsigned("==", builder.and_(args[0], ir.Constant(i64, SPIN_YIELD - 1)),
+                                        ir.Constant(i64, 0))
+            with builder.if_then(due, likely=False):
+                builder.asm(ir.FunctionType(i64, [i64]), "syscall", "={rax},{rax},~{rcx},~{r11},~{memory}",
+                            [ir.Constant(i64, 24)], True)   # 24: sched_yield
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(nogil=True, cache=True, inline="always")
+def lock_acquire(lock):
+    """Take the row lock ``lock[0]``, spinning on a read while another thread holds it; returns 1 when
+    it had to wait, else 0."""
+    if lock_try(lock, 0):
+        return 0
+    spins = 1
+    while lock_held(lock, 0) or not lock_try(lock, 0):
+        spin_pause(spins)
+        spins += 1
+    return 1
+
+
 # hardware transactions (x86 RTM), for the atomic dense writes: one transaction applies a block of
 # coordinate updates where a compare-and-swap pair costs a locked instruction (~20 cycles) per 2 coordinates
 TX_STARTED = -1        # tx_begin's value when the transaction runs
@@ -122,7 +220,6 @@ TX_TRIES = 3           # attempts per block before the compare-and-swap path
 TX_GIVE_UP = 64        # aborts in one kernel call after which it stops trying while they outnumber commits
                        # (a CPU whose transactions always abort, a storm of conflicts: CAS pairs are cheaper)
 TX_COMMITS, TX_ABORTS = 3, 4   # stamp-slot columns of the transaction counters
-_X86 = platform.machine().lower() in ("x86_64", "amd64")
 
 
 if _X86:   # the JIT assembles tx_begin / tx_end's inline asm (numba sets up the native target, not its asm parser)
@@ -204,26 +301,37 @@ def write(v, j, s, p, l, mode):
 
 
 @njit(nogil=True, cache=True, inline="always")
-def write_all(v, p, s, l, mode, first, tx):
+def write_all(v, p, s, l, mode, first, scheme, lock):
     """v[j] <- v[j] - s (p[j] + l v[j]) for every j under write ``mode`` (:func:`write`, the same
     expression); returns (failed compare-and-swaps, blocks committed in a hardware transaction,
-    transaction attempts aborted).
+    transaction attempts aborted, 1 if it waited for the row lock).
 
     plain   one vectorised pass
     racy    one compare-and-swap per coordinate (its lost writes counted per coordinate)
-    atomic  blocks of TX_BLOCK coordinates; with ``tx``, each block in one hardware transaction (its
-            updates land together or not at all: each coordinate's update atomic; up to TX_TRIES
-            attempts, no more after a capacity abort). A block without one goes by 16-byte aligned
-            pairs (``first``, 0 or 1: the first index whose address is a multiple of 16), one ``lock
-            cmpxchg16b`` per pair retried until it lands (a retry counted per pair), a coordinate left
-            at either end by a compare-and-swap loop. Measured here, d = 100, one thread: pairs cost
-            ~250 ns per update over plain stores (a locked instruction per 2 coordinates), a
-            transaction ~30 ns."""
+    atomic  by ``scheme`` (:data:`SCHEMES`):
+            lock  the plain pass under the row lock ``lock[0]`` (:func:`lock_acquire`): no other
+                  writer between a coordinate's read and its write, so each update is atomic
+            tx    blocks of TX_BLOCK coordinates, each in one hardware transaction (its updates land
+                  together or not at all; up to TX_TRIES attempts, no more after a capacity abort);
+                  a block that did not land goes as ``cas`` does
+            cas   16-byte aligned pairs (``first``, 0 or 1: the first index whose address is a
+                  multiple of 16), one ``lock cmpxchg16b`` per pair retried until it lands (a retry
+                  counted per pair), a coordinate left at either end by a compare-and-swap loop.
+            Measured here, d = 100, one thread: pairs cost ~250 ns per update over plain stores (a
+            locked instruction per 2 coordinates), a transaction ~30 ns, the lock ~5 ns; two threads
+            on two cores: the lock 3.9 M updates/s, plain stores 3.4 M, transactions 1.1 M, pairs 0.8 M."""
     d = v.shape[0]
     fails, commits, aborts = 0, 0, 0
     if mode == 2:
         for j in range(d):
             v[j] -= s * (p[j] + l * v[j])
+    elif mode == 0 and scheme == SCHEME_LOCK:
+        waited = lock_acquire(lock)
+        for k in range(d):
+            j = np.uint64(k)
+            v[j] -= s * (p[j] + l * v[j])
+        lock_release(lock, 0)
+        return 0, 0, 0, waited
     elif mode == 1:
         for j in range(d):
             a = v[j]
@@ -232,7 +340,7 @@ def write_all(v, p, s, l, mode, first, tx):
     else:
         for lo in range(0, d, TX_BLOCK):
             hi = min(lo + TX_BLOCK, d)
-            tries = TX_TRIES if tx else 0
+            tries = TX_TRIES if scheme == SCHEME_TX else 0
             while tries > 0:
                 status = tx_begin()
                 if status == TX_STARTED:
@@ -268,7 +376,7 @@ def write_all(v, p, s, l, mode, first, tx):
                     if cas_f64(v, j, a, a - s * (p[j] + l * a)):
                         break
                     fails += 1
-    return fails, commits, aborts
+    return fails, commits, aborts, 0
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -280,18 +388,19 @@ def global_count(slots):
 
 
 @njit(nogil=True, cache=True, _nrt=False)
-def hogwild_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, mode, first, tx, slots, me, taus):
+def hogwild_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, mode, first, scheme, lock, slots, me,
+                  taus):
     """Hogwild! SGD (003 eq. (2)): w <- w - eta_t (1/b) sum_{i in B} grad f_i(w_hat), w_hat = w as read;
     each coordinate written under ``mode`` (module docstring; :func:`write_all`: ``first`` its pairs' start,
-    ``tx`` whether atomic blocks try a hardware transaction first)."""
+    ``scheme`` how atomic rows are written, ``lock`` the row lock)."""
     d, rows = w.shape[0], idx.shape[0]
-    fails = 0
-    commits, aborts = 0, 0
+    fails, commits, aborts, waits = 0, 0, 0, 0
     for u in range(rows // b):
         read = global_count(slots)                 # version of the iterate this update reads
         for r in range(u * b + PREFETCH_DENSE, min((u + 1) * b + PREFETCH_DENSE, rows)):   # each row PREFETCH_DENSE rows ahead
             prefetch_dense_row(X, idx[r])
-        tx = tx and not (aborts > TX_GIVE_UP and aborts > commits)   # where transactions keep aborting, CAS pairs
+        if scheme == SCHEME_TX and aborts > TX_GIVE_UP and aborts > commits:
+            scheme = SCHEME_CAS                    # where transactions keep aborting, CAS pairs
         if b == 1:                                 # one sample: no gradient buffer, one pass to write
             i = idx[u]
             g = dphi(code, fdot(X, i, w), y[i])
@@ -303,8 +412,8 @@ def hogwild_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, mod
             else:
                 for j in range(d):
                     gbuf[j] = g * X[i, j]
-                f, c, a = write_all(w, gbuf, eta_t, lam, mode, first, tx)
-                fails, commits, aborts = fails + f, commits + c, aborts + a
+                f, c, a, z = write_all(w, gbuf, eta_t, lam, mode, first, scheme, lock)
+                fails, commits, aborts, waits = fails + f, commits + c, aborts + a, waits + z
             slots[me, 0] += 1
             taus[u] = now - read
             continue
@@ -319,14 +428,17 @@ def hogwild_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, mod
         now = global_count(slots)                  # version it writes onto
         for j in range(d):
             gbuf[j] /= b
-        f, c, a = write_all(w, gbuf, eta_t, lam, mode, first, tx)
-        fails, commits, aborts = fails + f, commits + c, aborts + a
+        f, c, a, z = write_all(w, gbuf, eta_t, lam, mode, first, scheme, lock)
+        fails, commits, aborts, waits = fails + f, commits + c, aborts + a, waits + z
         slots[me, 0] += 1
         taus[u] = now - read
     slots[me, WRITES] += (rows // b) * d
     slots[me, FAILED] += fails
     slots[me, TX_COMMITS] += commits
     slots[me, TX_ABORTS] += aborts
+    if mode == 0 and scheme == SCHEME_LOCK:
+        slots[me, LOCK_ROWS] += rows // b
+        slots[me, LOCK_WAITS] += waits
 
 
 @njit(nogil=True, cache=True, fastmath={"reassoc"})
@@ -349,15 +461,14 @@ def fcsr_dot(data, indices, lo, hi, v):
 
 
 @njit(nogil=True, cache=True, _nrt=False)
-def asysvrg_dense(u_vec, X, y, g0, mu_loss, idx, b, code, lam, eta, gbuf, gr, coords, kidx, mode, first, tx, slots,
-                  me, taus):
+def asysvrg_dense(u_vec, X, y, g0, mu_loss, idx, b, code, lam, eta, gbuf, gr, coords, kidx, mode, first, scheme, lock,
+                  slots, me, taus):
     """Shared-AsySVRG inner iterations (000 Alg. 1): v = (1/b) sum [grad f_i(w_hat) - grad f_i(w~)] + grad f(w~)
     (2.5) at the iterate as read (2.6); write (u)_k -= eta (v)_k (2.4) for every k (coords = 0) or for the
-    cyclic block of ``coords`` coordinates starting at kidx[t]; each under write ``mode`` (``first``, ``tx``:
-    :func:`write_all`). ``g0[i]`` = phi'(x_i . w~), taken with the snapshot (:func:`loss_grad_rows_dense`)."""
+    cyclic block of ``coords`` coordinates starting at kidx[t]; each under write ``mode`` (``first``, ``scheme``,
+    ``lock``: :func:`write_all`). ``g0[i]`` = phi'(x_i . w~), taken with the snapshot (:func:`loss_grad_rows_dense`)."""
     d, rows = u_vec.shape[0], idx.shape[0]
-    fails = 0
-    commits, aborts = 0, 0
+    fails, commits, aborts, waits = 0, 0, 0, 0
     for t in range(rows // b):
         read = global_count(slots)
         for r in range(t * b + PREFETCH_DENSE, min((t + 1) * b + PREFETCH_DENSE, rows)):
@@ -365,21 +476,22 @@ def asysvrg_dense(u_vec, X, y, g0, mu_loss, idx, b, code, lam, eta, gbuf, gr, co
         for r in range(b):
             i = idx[t * b + r]
             gr[r] = dphi(code, fdot(X, i, u_vec), y[i]) - g0[i]
-        tx = tx and not (aborts > TX_GIVE_UP and aborts > commits)   # where transactions keep aborting, CAS pairs
+        if scheme == SCHEME_TX and aborts > TX_GIVE_UP and aborts > commits:
+            scheme = SCHEME_CAS                    # where transactions keep aborting, CAS pairs
         if coords == 0 and b == 1 and mode == 2:   # fused: the buffered expression in one pass, no buffer
             i = idx[t]
             g = gr[0]
             now = global_count(slots)
             for j in range(d):
-                u_vec[j] -= eta * ((g * X[i, j] / b + mu_loss[j]) + lam * u_vec[j])
+                u_vec[j] -= eta * ((g * X[i, j] + mu_loss[j]) + lam * u_vec[j])   # b = 1: x / 1 = x exactly
         elif coords == 0 and b == 1:               # one sample: the buffer holds its step directly
             i = idx[t]
             g = gr[0]
             for j in range(d):
-                gbuf[j] = g * X[i, j] / b + mu_loss[j]
+                gbuf[j] = g * X[i, j] + mu_loss[j]
             now = global_count(slots)
-            f, c, a = write_all(u_vec, gbuf, eta, lam, mode, first, tx)
-            fails, commits, aborts = fails + f, commits + c, aborts + a
+            f, c, a, z = write_all(u_vec, gbuf, eta, lam, mode, first, scheme, lock)
+            fails, commits, aborts, waits = fails + f, commits + c, aborts + a, waits + z
         elif coords == 0:
             for j in range(d):
                 gbuf[j] = 0.0
@@ -391,8 +503,8 @@ def asysvrg_dense(u_vec, X, y, g0, mu_loss, idx, b, code, lam, eta, gbuf, gr, co
             for j in range(d):
                 gbuf[j] = gbuf[j] / b + mu_loss[j]
             now = global_count(slots)
-            f, c, a = write_all(u_vec, gbuf, eta, lam, mode, first, tx)
-            fails, commits, aborts = fails + f, commits + c, aborts + a
+            f, c, a, z = write_all(u_vec, gbuf, eta, lam, mode, first, scheme, lock)
+            fails, commits, aborts, waits = fails + f, commits + c, aborts + a, waits + z
         else:
             now = global_count(slots)
             k0 = kidx[t]
@@ -408,6 +520,9 @@ def asysvrg_dense(u_vec, X, y, g0, mu_loss, idx, b, code, lam, eta, gbuf, gr, co
     slots[me, FAILED] += fails
     slots[me, TX_COMMITS] += commits
     slots[me, TX_ABORTS] += aborts
+    if mode == 0 and scheme == SCHEME_LOCK and coords == 0:
+        slots[me, LOCK_ROWS] += rows // b
+        slots[me, LOCK_WAITS] += waits
 
 
 @njit(nogil=True, cache=True, _nrt=False)

@@ -45,9 +45,26 @@ def applied_write(write: str, threads: int) -> tuple[str, str]:
 
 
 def use_transactions() -> bool:
-    """Whether atomic dense writes try hardware transactions first (``kernels.write_all``): where the
-    CPU has them (``kernels.cpu_has_rtm``) unless HARNESS_THREADS_TX=0 turns them off."""
+    """Whether atomic sparse rows (and dense ones under ``HARNESS_THREADS_ATOMIC=tx``) try hardware
+    transactions first (``kernels.linear_csr``, ``kernels.write_all``): where the CPU has them
+    (``kernels.cpu_has_rtm``) unless HARNESS_THREADS_TX=0 turns them off."""
     return os.environ.get("HARNESS_THREADS_TX", "1") != "0" and K.cpu_has_rtm()
+
+
+SCHEME_NAMES = {K.SCHEME_LOCK: "row lock", K.SCHEME_TX: "hardware transactions, compare-and-swap pairs after an abort",
+                K.SCHEME_CAS: "compare-and-swap pairs"}
+
+
+def dense_scheme() -> int:
+    """How atomic dense rows are written (``kernels.SCHEMES``): under the row lock unless
+    HARNESS_THREADS_ATOMIC says ``tx`` (transactions where the CPU has them and HARNESS_THREADS_TX
+    allows, else pairs) or ``cas``. Raises UserError for another value."""
+    name = os.environ.get("HARNESS_THREADS_ATOMIC", "").strip() or "lock"
+    if name not in K.SCHEMES:
+        raise UserError(f"HARNESS_THREADS_ATOMIC={name}: expected one of {', '.join(K.SCHEMES)}")
+    if name == "tx" and not use_transactions():
+        name = "cas"
+    return K.SCHEMES[name]
 
 
 class ThreadLinear:
@@ -62,7 +79,8 @@ class ThreadLinear:
         self.write = write
         self.applied, self.applied_why = applied_write(write, team.size)
         self.mode = K.WRITE_CODES[self.applied]
-        self.tx = use_transactions()
+        self.tx = use_transactions()                 # sparse rows' atomic writes
+        self.scheme = dense_scheme()                 # dense rows' atomic writes
         self._dispatched = {"updates_on_team": 0, "updates_alone": 0}
         self.n, self.d = workload.n, workload.dim
         self.lam = float(workload.lam)
@@ -177,12 +195,12 @@ class ThreadLinear:
                 self.snapshot(w)
             return
         K.hogwild_dense(w, self.X, self.y, self._noidx, b, self.code, self.lam, 0, 0.1, 1.0, 0.0,
-                        self.scratch(self.d), self.mode, 0, self.tx, slots, 0, taus)
+                        self.scratch(self.d), self.mode, 0, self.scheme, self.team.lock, slots, 0, taus)
         if svrg:
             snap = self.snapshot(w)
             K.asysvrg_dense(w, self.X, self.y, snap.g0, w, self._noidx, b, self.code, self.lam, 0.1,
-                            self.scratch(self.d), self.scratch(b), 0, self._noidx, self.mode, 0, self.tx, slots, 0,
-                            taus)
+                            self.scratch(self.d), self.scratch(b), 0, self._noidx, self.mode, 0, self.scheme,
+                            self.team.lock, slots, 0, taus)
 
     # -- Hogwild! SGD ------------------------------------------------------------------------------------
     def sgd(self, w, k, *, b, eta, schedule=0, t0=1.0, beta=0.0) -> np.ndarray:
@@ -199,7 +217,7 @@ class ThreadLinear:
             idx = team.rngs[r].integers(0, self.n, size=kr * b)
             taus = np.empty(kr, dtype=np.int64)
             K.hogwild_dense(w, self.X, self.y, idx, b, self.code, self.lam, schedule, eta, t0, beta,
-                            self.scratch(self.d), self.mode, first, self.tx, team.slots, r, taus)
+                            self.scratch(self.d), self.mode, first, self.scheme, team.lock, team.slots, r, taus)
             return taus
 
         return np.concatenate(self._map(work, team.split(k), k * b * self.row_ops, updates=k))
@@ -245,8 +263,8 @@ class ThreadLinear:
             taus = np.empty(kr, dtype=np.int64)
             kidx = rng.integers(0, self.d, size=kr) if coords else self._noidx
             K.asysvrg_dense(w, self.X, self.y, snap.g0, snap.mu_loss, idx, b, self.code, self.lam, eta,
-                            self.scratch(self.d), self.scratch(b), int(coords), kidx, self.mode, first, self.tx,
-                            team.slots, r, taus)
+                            self.scratch(self.d), self.scratch(b), int(coords), kidx, self.mode, first, self.scheme,
+                            team.lock, team.slots, r, taus)
             return taus
 
         return np.concatenate(self._map(work, team.split(k), k * b * self.row_ops, updates=k))
@@ -256,14 +274,19 @@ class ThreadLinear:
         (:func:`applied_write`), attempted writes, failed compare-and-swaps, and lost writes (atomic:
         0 by construction; racy: the failed ones, counted exactly; plain: not observable, None; one
         thread: 0 under every mode, since no other writer exists), and the hardware transactions the
-        atomic dense writes used (``transactions``: whether they were on, how many blocks landed in
-        one, how many attempts aborted; the aborted blocks went by compare-and-swap)."""
+        atomic writes used: dense rows' ``scheme`` (:func:`dense_scheme`; ``lock``: rows written under
+        the row lock and how many of them waited for it), and the hardware transactions
+        (``transactions``: whether they were on, how many blocks landed in one, how many attempts
+        aborted; the aborted blocks went by compare-and-swap)."""
         slots = self.team.slots
         attempted, failed = (int(c) for c in slots[:, [K.WRITES, K.FAILED]].sum(axis=0))
         lost = 0 if self.team.size <= 1 else {"atomic": 0, "racy": failed, "plain": None}[self.write]
         return {"mode": self.write, "applied": self.applied, "why": self.applied_why,
                 "coordinate_writes": attempted, "cas_failed": failed, "lost": lost,
                 "lost_fraction": None if lost is None else lost / max(attempted, 1),
-                "transactions": {"enabled": bool(self.tx and self.applied == "atomic"),
+                "scheme": (SCHEME_NAMES[self.scheme] if self.applied == "atomic" and not self.sparse else None),
+                "lock": {"rows": int(slots[:, K.LOCK_ROWS].sum()), "waited": int(slots[:, K.LOCK_WAITS].sum())},
+                "transactions": {"enabled": bool(self.applied == "atomic" and (self.tx if self.sparse else
+                                                                                   self.scheme == K.SCHEME_TX)),
                                  "committed": int(slots[:, K.TX_COMMITS].sum()),
                                  "aborted": int(slots[:, K.TX_ABORTS].sum())}}

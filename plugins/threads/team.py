@@ -62,11 +62,20 @@ def no_wakeup_preemption() -> None:
         pass
 
 
+def line_of_its_own() -> np.ndarray:
+    """SLOT_STRIDE int64 zeros on a 64-byte boundary: a word that threads hammer (the row lock), alone
+    on its cache line, so that taking it does not evict a neighbour's data from another core."""
+    buf = np.zeros(3 * SLOT_STRIDE, dtype=np.int64)
+    skip = (-buf.ctypes.data % 64) // 8
+    return buf[skip:skip + SLOT_STRIDE]
+
+
 class Team:
     def __init__(self, workers: int, seed: int):
         self.size = int(workers)
         self.rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(self.size)]
         self.slots = np.zeros((self.size, SLOT_STRIDE), dtype=np.int64)   # stamp slots (see kernels)
+        self.lock = line_of_its_own()             # the row lock of atomic dense writes (see kernels)
         self._pool = ThreadPoolExecutor(self.size - 1, thread_name_prefix="harness-worker",
                                         initializer=no_wakeup_preemption) if self.size > 1 else None
         # profile (off unless a list is set, e.g. by benchmarks/threads_scaling.py): one entry per map,

@@ -14,7 +14,7 @@ from harness.run.runner import RunSpec, execute
 from harness._core.staleness import DelayStats
 from harness.plugins.algorithms import kernels as K0
 from harness.plugins.algorithms.steps import Steps
-from harness.plugins.threads.linear import ThreadLinear
+from harness.plugins.threads.linear import SCHEME_NAMES, ThreadLinear
 from harness.plugins.threads.team import Team
 
 SPARSE = {"sparse": True, "n": 600, "d": 800, "density": 0.02}
@@ -206,16 +206,18 @@ def exact_increment_workload(sparse: bool, n: int = 64, d: int = 8):
 
 @pytest.mark.parametrize("write", ["atomic", "racy", "plain"])
 @pytest.mark.parametrize("kind", ["dense-b1", "dense-b2", "dense-odd", "csr", "svrg-vector", "svrg-coords", "svrg-odd",
-                                  "dense-b1-cas", "svrg-odd-cas", "dense-wide-odd", "dense-wide-odd-cas", "csr-cas"])
+                                  "dense-b1-cas", "svrg-odd-cas", "dense-wide-odd", "dense-wide-odd-cas", "csr-cas",
+                                  "dense-b1-tx", "svrg-odd-tx", "dense-wide-odd-tx"])
 def test_two_threads_apply_every_counted_update_atomically(kind, write):
     """2 real threads on d = 8 shared coordinates (every update writes all of them, so the threads
     collide on most writes): atomic applies all k counted updates on every coordinate; racy reports
     exactly the writes its iterate misses; plain loses some silently (only the iterate shows it).
-    Atomic writes go in hardware transactions where the CPU has them (blocks of ``TX_BLOCK``
-    coordinates; CSR: a row's nonzeros), else and after an abort by compare-and-swap: dense in 16-byte
-    pairs, CSR per coordinate ('-cas': those only); '-odd': d = 9 in an iterate 8 bytes off a 16-byte
-    boundary, so the pairs start at index 1 and a coordinate is left at each end; 'wide': d =
-    2 TX_BLOCK + 3, three blocks."""
+    Atomic dense rows go under the row lock by default; '-tx': in hardware transactions where the
+    CPU has them (blocks of ``TX_BLOCK`` coordinates), after an abort or without them by
+    compare-and-swap 16-byte pairs; '-cas': those pairs only. CSR rows: a transaction per row where
+    the CPU has them, else (and '-cas') a compare-and-swap per coordinate. '-odd': d = 9 in an iterate
+    8 bytes off a 16-byte boundary, so the pairs start at index 1 and a coordinate is left at each
+    end; 'wide': d = 2 TX_BLOCK + 3, three blocks."""
     from harness.plugins.threads import kernels as KT
     from harness.plugins.threads.linear import Snapshot
 
@@ -227,8 +229,10 @@ def test_two_threads_apply_every_counted_update_atomically(kind, write):
     with Team(2, seed=0) as team:
         lin = ThreadLinear(wl, team, write)
         lin.code = 2                                      # the exact-increment test loss
-        if kind.endswith("-cas"):
+        scheme = "cas" if kind.endswith("-cas") else "tx" if kind.endswith("-tx") else "lock"
+        if scheme == "cas":
             lin.tx = False
+        lin.scheme = KT.SCHEMES[scheme] if scheme != "tx" or lin.tx else KT.SCHEME_CAS
         w = np.zeros(wl.dim)
         if odd:
             buf = np.zeros(wl.dim + 2)
@@ -252,23 +256,30 @@ def test_two_threads_apply_every_counted_update_atomically(kind, write):
         assert missing == 0 and writes["lost"] == 0, (missing, writes)
         if kind != "svrg-coords":
             np.testing.assert_array_equal(w, np.full(wl.dim, float(k)))
-        # the transactional path ran where the CPU has it (and only there, and not for a pair-only run)
-        on = KT.cpu_has_rtm() and not kind.endswith("-cas")
+        # the transactional path ran where the CPU has it (and only there, and not for a pair-only run);
+        # the row lock took every dense row it was asked to (coords: single coordinates go by compare-and-swap)
+        dense = not kind.startswith("csr")
+        on = KT.cpu_has_rtm() and scheme != "cas" and (scheme == "tx" or not dense)
         assert tx["enabled"] == on and (tx["committed"] > 0) == (on and kind != "svrg-coords"), tx
+        locked = k if dense and scheme == "lock" and kind != "svrg-coords" else 0
+        assert writes["lock"]["rows"] == locked and writes["lock"]["waited"] <= locked, writes
+        assert writes["scheme"] == (SCHEME_NAMES[lin.scheme] if dense else None)
         return
     assert not tx["enabled"] and tx["committed"] == tx["aborted"] == 0, tx
+    assert writes["lock"] == {"rows": 0, "waited": 0} and writes["scheme"] is None
     if write == "racy":
         assert writes["lost"] == writes["cas_failed"] == missing, (missing, writes)
     else:
         assert writes["lost"] is None and writes["cas_failed"] == 0
 
 
-@pytest.mark.parametrize("kind", ["dense", "csr", "svrg", "dense-cas", "csr-cas", "svrg-cas", "dense-b3", "svrg-b3"])
+@pytest.mark.parametrize("kind", ["dense", "csr", "svrg", "dense-cas", "csr-cas", "svrg-cas", "dense-b3", "svrg-b3",
+                                  "dense-lock", "svrg-lock"])
 def test_one_thread_applies_plain_stores_bit_for_bit_the_atomic_update(kind):
     """One thread has no concurrent writer: every asked mode applies plain stores (no compare-and-swap
     loop), records that and why, and gives the iterate the atomic kernel gives, bit for bit: its
-    hardware transactions where the CPU has them, its compare-and-swap pairs ('-cas'), and with
-    b = 3 the mini-batch paths (b = 1: plain stores take fused one-pass loops, atomic ones a buffer)."""
+    hardware transactions where the CPU has them, its compare-and-swap pairs ('-cas'), its row lock
+    ('-lock'), and with b = 3 the mini-batch paths (b = 1: plain stores take fused one-pass loops, atomic ones a buffer)."""
     from harness.plugins.threads import kernels as KT
     from harness.plugins.threads.linear import Snapshot
 
@@ -290,6 +301,8 @@ def test_one_thread_applies_plain_stores_bit_for_bit_the_atomic_update(kind):
             if forced:
                 lin.mode = KT.WRITE_CODES[forced]               # the atomic kernel path
                 lin.tx = lin.tx and not kind.endswith("-cas")
+                lin.scheme = KT.SCHEME_CAS if kind.endswith("-cas") else KT.SCHEME_LOCK if kind.endswith("-lock") else (
+                    KT.SCHEME_TX if lin.tx else KT.SCHEME_CAS)
             w = np.zeros(wl.dim)
             if kind.startswith("svrg"):
                 snap = Snapshot(X @ np.zeros(12), 0.1 * np.ones(12), None, -y / 2)   # g0 = phi'(0) = -y / 2
@@ -350,8 +363,8 @@ def test_kernels_stop_trying_transactions_that_keep_aborting(monkeypatch):
     out = {}
     for mode in (0, 2):
         w, slots = np.zeros(d), np.zeros((1, 8), dtype=np.int64)
-        kernel(w, X, y, idx, 1, 0, 1e-3, 0, 0.01, 1.0, 0.0, np.empty(d), mode, 0, True, slots, 0,
-               np.empty(k, dtype=np.int64))
+        kernel(w, X, y, idx, 1, 0, 1e-3, 0, 0.01, 1.0, 0.0, np.empty(d), mode, 0, KT.SCHEME_TX, np.zeros(8, np.int64),
+               slots, 0, np.empty(k, dtype=np.int64))
         out[mode] = (w, slots[0])
     w, slots = out[0]
     assert slots[KT.TX_COMMITS] == 0
@@ -367,6 +380,7 @@ def test_transactions_follow_the_cpu_and_can_be_turned_off(monkeypatch):
     from harness.plugins.threads.linear import use_transactions
 
     monkeypatch.delenv("HARNESS_THREADS_TX", raising=False)
+    monkeypatch.setenv("HARNESS_THREADS_ATOMIC", "tx")
     assert use_transactions() == KT.cpu_has_rtm()
     rec = run("hogwild-threads", {"eta": 0.5}, DENSE, 2, "epochs=2")
     assert rec.info["writes"]["transactions"]["enabled"] == KT.cpu_has_rtm()
@@ -375,6 +389,27 @@ def test_transactions_follow_the_cpu_and_can_be_turned_off(monkeypatch):
     rec = run("hogwild-threads", {"eta": 0.5}, DENSE, 2, "epochs=2")
     tx = rec.info["writes"]["transactions"]
     assert not tx["enabled"] and tx["committed"] == 0 and rec.info["writes"]["lost"] == 0
+
+
+def test_dense_rows_go_under_the_row_lock_unless_asked_otherwise(monkeypatch):
+    """With several threads an atomic dense row is written under the row lock (one locked instruction
+    per row where pairs take one per 2 coordinates): every update of the run, recorded with the
+    scheme's name; HARNESS_THREADS_ATOMIC picks another scheme and refuses a value it does not know."""
+    from harness._core.errors import UserError
+    from harness.plugins.threads.linear import dense_scheme
+
+    monkeypatch.delenv("HARNESS_THREADS_ATOMIC", raising=False)
+    rec = run("asysvrg-threads", {"eta": 0.5}, DENSE, 2, "epochs=2")
+    w = rec.info["writes"]
+    assert w["scheme"] == "row lock" and w["lock"]["rows"] == rec.points[-1]["updates"] > 0, w
+    assert w["lost"] == 0 and not w["transactions"]["enabled"]
+    monkeypatch.setenv("HARNESS_THREADS_ATOMIC", "cas")
+    rec = run("hogwild-threads", {"eta": 0.5}, DENSE, 2, "epochs=2")
+    w = rec.info["writes"]
+    assert w["scheme"] == "compare-and-swap pairs" and w["lock"]["rows"] == 0, w
+    monkeypatch.setenv("HARNESS_THREADS_ATOMIC", "fast")
+    with pytest.raises(UserError, match="HARNESS_THREADS_ATOMIC=fast: expected one of lock, tx, cas"):
+        dense_scheme()
 
 
 def test_one_thread_runs_record_their_plain_writes():

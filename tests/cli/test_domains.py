@@ -196,6 +196,7 @@ def test_command_values_outside_their_domain_are_refused(stored, args, needle):
 
 ENV_CASES = [
     ({"HARNESS_THREADS_TX": "off"}, "HARNESS_THREADS_TX=off: expected 0 or 1"),  # 'off' left them on
+    ({"HARNESS_THREADS_ATOMIC": "fast"}, "HARNESS_THREADS_ATOMIC=fast: expected one of lock, tx, cas"),
     ({"HARNESS_PROGRESS_EVERY": "abc"}, "HARNESS_PROGRESS_EVERY=abc: expected a number >= 0.1"),
     ({"HARNESS_POOL_MB": "-5"}, "HARNESS_POOL_MB=-5: expected a number >= 0"),
     ({"HARNESS_DASK_CONNECT_S": "0"}, "HARNESS_DASK_CONNECT_S=0: expected a number > 0"),
@@ -224,7 +225,8 @@ def test_report_index_on_a_store_without_reports_writes_it(where):
 def test_unset_and_in_domain_values_still_run(where):
     tmp, env = where
     proc = run_cli(*RUN, "--seeds", "0,1", "--schedule", "ratio=2", cwd=tmp,
-                   env={**env, "HARNESS_THREADS_TX": "0", "HARNESS_PROGRESS_EVERY": "1", "HARNESS_POOL_MB": "0"})
+                   env={**env, "HARNESS_THREADS_TX": "0", "HARNESS_PROGRESS_EVERY": "1", "HARNESS_POOL_MB": "0",
+                        "HARNESS_THREADS_ATOMIC": "cas"})
     assert proc.returncode == 0, proc.stderr
     assert _stored(tmp / "store.db") == 2
 
