@@ -95,6 +95,7 @@ class ThreadLinear:
         self._tables_len = 0                         # ... for chunks of up to this many updates
         self._noidx = np.zeros(0, dtype=np.int64)
         self._snap_buffers: tuple | None = None
+        self._split_cache: dict[int, list[tuple[int, int]]] = {}
         self._nothing = np.zeros(1)
 
     @staticmethod
@@ -155,9 +156,13 @@ class ThreadLinear:
         return taus
 
     def _ranges(self, total: int) -> list[tuple[int, int]]:
-        """0..total-1 in one contiguous range per thread (the first may be empty when total < threads)."""
-        bounds = np.linspace(0, total, self.team.size + 1).astype(np.int64)
-        return [(int(bounds[r]), int(bounds[r + 1])) for r in range(self.team.size)]
+        """0..total-1 in one contiguous range per thread (the first may be empty when total < threads);
+        kept per total (n or d: every chunk asks again, and ``np.linspace`` took ~13 us of a ~90 us chunk)."""
+        ranges = self._split_cache.get(total)
+        if ranges is None:
+            bounds = np.linspace(0, total, self.team.size + 1).astype(np.int64)
+            ranges = self._split_cache[total] = [(int(bounds[r]), int(bounds[r + 1])) for r in range(self.team.size)]
+        return ranges
 
     def _map(self, fn, shares: list[int], ops: int, updates: int = 0) -> list:
         """``team.map``; on the calling thread alone when the call's work, ``ops`` coordinates read or
