@@ -11,8 +11,9 @@
 ``coords = 0`` writes every coordinate of v_t (the practical form); ``coords = c`` a random cyclic
 block of c (c = 1 is Algorithm 1 as stated). Optional SGD warm start: ``warm_epochs`` passes of
 Hogwild! SGD first (thesis Sec. 2.5, SGD->SVRG). Each update's delay is measured (stamp slots).
-Coordinate writes are atomic (a compare-and-swap loop, or a hardware transaction per row where the
-CPU has one) unless ``write=racy`` / ``plain``; lost writes are reported in ``info["writes"]``.
+Coordinate writes are atomic unless ``write=racy`` / ``plain``: a dense row (coords = 0) under the
+row lock (``HARNESS_THREADS_ATOMIC``), a CSR row in a hardware transaction where the CPU has one, a
+single coordinate (coords > 0) by a compare-and-swap loop; lost writes are reported in ``info["writes"]``.
 """
 
 from __future__ import annotations

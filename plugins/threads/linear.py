@@ -81,6 +81,7 @@ class ThreadLinear:
         self.mode = K.WRITE_CODES[self.applied]
         self.tx = use_transactions()                 # sparse rows' atomic writes
         self.scheme = dense_scheme()                 # dense rows' atomic writes
+        self.dense_rows = False                      # whether a whole dense row was written (coords = 0)
         self._dispatched = {"updates_on_team": 0, "updates_alone": 0}
         self.n, self.d = workload.n, workload.dim
         self.lam = float(workload.lam)
@@ -217,6 +218,7 @@ class ThreadLinear:
             return self._csr_chunk(w, k, b, tables, None)
 
         first = self.first_pair(w)
+        self.dense_rows = True
 
         def work(r, kr):
             idx = team.rngs[r].integers(0, self.n, size=kr * b)
@@ -261,6 +263,7 @@ class ThreadLinear:
             return self._csr_chunk(w, k, b, self.drift(k, eta=eta, svrg=True), snap)
 
         first = self.first_pair(w)
+        self.dense_rows = self.dense_rows or not coords
 
         def work(r, kr):
             rng = team.rngs[r]
@@ -279,19 +282,22 @@ class ThreadLinear:
         (:func:`applied_write`), attempted writes, failed compare-and-swaps, and lost writes (atomic:
         0 by construction; racy: the failed ones, counted exactly; plain: not observable, None; one
         thread: 0 under every mode, since no other writer exists), and the hardware transactions the
-        atomic writes used: dense rows' ``scheme`` (:func:`dense_scheme`; ``lock``: rows written under
-        the row lock and how many of them waited for it), and the hardware transactions
+        atomic writes used: dense rows' ``scheme`` (:func:`dense_scheme`; None where no whole dense row
+        was written atomically: sparse data, one thread, racy / plain, SVRG writing ``coords`` > 0 single
+        coordinates, each by compare-and-swap; ``lock``: rows written under the row lock and how many
+        of them waited for it), and the hardware transactions
         (``transactions``: whether they were on, how many blocks landed in one, how many attempts
         aborted; the aborted blocks went by compare-and-swap)."""
         slots = self.team.slots
         attempted, failed = (int(c) for c in slots[:, [K.WRITES, K.FAILED]].sum(axis=0))
         lost = 0 if self.team.size <= 1 else {"atomic": 0, "racy": failed, "plain": None}[self.write]
+        rows = self.applied == "atomic" and not self.sparse and self.dense_rows   # dense rows written atomically
         return {"mode": self.write, "applied": self.applied, "why": self.applied_why,
                 "coordinate_writes": attempted, "cas_failed": failed, "lost": lost,
                 "lost_fraction": None if lost is None else lost / max(attempted, 1),
-                "scheme": (SCHEME_NAMES[self.scheme] if self.applied == "atomic" and not self.sparse else None),
+                "scheme": SCHEME_NAMES[self.scheme] if rows else None,
                 "lock": {"rows": int(slots[:, K.LOCK_ROWS].sum()), "waited": int(slots[:, K.LOCK_WAITS].sum())},
-                "transactions": {"enabled": bool(self.applied == "atomic" and (self.tx if self.sparse else
-                                                                                   self.scheme == K.SCHEME_TX)),
+                "transactions": {"enabled": bool(self.applied == "atomic" and self.tx if self.sparse else
+                                                 rows and self.scheme == K.SCHEME_TX),
                                  "committed": int(slots[:, K.TX_COMMITS].sum()),
                                  "aborted": int(slots[:, K.TX_ABORTS].sum())}}

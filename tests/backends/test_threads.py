@@ -263,7 +263,7 @@ def test_two_threads_apply_every_counted_update_atomically(kind, write):
         assert tx["enabled"] == on and (tx["committed"] > 0) == (on and kind != "svrg-coords"), tx
         locked = k if dense and scheme == "lock" and kind != "svrg-coords" else 0
         assert writes["lock"]["rows"] == locked and writes["lock"]["waited"] <= locked, writes
-        assert writes["scheme"] == (SCHEME_NAMES[lin.scheme] if dense else None)
+        assert writes["scheme"] == (SCHEME_NAMES[lin.scheme] if dense and kind != "svrg-coords" else None)
         return
     assert not tx["enabled"] and tx["committed"] == tx["aborted"] == 0, tx
     assert writes["lock"] == {"rows": 0, "waited": 0} and writes["scheme"] is None
@@ -410,6 +410,23 @@ def test_dense_rows_go_under_the_row_lock_unless_asked_otherwise(monkeypatch):
     monkeypatch.setenv("HARNESS_THREADS_ATOMIC", "fast")
     with pytest.raises(UserError, match="HARNESS_THREADS_ATOMIC=fast: expected one of lock, tx, cas"):
         dense_scheme()
+
+
+@pytest.mark.parametrize("scheme", ["lock", "tx"])
+def test_single_coordinate_writes_do_not_claim_a_dense_row_scheme(monkeypatch, scheme):
+    """asysvrg-threads with coords = c > 0 writes single coordinates, each by compare-and-swap: no dense
+    row goes under the row lock or in a transaction, so the run records no dense-row scheme and no
+    transactions switched on (it recorded 'row lock' / 'hardware transactions' for writes that used
+    neither). An SGD warm start writes dense rows: then the scheme and the rows it locked are recorded."""
+    monkeypatch.setenv("HARNESS_THREADS_ATOMIC", scheme)
+    rec = run("asysvrg-threads", {"eta": 0.5, "coords": 2}, DENSE, 2, "epochs=2")
+    w = rec.info["writes"]
+    assert w["scheme"] is None and w["lock"] == {"rows": 0, "waited": 0}, w
+    assert not w["transactions"]["enabled"] and w["transactions"]["committed"] == 0 and w["lost"] == 0, w
+    if scheme == "lock":
+        rec = run("asysvrg-threads", {"eta": 0.5, "coords": 2, "warm_epochs": 1}, DENSE, 2, "epochs=3")
+        w = rec.info["writes"]
+        assert w["scheme"] == "row lock" and 0 < w["lock"]["rows"] < rec.points[-1]["updates"], w
 
 
 def test_one_thread_runs_record_their_plain_writes():
