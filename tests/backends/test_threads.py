@@ -273,6 +273,33 @@ def test_two_threads_apply_every_counted_update_atomically(kind, write):
         assert writes["lost"] is None and writes["cas_failed"] == 0
 
 
+@pytest.mark.parametrize("kind", ["sgd", "svrg"])
+def test_four_threads_on_two_cores_lose_no_row_under_the_lock(kind):
+    """4 real threads (more than this machine's cores: a lock holder is preempted while others wait for
+    it), mini-batches of b = 3 rows, d = 9 coordinates in an iterate 8 bytes off a 16-byte boundary:
+    every counted update lands on every coordinate, each row under the lock, once."""
+    from harness.plugins.threads import kernels as KT
+    from harness.plugins.threads.linear import Snapshot
+
+    k, b = 200_000, 3
+    wl = exact_increment_workload(sparse=False, d=9)
+    with Team(4, seed=1) as team:
+        lin = ThreadLinear(wl, team)
+        lin.code = 2                                      # the exact-increment test loss
+        assert lin.scheme == KT.SCHEME_LOCK               # the default
+        buf = np.zeros(wl.dim + 2)
+        w = buf[1:-1] if buf.ctypes.data % 16 == 0 else buf[:-2]
+        if kind == "svrg":                                # each update adds eta (-mu) = 1 to every coordinate
+            lin.svrg(w, Snapshot(np.zeros(wl.n), -np.ones(wl.dim), None, -wl.y), k, b=b, eta=1.0, coords=0)
+        else:
+            lin.sgd(w, k, b=b, eta=1.0)
+        writes, dispatch = lin.writes(), lin.dispatch()
+    assert team.count == k and dispatch["updates_on_team"] == k
+    np.testing.assert_array_equal(w, np.full(wl.dim, float(k)))
+    assert writes["lock"]["rows"] == k and 0 <= writes["lock"]["waited"] <= k and writes["lost"] == 0, writes
+    assert writes["scheme"] == "row lock" and writes["cas_failed"] == 0 and not writes["transactions"]["enabled"]
+
+
 @pytest.mark.parametrize("kind", ["dense", "csr", "svrg", "dense-cas", "csr-cas", "svrg-cas", "dense-b3", "svrg-b3",
                                   "dense-lock", "svrg-lock"])
 def test_one_thread_applies_plain_stores_bit_for_bit_the_atomic_update(kind):
