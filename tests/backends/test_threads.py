@@ -595,3 +595,47 @@ def test_two_threads_process_more_updates_per_second():
         pytest.skip(f"the machine gave 2 threads {min(capacity):.2f}x a compute loop's one-thread rate "
                     f"(load {max(load):.1f}): 2 threads / 1 thread = {ratio:.2f}")
     assert ratio > 1.2, f"2 threads / 1 thread updates per second = {ratio:.2f} ({rates}, capacity {capacity})"
+
+
+LOCK_CACHE_PROBE = """
+import json
+import numpy as np
+from harness.plugins.threads import kernels as KT
+from harness.plugins.threads.linear import Snapshot, ThreadLinear
+from harness.plugins.threads.team import Team
+from types import SimpleNamespace
+wl = SimpleNamespace(loss="squared", n=16, dim=9, lam=0.0, sparse=False, y=np.ones(16), X=np.ones((16, 9)))
+with Team(2, seed=0) as team:
+    lin = ThreadLinear(wl, team)
+    lin.code = 2
+    w = np.zeros(9)
+    lin.sgd(w, 20000, b=2, eta=1.0)
+    lin.svrg(w, Snapshot(np.zeros(16), -np.ones(9), None, -wl.y), 20000, b=1, eta=1.0, coords=0)
+    rows = lin.writes()["lock"]["rows"]
+stats = {f.__name__: (sum(f.stats.cache_hits.values()), sum(f.stats.cache_misses.values()))
+         for f in (KT.hogwild_dense, KT.asysvrg_dense)}
+print(json.dumps({"w": w.tolist(), "rows": rows, "stats": stats}))
+"""
+
+
+@pytest.mark.slow
+def test_the_row_lock_kernels_compile_into_an_empty_cache_and_load_from_it(tmp_path):
+    """A fresh clone's empty numba cache: the kernels with the row lock (its inline ``pause`` and
+    ``sched_yield`` system call) compile and run exactly; a second process loads them from the cache
+    (hits, no misses, nothing on stderr) and runs exactly too."""
+    import json
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"), "PYTHONWARNINGS": "error"}
+    env.pop("HARNESS_THREADS_ATOMIC", None)
+    seen = []
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-c", LOCK_CACHE_PROBE], capture_output=True, text=True, env=env,
+                              timeout=300)
+        assert proc.returncode == 0 and not proc.stderr.strip(), proc.stderr[-2000:]
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert out["w"] == [40000.0] * 9 and out["rows"] == 40000, out
+        seen.append(out["stats"])
+    assert all(misses == 1 and hits == 0 for hits, misses in seen[0].values()), seen
+    assert all(hits == 1 and misses == 0 for hits, misses in seen[1].values()), seen
