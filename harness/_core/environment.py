@@ -28,6 +28,12 @@ CHOICES = {"HARNESS_THREADS_ATOMIC": (("lock", "tx", "cas"), "how the threads ke
                                       "under a row lock, in hardware transactions, by compare-and-swap pairs")}
 
 
+def _shown(name: str, text: str) -> str:
+    """``NAME=value`` for an error message, the value quoted where it is not printable on one line
+    (a newline in it made the one-line error two)."""
+    return f"{name}={text}" if text.isprintable() else f"{name}={text!r}"
+
+
 def number(name: str, default: float) -> float:
     """The variable ``name`` of :data:`NUMBERS` as a finite number in its domain; ``default`` when
     it is unset or empty. Raises :class:`UserError` naming the variable."""
@@ -41,7 +47,7 @@ def number(name: str, default: float) -> float:
         value = math.nan
     if not math.isfinite(value) or value < low or (open_low and value == low):
         bound = f"> {low:g}" if open_low else f">= {low:g}"
-        raise UserError(f"{name}={text}: expected a number {bound} ({what})")
+        raise UserError(f"{_shown(name, text)}: expected a number {bound} ({what})")
     return value
 
 
@@ -51,7 +57,7 @@ def switch(name: str, default: bool = True) -> bool:
     if not text:
         return default
     if text not in ("0", "1"):
-        raise UserError(f"{name}={text}: expected 0 or 1 ({SWITCHES[name]})")
+        raise UserError(f"{_shown(name, text)}: expected 0 or 1 ({SWITCHES[name]})")
     return text == "1"
 
 
@@ -62,7 +68,7 @@ def choice(name: str) -> str:
     if not text:
         return values[0]
     if text not in values:
-        raise UserError(f"{name}={text}: expected one of {', '.join(values)} ({what})")
+        raise UserError(f"{_shown(name, text)}: expected one of {', '.join(values)} ({what})")
     return text
 
 

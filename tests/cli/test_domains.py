@@ -197,6 +197,9 @@ def test_command_values_outside_their_domain_are_refused(stored, args, needle):
 ENV_CASES = [
     ({"HARNESS_THREADS_TX": "off"}, "HARNESS_THREADS_TX=off: expected 0 or 1"),  # 'off' left them on
     ({"HARNESS_THREADS_ATOMIC": "fast"}, "HARNESS_THREADS_ATOMIC=fast: expected one of lock, tx, cas"),
+    # a value over two lines (a pasted list) was echoed as is: the error took two lines
+    ({"HARNESS_THREADS_ATOMIC": "lock\ncas"}, "HARNESS_THREADS_ATOMIC='lock\\ncas': expected one of lock, tx, cas"),
+    ({"HARNESS_THREADS_TX": "1\n0"}, "HARNESS_THREADS_TX='1\\n0': expected 0 or 1"),
     ({"HARNESS_PROGRESS_EVERY": "abc"}, "HARNESS_PROGRESS_EVERY=abc: expected a number >= 0.1"),
     ({"HARNESS_POOL_MB": "-5"}, "HARNESS_POOL_MB=-5: expected a number >= 0"),
     ({"HARNESS_DASK_CONNECT_S": "0"}, "HARNESS_DASK_CONNECT_S=0: expected a number > 0"),
