@@ -11,8 +11,12 @@ computed without, also said once: the cache is a cache, never a reason for a run
 an edited generator (new data) never reads the constants of the old one.
 
 :func:`configure_numba` sets ``NUMBA_CACHE_DIR`` before numba is imported (``harness/__init__``
-calls it, so every process of a run, ranks included, agrees); a user's own ``NUMBA_CACHE_DIR``
-wins. :func:`repair_numba_cache` finds cache entries that cannot be read back (a truncated or
+calls it, so every process of a run, ranks included, agrees): ``<base>/kernels-<digest>``, the base
+``<cache>/numba`` or a user's own ``NUMBA_CACHE_DIR``, the digest that of the built-in plugins'
+sources (:func:`kernels_digest`). Numba checks a cached kernel against its own file only: a kernel
+that inlines a function of another module (the threads kernels inline ``dphi`` and ``step_size``
+of ``plugins/algorithms/kernels.py``) was loaded stale after that module changed, computing with
+the old function. Folders of other digests unused for :data:`KEEP_DAYS` days are removed. :func:`repair_numba_cache` finds cache entries that cannot be read back (a truncated or
 corrupted pickle), removes them, and says which: numba then recompiles those kernels.
 """
 
@@ -54,7 +58,8 @@ def check_private() -> None:
     Whoever can write a numba cache entry runs code in the next run that loads it."""
     from .paths import private_dir
 
-    for path, what in ((cache_root(), "cache folder"), (numba_cache_dir(), "numba cache folder")):
+    for path, what in ((cache_root(), "cache folder"), (numba_cache_dir().parent, "numba cache folder"),
+                       (numba_cache_dir(), "numba cache folder")):
         if path.is_dir():
             private_dir(path, what)
 
@@ -138,11 +143,57 @@ def cached_value(stem: str, key: dict[str, Any], compute: Callable[[], Any], *,
     return value
 
 
+KERNELS_PREFIX = "kernels-"   # numba cache folders keyed by the plugins' sources
+KEEP_DAYS = 30                # a folder of another digest unused this long is removed
+
+
+def kernels_digest(root: Path | None = None) -> str:
+    """12 hex digits of the SHA-256 of every ``.py`` file under ``root`` (default: the built-in
+    plugins' package folder), names and contents in sorted order: any edit of a kernel module, or of
+    a module a kernel inlines, gives another digest."""
+    if root is None:
+        import importlib.util
+
+        spec = importlib.util.find_spec("harness.plugins")
+        if spec is None or not spec.submodule_search_locations:  # pragma: no cover - a broken install
+            return "unknown"
+        root = Path(next(iter(spec.submodule_search_locations)))
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + data + b"\0")
+    return h.hexdigest()[:12]
+
+
+def _prune_kernel_folders(base: Path, keep: str) -> None:
+    """Remove ``base``'s ``kernels-*`` folders other than ``keep`` that nobody used for KEEP_DAYS days."""
+    import shutil
+    import time
+
+    try:
+        old = [p for p in base.iterdir() if p.name.startswith(KERNELS_PREFIX) and p.name != keep and p.is_dir()
+               and not p.is_symlink() and time.time() - p.stat().st_mtime > KEEP_DAYS * 86400]
+    except OSError:
+        return
+    for p in old:
+        shutil.rmtree(p, ignore_errors=True)
+
+
 def configure_numba() -> None:
-    """Point numba's on-disk kernel cache at ``<cache>/numba`` unless the user chose a folder."""
-    if not os.environ.get("NUMBA_CACHE_DIR"):  # unset or empty: numba would write into the source tree
-        os.environ["NUMBA_CACHE_DIR"] = str(cache_root() / "numba")
+    """Point numba's on-disk kernel cache at ``<base>/kernels-<digest>`` (module docstring), the base
+    the user's NUMBA_CACHE_DIR or ``<cache>/numba``. A NUMBA_CACHE_DIR that already ends in a
+    ``kernels-*`` folder (a process a run started) is taken as its base's."""
+    base = Path(os.environ.get("NUMBA_CACHE_DIR") or cache_root() / "numba")  # empty: numba would use the source tree
+    if base.name.startswith(KERNELS_PREFIX):
+        base = base.parent
+    keep = KERNELS_PREFIX + kernels_digest()
+    os.environ["NUMBA_CACHE_DIR"] = str(base / keep)
     chosen = Path(os.environ["NUMBA_CACHE_DIR"])
+    if base.is_dir():
+        _prune_kernel_folders(base, keep)
     try:
         chosen.mkdir(parents=True, exist_ok=True)
         usable = os.access(chosen, os.W_OK | os.X_OK)
@@ -151,7 +202,12 @@ def configure_numba() -> None:
     if not usable:  # a read-only cache: numba would fall back to the source tree's __pycache__
         import tempfile
 
-        os.environ["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / f"numba-cache-harness-{os.getuid()}")
+        os.environ["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / f"numba-cache-harness-{os.getuid()}" / keep)
+        return
+    try:
+        os.utime(chosen)  # in use: not pruned
+    except OSError:
+        pass
 
 
 def numba_cache_dir() -> Path:

@@ -226,8 +226,8 @@ def test_a_damaged_kernel_cache_is_discarded_and_recompiled(tmp_path):
     from harness._core.cache import numba_cache_dir
 
     cache = tmp_path / "numba"
-    if numba_cache_dir().is_dir():  # a warm copy: the first run need not compile everything
-        shutil.copytree(numba_cache_dir(), cache)
+    if numba_cache_dir().is_dir():  # a warm copy (its kernels-<digest> folder): the first run need not compile everything
+        shutil.copytree(numba_cache_dir(), cache / numba_cache_dir().name)
     env = {"NUMBA_CACHE_DIR": str(cache)}
     args = ("run", "-p", "svrg-serial", "-w", "logreg", "--workload-param", "n=200", "--workload-param", "d=5",
             "--budget", "epochs=2", "--json", "--no-report", "-q", "--force")
