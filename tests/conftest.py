@@ -81,6 +81,17 @@ def tagged_processes(tag: str) -> list[str]:
     return found
 
 
+def processes_left(tag: str, within: float = 15.0) -> list[str]:
+    """The processes carrying ``tag`` still alive after up to ``within`` seconds (polled): a job's ranks
+    that were signalled take a moment to exit, longer on a loaded machine; ``[]`` as soon as none is."""
+    import time
+
+    deadline = time.monotonic() + within
+    while (left := tagged_processes(tag)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
 # A test that needs torch or mpi4py carries the ``torch`` / ``mpi`` marker (so ``-m "not torch and not
 # mpi"`` deselects it) and is skipped, with the reason, where the dependency is missing.
 needs_mpi = pytest.mark.mpi
