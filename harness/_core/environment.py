@@ -73,7 +73,7 @@ def choice(name: str) -> str:
 
 
 def check() -> None:
-    """Every variable of :data:`NUMBERS` and :data:`SWITCHES` that is set, against its domain: the
+    """Every variable of :data:`NUMBERS`, :data:`SWITCHES` and :data:`CHOICES` that is set, against its domain: the
     first one outside it is a UserError."""
     for name in NUMBERS:
         number(name, 0.0)

@@ -204,7 +204,9 @@ def main(args) -> int:
 
 def _facts_lines(rec) -> list[str]:
     """What ``runs show`` says beside the key: which theorem chose a parameter set to ``theory``, and
-    what the trajectory audit found (``info["audit"]``; the whole record is in ``--json``)."""
+    what the trajectory audit found (``info["audit"]``), how a shared-memory run wrote its coordinates
+    (``info["writes"]``: mode asked and applied and why, atomic scheme, row lock, transactions, lost
+    writes); the whole record is in ``--json``."""
     out = []
     for name, c in (rec.info.get("theory_choices") or {}).items():
         value = c.get("value")
@@ -222,7 +224,25 @@ def _facts_lines(rec) -> list[str]:
                    f"updates explained: " + ", ".join(parts) + (f"; {a['note']}" if a.get("note") else ""))
     elif a:
         out.append(f"trajectory audit: not audited: {a.get('reason', '?')}")
+    w = rec.info.get("writes")
+    if isinstance(w, dict):
+        out.append(_writes_line(w))
     return out
+
+
+def _writes_line(w: dict) -> str:
+    """One line for ``info["writes"]`` (the threads backend's coordinate writes)."""
+    line = f"writes: {w.get('mode')} asked, {w.get('applied')} applied ({w.get('why')})"
+    if w.get("scheme"):
+        line += f"; dense rows by {w['scheme']}"
+    lock, tx = w.get("lock") or {}, w.get("transactions") or {}
+    if lock.get("rows"):
+        line += f"; row lock: {lock['rows']} rows, {lock.get('waited', 0)} waited"
+    if tx.get("enabled"):
+        line += f"; transactions: {tx.get('committed', 0)} committed, {tx.get('aborted', 0)} aborted"
+    lost = w.get("lost")
+    line += f"; {w.get('coordinate_writes')} coordinate writes, lost " + ("not observable" if lost is None else str(lost))
+    return line
 
 
 def _print_key(rec) -> None:

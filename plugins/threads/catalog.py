@@ -4,11 +4,12 @@ from harness.api import Backend, Param, PluginSpec
 from harness.plugins.algorithms.params import ASYNC_SGD_PARAMS, COORDS, SVRG_PARAMS, skip_linear
 
 WRITE = Param("write", "atomic", "choice", choices=("atomic", "racy", "plain"),
-              doc="coordinate writes: atomic (the papers' atomic coordinate update: a hardware transaction per "
-                  "row where the CPU has one, else a compare-and-swap loop), "
+              doc="coordinate writes: atomic (the papers' atomic coordinate update: a dense row under a row lock, "
+                  "or as $HARNESS_THREADS_ATOMIC=lock|tx|cas picks; a sparse row in a hardware transaction where the "
+                  "CPU has one and $HARNESS_THREADS_TX is not 0, else a compare-and-swap loop), "
                   "racy (one compare-and-swap: a conflicting write is lost and counted) or plain "
                   "(unsynchronised store: lost writes not observable); a one-thread run applies plain stores under "
-                  "every mode (nothing can race; bit for bit the atomic update), recorded in info['writes']")
+                  "every mode (nothing can race; bit for bit the atomic update), recorded in info['writes'] (`harness runs show ID`)")
 
 BACKEND = Backend("threads", delay_audit=True, description="one thread per worker in this process (numba, the GIL released)")
 

@@ -5,7 +5,8 @@
     w <- w - eta_t (1/b) sum_{i in B_t} grad f_i(w_hat_t)          (coordinate-wise writes, no locks)
 
 Each coordinate's write is atomic (003 Sec. 2: "the only atomic operation is the update of a single
-coordinate"; a compare-and-swap loop, or a hardware transaction per row where the CPU has one)
+coordinate": a dense row under the row lock or as ``HARNESS_THREADS_ATOMIC`` picks, a CSR row in a
+hardware transaction where the CPU has one, else a compare-and-swap loop per coordinate)
 unless ``write=racy`` / ``plain`` asks for unsynchronised writes; the run reports its coordinate
 writes and lost writes (``info["writes"]``).
 

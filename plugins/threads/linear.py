@@ -281,8 +281,8 @@ class ThreadLinear:
         """The run's coordinate writes: the mode asked (``mode``), the one applied and why
         (:func:`applied_write`), attempted writes, failed compare-and-swaps, and lost writes (atomic:
         0 by construction; racy: the failed ones, counted exactly; plain: not observable, None; one
-        thread: 0 under every mode, since no other writer exists), and the hardware transactions the
-        atomic writes used: dense rows' ``scheme`` (:func:`dense_scheme`; None where no whole dense row
+        thread: 0 under every mode, since no other writer exists), how the atomic writes were made:
+        dense rows' ``scheme`` (:func:`dense_scheme`; None where no whole dense row
         was written atomically: sparse data, one thread, racy / plain, SVRG writing ``coords`` > 0 single
         coordinates, each by compare-and-swap; ``lock``: rows written under the row lock and how many
         of them waited for it), and the hardware transactions

@@ -298,3 +298,21 @@ def test_runs_show_names_the_theorem_that_chose_a_theory_parameter():
     choice = shown["info"]["theory_choices"]["eta"]
     text = run_cli("runs", "show", "1", check=True).stdout
     assert f"eta = {choice['value']:.6g} chosen by {choice['theorem']}" in text, text
+
+
+@pytest.mark.slow
+def test_runs_show_says_how_a_threads_run_wrote_its_coordinates(tmp_path):
+    """``info["writes"]`` is said by ``runs show``, not only in ``--json``: the mode asked and applied and
+    why (one thread: plain stores), and the dense rows' atomic scheme HARNESS_THREADS_ATOMIC picked."""
+    pytest.importorskip("numba")
+    env = {"HARNESS_STORE": str(tmp_path / "r.db")}
+    common = ("-w", "logreg", "--workload-param", "n=300", "--workload-param", "d=10", "--budget", "epochs=1",
+              "--no-report", "-q")
+    run_cli("run", "-p", "hogwild-threads", *common, "--workers", "1", env=env, check=True, timeout=120)
+    run_cli("run", "-p", "asysvrg-threads", *common, "--workers", "2", env=env | {"HARNESS_THREADS_ATOMIC": "cas"},
+            check=True, timeout=120)
+    one, two = (run_cli("runs", "show", i, env=env, check=True).stdout for i in ("1", "2"))
+    assert "writes: atomic asked, plain applied (one thread: no concurrent writer" in one, one
+    assert "dense rows by" not in one
+    assert "writes: atomic asked, atomic applied (as asked); dense rows by compare-and-swap pairs;" in two, two
+    assert json.loads(run_cli("runs", "show", "2", "--json", env=env, check=True).stdout)["info"]["writes"]["lost"] == 0
