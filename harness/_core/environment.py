@@ -22,7 +22,8 @@ NUMBERS = {
     "HARNESS_POOL_MB": (0.0, False, "megabytes the shared-data pool may hold"),
     "HARNESS_DASK_CONNECT_S": (0.0, True, "seconds to wait for the dask scheduler"),
 }
-SWITCHES = {"HARNESS_THREADS_TX": "hardware transactions in the threads kernels (0: off)"}
+SWITCHES = {"HARNESS_THREADS_TX": "hardware transactions (x86 RTM) in the threads kernels' atomic writes of sparse "
+                                  "rows, and of dense rows under HARNESS_THREADS_ATOMIC=tx (0: off, compare-and-swap)"}
 # name -> (the allowed values, the first the default; what it sets)
 CHOICES = {"HARNESS_THREADS_ATOMIC": (("lock", "tx", "cas"), "how the threads kernels write a dense row atomically: "
                                       "under a row lock, in hardware transactions, by compare-and-swap pairs")}
@@ -70,6 +71,26 @@ def choice(name: str) -> str:
     if text not in values:
         raise UserError(f"{_shown(name, text)}: expected one of {', '.join(values)} ({what})")
     return text
+
+
+def computing() -> dict[str, str]:
+    """The variables of :data:`SWITCHES` and :data:`CHOICES` (they change what a run computes: how the
+    threads kernels write) set to other than their defaults, by name, for the run key
+    (``options["env"]``): a rerun under another HARNESS_THREADS_ATOMIC was served the stored run of
+    the default scheme. Unset or default values add nothing, so default runs keep their keys."""
+    out = {name: "0" for name in SWITCHES if not switch(name)}
+    out.update({name: choice(name) for name in CHOICES if choice(name) != CHOICES[name][0][0]})
+    return out
+
+
+def described() -> list[tuple[str, str]]:
+    """(name, what it sets and its domain) for every variable here, for ``harness --help``."""
+    out = []
+    for name, (low, open_low, what) in NUMBERS.items():
+        out.append((name, f"{what} (a number {'>' if open_low else '>='} {low:g})"))
+    out += [(name, f"{what}; 0 or 1, default 1") for name, what in SWITCHES.items()]
+    out += [(name, f"{what}; one of {'|'.join(values)}, default {values[0]}") for name, (values, what) in CHOICES.items()]
+    return out
 
 
 def check() -> None:

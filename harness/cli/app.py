@@ -46,9 +46,26 @@ class Parser(argparse.ArgumentParser):
         raise UserError(f"{command}: {message}" if command else message)
 
 
+def _environment_help() -> str:
+    """The environment variables ``harness`` reads, each with what it sets (``harness --help``)."""
+    import textwrap
+
+    from harness._core.environment import described
+
+    rows = [("HARNESS_STORE", "results database (as --store)"),
+            ("HARNESS_CACHE", "cache folder: constants, generated data, compiled kernels (default ~/.cache/harness)"),
+            ("HARNESS_MEMORY_LIMIT", "cap on what the harness and its ranks may hold, e.g. 8G"), *described()]
+    lines = ["environment variables:"]
+    for name, what in rows:
+        lines.append(f"  {name}")
+        lines += textwrap.wrap(what, 76, initial_indent="      ", subsequent_indent="      ")
+    return "\n".join(lines)
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="harness", description="Benchmark asynchronous and distributed optimizers and check "
-                                                "them against their papers' theorems.")
+                                                "them against their papers' theorems.",
+                    epilog=_environment_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", help="results database (default .harness/results.db or $HARNESS_STORE)")
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     parser.add_argument("--strict", action="store_true",

@@ -18,6 +18,7 @@ from .manifest import machine_seconds, manifest, usable_cores
 from harness._core.signals import signal_name
 from harness._core.cache import looks_like_damaged_cache, numba_cache_dir, repair_numba_cache
 from harness._core.identity import code_fingerprint, run_hash
+from harness._core.environment import computing
 from harness._core.observe import EVERY, Observer
 from harness._core.monitor import (DIVERGED, DONE, ERROR, FINISHED_OK, INTERRUPTED, SKIPPED, TARGET, TIMEOUT, Budget,
                                    Monitor, Schedule, Target)
@@ -147,6 +148,9 @@ def _resolve(spec: RunSpec) -> Resolved:
         params, choices = choose_parameters(pspec, workload, params, spec.workers)
         asked.update({k: THEORY for k in choices})   # what the theory set reads 'theory' (identity.asked_params)
     options = {k: v for k, v in spec.options.items() if k not in _UNHASHED_OPTIONS}
+    env = computing()
+    if env:  # HARNESS_THREADS_ATOMIC=cas, HARNESS_THREADS_TX=0: another way of writing is another run
+        options["env"] = env
     planted = planted_changes()
     if planted:
         options["planted"] = planted

@@ -315,4 +315,24 @@ def test_runs_show_says_how_a_threads_run_wrote_its_coordinates(tmp_path):
     assert "writes: atomic asked, plain applied (one thread: no concurrent writer" in one, one
     assert "dense rows by" not in one
     assert "writes: atomic asked, atomic applied (as asked); dense rows by compare-and-swap pairs;" in two, two
-    assert json.loads(run_cli("runs", "show", "2", "--json", env=env, check=True).stdout)["info"]["writes"]["lost"] == 0
+    shown = json.loads(run_cli("runs", "show", "2", "--json", env=env, check=True).stdout)
+    assert shown["info"]["writes"]["lost"] == 0
+    assert '  options   {"env": {"HARNESS_THREADS_ATOMIC": "cas"}}' in two   # the run key's part
+    # the scheme is part of the run key: the default scheme is another run, the same one a cache hit
+    again = ("run", "-p", "asysvrg-threads", *common, "--workers", "2", "--json")
+    assert [r["cached"] for r in json.loads(run_cli(*again, env=env, check=True, timeout=120).stdout)["runs"]] == [False]
+    assert "dense rows by row lock" in run_cli("runs", "show", "3", env=env, check=True).stdout
+    cached = run_cli(*again, env=env | {"HARNESS_THREADS_ATOMIC": "cas"}, check=True, timeout=120).stdout
+    assert [r["cached"] for r in json.loads(cached)["runs"]] == [True]
+
+
+def test_help_lists_every_environment_variable_with_its_domain():
+    """``harness --help`` (and docs/cli.md, generated from the parser) names the variables a user may
+    set: the threads kernels' HARNESS_THREADS_ATOMIC beside HARNESS_THREADS_TX, with their values."""
+    from harness._core.environment import CHOICES, NUMBERS, SWITCHES
+
+    text = " ".join(run_cli("--help", check=True, timeout=60).stdout.split())
+    for name in (*NUMBERS, *SWITCHES, *CHOICES, "HARNESS_STORE", "HARNESS_CACHE", "HARNESS_MEMORY_LIMIT"):
+        assert f" {name} " in text, name
+    assert "HARNESS_THREADS_ATOMIC how the threads kernels write a dense row" in text
+    assert "one of lock|tx|cas, default lock" in text and "0 or 1, default 1" in text
