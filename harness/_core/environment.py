@@ -77,7 +77,8 @@ def computing() -> dict[str, str]:
     """The variables of :data:`SWITCHES` and :data:`CHOICES` (they change what a run computes: how the
     threads kernels write) set to other than their defaults, by name, for the run key
     (``options["env"]``): a rerun under another HARNESS_THREADS_ATOMIC was served the stored run of
-    the default scheme. Unset or default values add nothing, so default runs keep their keys."""
+    the default scheme. Unset or default values add nothing, so default runs keep their keys; the
+    runner adds them to the keys of threads-backend runs only (nothing else reads them)."""
     out = {name: "0" for name in SWITCHES if not switch(name)}
     out.update({name: choice(name) for name in CHOICES if choice(name) != CHOICES[name][0][0]})
     return out

@@ -148,8 +148,8 @@ def _resolve(spec: RunSpec) -> Resolved:
         params, choices = choose_parameters(pspec, workload, params, spec.workers)
         asked.update({k: THEORY for k in choices})   # what the theory set reads 'theory' (identity.asked_params)
     options = {k: v for k, v in spec.options.items() if k not in _UNHASHED_OPTIONS}
-    env = computing()
-    if env:  # HARNESS_THREADS_ATOMIC=cas, HARNESS_THREADS_TX=0: another way of writing is another run
+    env = computing() if pspec.backend == "threads" else {}
+    if env:  # HARNESS_THREADS_ATOMIC=cas, HARNESS_THREADS_TX=0: the threads kernels write another way: another run
         options["env"] = env
     planted = planted_changes()
     if planted:

@@ -324,6 +324,12 @@ def test_runs_show_says_how_a_threads_run_wrote_its_coordinates(tmp_path):
     assert "dense rows by row lock" in run_cli("runs", "show", "3", env=env, check=True).stdout
     cached = run_cli(*again, env=env | {"HARNESS_THREADS_ATOMIC": "cas"}, check=True, timeout=120).stdout
     assert [r["cached"] for r in json.loads(cached)["runs"]] == [True]
+    # nothing but the threads kernels reads it: a serial run under it is the same run
+    serial = ("run", "-p", "sgd-serial", *common, "--json")
+    assert [r["cached"] for r in json.loads(run_cli(*serial, env=env, check=True, timeout=120).stdout)["runs"]] == [False]
+    under = run_cli(*serial, env=env | {"HARNESS_THREADS_ATOMIC": "cas", "HARNESS_THREADS_TX": "0"}, check=True,
+                    timeout=120).stdout
+    assert [r["cached"] for r in json.loads(under)["runs"]] == [True]
 
 
 def test_help_lists_every_environment_variable_with_its_domain():
