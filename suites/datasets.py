@@ -4,14 +4,14 @@
 
 LIBSVM collection (Chang & Lin), binary classification, training parts:
 
-    ijcnn1    ijcnn1.bz2                    49,990 x 22        (000, 001: AsySVRG; 003: Hogwild!)
-    covtype   covtype.libsvm.binary.bz2     581,012 x 54       (001: Dis-dfSDCA)
-    rcv1      rcv1_train.binary.bz2         20,242 x 47,236    (000, 001)
-    real-sim  real-sim.bz2                  72,309 x 20,958    (000, 001)
-    news20    news20.binary.bz2             19,996 x 1,355,191 (001)
-    url       url_combined.bz2              2,396,130 x 3,231,961 (001; about 2 GB unpacked)
+    ijcnn1    ijcnn1.bz2                    49,990 x 22        (Huo & Huang 2017, Huo 2020; Nguyen et al. 2021)
+    covtype   covtype.libsvm.binary.bz2     581,012 x 54       (Dis-dfSDCA: Huo 2020)
+    rcv1      rcv1_train.binary.bz2         20,242 x 47,236    (Huo & Huang 2017, Huo 2020)
+    real-sim  real-sim.bz2                  72,309 x 20,958    (Huo & Huang 2017, Huo 2020)
+    news20    news20.binary.bz2             19,996 x 1,355,191 (Huo 2020)
+    url       url_combined.bz2              2,396,130 x 3,231,961 (Huo 2020; about 2 GB unpacked)
 
-MNIST (LeCun, Cortes & Burges; paper 000 trains on it): the four gzipped IDX files, 60,000 training
+MNIST (LeCun, Cortes & Burges; Huo & Huang 2017 train on it): the four gzipped IDX files, 60,000 training
 and 10,000 test images of 28 x 28 bytes, from the mirror torchvision uses (yann.lecun.com no longer
 serves them). Their SHA-256 sums are recorded in :data:`FILES` (the same sums TensorFlow Datasets
 and torchvision's mirror publish), so pooch refuses a file that differs.

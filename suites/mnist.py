@@ -1,4 +1,4 @@
-"""MNIST in its IDX files (LeCun, Cortes & Burges), the data of paper 000's network experiments.
+"""MNIST in its IDX files (LeCun, Cortes & Burges), the data of Huo & Huang 2017's network experiments.
 
 IDX format (http://yann.lecun.com/exdb/mnist/): two zero bytes, a type byte (0x08 unsigned byte,
 0x09 signed byte, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64), the number of dimensions,

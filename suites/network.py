@@ -10,9 +10,9 @@ block boundaries (model-parallel DDG / features replay put module k on rank k):
 Data: ``digits`` (scikit-learn's 8x8 handwritten digits, real data shipped with the package),
 ``cifar-synth`` (generated 3x32x32 images: a fixed random template per class + noise, learnable,
 deterministic for a seed), ``cifar`` (CIFAR-10 python batches from a directory a user points to:
-``data_batch_1..5`` and ``test_batch``, read without running anything in them, :mod:`.cifar`), ``mnist`` (MNIST's four IDX files, paper 000's data:
-downloaded into the cache with their SHA-256 checked, or read from ``path``; its own 60,000 / 10,000
-split). Everything is deterministic for ``seed``.
+``data_batch_1..5`` and ``test_batch``, read without running anything in them, :mod:`.cifar`),
+``mnist`` (MNIST's four IDX files, Huo & Huang 2017's data: downloaded into the cache with their SHA-256
+checked, or read from ``path``; its own 60,000 / 10,000 split). Everything is deterministic for ``seed``.
 
 ``metrics(model)`` accepts an ``nn.Module`` or a list of stage modules (composed in order) and
 returns, on a fixed evaluation subset E of the training set (``eval_n`` samples of a seeded

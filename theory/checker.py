@@ -370,7 +370,7 @@ def _rate_for(thm: Theorem, values, curve, bound: np.ndarray | None = None) -> d
     declared rate's slope. The slopes agree ("like") within ``RATE_TOL`` (25%) of the larger of the two.
 
     A bound's own tail slope can be far from its declared rate (a sigma^2 floor makes the slope of
-    002's Lemma 1 -0.00016 where the rate reads T^-1): comparing with the declared exponent called
+    Bhardwaj & Cong 2017's Lemma 1 -0.00016 where the rate reads T^-1): comparing with the declared exponent called
     every curve under such a bound "slower"."""
     kind, p = rate_kind(thm)
     out: dict[str, Any] = {"rate": str(thm.rate), "kind": kind, "ok": None}

@@ -9,7 +9,7 @@ two of them need lives here.
   implements the algorithm lists the same ``Param``s);
 - :mod:`.applied` -- what a run reports it applied when its parts (workers, modules) each apply a copy;
 - :mod:`.partition` -- the workers' local data (iid or by label);
-- :mod:`.schedules` -- 003's growing mini-batch rounds: s_i, s_{i,c}, eta_t (Table 1, D.2.2);
+- :mod:`.schedules` -- Nguyen et al. 2021's growing mini-batch rounds: s_i, s_{i,c}, eta_t (Table 1, D.2.2);
 - :mod:`.svrg` -- SVRG's inner-loop length m and the SGD -> SVRG warm start (thesis Sec. 2.5);
 - :mod:`.linear` -- the linear models' loss pieces (phi', sums of loss gradients, the dual invariant);
 - :mod:`.steps` -- chunked mini-batch SGD / SVRG updates on a finite-sum workload;

@@ -62,11 +62,12 @@ COORDS = Param("coords", 0, "int", low=0,
 # -- parameter-server algorithms (mpi and their sim twins) -------------------------------------------
 PS_PARAMS = (
     Param("partition", "iid", "choice", choices=("iid", "label"),
-          doc="local data per worker: a random equal split (iid) or sorted by label (biased, 003 D.2.4)"),
+          doc="local data per worker: a random equal split (iid) or sorted by label "
+              "(biased, Nguyen et al. 2021, D.2.4)"),
     Param("straggler_p", 0.0, "float", low=0.0, high=1.0,
           doc="probability that the straggler (the last worker) is slowed down for one message"),
     Param("straggler_m", 10.0, "float", low=0.0,
-          doc="slow-down factor m ~ U[0, straggler_m] times its compute time (001 Sec. 3.5: p=0.2, m in [0,10])"),
+          doc="slow-down factor m ~ U[0, straggler_m] times its compute time (Huo 2020, Sec. 3.5: p=0.2, m in [0,10])"),
 )
 
 MAX_DELAY_PARAM = Param(
@@ -83,7 +84,7 @@ ASYSVRG_PARAMS = (
 
 ASGD_PARAMS = (
     Param("eta", 0.05, "float", low=0.0, open_low=True, theory=True,
-          doc="step on the mean mini-batch gradient (002's gamma on the sum is eta/M)"),
+          doc="step on the mean mini-batch gradient (Bhardwaj & Cong 2017's gamma on the sum is eta/M)"),
     Param("M", 4, "int", low=1, doc="mini-batch size per learner"),
     Param("S", 0, "int", low=0, doc="total samples to process, the run's budget (0: use --budget)"),
     MAX_DELAY_PARAM,
@@ -105,9 +106,9 @@ GROWING_PARAMS = (
     Param("eta0", 0.005, "float", low=0.0, open_low=True, doc="initial step size eta_0 (the default converges on ridge and logreg at their default sizes)"),
     Param("beta", 0.001, "float", low=0.0, doc="eta_t = eta0/(1+beta t) or eta0/(1+beta sqrt t)"),
     Param("schedule", "inv", "choice", choices=("inv", "inv_sqrt", "constant"),
-          doc="003 Table 1: inv (strongly convex), inv_sqrt (plain / non-convex)"),
+          doc="Nguyen et al. 2021, Table 1: inv (strongly convex), inv_sqrt (plain / non-convex)"),
     Param("sizes", "power", "choice", choices=("power", "ilogi", "constant"),
-          doc="round sizes s_i: a i^c + b, a i/ln i + b, or a (003 D.2.2)"),
+          doc="round sizes s_i: a i^c + b, a i/ln i + b, or a (Nguyen et al. 2021, D.2.2)"),
     Param("a", 50.0, "float", low=0.0, doc="s_i = a i^c + b (total over the nodes)"),
     Param("c", 1.0, "float", low=0.0, doc="exponent of i"),
     Param("b", 0.0, "float", low=0.0, doc="offset"),

@@ -1,4 +1,4 @@
-"""The workers' local data: sample indices per worker, IID or biased by label (003 Sec. D.2.4:
+"""The workers' local data: sample indices per worker, IID or biased by label (Nguyen et al. 2021, Sec. D.2.4:
 "node 1 has only digit 0 and node 2 only digit 1"). The MPI ranks and their ``sim`` twins cut the
 data with this one function, so a twin sees exactly the partitions of the run it replays."""
 

@@ -1,4 +1,4 @@
-"""Step sizes and mini-batch sizes of 003 (Hogwild! with growing mini-batches), shared by the MPI
+"""Step sizes and mini-batch sizes of Nguyen et al. 2021 (Hogwild! with growing mini-batches), shared by the MPI
 aggregator and its ``sim`` twin: the round sizes s_i (D.2.2), their split s_{i,c} over the nodes
 (Table 1's footnote) and the step size eta_t of Table 1, evaluated at the round's first update."""
 
@@ -10,7 +10,7 @@ from harness.api import UserError
 
 
 def eta_t(schedule: str, eta0: float, beta: float, t: float) -> float:
-    """003 Table 1: eta0/(1+beta t) ('inv', strongly convex), eta0/(1+beta sqrt t) ('inv_sqrt', plain /
+    """Nguyen et al. 2021, Table 1: eta0/(1+beta t) ('inv', strongly convex), eta0/(1+beta sqrt t) ('inv_sqrt', plain /
     non-convex) or eta0 ('constant'); ``t`` counts updates (samples) from the start. Raises UserError
     for another schedule."""
     if schedule == "constant":
@@ -23,7 +23,7 @@ def eta_t(schedule: str, eta0: float, beta: float, t: float) -> float:
 
 
 def round_size(sizes: str, a: float, c: float, b: float, i: int) -> int:
-    """Total samples s_i of round i (003 D.2.2): 'power' a*i^c + b ("O(i)" for c=1), 'ilogi'
+    """Total samples s_i of round i (Nguyen et al. 2021, D.2.2): 'power' a*i^c + b ("O(i)" for c=1), 'ilogi'
     a*i/ln(i) + b ("O(i/ln i)", i >= 2), 'constant' a; at least 1."""
     if sizes == "power":
         s = a * (i ** c) + b
@@ -37,7 +37,7 @@ def round_size(sizes: str, a: float, c: float, b: float, i: int) -> int:
 
 
 def node_shares(total: int, workers: int) -> list[int]:
-    """s_{i,c}: the round's samples split evenly over the nodes (003 Table 1 footnote), each >= 1."""
+    """s_{i,c}: the round's samples split evenly over the nodes (Nguyen et al. 2021, Table 1 footnote), each >= 1."""
     base, extra = divmod(total, workers)
     return [max(1, base + (1 if c < extra else 0)) for c in range(workers)]
 
@@ -54,7 +54,7 @@ def applied_facts(params, lag: int, etas: list[float]) -> dict:
 
 
 class Schedule:
-    """s_i, s_{i,c} and eta_bar_i of a run (003 Algorithm 2 + Lemma 2's round step sizes).
+    """s_i, s_{i,c} and eta_bar_i of a run (Nguyen et al. 2021, Algorithm 2 + Lemma 2's round step sizes).
 
     ``params``: the plugin's resolved parameters (``sizes``, ``a``, ``c``, ``b``, ``schedule``,
     ``eta0``, ``beta``); ``nodes``: the compute nodes. Rounds are computed lazily and kept."""

@@ -1,4 +1,4 @@
-"""SVRG's pieces shared by the serial, threads and sim backends (thesis 001 Ch. 2, AsySVRG 000).
+"""SVRG's pieces shared by the serial, threads and sim backends (Huo 2020 (thesis), Ch. 2; AsySVRG, Huo & Huang 2017).
 
 - :func:`inner_iterations`: the inner-loop length m (:func:`derived`: as ``PluginSpec.derived`` reports it);
 - :func:`write_kind`: what an inner iteration writes (Algorithm 1's single coordinate, a block, all);

@@ -1,6 +1,6 @@
-"""ASGD with N learners and a parameter server (Downpour-style), 002 Sec. 4, eq. (6).
+"""ASGD with N learners and a parameter server (Downpour-style), Bhardwaj & Cong 2017, Sec. 4, eq. (6).
 
-Each learner asynchronously repeats (002 Sec. 4, VERBATIM gist):
+Each learner asynchronously repeats (Bhardwaj & Cong 2017, Sec. 4, VERBATIM gist):
   pull the parameters; compute the gradient of a random mini-batch of size M;
   push it; the server subtracts it times the learning rate (atomically):
 

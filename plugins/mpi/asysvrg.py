@@ -1,4 +1,4 @@
-"""Distributed-AsySVRG on a parameter server: thesis 001 Sec. 2.4, Algorithms 2 (server) and 3 (worker).
+"""Distributed-AsySVRG on a parameter server: Huo 2020 (thesis), Sec. 2.4, Algorithms 2 (server) and 3 (worker).
 
 Server (Algorithm 2)::
 

@@ -19,7 +19,8 @@ PLUGINS = [
                description="Distributed-AsySVRG (thesis Alg. 2-3): parameter server + P workers on local data"),
     PluginSpec("asgd-mpi", "asgd", "mpi", IMPL, params=ASGD_PARAMS, needs=NEEDS, min_workers=1,
                theorems=("minibatch.thm-4", "minibatch.thm-5"),
-               description="Downpour-style ASGD (002): N learners, mini-batch M, a fixed total of S samples"),
+               description="Downpour-style ASGD (Bhardwaj & Cong 2017): N learners, mini-batch M, "
+                           "a fixed total of S samples"),
     PluginSpec("dfsdca-mpi", "dfsdca", "mpi", IMPL, params=DFSDCA_PARAMS, needs=NEEDS, min_workers=1,
                skip=linear_only,
                theorems=("dfsdca.thm-3.4.1", "dfsdca.thm-3.4.2", "dfsdca.thm-3.4.3", "dfsdca.thm-3.4.4"),
@@ -29,6 +30,6 @@ PLUGINS = [
                description="synchronous CoCoA+ rounds with a local SDCA solver (the thesis's Ch. 3 baseline)"),
     PluginSpec("hogwild-growing-batch-mpi", "growing_batch", "mpi", IMPL, params=GROWING_PARAMS, needs=NEEDS,
                min_workers=1, theorems=("growing_batch.thm-2", "growing_batch.thm-3"),
-               description="Hogwild! over local data with increasing mini-batch sizes (003 Alg. 2-4): "
+               description="Hogwild! over local data with increasing mini-batch sizes (Nguyen et al. 2021, Alg. 2-4): "
                            "aggregator + compute nodes, round step sizes"),
 ]

@@ -1,5 +1,5 @@
 """Synchronous baseline for Dis-dfSDCA: CoCoA+ rounds with a local SDCA solver (Ma et al. 2015,
-thesis ref [66]; the thesis's Ch. 3 comparison, 001 Sec. 3.5.1), squared loss (3.38).
+thesis ref [66]; the thesis's Ch. 3 comparison, Huo 2020, Sec. 3.5.1), squared loss (3.38).
 
 Each round (synchronous: every worker must report before the server moves on, so one straggler
 slows everyone - the point of the comparison)::

@@ -1,4 +1,4 @@
-"""Dis-dfSDCA: asynchronous dual-free SDCA on a parameter server, thesis 001 Sec. 3.3,
+"""Dis-dfSDCA: asynchronous dual-free SDCA on a parameter server, Huo 2020 (thesis), Sec. 3.3,
 Algorithms 6 (server) and 7 (worker), for linear models (alpha_i = ahat_i x_i, O(n) memory).
 
 Server (Algorithm 6)::

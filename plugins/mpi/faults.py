@@ -1,6 +1,6 @@
 """Stragglers and faults of the parameter-server runs (rank side; pure numpy, no mpi4py here).
 
-- straggler injection as in the thesis's Ch. 3 experiments (001 Sec. 3.5: "forcing one selected
+- straggler injection as in the thesis's Ch. 3 experiments (Huo 2020, Sec. 3.5: "forcing one selected
   worker node to the delaying state for m times as long as the normal computing time of other
   normal workers with probability p ... p = 0.2 and m is selected from [0, 10] randomly");
 - test-only fault injection (``fail_rank`` / ``fail_after`` / ``fail_mode`` options).

@@ -1,4 +1,4 @@
-"""Hogwild! over distributed local data sets with increasing mini-batch sizes: 003 Supplement A,
+"""Hogwild! over distributed local data sets with increasing mini-batch sizes: Nguyen et al. 2021, Supplement A,
 Algorithms 2 (setup), 3 (server / aggregator) and 4 (compute node), with Table 1's defaults.
 
 Setup (Algorithm 2): round sizes s_i (a i^c + b, a i/ln i + b, or constant), split evenly over the

@@ -1,4 +1,4 @@
-"""Mini-batch SGD (the baseline of every paper here; e.g. 002 eq. (1)):
+"""Mini-batch SGD (the baseline of every paper here; e.g. Bhardwaj & Cong 2017, eq. (1)):
 
     w_{t+1} = w_t - eta_t * (1/b) * sum_{i in B_t} grad f_i(w_t),   B_t ~ uniform, |B_t| = b
 

@@ -1,4 +1,4 @@
-"""Mini-batch SVRG: AsySVRG's Algorithm 1 (000 Sec. 3; thesis 001 Sec. 2.3) with a single worker.
+"""Mini-batch SVRG: AsySVRG's Algorithm 1 (Huo & Huang 2017, Sec. 3; Huo 2020 (thesis), Sec. 2.3) with a single worker.
 
     for t = 0, 1, ...:                                   (outer iterations, "epochs")
         u_0 = w_t;  mu = grad f(u_0) = (1/n) sum_i grad f_i(w_t)        (full gradient)

@@ -1,4 +1,4 @@
-"""Sim twin of ``asgd-mpi``: ASGD with N learners (002 Sec. 4, eq. (6)) in one process: update k
+"""Sim twin of ``asgd-mpi``: ASGD with N learners (Bhardwaj & Cong 2017, Sec. 4, eq. (6)) in one process: update k
 applies a learner's mean mini-batch gradient computed at the iterate read tau_k updates ago,
 
     x_{k+1} = x_k - eta * (1/M) sum_{z in batch} grad F(x_{k - tau_k}, z)      (6), eta = gamma M

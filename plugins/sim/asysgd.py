@@ -1,4 +1,4 @@
-"""Asynchronous SGD, simulated: the Hogwild! recursion (003 eq. (2); Lian et al. 2015's AsySGD)
+"""Asynchronous SGD, simulated: the Hogwild! recursion (Nguyen et al. 2021, eq. (2); Lian et al. 2015's AsySGD)
 
     w_{t+1} = w_t - eta_t * (1/b) * sum_{i in B_t} grad f_i(w_hat_t),   B_t ~ uniform, |B_t| = b
 

@@ -1,4 +1,4 @@
-"""Shared-AsySVRG, simulated (000 Algorithm 1; thesis 001 Sec. 2.3, Algorithm 1):
+"""Shared-AsySVRG, simulated (Huo & Huang 2017, Algorithm 1; Huo 2020 (thesis), Sec. 2.3, Algorithm 1):
 
     for s = 0, 1, ...:
         w~ = w^s;  grad f(w~) = (1/n) sum_i grad f_i(w~)                 (full gradient; workers sync)

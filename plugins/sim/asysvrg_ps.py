@@ -1,4 +1,4 @@
-"""Sim twin of ``asysvrg-mpi``: Distributed-AsySVRG (thesis 001 Sec. 2.4, Algorithms 2-3, eqs.
+"""Sim twin of ``asysvrg-mpi``: Distributed-AsySVRG (Huo 2020 (thesis), Sec. 2.4, Algorithms 2-3, eqs.
 (2.32)-(2.33)) in one process, the parameter server's asynchrony replaced by an exact delay model.
 
 Update t (in the server's apply order): the message comes from worker k (uniform over the P

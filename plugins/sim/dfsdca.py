@@ -1,4 +1,4 @@
-"""Sim twin of ``dfsdca-mpi``: Dis-dfSDCA (thesis 001 Sec. 3.3, Algorithms 6-7, eqs. (3.5)-(3.8))
+"""Sim twin of ``dfsdca-mpi``: Dis-dfSDCA (Huo 2020 (thesis), Sec. 3.3, Algorithms 6-7, eqs. (3.5)-(3.8))
 in one process with an exact delay model in place of the parameter server's asynchrony.
 
 Server update t: the message comes from worker k (uniform over the P workers); it drew I_t (|I_t| =

@@ -3,9 +3,9 @@
 One process simulates asynchrony exactly. Updates are applied one after another, in a global order
 t = 0, 1, 2, ...; update t computes its gradient at a *stale* iterate read ``tau_t`` updates ago,
 
-    whole-vector read       w_hat_t      = w_{t - tau_t}                       (000 eq. (2.33), D = 1)
+    whole-vector read       w_hat_t      = w_{t - tau_t}                       (Huo & Huang 2017, (2.33), D = 1)
     coordinate-wise read    w_hat_t[j]   = w_{t - tau_{t,j}}[j],  0 <= tau_{t,j} <= tau_t
-                                                                           (000 eq. (2.6), D = d)
+                                                                           (Huo & Huang 2017, (2.6), D = d)
 
 and writes its step to the current iterate (writes are applied in order; the l2 term of the linear
 kernels is applied at the written iterate, as the real read-modify-write kernels do). The

@@ -1,5 +1,5 @@
 """Sim twin of ``hogwild-growing-batch-mpi``: Hogwild! over local data sets with increasing
-mini-batch sizes (003 Supplement A, Algorithms 2-4) in one process, round by round.
+mini-batch sizes (Nguyen et al. 2021, Supplement A, Algorithms 2-4) in one process, round by round.
 
 Round i: every node c starts from the server's model v^_{i - l} (l = its round lag i - k, drawn
 from ``delay``, e.g. the MPI run's measured ``round_lag`` histogram, clipped to [0, min(lag, i)]

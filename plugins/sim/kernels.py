@@ -76,7 +76,8 @@ def _push(ring, s, w):
 
 @njit(nogil=True, cache=True)
 def sim_sgd_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, t_start, gbuf, ring, s, taus, mode, key):
-    """Asynchronous SGD (Hogwild! recursion, 003 eq. (2)):  w_{t+1} = w_t - eta_t (1/b) sum_i grad f_i(w_hat_t)."""
+    """Asynchronous SGD (Hogwild! recursion, Nguyen et al. 2021, eq. (2)):
+    w_{t+1} = w_t - eta_t (1/b) sum_i grad f_i(w_hat_t)."""
     d = w.shape[0]
     R = ring.shape[0]
     for u in range(idx.shape[0] // b):
@@ -124,7 +125,7 @@ def sim_sgd_csr(w, data, indices, indptr, y, idx, b, code, lam, schedule, eta, t
 @njit(nogil=True, cache=True)
 def sim_svrg_dense(u_vec, X, y, z0, mu_loss, idx, b, code, lam, eta, gbuf, gr, ring, s, taus, mode, key, t_start,
                    coords, kidx):
-    """Shared-AsySVRG inner iterations (000 Alg. 1):
+    """Shared-AsySVRG inner iterations (Huo & Huang 2017, Alg. 1):
         v = (1/b) sum_{i in I_t} [grad f_i(w_hat_t) - grad f_i(w~)] + grad f(w~)      (2.5), w_hat (2.6)
         coords == 0: u <- u - eta v                     (every coordinate; the practical form)
         coords == c: (u)_k <- (u)_k - eta (v)_k  for c coordinates k from kidx[t]   (2.4)

@@ -1,10 +1,10 @@
-"""Hogwild! SGD on shared memory (the recursion of 003 eq. (2), Niu et al. 2011): every thread loops
+"""Hogwild! SGD on shared memory (the recursion of Nguyen et al. 2021, eq. (2); Niu et al. 2011): every thread loops
 
     read w (coordinate by coordinate, while others write)  ->  w_hat_t
     pick B_t, |B_t| = b
     w <- w - eta_t (1/b) sum_{i in B_t} grad f_i(w_hat_t)          (coordinate-wise writes, no locks)
 
-Each coordinate's write is atomic (003 Sec. 2: "the only atomic operation is the update of a single
+Each coordinate's write is atomic (Nguyen et al. 2021, Sec. 2: "the only atomic operation is the update of a single
 coordinate": a dense row under the row lock or as ``HARNESS_THREADS_ATOMIC`` picks, a CSR row in a
 hardware transaction where the CPU has one, else a compare-and-swap loop per coordinate)
 unless ``write=racy`` / ``plain`` asks for unsynchronised writes; the run reports its coordinate

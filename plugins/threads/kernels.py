@@ -1,8 +1,8 @@
 """numba ``nogil`` kernels of the shared-memory backend: each call runs one thread's chunk of
 lock-free updates on the shared iterate (the Hogwild! model: coordinate-wise inconsistent reads).
 
-Coordinate writes (``write`` code, :data:`WRITE_CODES`): paper 003 (Sec. 2, "the only atomic operation
-is the update of a single coordinate") and 000's (2.4) apply each coordinate's update atomically:
+Coordinate writes (``write`` code, :data:`WRITE_CODES`): Nguyen et al. 2021 (Sec. 2, "the only atomic operation
+is the update of a single coordinate") and Huo & Huang 2017's (2.4) apply each coordinate's update atomically:
 
     0 atomic  every write is applied, each coordinate's update atomic. Dense rows (``scheme``,
               :data:`SCHEMES`): by default the row's writes under one lock word (``lock``, taken
@@ -390,7 +390,7 @@ def global_count(slots):
 @njit(nogil=True, cache=True, _nrt=False)
 def hogwild_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, mode, first, scheme, lock, slots, me,
                   taus):
-    """Hogwild! SGD (003 eq. (2)): w <- w - eta_t (1/b) sum_{i in B} grad f_i(w_hat), w_hat = w as read;
+    """Hogwild! SGD (Nguyen et al. 2021, eq. (2)): w <- w - eta_t (1/b) sum_{i in B} grad f_i(w_hat), w_hat = w as read;
     each coordinate written under ``mode`` (module docstring; :func:`write_all`: ``first`` its pairs' start,
     ``scheme`` how atomic rows are written, ``lock`` the row lock)."""
     d, rows = w.shape[0], idx.shape[0]
@@ -463,10 +463,11 @@ def fcsr_dot(data, indices, lo, hi, v):
 @njit(nogil=True, cache=True, _nrt=False)
 def asysvrg_dense(u_vec, X, y, g0, mu_loss, idx, b, code, lam, eta, gbuf, gr, coords, kidx, mode, first, scheme, lock,
                   slots, me, taus):
-    """Shared-AsySVRG inner iterations (000 Alg. 1): v = (1/b) sum [grad f_i(w_hat) - grad f_i(w~)] + grad f(w~)
-    (2.5) at the iterate as read (2.6); write (u)_k -= eta (v)_k (2.4) for every k (coords = 0) or for the
-    cyclic block of ``coords`` coordinates starting at kidx[t]; each under write ``mode`` (``first``, ``scheme``,
-    ``lock``: :func:`write_all`). ``g0[i]`` = phi'(x_i . w~), taken with the snapshot (:func:`loss_grad_rows_dense`)."""
+    """Shared-AsySVRG inner iterations (Huo & Huang 2017, Alg. 1):
+    v = (1/b) sum [grad f_i(w_hat) - grad f_i(w~)] + grad f(w~) (2.5) at the iterate as read (2.6);
+    write (u)_k -= eta (v)_k (2.4) for every k (coords = 0) or for the cyclic block of ``coords`` coordinates
+    starting at kidx[t]; each under write ``mode`` (``first``, ``scheme``, ``lock``: :func:`write_all`).
+    ``g0[i]`` = phi'(x_i . w~), taken with the snapshot (:func:`loss_grad_rows_dense`)."""
     d, rows = u_vec.shape[0], idx.shape[0]
     fails, commits, aborts, waits = 0, 0, 0, 0
     for t in range(rows // b):
@@ -528,8 +529,9 @@ def asysvrg_dense(u_vec, X, y, g0, mu_loss, idx, b, code, lam, eta, gbuf, gr, co
 @njit(nogil=True, cache=True, _nrt=False)
 def linear_csr(v, data, indices, indptr, y, idx, b, code, T0, S, Q, H, x_mu, g0, svrg, gr, mode, tx, slots, me,
                taus):
-    """Hogwild! SGD (003 eq. (2); ``svrg = 0``) or Shared-AsySVRG inner iterations (000 Alg. 1, (2.4)-(2.6);
-    ``svrg = 1``) on CSR rows, on the scaled iterate w_t = S[t] v - Q[t] mu (module docstring):
+    """Hogwild! SGD (Nguyen et al. 2021, eq. (2); ``svrg = 0``) or Shared-AsySVRG inner iterations
+    (Huo & Huang 2017, Alg. 1, (2.4)-(2.6); ``svrg = 1``) on CSR rows, on the scaled iterate
+    w_t = S[t] v - Q[t] mu (module docstring):
 
         z_i = x_i . w_hat = S[t] (x_i . v) - Q[t] (x_i . mu)             the iterate as read (2.6)
         g_i = phi'(z_i)              (SVRG: phi'(z_i) - g0[i], g0[i] = phi'(x_i . w~))   (2.5), loss part of row i

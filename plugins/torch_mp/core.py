@@ -1,4 +1,4 @@
-"""What the model-parallel plugins share (thesis 001 Ch. 5-6): the data order (:class:`Sampler`),
+"""What the model-parallel plugins share (Huo 2020 (thesis), Ch. 5-6): the data order (:class:`Sampler`),
 the DNI synthesizers, loading weights, the evaluation helpers (:func:`sigma_dir`, the point's extra),
 the modules' boundaries and the measurement window. The functional optimizers (out of place, so a
 stored graph keeps the weights it was built with) are in :mod:`.optim`, activation-memory

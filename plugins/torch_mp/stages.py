@@ -1,4 +1,4 @@
-"""Module k of K under each algorithm: one class per algorithm (thesis 001 Ch. 5-6), the update
+"""Module k of K under each algorithm: one class per algorithm (Huo 2020 (thesis), Ch. 5-6), the update
 apart from its measurement.
 
 - :class:`BPStage`: forward keeps the graph of batch t; backward (k = K..1, backward locking)
