@@ -190,8 +190,8 @@ def configure_numba() -> None:
     if base.name.startswith(KERNELS_PREFIX):
         base = base.parent
     keep = KERNELS_PREFIX + kernels_digest()
-    os.environ["NUMBA_CACHE_DIR"] = str(base / keep)
-    chosen = Path(os.environ["NUMBA_CACHE_DIR"])
+    chosen = base / keep
+    os.environ["NUMBA_CACHE_DIR"] = str(chosen)
     if base.is_dir():
         _prune_kernel_folders(base, keep)
     try:

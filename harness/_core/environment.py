@@ -80,7 +80,7 @@ def computing() -> dict[str, str]:
     the default scheme. Unset or default values add nothing, so default runs keep their keys; the
     runner adds them to the keys of threads-backend runs only (nothing else reads them)."""
     out = {name: "0" for name in SWITCHES if not switch(name)}
-    out.update({name: choice(name) for name in CHOICES if choice(name) != CHOICES[name][0][0]})
+    out.update({name: value for name in CHOICES if (value := choice(name)) != CHOICES[name][0][0]})
     return out
 
 

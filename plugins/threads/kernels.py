@@ -83,6 +83,13 @@ LOCK_ROWS, LOCK_WAITS = 5, 6   # stamp-slot columns: rows written under the row 
 SPIN_YIELD = 1 << 12   # spins on a held lock between two sched_yield calls (a preempted holder gets the core)
 
 
+def _word(context, builder, signature, args):
+    """The address of ``arr[i]`` for an intrinsic whose first two arguments are (arr, i)."""
+    arrty = signature.args[0]
+    ary = context.make_array(arrty)(context, builder, args[0])
+    return cgutils.get_item_pointer(context, builder, arrty, ary, [args[1]], wraparound=False)
+
+
 @intrinsic
 def cas_f64(typingctx, arr, i, expected, new):
     """Compare-and-swap on the float64 ``arr[i]``: if its bits equal ``expected``'s, store ``new`` and
@@ -90,9 +97,7 @@ def cas_f64(typingctx, arr, i, expected, new):
     sig = types.boolean(arr, i, expected, new)
 
     def codegen(context, builder, signature, args):
-        arrty = signature.args[0]
-        ary = context.make_array(arrty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, arrty, ary, [args[1]], wraparound=False)
+        ptr = _word(context, builder, signature, args)
         i64 = ir.IntType(64)
         word = builder.bitcast(ptr, i64.as_pointer())
         res = builder.cmpxchg(word, builder.bitcast(args[2], i64), builder.bitcast(args[3], i64),
@@ -110,9 +115,7 @@ def cas2_f64(typingctx, arr, i, e0, e1, n0, n1):
     sig = types.boolean(arr, i, e0, e1, n0, n1)
 
     def codegen(context, builder, signature, args):
-        arrty = signature.args[0]
-        ary = context.make_array(arrty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, arrty, ary, [args[1]], wraparound=False)
+        ptr = _word(context, builder, signature, args)
         i64, i128 = ir.IntType(64), ir.IntType(128)
         word = builder.bitcast(ptr, i128.as_pointer())
 
@@ -127,12 +130,6 @@ def cas2_f64(typingctx, arr, i, e0, e1, n0, n1):
     return sig, codegen
 
 
-
-
-def _word(context, builder, signature, args):
-    arrty = signature.args[0]
-    ary = context.make_array(arrty)(context, builder, args[0])
-    return cgutils.get_item_pointer(context, builder, arrty, ary, [args[1]], wraparound=False)
 
 
 @intrinsic
