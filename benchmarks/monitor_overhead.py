@@ -72,6 +72,7 @@ def loop_with_monitor(wl, updates: int, b: int = 1, eta: float = 0.05, seed: int
 
     from harness._core.monitor import Budget, Monitor, Schedule, Target
     from harness._core.observe import Observer
+    from harness.plugins.algorithms.draws import IndexDraws
     from harness.plugins.algorithms.kernels import SCHEDULE_CODES
     from harness.plugins.algorithms.steps import Steps
 
@@ -79,14 +80,14 @@ def loop_with_monitor(wl, updates: int, b: int = 1, eta: float = 0.05, seed: int
                   schedule=Schedule(), deterministic=True, observer=Observer(seed) if observe else None,
                   clock=clock)
     steps = Steps(wl)
-    rng = np.random.default_rng(seed)
+    draws = IndexDraws(np.random.default_rng(seed), wl.n)   # as the plugin draws B_t: a block ahead
     w = np.zeros(wl.dim)
     t = 0
     t0 = time.perf_counter()
     mon.tick(0, w, samples=0)
     while mon.running:
         k = mon.next_chunk(t, cap=max(1, 2_000_000 // b))
-        idx = rng.integers(0, wl.n, size=k * b)
+        idx = draws.take(k * b)
         steps.sgd(w, idx, b=b, schedule=SCHEDULE_CODES["constant"], eta=eta, beta=0.5, t_start=t)
         t += k
         mon.tick(t, w, samples=t * b)

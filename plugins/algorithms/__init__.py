@@ -13,5 +13,6 @@ two of them need lives here.
 - :mod:`.svrg` -- SVRG's inner-loop length m and the SGD -> SVRG warm start (thesis Sec. 2.5);
 - :mod:`.linear` -- the linear models' loss pieces (phi', sums of loss gradients, the dual invariant);
 - :mod:`.steps` -- chunked mini-batch SGD / SVRG updates on a finite-sum workload;
+- :mod:`.draws` -- the mini-batches' sample indices, drawn a block ahead (the same stream);
 - :mod:`.kernels` -- the numba kernels those steps (and the threads and sim kernels) build on.
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.plugins.algorithms.draws import IndexDraws
 from harness.plugins.algorithms.kernels import SCHEDULE_CODES
 from harness.plugins.algorithms.steps import Steps
 
@@ -20,13 +21,13 @@ def run(ctx):
     schedule = SCHEDULE_CODES[p["schedule"]]
     t0 = p["t0"] or n / b
     ctx.applied(eta=p["eta"], b=b, schedule=p["schedule"], t0=t0)
-    rng = ctx.rng
+    draws = IndexDraws(ctx.rng, n)                # B_t, drawn a block ahead (the same stream)
     w = np.zeros(wl.dim)
     t = 0
     mon.tick(0, w, samples=0)
     while mon.running:
         k = mon.next_chunk(t, cap=max(1, 2_000_000 // b), samples_per_update=b)
-        idx = rng.integers(0, n, size=k * b)      # B_t for the k updates of this chunk
+        idx = draws.take(k * b)                   # B_t for the k updates of this chunk
         steps.sgd(w, idx, b=b, eta=p["eta"], schedule=schedule, t0=t0, beta=p["beta"], t_start=t)
         t += k
         mon.tick(t, w, samples=t * b)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.plugins.algorithms.draws import IndexDraws
 from harness.plugins.algorithms.steps import Steps
 from harness.plugins.algorithms.svrg import derived, sgd_warm_start
 
@@ -27,13 +28,13 @@ def run(ctx):
     m = derived(p, wl)["m"]
     ctx.applied(eta=eta, b=b, m=m, warm_epochs=p["warm_epochs"])
     steps = Steps(wl)
-    rng = ctx.rng
+    draws = IndexDraws(ctx.rng, n)                      # B_t, drawn a block ahead (the same stream)
     w = np.zeros(wl.dim)
     mon.tick(0, w, samples=0)
 
     # SGD -> SVRG: warm start with plain SGD (constant step)
     def sgd(k, t):
-        steps.sgd(w, rng.integers(0, n, size=k * b), b=b, schedule=0, eta=p["warm_eta"] or eta, t_start=t)
+        steps.sgd(w, draws.take(k * b), b=b, schedule=0, eta=p["warm_eta"] or eta, t_start=t)
 
     t, samples = sgd_warm_start(mon, w, n=n, b=b, epochs=p["warm_epochs"], sgd=sgd)
 
@@ -45,7 +46,7 @@ def run(ctx):
         inner = 0
         while inner < m and mon.running:
             k = min(mon.next_chunk(t, samples_per_update=2 * b), m - inner)
-            idx = rng.integers(0, n, size=k * b)
+            idx = draws.take(k * b)
             steps.svrg_inner(w, u0, snap, idx, b=b, eta=eta)  # u <- u - eta v, k times
             inner += k
             t += k

@@ -9,9 +9,10 @@ import numpy as np
 
 from harness.api import UserError
 from harness.plugins.algorithms import kernels as K0
+from harness.plugins.algorithms.draws import IndexDraws
 
 from . import kernels as K
-from .team import Team
+from .team import Team, lines_of_their_own
 
 CHUNK_CAP = 1_000_000  # updates per chunk (bounds the per-thread index arrays and the drift tables)
 CHUNK_ROWS = 2_000_000  # rows drawn per chunk (b rows per update)
@@ -98,6 +99,8 @@ class ThreadLinear:
         self._snap_buffers: tuple | None = None
         self._split_cache: dict[int, list[tuple[int, int]]] = {}
         self._nothing = np.zeros(1)
+        # each thread's B_t from its own generator, drawn a block ahead (the same stream; draws.py)
+        self._draws = [IndexDraws(rng, self.n) for rng in team.rngs]
 
     @staticmethod
     def first_pair(w: np.ndarray) -> int:
@@ -145,7 +148,7 @@ class ThreadLinear:
         x_mu, g0 = (snap.x_mu, snap.g0) if svrg else (self._nothing, self._nothing)
 
         def work(r, kr):
-            idx = team.rngs[r].integers(0, self.n, size=kr * b)
+            idx = self._draws[r].take(kr * b)
             taus = np.empty(kr, dtype=np.int64)
             K.linear_csr(w, *self.csr, self.y, idx, b, self.code, T0, S, Q, H, x_mu, g0, int(svrg),
                          self.scratch(b), self.mode, self.tx, team.slots, r, taus)
@@ -221,7 +224,7 @@ class ThreadLinear:
         self.dense_rows = True
 
         def work(r, kr):
-            idx = team.rngs[r].integers(0, self.n, size=kr * b)
+            idx = self._draws[r].take(kr * b)
             taus = np.empty(kr, dtype=np.int64)
             K.hogwild_dense(w, self.X, self.y, idx, b, self.code, self.lam, schedule, eta, t0, beta,
                             self.scratch(self.d), self.mode, first, self.scheme, team.lock, team.slots, r, taus)
@@ -236,7 +239,11 @@ class ThreadLinear:
         d-sized arrays would page-fault on every epoch."""
         team, n, d = self.team, self.n, self.d
         if self._snap_buffers is None:
-            self._snap_buffers = (np.zeros((team.size, d)), np.empty(n), np.empty(d), np.empty(n), np.empty(n))  # a thread with no rows adds 0
+            # one row of partial sums per thread, each on cache lines of its own: packed, the line two
+            # rows share went back and forth between the cores for every data row (measured: a dense
+            # n = 20000, d = 100 snapshot on 2 threads took 1.05 ms packed, 0.75 ms padded, 1.05 ms on 1)
+            self._snap_buffers = (lines_of_their_own(team.size, d, np.float64), np.empty(n), np.empty(d),
+                                  np.empty(n), np.empty(n))   # a thread with no rows adds 0
         parts, z0, mu_loss, x_mu, g0 = self._snap_buffers
         rows = self._ranges(n)
         shares = [hi - lo for lo, hi in rows]
@@ -266,10 +273,12 @@ class ThreadLinear:
         self.dense_rows = self.dense_rows or not coords
 
         def work(r, kr):
-            rng = team.rngs[r]
-            idx = rng.integers(0, self.n, size=kr * b)
+            if coords:      # B_t and the written block's start from one generator, chunk by chunk
+                rng = team.rngs[r]
+                idx, kidx = rng.integers(0, self.n, size=kr * b), rng.integers(0, self.d, size=kr)
+            else:
+                idx, kidx = self._draws[r].take(kr * b), self._noidx
             taus = np.empty(kr, dtype=np.int64)
-            kidx = rng.integers(0, self.d, size=kr) if coords else self._noidx
             K.asysvrg_dense(w, self.X, self.y, snap.g0, snap.mu_loss, idx, b, self.code, self.lam, eta,
                             self.scratch(self.d), self.scratch(b), int(coords), kidx, self.mode, first, self.scheme,
                             team.lock, team.slots, r, taus)

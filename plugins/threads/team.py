@@ -62,19 +62,28 @@ def no_wakeup_preemption() -> None:
         pass
 
 
+def lines_of_their_own(rows: int, width: int, dtype=np.int64) -> np.ndarray:
+    """A (rows, width) array of zeros, each row starting on a 64-byte boundary and padded to whole cache
+    lines: rows that different threads write (one each) share no cache line, so one thread's stores do
+    not take the line from another core (false sharing). A view into a larger buffer."""
+    item = np.dtype(dtype).itemsize
+    stride = -(-width * item // 64) * 64 // item          # the row's elements, rounded up to whole lines
+    buf = np.zeros(rows * stride + 64 // item, dtype=dtype)
+    skip = (-buf.ctypes.data % 64) // item
+    return buf[skip:skip + rows * stride].reshape(rows, stride)[:, :width]
+
+
 def line_of_its_own() -> np.ndarray:
     """SLOT_STRIDE int64 zeros on a 64-byte boundary: a word that threads hammer (the row lock), alone
     on its cache line, so that taking it does not evict a neighbour's data from another core."""
-    buf = np.zeros(3 * SLOT_STRIDE, dtype=np.int64)
-    skip = (-buf.ctypes.data % 64) // 8
-    return buf[skip:skip + SLOT_STRIDE]
+    return lines_of_their_own(1, SLOT_STRIDE)[0]
 
 
 class Team:
     def __init__(self, workers: int, seed: int):
         self.size = int(workers)
         self.rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(self.size)]
-        self.slots = np.zeros((self.size, SLOT_STRIDE), dtype=np.int64)   # stamp slots (see kernels)
+        self.slots = lines_of_their_own(self.size, SLOT_STRIDE)   # stamp slots (see kernels), one cache line each
         self.lock = line_of_its_own()             # the row lock of atomic dense writes (see kernels)
         self._pool = ThreadPoolExecutor(self.size - 1, thread_name_prefix="harness-worker",
                                         initializer=no_wakeup_preemption) if self.size > 1 else None
