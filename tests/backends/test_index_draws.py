@@ -60,3 +60,20 @@ def test_serial_curves_are_those_of_the_per_chunk_draw(plugin, params, monkeypat
     assert len(ahead.points) > 5
     assert [p["objective"] for p in ahead.points] == [p["objective"] for p in before.points]
     assert [p["updates"] for p in ahead.points] == [p["updates"] for p in before.points]
+
+
+@pytest.mark.parametrize("plugin,params", [("hogwild-threads", {"eta": 0.05}),
+                                           ("asysvrg-threads", {"eta": 0.02, "warm_epochs": 1}),
+                                           ("asysvrg-threads", {"eta": 0.02, "warm_epochs": 1, "coords": 3})])
+def test_one_thread_curves_are_those_of_the_per_chunk_draw(plugin, params, monkeypatch):
+    """One thread (no interleaving: a deterministic run): the curve is that of one generator call per
+    chunk, also where SVRG's written blocks (coords > 0) come from the same generator as B_t."""
+    pytest.importorskip("numba")
+    spec = RunSpec(plugin, "logreg", params, WP, workers=1, seed=5, budget=Budget(epochs=4))
+    ahead = execute(spec)
+    import harness.plugins.threads.linear as linear_mod
+
+    monkeypatch.setattr(linear_mod, "IndexDraws", _PerChunk)
+    before = execute(spec, force=True)
+    assert ahead.status == before.status == "budget" and len(ahead.points) > 5
+    assert [p["objective"] for p in ahead.points] == [p["objective"] for p in before.points]
