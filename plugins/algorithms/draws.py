@@ -2,7 +2,9 @@
 
 numpy's ``Generator.integers(0, n, size=k)`` gives, for one bound n, the same indices whether they are
 drawn in one call or in several calls whose sizes add up (each index takes its own draws from the bit
-generator, none is buffered between calls; ``tests/backends/test_index_draws.py`` holds numpy to it).
+generator, by rejection, one at a time; for n <= 2**32 a draw is half of a 64-bit word and PCG64 keeps
+the other half in its state, ``has_uint32``, for the next draw, whichever call makes it: nothing is kept
+in the call; ``tests/backends/test_index_draws.py`` holds numpy to it).
 So a block drawn ahead and handed out in slices is the very stream a per-chunk draw gives: curves stay
 the same bit for bit. What it saves is the call, ~6 us warm and ~22 us right after an evaluation, once
 per chunk: most of the cost of the trajectory audit's 256 one-update chunks (an SGD run of 200000

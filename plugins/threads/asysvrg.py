@@ -34,7 +34,7 @@ def run(ctx):
     ctx.applied(eta=eta, b=b, m=m, warm_epochs=p["warm_epochs"], coords=coords)
     stats = DelayStats()
     with Team(ctx.workers, ctx.seed) as team, single_threaded_blas():
-        lin = ThreadLinear(wl, team, p["write"], draw_ahead=not coords)   # coords > 0: B_t and k_t from one stream
+        lin = ThreadLinear(wl, team, p["write"])
         lin.warmup(b, svrg=True)
         w = np.zeros(wl.dim)                      # the shared iterate
         mon.tick(0, w, samples=0, delays=stats)

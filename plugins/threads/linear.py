@@ -72,7 +72,7 @@ class ThreadLinear:
     """Chunks of updates on ``team``; ``write`` ('atomic', 'racy' or 'plain', ``kernels.WRITE_CODES``)
     says how each coordinate is written (applied as :func:`applied_write` decides)."""
 
-    def __init__(self, workload, team: Team, write: str = "atomic", *, draw_ahead: bool = True):
+    def __init__(self, workload, team: Team, write: str = "atomic"):
         if workload.loss not in K0.LOSS_CODES:
             raise UserError(f"the threads backend has kernels for the logistic and squared losses, not {workload.loss!r}")
         self.wl, self.team = workload, team
@@ -99,9 +99,12 @@ class ThreadLinear:
         self._snap_buffers: tuple | None = None
         self._split_cache: dict[int, list[tuple[int, int]]] = {}
         self._nothing = np.zeros(1)
-        # each thread's B_t from its own generator, drawn a block ahead (the same stream; draws.py); not
-        # ahead (block 1: per chunk) where the generator also draws SVRG's written blocks (coords > 0)
-        self._draws = [IndexDraws(rng, self.n, **({} if draw_ahead else {"block": 1})) for rng in team.rngs]
+        # each thread's B_t from its own generator, drawn a block ahead (the same stream; draws.py)
+        self._draws = [IndexDraws(rng, self.n) for rng in team.rngs]
+        # and SVRG's written blocks' starts k_t (coords > 0) from a stream of their own, as the simulator's:
+        # drawn from B_t's generator after each chunk's B_t, where a chunk ended decided which draws became
+        # indices and which blocks, so the evaluation points and the audit's windows changed the run
+        self._block_draws = [IndexDraws(np.random.default_rng([team.seed, r, 0xC0]), self.d) for r in range(team.size)]
 
     @staticmethod
     def first_pair(w: np.ndarray) -> int:
@@ -275,8 +278,7 @@ class ThreadLinear:
 
         def work(r, kr):
             idx = self._draws[r].take(kr * b)
-            # the written blocks' starts from the same generator, after B_t (draw_ahead=False: per chunk)
-            kidx = team.rngs[r].integers(0, self.d, size=kr) if coords else self._noidx
+            kidx = self._block_draws[r].take(kr) if coords else self._noidx   # k_t, a stream of its own
             taus = np.empty(kr, dtype=np.int64)
             K.asysvrg_dense(w, self.X, self.y, snap.g0, snap.mu_loss, idx, b, self.code, self.lam, eta,
                             self.scratch(self.d), self.scratch(b), int(coords), kidx, self.mode, first, self.scheme,

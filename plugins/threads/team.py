@@ -81,7 +81,7 @@ def line_of_its_own() -> np.ndarray:
 
 class Team:
     def __init__(self, workers: int, seed: int):
-        self.size = int(workers)
+        self.size, self.seed = int(workers), int(seed)
         self.rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(self.size)]
         self.slots = lines_of_their_own(self.size, SLOT_STRIDE)   # stamp slots (see kernels), one cache line each
         self.lock = line_of_its_own()             # the row lock of atomic dense writes (see kernels)
