@@ -19,6 +19,7 @@ from benchmarks.threads_vs_sklearn import harness_time_to  # noqa: E402
 SMALL = {"n": 2000, "d": 20, "lam": 1e-3}
 
 
+@pytest.mark.slow   # 3-7 s each (numba compiles, ~15 runs)
 @pytest.mark.parametrize("workers", [1, 2])
 def test_time_to_target_is_the_cheapest_run_that_gets_there(workers):
     got = harness_time_to("asysvrg-threads", {"eta": 0.05, "m": 1000}, SMALL, workers, seed=0, target=1e-6)
