@@ -3,7 +3,7 @@ run under the default monitor vs the same loop with no monitor at all, measured 
 one process, interleaved, repeated.
 
     python benchmarks/monitor_overhead.py [--repeats 7] [--n 20000] [--d 100] [--epochs 10] [--b 1]
-                                          [--blas-threads 1]
+                                          [--blas-threads 1] [--decompose]
 
 Printed ratios (min / median / max over the repeats; target: median <= 1.02):
 
@@ -23,16 +23,15 @@ On a machine with few cores, multi-threaded BLAS inside the (untimed) evaluation
 worker threads spinning for a while after each snapshot, competing with the timed loop:
 ``--blas-threads 1`` shows how much of the overhead that is.
 
-What is left with the windows charged (measured on this 2-core machine, 2026-12-06): each of the
-~45 regular chunks pays the plugin's per-chunk work (batch draw ~5 us, kernel entry ~2.6 us) and the
-monitor's next_chunk / tick (~2 us); and each evaluation leaves the next chunk slower: a one-update
-chunk takes ~9 us warm and ~33 us right after an evaluation, a 4400-update chunk ~45 us more. That is
-the evaluation streaming X (16 MB) and the test set (4 MB) through a 2 MB L2, evicting the
-interpreter's and the loop's working set: a 32 MB memset without BLAS does worse, BLAS without
-AVX-512 kernels (``OPENBLAS_CORETYPE=Haswell``) the same, the order of the metrics nothing, and an
-evaluation on a thread pinned to the other core made it worse on a loaded machine (the blocked
-core runs another job meanwhile). It is not taken off the clock: it cannot be told apart from the
-work of the chunk it lands in.
+What is left with the windows charged (measured on this 2-core machine, 2026-12-07, ``--decompose``,
+11 repeats, load 0.6): measured / bare 1.10, and the kernel's seconds alone, with no monitor, over the
+monitor's 46 chunks replayed: 1.03 of one call, 1.075 with the evaluation run between the chunks. So
+most of it is the kernel's, not the monitor's code: each evaluation streams X (16 MB) and the test
+set through a 2 MB L2 and the TLB, and the next chunk starts cold (an evaluation on a thread pinned to
+the other core made it worse on a loaded machine; huge pages for X changed nothing once the kernels
+prefetch their rows); per call the numba dispatch and the first rows, not yet prefetched, cost
+~1.5 us. It is not taken off the clock: it cannot be told apart from the work of the chunk it lands
+in. Fewer points for a short run is the lever left (``--points N``).
 
 Both loops draw their mini-batches from the same seeded generator and apply the same numba
 kernel; only the chunking differs (the monitor's geometric schedule vs one chunk per 2M samples,
@@ -152,6 +151,57 @@ def measure(repeats: int = 7, n: int = 20000, d: int = 100, epochs: float = 10.0
     return {"updates": updates, "points": points, "charge": charge, **out}
 
 
+def decompose(repeats: int = 9, n: int = 20000, d: int = 100, epochs: float = 10.0, b: int = 1) -> dict:
+    """Where the monitor's overhead goes, on the bare loop's own clock: the chunk sizes the monitor
+    chose for one unobserved run, replayed with the same kernel and indices (no monitor) as one call,
+    as those chunks, and as those chunks with the workload's evaluation between them (what the monitor
+    does off the clock). Returns per repeat the seconds of each arm; the kernel's own time only (the
+    indices are drawn before the clock starts), so replay / one call is the chunking's cost and
+    evaluated / replay the evaluations' after-effect on the next chunk (its caches and TLB cold)."""
+    import numpy as np
+
+    from harness.plugins.algorithms import steps as steps_mod
+    from harness.plugins.algorithms.kernels import SCHEDULE_CODES
+
+    wl = make_workload(n, d)
+    wl.f_star  # noqa: B018
+    updates = int(epochs * n / b)
+    sizes: list[int] = []
+    real = steps_mod.Steps.sgd
+
+    def recording(self, w, idx, **kw):
+        sizes.append(len(idx) // b)
+        return real(self, w, idx, **kw)
+
+    steps_mod.Steps.sgd = recording
+    try:
+        loop_with_monitor(wl, updates, b, observe=False)
+    finally:
+        steps_mod.Steps.sgd = real
+    steps = steps_mod.Steps(wl)
+    idx = np.random.default_rng(0).integers(0, wl.n, size=updates * b)
+
+    def run(chunks, evaluate):
+        w, t, spent = np.zeros(wl.dim), 0, 0.0
+        for k in chunks:
+            if evaluate:
+                wl.metrics(w)
+            c = time.perf_counter()
+            steps.sgd(w, idx[t * b:(t + k) * b], b=b, schedule=SCHEDULE_CODES["constant"], eta=0.05, beta=0.5,
+                      t_start=t)
+            spent += time.perf_counter() - c
+            t += k
+        return spent
+
+    run([100], False)
+    out = {"one call": [], "replayed": [], "replayed, evaluated between": []}
+    arms = [("one call", [updates], False), ("replayed", sizes, False), ("replayed, evaluated between", sizes, True)]
+    for r in range(repeats):
+        for name, chunks, evaluate in arms[r % 3:] + arms[:r % 3]:
+            out[name].append(run(chunks, evaluate))
+    return {"chunk_count": len(sizes), **out}
+
+
 def _summary(xs: list[float]) -> str:
     return f"min {min(xs):.3f}  median {statistics.median(xs):.3f}  max {max(xs):.3f}"
 
@@ -163,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--d", type=int, default=100)
     ap.add_argument("--epochs", type=float, default=10.0)
     ap.add_argument("--b", type=int, default=1)
+    ap.add_argument("--decompose", action="store_true",
+                    help="also replay the monitor's chunks without it: the chunking's and the evaluations' share")
     ap.add_argument("--blas-threads", type=int, default=0,
                     help="limit BLAS threads (threadpoolctl) for the whole measurement; 0: leave as is")
     args = ap.parse_args(argv)
@@ -186,6 +238,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  in CPU seconds (process_time), with the windows:            {_summary(res['cpu'])}")
     print(f"  in CPU seconds, without the windows:                        {_summary(res['cpu_unobserved'])}")
     print(f"whole wall time incl. evaluations (off the clock) / bare loop:  {_summary(res['wall'])}")
+    if args.decompose:
+        dec = decompose(args.repeats, args.n, args.d, args.epochs, args.b)
+        one = dec["one call"]
+        print(f"where it goes (the kernel's seconds alone, no monitor: the monitor's {dec['chunk_count']} chunks replayed):")
+        print(f"  those chunks / one call (the chunking):                     "
+              f"{_summary([c / o for c, o in zip(dec['replayed'], one)])}")
+        print(f"  the same, the evaluation run between them / one call:       "
+              f"{_summary([c / o for c, o in zip(dec['replayed, evaluated between'], one)])}")
     c = res["charge"]
     if c:
         print(f"observation windows (last run): {c['observed_updates']} updates took {c['observed_s'] * 1e3:.2f} ms, "
