@@ -78,13 +78,6 @@ def _rate(rec) -> float:
     return last["updates"] / last["time_s"]
 
 
-def _time_to(rec, target) -> float:
-    for p in rec.points:
-        if p["subopt"] is not None and p["subopt"] <= target:
-            return p["time_s"]
-    return float("inf")
-
-
 def _stats(xs) -> str:
     xs = np.asarray(xs, dtype=float)
     return f"{np.min(xs):9.3g} {np.median(xs):9.3g} {np.max(xs):9.3g}"
@@ -228,7 +221,7 @@ def harness_time_to(plugin, params, wp, workers, seed, target, grow=1.05, tries=
     """Time to ``target`` of a harness run measured as scikit-learn's side is: the time of the cheapest
     run that gets there. A first run (the probe) with points 1.1x apart finds the update count U at its
     first point under the target; runs with ``--budget updates=U`` (U grown 5% while one ends above the
-    target: the threads' interleaving differs between runs) under the default schedule (points 2x apart)
+    target: the threads' interleaving differs between runs) with points 2x apart (``_harness``'s schedule)
     are timed, and the first that ends under the target gives the time. Returns that run's ``seconds``
     (measured), ``updates``, ``points`` and final ``subopt``, and the probe's time at its first point
     under the target (``probe_seconds``), that point's ``probe_updates`` and the probe's ``probe_points``:
@@ -273,7 +266,7 @@ def part_c(repeats, cases):
               f"L_max/mu = {wl.L_max / wl.mu:.3g}; asysvrg {params}")
         row("asysvrg-threads, 2 threads (s)", ours)
         row("  its updates (--budget updates=U)", updates)
-        row("  its points (default schedule)", points)
+        row("  its points (2x apart)", points)
         row(f"  first point under {TARGET:g}, points 1.1x apart (s)", dense)
         row("  that run's points", dense_points)
         row(f"sklearn {solver}, max_iter={it} (s)", sk_times)
