@@ -7,7 +7,7 @@ Runs, each measured ``--repeats`` times interleaved with its anchor (the same lo
   dense, by CPU time and by wall clock (``threads_vs_sklearn.py`` (a))               target >= 1.5
 - asysvrg-threads (2 threads) time to 1e-6 / scikit-learn's best ``LogisticRegression`` fit on
   the three problems of ``threads_vs_sklearn.py`` (c), each side the time of its cheapest run that
-  gets there                                                            target <= 1, <= 1, <= 2
+  gets there, at b = 1 and at the mini-batch b = 8 (one step-size rule)  target <= 1, <= 1, <= 2
 - beside benchopt 1.10 (``benchopt_side_by_side.py``, b; benchopt in its own venv, built on first use,
   the part skipped with the reason where it cannot be): the same SGD and SVRG curves on logreg
   n = 200000, the whole ``harness run`` / ``benchopt run`` wall and CPU time     target <= 1
@@ -80,8 +80,8 @@ def run(repeats: int, skip: str) -> dict:
                                  1.5, True, load))
     if "c" not in skip:
         load = _load()
-        for name, ratios in tvs.part_c(repeats, tvs.CASES_C):
-            rows.append(_row(f"asysvrg-threads 2 threads, time to 1e-6 of its cheapest run ({name})",
+        for name, b, ratios in tvs.part_c(repeats, tvs.CASES_C):
+            rows.append(_row(f"asysvrg-threads 2 threads b={b}, time to 1e-6 of its cheapest run ({name})",
                              "scikit-learn's best LogisticRegression", ratios, tvs.C_TARGETS[name], False, load))
     notes: list[str] = []
     if "b" not in skip:

@@ -28,3 +28,16 @@ def test_time_to_target_is_the_cheapest_run_that_gets_there(workers):
     assert got["updates"] <= got["probe_updates"] * 1.05 ** 12 + 1
     assert got["points"] < got["probe_points"]         # the default schedule: far fewer evaluations
     assert 0 < got["seconds"]
+
+
+def test_the_svrg_rule_is_eta_one_over_the_mini_batch_smoothness():
+    from types import SimpleNamespace
+
+    from benchmarks.threads_vs_sklearn import svrg_rule
+
+    wl = SimpleNamespace(L=2.0, L_max=50.0, n=20000)
+    assert svrg_rule(wl, 1) == {"eta": 0.02, "m": 10000, "b": 1}          # b = 1: 1 / L_max, half a pass
+    got = svrg_rule(wl, 8)
+    assert got["m"] == 1250 and got["b"] == 8
+    assert got["eta"] == round(1.0 / (7 / 8 * 2.0 + 50.0 / 8), 6)          # (1 - 1/b) L + L_max / b
+    assert 1 / 50.0 < got["eta"] < 1 / 2.0                                 # between 1 / L_max and 1 / L
