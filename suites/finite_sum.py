@@ -256,10 +256,15 @@ class FiniteSumWorkload(Workload):
             phi = np.empty(n)
             g = np.zeros(self.d)
             for lo in range(0, n, rows):
-                Xb = X[lo:lo + rows]
+                Xb, yb = X[lo:lo + rows], y[lo:lo + rows]
                 z = Xb @ w
-                phi[lo:lo + rows] = self._phi(z, y[lo:lo + rows])
-                g += Xb.T @ self._dphi(z, y[lo:lo + rows])
+                if self.loss == "logistic":   # phi'(z) = -y sigma(-y z) = -y exp(-y z - phi): phi's exp, shared
+                    m = -yb * z
+                    phi[lo:lo + rows] = pb = np.logaddexp(0.0, m)
+                    g += Xb.T @ (-yb * np.exp(m - pb))
+                else:
+                    phi[lo:lo + rows] = self._phi(z, yb)
+                    g += Xb.T @ self._dphi(z, yb)
             g /= n
         return float(phi.mean() + 0.5 * self.lam * w @ w), g + self.lam * w
 
