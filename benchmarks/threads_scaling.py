@@ -71,7 +71,7 @@ def one_run(wl, threads: int, write: str, algo: str, epochs: float, eta: float, 
         if algo == "hogwild":
             while t < total:
                 k = min(cap, total - t)
-                stats.add(lin.sgd(w, k, b=1, eta=eta))     # the plugin's loop: delays folded in
+                lin.sgd(w, k, b=1, eta=eta, delays=stats)     # the plugin's loop: delays folded in
                 t += k
         else:
             while t < total:
@@ -79,7 +79,7 @@ def one_run(wl, threads: int, write: str, algo: str, epochs: float, eta: float, 
                 inner = 0
                 while inner < wl.n and t < total:
                     k = min(cap, wl.n - inner, total - t)
-                    stats.add(lin.svrg(w, snap, k, b=1, eta=eta, coords=0))
+                    lin.svrg(w, snap, k, b=1, eta=eta, coords=0, delays=stats)
                     inner += k
                     t += k
         wall = time.perf_counter() - start

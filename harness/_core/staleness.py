@@ -37,6 +37,21 @@ class DelayStats:
         self.max = max(self.max, tau)
         self.hist[min(tau, self.cap + 1)] += 1
 
+    def add_histogram(self, hist: Any, total: int, max_tau: int) -> None:
+        """Counts folded elsewhere (e.g. by each thread while its share is hot, off the serial path):
+        ``hist`` of shape (cap + 2,) as :attr:`hist` ([0..cap] exact, [cap + 1] overflow), the delays'
+        sum ``total`` and largest ``max_tau``. ValueError for a histogram of another shape or a
+        negative count."""
+        hist = np.asarray(hist, dtype=np.int64)
+        if hist.shape != self.hist.shape:
+            raise ValueError(f"a delay histogram of shape {hist.shape}, expected {self.hist.shape}")
+        if (hist < 0).any() or total < 0 or max_tau < 0:
+            raise ValueError("a delay cannot be negative")
+        self.hist += hist
+        self.count += int(hist.sum())
+        self.total += int(total)
+        self.max = max(self.max, int(max_tau))
+
     def merge(self, other: "DelayStats") -> None:
         if other.cap != self.cap:
             raise ValueError("cannot merge delay histograms with different caps")

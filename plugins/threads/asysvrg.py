@@ -43,7 +43,7 @@ def run(ctx):
         warm_eta = p["warm_eta"] or eta
 
         def sgd(k, t):
-            stats.add(lin.sgd(w, k, b=b, eta=warm_eta))
+            lin.sgd(w, k, b=b, eta=warm_eta, delays=stats)
 
         t, samples = sgd_warm_start(mon, w, n=n, b=b, epochs=p["warm_epochs"], sgd=sgd,
                                     cap=lin.chunk_cap(warm_eta, b), delays=stats)
@@ -56,7 +56,7 @@ def run(ctx):
             inner = 0
             while inner < m and mon.running:
                 k = min(mon.next_chunk(t, cap=cap, samples_per_update=2 * b), m - inner)
-                stats.add(lin.svrg(w, snap, k, b=b, eta=eta, coords=coords))   # (2.4)-(2.6), k iterations
+                lin.svrg(w, snap, k, b=b, eta=eta, coords=coords, delays=stats)   # (2.4)-(2.6), k iterations
                 inner += k
                 t += k
                 samples += 2 * k * b

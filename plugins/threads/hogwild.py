@@ -41,7 +41,7 @@ def run(ctx):
         mon.tick(0, w, samples=0, delays=stats)
         while mon.running:
             k = mon.next_chunk(t, cap=cap, samples_per_update=b)
-            stats.add(lin.sgd(w, k, b=b, eta=eta, schedule=schedule, t0=t0, beta=p["beta"]))   # k updates across the threads
+            lin.sgd(w, k, b=b, eta=eta, schedule=schedule, t0=t0, beta=p["beta"], delays=stats)   # k updates across the threads
             t += k
             mon.tick(t, w, samples=t * b, delays=stats)
     return {"delays": stats.to_dict(), "threads": ctx.workers, "writes": lin.writes(), "dispatch": lin.dispatch(),

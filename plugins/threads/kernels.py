@@ -600,6 +600,22 @@ def linear_csr(v, data, indices, indptr, y, idx, b, code, T0, S, Q, H, x_mu, g0,
 
 
 @njit(nogil=True, cache=True)
+def fold_delays(taus, hist):
+    """Adds the delays ``taus`` to the histogram ``hist`` (hist[min(tau, len(hist) - 1)] += 1, the
+    last bin the overflow: ``DelayStats.hist``'s layout) in one pass, on the thread that measured them
+    (so the fold is not serial work after the join); returns (sum, max, min) of ``taus``."""
+    top = hist.shape[0] - 1
+    total, hi, lo = 0, 0, 0
+    for u in range(taus.shape[0]):
+        t = taus[u]
+        total += t
+        hi = max(hi, t)
+        lo = min(lo, t)
+        hist[min(max(t, 0), top)] += 1
+    return total, hi, lo
+
+
+@njit(nogil=True, cache=True)
 def drift_tables(schedule, eta, t0, beta, lam, T0, lo, k, const, S, Q, H):
     """Entries lo..k of S and Q and lo..k-1 of H (:func:`linear_csr`) for updates T0+lo .. T0+k-1
     (the entries below lo are already there). ``const``: a constant step eta (SGD's schedule 0, SVRG):

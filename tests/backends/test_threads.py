@@ -496,6 +496,46 @@ def test_one_thread_measures_zero_delay_two_threads_measure_some():
 
 
 @pytest.mark.parametrize("wparams", [DENSE, SPARSE], ids=["dense", "sparse"])
+def test_delays_each_thread_folds_are_the_delays_it_measured(wparams):
+    """lin.sgd / lin.svrg with ``delays=`` fold each thread's delays on that thread (two real threads): the
+    histogram, sum and max are what DelayStats.add gives for the very arrays the threads folded, and
+    every update is counted once."""
+    wl = build(wparams)
+    for method in ("sgd", "svrg"):
+        with Team(2, seed=5) as team:
+            lin = ThreadLinear(wl, team)
+            w = np.zeros(wl.dim)
+            snap = lin.snapshot(w) if method == "svrg" else None
+            folded, arrays = DelayStats(cap=3), DelayStats(cap=3)   # a small cap: the overflow bin is used
+            parts = []
+            real = lin._measured
+
+            def spy(taus, delays):
+                parts.append(taus.copy())          # the array each thread folds, kept to compare
+                return real(taus, delays)
+
+            lin._measured = spy
+            for _ in range(3):
+                kw = dict(b=1, eta=0.05, delays=folded)
+                got = lin.sgd(w, 4000, **kw) if method == "sgd" else lin.svrg(w, snap, 4000, coords=0, **kw)
+                assert got is None
+            for taus in parts:
+                arrays.add(taus)
+        assert folded.count == arrays.count == 12000 == team.count
+        assert (folded.hist == arrays.hist).all() and folded.total == arrays.total and folded.max == arrays.max
+
+
+def test_a_folded_histogram_of_another_shape_or_negative_counts_is_refused():
+    stats = DelayStats(cap=3)
+    with pytest.raises(ValueError, match="shape"):
+        stats.add_histogram(np.zeros(4, dtype=np.int64), 0, 0)
+    with pytest.raises(ValueError, match="negative"):
+        stats.add_histogram(np.array([1, -1, 0, 0, 0]), 0, 0)
+    stats.add_histogram(np.array([1, 2, 0, 0, 1]), 7, 9)
+    assert (stats.count, stats.total, stats.max) == (4, 7, 9)
+
+
+@pytest.mark.parametrize("wparams", [DENSE, SPARSE], ids=["dense", "sparse"])
 def test_asysvrg_threads_converges_linearly(wparams):
     rec = run("asysvrg-threads", {"eta": 0.5 if wparams is SPARSE else 0.08}, wparams, 2, "epochs=80", target=1e-9)
     assert rec.status == "target", (rec.status, rec.points[-1]["subopt"])
