@@ -104,7 +104,16 @@ class ThreadLinear:
         # and SVRG's written blocks' starts k_t (coords > 0) from a stream of their own, as the simulator's:
         # drawn from B_t's generator after each chunk's B_t, where a chunk ended decided which draws became
         # indices and which blocks, so the evaluation points and the audit's windows changed the run
-        self._block_draws = [IndexDraws(np.random.default_rng([team.seed, r, 0xC0]), self.d) for r in range(team.size)]
+        self._block_draws_made: list[IndexDraws] | None = None   # built by the first SVRG chunk with coords > 0
+
+    @property
+    def _block_draws(self) -> list[IndexDraws]:
+        """Each thread's k_t stream (``default_rng([seed, r, 0xC0])``), made when first read: only SVRG with
+        coords > 0 reads it, and the same seeds give the same stream whenever it is made."""
+        if self._block_draws_made is None:
+            self._block_draws_made = [IndexDraws(np.random.default_rng([self.team.seed, r, 0xC0]), self.d)
+                                      for r in range(self.team.size)]
+        return self._block_draws_made
 
     @staticmethod
     def first_pair(w: np.ndarray) -> int:
@@ -301,10 +310,11 @@ class ThreadLinear:
 
         first = self.first_pair(w)
         self.dense_rows = self.dense_rows or not coords
+        blocks = self._block_draws if coords else None   # made here, before the threads read it
 
         def work(r, kr):
             idx = self._draws[r].take(kr * b)
-            kidx = self._block_draws[r].take(kr) if coords else self._noidx   # k_t, a stream of its own
+            kidx = blocks[r].take(kr) if blocks else self._noidx   # k_t, a stream of its own
             taus = np.empty(kr, dtype=np.int64)
             K.asysvrg_dense(w, self.X, self.y, snap.g0, snap.mu_loss, idx, b, self.code, self.lam, eta,
                             self.scratch(self.d), self.scratch(b), int(coords), kidx, self.mode, first, self.scheme,
