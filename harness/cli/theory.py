@@ -133,6 +133,23 @@ def _check_known(t, values):
         from harness._core.errors import unknown
 
         raise unknown(f"symbol of {t.id}", bad[0], sorted(known))
+    _check_counts(t, values)
+
+
+def _check_counts(t, values) -> None:
+    """A symbol the theorems count in whole units (a mini-batch b, a delay bound tau, workers K, ...:
+    ``INTEGER_SYMBOLS``, which the solver answers in integers) given a fractional value is refused: the
+    theorem says nothing at b = 1.5. (A run's measured mean delay is fractional; the checker reads it
+    through the run map, not through ``--set``.)"""
+    import numpy as np
+
+    from harness.theory.numerics import INTEGER_SYMBOLS
+
+    for k, v in values.items():
+        if k in INTEGER_SYMBOLS and np.any(np.mod(np.asarray(v, dtype=float), 1.0) != 0):
+            what = t.symbols.get(k) or "a count"
+            given = ",".join(f"{x:g}" for x in np.atleast_1d(np.asarray(v, dtype=float)))
+            raise UserError(f"--set {k}={given}: {k} ({what}) takes whole numbers in {t.id}")
 
 
 def _print_eval(ev):

@@ -170,6 +170,10 @@ STORE_CASES = [
     (["theory", "solve", "asysvrg.thm-2.3.1", "--for", "eta", "--max", "nan"], "argument --max: expected a number > 0"),
     (["theory", "show", "asysvrg.thm-2.3.1", "--set", "L=1", "--set", "L=2"], "--set L given twice"),
     (["theory", "show", "asysvrg.thm-2.3.1", "--set", "L=inf"], "bad --set 'L=inf': values are finite numbers"),
+    # a count with a fraction (evaluated, and solved for as if the theorem said something at b = 1.5)
+    (["theory", "show", "asysvrg.thm-2.3.1", "--set", "b=1.5"],
+     "--set b=1.5: b (mini-batch size |I_t|) takes whole numbers in asysvrg.thm-2.3.1"),
+    (["theory", "solve", "asysvrg.thm-2.3.1", "--for", "eta", "--set", "Delta=2,2.5"], "--set Delta=2,2.5: Delta"),
     (["gate", "--baseline", "x.json", "--fail", "time_to_target:1e400%"], "threshold '1e400%' is not a finite number"),
     (["gate", "--baseline", "x.json", "--fail", "time_to_target:10%", "--fail", "time_to_target:50%"],
      "two gate rules for time_to_target"),
