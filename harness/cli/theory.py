@@ -130,9 +130,14 @@ def _check_known(t, values):
     known = set(t.inputs()) | set(t.symbols) | {s.name for s, _ in t.definitions} | set(t.free) | {t.horizon}
     bad = [k for k in values if k not in known]
     if bad:
-        from harness._core.errors import unknown
+        from harness._core.errors import close_matches
 
-        raise unknown(f"symbol of {t.id}", bad[0], sorted(known))
+        # the theorem's inputs named in the line itself: a paper's own letter for a quantity (tau for the
+        # delay this theorem calls Delta) is often only "close" to an unrelated symbol (eta)
+        close = close_matches(bad[0], known)
+        guess = f"did you mean: {', '.join(close)}?; " if close else ""
+        raise UserError(f"unknown symbol '{bad[0]}' of {t.id} ({guess}its inputs: {', '.join(sorted(t.inputs()))}; "
+                        f"what each means: harness theory show {t.id})")
     _check_counts(t, values)
 
 

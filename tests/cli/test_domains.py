@@ -174,6 +174,13 @@ STORE_CASES = [
     (["theory", "show", "asysvrg.thm-2.3.1", "--set", "b=1.5"],
      "--set b=1.5: b (mini-batch size |I_t|) takes whole numbers in asysvrg.thm-2.3.1"),
     (["theory", "solve", "asysvrg.thm-2.3.1", "--for", "eta", "--set", "Delta=2,2.5"], "--set Delta=2,2.5: Delta"),
+    # a paper's letter for the delay (tau) where this theorem says Delta: suggested only eta before, with
+    # nothing naming what the theorem takes (newcomer30)
+    (["theory", "solve", "asysvrg.thm-2.3.1", "--for", "eta", "--set", "tau=1"],
+     "unknown symbol 'tau' of asysvrg.thm-2.3.1 (did you mean: eta?; its inputs: Delta, F0, L, T, b, beta, d, eta, m; "
+     "what each means: harness theory show asysvrg.thm-2.3.1)"),
+    (["theory", "show", "ddg.thm-5.4.1", "--set", "step=1"],
+     "unknown symbol 'step' of ddg.thm-5.4.1 (its inputs: F0, K, L, M, T, gamma; what each means: harness theory show"),
     (["gate", "--baseline", "x.json", "--fail", "time_to_target:1e400%"], "threshold '1e400%' is not a finite number"),
     (["gate", "--baseline", "x.json", "--fail", "time_to_target:10%", "--fail", "time_to_target:50%"],
      "two gate rules for time_to_target"),
