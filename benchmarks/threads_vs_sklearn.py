@@ -262,7 +262,7 @@ def part_c(repeats, cases, batches=C_BATCHES):
     """Prints (c); returns [(problem, b, ratios asysvrg / scikit-learn's median)], one per mini-batch b."""
     out = []
     print(f"(c) time to suboptimality {TARGET:g}: asysvrg-threads (2 threads; eta = 1 / L_b, m = n / (2 b) on every "
-          f"problem, b in {batches}) vs scikit-learn's best (LogisticRegression lbfgs/saga, C = 1/(n lam)); each side "
+          f"problem, at b = {' and b = '.join(map(str, batches))}) vs scikit-learn's best (LogisticRegression lbfgs/saga, C = 1/(n lam)); each side "
           "the time of its cheapest run that gets there")
     print(f"  {'':<46s} {'min':>9s} {'median':>9s} {'max':>9s}")
     for name, wp in cases:
@@ -295,14 +295,16 @@ def part_c(repeats, cases, batches=C_BATCHES):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeats", type=int, default=5)
+    # the whole docstring: what (a), (b), (c) measure and their targets (--parts picks among them)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=5, help="interleaved repeats per figure (default 5)")
     ap.add_argument("--quick", action="store_true", help="smaller budgets (a smoke run)")
-    ap.add_argument("--parts", default="abc")
+    ap.add_argument("--parts", default="abc", help="which parts to run, any of a, b, c (default abc: all three, described above)")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start "
+    load_start = os.getloadavg()[0]
+    print(f"machine: {os.cpu_count()} cores, load average {load_start:.1f} at start "
           f"({time.strftime('%Y-%m-%d %H:%M:%S')})")
     epochs = 5 if args.quick else 20
     from threadpoolctl import threadpool_limits
@@ -316,7 +318,12 @@ def main(argv=None):
             part_b(args.repeats, 400_000 if args.quick else 2_000_000, svrg_eta=1.0)
     if "c" in args.parts:
         part_c(args.repeats, CASES_C)
-    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+    load_end = os.getloadavg()[0]
+    print(f"load average {load_end:.1f} at the end")
+    if max(load_start, load_end) > (os.cpu_count() or 1):
+        # python -m benchmarks marks such ratios "not judged"; a reader of this script's own output was not told
+        print("the load average exceeded the cores: the wall-clock figures above measure the neighbours too "
+              "(not judged)")
 
 
 if __name__ == "__main__":

@@ -41,3 +41,27 @@ def test_the_svrg_rule_is_eta_one_over_the_mini_batch_smoothness():
     assert got["m"] == 1250 and got["b"] == 8
     assert got["eta"] == round(1.0 / (7 / 8 * 2.0 + 50.0 / 8), 6)          # (1 - 1/b) L + L_max / b
     assert 1 / 50.0 < got["eta"] < 1 / 2.0                                 # between 1 / L_max and 1 / L
+
+
+def test_the_script_says_when_its_wall_clock_figures_are_not_judged(monkeypatch, capsys):
+    """A load above the cores is named in the script's own output (as ``python -m benchmarks`` marks
+    its table), and a quiet machine's output does not say so; no part runs (``--parts ''``)."""
+    import os
+
+    import benchmarks.threads_vs_sklearn as script
+
+    for load, said in ((99.0, True), (0.0, False)):
+        monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+        script.main(["--parts", ""])
+        out = capsys.readouterr().out
+        assert ("not judged" in out) is said, out
+
+
+def test_part_c_names_its_mini_batches_as_values_not_an_interval(monkeypatch, capsys):
+    """(c)'s header read 'b in (1, 8)', an open interval to a reader: it names b = 1 and b = 8."""
+    import benchmarks.threads_vs_sklearn as script
+
+    monkeypatch.setattr(script, "_workload", lambda wp: pytest.fail("no problem is built with no cases"))
+    script.part_c(1, [], batches=(1, 8))
+    head = capsys.readouterr().out.splitlines()[0]
+    assert "at b = 1 and b = 8" in head and "(1, 8)" not in head
