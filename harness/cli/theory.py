@@ -205,8 +205,12 @@ def cmd_solve(args) -> int:
             console.print(f"  fails: {c['name']}  (lhs {fmt(c.get('lhs'))}, rhs {fmt(c.get('rhs'))})")
         return 1
     via = f" (through the symbol {var} = {fmt(res['symbol_value'])})" if var != args.var else ""
-    console.print(f"{t.id}: largest admissible {args.var} = {fmt(res['value'])}{via}"
-                  + (f"  (binding: {', '.join(res['binding'])})" if res.get("binding") else ""))
+    if res.get("note"):   # no condition binds: the value is the search's end, not the theorem's (was printed as if it were)
+        console.print(f"{t.id}: {args.var} admissible up to the search limit {fmt(res['value'])}{via}: no condition "
+                      f"fails there, so the theorem sets no largest value in range (--max N searches further)")
+    else:
+        console.print(f"{t.id}: largest admissible {args.var} = {fmt(res['value'])}{via}"
+                      + (f"  (binding: {', '.join(res['binding'])})" if res.get("binding") else ""))
     if "closed_form" in res:
         sup, val = res.get("closed_form_sup"), res.get("closed_form_value")
         console.print(f"  closed form: sup {var} = {res['closed_form']} = {fmt(sup)}"

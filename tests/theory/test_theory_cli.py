@@ -65,6 +65,19 @@ def test_theory_show_and_solve_json(cli):
     assert d["value"] == pytest.approx(d["closed_form_value"], rel=1e-6)
 
 
+def test_solve_says_when_the_answer_is_the_search_limit_not_the_theorems(cli):
+    """No condition of Theorem 2.3.1 bounds b at these values: the answer is the search's end, and the text says
+    so (it printed 'largest admissible b = 10000000' as if the theorem set it; only --json carried the note)."""
+    sets = ("--set", "L=1", "--set", "F0=1", "--set", "m=20", "--set", "d=50", "--set", "Delta=1", "--set", "eta=0.1")
+    out = cli("theory", "solve", "asysvrg.thm-2.3.1", "--for", "b", *sets, check=True).stdout
+    assert "b admissible up to the search limit 10000000: no condition fails there" in out, out
+    assert "largest admissible" not in out
+    d = json.loads(cli("theory", "solve", "asysvrg.thm-2.3.1", "--for", "b", *sets, "--json", check=True).stdout)
+    assert d["value"] == 10_000_000 and d["note"] == "admissible up to the search limit 1e+07"
+    bound = cli("theory", "solve", "asysvrg.thm-2.3.1", "--for", "eta", *sets[:-2], "--set", "b=4", check=True).stdout
+    assert "largest admissible eta = " in bound and "(binding: " in bound and "search limit" not in bound
+
+
 def test_theory_cli_user_errors(cli):
     bad = cli("theory", "show", "asysvrg.thm-9")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unknown theorem" in bad.stderr
