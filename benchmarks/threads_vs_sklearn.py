@@ -255,7 +255,8 @@ def svrg_rule(wl, b: int) -> dict:
     general analysis and improved rates", 2019; b = 1: eta = 1 / L_max), and m = n / (2 b) inner
     iterations (half a pass of samples per snapshot)."""
     L_b = (1.0 - 1.0 / b) * wl.L + wl.L_max / b
-    return {"eta": round(1.0 / L_b, 6), "m": max(1, wl.n // (2 * b)), "b": b}
+    # six significant digits (printed as is): round(., 6) made eta = 0 for L_b > 2e6 (unscaled rows)
+    return {"eta": float(f"{1.0 / L_b:.6g}"), "m": max(1, wl.n // (2 * b)), "b": b}
 
 
 def part_c(repeats, cases, batches=C_BATCHES):

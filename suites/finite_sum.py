@@ -258,10 +258,11 @@ class FiniteSumWorkload(Workload):
             for lo in range(0, n, rows):
                 Xb, yb = X[lo:lo + rows], y[lo:lo + rows]
                 z = Xb @ w
-                if self.loss == "logistic":   # phi'(z) = -y sigma(-y z) = -y exp(-y z - phi): phi's exp, shared
+                if self.loss == "logistic":   # phi'(z) = -y sigma(-y z) = -y (1 - exp(-phi)): from phi, shared
+                    # (-expm1(-phi): within 2.3e-16 of sigma; exp(m - phi) was 3e-15 off and NaN at m = +inf: inf - inf)
                     m = -yb * z
                     phi[lo:lo + rows] = pb = np.logaddexp(0.0, m)
-                    g += Xb.T @ (-yb * np.exp(m - pb))
+                    g += Xb.T @ (yb * np.expm1(-pb))
                 else:
                     phi[lo:lo + rows] = self._phi(z, yb)
                     g += Xb.T @ self._dphi(z, yb)

@@ -35,6 +35,8 @@ MK, GammaT, S2 = sp.symbols("M_K Gamma_T S_2")
 HARMONIC_T = sp.polygamma(0, T + 1) + sp.EulerGamma
 HARMONIC2_T = sp.pi**2 / 6 - sp.polygamma(1, T + 1)
 
+# M here is the bound (5.11) on ||grad f_x(w)||^2: a real constant, not a count (numerics.is_count)
+REAL_SYMBOLS = ("M",)
 SYMBOLS = {"L": "Lipschitz constant of grad f (5.10)", "M": "bound on every ||grad f_x(w)||^2 (5.11)",
            "K": "number of modules", "gamma": "constant step size", "gamma0": "gamma_t = gamma0/(1+t)",
            "F0": "f(w^0) - f(w*)", "T": "iterations"}
@@ -106,6 +108,7 @@ def _runmap(*, diminishing: bool) -> RunMap:
 def _fixed() -> Theorem:
     return Theorem(
         id="ddg.thm-5.4.1", families=FAMILIES, title="DDG with a fixed step size: O(1/T) to a neighbourhood 2 gamma L M_K",
+        real_symbols=REAL_SYMBOLS,
         citation=SOURCE.cite("Sec. 5.4", "(5.10)-(5.21)", "Theorem 5.4.1"),
         statement=("Under Assumptions 5.4.1-5.4.2 with gamma_t = gamma and gamma L <= 1, sigma_lr = 1 and "
                    "M_K = K M + K^4 M: (1/T) sum_{t<T} E||grad f(w^t)||^2 <= 2 (f(w^0) - f(w*))/(gamma T) + 2 gamma L M_K."),
@@ -131,6 +134,7 @@ def _fixed() -> Theorem:
 def _diminishing() -> Theorem:
     return Theorem(
         id="ddg.thm-5.4.2", families=FAMILIES, title="DDG with gamma_t = gamma0/(1+t): O(1/log T)",
+        real_symbols=REAL_SYMBOLS,
         citation=SOURCE.cite("Sec. 5.4", "(5.22)-(5.28)", "Theorem 5.4.2"),
         statement=("Under Assumptions 5.4.1-5.4.2 with gamma_t = gamma0/(1+t), gamma_0 L <= 1, sigma_lr = K and "
                    "M_K = K M + K^5 M, Gamma_T = sum_{t<T} gamma_t: (1/Gamma_T) sum_t gamma_t E||grad f(w^t)||^2 <= "

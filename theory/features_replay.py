@@ -28,6 +28,8 @@ FAMILIES = ("fr", "bp")  # the algorithms these theorems are about
 L, M, sigma, gamma, gamma0, t0, F0, T = sym("L M sigma gamma gamma0 t0 F0 T")
 GammaT, S2 = sp.symbols("Gamma_T S_2")
 
+# M here is the bound of Assumption 6.4.2: a real constant, not a count (numerics.is_count)
+REAL_SYMBOLS = ("M",)
 SYMBOLS = {"L": "Lipschitz constant of grad f", "M": "bound on E||sum_k g_k^t||^2 (Assumption 6.4.2)",
            "sigma": "sufficient-direction constant (6.10), sigma > 0", "gamma": "constant step size",
            "gamma0": "gamma_t = gamma0/(1 + t/t0)", "t0": "schedule time scale, t0 > 0 (so (6.18) holds)", "F0": "f(w^0) - f(w*)",
@@ -92,6 +94,7 @@ def _runmap(*, diminishing: bool) -> RunMap:
 THEOREMS = [
     Theorem(
         id="features_replay.thm-6.4.1", families=FAMILIES, title="Features replay with a fixed step size",
+        real_symbols=REAL_SYMBOLS,
         citation=SOURCE.cite("Sec. 6.4", "(6.10)-(6.17)", "Theorem 6.4.1"),
         statement=("Under Assumptions 6.4.1-6.4.2 with gamma_t = gamma: (1/T) sum_{t<T} E||grad f(w^t)||^2 <= "
                    "(f(w^0) - f(w*))/(sigma gamma T) + gamma L M/(2 sigma)."),
@@ -108,6 +111,7 @@ THEOREMS = [
     ),
     Theorem(
         id="features_replay.thm-6.4.2", families=FAMILIES, title="Features replay with diminishing step sizes",
+        real_symbols=REAL_SYMBOLS,
         citation=SOURCE.cite("Sec. 6.4", "(6.18)-(6.22)", "Theorem 6.4.2"),
         statement=("Under Assumptions 6.4.1-6.4.2 with sum gamma_t = oo and sum gamma_t^2 < oo (6.18), Gamma_T = sum_{t<T} "
                    "gamma_t: (1/Gamma_T) sum_t gamma_t E||grad f(w^t)||^2 <= (f(w^0) - f(w*))/(sigma Gamma_T) + "

@@ -26,6 +26,8 @@ FAMILIES = ("growing_batch",)  # the algorithms these theorems are about
 
 N, mu, t, L, a_lo, a_hi, tau_t = sym("N mu t L alpha_min alpha_max tau_t")
 
+# N here is 2 E||grad f(w*; xi)||^2 of Assumption 4: a real constant, not a count (numerics.is_count)
+REAL_SYMBOLS = ("N",)
 SYMBOLS = {"N": "2 E||grad f(w*; xi)||^2 (Assumption 4)", "mu": "strong convexity of F (Assumption 3), mu > 0",
            "t": "global iteration count (gradient computations over all nodes)", "L": "per-sample smoothness",
            "alpha_min": "smallest alpha_t = mu eta_t (t + E_t) over the run", "alpha_max": "largest alpha_t"}
@@ -93,6 +95,7 @@ ASYMPTOTIC = ("the O(1/(t ln t)) term of (4) (and of Lemma 5, which it instantia
 THEOREMS = [
     Theorem(
         id="growing_batch.thm-2", families=FAMILIES,
+        real_symbols=REAL_SYMBOLS,
         title="Upper bound, strongly convex: E||w_t - w*||^2 <= 4 36^2 N/(mu^2 t) + O(1/(t ln t)) (asymptotic only)",
         citation=SOURCE.cite("Sec. 4.1, Theorem 2; Supp. C.2.2, Lemma 5", "(4)", "Theorem 2"),
         statement=("For the recipe's sample-size sequence {s_i} and round step sizes {eta_bar_i}: "
@@ -123,6 +126,7 @@ THEOREMS = [
     ),
     Theorem(
         id="growing_batch.thm-3", families=FAMILIES, title="Lower bound: no first-order method beats N/(2 mu^2 t) on the class",
+        real_symbols=REAL_SYMBOLS,
         citation=SOURCE.cite("Sec. 4.1, Theorem 3", "(4)", "Theorem 3"),
         statement=("Among first-order stochastic algorithms, upper bound (4) converges for increasing t to within a "
                    "constant factor 8 * 36^2 of the best attainable expected rate, which is at least "

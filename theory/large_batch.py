@@ -39,6 +39,8 @@ gamma, Lk, Mk, Lg, Mg, M, B, K, beta, F0, T, Sinv, kappa, MC = sym("gamma L_k M_
 gg = sym("gamma_g")
 gk, Sg, gbar = sp.symbols("gamma_k Sigma_gamma gamma_bar")
 
+# M here is the additive variance constant of Assumption 4.3.2: a real constant, not a count (numerics.is_count)
+REAL_SYMBOLS = ("M",)
 SYMBOLS = {
     "gamma": "global step size; layer k uses gamma_k = gamma / L_k", "L_k": "layer-wise Lipschitz constants (array)",
     "M_k": "layer-wise variance factors (array)", "L_g": "global Lipschitz constant (Assumption 4.2.1)",
@@ -259,6 +261,7 @@ def _thm(tid, title, eqs, source, conds, bound, momentum, errata="", notes="", a
     final_only = runmap is not None   # a corollary: its step is tuned to the horizon T, its bound claimed at T only
     return Theorem(
         id=tid, families=FAMILIES, title=title,
+        real_symbols=REAL_SYMBOLS,
         citation=SOURCE.cite("Sec. 4.3" if "4.3" in tid else "Sec. 4.2", eqs, source),
         statement=statement, symbols=SYMBOLS, assumptions=ASSUMPTIONS, conditions=conds,
         definitions=defs if defs is not None else DEFS, bound=bound, measured=measured,
@@ -281,6 +284,7 @@ COR432_GAMMA = sp.Min(om / 8, sp.sqrt(B * F0 / (T * M * Sinv)))
 THEOREMS = [
     Theorem(
         id="large_batch.thm-4.2.1", families=FAMILIES,
+        real_symbols=REAL_SYMBOLS,
         title="mNAG with a global step size (prior work, Yang, Lin & Li 2016): an O(.) rate",
         citation=SOURCE.cite("Sec. 4.2", "(4.4)-(4.5)", "Theorem 4.2.1"),
         statement=("Under Assumptions 4.2.1-4.2.2 with M_g = 0, as long as gamma <= (1 - beta)/(2 L_g), "

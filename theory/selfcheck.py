@@ -34,7 +34,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import TheoryError
-from .numerics import INTEGER_SYMBOLS, all_hold, numerics
+from .numerics import INTEGER_SYMBOLS, all_hold, is_count, numerics
 from .statement import Theorem
 
 SEARCH = 600      # random points tried for a witness
@@ -139,7 +139,7 @@ def _solve(thm: Theorem, w: dict | None) -> Check:
         if res.get("note"):   # admissible up to the search limit: no edge to step past
             done.append(f"{var} <= {x:.4g} ({res['note']})")
             continue
-        past = x + 1 if var in INTEGER_SYMBOLS else x * 1.01
+        past = x + 1 if is_count(thm, var) else x * 1.01
         if nm.admissible({**w, var: past}, rtol=0.0):
             return Check(thm.id, "solve", False, f"solve --for {var} gives {x:.6g}, but {past:.6g} (past it) "
                          "satisfies the conditions too: not the largest admissible value")

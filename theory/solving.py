@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import numpy as np
 import sympy as sp
 
-from .numerics import INTEGER_SYMBOLS, Numerics, all_hold, jsonable
+from .numerics import Numerics, all_hold, is_count, jsonable
 
 
 def solve(nm: Numerics, var: str, values: Mapping[str, Any], *, lo: float | None = None, hi: float | None = None,
@@ -27,7 +27,7 @@ def solve(nm: Numerics, var: str, values: Mapping[str, Any], *, lo: float | None
     value it gives (the largest admissible integer at or below it for an integer symbol)."""
     nm.check_domain(values)
     if integer is None:
-        integer = var in INTEGER_SYMBOLS
+        integer = is_count(nm.thm, var)
     lo = lo if lo is not None else (0.0 if integer else 1e-12)
     hi = hi if hi is not None else (1e7 if integer else 1e6)
 
@@ -127,7 +127,7 @@ def solve_best_rate(nm: Numerics, var: str, values: Mapping[str, Any], largest: 
     res = dict(largest) if largest is not None else solve(nm, var, values)
     fac = rate_factor(nm)
     x_max = res.get("value")
-    integer = var in INTEGER_SYMBOLS
+    integer = is_count(nm.thm, var)
     if x_max is None or fac is None or integer or x_max <= 0:
         res.setdefault("policy", "largest admissible value, other parameters fixed"
                        + ("" if fac is not None or x_max is None else " (the bound has no single rate factor)"))

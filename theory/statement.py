@@ -169,6 +169,9 @@ class Theorem:
     families: tuple[str, ...] = ()
     judges: str = ""
     asymptotic_only: str = ""
+    # names in INTEGER_SYMBOLS that this theorem uses for a real constant (a variance bound M, N = 2 E||...||^2):
+    # not counts, so neither solved in integers nor refused with a fraction (numerics.is_count)
+    real_symbols: tuple[str, ...] = ()
 
     # -- which runs it judges ---------------------------------------------------------------------
     def about(self, family: str) -> bool:

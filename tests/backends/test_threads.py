@@ -515,14 +515,32 @@ def test_delays_each_thread_folds_are_the_delays_it_measured(wparams):
                 return real(taus, delays)
 
             lin._measured = spy
+            k = 8000   # k * (coordinates per row) over SPLIT_MIN_OPS: the chunks run on the team (at 4000 they ran alone)
             for _ in range(3):
                 kw = dict(b=1, eta=0.05, delays=folded)
-                got = lin.sgd(w, 4000, **kw) if method == "sgd" else lin.svrg(w, snap, 4000, coords=0, **kw)
+                got = lin.sgd(w, k, **kw) if method == "sgd" else lin.svrg(w, snap, k, coords=0, **kw)
                 assert got is None
             for taus in parts:
                 arrays.add(taus)
-        assert folded.count == arrays.count == 12000 == team.count
+        assert lin.dispatch()["updates_on_team"] == 3 * k and len(parts) == 6
+        assert folded.count == arrays.count == 3 * k == team.count
         assert (folded.hist == arrays.hist).all() and folded.total == arrays.total and folded.max == arrays.max
+
+
+@pytest.mark.parametrize("plugin, params", [
+    ("hogwild-threads", {"eta": 0.05}),
+    ("asysvrg-threads", {"eta": 0.05, "coords": 0, "warm_epochs": 1}),
+    ("asysvrg-threads", {"eta": 0.05, "coords": 5, "warm_epochs": 1}),
+], ids=["hogwild", "asysvrg", "asysvrg-coords"])
+def test_a_run_s_delays_count_every_update_once_alone_and_on_the_team(plugin, params):
+    """The plugins' loop with the delays folded per thread (adversarial tester breaker30): the run's
+    info["delays"] counts each update once, whether its chunk ran alone (small, under SPLIT_MIN_OPS) or on
+    the team, and the points' tau fields are those of the histogram."""
+    rec = run(plugin, params, {"n": 2000, "d": 300, "lam": 1e-2}, 2, "epochs=3")
+    d, last, disp = rec.info["delays"], rec.points[-1], rec.info["dispatch"]
+    assert disp["updates_on_team"] > 0 and disp["updates_alone"] > 0, disp
+    assert d["count"] == sum(d["hist"].values()) == last["updates"] == disp["updates_on_team"] + disp["updates_alone"]
+    assert last["tau_max"] == d["max"] and last["tau_mean"] == pytest.approx(d["total"] / d["count"], abs=1e-12)
 
 
 def test_a_folded_histogram_of_another_shape_or_negative_counts_is_refused():

@@ -39,8 +39,11 @@ def test_the_svrg_rule_is_eta_one_over_the_mini_batch_smoothness():
     assert svrg_rule(wl, 1) == {"eta": 0.02, "m": 10000, "b": 1}          # b = 1: 1 / L_max, half a pass
     got = svrg_rule(wl, 8)
     assert got["m"] == 1250 and got["b"] == 8
-    assert got["eta"] == round(1.0 / (7 / 8 * 2.0 + 50.0 / 8), 6)          # (1 - 1/b) L + L_max / b
+    assert got["eta"] == pytest.approx(1.0 / (7 / 8 * 2.0 + 50.0 / 8), rel=1e-6)   # (1 - 1/b) L + L_max / b
     assert 1 / 50.0 < got["eta"] < 1 / 2.0                                 # between 1 / L_max and 1 / L
+    # rows of norm ~ 1e4 (a LIBSVM file unscaled): L_b ~ 1e7, eta ~ 1e-7 (it was rounded to 0.0; breaker30)
+    wide = svrg_rule(SimpleNamespace(L=3e6, L_max=2.5e7, n=1000), 8)
+    assert wide["eta"] == pytest.approx(1.0 / (7 / 8 * 3e6 + 2.5e7 / 8), rel=1e-6) and wide["m"] == 62
 
 
 def test_the_script_says_when_its_wall_clock_figures_are_not_judged(monkeypatch, capsys):

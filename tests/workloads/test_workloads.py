@@ -143,3 +143,24 @@ def test_margins_and_gradient_are_the_margins_and_the_gradient_bit_for_bit(name,
     assert np.array_equal(z, np.asarray(w.X @ x).ravel()) and np.array_equal(g, w.gradient(x))
     z0, mu_loss, full = Steps(w).snapshot(x)
     assert np.array_equal(z0, z) and np.array_equal(full, g) and np.array_equal(mu_loss, g - w.lam * x)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_value_and_gradient_is_objective_and_gradient_at_any_margin(sparse):
+    """One pass for both (the monitor's metrics): the same numbers as objective() and gradient(), also where
+    the margins are huge or infinite (an iterate with an infinite coordinate: the logistic phi' = -y sigma(-y z)
+    is finite there, it was NaN from exp(inf - inf); found by the adversarial tester breaker30)."""
+    params = dict(SMALL, sparse=True, d=200, density=0.05) if sparse else SMALL
+    w = build_workload("logreg", params)
+    rng = np.random.default_rng(3)
+    first = np.zeros(w.dim)
+    first[np.flatnonzero(np.asarray(abs(w.X).sum(axis=0)).ravel())[0]] = np.inf
+    for x in [rng.standard_normal(w.dim) * s for s in (0.0, 0.1, 10.0, 1e3, 1e100)] + [first, -first]:
+        with np.errstate(all="ignore"):
+            f, g = w.value_and_gradient(x)
+            ref = w.gradient(x)
+            assert f == pytest.approx(w.objective(x), rel=1e-12)
+        assert np.array_equal(np.isnan(g), np.isnan(ref)) and not np.isnan(ref).any()
+        fin = np.isfinite(ref)
+        np.testing.assert_allclose(g[fin], ref[fin], rtol=1e-12, atol=1e-15 * max(1.0, np.abs(ref[fin]).max()))
+        assert np.array_equal(np.isinf(g), np.isinf(ref))
