@@ -158,6 +158,14 @@ def _check_counts(t, values) -> None:
             raise UserError(f"--set {k}={given}: {k} ({what}) takes whole numbers in {t.id}")
 
 
+def _rate_cell(rate: dict) -> str:
+    """The rate check in a table cell: 'slower than the bound (slope -0.16 vs -1)', the slopes of the mean curve's
+    tail and of what it is held against (the bound's curve, else the theorem's rate) on the same axes; the
+    cell read 'slower than (-0.16 vs -1)', two numbers a reader could not place."""
+    what = "the bound" if "bound_slope" in rate else "the rate"
+    return f"{rate['against']} {what} (slope {fmt(rate.get('fitted_slope'))} vs {fmt(rate.get('reference_slope'))})"
+
+
 def _print_eval(ev):
     rows = [(c["name"], "yes" if c["holds"] else "NO", fmt(c.get("lhs")), fmt(c.get("rhs")), fmt(c.get("margin")))
             for c in ev["conditions"]]
@@ -305,8 +313,7 @@ def cmd_check(args) -> int:
         slack = (d.slack or {}).get("min")
         rate = d.rate or {}
         rows.append((",".join(f"#{i}" for i in d.runs), d.theorem, d.verdict, fmt(slack),
-                     "-" if rate.get("ok") is None else f"{rate['against']} ({fmt(rate.get('fitted_slope'))} vs "
-                     f"{fmt(rate.get('reference_slope'))})",
+                     "-" if rate.get("ok") is None else _rate_cell(rate),
                      d.reason + "".join(f" [flag: {f}]" for f in d.flags)))
     table("verdicts", ("runs", "theorem", "verdict", "min slack", "rate", "why"), rows)
     return 1 if any(d.verdict == "violated" for d in out) else 0

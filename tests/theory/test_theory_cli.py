@@ -78,6 +78,16 @@ def test_solve_says_when_the_answer_is_the_search_limit_not_the_theorems(cli):
     assert "largest admissible eta = " in bound and "(binding: " in bound and "search limit" not in bound
 
 
+def test_the_rate_cell_names_its_two_slopes_and_what_the_second_is():
+    from harness.cli.theory import _rate_cell
+
+    against_bound = {"ok": False, "against": "slower than", "fitted_slope": -0.1597, "reference_slope": -1.0,
+                     "bound_slope": -1.0}
+    assert _rate_cell(against_bound) == "slower than the bound (slope -0.1597 vs -1)"
+    against_rate = {"ok": True, "against": "like", "fitted_slope": -0.98, "reference_slope": -1.0}
+    assert _rate_cell(against_rate) == "like the rate (slope -0.98 vs -1)"
+
+
 def test_theory_cli_user_errors(cli):
     bad = cli("theory", "show", "asysvrg.thm-9")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unknown theorem" in bad.stderr
