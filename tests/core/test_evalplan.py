@@ -193,13 +193,13 @@ def test_the_cli_says_when_evaluation_dominates_and_names_the_knob(fake, tmp_pat
            "HARNESS_EXTRA_WORKLOADS": "slow_eval:WORKLOADS"}
     args = ("run", "-p", "slow-sgd", "-w", "slow", "--workload-param", "n=1000", "--workload-param", "sample_s=2e-5",
             "--budget", "updates=200", "--no-report", "-q")
-    off = run_cli(*args, "--schedule", "eval_plan=false,eval_grace_s=0", env=env, timeout=120)
+    off = run_cli(*args, "--schedule", "eval_plan=false,eval_grace_s=0", "--seeds", "3", env=env, timeout=120)
     assert off.returncode == 0, off.stderr
-    lines = [ln for ln in off.stderr.splitlines() if "evaluating" in ln]
+    lines = [ln for ln in off.stderr.splitlines() if "evaluating" in ln]   # three runs, said once
     assert len(lines) == 1 and "--schedule eval_plan=true" in lines[0], off.stderr
     on = run_cli(*args, env=env, timeout=120)
     assert on.returncode == 0, on.stderr
-    shown = run_cli("runs", "show", "2", env=env, timeout=60)
+    shown = run_cli("runs", "show", "4", env=env, timeout=60)
     assert "evaluated on a planned subset of 64 of the 1000 samples asked for (eval_n=64)" in shown.stdout, shown.stdout
 
 
