@@ -166,6 +166,13 @@ def _rate_cell(rate: dict) -> str:
     return f"{rate['against']} {what} (slope {fmt(rate.get('fitted_slope'))} vs {fmt(rate.get('reference_slope'))})"
 
 
+def _flag_cell(flag: str, reason: str) -> str:
+    """A verdict's flag beside its reason: its head alone where the reason already says the flag's
+    parenthesis (an unverified delay: the cause was printed twice in one cell)."""
+    head, _, why = flag.partition(" (")
+    return head if why and why.rstrip(")") in reason else flag
+
+
 def _print_eval(ev):
     rows = [(c["name"], "yes" if c["holds"] else "NO", fmt(c.get("lhs")), fmt(c.get("rhs")), fmt(c.get("margin")))
             for c in ev["conditions"]]
@@ -314,6 +321,6 @@ def cmd_check(args) -> int:
         rate = d.rate or {}
         rows.append((",".join(f"#{i}" for i in d.runs), d.theorem, d.verdict, fmt(slack),
                      "-" if rate.get("ok") is None else _rate_cell(rate),
-                     d.reason + "".join(f" [flag: {f}]" for f in d.flags)))
+                     d.reason + "".join(f" [flag: {_flag_cell(f, d.reason)}]" for f in d.flags)))
     table("verdicts", ("runs", "theorem", "verdict", "min slack", "rate", "why"), rows)
     return 1 if any(d.verdict == "violated" for d in out) else 0

@@ -140,3 +140,14 @@ def test_the_verdict_legend_names_every_cause_a_report_shows(cli):
     assert "ctx.applied" in unverified and "delays" in unverified and "trajectory audit" in unverified
     violated = text.split("**violated**")[1].split("**holds**")[0]
     assert "iterates" in violated and "staleness" in violated
+
+
+def test_a_flag_whose_cause_the_reason_already_says_shows_its_head_only():
+    from harness.cli.theory import _flag_cell
+
+    cause = "a run on threads: its interleaving is not replayable"
+    reason = f"holds at every point. Unverified: the theorem reads the delays the run reports ({cause})"
+    flag = f"unaudited: delays self-reported ({cause})"
+    assert _flag_cell(flag, reason) == "unaudited: delays self-reported"
+    assert _flag_cell(flag, "holds at every point") == flag                 # the reason does not say it: kept whole
+    assert _flag_cell("trajectory: seed 0: a step of 0.2", reason) == "trajectory: seed 0: a step of 0.2"
