@@ -606,7 +606,8 @@ def linear_csr(v, data, indices, indptr, y, idx, b, code, T0, S, Q, H, x_mu, g0,
 def fold_delays(taus, hist):
     """Adds the delays ``taus`` to the histogram ``hist`` (hist[min(tau, len(hist) - 1)] += 1, the
     last bin the overflow: ``DelayStats.hist``'s layout) in one pass, on the thread that measured them
-    (so the fold is not serial work after the join); returns (sum, max, min) of ``taus``."""
+    (so the fold is not serial work after the join); returns the sum of ``taus``, their max (0 at least) and
+    their min where negative, else 0 (the caller refuses a negative delay)."""
     top = hist.shape[0] - 1
     total, hi, lo = 0, 0, 0
     for u in range(taus.shape[0]):
