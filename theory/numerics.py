@@ -82,7 +82,8 @@ class Numerics:
         def f(values: Mapping[str, Any], T: Any) -> Any:
             v = dict(values)
             v[thm.horizon] = np.asarray(T, dtype=float)
-            return np.broadcast_to(self.value(thm.bound, v), np.shape(v[thm.horizon])).astype(float)
+            val = self.value(thm.bound, v)   # a list given for an input (show --set m=1,2,3): one bound each
+            return np.broadcast_to(val, np.broadcast_shapes(np.shape(val), np.shape(v[thm.horizon]))).astype(float)
 
         return f
 
@@ -172,7 +173,10 @@ class Numerics:
         combos = list(itertools.product(*[list(thm.free[k](v0)) for k in todo]))
         Tv = given.get(thm.horizon, 1.0)
         best = None
-        if not any(c.per_layer for c in thm.conditions):   # every candidate at once, as arrays
+        scalars = all(np.ndim(x) == 0 for k, x in v0.items() if not k.startswith("_") and not isinstance(x, str))
+        if scalars and not any(c.per_layer for c in thm.conditions):   # every candidate at once, as arrays
+            # (a list given for an input, `theory show --set m=1,2,3`, does not broadcast against the
+            # candidates' axis: those take the loop below, one candidate at a time)
             cols = {k: np.asarray([c[i] for c in combos], dtype=float) for i, k in enumerate(todo)}
             trial = self.prepared({**given, **cols})
             ok = np.ones(len(combos), dtype=bool)

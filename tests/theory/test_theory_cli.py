@@ -65,6 +65,22 @@ def test_theory_show_and_solve_json(cli):
     assert d["value"] == pytest.approx(d["closed_form_value"], rel=1e-6)
 
 
+def test_show_evaluates_a_list_for_an_input_that_meets_a_free_constant(cli):
+    """`--set m=1,2,3` on a theorem with a free constant (beta): one bound per m, each the bound of that m alone
+    at the chosen beta (the candidates of beta and the list did not broadcast: 'operands could not be
+    broadcast together', exit 2; breaker30)."""
+    sets = ["--set", "L=1", "--set", "b=2", "--set", "Delta=2", "--set", "d=10", "--set", "eta=0.01", "--set", "F0=1",
+            "--set", "T=100"]
+    d = json.loads(cli("theory", "show", "asysvrg.thm-2.3.1", *sets, "--set", "m=1,2,3", "--json", check=True).stdout)
+    ev = d["evaluation"]
+    assert ev["all_hold"] and len(ev["bound"]) == 3
+    beta = ev["free_chosen"]["beta"]
+    for m, bound in zip((1, 2, 3), ev["bound"]):
+        one = json.loads(cli("theory", "show", "asysvrg.thm-2.3.1", *sets, "--set", f"m={m}", "--set", f"beta={beta}",
+                             "--json", check=True).stdout)["evaluation"]
+        assert bound == pytest.approx(one["bound"], rel=1e-12)
+
+
 def test_solve_says_when_the_answer_is_the_search_limit_not_the_theorems(cli):
     """No condition of Theorem 2.3.1 bounds b at these values: the answer is the search's end, and the text says
     so (it printed 'largest admissible b = 10000000' as if the theorem set it; only --json carried the note)."""
