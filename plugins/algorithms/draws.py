@@ -20,25 +20,50 @@ BLOCK = 16384   # indices drawn at a time at least: 128 KiB, ~40 us of drawing, 
 
 
 class IndexDraws:
-    """Uniform indices in 0..n-1 from ``rng``, taken ``k`` at a time (:meth:`take`), drawn ``BLOCK`` (or
-    k, if larger) at a time. The generator must draw nothing else while the object is in use (another
-    draw would land between blocks, not between chunks, and change the stream)."""
+    """Uniform indices in 0..n-1 from ``rng``, taken ``k`` at a time (:meth:`take`), drawn ``block`` at a
+    time into one buffer the object keeps (grown, never shrunk, when a chunk outgrows it). The generator
+    must draw nothing else while the object is in use (another draw would land between blocks, not
+    between chunks, and change the stream).
+
+    The buffer is reused: each refill moves what is left to its front and draws the rest there, in calls
+    of ``block`` indices, so no refill allocates fresh memory. A fresh array per refill (and the
+    concatenation that joined it to what was left) cost page faults on memory never touched before:
+    ~1.3 ms of a 200000-update SGD run of 30 ms with 44 points, where drawing the indices costs ~0.5 ms."""
 
     def __init__(self, rng: np.random.Generator, n: int, block: int = BLOCK):
         if n < 1:
             raise ValueError(f"no index to draw from 0..{n - 1}")
+        if block < 1:
+            raise ValueError(f"block must be >= 1, got {block}")
         self._rng, self._n, self._block = rng, int(n), int(block)
         self._buf = np.empty(0, dtype=np.int64)
-        self._pos = 0
+        self._pos = self._end = 0
 
     def take(self, k: int) -> np.ndarray:
-        """The next k indices, int64, shape (k,), contiguous: a view of a block no call writes again."""
+        """The next k indices, int64, shape (k,), contiguous: a view of the buffer, valid until the next
+        call (which may write over it)."""
         k = int(k)
-        rest = self._buf.size - self._pos
-        if k > rest:
-            fresh = self._rng.integers(0, self._n, size=max(k - rest, self._block))
-            self._buf = np.concatenate([self._buf[self._pos:], fresh]) if rest else fresh
-            self._pos = 0
+        if k < 0:
+            raise ValueError(f"cannot take {k} indices")
+        if k > self._end - self._pos:
+            self._refill(k)
         out = self._buf[self._pos:self._pos + k]
         self._pos += k
         return out
+
+    def _refill(self, k: int) -> None:
+        """Make at least k indices ready at the buffer's front: what is left moves there, then whole
+        blocks are drawn after it."""
+        rest, block = self._end - self._pos, self._block
+        need = rest + -(-(k - rest) // block) * block          # whole blocks
+        if need > self._buf.size:
+            grown = np.empty(max(need, 2 * self._buf.size), dtype=np.int64)
+            grown[:rest] = self._buf[self._pos:self._end]
+            self._buf = grown
+        elif rest:
+            self._buf[:rest] = self._buf[self._pos:self._end]    # numpy copies overlapping slices right
+        end = rest
+        while end < need:
+            self._buf[end:end + block] = self._rng.integers(0, self._n, size=block)
+            end += block
+        self._pos, self._end = 0, end
