@@ -24,14 +24,17 @@ worker threads spinning for a while after each snapshot, competing with the time
 ``--blas-threads 1`` shows how much of the overhead that is.
 
 What is left with the windows charged (measured on this 2-core machine, 2026-12-07, ``--decompose``,
-11 repeats, load 0.6): measured / bare 1.10, and the kernel's seconds alone, with no monitor, over the
-monitor's 46 chunks replayed: 1.03 of one call, 1.075 with the evaluation run between the chunks. So
-most of it is the kernel's, not the monitor's code: each evaluation streams X (16 MB) and the test
-set through a 2 MB L2 and the TLB, and the next chunk starts cold (an evaluation on a thread pinned to
-the other core made it worse on a loaded machine; huge pages for X changed nothing once the kernels
-prefetch their rows); per call the numba dispatch and the first rows, not yet prefetched, cost
-~1.5 us. It is not taken off the clock: it cannot be told apart from the work of the chunk it lands
-in. Fewer points for a short run is the lever left (``--points N``).
+15 repeats, load 1.5): measured / bare 1.06 (1.10 in the 5-repeat table at load 1.1), and the kernel's
+seconds alone, with no monitor, over the monitor's 46 chunks replayed: 1.03 of one call, 1.08 with
+the evaluation run between the chunks. The monitor's own calls are off the clock (``Monitor._freeze``:
+they were ~2% here), so what is left is the plugin's work paying for being cut: drawing its indices in
+blocks (~1.2 ms against the bare loop's one call of 0.5 ms) and, most of it, the kernel's seconds
+after each evaluation: a one-update chunk takes ~15 us right after an evaluation and ~3 us warm, and a
+chunk of 1000 updates or more ~50 us more than its share of one call (each evaluation streams X, 16
+MB, and the test set through a 2 MB L2 and the TLB, and the next chunk starts cold; a 3 ms sleep or
+spin in place of the evaluation costs more, 1.4-1.5: on this shared host the data go cold during any
+pause). It is not taken off the clock: it cannot be told apart from the work of the chunk it lands
+in. Fewer points for a short run is the lever left (``harness run --points N``).
 
 Both loops draw their mini-batches from the same seeded generator and apply the same numba
 kernel; only the chunking differs (the monitor's geometric schedule vs one chunk per 2M samples,
