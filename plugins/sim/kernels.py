@@ -16,7 +16,8 @@ from __future__ import annotations
 from numba import njit
 
 from harness.plugins.algorithms.kernels import (csr_dot, csr_scatter, dense_dot, dphi, prefetch_ahead_csr,
-                                                prefetch_ahead_dense, step_size)
+                                                prefetch_ahead_csr_svrg, prefetch_ahead_dense,
+                                                prefetch_ahead_dense_svrg, step_size)
 
 from .engine import coord_delay
 
@@ -88,7 +89,7 @@ def sim_sgd_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, t_start, 
         for j in range(d):
             gbuf[j] = 0.0
         for r in range(b):
-            prefetch_ahead_dense(X, idx, u * b + r)
+            prefetch_ahead_dense(X, y, idx, u * b + r)
             i = idx[u * b + r]
             g = dphi(code, stale_dot_dense(X, i, w, ring, s, tau, mode, key, t), y[i])
             for j in range(d):
@@ -113,7 +114,7 @@ def sim_sgd_csr(w, data, indices, indptr, y, idx, b, code, lam, schedule, eta, t
         t = t_start + u
         eta_t = step_size(schedule, eta, t0, beta, t)
         for r in range(b):
-            prefetch_ahead_csr(data, indices, indptr, idx, u * b + r)
+            prefetch_ahead_csr(data, indices, indptr, y, idx, u * b + r)
             i = idx[u * b + r]
             gbuf[r] = dphi(code, stale_dot_csr(data, indices, indptr, i, w, ring, s, tau, mode, key, t), y[i])
         shrink = 1.0 - eta_t * lam
@@ -143,7 +144,7 @@ def sim_svrg_dense(u_vec, X, y, z0, mu_loss, idx, b, code, lam, eta, gbuf, gr, r
             for j in range(d):
                 gbuf[j] = 0.0
             for r in range(b):
-                prefetch_ahead_dense(X, idx, tt * b + r)
+                prefetch_ahead_dense_svrg(X, y, z0, idx, tt * b + r)
                 i = idx[tt * b + r]
                 g = dphi(code, stale_dot_dense(X, i, u_vec, ring, s, tau, mode, key, t), y[i]) - dphi(code, z0[i], y[i])
                 for j in range(d):
@@ -152,7 +153,7 @@ def sim_svrg_dense(u_vec, X, y, z0, mu_loss, idx, b, code, lam, eta, gbuf, gr, r
                 u_vec[j] -= eta * (gbuf[j] / b + lam * u_vec[j] + mu_loss[j])
         else:
             for r in range(b):
-                prefetch_ahead_dense(X, idx, tt * b + r)
+                prefetch_ahead_dense_svrg(X, y, z0, idx, tt * b + r)
                 i = idx[tt * b + r]
                 gr[r] = dphi(code, stale_dot_dense(X, i, u_vec, ring, s, tau, mode, key, t), y[i]) - dphi(code, z0[i], y[i])
             k0 = kidx[tt]
@@ -178,7 +179,7 @@ def sim_svrg_csr(u_vec, data, indices, indptr, y, z0, mu_loss, idx, b, code, lam
         taus[tt] = tau
         t = t_start + tt
         for r in range(b):
-            prefetch_ahead_csr(data, indices, indptr, idx, tt * b + r)
+            prefetch_ahead_csr_svrg(data, indices, indptr, y, z0, idx, tt * b + r)
             i = idx[tt * b + r]
             gr[r] = (dphi(code, stale_dot_csr(data, indices, indptr, i, u_vec, ring, s, tau, mode, key, t), y[i])
                      - dphi(code, z0[i], y[i]))

@@ -66,7 +66,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from harness.plugins.algorithms.kernels import (PREFETCH_CSR, PREFETCH_GATHER_MIN_D, csr_dot, dphi,
-                                                prefetch_ahead_dense, prefetch_csr_row, prefetch_gather, step_size)
+                                                prefetch, prefetch_ahead_dense, prefetch_ahead_dense_svrg,
+                                                prefetch_csr_row, prefetch_gather, step_size)
 
 
 WRITE_CODES = {"atomic": 0, "racy": 1, "plain": 2}
@@ -395,7 +396,7 @@ def hogwild_dense(w, X, y, idx, b, code, lam, schedule, eta, t0, beta, gbuf, mod
     for u in range(rows // b):
         read = global_count(slots)                 # version of the iterate this update reads
         for r in range(b):                         # each of its rows asks for the one PREFETCH_DENSE rows ahead
-            prefetch_ahead_dense(X, idx, u * b + r)
+            prefetch_ahead_dense(X, y, idx, u * b + r)
         if scheme == SCHEME_TX and aborts > TX_GIVE_UP and aborts > commits:
             scheme = SCHEME_CAS                    # where transactions keep aborting, CAS pairs
         if b == 1:                                 # one sample: no gradient buffer, one pass to write
@@ -470,7 +471,7 @@ def asysvrg_dense(u_vec, X, y, g0, mu_loss, idx, b, code, lam, eta, gbuf, gr, co
     for t in range(rows // b):
         read = global_count(slots)
         for r in range(b):
-            prefetch_ahead_dense(X, idx, t * b + r)
+            prefetch_ahead_dense_svrg(X, y, g0, idx, t * b + r)
         for r in range(b):
             i = idx[t * b + r]
             gr[r] = dphi(code, fdot(X, i, u_vec), y[i]) - g0[i]
@@ -551,7 +552,12 @@ def linear_csr(v, data, indices, indptr, y, idx, b, code, T0, S, Q, H, x_mu, g0,
             # out, not as algorithms.kernels.prefetch_ahead_csr + its own test for the gather: that form ran
             # 3.5-4% fewer updates per second at n = d = 1M, 1 and 2 threads, in two interleaved A/B rounds
             if p + PREFETCH_CSR < rows:
-                prefetch_csr_row(data, indices, indptr, idx[p + PREFETCH_CSR])
+                ahead = idx[p + PREFETCH_CSR]
+                prefetch_csr_row(data, indices, indptr, ahead)
+                prefetch(y, ahead)                 # its label (and snapshot value): per-sample arrays read at random
+                if svrg:
+                    prefetch(x_mu, ahead)
+                    prefetch(g0, ahead)
                 if gather:
                     prefetch_gather(v, indices, indptr, idx[p + 1])
             i = idx[p]
