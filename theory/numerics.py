@@ -31,7 +31,7 @@ def is_count(thm, name: str) -> bool:
     """Whether ``thm`` counts ``name`` in whole units (a mini-batch b, a delay bound tau, workers K, ...):
     a name in INTEGER_SYMBOLS that the theorem does not declare real (``Theorem.real_symbols``: the
     same letter for a real constant, e.g. M the additive variance constant of Assumption 4.3.2)."""
-    return name in INTEGER_SYMBOLS and name not in getattr(thm, "real_symbols", ())
+    return name in INTEGER_SYMBOLS and name not in thm.real_symbols
 
 
 RTOL = 1e-12  # relative tolerance of non-strict relations when a run or a user's values are checked

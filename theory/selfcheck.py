@@ -26,15 +26,14 @@ one-line detail:
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Collection
 
 import numpy as np
 import sympy as sp
 
 from .errors import TheoryError
-from .numerics import INTEGER_SYMBOLS, all_hold, is_count, numerics
+from .numerics import all_hold, is_count, numerics
 from .statement import Theorem
 
 SEARCH = 600      # random points tried for a witness
@@ -193,7 +192,6 @@ def _runmap(thm: Theorem, w: dict | None, constants: Collection[str] | None = No
 def _planted(thm: Theorem, w: dict | None) -> Check:
     from .checker import judge
     from .measures import MEASURES
-    from .runmap import Mapped
 
     if thm.runmap is None or thm.bound is None or thm.direction != "upper" or thm.asymptotic_only:
         return Check(thm.id, "planted", None, "not judged on runs")
@@ -295,7 +293,7 @@ def _search(thm: Theorem, seed: int) -> tuple[dict | None, dict | None]:
     rng = np.random.default_rng(seed)
     witness = failing = None
     ones = {n: 1.0 for n in names}
-    cands = [ones] + [{n: _draw(rng, n, thm.horizon) for n in names} for _ in range(SEARCH)]
+    cands = [ones] + [{n: _draw(rng, thm, n) for n in names} for _ in range(SEARCH)]
     for c in cands:
         for shrink in [0] + (list(range(1, 13)) if steps else []):
             p = {k: (x * 10.0 ** -shrink if k in steps else x) for k, x in c.items()}
@@ -316,10 +314,12 @@ def _search(thm: Theorem, seed: int) -> tuple[dict | None, dict | None]:
     return witness, failing
 
 
-def _draw(rng, name: str, horizon: str = "") -> float:
-    if name == horizon:
+def _draw(rng, thm, name: str) -> float:
+    """A candidate value of ``name``: the horizon a whole number up to 1e6, a count (:func:`is_count`) a whole
+    number up to 1e3, any other input log-uniform over [1e-2, 1e2]."""
+    if name == thm.horizon:
         return float(np.round(10 ** rng.uniform(0, 6)))
-    if name in INTEGER_SYMBOLS:
+    if is_count(thm, name):
         return float(np.round(10 ** rng.uniform(0, 3)))
     return float(10 ** rng.uniform(-2, 2))
 

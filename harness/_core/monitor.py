@@ -17,9 +17,11 @@ this one, would take more than ``eval_fraction`` of the measured time plus ``eva
 measurement costs less than the work; the budget's last point is always taken). Both are
 wall-clock rules: a deterministic backend runs without them under an update or epoch budget, so its
 curve depends only on the seed; under a seconds budget (where how far the run gets depends on the
-clock anyway) they apply to it too. The clock is paused while the monitor copies the iterate and evaluates metrics:
-``time_s`` is the algorithm's time only. The trajectory audit's observation windows (:mod:`.observe`: chunks of one
-update) are measurement too: their own seconds are replaced, when the run ends, by their updates at the run's own
+clock anyway) they apply to it too. The clock is paused while the monitor works: in :meth:`Monitor.tick`
+(its bookkeeping, the iterate's copy, the metrics), :meth:`Monitor.next_chunk` and :meth:`Monitor.finish`:
+``time_s`` is the algorithm's time only (the plugin's work between the monitor's calls). The trajectory
+audit's observation windows (:mod:`.observe`: chunks of one update) are measurement too: their own seconds
+are replaced, when the run ends, by their updates at the run's own
 unobserved rate, never more than they took (:meth:`Monitor.settle`: the design choice and its guarantee).
 
 Evaluation plan (:mod:`harness._core.evalplan`): at the first point, before it is
