@@ -3,7 +3,7 @@ run under the default monitor vs the same loop with no monitor at all, measured 
 one process, interleaved, repeated.
 
     python benchmarks/monitor_overhead.py [--repeats 7] [--n 20000] [--d 100] [--epochs 10] [--b 1]
-                                          [--blas-threads 1] [--decompose]
+                                          [--blas-threads 1] [--decompose] [--points N]
 
 Printed ratios (min / median / max over the repeats; target: median <= 1.02):
 
@@ -64,12 +64,14 @@ def make_workload(n: int = 20000, d: int = 100):
 
 
 def loop_with_monitor(wl, updates: int, b: int = 1, eta: float = 0.05, seed: int = 0, metrics=None,
-                      observe: bool = True, clock=time.perf_counter, charge: dict | None = None):
+                      observe: bool = True, clock=time.perf_counter, charge: dict | None = None,
+                      points: int | None = None):
     """plugins/serial/sgd.py's loop under a default Monitor (as the runner builds it for a
     deterministic plugin, with the trajectory audit's observation windows unless ``observe`` is
     false); ``clock``: the monitor's clock (``time.process_time``: measured CPU seconds).
     Returns (measured seconds, wall seconds, number of points); ``charge`` gets the monitor's
-    record of what the windows took and what it charged for them."""
+    record of what the windows took and what it charged for them; ``points``: about that many points
+    (``Schedule.points``, as ``harness run --points N``; None: the default geometric ratio)."""
     import numpy as np
 
     from harness._core.monitor import Budget, Monitor, Schedule, Target
@@ -79,7 +81,7 @@ def loop_with_monitor(wl, updates: int, b: int = 1, eta: float = 0.05, seed: int
     from harness.plugins.algorithms.steps import Steps
 
     mon = Monitor(metrics or wl.metrics, n_samples=wl.n, budget=Budget(updates=updates), target=Target(),
-                  schedule=Schedule(), deterministic=True, observer=Observer(seed) if observe else None,
+                  schedule=Schedule(points=points), deterministic=True, observer=Observer(seed) if observe else None,
                   clock=clock)
     steps = Steps(wl)
     draws = IndexDraws(np.random.default_rng(seed), wl.n)   # as the plugin draws B_t: a block ahead
@@ -121,7 +123,8 @@ def loop_without_monitor(wl, updates: int, b: int = 1, eta: float = 0.05, seed: 
     return clock() - t0
 
 
-def measure(repeats: int = 7, n: int = 20000, d: int = 100, epochs: float = 10.0, b: int = 1) -> dict:
+def measure(repeats: int = 7, n: int = 20000, d: int = 100, epochs: float = 10.0, b: int = 1,
+            points: int | None = None) -> dict:
     """Interleaved repeats of five arms, rotating which goes first so all see the same load: the bare
     loop, the monitored loop with and without the windows, and the same two with the monitor's clock
     on this process's CPU seconds (against the bare loop's CPU seconds)."""
@@ -141,7 +144,7 @@ def measure(repeats: int = 7, n: int = 20000, d: int = 100, epochs: float = 10.0
             if arm.startswith("bare"):
                 got[arm] = loop_without_monitor(wl, updates, b, clock=cpu if on_cpu else time.perf_counter)
             else:
-                got[arm] = loop_with_monitor(wl, updates, b, observe=arm.startswith("observed"),
+                got[arm] = loop_with_monitor(wl, updates, b, observe=arm.startswith("observed"), points=points,
                                              clock=cpu if on_cpu else time.perf_counter,
                                              charge=charge if arm == "observed" else None)
         m, w_, points = got["observed"]
@@ -216,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--d", type=int, default=100)
     ap.add_argument("--epochs", type=float, default=10.0)
     ap.add_argument("--b", type=int, default=1)
+    ap.add_argument("--points", type=int, default=None,
+                    help="about N monitor points (Schedule.points, as harness run --points N); default: the ratio 1.3")
     ap.add_argument("--decompose", action="store_true",
                     help="also replay the monitor's chunks without it: the chunking's and the evaluations' share")
     ap.add_argument("--blas-threads", type=int, default=0,
@@ -230,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     with limit:
         blas = ", ".join(f"{i['internal_api']} x{i['num_threads']}" for i in threadpool_info() if i["user_api"] == "blas")
         load0 = os.getloadavg()[0]
-        res = measure(args.repeats, args.n, args.d, args.epochs, args.b)
+        res = measure(args.repeats, args.n, args.d, args.epochs, args.b, args.points)
         load1 = os.getloadavg()[0]
     print(f"SGD loop, logreg n={args.n} d={args.d} b={args.b}: {res['updates']} updates, "
           f"{res['points']} monitor points, {args.repeats} interleaved repeats; BLAS: {blas or '?'}; "
