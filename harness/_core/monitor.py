@@ -200,6 +200,7 @@ class Monitor:
         self.reason = ""
         self._paused_total = 0.0
         self._frozen_at: float | None = None   # the clock's reading when the monitor's current call began
+        self._cpu_frozen_at = 0.0              # ... and the CPU clock's
         self._t0: float | None = None
         self._next_at = 0
         self._last_point_time = 0.0
@@ -253,10 +254,12 @@ class Monitor:
         if self._frozen_at is not None or self._t0 is None:
             return False
         self._frozen_at = self._clock()
-        return True
+        self._cpu_frozen_at = self._cpu_clock()   # the CPU clock stops with it: cpu_to_target, the gate's
+        return True                               # time for in-process runs, counts what time_s counts
 
     def _thaw(self, froze: bool) -> None:
         if froze:
+            self._cpu_paused += self._cpu_clock() - self._cpu_frozen_at
             self._paused_total += self._clock() - self._frozen_at
             self._frozen_at = None
 
@@ -479,7 +482,11 @@ class Monitor:
 
     # -- the observation windows' cost, off the clock ------------------------------------------
     def _cpu_elapsed(self) -> float:
-        return self._cpu_clock() - self._cpu_t0 - self._cpu_paused if self._cpu_t0 is not None else 0.0
+        """CPU seconds since start less the monitor's own calls (the reading at entry inside one)."""
+        if self._cpu_t0 is None:
+            return 0.0
+        now = self._cpu_frozen_at if self._frozen_at is not None else self._cpu_clock()
+        return now - self._cpu_t0 - self._cpu_paused
 
     def _close_chunk(self, updates: int) -> None:
         """At the end of a tick: the chunk it closed (from the previous tick's return to this one's,
@@ -550,7 +557,6 @@ class Monitor:
         froze = self._freeze()
         time_s = self.elapsed()
         pause = self._clock()
-        cpu_pause = self._cpu_clock()
         try:
             if not self.points:
                 self._plan_evaluation()
@@ -581,7 +587,7 @@ class Monitor:
             self._next_at = max(int(math.ceil(updates * self.schedule.ratio)), updates + self.schedule.min_gap)
             self._check_stop(point)
             if self.status == TARGET and self.cpu_to_target is None and self._cpu_t0 is not None:
-                self.cpu_to_target = cpu_pause - self._cpu_t0 - self._cpu_paused
+                self.cpu_to_target = self._cpu_elapsed()
                 if self.observer is not None:
                     part = self.cpu_to_target - self._out_cpu if self._chunk_observed else 0.0
                     self._target_cpu = (self.cpu_to_target, self.observed_cpu + part,
@@ -590,7 +596,6 @@ class Monitor:
             if self.on_point is not None:
                 self.on_point(point, self)
         finally:
-            self._cpu_paused += self._cpu_clock() - cpu_pause
             self.eval_seconds += self._clock() - pause
             self._thaw(froze)
 

@@ -34,6 +34,28 @@ def test_drawn_ahead_is_the_per_chunk_stream(n, sizes, seed, block):
 def test_no_index_to_draw_is_refused():
     with pytest.raises(ValueError, match="no index"):
         IndexDraws(np.random.default_rng(0), 0)
+    with pytest.raises(ValueError, match="block must be >= 1"):
+        IndexDraws(np.random.default_rng(0), 5, block=0)
+    with pytest.raises(ValueError, match="cannot take -1"):
+        IndexDraws(np.random.default_rng(0), 5).take(-1)
+
+
+def test_refills_reuse_one_buffer_that_grows_only_for_a_longer_chunk():
+    """The indices are views of one kept buffer: refills within its size write over it (no fresh array), a
+    chunk longer than it grows it once, and the stream stays numpy's."""
+    draws, plain = IndexDraws(np.random.default_rng(1), 97, block=64), np.random.default_rng(1)
+    got = None
+    for k in (50, 30):                             # one block, then what is left and one more: 128 slots
+        got = draws.take(k)
+        np.testing.assert_array_equal(got, plain.integers(0, 97, size=k))
+    kept = got.base
+    for k in (10, 30, 64, 0, 63, 64, 1, 64):       # never more than 63 left + one block: within 128 slots
+        got = draws.take(k)
+        assert got.base is kept
+        np.testing.assert_array_equal(got, plain.integers(0, 97, size=k))
+    big = draws.take(1000)                         # outgrows it: one larger buffer, kept from then on
+    np.testing.assert_array_equal(big, plain.integers(0, 97, size=1000))
+    assert big.base is not kept and draws.take(5).base is big.base
 
 
 class _PerChunk:

@@ -192,3 +192,62 @@ def test_budget_parsing():
     for bad in ("minutes=3", "epochs=-1", "updates=abc"):
         with pytest.raises(UserError):
             Budget.parse(bad)
+
+
+def _bookkeeping_run(*, target=None, raise_at=None):
+    """A run on fake wall and CPU clocks where only three things take time: the plugin's chunk (1 s of
+    both), the evaluation (10 s) and the monitor's own bookkeeping between chunks (its sample count in
+    ``tick``, 0.5 s; the budget's limit in ``next_chunk`` and ``tick``, 0.25 s a call): the last two are measurement."""
+    clock, cpu = FakeClock(), FakeClock()
+
+    def spend(s):
+        clock.t += s
+        cpu.t += s
+
+    def evaluate(w):
+        spend(10.0)
+        if raise_at is not None and w[0] >= raise_at:
+            raise RuntimeError("evaluation failed")
+        return {"objective": float(w[0]), "subopt": float(w[0])}
+
+    mon = Monitor(evaluate, clock=clock, cpu_clock=cpu, budget=Budget(updates=64), target=target or Target(),
+                  schedule=Schedule(ratio=2.0, max_interval_s=None, eval_fraction=None))
+    observe, limit = mon._observe, mon._update_limit
+    mon._observe = lambda *a: (spend(0.5), observe(*a))[1]
+    mon._update_limit = lambda *a: (spend(0.25), limit(*a))[1]     # in next_chunk, due and the stop check
+    w, t, chunks = np.full(1, 100.0), 0, 0
+    mon.tick(0, w)
+    while mon.running:
+        k = mon.next_chunk(t)
+        spend(1.0)
+        chunks += 1
+        t += k
+        w = w - k
+        mon.tick(t, w)
+    return mon, chunks
+
+
+def test_the_monitors_own_calls_are_off_both_clocks():
+    """time_s counts the plugin's chunks only (not the monitor's tick / next_chunk bookkeeping, not the
+    evaluation), and cpu_to_target, the gate's time for in-process runs, the same seconds: the CPU clock
+    is paused with the wall clock (it counted the bookkeeping that time_s left out)."""
+    mon, chunks = _bookkeeping_run(target=Target("subopt", 70.0))
+    assert mon.status == "target" and mon.points[-1]["updates"] == 32
+    assert [p["time_s"] for p in mon.points] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0] and chunks == 6
+    assert mon.cpu_to_target == mon.points[-1]["time_s"]
+    assert 10.0 * len(mon.points) <= mon.eval_seconds <= 10.5 * len(mon.points)   # the point's own stop check
+
+
+def test_an_evaluation_that_raises_leaves_the_clocks_running():
+    mon, _ = _bookkeeping_run()
+    assert mon.elapsed() == 7.0
+    with pytest.raises(RuntimeError, match="evaluation failed"):
+        _bookkeeping_run(raise_at=40.0)
+    clock, cpu = FakeClock(), FakeClock()
+    mon = Monitor(lambda w: 1 / 0, clock=clock, cpu_clock=cpu)
+    mon.start()
+    clock.t = cpu.t = 2.0
+    with pytest.raises(ZeroDivisionError):
+        mon.tick(1, np.zeros(1), force=True)
+    clock.t = cpu.t = 5.0
+    assert mon.elapsed() == 5.0 and mon._cpu_elapsed() == 5.0    # nothing was spent inside the failed tick
