@@ -124,7 +124,7 @@ def loop_without_monitor(wl, updates: int, b: int = 1, eta: float = 0.05, seed: 
 
 
 def measure(repeats: int = 7, n: int = 20000, d: int = 100, epochs: float = 10.0, b: int = 1,
-            points: int | None = None) -> dict:
+            ask_points: int | None = None) -> dict:
     """Interleaved repeats of five arms, rotating which goes first so all see the same load: the bare
     loop, the monitored loop with and without the windows, and the same two with the monitor's clock
     on this process's CPU seconds (against the bare loop's CPU seconds)."""
@@ -144,7 +144,7 @@ def measure(repeats: int = 7, n: int = 20000, d: int = 100, epochs: float = 10.0
             if arm.startswith("bare"):
                 got[arm] = loop_without_monitor(wl, updates, b, clock=cpu if on_cpu else time.perf_counter)
             else:
-                got[arm] = loop_with_monitor(wl, updates, b, observe=arm.startswith("observed"), points=points,
+                got[arm] = loop_with_monitor(wl, updates, b, observe=arm.startswith("observed"), points=ask_points,
                                              clock=cpu if on_cpu else time.perf_counter,
                                              charge=charge if arm == "observed" else None)
         m, w_, points = got["observed"]
