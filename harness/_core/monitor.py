@@ -555,7 +555,7 @@ class Monitor:
         self.settle()
 
     def _snapshot(self, updates, iterate, samples, delays, extra) -> None:
-        froze = self._freeze()
+        # called by tick and finish only, inside their freeze: elapsed() is the reading when they were entered
         time_s = self.elapsed()
         pause = self._clock()
         try:
@@ -598,7 +598,6 @@ class Monitor:
                 self.on_point(point, self)
         finally:
             self.eval_seconds += self._clock() - pause
-            self._thaw(froze)
 
     def _check_stop(self, p: dict[str, Any]) -> None:
         if self.status is not None:
