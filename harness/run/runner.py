@@ -461,8 +461,8 @@ JUDGED = (*FINISHED_OK, DIVERGED)   # the statuses the theory checker judges
 
 
 # the search's work budget where every update was observed (check-plugin's short audit run: every update must
-# be searched; ~10 s of a quiet 2-core Xeon, 10x the cap of an ordinary run, where 300-600 updates at n <= 260,
-# d <= 16 take ~0.1 s; its wall-clock safety net is 10x that)
+# be searched): 5x an ordinary run's cap, ~5-10 s of a quiet 2-core Xeon, where 500 updates at n = 200, d = 10 took
+# 7e7 units (0.07 s); its wall-clock safety net is 100 s
 EVERY_WORK = 1e10
 
 

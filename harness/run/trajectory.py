@@ -39,13 +39,13 @@ iterates: nothing is sampled, so the same run gives the same audit.
 How far the search goes is counted, not timed, so that promise holds on a loaded machine too. Each
 piece of work is counted before it is done (:meth:`_Search.spend`: the element passes, sorts and
 matrix products it makes, from the shapes it touches, and its numpy calls, weighted to about a
-nanosecond each on a quiet 2-core Xeon), and the search stops where the next piece would pass its
+half a nanosecond each on a quiet 2-core Xeon), and the search stops where the next piece would pass its
 budget (:func:`work_budget`: :data:`WORK_PER_UPDATE` per update of the run, between
 :data:`WORK_FLOOR` and :data:`WORK_CAP`, ~0.2-1 s there): the first window first on at most half of
 it, then the later windows in turn, then the first window's rest. The budget and the count depend
 on the run's update count and iterates only, so ``explained`` and ``tried`` are the same at any
 load (a slower machine takes longer over them). A wall clock remains as a safety net only
-(:func:`safety_seconds`: 10 x the budget's expected time, at least 5 s), against a case the count
+(:func:`safety_seconds`: 10 x the budget's longest expected time, at least 5 s), against a case the count
 misjudges; where it fires, the result says so, and that result alone depends on the load.
 
 :func:`audit` returns the figures (stored by the runner as ``info["audit"]``, after the plugin's own
@@ -77,22 +77,25 @@ EPS = float(np.finfo(float).eps)
 GIVE_UP = 64          # unexplained steps in a row after which a window is left
 FIRST = 8             # steps tried before a model that explains fewer than COVER of them is dropped
 COVER = 0.5           # share of the steps tried that must be explained for the figures to count
-# The search's work is counted in units of about a nanosecond of a quiet 2-core Xeon (:meth:`_Search.spend`): an
-# element pass over an array counts 1 (numpy's passes over these arrays are memory-bound), with the weights below,
-# fitted on 12 searches run to the end (the tour's serial, thread and simulator runs at n = 4000, d = 40;
-# check-plugin's every-update run; ridge b = 3, 4 by pair sums; logreg b = 8, 16 by sparse recovery): on a quiet
-# machine each took 0.46-1.06 ns a unit; matrix-product-heavy ones (matching pursuit) slow 3-6x where another
-# process holds a core (BLAS threads), which the safety net's 10x covers
-GRAD = 4              # per entry of a per-sample gradient matrix (X w, a residual, X scaled by it, a copy)
+# The search's work is counted in units of about half a nanosecond of a quiet 2-core Xeon (:meth:`_Search.spend`): an
+# element pass over an array counts 1 (numpy's passes over these arrays are memory-bound), with the weights below.
+# Measured on 14 searches run to the end (the tour's serial, thread and simulator runs at n = 4000, d = 40;
+# check-plugin's every-update run; ridge b = 3, 4 by pair sums; logreg b = 8, 16 by sparse recovery; digits, d = 640,
+# b = 1 and 4): on a quiet machine each took 0.33-1.0 ns a unit, most 0.4-0.6; matrix-product-heavy ones (matching
+# pursuit, the whitening's eigendecomposition) slow 3-8x where another process holds a core (BLAS threads)
+GRAD = 6              # per entry of a per-sample gradient matrix (X w, a residual, X scaled by it, a copy, the
+                      # page faults of a fresh array: 4.2 ns an entry measured at n x d = 1348 x 640, 6.8 at 4000 x 40)
 SORT = 2              # per element and halving of a sort (numpy's argsort on floats)
 BLAS = 0.01           # per flop of a matrix product (BLAS: ~100 flops a nanosecond, float32 in matching pursuit)
+EIGH = 1.0            # per d^3 of the whitening's symmetric eigendecomposition (LAPACK: 0.26 s at d = 640 quiet)
 CALL = 2000           # per numpy call beyond its passes (~2 us: the call, its checks, the Python around it)
-RATE = 1e9            # units per second on that machine: the budget's expected seconds, for the safety net only
-WORK_CAP = 1e9        # the search's work budget at most (~1 s; the former wall-clock cap) ...
-WORK_FLOOR = 2e8      # ... at least (~0.2 s: short runs stay cheap) ...
-WORK_PER_UPDATE = 5e4  # ... and between them this per update of the run (a 20000-update run gets the cap)
-SAFETY = 10.0         # the wall-clock safety net: this many times the budget's seconds at RATE ...
-SAFETY_FLOOR = 5.0    # ... and at least this many seconds (a machine 10x slower than usual stops there)
+RATE = 1e9            # units per second of the slowest of those searches: a budget's longest expected seconds
+WORK_CAP = 2e9        # the search's work budget at most (~1 s, 0.7-2 s: the former wall-clock cap) ...
+WORK_FLOOR = 4e8      # ... at least (~0.2 s, 0.13-0.4 s: the former floor; short runs stay cheap) ...
+WORK_PER_UPDATE = 3e5  # ... and between them this per update of the run (~150 us, a Python-level update; 6700
+                       # updates get the cap: the tour's SVRG runs, 20 epochs of b = 4 at n = 4000 in 6500 updates)
+SAFETY = 10.0         # the wall-clock safety net: this many times the budget's longest expected seconds ...
+SAFETY_FLOOR = 5.0    # ... and at least this many seconds
 SPARSE_K = 4          # the sparse search picks up to 4 x max(b reported, 2 MAX_B) atoms (below the gradients' rank)
 COEF_TOL = 1e-6       # a least-squares coefficient over the unit one: within this of its (integer) multiplicity
 RESOLVES = 8          # orthogonal matching pursuit resolves b up to about rank / 8 on these gradients (measured)
@@ -203,8 +206,7 @@ def _stopped(search: "_Search", found: dict[str, Any], steps: list[int]) -> str:
         return (f"the search hit its wall-clock safety net ({safety_seconds(search.budget):.3g} s) {got}, before "
                 f"its work budget ({search.work:.3g} of {search.budget:.3g} units spent): the machine ran far slower "
                 "than usual, and these figures depend on its load")
-    return (f"the search spent its work budget ({search.budget:.3g} units, ~{search.budget / RATE:.2g} s of a quiet "
-            f"2-core machine) {got}")
+    return f"the search spent its work budget ({search.budget:.3g} units, set by the run's length, not a clock) {got}"
 
 
 def _limit(search: "_Search", found: dict[str, Any], steps: list[int], reported: dict[str, Any]) -> str:
@@ -495,8 +497,8 @@ class _Search:
             R = G if u is None else G - self.G(u)
             if not np.any(R):
                 continue
-            if model not in self._M:                # the whitening: R^T R and its eigendecomposition (~30 d^3)
-                self.spend(BLAS * (2.0 * R.size * R.shape[1] + 30.0 * R.shape[1] ** 3), 8)
+            if model not in self._M:                # the whitening: R^T R and its eigendecomposition
+                self.spend(BLAS * 4.0 * R.size * R.shape[1] + EIGH * R.shape[1] ** 3, 8)
             M = self._whiten(model, R)
             kmax = min(want, M.shape[1] - 1 - (u is not None))
             if kmax < 1:
@@ -519,7 +521,7 @@ class _Search:
         if b == 1:
             for ks in self._blocks(reads):
                 Gs = [self.G(k) for k in ks]
-                self.spend(3 * len(ks) * Gs[0].size, 14)
+                self.spend(6 * len(ks) * Gs[0].size, 14)   # a fresh (m, n, d) stack, two passes
                 hit = _first(np.stack(Gs), None, q, tol)
                 if hit is not None:
                     return ks[hit[0]], None, hit[1], np.array([hit[2]])
@@ -541,7 +543,7 @@ class _Search:
                 if same:
                     Gu = self.G(u)
                     Gs = [self.G(k) for k in same]
-                    self.spend(4 * len(same) * Gu.size, 16)
+                    self.spend(7 * len(same) * Gu.size, 16)
                     hit = _first(np.stack([g - Gu for g in Gs]), self.F(u), q, tol)
                     if hit is not None:
                         cands.append((int(self.ups[same[hit[0]]]), same[hit[0]], u, hit[1], np.array([hit[2]])))

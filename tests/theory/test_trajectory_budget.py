@@ -49,23 +49,24 @@ def test_the_budget_stops_a_search_at_the_same_update_every_time():
     a = runs[0]
     assert 0 < a["tried"] < a["observed"] == 60 and a["work"] <= a["work_budget"] == 3e7, a
     assert a["note"].startswith("the search spent its work budget (3e+07 units") and f"after {a['tried']} of the 60" in a["note"]
-    assert trajectory.work_budget(500) == trajectory.WORK_FLOOR < trajectory.work_budget(10_000) < trajectory.WORK_CAP
+    assert trajectory.work_budget(500) == trajectory.WORK_FLOOR < trajectory.work_budget(3000) < trajectory.WORK_CAP
     assert trajectory.work_budget(10**7) == trajectory.work_budget(None) == trajectory.WORK_CAP
 
 
 def test_the_wall_clock_safety_net_says_it_fired(monkeypatch):
-    """A clock that jumps a second at every read: the safety net (5 s at least) stops the search
+    """A clock that jumps a second at every read: the safety net (20 s at the largest budget) stops the search
     before its budget, and the result says that this one depends on the machine's load."""
     clock(monkeypatch, 1.0)
     a = audit(WL, UPS, W, family="sgd", reported={"b": 4})
     text = a.get("reason") or a.get("note")
-    assert "the search hit its wall-clock safety net (10 s)" in text and "depend on its load" in text, a
+    net = trajectory.safety_seconds(trajectory.WORK_CAP)                  # 10 x the cap's longest expected seconds
+    assert f"the search hit its wall-clock safety net ({net:.3g} s)" in text and "depend on its load" in text, a
     assert a["work"] < a["work_budget"]
 
 
 def test_the_runner_audits_a_run_within_its_budget(monkeypatch):
-    """Through the runner: a run's audit budget comes from its update count (3000 updates: the
-    floor), and the audit's clock at 50 ms a read leaves the figures of the same run alone."""
+    """Through the runner: a run's audit budget comes from its update count (here 3000), and the
+    audit's clock at 50 ms a read leaves the figures of the same run alone."""
     from harness._core.monitor import Budget
     from harness.run.runner import RunSpec, execute
 
@@ -75,7 +76,7 @@ def test_the_runner_audits_a_run_within_its_budget(monkeypatch):
         return figures(rec.info["audit"])
 
     real = run()
-    assert real["status"] == "audited" and real["work_budget"] == trajectory.WORK_FLOOR and real["b"] == 4, real
+    assert real["status"] == "audited" and real["work_budget"] == trajectory.work_budget(3000) and real["b"] == 4, real
     clock(monkeypatch, 0.05)
     monkeypatch.setattr(trajectory, "SAFETY_FLOOR", 1e12)
     assert run() == real
