@@ -45,7 +45,7 @@ def _room(monkeypatch):
     finds, not how much of the run it affords: room is given (the same at any load)."""
     from harness.run import trajectory
 
-    monkeypatch.setattr(trajectory, "WORK_FLOOR", 1e10)
+    monkeypatch.setattr(trajectory, "WORK_FLOOR", 5e9)
 
 
 @pytest.mark.parametrize("spec", [LIAR, HONEST], ids=lambda s: s.name)
