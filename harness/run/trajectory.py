@@ -92,8 +92,8 @@ CALL = 2000           # per numpy call beyond its passes (~2 us: the call, its c
 RATE = 1e9            # units per second of the slowest of those searches: a budget's longest expected seconds
 WORK_CAP = 2e9        # the search's work budget at most (~1 s, 0.7-2 s: the former wall-clock cap) ...
 WORK_FLOOR = 4e8      # ... at least (~0.2 s, 0.13-0.4 s: the former floor; short runs stay cheap) ...
-WORK_PER_UPDATE = 3e5  # ... and between them this per update of the run (~150 us, a Python-level update; 6700
-                       # updates get the cap: the tour's SVRG runs, 20 epochs of b = 4 at n = 4000 in 6500 updates)
+WORK_PER_UPDATE = 1e5  # ... and between them this per update of the run (~50 us): a run under 4000 updates (most
+                       # tests') gets the floor, the tour's 20-epoch SGD at b = 4, n = 4000 (20000 updates) the cap
 SAFETY = 10.0         # the wall-clock safety net: this many times the budget's longest expected seconds ...
 SAFETY_FLOOR = 5.0    # ... and at least this many seconds
 SPARSE_K = 4          # the sparse search picks up to 4 x max(b reported, 2 MAX_B) atoms (below the gradients' rank)

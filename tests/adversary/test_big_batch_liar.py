@@ -40,7 +40,7 @@ HONEST = PluginSpec("adv-honest-b", "sgd", "serial", "test_big_batch_liar:honest
 
 @pytest.fixture(autouse=True)
 def _room(monkeypatch):
-    """The search's work budget follows the run's length (3000 updates: ~0.45 s of work); a b = 16 update
+    """The search's work budget follows the run's length (3000 updates: its floor, ~0.2 s of work); a b = 16 update
     costs the sparse search 10-30 ms, so few updates are searched. The subject here is what the search
     finds, not how much of the run it affords: room is given (the same at any load)."""
     from harness.run import trajectory

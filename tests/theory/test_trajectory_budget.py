@@ -49,7 +49,7 @@ def test_the_budget_stops_a_search_at_the_same_update_every_time():
     a = runs[0]
     assert 0 < a["tried"] < a["observed"] == 60 and a["work"] <= a["work_budget"] == 3e7, a
     assert a["note"].startswith("the search spent its work budget (3e+07 units") and f"after {a['tried']} of the 60" in a["note"]
-    assert trajectory.work_budget(500) == trajectory.WORK_FLOOR < trajectory.work_budget(3000) < trajectory.WORK_CAP
+    assert trajectory.work_budget(3000) == trajectory.WORK_FLOOR < trajectory.work_budget(6500) < trajectory.WORK_CAP
     assert trajectory.work_budget(10**7) == trajectory.work_budget(None) == trajectory.WORK_CAP
 
 
