@@ -65,13 +65,14 @@ def make_workload(n: int = 20000, d: int = 100):
 
 def loop_with_monitor(wl, updates: int, b: int = 1, eta: float = 0.05, seed: int = 0, metrics=None,
                       observe: bool = True, clock=time.perf_counter, charge: dict | None = None,
-                      points: int | None = None):
+                      points: int | None = None, rewarm: bool = True):
     """plugins/serial/sgd.py's loop under a default Monitor (as the runner builds it for a
     deterministic plugin, with the trajectory audit's observation windows unless ``observe`` is
     false); ``clock``: the monitor's clock (``time.process_time``: measured CPU seconds).
     Returns (measured seconds, wall seconds, number of points); ``charge`` gets the monitor's
     record of what the windows took and what it charged for them; ``points``: about that many points
-    (``Schedule.points``, as ``harness run --points N``; None: the default geometric ratio)."""
+    (``Schedule.points``, as ``harness run --points N``; None: the default geometric ratio); ``rewarm``:
+    re-warm the kernel's path after each evaluation, off the clock, as the plugin does."""
     import numpy as np
 
     from harness._core.monitor import Budget, Monitor, Schedule, Target
@@ -85,6 +86,8 @@ def loop_with_monitor(wl, updates: int, b: int = 1, eta: float = 0.05, seed: int
                   clock=clock)
     steps = Steps(wl)
     draws = IndexDraws(np.random.default_rng(seed), wl.n)   # as the plugin draws B_t: a block ahead
+    if rewarm:
+        mon.rewarm(steps.rewarm)                             # as the plugin does (Monitor.rewarm)
     w = np.zeros(wl.dim)
     t = 0
     t0 = time.perf_counter()
@@ -134,8 +137,9 @@ def measure(repeats: int = 7, n: int = 20000, d: int = 100, epochs: float = 10.0
     loop_with_monitor(wl, 100, b)  # JIT / numba cache load, first-touch of the data
     loop_without_monitor(wl, 100, b)
     cpu = time.process_time
-    out = {k: [] for k in ("measured", "uncharged", "unobserved", "wall", "cpu", "cpu_unobserved")}
-    points, charge, arms = 0, {}, ["bare", "observed", "unobserved", "bare_cpu", "observed_cpu", "unobserved_cpu"]
+    out = {k: [] for k in ("measured", "uncharged", "unobserved", "cold", "wall", "cpu", "cpu_unobserved")}
+    points, charge = 0, {}
+    arms = ["bare", "observed", "unobserved", "cold", "bare_cpu", "observed_cpu", "unobserved_cpu"]
     for r in range(repeats):
         order = arms[r % len(arms):] + arms[:r % len(arms)]
         got = {}
@@ -143,6 +147,8 @@ def measure(repeats: int = 7, n: int = 20000, d: int = 100, epochs: float = 10.0
             on_cpu = arm.endswith("_cpu")
             if arm.startswith("bare"):
                 got[arm] = loop_without_monitor(wl, updates, b, clock=cpu if on_cpu else time.perf_counter)
+            elif arm == "cold":       # the observed run without the re-warm after each evaluation
+                got[arm] = loop_with_monitor(wl, updates, b, points=ask_points, rewarm=False)
             else:
                 got[arm] = loop_with_monitor(wl, updates, b, observe=arm.startswith("observed"), points=ask_points,
                                              clock=cpu if on_cpu else time.perf_counter,
@@ -152,6 +158,7 @@ def measure(repeats: int = 7, n: int = 20000, d: int = 100, epochs: float = 10.0
         out["uncharged"].append(charge["last_point_actual_s"] / got["bare"])
         out["wall"].append(w_ / got["bare"])
         out["unobserved"].append(got["unobserved"][0] / got["bare"])
+        out["cold"].append(got["cold"][0] / got["bare"])
         out["cpu"].append(got["observed_cpu"][0] / got["bare_cpu"])
         out["cpu_unobserved"].append(got["unobserved_cpu"][0] / got["bare_cpu"])
     return {"updates": updates, "points": points, "charge": charge, **out}
@@ -243,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"monitor overhead, measured time / bare loop (target <= 1.02): {_summary(res['measured'])}")
     print(f"  the same run's actual time, the windows' cost not taken off: {_summary(res['uncharged'])}")
     print(f"  the same without the audit's observation windows:           {_summary(res['unobserved'])}")
+    print(f"  the same with the windows, no re-warm after the evaluations: {_summary(res['cold'])}")
     print(f"  in CPU seconds (process_time), with the windows:            {_summary(res['cpu'])}")
     print(f"  in CPU seconds, without the windows:                        {_summary(res['cpu_unobserved'])}")
     print(f"whole wall time incl. evaluations (off the clock) / bare loop:  {_summary(res['wall'])}")

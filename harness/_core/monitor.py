@@ -226,6 +226,18 @@ class Monitor:
         self._target_cpu: tuple[float, float, int] | None = None
         self._target_at = 0
         self.charge: dict[str, Any] | None = None
+        self._rewarm: Callable[[], None] | None = None
+
+    def rewarm(self, fn: Callable[[], None] | None) -> None:
+        """Run ``fn()`` after each point's evaluation, the clock still stopped (None: nothing). A point's
+        evaluation leaves the processor's caches and branch predictors full of its own code and data,
+        so the plugin's next chunk starts cold and the measured time would carry the pause: on this
+        2-core machine a one-update SGD chunk took 11.6 us right after an evaluation and 1.6 us warm
+        (a fixed ~10 us per point, ~2% of a 25 ms run's 45 points). ``fn`` re-warms that code path
+        (the serial plugins' ``Steps.rewarm``: one update on scratch data). It must leave the run's
+        state as it found it (no update of the iterate, no draw from the run's generator): it is the
+        measurement undoing its own trace, never the algorithm's work done off the clock."""
+        self._rewarm = fn
 
     # -- clock --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -596,6 +608,8 @@ class Monitor:
                     self._target_at = int(updates)
             if self.on_point is not None:
                 self.on_point(point, self)
+            if self._rewarm is not None and self.status is None:   # the next chunk starts as warm as the last one ended
+                self._rewarm()
         finally:
             self.eval_seconds += self._clock() - pause
 

@@ -22,6 +22,7 @@ def run(ctx):
     t0 = p["t0"] or n / b
     ctx.applied(eta=p["eta"], b=b, schedule=p["schedule"], t0=t0)
     draws = IndexDraws(ctx.rng, n)                # B_t, drawn a block ahead (the same stream)
+    mon.rewarm(steps.rewarm)                      # after each evaluation, off the clock: the kernel's path warm again
     w = np.zeros(wl.dim)
     t = 0
     mon.tick(0, w, samples=0)

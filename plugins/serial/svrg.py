@@ -29,6 +29,7 @@ def run(ctx):
     ctx.applied(eta=eta, b=b, m=m, warm_epochs=p["warm_epochs"])
     steps = Steps(wl)
     draws = IndexDraws(ctx.rng, n)                      # B_t, drawn a block ahead (the same stream)
+    mon.rewarm(lambda: steps.rewarm("svrg"))            # after each evaluation, off the clock (Monitor.rewarm)
     w = np.zeros(wl.dim)
     mon.tick(0, w, samples=0)
 

@@ -98,3 +98,29 @@ def test_svrg_epoch_budget_counts_its_full_gradient_pass():
     assert out.stdout.rstrip().endswith(line)
     assert "met = wall/measured <= 2" in line and "MISSED" in line and "short = its shortest repeat measured under 10 s" in line
     assert "overshoot" not in line  # an epochs budget: no seconds to overshoot
+
+
+@pytest.mark.parametrize("plugin,params", [("sgd-serial", {"eta": 0.05, "b": 2}),
+                                           ("svrg-serial", {"eta": 0.02, "b": 3})])
+def test_the_rewarm_after_each_evaluation_leaves_the_run_as_it_was(plugin, params, monkeypatch):
+    """The serial plugins re-warm their kernel after each point's evaluation (Monitor.rewarm, off the
+    clock): it runs (once per point but the last) and changes no iterate, no draw, no point."""
+    from harness._core.monitor import Monitor
+
+    spec = RunSpec(plugin, "logreg", params, {"n": 300, "d": 8}, seed=5, budget=Budget(epochs=4))
+    calls = []
+    real = Monitor.rewarm
+
+    def counting(self, fn):
+        def wrapped():
+            calls.append(1)
+            fn()
+        real(self, wrapped)
+
+    monkeypatch.setattr(Monitor, "rewarm", counting)
+    warmed = execute(spec)
+    monkeypatch.setattr(Monitor, "rewarm", lambda self, fn: None)
+    cold = execute(spec, force=True)
+    assert len(warmed.points) > 5 and len(calls) == len(warmed.points) - 1
+    assert [p["objective"] for p in warmed.points] == [p["objective"] for p in cold.points]
+    assert [p["updates"] for p in warmed.points] == [p["updates"] for p in cold.points]

@@ -251,3 +251,33 @@ def test_an_evaluation_that_raises_leaves_the_clocks_running():
         mon.tick(1, np.zeros(1), force=True)
     clock.t = cpu.t = 5.0
     assert mon.elapsed() == 5.0 and mon._cpu_elapsed() == 5.0    # nothing was spent inside the failed tick
+
+
+def test_rewarm_runs_after_each_evaluation_off_both_clocks():
+    """Monitor.rewarm: the plugin's re-warm runs after every point's evaluation but the last (the
+    run is over), with the wall and CPU clocks stopped: 5 s of re-warming per point show in no
+    time_s and no cpu_to_target, only in the evaluation's seconds."""
+    clock, cpu = FakeClock(), FakeClock()
+    calls = []
+
+    def rewarm():
+        calls.append(len(mon.points))
+        clock.t += 5.0
+        cpu.t += 5.0
+
+    mon = Monitor(lambda w: {"objective": 1.0}, clock=clock, cpu_clock=cpu, budget=Budget(updates=8),
+                  schedule=Schedule(ratio=2.0, max_interval_s=None, eval_fraction=None))
+    mon.rewarm(rewarm)
+    t = 0
+    mon.tick(0, np.zeros(2))
+    while mon.running:
+        k = mon.next_chunk(t)
+        clock.t += 1.0 * k
+        cpu.t += 1.0 * k
+        t += k
+        mon.tick(t, np.zeros(2))
+    assert [p["updates"] for p in mon.points] == [0, 1, 2, 4, 8]
+    assert [p["time_s"] for p in mon.points] == [0.0, 1.0, 2.0, 4.0, 8.0]
+    assert calls == [1, 2, 3, 4]                      # after each point but the last
+    assert mon.eval_seconds == 20.0
+    assert mon._cpu_elapsed() == 8.0
