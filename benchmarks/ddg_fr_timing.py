@@ -3,13 +3,14 @@
 Prints, for the same workload, seed and step budget:
 
 1. time per epoch of ``ddg-torch`` and ``fr-torch`` vs ``bp-torch`` (K ranks, module k on rank k),
-   the measured speedups next to the thesis's time model (Table 3, notes §3.1)
-   ``S_DDG = 1/(rho + (1-rho)/K)`` and the notes' FR estimate ``S_FR = 1/(rho + 1/K)``, with
+   the measured speedups next to the thesis's time model (Table 3) ``S_DDG = 1/(rho + (1-rho)/K)``
+   and the FR estimate ``S_FR = 1/(rho + 1/K)`` (docs/derivations.md, features_replay, 'FR time'), with
    ``rho = T_F/(T_F + T_B)`` measured on the BP run's modules (forward / backward time per module);
 2. peak activation memory (measured: bytes of the storages autograd keeps for the stored graphs,
-   plus stored inputs) of DDG and FR relative to BP, per rank and in total, next to the notes'
-   counting model (§3.2): DDG/BP = sum_k (K-k+1) A_k / sum_k A_k, FR/BP = (A + sum_k (K-k+1) b_k)/A,
-   with A_k BP's measured per-module activations and b_k the module's input size;
+   plus stored inputs) of DDG and FR relative to BP, per rank and in total, next to the counting
+   model of Table 6 (docs/derivations.md, features_replay, 'memory model'):
+   DDG/BP = sum_k (K-k+1) A_k / sum_k A_k, FR/BP = (A + sum_k (K-k+1) b_k)/A, with A_k BP's measured
+   per-module activations and b_k the module's input size;
 3. the same memory ratios for K = 2..4 from the simulator (identical per-module code).
 
 Repeats interleave the plugins (bp, ddg, fr, bp, ...) so slow drifts of a shared machine hit all
@@ -59,16 +60,16 @@ def per_iteration(rec) -> float:
 
 
 def memory_models(bp_extra, K):
-    """(DDG/BP, FR/BP as the notes count it, FR/BP counting the replayed input once): module k
+    """(DDG/BP, FR/BP as the memory model counts it, FR/BP counting the replayed input once): module k
     (1-based) holds K-k+1 graphs under DDG; under FR K-k+1 inputs, one of them inside the replay
     graph (BP's A_k already counts a module's input, which its first layer saves)."""
     A = bp_extra["act_peak_bytes"]
     b = bp_extra["input_bytes"]
     total = sum(A)
     ddg = sum((K - k) * A[k] for k in range(K)) / total  # 0-based k: K - k graphs (1-based K-k+1)
-    fr_notes = (total + sum((K - k) * b[k] for k in range(K))) / total
+    fr_model = (total + sum((K - k) * b[k] for k in range(K))) / total
     fr_once = (total + sum((K - 1 - k) * b[k] for k in range(K))) / total
-    return ddg, fr_notes, fr_once
+    return ddg, fr_model, fr_once
 
 
 def main(argv=None) -> int:
@@ -112,7 +113,7 @@ def main(argv=None) -> int:
     print(f"\n{'plugin':<10} {'s/epoch':>9} {'ms/iter':>8} {'speedup':>8} {'model':>7}  model formula")
     for n in names:
         form = {"bp-torch": "", "ddg-torch": "1/(rho+(1-rho)/K)  Table 3",
-                "fr-torch": "1/(rho+1/K)  notes §3.1 [DERIVED]"}[n]
+                "fr-torch": "1/(rho+1/K)  estimate, docs/derivations.md"}[n]
         print(f"{n:<10} {it[n] * per_epoch:9.3f} {1e3 * it[n]:8.2f} {it['bp-torch'] / it[n]:8.3f} {model[n]:7.3f}  {form}")
     print("\nper-module ms/iteration (median run): forward | backward (FR's backward includes the replay)")
     for n in names:
@@ -130,7 +131,7 @@ def main(argv=None) -> int:
         print(f"{n:<10} {str(e['act_peak_bytes']):<28} {tot:9d} {tot / tot_bp:6.3f} {m:6.3f}{extra}")
     if args.sim_K:
         print("\nsimulator (same per-module code), total peak activations relative to BP, measured | model")
-        print(f"{'K':>3} {'DDG':>15} {'FR':>23}   models: DDG sum(K-k+1)A_k/A; FR (A+sum(K-k+1)b_k)/A (notes), "
+        print(f"{'K':>3} {'DDG':>15} {'FR':>23}   models: DDG sum(K-k+1)A_k/A; FR (A+sum(K-k+1)b_k)/A (model), "
               f"(A+sum(K-k)b_k)/A (input once)")
         for Ks in [int(x) for x in args.sim_K.split(",") if x]:
             ex = {}

@@ -23,18 +23,18 @@ On a machine with few cores, multi-threaded BLAS inside the (untimed) evaluation
 worker threads spinning for a while after each snapshot, competing with the timed loop:
 ``--blas-threads 1`` shows how much of the overhead that is.
 
-What is left with the windows charged (measured on this 2-core machine, 2026-12-07, ``--decompose``,
-15 repeats, load 1.5): measured / bare 1.06 (1.10 in the 5-repeat table at load 1.1), and the kernel's
-seconds alone, with no monitor, over the monitor's 46 chunks replayed: 1.03 of one call, 1.08 with
-the evaluation run between the chunks. The monitor's own calls are off the clock (``Monitor._freeze``:
-they were ~2% here), so what is left is the plugin's work paying for being cut: drawing its indices in
-blocks (~1.2 ms against the bare loop's one call of 0.5 ms) and, most of it, the kernel's seconds
-after each evaluation: a one-update chunk takes ~15 us right after an evaluation and ~3 us warm, and a
-chunk of 1000 updates or more ~50 us more than its share of one call (each evaluation streams X, 16
-MB, and the test set through a 2 MB L2 and the TLB, and the next chunk starts cold; a 3 ms sleep or
-spin in place of the evaluation costs more, 1.4-1.5: on this shared host the data go cold during any
-pause). It is not taken off the clock: it cannot be told apart from the work of the chunk it lands
-in. Fewer points for a short run is the lever left (``harness run --points N``).
+What is left with the windows charged (measured on this 2-core machine, 2026-12-07, load 0.7-1.3, a
+helper's tests beside it): the 10-epoch run, ~25 ms of work, 1.03-1.06 median of 15 (min 0.87, max 1.25:
+the bare loop's own time moves by a quarter between repeats here); the 40-epoch run, 0.1 s, 1.02-1.03.
+Where it goes, on the 25-ms run: the plugin's work paying for being cut, never the monitor's own calls,
+which are off the clock (``Monitor._freeze``: they were ~2%). A pause leaves the caches cold: a
+one-update chunk took 11.6 us right after an evaluation and 1.6 us warm; the plugin's re-warm
+(``Monitor.rewarm``: one update on scratch data, off the clock) brings it to 2.9 us (the arm "no
+re-warm" above; paired, 0.988-0.992 of the same run without it). What no re-warm reaches: the drawn
+indices' blocks refilled right after an evaluation (~80 us a block against 46 us warm, 9 refills, ~1%
+of 25 ms) and the data the next chunk reads (~1%); they cannot be told apart from the chunk's own
+work. Fewer points for a short run is the lever left (``harness run --points N``: 12 points measured
+1.02, 8 points 1.00).
 
 Both loops draw their mini-batches from the same seeded generator and apply the same numba
 kernel; only the chunking differs (the monitor's geometric schedule vs one chunk per 2M samples,

@@ -5,7 +5,8 @@ Sources: Huo's thesis (2020) Ch. 2 (statements with proofs, Sec. 2.3-2.4) and th
 Huo & Huang's AAAI 2017 paper (statements only: Thms 1-4 = thesis Thms 2.3.1, 2.3.2, 2.4.1,
 2.4.2).
 
-Both pairs of theorems are one statement with D in {d, 1} (notes Sec. 3.4, checked with sympy):
+Both pairs of theorems are one statement with D in {d, 1} (derivation: docs/derivations.md, asysvrg,
+'one statement'):
 
     X = 2 L^2 Delta^2 eta^2,  kc = 4 L^2 / ((D - X) b),  theta = eta beta / D + kc eta^2,
     K0 = kc (L^2 Delta^2 eta^3 / (2D) + eta^2 L / 2)
@@ -48,7 +49,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 
 from .runmap import Applied, Constant, Delay, Require, RunMap
 from .statement import Condition, Recursion, Theorem, sym
-from .papers import HUO_THESIS as SOURCE
+from .papers import HUO_THESIS as SOURCE, derived
 
 FAMILIES = ("svrg", "asysvrg")  # the algorithms these theorems are about
 
@@ -62,8 +63,8 @@ SYMBOLS = {
     "eta": "constant step size", "beta": "free analysis constant beta_t = beta > 0 (Young's inequality)",
     "Delta": "maximum delay (Assumption 2.2.4): coordinate writes (D = d) or server updates (D = 1)",
     "b": "mini-batch size |I_t|", "m": "inner iterations per outer iteration", "D": "d (shared) or 1 (distributed)",
-    "F0": "f(w^0) - f* (f* = inf f; for a non-convex f read w* as a lower bound, notes Sec. 1.2)",
-    "T": "total iterations S*m (the cumulative form holds at every T, see the notes Sec. 10.1)",
+    "F0": f"f(w^0) - f* (f* = inf f: the paper's f(w*) for a non-convex f; {derived('asysvrg', 'f*')})",
+    "T": f"total iterations S*m (the cumulative form holds at every T: {derived('asysvrg', 'cumulative form')})",
     "u0": "step-size constant, eta = u0 b / (L n^alpha)", "alpha": "exponent 0 < alpha <= 1", "n": "samples",
 }
 
@@ -126,11 +127,12 @@ def _general(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: st
         runmap=_runmap(shared=shared, explicit=False), prepare=_alias_d if shared else None,
         judges=("single-coordinate writes (coords = 1), no SGD warm start" if shared else "no SGD warm start"),
         errata=(
-            "Encoded with the implicit conditions of the proof (notes Sec. 2.4): D - 2L^2 Delta^2 eta^2 > 0, "
+            "Encoded with the implicit conditions of the proof (Lemma 2.3.1 and the proof of (2.20)/(2.41); "
+            f"{derived('asysvrg', 'implicit conditions')}): D - 2L^2 Delta^2 eta^2 > 0, "
             "c_1 <= beta/2 (c_{t+1} <= beta_t/2 for all t), and gamma = Gamma_0 > 0. The proof's recursion (2.22) is "
             "algebraically identical to (2.13) (sympy-checked in the tests). The summed Lemma 2.3.1 is applied with "
             "t-dependent weights in (2.21); using c_1 (as gamma = Gamma_0 does) makes it rigorous. For a non-convex f, "
-            "f(w*) is read as inf f (a lower bound makes the bound conservative)."),
+            f"f(w*) is read as inf f (a lower bound makes the bound conservative; {derived('asysvrg', 'f*')})."),
         notes=(
             "beta is a free analysis constant: the statement holds for every admissible beta > 0, so the checker uses "
             "the admissible beta with the smallest bound (the paper's explicit choice is beta = 2L). The Lyapunov "
@@ -161,7 +163,8 @@ def _explicit(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: s
                   sp.LessThan(D_val * n**alpha, D_val * n**(2 * alpha) - 2 * Delta**2 * u0**2 * b**2),
                   f"assumed in the proof ({'2.28' if shared else '2.48'})", implicit=True),
         Condition("u0 b < 3/28", sp.StrictLessThan(ub, sp.Rational(3, 28)),
-                  "positivity of the second term of the delay condition (notes Sec. 2.5): eta < 3/(28 L n^alpha) whatever b",
+                  "positivity of the second term of the delay condition: eta < 3/(28 L n^alpha) whatever b "
+                  f"({derived('asysvrg', 'u0 b < 3/28')})",
                   implicit=True),
         Condition("0 < u0 < 1", sp.StrictLessThan(u0, 1), "statement"),
         Condition("0 < alpha <= 1", sp.LessThan(alpha, 1), "statement (the proof uses alpha < 1)"),
@@ -184,11 +187,12 @@ def _explicit(D_val: Any, tid: str, section: str, eqs: str, source: str, aaai: s
         solutions={"Delta": sp.sqrt(delay_rhs)}, runmap=_runmap(shared=shared, explicit=True),
         judges=("single-coordinate writes (coords = 1), no SGD warm start" if shared else "no SGD warm start"),
         errata=(
-            "sigma is never given in the text; the value implied by the proof is encoded (notes Sec. 2.5 / 3.5, "
-            "[DERIVED], sympy-checked): sigma = u0 (1/2 - (14 u0^2 b^2 Delta^2 + 14 u0 b D)/(3D)). The implicit "
-            "conditions D n^alpha <= D n^(2alpha) - 2 Delta^2 u0^2 b^2 and u0 b < 3/28 are enforced. The statement "
-            "says 0 < alpha <= 1, the proof 0 < alpha < 1; the statement's range is encoded. The statement's "
-            "requirement c_0 <= beta/2 = L is what the first term of the delay condition secures (a sufficient choice)."),
+            "sigma is never given in the text; the value implied by the last inequality of (2.30)/(2.50) is encoded "
+            f"({derived('asysvrg', 'sigma')}): sigma = u0 (1/2 - (14 u0^2 b^2 Delta^2 + 14 u0 b D)/(3D)). The implicit "
+            "conditions D n^alpha <= D n^(2alpha) - 2 Delta^2 u0^2 b^2 ((2.28)/(2.48)) and u0 b < 3/28 are enforced. The "
+            "statement says 0 < alpha <= 1, the proof 0 < alpha < 1; the statement's range is encoded. The statement's "
+            "requirement c_0 <= beta/2 = L is what the first term of the delay condition secures (a sufficient choice: "
+            f"{derived('asysvrg', 'c_0 <= beta/2')})."),
         notes=(
             "For a run, u0 is read off the step size: u0 = eta L n^alpha / b, and alpha is a free constant of the "
             "analysis (any alpha in (0, 1] that makes the conditions hold gives a valid bound; the checker takes the "

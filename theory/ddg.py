@@ -1,6 +1,6 @@
 """Decoupled parallel backpropagation with convergence guarantee (DDG): Huo's thesis (2020)
-Ch. 5, Sec. 5.4 (Lemma 5.4.1, Theorems 5.4.1-5.4.2); notes
-``ddg-features-replay.md`` Sec. 4.1-4.4 and 8.
+Ch. 5, Sec. 5.4 (Lemma 5.4.1, Theorems 5.4.1-5.4.2); what the text leaves implicit:
+docs/derivations.md, ddg.
 
 The network is split into K modules; module k uses the gradient delayed by K - k iterations.
 Assumptions: L-smooth f (5.10) and a uniform bound M on every per-sample squared gradient norm (5.11).
@@ -24,7 +24,7 @@ from .errors import NotApplicable
 from .measures import POSTHOC_REGION
 from .runmap import Applied, Extra, Require, RunMap
 from .statement import Condition, Theorem, sym
-from .papers import HUO_THESIS as SOURCE
+from .papers import HUO_THESIS as SOURCE, derived
 
 FAMILIES = ("ddg", "bp")  # the algorithms these theorems are about
 
@@ -53,7 +53,8 @@ def sigma_lr(gammas: np.ndarray, K_v: int) -> float:
 
 def stable_delayed_gd(tau: int) -> float:
     """Largest a = gamma L for which x_{t+1} = x_t - a x_{t-tau} is stable: 2 sin(pi/(2(2 tau + 1)))
-    (notes Sec. 4.4, [DERIVED]; outside the thesis's assumptions: a stress test)."""
+    (derivation: docs/derivations.md, ddg, 'delayed gradient stability'; outside the thesis's assumptions: a
+    stress test)."""
     return float(2 * np.sin(np.pi / (2 * (2 * tau + 1))))
 
 
@@ -116,7 +117,8 @@ def _fixed() -> Theorem:
         conditions=[Condition("gamma L <= 1", sp.LessThan(gamma * L, 1), "stated"),
                     Condition("K >= 1", sp.GreaterThan(K, 1)),
                     Condition("non-vacuous: gamma L < 1/(2(K + K^4))", sp.StrictLessThan(gamma * L, 1 / (2 * (K + K**4))),
-                              "the floor 2 gamma L M_K is below the trivial bound M (notes, [DERIVED]); reported",
+                              "the floor 2 gamma L M_K is below the trivial bound M "
+                              f"({derived('ddg', 'non-vacuity')}); reported",
                               gating=False)],
         definitions=[(MK, K * M + K**4 * M)],
         bound=2 * F0 / (gamma * T) + 2 * gamma * L * MK, measured="running_mean_grad_norm_sq",
@@ -124,10 +126,12 @@ def _fixed() -> Theorem:
         solutions={"gamma": 1 / L}, runmap=_runmap(diminishing=False), judges="the SGD form with a constant step",
         extra_bounds={"floor (T -> oo)": 2 * gamma * L * MK,
                       "at the best step min{1/L, sqrt(F0/(T L M_K))}": 4 * sp.sqrt(F0 * L * MK / T)},
-        errata=("Lemma 5.4.1 omits its conditions L gamma_t <= 1 and gamma_t non-increasing (notes errata 4); they are "
-                "conditions here. The K^4 term is a loose count (K(K-1)/2 pairs suffice, notes errata 6) but valid; "
-                "the thesis's constant is encoded."),
-        notes="With K = 1 DDG is back-propagation (plain SGD), so a serial SGD run is checked with K = 1.",
+        errata=("Lemma 5.4.1 omits conditions its proof uses in (5.18)-(5.19): L gamma_t <= 1 (stated only in the "
+                "theorems) and gamma_t non-increasing (for gamma_j <= gamma_{max(0, t-K+1)}); they are conditions here. "
+                "The K^4 term of (5.18) is a loose count (K(K-1)/2 delayed pairs suffice: "
+                f"{derived('ddg', 'K^4 count')}) but valid; the thesis's constant is encoded."),
+        notes=("With K = 1 DDG is back-propagation (plain SGD), so a serial SGD run is checked with K = 1. The bound at "
+               f"the best step is the minimum over gamma ({derived('ddg', 'best fixed step')})."),
     )
 
 
@@ -147,8 +151,8 @@ def _diminishing() -> Theorem:
         measured_doc="gamma_t-weighted mean over iterations of ||grad f(w_t)||^2", rate=1 / sp.log(T),
         solutions={"gamma0": 1 / L}, runmap=_runmap(diminishing=True), judges="the SGD form with gamma_t = gamma0/(1+t)",
         errata=("The statement says 'let sigma = K', the proof 'sigma <= K'; sigma_lr = K exactly for this schedule "
-                "(attained at t = K - 1; tested). Corollaries 5.4.1-5.4.2 (the limit -> 0, 'lim_{s->oo}' meaning "
-                "T -> oo) follow from this bound."),
+                f"(attained at t = K - 1; tested; {derived('ddg', 'sigma_lr')}). Corollaries 5.4.1-5.4.2 (the limit -> 0, "
+                "'lim_{s->oo}' meaning T -> oo) follow from this bound."),
         notes="Gamma_T = gamma0 H_T and sum gamma_t^2 = gamma0^2 H_T^(2) (harmonic numbers), so the bound is O(1/log T).",
     )
 

@@ -1,5 +1,5 @@
 """Dis-dfSDCA: asynchronous dual-free SDCA on a parameter server (Huo's thesis (2020)
-Ch. 3, Sec. 3.4; notes ``asysvrg-dfsdca.md`` Sec. 5 and 9.2).
+Ch. 3, Sec. 3.4; what the text leaves implicit: docs/derivations.md, dfsdca).
 
 Problem: P(w) = (1/n) sum_i phi_i(w) + (lam/2)||w||^2, phi_i L-smooth. Workers send sums of H residues
 kappa_i = grad phi_i(w^{d(t)}) + alpha_i; the server steps w <- w - eta v; delays d(t) >= t - tau.
@@ -9,7 +9,7 @@ convex P), A_t = (1/n) sum ||alpha_i - alpha_i*||^2, B_t = ||w - w*||^2, alpha_i
 What a run maps to: L = max_i L(phi_i) (the data part of the per-sample smoothness, without lam),
 lam, n from the workload; eta, H and the round length (server updates per outer round) from the
 plugin's parameters; tau = the measured maximum delay. With alpha^0 = 0 and w^0 = 0:
-A_0 = (1/n) sum ||grad phi_i(w*)||^2 and B_0 = ||w*||^2 (notes Sec. 5.4, [DERIVED]).
+A_0 = (1/n) sum ||grad phi_i(w*)||^2 and B_0 = ||w*||^2 (derivation: docs/derivations.md, dfsdca, 'C_0').
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sympy as sp
 from .errors import NotApplicable
 from .runmap import Applied, Constant, Delay, Extra, Fact, Mapped, RunMap
 from .statement import Condition, Theorem, sym
-from .papers import HUO_THESIS as SOURCE
+from .papers import HUO_THESIS as SOURCE, derived
 
 FAMILIES = ("dfsdca",)  # the algorithms these theorems are about
 
@@ -51,7 +51,8 @@ def _conds(eta_max, eq: str, convex: bool) -> list[Condition]:
                         implicit=True))
     if not convex:
         cs.append(Condition("eta lam n < 1", sp.StrictLessThan(eta * lam * n, 1),
-                            "needed for the alpha-recursion's coefficient in (3.28) (notes Sec. 9.2)", implicit=True))
+                            "needed for the alpha-recursion's coefficient -eta lam (1 - eta lam n) of E||v^t||^2 in "
+                            "(3.28) to be negative", implicit=True))
     return cs
 
 
@@ -88,8 +89,8 @@ def _one_round(tid, title, eq_cond, eqs, source, convex, Cdef, rho_expr, errata,
         solutions={"eta": ETA_CVX if convex else ETA_NCV},
         runmap=_runmap(by_round=False),
         extra_bounds={} if printed is None else {"bound as printed (1 - eta lam H) C_0": printed * C0},
-        errata=errata, notes=("The proof discards the intermediate contraction: one factor rho per round of T server "
-                              "updates, for any T >= 1 (notes Sec. 5.4). The checker compares ||w - w*||^2 <= C_t "
+        errata=errata, notes=("The proof discards the intermediate contraction ((3.23)/(3.35)): one factor rho per round "
+                              "of T server updates, for any T >= 1. The checker compares ||w - w*||^2 <= C_t "
                               "with rho C_0 at every recorded point after the first update." + notes_extra),
     )
 
@@ -103,7 +104,7 @@ def _rounds(tid, title, eq_cond, eqs, source, convex, Cdef, rho_expr, errata, pr
         citation=SOURCE.cite("Sec. 3.4", eqs, source),
         statement=(f"With C^{{s+1,0}} = C^{{s,T}} and C = {Cdef}: E[C_{{S,0}}] <= rho^S E[C_{{0,0}}], hence "
                    "E[P(w^{S,0}) - P(w*)] <= (L + lam)/2 rho^S C_{0,0} (3.24); eps-accuracy after "
-                   "S >= log((L + lam) C_{0,0}/(2 eps)) / (-log rho) rounds."),
+                   f"S >= log((L + lam) C_{{0,0}}/(2 eps)) / (-log rho) rounds ({derived('dfsdca', 'exact S')})."),
         symbols=SYMBOLS, assumptions=ASSUMPTIONS + (["3.4.3 the phi_i are convex"] if convex else []),
         conditions=_conds(ETA_CVX if convex else ETA_NCV, eq_cond, convex),
         definitions=[(C0, A0 / (2 * lam * L) + B0 if convex else A0 / (4 * L**2) + B0), (rho, rho_expr)],
@@ -117,14 +118,16 @@ def _rounds(tid, title, eq_cond, eqs, source, convex, Cdef, rho_expr, errata, pr
 
 
 ERR_CVX = ("Lemma 3.4.1 (3.17) lacks the factor H on its first and third terms (E v^t = H grad P(w^{d(t)})); with it "
-           "the combination (3.20) is consistent; they agree for H = 1. The step-size condition (3.18) is exactly the "
-           "root of the bracket in (3.21) (sympy-checked in the tests). The alpha update must use lam n (eq. 3.7), not "
-           "lam n_k (Algorithm 7), for the primal-dual relation (3.3) to hold.")
+           f"the combination (3.20) is consistent; they agree for H = 1 ({derived('dfsdca', 'factor H in (3.17)')}). "
+           "The step-size condition (3.18) is exactly the root of the bracket in (3.21) (sympy-checked in the tests; "
+           f"{derived('dfsdca', 'step-size conditions')}). The alpha update must use lam n (eq. 3.7), not "
+           f"lam n_k (Algorithm 7), for the primal-dual relation (3.3) to hold ({derived('dfsdca', 'lam n, not lam n_k')}).")
 ERR_NCV = ("The stated contraction (1 - eta lam H) does not follow from Lemma 3.4.2 as printed: the coefficient of B_t "
-           "in C_t = A_t/(4L^2) + B_t is 1 + 2 eta lam H L^2/(4L^2) - 3 eta lam H/4 = 1 - eta lam H/4 (notes Sec. 5.5, "
-           "[DERIVED]). The provable factor rho = 1 - eta lam H/4 is encoded as the bound; the printed one is kept as "
-           "'bound as printed'. (3.29)'s '2H tau H^2' is read as 2H tau, as the proof (3.32) uses. Condition (3.30) is "
-           "the root of the bracket in (3.33) (sympy-checked). Implicit: eta L <= 1, eta lam n < 1.")
+           "in C_t = A_t/(4L^2) + B_t is 1 + 2 eta lam H L^2/(4L^2) - 3 eta lam H/4 = 1 - eta lam H/4 "
+           f"({derived('dfsdca', 'contraction of Theorem 3.4.3')}). The provable factor rho = 1 - eta lam H/4 is encoded "
+           "as the bound; the printed one is kept as 'bound as printed'. (3.29)'s '2H tau H^2' is read as 2H tau, as the "
+           "proof (3.32) uses. Condition (3.30) is the root of the bracket in (3.33) (sympy-checked in the tests; "
+           f"{derived('dfsdca', 'step-size conditions')}). Implicit: eta L <= 1, eta lam n < 1.")
 
 THEOREMS = [
     _one_round("dfsdca.thm-3.4.1", "Dis-dfSDCA, convex phi_i: one contraction per round", "(3.18)", "(3.14)-(3.23)",

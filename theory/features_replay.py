@@ -1,11 +1,12 @@
 """Training neural networks using features replay (FR): Huo's thesis (2020) Ch. 6,
-Sec. 6.4 (Lemma 6.4.1, Theorems 6.4.1-6.4.2); notes ``ddg-features-replay.md`` Sec. 4.5-4.9 and 8.
+Sec. 6.4 (Lemma 6.4.1, Theorems 6.4.1-6.4.2); what the text leaves implicit: docs/derivations.md,
+features_replay.
 
 Assumptions: the expected FR direction is a sufficient descent direction with constant sigma > 0
 (6.10), f is L-smooth and the direction's second moment is at most M (Assumption 6.4.2).
 
 What a run maps to: sigma (``sigma_dir``), L (``L_est``) and M (``M_est``) from the run's ``info``
-(an FR plugin measures sigma as the notes Sec. 6 describe); for plain SGD (FR with K = 1, where the
+(an FR plugin measures sigma as docs/derivations.md, features_replay, 'measuring sigma' describes); for plain SGD (FR with K = 1, where the
 direction is the stochastic gradient) sigma = 1, L from the workload and M = sup ||grad f||^2 +
 Var / b bounded by the run's measured region.
 """
@@ -21,7 +22,7 @@ from .errors import NotApplicable
 from .measures import POSTHOC_REGION
 from .runmap import Applied, Extra, Require, RunMap
 from .statement import Condition, Theorem, sym
-from .papers import HUO_THESIS as SOURCE
+from .papers import HUO_THESIS as SOURCE, derived
 
 FAMILIES = ("fr", "bp")  # the algorithms these theorems are about
 
@@ -100,14 +101,16 @@ THEOREMS = [
                    "(f(w^0) - f(w*))/(sigma gamma T) + gamma L M/(2 sigma)."),
         symbols=SYMBOLS, assumptions=ASSUMPTIONS,
         conditions=[Condition("non-vacuous: gamma L < 2 sigma", sp.StrictLessThan(gamma * L, 2 * sigma),
-                              "the floor gamma L M/(2 sigma) is below M (notes, [DERIVED]); reported", gating=False)],
+                              f"the floor gamma L M/(2 sigma) is below M ({derived('features_replay', 'non-vacuity')}); "
+                              "reported", gating=False)],
         bound=F0 / (sigma * gamma * T) + gamma * L * M / (2 * sigma), measured="running_mean_grad_norm_sq",
         measured_doc="running mean over iterations of ||grad f(w_t)||^2", rate=1 / T,
         runmap=_runmap(diminishing=False), judges="the SGD form with a constant step",
         extra_bounds={"floor (T -> oo)": gamma * L * M / (2 * sigma),
                       "at gamma* = sqrt(2 F0/(T L M))": sp.sqrt(2 * F0 * L * M / T) / sigma},
         errata="No step-size condition is needed (Lemma 6.4.1). With sigma = 1 this is the SGD bound of Bottou et al.",
-        notes="sigma (sufficient direction) and Ch. 5's sigma (step-size ratio) share a symbol in the thesis (errata 7).",
+        notes=("sigma (sufficient direction) and Ch. 5's sigma (step-size ratio, sigma_lr here) share a symbol in the "
+               f"thesis. The bound at gamma* is the minimum over gamma ({derived('features_replay', 'best fixed step')})."),
     ),
     Theorem(
         id="features_replay.thm-6.4.2", families=FAMILIES, title="Features replay with diminishing step sizes",
@@ -123,7 +126,8 @@ THEOREMS = [
         bound=F0 / (sigma * GammaT) + L * M / (2 * sigma) * S2 / GammaT, measured="weighted_mean_grad_norm_sq",
         measured_doc="gamma_t-weighted mean over iterations of ||grad f(w_t)||^2", rate=1 / sp.log(T),
         runmap=_runmap(diminishing=True), judges="the SGD form with gamma_t = gamma0/(1 + t/t0)",
-        errata="The proof cites '(6.11) in Lemma 5.4.1': it is Lemma 6.4.1 (notes errata 11). Remark 6.4.1's limit is in T.",
+        errata=("The proof cites '(6.11) in Lemma 5.4.1': it is Lemma 6.4.1. Remark 6.4.1's 'lim_{s->oo}' is a limit "
+                "in T."),
         notes="Gamma_T = gamma0 t0 (psi(t0 + T) - psi(t0)), sum gamma_t^2 = gamma0^2 t0^2 (psi'(t0) - psi'(t0 + T)).",
     ),
 ]

@@ -1,5 +1,6 @@
 """Hogwild! over distributed local data sets with linearly increasing mini-batch sizes and a central
-aggregator; notes ``minibatch-and-growing-batch.md`` Paper B (B.1-B.3).
+aggregator (Nguyen et al. 2021, Sec. 4.1 and Supplement C.2; what the text leaves implicit:
+docs/derivations.md, growing_batch).
 
 Strongly convex case (Sec. 4.1, Supp. C.2.2): with the recipe's sample sizes s_i = Theta(i/ln i), the
 delay function tau(t) = M_1 + sqrt((t + M_0)/(4 ln(t + M_0))) and round step sizes
@@ -9,7 +10,8 @@ on the worst case of the class, so the recipe is within 8 * 36^2 = 10368 of opti
 
 The sample-size and step-size recipes (Lemmas 1-4) are functions here, tested numerically. Theorem 2
 is encoded with Lemma 5's conditions but declared asymptotic only: its O(1/(t ln t)) term has no
-constant and is uncontrolled at any simulable t (notes B.3: T_0 ~ e^794), so runs get no verdict.
+constant and is uncontrolled at any simulable t (T_0 ~ e^794: docs/derivations.md, growing_batch,
+'T_0'), so runs get no verdict.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 import sympy as sp
 
 from .statement import Condition, Theorem, sym
-from .papers import GROWING_BATCH as SOURCE
+from .papers import GROWING_BATCH as SOURCE, derived
 
 FAMILIES = ("growing_batch",)  # the algorithms these theorems are about
 
@@ -88,8 +90,8 @@ def rounds_for(K_total: float, s_fn) -> int:
 
 
 ASYMPTOTIC = ("the O(1/(t ln t)) term of (4) (and of Lemma 5, which it instantiates) has no constant in the paper; "
-              "it is dominated only for t >= T_0 = exp(2 sqrt(Delta)(1 + (L + mu) alpha/mu)) ~ e^794 at L/mu = 10 "
-              "(notes B.3), so no finite run can be judged against the bound: evaluated with its conditions, "
+              "it is dominated only for t >= T_0 = exp(2 sqrt(Delta)(1 + (L + mu) alpha/mu)) (Supp. C.2.2) ~ e^794 at "
+              f"L/mu = 10 ({derived('growing_batch', 'T_0')}), so no finite run can be judged against the bound: evaluated with its conditions, "
               "no verdict on runs")
 
 THEOREMS = [
@@ -120,8 +122,9 @@ THEOREMS = [
         extra_bounds={"lower bound of Theorem 3": N / (2 * mu**2 * t)},
         errata=("Encoded with Lemma 5's conditions on the delay function and the step-size range; the leading term "
                 "only, since the O(1/(t ln t)) term has no constant (asymptotic only: no verdict on runs). The sample-"
-                "size cap's algebra (a/(L mu (d+1)) in the text) is encoded as 1/(eta mu (d+1)); Lemma 1's off-by-one "
-                "in the sequential mapping is harmless."),
+                "size cap's algebra (a/(L mu (d+1)) in the text) is encoded as 1/(eta mu (d+1)) "
+                f"({derived('growing_batch', 'sample-size cap')}); the off-by-one in the sequential mapping of "
+                "Theorem 1's proof (Supp. B.1: with 0-indexed h it reads h + 1 = |{...}|) is harmless."),
         notes="The server model after aggregating rounds 0..k-1 equals the recursion iterate w_{T_k} (Theorem 1).",
     ),
     Theorem(
@@ -136,8 +139,9 @@ THEOREMS = [
         measured_doc="||w_t - w*||^2", rate=1 / t, direction="lower",
         extra_bounds={"factor upper/lower": sp.Integer(8 * 36**2)},
         errata=("The cited lower bound holds over step-size sequences of SGD on a worst-case strongly convex class, not "
-                "per instance (notes B.3): a run may beat it (e.g. w_0 near w*). Encoded as a lower bound that the "
-                "checker does not assert on runs; the calibration instance f = (mu/2)||w - xi||^2 attains it exactly."),
+                "per instance: a run may beat it (e.g. w_0 near w*). Encoded as a lower bound that the checker does not "
+                "assert on runs; the calibration instance f = (mu/2)||w - xi||^2 attains it exactly "
+                f"({derived('growing_batch', 'calibration instance')})."),
         notes="A statement about the class, not one run.",
     ),
 ]

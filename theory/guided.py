@@ -14,8 +14,8 @@ Only theorems about the plugin's algorithm are consulted (:meth:`Theorem.about`)
 Before a run nothing is measured, so the inputs are the facts of a *planned* run
 (:class:`~harness.theory.facts.RunFacts` built by the harness: the workload's constants, the run's
 other parameters, and, for the delay, the value a run with this many workers is expected to see: 0
-for one worker and ``workers - 1`` otherwise, a parameter server with K equally fast workers, notes
-Sec. 3.3). The checker later uses the delay the run actually measured, so a run whose real delay
+for one worker and ``workers - 1`` otherwise, a parameter server with K equally fast workers:
+docs/derivations.md, asysvrg, 'delay of K workers'). The checker later uses the delay the run actually measured, so a run whose real delay
 exceeds the assumption is reported ``not-applicable`` rather than silently passing.
 """
 

@@ -1,6 +1,6 @@
 """Large-batch training without warmup: convergence of mGD and mNAG with layer-wise step sizes
-gamma_k = gamma / L_k (Huo's thesis (2020) Ch. 4, Sec. 4.2-4.3; notes
-``large-batch-clars.md`` Sec. 5 and 10).
+gamma_k = gamma / L_k (Huo's thesis (2020) Ch. 4, Sec. 4.2-4.3; what the text leaves implicit:
+docs/derivations.md, large_batch).
 
 Layer-wise constants are numpy arrays (one entry per layer k); conditions marked "for every layer"
 are evaluated element-wise and must hold for all k. Aggregates come from the arrays:
@@ -8,9 +8,9 @@ S = sum_k 1/L_k, kappa = max_k L_g/L_k, K = number of layers. The measured quant
 mean of G(w) = sum_k q_k ||grad_k f(w)||^2 with q_k = (1/L_k)/S; with one layer (K = 1) that is
 ||grad f||^2, which is how a plain mini-batch SGD run (``sgd-serial``) is checked (mGD with K = 1).
 
-Encoded as the notes recommend: the proof's raw per-layer conditions gate the verdict; the paper's
-"equivalent" summary conditions are reported alongside but are not equivalent (counter-example in
-the notes Sec. 5.3), so they do not gate.
+The proof's raw per-layer conditions gate the verdict; the paper's "equivalent" summary conditions
+are reported alongside but are not equivalent (counter-example: docs/derivations.md, large_batch,
+'stated conditions'), so they do not gate.
 
 Names: the theorems' step is gamma (gamma_k = gamma / L_k); the plugins of these algorithms
 (``mnag-*``, ``lars-*``, ``clars-*``) call their base learning rate ``lr`` (:data:`STEP_PARAM`,
@@ -31,7 +31,7 @@ from .errors import NotApplicable
 from .measures import POSTHOC_REGION
 from .runmap import Applied, Extra, Require, RunMap
 from .statement import Condition, Theorem, sym
-from .papers import HUO_THESIS as SOURCE
+from .papers import HUO_THESIS as SOURCE, derived
 
 FAMILIES = ("mnag", "lars", "clars", "mgd")  # the algorithms these theorems are about
 
@@ -109,7 +109,8 @@ def _stated_431() -> list[Condition]:
                   gating=False),
         Condition("stated: mean gamma_k <= min{1/(2L_g), sqrt(B/M_g)/(2L_g)}",
                   sp.LessThan(gbar, sp.Min(1 / (2 * Lg), sp.sqrt(B / Mg) / (2 * Lg))),
-                  "not equivalent to (4.21)-(4.22) (notes Sec. 5.3 counter-example); reported", gating=False),
+                  f"not equivalent to (4.21)-(4.22) ({derived('large_batch', 'stated conditions')}); reported",
+                  gating=False),
     ]
 
 
@@ -122,7 +123,8 @@ def _raw_432() -> list[Condition]:
                   sp.LessThan(2 * Lg**2 * beta**4 * gk * Sg / (om**4 * K), Q(1, 8)), per_layer=True),
         Condition("(4.55) 2 L_g^2 beta^4 gamma_k M_k Sum(gamma)/((1-beta)^4 K B) <= 1/8",
                   sp.LessThan(2 * Lg**2 * beta**4 * gk * Mk * Sg / (om**4 * K * B), Q(1, 8)),
-                  "corrected: the source prints gamma_k Sum_k M_k gamma_k (notes E5)", per_layer=True),
+                  "corrected: the source prints gamma_k Sum_k M_k gamma_k; Lemma 4.3.3 in (4.51) gives gamma_k M_k "
+                  f"Sum_j gamma_j ({derived('large_batch', '(4.55)')})", per_layer=True),
         Condition("(4.56) 2 L_g^2 gamma_k M_k Sum(gamma)/((1-beta)^2 K B) <= 1/8",
                   sp.LessThan(2 * Lg**2 * gk * Mk * Sg / (om**2 * K * B), Q(1, 8)), per_layer=True),
         Condition("(4.57) 2 L_g^2 gamma_k Sum(gamma)/((1-beta)^2 K) <= 1/8",
@@ -159,8 +161,10 @@ def _layer_constants(run, values) -> Extra:
     from .measures import variance_bound_on_run
 
     if run.family in DATA_DEPENDENT:
-        raise NotApplicable("the run's layer rates are not gamma/L_k (LARS/CLARS rates are data-dependent; "
-                            "no theorem of Ch. 4 covers them, notes Sec. 6 'Scope')")
+        raise NotApplicable("the run's layer rates are not gamma/L_k (LARS/CLARS rates are data-dependent, "
+                            "set from the iterate and the batch I_t; Theorems 4.3.1-4.3.2 assume fixed gamma_k = gamma/L_k "
+                            "and no theorem of Ch. 4 covers them: Sec. 4.4.1 relates LARS's factor to 1/L_k only "
+                            "heuristically)")
     c, info = run.constants, (run.info or {})
     scale = lr_scale(run)   # gamma_scale / lr: the step the run applied is lr x scale
     if "L_k" in info:
@@ -173,7 +177,7 @@ def _layer_constants(run, values) -> Extra:
         # the theorems need gamma_k = gamma / L_k. Constant rates (mNAG / mGD without warmup, the `when` above) are
         # that step for the Lipschitz constants L_k' = gamma / gamma_k with gamma = max_k gamma_k L_k: L_k' >= L_k, and
         # a larger constant still satisfies Assumption 4.3.1 (a global rate: L_k' = max_j L_j for every layer, the
-        # setting of Cor. 4.3.3). L_g is kept at least max_k L_k' (the text assumes L_g >= L_k, notes Sec. 1).
+        # setting of Cor. 4.3.3). L_g is kept at least max_k L_k' (Sec. 4.3 assumes L_g >= L_k with Assumption 4.3.1).
         g = float(np.max(rates * Lk_a))
         raised = g / rates
         vals = {"L_k": raised, "M_k": np.asarray(info.get("M_k", np.zeros_like(Lk_a)), dtype=float),
@@ -291,7 +295,7 @@ THEOREMS = [
                    "min_t ||grad f(w_t)||^2 converges at the rate O(1/(T gamma) + L_g gamma M_C)."),
         symbols=SYMBOLS, assumptions=["4.2.1 L_g-Lipschitz gradient", "4.2.2 bounded variance with M_g = 0"],
         conditions=[Condition("gamma <= (1 - beta)/(2 L_g)", sp.LessThan(gamma, (1 - beta) / (2 * Lg)),
-                              "'L' in the text is L_g (notes E17)")],
+                              "'L' in the text is L_g, the constant of Assumption 4.2.1")],
         bound=None, measured="running_mean_grad_norm_sq", measured_doc="min_t ||grad f(w_t)||^2",
         rate=1 / T, extra_bounds={"shape (no constants)": 1 / (T * gamma) + Lg * gamma * MC},
         errata="An O(.) statement without constants: only its conditions and the rate's shape can be checked.",
@@ -303,8 +307,10 @@ THEOREMS = [
                     "(4.19)-(4.22): (1/T) sum_t sum_k q_k E||grad_k f(w_t)||^2 <= 8 (f(w_0) - f_inf)/(T gamma S) "
                     "+ (4 + 2 kappa) M gamma / B."),
          errata=("The proof's raw per-layer conditions (4.19)-(4.22) gate; the stated summary is reported (it is not "
-                 "equivalent: notes Sec. 5.3). Proof gaps noted in the notes (the 1/K factor in (4.15), the "
-                 "dependence of w_{t:s} on I_t) are the thesis's claims and are kept."),
+                 f"equivalent: {derived('large_batch', 'stated conditions')}). Two steps of the proof are the thesis's "
+                 "claims and are kept: the first step of (4.15) has a factor 1/K that Assumption 4.2.1 does not give (the "
+                 "term may be optimistic by up to K), and (4.13) treats the batch gradient at w_t as independent of "
+                 "w_{t:s}, which depends on the same batch I_t through the earlier blocks."),
          notes="For a mini-batch SGD run: K = 1, gamma = eta L, M_1 = 0, M = the variance bound measured on the run."),
     _thm("large_batch.cor-4.3.1", "mGD, tuned step size: O(1/sqrt(T B))", "(4.26)-(4.28)", "Corollary 4.3.1",
          [Condition("B >= M_k (1/(8 L_k) dominates)", sp.GreaterThan(B, Mk), per_layer=True),
@@ -312,7 +318,7 @@ THEOREMS = [
          64 * F0 / (T * Sinv) + (12 + 2 * kappa) * sp.sqrt(M * F0 / (T * B * Sinv)), False, runmap=_cor_runmap(False),
          statement=("If 1/(8L_k) dominates the bound on gamma_k (B >= M_k) and gamma = min{1/8, sqrt(B F0/(T M S))}, then "
                     "(1/T) sum_t sum_k q_k E||grad_k f(w_t)||^2 <= 64 F0/(T S) + (12 + 2 kappa) sqrt(M F0/(T B S))."),
-         errata="'Theorem 6.4.2' in the text is Theorem 4.3.1 (notes E3). The corollary ignores the mean-step "
+         errata="'Theorem 6.4.2' in the text is Theorem 4.3.1. The corollary ignores the mean-step "
                 "conditions 'for simplicity'; they are encoded (the theorem's raw (4.19)-(4.22), with (4.21)-(4.22) on the "
                 "mean step Sum(gamma)/K), so with several layers it is admissible only where Theorem 4.3.1 applies.",
          notes=("A statement about the step size tuned to the horizon T: a run is judged at its last point, with T its "
@@ -323,7 +329,8 @@ THEOREMS = [
          statement=("Under Assumptions 4.3.1-4.3.2 with gamma_k = gamma/L_k and the raw conditions (4.52)-(4.57): "
                     "(1/T) sum_t sum_k q_k E||grad_k f(w_t)||^2 <= 8(1-beta) F0/(T gamma S) + M gamma/((1-beta)B) "
                     "(4 + 2kappa + 2kappa/(1-beta))."),
-         errata="(4.55) corrected to gamma_k M_k Sum_j gamma_j (notes E5); '(4.50) z_t = w_0' means z_0 = w_0 (E6).",
+         errata=("(4.55) corrected from the printed gamma_k Sum_k M_k gamma_k to gamma_k M_k Sum_j gamma_j, what (4.51) gives "
+                 f"({derived('large_batch', '(4.55)')}); '(4.50) where we have z_t = w_0' means z_0 = w_0."),
          notes="At beta = 0 this bound exceeds Theorem 4.3.1's by 2 kappa M gamma / B (tested)."),
     _thm("large_batch.cor-4.3.2", "mNAG, tuned step size: O(1/sqrt(T B))", "(4.62)-(4.64)", "Corollary 4.3.2",
          [Condition("B >= M_k", sp.GreaterThan(B, Mk), per_layer=True),
@@ -342,7 +349,8 @@ THEOREMS = [
          [Condition("gamma_g <= min{...} (corrected)", sp.LessThan(gg, sp.Min(
              om / (8 * Lg), B * om / (8 * Lg * Mg), om * sp.sqrt(B) / (4 * Lg * sp.sqrt(Mg)),
              om**2 * sp.sqrt(B) / (4 * beta**2 * Lg * sp.sqrt(Mg)), om**2 / (4 * beta**2 * Lg), om / (4 * Lg))),
-             "the last term corrected to (1-beta)^2/(4 beta^2 L_g) per (4.48) (notes E9)"),
+             "the printed last term (1-beta)/(4 beta^2 L_g) corrected to (1-beta)^2/(4 beta^2 L_g), as (4.48) has it "
+             f"with L_k = L_g ({derived('large_batch', 'Corollary 4.3.3')})"),
           Condition("0 <= beta < 1", sp.StrictLessThan(beta, 1))],
          8 * om * F0 / (T * gg) + MC * Lg * gg / (om * B) * (6 + 2 / om), True, adapter=False, defs=[],
          extra={"bound as printed (no 1/B)": 8 * om * F0 / (T * gg) + MC * Lg * gg / om * (6 + 2 / om)},
@@ -350,8 +358,8 @@ THEOREMS = [
                     "E||grad f(w_t)||^2 <= 8(1-beta) F0/(T gamma_g) + M_C L_g gamma_g/((1-beta) B) (6 + 2/(1-beta))."),
          errata=("As printed, (4.65) has (1 - eta) for (1 - beta) and drops the 1/B of the noise term; substituting "
                  "S = K/L_g, gamma = gamma_g L_g, kappa = 1 into (4.49) and multiplying by K gives the encoded form "
-                 "(sympy-checked in the tests: printed - derived is proportional to (B - 1)). The printed form is kept "
-                 "as 'bound as printed'."),
+                 "(sympy-checked in the tests: printed - derived is proportional to (B - 1); "
+                 f"{derived('large_batch', 'Corollary 4.3.3')}). The printed form is kept as 'bound as printed'."),
          notes="Evaluated, not checked per run (a global-step-size network run would need M_g, M_C measured)."),
 ]
 

@@ -1,13 +1,13 @@
-"""Inefficiency of SGD with larger mini-batches and more learners (Bhardwaj & Cong, ICLR 2017 submission):
-notes ``minibatch-and-growing-batch.md`` Paper A (Sec. A.1-A.3).
+"""Inefficiency of SGD with larger mini-batches and more learners (Bhardwaj & Cong, ICLR 2017 submission,
+Sec. 3-4 and the appendix; what the text leaves implicit: docs/derivations.md, minibatch).
 
 The paper's SGD update uses the SUM of the M sample gradients with step gamma; the mean-gradient
-step eta of a plugin is eta = gamma M (notes A.3.1'). Assumptions: unbiased samples, variance
-sigma^2 per sample, L-smooth f. D_f = f(x_1) - inf f.
+step eta of a plugin is eta = gamma M (docs/derivations.md, minibatch, 'mean form'). Assumptions:
+unbiased samples, variance sigma^2 per sample, L-smooth f. D_f = f(x_1) - inf f.
 
 Lemma 1 and Theorem 4's ASGD bound are checked on runs (sgd-serial is ASGD with N = 1 learner and
 no delay); Theorems 2, 3 and 5 compare optimised guarantees across batch sizes / learner counts and
-are evaluated (exact closed forms from the notes, sympy-verified there) rather than checked per run.
+are evaluated (exact closed forms: docs/derivations.md, minibatch) rather than checked per run.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sympy as sp
 from .measures import POSTHOC_REGION
 from .runmap import Applied, Computed, Constant, Delay, Require, RunMap, Workers
 from .statement import Condition, Theorem, sym
-from .papers import MINIBATCH as SOURCE
+from .papers import MINIBATCH as SOURCE, derived
 
 FAMILIES = ("sgd", "asgd")  # the algorithms these theorems are about
 
@@ -28,14 +28,15 @@ gamma, L, M, sigma2, Df, K, S, N, Ml, Mh, eps = sym("gamma L M sigma2 D_f K S N 
 alpha = sp.Symbol("alpha")
 Lmax = sym("L_max")
 
-# Implicit in applying A.2 to a linear model (notes A.1 'Implicit'): the variance is not bounded over all x
+# Implicit in applying A.2 to a linear model (docs/derivations.md, minibatch, 'eta L_max <= 1'): the variance is not bounded over all x
 # (it grows with ||x - x*||), only over the region the run visits; for convex L_max-smooth f_i, co-coercivity gives
 # E||x+ - x*||^2 <= ||x - x*||^2 - 2 eta (1 - eta L_max) <grad f(x), x - x*> + 2 eta^2 sigma_*^2, so with
 # eta L_max <= 1 that region stays bounded (in mean square) and the measured sigma^2 covers the iterates.
 PER_SAMPLE = Condition(
     "per-sample: eta L_max = gamma M L_max <= 1", sp.LessThan(gamma * M * Lmax, 1),
     "keeps the iterates where A.2's sigma^2 (measured over the visited region) holds: eta L_max <= 1 for convex "
-    "L_max-smooth f_i (co-coercivity); A.2 for all x fails on a linear model", implicit=True)
+    f"L_max-smooth f_i (co-coercivity); A.2 for all x fails on a linear model ({derived('minibatch', 'eta L_max <= 1')})",
+    implicit=True)
 
 SYMBOLS = {"gamma": "step size of the SUM-form update (eta = gamma M for a mean-gradient plugin)",
            "L_max": "largest per-sample smoothness constant (max_i L_i)",
@@ -47,13 +48,15 @@ ASSUMPTIONS = ["A.1 unbiased: E G(x, z) = grad f(x)", "A.2 bounded variance: E||
 
 
 def B_star(M_v, S_v, L_v, Df_v, s2):
-    """The optimised Lemma-1 guarantee (notes A.3.2, [DERIVED]): M L D/S + sqrt((M L D/S)^2 + 2 L D sigma^2/S)."""
+    """The optimised Lemma-1 guarantee (derivation: docs/derivations.md, minibatch, 'B*'):
+    M L D/S + sqrt((M L D/S)^2 + 2 L D sigma^2/S)."""
     a = M_v * L_v * Df_v / S_v
     return a + math.sqrt(a * a + 2 * L_v * Df_v * s2 / S_v)
 
 
 def samples_required_sgd(M_v, eps_v, L_v, Df_v, s2):
-    """Theorem 3, quantitative (notes A.3.3): S_req(M, eps) = 2 L D_f (sigma^2 + eps M)/eps^2, linear in M."""
+    """Theorem 3, quantitative (derivation: docs/derivations.md, minibatch, 'S_req'):
+    S_req(M, eps) = 2 L D_f (sigma^2 + eps M)/eps^2, linear in M."""
     return 2 * L_v * Df_v * (s2 + eps_v * M_v) / eps_v**2
 
 
@@ -78,7 +81,8 @@ def asgd_best_bound(K_v, N_v, L_v, M_v, Df_v, s2):
 
 
 def samples_required_asgd(N_v, eps_v, L_v, M_v, Df_v, s2, K_hi: float = 1e15) -> float:
-    """Theorem 5 (notes A.3.6): M * min{K : min_gamma (7) <= eps}, by bisection on K (the best bound decreases in K)."""
+    """Theorem 5 (derivation: docs/derivations.md, minibatch, 'Theorem 5'): M * min{K : min_gamma (7) <= eps},
+    by bisection on K (the best bound decreases in K)."""
     if asgd_best_bound(K_hi, N_v, L_v, M_v, Df_v, s2) > eps_v:
         return math.inf
     lo, hi = 1.0, K_hi
@@ -92,7 +96,8 @@ def samples_required_asgd(N_v, eps_v, L_v, M_v, Df_v, s2, K_hi: float = 1e15) ->
 
 
 def asgd_ratio(alpha_v: float, N_v: float) -> float:
-    """Theorem 4's exact comparison (notes A.3.5): the optimised (19)-(20) for N learners over 1 learner,
+    """Theorem 4's exact comparison (derivation: docs/derivations.md, minibatch, 'Theorem 4 factor'): the
+    optimised (19)-(20) for N learners over 1 learner,
     in units where gamma = c/(alpha M L): min_c (2/c + c + 2 N c^2/alpha) s.t. 2 N^2 c^2 + alpha c - alpha^2 <= 0."""
     from scipy.optimize import minimize_scalar
 
@@ -151,10 +156,10 @@ THEOREMS = [
         runmap=_runmap(asgd=False), judges="a constant step size (schedule = constant)",
         extra_bounds={"mean form (eta = gamma M)": (Df / (K * gamma * M) + L * sigma2 * gamma * M / (2 * M))
                       / (1 - L * gamma * M / 2)},
-        errata=("The source's chain for E||delta_k||^2 reads like M sum_i E||delta_ki||^2 <= M sigma^2; the correct "
-                "E||delta_k||^2 = sum_i E||delta_ki||^2 <= M sigma^2 is what (2) uses (notes A.3.1). D_f needs "
+        errata=("The appendix's chain for E||delta_k||^2 reads like M sum_i E||delta_ki||^2 <= M sigma^2; the correct "
+                "E||delta_k||^2 = sum_i E||delta_ki||^2 <= M sigma^2 (independent samples) is what (2) uses. D_f needs "
                 "f(x*) <= inf_k f(x_k): encoded with f* = inf f."),
-        notes=("A mean-gradient plugin's eta maps to gamma = eta/M. sigma^2 for a finite-sum workload is bounded on the "
+        notes=(f"A mean-gradient plugin's eta maps to gamma = eta/M ({derived('minibatch', 'mean form')}). sigma^2 for a finite-sum workload is bounded on the "
                "region the run visited (harness.theory.measures.variance_bound_on_run)."),
     ),
     Theorem(
@@ -170,7 +175,7 @@ THEOREMS = [
         rate=sp.Integer(1),
         extra_bounds={"factor (paper, approximate)": 2 * Mh / (alpha_expr * sp.sqrt(2) + Ml),
                       "B*(M, S) (optimised Lemma 1)": BSTAR},
-        errata=("Encoded with the exact optimised guarantee (notes A.3.2, sympy-verified there): the ratio is "
+        errata=(f"Encoded with the exact optimised guarantee ({derived('minibatch', 'B*')}): the ratio is "
                 "(M_h + sqrt(M_h^2 + 2 alpha^2))/(M_l + sqrt(M_l^2 + 2 alpha^2)); the paper's factor is its "
                 "approximation. The appendix's 'With M = M_l <= alpha/4' in the large-batch case means M = M_h."),
         notes="Compares guarantees across batch sizes: evaluated (and tested at the paper's numbers), not checked per run.",
@@ -184,8 +189,8 @@ THEOREMS = [
         bound=2 * L * Df * (sigma2 + eps * M) / eps**2, horizon="S", horizon_doc="samples",
         measured="samples_to_target", measured_doc="samples S_req(M, eps) for the optimised guarantee B*(M, S) <= eps",
         rate=sp.Integer(1),
-        errata="Quantitative form [DERIVED in the notes]: S_req = 2 L D_f (sigma^2 + eps M)/eps^2, linear in M; K_req "
-               "saturates at 2 L D_f/eps beyond the critical batch sigma^2/eps.",
+        errata=(f"Quantitative form ({derived('minibatch', 'S_req')}): S_req = 2 L D_f (sigma^2 + eps M)/eps^2, linear "
+                "in M; K_req saturates at 2 L D_f/eps beyond the critical batch sigma^2/eps."),
         notes="A monotonicity statement about guarantees: evaluated and property-tested, not checked per run.",
     ),
     Theorem(
@@ -206,9 +211,9 @@ THEOREMS = [
         runmap=_runmap(asgd=True), judges="a constant step size (schedule = constant)",
         extra_bounds={"factor N learners / 1 learner (stated, corrected)": N / sp.sqrt(K * sigma2 / (M * L * Df))},
         errata=("The main-text OCR of (7) shows 2 sigma^2 L M N gamma; the appendix makes it 2 sigma^2 L^2 M N gamma^2 "
-                "(as in Lian et al.). The constraint's OCR 'alpha c - alpha <= 0', '4N' are alpha^2, 4N^2 (sympy-checked "
-                "in the notes). The statement's factor 'approximately N' is N/alpha, as the paper's own discussion says "
-                "(notes A.3.5); the exact optimum is asgd_ratio (tested at the notes' numbers)."),
+                "(as in Lian et al.). The constraint's OCR 'alpha c - alpha <= 0', '4N' are alpha^2, 4N^2. The "
+                "statement's factor 'approximately N' is N/alpha, as the paper's own discussion (end of Sec. 4) says; "
+                f"the exact optimum is asgd_ratio, tested at the values of {derived('minibatch', 'Theorem 4 factor')}."),
         notes="A serial SGD run is ASGD with N = 1 learner and tau = 0.",
     ),
     Theorem(
@@ -221,8 +226,9 @@ THEOREMS = [
         bound=ASGD7, horizon="K", horizon_doc="server updates", measured="samples_to_target",
         measured_doc="samples M min{K : min_gamma (7) <= eps}", rate=1 / K,
         solutions={"gamma": (sp.sqrt(1 + 8 * N**2) - 1) / (4 * L * M * N**2)},
-        errata="The full proof is absent from the text; encoded as the notes' checker: S_req(N) = M min{K : min over "
-               "0 < gamma <= gamma_max(N) of (7) <= eps}, non-decreasing in N (samples_required_asgd; property-tested).",
+        errata=("The full proof is absent from the text; encoded as a checker: S_req(N) = M min{K : min over "
+                "0 < gamma <= gamma_max(N) of (7) <= eps}, non-decreasing in N (samples_required_asgd; property-tested; "
+                f"{derived('minibatch', 'Theorem 5')})."),
         notes="A monotonicity statement about guarantees: evaluated and property-tested, not checked per run.",
     ),
 ]

@@ -1,4 +1,5 @@
-"""The publications the built-in theorems come from (the bibliography of docs/papers.md)."""
+"""The publications the built-in theorems come from (the bibliography of docs/papers.md), and where
+what they leave implicit is derived (:func:`derived`: a section of docs/derivations.md)."""
 
 from __future__ import annotations
 
@@ -26,3 +27,13 @@ GROWING_BATCH = Paper("Nhuong V. Nguyen, Toan N. Nguyen, Phuong Ha Nguyen, Quoc 
                       "Proceedings of AISTATS 2021, PMLR 130:1207-1215 (the arXiv version is encoded)", 2021)
 
 ALL = (HUO_THESIS, ASYSVRG_AAAI, DFSDCA_ICDM, DDG_ICML, FR_NEURIPS, LARGE_BATCH, MINIBATCH, GROWING_BATCH)
+
+
+DERIVATIONS = "docs/derivations.md"
+
+
+def derived(section: str, item: str) -> str:
+    """The pointer a theorem's text gives for a fact its paper does not state but this project derives
+    from the paper's equations: ``derivation: docs/derivations.md, <section>, '<item>'`` (section: the
+    theorem module's section there, item: the heading of the item in it; the tests check both exist)."""
+    return f"derivation: {DERIVATIONS}, {section}, '{item}'"

@@ -44,9 +44,9 @@ LEFT_OUT = {
                            "either (asymptotic only)",
     "growing_batch.supp-C.2.1": "the constant-step benchmark cited from Leblond et al. 2018 without proof: its contraction "
                                 "is printed rho = aL/mu, which is >= 1 in every regime of interest (a typo; the intended "
-                                "value is not derivable from the seed papers and Leblond et al. is not among them), so "
-                                "the bound cannot be encoded faithfully; its sample-size cap s <= 1/(eta mu (d+1)) is "
-                                "noted in the notes (B.3) and the growing-batch plugins' docs",
+                                "value is not derivable from the papers encoded here, and Leblond et al. is not among them), so "
+                                "the bound cannot be encoded faithfully; its sample-size cap is s <= 1/(eta mu (d+1)) "
+                                "(docs/derivations.md, growing_batch, 'sample-size cap')",
     "growing_batch.lem-1..4": "sample-size and step-size recipes: encoded as functions in harness.theory.growing_batch "
                               "(sample_sizes_*, tau_*, property_3_holds, round_step_sizes) and tested, not as bounds",
 }

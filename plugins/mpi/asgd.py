@@ -6,7 +6,7 @@ Each learner asynchronously repeats (Bhardwaj & Cong 2017, Sec. 4, VERBATIM gist
 
     x_{k+1} = x_k - gamma * G(x_{k-tau}, z),   G = sum over the M samples            (6)
 
-Here the step is taken on the mean gradient, eta = gamma * M (notes A.3.1'), so ``eta`` is
+Here the step is taken on the mean gradient, eta = gamma * M (docs/derivations.md, minibatch, 'mean form'), so ``eta`` is
 comparable across M. ``S`` fixes the total number of samples processed (the paper's
 learner-count experiment: same S, more learners); the age tau is measured (theory: tau <= N).
 """

@@ -18,8 +18,9 @@ Worker k (Algorithm 3), on its local data {1..n_k}::
         v_t = (1/b) sum_{i in I_t} [grad f_i(w_{t-tau}) - grad f_i(w~)] + grad f(w~)   (2.33)
         send v_t with the version of w_{t-tau} it read
 
-Choices where the text is silent (notes Sec. 3.3 [FLAG]): the server sends the current w back to
-the worker whose v it applied (so tau ~ P-1 with P equal workers); the inner counter m counts all
+Choices where the text is silent (Algorithms 2-3 of Huo 2020): the server sends the current w back to
+the worker whose v it applied (so tau ~ P-1 with P equal workers: docs/derivations.md, asysvrg,
+'delay of K workers'); the inner counter m counts all
 server updates; updates still in flight when an epoch ends are dropped (they used the old
 snapshot) and counted in ``info['dropped_in_flight']``. Samples: n per full gradient, 2b per v.
 """

@@ -22,7 +22,7 @@ Worker k (Algorithm 7)::
         send v_k
 
 With ``lambda n`` in (3.7) the primal-dual relation (3.3) ``w = (1/(lambda n)) sum_i alpha_i`` holds
-exactly (notes Sec. 5.2 [FLAG + DERIVED]; ``lambda n_k`` would solve a problem with regularisation
+exactly (docs/derivations.md, dfsdca, 'lam n, not lam n_k'; ``lambda n_k`` would solve a problem with regularisation
 lambda/K). The check is real: each message also carries the new ``ahat_i`` of its samples, the
 server mirrors them, and every point records ``invariant_err = max|w - X^T ahat / (lambda n)|``
 (evaluated off the clock); at the end the workers' own duals are gathered and checked again.

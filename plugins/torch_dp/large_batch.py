@@ -1,7 +1,7 @@
 """Large-batch training on a ``network`` workload: mNAG / mGD, LARS and CLARS, one step at a time.
 
 Huo's thesis (2020), Chapter 4 "Large batch training does not need warmup"
-(notes: ``../shared/papers/notes/large-batch-clars.md``). One iteration of every rule here is the
+(Huo, Gu & Huang 2020; what the text leaves implicit: docs/derivations.md, large_batch). One iteration of every rule here is the
 layer-wise mNAG step (4.6) with ``v_0 = w_0``::
 
     v_{t+1} = w_t - sum_k gamma_k U_k ( (1/B) sum_{i in I_t} grad_k f_i(w_t) )        (4.6)

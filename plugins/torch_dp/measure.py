@@ -3,19 +3,19 @@
 On a fixed measurement set S (the first ``measure_n`` training samples of a seeded permutation,
 all of them when n is smaller), at the snapshot's iterate w:
 
-- **gradient variance** (Figure 12, notes §8.2): per-sample gradients by ``torch.func``;
+- **gradient variance** (Figure 12, Sec. 4.4.3): per-sample gradients by ``torch.func``;
   ``var_k = (1/|S|) sum_i ||grad_k f_i(w) - gbar_k||^2``, ``gsq_k = ||gbar_k||^2`` and the variance
   factor ``M_k = var_k / gsq_k`` (the tight M_k of Assumption 4.3.2 when the additive M is 0);
   ``var = sum_k var_k`` (Assumption 4.2.2's left-hand side).
-- **layer-wise smoothness** ``L_k`` (Assumption 4.3.1, notes §8.1(a)/§8.4): the spectral norm of
+- **layer-wise smoothness** ``L_k`` (Assumption 4.3.1; Figure 9, Sec. 4.4.1): the spectral norm of
   the diagonal Hessian block ``grad^2_kk f(w)``, estimated on the first ``lk_n`` samples of S by
   power iteration on Hessian-vector products restricted to layer k (``power_iters``
   double-backward passes per layer through one retained graph; a lower estimate of the norm that
   converges from below), at every ``lk_every``-th snapshot; ``L_g`` the same on the whole Hessian.
 - **the learning-rate upper bound** (Figure 9; Theorem 4.3.2 condition (4.47), Theorem 4.3.1 at
   beta = 0): ``lr_ub_k = min{ (1-beta)/(8 L_k), (1-beta) B / (8 L_k M_k) }``, and the classical
-  divergence threshold of NAG on a quadratic, ``lr_stable_k = 2(1+beta) / ((1+2beta) L_k)`` (notes
-  §8.5; not from the thesis). A layer whose learning rate exceeds ``lr_ub_k`` is flagged.
+  divergence threshold of NAG on a quadratic, ``lr_stable_k = 2(1+beta) / ((1+2beta) L_k)``
+  (docs/derivations.md, large_batch, 'NAG stability'; not from the thesis). A layer whose learning rate exceeds ``lr_ub_k`` is flagged.
 
 What is measured is the ``measure`` parameter: ``off`` (the default) the workload's metrics and
 the step's own facts (gamma_t, ||g_k||, gamma_k, CLARS's rho_k) only; ``variance`` adds the

@@ -20,8 +20,9 @@ COMMON = (
     Param("boundaries", "", "str", doc="block indices where modules 2..K start, e.g. '2' or '1,3' "
                                         "(default: balanced by parameter count)"),
     Param("sigma_window", 4, "int", low=1, doc="iterations before each snapshot whose applied gradients give "
-                                               "sigma_dir (notes §6); each costs K forward/backward passes of the "
-                                               "whole network at the snapshot"),
+                                               "sigma_dir (docs/derivations.md, features_replay, 'measuring "
+                                               "sigma'); each costs K forward/backward passes of the whole "
+                                               "network at the snapshot"),
     Param("L_iters", 0, "int", low=0, doc="power iterations for the local smoothness estimate L_est "
                                             "at the end of the run (0: skip, the default: it costs "
                                             "2 L_iters backward passes through a retained graph)"),

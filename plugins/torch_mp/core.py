@@ -11,7 +11,7 @@ then ``backward(t)`` / ``train_synth(t)``); they differ only in how boundary ten
 Python variable vs ``isend``/``irecv``). That is why the simulator is the exact reference of the
 parallel run.
 
-Notation (notes ``ddg-features-replay.md``): modules k = 1..K bottom to top (here 0-based,
+Notation (the thesis's, Ch. 5-6): modules k = 1..K bottom to top (here 0-based,
 ``k = 0..K-1``); module k's delay is ``tau_k = K - k`` (1-based) = ``K - 1 - k`` (0-based).
 """
 
@@ -106,7 +106,7 @@ def load_weights(modules: Sequence[nn.Module], weights: Sequence[Sequence[torch.
 
 
 def sigma_dir(modules: Sequence[nn.Module], stats: Sequence[dict], X, y, sampler: Sampler, loss_fn):
-    """The sufficient-direction constant per module (notes §6, the author's ``check_gradient``):
+    """The sufficient-direction constant per module (docs/derivations.md, features_replay, 'measuring sigma'):
     sigma_k = sum_t <N_k^t, g_k^t> / sum_t ||N_k^t||^2 over the module's applied gradients g_k^t of
     the recording window (the last iterations before this snapshot), where N_k^t is the block-k BP
     gradient of the whole network **at the weights w^t of that iteration** on the same batch s the

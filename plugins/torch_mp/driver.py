@@ -1,7 +1,7 @@
 """Driving K stages: the per-iteration schedule of each algorithm in one process (the simulator),
 the evaluation at a snapshot (clock paused), and the run summary.
 
-Per iteration t (notes §2): the forward runs k = 1..K in order (batch t); then
+Per iteration t (Algorithms 9 and 11 of Huo 2020): the forward runs k = 1..K in order (batch t); then
 - BP: backward k = K..1, each with the boundary gradient of the same batch from k+1;
 - DDG / FR: every module back-propagates *in parallel* the boundary gradient module k+1 produced at
   iteration t-1 (delta_k for batch t-K+k), and produces the one module k-1 uses at t+1;
@@ -114,13 +114,13 @@ def summary(ev: Evaluator, params: dict[str, Any], K: int) -> dict[str, Any]:
         "fwd_ms": last["fwd_ms"], "bwd_ms": last["bwd_ms"],
         "rho": rho,  # T_F / (T_F + T_B) measured on this run's modules
         "ddg_speedup_model": (1.0 / (rho + (1 - rho) / K)) if rho is not None else None,  # Table 3
-        "fr_speedup_model": (1.0 / (rho + 1.0 / K)) if rho is not None else None,        # notes §3.1 [DERIVED]
+        "fr_speedup_model": (1.0 / (rho + 1.0 / K)) if rho is not None else None,        # docs/derivations.md, features_replay, 'FR time'
         "act_peak_bytes": last["act_peak_bytes"], "stash_peak_bytes": last["stash_peak_bytes"],
         "input_bytes": last["input_bytes"], "history_max": last["history_max"],
         "sigma_dir_min": sig_min,
         "M_est": max(h["M_mean"] for h in ev.history),  # E||sum_k g_k||^2 (blocks disjoint), max over snapshots
         # what the theory checker reads: (6.10)'s global constant (min over snapshots), f(w^0) - inf f
-        # (cross-entropy >= 0, notes §8), the module count
+        # (cross-entropy >= 0, so inf f >= 0), the module count
         "sigma_dir": min(glob) if glob else None,
         "f0_minus_finf": ev.f0,
     }
