@@ -38,9 +38,9 @@ iterates: nothing is sampled, so the same run gives the same audit.
 
 How far the search goes is counted, not timed, so that promise holds on a loaded machine too. Each
 piece of work is counted before it is done (:meth:`_Search.spend`: the element passes, sorts and
-matrix products it makes, from the shapes it touches, and its numpy calls, weighted to about a
-half a nanosecond each on a quiet 2-core Xeon), and the search stops where the next piece would pass its
-budget (:func:`work_budget`: :data:`WORK_PER_UPDATE` per update of the run, between
+matrix products it makes, from the shapes it touches, and its numpy calls, weighted to about
+half a nanosecond each on a quiet 2-core Xeon), and the search stops where the next piece would pass
+its budget (:func:`work_budget`: :data:`WORK_PER_UPDATE` per update of the run, between
 :data:`WORK_FLOOR` and :data:`WORK_CAP`, ~0.2-1 s there): the first window first on at most half of
 it, then the later windows in turn, then the first window's rest. The budget and the count depend
 on the run's update count and iterates only, so ``explained`` and ``tried`` are the same at any
