@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Sequence
 
 from .verdict import HOLDS, HOLDS_UNVERIFIED, VIOLATED, Verdict
@@ -184,7 +185,7 @@ def audit(thm, runs: Sequence[Any], meta, v: Verdict) -> None:
         v.flags += [f"trajectory: seed {r.seed}: {x}" for r, x in lies]
         v.reason = (f"the run's iterates contradict what the plugin reports: {what} (seed {r.seed}); the theorem was "
                     f"judged with the reported values. {v.reason}")
-    skipped = sorted({why for _, _, why in found if why})
+    skipped = _grouped([(r.seed, why) for r, _, why in found if why])
     what = [w for k, w in (("eta", "step"), ("b", "mini-batch"), ("m", "inner-loop length")) if k in reads]
     what += ["delays"] if reads_delay else []
     if skipped and what and not lies:
@@ -194,6 +195,23 @@ def audit(thm, runs: Sequence[Any], meta, v: Verdict) -> None:
             v.reason += (f". Unverified: the theorem reads the delays the run reports, which the trajectory audit could "
                          f"not check ({'; '.join(skipped)})")
     _accounting(thm, runs, meta, v, reads)
+
+
+def _grouped(reasons: Sequence[tuple[Any, str]]) -> list[str]:
+    """The seeds' reasons for an unaudited run, each form once: reasons that differ only in their
+    counts (29 of 30 updates, 31 of 32) are one, said with its first seed's figures; where the seeds
+    give different forms, each names the seeds it covers ("(seeds 0, 2)")."""
+    forms: dict[str, list] = {}
+    for seed, why in reasons:
+        forms.setdefault(re.sub(r"\d+(\.\d+)?(e[-+]?\d+)?", "#", why), []).append((seed, why))
+    out = []
+    for group in forms.values():
+        why = group[0][1]
+        if len(forms) > 1:
+            which = sorted({seed for seed, _ in group}, key=str)
+            why += f" (seed{'s' if len(which) > 1 else ''} {', '.join(map(str, which))})"
+        out.append(why)
+    return sorted(out)
 
 
 def _accounting(thm, runs: Sequence[Any], meta, v: Verdict, reads) -> None:

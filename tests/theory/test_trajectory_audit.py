@@ -148,3 +148,16 @@ def test_a_batch_beyond_the_search_is_named_as_the_reason_not_another_form():
     assert "b = 3, 4 not searched exactly at n = 800" in a["b_not_searched"]
     lies, why = trajectory_findings(_facts(a, eta=0.05, b=3))
     assert lies == [] and why.startswith("b = 3 reported, above the mini-batches the audit searches at this n (b <= 2"), why
+
+
+def test_the_seeds_reasons_for_an_unaudited_run_are_said_once_per_form():
+    """Three seeds unaudited for the same reason with different counts (the newcomer's gradient-descent
+    plugin: the flag said it three times): one reason, the first seed's figures; two forms: each names
+    its seeds."""
+    from harness.theory.audit import _grouped
+
+    same = [(s, f"none of the {30 + s} observed updates tried is a gradient step: the search spent its work "
+                f"budget (4e+08 units) after {9 + s} of the {30 + s} observed updates") for s in (0, 1, 2)]
+    assert _grouped(same) == [same[0][1]]
+    mixed = same[:2] + [(2, "ran on other processes")]
+    assert _grouped(mixed) == [same[0][1] + " (seeds 0, 1)", "ran on other processes (seed 2)"]
