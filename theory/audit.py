@@ -33,7 +33,7 @@ SLACK = 1.5   # an implied figure within [reported / SLACK, reported x SLACK] ag
 STEP_TOL = 1e-3   # an inferred step above the reported one by more than this fraction (0.1%) is another step
 B_SHARE = 0.8     # the share of explained updates that must agree on a batch size other than the reported
 # the algorithms whose eta, b, m and delays mean what the audit's update models infer (harness.run.trajectory)
-MODEL_FAMILIES = {"sgd": ("sgd", "asgd"), "svrg": ("svrg", "asysvrg")}
+MODEL_FAMILIES = {"sgd": ("sgd", "asgd", "gd"), "svrg": ("svrg", "asysvrg")}   # gradient descent: SGD with b = n
 OVER = 3          # updates that must read staler than reported (a figure from exact arithmetic, but not one alone)
 
 

@@ -393,6 +393,14 @@ class _Search:
             if t - int(self.ups[k]) > WINDOW:
                 break
             reads.append(k)
+        if model == "sgd" and self.last_b is None:
+            # a full-gradient step (gradient descent: b = n, every sample once), tried first until the run
+            # showed another b: -eta grad f(w_r) at the least stale read r whose full gradient it is parallel to
+            hit = self._snapshot(reads, q, tol, 1)
+            if hit is not None:
+                k, _, kappa, _ = hit
+                self.max_tau = max(self.max_tau, t - int(self.ups[k]))
+                return (t - int(self.ups[k]), float(-kappa * size), self.n, 0)
         if self.same_b >= 8:     # a run keeps its mini-batch size: the others are not searched again
             bs = [self.last_b]
         else:                    # the last b found, the reported one, the exact searches, then the sparse one

@@ -161,3 +161,26 @@ def test_the_seeds_reasons_for_an_unaudited_run_are_said_once_per_form():
     assert _grouped(same) == [same[0][1]]
     mixed = same[:2] + [(2, "ran on other processes")]
     assert _grouped(mixed) == [same[0][1] + " (seeds 0, 1)", "ran on other processes (seed 2)"]
+
+
+def test_gradient_descent_is_read_off_the_iterates_as_full_batch_steps():
+    """Gradient descent (the docs' example plugin: w -= eta grad f(w)) is the SGD form with b = n, every
+    sample once: each step explained, the step and b = n read off the iterates, so a GD plugin that
+    applies 3x the eta it reports is caught (a newcomer's run said 'none of the observed updates is a
+    gradient step' and check-plugin took them for SVRG steps reading their snapshot)."""
+    from types import SimpleNamespace
+
+    from harness.theory.audit import trajectory_findings
+
+    W = [np.zeros(WL.dim)]
+    for _ in range(60):
+        W.append(W[-1] - 0.15 * WL.gradient(W[-1]))
+    a = audit(WL, np.arange(61), np.array(W), family="gd")
+    assert a["status"] == "audited" and a["model"] == "sgd" and a["explained"] == a["observed"] == 60, a
+    assert a["step"] == pytest.approx(0.15, rel=1e-9) and a["b"] == WL.n and a["delay_max"] == 0
+    run = SimpleNamespace(info={"audit": a}, family="gd", seed=0, constants={"n": WL.n},
+                          param=lambda k, default=None: {"eta": 0.05}.get(k, default))
+    lies, why = trajectory_findings(run, reads=("eta",), delay=False)
+    assert why is None and lies == ["applied step 0.15 inferred from the iterates vs eta = 0.05 reported"]
+    sgd_run = audit(WL, *sgd(eta=0.05, T=40), family="sgd")     # b = 1 SGD is still b = 1
+    assert sgd_run["b"] == 1 and sgd_run["explained"] == 40
