@@ -100,7 +100,9 @@ def trajectory_findings(run, reads: Sequence[str] = ("eta", "b", "m"), delay: bo
         share = _num(a.get("step_high_share")) or 0.1
         out.append(f"applied step {high:.4g} on more than {share:.0%} of the updates inferred from the iterates (median "
                    f"{step:.4g}) vs eta = {eta:g} reported")
-    b, bb = _num(run.param("b", 1)), _num(a.get("b"))
+    # a plugin that names no b makes SGD steps of one sample; gradient descent's (family gd) are of all n
+    full = "gd" in fams and _num(run.constants.get("n"))
+    b, bb = _num(run.param("b", full or 1)), _num(a.get("b"))
     if "b" in reads and b and bb and bb > b and (_num(a.get("b_share")) or 0) >= B_SHARE:
         out.append(f"a mini-batch of {bb:g} inferred from the iterates vs b = {b:g} reported")
     elif "b" in reads and b:

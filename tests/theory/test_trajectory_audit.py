@@ -180,7 +180,9 @@ def test_gradient_descent_is_read_off_the_iterates_as_full_batch_steps():
     assert a["step"] == pytest.approx(0.15, rel=1e-9) and a["b"] == WL.n and a["delay_max"] == 0
     run = SimpleNamespace(info={"audit": a}, family="gd", seed=0, constants={"n": WL.n},
                           param=lambda k, default=None: {"eta": 0.05}.get(k, default))
-    lies, why = trajectory_findings(run, reads=("eta",), delay=False)
+    lies, why = trajectory_findings(run, reads=("eta", "b"), delay=False)
     assert why is None and lies == ["applied step 0.15 inferred from the iterates vs eta = 0.05 reported"]
+    honest = SimpleNamespace(**{**vars(run), "param": lambda k, default=None: {"eta": 0.15}.get(k, default)})
+    assert trajectory_findings(honest, reads=("eta", "b"), delay=False) == ([], None)   # b = n is GD's batch
     sgd_run = audit(WL, *sgd(eta=0.05, T=40), family="sgd")     # b = 1 SGD is still b = 1
     assert sgd_run["b"] == 1 and sgd_run["explained"] == 40
