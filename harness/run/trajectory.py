@@ -145,7 +145,10 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
     if found["tried"] and not _covers(found):      # the family's model fails: the other one, if it does better
         other = _run(search, steps, order[1])
         found = other if len(other["explained"]) > len(found["explained"]) else found
-    out.update(model=found["model"], explained=len(found["explained"]), tried=found["tried"], b_searched=search.b_searched,
+    # of the updates tried, those not explained count against the run (``unexplained``) except a window's misses
+    # before its first explained step, whose reads (or SVRG snapshot) may precede the window and were not kept
+    out.update(model=found["model"], explained=len(found["explained"]), tried=found["tried"],
+               unexplained=found["unexplained"], b_searched=search.b_searched,
                work=float(f"{search.work:.4g}"), work_budget=float(f"{budget:.4g}"))
     if search.skipped_b:
         out["b_not_searched"] = search.skipped_b
