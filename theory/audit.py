@@ -106,7 +106,8 @@ def trajectory_findings(run, reads: Sequence[str] = ("eta", "b", "m"), delay: bo
     if "b" in reads and b and bb and bb > b and (_num(a.get("b_share")) or 0) >= B_SHARE:
         out.append(f"a mini-batch of {bb:g} inferred from the iterates vs b = {b:g} reported")
     elif "b" in reads and b:
-        small = _smaller_batches(a, b, _num(run.constants.get("n")))
+        # gradient descent's batch is every sample once, no draw: no smaller batch is expected from repeats
+        small = _smaller_batches(a, b, None if full and b == full else _num(run.constants.get("n")))
         if small and bb and bb < b and (_num(a.get("b_share")) or 0) >= B_SHARE:
             out.append(f"a mini-batch of {bb:g} inferred from the iterates vs b = {b:g} reported")
         elif small:
@@ -134,7 +135,8 @@ def trajectory_findings(run, reads: Sequence[str] = ("eta", "b", "m"), delay: bo
 def _smaller_batches(a: dict, b: float, n: float | None) -> str | None:
     """A finding when more updates used a batch smaller than the reported ``b`` than sampling ``b`` of
     ``n`` with replacement explains (repeats that make a smaller batch: one sample twice is a batch of
-    one), by more than six standard deviations and at least :data:`OVER`; None otherwise."""
+    one), by more than six standard deviations and at least :data:`OVER`; None otherwise. ``n`` None:
+    the batch is drawn without repeats (gradient descent's all n), so none is expected."""
     hist = {int(k): int(v) for k, v in (a.get("batches") or {}).items()}
     total, small = sum(hist.values()), sum(v for k, v in hist.items() if k < b)
     if not total or small < OVER:
