@@ -396,14 +396,15 @@ class _Search:
             if t - int(self.ups[k]) > WINDOW:
                 break
             reads.append(k)
-        if model == "sgd" and self.last_b is None:
-            # a full-gradient step (gradient descent: b = n, every sample once), tried first until the run
-            # showed another b: -eta grad f(w_r) at the least stale read r whose full gradient it is parallel to
-            hit = self._snapshot(reads, q, tol, 1)
+        # a full-gradient step (gradient descent: b = n, every sample once) is tried until the run showed
+        # another b: first, or right after a smaller b the plugin reports (where both explain a step, as on
+        # a row repeated n times, the iterates cannot tell them apart: the reported b stands)
+        full = model == "sgd" and self.last_b is None
+        if full and not (self.hint and self.hint < self.n):
+            hit = self._full(reads, q, tol, t, size)
             if hit is not None:
-                k, _, kappa, _ = hit
-                self.max_tau = max(self.max_tau, t - int(self.ups[k]))
-                return (t - int(self.ups[k]), float(-kappa * size), self.n, 0)
+                return hit
+            full = False
         if self.same_b >= 8:     # a run keeps its mini-batch size: the others are not searched again
             bs = [self.last_b]
         else:                    # the last b found, the reported one, the exact searches, then the sparse one
@@ -419,6 +420,11 @@ class _Search:
             else:
                 hit = self._sgd(rs, q, tol, b) if model == "sgd" else self._svrg(rs, q, tol, b)
             if hit is None:
+                if full:                      # the reported b did not explain it: gradient descent next
+                    got = self._full(reads, q, tol, t, size)
+                    if got is not None:
+                        return got
+                    full = False
                 continue
             k, u, kappa, idx = hit
             if b > self.max_b or b == 0:      # the sparse search's batch (a snapshot read: its step as b = 1)
@@ -442,6 +448,16 @@ class _Search:
                 inner = t - int(self.ups[u]) + 1
             return (t - int(self.ups[k]), float(eta), seen, inner)
         return False
+
+    def _full(self, reads: list[int], q: np.ndarray, tol: float, t: int, size: float):
+        """(staleness, eta, n, 0) where the step is -eta grad f(w_r) at the least stale read r whose full
+        gradient it is parallel to (gradient descent: the SGD form with b = n, every sample once), or None."""
+        hit = self._snapshot(reads, q, tol, 1)
+        if hit is None:
+            return None
+        k, _, kappa, _ = hit
+        self.max_tau = max(self.max_tau, t - int(self.ups[k]))
+        return (t - int(self.ups[k]), float(-kappa * size), self.n, 0)
 
     @property
     def b_searched(self) -> int:

@@ -186,3 +186,59 @@ def test_gradient_descent_is_read_off_the_iterates_as_full_batch_steps():
     assert trajectory_findings(honest, reads=("eta", "b"), delay=False) == ([], None)   # b = n is GD's batch
     sgd_run = audit(WL, *sgd(eta=0.05, T=40), family="sgd")     # b = 1 SGD is still b = 1
     assert sgd_run["b"] == 1 and sgd_run["explained"] == 40
+
+
+def test_a_gd_plugin_whose_steps_are_mini_batches_is_caught():
+    """Gradient descent touches every sample once (b = n, no draw): a gd plugin whose every step is a
+    mini-batch of 2 is contradicted (the with-replacement allowance for smaller batches is SGD's, and at
+    b = n it excused everything), while an honest one stands."""
+    from types import SimpleNamespace
+
+    from harness.theory.audit import trajectory_findings
+
+    def gd_run(a):
+        return SimpleNamespace(info={"audit": a}, family="gd", seed=0, constants={"n": WL.n},
+                               param=lambda k, default=None: {"eta": 0.1}.get(k, default))
+
+    a = audit(WL, *sgd(eta=0.1, b=2, T=40), family="gd", reported={"eta": 0.1})
+    assert a["status"] == "audited" and a["b"] == 2 and a["b_share"] == 1.0, a
+    lies, why = trajectory_findings(gd_run(a), reads=("eta", "b"), delay=False)
+    assert why is None and lies == [f"a mini-batch of 2 inferred from the iterates vs b = {WL.n} reported"], lies
+    W = [np.zeros(WL.dim)]
+    for _ in range(40):
+        W.append(W[-1] - 0.1 * WL.gradient(W[-1]))
+    assert trajectory_findings(gd_run(audit(WL, np.arange(41), np.array(W), family="gd")),
+                               reads=("eta", "b"), delay=False) == ([], None)
+
+
+def test_a_step_both_b_1_and_gradient_descent_explain_is_read_as_the_b_reported():
+    """Where every sample's gradient is the full gradient (a data set of one row repeated), an SGD
+    step of one sample is also a gradient-descent step: the iterates cannot tell them apart, so the
+    b = 1 the plugin reports stands (gradient descent tried first read it as b = n and the checker
+    called an honest b = 1 plugin a liar)."""
+    from types import SimpleNamespace
+
+    from harness.theory.audit import trajectory_findings
+
+    class Repeated:               # ridge on one row repeated n times
+        n, dim, lam = 6, 5, 1e-3
+        x = np.random.default_rng(1).standard_normal(5)
+
+        def per_sample_gradients(self, w):
+            return np.tile((self.x @ w - 1.0) * self.x + self.lam * w, (self.n, 1))
+
+        def batch_gradient(self, w, idx):
+            return self.per_sample_gradients(w)[idx].mean(axis=0)
+
+    wl = Repeated()
+    a = audit(wl, *trajectories.sgd(wl, eta=0.05, T=40), family="sgd", reported={"eta": 0.05, "b": 1})
+    assert a["status"] == "audited" and a["b"] == 1 and a["b_share"] == 1.0 and a["step"] <= 0.05, a   # the least step any read allows
+    run = SimpleNamespace(info={"audit": a}, family="sgd", seed=0, constants={"n": wl.n},
+                          param=lambda k, default=None: {"eta": 0.05, "b": 1}.get(k, default))
+    assert trajectory_findings(run, reads=("eta", "b"), delay=False) == ([], None)
+    # a plugin that reports b = 1 and takes full-gradient steps is still read as gradient descent
+    W = [np.zeros(WL.dim)]
+    for _ in range(40):
+        W.append(W[-1] - 0.1 * WL.gradient(W[-1]))
+    liar = audit(WL, np.arange(41), np.array(W), family="sgd", reported={"eta": 0.1, "b": 1})
+    assert liar["b"] == WL.n and liar["explained"] == 40 and liar["step"] == pytest.approx(0.1, rel=1e-9), liar
