@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from harness._core.errors import UserError
 from .common import run_ids
 from harness._core.output import console, params_cell, print_json, table, varying_columns
@@ -202,24 +204,33 @@ def main(args) -> int:
     return 0
 
 
+def _count(x) -> int:
+    """A stored count as a non-negative int (0 where it is missing or no number)."""
+    return max(int(x), 0) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else 0
+
+
 def _unexplained(a: dict) -> str:
     """Where an audited run's observed updates that are not explained went, in parentheses ('' when
     every one is explained): not explained (counted against the run), read or snapshot before
     their window (a window's misses before its first explained step: what they read was not kept),
-    not searched (the search's work budget, or the iterate did not move)."""
-    explained, tried, observed = (int(a.get(k) or 0) for k in ("explained", "tried", "observed"))
+    not searched (the search's work budget, or the iterate did not move). A run audited before the
+    audit kept ``unexplained`` (2026-12-07) has the first two as one."""
+    explained, tried, observed = (_count(a.get(k)) for k in ("explained", "tried", "observed"))
     if explained >= observed:
         return ""
     parts = []
-    if "unexplained" in a:
-        missed = int(a["unexplained"])
-        unkept = tried - explained - missed
+    left = max(tried - explained, 0)
+    if "unexplained" not in a:
+        if left:
+            parts.append(f"{left} not explained or reading an iterate or snapshot from before their window")
+    else:
+        missed = min(_count(a["unexplained"]), left)
         if missed:
             parts.append(f"{missed} not explained")
-        if unkept:
-            parts.append(f"{unkept} reading an iterate or snapshot from before their window, which was not kept")
-    if observed > tried:
-        parts.append(f"{observed - tried} not searched or not moving the iterate")
+        if left - missed:
+            parts.append(f"{left - missed} reading an iterate or snapshot from before their window, which was not kept")
+    if observed > max(tried, explained):
+        parts.append(f"{observed - max(tried, explained)} not searched or not moving the iterate")
     return f" ({'; '.join(parts)})" if parts else ""
 
 
@@ -234,9 +245,12 @@ def _facts_lines(rec) -> list[str]:
         shown = f"{value:.6g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
         out.append(f"{name} = {shown} chosen by {c.get('theorem')} "
                    f"({c.get('policy', '')}; binding: {'; '.join(c.get('binding') or []) or '-'})")
-    a = rec.info.get("audit") or {}
+    a = rec.info.get("audit")
+    a = a if isinstance(a, dict) else {}
     if a.get("status") == "audited":
-        parts = [f"step {a['step']:.6g}", f"reads up to {a.get('delay_max', 0)} updates old"]
+        step = a.get("step")
+        parts = [f"step {step:.6g}" if isinstance(step, (int, float)) else "step ?",
+                 f"reads up to {a.get('delay_max', 0)} updates old"]
         if a.get("b"):
             parts.append(f"b = {a['b']}")
         if a.get("inner_max"):

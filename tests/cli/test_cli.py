@@ -355,3 +355,26 @@ def test_runs_show_says_where_the_audits_unexplained_updates_went():
         " (64 reading an iterate or snapshot from before their window, which was not kept)")
     assert _unexplained({"explained": 20, "tried": 25, "observed": 30, "unexplained": 5}) == (
         " (5 not explained; 5 not searched or not moving the iterate)")
+
+
+def test_runs_show_reads_old_and_odd_audits():
+    """Stored audits from before ``unexplained`` was recorded, and odd ones (a count that does not add
+    up, missing figures): the line accounts for every observed update it can and never names a
+    negative count, and ``runs show`` does not fail on them."""
+    from types import SimpleNamespace
+
+    from harness.cli.runs import _facts_lines, _unexplained
+
+    # before 2026-12-07 the audit kept no 'unexplained': the tried ones not explained are not split
+    assert _unexplained({"explained": 5, "tried": 8, "observed": 10}) == (
+        " (3 not explained or reading an iterate or snapshot from before their window; "
+        "2 not searched or not moving the iterate)")
+    assert _unexplained({"explained": 5, "tried": 8, "observed": 8, "unexplained": 9}) == " (3 not explained)"
+    assert _unexplained({"explained": 5, "tried": 8, "observed": 8, "unexplained": -2}) == (
+        " (3 reading an iterate or snapshot from before their window, which was not kept)")
+    assert _unexplained({"explained": "?", "tried": None, "observed": 4}) == " (4 not searched or not moving the iterate)"
+    rec = SimpleNamespace(info={"audit": {"status": "audited", "model": "sgd", "explained": 3, "observed": 4, "tried": 4}})
+    assert _facts_lines(rec) == ["trajectory audit (sgd updates): 3 of 4 observed updates explained (1 not explained or "
+                                 "reading an iterate or snapshot from before their window): step ?, reads up to 0 "
+                                 "updates old"]
+    assert _facts_lines(SimpleNamespace(info={"audit": "audited"})) == []
