@@ -553,6 +553,7 @@ class Monitor:
     def finish(self, updates: int, iterate: Any, *, samples: float | None = None,
                delays: DelayStats | None = None, extra: dict[str, Any] | None = None) -> None:
         """The plugin's own loop ended (e.g. its epochs are done): a final point, status 'done'."""
+        self._rewarm = None          # the run is over: no chunk follows this point to re-warm for
         froze = self._freeze()
         try:
             if not self.points or self.points[-1]["updates"] != updates:

@@ -281,3 +281,17 @@ def test_rewarm_runs_after_each_evaluation_off_both_clocks():
     assert calls == [1, 2, 3, 4]                      # after each point but the last
     assert mon.eval_seconds == 20.0
     assert mon._cpu_elapsed() == 8.0
+
+
+def test_rewarm_does_not_run_after_the_point_finish_takes():
+    """A plugin whose loop ends by itself takes its last point with ``finish``: the run is over, so
+    its re-warm (off the clock, but real seconds of the run's wall time) does not run after it."""
+    calls = []
+    mon = Monitor(lambda w: {"objective": 1.0}, clock=FakeClock(), cpu_clock=FakeClock(), budget=Budget(updates=100),
+                  schedule=Schedule(ratio=2.0, max_interval_s=None, eval_fraction=None))
+    mon.rewarm(lambda: calls.append(len(mon.points)))
+    for t in (0, 1, 2):
+        mon.tick(t, np.zeros(2))
+    mon.finish(5, np.zeros(2))
+    assert [p["updates"] for p in mon.points] == [0, 1, 2, 5] and mon.status == "done"
+    assert calls == [1, 2, 3]
