@@ -39,7 +39,8 @@ class Steps:
             return
         if self._scratch is None:
             d = self.workload.dim
-            self._scratch = (np.zeros(d), np.zeros(1, dtype=np.int64), (np.zeros(self.workload.n), np.zeros(d), None))
+            # sample 0's snapshot margin is all the kernel reads of z0 (one index: no row prefetched ahead)
+            self._scratch = (np.zeros(d), np.zeros(1, dtype=np.int64), (np.zeros(1), np.zeros(d), None))
         w, idx, snap = self._scratch
         if kind == "svrg":
             self.svrg_inner(w, w, snap, idx, b=1, eta=0.0)

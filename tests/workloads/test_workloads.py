@@ -164,3 +164,24 @@ def test_value_and_gradient_is_objective_and_gradient_at_any_margin(sparse):
         fin = np.isfinite(ref)
         np.testing.assert_allclose(g[fin], ref[fin], rtol=1e-12, atol=1e-15 * max(1.0, np.abs(ref[fin]).max()))
         assert np.array_equal(np.isinf(g), np.isinf(ref))
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_the_serial_rewarm_holds_scratch_of_one_sample_not_n(sparse):
+    """Steps.rewarm (after each point, off the clock) updates a scratch iterate on sample 0: its
+    scratch is d floats and one snapshot margin, held for the whole run; sized by n (20000 here)
+    it held 8n bytes the kernel never reads."""
+    import tracemalloc
+
+    from harness.plugins.algorithms.steps import Steps
+
+    wl = build_workload("logreg", dict(SMALL, n=20000, d=5, sparse=sparse, density=0.5))
+    steps = Steps(wl)
+    tracemalloc.start()
+    try:
+        steps.rewarm("svrg")
+        steps.rewarm()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held < 8 * wl.n / 4, held
