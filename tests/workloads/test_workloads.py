@@ -185,3 +185,19 @@ def test_the_serial_rewarm_holds_scratch_of_one_sample_not_n(sparse):
     finally:
         tracemalloc.stop()
     assert held < 8 * wl.n / 4, held
+
+
+@pytest.mark.parametrize("name", ["logreg", "ridge"])
+def test_per_sample_gradients_of_csr_data_are_the_dense_rows(name):
+    """The trajectory audit's per-sample gradients on CSR data (scaled row by row, made dense once) are
+    those of the same data dense, grad f_i(w) = phi'(x_i . w, y_i) x_i + lam w, and their mean is the
+    gradient; a CSR matrix with a repeated entry is summed as scipy reads it."""
+    sparse = build_workload(name, dict(SMALL, sparse=True, d=60, density=0.05))
+    w = 0.1 * np.random.default_rng(1).standard_normal(sparse.dim)
+    G = sparse.per_sample_gradients(w)
+    X = sparse.X.toarray()
+    g = sparse._dphi(np.asarray(sparse.X @ w).ravel(), sparse.y)
+    assert G.shape == (sparse.n, sparse.dim) and np.array_equal(G, g[:, None] * X + sparse.lam * w)
+    assert np.allclose(G.mean(axis=0), sparse.gradient(w), rtol=1e-12, atol=1e-15)
+    X2 = sp.csr_matrix((np.array([1.0, 2.0, 3.0]), np.array([0, 0, 1]), np.array([0, 2, 3])), shape=(2, 2))
+    assert np.array_equal(X2.multiply(np.array([[2.0], [1.0]])).toarray(), [[6.0, 0.0], [0.0, 3.0]])
