@@ -101,13 +101,15 @@ def trajectory_findings(run, reads: Sequence[str] = ("eta", "b", "m"), delay: bo
         out.append(f"applied step {high:.4g} on more than {share:.0%} of the updates inferred from the iterates (median "
                    f"{step:.4g}) vs eta = {eta:g} reported")
     # a plugin that names no b makes SGD steps of one sample; gradient descent's (family gd) are of all n
-    full = "gd" in fams and _num(run.constants.get("n"))
+    # (n: the workload's constant, else the samples the audit read per-sample gradients of)
+    n = _num(run.constants.get("n")) or _num(a.get("n"))
+    full = "gd" in fams and n
     b, bb = _num(run.param("b", full or 1)), _num(a.get("b"))
     if "b" in reads and b and bb and bb > b and (_num(a.get("b_share")) or 0) >= B_SHARE:
         out.append(f"a mini-batch of {bb:g} inferred from the iterates vs b = {b:g} reported")
     elif "b" in reads and b:
         # gradient descent's batch is every sample once, no draw: no smaller batch is expected from repeats
-        small = _smaller_batches(a, b, None if full and b == full else _num(run.constants.get("n")))
+        small = _smaller_batches(a, b, None if full and b == full else n)
         if small and bb and bb < b and (_num(a.get("b_share")) or 0) >= B_SHARE:
             out.append(f"a mini-batch of {bb:g} inferred from the iterates vs b = {b:g} reported")
         elif small:

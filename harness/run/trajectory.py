@@ -137,6 +137,7 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
         n = len(workload.per_sample_gradients(iterates[0]))
     except NotImplementedError as exc:
         return unaudited(str(exc))
+    out["n"] = n                 # the samples the per-sample gradients are of (gradient descent's b)
     hint = _int((reported or {}).get("b"))
     search = _Search(workload, updates, iterates, n, hint)
     search.budget, search.deadline = budget, t0 + safety_seconds(budget)

@@ -242,3 +242,21 @@ def test_a_step_both_b_1_and_gradient_descent_explain_is_read_as_the_b_reported(
         W.append(W[-1] - 0.1 * WL.gradient(W[-1]))
     liar = audit(WL, np.arange(41), np.array(W), family="sgd", reported={"eta": 0.1, "b": 1})
     assert liar["b"] == WL.n and liar["explained"] == 40 and liar["step"] == pytest.approx(0.1, rel=1e-9), liar
+
+
+def test_an_honest_gd_plugin_on_a_workload_that_names_no_constants_stands():
+    """A user's finite-sum workload need not list its constants (the base class gives none): the
+    gradient-descent plugin's reported batch is still all n samples, the n the audit read its
+    per-sample gradients at (it was taken for b = 1, and the GD steps for a lie)."""
+    from types import SimpleNamespace
+
+    from harness.theory.audit import trajectory_findings
+
+    W = [np.zeros(WL.dim)]
+    for _ in range(40):
+        W.append(W[-1] - 0.1 * WL.gradient(W[-1]))
+    a = audit(WL, np.arange(41), np.array(W), family="gd")
+    assert a["b"] == a["n"] == WL.n, a
+    run = SimpleNamespace(info={"audit": a}, family="gd", seed=0, constants={},
+                          param=lambda k, default=None: {"eta": 0.1}.get(k, default))
+    assert trajectory_findings(run, reads=("eta", "b"), delay=False) == ([], None)
