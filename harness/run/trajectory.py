@@ -185,7 +185,8 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
 
 
 def _int(x) -> int | None:
-    return int(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 1 and x == int(x) else None
+    return (int(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x) and x >= 1 and x == int(x)
+            else None)
 
 
 def work_budget(run_updates: int | None) -> float:

@@ -260,3 +260,12 @@ def test_an_honest_gd_plugin_on_a_workload_that_names_no_constants_stands():
     run = SimpleNamespace(info={"audit": a}, family="gd", seed=0, constants={},
                           param=lambda k, default=None: {"eta": 0.1}.get(k, default))
     assert trajectory_findings(run, reads=("eta", "b"), delay=False) == ([], None)
+
+
+@pytest.mark.parametrize("b", [float("inf"), float("nan"), -3, 2.5, True, "2", 10**12])
+def test_a_reported_b_that_is_no_batch_size_is_no_hint(b):
+    """What a plugin reports as b is a hint to the search, never trusted: one that is no batch size
+    (infinite, negative, fractional, a flag, text, far beyond n) leaves the audit reading the run's
+    own b (an infinite one failed the audit: 'cannot convert float infinity to integer')."""
+    a = audit(WL, *sgd(eta=0.05, b=2, T=30), family="sgd", reported={"b": b})
+    assert a["status"] == "audited" and a["b"] == 2 and a["explained"] == 30, a
