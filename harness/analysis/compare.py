@@ -86,7 +86,7 @@ class Side:
     source: str                      # "plugin" or the export's path
     plugin: str | None = None        # the plugin name for a plugin side
     # a plugin side's parameters as asked, those that label it (they differ from the plugin's declared
-    # default or from the other side's: harness._core.output.shown_params), the same in all its runs
+    # default or from the other side's: harness._core.labels.shown_params), the same in all its runs
     params: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -73,7 +73,7 @@ def profile_of_runs(records, metric: str = "time_to_target") -> Profile | None:
     import json
     import statistics
 
-    from harness._core.output import shown_params
+    from harness._core.labels import shown_params
     from harness.run.metrics import run_metrics
 
     pooled: dict[str, dict[str, list[float]]] = {}
@@ -168,9 +168,9 @@ ALWAYS_SHOWN = ("eta", "b", "tau", "m", "M", "lr")
 def _label(plugin: str, params: Mapping, workers: int, shown: Sequence[str] = ()) -> str:
     """``plugin[k=v,...] w=W``, a solver of the profile: the step, batch, delay and inner-loop
     lengths, and the parameters that label the plugin's runs (``shown``: differing between them or from
-    the declared default, :func:`harness._core.output.shown_params`), in the plugin's order. Runs
+    the declared default, :func:`harness._core.labels.shown_params`), in the plugin's order. Runs
     that differ in a parameter are different solvers: an ``inv`` schedule is not pooled with a constant one."""
-    from harness._core.output import in_declared_order
+    from harness._core.labels import in_declared_order
 
     keys = in_declared_order(plugin, [*shown, *(k for k in ALWAYS_SHOWN if k in params)])
     text = ",".join(f"{k}={params[k]}" for k in keys if k in params)

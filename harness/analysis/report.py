@@ -182,9 +182,9 @@ ALWAYS_SHOWN = ("eta", "b", "tau", "lr")  # the step size, batch and delay: a re
 def varying_params(records: Sequence[RunRecord]) -> dict[str, list[str]]:
     """Per plugin name, the parameters that label its runs, in the order the plugin declares them:
     those that differ between its runs or from its declared default, or that a run asked the theory
-    for (:func:`harness._core.output.shown_params`), plus the step size, batch and delay where the
+    for (:func:`harness._core.labels.shown_params`), plus the step size, batch and delay where the
     plugin has them (:data:`ALWAYS_SHOWN`), which a reader always wants to see."""
-    from harness._core.output import in_declared_order, shown_params
+    from harness._core.labels import in_declared_order, shown_params
 
     shown = shown_params(records)
     has = defaultdict(set)

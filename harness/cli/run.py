@@ -12,7 +12,8 @@ from harness._core.errors import UserError
 from .common import add_schedule_args, report_sections
 from harness.run.executors import ENGINES, make_engine, run_parallel
 from harness._core.monitor import DEFAULT_BUDGET, Budget, FINISHED_OK
-from harness._core.output import console, params_cell, print_json, table
+from harness._core.labels import params_cell
+from harness._core.output import console, print_json, table
 from harness._core.params import distinct, parse_assignments, positive_float
 from harness._core.paths import input_file, output_dir, safe_name
 from harness._core.memory import PeakSampler

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from harness._core.errors import UserError
 from .common import run_ids
-from harness._core.output import console, params_cell, print_json, table, varying_columns
+from harness._core.labels import params_cell, varying_columns
+from harness._core.output import console, print_json, table
 from harness._core.monitor import STATUSES
 from harness.analysis.results import export
 from harness.run.store import Store, run_to_dict

@@ -126,9 +126,9 @@ def build_sides(a_text: str, b_text: str, store: Store, *, workloads: Sequence[s
 
 def _with_params(side: Side, other: Side) -> Side:
     """A plugin side with the parameters that label it (:attr:`Side.params`): those of
-    :func:`~harness._core.output.shown_params` over both sides' runs that the side asked the same
+    :func:`~harness._core.labels.shown_params` over both sides' runs that the side asked the same
     value of in every run (a grid read from a file may vary one from run to run: its groups say it)."""
-    from harness._core.output import shown_params
+    from harness._core.labels import shown_params
 
     if side.source != "plugin" or not side.records:
         return side
