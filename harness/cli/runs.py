@@ -203,6 +203,27 @@ def main(args) -> int:
     return 0
 
 
+def _unexplained(a: dict) -> str:
+    """Where an audited run's observed updates that are not explained went, in parentheses ('' when
+    every one is explained): not explained (counted against the run), read or snapshot before
+    their window (a window's misses before its first explained step: what they read was not kept),
+    not searched (the search's work budget, or the iterate did not move)."""
+    explained, tried, observed = (int(a.get(k) or 0) for k in ("explained", "tried", "observed"))
+    if explained >= observed:
+        return ""
+    parts = []
+    if "unexplained" in a:
+        missed = int(a["unexplained"])
+        unkept = tried - explained - missed
+        if missed:
+            parts.append(f"{missed} not explained")
+        if unkept:
+            parts.append(f"{unkept} reading an iterate or snapshot from before their window, which was not kept")
+    if observed > tried:
+        parts.append(f"{observed - tried} not searched or not moving the iterate")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def _facts_lines(rec) -> list[str]:
     """What ``runs show`` says beside the key: which theorem chose a parameter set to ``theory``, and
     what the trajectory audit found (``info["audit"]``), how a shared-memory run wrote its coordinates
@@ -222,7 +243,7 @@ def _facts_lines(rec) -> list[str]:
         if a.get("inner_max"):
             parts.append(f"inner loop up to {a['inner_max']}")
         out.append(f"trajectory audit ({a.get('model')} updates): {a.get('explained')} of {a.get('observed')} observed "
-                   f"updates explained: " + ", ".join(parts) + (f"; {a['note']}" if a.get("note") else ""))
+                   f"updates explained{_unexplained(a)}: " + ", ".join(parts) + (f"; {a['note']}" if a.get("note") else ""))
     elif a:
         out.append(f"trajectory audit: not audited: {a.get('reason', '?')}")
     w = rec.info.get("writes")
