@@ -87,6 +87,7 @@ def test_the_report_names_a_non_default_parameter_no_other_run_varies(tmp_path):
     assert "svrg-serial [eta=0.05, b=1] (n=1)" in html and "m=0" not in md
 
 
+@pytest.mark.slow
 def test_compare_names_what_sets_each_side_apart():
     """Two sides of one plugin were both called 'sgd-serial': each now carries its parameters set away
     from the default or from the other side's (the JSON keeps the plugin name, with the parameters beside)."""
