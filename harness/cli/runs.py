@@ -6,7 +6,8 @@ import math
 
 from harness._core.errors import UserError
 from .common import run_ids
-from harness._core.output import console, params_cell, print_json, table, varying_columns
+from harness._core.labels import params_cell, varying_columns
+from harness._core.output import console, print_json, table
 from harness._core.monitor import STATUSES
 from harness.analysis.results import export
 from harness.run.store import Store, run_to_dict
@@ -32,7 +33,7 @@ def register(sub):
     p.set_defaults(func=main)
 
 
-# `runs list` columns: the default fits 100 terminal columns (the varying parameters share one cell);
+# `runs list` columns: the default fits 100 terminal columns (the labelling parameters share one cell);
 # --wide shows every one; --columns picks
 LIST_COLUMNS = {
     "id": lambda r: r.id, "plugin": lambda r: r.plugin, "workload": lambda r: r.workload,
@@ -47,10 +48,10 @@ WIDE_COLUMNS = ("id", "plugin", "workload", "W", "seed", "*", "status", "points"
 
 
 def list_columns(recs, *, columns: str | None = None, wide: bool = False) -> tuple[list[str], list]:
-    """Titles and cell getters of ``runs list``: ``params`` is one cell of the parameters that differ
-    between the runs (``eta=0.5 b=4``; a theory-chosen one marked), ``*`` one column per such
-    parameter; ``columns`` (comma-separated) chooses among :data:`LIST_COLUMNS`, ``params`` and the
-    varying parameters' own names. An unknown column is a user error naming the known ones."""
+    """Titles and cell getters of ``runs list``: ``params`` is one cell of the parameters that label
+    each run (those that differ between the runs or from the plugin's declared default: ``eta=0.5 b=4``;
+    a theory-chosen one marked), ``*`` one column per such parameter; ``columns`` (comma-separated)
+    chooses among :data:`LIST_COLUMNS`, ``params`` and those parameters' own names. An unknown column is a user error naming the known ones."""
     from harness._core.errors import unknown
 
     extra = dict(varying_columns(recs))
@@ -70,7 +71,7 @@ def list_columns(recs, *, columns: str | None = None, wide: bool = False) -> tup
             getters += list(extra.values())
         elif c == "params":
             titles.append("params")
-            getters.append(params_cell(list(extra.items())))
+            getters.append(params_cell(recs))
         elif c in LIST_COLUMNS or c in extra:
             titles.append(c)
             getters.append(LIST_COLUMNS.get(c) or extra[c])
