@@ -92,7 +92,9 @@ class Condition:
         return sp.sstr(self.rel)
 
     def pretty(self) -> str:
-        return sp.pretty(self.rel, use_unicode=True)
+        from .present import pretty
+
+        return pretty(self.rel)
 
 
 @dataclass(frozen=True)

@@ -167,3 +167,20 @@ def test_a_flag_whose_cause_the_reason_already_says_shows_its_head_only():
     assert _flag_cell(flag, reason) == "unaudited: delays self-reported"
     assert _flag_cell(flag, "holds at every point") == flag                 # the reason does not say it: kept whole
     assert _flag_cell("trajectory: seed 0: a step of 0.2", reason) == "trajectory: seed 0: a step of 0.2"
+
+
+def test_show_explains_its_symbols_prints_squares_as_squares_and_the_legend_on_request(cli):
+    """`theory show` names what each symbol of the printed bound means (the text had none: only --json
+    did), prints the variance bound sigma2 as a square (sympy made it sigma-sub-2), and prints the
+    verdict legend only with --explain (it repeated ~150 words under every theorem)."""
+    out = cli("theory", "show", "minibatch.thm-4", check=True).stdout
+    symbols = out.split("Symbols:\n")[1].split("\n\n")[0]
+    assert re.search(r"^  sigma2 \(σ²\) +per-sample variance bound", symbols, re.M), symbols
+    assert re.search(r"^  K +iterations", symbols, re.M) and "M_l" not in symbols   # only the symbols it uses
+    bound = out.split("Bound on")[1].split("Rate:")[0]
+    assert "σ²" in bound and "σ₂" not in out
+    assert "H0 is" not in out and "harness theory show minibatch.thm-4 --explain" in out
+    explained = cli("theory", "show", "minibatch.thm-4", "--explain", check=True).stdout
+    assert "How a verdict is decided: H0 is 'E[measured] <= bound'" in explained
+    ddg = cli("theory", "show", "ddg.thm-5.4.2", check=True).stdout.split("Symbols:\n")[1].split("\n\n")[0]
+    assert re.search(r"^  gamma0 \(γ₀\) ", ddg, re.M) and "M_K" not in ddg   # M_K is under Definitions
