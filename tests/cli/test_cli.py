@@ -35,6 +35,10 @@ def _one_line_error(proc, needle):
     (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--seeds", "x"], "bad seeds"),
     (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--param", "eta"], "key=value"),
     (["run", "nonexistent.toml"], "suite file not found"),
+    (["run", "asysvgr"], "suite file not found: asysvgr (did you mean: asysvrg, asysvrg_paper?; see: harness list suites)"),
+    (["run", "-w", "logreg"], "--workload needs --plugin"),                      # not "a suite file ..., not both"
+    (["run", "-w", "logreg", "--param", "eta=1"], "--workload needs --plugin"),  # not "--param applies to ..."
+    (["run", "tour", "-w", "logreg"], "give either a suite file or --plugin/--workload, not both"),
     (["runs", "show", "42"], "no run #42"),
     (["report", "suites/asysvrg.toml"], "(a suite's runs: --suite asysvrg)"),
     (["theory", "check", "x7"], "run ids are integers"),
