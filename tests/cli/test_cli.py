@@ -304,6 +304,18 @@ def test_runs_show_names_the_theorem_that_chose_a_theory_parameter():
     assert f"eta = {choice['value']:.6g} chosen by {choice['theorem']}" in text, text
 
 
+def test_runs_show_gives_each_verdict_its_reason(tmp_path):
+    """A stored verdict is shown with its reason: 'not-applicable' alone left the user to find out
+    which condition failed (only `theory check` said)."""
+    run_cli("run", "-p", "svrg-serial", "-w", "logreg", "--workload-param", "n=300", "--workload-param", "d=10",
+            "--param", "eta=0.5", "--budget", "updates=200", "--report", str(tmp_path / "rep"), check=True)
+    verdicts = json.loads(run_cli("runs", "show", "1", "--json", check=True).stdout)["verdicts"]
+    text = run_cli("runs", "show", "1", check=True).stdout
+    assert verdicts and all(v["reason"] for v in verdicts.values())
+    for thm, v in verdicts.items():
+        assert f"theorem {thm}: {v['verdict']}\n  why: {v['reason'][:60]}" in text, text
+
+
 @pytest.mark.slow
 def test_runs_show_says_how_a_threads_run_wrote_its_coordinates(tmp_path):
     """``info["writes"]`` is said by ``runs show``, not only in ``--json``: the mode asked and applied and
