@@ -184,3 +184,24 @@ def test_show_explains_its_symbols_prints_squares_as_squares_and_the_legend_on_r
     assert "How a verdict is decided: H0 is 'E[measured] <= bound'" in explained
     ddg = cli("theory", "show", "ddg.thm-5.4.2", check=True).stdout.split("Symbols:\n")[1].split("\n\n")[0]
     assert re.search(r"^  gamma0 \(γ₀\) ", ddg, re.M) and "M_K" not in ddg   # M_K is under Definitions
+
+
+def test_a_step_outside_the_conditions_is_named_with_the_step_the_theorem_allows(cli):
+    """A failing condition whose side blew up (c_1 = inf, Gamma_0 = -inf at eta = 0.5) says so in words,
+    and the reason names the step the theorem admits at the run's other values; that step, given back
+    to the theorem, meets every condition."""
+    cli("run", "-p", "svrg-serial", "-w", "logreg", "--workload-param", "n=300", "--workload-param", "d=10",
+        "--param", "eta=0.5", "--budget", "updates=200", "--no-report", check=True)
+    verdicts = {v["theorem"]: v for v in json.loads(cli("theory", "check", "1", "--json", check=True).stdout)["verdicts"]}
+    for tid, v in verdicts.items():
+        assert v["verdict"] == "not-applicable", v
+        m = re.search(r"so: eta = 0\.5 is too large for this theorem: with the run's other values it admits "
+                      rf"eta <= ([0-9.e+-]+)(, and --param eta=theory takes eta = [0-9.e+-]+)? \(harness theory solve "
+                      rf"{re.escape(tid)} --for eta\)", v["reason"])
+        assert m, v["reason"]
+        sets = [f"{k}={x!r}" for k, x in v["values"].items() if k not in ("eta", *v["free_chosen"])]
+        shown = json.loads(cli("theory", "show", tid, "--json", *(a for s in sets for a in ("--set", s)),
+                               "--set", f"eta={float(m.group(1)) * 0.99!r}", check=True).stdout)["evaluation"]
+        assert all(c["holds"] for c in shown["conditions"] if c.get("gating", True)), shown["conditions"]
+    blown = verdicts["asysvrg.thm-2.4.1"]["reason"]
+    assert "(c_1 is +infinity at these values: it blows up)" in blown and "--param eta=theory takes eta = " in blown
