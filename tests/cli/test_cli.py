@@ -28,6 +28,9 @@ def _one_line_error(proc, needle):
     (["list", "plugins", "sgd-serial", "nosuch"], "unknown plugin 'nosuch' (see: harness list plugins)"),
     (["list", "workloads", "logreg2"], "unknown workload 'logreg2' (did you mean: logreg?; see: harness list workloads)"),
     (["list", "theorems", "nosuch"], "unknown theorem 'nosuch' (see: harness list theorems)"),
+    (["report", "--out", "/proc/nope"], "/proc is not writable (it accepts no new files)"),  # not "No such file"
+    (["check-theorem", "nosuch.thm"], "unknown theorem 'nosuch.thm' (see: harness list theorems)"),
+    (["check-theorem", "asysvrg.thm-2.4"], "unknown theorem 'asysvrg.thm-2.4' (did you mean: asysvrg.thm-2.4.1, "),
     (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--param", "eta=-1"], "expected float in (0.0, inf)"),
     (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--param", "b=0"], "expected int in [1, inf)"),
     (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--workload-param", "density=3"], "density"),
@@ -180,6 +183,11 @@ def test_list_a_plugin_shows_its_parameters():
         assert cells[0] == p.name and cells[2] == p.domain() and cells[3] == ("yes" if p.theory else "-"), cells
         assert cells[4] == p.doc
     assert any(r.startswith("│ eta ") and "│ yes " in r for r in first.splitlines())  # eta=theory is offered
+    assert "sgd-serial: parameters (--param K=V; 'theory': eta=theory asks the linked theorem)" in first
+    # a plugin none of whose parameters takes 'theory' (mnag's is lr) offers no eta=theory and no theory column
+    mnag = run_cli("list", "plugins", "mnag-serial", timeout=60, check=True).stdout
+    assert "mnag-serial: parameters (--param K=V)\n" in mnag and "=theory" not in mnag
+    assert "theory" not in next(r for r in mnag.splitlines() if r.startswith("┃ name "))
     mpi = plugins().get("asysvrg-mpi")
     rest = out.split("\nasysvrg-mpi: ")[1]
     assert f"workers: {mpi.min_workers}" in rest and "backend: mpi" in rest
