@@ -205,3 +205,11 @@ def test_a_step_outside_the_conditions_is_named_with_the_step_the_theorem_allows
         assert all(c["holds"] for c in shown["conditions"] if c.get("gating", True)), shown["conditions"]
     blown = verdicts["asysvrg.thm-2.4.1"]["reason"]
     assert "(c_1 is +infinity at these values: it blows up)" in blown and "--param eta=theory takes eta = " in blown
+
+
+def test_a_citation_says_eq_for_one_equation_and_eqs_for_several(cli):
+    """'eqs. (4.65)' named one equation as several."""
+    listed = {t["id"]: t["citation_text"] for t in json.loads(cli("theory", "list", "--json", check=True).stdout)["theorems"]}
+    assert "Corollary 4.3.3 (Sec. 4.3), eq. (4.65). " in listed["large_batch.cor-4.3.3"]
+    assert "eqs. (2.34)-(2.45). " in listed["asysvrg.thm-2.4.1"]
+    assert not [t for t, c in listed.items() if re.search(r"eqs\. \([^()]*\)\.", c)]
