@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Sequence
 
 from .verdict import HOLDS, HOLDS_UNVERIFIED, VIOLATED, Verdict
@@ -32,7 +33,7 @@ SLACK = 1.5   # an implied figure within [reported / SLACK, reported x SLACK] ag
 STEP_TOL = 1e-3   # an inferred step above the reported one by more than this fraction (0.1%) is another step
 B_SHARE = 0.8     # the share of explained updates that must agree on a batch size other than the reported
 # the algorithms whose eta, b, m and delays mean what the audit's update models infer (harness.run.trajectory)
-MODEL_FAMILIES = {"sgd": ("sgd", "asgd"), "svrg": ("svrg", "asysvrg")}
+MODEL_FAMILIES = {"sgd": ("sgd", "asgd", "gd"), "svrg": ("svrg", "asysvrg")}   # gradient descent: SGD with b = n
 OVER = 3          # updates that must read staler than reported (a figure from exact arithmetic, but not one alone)
 
 
@@ -99,7 +100,9 @@ def trajectory_findings(run, reads: Sequence[str] = ("eta", "b", "m"), delay: bo
         share = _num(a.get("step_high_share")) or 0.1
         out.append(f"applied step {high:.4g} on more than {share:.0%} of the updates inferred from the iterates (median "
                    f"{step:.4g}) vs eta = {eta:g} reported")
-    b, bb = _num(run.param("b", 1)), _num(a.get("b"))
+    # a plugin that names no b makes SGD steps of one sample; gradient descent's (family gd) are of all n
+    full = "gd" in fams and _num(run.constants.get("n"))
+    b, bb = _num(run.param("b", full or 1)), _num(a.get("b"))
     if "b" in reads and b and bb and bb > b and (_num(a.get("b_share")) or 0) >= B_SHARE:
         out.append(f"a mini-batch of {bb:g} inferred from the iterates vs b = {b:g} reported")
     elif "b" in reads and b:
@@ -184,7 +187,7 @@ def audit(thm, runs: Sequence[Any], meta, v: Verdict) -> None:
         v.flags += [f"trajectory: seed {r.seed}: {x}" for r, x in lies]
         v.reason = (f"the run's iterates contradict what the plugin reports: {what} (seed {r.seed}); the theorem was "
                     f"judged with the reported values. {v.reason}")
-    skipped = sorted({why for _, _, why in found if why})
+    skipped = _grouped([(r.seed, why) for r, _, why in found if why])
     what = [w for k, w in (("eta", "step"), ("b", "mini-batch"), ("m", "inner-loop length")) if k in reads]
     what += ["delays"] if reads_delay else []
     if skipped and what and not lies:
@@ -194,6 +197,23 @@ def audit(thm, runs: Sequence[Any], meta, v: Verdict) -> None:
             v.reason += (f". Unverified: the theorem reads the delays the run reports, which the trajectory audit could "
                          f"not check ({'; '.join(skipped)})")
     _accounting(thm, runs, meta, v, reads)
+
+
+def _grouped(reasons: Sequence[tuple[Any, str]]) -> list[str]:
+    """The seeds' reasons for an unaudited run, each form once: reasons that differ only in their
+    counts (29 of 30 updates, 31 of 32) are one, said with its first seed's figures; where the seeds
+    give different forms, each names the seeds it covers ("(seeds 0, 2)")."""
+    forms: dict[str, list] = {}
+    for seed, why in reasons:
+        forms.setdefault(re.sub(r"\d+(\.\d+)?(e[-+]?\d+)?", "#", why), []).append((seed, why))
+    out = []
+    for group in forms.values():
+        why = group[0][1]
+        if len(forms) > 1:
+            which = sorted({seed for seed, _ in group}, key=str)
+            why += f" (seed{'s' if len(which) > 1 else ''} {', '.join(map(str, which))})"
+        out.append(why)
+    return sorted(out)
 
 
 def _accounting(thm, runs: Sequence[Any], meta, v: Verdict, reads) -> None:

@@ -85,6 +85,16 @@ class Side:
     records: list[RunRecord]
     source: str                      # "plugin" or the export's path
     plugin: str | None = None        # the plugin name for a plugin side
+    # a plugin side's parameters as asked, those that label it (they differ from the plugin's declared
+    # default or from the other side's: harness._core.labels.shown_params), the same in all its runs
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        """The label and the parameters that tell the side apart: ``sgd-serial [eta=0.3, b=4]``."""
+        from harness._core.output import fmt
+
+        return self.label + (f" [{', '.join(f'{k}={fmt(v)}' for k, v in self.params.items())}]" if self.params else "")
 
 
 # -- grouping and statistics ----------------------------------------------------------------------
@@ -159,7 +169,8 @@ class Comparison:
     alpha: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"a": self.a.label, "b": self.b.label, "alpha": self.alpha,
+        return {"a": self.a.label, "b": self.b.label, "a_params": self.a.params, "b_params": self.b.params,
+                "alpha": self.alpha,
                 "groups": [g.to_dict() for g in self.groups], "geomean": self.summary,
                 "unmatched": self.unmatched,
                 "failed_runs": [{"id": r.id, "plugin": r.plugin, "status": r.status, "reason": r.reason}
@@ -248,7 +259,7 @@ def plot_group(group: Group, a: Side, b: Side, path: Path) -> str:
             if band is None:
                 continue
             grid, med, lo, hi = band
-            ax.plot(grid, med, color=col, lw=1.8, label=f"{'A' if side is a else 'B'}: {side.label} (n={len(runs)} seeds)")
+            ax.plot(grid, med, color=col, lw=1.8, label=f"{'A' if side is a else 'B'}: {side.title} (n={len(runs)} seeds)")
             if len(runs) > 1:
                 ax.fill_between(grid, lo, hi, color=col, alpha=0.2, lw=0)
             if math.isfinite(at):
@@ -263,7 +274,7 @@ def plot_group(group: Group, a: Side, b: Side, path: Path) -> str:
         ax.set_xscale("log")  # seed_band's grid is log-spaced over positive x: show it evenly
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8, loc="best")
-    fig.suptitle(f"{a.label} (A) vs {b.label} (B): {group.title}\nlines: median over seeds; bands: min..max; "
+    fig.suptitle(f"{a.title} (A) vs {b.title} (B): {group.title}\nlines: median over seeds; bands: min..max; "
                  "dotted: median time/updates to target", fontsize=10)
     fig.tight_layout()
     from .._core.interactive import save
@@ -286,7 +297,7 @@ def write_plots(cmp: Comparison, outdir: Path) -> Path:
 
     outdir.mkdir(parents=True, exist_ok=True)
     head = [h.replace("95%", _ci_pct(cmp.alpha)) for h in HEADER]
-    title = f"{cmp.a.label} (A) vs {cmp.b.label} (B)"
+    title = f"{cmp.a.title} (A) vs {cmp.b.title} (B)"
     body = [f"<h1>{html.escape(title)}</h1>", f"<p>{_inline_html(summary_line(cmp))}</p>"]
     for i, g in enumerate(cmp.groups):
         slug = re.sub(r"[^A-Za-z0-9]+", "-", g.title).strip("-")[:60]
@@ -351,7 +362,7 @@ def _ci_pct(alpha: float) -> str:
 
 
 def to_markdown(cmp: Comparison) -> str:
-    out = [f"## {cmp.a.label} (A) vs {cmp.b.label} (B)", ""]
+    out = [f"## {cmp.a.title} (A) vs {cmp.b.title} (B)", ""]
     head = [h.replace("95%", _ci_pct(cmp.alpha)) for h in HEADER]
     for g in cmp.groups:
         tgt = f"target {g.target.metric} <= {g.target.value:g}" if g.target.value is not None else "no target"
@@ -397,7 +408,7 @@ def print_table(cmp: Comparison) -> None:
 
     from harness._core.output import console
 
-    console.print(f"[bold]A[/bold] = {escape(cmp.a.label)}   [bold]B[/bold] = {escape(cmp.b.label)}")
+    console.print(f"[bold]A[/bold] = {escape(cmp.a.title)}   [bold]B[/bold] = {escape(cmp.b.title)}")
     head = [h.replace("95%", _ci_pct(cmp.alpha)) for h in HEADER]
     for g in cmp.groups:
         tgt = f"target {g.target.metric} <= {g.target.value:g}" if g.target.value is not None else "no target"

@@ -73,13 +73,15 @@ def profile_of_runs(records, metric: str = "time_to_target") -> Profile | None:
     import json
     import statistics
 
+    from harness._core.labels import shown_params
     from harness.run.metrics import run_metrics
 
     pooled: dict[str, dict[str, list[float]]] = {}
+    shown = shown_params(records)
     for r in records:
         if not r.points:
             continue
-        solver = _label(r.plugin, r.params, r.workers)
+        solver = _label(r.plugin, r.params, r.workers, shown[r.plugin])
         problem = r.workload + ("" if not r.workload_params else " " + json.dumps(r.workload_params, sort_keys=True))
         value = _cost(run_metrics(r).get(metric) if r.ok or r.status == "diverged" else math.inf)
         # a target met at the first point costs ~0 s: floor it at 1 us so that ratios stay defined
@@ -98,7 +100,7 @@ def profile_of_comparison(cmp) -> Profile | None:
 
     from harness.run.metrics import run_metrics
 
-    la, lb = (cmp.a.label, cmp.b.label) if cmp.a.label != cmp.b.label else (f"A: {cmp.a.label}", f"B: {cmp.b.label}")
+    la, lb = (cmp.a.title, cmp.b.title) if cmp.a.title != cmp.b.title else (f"A: {cmp.a.title}", f"B: {cmp.b.title}")
     costs: dict[str, dict[str, float]] = {la: {}, lb: {}}
     for g in cmp.groups:
         for label, runs in ((la, g.a_runs), (lb, g.b_runs)):
@@ -160,9 +162,19 @@ def profile_section(records, outdir, store=None) -> list[tuple[str, str]]:
              + f"<table><tr>{head}</tr>{rows}</table><p>{html.escape(md.splitlines()[-1])}</p>")]
 
 
-def _label(plugin: str, params: Mapping, workers: int) -> str:
-    shown = ",".join(f"{k}={v}" for k, v in sorted(params.items()) if k in ("eta", "b", "tau", "m", "M", "lr"))
-    return f"{plugin}[{shown}] w={workers}" if shown else f"{plugin} w={workers}"
+ALWAYS_SHOWN = ("eta", "b", "tau", "m", "M", "lr")
+
+
+def _label(plugin: str, params: Mapping, workers: int, shown: Sequence[str] = ()) -> str:
+    """``plugin[k=v,...] w=W``, a solver of the profile: the step, batch, delay and inner-loop
+    lengths, and the parameters that label the plugin's runs (``shown``: differing between them or from
+    the declared default, :func:`harness._core.labels.shown_params`), in the plugin's order. Runs
+    that differ in a parameter are different solvers: an ``inv`` schedule is not pooled with a constant one."""
+    from harness._core.labels import in_declared_order
+
+    keys = in_declared_order(plugin, [*shown, *(k for k in ALWAYS_SHOWN if k in params)])
+    text = ",".join(f"{k}={params[k]}" for k in keys if k in params)
+    return f"{plugin}[{text}] w={workers}" if text else f"{plugin} w={workers}"
 
 
 def plot(profile: Profile, path) -> None:

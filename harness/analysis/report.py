@@ -13,7 +13,7 @@ import os
 import textwrap
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -176,14 +176,21 @@ def _mark_below_zero(ax, runs: Sequence[RunRecord], x: str, metric: str, color) 
                label=f"subopt <= 0 ({len(pts)} points): f* is wrong")
 
 
-def varying_params(records: Sequence[RunRecord]) -> set[str]:
-    """Parameter names whose values differ between runs of the same plugin (they tell curves apart),
-    plus the step size and batch, which a reader always wants to see."""
-    seen: dict[tuple[str, str], set[str]] = defaultdict(set)
+ALWAYS_SHOWN = ("eta", "b", "tau", "lr")  # the step size, batch and delay: a reader always wants to see them
+
+
+def varying_params(records: Sequence[RunRecord]) -> dict[str, list[str]]:
+    """Per plugin name, the parameters that label its runs, in the order the plugin declares them:
+    those that differ between its runs or from its declared default, or that a run asked the theory
+    for (:func:`harness._core.labels.shown_params`), plus the step size, batch and delay where the
+    plugin has them (:data:`ALWAYS_SHOWN`), which a reader always wants to see."""
+    from harness._core.labels import in_declared_order, shown_params
+
+    shown = shown_params(records)
+    has = defaultdict(set)
     for r in records:
-        for k, v in r.params.items():
-            seen[(r.plugin, k)].add(repr(v))
-    return {k for (_, k), vals in seen.items() if len(vals) > 1} | {"eta", "b", "tau", "lr"}
+        has[r.plugin].update(k for k in r.params if k in ALWAYS_SHOWN)
+    return {plugin: in_declared_order(plugin, [*keys, *has[plugin]]) for plugin, keys in shown.items()}
 
 
 def _spans_decades(records: Sequence[RunRecord], x: str, decades: float = 1.3) -> bool:
@@ -193,9 +200,11 @@ def _spans_decades(records: Sequence[RunRecord], x: str, decades: float = 1.3) -
     return len(ends) > 1 and np.log10(max(ends) / min(ends)) > decades
 
 
-def label_of(r: RunRecord, keys: set[str] | None = None) -> str:
-    keys = {"eta", "b"} if keys is None else keys
-    ps = ", ".join(f"{k}={_short(v)}" for k, v in sorted(r.params.items()) if k in keys)
+def label_of(r: RunRecord, keys: Mapping[str, Sequence[str]] | None = None) -> str:
+    """``plugin xW [k=v, ...]``: the run's plugin, its workers (above one) and the parameters that label
+    its plugin's runs (``keys``: :func:`varying_params`; by default the step and batch)."""
+    own = ("eta", "b") if keys is None else keys.get(r.plugin, ())
+    ps = ", ".join(f"{k}={_short(r.params[k])}" for k in own if k in r.params)
     w = f" x{r.workers}" if r.workers > 1 else ""
     return f"{r.plugin}{w}" + (f" [{ps}]" if ps else "")
 
@@ -606,8 +615,8 @@ def _rows(runs):
     for r in runs:
         last = r.points[-1] if r.points else {}
         chosen = (r.info or {}).get("theory_choices") or {}
-        ps = ", ".join(f"{k}=theory ({_short(v)})" if k in chosen else f"{k}={_short(v)}"
-                       for k, v in sorted(r.params.items()) if k in keys or k in chosen)
+        ps = ", ".join(f"{k}=theory ({_short(r.params[k])})" if k in chosen else f"{k}={_short(r.params[k])}"
+                       for k in keys.get(r.plugin, ()) if k in r.params)
         t = last.get("time_s")
         load = ((r.info or {}).get("contention") or {}).get("load") or (r.info or {}).get("load")
         yield [r.id, r.plugin, ps, r.workers, r.seed, r.status, last.get("updates"),

@@ -12,7 +12,8 @@ from harness._core.errors import UserError
 from .common import add_schedule_args, report_sections
 from harness.run.executors import ENGINES, make_engine, run_parallel
 from harness._core.monitor import DEFAULT_BUDGET, Budget, FINISHED_OK
-from harness._core.output import console, params_cell, print_json, table, varying_columns
+from harness._core.labels import params_cell
+from harness._core.output import console, print_json, table
 from harness._core.params import distinct, parse_assignments, positive_float
 from harness._core.paths import input_file, output_dir, safe_name
 from harness._core.memory import PeakSampler
@@ -419,7 +420,7 @@ def _time_of(r):
 def summary(records) -> None:
     from harness.run.metrics import tau_max
 
-    params = params_cell(varying_columns(records))  # the differing parameters in one cell: fits 100 columns
+    params = params_cell(records)  # the labelling parameters in one cell: fits 100 columns
     extra = [("params", params)] if any(params(r) != "-" for r in records) else []
     if any(tau_max(r) is not None for r in records):  # a run that measured delays: the largest, as the report shows it
         extra.append(("tau max", tau_max))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from harness._core.errors import UserError
 from .common import run_ids
-from harness._core.output import console, params_cell, print_json, table, varying_columns
+from harness._core.labels import params_cell, varying_columns
+from harness._core.output import console, print_json, table
 from harness._core.monitor import STATUSES
 from harness.analysis.results import export
 from harness.run.store import Store, run_to_dict
@@ -30,7 +31,7 @@ def register(sub):
     p.set_defaults(func=main)
 
 
-# `runs list` columns: the default fits 100 terminal columns (the varying parameters share one cell);
+# `runs list` columns: the default fits 100 terminal columns (the labelling parameters share one cell);
 # --wide shows every one; --columns picks
 LIST_COLUMNS = {
     "id": lambda r: r.id, "plugin": lambda r: r.plugin, "workload": lambda r: r.workload,
@@ -45,10 +46,10 @@ WIDE_COLUMNS = ("id", "plugin", "workload", "W", "seed", "*", "status", "points"
 
 
 def list_columns(recs, *, columns: str | None = None, wide: bool = False) -> tuple[list[str], list]:
-    """Titles and cell getters of ``runs list``: ``params`` is one cell of the parameters that differ
-    between the runs (``eta=0.5 b=4``; a theory-chosen one marked), ``*`` one column per such
-    parameter; ``columns`` (comma-separated) chooses among :data:`LIST_COLUMNS`, ``params`` and the
-    varying parameters' own names. An unknown column is a user error naming the known ones."""
+    """Titles and cell getters of ``runs list``: ``params`` is one cell of the parameters that label
+    each run (those that differ between the runs or from the plugin's declared default: ``eta=0.5 b=4``;
+    a theory-chosen one marked), ``*`` one column per such parameter; ``columns`` (comma-separated)
+    chooses among :data:`LIST_COLUMNS`, ``params`` and those parameters' own names. An unknown column is a user error naming the known ones."""
     from harness._core.errors import unknown
 
     extra = dict(varying_columns(recs))
@@ -68,7 +69,7 @@ def list_columns(recs, *, columns: str | None = None, wide: bool = False) -> tup
             getters += list(extra.values())
         elif c == "params":
             titles.append("params")
-            getters.append(params_cell(list(extra.items())))
+            getters.append(params_cell(recs))
         elif c in LIST_COLUMNS or c in extra:
             titles.append(c)
             getters.append(LIST_COLUMNS.get(c) or extra[c])
@@ -207,6 +208,27 @@ def main(args) -> int:
     return 0
 
 
+def _unexplained(a: dict) -> str:
+    """Where an audited run's observed updates that are not explained went, in parentheses ('' when
+    every one is explained): not explained (counted against the run), read or snapshot before
+    their window (a window's misses before its first explained step: what they read was not kept),
+    not searched (the search's work budget, or the iterate did not move)."""
+    explained, tried, observed = (int(a.get(k) or 0) for k in ("explained", "tried", "observed"))
+    if explained >= observed:
+        return ""
+    parts = []
+    if "unexplained" in a:
+        missed = int(a["unexplained"])
+        unkept = tried - explained - missed
+        if missed:
+            parts.append(f"{missed} not explained")
+        if unkept:
+            parts.append(f"{unkept} reading an iterate or snapshot from before their window, which was not kept")
+    if observed > tried:
+        parts.append(f"{observed - tried} not searched or not moving the iterate")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def _facts_lines(rec) -> list[str]:
     """What ``runs show`` says beside the key: which theorem chose a parameter set to ``theory``, and
     what the trajectory audit found (``info["audit"]``), how a shared-memory run wrote its coordinates
@@ -226,7 +248,7 @@ def _facts_lines(rec) -> list[str]:
         if a.get("inner_max"):
             parts.append(f"inner loop up to {a['inner_max']}")
         out.append(f"trajectory audit ({a.get('model')} updates): {a.get('explained')} of {a.get('observed')} observed "
-                   f"updates explained: " + ", ".join(parts) + (f"; {a['note']}" if a.get("note") else ""))
+                   f"updates explained{_unexplained(a)}: " + ", ".join(parts) + (f"; {a['note']}" if a.get("note") else ""))
     elif a:
         out.append(f"trajectory audit: not audited: {a.get('reason', '?')}")
     w = rec.info.get("writes")

@@ -121,7 +121,22 @@ def build_sides(a_text: str, b_text: str, store: Store, *, workloads: Sequence[s
     for k, ss in specs.items():
         recs = run_missing(ss, store, force=force, quiet=quiet)
         sides[k] = Side(texts[k], recs, "plugin", texts[k])
-    return sides["A"], sides["B"]
+    return _with_params(sides["A"], sides["B"]), _with_params(sides["B"], sides["A"])
+
+
+def _with_params(side: Side, other: Side) -> Side:
+    """A plugin side with the parameters that label it (:attr:`Side.params`): those of
+    :func:`~harness._core.labels.shown_params` over both sides' runs that the side asked the same
+    value of in every run (a grid read from a file may vary one from run to run: its groups say it)."""
+    from harness._core.labels import shown_params
+
+    if side.source != "plugin" or not side.records:
+        return side
+    asked = [asked_params(r.params, (r.info or {}).get("theory_choices")) for r in side.records]
+    first = asked[0]
+    same = {k: first[k] for k in shown_params(side.records + other.records).get(side.plugin, ())
+            if k in first and all(a.get(k, object()) == first[k] for a in asked)}
+    return replace(side, params=same)
 
 
 def _check_param_names(texts: dict[str, str], file_sides: dict, both: dict[str, Any],

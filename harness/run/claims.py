@@ -24,6 +24,24 @@ the figure of a group is the median over its runs):
 - ``less`` / ``more``: ``metric`` of ``a`` is below / above ``factor`` (default 1) times that of ``b``;
 - ``above`` / ``below``: ``metric`` of ``a`` is above / below ``value`` (e.g. accuracy above chance).
 
+Tuning (``tuned`` in ``a`` or ``b``): the paper compares each method at its best tuned step, not at one shared
+step ("each method trains with the best tuned learning rate", Huo & Huang, AAAI 2017, Sec. Experiments), so a
+side can follow that protocol over the grid the suite ran::
+
+    a = { plugin = "svrg-serial", params = { warm_epochs = 0 }, tuned = "eta" }
+    b = { plugin = "sgd-serial", tuned = { param = ["eta", "beta"], by = ["updates_to_target", "final_subopt"] } }
+
+Among the runs matching the rest of the side's selection (runs whose tuned parameter the theory chose,
+``eta = "theory"``, are no grid value and are left out), the runs are grouped by the tuned parameters' values;
+each group's figure is the median over its runs of ``by`` (default: the claim's ``metric``; a list ranks by
+the first and breaks ties with the next); the best group (lowest, or highest for an accuracy column:
+``test_acc``, ``train_acc``, as a target on them is met from above) is the one the claim is judged on. Groups
+whose first ``by`` figure does not exist are not ranked; a tie left after every ``by`` goes to the smallest
+value. The reason says the value chosen and the grid (``a: best tuned eta = 0.2 of {0.05, 0.1, 0.2, 0.5} by
+updates_to_target``) and the verdict's ``tuned`` holds it per side. ``by`` cannot be ``to_level:COLUMN`` (its
+level comes from the other side); a tuned parameter is not also fixed in ``params``; ``speedup`` claims take no
+tuning.
+
 Preconditions (``requires``): ``cores`` (free cores now: the machine's count minus its 1-minute load;
 a speedup on fewer cores than workers measures the scheduler), ``min_time_s`` (the runs of ``a`` last at
 least that long: shorter runs are dominated by fixed costs), ``seeds`` (at least this many runs in
@@ -40,13 +58,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from harness._core.errors import UserError
+from harness._core.monitor import Target
 from .metrics import run_metrics, speedups
 from .store import RunRecord
 
 REPRODUCED, NOT_REPRODUCED, NOT_TESTABLE = "reproduced", "not reproduced", "not testable at this scale"
 CHECKS = ("speedup", "less", "more", "above", "below")
 KEYS = {"text", "check", "a", "b", "workers", "at_least", "metric", "factor", "value", "requires"}
-SELECT_KEYS = {"plugin", "workload", "workers", "params"}
+SELECT_KEYS = {"plugin", "workload", "workers", "params", "tuned"}
+TUNED_KEYS = {"param", "by"}
 REQUIRES = {"cores", "min_time_s", "seeds"}
 
 
@@ -71,10 +91,13 @@ def validate(claims: Any, where: str) -> list[dict[str, Any]]:
         for k in need:
             if k not in c:
                 raise UserError(f"{at}: check '{c['check']}' needs '{k}'")
+        c = dict(c)
         for side in ("a", "b"):
             if side in c:
                 if not isinstance(c[side], dict) or set(c[side]) - SELECT_KEYS:
                     raise UserError(f"{at}: {side} selects runs by {', '.join(sorted(SELECT_KEYS))}, got {c[side]!r}")
+                if "tuned" in c[side]:
+                    c[side] = {**c[side], "tuned": _tuned(c[side], c, f"{at}: {side}.tuned")}
         req = c.get("requires", {})
         if not isinstance(req, dict) or set(req) - REQUIRES:
             raise UserError(f"{at}: requires takes {', '.join(sorted(REQUIRES))}, got {req!r}")
@@ -84,6 +107,40 @@ def validate(claims: Any, where: str) -> list[dict[str, Any]]:
                 raise UserError(f"{at}: to_level:COLUMN (the level b ends at) needs a check less or more")
         out.append(dict(c))
     return out
+
+
+def _tuned(sel: dict[str, Any], claim: dict[str, Any], at: str) -> dict[str, list[str]]:
+    """A side's ``tuned`` (a parameter, a list of them, or ``{param, by}``) as ``{"param": [...], "by": [...]}``."""
+    t = sel["tuned"]
+    if isinstance(t, dict):
+        bad = sorted(set(t) - TUNED_KEYS)
+        if bad or "param" not in t:
+            raise UserError(f"{at}: takes param (a parameter or a list of them) and by (a metric or a list), got {t!r}")
+        param, by = t["param"], t.get("by")
+    else:
+        param, by = t, None
+    params = [param] if isinstance(param, str) else param
+    if not isinstance(params, list) or not params or not all(isinstance(p, str) and p for p in params) \
+            or len(set(params)) != len(params):
+        raise UserError(f"{at}: the tuned parameter must be a name or a list of distinct names (e.g. \"eta\"), got {param!r}")
+    fixed = sorted(set(params) & set(sel.get("params") or {}))
+    if fixed:
+        raise UserError(f"{at}: '{fixed[0]}' is both tuned and fixed in params: tune it or fix it")
+    if claim.get("check") == "speedup":
+        raise UserError(f"{at}: a speedup claim compares worker counts at one configuration; it takes no tuning")
+    if by is None:
+        if claim.get("metric") is None or str(claim["metric"]).startswith("to_level:"):
+            raise UserError(f"{at}: name the metric to tune by (by = ...): the claim's metric "
+                            f"{claim.get('metric')!r} cannot rank a side on its own")
+        by = [claim["metric"]]
+    bys = [by] if isinstance(by, str) else by
+    if not isinstance(bys, list) or not bys:
+        raise UserError(f"{at}: by must be a metric or a list of metrics, got {by!r}")
+    for m in bys:
+        _metric_name(m, at)
+        if m.startswith("to_level:"):
+            raise UserError(f"{at}: by cannot be {m} (its level comes from the other side)")
+    return {"param": list(params), "by": list(bys)}
 
 
 NAMED = ("time_to_target", "updates_to_target", "final_subopt", "diverged")
@@ -159,6 +216,64 @@ def _median(rs: Sequence[RunRecord], metric: str, level: float | None = None) ->
     return float(np.median(vals)) if vals else math.nan
 
 
+def higher_is_better(metric: str) -> bool:
+    """Whether a larger ``metric`` is better: an accuracy column (the monitor's :class:`Target` is met from
+    above on those); times, updates, suboptimality, delays and ``diverged`` are better low."""
+    col = metric.split(":", 1)[1] if ":" in metric else metric
+    return Target(metric=col, value=0.0).reached({col: 1.0})
+
+
+def tune(runs: Sequence[RunRecord], tuned: dict[str, list[str]]) -> tuple[list[RunRecord], dict[str, Any]]:
+    """The runs of the best tuned value among ``runs`` (see the module docstring: grouped by the values of
+    ``tuned['param']``, ranked by the medians of ``tuned['by']`` in turn, ties to the smallest value) and what
+    was chosen: ``{"param", "value", "grid", "by", "figure"}`` (``figure``: the first ``by`` median of each grid
+    value, nan where it has none). No ranked value: ``([], {... "value": None})``."""
+    params, by = tuned["param"], tuned["by"]
+    groups: dict[tuple, list[RunRecord]] = {}
+    for r in runs:
+        chosen = (r.info or {}).get("theory_choices") or {}
+        if any(k in chosen or k not in r.params for k in params):
+            continue  # a theory-chosen value (eta = "theory") or a run without the parameter: no grid value
+        groups.setdefault(tuple(r.params[k] for k in params), []).append(r)
+    try:
+        grid = sorted(groups)
+    except TypeError:  # values of mixed kinds: their text's order
+        grid = sorted(groups, key=repr)
+    figures = {v: [_median(groups[v], m) for m in by] for v in grid}
+
+    def rank(v: tuple) -> tuple:
+        return tuple(math.inf if math.isnan(f) else (-f if higher_is_better(m) else f) for f, m in zip(figures[v], by))
+
+    ranked = [v for v in grid if not math.isnan(figures[v][0])]
+    best = min(ranked, key=rank) if ranked else None   # min keeps the first (smallest) of equal ranks
+    info = {"param": params, "value": _unwrap(best), "grid": [_unwrap(v) for v in grid], "by": by,
+            "figure": {_show(_unwrap(v)): _finite_or_inf(figures[v][0]) for v in grid}}
+    return (groups[best] if best is not None else []), info
+
+
+def _unwrap(v: tuple | None) -> Any:
+    return v[0] if v is not None and len(v) == 1 else (list(v) if v is not None else None)
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, (tuple, list)):
+        return "(" + ", ".join(map(_show, v)) + ")"
+    return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+
+def tuned_text(side: str, info: dict[str, Any]) -> str:
+    """E.g. ``a: best tuned eta = 0.2 of {0.05, 0.1, 0.2, 0.5} by updates_to_target (median 1.5e+04)``."""
+    name = info["param"][0] if len(info["param"]) == 1 else "(" + ", ".join(info["param"]) + ")"
+    grid = "{" + ", ".join(map(_show, info["grid"])) + "}"
+    by = ", then ".join(info["by"])
+    if not info["grid"]:
+        return f"{side}: no run has a value of its own for {name} (absent, or chosen by the theory): nothing to tune"
+    if info["value"] is None:
+        return f"{side}: no value of {name} in {grid} records {info['by'][0]}: nothing to tune by"
+    return (f"{side}: best tuned {name} = {_show(info['value'])} of {grid} by {by} (median "
+            f"{info['figure'][_show(info['value'])]:.4g})")
+
+
 def _seeds_per_configuration(rs: Sequence[RunRecord]) -> dict[tuple, int]:
     """Runs per configuration (plugin, workload, workers, parameters): the seeds a figure's median pools."""
     from collections import Counter
@@ -176,24 +291,41 @@ def free_cores() -> float:
 
 
 def _sel_text(sel: dict[str, Any]) -> str:
-    parts = [f"{k}={v}" for k, v in sel.items() if k != "params"]
+    parts = [f"{k}={v}" for k, v in sel.items() if k not in ("params", "tuned")]
     parts += [f"{k}={v}" for k, v in (sel.get("params") or {}).items()]
     return ", ".join(parts)
 
 
 def judge(claim: dict[str, Any], records: Sequence[RunRecord]) -> dict[str, Any]:
     """The claim's status, figure and reason on ``records`` (the suite's runs)."""
-    out = {"text": claim["text"], "check": claim["check"], "status": NOT_TESTABLE, "figure": None, "reason": ""}
+    out = _judge(claim, records)
+    notes = [tuned_text(side, info) for side, info in (out.get("tuned") or {}).items()]
+    if notes:
+        out["reason"] = "; ".join(notes + [out["reason"]] if out["reason"] else notes)
+    return out
+
+
+def _judge(claim: dict[str, Any], records: Sequence[RunRecord]) -> dict[str, Any]:
+    """:func:`judge`'s verdict before the tuning notes join its reason (``out['tuned']``: each tuned side's choice)."""
+    out: dict[str, Any] = {"text": claim["text"], "check": claim["check"], "status": NOT_TESTABLE, "figure": None,
+                           "reason": ""}
     done = [r for r in records if r.points]
-    a = select(done, claim["a"])
-    b = select(done, claim["b"]) if "b" in claim else []
+    sides: dict[str, list[RunRecord]] = {}
+    for side in ("a", "b"):
+        if side not in claim:
+            continue
+        runs = select(done, claim[side])
+        if not runs:
+            out["reason"] = f"no run with points matches {side} ({_sel_text(claim[side])})"
+            return out
+        if "tuned" in claim[side]:
+            runs, info = tune(runs, claim[side]["tuned"])
+            out.setdefault("tuned", {})[side] = info
+            if not runs:
+                return out
+        sides[side] = runs
+    a, b = sides["a"], sides.get("b", [])
     req = claim.get("requires", {})
-    if not a:
-        out["reason"] = f"no run with points matches a ({_sel_text(claim['a'])})"
-        return out
-    if "b" in claim and not b:
-        out["reason"] = f"no run with points matches b ({_sel_text(claim['b'])})"
-        return out
     if "seeds" in req:
         few = min(_seeds_per_configuration(a + b).values())
         if few < req["seeds"]:
@@ -268,6 +400,11 @@ def judge(claim: dict[str, Any], records: Sequence[RunRecord]) -> dict[str, Any]
     out["reason"] = (f"{metric}{at}: a = {fa:.4g} {rel} {factor:g} x b = {factor * fb:.4g} (a/b = {ratio:.3g}; medians "
                      f"of {len(a)} and {len(b)} runs)")
     return out
+
+
+def _finite_or_inf(x: float) -> float | None:
+    """x, None for nan (JSON has no nan; inf stays: a target never reached)."""
+    return None if math.isnan(x) else float(x)
 
 
 def _finite(x: float) -> float | None:

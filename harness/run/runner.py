@@ -420,9 +420,10 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
             rec.info["cpu_to_target_s"] = monitor.cpu_to_target  # the gate's time where both sides have it
         # written last, over anything the plugin put under this key: the plugin cannot write its own audit;
         # a run stopped short (interrupted, timed out, failed) is not judged, and its shutdown is not delayed
-        rec.info["audit"] = (trajectory_audit(workload, observer, pspec.family, rec.wall_s,
+        rec.info["audit"] = (trajectory_audit(workload, observer, pspec.family,
+                                              int(rec.points[-1]["updates"]) if rec.points else None,
                                               {**params, **(rec.info.get("applied") or {})},
-                                              seconds=EVERY_SECONDS if spec.observe_every else None)
+                                              work=EVERY_WORK if spec.observe_every else None)
                              if observer and rec.status in JUDGED else
                              {"status": "unaudited", "reason": unobserved or f"the run ended '{rec.status}'"})
         if monitor.charge is not None:   # what the windows took and what time_s charges for them instead
@@ -459,22 +460,25 @@ def evaluation_note(rec: RunRecord, schedule: Schedule) -> str | None:
 JUDGED = (*FINISHED_OK, DIVERGED)   # the statuses the theory checker judges
 
 
-EVERY_SECONDS = 20.0   # the search's cap where every update was observed (check-plugin's short audit run)
+# the search's work budget where every update was observed (check-plugin's short audit run: every update must
+# be searched): 5x an ordinary run's cap, ~5-10 s of a quiet 2-core Xeon, where 500 updates at n = 200, d = 10 took
+# 7e7 units (0.07 s); its wall-clock safety net is 100 s
+EVERY_WORK = 1e10
 
 
-def trajectory_audit(workload: Workload, observer: Observer, family: str, run_seconds: float,
-                     reported: dict[str, Any] | None = None, seconds: float | None = None) -> dict[str, Any]:
+def trajectory_audit(workload: Workload, observer: Observer, family: str, run_updates: int | None,
+                     reported: dict[str, Any] | None = None, work: float | None = None) -> dict[str, Any]:
     """The trajectory audit of a finished run (:mod:`harness.run.trajectory`) from the iterates the
-    monitor observed, searching for at most about as long as the run took (or ``seconds``);
-    ``reported``: the run's parameters and the values the plugin reported it applied (its mini-batch
-    is searched first, as a hint the audit checks); ``{"status": "unaudited", "reason": ...}`` where
-    it cannot run."""
+    monitor observed, searching within a work budget set by the run's update count ``run_updates``
+    (or ``work``), the same at any load; ``reported``: the run's parameters and the values the plugin
+    reported it applied (its mini-batch is searched first, as a hint the audit checks);
+    ``{"status": "unaudited", "reason": ...}`` where it cannot run."""
     from .trajectory import audit
 
     try:
         ups, its = observer.trajectory()
         return audit(workload, ups, its, family=family, windows=observer.windows, dropped=observer.dropped,
-                     run_seconds=run_seconds, reported=reported, seconds=seconds)
+                     run_updates=run_updates, reported=reported, work=work)
     except Exception as exc:  # noqa: BLE001 - an audit that fails says so; the run itself stands
         return {"status": "unaudited", "reason": f"the audit failed: {type(exc).__name__}: {exc}"}
 

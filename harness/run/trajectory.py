@@ -36,13 +36,26 @@ d = 100 and b = 16, 32 at d = 200 every step; b = 16 at d = 100 about half; b = 
 beyond which the audit says that instead of a claim. It is exact arithmetic on the run's own
 iterates: nothing is sampled, so the same run gives the same audit.
 
+How far the search goes is counted, not timed, so that promise holds on a loaded machine too. Each
+piece of work is counted before it is done (:meth:`_Search.spend`: the element passes, sorts and
+matrix products it makes, from the shapes it touches, and its numpy calls, weighted to about
+half a nanosecond each on a quiet 2-core Xeon), and the search stops where the next piece would pass
+its budget (:func:`work_budget`: :data:`WORK_PER_UPDATE` per update of the run, between
+:data:`WORK_FLOOR` and :data:`WORK_CAP`, ~0.2-1 s there): the first window first on at most half of
+it, then the later windows in turn, then the first window's rest. The budget and the count depend
+on the run's update count and iterates only, so ``explained`` and ``tried`` are the same at any
+load (a slower machine takes longer over them). A wall clock remains as a safety net only
+(:func:`safety_seconds`: 10 x the budget's longest expected time, at least 5 s), against a case the count
+misjudges; where it fires, the result says so, and that result alone depends on the load.
+
 :func:`audit` returns the figures (stored by the runner as ``info["audit"]``, after the plugin's own
 info, so a plugin cannot write them): how many steps were observed and explained, the step sizes
 (median, least, largest, and ``step_high``, exceeded by at most :data:`HIGH` of the updates whose reads
 are all kept), the staleness and batch sizes found (``delays``, ``batches``), SVRG's longest inner loop
 seen, or why nothing was audited, naming the limit hit where one was (no per-sample gradients, an
 iterate that is no vector, too large to search, a reported b not identifiable or not resolved at this
-rank, coordinate-wise writes the run reports, the time cap after k of N updates; else updates of
+rank, coordinate-wise writes the run reports, the work budget spent after k of N updates, the
+wall-clock safety net; else updates of
 another form: momentum, dual or coordinate-wise updates, inconsistent reads). The theory checker compares them with
 what the plugin reported (:mod:`harness.theory.audit`).
 """
@@ -64,9 +77,25 @@ EPS = float(np.finfo(float).eps)
 GIVE_UP = 64          # unexplained steps in a row after which a window is left
 FIRST = 8             # steps tried before a model that explains fewer than COVER of them is dropped
 COVER = 0.5           # share of the steps tried that must be explained for the figures to count
-SECONDS = 1.0         # the search stops here at the latest and reports what it found
-FLOOR = 0.2           # ... and not before this, or the run's own wall time if longer (tiny runs stay cheap)
-FLOPS = 1e10          # nominal flops per second (BLAS), to foresee whether a sparse-search step fits in the time left
+# The search's work is counted in units of about half a nanosecond of a quiet 2-core Xeon (:meth:`_Search.spend`): an
+# element pass over an array counts 1 (numpy's passes over these arrays are memory-bound), with the weights below.
+# Measured on 14 searches run to the end (the tour's serial, thread and simulator runs at n = 4000, d = 40;
+# check-plugin's every-update run; ridge b = 3, 4 by pair sums; logreg b = 8, 16 by sparse recovery; digits, d = 640,
+# b = 1 and 4): on a quiet machine each took 0.33-1.0 ns a unit, most 0.4-0.6; matrix-product-heavy ones (matching
+# pursuit, the whitening's eigendecomposition) slow 3-8x where another process holds a core (BLAS threads)
+GRAD = 6              # per entry of a per-sample gradient matrix (X w, a residual, X scaled by it, a copy, the
+                      # page faults of a fresh array: 4.2 ns an entry measured at n x d = 1348 x 640, 6.8 at 4000 x 40)
+SORT = 2              # per element and halving of a sort (numpy's argsort on floats)
+BLAS = 0.01           # per flop of a matrix product (BLAS: ~100 flops a nanosecond, float32 in matching pursuit)
+EIGH = 1.0            # per d^3 of the whitening's symmetric eigendecomposition (LAPACK: 0.26 s at d = 640 quiet)
+CALL = 2000           # per numpy call beyond its passes (~2 us: the call, its checks, the Python around it)
+RATE = 1e9            # units per second of the slowest of those searches: a budget's longest expected seconds
+WORK_CAP = 2e9        # the search's work budget at most (~1 s, 0.7-2 s: the former wall-clock cap) ...
+WORK_FLOOR = 4e8      # ... at least (~0.2 s, 0.13-0.4 s: the former floor; short runs stay cheap) ...
+WORK_PER_UPDATE = 1e5  # ... and between them this per update of the run (~50 us): a run under 4000 updates (most
+                       # tests') gets the floor, the tour's 20-epoch SGD at b = 4, n = 4000 (20000 updates) the cap
+SAFETY = 10.0         # the wall-clock safety net: this many times the budget's longest expected seconds ...
+SAFETY_FLOOR = 5.0    # ... and at least this many seconds
 SPARSE_K = 4          # the sparse search picks up to 4 x max(b reported, 2 MAX_B) atoms (below the gradients' rank)
 COEF_TOL = 1e-6       # a least-squares coefficient over the unit one: within this of its (integer) multiplicity
 RESOLVES = 8          # orthogonal matching pursuit resolves b up to about rank / 8 on these gradients (measured)
@@ -75,18 +104,19 @@ HIGH = 0.1            # step_high: the step exceeded by at most this share of th
 
 
 def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = "", windows=None,
-          dropped: str = "", run_seconds: float | None = None, reported: dict[str, Any] | None = None,
-          seconds: float | None = None) -> dict[str, Any]:
+          dropped: str = "", run_updates: int | None = None, reported: dict[str, Any] | None = None,
+          work: float | None = None) -> dict[str, Any]:
     """The audit's figures for one run (see the module docstring); ``{"status": "unaudited",
-    "reason": ...}`` when nothing could be audited. The search takes at most the run's own wall time
-    ``run_seconds`` (at least :data:`FLOOR`, at most :data:`SECONDS`; b = 1 needs far less), or
-    ``seconds`` where given (check-plugin's audit run, whose every update must be searched).
-    ``reported``: the values the plugin reported it applied (or its parameters): its ``b`` is searched
-    first (a hint, never taken on trust: the batch found is what is reported back), its ``coords``
-    names coordinate-wise writes where no update is explained."""
+    "reason": ...}`` when nothing could be audited. The search spends at most :func:`work_budget`
+    of ``run_updates`` (the run's update count; None: the largest budget) in counted units
+    (:meth:`_Search.spend`; b = 1 needs far less), or ``work`` where given (check-plugin's audit run,
+    whose every update must be searched); its wall-clock safety net is :func:`safety_seconds` of
+    that budget. ``reported``: the values the plugin reported it applied (or its parameters): its
+    ``b`` is searched first (a hint, never taken on trust: the batch found is what is reported back),
+    its ``coords`` names coordinate-wise writes where no update is explained. ``work`` in the figures
+    is what the search spent: like every figure but ``seconds``, the same at any load."""
     t0 = time.perf_counter()
-    cap = (float(seconds) if seconds is not None else
-           SECONDS if run_seconds is None else min(SECONDS, max(FLOOR, float(run_seconds))))
+    budget = float(work) if work is not None else work_budget(run_updates)
     out: dict[str, Any] = {"windows": [list(w) for w in windows or ()]}
 
     def unaudited(reason: str) -> dict[str, Any]:
@@ -109,20 +139,25 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
         return unaudited(str(exc))
     hint = _int((reported or {}).get("b"))
     search = _Search(workload, updates, iterates, n, hint)
+    search.budget, search.deadline = budget, t0 + safety_seconds(budget)
     order = ["svrg", "sgd"] if "svrg" in (family or "").lower() else ["sgd", "svrg"]
-    found = _run(search, steps, order[0], t0, cap)
+    found = _run(search, steps, order[0])
     if found["tried"] and not _covers(found):      # the family's model fails: the other one, if it does better
-        other = _run(search, steps, order[1], t0, cap)
+        other = _run(search, steps, order[1])
         found = other if len(other["explained"]) > len(found["explained"]) else found
-    out.update(model=found["model"], explained=len(found["explained"]), tried=found["tried"], b_searched=search.b_searched)
+    # of the updates tried, those not explained count against the run (``unexplained``) except a window's misses
+    # before its first explained step, whose reads (or SVRG snapshot) may precede the window and were not kept
+    out.update(model=found["model"], explained=len(found["explained"]), tried=found["tried"],
+               unexplained=found["unexplained"], b_searched=search.b_searched,
+               work=float(f"{search.work:.4g}"), work_budget=float(f"{budget:.4g}"))
     if search.skipped_b:
         out["b_not_searched"] = search.skipped_b
     counted = len(found["explained"]) + found["unexplained"]
-    limit = _limit(search, found, steps, cap, reported or {})
+    limit = _limit(search, found, steps, reported or {})
     if found["explained"] and not _covers(found):
         return unaudited(f"only {len(found['explained'])} of the {counted} observed updates tried are a gradient "
                          f"step of the SGD or SVRG form: {limit}")
-    if not found["tried"] and found["timed_out"]:
+    if not found["tried"] and found["stopped"]:
         return unaudited(f"no observed update was searched to the end: {limit}")
     if not found["tried"]:
         return unaudited(f"none of the {len(steps)} updates observed one by one moved the iterate it ticked with")
@@ -142,8 +177,8 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
                delay_max=int(taus.max()), delays={str(k): int(v) for k, v in zip(*np.unique(taus, return_counts=True))})
     if found["model"] == "svrg":
         out["inner_max"] = int(max(e[3] for e in ex))
-    if found["timed_out"]:
-        out["note"] = f"the search stopped after {cap:.2g} s, {found['tried']} of {len(steps)} observed updates tried"
+    if found["stopped"]:
+        out["note"] = _stopped(search, found, steps)
     out["seconds"] = round(time.perf_counter() - t0, 4)
     return out
 
@@ -152,10 +187,35 @@ def _int(x) -> int | None:
     return int(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 1 and x == int(x) else None
 
 
-def _limit(search: "_Search", found: dict[str, Any], steps: list[int], cap: float, reported: dict[str, Any]) -> str:
+def work_budget(run_updates: int | None) -> float:
+    """The search's work budget in counted units (:meth:`_Search.spend`) for a run of ``run_updates``
+    updates: :data:`WORK_PER_UPDATE` each, at least :data:`WORK_FLOOR` (short runs stay cheap), at most
+    :data:`WORK_CAP`; None: :data:`WORK_CAP`. A function of the run's length alone, never of a clock."""
+    if run_updates is None:
+        return WORK_CAP
+    return min(WORK_CAP, max(WORK_FLOOR, WORK_PER_UPDATE * float(run_updates)))
+
+
+def safety_seconds(budget: float) -> float:
+    """The wall-clock safety net of a search with ``budget`` counted units: :data:`SAFETY` x its
+    expected seconds at :data:`RATE`, at least :data:`SAFETY_FLOOR` seconds."""
+    return max(SAFETY_FLOOR, SAFETY * budget / RATE)
+
+
+def _stopped(search: "_Search", found: dict[str, Any], steps: list[int]) -> str:
+    """What cut the search short, and how far it got."""
+    got = f"after {found['tried']} of the {len(steps)} observed updates"
+    if found["stopped"] == "safety":
+        return (f"the search hit its wall-clock safety net ({safety_seconds(search.budget):.3g} s) {got}, before "
+                f"its work budget ({search.work:.3g} of {search.budget:.3g} units spent): the machine ran far slower "
+                "than usual, and these figures depend on its load")
+    return f"the search spent its work budget ({search.budget:.3g} units, set by the run's length, not a clock) {got}"
+
+
+def _limit(search: "_Search", found: dict[str, Any], steps: list[int], reported: dict[str, Any]) -> str:
     """Why updates went unexplained, naming the limit that was hit where one was (the batch reported
-    is beyond what can be identified or resolved, coordinate-wise writes, the time cap), else the
-    forms of update the two models do not cover."""
+    is beyond what can be identified or resolved, coordinate-wise writes, the work budget or the
+    wall-clock safety net), else the forms of update the two models do not cover."""
     why = []
     b, rank, coords = search.hint, search.rank, _int(reported.get("coords"))
     if coords:
@@ -174,9 +234,8 @@ def _limit(search: "_Search", found: dict[str, Any], steps: list[int], cap: floa
                    f"{found['tried']} updates tried recovered")
     elif b and b > search.max_b:
         why.append(f"the reported mini-batch b = {b} was not reached by the sparse search")
-    if found["timed_out"]:
-        why.append(f"the search stopped at its time cap ({cap:.2g} s) after {found['tried']} of the {len(steps)} "
-                   "observed updates")
+    if found["stopped"]:
+        why.append(_stopped(search, found, steps))
     if not why:
         why.append(f"updates of another form (momentum, dual or coordinate-wise updates, inconsistent reads), a read "
                    f"older than {WINDOW} updates, or a mini-batch beyond the search (b <= {search.max_b} exactly, larger "
@@ -200,27 +259,27 @@ def _segments(updates: np.ndarray, steps: list[int]) -> list[list[int]]:
     return out
 
 
-def _run(search: "_Search", steps: list[int], model: str, t0: float, cap: float) -> dict[str, Any]:
+def _run(search: "_Search", steps: list[int], model: str) -> dict[str, Any]:
     """Explain the steps: the first window (from update 0, where the run's b and staleness show)
-    first, on at most half the time, then the later windows one step of each in turn (so a search
-    cut short by its time ``cap`` has looked at each). A model that explains fewer than :data:`COVER`
-    of the steps tried (from :data:`FIRST` on) is dropped: the updates are of another form; a window
-    is left after :data:`GIVE_UP` unexplained steps in a row."""
-    explained, tried, unexplained, timed_out = [], 0, 0, False
+    first, on at most half the work budget, then the later windows one step of each in turn (so a
+    search cut short by its budget has looked at each), then the rest of the first window. A model that explains fewer than
+    :data:`COVER` of the steps tried (from :data:`FIRST` on) is dropped: the updates are of another
+    form; a window is left after :data:`GIVE_UP` unexplained steps in a row. ``stopped``: ``"work"``
+    where the budget left steps unsearched, ``"safety"`` where the wall-clock safety net did, else ``""``."""
+    explained, tried, unexplained, stopped = [], 0, 0, ""
     search.reset()
-    search.deadline = t0 + cap
     segs = _segments(search.ups, steps)
     queues = [list(seg) for seg in segs]
     state = [{"misses": 0, "last_u": None, "hits": 0} for _ in queues]
 
     def step(i: int) -> bool:
-        nonlocal tried, unexplained, timed_out
+        nonlocal tried, unexplained, stopped
         j = queues[i][0]
         search.last_u = state[i]["last_u"]
         try:
             res = search.explain(j, model)
-        except _OutOfTime:        # stopped inside an update: it is neither explained nor counted against the run
-            timed_out = True
+        except _Stop as stop:     # stopped inside an update: it is neither explained nor counted against the run
+            stopped = stop.why
             return False
         queues[i].pop(0)
         state[i]["last_u"] = search.last_u
@@ -246,30 +305,40 @@ def _run(search: "_Search", steps: list[int], model: str, t0: float, cap: float)
 
     going = True
     while going and queues and queues[0]:
-        if time.perf_counter() - t0 > cap / 2:
+        if search.work > search.budget / 2:
             break
         going = step(0)
     while going and any(queues[1:]):
         for i in range(1, len(queues)):
             if not queues[i]:
                 continue
-            if time.perf_counter() - t0 > cap:
-                timed_out, going = True, False
+            if search.work > search.budget:
+                stopped, going = "work", False
                 break
             going = step(i)
             if not going:
                 break
-    timed_out = timed_out or any(queues) and going
-    return {"model": model, "explained": explained, "tried": tried, "unexplained": unexplained, "timed_out": timed_out}
+    while going and queues and queues[0]:    # what the later windows left of the budget: the first window's rest
+        if search.work > search.budget:
+            stopped = "work"
+            break
+        going = step(0)
+    stopped = stopped or ("work" if any(queues) and going else "")
+    return {"model": model, "explained": explained, "tried": tried, "unexplained": unexplained, "stopped": stopped}
 
 
-class _OutOfTime(Exception):
-    """The search passed its deadline inside one update (between two reads searched)."""
+class _Stop(Exception):
+    """The search stopped inside one update (before a piece of work): ``why`` is ``"work"`` (its work
+    budget) or ``"safety"`` (its wall-clock safety net)."""
+
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why
 
 
 class _Search:
-    deadline = float("inf")
-    _omp_s: float | None = None     # the last matching pursuit's seconds (the next one's estimate)
+    budget = float("inf")    # work units the search may spend (:meth:`spend`)
+    deadline = float("inf")  # the wall-clock safety net (perf_counter)
 
     def __init__(self, workload, updates: np.ndarray, iterates: np.ndarray, n: int, hint: int | None = None):
         self.wl, self.ups, self.W, self.n, self.hint = workload, updates, iterates, n, hint
@@ -284,6 +353,7 @@ class _Search:
                           "recovery only")
         self.block = max(1, min(WINDOW + 1, 4_000_000 // max(n * d, 1)))   # reads stacked per numpy call
         self.rng = np.random.default_rng(0)
+        self.work = 0.0                        # work units spent (:meth:`spend`), over both models
         self.reset()
 
     def reset(self) -> None:
@@ -298,17 +368,21 @@ class _Search:
                 old = next(iter(self._G))
                 for cache in (self._G, self._F):
                     cache.pop(old, None)
+            self.spend(GRAD * self.n * self.W.shape[1], 4)
             g = self._G[k] = np.asarray(self.wl.per_sample_gradients(self.W[k]), dtype=float)
         return g
 
     def F(self, k: int) -> np.ndarray:
         f = self._F.get(k)
         if f is None:
-            f = self._F[k] = self.G(k).mean(axis=0)
+            g = self.G(k)
+            self.spend(2 * g.size)
+            f = self._F[k] = g.mean(axis=0)
         return f
 
     def explain(self, j: int, model: str):
         """(staleness, eta, b, inner position or 0) for step j -> j + 1; None: no move; False: not explained."""
+        self.spend(16 * self.W.shape[1], 8 + WINDOW // 8)   # the step, its norms, its reads
         delta = self.W[j + 1] - self.W[j]
         size = float(np.linalg.norm(delta))
         scale = float(np.linalg.norm(self.W[j]) + np.linalg.norm(self.W[j + 1]))
@@ -322,6 +396,14 @@ class _Search:
             if t - int(self.ups[k]) > WINDOW:
                 break
             reads.append(k)
+        if model == "sgd" and self.last_b is None:
+            # a full-gradient step (gradient descent: b = n, every sample once), tried first until the run
+            # showed another b: -eta grad f(w_r) at the least stale read r whose full gradient it is parallel to
+            hit = self._snapshot(reads, q, tol, 1)
+            if hit is not None:
+                k, _, kappa, _ = hit
+                self.max_tau = max(self.max_tau, t - int(self.ups[k]))
+                return (t - int(self.ups[k]), float(-kappa * size), self.n, 0)
         if self.same_b >= 8:     # a run keeps its mini-batch size: the others are not searched again
             bs = [self.last_b]
         else:                    # the last b found, the reported one, the exact searches, then the sparse one
@@ -337,7 +419,6 @@ class _Search:
             else:
                 hit = self._sgd(rs, q, tol, b) if model == "sgd" else self._svrg(rs, q, tol, b)
             if hit is None:
-                self.on_time()
                 continue
             k, u, kappa, idx = hit
             if b > self.max_b or b == 0:      # the sparse search's batch (a snapshot read: its step as b = 1)
@@ -368,19 +449,20 @@ class _Search:
         the sparse search ran (it may find larger ones, not reliably)."""
         return self.max_b if self.rank is None else max(self.max_b, self.rank // RESOLVES)
 
-    def affords(self, seconds: float) -> None:
-        """Raise :class:`_OutOfTime` where a piece of work expected to take ``seconds`` (as last
-        measured, or its flops at a nominal :data:`FLOPS`) would end past the deadline: a large
-        iterate's whitening or matching pursuit takes seconds (digits, d = 640, overshot a 0.2 s cap
-        to 1.3-5.3 s at load 9)."""
-        if time.perf_counter() + seconds > self.deadline:
-            raise _OutOfTime
-
-    def on_time(self) -> None:
-        """Raise :class:`_OutOfTime` past the deadline (called after each read or batch size tried, so
-        an update started is searched at its freshest read at least)."""
+    def spend(self, units: float, calls: int = 1) -> None:
+        """Count a piece of work before it is done: ``units`` (the element passes of the numpy calls it
+        makes, from the shapes they touch, sorts at :data:`SORT` and matrix products at :data:`BLAS`
+        per flop) plus :data:`CALL` per call (what a call costs beyond its passes: small shapes are
+        mostly that). Raise :class:`_Stop` where it would take the search past its work
+        :attr:`budget`, or once past the wall-clock safety net (:attr:`deadline`). The count is a
+        function of the iterates and the search's order only: the same run stops at the same place
+        on any machine, at any load."""
+        cost = units + CALL * calls
+        if self.work + cost > self.budget:
+            raise _Stop("work")
         if time.perf_counter() > self.deadline:
-            raise _OutOfTime
+            raise _Stop("safety")
+        self.work += cost
 
     def _whiten(self, model: str, R: np.ndarray) -> np.ndarray:
         """(d, rank) map under which the atoms R are isotropic (their second moment the identity on
@@ -398,6 +480,7 @@ class _Search:
         """(read, read, kappa, None) for the least stale read in ks that is the snapshot itself: the step is
         -eta grad f(u), whatever the batch; or None."""
         Fs = np.stack([self.F(k) for k in ks])
+        self.spend(12 * Fs.size, 8)
         along = Fs @ q
         with np.errstate(all="ignore"):
             sin = np.linalg.norm(Fs - along[:, None] * q, axis=1) / np.linalg.norm(Fs, axis=1)
@@ -420,23 +503,20 @@ class _Search:
                 return snap                    # the snapshot read, fresher than any batch found
             if model == "svrg" and k < u:
                 break
-            R = self.G(k) if u is None else self.G(k) - self.G(u)
+            G = self.G(k)
+            self.spend(4 * G.size, 2)
+            R = G if u is None else G - self.G(u)
             if not np.any(R):
                 continue
-            if model not in self._M:                # the whitening: R^T R and its eigendecomposition (~30 d^3)
-                self.affords((2.0 * R.size * R.shape[1] + 30.0 * R.shape[1] ** 3) / FLOPS)
+            if model not in self._M:                # the whitening: R^T R and its eigendecomposition
+                self.spend(BLAS * 4.0 * R.size * R.shape[1] + EIGH * R.shape[1] ** 3, 8)
             M = self._whiten(model, R)
             kmax = min(want, M.shape[1] - 1 - (u is not None))
             if kmax < 1:
                 return None
-            self.affords(self._omp_s if self._omp_s is not None else
-                         2.0 * R.shape[0] * M.shape[1] * (M.shape[0] + kmax) / FLOPS)
-            began = time.perf_counter()
-            found = _omp(R, None if u is None else self.F(u), q, tol, kmax, M)
-            self._omp_s = time.perf_counter() - began
+            found = _omp(R, None if u is None else self.F(u), q, tol, kmax, M, self.spend)
             if found is not None:
                 return k, u, found[0], found[1]
-            self.on_time()
         return snap
 
     def _blocks(self, reads: list[int]):
@@ -451,12 +531,14 @@ class _Search:
         """(read, None, kappa, sample indices) of the least stale read whose gradients explain q, or None."""
         if b == 1:
             for ks in self._blocks(reads):
-                hit = _first(np.stack([self.G(k) for k in ks]), None, q, tol)
+                Gs = [self.G(k) for k in ks]
+                self.spend(6 * len(ks) * Gs[0].size, 14)   # a fresh (m, n, d) stack, two passes
+                hit = _first(np.stack(Gs), None, q, tol)
                 if hit is not None:
                     return ks[hit[0]], None, hit[1], np.array([hit[2]])
             return None
         for k in reads:
-            got = _match(self.G(k), None, q, tol, b, self.rng)
+            got = _match(self.G(k), None, q, tol, b, self.rng, self.spend)
             if got is not None and got[0] < 0:
                 return k, None, got[0], got[1]
         return None
@@ -471,13 +553,17 @@ class _Search:
                 same = [k for k in ks if u is not None and k >= u]
                 if same:
                     Gu = self.G(u)
-                    hit = _first(np.stack([self.G(k) - Gu for k in same]), self.F(u), q, tol)
+                    Gs = [self.G(k) for k in same]
+                    self.spend(7 * len(same) * Gu.size, 16)
+                    hit = _first(np.stack([g - Gu for g in Gs]), self.F(u), q, tol)
                     if hit is not None:
                         cands.append((int(self.ups[same[hit[0]]]), same[hit[0]], u, hit[1], np.array([hit[2]])))
             else:
                 for k in ks:
                     if u is not None and k >= u:
-                        got = _match(self.G(k) - self.G(u), b * self.F(u), q, tol, b, self.rng)
+                        G, Gu, Fu = self.G(k), self.G(u), self.F(u)
+                        self.spend(2 * G.size, 2)
+                        got = _match(G - Gu, b * Fu, q, tol, b, self.rng, self.spend)
                         if got is not None and got[0] < 0:
                             cands.append((int(self.ups[k]), k, u, got[0], got[1]))
                             break
@@ -499,14 +585,20 @@ class _Search:
         benefit of the doubt. The reads next to ``found`` are looked at first: where they turn the
         direction by more than :data:`NEAR` x ``tol``, the reads further apart are taken as told apart."""
         ks = [k for k in reads if u is None or k >= u]
-        off = b * self.F(u) - self.G(u)[idx].sum(axis=0) if u is not None else 0.0
+        d = self.W.shape[1]
+        if u is not None:
+            Fu, Gu = self.F(u), self.G(u)
+            self.spend(2 * (len(idx) + 2) * d, 4)
+        off = b * Fu - Gu[idx].sum(axis=0) if u is not None else 0.0
         at = ks.index(found) if found in ks else 0
         near = [k for k in ks[max(at - 1, 0):at + 2] if k != found]
         for cands, last in ((near, False), (ks, True)):
             if not cands:
                 return eta
-            S = (np.stack([self.G(k)[idx[0]] for k in cands]) if len(idx) == 1 else
-                 np.stack([self.G(k)[idx].sum(axis=0) for k in cands])) + off
+            Gs = [self.G(k) for k in cands]
+            self.spend(2 * len(cands) * (len(idx) + 8) * d, 14)
+            S = (np.stack([g[idx[0]] for g in Gs]) if len(idx) == 1 else
+                 np.stack([g[idx].sum(axis=0) for g in Gs])) + off
             along = S @ q
             norm2 = np.einsum("ij,ij->i", S, S)
             with np.errstate(all="ignore"):
@@ -516,6 +608,10 @@ class _Search:
                 return eta
         ok = (sin < tol) & (along < 0) & np.isfinite(etas)
         return min(eta, float(etas[ok].min())) if ok.any() else eta
+
+
+def _free(units: float, calls: int = 1) -> None:
+    """Work not counted (the search functions called on their own)."""
 
 
 def _first(Rs: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float):
@@ -535,12 +631,17 @@ def _first(Rs: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float):
     return m, float(along[m, i] / norm2[m, i]), i
 
 
-def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: int, rng):
+def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: int, rng, spend=_free):
     """For rows R (n, d), offset c and unit direction q: (kappa = <q, S>/|S|^2, B) of a multiset sum
     S = sum_{i in B} R_i + c (|B| = b >= 2) parallel to q within ``tol`` with <q, S> < 0 (the least
     misaligned), or None. Meet in the middle: the sums over half the multiset, projected on a random
     direction orthogonal to q, must cancel the other half's (plus c's) there: sorted along it, the
-    candidates are filtered along two more directions, then checked in full."""
+    candidates are filtered along two more directions, then checked in full. ``spend(units, calls)``
+    is told the work before it is done (:meth:`_Search.spend`)."""
+    n, d = R.shape
+    na, nb = (n if b < 4 else n * (n + 1) // 2), (n if b < 3 else n * (n + 1) // 2)   # the halves' multisets
+    spend(2 * n * d + BLAS * 6 * n * d + 12 * (na + nb), 20)
+    spend(SORT * (nb * np.log2(nb + 1) + (na * np.log2(na + 1) if b != 4 else 0) + 2 * na * np.log2(nb + 1)), 10)
     V = rng.standard_normal((3, len(q)))
     V -= np.outer(V @ q, q)
     V /= np.linalg.norm(V, axis=1, keepdims=True)
@@ -564,6 +665,7 @@ def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: in
     total = int(counts.sum())
     if total == 0 or total > 5_000_000:   # none; or a degenerate direction (rows alike along it): no match told apart
         return None
+    spend(16 * total, 12)
     nz = np.nonzero(counts)[0]                            # the few queries with a partner in reach
     qa, lo, counts = qa[nz], lo[nz], counts[nz]
     P = np.repeat(qa, counts)
@@ -572,6 +674,7 @@ def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: in
     P, Q = P[keep], Q[keep]
     if not len(P):
         return None
+    spend(8 * len(P) * d, 10)
     S = _sums(R, A_idx[P]) + _sums(R, B_idx[Q]) + (0.0 if c is None else c)
     along = S @ q
     norm2 = np.einsum("ij,ij->i", S, S)
@@ -584,7 +687,7 @@ def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: in
     return float(along[i] / norm2[i]), np.concatenate([A_idx[P[i]], B_idx[Q[i]]])
 
 
-def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: int, M: np.ndarray):
+def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: int, M: np.ndarray, spend=_free):
     """(kappa, B) where the unit direction q = kappa (sum_{i in B} R_i + b c) for a multiset B of b rows
     of R (n, d) (c: SVRG's full gradient at the snapshot, or None) with kappa < 0, or None; B as
     an index array (an index drawn twice appears twice).
@@ -594,7 +697,10 @@ def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: i
     outside their span cannot fit), each the one most anti-aligned with the residual; then, back in
     the original coordinates, the least-squares coefficients on the atoms kept must leave q within
     ``tol`` (the sine) and be equal, or integer multiples of the least one (an index drawn twice), to
-    :data:`COEF_TOL`: equal weights on fewer atoms than dimensions is what no other update shows."""
+    :data:`COEF_TOL`: equal weights on fewer atoms than dimensions is what no other update shows.
+    ``spend(units, calls)`` is told the work before it is done (:meth:`_Search.spend`)."""
+    (n, d), rk = R.shape, M.shape[1]
+    spend(BLAS * 2.0 * n * d * rk + 4.0 * n * (d + rk), 10)
     A = R.astype(np.float32) @ M.astype(np.float32)      # the selection only ranks: single precision halves it
     norms = np.linalg.norm(A, axis=1)
     norms[norms == 0] = np.inf
@@ -609,6 +715,7 @@ def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: i
     for _ in range(kmax):
         if float(np.linalg.norm(r)) <= goal:
             break
+        spend(BLAS * 2.0 * n * rk + 2.0 * n + 8.0 * rk * (len(S) + 1), 16)
         corr = -(A @ r.astype(np.float32)) / norms
         corr[S] = -np.inf
         i = int(np.argmax(corr))
@@ -626,6 +733,7 @@ def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: i
     if not S:
         return None
     for _ in range(2):                           # fit; drop the atoms the fit does not use; refit
+        spend(6.0 * d * (len(S) + 1) ** 2, 10)
         B = R[S].T if c is None else np.column_stack([R[S].T, c])
         coef = np.linalg.lstsq(B, q, rcond=None)[0]
         a = coef[:len(S)]

@@ -366,3 +366,16 @@ def test_help_lists_every_environment_variable_with_its_domain():
         assert f" {name} " in text, name
     assert "HARNESS_THREADS_ATOMIC how the threads kernels write a dense row" in text
     assert "one of lock|tx|cas, default lock" in text and "0 or 1, default 1" in text
+
+
+def test_runs_show_says_where_the_audits_unexplained_updates_went():
+    """A newcomer read '128 of 192 observed updates explained' as a red flag: the line now says which
+    were not explained, which read an iterate or snapshot from before their window (not kept), and
+    which were not searched."""
+    from harness.cli.runs import _unexplained
+
+    assert _unexplained({"explained": 192, "tried": 192, "observed": 192, "unexplained": 0}) == ""
+    assert _unexplained({"explained": 128, "tried": 192, "observed": 192, "unexplained": 0}) == (
+        " (64 reading an iterate or snapshot from before their window, which was not kept)")
+    assert _unexplained({"explained": 20, "tried": 25, "observed": 30, "unexplained": 5}) == (
+        " (5 not explained; 5 not searched or not moving the iterate)")

@@ -122,7 +122,7 @@ def test_compare_markdown_and_cache(capsys, tmp_path):
             "b=4", "--budget", "epochs=5", "--seeds", "2", "--no-plot", "--format", "markdown")
     code, md, _ = harness(capsys, *args)
     assert code == 0
-    assert md.startswith("## sgd-serial (A) vs svrg-serial (B)")
+    assert md.startswith("## sgd-serial [eta=0.05, b=4] (A) vs svrg-serial [eta=0.05, b=4] (B)")  # set away from defaults
     assert md.count("### ") == 2 and "| metric |" in md and "**geometric mean of B/A:**" in md
     assert "![" not in md  # --no-plot
     n_runs = Store().count()[0]

@@ -148,3 +148,41 @@ def test_a_batch_beyond_the_search_is_named_as_the_reason_not_another_form():
     assert "b = 3, 4 not searched exactly at n = 800" in a["b_not_searched"]
     lies, why = trajectory_findings(_facts(a, eta=0.05, b=3))
     assert lies == [] and why.startswith("b = 3 reported, above the mini-batches the audit searches at this n (b <= 2"), why
+
+
+def test_the_seeds_reasons_for_an_unaudited_run_are_said_once_per_form():
+    """Three seeds unaudited for the same reason with different counts (the newcomer's gradient-descent
+    plugin: the flag said it three times): one reason, the first seed's figures; two forms: each names
+    its seeds."""
+    from harness.theory.audit import _grouped
+
+    same = [(s, f"none of the {30 + s} observed updates tried is a gradient step: the search spent its work "
+                f"budget (4e+08 units) after {9 + s} of the {30 + s} observed updates") for s in (0, 1, 2)]
+    assert _grouped(same) == [same[0][1]]
+    mixed = same[:2] + [(2, "ran on other processes")]
+    assert _grouped(mixed) == [same[0][1] + " (seeds 0, 1)", "ran on other processes (seed 2)"]
+
+
+def test_gradient_descent_is_read_off_the_iterates_as_full_batch_steps():
+    """Gradient descent (the docs' example plugin: w -= eta grad f(w)) is the SGD form with b = n, every
+    sample once: each step explained, the step and b = n read off the iterates, so a GD plugin that
+    applies 3x the eta it reports is caught (a newcomer's run said 'none of the observed updates is a
+    gradient step' and check-plugin took them for SVRG steps reading their snapshot)."""
+    from types import SimpleNamespace
+
+    from harness.theory.audit import trajectory_findings
+
+    W = [np.zeros(WL.dim)]
+    for _ in range(60):
+        W.append(W[-1] - 0.15 * WL.gradient(W[-1]))
+    a = audit(WL, np.arange(61), np.array(W), family="gd")
+    assert a["status"] == "audited" and a["model"] == "sgd" and a["explained"] == a["observed"] == 60, a
+    assert a["step"] == pytest.approx(0.15, rel=1e-9) and a["b"] == WL.n and a["delay_max"] == 0
+    run = SimpleNamespace(info={"audit": a}, family="gd", seed=0, constants={"n": WL.n},
+                          param=lambda k, default=None: {"eta": 0.05}.get(k, default))
+    lies, why = trajectory_findings(run, reads=("eta", "b"), delay=False)
+    assert why is None and lies == ["applied step 0.15 inferred from the iterates vs eta = 0.05 reported"]
+    honest = SimpleNamespace(**{**vars(run), "param": lambda k, default=None: {"eta": 0.15}.get(k, default)})
+    assert trajectory_findings(honest, reads=("eta", "b"), delay=False) == ([], None)   # b = n is GD's batch
+    sgd_run = audit(WL, *sgd(eta=0.05, T=40), family="sgd")     # b = 1 SGD is still b = 1
+    assert sgd_run["b"] == 1 and sgd_run["explained"] == 40
