@@ -46,6 +46,7 @@ import sympy as sp
 from .audit import audit as _audit
 from .errors import NotApplicable, TheoryError
 from .facts import RunFacts
+from .guided import step_hint
 from .measures import measure
 from .numerics import numerics
 from .runmap import Mapped
@@ -177,8 +178,10 @@ def judge(thm: Theorem, runs: Sequence[RunFacts], meta: Mapped, *, alpha: float 
     mism = {k: v for r in runs for k, v in r.mismatches().items() if k in thm.reads}
     failing = [c for c in conds if c.get("gating", True) and not c["holds"]]
     if failing:
-        base.reason = "condition fails: " + "; ".join(_describe_failure(c) for c in failing)
+        base.reason = "condition fails: " + "; ".join(_describe_failure(thm, c) for c in failing)
         base.failing = [c["name"] for c in failing]
+        hint = step_hint(thm, meta, base.failing, runs[0].params if runs else {})
+        base.reason += f"; so: {hint}" if hint else ""
     elif thm.bound is None:
         base.rate = _rate_for(thm, meta.inputs, None)
         base.reason = "an O(.) statement without constants: no bound curve to compare (rate check only)"
@@ -323,11 +326,23 @@ def points_test(ys: np.ndarray, bound: np.ndarray, alpha: float = ALPHA) -> dict
             "upper": upper}
 
 
-def _describe_failure(c: dict[str, Any]) -> str:
+BLOWN_UP = 1e12  # a side this many times the other (and 1) is a quantity that blew up, said in words
+
+
+def _describe_failure(thm: Theorem, c: dict[str, Any]) -> str:
+    """'NAME': RELATION with lhs = X, rhs = Y; where the left side is infinite or huge beside the right
+    (a recursion's c_1 = inf, Gamma_0 = -2e267 at too large a step) it also says which quantity blew up."""
     if c.get("error"):
         return f"'{c['name']}' cannot be evaluated ({c['error']})"
     where = f" (layer {c['layer']})" if "layer" in c else ""
-    return f"'{c['name']}'{where}: {c['relation']} with lhs = {c['lhs']:.6g}, rhs = {c['rhs']:.6g}"
+    text = f"'{c['name']}'{where}: {c['relation']} with lhs = {c['lhs']:.6g}, rhs = {c['rhs']:.6g}"
+    lhs, rhs = float(c["lhs"]), float(c["rhs"])
+    if not math.isnan(lhs) and (math.isinf(lhs) or abs(lhs) >= BLOWN_UP * max(1.0, abs(rhs))):
+        rel = next((x.rel for x in thm.conditions if x.name == c["name"]), None)
+        what = sp.sstr(rel.lhs) if isinstance(rel, sp.core.relational.Relational) else "the left side"
+        text += (f" ({what} {'is' if math.isinf(lhs) else 'grows to'} {'+' if lhs > 0 else '-'}"
+                 f"{'infinity' if math.isinf(lhs) else f'{abs(lhs):.3g}'} at these values: it blows up)")
+    return text
 
 
 def _common_grid(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:

@@ -77,3 +77,46 @@ def choose_parameters(planned: RunFacts, kinds: Mapping[str, str], theorem_ids: 
                          **{k: res[k] for k in ("largest", "rate_factor", "rate_factor_at_largest") if k in res},
                          "policy": res.get("policy", "largest admissible value, other parameters fixed")}
     return params, choices
+
+
+
+def step_hint(thm, meta, failing: Sequence[str], params: Mapping[str, Any]) -> str:
+    """What a run outside ``thm``'s conditions could have used instead, in words: for each plugin
+    parameter ``=theory`` may choose (``thm.runmap.theory``) that a failing condition depends on, and
+    each one the theorem derives its symbols from (``thm.derived_inputs``: AsySVRG's u0 from eta), the
+    largest value the theorem admits with the run's other values fixed (:meth:`Theorem.solve`) and,
+    where ``=theory`` may choose it, its choice (:meth:`Theorem.solve_best_rate`), both as the plugin's
+    parameter. Said only where the run's value is above the largest admitted (the step is too large);
+    '' otherwise, or where the theorem admits no value at the run's other values (changing that
+    parameter alone does not help). ``meta``: the run group mapped onto the symbols
+    (:class:`~harness.theory.runmap.Mapped`); ``failing``: the failing conditions' names; ``params``:
+    the run's parameters."""
+    if thm.runmap is None:
+        return ""
+    rels = {c.name: c.rel for c in thm.conditions}
+    chosen = {p: thm.runmap.symbol_for(p) for p in thm.runmap.theory}
+    derived = {p: (p, None) for p in thm.derived_inputs if p in params and p not in chosen}
+    out = []
+    for param, (var, back) in {**chosen, **derived}.items():
+        if param in chosen and not any(var in {s.name for s in thm.expand(rels[n]).free_symbols}
+                                       for n in failing if n in rels):
+            continue
+        values = dict(meta.inputs)
+        others = {k: v for k, v in values.items() if k != var}
+        try:
+            res = thm.solve_best_rate(var, others) if param in chosen else thm.solve(var, others)
+            if res.get("value") is None:
+                continue
+            as_param = (lambda x: x) if back is None else (lambda x: back(x, values, meta))
+            ran = as_param(values[var]) if var in values else float(params[param])
+            largest = as_param(res.get("largest", res["value"]))
+            best = as_param(res["value"])
+        except (TheoryError, KeyError, TypeError, ValueError, ZeroDivisionError, ArithmeticError):
+            continue
+        if not ran > largest:
+            continue
+        out.append(f"{param} = {ran:.4g} is too large for this theorem: with the run's other values it admits "
+                   f"{param} <= {largest:.4g}" + (f", and --param {param}=theory takes {param} = {best:.4g}"
+                                                  if param in chosen else "")
+                   + f" (harness theory solve {thm.id} --for {param})")
+    return "; ".join(out)

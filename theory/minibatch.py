@@ -210,8 +210,10 @@ THEOREMS = [
         solutions={"gamma": (sp.sqrt(1 + 8 * N**2) - 1) / (4 * L * M * N**2)},
         runmap=_runmap(asgd=True), judges="a constant step size (schedule = constant)",
         extra_bounds={"factor N learners / 1 learner (stated, corrected)": N / sp.sqrt(K * sigma2 / (M * L * Df))},
-        errata=("The main-text OCR of (7) shows 2 sigma^2 L M N gamma; the appendix makes it 2 sigma^2 L^2 M N gamma^2 "
-                "(as in Lian et al.). The constraint's OCR 'alpha c - alpha <= 0', '4N' are alpha^2, 4N^2. The "
+        errata=("Eq. (7) as printed in Sec. 4 ends in 2 sigma^2 L M N gamma; the appendix's proof (17) substitutes "
+                "into 2 sigma^2 L^2 M N gamma^2, the term of Lian et al. (2015)'s Theorem 1, which is encoded. In the "
+                "appendix, (8) rewritten in c prints as '2N^2 c^2 + alpha c - alpha <= 0' with the root's factor "
+                "'alpha/(4N)'; from (8) they are alpha^2 and alpha/(4N^2), the factor (20) itself prints. The "
                 "statement's factor 'approximately N' is N/alpha, as the paper's own discussion (end of Sec. 4) says; "
                 f"the exact optimum is asgd_ratio, tested at the values of {derived('minibatch', 'Theorem 4 factor')}."),
         notes="A serial SGD run is ASGD with N = 1 learner and tau = 0.",

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import sympy as sp
+import re
 
+import sympy as sp
 
 
 def summary(t) -> dict[str, Any]:
@@ -42,15 +43,43 @@ def domains(t) -> dict[str, str]:
     return out
 
 
+_SQUARED = re.compile(r"^([A-Za-z]+)2$")
+
+
+def pretty(expr) -> str:
+    """``expr`` in sympy's unicode pretty printer, a symbol named ``<letters>2`` printed as a square:
+    these theorems name a variance bound ``sigma2`` for sigma^2 (Bhardwaj & Cong 2017's A.2), which the
+    printer would show as sigma-sub-2 (a second sigma). ``S_2``, ``c_1``, ``u0`` stay subscripts."""
+    squares = {s: sp.Symbol(m.group(1) + "^2", **s.assumptions0)
+               for s in getattr(expr, "free_symbols", ()) if (m := _SQUARED.match(s.name))}
+    return sp.pretty(expr.xreplace(squares) if squares else expr, use_unicode=True)
+
+
+def symbols_used(t) -> dict[str, str]:
+    """The meanings (``t.symbols``) of the symbols this theorem uses: its inputs, the horizon, the
+    symbols of its conditions, bound, definitions and extra bounds (a paper module declares one table
+    for all its theorems). The derived quantities are in Definitions instead."""
+    used = set(t.inputs()) | set(t.declared_symbols()) | {t.horizon} | set(t.free)
+    used |= {s.name for e in t.extra_bounds.values() for s in getattr(e, "free_symbols", ())}
+    defined = {s.name for s, _ in t.definitions}
+    return {k: v for k, v in t.symbols.items() if k in used and k not in defined}
+
+
 def show(t) -> str:
-    """The statement in readable math (sympy's unicode pretty printer)."""
+    """The statement in readable math (sympy's unicode pretty printer, :func:`pretty`)."""
     lines = [f"{t.id}: {t.title}", f"  {t.citation.text()}", "", t.statement.strip(), ""]
     if t.assumptions:
         lines += ["Assumptions:"] + [f"  - {a}" for a in t.assumptions] + [""]
+    meanings = symbols_used(t)
+    if meanings:  # the name --set takes, and beside it the glyph the formulas below print where it differs
+        syms = t.declared_symbols()
+        names = {k: k + (f" ({g})" if (g := pretty(syms.get(k, sp.Symbol(k)))) != k else "") for k in meanings}
+        width = max(map(len, names.values()))
+        lines += ["Symbols:"] + [f"  {names[k]:<{width}}  {v}" for k, v in meanings.items()] + [""]
     if t.definitions:
         lines.append("Definitions:")
         for s, e in t.definitions:
-            lines.append(_indent(sp.pretty(sp.Eq(s, e, evaluate=False), use_unicode=True), f"  "))
+            lines.append(_indent(pretty(sp.Eq(s, e, evaluate=False)), "  "))
         lines.append("")
     lines.append("Conditions:" + ("" if t.conditions else " none beyond the symbols' domains ("
                                   + ", ".join(f"{k} {v}" for k, v in domains(t).items()) + ")"))
@@ -64,12 +93,12 @@ def show(t) -> str:
     lines.append("")
     if t.bound is not None:
         lines.append(f"Bound on {t.measured_doc} after {t.horizon} = {t.horizon_doc}:")
-        lines.append(_indent(sp.pretty(t.bound, use_unicode=True), "  "))
+        lines.append(_indent(pretty(t.bound), "  "))
     else:
         lines.append(f"Bound: an O(.) statement without constants on {t.measured_doc}.")
     for k, e in t.extra_bounds.items():
         lines.append(f"{k}:")
-        lines.append(_indent(sp.pretty(e, use_unicode=True), "  "))
+        lines.append(_indent(pretty(e), "  "))
     lines.append(f"Rate: {sp.sstr(t.rate)}   (in {t.horizon})")
     if t.asymptotic_only:
         lines.append(f"Asymptotic only (no verdict on runs): {t.asymptotic_only}")

@@ -122,8 +122,9 @@ def get(theorem_id: str) -> Theorem:
         return thms[theorem_id]
     from harness._core.errors import close_matches
 
-    close = close_matches(theorem_id, thms)
-    raise TheoryError(f"unknown theorem '{theorem_id}'" + (f" (did you mean: {', '.join(close)}?)" if close else ""))
+    close = close_matches(theorem_id, thms)  # the list to pick from either way (check-theorem nosuch said nothing more)
+    raise TheoryError(f"unknown theorem '{theorem_id}' (" + (f"did you mean: {', '.join(close)}?; " if close else "")
+                      + "see: harness list theorems)")
 
 
 def ids() -> list[str]:

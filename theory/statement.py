@@ -10,6 +10,7 @@ theorem (:func:`.numerics.numerics` caches the lambdified expressions).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -57,7 +58,8 @@ class Citation:
         last = [a.split()[-1] for a in self.paper.authors.replace(" & ", ", ").split(", ")]
         who = last[0] if len(last) == 1 else (" & ".join(last) if len(last) == 2 else f"{last[0]} et al.")
         what = self.section if not self.theorem or self.theorem in self.section else f"{self.theorem} ({self.section})"
-        eq = f", eqs. {self.equations}" if self.equations else ""
+        one = re.fullmatch(r"\([^()]*\)", self.equations.strip())  # "(4.28)": eq., not eqs.
+        eq = f", {'eq.' if one else 'eqs.'} {self.equations}" if self.equations else ""
         return f"{who} {self.paper.year}, {what}{eq}"
 
     def text(self) -> str:
@@ -92,7 +94,9 @@ class Condition:
         return sp.sstr(self.rel)
 
     def pretty(self) -> str:
-        return sp.pretty(self.rel, use_unicode=True)
+        from .present import pretty
+
+        return pretty(self.rel)
 
 
 @dataclass(frozen=True)

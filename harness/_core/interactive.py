@@ -144,6 +144,8 @@ def page_head() -> str:
     return (f"<style>{css}\n{STYLE}</style>\n<script>{js}</script>\n<script>{glue}</script>")
 
 
+# uPlot's live inline legend puts ':' after each label; a still page (no cursor) has empty read-outs
+# (interactive.js's fmt), so every entry ended in a dangling ':'. The colon goes before a value instead.
 STYLE = """
 figure.hplot{margin:0 0 1em 0}
 figure.hplot.drawn>img{display:none}
@@ -153,4 +155,6 @@ figure.hplot.drawn>img{display:none}
 .hplot-tools button{font-size:11px;margin-right:4px}
 .u-legend{font-size:12px}
 .u-legend .u-series th,.u-legend .u-series td{padding:1px 4px}
+.u-inline.u-live th::after{content:none}
+.u-inline.u-live .u-value:not(:empty)::before{content:": "}
 """

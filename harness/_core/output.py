@@ -28,6 +28,11 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     console.print(t)
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 plugin``, ``2 plugins``: a count with its noun (an English plural by an 's')."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def fmt(v: Any) -> str:
     if v is None:
         return "-"

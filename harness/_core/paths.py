@@ -17,6 +17,7 @@ read-only mount, so the checks create (and remove) a probe file. Every failure i
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
@@ -84,8 +85,9 @@ def _probe_dir(folder: Path, what: str, target: Path) -> None:
     """Create and remove a file in ``folder``: the only honest writability test (root passes os.access)."""
     try:
         fd, name = tempfile.mkstemp(prefix=".harness-probe-", dir=folder)
-    except OSError as exc:
-        raise UserError(f"cannot write {what} {target}: {folder} is not writable ({exc.strerror or exc})") from None
+    except OSError as exc:  # /proc refuses a new file with ENOENT: "No such file or directory" of a folder that exists
+        why = ("it accepts no new files" if exc.errno == errno.ENOENT and folder.is_dir() else exc.strerror or exc)
+        raise UserError(f"cannot write {what} {target}: {folder} is not writable ({why})") from None
     os.close(fd)
     os.unlink(name)
 

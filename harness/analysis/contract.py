@@ -102,19 +102,32 @@ def _check_applied(spec, applied) -> tuple[str, bool, str]:
     return ("applied", True, ", ".join(f"{k}={v}" for k, v in have.items() if k in need) or "reported")
 
 
-def _accounting(rec) -> tuple[str, bool | None, str]:
-    """The run's own accounting (samples and updates) against the m, b, H it reports
-    (:func:`harness.theory.audit.implied_figures`)."""
+def _implied(rec) -> dict[str, tuple[float, float]] | None:
+    """name -> (reported, implied by the run's samples and updates) for the applied values that
+    disagree with the accounting (:func:`harness.theory.audit.implied_figures`); None where the theory
+    module is missing."""
     from harness.run.checking import run_facts
 
     try:
         from harness.theory.audit import implied_figures
-    except ImportError as exc:  # pragma: no cover - the theory package ships with the harness
-        return ("accounting", None, f"the theory module is not available: {exc}")
-    bad = implied_figures(run_facts(rec))
+    except ImportError:  # pragma: no cover - the theory package ships with the harness
+        return None
+    return implied_figures(run_facts(rec))
+
+
+# one sample counted per update where b are drawn: the monitor's default without samples=
+NO_SAMPLES = "pass samples= to mon.tick (the samples processed so far; without it each update counts one sample)"
+
+
+def _accounting(bad: dict[str, tuple[float, float]] | None) -> tuple[str, bool | None, str]:
+    """The run's own accounting (samples and updates) against the m, b, H it reports (``bad``:
+    :func:`_implied`'s disagreements)."""
+    if bad is None:
+        return ("accounting", None, "the theory module is not available")
     if bad:
-        return ("accounting", False, "; ".join(f"reports {k} = {r:g} but its samples and updates imply {k} = {i:.4g}"
-                                               for k, (r, i) in sorted(bad.items())))
+        return ("accounting", False, "; ".join(
+            f"reports {k} = {r:g} but its samples and updates imply {k} = {i:.4g}"
+            + (f": {NO_SAMPLES}" if k == "b" and abs(i - 1) < 1e-9 else "") for k, (r, i) in sorted(bad.items())))
     return ("accounting", True, "samples and updates agree with the reported values")
 
 
@@ -218,6 +231,7 @@ def _check_kind(spec, kind: str, timeout_s: float) -> list[Finding]:
         add("curve", False, "updates decrease between points: count updates since the start, not per epoch")
     else:
         add("curve", True, f"{len(ups)} points")
+    bad = _implied(rec) if isinstance(rec.info.get("applied"), dict) else {}
     if budget.updates is not None:
         limit = budget.updates * 1.1 + 4 * workers
         add("budget", ups[-1] <= limit, f"{ups[-1]} updates for a budget of {budget.updates:g}"
@@ -225,16 +239,24 @@ def _check_kind(spec, kind: str, timeout_s: float) -> list[Finding]:
     else:
         epochs = rec.points[-1].get("epochs")
         limit = budget.epochs * 1.1 + 0.1 * workers
-        ok = epochs is None or epochs <= limit
-        add("budget", ok, f"{epochs if epochs is not None else '?'} epochs for a budget of {budget.epochs:g}"
-            + ("" if ok else f" (allowed up to {limit:g}): stop when monitor.running is False"))
+        reported, implied = (bad or {}).get("b", (None, None))
+        if epochs is not None and reported and implied:  # epochs counted at the implied b: at the reported b, more
+            counted, epochs = epochs, epochs * reported / implied
+            ok = epochs <= limit
+            add("budget", ok, f"{epochs:.4g} epochs at the reported b = {reported:g} for a budget of {budget.epochs:g}"
+                + ("" if ok else f" (allowed up to {limit:g}; the run counted {counted:.4g} at b = {implied:.4g}): "
+                   + NO_SAMPLES))
+        else:
+            ok = epochs is None or epochs <= limit
+            add("budget", ok, f"{epochs if epochs is not None else '?'} epochs for a budget of {budget.epochs:g}"
+                + ("" if ok else f" (allowed up to {limit:g}): stop when monitor.running is False"))
     first, last = rec.points[0]["objective"], rec.points[-1]["objective"]
     ok = math.isfinite(last) and last < first
     add("progress", ok, f"objective {first:.4g} -> {last:.4g}" + ("" if ok else ": it must decrease"))
     if spec.theorems:
         add(*_check_applied(spec, rec.info.get("applied")))
     if isinstance(rec.info.get("applied"), dict):
-        add(*_accounting(rec))
+        add(*_accounting(bad))
     if kind == "finite-sum" and (backend_of(spec).delay_audit or spec.theorems):   # what a theorem would read
         add(*delay_audit(spec, timeout_s))
     if spec.deterministic:

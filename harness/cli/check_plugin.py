@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from harness.analysis.contract import check_plugin, failures
 from harness._core.errors import UserError
-from harness._core.output import console, print_json, table
+from harness._core.output import console, counted, print_json, table
 from harness._core.params import positive_float
 from harness._core.registry import plugins
 
@@ -62,6 +62,6 @@ def main(args) -> int:
                 f.message.splitlines()[0] if f.message else "") for f in findings])
         for f in bad:
             console.print(f"FAIL {f.plugin} ({f.kind}) {f.check}: {f.message}")
-        console.print(f"{len({f.plugin for f in findings})} plugins checked: "
-                      + (f"{len(bad)} checks failed" if bad else "every check passed"))
+        console.print(f"{counted(len({f.plugin for f in findings}), 'plugin')} checked: "
+                      + (f"{counted(len(bad), 'check')} failed" if bad else "every check passed"))
     return 1 if bad else 0

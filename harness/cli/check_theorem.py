@@ -7,7 +7,7 @@ check passes, 1 when one fails, 2 for an unknown theorem id or a broken theorem 
 from __future__ import annotations
 
 from harness._core.errors import UserError
-from harness._core.output import console, print_json, table
+from harness._core.output import console, counted, print_json, table
 
 
 def register(sub):
@@ -49,6 +49,6 @@ def main(args) -> int:
               [(c.theorem, c.check, {True: "ok", False: "FAIL", None: "skipped"}[c.ok], c.detail) for c in checks])
         for c in bad:
             console.print(f"FAIL {c.theorem} {c.check}: {c.detail}", markup=False, highlight=False)
-        console.print(f"{len({c.theorem for c in checks})} theorems checked: "
-                      + (f"{len(bad)} checks failed" if bad else "every check passed"))
+        console.print(f"{counted(len({c.theorem for c in checks}), 'theorem')} checked: "
+                      + (f"{counted(len(bad), 'check')} failed" if bad else "every check passed"))
     return 1 if bad else 0

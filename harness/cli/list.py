@@ -55,7 +55,10 @@ def _show_plugins(names: list[str], as_json: bool) -> int:
         for tid in s.theorems:
             t = thms.get(tid)
             console.print(f"    {escape(tid)}" + (f"  ({escape(t.citation.short())})" if t is not None else ""))
-        _params_table(f"{s.name}: parameters (--param K=V; 'theory': eta=theory asks the linked theorem)", s.params)
+        chosen = [p.name for p in s.params if p.theory]  # the note only where a parameter takes 'theory' (mnag has none)
+        _params_table(f"{s.name}: parameters (--param K=V"
+                      + (f"; 'theory': {chosen[0]}=theory asks the linked theorem" if chosen else "") + ")",
+                      s.params, theory=bool(chosen))
     return 0
 
 

@@ -131,6 +131,8 @@ def check_flags(args) -> None:
                         ("--submitit-folder", args.submitit_folder)):
         if given is not None and not given.strip():  # run "" ran the whole tour; --hostfile "" was dropped
             raise UserError(f"{flag} is an empty path")
+    if args.workload and not args.plugin and not args.suite:  # not "a suite file ... not both": none was given
+        raise UserError("--workload needs --plugin (-p NAME; harness list plugins)")
     suite = args.suite or not args.plugin
     if suite:
         for flag, given in (("--param", args.param), ("--workload-param", args.workload_param),

@@ -175,8 +175,13 @@ def main(args) -> int:
             _print_key(rec)
             for line in _facts_lines(rec):
                 console.print(line, markup=False, highlight=False)
-            for thm, v in store.verdicts(rid).items():
-                console.print(f"theorem {thm}: {v['verdict']}")
+            for thm, v in store.verdicts(rid).items():  # with its reason: a bare 'not-applicable' said not why
+                from .theory import _flag_cell
+
+                reason = v.get("reason") or ""
+                why = reason + "".join(f" [flag: {_flag_cell(f, reason)}]" for f in v.get("flags") or ())
+                console.print(f"theorem {thm}: {v['verdict']}" + (f"\n  why: {why}" if why else ""),
+                              markup=False, highlight=False)
             cols = ("updates", "epochs", "time_s", "objective", "subopt", "grad_norm_sq", "tau_max", "tau_mean")
             table(None, cols, [[p.get(c) for c in cols] for p in rec.points])
         return 0

@@ -22,6 +22,8 @@ def register(sub):
     ps.add_argument("id")
     ps.add_argument("--json", action="store_true")
     ps.add_argument("--set", action="append", default=[], metavar="K=V", help="also evaluate at these values")
+    ps.add_argument("--explain", action="store_true",
+                    help="also print how a verdict is decided (the test, and what each verdict means)")
     ps.set_defaults(func=cmd_show)
 
     pc = tsub.add_parser("check", help="verdicts for stored runs (seeds of one configuration are pooled)")
@@ -120,7 +122,10 @@ def cmd_show(args) -> int:
         print_json({**t.summary(), "pretty": t.show(), "verdict_test": TEST_TEXT, **({"evaluation": ev} if ev else {})})
         return 0
     console.print(t.show(), markup=False, highlight=False)
-    console.print("\n" + TEST_TEXT.replace("**", ""), markup=False, highlight=False)
+    # the ~150-word legend is the same for every theorem: printed on request, one line pointing at it otherwise
+    console.print("\n" + (TEST_TEXT.replace("**", "") if args.explain else
+                          f"How a verdict is decided: harness theory show {t.id} --explain"),
+                  markup=False, highlight=False)
     if ev:
         _print_eval(ev)
     return 0

@@ -52,11 +52,15 @@ def load_suite(path: str | Path, seeds: list[int] | None = None) -> tuple[str, l
     empty list (``plugin = []``, ``params = { eta = [] }``, ``workers = []``) is an error, not zero runs."""
     path = Path(path)
     if not path.exists():
-        from harness.suites import suite_path
+        from harness.suites import shipped_suites, suite_path
 
         shipped = suite_path(str(path))
-        if not shipped.exists():
-            raise UserError(f"suite file not found: {path}")
+        if not shipped.exists():  # a misspelt shipped suite gets the hint `harness list suites NAME` gives
+            from harness._core.errors import close_matches
+
+            close = close_matches(path.name.removesuffix(".toml"), shipped_suites()) if path.parent == Path() else []
+            hint = f"did you mean: {', '.join(close)}?; " if close else ""
+            raise UserError(f"suite file not found: {path} ({hint}see: harness list suites)")
         path = shipped
     from harness._core.paths import text_file
 

@@ -39,6 +39,27 @@ def test_guide_example_plugin_passes_check_plugin(tmp_path):
     assert audit["ok"] is True and "updates explained: step" in audit["message"], audit
 
 
+def test_check_plugin_names_a_forgotten_samples_and_counts_the_budget_at_the_reported_b(tmp_path):
+    """The guide's plugin at b = 16 that ticks without samples= (what the guide warns about): the
+    monitor counts one sample per update, so the run spends 16x its epoch budget. `budget` counts the
+    epochs at the b it reports (it passed: '3.0 epochs for a budget of 3'), and both findings name the cause."""
+    files = _doc_package(tmp_path)
+    sgd, catalog = files["my_solvers/sgd.py"], files["my_solvers/catalog.py"]
+    sgd.write_text(sgd.read_text().replace(", samples=t * p[\"b\"]", "").replace(", samples=0", ""))
+    catalog.write_text(catalog.read_text().replace('Param("b", 1,', 'Param("b", 16,'))
+    assert "samples=" not in sgd.read_text() and 'Param("b", 16,' in catalog.read_text()
+    env = {"PYTHONPATH": str(tmp_path), "HARNESS_EXTRA_PLUGINS": "my_solvers.catalog:PLUGINS"}
+    proc = run_cli("check-plugin", "my-sgd", env=env, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    fails = [line for line in proc.stdout.splitlines() if line.startswith("FAIL my-sgd")]
+    assert any(re.match(r"FAIL my-sgd \(finite-sum\) budget: 4[78](\.\d+)? epochs at the reported b = 16 for a budget "
+                        r"of 3 \(allowed up to 3\.\d+; the run counted 3(\.\d+)? at b = 1\): pass samples= to mon\.tick",
+                        line) for line in fails), fails
+    assert any(line.startswith("FAIL my-sgd (finite-sum) accounting: reports b = 16 but its samples and updates imply "
+                               "b = 1: pass samples= to mon.tick") for line in fails), fails
+    assert proc.stdout.rstrip().endswith("1 plugin checked: 2 checks failed"), proc.stdout[-300:]
+
+
 def test_builtin_plugins_pass_check_plugin():
     """Every in-process built-in plugin through the command (the launched MPI/torch ones go through
     the same checks in test_contract.py)."""

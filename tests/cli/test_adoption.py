@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import run_cli
 
 
@@ -34,6 +36,22 @@ def test_an_unknown_suite_is_one_line_with_the_known_ones():
     proc = run_cli("list", "suites", "asysvgr")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "unknown suite 'asysvgr'" in proc.stderr and "asysvrg" in proc.stderr
+
+
+@pytest.mark.slow
+def test_the_guides_suite_example_runs_as_written(tmp_path):
+    """docs/workflows.md's 'Writing a suite' example is a working suite: its grid expands as its
+    comments say and its report checks its claim (a shorter budget and one seed, from the command line)."""
+    import re
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "workflows.md").read_text()
+    text = re.search(r"```toml\n(# my-suite\.toml\n.*?)```", guide, re.S).group(1)
+    (tmp_path / "my-suite.toml").write_text(text)
+    proc = run_cli("run", "my-suite.toml", "--budget", "updates=100", "--seeds", "1", "--report", "rep", "--json",
+                   cwd=tmp_path, check=True)
+    runs = json.loads(proc.stdout)["runs"]
+    assert len(runs) == 2 * 2 + 1 and {r["plugin"] for r in runs} == {"sgd-serial", "svrg-serial"}
+    assert "| SVRG ends below SGD after the same epochs | less |" in (tmp_path / "rep" / "index.md").read_text()
 
 
 def test_a_shipped_baseline_is_found_by_its_suite_name(tmp_path, monkeypatch):

@@ -28,6 +28,9 @@ def _one_line_error(proc, needle):
     (["list", "plugins", "sgd-serial", "nosuch"], "unknown plugin 'nosuch' (see: harness list plugins)"),
     (["list", "workloads", "logreg2"], "unknown workload 'logreg2' (did you mean: logreg?; see: harness list workloads)"),
     (["list", "theorems", "nosuch"], "unknown theorem 'nosuch' (see: harness list theorems)"),
+    (["report", "--out", "/proc/nope"], "/proc is not writable (it accepts no new files)"),  # not "No such file"
+    (["check-theorem", "nosuch.thm"], "unknown theorem 'nosuch.thm' (see: harness list theorems)"),
+    (["check-theorem", "asysvrg.thm-2.4"], "unknown theorem 'asysvrg.thm-2.4' (did you mean: asysvrg.thm-2.4.1, "),
     (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--param", "eta=-1"], "expected float in (0.0, inf)"),
     (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--param", "b=0"], "expected int in [1, inf)"),
     (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--workload-param", "density=3"], "density"),
@@ -35,6 +38,10 @@ def _one_line_error(proc, needle):
     (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--seeds", "x"], "bad seeds"),
     (["run", "--plugin", "sgd-serial", "--workload", "logreg", "--param", "eta"], "key=value"),
     (["run", "nonexistent.toml"], "suite file not found"),
+    (["run", "asysvgr"], "suite file not found: asysvgr (did you mean: asysvrg, asysvrg_paper?; see: harness list suites)"),
+    (["run", "-w", "logreg"], "--workload needs --plugin"),                      # not "a suite file ..., not both"
+    (["run", "-w", "logreg", "--param", "eta=1"], "--workload needs --plugin"),  # not "--param applies to ..."
+    (["run", "tour", "-w", "logreg"], "give either a suite file or --plugin/--workload, not both"),
     (["runs", "show", "42"], "no run #42"),
     (["report", "suites/asysvrg.toml"], "(a suite's runs: --suite asysvrg)"),
     (["theory", "check", "x7"], "run ids are integers"),
@@ -176,6 +183,11 @@ def test_list_a_plugin_shows_its_parameters():
         assert cells[0] == p.name and cells[2] == p.domain() and cells[3] == ("yes" if p.theory else "-"), cells
         assert cells[4] == p.doc
     assert any(r.startswith("│ eta ") and "│ yes " in r for r in first.splitlines())  # eta=theory is offered
+    assert "sgd-serial: parameters (--param K=V; 'theory': eta=theory asks the linked theorem)" in first
+    # a plugin none of whose parameters takes 'theory' (mnag's is lr) offers no eta=theory and no theory column
+    mnag = run_cli("list", "plugins", "mnag-serial", timeout=60, check=True).stdout
+    assert "mnag-serial: parameters (--param K=V)\n" in mnag and "=theory" not in mnag
+    assert "theory" not in next(r for r in mnag.splitlines() if r.startswith("┃ name "))
     mpi = plugins().get("asysvrg-mpi")
     rest = out.split("\nasysvrg-mpi: ")[1]
     assert f"workers: {mpi.min_workers}" in rest and "backend: mpi" in rest
@@ -298,6 +310,18 @@ def test_runs_show_names_the_theorem_that_chose_a_theory_parameter():
     choice = shown["info"]["theory_choices"]["eta"]
     text = run_cli("runs", "show", "1", check=True).stdout
     assert f"eta = {choice['value']:.6g} chosen by {choice['theorem']}" in text, text
+
+
+def test_runs_show_gives_each_verdict_its_reason(tmp_path):
+    """A stored verdict is shown with its reason: 'not-applicable' alone left the user to find out
+    which condition failed (only `theory check` said)."""
+    run_cli("run", "-p", "svrg-serial", "-w", "logreg", "--workload-param", "n=300", "--workload-param", "d=10",
+            "--param", "eta=0.5", "--budget", "updates=200", "--report", str(tmp_path / "rep"), check=True)
+    verdicts = json.loads(run_cli("runs", "show", "1", "--json", check=True).stdout)["verdicts"]
+    text = run_cli("runs", "show", "1", check=True).stdout
+    assert verdicts and all(v["reason"] for v in verdicts.values())
+    for thm, v in verdicts.items():
+        assert f"theorem {thm}: {v['verdict']}\n  why: {v['reason'][:60]}" in text, text
 
 
 @pytest.mark.slow

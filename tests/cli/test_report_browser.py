@@ -37,6 +37,20 @@ def test_report_plots_are_drawn_offline_and_request_nothing(tmp_path):
     assert "all reports" in html and "Contents:" in html  # the way back to the index, the table of contents
     assert (out / "curves-0.png").stat().st_size > 1000   # the PNGs are still written (Markdown, CI logs)
     assert (out / "bound-0.png").stat().st_size > 1000
+    # a still page (no cursor) has empty read-outs: no legend entry ends in a dangling ':'
+    probe = out / "probe.html"
+    probe.write_text(html + LEGEND_PROBE)
+    shown = re.search(r'<pre id="probe">(.*?)</pre>', load(probe, tmp_path)[0], re.S).group(1).splitlines()
+    assert shown and all(line == "none|none|" for line in shown), shown
+
+
+# appended to a copy of a page: each shown legend row's th::after, its value's ::before and its value
+LEGEND_PROBE = """<script>setTimeout(function () { var out = [];
+document.querySelectorAll('.u-legend .u-series').forEach(function (r) { if (r.style.display === 'none') return;
+  var v = r.querySelector('.u-value'); out.push(getComputedStyle(r.querySelector('th'), '::after').content + '|' +
+  getComputedStyle(v, '::before').content + '|' + v.textContent); });
+var p = document.createElement('pre'); p.id = 'probe'; p.textContent = out.join('\\n'); document.body.appendChild(p);
+}, 1500);</script>"""
 
 
 @needs_browser

@@ -111,9 +111,9 @@ def test_outputs_to_a_directory_a_missing_folder_or_an_unwritable_place(here, ca
     assert refused(capsys, "runs", "export", "nodir/x.csv") == \
         f"cannot write export file nodir/x.csv: folder {here / 'nodir'} does not exist"
     assert refused(capsys, "run", "-p", "svrg-serial", "-w", "ridge", "--budget", "epochs=1", "--report",
-                   "/proc/rep") == "cannot write report folder /proc/rep: /proc is not writable (No such file or directory)"
+                   "/proc/rep") == "cannot write report folder /proc/rep: /proc is not writable (it accepts no new files)"
     assert refused(capsys, "gate", str(ROOT / "suites" / "gate.toml"), "--save-baseline", "/proc/b.json") == \
-        "cannot write baseline file /proc/b.json: /proc is not writable (No such file or directory)"
+        "cannot write baseline file /proc/b.json: /proc is not writable (it accepts no new files)"
     (here / "f").write_text("")
     assert refused(capsys, "report", "--out", "f/x") == "cannot write report folder f/x: " \
         f"{here / 'f'} is a file, not a folder"

@@ -167,3 +167,49 @@ def test_a_flag_whose_cause_the_reason_already_says_shows_its_head_only():
     assert _flag_cell(flag, reason) == "unaudited: delays self-reported"
     assert _flag_cell(flag, "holds at every point") == flag                 # the reason does not say it: kept whole
     assert _flag_cell("trajectory: seed 0: a step of 0.2", reason) == "trajectory: seed 0: a step of 0.2"
+
+
+def test_show_explains_its_symbols_prints_squares_as_squares_and_the_legend_on_request(cli):
+    """`theory show` names what each symbol of the printed bound means (the text had none: only --json
+    did), prints the variance bound sigma2 as a square (sympy made it sigma-sub-2), and prints the
+    verdict legend only with --explain (it repeated ~150 words under every theorem)."""
+    out = cli("theory", "show", "minibatch.thm-4", check=True).stdout
+    symbols = out.split("Symbols:\n")[1].split("\n\n")[0]
+    assert re.search(r"^  sigma2 \(σ²\) +per-sample variance bound", symbols, re.M), symbols
+    assert re.search(r"^  K +iterations", symbols, re.M) and "M_l" not in symbols   # only the symbols it uses
+    bound = out.split("Bound on")[1].split("Rate:")[0]
+    assert "σ²" in bound and "σ₂" not in out
+    assert "H0 is" not in out and "harness theory show minibatch.thm-4 --explain" in out
+    explained = cli("theory", "show", "minibatch.thm-4", "--explain", check=True).stdout
+    assert "How a verdict is decided: H0 is 'E[measured] <= bound'" in explained
+    ddg = cli("theory", "show", "ddg.thm-5.4.2", check=True).stdout.split("Symbols:\n")[1].split("\n\n")[0]
+    assert re.search(r"^  gamma0 \(γ₀\) ", ddg, re.M) and "M_K" not in ddg   # M_K is under Definitions
+
+
+def test_a_step_outside_the_conditions_is_named_with_the_step_the_theorem_allows(cli):
+    """A failing condition whose side blew up (c_1 = inf, Gamma_0 = -inf at eta = 0.5) says so in words,
+    and the reason names the step the theorem admits at the run's other values; that step, given back
+    to the theorem, meets every condition."""
+    cli("run", "-p", "svrg-serial", "-w", "logreg", "--workload-param", "n=300", "--workload-param", "d=10",
+        "--param", "eta=0.5", "--budget", "updates=200", "--no-report", check=True)
+    verdicts = {v["theorem"]: v for v in json.loads(cli("theory", "check", "1", "--json", check=True).stdout)["verdicts"]}
+    for tid, v in verdicts.items():
+        assert v["verdict"] == "not-applicable", v
+        m = re.search(r"so: eta = 0\.5 is too large for this theorem: with the run's other values it admits "
+                      rf"eta <= ([0-9.e+-]+)(, and --param eta=theory takes eta = [0-9.e+-]+)? \(harness theory solve "
+                      rf"{re.escape(tid)} --for eta\)", v["reason"])
+        assert m, v["reason"]
+        sets = [f"{k}={x!r}" for k, x in v["values"].items() if k not in ("eta", *v["free_chosen"])]
+        shown = json.loads(cli("theory", "show", tid, "--json", *(a for s in sets for a in ("--set", s)),
+                               "--set", f"eta={float(m.group(1)) * 0.99!r}", check=True).stdout)["evaluation"]
+        assert all(c["holds"] for c in shown["conditions"] if c.get("gating", True)), shown["conditions"]
+    blown = verdicts["asysvrg.thm-2.4.1"]["reason"]
+    assert "(c_1 is +infinity at these values: it blows up)" in blown and "--param eta=theory takes eta = " in blown
+
+
+def test_a_citation_says_eq_for_one_equation_and_eqs_for_several(cli):
+    """'eqs. (4.65)' named one equation as several."""
+    listed = {t["id"]: t["citation_text"] for t in json.loads(cli("theory", "list", "--json", check=True).stdout)["theorems"]}
+    assert "Corollary 4.3.3 (Sec. 4.3), eq. (4.65). " in listed["large_batch.cor-4.3.3"]
+    assert "eqs. (2.34)-(2.45). " in listed["asysvrg.thm-2.4.1"]
+    assert not [t for t, c in listed.items() if re.search(r"eqs\. \([^()]*\)\.", c)]
