@@ -49,9 +49,12 @@ _SQUARED = re.compile(r"^([A-Za-z]+)2$")
 def pretty(expr) -> str:
     """``expr`` in sympy's unicode pretty printer, a symbol named ``<letters>2`` printed as a square:
     these theorems name a variance bound ``sigma2`` for sigma^2 (Bhardwaj & Cong 2017's A.2), which the
-    printer would show as sigma-sub-2 (a second sigma). ``S_2``, ``c_1``, ``u0`` stay subscripts."""
+    printer would show as sigma-sub-2 (a second sigma). ``S_2``, ``c_1``, ``u0`` stay subscripts. Euler's
+    constant prints as gamma_E: sympy's own glyph is the step size's gamma (ddg's harmonic sums)."""
     squares = {s: sp.Symbol(m.group(1) + "^2", **s.assumptions0)
                for s in getattr(expr, "free_symbols", ()) if (m := _SQUARED.match(s.name))}
+    if isinstance(expr, sp.Basic) and expr.has(sp.EulerGamma):
+        squares[sp.EulerGamma] = sp.Symbol("gamma_E", positive=True)
     return sp.pretty(expr.xreplace(squares) if squares else expr, use_unicode=True)
 
 

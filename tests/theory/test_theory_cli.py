@@ -182,8 +182,10 @@ def test_show_explains_its_symbols_prints_squares_as_squares_and_the_legend_on_r
     assert "H0 is" not in out and "harness theory show minibatch.thm-4 --explain" in out
     explained = cli("theory", "show", "minibatch.thm-4", "--explain", check=True).stdout
     assert "How a verdict is decided: H0 is 'E[measured] <= bound'" in explained
-    ddg = cli("theory", "show", "ddg.thm-5.4.2", check=True).stdout.split("Symbols:\n")[1].split("\n\n")[0]
+    ddg_out = cli("theory", "show", "ddg.thm-5.4.2", check=True).stdout
+    ddg = ddg_out.split("Symbols:\n")[1].split("\n\n")[0]
     assert re.search(r"^  gamma0 \(γ₀\) ", ddg, re.M) and "M_K" not in ddg   # M_K is under Definitions
+    assert "γ_E" in ddg_out and not re.search(r"γ\s*\+\s*polygamma", ddg_out)   # Euler's constant, not a step's gamma
 
 
 def test_a_step_outside_the_conditions_is_named_with_the_step_the_theorem_allows(cli):
