@@ -398,8 +398,22 @@ def _judge(claim: dict[str, Any], records: Sequence[RunRecord]) -> dict[str, Any
     rel = "<" if fa < factor * fb else ">="
     at = f" (the level b ends at: suboptimality {level:.3g})" if level is not None else ""
     out["reason"] = (f"{metric}{at}: a = {fa:.4g} {rel} {factor:g} x b = {factor * fb:.4g} (a/b = {ratio:.3g}; medians "
-                     f"of {len(a)} and {len(b)} runs)")
+                     f"of {len(a)} and {len(b)} runs){_spread(a, b, metric, level, factor, ok)}")
     return out
+
+
+def _spread(a: Sequence[RunRecord], b: Sequence[RunRecord], metric: str, level: float | None, factor: float,
+            ok: bool) -> str:
+    """'' where the medians' order holds run by run (every run of one side beyond every run of the other,
+    after ``factor``) or a side has one run; else a note that the medians' order is within the runs'
+    spread, with both ranges: a median 1.01x apart with the seeds spread over 0.9-1.1x is no evidence
+    either way (minibatch's MPI claim)."""
+    va = [v for v in (figure(r, metric, level) for r in a) if not math.isnan(v)]
+    vb = [factor * v for v in (figure(r, metric, level) for r in b) if not math.isnan(v)]
+    if len(va) < 2 or len(vb) < 2 or max(va) < min(vb) or min(va) > max(vb):
+        return ""
+    return (f"; within the runs' spread: a {min(va):.4g}-{max(va):.4g}, {factor:g} x b {min(vb):.4g}-{max(vb):.4g}, "
+            f"so the {'order' if ok else 'miss'} is weak evidence")
 
 
 def _finite_or_inf(x: float) -> float | None:

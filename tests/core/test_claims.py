@@ -347,3 +347,19 @@ def test_a_suite_claim_tuned_over_a_two_value_grid(tmp_path):
     bad.write_text(TUNED_SUITE.replace('tuned = "eta"', 'tuned = { param = "eta", by = "speed" }'))
     proc = run_cli("run", str(bad), "-q")
     assert proc.returncode == 2 and "claim #1: a.tuned: metric must be one of" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_a_comparison_inside_the_runs_spread_says_it_is_weak_evidence():
+    """Medians 1.01x apart with the seeds spread wider (minibatch's MPI claim) keep their status, but the
+    reason says the order is within the runs' spread, with both ranges; sides that separate run by run
+    say nothing more."""
+    claim = validate([{"text": "N = 8 ends above N = 1", "check": "more", "a": {"plugin": "p8"}, "b": {"plugin": "p1"},
+                       "metric": "final_subopt"}], "s.toml")[0]
+    close = ([_rec("p8", 1, s, [0, 1], [1, v]) for s, v in enumerate((0.9e-3, 1.01e-3, 1.2e-3))]
+             + [_rec("p1", 1, s, [0, 1], [1, v]) for s, v in enumerate((0.8e-3, 1.0e-3, 1.1e-3))])
+    got = judge(claim, close)
+    assert got["status"] == REPRODUCED and "within the runs' spread: a 0.0009-0.0012, 1 x b 0.0008-0.0011" in got["reason"]
+    apart = ([_rec("p8", 1, s, [0, 1], [1, v]) for s, v in enumerate((2e-3, 3e-3))]
+             + [_rec("p1", 1, s, [0, 1], [1, v]) for s, v in enumerate((1e-3, 1.1e-3))])
+    got = judge(claim, apart)
+    assert got["status"] == REPRODUCED and "spread" not in got["reason"]
