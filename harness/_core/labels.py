@@ -59,15 +59,16 @@ def _canonical(v: Any) -> str:
     return json.dumps(v, sort_keys=True, default=str)
 
 
-def varying_columns(records: Sequence[Any]) -> list[tuple[str, Any]]:
+def varying_columns(records: Sequence[Any], shown: dict[str, list[str]] | None = None) -> list[tuple[str, Any]]:
     """The parameters that label these runs, as ``(column title, record -> value)``: a plugin
     parameter of :func:`shown_params` (varying between runs of the plugin, away from its declared
     default, or asked of the theory: its value marked ``(theory)``, so what ``eta=theory`` resolved to
     is seen where the run is listed), and a workload parameter whose values differ between runs of the
     same workload, its title prefixed ``w.`` (``w.n``). Plugin columns come in the order the plugins
-    declare them."""
+    declare them. ``shown``: :func:`shown_params` of ``records`` where the caller has it already."""
     cols: list[tuple[str, Any]] = []
-    keys = dict.fromkeys(k for ks in shown_params(records).values() for k in ks)
+    shown = shown_params(records) if shown is None else shown
+    keys = dict.fromkeys(k for ks in shown.values() for k in ks)
     cols.extend((k, lambda r, k=k: _param_cell(r, "params", k)) for k in keys)
     seen: dict[tuple[str, str], set[str]] = {}
     for r in records:
@@ -94,8 +95,8 @@ def params_cell(records: Sequence[Any]):
     (a theory choice marked), a plugin parameter only where it labels that run's plugin
     (:func:`shown_params`), so a table stays readable at 100 columns however many parameters a grid
     varies. Returns ``record -> str``."""
-    columns = varying_columns(records)
     own = shown_params(records)
+    columns = varying_columns(records, own)
     plugin_keys = {k for ks in own.values() for k in ks}
 
     def cell(r) -> str:

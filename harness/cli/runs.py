@@ -175,9 +175,9 @@ def main(args) -> int:
             _print_key(rec)
             for line in _facts_lines(rec):
                 console.print(line, markup=False, highlight=False)
-            for thm, v in store.verdicts(rid).items():  # with its reason: a bare 'not-applicable' said not why
-                from .theory import _flag_cell
+            from .theory import _flag_cell
 
+            for thm, v in store.verdicts(rid).items():  # with its reason: a bare 'not-applicable' said not why
                 reason = v.get("reason") or ""
                 why = reason + "".join(f" [flag: {_flag_cell(f, reason)}]" for f in v.get("flags") or ())
                 console.print(f"theorem {thm}: {v['verdict']}" + (f"\n  why: {why}" if why else ""),

@@ -210,9 +210,13 @@ def _value(p: dict[str, Any], col: str) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
+def _figures(rs: Sequence[RunRecord], metric: str, level: float | None = None) -> list[float]:
+    """The runs' ``metric`` (:func:`figure`), those that have it."""
+    return [v for v in (figure(r, metric, level) for r in rs) if not math.isnan(v)]
+
+
 def _median(rs: Sequence[RunRecord], metric: str, level: float | None = None) -> float:
-    vals = [figure(r, metric, level) for r in rs]
-    vals = [v for v in vals if not math.isnan(v)]
+    vals = _figures(rs, metric, level)
     return float(np.median(vals)) if vals else math.nan
 
 
@@ -408,8 +412,7 @@ def _spread(a: Sequence[RunRecord], b: Sequence[RunRecord], metric: str, level: 
     after ``factor``) or a side has one run; else a note that the medians' order is within the runs'
     spread, with both ranges: a median 1.01x apart with the seeds spread over 0.9-1.1x is no evidence
     either way (minibatch's MPI claim)."""
-    va = [v for v in (figure(r, metric, level) for r in a) if not math.isnan(v)]
-    vb = [factor * v for v in (figure(r, metric, level) for r in b) if not math.isnan(v)]
+    va, vb = _figures(a, metric, level), [factor * v for v in _figures(b, metric, level)]
     if len(va) < 2 or len(vb) < 2 or max(va) < min(vb) or min(va) > max(vb):
         return ""
     return (f"; within the runs' spread: a {min(va):.4g}-{max(va):.4g}, {factor:g} x b {min(vb):.4g}-{max(vb):.4g}, "
