@@ -100,8 +100,9 @@ THEOREMS = [
         statement=("Under Assumptions 6.4.1-6.4.2 with gamma_t = gamma: (1/T) sum_{t<T} E||grad f(w^t)||^2 <= "
                    "(f(w^0) - f(w*))/(sigma gamma T) + gamma L M/(2 sigma)."),
         symbols=SYMBOLS, assumptions=ASSUMPTIONS,
-        conditions=[Condition("non-vacuous: gamma L < 2 sigma", sp.StrictLessThan(gamma * L, 2 * sigma),
-                              f"the floor gamma L M/(2 sigma) is below M ({derived('features_replay', 'non-vacuity')}); "
+        conditions=[Condition("non-vacuous: gamma L < 2/sigma", sp.StrictLessThan(gamma * L, 2 / sigma),
+                              f"the floor gamma L M/(2 sigma) is below the trivial bound M/sigma^2 "
+                              f"({derived('features_replay', 'non-vacuity')}); "
                               "reported", gating=False)],
         bound=F0 / (sigma * gamma * T) + gamma * L * M / (2 * sigma), measured="running_mean_grad_norm_sq",
         measured_doc="running mean over iterations of ||grad f(w_t)||^2", rate=1 / T,

@@ -75,6 +75,22 @@ def test_delayed_gd_stability_threshold(tau, a):
         assert (np.abs(np.roots(poly)).max() < 1) == stable
 
 
+@pytest.mark.parametrize("sigma", [0.25, 1.0, 1.5])
+def test_fr_non_vacuity_is_the_floor_below_the_trivial_bound(sigma):
+    """Theorem 6.4.1's non-vacuity condition holds exactly when the floor gamma L M/(2 sigma) is below the
+    trivial bound M/sigma^2 (||grad f||^2 <= M/sigma^2 from the assumptions, docs/derivations.md): on both
+    sides of gamma L = 2/sigma the condition and the comparison agree (at sigma = 0.25 the old gamma L < 2 sigma
+    called a floor 16x below the trivial bound vacuous)."""
+    t = get("features_replay.thm-6.4.1")
+    L, M = 3.0, 5.0
+    for side in (0.99, 1.01):
+        gamma = side * 2 / (sigma * L)
+        ev = t.evaluate({"F0": 1.0, "L": L, "M": M, "sigma": sigma, "gamma": gamma})
+        holds = {c["name"]: c["holds"] for c in ev["conditions"]}["non-vacuous: gamma L < 2/sigma"]
+        below = gamma * L * M / (2 * sigma) < M / sigma**2
+        assert holds == below == (side < 1)
+
+
 def test_fr_best_fixed_step_bound():
     t = get("features_replay.thm-6.4.1")
     F0, L, M, T, s = 2.0, 3.0, 5.0, 1000.0, 0.7
