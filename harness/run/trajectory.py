@@ -36,6 +36,15 @@ d = 100 and b = 16, 32 at d = 200 every step; b = 16 at d = 100 about half; b = 
 beyond which the audit says that instead of a claim. It is exact arithmetic on the run's own
 iterates: nothing is sampled, so the same run gives the same audit.
 
+Which misses count: an update tried and not explained counts against the run (``unexplained``: the
+figures stand only where the explained are at least :data:`COVER` of them and the explained) unless
+it may honestly have read what was not kept (``excused``, :meth:`_Search.excused`): an iterate
+within the run's largest delay before it is missing (the largest staleness the search found in the
+run, or the tau_max the run reports measuring, at most :data:`WINDOW`), or, for an SVRG update
+before the first snapshot found in its window, one within the inner-loop length (the longest
+found, or the m reported) and that delay. A serial update reads its own iterate: no miss of a run
+without delays is excused, wherever it falls in its window.
+
 How far the search goes is counted, not timed, so that promise holds on a loaded machine too. Each
 piece of work is counted before it is done (:meth:`_Search.spend`: the element passes, sorts and
 matrix products it makes, from the shapes it touches, and its numpy calls, weighted to about
@@ -52,7 +61,8 @@ misjudges; where it fires, the result says so, and that result alone depends on 
 info, so a plugin cannot write them): how many steps were observed and explained, the step sizes
 (median, least, largest, and ``step_high``, exceeded by at most :data:`HIGH` of the updates whose reads
 are all kept), the staleness and batch sizes found (``delays``, ``batches``), SVRG's longest inner loop
-seen, or why nothing was audited, naming the limit hit where one was (no per-sample gradients, an
+seen, the updates not explained that count (``unexplained``) and that may have read what was not kept
+(``excused``), or why nothing was audited, naming the limit hit where one was (no per-sample gradients, an
 iterate that is no vector, too large to search, a reported b not identifiable or not resolved at this
 rank, coordinate-wise writes the run reports, the work budget spent after k of N updates, the
 wall-clock safety net; else updates of
@@ -62,6 +72,7 @@ what the plugin reported (:mod:`harness.theory.audit`).
 
 from __future__ import annotations
 
+import bisect
 import time
 from functools import lru_cache
 from typing import Any
@@ -105,7 +116,7 @@ HIGH = 0.1            # step_high: the step exceeded by at most this share of th
 
 def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = "", windows=None,
           dropped: str = "", run_updates: int | None = None, reported: dict[str, Any] | None = None,
-          work: float | None = None) -> dict[str, Any]:
+          work: float | None = None, delay: float | None = None) -> dict[str, Any]:
     """The audit's figures for one run (see the module docstring); ``{"status": "unaudited",
     "reason": ...}`` when nothing could be audited. The search spends at most :func:`work_budget`
     of ``run_updates`` (the run's update count; None: the largest budget) in counted units
@@ -114,7 +125,10 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
     that budget. ``reported``: the values the plugin reported it applied (or its parameters): its
     ``b`` is searched first (a hint, never taken on trust: the batch found is what is reported back),
     its ``coords`` names coordinate-wise writes where no update is explained. ``work`` in the figures
-    is what the search spent: like every figure but ``seconds``, the same at any load."""
+    is what the search spent: like every figure but ``seconds``, the same at any load. ``delay``: the
+    largest delay tau (updates) the run reports measuring (None: none); with the delays the search
+    finds and the m reported (SVRG's inner loop), it bounds which unexplained updates may have read
+    (or taken their snapshot) before the kept iterates, the only ones not counted against the run."""
     t0 = time.perf_counter()
     budget = float(work) if work is not None else work_budget(run_updates)
     out: dict[str, Any] = {"windows": [list(w) for w in windows or ()]}
@@ -139,17 +153,19 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
         return unaudited(str(exc))
     out["n"] = n                 # the samples the per-sample gradients are of (gradient descent's b)
     hint = _int((reported or {}).get("b"))
-    search = _Search(workload, updates, iterates, n, hint)
+    tau = float(delay) if isinstance(delay, (int, float)) and not isinstance(delay, bool) and delay > 0 else 0.0
+    search = _Search(workload, updates, iterates, n, hint, delay=int(np.ceil(min(tau, WINDOW))),
+                     inner=_int((reported or {}).get("m")) or 0)
     search.budget, search.deadline = budget, t0 + safety_seconds(budget)
     order = ["svrg", "sgd"] if "svrg" in (family or "").lower() else ["sgd", "svrg"]
     found = _run(search, steps, order[0])
     if found["tried"] and not _covers(found):      # the family's model fails: the other one, if it does better
         other = _run(search, steps, order[1])
         found = other if len(other["explained"]) > len(found["explained"]) else found
-    # of the updates tried, those not explained count against the run (``unexplained``) except a window's misses
-    # before its first explained step, whose reads (or SVRG snapshot) may precede the window and were not kept
+    # of the updates tried, those not explained count against the run (``unexplained``) except those that may have
+    # read (or taken their SVRG snapshot) before the kept iterates (``excused``: _Search.excused)
     out.update(model=found["model"], explained=len(found["explained"]), tried=found["tried"],
-               unexplained=found["unexplained"], b_searched=search.b_searched,
+               unexplained=found["unexplained"], excused=found["excused"], b_searched=search.b_searched,
                work=float(f"{search.work:.4g}"), work_budget=float(f"{budget:.4g}"))
     if search.skipped_b:
         out["b_not_searched"] = search.skipped_b
@@ -268,14 +284,26 @@ def _run(search: "_Search", steps: list[int], model: str) -> dict[str, Any]:
     :data:`COVER` of the steps tried (from :data:`FIRST` on) is dropped: the updates are of another
     form; a window is left after :data:`GIVE_UP` unexplained steps in a row. ``stopped``: ``"work"``
     where the budget left steps unsearched, ``"safety"`` where the wall-clock safety net did, else ``""``."""
-    explained, tried, unexplained, stopped = [], 0, 0, ""
+    explained, tried, stopped = [], 0, ""
+    misses: list[tuple[int, bool]] = []     # (update, no snapshot of its window found yet) of each unexplained step
     search.reset()
     segs = _segments(search.ups, steps)
     queues = [list(seg) for seg in segs]
-    state = [{"misses": 0, "last_u": None, "hits": 0} for _ in queues]
+    state = [{"misses": 0, "last_u": None} for _ in queues]
+
+    counted = {"bounds": None, "flags": []}
+
+    def unexplained() -> int:
+        """The misses that count against the run: all but those whose reads (or SVRG snapshot) may
+        precede what was kept, with the bounds known so far (:meth:`_Search.excused`)."""
+        bounds, flags = search.bounds(), counted["flags"]
+        if bounds != counted["bounds"]:          # the bounds grew: every miss judged again
+            counted["bounds"], flags[:] = bounds, []
+        flags += [not search.excused(t, model, no_snap) for t, no_snap in misses[len(flags):]]
+        return sum(flags)
 
     def step(i: int) -> bool:
-        nonlocal tried, unexplained, stopped
+        nonlocal tried, stopped
         j = queues[i][0]
         search.last_u = state[i]["last_u"]
         try:
@@ -289,16 +317,16 @@ def _run(search: "_Search", steps: list[int], model: str) -> dict[str, Any]:
             return True
         tried += 1
         if res is False:
-            # before a window's first explained step, its reads (or SVRG's snapshot) may precede the
-            # window: not kept, so not counted against the run
-            unexplained += bool(state[i]["hits"]) or i == 0
+            # a miss counts against the run unless one of its possible reads (or SVRG's snapshot, where
+            # none of its window was found before it) was not kept: decided at the end, with the bounds
+            # the whole run showed (:meth:`_Search.excused`)
+            misses.append((int(search.ups[j]), search.last_u is None))
             state[i]["misses"] += 1
             if state[i]["misses"] >= GIVE_UP:
                 queues[i].clear()
-            counted = len(explained) + unexplained     # go on while the model explains most of what it tried
+            counted = len(explained) + unexplained()     # go on while the model explains most of what it tried
             return counted < FIRST or len(explained) >= COVER * counted
         state[i]["misses"] = 0
-        state[i]["hits"] += 1
         # every read the update may have made is kept: the head (reads before update 0 are update 0), or
         # half a window in (reads up to WINDOW/2 stale)
         start = int(search.ups[segs[i][0]])
@@ -326,7 +354,8 @@ def _run(search: "_Search", steps: list[int], model: str) -> dict[str, Any]:
             break
         going = step(0)
     stopped = stopped or ("work" if any(queues) and going else "")
-    return {"model": model, "explained": explained, "tried": tried, "unexplained": unexplained, "stopped": stopped}
+    return {"model": model, "explained": explained, "tried": tried, "unexplained": unexplained(),
+            "excused": len(misses) - unexplained(), "stopped": stopped}
 
 
 class _Stop(Exception):
@@ -342,8 +371,11 @@ class _Search:
     budget = float("inf")    # work units the search may spend (:meth:`spend`)
     deadline = float("inf")  # the wall-clock safety net (perf_counter)
 
-    def __init__(self, workload, updates: np.ndarray, iterates: np.ndarray, n: int, hint: int | None = None):
+    def __init__(self, workload, updates: np.ndarray, iterates: np.ndarray, n: int, hint: int | None = None,
+                 delay: int = 0, inner: int = 0):
         self.wl, self.ups, self.W, self.n, self.hint = workload, updates, iterates, n, hint
+        self.delay, self.inner = delay, inner    # the largest delay and inner loop the run reports (0: none)
+        self.kept = sorted({int(u) for u in updates})    # the updates whose iterates were kept
         self._M: dict[str, np.ndarray] = {}   # per model: the whitening of its atoms (sparse search)
         self.rank: int | None = None           # the per-sample gradients' rank (once the sparse search ran)
         self._G: dict[int, np.ndarray] = {}
@@ -362,6 +394,23 @@ class _Search:
         self.last_b, self.last_u = None, None
         self.same_b = 0          # steps explained in a row with last_b: from 8 on, the run's b
         self.max_tau = 0         # the largest staleness explained so far
+        self.max_inner = 0       # SVRG: the longest inner loop explained so far
+
+    def bounds(self) -> tuple[int, int]:
+        """(tau, m): the largest staleness an update of this run may have, the largest the search found
+        or the run reports (its measured tau_max), at most :data:`WINDOW` (the search reaches no
+        further); and SVRG's longest inner loop, the longest found or the m the run reports."""
+        return (min(WINDOW, max(self.max_tau, self.delay)), max(self.max_inner, self.inner))
+
+    def excused(self, t: int, model: str, no_snapshot: bool) -> bool:
+        """Whether an unexplained update ``t`` may be honest for want of kept iterates: one of the
+        iterates it may have read (the ``tau`` before it, :meth:`bounds`) was not kept, or, for an
+        SVRG update none of whose window's snapshots was found before it, one where its snapshot may
+        be (the ``m + tau`` before it). Reads before update 0 are update 0."""
+        tau, m = self.bounds()
+        reach = tau + (m if model == "svrg" and no_snapshot else 0)
+        lo = max(t - reach, 0)
+        return bisect.bisect_right(self.kept, t) - bisect.bisect_left(self.kept, lo) < t - lo + 1
 
     def G(self, k: int) -> np.ndarray:
         g = self._G.get(k)
@@ -448,6 +497,7 @@ class _Search:
             if u is not None:
                 self.last_u = u
                 inner = t - int(self.ups[u]) + 1
+                self.max_inner = max(self.max_inner, inner)
             return (t - int(self.ups[k]), float(eta), seen, inner)
         return False
 
