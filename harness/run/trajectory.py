@@ -62,12 +62,12 @@ info, so a plugin cannot write them): how many steps were observed and explained
 (median, least, largest, and ``step_high``, exceeded by at most :data:`HIGH` of the updates whose reads
 are all kept), the staleness and batch sizes found (``delays``, ``batches``), SVRG's longest inner loop
 seen, the updates not explained that count (``unexplained``) and that may have read what was not kept
-(``excused``), or why nothing was audited, naming the limit hit where one was (no per-sample gradients, an
-iterate that is no vector, too large to search, a reported b not identifiable or not resolved at this
-rank, coordinate-wise writes the run reports, the work budget spent after k of N updates, the
-wall-clock safety net; else updates of
-another form: momentum, dual or coordinate-wise updates, inconsistent reads). The theory checker compares them with
-what the plugin reported (:mod:`harness.theory.audit`).
+(``excused``), or why nothing was audited, naming the limit hit where one was (no per-sample gradients,
+an iterate that is no vector, per-sample gradients all parallel so that the step cannot be told, too
+large to search, a reported b not identifiable or not resolved at this rank, coordinate-wise writes
+the run reports, the work budget spent after k of N updates, the wall-clock safety net; else updates
+of another form: momentum, dual or coordinate-wise updates, inconsistent reads). The theory checker
+compares them with what the plugin reported (:mod:`harness.theory.audit`).
 """
 
 from __future__ import annotations
@@ -157,6 +157,13 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
     search = _Search(workload, updates, iterates, n, hint, delay=int(np.ceil(min(tau, WINDOW))),
                      inner=_int((reported or {}).get("m")) or 0)
     search.budget, search.deadline = budget, t0 + safety_seconds(budget)
+    try:
+        same = _one_direction(search, steps[0])
+    except _Stop as stop:
+        return unaudited(f"no observed update was searched to the end: "
+                         f"{_stopped(search, {'stopped': stop.why, 'tried': 0}, steps)}")
+    if same:
+        return unaudited(same)
     order = ["svrg", "sgd"] if "svrg" in (family or "").lower() else ["sgd", "svrg"]
     found = _run(search, steps, order[0])
     if found["tried"] and not _covers(found):      # the family's model fails: the other one, if it does better
@@ -198,6 +205,33 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
         out["note"] = _stopped(search, found, steps)
     out["seconds"] = round(time.perf_counter() - t0, 4)
     return out
+
+
+def _one_direction(search: "_Search", j: int) -> str | None:
+    """Why no step can be told at iterate j (the first observed step's: the search reads it first),
+    or None: the per-sample gradients there are all parallel within :data:`TOL` (numerical rank 1, as
+    where every data row is a multiple of one vector, whose iterates stay on that line) and of
+    different sizes along their direction, so any update along it is a gradient step of some sample
+    with some step size. Rows all equal (one row repeated) leave the step known, the batch not."""
+    G = search.G(j)
+    search.spend(8 * G.size, 8)
+    norms = np.linalg.norm(G, axis=1)
+    top = float(norms.max(initial=0.0))
+    if top == 0.0:
+        return None
+    v = G[int(np.argmax(norms))] / top
+    along = G @ v
+    live = norms > 1e-12 * top
+    with np.errstate(all="ignore"):
+        sin = np.sqrt(np.maximum(norms[live] ** 2 - along[live] ** 2, 0.0)) / norms[live]
+    if not np.all(sin < TOL):
+        return None
+    sizes = along[live]
+    if float(sizes.max() - sizes.min()) <= COEF_TOL * float(np.abs(sizes).max()):
+        return None
+    return (f"the {search.n} per-sample gradients at the first iterate observed are all parallel (numerical rank 1, "
+            "as where the data rows are multiples of one vector) and of different sizes: any update along them is a "
+            "gradient step of some sample with some step size, so neither the step nor the batch can be told")
 
 
 def _int(x) -> int | None:
