@@ -73,6 +73,7 @@ compares them with what the plugin reported (:mod:`harness.theory.audit`).
 from __future__ import annotations
 
 import bisect
+import math
 import time
 from functools import lru_cache
 from typing import Any
@@ -110,6 +111,7 @@ SAFETY_FLOOR = 5.0    # ... and at least this many seconds
 SPARSE_K = 4          # the sparse search picks up to 4 x max(b reported, 2 MAX_B) atoms (below the gradients' rank)
 COEF_TOL = 1e-6       # a least-squares coefficient over the unit one: within this of its (integer) multiplicity
 RESOLVES = 8          # orthogonal matching pursuit resolves b up to about rank / 8 on these gradients (measured)
+MAX_ATOM_FLOATS = 4_000_000   # whitened atoms kept for reads searched again (float32: 16 MB)
 NEAR = 10             # a read next to the one found that turns the direction by more than NEAR x TOL: no ambiguity
 HIGH = 0.1            # step_high: the step exceeded by at most this share of the updates whose reads are all kept
 
@@ -414,6 +416,7 @@ class _Search:
         self.rank: int | None = None           # the per-sample gradients' rank (once the sparse search ran)
         self._G: dict[int, np.ndarray] = {}
         self._F: dict[int, np.ndarray] = {}
+        self._A: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}   # whitened atoms per (model, read, snapshot)
         d = iterates.shape[1]
         self.max_b = MAX_B if n * (n + 1) // 2 <= MAX_PAIRS else 2
         self.skipped_b = ("" if self.max_b == MAX_B else
@@ -566,6 +569,20 @@ class _Search:
             raise _Stop("safety")
         self.work += cost
 
+    def _atoms(self, model: str, k: int, u: int | None, R: np.ndarray, M: np.ndarray):
+        """:func:`_atoms` of read k (after snapshot u) under the model's whitening, kept for the next
+        updates, which search the same reads (most of those an unexplained update tried): up to
+        :data:`MAX_ATOM_FLOATS` floats, the oldest dropped first. What it costs is counted by the
+        sparse search as though it were made each time, so the count does not depend on this."""
+        key = (model, k, u)
+        got = self._A.get(key)
+        if got is None:
+            got = self._A[key] = _atoms(R, M)
+            keep = max(1, MAX_ATOM_FLOATS // max(got[0].size, 1))
+            while len(self._A) > keep:
+                self._A.pop(next(iter(self._A)))
+        return got
+
     def _whiten(self, model: str, R: np.ndarray) -> np.ndarray:
         """(d, rank) map under which the atoms R are isotropic (their second moment the identity on
         their range), computed once per model from the first atoms searched: any invertible map keeps
@@ -616,7 +633,7 @@ class _Search:
             kmax = min(want, M.shape[1] - 1 - (u is not None))
             if kmax < 1:
                 return None
-            found = _omp(R, None if u is None else self.F(u), q, tol, kmax, M, self.spend)
+            found = _omp(R, None if u is None else self.F(u), q, tol, kmax, M, self.spend, self._atoms(model, k, u, R, M))
             if found is not None:
                 return k, u, found[0], found[1]
         return snap
@@ -789,7 +806,8 @@ def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: in
     return float(along[i] / norm2[i]), np.concatenate([A_idx[P[i]], B_idx[Q[i]]])
 
 
-def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: int, M: np.ndarray, spend=_free):
+def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: int, M: np.ndarray, spend=_free,
+         atoms: tuple[np.ndarray, np.ndarray] | None = None):
     """(kappa, B) where the unit direction q = kappa (sum_{i in B} R_i + b c) for a multiset B of b rows
     of R (n, d) (c: SVRG's full gradient at the snapshot, or None) with kappa < 0, or None; B as
     an index array (an index drawn twice appears twice).
@@ -800,12 +818,13 @@ def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: i
     the original coordinates, the least-squares coefficients on the atoms kept must leave q within
     ``tol`` (the sine) and be equal, or integer multiples of the least one (an index drawn twice), to
     :data:`COEF_TOL`: equal weights on fewer atoms than dimensions is what no other update shows.
-    ``spend(units, calls)`` is told the work before it is done (:meth:`_Search.spend`)."""
+    ``spend(units, calls)`` is told the work before it is done (:meth:`_Search.spend`), the same where
+    ``atoms`` gives the whitened rows and their norms (:func:`_atoms`, kept by the caller for a read
+    searched again: the count is a function of the search's order, not of what was kept).
+    Per atom: one product of the rows with the residual, and a Gram-Schmidt step."""
     (n, d), rk = R.shape, M.shape[1]
     spend(BLAS * 2.0 * n * d * rk + 4.0 * n * (d + rk), 10)
-    A = R.astype(np.float32) @ M.astype(np.float32)      # the selection only ranks: single precision halves it
-    norms = np.linalg.norm(A, axis=1)
-    norms[norms == 0] = np.inf
+    A, norms = atoms if atoms is not None else _atoms(R, M)
     qw = q @ M
     Q = np.zeros((len(qw), 0))
     if c is not None:
@@ -814,20 +833,21 @@ def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: i
     r = qw - Q @ (Q.T @ qw)
     S: list[int] = []
     goal = 1e-5 * float(np.linalg.norm(qw))      # loose (A is rounded): the check is in the original coordinates
+    per = BLAS * 2.0 * n * rk + 2.0 * n
     for _ in range(kmax):
-        if float(np.linalg.norm(r)) <= goal:
+        if math.sqrt(r.dot(r)) <= goal:         # np.linalg.norm's own sum, without its checks
             break
-        spend(BLAS * 2.0 * n * rk + 2.0 * n + 8.0 * rk * (len(S) + 1), 16)
-        corr = -(A @ r.astype(np.float32)) / norms
-        corr[S] = -np.inf
-        i = int(np.argmax(corr))
-        if not corr[i] > 0:
+        spend(per + 8.0 * rk * (len(S) + 1), 16)
+        corr = (A @ r.astype(np.float32)) / norms   # the most anti-aligned atom: the least <a_i, r>/|a_i|
+        corr[S] = np.inf
+        i = int(corr.argmin())
+        if not corr[i] < 0:
             break
         ai = A[i].astype(float)
         v = ai - Q @ (Q.T @ ai)
         v -= Q @ (Q.T @ v)                       # twice: Gram-Schmidt keeps Q orthonormal to rounding
-        nv = float(np.linalg.norm(v))
-        if nv <= 1e-12 * norms[i]:
+        nv = math.sqrt(v.dot(v))
+        if nv <= 1e-12 * float(norms[i]):
             break
         S.append(i)
         Q = np.column_stack([Q, v / nv])
@@ -855,6 +875,15 @@ def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: i
     if c is not None and abs(float(coef[-1]) / unit - b) > COEF_TOL * b:
         return None
     return unit, np.repeat(np.asarray(S), m.astype(int))
+
+
+def _atoms(R: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows R (n, d) whitened by M (d, rank), in single precision (the selection only ranks: it
+    halves the products), and their norms (inf for a zero row, never picked): (n, rank), (n,)."""
+    A = R.astype(np.float32) @ M.astype(np.float32)
+    norms = np.linalg.norm(A, axis=1)
+    norms[norms == 0] = np.inf
+    return A, norms
 
 
 def _sums(X: np.ndarray, idx: np.ndarray) -> np.ndarray:
