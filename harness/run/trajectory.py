@@ -55,7 +55,9 @@ it, then the later windows in turn, then the first window's rest. The budget and
 on the run's update count and iterates only, so ``explained`` and ``tried`` are the same at any
 load (a slower machine takes longer over them). A wall clock remains as a safety net only
 (:func:`safety_seconds`: 10 x the budget's longest expected time, at least 5 s), against a case the count
-misjudges; where it fires, the result says so, and that result alone depends on the load.
+misjudges; where it fires, the result says so (the update and batch it was searching, the work
+spent, and whether this process had the CPU meanwhile: other load, or pieces dearer than counted),
+and that result alone depends on the load.
 
 :func:`audit` returns the figures (stored by the runner as ``info["audit"]``, after the plugin's own
 info, so a plugin cannot write them): how many steps were observed and explained, the step sizes
@@ -76,6 +78,7 @@ import bisect
 import math
 import time
 from functools import lru_cache
+from time import process_time
 from typing import Any
 
 import numpy as np
@@ -158,7 +161,7 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
     tau = float(delay) if isinstance(delay, (int, float)) and not isinstance(delay, bool) and delay > 0 else 0.0
     search = _Search(workload, updates, iterates, n, hint, delay=int(np.ceil(min(tau, WINDOW))),
                      inner=_int((reported or {}).get("m")) or 0)
-    search.budget, search.deadline = budget, t0 + safety_seconds(budget)
+    search.budget, search.deadline, search.t0 = budget, t0 + safety_seconds(budget), t0
     try:
         same = _one_direction(search, steps[0])
     except _Stop as stop:
@@ -260,9 +263,19 @@ def _stopped(search: "_Search", found: dict[str, Any], steps: list[int]) -> str:
     """What cut the search short, and how far it got."""
     got = f"after {found['tried']} of the {len(steps)} observed updates"
     if found["stopped"] == "safety":
-        return (f"the search hit its wall-clock safety net ({safety_seconds(search.budget):.3g} s) {got}, before "
-                f"its work budget ({search.work:.3g} of {search.budget:.3g} units spent): the machine ran far slower "
-                "than usual, and these figures depend on its load")
+        wall = time.perf_counter() - search.t0 if search.t0 is not None else float("nan")
+        cpu = process_time() - search.cpu0
+        rate = wall / max(search.work, 1.0) * 1e9
+        # the process's CPU time says which: a search that had the CPU and still ran past the net does more
+        # work than it counts; one that had it for a small share of the time waited for other processes
+        why = (f"this process had the CPU for {cpu:.3g} s of them: other processes held the machine"
+               if cpu < 0.5 * wall else
+               f"this process computed for {cpu:.3g} s of them (its threads together): this search's pieces cost "
+               "more than the count weighs them")
+        return (f"the search hit its wall-clock safety net ({safety_seconds(search.budget):.3g} s) {got}, in "
+                f"{search.doing or 'its first update'}, with {search.work:.3g} of its {search.budget:.3g} work units "
+                f"spent: {rate:.3g} ns a unit where the count expects at most {1e9 / RATE:.3g}; {why}; "
+                "these figures depend on that")
     return f"the search spent its work budget ({search.budget:.3g} units, set by the run's length, not a clock) {got}"
 
 
@@ -406,6 +419,8 @@ class _Stop(Exception):
 class _Search:
     budget = float("inf")    # work units the search may spend (:meth:`spend`)
     deadline = float("inf")  # the wall-clock safety net (perf_counter)
+    t0 = None                # when the search started (perf_counter)
+    doing = ""               # the piece of the search under way (the update and the batch searched)
 
     def __init__(self, workload, updates: np.ndarray, iterates: np.ndarray, n: int, hint: int | None = None,
                  delay: int = 0, inner: int = 0):
@@ -424,6 +439,7 @@ class _Search:
                           "recovery only")
         self.block = max(1, min(WINDOW + 1, 4_000_000 // max(n * d, 1)))   # reads stacked per numpy call
         self.rng = np.random.default_rng(0)
+        self.cpu0 = process_time()             # this process's CPU seconds when the search started
         self.work = 0.0                        # work units spent (:meth:`spend`), over both models
         self.reset()
 
@@ -479,6 +495,7 @@ class _Search:
         tol = TOL + 64 * EPS * scale / size          # Delta is a difference of two iterates: its rounding
         q = delta / size
         t = int(self.ups[j])
+        self.doing = f"update {t} ({model.upper()} form)"     # what the safety net names where it fires
         reads = []                                     # kept iterates, staleness ascending
         for k in range(j, -1, -1):
             if t - int(self.ups[k]) > WINDOW:
@@ -503,6 +520,10 @@ class _Search:
             # uses that b, then up to twice the largest staleness found so far (it grows from the clipped reads)
             reach = 4 if b != self.last_b else 2 * self.max_tau + 8
             rs = reads if b == 1 else [k for k in reads if t - int(self.ups[k]) <= reach]
+            how = "any b by sparse recovery" if b == 0 else f"b = {b} " + (
+                "by sparse recovery" if b > self.max_b else "exactly")
+            self.doing = (f"update {t} ({model.upper()} form), {how} over n = {self.n} per-sample gradients at "
+                          f"reads up to {t - int(self.ups[rs[-1]]) if rs else 0} updates old")
             if b > self.max_b or b == 0:      # sparse recovery; it finds b itself
                 hit = self._sparse(rs, q, tol, model)
             else:
@@ -633,7 +654,8 @@ class _Search:
             kmax = min(want, M.shape[1] - 1 - (u is not None))
             if kmax < 1:
                 return None
-            found = _omp(R, None if u is None else self.F(u), q, tol, kmax, M, self.spend, self._atoms(model, k, u, R, M))
+            found = _omp(R, None if u is None else self.F(u), q, tol, kmax, M, self.spend,
+                         self._atoms(model, k, u, R, M))
             if found is not None:
                 return k, u, found[0], found[1]
         return snap
