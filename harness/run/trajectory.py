@@ -37,7 +37,7 @@ beyond which the audit says that instead of a claim. It is exact arithmetic on t
 iterates: nothing is sampled, so the same run gives the same audit.
 
 Which misses count: an update tried and not explained counts against the run (``unexplained``: the
-figures stand only where the explained are at least :data:`COVER` of them and the explained) unless
+figures stand only where the explained are at least :data:`COVER` of these and the explained) unless
 it may honestly have read what was not kept (``excused``, :meth:`_Search.excused`): an iterate
 within the run's largest delay before it is missing (the largest staleness the search found in the
 run, or the tau_max the run reports measuring, at most :data:`WINDOW`), or, for an SVRG update
