@@ -231,7 +231,8 @@ class FiniteSumWorkload(Workload):
             G = (X[:, :, None] * g[:, None, :]).reshape(X.shape[0], -1)
         else:
             G = g[:, None] * X
-        return G + self.lam * w
+        G += self.lam * w           # in place: the same sums, one fresh (n, dim) array fewer
+        return G
 
     def test_metrics(self, w: np.ndarray) -> dict[str, float]:
         if self.X_test is None or self.X_test.shape[0] == 0:

@@ -218,7 +218,8 @@ def _count(x) -> int:
 def _unexplained(a: dict) -> str:
     """Where an audited run's observed updates that are not explained went, in parentheses ('' when
     every one is explained): not explained (counted against the run), read or snapshot before
-    their window (a window's misses before its first explained step: what they read was not kept),
+    their window (the audit's ``excused``: misses within the run's delays, or SVRG's inner loop, of an
+    iterate that was not kept),
     not searched (the search's work budget, or the iterate did not move). A run audited before the
     audit kept ``unexplained`` (2026-12-07) has the first two as one."""
     explained, tried, observed = (_count(a.get(k)) for k in ("explained", "tried", "observed"))

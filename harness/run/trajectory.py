@@ -36,6 +36,15 @@ d = 100 and b = 16, 32 at d = 200 every step; b = 16 at d = 100 about half; b = 
 beyond which the audit says that instead of a claim. It is exact arithmetic on the run's own
 iterates: nothing is sampled, so the same run gives the same audit.
 
+Which misses count: an update tried and not explained counts against the run (``unexplained``: the
+figures stand only where the explained are at least :data:`COVER` of these and the explained) unless
+it may honestly have read what was not kept (``excused``, :meth:`_Search.excused`): an iterate
+within the run's largest delay before it is missing (the largest staleness the search found in the
+run, or the tau_max the run reports measuring, at most :data:`WINDOW`), or, for an SVRG update
+before the first snapshot found in its window, one within the inner-loop length (the longest
+found, or the m reported) and that delay. A serial update reads its own iterate: no miss of a run
+without delays is excused, wherever it falls in its window.
+
 How far the search goes is counted, not timed, so that promise holds on a loaded machine too. Each
 piece of work is counted before it is done (:meth:`_Search.spend`: the element passes, sorts and
 matrix products it makes, from the shapes it touches, and its numpy calls, weighted to about
@@ -46,24 +55,30 @@ it, then the later windows in turn, then the first window's rest. The budget and
 on the run's update count and iterates only, so ``explained`` and ``tried`` are the same at any
 load (a slower machine takes longer over them). A wall clock remains as a safety net only
 (:func:`safety_seconds`: 10 x the budget's longest expected time, at least 5 s), against a case the count
-misjudges; where it fires, the result says so, and that result alone depends on the load.
+misjudges; where it fires, the result says so (the update and batch it was searching, the work
+spent, and whether this process had the CPU meanwhile: other load, or pieces dearer than counted),
+and that result alone depends on the load.
 
 :func:`audit` returns the figures (stored by the runner as ``info["audit"]``, after the plugin's own
 info, so a plugin cannot write them): how many steps were observed and explained, the step sizes
 (median, least, largest, and ``step_high``, exceeded by at most :data:`HIGH` of the updates whose reads
 are all kept), the staleness and batch sizes found (``delays``, ``batches``), SVRG's longest inner loop
-seen, or why nothing was audited, naming the limit hit where one was (no per-sample gradients, an
-iterate that is no vector, too large to search, a reported b not identifiable or not resolved at this
-rank, coordinate-wise writes the run reports, the work budget spent after k of N updates, the
-wall-clock safety net; else updates of
-another form: momentum, dual or coordinate-wise updates, inconsistent reads). The theory checker compares them with
-what the plugin reported (:mod:`harness.theory.audit`).
+seen, the updates not explained that count (``unexplained``) and that may have read what was not kept
+(``excused``), or why nothing was audited, naming the limit hit where one was (no per-sample gradients,
+an iterate that is no vector, per-sample gradients all parallel so that the step cannot be told, too
+large to search, a reported b not identifiable or not resolved at this rank, coordinate-wise writes
+the run reports, the work budget spent after k of N updates, the wall-clock safety net; else updates
+of another form: momentum, dual or coordinate-wise updates, inconsistent reads). The theory checker
+compares them with what the plugin reported (:mod:`harness.theory.audit`).
 """
 
 from __future__ import annotations
 
+import bisect
+import math
 import time
 from functools import lru_cache
+from time import process_time
 from typing import Any
 
 import numpy as np
@@ -99,13 +114,14 @@ SAFETY_FLOOR = 5.0    # ... and at least this many seconds
 SPARSE_K = 4          # the sparse search picks up to 4 x max(b reported, 2 MAX_B) atoms (below the gradients' rank)
 COEF_TOL = 1e-6       # a least-squares coefficient over the unit one: within this of its (integer) multiplicity
 RESOLVES = 8          # orthogonal matching pursuit resolves b up to about rank / 8 on these gradients (measured)
+MAX_ATOM_FLOATS = 4_000_000   # whitened atoms kept for reads searched again (float32: 16 MB)
 NEAR = 10             # a read next to the one found that turns the direction by more than NEAR x TOL: no ambiguity
 HIGH = 0.1            # step_high: the step exceeded by at most this share of the updates whose reads are all kept
 
 
 def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = "", windows=None,
           dropped: str = "", run_updates: int | None = None, reported: dict[str, Any] | None = None,
-          work: float | None = None) -> dict[str, Any]:
+          work: float | None = None, delay: float | None = None) -> dict[str, Any]:
     """The audit's figures for one run (see the module docstring); ``{"status": "unaudited",
     "reason": ...}`` when nothing could be audited. The search spends at most :func:`work_budget`
     of ``run_updates`` (the run's update count; None: the largest budget) in counted units
@@ -114,7 +130,10 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
     that budget. ``reported``: the values the plugin reported it applied (or its parameters): its
     ``b`` is searched first (a hint, never taken on trust: the batch found is what is reported back),
     its ``coords`` names coordinate-wise writes where no update is explained. ``work`` in the figures
-    is what the search spent: like every figure but ``seconds``, the same at any load."""
+    is what the search spent: like every figure but ``seconds``, the same at any load. ``delay``: the
+    largest delay tau (updates) the run reports measuring (None: none); with the delays the search
+    finds and the m reported (SVRG's inner loop), it bounds which unexplained updates may have read
+    (or taken their snapshot) before the kept iterates, the only ones not counted against the run."""
     t0 = time.perf_counter()
     budget = float(work) if work is not None else work_budget(run_updates)
     out: dict[str, Any] = {"windows": [list(w) for w in windows or ()]}
@@ -139,17 +158,26 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
         return unaudited(str(exc))
     out["n"] = n                 # the samples the per-sample gradients are of (gradient descent's b)
     hint = _int((reported or {}).get("b"))
-    search = _Search(workload, updates, iterates, n, hint)
-    search.budget, search.deadline = budget, t0 + safety_seconds(budget)
+    tau = float(delay) if isinstance(delay, (int, float)) and not isinstance(delay, bool) and delay > 0 else 0.0
+    search = _Search(workload, updates, iterates, n, hint, delay=int(np.ceil(min(tau, WINDOW))),
+                     inner=_int((reported or {}).get("m")) or 0)
+    search.budget, search.deadline, search.t0 = budget, t0 + safety_seconds(budget), t0
+    try:
+        same = _one_direction(search, steps[0])
+    except _Stop as stop:
+        return unaudited(f"no observed update was searched to the end: "
+                         f"{_stopped(search, {'stopped': stop.why, 'tried': 0}, steps)}")
+    if same:
+        return unaudited(same)
     order = ["svrg", "sgd"] if "svrg" in (family or "").lower() else ["sgd", "svrg"]
     found = _run(search, steps, order[0])
     if found["tried"] and not _covers(found):      # the family's model fails: the other one, if it does better
         other = _run(search, steps, order[1])
         found = other if len(other["explained"]) > len(found["explained"]) else found
-    # of the updates tried, those not explained count against the run (``unexplained``) except a window's misses
-    # before its first explained step, whose reads (or SVRG snapshot) may precede the window and were not kept
+    # of the updates tried, those not explained count against the run (``unexplained``) except those that may have
+    # read (or taken their SVRG snapshot) before the kept iterates (``excused``: _Search.excused)
     out.update(model=found["model"], explained=len(found["explained"]), tried=found["tried"],
-               unexplained=found["unexplained"], b_searched=search.b_searched,
+               unexplained=found["unexplained"], excused=found["excused"], b_searched=search.b_searched,
                work=float(f"{search.work:.4g}"), work_budget=float(f"{budget:.4g}"))
     if search.skipped_b:
         out["b_not_searched"] = search.skipped_b
@@ -184,6 +212,33 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
     return out
 
 
+def _one_direction(search: "_Search", j: int) -> str | None:
+    """Why no step can be told at iterate j (the first observed step's: the search reads it first),
+    or None: the per-sample gradients there are all parallel within :data:`TOL` (numerical rank 1, as
+    where every data row is a multiple of one vector, whose iterates stay on that line) and of
+    different sizes along their direction, so any update along it is a gradient step of some sample
+    with some step size. Rows all equal (one row repeated) leave the step known, the batch not."""
+    G = search.G(j)
+    search.spend(8 * G.size, 8)
+    norms = np.linalg.norm(G, axis=1)
+    top = float(norms.max(initial=0.0))
+    if top == 0.0:
+        return None
+    v = G[int(np.argmax(norms))] / top
+    along = G @ v
+    live = norms > 1e-12 * top
+    with np.errstate(all="ignore"):
+        sin = np.sqrt(np.maximum(norms[live] ** 2 - along[live] ** 2, 0.0)) / norms[live]
+    if not np.all(sin < TOL):
+        return None
+    sizes = along[live]
+    if float(sizes.max() - sizes.min()) <= COEF_TOL * float(np.abs(sizes).max()):
+        return None
+    return (f"the {search.n} per-sample gradients at the first iterate observed are all parallel (numerical rank 1, "
+            "as where the data rows are multiples of one vector) and of different sizes: any update along them is a "
+            "gradient step of some sample with some step size, so neither the step nor the batch can be told")
+
+
 def _int(x) -> int | None:
     return (int(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x) and x >= 1 and x == int(x)
             else None)
@@ -208,9 +263,19 @@ def _stopped(search: "_Search", found: dict[str, Any], steps: list[int]) -> str:
     """What cut the search short, and how far it got."""
     got = f"after {found['tried']} of the {len(steps)} observed updates"
     if found["stopped"] == "safety":
-        return (f"the search hit its wall-clock safety net ({safety_seconds(search.budget):.3g} s) {got}, before "
-                f"its work budget ({search.work:.3g} of {search.budget:.3g} units spent): the machine ran far slower "
-                "than usual, and these figures depend on its load")
+        wall = time.perf_counter() - search.t0 if search.t0 is not None else float("nan")
+        cpu = process_time() - search.cpu0
+        rate = wall / max(search.work, 1.0) * 1e9
+        # the process's CPU time says which: a search that had the CPU and still ran past the net does more
+        # work than it counts; one that had it for a small share of the time waited for other processes
+        why = (f"this process had the CPU for {cpu:.3g} s of them: other processes held the machine"
+               if cpu < 0.5 * wall else
+               f"this process computed for {cpu:.3g} s of them (its threads together): this search's pieces cost "
+               "more than the count weighs them")
+        return (f"the search hit its wall-clock safety net ({safety_seconds(search.budget):.3g} s) {got}, in "
+                f"{search.doing or 'its first update'}, with {search.work:.3g} of its {search.budget:.3g} work units "
+                f"spent: {rate:.3g} ns a unit where the count expects at most {1e9 / RATE:.3g}; {why}; "
+                "these figures depend on that")
     return f"the search spent its work budget ({search.budget:.3g} units, set by the run's length, not a clock) {got}"
 
 
@@ -268,14 +333,26 @@ def _run(search: "_Search", steps: list[int], model: str) -> dict[str, Any]:
     :data:`COVER` of the steps tried (from :data:`FIRST` on) is dropped: the updates are of another
     form; a window is left after :data:`GIVE_UP` unexplained steps in a row. ``stopped``: ``"work"``
     where the budget left steps unsearched, ``"safety"`` where the wall-clock safety net did, else ``""``."""
-    explained, tried, unexplained, stopped = [], 0, 0, ""
+    explained, tried, stopped = [], 0, ""
+    misses: list[tuple[int, bool]] = []     # (update, no snapshot of its window found yet) of each unexplained step
     search.reset()
     segs = _segments(search.ups, steps)
     queues = [list(seg) for seg in segs]
-    state = [{"misses": 0, "last_u": None, "hits": 0} for _ in queues]
+    state = [{"misses": 0, "last_u": None} for _ in queues]
+
+    counted = {"bounds": None, "flags": []}
+
+    def unexplained() -> int:
+        """The misses that count against the run: all but those whose reads (or SVRG snapshot) may
+        precede what was kept, with the bounds known so far (:meth:`_Search.excused`)."""
+        bounds, flags = search.bounds(), counted["flags"]
+        if bounds != counted["bounds"]:          # the bounds grew: every miss judged again
+            counted["bounds"], flags[:] = bounds, []
+        flags += [not search.excused(t, model, no_snap) for t, no_snap in misses[len(flags):]]
+        return sum(flags)
 
     def step(i: int) -> bool:
-        nonlocal tried, unexplained, stopped
+        nonlocal tried, stopped
         j = queues[i][0]
         search.last_u = state[i]["last_u"]
         try:
@@ -289,16 +366,16 @@ def _run(search: "_Search", steps: list[int], model: str) -> dict[str, Any]:
             return True
         tried += 1
         if res is False:
-            # before a window's first explained step, its reads (or SVRG's snapshot) may precede the
-            # window: not kept, so not counted against the run
-            unexplained += bool(state[i]["hits"]) or i == 0
+            # a miss counts against the run unless one of its possible reads (or SVRG's snapshot, where
+            # none of its window was found before it) was not kept: decided at the end, with the bounds
+            # the whole run showed (:meth:`_Search.excused`)
+            misses.append((int(search.ups[j]), search.last_u is None))
             state[i]["misses"] += 1
             if state[i]["misses"] >= GIVE_UP:
                 queues[i].clear()
-            counted = len(explained) + unexplained     # go on while the model explains most of what it tried
+            counted = len(explained) + unexplained()     # go on while the model explains most of what it tried
             return counted < FIRST or len(explained) >= COVER * counted
         state[i]["misses"] = 0
-        state[i]["hits"] += 1
         # every read the update may have made is kept: the head (reads before update 0 are update 0), or
         # half a window in (reads up to WINDOW/2 stale)
         start = int(search.ups[segs[i][0]])
@@ -326,7 +403,8 @@ def _run(search: "_Search", steps: list[int], model: str) -> dict[str, Any]:
             break
         going = step(0)
     stopped = stopped or ("work" if any(queues) and going else "")
-    return {"model": model, "explained": explained, "tried": tried, "unexplained": unexplained, "stopped": stopped}
+    return {"model": model, "explained": explained, "tried": tried, "unexplained": unexplained(),
+            "excused": len(misses) - unexplained(), "stopped": stopped}
 
 
 class _Stop(Exception):
@@ -341,13 +419,19 @@ class _Stop(Exception):
 class _Search:
     budget = float("inf")    # work units the search may spend (:meth:`spend`)
     deadline = float("inf")  # the wall-clock safety net (perf_counter)
+    t0 = None                # when the search started (perf_counter)
+    doing = ""               # the piece of the search under way (the update and the batch searched)
 
-    def __init__(self, workload, updates: np.ndarray, iterates: np.ndarray, n: int, hint: int | None = None):
+    def __init__(self, workload, updates: np.ndarray, iterates: np.ndarray, n: int, hint: int | None = None,
+                 delay: int = 0, inner: int = 0):
         self.wl, self.ups, self.W, self.n, self.hint = workload, updates, iterates, n, hint
+        self.delay, self.inner = delay, inner    # the largest delay and inner loop the run reports (0: none)
+        self.kept = sorted({int(u) for u in updates})    # the updates whose iterates were kept
         self._M: dict[str, np.ndarray] = {}   # per model: the whitening of its atoms (sparse search)
         self.rank: int | None = None           # the per-sample gradients' rank (once the sparse search ran)
         self._G: dict[int, np.ndarray] = {}
         self._F: dict[int, np.ndarray] = {}
+        self._A: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}   # whitened atoms per (model, read, snapshot)
         d = iterates.shape[1]
         self.max_b = MAX_B if n * (n + 1) // 2 <= MAX_PAIRS else 2
         self.skipped_b = ("" if self.max_b == MAX_B else
@@ -355,6 +439,7 @@ class _Search:
                           "recovery only")
         self.block = max(1, min(WINDOW + 1, 4_000_000 // max(n * d, 1)))   # reads stacked per numpy call
         self.rng = np.random.default_rng(0)
+        self.cpu0 = process_time()             # this process's CPU seconds when the search started
         self.work = 0.0                        # work units spent (:meth:`spend`), over both models
         self.reset()
 
@@ -362,6 +447,23 @@ class _Search:
         self.last_b, self.last_u = None, None
         self.same_b = 0          # steps explained in a row with last_b: from 8 on, the run's b
         self.max_tau = 0         # the largest staleness explained so far
+        self.max_inner = 0       # SVRG: the longest inner loop explained so far
+
+    def bounds(self) -> tuple[int, int]:
+        """(tau, m): the largest staleness an update of this run may have, the largest the search found
+        or the run reports (its measured tau_max), at most :data:`WINDOW` (the search reaches no
+        further); and SVRG's longest inner loop, the longest found or the m the run reports."""
+        return (min(WINDOW, max(self.max_tau, self.delay)), max(self.max_inner, self.inner))
+
+    def excused(self, t: int, model: str, no_snapshot: bool) -> bool:
+        """Whether an unexplained update ``t`` may be honest for want of kept iterates: one of the
+        iterates it may have read (the ``tau`` before it, :meth:`bounds`) was not kept, or, for an
+        SVRG update none of whose window's snapshots was found before it, one where its snapshot may
+        be (the ``m + tau`` before it). Reads before update 0 are update 0."""
+        tau, m = self.bounds()
+        reach = tau + (m if model == "svrg" and no_snapshot else 0)
+        lo = max(t - reach, 0)
+        return bisect.bisect_right(self.kept, t) - bisect.bisect_left(self.kept, lo) < t - lo + 1
 
     def G(self, k: int) -> np.ndarray:
         g = self._G.get(k)
@@ -393,6 +495,7 @@ class _Search:
         tol = TOL + 64 * EPS * scale / size          # Delta is a difference of two iterates: its rounding
         q = delta / size
         t = int(self.ups[j])
+        self.doing = f"update {t} ({model.upper()} form)"     # what the safety net names where it fires
         reads = []                                     # kept iterates, staleness ascending
         for k in range(j, -1, -1):
             if t - int(self.ups[k]) > WINDOW:
@@ -417,6 +520,10 @@ class _Search:
             # uses that b, then up to twice the largest staleness found so far (it grows from the clipped reads)
             reach = 4 if b != self.last_b else 2 * self.max_tau + 8
             rs = reads if b == 1 else [k for k in reads if t - int(self.ups[k]) <= reach]
+            how = "any b by sparse recovery" if b == 0 else f"b = {b} " + (
+                "by sparse recovery" if b > self.max_b else "exactly")
+            self.doing = (f"update {t} ({model.upper()} form), {how} over n = {self.n} per-sample gradients at "
+                          f"reads up to {t - int(self.ups[rs[-1]]) if rs else 0} updates old")
             if b > self.max_b or b == 0:      # sparse recovery; it finds b itself
                 hit = self._sparse(rs, q, tol, model)
             else:
@@ -448,6 +555,7 @@ class _Search:
             if u is not None:
                 self.last_u = u
                 inner = t - int(self.ups[u]) + 1
+                self.max_inner = max(self.max_inner, inner)
             return (t - int(self.ups[k]), float(eta), seen, inner)
         return False
 
@@ -481,6 +589,20 @@ class _Search:
         if time.perf_counter() > self.deadline:
             raise _Stop("safety")
         self.work += cost
+
+    def _atoms(self, model: str, k: int, u: int | None, R: np.ndarray, M: np.ndarray):
+        """:func:`_atoms` of read k (after snapshot u) under the model's whitening, kept for the next
+        updates, which search the same reads (most of those an unexplained update tried): up to
+        :data:`MAX_ATOM_FLOATS` floats, the oldest dropped first. What it costs is counted by the
+        sparse search as though it were made each time, so the count does not depend on this."""
+        key = (model, k, u)
+        got = self._A.get(key)
+        if got is None:
+            got = self._A[key] = _atoms(R, M)
+            keep = max(1, MAX_ATOM_FLOATS // max(got[0].size, 1))
+            while len(self._A) > keep:
+                self._A.pop(next(iter(self._A)))
+        return got
 
     def _whiten(self, model: str, R: np.ndarray) -> np.ndarray:
         """(d, rank) map under which the atoms R are isotropic (their second moment the identity on
@@ -532,7 +654,8 @@ class _Search:
             kmax = min(want, M.shape[1] - 1 - (u is not None))
             if kmax < 1:
                 return None
-            found = _omp(R, None if u is None else self.F(u), q, tol, kmax, M, self.spend)
+            found = _omp(R, None if u is None else self.F(u), q, tol, kmax, M, self.spend,
+                         self._atoms(model, k, u, R, M))
             if found is not None:
                 return k, u, found[0], found[1]
         return snap
@@ -705,7 +828,8 @@ def _match(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, b: in
     return float(along[i] / norm2[i]), np.concatenate([A_idx[P[i]], B_idx[Q[i]]])
 
 
-def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: int, M: np.ndarray, spend=_free):
+def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: int, M: np.ndarray, spend=_free,
+         atoms: tuple[np.ndarray, np.ndarray] | None = None):
     """(kappa, B) where the unit direction q = kappa (sum_{i in B} R_i + b c) for a multiset B of b rows
     of R (n, d) (c: SVRG's full gradient at the snapshot, or None) with kappa < 0, or None; B as
     an index array (an index drawn twice appears twice).
@@ -716,12 +840,13 @@ def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: i
     the original coordinates, the least-squares coefficients on the atoms kept must leave q within
     ``tol`` (the sine) and be equal, or integer multiples of the least one (an index drawn twice), to
     :data:`COEF_TOL`: equal weights on fewer atoms than dimensions is what no other update shows.
-    ``spend(units, calls)`` is told the work before it is done (:meth:`_Search.spend`)."""
+    ``spend(units, calls)`` is told the work before it is done (:meth:`_Search.spend`), the same where
+    ``atoms`` gives the whitened rows and their norms (:func:`_atoms`, kept by the caller for a read
+    searched again: the count is a function of the search's order, not of what was kept).
+    Per atom: one product of the rows with the residual, and a Gram-Schmidt step."""
     (n, d), rk = R.shape, M.shape[1]
     spend(BLAS * 2.0 * n * d * rk + 4.0 * n * (d + rk), 10)
-    A = R.astype(np.float32) @ M.astype(np.float32)      # the selection only ranks: single precision halves it
-    norms = np.linalg.norm(A, axis=1)
-    norms[norms == 0] = np.inf
+    A, norms = atoms if atoms is not None else _atoms(R, M)
     qw = q @ M
     Q = np.zeros((len(qw), 0))
     if c is not None:
@@ -730,20 +855,21 @@ def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: i
     r = qw - Q @ (Q.T @ qw)
     S: list[int] = []
     goal = 1e-5 * float(np.linalg.norm(qw))      # loose (A is rounded): the check is in the original coordinates
+    per = BLAS * 2.0 * n * rk + 2.0 * n
     for _ in range(kmax):
-        if float(np.linalg.norm(r)) <= goal:
+        if math.sqrt(r.dot(r)) <= goal:         # np.linalg.norm's own sum, without its checks
             break
-        spend(BLAS * 2.0 * n * rk + 2.0 * n + 8.0 * rk * (len(S) + 1), 16)
-        corr = -(A @ r.astype(np.float32)) / norms
-        corr[S] = -np.inf
-        i = int(np.argmax(corr))
-        if not corr[i] > 0:
+        spend(per + 8.0 * rk * (len(S) + 1), 16)
+        corr = (A @ r.astype(np.float32)) / norms   # the most anti-aligned atom: the least <a_i, r>/|a_i|
+        corr[S] = np.inf
+        i = int(corr.argmin())
+        if not corr[i] < 0:
             break
         ai = A[i].astype(float)
         v = ai - Q @ (Q.T @ ai)
         v -= Q @ (Q.T @ v)                       # twice: Gram-Schmidt keeps Q orthonormal to rounding
-        nv = float(np.linalg.norm(v))
-        if nv <= 1e-12 * norms[i]:
+        nv = math.sqrt(v.dot(v))
+        if nv <= 1e-12 * float(norms[i]):
             break
         S.append(i)
         Q = np.column_stack([Q, v / nv])
@@ -771,6 +897,15 @@ def _omp(R: np.ndarray, c: np.ndarray | None, q: np.ndarray, tol: float, kmax: i
     if c is not None and abs(float(coef[-1]) / unit - b) > COEF_TOL * b:
         return None
     return unit, np.repeat(np.asarray(S), m.astype(int))
+
+
+def _atoms(R: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows R (n, d) whitened by M (d, rank), in single precision (the selection only ranks: it
+    halves the products), and their norms (inf for a zero row, never picked): (n, rank), (n,)."""
+    A = R.astype(np.float32) @ M.astype(np.float32)
+    norms = np.linalg.norm(A, axis=1)
+    norms[norms == 0] = np.inf
+    return A, norms
 
 
 def _sums(X: np.ndarray, idx: np.ndarray) -> np.ndarray:

@@ -269,3 +269,28 @@ def test_a_reported_b_that_is_no_batch_size_is_no_hint(b):
     own b (an infinite one failed the audit: 'cannot convert float infinity to integer')."""
     a = audit(WL, *sgd(eta=0.05, b=2, T=30), family="sgd", reported={"b": b})
     assert a["status"] == "audited" and a["b"] == 2 and a["explained"] == 30, a
+
+
+def test_data_rows_along_one_vector_leave_the_step_unknown_and_say_so():
+    """Ridge on rows that are multiples of one vector (x_i = a_i x): every per-sample gradient at the
+    iterates (which stay on that line from w = 0) is parallel to x, of a size that varies with i, so
+    any update along x is a step of some sample with some step size. The audit reported one of them
+    as the step (here 'audited', a step it cannot know); it now says why it cannot tell. One row
+    repeated (every gradient the same) still gives the step (the test above)."""
+
+    class Line:                   # ridge on n multiples of one row
+        n, dim, lam = 30, 5, 1e-3
+        rng = np.random.default_rng(2)
+        x, a, y = rng.standard_normal(5), rng.uniform(0.5, 2.0, 30), rng.standard_normal(30)
+
+        def per_sample_gradients(self, w):
+            X = self.a[:, None] * self.x
+            return (X @ w - self.y)[:, None] * X + self.lam * w
+
+        def batch_gradient(self, w, idx):
+            return self.per_sample_gradients(w)[idx].mean(axis=0)
+
+    wl = Line()
+    a = audit(wl, *trajectories.sgd(wl, eta=0.05, T=40), family="sgd", reported={"eta": 0.05, "b": 1})
+    assert a["status"] == "unaudited" and "all parallel" in a["reason"] and "neither the step" in a["reason"], a
+    assert "step" not in a

@@ -53,15 +53,27 @@ def test_the_budget_stops_a_search_at_the_same_update_every_time():
     assert trajectory.work_budget(10**7) == trajectory.work_budget(None) == trajectory.WORK_CAP
 
 
-def test_the_wall_clock_safety_net_says_it_fired(monkeypatch):
+def test_the_wall_clock_safety_net_says_it_fired_where_and_why(monkeypatch):
     """A clock that jumps a second at every read: the safety net (20 s at the largest budget) stops the search
-    before its budget, and the result says that this one depends on the machine's load."""
+    before its budget, and the result says where (the update and the batch searched), how far (the work spent,
+    the rate), that these figures depend on it, and which cause the process's CPU time points to: the CPU held
+    by other processes (the message blamed the machine in every case), or pieces dearer than counted."""
     clock(monkeypatch, 1.0)
     a = audit(WL, UPS, W, family="sgd", reported={"b": 4})
     text = a.get("reason") or a.get("note")
     net = trajectory.safety_seconds(trajectory.WORK_CAP)                  # 10 x the cap's longest expected seconds
-    assert f"the search hit its wall-clock safety net ({net:.3g} s)" in text and "depend on its load" in text, a
+    assert f"the search hit its wall-clock safety net ({net:.3g} s)" in text, a
+    assert "these figures depend on that" in text, a
+    assert "in update " in text and "(SGD form)" in text and "ns a unit where the count expects at most 1" in text, text
+    assert "other processes held the machine" in text, text
     assert a["work"] < a["work_budget"]
+    ticks = itertools.count()                  # the process computing all along (its CPU time is the clock's)
+    now = [0.0]
+    tick = lambda: now.__setitem__(0, next(ticks)) or now[0]      # noqa: E731
+    monkeypatch.setattr(trajectory, "time", SimpleNamespace(perf_counter=tick))
+    monkeypatch.setattr(trajectory, "process_time", lambda: now[0])
+    text = (lambda a: a.get("reason") or a.get("note"))(audit(WL, UPS, W, family="sgd", reported={"b": 4}))
+    assert "this search's pieces cost more than the count weighs them" in text, text
 
 
 def test_the_runner_audits_a_run_within_its_budget(monkeypatch):
