@@ -19,7 +19,11 @@ backend's own chunk loop (``ThreadLinear`` on a ``Team``, as ``hogwild-threads``
    default, a compare-and-swap loop per coordinate), ``racy`` (one compare-and-swap, lost writes
    counted) and ``plain`` (unsynchronised stores), and the lost-write fraction;
 4. the machine's parallel capacity at that moment (``harness.plugins.threads.probe``: a compute loop
-   on T threads / 1, measured interleaved with the runs): the ceiling a speedup can show here.
+   on T threads / 1, measured interleaved with the runs): the ceiling a speedup can show here;
+   with ``--schedules shares,pieces``, the team's two schedules side by side (large chunks handed out
+   in pieces, the default, or each share whole on one thread, as before; runs alternate which goes
+   first): speedups, the T-thread walls' ratio and the wait at the joins, over all repeats and over
+   those in which no run lost more than ``--stolen`` of its threads' time to other processes.
 
 Every figure is repeated ``--repeats`` times, interleaved, printed as min / median / max.
 
@@ -27,6 +31,8 @@ Every figure is repeated ``--repeats`` times, interleaved, printed as min / medi
     python benchmarks/threads_scaling.py --n 1000000 --d 1000000 --nnz 50 --epochs 3 \\
         --threads 1,2,4,8,16 --repeats 3                                   # >= 10 s on one thread
     python benchmarks/threads_scaling.py --algo asysvrg ...                # SVRG epochs (snapshot phase)
+    python benchmarks/threads_scaling.py --n 1000000 --d 1000000 --epochs 3 --modes atomic \
+        --schedules shares,pieces --repeats 15                             # whole shares vs pieces (issue 28)
 """
 
 from __future__ import annotations
@@ -116,6 +122,20 @@ def profile(wall: float, trace: list, threads: int) -> dict:
             "calls": len(trace)}
 
 
+def stolen(trace: list) -> float:
+    """The fraction of the run's in-share wall seconds its threads were not on a CPU (another process
+    had it): 1 - CPU seconds / wall seconds, summed over every share or piece."""
+    spans = [sp for entry in trace[:-1] for sp in entry[2]]
+    wall = sum(e - s for _, s, e, _ in spans)
+    return 1.0 - sum(c for *_, c in spans) / max(wall, 1e-12)
+
+
+def join_wait(run: tuple, threads: int) -> float:
+    """The threads' waits at the joins, summed, over the run's wall time."""
+    wall, _, trace, _ = run
+    return float(profile(wall, trace, threads)["wait"].sum()) / wall
+
+
 def stats(xs) -> str:
     xs = np.asarray(xs, dtype=float)
     return f"{np.min(xs):10.4g} {np.median(xs):10.4g} {np.max(xs):10.4g}"
@@ -135,6 +155,9 @@ def main(argv=None) -> int:
     ap.add_argument("--chunks-per-epoch", type=int, default=4, help="team calls per epoch (the monitor's snapshots)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--predict", default="16", help="thread counts to predict (Amdahl)")
+    ap.add_argument("--stolen", type=float, default=0.01,
+                    help="section 4 also shows the repeats none of whose runs lost more than this fraction of its "
+                         "threads' time to other processes")
     ap.add_argument("--schedules", default="pieces",
                     help="the team's schedules to compare, interleaved: pieces (large chunks handed out in pieces, "
                          "the default) and / or shares (each share whole on one thread, as before)")
@@ -159,7 +182,7 @@ def main(argv=None) -> int:
             capacity[T].append(parallel_capacity(T))
         for m in modes:
             for T in threads:
-                for sc in schedules:
+                for sc in (schedules if rep % 2 == 0 else schedules[::-1]):   # neither always first
                     runs[(sc, m, T)].append(one_run(wl, T, m, a.algo, a.epochs, a.eta, a.chunks_per_epoch,
                                                     seed=rep, pieces=sc == "pieces"))
 
@@ -214,15 +237,26 @@ def main(argv=None) -> int:
 
     if len(schedules) > 1:
         one, other = schedules[0], schedules[1]
-        print(f"\n4. schedules side by side ({base} writes; min / median / max over the repeats)")
-        for T in threads[1:]:
-            for sc in schedules:
-                sp = [w1 / wT for (w1, *_), (wT, *_) in zip(runs[(sc, base, threads[0])], runs[(sc, base, T)])]
-                print(f"  speedup {threads[0]} -> {T} threads, {sc:8s} {stats(sp)}")
-            ratio = [wo / wn for (wo, *_), (wn, *_) in zip(runs[(one, base, T)], runs[(other, base, T)])]
-            print(f"  wall at T = {T}, {one} / {other}  {stats(ratio)}")
-            if T in capacity:
-                print(f"  capacity at T = {T}               {stats(capacity[T])}")
+        # a repeat is undisturbed where no run of it lost more than --stolen of its in-share time to other processes
+        quiet = [i for i in range(a.repeats)
+                 if all(stolen(rs[i][2]) <= a.stolen for (sc, m, T), rs in runs.items() if m == base)]
+        for title, reps in (("all repeats", list(range(a.repeats))),
+                            (f"undisturbed repeats ({len(quiet)} of {a.repeats}: every run lost <= {a.stolen:.0%} "
+                             f"of its threads' time to other processes)", quiet)):
+            print(f"\n4. schedules side by side ({base} writes; min / median / max), {title}")
+            if not reps:
+                continue
+            for T in threads[1:]:
+                for sc in schedules:
+                    sp = [runs[(sc, base, threads[0])][i][0] / runs[(sc, base, T)][i][0] for i in reps]
+                    print(f"  speedup {threads[0]} -> {T} threads, {sc:8s} {stats(sp)}")
+                ratio = [runs[(one, base, T)][i][0] / runs[(other, base, T)][i][0] for i in reps]
+                print(f"  wall at T = {T}, {one} / {other}  {stats(ratio)}")
+                for sc in schedules:
+                    waits = [join_wait(runs[(sc, base, T)][i], T) for i in reps]
+                    print(f"  wait at the join / wall, {sc:8s}  {stats(waits)}")
+                if T in capacity:
+                    print(f"  capacity at T = {T}               {stats([capacity[T][i] for i in reps])}")
     return 0
 
 if __name__ == "__main__":

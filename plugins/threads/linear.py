@@ -88,7 +88,7 @@ class ThreadLinear:
         self.tx = use_transactions()                 # sparse rows' atomic writes
         self.scheme = dense_scheme()                 # dense rows' atomic writes
         self.dense_rows = False                      # whether a whole dense row was written (coords = 0)
-        self._dispatched = {"updates_on_team": 0, "updates_alone": 0}
+        self._dispatched = {"updates_on_team": 0, "updates_alone": 0, "updates_in_pieces": 0}
         self.n, self.d = workload.n, workload.dim
         self.lam = float(workload.lam)
         self.sparse = workload.sparse
@@ -211,6 +211,7 @@ class ThreadLinear:
                 parts[me] = hist, total + more, max(top, high)
 
         self._dispatched["updates_on_team"] += k
+        self._dispatched["updates_in_pieces"] += k
         states = team.map_pieces(opened, piece, shares, min_piece)
         return self._joined(parts, delays) if parts is not None else np.concatenate([t for *_, t in states])
 
@@ -258,8 +259,11 @@ class ThreadLinear:
         """How the run's updates were dispatched (recorded in the run's ``info["dispatch"]``): with
         several threads, a chunk under SPLIT_MIN_OPS coordinates of work runs its threads' shares one
         after another on the calling thread (``updates_alone``: they then read no concurrent write, and
-        their measured delays say so), the others on the team (``updates_on_team``)."""
-        return {**self._dispatched, "threads": self.team.size, "split_min_ops": SPLIT_MIN_OPS}
+        their measured delays say so), the others on the team (``updates_on_team``); of those, the ones
+        of chunks handed out in pieces (``updates_in_pieces``: PIECES_MIN_PIECES pieces of
+        PIECE_MIN_OPS coordinates per share or more, :meth:`_updates`)."""
+        return {**self._dispatched, "threads": self.team.size, "split_min_ops": SPLIT_MIN_OPS,
+                "piece_min_ops": PIECE_MIN_OPS}
 
     def _by_coords(self, fn, per_coord: int = 1) -> None:
         """fn(lo, hi) on the team, the coordinates 0..d-1 split in contiguous ranges (O(d) work per chunk

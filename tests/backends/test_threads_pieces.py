@@ -171,7 +171,7 @@ def test_pieces_run_the_split_s_indices_once_on_both_threads(monkeypatch, kind):
                 taus = lin.svrg(np.zeros(wl.dim), Snapshot(np.zeros(wl.n), np.zeros(wl.dim), None, np.zeros(wl.n)),
                                 k, b=1, eta=1.0, coords=3)
             assert taus.shape == (k,)
-        assert team.count == 2 * k and lin.dispatch()["updates_on_team"] == 2 * k
+        assert team.count == 2 * k and lin.dispatch()["updates_on_team"] == lin.dispatch()["updates_in_pieces"] == 2 * k
     shares = team.split(k)
     want = np.concatenate([stream(3, r, 2, 2 * s) for r, s in enumerate(shares)])
     got = np.concatenate([idx for idx, _, _ in runs])
@@ -239,4 +239,4 @@ def test_one_thread_and_small_chunks_keep_whole_shares(sparse):
         lin = ThreadLinear(wl, team)
         team.trace = []
         lin.sgd(np.zeros(wl.dim), big_chunk(lin) // 4, b=1, eta=0.05)
-        assert len(team.trace[0][2]) == 2
+        assert len(team.trace[0][2]) == 2 and lin.dispatch()["updates_in_pieces"] == 0
