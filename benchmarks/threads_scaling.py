@@ -187,7 +187,8 @@ def main(argv=None) -> int:
                                                     seed=rep, pieces=sc == "pieces"))
 
     print("\n3. write modes: updates per second (millions), lost writes")
-    print(f"  {'schedule':8s} {'mode':8s} {'T':>3s} {'min':>10s} {'median':>10s} {'max':>10s}   lost-write fraction (median)")
+    print(f"  {'schedule':8s} {'mode':8s} {'T':>3s} {'min':>10s} {'median':>10s} {'max':>10s}   "
+          "lost-write fraction (median)")
     rate = {}
     for (sc, m, T), rs in runs.items():
         rate[(sc, m, T)] = [u / w / 1e6 for w, u, _, _ in rs]

@@ -117,7 +117,8 @@ def test_a_piece_s_exception_reaches_the_caller_after_the_others_are_done():
                 team.map_pieces(lambda r, k: r, piece, [1000, 1000], min_piece=10)
             assert all(r != bad or lo == 0 for r, lo, _ in ran)
             ran.clear()
-            assert team.map_pieces(lambda r, k: r, lambda r, me, lo, hi: ran.append((r, lo, hi)), [50, 50], 10) == [0, 1]
+            again = team.map_pieces(lambda r, k: r, lambda r, me, lo, hi: ran.append((r, lo, hi)), [50, 50], 10)
+            assert again == [0, 1]
             covered(ran, [50, 50])
 
 
@@ -157,8 +158,8 @@ def test_pieces_run_the_split_s_indices_once_on_both_threads(monkeypatch, kind):
         else:                                      # the calling thread waits for the worker (30 s at most)
             assert worker_ran.wait(30)
 
-    monkeypatch.setattr(KT, "hogwild_dense", lambda w, X, y, idx, b, *a: record(idx, np.zeros(0, np.int64), a[-2], a[-1],
-                                                                                 a[-3]))
+    no_blocks = np.zeros(0, np.int64)
+    monkeypatch.setattr(KT, "hogwild_dense", lambda w, X, y, idx, b, *a: record(idx, no_blocks, a[-2], a[-1], a[-3]))
     monkeypatch.setattr(KT, "asysvrg_dense", lambda *a: record(a[5], a[13], a[-2], a[-1], a[-3]))
     with Team(2, seed=3) as team:
         lin = ThreadLinear(wl, team)
@@ -178,7 +179,8 @@ def test_pieces_run_the_split_s_indices_once_on_both_threads(monkeypatch, kind):
     np.testing.assert_array_equal(np.sort(got), np.sort(want))
     if kind != "sgd":
         blocks = [np.random.default_rng([3, r, 0xC0]).integers(0, wl.dim, size=2 * s) for r, s in enumerate(shares)]
-        np.testing.assert_array_equal(np.sort(np.concatenate([kx for _, kx, _ in runs])), np.sort(np.concatenate(blocks)))
+        got_blocks = np.concatenate([kx for _, kx, _ in runs])
+        np.testing.assert_array_equal(np.sort(got_blocks), np.sort(np.concatenate(blocks)))
     assert len(runs) > 4 and {me for *_, me in runs} == {0, 1}
 
 
