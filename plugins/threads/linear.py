@@ -20,6 +20,11 @@ MAX_SHRINK_LOG = 200.0  # a sparse chunk keeps its scale S above e^-200 (see ker
 # work (coordinates read or written) below which a team call runs on the calling thread alone: waking a
 # worker costs about as much (tens of microseconds on a quiet machine, milliseconds on a loaded one)
 SPLIT_MIN_OPS = 100_000
+# a chunk whose shares each hold PIECES_MIN_PIECES pieces of PIECE_MIN_OPS coordinates or more is handed out in
+# pieces (Team.map_pieces: the threads end it together); a piece's fixed cost is ~10 us (its kernel call ~4 us,
+# the delays' fold, the claim), ~1% of the ~1 ms such a piece takes at d = 1M
+PIECE_MIN_OPS = 50_000
+PIECES_MIN_PIECES = 4
 
 
 class Snapshot(NamedTuple):
@@ -83,7 +88,7 @@ class ThreadLinear:
         self.tx = use_transactions()                 # sparse rows' atomic writes
         self.scheme = dense_scheme()                 # dense rows' atomic writes
         self.dense_rows = False                      # whether a whole dense row was written (coords = 0)
-        self._dispatched = {"updates_on_team": 0, "updates_alone": 0}
+        self._dispatched = {"updates_on_team": 0, "updates_alone": 0, "updates_in_pieces": 0}
         self.n, self.d = workload.n, workload.dim
         self.lam = float(workload.lam)
         self.sparse = workload.sparse
@@ -160,17 +165,55 @@ class ThreadLinear:
         svrg = snap is not None
         x_mu, g0 = (snap.x_mu, snap.g0) if svrg else (self._nothing, self._nothing)
 
-        def work(r, kr):
-            idx = self._draws[r].take(kr * b)
-            taus = np.empty(kr, dtype=np.int64)
+        def kernel(idx, _, me, taus):
             K.linear_csr(w, *self.csr, self.y, idx, b, self.code, T0, S, Q, H, x_mu, g0, int(svrg),
-                         self.scratch(b), self.mode, self.tx, team.slots, r, taus)
-            return self._measured(taus, delays)
+                         self.scratch(b), self.mode, self.tx, team.slots, me, taus)
 
-        taus = self._joined(self._map(work, team.split(k), k * b * self.row_ops, updates=k), delays)
+        taus = self._updates(kernel, k, b, delays)
         s, q, mu = S[k], (Q[k] if svrg else 0.0), (snap.mu_loss if svrg else self._nothing)
         self._by_coords(lambda lo, hi: K.unscale(w, s, q, mu, lo, hi))
         return taus
+
+    def _updates(self, kernel, k: int, b: int, delays: DelayStats | None, blocks: list[IndexDraws] | None = None):
+        """k updates of mini-batch b shared by the team: ``kernel(idx, kidx, me, taus)`` runs the updates
+        of the indices ``idx`` (b per update) on thread ``me`` (its stamp slot), SVRG's blocks' starts
+        ``kidx`` (``blocks`` given: k_t, a stream of its own per share), and writes their delays into
+        ``taus``. Share r of ``team.split(k)`` takes its indices from thread r's streams, drawn once; a
+        chunk of PIECES_MIN_PIECES pieces of PIECE_MIN_OPS coordinates per share or more runs in pieces
+        (``Team.map_pieces``), a smaller one whole shares (``Team.map``). Returns the delays (shape (k,))
+        in share order, or with ``delays`` given adds them to it and returns None."""
+        team, shares, ops = self.team, self.team.split(k), k * b * self.row_ops
+
+        def opened(r, kr):                          # the share's streams: taken once, valid until the next chunk
+            idx = self._draws[r].take(kr * b)
+            return idx, blocks[r].take(kr) if blocks else self._noidx, np.empty(kr, dtype=np.int64)
+
+        min_piece = -(-PIECE_MIN_OPS // (b * self.row_ops))
+        if not (team.pieces and team.size > 1 and min(shares) >= PIECES_MIN_PIECES * min_piece):
+            def work(r, kr):
+                idx, kidx, taus = opened(r, kr)
+                kernel(idx, kidx, r, taus)
+                return self._measured(taus, delays)
+
+            return self._joined(self._map(work, shares, ops, updates=k), delays)
+
+        # each thread's delays as _measured folds them: (histogram, sum, max), its own
+        parts = None if delays is None else [(DelayStats(delays.cap).hist, 0, 0) for _ in range(team.size)]
+
+        def piece(share, me, lo, hi):
+            idx, kidx, taus = share
+            kernel(idx[lo * b:hi * b], kidx[lo:hi], me, taus[lo:hi])
+            if parts is not None:                   # folded into the running thread's histogram, in cache
+                hist, total, top = parts[me]
+                more, high, low = K.fold_delays(taus[lo:hi], hist)
+                if low < 0:
+                    raise ValueError("a delay cannot be negative")
+                parts[me] = hist, total + more, max(top, high)
+
+        self._dispatched["updates_on_team"] += k
+        self._dispatched["updates_in_pieces"] += k
+        states = team.map_pieces(opened, piece, shares, min_piece)
+        return self._joined(parts, delays) if parts is not None else np.concatenate([t for *_, t in states])
 
     @staticmethod
     def _measured(taus: np.ndarray, delays: DelayStats | None):
@@ -216,8 +259,11 @@ class ThreadLinear:
         """How the run's updates were dispatched (recorded in the run's ``info["dispatch"]``): with
         several threads, a chunk under SPLIT_MIN_OPS coordinates of work runs its threads' shares one
         after another on the calling thread (``updates_alone``: they then read no concurrent write, and
-        their measured delays say so), the others on the team (``updates_on_team``)."""
-        return {**self._dispatched, "threads": self.team.size, "split_min_ops": SPLIT_MIN_OPS}
+        their measured delays say so), the others on the team (``updates_on_team``); of those, the ones
+        of chunks handed out in pieces (``updates_in_pieces``: PIECES_MIN_PIECES pieces of
+        PIECE_MIN_OPS coordinates per share or more, :meth:`_updates`)."""
+        return {**self._dispatched, "threads": self.team.size, "split_min_ops": SPLIT_MIN_OPS,
+                "piece_min_ops": PIECE_MIN_OPS}
 
     def _by_coords(self, fn, per_coord: int = 1) -> None:
         """fn(lo, hi) on the team, the coordinates 0..d-1 split in contiguous ranges (O(d) work per chunk
@@ -261,14 +307,11 @@ class ThreadLinear:
         first = self.first_pair(w)
         self.dense_rows = True
 
-        def work(r, kr):
-            idx = self._draws[r].take(kr * b)
-            taus = np.empty(kr, dtype=np.int64)
+        def kernel(idx, _, me, taus):
             K.hogwild_dense(w, self.X, self.y, idx, b, self.code, self.lam, schedule, eta, t0, beta,
-                            self.scratch(self.d), self.mode, first, self.scheme, team.lock, team.slots, r, taus)
-            return self._measured(taus, delays)
+                            self.scratch(self.d), self.mode, first, self.scheme, team.lock, team.slots, me, taus)
 
-        return self._joined(self._map(work, team.split(k), k * b * self.row_ops, updates=k), delays)
+        return self._updates(kernel, k, b, delays)
 
     # -- Shared-AsySVRG -----------------------------------------------------------------------------------
     def snapshot(self, u0: np.ndarray) -> Snapshot:
@@ -312,16 +355,12 @@ class ThreadLinear:
         self.dense_rows = self.dense_rows or not coords
         blocks = self._block_draws if coords else None   # made here, before the threads read it
 
-        def work(r, kr):
-            idx = self._draws[r].take(kr * b)
-            kidx = blocks[r].take(kr) if blocks else self._noidx   # k_t, a stream of its own
-            taus = np.empty(kr, dtype=np.int64)
+        def kernel(idx, kidx, me, taus):
             K.asysvrg_dense(w, self.X, self.y, snap.g0, snap.mu_loss, idx, b, self.code, self.lam, eta,
                             self.scratch(self.d), self.scratch(b), int(coords), kidx, self.mode, first, self.scheme,
-                            team.lock, team.slots, r, taus)
-            return self._measured(taus, delays)
+                            team.lock, team.slots, me, taus)
 
-        return self._joined(self._map(work, team.split(k), k * b * self.row_ops, updates=k), delays)
+        return self._updates(kernel, k, b, delays, blocks)
 
     def writes(self) -> dict:
         """The run's coordinate writes: the mode asked (``mode``), the one applied and why

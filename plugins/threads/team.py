@@ -6,7 +6,9 @@ index stream drawn up front from its own generator (``SeedSequence(seed).spawn(w
 chunk's end is the only synchronisation point (a join), where the monitor takes its snapshot.
 Thread 0's share runs on the calling thread. A thread done with its share takes the shares no other
 thread has started (:meth:`Team.map`), so a chunk does not wait for a worker the OS has not run yet,
-and waking a worker does not take the calling thread's CPU (:func:`no_wakeup_preemption`).
+and waking a worker does not take the calling thread's CPU (:func:`no_wakeup_preemption`). A large
+chunk's shares are handed out in pieces (:meth:`Team.map_pieces`, ``pieces.py``): a thread done first
+takes part of a share another thread started, so the threads reach the join together.
 BLAS / OpenMP pools are limited to one thread while the team works (:func:`single_threaded_blas`),
 so numpy calls inside workers do not oversubscribe.
 """
@@ -21,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import numpy as np
+
+from .pieces import Board
 
 SLOT_STRIDE = 8  # int64 per stamp slot: 64 bytes, one cache line per thread
 
@@ -80,16 +84,23 @@ def line_of_its_own() -> np.ndarray:
 
 
 class Team:
-    def __init__(self, workers: int, seed: int):
+    """``workers`` threads (the calling one and workers - 1 in a pool) with their index generators
+    (``rngs``) and stamp slots (``slots``). ``pieces``: whether the updates of a chunk large enough
+    are handed out in pieces (:meth:`map_pieces`) rather than whole shares (:meth:`map`); False is
+    the schedule before pieces, kept to measure one against the other (benchmarks/threads_scaling.py)."""
+
+    def __init__(self, workers: int, seed: int, pieces: bool = True):
         self.size, self.seed = int(workers), int(seed)
+        self.pieces = bool(pieces)
         self.rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(self.size)]
         self.slots = lines_of_their_own(self.size, SLOT_STRIDE)   # stamp slots (see kernels), one cache line each
         self.lock = line_of_its_own()             # the row lock of atomic dense writes (see kernels)
         self._pool = ThreadPoolExecutor(self.size - 1, thread_name_prefix="harness-worker",
                                         initializer=no_wakeup_preemption) if self.size > 1 else None
         # profile (off unless a list is set, e.g. by benchmarks/threads_scaling.py): one entry per map,
-        # (t_call, t_return, [(thread, t_start, t_end, cpu_s) per share]) on the perf_counter clock, cpu_s the
-        # thread's CPU seconds in its share (time.thread_time: what a loaded machine does not steal)
+        # (t_call, t_return, [(thread, t_start, t_end, cpu_s) per share, or per share opened and per piece
+        # run by map_pieces]) on the perf_counter clock, cpu_s the thread's CPU seconds in it
+        # (time.thread_time: what a loaded machine does not steal)
         self.trace: list | None = None
         self._spans: list | None = None
 
@@ -115,10 +126,10 @@ class Team:
         woken and scheduled, on a loaded machine milliseconds per chunk for microseconds of work
         (measured: 2 of 3 seconds of a 2-thread SVRG run at load 10 were that wait)."""
         if self.trace is not None:
-            return self._traced_map(fn, shares, alone)
+            return self._traced(self.map, fn, shares, alone)
         live = [r for r, k in enumerate(shares) if k > 0]
         if self._pool is None or len(live) <= 1 or alone:
-            return [self._run(fn, r, shares[r], 0) for r in live]
+            return [self._timed(0, fn, r, shares[r]) for r in live]
         lock, claimed, done = threading.Lock(), set(), {r: threading.Event() for r in live}
         results: dict[int, tuple[bool, Any]] = {}
         by_pool: set[int] = set()
@@ -132,7 +143,7 @@ class Team:
                     if me > 0:
                         by_pool.add(r)
                 try:
-                    results[r] = (True, self._run(fn, r, shares[r], me))
+                    results[r] = (True, self._timed(me, fn, r, shares[r]))
                 except BaseException as exc:  # re-raised on the calling thread
                     results[r] = (False, exc)
                 done[r].set()
@@ -150,21 +161,79 @@ class Team:
                 raise value
         return [results[r][1] for r in live]
 
-    def _run(self, fn, r: int, k: int, me: int):
-        """fn(r, k) on thread ``me``; with a trace list set, its span (``trace``)."""
+    def map_pieces(self, open_share: Callable[[int, int], Any], piece: Callable[[Any, int, int, int], None],
+                   shares: list[int], min_piece: int) -> list[Any]:
+        """The shares' updates in pieces on every thread (:class:`~harness.plugins.threads.pieces.Board`
+        decides who runs which): ``open_share(r, shares[r])`` once per share with updates, on the first
+        thread to reach it, gives the share's state (its index stream, drawn once); then
+        ``piece(state, me, lo, hi)`` runs updates lo..hi-1 of that share on thread ``me`` (which stamps
+        slot ``me``: two pieces of one share can run at once, on two threads). Returns the states in
+        share order. Each update runs exactly once, with its share's indices, as in :meth:`map`; the
+        first exception of any thread stops the handing out and is re-raised here, after every thread
+        that took a piece is done. Where :meth:`map` waits at the join for the slower share, here the
+        thread done first takes the back half of what the other has left."""
+        if self.trace is not None:
+            return self._traced(self.map_pieces, open_share, piece, shares, min_piece)
+        live = [r for r, k in enumerate(shares) if k > 0]
+        board, cond = Board(shares, self.size, min_piece), threading.Condition()
+        states: list[Any] = [None] * len(shares)
+        opening = {r: threading.Lock() for r in live}
+        busy: set[int] = set()                    # workers that took a piece and have not finished
+        errors: list[BaseException] = []
+
+        def state(r: int, me: int):
+            with opening[r]:                      # a share's indices are drawn once, by the first thread there
+                if states[r] is None and not board.failed:
+                    states[r] = self._timed(me, open_share, r, shares[r])
+                return states[r]
+
+        def work(me: int) -> None:
+            try:
+                while True:
+                    with cond:
+                        got = board.claim(me)
+                        if got is None:
+                            return
+                        busy.add(me)
+                    r, lo, hi = got
+                    st = state(r, me)
+                    if st is None:                # another thread failed
+                        return
+                    self._timed(me, piece, st, me, lo, hi)
+            except BaseException as exc:          # re-raised on the calling thread
+                with cond:
+                    board.failed = True
+                    errors.append(exc)
+            finally:
+                with cond:
+                    busy.discard(me)
+                    cond.notify_all()
+
+        for me in range(1, self.size):
+            self._pool.submit(work, me)
+        work(0)                                   # the calling thread: its share, then what is left
+        with cond:
+            while busy:                           # the workers that took a piece (not one never started)
+                cond.wait()
+        if errors:
+            raise errors[0]
+        return [states[r] for r in live]
+
+    def _timed(self, me: int, fn, *args):
+        """fn(*args) on thread ``me``; with a trace list set, its span (``trace``)."""
         if self._spans is None:
-            return fn(r, k)
+            return fn(*args)
         t, c = time.perf_counter(), time.thread_time()
         try:
-            return fn(r, k)
+            return fn(*args)
         finally:
             self._spans.append((me, t, time.perf_counter(), time.thread_time() - c))   # atomic under the GIL
 
-    def _traced_map(self, fn, shares, alone):
+    def _traced(self, method, *args):
         call = time.perf_counter()
         self._spans, trace, self.trace = [], self.trace, None
         try:
-            out = self.map(fn, shares, alone)
+            out = method(*args)
         finally:
             self.trace, spans, self._spans = trace, self._spans, None
         trace.append((call, time.perf_counter(), spans))
