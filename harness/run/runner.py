@@ -23,7 +23,6 @@ from harness._core.observe import EVERY, Observer
 from harness._core.monitor import (DIVERGED, DONE, ERROR, FINISHED_OK, INTERRUPTED, SKIPPED, TARGET, TIMEOUT, Budget,
                                    Monitor, Schedule, Target)
 from .checking import expected_applied
-from .metrics import tau_max
 from harness._core.params import THEORY, check_options
 from harness._core.plugin import PluginSpec
 from harness._core import scratch
@@ -424,7 +423,7 @@ def _run_resolved(res: Resolved, on_point, on_start) -> RunRecord:
         rec.info["audit"] = (trajectory_audit(workload, observer, pspec.family,
                                               int(rec.points[-1]["updates"]) if rec.points else None,
                                               {**params, **(rec.info.get("applied") or {})},
-                                              work=EVERY_WORK if spec.observe_every else None, delay=tau_max(rec))
+                                              work=EVERY_WORK if spec.observe_every else None)
                              if observer and rec.status in JUDGED else
                              {"status": "unaudited", "reason": unobserved or f"the run ended '{rec.status}'"})
         if monitor.charge is not None:   # what the windows took and what time_s charges for them instead
@@ -468,20 +467,18 @@ EVERY_WORK = 1e10
 
 
 def trajectory_audit(workload: Workload, observer: Observer, family: str, run_updates: int | None,
-                     reported: dict[str, Any] | None = None, work: float | None = None,
-                     delay: float | None = None) -> dict[str, Any]:
+                     reported: dict[str, Any] | None = None, work: float | None = None) -> dict[str, Any]:
     """The trajectory audit of a finished run (:mod:`harness.run.trajectory`) from the iterates the
     monitor observed, searching within a work budget set by the run's update count ``run_updates``
     (or ``work``), the same at any load; ``reported``: the run's parameters and the values the plugin
-    reported it applied (its mini-batch is searched first, as a hint the audit checks); ``delay``: the
-    largest delay the run measured (its points' tau_max), which bounds the reads the audit may excuse;
+    reported it applied (its mini-batch is searched first, as a hint the audit checks);
     ``{"status": "unaudited", "reason": ...}`` where it cannot run."""
     from .trajectory import audit
 
     try:
         ups, its = observer.trajectory()
         return audit(workload, ups, its, family=family, windows=observer.windows, dropped=observer.dropped,
-                     run_updates=run_updates, reported=reported, work=work, delay=delay)
+                     run_updates=run_updates, reported=reported, work=work)
     except Exception as exc:  # noqa: BLE001 - an audit that fails says so; the run itself stands
         return {"status": "unaudited", "reason": f"the audit failed: {type(exc).__name__}: {exc}"}
 

@@ -68,16 +68,16 @@ def test_a_plugin_honest_only_late_in_each_window_is_not_audited():
 
 def test_stale_reads_before_a_window_are_excused_within_the_delays_shown():
     """An honest asynchronous SGD (delays 0-3) observed in stretches with one unkept update between:
-    the updates whose read is that update are unexplained and excused (the delay 3 the run shows
+    the updates whose read is that update are unexplained and excused (the delay 3 the search finds
     bounds them); every other update is explained (b = 2: a read is told apart from its neighbours).
     One that lies on all but the last 2 updates of each later stretch has its lies from the fourth
     update of each stretch on counted (all were excused: audited on 38 of 192)."""
     runs = stretches(0, 16, 2, 12)
     stale = np.random.default_rng(1).integers(0, 4, size=runs[-1][-1] + 1).__getitem__
-    a = audit(WL, *sgd_run(runs, lambda t: True, stale=stale, b=2), family="asgd", delay=3)
+    a = audit(WL, *sgd_run(runs, lambda t: True, stale=stale, b=2), family="asgd")
     assert a["status"] == "audited" and a["unexplained"] == 0 and a["excused"] > 0, a
     assert a["explained"] + a["excused"] == a["tried"] == 16 * 12 and a["delay_max"] == 3, a
-    b = audit(WL, *sgd_run(runs, lambda t: not lies(runs, t, 0, 14), stale=stale, b=2), family="asgd", delay=3)
+    b = audit(WL, *sgd_run(runs, lambda t: not lies(runs, t, 0, 14), stale=stale, b=2), family="asgd")
     assert b["status"] == "unaudited" and b["unexplained"] > b["explained"], b
 
 
@@ -113,3 +113,79 @@ def test_svrg_updates_whose_snapshot_precedes_the_window_are_excused_within_m():
     assert honest["excused"] > 0 and honest["explained"] + honest["excused"] == honest["tried"] == 240, honest
     liar = audit(WL, *svrg_run(runs, honest_from=30), family="svrg", reported={"m": 10})
     assert liar["status"] == "unaudited" and liar["unexplained"] > liar["explained"], liar
+
+
+def test_a_large_delay_or_inner_loop_reported_excuses_nothing():
+    """A plugin honest on its first stretch alone (random steps after it, serial reads) that reports a
+    tau_max of 64, or an m of 10^6, is not audited: a reported figure widened the excuse to every
+    update of each later stretch (64 updates, as the monitor's later windows: audited on 16 of 192,
+    176 excused; the SVRG liar on 90 of 240, 150 excused)."""
+    runs = stretches(0, 16, 2, 12)
+    W = sgd_run(runs, lambda t: t <= runs[0][-1])
+    for reported in ({"b": 1, "tau_max": 64}, {"b": 1, "m": 10**6}):
+        a = audit(WL, *W, family="asgd", reported=reported)
+        assert a["status"] == "unaudited" and a["excused"] == 0 and a["unexplained"] > a["explained"], a
+    runs = stretches(0, 40, 7, 6)
+    liar = audit(WL, *svrg_run(runs, honest_from=30), family="svrg", reported={"m": 10**6})
+    assert liar["status"] == "unaudited" and liar["unexplained"] > liar["explained"], liar
+
+
+# A plugin from outside the harness (harness.api only): SGD b = 1 on its first HONEST updates, random steps of a
+# gradient step's size after them, every update reporting a measured delay of TAU (a serial loop: it reads its own
+# iterate); the monitor's head (128 updates) and two later windows of 64 are what the audit sees.
+LIAR = '''
+import numpy as np
+
+from harness.api import DelayStats, Param, PluginSpec
+
+HONEST, TAU = 100, 64
+
+
+def run(ctx):
+    wl, mon = ctx.workload, ctx.monitor
+    rng = np.random.default_rng(ctx.seed)
+    stats = DelayStats()
+    w = np.zeros(wl.dim)
+    t = 0
+    mon.tick(0, w, samples=0, delays=stats)
+    while mon.running:
+        k = mon.next_chunk(t)
+        for _ in range(k):
+            g = wl.batch_gradient(w, rng.integers(0, wl.n, size=1))
+            if t >= HONEST:
+                v = rng.standard_normal(wl.dim)
+                g = v / np.linalg.norm(v) * np.linalg.norm(g)
+            w = w - 0.05 * g
+            t += 1
+        stats.add(np.full(k, TAU))
+        mon.tick(t, w, samples=t, delays=stats)
+
+
+PLUGINS = [PluginSpec("liar-sgd", "asgd", "serial", "audit_liar:run", kinds=("finite-sum",), deterministic=True)]
+'''
+
+
+def test_a_plugin_reporting_a_delay_of_64_is_not_audited_on_its_first_100_updates(tmp_path, monkeypatch, store):
+    """Through the runner: honest on updates 0-99 of the head, random steps from 100 on, a tau_max of 64
+    reported. The runner passed that tau_max to the audit, which excused every miss of both later
+    windows (64 updates each) and audited the run (100 explained, 28 unexplained, 128 excused); the
+    misses count now and it is not."""
+    import importlib
+    import sys
+
+    from harness._core.monitor import Budget
+    from harness.run.runner import RunSpec, execute
+
+    (tmp_path / "audit_liar.py").write_text(LIAR)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("HARNESS_EXTRA_PLUGINS", "audit_liar:PLUGINS")
+    importlib.import_module("audit_liar")
+    try:
+        rec = execute(RunSpec("liar-sgd", "ridge", {}, {"n": 120, "d": 8}, 1, 0, Budget.parse("updates=2000")),
+                      store, force=True)
+    finally:
+        sys.modules.pop("audit_liar", None)
+    a = rec.info["audit"]
+    assert rec.points[-1]["tau_max"] == 64 and len(a["windows"]) == 3, a
+    assert a["status"] == "unaudited" and a["excused"] == 0 and a["explained"] == 100, a
+    assert a["unexplained"] == a["tried"] - 100 > 100, a
