@@ -184,7 +184,13 @@ class Team:
         def state(r: int, me: int):
             with opening[r]:                      # a share's indices are drawn once, by the first thread there
                 if states[r] is None and not board.failed:
-                    states[r] = self._timed(me, open_share, r, shares[r])
+                    try:
+                        states[r] = self._timed(me, open_share, r, shares[r])
+                    except BaseException:
+                        # failed before the lock goes: a thread waiting for it to open the same share does not
+                        # open it again (draw its indices a second time) and run a piece of it
+                        board.failed = True
+                        raise
                 return states[r]
 
         def work(me: int) -> None:

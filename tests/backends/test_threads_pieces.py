@@ -242,3 +242,50 @@ def test_one_thread_and_small_chunks_keep_whole_shares(sparse):
         team.trace = []
         lin.sgd(np.zeros(wl.dim), big_chunk(lin) // 4, b=1, eta=0.05)
         assert len(team.trace[0][2]) == 2 and lin.dispatch()["updates_in_pieces"] == 0
+
+
+def test_a_share_whose_opening_raised_is_not_opened_again(monkeypatch):
+    """The calling thread's opening of share 0 raises while the worker, done with share 1 and holding the
+    back half of share 0, waits to open it: the worker does not open share 0 again (its indices drawn a
+    second time) nor run a piece of it; the exception reaches the caller. The raising thread goes on only
+    once the worker has had the lock and left it (the interleaving in which it opened share 0 again)."""
+    from harness.plugins.threads import team as T
+
+    waiting, left = threading.Event(), threading.Event()
+
+    class Watched:
+        """A lock that says when a thread waits for it while it is held, and whose holder, on release,
+        waits (30 s at most) until that thread has taken it and let it go."""
+
+        def __init__(self):
+            self.lock, self.waiter = threading.Lock(), None
+
+        def __enter__(self):
+            if not self.lock.acquire(blocking=False):
+                self.waiter = threading.get_ident()
+                waiting.set()
+                self.lock.acquire()
+            return self
+
+        def __exit__(self, *exc):
+            self.lock.release()
+            if self.waiter == threading.get_ident():
+                left.set()
+            elif self.waiter is not None:
+                assert left.wait(30), "the waiting thread never took the lock"
+
+    real = T.threading
+    monkeypatch.setattr(T, "threading", SimpleNamespace(Lock=Watched, Condition=real.Condition))
+    opened, pieces = [], []
+
+    def open_share(r, k):
+        opened.append(r)
+        if r == 0:
+            assert waiting.wait(30), "the worker never waited to open share 0"
+            raise ValueError("share 0 cannot be opened")
+        return r
+
+    with Team(2, seed=0) as team:
+        with pytest.raises(ValueError, match="share 0 cannot be opened"):
+            team.map_pieces(open_share, lambda st, me, lo, hi: pieces.append((st, lo, hi)), [1000, 10], min_piece=10)
+    assert sorted(opened) == [0, 1] and pieces == [(1, 0, 10)], (opened, pieces)
