@@ -41,11 +41,13 @@ figures stand only where the explained are at least :data:`COVER` of these and t
 it may honestly have read what was not kept (``excused``, :meth:`_Search.excused`): an iterate
 within the run's largest delay before it is missing (the largest staleness the search found in the
 run's iterates, at most :data:`WINDOW`), or, for an SVRG update before the first snapshot found in
-its window, one within the longest inner loop found and that delay. A serial update reads its own
-iterate: no miss of a run without delays is excused, wherever it falls in its window. The delays
-and m the plugin reports widen nothing: a later window is :data:`~harness._core.observe.LENGTH` = 64
-updates, so a tau_max of 64 (or an m of 64) reported excused every miss in it, and a plugin honest
-on its first stretch alone came out audited (16 of 192 updates explained, 176 excused).
+its window, one within the inner-loop length (the longest found, or the m reported) and that delay.
+A serial update reads its own iterate: no miss of a run without delays is excused, wherever it falls
+in its window. The tau_max the plugin reports widens nothing: a later window is 64 updates
+(:mod:`harness._core.observe`), so a reported 64 excused every miss in it, and a plugin honest on its
+first 100 updates alone came out audited. The m reported does (an honest SVRG whose inner loop is
+longer than what the head shows reads snapshots from before its later windows: the parameter-server
+simulator, audited on 21 of 101 updates with it, not without); the theorems read that m too.
 
 How far the search goes is counted, not timed, so that promise holds on a loaded machine too. Each
 piece of work is counted before it is done (:meth:`_Search.spend`: the element passes, sorts and
@@ -132,9 +134,10 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
     that budget. ``reported``: the values the plugin reported it applied (or its parameters): its
     ``b`` is searched first (a hint, never taken on trust: the batch found is what is reported back),
     its ``coords`` names coordinate-wise writes where no update is explained. ``work`` in the figures
-    is what the search spent: like every figure but ``seconds``, the same at any load. The delays and
-    SVRG inner loops the search finds bound which unexplained updates may have read (or taken their
-    snapshot) before the kept iterates, the only ones not counted against the run (``excused``)."""
+    is what the search spent: like every figure but ``seconds``, the same at any load. The delays the
+    search finds and SVRG's inner loop (found, or the ``m`` reported) bound which unexplained updates
+    may have read (or taken their snapshot) before the kept iterates, the only ones not counted
+    against the run (``excused``)."""
     t0 = time.perf_counter()
     budget = float(work) if work is not None else work_budget(run_updates)
     out: dict[str, Any] = {"windows": [list(w) for w in windows or ()]}
@@ -159,7 +162,7 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
         return unaudited(str(exc))
     out["n"] = n                 # the samples the per-sample gradients are of (gradient descent's b)
     hint = _int((reported or {}).get("b"))
-    search = _Search(workload, updates, iterates, n, hint)
+    search = _Search(workload, updates, iterates, n, hint, inner=_int((reported or {}).get("m")) or 0)
     search.budget, search.deadline, search.t0 = budget, t0 + safety_seconds(budget), t0
     try:
         same = _one_direction(search, steps[0])
@@ -421,8 +424,10 @@ class _Search:
     t0 = None                # when the search started (perf_counter)
     doing = ""               # the piece of the search under way (the update and the batch searched)
 
-    def __init__(self, workload, updates: np.ndarray, iterates: np.ndarray, n: int, hint: int | None = None):
+    def __init__(self, workload, updates: np.ndarray, iterates: np.ndarray, n: int, hint: int | None = None,
+                 inner: int = 0):
         self.wl, self.ups, self.W, self.n, self.hint = workload, updates, iterates, n, hint
+        self.inner = inner                     # SVRG's inner loop the run reports (0: none)
         self.kept = sorted({int(u) for u in updates})    # the updates whose iterates were kept
         self._M: dict[str, np.ndarray] = {}   # per model: the whitening of its atoms (sparse search)
         self.rank: int | None = None           # the per-sample gradients' rank (once the sparse search ran)
@@ -448,9 +453,9 @@ class _Search:
 
     def bounds(self) -> tuple[int, int]:
         """(tau, m): the largest staleness an update of this run may have, the largest the search found
-        in its iterates, at most :data:`WINDOW` (the search reaches no further); and SVRG's longest
-        inner loop found. Not what the run reports: a plugin's own tau_max or m cannot excuse its misses."""
-        return (min(WINDOW, self.max_tau), self.max_inner)
+        in its iterates (not the tau_max the run reports), at most :data:`WINDOW` (the search reaches no
+        further); and SVRG's longest inner loop, the longest found or the m the run reports."""
+        return (min(WINDOW, self.max_tau), max(self.max_inner, self.inner))
 
     def excused(self, t: int, model: str, no_snapshot: bool) -> bool:
         """Whether an unexplained update ``t`` may be honest for want of kept iterates: one of the

@@ -115,20 +115,6 @@ def test_svrg_updates_whose_snapshot_precedes_the_window_are_excused_within_m():
     assert liar["status"] == "unaudited" and liar["unexplained"] > liar["explained"], liar
 
 
-def test_a_large_delay_or_inner_loop_reported_excuses_nothing():
-    """A plugin honest on its first stretch alone (random steps after it, serial reads) that reports a
-    tau_max of 64, or an m of 10^6, is not audited: a reported figure widened the excuse to every
-    update of each later stretch (64 updates, as the monitor's later windows: audited on 16 of 192,
-    176 excused; the SVRG liar on 90 of 240, 150 excused)."""
-    runs = stretches(0, 16, 2, 12)
-    W = sgd_run(runs, lambda t: t <= runs[0][-1])
-    for reported in ({"b": 1, "tau_max": 64}, {"b": 1, "m": 10**6}):
-        a = audit(WL, *W, family="asgd", reported=reported)
-        assert a["status"] == "unaudited" and a["excused"] == 0 and a["unexplained"] > a["explained"], a
-    runs = stretches(0, 40, 7, 6)
-    liar = audit(WL, *svrg_run(runs, honest_from=30), family="svrg", reported={"m": 10**6})
-    assert liar["status"] == "unaudited" and liar["unexplained"] > liar["explained"], liar
-
 
 # A plugin from outside the harness (harness.api only): SGD b = 1 on its first HONEST updates, random steps of a
 # gradient step's size after them, every update reporting a measured delay of TAU (a serial loop: it reads its own
