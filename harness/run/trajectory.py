@@ -186,8 +186,10 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
     counted = len(found["explained"]) + found["unexplained"]
     limit = _limit(search, found, steps, reported or {})
     if found["explained"] and not _covers(found):
-        return unaudited(f"only {len(found['explained'])} of the {counted} observed updates tried are a gradient "
-                         f"step of the SGD or SVRG form: {limit}")
+        also = (f" ({found['excused']} more tried, which may have read an iterate from before their window, "
+                f"not counted)" if found["excused"] else "")
+        return unaudited(f"only {len(found['explained'])} of the {counted} observed updates tried and counted are a "
+                         f"gradient step of the SGD or SVRG form{also}: {limit}")
     if not found["tried"] and found["stopped"]:
         return unaudited(f"no observed update was searched to the end: {limit}")
     if not found["tried"]:

@@ -63,7 +63,7 @@ def test_a_plugin_honest_only_late_in_each_window_is_not_audited():
     runs = stretches(0, 10, 2, 31)
     a = audit(WL, *sgd_run(runs, lambda t: not lies(runs, t, 0, 8)), family="sgd", reported={"b": 1})
     assert a["status"] == "unaudited" and a.get("excused") == 0 and a["unexplained"] > a["explained"], a
-    assert a["reason"].startswith(f"only {a['explained']} of the {a['tried']} observed updates tried"), a["reason"]
+    assert a["reason"].startswith(f"only {a['explained']} of the {a['tried']} observed updates tried and counted"), a["reason"]
 
 
 def test_stale_reads_before_a_window_are_excused_within_the_delays_shown():
@@ -79,6 +79,9 @@ def test_stale_reads_before_a_window_are_excused_within_the_delays_shown():
     assert a["explained"] + a["excused"] == a["tried"] == 16 * 12 and a["delay_max"] == 3, a
     b = audit(WL, *sgd_run(runs, lambda t: not lies(runs, t, 0, 14), stale=stale, b=2), family="asgd")
     assert b["status"] == "unaudited" and b["unexplained"] > b["explained"], b
+    counted = b["explained"] + b["unexplained"]   # the reason names the excused ones beside the count
+    assert b["excused"] > 0 and f"of the {counted} observed updates tried and counted" in b["reason"], b
+    assert f"({b['excused']} more tried, which may have read an iterate from before their window" in b["reason"], b
 
 
 def svrg_run(runs, honest_from=None, m=10, eta=0.02, seed=0):
