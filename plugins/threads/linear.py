@@ -205,9 +205,7 @@ class ThreadLinear:
             kernel(idx[lo * b:hi * b], kidx[lo:hi], me, taus[lo:hi])
             if parts is not None:                   # folded into the running thread's histogram, in cache
                 hist, total, top = parts[me]
-                more, high, low = K.fold_delays(taus[lo:hi], hist)
-                if low < 0:
-                    raise ValueError("a delay cannot be negative")
+                more, high = self._fold(taus[lo:hi], hist)
                 parts[me] = hist, total + more, max(top, high)
 
         self._dispatched["updates_on_team"] += k
@@ -224,10 +222,16 @@ class ThreadLinear:
         if delays is None:
             return taus
         part = DelayStats(delays.cap)
-        total, hi, lo = K.fold_delays(taus, part.hist)
+        return (part.hist, *ThreadLinear._fold(taus, part.hist))
+
+    @staticmethod
+    def _fold(taus: np.ndarray, hist: np.ndarray) -> tuple[int, int]:
+        """``kernels.fold_delays``: the delays ``taus`` added to ``hist``; returns (their sum, their max).
+        Raises ValueError on a negative delay."""
+        total, hi, lo = K.fold_delays(taus, hist)
         if lo < 0:
             raise ValueError("a delay cannot be negative")
-        return part.hist, total, hi
+        return total, hi
 
     @staticmethod
     def _joined(parts: list, delays: DelayStats | None):
