@@ -23,19 +23,26 @@ On a machine with few cores, multi-threaded BLAS inside the (untimed) evaluation
 worker threads spinning for a while after each snapshot, competing with the timed loop:
 ``--blas-threads 1`` shows how much of the overhead that is.
 
-The default run is 40 epochs, ~0.1 s of work: the run the target was set on (issue 28 measured "a
-0.1-s run (45 points)", 10 epochs when the kernels were 4x slower than today's). What is left with the windows charged (measured on this 2-core machine, 2026-12-07, load 0.7-1.3, a
-helper's tests beside it): the 10-epoch run, ~25 ms of work, 1.03-1.06 median of 15 (min 0.87, max 1.25:
-the bare loop's own time moves by a quarter between repeats here); the 40-epoch run, 0.1 s, 1.02-1.03.
-Where it goes, on the 25-ms run: the plugin's work paying for being cut, never the monitor's own calls,
-which are off the clock (``Monitor._freeze``: they were ~2%). A pause leaves the caches cold: a
-one-update chunk took 11.6 us right after an evaluation and 1.6 us warm; the plugin's re-warm
-(``Monitor.rewarm``: one update on scratch data, off the clock) brings it to 2.9 us (the arm "no
-re-warm" above; paired, 0.988-0.992 of the same run without it). What no re-warm reaches: the drawn
-indices' blocks refilled right after an evaluation (~80 us a block against 46 us warm, 9 refills, ~1%
-of 25 ms) and the data the next chunk reads (~1%); they cannot be told apart from the chunk's own
-work. Fewer points for a short run is the lever left (``harness run --points N``: 12 points measured
-1.02, 8 points 1.00).
+The default run is 40 epochs, ~0.2 s of work: the run the target was set on (issue 28 measured "a
+0.1-s run (45 points)", 10 epochs when the kernels were 4x slower than today's).
+
+Where it goes: the plugin's work paying for being cut, never the monitor's own calls, which are off the
+clock (``Monitor._freeze``: they were ~2%). A pause leaves the caches cold, whatever fills it:
+
+- the kernel's code path (a one-update chunk took 11.6 us right after an evaluation and 1.6 us warm);
+  the plugin's re-warm (``Monitor.rewarm``, ``Steps.rewarm``: one update on scratch data, off the
+  clock) brings it to 2.9 us;
+- the rows the loop had in L2: after a pause of 4 ms (an evaluation, a sleep, or a Python loop
+  touching nothing: the same) the next ~5000 updates paid ~0.4 ms more (~10% of the 40-epoch run's
+  51 points; on this 2-core VM with a 2.5 MiB L2 per core and 16 MB of data). The re-warm now reads
+  again the last chunk's last rows (as many as one core's L2 holds: the cache the loop had when it
+  paused, never a row ahead); in-process A/B, 25 interleaved repeats: 1.018 with it, 1.060 with the
+  code path only, 1.073 with no re-warm (medians; paired 0.976; 2026-12-07, load ~0.9).
+
+What is left (this machine, 2026-12-07, load 0.9-1.0, 11 repeats): the 40-epoch run 1.035-1.052
+median (min 0.81-0.88, max 1.24-1.26), the 10-epoch run (~40 ms) 1.10 (min 0.93, max 1.14): the bare
+loop's own time moves by a quarter between repeats here, so a median of 11 carries ~+-4%. Fewer points
+for a short run is the lever left (``harness run --points N``: 12 points measured 1.02, 8 points 1.00).
 
 Both loops draw their mini-batches from the same seeded generator and apply the same numba
 kernel; only the chunking differs (the monitor's geometric schedule vs one chunk per 2M samples,

@@ -238,6 +238,39 @@ def sgd_csr(w, data, indices, indptr, y, idx, b, code, lam, schedule, eta, t0, b
 
 
 @njit(nogil=True, cache=True)
+def retouch_dense(X, y, z0, idx, lo, hi):
+    """Read rows idx[lo:hi] of X (every cache line), y and z0 at them, oldest first, and return their sum
+    (so the reads are kept): what an update loop that just read those rows had in cache. z0: SVRG's
+    snapshot margins, or an empty array. No write, nothing drawn."""
+    s = 0.0
+    d = X.shape[1]
+    step = 64 // X.itemsize
+    for p in range(lo, hi):
+        i = idx[p]
+        for j in range(0, d, step):
+            s += X[i, j]
+        s += X[i, d - 1] + y[i]
+        if z0.shape[0] > i:
+            s += z0[i]
+    return s
+
+
+@njit(nogil=True, cache=True)
+def retouch_csr(data, indices, indptr, y, z0, w, idx, lo, hi):
+    """As :func:`retouch_dense` for CSR rows: each row's values and column indices, and the
+    coordinates of w it reads."""
+    s = 0.0
+    for p in range(lo, hi):
+        i = idx[p]
+        for k in range(indptr[i], indptr[i + 1]):
+            s += data[k] + w[indices[k]]
+        s += y[i]
+        if z0.shape[0] > i:
+            s += z0[i]
+    return s
+
+
+@njit(nogil=True, cache=True)
 def svrg_inner_dense(u_vec, X, y, z0, mu_loss, idx, b, code, lam, eta, gbuf):
     """SVRG inner updates: v = (1/b) sum_{i in B} (grad f_i(u) - grad f_i(u0)) + grad f(u0);
     u <- u - eta v.  z0 = X u0 (margins at the snapshot), mu_loss = grad of the loss part at u0,

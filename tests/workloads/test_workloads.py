@@ -187,6 +187,52 @@ def test_the_serial_rewarm_holds_scratch_of_one_sample_not_n(sparse):
     assert held < 8 * wl.n / 4, held
 
 
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_the_serial_rewarm_reads_again_the_last_rows_read_and_no_other(sparse, monkeypatch):
+    """After the kernel's code path, Steps.rewarm reads again the rows the last chunk read last (as many
+    as one core's L2 holds, ``_recent_rows``), oldest first, with their labels and SVRG's snapshot
+    margins: the same elements the numpy sums read, never a row of a chunk not yet run, no write."""
+    from harness.plugins.algorithms import kernels as K
+    from harness.plugins.algorithms.steps import Steps, l2_bytes
+
+    wl = build_workload("logreg", dict(SMALL, n=500, d=12, sparse=sparse, density=0.5))
+    steps = Steps(wl)
+    assert 256 * 1024 <= l2_bytes() <= 1 << 30 and steps._recent_rows >= 1
+    steps._recent_rows = 7
+    rng = np.random.default_rng(3)
+    idx, ahead = rng.integers(0, wl.n, 40), rng.integers(0, wl.n, 40)
+    w = 0.1 * rng.standard_normal(wl.dim)
+    steps.sgd(w, idx, b=1, eta=0.01)
+    before = w.copy()
+    seen = []
+    name = "retouch_csr" if sparse else "retouch_dense"
+    real = getattr(K, name)
+    monkeypatch.setattr(K, name, lambda *a: seen.append(a) or real(*a))
+    steps.rewarm()
+    (args,) = seen
+    got_idx, lo, hi = args[-3:]
+    assert got_idx is idx and (lo, hi) == (33, 40)
+    rows = idx[33:40]
+    X = wl.X.toarray() if sparse else wl.X
+    if sparse:   # values, the coordinates of w each row reads, labels
+        M = wl.X[rows]
+        want = M.data.sum() + w[M.indices].sum() + wl.y[rows].sum()
+    else:        # one element per cache line of each row, its last, the labels
+        want = X[rows][:, ::64 // X.itemsize].sum() + X[rows, -1].sum() + wl.y[rows].sum()
+    assert steps._sink == pytest.approx(want, rel=1e-12)
+    assert np.array_equal(w, before) and steps._last[0] is idx      # no write; the run's last chunk kept
+    # SVRG's inner loop: the snapshot margins at those rows are read too
+    u0 = np.zeros(wl.dim)
+    snap = steps.snapshot(u0)
+    steps.svrg_inner(w, u0, snap, ahead, b=1, eta=0.01)
+    seen.clear()
+    steps.rewarm("svrg")
+    assert seen[0][-3] is ahead and steps._sink == pytest.approx(
+        (wl.X[ahead[33:]].data.sum() + w[wl.X[ahead[33:]].indices].sum() if sparse
+         else X[ahead[33:]][:, ::64 // X.itemsize].sum() + X[ahead[33:], -1].sum())
+        + wl.y[ahead[33:]].sum() + snap[0][ahead[33:]].sum(), rel=1e-12)
+
+
 @pytest.mark.parametrize("name", ["logreg", "ridge"])
 def test_per_sample_gradients_of_csr_data_are_the_dense_rows(name):
     """The trajectory audit's per-sample gradients on CSR data (scaled row by row, made dense once) are
