@@ -47,7 +47,11 @@ in its window. The tau_max the plugin reports widens nothing: a later window is 
 (:mod:`harness._core.observe`), so a reported 64 excused every miss in it, and a plugin honest on its
 first 100 updates alone came out audited. The m reported does (an honest SVRG whose inner loop is
 longer than what the head shows reads snapshots from before its later windows: the parameter-server
-simulator, audited on 21 of 101 updates with it, not without); the theorems read that m too.
+simulator, audited on 21 of 101 updates with it, not without); the theorems read that m too. The misses
+excused by the delays are as many as those delays make likely, no more (:meth:`_Search.credible_excuses`:
+the delays found where every read was kept, the head's, say how often a later update reads what was not
+kept; excuses beyond a Poisson count of that mean at 1e-6 count): one read 64 stale in the head made 64
+the bound and excused all 128 misses of two later windows of a plugin stepping at random after it.
 
 How far the search goes is counted, not timed, so that promise holds on a loaded machine too. Each
 piece of work is counted before it is done (:meth:`_Search.spend`: the element passes, sorts and
@@ -183,11 +187,17 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
                work=float(f"{search.work:.4g}"), work_budget=float(f"{budget:.4g}"))
     if search.skipped_b:
         out["b_not_searched"] = search.skipped_b
+    if "excuse" in found:
+        out["excuse"] = found["excuse"]
     counted = len(found["explained"]) + found["unexplained"]
     limit = _limit(search, found, steps, reported or {})
     if found["explained"] and not _covers(found):
         also = (f" ({found['excused']} more tried, which may have read an iterate from before their window, "
                 f"not counted)" if found["excused"] else "")
+        extra = found.get("excuse", {}).get("counted", 0)
+        if extra:
+            also += (f"; {extra} of those counted are misses that may have read before their window, beyond the "
+                     f"{found['excuse']['allowed']} the delays found where every read was kept make likely")
         return unaudited(f"only {len(found['explained'])} of the {counted} observed updates tried and counted are a "
                          f"gradient step of the SGD or SVRG form{also}: {limit}")
     if not found["tried"] and found["stopped"]:
@@ -339,6 +349,8 @@ def _run(search: "_Search", steps: list[int], model: str) -> dict[str, Any]:
     where the budget left steps unsearched, ``"safety"`` where the wall-clock safety net did, else ``""``."""
     explained, tried, stopped = [], 0, ""
     misses: list[tuple[int, bool]] = []     # (update, no snapshot of its window found yet) of each unexplained step
+    tried_t: list[int] = []                 # the update of each step tried, explained or not ...
+    explained_t: list[int] = []             # ... and of each explained one (beside ``explained``)
     search.reset()
     segs = _segments(search.ups, steps)
     queues = [list(seg) for seg in segs]
@@ -369,6 +381,7 @@ def _run(search: "_Search", steps: list[int], model: str) -> dict[str, Any]:
         if res is None:            # no move: nothing to explain
             return True
         tried += 1
+        tried_t.append(int(search.ups[j]))
         if res is False:
             # a miss counts against the run unless one of its possible reads (or SVRG's snapshot, where
             # none of its window was found before it) was not kept: decided at the end, with the bounds
@@ -384,6 +397,7 @@ def _run(search: "_Search", steps: list[int], model: str) -> dict[str, Any]:
         # half a window in (reads up to WINDOW/2 stale)
         start = int(search.ups[segs[i][0]])
         explained.append((*res, start == 0 or int(search.ups[j]) - start >= WINDOW // 2))
+        explained_t.append(int(search.ups[j]))
         return True
 
     going = True
@@ -407,8 +421,20 @@ def _run(search: "_Search", steps: list[int], model: str) -> dict[str, Any]:
             break
         going = step(0)
     stopped = stopped or ("work" if any(queues) and going else "")
-    return {"model": model, "explained": explained, "tried": tried, "unexplained": unexplained(),
-            "excused": len(misses) - unexplained(), "stopped": stopped}
+    counted_misses = unexplained()
+    excused = len(misses) - counted_misses
+    # the misses excused by the delays alone (not by SVRG's unkept snapshot) must be as many as the delays the run
+    # showed where every read was kept make likely: the rest count against it (_Search.credible_excuses)
+    flags = counted["flags"]
+    by_delay = sum(1 for (t, _), counts in zip(misses, flags) if not counts and search.excused(t, "sgd", False))
+    out = {"model": model, "explained": explained, "tried": tried, "unexplained": counted_misses, "excused": excused,
+           "stopped": stopped}
+    if by_delay:
+        cap = search.credible_excuses([e[0] for e in explained], explained_t, tried_t)
+        extra = max(0, by_delay - cap["allowed"]) if cap else 0
+        out.update(unexplained=counted_misses + extra, excused=excused - extra,
+                   excuse={**(cap or {"expected": None, "allowed": None}), "by_delay": by_delay, "counted": extra})
+    return out
 
 
 class _Stop(Exception):
@@ -468,6 +494,45 @@ class _Search:
         reach = tau + (m if model == "svrg" and no_snapshot else 0)
         lo = max(t - reach, 0)
         return bisect.bisect_right(self.kept, t) - bisect.bisect_left(self.kept, lo) < t - lo + 1
+
+    def credible_excuses(self, taus: list[int], explained_t: list[int], tried_t: list[int]) -> dict[str, Any] | None:
+        """How many misses the delays can excuse: ``{"expected", "allowed", "sample"}``, or None where no
+        explained update had all its reads kept (no sample of the delays to judge by).
+
+        The delays of the explained updates all of whose reads within the run's largest delay were kept
+        (the head's, from update 0: uncensored) are the run's delay distribution, ``N`` of them. A tried
+        update ``t`` some of whose reads were not kept read one of those with probability ``p_t``: the
+        share of that sample whose delay ``tau`` makes ``t - tau`` an unkept update, taken at its 99%
+        Clopper-Pearson upper bound (``k`` of ``N``: the Beta(k + 1, N - k) quantile; a head of 100
+        delays none of which reaches t's unkept reads allows 4.5%). ``expected`` is their sum, and
+        ``allowed`` the number of excused misses a Poisson count of that mean exceeds with probability
+        1e-6. An honest run's unkept reads are as frequent as its kept ones of the same delay; a plugin
+        that shows delays early and steps at random later is excused no more than its delays explain
+        (one read 64 stale among its head's 100 excused all 128 misses of two later windows)."""
+        from scipy.stats import beta, poisson
+
+        sample = [tau for tau, t in zip(taus, explained_t) if not self.excused(t, "sgd", False)]
+        if not sample:
+            return None
+        N = len(sample)
+        delays = np.unique(np.asarray(sample), return_counts=True)
+        bound, kept = self.bounds()[0], self.kept
+        upper: dict[int, float] = {}
+        expected = 0.0
+        for t in tried_t:
+            if not self.excused(t, "sgd", False):
+                continue
+            k = 0
+            for tau, count in zip(*delays):
+                r = t - int(tau)
+                if tau <= bound and r >= 0:
+                    i = bisect.bisect_left(kept, r)
+                    k += int(count) if i == len(kept) or kept[i] != r else 0
+            if k not in upper:
+                upper[k] = 1.0 if k >= N else float(beta.ppf(0.99, k + 1, N - k))
+            expected += upper[k]
+        allowed = int(poisson.isf(1e-6, expected)) if expected > 0 else 0
+        return {"expected": round(expected, 3), "allowed": allowed, "sample": N}
 
     def G(self, k: int) -> np.ndarray:
         g = self._G.get(k)

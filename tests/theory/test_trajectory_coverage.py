@@ -178,3 +178,29 @@ def test_a_plugin_reporting_a_delay_of_64_is_not_audited_on_its_first_100_update
     assert rec.points[-1]["tau_max"] == 64 and len(a["windows"]) == 3, a
     assert a["status"] == "unaudited" and a["excused"] == 0 and a["explained"] == 100, a
     assert a["unexplained"] == a["tried"] - 100 > 100, a
+
+
+def test_one_stale_read_in_the_head_excuses_no_more_misses_than_such_reads_make_likely():
+    """The monitor's layout (a head of 128 updates from update 0, later windows of 64): one read 64
+    updates stale at update 64 made the run's delay bound 64, which excused every miss of the later
+    windows, all of whose reads are in reach of 64: a plugin honest on its first 100 updates and
+    stepping at random after them came out audited (100 explained, 28 counted, 128 excused). One such
+    delay among the head's 100 makes a few later reads unkept, not 128: the rest count. An honest run
+    with that delay and others of 0-3 keeps its excuses, within what its head's delays allow."""
+    runs = [range(0, 128), range(1000, 1064), range(5000, 5064)]
+    small = np.random.default_rng(2).integers(0, 4, size=runs[-1][-1] + 1)
+
+    def stale(t):
+        return 64 if t == 64 else int(small[t])
+
+    liar = audit(WL, *sgd_run(runs, lambda t: t < 100, stale=stale), family="asgd")
+    ex = liar["excuse"]
+    assert liar["status"] == "unaudited" and liar["unexplained"] > liar["explained"] == 100, liar
+    assert ex["sample"] == 100 and ex["by_delay"] == 128 and ex["counted"] == 128 - ex["allowed"] > 90, ex
+    assert liar["excused"] == ex["allowed"] and liar["unexplained"] == 28 + ex["counted"], liar
+    assert (f"{ex['counted']} of those counted are misses that may have read before their window, beyond the "
+            f"{ex['allowed']} the delays found where every read was kept make likely") in liar["reason"], liar["reason"]
+    honest = audit(WL, *sgd_run(runs, lambda t: True, stale=stale), family="asgd")
+    assert honest["status"] == "audited" and honest["unexplained"] == 0 and honest["delay_max"] == 64, honest
+    assert 0 < honest["excused"] == honest["excuse"]["by_delay"] <= honest["excuse"]["allowed"], honest
+    assert honest["excuse"]["counted"] == 0 and honest["explained"] + honest["excused"] == honest["tried"] == 256
