@@ -131,23 +131,24 @@ def test_a_step_schedule_is_judged_on_every_window_a_decaying_one_is_clean():
 
 
 def test_a_batch_beyond_the_search_is_named_as_the_reason_not_another_form():
-    """Plain SGD with b = 3 at n = 800 (above the n at which b = 3, 4 are searched) is not audited,
-    and the reason says so (the reported b is beyond the search) instead of suggesting momentum,
-    dual or coordinate-wise updates, which a newcomer reading an honest SGD's verdict would take
-    for an accusation."""
+    """Plain SGD with b = 5 at n = 800 (above the n at which b = 3, 4 are searched exactly, and above the
+    b = 3, 4 that anchors find) is not audited, and the reason says so (the reported b is beyond the
+    search) instead of suggesting momentum, dual or coordinate-wise updates, which a newcomer reading an
+    honest SGD's verdict would take for an accusation."""
     from harness.theory.audit import trajectory_findings
 
     big = build_workload("ridge", {"n": 800, "d": 8})
     rng = np.random.default_rng(0)
     W = [np.zeros(big.dim)]
     for _ in range(40):
-        W.append(W[-1] - 0.05 * big.batch_gradient(W[-1], rng.integers(0, big.n, size=3)))
-    a = audit(big, np.arange(41), np.array(W), family="sgd", reported={"b": 3})
+        W.append(W[-1] - 0.05 * big.batch_gradient(W[-1], rng.integers(0, big.n, size=5)))
+    a = audit(big, np.arange(41), np.array(W), family="sgd", reported={"b": 5})
     assert a["status"] == "unaudited" and a["b_searched"] == 2     # d = 8: sparse recovery resolves b up to 8 / 8
-    assert "b = 3 is beyond what the sparse search resolves" in a["reason"] and "momentum" not in a["reason"], a["reason"]
-    assert "b = 3, 4 not searched exactly at n = 800" in a["b_not_searched"]
-    lies, why = trajectory_findings(_facts(a, eta=0.05, b=3))
-    assert lies == [] and why.startswith("b = 3 reported, above the mini-batches the audit searches at this n (b <= 2"), why
+    assert "b = 5 is beyond what the sparse search resolves" in a["reason"] and "momentum" not in a["reason"], a["reason"]
+    assert a["b_not_searched"].startswith("b = 3, 4 not searched exactly at n = 800"), a["b_not_searched"]
+    assert "with b - 1 of the batch among the 128 (b = 3) or 64 (b = 4) samples" in a["b_not_searched"]
+    lies, why = trajectory_findings(_facts(a, eta=0.05, b=5))
+    assert lies == [] and why.startswith("b = 5 reported, above the mini-batches the audit searches at this n (b <= 2"), why
 
 
 def test_the_seeds_reasons_for_an_unaudited_run_are_said_once_per_form():
@@ -294,3 +295,28 @@ def test_data_rows_along_one_vector_leave_the_step_unknown_and_say_so():
     a = audit(wl, *trajectories.sgd(wl, eta=0.05, T=40), family="sgd", reported={"eta": 0.05, "b": 1})
     assert a["status"] == "unaudited" and "all parallel" in a["reason"] and "neither the step" in a["reason"], a
     assert "step" not in a
+
+
+@pytest.mark.parametrize("b", [3, 4])
+def test_batches_of_3_and_4_beyond_the_pair_sums_are_found_by_anchors_where_matching_pursuit_misses(b, monkeypatch):
+    """n = 800 (more than 706: the sums of all pairs are not sorted) and d = 20: matching pursuit
+    resolves b up to about rank / 8, and misses b = 3, 4 here (the run came out unaudited on its first 8
+    updates); b - 1 anchors among the rows most anti-aligned with the step, the last row looked up
+    among all n, explain nearly every update with its batch, and a random step still is none."""
+    import harness.run.trajectory as T
+
+    wl = build_workload("logreg", {"n": 800, "d": 20, "cond": 10.0, "lam": 1e-2})
+    rng = np.random.default_rng(0)
+    W, batches = [np.zeros(wl.dim)], []
+    for _ in range(64):
+        batches.append(np.sort(rng.integers(0, wl.n, b)))
+        W.append(W[-1] - 0.05 * wl.batch_gradient(W[-1], batches[-1]))
+    found = audit(wl, np.arange(65), np.array(W), family="sgd", reported={"b": b})
+    assert found["status"] == "audited" and found["explained"] >= 58 and found["batches"] == {str(b): found["explained"]}
+    assert found["step_min"] == pytest.approx(0.05, rel=1e-6) and found["delays"] == {"0": found["explained"]}
+    monkeypatch.setattr(T, "_anchored", lambda *a, **k: None)
+    assert audit(wl, np.arange(65), np.array(W), family="sgd", reported={"b": b})["status"] == "unaudited"
+    monkeypatch.undo()
+    W[40] = W[39] + np.linalg.norm(W[40] - W[39]) * rng.standard_normal(wl.dim) / np.sqrt(wl.dim)   # a random step
+    lied = audit(wl, np.arange(41), np.array(W[:41]), family="sgd", reported={"b": b})
+    assert lied["unexplained"] >= 1 and lied["explained"] <= 39, lied
