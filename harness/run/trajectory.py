@@ -12,6 +12,10 @@ iterate (the read; ``tau = t - r`` its staleness) and ``u`` an earlier iterate (
   (Huo, eqs. (2.32)-(2.33)); the update is then the ``t - s + 1``-th of its inner loop, ``s`` the
   update at which ``u`` was the iterate.
 
+With an l2 weight ``lam`` (the linear workloads) each form comes twice: the l2 term in ``g_i(w_r)``, as
+the papers write it, or at the iterate the update writes, ``g_i(w_r) + lam (w_t - w_r)``, as a shared-memory
+read-modify-write applies it (:meth:`_Search.explain`; they differ only for a stale read).
+
 ``eta``, ``b``, ``B``, ``r`` and ``u`` are unknown: an update is explained when some choice makes the
 model's direction parallel to ``Delta`` within :data:`TOL` (the sine of the angle, plus the rounding
 of ``Delta``, a difference of two iterates), with a positive step, which it then gives. Rounding
@@ -25,7 +29,8 @@ search: staleness from 0 up (the least stale explanation first, so a plugin gets
 doubt), ``b`` from the last one found, then the one the plugin reports (a hint, checked like any
 other), then 1 to :data:`MAX_B` exactly (2 by matching singles, 3 and 4 by matching sums of pairs
 against sums of pairs or singles along a random direction, then checked in full; 3 and 4 up to
-n = 706), then larger ``b`` by sparse recovery (:func:`_omp`: orthogonal matching pursuit over the
+n = 706; beyond, where matching pursuit misses them, with b - 1 of the batch among the samples most
+anti-aligned with the step, :func:`_anchored`), then larger ``b`` by sparse recovery (:func:`_omp`: orthogonal matching pursuit over the
 whitened per-sample gradients at the read, then least squares on the atoms it picked, whose
 weights must be equal, or integer multiples for an index drawn twice: ``b`` is their sum, so a run
 of another ``b`` than the one reported shows), snapshots among the kept iterates. Fewer atoms than
@@ -124,6 +129,7 @@ COEF_TOL = 1e-6       # a least-squares coefficient over the unit one: within th
 RESOLVES = 8          # orthogonal matching pursuit resolves b up to about rank / 8 on these gradients (measured)
 MAX_ATOM_FLOATS = 4_000_000   # whitened atoms kept for reads searched again (float32: 16 MB)
 NEAR = 10             # a read next to the one found that turns the direction by more than NEAR x TOL: no ambiguity
+WRITTEN_TRIES = 4     # misses on which the l2 term at the written iterate is tried before it explains an update
 ANCHORS = {3: 128, 4: 64}   # b: rows searched for b - 1 of a batch's rows where matching pursuit missed it (:func:`_anchored`)
 HIGH = 0.1            # step_high: the step exceeded by at most this share of the updates whose reads are all kept
 
@@ -190,6 +196,8 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
         out["b_not_searched"] = search.skipped_b
     if "excuse" in found:
         out["excuse"] = found["excuse"]
+    if found["l2_written"]:      # stale updates whose l2 term is at the iterate they wrote (:meth:`_Search.explain`)
+        out["l2_written"] = found["l2_written"]
     counted = len(found["explained"]) + found["unexplained"]
     limit = _limit(search, found, steps, reported or {})
     if found["explained"] and not _covers(found):
@@ -429,7 +437,7 @@ def _run(search: "_Search", steps: list[int], model: str) -> dict[str, Any]:
     flags = counted["flags"]
     by_delay = sum(1 for (t, _), counts in zip(misses, flags) if not counts and search.excused(t, "sgd", False))
     out = {"model": model, "explained": explained, "tried": tried, "unexplained": counted_misses, "excused": excused,
-           "stopped": stopped}
+           "stopped": stopped, "l2_written": search.l2_written}
     if by_delay:
         cap = search.credible_excuses([e[0] for e in explained], explained_t, tried_t)
         extra = max(0, by_delay - cap["allowed"]) if cap else 0
@@ -469,6 +477,12 @@ class _Search:
                           f"b = 3, 4 not searched exactly at n = {n} (more than {MAX_PAIRS:g} pairs of samples): by sparse "
                           f"recovery, then with b - 1 of the batch among the {ANCHORS[3]} (b = 3) or {ANCHORS[4]} (b = 4) "
                           "samples most anti-aligned with the step")
+        lam = getattr(workload, "lam", 0.0)
+        self.lam = float(lam) if isinstance(lam, (int, float)) and math.isfinite(lam) and lam > 0 else 0.0
+        self.written = False                   # the l2 term at the written iterate (the form tried first)
+        self.skip_fresh = False                # the second form: its update's own iterate is searched already
+        self.wt = None                         # the iterate the update being explained was applied to
+        self.l2_written = 0                    # stale updates explained with the l2 term at the written iterate
         self.block = max(1, min(WINDOW + 1, 4_000_000 // max(n * d, 1)))   # reads stacked per numpy call
         self.rng = np.random.default_rng(0)
         self.cpu0 = process_time()             # this process's CPU seconds when the search started
@@ -476,6 +490,8 @@ class _Search:
         self.reset()
 
     def reset(self) -> None:
+        self.written, self.l2_written = False, 0
+        self.written_tries = WRITTEN_TRIES     # misses the written l2 form is tried on before it explains one
         self.last_b, self.last_u = None, None
         self.same_b = 0          # steps explained in a row with last_b: from 8 on, the run's b
         self.max_tau = 0         # the largest staleness explained so far
@@ -555,8 +571,59 @@ class _Search:
             f = self._F[k] = g.mean(axis=0)
         return f
 
+    def _offset(self, k: int) -> np.ndarray | None:
+        """lam (w_t - w_k): what read k's gradients lack where the update applies its l2 term at the
+        iterate it writes, w_t, not at its read (None: the l2 term at the read, or none)."""
+        if not self.written or self.wt is None:
+            return None
+        off = self.lam * (self.wt - self.W[k])
+        return off if off.any() else None
+
+    def Gx(self, k: int) -> np.ndarray:
+        """The per-sample gradients as read k enters the update being explained: G(k), or with the l2
+        term at the written iterate g_i(w_k) + lam (w_t - w_k) = phi'_i(w_k) x_i + lam w_t."""
+        g, off = self.G(k), self._offset(k)
+        if off is None:
+            return g
+        self.spend(2 * g.size, 2)
+        return g + off
+
+    def Fx(self, k: int) -> np.ndarray:
+        """As :meth:`Gx` for the full gradient at read k (the snapshot read, gradient descent)."""
+        f, off = self.F(k), self._offset(k)
+        return f if off is None else f + off
+
     def explain(self, j: int, model: str):
-        """(staleness, eta, b, inner position or 0) for step j -> j + 1; None: no move; False: not explained."""
+        """(staleness, eta, b, inner position or 0) for step j -> j + 1; None: no move; False: not explained.
+
+        Two forms of the l2 term (a workload with an l2 weight lam): at the read, as the papers write
+        grad f_i(w_hat) (eq. (6) of Bhardwaj & Cong 2017; (2.5) of Huo & Huang 2017), and at the iterate the
+        update writes, ``w_t <- w_t - eta ((1/b) sum phi'_i(w_hat) x_i + lam w_t)``, as a shared-memory
+        read-modify-write applies it (this harness's threads and simulator kernels do). They differ only
+        for a stale read; the form that explained the last stale update is tried first, the other where
+        it fails, the written one on at most :data:`WRITTEN_TRIES` misses until it explains one (a miss
+        searched twice costs twice: a serial run's few misses took 90 of its 256 updates' budget);
+        ``l2_written`` counts the stale updates the written form explained."""
+        self.wt = self.W[j]
+        forms = [self.written, not self.written] if self.lam else [False]
+        if not self.written and not self.l2_written and self.written_tries <= 0:
+            forms = forms[:1]                      # the written form explained none of its tries: not tried again
+        for form in forms:
+            self.written_tries -= int(form and not forms[0])
+            self.written = form
+            self.skip_fresh = form != forms[0]    # the read of the update's own iterate: the same in both forms
+            res = self._explain(j, model)
+            if res is not False:
+                if res is not None and res[0] > 0:
+                    self.l2_written += int(form)
+                    return res
+                self.written = forms[0]
+                return res
+        self.written = forms[0]
+        return False
+
+    def _explain(self, j: int, model: str):
+        """:meth:`explain` under the l2 form :attr:`written`."""
         self.spend(16 * self.W.shape[1], 8 + WINDOW // 8)   # the step, its norms, its reads
         delta = self.W[j + 1] - self.W[j]
         size = float(np.linalg.norm(delta))
@@ -568,10 +635,12 @@ class _Search:
         t = int(self.ups[j])
         self.doing = f"update {t} ({model.upper()} form)"     # what the safety net names where it fires
         reads = []                                     # kept iterates, staleness ascending
-        for k in range(j, -1, -1):
+        for k in range(j - int(self.skip_fresh), -1, -1):
             if t - int(self.ups[k]) > WINDOW:
                 break
             reads.append(k)
+        if not reads:                                  # the second form, with no stale read kept
+            return False
         # a full-gradient step (gradient descent: b = n, every sample once) is tried until the run showed
         # another b: first, or right after a smaller b the plugin reports (where both explain a step, as on
         # a row repeated n times, the iterates cannot tell them apart: the reported b stands)
@@ -690,7 +759,7 @@ class _Search:
     def _snapshot(self, ks: list[int], q, tol, b):
         """(read, read, kappa, None) for the least stale read in ks that is the snapshot itself: the step is
         -eta grad f(u), whatever the batch; or None."""
-        Fs = np.stack([self.F(k) for k in ks])
+        Fs = np.stack([self.Fx(k) for k in ks])
         self.spend(12 * Fs.size, 8)
         along = Fs @ q
         with np.errstate(all="ignore"):
@@ -704,19 +773,17 @@ class _Search:
     def _sparse(self, reads: list[int], q, tol, model: str, b: int = 0):
         """(read, snapshot or None, kappa, sample indices) of the least stale read at which q is a
         mini-batch step found by sparse recovery (:func:`_omp`), or for b = 3, 4 where matching pursuit
-        finds none by b - 1 anchors among the ANCHORS rows most anti-aligned with q (:func:`_anchored`),
-        or the snapshot read (indices None), or None. ``b``: the batch searched (0: any)."""
+        finds none at that read by b - 1 anchors among the ANCHORS rows most anti-aligned with q
+        (:func:`_anchored`), or the snapshot read where it is fresher (indices None), or None. ``b``: the
+        batch searched (0: any)."""
         u = self.last_u if model == "svrg" else None
         snap = self._snapshot(reads, q, tol, 1) if model == "svrg" and reads else None
         if model == "svrg" and u is None:
             return snap
         want = SPARSE_K * max(self.hint or 1, 2 * MAX_B)
-        for k in reads:
-            if snap is not None and k <= snap[0]:
-                return snap                    # the snapshot read, fresher than any batch found
-            if model == "svrg" and k < u:
-                break
-            G = self.G(k)
+        fresh = [k for k in reads if (snap is None or k > snap[0]) and not (model == "svrg" and k < u)]
+        for k in fresh:
+            G = self.Gx(k)
             self.spend(4 * G.size, 2)
             R = G if u is None else G - self.G(u)
             if not np.any(R):
@@ -727,11 +794,11 @@ class _Search:
             kmax = min(want, M.shape[1] - 1 - (u is not None))
             if kmax < 1:
                 return None
-            atoms = self._atoms(model, k, u, R, M)
-            found = _omp(R, None if u is None else self.F(u), q, tol, kmax, M, self.spend, atoms)
-            if found is None and b in ANCHORS and len(R) > ANCHORS[b]:
-                found = _anchored(R, None if u is None else b * self.F(u), q, tol, b,
-                                  self._candidates(q, atoms, M, None if u is None else self.F(u), ANCHORS[b]),
+            atoms = self._atoms(model, k, u, R, M) if self._offset(k) is None else _atoms(R, M)
+            c = None if u is None else self.F(u)
+            found = _omp(R, c, q, tol, kmax, M, self.spend, atoms)
+            if found is None and b in ANCHORS and self.n > ANCHORS[b]:
+                found = _anchored(R, None if c is None else b * c, q, tol, b, self._candidates(q, atoms, M, c, ANCHORS[b]),
                                   self.rng, self.spend)
             if found is not None:
                 return k, u, found[0], found[1]
@@ -761,14 +828,14 @@ class _Search:
         """(read, None, kappa, sample indices) of the least stale read whose gradients explain q, or None."""
         if b == 1:
             for ks in self._blocks(reads):
-                Gs = [self.G(k) for k in ks]
+                Gs = [self.Gx(k) for k in ks]
                 self.spend(6 * len(ks) * Gs[0].size, 14)   # a fresh (m, n, d) stack, two passes
                 hit = _first(np.stack(Gs), None, q, tol)
                 if hit is not None:
                     return ks[hit[0]], None, hit[1], np.array([hit[2]])
             return None
         for k in reads:
-            got = _match(self.G(k), None, q, tol, b, self.rng, self.spend)
+            got = _match(self.Gx(k), None, q, tol, b, self.rng, self.spend)
             if got is not None and got[0] < 0:
                 return k, None, got[0], got[1]
         return None
@@ -783,7 +850,7 @@ class _Search:
                 same = [k for k in ks if u is not None and k >= u]
                 if same:
                     Gu = self.G(u)
-                    Gs = [self.G(k) for k in same]
+                    Gs = [self.Gx(k) for k in same]
                     self.spend(7 * len(same) * Gu.size, 16)
                     hit = _first(np.stack([g - Gu for g in Gs]), self.F(u), q, tol)
                     if hit is not None:
@@ -791,7 +858,7 @@ class _Search:
             else:
                 for k in ks:
                     if u is not None and k >= u:
-                        G, Gu, Fu = self.G(k), self.G(u), self.F(u)
+                        G, Gu, Fu = self.Gx(k), self.G(u), self.F(u)
                         self.spend(2 * G.size, 2)
                         got = _match(G - Gu, b * Fu, q, tol, b, self.rng, self.spend)
                         if got is not None and got[0] < 0:
@@ -825,7 +892,7 @@ class _Search:
         for cands, last in ((near, False), (ks, True)):
             if not cands:
                 return eta
-            Gs = [self.G(k) for k in cands]
+            Gs = [self.Gx(k) for k in cands]
             self.spend(2 * len(cands) * (len(idx) + 8) * d, 14)
             S = (np.stack([g[idx[0]] for g in Gs]) if len(idx) == 1 else
                  np.stack([g[idx].sum(axis=0) for g in Gs])) + off
