@@ -433,9 +433,13 @@ def _run(search: "_Search", steps: list[int], model: str) -> dict[str, Any]:
     counted_misses = unexplained()
     excused = len(misses) - counted_misses
     # the misses excused by the delays alone (not by SVRG's unkept snapshot) must be as many as the delays the run
-    # showed where every read was kept make likely: the rest count against it (_Search.credible_excuses)
+    # showed where every read was kept make likely: the rest count against it (_Search.credible_excuses). An SVRG
+    # miss before its window's first snapshot found, whose snapshot (within m before it) may be unkept, is excused by
+    # that whatever its delay: an honest asynchronous SVRG (delays mostly 0, 3% of 20; m = 60; 8 later windows) had 99 such misses
+    # counted, its first updates of each window, within the largest delay of the window's start
     flags = counted["flags"]
-    by_delay = sum(1 for (t, _), counts in zip(misses, flags) if not counts and search.excused(t, "sgd", False))
+    by_delay = sum(1 for (t, no_snap), counts in zip(misses, flags) if not counts and search.excused(t, "sgd", False)
+                   and not (model == "svrg" and no_snap and search.excused(t, "svrg", True, tau=0)))
     out = {"model": model, "explained": explained, "tried": tried, "unexplained": counted_misses, "excused": excused,
            "stopped": stopped, "l2_written": search.l2_written}
     if by_delay:
@@ -503,12 +507,13 @@ class _Search:
         further); and SVRG's longest inner loop, the longest found or the m the run reports."""
         return (min(WINDOW, self.max_tau), max(self.max_inner, self.inner))
 
-    def excused(self, t: int, model: str, no_snapshot: bool) -> bool:
+    def excused(self, t: int, model: str, no_snapshot: bool, tau: int | None = None) -> bool:
         """Whether an unexplained update ``t`` may be honest for want of kept iterates: one of the
-        iterates it may have read (the ``tau`` before it, :meth:`bounds`) was not kept, or, for an
-        SVRG update none of whose window's snapshots was found before it, one where its snapshot may
-        be (the ``m + tau`` before it). Reads before update 0 are update 0."""
-        tau, m = self.bounds()
+        iterates it may have read (the ``tau`` before it, :meth:`bounds`, or the ``tau`` given) was not
+        kept, or, for an SVRG update none of whose window's snapshots was found before it, one where its
+        snapshot may be (the ``m + tau`` before it). Reads before update 0 are update 0."""
+        bound, m = self.bounds()
+        tau = bound if tau is None else tau
         reach = tau + (m if model == "svrg" and no_snapshot else 0)
         lo = max(t - reach, 0)
         return bisect.bisect_right(self.kept, t) - bisect.bisect_left(self.kept, lo) < t - lo + 1
