@@ -802,7 +802,10 @@ class _Search:
             atoms = self._atoms(model, k, u, R, M) if self._offset(k) is None else _atoms(R, M)
             c = None if u is None else self.F(u)
             found = _omp(R, c, q, tol, kmax, M, self.spend, atoms)
-            if found is None and b in ANCHORS and self.n > ANCHORS[b]:
+            # the anchors only below the rank (b rows and SVRG's full gradient among fewer dimensions than that span):
+            # at d = 2, n = 800 a random step was some batch of 3 or 4 (L^(b-1) n sums, each within TOL of a random
+            # direction with a probability of about TOL / pi), and a plugin stepping at random came out audited
+            if found is None and b in ANCHORS and self.n > ANCHORS[b] and b + (u is not None) < M.shape[1]:
                 found = _anchored(R, None if c is None else b * c, q, tol, b, self._candidates(q, atoms, M, c, ANCHORS[b]),
                                   self.rng, self.spend)
             if found is not None:
