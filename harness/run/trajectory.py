@@ -29,8 +29,8 @@ search: staleness from 0 up (the least stale explanation first, so a plugin gets
 doubt), ``b`` from the last one found, then the one the plugin reports (a hint, checked like any
 other), then 1 to :data:`MAX_B` exactly (2 by matching singles, 3 and 4 by matching sums of pairs
 against sums of pairs or singles along a random direction, then checked in full; 3 and 4 up to
-n = 706; beyond, where matching pursuit misses them, with b - 1 of the batch among the samples most
-anti-aligned with the step, :func:`_anchored`), then larger ``b`` by sparse recovery (:func:`_omp`: orthogonal matching pursuit over the
+n = 706; beyond, where matching pursuit misses them and b is below the gradients' rank, with b - 1 of the
+batch among the samples most anti-aligned with the step, :func:`_anchored`), then larger ``b`` by sparse recovery (:func:`_omp`: orthogonal matching pursuit over the
 whitened per-sample gradients at the read, then least squares on the atoms it picked, whose
 weights must be equal, or integer multiples for an index drawn twice: ``b`` is their sum, so a run
 of another ``b`` than the one reported shows), snapshots among the kept iterates. Fewer atoms than
