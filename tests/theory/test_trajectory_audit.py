@@ -322,6 +322,26 @@ def test_batches_of_3_and_4_beyond_the_pair_sums_are_found_by_anchors_where_matc
     assert lied["unexplained"] >= 1 and lied["explained"] <= 39, lied
 
 
+@pytest.mark.parametrize("b", [3, 4])
+def test_a_random_step_is_no_anchored_batch_at_or_above_the_rank(b):
+    """n = 800, d = 2: the anchored search's L^(b-1) n sums each fall within TOL of a random direction
+    with a probability of about TOL / pi, so a plugin honest on 5 updates and stepping at random after them
+    had most of its random steps explained as batches of 3 or 4 and came out audited (b = 3: 20 of 40).
+    A batch of at least the rank is not identifiable: the anchors are not searched for it."""
+    wl = build_workload("logreg", {"n": 800, "d": 2, "cond": 10.0, "lam": 1e-2})
+    rng = np.random.default_rng(0)
+    W = [np.zeros(wl.dim)]
+    for t in range(40):
+        g = wl.batch_gradient(W[-1], rng.integers(0, wl.n, size=b))
+        if t >= 5:
+            v = rng.standard_normal(wl.dim)
+            g = v / np.linalg.norm(v) * np.linalg.norm(g)
+        W.append(W[-1] - 0.05 * g)
+    a = audit(wl, np.arange(41), np.array(W), family="sgd", reported={"b": b}, run_updates=40)
+    assert a["status"] == "unaudited" and a["unexplained"] > a["explained"], a
+    assert f"b = {b} is not identifiable" in a["reason"], a["reason"]
+
+
 def _written_l2_run(written: bool, T: int = 64, b: int = 2, eta: float = 0.05, seed: int = 0):
     """Asynchronous SGD on ridge (delays 0-3) whose l2 term is at the read (the papers' grad f_i(w_hat)) or,
     ``written``, at the iterate the update writes: w_{t+1} = w_t - eta ((1/b) sum phi'_i(w_hat) x_i + lam w_t)."""
