@@ -236,9 +236,9 @@ def _unexplained(a: dict) -> str:
         ex = a.get("excuse") if isinstance(a.get("excuse"), dict) else {}
         beyond = min(_count(ex.get("counted")), missed)
         if missed and beyond:   # misses the delays would excuse, beyond what the head's delays make likely
-            parts.append(f"{missed} not explained, {beyond} of them counted though they may have read before their "
-                         f"window: more such misses than the {_count(ex.get('allowed'))} the delays seen where every "
-                         "read was kept make likely")
+            parts.append(f"{missed} not explained, {beyond} of them may have read before their window, but the delays "
+                         f"of the updates whose reads were all kept make only {_count(ex.get('allowed'))} such misses "
+                         "likely")
         elif missed:
             parts.append(f"{missed} not explained")
         if left - missed:

@@ -408,7 +408,8 @@ def test_runs_show_says_what_the_audit_explained_by_the_written_l2_term_and_what
     """asysvrg-sim with a fixed delay, as a user types it: ``runs show`` says on how many of the stale reads the
     audit found the l2 term at the iterate the update wrote (its kernels' read-modify-write), the figure
     ``info["audit"]["l2_written"]`` that only ``--json`` gave; and, for an audit whose delays would excuse more
-    misses than the delays seen where every read was kept make likely, how many of the misses count for that."""
+    misses than the delays of the updates whose reads were all kept make likely, how many of the misses count for
+    that."""
     from harness.cli.runs import _unexplained
 
     env = {"HARNESS_STORE": str(tmp_path / "r.db")}
@@ -423,8 +424,8 @@ def test_runs_show_says_what_the_audit_explained_by_the_written_l2_term_and_what
             "stale reads") in text, text
     capped = {"explained": 100, "tried": 240, "observed": 256, "unexplained": 120, "excused": 20,
               "excuse": {"expected": 8.5, "allowed": 20, "by_delay": 120, "counted": 100, "sample": 100}}
-    assert _unexplained(capped) == (" (120 not explained, 100 of them counted though they may have read before their "
-                                    "window: more such misses than the 20 the delays seen where every read was kept "
-                                    "make likely; 20 reading an iterate or snapshot from before their window, which "
-                                    "was not kept; 16 not searched or not moving the iterate)")
+    assert _unexplained(capped) == (" (120 not explained, 100 of them may have read before their window, but the "
+                                    "delays of the updates whose reads were all kept make only 20 such misses likely; "
+                                    "20 reading an iterate or snapshot from before their window, which was not kept; "
+                                    "16 not searched or not moving the iterate)")
     assert _unexplained({**capped, "excuse": {**capped["excuse"], "counted": 0}}).startswith(" (120 not explained; 20")
