@@ -8,7 +8,7 @@ Rows (min / median / max over the repeats):
 
 - ``audit s``: the inference's seconds on the 256 updates observed (``info["audit"]["seconds"]``),
   per plugin: sgd-serial b = 1, svrg-serial b = 1, asgd-sim M = 4 (4 workers; b = 4 is searched by
-  sums of pairs and stops at its work budget, 2e8 units at 2000 updates: its row is what that takes), and
+  sums of pairs and stops at its work budget, the floor of 4e8 units at 2000 updates: its row is what that takes), and
   sgd-serial / svrg-serial b = 8 on a larger ridge (``--big-n`` x ``--big-d``: b = 8 is found by
   sparse recovery, which needs b well below the dimension); ``explained`` is what the search
   explained of the updates it tried and observed in its time (explained / tried / observed);

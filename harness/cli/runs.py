@@ -219,9 +219,10 @@ def _unexplained(a: dict) -> str:
     """Where an audited run's observed updates that are not explained went, in parentheses ('' when
     every one is explained): not explained (counted against the run), read or snapshot before
     their window (the audit's ``excused``: misses within the run's delays, or SVRG's inner loop, of an
-    iterate that was not kept),
-    not searched (the search's work budget, or the iterate did not move). A run audited before the
-    audit kept ``unexplained`` (2026-12-07) has the first two as one."""
+    iterate that was not kept; beyond as many such misses as the delays seen where every read was kept
+    make likely, the audit's ``excuse``, they count as not explained, and the line says how many), not
+    searched (the search's work budget, or the iterate did not move). A run audited before the audit
+    kept ``unexplained`` (2026-12-07) has the first two as one."""
     explained, tried, observed = (_count(a.get(k)) for k in ("explained", "tried", "observed"))
     if explained >= observed:
         return ""
@@ -232,7 +233,13 @@ def _unexplained(a: dict) -> str:
             parts.append(f"{left} not explained or reading an iterate or snapshot from before their window")
     else:
         missed = min(_count(a["unexplained"]), left)
-        if missed:
+        ex = a.get("excuse") if isinstance(a.get("excuse"), dict) else {}
+        beyond = min(_count(ex.get("counted")), missed)
+        if missed and beyond:   # misses the delays would excuse, beyond what the head's delays make likely
+            parts.append(f"{missed} not explained, {beyond} of them may have read before their window, but the delays "
+                         f"of the updates whose reads were all kept make only {_count(ex.get('allowed'))} such misses "
+                         "likely")
+        elif missed:
             parts.append(f"{missed} not explained")
         if left - missed:
             parts.append(f"{left - missed} reading an iterate or snapshot from before their window, which was not kept")
@@ -243,9 +250,11 @@ def _unexplained(a: dict) -> str:
 
 def _facts_lines(rec) -> list[str]:
     """What ``runs show`` says beside the key: which theorem chose a parameter set to ``theory``, and
-    what the trajectory audit found (``info["audit"]``), how a shared-memory run wrote its coordinates
-    (``info["writes"]``: mode asked and applied and why, atomic scheme, row lock, transactions, lost
-    writes); the whole record is in ``--json``."""
+    what the trajectory audit found (``info["audit"]``; with ``l2_written``, how many stale reads it
+    explained with the l2 term at the iterate the update wrote, as a shared-memory read-modify-write
+    applies it), how a shared-memory run wrote its coordinates (``info["writes"]``: mode asked and
+    applied and why, atomic scheme, row lock, transactions, lost writes); the whole record is in
+    ``--json``."""
     out = []
     for name, c in (rec.info.get("theory_choices") or {}).items():
         value = c.get("value")
@@ -262,6 +271,12 @@ def _facts_lines(rec) -> list[str]:
             parts.append(f"b = {a['b']}")
         if a.get("inner_max"):
             parts.append(f"inner loop up to {a['inner_max']}")
+        written = _count(a.get("l2_written"))
+        if written:   # stale updates whose l2 term is at the iterate they wrote (a read-modify-write), not at the read
+            delays = a.get("delays") if isinstance(a.get("delays"), dict) else {}
+            stale = sum(_count(v) for k, v in delays.items() if str(k) != "0")
+            parts.append((f"l2 term at the written iterate, as a read-modify-write applies it, on {written} of the "
+                          f"{max(stale, written)} stale reads"))
         out.append(f"trajectory audit ({a.get('model')} updates): {a.get('explained')} of {a.get('observed')} observed "
                    f"updates explained{_unexplained(a)}: " + ", ".join(parts) + (f"; {a['note']}" if a.get("note") else ""))
     elif a:

@@ -205,8 +205,8 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
                 f"not counted)" if found["excused"] else "")
         extra = found.get("excuse", {}).get("counted", 0)
         if extra:
-            also += (f"; {extra} of those counted are misses that may have read before their window, beyond the "
-                     f"{found['excuse']['allowed']} the delays found where every read was kept make likely")
+            also += (f"; {extra} of those counted may have read before their window too, but the delays of the "
+                     f"updates whose reads were all kept make only {found['excuse']['allowed']} such misses likely")
         return unaudited(f"only {len(found['explained'])} of the {counted} observed updates tried and counted are a "
                          f"gradient step of the SGD or SVRG form{also}: {limit}")
     if not found["tried"] and found["stopped"]:

@@ -402,3 +402,30 @@ def test_runs_show_reads_old_and_odd_audits():
                                  "reading an iterate or snapshot from before their window): step ?, reads up to 0 "
                                  "updates old"]
     assert _facts_lines(SimpleNamespace(info={"audit": "audited"})) == []
+
+
+def test_runs_show_says_what_the_audit_explained_by_the_written_l2_term_and_what_its_delays_did_not_excuse(tmp_path):
+    """asysvrg-sim with a fixed delay, as a user types it: ``runs show`` says on how many of the stale reads the
+    audit found the l2 term at the iterate the update wrote (its kernels' read-modify-write), the figure
+    ``info["audit"]["l2_written"]`` that only ``--json`` gave; and, for an audit whose delays would excuse more
+    misses than the delays of the updates whose reads were all kept make likely, how many of the misses count for
+    that."""
+    from harness.cli.runs import _unexplained
+
+    env = {"HARNESS_STORE": str(tmp_path / "r.db")}
+    run_cli("run", "-p", "asysvrg-sim", "-w", "logreg", "--param", "eta=0.05", "--param", "b=1", "--param", "tau=4",
+            "--param", "delay=fixed", "--workload-param", "n=300", "--workload-param", "d=10",
+            "--workload-param", "lam=0.01", "--budget", "epochs=2", "--no-report", env=env, check=True)
+    a = json.loads(run_cli("runs", "show", "1", "--json", env=env, check=True).stdout)["info"]["audit"]
+    stale = sum(v for k, v in a["delays"].items() if k != "0")
+    assert a["status"] == "audited" and stale >= 100 and 0 < a["l2_written"] <= stale, a
+    text = " ".join(run_cli("runs", "show", "1", env=env, check=True).stdout.split())
+    assert (f"l2 term at the written iterate, as a read-modify-write applies it, on {a['l2_written']} of the {stale} "
+            "stale reads") in text, text
+    capped = {"explained": 100, "tried": 240, "observed": 256, "unexplained": 120, "excused": 20,
+              "excuse": {"expected": 8.5, "allowed": 20, "by_delay": 120, "counted": 100, "sample": 100}}
+    assert _unexplained(capped) == (" (120 not explained, 100 of them may have read before their window, but the "
+                                    "delays of the updates whose reads were all kept make only 20 such misses likely; "
+                                    "20 reading an iterate or snapshot from before their window, which was not kept; "
+                                    "16 not searched or not moving the iterate)")
+    assert _unexplained({**capped, "excuse": {**capped["excuse"], "counted": 0}}).startswith(" (120 not explained; 20")
