@@ -42,7 +42,8 @@ beyond which the audit says that instead of a claim. It is exact arithmetic on t
 iterates: nothing is sampled, so the same run gives the same audit.
 
 Which misses count: an update tried and not explained counts against the run (``unexplained``: the
-figures stand only where the explained are at least :data:`COVER` of these and the explained) unless
+figures stand only where the explained are at least :data:`COVER` of these and the explained, and of
+those after the first window on their own: the head cannot vouch for the later windows) unless
 it may honestly have read what was not kept (``excused``, :meth:`_Search.excused`): an iterate
 within the run's largest delay before it is missing (the largest staleness the search found in the
 run's iterates, at most :data:`WINDOW`), or, for an SVRG update before the first snapshot found in
@@ -57,6 +58,10 @@ excused by the delays are as many as those delays make likely, no more (:meth:`_
 the delays found where every read was kept, the head's, say how often a later update reads what was not
 kept; excuses beyond a Poisson count of that mean at 1e-6 count): one read 64 stale in the head made 64
 the bound and excused all 128 misses of two later windows of a plugin stepping at random after it.
+
+A search whose candidate sums would put one within :data:`TOL` of a random step (the expected number of
+such chance matches above :data:`CHANCE`, from the cap of the sphere in the dimensions the per-sample
+gradients span: :meth:`_Search.chance`) is not made: in two dimensions a match is no evidence.
 
 How far the search goes is counted, not timed, so that promise holds on a loaded machine too. Each
 piece of work is counted before it is done (:meth:`_Search.spend`: the element passes, sorts and
@@ -129,6 +134,8 @@ COEF_TOL = 1e-6       # a least-squares coefficient over the unit one: within th
 RESOLVES = 8          # orthogonal matching pursuit resolves b up to about rank / 8 on these gradients (measured)
 MAX_ATOM_FLOATS = 4_000_000   # whitened atoms kept for reads searched again (float32: 16 MB)
 NEAR = 10             # a read next to the one found that turns the direction by more than NEAR x TOL: no ambiguity
+CHANCE = 1e-3         # a search whose candidate sums would put one within TOL of a random step with this expected count
+CHANCE_MAX_D = 12     # ... is possible only in so few dimensions (the gradients' rank measured up to this d)
 WRITTEN_TRIES = 4     # misses on which the l2 term at the written iterate is tried before it explains an update
 ANCHORS = {3: 128, 4: 64}   # b: rows searched for b - 1 of a batch's rows where matching pursuit missed it (:func:`_anchored`)
 HIGH = 0.1            # step_high: the step exceeded by at most this share of the updates whose reads are all kept
@@ -182,6 +189,7 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
                          f"{_stopped(search, {'stopped': stop.why, 'tried': 0}, steps)}")
     if same:
         return unaudited(same)
+    search.measure_span(steps[0])
     order = ["svrg", "sgd"] if "svrg" in (family or "").lower() else ["sgd", "svrg"]
     found = _run(search, steps, order[0])
     if found["tried"] and not _covers(found):      # the family's model fails: the other one, if it does better
@@ -200,6 +208,13 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
         out["l2_written"] = found["l2_written"]
     counted = len(found["explained"]) + found["unexplained"]
     limit = _limit(search, found, steps, reported or {})
+    later = found.get("later") or {}
+    if found["explained"] and _covers(found) and later.get("counted") and not (
+            later["explained"] >= COVER * (later["explained"] + later["counted"])):
+        return unaudited(f"the observed updates after the first window are not gradient steps of the SGD or SVRG "
+                         f"form: only {later['explained']} of the {later['explained'] + later['counted']} tried and "
+                         f"counted there are (the first window's {len(found['explained']) - later['explained']} "
+                         f"explained cannot vouch for the rest of the run): {limit}")
     if found["explained"] and not _covers(found):
         also = (f" ({found['excused']} more tried, which may have read an iterate from before their window, "
                 f"not counted)" if found["excused"] else "")
@@ -308,6 +323,11 @@ def _limit(search: "_Search", found: dict[str, Any], steps: list[int], reported:
     wall-clock safety net), else the forms of update the two models do not cover."""
     why = []
     b, rank, coords = search.hint, search.rank, _int(reported.get("coords"))
+    if search.by_chance:
+        bs = ", ".join("any b by sparse recovery" if k == 0 else f"b = {k}" for k in sorted(search.by_chance))
+        why.append(f"{bs} not searched: the per-sample gradients span {search.span} dimensions, where one of the "
+                   f"candidate batches would lie within the tolerance of a random step (expected "
+                   f"{max(search.by_chance.values()):.3g} such matches, above {CHANCE:g}): a match would be chance")
     if coords:
         why.append(f"the run reports coordinate-wise writes (coords = {coords}: {coords} of the {search.W.shape[1]} "
                    "coordinates written per update), which are no gradient step of either form")
@@ -447,6 +467,13 @@ def _run(search: "_Search", steps: list[int], model: str) -> dict[str, Any]:
         extra = max(0, by_delay - cap["allowed"]) if cap else 0
         out.update(unexplained=counted_misses + extra, excused=excused - extra,
                    excuse={**(cap or {"expected": None, "allowed": None}), "by_delay": by_delay, "counted": extra})
+    # the updates after the first window on their own (COVER of them too, where any counts): a plugin honest on
+    # exactly its first 128 updates and stepping at random on every later one was audited on a tie, 128 of 256
+    end = int(search.ups[segs[0][-1]]) if segs else 0
+    later_explained = sum(1 for t in explained_t if t > end)
+    later_counted = sum(1 for (t, _), counts in zip(misses, flags) if counts and t > end) + out.get("excuse", {}).get(
+        "counted", 0)
+    out["later"] = {"explained": later_explained, "counted": later_counted}
     return out
 
 
@@ -487,6 +514,8 @@ class _Search:
         self.skip_fresh = False                # the second form: its update's own iterate is searched already
         self.wt = None                         # the iterate the update being explained was applied to
         self.l2_written = 0                    # stale updates explained with the l2 term at the written iterate
+        self.span = d                          # the dimension a step's direction is searched in (:meth:`measure_span`)
+        self.by_chance: dict[int, float] = {}  # b not searched: the expected chance matches (:meth:`chance`)
         self.block = max(1, min(WINDOW + 1, 4_000_000 // max(n * d, 1)))   # reads stacked per numpy call
         self.rng = np.random.default_rng(0)
         self.cpu0 = process_time()             # this process's CPU seconds when the search started
@@ -556,6 +585,29 @@ class _Search:
             expected += upper[k]
         allowed = int(poisson.isf(1e-6, expected)) if expected > 0 else 0
         return {"expected": round(expected, 3), "allowed": allowed, "sample": N}
+
+    def measure_span(self, j: int) -> None:
+        """The rank of the per-sample gradients at iterate j where d <= :data:`CHANCE_MAX_D` (above, d stands:
+        no search's candidates come near a chance match there): the dimension in which a liar's step can
+        lie and still be some batch's direction."""
+        d = self.W.shape[1]
+        if d <= CHANCE_MAX_D:
+            G = self.G(j)
+            self.spend(BLAS * 4.0 * G.size * d, 6)
+            self.span = max(1, int(np.linalg.matrix_rank(G)))
+
+    def chance(self, candidates: float, reads: int, tol: float) -> float:
+        """The expected number of ``candidates`` directions (at each of ``reads`` reads) within the sine
+        ``tol`` of a random unit step in :attr:`span` dimensions, with the sign the step needs: the cap of
+        angular radius tol, Gamma(r/2) / (sqrt(pi) Gamma((r-1)/2)) tol^(r-1) / (r-1) of the sphere (tol / pi
+        at r = 2). Above :data:`CHANCE` a match is no evidence: in 2 dimensions, n = 800, b = 3, the sums
+        of three samples put one within TOL of most random steps."""
+        r = self.span
+        if r < 2:         # one direction: a step along it is some sample's step of some size (:func:`_one_direction`)
+            return 0.0
+        log_cap = (math.lgamma(r / 2) - 0.5 * math.log(math.pi) - math.lgamma((r - 1) / 2) + (r - 1) * math.log(tol)
+                   - math.log(r - 1))
+        return float(candidates) * reads * math.exp(max(log_cap, -700.0))
 
     def G(self, k: int) -> np.ndarray:
         g = self._G.get(k)
@@ -665,6 +717,11 @@ class _Search:
             # uses that b, then up to twice the largest staleness found so far (it grows from the clipped reads)
             reach = 4 if b != self.last_b else 2 * self.max_tau + 8
             rs = reads if b == 1 else [k for k in reads if t - int(self.ups[k]) <= reach]
+            sums = self.n if b == 0 or b > self.max_b else math.comb(self.n + b - 1, b)   # the candidates searched
+            risk = self.chance(sums, len(rs), tol)
+            if risk > CHANCE:         # a match would be chance, not evidence: this b is not searched here
+                self.by_chance[b] = max(risk, self.by_chance.get(b, 0.0))
+                continue
             how = "any b by sparse recovery" if b == 0 else f"b = {b} " + (
                 "by sparse recovery" if b > self.max_b else "exactly")
             self.doing = (f"update {t} ({model.upper()} form), {how} over n = {self.n} per-sample gradients at "
@@ -805,7 +862,8 @@ class _Search:
             # the anchors only below the rank (b rows and SVRG's full gradient among fewer dimensions than that span):
             # at d = 2, n = 800 a random step was some batch of 3 or 4 (L^(b-1) n sums, each within TOL of a random
             # direction with a probability of about TOL / pi), and a plugin stepping at random came out audited
-            if found is None and b in ANCHORS and self.n > ANCHORS[b] and b + (u is not None) < M.shape[1]:
+            if (found is None and b in ANCHORS and self.n > ANCHORS[b] and b + (u is not None) < M.shape[1]
+                    and self.chance(math.comb(ANCHORS[b] + b - 2, b - 1) * self.n, 1, tol) <= CHANCE):
                 found = _anchored(R, None if c is None else b * c, q, tol, b, self._candidates(q, atoms, M, c, ANCHORS[b]),
                                   self.rng, self.spend)
             if found is not None:

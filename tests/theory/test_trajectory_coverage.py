@@ -226,3 +226,43 @@ def test_an_asynchronous_svrgs_misses_before_its_windows_first_snapshot_are_not_
     a = audit(WL, *observed(W, runs), family="svrg", reported={"m": m, "b": 1})
     assert a["status"] == "audited" and a["delay_max"] == 20 and a["inner_max"] == m, a
     assert a["unexplained"] == 0 and a["excused"] > 40 and a["explained"] + a["excused"] == a["tried"] == 384, a
+
+
+def test_the_first_window_alone_cannot_carry_the_run():
+    """Honest on exactly the head (128 updates from update 0) and stepping at random on every update of the
+    two later windows: 128 of 256 explained made the 50% cover on a tie, and the run was audited. The later
+    windows must be covered on their own too; an honest run's are."""
+    runs = [range(0, 128), range(1000, 1064), range(5000, 5064)]
+    liar = audit(WL, *sgd_run(runs, lambda t: t < 128), family="sgd", reported={"b": 1})
+    assert liar["status"] == "unaudited" and liar["explained"] == 128 and liar["unexplained"] == 128, liar
+    assert liar["reason"].startswith("the observed updates after the first window are not gradient steps of the SGD "
+                                     "or SVRG form: only 0 of the 128 tried and counted there are"), liar["reason"]
+    honest = audit(WL, *sgd_run(runs, lambda t: True), family="sgd", reported={"b": 1})
+    assert honest["status"] == "audited" and honest["explained"] == 256, honest
+
+
+def test_in_two_dimensions_a_batch_search_that_would_match_by_chance_is_not_made():
+    """Per-sample gradients of rank 2: the sums of 2 or 3 of n = 300 samples put one within the tolerance
+    of most random steps (the cap is TOL / pi of the circle): random steps after 5 honest updates were
+    explained as batches of 3 or 4 (audited, 10 of 12). Those searches are not made where the expected
+    chance matches exceed 1e-3, and the reason says so; b = 1 (300 candidates) still is, and an honest
+    b = 1 run there is audited."""
+    wl = build_workload("logreg", {"n": 300, "d": 2, "cond": 10.0, "lam": 1e-2})
+
+    def run(b, honest_for):
+        rng = np.random.default_rng(0)
+        W = [np.zeros(wl.dim)]
+        for t in range(40):
+            g = wl.batch_gradient(W[-1], rng.integers(0, wl.n, size=b))
+            if t >= honest_for:
+                v = rng.standard_normal(wl.dim)
+                g = v / np.linalg.norm(v) * np.linalg.norm(g)
+            W.append(W[-1] - 0.05 * g)
+        return audit(wl, np.arange(41), np.array(W), family="sgd", reported={"b": b}, run_updates=40)
+
+    liar = run(3, 5)
+    assert liar["status"] == "unaudited" and liar["explained"] <= 5, liar
+    assert "b = 3" in liar["reason"] and "the per-sample gradients span 2 dimensions" in liar["reason"], liar["reason"]
+    assert "a match would be chance" in liar["reason"]
+    honest = run(1, 40)
+    assert honest["status"] == "audited" and honest["explained"] == 40 and honest["batches"] == {"1": 40}, honest
