@@ -348,8 +348,9 @@ def _limit(search: "_Search", found: dict[str, Any], steps: list[int], reported:
         why.append(_stopped(search, found, steps))
     if not why:
         why.append(f"updates of another form (momentum, dual or coordinate-wise updates, inconsistent reads), a read "
-                   f"older than {WINDOW} updates, or a mini-batch beyond the search (b <= {search.max_b} exactly, larger "
-                   "b by sparse recovery below the gradients' rank)")
+                   f"older than {WINDOW} updates, or a mini-batch beyond the search (b <= {search.max_b} exactly"
+                   f"{', 3 and 4 by anchors among the samples most anti-aligned with the step' if search.max_b < MAX_B else ''}"
+                   ", larger b by sparse recovery below the gradients' rank)")
     return "; ".join(why)
 
 
