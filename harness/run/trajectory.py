@@ -135,7 +135,7 @@ RESOLVES = 8          # orthogonal matching pursuit resolves b up to about rank 
 MAX_ATOM_FLOATS = 4_000_000   # whitened atoms kept for reads searched again (float32: 16 MB)
 NEAR = 10             # a read next to the one found that turns the direction by more than NEAR x TOL: no ambiguity
 CHANCE = 1e-3         # a search whose candidate sums would put one within TOL of a random step with this expected count
-CHANCE_MAX_D = 12     # ... is possible only in so few dimensions (the gradients' rank measured up to this d)
+CHANCE_MAX_D = 200    # ... is possible only in a dozen dimensions or so (the gradients' rank measured up to this d)
 WRITTEN_TRIES = 4     # misses on which the l2 term at the written iterate is tried before it explains an update
 ANCHORS = {3: 128, 4: 64}   # b: rows searched for b - 1 of a batch's rows where matching pursuit missed it (:func:`_anchored`)
 HIGH = 0.1            # step_high: the step exceeded by at most this share of the updates whose reads are all kept
@@ -588,14 +588,16 @@ class _Search:
         return {"expected": round(expected, 3), "allowed": allowed, "sample": N}
 
     def measure_span(self, j: int) -> None:
-        """The rank of the per-sample gradients at iterate j where d <= :data:`CHANCE_MAX_D` (above, d stands:
-        no search's candidates come near a chance match there): the dimension in which a liar's step can
-        lie and still be some batch's direction."""
+        """The rank of the per-sample gradients at iterate j (the eigenvalues of G^T G above 1e-12 of the
+        largest: singular values above 1e-6 of the largest), where d <= :data:`CHANCE_MAX_D` (above, d stands):
+        the dimension in which a liar's step can lie and still be some batch's direction. Only a rank of 12 or
+        less brings a search's candidates near a chance match; data of d = 100 in a plane is such a case."""
         d = self.W.shape[1]
         if d <= CHANCE_MAX_D:
             G = self.G(j)
-            self.spend(BLAS * 4.0 * G.size * d, 6)
-            self.span = max(1, int(np.linalg.matrix_rank(G)))
+            self.spend(BLAS * 2.0 * G.size * d + EIGH * d ** 3, 6)
+            ev = np.linalg.eigvalsh(G.T @ G)
+            self.span = max(1, int((ev > 1e-12 * max(float(ev[-1]), 1e-300)).sum()))
 
     def chance(self, candidates: float, reads: int, tol: float) -> float:
         """The expected number of ``candidates`` directions (at each of ``reads`` reads) within the sine

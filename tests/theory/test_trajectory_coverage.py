@@ -266,3 +266,31 @@ def test_in_two_dimensions_a_batch_search_that_would_match_by_chance_is_not_made
     assert "a match would be chance" in liar["reason"]
     honest = run(1, 40)
     assert honest["status"] == "audited" and honest["explained"] == 40 and honest["batches"] == {"1": 40}, honest
+
+
+def test_data_in_a_plane_of_100_dimensions_is_judged_in_the_plane():
+    """Rows in a 2-D subspace of R^100: a liar's random steps in that plane are as easy to match by chance as
+    in 2 dimensions, whatever d is; the span is measured (the Gram matrix's rank), not taken to be d."""
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.standard_normal((100, 2)))[0]
+
+    class Plane:     # ridge on rows in a plane
+        n, dim, lam = 300, 100, 1e-3
+        X = rng.standard_normal((300, 2)) @ basis.T
+        y = rng.standard_normal(300)
+
+        def per_sample_gradients(self, w):
+            return (self.X @ w - self.y)[:, None] * self.X + self.lam * w
+
+        def batch_gradient(self, w, idx):
+            return self.per_sample_gradients(w)[idx].mean(axis=0)
+
+    wl, W = Plane(), [np.zeros(100)]
+    for t in range(40):
+        g = wl.batch_gradient(W[-1], rng.integers(0, wl.n, 3))
+        if t >= 5:
+            v = basis @ rng.standard_normal(2)
+            g = v / np.linalg.norm(v) * np.linalg.norm(g)
+        W.append(W[-1] - 0.05 * g)
+    a = audit(wl, np.arange(41), np.array(W), family="sgd", reported={"b": 3})
+    assert a["status"] == "unaudited" and "the per-sample gradients span 2 dimensions" in a["reason"], a
