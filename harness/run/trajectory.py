@@ -184,12 +184,13 @@ def audit(workload, updates: np.ndarray, iterates: np.ndarray, *, family: str = 
     search.budget, search.deadline, search.t0 = budget, t0 + safety_seconds(budget), t0
     try:
         same = _one_direction(search, steps[0])
+        if not same:
+            search.measure_span(steps[0])
     except _Stop as stop:
         return unaudited(f"no observed update was searched to the end: "
                          f"{_stopped(search, {'stopped': stop.why, 'tried': 0}, steps)}")
     if same:
         return unaudited(same)
-    search.measure_span(steps[0])
     order = ["svrg", "sgd"] if "svrg" in (family or "").lower() else ["sgd", "svrg"]
     found = _run(search, steps, order[0])
     if found["tried"] and not _covers(found):      # the family's model fails: the other one, if it does better
